@@ -1,0 +1,233 @@
+/* og_channel - see og_channel.h. */
+#include "og_channel.h"
+#include "og_http_client.h"
+#include "og_json.h"
+#include "og_log.h"
+#include "og_util.h"
+
+#include <curl/curl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static _Thread_local struct og_req_host *tl_req; /* the request being handled */
+
+static void *svc_alloc(size_t n) { return og_malloc(n); }
+static void svc_free(void *p) { free(p); }
+static char *svc_strdup(const char *s) { return og_strdup(s); }
+
+static void svc_log(void *host, enum og_log_level lvl, const char *fmt, ...)
+{
+    struct og_channel *ch = host;
+    if ((int)lvl > og_log_level)
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    og_log_vwrite((int)lvl, ch ? ch->scope : "connector", fmt, ap);
+    va_end(ap);
+}
+
+static int svc_log_enabled(void *host, enum og_log_level lvl) { return (int)lvl <= og_log_level; }
+
+static char *svc_url_escape(const char *s)
+{
+    char *e = curl_easy_escape(NULL, s ? s : "", 0);
+    char *d = og_strdup(e ? e : "");
+    curl_free(e);
+    return d;
+}
+
+static og_err svc_http(void *host, const struct og_http_call *call, struct og_http_result *res)
+{
+    struct og_channel *ch = host;
+    og_err e = og_http_client_call(call, res);
+    if (e != OG_OK && ch)
+        og_log_write(OG_LOG_DEBUG, ch->scope, "%s %s: %s", call->method ? call->method : "GET",
+                     call->url, res->errbuf);
+    return e;
+}
+
+static const char *svc_req_header(const struct og_http_req *req, const char *name)
+{
+    struct og_req_host *h = req ? req->host_ctx : NULL;
+    return h && h->header ? h->header(h->ctx, name) : NULL;
+}
+
+static const char *svc_req_query(const struct og_http_req *req, const char *name)
+{
+    struct og_req_host *h = req ? req->host_ctx : NULL;
+    return h && h->query ? h->query(h->ctx, name) : NULL;
+}
+
+static void svc_respond(struct og_http_resp *resp, int status, const char *ctype,
+                        const char *body, size_t len)
+{
+    resp->status = status;
+    snprintf(resp->content_type, sizeof resp->content_type, "%s",
+             ctype ? ctype : "text/plain");
+    free(resp->body);
+    resp->body = og_strndup(body ? body : "", body ? len : 0);
+    resp->body_len = body ? len : 0;
+}
+
+/* A failed emit is remembered on the request, so the host answers 503 even
+ * when a plugin forgets to return the error. */
+static og_err note_emit(og_err e)
+{
+    if (e != OG_OK && tl_req && !tl_req->emit_failed) {
+        tl_req->emit_failed = 1;
+        tl_req->emit_err = e;
+    }
+    return e;
+}
+
+static og_err svc_emit_message(void *host, const struct og_inbound *m)
+{
+    struct og_channel *ch = host;
+    if (!m || m->struct_size < offsetof(struct og_inbound, raw_len) + sizeof m->raw_len ||
+        !m->dedup_key || !m->from.external_id || (unsigned)m->kind >= OG_KIND__LAST)
+        return note_emit(OG_ERR_INVALID);
+    if (!ch->sink.message)
+        return note_emit(OG_ERR_UNSUPPORTED);
+    return note_emit(ch->sink.message(ch->sink.ud, ch, m));
+}
+
+static og_err svc_emit_status(void *host, const struct og_status_update *s)
+{
+    struct og_channel *ch = host;
+    if (!s || !s->dedup_key || (unsigned)s->status >= OG_STATUS__LAST ||
+        (!s->provider_message_id && !s->thread_id))
+        return note_emit(OG_ERR_INVALID);
+    if (!ch->sink.status)
+        return note_emit(OG_ERR_UNSUPPORTED);
+    return note_emit(ch->sink.status(ch->sink.ud, ch, s));
+}
+
+static og_err svc_state_get(void *host, const char *key, char **val)
+{
+    struct og_channel *ch = host;
+    *val = NULL;
+    return ch->sink.state_get ? ch->sink.state_get(ch->sink.ud, ch, key, val)
+                              : OG_ERR_UNSUPPORTED;
+}
+
+static og_err svc_state_set(void *host, const char *key, const char *val)
+{
+    struct og_channel *ch = host;
+    return ch->sink.state_set ? ch->sink.state_set(ch->sink.ud, ch, key, val)
+                              : OG_ERR_UNSUPPORTED;
+}
+
+const struct og_services og_services_table = {
+    .struct_size = sizeof(struct og_services),
+    .alloc = svc_alloc,
+    .free = svc_free,
+    .strdup = svc_strdup,
+    .log = svc_log,
+    .log_enabled = svc_log_enabled,
+    .strerror = og_strerror,
+    .now_ms = og_now_ms,
+    .json = &og_json_api,
+    .hmac_sha256 = og_hmac_sha256,
+    .sha256 = og_sha256,
+    .ct_equal = og_ct_equal,
+    .hex_encode = og_hex_encode,
+    .base64_encode = og_base64_encode,
+    .base64_decode = og_base64_decode,
+    .url_escape = svc_url_escape,
+    .http = svc_http,
+    .http_result_free = og_http_result_free,
+    .req_header = svc_req_header,
+    .req_query = svc_req_query,
+    .respond = svc_respond,
+    .emit_message = svc_emit_message,
+    .emit_status = svc_emit_status,
+    .state_get = svc_state_get,
+    .state_set = svc_state_set,
+};
+
+struct og_channel *og_channel_create(struct og_plugin *plugin, const char *id,
+                                     const char *routing, json_object *options,
+                                     const char *path, const struct og_channel_sink *sink,
+                                     struct og_errors *errs)
+{
+    const struct og_connector *c = plugin->desc;
+    struct og_channel *ch = og_calloc(1, sizeof *ch);
+    ch->id = og_strdup(id);
+    ch->routing = og_strdup(routing ? routing : "default");
+    ch->plugin = plugin;
+    if (sink)
+        ch->sink = *sink;
+    snprintf(ch->scope, sizeof ch->scope, "channel:%s", id);
+    ch->conf = og_calloc(1, c->conf_size ? c->conf_size : 1);
+    if (og_options_parse(c->options, c->conf_size, options, path, ch->conf, errs) != 0) {
+        og_channel_destroy(ch);
+        return NULL;
+    }
+    char errbuf[256] = "";
+    og_err e = c->create(&og_services_table, ch, ch->conf, &ch->inst, errbuf, sizeof errbuf);
+    if (e != OG_OK) {
+        og_errors_add(errs, "%s: connector %s: %s", path, c->name,
+                      errbuf[0] ? errbuf : og_strerror(e));
+        ch->inst = NULL;
+        og_channel_destroy(ch);
+        return NULL;
+    }
+    return ch;
+}
+
+void og_channel_destroy(struct og_channel *ch)
+{
+    if (!ch)
+        return;
+    if (ch->inst)
+        ch->plugin->desc->destroy(ch->inst);
+    og_options_free(ch->plugin->desc->options, ch->conf);
+    free(ch->conf);
+    free(ch->id);
+    free(ch->routing);
+    free(ch);
+}
+
+og_err og_channel_handle_http(struct og_channel *ch, struct og_http_req *req,
+                              struct og_http_resp *resp)
+{
+    struct og_req_host *h = req->host_ctx;
+    const struct og_connector *c = ch->plugin->desc;
+    if (!c->handle_http)
+        return OG_ERR_NOT_FOUND;
+    h->channel = ch;
+    struct og_req_host *saved = tl_req;
+    tl_req = h;
+    og_err e = c->handle_http(ch->inst, req, resp);
+    tl_req = saved;
+    if (h->emit_failed)
+        return h->emit_err;
+    return e;
+}
+
+void og_http_resp_free(struct og_http_resp *resp)
+{
+    free(resp->body);
+    resp->body = NULL;
+}
+
+int og_err_http_status(og_err e)
+{
+    switch (e) {
+    case OG_OK: return 200;
+    case OG_ERR_INVALID: return 400;
+    case OG_ERR_SIGNATURE: return 401;
+    case OG_ERR_AUTH: return 401;
+    case OG_ERR_FORBIDDEN: return 403;
+    case OG_ERR_NOT_FOUND: return 404;
+    case OG_ERR_CONFLICT: return 409;
+    case OG_ERR_TOO_LARGE: return 413;
+    case OG_ERR_RATE_LIMITED: return 429;
+    case OG_ERR_UNSUPPORTED: return 501;
+    case OG_ERR_UNAVAILABLE:
+    case OG_ERR_RETRYABLE: return 503;
+    default: return 500;
+    }
+}

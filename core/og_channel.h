@@ -1,0 +1,72 @@
+/* og_channel - one configured channel: a connector plugin instance plus the
+ * host side of the ABI (the services table, the request/response glue).
+ *
+ * The services table routes emit_message/emit_status to a sink. In the
+ * daemon the sink is the core's durable ingest; connector tests install a
+ * recording sink instead (struct og_channel_sink). */
+#ifndef OG_CHANNEL_H
+#define OG_CHANNEL_H
+#include "og_plugin.h"
+
+#include <omnigate/connector.h>
+
+struct og_channel;
+
+/* Where parsed items go. Every callback must be thread-safe. */
+struct og_channel_sink {
+    og_err (*message)(void *ud, struct og_channel *ch, const struct og_inbound *m);
+    og_err (*status)(void *ud, struct og_channel *ch, const struct og_status_update *s);
+    og_err (*state_get)(void *ud, struct og_channel *ch, const char *key, char **val);
+    og_err (*state_set)(void *ud, struct og_channel *ch, const char *key, const char *val);
+    void *ud;
+};
+
+struct og_channel {
+    char *id;                       /* owned: channels[i].id */
+    char *routing;                  /* owned: routing policy name */
+    struct og_plugin *plugin;       /* [borrowed] from the registry */
+    void *conf;                     /* owned: the option block */
+    void *inst;                     /* the plugin's instance */
+    struct og_channel_sink sink;
+    char scope[96];                 /* "channel:<id>" for log lines */
+};
+
+/* The services table every plugin instance receives. */
+extern const struct og_services og_services_table;
+
+/* Parses options, then create()s the instance. On failure returns NULL and
+ * appends the reasons to errs (naming path). [xfer, og_channel_destroy] */
+struct og_channel *og_channel_create(struct og_plugin *plugin, const char *id,
+                                     const char *routing, json_object *options,
+                                     const char *path, const struct og_channel_sink *sink,
+                                     struct og_errors *errs);
+void og_channel_destroy(struct og_channel *ch);
+
+/* The host side of an inbound request: how the plugin reads headers and
+ * query arguments. req->host_ctx points to one of these. */
+struct og_req_host {
+    const char *(*header)(void *ctx, const char *name);
+    const char *(*query)(void *ctx, const char *name);
+    void *ctx;
+    int emit_failed;                /* set when an emit returned non-OK */
+    og_err emit_err;
+    struct og_channel *channel;
+};
+
+/* The plugin's answer; owned by the host. */
+struct og_http_resp {
+    int status;                     /* 0 = not set */
+    char content_type[64];
+    char *body;                     /* owned */
+    size_t body_len;
+};
+
+/* Calls the plugin's handle_http. Returns the plugin's result, or the emit
+ * failure if any emit failed (the platform must then not get a 2xx). */
+og_err og_channel_handle_http(struct og_channel *ch, struct og_http_req *req,
+                              struct og_http_resp *resp);
+void og_http_resp_free(struct og_http_resp *resp);
+
+/* The one table mapping og_err to the HTTP status omnigate answers. */
+int og_err_http_status(og_err e);
+#endif

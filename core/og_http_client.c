@@ -1,0 +1,152 @@
+/* og_http_client - see og_http_client.h. */
+#include "og_http_client.h"
+#include "og_util.h"
+
+#include <curl/curl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+static _Thread_local CURL *tl_curl;
+
+void og_http_client_global_init(void) { curl_global_init(CURL_GLOBAL_DEFAULT); }
+void og_http_client_global_cleanup(void) { curl_global_cleanup(); }
+
+void og_http_client_thread_cleanup(void)
+{
+    if (tl_curl) {
+        curl_easy_cleanup(tl_curl);
+        tl_curl = NULL;
+    }
+}
+
+struct sink {
+    struct og_buf body;
+    struct og_http_result *res;
+    size_t limit;
+};
+
+static size_t on_body(char *p, size_t sz, size_t n, void *ud)
+{
+    struct sink *s = ud;
+    if (s->body.len + sz * n > s->limit)
+        return 0; /* abort: the answer is larger than we ever accept */
+    og_buf_append(&s->body, p, sz * n);
+    return sz * n;
+}
+
+static size_t on_header(char *p, size_t sz, size_t n, void *ud)
+{
+    struct sink *s = ud;
+    size_t len = sz * n;
+    static const char ra[] = "retry-after:";
+    if (len > sizeof ra && strncasecmp(p, ra, sizeof ra - 1) == 0) {
+        char tmp[64];
+        size_t k = len - (sizeof ra - 1);
+        if (k >= sizeof tmp)
+            k = sizeof tmp - 1;
+        memcpy(tmp, p + sizeof ra - 1, k);
+        tmp[k] = 0;
+        char *end;
+        long v = strtol(tmp, &end, 10);
+        if (end != tmp && v >= 0)
+            s->res->retry_after_ms = v * 1000;
+        /* An HTTP-date Retry-After is rare from APIs; treat as unknown. */
+    }
+    return len;
+}
+
+og_err og_http_client_call(const struct og_http_call *call, struct og_http_result *res)
+{
+    memset(res, 0, sizeof *res);
+    res->retry_after_ms = -1;
+    if (!tl_curl)
+        tl_curl = curl_easy_init();
+    if (!tl_curl) {
+        snprintf(res->errbuf, sizeof res->errbuf, "curl_easy_init failed");
+        return OG_ERR_RETRYABLE;
+    }
+    CURL *c = tl_curl;
+    curl_easy_reset(c);
+    struct sink s = {.res = res, .limit = 64u << 20};
+    struct curl_slist *hdrs = NULL;
+    curl_mime *mime = NULL;
+    char ctbuf[256];
+
+    curl_easy_setopt(c, CURLOPT_URL, call->url);
+    curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 0L);
+    curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, call->timeout_ms > 0 ? call->timeout_ms : 30000L);
+    curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, 10000L);
+    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
+    curl_easy_setopt(c, CURLOPT_WRITEDATA, &s);
+    curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
+    curl_easy_setopt(c, CURLOPT_HEADERDATA, &s);
+    curl_easy_setopt(c, CURLOPT_ERRORBUFFER, res->errbuf);
+    curl_easy_setopt(c, CURLOPT_USERAGENT, "omnigate/0.1");
+    curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
+    for (const char *const *h = call->headers; h && *h; h++)
+        hdrs = curl_slist_append(hdrs, *h);
+    if (call->n_parts) {
+        mime = curl_mime_init(c);
+        for (size_t i = 0; i < call->n_parts; i++) {
+            const struct og_http_part *p = &call->parts[i];
+            curl_mimepart *mp = curl_mime_addpart(mime);
+            curl_mime_name(mp, p->name);
+            curl_mime_data(mp, p->data, p->len);
+            if (p->filename)
+                curl_mime_filename(mp, p->filename);
+            if (p->content_type)
+                curl_mime_type(mp, p->content_type);
+        }
+        curl_easy_setopt(c, CURLOPT_MIMEPOST, mime);
+    } else if (call->body) {
+        curl_easy_setopt(c, CURLOPT_POSTFIELDS, call->body);
+        curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)call->body_len);
+        if (call->content_type) {
+            snprintf(ctbuf, sizeof ctbuf, "Content-Type: %s", call->content_type);
+            hdrs = curl_slist_append(hdrs, ctbuf);
+        }
+    }
+    if (call->method && strcmp(call->method, "GET") != 0 && strcmp(call->method, "POST") != 0)
+        curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, call->method);
+    else if (call->method && strcmp(call->method, "POST") == 0 && !call->body && !call->n_parts)
+        curl_easy_setopt(c, CURLOPT_POST, 1L), curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE, 0L);
+    hdrs = curl_slist_append(hdrs, "Expect:");
+    curl_easy_setopt(c, CURLOPT_HTTPHEADER, hdrs);
+
+    CURLcode rc = curl_easy_perform(c);
+    og_err ret = OG_OK;
+    if (rc != CURLE_OK) {
+        if (!res->errbuf[0])
+            snprintf(res->errbuf, sizeof res->errbuf, "%s", curl_easy_strerror(rc));
+        og_buf_free(&s.body);
+        res->status = 0;
+        ret = OG_ERR_RETRYABLE;
+    } else {
+        curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &res->status);
+        char *ct = NULL;
+        curl_easy_getinfo(c, CURLINFO_CONTENT_TYPE, &ct);
+        res->content_type = og_strdup(ct);
+        if (!s.body.data)
+            og_buf_append(&s.body, "", 0);
+        res->body = s.body.data;
+        res->body_len = s.body.len;
+    }
+    /* Detach the per-call state from the cached handle before freeing it. */
+    curl_easy_setopt(c, CURLOPT_HTTPHEADER, NULL);
+    curl_easy_setopt(c, CURLOPT_MIMEPOST, NULL);
+    curl_easy_setopt(c, CURLOPT_ERRORBUFFER, NULL);
+    curl_slist_free_all(hdrs);
+    curl_mime_free(mime);
+    return ret;
+}
+
+void og_http_result_free(struct og_http_result *res)
+{
+    if (!res)
+        return;
+    free(res->body);
+    free(res->content_type);
+    res->body = res->content_type = NULL;
+}

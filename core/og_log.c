@@ -1,0 +1,77 @@
+/* og_log - see og_log.h. One write(2) per line so concurrent lines from the
+ * HTTP thread pool never interleave. */
+#include "og_log.h"
+
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+int og_log_level = OG_LOG_INFO;
+
+static const char *const level_names[] = {"error", "warn", "info", "debug"};
+
+int og_log_level_parse(const char *s)
+{
+    for (int i = 0; i <= OG_LOG_DEBUG; i++)
+        if (s && strcmp(s, level_names[i]) == 0)
+            return i;
+    return -1;
+}
+
+void og_log_vwrite(int level, const char *scope, const char *fmt, va_list ap)
+{
+    char line[2048];
+    struct timespec ts;
+    struct tm tm;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    gmtime_r(&ts.tv_sec, &tm);
+    if (level < 0 || level > OG_LOG_DEBUG)
+        level = OG_LOG_DEBUG;
+    int n = snprintf(line, sizeof line, "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ %-5s %s%s%s",
+                     tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min,
+                     tm.tm_sec, ts.tv_nsec / 1000000, level_names[level], scope ? "[" : "",
+                     scope ? scope : "", scope ? "] " : "");
+    if (n < 0)
+        return;
+    if ((size_t)n < sizeof line)
+        n += vsnprintf(line + n, sizeof line - (size_t)n, fmt, ap);
+    if ((size_t)n >= sizeof line - 1)
+        n = (int)sizeof line - 2;
+    line[n++] = '\n';
+    ssize_t w = write(STDERR_FILENO, line, (size_t)n);
+    (void)w;
+}
+
+void og_log_write(int level, const char *scope, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    og_log_vwrite(level, scope, fmt, ap);
+    va_end(ap);
+}
+
+const char *og_strerror(og_err e)
+{
+    static const char *const names[OG_ERR__LAST] = {
+        [OG_OK] = "ok",
+        [OG_ERR_INVALID] = "invalid input",
+        [OG_ERR_SIGNATURE] = "bad signature",
+        [OG_ERR_AUTH] = "authentication failed",
+        [OG_ERR_RATE_LIMITED] = "rate limited",
+        [OG_ERR_RETRYABLE] = "temporary failure",
+        [OG_ERR_WINDOW_CLOSED] = "messaging window closed",
+        [OG_ERR_PERMANENT] = "permanent failure",
+        [OG_ERR_NOMEM] = "out of memory",
+        [OG_ERR_UNAVAILABLE] = "storage unavailable",
+        [OG_ERR_NOT_FOUND] = "not found",
+        [OG_ERR_CONFLICT] = "conflict",
+        [OG_ERR_TOO_LARGE] = "too large",
+        [OG_ERR_FORBIDDEN] = "forbidden",
+        [OG_ERR_UNSUPPORTED] = "unsupported",
+        [OG_ERR_INTERNAL] = "internal error",
+    };
+    if ((unsigned)e >= OG_ERR__LAST || !names[e])
+        return "unknown error";
+    return names[e];
+}

@@ -1,0 +1,30 @@
+/* og_log - leveled logging to stderr. The level is checked before any
+ * formatting (OG_LOG), so disabled debug lines cost one comparison. Lines that
+ * concern a channel carry "[channel:<id>]" so a deployment with many channels
+ * can be grepped. Secrets must never reach a log line. */
+#ifndef OG_LOG_H
+#define OG_LOG_H
+#include <omnigate/connector.h>
+#include <stdarg.h>
+
+extern int og_log_level; /* enum og_log_level; default OG_LOG_INFO */
+
+void og_log_write(int level, const char *scope, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+void og_log_vwrite(int level, const char *scope, const char *fmt, va_list ap);
+/* Parses "error|warn|info|debug"; returns -1 when unknown. */
+int og_log_level_parse(const char *s);
+
+#define OG_LOG(lvl, ...)                                                                   \
+    do {                                                                                   \
+        if ((lvl) <= og_log_level)                                                         \
+            og_log_write((lvl), NULL, __VA_ARGS__);                                        \
+    } while (0)
+#define og_error(...) OG_LOG(OG_LOG_ERROR, __VA_ARGS__)
+#define og_warn(...) OG_LOG(OG_LOG_WARN, __VA_ARGS__)
+#define og_info(...) OG_LOG(OG_LOG_INFO, __VA_ARGS__)
+#define og_debug(...) OG_LOG(OG_LOG_DEBUG, __VA_ARGS__)
+
+/* The fixed English name of an error ("rate limited"); never NULL. */
+const char *og_strerror(og_err e);
+#endif

@@ -1,0 +1,48 @@
+/* og_plugin - loading connector plugins and parsing their options.
+ *
+ * og_plugin_load() dlopen()s one shared object and refuses it, with a
+ * message naming the file and the reason, unless: it exports
+ * og_connector_entry; the entry returns a descriptor; the ABI major equals
+ * ours and its minor is not newer; struct_size is one we know; the name,
+ * option table, create, destroy, send, and handle_http or poll are set. */
+#ifndef OG_PLUGIN_H
+#define OG_PLUGIN_H
+#include <json-c/json.h>
+#include <omnigate/connector.h>
+#include <stddef.h>
+
+struct og_plugin {
+    char *path;                        /* owned */
+    void *dl;                          /* dlopen handle, owned */
+    const struct og_connector *desc;   /* [borrowed] from the .so while loaded */
+};
+
+/* A list of human-readable problems ("channels[0].options.bot_token: required"). */
+struct og_errors {
+    char **items;
+    size_t n;
+};
+void og_errors_add(struct og_errors *e, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void og_errors_free(struct og_errors *e);
+
+/* Returns a loaded plugin [xfer, og_plugin_unload] or NULL with errbuf set. */
+struct og_plugin *og_plugin_load(const char *path, char *errbuf, size_t errlen);
+void og_plugin_unload(struct og_plugin *p);
+/* Loads <dir>/<name>.so. */
+struct og_plugin *og_plugin_load_by_name(const char *dir, const char *name, char *errbuf,
+                                         size_t errlen);
+/* The connector directory of this executable: <exe dir>/../lib/omnigate/connectors.
+ * [xfer] */
+char *og_plugin_default_dir(void);
+
+/* Parses opts (a JSON object or NULL) against the table into conf, a zeroed
+ * block of conf_size bytes; defaults fill what is absent. Unknown keys, wrong
+ * types, bad enum values and missing required options are added to errs
+ * prefixed with path ("channels[0].options"). Returns 0 when there was none. */
+int og_options_parse(const struct og_option *tbl, size_t conf_size, json_object *opts,
+                     const char *path, void *conf, struct og_errors *errs);
+/* Frees the strings og_options_parse stored in conf (not conf itself). */
+void og_options_free(const struct og_option *tbl, void *conf);
+/* Prints the option table as help text (for --connector-help). */
+void og_options_print_help(const struct og_connector *c, void *file /* FILE * */);
+#endif

@@ -1,0 +1,266 @@
+/* og_util - see og_util.h. Crypto comes from OpenSSL's libcrypto; nothing
+ * here re-implements a primitive. */
+#include "og_util.h"
+
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+#include <openssl/rand.h>
+#include <openssl/sha.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+static void oom(void)
+{
+    static const char msg[] = "omnigate: out of memory\n";
+    fwrite(msg, 1, sizeof msg - 1, stderr);
+    abort();
+}
+
+void *og_malloc(size_t n)
+{
+    void *p = malloc(n ? n : 1);
+    if (!p)
+        oom();
+    return p;
+}
+
+void *og_calloc(size_t n, size_t m)
+{
+    void *p = calloc(n ? n : 1, m ? m : 1);
+    if (!p)
+        oom();
+    return p;
+}
+
+void *og_realloc(void *p, size_t n)
+{
+    p = realloc(p, n ? n : 1);
+    if (!p)
+        oom();
+    return p;
+}
+
+char *og_strdup(const char *s)
+{
+    return s ? og_strndup(s, strlen(s)) : NULL;
+}
+
+char *og_strndup(const char *s, size_t n)
+{
+    char *d = og_malloc(n + 1);
+    memcpy(d, s, n);
+    d[n] = 0;
+    return d;
+}
+
+char *og_sprintf(const char *fmt, ...)
+{
+    va_list ap, ap2;
+    va_start(ap, fmt);
+    va_copy(ap2, ap);
+    int n = vsnprintf(NULL, 0, fmt, ap);
+    va_end(ap);
+    char *s = og_malloc((size_t)(n < 0 ? 0 : n) + 1);
+    vsnprintf(s, (size_t)n + 1, fmt, ap2);
+    va_end(ap2);
+    return s;
+}
+
+int64_t og_now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+int64_t og_mono_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+void og_time_rfc3339(int64_t ms, char out[32])
+{
+    time_t s = (time_t)(ms / 1000);
+    struct tm tm;
+    gmtime_r(&s, &tm);
+    /* Years beyond 9999 cannot occur in a wall clock; clamp to keep 4 digits. */
+    if (tm.tm_year > 8099)
+        tm.tm_year = 8099;
+    snprintf(out, 32, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", (tm.tm_year + 1900) % 10000,
+             (tm.tm_mon + 1) % 100, tm.tm_mday % 100, tm.tm_hour % 100, tm.tm_min % 100,
+             tm.tm_sec % 100, (int)(ms % 1000));
+}
+
+void og_random_bytes(void *out, size_t n)
+{
+    if (RAND_bytes(out, (int)n) != 1)
+        abort(); /* no randomness means no safe ids or secrets */
+}
+
+void og_id_new(const char *prefix, int64_t ms, char *out, size_t outsz)
+{
+    static const char alphabet[] = "0123456789ABCDEFGHJKMNPQRSTVWXYZ";
+    unsigned char r[10];
+    char id[OG_ID_LEN + 1];
+    uint64_t t = (uint64_t)ms;
+    for (int i = 9; i >= 0; i--) { /* 10 chars = 50 bits of time */
+        id[i] = alphabet[t & 31];
+        t >>= 5;
+    }
+    og_random_bytes(r, sizeof r);
+    /* 80 random bits -> 16 chars */
+    uint64_t hi = 0, lo = 0;
+    for (int i = 0; i < 5; i++)
+        hi = (hi << 8) | r[i];
+    for (int i = 5; i < 10; i++)
+        lo = (lo << 8) | r[i];
+    for (int i = 0; i < 8; i++)
+        id[10 + i] = alphabet[(hi >> (35 - 5 * i)) & 31];
+    for (int i = 0; i < 8; i++)
+        id[18 + i] = alphabet[(lo >> (35 - 5 * i)) & 31];
+    id[OG_ID_LEN] = 0;
+    snprintf(out, outsz, "%s%s", prefix ? prefix : "", id);
+}
+
+void og_hmac_sha256(const void *key, size_t klen, const void *msg, size_t mlen,
+                    unsigned char out[32])
+{
+    unsigned int n = 32;
+    if (!HMAC(EVP_sha256(), key, (int)klen, msg, mlen, out, &n))
+        abort();
+}
+
+void og_sha256(const void *msg, size_t mlen, unsigned char out[32])
+{
+    SHA256(msg, mlen, out);
+}
+
+int og_ct_equal(const void *a, size_t alen, const void *b, size_t blen)
+{
+    if (alen != blen)
+        return 0;
+    return CRYPTO_memcmp(a, b, alen) == 0;
+}
+
+size_t og_hex_encode(const void *in, size_t len, char *out, size_t outsz)
+{
+    static const char hx[] = "0123456789abcdef";
+    const unsigned char *p = in;
+    if (outsz < len * 2 + 1)
+        return (size_t)-1;
+    for (size_t i = 0; i < len; i++) {
+        out[2 * i] = hx[p[i] >> 4];
+        out[2 * i + 1] = hx[p[i] & 15];
+    }
+    out[len * 2] = 0;
+    return len * 2;
+}
+
+size_t og_base64_encode(const void *in, size_t len, char *out, size_t outsz)
+{
+    size_t need = 4 * ((len + 2) / 3) + 1;
+    if (outsz < need)
+        return (size_t)-1;
+    return (size_t)EVP_EncodeBlock((unsigned char *)out, in, (int)len);
+}
+
+size_t og_base64_decode(const char *in, size_t len, unsigned char *out, size_t outsz)
+{
+    if (len % 4 != 0 || outsz < len / 4 * 3 + 1)
+        return (size_t)-1;
+    int n = EVP_DecodeBlock(out, (const unsigned char *)in, (int)len);
+    if (n < 0)
+        return (size_t)-1;
+    /* EVP_DecodeBlock counts the padding bytes as output; take them off. */
+    if (len >= 1 && in[len - 1] == '=')
+        n--;
+    if (len >= 2 && in[len - 2] == '=')
+        n--;
+    return (size_t)n;
+}
+
+void og_buf_append(struct og_buf *b, const void *p, size_t n)
+{
+    if (b->len + n + 1 > b->cap) {
+        size_t cap = b->cap ? b->cap : 256;
+        while (cap < b->len + n + 1)
+            cap *= 2;
+        b->data = og_realloc(b->data, cap);
+        b->cap = cap;
+    }
+    memcpy(b->data + b->len, p, n);
+    b->len += n;
+    b->data[b->len] = 0;
+}
+
+void og_buf_puts(struct og_buf *b, const char *s)
+{
+    og_buf_append(b, s, strlen(s));
+}
+
+void og_buf_printf(struct og_buf *b, const char *fmt, ...)
+{
+    char tmp[512];
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(tmp, sizeof tmp, fmt, ap);
+    va_end(ap);
+    if (n < 0)
+        return;
+    if ((size_t)n < sizeof tmp) {
+        og_buf_append(b, tmp, (size_t)n);
+        return;
+    }
+    char *big = og_malloc((size_t)n + 1);
+    va_start(ap, fmt);
+    vsnprintf(big, (size_t)n + 1, fmt, ap);
+    va_end(ap);
+    og_buf_append(b, big, (size_t)n);
+    free(big);
+}
+
+void og_buf_json_str(struct og_buf *b, const char *s)
+{
+    if (!s) {
+        og_buf_puts(b, "null");
+        return;
+    }
+    og_buf_append(b, "\"", 1);
+    const char *run = s;
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+        const char *esc = NULL;
+        char u[8];
+        switch (*p) {
+        case '"': esc = "\\\""; break;
+        case '\\': esc = "\\\\"; break;
+        case '\n': esc = "\\n"; break;
+        case '\r': esc = "\\r"; break;
+        case '\t': esc = "\\t"; break;
+        default:
+            if (*p < 0x20) {
+                snprintf(u, sizeof u, "\\u%04x", *p);
+                esc = u;
+            }
+        }
+        if (esc) {
+            og_buf_append(b, run, (size_t)((const char *)p - run));
+            og_buf_puts(b, esc);
+            run = (const char *)p + 1;
+        }
+    }
+    og_buf_puts(b, run);
+    og_buf_append(b, "\"", 1);
+}
+
+void og_buf_free(struct og_buf *b)
+{
+    free(b->data);
+    b->data = NULL;
+    b->len = b->cap = 0;
+}

@@ -1,0 +1,49 @@
+/* og_util - ids, clock, crypto and encoding helpers shared by the core, the
+ * gateway and (through the services table) the connectors. All functions are
+ * thread-safe and allocate nothing unless they say [xfer]. */
+#ifndef OG_UTIL_H
+#define OG_UTIL_H
+#include <stddef.h>
+#include <stdint.h>
+
+/* Allocation that never returns NULL: omnigate aborts on OOM, as Redis does. */
+void *og_malloc(size_t n);
+void *og_calloc(size_t n, size_t m);
+void *og_realloc(void *p, size_t n);
+char *og_strdup(const char *s);            /* NULL in, NULL out */
+char *og_strndup(const char *s, size_t n);
+char *og_sprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+int64_t og_now_ms(void);                   /* wall clock, Unix ms */
+int64_t og_mono_ms(void);                  /* monotonic ms */
+/* "2026-11-21T05:00:00.123Z" into out (>= 25 bytes). */
+void og_time_rfc3339(int64_t ms, char out[32]);
+
+/* Time-sortable ids: prefix + 26 Crockford base32 chars (48-bit ms time,
+ * 80 random bits), e.g. "ses_01JD3…". Sorting the strings sorts by time;
+ * unique across instances without coordination. out needs prefix + 27. */
+#define OG_ID_LEN 26
+void og_id_new(const char *prefix, int64_t ms, char *out, size_t outsz);
+
+void og_hmac_sha256(const void *key, size_t klen, const void *msg, size_t mlen,
+                    unsigned char out[32]);
+void og_sha256(const void *msg, size_t mlen, unsigned char out[32]);
+/* Constant-time in the contents; 1 when equal. */
+int og_ct_equal(const void *a, size_t alen, const void *b, size_t blen);
+size_t og_hex_encode(const void *in, size_t len, char *out, size_t outsz);
+size_t og_base64_encode(const void *in, size_t len, char *out, size_t outsz);
+size_t og_base64_decode(const char *in, size_t len, unsigned char *out, size_t outsz);
+void og_random_bytes(void *out, size_t n);
+
+/* A growable byte buffer, always NUL-terminated. */
+struct og_buf {
+    char *data;
+    size_t len, cap;
+};
+void og_buf_append(struct og_buf *b, const void *p, size_t n);
+void og_buf_puts(struct og_buf *b, const char *s);
+void og_buf_printf(struct og_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Appends s as a JSON string literal, quotes included. NULL -> null. */
+void og_buf_json_str(struct og_buf *b, const char *s);
+void og_buf_free(struct og_buf *b);
+#endif

@@ -1,0 +1,145 @@
+/* og_test - the small test kit every omnigate test links: assertions, a
+ * redis-server of its own in a temp dir, a fake platform HTTP server on
+ * 127.0.0.1, and a harness that runs one connector plugin without the
+ * daemon, recording what it emits.
+ *
+ * Tests print "N passed, M failed" at the end and exit non-zero on failure. */
+#ifndef OG_TEST_H
+#define OG_TEST_H
+#include <json-c/json.h>
+#include <omnigate/connector.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <sys/types.h>
+
+extern int og_test_passed, og_test_failed;
+
+#define CHECK(cond)                                                                        \
+    do {                                                                                   \
+        if (cond) {                                                                        \
+            og_test_passed++;                                                              \
+        } else {                                                                           \
+            og_test_failed++;                                                              \
+            fprintf(stderr, "FAIL %s:%d: %s\n", __FILE__, __LINE__, #cond);                \
+        }                                                                                  \
+    } while (0)
+#define CHECK_STR(a, b)                                                                    \
+    do {                                                                                   \
+        const char *a_ = (a), *b_ = (b);                                                   \
+        if (a_ && b_ && strcmp(a_, b_) == 0) {                                             \
+            og_test_passed++;                                                              \
+        } else {                                                                           \
+            og_test_failed++;                                                              \
+            fprintf(stderr, "FAIL %s:%d: %s == %s (\"%s\" vs \"%s\")\n", __FILE__, __LINE__, \
+                    #a, #b, a_ ? a_ : "(null)", b_ ? b_ : "(null)");                       \
+        }                                                                                  \
+    } while (0)
+#define CHECK_INT(a, b)                                                                    \
+    do {                                                                                   \
+        long long a_ = (long long)(a), b_ = (long long)(b);                                \
+        if (a_ == b_) {                                                                    \
+            og_test_passed++;                                                              \
+        } else {                                                                           \
+            og_test_failed++;                                                              \
+            fprintf(stderr, "FAIL %s:%d: %s == %s (%lld vs %lld)\n", __FILE__, __LINE__, #a, \
+                    #b, a_, b_);                                                           \
+        }                                                                                  \
+    } while (0)
+/* Prints the summary line and returns the exit code for main(). */
+int og_test_done(void);
+
+/* A fresh 0755 temp dir [xfer]; removed (recursively) by og_test_rmdir. */
+char *og_test_tmpdir(void);
+void og_test_rmdir(const char *dir);
+int og_test_free_port(void);
+/* Path of a file in the source tree (OG_SOURCE_DIR is defined by CMake). [xfer] */
+char *og_test_src(const char *rel);
+char *og_test_read_file(const char *path, size_t *len); /* [xfer] or NULL */
+
+/* ------------------------------------------------------------ redis-server */
+struct og_test_redis {
+    pid_t pid;
+    int port;               /* TCP on 127.0.0.1 */
+    char *dir;              /* temp dir, owned */
+    char url[256];          /* "redis://127.0.0.1:PORT" */
+};
+/* Starts redis-server (AOF on) on 127.0.0.1 and waits for PONG. 0 on success. */
+int og_test_redis_start(struct og_test_redis *r);
+/* Restarts on the same port and dir (AOF keeps the data). */
+int og_test_redis_restart(struct og_test_redis *r);
+void og_test_redis_kill(struct og_test_redis *r);  /* SIGKILL, keeps the dir */
+void og_test_redis_stop(struct og_test_redis *r);  /* SIGTERM, removes the dir */
+/* Runs one command through redis-cli and returns its raw output [xfer]. */
+char *og_test_redis_cli(struct og_test_redis *r, const char *args);
+
+/* --------------------------------------------------- fake platform server */
+struct og_fake_req {
+    char *method, *url;     /* url = path + "?" + query as received */
+    char *headers;          /* "name: value\n" lines, names lowercased */
+    char *body;
+    size_t body_len;
+};
+struct og_fake_resp {
+    int status;
+    const char *body;
+    const char *content_type;
+    const char *headers;    /* extra "Name: value\n" lines, or NULL */
+    int delay_ms;
+};
+/* Decides the answer for one request; return 0 to fall back to the queue. */
+typedef int (*og_fake_handler)(void *ud, const struct og_fake_req *req, struct og_fake_resp *resp);
+struct og_fake;
+struct og_fake *og_fake_start(void);
+int og_fake_port(const struct og_fake *f);
+const char *og_fake_base(const struct og_fake *f); /* "http://127.0.0.1:PORT" */
+/* Answers are taken from a FIFO of queued responses, then the handler, then
+ * the default (200 "{}"). Strings are copied. */
+void og_fake_push(struct og_fake *f, const struct og_fake_resp *resp);
+void og_fake_set_default(struct og_fake *f, const struct og_fake_resp *resp);
+void og_fake_set_handler(struct og_fake *f, og_fake_handler h, void *ud);
+size_t og_fake_count(struct og_fake *f);
+/* The i-th recorded request, [borrowed] until og_fake_reset/og_fake_stop. */
+const struct og_fake_req *og_fake_get(struct og_fake *f, size_t i);
+const char *og_fake_header(const struct og_fake_req *r, const char *name, char *buf, size_t n);
+void og_fake_reset(struct og_fake *f);
+void og_fake_stop(struct og_fake *f);
+
+/* ----------------------------------------------------- connector harness */
+struct og_test_conn;
+/* Loads <build>/lib/omnigate/connectors/<name>.so and creates one instance
+ * with options_json. On failure returns NULL and prints why. */
+struct og_test_conn *og_test_conn_open(const char *name, const char *options_json);
+/* Like open, but returns the error list text instead (for option tests). [xfer] */
+char *og_test_conn_open_errors(const char *name, const char *options_json);
+void og_test_conn_close(struct og_test_conn *c);
+const struct og_connector *og_test_conn_desc(struct og_test_conn *c);
+void *og_test_conn_inst(struct og_test_conn *c);
+
+struct og_test_http {
+    int status;             /* what the host would answer */
+    og_err err;             /* what handle_http returned */
+    char *body;             /* owned by the harness until the next call */
+    char content_type[64];
+};
+/* Feeds one inbound request. headers: "Name: value\n" lines; query: "a=b&c=d". */
+struct og_test_http og_test_conn_request(struct og_test_conn *c, const char *method,
+                                         const char *path, const char *query,
+                                         const char *headers, const char *body, size_t len);
+/* The emitted items so far, rendered as JSON objects [borrowed]. Messages:
+ * {"dedup_key","provider_message_id","thread_id","from":{...},"kind","text",
+ * "attachments":[...],"location":{...}|null,"reply_to","reply_token",
+ * "timestamp_ms","raw"}; statuses: {"dedup_key","provider_message_id",
+ * "thread_id","watermark_ms","status","error_code","error_message"}. */
+size_t og_test_conn_messages(struct og_test_conn *c);
+json_object *og_test_conn_message(struct og_test_conn *c, size_t i);
+size_t og_test_conn_statuses(struct og_test_conn *c);
+json_object *og_test_conn_status(struct og_test_conn *c, size_t i);
+void og_test_conn_clear(struct og_test_conn *c);
+/* Make the next n emits fail with e (to test that failures are propagated). */
+void og_test_conn_fail_emits(struct og_test_conn *c, int n, og_err e);
+/* The in-memory state store (state_get/state_set), shared by reopened
+ * instances of the same harness process: reopening simulates a restart. */
+const char *og_test_state_get(const char *channel_key);
+/* Maps an og_err to the HTTP status the daemon answers (same table). */
+int og_test_err_status(og_err e);
+#endif
