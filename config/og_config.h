@@ -1,0 +1,62 @@
+/* og_config - the omnigate configuration: one JSON file.
+ *
+ * og_config_load() reads the file, substitutes "${ENV_NAME}" in every string
+ * value, validates every key it knows and rejects every key it does not
+ * know, and fills struct og_config. Each problem becomes one line in errs
+ * naming the key path ("channels[2].connector: required"); the caller prints
+ * them all and refuses to start. Channel options are kept as JSON here and
+ * validated against the connector's own option table by og_channel_create(),
+ * which reports under the same path ("channels[2].options.bot_token").
+ *
+ * Everything in struct og_config is owned by it; og_config_free() frees it. */
+#ifndef OG_CONFIG_H
+#define OG_CONFIG_H
+#include <json-c/json.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct og_errors;
+
+struct og_config_channel {
+    char *id;              /* required; [a-z0-9_-]{1,64}, unique */
+    char *connector;       /* required; connector name */
+    char *routing;         /* default "default" */
+    json_object *options;  /* owned reference (json_object_put); may be NULL */
+    char path[48];         /* "channels[2]" for error messages */
+};
+
+struct og_config {
+    char *listen;          /* "127.0.0.1:8080" (host:port; [v6]:port) */
+    char *public_url;      /* default "" */
+    char *data_dir;        /* default "./var" */
+    char *log_level;       /* error|warn|info|debug, default "info" */
+    char *connector_dir;   /* default NULL = next to the executable */
+    struct {
+        int64_t max_body_bytes; /* default 1048576, 1..64 MiB */
+        int64_t threads;        /* HTTP thread pool, default 0 = number of CPUs */
+    } http;
+    struct {
+        char *url;         /* "embedded" (default), "redis://host:port[/db]", "unix:///path" */
+        char *prefix;      /* key prefix and hash tag, default "og"; [A-Za-z0-9_.-]{1,32} */
+        char *password;    /* default NULL */
+        int64_t pool_size; /* connections, default 16, 1..256 */
+        char *server;      /* embedded only: redis-server binary, default "redis-server" */
+    } redis;
+    struct {
+        char *admin_token; /* required, >= 16 characters */
+    } api;
+    struct og_config_channel *channels;
+    size_t n_channels;
+    json_object *root;     /* the parsed file after substitution (owned) */
+};
+
+/* Loads and validates path. Returns 0 when errs stayed empty; the config is
+ * filled as far as it could be either way and must be freed. */
+int og_config_load(const char *path, struct og_config *cfg, struct og_errors *errs);
+/* Same, from a buffer (for tests and the fuzz target). */
+int og_config_load_buffer(const char *buf, size_t len, struct og_config *cfg,
+                          struct og_errors *errs);
+void og_config_free(struct og_config *cfg);
+/* Splits cfg->listen into host and port. 0 on success. */
+int og_config_listen_split(const char *listen, char *host, size_t hostsz, int *port);
+#endif
