@@ -142,4 +142,38 @@ void og_test_conn_fail_emits(struct og_test_conn *c, int n, og_err e);
 const char *og_test_state_get(const char *channel_key);
 /* Maps an og_err to the HTTP status the daemon answers (same table). */
 int og_test_err_status(og_err e);
+/* ------------------------------------------------ the daemon, end to end */
+#define OG_TEST_ADMIN_TOKEN "test-admin-token-0123456789abcdef"
+struct og_test_daemon {
+    pid_t pid;
+    int port;
+    char base[64];          /* "http://127.0.0.1:PORT" */
+    char *dir;              /* temp dir: config.json, omnigate.log, data/ (owned) */
+    char *config_path;      /* owned */
+};
+/* Writes a config (listen 127.0.0.1:<free port>, data_dir in a temp dir,
+ * api.admin_token OG_TEST_ADMIN_TOKEN, redis.url = redis_url, channels =
+ * channels_json (a JSON array text), plus extra_json: more top-level members
+ * as text, e.g. "\"http\":{\"max_body_bytes\":2048}", or NULL), starts
+ * build/bin/omnigate on it and waits until /readyz answers 200 (or 10 s).
+ * Returns 0 on success; on failure prints the daemon's log. */
+int og_test_daemon_start(struct og_test_daemon *d, const char *redis_url,
+                         const char *channels_json, const char *extra_json);
+/* SIGTERM, wait; returns the exit status (0 = clean). Keeps nothing running. */
+int og_test_daemon_stop(struct og_test_daemon *d);
+void og_test_daemon_kill(struct og_test_daemon *d); /* SIGKILL */
+/* Restarts a stopped/killed daemon with the same config and port. */
+int og_test_daemon_restart(struct og_test_daemon *d);
+void og_test_daemon_free(struct og_test_daemon *d); /* removes the temp dir */
+
+struct og_test_resp {
+    long status;            /* 0 = no answer */
+    char *body;             /* [xfer] NUL-terminated, never NULL */
+};
+/* One HTTP request with libcurl. headers: "Name: value\n" lines or NULL. */
+struct og_test_resp og_test_http(const char *method, const char *url, const char *headers,
+                                 const char *body, size_t len);
+/* GET base+path with the admin bearer token; body parsed as JSON [xfer], or
+ * NULL if not JSON. *status gets the HTTP status. */
+json_object *og_test_api_get(const struct og_test_daemon *d, const char *path, long *status);
 #endif
