@@ -376,7 +376,9 @@ struct og_connector {
                           struct og_http_resp *resp);
     /* Optional. Called in a loop from a thread of its own: wait up to
      * timeout_ms for new items (long poll), emit them, return. A non-OK
-     * return makes the host back off before the next call. */
+     * return makes the host back off before the next call, except
+     * OG_ERR_UNSUPPORTED: this instance does not poll (e.g. it is configured
+     * for webhooks) and the host stops calling. */
     og_err (*poll)(void *inst, int timeout_ms);
     /* Optional: cancel a poll() in progress soon (at shutdown). */
     void (*poll_wakeup)(void *inst);

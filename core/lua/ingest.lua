@@ -1,0 +1,122 @@
+-- ingest.lua: store one inbound customer message atomically.
+-- De-duplicates by (channel, dedup key); creates or updates the contact;
+-- finds or creates the thread's session (reopening a closed one with its
+-- history); appends the message; appends the events; queues a new or
+-- reopened session for routing. Either all of it happens or none.
+-- KEYS: none (all keys share the hash tag in ARGV[1]).
+-- Returns {"dup", message_id} or {"ok", session_id, message_id, created}.
+local P, ch, connector, routing, dedup = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5]
+local now_ms, now_iso, ttl = ARGV[6], ARGV[7], tonumber(ARGV[8])
+local ext, thread = ARGV[9], ARGV[10]
+local p_name, p_username, p_avatar, p_phone, p_email = ARGV[11], ARGV[12], ARGV[13], ARGV[14], ARGV[15]
+local new_cid, new_sid, mid = ARGV[16], ARGV[17], ARGV[18]
+local eids = {ARGV[19], ARGV[20], ARGV[21], ARGV[22]}
+local kind, text, atts, loc = ARGV[23], ARGV[24], ARGV[25], ARGV[26]
+local pmid, reply_pmid, reply_token, raw, plat_ms = ARGV[27], ARGV[28], ARGV[29], ARGV[30], ARGV[31]
+
+local dk = k(P, 'dedup', ch, dedup)
+local prev = redis.call('GET', dk)
+if prev then return {'dup', prev} end
+if pmid ~= '' then
+  -- A platform may redeliver one message under a new delivery key.
+  local known = redis.call('GET', k(P, 'pmid', ch, pmid))
+  if known then
+    redis.call('SET', dk, known, 'EX', ttl)
+    return {'dup', known}
+  end
+end
+
+local ei = 0
+local function next_eid() ei = ei + 1; return eids[ei] end
+
+-- contact
+local ck = k(P, 'contact', ch, ext)
+local cid = redis.call('GET', ck)
+local contact_created = false
+if not cid then
+  cid = new_cid
+  redis.call('SET', ck, cid)
+  redis.call('HSET', k(P, 'con', cid), 'id', cid, 'channel', ch, 'external_id', ext,
+    'name', p_name, 'username', p_username, 'avatar_url', p_avatar, 'phone', p_phone,
+    'email', p_email, 'created_at', now_iso)
+  contact_created = true
+else
+  -- The platform's profile is the freshest; fields the business set through
+  -- the API (marked locked) are not overwritten.
+  local ckey = k(P, 'con', cid)
+  local locked = redis.call('HGET', ckey, 'locked') or ''
+  local upd = {name = p_name, username = p_username, avatar_url = p_avatar,
+               phone = p_phone, email = p_email}
+  for f, v in pairs(upd) do
+    if v ~= '' and not string.find(locked, f, 1, true) then redis.call('HSET', ckey, f, v) end
+  end
+end
+
+-- session
+local tk = k(P, 'thread', ch, thread)
+local sid = redis.call('GET', tk)
+local created, reopened, activated = false, false, false
+local skey
+if not sid then
+  sid = new_sid
+  skey = k(P, 'ses', sid)
+  redis.call('SET', tk, sid)
+  redis.call('HSET', skey, 'id', sid, 'channel', ch, 'connector', connector, 'status', 'new',
+    'contact_id', cid, 'thread_id', thread, 'routing', routing, 'created_at', now_iso,
+    'updated_at', now_iso, 'message_count', 0)
+  redis.call('ZADD', k(P, 'idx', 'all'), 0, sid)
+  redis.call('ZADD', k(P, 'idx', 'ch', ch), 0, sid)
+  redis.call('ZADD', k(P, 'idx', 'st', 'new'), 0, sid)
+  redis.call('ZADD', k(P, 'queue', routing), now_ms, sid)
+  created = true
+else
+  skey = k(P, 'ses', sid)
+  local st = redis.call('HGET', skey, 'status')
+  if st == 'closed' or st == 'archived' then
+    set_status(P, sid, st, 'new')
+    redis.call('HDEL', skey, 'agent_id', 'closed_at', 'close_reason', 'first_reply_at')
+    redis.call('HSET', skey, 'success_codes', '[]', 'reopened_at', now_iso, 'routing', routing)
+    redis.call('ZADD', k(P, 'queue', routing), now_ms, sid)
+    reopened = true
+  elseif st == 'awaiting' then
+    set_status(P, sid, st, 'active')
+    activated = true
+  end
+end
+
+-- message
+local mkey = k(P, 'msg', mid)
+local reply_to = ''
+if reply_pmid ~= '' then reply_to = redis.call('GET', k(P, 'pmid', ch, reply_pmid)) or '' end
+local sender_name = redis.call('HGET', k(P, 'con', cid), 'name') or ''
+redis.call('HSET', mkey, 'id', mid, 'session_id', sid, 'channel', ch, 'direction', 'in',
+  'kind', kind, 'text', text, 'attachments', atts, 'location', loc, 'sender_type', 'contact',
+  'sender_id', cid, 'sender_name', sender_name, 'provider_message_id', pmid,
+  'reply_to', reply_to, 'reply_to_provider_id', reply_pmid, 'status', 'delivered',
+  'created_at', now_iso, 'platform_ms', plat_ms, 'raw', raw)
+redis.call('ZADD', k(P, 'ses', sid, 'msgs'), 0, mid)
+if pmid ~= '' then redis.call('SET', k(P, 'pmid', ch, pmid), mid) end
+redis.call('SET', dk, mid, 'EX', ttl)
+redis.call('HSET', skey, 'updated_at', now_iso, 'last_message_at', now_iso,
+  'last_customer_message_at', now_iso, 'last_customer_ms', now_ms)
+redis.call('HINCRBY', skey, 'message_count', 1)
+if reply_token ~= '' then
+  redis.call('HSET', skey, 'reply_token', reply_token, 'reply_token_ms', now_ms)
+end
+
+-- events, in the order a consumer should see them
+local sj = session_json(P, sid)
+if contact_created then
+  emit(P, next_eid(), 'contact.created', sid, now_iso, '{"contact":' .. contact_json(P, cid) .. '}')
+end
+if created then
+  emit(P, next_eid(), 'session.created', sid, now_iso, '{"session":' .. sj .. '}')
+elseif reopened then
+  emit(P, next_eid(), 'session.reopened', sid, now_iso, '{"session":' .. sj .. '}')
+elseif activated then
+  emit(P, next_eid(), 'session.status_changed', sid, now_iso,
+    '{"session":' .. sj .. ',"from":"awaiting","to":"active"}')
+end
+emit(P, next_eid(), 'message.received', sid, now_iso,
+  '{"session":' .. sj .. ',"message":' .. message_json(P, mid) .. '}')
+return {'ok', sid, mid, created and '1' or (reopened and '2' or '0')}

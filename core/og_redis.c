@@ -1,0 +1,332 @@
+/* og_redis - see og_redis.h. */
+#include "og_redis.h"
+#include "og_log.h"
+#include "og_util.h"
+
+#include <openssl/sha.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct og_redis_slot {
+    redisContext *c;
+    int busy;
+};
+
+struct og_redis {
+    char *host;            /* TCP host, or NULL for a unix socket */
+    int port;
+    char *path;            /* unix socket path */
+    int db;
+    char *password;
+    int timeout_ms;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    struct og_redis_slot *slots;
+    int n;
+    int64_t retry_at_ms;   /* no connect attempts before this (monotonic) */
+    int64_t backoff_ms;
+    int down_logged;
+};
+
+static int parse_url(struct og_redis *r, const char *url)
+{
+    if (strncmp(url, "unix://", 7) == 0) {
+        if (!url[7])
+            return -1;
+        r->path = og_strdup(url + 7);
+        return 0;
+    }
+    if (strncmp(url, "redis://", 8) != 0)
+        return -1;
+    const char *h = url + 8;
+    const char *at = strchr(h, '@'); /* redis://:password@host:port */
+    if (at) {
+        const char *colon = memchr(h, ':', (size_t)(at - h));
+        if (colon && !r->password)
+            r->password = og_strndup(colon + 1, (size_t)(at - colon - 1));
+        h = at + 1;
+    }
+    const char *colon = strrchr(h, ':');
+    const char *slash = strchr(h, '/');
+    size_t hl = colon ? (size_t)(colon - h) : slash ? (size_t)(slash - h) : strlen(h);
+    if (hl == 0)
+        return -1;
+    r->host = og_strndup(h, hl);
+    r->port = colon ? atoi(colon + 1) : 6379;
+    if (r->port <= 0 || r->port > 65535)
+        return -1;
+    if (slash)
+        r->db = atoi(slash + 1);
+    return 0;
+}
+
+struct og_redis *og_redis_new(const struct og_redis_opts *o, char *errbuf, size_t errlen)
+{
+    struct og_redis *r = og_calloc(1, sizeof *r);
+    r->password = og_strdup(o->password);
+    if (!o->url || parse_url(r, o->url) != 0) {
+        snprintf(errbuf, errlen, "redis.url: cannot parse '%s'", o->url ? o->url : "");
+        og_redis_free(r);
+        return NULL;
+    }
+    r->timeout_ms = o->timeout_ms > 0 ? o->timeout_ms : 2000;
+    r->n = o->pool_size > 0 ? o->pool_size : 8;
+    r->slots = og_calloc((size_t)r->n, sizeof *r->slots);
+    r->backoff_ms = 100;
+    pthread_mutex_init(&r->mu, NULL);
+    pthread_cond_init(&r->cv, NULL);
+    return r;
+}
+
+void og_redis_free(struct og_redis *r)
+{
+    if (!r)
+        return;
+    for (int i = 0; i < r->n && r->slots; i++)
+        if (r->slots[i].c)
+            redisFree(r->slots[i].c);
+    if (r->slots) {
+        pthread_mutex_destroy(&r->mu);
+        pthread_cond_destroy(&r->cv);
+    }
+    free(r->slots);
+    free(r->host);
+    free(r->path);
+    free(r->password);
+    free(r);
+}
+
+static redisContext *dial(struct og_redis *r)
+{
+    struct timeval tv = {r->timeout_ms / 1000, (r->timeout_ms % 1000) * 1000};
+    redisContext *c = r->path ? redisConnectUnixWithTimeout(r->path, tv)
+                              : redisConnectWithTimeout(r->host, r->port, tv);
+    if (!c)
+        return NULL;
+    if (c->err) {
+        og_debug("redis connect: %s", c->errstr);
+        redisFree(c);
+        return NULL;
+    }
+    redisSetTimeout(c, tv);
+    if (r->host)
+        redisEnableKeepAlive(c);
+    redisReply *rep = NULL;
+    if (r->password) {
+        rep = redisCommand(c, "AUTH %s", r->password);
+        if (!rep || rep->type == REDIS_REPLY_ERROR) {
+            og_error("redis AUTH failed%s%s", rep ? ": " : "", rep ? rep->str : "");
+            if (rep)
+                freeReplyObject(rep);
+            redisFree(c);
+            return NULL;
+        }
+        freeReplyObject(rep);
+    }
+    if (r->db) {
+        rep = redisCommand(c, "SELECT %d", r->db);
+        int bad = !rep || rep->type == REDIS_REPLY_ERROR;
+        if (rep)
+            freeReplyObject(rep);
+        if (bad) {
+            redisFree(c);
+            return NULL;
+        }
+    }
+    return c;
+}
+
+/* Takes a free slot (waiting for one) and makes sure it holds a live
+ * connection. Returns the slot index or -1 (Redis unavailable). */
+static int acquire(struct og_redis *r)
+{
+    pthread_mutex_lock(&r->mu);
+    int i;
+    for (;;) {
+        for (i = 0; i < r->n; i++)
+            if (!r->slots[i].busy)
+                break;
+        if (i < r->n)
+            break;
+        pthread_cond_wait(&r->cv, &r->mu);
+    }
+    r->slots[i].busy = 1;
+    if (r->slots[i].c) {
+        pthread_mutex_unlock(&r->mu);
+        return i;
+    }
+    int64_t now = og_mono_ms();
+    if (now < r->retry_at_ms) {
+        r->slots[i].busy = 0;
+        pthread_cond_signal(&r->cv);
+        pthread_mutex_unlock(&r->mu);
+        return -1;
+    }
+    pthread_mutex_unlock(&r->mu);
+
+    redisContext *c = dial(r);
+
+    pthread_mutex_lock(&r->mu);
+    if (c) {
+        r->slots[i].c = c;
+        r->backoff_ms = 100;
+        r->retry_at_ms = 0;
+        if (r->down_logged) {
+            og_info("redis is reachable again");
+            r->down_logged = 0;
+        }
+    } else {
+        r->retry_at_ms = og_mono_ms() + r->backoff_ms;
+        r->backoff_ms = r->backoff_ms * 2 > 2000 ? 2000 : r->backoff_ms * 2;
+        if (!r->down_logged) {
+            og_warn("redis is unreachable; answering 503 and retrying with back-off");
+            r->down_logged = 1;
+        }
+        r->slots[i].busy = 0;
+        pthread_cond_signal(&r->cv);
+        i = -1;
+    }
+    pthread_mutex_unlock(&r->mu);
+    return i;
+}
+
+static void release(struct og_redis *r, int i, int broken)
+{
+    pthread_mutex_lock(&r->mu);
+    if (broken && r->slots[i].c) {
+        redisFree(r->slots[i].c);
+        r->slots[i].c = NULL;
+    }
+    r->slots[i].busy = 0;
+    pthread_cond_signal(&r->cv);
+    pthread_mutex_unlock(&r->mu);
+}
+
+/* One command on one slot. A NULL reply means the connection is broken
+ * (I/O error, EOF, timeout): hiredis cannot reuse it. */
+static og_err run(struct og_redis *r, int argc, const char **argv, const size_t *lens,
+                  redisReply **reply)
+{
+    *reply = NULL;
+    int i = acquire(r);
+    if (i < 0)
+        return OG_ERR_UNAVAILABLE;
+    redisReply *rep = redisCommandArgv(r->slots[i].c, argc, argv, lens);
+    if (!rep) {
+        og_debug("redis: %s", r->slots[i].c->errstr);
+        release(r, i, 1);
+        /* A connection that was idle while Redis restarted fails once; one
+         * more try on a fresh connection tells a restart from an outage. */
+        i = acquire(r);
+        if (i < 0)
+            return OG_ERR_UNAVAILABLE;
+        rep = redisCommandArgv(r->slots[i].c, argc, argv, lens);
+        if (!rep) {
+            release(r, i, 1);
+            return OG_ERR_UNAVAILABLE;
+        }
+    }
+    /* LOADING / MASTERDOWN errors mean Redis is there but cannot serve yet. */
+    if (rep->type == REDIS_REPLY_ERROR &&
+        (strncmp(rep->str, "LOADING", 7) == 0 || strncmp(rep->str, "MASTERDOWN", 10) == 0 ||
+         strncmp(rep->str, "MISCONF", 7) == 0)) {
+        freeReplyObject(rep);
+        release(r, i, 0);
+        return OG_ERR_UNAVAILABLE;
+    }
+    release(r, i, 0);
+    *reply = rep;
+    return OG_OK;
+}
+
+og_err og_redis_argv(struct og_redis *r, int argc, const char **argv, const size_t *lens,
+                     redisReply **reply)
+{
+    return run(r, argc, argv, lens, reply);
+}
+
+og_err og_redis_cmd(struct og_redis *r, redisReply **reply, const char *fmt, ...)
+{
+    *reply = NULL;
+    int i = acquire(r);
+    if (i < 0)
+        return OG_ERR_UNAVAILABLE;
+    va_list ap;
+    va_start(ap, fmt);
+    redisReply *rep = redisvCommand(r->slots[i].c, fmt, ap);
+    va_end(ap);
+    if (!rep) {
+        release(r, i, 1);
+        return OG_ERR_UNAVAILABLE;
+    }
+    release(r, i, 0);
+    *reply = rep;
+    return OG_OK;
+}
+
+int og_redis_ping(struct og_redis *r)
+{
+    redisReply *rep = NULL;
+    const char *argv[] = {"PING"};
+    if (run(r, 1, argv, NULL, &rep) != OG_OK)
+        return 0;
+    int ok = rep->type == REDIS_REPLY_STATUS && strcmp(rep->str, "PONG") == 0;
+    freeReplyObject(rep);
+    return ok;
+}
+
+struct og_script *og_script_new(const char *name, const char *source)
+{
+    struct og_script *s = og_calloc(1, sizeof *s);
+    unsigned char d[SHA_DIGEST_LENGTH];
+    s->name = name;
+    s->source = og_strdup(source);
+    SHA1((const unsigned char *)s->source, strlen(s->source), d);
+    og_hex_encode(d, sizeof d, s->sha, sizeof s->sha);
+    return s;
+}
+
+void og_script_free(struct og_script *s)
+{
+    if (!s)
+        return;
+    free(s->source);
+    free(s);
+}
+
+og_err og_redis_eval(struct og_redis *r, struct og_script *s, int nkeys, int argc,
+                     const char **argv, const size_t *lens, redisReply **reply)
+{
+    enum { MAXARGS = 64 };
+    const char *av[MAXARGS + 3];
+    size_t al[MAXARGS + 3];
+    char nk[16];
+    if (argc > MAXARGS)
+        return OG_ERR_INTERNAL;
+    snprintf(nk, sizeof nk, "%d", nkeys);
+    av[0] = "EVALSHA", al[0] = 7;
+    av[1] = s->sha, al[1] = 40;
+    av[2] = nk, al[2] = strlen(nk);
+    for (int i = 0; i < argc; i++) {
+        av[3 + i] = argv[i];
+        al[3 + i] = lens ? lens[i] : strlen(argv[i]);
+    }
+    og_err e = run(r, argc + 3, av, al, reply);
+    if (e != OG_OK)
+        return e;
+    if ((*reply)->type == REDIS_REPLY_ERROR && strncmp((*reply)->str, "NOSCRIPT", 8) == 0) {
+        freeReplyObject(*reply);
+        *reply = NULL;
+        /* EVAL both runs and caches the script: one round trip, no race with
+         * another instance flushing scripts in between. */
+        av[0] = "EVAL", al[0] = 4;
+        av[1] = s->source, al[1] = strlen(s->source);
+        e = run(r, argc + 3, av, al, reply);
+    }
+    if (e == OG_OK && (*reply)->type == REDIS_REPLY_ERROR)
+        og_error("redis script %s: %s", s->name, (*reply)->str);
+    return e;
+}

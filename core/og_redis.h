@@ -1,0 +1,54 @@
+/* og_redis - the one way omnigate talks to Redis: a small pool of hiredis
+ * connections shared by the HTTP threads and workers, with reconnect and
+ * back-off, and Lua scripts called by SHA.
+ *
+ * When Redis is unreachable every call fails fast with OG_ERR_UNAVAILABLE
+ * (the gateway turns that into 503) instead of blocking a thread: a failed
+ * connect arms a back-off window (100 ms doubling to 2 s) during which no
+ * new connect is attempted. The first call after the window tries again, so
+ * omnigate heals by itself when Redis comes back. */
+#ifndef OG_REDIS_H
+#define OG_REDIS_H
+#include <hiredis/hiredis.h>
+#include <omnigate/connector.h>
+#include <stddef.h>
+
+struct og_redis;
+
+struct og_redis_opts {
+    const char *url;       /* redis://host:port[/db] or unix:///path */
+    const char *password;  /* NULL = none */
+    int pool_size;         /* > 0 */
+    int timeout_ms;        /* per command, default 2000 */
+};
+
+/* A Lua script: source [borrowed, static], its SHA1 computed at registration. */
+struct og_script {
+    const char *name;
+    char *source;          /* owned */
+    char sha[41];
+};
+
+/* Creates the pool; connects lazily. NULL + errbuf on a malformed URL. [xfer] */
+struct og_redis *og_redis_new(const struct og_redis_opts *o, char *errbuf, size_t errlen);
+void og_redis_free(struct og_redis *r);
+
+/* Prepares a script (computes its SHA1). [xfer, og_script_free] */
+struct og_script *og_script_new(const char *name, const char *source);
+void og_script_free(struct og_script *s);
+
+/* Runs a command given as argv (binary safe). *reply [xfer, freeReplyObject]
+ * on OG_OK; an error reply from Redis is returned as OG_OK with the reply of
+ * type REDIS_REPLY_ERROR (the caller decides). OG_ERR_UNAVAILABLE when no
+ * connection could be had or the connection broke mid-call. */
+og_err og_redis_argv(struct og_redis *r, int argc, const char **argv, const size_t *lens,
+                     redisReply **reply);
+/* printf-style convenience (hiredis format: %s, %b, %lld). */
+og_err og_redis_cmd(struct og_redis *r, redisReply **reply, const char *fmt, ...);
+/* EVALSHA with fallback to SCRIPT LOAD on NOSCRIPT (after a Redis restart or
+ * a SCRIPT FLUSH). argv holds KEYS then ARGV; nkeys of them are keys. */
+og_err og_redis_eval(struct og_redis *r, struct og_script *s, int nkeys, int argc,
+                     const char **argv, const size_t *lens, redisReply **reply);
+/* 1 when a PING succeeds now. */
+int og_redis_ping(struct og_redis *r);
+#endif

@@ -1,0 +1,242 @@
+/* main - the omnigate daemon: command line, configuration, start-up in
+ * dependency order (Redis, connectors, HTTP, pollers) and a clean shutdown
+ * in reverse order on SIGTERM/SIGINT, exiting 0. */
+#include "og_config.h"
+#include "og_gateway.h"
+#include "og_http_client.h"
+#include "og_log.h"
+#include "og_plugin.h"
+#include "og_util.h"
+
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#ifndef OG_VERSION
+#define OG_VERSION "0.0.0"
+#endif
+
+static void usage(FILE *f)
+{
+    fprintf(f, "usage: omnigate --config FILE [--check]\n"
+               "       omnigate --connector-help NAME [--connector-dir DIR]\n"
+               "       omnigate --version\n\n"
+               "  --config FILE        the JSON configuration (see config/omnigate.example.json)\n"
+               "  --check              validate the configuration (and every channel's\n"
+               "                       connector options), print every problem, and exit\n"
+               "  --connector-help N   list the options of connector N\n"
+               "  --connector-dir DIR  where connector plugins are (default: next to the binary,\n"
+               "                       ../lib/omnigate/connectors; or config connector_dir)\n");
+}
+
+/* The plugins the channels use, loaded once each. */
+struct registry {
+    struct og_plugin **p;
+    size_t n;
+};
+
+static struct og_plugin *registry_get(struct registry *r, const char *dir, const char *name,
+                                      char *errbuf, size_t errlen)
+{
+    for (size_t i = 0; i < r->n; i++)
+        if (strcmp(r->p[i]->desc->name, name) == 0)
+            return r->p[i];
+    struct og_plugin *p = og_plugin_load_by_name(dir, name, errbuf, errlen);
+    if (p) {
+        r->p = og_realloc(r->p, (r->n + 1) * sizeof *r->p);
+        r->p[r->n++] = p;
+    }
+    return p;
+}
+
+static void registry_free(struct registry *r)
+{
+    for (size_t i = 0; i < r->n; i++)
+        og_plugin_unload(r->p[i]);
+    free(r->p);
+}
+
+static int connector_help(const char *dir, const char *name)
+{
+    char errbuf[512];
+    struct og_plugin *p = og_plugin_load_by_name(dir, name, errbuf, sizeof errbuf);
+    if (!p) {
+        fprintf(stderr, "omnigate: %s\n", errbuf);
+        return 1;
+    }
+    og_options_print_help(p->desc, stdout);
+    og_plugin_unload(p);
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    const char *config_path = NULL, *cli_dir = NULL, *help_name = NULL;
+    int check = 0;
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "--config") && i + 1 < argc)
+            config_path = argv[++i];
+        else if (!strcmp(argv[i], "--check"))
+            check = 1;
+        else if (!strcmp(argv[i], "--connector-help") && i + 1 < argc)
+            help_name = argv[++i];
+        else if (!strcmp(argv[i], "--connector-dir") && i + 1 < argc)
+            cli_dir = argv[++i];
+        else if (!strcmp(argv[i], "--version")) {
+            printf("omnigate %s (connector ABI %d.%d)\n", OG_VERSION, OG_CONNECTOR_ABI_MAJOR,
+                   OG_CONNECTOR_ABI_MINOR);
+            return 0;
+        } else if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
+            usage(stdout);
+            return 0;
+        } else {
+            fprintf(stderr, "omnigate: unknown argument '%s'\n", argv[i]);
+            usage(stderr);
+            return 2;
+        }
+    }
+    char *default_dir = og_plugin_default_dir();
+    if (help_name) {
+        int rc = connector_help(cli_dir ? cli_dir : default_dir, help_name);
+        free(default_dir);
+        return rc;
+    }
+    if (!config_path) {
+        usage(stderr);
+        free(default_dir);
+        return 2;
+    }
+
+    /* Validate everything before starting anything: the config, then each
+     * channel's connector and options (create() may check more). */
+    struct og_config cfg = {0};
+    struct og_errors errs = {0};
+    og_config_load(config_path, &cfg, &errs);
+    if (cfg.log_level && og_log_level_parse(cfg.log_level) >= 0)
+        og_log_level = og_log_level_parse(cfg.log_level);
+    const char *dir = cli_dir ? cli_dir : cfg.connector_dir ? cfg.connector_dir : default_dir;
+    struct registry reg = {0};
+    struct og_channel **chs = og_calloc(cfg.n_channels ? cfg.n_channels : 1, sizeof *chs);
+    size_t nch = 0;
+    struct og_core *core = NULL;
+    struct og_embedded *emb = NULL;
+    struct og_gateway g = {0};
+    struct og_pollers *pollers = NULL;
+    int rc = 1;
+
+    og_http_client_global_init();
+    /* Block the signals before any thread starts, so every thread inherits
+     * the mask and sigwait() below is the one place that sees them. */
+    sigset_t sigs;
+    sigemptyset(&sigs);
+    sigaddset(&sigs, SIGTERM);
+    sigaddset(&sigs, SIGINT);
+    pthread_sigmask(SIG_BLOCK, &sigs, NULL);
+    signal(SIGPIPE, SIG_IGN);
+
+    struct og_channel_sink sink = {0};
+    struct og_core_opts copts = {0};
+    struct og_redis_opts ropts = {0};
+    if (errs.n == 0) {
+        /* The core exists before the channels so their sink is real; it
+         * connects lazily, so nothing touches Redis until after --check. */
+        ropts.url = strcmp(cfg.redis.url, "embedded") == 0 ? "unix:///nonexistent" : cfg.redis.url;
+        ropts.password = cfg.redis.password;
+        ropts.pool_size = (int)cfg.redis.pool_size;
+        copts.redis = &ropts;
+        copts.prefix = cfg.redis.prefix;
+        char errbuf[256];
+        core = og_core_new(&copts, errbuf, sizeof errbuf);
+        if (!core)
+            og_errors_add(&errs, "%s", errbuf);
+        else
+            sink = og_core_sink(core);
+    }
+    for (size_t i = 0; errs.n == 0 && i < cfg.n_channels; i++) {
+        struct og_config_channel *cc = &cfg.channels[i];
+        char errbuf[512], path[96];
+        struct og_plugin *p = registry_get(&reg, dir, cc->connector, errbuf, sizeof errbuf);
+        if (!p) {
+            og_errors_add(&errs, "%s.connector: %s", cc->path, errbuf);
+            continue;
+        }
+        snprintf(path, sizeof path, "%s.options", cc->path);
+        struct og_channel *ch =
+            og_channel_create(p, cc->id, cc->routing, cc->options, path, &sink, &errs);
+        if (ch)
+            chs[nch++] = ch;
+    }
+    if (errs.n) {
+        for (size_t i = 0; i < errs.n; i++)
+            fprintf(stderr, "%s: %s\n", config_path, errs.items[i]);
+        fprintf(stderr, "omnigate: %zu configuration error%s; not starting\n", errs.n,
+                errs.n == 1 ? "" : "s");
+        goto out;
+    }
+    if (check) {
+        printf("%s: ok (%zu channel%s)\n", config_path, nch, nch == 1 ? "" : "s");
+        rc = 0;
+        goto out;
+    }
+
+    if (strcmp(cfg.redis.url, "embedded") == 0) {
+        const char *url = NULL;
+        emb = og_embedded_start(cfg.data_dir, cfg.redis.server, &url);
+        if (!emb)
+            goto out;
+        /* Re-point the (still unconnected) pool at the embedded server. */
+        og_redis_free(core->redis);
+        ropts.url = url;
+        char errbuf[256];
+        core->redis = og_redis_new(&ropts, errbuf, sizeof errbuf);
+        if (!core->redis)
+            goto out;
+    }
+
+    g.cfg = &cfg;
+    g.core = core;
+    g.channels = chs;
+    g.n_channels = nch;
+    og_sha256(cfg.api.admin_token, strlen(cfg.api.admin_token), g.admin_token_sha);
+    char host[256];
+    int port = 0;
+    og_config_listen_split(cfg.listen, host, sizeof host, &port);
+    long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+    unsigned threads = cfg.http.threads > 0 ? (unsigned)cfg.http.threads
+                                            : (unsigned)(ncpu > 0 ? ncpu * 4 : 8);
+    if (og_http_start(&g, host, port, threads) != 0)
+        goto out;
+    pollers = og_pollers_start(chs, nch);
+    atomic_store(&g.ready, 1);
+    og_info("omnigate %s listening on %s:%d (%u threads, %zu channel%s, redis %s)", OG_VERSION,
+            host, og_http_port(&g), threads, nch, nch == 1 ? "" : "s",
+            emb ? "embedded" : "external");
+
+    int sig = 0;
+    sigwait(&sigs, &sig);
+    og_info("signal %d: draining and stopping", sig);
+    atomic_store(&g.stopping, 1);
+    og_http_stop(&g, 2000);
+    og_pollers_stop(pollers);
+    pollers = NULL;
+    rc = 0;
+out:
+    og_pollers_stop(pollers);
+    og_http_stop(&g, 0);
+    for (size_t i = 0; i < nch; i++)
+        og_channel_destroy(chs[i]);
+    free(chs);
+    og_core_free(core);
+    og_embedded_stop(emb);
+    registry_free(&reg);
+    og_errors_free(&errs);
+    og_config_free(&cfg);
+    free(default_dir);
+    og_http_client_thread_cleanup();
+    og_http_client_global_cleanup();
+    if (rc == 0)
+        og_info("stopped");
+    return rc;
+}

@@ -1,0 +1,77 @@
+/* og_gateway - the daemon's parts and the state they share.
+ *
+ *   og_http.c      libmicrohttpd server: routing, body limit, hooks dispatch
+ *   og_api.c       /api/v1: bearer auth and the read API
+ *   og_metrics.c   /metrics in Prometheus text format
+ *   og_embedded.c  redis.url "embedded": start, supervise and stop redis-server
+ *   og_pollers.c   one thread per channel whose connector polls
+ *   main.c         command line, config, start-up and clean shutdown */
+#ifndef OG_GATEWAY_H
+#define OG_GATEWAY_H
+#include "og_channel.h"
+#include "og_config.h"
+#include "og_core.h"
+
+#include <microhttpd.h>
+#include <stdatomic.h>
+#include <sys/types.h>
+
+struct og_http_stats {
+    /* [route][class]: route 0 hooks, 1 api, 2 health/metrics, 3 other;
+     * class 0 2xx, 1 3xx, 2 4xx, 3 5xx */
+    atomic_ullong requests[4][4];
+    /* hook latency histogram, le buckets in og_metrics.c */
+    atomic_ullong hook_latency_buckets[12];
+    atomic_ullong hook_latency_count, hook_latency_us_sum;
+};
+
+struct og_gateway {
+    struct og_config *cfg;              /* [borrowed] */
+    struct og_core *core;               /* [borrowed] */
+    struct og_channel **channels;       /* [borrowed] */
+    size_t n_channels;
+    unsigned char admin_token_sha[32];  /* tokens are compared as digests */
+    struct MHD_Daemon *mhd;
+    struct og_http_stats stats;
+    atomic_int ready;                   /* channels started */
+    atomic_int stopping;
+};
+
+/* og_http.c */
+int og_http_start(struct og_gateway *g, const char *host, int port, unsigned threads);
+int og_http_port(struct og_gateway *g);
+/* Stops accepting, waits up to drain_ms for in-flight requests, stops. */
+void og_http_stop(struct og_gateway *g, int drain_ms);
+
+/* A response under construction; og_http.c sends it. */
+struct og_reply {
+    int status;
+    const char *content_type;  /* static, or ctype */
+    char ctype[64];
+    char *body;                /* owned */
+    size_t len;
+};
+void og_reply_json(struct og_reply *r, int status, char *json /* [xfer] */);
+void og_reply_error(struct og_reply *r, int status, const char *code, const char *message);
+
+/* og_api.c: handles /api/v1/...; conn for headers and arguments. */
+void og_api_handle(struct og_gateway *g, struct MHD_Connection *conn, const char *method,
+                   const char *url, const char *body, size_t len, struct og_reply *r);
+
+/* og_metrics.c */
+char *og_metrics_render(struct og_gateway *g); /* [xfer] */
+void og_metrics_observe_hook(struct og_gateway *g, int64_t us);
+
+/* og_embedded.c */
+struct og_embedded;
+/* Starts redis-server on a unix socket in data_dir/redis with AOF on and
+ * waits until it answers. *url gets "unix://..." [borrowed from e]. */
+struct og_embedded *og_embedded_start(const char *data_dir, const char *server,
+                                      const char **url);
+void og_embedded_stop(struct og_embedded *e);
+
+/* og_pollers.c */
+struct og_pollers;
+struct og_pollers *og_pollers_start(struct og_channel **chs, size_t n);
+void og_pollers_stop(struct og_pollers *p);
+#endif

@@ -1,0 +1,304 @@
+/* og_http - the HTTP server. libmicrohttpd runs in epoll mode with a thread
+ * pool (never a thread per connection). Each request gets a small context
+ * that collects the body up to the configured limit; a larger body is
+ * refused with 413 as soon as Content-Length says so, or once a chunked
+ * body crosses the limit (the rest is read and dropped, so the connection
+ * stays usable).
+ *
+ * /hooks/{channel}[/...] hands the raw body to that channel's connector; the
+ * platform gets a 2xx only when every item the connector emitted is in
+ * Redis (og_channel_handle_http reports an emit failure, which wins). */
+#include "og_gateway.h"
+#include "og_log.h"
+#include "og_util.h"
+
+#include <arpa/inet.h>
+#include <netdb.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+#include <unistd.h>
+
+struct req_ctx {
+    struct og_buf body;
+    int too_large;
+    int64_t t0_us;
+};
+
+void og_reply_json(struct og_reply *r, int status, char *json)
+{
+    r->status = status;
+    r->content_type = "application/json";
+    free(r->body);
+    r->body = json;
+    r->len = strlen(json);
+}
+
+void og_reply_error(struct og_reply *r, int status, const char *code, const char *message)
+{
+    struct og_buf b = {0};
+    og_buf_puts(&b, "{\"error\":{\"code\":");
+    og_buf_json_str(&b, code);
+    og_buf_puts(&b, ",\"message\":");
+    og_buf_json_str(&b, message);
+    og_buf_puts(&b, "}}");
+    og_reply_json(r, status, b.data);
+}
+
+static const char *err_code(og_err e)
+{
+    switch (e) {
+    case OG_ERR_INVALID: return "invalid_request";
+    case OG_ERR_SIGNATURE: return "invalid_signature";
+    case OG_ERR_AUTH: return "unauthorized";
+    case OG_ERR_FORBIDDEN: return "forbidden";
+    case OG_ERR_NOT_FOUND: return "not_found";
+    case OG_ERR_CONFLICT: return "conflict";
+    case OG_ERR_TOO_LARGE: return "payload_too_large";
+    case OG_ERR_RATE_LIMITED: return "rate_limited";
+    case OG_ERR_UNAVAILABLE: return "unavailable";
+    case OG_ERR_UNSUPPORTED: return "unsupported";
+    default: return "internal_error";
+    }
+}
+
+static int64_t now_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+/* ------------------------------------------------------------- /hooks */
+
+static const char *hdr_lookup(void *ctx, const char *name)
+{
+    return MHD_lookup_connection_value(ctx, MHD_HEADER_KIND, name);
+}
+
+static const char *arg_lookup(void *ctx, const char *name)
+{
+    return MHD_lookup_connection_value(ctx, MHD_GET_ARGUMENT_KIND, name);
+}
+
+static struct og_channel *find_channel(struct og_gateway *g, const char *id, size_t n)
+{
+    for (size_t i = 0; i < g->n_channels; i++)
+        if (strlen(g->channels[i]->id) == n && memcmp(g->channels[i]->id, id, n) == 0)
+            return g->channels[i];
+    return NULL;
+}
+
+static void handle_hook(struct og_gateway *g, struct MHD_Connection *conn, const char *method,
+                        const char *url, struct req_ctx *rc, struct og_reply *r)
+{
+    const char *id = url + strlen("/hooks/");
+    size_t n = strcspn(id, "/");
+    struct og_channel *ch = n ? find_channel(g, id, n) : NULL;
+    if (!ch) {
+        og_reply_error(r, 404, "not_found", "no such channel");
+        return;
+    }
+    struct og_req_host host = {hdr_lookup, arg_lookup, conn, 0, OG_OK, ch};
+    struct og_http_req req = {method, id + n, rc->body.data ? rc->body.data : "", rc->body.len,
+                              &host};
+    struct og_http_resp resp = {0};
+    og_err e = og_channel_handle_http(ch, &req, &resp);
+    if (e == OG_OK) {
+        r->status = resp.status ? resp.status : 200;
+        snprintf(r->ctype, sizeof r->ctype, "%s", resp.status ? resp.content_type : "text/plain");
+        r->content_type = r->ctype;
+        r->body = resp.body ? resp.body : og_strdup("");
+        r->len = resp.body ? resp.body_len : 0;
+        resp.body = NULL;
+    } else if (host.emit_failed || !resp.status) {
+        int st = og_err_http_status(e);
+        og_log_write(st >= 500 ? OG_LOG_WARN : OG_LOG_INFO, ch->scope, "%s %s -> %d (%s)",
+                     method, url, st, og_strerror(e));
+        og_reply_error(r, st, err_code(e), og_strerror(e));
+    } else {
+        /* An error the plugin answered itself (e.g. VK's 403, Meta's 403). */
+        r->status = resp.status;
+        snprintf(r->ctype, sizeof r->ctype, "%s", resp.content_type);
+        r->content_type = r->ctype;
+        r->body = resp.body ? resp.body : og_strdup("");
+        r->len = resp.body ? resp.body_len : 0;
+        resp.body = NULL;
+        og_log_write(OG_LOG_INFO, ch->scope, "%s %s -> %d (%s)", method, url, r->status,
+                     og_strerror(e));
+    }
+    og_http_resp_free(&resp);
+}
+
+/* --------------------------------------------------------------- server */
+
+static int route_of(const char *url)
+{
+    if (strncmp(url, "/hooks/", 7) == 0)
+        return 0;
+    if (strncmp(url, "/api/", 5) == 0)
+        return 1;
+    if (!strcmp(url, "/healthz") || !strcmp(url, "/readyz") || !strcmp(url, "/metrics"))
+        return 2;
+    return 3;
+}
+
+static void dispatch(struct og_gateway *g, struct MHD_Connection *conn, const char *method,
+                     const char *url, struct req_ctx *rc, struct og_reply *r)
+{
+    if (rc->too_large) {
+        og_reply_error(r, 413, "payload_too_large", "request body exceeds http.max_body_bytes");
+        return;
+    }
+    if (strncmp(url, "/hooks/", 7) == 0) {
+        handle_hook(g, conn, method, url, rc, r);
+        return;
+    }
+    if (strncmp(url, "/api/v1/", 8) == 0 || strcmp(url, "/api/v1") == 0) {
+        og_api_handle(g, conn, method, url, rc->body.data ? rc->body.data : "", rc->body.len, r);
+        return;
+    }
+    if (strcmp(method, "GET") == 0 && strcmp(url, "/healthz") == 0) {
+        og_reply_json(r, 200, og_strdup("{\"status\":\"ok\"}"));
+        return;
+    }
+    if (strcmp(method, "GET") == 0 && strcmp(url, "/readyz") == 0) {
+        int redis_ok = og_redis_ping(g->core->redis);
+        int ready = redis_ok && atomic_load(&g->ready) && !atomic_load(&g->stopping);
+        og_reply_json(r, ready ? 200 : 503,
+                      og_sprintf("{\"status\":\"%s\",\"redis\":%s,\"connectors\":%s}",
+                                 ready ? "ready" : "not_ready", redis_ok ? "true" : "false",
+                                 atomic_load(&g->ready) ? "true" : "false"));
+        return;
+    }
+    if (strcmp(method, "GET") == 0 && strcmp(url, "/metrics") == 0) {
+        char *m = og_metrics_render(g);
+        r->status = 200;
+        r->content_type = "text/plain; version=0.0.4";
+        r->body = m;
+        r->len = strlen(m);
+        return;
+    }
+    og_reply_error(r, 404, "not_found", "no such route");
+}
+
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
+                                  const char *method, const char *version,
+                                  const char *upload, size_t *upload_size, void **con_cls)
+{
+    struct og_gateway *g = cls;
+    struct req_ctx *rc = *con_cls;
+    size_t limit = (size_t)g->cfg->http.max_body_bytes;
+    if (!rc) {
+        rc = og_calloc(1, sizeof *rc);
+        rc->t0_us = now_us();
+        *con_cls = rc;
+        const char *cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
+                                                     MHD_HTTP_HEADER_CONTENT_LENGTH);
+        if (cl && strtoull(cl, NULL, 10) > limit)
+            rc->too_large = 1; /* answered below without reading the body */
+        else
+            return MHD_YES;
+    }
+    if (*upload_size) {
+        if (!rc->too_large && rc->body.len + *upload_size <= limit)
+            og_buf_append(&rc->body, upload, *upload_size);
+        else
+            rc->too_large = 1;
+        *upload_size = 0;
+        return MHD_YES;
+    }
+    struct og_reply r = {0};
+    dispatch(g, conn, method, url, rc, &r);
+    struct MHD_Response *resp =
+        MHD_create_response_from_buffer(r.len, r.body ? r.body : (char *)"",
+                                        r.body ? MHD_RESPMEM_MUST_COPY : MHD_RESPMEM_PERSISTENT);
+    if (r.content_type)
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, r.content_type);
+    if (rc->too_large)
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_CONNECTION, "close");
+    enum MHD_Result ret = MHD_queue_response(conn, (unsigned)r.status, resp);
+    MHD_destroy_response(resp);
+    free(r.body);
+
+    int route = route_of(url);
+    int cls_ = r.status >= 500 ? 3 : r.status >= 400 ? 2 : r.status >= 300 ? 1 : 0;
+    atomic_fetch_add(&g->stats.requests[route][cls_], 1);
+    if (route == 0)
+        og_metrics_observe_hook(g, now_us() - rc->t0_us);
+    return ret;
+}
+
+static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
+                         enum MHD_RequestTerminationCode toe)
+{
+    struct req_ctx *rc = *con_cls;
+    if (rc) {
+        og_buf_free(&rc->body);
+        free(rc);
+    }
+    *con_cls = NULL;
+}
+
+static void mhd_log(void *cls, const char *fmt, va_list ap)
+{
+    char buf[512];
+    vsnprintf(buf, sizeof buf, fmt, ap);
+    buf[strcspn(buf, "\n")] = 0;
+    og_log_write(OG_LOG_WARN, "http", "%s", buf);
+}
+
+int og_http_start(struct og_gateway *g, const char *host, int port, unsigned threads)
+{
+    struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
+                             .ai_flags = AI_NUMERICSERV | AI_PASSIVE};
+    struct addrinfo *ai = NULL;
+    char ps[16];
+    snprintf(ps, sizeof ps, "%d", port);
+    int rc = getaddrinfo(host, ps, &hints, &ai);
+    if (rc != 0) {
+        og_error("listen: cannot resolve '%s': %s", host, gai_strerror(rc));
+        return -1;
+    }
+    unsigned flags = MHD_USE_EPOLL_INTERNAL_THREAD | MHD_USE_ERROR_LOG | MHD_USE_ITC;
+    if (ai->ai_family == AF_INET6)
+        flags |= MHD_USE_IPv6;
+    g->mhd = MHD_start_daemon(
+        flags, 0, NULL, NULL, on_request, g, MHD_OPTION_SOCK_ADDR, ai->ai_addr,
+        MHD_OPTION_THREAD_POOL_SIZE, threads, MHD_OPTION_NOTIFY_COMPLETED, on_completed, g,
+        MHD_OPTION_CONNECTION_TIMEOUT, 60u, MHD_OPTION_CONNECTION_LIMIT, 4096u,
+        MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL, MHD_OPTION_LISTENING_ADDRESS_REUSE, 1u,
+        MHD_OPTION_END);
+    freeaddrinfo(ai);
+    if (!g->mhd) {
+        og_error("listen: cannot listen on %s:%d", host, port);
+        return -1;
+    }
+    return 0;
+}
+
+int og_http_port(struct og_gateway *g)
+{
+    const union MHD_DaemonInfo *i = MHD_get_daemon_info(g->mhd, MHD_DAEMON_INFO_BIND_PORT);
+    return i ? i->port : -1;
+}
+
+void og_http_stop(struct og_gateway *g, int drain_ms)
+{
+    if (!g->mhd)
+        return;
+    MHD_socket s = MHD_quiesce_daemon(g->mhd);
+    if (s != MHD_INVALID_SOCKET)
+        close(s);
+    for (int waited = 0; waited < drain_ms; waited += 20) {
+        const union MHD_DaemonInfo *i =
+            MHD_get_daemon_info(g->mhd, MHD_DAEMON_INFO_CURRENT_CONNECTIONS);
+        if (!i || i->num_connections == 0)
+            break;
+        struct timespec ts = {0, 20 * 1000000L};
+        nanosleep(&ts, NULL);
+    }
+    MHD_stop_daemon(g->mhd);
+    g->mhd = NULL;
+}

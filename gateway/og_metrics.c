@@ -1,0 +1,108 @@
+/* og_metrics - /metrics in the Prometheus text exposition format. Counters
+ * are atomics bumped on the hot path; queue depths are read from Redis at
+ * scrape time (a scrape is rare, the hot path is not). */
+#include "og_gateway.h"
+#include "og_util.h"
+
+#include <string.h>
+
+static const double bucket_le[12] = {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025,
+                                     0.05,   0.1,   0.25,   0.5,   1.0,  2.5};
+
+void og_metrics_observe_hook(struct og_gateway *g, int64_t us)
+{
+    double s = (double)us / 1e6;
+    for (int i = 0; i < 12; i++)
+        if (s <= bucket_le[i]) {
+            atomic_fetch_add(&g->stats.hook_latency_buckets[i], 1);
+            break;
+        }
+    atomic_fetch_add(&g->stats.hook_latency_count, 1);
+    atomic_fetch_add(&g->stats.hook_latency_us_sum, (unsigned long long)us);
+}
+
+char *og_metrics_render(struct og_gateway *g)
+{
+    static const char *const routes[4] = {"hooks", "api", "health", "other"};
+    static const char *const classes[4] = {"2xx", "3xx", "4xx", "5xx"};
+    struct og_buf b = {0};
+    og_buf_puts(&b, "# HELP omnigate_http_requests_total HTTP requests answered.\n"
+                    "# TYPE omnigate_http_requests_total counter\n");
+    for (int r = 0; r < 4; r++)
+        for (int c = 0; c < 4; c++)
+            og_buf_printf(&b, "omnigate_http_requests_total{route=\"%s\",code=\"%s\"} %llu\n",
+                          routes[r], classes[c], atomic_load(&g->stats.requests[r][c]));
+    og_buf_puts(&b, "# HELP omnigate_hook_duration_seconds Time to answer a platform webhook.\n"
+                    "# TYPE omnigate_hook_duration_seconds histogram\n");
+    unsigned long long cum = 0;
+    for (int i = 0; i < 12; i++) {
+        cum += atomic_load(&g->stats.hook_latency_buckets[i]);
+        og_buf_printf(&b, "omnigate_hook_duration_seconds_bucket{le=\"%g\"} %llu\n", bucket_le[i],
+                      cum);
+    }
+    unsigned long long cnt = atomic_load(&g->stats.hook_latency_count);
+    og_buf_printf(&b, "omnigate_hook_duration_seconds_bucket{le=\"+Inf\"} %llu\n", cnt);
+    og_buf_printf(&b, "omnigate_hook_duration_seconds_sum %.6f\n",
+                  (double)atomic_load(&g->stats.hook_latency_us_sum) / 1e6);
+    og_buf_printf(&b, "omnigate_hook_duration_seconds_count %llu\n", cnt);
+
+    struct og_core_stats *s = &g->core->stats;
+    og_buf_printf(&b,
+                  "# HELP omnigate_ingest_total Inbound messages stored.\n"
+                  "# TYPE omnigate_ingest_total counter\nomnigate_ingest_total %llu\n"
+                  "# HELP omnigate_ingest_duplicates_total Redeliveries recognised and skipped.\n"
+                  "# TYPE omnigate_ingest_duplicates_total counter\n"
+                  "omnigate_ingest_duplicates_total %llu\n"
+                  "# HELP omnigate_ingest_errors_total Ingest attempts Redis did not accept.\n"
+                  "# TYPE omnigate_ingest_errors_total counter\n"
+                  "omnigate_ingest_errors_total %llu\n"
+                  "# HELP omnigate_sessions_created_total Sessions created.\n"
+                  "# TYPE omnigate_sessions_created_total counter\n"
+                  "omnigate_sessions_created_total %llu\n"
+                  "# HELP omnigate_sessions_reopened_total Closed sessions reopened.\n"
+                  "# TYPE omnigate_sessions_reopened_total counter\n"
+                  "omnigate_sessions_reopened_total %llu\n"
+                  "# HELP omnigate_ingest_seconds_total Time spent in the ingest script.\n"
+                  "# TYPE omnigate_ingest_seconds_total counter\n"
+                  "omnigate_ingest_seconds_total %.6f\n",
+                  atomic_load(&s->ingested), atomic_load(&s->duplicates),
+                  atomic_load(&s->ingest_errors), atomic_load(&s->sessions_created),
+                  atomic_load(&s->sessions_reopened),
+                  (double)atomic_load(&s->ingest_us_sum) / 1e6);
+
+    /* Depths from Redis; absent when Redis is down (the scrape still works). */
+    redisReply *rep = NULL;
+    int up = og_redis_cmd(g->core->redis, &rep, "XLEN %s:events", g->core->tag) == OG_OK;
+    og_buf_puts(&b, "# HELP omnigate_redis_up 1 when Redis answered this scrape.\n"
+                    "# TYPE omnigate_redis_up gauge\n");
+    og_buf_printf(&b, "omnigate_redis_up %d\n", up && rep->type == REDIS_REPLY_INTEGER);
+    if (up && rep->type == REDIS_REPLY_INTEGER)
+        og_buf_printf(&b,
+                      "# HELP omnigate_events_stream_length Events in the stream.\n"
+                      "# TYPE omnigate_events_stream_length gauge\n"
+                      "omnigate_events_stream_length %lld\n",
+                      rep->integer);
+    if (rep)
+        freeReplyObject(rep);
+    if (up) {
+        og_buf_puts(&b, "# HELP omnigate_routing_queue_depth Sessions waiting for an agent.\n"
+                        "# TYPE omnigate_routing_queue_depth gauge\n");
+        for (size_t i = 0; i < g->n_channels; i++) {
+            /* one line per policy, even when several channels share it */
+            int seen = 0;
+            for (size_t j = 0; j < i; j++)
+                seen |= strcmp(g->channels[j]->routing, g->channels[i]->routing) == 0;
+            if (seen)
+                continue;
+            rep = NULL;
+            if (og_redis_cmd(g->core->redis, &rep, "ZCARD %s:queue:%s", g->core->tag,
+                             g->channels[i]->routing) == OG_OK &&
+                rep->type == REDIS_REPLY_INTEGER)
+                og_buf_printf(&b, "omnigate_routing_queue_depth{policy=\"%s\"} %lld\n",
+                              g->channels[i]->routing, rep->integer);
+            if (rep)
+                freeReplyObject(rep);
+        }
+    }
+    return b.data;
+}

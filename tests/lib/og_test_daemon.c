@@ -1,0 +1,169 @@
+/* og_test_daemon - runs the real omnigate binary for end-to-end tests; see
+ * og_test.h. The daemon is started with fork/exec and stopped by its PID. */
+#include "og_test.h"
+#include "og_util.h"
+
+#include <curl/curl.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+static size_t on_body(char *p, size_t sz, size_t n, void *ud)
+{
+    og_buf_append(ud, p, sz * n);
+    return sz * n;
+}
+
+struct og_test_resp og_test_http(const char *method, const char *url, const char *headers,
+                                 const char *body, size_t len)
+{
+    struct og_test_resp r = {0};
+    struct og_buf b = {0};
+    CURL *c = curl_easy_init();
+    struct curl_slist *hl = NULL;
+    for (const char *p = headers; p && *p;) {
+        const char *nl = strchr(p, '\n');
+        size_t n = nl ? (size_t)(nl - p) : strlen(p);
+        char *h = og_strndup(p, n);
+        hl = curl_slist_append(hl, h);
+        free(h);
+        p += n + (nl ? 1 : 0);
+    }
+    hl = curl_slist_append(hl, "Expect:");
+    curl_easy_setopt(c, CURLOPT_URL, url);
+    curl_easy_setopt(c, CURLOPT_HTTPHEADER, hl);
+    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
+    curl_easy_setopt(c, CURLOPT_WRITEDATA, &b);
+    curl_easy_setopt(c, CURLOPT_TIMEOUT, 15L);
+    curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+    if (body) {
+        curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
+        curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)len);
+    }
+    if (method && strcmp(method, "GET") != 0 && !(body && strcmp(method, "POST") == 0))
+        curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
+    if (curl_easy_perform(c) == CURLE_OK)
+        curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &r.status);
+    curl_slist_free_all(hl);
+    curl_easy_cleanup(c);
+    if (!b.data)
+        og_buf_append(&b, "", 0);
+    r.body = b.data;
+    return r;
+}
+
+json_object *og_test_api_get(const struct og_test_daemon *d, const char *path, long *status)
+{
+    char *url = og_sprintf("%s%s", d->base, path);
+    struct og_test_resp r =
+        og_test_http("GET", url, "Authorization: Bearer " OG_TEST_ADMIN_TOKEN, NULL, 0);
+    free(url);
+    if (status)
+        *status = r.status;
+    json_object *j = json_tokener_parse(r.body);
+    free(r.body);
+    return j;
+}
+
+static int spawn(struct og_test_daemon *d)
+{
+    char *bin = og_sprintf("%s/bin/omnigate", OG_BINARY_DIR);
+    char *log = og_sprintf("%s/omnigate.log", d->dir);
+    pid_t pid = fork();
+    if (pid == 0) {
+        int in = open("/dev/null", O_RDONLY);
+        int out = open(log, O_WRONLY | O_CREAT | O_APPEND, 0644);
+        dup2(in, 0), dup2(out, 1), dup2(out, 2);
+        execl(bin, bin, "--config", d->config_path, (char *)NULL);
+        _exit(127);
+    }
+    free(bin);
+    free(log);
+    d->pid = pid;
+    for (int i = 0; i < 1000; i++) { /* 10 s */
+        char *url = og_sprintf("%s/readyz", d->base);
+        struct og_test_resp r = og_test_http("GET", url, NULL, NULL, 0);
+        free(url);
+        free(r.body);
+        if (r.status == 200)
+            return 0;
+        if (waitpid(pid, NULL, WNOHANG) == pid) {
+            d->pid = 0;
+            break;
+        }
+        struct timespec ts = {0, 10 * 1000000L};
+        nanosleep(&ts, NULL);
+    }
+    char *logp = og_sprintf("%s/omnigate.log", d->dir);
+    char *text = og_test_read_file(logp, NULL);
+    fprintf(stderr, "omnigate did not become ready; its log:\n%s\n", text ? text : "(none)");
+    free(text);
+    free(logp);
+    return -1;
+}
+
+int og_test_daemon_start(struct og_test_daemon *d, const char *redis_url,
+                         const char *channels_json, const char *extra_json)
+{
+    memset(d, 0, sizeof *d);
+    d->dir = og_test_tmpdir();
+    d->port = og_test_free_port();
+    snprintf(d->base, sizeof d->base, "http://127.0.0.1:%d", d->port);
+    d->config_path = og_sprintf("%s/config.json", d->dir);
+    FILE *f = fopen(d->config_path, "w");
+    if (!f)
+        return -1;
+    fprintf(f,
+            "{\"listen\":\"127.0.0.1:%d\",\"data_dir\":\"%s/data\",\"log_level\":\"info\","
+            "\"redis\":{\"url\":\"%s\"},\"api\":{\"admin_token\":\"%s\"},\"channels\":%s%s%s}\n",
+            d->port, d->dir, redis_url, OG_TEST_ADMIN_TOKEN,
+            channels_json ? channels_json : "[]", extra_json ? "," : "",
+            extra_json ? extra_json : "");
+    fclose(f);
+    return spawn(d);
+}
+
+int og_test_daemon_restart(struct og_test_daemon *d) { return spawn(d); }
+
+int og_test_daemon_stop(struct og_test_daemon *d)
+{
+    int st = -1;
+    if (d->pid > 0) {
+        kill(d->pid, SIGTERM);
+        for (int i = 0; i < 1500; i++) { /* 15 s, then give up and kill */
+            if (waitpid(d->pid, &st, WNOHANG) == d->pid)
+                break;
+            struct timespec ts = {0, 10 * 1000000L};
+            nanosleep(&ts, NULL);
+            if (i == 1499) {
+                kill(d->pid, SIGKILL);
+                waitpid(d->pid, &st, 0);
+            }
+        }
+        d->pid = 0;
+    }
+    return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + (WIFSIGNALED(st) ? WTERMSIG(st) : 0);
+}
+
+void og_test_daemon_kill(struct og_test_daemon *d)
+{
+    if (d->pid > 0) {
+        kill(d->pid, SIGKILL);
+        waitpid(d->pid, NULL, 0);
+        d->pid = 0;
+    }
+}
+
+void og_test_daemon_free(struct og_test_daemon *d)
+{
+    if (d->pid > 0)
+        og_test_daemon_kill(d);
+    og_test_rmdir(d->dir);
+    free(d->dir);
+    free(d->config_path);
+    d->dir = d->config_path = NULL;
+}
