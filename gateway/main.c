@@ -124,7 +124,7 @@ int main(int argc, char **argv)
     struct og_embedded *emb = NULL;
     struct og_gateway g = {0};
     struct og_pollers *pollers = NULL;
-    int rc = 1;
+    int rc = 1, started = 0;
 
     og_http_client_global_init();
     /* Block the signals before any thread starts, so every thread inherits
@@ -222,6 +222,7 @@ int main(int argc, char **argv)
     og_pollers_stop(pollers);
     pollers = NULL;
     rc = 0;
+    started = 1;
 out:
     og_pollers_stop(pollers);
     og_http_stop(&g, 0);
@@ -236,7 +237,7 @@ out:
     free(default_dir);
     og_http_client_thread_cleanup();
     og_http_client_global_cleanup();
-    if (rc == 0)
+    if (started)
         og_info("stopped");
     return rc;
 }

@@ -1,0 +1,210 @@
+/* test_ingest - the ingest script against a real redis-server: a new
+ * session, a second message in the same session, a duplicate stored once,
+ * a closed session reopened with its history kept, the events appended in
+ * order, the routing queue, and the read API's rendering and pagination. */
+#include "og_core.h"
+#include "og_test.h"
+#include "og_util.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static struct og_connector fake_desc = {.name = "fake"};
+static struct og_plugin fake_plugin = {.desc = &fake_desc};
+static struct og_channel chan = {.id = "c1", .routing = "default", .plugin = &fake_plugin};
+
+static struct og_inbound msg(const char *dedup, const char *from, const char *text)
+{
+    struct og_inbound m = {.struct_size = sizeof m, .dedup_key = dedup, .kind = OG_KIND_TEXT,
+                           .text = text, .provider_message_id = dedup};
+    m.from.external_id = from;
+    m.from.name = "Ann Example";
+    m.raw = "{\"raw\":1}";
+    m.raw_len = 9;
+    return m;
+}
+
+static long long redis_int(struct og_test_redis *r, const char *args)
+{
+    char *out = og_test_redis_cli(r, args);
+    long long v = out ? atoll(out) : -1;
+    free(out);
+    return v;
+}
+
+static json_object *parse(char *json)
+{
+    json_object *j = json_tokener_parse(json);
+    free(json);
+    return j;
+}
+
+static const char *jstr(json_object *o, const char *path)
+{
+    char buf[256];
+    snprintf(buf, sizeof buf, "%s", path);
+    json_object *cur = o;
+    for (char *tok = strtok(buf, "."); tok && cur; tok = strtok(NULL, ".")) {
+        if (json_object_is_type(cur, json_type_array))
+            cur = json_object_array_get_idx(cur, (size_t)atoi(tok));
+        else if (!json_object_object_get_ex(cur, tok, &cur))
+            cur = NULL;
+    }
+    return cur ? json_object_get_string(cur) : NULL;
+}
+
+int main(void)
+{
+    struct og_test_redis rs;
+    if (og_test_redis_start(&rs) != 0) {
+        fprintf(stderr, "cannot start redis-server\n");
+        return 1;
+    }
+    struct og_redis_opts ro = {.url = rs.url, .pool_size = 2};
+    struct og_core_opts co = {.redis = &ro, .prefix = "t"};
+    char err[256];
+    struct og_core *c = og_core_new(&co, err, sizeof err);
+    CHECK(c != NULL);
+
+    /* 1. a new contact and session */
+    struct og_ingest_result r1, r2, r3, r4;
+    struct og_inbound m1 = msg("d1", "u1", "hello");
+    struct og_attachment att = {.url = "https://x/a.png", .mime_type = "image/png", .size = 12};
+    m1.attachments = &att;
+    m1.n_attachments = 1;
+    CHECK_INT(og_core_ingest(c, &chan, &m1, &r1), OG_OK);
+    CHECK_INT(r1.duplicate, 0);
+    CHECK_INT(r1.session_created, 1);
+    CHECK(strncmp(r1.session_id, "ses_", 4) == 0);
+    CHECK(strncmp(r1.message_id, "msg_", 4) == 0);
+    CHECK_INT(redis_int(&rs, "ZCARD {t}:queue:default"), 1);
+    CHECK_INT(redis_int(&rs, "XLEN {t}:events"), 3); /* contact, session, message */
+
+    /* 2. the same contact again: same session, history grows */
+    struct og_inbound m2 = msg("d2", "u1", "second");
+    m2.reply_to_provider_id = "d1";
+    CHECK_INT(og_core_ingest(c, &chan, &m2, &r2), OG_OK);
+    CHECK_INT(r2.session_created, 0);
+    CHECK_STR(r2.session_id, r1.session_id);
+    CHECK_INT(redis_int(&rs, "XLEN {t}:events"), 4);
+
+    /* 3. a redelivery: acknowledged, stored once */
+    CHECK_INT(og_core_ingest(c, &chan, &m2, &r3), OG_OK);
+    CHECK_INT(r3.duplicate, 1);
+    CHECK_STR(r3.message_id, r2.message_id);
+    char key[128];
+    snprintf(key, sizeof key, "ZCARD {t}:ses:%s:msgs", r1.session_id);
+    CHECK_INT(redis_int(&rs, key), 2);
+    CHECK_INT(redis_int(&rs, "XLEN {t}:events"), 4);
+    CHECK_INT(redis_int(&rs, "TTL {t}:dedup:c1:d2") > 8 * 86400, 1);
+
+    /* the read side renders DESIGN.md's shapes */
+    char *json = NULL;
+    CHECK_INT(og_core_session_json(c, r1.session_id, &json), OG_OK);
+    json_object *s = parse(json);
+    CHECK_STR(jstr(s, "status"), "new");
+    CHECK_STR(jstr(s, "channel"), "c1");
+    CHECK_STR(jstr(s, "connector"), "fake");
+    CHECK_STR(jstr(s, "contact.name"), "Ann Example");
+    CHECK_STR(jstr(s, "contact.external_id"), "u1");
+    CHECK(json_object_is_type(json_object_object_get(s, "agent_id"), json_type_null));
+    CHECK(json_object_is_type(json_object_object_get(s, "success_codes"), json_type_array));
+    json_object_put(s);
+    CHECK_INT(og_core_list_messages(c, r1.session_id, NULL, 50, &json), OG_OK);
+    json_object *ml = parse(json);
+    CHECK_INT(json_object_array_length(json_object_object_get(ml, "items")), 2);
+    CHECK_STR(jstr(ml, "items.0.text"), "hello");
+    CHECK_STR(jstr(ml, "items.0.direction"), "in");
+    CHECK_STR(jstr(ml, "items.0.kind"), "text");
+    CHECK_STR(jstr(ml, "items.0.attachments.0.url"), "https://x/a.png");
+    CHECK_STR(jstr(ml, "items.0.sender.type"), "contact");
+    CHECK_STR(jstr(ml, "items.1.reply_to"), r1.message_id);
+    CHECK(json_object_is_type(json_object_object_get(ml, "next_cursor"), json_type_null));
+    json_object_put(ml);
+    CHECK_INT(og_core_list_messages(c, "ses_00000000000000000000000000", NULL, 50, &json),
+              OG_ERR_NOT_FOUND);
+
+    /* 4. a closed session is reopened with its history */
+    char cmd[256];
+    snprintf(cmd, sizeof cmd, "HSET {t}:ses:%s status closed close_reason solved", r1.session_id);
+    free(og_test_redis_cli(&rs, cmd));
+    snprintf(cmd, sizeof cmd, "ZREM {t}:idx:st:new %s", r1.session_id);
+    free(og_test_redis_cli(&rs, cmd));
+    snprintf(cmd, sizeof cmd, "ZADD {t}:idx:st:closed 0 %s", r1.session_id);
+    free(og_test_redis_cli(&rs, cmd));
+    free(og_test_redis_cli(&rs, "DEL {t}:queue:default"));
+    struct og_inbound m4 = msg("d4", "u1", "back again");
+    CHECK_INT(og_core_ingest(c, &chan, &m4, &r4), OG_OK);
+    CHECK_INT(r4.session_created, 2);
+    CHECK_STR(r4.session_id, r1.session_id);
+    CHECK_INT(redis_int(&rs, key), 3);
+    CHECK_INT(redis_int(&rs, "ZCARD {t}:queue:default"), 1);
+    CHECK_INT(redis_int(&rs, "ZCARD {t}:idx:st:closed"), 0);
+    CHECK_INT(og_core_session_json(c, r1.session_id, &json), OG_OK);
+    s = parse(json);
+    CHECK_STR(jstr(s, "status"), "new");
+    CHECK(json_object_is_type(json_object_object_get(s, "close_reason"), json_type_null));
+    json_object_put(s);
+    char *types = og_test_redis_cli(&rs, "XRANGE {t}:events - +");
+    CHECK(types && strstr(types, "session.reopened"));
+    CHECK(types && strstr(types, "contact.created") < strstr(types, "session.created"));
+    free(types);
+
+    /* 5. many sessions: newest first, filters, cursor pagination */
+    for (int i = 0; i < 25; i++) {
+        char d[16], u[16];
+        snprintf(d, sizeof d, "p%d", i);
+        snprintf(u, sizeof u, "user%d", i);
+        struct og_inbound m = msg(d, u, "hi");
+        struct og_ingest_result rr;
+        CHECK_INT(og_core_ingest(c, &chan, &m, &rr), OG_OK);
+    }
+    int seen = 0;
+    char cursor[64] = "";
+    for (int page = 0; page < 10; page++) {
+        CHECK_INT(og_core_list_sessions(c, "new", "c1", cursor, 10, &json), OG_OK);
+        json_object *l = parse(json);
+        seen += (int)json_object_array_length(json_object_object_get(l, "items"));
+        const char *nc = json_object_get_string(json_object_object_get(l, "next_cursor"));
+        snprintf(cursor, sizeof cursor, "%s", nc ? nc : "");
+        json_object_put(l);
+        if (!*cursor)
+            break;
+    }
+    CHECK_INT(seen, 26);
+    CHECK_INT(og_core_list_sessions(c, "closed", NULL, NULL, 10, &json), OG_OK);
+    json_object *l = parse(json);
+    CHECK_INT(json_object_array_length(json_object_object_get(l, "items")), 0);
+    json_object_put(l);
+    CHECK_INT(og_core_list_sessions(c, NULL, "other", NULL, 10, &json), OG_OK);
+    l = parse(json);
+    CHECK_INT(json_object_array_length(json_object_object_get(l, "items")), 0);
+    json_object_put(l);
+
+    /* 6. scripts survive SCRIPT FLUSH (NOSCRIPT -> reload) */
+    free(og_test_redis_cli(&rs, "SCRIPT FLUSH"));
+    struct og_inbound m6 = msg("d6", "u1", "after flush");
+    struct og_ingest_result r6;
+    CHECK_INT(og_core_ingest(c, &chan, &m6, &r6), OG_OK);
+    CHECK_INT(r6.duplicate, 0);
+
+    /* 7. Redis down: UNAVAILABLE, fast; back up: works again */
+    og_test_redis_kill(&rs);
+    struct og_inbound m7 = msg("d7", "u1", "while down");
+    struct og_ingest_result r7;
+    CHECK_INT(og_core_ingest(c, &chan, &m7, &r7), OG_ERR_UNAVAILABLE);
+    CHECK_INT(og_test_redis_restart(&rs), 0);
+    og_err e = OG_ERR_UNAVAILABLE;
+    for (int i = 0; i < 100 && e != OG_OK; i++) { /* the back-off window is at most 2 s */
+        e = og_core_ingest(c, &chan, &m7, &r7);
+        if (e != OG_OK)
+            usleep(50000);
+    }
+    CHECK_INT(e, OG_OK);
+    CHECK_INT(redis_int(&rs, key), 5); /* AOF kept everything acknowledged */
+
+    og_core_free(c);
+    og_test_redis_stop(&rs);
+    return og_test_done();
+}
