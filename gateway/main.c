@@ -139,7 +139,7 @@ int main(int argc, char **argv)
     struct og_channel_sink sink = {0};
     struct og_core_opts copts = {0};
     struct og_redis_opts ropts = {0};
-    if (errs.n == 0) {
+    if (cfg.redis.url) {
         /* The core exists before the channels so their sink is real; it
          * connects lazily, so nothing touches Redis until after --check. */
         ropts.url = strcmp(cfg.redis.url, "embedded") == 0 ? "unix:///nonexistent" : cfg.redis.url;
@@ -154,8 +154,11 @@ int main(int argc, char **argv)
         else
             sink = og_core_sink(core);
     }
-    for (size_t i = 0; errs.n == 0 && i < cfg.n_channels; i++) {
+    /* Every channel is checked, so one run reports every problem. */
+    for (size_t i = 0; core && i < cfg.n_channels; i++) {
         struct og_config_channel *cc = &cfg.channels[i];
+        if (!cc->id || !cc->connector)
+            continue; /* already reported by the config loader */
         char errbuf[512], path[96];
         struct og_plugin *p = registry_get(&reg, dir, cc->connector, errbuf, sizeof errbuf);
         if (!p) {
