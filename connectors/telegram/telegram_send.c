@@ -1,0 +1,391 @@
+/* telegram_send.c - normalized outbound message to Bot API calls.
+ *
+ * One og_outbound becomes a short plan of Bot API calls ("parts"):
+ *   - one call per attachment, by URL (or by an existing file_id given as
+ *     media_id): sendPhoto, sendVideo, sendAudio, sendVoice, sendDocument,
+ *     sendSticker, chosen by the message kind, else by the MIME type;
+ *     the text rides as the caption of the first one when it fits in 1024
+ *     UTF-16 units, otherwise it follows as text;
+ *   - sendMessage for the text, split into chunks of at most 4096 UTF-16
+ *     units on UTF-8 boundaries, preferring to cut after a newline, else
+ *     after a space, when that keeps at least half a chunk.
+ * reply_parameters (with allow_sending_without_reply) go on the first part.
+ * The provider message id returned is the first part's "<chat.id>:<id>".
+ *
+ * The Bot API has no idempotency key. So that a retry after a partial
+ * failure does not repeat the parts already delivered, a plan of more than
+ * one part records its progress in the channel state ("send:<message_id>" =
+ * "<parts done>|<first provider id>") and clears it when done.
+ *
+ * Error mapping (the answer is {"ok":false,"error_code":N,"description":..}):
+ *   429 -> OG_ERR_RATE_LIMITED, retry_after_ms = parameters.retry_after * 1000
+ *   401, 404 (bad token) -> OG_ERR_AUTH
+ *   400, 403 and any other 4xx -> OG_ERR_PERMANENT
+ *   5xx, transport failure, timeout, a 2xx that is not {"ok":true} ->
+ *   OG_ERR_RETRYABLE. */
+#include "telegram.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* ------------------------------------------------------------ UTF-8 text */
+
+/* Length in bytes of the UTF-8 sequence at s (1 for an invalid byte), and
+ * its UTF-16 length in *units. */
+static size_t u8_seq(const unsigned char *s, size_t left, size_t *units)
+{
+    unsigned char c = s[0];
+    size_t n = c < 0x80 ? 1 : (c & 0xE0) == 0xC0 ? 2 : (c & 0xF0) == 0xE0 ? 3
+                            : (c & 0xF8) == 0xF0 ? 4 : 0;
+    *units = 1;
+    if (n == 0 || n > left)
+        return 1;
+    for (size_t i = 1; i < n; i++)
+        if ((s[i] & 0xC0) != 0x80)
+            return 1;
+    if (n == 4)
+        *units = 2;
+    return n;
+}
+
+size_t telegram_utf16_len(const char *s, size_t len)
+{
+    size_t u = 0, i = 0, k;
+    while (i < len) {
+        i += u8_seq((const unsigned char *)s + i, len - i, &k);
+        u += k;
+    }
+    return u;
+}
+
+size_t telegram_split_len(const char *s, size_t len, size_t max)
+{
+    size_t u = 0, i = 0, k;
+    while (i < len) {
+        size_t n = u8_seq((const unsigned char *)s + i, len - i, &k);
+        if (u + k > max)
+            break;
+        u += k;
+        i += n;
+    }
+    if (i >= len)
+        return len;
+    if (i == 0) /* max < 2 and a surrogate pair: take it anyway */
+        return u8_seq((const unsigned char *)s, len, &k);
+    for (size_t j = i; j > i / 2; j--)
+        if (s[j - 1] == '\n')
+            return j;
+    for (size_t j = i; j > i / 2; j--)
+        if (s[j - 1] == ' ')
+            return j;
+    return i;
+}
+
+static int all_space(const char *s, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (s[i] != ' ' && s[i] != '\n' && s[i] != '\r' && s[i] != '\t')
+            return 0;
+    return 1;
+}
+
+/* ------------------------------------------------------------- API calls */
+
+static void set_err(struct og_send_result *res, const char *code, const char *msg)
+{
+    snprintf(res->error_code, sizeof res->error_code, "%s", code ? code : "");
+    snprintf(res->error_message, sizeof res->error_message, "%s", msg ? msg : "");
+}
+
+/* Maps a failed answer; see the file comment. */
+static og_err map_error(const struct og_services *svc, long status, const struct og_json *ans,
+                        long hdr_retry_ms, struct og_send_result *res)
+{
+    const struct og_json_api *J = svc->json;
+    int64_t code = J->type(J->get(ans, "error_code")) == OG_JSON_INT
+                       ? J->int64(J->get(ans, "error_code"))
+                       : status;
+    const struct og_json *d = J->get(ans, "description");
+    const char *desc = J->type(d) == OG_JSON_STRING ? J->str(d) : NULL;
+    char cbuf[32];
+    snprintf(cbuf, sizeof cbuf, "%lld", (long long)code);
+    set_err(res, cbuf, desc ? desc : "unexpected answer from the Bot API");
+    if (status >= 200 && status < 300 && !J->get(ans, "error_code"))
+        return OG_ERR_RETRYABLE; /* a 2xx we cannot read: may be a proxy */
+    if (code == 429) {
+        int64_t ra = J->int64(J->find(ans, "parameters.retry_after"));
+        res->retry_after_ms = ra > 0 && ra < 86400 ? (long)(ra * 1000) : hdr_retry_ms;
+        return OG_ERR_RATE_LIMITED;
+    }
+    if (code == 401 || code == 404)
+        return OG_ERR_AUTH;
+    if (code == 400) {
+        const char *mig = J->str(J->find(ans, "parameters.migrate_to_chat_id"));
+        if (mig) {
+            char m[256];
+            snprintf(m, sizeof m, "%s (the group is now chat %s)", desc ? desc : "migrated", mig);
+            set_err(res, cbuf, m);
+        }
+        return OG_ERR_PERMANENT;
+    }
+    if (code >= 500 || code <= 0)
+        return OG_ERR_RETRYABLE;
+    return OG_ERR_PERMANENT;
+}
+
+og_err telegram_call(struct telegram *tg, const char *method, struct og_json *body,
+                     long timeout_ms, struct og_json **answer, struct og_send_result *res)
+{
+    const struct og_services *svc = tg->svc;
+    struct og_send_result dummy;
+    if (!res) {
+        memset(&dummy, 0, sizeof dummy);
+        res = &dummy;
+    }
+    *answer = NULL;
+    size_t ulen = strlen(tg->api) + strlen(method) + 2;
+    char *url = svc->alloc(ulen);
+    snprintf(url, ulen, "%s/%s", tg->api, method);
+    size_t blen = 0;
+    const char *b = body ? svc->json->serialize(body, &blen) : "{}";
+    if (!body)
+        blen = 2;
+    struct og_http_call call = {
+        .struct_size = sizeof call,
+        .method = "POST",
+        .url = url,
+        .body = b,
+        .body_len = blen,
+        .content_type = "application/json",
+        .timeout_ms = timeout_ms > 0 ? timeout_ms : (long)tg->conf->timeout_ms,
+    };
+    struct og_http_result hr;
+    memset(&hr, 0, sizeof hr);
+    og_err e = svc->http(tg->host, &call, &hr);
+    svc->free(url); /* holds the token: never logged */
+    if (e != OG_OK || hr.status == 0) {
+        set_err(res, "transport", hr.errbuf[0] ? hr.errbuf : "no answer");
+        svc->http_result_free(&hr);
+        svc->log(tg->host, OG_LOG_DEBUG, "telegram: %s: %s", method, res->error_message);
+        return OG_ERR_RETRYABLE;
+    }
+    struct og_json *ans = svc->json->parse(hr.body ? hr.body : "", hr.body_len);
+    if (hr.status >= 200 && hr.status < 300 && svc->json->boolean(svc->json->get(ans, "ok"))) {
+        svc->http_result_free(&hr);
+        *answer = ans;
+        return OG_OK;
+    }
+    e = map_error(svc, hr.status, ans, hr.retry_after_ms, res);
+    svc->log(tg->host, OG_LOG_DEBUG, "telegram: %s: HTTP %ld: %s", method, hr.status,
+             res->error_message);
+    svc->json->put(ans);
+    svc->http_result_free(&hr);
+    return e;
+}
+
+/* ------------------------------------------------------------------ send */
+
+struct part {
+    const char *method, *field;  /* NULL field: sendMessage */
+    const char *value;           /* URL or file_id */
+    const char *text;            /* text chunk or caption, not NUL-terminated */
+    size_t text_len;
+};
+
+static int is_int(const char *s)
+{
+    if (!s || !*s)
+        return 0;
+    if (*s == '-')
+        s++;
+    if (!*s)
+        return 0;
+    for (; *s; s++)
+        if (*s < '0' || *s > '9')
+            return 0;
+    return 1;
+}
+
+static struct og_json *id_value(const struct og_services *svc, const char *s)
+{
+    return is_int(s) ? svc->json->new_int(strtoll(s, NULL, 10)) : svc->json->new_string(s);
+}
+
+static void media_method(enum og_kind kind, const struct og_attachment *a, const char **method,
+                         const char **field)
+{
+    const char *mt = a->mime_type ? a->mime_type : "";
+    if (kind == OG_KIND_TEXT || kind == OG_KIND_SYSTEM) /* a caption-only text */
+        kind = !strncmp(mt, "image/", 6)   ? OG_KIND_IMAGE
+               : !strncmp(mt, "video/", 6) ? OG_KIND_VIDEO
+               : !strncmp(mt, "audio/", 6) ? OG_KIND_AUDIO
+                                           : OG_KIND_FILE;
+    switch (kind) {
+    case OG_KIND_IMAGE: *method = "sendPhoto", *field = "photo"; break;
+    case OG_KIND_VIDEO: *method = "sendVideo", *field = "video"; break;
+    case OG_KIND_AUDIO:
+        if (!strncmp(mt, "audio/ogg", 9))
+            *method = "sendVoice", *field = "voice";
+        else
+            *method = "sendAudio", *field = "audio";
+        break;
+    case OG_KIND_STICKER: *method = "sendSticker", *field = "sticker"; break;
+    default: *method = "sendDocument", *field = "document"; break;
+    }
+}
+
+/* Splits the reply target "<chat>:<message_id>" (or a bare message id) and
+ * adds reply_parameters to body. */
+static void add_reply(const struct og_services *svc, struct og_json *body, const char *chat,
+                      const char *reply)
+{
+    const char *colon = strrchr(reply, ':');
+    const char *mid = colon ? colon + 1 : reply;
+    if (!is_int(mid))
+        return;
+    struct og_json *rp = svc->json->new_object();
+    svc->json->set(rp, "message_id", svc->json->new_int(strtoll(mid, NULL, 10)));
+    if (colon) {
+        char rchat[32];
+        size_t n = (size_t)(colon - reply);
+        if (n < sizeof rchat) {
+            memcpy(rchat, reply, n);
+            rchat[n] = 0;
+            if (strcmp(rchat, chat) != 0 && is_int(rchat))
+                svc->json->set(rp, "chat_id", id_value(svc, rchat));
+        }
+    }
+    svc->json->set(rp, "allow_sending_without_reply", svc->json->new_bool(1));
+    svc->json->set(body, "reply_parameters", rp);
+}
+
+static void progress_key(char *buf, size_t n, const char *message_id)
+{
+    snprintf(buf, n, "send:%s", message_id ? message_id : "");
+}
+
+og_err telegram_send(void *inst, const struct og_outbound *msg, struct og_send_result *res)
+{
+    struct telegram *tg = inst;
+    const struct og_services *svc = tg->svc;
+    const struct og_json_api *J = svc->json;
+    res->retry_after_ms = -1;
+    const char *chat = msg->thread_id ? msg->thread_id : msg->contact_external_id;
+    if (!chat || !*chat) {
+        set_err(res, "invalid", "no chat id (thread_id) to send to");
+        return OG_ERR_INVALID;
+    }
+    switch (msg->kind) {
+    case OG_KIND_TEXT: case OG_KIND_IMAGE: case OG_KIND_VIDEO: case OG_KIND_AUDIO:
+    case OG_KIND_FILE: case OG_KIND_STICKER:
+        break;
+    default:
+        set_err(res, "unsupported", "the Telegram connector cannot send this kind");
+        return OG_ERR_UNSUPPORTED;
+    }
+    const char *text = msg->text ? msg->text : "";
+    size_t tlen = strlen(text);
+
+    /* Build the plan. */
+    size_t nmax = msg->n_attachments + tlen / 1024 + 2;
+    struct part *parts = svc->alloc(nmax * sizeof *parts);
+    memset(parts, 0, nmax * sizeof *parts);
+    size_t np = 0;
+    int caption_used = 0;
+    for (size_t i = 0; i < msg->n_attachments; i++) {
+        const struct og_attachment *a = &msg->attachments[i];
+        const char *v = a->url ? a->url : a->media_id;
+        if (!v || !*v) {
+            svc->free(parts);
+            set_err(res, "invalid", "attachment without url or media_id");
+            return OG_ERR_INVALID;
+        }
+        media_method(msg->kind, a, &parts[np].method, &parts[np].field);
+        parts[np].value = v;
+        if (!caption_used && tlen && strcmp(parts[np].field, "sticker") != 0 &&
+            telegram_utf16_len(text, tlen) <= TG_CAPTION_MAX) {
+            parts[np].text = text;
+            parts[np].text_len = tlen;
+            caption_used = 1;
+        }
+        np++;
+    }
+    if (!caption_used) {
+        for (size_t off = 0; off < tlen && np < nmax;) {
+            size_t n = telegram_split_len(text + off, tlen - off, TG_TEXT_MAX);
+            if (!all_space(text + off, n)) {
+                parts[np].method = "sendMessage";
+                parts[np].text = text + off;
+                parts[np].text_len = n;
+                np++;
+            }
+            off += n;
+        }
+    }
+    if (np == 0) {
+        svc->free(parts);
+        set_err(res, "invalid", "nothing to send: no text and no attachment");
+        return OG_ERR_INVALID;
+    }
+
+    /* Resume a plan a previous attempt left half done. */
+    char key[192];
+    size_t done = 0;
+    char first[80] = "";
+    progress_key(key, sizeof key, msg->message_id);
+    if (np > 1 && msg->message_id) {
+        char *st = NULL;
+        if (svc->state_get(tg->host, key, &st) == OG_OK && st && *st) {
+            char *bar = strchr(st, '|');
+            if (bar) {
+                done = strtoul(st, NULL, 10);
+                snprintf(first, sizeof first, "%s", bar + 1);
+                if (done >= np)
+                    done = 0, first[0] = 0;
+            }
+        }
+        svc->free(st);
+    }
+
+    og_err e = OG_OK;
+    for (size_t k = done; k < np; k++) {
+        struct part *p = &parts[k];
+        struct og_json *body = J->new_object();
+        J->set(body, "chat_id", id_value(svc, chat));
+        if (p->text) {
+            char *t = svc->alloc(p->text_len + 1);
+            memcpy(t, p->text, p->text_len);
+            t[p->text_len] = 0;
+            J->set(body, p->field ? "caption" : "text", J->new_string(t));
+            svc->free(t);
+        }
+        if (p->field)
+            J->set(body, p->field, J->new_string(p->value));
+        if (k == 0 && msg->reply_to_provider_id)
+            add_reply(svc, body, chat, msg->reply_to_provider_id);
+        struct og_json *ans = NULL;
+        e = telegram_call(tg, p->method, body, 0, &ans, res);
+        J->put(body);
+        if (e != OG_OK)
+            break;
+        if (!first[0]) {
+            const char *rc = J->str(J->find(ans, "result.chat.id"));
+            const char *rm = J->str(J->find(ans, "result.message_id"));
+            snprintf(first, sizeof first, "%s:%s", rc ? rc : chat, rm ? rm : "0");
+        }
+        J->put(ans);
+        if (np > 1 && msg->message_id && k + 1 < np) {
+            char val[128];
+            snprintf(val, sizeof val, "%zu|%s", k + 1, first);
+            svc->state_set(tg->host, key, val);
+        }
+    }
+    if (e == OG_OK) {
+        if (np > 1 && msg->message_id)
+            svc->state_set(tg->host, key, "");
+        res->provider_message_id = svc->strdup(first);
+    }
+    svc->free(parts);
+    return e;
+}
