@@ -67,13 +67,17 @@ char *og_graph_url(const struct og_services *svc, const char *base, const char *
 og_err og_graph_handshake(const struct og_services *svc, const struct og_http_req *req,
                           struct og_http_resp *resp, const char *verify_token)
 {
+    /* Each value is used before the next lookup: a host may hand out every
+     * value in one reused buffer. */
     const char *mode = svc->req_query(req, "hub.mode");
-    const char *token = svc->req_query(req, "hub.verify_token");
-    const char *challenge = svc->req_query(req, "hub.challenge");
-    int ok = mode && strcmp(mode, "subscribe") == 0 && token && challenge && verify_token &&
-             verify_token[0] &&
+    int ok = mode && strcmp(mode, "subscribe") == 0;
+    if (ok) {
+        const char *token = svc->req_query(req, "hub.verify_token");
+        ok = token && verify_token && verify_token[0] &&
              svc->ct_equal(token, strlen(token), verify_token, strlen(verify_token));
-    if (!ok) {
+    }
+    const char *challenge = ok ? svc->req_query(req, "hub.challenge") : NULL;
+    if (!challenge) {
         svc->respond(resp, 403, "text/plain", "forbidden", 9);
         return OG_ERR_FORBIDDEN;
     }

@@ -1,0 +1,118 @@
+/* whatsapp.c - the WhatsApp Business Cloud API connector: descriptor, option
+ * table, create/destroy and the webhook entry (Graph API v25.0).
+ *
+ * Inbound: GET /hooks/<channel> is Meta's verification handshake; POST
+ * /hooks/<channel> carries the "messages" webhook signed with
+ * X-Hub-Signature-256 (app_secret). A POST whose signature is missing or
+ * wrong (a SHA-1 X-Hub-Signature alone is not enough) gets 401 and nothing is
+ * emitted. A signed body is parsed by whatsapp_parse.c; if storing any item
+ * fails the host answers 503 so Meta redelivers the whole batch. Outbound:
+ * whatsapp_send.c. Shared Graph pieces: connectors/graph. */
+#include "graph.h"
+#include "whatsapp.h"
+
+#include <stddef.h>
+#include <stdio.h>
+#include <string.h>
+
+static const struct og_option whatsapp_options[] = {
+    {"access_token", OG_OPT_STR, NULL, OG_OPT_REQUIRED | OG_OPT_SECRET,
+     offsetof(struct whatsapp_conf, access_token),
+     "System-user access token (whatsapp_business_messaging), sent as Bearer", NULL},
+    {"app_secret", OG_OPT_STR, NULL, OG_OPT_REQUIRED | OG_OPT_SECRET,
+     offsetof(struct whatsapp_conf, app_secret),
+     "App Secret: key of the X-Hub-Signature-256 webhook signature", NULL},
+    {"verify_token", OG_OPT_STR, NULL, OG_OPT_REQUIRED | OG_OPT_SECRET,
+     offsetof(struct whatsapp_conf, verify_token),
+     "Verify token entered in the App Dashboard for the GET handshake", NULL},
+    {"phone_number_id", OG_OPT_STR, NULL, OG_OPT_REQUIRED,
+     offsetof(struct whatsapp_conf, phone_number_id),
+     "Phone number ID of the business number messages are sent from", NULL},
+    {"api_version", OG_OPT_STR, WHATSAPP_API_VERSION, 0,
+     offsetof(struct whatsapp_conf, api_version), "Graph API version", NULL},
+    {"api_base", OG_OPT_URL, "https://graph.facebook.com", 0,
+     offsetof(struct whatsapp_conf, api_base), "Graph API base URL", NULL},
+    {NULL, 0, NULL, 0, 0, NULL, NULL},
+};
+
+static og_err whatsapp_create(const struct og_services *svc, void *host, const void *conf,
+                              void **inst, char *errbuf, size_t errlen)
+{
+    const struct whatsapp_conf *c = conf;
+    const char *empty = !c->access_token[0]      ? "access_token"
+                        : !c->app_secret[0]      ? "app_secret"
+                        : !c->verify_token[0]    ? "verify_token"
+                        : !c->phone_number_id[0] ? "phone_number_id"
+                        : !c->api_version[0]     ? "api_version"
+                                                 : NULL;
+    if (empty) {
+        snprintf(errbuf, errlen, "option %s must not be empty", empty);
+        return OG_ERR_INVALID;
+    }
+    if (strchr(c->phone_number_id, '/') || strchr(c->api_version, '/')) {
+        snprintf(errbuf, errlen, "phone_number_id and api_version must not contain '/'");
+        return OG_ERR_INVALID;
+    }
+    struct whatsapp *wa = svc->alloc(sizeof *wa);
+    memset(wa, 0, sizeof *wa);
+    wa->svc = svc;
+    wa->host = host;
+    wa->conf = c;
+    wa->messages_url =
+        og_graph_url(svc, c->api_base, c->api_version, c->phone_number_id, "messages");
+    *inst = wa;
+    return OG_OK;
+}
+
+static void whatsapp_destroy(void *inst)
+{
+    struct whatsapp *wa = inst;
+    if (!wa)
+        return;
+    wa->svc->free(wa->messages_url);
+    wa->svc->free(wa);
+}
+
+static og_err whatsapp_handle_http(void *inst, const struct og_http_req *req,
+                                   struct og_http_resp *resp)
+{
+    struct whatsapp *wa = inst;
+    const struct og_services *svc = wa->svc;
+    if (strcmp(req->method, "GET") == 0)
+        return og_graph_handshake(svc, req, resp, wa->conf->verify_token);
+    if (strcmp(req->method, "POST") != 0) {
+        svc->respond(resp, 405, "text/plain", "method not allowed", 18);
+        return OG_ERR_INVALID;
+    }
+    if (og_graph_verify_request(svc, req, wa->conf->app_secret) != OG_OK) {
+        svc->log(wa->host, OG_LOG_WARN, "whatsapp: webhook signature %s, %zu bytes refused",
+                 svc->req_header(req, "X-Hub-Signature-256") ? "wrong" : "missing",
+                 req->body_len);
+        return OG_ERR_SIGNATURE;
+    }
+    og_err e = whatsapp_parse(svc, wa->host, req->body, req->body_len);
+    if (e == OG_ERR_INVALID)
+        svc->log(wa->host, OG_LOG_WARN, "whatsapp: signed webhook body is not a JSON object");
+    return e;
+}
+
+static const struct og_connector whatsapp_connector = {
+    OG_CONNECTOR_HEADER,
+    .name = "whatsapp",
+    .version = "1.0.0",
+    .description = "WhatsApp Business Cloud API (webhooks + Send API)",
+    .platform_api = "WhatsApp Business Cloud API, Meta Graph API " WHATSAPP_API_VERSION,
+    .options = whatsapp_options,
+    .conf_size = sizeof(struct whatsapp_conf),
+    .create = whatsapp_create,
+    .destroy = whatsapp_destroy,
+    .handle_http = whatsapp_handle_http,
+    .poll = NULL,
+    .poll_wakeup = NULL,
+    .send = whatsapp_send,
+};
+
+OG_CONNECTOR_EXPORT const struct og_connector *og_connector_entry(void)
+{
+    return &whatsapp_connector;
+}
