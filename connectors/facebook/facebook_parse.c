@@ -19,7 +19,7 @@
  *                attachments: image, video, audio, file -> that kind, every
  *                attachment's payload.url as an attachment url; sticker
  *                (type "sticker", or an image with payload.sticker_id) ->
- *                sticker; location with payload.coordinates -> location;
+ *                sticker; location with payload.coordinates in range -> location;
  *                fallback and any other type -> system (text = the message
  *                text, the attachment title, or the type name).
  *   postback  -> og_inbound, kind interactive, text = title (payload in raw),
@@ -149,7 +149,10 @@ static og_err on_message(const struct fb_parse *p, struct og_json *ev, struct og
             loc.latitude = js->dbl(js->find(first, "payload.coordinates.lat"));
             loc.longitude = js->dbl(js->find(first, "payload.coordinates.long"));
             loc.name = og_graph_json_str(js, first, "title");
-            in.location = &loc;
+            if (og_graph_location_ok(loc.latitude, loc.longitude))
+                in.location = &loc;
+            else
+                in.kind = OG_KIND_SYSTEM, in.text = "location with invalid coordinates";
         } else if (in.kind == OG_KIND_SYSTEM && !in.text) {
             const char *title = og_graph_json_str(js, first, "title");
             const char *type = og_graph_json_str(js, first, "type");

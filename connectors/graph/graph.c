@@ -53,6 +53,11 @@ const char *og_graph_json_str(const struct og_json_api *js, const struct og_json
     return v ? js->str(v) : NULL;
 }
 
+int og_graph_location_ok(double latitude, double longitude)
+{
+    return latitude >= -90 && latitude <= 90 && longitude >= -180 && longitude <= 180;
+}
+
 char *og_graph_url(const struct og_services *svc, const char *base, const char *version,
                    const char *id, const char *edge)
 {

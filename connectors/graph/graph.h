@@ -70,6 +70,9 @@ og_err og_graph_post(const struct og_services *svc, void *host, const char *url,
  * OG_OK. No platform call is made either way. */
 og_err og_graph_window_check(const struct og_outbound *msg, struct og_send_result *res);
 
+/* 1 when latitude/longitude are finite and in range (-90..90, -180..180). */
+int og_graph_location_ok(double latitude, double longitude);
+
 /* "<base>/<version>/<id>/<edge>" without doubled slashes. [xfer] */
 char *og_graph_url(const struct og_services *svc, const char *base, const char *version,
                    const char *id, const char *edge);

@@ -12,9 +12,9 @@
  * from contacts[].profile.name matched by wa_id, reply_to from context.id.
  * Kinds: text; image, video, audio, document (file), sticker as one
  * attachment with media_id, mime_type and (document) filename as name, the
- * caption as text, and no url: media are fetched with GET /<media_id>
+ * caption as text, and no url (no attachment without a media id): media are fetched with GET /<media_id>
  * (Bearer) which answers a short-lived url, fetched with the same Bearer;
- * location; contacts (kind contact; text = one line per shared contact,
+ * location (kind system when its coordinates are out of range); contacts (kind contact; text = one line per shared contact,
  * "Name: +1 555..., +1 666..."); interactive button_reply / list_reply and
  * template quick-reply "button" (kind interactive; text = the title; the
  * reply id/payload stays in raw, the ABI has no field for it); reaction (kind
@@ -187,15 +187,20 @@ static og_err emit_one_message(const struct wa_parse *p, struct og_json *m,
         att.mime_type = og_graph_json_str(js, body, "mime_type");
         att.name = og_graph_json_str(js, body, "filename");
         in.text = og_graph_json_str(js, body, "caption");
-        in.attachments = &att;
-        in.n_attachments = 1;
+        if (att.media_id && att.media_id[0]) { /* else nothing to fetch */
+            in.attachments = &att;
+            in.n_attachments = 1;
+        }
     } else if (strcmp(type, "location") == 0) {
         in.kind = OG_KIND_LOCATION;
         loc.latitude = js->dbl(js->get(body, "latitude"));
         loc.longitude = js->dbl(js->get(body, "longitude"));
         loc.name = og_graph_json_str(js, body, "name");
         loc.address = og_graph_json_str(js, body, "address");
-        in.location = &loc;
+        if (og_graph_location_ok(loc.latitude, loc.longitude))
+            in.location = &loc;
+        else
+            in.kind = OG_KIND_SYSTEM, in.text = "location with invalid coordinates";
     } else if (strcmp(type, "contacts") == 0) {
         in.kind = OG_KIND_CONTACT;
         in.text = owned = contacts_text(p, js->get(m, "contacts"));
