@@ -20,6 +20,7 @@
  * ids, variable names): a wrong admin token or password must not end up in a
  * log file. */
 #include "og_config.h"
+#include "og_config_int.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -42,26 +43,12 @@
 #define OG_CONFIG_MAX_POOL 256
 #define OG_CONFIG_MIN_TOKEN 16
 
-/* State of one load: the config being filled, where errors go, and the
- * channel whose keys are being walked (for the channel key table). */
-struct og_load {
-    struct og_config *cfg;
-    struct og_errors *errs;
-    struct og_config_channel *ch;
-};
-
-/* One known key of one object level, and what to do with its value. */
-struct og_key {
-    const char *name;
-    void (*take)(struct og_load *l, json_object *v, const char *path);
-};
-
 /* ------------------------------------------------------------------ paths */
 
 /* Appends a key to a path. Keys come from the file and end up in error lines
  * that are printed and logged, so control characters are escaped: a key with
  * a newline in it must not be able to forge a second error line. */
-static char *path_key(const char *parent, const char *key)
+char *og_cfg_path_key(const char *parent, const char *key)
 {
     struct og_buf b = {0};
     if (parent && *parent) {
@@ -79,7 +66,7 @@ static char *path_key(const char *parent, const char *key)
     return b.data;
 }
 
-static char *path_index(const char *parent, size_t i)
+char *og_cfg_path_index(const char *parent, size_t i)
 {
     return og_sprintf("%s[%zu]", parent, i);
 }
@@ -268,7 +255,7 @@ static void subst_tree(json_object *o, const char *path, struct og_errors *errs)
     case json_type_object: {
         json_object_object_foreach(o, k, v)
         {
-            char *p = path_key(path, k);
+            char *p = og_cfg_path_key(path, k);
             subst_tree(v, p, errs);
             free(p);
         }
@@ -277,7 +264,7 @@ static void subst_tree(json_object *o, const char *path, struct og_errors *errs)
     case json_type_array: {
         size_t n = json_object_array_length(o);
         for (size_t i = 0; i < n; i++) {
-            char *p = path_index(path, i);
+            char *p = og_cfg_path_index(path, i);
             subst_tree(json_object_array_get_idx(o, i), p, errs);
             free(p);
         }
@@ -291,11 +278,11 @@ static void subst_tree(json_object *o, const char *path, struct og_errors *errs)
 
 /* Walks obj's keys in file order, so errors come out in the order a person
  * reads the file, and hands each known one to its table entry. */
-static void walk(struct og_load *l, json_object *obj, const char *path, const struct og_key *keys)
+void og_cfg_walk(struct og_load *l, json_object *obj, const char *path, const struct og_key *keys)
 {
     json_object_object_foreach(obj, k, v)
     {
-        char *p = path_key(path, k);
+        char *p = og_cfg_path_key(path, k);
         const struct og_key *kd = keys;
         while (kd->name && strcmp(kd->name, k) != 0)
             kd++;
@@ -309,7 +296,7 @@ static void walk(struct og_load *l, json_object *obj, const char *path, const st
 
 /* The string in v, or NULL after reporting that it is not one. JSON null is a
  * wrong type too: a key is either set to a value or left out. */
-static const char *get_str(struct og_load *l, json_object *v, const char *path)
+const char *og_cfg_str(struct og_load *l, json_object *v, const char *path)
 {
     if (!json_object_is_type(v, json_type_string)) {
         og_errors_add(l->errs, "%s: must be a string", path);
@@ -318,9 +305,9 @@ static const char *get_str(struct og_load *l, json_object *v, const char *path)
     return json_object_get_string(v);
 }
 
-static const char *get_nonempty(struct og_load *l, json_object *v, const char *path)
+const char *og_cfg_nonempty(struct og_load *l, json_object *v, const char *path)
 {
-    const char *s = get_str(l, v, path);
+    const char *s = og_cfg_str(l, v, path);
     if (s && !*s) {
         og_errors_add(l->errs, "%s: must not be empty", path);
         return NULL;
@@ -330,8 +317,8 @@ static const char *get_nonempty(struct og_load *l, json_object *v, const char *p
 
 /* An integer in [lo, hi]; 1.0 and "1" are refused, as a typo guard. Returns 0
  * and sets *out on success. */
-static int get_int(struct og_load *l, json_object *v, const char *path, int64_t lo, int64_t hi,
-                   int64_t *out)
+int og_cfg_int(struct og_load *l, json_object *v, const char *path, int64_t lo, int64_t hi,
+               int64_t *out)
 {
     if (!json_object_is_type(v, json_type_int)) {
         og_errors_add(l->errs, "%s: must be an integer", path);
@@ -348,7 +335,7 @@ static int get_int(struct og_load *l, json_object *v, const char *path, int64_t 
     return 0;
 }
 
-static int is_object(struct og_load *l, json_object *v, const char *path)
+int og_cfg_object(struct og_load *l, json_object *v, const char *path)
 {
     if (!json_object_is_type(v, json_type_object)) {
         og_errors_add(l->errs, "%s: must be an object", path);
@@ -357,7 +344,7 @@ static int is_object(struct og_load *l, json_object *v, const char *path)
     return 1;
 }
 
-static void replace(char **dst, const char *s)
+void og_cfg_replace(char **dst, const char *s)
 {
     free(*dst);
     *dst = og_strdup(s);
@@ -365,7 +352,7 @@ static void replace(char **dst, const char *s)
 
 /* 1 when s is 1..max characters, all of them in the set: lowercase letters
  * and digits always, plus the extra characters given. */
-static int charset_ok(const char *s, size_t max, const char *extra, int upper)
+int og_cfg_charset_ok(const char *s, size_t max, const char *extra, int upper)
 {
     size_t n = strlen(s);
     if (n == 0 || n > max)
@@ -494,7 +481,7 @@ static int redis_url_ok(const char *u)
 
 static void take_listen(struct og_load *l, json_object *v, const char *path)
 {
-    const char *s = get_str(l, v, path);
+    const char *s = og_cfg_str(l, v, path);
     if (!s)
         return;
     if (og_config_listen_split(s, NULL, 0, NULL) != 0) {
@@ -504,13 +491,13 @@ static void take_listen(struct og_load *l, json_object *v, const char *path)
                       path);
         return;
     }
-    replace(&l->cfg->listen, s);
+    og_cfg_replace(&l->cfg->listen, s);
 }
 
 /* Kept without a trailing slash, so "<public_url>/hooks/<id>" is right either way. */
 static void take_public_url(struct og_load *l, json_object *v, const char *path)
 {
-    const char *s = get_str(l, v, path);
+    const char *s = og_cfg_str(l, v, path);
     if (!s)
         return;
     if (*s) {
@@ -520,7 +507,7 @@ static void take_public_url(struct og_load *l, json_object *v, const char *path)
             return;
         }
     }
-    replace(&l->cfg->public_url, s);
+    og_cfg_replace(&l->cfg->public_url, s);
     size_t n = strlen(l->cfg->public_url);
     while (n > 0 && l->cfg->public_url[n - 1] == '/')
         l->cfg->public_url[--n] = 0;
@@ -528,20 +515,20 @@ static void take_public_url(struct og_load *l, json_object *v, const char *path)
 
 static void take_data_dir(struct og_load *l, json_object *v, const char *path)
 {
-    const char *s = get_nonempty(l, v, path);
+    const char *s = og_cfg_nonempty(l, v, path);
     if (s)
-        replace(&l->cfg->data_dir, s);
+        og_cfg_replace(&l->cfg->data_dir, s);
 }
 
 static void take_log_level(struct og_load *l, json_object *v, const char *path)
 {
-    const char *s = get_str(l, v, path);
+    const char *s = og_cfg_str(l, v, path);
     if (!s)
         return;
     static const char *const levels[] = {"error", "warn", "info", "debug", NULL};
     for (const char *const *p = levels; *p; p++)
         if (strcmp(*p, s) == 0) {
-            replace(&l->cfg->log_level, s);
+            og_cfg_replace(&l->cfg->log_level, s);
             return;
         }
     og_errors_add(l->errs, "%s: must be one of error, warn, info, debug", path);
@@ -549,19 +536,19 @@ static void take_log_level(struct og_load *l, json_object *v, const char *path)
 
 static void take_connector_dir(struct og_load *l, json_object *v, const char *path)
 {
-    const char *s = get_nonempty(l, v, path);
+    const char *s = og_cfg_nonempty(l, v, path);
     if (s)
-        replace(&l->cfg->connector_dir, s);
+        og_cfg_replace(&l->cfg->connector_dir, s);
 }
 
 static void take_max_body(struct og_load *l, json_object *v, const char *path)
 {
-    get_int(l, v, path, 1, OG_CONFIG_MAX_BODY_LIMIT, &l->cfg->http.max_body_bytes);
+    og_cfg_int(l, v, path, 1, OG_CONFIG_MAX_BODY_LIMIT, &l->cfg->http.max_body_bytes);
 }
 
 static void take_threads(struct og_load *l, json_object *v, const char *path)
 {
-    get_int(l, v, path, 0, OG_CONFIG_MAX_THREADS, &l->cfg->http.threads);
+    og_cfg_int(l, v, path, 0, OG_CONFIG_MAX_THREADS, &l->cfg->http.threads);
 }
 
 /* clang-format off */
@@ -574,13 +561,13 @@ static const struct og_key og_http_keys[] = {
 
 static void take_http(struct og_load *l, json_object *v, const char *path)
 {
-    if (is_object(l, v, path))
-        walk(l, v, path, og_http_keys);
+    if (og_cfg_object(l, v, path))
+        og_cfg_walk(l, v, path, og_http_keys);
 }
 
 static void take_redis_url(struct og_load *l, json_object *v, const char *path)
 {
-    const char *s = get_str(l, v, path);
+    const char *s = og_cfg_str(l, v, path);
     if (!s)
         return;
     if (!redis_url_ok(s)) {
@@ -590,40 +577,40 @@ static void take_redis_url(struct og_load *l, json_object *v, const char *path)
                       path);
         return;
     }
-    replace(&l->cfg->redis.url, s);
+    og_cfg_replace(&l->cfg->redis.url, s);
 }
 
 static void take_redis_prefix(struct og_load *l, json_object *v, const char *path)
 {
-    const char *s = get_str(l, v, path);
+    const char *s = og_cfg_str(l, v, path);
     if (!s)
         return;
-    if (!charset_ok(s, 32, "_.-", 1)) {
+    if (!og_cfg_charset_ok(s, 32, "_.-", 1)) {
         og_errors_add(l->errs, "%s: must be 1-32 characters of A-Z, a-z, 0-9, _, . and -", path);
         return;
     }
-    replace(&l->cfg->redis.prefix, s);
+    og_cfg_replace(&l->cfg->redis.prefix, s);
 }
 
 /* An empty password means none, so "${REDIS_PASSWORD}" can be switched off
  * by setting the variable to "" instead of editing the file. */
 static void take_redis_password(struct og_load *l, json_object *v, const char *path)
 {
-    const char *s = get_str(l, v, path);
+    const char *s = og_cfg_str(l, v, path);
     if (s && *s)
-        replace(&l->cfg->redis.password, s);
+        og_cfg_replace(&l->cfg->redis.password, s);
 }
 
 static void take_redis_pool(struct og_load *l, json_object *v, const char *path)
 {
-    get_int(l, v, path, 1, OG_CONFIG_MAX_POOL, &l->cfg->redis.pool_size);
+    og_cfg_int(l, v, path, 1, OG_CONFIG_MAX_POOL, &l->cfg->redis.pool_size);
 }
 
 static void take_redis_server(struct og_load *l, json_object *v, const char *path)
 {
-    const char *s = get_nonempty(l, v, path);
+    const char *s = og_cfg_nonempty(l, v, path);
     if (s)
-        replace(&l->cfg->redis.server, s);
+        og_cfg_replace(&l->cfg->redis.server, s);
 }
 
 /* clang-format off */
@@ -639,20 +626,20 @@ static const struct og_key og_redis_keys[] = {
 
 static void take_redis(struct og_load *l, json_object *v, const char *path)
 {
-    if (is_object(l, v, path))
-        walk(l, v, path, og_redis_keys);
+    if (og_cfg_object(l, v, path))
+        og_cfg_walk(l, v, path, og_redis_keys);
 }
 
 static void take_admin_token(struct og_load *l, json_object *v, const char *path)
 {
-    const char *s = get_str(l, v, path);
+    const char *s = og_cfg_str(l, v, path);
     if (!s)
         return;
     if (strlen(s) < OG_CONFIG_MIN_TOKEN) {
         og_errors_add(l->errs, "%s: must be at least %d characters", path, OG_CONFIG_MIN_TOKEN);
         return;
     }
-    replace(&l->cfg->api.admin_token, s);
+    og_cfg_replace(&l->cfg->api.admin_token, s);
 }
 
 /* clang-format off */
@@ -664,9 +651,9 @@ static const struct og_key og_api_keys[] = {
 
 static void take_api(struct og_load *l, json_object *v, const char *path)
 {
-    if (!is_object(l, v, path))
+    if (!og_cfg_object(l, v, path))
         return;
-    walk(l, v, path, og_api_keys);
+    og_cfg_walk(l, v, path, og_api_keys);
     if (!json_object_object_get_ex(v, "admin_token", NULL))
         og_errors_add(l->errs, "%s.admin_token: required", path);
 }
@@ -675,11 +662,11 @@ static void take_api(struct og_load *l, json_object *v, const char *path)
 
 static void take_ch_id(struct og_load *l, json_object *v, const char *path)
 {
-    const char *s = get_str(l, v, path);
+    const char *s = og_cfg_str(l, v, path);
     if (!s)
         return;
     /* The id appears in URLs (/hooks/<id>) and Redis keys: keep it plain. */
-    if (!charset_ok(s, 64, "_-", 0)) {
+    if (!og_cfg_charset_ok(s, 64, "_-", 0)) {
         og_errors_add(l->errs, "%s: must be 1-64 characters of a-z, 0-9, _ and -", path);
         return;
     }
@@ -689,38 +676,38 @@ static void take_ch_id(struct og_load *l, json_object *v, const char *path)
                           c->path);
             return;
         }
-    replace(&l->ch->id, s);
+    og_cfg_replace(&l->ch->id, s);
 }
 
 static void take_ch_connector(struct og_load *l, json_object *v, const char *path)
 {
-    const char *s = get_str(l, v, path);
+    const char *s = og_cfg_str(l, v, path);
     if (!s)
         return;
     /* The same names og_plugin_load_by_name() accepts, checked here so the
      * error can name the key. */
-    if (!charset_ok(s, 64, "_-", 0)) {
+    if (!og_cfg_charset_ok(s, 64, "_-", 0)) {
         og_errors_add(l->errs,
                       "%s: must be a connector name (1-64 characters of a-z, 0-9, _ "
                       "and -)",
                       path);
         return;
     }
-    replace(&l->ch->connector, s);
+    og_cfg_replace(&l->ch->connector, s);
 }
 
 static void take_ch_routing(struct og_load *l, json_object *v, const char *path)
 {
-    const char *s = get_nonempty(l, v, path);
+    const char *s = og_cfg_nonempty(l, v, path);
     if (s)
-        replace(&l->ch->routing, s);
+        og_cfg_replace(&l->ch->routing, s);
 }
 
 /* Options are the connector's to validate (og_channel_create); only their
  * shape is checked here. */
 static void take_ch_options(struct og_load *l, json_object *v, const char *path)
 {
-    if (!is_object(l, v, path))
+    if (!og_cfg_object(l, v, path))
         return;
     json_object_put(l->ch->options);
     l->ch->options = json_object_get(v);
@@ -753,10 +740,10 @@ static void take_channels(struct og_load *l, json_object *v, const char *path)
         json_object *e = json_object_array_get_idx(v, i);
         snprintf(ch->path, sizeof ch->path, "%s[%zu]", path, i);
         ch->routing = og_strdup("default");
-        if (!is_object(l, e, ch->path))
+        if (!og_cfg_object(l, e, ch->path))
             continue;
         l->ch = ch;
-        walk(l, e, ch->path, og_channel_keys);
+        og_cfg_walk(l, e, ch->path, og_channel_keys);
         l->ch = NULL;
         if (!json_object_object_get_ex(e, "id", NULL))
             og_errors_add(l->errs, "%s.id: required", ch->path);
@@ -816,7 +803,7 @@ static int load(const char *buf, size_t len, const char *origin, struct og_confi
     subst_tree(root, "", errs);
 
     struct og_load l = {.cfg = cfg, .errs = errs};
-    walk(&l, root, "", og_top_keys);
+    og_cfg_walk(&l, root, "", og_top_keys);
     if (!json_object_object_get_ex(root, "api", NULL))
         og_errors_add(errs, "api.admin_token: required");
     return errs->n == before ? 0 : -1;

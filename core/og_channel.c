@@ -71,6 +71,19 @@ static void svc_respond(struct og_http_resp *resp, int status, const char *ctype
     resp->body_len = body ? len : 0;
 }
 
+static og_err svc_respond_header(struct og_http_resp *resp, const char *name, const char *value)
+{
+    if (!name || !value || !*name || strpbrk(name, "\r\n:") || strpbrk(value, "\r\n"))
+        return OG_ERR_INVALID;
+    struct og_buf b = {0};
+    if (resp->headers)
+        og_buf_puts(&b, resp->headers);
+    og_buf_printf(&b, "%s: %s\n", name, value);
+    free(resp->headers);
+    resp->headers = b.data;
+    return OG_OK;
+}
+
 /* A failed emit is remembered on the request, so the host answers 503 even
  * when a plugin forgets to return the error. */
 static og_err note_emit(og_err e)
@@ -141,6 +154,7 @@ const struct og_services og_services_table = {
     .req_header = svc_req_header,
     .req_query = svc_req_query,
     .respond = svc_respond,
+    .respond_header = svc_respond_header,
     .emit_message = svc_emit_message,
     .emit_status = svc_emit_status,
     .state_get = svc_state_get,
@@ -210,7 +224,8 @@ og_err og_channel_handle_http(struct og_channel *ch, struct og_http_req *req,
 void og_http_resp_free(struct og_http_resp *resp)
 {
     free(resp->body);
-    resp->body = NULL;
+    free(resp->headers);
+    resp->body = resp->headers = NULL;
 }
 
 int og_err_http_status(og_err e)

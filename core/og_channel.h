@@ -59,6 +59,7 @@ struct og_http_resp {
     char content_type[64];
     char *body;                     /* owned */
     size_t body_len;
+    char *headers;                  /* owned: "Name: value\n" lines, or NULL */
 };
 
 /* Calls the plugin's handle_http. Returns the plugin's result, or the emit

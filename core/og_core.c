@@ -45,11 +45,13 @@ void og_core_free(struct og_core *c)
     free(c);
 }
 
-/* attachments and location are rendered here once, as the JSON the API
- * shows, and stored as text; Lua splices them in verbatim. */
-static void render_attachments(struct og_buf *b, const struct og_inbound *m)
+/* The message JSON's middle part, rendered here where the C strings are:
+ * user text is escaped once by og_buf_json_str instead of by cjson in Lua. */
+static void render_tail(struct og_buf *b, const struct og_inbound *m, const char *now_iso)
 {
-    og_buf_puts(b, "[");
+    og_buf_printf(b, "\"kind\":\"%s\",\"text\":", og_kind_name(m->kind));
+    og_buf_json_str(b, m->text && *m->text ? m->text : NULL);
+    og_buf_puts(b, ",\"attachments\":[");
     for (size_t i = 0; i < m->n_attachments; i++) {
         const struct og_attachment *a = &m->attachments[i];
         og_buf_puts(b, i ? ",{\"url\":" : "{\"url\":");
@@ -62,21 +64,26 @@ static void render_attachments(struct og_buf *b, const struct og_inbound *m)
         og_buf_json_str(b, a->name);
         og_buf_printf(b, ",\"size\":%lld}", (long long)a->size);
     }
-    og_buf_puts(b, "]");
-}
-
-static void render_location(struct og_buf *b, const struct og_location *l)
-{
-    if (!l) {
-        og_buf_append(b, "", 0);
-        return;
+    og_buf_puts(b, "],\"location\":");
+    if (m->location) {
+        og_buf_printf(b, "{\"latitude\":%.7f,\"longitude\":%.7f,\"name\":",
+                      m->location->latitude, m->location->longitude);
+        og_buf_json_str(b, m->location->name);
+        og_buf_puts(b, ",\"address\":");
+        og_buf_json_str(b, m->location->address);
+        og_buf_puts(b, "}");
+    } else {
+        og_buf_puts(b, "null");
     }
-    og_buf_printf(b, "{\"latitude\":%.7f,\"longitude\":%.7f,\"name\":", l->latitude,
-                  l->longitude);
-    og_buf_json_str(b, l->name);
-    og_buf_puts(b, ",\"address\":");
-    og_buf_json_str(b, l->address);
-    og_buf_puts(b, "}");
+    og_buf_puts(b, ",\"provider_message_id\":");
+    og_buf_json_str(b, m->provider_message_id && *m->provider_message_id
+                           ? m->provider_message_id
+                           : NULL);
+    og_buf_puts(b, ",\"reply_to_provider_id\":");
+    og_buf_json_str(b, m->reply_to_provider_id && *m->reply_to_provider_id
+                           ? m->reply_to_provider_id
+                           : NULL);
+    og_buf_printf(b, ",\"created_at\":\"%s\"", now_iso);
 }
 
 #define S(x) ((x) ? (x) : "")
@@ -86,38 +93,35 @@ og_err og_core_ingest(struct og_core *c, const struct og_channel *ch, const stru
 {
     memset(res, 0, sizeof *res);
     int64_t now = og_now_ms(), t0 = og_mono_ms();
-    char now_iso[32], ttl[24], now_s[24], plat[24];
+    char now_iso[32], ttl[24], now_s[24];
     char cid[48], sid[48], mid[48], e[4][48];
     og_time_rfc3339(now, now_iso);
     snprintf(ttl, sizeof ttl, "%lld", (long long)c->dedup_ttl_s);
     snprintf(now_s, sizeof now_s, "%lld", (long long)now);
-    snprintf(plat, sizeof plat, "%lld", (long long)m->timestamp_ms);
     og_id_new("con_", now, cid, sizeof cid);
     og_id_new("ses_", now, sid, sizeof sid);
     og_id_new("msg_", now, mid, sizeof mid);
     for (int i = 0; i < 4; i++)
         og_id_new("evt_", now, e[i], sizeof e[i]);
-    struct og_buf atts = {0}, loc = {0};
-    render_attachments(&atts, m);
-    render_location(&loc, m->location);
+    struct og_buf tail = {0};
+    render_tail(&tail, m, now_iso);
 
-    const char *argv[] = {
-        c->tag, ch->id, ch->plugin->desc->name, ch->routing, m->dedup_key, now_s, now_iso, ttl,
-        m->from.external_id, m->thread_id ? m->thread_id : m->from.external_id,
-        S(m->from.name), S(m->from.username), S(m->from.avatar_url), S(m->from.phone),
-        S(m->from.email), cid, sid, mid, e[0], e[1], e[2], e[3], og_kind_name(m->kind),
-        S(m->text), atts.data, S(loc.data), S(m->provider_message_id),
-        S(m->reply_to_provider_id), S(m->reply_token), m->raw ? m->raw : "", plat};
-    enum { N = sizeof argv / sizeof argv[0] };
+    const char *argv[] = {c->tag, ch->id, ch->plugin->desc->name, ch->routing, m->dedup_key,
+                          now_s, now_iso, ttl, m->from.external_id,
+                          m->thread_id ? m->thread_id : m->from.external_id, S(m->from.name),
+                          S(m->from.username), S(m->from.avatar_url), S(m->from.phone),
+                          S(m->from.email), cid, sid, mid, e[0], e[1], e[2], e[3], tail.data,
+                          S(m->provider_message_id), S(m->reply_to_provider_id),
+                          S(m->reply_token), m->raw ? m->raw : ""};
+    enum { N = sizeof argv / sizeof argv[0], RAW = N - 1 };
     size_t lens[N];
     for (int i = 0; i < N; i++)
         lens[i] = strlen(argv[i]);
-    lens[29] = m->raw ? m->raw_len : 0; /* raw may hold NULs from odd platforms */
+    lens[RAW] = m->raw ? m->raw_len : 0; /* raw may hold NULs from odd platforms */
 
     redisReply *r = NULL;
     og_err err = og_redis_eval(c->redis, c->ingest, 0, N, argv, lens, &r);
-    og_buf_free(&atts);
-    og_buf_free(&loc);
+    og_buf_free(&tail);
     if (err != OG_OK) {
         atomic_fetch_add(&c->stats.ingest_errors, 1);
         return err;

@@ -50,6 +50,7 @@ struct og_reply {
     char ctype[64];
     char *body;                /* owned */
     size_t len;
+    char *headers;             /* owned: "Name: value\n" lines, or NULL */
 };
 void og_reply_json(struct og_reply *r, int status, char *json /* [xfer] */);
 void og_reply_error(struct og_reply *r, int status, const char *code, const char *message);

@@ -111,7 +111,8 @@ static void handle_hook(struct og_gateway *g, struct MHD_Connection *conn, const
         r->content_type = r->ctype;
         r->body = resp.body ? resp.body : og_strdup("");
         r->len = resp.body ? resp.body_len : 0;
-        resp.body = NULL;
+        r->headers = resp.headers;
+        resp.body = resp.headers = NULL;
     } else if (host.emit_failed || !resp.status) {
         int st = og_err_http_status(e);
         og_log_write(st >= 500 ? OG_LOG_WARN : OG_LOG_INFO, ch->scope, "%s %s -> %d (%s)",
@@ -124,7 +125,8 @@ static void handle_hook(struct og_gateway *g, struct MHD_Connection *conn, const
         r->content_type = r->ctype;
         r->body = resp.body ? resp.body : og_strdup("");
         r->len = resp.body ? resp.body_len : 0;
-        resp.body = NULL;
+        r->headers = resp.headers;
+        resp.body = resp.headers = NULL;
         og_log_write(OG_LOG_INFO, ch->scope, "%s %s -> %d (%s)", method, url, r->status,
                      og_strerror(e));
     }
@@ -218,6 +220,15 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, r.content_type);
     if (rc->too_large)
         MHD_add_response_header(resp, MHD_HTTP_HEADER_CONNECTION, "close");
+    for (char *line = r.headers; line && *line;) {
+        char *nl = strchr(line, '\n'), *colon = strchr(line, ':');
+        if (!nl || !colon || colon > nl)
+            break;
+        *nl = *colon = 0;
+        MHD_add_response_header(resp, line, colon + 2);
+        line = nl + 1;
+    }
+    free(r.headers);
     enum MHD_Result ret = MHD_queue_response(conn, (unsigned)r.status, resp);
     MHD_destroy_response(resp);
     free(r.body);

@@ -1,9 +1,12 @@
 -- ingest.lua: store one inbound customer message atomically.
--- De-duplicates by (channel, dedup key); creates or updates the contact;
--- finds or creates the thread's session (reopening a closed one with its
--- history); appends the message; appends the events; queues a new or
--- reopened session for routing. Either all of it happens or none.
--- KEYS: none (all keys share the hash tag in ARGV[1]).
+-- De-duplicates by (channel, dedup key) and by provider message id; creates
+-- or updates the contact; finds or creates the thread's session (reopening
+-- a closed one with its history); appends the message; appends the events;
+-- queues a new or reopened session for routing. All of it or none of it.
+-- KEYS: none (every key shares the hash tag in ARGV[1]).
+-- ARGV: see og_core_ingest(). mtail is the message JSON's middle part,
+-- rendered by C: "kind", "text", "attachments", "location",
+-- "provider_message_id", "reply_to_provider_id", "created_at".
 -- Returns {"dup", message_id} or {"ok", session_id, message_id, created}.
 local P, ch, connector, routing, dedup = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5]
 local now_ms, now_iso, ttl = ARGV[6], ARGV[7], tonumber(ARGV[8])
@@ -11,15 +14,15 @@ local ext, thread = ARGV[9], ARGV[10]
 local p_name, p_username, p_avatar, p_phone, p_email = ARGV[11], ARGV[12], ARGV[13], ARGV[14], ARGV[15]
 local new_cid, new_sid, mid = ARGV[16], ARGV[17], ARGV[18]
 local eids = {ARGV[19], ARGV[20], ARGV[21], ARGV[22]}
-local kind, text, atts, loc = ARGV[23], ARGV[24], ARGV[25], ARGV[26]
-local pmid, reply_pmid, reply_token, raw, plat_ms = ARGV[27], ARGV[28], ARGV[29], ARGV[30], ARGV[31]
+local mtail, pmid, reply_pmid, reply_token, raw = ARGV[23], ARGV[24], ARGV[25], ARGV[26], ARGV[27]
 
 local dk = k(P, 'dedup', ch, dedup)
 local prev = redis.call('GET', dk)
 if prev then return {'dup', prev} end
+local pk = k(P, 'pmid', ch, pmid)
 if pmid ~= '' then
   -- A platform may redeliver one message under a new delivery key.
-  local known = redis.call('GET', k(P, 'pmid', ch, pmid))
+  local known = redis.call('GET', pk)
   if known then
     redis.call('SET', dk, known, 'EX', ttl)
     return {'dup', known}
@@ -39,16 +42,25 @@ if not cid then
   redis.call('HSET', k(P, 'con', cid), 'id', cid, 'channel', ch, 'external_id', ext,
     'name', p_name, 'username', p_username, 'avatar_url', p_avatar, 'phone', p_phone,
     'email', p_email, 'created_at', now_iso)
+  contact_render(P, cid)
   contact_created = true
 else
   -- The platform's profile is the freshest; fields the business set through
-  -- the API (marked locked) are not overwritten.
+  -- the API (listed in 'locked') are not overwritten. Writes only on change.
   local ckey = k(P, 'con', cid)
-  local locked = redis.call('HGET', ckey, 'locked') or ''
-  local upd = {name = p_name, username = p_username, avatar_url = p_avatar,
-               phone = p_phone, email = p_email}
-  for f, v in pairs(upd) do
-    if v ~= '' and not string.find(locked, f, 1, true) then redis.call('HSET', ckey, f, v) end
+  local cur = redis.call('HMGET', ckey, 'name', 'username', 'avatar_url', 'phone', 'email', 'locked')
+  local new = {p_name, p_username, p_avatar, p_phone, p_email}
+  local names = {'name', 'username', 'avatar_url', 'phone', 'email'}
+  local locked = cur[6] or ''
+  local upd = {}
+  for i = 1, 5 do
+    if new[i] ~= '' and new[i] ~= cur[i] and not string.find(locked, names[i], 1, true) then
+      upd[#upd + 1] = names[i]; upd[#upd + 1] = new[i]
+    end
+  end
+  if #upd > 0 then
+    redis.call('HSET', ckey, unpack(upd))
+    contact_render(P, cid)
   end
 end
 
@@ -62,8 +74,7 @@ if not sid then
   skey = k(P, 'ses', sid)
   redis.call('SET', tk, sid)
   redis.call('HSET', skey, 'id', sid, 'channel', ch, 'connector', connector, 'status', 'new',
-    'contact_id', cid, 'thread_id', thread, 'routing', routing, 'created_at', now_iso,
-    'updated_at', now_iso, 'message_count', 0)
+    'contact_id', cid, 'thread_id', thread, 'routing', routing, 'created_at', now_iso)
   redis.call('ZADD', k(P, 'idx', 'all'), 0, sid)
   redis.call('ZADD', k(P, 'idx', 'ch', ch), 0, sid)
   redis.call('ZADD', k(P, 'idx', 'st', 'new'), 0, sid)
@@ -85,23 +96,23 @@ else
 end
 
 -- message
-local mkey = k(P, 'msg', mid)
 local reply_to = ''
 if reply_pmid ~= '' then reply_to = redis.call('GET', k(P, 'pmid', ch, reply_pmid)) or '' end
 local sender_name = redis.call('HGET', k(P, 'con', cid), 'name') or ''
-redis.call('HSET', mkey, 'id', mid, 'session_id', sid, 'channel', ch, 'direction', 'in',
-  'kind', kind, 'text', text, 'attachments', atts, 'location', loc, 'sender_type', 'contact',
-  'sender_id', cid, 'sender_name', sender_name, 'provider_message_id', pmid,
-  'reply_to', reply_to, 'reply_to_provider_id', reply_pmid, 'status', 'delivered',
-  'created_at', now_iso, 'platform_ms', plat_ms, 'raw', raw)
+local mj = table.concat({'{"id":"', mid, '","session_id":"', sid, '","direction":"in",', mtail,
+  ',"sender":{"type":"contact","id":"', cid, '","name":', js(sender_name), '}',
+  ',"reply_to":', q(reply_to)})
+redis.call('HSET', k(P, 'msg', mid), 'j', mj, 'st', 'delivered', 'sid', sid, 'raw', raw)
 redis.call('ZADD', k(P, 'ses', sid, 'msgs'), 0, mid)
-if pmid ~= '' then redis.call('SET', k(P, 'pmid', ch, pmid), mid) end
+if pmid ~= '' then redis.call('SET', pk, mid) end
 redis.call('SET', dk, mid, 'EX', ttl)
-redis.call('HSET', skey, 'updated_at', now_iso, 'last_message_at', now_iso,
-  'last_customer_message_at', now_iso, 'last_customer_ms', now_ms)
-redis.call('HINCRBY', skey, 'message_count', 1)
 if reply_token ~= '' then
-  redis.call('HSET', skey, 'reply_token', reply_token, 'reply_token_ms', now_ms)
+  redis.call('HSET', skey, 'updated_at', now_iso, 'last_message_at', now_iso,
+    'last_customer_message_at', now_iso, 'last_customer_ms', now_ms,
+    'reply_token', reply_token, 'reply_token_ms', now_ms)
+else
+  redis.call('HSET', skey, 'updated_at', now_iso, 'last_message_at', now_iso,
+    'last_customer_message_at', now_iso, 'last_customer_ms', now_ms)
 end
 
 -- events, in the order a consumer should see them
@@ -118,5 +129,5 @@ elseif activated then
     '{"session":' .. sj .. ',"from":"awaiting","to":"active"}')
 end
 emit(P, next_eid(), 'message.received', sid, now_iso,
-  '{"session":' .. sj .. ',"message":' .. message_json(P, mid) .. '}')
+  table.concat({'{"session":', sj, ',"message":', mj, ',"status":"delivered","error":null}}'}))
 return {'ok', sid, mid, created and '1' or (reopened and '2' or '0')}

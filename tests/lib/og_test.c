@@ -726,6 +726,8 @@ struct og_test_http og_test_conn_request(struct og_test_conn *c, const char *met
     }
     c->last.body = resp.body ? resp.body : og_strdup("");
     snprintf(c->last.content_type, sizeof c->last.content_type, "%s", resp.content_type);
+    resp.body = NULL;
+    og_http_resp_free(&resp);
     return c->last;
 }
 

@@ -280,6 +280,7 @@ struct og_outbound {
 };
 
 struct og_send_result {
+    size_t struct_size;             /* set by the host: sizeof at its build */
     char *provider_message_id;      /* [xfer] set on success */
     long retry_after_ms;            /* for OG_ERR_RATE_LIMITED; -1 unknown */
     char error_code[64];            /* the platform's error code, as text */
@@ -335,6 +336,9 @@ struct og_services {
     /* Set the answer; body is copied. */
     void (*respond)(struct og_http_resp *resp, int status, const char *content_type,
                     const char *body, size_t len);
+    /* Add a response header (Allow, WWW-Authenticate, Retry-After...); both
+     * strings are copied. CR and LF are refused (returns OG_ERR_INVALID). */
+    og_err (*respond_header)(struct og_http_resp *resp, const char *name, const char *value);
 
     /* Hand one parsed item to the core, which stores it durably before this
      * returns. OG_OK also for a duplicate (already stored: nothing to do).
