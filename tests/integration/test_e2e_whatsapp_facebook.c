@@ -1,0 +1,221 @@
+/* test_e2e_whatsapp_facebook - the whatsapp and facebook connectors end to
+ * end through the running daemon, against a real redis-server: the GET
+ * handshake through the real HTTP server (query decoding included), signed
+ * batch POSTs -> 200 -> one session per customer with its normalized
+ * messages readable through the API (/api/v1/sessions?channel=...,
+ * /api/v1/sessions/{id}/messages), redelivery stored once, a wrong
+ * signature -> 401 and nothing stored, echoes and standby events never
+ * stored. Delivery statuses are posted too and their answer printed (the
+ * daemon's status sink is the core's business). */
+#include "../connectors/meta_test.h"
+#include "og_util.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#define WA_SECRET "wa-e2e-secret"
+#define FB_SECRET "fb-e2e-secret"
+
+static struct og_test_daemon d;
+
+static long post(const char *channel, const char *secret, const char *body, size_t len)
+{
+    char sig[80];
+    meta_sign(secret, body, len, sig);
+    char *h = og_sprintf("X-Hub-Signature-256: %s\nContent-Type: application/json", sig);
+    char *url = og_sprintf("%s/hooks/%s", d.base, channel);
+    struct og_test_resp r = og_test_http("POST", url, h, body, len);
+    free(h), free(url), free(r.body);
+    return r.status;
+}
+
+static long post_fixture(const char *channel, const char *secret, const char *dir,
+                         const char *name)
+{
+    size_t len;
+    char *body = meta_fixture(dir, name, &len);
+    long st = post(channel, secret, body, len);
+    free(body);
+    return st;
+}
+
+/* The sessions of a channel [xfer], keyed by contact external id lookups. */
+static json_object *sessions(const char *channel)
+{
+    char *path = og_sprintf("/api/v1/sessions?channel=%s&limit=200", channel);
+    long st;
+    json_object *l = og_test_api_get(&d, path, &st);
+    free(path);
+    CHECK_INT(st, 200);
+    CHECK(json_object_object_get_ex(l, "next_cursor", NULL));
+    return l;
+}
+
+static json_object *session_of(json_object *list, const char *external_id)
+{
+    json_object *items = json_object_object_get(list, "items");
+    for (size_t i = 0; i < json_object_array_length(items); i++) {
+        json_object *s = json_object_array_get_idx(items, i);
+        const char *ext = meta_jstr(s, "contact.external_id");
+        if (ext && strcmp(ext, external_id) == 0)
+            return s;
+    }
+    return NULL;
+}
+
+static json_object *messages_of(json_object *session)
+{
+    char *path = og_sprintf("/api/v1/sessions/%s/messages?limit=200", meta_jstr(session, "id"));
+    long st;
+    json_object *l = og_test_api_get(&d, path, &st);
+    free(path);
+    CHECK_INT(st, 200);
+    return l;
+}
+
+static void test_handshake(void)
+{
+    char *url = og_sprintf("%s/hooks/wa?hub.mode=subscribe&hub.challenge=12%%2034&"
+                           "hub.verify_token=wa-verify",
+                           d.base);
+    struct og_test_resp r = og_test_http("GET", url, NULL, NULL, 0);
+    CHECK_INT(r.status, 200);
+    CHECK_STR(r.body, "12 34");
+    free(r.body), free(url);
+    url = og_sprintf("%s/hooks/fb?hub.mode=subscribe&hub.challenge=x&hub.verify_token=bad",
+                     d.base);
+    r = og_test_http("GET", url, NULL, NULL, 0);
+    CHECK_INT(r.status, 403);
+    free(r.body), free(url);
+}
+
+static void test_whatsapp(void)
+{
+    CHECK_INT(post_fixture("wa", WA_SECRET, "whatsapp", "batch.json"), 200);
+    CHECK_INT(post_fixture("wa", WA_SECRET, "whatsapp", "batch.json"), 200); /* redelivery */
+    size_t len;
+    char *body = meta_fixture("whatsapp", "text.json", &len);
+    CHECK_INT(post("wa", "not-the-secret", body, len), 401);
+    free(body);
+
+    json_object *l = sessions("wa");
+    CHECK_INT(json_object_array_length(json_object_object_get(l, "items")), 6);
+    static const struct {
+        const char *wa_id, *name;
+        int n;
+        const char *texts[3];
+    } want[] = {
+        {"15550000001", "Alice", 3, {"a1", "a2", "a3"}},
+        {"15550000002", "Bob", 1, {"b1"}},
+        {"15550000003", "Carol", 2, {"c1", "c2"}},
+        {"15550000004", "Dave", 1, {"d1"}},
+        {"15550000005", "Erin", 1, {"e1"}},
+        {"15550000006", "Frank", 1, {"f1"}},
+    };
+    for (size_t i = 0; i < sizeof want / sizeof want[0]; i++) {
+        json_object *s = session_of(l, want[i].wa_id);
+        CHECK(s != NULL);
+        if (!s)
+            continue;
+        CHECK_STR(meta_jstr(s, "contact.name"), want[i].name);
+        CHECK_STR(meta_jstr(s, "contact.phone"), want[i].wa_id);
+        json_object *ml = messages_of(s);
+        json_object *items = json_object_object_get(ml, "items");
+        CHECK_INT(json_object_array_length(items), want[i].n);
+        for (int k = 0; k < want[i].n && k < (int)json_object_array_length(items); k++) {
+            json_object *m = json_object_array_get_idx(items, (size_t)k);
+            int found = 0;
+            for (int t = 0; t < want[i].n; t++)
+                found |= strcmp(meta_jstr(m, "text"), want[i].texts[t]) == 0;
+            CHECK(found);
+            CHECK_STR(meta_jstr(m, "kind"), "text");
+            CHECK(strncmp(meta_jstr(m, "provider_message_id"), "wamid.B", 7) == 0);
+        }
+        json_object_put(ml);
+    }
+    json_object_put(l);
+
+    /* Every kind, one customer: normalized as the connector emitted it. */
+    CHECK_INT(post_fixture("wa", WA_SECRET, "whatsapp", "kinds.json"), 200);
+    l = sessions("wa");
+    json_object *s = session_of(l, "16505551234");
+    CHECK(s != NULL);
+    if (s) {
+        json_object *ml = messages_of(s);
+        json_object *items = json_object_object_get(ml, "items");
+        CHECK_INT(json_object_array_length(items), 13);
+        int seen_doc = 0, seen_loc = 0, seen_reaction = 0;
+        for (size_t k = 0; k < json_object_array_length(items); k++) {
+            json_object *m = json_object_array_get_idx(items, k);
+            const char *kind = meta_jstr(m, "kind");
+            if (strcmp(kind, "file") == 0) {
+                seen_doc = 1;
+                CHECK_STR(meta_jstr(m, "attachments.0.name"), "invoice.pdf");
+                CHECK_STR(meta_jstr(m, "attachments.0.media_id"), "1000000000000003");
+            } else if (strcmp(kind, "location") == 0) {
+                seen_loc = 1;
+                CHECK_STR(meta_jstr(m, "location.name"), "Meta HQ");
+            } else if (strcmp(kind, "reaction") == 0) {
+                seen_reaction = 1;
+                CHECK_STR(meta_jstr(m, "reply_to_provider_id"), "wamid.OURMSG");
+            }
+        }
+        CHECK(seen_doc && seen_loc && seen_reaction);
+        json_object_put(ml);
+    }
+    json_object_put(l);
+
+    long st = post_fixture("wa", WA_SECRET, "whatsapp", "statuses_out_of_order.json");
+    printf("whatsapp status callbacks through the daemon: HTTP %ld\n", st);
+}
+
+static void test_facebook(void)
+{
+    CHECK_INT(post_fixture("fb", FB_SECRET, "facebook", "batch.json"), 200);
+    CHECK_INT(post_fixture("fb", FB_SECRET, "facebook", "echo_standby.json"), 200);
+    json_object *l = sessions("fb");
+    /* the 3 customers of the batch (echo_standby's real customer is one); the standby sender
+     * (…0009) and the echo (sent by the page) have no session. */
+    CHECK_INT(json_object_array_length(json_object_object_get(l, "items")), 3);
+    CHECK(session_of(l, "7001000000000009") == NULL);
+    CHECK(session_of(l, "110000000000001") == NULL);
+    json_object *s = session_of(l, "7001000000000001");
+    CHECK(s != NULL);
+    if (s) {
+        json_object *ml = messages_of(s);
+        json_object *items = json_object_object_get(ml, "items");
+        CHECK_INT(json_object_array_length(items), 3); /* a1, a2, real customer text */
+        for (size_t k = 0; k < json_object_array_length(items); k++)
+            CHECK(strcmp(meta_jstr(json_object_array_get_idx(items, k), "text"), "our reply") !=
+                  0);
+        json_object_put(ml);
+    }
+    json_object_put(l);
+    long st = post_fixture("fb", FB_SECRET, "facebook", "receipts.json");
+    printf("messenger delivery/read receipts through the daemon: HTTP %ld\n", st);
+}
+
+int main(void)
+{
+    struct og_test_redis rs;
+    if (og_test_redis_start(&rs) != 0)
+        return 1;
+    const char *channels =
+        "[{\"id\":\"wa\",\"connector\":\"whatsapp\",\"options\":{\"access_token\":\"t\","
+        "\"app_secret\":\"" WA_SECRET "\",\"verify_token\":\"wa-verify\","
+        "\"phone_number_id\":\"106540352242922\",\"api_base\":\"http://127.0.0.1:9\"}},"
+        "{\"id\":\"fb\",\"connector\":\"facebook\",\"options\":{\"page_access_token\":\"t\","
+        "\"app_secret\":\"" FB_SECRET "\",\"verify_token\":\"fb-verify\","
+        "\"page_id\":\"110000000000001\",\"api_base\":\"http://127.0.0.1:9\"}}]";
+    if (og_test_daemon_start(&d, rs.url, channels, NULL) != 0) {
+        og_test_redis_stop(&rs);
+        return 1;
+    }
+    test_handshake();
+    test_whatsapp();
+    test_facebook();
+    CHECK_INT(og_test_daemon_stop(&d), 0);
+    og_test_daemon_free(&d);
+    og_test_redis_stop(&rs);
+    return og_test_done();
+}
