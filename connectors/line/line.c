@@ -14,8 +14,8 @@
  * come from GET /v2/bot/profile/{userId} (or .../group|room/{id}/member/
  * {userId} inside a group or room). They are fetched while the webhook is
  * handled - an API call per unknown user, not per message - and kept in a
- * small per-instance cache (256 users, 1 h; a failed lookup is remembered
- * for 5 min). One webhook request spends at most 3 s on lookups; after that,
+ * per-instance cache (4096 users in 4-way sets, 1 h; a failed lookup is
+ * remembered for 5 min). One webhook request spends at most 3 s on lookups; after that,
  * and whenever a lookup fails, the message is stored without a name. A
  * lookup never fails the webhook.
  *
@@ -61,11 +61,12 @@ static void line_destroy(void *inst)
     if (!ln)
         return;
     const struct og_services *svc = ln->svc;
-    for (size_t i = 0; i < LINE_PROFILE_SLOTS; i++) {
+    for (size_t i = 0; ln->profiles && i < LINE_PROFILE_SETS * LINE_PROFILE_WAYS; i++) {
         svc->free(ln->profiles[i].key);
         svc->free(ln->profiles[i].name);
         svc->free(ln->profiles[i].avatar_url);
     }
+    svc->free(ln->profiles);
     if (ln->auth_header) { /* holds the token: wipe before freeing */
         volatile char *p = ln->auth_header;
         while (*p)
@@ -83,7 +84,8 @@ static og_err line_create(const struct og_services *svc, void *host, const void 
 {
     const struct line_conf *c = conf;
     *inst = NULL;
-    if (svc->struct_size < sizeof(struct og_services)) {
+    /* Everything this plugin calls lies at or before emit_message. */
+    if (svc->struct_size < offsetof(struct og_services, emit_message) + sizeof svc->emit_message) {
         snprintf(errbuf, errlen, "the host's services table is too old");
         return OG_ERR_INVALID;
     }
@@ -102,6 +104,9 @@ static og_err line_create(const struct og_services *svc, void *host, const void 
     ln->host = host;
     ln->conf = c;
     pthread_mutex_init(&ln->mu, NULL);
+    size_t psz = LINE_PROFILE_SETS * LINE_PROFILE_WAYS * sizeof *ln->profiles;
+    ln->profiles = svc->alloc(psz);
+    memset(ln->profiles, 0, psz);
     ln->api_base = line_base(svc, c->api_base ? c->api_base : "https://api.line.me");
     ln->api_data_base =
         line_base(svc, c->api_data_base ? c->api_data_base : "https://api-data.line.me");
@@ -122,14 +127,24 @@ struct line_req {
     int64_t deadline_ms;
 };
 
+/* The first slot of key's set (FNV-1a). */
+static struct line_profile_slot *line_cache_set(struct line *ln, const char *key)
+{
+    uint32_t h = 2166136261u;
+    for (const unsigned char *p = (const unsigned char *)key; *p; p++)
+        h = (h ^ *p) * 16777619u;
+    return &ln->profiles[(h % LINE_PROFILE_SETS) * LINE_PROFILE_WAYS];
+}
+
 /* Copies a cached entry out under the lock. Returns 1 when fresh. */
 static int line_cache_get(struct line *ln, const char *key, int64_t now, struct line_profile *out)
 {
     const struct og_services *svc = ln->svc;
     int hit = 0;
     pthread_mutex_lock(&ln->mu);
-    for (size_t i = 0; i < LINE_PROFILE_SLOTS; i++) {
-        struct line_profile_slot *s = &ln->profiles[i];
+    struct line_profile_slot *set = line_cache_set(ln, key);
+    for (size_t i = 0; i < LINE_PROFILE_WAYS; i++) {
+        struct line_profile_slot *s = &set[i];
         if (s->key && strcmp(s->key, key) == 0 && s->expires_ms > now) {
             out->name = svc->strdup(s->name);
             out->avatar_url = svc->strdup(s->avatar_url);
@@ -141,18 +156,27 @@ static int line_cache_get(struct line *ln, const char *key, int64_t now, struct 
     return hit;
 }
 
+/* Stores an entry: over the same key, else a free way, else the way that
+ * expires first. */
 static void line_cache_put(struct line *ln, const char *key, const char *name,
                            const char *avatar, int64_t expires)
 {
     const struct og_services *svc = ln->svc;
     pthread_mutex_lock(&ln->mu);
-    struct line_profile_slot *s = NULL;
-    for (size_t i = 0; i < LINE_PROFILE_SLOTS && !s; i++)
-        if (ln->profiles[i].key && strcmp(ln->profiles[i].key, key) == 0)
-            s = &ln->profiles[i];
-    if (!s) { /* round robin: the oldest insert goes */
-        s = &ln->profiles[ln->profile_next];
-        ln->profile_next = (ln->profile_next + 1) % LINE_PROFILE_SLOTS;
+    struct line_profile_slot *set = line_cache_set(ln, key), *s = NULL;
+    for (size_t i = 0; i < LINE_PROFILE_WAYS && !s; i++)
+        if (set[i].key && strcmp(set[i].key, key) == 0)
+            s = &set[i];
+    if (!s) {
+        s = &set[0];
+        for (size_t i = 0; i < LINE_PROFILE_WAYS; i++) {
+            if (!set[i].key) {
+                s = &set[i];
+                break;
+            }
+            if (set[i].expires_ms < s->expires_ms)
+                s = &set[i];
+        }
         svc->free(s->key);
         s->key = svc->strdup(key);
     }

@@ -60,7 +60,8 @@ struct line_conf {
     char *api_data_base;
 };
 
-#define LINE_PROFILE_SLOTS 256
+#define LINE_PROFILE_WAYS 4     /* the cache is 4-way set associative */
+#define LINE_PROFILE_SETS 1024  /* 4096 users */
 #define LINE_PROFILE_TTL_MS (60LL * 60 * 1000)    /* a known profile: 1 h */
 #define LINE_PROFILE_NEG_TTL_MS (5LL * 60 * 1000) /* a failed lookup: 5 min */
 #define LINE_PROFILE_BUDGET_MS 3000               /* per webhook request */
@@ -81,8 +82,7 @@ struct line {
     char *api_data_base;
     char *auth_header;             /* "Authorization: Bearer ..." - secret, never logged */
     pthread_mutex_t mu;            /* guards the two tables below */
-    struct line_profile_slot profiles[LINE_PROFILE_SLOTS];
-    size_t profile_next;
+    struct line_profile_slot *profiles; /* SETS x WAYS, owned */
     /* Message ids (64-bit hash) whose reply-token attempt went out: a retry
      * of the same message never spends the reply token twice. */
     uint64_t replied[LINE_REPLIED_SLOTS];

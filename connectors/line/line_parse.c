@@ -144,8 +144,10 @@ static int lp_message(struct line_parse_ctx *ctx, const struct og_json *msg, str
         struct og_json *size = js->get(msg, "fileSize");
         if (lp_is_number(js, size) && js->int64(size) > 0)
             it->att.size = js->int64(size);
-        in->attachments = &it->att;
-        in->n_attachments = 1;
+        if (it->att.url || it->att.media_id) { /* not without an id nor a URL */
+            in->attachments = &it->att;
+            in->n_attachments = 1;
+        }
         return 0;
     }
     if (strcmp(type, "sticker") == 0) {
