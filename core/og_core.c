@@ -11,7 +11,7 @@
 
 extern const char og_lua_prelude[], og_lua_ingest[], og_lua_read[];
 
-static struct og_script *script(const char *name, const char *body)
+struct og_script *og_core_script(const char *name, const char *body)
 {
     char *src = og_sprintf("%s\n%s", og_lua_prelude, body);
     struct og_script *s = og_script_new(name, src);
@@ -29,8 +29,8 @@ struct og_core *og_core_new(const struct og_core_opts *o, char *errbuf, size_t e
     }
     c->tag = og_sprintf("{%s}", o->prefix && *o->prefix ? o->prefix : "og");
     c->dedup_ttl_s = o->dedup_ttl_s > 0 ? o->dedup_ttl_s : 8 * 86400 + 3600;
-    c->ingest = script("ingest", og_lua_ingest);
-    c->read = script("read", og_lua_read);
+    c->ingest = og_core_script("ingest", og_lua_ingest);
+    c->read = og_core_script("read", og_lua_read);
     return c;
 }
 

@@ -33,6 +33,11 @@ struct og_core {
     struct og_core_stats stats;
 };
 
+/* A script with the shared prelude (core/lua/prelude.lua) in front: every
+ * core module builds its scripts this way. body is a og_lua_<name> constant
+ * generated from core/lua/<name>.lua. [xfer, og_script_free] */
+struct og_script *og_core_script(const char *name, const char *body);
+
 /* [xfer, og_core_free]; NULL and errbuf on bad options. Connects lazily. */
 struct og_core *og_core_new(const struct og_core_opts *o, char *errbuf, size_t errlen);
 void og_core_free(struct og_core *c);

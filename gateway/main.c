@@ -124,7 +124,7 @@ int main(int argc, char **argv)
     struct og_embedded *emb = NULL;
     struct og_gateway g = {0};
     struct og_pollers *pollers = NULL;
-    int rc = 1, started = 0;
+    int rc = 1, started = 0, workers_started = 0;
 
     og_http_client_global_init();
     /* Block the signals before any thread starts, so every thread inherits
@@ -209,6 +209,10 @@ int main(int argc, char **argv)
     long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
     unsigned threads = cfg.http.threads > 0 ? (unsigned)cfg.http.threads
                                             : (unsigned)(ncpu > 0 ? ncpu * 4 : 8);
+    og_id_new("gw_", og_now_ms(), g.instance_id, sizeof g.instance_id);
+    if (og_workers_start(&g) != 0)
+        goto out;
+    workers_started = 1;
     if (og_http_start(&g, host, port, threads) != 0)
         goto out;
     pollers = og_pollers_start(chs, nch);
@@ -229,6 +233,8 @@ int main(int argc, char **argv)
 out:
     og_pollers_stop(pollers);
     og_http_stop(&g, 0);
+    if (workers_started)
+        og_workers_stop(&g);
     for (size_t i = 0; i < nch; i++)
         og_channel_destroy(chs[i]);
     free(chs);

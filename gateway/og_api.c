@@ -1,10 +1,7 @@
-/* og_api - /api/v1: bearer-token auth and the read API.
- *
- * Tokens are compared as SHA-256 digests with a constant-time compare, so
- * neither the contents nor the length of the configured token leak through
- * timing. Later issues add agents' tokens and roles; the admin token from
- * the config sees everything. */
-#include "og_gateway.h"
+/* og_api - see og_api.h. Tokens are compared as SHA-256 digests with a
+ * constant-time compare, so neither the contents nor the length of a token
+ * leak through timing. */
+#include "og_api.h"
 #include "og_log.h"
 #include "og_util.h"
 
@@ -12,42 +9,75 @@
 #include <string.h>
 #include <strings.h>
 
-static int authorized(struct og_gateway *g, struct MHD_Connection *conn)
+static const struct og_route *const route_tables[] = {
+    og_api_session_routes,
+};
+
+int og_api_authenticate(struct og_api_ctx *ctx, struct og_principal *who)
 {
-    const char *h = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Authorization");
-    if (!h || strncasecmp(h, "Bearer ", 7) != 0)
-        return 0;
-    const char *tok = h + 7;
-    while (*tok == ' ')
-        tok++;
-    unsigned char d[32];
-    og_sha256(tok, strlen(tok), d);
-    return og_ct_equal(d, sizeof d, g->admin_token_sha, sizeof d);
+    memset(who, 0, sizeof *who);
+    const char *h = MHD_lookup_connection_value(ctx->conn, MHD_HEADER_KIND, "Authorization");
+    if (h && strncasecmp(h, "Bearer ", 7) == 0) {
+        const char *tok = h + 7;
+        while (*tok == ' ')
+            tok++;
+        unsigned char d[32];
+        og_sha256(tok, strlen(tok), d);
+        if (og_ct_equal(d, sizeof d, ctx->g->admin_token_sha, sizeof d)) {
+            who->role = OG_ROLE_ADMIN;
+            return 0;
+        }
+    }
+    og_reply_error(ctx->r, 401, "unauthorized", "missing or invalid bearer token");
+    return -1;
 }
 
-static void reply_err(struct og_reply *r, og_err e)
+void og_principal_free(struct og_principal *who)
 {
-    int st = og_err_http_status(e);
-    og_reply_error(r, st, st == 503 ? "unavailable" : st == 404 ? "not_found" : "internal_error",
-                   og_strerror(e));
+    for (size_t i = 0; i < who->n_groups; i++)
+        free(who->groups[i]);
+    free(who->groups);
+    who->groups = NULL;
+    who->n_groups = 0;
 }
 
-/* limit: 1..200, default 50; -1 when malformed. */
-static int parse_limit(struct MHD_Connection *conn)
+const char *og_api_arg(struct og_api_ctx *ctx, const char *name)
 {
-    const char *s = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "limit");
+    return MHD_lookup_connection_value(ctx->conn, MHD_GET_ARGUMENT_KIND, name);
+}
+
+int og_api_limit(struct og_api_ctx *ctx)
+{
+    const char *s = og_api_arg(ctx, "limit");
     if (!s)
         return 50;
     char *end;
     long v = strtol(s, &end, 10);
-    if (*s == 0 || *end || v < 1 || v > 200)
+    if (*s == 0 || *end || v < 1 || v > 200) {
+        og_reply_error(ctx->r, 400, "invalid_request", "limit must be an integer from 1 to 200");
         return -1;
+    }
     return (int)v;
 }
 
-static int valid_id(const char *s, const char *prefix)
+json_object *og_api_json_body(struct og_api_ctx *ctx)
 {
-    size_t pl = strlen(prefix), n = strlen(s);
+    json_tokener *tok = json_tokener_new();
+    json_object *j = json_tokener_parse_ex(tok, ctx->body, (int)ctx->len);
+    int ok = json_tokener_get_error(tok) == json_tokener_success &&
+             json_tokener_get_parse_end(tok) == ctx->len;
+    json_tokener_free(tok);
+    if (!ok || !json_object_is_type(j, json_type_object)) {
+        json_object_put(j);
+        og_reply_error(ctx->r, 400, "invalid_json", "the body must be one JSON object");
+        return NULL;
+    }
+    return j;
+}
+
+int og_api_valid_id(const char *s, const char *prefix)
+{
+    size_t pl = strlen(prefix), n = s ? strlen(s) : 0;
     if (n != pl + OG_ID_LEN || strncmp(s, prefix, pl) != 0)
         return 0;
     for (size_t i = pl; i < n; i++)
@@ -56,104 +86,68 @@ static int valid_id(const char *s, const char *prefix)
     return 1;
 }
 
-static int valid_status(const char *s)
+void og_api_reply_err(struct og_api_ctx *ctx, og_err e, const char *message)
 {
-    static const char *const st[] = {"new", "active", "awaiting", "closed", "transferred",
-                                      "archived"};
-    for (size_t i = 0; i < sizeof st / sizeof *st; i++)
-        if (strcmp(s, st[i]) == 0)
-            return 1;
-    return 0;
+    static const char *const codes[OG_ERR__LAST] = {
+        [OG_ERR_INVALID] = "invalid_request", [OG_ERR_NOT_FOUND] = "not_found",
+        [OG_ERR_CONFLICT] = "conflict",       [OG_ERR_FORBIDDEN] = "forbidden",
+        [OG_ERR_UNAVAILABLE] = "unavailable", [OG_ERR_TOO_LARGE] = "payload_too_large",
+        [OG_ERR_AUTH] = "unauthorized",       [OG_ERR_RATE_LIMITED] = "rate_limited",
+    };
+    const char *code = (unsigned)e < OG_ERR__LAST && codes[e] ? codes[e] : "internal_error";
+    og_reply_error(ctx->r, og_err_http_status(e), code, message ? message : og_strerror(e));
 }
 
-static void list_sessions(struct og_gateway *g, struct MHD_Connection *conn, struct og_reply *r)
+/* Matches path against pattern, filling params. 1 on a match. */
+static int match(const char *pattern, const char *path, char params[4][128])
 {
-    const char *status = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "status");
-    const char *channel = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "channel");
-    const char *cursor = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "cursor");
-    int limit = parse_limit(conn);
-    if (limit < 0) {
-        og_reply_error(r, 400, "invalid_request", "limit must be an integer from 1 to 200");
-        return;
-    }
-    if (status && *status && !valid_status(status)) {
-        og_reply_error(r, 400, "invalid_request",
-                       "status must be one of new, active, awaiting, closed, transferred, "
-                       "archived");
-        return;
-    }
-    if (cursor && *cursor && !valid_id(cursor, "ses_")) {
-        og_reply_error(r, 400, "invalid_request", "malformed cursor");
-        return;
-    }
-    char *json = NULL;
-    og_err e = og_core_list_sessions(g->core, status, channel, cursor, limit, &json);
-    if (e != OG_OK)
-        reply_err(r, e);
-    else
-        og_reply_json(r, 200, json);
-}
-
-static void session_routes(struct og_gateway *g, struct MHD_Connection *conn, const char *rest,
-                           struct og_reply *r)
-{
-    char id[64];
-    size_t n = strcspn(rest, "/");
-    if (n == 0 || n >= sizeof id) {
-        og_reply_error(r, 404, "not_found", "no such session");
-        return;
-    }
-    memcpy(id, rest, n);
-    id[n] = 0;
-    const char *sub = rest + n;
-    if (!valid_id(id, "ses_")) {
-        og_reply_error(r, 404, "not_found", "no such session");
-        return;
-    }
-    char *json = NULL;
-    og_err e;
-    if (*sub == 0) {
-        e = og_core_session_json(g->core, id, &json);
-    } else if (strcmp(sub, "/messages") == 0) {
-        const char *cursor = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "cursor");
-        int limit = parse_limit(conn);
-        if (limit < 0) {
-            og_reply_error(r, 400, "invalid_request", "limit must be an integer from 1 to 200");
-            return;
+    int np = 0;
+    const char *p = pattern, *s = path;
+    while (*p && *s) {
+        if (*p != '/' || *s != '/')
+            return 0;
+        p++, s++;
+        size_t pl = strcspn(p, "/"), sl = strcspn(s, "/");
+        if (*p == ':') {
+            if (sl == 0 || sl >= 128 || np >= 4)
+                return 0;
+            memcpy(params[np], s, sl);
+            params[np][sl] = 0;
+            np++;
+        } else if (pl != sl || strncmp(p, s, pl) != 0) {
+            return 0;
         }
-        if (cursor && *cursor && !valid_id(cursor, "msg_")) {
-            og_reply_error(r, 400, "invalid_request", "malformed cursor");
-            return;
-        }
-        e = og_core_list_messages(g->core, id, cursor, limit, &json);
-    } else {
-        og_reply_error(r, 404, "not_found", "no such route");
-        return;
+        p += pl, s += sl;
     }
-    if (e == OG_ERR_NOT_FOUND)
-        og_reply_error(r, 404, "not_found", "no such session");
-    else if (e != OG_OK)
-        reply_err(r, e);
-    else
-        og_reply_json(r, 200, json);
+    return *p == 0 && *s == 0;
 }
 
 void og_api_handle(struct og_gateway *g, struct MHD_Connection *conn, const char *method,
                    const char *url, const char *body, size_t len, struct og_reply *r)
 {
-    if (!authorized(g, conn)) {
-        og_reply_error(r, 401, "unauthorized", "missing or invalid bearer token");
+    struct og_api_ctx ctx = {.g = g, .conn = conn, .method = method,
+                             .path = url + strlen("/api/v1"), .body = body, .len = len, .r = r};
+    if (og_api_authenticate(&ctx, &ctx.who) != 0)
         return;
+    int path_matched = 0;
+    for (size_t t = 0; t < sizeof route_tables / sizeof *route_tables; t++) {
+        for (const struct og_route *rt = route_tables[t]; rt->method; rt++) {
+            if (!match(rt->pattern, ctx.path, ctx.params))
+                continue;
+            path_matched = 1;
+            if (strcmp(rt->method, method) != 0)
+                continue;
+            if (ctx.who.role < rt->min_role)
+                og_reply_error(r, 403, "forbidden", "your role may not do this");
+            else
+                rt->fn(&ctx);
+            og_principal_free(&ctx.who);
+            return;
+        }
     }
-    const char *path = url + strlen("/api/v1");
-    if (strcmp(method, "GET") != 0) {
-        og_reply_error(r, 405, "method_not_allowed", "this route is read-only");
-        return;
-    }
-    if (strcmp(path, "/sessions") == 0)
-        list_sessions(g, conn, r);
-    else if (strncmp(path, "/sessions/", 10) == 0)
-        session_routes(g, conn, path + 10, r);
+    og_principal_free(&ctx.who);
+    if (path_matched)
+        og_reply_error(r, 405, "method_not_allowed", "this route does not take that method");
     else
         og_reply_error(r, 404, "not_found", "no such route");
 }

@@ -5,6 +5,8 @@
  *   og_metrics.c   /metrics in Prometheus text format
  *   og_embedded.c  redis.url "embedded": start, supervise and stop redis-server
  *   og_pollers.c   one thread per channel whose connector polls
+ *   og_workers.c   the background workers' registry (one row per worker)
+ *   og_api_*.c     one file per area of /api/v1 (og_api.h)
  *   main.c         command line, config, start-up and clean shutdown */
 #ifndef OG_GATEWAY_H
 #define OG_GATEWAY_H
@@ -35,7 +37,20 @@ struct og_gateway {
     struct og_http_stats stats;
     atomic_int ready;                   /* channels started */
     atomic_int stopping;
+    char instance_id[48];               /* unique per process: consumer names */
+    /* Workers' and API areas' state, one pointer each (owned by its file). */
 };
+
+/* A background worker (routing timers, send queue, webhook dispatcher...).
+ * start() keeps its state in struct og_gateway and returns 0; stop() must
+ * return promptly and free everything start() made. */
+struct og_worker {
+    const char *name;
+    int (*start)(struct og_gateway *g);
+    void (*stop)(struct og_gateway *g);
+};
+int og_workers_start(struct og_gateway *g);
+void og_workers_stop(struct og_gateway *g);
 
 /* og_http.c */
 int og_http_start(struct og_gateway *g, const char *host, int port, unsigned threads);

@@ -1,0 +1,61 @@
+/* og_api - the /api/v1 router. Each area of the API lives in its own file
+ * (og_api_sessions.c, og_api_agents.c, ...) and exports one route table;
+ * og_api.c authenticates the caller, matches the route, checks the role and
+ * calls the handler. A handler fills ctx->r (og_reply_json/og_reply_error).
+ *
+ * Patterns are literal segments and ":name" parameters matching one
+ * segment, e.g. "/sessions/:id/messages"; params[i] holds the i-th. */
+#ifndef OG_API_H
+#define OG_API_H
+#include "og_gateway.h"
+
+#include <json-c/json.h>
+
+enum og_role { OG_ROLE_AGENT = 0, OG_ROLE_MANAGER = 1, OG_ROLE_ADMIN = 2 };
+
+/* Who is calling, as established by og_api_authenticate(). */
+struct og_principal {
+    enum og_role role;
+    char agent_id[48];          /* "" for the config's admin token */
+    char **groups;              /* owned; the agent's groups */
+    size_t n_groups;
+};
+
+struct og_api_ctx {
+    struct og_gateway *g;
+    struct MHD_Connection *conn;
+    const char *method, *path;  /* path after /api/v1 */
+    const char *body;           /* raw request body, NUL-terminated */
+    size_t len;
+    struct og_principal who;
+    char params[4][128];        /* ":name" segments, in order, URL-decoded */
+    struct og_reply *r;
+};
+
+struct og_route {
+    const char *method;         /* "GET", "POST", ...; NULL ends a table */
+    const char *pattern;        /* "/sessions/:id" */
+    enum og_role min_role;      /* the least role allowed to call it */
+    void (*fn)(struct og_api_ctx *ctx);
+};
+
+/* Route tables, one per file; og_api.c lists them. */
+extern const struct og_route og_api_session_routes[];
+
+/* Authenticates the request: the admin token from the config, or (when an
+ * agent store exists) an agent's token. 0 on success with *who filled;
+ * -1 with ctx->r already set (401/403). */
+int og_api_authenticate(struct og_api_ctx *ctx, struct og_principal *who);
+void og_principal_free(struct og_principal *who);
+
+/* Helpers for handlers. */
+const char *og_api_arg(struct og_api_ctx *ctx, const char *name);  /* query argument */
+/* limit: 1..200, default 50; -1 after answering 400. */
+int og_api_limit(struct og_api_ctx *ctx);
+/* The body parsed as a JSON object [xfer], or NULL after answering 400. */
+json_object *og_api_json_body(struct og_api_ctx *ctx);
+/* 1 when s is prefix + 26 id characters. */
+int og_api_valid_id(const char *s, const char *prefix);
+/* Answers the HTTP status og_err maps to, with a JSON error. */
+void og_api_reply_err(struct og_api_ctx *ctx, og_err e, const char *message);
+#endif
