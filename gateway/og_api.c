@@ -32,6 +32,20 @@ int og_api_authenticate(struct og_api_ctx *ctx, struct og_principal *who)
     return -1;
 }
 
+int og_api_can_access_session(struct og_api_ctx *ctx, const char *sid)
+{
+    if (ctx->who.role >= OG_ROLE_MANAGER)
+        return 1;
+    redisReply *r = NULL;
+    if (og_redis_cmd(ctx->g->core->redis, &r, "HGET %s:ses:%s agent_id", ctx->g->core->tag,
+                     sid) != OG_OK)
+        return -1;
+    int ok = r->type == REDIS_REPLY_STRING && ctx->who.agent_id[0] &&
+             strcmp(r->str, ctx->who.agent_id) == 0;
+    freeReplyObject(r);
+    return ok;
+}
+
 void og_principal_free(struct og_principal *who)
 {
     for (size_t i = 0; i < who->n_groups; i++)

@@ -48,6 +48,12 @@ extern const struct og_route og_api_session_routes[];
 int og_api_authenticate(struct og_api_ctx *ctx, struct og_principal *who);
 void og_principal_free(struct og_principal *who);
 
+/* 1 when the caller may see and act on the session: admins and managers
+ * always; an agent when the session is assigned to them (the routing area
+ * extends this to the queues of the agent's groups). 0 when not (or when it
+ * does not exist); -1 when Redis is unavailable. */
+int og_api_can_access_session(struct og_api_ctx *ctx, const char *sid);
+
 /* Helpers for handlers. */
 const char *og_api_arg(struct og_api_ctx *ctx, const char *name);  /* query argument */
 /* limit: 1..200, default 50; -1 after answering 400. */
