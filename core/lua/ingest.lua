@@ -16,15 +16,22 @@ local new_cid, new_sid, mid = ARGV[16], ARGV[17], ARGV[18]
 local eids = {ARGV[19], ARGV[20], ARGV[21], ARGV[22]}
 local mtail, pmid, reply_pmid, reply_token, raw = ARGV[23], ARGV[24], ARGV[25], ARGV[26], ARGV[27]
 
-local dk = k(P, 'dedup', ch, dedup)
-local prev = redis.call('GET', dk)
-if prev then return {'dup', prev} end
+-- De-duplication. The provider id index doubles as the dedup record when
+-- the platform's delivery key is the message id (WhatsApp, Messenger, the
+-- example connector), saving a key per message; otherwise the delivery key
+-- gets its own record that expires after the dedup window.
 local pk = k(P, 'pmid', ch, pmid)
+local dk = nil
+if dedup ~= pmid then
+  dk = k(P, 'dedup', ch, dedup)
+  local prev = redis.call('GET', dk)
+  if prev then return {'dup', prev} end
+end
 if pmid ~= '' then
-  -- A platform may redeliver one message under a new delivery key.
+  -- A platform may also redeliver one message under a new delivery key.
   local known = redis.call('GET', pk)
   if known then
-    redis.call('SET', dk, known, 'EX', ttl)
+    if dk then redis.call('SET', dk, known, 'EX', ttl) end
     return {'dup', known}
   end
 end
@@ -32,10 +39,21 @@ end
 local ei = 0
 local function next_eid() ei = ei + 1; return eids[ei] end
 
+-- the thread's session, and through it (for a one-to-one thread) the contact
+local tk = k(P, 'thread', ch, thread)
+local sid = redis.call('GET', tk)
+local st, cid
+if sid then
+  local sv = redis.call('HMGET', k(P, 'ses', sid), 'status', 'contact_id')
+  st, cid = sv[1], sv[2]
+  if thread ~= ext then cid = nil end -- a group thread: the sender is its own contact
+end
+
 -- contact
 local ck = k(P, 'contact', ch, ext)
-local cid = redis.call('GET', ck)
+if not cid then cid = redis.call('GET', ck) end
 local contact_created = false
+local sender_name = p_name
 if not cid then
   cid = new_cid
   redis.call('SET', ck, cid)
@@ -53,9 +71,11 @@ else
   local names = {'name', 'username', 'avatar_url', 'phone', 'email'}
   local locked = cur[6] or ''
   local upd = {}
+  sender_name = cur[1] or ''
   for i = 1, 5 do
     if new[i] ~= '' and new[i] ~= cur[i] and not string.find(locked, names[i], 1, true) then
       upd[#upd + 1] = names[i]; upd[#upd + 1] = new[i]
+      if i == 1 then sender_name = new[i] end
     end
   end
   if #upd > 0 then
@@ -65,8 +85,6 @@ else
 end
 
 -- session
-local tk = k(P, 'thread', ch, thread)
-local sid = redis.call('GET', tk)
 local created, reopened, activated = false, false, false
 local skey
 if not sid then
@@ -82,7 +100,6 @@ if not sid then
   created = true
 else
   skey = k(P, 'ses', sid)
-  local st = redis.call('HGET', skey, 'status')
   if st == 'closed' or st == 'archived' then
     set_status(P, sid, st, 'new')
     redis.call('HDEL', skey, 'agent_id', 'closed_at', 'close_reason', 'first_reply_at')
@@ -98,14 +115,13 @@ end
 -- message
 local reply_to = ''
 if reply_pmid ~= '' then reply_to = redis.call('GET', k(P, 'pmid', ch, reply_pmid)) or '' end
-local sender_name = redis.call('HGET', k(P, 'con', cid), 'name') or ''
 local mj = table.concat({'{"id":"', mid, '","session_id":"', sid, '","direction":"in",', mtail,
   ',"sender":{"type":"contact","id":"', cid, '","name":', js(sender_name), '}',
   ',"reply_to":', q(reply_to)})
 redis.call('HSET', k(P, 'msg', mid), 'j', mj, 'st', 'delivered', 'sid', sid, 'raw', raw)
 redis.call('ZADD', k(P, 'ses', sid, 'msgs'), 0, mid)
 if pmid ~= '' then redis.call('SET', pk, mid) end
-redis.call('SET', dk, mid, 'EX', ttl)
+if dk then redis.call('SET', dk, mid, 'EX', ttl) end
 if reply_token ~= '' then
   redis.call('HSET', skey, 'updated_at', now_iso, 'last_message_at', now_iso,
     'last_customer_message_at', now_iso, 'last_customer_ms', now_ms,

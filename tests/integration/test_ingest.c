@@ -97,7 +97,22 @@ int main(void)
     snprintf(key, sizeof key, "ZCARD {t}:ses:%s:msgs", r1.session_id);
     CHECK_INT(redis_int(&rs, key), 2);
     CHECK_INT(redis_int(&rs, "XLEN {t}:events"), 4);
-    CHECK_INT(redis_int(&rs, "TTL {t}:dedup:c1:d2") > 8 * 86400, 1);
+    CHECK_INT(redis_int(&rs, "EXISTS {t}:dedup:c1:d2"), 0); /* the pmid index covers it */
+
+    /* a platform whose delivery key is not the message id (Telegram's
+     * update_id): the delivery key is remembered for the dedup window, and a
+     * redelivery of the same message under a new delivery key is caught too */
+    struct og_inbound u1 = msg("u:55", "u1", "by update id");
+    u1.provider_message_id = "chat1:55";
+    struct og_ingest_result ru;
+    CHECK_INT(og_core_ingest(c, &chan, &u1, &ru), OG_OK);
+    CHECK_INT(ru.duplicate, 0);
+    CHECK_INT(redis_int(&rs, "TTL {t}:dedup:c1:u:55") > 8 * 86400, 1);
+    CHECK_INT(og_core_ingest(c, &chan, &u1, &ru), OG_OK);
+    CHECK_INT(ru.duplicate, 1);
+    u1.dedup_key = "u:56";
+    CHECK_INT(og_core_ingest(c, &chan, &u1, &ru), OG_OK);
+    CHECK_INT(ru.duplicate, 1);
 
     /* the read side renders DESIGN.md's shapes */
     char *json = NULL;
@@ -113,7 +128,7 @@ int main(void)
     json_object_put(s);
     CHECK_INT(og_core_list_messages(c, r1.session_id, NULL, 50, &json), OG_OK);
     json_object *ml = parse(json);
-    CHECK_INT(json_object_array_length(json_object_object_get(ml, "items")), 2);
+    CHECK_INT(json_object_array_length(json_object_object_get(ml, "items")), 3);
     CHECK_STR(jstr(ml, "items.0.text"), "hello");
     CHECK_STR(jstr(ml, "items.0.direction"), "in");
     CHECK_STR(jstr(ml, "items.0.kind"), "text");
@@ -138,7 +153,7 @@ int main(void)
     CHECK_INT(og_core_ingest(c, &chan, &m4, &r4), OG_OK);
     CHECK_INT(r4.session_created, 2);
     CHECK_STR(r4.session_id, r1.session_id);
-    CHECK_INT(redis_int(&rs, key), 3);
+    CHECK_INT(redis_int(&rs, key), 4);
     CHECK_INT(redis_int(&rs, "ZCARD {t}:queue:default"), 1);
     CHECK_INT(redis_int(&rs, "ZCARD {t}:idx:st:closed"), 0);
     CHECK_INT(og_core_session_json(c, r1.session_id, &json), OG_OK);
@@ -202,7 +217,7 @@ int main(void)
             usleep(50000);
     }
     CHECK_INT(e, OG_OK);
-    CHECK_INT(redis_int(&rs, key), 5); /* AOF kept everything acknowledged */
+    CHECK_INT(redis_int(&rs, key), 6); /* AOF kept everything acknowledged */
 
     og_core_free(c);
     og_test_redis_stop(&rs);
