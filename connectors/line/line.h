@@ -65,7 +65,7 @@ struct line_conf {
 #define LINE_PROFILE_TTL_MS (60LL * 60 * 1000)    /* a known profile: 1 h */
 #define LINE_PROFILE_NEG_TTL_MS (5LL * 60 * 1000) /* a failed lookup: 5 min */
 #define LINE_PROFILE_BUDGET_MS 3000               /* per webhook request */
-#define LINE_REPLIED_SLOTS 1024
+#define LINE_REPLIED_SLOTS 2048
 
 struct line_profile_slot {
     char *key;          /* "<chat_id or ->:<userId>", owned; NULL = free */
@@ -83,8 +83,9 @@ struct line {
     char *auth_header;             /* "Authorization: Bearer ..." - secret, never logged */
     pthread_mutex_t mu;            /* guards the two tables below */
     struct line_profile_slot *profiles; /* SETS x WAYS, owned */
-    /* Message ids (64-bit hash) whose reply-token attempt went out: a retry
-     * of the same message never spends the reply token twice. */
+    /* Message ids and reply tokens (64-bit hashes) spent on a reply: a retry
+     * of the same message, or a later message handed the same token, pushes
+     * instead of replaying a single-use token. */
     uint64_t replied[LINE_REPLIED_SLOTS];
     size_t replied_next;
 };

@@ -28,8 +28,9 @@
  * margin covers queueing and clock skew). A 400 "Invalid reply token" falls
  * back to push; so do a 5xx and a transport failure, because a reply cannot
  * be retried idempotently while a push can (the retry key). The instance
- * remembers which message ids spent their reply token, so a retry of the
- * same message goes straight to push and never replays the token. Push goes
+ * remembers which message ids and which tokens were spent on a reply, so a
+ * retry of the same message, or the next message handed the same token,
+ * goes straight to push and never replays a token. Push goes
  * to thread_id (else contact_external_id) with X-Line-Retry-Key derived from
  * our message id; a 409 for that key means LINE already accepted it.
  *
@@ -338,31 +339,42 @@ static int ls_invalid_reply_token(const struct og_http_result *r)
     return r->status == 400 && r->body && strcasestr(r->body, "invalid reply token");
 }
 
-/* A 64-bit hash of a message id for the replied table. */
-static uint64_t ls_hash(const struct og_services *svc, const char *id)
+/* A 64-bit hash of kind ('m' message id, 't' reply token) + s for the
+ * replied table. */
+static uint64_t ls_hash(const struct og_services *svc, char kind, const char *s)
 {
     unsigned char h[32];
+    size_t n = strlen(s);
+    char *buf = svc->alloc(n + 2);
+    buf[0] = kind;
+    memcpy(buf + 1, s, n + 1);
+    svc->sha256(buf, n + 1, h);
+    svc->free(buf);
     uint64_t v = 0;
-    svc->sha256(id, strlen(id), h);
     for (int i = 0; i < 8; i++)
         v = (v << 8) | h[i];
     return v | 1; /* 0 marks a free slot */
 }
 
-/* Returns 1 when the reply token of this message id was spent before, else
- * records it and returns 0. */
-static int ls_reply_spent(struct line *ln, const char *message_id)
+/* Returns 1 when this message already spent a reply token, or this reply
+ * token was already spent (the host hands the last token it got to every
+ * message that follows; LINE tokens are single-use). Otherwise records both
+ * and returns 0: the caller is about to spend the token. */
+static int ls_reply_spent(struct line *ln, const char *message_id, const char *token)
 {
-    if (!message_id)
-        return 0;
-    uint64_t h = ls_hash(ln->svc, message_id);
+    uint64_t hm = message_id ? ls_hash(ln->svc, 'm', message_id) : 0;
+    uint64_t ht = ls_hash(ln->svc, 't', token);
     int seen = 0;
     pthread_mutex_lock(&ln->mu);
     for (size_t i = 0; i < LINE_REPLIED_SLOTS && !seen; i++)
-        seen = ln->replied[i] == h;
+        seen = ln->replied[i] == ht || (hm && ln->replied[i] == hm);
     if (!seen) {
-        ln->replied[ln->replied_next] = h;
+        ln->replied[ln->replied_next] = ht;
         ln->replied_next = (ln->replied_next + 1) % LINE_REPLIED_SLOTS;
+        if (hm) {
+            ln->replied[ln->replied_next] = hm;
+            ln->replied_next = (ln->replied_next + 1) % LINE_REPLIED_SLOTS;
+        }
     }
     pthread_mutex_unlock(&ln->mu);
     return seen;
@@ -411,7 +423,7 @@ og_err line_send(struct line *ln, const struct og_outbound *m, struct og_send_re
 
     /* 1. Reply, while the token is fresh and unspent. */
     if (m->reply_token && *m->reply_token && m->reply_token_age_ms >= 0 &&
-        m->reply_token_age_ms < LINE_REPLY_MAX_AGE_MS && !ls_reply_spent(ln, m->message_id)) {
+        m->reply_token_age_ms < LINE_REPLY_MAX_AGE_MS && !ls_reply_spent(ln, m->message_id, m->reply_token)) {
         body = ls_request(svc, "replyToken", m->reply_token, mtext, mlen, &blen);
         memset(&a, 0, sizeof a);
         ls_call(ln, "/v2/bot/message/reply", NULL, body, blen, &a);

@@ -13,6 +13,7 @@
  * 409, 429, 401, 403, 400, 500, a slow answer, a timeout, a refused
  * connection and text splitting. */
 #include "og_http_client.h"
+#include "og_log.h"
 #include "og_test.h"
 
 #include <ctype.h>
@@ -21,6 +22,7 @@
 #include <openssl/sha.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #define SECRET "line-channel-secret-0123"
 #define TOKEN "line-access-token-XYZ"
@@ -732,9 +734,18 @@ static void test_send_fallbacks(struct og_test_conn *c, struct og_fake *f)
         json_object_put(b);
     }
 
+    /* The next message handed the same (now spent) token: straight to push. */
+    m.message_id = "msg_04bSAMETOKEN";
+    og_fake_reset(f);
+    CHECK_INT(do_send(c, &m, &res), OG_OK);
+    free(res.provider_message_id);
+    CHECK_INT(og_fake_count(f), 1);
+    CHECK_STR(og_fake_get(f, 0) ? og_fake_get(f, 0)->url : NULL, "/v2/bot/message/push");
+
     /* 500 on reply -> push at once; and a retry of the same message never
      * spends the token again. */
     m.message_id = "msg_05REPLY500";
+    m.reply_token = "rt-500";
     og_fake_reset(f);
     og_fake_push(f, &(struct og_fake_resp){.status = 500, .body = "{\"message\":\"oops\"}"});
     og_fake_push(f, &(struct og_fake_resp){.status = 500, .body = "{\"message\":\"oops\"}"});
@@ -751,8 +762,17 @@ static void test_send_fallbacks(struct og_test_conn *c, struct og_fake *f)
     CHECK_INT(og_fake_count(f), 1);
     CHECK_STR(og_fake_get(f, 0) ? og_fake_get(f, 0)->url : NULL, "/v2/bot/message/push");
 
+    /* A retry with a fresh token still pushes: this message spent one. */
+    m.reply_token = "rt-500-again";
+    og_fake_reset(f);
+    CHECK_INT(do_send(c, &m, &res), OG_OK);
+    free(res.provider_message_id);
+    CHECK_INT(og_fake_count(f), 1);
+    CHECK_STR(og_fake_get(f, 0) ? og_fake_get(f, 0)->url : NULL, "/v2/bot/message/push");
+
     /* A 400 about the body on reply: permanent, no push. */
     m.message_id = "msg_06BADBODY";
+    m.reply_token = "rt-400";
     og_fake_reset(f);
     og_fake_push(f, &(struct og_fake_resp){
                         .status = 400,
@@ -768,6 +788,7 @@ static void test_send_fallbacks(struct og_test_conn *c, struct og_fake *f)
 
     /* 429 on reply: rate limited, no push. */
     m.message_id = "msg_07REPLY429";
+    m.reply_token = "rt-429";
     og_fake_reset(f);
     og_fake_push(f, &(struct og_fake_resp){.status = 429,
                                            .body = "{\"message\":\"Too Many Requests\"}",
@@ -1037,6 +1058,55 @@ static void test_send_transport(void)
     og_fake_stop(slow);
 }
 
+/* Runs a few calls that log (refused signatures, send errors, transport
+ * failures, at debug level) with stderr sent to a file, then checks that
+ * neither the channel secret nor the access token appears in it. */
+static void test_no_secrets_logged(struct og_test_conn *c, struct og_fake *f)
+{
+    char path[] = "/tmp/og-line-log-XXXXXX";
+    int fd = mkstemp(path);
+    CHECK(fd >= 0);
+    if (fd < 0)
+        return;
+    int saved_level = og_log_level;
+    og_log_level = OG_LOG_DEBUG;
+    fflush(stderr);
+    int saved = dup(2);
+    dup2(fd, 2);
+
+    char *body = fixture("text.json");
+    if (body) {
+        post_with_sig(c, body, strlen(body), "bm9wZQ==");
+        post_with_sig(c, body, strlen(body), NULL);
+        post_signed(c, "{\"events\":7}");
+        free(body);
+    }
+    struct og_outbound m = {.struct_size = sizeof m, .message_id = "msg_12LOG",
+                            .thread_id = "U1", .kind = OG_KIND_TEXT, .text = "x",
+                            .reply_token = "rt-log", .reply_token_age_ms = 10};
+    struct og_send_result res;
+    og_fake_reset(f);
+    og_fake_push(f, &(struct og_fake_resp){.status = 400,
+                                           .body = "{\"message\":\"Invalid reply token\"}"});
+    og_fake_push(f, &(struct og_fake_resp){.status = 401, .body = "{\"message\":\"bad token\"}"});
+    do_send(c, &m, &res);
+
+    fflush(stderr);
+    dup2(saved, 2);
+    close(saved);
+    og_log_level = saved_level;
+    char *log = og_test_read_file(path, NULL);
+    CHECK(log != NULL);
+    if (log) {
+        CHECK(strstr(log, "x-line-signature") != NULL); /* something was logged */
+        CHECK(strstr(log, SECRET) == NULL);
+        CHECK(strstr(log, TOKEN) == NULL);
+    }
+    free(log);
+    close(fd);
+    unlink(path);
+}
+
 int main(void)
 {
     struct og_fake *f = og_fake_start();
@@ -1066,6 +1136,7 @@ int main(void)
         test_send_errors(c, f);
         test_send_kinds(c, f);
         test_send_split(c, f);
+        test_no_secrets_logged(c, f);
         og_test_conn_close(c);
     }
     test_options();
