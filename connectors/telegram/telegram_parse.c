@@ -230,6 +230,12 @@ static int fill_message(const struct og_services *svc, void *host, const struct 
         t->loc.address = jstr(svc, v, "address");
         t->in.location = &t->loc;
         t->in.n_attachments = 0;
+        if (!(t->loc.latitude >= -90 && t->loc.latitude <= 90) ||
+            !(t->loc.longitude >= -180 && t->loc.longitude <= 180)) {
+            t->in.location = NULL; /* out of range: a note, not a place */
+            t->in.kind = OG_KIND_SYSTEM;
+            t->in.text = "[invalid location]";
+        }
     } else if ((v = J->get(m, "contact")) && J->type(v) == OG_JSON_OBJECT) {
         /* No contact struct in the model: "<name>: <phone>" as text; the
          * vCard and user_id, when given, stay in raw. */

@@ -243,9 +243,10 @@ static int fill_message(const struct og_services *svc, void *host, const struct 
     }
     const struct og_json *geo = J->get(m, "geo");
     const struct og_json *co = J->get(geo, "coordinates");
-    if (J->type(co) == OG_JSON_OBJECT) {
-        t->loc.latitude = J->dbl(J->get(co, "latitude"));
-        t->loc.longitude = J->dbl(J->get(co, "longitude"));
+    double lat = J->dbl(J->get(co, "latitude")), lon = J->dbl(J->get(co, "longitude"));
+    if (J->type(co) == OG_JSON_OBJECT && lat >= -90 && lat <= 90 && lon >= -180 && lon <= 180) {
+        t->loc.latitude = lat;
+        t->loc.longitude = lon;
         const struct og_json *place = J->get(geo, "place");
         t->loc.name = jstr(svc, place, "title");
         t->loc.address = jstr(svc, place, "address");
