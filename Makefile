@@ -76,6 +76,9 @@ example: build
 	rm -rf $(BUILD)/example-prefix
 	cmake --install $(BUILD) --prefix $(CURDIR)/$(BUILD)/example-prefix
 	bash examples/signed_json/build-out-of-tree.sh $(CURDIR)/$(BUILD)/example-prefix
+	@# the installed daemon finds its installed connectors with no flag
+	$(BUILD)/example-prefix/bin/omnigate --connector-help signed_json | grep -q '^connector signed_json'
+	@echo "example: out-of-tree build and installed daemon ok"
 
 install: build
 	cmake --install $(BUILD) --prefix $(PREFIX)
