@@ -30,8 +30,10 @@ int64_t og_graph_json_i64(const struct og_json_api *js, const struct og_json *j,
     switch (js->type(j)) {
     case OG_JSON_INT:
         return js->int64(j);
-    case OG_JSON_DOUBLE:
-        return (int64_t)js->dbl(j);
+    case OG_JSON_DOUBLE: {
+        double d = js->dbl(j); /* a cast out of range would be undefined */
+        return d >= -9.2e18 && d <= 9.2e18 ? (int64_t)d : def;
+    }
     case OG_JSON_STRING: {
         const char *s = js->str(j);
         char *end;

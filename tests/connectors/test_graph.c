@@ -356,12 +356,14 @@ static void test_url(void)
     CHECK_STR(u, "http://127.0.0.1:9/v1.0/me/messages");
     svc->free(u);
     CHECK_INT(og_graph_json_i64(svc->json, NULL, -7), -7);
-    const char *arr = "[\"1749416383\",12,\"x1\",1.5e3]";
+    const char *arr = "[\"1749416383\",12,\"x1\",1.5e3,1e300,\"99999999999999999999\"]";
     struct og_json *j = svc->json->parse(arr, strlen(arr));
     CHECK_INT(og_graph_json_i64(svc->json, svc->json->at(j, 0), 0), 1749416383LL);
     CHECK_INT(og_graph_json_i64(svc->json, svc->json->at(j, 1), 0), 12);
     CHECK_INT(og_graph_json_i64(svc->json, svc->json->at(j, 2), -1), -1);
     CHECK_INT(og_graph_json_i64(svc->json, svc->json->at(j, 3), 0), 1500);
+    CHECK_INT(og_graph_json_i64(svc->json, svc->json->at(j, 4), -2), -2);
+    CHECK_INT(og_graph_json_i64(svc->json, svc->json->at(j, 5), -3), -3);
     svc->json->put(j);
 }
 
