@@ -17,13 +17,11 @@
  * The bot token is part of every API URL, so no URL is ever logged here. */
 #include "telegram.h"
 
-#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
-#define TG_POLL_MAX_S 50 /* long-poll wait cap, seconds */
+#define TG_POLL_MAX_S 50 /* Telegram's long-poll wait limit, seconds */
 
 static const struct og_option telegram_options[] = {
     {"bot_token", OG_OPT_STR, NULL, OG_OPT_REQUIRED | OG_OPT_SECRET,
@@ -39,6 +37,9 @@ static const struct og_option telegram_options[] = {
      offsetof(struct telegram_conf, api_base), "Bot API base URL", NULL},
     {"timeout_ms", OG_OPT_INT, "30000", 0, offsetof(struct telegram_conf, timeout_ms),
      "timeout of one Bot API call in ms (long polls add their wait)", NULL},
+    {"poll_wait_s", OG_OPT_INT, "5", 0, offsetof(struct telegram_conf, poll_wait_s),
+     "polling: getUpdates long-poll wait in s (0-50); also bounds how long shutdown waits",
+     NULL},
     {NULL, 0, NULL, 0, 0, NULL, NULL},
 };
 
@@ -78,6 +79,10 @@ static og_err telegram_create(const struct og_services *svc, void *host, const v
                  "or use mode \"polling\"");
         return OG_ERR_INVALID;
     }
+    if (conf->poll_wait_s < 0 || conf->poll_wait_s > TG_POLL_MAX_S) {
+        snprintf(errbuf, errlen, "poll_wait_s must be 0 to %d", TG_POLL_MAX_S);
+        return OG_ERR_INVALID;
+    }
     if (conf->secret_token && *conf->secret_token && !valid_secret_token(conf->secret_token)) {
         snprintf(errbuf, errlen, "secret_token: 1-256 characters of A-Z a-z 0-9 _ - only");
         return OG_ERR_INVALID;
@@ -96,11 +101,6 @@ static og_err telegram_create(const struct og_services *svc, void *host, const v
     tg->api = svc->alloc(n);
     snprintf(tg->api, n, "%.*s/bot%s", (int)bl, base, conf->bot_token);
     pthread_mutex_init(&tg->mu, NULL);
-    pthread_condattr_t ca;
-    pthread_condattr_init(&ca);
-    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-    pthread_cond_init(&tg->cv, &ca);
-    pthread_condattr_destroy(&ca);
     *inst = tg;
     svc->log(host, OG_LOG_INFO, "telegram: ready, mode %s", polling ? "polling" : "webhook");
     return OG_OK;
@@ -111,7 +111,6 @@ static void telegram_destroy(void *inst)
     struct telegram *tg = inst;
     if (!tg)
         return;
-    pthread_cond_destroy(&tg->cv);
     pthread_mutex_destroy(&tg->mu);
     tg->svc->free(tg->api);
     tg->svc->free(tg);
@@ -128,6 +127,10 @@ static og_err telegram_handle_http(void *inst, const struct og_http_req *req,
     }
     if (!req->method || strcmp(req->method, "POST") != 0) {
         svc->respond(resp, 405, "text/plain", "POST only\n", 10);
+        if (svc->struct_size >= offsetof(struct og_services, respond_header) +
+                                    sizeof svc->respond_header &&
+            svc->respond_header)
+            svc->respond_header(resp, "Allow", "POST");
         return OG_ERR_INVALID;
     }
     const char *got = svc->req_header(req, "X-Telegram-Bot-Api-Secret-Token");
@@ -141,27 +144,6 @@ static og_err telegram_handle_http(void *inst, const struct og_http_req *req,
     if (e == OG_ERR_INVALID)
         svc->log(tg->host, OG_LOG_WARN, "telegram: webhook body is not an Update");
     return e;
-}
-
-/* Waits up to ms, or until poll_wakeup(). Returns 1 when woken. */
-static int idle_wait(struct telegram *tg, int ms)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    ts.tv_sec += ms / 1000;
-    ts.tv_nsec += (long)(ms % 1000) * 1000000L;
-    if (ts.tv_nsec >= 1000000000L) {
-        ts.tv_sec++;
-        ts.tv_nsec -= 1000000000L;
-    }
-    pthread_mutex_lock(&tg->mu);
-    int rc = 0;
-    while (!tg->wake && rc != ETIMEDOUT)
-        rc = pthread_cond_timedwait(&tg->cv, &tg->mu, &ts);
-    int woke = tg->wake;
-    tg->wake = 0;
-    pthread_mutex_unlock(&tg->mu);
-    return woke;
 }
 
 static int take_wake(struct telegram *tg)
@@ -178,7 +160,6 @@ static void telegram_poll_wakeup(void *inst)
     struct telegram *tg = inst;
     pthread_mutex_lock(&tg->mu);
     tg->wake = 1;
-    pthread_cond_broadcast(&tg->cv);
     pthread_mutex_unlock(&tg->mu);
 }
 
@@ -189,11 +170,8 @@ static og_err telegram_poll(void *inst, int timeout_ms)
 {
     struct telegram *tg = inst;
     const struct og_services *svc = tg->svc;
-    if (!tg->polling) {
-        /* Webhook mode: nothing to poll. Sleep so the host's loop is idle. */
-        idle_wait(tg, timeout_ms > 0 ? timeout_ms : 1000);
-        return OG_OK;
-    }
+    if (!tg->polling)
+        return OG_ERR_UNSUPPORTED; /* webhook mode: the host stops polling us */
     if (take_wake(tg))
         return OG_OK;
     if (!tg->offset_loaded) {
@@ -210,8 +188,8 @@ static og_err telegram_poll(void *inst, int timeout_ms)
         tg->offset_loaded = 1;
     }
     int wait_s = timeout_ms > 0 ? timeout_ms / 1000 : 0;
-    if (wait_s > TG_POLL_MAX_S)
-        wait_s = TG_POLL_MAX_S;
+    if (wait_s > tg->conf->poll_wait_s)
+        wait_s = (int)tg->conf->poll_wait_s;
     const struct og_json_api *J = svc->json;
     struct og_json *body = J->new_object();
     if (tg->offset > 0)

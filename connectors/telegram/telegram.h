@@ -28,6 +28,7 @@ struct telegram_conf {
     char *mode;         /* "webhook" | "polling" */
     char *api_base;     /* "https://api.telegram.org" */
     int64_t timeout_ms; /* per API call (send); long polls add their wait */
+    int64_t poll_wait_s; /* getUpdates timeout cap, 0..50 */
 };
 
 /* One channel instance. */
@@ -44,9 +45,8 @@ struct telegram {
     int64_t offset;                /* next getUpdates offset; 0 = none yet */
     int offset_loaded;
 
-    /* poll_wakeup(): a one-shot flag plus a condition for idle waits. */
+    /* poll_wakeup(): a one-shot flag the next poll() consumes. */
     pthread_mutex_t mu;
-    pthread_cond_t cv;
     int wake;
 };
 

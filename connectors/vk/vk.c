@@ -24,13 +24,11 @@
  * a_check URL, which is never logged. */
 #include "vk.h"
 
-#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
-#define VK_LP_WAIT_MAX_S 25
+#define VK_LP_WAIT_MAX_S 90 /* VK's a_check wait limit, seconds */
 #define VK_PROFILE_TTL_MS (3600 * 1000LL)
 #define VK_PROFILE_FAIL_TTL_MS (60 * 1000LL)
 #define VK_PROFILE_TIMEOUT_MS 3000
@@ -53,6 +51,8 @@ static const struct og_option vk_options[] = {
      "VK API base URL (methods at <api_base>/method/<name>)", NULL},
     {"timeout_ms", OG_OPT_INT, "30000", 0, offsetof(struct vk_conf, timeout_ms),
      "timeout of one API call or upload in ms (long polls add their wait)", NULL},
+    {"poll_wait_s", OG_OPT_INT, "5", 0, offsetof(struct vk_conf, poll_wait_s),
+     "longpoll: a_check wait in s (0-90); also bounds how long shutdown waits", NULL},
     {"fetch_profiles", OG_OPT_BOOL, "true", 0, offsetof(struct vk_conf, fetch_profiles),
      "look senders up with users.get (name, screen name, avatar)", NULL},
     {NULL, 0, NULL, 0, 0, NULL, NULL},
@@ -138,6 +138,10 @@ static og_err vk_create(const struct og_services *svc, void *host, const void *c
                  "community's Callback API settings), or use mode \"longpoll\"");
         return OG_ERR_INVALID;
     }
+    if (conf->poll_wait_s < 0 || conf->poll_wait_s > VK_LP_WAIT_MAX_S) {
+        snprintf(errbuf, errlen, "poll_wait_s must be 0 to %d", VK_LP_WAIT_MAX_S);
+        return OG_ERR_INVALID;
+    }
     if (!conf->api_version || !*conf->api_version) {
         snprintf(errbuf, errlen, "api_version must not be empty");
         return OG_ERR_INVALID;
@@ -155,11 +159,6 @@ static og_err vk_create(const struct og_services *svc, void *host, const void *c
     vk->method_base = svc->alloc(bl + 16);
     snprintf(vk->method_base, bl + 16, "%.*s/method/", (int)bl, base);
     pthread_mutex_init(&vk->mu, NULL);
-    pthread_condattr_t ca;
-    pthread_condattr_init(&ca);
-    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-    pthread_cond_init(&vk->cv, &ca);
-    pthread_condattr_destroy(&ca);
     *inst = vk;
     svc->log(host, OG_LOG_INFO, "vk: ready, group %lld, mode %s, API %s",
              (long long)conf->group_id, longpoll ? "longpoll" : "callback", conf->api_version);
@@ -171,7 +170,6 @@ static void vk_destroy(void *inst)
     struct vk *vk = inst;
     if (!vk)
         return;
-    pthread_cond_destroy(&vk->cv);
     pthread_mutex_destroy(&vk->mu);
     vk->svc->free(vk->method_base);
     vk->svc->free(vk->lp_server);
@@ -192,6 +190,10 @@ static og_err vk_handle_http(void *inst, const struct og_http_req *req, struct o
     }
     if (!req->method || strcmp(req->method, "POST") != 0) {
         svc->respond(resp, 405, "text/plain", "POST only\n", 10);
+        if (svc->struct_size >= offsetof(struct og_services, respond_header) +
+                                    sizeof svc->respond_header &&
+            svc->respond_header)
+            svc->respond_header(resp, "Allow", "POST");
         return OG_ERR_INVALID;
     }
     struct vk_callback_conf cc = {vk->conf->group_id, vk->conf->secret, vk->conf->confirmation};
@@ -207,26 +209,6 @@ static og_err vk_handle_http(void *inst, const struct og_http_req *req, struct o
 
 /* ------------------------------------------------------- Bots Long Poll */
 
-static int idle_wait(struct vk *vk, int ms)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    ts.tv_sec += ms / 1000;
-    ts.tv_nsec += (long)(ms % 1000) * 1000000L;
-    if (ts.tv_nsec >= 1000000000L) {
-        ts.tv_sec++;
-        ts.tv_nsec -= 1000000000L;
-    }
-    pthread_mutex_lock(&vk->mu);
-    int rc = 0;
-    while (!vk->wake && rc != ETIMEDOUT)
-        rc = pthread_cond_timedwait(&vk->cv, &vk->mu, &ts);
-    int woke = vk->wake;
-    vk->wake = 0;
-    pthread_mutex_unlock(&vk->mu);
-    return woke;
-}
-
 static int take_wake(struct vk *vk)
 {
     pthread_mutex_lock(&vk->mu);
@@ -241,7 +223,6 @@ static void vk_poll_wakeup(void *inst)
     struct vk *vk = inst;
     pthread_mutex_lock(&vk->mu);
     vk->wake = 1;
-    pthread_cond_broadcast(&vk->cv);
     pthread_mutex_unlock(&vk->mu);
 }
 
@@ -303,10 +284,8 @@ static og_err vk_poll(void *inst, int timeout_ms)
 {
     struct vk *vk = inst;
     const struct og_services *svc = vk->svc;
-    if (!vk->longpoll) {
-        idle_wait(vk, timeout_ms > 0 ? timeout_ms : 1000);
-        return OG_OK;
-    }
+    if (!vk->longpoll)
+        return OG_ERR_UNSUPPORTED; /* callback mode: the host stops polling us */
     if (take_wake(vk))
         return OG_OK;
     if (!vk->lp_ts_loaded) {
@@ -327,8 +306,8 @@ static og_err vk_poll(void *inst, int timeout_ms)
             return e;
     }
     int wait_s = timeout_ms > 0 ? timeout_ms / 1000 : 0;
-    if (wait_s > VK_LP_WAIT_MAX_S)
-        wait_s = VK_LP_WAIT_MAX_S;
+    if (wait_s > vk->conf->poll_wait_s)
+        wait_s = (int)vk->conf->poll_wait_s;
     char *key = svc->url_escape(vk->lp_key);
     char *ts = svc->url_escape(vk->lp_ts);
     size_t n = strlen(vk->lp_server) + strlen(key) + strlen(ts) + 64;

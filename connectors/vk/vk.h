@@ -33,6 +33,7 @@ struct vk_conf {
     char *api_base;      /* "https://api.vk.com" */
     int64_t timeout_ms;  /* per API call; long polls add their wait */
     int fetch_profiles;  /* users.get for sender names */
+    int64_t poll_wait_s; /* a_check wait cap, 0..90 */
 };
 
 /* A sender's profile as users.get gives it; text fields NUL-terminated. */
@@ -68,8 +69,7 @@ struct vk {
     int lp_ts_loaded;
 
     pthread_mutex_t mu;            /* wake flag and the profile cache */
-    pthread_cond_t cv;
-    int wake;
+    int wake;                      /* poll_wakeup(): consumed by the next poll() */
     struct vk_profile_slot cache[VK_PROFILE_CACHE];
 };
 

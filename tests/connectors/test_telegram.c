@@ -98,6 +98,10 @@ static void test_options(void)
     CHECK(strstr(e, "mode") != NULL);
     free(e);
     e = og_test_conn_open_errors("telegram", "{\"bot_token\":\"" TOKEN
+                                             "\",\"mode\":\"polling\",\"poll_wait_s\":51}");
+    CHECK(strstr(e, "poll_wait_s") != NULL);
+    free(e);
+    e = og_test_conn_open_errors("telegram", "{\"bot_token\":\"" TOKEN
                                              "\",\"secret_token\":\"a\",\"colour\":\"red\"}");
     CHECK(strstr(e, "colour") != NULL);
     free(e);
@@ -334,6 +338,7 @@ static og_err do_send(struct og_test_conn *c, const struct og_outbound *o,
                       struct og_send_result *res)
 {
     memset(res, 0, sizeof *res);
+    res->struct_size = sizeof *res;
     return og_test_conn_desc(c)->send(og_test_conn_inst(c), o, res);
 }
 
@@ -661,6 +666,13 @@ static void test_polling(void)
     CHECK_STR(jget(b, "offset"), "815390103");
     CHECK_STR(jget(b, "timeout"), "2");
     json_object_put(b);
+    /* The host asks for 25 s; poll_wait_s (default 5) bounds the wait. */
+    push(f, 200, "{\"ok\":true,\"result\":[]}", NULL, 0);
+    e = d->poll(og_test_conn_inst(c), 25000);
+    CHECK_INT(e, OG_OK);
+    b = req_json(f, 1);
+    CHECK_STR(jget(b, "timeout"), "5");
+    json_object_put(b);
     CHECK_INT(og_test_conn_messages(c), 0);
     og_fake_reset(f);
 
@@ -720,14 +732,13 @@ static void test_polling(void)
     CHECK_INT(og_fake_count(f), 0);
     og_test_conn_close(c);
 
-    /* ... and ends an idle wait in webhook mode at once. */
+    /* A webhook channel does not poll: the host stops calling. */
     c = og_test_conn_open("telegram", webhook_opts(og_fake_base(f)));
     d = og_test_conn_desc(c);
-    d->poll_wakeup(og_test_conn_inst(c));
     time_t t0 = time(NULL);
     e = d->poll(og_test_conn_inst(c), 5000);
-    CHECK_INT(e, OG_OK);
-    CHECK(time(NULL) - t0 < 3);
+    CHECK_INT(e, OG_ERR_UNSUPPORTED);
+    CHECK(time(NULL) - t0 < 2);
     CHECK_INT(og_fake_count(f), 0);
     og_test_conn_close(c);
     free(t1), free(t2), free(t3), free(t4), free(t5);
