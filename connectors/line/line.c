@@ -14,7 +14,7 @@
  * come from GET /v2/bot/profile/{userId} (or .../group|room/{id}/member/
  * {userId} inside a group or room). They are fetched while the webhook is
  * handled - an API call per unknown user, not per message - and kept in a
- * per-instance cache (4096 users in 4-way sets, 1 h; a failed lookup is
+ * per-instance cache (8192 users in 8-way sets, 1 h; a failed lookup is
  * remembered for 5 min). One webhook request spends at most 3 s on lookups; after that,
  * and whenever a lookup fails, the message is stored without a name. A
  * lookup never fails the webhook.

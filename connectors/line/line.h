@@ -60,8 +60,8 @@ struct line_conf {
     char *api_data_base;
 };
 
-#define LINE_PROFILE_WAYS 4     /* the cache is 4-way set associative */
-#define LINE_PROFILE_SETS 1024  /* 4096 users */
+#define LINE_PROFILE_WAYS 8     /* the cache is 8-way set associative */
+#define LINE_PROFILE_SETS 1024  /* 8192 users */
 #define LINE_PROFILE_TTL_MS (60LL * 60 * 1000)    /* a known profile: 1 h */
 #define LINE_PROFILE_NEG_TTL_MS (5LL * 60 * 1000) /* a failed lookup: 5 min */
 #define LINE_PROFILE_BUDGET_MS 3000               /* per webhook request */
