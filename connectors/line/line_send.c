@@ -41,7 +41,6 @@
 
 #include <stdio.h>
 #include <string.h>
-#include <strings.h>
 
 /* ------------------------------------------------------------- helpers */
 
@@ -181,6 +180,11 @@ static og_err ls_build_messages(const struct og_services *svc, const struct og_o
         if (b->n == 0) {
             b->err_code = "no_url";
             b->err_msg = "an image needs an attachment url";
+            return OG_ERR_PERMANENT;
+        }
+        if (text && b->n == LINE_MAX_MESSAGES) {
+            b->err_code = "too_many";
+            b->err_msg = "5 images leave no room for the caption (5 messages per request)";
             return OG_ERR_PERMANENT;
         }
         return text && ls_text(svc, b, text) ? OG_ERR_PERMANENT : OG_OK;
