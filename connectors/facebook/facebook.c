@@ -84,8 +84,7 @@ static og_err facebook_handle_http(void *inst, const struct og_http_req *req,
     }
     if (og_graph_verify_request(svc, req, fb->conf->app_secret) != OG_OK) {
         svc->log(fb->host, OG_LOG_WARN, "facebook: webhook signature %s, %zu bytes refused",
-                 svc->req_header(req, "X-Hub-Signature-256") ? "wrong" : "missing",
-                 req->body_len);
+                 svc->req_header(req, "X-Hub-Signature-256") ? "wrong" : "missing", req->body_len);
         return OG_ERR_SIGNATURE;
     }
     og_err e = facebook_parse(svc, fb->host, req->body, req->body_len);

@@ -21,10 +21,10 @@ struct facebook_conf {
 
 /* One channel. Immutable after create(), so shared freely between threads. */
 struct facebook {
-    const struct og_services *svc;  /* [host] */
-    void *host;                     /* [host] */
+    const struct og_services *svc;    /* [host] */
+    void *host;                       /* [host] */
     const struct facebook_conf *conf; /* [host] */
-    char *messages_url;             /* owned: <base>/<ver>/<page_id>/messages */
+    char *messages_url;               /* owned: <base>/<ver>/<page_id>/messages */
 };
 
 /* Parses one signed page webhook body and emits every customer message

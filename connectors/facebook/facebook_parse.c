@@ -58,8 +58,7 @@ static size_t arr_len(const struct og_json_api *js, const struct og_json *j)
     return js->type(j) == OG_JSON_ARRAY ? js->len(j) : 0;
 }
 
-static const char *str_at(const struct og_json_api *js, const struct og_json *j,
-                          const char *path)
+static const char *str_at(const struct og_json_api *js, const struct og_json *j, const char *path)
 {
     struct og_json *v = js->find(j, path);
     return v ? js->str(v) : NULL;
@@ -181,8 +180,8 @@ static og_err on_postback(const struct fb_parse *p, struct og_json *ev, struct o
         in.dedup_key = mid;
         in.provider_message_id = mid;
     } else {
-        in.dedup_key = dedup = og_graph_sprintf(p->svc, "%s:postback:%lld", psid,
-                                                (long long)in.timestamp_ms);
+        in.dedup_key = dedup =
+            og_graph_sprintf(p->svc, "%s:postback:%lld", psid, (long long)in.timestamp_ms);
     }
     in.kind = OG_KIND_INTERACTIVE;
     in.text = og_graph_json_str(js, pb, "title");
@@ -305,8 +304,8 @@ og_err facebook_parse(const struct og_services *svc, void *host, const char *bod
             e = on_event(&p, js->at(evs, k));
         size_t sb = arr_len(js, js->get(entry, "standby"));
         if (sb)
-            svc->log(host, OG_LOG_DEBUG,
-                     "facebook: %zu standby event(s) acknowledged, not emitted", sb);
+            svc->log(host, OG_LOG_DEBUG, "facebook: %zu standby event(s) acknowledged, not emitted",
+                     sb);
     }
     js->put(doc);
     return e;

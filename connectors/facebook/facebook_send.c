@@ -49,8 +49,7 @@ static struct og_json *envelope(const struct og_json_api *js, const char *psid,
 }
 
 /* One Send API call; on success *id [xfer] is message_id. */
-static og_err post(struct facebook *fb, struct og_json *body, char **id,
-                   struct og_send_result *res)
+static og_err post(struct facebook *fb, struct og_json *body, char **id, struct og_send_result *res)
 {
     const struct og_services *svc = fb->svc;
     const struct og_json_api *js = svc->json;
@@ -136,8 +135,7 @@ og_err facebook_send(void *inst, const struct og_outbound *msg, struct og_send_r
     if (te != OG_OK)
         svc->log(fb->host, OG_LOG_WARN,
                  "facebook: attachment sent as %s but its text failed (%s %s): %s",
-                 res->provider_message_id, svc->strerror(te), tres.error_code,
-                 tres.error_message);
+                 res->provider_message_id, svc->strerror(te), tres.error_code, tres.error_message);
     svc->free(tid);
     return OG_OK;
 }

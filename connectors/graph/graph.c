@@ -28,8 +28,7 @@ char *og_graph_sprintf(const struct og_services *svc, const char *fmt, ...)
 int64_t og_graph_json_i64(const struct og_json_api *js, const struct og_json *j, int64_t def)
 {
     switch (js->type(j)) {
-    case OG_JSON_INT:
-        return js->int64(j);
+    case OG_JSON_INT: return js->int64(j);
     case OG_JSON_DOUBLE: {
         double d = js->dbl(j); /* a cast out of range would be undefined */
         return d >= -9.2e18 && d <= 9.2e18 ? (int64_t)d : def;
@@ -43,8 +42,7 @@ int64_t og_graph_json_i64(const struct og_json_api *js, const struct og_json *j,
             return def;
         return (int64_t)v;
     }
-    default:
-        return def;
+    default: return def;
     }
 }
 
@@ -94,8 +92,8 @@ og_err og_graph_handshake(const struct og_services *svc, const struct og_http_re
 
 /* ------------------------------------------------------------ signature */
 
-og_err og_graph_check_signature(const struct og_services *svc, const char *header,
-                                const void *body, size_t len, const char *app_secret)
+og_err og_graph_check_signature(const struct og_services *svc, const char *header, const void *body,
+                                size_t len, const char *app_secret)
 {
     static const char prefix[] = "sha256=";
     if (!header || !app_secret || !app_secret[0])
@@ -136,23 +134,18 @@ og_err og_graph_verify_request(const struct og_services *svc, const struct og_ht
 og_err og_graph_map_error(long http_status, int64_t code, int64_t subcode)
 {
     switch (code) {
-    case 190:
-        return OG_ERR_AUTH;
+    case 190: return OG_ERR_AUTH;
     case 4:
     case 613:
     case 80007:
-    case 130429:
-        return OG_ERR_RATE_LIMITED;
-    case 131047:
-        return OG_ERR_WINDOW_CLOSED;
+    case 130429: return OG_ERR_RATE_LIMITED;
+    case 131047: return OG_ERR_WINDOW_CLOSED;
     case 10:
         if (subcode == 2018278)
             return OG_ERR_WINDOW_CLOSED;
         break;
-    case 2:
-        return OG_ERR_RETRYABLE;
-    default:
-        break;
+    case 2: return OG_ERR_RETRYABLE;
+    default: break;
     }
     if (http_status >= 500 && http_status <= 599)
         return OG_ERR_RETRYABLE;
@@ -192,9 +185,8 @@ og_err og_graph_error_result(const struct og_services *svc, const struct og_http
 
 /* ---------------------------------------------------------------- send */
 
-og_err og_graph_post(const struct og_services *svc, void *host, const char *url,
-                     const char *token, struct og_json *body, struct og_json **reply,
-                     struct og_send_result *res)
+og_err og_graph_post(const struct og_services *svc, void *host, const char *url, const char *token,
+                     struct og_json *body, struct og_json **reply, struct og_send_result *res)
 {
     const struct og_json_api *js = svc->json;
     *reply = NULL;

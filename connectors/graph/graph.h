@@ -30,8 +30,8 @@ og_err og_graph_handshake(const struct og_services *svc, const struct og_http_re
 /* Checks one X-Hub-Signature-256 header value ("sha256=" + 64 hex digits,
  * either case) against HMAC-SHA256(app_secret, body) in constant time.
  * Returns OG_OK or OG_ERR_SIGNATURE (also when header is NULL or malformed). */
-og_err og_graph_check_signature(const struct og_services *svc, const char *header,
-                                const void *body, size_t len, const char *app_secret);
+og_err og_graph_check_signature(const struct og_services *svc, const char *header, const void *body,
+                                size_t len, const char *app_secret);
 
 /* og_graph_check_signature() on the request's X-Hub-Signature-256 header and
  * raw body. The legacy SHA-1 X-Hub-Signature header is never accepted. */
@@ -61,9 +61,8 @@ og_err og_graph_error_result(const struct og_services *svc, const struct og_http
  * JSON). Otherwise fills res as og_graph_error_result() does and returns its
  * error; a transport failure is OG_ERR_RETRYABLE. The token is never logged.
  * host is the handle given to create(). */
-og_err og_graph_post(const struct og_services *svc, void *host, const char *url,
-                     const char *token, struct og_json *body, struct og_json **reply,
-                     struct og_send_result *res);
+og_err og_graph_post(const struct og_services *svc, void *host, const char *url, const char *token,
+                     struct og_json *body, struct og_json **reply, struct og_send_result *res);
 
 /* Fails fast when the 24-hour window is closed (last_inbound_age_ms is -1
  * or more than 24 h): fills res and returns OG_ERR_WINDOW_CLOSED; otherwise

@@ -8,8 +8,8 @@
  * emitted. A signed body is parsed by whatsapp_parse.c; if storing any item
  * fails the host answers 503 so Meta redelivers the whole batch. Outbound:
  * whatsapp_send.c. Shared Graph pieces: connectors/graph. */
-#include "graph.h"
 #include "whatsapp.h"
+#include "graph.h"
 
 #include <stddef.h>
 #include <stdio.h>
@@ -86,8 +86,7 @@ static og_err whatsapp_handle_http(void *inst, const struct og_http_req *req,
     }
     if (og_graph_verify_request(svc, req, wa->conf->app_secret) != OG_OK) {
         svc->log(wa->host, OG_LOG_WARN, "whatsapp: webhook signature %s, %zu bytes refused",
-                 svc->req_header(req, "X-Hub-Signature-256") ? "wrong" : "missing",
-                 req->body_len);
+                 svc->req_header(req, "X-Hub-Signature-256") ? "wrong" : "missing", req->body_len);
         return OG_ERR_SIGNATURE;
     }
     og_err e = whatsapp_parse(svc, wa->host, req->body, req->body_len);

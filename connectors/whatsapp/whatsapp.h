@@ -12,20 +12,20 @@
 
 /* The option block the host fills from whatsapp_options; strings [host]. */
 struct whatsapp_conf {
-    char *access_token;     /* secret: Bearer for the Graph API */
-    char *app_secret;       /* secret: key of X-Hub-Signature-256 */
-    char *verify_token;     /* secret: answer to the GET handshake */
-    char *phone_number_id;  /* the business number we send from */
-    char *api_version;      /* "v25.0" */
-    char *api_base;         /* "https://graph.facebook.com" */
+    char *access_token;    /* secret: Bearer for the Graph API */
+    char *app_secret;      /* secret: key of X-Hub-Signature-256 */
+    char *verify_token;    /* secret: answer to the GET handshake */
+    char *phone_number_id; /* the business number we send from */
+    char *api_version;     /* "v25.0" */
+    char *api_base;        /* "https://graph.facebook.com" */
 };
 
 /* One channel. Immutable after create(), so shared freely between threads. */
 struct whatsapp {
-    const struct og_services *svc;  /* [host] */
-    void *host;                     /* [host] */
+    const struct og_services *svc;    /* [host] */
+    void *host;                       /* [host] */
     const struct whatsapp_conf *conf; /* [host] */
-    char *messages_url;             /* owned: <base>/<ver>/<phone_number_id>/messages */
+    char *messages_url;               /* owned: <base>/<ver>/<phone_number_id>/messages */
 };
 
 /* Parses one signed webhook body and emits every message (emit_message) and

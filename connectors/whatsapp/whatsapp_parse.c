@@ -12,14 +12,13 @@
  * from contacts[].profile.name matched by wa_id, reply_to from context.id.
  * Kinds: text; image, video, audio, document (file), sticker as one
  * attachment with media_id, mime_type and (document) filename as name, the
- * caption as text, and no url (no attachment without a media id): media are fetched with GET /<media_id>
- * (Bearer) which answers a short-lived url, fetched with the same Bearer;
- * location (kind system when its coordinates are out of range); contacts (kind contact; text = one line per shared contact,
- * "Name: +1 555..., +1 666..."); interactive button_reply / list_reply and
- * template quick-reply "button" (kind interactive; text = the title; the
- * reply id/payload stays in raw, the ABI has no field for it); reaction (kind
- * reaction; reply_to = the reacted wamid, text = the emoji, NULL when the
- * reaction was removed); system (kind system, its body); unsupported and any
+ * caption as text, and no url (no attachment without a media id): media are fetched with GET
+ * /<media_id> (Bearer) which answers a short-lived url, fetched with the same Bearer; location
+ * (kind system when its coordinates are out of range); contacts (kind contact; text = one line per
+ * shared contact, "Name: +1 555..., +1 666..."); interactive button_reply / list_reply and template
+ * quick-reply "button" (kind interactive; text = the title; the reply id/payload stays in raw, the
+ * ABI has no field for it); reaction (kind reaction; reply_to = the reacted wamid, text = the
+ * emoji, NULL when the reaction was removed); system (kind system, its body); unsupported and any
  * type we do not know (kind system, with the error title or the type name).
  * raw = the message object as JSON.
  *
@@ -72,8 +71,7 @@ static size_t arr_len(const struct og_json_api *js, const struct og_json *j)
     return js->type(j) == OG_JSON_ARRAY ? js->len(j) : 0;
 }
 
-static const char *str_at(const struct og_json_api *js, const struct og_json *j,
-                          const char *path)
+static const char *str_at(const struct og_json_api *js, const struct og_json *j, const char *path)
 {
     struct og_json *v = js->find(j, path);
     return v ? js->str(v) : NULL;
@@ -301,8 +299,8 @@ static og_err parse_value(const struct wa_parse *p, struct og_json *value)
         struct og_json *er = js->at(errs, i);
         const char *code = og_graph_json_str(js, er, "code");
         const char *title = og_graph_json_str(js, er, "title");
-        p->svc->log(p->host, OG_LOG_WARN, "whatsapp: webhook error %s: %s",
-                    code ? code : "?", title ? title : "?");
+        p->svc->log(p->host, OG_LOG_WARN, "whatsapp: webhook error %s: %s", code ? code : "?",
+                    title ? title : "?");
     }
     return OG_OK;
 }

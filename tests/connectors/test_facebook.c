@@ -32,8 +32,8 @@ static struct og_test_http post_signed(const char *body, size_t len)
 {
     char sig[80], headers[256];
     meta_sign(APP_SECRET, body, len, sig);
-    snprintf(headers, sizeof headers,
-             "Content-Type: application/json\nX-Hub-Signature-256: %s\n", sig);
+    snprintf(headers, sizeof headers, "Content-Type: application/json\nX-Hub-Signature-256: %s\n",
+             sig);
     return post_raw(headers, body, len);
 }
 
@@ -46,8 +46,14 @@ static struct og_test_http post_fixture(const char *name)
     return r;
 }
 
-static json_object *msg(size_t i) { return og_test_conn_message(conn, i); }
-static json_object *st(size_t i) { return og_test_conn_status(conn, i); }
+static json_object *msg(size_t i)
+{
+    return og_test_conn_message(conn, i);
+}
+static json_object *st(size_t i)
+{
+    return og_test_conn_status(conn, i);
+}
 
 static void test_options(void)
 {
@@ -78,8 +84,9 @@ static void test_options(void)
 static void test_handshake(void)
 {
     struct og_test_http r = og_test_conn_request(
-        conn, "GET", "", "hub.mode=subscribe&hub.challenge=CHALLENGE_ACCEPTED&hub.verify_token=" VERIFY,
-        NULL, NULL, 0);
+        conn, "GET", "",
+        "hub.mode=subscribe&hub.challenge=CHALLENGE_ACCEPTED&hub.verify_token=" VERIFY, NULL, NULL,
+        0);
     CHECK_INT(r.status, 200);
     CHECK_STR(r.body, "CHALLENGE_ACCEPTED");
     CHECK_STR(r.content_type, "text/plain");
@@ -168,7 +175,8 @@ static void test_kinds(void)
         "\"timestamp\":1700000000002,\"optin\":{\"ref\":\"x\"}},"
         "{\"sender\":{\"id\":\"" PSID "\"},\"recipient\":{\"id\":\"" PAGE_ID "\"},"
         "\"timestamp\":1700000000003,\"message\":{\"mid\":\"m_LOC\",\"attachments\":[{\"type\":"
-        "\"location\",\"title\":\"Pin\",\"payload\":{\"coordinates\":{\"lat\":52.5,\"long\":13.4}}}]}}"
+        "\"location\",\"title\":\"Pin\",\"payload\":{\"coordinates\":{\"lat\":52.5,\"long\":13.4}}}"
+        "]}}"
         "]}]}";
     r = post_signed(more, strlen(more));
     CHECK_INT(r.status, 200);
@@ -305,7 +313,10 @@ static struct og_outbound outbound(enum og_kind kind, const char *text,
     return m;
 }
 
-static json_object *body_of(size_t i) { return json_tokener_parse(og_fake_get(fake, i)->body); }
+static json_object *body_of(size_t i)
+{
+    return json_tokener_parse(og_fake_get(fake, i)->body);
+}
 
 static void test_send_paths(void)
 {
@@ -365,7 +376,8 @@ static void test_send_paths(void)
     json_object_put(b);
 
     /* Caption failing after the file went out: still a success. */
-    struct og_fake_resp capfail = {500, "{\"error\":{\"message\":\"x\",\"code\":2}}", NULL, NULL, 0};
+    struct og_fake_resp capfail = {500, "{\"error\":{\"message\":\"x\",\"code\":2}}", NULL, NULL,
+                                   0};
     og_fake_push(fake, &first);
     og_fake_push(fake, &capfail);
     CHECK_INT(send_msg(&m, &res), OG_OK);
@@ -424,25 +436,30 @@ static void test_send_errors(void)
         const char *code;
         long retry_ms;
     } rows[] = {
-        {400, "{\"error\":{\"message\":\"Invalid OAuth access token.\",\"type\":\"OAuthException\","
-              "\"code\":190,\"error_subcode\":1234567,\"fbtrace_id\":\"BLBz/WZt8dN\"}}",
+        {400,
+         "{\"error\":{\"message\":\"Invalid OAuth access token.\",\"type\":\"OAuthException\","
+         "\"code\":190,\"error_subcode\":1234567,\"fbtrace_id\":\"BLBz/WZt8dN\"}}",
          NULL, OG_ERR_AUTH, "190", -1},
-        {400, "{\"error\":{\"message\":\"(#10) This message is sent outside of allowed window.\","
-              "\"type\":\"OAuthException\",\"code\":10,\"error_subcode\":2018278}}",
+        {400,
+         "{\"error\":{\"message\":\"(#10) This message is sent outside of allowed window.\","
+         "\"type\":\"OAuthException\",\"code\":10,\"error_subcode\":2018278}}",
          NULL, OG_ERR_WINDOW_CLOSED, "10", -1},
-        {400, "{\"error\":{\"message\":\"(#613) Calls to this api have exceeded the rate "
-              "limit.\",\"code\":613}}",
+        {400,
+         "{\"error\":{\"message\":\"(#613) Calls to this api have exceeded the rate "
+         "limit.\",\"code\":613}}",
          "Retry-After: 5\n", OG_ERR_RATE_LIMITED, "613", 5000},
         {400, "{\"error\":{\"message\":\"(#4) Application request limit reached\",\"code\":4}}",
          NULL, OG_ERR_RATE_LIMITED, "4", -1},
-        {400, "{\"error\":{\"message\":\"(#551) This person isn't available right now.\","
-              "\"code\":551,\"error_subcode\":1545041}}",
+        {400,
+         "{\"error\":{\"message\":\"(#551) This person isn't available right now.\","
+         "\"code\":551,\"error_subcode\":1545041}}",
          NULL, OG_ERR_PERMANENT, "551", -1},
-        {400, "{\"error\":{\"message\":\"(#100) No matching user found\",\"code\":100,"
-              "\"error_subcode\":2018001}}",
+        {400,
+         "{\"error\":{\"message\":\"(#100) No matching user found\",\"code\":100,"
+         "\"error_subcode\":2018001}}",
          NULL, OG_ERR_PERMANENT, "100", -1},
-        {500, "{\"error\":{\"message\":\"(#2) Service temporarily unavailable\",\"code\":2}}",
-         NULL, OG_ERR_RETRYABLE, "2", -1},
+        {500, "{\"error\":{\"message\":\"(#2) Service temporarily unavailable\",\"code\":2}}", NULL,
+         OG_ERR_RETRYABLE, "2", -1},
         {502, "", NULL, OG_ERR_RETRYABLE, "http_502", -1},
         {403, "{\"error\":{\"message\":\"(#200) Permissions error\",\"code\":200}}", NULL,
          OG_ERR_PERMANENT, "200", -1},
@@ -464,8 +481,9 @@ static void test_send_errors(void)
     }
     /* An attachment whose upload fails is reported, and no caption follows. */
     og_fake_reset(fake);
-    struct og_fake_resp fr = {400, "{\"error\":{\"message\":\"Invalid OAuth access token.\","
-                                   "\"code\":190}}",
+    struct og_fake_resp fr = {400,
+                              "{\"error\":{\"message\":\"Invalid OAuth access token.\","
+                              "\"code\":190}}",
                               NULL, NULL, 0};
     og_fake_push(fake, &fr);
     struct og_attachment img = {"https://example.com/a.jpg", NULL, NULL, NULL, 0};
@@ -482,8 +500,7 @@ int main(void)
     char opts[512];
     snprintf(opts, sizeof opts,
              "{\"page_access_token\":\"" TOKEN "\",\"app_secret\":\"" APP_SECRET
-             "\",\"verify_token\":\"" VERIFY "\",\"page_id\":\"" PAGE_ID
-             "\",\"api_base\":\"%s\"}",
+             "\",\"verify_token\":\"" VERIFY "\",\"page_id\":\"" PAGE_ID "\",\"api_base\":\"%s\"}",
              og_fake_base(fake));
     conn = og_test_conn_open("facebook", opts);
     CHECK(conn != NULL);

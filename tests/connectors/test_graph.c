@@ -55,26 +55,27 @@ static void test_handshake(void)
 {
     char body[128];
     og_err e;
-    const char *good[] = {"hub.mode", "subscribe", "hub.verify_token", "tok-123",
-                          "hub.challenge", "1158201444", NULL};
+    const char *good[] = {"hub.mode",   "subscribe", "hub.verify_token", "tok-123", "hub.challenge",
+                          "1158201444", NULL};
     CHECK_INT(handshake(good, "tok-123", &e, body, sizeof body), 200);
     CHECK_INT(e, OG_OK);
     CHECK_STR(body, "1158201444");
 
-    const char *wrong[] = {"hub.mode", "subscribe", "hub.verify_token", "tok-124",
-                           "hub.challenge", "1158201444", NULL};
+    const char *wrong[] = {"hub.mode", "subscribe",     "hub.verify_token",
+                           "tok-124",  "hub.challenge", "1158201444",
+                           NULL};
     CHECK_INT(handshake(wrong, "tok-123", &e, body, sizeof body), 403);
     CHECK_INT(e, OG_ERR_FORBIDDEN);
     CHECK(strstr(body, "1158201444") == NULL);
 
-    const char *prefix[] = {"hub.mode", "subscribe", "hub.verify_token", "tok-12",
-                            "hub.challenge", "x", NULL};
+    const char *prefix[] = {"hub.mode", "subscribe", "hub.verify_token", "tok-12", "hub.challenge",
+                            "x",        NULL};
     CHECK_INT(handshake(prefix, "tok-123", &e, body, sizeof body), 403);
-    const char *longer[] = {"hub.mode", "subscribe", "hub.verify_token", "tok-1234",
-                            "hub.challenge", "x", NULL};
+    const char *longer[] = {
+        "hub.mode", "subscribe", "hub.verify_token", "tok-1234", "hub.challenge", "x", NULL};
     CHECK_INT(handshake(longer, "tok-123", &e, body, sizeof body), 403);
-    const char *mode[] = {"hub.mode", "unsubscribe", "hub.verify_token", "tok-123",
-                          "hub.challenge", "x", NULL};
+    const char *mode[] = {"hub.mode", "unsubscribe", "hub.verify_token", "tok-123", "hub.challenge",
+                          "x",        NULL};
     CHECK_INT(handshake(mode, "tok-123", &e, body, sizeof body), 403);
     const char *nomode[] = {"hub.verify_token", "tok-123", "hub.challenge", "x", NULL};
     CHECK_INT(handshake(nomode, "tok-123", &e, body, sizeof body), 403);
@@ -85,8 +86,8 @@ static void test_handshake(void)
     const char *none[] = {NULL};
     CHECK_INT(handshake(none, "tok-123", &e, body, sizeof body), 403);
     /* An empty configured token never matches, not even an empty one. */
-    const char *empty[] = {"hub.mode", "subscribe", "hub.verify_token", "",
-                           "hub.challenge", "x", NULL};
+    const char *empty[] = {"hub.mode", "subscribe", "hub.verify_token", "", "hub.challenge",
+                           "x",        NULL};
     CHECK_INT(handshake(empty, "", &e, body, sizeof body), 403);
 }
 
@@ -205,9 +206,10 @@ static void test_map_table(void)
 static void test_error_result(void)
 {
     struct og_send_result res;
-    char body[] = "{\"error\":{\"message\":\"(#130429) Rate limit hit\",\"type\":\"OAuthException\","
-                  "\"code\":130429,\"error_data\":{\"messaging_product\":\"whatsapp\"},"
-                  "\"error_subcode\":2494055,\"fbtrace_id\":\"Az8or2yhqkZfEZ-_4Qn_Bam\"}}";
+    char body[] =
+        "{\"error\":{\"message\":\"(#130429) Rate limit hit\",\"type\":\"OAuthException\","
+        "\"code\":130429,\"error_data\":{\"messaging_product\":\"whatsapp\"},"
+        "\"error_subcode\":2494055,\"fbtrace_id\":\"Az8or2yhqkZfEZ-_4Qn_Bam\"}}";
     struct og_http_result r;
     memset(&r, 0, sizeof r);
     r.status = 400;
@@ -299,8 +301,9 @@ static void test_post(void)
     CHECK_INT(res.retry_after_ms, 7000);
     CHECK_STR(res.error_code, "4");
 
-    struct og_fake_resp rl2 = {400, "{\"error\":{\"message\":\"(#613) Calls to this api have "
-                                    "exceeded the rate limit.\",\"code\":613}}",
+    struct og_fake_resp rl2 = {400,
+                               "{\"error\":{\"message\":\"(#613) Calls to this api have "
+                               "exceeded the rate limit.\",\"code\":613}}",
                                NULL, NULL, 0};
     og_fake_push(f, &rl2);
     CHECK_INT(post_to(url, &reply, &res), OG_ERR_RATE_LIMITED);
@@ -335,9 +338,13 @@ static void test_window(void)
     struct {
         int64_t age;
         og_err want;
-    } rows[] = {{-1, OG_ERR_WINDOW_CLOSED}, {0, OG_OK},  {h, OG_OK},
-                {24 * h, OG_OK},            {24 * h + 1, OG_ERR_WINDOW_CLOSED},
-                {25 * h, OG_ERR_WINDOW_CLOSED}, {-5, OG_ERR_WINDOW_CLOSED}};
+    } rows[] = {{-1, OG_ERR_WINDOW_CLOSED},
+                {0, OG_OK},
+                {h, OG_OK},
+                {24 * h, OG_OK},
+                {24 * h + 1, OG_ERR_WINDOW_CLOSED},
+                {25 * h, OG_ERR_WINDOW_CLOSED},
+                {-5, OG_ERR_WINDOW_CLOSED}};
     for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {
         memset(&res, 0, sizeof res);
         m.last_inbound_age_ms = rows[i].age;

@@ -31,8 +31,8 @@ static struct og_test_http post_signed(const char *body, size_t len)
 {
     char sig[80], headers[256];
     meta_sign(APP_SECRET, body, len, sig);
-    snprintf(headers, sizeof headers,
-             "Content-Type: application/json\nX-Hub-Signature-256: %s\n", sig);
+    snprintf(headers, sizeof headers, "Content-Type: application/json\nX-Hub-Signature-256: %s\n",
+             sig);
     return post_raw(headers, body, len);
 }
 
@@ -45,8 +45,14 @@ static struct og_test_http post_fixture(const char *name)
     return r;
 }
 
-static json_object *msg(size_t i) { return og_test_conn_message(conn, i); }
-static json_object *st(size_t i) { return og_test_conn_status(conn, i); }
+static json_object *msg(size_t i)
+{
+    return og_test_conn_message(conn, i);
+}
+static json_object *st(size_t i)
+{
+    return og_test_conn_status(conn, i);
+}
 
 /* ---------------------------------------------------------------- options */
 
@@ -505,36 +511,42 @@ static void test_send_errors(void)
         const char *code;
         long retry_ms;
     } rows[] = {
-        {401, "{\"error\":{\"message\":\"Error validating access token: Session has expired\","
-              "\"type\":\"OAuthException\",\"code\":190,\"error_subcode\":463,\"fbtrace_id\":\"A\"}}",
+        {401,
+         "{\"error\":{\"message\":\"Error validating access token: Session has expired\","
+         "\"type\":\"OAuthException\",\"code\":190,\"error_subcode\":463,\"fbtrace_id\":\"A\"}}",
          NULL, OG_ERR_AUTH, "190", -1},
-        {400, "{\"error\":{\"message\":\"(#4) Application request limit reached\",\"type\":"
-              "\"OAuthException\",\"code\":4,\"fbtrace_id\":\"B\"}}",
+        {400,
+         "{\"error\":{\"message\":\"(#4) Application request limit reached\",\"type\":"
+         "\"OAuthException\",\"code\":4,\"fbtrace_id\":\"B\"}}",
          NULL, OG_ERR_RATE_LIMITED, "4", -1},
         {400, "{\"error\":{\"message\":\"(#80007) Rate limit issues\",\"code\":80007}}",
          "Retry-After: 30\n", OG_ERR_RATE_LIMITED, "80007", 30000},
-        {400, "{\"error\":{\"message\":\"(#130429) Rate limit hit\",\"type\":\"OAuthException\","
-              "\"code\":130429,\"error_data\":{\"messaging_product\":\"whatsapp\",\"details\":"
-              "\"too many messages\"},\"error_subcode\":2494055,\"fbtrace_id\":\"Az8\"}}",
+        {400,
+         "{\"error\":{\"message\":\"(#130429) Rate limit hit\",\"type\":\"OAuthException\","
+         "\"code\":130429,\"error_data\":{\"messaging_product\":\"whatsapp\",\"details\":"
+         "\"too many messages\"},\"error_subcode\":2494055,\"fbtrace_id\":\"Az8\"}}",
          "Retry-After: 2\n", OG_ERR_RATE_LIMITED, "130429", 2000},
-        {400, "{\"error\":{\"message\":\"(#613) Calls to this api have exceeded the rate "
-              "limit.\",\"code\":613}}",
+        {400,
+         "{\"error\":{\"message\":\"(#613) Calls to this api have exceeded the rate "
+         "limit.\",\"code\":613}}",
          NULL, OG_ERR_RATE_LIMITED, "613", -1},
-        {400, "{\"error\":{\"message\":\"(#131047) Re-engagement message\",\"code\":131047}}",
-         NULL, OG_ERR_WINDOW_CLOSED, "131047", -1},
-        {400, "{\"error\":{\"message\":\"(#10) This message is sent outside of allowed "
-              "window.\",\"code\":10,\"error_subcode\":2018278}}",
+        {400, "{\"error\":{\"message\":\"(#131047) Re-engagement message\",\"code\":131047}}", NULL,
+         OG_ERR_WINDOW_CLOSED, "131047", -1},
+        {400,
+         "{\"error\":{\"message\":\"(#10) This message is sent outside of allowed "
+         "window.\",\"code\":10,\"error_subcode\":2018278}}",
          NULL, OG_ERR_WINDOW_CLOSED, "10", -1},
         {500, "{\"error\":{\"message\":\"An unknown error occurred\",\"code\":1}}", NULL,
          OG_ERR_RETRYABLE, "1", -1},
         {503, "Service Unavailable", NULL, OG_ERR_RETRYABLE, "http_503", -1},
-        {400, "{\"error\":{\"message\":\"(#2) Service temporarily unavailable\",\"code\":2}}",
-         NULL, OG_ERR_RETRYABLE, "2", -1},
-        {400, "{\"error\":{\"message\":\"(#100) Invalid parameter\",\"type\":\"OAuthException\","
-              "\"code\":100,\"fbtrace_id\":\"C\"}}",
+        {400, "{\"error\":{\"message\":\"(#2) Service temporarily unavailable\",\"code\":2}}", NULL,
+         OG_ERR_RETRYABLE, "2", -1},
+        {400,
+         "{\"error\":{\"message\":\"(#100) Invalid parameter\",\"type\":\"OAuthException\","
+         "\"code\":100,\"fbtrace_id\":\"C\"}}",
          NULL, OG_ERR_PERMANENT, "100", -1},
-        {400, "{\"error\":{\"message\":\"(#131026) Message undeliverable\",\"code\":131026}}",
-         NULL, OG_ERR_PERMANENT, "131026", -1},
+        {400, "{\"error\":{\"message\":\"(#131026) Message undeliverable\",\"code\":131026}}", NULL,
+         OG_ERR_PERMANENT, "131026", -1},
     };
     struct og_send_result res;
     struct og_outbound m = outbound(OG_KIND_TEXT, "hi", NULL);
@@ -553,8 +565,9 @@ static void test_send_errors(void)
         CHECK_INT(og_fake_count(fake), 1);
     }
     og_fake_reset(fake);
-    struct og_fake_resp fr = {400, "{\"error\":{\"message\":\"(#131047) Re-engagement message\","
-                                   "\"code\":131047}}",
+    struct og_fake_resp fr = {400,
+                              "{\"error\":{\"message\":\"(#131047) Re-engagement message\","
+                              "\"code\":131047}}",
                               NULL, NULL, 0};
     og_fake_push(fake, &fr);
     send_msg(&m, &res);

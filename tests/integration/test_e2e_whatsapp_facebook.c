@@ -29,8 +29,7 @@ static long post(const char *channel, const char *secret, const char *body, size
     return r.status;
 }
 
-static long post_fixture(const char *channel, const char *secret, const char *dir,
-                         const char *name)
+static long post_fixture(const char *channel, const char *secret, const char *dir, const char *name)
 {
     size_t len;
     char *body = meta_fixture(dir, name, &len);
@@ -82,8 +81,7 @@ static void test_handshake(void)
     CHECK_INT(r.status, 200);
     CHECK_STR(r.body, "12 34");
     free(r.body), free(url);
-    url = og_sprintf("%s/hooks/fb?hub.mode=subscribe&hub.challenge=x&hub.verify_token=bad",
-                     d.base);
+    url = og_sprintf("%s/hooks/fb?hub.mode=subscribe&hub.challenge=x&hub.verify_token=bad", d.base);
     r = og_test_http("GET", url, NULL, NULL, 0);
     CHECK_INT(r.status, 403);
     free(r.body), free(url);
@@ -188,8 +186,7 @@ static void test_facebook(void)
         json_object *items = json_object_object_get(ml, "items");
         CHECK_INT(json_object_array_length(items), 3); /* a1, a2, real customer text */
         for (size_t k = 0; k < json_object_array_length(items); k++)
-            CHECK(strcmp(meta_jstr(json_object_array_get_idx(items, k), "text"), "our reply") !=
-                  0);
+            CHECK(strcmp(meta_jstr(json_object_array_get_idx(items, k), "text"), "our reply") != 0);
         json_object_put(ml);
     }
     json_object_put(l);
