@@ -285,6 +285,9 @@ struct og_send_result {
     long retry_after_ms;            /* for OG_ERR_RATE_LIMITED; -1 unknown */
     char error_code[64];            /* the platform's error code, as text */
     char error_message[256];        /* the platform's words, for the agent */
+    /* Set to 1 when send() used up og_outbound.reply_token (LINE tokens are
+     * single use): the host then stops handing it out. */
+    int reply_token_consumed;
 };
 
 /* ---------------------------------------------------------------- services */
@@ -336,9 +339,6 @@ struct og_services {
     /* Set the answer; body is copied. */
     void (*respond)(struct og_http_resp *resp, int status, const char *content_type,
                     const char *body, size_t len);
-    /* Add a response header (Allow, WWW-Authenticate, Retry-After...); both
-     * strings are copied. CR and LF are refused (returns OG_ERR_INVALID). */
-    og_err (*respond_header)(struct og_http_resp *resp, const char *name, const char *value);
 
     /* Hand one parsed item to the core, which stores it durably before this
      * returns. OG_OK also for a duplicate (already stored: nothing to do).
@@ -351,6 +351,13 @@ struct og_services {
      * state_get returns OG_OK and *val [xfer] (NULL when unset). */
     og_err (*state_get)(void *host, const char *key, char **val);
     og_err (*state_set)(void *host, const char *key, const char *val);
+
+    /* Fields below were appended after the first layout; a plugin checks
+     * svc->struct_size before using them. */
+
+    /* Add a response header (Allow, WWW-Authenticate, Retry-After...); both
+     * strings are copied. CR and LF are refused (returns OG_ERR_INVALID). */
+    og_err (*respond_header)(struct og_http_resp *resp, const char *name, const char *value);
 };
 
 /* --------------------------------------------------------------- connector */
