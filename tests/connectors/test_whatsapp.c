@@ -10,6 +10,10 @@
  * window (no call when closed) and each Graph error code. */
 #include "meta_test.h"
 #include "og_http_client.h"
+#include "og_log.h"
+
+#include <fcntl.h>
+#include <unistd.h>
 
 #include <math.h>
 
@@ -574,6 +578,70 @@ static void test_send_errors(void)
     CHECK_STR(res.error_message, "(#131047) Re-engagement message");
 }
 
+/* At debug level, through failing sends, Graph errors, a transport failure,
+ * a refused handshake and bad signatures: no secret ever reaches the log. */
+static void test_secrets_not_logged(void)
+{
+    char *dir = og_test_tmpdir();
+    char path[512];
+    snprintf(path, sizeof path, "%s/log.txt", dir);
+    fflush(stderr);
+    int saved = dup(2);
+    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    dup2(fd, 2);
+    close(fd);
+    int level = og_log_level;
+    og_log_level = OG_LOG_DEBUG;
+
+    struct og_send_result res;
+    struct og_outbound m = outbound(OG_KIND_TEXT, "hi", NULL);
+    struct og_fake_resp bad = {401,
+                               "{\"error\":{\"message\":\"Invalid OAuth access token.\","
+                               "\"code\":190}}",
+                               NULL, NULL, 0};
+    og_fake_push(fake, &bad);
+    send_msg(&m, &res);
+    struct og_fake_resp busy = {503, "oops", NULL, NULL, 0};
+    og_fake_push(fake, &busy);
+    send_msg(&m, &res);
+    og_test_conn_request(conn, "GET", "", "hub.mode=subscribe&hub.challenge=1&hub.verify_token=x",
+                         NULL, NULL, 0);
+    post_raw("X-Hub-Signature-256: sha256=00\n", "{}", 2);
+    post_signed("not json", 8);
+    /* A channel whose Graph API is unreachable: a transport failure. */
+    char opts[512];
+    snprintf(opts, sizeof opts,
+             "{\"access_token\":\"" TOKEN "\",\"app_secret\":\"" APP_SECRET
+             "\",\"verify_token\":\"" VERIFY "\",\"phone_number_id\":\"" PHONE_ID
+             "\",\"api_base\":\"http://127.0.0.1:%d\"}",
+             og_test_free_port());
+    struct og_test_conn *dead = og_test_conn_open("whatsapp", opts);
+    CHECK(dead != NULL);
+    if (dead) {
+        memset(&res, 0, sizeof res);
+        CHECK_INT(og_test_conn_desc(dead)->send(og_test_conn_inst(dead), &m, &res),
+                  OG_ERR_RETRYABLE);
+        og_test_conn_close(dead);
+    }
+
+    og_log_level = level;
+    fflush(stderr);
+    dup2(saved, 2);
+    close(saved);
+    size_t len = 0;
+    char *log = og_test_read_file(path, &len);
+    CHECK(log != NULL);
+    if (log) {
+        CHECK(strstr(log, "graph: HTTP 401") != NULL); /* the debug lines were written */
+        CHECK(strstr(log, TOKEN) == NULL);
+        CHECK(strstr(log, APP_SECRET) == NULL);
+        CHECK(strstr(log, VERIFY) == NULL);
+        free(log);
+    }
+    og_test_rmdir(dir);
+    free(dir);
+}
+
 int main(void)
 {
     og_http_client_global_init();
@@ -599,6 +667,7 @@ int main(void)
     test_send_paths();
     test_window();
     test_send_errors();
+    test_secrets_not_logged();
     og_test_conn_close(conn);
     og_fake_stop(fake);
     og_http_client_thread_cleanup();
