@@ -82,6 +82,10 @@ static og_err whatsapp_handle_http(void *inst, const struct og_http_req *req,
         return og_graph_handshake(svc, req, resp, wa->conf->verify_token);
     if (strcmp(req->method, "POST") != 0) {
         svc->respond(resp, 405, "text/plain", "method not allowed", 18);
+        if (svc->struct_size >=
+                offsetof(struct og_services, respond_header) + sizeof svc->respond_header &&
+            svc->respond_header)
+            svc->respond_header(resp, "Allow", "GET, POST");
         return OG_ERR_INVALID;
     }
     if (og_graph_verify_request(svc, req, wa->conf->app_secret) != OG_OK) {
