@@ -271,6 +271,20 @@ static void test_kinds(void)
     CHECK_STR(jget(m, "from.name"), "Group");
     CHECK_STR(jget(m, "provider_message_id"), "-1001234567890:18");
 
+    /* A location out of range is a note, not a place. */
+    {
+        const char *b = "{\"update_id\":815390130,\"message\":{\"message_id\":1390,\"from\":"
+                        "{\"id\":1111111,\"first_name\":\"Test\"},\"chat\":{\"id\":1111111,"
+                        "\"type\":\"private\"},\"date\":1441645532,\"location\":{\"latitude\":"
+                        "91.5,\"longitude\":13.4}}}";
+        r = og_test_conn_request(c, "POST", "", NULL, HDR, b, strlen(b));
+        CHECK_INT(r.status, 200);
+        m = last_msg(c);
+        CHECK_STR(jget(m, "kind"), "system");
+        CHECK_STR(jget(m, "text"), "[invalid location]");
+        CHECK(jget(m, "location") == NULL);
+    }
+
     /* Edits: acknowledged, a system note on the original. */
     size_t before = og_test_conn_messages(c);
     r = post_fixture(c, "edited", HDR);
