@@ -719,6 +719,7 @@ static const struct og_key og_channel_keys[] = {
     {"connector", take_ch_connector},
     {"routing", take_ch_routing},
     {"options", take_ch_options},
+    {"rate_limit_per_s", og_config_take_ch_rate},
     {NULL, NULL},
 };
 /* clang-format on */
@@ -763,6 +764,7 @@ static const struct og_key og_top_keys[] = {
     {"redis", take_redis},
     {"api", take_api},
     {"channels", take_channels},
+    {"send", og_config_take_send},
     {NULL, NULL},
 };
 /* clang-format on */
@@ -784,6 +786,7 @@ static void set_defaults(struct og_config *cfg)
     cfg->redis.prefix = og_strdup("og");
     cfg->redis.pool_size = OG_CONFIG_DEF_POOL;
     cfg->redis.server = og_strdup("redis-server");
+    og_config_send_defaults(cfg);
 }
 
 static int load(const char *buf, size_t len, const char *origin, struct og_config *cfg,

@@ -23,6 +23,7 @@ struct og_config_channel {
     char *routing;         /* default "default" */
     json_object *options;  /* owned reference (json_object_put); may be NULL */
     char path[48];         /* "channels[2]" for error messages */
+    double rate_limit_per_s; /* sends per second; 0 = og_config_default_rate(connector) */
 };
 
 struct og_config {
@@ -47,6 +48,13 @@ struct og_config {
     } api;
     struct og_config_channel *channels;
     size_t n_channels;
+    struct {               /* "send" (config/og_config_send.c) */
+        int64_t workers;          /* sender threads per instance, default 4, 1..64 */
+        int64_t max_attempts;     /* tries before a retryable failure is final, default 8 */
+        int64_t retry_backoff_ms; /* first retry delay, doubling, default 2000 */
+        int64_t retry_max_ms;     /* back-off cap, default 300000 */
+        int64_t claim_idle_ms;    /* a dead sender's entries are claimed after, 30000 */
+    } send;
     json_object *root;     /* the parsed file after substitution (owned) */
 };
 
@@ -57,6 +65,8 @@ int og_config_load(const char *path, struct og_config *cfg, struct og_errors *er
 int og_config_load_buffer(const char *buf, size_t len, struct og_config *cfg,
                           struct og_errors *errs);
 void og_config_free(struct og_config *cfg);
+/* config/og_config_send.c: a connector's default sends per second. */
+double og_config_default_rate(const char *connector);
 /* Splits cfg->listen into host and port. 0 on success. */
 int og_config_listen_split(const char *listen, char *host, size_t hostsz, int *port);
 #endif

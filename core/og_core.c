@@ -2,6 +2,7 @@
 #include "og_core.h"
 #include "og_log.h"
 #include "og_model.h"
+#include "og_outbox.h"
 #include "og_util.h"
 
 #include <json-c/json.h>
@@ -172,7 +173,7 @@ static og_err sink_state_set(void *ud, struct og_channel *ch, const char *key, c
 
 struct og_channel_sink og_core_sink(struct og_core *c)
 {
-    struct og_channel_sink s = {sink_message, NULL, sink_state_get, sink_state_set, c};
+    struct og_channel_sink s = {sink_message, og_outbox_status, sink_state_get, sink_state_set, c};
     return s;
 }
 

@@ -11,6 +11,8 @@
 
 static const struct og_route *const route_tables[] = {
     og_api_session_routes,
+    og_api_message_routes,
+    og_api_event_routes,
 };
 
 int og_api_authenticate(struct og_api_ctx *ctx, struct og_principal *who)

@@ -41,6 +41,8 @@ struct og_route {
 
 /* Route tables, one per file; og_api.c lists them. */
 extern const struct og_route og_api_session_routes[];
+extern const struct og_route og_api_message_routes[]; /* og_api_messages.c */
+extern const struct og_route og_api_event_routes[];   /* og_sse.c */
 
 /* Authenticates the request: the admin token from the config, or (when an
  * agent store exists) an agent's token. 0 on success with *who filled;

@@ -213,6 +213,13 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     }
     struct og_reply r = {0};
     dispatch(g, conn, method, url, rc, &r);
+    if (r.stream) { /* SSE: a callback response that lives as long as the stream */
+        enum MHD_Result sret = MHD_queue_response(conn, (unsigned)r.status, r.stream);
+        MHD_destroy_response(r.stream);
+        free(r.body), free(r.headers);
+        atomic_fetch_add(&g->stats.requests[route_of(url)][0], 1);
+        return sret;
+    }
     struct MHD_Response *resp =
         MHD_create_response_from_buffer(r.len, r.body ? r.body : (char *)"",
                                         r.body ? MHD_RESPMEM_MUST_COPY : MHD_RESPMEM_PERSISTENT);
@@ -272,7 +279,9 @@ int og_http_start(struct og_gateway *g, const char *host, int port, unsigned thr
         og_error("listen: cannot resolve '%s': %s", host, gai_strerror(rc));
         return -1;
     }
-    unsigned flags = MHD_USE_EPOLL_INTERNAL_THREAD | MHD_USE_ERROR_LOG | MHD_USE_ITC;
+    /* ALLOW_SUSPEND_RESUME: SSE streams suspend while they have nothing to send. */
+    unsigned flags = MHD_USE_EPOLL_INTERNAL_THREAD | MHD_USE_ERROR_LOG | MHD_USE_ITC |
+                     MHD_ALLOW_SUSPEND_RESUME;
     if (ai->ai_family == AF_INET6)
         flags |= MHD_USE_IPv6;
     g->mhd = MHD_start_daemon(
@@ -303,6 +312,7 @@ void og_http_stop(struct og_gateway *g, int drain_ms)
     MHD_socket s = MHD_quiesce_daemon(g->mhd);
     if (s != MHD_INVALID_SOCKET)
         close(s);
+    og_sse_close_all(g); /* ends streams; no suspended connection may remain */
     for (int waited = 0; waited < drain_ms; waited += 20) {
         const union MHD_DaemonInfo *i =
             MHD_get_daemon_info(g->mhd, MHD_DAEMON_INFO_CURRENT_CONNECTIONS);

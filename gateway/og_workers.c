@@ -5,6 +5,8 @@
 #include "og_log.h"
 
 static const struct og_worker *const workers[] = {
+    &og_worker_send,
+    &og_worker_sse,
     NULL, /* rows go above this line: &og_worker_<name>, */
 };
 

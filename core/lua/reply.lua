@@ -1,0 +1,106 @@
+-- reply.lua: an agent's outbound message, stored and queued atomically.
+-- ARGV[1] = P, ARGV[2] = op:
+--   "reply" [3] sid, [4] mid, [5] now_ms, [6] now_iso, [7] mtail, [8] sender JSON,
+--           [9] eid
+--           -> {'ok', message JSON, session id} or {'err', 'not_found'|'closed'}
+--   "start" [3] channel, [4] connector, [5] routing, [6] contact id or '',
+--           [7] external id or '', [8] new sid, [9] mid, [10] now_ms, [11] now_iso,
+--           [12] mtail, [13] sender JSON, [14] eid, [15] agent id or ''
+--           -> {'ok', message JSON, session id, '1' created | '2' reopened} or
+--              {'err', 'no_contact'|'open'|'window', [session id]}
+-- mtail is the message JSON's middle part rendered by C ("provider_message_id":
+-- null, "kind", "text", "attachments", "location", "created_at"). The message
+-- starts "pending" and P:outbox gets {m = mid}; the send worker does the rest.
+local P, op = ARGV[1], ARGV[2]
+
+local ALPHA = '0123456789ABCDEFGHJKMNPQRSTVWXYZ'
+local function eid_n(base, i)
+  local a, b = math.floor(i / 32) % 32 + 1, i % 32 + 1
+  return base:sub(1, #base - 2) .. ALPHA:sub(a, a) .. ALPHA:sub(b, b)
+end
+
+-- Stores the message, queues it, and updates the session; returns its JSON.
+local function store_out(sid, s, mid, now_ms, now_iso, mtail, sender, eid)
+  local skey = k(P, 'ses', sid)
+  local mj = table.concat({'{"id":"', mid, '","session_id":"', sid, '","direction":"out",',
+    mtail, ',"sender":', sender, ',"reply_to":null'})
+  redis.call('HSET', k(P, 'msg', mid), 'j', mj, 'st', 'pending', 'sid', sid, 'dir', 'out',
+    'ch', s.channel, 'att', '0')
+  redis.call('ZADD', k(P, 'ses', sid, 'msgs'), 0, mid)
+  redis.call('XADD', k(P, 'outbox'), 'MAXLEN', '~', '1000000', '*', 'm', mid)
+  redis.call('HSET', skey, 'updated_at', now_iso, 'last_message_at', now_iso,
+    'last_agent_message_at', now_iso)
+  redis.call('HSETNX', skey, 'first_reply_at', now_iso)
+  -- The agent answered: the auto-forward timer of the routing engine stops.
+  redis.call('ZREM', k(P, 'timers', 'autoforward'), sid)
+  local lcm = tonumber(s.last_customer_ms or '')
+  if lcm and OG_WINDOWED[s.connector or ''] and lcm + OG_WINDOW_MS > tonumber(now_ms) then
+    redis.call('ZADD', k(P, 'timers', 'window'), lcm + OG_WINDOW_MS, sid)
+  end
+  if s.status == 'active' then
+    set_status(P, sid, 'active', 'awaiting')
+    emit(P, eid, 'session.status_changed', sid, now_iso,
+      '{"session":' .. session_json(P, sid) .. ',"from":"active","to":"awaiting"}')
+  end
+  return message_json(P, mid)
+end
+
+if op == 'reply' then
+  local sid = ARGV[3]
+  local s = hgetall(k(P, 'ses', sid))
+  if not s.id then return {'err', 'not_found'} end
+  if s.status == 'closed' or s.status == 'archived' then return {'err', 'closed'} end
+  local mj = store_out(sid, s, ARGV[4], ARGV[5], ARGV[6], ARGV[7], ARGV[8], ARGV[9])
+  return {'ok', mj, sid}
+elseif op == 'start' then
+  local ch, connector, routing = ARGV[3], ARGV[4], ARGV[5]
+  local cid, ext = ARGV[6], ARGV[7]
+  local now_ms, now_iso = ARGV[10], ARGV[11]
+  if cid ~= '' then
+    if redis.call('HGET', k(P, 'con', cid), 'channel') ~= ch then return {'err', 'no_contact'} end
+    ext = redis.call('HGET', k(P, 'con', cid), 'external_id') or ''
+  else
+    cid = redis.call('GET', k(P, 'contact', ch, ext))
+    if not cid then return {'err', 'no_contact'} end
+  end
+  -- A contact's default thread is their external id (as on ingest).
+  local tk = k(P, 'thread', ch, ext)
+  local sid = redis.call('GET', tk)
+  local s, how = nil, '1'
+  if sid then
+    s = hgetall(k(P, 'ses', sid))
+    if s.status ~= 'closed' and s.status ~= 'archived' then return {'err', 'open', sid} end
+  end
+  if OG_WINDOWED[connector] then
+    local lcm = s and tonumber(s.last_customer_ms or '')
+    if not lcm or lcm + OG_WINDOW_MS <= tonumber(now_ms) then return {'err', 'window'} end
+  end
+  local agent = ARGV[15]
+  if sid then
+    how = '2'
+    local skey = k(P, 'ses', sid)
+    set_status(P, sid, s.status, 'awaiting')
+    redis.call('HDEL', skey, 'closed_at', 'close_reason', 'first_reply_at', 'agent_id')
+    redis.call('HSET', skey, 'success_codes', '[]', 'reopened_at', now_iso)
+    if agent ~= '' then redis.call('HSET', skey, 'agent_id', agent) end
+    emit(P, eid_n(ARGV[14], 1), 'session.reopened', sid, now_iso,
+      '{"session":' .. session_json(P, sid) .. '}')
+  else
+    sid = ARGV[8]
+    local skey = k(P, 'ses', sid)
+    redis.call('SET', tk, sid)
+    redis.call('HSET', skey, 'id', sid, 'channel', ch, 'connector', connector,
+      'status', 'awaiting', 'contact_id', cid, 'thread_id', ext, 'routing', routing,
+      'created_at', now_iso, 'origin', 'agent')
+    if agent ~= '' then redis.call('HSET', skey, 'agent_id', agent) end
+    redis.call('ZADD', k(P, 'idx', 'all'), 0, sid)
+    redis.call('ZADD', k(P, 'idx', 'ch', ch), 0, sid)
+    redis.call('ZADD', k(P, 'idx', 'st', 'awaiting'), 0, sid)
+    emit(P, eid_n(ARGV[14], 1), 'session.created', sid, now_iso,
+      '{"session":' .. session_json(P, sid) .. '}')
+  end
+  s = hgetall(k(P, 'ses', sid))
+  local mj = store_out(sid, s, ARGV[9], now_ms, now_iso, ARGV[12], ARGV[13], ARGV[14])
+  return {'ok', mj, sid, how}
+end
+return redis.error_reply('reply: unknown op')

@@ -1,0 +1,202 @@
+/* og_api_messages - what agents send:
+ *
+ *   POST /api/v1/sessions/{id}/messages  {"text","attachments":[{"url","name","mime_type"}]}
+ *        -> 202 with the message (status "pending"); the send worker delivers
+ *           it through the channel's connector (core/og_outbox.h).
+ *   POST /api/v1/sessions  {"channel","contact_id" | "external_id","text","attachments"}
+ *        -> 201 {"session","message"}: a conversation the agent starts with a
+ *           contact omnigate already knows on that channel. The session starts
+ *           "awaiting" with the caller as its agent (none for the admin token).
+ *           409 "session_open" when the contact has an open session (reply to
+ *           it instead; its id is in the message), 409 "window_closed" on
+ *           WhatsApp/Messenger when the customer has not written in the last
+ *           24 h (those platforms need a template then), 409 "unsupported" for
+ *           webchat (a visitor cannot be reached when not on the page).
+ *
+ * The sender is {"type":"agent","id":<agent id>}, or id "admin" for the
+ * configuration's admin token. */
+#include "og_api.h"
+#include "og_outbox.h"
+#include "og_util.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#define MAX_TEXT 65536
+#define MAX_ATTS 10
+
+/* Parsed body; strings borrowed from the JSON. */
+struct body {
+    json_object *j;
+    struct og_outbox_att atts[MAX_ATTS];
+    struct og_outbox_msg m;
+};
+
+static int opt_str(struct og_api_ctx *ctx, json_object *o, const char *key, const char **out,
+                   const char *what)
+{
+    json_object *v;
+    *out = NULL;
+    if (!json_object_object_get_ex(o, key, &v) || json_object_is_type(v, json_type_null))
+        return 0;
+    if (!json_object_is_type(v, json_type_string)) {
+        char *msg = og_sprintf("%s%s must be a string", what, key);
+        og_reply_error(ctx->r, 400, "invalid_request", msg);
+        free(msg);
+        return -1;
+    }
+    *out = json_object_get_string(v);
+    return 0;
+}
+
+/* Reads text and attachments (and lets extra keys named in allowed pass).
+ * 0, or -1 after answering 400. */
+static int parse_msg(struct og_api_ctx *ctx, struct body *b, const char *const *allowed)
+{
+    memset(&b->m, 0, sizeof b->m);
+    json_object_object_foreach(b->j, key, val)
+    {
+        (void)val;
+        int ok = !strcmp(key, "text") || !strcmp(key, "attachments");
+        for (size_t i = 0; !ok && allowed && allowed[i]; i++)
+            ok = !strcmp(key, allowed[i]);
+        if (!ok) {
+            char *msg = og_sprintf("unknown key \"%.64s\"", key);
+            og_reply_error(ctx->r, 400, "invalid_request", msg);
+            free(msg);
+            return -1;
+        }
+    }
+    if (opt_str(ctx, b->j, "text", &b->m.text, "") != 0)
+        return -1;
+    if (b->m.text && strlen(b->m.text) > MAX_TEXT) {
+        og_reply_error(ctx->r, 400, "invalid_request", "text is longer than 65536 bytes");
+        return -1;
+    }
+    json_object *atts;
+    if (json_object_object_get_ex(b->j, "attachments", &atts) &&
+        !json_object_is_type(atts, json_type_null)) {
+        if (!json_object_is_type(atts, json_type_array) ||
+            json_object_array_length(atts) > MAX_ATTS) {
+            og_reply_error(ctx->r, 400, "invalid_request",
+                           "attachments must be an array of at most 10 objects");
+            return -1;
+        }
+        for (size_t i = 0; i < json_object_array_length(atts); i++) {
+            json_object *a = json_object_array_get_idx(atts, i);
+            struct og_outbox_att *o = &b->atts[i];
+            if (!json_object_is_type(a, json_type_object)) {
+                og_reply_error(ctx->r, 400, "invalid_request",
+                               "attachments must be an array of objects");
+                return -1;
+            }
+            if (opt_str(ctx, a, "url", &o->url, "attachments[].") != 0 ||
+                opt_str(ctx, a, "name", &o->name, "attachments[].") != 0 ||
+                opt_str(ctx, a, "mime_type", &o->mime_type, "attachments[].") != 0)
+                return -1;
+            if (!o->url || (strncmp(o->url, "https://", 8) && strncmp(o->url, "http://", 7))) {
+                og_reply_error(ctx->r, 400, "invalid_request",
+                               "attachments[].url is required and must be http(s)://");
+                return -1;
+            }
+            b->m.n_atts++;
+        }
+        b->m.atts = b->atts;
+    }
+    if ((!b->m.text || !*b->m.text) && !b->m.n_atts) {
+        og_reply_error(ctx->r, 400, "invalid_request", "text or attachments is required");
+        return -1;
+    }
+    b->m.sender_id = ctx->who.agent_id[0] ? ctx->who.agent_id : "admin";
+    return 0;
+}
+
+static void reply(struct og_api_ctx *ctx)
+{
+    const char *sid = ctx->params[0];
+    int can = og_api_valid_id(sid, "ses_") ? og_api_can_access_session(ctx, sid) : 0;
+    if (can < 0) {
+        og_api_reply_err(ctx, OG_ERR_UNAVAILABLE, NULL);
+        return;
+    }
+    if (!can) {
+        og_reply_error(ctx->r, 404, "not_found", "no such session");
+        return;
+    }
+    struct body b = {.j = og_api_json_body(ctx)};
+    if (!b.j)
+        return;
+    if (parse_msg(ctx, &b, NULL) == 0) {
+        char *json = NULL, mid[48];
+        og_err e = og_outbox_reply(ctx->g->core, sid, &b.m, &json, mid, sizeof mid);
+        if (e == OG_OK)
+            og_reply_json(ctx->r, 202, json);
+        else if (e == OG_ERR_CONFLICT)
+            og_reply_error(ctx->r, 409, "session_closed", "the session is closed");
+        else
+            og_api_reply_err(ctx, e, e == OG_ERR_NOT_FOUND ? "no such session" : NULL);
+    }
+    json_object_put(b.j);
+}
+
+static void start_session(struct og_api_ctx *ctx)
+{
+    static const char *const extra[] = {"channel", "contact_id", "external_id", NULL};
+    struct body b = {.j = og_api_json_body(ctx)};
+    if (!b.j)
+        return;
+    const char *chid = NULL, *cid = NULL, *ext = NULL;
+    if (opt_str(ctx, b.j, "channel", &chid, "") != 0 ||
+        opt_str(ctx, b.j, "contact_id", &cid, "") != 0 ||
+        opt_str(ctx, b.j, "external_id", &ext, "") != 0 || parse_msg(ctx, &b, extra) != 0)
+        goto out;
+    struct og_channel *ch = NULL;
+    for (size_t i = 0; chid && i < ctx->g->n_channels; i++)
+        if (strcmp(ctx->g->channels[i]->id, chid) == 0)
+            ch = ctx->g->channels[i];
+    if (!ch) {
+        og_reply_error(ctx->r, 400, "invalid_request", "channel must name a configured channel");
+        goto out;
+    }
+    if ((cid && *cid) == (ext && *ext)) {
+        og_reply_error(ctx->r, 400, "invalid_request",
+                       "exactly one of contact_id and external_id is required");
+        goto out;
+    }
+    if (cid && *cid && !og_api_valid_id(cid, "con_")) {
+        og_reply_error(ctx->r, 404, "not_found", "no such contact on this channel");
+        goto out;
+    }
+    const char *connector = ch->plugin->desc->name;
+    if (strcmp(connector, "webchat") == 0) {
+        og_reply_error(ctx->r, 409, "unsupported",
+                       "webchat conversations are started by the visitor");
+        goto out;
+    }
+    struct og_outbox_start s = {ch->id, connector, ch->routing, cid, ext, ctx->who.agent_id};
+    char *json = NULL, sid[48];
+    int created = 0, window = 0;
+    og_err e = og_outbox_start_session(ctx->g->core, &s, &b.m, &json, sid, sizeof sid,
+                                       &created, &window);
+    if (e == OG_OK) {
+        og_reply_json(ctx->r, 201, json);
+    } else if (e == OG_ERR_CONFLICT && window) {
+        og_reply_error(ctx->r, 409, "window_closed",
+                       "the customer has not written in the last 24 hours; this platform "
+                       "only accepts template messages now");
+    } else if (e == OG_ERR_CONFLICT) {
+        char *msg = og_sprintf("the contact has an open session %s; reply to it", sid);
+        og_reply_error(ctx->r, 409, "session_open", msg);
+        free(msg);
+    } else {
+        og_api_reply_err(ctx, e, e == OG_ERR_NOT_FOUND ? "no such contact on this channel" : NULL);
+    }
+out:
+    json_object_put(b.j);
+}
+
+const struct og_route og_api_message_routes[] = {
+    {"POST", "/sessions/:id/messages", OG_ROLE_AGENT, reply},
+    {"POST", "/sessions", OG_ROLE_AGENT, start_session},
+    {NULL, NULL, 0, NULL},
+};

@@ -1,0 +1,415 @@
+/* og_sse - GET /api/v1/events: the event stream P:events as server-sent
+ * events, for a live inbox. Each event is
+ *
+ *   id: <stream entry id>\nevent: <type>\ndata: <event JSON>\n\n
+ *
+ * Admins and managers see every event; an agent sees the events of the
+ * sessions og_api_can_access_session() lets them see (events without a
+ * session are for managers). A reconnecting client sends Last-Event-ID (or
+ * ?since=<entry id>) and first gets what it missed, up to 1000 events.
+ * ": ping" comments every 15 s keep idle connections and proxies alive.
+ *
+ * One producer thread (the "sse" worker) reads the stream with a blocking
+ * XREAD on a connection of its own and appends each event to every
+ * connection's buffer. A connection's reader (called by libmicrohttpd) sends
+ * what is buffered, or suspends the connection when there is nothing; the
+ * producer resumes it. Both sides hold hub->mu around the suspended flag
+ * (TOOLCHAIN.md's recipe). At shutdown og_http_stop() calls
+ * og_sse_close_all(): every stream ends and every suspended connection is
+ * resumed, since MHD_stop_daemon() aborts on a suspended one. */
+#include "og_api.h"
+#include "og_log.h"
+#include "og_util.h"
+
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define REPLAY_MAX 1000
+#define PING_MS 15000
+#define MAX_BUFFER (4 * 1024 * 1024) /* a reader this far behind is cut off */
+
+struct sse_conn {
+    struct og_sse *hub;
+    struct MHD_Connection *conn;
+    struct og_buf out;           /* bytes not yet sent, from off */
+    size_t off;
+    int suspended, ended, gone;  /* gone: MHD freed it; freed when refs == 0 */
+    int refs;
+    uint64_t last_ms, last_seq;  /* newest entry delivered (replay) */
+    struct og_principal who;     /* owned copy */
+    struct sse_conn *next, *prev;
+};
+
+struct og_sse {
+    struct og_gateway *g;
+    pthread_mutex_t mu;
+    struct sse_conn *head;
+    int closing;
+    atomic_int stop;
+    pthread_t th;
+    struct og_redis *conn;       /* owned: blocking XREAD */
+    char last_id[64];            /* producer's position */
+};
+
+static void parse_id(const char *s, uint64_t *ms, uint64_t *seq)
+{
+    char *end;
+    *ms = strtoull(s, &end, 10);
+    *seq = *end == '-' ? strtoull(end + 1, NULL, 10) : 0;
+}
+
+static int valid_id(const char *s)
+{
+    size_t n = strspn(s, "0123456789");
+    if (n == 0 || n > 20)
+        return 0;
+    if (s[n] == 0)
+        return 1;
+    return s[n] == '-' && strspn(s + n + 1, "0123456789") == strlen(s + n + 1) &&
+           strlen(s + n + 1) > 0 && strlen(s + n + 1) <= 20;
+}
+
+static void conn_unref(struct sse_conn *c) /* hub->mu held */
+{
+    if (--c->refs > 0 || !c->gone)
+        return;
+    og_buf_free(&c->out);
+    og_principal_free(&c->who);
+    free(c);
+}
+
+static void wake(struct sse_conn *c) /* hub->mu held */
+{
+    if (c->suspended) {
+        c->suspended = 0;
+        MHD_resume_connection(c->conn);
+    }
+}
+
+static void append_event(struct sse_conn *c, const char *id, const char *type, const char *ev)
+{
+    if (c->out.len - c->off > MAX_BUFFER) {
+        c->ended = 1; /* too slow: end the stream, the client reconnects with its id */
+        return;
+    }
+    og_buf_printf(&c->out, "id: %s\nevent: %s\ndata: %s\n\n", id, type, ev);
+}
+
+/* The fields of one stream entry. */
+struct entry {
+    const char *id, *type, *session, *event;
+};
+
+static int entry_of(redisReply *en, struct entry *e)
+{
+    memset(e, 0, sizeof *e);
+    if (en->type != REDIS_REPLY_ARRAY || en->elements < 2 || en->element[1]->type !=
+                                                                 REDIS_REPLY_ARRAY)
+        return -1;
+    e->id = en->element[0]->str;
+    redisReply *f = en->element[1];
+    for (size_t k = 0; k + 1 < f->elements; k += 2) {
+        const char *n = f->element[k]->str, *v = f->element[k + 1]->str;
+        if (!strcmp(n, "type"))
+            e->type = v;
+        else if (!strcmp(n, "session"))
+            e->session = v;
+        else if (!strcmp(n, "event"))
+            e->event = v;
+    }
+    return e->type && e->event ? 0 : -1;
+}
+
+/* May the connection's principal see the event? Calls Redis for agents. */
+static int may_see(struct og_sse *hub, const struct og_principal *who, const struct entry *e)
+{
+    if (who->role >= OG_ROLE_MANAGER)
+        return 1;
+    if (!e->session || !*e->session)
+        return 0;
+    struct og_reply r = {0};
+    struct og_api_ctx ctx = {.g = hub->g, .r = &r};
+    ctx.who = *who;
+    int ok = og_api_can_access_session(&ctx, e->session) == 1;
+    free(r.body), free(r.headers);
+    return ok;
+}
+
+/* Fans a batch of entries out to every connection. Access checks run
+ * without the lock (they call Redis); the connections are pinned by refs. */
+static void fan_out(struct og_sse *hub, redisReply *entries)
+{
+    pthread_mutex_lock(&hub->mu);
+    size_t n = 0;
+    for (struct sse_conn *c = hub->head; c; c = c->next)
+        n++;
+    struct sse_conn **cs = og_calloc(n ? n : 1, sizeof *cs);
+    n = 0;
+    for (struct sse_conn *c = hub->head; c; c = c->next) {
+        c->refs++;
+        cs[n++] = c;
+    }
+    pthread_mutex_unlock(&hub->mu);
+    char *ok = og_calloc(n ? n : 1, 1);
+    for (size_t i = 0; i < entries->elements; i++) {
+        struct entry e;
+        if (entry_of(entries->element[i], &e) != 0)
+            continue;
+        uint64_t ms, seq;
+        parse_id(e.id, &ms, &seq);
+        for (size_t j = 0; j < n; j++)
+            ok[j] = (char)may_see(hub, &cs[j]->who, &e);
+        pthread_mutex_lock(&hub->mu);
+        for (size_t j = 0; j < n; j++) {
+            struct sse_conn *c = cs[j];
+            if (c->gone || c->ended || !ok[j])
+                continue;
+            /* Entries a replay already delivered are skipped. */
+            if (ms < c->last_ms || (ms == c->last_ms && seq <= c->last_seq))
+                continue;
+            append_event(c, e.id, e.type, e.event);
+            c->last_ms = ms, c->last_seq = seq;
+        }
+        pthread_mutex_unlock(&hub->mu);
+    }
+    pthread_mutex_lock(&hub->mu);
+    for (size_t j = 0; j < n; j++) {
+        if (!cs[j]->gone)
+            wake(cs[j]);
+        conn_unref(cs[j]);
+    }
+    pthread_mutex_unlock(&hub->mu);
+    free(ok);
+    free(cs);
+}
+
+static void ping_all(struct og_sse *hub)
+{
+    pthread_mutex_lock(&hub->mu);
+    for (struct sse_conn *c = hub->head; c; c = c->next) {
+        og_buf_puts(&c->out, ": ping\n\n");
+        wake(c);
+    }
+    pthread_mutex_unlock(&hub->mu);
+}
+
+static void *producer(void *arg)
+{
+    struct og_sse *hub = arg;
+    struct og_core *core = hub->g->core;
+    int64_t next_ping = og_mono_ms() + PING_MS;
+    int positioned = 0;
+    while (!atomic_load(&hub->stop)) {
+        redisReply *r = NULL;
+        if (!positioned) { /* start after the newest entry */
+            if (og_redis_cmd(hub->conn, &r, "XREVRANGE %s:events + - COUNT 1", core->tag) !=
+                OG_OK) {
+                struct timespec ts = {0, 200000000L};
+                nanosleep(&ts, NULL);
+                continue;
+            }
+            snprintf(hub->last_id, sizeof hub->last_id, "%s",
+                     r->type == REDIS_REPLY_ARRAY && r->elements > 0 &&
+                             r->element[0]->type == REDIS_REPLY_ARRAY
+                         ? r->element[0]->element[0]->str
+                         : "0-0");
+            freeReplyObject(r);
+            positioned = 1;
+            continue;
+        }
+        og_err e = og_redis_cmd(hub->conn, &r, "XREAD COUNT 200 BLOCK 1000 STREAMS %s:events %s",
+                                core->tag, hub->last_id);
+        if (e != OG_OK) {
+            struct timespec ts = {0, 200000000L};
+            nanosleep(&ts, NULL);
+            continue;
+        }
+        if (r->type == REDIS_REPLY_ARRAY && r->elements > 0) {
+            redisReply *entries = r->element[0]->element[1];
+            if (entries->elements > 0) {
+                fan_out(hub, entries);
+                redisReply *lastr = entries->element[entries->elements - 1];
+                snprintf(hub->last_id, sizeof hub->last_id, "%s", lastr->element[0]->str);
+            }
+        }
+        freeReplyObject(r);
+        if (og_mono_ms() >= next_ping) {
+            ping_all(hub);
+            next_ping = og_mono_ms() + PING_MS;
+        }
+    }
+    return NULL;
+}
+
+/* ------------------------------------------------------ the MHD side */
+
+static ssize_t reader(void *cls, uint64_t pos, char *buf, size_t max)
+{
+    (void)pos;
+    struct sse_conn *c = cls;
+    struct og_sse *hub = c->hub;
+    pthread_mutex_lock(&hub->mu);
+    size_t avail = c->out.len - c->off;
+    if (avail) {
+        size_t n = avail < max ? avail : max;
+        memcpy(buf, c->out.data + c->off, n);
+        c->off += n;
+        if (c->off == c->out.len)
+            c->off = c->out.len = 0;
+        pthread_mutex_unlock(&hub->mu);
+        return (ssize_t)n;
+    }
+    if (hub->closing || c->ended) {
+        pthread_mutex_unlock(&hub->mu);
+        return MHD_CONTENT_READER_END_OF_STREAM;
+    }
+    c->suspended = 1;
+    MHD_suspend_connection(c->conn);
+    pthread_mutex_unlock(&hub->mu);
+    return 0;
+}
+
+static void reader_free(void *cls)
+{
+    struct sse_conn *c = cls;
+    struct og_sse *hub = c->hub;
+    pthread_mutex_lock(&hub->mu);
+    if (c->prev)
+        c->prev->next = c->next;
+    else if (hub->head == c)
+        hub->head = c->next;
+    if (c->next)
+        c->next->prev = c->prev;
+    c->gone = 1;
+    c->refs++;
+    conn_unref(c);
+    pthread_mutex_unlock(&hub->mu);
+}
+
+/* The missed events after since (exclusive), filtered; hub->mu held, so the
+ * producer cannot deliver anything in between. -1 when Redis is down. */
+static int replay(struct og_sse *hub, struct sse_conn *c, const char *since)
+{
+    redisReply *r = NULL;
+    if (og_redis_cmd(hub->g->core->redis, &r, "XRANGE %s:events (%s + COUNT %d",
+                     hub->g->core->tag, since, REPLAY_MAX) != OG_OK)
+        return -1;
+    parse_id(since, &c->last_ms, &c->last_seq);
+    for (size_t i = 0; r->type == REDIS_REPLY_ARRAY && i < r->elements; i++) {
+        struct entry e;
+        if (entry_of(r->element[i], &e) != 0)
+            continue;
+        if (may_see(hub, &c->who, &e))
+            append_event(c, e.id, e.type, e.event);
+        parse_id(e.id, &c->last_ms, &c->last_seq);
+    }
+    freeReplyObject(r);
+    return 0;
+}
+
+static void events(struct og_api_ctx *ctx)
+{
+    struct og_sse *hub = ctx->g->sse;
+    const char *since = MHD_lookup_connection_value(ctx->conn, MHD_HEADER_KIND, "Last-Event-ID");
+    if (!since || !*since)
+        since = og_api_arg(ctx, "since");
+    if (since && *since && !valid_id(since)) {
+        og_reply_error(ctx->r, 400, "invalid_request",
+                       "Last-Event-ID / since must be an event stream id (e.g. 1700000000000-0)");
+        return;
+    }
+    if (!hub || hub->closing) {
+        og_reply_error(ctx->r, 503, "unavailable", "the event stream is not running");
+        return;
+    }
+    struct sse_conn *c = og_calloc(1, sizeof *c);
+    c->hub = hub;
+    c->conn = ctx->conn;
+    c->refs = 1; /* MHD's, dropped by reader_free */
+    c->who.role = ctx->who.role;
+    memcpy(c->who.agent_id, ctx->who.agent_id, sizeof c->who.agent_id);
+    if (ctx->who.n_groups) {
+        c->who.groups = og_calloc(ctx->who.n_groups, sizeof *c->who.groups);
+        for (size_t i = 0; i < ctx->who.n_groups; i++)
+            c->who.groups[i] = og_strdup(ctx->who.groups[i]);
+        c->who.n_groups = ctx->who.n_groups;
+    }
+    og_buf_puts(&c->out, ": omnigate events\nretry: 2000\n\n");
+    pthread_mutex_lock(&hub->mu);
+    if (since && *since && replay(hub, c, since) != 0) {
+        pthread_mutex_unlock(&hub->mu);
+        og_buf_free(&c->out);
+        og_principal_free(&c->who);
+        free(c);
+        og_api_reply_err(ctx, OG_ERR_UNAVAILABLE, NULL);
+        return;
+    }
+    c->next = hub->head;
+    if (hub->head)
+        hub->head->prev = c;
+    hub->head = c;
+    pthread_mutex_unlock(&hub->mu);
+    struct MHD_Response *resp =
+        MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 16 * 1024, reader, c, reader_free);
+    MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, "text/event-stream");
+    MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-cache");
+    MHD_add_response_header(resp, "X-Accel-Buffering", "no");
+    ctx->r->status = 200;
+    ctx->r->stream = resp;
+}
+
+void og_sse_close_all(struct og_gateway *g)
+{
+    struct og_sse *hub = g->sse;
+    if (!hub)
+        return;
+    pthread_mutex_lock(&hub->mu);
+    hub->closing = 1;
+    for (struct sse_conn *c = hub->head; c; c = c->next)
+        wake(c);
+    pthread_mutex_unlock(&hub->mu);
+}
+
+static int sse_start(struct og_gateway *g)
+{
+    struct og_sse *hub = og_calloc(1, sizeof *hub);
+    hub->g = g;
+    pthread_mutex_init(&hub->mu, NULL);
+    char *url = og_gateway_redis_url(g), errbuf[256];
+    struct og_redis_opts o = {.url = url, .password = g->cfg->redis.password, .pool_size = 1,
+                              .timeout_ms = 5000};
+    hub->conn = url ? og_redis_new(&o, errbuf, sizeof errbuf) : NULL;
+    free(url);
+    if (!hub->conn || pthread_create(&hub->th, NULL, producer, hub) != 0) {
+        og_error("sse: cannot start");
+        og_redis_free(hub->conn);
+        pthread_mutex_destroy(&hub->mu);
+        free(hub);
+        return -1;
+    }
+    g->sse = hub;
+    return 0;
+}
+
+/* Runs after the HTTP server stopped: no connection is left. */
+static void sse_stop(struct og_gateway *g)
+{
+    struct og_sse *hub = g->sse;
+    if (!hub)
+        return;
+    atomic_store(&hub->stop, 1);
+    pthread_join(hub->th, NULL);
+    og_redis_free(hub->conn);
+    pthread_mutex_destroy(&hub->mu);
+    free(hub);
+    g->sse = NULL;
+}
+
+const struct og_worker og_worker_sse = {"sse", sse_start, sse_stop};
+
+const struct og_route og_api_event_routes[] = {
+    {"GET", "/events", OG_ROLE_AGENT, events},
+    {NULL, NULL, 0, NULL},
+};
