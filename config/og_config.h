@@ -16,6 +16,7 @@
 #include <stdint.h>
 
 struct og_errors;
+struct og_config_routing;
 
 struct og_config_channel {
     char *id;              /* required; [a-z0-9_-]{1,64}, unique */
@@ -55,6 +56,7 @@ struct og_config {
         int64_t retry_max_ms;     /* back-off cap, default 300000 */
         int64_t claim_idle_ms;    /* a dead sender's entries are claimed after, 30000 */
     } send;
+    struct og_config_routing *routing; /* og_config_routing.h; never NULL after load */
     json_object *root;     /* the parsed file after substitution (owned) */
 };
 

@@ -7,6 +7,7 @@
 static const struct og_worker *const workers[] = {
     &og_worker_send,
     &og_worker_sse,
+    &og_worker_routing,
     NULL, /* rows go above this line: &og_worker_<name>, */
 };
 

@@ -93,7 +93,8 @@ static void test_all_values(void)
         "\"redis\":{\"url\":\"redis://10.0.0.1:6380/2\",\"prefix\":\"Og.x-1_\","
         "\"password\":\"pw\",\"pool_size\":256,\"server\":\"/usr/bin/redis-server\"}," TOKEN ","
         "\"channels\":[{\"id\":\"tg\",\"connector\":\"telegram\",\"routing\":\"vip\","
-        "\"options\":{\"bot_token\":\"x\"}},{\"id\":\"web-2\",\"connector\":\"web_chat\"}]}";
+        "\"options\":{\"bot_token\":\"x\"}},{\"id\":\"web-2\",\"connector\":\"web_chat\"}],"
+        "\"routing\":{\"vip\":{\"levels\":[{\"members\":[\"group:vip\"]}]}}}";
     CHECK_INT(load(text, &cfg, &errs), 0);
     CHECK_STR(cfg.listen, "[::1]:9000");
     CHECK_STR(cfg.public_url, "https://chat.example.com");

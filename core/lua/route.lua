@@ -1,0 +1,437 @@
+-- route.lua: the routing engine's every state change, one atomic call each:
+-- drain a policy's queue, take/assign, transfer, close, reopen, presence, and
+-- firing due timers. Two omnigate instances may call any of these at the same
+-- moment; because each op reads and writes inside one script, a session is
+-- never assigned twice and an agent never goes over capacity.
+--
+-- ARGV[1] P, [2] op, [3] now_ms, [4] now_iso, [5] event id seed (evt_ + 26;
+-- event ids of this call are the seed with its last two characters replaced
+-- by a counter, so they stay unique and time-sorted), [6] random seed,
+-- [7] policies JSON (og_routing.c: {"name":{"mode","levels":[{"name",
+-- "method","members":["*"|"g:NAME"|"a:EMAIL"]}],"forwarding":{...}|absent,
+-- "af_ms":N|absent,"af_avoid":bool}}), [8..] the op's arguments (below).
+-- Returns {"ok", ...} or {"err", code, message}; code is one of not_found,
+-- conflict, invalid, forbidden.
+--
+-- Agent load: P:agent:<id> fields chats / nrt count the open sessions in
+-- P:agent:<id>:sessions (nrt = e-mail sessions); they change only together
+-- with that set (release() checks SREM's answer), so they cannot drift.
+local P, op, now_ms, now_iso, seed = ARGV[1], ARGV[2], tonumber(ARGV[3]), ARGV[4], ARGV[5]
+local rnd_state = tonumber(ARGV[6]) or 1
+local policies = cjson.decode(ARGV[7])
+
+local B32 = '0123456789ABCDEFGHJKMNPQRSTVWXYZ'
+local ecount = 0
+local function eid()
+  ecount = ecount + 1
+  local a, b = math.floor(ecount / 32) % 32, ecount % 32
+  return seed:sub(1, -3) .. B32:sub(a + 1, a + 1) .. B32:sub(b + 1, b + 1)
+end
+-- Redis seeds math.random the same way on every call, so randomness comes from C.
+local function rnd(n)
+  rnd_state = (rnd_state * 1103515245 + 12345) % 2147483648
+  return (math.floor(rnd_state / 65536) % n) + 1
+end
+
+local function err(code, msg) return {'err', code, msg} end
+local function policy(name)
+  return policies[name or ''] or policies['default']
+end
+local function is_nrt(s) return s.connector == 'email' end
+local function akey(aid) return k(P, 'agent', aid) end
+
+-- Members of a level in a stable order: {id=, group=} (group: the group the
+-- agent was found through, nil for "agent:" and "*").
+local function resolve(level)
+  local out, seen = {}, {}
+  for _, m in ipairs(level.members) do
+    local ids, grp = {}, nil
+    if m == '*' then
+      ids = redis.call('SMEMBERS', k(P, 'agents'))
+    elseif m:sub(1, 2) == 'g:' then
+      grp = m:sub(3)
+      ids = redis.call('SMEMBERS', k(P, 'group', grp))
+    else
+      local id = redis.call('GET', k(P, 'agent_email', m:sub(3)))
+      if id then ids = {id} end
+    end
+    table.sort(ids)
+    for _, id in ipairs(ids) do
+      if not seen[id] then
+        seen[id] = true
+        out[#out + 1] = {id = id, group = grp}
+      end
+    end
+  end
+  return out
+end
+
+-- Load and capacity of one agent for a session of this kind; nil when the
+-- agent does not exist.
+local function agent_load(aid, nrt)
+  local a = redis.call('HMGET', akey(aid), 'id', 'presence', 'chats', 'nrt', 'max_chats',
+    'max_nrt', 'last_ms')
+  if not a[1] then return nil end
+  local load = tonumber(nrt and a[4] or a[3]) or 0
+  local max = tonumber(nrt and a[6] or a[5])
+  return {presence = a[2], load = load, max = max,
+          space = max and (max - load) or 1e12, last = tonumber(a[7]) or 0}
+end
+local function has_space(l) return l.max == nil or l.load < l.max end
+
+-- Picks an online member with space by the level's method; nil when none.
+-- exclude: an agent id never to pick (the current one, for auto-forward).
+local function pick(pname, li, level, nrt, exclude)
+  local c = {}
+  for _, m in ipairs(resolve(level)) do
+    if m.id ~= exclude then
+      local l = agent_load(m.id, nrt)
+      if l and l.presence == 'online' and has_space(l) then
+        l.id, l.group = m.id, m.group
+        c[#c + 1] = l
+      end
+    end
+  end
+  if #c == 0 then return nil end
+  local method, best = level.method, nil
+  if method == 'random' then return c[rnd(#c)] end
+  if method == 'sequential' then
+    -- Round robin over the members in id order, resuming after the last one
+    -- this level assigned to (the cursor survives restarts and is shared by
+    -- every instance).
+    local ck = k(P, 'rr', pname, tostring(li))
+    local cur = redis.call('GET', ck) or ''
+    table.sort(c, function(x, y) return x.id < y.id end)
+    best = c[1]
+    for _, x in ipairs(c) do
+      if x.id > cur then best = x; break end
+    end
+    redis.call('SET', ck, best.id)
+    return best
+  end
+  for _, x in ipairs(c) do
+    if not best then best = x
+    elseif method == 'most_chats' then
+      if x.load > best.load or (x.load == best.load and x.last < best.last) then best = x end
+    elseif method == 'most_space' then
+      if x.space > best.space or (x.space == best.space and x.last < best.last) then best = x end
+    else -- least_chats
+      if x.load < best.load or (x.load == best.load and x.last < best.last) then best = x end
+    end
+  end
+  return best
+end
+
+local function sjson(sid) return session_json(P, sid) end
+
+-- Frees the session's agent (capacity and open set) and its auto-forward timer.
+local function release(sid, s)
+  local aid = s.agent_id
+  if aid and aid ~= '' then
+    if redis.call('SREM', k(P, 'agent', aid, 'sessions'), sid) == 1 then
+      redis.call('HINCRBY', akey(aid), is_nrt(s) and 'nrt' or 'chats', -1)
+    end
+  end
+  redis.call('ZREM', k(P, 'timers', 'autoforward'), sid)
+end
+
+-- Assigns sid to aid: capacity, indexes, status active, timer, events.
+-- The caller has checked eligibility and released any previous agent.
+local function assign(sid, s, aid, group, level_name, level_idx)
+  local skey = k(P, 'ses', sid)
+  redis.call('HINCRBY', akey(aid), is_nrt(s) and 'nrt' or 'chats', 1)
+  redis.call('HSET', akey(aid), 'last_ms', now_ms)
+  redis.call('SADD', k(P, 'agent', aid, 'sessions'), sid)
+  redis.call('ZADD', k(P, 'idx', 'agent', aid), 0, sid)
+  if group and group ~= '' then redis.call('ZADD', k(P, 'idx', 'group', group), 0, sid) end
+  redis.call('ZREM', k(P, 'queue', s.routing or 'default'), sid)
+  redis.call('HSET', skey, 'agent_id', aid, 'group', group or '', 'level', level_name or '',
+    'level_idx', tostring(level_idx or -1), 'assigned_at', now_iso, 'updated_at', now_iso,
+    'af_agent', aid)
+  redis.call('HDEL', skey, 'queue_group', 'queue_level')
+  local from = s.status
+  set_status(P, sid, from, 'active')
+  local pol = policy(s.routing)
+  if pol.af_ms then
+    redis.call('ZADD', k(P, 'timers', 'autoforward'), now_ms + pol.af_ms, sid)
+  end
+  local sj = sjson(sid)
+  emit(P, eid(), 'session.assigned', sid, now_iso, table.concat({'{"session":', sj,
+    ',"agent_id":', q(aid), ',"group":', js(group), ',"level":', js(level_name), '}'}))
+  if from ~= 'active' then
+    emit(P, eid(), 'session.status_changed', sid, now_iso,
+      '{"session":' .. sj .. ',"from":' .. q(from) .. ',"to":"active"}')
+  end
+  s.status, s.agent_id = 'active', aid
+end
+
+-- Puts a session (already released) back in its policy's queue.
+local function enqueue(sid, s, to_status, qgroup, qlevel)
+  local skey = k(P, 'ses', sid)
+  redis.call('HDEL', skey, 'agent_id', 'queue_group', 'queue_level', 'level', 'level_idx')
+  if qgroup then redis.call('HSET', skey, 'queue_group', qgroup, 'group', qgroup) end
+  if qlevel then redis.call('HSET', skey, 'queue_level', qlevel) end
+  redis.call('HSET', skey, 'updated_at', now_iso)
+  redis.call('ZADD', k(P, 'queue', s.routing or 'default'), now_ms, sid)
+  set_status(P, sid, s.status, to_status)
+  s.agent_id = nil
+end
+
+-- Tries to place a queued session; returns the chosen agent or nil.
+local function place(sid, s)
+  local pol = policy(s.routing)
+  local pname = s.routing or 'default'
+  local nrt = is_nrt(s)
+  if s.queue_group and s.queue_group ~= '' then
+    local c = pick(pname, 'g:' .. s.queue_group,
+      {method = 'least_chats', members = {'g:' .. s.queue_group}}, nrt)
+    if c then assign(sid, s, c.id, s.queue_group, nil, -1) end
+    return c
+  end
+  if s.queue_level == 'forwarding' then
+    if not pol.forwarding then return nil end
+    local c = pick(pname, 'fwd', pol.forwarding, nrt)
+    if c then assign(sid, s, c.id, c.group, pol.forwarding.name, 0) end
+    return c
+  end
+  for li, lv in ipairs(pol.levels) do
+    local c = pick(pname, li, lv, nrt)
+    if c then
+      assign(sid, s, c.id, c.group, lv.name, li)
+      return c
+    end
+  end
+  return nil
+end
+
+local function queued(st) return st == 'new' or st == 'transferred' end
+
+if op == 'drain' then
+  -- ARGV[8] policy, [9] max assignments, [10] max scanned.
+  local pname, max, scan = ARGV[8], tonumber(ARGV[9]), tonumber(ARGV[10])
+  local pol = policies[pname]
+  if not pol or pol.mode == 'manual' then return {'ok', 0} end
+  local qk = k(P, 'queue', pname)
+  local ids = redis.call('ZRANGE', qk, 0, scan - 1)
+  local done, failed = 0, {}
+  for _, sid in ipairs(ids) do
+    local s = hgetall(k(P, 'ses', sid))
+    if not s.id or not queued(s.status) or (s.agent_id and s.agent_id ~= '') then
+      redis.call('ZREM', qk, sid) -- stale entry
+    else
+      -- sessions of one class (target, real time or not) see the same
+      -- members: once one found nobody, the rest of that class is skipped
+      local class = (s.queue_group or '') .. '|' .. (s.queue_level or '') .. '|' ..
+        (is_nrt(s) and 'n' or 'r')
+      if not failed[class] then
+        if place(sid, s) then
+          done = done + 1
+          if done >= max then break end
+        else
+          failed[class] = true
+        end
+      end
+    end
+  end
+  return {'ok', done}
+
+elseif op == 'assign' then
+  -- ARGV[8] session, [9] agent, [10] "take" (the agent itself) | "manager"
+  local sid, aid, how = ARGV[8], ARGV[9], ARGV[10]
+  local s = hgetall(k(P, 'ses', sid))
+  if not s.id then return err('not_found', 'no such session') end
+  if not queued(s.status) or (s.agent_id and s.agent_id ~= '') then
+    if s.agent_id == aid and s.status ~= 'closed' and s.status ~= 'archived' then
+      return {'ok', sjson(sid)} -- already theirs: idempotent
+    end
+    return err('conflict', 'the session is not waiting in the queue (status ' ..
+      tostring(s.status) .. ')')
+  end
+  local l = agent_load(aid, is_nrt(s))
+  if not l then return err('not_found', 'no such agent') end
+  if how ~= 'take' and l.presence ~= 'online' then
+    return err('conflict', 'the agent is not online')
+  end
+  if not has_space(l) then return err('conflict', 'the agent has no free capacity') end
+  assign(sid, s, aid, s.queue_group, s.queue_level == 'forwarding' and 'forwarding' or nil, -1)
+  return {'ok', sjson(sid)}
+
+elseif op == 'transfer' then
+  -- ARGV[8] session, [9] to agent ('' none), [10] to group ('' none), [11] comment
+  -- (JSON-encoded string or 'null'), [12] by (agent id or '').
+  local sid, to_agent, to_group, comment, by = ARGV[8], ARGV[9], ARGV[10], ARGV[11], ARGV[12]
+  local s = hgetall(k(P, 'ses', sid))
+  if not s.id then return err('not_found', 'no such session') end
+  if s.status == 'closed' or s.status == 'archived' then
+    return err('conflict', 'a closed session cannot be transferred; reopen it first')
+  end
+  local from_agent = s.agent_id or ''
+  local pol = policy(s.routing)
+  local skey = k(P, 'ses', sid)
+  local target_json
+  if to_agent ~= '' then
+    if to_agent == from_agent then return err('conflict', 'the session is already theirs') end
+    local l = agent_load(to_agent, is_nrt(s))
+    if not l then return err('not_found', 'no such agent') end
+    if l.presence ~= 'online' then return err('conflict', 'the agent is not online') end
+    if not has_space(l) then return err('conflict', 'the agent has no free capacity') end
+    release(sid, s)
+    redis.call('HSET', skey, 'transferred_comment', comment == 'null' and '' or cjson.decode(comment),
+      'transferred_from', from_agent)
+    assign(sid, s, to_agent, nil, nil, -1)
+    target_json = '"to_agent_id":' .. q(to_agent) .. ',"to_group":null'
+  else
+    if to_group ~= '' then
+      if redis.call('SCARD', k(P, 'group', to_group)) == 0 then
+        return err('not_found', 'no such group (no agent belongs to it)')
+      end
+    elseif not pol.forwarding then
+      return err('invalid', 'give agent_id or group: the routing policy has no forwarding_level')
+    end
+    release(sid, s)
+    redis.call('HSET', skey, 'transferred_comment', comment == 'null' and '' or cjson.decode(comment),
+      'transferred_from', from_agent)
+    local from_status = s.status
+    enqueue(sid, s, 'transferred', to_group ~= '' and to_group or nil,
+      to_group == '' and 'forwarding' or nil)
+    s = hgetall(skey)
+    if from_status ~= 'transferred' then
+      emit(P, eid(), 'session.status_changed', sid, now_iso, '{"session":' .. sjson(sid) ..
+        ',"from":' .. q(from_status) .. ',"to":"transferred"}')
+    end
+    target_json = '"to_agent_id":null,"to_group":' .. js(to_group ~= '' and to_group or nil) ..
+      (to_group == '' and ',"to_level":"forwarding"' or '')
+    place(sid, s)
+  end
+  emit(P, eid(), 'session.transferred', sid, now_iso, table.concat({'{"session":', sjson(sid),
+    ',"from_agent_id":', q(from_agent), ',', target_json, ',"comment":', comment,
+    ',"by":', q(by), '}'}))
+  return {'ok', sjson(sid)}
+
+elseif op == 'close' then
+  -- ARGV[8] session, [9] reason, [10] success codes JSON array, [11] archive after ms (0 never)
+  local sid, reason, codes, archive_ms = ARGV[8], ARGV[9], ARGV[10], tonumber(ARGV[11])
+  local s = hgetall(k(P, 'ses', sid))
+  if not s.id then return err('not_found', 'no such session') end
+  if s.status == 'closed' or s.status == 'archived' then
+    return err('conflict', 'the session is already ' .. s.status)
+  end
+  release(sid, s)
+  local skey = k(P, 'ses', sid)
+  redis.call('ZREM', k(P, 'queue', s.routing or 'default'), sid)
+  redis.call('HDEL', skey, 'queue_group', 'queue_level')
+  redis.call('HSET', skey, 'closed_at', now_iso, 'close_reason', reason, 'success_codes', codes,
+    'updated_at', now_iso)
+  set_status(P, sid, s.status, 'closed')
+  if archive_ms > 0 then
+    redis.call('ZADD', k(P, 'timers', 'archive'), now_ms + archive_ms, sid)
+  end
+  local sj = sjson(sid)
+  emit(P, eid(), 'session.status_changed', sid, now_iso,
+    '{"session":' .. sj .. ',"from":' .. q(s.status) .. ',"to":"closed"}')
+  emit(P, eid(), 'session.closed', sid, now_iso, table.concat({'{"session":', sj,
+    ',"reason":', q(reason), ',"success_codes":', codes, ',"agent_id":', q(s.agent_id), '}'}))
+  return {'ok', sj}
+
+elseif op == 'reopen' then
+  -- ARGV[8] session
+  local sid = ARGV[8]
+  local s = hgetall(k(P, 'ses', sid))
+  if not s.id then return err('not_found', 'no such session') end
+  if s.status ~= 'closed' and s.status ~= 'archived' then
+    return err('conflict', 'only a closed or archived session can be reopened')
+  end
+  local skey = k(P, 'ses', sid)
+  redis.call('HDEL', skey, 'agent_id', 'closed_at', 'close_reason', 'first_reply_at')
+  redis.call('HSET', skey, 'success_codes', '[]', 'reopened_at', now_iso)
+  redis.call('ZREM', k(P, 'timers', 'archive'), sid)
+  enqueue(sid, s, 'new')
+  local sj = sjson(sid)
+  emit(P, eid(), 'session.reopened', sid, now_iso, '{"session":' .. sj .. '}')
+  emit(P, eid(), 'session.status_changed', sid, now_iso,
+    '{"session":' .. sj .. ',"from":' .. q(s.status) .. ',"to":"new"}')
+  place(sid, s)
+  return {'ok', sjson(sid)}
+
+elseif op == 'presence' then
+  -- ARGV[8] agent, [9] online|away|offline, [10] "1" to return open sessions on offline
+  local aid, st, give_back = ARGV[8], ARGV[9], ARGV[10] == '1'
+  local ak = akey(aid)
+  local cur = redis.call('HMGET', ak, 'id', 'presence', 'presence_since_ms')
+  if not cur[1] then return err('not_found', 'no such agent') end
+  local old, since = cur[2] or 'offline', tonumber(cur[3]) or now_ms
+  -- time in the previous state, in total and per UTC day of the change
+  local spent = math.max(0, now_ms - since)
+  local pk = k(P, 'agent', aid, 'presence')
+  redis.call('HINCRBY', pk, old, spent)
+  redis.call('HINCRBY', pk, now_iso:sub(1, 10) .. ':' .. old, spent)
+  redis.call('HSET', ak, 'presence', st, 'presence_since_ms', now_ms, 'presence_since', now_iso)
+  if st == 'online' then redis.call('SADD', k(P, 'online'), aid)
+  else redis.call('SREM', k(P, 'online'), aid) end
+  local returned = 0
+  if st == 'offline' and give_back then
+    for _, sid in ipairs(redis.call('SMEMBERS', k(P, 'agent', aid, 'sessions'))) do
+      local s = hgetall(k(P, 'ses', sid))
+      release(sid, s)
+      if s.id and s.status ~= 'closed' and s.status ~= 'archived' then
+        local from = s.status
+        enqueue(sid, s, 'new')
+        emit(P, eid(), 'session.status_changed', sid, now_iso, '{"session":' .. sjson(sid) ..
+          ',"from":' .. q(from) .. ',"to":"new","reason":"agent_offline"}')
+        returned = returned + 1
+      end
+    end
+  end
+  return {'ok', tostring(returned), old}
+
+elseif op == 'timers' then
+  -- ARGV[8] max per timer kind. Claims due entries (ZRANGEBYSCORE + ZREM in
+  -- this one script), so with several instances exactly one fires each.
+  local max = tonumber(ARGV[8])
+  local afk = k(P, 'timers', 'autoforward')
+  local moved, archived = 0, 0
+  for _, sid in ipairs(redis.call('ZRANGEBYSCORE', afk, '-inf', now_ms, 'LIMIT', 0, max)) do
+    redis.call('ZREM', afk, sid)
+    local s = hgetall(k(P, 'ses', sid))
+    local pol = policy(s.routing)
+    if s.id and s.status == 'active' and s.agent_id and s.agent_id ~= '' and
+       s.af_agent == s.agent_id and pol.af_ms then
+      local cur_li = tonumber(s.level_idx) or -1
+      local pname, nrt, c, cl = s.routing or 'default', is_nrt(s), nil, nil
+      local start = cur_li >= 1 and cur_li or 1
+      for li = start, #pol.levels do
+        if not (pol.af_avoid and li == cur_li) then
+          c = pick(pname, li, pol.levels[li], nrt, s.agent_id)
+          if c then cl = li; break end
+        end
+      end
+      if c then
+        local from_agent = s.agent_id
+        release(sid, s)
+        redis.call('HSET', k(P, 'ses', sid), 'transferred_from', from_agent)
+        assign(sid, s, c.id, c.group, pol.levels[cl].name, cl)
+        emit(P, eid(), 'session.transferred', sid, now_iso, table.concat({'{"session":',
+          sjson(sid), ',"from_agent_id":', q(from_agent), ',"to_agent_id":', q(c.id),
+          ',"to_group":null,"comment":null,"reason":"auto_forward"}'}))
+        moved = moved + 1
+      else
+        -- nobody else can take it now: try again one period later
+        redis.call('ZADD', afk, now_ms + pol.af_ms, sid)
+      end
+    end
+  end
+  local ark = k(P, 'timers', 'archive')
+  for _, sid in ipairs(redis.call('ZRANGEBYSCORE', ark, '-inf', now_ms, 'LIMIT', 0, max)) do
+    redis.call('ZREM', ark, sid)
+    local st = redis.call('HGET', k(P, 'ses', sid), 'status')
+    if st == 'closed' then
+      set_status(P, sid, 'closed', 'archived')
+      redis.call('HSET', k(P, 'ses', sid), 'archived_at', now_iso, 'updated_at', now_iso)
+      emit(P, eid(), 'session.status_changed', sid, now_iso,
+        '{"session":' .. sjson(sid) .. ',"from":"closed","to":"archived"}')
+      archived = archived + 1
+    end
+  end
+  return {'ok', moved, archived}
+end
+return redis.error_reply('route.lua: unknown op')
