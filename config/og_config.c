@@ -721,6 +721,7 @@ static const struct og_key og_channel_keys[] = {
     {"routing", take_ch_routing},
     {"options", take_ch_options},
     {"rate_limit_per_s", og_config_take_ch_rate},
+    {"rate_limit_per_s", og_config_take_ch_rate},
     {NULL, NULL},
 };
 /* clang-format on */
@@ -765,6 +766,7 @@ static const struct og_key og_top_keys[] = {
     {"redis", take_redis},
     {"api", take_api},
     {"channels", take_channels},
+    {"send", og_config_take_send},
     {"routing", og_config_take_routing},
     {"agents", og_config_take_agents},
     {"sessions", og_config_take_sessions},
@@ -790,6 +792,7 @@ static void set_defaults(struct og_config *cfg)
     cfg->redis.prefix = og_strdup("og");
     cfg->redis.pool_size = OG_CONFIG_DEF_POOL;
     cfg->redis.server = og_strdup("redis-server");
+    og_config_send_defaults(cfg);
     cfg->routing = og_config_routing_new();
     og_config_send_defaults(cfg);
 }

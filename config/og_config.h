@@ -57,6 +57,13 @@ struct og_config {
         int64_t claim_idle_ms;    /* a dead sender's entries are claimed after, 30000 */
     } send;
     struct og_config_routing *routing; /* og_config_routing.h; never NULL after load */
+    struct {               /* "send" (config/og_config_send.c) */
+        int64_t workers;          /* sender threads per instance, default 4, 1..64 */
+        int64_t max_attempts;     /* tries before a retryable failure is final, default 8 */
+        int64_t retry_backoff_ms; /* first retry delay, doubling, default 2000 */
+        int64_t retry_max_ms;     /* back-off cap, default 300000 */
+        int64_t claim_idle_ms;    /* a dead sender's entries are claimed after, 30000 */
+    } send;
     json_object *root;     /* the parsed file after substitution (owned) */
 };
 
@@ -67,6 +74,8 @@ int og_config_load(const char *path, struct og_config *cfg, struct og_errors *er
 int og_config_load_buffer(const char *buf, size_t len, struct og_config *cfg,
                           struct og_errors *errs);
 void og_config_free(struct og_config *cfg);
+/* config/og_config_send.c: a connector's default sends per second. */
+double og_config_default_rate(const char *connector);
 /* config/og_config_send.c: a connector's default sends per second. */
 double og_config_default_rate(const char *connector);
 /* Splits cfg->listen into host and port. 0 on success. */

@@ -8,6 +8,8 @@ static const struct og_worker *const workers[] = {
     &og_worker_send,
     &og_worker_sse,
     &og_worker_routing,
+    &og_worker_send,
+    &og_worker_sse,
     NULL, /* rows go above this line: &og_worker_<name>, */
 };
 
