@@ -21,7 +21,6 @@
  * log file. */
 #include "og_config.h"
 #include "og_config_int.h"
-#include "og_config_routing.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -721,7 +720,6 @@ static const struct og_key og_channel_keys[] = {
     {"routing", take_ch_routing},
     {"options", take_ch_options},
     {"rate_limit_per_s", og_config_take_ch_rate},
-    {"rate_limit_per_s", og_config_take_ch_rate},
     {NULL, NULL},
 };
 /* clang-format on */
@@ -766,10 +764,8 @@ static const struct og_key og_top_keys[] = {
     {"redis", take_redis},
     {"api", take_api},
     {"channels", take_channels},
-    {"send", og_config_take_send},
-    {"routing", og_config_take_routing},
-    {"agents", og_config_take_agents},
-    {"sessions", og_config_take_sessions},
+    {"smtp", og_config_take_smtp},
+    {"followups", og_config_take_followups},
     {"send", og_config_take_send},
     {NULL, NULL},
 };
@@ -792,8 +788,7 @@ static void set_defaults(struct og_config *cfg)
     cfg->redis.prefix = og_strdup("og");
     cfg->redis.pool_size = OG_CONFIG_DEF_POOL;
     cfg->redis.server = og_strdup("redis-server");
-    og_config_send_defaults(cfg);
-    cfg->routing = og_config_routing_new();
+    cfg->followups = og_config_followups_new();
     og_config_send_defaults(cfg);
 }
 
@@ -817,7 +812,7 @@ static int load(const char *buf, size_t len, const char *origin, struct og_confi
     og_cfg_walk(&l, root, "", og_top_keys);
     if (!json_object_object_get_ex(root, "api", NULL))
         og_errors_add(errs, "api.admin_token: required");
-    og_config_routing_check(&l);
+    og_config_followups_check(&l);
     return errs->n == before ? 0 : -1;
 }
 
@@ -877,7 +872,7 @@ void og_config_free(struct og_config *cfg)
         json_object_put(cfg->channels[i].options);
     }
     free(cfg->channels);
-    og_config_routing_free(cfg->routing);
+    og_config_followups_free(cfg->followups);
     json_object_put(cfg->root);
     memset(cfg, 0, sizeof *cfg);
 }

@@ -3,7 +3,6 @@
 #include "og_log.h"
 #include "og_model.h"
 #include "og_outbox.h"
-#include "og_outbox.h"
 #include "og_util.h"
 
 #include <json-c/json.h>

@@ -39,9 +39,7 @@ struct og_gateway {
     atomic_int stopping;
     char instance_id[48];               /* unique per process: consumer names */
     /* Workers' and API areas' state, one pointer each (owned by its file). */
-    struct og_send_worker *send;        /* og_send_worker.c */
-    struct og_sse *sse;                 /* og_sse.c */
-    struct og_routing_worker *routing;  /* og_routing_worker.c */
+    struct og_fup_worker *followups;    /* og_followup_worker.c */
     struct og_send_worker *send;        /* og_send_worker.c */
     struct og_sse *sse;                 /* og_sse.c */
 };
@@ -91,20 +89,6 @@ struct og_embedded;
 struct og_embedded *og_embedded_start(const char *data_dir, const char *server,
                                       const char **url);
 void og_embedded_stop(struct og_embedded *e);
-
-/* og_send_worker.c: the Redis URL of this deployment (embedded resolved),
- * for workers that need a connection of their own for blocking reads. [xfer] */
-char *og_gateway_redis_url(const struct og_gateway *g);
-extern const struct og_worker og_worker_send;
-
-/* og_sse.c: GET /api/v1/events (server-sent events). close_all ends every
- * stream and resumes suspended connections; og_http_stop calls it before
- * MHD_stop_daemon, which must never see a suspended connection. */
-extern const struct og_worker og_worker_sse;
-void og_sse_close_all(struct og_gateway *g);
-
-/* og_routing_worker.c: the routing engine (og_routing_worker.h). */
-extern const struct og_worker og_worker_routing;
 
 /* og_send_worker.c: the Redis URL of this deployment (embedded resolved),
  * for workers that need a connection of their own for blocking reads. [xfer] */

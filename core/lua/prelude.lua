@@ -16,6 +16,14 @@
 --   P:queue:<policy>           zset  sessions waiting for routing (score = ms)
 --   P:events                   stream events (fields: id, type, session, event)
 --   P:state:<ch>               hash  connector state (polling offsets)
+--   P:con:<id> fields locked (comma list of fields the API set, ingest keeps
+--                                    them) and followups_opt_out ("1" = opted out)
+--   P:timers:silence           zset  "<rule>:<session>" -> due ms (customer_silent rules)
+--   P:followups:due            zset  follow-up id -> due ms (first send, retries, leases)
+--   P:followup:<id>            hash  one follow-up (rule, session, status, attempts...)
+--   P:followup:<id>:attempts   list  JSON of every try, oldest first
+--   P:ses:<id>:followups       zset  the session's follow-up ids (lex order = time)
+--   P:fupkey:<rule>:<trigger>  string follow-up id for one trigger (dedupe, 8 days)
 --   P:outbox                   stream outbound sends {m = message id}; group "senders"
 --   P:outbox:retry             zset  message ids waiting for a retry (score = due ms)
 --   P:rate:<ch>                string earliest ms the channel's next send may start
@@ -70,6 +78,7 @@ local function contact_render(P, cid)
     ',"external_id":', js(c.external_id), ',"name":', js(c.name),
     ',"username":', js(c.username), ',"avatar_url":', js(c.avatar_url),
     ',"phone":', js(c.phone), ',"email":', js(c.email),
+    ',"followups_opt_out":', (c.followups_opt_out == '1') and 'true' or 'false',
     ',"created_at":', q(c.created_at), '}'})
   redis.call('HSET', ckey, 'j', j)
   return j
@@ -77,34 +86,6 @@ end
 
 local function contact_json(P, cid)
   return redis.call('HGET', k(P, 'con', cid or ''), 'j') or 'null'
-end
-
--- The customer-service window of the platforms that have one (WhatsApp,
--- Messenger): 24 h from the customer's last message.
-local OG_WINDOW_MS = 86400000
-local OG_WINDOWED = {whatsapp = true, facebook = true}
-
--- RFC 3339 UTC with milliseconds from Unix ms (as og_time_rfc3339 writes it).
-local function iso_ms(ms)
-  local s = math.floor(ms / 1000)
-  local days, sod = math.floor(s / 86400), s % 86400
-  local z = days + 719468
-  local era = math.floor(z / 146097)
-  local doe = z - era * 146097
-  local yoe = math.floor((doe - math.floor(doe / 1460) + math.floor(doe / 36524)
-    - math.floor(doe / 146096)) / 365)
-  local doy = doe - (365 * yoe + math.floor(yoe / 4) - math.floor(yoe / 100))
-  local mp = math.floor((5 * doy + 2) / 153)
-  local d = doy - math.floor((153 * mp + 2) / 5) + 1
-  local m = mp < 10 and mp + 3 or mp - 9
-  local y = yoe + era * 400 + (m <= 2 and 1 or 0)
-  return string.format('%04d-%02d-%02dT%02d:%02d:%02d.%03dZ', y, m, d,
-    math.floor(sod / 3600), math.floor(sod / 60) % 60, sod % 60, ms % 1000)
-end
-
-local function window_expires(s)
-  if not OG_WINDOWED[s.connector or ''] or not s.last_customer_ms then return 'null' end
-  return q(iso_ms(tonumber(s.last_customer_ms) + OG_WINDOW_MS))
 end
 
 -- The customer-service window of the platforms that have one (WhatsApp,
@@ -146,7 +127,6 @@ local function session_json(P, sid)
     ',"updated_at":', q(s.updated_at), ',"first_reply_at":', q(s.first_reply_at),
     ',"last_message_at":', q(s.last_message_at),
     ',"last_customer_message_at":', q(s.last_customer_message_at),
-    ',"window_expires_at":', window_expires(s),
     ',"window_expires_at":', window_expires(s),
     ',"closed_at":', q(s.closed_at), ',"close_reason":', js(s.close_reason),
     ',"success_codes":', raw_or(s.success_codes, '[]'),
