@@ -2,19 +2,60 @@
  * constant-time compare, so neither the contents nor the length of a token
  * leak through timing. */
 #include "og_api.h"
+#include "og_agents.h"
+#include "og_routing_worker.h"
 #include "og_log.h"
 #include "og_util.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
 static const struct og_route *const route_tables[] = {
     og_api_session_routes,
-    og_api_contact_routes,
+    og_api_agent_routes,
     og_api_message_routes,
     og_api_event_routes,
 };
+
+/* An agent's token: looked up by its SHA-256 (the only form stored), then
+ * the caller's address is checked against the agent's allowed_ips. */
+static int authenticate_agent(struct og_api_ctx *ctx, struct og_principal *who, const char *tok)
+{
+    char sha[65];
+    struct og_agent_auth a;
+    og_agents_token_sha(tok, sha);
+    og_err e = og_agents_auth(ctx->g->core, sha, &a);
+    if (e == OG_ERR_UNAVAILABLE) {
+        og_reply_error(ctx->r, 503, "unavailable", "storage unavailable, retry");
+        return -1;
+    }
+    if (e != OG_OK) {
+        og_reply_error(ctx->r, 401, "unauthorized", "missing or invalid bearer token");
+        return -1;
+    }
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(ctx->conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+    if (!og_ip_allowed(ci ? ci->client_addr : NULL, a.allowed_ips_json)) {
+        og_agent_auth_free(&a);
+        og_reply_error(ctx->r, 403, "forbidden", "requests from your address are not allowed");
+        return -1;
+    }
+    who->role = !strcmp(a.role, "admin")     ? OG_ROLE_ADMIN
+                : !strcmp(a.role, "manager") ? OG_ROLE_MANAGER
+                                             : OG_ROLE_AGENT;
+    snprintf(who->agent_id, sizeof who->agent_id, "%s", a.id);
+    json_object *gs = json_tokener_parse(a.groups_json);
+    size_t n = json_object_is_type(gs, json_type_array) ? json_object_array_length(gs) : 0;
+    who->groups = n ? og_calloc(n, sizeof *who->groups) : NULL;
+    for (size_t i = 0; i < n; i++)
+        who->groups[who->n_groups++] =
+            og_strdup(json_object_get_string(json_object_array_get_idx(gs, i)));
+    json_object_put(gs);
+    og_agent_auth_free(&a);
+    return 0;
+}
 
 int og_api_authenticate(struct og_api_ctx *ctx, struct og_principal *who)
 {
@@ -30,21 +71,48 @@ int og_api_authenticate(struct og_api_ctx *ctx, struct og_principal *who)
             who->role = OG_ROLE_ADMIN;
             return 0;
         }
+        if (*tok)
+            return authenticate_agent(ctx, who, tok);
     }
     og_reply_error(ctx->r, 401, "unauthorized", "missing or invalid bearer token");
     return -1;
 }
 
+/* An agent sees the sessions assigned to them and the sessions waiting in
+ * the queue for one of their groups: transferred to the group, or queued
+ * under a policy whose levels name the group (every agent for a policy with
+ * all agents, such as the implicit default). */
 int og_api_can_access_session(struct og_api_ctx *ctx, const char *sid)
 {
     if (ctx->who.role >= OG_ROLE_MANAGER)
         return 1;
     redisReply *r = NULL;
-    if (og_redis_cmd(ctx->g->core->redis, &r, "HGET %s:ses:%s agent_id", ctx->g->core->tag,
+    if (og_redis_cmd(ctx->g->core->redis, &r,
+                     "HMGET %s:ses:%s agent_id status routing queue_group", ctx->g->core->tag,
                      sid) != OG_OK)
         return -1;
-    int ok = r->type == REDIS_REPLY_STRING && ctx->who.agent_id[0] &&
-             strcmp(r->str, ctx->who.agent_id) == 0;
+    if (r->type != REDIS_REPLY_ARRAY || r->elements != 4) {
+        freeReplyObject(r);
+        return 0;
+    }
+    const char *aid = r->element[0]->str, *st = r->element[1]->str;
+    const char *pol = r->element[2]->str, *qg = r->element[3]->str;
+    int ok = aid && *aid && ctx->who.agent_id[0] && strcmp(aid, ctx->who.agent_id) == 0;
+    if (!ok && (!aid || !*aid) && st && (!strcmp(st, "new") || !strcmp(st, "transferred"))) {
+        const struct og_routing_policy *p =
+            ctx->g->routing && !(qg && *qg) ? og_routing_policy(ctx->g->routing->r, pol) : NULL;
+        if (!(qg && *qg) && !p && ctx->g->routing)
+            p = og_routing_policy(ctx->g->routing->r, "default");
+        ok = p && p->all_agents;
+        for (size_t i = 0; !ok && i < ctx->who.n_groups; i++) {
+            if (qg && *qg) {
+                ok = strcmp(qg, ctx->who.groups[i]) == 0;
+                continue;
+            }
+            for (size_t j = 0; p && !ok && j < p->n_groups; j++)
+                ok = strcmp(p->groups[j], ctx->who.groups[i]) == 0;
+        }
+    }
     freeReplyObject(r);
     return ok;
 }

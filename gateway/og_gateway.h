@@ -39,7 +39,7 @@ struct og_gateway {
     atomic_int stopping;
     char instance_id[48];               /* unique per process: consumer names */
     /* Workers' and API areas' state, one pointer each (owned by its file). */
-    struct og_fup_worker *followups;    /* og_followup_worker.c */
+    struct og_routing_worker *routing;  /* og_routing_worker.c */
     struct og_send_worker *send;        /* og_send_worker.c */
     struct og_sse *sse;                 /* og_sse.c */
 };
@@ -100,6 +100,9 @@ extern const struct og_worker og_worker_send;
  * MHD_stop_daemon, which must never see a suspended connection. */
 extern const struct og_worker og_worker_sse;
 void og_sse_close_all(struct og_gateway *g);
+
+/* og_routing_worker.c: the routing engine (og_routing_worker.h). */
+extern const struct og_worker og_worker_routing;
 
 /* og_pollers.c */
 struct og_pollers;
