@@ -42,9 +42,15 @@ static og_err svc_http(void *host, const struct og_http_call *call, struct og_ht
 {
     struct og_channel *ch = host;
     og_err e = og_http_client_call(call, res);
-    if (e != OG_OK && ch)
-        og_log_write(OG_LOG_DEBUG, ch->scope, "%s %s: %s", call->method ? call->method : "GET",
-                     call->url, res->errbuf);
+    if (e != OG_OK && ch && og_log_level >= OG_LOG_DEBUG) {
+        /* Only scheme://host: paths and queries may carry tokens (Telegram
+         * puts the bot token in the path). */
+        const char *u = call->url ? call->url : "";
+        const char *host = strstr(u, "://");
+        size_t n = host ? (size_t)(host + 3 - u) + strcspn(host + 3, "/?#") : 0;
+        og_log_write(OG_LOG_DEBUG, ch->scope, "%s %.*s: %s", call->method ? call->method : "GET",
+                     (int)n, u, res->errbuf);
+    }
     return e;
 }
 

@@ -3,20 +3,36 @@
 #include "og_util.h"
 
 #include <curl/curl.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
-static _Thread_local CURL *tl_curl;
+/* One cached easy handle per thread (keep-alive connections live in it).
+ * Any thread may call out (HTTP pool threads, pollers, workers), and not all
+ * of them are ours to clean up, so the handle hangs off a pthread key whose
+ * destructor frees it when the thread exits. */
+static pthread_key_t curl_key;
+static pthread_once_t curl_key_once = PTHREAD_ONCE_INIT;
 
-void og_http_client_global_init(void) { curl_global_init(CURL_GLOBAL_DEFAULT); }
+static void free_handle(void *h) { curl_easy_cleanup(h); }
+static void make_key(void) { pthread_key_create(&curl_key, free_handle); }
+
+void og_http_client_global_init(void)
+{
+    curl_global_init(CURL_GLOBAL_DEFAULT);
+    pthread_once(&curl_key_once, make_key);
+}
+
 void og_http_client_global_cleanup(void) { curl_global_cleanup(); }
 
 void og_http_client_thread_cleanup(void)
 {
-    if (tl_curl) {
-        curl_easy_cleanup(tl_curl);
-        tl_curl = NULL;
+    pthread_once(&curl_key_once, make_key);
+    CURL *c = pthread_getspecific(curl_key);
+    if (c) {
+        curl_easy_cleanup(c);
+        pthread_setspecific(curl_key, NULL);
     }
 }
 
@@ -60,13 +76,16 @@ og_err og_http_client_call(const struct og_http_call *call, struct og_http_resul
 {
     memset(res, 0, sizeof *res);
     res->retry_after_ms = -1;
-    if (!tl_curl)
-        tl_curl = curl_easy_init();
-    if (!tl_curl) {
-        snprintf(res->errbuf, sizeof res->errbuf, "curl_easy_init failed");
-        return OG_ERR_RETRYABLE;
+    pthread_once(&curl_key_once, make_key);
+    CURL *c = pthread_getspecific(curl_key);
+    if (!c) {
+        c = curl_easy_init();
+        if (!c) {
+            snprintf(res->errbuf, sizeof res->errbuf, "curl_easy_init failed");
+            return OG_ERR_RETRYABLE;
+        }
+        pthread_setspecific(curl_key, c);
     }
-    CURL *c = tl_curl;
     curl_easy_reset(c);
     struct sink s = {.res = res, .limit = 64u << 20};
     struct curl_slist *hdrs = NULL;
