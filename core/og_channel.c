@@ -46,8 +46,8 @@ static og_err svc_http(void *host, const struct og_http_call *call, struct og_ht
         /* Only scheme://host: paths and queries may carry tokens (Telegram
          * puts the bot token in the path). */
         const char *u = call->url ? call->url : "";
-        const char *host = strstr(u, "://");
-        size_t n = host ? (size_t)(host + 3 - u) + strcspn(host + 3, "/?#") : 0;
+        const char *sep = strstr(u, "://");
+        size_t n = sep ? (size_t)(sep + 3 - u) + strcspn(sep + 3, "/?#") : 0;
         og_log_write(OG_LOG_DEBUG, ch->scope, "%s %.*s: %s", call->method ? call->method : "GET",
                      (int)n, u, res->errbuf);
     }
