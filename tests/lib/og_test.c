@@ -663,10 +663,20 @@ void og_test_conn_close(struct og_test_conn *c)
 const struct og_connector *og_test_conn_desc(struct og_test_conn *c) { return c->plugin->desc; }
 void *og_test_conn_inst(struct og_test_conn *c) { return c->ch->inst; }
 
+/* Values handed to the plugin stay valid for the whole request, as the ABI
+ * promises for borrowed request data: each lookup gets its own copy. */
 struct req_ctx {
     const char *headers, *query;
-    char hbuf[1024], qbuf[1024];
+    char *vals[64];
+    size_t nvals;
 };
+
+static const char *keep(struct req_ctx *r, const char *v)
+{
+    if (!v || r->nvals == sizeof r->vals / sizeof *r->vals)
+        return NULL;
+    return r->vals[r->nvals++] = og_strdup(v);
+}
 
 static const char *find_kv(const char *list, char sep, char kvsep, const char *name, int ci,
                            char *out, size_t outsz)
@@ -693,13 +703,15 @@ static const char *find_kv(const char *list, char sep, char kvsep, const char *n
 static const char *req_header(void *ctx, const char *name)
 {
     struct req_ctx *r = ctx;
-    return find_kv(r->headers, '\n', ':', name, 1, r->hbuf, sizeof r->hbuf);
+    char buf[4096];
+    return keep(r, find_kv(r->headers, '\n', ':', name, 1, buf, sizeof buf));
 }
 
 static const char *req_query(void *ctx, const char *name)
 {
     struct req_ctx *r = ctx;
-    return find_kv(r->query, '&', '=', name, 0, r->qbuf, sizeof r->qbuf);
+    char buf[4096];
+    return keep(r, find_kv(r->query, '&', '=', name, 0, buf, sizeof buf));
 }
 
 struct og_test_http og_test_conn_request(struct og_test_conn *c, const char *method,
@@ -713,6 +725,8 @@ struct og_test_http og_test_conn_request(struct og_test_conn *c, const char *met
     struct og_http_resp resp = {0};
     og_err e = og_channel_handle_http(c->ch, &req, &resp);
     free(copy);
+    for (size_t i = 0; i < rc.nvals; i++)
+        free(rc.vals[i]);
     free(c->last.body);
     memset(&c->last, 0, sizeof c->last);
     c->last.err = e;
