@@ -765,6 +765,8 @@ static const struct og_key og_top_keys[] = {
     {"redis", take_redis},
     {"api", take_api},
     {"channels", take_channels},
+    {"smtp", og_config_take_smtp},
+    {"followups", og_config_take_followups},
     {"routing", og_config_take_routing},
     {"agents", og_config_take_agents},
     {"sessions", og_config_take_sessions},
@@ -790,6 +792,7 @@ static void set_defaults(struct og_config *cfg)
     cfg->redis.prefix = og_strdup("og");
     cfg->redis.pool_size = OG_CONFIG_DEF_POOL;
     cfg->redis.server = og_strdup("redis-server");
+    cfg->followups = og_config_followups_new();
     cfg->routing = og_config_routing_new();
     og_config_send_defaults(cfg);
 }
@@ -814,6 +817,7 @@ static int load(const char *buf, size_t len, const char *origin, struct og_confi
     og_cfg_walk(&l, root, "", og_top_keys);
     if (!json_object_object_get_ex(root, "api", NULL))
         og_errors_add(errs, "api.admin_token: required");
+    og_config_followups_check(&l);
     og_config_routing_check(&l);
     return errs->n == before ? 0 : -1;
 }
@@ -874,6 +878,7 @@ void og_config_free(struct og_config *cfg)
         json_object_put(cfg->channels[i].options);
     }
     free(cfg->channels);
+    og_config_followups_free(cfg->followups);
     og_config_routing_free(cfg->routing);
     json_object_put(cfg->root);
     memset(cfg, 0, sizeof *cfg);

@@ -27,6 +27,36 @@ struct og_config_channel {
     double rate_limit_per_s; /* sends per second; 0 = og_config_default_rate(connector) */
 };
 
+/* "smtp" and "followups" (config/og_config_followups.c). */
+struct og_config_followup {
+    char *id;              /* required; [a-z0-9_-]{1,64}, unique */
+    char *when;            /* required; "session.closed" | "customer_silent" */
+    int64_t after_s;       /* delay; required > 0 for customer_silent, default 0 */
+    char **channels;       /* filters (session.closed only); NULL/0 = any */
+    size_t n_channels;
+    char **reasons;        /* close_reason one of these */
+    size_t n_reasons;
+    char **success_codes;  /* at least one of these among the session's */
+    size_t n_success_codes;
+    char *subject, *text, *html; /* templates (og_template.h); subject required */
+};
+struct og_config_followups {
+    int smtp_set;          /* 1 when the "smtp" section is present */
+    struct {
+        char *url;         /* required; smtp://host[:port] or smtps://host[:port] */
+        char *username, *password; /* default NULL = no AUTH */
+        char *from;        /* required; "Name <addr>" or "addr" */
+        char *starttls;    /* auto (default) | always | never */
+        char *ca_file;     /* default NULL = system CAs */
+        int64_t timeout_ms;        /* default 30000 */
+        int64_t retry_initial_ms;  /* first retry delay, default 30000 */
+        int64_t retry_max_ms;      /* cap, default 3600000 */
+        int64_t max_attempts;      /* default 8 */
+    } smtp;
+    struct og_config_followup *rules;
+    size_t n_rules;
+};
+
 struct og_config {
     char *listen;          /* "127.0.0.1:8080" (host:port; [v6]:port) */
     char *public_url;      /* default "" */
@@ -49,6 +79,7 @@ struct og_config {
     } api;
     struct og_config_channel *channels;
     size_t n_channels;
+    struct og_config_followups *followups; /* never NULL after load */
     struct {               /* "send" (config/og_config_send.c) */
         int64_t workers;          /* sender threads per instance, default 4, 1..64 */
         int64_t max_attempts;     /* tries before a retryable failure is final, default 8 */
@@ -67,6 +98,9 @@ int og_config_load(const char *path, struct og_config *cfg, struct og_errors *er
 int og_config_load_buffer(const char *buf, size_t len, struct og_config *cfg,
                           struct og_errors *errs);
 void og_config_free(struct og_config *cfg);
+/* config/og_config_followups.c: defaults, cross-key checks, free. */
+struct og_config_followups *og_config_followups_new(void);
+void og_config_followups_free(struct og_config_followups *f);
 /* config/og_config_send.c: a connector's default sends per second. */
 double og_config_default_rate(const char *connector);
 /* Splits cfg->listen into host and port. 0 on success. */

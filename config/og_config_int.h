@@ -47,4 +47,10 @@ int og_cfg_charset_ok(const char *s, size_t max, const char *extra, int upper);
 void og_config_take_send(struct og_load *l, json_object *v, const char *path);
 void og_config_take_ch_rate(struct og_load *l, json_object *v, const char *path);
 void og_config_send_defaults(struct og_config *cfg);
+
+/* Sections in their own files. */
+void og_config_take_smtp(struct og_load *l, json_object *v, const char *path);
+void og_config_take_followups(struct og_load *l, json_object *v, const char *path);
+/* After the walk: checks that need several sections (followups need smtp). */
+void og_config_followups_check(struct og_load *l);
 #endif

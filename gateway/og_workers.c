@@ -4,7 +4,10 @@
 #include "og_gateway.h"
 #include "og_log.h"
 
+extern const struct og_worker og_worker_followups;
+
 static const struct og_worker *const workers[] = {
+    &og_worker_followups,
     &og_worker_send,
     &og_worker_sse,
     &og_worker_routing,

@@ -16,6 +16,14 @@
 --   P:queue:<policy>           zset  sessions waiting for routing (score = ms)
 --   P:events                   stream events (fields: id, type, session, event)
 --   P:state:<ch>               hash  connector state (polling offsets)
+--   P:con:<id> fields locked (comma list of fields the API set, ingest keeps
+--                                    them) and followups_opt_out ("1" = opted out)
+--   P:timers:silence           zset  "<rule>:<session>" -> due ms (customer_silent rules)
+--   P:followups:due            zset  follow-up id -> due ms (first send, retries, leases)
+--   P:followup:<id>            hash  one follow-up (rule, session, status, attempts...)
+--   P:followup:<id>:attempts   list  JSON of every try, oldest first
+--   P:ses:<id>:followups       zset  the session's follow-up ids (lex order = time)
+--   P:fupkey:<rule>:<trigger>  string follow-up id for one trigger (dedupe, 8 days)
 --   P:outbox                   stream outbound sends {m = message id}; group "senders"
 --   P:outbox:retry             zset  message ids waiting for a retry (score = due ms)
 --   P:rate:<ch>                string earliest ms the channel's next send may start
@@ -63,6 +71,7 @@ local function contact_render(P, cid)
     ',"external_id":', js(c.external_id), ',"name":', js(c.name),
     ',"username":', js(c.username), ',"avatar_url":', js(c.avatar_url),
     ',"phone":', js(c.phone), ',"email":', js(c.email),
+    ',"followups_opt_out":', (c.followups_opt_out == '1') and 'true' or 'false',
     ',"created_at":', q(c.created_at), '}'})
   redis.call('HSET', ckey, 'j', j)
   return j

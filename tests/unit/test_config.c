@@ -140,7 +140,7 @@ static void test_all_values(void)
 
 static void test_unknown_keys(void)
 {
-    expect_one("{" TOKEN ",\"smtp\":{}}", "smtp: unknown key");
+    expect_one("{" TOKEN ",\"mail\":{}}", "mail: unknown key");
     expect_one("{" TOKEN ",\"redis\":{\"host\":\"x\"}}", "redis.host: unknown key");
     expect_one("{" TOKEN ",\"http\":{\"port\":1}}", "http.port: unknown key");
     expect_one("{\"api\":{\"admin_token\":\"0123456789abcdef\",\"x\":1}}", "api.x: unknown key");
@@ -394,7 +394,7 @@ static void test_many_errors(void)
     struct og_errors errs = {0};
     const char *text = "{\n"
                        "  \"listen\": 1,\n"
-                       "  \"smtp\": {},\n"
+                       "  \"mail\": {},\n"
                        "  \"log_level\": \"loud\",\n"
                        "  \"redis\": {\"pool_size\": 0, \"url\": \"x\", \"extra\": true},\n"
                        "  \"http\": {\"max_body_bytes\": 0},\n"
@@ -406,7 +406,7 @@ static void test_many_errors(void)
                        "}\n";
     CHECK_INT(load(text, &cfg, &errs), 13);
     CHECK(has(&errs, "listen: must be a string"));
-    CHECK(has(&errs, "smtp: unknown key"));
+    CHECK(has(&errs, "mail: unknown key"));
     CHECK(has(&errs, "log_level: must be one of error, warn, info, debug"));
     CHECK(has(&errs, "redis.pool_size: must be between 1 and 256"));
     CHECK(has(&errs, "redis.url: must be \"embedded\", redis://host:port[/db] or unix:///path"));
