@@ -211,7 +211,7 @@ int main(void)
     CHECK_INT(og_core_ingest(c, &chan, &m7, &r7), OG_ERR_UNAVAILABLE);
     CHECK_INT(og_test_redis_restart(&rs), 0);
     og_err e = OG_ERR_UNAVAILABLE;
-    for (int i = 0; i < 100 && e != OG_OK; i++) { /* the back-off window is at most 2 s */
+    for (int i = 0; i < 300 && e != OG_OK; i++) { /* back-off is at most 2 s; slack for load */
         e = og_core_ingest(c, &chan, &m7, &r7);
         if (e != OG_OK)
             usleep(50000);
