@@ -40,9 +40,15 @@ end
 local function is_nrt(s) return s.connector == 'email' end
 local function akey(aid) return k(P, 'agent', aid) end
 
+-- Within one call, members and agent loads are read from Redis once and then
+-- kept current in these tables (assign/release update them), so a drain of
+-- many sessions costs one HMGET per agent, not one per agent per session.
+local rcache, acache = {}, {}
+
 -- Members of a level in a stable order: {id=, group=} (group: the group the
 -- agent was found through, nil for "agent:" and "*").
-local function resolve(level)
+local function resolve(level, ckey)
+  if ckey and rcache[ckey] then return rcache[ckey] end
   local out, seen = {}, {}
   for _, m in ipairs(level.members) do
     local ids, grp = {}, nil
@@ -63,19 +69,39 @@ local function resolve(level)
       end
     end
   end
+  if ckey then rcache[ckey] = out end
   return out
 end
 
 -- Load and capacity of one agent for a session of this kind; nil when the
 -- agent does not exist.
+local function agent_raw(aid)
+  local a = acache[aid]
+  if a == nil then
+    local h = redis.call('HMGET', akey(aid), 'id', 'presence', 'chats', 'nrt', 'max_chats',
+      'max_nrt', 'last_ms')
+    a = h[1] and {presence = h[2], chats = tonumber(h[3]) or 0, nrt = tonumber(h[4]) or 0,
+                  max_chats = tonumber(h[5]), max_nrt = tonumber(h[6]),
+                  last = tonumber(h[7]) or 0} or false
+    acache[aid] = a
+  end
+  return a
+end
 local function agent_load(aid, nrt)
-  local a = redis.call('HMGET', akey(aid), 'id', 'presence', 'chats', 'nrt', 'max_chats',
-    'max_nrt', 'last_ms')
-  if not a[1] then return nil end
-  local load = tonumber(nrt and a[4] or a[3]) or 0
-  local max = tonumber(nrt and a[6] or a[5])
-  return {presence = a[2], load = load, max = max,
-          space = max and (max - load) or 1e12, last = tonumber(a[7]) or 0}
+  local a = agent_raw(aid)
+  if not a then return nil end
+  local load = nrt and a.nrt or a.chats
+  local max = nrt and a.max_nrt or a.max_chats
+  return {presence = a.presence, load = load, max = max,
+          space = max and (max - load) or 1e12, last = a.last}
+end
+-- Keeps the cache in step with a load change written to Redis.
+local function cache_load(aid, nrt, delta)
+  local a = acache[aid]
+  if a then
+    if nrt then a.nrt = a.nrt + delta else a.chats = a.chats + delta end
+    if delta > 0 then a.last = now_ms end
+  end
 end
 local function has_space(l) return l.max == nil or l.load < l.max end
 
@@ -83,7 +109,7 @@ local function has_space(l) return l.max == nil or l.load < l.max end
 -- exclude: an agent id never to pick (the current one, for auto-forward).
 local function pick(pname, li, level, nrt, exclude)
   local c = {}
-  for _, m in ipairs(resolve(level)) do
+  for _, m in ipairs(resolve(level, pname .. '|' .. tostring(li))) do
     if m.id ~= exclude then
       local l = agent_load(m.id, nrt)
       if l and l.presence == 'online' and has_space(l) then
@@ -130,6 +156,7 @@ local function release(sid, s)
   if aid and aid ~= '' then
     if redis.call('SREM', k(P, 'agent', aid, 'sessions'), sid) == 1 then
       redis.call('HINCRBY', akey(aid), is_nrt(s) and 'nrt' or 'chats', -1)
+      cache_load(aid, is_nrt(s), -1)
     end
   end
   redis.call('ZREM', k(P, 'timers', 'autoforward'), sid)
@@ -141,6 +168,7 @@ local function assign(sid, s, aid, group, level_name, level_idx)
   local skey = k(P, 'ses', sid)
   redis.call('HINCRBY', akey(aid), is_nrt(s) and 'nrt' or 'chats', 1)
   redis.call('HSET', akey(aid), 'last_ms', now_ms)
+  cache_load(aid, is_nrt(s), 1)
   redis.call('SADD', k(P, 'agent', aid, 'sessions'), sid)
   redis.call('ZADD', k(P, 'idx', 'agent', aid), 0, sid)
   if group and group ~= '' then redis.call('ZADD', k(P, 'idx', 'group', group), 0, sid) end
