@@ -283,8 +283,7 @@ static void reader_free(void *cls)
     if (c->next)
         c->next->prev = c->prev;
     c->gone = 1;
-    c->refs++;
-    conn_unref(c);
+    conn_unref(c); /* MHD's reference; the producer may still hold one */
     pthread_mutex_unlock(&hub->mu);
 }
 

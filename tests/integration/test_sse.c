@@ -300,7 +300,14 @@ int main(void)
 
     /* SIGTERM with four open (mostly suspended) streams: clean exit */
     usleep(300000);
-    CHECK_INT(og_test_daemon_stop(&d), 0);
+    int rc = og_test_daemon_stop(&d);
+    CHECK_INT(rc, 0);
+    if (rc != 0) { /* show why */
+        char *lp = og_sprintf("%s/omnigate.log", d.dir);
+        char *log = og_test_read_file(lp, NULL);
+        fprintf(stderr, "%s\n", log ? log : "(no log)");
+        free(log), free(lp);
+    }
     for (int t = 0; t < 5000 && !atomic_load(&live->done); t += 20)
         usleep(20000);
     CHECK(atomic_load(&live->done)); /* the server ended it */
