@@ -131,8 +131,12 @@ static void process(struct sender *s, const char *entry, const char *mid, int cl
     struct og_core *c = w->g->core;
     struct og_outbox_item it;
     og_err e = og_outbox_load(c, mid, claimed ? w->g->cfg->send.claim_idle_ms : 0, &it);
-    if (e == OG_ERR_NOT_FOUND || e == OG_ERR_INTERNAL) {
+    if (e == OG_ERR_NOT_FOUND) { /* gone, or sent/failed already */
         og_outbox_ack(c, entry);
+        return;
+    }
+    if (e == OG_ERR_INTERNAL) { /* unreadable: say so rather than leave it pending */
+        og_outbox_fail(c, mid, entry, "internal", "the stored message could not be read");
         return;
     }
     if (e != OG_OK)
@@ -330,6 +334,19 @@ static void send_stop(struct og_gateway *g)
     for (int i = 0; i < w->n; i++) {
         pthread_join(w->threads[i], NULL);
         og_redis_free(w->senders[i].conn);
+        /* A consumer with nothing pending leaves the group, so the group does
+         * not collect one dead name per restart; one with entries stays until
+         * XAUTOCLAIM has moved them elsewhere. */
+        redisReply *r = NULL;
+        struct og_core *c = g->core;
+        if (og_redis_cmd(c->redis, &r, "XPENDING %s:outbox senders - + 1 %s", c->tag,
+                         w->senders[i].consumer) == OG_OK) {
+            int idle = r->type == REDIS_REPLY_ARRAY && r->elements == 0;
+            freeReplyObject(r);
+            if (idle && og_redis_cmd(c->redis, &r, "XGROUP DELCONSUMER %s:outbox senders %s",
+                                     c->tag, w->senders[i].consumer) == OG_OK)
+                freeReplyObject(r);
+        }
     }
     free(w->threads), free(w->senders), free(w->url), free(w);
     g->send = NULL;

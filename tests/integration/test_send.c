@@ -317,6 +317,10 @@ int main(void)
 
     free(path), free(sid), free(sid2);
     CHECK_INT(og_test_daemon_stop(&d), 0);
+    /* a clean stop with nothing pending leaves no consumer behind */
+    o = cli("XINFO CONSUMERS {og}:outbox senders%s", "");
+    CHECK_STR(o, "");
+    free(o);
     og_test_daemon_free(&d);
     og_test_redis_stop(&rs);
     og_fake_stop(f);
