@@ -49,8 +49,11 @@ static int seed_agents(struct og_routing_worker *w)
     return 0;
 }
 
-static void tick(struct og_routing_worker *w)
+/* One pass; 1 when a queue may still have assignable sessions (the loop
+ * then goes on without waiting for the next tick). */
+static int tick(struct og_routing_worker *w)
 {
+    int more = 0;
     if (!w->seeded && seed_agents(w) == 0)
         w->seeded = 1;
     for (size_t p = 0; p < w->r->n_policies; p++) {
@@ -62,12 +65,15 @@ static void tick(struct og_routing_worker *w)
                     OG_OK ||
                 n < DRAIN_MAX)
                 break;
+            if (calls == DRAIN_CALLS - 1)
+                more = 1;
         }
     }
     int moved = 0, archived = 0;
     og_routing_fire_timers(w->r, TIMERS_MAX, &moved, &archived);
     if (moved || archived)
         og_debug("routing: %d auto-forwarded, %d archived", moved, archived);
+    return more;
 }
 
 static void *run(void *arg)
@@ -77,9 +83,9 @@ static void *run(void *arg)
     while (!w->stop) {
         w->kicked = 0;
         pthread_mutex_unlock(&w->mu);
-        tick(w);
+        int more = tick(w);
         pthread_mutex_lock(&w->mu);
-        if (w->stop || w->kicked)
+        if (w->stop || w->kicked || more)
             continue;
         struct timespec ts;
         clock_gettime(CLOCK_MONOTONIC, &ts);

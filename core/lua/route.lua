@@ -108,43 +108,51 @@ local function has_space(l) return l.max == nil or l.load < l.max end
 -- Picks an online member with space by the level's method; nil when none.
 -- exclude: an agent id never to pick (the current one, for auto-forward).
 local function pick(pname, li, level, nrt, exclude)
-  local c = {}
+  local method = level.method
+  local listy = method == 'random' or method == 'sequential'
+  -- scored inline (no table per candidate): this loop runs once per member
+  -- per assignment, the hottest path of a drain
+  local c, best, bl, bs, blast = {}, nil, 0, 0, 0
   for _, m in ipairs(resolve(level, pname .. '|' .. tostring(li))) do
     if m.id ~= exclude then
-      local l = agent_load(m.id, nrt)
-      if l and l.presence == 'online' and has_space(l) then
-        l.id, l.group = m.id, m.group
-        c[#c + 1] = l
+      local a = agent_raw(m.id)
+      if a and a.presence == 'online' then
+        local load = nrt and a.nrt or a.chats
+        local max = nrt and a.max_nrt or a.max_chats
+        if max == nil or load < max then
+          if listy then
+            c[#c + 1] = m
+          else
+            local space = max and (max - load) or 1e12
+            local better
+            if not best then better = true
+            elseif method == 'most_chats' then
+              better = load > bl or (load == bl and a.last < blast)
+            elseif method == 'most_space' then
+              better = space > bs or (space == bs and a.last < blast)
+            else -- least_chats
+              better = load < bl or (load == bl and a.last < blast)
+            end
+            if better then best, bl, bs, blast = m, load, space, a.last end
+          end
+        end
       end
     end
   end
+  if not listy then return best end
   if #c == 0 then return nil end
-  local method, best = level.method, nil
   if method == 'random' then return c[rnd(#c)] end
-  if method == 'sequential' then
-    -- Round robin over the members in id order, resuming after the last one
-    -- this level assigned to (the cursor survives restarts and is shared by
-    -- every instance).
-    local ck = k(P, 'rr', pname, tostring(li))
-    local cur = redis.call('GET', ck) or ''
-    table.sort(c, function(x, y) return x.id < y.id end)
-    best = c[1]
-    for _, x in ipairs(c) do
-      if x.id > cur then best = x; break end
-    end
-    redis.call('SET', ck, best.id)
-    return best
-  end
+  -- sequential: round robin over the members in id order, resuming after
+  -- the last one this level assigned to (the cursor survives restarts and is
+  -- shared by every instance)
+  local ck = k(P, 'rr', pname, tostring(li))
+  local cur = redis.call('GET', ck) or ''
+  table.sort(c, function(x, y) return x.id < y.id end)
+  best = c[1]
   for _, x in ipairs(c) do
-    if not best then best = x
-    elseif method == 'most_chats' then
-      if x.load > best.load or (x.load == best.load and x.last < best.last) then best = x end
-    elseif method == 'most_space' then
-      if x.space > best.space or (x.space == best.space and x.last < best.last) then best = x end
-    else -- least_chats
-      if x.load < best.load or (x.load == best.load and x.last < best.last) then best = x end
-    end
+    if x.id > cur then best = x; break end
   end
+  redis.call('SET', ck, best.id)
   return best
 end
 
