@@ -31,6 +31,25 @@
 --   P:sdedup:<ch>:<key>        string status updates seen (dedup TTL)
 --   P:timers:window            zset  sessions whose service window closes (score = ms)
 --   outbound messages' hashes add: dir "out", ch, att (attempts), sent_ms, pmid, lerr
+--   routing and agents (route.lua, agents.lua):
+--   P:agent:<id>               hash  agent: id, name, email, role, groups (JSON), max_chats,
+--                                    max_nrt ('' = unlimited), allowed_ips (JSON), presence,
+--                                    presence_since(_ms), token_sha (hex SHA-256), chats / nrt
+--                                    (open live / e-mail sessions), last_ms, created_at
+--   P:agent:<id>:sessions      set   the agent's open sessions (|set| = chats + nrt)
+--   P:agent:<id>:presence      hash  ms spent per state: "<state>" and "<YYYY-MM-DD>:<state>"
+--   P:agent:<id>:read          hash  session id -> last message id the agent has read
+--   P:agent_email:<email>      string agent id
+--   P:agent_token:<sha256 hex> string agent id
+--   P:agents / P:online        set   every agent / the agents online now
+--   P:group:<name>             set   agent ids of a group
+--   P:rr:<policy>:<level>      string the last agent a sequential level assigned to
+--   P:idx:agent:<id> / P:idx:group:<name>  zset session ids assigned (lex order)
+--   P:timers:autoforward       zset  session -> due ms of an unanswered assignment (the
+--                                    reply script ZREMs it)
+--   P:timers:archive           zset  closed session -> due ms of archiving
+--   session hashes add: group, level, level_idx, assigned_at, af_agent, queue_group,
+--                       queue_level, transferred_from, transferred_comment, archived_at
 --
 -- Cost matters here: every redis.call that writes is also appended to the
 -- AOF, and cjson.encode is the slowest string operation we use. So values
@@ -116,6 +135,8 @@ local function session_json(P, sid)
     ',"connector":', q(s.connector), ',"status":', q(s.status),
     ',"contact":', contact_json(P, s.contact_id),
     ',"agent_id":', q(s.agent_id), ',"group":', js(s.group), ',"level":', js(s.level),
+    ',"transferred_from":', q(s.transferred_from),
+    ',"transferred_comment":', js(s.transferred_comment),
     ',"routing":', js(s.routing), ',"created_at":', q(s.created_at),
     ',"updated_at":', q(s.updated_at), ',"first_reply_at":', q(s.first_reply_at),
     ',"last_message_at":', q(s.last_message_at),

@@ -278,8 +278,12 @@ static void test_roles_tokens(void)
     json_object_put(s);
     CHECK_INT(rint_("HGET {og}:agent:%s chats", ann), 0);
     snprintf(path, sizeof path, "/sessions/%s/transfer", q);
-    json_object_put(api(&d1, bob_tok, "POST", path, tb, &st));
+    json_object *tr = api(&d1, bob_tok, "POST", path, tb, &st);
     CHECK_INT(st, 200);
+    CHECK_STR(jget(tr, "transferred_comment"), "over to you");
+    CHECK_STR(jget(tr, "transferred_from"), bob);
+    CHECK_STR(jget(tr, "status"), "active");
+    json_object_put(tr);
     a = ses_field(q, "agent_id");
     CHECK_STR(a, ann);
     free(a);
@@ -553,7 +557,8 @@ int main(void)
     fputs("{\"api\":{\"admin_token\":\"0123456789abcdef\"},\"channels\":[{\"id\":\"a\","
           "\"connector\":\"signed_json\",\"routing\":\"x\",\"options\":{\"secret\":\"k\","
           "\"reply_url\":\"http://x\"}}],\"routing\":{\"p\":{\"levels\":[{\"members\":"
-          "[\"team:x\"],\"method\":\"fastest\"}],\"auto_forward\":{\"after_s\":5}}}}",
+          "[\"team:x\"],\"method\":\"fastest\"}],\"auto_forward\":{\"after_s\":5}}},"
+          "\"agents\":[{\"email\":\"nope\"}],\"sessions\":{\"archive_after_s\":-1}}",
           f);
     fclose(f);
     char *cmd = og_sprintf("%s/bin/omnigate --config %s --check 2>&1", OG_BINARY_DIR, path);
@@ -569,6 +574,8 @@ int main(void)
     CHECK(strstr(b.data, "routing.p.levels[0].members[0]: must be") != NULL);
     CHECK(strstr(b.data, "routing.p.levels[0].method: must be one of") != NULL);
     CHECK(strstr(b.data, "routing.p.auto_forward.after_s: must be between 10 and 60") != NULL);
+    CHECK(strstr(b.data, "agents[0].email: must be an e-mail address") != NULL);
+    CHECK(strstr(b.data, "sessions.archive_after_s: must be between") != NULL);
     og_buf_free(&b);
     og_test_rmdir(dir);
     free(dir), free(path), free(cmd);
