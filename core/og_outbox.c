@@ -329,6 +329,12 @@ og_err og_outbox_ack(struct og_core *c, const char *entry)
     return eval_simple(c, &s_outbox, 3, argv, NULL);
 }
 
+og_err og_outbox_spend_token(struct og_core *c, const char *mid, const char *token)
+{
+    const char *argv[] = {c->tag, "spend", mid, token};
+    return eval_simple(c, &s_outbox, 4, argv, NULL);
+}
+
 og_err og_outbox_rate(struct og_core *c, const char *channel, double per_s,
                       int64_t pause_until_ms, int64_t *wait_ms)
 {

@@ -82,6 +82,9 @@ og_err og_outbox_retry(struct og_core *c, const char *mid, const char *entry, in
 og_err og_outbox_fail(struct og_core *c, const char *mid, const char *entry, const char *code,
                       const char *message);
 og_err og_outbox_ack(struct og_core *c, const char *entry);
+/* The connector used up the session's single-use reply token (LINE): it is
+ * not handed out again, unless a newer customer message replaced it. */
+og_err og_outbox_spend_token(struct og_core *c, const char *mid, const char *token);
 
 /* Channel rate limit shared by all instances: *wait_ms 0 when a send may
  * start now (the slot is taken), else how long to wait. pause_until_ms > 0

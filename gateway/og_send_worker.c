@@ -168,6 +168,8 @@ static void process(struct sender *s, const char *entry, const char *mid, int cl
     res.struct_size = sizeof res;
     res.retry_after_ms = -1;
     e = ch->plugin->desc->send(ch->inst, &it.ob, &res);
+    if (res.reply_token_consumed && it.ob.reply_token)
+        og_outbox_spend_token(c, mid, it.ob.reply_token);
     const char *code = res.error_code[0] ? res.error_code : err_code(e);
     const char *msg = res.error_message[0] ? res.error_message : og_strerror(e);
     int64_t now = og_now_ms();

@@ -16,6 +16,8 @@
 --   "retry" [3] mid, [4] entry, [5] due_ms, [6] error JSON
 --   "fail"  [3] mid, [4] entry, [5] error JSON, [6] now_iso, [7] eid
 --   "ack"   [3] entry
+--   "spend" [3] mid, [4] reply token: the connector used the session's single-use
+--           token up; forget it unless a newer message brought another one
 --   "rate"  [3] channel, [4] interval_ms, [5] now_ms, [6] pause_until_ms or ''
 --           -> ms to wait (0: a send slot was taken)
 --   "pump"  [3] now_ms, [4] limit -> number of due retries moved to the stream
@@ -108,6 +110,12 @@ elseif op == 'fail' then
   return 'ok'
 elseif op == 'ack' then
   redis.call('XACK', OUTBOX, GROUP, ARGV[3])
+  return 'ok'
+elseif op == 'spend' then
+  local sid = redis.call('HGET', k(P, 'msg', ARGV[3]), 'sid')
+  if sid and redis.call('HGET', k(P, 'ses', sid), 'reply_token') == ARGV[4] then
+    redis.call('HDEL', k(P, 'ses', sid), 'reply_token', 'reply_token_ms')
+  end
   return 'ok'
 elseif op == 'rate' then
   -- GCRA with a burst of one: P:rate:<ch> holds the earliest time (ms) the

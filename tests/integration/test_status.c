@@ -159,6 +159,17 @@ int main(void)
     og_outbox_item_free(&it);
     /* a claimed entry whose attempt started just now is busy elsewhere */
     CHECK_INT(og_outbox_load(c, mid, 30000, &it), OG_ERR_CONFLICT);
+    /* a spent single-use reply token is not handed out again; a stale
+     * spend (another token) changes nothing */
+    CHECK_INT(og_outbox_spend_token(c, mid, "tok-other"), OG_OK);
+    o = cli("HGET {t}:ses:%s reply_token%s", in.session_id, NULL);
+    CHECK_STR(o, "tok-1");
+    free(o);
+    CHECK_INT(og_outbox_spend_token(c, mid, "tok-1"), OG_OK);
+    CHECK_INT(og_outbox_load(c, mid, 0, &it), OG_OK);
+    CHECK(it.ob.reply_token == NULL);
+    CHECK_INT(it.ob.reply_token_age_ms, -1);
+    og_outbox_item_free(&it);
 
     /* 3. a status that beats the send's answer is parked, then applied */
     CHECK_INT(status(c, "wamid.OUT1:delivered", "wamid.OUT1", OG_STATUS_DELIVERED), OG_OK);
