@@ -238,9 +238,20 @@ static void take_channels(struct og_load *l, json_object *v, const char *path)
     take_list(l, v, path, &cur->channels, &cur->n_channels);
 }
 
+/* The close reasons POST /sessions/{id}/close accepts (og_api_sessions.c). */
 static void take_reasons(struct og_load *l, json_object *v, const char *path)
 {
     take_list(l, v, path, &cur->reasons, &cur->n_reasons);
+    for (size_t i = 0; i < cur->n_reasons; i++) {
+        const char *r = cur->reasons[i];
+        if (strcmp(r, "solved") && strcmp(r, "no_response") && strcmp(r, "transferred") &&
+            strcmp(r, "other")) {
+            char *ep = og_cfg_path_index(path, i);
+            og_errors_add(l->errs, "%s: must be one of solved, no_response, transferred, other",
+                          ep);
+            free(ep);
+        }
+    }
 }
 
 static void take_codes(struct og_load *l, json_object *v, const char *path)
@@ -319,10 +330,17 @@ void og_config_take_followups(struct og_load *l, json_object *v, const char *pat
                 (r->n_channels || r->n_reasons || r->n_success_codes))
                 og_errors_add(l->errs, "%s: channels, reasons and success_codes filter "
                               "session.closed rules only", rp);
-            if (!r->subject || !*r->subject)
+            /* A template that failed its check was reported already. */
+            if (!json_object_object_get_ex(e, "subject", NULL))
                 og_errors_add(l->errs, "%s.subject: required", rp);
-            if ((!r->text || !*r->text) && (!r->html || !*r->html))
+            else if (r->subject && !*r->subject)
+                og_errors_add(l->errs, "%s.subject: must not be empty", rp);
+            int has_text = json_object_object_get_ex(e, "text", NULL);
+            int has_html = json_object_object_get_ex(e, "html", NULL);
+            if (!has_text && !has_html)
                 og_errors_add(l->errs, "%s: text or html required", rp);
+            else if ((!has_text || (r->text && !*r->text)) && (!has_html || (r->html && !*r->html)))
+                og_errors_add(l->errs, "%s: text or html must not be empty", rp);
             for (size_t j = 0; r->id && j < i; j++)
                 if (f->rules[j].id && strcmp(f->rules[j].id, r->id) == 0)
                     og_errors_add(l->errs, "%s.id: \"%s\" is used twice", rp, r->id);

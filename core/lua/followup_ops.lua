@@ -130,8 +130,7 @@ elseif op == 'load' then
   -- The agent's display name, from the agent store when there is one.
   local agent = ''
   if s[2] and s[2] ~= '' then
-    agent = redis.call('HGET', k(P, 'agent', s[2]), 'name')
-      or redis.call('HGET', k(P, 'agt', s[2]), 'name') or ''
+    agent = redis.call('HGET', k(P, 'agent', s[2]), 'name') or ''
   end
   local out = {sj, c[1] or '', c[2] or '', c[3] or '', c[4] or '', agent}
   -- The transcript: the last 200 messages, oldest first.

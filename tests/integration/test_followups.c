@@ -2,11 +2,13 @@
  * omnigate daemon (signed_json channel) and a real SMTP server on loopback
  * (aiosmtpd, tests/integration/smtp_sink.py).
  *
- * The session close is simulated: the routing area's close endpoint was not
- * in the tree when this was written, so close_session() runs prelude.lua +
- * a small script that does what a close does to the session hash and index
- * and XADDs the session.closed event in DESIGN.md's shape (session JSON by
- * prelude's session_json).
+ * Scenarios A-D simulate the close: the routing area's close endpoint was
+ * not in the tree when they were written, so close_session() runs
+ * prelude.lua + a small script that does what a close does to the session
+ * hash and index and XADDs the session.closed event in DESIGN.md's shape
+ * (session JSON by prelude's session_json); that also lets A re-deliver the
+ * very same event. Scenario E closes through the real endpoint
+ * (POST /api/v1/sessions/{id}/close) once it existed.
  *
  *   A: AUTH; the first two DATA answered 451 -> retried with back-off, sent on
  *      the 3rd try; recipient, subject (RFC 2047, non-ASCII), transcript in
@@ -18,7 +20,9 @@
  *   C: wrong SMTP password (535) -> followup.failed.
  *   D: customer_silent on two omnigate instances sharing one Redis: fires
  *      exactly once per silence period, re-armed by a new customer message,
- *      never for a session closed before it was due. */
+ *      never for a session closed before it was due.
+ *   E: the real close endpoint: channels/reasons/success_codes filters pick
+ *      the matching rule only; the agent's name from the agent store. */
 #include "og_test.h"
 #include "og_util.h"
 
@@ -392,7 +396,7 @@ static void scenario_a(struct og_test_redis *rs)
     }
     char *extra = smtp_json(
         &s, "\"username\":\"gw\",\"password\":\"pw\",",
-        "[{\"id\":\"thanks\",\"when\":\"session.closed\",\"reasons\":[\"resolved\"],"
+        "[{\"id\":\"thanks\",\"when\":\"session.closed\",\"reasons\":[\"solved\"],"
         "\"subject\":\"Danke, {{contact.name}} \\u2713\","
         "\"text\":\"Hi {{contact.name}} on {{channel}} ({{session.id}}).\\n{{transcript}}"
         "\\nRate: {{survey_url}}\","
@@ -414,7 +418,7 @@ static void scenario_a(struct og_test_redis *rs)
     CHECK(sid != NULL);
     if (!sid)
         goto out;
-    char *eid = close_session(rc, sid, "resolved", "[\"other\"]", NULL);
+    char *eid = close_session(rc, sid, "solved", "[\"other\"]", NULL);
     json_object *items = wait_final(&d, sid, 15000);
     CHECK_INT(json_object_array_length(items), 1); /* vip (success_codes sale) did not fire */
     json_object *f = json_object_array_get_idx(items, 0);
@@ -490,7 +494,7 @@ static void scenario_a(struct og_test_redis *rs)
     mails_free(mails, n);
 
     /* the same close event delivered again: nothing new */
-    free(close_session(rc, sid, "resolved", "[\"other\"]", eid));
+    free(close_session(rc, sid, "solved", "[\"other\"]", eid));
     usleep(1500000);
     json_object_put(items);
     items = followups(&d, sid);
@@ -507,7 +511,7 @@ static void scenario_a(struct og_test_redis *rs)
     CHECK_INT(patch(&d, cid2 ? cid2 : "x", "{\"followups_opt_out\":true}", &out), 200);
     CHECK(strstr(out, "\"followups_opt_out\":true") != NULL);
     free(out);
-    free(close_session(rc, sid2, "resolved", "[]", NULL));
+    free(close_session(rc, sid2, "solved", "[]", NULL));
     items = wait_final(&d, sid2, 10000);
     f = json_object_array_get_idx(items, 0);
     CHECK_STR(fstr(f, "status"), "suppressed");
@@ -519,7 +523,7 @@ static void scenario_a(struct og_test_redis *rs)
     /* no e-mail address: failed, with followup.failed */
     CHECK_INT(post_msg(&d, "a-3", "cat", "Cat", NULL, "meow"), 200);
     char *sid3 = session_of(rc, "cat");
-    free(close_session(rc, sid3, "resolved", "[]", NULL));
+    free(close_session(rc, sid3, "solved", "[]", NULL));
     items = wait_final(&d, sid3, 10000);
     f = json_object_array_get_idx(items, 0);
     CHECK_STR(fstr(f, "status"), "failed");
@@ -560,7 +564,7 @@ static void scenario_fail(struct og_test_redis *rs, const char *sink_args, const
     char *mail = og_sprintf("%s@example.com", user);
     CHECK_INT(post_msg(&d, mid, user, "Dee", mail, "hello"), 200);
     char *sid = session_of(rc, user);
-    free(close_session(rc, sid, "resolved", "[]", NULL));
+    free(close_session(rc, sid, "solved", "[]", NULL));
     json_object *items = wait_final(&d, sid, 10000);
     json_object *f = json_object_array_get_idx(items, 0);
     CHECK_STR(fstr(f, "status"), "failed");
@@ -613,7 +617,7 @@ static void scenario_silence(struct og_test_redis *rs)
     /* a session closed before its silence is due gets nothing */
     CHECK_INT(post_msg(&d2, "s-3", "fay", "Fay", "fay@example.com", "bye"), 200);
     char *sid_f = session_of(rc, "fay");
-    free(close_session(rc, sid_f, "resolved", "[]", NULL));
+    free(close_session(rc, sid_f, "solved", "[]", NULL));
     usleep(3500000);
     CHECK_INT(sink_count(&s), 1);
     char *sid = session_of(rc, "eve");
@@ -653,6 +657,70 @@ static void scenario_silence(struct og_test_redis *rs)
     sink_stop(&s);
 }
 
+/* ---------------------------------------------------------------- E */
+
+static void scenario_close_endpoint(struct og_test_redis *rs)
+{
+    struct sink s;
+    if (sink_start(&s, NULL) != 0) {
+        CHECK(0);
+        return;
+    }
+    char *extra = smtp_json(
+        &s, NULL,
+        "[{\"id\":\"sale\",\"when\":\"session.closed\",\"channels\":[\"demo\"],"
+        "\"reasons\":[\"solved\"],\"success_codes\":[\"sale\",\"upsell\"],"
+        "\"subject\":\"Thanks for buying\",\"text\":\"{{agent.name}} / {{session.close_reason}}\"},"
+        "{\"id\":\"lost\",\"when\":\"session.closed\",\"reasons\":[\"no_response\"],"
+        "\"subject\":\"Lost\",\"text\":\"x\"},"
+        "{\"id\":\"other-channel\",\"when\":\"session.closed\",\"channels\":[\"tg\"],"
+        "\"subject\":\"TG\",\"text\":\"x\"}]");
+    struct og_test_daemon d;
+    if (og_test_daemon_start(&d, rs->url, CHANNELS, extra) != 0) {
+        CHECK(0);
+        free(extra);
+        sink_stop(&s);
+        return;
+    }
+    redisContext *rc = rconn(rs);
+    CHECK_INT(post_msg(&d, "e-1", "gus", "Gus", "gus@example.com", "I want it"), 200);
+    char *sid = session_of(rc, "gus");
+    /* an agent in the agent store, assigned to the session */
+    redisReply *r = redisCommand(rc, "HSET {og}:agent:agt_TEST name %s", "Zoe Agent");
+    freeReplyObject(r);
+    r = redisCommand(rc, "HSET {og}:ses:%s agent_id agt_TEST", sid);
+    freeReplyObject(r);
+    char *url = og_sprintf("%s/api/v1/sessions/%s/close", d.base, sid);
+    const char *body = "{\"reason\":\"solved\",\"success_codes\":[\"sale\"]}";
+    struct og_test_resp cr = og_test_http("POST", url, AUTH, body, strlen(body));
+    if (cr.status != 200)
+        fprintf(stderr, "close: %ld %s\n", cr.status, cr.body);
+    CHECK_INT(cr.status, 200);
+    free(cr.body);
+    free(url);
+    json_object *items = wait_final(&d, sid, 10000);
+    CHECK_INT(json_object_array_length(items), 1);
+    json_object *f = json_object_array_get_idx(items, 0);
+    CHECK_STR(fstr(f, "rule"), "sale");
+    CHECK_STR(fstr(f, "status"), "sent");
+    json_object_put(items);
+    size_t n;
+    char **mails = sink_mails(&s, &n);
+    CHECK_INT(n, 1);
+    if (n == 1) {
+        char *b = qp_decode(mails[0]);
+        CHECK(strstr(b, "Zoe Agent / solved") != NULL);
+        free(b);
+    }
+    mails_free(mails, n);
+    free(sid);
+    redisFree(rc);
+    CHECK_INT(og_test_daemon_stop(&d), 0);
+    og_test_daemon_free(&d);
+    free(extra);
+    sink_stop(&s);
+}
+
 static void flush(struct og_test_redis *rs)
 {
     free(og_test_redis_cli(rs, "FLUSHALL"));
@@ -671,6 +739,8 @@ int main(void)
                   535);
     flush(&rs);
     scenario_silence(&rs);
+    flush(&rs);
+    scenario_close_endpoint(&rs);
     og_test_redis_stop(&rs);
     return og_test_done();
 }
