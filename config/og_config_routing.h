@@ -13,6 +13,9 @@
  *   "sessions": {"close": {"require_success_code": bool, "allow_multiple_codes": bool,
  *      "success_codes": ["sale", ...]}, "archive_after_s": N, "offline_returns_sessions": bool}
  *
+ * Agents are seeded on every start (upsert by e-mail): the fields the config
+ * sets win over API edits, and a configured token replaces the stored one.
+ *
  * A channel's "routing" must name a policy of this section or "default"
  * (which exists implicitly: every agent, least_chats); og_config_routing_check
  * reports "channels[0].routing: unknown routing policy \"x\"". */

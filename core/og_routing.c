@@ -109,7 +109,8 @@ struct og_routing *og_routing_new(struct og_core *c, const struct og_routing_opt
                 og_routing_free(r);
                 return NULL;
             }
-            json_object_object_add(all, name, compile_policy(name, pj, &r->policies[r->n_policies++]));
+            struct og_routing_policy *p = &r->policies[r->n_policies++];
+            json_object_object_add(all, name, compile_policy(name, pj, p));
         }
     }
     if (!json_object_object_get_ex(all, "default", NULL))

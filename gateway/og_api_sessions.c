@@ -304,7 +304,8 @@ static int own_session(struct og_api_ctx *ctx, const char *sid)
     int ok = r->type == REDIS_REPLY_STRING && strcmp(r->str, ctx->who.agent_id) == 0;
     freeReplyObject(r);
     if (!ok)
-        og_reply_error(ctx->r, 403, "forbidden", "only the assigned agent or a manager may do this");
+        og_reply_error(ctx->r, 403, "forbidden",
+                       "only the assigned agent or a manager may do this");
     return ok;
 }
 

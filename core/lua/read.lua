@@ -23,7 +23,8 @@ local function unread(sid, viewer)
   local mark = redis.call('HGET', k(P, 'agent', viewer, 'read'), sid)
   local min = mark and ('(' .. mark) or '-'
   local n = 0
-  for _, mid in ipairs(redis.call('ZRANGEBYLEX', k(P, 'ses', sid, 'msgs'), min, '+', 'LIMIT', 0, 100)) do
+  local ids = redis.call('ZRANGEBYLEX', k(P, 'ses', sid, 'msgs'), min, '+', 'LIMIT', 0, 100)
+  for _, mid in ipairs(ids) do
     local j = redis.call('HGET', k(P, 'msg', mid), 'j')
     if j and string.find(j, '"direction":"in"', 1, true) then n = n + 1 end
   end
@@ -125,7 +126,9 @@ elseif op == 'sessions' then
   end
   if last and (#out - 1 == limit or budget == 0) then
     -- more may follow: only when something is left after 'last'
-    if #redis.call('ZREVRANGEBYLEX', base, '(' .. last, min, 'LIMIT', 0, 1) > 0 then out[1] = last end
+    if #redis.call('ZREVRANGEBYLEX', base, '(' .. last, min, 'LIMIT', 0, 1) > 0 then
+      out[1] = last
+    end
   end
   return out
 elseif op == 'messages' then

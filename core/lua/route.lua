@@ -302,6 +302,7 @@ elseif op == 'transfer' then
     return err('conflict', 'a closed session cannot be transferred; reopen it first')
   end
   local from_agent = s.agent_id or ''
+  local comment_text = comment == 'null' and '' or cjson.decode(comment)
   local pol = policy(s.routing)
   local skey = k(P, 'ses', sid)
   local target_json
@@ -312,8 +313,7 @@ elseif op == 'transfer' then
     if l.presence ~= 'online' then return err('conflict', 'the agent is not online') end
     if not has_space(l) then return err('conflict', 'the agent has no free capacity') end
     release(sid, s)
-    redis.call('HSET', skey, 'transferred_comment', comment == 'null' and '' or cjson.decode(comment),
-      'transferred_from', from_agent)
+    redis.call('HSET', skey, 'transferred_comment', comment_text, 'transferred_from', from_agent)
     assign(sid, s, to_agent, nil, nil, -1)
     target_json = '"to_agent_id":' .. q(to_agent) .. ',"to_group":null'
   else
@@ -325,8 +325,7 @@ elseif op == 'transfer' then
       return err('invalid', 'give agent_id or group: the routing policy has no forwarding_level')
     end
     release(sid, s)
-    redis.call('HSET', skey, 'transferred_comment', comment == 'null' and '' or cjson.decode(comment),
-      'transferred_from', from_agent)
+    redis.call('HSET', skey, 'transferred_comment', comment_text, 'transferred_from', from_agent)
     local from_status = s.status
     enqueue(sid, s, 'transferred', to_group ~= '' and to_group or nil,
       to_group == '' and 'forwarding' or nil)

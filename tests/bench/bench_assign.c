@@ -52,8 +52,8 @@ int main(int argc, char **argv)
     struct og_test_daemon d[2];
     if (og_test_redis_start(&rs) != 0)
         return 1;
-    const char *ch = "[{\"id\":\"bench\",\"connector\":\"signed_json\",\"options\":{\"secret\":\"" SECRET
-                     "\",\"reply_url\":\"http://127.0.0.1:9/\"}}]";
+    const char *ch = "[{\"id\":\"bench\",\"connector\":\"signed_json\",\"options\":{"
+                     "\"secret\":\"" SECRET "\",\"reply_url\":\"http://127.0.0.1:9/\"}}]";
     if (og_test_daemon_start(&d[0], rs.url, ch, "\"log_level\":\"warn\"") != 0 ||
         og_test_daemon_start(&d[1], rs.url, ch, "\"log_level\":\"warn\"") != 0) {
         og_test_redis_stop(&rs);

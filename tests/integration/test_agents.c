@@ -357,8 +357,8 @@ static void test_roles_tokens(void)
 
     /* IP allowlists: 127.0.0.1 is outside 10.0.0.0/8 */
     snprintf(path, sizeof path, "/agents/%s", bob);
-    json_object_put(api(&d1, NULL, "PATCH", path, "{\"allowed_ips\":[\"10.0.0.0/8\",\"2001:db8::/32\"]}",
-                        &st));
+    json_object_put(api(&d1, NULL, "PATCH", path,
+                        "{\"allowed_ips\":[\"10.0.0.0/8\",\"2001:db8::/32\"]}", &st));
     CHECK_INT(st, 200);
     json_object_put(api(&d1, bob_tok, "GET", "/agents/me", NULL, &st));
     CHECK_INT(st, 403);
