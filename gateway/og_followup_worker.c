@@ -324,9 +324,10 @@ static void process(struct og_fup_worker *w, const struct og_fup_job *job)
 static void *sender_main(void *ud)
 {
     struct og_fup_worker *w = ud;
-    /* Long enough for one whole SMTP transaction, so a live sender never
-     * loses its lease to another instance. */
-    int64_t lease = w->cfg->smtp.timeout_ms + 30000;
+    /* Longer than one whole SMTP transaction (CURLOPT_TIMEOUT_MS bounds it),
+     * so a live sender never loses its lease to another instance; short, so
+     * the follow-ups of an instance that died are sent soon after. */
+    int64_t lease = w->cfg->smtp.timeout_ms + 5000;
     while (!atomic_load(&w->stop)) {
         struct og_fup_job *jobs = NULL;
         size_t n = 0;

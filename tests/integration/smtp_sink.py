@@ -10,8 +10,10 @@
 #   --fail-first N  answer "451 4.3.0 try again later" to the first N messages
 #   --reject        answer "550 5.1.1 mailbox unavailable" to every message
 #   --auth u:p      require AUTH (PLAIN/LOGIN) with these credentials
+#   --stall-first S hold the first message's DATA for S seconds, then answer
+#                   451 (a client that dies meanwhile leaves nothing stored)
 # Prints "ready" once listening; stops on SIGTERM.
-import argparse, mailbox, os, signal, threading
+import argparse, asyncio, mailbox, os, signal, threading
 from email import message_from_bytes, policy
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
@@ -22,6 +24,7 @@ ap.add_argument("maildir")
 ap.add_argument("--auth")
 ap.add_argument("--fail-first", type=int, default=0)
 ap.add_argument("--reject", action="store_true")
+ap.add_argument("--stall-first", type=float, default=0)
 a = ap.parse_args()
 md = mailbox.Maildir(a.maildir, create=True)
 log_path = os.path.join(a.maildir, "attempts.log")
@@ -39,6 +42,11 @@ class Handler:
         with lock:
             state["n"] += 1
             n = state["n"]
+        if n == 1 and a.stall_first > 0:
+            log(0, envelope)  # "0": a DATA started and is being held
+            await asyncio.sleep(a.stall_first)
+            log(451, envelope)
+            return "451 4.3.0 try again later"
         if a.reject:
             log(550, envelope)
             return "550 5.1.1 mailbox unavailable"

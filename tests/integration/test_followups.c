@@ -22,7 +22,12 @@
  *      exactly once per silence period, re-armed by a new customer message,
  *      never for a session closed before it was due.
  *   E: the real close endpoint: channels/reasons/success_codes filters pick
- *      the matching rule only; the agent's name from the agent store. */
+ *      the matching rule only; the agent's name from the agent store.
+ *   F: durability: a follow-up due while omnigate is stopped is sent after
+ *      the restart; an instance killed (-9) in the middle of the SMTP DATA
+ *      leaves a lease that runs out, and the next instance sends it (the
+ *      killed try is counted in attempts but, having never finished, has no
+ *      entry in tries). */
 #include "og_test.h"
 #include "og_util.h"
 
@@ -721,6 +726,77 @@ static void scenario_close_endpoint(struct og_test_redis *rs)
     sink_stop(&s);
 }
 
+/* ---------------------------------------------------------------- F */
+
+static int attempts_has(struct sink *s, const char *needle)
+{
+    char *a = sink_attempts(s);
+    int r = strstr(a, needle) != NULL;
+    free(a);
+    return r;
+}
+
+static void scenario_durable(struct og_test_redis *rs)
+{
+    struct sink s;
+    if (sink_start(&s, "--stall-first 6") != 0) {
+        CHECK(0);
+        return;
+    }
+    char *extra = og_sprintf(
+        "\"smtp\":{\"url\":\"smtp://127.0.0.1:%d\",\"from\":\"s@example.com\","
+        "\"starttls\":\"never\",\"timeout_ms\":3000,\"retry_initial_ms\":300,"
+        "\"retry_max_ms\":1000},"
+        "\"followups\":[{\"id\":\"later\",\"when\":\"session.closed\",\"after_s\":2,"
+        "\"subject\":\"Later\",\"text\":\"{{transcript}}\"}]",
+        s.port);
+    struct og_test_daemon d;
+    if (og_test_daemon_start(&d, rs->url, CHANNELS, extra) != 0) {
+        CHECK(0);
+        free(extra);
+        sink_stop(&s);
+        return;
+    }
+    redisContext *rc = rconn(rs);
+    CHECK_INT(post_msg(&d, "f-1", "hal", "Hal", "hal@example.com", "ping"), 200);
+    char *sid = session_of(rc, "hal");
+    free(close_session(rc, sid, "solved", "[]", NULL));
+    usleep(300000); /* the close event is consumed and the follow-up scheduled */
+    CHECK_INT(og_test_daemon_stop(&d), 0);
+    usleep(2500000); /* due now, but nobody runs */
+    CHECK_INT(sink_count(&s), 0);
+    CHECK(!attempts_has(&s, "hal@"));
+    CHECK_INT(og_test_daemon_restart(&d), 0);
+    /* wait for the (stalled) DATA, then kill -9 the sender in the middle of it */
+    int stalled = 0;
+    for (int i = 0; i < 200 && !stalled; i++) {
+        stalled = attempts_has(&s, "0 hal@example.com");
+        if (!stalled)
+            usleep(25000);
+    }
+    CHECK(stalled);
+    og_test_daemon_kill(&d);
+    CHECK_INT(og_test_daemon_restart(&d), 0);
+    json_object *items = wait_final(&d, sid, 25000);
+    json_object *f = json_object_array_get_idx(items, 0);
+    CHECK_STR(fstr(f, "status"), "sent");
+    CHECK_INT(json_object_get_int(json_object_object_get(f, "attempts")), 2);
+    json_object *tries = json_object_object_get(f, "tries");
+    CHECK_INT(json_object_array_length(tries), 1);
+    CHECK_INT(json_object_get_int(json_object_object_get(json_object_array_get_idx(tries, 0),
+                                                         "attempt")),
+              2);
+    CHECK_INT(sink_count(&s), 1);
+    CHECK_INT(count_events(rc, "followup.sent", NULL), 1);
+    json_object_put(items);
+    free(sid);
+    redisFree(rc);
+    CHECK_INT(og_test_daemon_stop(&d), 0);
+    og_test_daemon_free(&d);
+    free(extra);
+    sink_stop(&s);
+}
+
 static void flush(struct og_test_redis *rs)
 {
     free(og_test_redis_cli(rs, "FLUSHALL"));
@@ -741,6 +817,8 @@ int main(void)
     scenario_silence(&rs);
     flush(&rs);
     scenario_close_endpoint(&rs);
+    flush(&rs);
+    scenario_durable(&rs);
     og_test_redis_stop(&rs);
     return og_test_done();
 }
