@@ -15,6 +15,14 @@
 -- (Token lookup for authentication is read.lua's "auth".)
 local P, op = ARGV[1], ARGV[2]
 
+-- Time spent in each presence state up to the last change (for reports;
+-- per UTC day in P:agent:<id>:presence "<YYYY-MM-DD>:<state>").
+local function presence_time(id)
+  local t = redis.call('HMGET', k(P, 'agent', id, 'presence'), 'online', 'away', 'offline')
+  return '{"online":' .. (t[1] or '0') .. ',"away":' .. (t[2] or '0') .. ',"offline":' ..
+    (t[3] or '0') .. '}'
+end
+
 local function agent_json(id)
   local a = hgetall(k(P, 'agent', id))
   if not a.id then return nil end
@@ -24,7 +32,8 @@ local function agent_json(id)
     ',"max_chats":', num(a.max_chats), ',"max_nrt_chats":', num(a.max_nrt),
     ',"allowed_ips":', raw_or(a.allowed_ips, '[]'), ',"presence":', q(a.presence or 'offline'),
     ',"presence_since":', q(a.presence_since), ',"chats":', a.chats or '0',
-    ',"nrt_chats":', a.nrt or '0', ',"has_token":', (a.token_sha and a.token_sha ~= '') and
+    ',"nrt_chats":', a.nrt or '0', ',"presence_time_ms":', presence_time(id),
+    ',"has_token":', (a.token_sha and a.token_sha ~= '') and
     'true' or 'false', ',"created_at":', q(a.created_at), ',"updated_at":', q(a.updated_at), '}'})
 end
 

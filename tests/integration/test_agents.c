@@ -331,6 +331,13 @@ static void test_roles_tokens(void)
     set_presence(ann, ann_tok, "offline");
     CHECK_INT(rint_("SCARD {og}:agent:%s:sessions", ann), 0);
     CHECK_INT(rint_("HGET {og}:agent:%s chats", ann), 0);
+    snprintf(path, sizeof path, "/agents/%s", ann);
+    json_object *ag = api(&d1, NULL, "GET", path, NULL, &st);
+    json_object *pt = NULL, *on = NULL;
+    CHECK(json_object_object_get_ex(ag, "presence_time_ms", &pt) &&
+          json_object_object_get_ex(pt, "online", &on) && json_object_get_int64(on) > 100);
+    CHECK_STR(jget(ag, "presence"), "offline");
+    json_object_put(ag);
     snprintf(path, sizeof path, "/agents/%s/presence", bob);
     json_object_put(api(&d1, ann_tok, "PUT", path, "{\"status\":\"online\"}", &st));
     CHECK_INT(st, 403); /* not her own */

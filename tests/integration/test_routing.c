@@ -11,6 +11,8 @@
 #include "og_test.h"
 #include "og_util.h"
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdlib.h>
@@ -502,6 +504,103 @@ static void test_race(void)
     og_routing_free(r2);
 }
 
+/* ---------------------------------------------- timers, two engines */
+
+struct firer {
+    struct og_routing *rt;
+    int moved;
+};
+
+static void *fire(void *arg)
+{
+    struct firer *f = arg;
+    for (int i = 0; i < 50; i++) {
+        int m = 0, a = 0;
+        og_routing_fire_timers(f->rt, 3, &m, &a);
+        f->moved += m;
+    }
+    return NULL;
+}
+
+static void test_timer_race(void)
+{
+    reset();
+    const char *pol = "{\"p\":{\"levels\":[{\"name\":\"one\",\"members\":[\"group:g1\"]},"
+                      "{\"name\":\"two\",\"members\":[\"group:g2\"]}],"
+                      "\"auto_forward\":{\"after_s\":10,\"avoid_same_level\":true}}}";
+    struct og_routing *r1 = engine(pol), *r2 = engine(pol);
+    char a[48], b[48], s[48];
+    agent(r1, "a@x.io", "[\"g1\"]", -1, a);
+    agent(r1, "b@x.io", "[\"g2\"]", -1, b);
+    presence(r1, a, "online");
+    for (int i = 0; i < 20; i++)
+        new_session("p", 0, s);
+    CHECK_INT(drain(r1, "p"), 20);
+    presence(r1, b, "online");
+    CHECK_INT(rint_("ZCARD {t}:timers:autoforward"), 20);
+    /* all 20 due at once; two engines fire concurrently, 3 at a time */
+    free(og_test_redis_cli(&rs, "EVAL \"for _, m in ipairs(redis.call('ZRANGE', KEYS[1], 0, -1)) "
+                                "do redis.call('ZADD', KEYS[1], 1, m) end\" 1 "
+                                "{t}:timers:autoforward"));
+    struct firer x = {r1, 0}, y = {r2, 0};
+    pthread_t t1, t2;
+    pthread_create(&t1, NULL, fire, &x);
+    pthread_create(&t2, NULL, fire, &y);
+    pthread_join(t1, NULL);
+    pthread_join(t2, NULL);
+    CHECK_INT(x.moved + y.moved, 20); /* each timer fired exactly once */
+    CHECK_INT(rint_("HGET {t}:agent:%s chats", a), 0);
+    CHECK_INT(rint_("HGET {t}:agent:%s chats", b), 20);
+    CHECK_INT(rint_("EVAL \"local n = 0 for _, e in ipairs(redis.call('XRANGE', KEYS[1], '-', "
+                    "'+')) do if e[2][4] == 'session.transferred' then n = n + 1 end end "
+                    "return n\" 1 {t}:events"),
+              20);
+    og_routing_free(r1);
+    og_routing_free(r2);
+}
+
+/* ------------------------------------------------------ IP allowlists */
+
+static int allowed(const char *ip, const char *cidrs)
+{
+    struct sockaddr_storage ss = {0};
+    if (strchr(ip, ':')) {
+        struct sockaddr_in6 *a6 = (struct sockaddr_in6 *)&ss;
+        a6->sin6_family = AF_INET6;
+        inet_pton(AF_INET6, ip, &a6->sin6_addr);
+    } else {
+        struct sockaddr_in *a4 = (struct sockaddr_in *)&ss;
+        a4->sin_family = AF_INET;
+        inet_pton(AF_INET, ip, &a4->sin_addr);
+    }
+    return og_ip_allowed((struct sockaddr *)&ss, cidrs);
+}
+
+static void test_ip_allowlist(void)
+{
+    const char *l = "[\"10.0.0.0/8\",\"192.168.1.7\",\"2001:db8::/32\"]";
+    CHECK_INT(allowed("10.200.3.4", l), 1);
+    CHECK_INT(allowed("11.0.0.1", l), 0);
+    CHECK_INT(allowed("192.168.1.7", l), 1);
+    CHECK_INT(allowed("192.168.1.8", l), 0);
+    CHECK_INT(allowed("2001:db8:1::5", l), 1);
+    CHECK_INT(allowed("2001:db9::5", l), 0);
+    CHECK_INT(allowed("::ffff:10.1.2.3", l), 1); /* v4-mapped matches the v4 CIDR */
+    CHECK_INT(allowed("::1", l), 0);
+    CHECK_INT(allowed("1.2.3.4", "[]"), 1);      /* empty list: everyone */
+    CHECK_INT(allowed("1.2.3.4", "[\"0.0.0.0/0\"]"), 1);
+    CHECK_INT(allowed("2001:db8::1", "[\"0.0.0.0/0\"]"), 0);
+    CHECK_INT(allowed("10.0.0.1", "[\"10.0.0.0/31\"]"), 1);
+    CHECK_INT(allowed("10.0.0.2", "[\"10.0.0.0/31\"]"), 0);
+    CHECK_INT(og_cidr_valid("10.0.0.0/8"), 1);
+    CHECK_INT(og_cidr_valid("2001:db8::/32"), 1);
+    CHECK_INT(og_cidr_valid("10.0.0.0/33"), 0);
+    CHECK_INT(og_cidr_valid("2001:db8::/129"), 0);
+    CHECK_INT(og_cidr_valid("10.0.0/8"), 0);
+    CHECK_INT(og_cidr_valid("10.0.0.0/"), 0);
+    CHECK_INT(og_cidr_valid("host.example.com"), 0);
+}
+
 int main(void)
 {
     if (og_test_redis_start(&rs) != 0)
@@ -518,6 +617,8 @@ int main(void)
     autoforward(1);
     test_manual();
     test_race();
+    test_timer_race();
+    test_ip_allowlist();
     og_core_free(core);
     og_test_redis_stop(&rs);
     return og_test_done();
