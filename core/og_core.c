@@ -106,6 +106,8 @@ og_err og_core_ingest(struct og_core *c, const struct og_channel *ch, const stru
         og_id_new("evt_", now, e[i], sizeof e[i]);
     struct og_buf tail = {0};
     render_tail(&tail, m, now_iso);
+    char wms[24];
+    snprintf(wms, sizeof wms, "%lld", (long long)ch->plugin->desc->messaging_window_ms);
 
     const char *argv[] = {c->tag, ch->id, ch->plugin->desc->name, ch->routing, m->dedup_key,
                           now_s, now_iso, ttl, m->from.external_id,
@@ -113,8 +115,8 @@ og_err og_core_ingest(struct og_core *c, const struct og_channel *ch, const stru
                           S(m->from.username), S(m->from.avatar_url), S(m->from.phone),
                           S(m->from.email), cid, sid, mid, e[0], e[1], e[2], e[3], tail.data,
                           S(m->provider_message_id), S(m->reply_to_provider_id),
-                          S(m->reply_token), m->raw ? m->raw : ""};
-    enum { N = sizeof argv / sizeof argv[0], RAW = N - 1 };
+                          S(m->reply_token), m->raw ? m->raw : "", wms};
+    enum { N = sizeof argv / sizeof argv[0], RAW = N - 2 };
     size_t lens[N];
     for (int i = 0; i < N; i++)
         lens[i] = strlen(argv[i]);

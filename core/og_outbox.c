@@ -131,9 +131,10 @@ og_err og_outbox_start_session(struct og_core *c, const struct og_outbox_start *
     *json = NULL;
     *created = *window = 0;
     int64_t now = og_now_ms();
-    char now_iso[32], now_s[24], eid[48], mid[48];
+    char now_iso[32], now_s[24], eid[48], mid[48], wms[24];
     og_time_rfc3339(now, now_iso);
     snprintf(now_s, sizeof now_s, "%lld", (long long)now);
+    snprintf(wms, sizeof wms, "%lld", (long long)s->window_ms);
     og_id_new("ses_", now, sid, sidsz);
     og_id_new("msg_", now, mid, sizeof mid);
     og_id_new("evt_", now, eid, sizeof eid);
@@ -141,9 +142,9 @@ og_err og_outbox_start_session(struct og_core *c, const struct og_outbox_start *
     const char *argv[] = {c->tag, "start", s->channel, s->connector, s->routing,
                           s->contact_id ? s->contact_id : "",
                           s->external_id ? s->external_id : "", sid, mid, now_s, now_iso,
-                          tail, sender, eid, s->agent_id ? s->agent_id : ""};
+                          tail, sender, eid, s->agent_id ? s->agent_id : "", wms};
     redisReply *r = NULL;
-    og_err e = eval(c, &s_reply, 15, argv, &r);
+    og_err e = eval(c, &s_reply, 16, argv, &r);
     free(tail), free(sender);
     if (e != OG_OK)
         return e;

@@ -49,6 +49,7 @@ struct og_outbox_start {
     const char *contact_id;        /* or NULL and external_id */
     const char *external_id;
     const char *agent_id;          /* "" for admins: the session has no agent */
+    int64_t window_ms;             /* the connector's messaging_window_ms */
 };
 /* *json [xfer] {"session":..,"message":..}; sid gets the session id;
  * *created 1 new, 2 reopened. OG_ERR_NOT_FOUND: no such contact on the

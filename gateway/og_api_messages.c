@@ -173,7 +173,8 @@ static void start_session(struct og_api_ctx *ctx)
                        "webchat conversations are started by the visitor");
         goto out;
     }
-    struct og_outbox_start s = {ch->id, connector, ch->routing, cid, ext, ctx->who.agent_id};
+    struct og_outbox_start s = {ch->id, connector, ch->routing, cid, ext, ctx->who.agent_id,
+                                ch->plugin->desc->messaging_window_ms};
     char *json = NULL, sid[48];
     int created = 0, window = 0;
     og_err e = og_outbox_start_session(ctx->g->core, &s, &b.m, &json, sid, sizeof sid,

@@ -111,6 +111,7 @@ static const struct og_connector facebook_connector = {
     .poll = NULL,
     .poll_wakeup = NULL,
     .send = facebook_send,
+    .messaging_window_ms = 24 * 3600 * 1000, /* the customer-service window */
 };
 
 OG_CONNECTOR_EXPORT const struct og_connector *og_connector_entry(void)

@@ -15,6 +15,7 @@ local p_name, p_username, p_avatar, p_phone, p_email = ARGV[11], ARGV[12], ARGV[
 local new_cid, new_sid, mid = ARGV[16], ARGV[17], ARGV[18]
 local eids = {ARGV[19], ARGV[20], ARGV[21], ARGV[22]}
 local mtail, pmid, reply_pmid, reply_token, raw = ARGV[23], ARGV[24], ARGV[25], ARGV[26], ARGV[27]
+local wms = tonumber(ARGV[28]) or 0
 
 -- De-duplication. The provider id index doubles as the dedup record when
 -- the platform's delivery key is the message id (WhatsApp, Messenger, the
@@ -124,12 +125,14 @@ if pmid ~= '' then redis.call('SET', pk, mid) end
 if dk then redis.call('SET', dk, mid, 'EX', ttl) end
 if reply_token ~= '' then
   redis.call('HSET', skey, 'updated_at', now_iso, 'last_message_at', now_iso,
-    'last_customer_message_at', now_iso, 'last_customer_ms', now_ms,
+    'last_customer_message_at', now_iso, 'last_customer_ms', now_ms, 'window_ms', wms,
     'reply_token', reply_token, 'reply_token_ms', now_ms)
 else
   redis.call('HSET', skey, 'updated_at', now_iso, 'last_message_at', now_iso,
-    'last_customer_message_at', now_iso, 'last_customer_ms', now_ms)
+    'last_customer_message_at', now_iso, 'last_customer_ms', now_ms, 'window_ms', wms)
 end
+-- The platform's customer-service window restarts with every customer message.
+if wms > 0 then redis.call('ZADD', k(P, 'timers', 'window'), tonumber(now_ms) + wms, sid) end
 
 -- events, in the order a consumer should see them
 local sj = session_json(P, sid)

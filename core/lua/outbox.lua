@@ -150,10 +150,10 @@ elseif op == 'windows' then
   local n = 0
   for _, sid in ipairs(due) do
     redis.call('ZREM', tk, sid)
-    local s = redis.call('HMGET', k(P, 'ses', sid), 'last_customer_ms', 'status')
+    local s = redis.call('HMGET', k(P, 'ses', sid), 'last_customer_ms', 'status', 'window_ms')
     local closes = tonumber(s[1] or '')
     if closes and s[2] ~= 'closed' and s[2] ~= 'archived' then
-      closes = closes + OG_WINDOW_MS
+      closes = closes + (tonumber(s[3] or '') or 0)
       if closes > now then
         redis.call('ZADD', tk, closes, sid)   -- the customer wrote again meanwhile
       else

@@ -16,6 +16,19 @@
 --   P:queue:<policy>           zset  sessions waiting for routing (score = ms)
 --   P:events                   stream events (fields: id, type, session, event)
 --   P:state:<ch>               hash  connector state (polling offsets)
+--   P:webhooks                 hash  webhook subscriptions: id -> JSON with secrets
+--                                    (config ones synced at start; never logged)
+--   P:webhooks:off / :ver      hash id -> why a 410 disabled it / string change counter
+--   P:wh:ev:<entry>            string subscriptions still owing a result for a
+--                                    stream entry; at 0 the entry is XACKed (group
+--                                    "webhooks")
+--   P:wh:<sub>:q:<session>     list  stream entry ids queued for one subscription and
+--                                    session; only the head is in flight ("r:" = replay)
+--   P:wh:due                   zset  "<sub>\t<session>" queues due at score (ms); a
+--                                    claim moves the score to now + lease
+--   P:wh:<sub>:tries           hash  queue head -> failed attempts so far
+--   P:webhook:<sub>:deliveries list  attempts, newest first, capped at 1000
+--   P:webhook:<sub>:dead       zset  dead-lettered event ids (score = ms)
 --   P:con:<id> fields locked (comma list of fields the API set, ingest keeps
 --                                    them) and followups_opt_out ("1" = opted out)
 --   P:timers:silence           zset  "<rule>:<session>" -> due ms (customer_silent rules)
@@ -101,9 +114,9 @@ local function contact_json(P, cid)
 end
 
 -- The customer-service window of the platforms that have one (WhatsApp,
--- Messenger): 24 h from the customer's last message.
-local OG_WINDOW_MS = 86400000
-local OG_WINDOWED = {whatsapp = true, facebook = true}
+-- Messenger) runs window_ms (the connector's messaging_window_ms, kept on
+-- the session by ingest) from the customer's last message.
+local function window_ms(s) return tonumber(s.window_ms or '') or 0 end
 
 -- RFC 3339 UTC with milliseconds from Unix ms (as og_time_rfc3339 writes it).
 local function iso_ms(ms)
@@ -124,8 +137,8 @@ local function iso_ms(ms)
 end
 
 local function window_expires(s)
-  if not OG_WINDOWED[s.connector or ''] or not s.last_customer_ms then return 'null' end
-  return q(iso_ms(tonumber(s.last_customer_ms) + OG_WINDOW_MS))
+  if window_ms(s) == 0 or not s.last_customer_ms then return 'null' end
+  return q(iso_ms(tonumber(s.last_customer_ms) + window_ms(s)))
 end
 
 local function session_json(P, sid)

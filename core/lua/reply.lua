@@ -5,7 +5,8 @@
 --           -> {'ok', message JSON, session id} or {'err', 'not_found'|'closed'}
 --   "start" [3] channel, [4] connector, [5] routing, [6] contact id or '',
 --           [7] external id or '', [8] new sid, [9] mid, [10] now_ms, [11] now_iso,
---           [12] mtail, [13] sender JSON, [14] eid, [15] agent id or ''
+--           [12] mtail, [13] sender JSON, [14] eid, [15] agent id or '',
+--           [16] the connector's messaging window in ms (0 = none)
 --           -> {'ok', message JSON, session id, '1' created | '2' reopened} or
 --              {'err', 'no_contact'|'open'|'window', [session id]}
 -- mtail is the message JSON's middle part rendered by C ("provider_message_id":
@@ -34,8 +35,8 @@ local function store_out(sid, s, mid, now_ms, now_iso, mtail, sender, eid)
   -- The agent answered: the auto-forward timer of the routing engine stops.
   redis.call('ZREM', k(P, 'timers', 'autoforward'), sid)
   local lcm = tonumber(s.last_customer_ms or '')
-  if lcm and OG_WINDOWED[s.connector or ''] and lcm + OG_WINDOW_MS > tonumber(now_ms) then
-    redis.call('ZADD', k(P, 'timers', 'window'), lcm + OG_WINDOW_MS, sid)
+  if lcm and window_ms(s) > 0 and lcm + window_ms(s) > tonumber(now_ms) then
+    redis.call('ZADD', k(P, 'timers', 'window'), lcm + window_ms(s), sid)
   end
   if s.status == 'active' then
     set_status(P, sid, 'active', 'awaiting')
@@ -71,9 +72,10 @@ elseif op == 'start' then
     s = hgetall(k(P, 'ses', sid))
     if s.status ~= 'closed' and s.status ~= 'archived' then return {'err', 'open', sid} end
   end
-  if OG_WINDOWED[connector] then
+  local wms = tonumber(ARGV[16]) or 0
+  if wms > 0 then
     local lcm = s and tonumber(s.last_customer_ms or '')
-    if not lcm or lcm + OG_WINDOW_MS <= tonumber(now_ms) then return {'err', 'window'} end
+    if not lcm or lcm + wms <= tonumber(now_ms) then return {'err', 'window'} end
   end
   local agent = ARGV[15]
   if sid then

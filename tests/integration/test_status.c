@@ -16,7 +16,7 @@
 #include <string.h>
 #include <unistd.h>
 
-static struct og_connector wa_desc = {.name = "whatsapp"};
+static struct og_connector wa_desc = {.name = "whatsapp", .messaging_window_ms = 86400000};
 static struct og_plugin wa_plugin = {.desc = &wa_desc};
 static struct og_channel wa = {.id = "wa", .routing = "default", .plugin = &wa_plugin,
                                .scope = "channel:wa"};
@@ -276,7 +276,7 @@ int main(void)
     /* 8. starting a conversation: open session -> conflict; closed and
      *    outside the window -> window; unknown contact -> not found */
     struct og_outbox_msg sm = {.text = "we have news", .sender_id = "admin"};
-    struct og_outbox_start st = {"wa", "whatsapp", "default", NULL, "15550001", ""};
+    struct og_outbox_start st = {"wa", "whatsapp", "default", NULL, "15550001", "", 86400000};
     char *json = NULL, sid[48];
     int created = 0, window = 0;
     CHECK_INT(og_outbox_start_session(c, &st, &sm, &json, sid, sizeof sid, &created, &window),

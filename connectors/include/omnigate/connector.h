@@ -395,6 +395,11 @@ struct og_connector {
     void (*poll_wakeup)(void *inst);
     /* Mandatory. Deliver one message; fill res. */
     og_err (*send)(void *inst, const struct og_outbound *msg, struct og_send_result *res);
+    /* The platform's customer-service window: how long after the customer's
+     * last message free-form messages may be sent (WhatsApp, Messenger: 24 h);
+     * 0 = no window. The core tracks it per session, shows it on the session
+     * ("window_expires_at") and emits session.window_closed when it ends. */
+    int64_t messaging_window_ms;
 };
 
 #define OG_CONNECTOR_HEADER                                                         \
