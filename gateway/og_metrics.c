@@ -2,6 +2,7 @@
  * are atomics bumped on the hot path; queue depths are read from Redis at
  * scrape time (a scrape is rare, the hot path is not). */
 #include "og_gateway.h"
+#include "og_outbox.h"
 #include "og_util.h"
 
 #include <string.h>
@@ -70,6 +71,24 @@ char *og_metrics_render(struct og_gateway *g)
                   atomic_load(&s->sessions_reopened),
                   (double)atomic_load(&s->ingest_us_sum) / 1e6);
 
+    struct og_outbox_stats *o = &og_outbox_stats;
+    og_buf_printf(&b,
+                  "# HELP omnigate_replies_total Agent messages accepted for sending.\n"
+                  "# TYPE omnigate_replies_total counter\nomnigate_replies_total %llu\n"
+                  "# HELP omnigate_sends_total Send attempts by outcome.\n"
+                  "# TYPE omnigate_sends_total counter\n"
+                  "omnigate_sends_total{outcome=\"sent\"} %llu\n"
+                  "omnigate_sends_total{outcome=\"retried\"} %llu\n"
+                  "omnigate_sends_total{outcome=\"failed\"} %llu\n"
+                  "# HELP omnigate_statuses_total Delivery statuses from platforms.\n"
+                  "# TYPE omnigate_statuses_total counter\n"
+                  "omnigate_statuses_total{kind=\"applied\"} %llu\n"
+                  "omnigate_statuses_total{kind=\"duplicate\"} %llu\n"
+                  "omnigate_statuses_total{kind=\"unknown_message\"} %llu\n",
+                  atomic_load(&o->replies), atomic_load(&o->sent), atomic_load(&o->retried),
+                  atomic_load(&o->failed), atomic_load(&o->statuses),
+                  atomic_load(&o->status_dups), atomic_load(&o->status_unknown));
+
     /* Depths from Redis; absent when Redis is down (the scrape still works). */
     redisReply *rep = NULL;
     int up = og_redis_cmd(g->core->redis, &rep, "XLEN %s:events", g->core->tag) == OG_OK;
@@ -81,6 +100,15 @@ char *og_metrics_render(struct og_gateway *g)
                       "# HELP omnigate_events_stream_length Events in the stream.\n"
                       "# TYPE omnigate_events_stream_length gauge\n"
                       "omnigate_events_stream_length %lld\n",
+                      rep->integer);
+    if (rep)
+        freeReplyObject(rep);
+    rep = NULL;
+    if (up && og_redis_cmd(g->core->redis, &rep, "XLEN %s:outbox", g->core->tag) == OG_OK &&
+        rep->type == REDIS_REPLY_INTEGER)
+        og_buf_printf(&b,
+                      "# HELP omnigate_outbox_length Entries in the send queue stream.\n"
+                      "# TYPE omnigate_outbox_length gauge\nomnigate_outbox_length %lld\n",
                       rep->integer);
     if (rep)
         freeReplyObject(rep);
