@@ -765,6 +765,8 @@ static const struct og_key og_top_keys[] = {
     {"redis", take_redis},
     {"api", take_api},
     {"channels", take_channels},
+    {"webhooks", og_cfg_take_webhooks},
+    {"webhook_dispatch", og_cfg_take_webhook_dispatch},
     {"smtp", og_config_take_smtp},
     {"followups", og_config_take_followups},
     {"routing", og_config_take_routing},
@@ -792,6 +794,8 @@ static void set_defaults(struct og_config *cfg)
     cfg->redis.prefix = og_strdup("og");
     cfg->redis.pool_size = OG_CONFIG_DEF_POOL;
     cfg->redis.server = og_strdup("redis-server");
+    cfg->webhook_dispatch.concurrency = 64;
+    cfg->webhook_dispatch.claim_idle_ms = 30000;
     cfg->followups = og_config_followups_new();
     cfg->routing = og_config_routing_new();
     og_config_send_defaults(cfg);
@@ -878,6 +882,7 @@ void og_config_free(struct og_config *cfg)
         json_object_put(cfg->channels[i].options);
     }
     free(cfg->channels);
+    og_cfg_free_webhooks(cfg);
     og_config_followups_free(cfg->followups);
     og_config_routing_free(cfg->routing);
     json_object_put(cfg->root);

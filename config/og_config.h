@@ -16,6 +16,7 @@
 #include <stdint.h>
 
 struct og_errors;
+struct og_webhook_sub; /* core/og_webhooks.h */
 struct og_config_routing;
 
 struct og_config_channel {
@@ -79,6 +80,12 @@ struct og_config {
     } api;
     struct og_config_channel *channels;
     size_t n_channels;
+    struct og_webhook_sub *webhooks; /* config/og_config_webhooks.c */
+    size_t n_webhooks;
+    struct {
+        int64_t concurrency;   /* parallel deliveries per instance, default 64, 1..1024 */
+        int64_t claim_idle_ms; /* pending events of a dead instance are claimed after, 30000 */
+    } webhook_dispatch;
     struct og_config_followups *followups; /* never NULL after load */
     struct {               /* "send" (config/og_config_send.c) */
         int64_t workers;          /* sender threads per instance, default 4, 1..64 */

@@ -53,4 +53,8 @@ void og_config_take_smtp(struct og_load *l, json_object *v, const char *path);
 void og_config_take_followups(struct og_load *l, json_object *v, const char *path);
 /* After the walk: checks that need several sections (followups need smtp). */
 void og_config_followups_check(struct og_load *l);
+/* "webhooks" and "webhook_dispatch" (og_config_webhooks.c). */
+void og_cfg_take_webhooks(struct og_load *l, json_object *v, const char *path);
+void og_cfg_take_webhook_dispatch(struct og_load *l, json_object *v, const char *path);
+void og_cfg_free_webhooks(struct og_config *cfg);
 #endif

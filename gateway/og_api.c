@@ -14,6 +14,7 @@
 
 static const struct og_route *const route_tables[] = {
     og_api_session_routes,
+    og_api_webhook_routes,
     og_api_contact_routes,
     og_api_agent_routes,
     og_api_message_routes,

@@ -41,6 +41,7 @@ struct og_route {
 
 /* Route tables, one per file; og_api.c lists them. */
 extern const struct og_route og_api_session_routes[];
+extern const struct og_route og_api_webhook_routes[];
 extern const struct og_route og_api_contact_routes[]; /* og_api_contacts.c */
 extern const struct og_route og_api_agent_routes[];   /* og_api_agents.c */
 extern const struct og_route og_api_message_routes[]; /* og_api_messages.c */

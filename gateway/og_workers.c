@@ -5,12 +5,14 @@
 #include "og_log.h"
 
 extern const struct og_worker og_worker_followups;
+extern const struct og_worker og_worker_webhooks;
 
 static const struct og_worker *const workers[] = {
     &og_worker_followups,
     &og_worker_send,
     &og_worker_sse,
     &og_worker_routing,
+    &og_worker_webhooks,
     NULL, /* rows go above this line: &og_worker_<name>, */
 };
 

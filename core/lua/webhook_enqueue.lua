@@ -1,0 +1,32 @@
+-- webhook_enqueue.lua: fan entries of P:events out to the subscriptions'
+-- per-session queues (see core/og_webhooks.h). Idempotent per entry: the
+-- marker P:wh:ev:<entry> (how many subscriptions still owe a result) is set
+-- once, so an entry read again after XAUTOCLAIM is not queued twice. An
+-- entry no subscription wants is acknowledged at once.
+-- ARGV: P, group, now_ms, then per entry: entry id, session, n, sub ids (n).
+-- Returns the number of entries queued.
+local P, group, now = ARGV[1], ARGV[2], ARGV[3]
+local stream, due = k(P, 'events'), k(P, 'wh', 'due')
+local i, queued = 4, 0
+while i <= #ARGV do
+  local xid, ses, n = ARGV[i], ARGV[i + 1], tonumber(ARGV[i + 2])
+  local mk = k(P, 'wh', 'ev', xid)
+  if redis.call('EXISTS', mk) == 0 then
+    if n == 0 then
+      redis.call('XACK', stream, group, xid)
+    else
+      redis.call('SET', mk, n)
+      -- Events without a session have no order to keep: a queue each.
+      if ses == '' then ses = '~' .. xid end
+      for j = 1, n do
+        local sub = ARGV[i + 2 + j]
+        if redis.call('RPUSH', k(P, 'wh', sub, 'q', ses), xid) == 1 then
+          redis.call('ZADD', due, now, sub .. '\t' .. ses)
+        end
+      end
+      queued = queued + 1
+    end
+  end
+  i = i + 3 + n
+end
+return queued

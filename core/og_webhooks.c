@@ -1,0 +1,663 @@
+/* og_webhooks - see og_webhooks.h. Subscriptions are stored as JSON in the
+ * hash P:webhooks (field = id), with the secrets, so every instance signs
+ * with the same keys; a 410 marks one in P:webhooks:off. */
+#include "og_webhooks.h"
+#include "og_log.h"
+#include "og_util.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+extern const char og_lua_webhook_enqueue[], og_lua_webhook_claim[], og_lua_webhook_result[],
+    og_lua_webhook_admin[];
+
+/* ------------------------------------------------------------- signing */
+
+int og_webhook_secret_decode(const char *secret, unsigned char key[64])
+{
+    if (!secret || strncmp(secret, "whsec_", 6) != 0)
+        return -1;
+    const char *b = secret + 6;
+    size_t n = strlen(b);
+    if (n < 32 || n > 88) /* base64 of 24..64 bytes */
+        return -1;
+    for (size_t i = 0; i < n; i++) {
+        char c = b[i];
+        int ok = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+                 c == '+' || c == '/' || (c == '=' && i >= n - 2);
+        if (!ok)
+            return -1;
+    }
+    unsigned char tmp[72];
+    size_t k = og_base64_decode(b, n, tmp, sizeof tmp);
+    if (k == (size_t)-1 || k < 24 || k > 64)
+        return -1;
+    memcpy(key, tmp, k);
+    return (int)k;
+}
+
+int og_webhook_sign(const char *secret, const char *id, int64_t ts, const void *body,
+                    size_t len, char *out, size_t outsz)
+{
+    unsigned char key[64], mac[32];
+    int kl = og_webhook_secret_decode(secret, key);
+    if (kl < 0 || outsz < 48)
+        return -1;
+    char head[160];
+    int hl = snprintf(head, sizeof head, "%s.%lld.", id, (long long)ts);
+    if (hl < 0 || (size_t)hl >= sizeof head)
+        return -1;
+    /* HMAC over id.ts.body without copying the body. */
+    struct og_buf msg = {0};
+    og_buf_append(&msg, head, (size_t)hl);
+    og_buf_append(&msg, body, len);
+    og_hmac_sha256(key, (size_t)kl, msg.data, msg.len, mac);
+    og_buf_free(&msg);
+    memcpy(out, "v1,", 3);
+    og_base64_encode(mac, sizeof mac, out + 3, outsz - 3);
+    return 0;
+}
+
+char *og_webhook_secret_new(void)
+{
+    unsigned char raw[32];
+    char b64[64];
+    og_random_bytes(raw, sizeof raw);
+    og_base64_encode(raw, sizeof raw, b64, sizeof b64);
+    return og_sprintf("whsec_%s", b64);
+}
+
+int og_webhook_event_type_known(const char *t)
+{
+    static const char *const types[] = {
+        "session.created",   "session.assigned",  "session.transferred", "session.status_changed",
+        "session.closed",    "session.reopened",  "message.received",    "message.sent",
+        "message.delivered", "message.read",      "message.failed",      "contact.created",
+        "goal.achieved",     "goal.missed",       "csat.submitted",      "followup.sent",
+        "followup.failed",   "session.window_closed",
+    };
+    for (size_t i = 0; t && i < sizeof types / sizeof *types; i++)
+        if (strcmp(t, types[i]) == 0)
+            return 1;
+    return 0;
+}
+
+/* --------------------------------------------------------- subscriptions */
+
+/* CHANNELS.md §7: attempts at 0, 5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 14 h,
+ * 20 h and 24 h after the first, i.e. these delays between attempts. */
+static const int64_t default_retry_s[] = {5, 295, 1500, 5400, 10800, 18000, 14400, 21600, 14400};
+
+void og_webhook_sub_clear(struct og_webhook_sub *s)
+{
+    free(s->id);
+    free(s->url);
+    free(s->secret);
+    free(s->secret_prev);
+    for (size_t i = 0; i < s->n_events; i++)
+        free(s->events[i]);
+    free(s->events);
+    free(s->disabled_reason);
+    free(s->created_at);
+    free(s->updated_at);
+    memset(s, 0, sizeof *s);
+}
+
+void og_webhook_subs_free(struct og_webhook_sub *subs, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        og_webhook_sub_clear(&subs[i]);
+    free(subs);
+}
+
+static int id_ok(const char *s)
+{
+    size_t n = strlen(s);
+    if (n < 1 || n > 64)
+        return 0;
+    for (size_t i = 0; i < n; i++)
+        if (!((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= '0' && s[i] <= '9') || s[i] == '_' ||
+              s[i] == '-'))
+            return 0;
+    return 1;
+}
+
+static int url_ok(const char *u)
+{
+    const char *h = strncmp(u, "http://", 7) == 0 ? u + 7 : strncmp(u, "https://", 8) == 0 ? u + 8
+                                                                                        : NULL;
+    if (!h || !*h || *h == '/' || strlen(u) > 2048)
+        return 0;
+    for (const char *p = u; *p; p++)
+        if ((unsigned char)*p <= ' ' || *p == 0x7f)
+            return 0;
+    return 1;
+}
+
+static int family_ok(const char *t);
+
+static void replace_str(char **dst, const char *s)
+{
+    char *n = og_strdup(s);
+    free(*dst);
+    *dst = n;
+}
+
+#define FAIL(...)                                                                          \
+    do {                                                                                   \
+        snprintf(err, errlen, __VA_ARGS__);                                                \
+        return -1;                                                                         \
+    } while (0)
+
+int og_webhook_sub_parse(json_object *j, struct og_webhook_sub *s, int partial, char *err,
+                         size_t errlen)
+{
+    json_object *v;
+    if (!json_object_is_type(j, json_type_object))
+        FAIL("must be an object");
+    if (json_object_object_get_ex(j, "id", &v)) {
+        if (!json_object_is_type(v, json_type_string) || !id_ok(json_object_get_string(v)))
+            FAIL("id: must be 1..64 characters of a-z, 0-9, _ and -");
+        replace_str(&s->id, json_object_get_string(v));
+    } else if (!partial) {
+        FAIL("id: required");
+    }
+    if (json_object_object_get_ex(j, "url", &v)) {
+        if (!json_object_is_type(v, json_type_string) || !url_ok(json_object_get_string(v)))
+            FAIL("url: must be an http:// or https:// URL");
+        replace_str(&s->url, json_object_get_string(v));
+    } else if (!partial) {
+        FAIL("url: required");
+    }
+    if (json_object_object_get_ex(j, "secret", &v)) {
+        unsigned char key[64];
+        if (!json_object_is_type(v, json_type_string) ||
+            og_webhook_secret_decode(json_object_get_string(v), key) < 0)
+            FAIL("secret: must be \"whsec_\" + base64 of 24 to 64 bytes");
+        replace_str(&s->secret, json_object_get_string(v));
+    }
+    if (json_object_object_get_ex(j, "secret_prev", &v)) {
+        unsigned char key[64];
+        if (json_object_is_type(v, json_type_null)) {
+            free(s->secret_prev);
+            s->secret_prev = NULL;
+        } else if (!json_object_is_type(v, json_type_string) ||
+                   og_webhook_secret_decode(json_object_get_string(v), key) < 0) {
+            FAIL("secret_prev: malformed");
+        } else {
+            replace_str(&s->secret_prev, json_object_get_string(v));
+        }
+    }
+    if (json_object_object_get_ex(j, "prev_until_ms", &v))
+        s->prev_until_ms = json_object_get_int64(v);
+    if (json_object_object_get_ex(j, "events", &v)) {
+        size_t n = json_object_is_type(v, json_type_array) ? json_object_array_length(v) : 0;
+        if (n == 0 || n > 64)
+            FAIL("events: must be a non-empty array of event types (\"message.received\", "
+                 "\"session.*\") or [\"*\"]");
+        for (size_t i = 0; i < n; i++) {
+            json_object *e = json_object_array_get_idx(v, i);
+            const char *t = json_object_is_type(e, json_type_string) ? json_object_get_string(e)
+                                                                     : NULL;
+            if (!t || (strcmp(t, "*") != 0 && !og_webhook_event_type_known(t) && !family_ok(t)))
+                FAIL("events[%zu]: unknown event type", i);
+        }
+        for (size_t i = 0; i < s->n_events; i++)
+            free(s->events[i]);
+        free(s->events);
+        s->events = og_calloc(n, sizeof *s->events);
+        s->n_events = n;
+        for (size_t i = 0; i < n; i++)
+            s->events[i] = og_strdup(json_object_get_string(json_object_array_get_idx(v, i)));
+    } else if (!partial && !s->events) {
+        s->events = og_calloc(1, sizeof *s->events);
+        s->events[0] = og_strdup("*");
+        s->n_events = 1;
+    }
+    if (json_object_object_get_ex(j, "retry_schedule_s", &v)) {
+        size_t n = json_object_is_type(v, json_type_array) ? json_object_array_length(v) : 0;
+        if (!json_object_is_type(v, json_type_array) || n > OG_WEBHOOK_MAX_RETRIES)
+            FAIL("retry_schedule_s: must be an array of at most %d integers",
+                 OG_WEBHOOK_MAX_RETRIES);
+        for (size_t i = 0; i < n; i++) {
+            json_object *e = json_object_array_get_idx(v, i);
+            int64_t x = json_object_is_type(e, json_type_int) ? json_object_get_int64(e) : -1;
+            if (x < 0 || x > 7 * 86400)
+                FAIL("retry_schedule_s[%zu]: must be an integer from 0 to 604800", i);
+            s->retry_s[i] = x;
+        }
+        s->n_retry = n;
+    }
+    if (json_object_object_get_ex(j, "timeout_ms", &v)) {
+        int64_t x = json_object_is_type(v, json_type_int) ? json_object_get_int64(v) : -1;
+        if (x < 100 || x > 120000)
+            FAIL("timeout_ms: must be an integer from 100 to 120000");
+        s->timeout_ms = x;
+    } else if (!partial && !s->timeout_ms) {
+        s->timeout_ms = 15000;
+    }
+    if (json_object_object_get_ex(j, "enabled", &v)) {
+        if (!json_object_is_type(v, json_type_boolean))
+            FAIL("enabled: must be true or false");
+        s->enabled = json_object_get_boolean(v);
+    } else if (!partial) {
+        s->enabled = 1;
+    }
+    if (json_object_object_get_ex(j, "from_config", &v))
+        s->from_config = json_object_get_boolean(v);
+    if (json_object_object_get_ex(j, "created_at", &v))
+        replace_str(&s->created_at, json_object_get_string(v));
+    if (json_object_object_get_ex(j, "updated_at", &v))
+        replace_str(&s->updated_at, json_object_get_string(v));
+    return 0;
+}
+
+char *og_webhook_sub_json(const struct og_webhook_sub *s, int with_secret)
+{
+    struct og_buf b = {0};
+    og_buf_puts(&b, "{\"id\":");
+    og_buf_json_str(&b, s->id);
+    og_buf_puts(&b, ",\"url\":");
+    og_buf_json_str(&b, s->url);
+    if (with_secret) {
+        og_buf_puts(&b, ",\"secret\":");
+        og_buf_json_str(&b, s->secret);
+        og_buf_puts(&b, ",\"secret_prev\":");
+        og_buf_json_str(&b, s->secret_prev);
+        og_buf_printf(&b, ",\"prev_until_ms\":%lld", (long long)s->prev_until_ms);
+    } else {
+        /* The API never shows a secret again after create/rotate. */
+        char until[32] = "";
+        if (s->secret_prev && s->prev_until_ms > og_now_ms())
+            og_time_rfc3339(s->prev_until_ms, until);
+        og_buf_puts(&b, ",\"previous_secret_valid_until\":");
+        og_buf_json_str(&b, until[0] ? until : NULL);
+    }
+    og_buf_puts(&b, ",\"events\":[");
+    for (size_t i = 0; i < s->n_events; i++) {
+        if (i)
+            og_buf_puts(&b, ",");
+        og_buf_json_str(&b, s->events[i]);
+    }
+    og_buf_puts(&b, "],\"retry_schedule_s\":[");
+    const int64_t *rs = s->n_retry ? s->retry_s : default_retry_s;
+    size_t nr = s->n_retry ? s->n_retry : sizeof default_retry_s / sizeof *default_retry_s;
+    if (with_secret) /* stored: only an explicit schedule */
+        rs = s->retry_s, nr = s->n_retry;
+    for (size_t i = 0; i < nr; i++)
+        og_buf_printf(&b, "%s%lld", i ? "," : "", (long long)rs[i]);
+    og_buf_printf(&b, "],\"timeout_ms\":%lld,\"enabled\":%s", (long long)s->timeout_ms,
+                  (with_secret ? s->enabled : og_webhook_sub_active(s)) ? "true" : "false");
+    if (with_secret) {
+        og_buf_printf(&b, ",\"from_config\":%s", s->from_config ? "true" : "false");
+    } else {
+        og_buf_printf(&b, ",\"source\":\"%s\",\"disabled_reason\":",
+                      s->from_config ? "config" : "api");
+        og_buf_json_str(&b, s->disabled_reason ? s->disabled_reason
+                            : !s->enabled      ? "disabled"
+                                               : NULL);
+    }
+    og_buf_puts(&b, ",\"created_at\":");
+    og_buf_json_str(&b, s->created_at);
+    og_buf_puts(&b, ",\"updated_at\":");
+    og_buf_json_str(&b, s->updated_at);
+    og_buf_puts(&b, "}");
+    return b.data;
+}
+
+int og_webhook_sub_matches(const struct og_webhook_sub *s, const char *type)
+{
+    for (size_t i = 0; i < s->n_events; i++) {
+        const char *e = s->events[i];
+        size_t n = strlen(e);
+        if (strcmp(e, "*") == 0 || strcmp(e, type) == 0)
+            return 1;
+        /* "session.*": every type of that family, also ones added later */
+        if (n > 2 && e[n - 1] == '*' && strncmp(e, type, n - 1) == 0)
+            return 1;
+    }
+    return 0;
+}
+
+/* "session.*" etc.: a family some known type belongs to. */
+static int family_ok(const char *t)
+{
+    static const char *const fam[] = {"session.*", "message.*", "contact.*", "goal.*",
+                                      "csat.*",    "followup.*"};
+    for (size_t i = 0; i < sizeof fam / sizeof *fam; i++)
+        if (strcmp(t, fam[i]) == 0)
+            return 1;
+    return 0;
+}
+
+int og_webhook_sub_active(const struct og_webhook_sub *s)
+{
+    return s->enabled && !s->disabled_reason;
+}
+
+int64_t og_webhook_retry_delay_ms(const struct og_webhook_sub *s, int failed)
+{
+    const int64_t *rs = s->n_retry ? s->retry_s : default_retry_s;
+    size_t nr = s->n_retry ? s->n_retry : sizeof default_retry_s / sizeof *default_retry_s;
+    if (failed < 1 || (size_t)failed > nr)
+        return -1;
+    int64_t base = rs[failed - 1] * 1000;
+    if (base == 0)
+        return 0;
+    /* +-10% jitter so a burst of failures does not come back as one burst. */
+    uint32_t r;
+    og_random_bytes(&r, sizeof r);
+    int64_t span = base / 5;
+    return base - base / 10 + (span ? (int64_t)(r % (uint64_t)(span + 1)) : 0);
+}
+
+/* ---------------------------------------------------------- Redis state */
+
+struct og_webhooks *og_webhooks_new(struct og_core *core)
+{
+    struct og_webhooks *w = og_calloc(1, sizeof *w);
+    w->core = core;
+    w->enqueue = og_core_script("webhook_enqueue", og_lua_webhook_enqueue);
+    w->claim = og_core_script("webhook_claim", og_lua_webhook_claim);
+    w->result = og_core_script("webhook_result", og_lua_webhook_result);
+    w->admin = og_core_script("webhook_admin", og_lua_webhook_admin);
+    return w;
+}
+
+void og_webhooks_free(struct og_webhooks *w)
+{
+    if (!w)
+        return;
+    og_script_free(w->enqueue);
+    og_script_free(w->claim);
+    og_script_free(w->result);
+    og_script_free(w->admin);
+    free(w);
+}
+
+og_err og_webhooks_eval(struct og_webhooks *w, struct og_script *s, int argc, const char **argv,
+                        const size_t *lens, redisReply **reply)
+{
+    const char **av = og_calloc((size_t)argc + 3, sizeof *av);
+    size_t *al = og_calloc((size_t)argc + 3, sizeof *al);
+    av[0] = "EVALSHA", al[0] = 7;
+    av[1] = s->sha, al[1] = 40;
+    av[2] = "0", al[2] = 1;
+    for (int i = 0; i < argc; i++) {
+        av[3 + i] = argv[i];
+        al[3 + i] = lens ? lens[i] : strlen(argv[i]);
+    }
+    og_err e = og_redis_argv(w->core->redis, argc + 3, av, al, reply);
+    if (e == OG_OK && (*reply)->type == REDIS_REPLY_ERROR &&
+        strncmp((*reply)->str, "NOSCRIPT", 8) == 0) {
+        freeReplyObject(*reply);
+        *reply = NULL;
+        av[0] = "EVAL", al[0] = 4; /* runs and caches it in one round trip */
+        av[1] = s->source, al[1] = strlen(s->source);
+        e = og_redis_argv(w->core->redis, argc + 3, av, al, reply);
+    }
+    free(av), free(al);
+    return e;
+}
+
+static og_err admin(struct og_webhooks *w, int argc, const char **argv, char *out, size_t outsz)
+{
+    size_t *lens = og_calloc((size_t)argc, sizeof *lens);
+    for (int i = 0; i < argc; i++)
+        lens[i] = strlen(argv[i]);
+    redisReply *r = NULL;
+    og_err e = og_webhooks_eval(w, w->admin, argc, argv, lens, &r);
+    free(lens);
+    if (e != OG_OK)
+        return e;
+    if (r->type == REDIS_REPLY_ERROR) {
+        og_error("webhook_admin: %s", r->str);
+        e = OG_ERR_UNAVAILABLE;
+    } else if (out && r->type == REDIS_REPLY_STATUS) {
+        snprintf(out, outsz, "%s", r->str);
+    } else if (out && r->type == REDIS_REPLY_STRING) {
+        snprintf(out, outsz, "%s", r->str);
+    }
+    freeReplyObject(r);
+    return e;
+}
+
+static int parse_stored(const char *id, const char *text, const char *off,
+                        struct og_webhook_sub *s)
+{
+    json_object *j = json_tokener_parse(text);
+    char err[160];
+    int rc = og_webhook_sub_parse(j, s, 0, err, sizeof err);
+    json_object_put(j);
+    if (rc != 0) {
+        og_warn("webhook %s: stored subscription unreadable: %s", id, err);
+        og_webhook_sub_clear(s);
+        return -1;
+    }
+    s->disabled_reason = og_strdup(off);
+    return 0;
+}
+
+og_err og_webhooks_load(struct og_webhooks *w, struct og_webhook_sub **subs, size_t *n)
+{
+    *subs = NULL;
+    *n = 0;
+    redisReply *r = NULL, *o = NULL;
+    og_err e = og_redis_cmd(w->core->redis, &r, "HGETALL %s:webhooks", w->core->tag);
+    if (e != OG_OK)
+        return e;
+    e = og_redis_cmd(w->core->redis, &o, "HGETALL %s:webhooks:off", w->core->tag);
+    if (e != OG_OK) {
+        freeReplyObject(r);
+        return e;
+    }
+    if (r->type == REDIS_REPLY_ARRAY && r->elements) {
+        *subs = og_calloc(r->elements / 2, sizeof **subs);
+        for (size_t i = 0; i + 1 < r->elements; i += 2) {
+            const char *off = NULL;
+            for (size_t k = 0; o->type == REDIS_REPLY_ARRAY && k + 1 < o->elements; k += 2)
+                if (strcmp(o->element[k]->str, r->element[i]->str) == 0)
+                    off = o->element[k + 1]->str;
+            if (parse_stored(r->element[i]->str, r->element[i + 1]->str, off, &(*subs)[*n]) == 0)
+                (*n)++;
+        }
+    }
+    freeReplyObject(r);
+    freeReplyObject(o);
+    return OG_OK;
+}
+
+og_err og_webhooks_version(struct og_webhooks *w, long long *ver)
+{
+    redisReply *r = NULL;
+    og_err e = og_redis_cmd(w->core->redis, &r, "GET %s:webhooks:ver", w->core->tag);
+    if (e != OG_OK)
+        return e;
+    *ver = r->type == REDIS_REPLY_STRING ? atoll(r->str) : 0;
+    freeReplyObject(r);
+    return OG_OK;
+}
+
+og_err og_webhooks_get(struct og_webhooks *w, const char *id, struct og_webhook_sub *s)
+{
+    memset(s, 0, sizeof *s);
+    redisReply *r = NULL, *o = NULL;
+    og_err e = og_redis_cmd(w->core->redis, &r, "HGET %s:webhooks %s", w->core->tag, id);
+    if (e != OG_OK)
+        return e;
+    if (r->type != REDIS_REPLY_STRING) {
+        freeReplyObject(r);
+        return OG_ERR_NOT_FOUND;
+    }
+    e = og_redis_cmd(w->core->redis, &o, "HGET %s:webhooks:off %s", w->core->tag, id);
+    if (e == OG_OK) {
+        if (parse_stored(id, r->str, o->type == REDIS_REPLY_STRING ? o->str : NULL, s) != 0)
+            e = OG_ERR_NOT_FOUND;
+        freeReplyObject(o);
+    }
+    freeReplyObject(r);
+    return e;
+}
+
+og_err og_webhooks_put(struct og_webhooks *w, const struct og_webhook_sub *s, int create)
+{
+    char *j = og_webhook_sub_json(s, 1);
+    const char *argv[] = {w->core->tag, "put", s->id, j, create ? "1" : "0"};
+    char out[32] = "";
+    og_err e = admin(w, 5, argv, out, sizeof out);
+    free(j);
+    if (e == OG_OK && strcmp(out, "exists") == 0)
+        return OG_ERR_CONFLICT;
+    return e;
+}
+
+og_err og_webhooks_delete(struct og_webhooks *w, const char *id)
+{
+    const char *argv[] = {w->core->tag, "del", id};
+    char out[32] = "";
+    og_err e = admin(w, 3, argv, out, sizeof out);
+    if (e == OG_OK && strcmp(out, "missing") == 0)
+        return OG_ERR_NOT_FOUND;
+    return e;
+}
+
+og_err og_webhooks_sync_config(struct og_webhooks *w, const struct og_webhook_sub *subs,
+                               size_t n)
+{
+    size_t argc = 3 + 2 * n;
+    const char **argv = og_calloc(argc, sizeof *argv);
+    char **js = og_calloc(n ? n : 1, sizeof *js);
+    char nbuf[24];
+    snprintf(nbuf, sizeof nbuf, "%zu", n);
+    argv[0] = w->core->tag, argv[1] = "sync", argv[2] = nbuf;
+    for (size_t i = 0; i < n; i++) {
+        js[i] = og_webhook_sub_json(&subs[i], 1);
+        argv[3 + 2 * i] = subs[i].id;
+        argv[4 + 2 * i] = js[i];
+    }
+    size_t *lens = og_calloc(argc, sizeof *lens);
+    for (size_t i = 0; i < argc; i++)
+        lens[i] = strlen(argv[i]);
+    redisReply *r = NULL;
+    og_err e = og_webhooks_eval(w, w->admin, (int)argc, argv, lens, &r);
+    if (e == OG_OK) {
+        if (r->type == REDIS_REPLY_ERROR) {
+            og_error("webhook sync: %s", r->str);
+            e = OG_ERR_UNAVAILABLE;
+        }
+        freeReplyObject(r);
+    }
+    for (size_t i = 0; i < n; i++)
+        free(js[i]);
+    free(js), free(argv), free(lens);
+    return e;
+}
+
+og_err og_webhooks_set_disabled(struct og_webhooks *w, const char *id, const char *reason)
+{
+    const char *argv[] = {w->core->tag, "off", id, reason ? reason : ""};
+    return admin(w, 4, argv, NULL, 0);
+}
+
+og_err og_webhooks_deliveries(struct og_webhooks *w, const char *id, const char *status,
+                              int limit, char **json)
+{
+    redisReply *r = NULL;
+    og_err e = og_redis_cmd(w->core->redis, &r, "LRANGE %s:webhook:%s:deliveries 0 -1",
+                            w->core->tag, id);
+    if (e != OG_OK)
+        return e;
+    struct og_buf b = {0};
+    og_buf_puts(&b, "{\"items\":[");
+    int n = 0;
+    char want[32] = "";
+    if (status)
+        snprintf(want, sizeof want, "\"status\":\"%s\"", status);
+    for (size_t i = 0; r->type == REDIS_REPLY_ARRAY && i < r->elements && n < limit; i++) {
+        const char *a = r->element[i]->str;
+        if (want[0] && !strstr(a, want))
+            continue;
+        og_buf_puts(&b, n++ ? "," : "");
+        og_buf_puts(&b, a);
+    }
+    og_buf_puts(&b, "],\"next_cursor\":null}");
+    freeReplyObject(r);
+    *json = b.data;
+    return OG_OK;
+}
+
+/* The Unix ms an event id was made at (its first 10 base32 characters). */
+static int64_t id_time_ms(const char *eid)
+{
+    static const char alphabet[] = "0123456789ABCDEFGHJKMNPQRSTVWXYZ";
+    const char *p = strchr(eid, '_');
+    if (!p || strlen(p + 1) < 10)
+        return -1;
+    int64_t ms = 0;
+    for (int i = 1; i <= 10; i++) {
+        const char *c = strchr(alphabet, p[i]);
+        if (!c || !p[i])
+            return -1;
+        ms = ms * 32 + (c - alphabet);
+    }
+    return ms;
+}
+
+og_err og_webhooks_replay(struct og_webhooks *w, const struct og_webhook_sub *s,
+                          const char *event_id, int64_t since_ms, int max, int *queued)
+{
+    *queued = 0;
+    int64_t from = event_id ? id_time_ms(event_id) : since_ms;
+    if (from < 0)
+        return OG_ERR_NOT_FOUND;
+    /* Entry ids are the ms Redis appended them, at or a little after the
+     * event id's own time (the id is made before the script runs). */
+    char start[32], end[32];
+    int64_t lo = event_id ? (from > 1000 ? from - 1000 : 0) : from;
+    snprintf(start, sizeof start, "%lld-0", (long long)lo);
+    snprintf(end, sizeof end, "%lld", (long long)(event_id ? from + 60000 : og_now_ms() + 1000));
+    const char **argv = og_calloc(4 + 2 * (size_t)max, sizeof *argv);
+    argv[0] = w->core->tag, argv[1] = "replay", argv[2] = s->id;
+    char now[24];
+    snprintf(now, sizeof now, "%lld", (long long)og_now_ms());
+    argv[3] = now;
+    int argc = 4;
+    redisReply *r = NULL;
+    og_err e = og_redis_cmd(w->core->redis, &r, "XRANGE %s:events %s %s COUNT %d", w->core->tag,
+                            start, end, event_id ? 100000 : max);
+    if (e != OG_OK) {
+        free(argv);
+        return e;
+    }
+    for (size_t i = 0; r->type == REDIS_REPLY_ARRAY && i < r->elements && argc + 2 <= 4 + 2 * max;
+         i++) {
+        redisReply *ent = r->element[i];
+        if (ent->type != REDIS_REPLY_ARRAY || ent->elements < 2)
+            continue;
+        redisReply *f = ent->element[1];
+        const char *eid = "", *type = "", *ses = "";
+        for (size_t k = 0; k + 1 < f->elements; k += 2) {
+            if (strcmp(f->element[k]->str, "id") == 0)
+                eid = f->element[k + 1]->str;
+            else if (strcmp(f->element[k]->str, "type") == 0)
+                type = f->element[k + 1]->str;
+            else if (strcmp(f->element[k]->str, "session") == 0)
+                ses = f->element[k + 1]->str;
+        }
+        if (event_id ? strcmp(eid, event_id) != 0 : !og_webhook_sub_matches(s, type))
+            continue;
+        argv[argc++] = ses;
+        argv[argc++] = ent->element[0]->str;
+        if (event_id)
+            break;
+    }
+    *queued = (argc - 4) / 2;
+    if (*queued == 0)
+        e = event_id ? OG_ERR_NOT_FOUND : OG_OK;
+    else
+        e = admin(w, argc, argv, NULL, 0);
+    freeReplyObject(r);
+    free(argv);
+    return e;
+}

@@ -1,0 +1,121 @@
+/* og_webhooks - outbound webhooks: Standard Webhooks signing, subscriptions
+ * and their Redis state, and the three steps of the at-least-once delivery
+ * pipeline that the dispatcher (gateway/og_webhook_worker.c) drives.
+ *
+ * The pipeline, all of it in Redis so any instance can continue any other's
+ * work (keys in core/lua/prelude.lua):
+ *   1. enqueue: an entry read from {og}:events by the consumer group
+ *      "webhooks" is appended, for every matching subscription, to that
+ *      subscription's per-session queue; a queue that was empty becomes due.
+ *      The entry stays pending in the group (not acknowledged).
+ *   2. claim: due (subscription, session) queues are taken from one sorted
+ *      set atomically; the claim is a lease (the score moves to now + lease),
+ *      so a queue whose claimer died becomes due again by itself.
+ *   3. result: the attempt is recorded; on 2xx or dead-letter the queue's
+ *      head is popped and the next event of that session becomes due; when
+ *      every subscription is done with an entry it is XACKed.
+ * Only the head of a (subscription, session) queue is ever in flight, which
+ * keeps per-session order; different sessions run in parallel.
+ *
+ * Secrets never reach a log line; API listings hide them. */
+#ifndef OG_WEBHOOKS_H
+#define OG_WEBHOOKS_H
+#include "og_core.h"
+
+#include <json-c/json.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define OG_WEBHOOK_GROUP "webhooks"
+#define OG_WEBHOOK_MAX_RETRIES 32
+#define OG_WEBHOOK_DELIVERIES_CAP 1000 /* attempts kept per subscription */
+
+/* ------------------------------------------------------------- signing */
+
+/* Decodes "whsec_<base64>" into key (>= 64 bytes). Returns the key length
+ * (24..64) or -1 when the text is not such a secret. */
+int og_webhook_secret_decode(const char *secret, unsigned char key[64]);
+/* "v1,<base64 HMAC-SHA256(key, id.ts.body)>" into out (>= 48 bytes).
+ * 0 on success, -1 when the secret is malformed. */
+int og_webhook_sign(const char *secret, const char *id, int64_t ts, const void *body,
+                    size_t len, char *out, size_t outsz);
+/* A new random "whsec_" secret of 32 bytes. [xfer] */
+char *og_webhook_secret_new(void);
+/* 1 when t is an event type of DESIGN.md (or one added since, such as
+ * session.window_closed). Subscriptions to "*" or "<family>.*" also get
+ * types added later; the dispatcher treats types generically. */
+int og_webhook_event_type_known(const char *t);
+
+/* --------------------------------------------------------- subscriptions */
+
+struct og_webhook_sub {
+    char *id, *url;
+    char *secret;             /* current "whsec_..." */
+    char *secret_prev;        /* still signing until prev_until_ms, or NULL */
+    int64_t prev_until_ms;
+    char **events;            /* "*", event types, or families ("session.*") */
+    size_t n_events;
+    int64_t retry_s[OG_WEBHOOK_MAX_RETRIES]; /* delays before attempts 2..n+1 */
+    size_t n_retry;           /* 0 = the default schedule */
+    int64_t timeout_ms;
+    int enabled;              /* as configured / set through the API */
+    int from_config;
+    char *disabled_reason;    /* set when a 410 disabled it, else NULL */
+    char *created_at, *updated_at;
+};
+
+/* Parses a stored or submitted subscription object. On error returns -1
+ * with a message naming the field in err. partial: fields not present are
+ * left as they are (for updates). */
+int og_webhook_sub_parse(json_object *j, struct og_webhook_sub *s, int partial, char *err,
+                         size_t errlen);
+/* The subscription as stored (with_secret = 1) or as shown by the API
+ * (secrets hidden). [xfer] */
+char *og_webhook_sub_json(const struct og_webhook_sub *s, int with_secret);
+void og_webhook_sub_clear(struct og_webhook_sub *s);
+/* 1 when the subscription wants events of type t. */
+int og_webhook_sub_matches(const struct og_webhook_sub *s, const char *type);
+/* Effective: enabled and not disabled by a 410. */
+int og_webhook_sub_active(const struct og_webhook_sub *s);
+/* Delay in ms before the attempt after `failed` failures (1-based), with
+ * +-10% jitter; -1 when the schedule is exhausted (dead-letter). */
+int64_t og_webhook_retry_delay_ms(const struct og_webhook_sub *s, int failed);
+
+/* ---------------------------------------------------------- Redis state */
+
+struct og_webhooks {
+    struct og_core *core;     /* [borrowed] */
+    struct og_script *enqueue, *claim, *result, *admin; /* owned */
+};
+struct og_webhooks *og_webhooks_new(struct og_core *core); /* [xfer] */
+/* EVALSHA (EVAL on NOSCRIPT) of one of the scripts above with any number
+ * of ARGV and no KEYS (og_redis_eval takes at most 64; batches take more).
+ * *reply [xfer] as og_redis_argv. */
+og_err og_webhooks_eval(struct og_webhooks *w, struct og_script *s, int argc, const char **argv,
+                        const size_t *lens, redisReply **reply);
+void og_webhooks_free(struct og_webhooks *w);
+
+/* All subscriptions. *subs [xfer, og_webhook_subs_free]. */
+og_err og_webhooks_load(struct og_webhooks *w, struct og_webhook_sub **subs, size_t *n);
+void og_webhook_subs_free(struct og_webhook_sub *subs, size_t n);
+/* The version counter, bumped by every change (cache invalidation). */
+og_err og_webhooks_version(struct og_webhooks *w, long long *ver);
+/* One subscription; OG_ERR_NOT_FOUND when absent. s is filled [owned by s]. */
+og_err og_webhooks_get(struct og_webhooks *w, const char *id, struct og_webhook_sub *s);
+/* Stores s (create or replace). create = 1 fails with OG_ERR_CONFLICT when
+ * the id exists. */
+og_err og_webhooks_put(struct og_webhooks *w, const struct og_webhook_sub *s, int create);
+og_err og_webhooks_delete(struct og_webhooks *w, const char *id);
+/* Config subscriptions replace the stored config ones (removed ones go). */
+og_err og_webhooks_sync_config(struct og_webhooks *w, const struct og_webhook_sub *subs,
+                               size_t n);
+/* Marks a subscription disabled (a 410), or clears that (reason NULL). */
+og_err og_webhooks_set_disabled(struct og_webhooks *w, const char *id, const char *reason);
+/* Attempts, newest first: {"items":[...]} filtered by status (NULL = all). [xfer] */
+og_err og_webhooks_deliveries(struct og_webhooks *w, const char *id, const char *status,
+                              int limit, char **json);
+/* Queues events again for one subscription: the event with event_id, or
+ * every matching event since since_ms (at most max). *queued = how many. */
+og_err og_webhooks_replay(struct og_webhooks *w, const struct og_webhook_sub *s,
+                          const char *event_id, int64_t since_ms, int max, int *queued);
+#endif
