@@ -6,6 +6,17 @@
  *   GET   /sessions/:id/followups   every follow-up of the session with every
  *                                   try (agent with access to the session)
  *
+ * A follow-up, as GET /sessions/:id/followups lists them (oldest first):
+ *   {"id":"fup_…","rule":"thanks","session_id":"ses_…","trigger":"session.closed|
+ *    customer_silent","status":"pending|sending|sent|failed|suppressed","to":"…",
+ *    "subject":"…","attempts":2,"created_at":"…","sent_at":"…","failed_at":"…",
+ *    "next_attempt_at":"…","last_error":"…","tries":[{"attempt":1,"at":"…",
+ *    "outcome":"retry|sent|failed|suppressed","smtp_code":451,"detail":"…"}]}
+ * "attempts" counts every claim, "tries" every try that finished: an instance
+ * that died mid-send leaves attempts one higher than tries. The same object is
+ * data.followup of the followup.sent / followup.failed events (with
+ * data.session). Stored in {og}:followup:<id> and {og}:followup:<id>:attempts.
+ *
  * PATCH validates the whole body before anything is written (unknown key,
  * wrong type, bad e-mail/phone -> 400 and no change) and then writes in one
  * script (contact_patch.lua), which also locks the fields it set against the
