@@ -10,10 +10,11 @@
 #   --fail-first N  answer "451 4.3.0 try again later" to the first N messages
 #   --reject        answer "550 5.1.1 mailbox unavailable" to every message
 #   --auth u:p      require AUTH (PLAIN/LOGIN) with these credentials
+#   --tls CERT KEY  offer STARTTLS with this certificate (AUTH then needs TLS)
 #   --stall-first S hold the first message's DATA for S seconds, then answer
 #                   451 (a client that dies meanwhile leaves nothing stored)
 # Prints "ready" once listening; stops on SIGTERM.
-import argparse, asyncio, mailbox, os, signal, threading
+import argparse, asyncio, mailbox, os, signal, ssl, threading
 from email import message_from_bytes, policy
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
@@ -25,6 +26,7 @@ ap.add_argument("--auth")
 ap.add_argument("--fail-first", type=int, default=0)
 ap.add_argument("--reject", action="store_true")
 ap.add_argument("--stall-first", type=float, default=0)
+ap.add_argument("--tls", nargs=2)
 a = ap.parse_args()
 md = mailbox.Maildir(a.maildir, create=True)
 log_path = os.path.join(a.maildir, "attempts.log")
@@ -57,6 +59,8 @@ class Handler:
                                  policy=policy.compat32)
         msg["X-MailFrom"] = envelope.mail_from
         msg["X-RcptTo"] = ", ".join(envelope.rcpt_tos)
+        if getattr(server, "_tls_protocol", None) is not None:
+            msg["X-TLS"] = "yes"
         if session.authenticated:
             msg["X-AuthUser"] = getattr(session, "x_user", "?")
         md.add(msg)
@@ -74,8 +78,13 @@ def authenticator(server, session, envelope, mechanism, auth_data):
 
 
 kw = {}
+if a.tls:
+    ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ctx.load_cert_chain(*a.tls)
+    kw["tls_context"] = ctx
+    kw["require_starttls"] = True
 if a.auth:
-    kw.update(authenticator=authenticator, auth_required=True, auth_require_tls=False)
+    kw.update(authenticator=authenticator, auth_required=True, auth_require_tls=bool(a.tls))
 c = Controller(Handler(), hostname="127.0.0.1", port=a.port, ready_timeout=10, **kw)
 c.start()
 print("ready", flush=True)
