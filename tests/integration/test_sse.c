@@ -3,7 +3,8 @@
  * client reconnecting with Last-Event-ID (or ?since=) gets exactly what came
  * after that id; a malformed id is refused; no token, no stream; SIGTERM with
  * streams open ends them and the daemon still exits 0 (no suspended
- * connection reaches MHD_stop_daemon). */
+ * connection reaches MHD_stop_daemon). An agent's stream shows the routing
+ * engine assigning a new session to them, and that session's messages. */
 #include "og_test.h"
 #include "og_util.h"
 
@@ -287,6 +288,27 @@ int main(void)
     close_stream(sa);
     free(p1), free(p2), free(sid_b);
     free(tok_a), free(tok_b), free(agt_a), free(agt_b);
+
+    /* the routing engine assigns a new session to the only online agent, and
+     * that agent's stream shows the assignment and the session's messages */
+    char *tok_c = NULL, *agt_c = new_agent("cat", &tok_c);
+    struct stream *sc = open_stream_as(tok_c, NULL, NULL);
+    CHECK(wait_for(sc, ": omnigate events", 5000));
+    url = og_sprintf("%s/api/v1/agents/%s/presence", d.base, agt_c);
+    char *ah = og_sprintf("Authorization: Bearer %s\nContent-Type: application/json", tok_c);
+    r = og_test_http("PUT", url, ah, "{\"status\":\"online\"}", 19);
+    CHECK_INT(r.status, 200);
+    free(r.body), free(url), free(ah);
+    CHECK_INT(post_signed("{\"id\":\"in-4\",\"from\":{\"id\":\"u-3\"},\"text\":\"route me\"}"),
+              200);
+    CHECK(wait_for(sc, "event: session.assigned", 10000));
+    CHECK(wait_for(sc, agt_c, 1000));
+    CHECK_INT(post_signed("{\"id\":\"in-5\",\"from\":{\"id\":\"u-3\"},\"text\":\"still there?\"}"),
+              200);
+    CHECK(wait_for(sc, "still there?", 10000));
+    CHECK_INT(count_of(sc, "for bob only"), 0);
+    close_stream(sc);
+    free(tok_c), free(agt_c);
 
     /* refusals */
     url = og_sprintf("%s/api/v1/events?since=bogus", d.base);
