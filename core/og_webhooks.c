@@ -9,8 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-extern const char og_lua_webhook_enqueue[], og_lua_webhook_claim[], og_lua_webhook_result[],
-    og_lua_webhook_admin[];
+extern const char og_lua_webhook_enqueue[], og_lua_webhook_step[], og_lua_webhook_admin[];
 
 /* ------------------------------------------------------------- signing */
 
@@ -359,8 +358,7 @@ struct og_webhooks *og_webhooks_new(struct og_core *core)
     struct og_webhooks *w = og_calloc(1, sizeof *w);
     w->core = core;
     w->enqueue = og_core_script("webhook_enqueue", og_lua_webhook_enqueue);
-    w->claim = og_core_script("webhook_claim", og_lua_webhook_claim);
-    w->result = og_core_script("webhook_result", og_lua_webhook_result);
+    w->step = og_core_script("webhook_step", og_lua_webhook_step);
     w->admin = og_core_script("webhook_admin", og_lua_webhook_admin);
     return w;
 }
@@ -370,8 +368,7 @@ void og_webhooks_free(struct og_webhooks *w)
     if (!w)
         return;
     og_script_free(w->enqueue);
-    og_script_free(w->claim);
-    og_script_free(w->result);
+    og_script_free(w->step);
     og_script_free(w->admin);
     free(w);
 }

@@ -3,7 +3,8 @@
  * pipeline that the dispatcher (gateway/og_webhook_worker.c) drives.
  *
  * The pipeline, all of it in Redis so any instance can continue any other's
- * work (keys in core/lua/prelude.lua):
+ * work (keys in core/lua/prelude.lua; scripts core/lua/webhook_*.lua; steps
+ * 2 and 3 share one round trip, webhook_step.lua):
  *   1. enqueue: an entry read from {og}:events by the consumer group
  *      "webhooks" is appended, for every matching subscription, to that
  *      subscription's per-session queue; a queue that was empty becomes due.
@@ -85,7 +86,7 @@ int64_t og_webhook_retry_delay_ms(const struct og_webhook_sub *s, int failed);
 
 struct og_webhooks {
     struct og_core *core;     /* [borrowed] */
-    struct og_script *enqueue, *claim, *result, *admin; /* owned */
+    struct og_script *enqueue, *step, *admin; /* owned */
 };
 struct og_webhooks *og_webhooks_new(struct og_core *core); /* [xfer] */
 /* EVALSHA (EVAL on NOSCRIPT) of one of the scripts above with any number

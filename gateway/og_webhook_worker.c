@@ -57,6 +57,7 @@ struct og_webhook_dispatch {
     int64_t ver_checked_ms, last_autoclaim_ms;
     char autoclaim_cursor[48];
     int ready;                  /* group created and config synced */
+    int draining;               /* stopping: report results, claim nothing */
     CURLM *multi;
     struct xfer *x;             /* [concurrency] */
     int inflight;
@@ -276,38 +277,6 @@ static void push_result(struct og_webhook_dispatch *d, const char *member, const
     d->res[d->n_res++] = attempt ? attempt : og_strdup("");
 }
 
-static void flush_results(struct og_webhook_dispatch *d)
-{
-    if (d->n_res == 0)
-        return;
-    size_t argc = 4 + d->n_res;
-    const char **argv = og_calloc(argc, sizeof *argv);
-    size_t *lens = og_calloc(argc, sizeof *lens);
-    char now[24], cap[16];
-    snprintf(now, sizeof now, "%lld", (long long)og_now_ms());
-    snprintf(cap, sizeof cap, "%d", OG_WEBHOOK_DELIVERIES_CAP);
-    argv[0] = d->g->core->tag, argv[1] = OG_WEBHOOK_GROUP, argv[2] = now, argv[3] = cap;
-    for (size_t i = 0; i < d->n_res; i++)
-        argv[4 + i] = d->res[i];
-    for (size_t i = 0; i < argc; i++)
-        lens[i] = strlen(argv[i]);
-    redisReply *r = NULL;
-    og_err e = og_webhooks_eval(d->w, d->w->result, (int)argc, argv, lens, &r);
-    if (e == OG_OK) {
-        if (r->type == REDIS_REPLY_ERROR)
-            og_error("webhooks: result: %s", r->str);
-        freeReplyObject(r);
-    }
-    free(argv), free(lens);
-    if (e == OG_ERR_UNAVAILABLE)
-        return; /* Redis is down: keep them and try again next round */
-    if (e != OG_OK) /* never dropped silently: the leases bring them back */
-        og_error("webhooks: result: %s", og_strerror(e));
-    for (size_t i = 0; i < d->n_res; i++)
-        free(d->res[i]);
-    d->n_res = 0;
-}
-
 static char *attempt_json(const char *eid, const char *etype, int attempt, const char *status,
                           long code, int64_t latency_ms, const char *error, int64_t next_ms)
 {
@@ -478,27 +447,44 @@ static void finish_xfer(struct og_webhook_dispatch *d, struct xfer *x, CURLcode 
     d->inflight--;
 }
 
-/* Claims due queues for the free slots and starts their transfers. Returns
- * how many were claimed. */
-static int claim(struct og_webhook_dispatch *d)
+/* One round trip (webhook_step.lua): reports the finished attempts, then
+ * claims due queues for the free slots and starts their transfers. Returns
+ * how many queues were claimed. Results are kept for the next round when
+ * Redis is unavailable. */
+static int step(struct og_webhook_dispatch *d)
 {
-    int free_slots = d->concurrency - d->inflight;
-    if (free_slots <= 0)
+    int free_slots = d->draining ? 0 : d->concurrency - d->inflight;
+    if (free_slots <= 0 && d->n_res == 0)
         return 0;
-    char now[24], lease[24], max[16];
+    size_t argc = 6 + d->n_res;
+    const char **argv = og_calloc(argc, sizeof *argv);
+    size_t *lens = og_calloc(argc, sizeof *lens);
+    char now[24], cap[16], lease[24], max[16];
     snprintf(now, sizeof now, "%lld", (long long)og_now_ms());
+    snprintf(cap, sizeof cap, "%d", OG_WEBHOOK_DELIVERIES_CAP);
     snprintf(lease, sizeof lease, "%lld", (long long)(max_timeout_ms(d) + LEASE_MARGIN_MS));
-    snprintf(max, sizeof max, "%d", free_slots);
-    const char *argv[] = {d->g->core->tag, now, lease, max};
-    size_t lens[4];
-    for (int i = 0; i < 4; i++)
+    snprintf(max, sizeof max, "%d", free_slots > 0 ? free_slots : 0);
+    argv[0] = d->g->core->tag, argv[1] = OG_WEBHOOK_GROUP, argv[2] = now, argv[3] = cap;
+    argv[4] = lease, argv[5] = max;
+    for (size_t i = 0; i < d->n_res; i++)
+        argv[6 + i] = d->res[i];
+    for (size_t i = 0; i < argc; i++)
         lens[i] = strlen(argv[i]);
     redisReply *r = NULL;
-    if (og_webhooks_eval(d->w, d->w->claim, 4, argv, lens, &r) != OG_OK)
+    og_err e = og_webhooks_eval(d->w, d->w->step, (int)argc, argv, lens, &r);
+    free(argv), free(lens);
+    if (e == OG_ERR_UNAVAILABLE)
+        return 0; /* Redis is down: keep the results and try again next round */
+    if (e != OG_OK) /* never dropped silently: the leases bring them back */
+        og_error("webhooks: step: %s", og_strerror(e));
+    for (size_t i = 0; i < d->n_res; i++)
+        free(d->res[i]);
+    d->n_res = 0;
+    if (e != OG_OK)
         return 0;
     int n = 0;
     if (r->type == REDIS_REPLY_ERROR) {
-        og_error("webhooks: claim: %s", r->str);
+        og_error("webhooks: step: %s", r->str);
     } else if (r->type == REDIS_REPLY_ARRAY) {
         for (size_t i = 0; i < r->elements; i++) {
             redisReply *item = r->element[i];
@@ -565,22 +551,22 @@ static void *run(void *arg)
         }
         refresh_subs(d, 0);
         autoclaim(d);
-        int claimed = claim(d);
+        int claimed = step(d);
         pump(d, 0);
-        flush_results(d);
         /* Idle: wait in XREADGROUP; busy: take what is there, then let the
          * transfers run for a moment. */
         int idle = d->inflight == 0 && claimed == 0;
         size_t got = read_new(d, idle ? 100 : 0);
         if (!idle && got == 0)
-            pump(d, 5);
+            pump(d, 1);
     }
     /* Let running attempts finish (up to 3 s) so their results are kept;
      * anything still running is redelivered after its lease. */
     int64_t until = og_mono_ms() + 3000;
     while (d->inflight > 0 && og_mono_ms() < until)
         pump(d, 20);
-    flush_results(d);
+    d->draining = 1; /* report only: claim nothing more */
+    step(d);
     return NULL;
 }
 

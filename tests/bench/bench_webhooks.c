@@ -1,0 +1,269 @@
+/* bench_webhooks - the webhook dispatcher's figures, against a local
+ * redis-server and a cheap in-process sink (libmicrohttpd answering 204 and
+ * counting; no recording, so the sink is not what is measured):
+ *
+ *   1. deliveries per second: N events are appended to {og}:events while
+ *      omnigate is stopped (1,000 sessions, ~700-byte events), then omnigate
+ *      starts and delivers them with webhook_dispatch.concurrency = 64
+ *      parallel transfers; the time from start to the last 204.
+ *   2. latency: signed inbound POSTs through the example connector at a
+ *      steady 1,000 messages/s; for each message, the time from the start of
+ *      its POST to the arrival of its message.received webhook; p50/p99.
+ *
+ * usage: bench_webhooks [events (default 100000)] [latency seconds (default 5)] */
+#include "og_bench.h"
+#include "og_test.h"
+#include "og_util.h"
+
+#include <arpa/inet.h>
+#include <curl/curl.h>
+#include <hiredis/hiredis.h>
+#include <microhttpd.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define SECRET "bench-secret"
+#define WHSEC "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
+#define MAX_LAT 100000
+
+static atomic_ullong g_count;
+static _Atomic int64_t g_first_us, g_last_us; /* first and last 204 of part 1 */
+static int64_t *g_arrival_us; /* [MAX_LAT]: first arrival of message.received "lat <i>" */
+static struct MHD_Response *g_204;
+
+static int64_t now_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+static enum MHD_Result sink(void *cls, struct MHD_Connection *c, const char *url,
+                            const char *method, const char *version, const char *data,
+                            size_t *size, void **con_cls)
+{
+    (void)cls, (void)url, (void)method, (void)version;
+    if (!*con_cls) {
+        *con_cls = (void *)1;
+        return MHD_YES;
+    }
+    if (*size) {
+        /* small bodies arrive in one piece; find the latency probe's index */
+        const char *p = memmem(data, *size, "\"text\":\"lat ", 12);
+        if (p && memmem(data, *size, "message.received", 16)) {
+            long i = atol(p + 12);
+            if (i >= 0 && i < MAX_LAT && g_arrival_us[i] == 0)
+                g_arrival_us[i] = now_us();
+        }
+        *size = 0;
+        return MHD_YES;
+    }
+    int64_t t = now_us(), zero = 0;
+    atomic_compare_exchange_strong(&g_first_us, &zero, t);
+    atomic_store(&g_last_us, t);
+    atomic_fetch_add(&g_count, 1);
+    return MHD_queue_response(c, 204, g_204);
+}
+
+static int cmp_i64(const void *a, const void *b)
+{
+    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* ---- paced inbound POSTs (latency part) ---- */
+struct poster {
+    const char *url;
+    int first, step, total;  /* messages first, first+step, ... < total */
+    int64_t t0_us;
+    int64_t *sent_us;        /* [total] */
+    int failed;
+};
+
+static size_t discard(char *p, size_t s, size_t n, void *u)
+{
+    (void)p, (void)u;
+    return s * n;
+}
+
+static void *post_loop(void *arg)
+{
+    struct poster *ps = arg;
+    CURL *e = curl_easy_init();
+    curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, discard);
+    curl_easy_setopt(e, CURLOPT_TIMEOUT, 10L);
+    for (int i = ps->first; i < ps->total; i += ps->step) {
+        /* 1,000/s overall: message i is due at t0 + i ms */
+        int64_t due = ps->t0_us + (int64_t)i * 1000;
+        int64_t now = now_us();
+        if (due > now)
+            usleep((useconds_t)(due - now));
+        char body[256];
+        snprintf(body, sizeof body,
+                 "{\"id\":\"l-%d\",\"from\":{\"id\":\"lc-%d\",\"name\":\"L\"},\"text\":\"lat %d\"}",
+                 i, i % 500, i);
+        unsigned char mac[32];
+        char hex[65], h[128];
+        og_hmac_sha256(SECRET, strlen(SECRET), body, strlen(body), mac);
+        og_hex_encode(mac, 32, hex, sizeof hex);
+        snprintf(h, sizeof h, "X-Signature: sha256=%s", hex);
+        struct curl_slist *hs = curl_slist_append(NULL, h);
+        hs = curl_slist_append(hs, "Content-Type: application/json");
+        curl_easy_setopt(e, CURLOPT_URL, ps->url);
+        curl_easy_setopt(e, CURLOPT_HTTPHEADER, hs);
+        curl_easy_setopt(e, CURLOPT_POSTFIELDS, body);
+        ps->sent_us[i] = now_us();
+        long code = 0;
+        if (curl_easy_perform(e) != CURLE_OK ||
+            (curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &code), code != 200))
+            ps->failed++;
+        curl_slist_free_all(hs);
+    }
+    curl_easy_cleanup(e);
+    return NULL;
+}
+
+int main(int argc, char **argv)
+{
+    long n = argc > 1 ? atol(argv[1]) : 100000;
+    int lat_s = argc > 2 ? atoi(argv[2]) : 5;
+    if (n < 1 || lat_s < 1 || lat_s * 1000 > MAX_LAT)
+        return 2;
+    curl_global_init(CURL_GLOBAL_DEFAULT);
+    g_arrival_us = calloc(MAX_LAT, sizeof *g_arrival_us);
+    g_204 = MHD_create_response_from_buffer(0, (void *)"", MHD_RESPMEM_PERSISTENT);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    struct MHD_Daemon *md = MHD_start_daemon(
+        MHD_USE_EPOLL_INTERNAL_THREAD, 0, NULL, NULL, sink, NULL, MHD_OPTION_SOCK_ADDR,
+        (struct sockaddr *)&a, MHD_OPTION_THREAD_POOL_SIZE, 2u, MHD_OPTION_CONNECTION_LIMIT,
+        1000u, MHD_OPTION_END);
+    if (!md)
+        return 1;
+    int sink_port = MHD_get_daemon_info(md, MHD_DAEMON_INFO_BIND_PORT)->port;
+
+    struct og_test_redis rs;
+    struct og_test_daemon d;
+    if (og_test_redis_start(&rs) != 0)
+        return 1;
+    const char *ch = "[{\"id\":\"bench\",\"connector\":\"signed_json\",\"options\":{\"secret\":\"" SECRET
+                     "\",\"reply_url\":\"http://127.0.0.1:9/\"}}]";
+    char *extra = og_sprintf("\"log_level\":\"warn\",\"webhooks\":[{\"id\":\"bench\","
+                             "\"url\":\"http://127.0.0.1:%d/hook\",\"secret\":\"" WHSEC "\","
+                             "\"events\":[\"*\"]}],\"webhook_dispatch\":{\"concurrency\":64}",
+                             sink_port);
+    if (og_test_daemon_start(&d, rs.url, ch, extra) != 0) {
+        og_test_redis_stop(&rs);
+        return 1;
+    }
+    free(extra);
+    usleep(300000); /* the group exists now */
+    og_test_daemon_stop(&d);
+
+    /* 1. a backlog of n events, delivered from a cold start */
+    redisContext *rc = redisConnect("127.0.0.1", rs.port);
+    char pad[401];
+    memset(pad, 'x', 400);
+    pad[400] = 0;
+    for (long i = 0; i < n; i++) {
+        char eid[48], sid[48], ev[1024];
+        og_id_new("evt_", og_now_ms(), eid, sizeof eid);
+        snprintf(sid, sizeof sid, "ses_BENCH%017ld", i % 1000);
+        snprintf(ev, sizeof ev,
+                 "{\"id\":\"%s\",\"type\":\"message.received\",\"created_at\":"
+                 "\"2026-11-21T00:00:00.000Z\",\"data\":{\"session\":{\"id\":\"%s\"},"
+                 "\"message\":{\"text\":\"%s\"}}}",
+                 eid, sid, pad);
+        redisAppendCommand(rc, "XADD {og}:events * id %s type message.received session %s event %s",
+                           eid, sid, ev);
+        if (i % 1000 == 999 || i == n - 1) {
+            for (long k = i - i % 1000; k <= i; k++) {
+                redisReply *r = NULL;
+                redisGetReply(rc, (void **)&r);
+                freeReplyObject(r);
+            }
+        }
+    }
+    atomic_store(&g_count, 0);
+    freeReplyObject(redisCommand(rc, "CONFIG RESETSTAT"));
+    int64_t t0 = now_us();
+    if (og_test_daemon_restart(&d) != 0)
+        return 1;
+    int64_t deadline = t0 + 300 * 1000000LL;
+    while ((long)atomic_load(&g_count) < n && now_us() < deadline)
+        usleep(2000);
+    double secs = (double)(now_us() - t0) / 1e6;
+    long done = (long)atomic_load(&g_count);
+    printf("deliveries: %ld events (1000 sessions, %zu-byte bodies), 64 parallel transfers, "
+           "cold start incl. daemon start: %ld delivered in %.2f s = %.0f deliveries/s\n",
+           n, strlen(pad) + 180, done, secs, done / secs);
+    double steady = (double)(atomic_load(&g_last_us) - atomic_load(&g_first_us)) / 1e6;
+    printf("  steady (first to last delivery): %.2f s = %.0f deliveries/s\n", steady,
+           steady > 0 ? done / steady : 0.0);
+    redisReply *pend = redisCommand(rc, "XPENDING {og}:events webhooks");
+    if (pend && pend->type == REDIS_REPLY_ARRAY) {
+        usleep(500000);
+        freeReplyObject(pend);
+        pend = redisCommand(rc, "XPENDING {og}:events webhooks");
+        printf("  pending in the group 0.5 s later: %lld\n", pend->element[0]->integer);
+    }
+    freeReplyObject(pend);
+    /* Redis's view: where the dispatcher's Redis time goes */
+    redisReply *st = redisCommand(rc, "INFO commandstats");
+    for (char *l = st && st->str ? strtok(st->str, "\r\n") : NULL; l; l = strtok(NULL, "\r\n"))
+        if (strstr(l, "evalsha") || strstr(l, "xreadgroup") || strstr(l, "xautoclaim") ||
+            strstr(l, "cmdstat_get:") || strstr(l, "cmdstat_eval:"))
+            printf("  redis %s\n", l);
+    freeReplyObject(st);
+
+    /* 2. latency at 1,000 inbound messages/s */
+    int total = lat_s * 1000;
+    int64_t *sent = calloc((size_t)total, sizeof *sent);
+    char *url = og_sprintf("%s/hooks/bench", d.base);
+    struct poster ps[8];
+    pthread_t th[8];
+    int64_t lt0 = now_us() + 100000;
+    for (int i = 0; i < 8; i++) {
+        ps[i] = (struct poster){url, i, 8, total, lt0, sent, 0};
+        pthread_create(&th[i], NULL, post_loop, &ps[i]);
+    }
+    int failed = 0;
+    for (int i = 0; i < 8; i++) {
+        pthread_join(th[i], NULL);
+        failed += ps[i].failed;
+    }
+    double post_secs = (double)(now_us() - lt0) / 1e6;
+    int64_t wait_until = now_us() + 10 * 1000000LL;
+    int got = 0;
+    while (now_us() < wait_until) {
+        got = 0;
+        for (int i = 0; i < total; i++)
+            got += g_arrival_us[i] != 0;
+        if (got == total)
+            break;
+        usleep(10000);
+    }
+    int64_t *lat = calloc((size_t)total, sizeof *lat);
+    int nl = 0;
+    for (int i = 0; i < total; i++)
+        if (g_arrival_us[i] && sent[i])
+            lat[nl++] = g_arrival_us[i] - sent[i];
+    qsort(lat, (size_t)nl, sizeof *lat, cmp_i64);
+    printf("latency: %d inbound POSTs at 1000/s (took %.2f s, %d failed), %d webhooks arrived; "
+           "POST start -> webhook arrival p50 %.2f ms, p99 %.2f ms, max %.2f ms\n",
+           total, post_secs, failed, nl, nl ? lat[nl / 2] / 1000.0 : 0.0,
+           nl ? lat[(size_t)(nl * 0.99)] / 1000.0 : 0.0, nl ? lat[nl - 1] / 1000.0 : 0.0);
+
+    free(lat), free(sent), free(url);
+    redisFree(rc);
+    og_test_daemon_stop(&d);
+    og_test_daemon_free(&d);
+    og_test_redis_stop(&rs);
+    MHD_stop_daemon(md);
+    MHD_destroy_response(g_204);
+    free(g_arrival_us);
+    return done == n ? 0 : 1;
+}
