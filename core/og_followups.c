@@ -163,8 +163,9 @@ og_err og_followups_claim(struct og_followups *f, const struct og_fup_rule *cons
         add(&a, silent[i]->id);
         addi(&a, silent[i]->after_ms);
     }
-    /* Ids for the follow-ups that due silence timers turn into. */
-    for (int i = 0; ns && i < limit; i++) {
+    /* Ids for the follow-ups that due silence timers turn into (the script
+     * fires up to 20 timers per follow-up it claims). */
+    for (int i = 0; ns && i < 20 * limit; i++) {
         char id[64];
         og_id_new("fup_", now, id, sizeof id);
         add(&a, id);

@@ -75,8 +75,9 @@ void og_smtp_encode_header(struct og_buf *b, const char *value)
         if (*p >= 0x7f || (*p < ' ' && *p != '\t' && *p != '\r' && *p != '\n'))
             plain = 0;
     /* A plain value that happens to look like an encoded word is encoded too,
-     * so a reader never decodes text the customer typed. */
-    if (plain && !strstr((const char *)v, "=?")) {
+     * so a reader never decodes text the customer typed; so is a very long
+     * one, because encoded words are folded and RFC 5322 caps a line at 998. */
+    if (plain && !strstr((const char *)v, "=?") && strlen((const char *)v) <= 900) {
         for (const unsigned char *p = v; *p; p++)
             if (*p != '\r' && *p != '\n')
                 og_buf_append(b, p, 1);

@@ -15,7 +15,8 @@
  *   and records the try: sent -> followup.sent; a temporary failure (4xx,
  *   no connection) -> retry after retry_initial_ms doubling up to
  *   retry_max_ms (+0..10 % jitter) until max_attempts, then followup.failed;
- *   a permanent failure (5xx) -> followup.failed at once. A contact that
+ *   a permanent failure (5xx) -> followup.failed at once. {{survey_url}} is
+ *   public_url + "/csat/" + the session id ("" without a public_url). A contact that
  *   opted out is "suppressed" (recorded, no mail, no event); a contact
  *   without an e-mail address fails ("no recipient").
  *
@@ -39,7 +40,10 @@
 #define BATCH 100
 #define BLOCK_MS 500
 #define TICK_MS 250
-#define CLAIM_LIMIT 10
+/* One follow-up per claim: its lease then covers exactly one SMTP transaction
+ * (a batch would have to cover all of them). Claims are cheap (~20 us) and
+ * the sender claims again at once while there is work. */
+#define CLAIM_LIMIT 1
 #define AUTOCLAIM_IDLE_MS 60000
 #define AUTOCLAIM_EVERY_MS 15000
 
@@ -288,8 +292,12 @@ static void process(struct og_fup_worker *w, const struct og_fup_job *job)
         record(w, job, OG_FUP_FAILED, 0, 0, "session no longer exists", NULL, NULL);
         return;
     }
-    if (e != OG_OK)
+    if (e == OG_ERR_UNAVAILABLE)
         return; /* Redis trouble: the lease runs out and it is claimed again */
+    if (e != OG_OK) {
+        record(w, job, OG_FUP_FAILED, 0, 0, "stored session could not be read", NULL, NULL);
+        return;
+    }
     if (d.opt_out) {
         record(w, job, OG_FUP_SUPPRESSED, 0, 0, "contact opted out of follow-ups", d.email,
                NULL);

@@ -12,7 +12,7 @@
 --   closed  sid trigger now_ms now_iso nsched {rule due_ms new_id}*nsched {silent_rule}*
 --           -> number of follow-ups created (a trigger seen before creates none)
 --   message sid now_ms {rule after_ms}*  -> re-arms the customer_silent timers
---   claim   now_ms now_iso lease_ms limit nrules {rule after_ms}*nrules {new_id}*
+--   claim   now_ms now_iso lease_ms limit nrules {rule after_ms}*nrules {new_id}*(20 limit)
 --           -> {id, attempt, rule, sid, ...} of the claimed follow-ups
 --   load    id -> {session_json, email, name, phone, opt_out, agent_name, msg_json...}
 --   done    id attempt outcome now_ms now_iso next_due_ms next_due_iso try_json eid to
@@ -82,7 +82,10 @@ elseif op == 'claim' then
   for i = 8, 7 + 2 * nrules, 2 do after[ARGV[i]] = tonumber(ARGV[i + 1]) end
   local next_id = 8 + 2 * nrules
   local tk = k(P, 'timers', 'silence')
-  for _, member in ipairs(redis.call('ZRANGEBYSCORE', tk, '-inf', now_ms, 'LIMIT', 0, limit)) do
+  -- Up to 20 timers per follow-up claimed (one id each, from C), so stale
+  -- timers (closed sessions) cannot hold the due ones back.
+  local tlimit = tonumber(limit) * 20
+  for _, member in ipairs(redis.call('ZRANGEBYSCORE', tk, '-inf', now_ms, 'LIMIT', 0, tlimit)) do
     redis.call('ZREM', tk, member)
     local rule, sid = string.match(member, '^(.*):([^:]*)$')
     local s = rule and redis.call('HMGET', k(P, 'ses', sid), 'status', 'last_customer_ms')

@@ -3,7 +3,7 @@
  * (AOF everysec) and the aiosmtpd sink (tests/integration/smtp_sink.py).
  *
  *   schedule  og_followups_on_closed for N closed sessions (one rule)
- *   deliver   claim (10 at a time) + load (session, contact, 10-message
+ *   deliver   claim (one at a time, as the worker does) + load (session, contact, 10-message
  *             transcript) + render + done(sent, with the followup.sent event),
  *             without SMTP: the per-follow-up cost omnigate adds
  *   arm       og_followups_on_message (one customer_silent rule)
@@ -35,17 +35,20 @@ static void seed(redisContext *rc, size_t n)
     og_time_rfc3339(og_now_ms(), iso);
     for (size_t i = 0; i < n; i++) {
         unsigned long u = (unsigned long)i;
-        redisAppendCommand(rc, "HSET {og}:con:con_%lu id con_%lu channel demo email c%lu@example.com "
-                               "name %s j %s",
+        redisAppendCommand(rc,
+                           "HSET {og}:con:con_%lu id con_%lu channel demo "
+                           "email c%lu@example.com name %s j %s",
                            u, u, u, "Bench Contact", "{}");
-        redisAppendCommand(rc, "HSET {og}:ses:ses_%lu id ses_%lu channel demo connector signed_json "
-                               "status closed contact_id con_%lu created_at %s close_reason solved",
+        redisAppendCommand(rc,
+                           "HSET {og}:ses:ses_%lu id ses_%lu channel demo connector signed_json "
+                           "status closed contact_id con_%lu created_at %s close_reason solved",
                            u, u, u, iso);
         for (int m = 0; m < 10; m++) {
             char *j = og_sprintf("{\"id\":\"msg_%lu_%d\",\"session_id\":\"ses_%lu\",\"direction\":"
                                  "\"in\",\"kind\":\"text\",\"text\":\"message number %d of the "
-                                 "conversation\",\"sender\":{\"type\":\"contact\",\"id\":\"con_%lu\","
-                                 "\"name\":\"Bench Contact\"},\"created_at\":\"%s\"",
+                                 "conversation\",\"sender\":{\"type\":\"contact\","
+                                 "\"id\":\"con_%lu\",\"name\":\"Bench Contact\"},"
+                                 "\"created_at\":\"%s\"",
                                  u, m, u, m, u, iso);
             redisAppendCommand(rc, "HSET {og}:msg:msg_%lu_%d j %s st delivered", u, m, j);
             redisAppendCommand(rc, "ZADD {og}:ses:ses_%lu:msgs 0 msg_%lu_%d", u, u, m);
@@ -98,7 +101,7 @@ int main(int argc, char **argv)
         struct og_fup_job *jobs = NULL;
         size_t nj = 0;
         double a = now_s();
-        og_err ce = og_followups_claim(f, NULL, 0, 10, 60000, &jobs, &nj);
+        og_err ce = og_followups_claim(f, NULL, 0, 1, 60000, &jobs, &nj);
         tc += now_s() - a;
         if (ce != OG_OK)
             fprintf(stderr, "claim: %s\n", og_strerror(ce));
