@@ -109,6 +109,23 @@ static void test_encode(void)
     CHECK(fold != NULL);
     CHECK(fold && fold - b.data <= 75);
     CHECK(fold && strlen(fold + 3) <= 75);
+    /* a plain but very long subject is encoded too, so it is folded */
+    b.len = 0;
+    char longs[1001];
+    memset(longs, 'a', 1000);
+    longs[1000] = 0;
+    og_smtp_encode_header(&b, longs);
+    og_buf_append(&b, "", 0);
+    CHECK(strncmp(b.data, "=?UTF-8?B?", 10) == 0);
+    size_t maxline = 0;
+    for (const char *p = b.data; *p;) {
+        size_t l = strcspn(p, "\r");
+        maxline = l > maxline ? l : maxline;
+        p += l;
+        if (*p)
+            p += 3;
+    }
+    CHECK(maxline <= 76);
     og_buf_free(&b);
 }
 
