@@ -54,7 +54,7 @@ struct og_webhook_dispatch {
     struct og_webhook_sub *subs; /* cache, dispatcher thread only */
     size_t n_subs;
     long long ver;
-    int64_t ver_checked_ms, last_autoclaim_ms;
+    int64_t ver_checked_ms, last_autoclaim_ms, last_read_ms;
     char autoclaim_cursor[48];
     int ready;                  /* group created and config synced */
     int draining;               /* stopping: report results, claim nothing */
@@ -551,12 +551,19 @@ static void *run(void *arg)
         }
         refresh_subs(d, 0);
         autoclaim(d);
+        int free_slots = d->concurrency - d->inflight;
         int claimed = step(d);
         pump(d, 0);
-        /* Idle: wait in XREADGROUP; busy: take what is there, then let the
+        /* Idle: wait in XREADGROUP. Busy: read new entries when the due
+         * queues did not fill the free slots (or every 20 ms), then let the
          * transfers run for a moment. */
         int idle = d->inflight == 0 && claimed == 0;
-        size_t got = read_new(d, idle ? 100 : 0);
+        size_t got = 0;
+        int64_t now = og_mono_ms();
+        if (idle || claimed < free_slots || now - d->last_read_ms >= 20) {
+            got = read_new(d, idle ? 100 : 0);
+            d->last_read_ms = now;
+        }
         if (!idle && got == 0)
             pump(d, 1);
     }

@@ -11,21 +11,18 @@ local i, queued = 4, 0
 while i <= #ARGV do
   local xid, ses, n = ARGV[i], ARGV[i + 1], tonumber(ARGV[i + 2])
   local mk = k(P, 'wh', 'ev', xid)
-  if redis.call('EXISTS', mk) == 0 then
-    if n == 0 then
-      redis.call('XACK', stream, group, xid)
-    else
-      redis.call('SET', mk, n)
-      -- Events without a session have no order to keep: a queue each.
-      if ses == '' then ses = '~' .. xid end
-      for j = 1, n do
-        local sub = ARGV[i + 2 + j]
-        if redis.call('RPUSH', k(P, 'wh', sub, 'q', ses), xid) == 1 then
-          redis.call('ZADD', due, now, sub .. '\t' .. ses)
-        end
+  if n == 0 then
+    if redis.call('EXISTS', mk) == 0 then redis.call('XACK', stream, group, xid) end
+  elseif redis.call('SET', mk, n, 'NX') then
+    -- Events without a session have no order to keep: a queue each.
+    if ses == '' then ses = '~' .. xid end
+    for j = 1, n do
+      local sub = ARGV[i + 2 + j]
+      if redis.call('RPUSH', k(P, 'wh', sub, 'q', ses), xid) == 1 then
+        redis.call('ZADD', due, now, sub .. '\t' .. ses)
       end
-      queued = queued + 1
     end
+    queued = queued + 1
   end
   i = i + 3 + n
 end

@@ -31,8 +31,7 @@ for i = 7, #ARGV, 7 do
   local q, tries = k(P, 'wh', sub, 'q', ses), k(P, 'wh', sub, 'tries')
   if att ~= '' then
     local dk = k(P, 'webhook', sub, 'deliveries')
-    redis.call('LPUSH', dk, att)
-    redis.call('LTRIM', dk, 0, cap - 1)
+    if redis.call('LPUSH', dk, att) > cap then redis.call('LTRIM', dk, 0, cap - 1) end
   end
   if redis.call('LINDEX', q, 0) == head then
     if outcome == 'retry' then
@@ -43,7 +42,8 @@ for i = 7, #ARGV, 7 do
       redis.call('HDEL', tries, head)
       if outcome == 'dead' and eid ~= '' then
         redis.call('ZADD', k(P, 'webhook', sub, 'dead'), now, eid)
-      elseif outcome == 'ok' and eid ~= '' then
+      elseif outcome == 'ok' and string.sub(head, 1, 2) == 'r:' then
+        -- only a replay can succeed for a dead-lettered event
         redis.call('ZREM', k(P, 'webhook', sub, 'dead'), eid)
       end
       if string.sub(head, 1, 2) ~= 'r:' then

@@ -5,7 +5,8 @@
  * stream's event), a sink failing N times, 410 disabling the subscription,
  * 429 with Retry-After, a hanging sink (attempt timeout), per-session order
  * under failures, secret rotation (two signatures during the overlap, one
- * after), dead-letter + replay (by event id and since), the admin API
+ * after), dead-letter + replay (by event id and since), redirects not
+ * followed, examples/webhook_consumer on real deliveries, the admin API
  * (validation, conflicts, auth), and that every stream entry ends up
  * acknowledged. */
 #include "og_test.h"
@@ -164,6 +165,23 @@ static void delete_sub(const char *id)
     free(path);
 }
 
+/* Waits until the subscription lists n attempts with status (a result is
+ * recorded just after the sink answered). */
+static void wait_deliveries(const char *id, const char *status, size_t n)
+{
+    char *path = og_sprintf("/webhooks/%s/deliveries?status=%s", id, status);
+    for (int i = 0; i < 100; i++) {
+        json_object *l = NULL;
+        api("GET", path, NULL, &l);
+        size_t have = json_object_array_length(json_object_object_get(l, "items"));
+        json_object_put(l);
+        if (have >= n)
+            break;
+        usleep(50000);
+    }
+    free(path);
+}
+
 /* --------------------------------------------------------- sink scripts */
 
 struct per_event {
@@ -282,6 +300,7 @@ static void test_flaky(void)
     create_sub("flaky", s_flaky, "[0,0,0,0]", 2000);
     CHECK_INT(post_msg("f-1", "fred", "flaky one"), 200);
     CHECK(wait_count(s_flaky, 3, 8000));
+    wait_deliveries("flaky", "ok", 1);
     usleep(300000);
     CHECK_INT(og_fake_count(s_flaky), 3);
     char id0[64], idk[64];
@@ -315,6 +334,7 @@ static void test_gone(void)
     /* "gone" answers 410 to everything: the first message (test_all_events)
      * disabled it; 410 is not retried */
     CHECK(wait_count(s_gone, 1, 5000));
+    wait_deliveries("gone", "dead", 1);
     usleep(300000);
     CHECK_INT(og_fake_count(s_gone), 1);
     json_object *s = NULL;
@@ -353,7 +373,7 @@ static void test_slow(void)
     CHECK_INT(post_msg("s-1", "sam", "slow"), 200);
     CHECK(wait_count(s_slow, 3, 10000));
     json_object *l = NULL;
-    usleep(300000);
+    wait_deliveries("slow", "ok", 1);
     CHECK_INT(api("GET", "/webhooks/slow/deliveries", NULL, &l), 200);
     json_object *items = json_object_object_get(l, "items");
     CHECK_INT(json_object_array_length(items), 3);
@@ -471,7 +491,8 @@ static void test_dead_and_replay(void)
     int64_t t0 = og_now_ms();
     CHECK_INT(post_msg("d-1", "dora", "will die"), 200);
     CHECK(wait_count(s_dead, 2, 5000)); /* schedule [0]: 2 attempts */
-    usleep(500000);
+    wait_deliveries("dead", "dead", 1);
+    usleep(300000);
     CHECK_INT(og_fake_count(s_dead), 2);
     json_object *l = NULL;
     CHECK_INT(api("GET", "/webhooks/dead/deliveries?status=dead", NULL, &l), 200);
@@ -496,7 +517,7 @@ static void test_dead_and_replay(void)
     char id2[64];
     CHECK_STR(hdr(og_fake_get(s_dead, 2), "webhook-id", id2, sizeof id2), eid);
     CHECK(sig_valid(og_fake_get(s_dead, 2), WHSEC, NULL));
-    usleep(300000);
+    wait_deliveries("dead", "ok", 1);
     CHECK_INT(api("GET", "/webhooks/dead/deliveries?status=ok", NULL, &l), 200);
     CHECK_INT(json_object_array_length(json_object_object_get(l, "items")), 1);
     json_object_put(l);
@@ -520,6 +541,31 @@ static void test_dead_and_replay(void)
     CHECK_INT(api("POST", "/webhooks/dead/replay", "{\"since\":\"yesterday\"}", NULL), 400);
     free(eid);
     delete_sub("dead");
+}
+
+/* A 3xx is a failure and is never followed. */
+static void test_redirect(void)
+{
+    struct og_fake *redir = og_fake_start(), *target = og_fake_start();
+    char *loc = og_sprintf("Location: %s/elsewhere\n", og_fake_base(target));
+    struct og_fake_resp r302 = {302, "", "text/plain", loc, 0};
+    og_fake_set_default(redir, &r302);
+    create_sub("redir", redir, "[0]", 1000);
+    CHECK_INT(post_msg("x-1", "xavier", "redirected"), 200);
+    CHECK(wait_count(redir, 2, 5000));
+    wait_deliveries("redir", "dead", 1);
+    usleep(300000);
+    CHECK_INT(og_fake_count(redir), 2);
+    CHECK_INT(og_fake_count(target), 0);
+    json_object *l = NULL;
+    CHECK_INT(api("GET", "/webhooks/redir/deliveries", NULL, &l), 200);
+    json_object *a0 = json_object_array_get_idx(json_object_object_get(l, "items"), 0);
+    CHECK_STR(jget(a0, "status"), "dead");
+    CHECK_STR(jget(a0, "status_code"), "302");
+    json_object_put(l);
+    delete_sub("redir");
+    og_fake_stop(redir), og_fake_stop(target);
+    free(loc);
 }
 
 /* Lines of the consumer's output starting with prefix. */
@@ -594,6 +640,7 @@ static void test_consumer(void)
         CHECK_INT(post_msg(id, "carl", "to the consumer"), 200);
     }
     CHECK(wait_lines(out, "accepted evt_", 3, 5000));
+    wait_deliveries("cons", "ok", 3);
     /* a replay arrives with the same webhook-id: acknowledged, not processed */
     json_object *l = NULL;
     CHECK_INT(api("GET", "/webhooks/cons/deliveries?status=ok", NULL, &l), 200);
@@ -605,7 +652,7 @@ static void test_consumer(void)
     CHECK_INT(api("POST", "/webhooks/cons/replay", rb, NULL), 202);
     free(rb);
     CHECK(wait_lines(out, "duplicate evt_", 1, 5000));
-    usleep(300000);
+    wait_deliveries("cons", "ok", 4);
     CHECK_INT(api("GET", "/webhooks/cons/deliveries?status=ok", NULL, &l), 200);
     CHECK_INT(json_object_array_length(json_object_object_get(l, "items")), 4); /* 200 too */
     json_object_put(l);
@@ -728,6 +775,7 @@ int main(void)
     test_rotation();
     test_dead_and_replay();
     test_consumer();
+    test_redirect();
     test_api();
 
     /* everything delivered or dead-lettered: nothing left pending */
