@@ -1,12 +1,15 @@
 /* test_webhooks_crash - at-least-once across kill -9: 2,000 inbound
- * messages are POSTed through the example connector "signed_json" while the
- * dispatcher delivers to a sink; half-way through the burst omnigate is
- * killed with SIGKILL (transfers in flight, entries read but not yet queued)
- * and restarted. The posts that got no answer are posted again (a platform
- * retries unacknowledged webhooks). Afterwards every event in {og}:events
- * must have reached the sink at least once (by webhook-id), every one of the
- * 2,000 messages must be among the message.received deliveries, every
- * delivery must carry a valid signature, and nothing may be left pending. */
+ * messages are POSTed through the example connector "signed_json" to
+ * instance A while A and a second instance B (same Redis) deliver to a sink.
+ * Half-way through the burst A is killed with SIGKILL (transfers in flight,
+ * entries read but not yet queued, queues leased); the next 500 messages go
+ * to B, which must take over A's pending work (XAUTOCLAIM, expired leases);
+ * then A is restarted and gets the rest. The posts that got no answer are
+ * posted again (a platform retries unacknowledged webhooks). Afterwards every
+ * event in {og}:events must have reached the sink at least once (by
+ * webhook-id), every one of the 2,000 messages must be among the
+ * message.received deliveries, every delivery must carry a valid signature,
+ * and nothing may be left pending. */
 #include "og_test.h"
 #include "og_util.h"
 #include "og_webhooks.h"
@@ -21,9 +24,9 @@
 #define N_MSG 2000
 #define KILL_AT 1000
 
-static struct og_test_daemon d;
+static struct og_test_daemon d, d2;
 
-static long post_msg(int i)
+static long post_to(struct og_test_daemon *to, int i)
 {
     char *body = og_sprintf("{\"id\":\"m-%d\",\"from\":{\"id\":\"u-%d\",\"name\":\"U %d\"},"
                             "\"text\":\"message %d\"}",
@@ -33,7 +36,7 @@ static long post_msg(int i)
     og_hmac_sha256(SECRET, strlen(SECRET), body, strlen(body), mac);
     og_hex_encode(mac, 32, hex, sizeof hex);
     char *h = og_sprintf("X-Signature: sha256=%s\nContent-Type: application/json", hex);
-    char *url = og_sprintf("%s/hooks/demo", d.base);
+    char *url = og_sprintf("%s/hooks/demo", to->base);
     struct og_test_resp r = og_test_http("POST", url, h, body, strlen(body));
     free(h), free(url), free(r.body), free(body);
     return r.status;
@@ -57,35 +60,41 @@ int main(void)
                              "\"timeout_ms\":2000}],"
                              "\"webhook_dispatch\":{\"concurrency\":64,\"claim_idle_ms\":1000}",
                              og_fake_base(sink));
-    if (og_test_daemon_start(&d, rs.url, channels, extra) != 0) {
+    if (og_test_daemon_start(&d, rs.url, channels, extra) != 0 ||
+        og_test_daemon_start(&d2, rs.url, channels, extra) != 0) {
         og_test_redis_stop(&rs);
         return 1;
     }
     free(extra);
 
-    /* the burst, with a kill -9 in the middle */
+    /* the burst, with a kill -9 of A in the middle */
     int *unanswered = og_calloc(N_MSG, sizeof *unanswered);
     int n_unanswered = 0, killed_with_inflight = 0;
     int64_t deadline = og_mono_ms() + 120000;
+    struct og_test_daemon *to = &d;
     for (int i = 0; i < N_MSG && og_mono_ms() < deadline; i++) {
         if (i == KILL_AT) {
             size_t delivered = og_fake_count(sink);
             og_test_daemon_kill(&d);
             killed_with_inflight = delivered > 0;
-            fprintf(stderr, "killed after %d posts, %zu deliveries so far\n", i, delivered);
-            /* posts while it is down get no answer (the platform will retry) */
+            fprintf(stderr, "killed A after %d posts, %zu deliveries so far\n", i, delivered);
+            /* posts to A while it is down get no answer (the platform retries) */
             for (int k = 0; k < 5; k++, i++)
-                if (post_msg(i) != 200)
+                if (post_to(&d, i) != 200)
                     unanswered[n_unanswered++] = i;
-            CHECK_INT(og_test_daemon_restart(&d), 0);
+            to = &d2;
         }
-        if (post_msg(i) != 200)
+        if (i == KILL_AT + 500) {
+            CHECK_INT(og_test_daemon_restart(&d), 0);
+            to = &d;
+        }
+        if (post_to(to, i) != 200)
             unanswered[n_unanswered++] = i;
     }
     CHECK(killed_with_inflight);
     CHECK(n_unanswered >= 5);
     for (int k = 0; k < n_unanswered; k++)
-        CHECK_INT(post_msg(unanswered[k]), 200);
+        CHECK_INT(post_to(&d2, unanswered[k]), 200);
     free(unanswered);
 
     /* every event of the stream reaches the sink */
@@ -178,7 +187,9 @@ int main(void)
     free(want), free(got);
     redisFree(rc);
     CHECK_INT(og_test_daemon_stop(&d), 0);
+    CHECK_INT(og_test_daemon_stop(&d2), 0);
     og_test_daemon_free(&d);
+    og_test_daemon_free(&d2);
     og_fake_stop(sink);
     og_test_redis_stop(&rs);
     return og_test_done();

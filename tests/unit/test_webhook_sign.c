@@ -1,6 +1,9 @@
 /* test_webhook_sign - Standard Webhooks signing (the test vector of
  * CHANNELS.md §7), secret parsing, the retry schedule and subscription
- * validation/serialisation of core/og_webhooks.c. No servers needed. */
+ * validation/serialisation of core/og_webhooks.c, and the config sections
+ * "webhooks" / "webhook_dispatch" (errors name the key path). No servers. */
+#include "og_config.h"
+#include "og_plugin.h"
 #include "og_test.h"
 #include "og_util.h"
 #include "og_webhooks.h"
@@ -17,8 +20,86 @@ static int parse(const char *json, struct og_webhook_sub *s, char *err, size_t e
     return rc;
 }
 
+#define CFG_HEAD "{\"api\":{\"admin_token\":\"0123456789abcdef0123\"},"
+
+/* Loads a config; returns the errors joined by '\n' [xfer] ("" when none). */
+static char *cfg_errors(const char *text, struct og_config *cfg)
+{
+    struct og_errors errs = {0};
+    og_config_load_buffer(text, strlen(text), cfg, &errs);
+    struct og_buf b = {0};
+    og_buf_puts(&b, "");
+    for (size_t i = 0; i < errs.n; i++)
+        og_buf_printf(&b, "%s\n", errs.items[i]);
+    og_errors_free(&errs);
+    return b.data;
+}
+
+static void test_config(void)
+{
+    struct og_config cfg;
+    char *e = cfg_errors(CFG_HEAD "\"webhooks\":[{\"id\":\"crm\",\"url\":\"https://x/h\","
+                                  "\"secret\":\"whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw\","
+                                  "\"events\":[\"message.received\"],\"retry_schedule_s\":[1,2],"
+                                  "\"timeout_ms\":3000,\"enabled\":false}],"
+                                  "\"webhook_dispatch\":{\"concurrency\":8,\"claim_idle_ms\":500}}",
+                         &cfg);
+    CHECK_STR(e, "");
+    CHECK_INT(cfg.n_webhooks, 1);
+    if (cfg.n_webhooks == 1) {
+        CHECK_STR(cfg.webhooks[0].id, "crm");
+        CHECK_INT(cfg.webhooks[0].from_config, 1);
+        CHECK_INT(cfg.webhooks[0].enabled, 0);
+        CHECK_INT(cfg.webhooks[0].n_retry, 2);
+        CHECK_INT(cfg.webhooks[0].timeout_ms, 3000);
+    }
+    CHECK_INT(cfg.webhook_dispatch.concurrency, 8);
+    CHECK_INT(cfg.webhook_dispatch.claim_idle_ms, 500);
+    free(e);
+    og_config_free(&cfg);
+
+    /* defaults */
+    e = cfg_errors(CFG_HEAD "\"listen\":\"127.0.0.1:1\"}", &cfg);
+    CHECK_STR(e, "");
+    CHECK_INT(cfg.n_webhooks, 0);
+    CHECK_INT(cfg.webhook_dispatch.concurrency, 64);
+    CHECK_INT(cfg.webhook_dispatch.claim_idle_ms, 30000);
+    free(e);
+    og_config_free(&cfg);
+
+    /* every problem names its path; the secret's value is never echoed */
+    e = cfg_errors(CFG_HEAD "\"webhooks\":["
+                            "{\"id\":\"a\",\"url\":\"https://x/\",\"secret\":\"whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw\","
+                            "\"events\":[\"message.received\",\"message.recieved\"]},"
+                            "{\"id\":\"b\",\"url\":\"https://x/\",\"secret\":\"whsec_tooshort\"},"
+                            "{\"id\":\"c\",\"url\":\"https://x/\"},"
+                            "{\"id\":\"d\",\"url\":\"https://x/\",\"secret\":\"whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw\","
+                            "\"colour\":1},"
+                            "{\"id\":\"e\",\"url\":\"https://x/\",\"secret\":\"whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw\"},"
+                            "{\"id\":\"e\",\"url\":\"https://x/\",\"secret\":\"whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw\"}],"
+                            "\"webhook_dispatch\":{\"concurrency\":0,\"burst\":1}}",
+                   &cfg);
+    CHECK(strstr(e, "webhooks[0].events[1]: unknown event type\n") != NULL);
+    CHECK(strstr(e, "webhooks[1].secret: must be") != NULL);
+    CHECK(strstr(e, "whsec_tooshort") == NULL);
+    CHECK(strstr(e, "webhooks[2].secret: required\n") != NULL);
+    CHECK(strstr(e, "webhooks[3].colour: unknown key\n") != NULL);
+    CHECK(strstr(e, "webhooks[5].id: duplicate id 'e'\n") != NULL);
+    CHECK(strstr(e, "webhook_dispatch.concurrency: must be between 1 and 1024\n") != NULL);
+    CHECK(strstr(e, "webhook_dispatch.burst: unknown key\n") != NULL);
+    CHECK_INT(cfg.n_webhooks, 1); /* only e, once */
+    free(e);
+    og_config_free(&cfg);
+    e = cfg_errors(CFG_HEAD "\"webhooks\":{}}", &cfg);
+    CHECK_STR(e, "webhooks: must be an array\n");
+    free(e);
+    og_config_free(&cfg);
+}
+
 int main(void)
 {
+    test_config();
+
     /* the published vector */
     char sig[128];
     const char *body = "{\"test\": 2432232314}";
