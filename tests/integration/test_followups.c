@@ -379,13 +379,13 @@ static int attempts_has(struct sink *s, const char *needle)
 static void scenario_durable(struct og_test_redis *rs)
 {
     struct sink s;
-    if (sink_start(&s, "--stall-first 6") != 0) {
+    if (sink_start(&s, "--stall-first 10") != 0) {
         CHECK(0);
         return;
     }
     char *extra = og_sprintf(
         "\"smtp\":{\"url\":\"smtp://127.0.0.1:%d\",\"from\":\"s@example.com\","
-        "\"starttls\":\"never\",\"timeout_ms\":3000,\"retry_initial_ms\":300,"
+        "\"starttls\":\"never\",\"timeout_ms\":6000,\"retry_initial_ms\":300,"
         "\"retry_max_ms\":1000},"
         "\"followups\":[{\"id\":\"later\",\"when\":\"session.closed\",\"after_s\":2,"
         "\"subject\":\"Later\",\"text\":\"{{transcript}}\"}]",
@@ -407,7 +407,9 @@ static void scenario_durable(struct og_test_redis *rs)
     CHECK_INT(sink_count(&s), 0);
     CHECK(!attempts_has(&s, "hal@"));
     CHECK_INT(og_test_daemon_restart(&d), 0);
-    /* wait for the (stalled) DATA, then kill -9 the sender in the middle of it */
+    /* wait for the (stalled) DATA, then kill -9 the sender in the middle of it
+     * (well within its 6 s SMTP timeout, even if the restart above took a while
+     * to report ready; the sink holds the DATA for 10 s) */
     int stalled = 0;
     for (int i = 0; i < 200 && !stalled; i++) {
         stalled = attempts_has(&s, "0 hal@example.com");
@@ -417,7 +419,7 @@ static void scenario_durable(struct og_test_redis *rs)
     CHECK(stalled);
     og_test_daemon_kill(&d);
     CHECK_INT(og_test_daemon_restart(&d), 0);
-    json_object *items = wait_final(&d, sid, 25000);
+    json_object *items = wait_final(&d, sid, 30000);
     json_object *f = json_object_array_get_idx(items, 0);
     CHECK_STR(fstr(f, "status"), "sent");
     CHECK_INT(json_object_get_int(json_object_object_get(f, "attempts")), 2);
