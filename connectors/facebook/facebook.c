@@ -75,26 +75,8 @@ static og_err facebook_handle_http(void *inst, const struct og_http_req *req,
                                    struct og_http_resp *resp)
 {
     struct facebook *fb = inst;
-    const struct og_services *svc = fb->svc;
-    if (strcmp(req->method, "GET") == 0)
-        return og_graph_handshake(svc, req, resp, fb->conf->verify_token);
-    if (strcmp(req->method, "POST") != 0) {
-        svc->respond(resp, 405, "text/plain", "method not allowed", 18);
-        if (svc->struct_size >=
-                offsetof(struct og_services, respond_header) + sizeof svc->respond_header &&
-            svc->respond_header)
-            svc->respond_header(resp, "Allow", "GET, POST");
-        return OG_ERR_INVALID;
-    }
-    if (og_graph_verify_request(svc, req, fb->conf->app_secret) != OG_OK) {
-        svc->log(fb->host, OG_LOG_WARN, "facebook: webhook signature %s, %zu bytes refused",
-                 svc->req_header(req, "X-Hub-Signature-256") ? "wrong" : "missing", req->body_len);
-        return OG_ERR_SIGNATURE;
-    }
-    og_err e = facebook_parse(svc, fb->host, req->body, req->body_len);
-    if (e == OG_ERR_INVALID)
-        svc->log(fb->host, OG_LOG_WARN, "facebook: signed webhook body is not a JSON object");
-    return e;
+    return og_graph_handle_http(fb->svc, fb->host, "facebook", fb->conf->verify_token,
+                                fb->conf->app_secret, facebook_parse, req, resp);
 }
 
 static const struct og_connector facebook_connector = {

@@ -250,3 +250,29 @@ og_err og_graph_window_check(const struct og_outbound *msg, struct og_send_resul
     res->retry_after_ms = -1;
     return OG_ERR_WINDOW_CLOSED;
 }
+
+og_err og_graph_handle_http(const struct og_services *svc, void *host, const char *name,
+                            const char *verify_token, const char *app_secret,
+                            og_graph_parse_fn parse, const struct og_http_req *req,
+                            struct og_http_resp *resp)
+{
+    if (strcmp(req->method, "GET") == 0)
+        return og_graph_handshake(svc, req, resp, verify_token);
+    if (strcmp(req->method, "POST") != 0) {
+        svc->respond(resp, 405, "text/plain", "method not allowed", 18);
+        if (svc->struct_size >=
+                offsetof(struct og_services, respond_header) + sizeof svc->respond_header &&
+            svc->respond_header)
+            svc->respond_header(resp, "Allow", "GET, POST");
+        return OG_ERR_INVALID;
+    }
+    if (og_graph_verify_request(svc, req, app_secret) != OG_OK) {
+        svc->log(host, OG_LOG_WARN, "%s: webhook signature %s, %zu bytes refused", name,
+                 svc->req_header(req, "X-Hub-Signature-256") ? "wrong" : "missing", req->body_len);
+        return OG_ERR_SIGNATURE;
+    }
+    og_err e = parse(svc, host, req->body, req->body_len);
+    if (e == OG_ERR_INVALID)
+        svc->log(host, OG_LOG_WARN, "%s: signed webhook body is not a JSON object", name);
+    return e;
+}

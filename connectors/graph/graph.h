@@ -48,6 +48,18 @@ og_err og_graph_verify_request(const struct og_services *svc, const struct og_ht
  * code and subcode are -1 when absent. A known code wins over the status. */
 og_err og_graph_map_error(long http_status, int64_t code, int64_t subcode);
 
+/* A Graph webhook body parser: emits every item, returns the first error. */
+typedef og_err (*og_graph_parse_fn)(const struct og_services *svc, void *host, const char *body,
+                                    size_t len);
+/* The whole inbound side of a Graph webhook, the same for WhatsApp and
+ * Messenger: GET is the verification handshake, POST must carry a valid
+ * X-Hub-Signature-256 and is handed to parse, anything else is 405.
+ * name prefixes log lines ("whatsapp"). */
+og_err og_graph_handle_http(const struct og_services *svc, void *host, const char *name,
+                            const char *verify_token, const char *app_secret,
+                            og_graph_parse_fn parse, const struct og_http_req *req,
+                            struct og_http_resp *resp);
+
 /* Fills res from a non-2xx answer (error_code = the Graph code as text, or
  * "http_<status>" when the body holds no Graph error; error_message = the
  * Graph message; retry_after_ms = Retry-After for OG_ERR_RATE_LIMITED) and
