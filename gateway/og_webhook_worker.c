@@ -12,9 +12,16 @@
  * (the attempt timeout + 5 s) runs out. So kill -9 loses nothing; it may
  * deliver an event twice (same webhook-id), which consumers de-duplicate.
  *
+ * Two threads, so Redis round trips and HTTP transfers overlap: the
+ * dispatcher thread does all Redis work and every decision (which queues to
+ * claim, signing, retry or dead-letter, 410); the HTTP thread only runs the
+ * libcurl multi handle. They exchange jobs through two lists under one
+ * mutex: "todo" (claimed, signed, ready to send) and "done" (with the HTTP
+ * outcome).
+ *
  * Redis: the blocking XREADGROUP goes through the shared pool with BLOCK
  * 100 ms, well under the pool's 2 s socket timeout (TOOLCHAIN.md), and only
- * when no transfer is running; otherwise every call is non-blocking. */
+ * when nothing is in flight; otherwise every call is non-blocking. */
 #include "og_api.h"
 #include "og_gateway.h"
 #include "og_log.h"
@@ -26,44 +33,62 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 #include <unistd.h>
 
 #define BATCH 512
 #define LEASE_MARGIN_MS 5000
 
-struct xfer {
-    CURL *easy;                 /* owned, reused for the slot's next attempt */
-    struct curl_slist *hdrs;    /* owned while busy */
-    int busy;
-    char *member, *sub, *head, *eid, *etype; /* owned while busy */
-    char *body;                 /* owned while busy: the event JSON */
+/* One attempt: prepared by the dispatcher thread, sent by the HTTP thread,
+ * judged by the dispatcher thread again. */
+struct job {
+    struct job *next;
+    char *member, *sub, *head, *eid, *etype; /* owned */
+    char *body;                 /* owned: the event JSON */
+    size_t len;
     int tries;                  /* failed attempts before this one */
-    int64_t start_ms;
+    char *url;                  /* owned */
+    char *sig_header;           /* owned: "webhook-signature: v1,... [v1,...]" */
+    int64_t ts;                 /* webhook-timestamp */
+    long timeout_ms;
+    /* filled by the HTTP thread */
+    CURL *easy;                 /* [borrowed] from the pool while in flight */
+    struct curl_slist *hdrs;    /* owned while in flight */
+    CURLcode rc;
+    long code;
     long retry_after_s;         /* from a Retry-After header, -1 = none */
+    int64_t start_ms, end_ms;
     char err[CURL_ERROR_SIZE];
 };
 
 struct og_webhook_dispatch {
     struct og_gateway *g;       /* [borrowed] */
     struct og_webhooks *w;      /* [borrowed] g->webhooks */
-    pthread_t th;
-    atomic_int stop;
+    pthread_t th, http_th;
+    atomic_int stop, http_stop;
     int concurrency;
     int64_t claim_idle_ms;
     char consumer[64];
-    struct og_webhook_sub *subs; /* cache, dispatcher thread only */
+    /* dispatcher thread only */
+    struct og_webhook_sub *subs; /* cache */
     size_t n_subs;
     long long ver;
     int64_t ver_checked_ms, last_autoclaim_ms, last_read_ms;
     char autoclaim_cursor[48];
     int ready;                  /* group created and config synced */
     int draining;               /* stopping: report results, claim nothing */
-    CURLM *multi;
-    struct xfer *x;             /* [concurrency] */
-    int inflight;
-    /* Results waiting for the next webhook_result call: 7 strings each. */
-    char **res;
+    char **res;                 /* results for the next step: 7 strings each */
     size_t n_res, cap_res;
+    /* shared, under mu */
+    pthread_mutex_t mu;
+    pthread_cond_t cv;          /* signalled when a job lands in done */
+    struct job *todo, *todo_tail, *done, *done_tail;
+    int outstanding;            /* jobs handed to the HTTP thread, not yet judged */
+    /* HTTP thread only */
+    CURLM *multi;
+    CURL **easy_all;            /* [concurrency] owned; PRIVATE = the job while in flight */
+    CURL **easy_free;           /* [concurrency] the idle ones (keep-alive via multi) */
+    int n_easy_free;
 };
 
 /* ------------------------------------------------------------ helpers */
@@ -308,13 +333,13 @@ static char *attempt_json(const char *eid, const char *etype, int attempt, const
 
 static size_t on_header(char *buf, size_t size, size_t n, void *ud)
 {
-    struct xfer *x = ud;
+    struct job *j = ud;
     size_t len = size * n;
     if (len > 12 && strncasecmp(buf, "Retry-After:", 12) == 0) {
         char *end;
         long v = strtol(buf + 12, &end, 10);
         if (end != buf + 12 && v >= 0)
-            x->retry_after_s = v;
+            j->retry_after_s = v;
     }
     return len;
 }
@@ -325,135 +350,220 @@ static size_t on_body(char *buf, size_t size, size_t n, void *ud)
     return size * n; /* the answer's body is not used */
 }
 
-static void xfer_release(struct xfer *x)
+static void job_free(struct job *j)
 {
-    curl_slist_free_all(x->hdrs);
-    free(x->member), free(x->sub), free(x->head), free(x->eid), free(x->etype), free(x->body);
-    x->hdrs = NULL;
-    x->member = x->sub = x->head = x->eid = x->etype = x->body = NULL;
-    x->busy = 0;
+    curl_slist_free_all(j->hdrs);
+    free(j->member), free(j->sub), free(j->head), free(j->eid), free(j->etype), free(j->body);
+    free(j->url), free(j->sig_header);
+    free(j);
 }
 
-static void start_xfer(struct og_webhook_dispatch *d, const struct og_webhook_sub *s,
-                       redisReply **it)
+/* Builds the job for a claimed queue head (dispatcher thread). */
+static struct job *make_job(const struct og_webhook_sub *s, redisReply **it)
 {
-    struct xfer *x = NULL;
-    for (int i = 0; i < d->concurrency && !x; i++)
-        if (!d->x[i].busy)
-            x = &d->x[i];
-    if (!x)
-        return; /* cannot happen: we claim at most the free slots */
-    x->busy = 1;
-    x->member = og_strdup(it[0]->str);
-    x->sub = og_strdup(it[1]->str);
-    x->head = og_strdup(it[2]->str);
-    x->tries = atoi(it[3]->str);
-    x->eid = og_strdup(it[4]->str);
-    x->etype = og_strdup(it[5]->str);
-    x->body = og_strndup(it[6]->str, it[6]->len);
-    x->retry_after_s = -1;
-    x->err[0] = 0;
-    x->start_ms = og_now_ms();
-
-    int64_t ts = x->start_ms / 1000;
-    char sig[200], sig2[100], line[400];
-    og_webhook_sign(s->secret, x->eid, ts, x->body, it[6]->len, sig, sizeof sig);
-    if (s->secret_prev && s->prev_until_ms > x->start_ms &&
-        og_webhook_sign(s->secret_prev, x->eid, ts, x->body, it[6]->len, sig2, sizeof sig2) == 0) {
+    struct job *j = og_calloc(1, sizeof *j);
+    j->member = og_strdup(it[0]->str);
+    j->sub = og_strdup(it[1]->str);
+    j->head = og_strdup(it[2]->str);
+    j->tries = atoi(it[3]->str);
+    j->eid = og_strdup(it[4]->str);
+    j->etype = og_strdup(it[5]->str);
+    j->body = og_strndup(it[6]->str, it[6]->len);
+    j->len = it[6]->len;
+    j->url = og_strdup(s->url);
+    j->timeout_ms = (long)s->timeout_ms;
+    j->retry_after_s = -1;
+    j->ts = og_now_ms() / 1000;
+    char sig[200], sig2[100];
+    og_webhook_sign(s->secret, j->eid, j->ts, j->body, j->len, sig, sizeof sig);
+    if (s->secret_prev && s->prev_until_ms > og_now_ms() &&
+        og_webhook_sign(s->secret_prev, j->eid, j->ts, j->body, j->len, sig2, sizeof sig2) == 0) {
         size_t l = strlen(sig);
         snprintf(sig + l, sizeof sig - l, " %s", sig2);
     }
-    x->hdrs = curl_slist_append(NULL, "Content-Type: application/json");
-    x->hdrs = curl_slist_append(x->hdrs, "Expect:");
-    x->hdrs = curl_slist_append(x->hdrs, "User-Agent: omnigate-webhooks/1");
-    snprintf(line, sizeof line, "webhook-id: %s", x->eid);
-    x->hdrs = curl_slist_append(x->hdrs, line);
-    snprintf(line, sizeof line, "webhook-timestamp: %lld", (long long)ts);
-    x->hdrs = curl_slist_append(x->hdrs, line);
-    snprintf(line, sizeof line, "webhook-signature: %s", sig);
-    x->hdrs = curl_slist_append(x->hdrs, line);
+    j->sig_header = og_sprintf("webhook-signature: %s", sig);
+    return j;
+}
 
-    CURL *e = x->easy;
+/* HTTP thread: starts one job on an idle easy handle. */
+static void http_start(struct og_webhook_dispatch *d, struct job *j)
+{
+    CURL *e = d->easy_free[--d->n_easy_free];
+    char line[200];
+    j->easy = e;
+    j->hdrs = curl_slist_append(NULL, "Content-Type: application/json");
+    j->hdrs = curl_slist_append(j->hdrs, "Expect:");
+    j->hdrs = curl_slist_append(j->hdrs, "User-Agent: omnigate-webhooks/1");
+    snprintf(line, sizeof line, "webhook-id: %s", j->eid);
+    j->hdrs = curl_slist_append(j->hdrs, line);
+    snprintf(line, sizeof line, "webhook-timestamp: %lld", (long long)j->ts);
+    j->hdrs = curl_slist_append(j->hdrs, line);
+    j->hdrs = curl_slist_append(j->hdrs, j->sig_header);
     curl_easy_reset(e);
-    curl_easy_setopt(e, CURLOPT_URL, s->url);
+    curl_easy_setopt(e, CURLOPT_URL, j->url);
     curl_easy_setopt(e, CURLOPT_POST, 1L);
-    curl_easy_setopt(e, CURLOPT_POSTFIELDS, x->body);
-    curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)it[6]->len);
-    curl_easy_setopt(e, CURLOPT_HTTPHEADER, x->hdrs);
-    curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, (long)s->timeout_ms);
-    curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, (long)(s->timeout_ms < 10000 ? s->timeout_ms
-                                                                                : 10000));
+    curl_easy_setopt(e, CURLOPT_POSTFIELDS, j->body);
+    curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)j->len);
+    curl_easy_setopt(e, CURLOPT_HTTPHEADER, j->hdrs);
+    curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, j->timeout_ms);
+    curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, j->timeout_ms < 10000 ? j->timeout_ms : 10000L);
     curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 0L);
     curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
 #if LIBCURL_VERSION_NUM >= 0x075500
     curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
 #endif
     curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, on_header);
-    curl_easy_setopt(e, CURLOPT_HEADERDATA, x);
+    curl_easy_setopt(e, CURLOPT_HEADERDATA, j);
     curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_body);
-    curl_easy_setopt(e, CURLOPT_ERRORBUFFER, x->err);
-    curl_easy_setopt(e, CURLOPT_PRIVATE, x);
+    curl_easy_setopt(e, CURLOPT_ERRORBUFFER, j->err);
+    curl_easy_setopt(e, CURLOPT_PRIVATE, j);
+    j->start_ms = og_now_ms();
     curl_multi_add_handle(d->multi, e);
-    d->inflight++;
 }
 
-/* Decides what an attempt's outcome means and queues the result. */
-static void finish_xfer(struct og_webhook_dispatch *d, struct xfer *x, CURLcode rc)
+/* HTTP thread: sends what the dispatcher prepared, hands back outcomes. */
+static void *http_run(void *arg)
 {
-    long code = 0;
-    curl_easy_getinfo(x->easy, CURLINFO_RESPONSE_CODE, &code);
+    struct og_webhook_dispatch *d = arg;
+    while (!atomic_load(&d->http_stop)) {
+        pthread_mutex_lock(&d->mu);
+        struct job *todo = d->todo;
+        d->todo = d->todo_tail = NULL;
+        pthread_mutex_unlock(&d->mu);
+        while (todo) {
+            struct job *j = todo;
+            todo = j->next;
+            j->next = NULL;
+            http_start(d, j);
+        }
+        int running = 0;
+        curl_multi_perform(d->multi, &running);
+        curl_multi_poll(d->multi, NULL, 0, 50, NULL); /* curl_multi_wakeup ends it early */
+        curl_multi_perform(d->multi, &running);
+        CURLMsg *m;
+        int left;
+        struct job *done = NULL, *done_tail = NULL;
+        while ((m = curl_multi_info_read(d->multi, &left))) {
+            if (m->msg != CURLMSG_DONE)
+                continue;
+            struct job *j = NULL;
+            curl_easy_getinfo(m->easy_handle, CURLINFO_PRIVATE, (char **)&j);
+            j->rc = m->data.result;
+            curl_easy_getinfo(j->easy, CURLINFO_RESPONSE_CODE, &j->code);
+            j->end_ms = og_now_ms();
+            curl_multi_remove_handle(d->multi, j->easy);
+            curl_easy_setopt(j->easy, CURLOPT_PRIVATE, NULL);
+            d->easy_free[d->n_easy_free++] = j->easy;
+            j->easy = NULL;
+            curl_slist_free_all(j->hdrs);
+            j->hdrs = NULL;
+            if (done_tail)
+                done_tail->next = j;
+            else
+                done = j;
+            done_tail = j;
+        }
+        if (done) {
+            pthread_mutex_lock(&d->mu);
+            if (d->done_tail)
+                d->done_tail->next = done;
+            else
+                d->done = done;
+            d->done_tail = done_tail;
+            pthread_cond_signal(&d->cv);
+            pthread_mutex_unlock(&d->mu);
+        }
+    }
+    return NULL;
+}
+
+/* Dispatcher thread: what an attempt's outcome means; queues the result. */
+static void judge(struct og_webhook_dispatch *d, struct job *j)
+{
+    long code = j->rc == CURLE_OK ? j->code : 0;
+    int64_t latency = j->end_ms - j->start_ms;
+    const struct og_webhook_sub *s = find_sub(d, j->sub);
+    int attempt = j->tries + 1;
     int64_t now = og_now_ms();
-    int64_t latency = now - x->start_ms;
-    const struct og_webhook_sub *s = find_sub(d, x->sub);
-    int attempt = x->tries + 1;
     char errbuf[CURL_ERROR_SIZE + 8] = "";
-    if (rc != CURLE_OK)
-        snprintf(errbuf, sizeof errbuf, "%s", x->err[0] ? x->err : curl_easy_strerror(rc));
+    if (j->rc != CURLE_OK)
+        snprintf(errbuf, sizeof errbuf, "%s", j->err[0] ? j->err : curl_easy_strerror(j->rc));
     else if (code < 200 || code > 299)
         snprintf(errbuf, sizeof errbuf, "HTTP %ld", code);
 
-    if (rc == CURLE_OK && code >= 200 && code <= 299) {
-        push_result(d, x->member, x->sub, x->head, "ok", 0, x->eid,
-                    attempt_json(x->eid, x->etype, attempt, "ok", code, latency, NULL, 0));
-    } else if (rc == CURLE_OK && code == 410) {
-        char reason[200];
-        char at[32];
+    if (j->rc == CURLE_OK && code >= 200 && code <= 299) {
+        push_result(d, j->member, j->sub, j->head, "ok", 0, j->eid,
+                    attempt_json(j->eid, j->etype, attempt, "ok", code, latency, NULL, 0));
+    } else if (j->rc == CURLE_OK && code == 410) {
+        char reason[200], at[32];
         og_time_rfc3339(now, at);
         snprintf(reason, sizeof reason, "the endpoint answered 410 Gone at %s", at);
-        og_warn("webhooks: subscription %s disabled: %s", x->sub, reason);
-        og_webhooks_set_disabled(d->w, x->sub, reason);
+        og_warn("webhooks: subscription %s disabled: %s", j->sub, reason);
+        og_webhooks_set_disabled(d->w, j->sub, reason);
         refresh_subs(d, 1);
-        push_result(d, x->member, x->sub, x->head, "dead", 0, x->eid,
-                    attempt_json(x->eid, x->etype, attempt, "dead", code, latency,
+        push_result(d, j->member, j->sub, j->head, "dead", 0, j->eid,
+                    attempt_json(j->eid, j->etype, attempt, "dead", code, latency,
                                  "410 Gone: subscription disabled", 0));
     } else {
         int64_t delay = s ? og_webhook_retry_delay_ms(s, attempt) : -1;
-        int throttled = rc == CURLE_OK && (code == 429 || code == 503 || code == 502 ||
-                                           code == 504);
-        if (delay >= 0 && throttled && x->retry_after_s >= 0)
-            delay = (x->retry_after_s > 86400 ? 86400 : x->retry_after_s) * 1000;
-        if (delay < 0) {
-            push_result(d, x->member, x->sub, x->head, "dead", 0, x->eid,
-                        attempt_json(x->eid, x->etype, attempt, "dead", code, latency, errbuf,
-                                     0));
-        } else {
-            push_result(d, x->member, x->sub, x->head, "retry", now + delay, x->eid,
-                        attempt_json(x->eid, x->etype, attempt, "failed", code, latency, errbuf,
+        int throttled = j->rc == CURLE_OK && (code == 429 || code == 503 || code == 502 ||
+                                              code == 504);
+        if (delay >= 0 && throttled && j->retry_after_s >= 0)
+            delay = (j->retry_after_s > 86400 ? 86400 : j->retry_after_s) * 1000;
+        if (delay < 0)
+            push_result(d, j->member, j->sub, j->head, "dead", 0, j->eid,
+                        attempt_json(j->eid, j->etype, attempt, "dead", code, latency, errbuf, 0));
+        else
+            push_result(d, j->member, j->sub, j->head, "retry", now + delay, j->eid,
+                        attempt_json(j->eid, j->etype, attempt, "failed", code, latency, errbuf,
                                      now + delay));
-        }
     }
-    curl_multi_remove_handle(d->multi, x->easy);
-    xfer_release(x);
-    d->inflight--;
+    job_free(j);
 }
 
-/* One round trip (webhook_step.lua): reports the finished attempts, then
- * claims due queues for the free slots and starts their transfers. Returns
- * how many queues were claimed. Results are kept for the next round when
- * Redis is unavailable. */
+/* Dispatcher thread: judges the finished jobs; with wait_ms > 0 waits that
+ * long for one when none is there. Returns how many were judged. */
+static int collect(struct og_webhook_dispatch *d, int wait_ms)
+{
+    pthread_mutex_lock(&d->mu);
+    if (!d->done && wait_ms > 0 && d->outstanding > 0) {
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        ts.tv_nsec += (long)wait_ms * 1000000L;
+        ts.tv_sec += ts.tv_nsec / 1000000000L;
+        ts.tv_nsec %= 1000000000L;
+        pthread_cond_timedwait(&d->cv, &d->mu, &ts);
+    }
+    struct job *done = d->done;
+    d->done = d->done_tail = NULL;
+    int n = 0;
+    for (struct job *j = done; j; j = j->next)
+        n++;
+    d->outstanding -= n;
+    pthread_mutex_unlock(&d->mu);
+    while (done) {
+        struct job *j = done;
+        done = j->next;
+        judge(d, j);
+    }
+    return n;
+}
+
+static int outstanding(struct og_webhook_dispatch *d)
+{
+    pthread_mutex_lock(&d->mu);
+    int n = d->outstanding;
+    pthread_mutex_unlock(&d->mu);
+    return n;
+}
+
+/* One round trip (webhook_step.lua): reports the judged attempts, then
+ * claims due queues for the free slots and hands their jobs to the HTTP
+ * thread. Returns how many queues were claimed. Results are kept for the
+ * next round when Redis is unavailable. */
 static int step(struct og_webhook_dispatch *d)
 {
-    int free_slots = d->draining ? 0 : d->concurrency - d->inflight;
+    int free_slots = d->draining ? 0 : d->concurrency - outstanding(d);
     if (free_slots <= 0 && d->n_res == 0)
         return 0;
     size_t argc = 6 + d->n_res;
@@ -482,7 +592,8 @@ static int step(struct og_webhook_dispatch *d)
     d->n_res = 0;
     if (e != OG_OK)
         return 0;
-    int n = 0;
+    int n = 0, njobs = 0;
+    struct job *jobs = NULL, *tail = NULL;
     if (r->type == REDIS_REPLY_ERROR) {
         og_error("webhooks: step: %s", r->str);
     } else if (r->type == REDIS_REPLY_ARRAY) {
@@ -497,41 +608,40 @@ static int step(struct og_webhook_dispatch *d)
                 refresh_subs(d, 1);
                 s = find_sub(d, it[1]->str);
             }
-            if (!s) /* deleted: its queued events are dropped */
+            if (!s) { /* deleted: its queued events are dropped */
                 push_result(d, it[0]->str, it[1]->str, it[2]->str, "drop", 0, it[4]->str, NULL);
-            else if (!og_webhook_sub_active(s))
+            } else if (!og_webhook_sub_active(s)) {
                 push_result(d, it[0]->str, it[1]->str, it[2]->str, "dead", 0, it[4]->str,
                             attempt_json(it[4]->str, it[5]->str, atoi(it[3]->str) + 1, "dead",
                                          0, 0, "subscription disabled", 0));
-            else if (it[6]->len == 0)
+            } else if (it[6]->len == 0) {
                 push_result(d, it[0]->str, it[1]->str, it[2]->str, "dead", 0, it[4]->str,
                             attempt_json(it[4]->str, it[5]->str, atoi(it[3]->str) + 1, "dead",
                                          0, 0, "the event is no longer in the stream", 0));
-            else
-                start_xfer(d, s, it);
+            } else {
+                struct job *j = make_job(s, it);
+                if (tail)
+                    tail->next = j;
+                else
+                    jobs = j;
+                tail = j;
+                njobs++;
+            }
         }
     }
     freeReplyObject(r);
+    if (jobs) {
+        pthread_mutex_lock(&d->mu);
+        if (d->todo_tail)
+            d->todo_tail->next = jobs;
+        else
+            d->todo = jobs;
+        d->todo_tail = tail;
+        d->outstanding += njobs;
+        pthread_mutex_unlock(&d->mu);
+        curl_multi_wakeup(d->multi);
+    }
     return n;
-}
-
-static void pump(struct og_webhook_dispatch *d, int wait_ms)
-{
-    int running = 0;
-    curl_multi_perform(d->multi, &running);
-    if (wait_ms > 0 && d->inflight > 0) {
-        curl_multi_poll(d->multi, NULL, 0, wait_ms, NULL);
-        curl_multi_perform(d->multi, &running);
-    }
-    CURLMsg *m;
-    int left;
-    while ((m = curl_multi_info_read(d->multi, &left))) {
-        if (m->msg != CURLMSG_DONE)
-            continue;
-        struct xfer *x = NULL;
-        curl_easy_getinfo(m->easy_handle, CURLINFO_PRIVATE, (char **)&x);
-        finish_xfer(d, x, m->data.result);
-    }
 }
 
 /* ------------------------------------------------------------ the thread */
@@ -551,27 +661,27 @@ static void *run(void *arg)
         }
         refresh_subs(d, 0);
         autoclaim(d);
-        int free_slots = d->concurrency - d->inflight;
+        int judged = collect(d, 0);
+        int free_slots = d->concurrency - outstanding(d);
         int claimed = step(d);
-        pump(d, 0);
         /* Idle: wait in XREADGROUP. Busy: read new entries when the due
-         * queues did not fill the free slots (or every 20 ms), then let the
-         * transfers run for a moment. */
-        int idle = d->inflight == 0 && claimed == 0;
+         * queues did not fill the free slots (or every 20 ms), then wait a
+         * moment for transfers to finish. */
+        int idle = outstanding(d) == 0 && claimed == 0 && d->n_res == 0;
         size_t got = 0;
         int64_t now = og_mono_ms();
         if (idle || claimed < free_slots || now - d->last_read_ms >= 20) {
             got = read_new(d, idle ? 100 : 0);
             d->last_read_ms = now;
         }
-        if (!idle && got == 0)
-            pump(d, 1);
+        if (!idle && got == 0 && judged == 0 && claimed == 0)
+            collect(d, 2);
     }
     /* Let running attempts finish (up to 3 s) so their results are kept;
      * anything still running is redelivered after its lease. */
     int64_t until = og_mono_ms() + 3000;
-    while (d->inflight > 0 && og_mono_ms() < until)
-        pump(d, 20);
+    while (outstanding(d) > 0 && og_mono_ms() < until)
+        collect(d, 20);
     d->draining = 1; /* report only: claim nothing more */
     step(d);
     return NULL;
@@ -591,18 +701,37 @@ static int start(struct og_gateway *g)
                            : 30000;
     snprintf(d->consumer, sizeof d->consumer, "%s", g->instance_id);
     snprintf(d->autoclaim_cursor, sizeof d->autoclaim_cursor, "0-0");
+    pthread_mutex_init(&d->mu, NULL);
+    pthread_cond_init(&d->cv, NULL);
     d->multi = curl_multi_init();
     curl_multi_setopt(d->multi, CURLMOPT_MAX_TOTAL_CONNECTIONS, (long)d->concurrency);
     curl_multi_setopt(d->multi, CURLMOPT_MAXCONNECTS, (long)d->concurrency);
-    d->x = og_calloc((size_t)d->concurrency, sizeof *d->x);
+    d->easy_free = og_calloc((size_t)d->concurrency, sizeof *d->easy_free);
+    d->easy_all = og_calloc((size_t)d->concurrency, sizeof *d->easy_all);
     for (int i = 0; i < d->concurrency; i++)
-        d->x[i].easy = curl_easy_init();
+        d->easy_free[d->n_easy_free++] = d->easy_all[i] = curl_easy_init();
     g->webhook_dispatch = d;
+    if (pthread_create(&d->http_th, NULL, http_run, d) != 0) {
+        og_error("webhooks: cannot start the HTTP thread");
+        return -1;
+    }
     if (pthread_create(&d->th, NULL, run, d) != 0) {
         og_error("webhooks: cannot start the dispatcher thread");
+        atomic_store(&d->http_stop, 1);
+        curl_multi_wakeup(d->multi);
+        pthread_join(d->http_th, NULL);
         return -1;
     }
     return 0;
+}
+
+static void free_jobs(struct job *j)
+{
+    while (j) {
+        struct job *n = j->next;
+        job_free(j);
+        j = n;
+    }
 }
 
 static void stop(struct og_gateway *g)
@@ -612,15 +741,26 @@ static void stop(struct og_gateway *g)
         return;
     atomic_store(&d->stop, 1);
     pthread_join(d->th, NULL);
+    atomic_store(&d->http_stop, 1);
+    curl_multi_wakeup(d->multi);
+    pthread_join(d->http_th, NULL);
+    /* Whatever is still in flight is abandoned: its lease brings it back. */
     for (int i = 0; i < d->concurrency; i++) {
-        if (d->x[i].busy) {
-            curl_multi_remove_handle(d->multi, d->x[i].easy);
-            xfer_release(&d->x[i]);
+        struct job *j = NULL;
+        curl_easy_getinfo(d->easy_all[i], CURLINFO_PRIVATE, (char **)&j);
+        if (j) {
+            curl_multi_remove_handle(d->multi, d->easy_all[i]);
+            job_free(j);
         }
-        curl_easy_cleanup(d->x[i].easy);
+        curl_easy_cleanup(d->easy_all[i]);
     }
     curl_multi_cleanup(d->multi);
-    free(d->x);
+    free(d->easy_free);
+    free(d->easy_all);
+    free_jobs(d->todo);
+    free_jobs(d->done);
+    pthread_mutex_destroy(&d->mu);
+    pthread_cond_destroy(&d->cv);
     for (size_t i = 0; i < d->n_res; i++)
         free(d->res[i]);
     free(d->res);
