@@ -38,6 +38,7 @@
 
 #define BATCH 512
 #define LEASE_MARGIN_MS 5000
+#define CLAIM_AHEAD 2 /* jobs claimed per transfer slot (see http_run) */
 
 /* One attempt: prepared by the dispatcher thread, sent by the HTTP thread,
  * judged by the dispatcher thread again. */
@@ -83,7 +84,8 @@ struct og_webhook_dispatch {
     pthread_mutex_t mu;
     pthread_cond_t cv;          /* signalled when a job lands in done */
     struct job *todo, *todo_tail, *done, *done_tail;
-    int outstanding;            /* jobs handed to the HTTP thread, not yet judged */
+    int outstanding;            /* jobs handed to the HTTP thread, not yet judged
+                                 * (at most CLAIM_AHEAD * concurrency) */
     /* HTTP thread only */
     CURLM *multi;
     CURL **easy_all;            /* [concurrency] owned; PRIVATE = the job while in flight */
@@ -425,14 +427,26 @@ static void http_start(struct og_webhook_dispatch *d, struct job *j)
 static void *http_run(void *arg)
 {
     struct og_webhook_dispatch *d = arg;
+    /* Claimed jobs waiting for an idle handle: the dispatcher claims ahead
+     * (up to twice the concurrency) so that transfers never wait for its
+     * Redis round trips; at most `concurrency` are on the wire. */
+    struct job *wait = NULL, *wait_tail = NULL;
     while (!atomic_load(&d->http_stop)) {
         pthread_mutex_lock(&d->mu);
-        struct job *todo = d->todo;
-        d->todo = d->todo_tail = NULL;
+        if (d->todo) {
+            if (wait_tail)
+                wait_tail->next = d->todo;
+            else
+                wait = d->todo;
+            wait_tail = d->todo_tail;
+            d->todo = d->todo_tail = NULL;
+        }
         pthread_mutex_unlock(&d->mu);
-        while (todo) {
-            struct job *j = todo;
-            todo = j->next;
+        while (wait && d->n_easy_free > 0) {
+            struct job *j = wait;
+            wait = j->next;
+            if (!wait)
+                wait_tail = NULL;
             j->next = NULL;
             http_start(d, j);
         }
@@ -473,6 +487,11 @@ static void *http_run(void *arg)
             pthread_cond_signal(&d->cv);
             pthread_mutex_unlock(&d->mu);
         }
+    }
+    while (wait) { /* never sent: their leases bring them back */
+        struct job *j = wait;
+        wait = j->next;
+        job_free(j);
     }
     return NULL;
 }
@@ -563,7 +582,7 @@ static int outstanding(struct og_webhook_dispatch *d)
  * next round when Redis is unavailable. */
 static int step(struct og_webhook_dispatch *d)
 {
-    int free_slots = d->draining ? 0 : d->concurrency - outstanding(d);
+    int free_slots = d->draining ? 0 : CLAIM_AHEAD * d->concurrency - outstanding(d);
     if (free_slots <= 0 && d->n_res == 0)
         return 0;
     size_t argc = 6 + d->n_res;
@@ -662,7 +681,7 @@ static void *run(void *arg)
         refresh_subs(d, 0);
         autoclaim(d);
         int judged = collect(d, 0);
-        int free_slots = d->concurrency - outstanding(d);
+        int free_slots = CLAIM_AHEAD * d->concurrency - outstanding(d);
         int claimed = step(d);
         /* Idle: wait in XREADGROUP. Busy: read new entries when the due
          * queues did not fill the free slots (or every 20 ms), then wait a
