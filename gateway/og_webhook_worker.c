@@ -1,9 +1,9 @@
-/* og_webhook_worker - the webhook dispatcher: one thread that reads
- * {og}:events through the consumer group "webhooks", fans entries out to the
- * subscriptions' per-session queues, claims due queues and POSTs their head
- * event over libcurl multi (up to webhook_dispatch.concurrency transfers,
- * keep-alive connections), and reports each attempt back (core/og_webhooks.h
- * describes the Redis side; core/lua/webhook_*.lua the scripts).
+/* og_webhook_worker - the webhook dispatcher: reads {og}:events through the
+ * consumer group "webhooks", fans entries out to the subscriptions'
+ * per-session queues, claims due queues and POSTs their head event over
+ * libcurl multi (webhook_dispatch.concurrency transfers in all, keep-alive
+ * connections), and reports each attempt back (core/og_webhooks.h describes
+ * the Redis side; core/lua/webhook_*.lua the scripts).
  *
  * At-least-once: an entry is acknowledged only when every matching
  * subscription got a 2xx or dead-lettered it. Entries that an instance read
@@ -12,12 +12,17 @@
  * (the attempt timeout + 5 s) runs out. So kill -9 loses nothing; it may
  * deliver an event twice (same webhook-id), which consumers de-duplicate.
  *
- * Two threads, so Redis round trips and HTTP transfers overlap: the
- * dispatcher thread does all Redis work and every decision (which queues to
- * claim, signing, retry or dead-letter, 410); the HTTP thread only runs the
- * libcurl multi handle. They exchange jobs through two lists under one
- * mutex: "todo" (claimed, signed, ready to send) and "done" (with the HTTP
- * outcome).
+ * Each instance runs DISPATCHERS dispatchers sharing the configured
+ * concurrency; each is its own consumer in the group and behaves exactly
+ * like a separate instance. A dispatcher has two threads, so Redis round
+ * trips and HTTP transfers overlap: the dispatcher thread does all Redis
+ * work and every decision (which queues to claim, signing, retry or
+ * dead-letter, 410); the HTTP thread only runs the libcurl multi handle.
+ * They exchange jobs through two lists under one mutex: "todo" (claimed,
+ * signed, ready to send) and "done" (with the HTTP outcome). The dispatcher
+ * claims up to CLAIM_AHEAD jobs per transfer slot so the HTTP thread never
+ * waits for it; only the head of a (subscription, session) queue is ever
+ * claimed, so claiming ahead does not change the order.
  *
  * Redis: the blocking XREADGROUP goes through the shared pool with BLOCK
  * 100 ms, well under the pool's 2 s socket timeout (TOOLCHAIN.md), and only
@@ -39,6 +44,7 @@
 #define BATCH 512
 #define LEASE_MARGIN_MS 5000
 #define CLAIM_AHEAD 2 /* jobs claimed per transfer slot (see http_run) */
+#define DISPATCHERS 2 /* per instance, when concurrency >= 16 (see start) */
 
 /* One attempt: prepared by the dispatcher thread, sent by the HTTP thread,
  * judged by the dispatcher thread again. */
@@ -62,7 +68,7 @@ struct job {
     char err[CURL_ERROR_SIZE];
 };
 
-struct og_webhook_dispatch {
+struct dispatcher {
     struct og_gateway *g;       /* [borrowed] */
     struct og_webhooks *w;      /* [borrowed] g->webhooks */
     pthread_t th, http_th;
@@ -95,7 +101,7 @@ struct og_webhook_dispatch {
 
 /* ------------------------------------------------------------ helpers */
 
-static const struct og_webhook_sub *find_sub(struct og_webhook_dispatch *d, const char *id)
+static const struct og_webhook_sub *find_sub(struct dispatcher *d, const char *id)
 {
     for (size_t i = 0; i < d->n_subs; i++)
         if (strcmp(d->subs[i].id, id) == 0)
@@ -103,7 +109,7 @@ static const struct og_webhook_sub *find_sub(struct og_webhook_dispatch *d, cons
     return NULL;
 }
 
-static int64_t max_timeout_ms(struct og_webhook_dispatch *d)
+static int64_t max_timeout_ms(struct dispatcher *d)
 {
     int64_t m = 1000;
     for (size_t i = 0; i < d->n_subs; i++)
@@ -114,7 +120,7 @@ static int64_t max_timeout_ms(struct og_webhook_dispatch *d)
 
 /* Reloads the subscriptions when their version changed (checked at most
  * every 250 ms, or now when force). */
-static void refresh_subs(struct og_webhook_dispatch *d, int force)
+static void refresh_subs(struct dispatcher *d, int force)
 {
     int64_t now = og_mono_ms();
     if (!force && now - d->ver_checked_ms < 250)
@@ -135,7 +141,7 @@ static void refresh_subs(struct og_webhook_dispatch *d, int force)
 
 /* Creates the group and stores the config's subscriptions; retried by the
  * loop until Redis answers. */
-static int setup(struct og_webhook_dispatch *d)
+static int setup(struct dispatcher *d)
 {
     struct og_core *c = d->g->core;
     redisReply *r = NULL;
@@ -185,7 +191,7 @@ static const char *field(redisReply *f, const char *name)
 
 /* Queues an array of stream entries [[id, [f, v, ...]], ...] for the
  * subscriptions that want them (one script call). */
-static void enqueue_entries(struct og_webhook_dispatch *d, redisReply *entries)
+static void enqueue_entries(struct dispatcher *d, redisReply *entries)
 {
     if (!entries || entries->type != REDIS_REPLY_ARRAY || entries->elements == 0)
         return;
@@ -230,7 +236,7 @@ static void enqueue_entries(struct og_webhook_dispatch *d, redisReply *entries)
 }
 
 /* Reads new entries; blocks up to block_ms when > 0. Returns how many. */
-static size_t read_new(struct og_webhook_dispatch *d, int block_ms)
+static size_t read_new(struct dispatcher *d, int block_ms)
 {
     struct og_core *c = d->g->core;
     redisReply *r = NULL;
@@ -260,7 +266,7 @@ static size_t read_new(struct og_webhook_dispatch *d, int block_ms)
 
 /* Takes over entries another consumer (a dead instance) read but never
  * queued or acknowledged, one page per call. */
-static void autoclaim(struct og_webhook_dispatch *d)
+static void autoclaim(struct dispatcher *d)
 {
     int64_t now = og_mono_ms();
     int64_t every = d->claim_idle_ms / 4 > 100 ? d->claim_idle_ms / 4 : 100;
@@ -287,7 +293,7 @@ static void autoclaim(struct og_webhook_dispatch *d)
 
 /* ------------------------------------------------------------ results */
 
-static void push_result(struct og_webhook_dispatch *d, const char *member, const char *sub,
+static void push_result(struct dispatcher *d, const char *member, const char *sub,
                         const char *head, const char *outcome, int64_t next_due_ms,
                         const char *eid, char *attempt /* [xfer] or NULL */)
 {
@@ -388,7 +394,7 @@ static struct job *make_job(const struct og_webhook_sub *s, redisReply **it)
 }
 
 /* HTTP thread: starts one job on an idle easy handle. */
-static void http_start(struct og_webhook_dispatch *d, struct job *j)
+static void http_start(struct dispatcher *d, struct job *j)
 {
     CURL *e = d->easy_free[--d->n_easy_free];
     char line[200];
@@ -426,7 +432,7 @@ static void http_start(struct og_webhook_dispatch *d, struct job *j)
 /* HTTP thread: sends what the dispatcher prepared, hands back outcomes. */
 static void *http_run(void *arg)
 {
-    struct og_webhook_dispatch *d = arg;
+    struct dispatcher *d = arg;
     /* Claimed jobs waiting for an idle handle: the dispatcher claims ahead
      * (up to twice the concurrency) so that transfers never wait for its
      * Redis round trips; at most `concurrency` are on the wire. */
@@ -497,7 +503,7 @@ static void *http_run(void *arg)
 }
 
 /* Dispatcher thread: what an attempt's outcome means; queues the result. */
-static void judge(struct og_webhook_dispatch *d, struct job *j)
+static void judge(struct dispatcher *d, struct job *j)
 {
     long code = j->rc == CURLE_OK ? j->code : 0;
     int64_t latency = j->end_ms - j->start_ms;
@@ -542,7 +548,7 @@ static void judge(struct og_webhook_dispatch *d, struct job *j)
 
 /* Dispatcher thread: judges the finished jobs; with wait_ms > 0 waits that
  * long for one when none is there. Returns how many were judged. */
-static int collect(struct og_webhook_dispatch *d, int wait_ms)
+static int collect(struct dispatcher *d, int wait_ms)
 {
     pthread_mutex_lock(&d->mu);
     if (!d->done && wait_ms > 0 && d->outstanding > 0) {
@@ -568,7 +574,7 @@ static int collect(struct og_webhook_dispatch *d, int wait_ms)
     return n;
 }
 
-static int outstanding(struct og_webhook_dispatch *d)
+static int outstanding(struct dispatcher *d)
 {
     pthread_mutex_lock(&d->mu);
     int n = d->outstanding;
@@ -580,7 +586,7 @@ static int outstanding(struct og_webhook_dispatch *d)
  * claims due queues for the free slots and hands their jobs to the HTTP
  * thread. Returns how many queues were claimed. Results are kept for the
  * next round when Redis is unavailable. */
-static int step(struct og_webhook_dispatch *d)
+static int step(struct dispatcher *d)
 {
     int free_slots = d->draining ? 0 : CLAIM_AHEAD * d->concurrency - outstanding(d);
     if (free_slots <= 0 && d->n_res == 0)
@@ -667,7 +673,7 @@ static int step(struct og_webhook_dispatch *d)
 
 static void *run(void *arg)
 {
-    struct og_webhook_dispatch *d = arg;
+    struct dispatcher *d = arg;
     while (!atomic_load(&d->stop)) {
         if (!d->ready) {
             if (setup(d) == 0) {
@@ -706,19 +712,18 @@ static void *run(void *arg)
     return NULL;
 }
 
-static int start(struct og_gateway *g)
+/* Starts one dispatcher (its two threads) with `concurrency` transfers.
+ * NULL when a thread cannot start. */
+static struct dispatcher *dispatcher_start(struct og_gateway *g, int concurrency, int idx)
 {
-    struct og_webhook_dispatch *d = og_calloc(1, sizeof *d);
+    struct dispatcher *d = og_calloc(1, sizeof *d);
     d->g = g;
-    g->webhooks = og_webhooks_new(g->core);
     d->w = g->webhooks;
-    d->concurrency = (int)(g->cfg->webhook_dispatch.concurrency > 0
-                               ? g->cfg->webhook_dispatch.concurrency
-                               : 64);
+    d->concurrency = concurrency;
     d->claim_idle_ms = g->cfg->webhook_dispatch.claim_idle_ms > 0
                            ? g->cfg->webhook_dispatch.claim_idle_ms
                            : 30000;
-    snprintf(d->consumer, sizeof d->consumer, "%s", g->instance_id);
+    snprintf(d->consumer, sizeof d->consumer, "%s-%d", g->instance_id, idx);
     snprintf(d->autoclaim_cursor, sizeof d->autoclaim_cursor, "0-0");
     pthread_mutex_init(&d->mu, NULL);
     pthread_cond_init(&d->cv, NULL);
@@ -729,19 +734,18 @@ static int start(struct og_gateway *g)
     d->easy_all = og_calloc((size_t)d->concurrency, sizeof *d->easy_all);
     for (int i = 0; i < d->concurrency; i++)
         d->easy_free[d->n_easy_free++] = d->easy_all[i] = curl_easy_init();
-    g->webhook_dispatch = d;
     if (pthread_create(&d->http_th, NULL, http_run, d) != 0) {
         og_error("webhooks: cannot start the HTTP thread");
-        return -1;
+        return NULL;
     }
     if (pthread_create(&d->th, NULL, run, d) != 0) {
         og_error("webhooks: cannot start the dispatcher thread");
         atomic_store(&d->http_stop, 1);
         curl_multi_wakeup(d->multi);
         pthread_join(d->http_th, NULL);
-        return -1;
+        return NULL;
     }
-    return 0;
+    return d;
 }
 
 static void free_jobs(struct job *j)
@@ -753,12 +757,9 @@ static void free_jobs(struct job *j)
     }
 }
 
-static void stop(struct og_gateway *g)
+/* Joins a dispatcher whose stop flag is set and frees it. */
+static void dispatcher_free(struct dispatcher *d)
 {
-    struct og_webhook_dispatch *d = g->webhook_dispatch;
-    if (!d)
-        return;
-    atomic_store(&d->stop, 1);
     pthread_join(d->th, NULL);
     atomic_store(&d->http_stop, 1);
     curl_multi_wakeup(d->multi);
@@ -784,10 +785,52 @@ static void stop(struct og_gateway *g)
         free(d->res[i]);
     free(d->res);
     og_webhook_subs_free(d->subs, d->n_subs);
+    free(d);
+}
+
+/* The worker: DISPATCHERS independent dispatchers sharing the configured
+ * concurrency. Each is a consumer of its own in the group and behaves like
+ * a separate instance (the design already lets instances share the work),
+ * so their Redis round trips overlap too. */
+struct og_webhook_dispatch {
+    struct dispatcher *d[DISPATCHERS];
+    int n;
+};
+
+static void stop(struct og_gateway *g)
+{
+    struct og_webhook_dispatch *all = g->webhook_dispatch;
+    if (!all)
+        return;
+    for (int i = 0; i < all->n; i++) /* all drain at once */
+        atomic_store(&all->d[i]->stop, 1);
+    for (int i = 0; i < all->n; i++)
+        dispatcher_free(all->d[i]);
+    free(all);
     og_webhooks_free(g->webhooks);
     g->webhooks = NULL;
     g->webhook_dispatch = NULL;
-    free(d);
+}
+
+static int start(struct og_gateway *g)
+{
+    g->webhooks = og_webhooks_new(g->core);
+    int total = (int)(g->cfg->webhook_dispatch.concurrency > 0
+                          ? g->cfg->webhook_dispatch.concurrency
+                          : 64);
+    struct og_webhook_dispatch *all = og_calloc(1, sizeof *all);
+    g->webhook_dispatch = all;
+    int n = total >= 16 ? DISPATCHERS : 1;
+    for (int i = 0; i < n; i++) {
+        int c = total / n + (i < total % n ? 1 : 0);
+        all->d[all->n] = dispatcher_start(g, c, i);
+        if (!all->d[all->n]) {
+            stop(g);
+            return -1;
+        }
+        all->n++;
+    }
+    return 0;
 }
 
 const struct og_worker og_worker_webhooks = {"webhooks", start, stop};

@@ -6,11 +6,11 @@
 -- ARGV: P, group, now_ms, then per entry: entry id, session, n, sub ids (n).
 -- Returns the number of entries queued.
 local P, group, now = ARGV[1], ARGV[2], ARGV[3]
-local stream, due = k(P, 'events'), k(P, 'wh', 'due')
+local stream, due, WH = P .. ':events', P .. ':wh:due', P .. ':wh:'
 local i, queued = 4, 0
 while i <= #ARGV do
   local xid, ses, n = ARGV[i], ARGV[i + 1], tonumber(ARGV[i + 2])
-  local mk = k(P, 'wh', 'ev', xid)
+  local mk = WH .. 'ev:' .. xid
   if n == 0 then
     if redis.call('EXISTS', mk) == 0 then redis.call('XACK', stream, group, xid) end
   elseif redis.call('SET', mk, n, 'NX') then
@@ -18,7 +18,7 @@ while i <= #ARGV do
     if ses == '' then ses = '~' .. xid end
     for j = 1, n do
       local sub = ARGV[i + 2 + j]
-      if redis.call('RPUSH', k(P, 'wh', sub, 'q', ses), xid) == 1 then
+      if redis.call('RPUSH', WH .. sub .. ':q:' .. ses, xid) == 1 then
         redis.call('ZADD', due, now, sub .. '\t' .. ses)
       end
     end

@@ -17,20 +17,22 @@
 -- claim), then per result 7 values: member ("<sub>\t<session>"), sub, head,
 -- outcome ("ok", "retry", "dead", "drop"), next_due_ms, event id, attempt
 -- JSON ('' = do not record).
+-- Keys are concatenated inline (not with k()): this runs once per delivery.
 -- Returns per claimed queue {member, sub, head, failed_tries, event_id,
 -- type, event_json}; head is the stream entry id ("r:" prefix = a replay);
 -- event_json is '' when the stream no longer holds the entry.
 local P, group, now, cap = ARGV[1], ARGV[2], tonumber(ARGV[3]), tonumber(ARGV[4])
 local lease, max = tonumber(ARGV[5]), tonumber(ARGV[6])
-local due, stream = k(P, 'wh', 'due'), k(P, 'events')
+local due, stream = P .. ':wh:due', P .. ':events'
+local WH, HOOK = P .. ':wh:', P .. ':webhook:'
 
 for i = 7, #ARGV, 7 do
   local m, sub, head, outcome = ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3]
   local next_due, eid, att = ARGV[i + 4], ARGV[i + 5], ARGV[i + 6]
   local ses = string.sub(m, #sub + 2)
-  local q, tries = k(P, 'wh', sub, 'q', ses), k(P, 'wh', sub, 'tries')
+  local q, tries = WH .. sub .. ':q:' .. ses, WH .. sub .. ':tries'
   if att ~= '' then
-    local dk = k(P, 'webhook', sub, 'deliveries')
+    local dk = HOOK .. sub .. ':deliveries'
     if redis.call('LPUSH', dk, att) > cap then redis.call('LTRIM', dk, 0, cap - 1) end
   end
   if redis.call('LINDEX', q, 0) == head then
@@ -41,13 +43,13 @@ for i = 7, #ARGV, 7 do
       redis.call('LPOP', q)
       redis.call('HDEL', tries, head)
       if outcome == 'dead' and eid ~= '' then
-        redis.call('ZADD', k(P, 'webhook', sub, 'dead'), now, eid)
+        redis.call('ZADD', HOOK .. sub .. ':dead', now, eid)
       elseif outcome == 'ok' and string.sub(head, 1, 2) == 'r:' then
         -- only a replay can succeed for a dead-lettered event
-        redis.call('ZREM', k(P, 'webhook', sub, 'dead'), eid)
+        redis.call('ZREM', HOOK .. sub .. ':dead', eid)
       end
       if string.sub(head, 1, 2) ~= 'r:' then
-        local mk = k(P, 'wh', 'ev', head)
+        local mk = WH .. 'ev:' .. head
         if redis.call('DECR', mk) <= 0 then
           redis.call('DEL', mk)
           redis.call('XACK', stream, group, head)
@@ -68,14 +70,14 @@ local members = redis.call('ZRANGEBYSCORE', due, '-inf', now, 'LIMIT', 0, max)
 for _, m in ipairs(members) do
   local tab = string.find(m, '\t', 1, true)
   local sub, ses = string.sub(m, 1, tab - 1), string.sub(m, tab + 1)
-  local head = redis.call('LINDEX', k(P, 'wh', sub, 'q', ses), 0)
+  local head = redis.call('LINDEX', WH .. sub .. ':q:' .. ses, 0)
   if not head then
     redis.call('ZREM', due, m)
   else
     redis.call('ZADD', due, now + lease, m)
     local xid = head
     if string.sub(head, 1, 2) == 'r:' then xid = string.sub(head, 3) end
-    local tries = redis.call('HGET', k(P, 'wh', sub, 'tries'), head) or '0'
+    local tries = redis.call('HGET', WH .. sub .. ':tries', head) or '0'
     local eid, etype, ev = '', '', ''
     local e = redis.call('XRANGE', stream, xid, xid)
     if e[1] then
