@@ -343,11 +343,25 @@ static size_t on_header(char *buf, size_t size, size_t n, void *ud)
 {
     struct job *j = ud;
     size_t len = size * n;
-    if (len > 12 && strncasecmp(buf, "Retry-After:", 12) == 0) {
-        char *end;
-        long v = strtol(buf + 12, &end, 10);
-        if (end != buf + 12 && v >= 0)
-            j->retry_after_s = v;
+    if (len > 12 && len < 128 && strncasecmp(buf, "Retry-After:", 12) == 0) {
+        /* delay-seconds or an HTTP-date (RFC 9110 §10.2.3) */
+        char v[128];
+        size_t vl = len - 12;
+        memcpy(v, buf + 12, vl);
+        while (vl > 0 && (v[vl - 1] == '\r' || v[vl - 1] == '\n' || v[vl - 1] == ' '))
+            vl--;
+        v[vl] = 0;
+        char *p = v, *end;
+        while (*p == ' ')
+            p++;
+        long secs = strtol(p, &end, 10);
+        if (end != p && *end == 0 && secs >= 0) {
+            j->retry_after_s = secs;
+        } else {
+            time_t t = curl_getdate(p, NULL);
+            if (t != (time_t)-1)
+                j->retry_after_s = t > time(NULL) ? (long)(t - time(NULL)) : 0;
+        }
     }
     return len;
 }
