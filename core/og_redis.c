@@ -300,12 +300,16 @@ void og_script_free(struct og_script *s)
 og_err og_redis_eval(struct og_redis *r, struct og_script *s, int nkeys, int argc,
                      const char **argv, const size_t *lens, redisReply **reply)
 {
-    enum { MAXARGS = 64 };
-    const char *av[MAXARGS + 3];
-    size_t al[MAXARGS + 3];
+    /* Small calls (nearly all) build the command on the stack; batches of
+     * any size (the webhook dispatcher's) get it from the heap. */
+    enum { STACK_ARGS = 64 };
+    const char *av_s[STACK_ARGS + 3], **av = av_s;
+    size_t al_s[STACK_ARGS + 3], *al = al_s;
     char nk[16];
-    if (argc > MAXARGS)
-        return OG_ERR_INTERNAL;
+    if (argc > STACK_ARGS) {
+        av = og_calloc((size_t)argc + 3, sizeof *av);
+        al = og_calloc((size_t)argc + 3, sizeof *al);
+    }
     snprintf(nk, sizeof nk, "%d", nkeys);
     av[0] = "EVALSHA", al[0] = 7;
     av[1] = s->sha, al[1] = 40;
@@ -315,9 +319,8 @@ og_err og_redis_eval(struct og_redis *r, struct og_script *s, int nkeys, int arg
         al[3 + i] = lens ? lens[i] : strlen(argv[i]);
     }
     og_err e = run(r, argc + 3, av, al, reply);
-    if (e != OG_OK)
-        return e;
-    if ((*reply)->type == REDIS_REPLY_ERROR && strncmp((*reply)->str, "NOSCRIPT", 8) == 0) {
+    if (e == OG_OK && (*reply)->type == REDIS_REPLY_ERROR &&
+        strncmp((*reply)->str, "NOSCRIPT", 8) == 0) {
         freeReplyObject(*reply);
         *reply = NULL;
         /* EVAL both runs and caches the script: one round trip, no race with
@@ -328,5 +331,9 @@ og_err og_redis_eval(struct og_redis *r, struct og_script *s, int nkeys, int arg
     }
     if (e == OG_OK && (*reply)->type == REDIS_REPLY_ERROR)
         og_error("redis script %s: %s", s->name, (*reply)->str);
+    if (av != av_s) {
+        free(av);
+        free(al);
+    }
     return e;
 }

@@ -47,7 +47,7 @@ int og_webhook_sign(const char *secret, const char *id, int64_t ts, const void *
     int hl = snprintf(head, sizeof head, "%s.%lld.", id, (long long)ts);
     if (hl < 0 || (size_t)hl >= sizeof head)
         return -1;
-    /* HMAC over id.ts.body without copying the body. */
+    /* HMAC over "id.ts.body", as the spec defines the signed content. */
     struct og_buf msg = {0};
     og_buf_append(&msg, head, (size_t)hl);
     og_buf_append(&msg, body, len);
@@ -376,26 +376,7 @@ void og_webhooks_free(struct og_webhooks *w)
 og_err og_webhooks_eval(struct og_webhooks *w, struct og_script *s, int argc, const char **argv,
                         const size_t *lens, redisReply **reply)
 {
-    const char **av = og_calloc((size_t)argc + 3, sizeof *av);
-    size_t *al = og_calloc((size_t)argc + 3, sizeof *al);
-    av[0] = "EVALSHA", al[0] = 7;
-    av[1] = s->sha, al[1] = 40;
-    av[2] = "0", al[2] = 1;
-    for (int i = 0; i < argc; i++) {
-        av[3 + i] = argv[i];
-        al[3 + i] = lens ? lens[i] : strlen(argv[i]);
-    }
-    og_err e = og_redis_argv(w->core->redis, argc + 3, av, al, reply);
-    if (e == OG_OK && (*reply)->type == REDIS_REPLY_ERROR &&
-        strncmp((*reply)->str, "NOSCRIPT", 8) == 0) {
-        freeReplyObject(*reply);
-        *reply = NULL;
-        av[0] = "EVAL", al[0] = 4; /* runs and caches it in one round trip */
-        av[1] = s->source, al[1] = strlen(s->source);
-        e = og_redis_argv(w->core->redis, argc + 3, av, al, reply);
-    }
-    free(av), free(al);
-    return e;
+    return og_redis_eval(w->core->redis, s, 0, argc, argv, lens, reply);
 }
 
 static og_err admin(struct og_webhooks *w, int argc, const char **argv, char *out, size_t outsz)
