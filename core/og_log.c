@@ -21,6 +21,8 @@ int og_log_level_parse(const char *s)
 
 void og_log_vwrite(int level, const char *scope, const char *fmt, va_list ap)
 {
+    if (level > og_log_level)
+        return; /* OG_LOG checks before formatting; direct callers rely on this */
     char line[2048];
     struct timespec ts;
     struct tm tm;
