@@ -422,12 +422,19 @@ static void scenario_durable(struct og_test_redis *rs)
     json_object *items = wait_final(&d, sid, 30000);
     json_object *f = json_object_array_get_idx(items, 0);
     CHECK_STR(fstr(f, "status"), "sent");
-    CHECK_INT(json_object_get_int(json_object_object_get(f, "attempts")), 2);
+    /* The killed attempt counts but leaves no try. On a slow machine the
+     * stalled first attempt may also have timed out (and been recorded as a
+     * temporary failure) just before the kill; either way the tries are the
+     * attempts minus the killed one, the last try is the successful one, and
+     * exactly one mail arrived. */
+    int attempts = json_object_get_int(json_object_object_get(f, "attempts"));
     json_object *tries = json_object_object_get(f, "tries");
-    CHECK_INT(json_object_array_length(tries), 1);
-    CHECK_INT(json_object_get_int(json_object_object_get(json_object_array_get_idx(tries, 0),
-                                                         "attempt")),
-              2);
+    size_t ntries = json_object_array_length(tries);
+    CHECK(attempts >= 2);
+    CHECK_INT(ntries, attempts - 1);
+    json_object *last_try = json_object_array_get_idx(tries, ntries ? ntries - 1 : 0);
+    CHECK_INT(json_object_get_int(json_object_object_get(last_try, "attempt")), attempts);
+    CHECK_STR(json_object_get_string(json_object_object_get(last_try, "outcome")), "sent");
     CHECK_INT(sink_count(&s), 1);
     CHECK_INT(count_events(rc, "followup.sent", NULL), 1);
     json_object_put(items);
