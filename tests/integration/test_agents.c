@@ -511,9 +511,10 @@ static void test_autoforward_realtime(void)
     CHECK_STR(x, a);
     free(x);
     int64_t t0 = og_now_ms();
-    /* nobody answers: after 10 s it moves to level two (avoid_same_level) */
+    /* nobody answers: after 10 s it moves to level two (avoid_same_level); the
+     * upper bound leaves room for a loaded (sanitizer) CI machine */
     char *cur = NULL;
-    while (og_now_ms() - t0 < 13000) {
+    while (og_now_ms() - t0 < 16000) {
         free(cur);
         cur = ses_field(sid, "agent_id");
         if (strcmp(cur, b) == 0)
@@ -522,7 +523,7 @@ static void test_autoforward_realtime(void)
     }
     int64_t took = og_now_ms() - t0;
     CHECK_STR(cur, b);
-    CHECK(took >= 9500 && took < 12500);
+    CHECK(took >= 9500 && took < 15000);
     free(cur);
     CHECK_INT(rint_("HGET {og}:agent:%s chats", a), 0);
 }
