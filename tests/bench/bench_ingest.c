@@ -3,7 +3,8 @@
  * local redis-server; every 2xx means the message, its session and events
  * are in Redis. Prints req/s and p50/p99 latency.
  *
- * usage: bench_ingest [requests (default 60000)] [max seconds (default 20)] */
+ * usage: bench_ingest [requests (default 60000)] [max seconds (default 20)]
+ *                     [http threads (default: omnigate's own default)] */
 #include "og_bench.h"
 #include "og_test.h"
 #include "og_util.h"
@@ -23,7 +24,12 @@ int main(int argc, char **argv)
         return 1;
     const char *ch = "[{\"id\":\"bench\",\"connector\":\"signed_json\",\"options\":{\"secret\":\"" SECRET
                      "\",\"reply_url\":\"http://127.0.0.1:9/\"}}]";
-    if (og_test_daemon_start(&d, rs.url, ch, "\"log_level\":\"warn\"") != 0) {
+    char *extra = argc > 3 ? og_sprintf("\"log_level\":\"warn\",\"http\":{\"threads\":%d}",
+                                        atoi(argv[3]))
+                           : og_strdup("\"log_level\":\"warn\"");
+    int started = og_test_daemon_start(&d, rs.url, ch, extra);
+    free(extra);
+    if (started != 0) {
         og_test_redis_stop(&rs);
         return 1;
     }
