@@ -74,6 +74,13 @@ int main(int argc, char **argv)
     og_bench_print("signed_json ingest (durable)", &r);
     printf("redis busy %.0f%% of the run: %.1f us of Redis time per ingested message\n",
            100.0 * redis_us / (r.seconds * 1e6), r.done ? redis_us / (double)r.done : 0.0);
+    /* The daemon's own view of the same run: time spent answering a hook. */
+    char *murl = og_sprintf("%s/metrics", d.base);
+    struct og_test_resp m = og_test_http("GET", murl, NULL, NULL, 0);
+    for (char *line = strtok(m.body, "\n"); line; line = strtok(NULL, "\n"))
+        if (strncmp(line, "omnigate_hook_duration_seconds_", 31) == 0)
+            printf("daemon %s\n", line);
+    free(m.body), free(murl);
     og_bench_free(reqs, n);
     free(url);
     og_test_daemon_stop(&d);
