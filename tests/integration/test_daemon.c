@@ -249,5 +249,22 @@ int main(void)
     CHECK_INT(cs, 0);
     CHECK(strstr(out, "ok") != NULL);
     free(out);
+
+    /* config/omnigate.example.json (every key) passes --check, channel options
+     * included; its connector_dir is relative to a source tree built with make */
+    char *cmd = og_sprintf("cd %s && OMNIGATE_ADMIN_TOKEN=0123456789abcdef0123 "
+                           "OMNIGATE_DEMO_SECRET=s OMNIGATE_REDIS_PASSWORD= %s/bin/omnigate "
+                           "--config config/omnigate.example.json --check "
+                           "--connector-dir %s/lib/omnigate/connectors 2>&1",
+                           OG_SOURCE_DIR, OG_BINARY_DIR, OG_BINARY_DIR);
+    FILE *p = popen(cmd, "r");
+    char line[512] = "";
+    size_t got = p ? fread(line, 1, sizeof line - 1, p) : 0;
+    line[got] = 0;
+    CHECK_INT(p ? pclose(p) : -1, 0);
+    CHECK(strstr(line, "config/omnigate.example.json: ok") != NULL);
+    if (!strstr(line, ": ok"))
+        fprintf(stderr, "%s\n", line);
+    free(cmd);
     return og_test_done();
 }
