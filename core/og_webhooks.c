@@ -82,6 +82,8 @@ int og_webhook_event_type_known(const char *t)
     return 0;
 }
 
+struct og_webhook_stats og_webhook_stats;
+
 /* --------------------------------------------------------- subscriptions */
 
 /* CHANNELS.md §7: attempts at 0, 5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 14 h,

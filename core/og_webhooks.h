@@ -24,6 +24,7 @@
 #include "og_core.h"
 
 #include <json-c/json.h>
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -119,4 +120,10 @@ og_err og_webhooks_deliveries(struct og_webhooks *w, const char *id, const char 
  * every matching event since since_ms (at most max). *queued = how many. */
 og_err og_webhooks_replay(struct og_webhooks *w, const struct og_webhook_sub *s,
                           const char *event_id, int64_t since_ms, int max, int *queued);
+
+/* Delivery attempts by outcome, for /metrics (bumped by the dispatcher). */
+struct og_webhook_stats {
+    atomic_ullong ok, retried, dead;
+};
+extern struct og_webhook_stats og_webhook_stats;
 #endif

@@ -3,6 +3,7 @@
  * scrape time (a scrape is rare, the hot path is not). */
 #include "og_gateway.h"
 #include "og_outbox.h"
+#include "og_webhooks.h"
 #include "og_util.h"
 
 #include <string.h>
@@ -88,6 +89,15 @@ char *og_metrics_render(struct og_gateway *g)
                   atomic_load(&o->replies), atomic_load(&o->sent), atomic_load(&o->retried),
                   atomic_load(&o->failed), atomic_load(&o->statuses),
                   atomic_load(&o->status_dups), atomic_load(&o->status_unknown));
+
+    og_buf_printf(&b,
+                  "# HELP omnigate_webhook_attempts_total Webhook delivery attempts by outcome.\n"
+                  "# TYPE omnigate_webhook_attempts_total counter\n"
+                  "omnigate_webhook_attempts_total{outcome=\"ok\"} %llu\n"
+                  "omnigate_webhook_attempts_total{outcome=\"retry\"} %llu\n"
+                  "omnigate_webhook_attempts_total{outcome=\"dead\"} %llu\n",
+                  atomic_load(&og_webhook_stats.ok), atomic_load(&og_webhook_stats.retried),
+                  atomic_load(&og_webhook_stats.dead));
 
     /* Depths from Redis; absent when Redis is down (the scrape still works). */
     redisReply *rep = NULL;

@@ -301,6 +301,10 @@ static void push_result(struct dispatcher *d, const char *member, const char *su
         d->cap_res = d->cap_res ? d->cap_res * 2 : 7 * 64;
         d->res = og_realloc(d->res, d->cap_res * sizeof *d->res);
     }
+    atomic_fetch_add(!strcmp(outcome, "ok")      ? &og_webhook_stats.ok
+                     : !strcmp(outcome, "retry") ? &og_webhook_stats.retried
+                                                 : &og_webhook_stats.dead,
+                     1);
     d->res[d->n_res++] = og_strdup(member);
     d->res[d->n_res++] = og_strdup(sub);
     d->res[d->n_res++] = og_strdup(head);

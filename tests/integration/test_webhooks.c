@@ -836,6 +836,19 @@ int main(void)
     }
     CHECK(pending_zero);
 
+    /* /metrics counts the attempts by outcome: all three happened above */
+    char *murl = og_sprintf("%s/metrics", d.base);
+    struct og_test_resp m = og_test_http("GET", murl, NULL, NULL, 0);
+    unsigned long long ok = 0, retry = 0, dead = 0;
+    const char *p = strstr(m.body, "omnigate_webhook_attempts_total{outcome=\"ok\"} ");
+    if (p)
+        sscanf(p, "omnigate_webhook_attempts_total{outcome=\"ok\"} %llu\n"
+                  "omnigate_webhook_attempts_total{outcome=\"retry\"} %llu\n"
+                  "omnigate_webhook_attempts_total{outcome=\"dead\"} %llu",
+               &ok, &retry, &dead);
+    CHECK(ok > 0 && retry > 0 && dead > 0);
+    free(m.body), free(murl);
+
     CHECK_INT(og_test_daemon_stop(&d), 0);
     og_test_daemon_free(&d);
     redisFree(rc);
