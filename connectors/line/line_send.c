@@ -38,6 +38,7 @@
  * permanent, 5xx and transport retryable. error_code is the HTTP status,
  * error_message LINE's "message" plus the first detail. */
 #include "line.h"
+#include "og_text.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -55,53 +56,20 @@ void line_retry_key(const struct og_services *svc, const char *message_id, char 
     snprintf(out, 37, "%.8s-%.4s-%.4s-%.4s-%.12s", hex, hex + 8, hex + 12, hex + 16, hex + 20);
 }
 
-/* UTF-16 code units of the code point starting with lead byte c; 0 for a
- * continuation byte (it belongs to the code point before). */
-static size_t ls_units(unsigned char c)
-{
-    if ((c & 0xc0) == 0x80)
-        return 0;
-    return c >= 0xf0 ? 2 : 1;
-}
-
 size_t line_split_text(const char *text, size_t max_units, size_t max_parts, size_t *off,
                        size_t *len)
 {
-    size_t n = 0, start = 0, units = 0, i = 0;
-    size_t brk = 0; /* byte offset just after the last newline/space in the piece */
-    size_t brk_units = 0;
-    size_t total = text ? strlen(text) : 0;
+    size_t total = text ? strlen(text) : 0, n = 0;
     if (total == 0 || max_units < 2)
         return 0;
-    while (i < total) {
-        size_t u = ls_units((unsigned char)text[i]);
-        if (u && units + u > max_units) {
-            size_t cut = (brk > start && brk_units * 2 >= max_units) ? brk : i;
-            if (n == max_parts)
-                return (size_t)-1;
-            off[n] = start;
-            len[n] = cut - start;
-            n++;
-            start = cut;
-            /* Count what moved into the new piece. */
-            units = 0;
-            for (size_t k = start; k < i; k++)
-                units += ls_units((unsigned char)text[k]);
-            brk = 0;
-            brk_units = 0;
-        }
-        units += u;
-        i++;
-        if (text[i - 1] == '\n' || text[i - 1] == ' ') {
-            brk = i;
-            brk_units = units;
-        }
+    for (size_t start = 0; start < total; n++) {
+        if (n == max_parts)
+            return (size_t)-1;
+        off[n] = start;
+        len[n] = og_text_split_len(text + start, total - start, max_units);
+        start += len[n];
     }
-    if (n == max_parts)
-        return (size_t)-1;
-    off[n] = start;
-    len[n] = total - start;
-    return n + 1;
+    return n;
 }
 
 /* Appends {"type":"text","text":<n bytes of s>}. */

@@ -85,12 +85,5 @@ og_err telegram_send(void *inst, const struct og_outbound *msg, struct og_send_r
 og_err telegram_call(struct telegram *tg, const char *method, struct og_json *body,
                      long timeout_ms, struct og_json **answer, struct og_send_result *res);
 
-/* Length of the longest prefix of s[0..len) that fits in max UTF-16 code
- * units, cut on a UTF-8 boundary, preferring to end just after the last
- * newline, else after the last space, in that prefix. Returns len when the
- * whole text fits. Never returns 0 for len > 0 (max >= 2). */
-size_t telegram_split_len(const char *s, size_t len, size_t max);
-/* UTF-16 length of UTF-8 text (invalid bytes count as one unit each). */
-size_t telegram_utf16_len(const char *s, size_t len);
 
 #endif

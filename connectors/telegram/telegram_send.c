@@ -24,63 +24,11 @@
  *   5xx, transport failure, timeout, a 2xx that is not {"ok":true} ->
  *   OG_ERR_RETRYABLE. */
 #include "telegram.h"
+#include "og_text.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-/* ------------------------------------------------------------ UTF-8 text */
-
-/* Length in bytes of the UTF-8 sequence at s (1 for an invalid byte), and
- * its UTF-16 length in *units. */
-static size_t u8_seq(const unsigned char *s, size_t left, size_t *units)
-{
-    unsigned char c = s[0];
-    size_t n = c < 0x80 ? 1 : (c & 0xE0) == 0xC0 ? 2 : (c & 0xF0) == 0xE0 ? 3
-                            : (c & 0xF8) == 0xF0 ? 4 : 0;
-    *units = 1;
-    if (n == 0 || n > left)
-        return 1;
-    for (size_t i = 1; i < n; i++)
-        if ((s[i] & 0xC0) != 0x80)
-            return 1;
-    if (n == 4)
-        *units = 2;
-    return n;
-}
-
-size_t telegram_utf16_len(const char *s, size_t len)
-{
-    size_t u = 0, i = 0, k;
-    while (i < len) {
-        i += u8_seq((const unsigned char *)s + i, len - i, &k);
-        u += k;
-    }
-    return u;
-}
-
-size_t telegram_split_len(const char *s, size_t len, size_t max)
-{
-    size_t u = 0, i = 0, k;
-    while (i < len) {
-        size_t n = u8_seq((const unsigned char *)s + i, len - i, &k);
-        if (u + k > max)
-            break;
-        u += k;
-        i += n;
-    }
-    if (i >= len)
-        return len;
-    if (i == 0) /* max < 2 and a surrogate pair: take it anyway */
-        return u8_seq((const unsigned char *)s, len, &k);
-    for (size_t j = i; j > i / 2; j--)
-        if (s[j - 1] == '\n')
-            return j;
-    for (size_t j = i; j > i / 2; j--)
-        if (s[j - 1] == ' ')
-            return j;
-    return i;
-}
 
 static int all_space(const char *s, size_t n)
 {
@@ -304,7 +252,7 @@ og_err telegram_send(void *inst, const struct og_outbound *msg, struct og_send_r
         media_method(msg->kind, a, &parts[np].method, &parts[np].field);
         parts[np].value = v;
         if (!caption_used && tlen && strcmp(parts[np].field, "sticker") != 0 &&
-            telegram_utf16_len(text, tlen) <= TG_CAPTION_MAX) {
+            og_text_utf16_len(text, tlen) <= TG_CAPTION_MAX) {
             parts[np].text = text;
             parts[np].text_len = tlen;
             caption_used = 1;
@@ -313,7 +261,7 @@ og_err telegram_send(void *inst, const struct og_outbound *msg, struct og_send_r
     }
     if (!caption_used) {
         for (size_t off = 0; off < tlen && np < nmax;) {
-            size_t n = telegram_split_len(text + off, tlen - off, TG_TEXT_MAX);
+            size_t n = og_text_split_len(text + off, tlen - off, TG_TEXT_MAX);
             if (!all_space(text + off, n)) {
                 parts[np].method = "sendMessage";
                 parts[np].text = text + off;

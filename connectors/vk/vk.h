@@ -126,8 +126,5 @@ og_err vk_api(struct vk *vk, const char *method, const char *params, long timeou
  * positive int32 (never 0, which would disable VK's de-duplication). */
 int32_t vk_random_id(const struct og_services *svc, const char *key);
 
-/* Same UTF-16 based splitting as Telegram's: longest prefix of at most max
- * UTF-16 units, on a UTF-8 boundary, preferring a newline, then a space. */
-size_t vk_split_len(const char *s, size_t len, size_t max);
 
 #endif

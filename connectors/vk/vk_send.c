@@ -22,6 +22,7 @@
  *   code -> OG_ERR_PERMANENT; HTTP 5xx, transport failure, timeout, an
  *   unreadable answer -> OG_ERR_RETRYABLE; HTTP 429 -> OG_ERR_RATE_LIMITED. */
 #include "vk.h"
+#include "og_text.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -87,47 +88,6 @@ static void set_err(struct og_send_result *res, const char *code, const char *ms
 {
     snprintf(res->error_code, sizeof res->error_code, "%s", code ? code : "");
     snprintf(res->error_message, sizeof res->error_message, "%s", msg ? msg : "");
-}
-
-/* -------------------------------------------------------------- text */
-
-static size_t u8_seq(const unsigned char *s, size_t left, size_t *units)
-{
-    unsigned char c = s[0];
-    size_t n = c < 0x80 ? 1 : (c & 0xE0) == 0xC0 ? 2 : (c & 0xF0) == 0xE0 ? 3
-                            : (c & 0xF8) == 0xF0 ? 4 : 0;
-    *units = 1;
-    if (n == 0 || n > left)
-        return 1;
-    for (size_t i = 1; i < n; i++)
-        if ((s[i] & 0xC0) != 0x80)
-            return 1;
-    if (n == 4)
-        *units = 2;
-    return n;
-}
-
-size_t vk_split_len(const char *s, size_t len, size_t max)
-{
-    size_t u = 0, i = 0, k;
-    while (i < len) {
-        size_t n = u8_seq((const unsigned char *)s + i, len - i, &k);
-        if (u + k > max)
-            break;
-        u += k;
-        i += n;
-    }
-    if (i >= len)
-        return len;
-    if (i == 0)
-        return u8_seq((const unsigned char *)s, len, &k);
-    for (size_t j = i; j > i / 2; j--)
-        if (s[j - 1] == '\n')
-            return j;
-    for (size_t j = i; j > i / 2; j--)
-        if (s[j - 1] == ' ')
-            return j;
-    return i;
 }
 
 int32_t vk_random_id(const struct og_services *svc, const char *key)
@@ -537,7 +497,7 @@ og_err vk_send(void *inst, const struct og_outbound *msg, struct og_send_result 
     char first[32] = "";
     size_t off = 0;
     for (int k = 0; e == OG_OK && (k == 0 || off < tlen); k++) {
-        size_t n = tlen - off ? vk_split_len(text + off, tlen - off, VK_TEXT_MAX) : 0;
+        size_t n = tlen - off ? og_text_split_len(text + off, tlen - off, VK_TEXT_MAX) : 0;
         struct buf p = {.svc = svc};
         char rkey[256];
         if (k == 0)

@@ -76,8 +76,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     /* The splitter: every chunk is non-empty, fits, and the chunks cover the input. */
     size_t max = size ? 2 + data[0] % 64 : 4;
     for (size_t pos = 0; pos < size;) {
-        size_t n = telegram_split_len(s + pos, size - pos, max);
-        if (n == 0 || n > size - pos || telegram_utf16_len(s + pos, n) > max)
+        size_t n = og_text_split_len(s + pos, size - pos, max);
+        if (n == 0 || n > size - pos || og_text_utf16_len(s + pos, n) > max)
             __builtin_trap();
         pos += n;
     }

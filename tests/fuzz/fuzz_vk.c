@@ -95,8 +95,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         __builtin_trap();
     size_t max = size ? 2 + data[0] % 64 : 4;
     for (size_t pos = 0; pos < size;) {
-        size_t n = vk_split_len(s + pos, size - pos, max);
-        if (n == 0 || n > size - pos)
+        size_t n = og_text_split_len(s + pos, size - pos, max);
+        if (n == 0 || n > size - pos || (max >= 2 && og_text_utf16_len(s + pos, n) > max))
             __builtin_trap();
         pos += n;
     }
