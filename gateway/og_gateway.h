@@ -58,6 +58,13 @@ struct og_worker {
 int og_workers_start(struct og_gateway *g);
 void og_workers_stop(struct og_gateway *g);
 
+/* Readers of the event stream (webhooks, follow-ups, SSE) wait this long
+ * after a read that returned more than one entry before reading again: a
+ * blocking read wakes on every single event, so under load each reader
+ * would otherwise cost Redis a round trip (and a script) per event. One
+ * entry per read means a quiet stream, where nothing is delayed. */
+#define OG_STREAM_COALESCE_MS 2
+
 /* og_http.c */
 int og_http_start(struct og_gateway *g, const char *host, int port, unsigned threads);
 int og_http_port(struct og_gateway *g);

@@ -65,7 +65,7 @@ int main(int argc, char **argv)
         if (sscanf(line, "cmdstat_%63[^:]:calls=%lld,usec=%lld", name, &calls, &usec) == 3 &&
             usec > 0) {
             redis_us += (double)usec;
-            if ((double)usec > 0.02 * r.seconds * 1e6)
+            if ((double)usec > 0.0002 * r.seconds * 1e6)
                 printf("redis %-12s %9lld calls %8.1f us/call %5.1f%% of the run\n", name, calls,
                        (double)usec / (double)calls, 100.0 * (double)usec / (r.seconds * 1e6));
         }
