@@ -20,6 +20,17 @@
  *   opted out is "suppressed" (recorded, no mail, no event); a contact
  *   without an e-mail address fails ("no recipient").
  *
+ * Without rules (or without SMTP) neither thread runs, so nothing reads the
+ * stream for nothing. The group's position then stays where it was, and a
+ * later start with rules would replay everything appended meanwhile: at
+ * start, a group more than STALE_MS behind the stream's newest entry is moved
+ * up to STALE_MS before it (entries already delivered but pending are kept
+ * and still claimed). Within STALE_MS (a restart, a crash) nothing is lost.
+ *
+ * The consumer reads in batches: after a read that returned more than one
+ * entry it waits OG_STREAM_COALESCE_MS, since a blocking read wakes on every
+ * single event and would cost Redis a round trip per event under load.
+ *
  * Redis: the blocking XREADGROUP uses the shared pool with BLOCK 500 ms,
  * under the pool's 2 s socket timeout (TOOLCHAIN.md §2), so reconnect and
  * back-off are the pool's; stop() returns within about half a second, or
@@ -46,6 +57,9 @@
 #define CLAIM_LIMIT 1
 #define AUTOCLAIM_IDLE_MS 60000
 #define AUTOCLAIM_EVERY_MS 15000
+/* How far back a group left behind (no instance with rules ran) is still
+ * read at start; older events would fire long-stale follow-ups. */
+#define STALE_MS (10 * 60 * 1000)
 
 struct og_fup_worker {
     struct og_gateway *g;                /* [borrowed] */
@@ -194,6 +208,64 @@ static void handle_entries(struct og_fup_worker *w, redisReply *entries)
     }
 }
 
+static uint64_t id_ms(const char *id)
+{
+    return id ? strtoull(id, NULL, 10) : 0;
+}
+
+/* An existing group whose position is more than STALE_MS behind the newest
+ * entry was left behind while no instance with rules ran: moves it up to
+ * STALE_MS before the newest entry. Both times are Redis's (entry ids), so
+ * the clocks of the instances do not matter. Best effort: on any failure
+ * the group is read from where it is. */
+static void skip_stale(struct og_fup_worker *w)
+{
+    struct og_core *c = w->g->core;
+    redisReply *r = NULL;
+    uint64_t newest = 0, delivered = 0;
+    char from[64] = "";
+    int found = 0;
+    if (og_redis_cmd(c->redis, &r, "XREVRANGE %s:events + - COUNT 1", c->tag) != OG_OK)
+        return;
+    if (r->type == REDIS_REPLY_ARRAY && r->elements > 0 &&
+        r->element[0]->type == REDIS_REPLY_ARRAY && r->element[0]->elements > 0)
+        newest = id_ms(r->element[0]->element[0]->str);
+    freeReplyObject(r);
+    if (newest <= STALE_MS ||
+        og_redis_cmd(c->redis, &r, "XINFO GROUPS %s:events", c->tag) != OG_OK)
+        return;
+    for (size_t i = 0; r->type == REDIS_REPLY_ARRAY && i < r->elements && !found; i++) {
+        redisReply *g = r->element[i];
+        const char *name = NULL, *last = NULL;
+        for (size_t k = 0; g->type == REDIS_REPLY_ARRAY && k + 1 < g->elements; k += 2) {
+            redisReply *kr = g->element[k], *vr = g->element[k + 1];
+            if (kr->type != REDIS_REPLY_STRING && kr->type != REDIS_REPLY_STATUS)
+                continue;
+            if (strcmp(kr->str, "name") == 0 && vr->type == REDIS_REPLY_STRING)
+                name = vr->str;
+            else if (strcmp(kr->str, "last-delivered-id") == 0 &&
+                     vr->type == REDIS_REPLY_STRING)
+                last = vr->str;
+        }
+        if (name && last && strcmp(name, GROUP) == 0)
+            found = 1, delivered = id_ms(last), snprintf(from, sizeof from, "%s", last);
+    }
+    freeReplyObject(r);
+    if (!found || delivered >= newest || newest - delivered <= STALE_MS)
+        return;
+    uint64_t to = newest - STALE_MS;
+    if (og_redis_cmd(c->redis, &r, "XGROUP SETID %s:events %s %llu-0", c->tag, GROUP,
+                     (unsigned long long)to) != OG_OK)
+        return;
+    if (r->type == REDIS_REPLY_ERROR)
+        og_warn("followups: XGROUP SETID: %s", r->str);
+    else
+        og_warn("followups: events %s..%llu-0 skipped: no instance with follow-up rules read "
+                "them, and they are over %d s older than the newest",
+                from, (unsigned long long)to, STALE_MS / 1000);
+    freeReplyObject(r);
+}
+
 static int ensure_group(struct og_fup_worker *w)
 {
     struct og_core *c = w->g->core;
@@ -201,10 +273,13 @@ static int ensure_group(struct og_fup_worker *w)
     if (og_redis_cmd(c->redis, &r, "XGROUP CREATE %s:events %s $ MKSTREAM", c->tag, GROUP) !=
         OG_OK)
         return 0;
-    int ok = r->type != REDIS_REPLY_ERROR || strstr(r->str, "BUSYGROUP");
+    int busy = r->type == REDIS_REPLY_ERROR && strstr(r->str, "BUSYGROUP");
+    int ok = r->type != REDIS_REPLY_ERROR || busy;
     if (!ok)
         og_error("followups: XGROUP CREATE: %s", r->str);
     freeReplyObject(r);
+    if (busy)
+        skip_stale(w);
     return ok;
 }
 
@@ -220,6 +295,7 @@ static void *consumer_main(void *ud)
             continue;
         }
         redisReply *r = NULL;
+        size_t got = 0;
         if (og_mono_ms() >= next_autoclaim) {
             next_autoclaim = og_mono_ms() + AUTOCLAIM_EVERY_MS;
             if (og_redis_cmd(c->redis, &r, "XAUTOCLAIM %s:events %s %s %d 0-0 COUNT %d", c->tag,
@@ -245,8 +321,11 @@ static void *consumer_main(void *ud)
         } else if (r->type == REDIS_REPLY_ARRAY && r->elements > 0 &&
                    r->element[0]->elements >= 2) {
             handle_entries(w, r->element[0]->element[1]);
+            got = r->element[0]->element[1]->elements;
         }
         freeReplyObject(r);
+        if (got > 1) /* a busy stream: let entries gather (nap returns at stop) */
+            nap(w, OG_STREAM_COALESCE_MS);
     }
     return NULL;
 }

@@ -11,7 +11,13 @@
  *
  * One producer thread (the "sse" worker) reads the stream with a blocking
  * XREAD on a connection of its own and appends each event to every
- * connection's buffer. A connection's reader (called by libmicrohttpd) sends
+ * connection's buffer. A blocking read wakes on every new entry, so under
+ * load it would cost Redis a round trip per event: after a read that
+ * returned more than one entry it waits OG_STREAM_COALESCE_MS first. While
+ * no client is connected it reads nothing: it parks on hub->cv and only
+ * re-takes the newest entry id every PARK_MS, so the first client gets
+ * every event from its connect time on (and perhaps a few from up to
+ * PARK_MS before it, the safe direction). A connection's reader (called by libmicrohttpd) sends
  * what is buffered, or suspends the connection when there is nothing; the
  * producer resumes it. Both sides hold hub->mu around the suspended flag
  * (TOOLCHAIN.md's recipe). At shutdown og_http_stop() calls
@@ -25,10 +31,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #define REPLAY_MAX 1000
 #define PING_MS 15000
 #define MAX_BUFFER (4 * 1024 * 1024) /* a reader this far behind is cut off */
+/* How stale the parked position may get: a client connecting may see events
+ * from up to this long before it connected. One XREVRANGE per period. */
+#define PARK_MS 100
 
 struct sse_conn {
     struct og_sse *hub;
@@ -45,6 +55,7 @@ struct sse_conn {
 struct og_sse {
     struct og_gateway *g;
     pthread_mutex_t mu;
+    pthread_cond_t cv;           /* signalled on a new client and at stop */
     struct sse_conn *head;
     int closing;
     atomic_int stop;
@@ -195,30 +206,91 @@ static void ping_all(struct og_sse *hub)
     pthread_mutex_unlock(&hub->mu);
 }
 
+/* Waits up to ms on hub->cv (a client connecting or stop ends the wait
+ * early); hub->mu held. */
+static void park_wait(struct og_sse *hub, int ms)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    ts.tv_sec += ms / 1000;
+    ts.tv_nsec += (long)(ms % 1000) * 1000000L;
+    if (ts.tv_nsec >= 1000000000L)
+        ts.tv_sec++, ts.tv_nsec -= 1000000000L;
+    if (!atomic_load(&hub->stop))
+        pthread_cond_timedwait(&hub->cv, &hub->mu, &ts);
+}
+
+/* The newest entry id of the stream ("0-0" when it is empty) into id;
+ * -1 when Redis is down. */
+static int newest_id(struct og_sse *hub, char *id, size_t size)
+{
+    redisReply *r = NULL;
+    if (og_redis_cmd(hub->conn, &r, "XREVRANGE %s:events + - COUNT 1", hub->g->core->tag) !=
+        OG_OK)
+        return -1;
+    int ok = r->type == REDIS_REPLY_ARRAY;
+    if (ok)
+        snprintf(id, size, "%s",
+                 r->elements > 0 && r->element[0]->type == REDIS_REPLY_ARRAY &&
+                         r->element[0]->elements > 0 &&
+                         r->element[0]->element[0]->type == REDIS_REPLY_STRING
+                     ? r->element[0]->element[0]->str
+                     : "0-0");
+    freeReplyObject(r);
+    return ok ? 0 : -1;
+}
+
+/* Parks while no client is connected. Returns 1 when there is a client and
+ * hub->last_id is a position to read from, 0 to go round again (stop, or
+ * the position was refreshed). hub->last_id is the producer's alone; "$"
+ * means not positioned yet.
+ *
+ * The position must predate every client's connect. A fresh id is only
+ * adopted if, once it is known, there is still no client: a client that
+ * connected while XREVRANGE ran might otherwise lose the events between its
+ * connect and that reply. The id kept instead was adopted while hub->head
+ * was NULL, so before that client was added. The very first position is
+ * adopted regardless: there is nothing older to keep. */
+static int park(struct og_sse *hub, int64_t *next_refresh)
+{
+    int positioned = strcmp(hub->last_id, "$") != 0;
+    pthread_mutex_lock(&hub->mu);
+    if (positioned && !hub->head && og_mono_ms() < *next_refresh)
+        park_wait(hub, (int)(*next_refresh - og_mono_ms()) + 1);
+    int clients = hub->head != NULL;
+    pthread_mutex_unlock(&hub->mu);
+    if (atomic_load(&hub->stop))
+        return 0;
+    if (positioned && (clients || og_mono_ms() < *next_refresh))
+        return clients;
+    char id[64];
+    if (newest_id(hub, id, sizeof id) != 0) {
+        /* Redis down: keep the old id and retry later (a client still wakes us) */
+        *next_refresh = og_mono_ms() + 200;
+        pthread_mutex_lock(&hub->mu);
+        park_wait(hub, 200);
+        pthread_mutex_unlock(&hub->mu);
+        return 0;
+    }
+    *next_refresh = og_mono_ms() + PARK_MS;
+    pthread_mutex_lock(&hub->mu);
+    clients = hub->head != NULL;
+    if (!clients || !positioned)
+        snprintf(hub->last_id, sizeof hub->last_id, "%s", id);
+    pthread_mutex_unlock(&hub->mu);
+    return clients;
+}
+
 static void *producer(void *arg)
 {
     struct og_sse *hub = arg;
     struct og_core *core = hub->g->core;
-    int64_t next_ping = og_mono_ms() + PING_MS;
-    int positioned = 0;
+    int64_t next_ping = og_mono_ms() + PING_MS, next_refresh = 0;
+    snprintf(hub->last_id, sizeof hub->last_id, "$");
     while (!atomic_load(&hub->stop)) {
-        redisReply *r = NULL;
-        if (!positioned) { /* start after the newest entry */
-            if (og_redis_cmd(hub->conn, &r, "XREVRANGE %s:events + - COUNT 1", core->tag) !=
-                OG_OK) {
-                struct timespec ts = {0, 200000000L};
-                nanosleep(&ts, NULL);
-                continue;
-            }
-            snprintf(hub->last_id, sizeof hub->last_id, "%s",
-                     r->type == REDIS_REPLY_ARRAY && r->elements > 0 &&
-                             r->element[0]->type == REDIS_REPLY_ARRAY
-                         ? r->element[0]->element[0]->str
-                         : "0-0");
-            freeReplyObject(r);
-            positioned = 1;
+        if (!park(hub, &next_refresh))
             continue;
-        }
+        redisReply *r = NULL;
         og_err e = og_redis_cmd(hub->conn, &r, "XREAD COUNT 200 BLOCK 1000 STREAMS %s:events %s",
                                 core->tag, hub->last_id);
         if (e != OG_OK) {
@@ -226,15 +298,22 @@ static void *producer(void *arg)
             nanosleep(&ts, NULL);
             continue;
         }
+        size_t got = 0;
         if (r->type == REDIS_REPLY_ARRAY && r->elements > 0) {
             redisReply *entries = r->element[0]->element[1];
             if (entries->elements > 0) {
                 fan_out(hub, entries);
                 redisReply *lastr = entries->element[entries->elements - 1];
                 snprintf(hub->last_id, sizeof hub->last_id, "%s", lastr->element[0]->str);
+                got = entries->elements;
             }
         }
         freeReplyObject(r);
+        /* A busy stream: let entries gather instead of waking once per event. */
+        if (got > 1) {
+            struct timespec ts = {0, (long)OG_STREAM_COALESCE_MS * 1000000L};
+            nanosleep(&ts, NULL);
+        }
         if (og_mono_ms() >= next_ping) {
             ping_all(hub);
             next_ping = og_mono_ms() + PING_MS;
@@ -349,6 +428,7 @@ static void events(struct og_api_ctx *ctx)
     if (hub->head)
         hub->head->prev = c;
     hub->head = c;
+    pthread_cond_signal(&hub->cv); /* a parked producer starts reading */
     pthread_mutex_unlock(&hub->mu);
     struct MHD_Response *resp =
         MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 16 * 1024, reader, c, reader_free);
@@ -376,6 +456,7 @@ static int sse_start(struct og_gateway *g)
     struct og_sse *hub = og_calloc(1, sizeof *hub);
     hub->g = g;
     pthread_mutex_init(&hub->mu, NULL);
+    pthread_cond_init(&hub->cv, NULL);
     char *url = og_gateway_redis_url(g), errbuf[256];
     struct og_redis_opts o = {.url = url, .password = g->cfg->redis.password, .pool_size = 1,
                               .timeout_ms = 5000};
@@ -384,6 +465,7 @@ static int sse_start(struct og_gateway *g)
     if (!hub->conn || pthread_create(&hub->th, NULL, producer, hub) != 0) {
         og_error("sse: cannot start");
         og_redis_free(hub->conn);
+        pthread_cond_destroy(&hub->cv);
         pthread_mutex_destroy(&hub->mu);
         free(hub);
         return -1;
@@ -398,9 +480,13 @@ static void sse_stop(struct og_gateway *g)
     struct og_sse *hub = g->sse;
     if (!hub)
         return;
+    pthread_mutex_lock(&hub->mu);
     atomic_store(&hub->stop, 1);
+    pthread_cond_broadcast(&hub->cv); /* a parked producer returns at once */
+    pthread_mutex_unlock(&hub->mu);
     pthread_join(hub->th, NULL);
     og_redis_free(hub->conn);
+    pthread_cond_destroy(&hub->cv);
     pthread_mutex_destroy(&hub->mu);
     free(hub);
     g->sse = NULL;
