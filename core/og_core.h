@@ -4,9 +4,12 @@
  * Ingest (og_core_ingest) is one Lua script: de-duplication, contact,
  * session (created or reopened), message, events and the routing queue are
  * written atomically, so a platform is acknowledged only after all of it is
- * in Redis, and a crash can never leave half a message. */
+ * in Redis, and a crash can never leave half a message. Concurrent ingests
+ * share one script call (og_batch.h: group commit); each message in it is
+ * still stored all-or-nothing and acknowledged only after the call. */
 #ifndef OG_CORE_H
 #define OG_CORE_H
+#include "og_batch.h"
 #include "og_channel.h"
 #include "og_redis.h"
 
@@ -30,6 +33,7 @@ struct og_core {
     char *tag;                   /* owned: "{og}" */
     int64_t dedup_ttl_s;
     struct og_script *ingest, *read; /* owned */
+    struct og_batch *ingest_batch;   /* owned: group commit of ingest */
     struct og_core_stats stats;
 };
 

@@ -66,11 +66,16 @@ char *og_metrics_render(struct og_gateway *g)
                   "omnigate_sessions_reopened_total %llu\n"
                   "# HELP omnigate_ingest_seconds_total Time spent in the ingest script.\n"
                   "# TYPE omnigate_ingest_seconds_total counter\n"
-                  "omnigate_ingest_seconds_total %.6f\n",
+                  "omnigate_ingest_seconds_total %.6f\n"
+                  "# HELP omnigate_ingest_batches_total Ingest script calls (group commit: "
+                  "each stores one or more messages).\n"
+                  "# TYPE omnigate_ingest_batches_total counter\n"
+                  "omnigate_ingest_batches_total %llu\n",
                   atomic_load(&s->ingested), atomic_load(&s->duplicates),
                   atomic_load(&s->ingest_errors), atomic_load(&s->sessions_created),
                   atomic_load(&s->sessions_reopened),
-                  (double)atomic_load(&s->ingest_us_sum) / 1e6);
+                  (double)atomic_load(&s->ingest_us_sum) / 1e6,
+                  og_batch_count(g->core->ingest_batch));
 
     struct og_outbox_stats *o = &og_outbox_stats;
     og_buf_printf(&b,

@@ -1,152 +1,171 @@
--- ingest.lua: store one inbound customer message atomically.
--- De-duplicates by (channel, dedup key) and by provider message id; creates
--- or updates the contact; finds or creates the thread's session (reopening
--- a closed one with its history); appends the message; appends the events;
--- queues a new or reopened session for routing. All of it or none of it.
--- KEYS: none (every key shares the hash tag in ARGV[1]).
--- ARGV: see og_core_ingest(). mtail is the message JSON's middle part,
--- rendered by C: "kind", "text", "attachments", "location",
--- "provider_message_id", "reply_to_provider_id", "created_at".
--- Returns {"dup", message_id} or {"ok", session_id, message_id, created}.
-local P, ch, connector, routing, dedup = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5]
-local now_ms, now_iso, ttl = ARGV[6], ARGV[7], tonumber(ARGV[8])
-local ext, thread = ARGV[9], ARGV[10]
-local p_name, p_username, p_avatar, p_phone, p_email = ARGV[11], ARGV[12], ARGV[13], ARGV[14], ARGV[15]
-local new_cid, new_sid, mid = ARGV[16], ARGV[17], ARGV[18]
-local eids = {ARGV[19], ARGV[20], ARGV[21], ARGV[22]}
-local mtail, pmid, reply_pmid, reply_token, raw = ARGV[23], ARGV[24], ARGV[25], ARGV[26], ARGV[27]
-local wms = tonumber(ARGV[28]) or 0
+-- ingest.lua: store inbound customer messages, each one atomically.
+-- Per message: de-duplicates by (channel, dedup key) and by provider message
+-- id; creates or updates the contact; finds or creates the thread's session
+-- (reopening a closed one with its history); appends the message; appends
+-- the events; queues a new or reopened session for routing.
+-- Called through og_batch (group commit): ARGV[1] is the key prefix, then
+-- NF arguments per message (see og_core_ingest()). mtail is the message
+-- JSON's middle part, rendered by C: "kind", "text", "attachments",
+-- "location", "provider_message_id", "reply_to_provider_id", "created_at".
+-- Returns one reply per message: {"dup", message_id},
+-- {"ok", session_id, message_id, created} or {"err", why}.
+local P = ARGV[1]
+local NF = 27
 
--- De-duplication. The provider id index doubles as the dedup record when
--- the platform's delivery key is the message id (WhatsApp, Messenger, the
--- example connector), saving a key per message; otherwise the delivery key
--- gets its own record that expires after the dedup window.
-local pk = k(P, 'pmid', ch, pmid)
-local dk = nil
-if dedup ~= pmid then
-  dk = k(P, 'dedup', ch, dedup)
-  local prev = redis.call('GET', dk)
-  if prev then return {'dup', prev} end
-end
-if pmid ~= '' then
-  -- A platform may also redeliver one message under a new delivery key.
-  local known = redis.call('GET', pk)
-  if known then
-    if dk then redis.call('SET', dk, known, 'EX', ttl) end
-    return {'dup', known}
+local function ingest(a)
+  local ch, connector, routing, dedup = a[1], a[2], a[3], a[4]
+  local now_ms, now_iso, ttl = a[5], a[6], tonumber(a[7])
+  local ext, thread = a[8], a[9]
+  local p_name, p_username, p_avatar, p_phone, p_email = a[10], a[11], a[12], a[13], a[14]
+  local new_cid, new_sid, mid = a[15], a[16], a[17]
+  local eids = {a[18], a[19], a[20], a[21]}
+  local mtail, pmid, reply_pmid, reply_token, raw = a[22], a[23], a[24], a[25], a[26]
+  local wms = tonumber(a[27]) or 0
+
+  -- De-duplication. The provider id index doubles as the dedup record when
+  -- the platform's delivery key is the message id (WhatsApp, Messenger, the
+  -- example connector), saving a key per message; otherwise the delivery key
+  -- gets its own record that expires after the dedup window.
+  local pk = k(P, 'pmid', ch, pmid)
+  local dk = nil
+  if dedup ~= pmid then
+    dk = k(P, 'dedup', ch, dedup)
+    local prev = redis.call('GET', dk)
+    if prev then return {'dup', prev} end
   end
-end
-
-local ei = 0
-local function next_eid() ei = ei + 1; return eids[ei] end
-
--- the thread's session, and through it (for a one-to-one thread) the contact
-local tk = k(P, 'thread', ch, thread)
-local sid = redis.call('GET', tk)
-local st, cid
-if sid then
-  local sv = redis.call('HMGET', k(P, 'ses', sid), 'status', 'contact_id')
-  st, cid = sv[1], sv[2]
-  if thread ~= ext then cid = nil end -- a group thread: the sender is its own contact
-end
-
--- contact
-local ck = k(P, 'contact', ch, ext)
-if not cid then cid = redis.call('GET', ck) end
-local contact_created = false
-local sender_name = p_name
-if not cid then
-  cid = new_cid
-  redis.call('SET', ck, cid)
-  redis.call('HSET', k(P, 'con', cid), 'id', cid, 'channel', ch, 'external_id', ext,
-    'name', p_name, 'username', p_username, 'avatar_url', p_avatar, 'phone', p_phone,
-    'email', p_email, 'created_at', now_iso)
-  contact_render(P, cid)
-  contact_created = true
-else
-  -- The platform's profile is the freshest; fields the business set through
-  -- the API (listed in 'locked') are not overwritten. Writes only on change.
-  local ckey = k(P, 'con', cid)
-  local cur = redis.call('HMGET', ckey, 'name', 'username', 'avatar_url', 'phone', 'email', 'locked')
-  local new = {p_name, p_username, p_avatar, p_phone, p_email}
-  local names = {'name', 'username', 'avatar_url', 'phone', 'email'}
-  local locked = cur[6] or ''
-  local upd = {}
-  sender_name = cur[1] or ''
-  for i = 1, 5 do
-    if new[i] ~= '' and new[i] ~= cur[i] and not string.find(locked, names[i], 1, true) then
-      upd[#upd + 1] = names[i]; upd[#upd + 1] = new[i]
-      if i == 1 then sender_name = new[i] end
+  if pmid ~= '' then
+    -- A platform may also redeliver one message under a new delivery key.
+    local known = redis.call('GET', pk)
+    if known then
+      if dk then redis.call('SET', dk, known, 'EX', ttl) end
+      return {'dup', known}
     end
   end
-  if #upd > 0 then
-    redis.call('HSET', ckey, unpack(upd))
+
+  local ei = 0
+  local function next_eid() ei = ei + 1; return eids[ei] end
+
+  -- the thread's session, and through it (for a one-to-one thread) the contact
+  local tk = k(P, 'thread', ch, thread)
+  local sid = redis.call('GET', tk)
+  local st, cid
+  if sid then
+    local sv = redis.call('HMGET', k(P, 'ses', sid), 'status', 'contact_id')
+    st, cid = sv[1], sv[2]
+    if thread ~= ext then cid = nil end -- a group thread: the sender is its own contact
+  end
+
+  -- contact
+  local ck = k(P, 'contact', ch, ext)
+  if not cid then cid = redis.call('GET', ck) end
+  local contact_created = false
+  local sender_name = p_name
+  if not cid then
+    cid = new_cid
+    redis.call('SET', ck, cid)
+    redis.call('HSET', k(P, 'con', cid), 'id', cid, 'channel', ch, 'external_id', ext,
+      'name', p_name, 'username', p_username, 'avatar_url', p_avatar, 'phone', p_phone,
+      'email', p_email, 'created_at', now_iso)
     contact_render(P, cid)
+    contact_created = true
+  else
+    -- The platform's profile is the freshest; fields the business set through
+    -- the API (listed in 'locked') are not overwritten. Writes only on change.
+    local ckey = k(P, 'con', cid)
+    local cur = redis.call('HMGET', ckey, 'name', 'username', 'avatar_url', 'phone', 'email', 'locked')
+    local new = {p_name, p_username, p_avatar, p_phone, p_email}
+    local names = {'name', 'username', 'avatar_url', 'phone', 'email'}
+    local locked = cur[6] or ''
+    local upd = {}
+    sender_name = cur[1] or ''
+    for i = 1, 5 do
+      if new[i] ~= '' and new[i] ~= cur[i] and not string.find(locked, names[i], 1, true) then
+        upd[#upd + 1] = names[i]; upd[#upd + 1] = new[i]
+        if i == 1 then sender_name = new[i] end
+      end
+    end
+    if #upd > 0 then
+      redis.call('HSET', ckey, unpack(upd))
+      contact_render(P, cid)
+    end
   end
-end
 
--- session
-local created, reopened, activated = false, false, false
-local skey
-if not sid then
-  sid = new_sid
-  skey = k(P, 'ses', sid)
-  redis.call('SET', tk, sid)
-  redis.call('HSET', skey, 'id', sid, 'channel', ch, 'connector', connector, 'status', 'new',
-    'contact_id', cid, 'thread_id', thread, 'routing', routing, 'created_at', now_iso)
-  redis.call('ZADD', k(P, 'idx', 'all'), 0, sid)
-  redis.call('ZADD', k(P, 'idx', 'ch', ch), 0, sid)
-  redis.call('ZADD', k(P, 'idx', 'st', 'new'), 0, sid)
-  redis.call('ZADD', k(P, 'queue', routing), now_ms, sid)
-  created = true
-else
-  skey = k(P, 'ses', sid)
-  if st == 'closed' or st == 'archived' then
-    set_status(P, sid, st, 'new')
-    redis.call('HDEL', skey, 'agent_id', 'closed_at', 'close_reason', 'first_reply_at')
-    redis.call('HSET', skey, 'success_codes', '[]', 'reopened_at', now_iso, 'routing', routing)
+  -- session
+  local created, reopened, activated = false, false, false
+  local skey
+  if not sid then
+    sid = new_sid
+    skey = k(P, 'ses', sid)
+    redis.call('SET', tk, sid)
+    redis.call('HSET', skey, 'id', sid, 'channel', ch, 'connector', connector, 'status', 'new',
+      'contact_id', cid, 'thread_id', thread, 'routing', routing, 'created_at', now_iso)
+    redis.call('ZADD', k(P, 'idx', 'all'), 0, sid)
+    redis.call('ZADD', k(P, 'idx', 'ch', ch), 0, sid)
+    redis.call('ZADD', k(P, 'idx', 'st', 'new'), 0, sid)
     redis.call('ZADD', k(P, 'queue', routing), now_ms, sid)
-    reopened = true
-  elseif st == 'awaiting' then
-    set_status(P, sid, st, 'active')
-    activated = true
+    created = true
+  else
+    skey = k(P, 'ses', sid)
+    if st == 'closed' or st == 'archived' then
+      set_status(P, sid, st, 'new')
+      redis.call('HDEL', skey, 'agent_id', 'closed_at', 'close_reason', 'first_reply_at')
+      redis.call('HSET', skey, 'success_codes', '[]', 'reopened_at', now_iso, 'routing', routing)
+      redis.call('ZADD', k(P, 'queue', routing), now_ms, sid)
+      reopened = true
+    elseif st == 'awaiting' then
+      set_status(P, sid, st, 'active')
+      activated = true
+    end
+  end
+
+  -- message
+  local reply_to = ''
+  if reply_pmid ~= '' then reply_to = redis.call('GET', k(P, 'pmid', ch, reply_pmid)) or '' end
+  local mj = table.concat({'{"id":"', mid, '","session_id":"', sid, '","direction":"in",', mtail,
+    ',"sender":{"type":"contact","id":"', cid, '","name":', js(sender_name), '}',
+    ',"reply_to":', q(reply_to)})
+  redis.call('HSET', k(P, 'msg', mid), 'j', mj, 'st', 'delivered', 'sid', sid, 'raw', raw)
+  redis.call('ZADD', k(P, 'ses', sid, 'msgs'), 0, mid)
+  if pmid ~= '' then redis.call('SET', pk, mid) end
+  if dk then redis.call('SET', dk, mid, 'EX', ttl) end
+  if reply_token ~= '' then
+    redis.call('HSET', skey, 'updated_at', now_iso, 'last_message_at', now_iso,
+      'last_customer_message_at', now_iso, 'last_customer_ms', now_ms, 'window_ms', wms,
+      'reply_token', reply_token, 'reply_token_ms', now_ms)
+  else
+    redis.call('HSET', skey, 'updated_at', now_iso, 'last_message_at', now_iso,
+      'last_customer_message_at', now_iso, 'last_customer_ms', now_ms, 'window_ms', wms)
+  end
+  -- The platform's customer-service window restarts with every customer message.
+  if wms > 0 then redis.call('ZADD', k(P, 'timers', 'window'), tonumber(now_ms) + wms, sid) end
+
+  -- events, in the order a consumer should see them
+  local sj = session_json(P, sid)
+  if contact_created then
+    emit(P, next_eid(), 'contact.created', sid, now_iso, '{"contact":' .. contact_json(P, cid) .. '}')
+  end
+  if created then
+    emit(P, next_eid(), 'session.created', sid, now_iso, '{"session":' .. sj .. '}')
+  elseif reopened then
+    emit(P, next_eid(), 'session.reopened', sid, now_iso, '{"session":' .. sj .. '}')
+  elseif activated then
+    emit(P, next_eid(), 'session.status_changed', sid, now_iso,
+      '{"session":' .. sj .. ',"from":"awaiting","to":"active"}')
+  end
+  emit(P, next_eid(), 'message.received', sid, now_iso,
+    table.concat({'{"session":', sj, ',"message":', mj, ',"status":"delivered","error":null}}'}))
+  return {'ok', sid, mid, created and '1' or (reopened and '2' or '0')}
+end
+
+-- A message that fails (a bug, a full Redis) fails alone: pcall keeps the
+-- batch's other messages, and its platform gets an error and retries.
+local out = {}
+for base = 2, #ARGV, NF do
+  local ok, res = pcall(ingest, {unpack(ARGV, base, base + NF - 1)})
+  if ok then
+    out[#out + 1] = res
+  else
+    out[#out + 1] = {'err', type(res) == 'table' and tostring(res.err) or tostring(res)}
   end
 end
-
--- message
-local reply_to = ''
-if reply_pmid ~= '' then reply_to = redis.call('GET', k(P, 'pmid', ch, reply_pmid)) or '' end
-local mj = table.concat({'{"id":"', mid, '","session_id":"', sid, '","direction":"in",', mtail,
-  ',"sender":{"type":"contact","id":"', cid, '","name":', js(sender_name), '}',
-  ',"reply_to":', q(reply_to)})
-redis.call('HSET', k(P, 'msg', mid), 'j', mj, 'st', 'delivered', 'sid', sid, 'raw', raw)
-redis.call('ZADD', k(P, 'ses', sid, 'msgs'), 0, mid)
-if pmid ~= '' then redis.call('SET', pk, mid) end
-if dk then redis.call('SET', dk, mid, 'EX', ttl) end
-if reply_token ~= '' then
-  redis.call('HSET', skey, 'updated_at', now_iso, 'last_message_at', now_iso,
-    'last_customer_message_at', now_iso, 'last_customer_ms', now_ms, 'window_ms', wms,
-    'reply_token', reply_token, 'reply_token_ms', now_ms)
-else
-  redis.call('HSET', skey, 'updated_at', now_iso, 'last_message_at', now_iso,
-    'last_customer_message_at', now_iso, 'last_customer_ms', now_ms, 'window_ms', wms)
-end
--- The platform's customer-service window restarts with every customer message.
-if wms > 0 then redis.call('ZADD', k(P, 'timers', 'window'), tonumber(now_ms) + wms, sid) end
-
--- events, in the order a consumer should see them
-local sj = session_json(P, sid)
-if contact_created then
-  emit(P, next_eid(), 'contact.created', sid, now_iso, '{"contact":' .. contact_json(P, cid) .. '}')
-end
-if created then
-  emit(P, next_eid(), 'session.created', sid, now_iso, '{"session":' .. sj .. '}')
-elseif reopened then
-  emit(P, next_eid(), 'session.reopened', sid, now_iso, '{"session":' .. sj .. '}')
-elseif activated then
-  emit(P, next_eid(), 'session.status_changed', sid, now_iso,
-    '{"session":' .. sj .. ',"from":"awaiting","to":"active"}')
-end
-emit(P, next_eid(), 'message.received', sid, now_iso,
-  table.concat({'{"session":', sj, ',"message":', mj, ',"status":"delivered","error":null}}'}))
-return {'ok', sid, mid, created and '1' or (reopened and '2' or '0')}
+return out

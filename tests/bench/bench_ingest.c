@@ -78,7 +78,8 @@ int main(int argc, char **argv)
     char *murl = og_sprintf("%s/metrics", d.base);
     struct og_test_resp m = og_test_http("GET", murl, NULL, NULL, 0);
     for (char *line = strtok(m.body, "\n"); line; line = strtok(NULL, "\n"))
-        if (strncmp(line, "omnigate_hook_duration_seconds_", 31) == 0)
+        if (strncmp(line, "omnigate_hook_duration_seconds_", 31) == 0 ||
+            strncmp(line, "omnigate_ingest_", 16) == 0)
             printf("daemon %s\n", line);
     free(m.body), free(murl);
     og_bench_free(reqs, n);

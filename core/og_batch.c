@@ -1,0 +1,151 @@
+/* og_batch - see og_batch.h. */
+#include "og_batch.h"
+#include "og_util.h"
+
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+enum { QUEUED, TAKEN, DONE };
+
+struct call {
+    int argc;
+    const char **argv;     /* borrowed from the caller, who waits */
+    const size_t *lens;    /* borrowed, or NULL */
+    redisReply *reply;     /* [xfer] to the caller */
+    og_err err;
+    int state;
+    pthread_cond_t cv;     /* the caller waits here */
+    struct call *next;
+};
+
+struct og_batch {
+    struct og_script *script; /* borrowed */
+    int head_argc;
+    char **head;           /* owned */
+    int max_items, max_inflight;
+    pthread_mutex_t mu;    /* guards everything below */
+    struct call *first, *last;
+    int leaders;           /* batches running */
+    unsigned long long batches;
+};
+
+struct og_batch *og_batch_new(struct og_script *s, int head_argc, const char *const *head,
+                              int max_items, int max_inflight)
+{
+    struct og_batch *b = og_calloc(1, sizeof *b);
+    b->script = s;
+    b->head_argc = head_argc;
+    b->head = og_calloc((size_t)head_argc + 1, sizeof *b->head);
+    for (int i = 0; i < head_argc; i++)
+        b->head[i] = og_strdup(head[i]);
+    b->max_items = max_items > 0 ? max_items : 1;
+    b->max_inflight = max_inflight > 0 ? max_inflight : 1;
+    pthread_mutex_init(&b->mu, NULL);
+    return b;
+}
+
+void og_batch_free(struct og_batch *b)
+{
+    if (!b)
+        return;
+    for (int i = 0; i < b->head_argc; i++)
+        free(b->head[i]);
+    free(b->head);
+    pthread_mutex_destroy(&b->mu);
+    free(b);
+}
+
+/* Called with mu held; returns with mu held. Takes up to max_items queued
+ * calls, runs them as one script call, and completes each of them. */
+static void lead(struct og_batch *b, struct og_redis *redis)
+{
+    struct call *taken = b->first, *tail = NULL, *c;
+    int n = 0, argc = b->head_argc;
+    for (c = taken; c && n < b->max_items; c = c->next) {
+        c->state = TAKEN;
+        argc += c->argc;
+        tail = c;
+        n++;
+    }
+    b->first = tail->next;
+    if (!b->first)
+        b->last = NULL;
+    tail->next = NULL;
+    b->leaders++;
+    b->batches++;
+    pthread_mutex_unlock(&b->mu);
+
+    const char **av = og_calloc((size_t)argc, sizeof *av);
+    size_t *al = og_calloc((size_t)argc, sizeof *al);
+    int k = 0;
+    for (int i = 0; i < b->head_argc; i++, k++) {
+        av[k] = b->head[i];
+        al[k] = strlen(b->head[i]);
+    }
+    for (c = taken; c; c = c->next)
+        for (int i = 0; i < c->argc; i++, k++) {
+            av[k] = c->argv[i];
+            al[k] = c->lens ? c->lens[i] : strlen(c->argv[i]);
+        }
+    redisReply *r = NULL;
+    og_err e = og_redis_eval(redis, b->script, 0, argc, av, al, &r);
+    free(av);
+    free(al);
+    if (e == OG_OK && (r->type != REDIS_REPLY_ARRAY || r->elements != (size_t)n))
+        e = OG_ERR_INTERNAL; /* a script error (og_redis_eval logged it) */
+    /* The taken callers only look at their call once it is DONE (set under
+     * the lock below), so their replies can be handed over outside it. */
+    int i = 0;
+    for (c = taken; c; c = c->next, i++) {
+        c->err = e;
+        if (e == OG_OK) {
+            c->reply = r->element[i];
+            r->element[i] = NULL; /* now the caller's; freeReplyObject skips NULL */
+        }
+    }
+    if (r)
+        freeReplyObject(r);
+
+    pthread_mutex_lock(&b->mu);
+    for (c = taken; c;) {
+        struct call *next = c->next; /* c is on a caller's stack: gone once DONE */
+        c->state = DONE;
+        pthread_cond_signal(&c->cv);
+        c = next;
+    }
+    b->leaders--;
+    if (b->first) /* the next batch: its first caller leads it */
+        pthread_cond_signal(&b->first->cv);
+}
+
+og_err og_batch_call(struct og_batch *b, struct og_redis *redis, int argc, const char **argv,
+                     const size_t *lens, redisReply **reply)
+{
+    struct call c = {.argc = argc, .argv = argv, .lens = lens, .state = QUEUED};
+    pthread_cond_init(&c.cv, NULL);
+    pthread_mutex_lock(&b->mu);
+    if (b->last)
+        b->last->next = &c;
+    else
+        b->first = &c;
+    b->last = &c;
+    while (c.state != DONE) {
+        if (c.state == QUEUED && b->leaders < b->max_inflight)
+            lead(b, redis);
+        else
+            pthread_cond_wait(&c.cv, &b->mu);
+    }
+    pthread_mutex_unlock(&b->mu);
+    pthread_cond_destroy(&c.cv);
+    *reply = c.reply;
+    return c.err;
+}
+
+unsigned long long og_batch_count(struct og_batch *b)
+{
+    pthread_mutex_lock(&b->mu);
+    unsigned long long n = b->batches;
+    pthread_mutex_unlock(&b->mu);
+    return n;
+}
