@@ -9,7 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-extern const char og_lua_webhook_enqueue[], og_lua_webhook_step[], og_lua_webhook_admin[];
+extern const char og_lua_webhook_enqueue[], og_lua_webhook_step[], og_lua_webhook_admin[],
+    og_lua_webhook_skip[];
 
 /* ------------------------------------------------------------- signing */
 
@@ -362,6 +363,7 @@ struct og_webhooks *og_webhooks_new(struct og_core *core)
     w->enqueue = og_core_script("webhook_enqueue", og_lua_webhook_enqueue);
     w->step = og_core_script("webhook_step", og_lua_webhook_step);
     w->admin = og_core_script("webhook_admin", og_lua_webhook_admin);
+    w->skip = og_core_script("webhook_skip", og_lua_webhook_skip);
     return w;
 }
 
@@ -372,6 +374,7 @@ void og_webhooks_free(struct og_webhooks *w)
     og_script_free(w->enqueue);
     og_script_free(w->step);
     og_script_free(w->admin);
+    og_script_free(w->skip);
     free(w);
 }
 

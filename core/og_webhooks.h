@@ -16,7 +16,9 @@
  *      head is popped and the next event of that session becomes due; when
  *      every subscription is done with an entry it is XACKed.
  * Only the head of a (subscription, session) queue is ever in flight, which
- * keeps per-session order; different sessions run in parallel.
+ * keeps per-session order; different sessions run in parallel. While no
+ * subscription exists at all, the group is moved past new entries
+ * (webhook_skip.lua) instead of reading them.
  *
  * Secrets never reach a log line; API listings hide them. */
 #ifndef OG_WEBHOOKS_H
@@ -87,7 +89,7 @@ int64_t og_webhook_retry_delay_ms(const struct og_webhook_sub *s, int failed);
 
 struct og_webhooks {
     struct og_core *core;     /* [borrowed] */
-    struct og_script *enqueue, *step, *admin; /* owned */
+    struct og_script *enqueue, *step, *admin, *skip; /* owned */
 };
 struct og_webhooks *og_webhooks_new(struct og_core *core); /* [xfer] */
 /* EVALSHA (EVAL on NOSCRIPT) of one of the scripts above with any number

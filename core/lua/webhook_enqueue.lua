@@ -3,11 +3,16 @@
 -- marker P:wh:ev:<entry> (how many subscriptions still owe a result) is set
 -- once, so an entry read again after XAUTOCLAIM is not queued twice. An
 -- entry no subscription wants is acknowledged at once.
--- ARGV: P, group, now_ms, then per entry: entry id, session, n, sub ids (n).
--- Returns the number of entries queued.
+-- The caller chose the subscriptions from its copy of them, made at version
+-- ver (P:webhooks:ver); if they changed since, nothing is done and it must
+-- reload and call again, so a subscription gets every entry read after it
+-- was created.
+-- ARGV: P, group, now_ms, ver, then per entry: entry id, session, n, sub
+-- ids (n). Returns the number of entries queued, or -1 (stale copy).
 local P, group, now = ARGV[1], ARGV[2], ARGV[3]
+if (redis.call('GET', P .. ':webhooks:ver') or '0') ~= ARGV[4] then return -1 end
 local stream, due, WH = P .. ':events', P .. ':wh:due', P .. ':wh:'
-local i, queued = 4, 0
+local i, queued = 5, 0
 while i <= #ARGV do
   local xid, ses, n = ARGV[i], ARGV[i + 1], tonumber(ARGV[i + 2])
   local mk = WH .. 'ev:' .. xid
