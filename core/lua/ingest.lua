@@ -48,10 +48,11 @@ local function ingest(a)
   -- the thread's session, and through it (for a one-to-one thread) the contact
   local tk = k(P, 'thread', ch, thread)
   local sid = redis.call('GET', tk)
-  local st, cid
+  local st, cid, s
   if sid then
-    local sv = redis.call('HMGET', k(P, 'ses', sid), 'status', 'contact_id')
-    st, cid = sv[1], sv[2]
+    -- read whole: the events render it (from this table, kept current below)
+    s = hgetall(k(P, 'ses', sid))
+    st, cid = s.status, s.contact_id
     if thread ~= ext then cid = nil end -- a group thread: the sender is its own contact
   end
 
@@ -60,19 +61,21 @@ local function ingest(a)
   if not cid then cid = redis.call('GET', ck) end
   local contact_created = false
   local sender_name = p_name
+  local cj -- the sender's contact JSON
   if not cid then
     cid = new_cid
     redis.call('SET', ck, cid)
     redis.call('HSET', k(P, 'con', cid), 'id', cid, 'channel', ch, 'external_id', ext,
       'name', p_name, 'username', p_username, 'avatar_url', p_avatar, 'phone', p_phone,
       'email', p_email, 'created_at', now_iso)
-    contact_render(P, cid)
+    cj = contact_render(P, cid)
     contact_created = true
   else
     -- The platform's profile is the freshest; fields the business set through
     -- the API (listed in 'locked') are not overwritten. Writes only on change.
     local ckey = k(P, 'con', cid)
-    local cur = redis.call('HMGET', ckey, 'name', 'username', 'avatar_url', 'phone', 'email', 'locked')
+    local cur = redis.call('HMGET', ckey, 'name', 'username', 'avatar_url', 'phone', 'email',
+      'locked', 'j')
     local new = {p_name, p_username, p_avatar, p_phone, p_email}
     local names = {'name', 'username', 'avatar_url', 'phone', 'email'}
     local locked = cur[6] or ''
@@ -86,7 +89,9 @@ local function ingest(a)
     end
     if #upd > 0 then
       redis.call('HSET', ckey, unpack(upd))
-      contact_render(P, cid)
+      cj = contact_render(P, cid)
+    else
+      cj = cur[7] or nil
     end
   end
 
@@ -136,13 +141,21 @@ local function ingest(a)
     redis.call('HSET', skey, 'updated_at', now_iso, 'last_message_at', now_iso,
       'last_customer_message_at', now_iso, 'last_customer_ms', now_ms, 'window_ms', wms)
   end
+  if created or reopened then
+    s = hgetall(skey) -- rare: read it back rather than mirror every field
+  else
+    if activated then s.status = 'active' end
+    s.updated_at, s.last_message_at, s.last_customer_message_at = now_iso, now_iso, now_iso
+    s.last_customer_ms, s.window_ms = now_ms, tostring(wms)
+  end
   -- The platform's customer-service window restarts with every customer message.
   if wms > 0 then redis.call('ZADD', k(P, 'timers', 'window'), tonumber(now_ms) + wms, sid) end
 
   -- events, in the order a consumer should see them
-  local sj = session_json(P, sid)
+  -- the session's contact is the sender's except in a group thread
+  local sj = session_render(P, s, s.contact_id == cid and cj or nil)
   if contact_created then
-    emit(P, next_eid(), 'contact.created', sid, now_iso, '{"contact":' .. contact_json(P, cid) .. '}')
+    emit(P, next_eid(), 'contact.created', sid, now_iso, '{"contact":' .. cj .. '}')
   end
   if created then
     emit(P, next_eid(), 'session.created', sid, now_iso, '{"session":' .. sj .. '}')

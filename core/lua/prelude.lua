@@ -141,12 +141,12 @@ local function window_expires(s)
   return q(iso_ms(tonumber(s.last_customer_ms) + window_ms(s)))
 end
 
-local function session_json(P, sid)
-  local s = hgetall(k(P, 'ses', sid))
-  if not s.id then return nil end
+-- Renders a session from its hash as a table (hgetall); cj is its
+-- contact's JSON when the caller has it at hand (else it is read).
+local function session_render(P, s, cj)
   return table.concat({'{"id":', q(s.id), ',"channel":', q(s.channel),
     ',"connector":', q(s.connector), ',"status":', q(s.status),
-    ',"contact":', contact_json(P, s.contact_id),
+    ',"contact":', cj or contact_json(P, s.contact_id),
     ',"agent_id":', q(s.agent_id), ',"group":', js(s.group), ',"level":', js(s.level),
     ',"transferred_from":', q(s.transferred_from),
     ',"transferred_comment":', js(s.transferred_comment),
@@ -158,6 +158,12 @@ local function session_json(P, sid)
     ',"closed_at":', q(s.closed_at), ',"close_reason":', js(s.close_reason),
     ',"success_codes":', raw_or(s.success_codes, '[]'),
     ',"csat":', raw_or(s.csat, 'null'), ',"goal":', raw_or(s.goal, 'null'), '}'})
+end
+
+local function session_json(P, sid)
+  local s = hgetall(k(P, 'ses', sid))
+  if not s.id then return nil end
+  return session_render(P, s)
 end
 
 -- A stored message's JSON: the immutable part plus its current status.

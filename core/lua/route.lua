@@ -247,6 +247,9 @@ if op == 'drain' then
   local pname, max, scan = ARGV[8], tonumber(ARGV[9]), tonumber(ARGV[10])
   local pol = policies[pname]
   if not pol or pol.mode == 'manual' then return {'ok', 0} end
+  -- Only an online agent is ever picked: with none, scanning the queue
+  -- (a session hash read per entry) cannot place anything.
+  if redis.call('SCARD', k(P, 'online')) == 0 then return {'ok', 0} end
   local qk = k(P, 'queue', pname)
   local ids = redis.call('ZRANGE', qk, 0, scan - 1)
   local done, failed = 0, {}
