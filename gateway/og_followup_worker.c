@@ -21,11 +21,7 @@
  *   without an e-mail address fails ("no recipient").
  *
  * Without rules (or without SMTP) neither thread runs, so nothing reads the
- * stream for nothing. The group's position then stays where it was, and a
- * later start with rules would replay everything appended meanwhile: at
- * start, a group more than STALE_MS behind the stream's newest entry is moved
- * up to STALE_MS before it (entries already delivered but pending are kept
- * and still claimed). Within STALE_MS (a restart, a crash) nothing is lost.
+ * stream for nothing.
  *
  * The consumer reads in batches: after a read that returned more than one
  * entry it waits OG_STREAM_COALESCE_MS, since a blocking read wakes on every
@@ -57,9 +53,6 @@
 #define CLAIM_LIMIT 1
 #define AUTOCLAIM_IDLE_MS 60000
 #define AUTOCLAIM_EVERY_MS 15000
-/* How far back a group left behind (no instance with rules ran) is still
- * read at start; older events would fire long-stale follow-ups. */
-#define STALE_MS (10 * 60 * 1000)
 
 struct og_fup_worker {
     struct og_gateway *g;                /* [borrowed] */
@@ -208,64 +201,6 @@ static void handle_entries(struct og_fup_worker *w, redisReply *entries)
     }
 }
 
-static uint64_t id_ms(const char *id)
-{
-    return id ? strtoull(id, NULL, 10) : 0;
-}
-
-/* An existing group whose position is more than STALE_MS behind the newest
- * entry was left behind while no instance with rules ran: moves it up to
- * STALE_MS before the newest entry. Both times are Redis's (entry ids), so
- * the clocks of the instances do not matter. Best effort: on any failure
- * the group is read from where it is. */
-static void skip_stale(struct og_fup_worker *w)
-{
-    struct og_core *c = w->g->core;
-    redisReply *r = NULL;
-    uint64_t newest = 0, delivered = 0;
-    char from[64] = "";
-    int found = 0;
-    if (og_redis_cmd(c->redis, &r, "XREVRANGE %s:events + - COUNT 1", c->tag) != OG_OK)
-        return;
-    if (r->type == REDIS_REPLY_ARRAY && r->elements > 0 &&
-        r->element[0]->type == REDIS_REPLY_ARRAY && r->element[0]->elements > 0)
-        newest = id_ms(r->element[0]->element[0]->str);
-    freeReplyObject(r);
-    if (newest <= STALE_MS ||
-        og_redis_cmd(c->redis, &r, "XINFO GROUPS %s:events", c->tag) != OG_OK)
-        return;
-    for (size_t i = 0; r->type == REDIS_REPLY_ARRAY && i < r->elements && !found; i++) {
-        redisReply *g = r->element[i];
-        const char *name = NULL, *last = NULL;
-        for (size_t k = 0; g->type == REDIS_REPLY_ARRAY && k + 1 < g->elements; k += 2) {
-            redisReply *kr = g->element[k], *vr = g->element[k + 1];
-            if (kr->type != REDIS_REPLY_STRING && kr->type != REDIS_REPLY_STATUS)
-                continue;
-            if (strcmp(kr->str, "name") == 0 && vr->type == REDIS_REPLY_STRING)
-                name = vr->str;
-            else if (strcmp(kr->str, "last-delivered-id") == 0 &&
-                     vr->type == REDIS_REPLY_STRING)
-                last = vr->str;
-        }
-        if (name && last && strcmp(name, GROUP) == 0)
-            found = 1, delivered = id_ms(last), snprintf(from, sizeof from, "%s", last);
-    }
-    freeReplyObject(r);
-    if (!found || delivered >= newest || newest - delivered <= STALE_MS)
-        return;
-    uint64_t to = newest - STALE_MS;
-    if (og_redis_cmd(c->redis, &r, "XGROUP SETID %s:events %s %llu-0", c->tag, GROUP,
-                     (unsigned long long)to) != OG_OK)
-        return;
-    if (r->type == REDIS_REPLY_ERROR)
-        og_warn("followups: XGROUP SETID: %s", r->str);
-    else
-        og_warn("followups: events %s..%llu-0 skipped: no instance with follow-up rules read "
-                "them, and they are over %d s older than the newest",
-                from, (unsigned long long)to, STALE_MS / 1000);
-    freeReplyObject(r);
-}
-
 static int ensure_group(struct og_fup_worker *w)
 {
     struct og_core *c = w->g->core;
@@ -273,13 +208,10 @@ static int ensure_group(struct og_fup_worker *w)
     if (og_redis_cmd(c->redis, &r, "XGROUP CREATE %s:events %s $ MKSTREAM", c->tag, GROUP) !=
         OG_OK)
         return 0;
-    int busy = r->type == REDIS_REPLY_ERROR && strstr(r->str, "BUSYGROUP");
-    int ok = r->type != REDIS_REPLY_ERROR || busy;
+    int ok = r->type != REDIS_REPLY_ERROR || strstr(r->str, "BUSYGROUP");
     if (!ok)
         og_error("followups: XGROUP CREATE: %s", r->str);
     freeReplyObject(r);
-    if (busy)
-        skip_stale(w);
     return ok;
 }
 
