@@ -1,6 +1,6 @@
 /* bench_line - LINE webhook ingest through the daemon: signed LINE text
  * events (one per body, the shape of a real capture, ~560 bytes) POSTed to
- * /hooks/line over 64 keep-alive connections (libcurl multi), into a local
+ * /hooks/line over 64 keep-alive connections (og_bench), into a local
  * redis-server; every 2xx means the signature was checked and the message,
  * its session and events are durable in Redis. Sender profiles come from a
  * fake LINE API on 127.0.0.1: each of the 2000 users is looked up once

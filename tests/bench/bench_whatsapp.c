@@ -1,6 +1,6 @@
 /* bench_whatsapp - WhatsApp webhook ingest through the daemon: signed
  * "messages" webhook POSTs (X-Hub-Signature-256) carrying 1 and then 10 text
- * messages each, over 64 keep-alive connections (libcurl multi, og_bench)
+ * messages each, over 64 keep-alive connections (og_bench)
  * into a local redis-server. Every 200 means each message of the batch, its
  * session and its contact are durably in Redis. Prints POST/s, messages/s
  * and p50/p99 latency per POST for both batch sizes.
