@@ -84,6 +84,17 @@ int64_t og_mono_ms(void)
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+struct timespec og_deadline(int clk, int64_t ms)
+{
+    struct timespec ts;
+    clock_gettime((clockid_t)clk, &ts);
+    ts.tv_sec += (time_t)(ms / 1000);
+    ts.tv_nsec += (long)(ms % 1000) * 1000000L;
+    if (ts.tv_nsec >= 1000000000L)
+        ts.tv_sec++, ts.tv_nsec -= 1000000000L;
+    return ts;
+}
+
 void og_time_rfc3339(int64_t ms, char out[32])
 {
     time_t s = (time_t)(ms / 1000);

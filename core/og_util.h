@@ -5,6 +5,7 @@
 #define OG_UTIL_H
 #include <stddef.h>
 #include <stdint.h>
+#include <time.h>
 
 /* Allocation that never returns NULL: omnigate aborts on OOM, as Redis does. */
 void *og_malloc(size_t n);
@@ -16,6 +17,9 @@ char *og_sprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 int64_t og_now_ms(void);                   /* wall clock, Unix ms */
 int64_t og_mono_ms(void);                  /* monotonic ms */
+/* The time ms from now on clock clk, as pthread_cond_timedwait takes it
+ * (clk must be the condition variable's clock). */
+struct timespec og_deadline(int clk, int64_t ms);
 /* "2026-11-21T05:00:00.123Z" into out (>= 25 bytes). */
 void og_time_rfc3339(int64_t ms, char out[32]);
 

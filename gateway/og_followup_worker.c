@@ -88,12 +88,7 @@ static const struct og_config_followup *cfg_rule(struct og_fup_worker *w, const 
 
 static void nap(struct og_fup_worker *w, int ms)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    ts.tv_sec += ms / 1000;
-    ts.tv_nsec += (long)(ms % 1000) * 1000000L;
-    if (ts.tv_nsec >= 1000000000L)
-        ts.tv_sec++, ts.tv_nsec -= 1000000000L;
+    struct timespec ts = og_deadline(CLOCK_REALTIME, ms);
     pthread_mutex_lock(&w->mu);
     if (!atomic_load(&w->stop))
         pthread_cond_timedwait(&w->cv, &w->mu, &ts);

@@ -87,13 +87,7 @@ static void *run(void *arg)
         pthread_mutex_lock(&w->mu);
         if (w->stop || w->kicked || more)
             continue;
-        struct timespec ts;
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        ts.tv_nsec += TICK_MS * 1000000L;
-        if (ts.tv_nsec >= 1000000000L) {
-            ts.tv_sec++;
-            ts.tv_nsec -= 1000000000L;
-        }
+        struct timespec ts = og_deadline(CLOCK_MONOTONIC, TICK_MS);
         while (!w->stop && !w->kicked &&
                pthread_cond_timedwait(&w->cv, &w->mu, &ts) != ETIMEDOUT) {
         }

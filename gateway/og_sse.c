@@ -210,12 +210,7 @@ static void ping_all(struct og_sse *hub)
  * early); hub->mu held. */
 static void park_wait(struct og_sse *hub, int ms)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    ts.tv_sec += ms / 1000;
-    ts.tv_nsec += (long)(ms % 1000) * 1000000L;
-    if (ts.tv_nsec >= 1000000000L)
-        ts.tv_sec++, ts.tv_nsec -= 1000000000L;
+    struct timespec ts = og_deadline(CLOCK_REALTIME, ms);
     if (!atomic_load(&hub->stop))
         pthread_cond_timedwait(&hub->cv, &hub->mu, &ts);
 }
