@@ -37,8 +37,8 @@ int og_webhook_secret_decode(const char *secret, unsigned char key[64])
     return (int)k;
 }
 
-int og_webhook_sign(const char *secret, const char *id, int64_t ts, const void *body,
-                    size_t len, char *out, size_t outsz)
+int og_webhook_sign(const char *secret, const char *id, int64_t ts, const void *body, size_t len,
+                    char *out, size_t outsz)
 {
     unsigned char key[64], mac[32];
     int kl = og_webhook_secret_decode(secret, key);
@@ -71,11 +71,12 @@ char *og_webhook_secret_new(void)
 int og_webhook_event_type_known(const char *t)
 {
     static const char *const types[] = {
-        "session.created",   "session.assigned",  "session.transferred", "session.status_changed",
-        "session.closed",    "session.reopened",  "message.received",    "message.sent",
-        "message.delivered", "message.read",      "message.failed",      "contact.created",
-        "goal.achieved",     "goal.missed",       "csat.submitted",      "followup.sent",
-        "followup.failed",   "session.window_closed",
+        "session.created",        "session.assigned", "session.transferred",
+        "session.status_changed", "session.closed",   "session.reopened",
+        "message.received",       "message.sent",     "message.delivered",
+        "message.read",           "message.failed",   "contact.created",
+        "goal.achieved",          "goal.missed",      "csat.submitted",
+        "followup.sent",          "followup.failed",  "session.window_closed",
     };
     for (size_t i = 0; t && i < sizeof types / sizeof *types; i++)
         if (strcmp(t, types[i]) == 0)
@@ -127,8 +128,9 @@ static int id_ok(const char *s)
 
 static int url_ok(const char *u)
 {
-    const char *h = strncmp(u, "http://", 7) == 0 ? u + 7 : strncmp(u, "https://", 8) == 0 ? u + 8
-                                                                                        : NULL;
+    const char *h = strncmp(u, "http://", 7) == 0    ? u + 7
+                    : strncmp(u, "https://", 8) == 0 ? u + 8
+                                                     : NULL;
     if (!h || !*h || *h == '/' || strlen(u) > 2048)
         return 0;
     for (const char *p = u; *p; p++)
@@ -146,10 +148,10 @@ static void replace_str(char **dst, const char *s)
     *dst = n;
 }
 
-#define FAIL(...)                                                                          \
-    do {                                                                                   \
-        snprintf(err, errlen, __VA_ARGS__);                                                \
-        return -1;                                                                         \
+#define FAIL(...)                                                                                  \
+    do {                                                                                           \
+        snprintf(err, errlen, __VA_ARGS__);                                                        \
+        return -1;                                                                                 \
     } while (0)
 
 int og_webhook_sub_parse(json_object *j, struct og_webhook_sub *s, int partial, char *err,
@@ -200,8 +202,8 @@ int og_webhook_sub_parse(json_object *j, struct og_webhook_sub *s, int partial, 
                  "\"session.*\") or [\"*\"]");
         for (size_t i = 0; i < n; i++) {
             json_object *e = json_object_array_get_idx(v, i);
-            const char *t = json_object_is_type(e, json_type_string) ? json_object_get_string(e)
-                                                                     : NULL;
+            const char *t =
+                json_object_is_type(e, json_type_string) ? json_object_get_string(e) : NULL;
             if (!t || (strcmp(t, "*") != 0 && !og_webhook_event_type_known(t) && !family_ok(t)))
                 FAIL("events[%zu]: unknown event type", i);
         }
@@ -294,8 +296,8 @@ char *og_webhook_sub_json(const struct og_webhook_sub *s, int with_secret)
     if (with_secret) {
         og_buf_printf(&b, ",\"from_config\":%s", s->from_config ? "true" : "false");
     } else {
-        og_buf_printf(&b, ",\"source\":\"%s\",\"disabled_reason\":",
-                      s->from_config ? "config" : "api");
+        og_buf_printf(&b,
+                      ",\"source\":\"%s\",\"disabled_reason\":", s->from_config ? "config" : "api");
         og_buf_json_str(&b, s->disabled_reason ? s->disabled_reason
                             : !s->enabled      ? "disabled"
                                                : NULL);
@@ -325,8 +327,8 @@ int og_webhook_sub_matches(const struct og_webhook_sub *s, const char *type)
 /* "session.*" etc.: a family some known type belongs to. */
 static int family_ok(const char *t)
 {
-    static const char *const fam[] = {"session.*", "message.*", "contact.*", "goal.*",
-                                      "csat.*",    "followup.*"};
+    static const char *const fam[] = {"session.*", "message.*", "contact.*",
+                                      "goal.*",    "csat.*",    "followup.*"};
     for (size_t i = 0; i < sizeof fam / sizeof *fam; i++)
         if (strcmp(t, fam[i]) == 0)
             return 1;
@@ -384,14 +386,12 @@ og_err og_webhooks_eval(struct og_webhooks *w, struct og_script *s, int argc, co
     return og_redis_eval(w->core->redis, s, 0, argc, argv, lens, reply);
 }
 
-static og_err admin(struct og_webhooks *w, int argc, const char **argv, char *out, size_t outsz)
+/* lens NULL: every argument is a C string. */
+static og_err admin(struct og_webhooks *w, int argc, const char **argv, const size_t *lens,
+                    char *out, size_t outsz)
 {
-    size_t *lens = og_calloc((size_t)argc, sizeof *lens);
-    for (int i = 0; i < argc; i++)
-        lens[i] = strlen(argv[i]);
     redisReply *r = NULL;
     og_err e = og_webhooks_eval(w, w->admin, argc, argv, lens, &r);
-    free(lens);
     if (e != OG_OK)
         return e;
     if (r->type == REDIS_REPLY_ERROR) {
@@ -406,8 +406,7 @@ static og_err admin(struct og_webhooks *w, int argc, const char **argv, char *ou
     return e;
 }
 
-static int parse_stored(const char *id, const char *text, const char *off,
-                        struct og_webhook_sub *s)
+static int parse_stored(const char *id, const char *text, const char *off, struct og_webhook_sub *s)
 {
     json_object *j = json_tokener_parse(text);
     char err[160];
@@ -488,7 +487,7 @@ og_err og_webhooks_put(struct og_webhooks *w, const struct og_webhook_sub *s, in
     char *j = og_webhook_sub_json(s, 1);
     const char *argv[] = {w->core->tag, "put", s->id, j, create ? "1" : "0"};
     char out[32] = "";
-    og_err e = admin(w, 5, argv, out, sizeof out);
+    og_err e = admin(w, 5, argv, NULL, out, sizeof out);
     free(j);
     if (e == OG_OK && strcmp(out, "exists") == 0)
         return OG_ERR_CONFLICT;
@@ -499,14 +498,13 @@ og_err og_webhooks_delete(struct og_webhooks *w, const char *id)
 {
     const char *argv[] = {w->core->tag, "del", id};
     char out[32] = "";
-    og_err e = admin(w, 3, argv, out, sizeof out);
+    og_err e = admin(w, 3, argv, NULL, out, sizeof out);
     if (e == OG_OK && strcmp(out, "missing") == 0)
         return OG_ERR_NOT_FOUND;
     return e;
 }
 
-og_err og_webhooks_sync_config(struct og_webhooks *w, const struct og_webhook_sub *subs,
-                               size_t n)
+og_err og_webhooks_sync_config(struct og_webhooks *w, const struct og_webhook_sub *subs, size_t n)
 {
     size_t argc = 3 + 2 * n;
     const char **argv = og_calloc(argc, sizeof *argv);
@@ -519,36 +517,25 @@ og_err og_webhooks_sync_config(struct og_webhooks *w, const struct og_webhook_su
         argv[3 + 2 * i] = subs[i].id;
         argv[4 + 2 * i] = js[i];
     }
-    size_t *lens = og_calloc(argc, sizeof *lens);
-    for (size_t i = 0; i < argc; i++)
-        lens[i] = strlen(argv[i]);
-    redisReply *r = NULL;
-    og_err e = og_webhooks_eval(w, w->admin, (int)argc, argv, lens, &r);
-    if (e == OG_OK) {
-        if (r->type == REDIS_REPLY_ERROR) {
-            og_error("webhook sync: %s", r->str);
-            e = OG_ERR_UNAVAILABLE;
-        }
-        freeReplyObject(r);
-    }
+    og_err e = admin(w, (int)argc, argv, NULL, NULL, 0);
     for (size_t i = 0; i < n; i++)
         free(js[i]);
-    free(js), free(argv), free(lens);
+    free(js), free(argv);
     return e;
 }
 
 og_err og_webhooks_set_disabled(struct og_webhooks *w, const char *id, const char *reason)
 {
     const char *argv[] = {w->core->tag, "off", id, reason ? reason : ""};
-    return admin(w, 4, argv, NULL, 0);
+    return admin(w, 4, argv, NULL, NULL, 0);
 }
 
-og_err og_webhooks_deliveries(struct og_webhooks *w, const char *id, const char *status,
-                              int limit, char **json)
+og_err og_webhooks_deliveries(struct og_webhooks *w, const char *id, const char *status, int limit,
+                              char **json)
 {
     redisReply *r = NULL;
-    og_err e = og_redis_cmd(w->core->redis, &r, "LRANGE %s:webhook:%s:deliveries 0 -1",
-                            w->core->tag, id);
+    og_err e =
+        og_redis_cmd(w->core->redis, &r, "LRANGE %s:webhook:%s:deliveries 0 -1", w->core->tag, id);
     if (e != OG_OK)
         return e;
     struct og_buf b = {0};
@@ -568,6 +555,46 @@ og_err og_webhooks_deliveries(struct og_webhooks *w, const char *id, const char 
     freeReplyObject(r);
     *json = b.data;
     return OG_OK;
+}
+
+char *og_webhook_item_new(const char *head, int n, const char *eid, const char *type,
+                          const char *json, size_t json_len, size_t *len)
+{
+    struct og_buf b = {0};
+    og_buf_printf(&b, "%s\t%d\t%s\t%s\t", head, n, eid, type);
+    og_buf_append(&b, json, json_len);
+    *len = b.len;
+    return b.data;
+}
+
+int og_webhook_item_parse(const char *item, size_t len, struct og_webhook_item *out)
+{
+    memset(out, 0, sizeof *out);
+    char *buf = og_strndup(item, len), *f[5], *p = buf;
+    for (int i = 0; i < 4; i++) {
+        f[i] = p;
+        p = memchr(p, '\t', len - (size_t)(p - buf));
+        if (!p) {
+            free(buf);
+            return -1;
+        }
+        *p++ = 0;
+    }
+    f[4] = p;
+    *out = (struct og_webhook_item){.head = f[0],
+                                    .n = atoi(f[1]),
+                                    .eid = f[2],
+                                    .type = f[3],
+                                    .body = f[4],
+                                    .body_len = len - (size_t)(f[4] - buf),
+                                    .buf = buf};
+    return 0;
+}
+
+void og_webhook_item_clear(struct og_webhook_item *it)
+{
+    free(it->buf);
+    memset(it, 0, sizeof *it);
 }
 
 /* The Unix ms an event id was made at (its first 10 base32 characters). */
@@ -613,12 +640,14 @@ og_err og_webhooks_replay(struct og_webhooks *w, const struct og_webhook_sub *s,
         free(argv);
         return e;
     }
+    char **items = og_calloc((size_t)max + 1, sizeof *items);
+    size_t *lens = og_calloc(4 + 2 * (size_t)max, sizeof *lens);
     for (size_t i = 0; r->type == REDIS_REPLY_ARRAY && i < r->elements && argc + 2 <= 4 + 2 * max;
          i++) {
         redisReply *ent = r->element[i];
         if (ent->type != REDIS_REPLY_ARRAY || ent->elements < 2)
             continue;
-        redisReply *f = ent->element[1];
+        redisReply *f = ent->element[1], *json = NULL;
         const char *eid = "", *type = "", *ses = "";
         for (size_t k = 0; k + 1 < f->elements; k += 2) {
             if (strcmp(f->element[k]->str, "id") == 0)
@@ -627,20 +656,31 @@ og_err og_webhooks_replay(struct og_webhooks *w, const struct og_webhook_sub *s,
                 type = f->element[k + 1]->str;
             else if (strcmp(f->element[k]->str, "session") == 0)
                 ses = f->element[k + 1]->str;
+            else if (strcmp(f->element[k]->str, "event") == 0)
+                json = f->element[k + 1];
         }
-        if (event_id ? strcmp(eid, event_id) != 0 : !og_webhook_sub_matches(s, type))
+        if (!json || (event_id ? strcmp(eid, event_id) != 0 : !og_webhook_sub_matches(s, type)))
             continue;
+        char *head = og_sprintf("r:%s", ent->element[0]->str);
+        size_t n = (size_t)(argc - 4) / 2;
+        items[n] = og_webhook_item_new(head, 0, eid, type, json->str, json->len, &lens[argc + 1]);
+        free(head);
+        lens[argc] = strlen(ses);
         argv[argc++] = ses;
-        argv[argc++] = ent->element[0]->str;
+        argv[argc++] = items[n];
         if (event_id)
             break;
     }
+    for (int i = 0; i < 4; i++)
+        lens[i] = strlen(argv[i]);
     *queued = (argc - 4) / 2;
     if (*queued == 0)
         e = event_id ? OG_ERR_NOT_FOUND : OG_OK;
     else
-        e = admin(w, argc, argv, NULL, 0);
+        e = admin(w, argc, argv, lens, NULL, 0);
     freeReplyObject(r);
-    free(argv);
+    for (int i = 0; i < *queued; i++)
+        free(items[i]);
+    free(items), free(lens), free(argv);
     return e;
 }

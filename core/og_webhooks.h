@@ -6,16 +6,20 @@
  * work (keys in core/lua/prelude.lua; scripts core/lua/webhook_*.lua; steps
  * 2 and 3 share one round trip, webhook_step.lua):
  *   1. enqueue: an entry read from {og}:events by the consumer group
- *      "webhooks" is appended, for every matching subscription, to that
- *      subscription's per-session queue; a queue that was empty becomes due.
- *      The entry stays pending in the group (not acknowledged).
+ *      "webhooks" is appended, as a queue item carrying the whole event, to
+ *      every matching subscription's per-session queue; a queue that was
+ *      empty becomes due. The entry stays pending in the group (not
+ *      acknowledged).
  *   2. claim: due (subscription, session) queues are taken from one sorted
- *      set atomically; the claim is a lease (the score moves to now + lease),
- *      so a queue whose claimer died becomes due again by itself.
+ *      set atomically, with up to OG_WEBHOOK_CHAIN items each; the claim is
+ *      a lease (the score moves to now + lease), so a queue whose claimer
+ *      died becomes due again by itself. The items of a claim are sent one
+ *      after another, each only after a 2xx for the one before.
  *   3. result: the attempt is recorded; on 2xx or dead-letter the queue's
- *      head is popped and the next event of that session becomes due; when
- *      every subscription is done with an entry it is XACKed.
- * Only the head of a (subscription, session) queue is ever in flight, which
+ *      head is popped; when a claim's chain ends the session's next items
+ *      are claimed or made due; when every subscription is done with an
+ *      entry it is XACKed.
+ * Only one item of a (subscription, session) queue is ever in flight, which
  * keeps per-session order; different sessions run in parallel. While no
  * subscription exists at all, the group is moved past new entries
  * (webhook_skip.lua) instead of reading them.
@@ -33,6 +37,24 @@
 #define OG_WEBHOOK_GROUP "webhooks"
 #define OG_WEBHOOK_MAX_RETRIES 32
 #define OG_WEBHOOK_DELIVERIES_CAP 1000 /* attempts kept per subscription */
+#define OG_WEBHOOK_CHAIN 16            /* queue items handed out per claim */
+
+/* A queue item: "<head>\t<n>\t<event id>\t<type>\t<event JSON>", where head
+ * is the stream entry id ("r:<entry id>" for a replay) and n the number of
+ * subscriptions the entry was queued for (0 for a replay). */
+struct og_webhook_item {
+    const char *head, *eid, *type, *body; /* [borrowed] NUL-terminated copies in buf */
+    size_t body_len;
+    int n;
+    char *buf; /* owned */
+};
+/* Builds an item. [xfer] */
+char *og_webhook_item_new(const char *head, int n, const char *eid, const char *type,
+                          const char *json, size_t json_len, size_t *len);
+/* Splits an item; 0, or -1 when it is not one (out is then empty). Free
+ * with og_webhook_item_clear. */
+int og_webhook_item_parse(const char *item, size_t len, struct og_webhook_item *out);
+void og_webhook_item_clear(struct og_webhook_item *it);
 
 /* ------------------------------------------------------------- signing */
 
@@ -41,8 +63,8 @@
 int og_webhook_secret_decode(const char *secret, unsigned char key[64]);
 /* "v1,<base64 HMAC-SHA256(key, id.ts.body)>" into out (>= 48 bytes).
  * 0 on success, -1 when the secret is malformed. */
-int og_webhook_sign(const char *secret, const char *id, int64_t ts, const void *body,
-                    size_t len, char *out, size_t outsz);
+int og_webhook_sign(const char *secret, const char *id, int64_t ts, const void *body, size_t len,
+                    char *out, size_t outsz);
 /* A new random "whsec_" secret of 32 bytes. [xfer] */
 char *og_webhook_secret_new(void);
 /* 1 when t is an event type of DESIGN.md (or one added since, such as
@@ -54,17 +76,17 @@ int og_webhook_event_type_known(const char *t);
 
 struct og_webhook_sub {
     char *id, *url;
-    char *secret;             /* current "whsec_..." */
-    char *secret_prev;        /* still signing until prev_until_ms, or NULL */
+    char *secret;      /* current "whsec_..." */
+    char *secret_prev; /* still signing until prev_until_ms, or NULL */
     int64_t prev_until_ms;
-    char **events;            /* "*", event types, or families ("session.*") */
+    char **events; /* "*", event types, or families ("session.*") */
     size_t n_events;
     int64_t retry_s[OG_WEBHOOK_MAX_RETRIES]; /* delays before attempts 2..n+1 */
-    size_t n_retry;           /* 0 = the default schedule */
+    size_t n_retry;                          /* 0 = the default schedule */
     int64_t timeout_ms;
-    int enabled;              /* as configured / set through the API */
+    int enabled; /* as configured / set through the API */
     int from_config;
-    char *disabled_reason;    /* set when a 410 disabled it, else NULL */
+    char *disabled_reason; /* set when a 410 disabled it, else NULL */
     char *created_at, *updated_at;
 };
 
@@ -88,7 +110,7 @@ int64_t og_webhook_retry_delay_ms(const struct og_webhook_sub *s, int failed);
 /* ---------------------------------------------------------- Redis state */
 
 struct og_webhooks {
-    struct og_core *core;     /* [borrowed] */
+    struct og_core *core;                            /* [borrowed] */
     struct og_script *enqueue, *step, *admin, *skip; /* owned */
 };
 struct og_webhooks *og_webhooks_new(struct og_core *core); /* [xfer] */
@@ -111,13 +133,12 @@ og_err og_webhooks_get(struct og_webhooks *w, const char *id, struct og_webhook_
 og_err og_webhooks_put(struct og_webhooks *w, const struct og_webhook_sub *s, int create);
 og_err og_webhooks_delete(struct og_webhooks *w, const char *id);
 /* Config subscriptions replace the stored config ones (removed ones go). */
-og_err og_webhooks_sync_config(struct og_webhooks *w, const struct og_webhook_sub *subs,
-                               size_t n);
+og_err og_webhooks_sync_config(struct og_webhooks *w, const struct og_webhook_sub *subs, size_t n);
 /* Marks a subscription disabled (a 410), or clears that (reason NULL). */
 og_err og_webhooks_set_disabled(struct og_webhooks *w, const char *id, const char *reason);
 /* Attempts, newest first: {"items":[...]} filtered by status (NULL = all). [xfer] */
-og_err og_webhooks_deliveries(struct og_webhooks *w, const char *id, const char *status,
-                              int limit, char **json);
+og_err og_webhooks_deliveries(struct og_webhooks *w, const char *id, const char *status, int limit,
+                              char **json);
 /* Queues events again for one subscription: the event with event_id, or
  * every matching event since since_ms (at most max). *queued = how many. */
 og_err og_webhooks_replay(struct og_webhooks *w, const struct og_webhook_sub *s,

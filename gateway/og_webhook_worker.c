@@ -19,10 +19,14 @@
  * work and every decision (which queues to claim, signing, retry or
  * dead-letter, 410); the HTTP thread only runs the libcurl multi handle.
  * They exchange jobs through two lists under one mutex: "todo" (claimed,
- * signed, ready to send) and "done" (with the HTTP outcome). The dispatcher
- * claims up to CLAIM_AHEAD jobs per transfer slot so the HTTP thread never
- * waits for it; only the head of a (subscription, session) queue is ever
- * claimed, so claiming ahead does not change the order.
+ * signed, ready to send) and "done" (with the HTTP outcome). A claim hands
+ * out up to OG_WEBHOOK_CHAIN items of one (subscription, session) queue as
+ * a chain of jobs: the HTTP thread sends them one after another on the same
+ * handle, the next only after a 2xx for the one before and while the claim's
+ * lease still covers a whole attempt, so per-session order holds and a
+ * backlog costs one claim per chain rather than per event. The dispatcher
+ * claims up to CLAIM_AHEAD chains per transfer slot so the HTTP thread never
+ * waits for it.
  *
  * Redis: the blocking XREADGROUP goes through the shared pool with BLOCK
  * 100 ms, well under the pool's 2 s socket timeout (TOOLCHAIN.md), and only
@@ -43,34 +47,37 @@
 
 #define BATCH 512
 #define LEASE_MARGIN_MS 5000
-#define CLAIM_AHEAD 2 /* jobs claimed per transfer slot (see http_run) */
+#define CLAIM_AHEAD 2 /* chains claimed per transfer slot (see http_run) */
 #define DISPATCHERS 2 /* per instance, when concurrency >= 16 (see start) */
 
 /* One attempt: prepared by the dispatcher thread, sent by the HTTP thread,
  * judged by the dispatcher thread again. */
 struct job {
-    struct job *next;
-    char *member, *sub, *head, *eid, *etype; /* owned */
-    char *body;                 /* owned: the event JSON */
-    size_t len;
-    int tries;                  /* failed attempts before this one */
-    char *url;                  /* owned */
-    char *sig_header;           /* owned: "webhook-signature: v1,... [v1,...]" */
-    int64_t ts;                 /* webhook-timestamp */
+    struct job *next;            /* in the todo/done lists (first jobs of chains) */
+    struct job *chain;           /* owned: the queue's next item, sent after a 2xx */
+    struct job *first;           /* [borrowed] the first job of this chain */
+    char *member, *sub;          /* owned */
+    struct og_webhook_item item; /* owned: head, event id, type, body */
+    int tries;                   /* failed attempts before this one */
+    int64_t lease_end_ms;        /* the claim's lease (wall clock) */
+    char *url;                   /* owned */
+    char *sig_header;            /* owned: "webhook-signature: v1,... [v1,...]" */
+    int64_t ts;                  /* webhook-timestamp */
     long timeout_ms;
     /* filled by the HTTP thread */
-    CURL *easy;                 /* [borrowed] from the pool while in flight */
-    struct curl_slist *hdrs;    /* owned while in flight */
+    CURL *easy;              /* [borrowed] from the pool while in flight */
+    struct curl_slist *hdrs; /* owned while in flight */
+    int sent;                /* attempted (a chain's unsent rest is dropped) */
     CURLcode rc;
     long code;
-    long retry_after_s;         /* from a Retry-After header, -1 = none */
+    long retry_after_s; /* from a Retry-After header, -1 = none */
     int64_t start_ms, end_ms;
     char err[CURL_ERROR_SIZE];
 };
 
 struct dispatcher {
-    struct og_gateway *g;       /* [borrowed] */
-    struct og_webhooks *w;      /* [borrowed] g->webhooks */
+    struct og_gateway *g;  /* [borrowed] */
+    struct og_webhooks *w; /* [borrowed] g->webhooks */
     pthread_t th, http_th;
     atomic_int stop, http_stop;
     int concurrency;
@@ -82,20 +89,20 @@ struct dispatcher {
     long long ver;
     int64_t ver_checked_ms, last_autoclaim_ms, last_read_ms;
     char autoclaim_cursor[48];
-    int ready;                  /* group created and config synced */
-    int draining;               /* stopping: report results, claim nothing */
-    char **res;                 /* results for the next step: 7 strings each */
+    int ready;    /* group created and config synced */
+    int draining; /* stopping: report results, claim nothing */
+    char **res;   /* results for the next step: NRES strings each */
     size_t n_res, cap_res;
     /* shared, under mu */
     pthread_mutex_t mu;
-    pthread_cond_t cv;          /* signalled when a job lands in done */
+    pthread_cond_t cv; /* signalled when a job lands in done */
     struct job *todo, *todo_tail, *done, *done_tail;
-    int outstanding;            /* jobs handed to the HTTP thread, not yet judged
-                                 * (at most CLAIM_AHEAD * concurrency) */
+    int outstanding; /* chains handed to the HTTP thread, not yet
+                      * judged (at most CLAIM_AHEAD * concurrency) */
     /* HTTP thread only */
     CURLM *multi;
-    CURL **easy_all;            /* [concurrency] owned; PRIVATE = the job while in flight */
-    CURL **easy_free;           /* [concurrency] the idle ones (keep-alive via multi) */
+    CURL **easy_all;  /* [concurrency] owned; PRIVATE = the job while in flight */
+    CURL **easy_free; /* [concurrency] the idle ones (keep-alive via multi) */
     int n_easy_free;
 };
 
@@ -181,69 +188,89 @@ static int setup(struct dispatcher *d)
     return 0;
 }
 
-static const char *field(redisReply *f, const char *name)
+static redisReply *field(redisReply *f, const char *name)
 {
     for (size_t k = 0; f && f->type == REDIS_REPLY_ARRAY && k + 1 < f->elements; k += 2)
-        if (f->element[k]->type == REDIS_REPLY_STRING && strcmp(f->element[k]->str, name) == 0)
-            return f->element[k + 1]->str;
+        if (f->element[k]->type == REDIS_REPLY_STRING && strcmp(f->element[k]->str, name) == 0 &&
+            f->element[k + 1]->type == REDIS_REPLY_STRING)
+            return f->element[k + 1];
     return NULL;
+}
+
+static const char *field_str(redisReply *f, const char *name)
+{
+    redisReply *v = field(f, name);
+    return v ? v->str : NULL;
 }
 
 /* Queues an array of stream entries [[id, [f, v, ...]], ...] for the
  * subscriptions that want them (one script call; again after reloading the
- * subscriptions when the script finds that they changed). */
-static void enqueue_entries(struct dispatcher *d, redisReply *entries)
+ * subscriptions when the script finds that they changed). fresh: read for
+ * the first time (XREADGROUP ">"), so never queued before. */
+static void enqueue_entries(struct dispatcher *d, redisReply *entries, int fresh)
 {
     if (!entries || entries->type != REDIS_REPLY_ARRAY || entries->elements == 0)
         return;
+    size_t ne = entries->elements;
     for (int round = 0; round < 3; round++) {
-        size_t cap = 4 + entries->elements * (3 + d->n_subs);
+        size_t cap = 5 + ne * (4 + d->n_subs);
         const char **argv = og_calloc(cap, sizeof *argv);
-        char **nbufs = og_calloc(entries->elements, sizeof *nbufs);
+        size_t *lens = og_calloc(cap, sizeof *lens);
+        char **bufs = og_calloc(2 * ne, sizeof *bufs); /* per entry: n, item */
         char now[24], ver[24];
         snprintf(now, sizeof now, "%lld", (long long)og_now_ms());
         snprintf(ver, sizeof ver, "%lld", d->ver);
         argv[0] = d->g->core->tag, argv[1] = OG_WEBHOOK_GROUP, argv[2] = now, argv[3] = ver;
-        size_t argc = 4;
-        for (size_t i = 0; i < entries->elements; i++) {
+        argv[4] = fresh ? "1" : "0";
+        size_t argc = 5;
+        for (size_t i = 0; i < ne; i++) {
             redisReply *e = entries->element[i];
-            if (e->type != REDIS_REPLY_ARRAY || e->elements < 2)
-                continue;
-            const char *type = field(e->element[1], "type");
-            const char *ses = field(e->element[1], "session");
+            if (e->type != REDIS_REPLY_ARRAY || e->elements < 2 ||
+                e->element[0]->type != REDIS_REPLY_STRING)
+                continue; /* an entry deleted meanwhile (XAUTOCLAIM) */
+            const char *type = field_str(e->element[1], "type");
+            const char *ses = field_str(e->element[1], "session");
+            const char *eid = field_str(e->element[1], "id");
+            redisReply *json = field(e->element[1], "event");
             argv[argc++] = e->element[0]->str;
             argv[argc++] = ses ? ses : "";
-            size_t nat = argc++;
+            size_t at_item = argc++, at_n = argc++;
             int n = 0;
-            for (size_t s = 0; type && s < d->n_subs; s++) {
+            for (size_t s = 0; type && eid && json && s < d->n_subs; s++) {
                 if (og_webhook_sub_active(&d->subs[s]) &&
                     og_webhook_sub_matches(&d->subs[s], type)) {
                     argv[argc++] = d->subs[s].id;
                     n++;
                 }
             }
-            nbufs[i] = og_sprintf("%d", n);
-            argv[nat] = nbufs[i];
+            bufs[2 * i] = og_sprintf("%d", n);
+            argv[at_n] = bufs[2 * i];
+            if (n > 0)
+                bufs[2 * i + 1] = og_webhook_item_new(e->element[0]->str, n, eid, type, json->str,
+                                                      json->len, &lens[at_item]);
+            argv[at_item] = n > 0 ? bufs[2 * i + 1] : "";
         }
+        for (size_t i = 0; i < argc; i++)
+            if (!lens[i])
+                lens[i] = strlen(argv[i]);
         redisReply *r = NULL;
         int stale = 0;
-        if (og_webhooks_eval(d->w, d->w->enqueue, (int)argc, argv, NULL, &r) == OG_OK) {
+        if (og_webhooks_eval(d->w, d->w->enqueue, (int)argc, argv, lens, &r) == OG_OK) {
             if (r->type == REDIS_REPLY_ERROR)
                 og_error("webhooks: enqueue: %s", r->str);
             stale = r->type == REDIS_REPLY_INTEGER && r->integer < 0;
             freeReplyObject(r);
         }
-        for (size_t i = 0; i < entries->elements; i++)
-            free(nbufs[i]);
-        free(nbufs), free(argv);
+        for (size_t i = 0; i < 2 * ne; i++)
+            free(bufs[i]);
+        free(bufs), free(argv), free(lens);
         if (!stale)
             return;
         refresh_subs(d, 1);
     }
     /* Still changing: the entries stay pending and XAUTOCLAIM brings them
      * back after claim_idle_ms. */
-    og_warn("webhooks: subscriptions kept changing; %zu entries left for later",
-            entries->elements);
+    og_warn("webhooks: subscriptions kept changing; %zu entries left for later", ne);
 }
 
 /* Reads new entries; blocks up to block_ms when > 0. Returns how many. */
@@ -251,13 +278,13 @@ static size_t read_new(struct dispatcher *d, int block_ms)
 {
     struct og_core *c = d->g->core;
     redisReply *r = NULL;
-    og_err e = block_ms > 0
-                   ? og_redis_cmd(c->redis, &r,
-                                  "XREADGROUP GROUP %s %s COUNT %d BLOCK %d STREAMS %s:events >",
-                                  OG_WEBHOOK_GROUP, d->consumer, BATCH, block_ms, c->tag)
-                   : og_redis_cmd(c->redis, &r,
-                                  "XREADGROUP GROUP %s %s COUNT %d STREAMS %s:events >",
-                                  OG_WEBHOOK_GROUP, d->consumer, BATCH, c->tag);
+    og_err e =
+        block_ms > 0
+            ? og_redis_cmd(c->redis, &r,
+                           "XREADGROUP GROUP %s %s COUNT %d BLOCK %d STREAMS %s:events >",
+                           OG_WEBHOOK_GROUP, d->consumer, BATCH, block_ms, c->tag)
+            : og_redis_cmd(c->redis, &r, "XREADGROUP GROUP %s %s COUNT %d STREAMS %s:events >",
+                           OG_WEBHOOK_GROUP, d->consumer, BATCH, c->tag);
     if (e != OG_OK)
         return 0;
     size_t n = 0;
@@ -269,7 +296,7 @@ static size_t read_new(struct dispatcher *d, int block_ms)
     } else if (r->type == REDIS_REPLY_ARRAY && r->elements > 0) {
         redisReply *entries = r->element[0]->element[1];
         n = entries->elements;
-        enqueue_entries(d, entries);
+        enqueue_entries(d, entries, 1);
     }
     freeReplyObject(r);
     return n;
@@ -294,7 +321,7 @@ static void autoclaim(struct dispatcher *d)
         snprintf(d->autoclaim_cursor, sizeof d->autoclaim_cursor, "%s", r->element[0]->str);
         if (r->element[1]->elements)
             og_debug("webhooks: claimed %zu idle entries", r->element[1]->elements);
-        enqueue_entries(d, r->element[1]);
+        enqueue_entries(d, r->element[1], 0);
     } else if (r->type == REDIS_REPLY_ERROR) {
         og_error("webhooks: XAUTOCLAIM: %s", r->str);
         snprintf(d->autoclaim_cursor, sizeof d->autoclaim_cursor, "0-0");
@@ -304,12 +331,16 @@ static void autoclaim(struct dispatcher *d)
 
 /* ------------------------------------------------------------ results */
 
-static void push_result(struct dispatcher *d, const char *member, const char *sub,
-                        const char *head, const char *outcome, int64_t next_due_ms,
-                        const char *eid, char *attempt /* [xfer] or NULL */)
+#define NRES 9 /* strings per result (webhook_step.lua) */
+
+/* Queues one result for the next step (a claim's results go together, in
+ * queue order). n: subscriptions the item's entry was queued for. */
+static void push_result(struct dispatcher *d, const char *member, const char *sub, const char *head,
+                        const char *outcome, int64_t next_due_ms, const char *eid,
+                        char *attempt /* [xfer] or NULL */, int tries, int n)
 {
-    if (d->n_res + 7 > d->cap_res) {
-        d->cap_res = d->cap_res ? d->cap_res * 2 : 7 * 64;
+    if (d->n_res + NRES > d->cap_res) {
+        d->cap_res = d->cap_res ? d->cap_res * 2 : NRES * 64;
         d->res = og_realloc(d->res, d->cap_res * sizeof *d->res);
     }
     atomic_fetch_add(!strcmp(outcome, "ok")      ? &og_webhook_stats.ok
@@ -323,6 +354,8 @@ static void push_result(struct dispatcher *d, const char *member, const char *su
     d->res[d->n_res++] = og_sprintf("%lld", (long long)next_due_ms);
     d->res[d->n_res++] = og_strdup(eid ? eid : "");
     d->res[d->n_res++] = attempt ? attempt : og_strdup("");
+    d->res[d->n_res++] = og_sprintf("%d", tries);
+    d->res[d->n_res++] = og_sprintf("%d", n);
 }
 
 static char *attempt_json(const char *eid, const char *etype, int attempt, const char *status,
@@ -390,31 +423,41 @@ static size_t on_body(char *buf, size_t size, size_t n, void *ud)
 static void job_free(struct job *j)
 {
     curl_slist_free_all(j->hdrs);
-    free(j->member), free(j->sub), free(j->head), free(j->eid), free(j->etype), free(j->body);
-    free(j->url), free(j->sig_header);
+    free(j->member), free(j->sub), free(j->url), free(j->sig_header);
+    og_webhook_item_clear(&j->item);
     free(j);
 }
 
-/* Builds the job for a claimed queue head (dispatcher thread). */
-static struct job *make_job(const struct og_webhook_sub *s, redisReply **it)
+/* Frees a job and the unsent rest of its chain. */
+static void chain_free(struct job *j)
+{
+    while (j) {
+        struct job *n = j->chain;
+        job_free(j);
+        j = n;
+    }
+}
+
+/* Builds the job for one claimed item (dispatcher thread); takes item. */
+static struct job *make_job(const struct og_webhook_sub *s, const char *member,
+                            struct og_webhook_item *item, int tries, int64_t lease_end_ms)
 {
     struct job *j = og_calloc(1, sizeof *j);
-    j->member = og_strdup(it[0]->str);
-    j->sub = og_strdup(it[1]->str);
-    j->head = og_strdup(it[2]->str);
-    j->tries = atoi(it[3]->str);
-    j->eid = og_strdup(it[4]->str);
-    j->etype = og_strdup(it[5]->str);
-    j->body = og_strndup(it[6]->str, it[6]->len);
-    j->len = it[6]->len;
+    j->member = og_strdup(member);
+    j->sub = og_strdup(s->id);
+    j->item = *item;
+    memset(item, 0, sizeof *item);
+    j->tries = tries;
+    j->lease_end_ms = lease_end_ms;
     j->url = og_strdup(s->url);
     j->timeout_ms = (long)s->timeout_ms;
     j->retry_after_s = -1;
     j->ts = og_now_ms() / 1000;
     char sig[200], sig2[100];
-    og_webhook_sign(s->secret, j->eid, j->ts, j->body, j->len, sig, sizeof sig);
+    og_webhook_sign(s->secret, j->item.eid, j->ts, j->item.body, j->item.body_len, sig, sizeof sig);
     if (s->secret_prev && s->prev_until_ms > og_now_ms() &&
-        og_webhook_sign(s->secret_prev, j->eid, j->ts, j->body, j->len, sig2, sizeof sig2) == 0) {
+        og_webhook_sign(s->secret_prev, j->item.eid, j->ts, j->item.body, j->item.body_len, sig2,
+                        sizeof sig2) == 0) {
         size_t l = strlen(sig);
         snprintf(sig + l, sizeof sig - l, " %s", sig2);
     }
@@ -431,7 +474,7 @@ static void http_start(struct dispatcher *d, struct job *j)
     j->hdrs = curl_slist_append(NULL, "Content-Type: application/json");
     j->hdrs = curl_slist_append(j->hdrs, "Expect:");
     j->hdrs = curl_slist_append(j->hdrs, "User-Agent: omnigate-webhooks/1");
-    snprintf(line, sizeof line, "webhook-id: %s", j->eid);
+    snprintf(line, sizeof line, "webhook-id: %s", j->item.eid);
     j->hdrs = curl_slist_append(j->hdrs, line);
     snprintf(line, sizeof line, "webhook-timestamp: %lld", (long long)j->ts);
     j->hdrs = curl_slist_append(j->hdrs, line);
@@ -439,8 +482,8 @@ static void http_start(struct dispatcher *d, struct job *j)
     curl_easy_reset(e);
     curl_easy_setopt(e, CURLOPT_URL, j->url);
     curl_easy_setopt(e, CURLOPT_POST, 1L);
-    curl_easy_setopt(e, CURLOPT_POSTFIELDS, j->body);
-    curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)j->len);
+    curl_easy_setopt(e, CURLOPT_POSTFIELDS, j->item.body);
+    curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)j->item.body_len);
     curl_easy_setopt(e, CURLOPT_HTTPHEADER, j->hdrs);
     curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, j->timeout_ms);
     curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, j->timeout_ms < 10000 ? j->timeout_ms : 10000L);
@@ -455,6 +498,7 @@ static void http_start(struct dispatcher *d, struct job *j)
     curl_easy_setopt(e, CURLOPT_ERRORBUFFER, j->err);
     curl_easy_setopt(e, CURLOPT_PRIVATE, j);
     j->start_ms = og_now_ms();
+    j->sent = 1;
     curl_multi_add_handle(d->multi, e);
 }
 
@@ -506,6 +550,17 @@ static void *http_run(void *arg)
             j->easy = NULL;
             curl_slist_free_all(j->hdrs);
             j->hdrs = NULL;
+            /* The chain goes on at once on the handle just freed, while its
+             * lease still covers a whole attempt (else the queue could be
+             * claimed by another instance mid-attempt); it is handed back
+             * whole when it ends. */
+            struct job *nx = j->chain;
+            int ok = j->rc == CURLE_OK && j->code >= 200 && j->code <= 299;
+            if (nx && ok && og_now_ms() + nx->timeout_ms + 1000 < nx->lease_end_ms) {
+                http_start(d, nx);
+                continue;
+            }
+            j = j->first;
             if (done_tail)
                 done_tail->next = j;
             else
@@ -526,13 +581,13 @@ static void *http_run(void *arg)
     while (wait) { /* never sent: their leases bring them back */
         struct job *j = wait;
         wait = j->next;
-        job_free(j);
+        chain_free(j);
     }
     return NULL;
 }
 
 /* Dispatcher thread: what an attempt's outcome means; queues the result. */
-static void judge(struct dispatcher *d, struct job *j)
+static void judge_one(struct dispatcher *d, struct job *j)
 {
     long code = j->rc == CURLE_OK ? j->code : 0;
     int64_t latency = j->end_ms - j->start_ms;
@@ -546,8 +601,9 @@ static void judge(struct dispatcher *d, struct job *j)
         snprintf(errbuf, sizeof errbuf, "HTTP %ld", code);
 
     if (j->rc == CURLE_OK && code >= 200 && code <= 299) {
-        push_result(d, j->member, j->sub, j->head, "ok", 0, j->eid,
-                    attempt_json(j->eid, j->etype, attempt, "ok", code, latency, NULL, 0));
+        push_result(d, j->member, j->sub, j->item.head, "ok", 0, j->item.eid,
+                    attempt_json(j->item.eid, j->item.type, attempt, "ok", code, latency, NULL, 0),
+                    j->tries, j->item.n);
     } else if (j->rc == CURLE_OK && code == 410) {
         char reason[200], at[32];
         og_time_rfc3339(now, at);
@@ -555,24 +611,35 @@ static void judge(struct dispatcher *d, struct job *j)
         og_warn("webhooks: subscription %s disabled: %s", j->sub, reason);
         og_webhooks_set_disabled(d->w, j->sub, reason);
         refresh_subs(d, 1);
-        push_result(d, j->member, j->sub, j->head, "dead", 0, j->eid,
-                    attempt_json(j->eid, j->etype, attempt, "dead", code, latency,
-                                 "410 Gone: subscription disabled", 0));
+        push_result(d, j->member, j->sub, j->item.head, "dead", 0, j->item.eid,
+                    attempt_json(j->item.eid, j->item.type, attempt, "dead", code, latency,
+                                 "410 Gone: subscription disabled", 0),
+                    j->tries, j->item.n);
     } else {
         int64_t delay = s ? og_webhook_retry_delay_ms(s, attempt) : -1;
-        int throttled = j->rc == CURLE_OK && (code == 429 || code == 503 || code == 502 ||
-                                              code == 504);
+        int throttled =
+            j->rc == CURLE_OK && (code == 429 || code == 503 || code == 502 || code == 504);
         if (delay >= 0 && throttled && j->retry_after_s >= 0)
             delay = (j->retry_after_s > 86400 ? 86400 : j->retry_after_s) * 1000;
         if (delay < 0)
-            push_result(d, j->member, j->sub, j->head, "dead", 0, j->eid,
-                        attempt_json(j->eid, j->etype, attempt, "dead", code, latency, errbuf, 0));
+            push_result(
+                d, j->member, j->sub, j->item.head, "dead", 0, j->item.eid,
+                attempt_json(j->item.eid, j->item.type, attempt, "dead", code, latency, errbuf, 0),
+                j->tries, j->item.n);
         else
-            push_result(d, j->member, j->sub, j->head, "retry", now + delay, j->eid,
-                        attempt_json(j->eid, j->etype, attempt, "failed", code, latency, errbuf,
-                                     now + delay));
+            push_result(d, j->member, j->sub, j->item.head, "retry", now + delay, j->item.eid,
+                        attempt_json(j->item.eid, j->item.type, attempt, "failed", code, latency,
+                                     errbuf, now + delay),
+                        j->tries, j->item.n);
     }
-    job_free(j);
+}
+
+/* Dispatcher thread: the results of a chain that ended, in queue order. */
+static void judge(struct dispatcher *d, struct job *first)
+{
+    for (struct job *j = first; j && j->sent; j = j->chain)
+        judge_one(d, j);
+    chain_free(first); /* with its unsent rest, if any */
 }
 
 /* Dispatcher thread: judges the finished jobs; with wait_ms > 0 waits that
@@ -611,34 +678,65 @@ static int outstanding(struct dispatcher *d)
     return n;
 }
 
+/* Claimed items it[from..] of a queue that cannot be sent: its
+ * subscription was deleted (s NULL: dropped) or is disabled (dead), or the
+ * item is damaged (dead, and the rest waits for the next claim). One result
+ * per item, in queue order. */
+static void settle_unsendable(struct dispatcher *d, const struct og_webhook_sub *s, redisReply **it,
+                              size_t from, size_t n_items, int tries)
+{
+    for (size_t k = from; k < n_items; k++) {
+        redisReply *raw = it[3 + k];
+        struct og_webhook_item item;
+        int bad = og_webhook_item_parse(raw->str, raw->len, &item) != 0;
+        /* a damaged item's head as webhook_step.lua reads it */
+        char *head = bad ? og_strndup(raw->str, strcspn(raw->str, "\t")) : og_strdup(item.head);
+        const char *eid = bad ? "" : item.eid;
+        if (!s && !bad)
+            push_result(d, it[0]->str, it[1]->str, head, "drop", 0, eid, NULL, tries, item.n);
+        else
+            push_result(d, it[0]->str, it[1]->str, head, "dead", 0, eid,
+                        attempt_json(eid, bad ? "" : item.type, tries + 1, "dead", 0, 0,
+                                     bad ? "damaged queue item" : "subscription disabled", 0),
+                        tries, bad ? 0 : item.n);
+        free(head);
+        og_webhook_item_clear(&item);
+        tries = 0; /* only a queue's head can have failed before */
+        if (bad)
+            break;
+    }
+}
+
 /* One round trip (webhook_step.lua): reports the judged attempts, then
- * claims due queues for the free slots and hands their jobs to the HTTP
- * thread. Returns how many queues were claimed. Results are kept for the
- * next round when Redis is unavailable. */
+ * claims due queues for the free slots and hands their chains of jobs to
+ * the HTTP thread. Returns how many queues were claimed. Results are kept
+ * for the next round when Redis is unavailable. */
 static int step(struct dispatcher *d)
 {
     int free_slots = d->draining ? 0 : CLAIM_AHEAD * d->concurrency - outstanding(d);
     if (free_slots <= 0 && d->n_res == 0)
         return 0;
-    size_t argc = 6 + d->n_res;
+    size_t argc = 7 + d->n_res;
     const char **argv = og_calloc(argc, sizeof *argv);
     size_t *lens = og_calloc(argc, sizeof *lens);
-    char now[24], cap[16], lease[24], max[16];
-    snprintf(now, sizeof now, "%lld", (long long)og_now_ms());
+    char now[24], cap[16], lease[24], max[16], chain[16];
+    int64_t now_ms = og_now_ms(), lease_ms = max_timeout_ms(d) + LEASE_MARGIN_MS;
+    snprintf(now, sizeof now, "%lld", (long long)now_ms);
     snprintf(cap, sizeof cap, "%d", OG_WEBHOOK_DELIVERIES_CAP);
-    snprintf(lease, sizeof lease, "%lld", (long long)(max_timeout_ms(d) + LEASE_MARGIN_MS));
+    snprintf(lease, sizeof lease, "%lld", (long long)lease_ms);
     snprintf(max, sizeof max, "%d", free_slots > 0 ? free_slots : 0);
+    snprintf(chain, sizeof chain, "%d", OG_WEBHOOK_CHAIN);
     argv[0] = d->g->core->tag, argv[1] = OG_WEBHOOK_GROUP, argv[2] = now, argv[3] = cap;
-    argv[4] = lease, argv[5] = max;
+    argv[4] = lease, argv[5] = max, argv[6] = chain;
     for (size_t i = 0; i < d->n_res; i++)
-        argv[6 + i] = d->res[i];
+        argv[7 + i] = d->res[i];
     for (size_t i = 0; i < argc; i++)
         lens[i] = strlen(argv[i]);
     redisReply *r = NULL;
     og_err e = og_webhooks_eval(d->w, d->w->step, (int)argc, argv, lens, &r);
     free(argv), free(lens);
     if (e == OG_ERR_UNAVAILABLE)
-        return 0; /* Redis is down: keep the results and try again next round */
+        return 0;   /* Redis is down: keep the results and try again next round */
     if (e != OG_OK) /* never dropped silently: the leases bring them back */
         og_error("webhooks: step: %s", og_strerror(e));
     for (size_t i = 0; i < d->n_res; i++)
@@ -646,52 +744,65 @@ static int step(struct dispatcher *d)
     d->n_res = 0;
     if (e != OG_OK)
         return 0;
-    int n = 0, njobs = 0;
-    struct job *jobs = NULL, *tail = NULL;
+    int n = 0, nchains = 0;
+    struct job *chains = NULL, *tail = NULL;
     if (r->type == REDIS_REPLY_ERROR) {
         og_error("webhooks: step: %s", r->str);
     } else if (r->type == REDIS_REPLY_ARRAY) {
         for (size_t i = 0; i < r->elements; i++) {
-            redisReply *item = r->element[i];
-            if (item->type != REDIS_REPLY_ARRAY || item->elements != 7)
+            redisReply *claim = r->element[i];
+            if (claim->type != REDIS_REPLY_ARRAY || claim->elements < 4)
                 continue;
-            redisReply **it = item->element;
+            redisReply **it = claim->element;
+            size_t n_items = claim->elements - 3;
+            int tries = atoi(it[2]->str);
             n++;
             const struct og_webhook_sub *s = find_sub(d, it[1]->str);
             if (!s) {
                 refresh_subs(d, 1);
                 s = find_sub(d, it[1]->str);
             }
-            if (!s) { /* deleted: its queued events are dropped */
-                push_result(d, it[0]->str, it[1]->str, it[2]->str, "drop", 0, it[4]->str, NULL);
-            } else if (!og_webhook_sub_active(s)) {
-                push_result(d, it[0]->str, it[1]->str, it[2]->str, "dead", 0, it[4]->str,
-                            attempt_json(it[4]->str, it[5]->str, atoi(it[3]->str) + 1, "dead",
-                                         0, 0, "subscription disabled", 0));
-            } else if (it[6]->len == 0) {
-                push_result(d, it[0]->str, it[1]->str, it[2]->str, "dead", 0, it[4]->str,
-                            attempt_json(it[4]->str, it[5]->str, atoi(it[3]->str) + 1, "dead",
-                                         0, 0, "the event is no longer in the stream", 0));
-            } else {
-                struct job *j = make_job(s, it);
-                if (tail)
-                    tail->next = j;
-                else
-                    jobs = j;
-                tail = j;
-                njobs++;
+            if (!s || !og_webhook_sub_active(s)) {
+                settle_unsendable(d, s, it, 0, n_items, tries);
+                continue;
             }
+            /* the chain: the items up to the first damaged one */
+            struct job *first = NULL, *prev = NULL;
+            for (size_t k = 0; k < n_items; k++) {
+                struct og_webhook_item item;
+                if (og_webhook_item_parse(it[3 + k]->str, it[3 + k]->len, &item) != 0) {
+                    if (!first) /* damaged head: dead-lettered, the rest waits */
+                        settle_unsendable(d, s, it, k, n_items, tries);
+                    break;
+                }
+                struct job *j =
+                    make_job(s, it[0]->str, &item, k == 0 ? tries : 0, now_ms + lease_ms);
+                if (prev)
+                    prev->chain = j;
+                else
+                    first = j;
+                j->first = first;
+                prev = j;
+            }
+            if (!first)
+                continue;
+            if (tail)
+                tail->next = first;
+            else
+                chains = first;
+            tail = first;
+            nchains++;
         }
     }
     freeReplyObject(r);
-    if (jobs) {
+    if (chains) {
         pthread_mutex_lock(&d->mu);
         if (d->todo_tail)
-            d->todo_tail->next = jobs;
+            d->todo_tail->next = chains;
         else
-            d->todo = jobs;
+            d->todo = chains;
         d->todo_tail = tail;
-        d->outstanding += njobs;
+        d->outstanding += nchains;
         pthread_mutex_unlock(&d->mu);
         curl_multi_wakeup(d->multi);
     }
@@ -723,6 +834,7 @@ static void *run(void *arg)
 {
     struct dispatcher *d = arg;
     while (!atomic_load(&d->stop)) {
+
         if (!d->ready) {
             if (setup(d) == 0) {
                 d->ready = 1;
@@ -736,10 +848,10 @@ static void *run(void *arg)
         int judged = collect(d, 0);
         int free_slots = CLAIM_AHEAD * d->concurrency - outstanding(d);
         int claimed = step(d);
+
         /* Nobody to deliver to: skip the events instead of reading each
          * one, and look again in 100 ms. */
-        if (d->n_subs == 0 && claimed == 0 && outstanding(d) == 0 && d->n_res == 0 &&
-            skip_all(d)) {
+        if (d->n_subs == 0 && claimed == 0 && outstanding(d) == 0 && d->n_res == 0 && skip_all(d)) {
             nap(d, 100);
             continue;
         }
@@ -753,6 +865,7 @@ static void *run(void *arg)
             got = read_new(d, idle ? 100 : 0);
             d->last_read_ms = now;
         }
+
         if (got > 1) /* a busy stream: the next read takes a batch */
             collect(d, OG_STREAM_COALESCE_MS);
         else if (!idle && got == 0 && judged == 0 && claimed == 0)
@@ -776,9 +889,8 @@ static struct dispatcher *dispatcher_start(struct og_gateway *g, int concurrency
     d->g = g;
     d->w = g->webhooks;
     d->concurrency = concurrency;
-    d->claim_idle_ms = g->cfg->webhook_dispatch.claim_idle_ms > 0
-                           ? g->cfg->webhook_dispatch.claim_idle_ms
-                           : 30000;
+    d->claim_idle_ms =
+        g->cfg->webhook_dispatch.claim_idle_ms > 0 ? g->cfg->webhook_dispatch.claim_idle_ms : 30000;
     snprintf(d->consumer, sizeof d->consumer, "%s-%d", g->instance_id, idx);
     snprintf(d->autoclaim_cursor, sizeof d->autoclaim_cursor, "0-0");
     pthread_mutex_init(&d->mu, NULL);
@@ -808,7 +920,7 @@ static void free_jobs(struct job *j)
 {
     while (j) {
         struct job *n = j->next;
-        job_free(j);
+        chain_free(j);
         j = n;
     }
 }
@@ -826,7 +938,7 @@ static void dispatcher_free(struct dispatcher *d)
         curl_easy_getinfo(d->easy_all[i], CURLINFO_PRIVATE, (char **)&j);
         if (j) {
             curl_multi_remove_handle(d->multi, d->easy_all[i]);
-            job_free(j);
+            chain_free(j->first);
         }
         curl_easy_cleanup(d->easy_all[i]);
     }
@@ -871,9 +983,8 @@ static void stop(struct og_gateway *g)
 static int start(struct og_gateway *g)
 {
     g->webhooks = og_webhooks_new(g->core);
-    int total = (int)(g->cfg->webhook_dispatch.concurrency > 0
-                          ? g->cfg->webhook_dispatch.concurrency
-                          : 64);
+    int total =
+        (int)(g->cfg->webhook_dispatch.concurrency > 0 ? g->cfg->webhook_dispatch.concurrency : 64);
     struct og_webhook_dispatch *all = og_calloc(1, sizeof *all);
     g->webhook_dispatch = all;
     int n = total >= 16 ? DISPATCHERS : 1;

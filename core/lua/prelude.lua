@@ -19,11 +19,12 @@
 --   P:webhooks                 hash  webhook subscriptions: id -> JSON with secrets
 --                                    (config ones synced at start; never logged)
 --   P:webhooks:off / :ver      hash id -> why a 410 disabled it / string change counter
---   P:wh:ev:<entry>            string subscriptions still owing a result for a
---                                    stream entry; at 0 the entry is XACKed (group
+--   P:wh:owe                   hash  stream entry -> subscriptions still owing a
+--                                    result; at 0 the entry is XACKed (group
 --                                    "webhooks")
---   P:wh:<sub>:q:<session>     list  stream entry ids queued for one subscription and
---                                    session; only the head is in flight ("r:" = replay)
+--   P:wh:<sub>:q:<session>     list  events queued for one subscription and session,
+--                                    each "<entry>\t<n>\t<event id>\t<type>\t<JSON>"
+--                                    ("r:<entry>" and n 0 for a replay)
 --   P:wh:due                   zset  "<sub>\t<session>" queues due at score (ms); a
 --                                    claim moves the score to now + lease
 --   P:wh:<sub>:tries           hash  queue head -> failed attempts so far

@@ -8,7 +8,8 @@
 --   sync N (ID JSON)*N  the config's subscriptions: stored ones that came
 --                       from the config and are no longer in it are removed
 --   off ID REASON       disabled by a 410 (REASON '' clears it)
---   replay ID NOW (SESSION ENTRY)*  queue entries again for one subscription
+--   replay ID NOW (SESSION ITEM)*   queue events again for one subscription
+--                       (ITEM as in webhook_enqueue.lua, head "r:<entry>", n 0)
 local P, op = ARGV[1], ARGV[2]
 local subs, off, ver = k(P, 'webhooks'), k(P, 'webhooks', 'off'), k(P, 'webhooks', 'ver')
 if op == 'put' then
@@ -49,9 +50,9 @@ elseif op == 'replay' then
   local id, now = ARGV[3], ARGV[4]
   local due = k(P, 'wh', 'due')
   for i = 5, #ARGV, 2 do
-    local ses = ARGV[i]
-    if ses == '' then ses = '~r' .. ARGV[i + 1] end
-    if redis.call('RPUSH', k(P, 'wh', id, 'q', ses), 'r:' .. ARGV[i + 1]) == 1 then
+    local ses, item = ARGV[i], ARGV[i + 1]
+    if ses == '' then ses = '~' .. string.match(item, '^[^\t]*') end
+    if redis.call('RPUSH', k(P, 'wh', id, 'q', ses), item) == 1 then
       redis.call('ZADD', due, now, id .. '\t' .. ses)
     end
   end

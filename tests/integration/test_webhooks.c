@@ -56,10 +56,10 @@ static long post_msg(const char *msg_id, const char *user, const char *text)
 static long api(const char *method, const char *path, const char *body, json_object **out)
 {
     char *url = og_sprintf("%s/api/v1%s", d.base, path);
-    struct og_test_resp r =
-        og_test_http(method, url,
-                     "Authorization: Bearer " OG_TEST_ADMIN_TOKEN "\nContent-Type: application/json",
-                     body, body ? strlen(body) : 0);
+    struct og_test_resp r = og_test_http(method, url,
+                                         "Authorization: Bearer " OG_TEST_ADMIN_TOKEN
+                                         "\nContent-Type: application/json",
+                                         body, body ? strlen(body) : 0);
     if (out)
         *out = json_tokener_parse(r.body);
     free(url), free(r.body);
@@ -190,8 +190,8 @@ struct per_event {
     char ids[256][64];
     int tries[256];
     int n;
-    int fail_first;           /* answer 500 to the first fail_first attempts of each id */
-    int mode;                 /* slow sink: 0 = 429, 1 = hang, 2 = ok */
+    int fail_first; /* answer 500 to the first fail_first attempts of each id */
+    int mode;       /* slow sink: 0 = 429, 1 = hang, 2 = ok */
 };
 
 static int count_try(struct per_event *p, const struct og_fake_req *q)
@@ -236,10 +236,26 @@ static int slow_handler(void *ud, const struct og_fake_req *q, struct og_fake_re
     return 1;
 }
 
+/* The first request waits 600 ms, so that a session's later events queue up
+ * behind it and go out as chains (several items per claim). */
+static int hold_first_handler(void *ud, const struct og_fake_req *q, struct og_fake_resp *r)
+{
+    int t = count_try(ud, q);
+    struct per_event *p = ud;
+    pthread_mutex_lock(&p->mu);
+    int first = p->n == 1 && t == 1;
+    pthread_mutex_unlock(&p->mu);
+    r->status = 204;
+    r->body = "";
+    r->content_type = "text/plain";
+    r->delay_ms = first ? 600 : 0;
+    return 1;
+}
+
 /* ------------------------------------------------------------ the tests */
 
-static struct og_fake *s_all, *s_flaky, *s_gone, *s_slow, *s_dead, *s_order, *s_rot;
-static struct per_event pe_flaky, pe_slow, pe_order;
+static struct og_fake *s_all, *s_flaky, *s_gone, *s_slow, *s_dead, *s_order, *s_rot, *s_burst;
+static struct per_event pe_flaky, pe_slow, pe_order, pe_burst;
 
 static void test_all_events(void)
 {
@@ -315,7 +331,8 @@ static void test_flaky(void)
     json_object *items = json_object_object_get(l, "items");
     CHECK_INT(json_object_array_length(items), 3);
     /* newest first: ok, failed, failed */
-    json_object *a0 = json_object_array_get_idx(items, 0), *a2 = json_object_array_get_idx(items, 2);
+    json_object *a0 = json_object_array_get_idx(items, 0),
+                *a2 = json_object_array_get_idx(items, 2);
     CHECK_STR(jget(a0, "status"), "ok");
     CHECK_STR(jget(a0, "attempt"), "3");
     CHECK_STR(jget(a0, "event_id"), id0);
@@ -388,11 +405,12 @@ static void test_slow(void)
     CHECK_INT(api("GET", "/webhooks/slow/deliveries", NULL, &l), 200);
     json_object *items = json_object_object_get(l, "items");
     CHECK_INT(json_object_array_length(items), 3);
-    json_object *a0 = json_object_array_get_idx(items, 0), *a1 = json_object_array_get_idx(items, 1),
+    json_object *a0 = json_object_array_get_idx(items, 0),
+                *a1 = json_object_array_get_idx(items, 1),
                 *a2 = json_object_array_get_idx(items, 2);
     CHECK_STR(jget(a2, "status_code"), "429");
     CHECK_STR(jget(a1, "status"), "failed");
-    CHECK(jget(a1, "status_code") == NULL);        /* no answer: timed out */
+    CHECK(jget(a1, "status_code") == NULL); /* no answer: timed out */
     CHECK(jget(a1, "error") && strstr(jget(a1, "error"), "timed out") != NULL);
     CHECK(json_object_get_int(json_object_object_get(a1, "latency_ms")) >= 450);
     CHECK(json_object_get_int(json_object_object_get(a1, "latency_ms")) < 1400);
@@ -442,6 +460,43 @@ static void test_order(void)
         CHECK_INT(expect, 6);
     }
     delete_sub("order");
+}
+
+static void test_burst(void)
+{
+    /* 40 events of one session while its first one is in flight: they wait
+     * in the session's queue and go out in chains, in order, each once */
+    create_sub("burst", s_burst, "[0,0]", 2000);
+    for (int i = 0; i < 40; i++) {
+        char id[32], text[32];
+        snprintf(id, sizeof id, "b-%d", i);
+        snprintf(text, sizeof text, "cat %d", i);
+        CHECK_INT(post_msg(id, "cat-b", text), 200);
+    }
+    /* the first is still held by the sink: the rest are queued */
+    redisReply *k = redisCommand(rc, "KEYS {og}:wh:burst:q:*");
+    CHECK(k && k->type == REDIS_REPLY_ARRAY && k->elements == 1);
+    if (k && k->elements == 1) {
+        redisReply *l = redisCommand(rc, "LLEN %s", k->element[0]->str);
+        CHECK(l && l->integer >= 20);
+        freeReplyObject(l);
+    }
+    freeReplyObject(k);
+    CHECK(wait_count(s_burst, 40, 10000));
+    usleep(300000);
+    size_t n = og_fake_count(s_burst);
+    CHECK_INT(n, 40);
+    for (size_t i = 0; i < n; i++) {
+        char *t = msg_text(og_fake_get(s_burst, i)), want[32];
+        snprintf(want, sizeof want, "cat %zu", i);
+        CHECK_STR(t, want);
+        free(t);
+    }
+    /* every entry acknowledged, nothing left owing */
+    redisReply *o = redisCommand(rc, "HLEN {og}:wh:owe");
+    CHECK(o && o->integer == 0);
+    freeReplyObject(o);
+    delete_sub("burst");
 }
 
 static void test_rotation(void)
@@ -709,8 +764,9 @@ static void test_consumer(void)
     /* forged and stale requests are refused; a correct one is accepted */
     long long now = og_now_ms() / 1000;
     CHECK_INT(consumer_post(port, "evt_forged", now, NULL, "{}"), 401);
-    CHECK_INT(consumer_post(port, "evt_wrongkey", now,
-                            "whsec_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA", "{}"), 401);
+    CHECK_INT(
+        consumer_post(port, "evt_wrongkey", now, "whsec_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA", "{}"),
+        401);
     CHECK_INT(consumer_post(port, "evt_stale", now - 1000, WHSEC, "{}"), 401);
     CHECK_INT(consumer_post(port, "evt_fresh", now, WHSEC, "{\"x\":1}"), 204);
     CHECK_INT(count_lines(out, "rejected bad-signature"), 2);
@@ -787,8 +843,10 @@ int main(void)
     rc = redisConnect("127.0.0.1", rs.port);
     s_all = og_fake_start(), s_flaky = og_fake_start(), s_gone = og_fake_start();
     s_slow = og_fake_start(), s_dead = og_fake_start(), s_order = og_fake_start();
-    s_rot = og_fake_start();
+    s_rot = og_fake_start(), s_burst = og_fake_start();
     pthread_mutex_init(&pe_flaky.mu, NULL);
+    pthread_mutex_init(&pe_burst.mu, NULL);
+    og_fake_set_handler(s_burst, hold_first_handler, &pe_burst);
     pthread_mutex_init(&pe_slow.mu, NULL);
     pthread_mutex_init(&pe_order.mu, NULL);
     pe_flaky.fail_first = 2;
@@ -801,14 +859,14 @@ int main(void)
 
     const char *channels = "[{\"id\":\"demo\",\"connector\":\"signed_json\",\"options\":{"
                            "\"secret\":\"" SECRET "\",\"reply_url\":\"http://127.0.0.1:9/r\"}}]";
-    char *extra = og_sprintf(
-        "\"webhooks\":["
-        "{\"id\":\"all\",\"url\":\"%s/all\",\"secret\":\"" WHSEC "\",\"events\":[\"*\"],"
-        "\"retry_schedule_s\":[0,1]},"
-        "{\"id\":\"gone\",\"url\":\"%s/g\",\"secret\":\"" WHSEC "\","
-        "\"events\":[\"message.received\"]}],"
-        "\"webhook_dispatch\":{\"concurrency\":16,\"claim_idle_ms\":1000}",
-        og_fake_base(s_all), og_fake_base(s_gone));
+    char *extra =
+        og_sprintf("\"webhooks\":["
+                   "{\"id\":\"all\",\"url\":\"%s/all\",\"secret\":\"" WHSEC "\",\"events\":[\"*\"],"
+                   "\"retry_schedule_s\":[0,1]},"
+                   "{\"id\":\"gone\",\"url\":\"%s/g\",\"secret\":\"" WHSEC "\","
+                   "\"events\":[\"message.received\"]}],"
+                   "\"webhook_dispatch\":{\"concurrency\":16,\"claim_idle_ms\":1000}",
+                   og_fake_base(s_all), og_fake_base(s_gone));
     if (og_test_daemon_start(&d, rs.url, channels, extra) != 0) {
         og_test_redis_stop(&rs);
         return 1;
@@ -821,6 +879,7 @@ int main(void)
     test_gone();
     test_slow();
     test_order();
+    test_burst();
     test_rotation();
     test_dead_and_replay();
     test_consumer();
@@ -842,9 +901,10 @@ int main(void)
     unsigned long long ok = 0, retry = 0, dead = 0;
     const char *p = strstr(m.body, "omnigate_webhook_attempts_total{outcome=\"ok\"} ");
     if (p)
-        sscanf(p, "omnigate_webhook_attempts_total{outcome=\"ok\"} %llu\n"
-                  "omnigate_webhook_attempts_total{outcome=\"retry\"} %llu\n"
-                  "omnigate_webhook_attempts_total{outcome=\"dead\"} %llu",
+        sscanf(p,
+               "omnigate_webhook_attempts_total{outcome=\"ok\"} %llu\n"
+               "omnigate_webhook_attempts_total{outcome=\"retry\"} %llu\n"
+               "omnigate_webhook_attempts_total{outcome=\"dead\"} %llu",
                &ok, &retry, &dead);
     CHECK(ok > 0 && retry > 0 && dead > 0);
     free(m.body), free(murl);
@@ -854,6 +914,7 @@ int main(void)
     redisFree(rc);
     og_fake_stop(s_all), og_fake_stop(s_flaky), og_fake_stop(s_gone), og_fake_stop(s_slow);
     og_fake_stop(s_dead), og_fake_stop(s_order), og_fake_stop(s_rot);
+    og_fake_stop(s_burst);
     og_test_redis_stop(&rs);
     return og_test_done();
 }
