@@ -511,6 +511,7 @@ static void *http_run(void *arg)
      * Redis round trips; at most `concurrency` are on the wire. */
     struct job *wait = NULL, *wait_tail = NULL;
     while (!atomic_load(&d->http_stop)) {
+        struct job *done = NULL, *done_tail = NULL; /* chains that ended */
         pthread_mutex_lock(&d->mu);
         if (d->todo) {
             if (wait_tail)
@@ -527,7 +528,17 @@ static void *http_run(void *arg)
             if (!wait)
                 wait_tail = NULL;
             j->next = NULL;
-            http_start(d, j);
+            if (og_now_ms() + j->timeout_ms + 1000 < j->lease_end_ms) {
+                http_start(d, j);
+                continue;
+            }
+            /* waited so long that its lease could run out mid-attempt: handed
+             * back unsent, the queue falls due again when the lease ends */
+            if (done_tail)
+                done_tail->next = j;
+            else
+                done = j;
+            done_tail = j;
         }
         int running = 0;
         curl_multi_perform(d->multi, &running);
@@ -535,7 +546,6 @@ static void *http_run(void *arg)
         curl_multi_perform(d->multi, &running);
         CURLMsg *m;
         int left;
-        struct job *done = NULL, *done_tail = NULL;
         while ((m = curl_multi_info_read(d->multi, &left))) {
             if (m->msg != CURLMSG_DONE)
                 continue;
@@ -680,7 +690,8 @@ static int outstanding(struct dispatcher *d)
 
 /* Claimed items it[from..] of a queue that cannot be sent: its
  * subscription was deleted (s NULL: dropped) or is disabled (dead), or the
- * item is damaged (dead, and the rest waits for the next claim). One result
+ * item is damaged (dead, or dropped with a deleted subscription; the rest
+ * waits for the next claim). One result
  * per item, in queue order. */
 static void settle_unsendable(struct dispatcher *d, const struct og_webhook_sub *s, redisReply **it,
                               size_t from, size_t n_items, int tries)
@@ -692,8 +703,9 @@ static void settle_unsendable(struct dispatcher *d, const struct og_webhook_sub 
         /* a damaged item's head as webhook_step.lua reads it */
         char *head = bad ? og_strndup(raw->str, strcspn(raw->str, "\t")) : og_strdup(item.head);
         const char *eid = bad ? "" : item.eid;
-        if (!s && !bad)
-            push_result(d, it[0]->str, it[1]->str, head, "drop", 0, eid, NULL, tries, item.n);
+        if (!s)
+            push_result(d, it[0]->str, it[1]->str, head, "drop", 0, eid, NULL, tries,
+                        bad ? 0 : item.n);
         else
             push_result(d, it[0]->str, it[1]->str, head, "dead", 0, eid,
                         attempt_json(eid, bad ? "" : item.type, tries + 1, "dead", 0, 0,
