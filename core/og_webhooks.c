@@ -10,7 +10,7 @@
 #include <string.h>
 
 extern const char og_lua_webhook_enqueue[], og_lua_webhook_step[], og_lua_webhook_admin[],
-    og_lua_webhook_skip[];
+    og_lua_webhook_skip[], og_lua_webhook_fetch[];
 
 /* ------------------------------------------------------------- signing */
 
@@ -366,6 +366,7 @@ struct og_webhooks *og_webhooks_new(struct og_core *core)
     w->step = og_core_script("webhook_step", og_lua_webhook_step);
     w->admin = og_core_script("webhook_admin", og_lua_webhook_admin);
     w->skip = og_core_script("webhook_skip", og_lua_webhook_skip);
+    w->fetch = og_core_script("webhook_fetch", og_lua_webhook_fetch);
     return w;
 }
 
@@ -377,6 +378,7 @@ void og_webhooks_free(struct og_webhooks *w)
     og_script_free(w->step);
     og_script_free(w->admin);
     og_script_free(w->skip);
+    og_script_free(w->fetch);
     free(w);
 }
 
@@ -384,6 +386,23 @@ og_err og_webhooks_eval(struct og_webhooks *w, struct og_script *s, int argc, co
                         const size_t *lens, redisReply **reply)
 {
     return og_redis_eval(w->core->redis, s, 0, argc, argv, lens, reply);
+}
+
+og_err og_webhooks_fetch(struct og_webhooks *w, size_t n, const char **entries, redisReply **reply)
+{
+    const char **argv = og_calloc(n + 1, sizeof *argv);
+    argv[0] = w->core->tag;
+    memcpy(argv + 1, entries, n * sizeof *argv);
+    og_err e = og_webhooks_eval(w, w->fetch, (int)n + 1, argv, NULL, reply);
+    free(argv);
+    if (e == OG_OK && ((*reply)->type != REDIS_REPLY_ARRAY || (*reply)->elements != n)) {
+        if ((*reply)->type == REDIS_REPLY_ERROR)
+            og_error("webhook_fetch: %s", (*reply)->str);
+        freeReplyObject(*reply);
+        *reply = NULL;
+        e = OG_ERR_UNAVAILABLE;
+    }
+    return e;
 }
 
 /* lens NULL: every argument is a C string. */
@@ -557,21 +576,16 @@ og_err og_webhooks_deliveries(struct og_webhooks *w, const char *id, const char 
     return OG_OK;
 }
 
-char *og_webhook_item_new(const char *head, int n, const char *eid, const char *type,
-                          const char *json, size_t json_len, size_t *len)
+char *og_webhook_item_new(const char *head, int n, const char *eid, const char *type)
 {
-    struct og_buf b = {0};
-    og_buf_printf(&b, "%s\t%d\t%s\t%s\t", head, n, eid, type);
-    og_buf_append(&b, json, json_len);
-    *len = b.len;
-    return b.data;
+    return og_sprintf("%s\t%d\t%s\t%s", head, n, eid, type);
 }
 
 int og_webhook_item_parse(const char *item, size_t len, struct og_webhook_item *out)
 {
     memset(out, 0, sizeof *out);
-    char *buf = og_strndup(item, len), *f[5], *p = buf;
-    for (int i = 0; i < 4; i++) {
+    char *buf = og_strndup(item, len), *f[4], *p = buf;
+    for (int i = 0; i < 3; i++) {
         f[i] = p;
         p = memchr(p, '\t', len - (size_t)(p - buf));
         if (!p) {
@@ -580,15 +594,15 @@ int og_webhook_item_parse(const char *item, size_t len, struct og_webhook_item *
         }
         *p++ = 0;
     }
-    f[4] = p;
-    *out = (struct og_webhook_item){.head = f[0],
-                                    .n = atoi(f[1]),
-                                    .eid = f[2],
-                                    .type = f[3],
-                                    .body = f[4],
-                                    .body_len = len - (size_t)(f[4] - buf),
-                                    .buf = buf};
+    f[3] = p;
+    *out = (struct og_webhook_item){
+        .head = f[0], .n = atoi(f[1]), .eid = f[2], .type = f[3], .buf = buf};
     return 0;
+}
+
+const char *og_webhook_item_entry(const struct og_webhook_item *it)
+{
+    return strncmp(it->head, "r:", 2) == 0 ? it->head + 2 : it->head;
 }
 
 void og_webhook_item_clear(struct og_webhook_item *it)
@@ -647,7 +661,7 @@ og_err og_webhooks_replay(struct og_webhooks *w, const struct og_webhook_sub *s,
         redisReply *ent = r->element[i];
         if (ent->type != REDIS_REPLY_ARRAY || ent->elements < 2)
             continue;
-        redisReply *f = ent->element[1], *json = NULL;
+        redisReply *f = ent->element[1];
         const char *eid = "", *type = "", *ses = "";
         for (size_t k = 0; k + 1 < f->elements; k += 2) {
             if (strcmp(f->element[k]->str, "id") == 0)
@@ -656,14 +670,13 @@ og_err og_webhooks_replay(struct og_webhooks *w, const struct og_webhook_sub *s,
                 type = f->element[k + 1]->str;
             else if (strcmp(f->element[k]->str, "session") == 0)
                 ses = f->element[k + 1]->str;
-            else if (strcmp(f->element[k]->str, "event") == 0)
-                json = f->element[k + 1];
         }
-        if (!json || (event_id ? strcmp(eid, event_id) != 0 : !og_webhook_sub_matches(s, type)))
+        if (event_id ? strcmp(eid, event_id) != 0 : !og_webhook_sub_matches(s, type))
             continue;
         char *head = og_sprintf("r:%s", ent->element[0]->str);
         size_t n = (size_t)(argc - 4) / 2;
-        items[n] = og_webhook_item_new(head, 0, eid, type, json->str, json->len, &lens[argc + 1]);
+        items[n] = og_webhook_item_new(head, 0, eid, type);
+        lens[argc + 1] = strlen(items[n]);
         free(head);
         lens[argc] = strlen(ses);
         argv[argc++] = ses;

@@ -6,10 +6,12 @@
  * work (keys in core/lua/prelude.lua; scripts core/lua/webhook_*.lua; steps
  * 2 and 3 share one round trip, webhook_step.lua):
  *   1. enqueue: an entry read from {og}:events by the consumer group
- *      "webhooks" is appended, as a queue item carrying the whole event, to
- *      every matching subscription's per-session queue; a queue that was
- *      empty becomes due. The entry stays pending in the group (not
- *      acknowledged).
+ *      "webhooks" is appended, as a small queue item (its id, event id and
+ *      type), to every matching subscription's per-session queue; a queue
+ *      that was empty becomes due. The entry stays pending in the group (not
+ *      acknowledged). The dispatcher keeps the event's body it just read
+ *      (og_event_cache.h) and reads the stream again only for bodies it does
+ *      not hold (webhook_fetch.lua).
  *   2. claim: due (subscription, session) queues are taken from one sorted
  *      set atomically, with up to OG_WEBHOOK_CHAIN items each; the claim is
  *      a lease (the score moves to now + lease), so a queue whose claimer
@@ -39,18 +41,18 @@
 #define OG_WEBHOOK_DELIVERIES_CAP 1000 /* attempts kept per subscription */
 #define OG_WEBHOOK_CHAIN 16            /* queue items handed out per claim */
 
-/* A queue item: "<head>\t<n>\t<event id>\t<type>\t<event JSON>", where head
- * is the stream entry id ("r:<entry id>" for a replay) and n the number of
- * subscriptions the entry was queued for (0 for a replay). */
+/* A queue item: "<head>\t<n>\t<event id>\t<type>", where head is the stream
+ * entry id ("r:<entry id>" for a replay) and n the number of subscriptions
+ * the entry was queued for (0 for a replay). */
 struct og_webhook_item {
-    const char *head, *eid, *type, *body; /* [borrowed] NUL-terminated copies in buf */
-    size_t body_len;
+    const char *head, *eid, *type; /* [borrowed] NUL-terminated parts of buf */
     int n;
     char *buf; /* owned */
 };
 /* Builds an item. [xfer] */
-char *og_webhook_item_new(const char *head, int n, const char *eid, const char *type,
-                          const char *json, size_t json_len, size_t *len);
+char *og_webhook_item_new(const char *head, int n, const char *eid, const char *type);
+/* The stream entry id of an item's head (without a replay's "r:"). [borrowed] */
+const char *og_webhook_item_entry(const struct og_webhook_item *it);
 /* Splits an item; 0, or -1 when it is not one (out is then empty). Free
  * with og_webhook_item_clear. */
 int og_webhook_item_parse(const char *item, size_t len, struct og_webhook_item *out);
@@ -110,8 +112,8 @@ int64_t og_webhook_retry_delay_ms(const struct og_webhook_sub *s, int failed);
 /* ---------------------------------------------------------- Redis state */
 
 struct og_webhooks {
-    struct og_core *core;                            /* [borrowed] */
-    struct og_script *enqueue, *step, *admin, *skip; /* owned */
+    struct og_core *core;                                    /* [borrowed] */
+    struct og_script *enqueue, *step, *admin, *skip, *fetch; /* owned */
 };
 struct og_webhooks *og_webhooks_new(struct og_core *core); /* [xfer] */
 /* EVALSHA (EVAL on NOSCRIPT) of one of the scripts above with any number
@@ -119,6 +121,9 @@ struct og_webhooks *og_webhooks_new(struct og_core *core); /* [xfer] */
  * *reply [xfer] as og_redis_argv. */
 og_err og_webhooks_eval(struct og_webhooks *w, struct og_script *s, int argc, const char **argv,
                         const size_t *lens, redisReply **reply);
+/* The event JSON of n stream entries (webhook_fetch.lua): *reply [xfer] is
+ * an array of n strings, "" for an entry the stream no longer holds. */
+og_err og_webhooks_fetch(struct og_webhooks *w, size_t n, const char **entries, redisReply **reply);
 void og_webhooks_free(struct og_webhooks *w);
 
 /* All subscriptions. *subs [xfer, og_webhook_subs_free]. */

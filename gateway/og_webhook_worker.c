@@ -32,6 +32,7 @@
  * 100 ms, well under the pool's 2 s socket timeout (TOOLCHAIN.md), and only
  * when nothing is in flight; otherwise every call is non-blocking. */
 #include "og_api.h"
+#include "og_event_cache.h"
 #include "og_gateway.h"
 #include "og_log.h"
 #include "og_util.h"
@@ -49,6 +50,10 @@
 #define LEASE_MARGIN_MS 5000
 #define CLAIM_AHEAD 2 /* chains claimed per transfer slot (see http_run) */
 #define DISPATCHERS 2 /* per instance, when concurrency >= 16 (see start) */
+/* Event bodies kept between reading and claiming (og_event_cache.h): a
+ * backlog of ~100k typical events; beyond it bodies are read again. */
+#define CACHE_BYTES (64u << 20)
+#define CACHE_ENTRIES 131072
 
 /* One attempt: prepared by the dispatcher thread, sent by the HTTP thread,
  * judged by the dispatcher thread again. */
@@ -57,12 +62,14 @@ struct job {
     struct job *chain;           /* owned: the queue's next item, sent after a 2xx */
     struct job *first;           /* [borrowed] the first job of this chain */
     char *member, *sub;          /* owned */
-    struct og_webhook_item item; /* owned: head, event id, type, body */
-    int tries;                   /* failed attempts before this one */
-    int64_t lease_end_ms;        /* the claim's lease (wall clock) */
-    char *url;                   /* owned */
-    char *sig_header;            /* owned: "webhook-signature: v1,... [v1,...]" */
-    int64_t ts;                  /* webhook-timestamp */
+    struct og_webhook_item item; /* owned: head, event id, type */
+    char *body;                  /* owned: the event JSON */
+    size_t body_len;
+    int tries;            /* failed attempts before this one */
+    int64_t lease_end_ms; /* the claim's lease (wall clock) */
+    char *url;            /* owned */
+    char *sig_header;     /* owned: "webhook-signature: v1,... [v1,...]" */
+    int64_t ts;           /* webhook-timestamp */
     long timeout_ms;
     /* filled by the HTTP thread */
     CURL *easy;              /* [borrowed] from the pool while in flight */
@@ -76,8 +83,9 @@ struct job {
 };
 
 struct dispatcher {
-    struct og_gateway *g;  /* [borrowed] */
-    struct og_webhooks *w; /* [borrowed] g->webhooks */
+    struct og_gateway *g;         /* [borrowed] */
+    struct og_webhooks *w;        /* [borrowed] g->webhooks */
+    struct og_event_cache *cache; /* [borrowed] shared by the instance's dispatchers */
     pthread_t th, http_th;
     atomic_int stop, http_stop;
     int concurrency;
@@ -245,14 +253,14 @@ static void enqueue_entries(struct dispatcher *d, redisReply *entries, int fresh
             }
             bufs[2 * i] = og_sprintf("%d", n);
             argv[at_n] = bufs[2 * i];
-            if (n > 0)
-                bufs[2 * i + 1] = og_webhook_item_new(e->element[0]->str, n, eid, type, json->str,
-                                                      json->len, &lens[at_item]);
+            if (n > 0) {
+                bufs[2 * i + 1] = og_webhook_item_new(e->element[0]->str, n, eid, type);
+                og_event_cache_put(d->cache, e->element[0]->str, json->str, json->len);
+            }
             argv[at_item] = n > 0 ? bufs[2 * i + 1] : "";
         }
         for (size_t i = 0; i < argc; i++)
-            if (!lens[i])
-                lens[i] = strlen(argv[i]);
+            lens[i] = strlen(argv[i]);
         redisReply *r = NULL;
         int stale = 0;
         if (og_webhooks_eval(d->w, d->w->enqueue, (int)argc, argv, lens, &r) == OG_OK) {
@@ -425,6 +433,7 @@ static void job_free(struct job *j)
     curl_slist_free_all(j->hdrs);
     free(j->member), free(j->sub), free(j->url), free(j->sig_header);
     og_webhook_item_clear(&j->item);
+    free(j->body);
     free(j);
 }
 
@@ -438,15 +447,20 @@ static void chain_free(struct job *j)
     }
 }
 
-/* Builds the job for one claimed item (dispatcher thread); takes item. */
+/* Builds the job for one claimed item (dispatcher thread); takes item and
+ * body. */
 static struct job *make_job(const struct og_webhook_sub *s, const char *member,
-                            struct og_webhook_item *item, int tries, int64_t lease_end_ms)
+                            struct og_webhook_item *item, char **body, size_t body_len, int tries,
+                            int64_t lease_end_ms)
 {
     struct job *j = og_calloc(1, sizeof *j);
     j->member = og_strdup(member);
     j->sub = og_strdup(s->id);
     j->item = *item;
     memset(item, 0, sizeof *item);
+    j->body = *body;
+    j->body_len = body_len;
+    *body = NULL;
     j->tries = tries;
     j->lease_end_ms = lease_end_ms;
     j->url = og_strdup(s->url);
@@ -454,9 +468,9 @@ static struct job *make_job(const struct og_webhook_sub *s, const char *member,
     j->retry_after_s = -1;
     j->ts = og_now_ms() / 1000;
     char sig[200], sig2[100];
-    og_webhook_sign(s->secret, j->item.eid, j->ts, j->item.body, j->item.body_len, sig, sizeof sig);
+    og_webhook_sign(s->secret, j->item.eid, j->ts, j->body, j->body_len, sig, sizeof sig);
     if (s->secret_prev && s->prev_until_ms > og_now_ms() &&
-        og_webhook_sign(s->secret_prev, j->item.eid, j->ts, j->item.body, j->item.body_len, sig2,
+        og_webhook_sign(s->secret_prev, j->item.eid, j->ts, j->body, j->body_len, sig2,
                         sizeof sig2) == 0) {
         size_t l = strlen(sig);
         snprintf(sig + l, sizeof sig - l, " %s", sig2);
@@ -482,8 +496,8 @@ static void http_start(struct dispatcher *d, struct job *j)
     curl_easy_reset(e);
     curl_easy_setopt(e, CURLOPT_URL, j->url);
     curl_easy_setopt(e, CURLOPT_POST, 1L);
-    curl_easy_setopt(e, CURLOPT_POSTFIELDS, j->item.body);
-    curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)j->item.body_len);
+    curl_easy_setopt(e, CURLOPT_POSTFIELDS, j->body);
+    curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)j->body_len);
     curl_easy_setopt(e, CURLOPT_HTTPHEADER, j->hdrs);
     curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, j->timeout_ms);
     curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, j->timeout_ms < 10000 ? j->timeout_ms : 10000L);
@@ -596,8 +610,9 @@ static void *http_run(void *arg)
     return NULL;
 }
 
-/* Dispatcher thread: what an attempt's outcome means; queues the result. */
-static void judge_one(struct dispatcher *d, struct job *j)
+/* Dispatcher thread: what an attempt's outcome means; queues the result.
+ * Returns 1 when the event is to be tried again. */
+static int judge_one(struct dispatcher *d, struct job *j)
 {
     long code = j->rc == CURLE_OK ? j->code : 0;
     int64_t latency = j->end_ms - j->start_ms;
@@ -631,24 +646,30 @@ static void judge_one(struct dispatcher *d, struct job *j)
             j->rc == CURLE_OK && (code == 429 || code == 503 || code == 502 || code == 504);
         if (delay >= 0 && throttled && j->retry_after_s >= 0)
             delay = (j->retry_after_s > 86400 ? 86400 : j->retry_after_s) * 1000;
-        if (delay < 0)
+        if (delay < 0) {
             push_result(
                 d, j->member, j->sub, j->item.head, "dead", 0, j->item.eid,
                 attempt_json(j->item.eid, j->item.type, attempt, "dead", code, latency, errbuf, 0),
                 j->tries, j->item.n);
-        else
-            push_result(d, j->member, j->sub, j->item.head, "retry", now + delay, j->item.eid,
-                        attempt_json(j->item.eid, j->item.type, attempt, "failed", code, latency,
-                                     errbuf, now + delay),
-                        j->tries, j->item.n);
+            return 0;
+        }
+        push_result(d, j->member, j->sub, j->item.head, "retry", now + delay, j->item.eid,
+                    attempt_json(j->item.eid, j->item.type, attempt, "failed", code, latency,
+                                 errbuf, now + delay),
+                    j->tries, j->item.n);
+        return 1;
     }
+    return 0;
 }
 
 /* Dispatcher thread: the results of a chain that ended, in queue order. */
 static void judge(struct dispatcher *d, struct job *first)
 {
-    for (struct job *j = first; j && j->sent; j = j->chain)
-        judge_one(d, j);
+    for (struct job *j = first; j && j->sent; j = j->chain) {
+        /* an entry queued for one subscription is done unless retried */
+        if (!judge_one(d, j) && j->item.n == 1)
+            og_event_cache_del(d->cache, og_webhook_item_entry(&j->item));
+    }
     chain_free(first); /* with its unsent rest, if any */
 }
 
@@ -688,35 +709,82 @@ static int outstanding(struct dispatcher *d)
     return n;
 }
 
-/* Claimed items it[from..] of a queue that cannot be sent: its
- * subscription was deleted (s NULL: dropped) or is disabled (dead), or the
- * item is damaged (dead, or dropped with a deleted subscription; the rest
- * waits for the next claim). One result
- * per item, in queue order. */
-static void settle_unsendable(struct dispatcher *d, const struct og_webhook_sub *s, redisReply **it,
-                              size_t from, size_t n_items, int tries)
+/* One claimed item that cannot be sent: its subscription was deleted (s
+ * NULL: dropped) or is disabled, the item is damaged (it = NULL; raw is
+ * the item as read), or the stream no longer holds its event: dead, with
+ * why. The entry's cached body goes when the entry is done. */
+static void settle_one(struct dispatcher *d, const struct og_webhook_sub *s, redisReply **claim,
+                       const struct og_webhook_item *it, const char *raw, int tries,
+                       const char *why)
 {
-    for (size_t k = from; k < n_items; k++) {
-        redisReply *raw = it[3 + k];
-        struct og_webhook_item item;
-        int bad = og_webhook_item_parse(raw->str, raw->len, &item) != 0;
-        /* a damaged item's head as webhook_step.lua reads it */
-        char *head = bad ? og_strndup(raw->str, strcspn(raw->str, "\t")) : og_strdup(item.head);
-        const char *eid = bad ? "" : item.eid;
-        if (!s)
-            push_result(d, it[0]->str, it[1]->str, head, "drop", 0, eid, NULL, tries,
-                        bad ? 0 : item.n);
-        else
-            push_result(d, it[0]->str, it[1]->str, head, "dead", 0, eid,
-                        attempt_json(eid, bad ? "" : item.type, tries + 1, "dead", 0, 0,
-                                     bad ? "damaged queue item" : "subscription disabled", 0),
-                        tries, bad ? 0 : item.n);
-        free(head);
-        og_webhook_item_clear(&item);
-        tries = 0; /* only a queue's head can have failed before */
-        if (bad)
-            break;
+    /* a damaged item's head as webhook_step.lua reads it */
+    char *head = it ? og_strdup(it->head) : og_strndup(raw, strcspn(raw, "\t"));
+    const char *eid = it ? it->eid : "", *type = it ? it->type : "";
+    int n = it ? it->n : 0;
+    if (!s)
+        push_result(d, claim[0]->str, claim[1]->str, head, "drop", 0, eid, NULL, tries, n);
+    else
+        push_result(d, claim[0]->str, claim[1]->str, head, "dead", 0, eid,
+                    attempt_json(eid, type, tries + 1, "dead", 0, 0, why, 0), tries, n);
+    if (n == 1)
+        og_event_cache_del(d->cache, og_webhook_item_entry(it));
+    free(head);
+}
+
+/* The claimed items of one step, parsed, with their bodies: from the cache,
+ * else from the stream (one webhook_fetch.lua call for all). */
+struct claimed {
+    struct og_webhook_item item;
+    int ok;     /* parsed */
+    int gone;   /* the stream no longer holds the event */
+    char *body; /* owned, NULL when not had (see gone) */
+    size_t len;
+};
+
+static struct claimed *claimed_load(struct dispatcher *d, redisReply *r, size_t *total)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < r->elements; i++)
+        if (r->element[i]->type == REDIS_REPLY_ARRAY && r->element[i]->elements >= 4)
+            n += r->element[i]->elements - 3;
+    struct claimed *c = og_calloc(n ? n : 1, sizeof *c);
+    const char **missing = og_calloc(n ? n : 1, sizeof *missing);
+    size_t *miss_at = og_calloc(n ? n : 1, sizeof *miss_at), nmiss = 0, g = 0;
+    for (size_t i = 0; i < r->elements; i++) {
+        redisReply *cl = r->element[i];
+        if (cl->type != REDIS_REPLY_ARRAY || cl->elements < 4)
+            continue;
+        for (size_t k = 3; k < cl->elements; k++, g++) {
+            c[g].ok =
+                og_webhook_item_parse(cl->element[k]->str, cl->element[k]->len, &c[g].item) == 0;
+            if (!c[g].ok)
+                continue;
+            const char *entry = og_webhook_item_entry(&c[g].item);
+            c[g].body = og_event_cache_get(d->cache, entry, &c[g].len);
+            if (!c[g].body) {
+                missing[nmiss] = entry;
+                miss_at[nmiss++] = g;
+            }
+        }
     }
+    redisReply *f = NULL;
+    if (nmiss && og_webhooks_fetch(d->w, nmiss, missing, &f) == OG_OK) {
+        for (size_t m = 0; m < nmiss; m++) {
+            struct claimed *x = &c[miss_at[m]];
+            if (f->element[m]->type == REDIS_REPLY_STRING && f->element[m]->len > 0) {
+                x->body = og_strndup(f->element[m]->str, f->element[m]->len);
+                x->len = f->element[m]->len;
+            } else {
+                x->gone = 1;
+            }
+        }
+    }
+    /* else the bodies stay missing: those chains are cut, leases bring
+     * them back */
+    freeReplyObject(f);
+    free(missing), free(miss_at);
+    *total = n;
+    return c;
 }
 
 /* One round trip (webhook_step.lua): reports the judged attempts, then
@@ -758,15 +826,19 @@ static int step(struct dispatcher *d)
         return 0;
     int n = 0, nchains = 0;
     struct job *chains = NULL, *tail = NULL;
+    size_t total = 0, g = 0;
+    struct claimed *c = NULL;
     if (r->type == REDIS_REPLY_ERROR) {
         og_error("webhooks: step: %s", r->str);
     } else if (r->type == REDIS_REPLY_ARRAY) {
+        c = claimed_load(d, r, &total);
         for (size_t i = 0; i < r->elements; i++) {
-            redisReply *claim = r->element[i];
-            if (claim->type != REDIS_REPLY_ARRAY || claim->elements < 4)
+            redisReply *cl = r->element[i];
+            if (cl->type != REDIS_REPLY_ARRAY || cl->elements < 4)
                 continue;
-            redisReply **it = claim->element;
-            size_t n_items = claim->elements - 3;
+            redisReply **it = cl->element;
+            size_t n_items = cl->elements - 3, from = g;
+            g += n_items;
             int tries = atoi(it[2]->str);
             n++;
             const struct og_webhook_sub *s = find_sub(d, it[1]->str);
@@ -775,20 +847,31 @@ static int step(struct dispatcher *d)
                 s = find_sub(d, it[1]->str);
             }
             if (!s || !og_webhook_sub_active(s)) {
-                settle_unsendable(d, s, it, 0, n_items, tries);
+                /* every item goes, up to a damaged one */
+                for (size_t k = 0; k < n_items; k++, tries = 0) {
+                    struct claimed *x = &c[from + k];
+                    settle_one(d, s, it, x->ok ? &x->item : NULL, it[3 + k]->str, tries,
+                               x->ok ? "subscription disabled" : "damaged queue item");
+                    if (!x->ok)
+                        break;
+                }
                 continue;
             }
-            /* the chain: the items up to the first damaged one */
+            /* the chain: the items up to the first that cannot be sent */
             struct job *first = NULL, *prev = NULL;
             for (size_t k = 0; k < n_items; k++) {
-                struct og_webhook_item item;
-                if (og_webhook_item_parse(it[3 + k]->str, it[3 + k]->len, &item) != 0) {
-                    if (!first) /* damaged head: dead-lettered, the rest waits */
-                        settle_unsendable(d, s, it, k, n_items, tries);
+                struct claimed *x = &c[from + k];
+                if (!x->ok || x->gone) {
+                    if (!first) /* its head: dead-lettered, the rest waits */
+                        settle_one(d, s, it, x->ok ? &x->item : NULL, it[3 + k]->str, tries,
+                                   x->ok ? "the event is no longer in the stream"
+                                         : "damaged queue item");
                     break;
                 }
-                struct job *j =
-                    make_job(s, it[0]->str, &item, k == 0 ? tries : 0, now_ms + lease_ms);
+                if (!x->body)
+                    break; /* not readable now: the lease brings it back */
+                struct job *j = make_job(s, it[0]->str, &x->item, &x->body, x->len,
+                                         k == 0 ? tries : 0, now_ms + lease_ms);
                 if (prev)
                     prev->chain = j;
                 else
@@ -806,6 +889,11 @@ static int step(struct dispatcher *d)
             nchains++;
         }
     }
+    for (size_t k = 0; k < total; k++) {
+        og_webhook_item_clear(&c[k].item);
+        free(c[k].body);
+    }
+    free(c);
     freeReplyObject(r);
     if (chains) {
         pthread_mutex_lock(&d->mu);
@@ -895,10 +983,12 @@ static void *run(void *arg)
 
 /* Starts one dispatcher (its two threads) with `concurrency` transfers.
  * NULL when a thread cannot start. */
-static struct dispatcher *dispatcher_start(struct og_gateway *g, int concurrency, int idx)
+static struct dispatcher *dispatcher_start(struct og_gateway *g, struct og_event_cache *cache,
+                                           int concurrency, int idx)
 {
     struct dispatcher *d = og_calloc(1, sizeof *d);
     d->g = g;
+    d->cache = cache;
     d->w = g->webhooks;
     d->concurrency = concurrency;
     d->claim_idle_ms =
@@ -975,6 +1065,7 @@ static void dispatcher_free(struct dispatcher *d)
 struct og_webhook_dispatch {
     struct dispatcher *d[DISPATCHERS];
     int n;
+    struct og_event_cache *cache; /* owned */
 };
 
 static void stop(struct og_gateway *g)
@@ -986,6 +1077,7 @@ static void stop(struct og_gateway *g)
         atomic_store(&all->d[i]->stop, 1);
     for (int i = 0; i < all->n; i++)
         dispatcher_free(all->d[i]);
+    og_event_cache_free(all->cache);
     free(all);
     og_webhooks_free(g->webhooks);
     g->webhooks = NULL;
@@ -998,11 +1090,12 @@ static int start(struct og_gateway *g)
     int total =
         (int)(g->cfg->webhook_dispatch.concurrency > 0 ? g->cfg->webhook_dispatch.concurrency : 64);
     struct og_webhook_dispatch *all = og_calloc(1, sizeof *all);
+    all->cache = og_event_cache_new(CACHE_BYTES, CACHE_ENTRIES);
     g->webhook_dispatch = all;
     int n = total >= 16 ? DISPATCHERS : 1;
     for (int i = 0; i < n; i++) {
         int c = total / n + (i < total % n ? 1 : 0);
-        all->d[all->n] = dispatcher_start(g, c, i);
+        all->d[all->n] = dispatcher_start(g, all->cache, c, i);
         if (!all->d[all->n]) {
             stop(g);
             return -1;

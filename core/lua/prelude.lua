@@ -23,7 +23,7 @@
 --                                    result; at 0 the entry is XACKed (group
 --                                    "webhooks")
 --   P:wh:<sub>:q:<session>     list  events queued for one subscription and session,
---                                    each "<entry>\t<n>\t<event id>\t<type>\t<JSON>"
+--                                    each "<entry>\t<n>\t<event id>\t<type>"
 --                                    ("r:<entry>" and n 0 for a replay)
 --   P:wh:due                   zset  "<sub>\t<session>" queues due at score (ms); a
 --                                    claim moves the score to now + lease

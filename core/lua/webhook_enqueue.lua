@@ -1,7 +1,6 @@
 -- webhook_enqueue.lua: fan entries of P:events out to the subscriptions'
--- per-session queues (see core/og_webhooks.h). A queue item carries the
--- whole event ("<entry>\t<n>\t<event id>\t<type>\t<event JSON>"), so a claim
--- never reads the stream again. P:wh:owe holds, per entry queued and not
+-- per-session queues (see core/og_webhooks.h) as items
+-- "<entry>\t<n>\t<event id>\t<type>". P:wh:owe holds, per entry queued and not
 -- yet acknowledged, how many subscriptions still owe a result. An entry no
 -- subscription wants is acknowledged at once.
 -- Idempotent per entry: entries read for the first time (fresh = "1", from

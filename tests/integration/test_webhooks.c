@@ -254,7 +254,8 @@ static int hold_first_handler(void *ud, const struct og_fake_req *q, struct og_f
 
 /* ------------------------------------------------------------ the tests */
 
-static struct og_fake *s_all, *s_flaky, *s_gone, *s_slow, *s_dead, *s_order, *s_rot, *s_burst;
+static struct og_fake *s_all, *s_flaky, *s_gone, *s_slow, *s_dead, *s_order, *s_rot, *s_burst,
+    *s_ghost;
 static struct per_event pe_flaky, pe_slow, pe_order, pe_burst;
 
 static void test_all_events(void)
@@ -497,6 +498,64 @@ static void test_burst(void)
     CHECK(o && o->integer == 0);
     freeReplyObject(o);
     delete_sub("burst");
+}
+
+static void test_fetch(void)
+{
+    /* Queue items whose body the dispatcher does not hold: one for an entry
+     * the stream no longer has (dead-lettered, nothing sent), then a replay
+     * of an entry already delivered (no longer cached: its body is read from
+     * the stream and sent byte for byte). */
+    create_sub("ghost", s_ghost, "[0]", 2000);
+    const char *ev = "{\"id\":\"evt_fetchme\",\"type\":\"test.none\",\"data\":{}}";
+    char id[64];
+    redisReply *x = redisCommand(rc,
+                                 "XADD {og}:events * id evt_fetchme type test.none session "
+                                 "ses_ghost event %s",
+                                 ev);
+    CHECK(x && x->type == REDIS_REPLY_STRING);
+    char xid[64];
+    snprintf(xid, sizeof xid, "%s", x && x->str ? x->str : "");
+    freeReplyObject(x);
+    /* only "all" (every type) wants it: once delivered there, its body is
+     * no longer cached */
+    int seen = 0;
+    for (int t = 0; t < 100 && !seen; t++, usleep(50000))
+        for (size_t i = 0; i < og_fake_count(s_all) && !seen; i++)
+            seen =
+                strcmp(hdr(og_fake_get(s_all, i), "webhook-id", id, sizeof id), "evt_fetchme") == 0;
+    CHECK(seen);
+    usleep(300000);
+    freeReplyObject(redisCommand(rc, "HSET {og}:wh:owe 0-1 1"));
+    freeReplyObject(
+        redisCommand(rc,
+                     "RPUSH {og}:wh:ghost:q:ses_ghost 0-1\t1\tevt_gone\tmessage.received "
+                     "r:%s\t0\tevt_fetchme\ttest.none",
+                     xid));
+    freeReplyObject(redisCommand(rc, "ZADD {og}:wh:due 0 ghost\tses_ghost"));
+    CHECK(wait_count(s_ghost, 1, 5000));
+    usleep(300000);
+    CHECK_INT(og_fake_count(s_ghost), 1);
+    const struct og_fake_req *q = og_fake_get(s_ghost, 0);
+    CHECK(q && q->body_len == strlen(ev) && memcmp(q->body, ev, q->body_len) == 0);
+    if (q) {
+        CHECK_STR(hdr(q, "webhook-id", id, sizeof id), "evt_fetchme");
+        CHECK(sig_valid(q, WHSEC, NULL));
+    }
+    wait_deliveries("ghost", "dead", 1);
+    json_object *l = NULL;
+    CHECK_INT(api("GET", "/webhooks/ghost/deliveries?status=dead", NULL, &l), 200);
+    const char *js = json_object_to_json_string(l);
+    CHECK(strstr(js, "evt_gone") != NULL);
+    CHECK(strstr(js, "no longer in the stream") != NULL);
+    json_object_put(l);
+    redisReply *o = redisCommand(rc, "HEXISTS {og}:wh:owe 0-1");
+    CHECK(o && o->integer == 0);
+    freeReplyObject(o);
+    o = redisCommand(rc, "LLEN {og}:wh:ghost:q:ses_ghost");
+    CHECK(o && o->integer == 0);
+    freeReplyObject(o);
+    delete_sub("ghost");
 }
 
 static void test_rotation(void)
@@ -843,7 +902,7 @@ int main(void)
     rc = redisConnect("127.0.0.1", rs.port);
     s_all = og_fake_start(), s_flaky = og_fake_start(), s_gone = og_fake_start();
     s_slow = og_fake_start(), s_dead = og_fake_start(), s_order = og_fake_start();
-    s_rot = og_fake_start(), s_burst = og_fake_start();
+    s_rot = og_fake_start(), s_burst = og_fake_start(), s_ghost = og_fake_start();
     pthread_mutex_init(&pe_flaky.mu, NULL);
     pthread_mutex_init(&pe_burst.mu, NULL);
     og_fake_set_handler(s_burst, hold_first_handler, &pe_burst);
@@ -880,6 +939,7 @@ int main(void)
     test_slow();
     test_order();
     test_burst();
+    test_fetch();
     test_rotation();
     test_dead_and_replay();
     test_consumer();
@@ -914,7 +974,7 @@ int main(void)
     redisFree(rc);
     og_fake_stop(s_all), og_fake_stop(s_flaky), og_fake_stop(s_gone), og_fake_stop(s_slow);
     og_fake_stop(s_dead), og_fake_stop(s_order), og_fake_stop(s_rot);
-    og_fake_stop(s_burst);
+    og_fake_stop(s_burst), og_fake_stop(s_ghost);
     og_test_redis_stop(&rs);
     return og_test_done();
 }
