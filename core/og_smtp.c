@@ -75,13 +75,22 @@ void og_smtp_encode_header(struct og_buf *b, const char *value)
         if (*p >= 0x7f || (*p < ' ' && *p != '\t' && *p != '\r' && *p != '\n'))
             plain = 0;
     /* A plain value that happens to look like an encoded word is encoded too,
-     * so a reader never decodes text the customer typed; so is a very long
-     * one, because encoded words are folded and RFC 5322 caps a line at 998. */
-    if (plain && !strstr((const char *)v, "=?") && strlen((const char *)v) <= 900) {
+     * so a reader never decodes text the customer typed (judged without the
+     * CR and LF that are dropped: "=\r?" must not become "=?"); so is a very
+     * long one, because encoded words are folded and RFC 5322 caps a line at
+     * 998. */
+    if (plain && strlen((const char *)v) <= 900) {
+        size_t at = b->len;
         for (const unsigned char *p = v; *p; p++)
             if (*p != '\r' && *p != '\n')
                 og_buf_append(b, p, 1);
-        return;
+        int looks_encoded = 0;
+        for (size_t k = at; k + 1 < b->len && !looks_encoded; k++)
+            looks_encoded = b->data[k] == '=' && b->data[k + 1] == '?';
+        if (!looks_encoded)
+            return;
+        b->len = at; /* encode it after all */
+        b->data[at] = 0;
     }
     /* 75 = "=?UTF-8?B?" (10) + 60 base64 chars + "?=" (2): 45 bytes per word. */
     size_t n = strlen((const char *)v), i = 0;
