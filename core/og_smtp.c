@@ -176,8 +176,8 @@ og_err og_smtp_send(const struct og_smtp_conf *c, const struct og_mail *m,
     hb.len = 0;
     snprintf(line, sizeof line, "To: <%s>", m->to);
     hdrs = curl_slist_append(hdrs, line);
-    og_buf_printf(&hb, "Message-ID: <%s@%s>", m->message_id && *m->message_id
-                  ? m->message_id : "omnigate", domain);
+    og_buf_printf(&hb, "Message-ID: <%s@%s>",
+                  m->message_id && *m->message_id ? m->message_id : "omnigate", domain);
     hdrs = curl_slist_append(hdrs, hb.data);
     hb.len = 0;
     og_buf_puts(&hb, "Subject: ");
@@ -222,9 +222,10 @@ og_err og_smtp_send(const struct og_smtp_conf *c, const struct og_mail *m,
         curl_easy_setopt(h, CURLOPT_PASSWORD, c->password ? c->password : "");
     }
     if (strncmp(c->url, "smtps://", 8) != 0)
-        curl_easy_setopt(h, CURLOPT_USE_SSL, c->starttls == OG_STARTTLS_ALWAYS ? CURLUSESSL_ALL
-                                             : c->starttls == OG_STARTTLS_NEVER ? CURLUSESSL_NONE
-                                                                                : CURLUSESSL_TRY);
+        curl_easy_setopt(h, CURLOPT_USE_SSL,
+                         c->starttls == OG_STARTTLS_ALWAYS  ? CURLUSESSL_ALL
+                         : c->starttls == OG_STARTTLS_NEVER ? CURLUSESSL_NONE
+                                                            : CURLUSESSL_TRY);
     if (c->ca_file && *c->ca_file)
         curl_easy_setopt(h, CURLOPT_CAINFO, c->ca_file);
     long to = c->timeout_ms > 0 ? c->timeout_ms : 30000;
