@@ -218,7 +218,7 @@ og_err og_core_session_json(struct og_core *c, const char *id, char **json)
     return *json ? OG_OK : OG_ERR_NOT_FOUND;
 }
 
-static char *render_list(redisReply *r)
+char *og_core_render_list(const redisReply *r)
 {
     struct og_buf b = {0};
     og_buf_puts(&b, "{\"items\":[");
@@ -245,7 +245,7 @@ og_err og_core_list_sessions(struct og_core *c, const char *status, const char *
     if (e != OG_OK)
         return e;
     if (r->type == REDIS_REPLY_ARRAY && r->elements >= 1)
-        *json = render_list(r);
+        *json = og_core_render_list(r);
     freeReplyObject(r);
     return *json ? OG_OK : OG_ERR_INTERNAL;
 }
@@ -262,7 +262,7 @@ og_err og_core_list_messages(struct og_core *c, const char *session_id, const ch
     if (e != OG_OK)
         return e;
     if (r->type == REDIS_REPLY_ARRAY && r->elements >= 1)
-        *json = render_list(r);
+        *json = og_core_render_list(r);
     freeReplyObject(r);
     return *json ? OG_OK : OG_ERR_NOT_FOUND;
 }

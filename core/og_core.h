@@ -66,6 +66,9 @@ og_err og_core_list_sessions(struct og_core *c, const char *status, const char *
                              const char *cursor, int limit, char **json);
 og_err og_core_list_messages(struct og_core *c, const char *session_id, const char *cursor,
                              int limit, char **json);
+/* {"items":[...],"next_cursor":...} from a list script's reply: element 0
+ * the next cursor ("" = none), then one JSON text per item. [xfer] */
+char *og_core_render_list(const redisReply *r);
 
 /* Connector state (polling offsets). *val [xfer] or NULL when unset. */
 og_err og_core_state_get(struct og_core *c, const char *channel, const char *key, char **val);

@@ -194,6 +194,16 @@ static og_err code_err(const char *code)
     return OG_ERR_INTERNAL;
 }
 
+/* A {"err", code, message} reply into res; 0 when rep is not one. */
+static int take_error(const redisReply *rep, struct og_routing_result *res)
+{
+    if (strcmp(rep->element[0]->str, "err") != 0 || rep->elements < 3)
+        return 0;
+    res->err = code_err(rep->element[1]->str);
+    snprintf(res->message, sizeof res->message, "%s", rep->element[2]->str);
+    return 1;
+}
+
 /* Fills res from a {"ok", json} / {"err", code, message} reply. */
 static void to_result(og_err e, redisReply *rep, struct og_routing_result *res)
 {
@@ -201,12 +211,9 @@ static void to_result(og_err e, redisReply *rep, struct og_routing_result *res)
     res->err = e;
     if (e != OG_OK)
         return;
-    if (!strcmp(rep->element[0]->str, "err") && rep->elements >= 3) {
-        res->err = code_err(rep->element[1]->str);
-        snprintf(res->message, sizeof res->message, "%s", rep->element[2]->str);
-    } else if (rep->elements >= 2 && rep->element[1]->type == REDIS_REPLY_STRING) {
+    if (!take_error(rep, res) && rep->elements >= 2 &&
+        rep->element[1]->type == REDIS_REPLY_STRING)
         res->json = og_strndup(rep->element[1]->str, rep->element[1]->len);
-    }
     freeReplyObject(rep);
 }
 
@@ -297,10 +304,7 @@ void og_routing_presence(struct og_routing *r, const char *agent_id, const char 
     res->err = e;
     if (e != OG_OK)
         return;
-    if (!strcmp(rep->element[0]->str, "err") && rep->elements >= 3) {
-        res->err = code_err(rep->element[1]->str);
-        snprintf(res->message, sizeof res->message, "%s", rep->element[2]->str);
-    } else if (rep->elements >= 3) {
+    if (!take_error(rep, res) && rep->elements >= 3) {
         res->json = og_sprintf("{\"status\":\"%s\",\"previous\":\"%s\",\"returned_sessions\":%s}",
                                status, rep->element[2]->str, rep->element[1]->str);
     }

@@ -53,22 +53,28 @@ static char *with_token(const char *agent_json, const char *tok)
     return b.data;
 }
 
+/* The agent fields of the request body; -1 when it has answered 400. */
+static int read_fields(struct og_api_ctx *ctx, int create, struct og_agent_fields *f)
+{
+    json_object *j = og_api_json_body(ctx);
+    if (!j)
+        return -1;
+    char err[160];
+    int rc = og_agents_fields_from_json(j, create, f, err, sizeof err);
+    json_object_put(j);
+    if (rc != 0)
+        og_reply_error(ctx->r, 400, "invalid_request", err);
+    return rc != 0 ? -1 : 0;
+}
+
 static void create(struct og_api_ctx *ctx)
 {
     struct og_routing *rt = routing(ctx);
     if (!rt)
         return;
-    json_object *j = og_api_json_body(ctx);
-    if (!j)
-        return;
     struct og_agent_fields f;
-    char err[160];
-    if (og_agents_fields_from_json(j, 1, &f, err, sizeof err) != 0) {
-        og_reply_error(ctx->r, 400, "invalid_request", err);
-        json_object_put(j);
+    if (read_fields(ctx, 1, &f) != 0)
         return;
-    }
-    json_object_put(j);
     char id[48], tok[64], sha[65];
     og_id_new("agt_", og_now_ms(), id, sizeof id);
     og_agents_token_new(tok, sha);
@@ -134,17 +140,9 @@ static void update(struct og_api_ctx *ctx)
     struct og_routing *rt = routing(ctx);
     if (!rt || !valid_agent(ctx))
         return;
-    json_object *j = og_api_json_body(ctx);
-    if (!j)
-        return;
     struct og_agent_fields f;
-    char err[160];
-    if (og_agents_fields_from_json(j, 0, &f, err, sizeof err) != 0) {
-        og_reply_error(ctx->r, 400, "invalid_request", err);
-        json_object_put(j);
+    if (read_fields(ctx, 0, &f) != 0)
         return;
-    }
-    json_object_put(j);
     struct og_routing_result res;
     og_agents_put(rt, "update", ctx->params[0], NULL, &f, &res);
     og_agent_fields_free(&f);

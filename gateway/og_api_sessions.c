@@ -100,21 +100,6 @@ static void id_bound(int64_t ms, int high, char out[48])
         out[i] = high ? 'Z' : '0';
 }
 
-static char *render_list(redisReply *r)
-{
-    struct og_buf b = {0};
-    og_buf_puts(&b, "{\"items\":[");
-    for (size_t i = 1; i < r->elements; i++) {
-        if (i > 1)
-            og_buf_puts(&b, ",");
-        og_buf_append(&b, r->element[i]->str, r->element[i]->len);
-    }
-    og_buf_puts(&b, "],\"next_cursor\":");
-    og_buf_json_str(&b, r->element[0]->len ? r->element[0]->str : NULL);
-    og_buf_puts(&b, "}");
-    return b.data;
-}
-
 static char *groups_json(const struct og_principal *w)
 {
     json_object *a = json_object_new_array();
@@ -201,7 +186,7 @@ static void list_sessions(struct og_api_ctx *ctx)
         og_api_reply_err(ctx, OG_ERR_INTERNAL, NULL);
         return;
     }
-    og_reply_json(ctx->r, 200, render_list(r));
+    og_reply_json(ctx->r, 200, og_core_render_list(r));
     freeReplyObject(r);
 }
 
