@@ -211,8 +211,7 @@ static void to_result(og_err e, redisReply *rep, struct og_routing_result *res)
     res->err = e;
     if (e != OG_OK)
         return;
-    if (!take_error(rep, res) && rep->elements >= 2 &&
-        rep->element[1]->type == REDIS_REPLY_STRING)
+    if (!take_error(rep, res) && rep->elements >= 2 && rep->element[1]->type == REDIS_REPLY_STRING)
         res->json = og_strndup(rep->element[1]->str, rep->element[1]->len);
     freeReplyObject(rep);
 }
