@@ -414,6 +414,10 @@ static int split_hostport(const char *s, size_t n, const char *empty_host, char 
             if (!host_char(*p))
                 return -1;
     }
+    /* RFC 1035 caps a name at 253 characters; checked here, not by each
+     * caller's buffer, so a value --check accepts is one every user takes */
+    if (hend - h > 253)
+        return -1;
     const char *ps = colon + 1, *pe = s + n;
     if (pe - ps < 1 || pe - ps > 5)
         return -1;

@@ -461,6 +461,21 @@ static void test_listen_split(void)
     CHECK(og_config_listen_split(NULL, host, sizeof host, &port) != 0);
     CHECK(og_config_listen_split("localhost:80", host, 9, &port) != 0); /* does not fit */
     CHECK_INT(og_config_listen_split("localhost:80", host, 10, &port), 0);
+    /* a name is at most 253 characters (RFC 1035), whatever the buffer; the
+     * loader refuses a longer one, so a config that --check accepts always
+     * splits (found by fuzz_config) */
+    char name[300], big[512], out[512];
+    memset(name, 'a', 254);
+    name[254] = 0;
+    snprintf(big, sizeof big, "%s:80", name);
+    CHECK(og_config_listen_split(big, out, sizeof out, &port) != 0);
+    snprintf(big, sizeof big, "%s:80", name + 1);
+    CHECK_INT(og_config_listen_split(big, out, sizeof out, &port), 0);
+    CHECK_INT(strlen(out), 253);
+    char *text = og_sprintf("{" TOKEN ",\"listen\":\"%s:80\"}", name);
+    expect_one(text, "listen: must be host:port with a port from 1 to 65535 "
+                     "(\"127.0.0.1:8080\", \"[::1]:8080\" or \":8080\")");
+    free(text);
 }
 
 static void test_files(void)
