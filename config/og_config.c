@@ -799,7 +799,6 @@ static void set_defaults(struct og_config *cfg)
     cfg->redis.pool_size = OG_CONFIG_DEF_POOL;
     cfg->redis.server = og_strdup("redis-server");
     cfg->webhook_dispatch.concurrency = 64;
-    cfg->webhook_dispatch.claim_idle_ms = 30000;
     cfg->followups = og_config_followups_new();
     cfg->routing = og_config_routing_new();
     og_config_send_defaults(cfg);

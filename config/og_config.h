@@ -83,8 +83,7 @@ struct og_config {
     struct og_webhook_sub *webhooks; /* config/og_config_webhooks.c */
     size_t n_webhooks;
     struct {
-        int64_t concurrency;   /* parallel deliveries per instance, default 64, 1..1024 */
-        int64_t claim_idle_ms; /* pending events of a dead instance are claimed after, 30000 */
+        int64_t concurrency; /* parallel deliveries per instance, default 64, 1..1024 */
     } webhook_dispatch;
     struct og_config_followups *followups; /* never NULL after load */
     struct {               /* "send" (config/og_config_send.c) */

@@ -7,7 +7,7 @@
  *                 "events": ["*"] | ["message.received", ...],
  *                 "retry_schedule_s": [5, 300, ...], "timeout_ms": 15000,
  *                 "enabled": true}]
- *   "webhook_dispatch": {"concurrency": 64, "claim_idle_ms": 30000}
+ *   "webhook_dispatch": {"concurrency": 64}
  *
  * Each subscription is validated by the same og_webhook_sub_parse() the API
  * uses, so the two cannot disagree; its message is prefixed with the key
@@ -86,14 +86,8 @@ static void take_concurrency(struct og_load *l, json_object *v, const char *path
     og_cfg_int(l, v, path, 1, 1024, &l->cfg->webhook_dispatch.concurrency);
 }
 
-static void take_claim_idle(struct og_load *l, json_object *v, const char *path)
-{
-    og_cfg_int(l, v, path, 100, 86400000, &l->cfg->webhook_dispatch.claim_idle_ms);
-}
-
 static const struct og_key dispatch_keys[] = {
     {"concurrency", take_concurrency},
-    {"claim_idle_ms", take_claim_idle},
     {NULL, NULL},
 };
 

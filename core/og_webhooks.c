@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-extern const char og_lua_webhook_enqueue[], og_lua_webhook_step[], og_lua_webhook_admin[],
+extern const char og_lua_webhook_read[], og_lua_webhook_step[], og_lua_webhook_admin[],
     og_lua_webhook_skip[], og_lua_webhook_fetch[];
 
 /* ------------------------------------------------------------- signing */
@@ -362,7 +362,7 @@ struct og_webhooks *og_webhooks_new(struct og_core *core)
 {
     struct og_webhooks *w = og_calloc(1, sizeof *w);
     w->core = core;
-    w->enqueue = og_core_script("webhook_enqueue", og_lua_webhook_enqueue);
+    w->read = og_core_script("webhook_read", og_lua_webhook_read);
     w->step = og_core_script("webhook_step", og_lua_webhook_step);
     w->admin = og_core_script("webhook_admin", og_lua_webhook_admin);
     w->skip = og_core_script("webhook_skip", og_lua_webhook_skip);
@@ -374,7 +374,7 @@ void og_webhooks_free(struct og_webhooks *w)
 {
     if (!w)
         return;
-    og_script_free(w->enqueue);
+    og_script_free(w->read);
     og_script_free(w->step);
     og_script_free(w->admin);
     og_script_free(w->skip);

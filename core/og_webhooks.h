@@ -5,13 +5,16 @@
  * The pipeline, all of it in Redis so any instance can continue any other's
  * work (keys in core/lua/prelude.lua; scripts core/lua/webhook_*.lua; steps
  * 2 and 3 share one round trip, webhook_step.lua):
- *   1. enqueue: an entry read from {og}:events by the consumer group
- *      "webhooks" is appended, as a small queue item (its id, event id and
- *      type), to every matching subscription's per-session queue; a queue
- *      that was empty becomes due. The entry stays pending in the group (not
- *      acknowledged). The dispatcher keeps the event's body it just read
- *      (og_event_cache.h) and reads the stream again only for bodies it does
- *      not hold (webhook_fetch.lua).
+ *   1. read: new entries of {og}:events are read by the consumer group
+ *      "webhooks" and, in the same script (webhook_read.lua), appended as
+ *      small queue items (entry id, event id, type) to every matching
+ *      subscription's per-session queue; a queue that was empty becomes
+ *      due. An entry is thus never read without being queued, and queues
+ *      hold a session's events in stream order whoever read them. The
+ *      entry stays pending in the group (not acknowledged). The dispatcher
+ *      keeps the event bodies the script returns (og_event_cache.h) and
+ *      reads the stream again only for bodies it does not hold
+ *      (webhook_fetch.lua).
  *   2. claim: due (subscription, session) queues are taken from one sorted
  *      set atomically, with up to OG_WEBHOOK_CHAIN items each; the claim is
  *      a lease (the score moves to now + lease), so a queue whose claimer
@@ -113,7 +116,7 @@ int64_t og_webhook_retry_delay_ms(const struct og_webhook_sub *s, int failed);
 
 struct og_webhooks {
     struct og_core *core;                                    /* [borrowed] */
-    struct og_script *enqueue, *step, *admin, *skip, *fetch; /* owned */
+    struct og_script *read, *step, *admin, *skip, *fetch;    /* owned */
 };
 struct og_webhooks *og_webhooks_new(struct og_core *core); /* [xfer] */
 /* EVALSHA (EVAL on NOSCRIPT) of one of the scripts above with any number

@@ -6,11 +6,11 @@
  * the Redis side; core/lua/webhook_*.lua the scripts).
  *
  * At-least-once: an entry is acknowledged only when every matching
- * subscription got a 2xx or dead-lettered it. Entries that an instance read
- * but never queued (it died in between) are taken over with XAUTOCLAIM after
- * claim_idle_ms; queues it had claimed fall due again when their lease
- * (the attempt timeout + 5 s) runs out. So kill -9 loses nothing; it may
- * deliver an event twice (same webhook-id), which consumers de-duplicate.
+ * subscription got a 2xx or dead-lettered it. Reading and queuing are one
+ * script, so a dispatcher that dies (kill -9) leaves only claimed queues
+ * behind, and they fall due again when their lease (the attempt timeout +
+ * 5 s) runs out: nothing is lost, and an event may be delivered twice (same
+ * webhook-id), which consumers de-duplicate.
  *
  * Each instance runs DISPATCHERS dispatchers sharing the configured
  * concurrency; each is its own consumer in the group and behaves exactly
@@ -28,9 +28,10 @@
  * claims up to CLAIM_AHEAD chains per transfer slot so the HTTP thread never
  * waits for it.
  *
- * Redis: the blocking XREADGROUP goes through the shared pool with BLOCK
- * 100 ms, well under the pool's 2 s socket timeout (TOOLCHAIN.md), and only
- * when nothing is in flight; otherwise every call is non-blocking. */
+ * Redis: the one blocking call, an idle dispatcher's XREAD for a newer
+ * entry, goes through the shared pool with BLOCK 100 ms, well under the
+ * pool's 2 s socket timeout (TOOLCHAIN.md); every other call is
+ * non-blocking. */
 #include "og_api.h"
 #include "og_event_cache.h"
 #include "og_gateway.h"
@@ -89,14 +90,13 @@ struct dispatcher {
     pthread_t th, http_th;
     atomic_int stop, http_stop;
     int concurrency;
-    int64_t claim_idle_ms;
     char consumer[64];
     /* dispatcher thread only */
     struct og_webhook_sub *subs; /* cache */
     size_t n_subs;
     long long ver;
-    int64_t ver_checked_ms, last_autoclaim_ms, last_read_ms;
-    char autoclaim_cursor[48];
+    int64_t ver_checked_ms, last_read_ms;
+    char last_id[48]; /* the stream's last entry when a read found nothing new */
     int ready;    /* group created and config synced */
     int draining; /* stopping: report results, claim nothing */
     char **res;   /* results for the next step: NRES strings each */
@@ -196,145 +196,74 @@ static int setup(struct dispatcher *d)
     return 0;
 }
 
-static redisReply *field(redisReply *f, const char *name)
+/* Reads new entries and queues them for the subscriptions that want them
+ * (webhook_read.lua, one round trip; again after reloading the
+ * subscriptions when the script finds that they changed), keeping the
+ * bodies it returns. Returns the entries read, 0 when there was nothing
+ * new (d->last_id is then the stream's last entry), -1 on error. */
+static int read_queue(struct dispatcher *d)
 {
-    for (size_t k = 0; f && f->type == REDIS_REPLY_ARRAY && k + 1 < f->elements; k += 2)
-        if (f->element[k]->type == REDIS_REPLY_STRING && strcmp(f->element[k]->str, name) == 0 &&
-            f->element[k + 1]->type == REDIS_REPLY_STRING)
-            return f->element[k + 1];
-    return NULL;
-}
-
-static const char *field_str(redisReply *f, const char *name)
-{
-    redisReply *v = field(f, name);
-    return v ? v->str : NULL;
-}
-
-/* Queues an array of stream entries [[id, [f, v, ...]], ...] for the
- * subscriptions that want them (one script call; again after reloading the
- * subscriptions when the script finds that they changed). fresh: read for
- * the first time (XREADGROUP ">"), so never queued before. */
-static void enqueue_entries(struct dispatcher *d, redisReply *entries, int fresh)
-{
-    if (!entries || entries->type != REDIS_REPLY_ARRAY || entries->elements == 0)
-        return;
-    size_t ne = entries->elements;
     for (int round = 0; round < 3; round++) {
-        size_t cap = 5 + ne * (4 + d->n_subs);
+        size_t cap = 6;
+        for (size_t s = 0; s < d->n_subs; s++)
+            cap += 2 + d->subs[s].n_events;
         const char **argv = og_calloc(cap, sizeof *argv);
-        size_t *lens = og_calloc(cap, sizeof *lens);
-        char **bufs = og_calloc(2 * ne, sizeof *bufs); /* per entry: n, item */
-        char now[24], ver[24];
+        char(*ks)[16] = og_calloc(d->n_subs + 1, sizeof *ks); /* filter counts */
+        char count[16], now[24], ver[24];
+        snprintf(count, sizeof count, "%d", BATCH);
         snprintf(now, sizeof now, "%lld", (long long)og_now_ms());
         snprintf(ver, sizeof ver, "%lld", d->ver);
-        argv[0] = d->g->core->tag, argv[1] = OG_WEBHOOK_GROUP, argv[2] = now, argv[3] = ver;
-        argv[4] = fresh ? "1" : "0";
-        size_t argc = 5;
-        for (size_t i = 0; i < ne; i++) {
-            redisReply *e = entries->element[i];
-            if (e->type != REDIS_REPLY_ARRAY || e->elements < 2 ||
-                e->element[0]->type != REDIS_REPLY_STRING)
-                continue; /* an entry deleted meanwhile (XAUTOCLAIM) */
-            const char *type = field_str(e->element[1], "type");
-            const char *ses = field_str(e->element[1], "session");
-            const char *eid = field_str(e->element[1], "id");
-            redisReply *json = field(e->element[1], "event");
-            argv[argc++] = e->element[0]->str;
-            argv[argc++] = ses ? ses : "";
-            size_t at_item = argc++, at_n = argc++;
-            int n = 0;
-            for (size_t s = 0; type && eid && json && s < d->n_subs; s++) {
-                if (og_webhook_sub_active(&d->subs[s]) &&
-                    og_webhook_sub_matches(&d->subs[s], type)) {
-                    argv[argc++] = d->subs[s].id;
-                    n++;
-                }
-            }
-            bufs[2 * i] = og_sprintf("%d", n);
-            argv[at_n] = bufs[2 * i];
-            if (n > 0) {
-                bufs[2 * i + 1] = og_webhook_item_new(e->element[0]->str, n, eid, type);
-                og_event_cache_put(d->cache, e->element[0]->str, json->str, json->len);
-            }
-            argv[at_item] = n > 0 ? bufs[2 * i + 1] : "";
+        argv[0] = d->g->core->tag, argv[1] = OG_WEBHOOK_GROUP, argv[2] = d->consumer;
+        argv[3] = count, argv[4] = now, argv[5] = ver;
+        int argc = 6;
+        for (size_t s = 0; s < d->n_subs; s++) {
+            if (!og_webhook_sub_active(&d->subs[s]))
+                continue;
+            snprintf(ks[s], sizeof ks[s], "%zu", d->subs[s].n_events);
+            argv[argc++] = d->subs[s].id;
+            argv[argc++] = ks[s];
+            for (size_t k = 0; k < d->subs[s].n_events; k++)
+                argv[argc++] = d->subs[s].events[k];
         }
-        for (size_t i = 0; i < argc; i++)
-            lens[i] = strlen(argv[i]);
         redisReply *r = NULL;
-        int stale = 0;
-        if (og_webhooks_eval(d->w, d->w->enqueue, (int)argc, argv, lens, &r) == OG_OK) {
-            if (r->type == REDIS_REPLY_ERROR)
-                og_error("webhooks: enqueue: %s", r->str);
-            stale = r->type == REDIS_REPLY_INTEGER && r->integer < 0;
-            freeReplyObject(r);
+        og_err e = og_webhooks_eval(d->w, d->w->read, argc, argv, NULL, &r);
+        free(argv), free(ks);
+        if (e != OG_OK)
+            return -1;
+        int n = -1, stale = 0;
+        if (r->type == REDIS_REPLY_ERROR) {
+            if (strstr(r->str, "NOGROUP"))
+                d->ready = 0; /* the stream was deleted: create the group again */
+            else
+                og_error("webhooks: read: %s", r->str);
+        } else if (r->type == REDIS_REPLY_ARRAY && r->elements >= 1 &&
+                   r->element[0]->type == REDIS_REPLY_INTEGER) {
+            n = (int)r->element[0]->integer;
+            stale = n < 0;
+            if (n == 0 && r->elements == 2 && r->element[1]->type == REDIS_REPLY_STRING)
+                snprintf(d->last_id, sizeof d->last_id, "%s", r->element[1]->str);
+            for (size_t i = 1; n > 0 && i + 1 < r->elements; i += 2)
+                og_event_cache_put(d->cache, r->element[i]->str, r->element[i + 1]->str,
+                                   r->element[i + 1]->len);
         }
-        for (size_t i = 0; i < 2 * ne; i++)
-            free(bufs[i]);
-        free(bufs), free(argv), free(lens);
+        freeReplyObject(r);
         if (!stale)
-            return;
-        refresh_subs(d, 1);
+            return n;
+        refresh_subs(d, 1); /* changed since our copy: reload, then read */
     }
-    /* Still changing: the entries stay pending and XAUTOCLAIM brings them
-     * back after claim_idle_ms. */
-    og_warn("webhooks: subscriptions kept changing; %zu entries left for later", ne);
+    og_warn("webhooks: subscriptions kept changing; reading later");
+    return -1;
 }
 
-/* Reads new entries; blocks up to block_ms when > 0. Returns how many. */
-static size_t read_new(struct dispatcher *d, int block_ms)
+/* Idle: waits up to block_ms for an entry newer than the last one seen
+ * (the read script cannot block). */
+static void wait_new(struct dispatcher *d, int block_ms)
 {
     struct og_core *c = d->g->core;
     redisReply *r = NULL;
-    og_err e =
-        block_ms > 0
-            ? og_redis_cmd(c->redis, &r,
-                           "XREADGROUP GROUP %s %s COUNT %d BLOCK %d STREAMS %s:events >",
-                           OG_WEBHOOK_GROUP, d->consumer, BATCH, block_ms, c->tag)
-            : og_redis_cmd(c->redis, &r, "XREADGROUP GROUP %s %s COUNT %d STREAMS %s:events >",
-                           OG_WEBHOOK_GROUP, d->consumer, BATCH, c->tag);
-    if (e != OG_OK)
-        return 0;
-    size_t n = 0;
-    if (r->type == REDIS_REPLY_ERROR) {
-        if (strstr(r->str, "NOGROUP"))
-            d->ready = 0; /* the stream was deleted: create the group again */
-        else
-            og_error("webhooks: XREADGROUP: %s", r->str);
-    } else if (r->type == REDIS_REPLY_ARRAY && r->elements > 0) {
-        redisReply *entries = r->element[0]->element[1];
-        n = entries->elements;
-        enqueue_entries(d, entries, 1);
-    }
-    freeReplyObject(r);
-    return n;
-}
-
-/* Takes over entries another consumer (a dead instance) read but never
- * queued or acknowledged, one page per call. */
-static void autoclaim(struct dispatcher *d)
-{
-    int64_t now = og_mono_ms();
-    int64_t every = d->claim_idle_ms / 4 > 100 ? d->claim_idle_ms / 4 : 100;
-    if (now - d->last_autoclaim_ms < every)
-        return;
-    d->last_autoclaim_ms = now;
-    struct og_core *c = d->g->core;
-    redisReply *r = NULL;
-    if (og_redis_cmd(c->redis, &r, "XAUTOCLAIM %s:events %s %s %lld %s COUNT %d", c->tag,
-                     OG_WEBHOOK_GROUP, d->consumer, (long long)d->claim_idle_ms,
-                     d->autoclaim_cursor, BATCH) != OG_OK)
-        return;
-    if (r->type == REDIS_REPLY_ARRAY && r->elements >= 2) {
-        snprintf(d->autoclaim_cursor, sizeof d->autoclaim_cursor, "%s", r->element[0]->str);
-        if (r->element[1]->elements)
-            og_debug("webhooks: claimed %zu idle entries", r->element[1]->elements);
-        enqueue_entries(d, r->element[1], 0);
-    } else if (r->type == REDIS_REPLY_ERROR) {
-        og_error("webhooks: XAUTOCLAIM: %s", r->str);
-        snprintf(d->autoclaim_cursor, sizeof d->autoclaim_cursor, "0-0");
-    }
-    freeReplyObject(r);
+    if (og_redis_cmd(c->redis, &r, "XREAD COUNT 1 BLOCK %d STREAMS %s:events %s", block_ms, c->tag,
+                     d->last_id[0] ? d->last_id : "$") == OG_OK)
+        freeReplyObject(r);
 }
 
 /* ------------------------------------------------------------ results */
@@ -944,7 +873,6 @@ static void *run(void *arg)
             }
         }
         refresh_subs(d, 0);
-        autoclaim(d);
         int judged = collect(d, 0);
         int free_slots = CLAIM_AHEAD * d->concurrency - outstanding(d);
         int claimed = step(d);
@@ -955,15 +883,20 @@ static void *run(void *arg)
             nap(d, 100);
             continue;
         }
-        /* Idle: wait in XREADGROUP. Busy: read new entries when the due
-         * queues did not fill the free slots (or every 20 ms), then wait a
-         * moment for transfers to finish. */
+        /* Busy: read new entries when the due queues did not fill the free
+         * slots (or every 20 ms), then wait a moment for transfers to
+         * finish. Idle: read, and wait for a newer entry (up to 100 ms)
+         * when there was none. */
         int idle = outstanding(d) == 0 && claimed == 0 && d->n_res == 0;
-        size_t got = 0;
+        int got = 0;
         int64_t now = og_mono_ms();
         if (idle || claimed < free_slots || now - d->last_read_ms >= 20) {
-            got = read_new(d, idle ? 100 : 0);
+            got = read_queue(d);
             d->last_read_ms = now;
+            if (idle && got == 0)
+                wait_new(d, 100);
+            else if (idle && got < 0)
+                nap(d, 100); /* Redis is unavailable */
         }
 
         if (got > 1) /* a busy stream: the next read takes a batch */
@@ -991,10 +924,7 @@ static struct dispatcher *dispatcher_start(struct og_gateway *g, struct og_event
     d->cache = cache;
     d->w = g->webhooks;
     d->concurrency = concurrency;
-    d->claim_idle_ms =
-        g->cfg->webhook_dispatch.claim_idle_ms > 0 ? g->cfg->webhook_dispatch.claim_idle_ms : 30000;
     snprintf(d->consumer, sizeof d->consumer, "%s-%d", g->instance_id, idx);
-    snprintf(d->autoclaim_cursor, sizeof d->autoclaim_cursor, "0-0");
     pthread_mutex_init(&d->mu, NULL);
     pthread_cond_init(&d->cv, NULL);
     d->multi = curl_multi_init();

@@ -19,9 +19,9 @@
 --   P:webhooks                 hash  webhook subscriptions: id -> JSON with secrets
 --                                    (config ones synced at start; never logged)
 --   P:webhooks:off / :ver      hash id -> why a 410 disabled it / string change counter
---   P:wh:owe                   hash  stream entry -> subscriptions still owing a
---                                    result; at 0 the entry is XACKed (group
---                                    "webhooks")
+--   P:wh:owe                   hash  stream entry queued for several subscriptions ->
+--                                    those still owing a result; at 0 the entry is
+--                                    XACKed (group "webhooks")
 --   P:wh:<sub>:q:<session>     list  events queued for one subscription and session,
 --                                    each "<entry>\t<n>\t<event id>\t<type>"
 --                                    ("r:<entry>" and n 0 for a replay)

@@ -64,8 +64,8 @@ for i = 8, #ARGV, NF do
 end
 
 -- Entries every subscription is done with: acknowledged together after
--- the loop.
-local acks = {}
+-- the loop (and those queued for several dropped from P:wh:owe).
+local acks, owed = {}, {}
 local i = 8
 while i <= #ARGV do
   local m, sub = ARGV[i], ARGV[i + 1]
@@ -93,8 +93,11 @@ while i <= #ARGV do
         -- only a replay can succeed for a dead-lettered event
         redis.call('ZREM', HOOK .. sub .. ':dead', eid)
       end
-      if n == '1' or (n ~= '0' and redis.call('HINCRBY', owe, head, -1) <= 0) then
+      if n == '1' then
         acks[#acks + 1] = head
+      elseif n ~= '0' and redis.call('HINCRBY', owe, head, -1) <= 0 then
+        acks[#acks + 1] = head
+        owed[#owed + 1] = head
       end
     end
     if popped > 0 then redis.call('LPOP', q, popped) end
@@ -114,10 +117,8 @@ while i <= #ARGV do
   i = j + NF
 end
 
-if #acks > 0 then
-  redis.call('HDEL', owe, unpack(acks))
-  redis.call('XACK', stream, group, unpack(acks))
-end
+if #owed > 0 then redis.call('HDEL', owe, unpack(owed)) end
+if #acks > 0 then redis.call('XACK', stream, group, unpack(acks)) end
 for _, sub in ipairs(subs_seen) do
   local dk = HOOK .. sub .. ':deliveries'
   if redis.call('LPUSH', dk, unpack(attempts[sub])) > cap then

@@ -69,6 +69,26 @@ static enum MHD_Result sink(void *cls, struct MHD_Connection *c, const char *url
     return MHD_queue_response(c, 204, g_204);
 }
 
+/* CPU time (user + system) a process used so far, in microseconds; 0
+ * when it cannot be read. pid 0: this process. */
+static int64_t cpu_us(pid_t pid)
+{
+    char path[64];
+    snprintf(path, sizeof path, "/proc/%d/stat", pid ? (int)pid : (int)getpid());
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return 0;
+    char buf[1024];
+    size_t n = fread(buf, 1, sizeof buf - 1, f);
+    fclose(f);
+    buf[n] = 0;
+    char *p = strrchr(buf, ')'); /* the command name may hold spaces */
+    unsigned long long ut = 0, st = 0;
+    if (!p || sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &ut, &st) != 2)
+        return 0;
+    return (int64_t)(ut + st) * 1000000 / sysconf(_SC_CLK_TCK);
+}
+
 static int cmp_i64(const void *a, const void *b)
 {
     int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
@@ -196,6 +216,7 @@ int main(int argc, char **argv)
     atomic_store(&g_count, 0);
     freeReplyObject(redisCommand(rc, "CONFIG RESETSTAT"));
     int64_t t0 = now_us();
+    int64_t redis_cpu0 = cpu_us(rs.pid), self_cpu0 = cpu_us(0);
     if (og_test_daemon_restart(&d) != 0)
         return 1;
     int64_t deadline = t0 + 300 * 1000000LL;
@@ -203,12 +224,22 @@ int main(int argc, char **argv)
         usleep(2000);
     double secs = (double)(now_us() - t0) / 1e6;
     long done = (long)atomic_load(&g_count);
+    /* where the machine's CPU went (the daemon was started at t0) */
+    int64_t omni_cpu = cpu_us(d.pid), redis_cpu = cpu_us(rs.pid) - redis_cpu0,
+            self_cpu = cpu_us(0) - self_cpu0;
     printf("deliveries: %ld events (1000 sessions, %zu-byte bodies), 64 parallel transfers, "
            "cold start incl. daemon start: %ld delivered in %.2f s = %.0f deliveries/s\n",
            n, strlen(pad) + 180, done, secs, done / secs);
     double steady = (double)(atomic_load(&g_last_us) - atomic_load(&g_first_us)) / 1e6;
     printf("  steady (first to last delivery): %.2f s = %.0f deliveries/s\n", steady,
            steady > 0 ? done / steady : 0.0);
+    if (done > 0)
+        printf("  CPU per delivery: omnigate %.1f us, redis-server %.1f us, sink + bench %.1f us "
+               "(%.0f%% of %ld cores busy)\n",
+               (double)omni_cpu / done, (double)redis_cpu / done, (double)self_cpu / done,
+               100.0 * (double)(omni_cpu + redis_cpu + self_cpu) / (secs * 1e6) /
+                   sysconf(_SC_NPROCESSORS_ONLN),
+               sysconf(_SC_NPROCESSORS_ONLN));
     redisReply *pend = redisCommand(rc, "XPENDING {og}:events webhooks");
     if (pend && pend->type == REDIS_REPLY_ARRAY) {
         usleep(500000);

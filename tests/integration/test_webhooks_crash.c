@@ -58,7 +58,7 @@ int main(void)
     char *extra = og_sprintf("\"webhooks\":[{\"id\":\"all\",\"url\":\"%s/hook\",\"secret\":\"" WHSEC
                              "\",\"events\":[\"*\"],\"retry_schedule_s\":[0,1,1,2],"
                              "\"timeout_ms\":2000}],"
-                             "\"webhook_dispatch\":{\"concurrency\":64,\"claim_idle_ms\":1000}",
+                             "\"webhook_dispatch\":{\"concurrency\":64}",
                              og_fake_base(sink));
     if (og_test_daemon_start(&d, rs.url, channels, extra) != 0 ||
         og_test_daemon_start(&d2, rs.url, channels, extra) != 0) {

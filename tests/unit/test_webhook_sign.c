@@ -42,7 +42,7 @@ static void test_config(void)
                                   "\"secret\":\"whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw\","
                                   "\"events\":[\"message.received\"],\"retry_schedule_s\":[1,2],"
                                   "\"timeout_ms\":3000,\"enabled\":false}],"
-                                  "\"webhook_dispatch\":{\"concurrency\":8,\"claim_idle_ms\":500}}",
+                                  "\"webhook_dispatch\":{\"concurrency\":8}}",
                          &cfg);
     CHECK_STR(e, "");
     CHECK_INT(cfg.n_webhooks, 1);
@@ -54,7 +54,6 @@ static void test_config(void)
         CHECK_INT(cfg.webhooks[0].timeout_ms, 3000);
     }
     CHECK_INT(cfg.webhook_dispatch.concurrency, 8);
-    CHECK_INT(cfg.webhook_dispatch.claim_idle_ms, 500);
     free(e);
     og_config_free(&cfg);
 
@@ -63,7 +62,6 @@ static void test_config(void)
     CHECK_STR(e, "");
     CHECK_INT(cfg.n_webhooks, 0);
     CHECK_INT(cfg.webhook_dispatch.concurrency, 64);
-    CHECK_INT(cfg.webhook_dispatch.claim_idle_ms, 30000);
     free(e);
     og_config_free(&cfg);
 
