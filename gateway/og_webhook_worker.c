@@ -99,8 +99,10 @@ struct dispatcher {
     char last_id[48]; /* the stream's last entry when a read found nothing new */
     int ready;    /* group created and config synced */
     int draining; /* stopping: report results, claim nothing */
-    char **res;   /* results for the next step: NRES strings each */
+    struct og_buf res; /* results for the next step (see res_open) */
+    size_t *res_off;   /* [cap_res] where each of its n_res values starts */
     size_t n_res, cap_res;
+    size_t group_at, group_len, group_k; /* the open group (res_open) */
     /* shared, under mu */
     pthread_mutex_t mu;
     pthread_cond_t cv; /* signalled when a job lands in done */
@@ -268,58 +270,123 @@ static void wait_new(struct dispatcher *d, int block_ms)
 
 /* ------------------------------------------------------------ results */
 
-#define NRES 9 /* strings per result (webhook_step.lua) */
+/* The results for the next step, in the form webhook_step.lua takes
+ * them: per claim a group of 5 values (member, sub, k, failed tries before
+ * its first attempt, next_due_ms of a retry that ends it, else 0) and its k
+ * results of 5 values each (head, outcome, n, event id, attempt JSON),
+ * every value NUL-terminated in one buffer (no allocation per value). */
+#define RES_GROUP 5
+#define RES_ONE 5
 
-/* Queues one result for the next step (a claim's results go together, in
- * queue order). n: subscriptions the item's entry was queued for. */
-static void push_result(struct dispatcher *d, const char *member, const char *sub, const char *head,
-                        const char *outcome, int64_t next_due_ms, const char *eid,
-                        char *attempt /* [xfer] or NULL */, int tries, int n)
+static const char *fmt_ll(char t[24], long long v)
 {
-    if (d->n_res + NRES > d->cap_res) {
-        d->cap_res = d->cap_res ? d->cap_res * 2 : NRES * 64;
-        d->res = og_realloc(d->res, d->cap_res * sizeof *d->res);
-    }
-    atomic_fetch_add(!strcmp(outcome, "ok")      ? &og_webhook_stats.ok
-                     : !strcmp(outcome, "retry") ? &og_webhook_stats.retried
-                                                 : &og_webhook_stats.dead,
-                     1);
-    d->res[d->n_res++] = og_strdup(member);
-    d->res[d->n_res++] = og_strdup(sub);
-    d->res[d->n_res++] = og_strdup(head);
-    d->res[d->n_res++] = og_strdup(outcome);
-    d->res[d->n_res++] = og_sprintf("%lld", (long long)next_due_ms);
-    d->res[d->n_res++] = og_strdup(eid ? eid : "");
-    d->res[d->n_res++] = attempt ? attempt : og_strdup("");
-    d->res[d->n_res++] = og_sprintf("%d", tries);
-    d->res[d->n_res++] = og_sprintf("%d", n);
+    snprintf(t, 24, "%lld", v);
+    return t;
 }
 
-static char *attempt_json(const char *eid, const char *etype, int attempt, const char *status,
-                          long code, int64_t latency_ms, const char *error, int64_t next_ms)
+/* Starts a value: its offset goes into the argument list. */
+static void res_mark(struct dispatcher *d)
 {
-    struct og_buf b = {0};
+    if (d->n_res == d->cap_res) {
+        d->cap_res = d->cap_res ? d->cap_res * 2 : 1024;
+        d->res_off = og_realloc(d->res_off, d->cap_res * sizeof *d->res_off);
+    }
+    d->res_off[d->n_res++] = d->res.len;
+}
+
+static void res_str(struct dispatcher *d, const char *v)
+{
+    res_mark(d);
+    og_buf_append(&d->res, v, strlen(v) + 1);
+}
+
+static void res_int(struct dispatcher *d, long long v)
+{
+    char t[24];
+    res_str(d, fmt_ll(t, v));
+}
+
+/* Opens the group of one claim's results. */
+static void res_open(struct dispatcher *d, const char *member, const char *sub, int tries)
+{
+    d->group_at = d->n_res;
+    d->group_len = d->res.len;
+    d->group_k = 0;
+    res_str(d, member);
+    res_str(d, sub);
+    res_str(d, "0"); /* k, set by res_close */
+    res_int(d, tries);
+    res_str(d, "0"); /* next_due_ms, set by res_close */
+}
+
+/* Closes the open group; one without results is taken back. */
+static void res_close(struct dispatcher *d, int64_t next_due_ms)
+{
+    if (d->group_k == 0) {
+        d->n_res = d->group_at;
+        d->res.len = d->group_len;
+        return;
+    }
+    /* k and next_due are written after the results and pointed at */
+    char k[24], due[24];
+    fmt_ll(k, (long long)d->group_k);
+    fmt_ll(due, next_due_ms);
+    d->res_off[d->group_at + 2] = d->res.len;
+    og_buf_append(&d->res, k, strlen(k) + 1);
+    d->res_off[d->group_at + 4] = d->res.len;
+    og_buf_append(&d->res, due, strlen(due) + 1);
+}
+
+/* One result in the open group; with status (the attempt's, for the
+ * deliveries list: "ok", "failed", "dead") its attempt is recorded.
+ * outcome: "ok", "retry", "dead" or "drop". */
+static void res_add(struct dispatcher *d, const char *head, const char *outcome, int n,
+                    const char *eid, const char *etype, const char *status, int attempt, long code,
+                    int64_t latency_ms, const char *error, int64_t next_ms)
+{
+    atomic_fetch_add(outcome[0] == 'o'   ? &og_webhook_stats.ok
+                     : outcome[0] == 'r' ? &og_webhook_stats.retried
+                                         : &og_webhook_stats.dead,
+                     1);
+    d->group_k++;
+    res_str(d, head);
+    res_str(d, outcome);
+    res_int(d, n);
+    res_str(d, eid ? eid : "");
+    res_mark(d);
+    if (!status) {
+        og_buf_append(&d->res, "", 1);
+        return;
+    }
+    struct og_buf *b = &d->res;
     char at[32], nx[32];
     og_time_rfc3339(og_now_ms(), at);
-    og_buf_puts(&b, "{\"event_id\":");
-    og_buf_json_str(&b, eid && *eid ? eid : NULL);
-    og_buf_puts(&b, ",\"type\":");
-    og_buf_json_str(&b, etype && *etype ? etype : NULL);
-    og_buf_printf(&b, ",\"attempt\":%d,\"status\":\"%s\",\"status_code\":", attempt, status);
+    og_buf_puts(b, "{\"event_id\":");
+    og_buf_json_str(b, eid && *eid ? eid : NULL);
+    og_buf_puts(b, ",\"type\":");
+    og_buf_json_str(b, etype && *etype ? etype : NULL);
+    og_buf_printf(b, ",\"attempt\":%d,\"status\":\"%s\",\"status_code\":", attempt, status);
     if (code > 0)
-        og_buf_printf(&b, "%ld", code);
+        og_buf_printf(b, "%ld", code);
     else
-        og_buf_puts(&b, "null");
-    og_buf_printf(&b, ",\"latency_ms\":%lld,\"error\":", (long long)latency_ms);
-    og_buf_json_str(&b, error && *error ? error : NULL);
-    og_buf_printf(&b, ",\"at\":\"%s\",\"next_attempt_at\":", at);
+        og_buf_puts(b, "null");
+    og_buf_printf(b, ",\"latency_ms\":%lld,\"error\":", (long long)latency_ms);
+    og_buf_json_str(b, error && *error ? error : NULL);
+    og_buf_printf(b, ",\"at\":\"%s\",\"next_attempt_at\":", at);
     if (next_ms > 0) {
         og_time_rfc3339(next_ms, nx);
-        og_buf_printf(&b, "\"%s\"}", nx);
+        og_buf_printf(b, "\"%s\"}", nx);
     } else {
-        og_buf_puts(&b, "null}");
+        og_buf_puts(b, "null}");
     }
-    return b.data;
+    og_buf_append(b, "", 1);
+}
+
+/* Drops the results (sent, or the dispatcher stops). */
+static void res_reset(struct dispatcher *d)
+{
+    d->n_res = 0;
+    d->res.len = 0;
 }
 
 /* ------------------------------------------------------------ transfers */
@@ -539,13 +606,16 @@ static void *http_run(void *arg)
     return NULL;
 }
 
-/* Dispatcher thread: what an attempt's outcome means; queues the result.
- * Returns 1 when the event is to be tried again. */
-static int judge_one(struct dispatcher *d, struct job *j)
+/* Dispatcher thread: what an attempt's outcome means; adds its result to
+ * the open group. Returns the time of the next attempt when the event is to
+ * be tried again, else 0. */
+static int64_t judge_one(struct dispatcher *d, struct job *j)
 {
+    const struct job *c = j->first; /* the claim's member, sub and tries */
     long code = j->rc == CURLE_OK ? j->code : 0;
     int64_t latency = j->end_ms - j->start_ms;
-    const struct og_webhook_sub *s = find_sub(d, j->sub);
+    const struct og_webhook_sub *s = find_sub(d, c->sub);
+    const struct og_webhook_item *it = &j->item;
     int attempt = j->tries + 1;
     int64_t now = og_now_ms();
     char errbuf[CURL_ERROR_SIZE + 8] = "";
@@ -555,50 +625,46 @@ static int judge_one(struct dispatcher *d, struct job *j)
         snprintf(errbuf, sizeof errbuf, "HTTP %ld", code);
 
     if (j->rc == CURLE_OK && code >= 200 && code <= 299) {
-        push_result(d, j->member, j->sub, j->item.head, "ok", 0, j->item.eid,
-                    attempt_json(j->item.eid, j->item.type, attempt, "ok", code, latency, NULL, 0),
-                    j->tries, j->item.n);
-    } else if (j->rc == CURLE_OK && code == 410) {
+        res_add(d, it->head, "ok", it->n, it->eid, it->type, "ok", attempt, code, latency, NULL, 0);
+        return 0;
+    }
+    if (j->rc == CURLE_OK && code == 410) {
         char reason[200], at[32];
         og_time_rfc3339(now, at);
         snprintf(reason, sizeof reason, "the endpoint answered 410 Gone at %s", at);
-        og_warn("webhooks: subscription %s disabled: %s", j->sub, reason);
-        og_webhooks_set_disabled(d->w, j->sub, reason);
+        og_warn("webhooks: subscription %s disabled: %s", c->sub, reason);
+        og_webhooks_set_disabled(d->w, c->sub, reason);
         refresh_subs(d, 1);
-        push_result(d, j->member, j->sub, j->item.head, "dead", 0, j->item.eid,
-                    attempt_json(j->item.eid, j->item.type, attempt, "dead", code, latency,
-                                 "410 Gone: subscription disabled", 0),
-                    j->tries, j->item.n);
-    } else {
-        int64_t delay = s ? og_webhook_retry_delay_ms(s, attempt) : -1;
-        int throttled =
-            j->rc == CURLE_OK && (code == 429 || code == 503 || code == 502 || code == 504);
-        if (delay >= 0 && throttled && j->retry_after_s >= 0)
-            delay = (j->retry_after_s > 86400 ? 86400 : j->retry_after_s) * 1000;
-        if (delay < 0) {
-            push_result(
-                d, j->member, j->sub, j->item.head, "dead", 0, j->item.eid,
-                attempt_json(j->item.eid, j->item.type, attempt, "dead", code, latency, errbuf, 0),
-                j->tries, j->item.n);
-            return 0;
-        }
-        push_result(d, j->member, j->sub, j->item.head, "retry", now + delay, j->item.eid,
-                    attempt_json(j->item.eid, j->item.type, attempt, "failed", code, latency,
-                                 errbuf, now + delay),
-                    j->tries, j->item.n);
-        return 1;
+        res_add(d, it->head, "dead", it->n, it->eid, it->type, "dead", attempt, code, latency,
+                "410 Gone: subscription disabled", 0);
+        return 0;
     }
-    return 0;
+    int64_t delay = s ? og_webhook_retry_delay_ms(s, attempt) : -1;
+    int throttled = j->rc == CURLE_OK && (code == 429 || code == 503 || code == 502 || code == 504);
+    if (delay >= 0 && throttled && j->retry_after_s >= 0)
+        delay = (j->retry_after_s > 86400 ? 86400 : j->retry_after_s) * 1000;
+    if (delay < 0) {
+        res_add(d, it->head, "dead", it->n, it->eid, it->type, "dead", attempt, code, latency,
+                errbuf, 0);
+        return 0;
+    }
+    res_add(d, it->head, "retry", it->n, it->eid, it->type, "failed", attempt, code, latency,
+            errbuf, now + delay);
+    return now + delay;
 }
 
 /* Dispatcher thread: the results of a chain that ended, in queue order. */
 static void judge(struct dispatcher *d, struct job *first)
 {
-    for (struct job *j = first; j && j->sent; j = j->chain) {
+    int64_t next_due = 0;
+    res_open(d, first->member, first->sub, first->tries);
+    for (struct job *j = first; j && j->sent && !next_due; j = j->chain) {
+        next_due = judge_one(d, j);
         /* an entry queued for one subscription is done unless retried */
-        if (!judge_one(d, j) && j->item.n == 1)
+        if (!next_due && j->item.n == 1)
             og_event_cache_del(d->cache, og_webhook_item_entry(&j->item));
     }
+    res_close(d, next_due);
     chain_free(first); /* with its unsent rest, if any */
 }
 
@@ -638,11 +704,12 @@ static int outstanding(struct dispatcher *d)
     return n;
 }
 
-/* One claimed item that cannot be sent: its subscription was deleted (s
- * NULL: dropped) or is disabled, the item is damaged (it = NULL; raw is
- * the item as read), or the stream no longer holds its event: dead, with
- * why. The entry's cached body goes when the entry is done. */
-static void settle_one(struct dispatcher *d, const struct og_webhook_sub *s, redisReply **claim,
+/* One claimed item that cannot be sent, as a result in the open group: its
+ * subscription was deleted (s NULL: dropped) or is disabled, the item is
+ * damaged (it = NULL; raw is the item as read), or the stream no longer
+ * holds its event: dead, with why. The entry's cached body goes when the
+ * entry is done. */
+static void settle_one(struct dispatcher *d, const struct og_webhook_sub *s,
                        const struct og_webhook_item *it, const char *raw, int tries,
                        const char *why)
 {
@@ -651,10 +718,9 @@ static void settle_one(struct dispatcher *d, const struct og_webhook_sub *s, red
     const char *eid = it ? it->eid : "", *type = it ? it->type : "";
     int n = it ? it->n : 0;
     if (!s)
-        push_result(d, claim[0]->str, claim[1]->str, head, "drop", 0, eid, NULL, tries, n);
+        res_add(d, head, "drop", n, eid, type, NULL, 0, 0, 0, NULL, 0);
     else
-        push_result(d, claim[0]->str, claim[1]->str, head, "dead", 0, eid,
-                    attempt_json(eid, type, tries + 1, "dead", 0, 0, why, 0), tries, n);
+        res_add(d, head, "dead", n, eid, type, "dead", tries + 1, 0, 0, why, 0);
     if (n == 1)
         og_event_cache_del(d->cache, og_webhook_item_entry(it));
     free(head);
@@ -738,7 +804,7 @@ static int step(struct dispatcher *d)
     argv[0] = d->g->core->tag, argv[1] = OG_WEBHOOK_GROUP, argv[2] = now, argv[3] = cap;
     argv[4] = lease, argv[5] = max, argv[6] = chain;
     for (size_t i = 0; i < d->n_res; i++)
-        argv[7 + i] = d->res[i];
+        argv[7 + i] = d->res.data + d->res_off[i];
     for (size_t i = 0; i < argc; i++)
         lens[i] = strlen(argv[i]);
     redisReply *r = NULL;
@@ -748,9 +814,7 @@ static int step(struct dispatcher *d)
         return 0;   /* Redis is down: keep the results and try again next round */
     if (e != OG_OK) /* never dropped silently: the leases bring them back */
         og_error("webhooks: step: %s", og_strerror(e));
-    for (size_t i = 0; i < d->n_res; i++)
-        free(d->res[i]);
-    d->n_res = 0;
+    res_reset(d);
     if (e != OG_OK)
         return 0;
     int n = 0, nchains = 0;
@@ -777,13 +841,15 @@ static int step(struct dispatcher *d)
             }
             if (!s || !og_webhook_sub_active(s)) {
                 /* every item goes, up to a damaged one */
+                res_open(d, it[0]->str, it[1]->str, tries);
                 for (size_t k = 0; k < n_items; k++, tries = 0) {
                     struct claimed *x = &c[from + k];
-                    settle_one(d, s, it, x->ok ? &x->item : NULL, it[3 + k]->str, tries,
+                    settle_one(d, s, x->ok ? &x->item : NULL, it[3 + k]->str, tries,
                                x->ok ? "subscription disabled" : "damaged queue item");
                     if (!x->ok)
                         break;
                 }
+                res_close(d, 0);
                 continue;
             }
             /* the chain: the items up to the first that cannot be sent */
@@ -791,10 +857,13 @@ static int step(struct dispatcher *d)
             for (size_t k = 0; k < n_items; k++) {
                 struct claimed *x = &c[from + k];
                 if (!x->ok || x->gone) {
-                    if (!first) /* its head: dead-lettered, the rest waits */
-                        settle_one(d, s, it, x->ok ? &x->item : NULL, it[3 + k]->str, tries,
+                    if (!first) { /* its head: dead-lettered, the rest waits */
+                        res_open(d, it[0]->str, it[1]->str, tries);
+                        settle_one(d, s, x->ok ? &x->item : NULL, it[3 + k]->str, tries,
                                    x->ok ? "the event is no longer in the stream"
                                          : "damaged queue item");
+                        res_close(d, 0);
+                    }
                     break;
                 }
                 if (!x->body)
@@ -981,9 +1050,8 @@ static void dispatcher_free(struct dispatcher *d)
     free_jobs(d->done);
     pthread_mutex_destroy(&d->mu);
     pthread_cond_destroy(&d->cv);
-    for (size_t i = 0; i < d->n_res; i++)
-        free(d->res[i]);
-    free(d->res);
+    og_buf_free(&d->res);
+    free(d->res_off);
     og_webhook_subs_free(d->subs, d->n_subs);
     free(d);
 }

@@ -9,31 +9,31 @@
 -- the one before it got a 2xx, and stops at the first failure, so only one
 -- item of a queue is ever in flight and per-session order is kept.
 --
--- Results come per claim, all of a claim's attempts next to each other in
--- queue order: ok/dead/drop pop the head (dead also files the event id in
--- the dead-letter set); retry counts the failure and makes the queue due
--- again at next_due_ms. Then the queue is handed on: its next items are
--- claimed at once when a slot is free, else it is made due. When every
--- subscription is done with a stream entry it is acknowledged (XACK). The
--- results of a claim whose first item is no longer at the front (its lease
--- expired and another instance took the queue over) are only recorded; when
--- it is, the rest are the items that followed it, since a queue only ever
--- grows at its tail and is popped by its lease holder.
+-- Results come per claim, in queue order: ok/dead/drop pop the head (dead
+-- also files the event id in the dead-letter set); retry, which ends a
+-- claim's results, counts the failure and makes the queue due again at
+-- next_due_ms. Then the queue is handed on: its next items are claimed at
+-- once when a slot is free, else it is made due. When every subscription
+-- is done with a stream entry it is acknowledged (XACK). The results of a
+-- claim whose first item is no longer at the front (its lease expired and
+-- another instance took the queue over) are only recorded; when it is, the
+-- rest are the items that followed it, since a queue only ever grows at its
+-- tail and is popped by its lease holder.
 --
 -- ARGV: P, group, now_ms, cap (attempts kept), lease_ms, max (queues to
--- claim), chain (items per claim), then per result 9 values: member
--- ("<sub>\t<session>"), sub, head, outcome ("ok", "retry", "dead", "drop"),
--- next_due_ms, event id, attempt JSON ('' = do not record), failed tries
--- before this attempt, n (subscriptions the entry was queued for; 0 for a
--- replay).
--- Keys are concatenated inline (not with k()): this runs once per chain.
+-- claim), chain (items per claim), then per claim 5 values: member
+-- ("<sub>\t<session>"), sub, k, failed tries before its first attempt,
+-- next_due_ms (of a retry that ends it, else 0); and its k results of 5
+-- values: head, outcome ("ok", "retry", "dead", "drop"), n (subscriptions
+-- the entry was queued for; 0 for a replay), event id, attempt JSON ('' =
+-- do not record).
+-- Keys are concatenated inline (not with k()): this runs once per claim.
 -- Returns per claimed queue {member, sub, failed tries of the first item,
 -- item, ...}.
 local P, group, now, cap = ARGV[1], ARGV[2], tonumber(ARGV[3]), tonumber(ARGV[4])
 local lease, max, chain = tonumber(ARGV[5]), tonumber(ARGV[6]), tonumber(ARGV[7])
 local due, stream, owe = P .. ':wh:due', P .. ':events', P .. ':wh:owe'
 local WH, HOOK = P .. ':wh:', P .. ':webhook:'
-local NF = 9
 
 local out = {}
 
@@ -52,41 +52,39 @@ local function claim(m, sub, q)
 end
 
 -- Attempts, per subscription: pushed together after the loop (one LPUSH
--- and at most one LTRIM per subscription and step).
-local attempts, subs_seen = {}, {}
-for i = 8, #ARGV, NF do
-  local sub, att = ARGV[i + 1], ARGV[i + 6]
-  if att ~= '' then
-    local l = attempts[sub]
-    if not l then l = {}; attempts[sub] = l; subs_seen[#subs_seen + 1] = sub end
-    l[#l + 1] = att
-  end
-end
-
--- Entries every subscription is done with: acknowledged together after
--- the loop (and those queued for several dropped from P:wh:owe).
-local acks, owed = {}, {}
+-- and at most one LTRIM per subscription and step). Entries every
+-- subscription is done with: acknowledged together (and those queued for
+-- several dropped from P:wh:owe).
+local attempts, subs_seen, acks, owed = {}, {}, {}, {}
 local i = 8
 while i <= #ARGV do
-  local m, sub = ARGV[i], ARGV[i + 1]
-  -- this claim's results: i .. j
-  local j = i
-  while j + NF <= #ARGV and ARGV[j + NF] == m do j = j + NF end
+  local m, sub, k, tries, next_due = ARGV[i], ARGV[i + 1], tonumber(ARGV[i + 2]), ARGV[i + 3],
+    ARGV[i + 4]
+  local first, last = i + 5, i + 5 * k -- the first and last result
+  local l = attempts[sub]
+  for r = first, last, 5 do
+    local att = ARGV[r + 4]
+    if att ~= '' then
+      if not l then l = {}; attempts[sub] = l; subs_seen[#subs_seen + 1] = sub end
+      l[#l + 1] = att
+    end
+  end
   local ses = string.sub(m, #sub + 2)
-  local q, tries = WH .. sub .. ':q:' .. ses, WH .. sub .. ':tries'
+  local q, tk = WH .. sub .. ':q:' .. ses, WH .. sub .. ':tries'
   local front = redis.call('LINDEX', q, 0)
-  if front and string.match(front, '^[^\t]*') == ARGV[i + 2] then
+  if front and string.match(front, '^[^\t]*') == ARGV[first] then
     local popped, retry = 0, false
-    for r = i, j, NF do
-      local head, outcome, eid, n = ARGV[r + 2], ARGV[r + 3], ARGV[r + 5], ARGV[r + 8]
+    for r = first, last, 5 do
+      local head, outcome, n, eid = ARGV[r], ARGV[r + 1], ARGV[r + 2], ARGV[r + 3]
       if outcome == 'retry' then
-        redis.call('HINCRBY', tries, head, 1)
-        redis.call('ZADD', due, ARGV[r + 4], m)
+        redis.call('HINCRBY', tk, head, 1)
+        redis.call('ZADD', due, next_due, m)
         retry = true
         break
       end
+      -- only the first item of a claim can have failed before
+      if r == first and tries ~= '0' then redis.call('HDEL', tk, head) end
       popped = popped + 1
-      if ARGV[r + 7] ~= '0' then redis.call('HDEL', tries, head) end
       if outcome == 'dead' and eid ~= '' then
         redis.call('ZADD', HOOK .. sub .. ':dead', now, eid)
       elseif outcome == 'ok' and string.sub(head, 1, 2) == 'r:' then
@@ -102,7 +100,7 @@ while i <= #ARGV do
     end
     if popped > 0 then redis.call('LPOP', q, popped) end
     if not retry then
-      if max > 0 and ARGV[j + 3] ~= 'drop' then
+      if max > 0 and ARGV[last + 1] ~= 'drop' then
         -- the session's next items go out at once, claimed here rather
         -- than made due and found again below
         claim(m, sub, q)
@@ -114,7 +112,7 @@ while i <= #ARGV do
       end
     end
   end
-  i = j + NF
+  i = last + 5
 end
 
 if #owed > 0 then redis.call('HDEL', owe, unpack(owed)) end
