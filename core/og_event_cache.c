@@ -15,10 +15,25 @@ struct entry {
     struct entry *hnext;         /* bucket chain */
     struct entry *older, *newer; /* insertion order */
     uint64_t hash;
-    size_t len;
-    char *body; /* owned, NUL-terminated */
+    struct og_event_body *body; /* one reference */
     char id[];
 };
+
+struct og_event_body *og_event_body_new(const char *data, size_t len)
+{
+    struct og_event_body *b = og_malloc(sizeof *b + len + 1);
+    atomic_init(&b->refs, 1);
+    b->len = len;
+    memcpy(b->data, data, len);
+    b->data[len] = 0;
+    return b;
+}
+
+void og_event_body_unref(struct og_event_body *b)
+{
+    if (b && atomic_fetch_sub(&b->refs, 1) == 1)
+        free(b);
+}
 
 struct og_event_cache {
     pthread_mutex_t mu;
@@ -37,7 +52,7 @@ static uint64_t hash_of(const char *s)
 
 static size_t cost(const struct entry *e)
 {
-    return sizeof *e + strlen(e->id) + 1 + e->len + 1;
+    return sizeof *e + strlen(e->id) + 1 + sizeof *e->body + e->body->len + 1;
 }
 
 /* The link that points at the entry for id (or at the NULL ending its
@@ -64,7 +79,7 @@ static void unlink_entry(struct og_event_cache *c, struct entry **link)
         c->newest = e->older;
     c->bytes -= cost(e);
     c->count--;
-    free(e->body);
+    og_event_body_unref(e->body);
     free(e);
 }
 
@@ -92,20 +107,17 @@ void og_event_cache_free(struct og_event_cache *c)
 void og_event_cache_put(struct og_event_cache *c, const char *id, const char *body, size_t len)
 {
     size_t idlen = strlen(id);
+    if (sizeof(struct entry) + idlen + 1 + sizeof(struct og_event_body) + len + 1 > c->max_bytes)
+        return; /* larger than the whole cache */
     struct entry *e = og_calloc(1, sizeof *e + idlen + 1);
     memcpy(e->id, id, idlen + 1);
     e->hash = hash_of(id);
-    e->len = len;
-    if (cost(e) > c->max_bytes) { /* larger than the whole cache */
-        free(e);
-        return;
-    }
-    e->body = og_strndup(body, len);
+    e->body = og_event_body_new(body, len);
     pthread_mutex_lock(&c->mu);
     struct entry **link = find(c, id, e->hash);
     if (*link) {
         pthread_mutex_unlock(&c->mu);
-        free(e->body);
+        og_event_body_unref(e->body);
         free(e);
         return;
     }
@@ -123,17 +135,17 @@ void og_event_cache_put(struct og_event_cache *c, const char *id, const char *bo
     pthread_mutex_unlock(&c->mu);
 }
 
-char *og_event_cache_get(struct og_event_cache *c, const char *id, size_t *len)
+struct og_event_body *og_event_cache_get(struct og_event_cache *c, const char *id)
 {
-    char *copy = NULL;
+    struct og_event_body *b = NULL;
     pthread_mutex_lock(&c->mu);
     struct entry *e = *find(c, id, hash_of(id));
     if (e) {
-        copy = og_strndup(e->body, e->len);
-        *len = e->len;
+        b = e->body;
+        atomic_fetch_add(&b->refs, 1);
     }
     pthread_mutex_unlock(&c->mu);
-    return copy;
+    return b;
 }
 
 void og_event_cache_del(struct og_event_cache *c, const char *id)

@@ -174,6 +174,39 @@ void og_hmac_sha256(const void *key, size_t klen, const void *msg, size_t mlen,
     EVP_MAC_CTX_free(c);
 }
 
+/* A keyed context: EVP_MAC_init with a NULL key starts a new message
+ * under the key already set, without processing the key again. */
+struct og_hmac {
+    EVP_MAC_CTX *ctx;
+};
+
+struct og_hmac *og_hmac_new(const void *key, size_t klen)
+{
+    pthread_once(&g_hmac_once, hmac_template);
+    struct og_hmac *h = og_calloc(1, sizeof *h);
+    h->ctx = g_hmac_sha256 ? EVP_MAC_CTX_dup(g_hmac_sha256) : NULL;
+    if (!h->ctx || !EVP_MAC_init(h->ctx, key, klen, NULL))
+        abort();
+    return h;
+}
+
+void og_hmac_run(struct og_hmac *h, const void *a, size_t alen, const void *b, size_t blen,
+                 unsigned char out[32])
+{
+    size_t n = 0;
+    if (!EVP_MAC_init(h->ctx, NULL, 0, NULL) || !EVP_MAC_update(h->ctx, a, alen) ||
+        !EVP_MAC_update(h->ctx, b, blen) || !EVP_MAC_final(h->ctx, out, &n, 32) || n != 32)
+        abort();
+}
+
+void og_hmac_free(struct og_hmac *h)
+{
+    if (!h)
+        return;
+    EVP_MAC_CTX_free(h->ctx);
+    free(h);
+}
+
 void og_sha256(const void *msg, size_t mlen, unsigned char out[32])
 {
     SHA256(msg, mlen, out);

@@ -39,6 +39,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+struct og_hmac; /* og_util.h */
+
 #define OG_WEBHOOK_GROUP "webhooks"
 #define OG_WEBHOOK_MAX_RETRIES 32
 #define OG_WEBHOOK_DELIVERIES_CAP 1000 /* attempts kept per subscription */
@@ -70,6 +72,12 @@ int og_webhook_secret_decode(const char *secret, unsigned char key[64]);
  * 0 on success, -1 when the secret is malformed. */
 int og_webhook_sign(const char *secret, const char *id, int64_t ts, const void *body, size_t len,
                     char *out, size_t outsz);
+/* The same with the secret decoded and keyed once, for many messages:
+ * NULL when the secret is malformed. Not thread-safe (og_hmac).
+ * [xfer, og_hmac_free] */
+struct og_hmac *og_webhook_signer_new(const char *secret);
+int og_webhook_sign_with(struct og_hmac *signer, const char *id, int64_t ts, const void *body,
+                         size_t len, char *out, size_t outsz);
 /* A new random "whsec_" secret of 32 bytes. [xfer] */
 char *og_webhook_secret_new(void);
 /* 1 when t is an event type of DESIGN.md (or one added since, such as

@@ -47,7 +47,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#define BATCH 512
+#define BATCH 128
 #define LEASE_MARGIN_MS 5000
 #define CLAIM_AHEAD 2 /* chains claimed per transfer slot (see http_run) */
 #define DISPATCHERS 2 /* per instance, when concurrency >= 16 (see start) */
@@ -57,25 +57,25 @@
 #define CACHE_ENTRIES 131072
 
 /* One attempt: prepared by the dispatcher thread, sent by the HTTP thread,
- * judged by the dispatcher thread again. */
+ * judged by the dispatcher thread again. Everything a request needs is in
+ * the job, so sending it allocates nothing of ours. */
 struct job {
     struct job *next;            /* in the todo/done lists (first jobs of chains) */
     struct job *chain;           /* owned: the queue's next item, sent after a 2xx */
     struct job *first;           /* [borrowed] the first job of this chain */
-    char *member, *sub;          /* owned */
+    char *member, *sub, *url;    /* owned by the first job; NULL in the others */
     struct og_webhook_item item; /* owned: head, event id, type */
-    char *body;                  /* owned: the event JSON */
-    size_t body_len;
-    int tries;            /* failed attempts before this one */
-    int64_t lease_end_ms; /* the claim's lease (wall clock) */
-    char *url;            /* owned */
-    char *sig_header;     /* owned: "webhook-signature: v1,... [v1,...]" */
-    int64_t ts;           /* webhook-timestamp */
+    struct og_event_body *body;  /* a reference: the event JSON */
+    int tries;                   /* failed attempts before this one */
+    int64_t lease_end_ms;        /* the claim's lease (wall clock) */
+    int64_t ts;                  /* webhook-timestamp */
     long timeout_ms;
+    /* the request's headers: curl reads the list, the lines live here */
+    struct curl_slist hdrs[6];
+    char id_line[128], ts_line[48], sig_line[160];
     /* filled by the HTTP thread */
-    CURL *easy;              /* [borrowed] from the pool while in flight */
-    struct curl_slist *hdrs; /* owned while in flight */
-    int sent;                /* attempted (a chain's unsent rest is dropped) */
+    CURL *easy; /* [borrowed] from the pool while in flight */
+    int sent;   /* attempted (a chain's unsent rest is dropped) */
     CURLcode rc;
     long code;
     long retry_after_s; /* from a Retry-After header, -1 = none */
@@ -94,6 +94,7 @@ struct dispatcher {
     /* dispatcher thread only */
     struct og_webhook_sub *subs; /* cache */
     size_t n_subs;
+    struct og_hmac **signers; /* [2 * n_subs] owned: per sub its secret's, its previous one's */
     long long ver;
     int64_t ver_checked_ms, last_read_ms;
     char last_id[48]; /* the stream's last entry when a read found nothing new */
@@ -135,6 +136,14 @@ static int64_t max_timeout_ms(struct dispatcher *d)
     return m;
 }
 
+static void signers_free(struct dispatcher *d)
+{
+    for (size_t i = 0; d->signers && i < 2 * d->n_subs; i++)
+        og_hmac_free(d->signers[i]);
+    free(d->signers);
+    d->signers = NULL;
+}
+
 /* Reloads the subscriptions when their version changed (checked at most
  * every 250 ms, or now when force). */
 static void refresh_subs(struct dispatcher *d, int force)
@@ -150,10 +159,17 @@ static void refresh_subs(struct dispatcher *d, int force)
     size_t n = 0;
     if (og_webhooks_load(d->w, &subs, &n) != OG_OK)
         return;
+    signers_free(d);
     og_webhook_subs_free(d->subs, d->n_subs);
     d->subs = subs;
     d->n_subs = n;
     d->ver = ver;
+    d->signers = og_calloc(2 * n + 1, sizeof *d->signers);
+    for (size_t i = 0; i < n; i++) {
+        d->signers[2 * i] = og_webhook_signer_new(subs[i].secret);
+        if (subs[i].secret_prev)
+            d->signers[2 * i + 1] = og_webhook_signer_new(subs[i].secret_prev);
+    }
 }
 
 /* Creates the group and stores the config's subscriptions; retried by the
@@ -426,10 +442,9 @@ static size_t on_body(char *buf, size_t size, size_t n, void *ud)
 
 static void job_free(struct job *j)
 {
-    curl_slist_free_all(j->hdrs);
-    free(j->member), free(j->sub), free(j->url), free(j->sig_header);
+    free(j->member), free(j->sub), free(j->url);
     og_webhook_item_clear(&j->item);
-    free(j->body);
+    og_event_body_unref(j->body);
     free(j);
 }
 
@@ -443,35 +458,49 @@ static void chain_free(struct job *j)
     }
 }
 
-/* Builds the job for one claimed item (dispatcher thread); takes item and
- * body. */
-static struct job *make_job(const struct og_webhook_sub *s, const char *member,
-                            struct og_webhook_item *item, char **body, size_t body_len, int tries,
-                            int64_t lease_end_ms)
+/* The headers every request has (curl only reads a list's lines). */
+static char h_type[] = "Content-Type: application/json", h_expect[] = "Expect:",
+            h_agent[] = "User-Agent: omnigate-webhooks/1";
+
+/* Builds the job for one claimed item (dispatcher thread): signed with the
+ * subscription's keyed signers (sign[0] the secret, sign[1] the previous
+ * one during a rotation, or NULL). Takes item and body. first: the chain's
+ * first job, NULL when this is it (it then owns the claim's strings). */
+static struct job *make_job(const struct og_webhook_sub *s, struct og_hmac *const sign[2],
+                            struct job *first, const char *member, struct og_webhook_item *item,
+                            struct og_event_body **body, int tries, int64_t lease_end_ms)
 {
     struct job *j = og_calloc(1, sizeof *j);
-    j->member = og_strdup(member);
-    j->sub = og_strdup(s->id);
+    j->first = first ? first : j;
+    if (!first) {
+        j->member = og_strdup(member);
+        j->sub = og_strdup(s->id);
+        j->url = og_strdup(s->url);
+    }
     j->item = *item;
     memset(item, 0, sizeof *item);
     j->body = *body;
-    j->body_len = body_len;
     *body = NULL;
     j->tries = tries;
     j->lease_end_ms = lease_end_ms;
-    j->url = og_strdup(s->url);
     j->timeout_ms = (long)s->timeout_ms;
     j->retry_after_s = -1;
     j->ts = og_now_ms() / 1000;
-    char sig[200], sig2[100];
-    og_webhook_sign(s->secret, j->item.eid, j->ts, j->body, j->body_len, sig, sizeof sig);
-    if (s->secret_prev && s->prev_until_ms > og_now_ms() &&
-        og_webhook_sign(s->secret_prev, j->item.eid, j->ts, j->body, j->body_len, sig2,
-                        sizeof sig2) == 0) {
-        size_t l = strlen(sig);
-        snprintf(sig + l, sizeof sig - l, " %s", sig2);
+    snprintf(j->id_line, sizeof j->id_line, "webhook-id: %s", j->item.eid);
+    snprintf(j->ts_line, sizeof j->ts_line, "webhook-timestamp: %lld", (long long)j->ts);
+    int at = snprintf(j->sig_line, sizeof j->sig_line, "webhook-signature: ");
+    for (int k = 0; k < 2; k++) {
+        if (!sign[k] || (k == 1 && s->prev_until_ms <= og_now_ms()))
+            continue;
+        char sig[64];
+        if (og_webhook_sign_with(sign[k], j->item.eid, j->ts, j->body->data, j->body->len, sig,
+                                 sizeof sig) == 0)
+            at += snprintf(j->sig_line + at, sizeof j->sig_line - (size_t)at, "%s%s",
+                           k ? " " : "", sig);
     }
-    j->sig_header = og_sprintf("webhook-signature: %s", sig);
+    char *lines[6] = {h_type, h_expect, h_agent, j->id_line, j->ts_line, j->sig_line};
+    for (int k = 0; k < 6; k++)
+        j->hdrs[k] = (struct curl_slist){lines[k], k < 5 ? &j->hdrs[k + 1] : NULL};
     return j;
 }
 
@@ -479,21 +508,12 @@ static struct job *make_job(const struct og_webhook_sub *s, const char *member,
 static void http_start(struct dispatcher *d, struct job *j)
 {
     CURL *e = d->easy_free[--d->n_easy_free];
-    char line[200];
     j->easy = e;
-    j->hdrs = curl_slist_append(NULL, "Content-Type: application/json");
-    j->hdrs = curl_slist_append(j->hdrs, "Expect:");
-    j->hdrs = curl_slist_append(j->hdrs, "User-Agent: omnigate-webhooks/1");
-    snprintf(line, sizeof line, "webhook-id: %s", j->item.eid);
-    j->hdrs = curl_slist_append(j->hdrs, line);
-    snprintf(line, sizeof line, "webhook-timestamp: %lld", (long long)j->ts);
-    j->hdrs = curl_slist_append(j->hdrs, line);
-    j->hdrs = curl_slist_append(j->hdrs, j->sig_header);
     curl_easy_reset(e);
-    curl_easy_setopt(e, CURLOPT_URL, j->url);
+    curl_easy_setopt(e, CURLOPT_URL, j->first->url);
     curl_easy_setopt(e, CURLOPT_POST, 1L);
-    curl_easy_setopt(e, CURLOPT_POSTFIELDS, j->body);
-    curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)j->body_len);
+    curl_easy_setopt(e, CURLOPT_POSTFIELDS, (const char *)j->body->data);
+    curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)j->body->len);
     curl_easy_setopt(e, CURLOPT_HTTPHEADER, j->hdrs);
     curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, j->timeout_ms);
     curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, j->timeout_ms < 10000 ? j->timeout_ms : 10000L);
@@ -568,8 +588,6 @@ static void *http_run(void *arg)
             curl_easy_setopt(j->easy, CURLOPT_PRIVATE, NULL);
             d->easy_free[d->n_easy_free++] = j->easy;
             j->easy = NULL;
-            curl_slist_free_all(j->hdrs);
-            j->hdrs = NULL;
             /* The chain goes on at once on the handle just freed, while its
              * lease still covers a whole attempt (else the queue could be
              * claimed by another instance mid-attempt); it is handed back
@@ -732,8 +750,7 @@ struct claimed {
     struct og_webhook_item item;
     int ok;     /* parsed */
     int gone;   /* the stream no longer holds the event */
-    char *body; /* owned, NULL when not had (see gone) */
-    size_t len;
+    struct og_event_body *body; /* a reference, NULL when not had (see gone) */
 };
 
 static struct claimed *claimed_load(struct dispatcher *d, redisReply *r, size_t *total)
@@ -755,7 +772,7 @@ static struct claimed *claimed_load(struct dispatcher *d, redisReply *r, size_t 
             if (!c[g].ok)
                 continue;
             const char *entry = og_webhook_item_entry(&c[g].item);
-            c[g].body = og_event_cache_get(d->cache, entry, &c[g].len);
+            c[g].body = og_event_cache_get(d->cache, entry);
             if (!c[g].body) {
                 missing[nmiss] = entry;
                 miss_at[nmiss++] = g;
@@ -767,8 +784,7 @@ static struct claimed *claimed_load(struct dispatcher *d, redisReply *r, size_t 
         for (size_t m = 0; m < nmiss; m++) {
             struct claimed *x = &c[miss_at[m]];
             if (f->element[m]->type == REDIS_REPLY_STRING && f->element[m]->len > 0) {
-                x->body = og_strndup(f->element[m]->str, f->element[m]->len);
-                x->len = f->element[m]->len;
+                x->body = og_event_body_new(f->element[m]->str, f->element[m]->len);
             } else {
                 x->gone = 1;
             }
@@ -868,13 +884,13 @@ static int step(struct dispatcher *d)
                 }
                 if (!x->body)
                     break; /* not readable now: the lease brings it back */
-                struct job *j = make_job(s, it[0]->str, &x->item, &x->body, x->len,
-                                         k == 0 ? tries : 0, now_ms + lease_ms);
+                struct job *j = make_job(s, d->signers + 2 * (size_t)(s - d->subs), first,
+                                         it[0]->str, &x->item, &x->body, k == 0 ? tries : 0,
+                                         now_ms + lease_ms);
                 if (prev)
                     prev->chain = j;
                 else
                     first = j;
-                j->first = first;
                 prev = j;
             }
             if (!first)
@@ -889,7 +905,7 @@ static int step(struct dispatcher *d)
     }
     for (size_t k = 0; k < total; k++) {
         og_webhook_item_clear(&c[k].item);
-        free(c[k].body);
+        og_event_body_unref(c[k].body);
     }
     free(c);
     freeReplyObject(r);
@@ -1052,6 +1068,7 @@ static void dispatcher_free(struct dispatcher *d)
     pthread_cond_destroy(&d->cv);
     og_buf_free(&d->res);
     free(d->res_off);
+    signers_free(d);
     og_webhook_subs_free(d->subs, d->n_subs);
     free(d);
 }
