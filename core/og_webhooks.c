@@ -562,6 +562,65 @@ og_err og_webhooks_set_disabled(struct og_webhooks *w, const char *id, const cha
     return admin(w, 4, argv, NULL, NULL, 0);
 }
 
+void og_webhook_attempt_put(struct og_buf *b, const char *status, const char *eid,
+                            const char *type, int attempt, long code, int64_t latency_ms,
+                            int64_t at_ms, int64_t next_ms, const char *error)
+{
+    og_buf_printf(b, "%s\t%s\t%s\t%d\t%ld\t%lld\t%lld\t%lld\t", status, eid ? eid : "",
+                  type ? type : "", attempt, code, (long long)latency_ms, (long long)at_ms,
+                  (long long)next_ms);
+    for (const char *p = error ? error : ""; *p; p++) /* one line, no tabs */
+        og_buf_append(b, *p == '\t' || *p == '\n' || *p == '\r' ? " " : p, 1);
+}
+
+/* One stored attempt as the API shows it; 0 when it is not one. */
+static int attempt_json(struct og_buf *b, const char *rec, size_t len, const char *want)
+{
+    const char *f[9];
+    size_t fl[9], n = 0;
+    const char *p = rec, *end = rec + len;
+    while (n < 8) { /* the error, last, may hold anything */
+        const char *t = memchr(p, '\t', (size_t)(end - p));
+        if (!t)
+            return 0;
+        f[n] = p, fl[n++] = (size_t)(t - p);
+        p = t + 1;
+    }
+    f[8] = p, fl[8] = (size_t)(end - p);
+    if (want && (fl[0] != strlen(want) || memcmp(f[0], want, fl[0]) != 0))
+        return -1;
+    char *v[9];
+    for (int i = 0; i < 9; i++)
+        v[i] = og_strndup(f[i], fl[i]);
+    long code = atol(v[4]);
+    long long next = atoll(v[7]);
+    char at[32], nx[32];
+    og_time_rfc3339(atoll(v[6]), at);
+    og_buf_puts(b, "{\"event_id\":");
+    og_buf_json_str(b, *v[1] ? v[1] : NULL);
+    og_buf_puts(b, ",\"type\":");
+    og_buf_json_str(b, *v[2] ? v[2] : NULL);
+    og_buf_printf(b, ",\"attempt\":%d,\"status\":", atoi(v[3]));
+    og_buf_json_str(b, v[0]);
+    og_buf_puts(b, ",\"status_code\":");
+    if (code > 0)
+        og_buf_printf(b, "%ld", code);
+    else
+        og_buf_puts(b, "null");
+    og_buf_printf(b, ",\"latency_ms\":%lld,\"error\":", atoll(v[5]));
+    og_buf_json_str(b, *v[8] ? v[8] : NULL);
+    og_buf_printf(b, ",\"at\":\"%s\",\"next_attempt_at\":", at);
+    if (next > 0) {
+        og_time_rfc3339(next, nx);
+        og_buf_printf(b, "\"%s\"}", nx);
+    } else {
+        og_buf_puts(b, "null}");
+    }
+    for (int i = 0; i < 9; i++)
+        free(v[i]);
+    return 1;
+}
+
 og_err og_webhooks_deliveries(struct og_webhooks *w, const char *id, const char *status, int limit,
                               char **json)
 {
@@ -573,15 +632,13 @@ og_err og_webhooks_deliveries(struct og_webhooks *w, const char *id, const char 
     struct og_buf b = {0};
     og_buf_puts(&b, "{\"items\":[");
     int n = 0;
-    char want[32] = "";
-    if (status)
-        snprintf(want, sizeof want, "\"status\":\"%s\"", status);
     for (size_t i = 0; r->type == REDIS_REPLY_ARRAY && i < r->elements && n < limit; i++) {
-        const char *a = r->element[i]->str;
-        if (want[0] && !strstr(a, want))
-            continue;
-        og_buf_puts(&b, n++ ? "," : "");
-        og_buf_puts(&b, a);
+        size_t at = b.len;
+        og_buf_puts(&b, n ? "," : "");
+        if (attempt_json(&b, r->element[i]->str, r->element[i]->len, status) == 1)
+            n++;
+        else
+            b.len = at, b.data[at] = 0; /* filtered out, or not an attempt */
     }
     og_buf_puts(&b, "],\"next_cursor\":null}");
     freeReplyObject(r);

@@ -40,6 +40,7 @@
 #include <stdint.h>
 
 struct og_hmac; /* og_util.h */
+struct og_buf;  /* og_util.h */
 
 #define OG_WEBHOOK_GROUP "webhooks"
 #define OG_WEBHOOK_MAX_RETRIES 32
@@ -152,6 +153,13 @@ og_err og_webhooks_delete(struct og_webhooks *w, const char *id);
 og_err og_webhooks_sync_config(struct og_webhooks *w, const struct og_webhook_sub *subs, size_t n);
 /* Marks a subscription disabled (a 410), or clears that (reason NULL). */
 og_err og_webhooks_set_disabled(struct og_webhooks *w, const char *id, const char *reason);
+/* Appends an attempt as P:webhook:<sub>:deliveries keeps it (compact:
+ * tab-separated status, event id, type, attempt, status code (0 = none),
+ * latency, at and next attempt (ms, 0 = none), error; the API renders it).
+ * status: "ok", "failed" or "dead". */
+void og_webhook_attempt_put(struct og_buf *b, const char *status, const char *eid,
+                            const char *type, int attempt, long code, int64_t latency_ms,
+                            int64_t at_ms, int64_t next_ms, const char *error);
 /* Attempts, newest first: {"items":[...]} filtered by status (NULL = all). [xfer] */
 og_err og_webhooks_deliveries(struct og_webhooks *w, const char *id, const char *status, int limit,
                               char **json);

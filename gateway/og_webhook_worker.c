@@ -47,7 +47,9 @@
 #include <time.h>
 #include <unistd.h>
 
-#define BATCH 128
+#define BATCH 128          /* entries per read: a read script holds Redis ~1 ms */
+#define READ_BURST 8       /* reads in a row while reading ahead */
+#define READ_AHEAD 32768   /* entries read ahead of deliveries (cached bodies) */
 #define LEASE_MARGIN_MS 5000
 #define CLAIM_AHEAD 2 /* chains claimed per transfer slot (see http_run) */
 #define DISPATCHERS 2 /* per instance, when concurrency >= 16 (see start) */
@@ -374,28 +376,9 @@ static void res_add(struct dispatcher *d, const char *head, const char *outcome,
         og_buf_append(&d->res, "", 1);
         return;
     }
-    struct og_buf *b = &d->res;
-    char at[32], nx[32];
-    og_time_rfc3339(og_now_ms(), at);
-    og_buf_puts(b, "{\"event_id\":");
-    og_buf_json_str(b, eid && *eid ? eid : NULL);
-    og_buf_puts(b, ",\"type\":");
-    og_buf_json_str(b, etype && *etype ? etype : NULL);
-    og_buf_printf(b, ",\"attempt\":%d,\"status\":\"%s\",\"status_code\":", attempt, status);
-    if (code > 0)
-        og_buf_printf(b, "%ld", code);
-    else
-        og_buf_puts(b, "null");
-    og_buf_printf(b, ",\"latency_ms\":%lld,\"error\":", (long long)latency_ms);
-    og_buf_json_str(b, error && *error ? error : NULL);
-    og_buf_printf(b, ",\"at\":\"%s\",\"next_attempt_at\":", at);
-    if (next_ms > 0) {
-        og_time_rfc3339(next_ms, nx);
-        og_buf_printf(b, "\"%s\"}", nx);
-    } else {
-        og_buf_puts(b, "null}");
-    }
-    og_buf_append(b, "", 1);
+    og_webhook_attempt_put(&d->res, status, eid, etype, attempt, code, latency_ms, og_now_ms(),
+                           next_ms, error);
+    og_buf_append(&d->res, "", 1);
 }
 
 /* Drops the results (sent, or the dispatcher stops). */
@@ -975,8 +958,17 @@ static void *run(void *arg)
         int idle = outstanding(d) == 0 && claimed == 0 && d->n_res == 0;
         int got = 0;
         int64_t now = og_mono_ms();
-        if (idle || claimed < free_slots || now - d->last_read_ms >= 20) {
+        /* A backlog is read ahead (up to READ_AHEAD entries held): queues
+         * then hold several events per session, claims take them together
+         * and deliveries cost less. */
+        int ahead = og_event_cache_count(d->cache) < READ_AHEAD;
+        if (idle || claimed < free_slots || ahead || now - d->last_read_ms >= 20) {
             got = read_queue(d);
+            for (int more = 1; more < READ_BURST && got > 0 && got % BATCH == 0 && ahead; more++) {
+                int n = read_queue(d);
+                got += n > 0 ? n : 0;
+                ahead = n == BATCH && og_event_cache_count(d->cache) < READ_AHEAD;
+            }
             d->last_read_ms = now;
             if (idle && got == 0)
                 wait_new(d, 100);

@@ -28,7 +28,7 @@ local stream, due, owe, WH = P .. ':events', P .. ':wh:due', P .. ':wh:owe', P .
 local subs = {}
 local i = 7
 while i <= #ARGV do
-  local s = {id = ARGV[i], all = false, types = {}, fams = {}}
+  local s = {id = ARGV[i], q = WH .. ARGV[i] .. ':q:', all = false, types = {}, fams = {}}
   local k = tonumber(ARGV[i + 1])
   for f = i + 2, i + 1 + k do
     local flt = ARGV[f]
@@ -54,7 +54,9 @@ if not r then
   return {0, last[1] and last[1][1] or '0-0'}
 end
 local entries = r[1][2]
-local out, acks, owed, matched = {#entries}, {}, {}, {}
+-- (numbers are turned into strings here and there by hand: Lua would
+-- format them with printf)
+local out, acks, owed, matched, no = {#entries}, {}, {}, {}, 1
 for _, e in ipairs(entries) do
   local xid, f = e[1], e[2]
   local t, ses, eid, ev
@@ -68,24 +70,26 @@ for _, e in ipairs(entries) do
   local n = 0
   if t and eid and ev then
     for _, s in ipairs(subs) do
-      if wants(s, t) then n = n + 1; matched[n] = s.id end
+      if wants(s, t) then n = n + 1; matched[n] = s end
     end
   end
   if n == 0 then
     acks[#acks + 1] = xid
   else
-    local item = xid .. '\t' .. n .. '\t' .. eid .. '\t' .. t
+    local ns = n == 1 and '1' or tostring(n)
+    local item = xid .. '\t' .. ns .. '\t' .. eid .. '\t' .. t
     -- events without a session have no order to keep: a queue each
     if not ses or ses == '' then ses = '~' .. xid end
     for m = 1, n do
-      local sub = matched[m]
-      if redis.call('RPUSH', WH .. sub .. ':q:' .. ses, item) == 1 then
-        redis.call('ZADD', due, now, sub .. '\t' .. ses)
+      local s = matched[m]
+      if redis.call('RPUSH', s.q .. ses, item) == 1 then
+        redis.call('ZADD', due, now, s.id .. '\t' .. ses)
       end
     end
-    if n > 1 then owed[#owed + 1] = xid; owed[#owed + 1] = n end
-    out[#out + 1] = xid
-    out[#out + 1] = ev
+    if n > 1 then owed[#owed + 1] = xid; owed[#owed + 1] = ns end
+    out[no + 1] = xid
+    out[no + 2] = ev
+    no = no + 2
   end
 end
 if #owed > 0 then redis.call('HSET', owe, unpack(owed)) end

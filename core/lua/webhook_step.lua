@@ -38,17 +38,19 @@ local WH, HOOK = P .. ':wh:', P .. ':webhook:'
 local out = {}
 
 -- Leases queue m and hands out its first items; an empty queue is no
--- longer due.
+-- longer due. Returns whether it claimed.
+local leased, last_item = tostring(now + lease), tostring(chain - 1)
 local function claim(m, sub, q)
-  local items = redis.call('LRANGE', q, 0, chain - 1)
+  local items = redis.call('LRANGE', q, 0, last_item)
   if #items == 0 then
     redis.call('ZREM', due, m)
-    return
+    return false
   end
-  redis.call('ZADD', due, now + lease, m)
+  redis.call('ZADD', due, leased, m)
   local head = string.match(items[1], '^[^\t]*')
   local tries = redis.call('HGET', WH .. sub .. ':tries', head) or '0'
   out[#out + 1] = {m, sub, tries, unpack(items)}
+  return true
 end
 
 -- Attempts, per subscription: pushed together after the loop (one LPUSH
@@ -103,8 +105,7 @@ while i <= #ARGV do
       if max > 0 and ARGV[last + 1] ~= 'drop' then
         -- the session's next items go out at once, claimed here rather
         -- than made due and found again below
-        claim(m, sub, q)
-        max = max - 1
+        if claim(m, sub, q) then max = max - 1 end
       elseif redis.call('LLEN', q) > 0 then
         redis.call('ZADD', due, now, m)
       else

@@ -340,6 +340,14 @@ static void test_flaky(void)
     CHECK_STR(jget(a2, "status"), "failed");
     CHECK_STR(jget(a2, "status_code"), "500");
     CHECK_STR(jget(a2, "error"), "HTTP 500");
+    CHECK_STR(jget(a2, "type"), jget(a0, "type"));
+    /* times as RFC 3339; only a failed attempt has a next one */
+    const char *at = jget(a0, "at"), *next = jget(a2, "next_attempt_at");
+    CHECK(at && strlen(at) == 24 && at[10] == 'T' && at[23] == 'Z');
+    CHECK(next && strlen(next) == 24 && strcmp(next, jget(a2, "at")) >= 0);
+    CHECK(jget(a0, "next_attempt_at") == NULL);
+    CHECK(jget(a0, "error") == NULL);
+    CHECK(jget(a0, "latency_ms") != NULL);
     json_object_put(l);
     CHECK_INT(api("GET", "/webhooks/flaky/deliveries?status=failed", NULL, &l), 200);
     CHECK_INT(json_object_array_length(json_object_object_get(l, "items")), 2);
