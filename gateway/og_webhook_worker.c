@@ -26,7 +26,8 @@
  * lease still covers a whole attempt, so per-session order holds and a
  * backlog costs one claim per chain rather than per event. The dispatcher
  * claims up to CLAIM_AHEAD chains per transfer slot so the HTTP thread never
- * waits for it.
+ * waits for it, and reads a backlog ahead of the deliveries (READ_AHEAD) so
+ * that queues hold several events of a session when they are claimed.
  *
  * Redis: the one blocking call, an idle dispatcher's XREAD for a newer
  * entry, goes through the shared pool with BLOCK 100 ms, well under the

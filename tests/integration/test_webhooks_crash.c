@@ -2,8 +2,9 @@
  * messages are POSTed through the example connector "signed_json" to
  * instance A while A and a second instance B (same Redis) deliver to a sink.
  * Half-way through the burst A is killed with SIGKILL (transfers in flight,
- * entries read but not yet queued, queues leased); the next 500 messages go
- * to B, which must take over A's pending work (XAUTOCLAIM, expired leases);
+ * queues leased; reading and queuing are one script, so nothing is read
+ * and not queued); the next 500 messages go to B, which must take over A's
+ * pending work (its queues fall due when their leases expire);
  * then A is restarted and gets the rest. The posts that got no answer are
  * posted again (a platform retries unacknowledged webhooks). Afterwards every
  * event in {og}:events must have reached the sink at least once (by
