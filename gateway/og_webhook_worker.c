@@ -292,10 +292,9 @@ static void wait_new(struct dispatcher *d, int block_ms)
 /* The results for the next step, in the form webhook_step.lua takes
  * them: per claim a group of 5 values (member, sub, k, failed tries before
  * its first attempt, next_due_ms of a retry that ends it, else 0) and its k
- * results of 5 values each (head, outcome, n, event id, attempt JSON),
- * every value NUL-terminated in one buffer (no allocation per value). */
-#define RES_GROUP 5
-#define RES_ONE 5
+ * results of 5 values each (head, outcome, n, event id, attempt record as
+ * og_webhook_attempt_put writes it), every value NUL-terminated in one
+ * buffer (no allocation per value). */
 
 static const char *fmt_ll(char t[24], long long v)
 {

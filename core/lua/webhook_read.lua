@@ -54,9 +54,7 @@ if not r then
   return {0, last[1] and last[1][1] or '0-0'}
 end
 local entries = r[1][2]
--- (numbers are turned into strings here and there by hand: Lua would
--- format them with printf)
-local out, acks, owed, matched, no = {#entries}, {}, {}, {}, 1
+local out, acks, owed, matched = {#entries}, {}, {}, {}
 for _, e in ipairs(entries) do
   local xid, f = e[1], e[2]
   local t, ses, eid, ev
@@ -76,7 +74,7 @@ for _, e in ipairs(entries) do
   if n == 0 then
     acks[#acks + 1] = xid
   else
-    local ns = n == 1 and '1' or tostring(n)
+    local ns = tostring(n)
     local item = xid .. '\t' .. ns .. '\t' .. eid .. '\t' .. t
     -- events without a session have no order to keep: a queue each
     if not ses or ses == '' then ses = '~' .. xid end
@@ -87,9 +85,8 @@ for _, e in ipairs(entries) do
       end
     end
     if n > 1 then owed[#owed + 1] = xid; owed[#owed + 1] = ns end
-    out[no + 1] = xid
-    out[no + 2] = ev
-    no = no + 2
+    out[#out + 1] = xid
+    out[#out + 1] = ev
   end
 end
 if #owed > 0 then redis.call('HSET', owe, unpack(owed)) end

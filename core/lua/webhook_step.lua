@@ -25,8 +25,8 @@
 -- ("<sub>\t<session>"), sub, k, failed tries before its first attempt,
 -- next_due_ms (of a retry that ends it, else 0); and its k results of 5
 -- values: head, outcome ("ok", "retry", "dead", "drop"), n (subscriptions
--- the entry was queued for; 0 for a replay), event id, attempt JSON ('' =
--- do not record).
+-- the entry was queued for; 0 for a replay), event id, attempt record
+-- (og_webhook_attempt_put; '' = do not record).
 -- Keys are concatenated inline (not with k()): this runs once per claim.
 -- Returns per claimed queue {member, sub, failed tries of the first item,
 -- item, ...}.

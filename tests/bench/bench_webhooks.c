@@ -5,7 +5,9 @@
  *   1. deliveries per second: N events are appended to {og}:events while
  *      omnigate is stopped (1,000 sessions, ~700-byte events), then omnigate
  *      starts and delivers them with webhook_dispatch.concurrency = 64
- *      parallel transfers; the time from start to the last 204.
+ *      parallel transfers; the time from start to the last 204, and the CPU
+ *      time each process (omnigate, redis-server, this one with the sink)
+ *      spent per delivery. The machine is shared by all of them.
  *   2. latency: signed inbound POSTs through the example connector at a
  *      steady 1,000 messages/s; for each message, the time from the start of
  *      its POST to the arrival of its message.received webhook; p50/p99.
