@@ -9,8 +9,9 @@
  * posted again (a platform retries unacknowledged webhooks). Afterwards every
  * event in {og}:events must have reached the sink at least once (by
  * webhook-id), every one of the 2,000 messages must be among the
- * message.received deliveries, every delivery must carry a valid signature,
- * and nothing may be left pending. */
+ * message.received deliveries, in each session first arriving in stream
+ * order, every delivery must carry a valid signature, and nothing may be left
+ * pending. */
 #include "og_test.h"
 #include "og_util.h"
 #include "og_webhooks.h"
@@ -46,6 +47,24 @@ static long post_to(struct og_test_daemon *to, int i)
 static int cmp_str(const void *a, const void *b)
 {
     return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* One delivery as the sink saw it: the event id and its position. */
+struct arrival {
+    char id[64];
+    size_t at;
+};
+
+static int cmp_arrival_id(const void *a, const void *b)
+{
+    return strcmp(((const struct arrival *)a)->id, ((const struct arrival *)b)->id);
+}
+
+static int cmp_arrival(const void *a, const void *b)
+{
+    int c = cmp_arrival_id(a, b);
+    size_t x = ((const struct arrival *)a)->at, y = ((const struct arrival *)b)->at;
+    return c ? c : (x > y) - (x < y);
 }
 
 int main(void)
@@ -162,6 +181,60 @@ int main(void)
         n_seen += seen[k];
     CHECK_INT(n_seen, N_MSG);
     free(seen);
+
+    /* per-session order survived the kill: in each session, the
+     * message.received events first reached the sink in stream order (the
+     * sink records a request before it answers, and a session's next event
+     * is sent only after that answer) */
+    size_t n_req = og_fake_count(sink);
+    struct arrival *arr = og_calloc(n_req ? n_req : 1, sizeof *arr);
+    for (size_t i = 0; i < n_req; i++) {
+        og_fake_header(og_fake_get(sink, i), "webhook-id", arr[i].id, sizeof arr[i].id);
+        arr[i].at = i;
+    }
+    qsort(arr, n_req, sizeof *arr, cmp_arrival); /* by id, then first arrival */
+    redisReply *ev = redisCommand(rc, "XRANGE {og}:events - +");
+    struct {
+        char ses[64];
+        size_t last;
+    } sessions[64];
+    int n_ses = 0, out_of_order = 0, checked = 0;
+    for (size_t i = 0; ev && i < ev->elements; i++) {
+        redisReply *f = ev->element[i]->element[1];
+        const char *eid = NULL, *ses = NULL, *type = NULL;
+        for (size_t x = 0; x + 1 < f->elements; x += 2) {
+            const char *k = f->element[x]->str, *v = f->element[x + 1]->str;
+            eid = strcmp(k, "id") == 0 ? v : eid;
+            ses = strcmp(k, "session") == 0 ? v : ses;
+            type = strcmp(k, "type") == 0 ? v : type;
+        }
+        if (!eid || !ses || !type || strcmp(type, "message.received") != 0)
+            continue;
+        struct arrival key = {.at = 0};
+        snprintf(key.id, sizeof key.id, "%s", eid);
+        struct arrival *a = bsearch(&key, arr, n_req, sizeof *arr, cmp_arrival_id);
+        while (a && a > arr && strcmp(a[-1].id, eid) == 0)
+            a--; /* the first arrival */
+        if (!a)
+            continue; /* missing: reported above */
+        int k = 0;
+        while (k < n_ses && strcmp(sessions[k].ses, ses) != 0)
+            k++;
+        if (k == n_ses && n_ses < 64) {
+            snprintf(sessions[n_ses].ses, sizeof sessions[n_ses].ses, "%s", ses);
+            sessions[n_ses++].last = 0;
+        } else if (k < n_ses) {
+            out_of_order += a->at < sessions[k].last;
+        }
+        if (k < 64)
+            sessions[k].last = a->at;
+        checked++;
+    }
+    freeReplyObject(ev);
+    free(arr);
+    CHECK_INT(checked, N_MSG);
+    CHECK_INT(n_ses, 50);
+    CHECK_INT(out_of_order, 0);
 
     /* and the group has nothing pending once deliveries settle */
     long long pending = -1;
