@@ -790,20 +790,23 @@ static int step(struct dispatcher *d)
     int free_slots = d->draining ? 0 : CLAIM_AHEAD * d->concurrency - outstanding(d);
     if (free_slots <= 0 && d->n_res == 0)
         return 0;
-    size_t argc = 7 + d->n_res;
+    size_t argc = 8 + d->n_res;
     const char **argv = og_calloc(argc, sizeof *argv);
     size_t *lens = og_calloc(argc, sizeof *lens);
-    char now[24], cap[16], lease[24], max[16], chain[16];
+    char now[24], cap[16], lease[24], max[16], chain[16], ver[24];
     int64_t now_ms = og_now_ms(), lease_ms = max_timeout_ms(d) + LEASE_MARGIN_MS;
     snprintf(now, sizeof now, "%lld", (long long)now_ms);
     snprintf(cap, sizeof cap, "%d", OG_WEBHOOK_DELIVERIES_CAP);
     snprintf(lease, sizeof lease, "%lld", (long long)lease_ms);
     snprintf(max, sizeof max, "%d", free_slots > 0 ? free_slots : 0);
     snprintf(chain, sizeof chain, "%d", OG_WEBHOOK_CHAIN);
+    /* the lease covers the timeouts of the subscriptions as of ver: the
+     * script claims nothing if they changed since */
+    snprintf(ver, sizeof ver, "%lld", d->ver);
     argv[0] = d->g->core->tag, argv[1] = OG_WEBHOOK_GROUP, argv[2] = now, argv[3] = cap;
-    argv[4] = lease, argv[5] = max, argv[6] = chain;
+    argv[4] = lease, argv[5] = max, argv[6] = chain, argv[7] = ver;
     for (size_t i = 0; i < d->n_res; i++)
-        argv[7 + i] = d->res.data + d->res_off[i];
+        argv[8 + i] = d->res.data + d->res_off[i];
     for (size_t i = 0; i < argc; i++)
         lens[i] = strlen(argv[i]);
     redisReply *r = NULL;
@@ -822,6 +825,8 @@ static int step(struct dispatcher *d)
     struct claimed *c = NULL;
     if (r->type == REDIS_REPLY_ERROR) {
         og_error("webhooks: step: %s", r->str);
+    } else if (r->type == REDIS_REPLY_INTEGER) {
+        refresh_subs(d, 1); /* stale copy: claims wait for the reload */
     } else if (r->type == REDIS_REPLY_ARRAY) {
         c = claimed_load(d, r, &total);
         for (size_t i = 0; i < r->elements; i++) {

@@ -21,7 +21,10 @@
 -- tail and is popped by its lease holder.
 --
 -- ARGV: P, group, now_ms, cap (attempts kept), lease_ms, max (queues to
--- claim), chain (items per claim), then per claim 5 values: member
+-- claim), chain (items per claim), ver (P:webhooks:ver of the caller's copy
+-- of the subscriptions, which lease_ms covers: when they changed since,
+-- nothing is claimed and -1 is returned, after the results are recorded),
+-- then per claim 5 values: member
 -- ("<sub>\t<session>"), sub, k, failed tries before its first attempt,
 -- next_due_ms (of a retry that ends it, else 0); and its k results of 5
 -- values: head, outcome ("ok", "retry", "dead", "drop"), n (subscriptions
@@ -32,6 +35,8 @@
 -- item, ...}.
 local P, group, now, cap = ARGV[1], ARGV[2], tonumber(ARGV[3]), tonumber(ARGV[4])
 local lease, max, chain = tonumber(ARGV[5]), tonumber(ARGV[6]), tonumber(ARGV[7])
+local stale = (redis.call('GET', P .. ':webhooks:ver') or '0') ~= ARGV[8]
+if stale then max = 0 end
 local due, stream, owe = P .. ':wh:due', P .. ':events', P .. ':wh:owe'
 local WH, HOOK = P .. ':wh:', P .. ':webhook:'
 
@@ -58,7 +63,7 @@ end
 -- subscription is done with: acknowledged together (and those queued for
 -- several dropped from P:wh:owe).
 local attempts, subs_seen, acks, owed = {}, {}, {}, {}
-local i = 8
+local i = 9
 while i <= #ARGV do
   local m, sub, k, tries, next_due = ARGV[i], ARGV[i + 1], tonumber(ARGV[i + 2]), ARGV[i + 3],
     ARGV[i + 4]
@@ -125,6 +130,7 @@ for _, sub in ipairs(subs_seen) do
   end
 end
 
+if stale then return -1 end
 if max < 1 then return out end
 local members = redis.call('ZRANGEBYSCORE', due, '-inf', now, 'LIMIT', 0, max)
 for _, m in ipairs(members) do

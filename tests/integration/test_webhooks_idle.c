@@ -3,7 +3,8 @@
  * the stream's end instead), and a subscription created through the API
  * must get every event appended after its creation, even the ones posted
  * the moment the API answered (before any dispatcher reloaded its copy of
- * the subscriptions: webhook_enqueue.lua refuses a stale copy). */
+ * the subscriptions: webhook_read.lua refuses a stale copy, and
+ * webhook_step.lua does not claim with a lease made for one). */
 #include "og_test.h"
 #include "og_util.h"
 
