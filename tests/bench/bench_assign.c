@@ -74,16 +74,11 @@ int main(int argc, char **argv)
 
     struct og_bench_req *reqs = og_calloc(n, sizeof *reqs);
     for (size_t i = 0; i < n; i++) {
-        unsigned char mac[32];
-        char hex[65];
         reqs[i].body = og_sprintf("{\"id\":\"a-%zu\",\"from\":{\"id\":\"customer-%zu\"},"
                                   "\"text\":\"hello\"}",
                                   i, i);
         reqs[i].len = strlen(reqs[i].body);
-        og_hmac_sha256(SECRET, strlen(SECRET), reqs[i].body, reqs[i].len, mac);
-        og_hex_encode(mac, 32, hex, sizeof hex);
-        reqs[i].headers =
-            og_sprintf("X-Signature: sha256=%s\nContent-Type: application/json", hex);
+        reqs[i].headers = og_test_signed_headers(SECRET, reqs[i].body, reqs[i].len);
         reqs[i].url = og_sprintf("%s/hooks/bench", d[i % 2].base);
     }
     struct og_bench_result q = og_bench_run(reqs, n, 32, max_s);

@@ -43,14 +43,10 @@ int main(int argc, char **argv)
     /* CONTACTS customers write first: one session each */
     struct og_bench_req *in = og_calloc(CONTACTS, sizeof *in);
     for (size_t i = 0; i < CONTACTS; i++) {
-        unsigned char mac[32];
-        char hex[65];
         in[i].body = og_sprintf("{\"id\":\"in-%zu\",\"from\":{\"id\":\"c-%zu\"},\"text\":\"hi\"}",
                                 i, i);
         in[i].len = strlen(in[i].body);
-        og_hmac_sha256(SECRET, strlen(SECRET), in[i].body, in[i].len, mac);
-        og_hex_encode(mac, 32, hex, sizeof hex);
-        in[i].headers = og_sprintf("X-Signature: sha256=%s\nContent-Type: application/json", hex);
+        in[i].headers = og_test_signed_headers(SECRET, in[i].body, in[i].len);
         in[i].url = og_sprintf("%s/hooks/bench", d.base);
     }
     og_bench_run(in, CONTACTS, 16, 10);

@@ -58,15 +58,7 @@ static const char *jget(json_object *o, const char *key)
 
 static long post_signed(struct og_test_daemon *d, const char *body)
 {
-    unsigned char mac[32];
-    char hex[65];
-    og_hmac_sha256(SECRET, strlen(SECRET), body, strlen(body), mac);
-    og_hex_encode(mac, 32, hex, sizeof hex);
-    char *h = og_sprintf("X-Signature: sha256=%s\nContent-Type: application/json", hex);
-    char *url = og_sprintf("%s/hooks/demo", d->base);
-    struct og_test_resp r = og_test_http("POST", url, h, body, strlen(body));
-    free(h), free(url), free(r.body);
-    return r.status;
+    return og_test_post_signed(d, "demo", SECRET, body, strlen(body));
 }
 
 /* A new customer's first message; the session id through Redis. */
@@ -494,15 +486,8 @@ static void test_autoforward_realtime(void)
     set_presence(b, bt, "online");
     char *body = og_sprintf("{\"id\":\"af-%lld\",\"from\":{\"id\":\"af-user\"},\"text\":\"x\"}",
                             (long long)og_now_ms());
-    unsigned char mac[32];
-    char hex[65];
-    og_hmac_sha256(SECRET, strlen(SECRET), body, strlen(body), mac);
-    og_hex_encode(mac, 32, hex, sizeof hex);
-    char *h = og_sprintf("X-Signature: sha256=%s", hex);
-    char *url = og_sprintf("%s/hooks/afc", d2.base);
-    struct og_test_resp r = og_test_http("POST", url, h, body, strlen(body));
-    CHECK_INT(r.status, 200);
-    free(r.body), free(h), free(url), free(body);
+    CHECK_INT(og_test_post_signed(&d2, "afc", SECRET, body, strlen(body)), 200);
+    free(body);
     char *o = og_test_redis_cli(&rs, "GET {og}:thread:afc:af-user");
     char sid[48];
     snprintf(sid, sizeof sid, "%.*s", o ? (int)strcspn(o, "\r\n") : 0, o ? o : "");

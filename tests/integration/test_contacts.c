@@ -21,15 +21,9 @@ static long post_msg(struct og_test_daemon *d, const char *id, const char *profi
                      const char *text)
 {
     char *body = og_sprintf("{\"id\":\"%s\",\"from\":%s,\"text\":\"%s\"}", id, profile, text);
-    unsigned char mac[32];
-    char hex[65];
-    og_hmac_sha256(SECRET, strlen(SECRET), body, strlen(body), mac);
-    og_hex_encode(mac, 32, hex, sizeof hex);
-    char *h = og_sprintf("X-Signature: sha256=%s\nContent-Type: application/json", hex);
-    char *url = og_sprintf("%s/hooks/demo", d->base);
-    struct og_test_resp r = og_test_http("POST", url, h, body, strlen(body));
-    free(h), free(url), free(r.body), free(body);
-    return r.status;
+    long st = og_test_post_signed(d, "demo", SECRET, body, strlen(body));
+    free(body);
+    return st;
 }
 
 static long req(struct og_test_daemon *d, const char *method, const char *path,

@@ -14,22 +14,9 @@
 
 #define SECRET "s3cret-key"
 
-static char *sign_header(const char *body)
-{
-    unsigned char mac[32];
-    char hex[65];
-    og_hmac_sha256(SECRET, strlen(SECRET), body, strlen(body), mac);
-    og_hex_encode(mac, 32, hex, sizeof hex);
-    return og_sprintf("X-Signature: sha256=%s\nContent-Type: application/json", hex);
-}
-
 static long post_signed(struct og_test_daemon *d, const char *body)
 {
-    char *h = sign_header(body);
-    char *url = og_sprintf("%s/hooks/demo", d->base);
-    struct og_test_resp r = og_test_http("POST", url, h, body, strlen(body));
-    free(h), free(url), free(r.body);
-    return r.status;
+    return og_test_post_signed(d, "demo", SECRET, body, strlen(body));
 }
 
 static char *msg_body(int i)

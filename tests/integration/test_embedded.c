@@ -15,15 +15,7 @@
 
 static long post(struct og_test_daemon *d, const char *body)
 {
-    unsigned char mac[32];
-    char hex[65];
-    og_hmac_sha256(SECRET, strlen(SECRET), body, strlen(body), mac);
-    og_hex_encode(mac, 32, hex, sizeof hex);
-    char *h = og_sprintf("X-Signature: sha256=%s", hex);
-    char *url = og_sprintf("%s/hooks/e", d->base);
-    struct og_test_resp r = og_test_http("POST", url, h, body, strlen(body));
-    free(h), free(url), free(r.body);
-    return r.status;
+    return og_test_post_signed(d, "e", SECRET, body, strlen(body));
 }
 
 static pid_t redis_pid(const char *sock)

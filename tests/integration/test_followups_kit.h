@@ -223,16 +223,9 @@ static inline long post_msg(struct og_test_daemon *d, const char *id, const char
     og_buf_puts(&b, "},\"text\":");
     og_buf_json_str(&b, text);
     og_buf_puts(&b, "}");
-    unsigned char mac[32];
-    char hex[65];
-    og_hmac_sha256(SECRET, strlen(SECRET), b.data, b.len, mac);
-    og_hex_encode(mac, 32, hex, sizeof hex);
-    char *h = og_sprintf("X-Signature: sha256=%s\nContent-Type: application/json", hex);
-    char *url = og_sprintf("%s/hooks/demo", d->base);
-    struct og_test_resp r = og_test_http("POST", url, h, b.data, b.len);
-    free(h), free(url), free(r.body);
+    long st = og_test_post_signed(d, "demo", SECRET, b.data, b.len);
     og_buf_free(&b);
-    return r.status;
+    return st;
 }
 
 static inline redisContext *rconn(struct og_test_redis *rs)

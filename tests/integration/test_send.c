@@ -34,15 +34,7 @@ static int echo_id(void *ud, const struct og_fake_req *req, struct og_fake_resp 
 
 static long post_signed(const char *channel, const char *body)
 {
-    unsigned char mac[32];
-    char hex[65];
-    og_hmac_sha256(SECRET, strlen(SECRET), body, strlen(body), mac);
-    og_hex_encode(mac, 32, hex, sizeof hex);
-    char *h = og_sprintf("X-Signature: sha256=%s\nContent-Type: application/json", hex);
-    char *url = og_sprintf("%s/hooks/%s", d.base, channel);
-    struct og_test_resp r = og_test_http("POST", url, h, body, strlen(body));
-    free(h), free(url), free(r.body);
-    return r.status;
+    return og_test_post_signed(&d, channel, SECRET, body, strlen(body));
 }
 
 static char *cli(const char *fmt, const char *a)

@@ -82,15 +82,7 @@ int main(void)
     }
     free(channels);
     const char *in = "{\"id\":\"in-1\",\"from\":{\"id\":\"u-1\"},\"text\":\"hi\"}";
-    unsigned char mac[32];
-    char hex[65];
-    og_hmac_sha256(SECRET, strlen(SECRET), in, strlen(in), mac);
-    og_hex_encode(mac, 32, hex, sizeof hex);
-    char *h = og_sprintf("X-Signature: sha256=%s\nContent-Type: application/json", hex);
-    char *url = og_sprintf("%s/hooks/demo", d.base);
-    struct og_test_resp r = og_test_http("POST", url, h, in, strlen(in));
-    CHECK_INT(r.status, 200);
-    free(r.body), free(h), free(url);
+    CHECK_INT(og_test_post_signed(&d, "demo", SECRET, in, strlen(in)), 200);
     long st;
     json_object *l = og_test_api_get(&d, "/api/v1/sessions", &st);
     json_object *s0 = json_object_array_get_idx(json_object_object_get(l, "items"), 0);
@@ -98,9 +90,9 @@ int main(void)
     json_object_put(l);
 
     char mids[3][48];
-    url = og_sprintf("%s/api/v1/sessions/%s/messages", d.base, sid);
+    char *url = og_sprintf("%s/api/v1/sessions/%s/messages", d.base, sid);
     for (int i = 0; i < 3; i++) {
-        r = og_test_http("POST", url, AUTH, "{\"text\":\"reply\"}", 16);
+        struct og_test_resp r = og_test_http("POST", url, AUTH, "{\"text\":\"reply\"}", 16);
         CHECK_INT(r.status, 202);
         json_object *j = json_tokener_parse(r.body);
         snprintf(mids[i], 48, "%s", json_object_get_string(json_object_object_get(j, "id")));

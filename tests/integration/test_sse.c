@@ -155,15 +155,7 @@ static char *new_agent(const char *name, char **token)
 
 static long post_signed(const char *body)
 {
-    unsigned char mac[32];
-    char hex[65];
-    og_hmac_sha256(SECRET, strlen(SECRET), body, strlen(body), mac);
-    og_hex_encode(mac, 32, hex, sizeof hex);
-    char *h = og_sprintf("X-Signature: sha256=%s\nContent-Type: application/json", hex);
-    char *url = og_sprintf("%s/hooks/demo", d.base);
-    struct og_test_resp r = og_test_http("POST", url, h, body, strlen(body));
-    free(h), free(url), free(r.body);
-    return r.status;
+    return og_test_post_signed(&d, "demo", SECRET, body, strlen(body));
 }
 
 int main(void)

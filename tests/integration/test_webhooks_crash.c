@@ -33,15 +33,9 @@ static long post_to(struct og_test_daemon *to, int i)
     char *body = og_sprintf("{\"id\":\"m-%d\",\"from\":{\"id\":\"u-%d\",\"name\":\"U %d\"},"
                             "\"text\":\"message %d\"}",
                             i, i % 50, i % 50, i);
-    unsigned char mac[32];
-    char hex[65];
-    og_hmac_sha256(SECRET, strlen(SECRET), body, strlen(body), mac);
-    og_hex_encode(mac, 32, hex, sizeof hex);
-    char *h = og_sprintf("X-Signature: sha256=%s\nContent-Type: application/json", hex);
-    char *url = og_sprintf("%s/hooks/demo", to->base);
-    struct og_test_resp r = og_test_http("POST", url, h, body, strlen(body));
-    free(h), free(url), free(r.body), free(body);
-    return r.status;
+    long st = og_test_post_signed(to, "demo", SECRET, body, strlen(body));
+    free(body);
+    return st;
 }
 
 static int cmp_str(const void *a, const void *b)

@@ -176,4 +176,12 @@ struct og_test_resp og_test_http(const char *method, const char *url, const char
 /* GET base+path with the admin bearer token; body parsed as JSON [xfer], or
  * NULL if not JSON. *status gets the HTTP status. */
 json_object *og_test_api_get(const struct og_test_daemon *d, const char *path, long *status);
+/* The headers of a POST signed as the example connector signed_json checks
+ * it: "X-Signature: sha256=<hex HMAC-SHA256(secret, body)>" and
+ * "Content-Type: application/json". [xfer] */
+char *og_test_signed_headers(const char *secret, const char *body, size_t len);
+/* POSTs body, so signed, to the daemon's /hooks/<channel>. Returns the HTTP
+ * status (0 = no answer). */
+long og_test_post_signed(const struct og_test_daemon *d, const char *channel, const char *secret,
+                         const char *body, size_t len);
 #endif

@@ -167,3 +167,22 @@ void og_test_daemon_free(struct og_test_daemon *d)
     free(d->config_path);
     d->dir = d->config_path = NULL;
 }
+
+char *og_test_signed_headers(const char *secret, const char *body, size_t len)
+{
+    unsigned char mac[32];
+    char hex[65];
+    og_hmac_sha256(secret, strlen(secret), body, len, mac);
+    og_hex_encode(mac, 32, hex, sizeof hex);
+    return og_sprintf("X-Signature: sha256=%s\nContent-Type: application/json", hex);
+}
+
+long og_test_post_signed(const struct og_test_daemon *d, const char *channel, const char *secret,
+                         const char *body, size_t len)
+{
+    char *h = og_test_signed_headers(secret, body, len);
+    char *url = og_sprintf("%s/hooks/%s", d->base, channel);
+    struct og_test_resp r = og_test_http("POST", url, h, body, len);
+    free(h), free(url), free(r.body);
+    return r.status;
+}
