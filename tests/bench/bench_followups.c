@@ -71,10 +71,7 @@ int main(int argc, char **argv)
         return 1;
     redisContext *rc = redisConnect("127.0.0.1", rs.port);
     seed(rc, n);
-    struct og_redis_opts ro = {.url = rs.url, .pool_size = 2};
-    struct og_core_opts co = {.redis = &ro, .prefix = "og"};
-    char err[256];
-    struct og_core *core = og_core_new(&co, err, sizeof err);
+    struct og_core *core = og_test_core_new(&rs, "og", 2);
     struct og_followups *f = og_followups_new(core);
     struct og_fup_rule close_rule = {"thanks", 0, 0}, silent_rule = {"nudge", 1, 3600000};
     const struct og_fup_rule *cr[] = {&close_rule}, *sr[] = {&silent_rule};

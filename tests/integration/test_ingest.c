@@ -61,10 +61,7 @@ int main(void)
         fprintf(stderr, "cannot start redis-server\n");
         return 1;
     }
-    struct og_redis_opts ro = {.url = rs.url, .pool_size = 2};
-    struct og_core_opts co = {.redis = &ro, .prefix = "t"};
-    char err[256];
-    struct og_core *c = og_core_new(&co, err, sizeof err);
+    struct og_core *c = og_test_core_new(&rs, "t", 2);
     CHECK(c != NULL);
 
     /* 1. a new contact and session */

@@ -58,10 +58,7 @@ int main(void)
     struct og_test_redis rs;
     if (og_test_redis_start(&rs) != 0)
         return 1;
-    struct og_redis_opts ro = {.url = rs.url, .pool_size = 4};
-    struct og_core_opts co = {.redis = &ro, .prefix = "t"};
-    char err[256];
-    core = og_core_new(&co, err, sizeof err);
+    core = og_test_core_new(&rs, "t", 4);
     CHECK(core != NULL);
     pthread_t th[THREADS];
     for (int t = 0; t < THREADS; t++)

@@ -1,6 +1,7 @@
 /* og_test - see og_test.h. */
 #include "og_test.h"
 #include "og_channel.h"
+#include "og_core.h"
 #include "og_model.h"
 #include "og_plugin.h"
 #include "og_util.h"
@@ -125,6 +126,17 @@ static int redis_spawn(struct og_test_redis *r)
         sleep_ms(10);
     }
     return -1;
+}
+
+struct og_core *og_test_core_new(const struct og_test_redis *r, const char *prefix, int pool)
+{
+    struct og_redis_opts ro = {.url = r->url, .pool_size = pool};
+    struct og_core_opts co = {.redis = &ro, .prefix = prefix};
+    char err[256];
+    struct og_core *c = og_core_new(&co, err, sizeof err);
+    if (!c)
+        fprintf(stderr, "og_core_new: %s\n", err);
+    return c;
 }
 
 int og_test_redis_start(struct og_test_redis *r)

@@ -69,6 +69,10 @@ int og_test_redis_start(struct og_test_redis *r);
 int og_test_redis_restart(struct og_test_redis *r);
 void og_test_redis_kill(struct og_test_redis *r);  /* SIGKILL, keeps the dir */
 void og_test_redis_stop(struct og_test_redis *r);  /* SIGTERM, removes the dir */
+/* A core (og_core.h) on that server with keys under prefix and pool
+ * connections; NULL, with the reason on stderr, when it cannot start.
+ * [xfer, og_core_free] */
+struct og_core *og_test_core_new(const struct og_test_redis *r, const char *prefix, int pool);
 /* Runs one command through redis-cli and returns its raw output [xfer]. */
 char *og_test_redis_cli(struct og_test_redis *r, const char *args);
 
