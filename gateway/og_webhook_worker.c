@@ -50,7 +50,7 @@
 
 #define BATCH 128          /* entries per read: a read script holds Redis ~1 ms */
 #define READ_BURST 8       /* reads in a row while reading ahead */
-#define READ_AHEAD 32768   /* entries read ahead of deliveries (cached bodies) */
+#define READ_AHEAD 16384   /* entries read ahead of deliveries (cached bodies) */
 #define LEASE_MARGIN_MS 5000
 #define CLAIM_AHEAD 2 /* chains claimed per transfer slot (see http_run) */
 #define DISPATCHERS 2 /* per instance, when concurrency >= 16 (see start) */
@@ -66,7 +66,8 @@ struct job {
     struct job *next;            /* in the todo/done lists (first jobs of chains) */
     struct job *chain;           /* owned: the queue's next item, sent after a 2xx */
     struct job *first;           /* [borrowed] the first job of this chain */
-    char *member, *sub, *url;    /* owned by the first job; NULL in the others */
+    char *member, *sub;          /* owned by the first job; NULL in the others */
+    CURLU *url;                  /* owned by the first job: parsed once per chain */
     struct og_webhook_item item; /* owned: head, event id, type */
     struct og_event_body *body;  /* a reference: the event JSON */
     int tries;                   /* failed attempts before this one */
@@ -425,7 +426,8 @@ static size_t on_body(char *buf, size_t size, size_t n, void *ud)
 
 static void job_free(struct job *j)
 {
-    free(j->member), free(j->sub), free(j->url);
+    free(j->member), free(j->sub);
+    curl_url_cleanup(j->url);
     og_webhook_item_clear(&j->item);
     og_event_body_unref(j->body);
     free(j);
@@ -458,7 +460,10 @@ static struct job *make_job(const struct og_webhook_sub *s, struct og_hmac *cons
     if (!first) {
         j->member = og_strdup(member);
         j->sub = og_strdup(s->id);
-        j->url = og_strdup(s->url);
+        /* a URL that does not parse leaves it empty: curl then fails the
+         * attempt with CURLE_URL_MALFORMAT, as CURLOPT_URL would */
+        j->url = curl_url();
+        curl_url_set(j->url, CURLUPART_URL, s->url, 0);
     }
     j->item = *item;
     memset(item, 0, sizeof *item);
@@ -493,7 +498,7 @@ static void http_start(struct dispatcher *d, struct job *j)
     CURL *e = d->easy_free[--d->n_easy_free];
     j->easy = e;
     curl_easy_reset(e);
-    curl_easy_setopt(e, CURLOPT_URL, j->first->url);
+    curl_easy_setopt(e, CURLOPT_CURLU, j->first->url);
     curl_easy_setopt(e, CURLOPT_POST, 1L);
     curl_easy_setopt(e, CURLOPT_POSTFIELDS, (const char *)j->body->data);
     curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)j->body->len);
@@ -553,9 +558,11 @@ static void *http_run(void *arg)
                 done = j;
             done_tail = j;
         }
+        /* One perform per round: each walks every transfer (and polls its
+         * socket); the poll returns at once when a transfer was just added
+         * (its timeout is 0), and curl_multi_wakeup ends it early. */
         int running = 0;
-        curl_multi_perform(d->multi, &running);
-        curl_multi_poll(d->multi, NULL, 0, 50, NULL); /* curl_multi_wakeup ends it early */
+        curl_multi_poll(d->multi, NULL, 0, 50, NULL);
         curl_multi_perform(d->multi, &running);
         CURLMsg *m;
         int left;

@@ -37,6 +37,11 @@ static atomic_int g_probe; /* part 2: bodies are searched for the latency probe 
 static _Atomic int64_t g_first_us, g_last_us; /* first and last 204 of part 1 */
 static int64_t *g_arrival_us; /* [MAX_LAT]: first arrival of message.received "lat <i>" */
 static struct MHD_Response *g_204;
+/* part 1's deliveries per 100 ms from the daemon start (t0): shows the
+ * start, the read-ahead and the drain */
+#define HIST 300
+static atomic_int g_hist[HIST];
+static _Atomic int64_t g_t0;
 
 static int64_t now_us(void)
 {
@@ -68,6 +73,9 @@ static enum MHD_Result sink(void *cls, struct MHD_Connection *c, const char *url
     int64_t t = now_us(), zero = 0;
     atomic_compare_exchange_strong(&g_first_us, &zero, t);
     atomic_store(&g_last_us, t);
+    int64_t t0 = atomic_load(&g_t0), b = (t - t0) / 100000;
+    if (t0 && b >= 0 && b < HIST)
+        atomic_fetch_add(&g_hist[b], 1);
     atomic_fetch_add(&g_count, 1);
     return MHD_queue_response(c, 204, g_204);
 }
@@ -232,6 +240,7 @@ int main(int argc, char **argv)
     atomic_store(&g_count, 0);
     freeReplyObject(redisCommand(rc, "CONFIG RESETSTAT"));
     int64_t t0 = now_us();
+    atomic_store(&g_t0, t0);
     int64_t redis_cpu0 = cpu_us(rs.pid), self_cpu0 = cpu_us(0);
     if (og_test_daemon_restart(&d) != 0)
         return 1;
@@ -264,6 +273,14 @@ int main(int argc, char **argv)
         printf("  pending in the group 0.5 s later: %lld\n", pend->element[0]->integer);
     }
     freeReplyObject(pend);
+    atomic_store(&g_t0, 0);
+    int last = HIST - 1;
+    while (last > 0 && atomic_load(&g_hist[last]) == 0)
+        last--;
+    printf("  deliveries per 100 ms from the daemon start:");
+    for (int i = 0; i <= last; i++)
+        printf(" %d", atomic_load(&g_hist[i]));
+    printf("\n");
     /* Redis's view: where the dispatcher's Redis time goes */
     redisReply *st = redisCommand(rc, "INFO commandstats");
     for (char *l = st && st->str ? strtok(st->str, "\r\n") : NULL; l; l = strtok(NULL, "\r\n"))
