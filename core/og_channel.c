@@ -3,6 +3,7 @@
 #include "og_http_client.h"
 #include "og_json.h"
 #include "og_log.h"
+#include "og_smtp.h"
 #include "og_util.h"
 
 #include <curl/curl.h>
@@ -138,6 +139,33 @@ static og_err svc_state_set(void *host, const char *key, const char *val)
                               : OG_ERR_UNSUPPORTED;
 }
 
+static og_err svc_smtp_send(void *host, const struct og_smtp_call *call,
+                            struct og_smtp_reply *rep)
+{
+    memset(rep, 0, sizeof *rep);
+    if (!call || call->struct_size < offsetof(struct og_smtp_call, timeout_ms) + sizeof(long) ||
+        !call->url || (strncmp(call->url, "smtp://", 7) && strncmp(call->url, "smtps://", 8))) {
+        snprintf(rep->detail, sizeof rep->detail, "url must be smtp:// or smtps://");
+        return OG_ERR_INVALID;
+    }
+    const char *st = call->starttls ? call->starttls : "auto";
+    struct og_smtp_conf c = {
+        .url = call->url,
+        .username = call->username,
+        .password = call->password,
+        .ca_file = call->ca_file,
+        .starttls = !strcmp(st, "always")  ? OG_STARTTLS_ALWAYS
+                    : !strcmp(st, "never") ? OG_STARTTLS_NEVER
+                                           : OG_STARTTLS_AUTO,
+        .timeout_ms = call->timeout_ms,
+    };
+    struct og_smtp_result r;
+    og_err e = og_smtp_send_raw(&c, call->mail_from, call->rcpt, call->data, call->data_len, &r);
+    rep->code = r.code;
+    snprintf(rep->detail, sizeof rep->detail, "%s", r.detail);
+    return e;
+}
+
 const struct og_services og_services_table = {
     .struct_size = sizeof(struct og_services),
     .alloc = svc_alloc,
@@ -165,6 +193,7 @@ const struct og_services og_services_table = {
     .emit_status = svc_emit_status,
     .state_get = svc_state_get,
     .state_set = svc_state_set,
+    .smtp_send = svc_smtp_send,
 };
 
 struct og_channel *og_channel_create(struct og_plugin *plugin, const char *id,

@@ -50,6 +50,24 @@ static struct og_plugin *refuse(void *dl, char *errbuf, size_t errlen, const cha
     return NULL;
 }
 
+/* The 1.0 descriptor ended with messaging_window_ms. */
+#define OG_CONNECTOR_SIZE_1_0                                                                      \
+    (offsetof(struct og_connector, messaging_window_ms) + sizeof(int64_t))
+
+/* The host reads a copy of the plugin's descriptor that has every field of
+ * our minor: what the plugin's struct_size covers comes from the plugin, the
+ * rest gets the documented default, so no reader needs to know minors. */
+static const struct og_connector *desc_complete(struct og_plugin *p, const struct og_connector *c)
+{
+    memset(&p->full, 0, sizeof p->full);
+    memcpy(&p->full, c, c->struct_size);
+    if (c->struct_size < offsetof(struct og_connector, caps) + sizeof c->caps)
+        p->full.caps = OG_CAPS_1_0_DEFAULT;
+    if (!(p->full.default_rate_per_s > 0))
+        p->full.default_rate_per_s = OG_DEFAULT_RATE_PER_S;
+    return &p->full;
+}
+
 struct og_plugin *og_plugin_load(const char *path, char *errbuf, size_t errlen)
 {
     void *dl = dlopen(path, RTLD_NOW | RTLD_LOCAL);
@@ -69,9 +87,16 @@ struct og_plugin *og_plugin_load(const char *path, char *errbuf, size_t errlen)
         return refuse(dl, errbuf, errlen, path,
                       "built for ABI %u.%u, newer than this omnigate's %u.%u", c->abi_major,
                       c->abi_minor, OG_CONNECTOR_ABI_MAJOR, OG_CONNECTOR_ABI_MINOR);
-    if (c->struct_size != sizeof(struct og_connector))
-        return refuse(dl, errbuf, errlen, path, "descriptor size %zu, expected %zu",
-                      c->struct_size, sizeof(struct og_connector));
+    /* A plugin of our minor has exactly our layout; an older minor has a
+     * prefix of it, at least the 1.0 layout. */
+    size_t want_lo = c->abi_minor == OG_CONNECTOR_ABI_MINOR ? sizeof(struct og_connector)
+                                                             : OG_CONNECTOR_SIZE_1_0;
+    if (c->struct_size < want_lo || c->struct_size > sizeof(struct og_connector))
+        return refuse(dl, errbuf, errlen, path,
+                      "descriptor size %zu does not match ABI %u.%u (expected %zu)",
+                      c->struct_size, c->abi_major, c->abi_minor,
+                      c->abi_minor == OG_CONNECTOR_ABI_MINOR ? sizeof(struct og_connector)
+                                                             : (size_t)OG_CONNECTOR_SIZE_1_0);
     const char *missing = !c->name                       ? "name"
                           : !c->options                  ? "options"
                           : !c->create                   ? "create"
@@ -88,7 +113,7 @@ struct og_plugin *og_plugin_load(const char *path, char *errbuf, size_t errlen)
     struct og_plugin *p = og_calloc(1, sizeof *p);
     p->path = og_strdup(path);
     p->dl = dl;
-    p->desc = c;
+    p->desc = desc_complete(p, c);
     return p;
 }
 

@@ -3,8 +3,9 @@
  * og_plugin_load() dlopen()s one shared object and refuses it, with a
  * message naming the file and the reason, unless: it exports
  * og_connector_entry; the entry returns a descriptor; the ABI major equals
- * ours and its minor is not newer; struct_size is one we know; the name,
- * option table, create, destroy, send, and handle_http or poll are set. */
+ * ours and its minor is not newer; struct_size is ours for our minor, or
+ * covers at least the 1.0 layout for an older one; the name, option table,
+ * create, destroy, send, and handle_http or poll are set. */
 #ifndef OG_PLUGIN_H
 #define OG_PLUGIN_H
 #include <json-c/json.h>
@@ -14,7 +15,11 @@
 struct og_plugin {
     char *path;                        /* owned */
     void *dl;                          /* dlopen handle, owned */
-    const struct og_connector *desc;   /* [borrowed] from the .so while loaded */
+    /* Every field of this host's minor: fields an older plugin lacks hold
+     * their documented defaults, and default_rate_per_s is never 0. Points
+     * into full; strings and callbacks are [borrowed] from the .so. */
+    const struct og_connector *desc;
+    struct og_connector full;
 };
 
 /* A list of human-readable problems ("channels[0].options.bot_token: required"). */

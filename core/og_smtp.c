@@ -134,6 +134,50 @@ static int progress(void *ud, curl_off_t dt, curl_off_t dn, curl_off_t ut, curl_
     return a->flag && atomic_load(a->flag) ? 1 : 0;
 }
 
+/* Runs one SMTP transaction on h, whose message (MIME or upload) is set:
+ * envelope, URL, AUTH, TLS policy, limits. from is "<addr>". */
+static og_err transfer(CURL *h, const struct og_smtp_conf *c, const char *from,
+                       struct curl_slist *rcpt, struct og_smtp_result *res)
+{
+    curl_easy_setopt(h, CURLOPT_MAIL_FROM, from);
+    curl_easy_setopt(h, CURLOPT_URL, c->url);
+    curl_easy_setopt(h, CURLOPT_MAIL_RCPT, rcpt);
+    if (c->username && *c->username) {
+        curl_easy_setopt(h, CURLOPT_USERNAME, c->username);
+        curl_easy_setopt(h, CURLOPT_PASSWORD, c->password ? c->password : "");
+    }
+    if (strncmp(c->url, "smtps://", 8) != 0)
+        curl_easy_setopt(h, CURLOPT_USE_SSL,
+                         c->starttls == OG_STARTTLS_ALWAYS  ? CURLUSESSL_ALL
+                         : c->starttls == OG_STARTTLS_NEVER ? CURLUSESSL_NONE
+                                                            : CURLUSESSL_TRY);
+    if (c->ca_file && *c->ca_file)
+        curl_easy_setopt(h, CURLOPT_CAINFO, c->ca_file);
+    long to = c->timeout_ms > 0 ? c->timeout_ms : 30000;
+    curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, to);
+    curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, to < 10000 ? to : 10000);
+    curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "smtp,smtps");
+    struct abort_ctx ac = {c->abort};
+    curl_easy_setopt(h, CURLOPT_XFERINFOFUNCTION, progress);
+    curl_easy_setopt(h, CURLOPT_XFERINFODATA, &ac);
+    curl_easy_setopt(h, CURLOPT_NOPROGRESS, 0L);
+    char errbuf[CURL_ERROR_SIZE] = "";
+    curl_easy_setopt(h, CURLOPT_ERRORBUFFER, errbuf);
+
+    CURLcode rc = curl_easy_perform(h);
+    curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &res->code);
+    og_err e = OG_OK;
+    if (rc != CURLE_OK) {
+        e = res->code >= 500 && res->code < 600 ? OG_ERR_PERMANENT : OG_ERR_RETRYABLE;
+        if (res->code >= 200 && res->code < 400 && rc == CURLE_LOGIN_DENIED)
+            e = OG_ERR_PERMANENT;
+        snprintf(res->detail, sizeof res->detail, "%s%s%s (smtp %ld)", curl_easy_strerror(rc),
+                 errbuf[0] ? ": " : "", errbuf, res->code);
+    }
+    return e;
+}
+
 og_err og_smtp_send(const struct og_smtp_conf *c, const struct og_mail *m,
                     struct og_smtp_result *res)
 {
@@ -209,50 +253,83 @@ og_err og_smtp_send(const struct og_smtp_conf *c, const struct og_mail *m,
     }
 
     snprintf(line, sizeof line, "<%s>", faddr);
-    curl_easy_setopt(h, CURLOPT_MAIL_FROM, line);
     char rline[300];
     snprintf(rline, sizeof rline, "<%s>", m->to);
     rcpt = curl_slist_append(NULL, rline);
-    curl_easy_setopt(h, CURLOPT_URL, c->url);
-    curl_easy_setopt(h, CURLOPT_MAIL_RCPT, rcpt);
     curl_easy_setopt(h, CURLOPT_HTTPHEADER, hdrs);
     curl_easy_setopt(h, CURLOPT_MIMEPOST, mime);
-    if (c->username && *c->username) {
-        curl_easy_setopt(h, CURLOPT_USERNAME, c->username);
-        curl_easy_setopt(h, CURLOPT_PASSWORD, c->password ? c->password : "");
-    }
-    if (strncmp(c->url, "smtps://", 8) != 0)
-        curl_easy_setopt(h, CURLOPT_USE_SSL,
-                         c->starttls == OG_STARTTLS_ALWAYS  ? CURLUSESSL_ALL
-                         : c->starttls == OG_STARTTLS_NEVER ? CURLUSESSL_NONE
-                                                            : CURLUSESSL_TRY);
-    if (c->ca_file && *c->ca_file)
-        curl_easy_setopt(h, CURLOPT_CAINFO, c->ca_file);
-    long to = c->timeout_ms > 0 ? c->timeout_ms : 30000;
-    curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, to);
-    curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, to < 10000 ? to : 10000);
-    curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "smtp,smtps");
-    struct abort_ctx ac = {c->abort};
-    curl_easy_setopt(h, CURLOPT_XFERINFOFUNCTION, progress);
-    curl_easy_setopt(h, CURLOPT_XFERINFODATA, &ac);
-    curl_easy_setopt(h, CURLOPT_NOPROGRESS, 0L);
-    char errbuf[CURL_ERROR_SIZE] = "";
-    curl_easy_setopt(h, CURLOPT_ERRORBUFFER, errbuf);
-
-    CURLcode rc = curl_easy_perform(h);
-    curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &res->code);
-    og_err e = OG_OK;
-    if (rc != CURLE_OK) {
-        e = res->code >= 500 && res->code < 600 ? OG_ERR_PERMANENT : OG_ERR_RETRYABLE;
-        if (res->code >= 200 && res->code < 400 && rc == CURLE_LOGIN_DENIED)
-            e = OG_ERR_PERMANENT;
-        snprintf(res->detail, sizeof res->detail, "%s%s%s (smtp %ld)", curl_easy_strerror(rc),
-                 errbuf[0] ? ": " : "", errbuf, res->code);
-    }
+    og_err e = transfer(h, c, line, rcpt, res);
     curl_easy_cleanup(h);
     curl_mime_free(mime);
     curl_slist_free_all(hdrs);
     curl_slist_free_all(rcpt);
+    return e;
+}
+
+struct upload {
+    const char *p;
+    size_t left;
+};
+
+static size_t read_upload(char *buf, size_t size, size_t n, void *ud)
+{
+    struct upload *u = ud;
+    size_t k = size * n < u->left ? size * n : u->left;
+    memcpy(buf, u->p, k);
+    u->p += k;
+    u->left -= k;
+    return k;
+}
+
+og_err og_smtp_send_raw(const struct og_smtp_conf *c, const char *mail_from,
+                        const char *const *rcpts, const char *data, size_t len,
+                        struct og_smtp_result *res)
+{
+    memset(res, 0, sizeof *res);
+    if (!og_smtp_addr_ok(mail_from)) {
+        snprintf(res->detail, sizeof res->detail, "invalid envelope sender");
+        return OG_ERR_INVALID;
+    }
+    struct curl_slist *rcpt = NULL;
+    for (size_t i = 0; rcpts && rcpts[i]; i++) {
+        if (!og_smtp_addr_ok(rcpts[i])) {
+            snprintf(res->detail, sizeof res->detail, "invalid recipient address");
+            curl_slist_free_all(rcpt);
+            return OG_ERR_INVALID;
+        }
+        char line[300];
+        snprintf(line, sizeof line, "<%s>", rcpts[i]);
+        rcpt = curl_slist_append(rcpt, line);
+    }
+    if (!rcpt || !data || len == 0) {
+        snprintf(res->detail, sizeof res->detail, rcpt ? "empty message" : "no recipient");
+        curl_slist_free_all(rcpt);
+        return OG_ERR_INVALID;
+    }
+    CURL *h = curl_easy_init();
+    if (!h) {
+        snprintf(res->detail, sizeof res->detail, "curl_easy_init failed");
+        curl_slist_free_all(rcpt);
+        return OG_ERR_RETRYABLE;
+    }
+    /* SMTP wants CRLF, and CURLOPT_CRLF would turn a CRLF into CR CR LF:
+     * bare LFs are converted here, once. libcurl dot-stuffs. */
+    struct og_buf crlf = {0};
+    for (size_t i = 0; i < len; i++) {
+        if (data[i] == '\n' && (i == 0 || data[i - 1] != '\r'))
+            og_buf_append(&crlf, "\r", 1);
+        og_buf_append(&crlf, data + i, 1);
+    }
+    struct upload u = {crlf.data, crlf.len};
+    curl_easy_setopt(h, CURLOPT_UPLOAD, 1L);
+    curl_easy_setopt(h, CURLOPT_READFUNCTION, read_upload);
+    curl_easy_setopt(h, CURLOPT_READDATA, &u);
+    curl_easy_setopt(h, CURLOPT_INFILESIZE_LARGE, (curl_off_t)crlf.len);
+    char from[300];
+    snprintf(from, sizeof from, "<%s>", mail_from);
+    og_err e = transfer(h, c, from, rcpt, res);
+    curl_easy_cleanup(h);
+    curl_slist_free_all(rcpt);
+    og_buf_free(&crlf);
     return e;
 }

@@ -47,6 +47,13 @@ struct og_smtp_result {
 
 og_err og_smtp_send(const struct og_smtp_conf *c, const struct og_mail *m,
                     struct og_smtp_result *res);
+/* Relays a message the caller built (headers, blank line, body) to rcpts
+ * (NULL-terminated bare addresses) with the envelope sender mail_from;
+ * c->from is not used. Bare LFs become CRLF; libcurl dot-stuffs.
+ * The same outcome classes as og_smtp_send. */
+og_err og_smtp_send_raw(const struct og_smtp_conf *c, const char *mail_from,
+                        const char *const *rcpts, const char *data, size_t len,
+                        struct og_smtp_result *res);
 
 /* 1 when s is a plain address local@domain (no name, no brackets, no spaces
  * or control characters, at most 254 bytes, a domain of dotted labels). */

@@ -10,8 +10,9 @@
  *           409 "session_open" when the contact has an open session (reply to
  *           it instead; its id is in the message), 409 "window_closed" on
  *           WhatsApp/Messenger when the customer has not written in the last
- *           24 h (those platforms need a template then), 409 "unsupported" for
- *           webchat (a visitor cannot be reached when not on the page).
+ *           24 h (those platforms need a template then), 409 "unsupported"
+ *           when the connector lacks OG_CAP_START_OUTBOUND (web chat: a
+ *           visitor cannot be reached when not on the page).
  *
  * The sender is {"type":"agent","id":<agent id>}, or id "admin" for the
  * configuration's admin token. */
@@ -168,9 +169,9 @@ static void start_session(struct og_api_ctx *ctx)
         goto out;
     }
     const char *connector = ch->plugin->desc->name;
-    if (strcmp(connector, "webchat") == 0) {
+    if (!(ch->plugin->desc->caps & OG_CAP_START_OUTBOUND)) {
         og_reply_error(ctx->r, 409, "unsupported",
-                       "webchat conversations are started by the visitor");
+                       "conversations on this channel are started by the customer");
         goto out;
     }
     struct og_outbox_start s = {ch->id, connector, ch->routing, cid, ext, ctx->who.agent_id,

@@ -153,8 +153,7 @@ static void process(struct sender *s, const char *entry, const char *mid, int cl
     }
     const struct og_config_channel *cc = channel_cfg(w->g, ch->id);
     double rate = cc && cc->rate_limit_per_s > 0 ? cc->rate_limit_per_s
-                                                 : og_config_default_rate(
-                                                       ch->plugin->desc->name);
+                                                 : ch->plugin->desc->default_rate_per_s;
     for (;;) {
         int64_t wait = 0;
         if (og_outbox_rate(c, ch->id, rate, 0, &wait) != OG_OK || atomic_load(&w->stop))

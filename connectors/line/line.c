@@ -335,6 +335,8 @@ static const struct og_connector line_connector = {
     .poll = NULL,
     .poll_wakeup = NULL,
     .send = line_send_cb,
+    .default_rate_per_s = 2000, /* Messaging API: 2,000 requests per second per channel */
+    .caps = OG_CAP_START_OUTBOUND | OG_CAP_ATTACH_URL,
 };
 
 OG_CONNECTOR_EXPORT const struct og_connector *og_connector_entry(void)

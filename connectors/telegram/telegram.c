@@ -250,6 +250,8 @@ static const struct og_connector telegram_connector = {
     .poll = telegram_poll,
     .poll_wakeup = telegram_poll_wakeup,
     .send = telegram_send_cb,
+    .default_rate_per_s = 30, /* Bot API: about 30 messages per second per bot */
+    .caps = OG_CAP_START_OUTBOUND | OG_CAP_ATTACH_URL,
 };
 
 OG_CONNECTOR_EXPORT const struct og_connector *og_connector_entry(void)

@@ -391,6 +391,8 @@ static const struct og_connector vk_connector = {
     .poll = vk_poll,
     .poll_wakeup = vk_poll_wakeup,
     .send = vk_send_cb,
+    .default_rate_per_s = 20, /* messages.send: 20 calls per second per community token */
+    .caps = OG_CAP_START_OUTBOUND | OG_CAP_ATTACH_URL,
 };
 
 OG_CONNECTOR_EXPORT const struct og_connector *og_connector_entry(void) { return &vk_connector; }

@@ -96,6 +96,8 @@ static const struct og_connector whatsapp_connector = {
     .poll_wakeup = NULL,
     .send = whatsapp_send,
     .messaging_window_ms = 24 * 3600 * 1000, /* the customer-service window */
+    .default_rate_per_s = 80, /* Cloud API: 80 messages per second per number by default */
+    .caps = OG_CAP_START_OUTBOUND | OG_CAP_ATTACH_URL,
 };
 
 OG_CONNECTOR_EXPORT const struct og_connector *og_connector_entry(void)

@@ -534,6 +534,7 @@ static const struct og_connector signed_json_connector = {
     .poll = NULL,
     .poll_wakeup = NULL,
     .send = signed_json_send,
+    .caps = OG_CAP_START_OUTBOUND | OG_CAP_ATTACH_URL,
 };
 
 OG_CONNECTOR_EXPORT const struct og_connector *og_connector_entry(void)

@@ -51,11 +51,15 @@ static const struct og_connector broken_connector = {
 #endif
 #if defined(BROKEN_NEWER_MINOR)
     .abi_minor = OG_CONNECTOR_ABI_MINOR + 1,
+#elif defined(BROKEN_SHORT_OLD_MINOR)
+    .abi_minor = 0, /* claims 1.0 but is shorter than the 1.0 layout */
 #else
     .abi_minor = OG_CONNECTOR_ABI_MINOR,
 #endif
 #if defined(BROKEN_STRUCT_SIZE)
     .struct_size = sizeof(struct og_connector) - sizeof(void *),
+#elif defined(BROKEN_SHORT_OLD_MINOR)
+    .struct_size = offsetof(struct og_connector, messaging_window_ms),
 #else
     .struct_size = sizeof(struct og_connector),
 #endif

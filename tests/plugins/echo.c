@@ -67,6 +67,7 @@ static const struct og_connector echo_connector = {
     .destroy = echo_destroy,
     .handle_http = echo_handle_http,
     .send = echo_send,
+    .caps = OG_CAP_START_OUTBOUND | OG_CAP_ATTACH_URL,
 };
 
 OG_CONNECTOR_EXPORT const struct og_connector *og_connector_entry(void)

@@ -13,6 +13,7 @@
  * load too: build-out-of-tree.sh uses it to put an out-of-tree build of the
  * signed_json example through the real loader. */
 #include "echo.h"
+#include "og_channel.h"
 #include "og_plugin.h"
 #include "og_test.h"
 
@@ -59,6 +60,7 @@ static void test_refusals(void)
     check_refused("wrong_major", major);
     check_refused("newer_minor", "newer than this omnigate");
     check_refused("wrong_size", "descriptor size");
+    check_refused("short_old", "does not match ABI 1.0");
     check_refused("no_create", "mandatory field 'create'");
     check_refused("no_send", "mandatory field 'send'");
     check_refused("no_handlers", "mandatory field 'handle_http or poll'");
@@ -133,6 +135,56 @@ static void test_echo_loads(void)
     CHECK_INT(p->desc->abi_major, OG_CONNECTOR_ABI_MAJOR);
     CHECK_INT(p->desc->conf_size, sizeof(struct echo_conf));
     CHECK(p->desc->create && p->desc->destroy && p->desc->send && p->desc->handle_http);
+    og_plugin_unload(p);
+}
+
+/* A plugin built against the frozen 1.0 header loads; the 1.1 fields it
+ * cannot have read as their defaults; its instance works through the
+ * services table. */
+static void test_older_minor(void)
+{
+    char err[512] = "";
+    struct og_plugin *p = og_plugin_load_by_name(OG_TEST_PLUGIN_DIR, "old10", err, sizeof err);
+    CHECK(p != NULL);
+    if (!p) {
+        fprintf(stderr, "old10: %s\n", err);
+        return;
+    }
+    CHECK_INT(p->desc->abi_minor, 0);
+    CHECK(p->desc->struct_size < sizeof(struct og_connector));
+    CHECK_INT(p->desc->messaging_window_ms, 3600000);
+    CHECK_INT(p->desc->caps, OG_CAPS_1_0_DEFAULT);
+    CHECK(p->desc->default_rate_per_s == OG_DEFAULT_RATE_PER_S);
+    struct og_errors errs = {0};
+    struct og_channel *ch = og_channel_create(p, "legacy", NULL, NULL, "channels[0].options",
+                                              NULL, &errs);
+    CHECK(ch != NULL);
+    CHECK_INT(errs.n, 0);
+    if (ch) {
+        struct og_outbound m = {.struct_size = sizeof m, .message_id = "msg_1", .text = "x"};
+        struct og_send_result r = {.struct_size = sizeof r};
+        CHECK_INT(p->desc->send(ch->inst, &m, &r), OG_OK);
+        char want[64];
+        snprintf(want, sizeof want, "msg_1/%zu", sizeof(struct og_services));
+        CHECK_STR(r.provider_message_id, want);
+        free(r.provider_message_id);
+        og_channel_destroy(ch);
+    }
+    og_errors_free(&errs);
+    og_plugin_unload(p);
+}
+
+/* echo is built against this header: caps and rate are what it declares. */
+static void test_current_minor_fields(void)
+{
+    char err[512] = "";
+    struct og_plugin *p = og_plugin_load_by_name(OG_TEST_PLUGIN_DIR, "echo", err, sizeof err);
+    CHECK(p != NULL);
+    if (!p)
+        return;
+    CHECK_INT(p->desc->abi_minor, OG_CONNECTOR_ABI_MINOR);
+    CHECK_INT(p->desc->caps, OG_CAP_START_OUTBOUND | OG_CAP_ATTACH_URL);
+    CHECK(p->desc->default_rate_per_s == OG_DEFAULT_RATE_PER_S);
     og_plugin_unload(p);
 }
 
@@ -288,6 +340,8 @@ int main(void)
     test_refusals();
     test_names();
     test_echo_loads();
+    test_older_minor();
+    test_current_minor_fields();
     char err[512] = "";
     struct og_plugin *echo = og_plugin_load_by_name(OG_TEST_PLUGIN_DIR, "echo", err, sizeof err);
     if (echo) {

@@ -20,9 +20,15 @@
  *
  * Versioning: OG_CONNECTOR_ABI_MAJOR changes when a field changes meaning or
  * place (the loader refuses a different major); OG_CONNECTOR_ABI_MINOR
- * changes when fields are appended (the loader refuses a plugin built for a
- * newer minor than the host). Structs that may grow carry struct_size so
- * each side can tell which fields the other one knows. */
+ * changes when fields are appended. The loader refuses a plugin built for a
+ * newer minor than the host and accepts every older minor of its major:
+ * fields appended after the plugin's minor read as their documented
+ * defaults. Structs that may grow carry struct_size so each side can tell
+ * which fields the other one knows.
+ *
+ * History: 1.0 the first layout. 1.1 appended og_connector.default_rate_per_s
+ * and og_connector.caps (what the platform allows, so the host never tests a
+ * connector's name) and og_services.smtp_send. */
 #ifndef OMNIGATE_CONNECTOR_H
 #define OMNIGATE_CONNECTOR_H
 
@@ -35,7 +41,7 @@ extern "C" {
 #endif
 
 #define OG_CONNECTOR_ABI_MAJOR 1
-#define OG_CONNECTOR_ABI_MINOR 0
+#define OG_CONNECTOR_ABI_MINOR 1
 
 /* The one error enum of omnigate, shared by plugins and the core. Values are
  * stable: never renumbered, never reused. og_strerror() (host) and
@@ -290,6 +296,31 @@ struct og_send_result {
     int reply_token_consumed;
 };
 
+/* ------------------------------------------------------ SMTP (outbound, 1.1) */
+
+/* One message to relay over SMTP through the host's client (libcurl, which
+ * verifies the server's certificate, speaks STARTTLS and AUTH). The plugin
+ * builds the whole RFC 5322 message; the host only carries it. All pointers
+ * [borrowed] for the call. */
+struct og_smtp_call {
+    size_t struct_size;             /* sizeof(struct og_smtp_call) */
+    const char *url;                /* smtp://host[:port] or smtps://host[:port] */
+    const char *username;           /* NULL or "" = no AUTH */
+    const char *password;
+    const char *starttls;           /* smtp:// only: "auto" (default), "always", "never" */
+    const char *ca_file;            /* NULL = the system's CAs */
+    const char *mail_from;          /* envelope sender, a bare address */
+    const char *const *rcpt;        /* NULL-terminated envelope recipients (bare addresses) */
+    const char *data;               /* the message: headers, blank line, body (CRLF or LF) */
+    size_t data_len;
+    long timeout_ms;                /* whole transaction; 0 = 30 s */
+};
+
+struct og_smtp_reply {
+    long code;                      /* the last SMTP reply code; 0 when none came */
+    char detail[256];               /* a readable reason when not OG_OK */
+};
+
 /* ---------------------------------------------------------------- services */
 
 /* The host's services, [host] valid from create() until destroy() returns.
@@ -358,9 +389,28 @@ struct og_services {
     /* Add a response header (Allow, WWW-Authenticate, Retry-After...); both
      * strings are copied. CR and LF are refused (returns OG_ERR_INVALID). */
     og_err (*respond_header)(struct og_http_resp *resp, const char *name, const char *value);
+
+    /* 1.1: relay one message over SMTP. OG_OK when the server accepted it
+     * (250 after DATA); OG_ERR_RETRYABLE for a 4xx reply or no reply at all
+     * (connect, timeout, TLS); OG_ERR_PERMANENT for a 5xx reply; OG_ERR_INVALID
+     * for an unusable call (bad address, CR/LF where none may be). rep says
+     * why. */
+    og_err (*smtp_send)(void *host, const struct og_smtp_call *call, struct og_smtp_reply *rep);
 };
 
 /* --------------------------------------------------------------- connector */
+
+/* What a platform allows (og_connector.caps, 1.1). A plugin built against
+ * 1.0 has no caps field: the host then assumes OG_CAPS_1_0_DEFAULT. */
+#define OG_CAP_START_OUTBOUND (1u << 0) /* an agent may start a conversation */
+#define OG_CAP_NON_REALTIME (1u << 1)   /* e-mail-like: counts against max_nrt_chats */
+#define OG_CAP_ATTACH_URL (1u << 2)     /* outbound attachments by public URL */
+#define OG_CAP_ATTACH_UPLOAD (1u << 3)  /* outbound attachments uploaded by the plugin */
+#define OG_CAPS_1_0_DEFAULT (OG_CAP_START_OUTBOUND | OG_CAP_ATTACH_URL)
+
+/* Sends per second a channel gets when its config sets no rate_limit_per_s
+ * and the plugin declares none (0, or a 1.0 plugin). */
+#define OG_DEFAULT_RATE_PER_S 50.0
 
 struct og_connector {
     uint16_t abi_major, abi_minor;
@@ -400,6 +450,16 @@ struct og_connector {
      * 0 = no window. The core tracks it per session, shows it on the session
      * ("window_expires_at") and emits session.window_closed when it ends. */
     int64_t messaging_window_ms;
+
+    /* Fields below were appended in 1.1; the host reads them only when
+     * struct_size covers them (else the defaults named on each). */
+
+    /* The platform's documented send rate, messages per second per channel
+     * (Telegram 30, VK 20...); 0 = OG_DEFAULT_RATE_PER_S. A channel's
+     * rate_limit_per_s overrides it. */
+    double default_rate_per_s;
+    /* OG_CAP_* bits; a 1.0 plugin gets OG_CAPS_1_0_DEFAULT. */
+    uint32_t caps;
 };
 
 #define OG_CONNECTOR_HEADER                                                         \

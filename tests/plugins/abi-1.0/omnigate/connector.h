@@ -1,0 +1,425 @@
+/* FROZEN: omnigate/connector.h exactly as ABI 1.0 shipped it (the header of
+ * 41b7e01). tests/plugins/old10.c is built against it to prove that the
+ * loader keeps accepting plugins of an older minor. Never edit below. */
+/* omnigate/connector.h - the connector plugin ABI.
+ *
+ * A connector is a shared object that exports exactly one symbol,
+ * og_connector_entry(), returning a pointer to a static const struct
+ * og_connector. The host dlopen()s it, checks the ABI version and the
+ * struct size, checks that the mandatory callbacks are set, validates each
+ * channel's options against the connector's option table and then calls
+ * create() once per configured channel.
+ *
+ * This is the only header a plugin needs: everything a plugin would
+ * otherwise link (HTTP client, JSON, HMAC, base64, logging, clock, durable
+ * state) is reached through the services table the host hands to create().
+ * A plugin never touches Redis or another plugin.
+ *
+ * Ownership tags used on every pointer below:
+ *   [borrowed] valid only for the duration of the call that passed it;
+ *   [host]     owned by the host, valid for the lifetime stated next to it;
+ *   [xfer]     ownership moves to the receiver, who frees it with svc->free
+ *              (or with the destructor named next to it).
+ *
+ * Versioning: OG_CONNECTOR_ABI_MAJOR changes when a field changes meaning or
+ * place (the loader refuses a different major); OG_CONNECTOR_ABI_MINOR
+ * changes when fields are appended (the loader refuses a plugin built for a
+ * newer minor than the host). Structs that may grow carry struct_size so
+ * each side can tell which fields the other one knows. */
+#ifndef OMNIGATE_CONNECTOR_H
+#define OMNIGATE_CONNECTOR_H
+
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define OG_CONNECTOR_ABI_MAJOR 1
+#define OG_CONNECTOR_ABI_MINOR 0
+
+/* The one error enum of omnigate, shared by plugins and the core. Values are
+ * stable: never renumbered, never reused. og_strerror() (host) and
+ * svc->strerror() (plugins) give a fixed English name for each. */
+typedef enum og_err {
+    OG_OK = 0,
+    OG_ERR_INVALID = 1,       /* malformed input: 400, nothing stored */
+    OG_ERR_SIGNATURE = 2,     /* bad or missing inbound signature: 401 */
+    OG_ERR_AUTH = 3,          /* the platform rejected our credentials */
+    OG_ERR_RATE_LIMITED = 4,  /* slow down; retry after retry_after_ms */
+    OG_ERR_RETRYABLE = 5,     /* network error, timeout, 5xx: back off, retry */
+    OG_ERR_WINDOW_CLOSED = 6, /* the platform's messaging window expired */
+    OG_ERR_PERMANENT = 7,     /* the platform refused for good; never retry */
+    OG_ERR_NOMEM = 8,
+    OG_ERR_UNAVAILABLE = 9,   /* our storage (Redis) is down: 503, retry */
+    OG_ERR_NOT_FOUND = 10,    /* 404 */
+    OG_ERR_CONFLICT = 11,     /* 409 */
+    OG_ERR_TOO_LARGE = 12,    /* 413 */
+    OG_ERR_FORBIDDEN = 13,    /* 403 */
+    OG_ERR_UNSUPPORTED = 14,  /* the connector cannot do this (e.g. a kind) */
+    OG_ERR_INTERNAL = 15,     /* a bug or an unexpected library failure */
+    OG_ERR__LAST              /* sentinel, never returned */
+} og_err;
+
+/* Log levels, most severe first. */
+enum og_log_level { OG_LOG_ERROR = 0, OG_LOG_WARN, OG_LOG_INFO, OG_LOG_DEBUG };
+
+/* ---------------------------------------------------------------- options */
+
+enum og_opt_type {
+    OG_OPT_STR = 0, /* char *            */
+    OG_OPT_INT,     /* int64_t           */
+    OG_OPT_BOOL,    /* int (0 or 1)      */
+    OG_OPT_URL,     /* char *, must be http:// or https:// */
+    OG_OPT_ENUM     /* char *, one of the '|'-separated words in choices */
+};
+
+#define OG_OPT_REQUIRED (1u << 0)
+#define OG_OPT_SECRET (1u << 1) /* never logged nor printed; "${ENV}" is usual */
+
+/* One row of a connector's option table; the table ends with a row whose name
+ * is NULL. The host parses channels[i].options against it, fills a zeroed
+ * block of conf_size bytes (each value at its offset), and hands that block
+ * to create(). Strings in that block are [host], valid until destroy(). */
+struct og_option {
+    const char *name;      /* key under channels[i].options */
+    enum og_opt_type type;
+    const char *def;       /* default, as text; NULL = none */
+    unsigned flags;        /* OG_OPT_* */
+    size_t offset;         /* offsetof(struct <name>_conf, field) */
+    const char *help;      /* one line for --connector-help and the README */
+    const char *choices;   /* OG_OPT_ENUM only: "webhook|polling" */
+};
+
+/* ------------------------------------------------------------ JSON (json-c) */
+
+/* An opaque JSON value. Values returned by parse() and the new_*() builders
+ * are [xfer]: release them with put(). Values returned by get(), at() and
+ * find() are [borrowed] from their parent and live as long as it does. */
+struct og_json;
+
+enum og_json_type {
+    OG_JSON_NULL = 0, OG_JSON_BOOL, OG_JSON_DOUBLE, OG_JSON_INT,
+    OG_JSON_OBJECT, OG_JSON_ARRAY, OG_JSON_STRING
+};
+
+struct og_json_api {
+    size_t struct_size;
+    struct og_json *(*parse)(const char *buf, size_t len); /* NULL if malformed */
+    void (*put)(struct og_json *j);                         /* NULL is fine */
+    enum og_json_type (*type)(const struct og_json *j);     /* NULL -> OG_JSON_NULL */
+    struct og_json *(*get)(const struct og_json *obj, const char *key);
+    struct og_json *(*at)(const struct og_json *arr, size_t i);
+    size_t (*len)(const struct og_json *arr_or_obj);
+    /* Dotted path with numeric array indices: "entry.0.changes.0.value". */
+    struct og_json *(*find)(const struct og_json *j, const char *path);
+    /* Scalars as text: strings as they are, numbers and booleans printed
+     * ("1111111", "true"); NULL for null, objects, arrays and absent values.
+     * The text is [borrowed] from j. */
+    const char *(*str)(const struct og_json *j);
+    int64_t (*int64)(const struct og_json *j);   /* 0 if not a number */
+    double (*dbl)(const struct og_json *j);      /* 0 if not a number */
+    int (*boolean)(const struct og_json *j);     /* JSON truthiness */
+    /* Object iteration: the i-th key, [borrowed]; NULL past the end. */
+    const char *(*key_at)(const struct og_json *obj, size_t i);
+    /* Builders. set() and append() take ownership of val [xfer]. */
+    struct og_json *(*new_object)(void);
+    struct og_json *(*new_array)(void);
+    struct og_json *(*new_string)(const char *s);
+    struct og_json *(*new_int)(int64_t v);
+    struct og_json *(*new_double)(double v);
+    struct og_json *(*new_bool)(int v);
+    void (*set)(struct og_json *obj, const char *key, struct og_json *val);
+    void (*append)(struct og_json *arr, struct og_json *val);
+    /* Compact serialization, [borrowed] from j until j changes or is put. */
+    const char *(*serialize)(struct og_json *j, size_t *len);
+};
+
+/* --------------------------------------------------------- HTTP (inbound) */
+
+/* An inbound request on /hooks/{channel}[/...], [borrowed] for the call.
+ * Header and query lookups go through svc->req_header / svc->req_query. */
+struct og_http_req {
+    const char *method;    /* "GET", "POST", ... */
+    const char *path;      /* the part after /hooks/{channel}; "" or "/..." */
+    const char *body;      /* raw bytes exactly as received, NUL-terminated */
+    size_t body_len;
+    void *host_ctx;        /* [host] opaque; pass the request to svc calls */
+};
+
+/* What the plugin answers. Set it with svc->respond(); if the plugin never
+ * does, the host answers according to the returned og_err (OG_OK: 200 with
+ * an empty body). */
+struct og_http_resp;
+
+/* -------------------------------------------------------- HTTP (outbound) */
+
+struct og_http_part {          /* one multipart/form-data part */
+    const char *name;
+    const char *filename;      /* NULL for a plain field */
+    const char *content_type;  /* NULL = let the host choose */
+    const void *data;
+    size_t len;
+};
+
+struct og_http_call {
+    size_t struct_size;             /* sizeof(struct og_http_call) */
+    const char *method;             /* "GET", "POST", ... */
+    const char *url;                /* full URL */
+    const char *const *headers;     /* NULL-terminated "Name: value" list, or NULL */
+    const char *body;               /* NULL for none */
+    size_t body_len;
+    const char *content_type;       /* for body; NULL = none */
+    const struct og_http_part *parts; /* multipart/form-data instead of body */
+    size_t n_parts;
+    long timeout_ms;                /* 0 = the host default (30 s) */
+};
+
+struct og_http_result {
+    long status;                    /* HTTP status; 0 when no answer came */
+    char *body;                     /* [xfer] NUL-terminated, or NULL */
+    size_t body_len;
+    long retry_after_ms;            /* from Retry-After, else -1 */
+    char *content_type;             /* [xfer] or NULL */
+    char errbuf[128];               /* transport error text when status == 0 */
+};
+
+/* ------------------------------------------------------ normalized model */
+
+enum og_kind {
+    OG_KIND_TEXT = 0, OG_KIND_IMAGE, OG_KIND_VIDEO, OG_KIND_AUDIO, OG_KIND_FILE,
+    OG_KIND_STICKER, OG_KIND_LOCATION, OG_KIND_CONTACT, OG_KIND_INTERACTIVE,
+    OG_KIND_REACTION, OG_KIND_SYSTEM, OG_KIND__LAST
+};
+
+struct og_attachment {          /* all strings [borrowed]; NULL = absent */
+    const char *url;
+    const char *media_id;
+    const char *mime_type;
+    const char *name;
+    int64_t size;               /* bytes; 0 = unknown */
+};
+
+struct og_location {
+    double latitude, longitude;
+    const char *name, *address; /* [borrowed]; NULL = absent */
+};
+
+/* The person on the platform side, as the platform describes them. */
+struct og_profile {             /* all strings [borrowed]; NULL = absent */
+    const char *external_id;    /* required: the platform's id for the person */
+    const char *name;
+    const char *username;
+    const char *avatar_url;
+    const char *phone;
+    const char *email;
+};
+
+/* A customer message as a connector saw it; the host stores it durably.
+ * Every pointer is [borrowed] for the duration of svc->emit(). */
+struct og_inbound {
+    size_t struct_size;             /* sizeof(struct og_inbound) */
+    /* The platform's delivery key for de-duplication (Telegram update_id,
+     * LINE webhookEventId, VK event_id, WhatsApp wamid...). Required. */
+    const char *dedup_key;
+    const char *provider_message_id;/* the platform's message id, or NULL */
+    /* The conversation within this channel: a chat id, a group id, a peer id.
+     * NULL = the profile's external_id. One thread = one session. */
+    const char *thread_id;
+    struct og_profile from;
+    enum og_kind kind;
+    const char *text;               /* text or caption; NULL = none */
+    const struct og_attachment *attachments;
+    size_t n_attachments;
+    const struct og_location *location;   /* NULL = none */
+    const char *reply_to_provider_id;     /* the platform id quoted, or NULL */
+    /* A short-lived token the platform issued for answering this message
+     * (LINE replyToken). The host stores it and hands it back to send(). */
+    const char *reply_token;
+    int64_t timestamp_ms;           /* platform time; 0 = now */
+    const char *raw;                /* the raw platform event, kept for audit */
+    size_t raw_len;
+};
+
+enum og_msg_status {
+    OG_STATUS_PENDING = 0, OG_STATUS_SENT, OG_STATUS_DELIVERED, OG_STATUS_READ,
+    OG_STATUS_FAILED, OG_STATUS__LAST
+};
+
+/* A delivery status for one of our outbound messages (WhatsApp statuses,
+ * Messenger delivery/read watermarks). Every pointer is [borrowed]. */
+struct og_status_update {
+    size_t struct_size;             /* sizeof(struct og_status_update) */
+    const char *dedup_key;          /* e.g. "wamid...:read"; required */
+    /* Either the provider id of one outbound message ... */
+    const char *provider_message_id;
+    /* ... or a watermark: every outbound message to this thread sent at or
+     * before watermark_ms (platform time, ms) reaches the status. */
+    const char *thread_id;
+    int64_t watermark_ms;
+    enum og_msg_status status;
+    const char *error_code;         /* for OG_STATUS_FAILED, else NULL */
+    const char *error_message;
+    int64_t timestamp_ms;
+};
+
+/* A message the host asks the connector to deliver. [borrowed] for send(). */
+struct og_outbound {
+    size_t struct_size;             /* sizeof(struct og_outbound) */
+    const char *message_id;         /* our "msg_..." id: stable across retries,
+                                       use it for idempotency keys */
+    const char *thread_id;          /* where to send (as given on inbound) */
+    const char *contact_external_id;
+    enum og_kind kind;
+    const char *text;               /* or caption */
+    const struct og_attachment *attachments;
+    size_t n_attachments;
+    const char *reply_to_provider_id;   /* quote this platform message, or NULL */
+    const char *reply_token;            /* last token the platform gave, or NULL */
+    int64_t reply_token_age_ms;         /* how long ago it was received */
+    int64_t last_inbound_age_ms;        /* since the customer last wrote; -1 never */
+};
+
+struct og_send_result {
+    size_t struct_size;             /* set by the host: sizeof at its build */
+    char *provider_message_id;      /* [xfer] set on success */
+    long retry_after_ms;            /* for OG_ERR_RATE_LIMITED; -1 unknown */
+    char error_code[64];            /* the platform's error code, as text */
+    char error_message[256];        /* the platform's words, for the agent */
+    /* Set to 1 when send() used up og_outbound.reply_token (LINE tokens are
+     * single use): the host then stops handing it out. */
+    int reply_token_consumed;
+};
+
+/* ---------------------------------------------------------------- services */
+
+/* The host's services, [host] valid from create() until destroy() returns.
+ * 'host' arguments are the handle given to create(). Every function is
+ * thread-safe; several threads may call into one instance at once. */
+struct og_services {
+    size_t struct_size;             /* check before using fields added later */
+    void *(*alloc)(size_t n);       /* never returns NULL (aborts on OOM) */
+    void (*free)(void *p);
+    char *(*strdup)(const char *s); /* [xfer]; NULL in, NULL out */
+    /* Logging; lines carry the channel id. Secrets must never be passed. */
+    void (*log)(void *host, enum og_log_level lvl, const char *fmt, ...)
+#if defined(__GNUC__)
+        __attribute__((format(printf, 3, 4)))
+#endif
+        ;
+    int (*log_enabled)(void *host, enum og_log_level lvl);
+    const char *(*strerror)(og_err e);
+    int64_t (*now_ms)(void);        /* wall clock, Unix ms */
+    const struct og_json_api *json;
+
+    /* Crypto. ct_equal compares in time independent of the contents (and of
+     * where they differ); lengths are not secret. */
+    void (*hmac_sha256)(const void *key, size_t klen, const void *msg, size_t mlen,
+                        unsigned char out[32]);
+    void (*sha256)(const void *msg, size_t mlen, unsigned char out[32]);
+    int (*ct_equal)(const void *a, size_t alen, const void *b, size_t blen);
+    /* Encoders write a NUL-terminated string into out and return its length,
+     * or (size_t)-1 when out is too small. */
+    size_t (*hex_encode)(const void *in, size_t len, char *out, size_t outsz);
+    size_t (*base64_encode)(const void *in, size_t len, char *out, size_t outsz);
+    /* Decoders return the decoded length or (size_t)-1 on bad input. */
+    size_t (*base64_decode)(const char *in, size_t len, unsigned char *out, size_t outsz);
+    char *(*url_escape)(const char *s); /* [xfer] percent-encoded */
+
+    /* Outbound HTTP through libcurl; never follows redirects. Returns OG_OK
+     * when an HTTP answer came (whatever its status), OG_ERR_RETRYABLE on a
+     * transport failure (res->errbuf says why). res must be released with
+     * http_result_free. */
+    og_err (*http)(void *host, const struct og_http_call *call, struct og_http_result *res);
+    void (*http_result_free)(struct og_http_result *res);
+
+    /* Inbound request helpers. Header names are case-insensitive. The values
+     * are [borrowed] from the request. */
+    const char *(*req_header)(const struct og_http_req *req, const char *name);
+    const char *(*req_query)(const struct og_http_req *req, const char *name);
+    /* Set the answer; body is copied. */
+    void (*respond)(struct og_http_resp *resp, int status, const char *content_type,
+                    const char *body, size_t len);
+
+    /* Hand one parsed item to the core, which stores it durably before this
+     * returns. OG_OK also for a duplicate (already stored: nothing to do).
+     * Any other result must be returned from handle_http()/poll() so the
+     * platform is not acknowledged; the host answers 503 in that case anyway. */
+    og_err (*emit_message)(void *host, const struct og_inbound *msg);
+    og_err (*emit_status)(void *host, const struct og_status_update *st);
+
+    /* Small durable per-channel state (polling offsets, cursors).
+     * state_get returns OG_OK and *val [xfer] (NULL when unset). */
+    og_err (*state_get)(void *host, const char *key, char **val);
+    og_err (*state_set)(void *host, const char *key, const char *val);
+
+    /* Fields below were appended after the first layout; a plugin checks
+     * svc->struct_size before using them. */
+
+    /* Add a response header (Allow, WWW-Authenticate, Retry-After...); both
+     * strings are copied. CR and LF are refused (returns OG_ERR_INVALID). */
+    og_err (*respond_header)(struct og_http_resp *resp, const char *name, const char *value);
+};
+
+/* --------------------------------------------------------------- connector */
+
+struct og_connector {
+    uint16_t abi_major, abi_minor;
+    size_t struct_size;             /* sizeof(struct og_connector) at build */
+    const char *name;               /* "telegram": the channel's "connector" */
+    const char *version;
+    const char *description;
+    const char *platform_api;       /* the platform API version implemented */
+    const struct og_option *options; /* table ending with { NULL } */
+    size_t conf_size;               /* size of the block the options fill */
+
+    /* Mandatory. Create an instance for one channel. conf [host] stays valid
+     * until destroy(); host [host] likewise; *inst is the plugin's own.
+     * errbuf gets a one-line reason on failure. */
+    og_err (*create)(const struct og_services *svc, void *host, const void *conf,
+                     void **inst, char *errbuf, size_t errlen);
+    /* Mandatory. Free everything the instance owns. */
+    void (*destroy)(void *inst);
+    /* Mandatory unless poll is set. Handle GET/POST /hooks/{channel}[/...]:
+     * verify, parse, emit every item, then answer. Return OG_ERR_SIGNATURE
+     * (401, or set another status with respond()), OG_ERR_INVALID (400), or
+     * the error emit returned. */
+    og_err (*handle_http)(void *inst, const struct og_http_req *req,
+                          struct og_http_resp *resp);
+    /* Optional. Called in a loop from a thread of its own: wait up to
+     * timeout_ms for new items (long poll), emit them, return. A non-OK
+     * return makes the host back off before the next call, except
+     * OG_ERR_UNSUPPORTED: this instance does not poll (e.g. it is configured
+     * for webhooks) and the host stops calling. */
+    og_err (*poll)(void *inst, int timeout_ms);
+    /* Optional: cancel a poll() in progress soon (at shutdown). */
+    void (*poll_wakeup)(void *inst);
+    /* Mandatory. Deliver one message; fill res. */
+    og_err (*send)(void *inst, const struct og_outbound *msg, struct og_send_result *res);
+    /* The platform's customer-service window: how long after the customer's
+     * last message free-form messages may be sent (WhatsApp, Messenger: 24 h);
+     * 0 = no window. The core tracks it per session, shows it on the session
+     * ("window_expires_at") and emits session.window_closed when it ends. */
+    int64_t messaging_window_ms;
+};
+
+#define OG_CONNECTOR_HEADER                                                         \
+    .abi_major = OG_CONNECTOR_ABI_MAJOR, .abi_minor = OG_CONNECTOR_ABI_MINOR,       \
+    .struct_size = sizeof(struct og_connector)
+
+#if defined(__GNUC__)
+#define OG_CONNECTOR_EXPORT __attribute__((visibility("default")))
+#else
+#define OG_CONNECTOR_EXPORT
+#endif
+
+/* The entry symbol every plugin defines. */
+#define OG_CONNECTOR_ENTRY_SYMBOL "og_connector_entry"
+OG_CONNECTOR_EXPORT const struct og_connector *og_connector_entry(void);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* OMNIGATE_CONNECTOR_H */
