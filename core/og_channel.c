@@ -262,22 +262,3 @@ void og_http_resp_free(struct og_http_resp *resp)
     free(resp->headers);
     resp->body = resp->headers = NULL;
 }
-
-int og_err_http_status(og_err e)
-{
-    switch (e) {
-    case OG_OK: return 200;
-    case OG_ERR_INVALID: return 400;
-    case OG_ERR_SIGNATURE: return 401;
-    case OG_ERR_AUTH: return 401;
-    case OG_ERR_FORBIDDEN: return 403;
-    case OG_ERR_NOT_FOUND: return 404;
-    case OG_ERR_CONFLICT: return 409;
-    case OG_ERR_TOO_LARGE: return 413;
-    case OG_ERR_RATE_LIMITED: return 429;
-    case OG_ERR_UNSUPPORTED: return 501;
-    case OG_ERR_UNAVAILABLE:
-    case OG_ERR_RETRYABLE: return 503;
-    default: return 500;
-    }
-}

@@ -67,7 +67,4 @@ struct og_http_resp {
 og_err og_channel_handle_http(struct og_channel *ch, struct og_http_req *req,
                               struct og_http_resp *resp);
 void og_http_resp_free(struct og_http_resp *resp);
-
-/* The one table mapping og_err to the HTTP status omnigate answers. */
-int og_err_http_status(og_err e);
 #endif

@@ -8,31 +8,84 @@
 
 #define J(x) ((json_object *)(x))
 
-static struct og_json *jparse(const char *buf, size_t len)
+json_object *og_json_parse_strict(const char *buf, size_t len, unsigned flags,
+                                  struct og_json_error *err)
 {
-    if (!buf || len > (size_t)0x7fffffff)
-        return NULL;
-    json_tokener *tok = json_tokener_new_ex(64);
-    if (!tok)
-        return NULL;
-    json_tokener_set_flags(tok, JSON_TOKENER_STRICT);
-    json_object *o = json_tokener_parse_ex(tok, buf, (int)len);
-    enum json_tokener_error e = json_tokener_get_error(tok);
-    /* Trailing bytes after the value (other than whitespace) are an error. */
-    size_t off = json_tokener_get_parse_end(tok);
-    json_tokener_free(tok);
-    if (e != json_tokener_success) {
-        json_object_put(o);
+    struct og_json_error dummy;
+    if (!err)
+        err = &dummy;
+    err->offset = 0;
+    err->what = NULL;
+    if (!buf || len > (size_t)0x7fffffff) {
+        err->what = "input too large";
         return NULL;
     }
-    for (; off < len; off++) {
-        char c = buf[off];
-        if (c != ' ' && c != '\n' && c != '\r' && c != '\t') {
-            json_object_put(o);
+    const char *nul = memchr(buf, 0, len);
+    if (nul) {
+        err->offset = (size_t)(nul - buf);
+        err->what = "NUL byte";
+        return NULL;
+    }
+    size_t skip = (flags & OG_JSON_ALLOW_BOM) && len >= 3 && !memcmp(buf, "\xEF\xBB\xBF", 3) ? 3 : 0;
+    json_tokener *tok = json_tokener_new_ex(OG_JSON_MAX_DEPTH);
+    if (!tok) {
+        err->what = "out of memory";
+        return NULL;
+    }
+    /* Trailing data is allowed here only to be reported below in plainer
+     * words than json-c's "unexpected character". */
+    json_tokener_set_flags(tok, JSON_TOKENER_STRICT | JSON_TOKENER_ALLOW_TRAILING_CHARS |
+                                    ((flags & OG_JSON_UTF8) ? JSON_TOKENER_VALIDATE_UTF8 : 0));
+    json_object *o = json_tokener_parse_ex(tok, buf + skip, (int)(len - skip));
+    enum json_tokener_error e = json_tokener_get_error(tok);
+    size_t end = skip + json_tokener_get_parse_end(tok);
+    if (!o && e == json_tokener_continue) {
+        /* A bare number at the top level is only complete once the tokener
+         * sees the end of the input, which a NUL byte signals. */
+        o = json_tokener_parse_ex(tok, "", 1);
+        e = json_tokener_get_error(tok);
+        if (!o && (e == json_tokener_continue || e == json_tokener_error_parse_eof)) {
+            json_tokener_free(tok);
+            err->offset = len;
+            err->what = "unexpected end of input";
             return NULL;
         }
     }
-    return (struct og_json *)o;
+    json_tokener_free(tok);
+    if (!o) {
+        /* The parse end is the offset of the character that was refused. */
+        err->offset = end;
+        err->what = json_tokener_error_desc(e);
+        return NULL;
+    }
+    /* json-c's strict mode still takes 'single-quoted' strings. Outside
+     * double-quoted strings a quote can only be one of those. */
+    int in_str = 0;
+    for (size_t i = skip; i < end; i++) {
+        if (in_str && buf[i] == '\\')
+            i++;
+        else if (buf[i] == '"')
+            in_str = !in_str;
+        else if (!in_str && buf[i] == '\'') {
+            json_object_put(o);
+            err->offset = i;
+            err->what = "strings must be in double quotes";
+            return NULL;
+        }
+    }
+    for (size_t i = end; i < len; i++)
+        if (!strchr(" \t\r\n", buf[i])) {
+            json_object_put(o);
+            err->offset = i;
+            err->what = "unexpected data after the top-level value";
+            return NULL;
+        }
+    return o;
+}
+
+static struct og_json *jparse(const char *buf, size_t len)
+{
+    return (struct og_json *)og_json_parse_strict(buf, len, 0, NULL);
 }
 
 struct og_json *og_json_parse(const char *buf, size_t len) { return jparse(buf, len); }

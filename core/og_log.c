@@ -52,28 +52,3 @@ void og_log_write(int level, const char *scope, const char *fmt, ...)
     og_log_vwrite(level, scope, fmt, ap);
     va_end(ap);
 }
-
-const char *og_strerror(og_err e)
-{
-    static const char *const names[OG_ERR__LAST] = {
-        [OG_OK] = "ok",
-        [OG_ERR_INVALID] = "invalid input",
-        [OG_ERR_SIGNATURE] = "bad signature",
-        [OG_ERR_AUTH] = "authentication failed",
-        [OG_ERR_RATE_LIMITED] = "rate limited",
-        [OG_ERR_RETRYABLE] = "temporary failure",
-        [OG_ERR_WINDOW_CLOSED] = "messaging window closed",
-        [OG_ERR_PERMANENT] = "permanent failure",
-        [OG_ERR_NOMEM] = "out of memory",
-        [OG_ERR_UNAVAILABLE] = "storage unavailable",
-        [OG_ERR_NOT_FOUND] = "not found",
-        [OG_ERR_CONFLICT] = "conflict",
-        [OG_ERR_TOO_LARGE] = "too large",
-        [OG_ERR_FORBIDDEN] = "forbidden",
-        [OG_ERR_UNSUPPORTED] = "unsupported",
-        [OG_ERR_INTERNAL] = "internal error",
-    };
-    if ((unsigned)e >= OG_ERR__LAST || !names[e])
-        return "unknown error";
-    return names[e];
-}

@@ -4,6 +4,8 @@
  * can be grepped. Secrets must never reach a log line. */
 #ifndef OG_LOG_H
 #define OG_LOG_H
+#include "og_err.h"
+
 #include <omnigate/connector.h>
 #include <stdarg.h>
 
@@ -24,7 +26,4 @@ int og_log_level_parse(const char *s);
 #define og_warn(...) OG_LOG(OG_LOG_WARN, __VA_ARGS__)
 #define og_info(...) OG_LOG(OG_LOG_INFO, __VA_ARGS__)
 #define og_debug(...) OG_LOG(OG_LOG_DEBUG, __VA_ARGS__)
-
-/* The fixed English name of an error ("rate limited"); never NULL. */
-const char *og_strerror(og_err e);
 #endif

@@ -3,6 +3,7 @@
  * leak through timing. */
 #include "og_api.h"
 #include "og_agents.h"
+#include "og_json.h"
 #include "og_routing_worker.h"
 #include "og_log.h"
 #include "og_util.h"
@@ -30,18 +31,18 @@ static int authenticate_agent(struct og_api_ctx *ctx, struct og_principal *who, 
     og_agents_token_sha(tok, sha);
     og_err e = og_agents_auth(ctx->g->core, sha, &a);
     if (e == OG_ERR_UNAVAILABLE) {
-        og_reply_error(ctx->r, 503, "unavailable", "storage unavailable, retry");
+        og_reply_err(ctx->r, OG_ERR_UNAVAILABLE, "storage unavailable, retry");
         return -1;
     }
     if (e != OG_OK) {
-        og_reply_error(ctx->r, 401, "unauthorized", "missing or invalid bearer token");
+        og_reply_err(ctx->r, OG_ERR_AUTH, "missing or invalid bearer token");
         return -1;
     }
     const union MHD_ConnectionInfo *ci =
         MHD_get_connection_info(ctx->conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
     if (!og_ip_allowed(ci ? ci->client_addr : NULL, a.allowed_ips_json)) {
         og_agent_auth_free(&a);
-        og_reply_error(ctx->r, 403, "forbidden", "requests from your address are not allowed");
+        og_reply_err(ctx->r, OG_ERR_FORBIDDEN, "requests from your address are not allowed");
         return -1;
     }
     who->role = !strcmp(a.role, "admin")     ? OG_ROLE_ADMIN
@@ -76,7 +77,7 @@ int og_api_authenticate(struct og_api_ctx *ctx, struct og_principal *who)
         if (*tok)
             return authenticate_agent(ctx, who, tok);
     }
-    og_reply_error(ctx->r, 401, "unauthorized", "missing or invalid bearer token");
+    og_reply_err(ctx->r, OG_ERR_AUTH, "missing or invalid bearer token");
     return -1;
 }
 
@@ -141,7 +142,7 @@ int og_api_limit(struct og_api_ctx *ctx)
     char *end;
     long v = strtol(s, &end, 10);
     if (*s == 0 || *end || v < 1 || v > 200) {
-        og_reply_error(ctx->r, 400, "invalid_request", "limit must be an integer from 1 to 200");
+        og_reply_err(ctx->r, OG_ERR_INVALID, "limit must be an integer from 1 to 200");
         return -1;
     }
     return (int)v;
@@ -149,14 +150,10 @@ int og_api_limit(struct og_api_ctx *ctx)
 
 json_object *og_api_json_body(struct og_api_ctx *ctx)
 {
-    json_tokener *tok = json_tokener_new();
-    json_object *j = json_tokener_parse_ex(tok, ctx->body, (int)ctx->len);
-    int ok = json_tokener_get_error(tok) == json_tokener_success &&
-             json_tokener_get_parse_end(tok) == ctx->len;
-    json_tokener_free(tok);
-    if (!ok || !json_object_is_type(j, json_type_object)) {
+    json_object *j = og_json_parse_strict(ctx->body, ctx->len, OG_JSON_UTF8, NULL);
+    if (!json_object_is_type(j, json_type_object)) {
         json_object_put(j);
-        og_reply_error(ctx->r, 400, "invalid_json", "the body must be one JSON object");
+        og_reply_code(ctx->r, "invalid_json", "the body must be one JSON object");
         return NULL;
     }
     return j;
@@ -171,18 +168,6 @@ int og_api_valid_id(const char *s, const char *prefix)
         if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'A' && s[i] <= 'Z')))
             return 0;
     return 1;
-}
-
-void og_api_reply_err(struct og_api_ctx *ctx, og_err e, const char *message)
-{
-    static const char *const codes[OG_ERR__LAST] = {
-        [OG_ERR_INVALID] = "invalid_request", [OG_ERR_NOT_FOUND] = "not_found",
-        [OG_ERR_CONFLICT] = "conflict",       [OG_ERR_FORBIDDEN] = "forbidden",
-        [OG_ERR_UNAVAILABLE] = "unavailable", [OG_ERR_TOO_LARGE] = "payload_too_large",
-        [OG_ERR_AUTH] = "unauthorized",       [OG_ERR_RATE_LIMITED] = "rate_limited",
-    };
-    const char *code = (unsigned)e < OG_ERR__LAST && codes[e] ? codes[e] : "internal_error";
-    og_reply_error(ctx->r, og_err_http_status(e), code, message ? message : og_strerror(e));
 }
 
 /* Matches path against pattern, filling params. 1 on a match. */
@@ -225,7 +210,7 @@ void og_api_handle(struct og_gateway *g, struct MHD_Connection *conn, const char
             if (strcmp(rt->method, method) != 0)
                 continue;
             if (ctx.who.role < rt->min_role)
-                og_reply_error(r, 403, "forbidden", "your role may not do this");
+                og_reply_err(r, OG_ERR_FORBIDDEN, "your role may not do this");
             else
                 rt->fn(&ctx);
             og_principal_free(&ctx.who);
@@ -234,7 +219,7 @@ void og_api_handle(struct og_gateway *g, struct MHD_Connection *conn, const char
     }
     og_principal_free(&ctx.who);
     if (path_matched)
-        og_reply_error(r, 405, "method_not_allowed", "this route does not take that method");
+        og_reply_code(r, "method_not_allowed", "this route does not take that method");
     else
-        og_reply_error(r, 404, "not_found", "no such route");
+        og_reply_err(r, OG_ERR_NOT_FOUND, "no such route");
 }

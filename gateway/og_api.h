@@ -1,7 +1,7 @@
 /* og_api - the /api/v1 router. Each area of the API lives in its own file
  * (og_api_sessions.c, og_api_agents.c, ...) and exports one route table;
  * og_api.c authenticates the caller, matches the route, checks the role and
- * calls the handler. A handler fills ctx->r (og_reply_json/og_reply_error).
+ * calls the handler. A handler fills ctx->r (og_reply.h).
  *
  * Patterns are literal segments and ":name" parameters matching one
  * segment, e.g. "/sessions/:id/messages"; params[i] holds the i-th. */
@@ -67,6 +67,4 @@ int og_api_limit(struct og_api_ctx *ctx);
 json_object *og_api_json_body(struct og_api_ctx *ctx);
 /* 1 when s is prefix + 26 id characters. */
 int og_api_valid_id(const char *s, const char *prefix);
-/* Answers the HTTP status og_err maps to, with a JSON error. */
-void og_api_reply_err(struct og_api_ctx *ctx, og_err e, const char *message);
 #endif

@@ -27,7 +27,7 @@
 static struct og_routing *routing(struct og_api_ctx *ctx)
 {
     if (!ctx->g->routing) {
-        og_api_reply_err(ctx, OG_ERR_UNAVAILABLE, "routing is not running");
+        og_reply_err(ctx->r, OG_ERR_UNAVAILABLE, "routing is not running");
         return NULL;
     }
     return ctx->g->routing->r;
@@ -37,7 +37,7 @@ static int valid_agent(struct og_api_ctx *ctx)
 {
     if (og_api_valid_id(ctx->params[0], "agt_"))
         return 1;
-    og_reply_error(ctx->r, 404, "not_found", "no such agent");
+    og_reply_err(ctx->r, OG_ERR_NOT_FOUND, "no such agent");
     return 0;
 }
 
@@ -63,7 +63,7 @@ static int read_fields(struct og_api_ctx *ctx, int create, struct og_agent_field
     int rc = og_agents_fields_from_json(j, create, f, err, sizeof err);
     json_object_put(j);
     if (rc != 0)
-        og_reply_error(ctx->r, 400, "invalid_request", err);
+        og_reply_err(ctx->r, OG_ERR_INVALID, err);
     return rc != 0 ? -1 : 0;
 }
 
@@ -82,7 +82,7 @@ static void create(struct og_api_ctx *ctx)
     og_agents_put(rt, "create", id, sha, &f, &res);
     og_agent_fields_free(&f);
     if (res.err != OG_OK || !res.json)
-        og_api_reply_err(ctx, res.err ? res.err : OG_ERR_INTERNAL,
+        og_reply_err(ctx->r, res.err ? res.err : OG_ERR_INTERNAL,
                          res.message[0] ? res.message : NULL);
     else
         og_reply_json(ctx->r, 201, with_token(res.json, tok));
@@ -97,7 +97,7 @@ static void list(struct og_api_ctx *ctx)
     if (!rt)
         return;
     if (e != OG_OK)
-        og_api_reply_err(ctx, e, NULL);
+        og_reply_err(ctx->r, e, NULL);
     else
         og_reply_json(ctx->r, 200, json);
 }
@@ -110,7 +110,7 @@ static void get_one(struct og_api_ctx *ctx, const char *id)
     char *json = NULL;
     og_err e = og_agents_get(rt, id, &json);
     if (e != OG_OK)
-        og_api_reply_err(ctx, e, e == OG_ERR_NOT_FOUND ? "no such agent" : NULL);
+        og_reply_err(ctx->r, e, e == OG_ERR_NOT_FOUND ? "no such agent" : NULL);
     else
         og_reply_json(ctx->r, 200, json);
 }
@@ -118,7 +118,7 @@ static void get_one(struct og_api_ctx *ctx, const char *id)
 static void get_me(struct og_api_ctx *ctx)
 {
     if (!ctx->who.agent_id[0]) {
-        og_reply_error(ctx->r, 404, "not_found", "the admin token is not an agent");
+        og_reply_err(ctx->r, OG_ERR_NOT_FOUND, "the admin token is not an agent");
         return;
     }
     get_one(ctx, ctx->who.agent_id);
@@ -129,7 +129,7 @@ static void get_agent(struct og_api_ctx *ctx)
     if (!valid_agent(ctx))
         return;
     if (ctx->who.role < OG_ROLE_MANAGER && strcmp(ctx->params[0], ctx->who.agent_id) != 0) {
-        og_reply_error(ctx->r, 403, "forbidden", "an agent may read only itself");
+        og_reply_err(ctx->r, OG_ERR_FORBIDDEN, "an agent may read only itself");
         return;
     }
     get_one(ctx, ctx->params[0]);
@@ -147,7 +147,7 @@ static void update(struct og_api_ctx *ctx)
     og_agents_put(rt, "update", ctx->params[0], NULL, &f, &res);
     og_agent_fields_free(&f);
     if (res.err != OG_OK || !res.json)
-        og_api_reply_err(ctx, res.err ? res.err : OG_ERR_INTERNAL,
+        og_reply_err(ctx->r, res.err ? res.err : OG_ERR_INTERNAL,
                          res.message[0] ? res.message : NULL);
     else {
         og_reply_json(ctx->r, 200, res.json);
@@ -165,7 +165,7 @@ static void delete_agent(struct og_api_ctx *ctx)
     struct og_routing_result res;
     og_agents_delete(rt, ctx->params[0], &res);
     if (res.err != OG_OK)
-        og_api_reply_err(ctx, res.err, res.message[0] ? res.message : NULL);
+        og_reply_err(ctx->r, res.err, res.message[0] ? res.message : NULL);
     else
         og_reply_json(ctx->r, 200, og_strdup("{\"deleted\":true}"));
     og_routing_result_free(&res);
@@ -181,7 +181,7 @@ static void rotate_token(struct og_api_ctx *ctx)
     struct og_routing_result res;
     og_agents_set_token(rt, ctx->params[0], sha, &res);
     if (res.err != OG_OK || !res.json)
-        og_api_reply_err(ctx, res.err ? res.err : OG_ERR_INTERNAL,
+        og_reply_err(ctx->r, res.err ? res.err : OG_ERR_INTERNAL,
                          res.message[0] ? res.message : NULL);
     else
         og_reply_json(ctx->r, 200, with_token(res.json, tok));
@@ -196,7 +196,7 @@ static void revoke_token(struct og_api_ctx *ctx)
     struct og_routing_result res;
     og_agents_set_token(rt, ctx->params[0], "", &res);
     if (res.err != OG_OK || !res.json)
-        og_api_reply_err(ctx, res.err ? res.err : OG_ERR_INTERNAL,
+        og_reply_err(ctx->r, res.err ? res.err : OG_ERR_INTERNAL,
                          res.message[0] ? res.message : NULL);
     else {
         og_reply_json(ctx->r, 200, res.json);
@@ -211,7 +211,7 @@ static void presence(struct og_api_ctx *ctx)
     if (!rt || !valid_agent(ctx))
         return;
     if (ctx->who.role < OG_ROLE_MANAGER && strcmp(ctx->params[0], ctx->who.agent_id) != 0) {
-        og_reply_error(ctx->r, 403, "forbidden", "an agent may set only its own presence");
+        og_reply_err(ctx->r, OG_ERR_FORBIDDEN, "an agent may set only its own presence");
         return;
     }
     json_object *j = og_api_json_body(ctx), *v;
@@ -223,7 +223,7 @@ static void presence(struct og_api_ctx *ctx)
                          : "";
     if (json_object_object_length(j) != 1 ||
         (strcmp(st, "online") && strcmp(st, "away") && strcmp(st, "offline"))) {
-        og_reply_error(ctx->r, 400, "invalid_request",
+        og_reply_err(ctx->r, OG_ERR_INVALID,
                        "the body must be {\"status\":\"online|away|offline\"}");
         json_object_put(j);
         return;
@@ -232,7 +232,7 @@ static void presence(struct og_api_ctx *ctx)
     og_routing_presence(rt, ctx->params[0], st, &res);
     json_object_put(j);
     if (res.err != OG_OK || !res.json)
-        og_api_reply_err(ctx, res.err ? res.err : OG_ERR_INTERNAL,
+        og_reply_err(ctx->r, res.err ? res.err : OG_ERR_INTERNAL,
                          res.message[0] ? res.message : NULL);
     else {
         og_reply_json(ctx->r, 200, res.json);

@@ -40,7 +40,7 @@ static void get_contact(struct og_api_ctx *ctx)
                    ? og_contact_get(ctx->g->core, ctx->params[0], &json)
                    : OG_ERR_NOT_FOUND;
     if (e != OG_OK)
-        og_api_reply_err(ctx, e, e == OG_ERR_NOT_FOUND ? "no such contact" : NULL);
+        og_reply_err(ctx->r, e, e == OG_ERR_NOT_FOUND ? "no such contact" : NULL);
     else
         og_reply_json(ctx->r, 200, json);
 }
@@ -66,12 +66,12 @@ static int phone_ok(const char *s)
 static void patch_contact(struct og_api_ctx *ctx)
 {
     if (!og_api_valid_id(ctx->params[0], "con_")) {
-        og_reply_error(ctx->r, 404, "not_found", "no such contact");
+        og_reply_err(ctx->r, OG_ERR_NOT_FOUND, "no such contact");
         return;
     }
     struct og_followups *f = og_followup_worker_core(ctx->g);
     if (!f) {
-        og_reply_error(ctx->r, 503, "unavailable", "not ready");
+        og_reply_err(ctx->r, OG_ERR_UNAVAILABLE, "not ready");
         return;
     }
     json_object *body = og_api_json_body(ctx);
@@ -123,7 +123,7 @@ static void patch_contact(struct og_api_ctx *ctx)
     if (!bad && n == 0)
         bad = "nothing to change: set name, email, phone or followups_opt_out";
     if (bad) {
-        og_reply_error(ctx->r, 400, "invalid_request", bad);
+        og_reply_err(ctx->r, OG_ERR_INVALID, bad);
         json_object_put(body);
         return;
     }
@@ -131,7 +131,7 @@ static void patch_contact(struct og_api_ctx *ctx)
     og_err e = og_followups_contact_patch(f, ctx->params[0], pairs, n, &json);
     json_object_put(body); /* pairs point into it */
     if (e != OG_OK)
-        og_api_reply_err(ctx, e, e == OG_ERR_NOT_FOUND ? "no such contact" : NULL);
+        og_reply_err(ctx->r, e, e == OG_ERR_NOT_FOUND ? "no such contact" : NULL);
     else
         og_reply_json(ctx->r, 200, json);
 }
@@ -141,22 +141,22 @@ static void list_followups(struct og_api_ctx *ctx)
     const char *sid = ctx->params[0];
     struct og_followups *f = og_followup_worker_core(ctx->g);
     if (!og_api_valid_id(sid, "ses_")) {
-        og_reply_error(ctx->r, 404, "not_found", "no such session");
+        og_reply_err(ctx->r, OG_ERR_NOT_FOUND, "no such session");
         return;
     }
     int acc = og_api_can_access_session(ctx, sid);
     if (acc < 0 || !f) {
-        og_api_reply_err(ctx, OG_ERR_UNAVAILABLE, NULL);
+        og_reply_err(ctx->r, OG_ERR_UNAVAILABLE, NULL);
         return;
     }
     if (acc == 0) {
-        og_reply_error(ctx->r, 404, "not_found", "no such session");
+        og_reply_err(ctx->r, OG_ERR_NOT_FOUND, "no such session");
         return;
     }
     char *json = NULL;
     og_err e = og_followups_list(f, sid, &json);
     if (e != OG_OK)
-        og_api_reply_err(ctx, e, e == OG_ERR_NOT_FOUND ? "no such session" : NULL);
+        og_reply_err(ctx->r, e, e == OG_ERR_NOT_FOUND ? "no such session" : NULL);
     else
         og_reply_json(ctx->r, 200, json);
 }

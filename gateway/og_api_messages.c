@@ -42,7 +42,7 @@ static int opt_str(struct og_api_ctx *ctx, json_object *o, const char *key, cons
         return 0;
     if (!json_object_is_type(v, json_type_string)) {
         char *msg = og_sprintf("%s%s must be a string", what, key);
-        og_reply_error(ctx->r, 400, "invalid_request", msg);
+        og_reply_err(ctx->r, OG_ERR_INVALID, msg);
         free(msg);
         return -1;
     }
@@ -63,7 +63,7 @@ static int parse_msg(struct og_api_ctx *ctx, struct body *b, const char *const *
             ok = !strcmp(key, allowed[i]);
         if (!ok) {
             char *msg = og_sprintf("unknown key \"%.64s\"", key);
-            og_reply_error(ctx->r, 400, "invalid_request", msg);
+            og_reply_err(ctx->r, OG_ERR_INVALID, msg);
             free(msg);
             return -1;
         }
@@ -71,7 +71,7 @@ static int parse_msg(struct og_api_ctx *ctx, struct body *b, const char *const *
     if (opt_str(ctx, b->j, "text", &b->m.text, "") != 0)
         return -1;
     if (b->m.text && strlen(b->m.text) > MAX_TEXT) {
-        og_reply_error(ctx->r, 400, "invalid_request", "text is longer than 65536 bytes");
+        og_reply_err(ctx->r, OG_ERR_INVALID, "text is longer than 65536 bytes");
         return -1;
     }
     json_object *atts;
@@ -79,7 +79,7 @@ static int parse_msg(struct og_api_ctx *ctx, struct body *b, const char *const *
         !json_object_is_type(atts, json_type_null)) {
         if (!json_object_is_type(atts, json_type_array) ||
             json_object_array_length(atts) > MAX_ATTS) {
-            og_reply_error(ctx->r, 400, "invalid_request",
+            og_reply_err(ctx->r, OG_ERR_INVALID,
                            "attachments must be an array of at most 10 objects");
             return -1;
         }
@@ -87,7 +87,7 @@ static int parse_msg(struct og_api_ctx *ctx, struct body *b, const char *const *
             json_object *a = json_object_array_get_idx(atts, i);
             struct og_outbox_att *o = &b->atts[i];
             if (!json_object_is_type(a, json_type_object)) {
-                og_reply_error(ctx->r, 400, "invalid_request",
+                og_reply_err(ctx->r, OG_ERR_INVALID,
                                "attachments must be an array of objects");
                 return -1;
             }
@@ -96,7 +96,7 @@ static int parse_msg(struct og_api_ctx *ctx, struct body *b, const char *const *
                 opt_str(ctx, a, "mime_type", &o->mime_type, "attachments[].") != 0)
                 return -1;
             if (!o->url || (strncmp(o->url, "https://", 8) && strncmp(o->url, "http://", 7))) {
-                og_reply_error(ctx->r, 400, "invalid_request",
+                og_reply_err(ctx->r, OG_ERR_INVALID,
                                "attachments[].url is required and must be http(s)://");
                 return -1;
             }
@@ -105,7 +105,7 @@ static int parse_msg(struct og_api_ctx *ctx, struct body *b, const char *const *
         b->m.atts = b->atts;
     }
     if ((!b->m.text || !*b->m.text) && !b->m.n_atts) {
-        og_reply_error(ctx->r, 400, "invalid_request", "text or attachments is required");
+        og_reply_err(ctx->r, OG_ERR_INVALID, "text or attachments is required");
         return -1;
     }
     b->m.sender_id = ctx->who.agent_id[0] ? ctx->who.agent_id : "admin";
@@ -117,11 +117,11 @@ static void reply(struct og_api_ctx *ctx)
     const char *sid = ctx->params[0];
     int can = og_api_valid_id(sid, "ses_") ? og_api_can_access_session(ctx, sid) : 0;
     if (can < 0) {
-        og_api_reply_err(ctx, OG_ERR_UNAVAILABLE, NULL);
+        og_reply_err(ctx->r, OG_ERR_UNAVAILABLE, NULL);
         return;
     }
     if (!can) {
-        og_reply_error(ctx->r, 404, "not_found", "no such session");
+        og_reply_err(ctx->r, OG_ERR_NOT_FOUND, "no such session");
         return;
     }
     struct body b = {.j = og_api_json_body(ctx)};
@@ -133,9 +133,9 @@ static void reply(struct og_api_ctx *ctx)
         if (e == OG_OK)
             og_reply_json(ctx->r, 202, json);
         else if (e == OG_ERR_CONFLICT)
-            og_reply_error(ctx->r, 409, "session_closed", "the session is closed");
+            og_reply_code(ctx->r, "session_closed", "the session is closed");
         else
-            og_api_reply_err(ctx, e, e == OG_ERR_NOT_FOUND ? "no such session" : NULL);
+            og_reply_err(ctx->r, e, e == OG_ERR_NOT_FOUND ? "no such session" : NULL);
     }
     json_object_put(b.j);
 }
@@ -156,21 +156,21 @@ static void start_session(struct og_api_ctx *ctx)
         if (strcmp(ctx->g->channels[i]->id, chid) == 0)
             ch = ctx->g->channels[i];
     if (!ch) {
-        og_reply_error(ctx->r, 400, "invalid_request", "channel must name a configured channel");
+        og_reply_err(ctx->r, OG_ERR_INVALID, "channel must name a configured channel");
         goto out;
     }
     if ((cid && *cid) == (ext && *ext)) {
-        og_reply_error(ctx->r, 400, "invalid_request",
+        og_reply_err(ctx->r, OG_ERR_INVALID,
                        "exactly one of contact_id and external_id is required");
         goto out;
     }
     if (cid && *cid && !og_api_valid_id(cid, "con_")) {
-        og_reply_error(ctx->r, 404, "not_found", "no such contact on this channel");
+        og_reply_err(ctx->r, OG_ERR_NOT_FOUND, "no such contact on this channel");
         goto out;
     }
     const char *connector = ch->plugin->desc->name;
     if (!(ch->plugin->desc->caps & OG_CAP_START_OUTBOUND)) {
-        og_reply_error(ctx->r, 409, "unsupported",
+        og_reply_err(ctx->r, OG_ERR_UNSUPPORTED,
                        "conversations on this channel are started by the customer");
         goto out;
     }
@@ -183,15 +183,15 @@ static void start_session(struct og_api_ctx *ctx)
     if (e == OG_OK) {
         og_reply_json(ctx->r, 201, json);
     } else if (e == OG_ERR_CONFLICT && window) {
-        og_reply_error(ctx->r, 409, "window_closed",
+        og_reply_code(ctx->r, "window_closed",
                        "the customer has not written in the last 24 hours; this platform "
                        "only accepts template messages now");
     } else if (e == OG_ERR_CONFLICT) {
         char *msg = og_sprintf("the contact has an open session %s; reply to it", sid);
-        og_reply_error(ctx->r, 409, "session_open", msg);
+        og_reply_code(ctx->r, "session_open", msg);
         free(msg);
     } else {
-        og_api_reply_err(ctx, e, e == OG_ERR_NOT_FOUND ? "no such contact on this channel" : NULL);
+        og_reply_err(ctx->r, e, e == OG_ERR_NOT_FOUND ? "no such contact on this channel" : NULL);
     }
 out:
     json_object_put(b.j);

@@ -112,7 +112,7 @@ static char *groups_json(const struct og_principal *w)
 
 static void bad(struct og_api_ctx *ctx, const char *msg)
 {
-    og_reply_error(ctx->r, 400, "invalid_request", msg);
+    og_reply_err(ctx->r, OG_ERR_INVALID, msg);
 }
 
 static void list_sessions(struct og_api_ctx *ctx)
@@ -178,12 +178,12 @@ static void list_sessions(struct og_api_ctx *ctx)
     free(ql);
     free(gj);
     if (e != OG_OK) {
-        og_api_reply_err(ctx, e, NULL);
+        og_reply_err(ctx->r, e, NULL);
         return;
     }
     if (r->type != REDIS_REPLY_ARRAY || r->elements < 1) {
         freeReplyObject(r);
-        og_api_reply_err(ctx, OG_ERR_INTERNAL, NULL);
+        og_reply_err(ctx->r, OG_ERR_INTERNAL, NULL);
         return;
     }
     og_reply_json(ctx->r, 200, og_core_render_list(r));
@@ -194,14 +194,14 @@ static void list_sessions(struct og_api_ctx *ctx)
 static int access_ok(struct og_api_ctx *ctx, const char *sid)
 {
     if (!og_api_valid_id(sid, "ses_")) {
-        og_reply_error(ctx->r, 404, "not_found", "no such session");
+        og_reply_err(ctx->r, OG_ERR_NOT_FOUND, "no such session");
         return 0;
     }
     int ok = og_api_can_access_session(ctx, sid);
     if (ok < 0)
-        og_api_reply_err(ctx, OG_ERR_UNAVAILABLE, NULL);
+        og_reply_err(ctx->r, OG_ERR_UNAVAILABLE, NULL);
     else if (!ok)
-        og_reply_error(ctx->r, 404, "not_found", "no such session");
+        og_reply_err(ctx->r, OG_ERR_NOT_FOUND, "no such session");
     return ok > 0;
 }
 
@@ -213,13 +213,13 @@ static void get_session(struct og_api_ctx *ctx)
     redisReply *r = NULL;
     og_err e = og_redis_eval(ctx->g->core->redis, ctx->g->core->read, 0, 4, argv, NULL, &r);
     if (e != OG_OK) {
-        og_api_reply_err(ctx, e, NULL);
+        og_reply_err(ctx->r, e, NULL);
         return;
     }
     if (r->type == REDIS_REPLY_STRING)
         og_reply_json(ctx->r, 200, og_strndup(r->str, r->len));
     else
-        og_reply_error(ctx->r, 404, "not_found", "no such session");
+        og_reply_err(ctx->r, OG_ERR_NOT_FOUND, "no such session");
     freeReplyObject(r);
 }
 
@@ -238,7 +238,7 @@ static void list_messages(struct og_api_ctx *ctx)
     char *json = NULL;
     og_err e = og_core_list_messages(ctx->g->core, ctx->params[0], cursor, limit, &json);
     if (e != OG_OK) {
-        og_api_reply_err(ctx, e, e == OG_ERR_NOT_FOUND ? "no such session" : NULL);
+        og_reply_err(ctx->r, e, e == OG_ERR_NOT_FOUND ? "no such session" : NULL);
         return;
     }
     if (ctx->who.agent_id[0]) {
@@ -256,7 +256,7 @@ static void list_messages(struct og_api_ctx *ctx)
 static struct og_routing *routing(struct og_api_ctx *ctx)
 {
     if (!ctx->g->routing) {
-        og_api_reply_err(ctx, OG_ERR_UNAVAILABLE, "routing is not running");
+        og_reply_err(ctx->r, OG_ERR_UNAVAILABLE, "routing is not running");
         return NULL;
     }
     return ctx->g->routing->r;
@@ -265,13 +265,13 @@ static struct og_routing *routing(struct og_api_ctx *ctx)
 static void reply_result(struct og_api_ctx *ctx, struct og_routing_result *res)
 {
     if (res->err != OG_OK)
-        og_api_reply_err(ctx, res->err, res->message[0] ? res->message : NULL);
+        og_reply_err(ctx->r, res->err, res->message[0] ? res->message : NULL);
     else if (res->json) {
         og_reply_json(ctx->r, 200, res->json);
         res->json = NULL;
         og_routing_kick(ctx->g);
     } else
-        og_api_reply_err(ctx, OG_ERR_INTERNAL, NULL);
+        og_reply_err(ctx->r, OG_ERR_INTERNAL, NULL);
     og_routing_result_free(res);
 }
 
@@ -283,13 +283,13 @@ static int own_session(struct og_api_ctx *ctx, const char *sid)
     redisReply *r = NULL;
     if (og_redis_cmd(ctx->g->core->redis, &r, "HGET %s:ses:%s agent_id", ctx->g->core->tag,
                      sid) != OG_OK) {
-        og_api_reply_err(ctx, OG_ERR_UNAVAILABLE, NULL);
+        og_reply_err(ctx->r, OG_ERR_UNAVAILABLE, NULL);
         return 0;
     }
     int ok = r->type == REDIS_REPLY_STRING && strcmp(r->str, ctx->who.agent_id) == 0;
     freeReplyObject(r);
     if (!ok)
-        og_reply_error(ctx->r, 403, "forbidden",
+        og_reply_err(ctx->r, OG_ERR_FORBIDDEN,
                        "only the assigned agent or a manager may do this");
     return ok;
 }
@@ -379,7 +379,7 @@ static void assign(struct og_api_ctx *ctx)
     if (take && !ctx->who.agent_id[0])
         bad(ctx, "agent_id is required (the admin token is not an agent)");
     else if (!take && ctx->who.role < OG_ROLE_MANAGER)
-        og_reply_error(ctx->r, 403, "forbidden", "only a manager may assign to someone else");
+        og_reply_err(ctx->r, OG_ERR_FORBIDDEN, "only a manager may assign to someone else");
     else if (!take && !og_api_valid_id(agent, "agt_"))
         bad(ctx, "agent_id must be an agent id (agt_...)");
     else {

@@ -29,7 +29,7 @@ static int keys_ok(struct og_api_ctx *ctx, json_object *j, const char *const *al
         if (!allowed[i]) {
             char msg[160];
             snprintf(msg, sizeof msg, "unknown or read-only field '%.64s'", key);
-            og_reply_error(ctx->r, 400, "invalid_request", msg);
+            og_reply_err(ctx->r, OG_ERR_INVALID, msg);
             return 0;
         }
     }
@@ -60,7 +60,7 @@ static void list_webhooks(struct og_api_ctx *ctx)
     size_t n = 0;
     og_err e = og_webhooks_load(ctx->g->webhooks, &subs, &n);
     if (e != OG_OK) {
-        og_api_reply_err(ctx, e, NULL);
+        og_reply_err(ctx->r, e, NULL);
         return;
     }
     struct og_buf b = {0};
@@ -97,7 +97,7 @@ static void create_webhook(struct og_api_ctx *ctx)
     if (og_webhook_sub_parse(j, &s, 0, err, sizeof err) != 0) {
         json_object_put(j);
         og_webhook_sub_clear(&s);
-        og_reply_error(ctx->r, 400, "invalid_request", err);
+        og_reply_err(ctx->r, OG_ERR_INVALID, err);
         return;
     }
     json_object_put(j);
@@ -109,9 +109,9 @@ static void create_webhook(struct og_api_ctx *ctx)
     s.updated_at = og_strdup(now);
     og_err e = og_webhooks_put(ctx->g->webhooks, &s, 1);
     if (e == OG_ERR_CONFLICT)
-        og_reply_error(ctx->r, 409, "conflict", "a webhook with this id exists");
+        og_reply_err(ctx->r, OG_ERR_CONFLICT, "a webhook with this id exists");
     else if (e != OG_OK)
-        og_api_reply_err(ctx, e, NULL);
+        og_reply_err(ctx->r, e, NULL);
     else
         reply_sub(ctx, 201, &s, s.secret);
     og_webhook_sub_clear(&s);
@@ -122,7 +122,7 @@ static int load_sub(struct og_api_ctx *ctx, struct og_webhook_sub *s)
 {
     og_err e = og_webhooks_get(ctx->g->webhooks, ctx->params[0], s);
     if (e != OG_OK) {
-        og_api_reply_err(ctx, e, e == OG_ERR_NOT_FOUND ? "no such webhook" : NULL);
+        og_reply_err(ctx->r, e, e == OG_ERR_NOT_FOUND ? "no such webhook" : NULL);
         return -1;
     }
     return 0;
@@ -152,7 +152,7 @@ static void update_webhook(struct og_api_ctx *ctx)
     }
     if (s.from_config && !json_object_object_get_ex(j, "enabled", NULL) &&
         json_object_object_length(j) > 0) {
-        og_reply_error(ctx->r, 409, "conflict",
+        og_reply_err(ctx->r, OG_ERR_CONFLICT,
                        "this webhook comes from the config file; only 'enabled' can change here");
         goto out;
     }
@@ -160,7 +160,7 @@ static void update_webhook(struct og_api_ctx *ctx)
         goto out;
     char err[200];
     if (og_webhook_sub_parse(j, &s, 1, err, sizeof err) != 0) {
-        og_reply_error(ctx->r, 400, "invalid_request", err);
+        og_reply_err(ctx->r, OG_ERR_INVALID, err);
         goto out;
     }
     char now[32];
@@ -177,7 +177,7 @@ static void update_webhook(struct og_api_ctx *ctx)
         s.disabled_reason = NULL;
     }
     if (e != OG_OK)
-        og_api_reply_err(ctx, e, NULL);
+        og_reply_err(ctx->r, e, NULL);
     else
         reply_sub(ctx, 200, &s, NULL);
 out:
@@ -191,14 +191,14 @@ static void delete_webhook(struct og_api_ctx *ctx)
     if (load_sub(ctx, &s) != 0)
         return;
     if (s.from_config) {
-        og_reply_error(ctx->r, 409, "conflict",
+        og_reply_err(ctx->r, OG_ERR_CONFLICT,
                        "this webhook comes from the config file; remove it there");
         og_webhook_sub_clear(&s);
         return;
     }
     og_err e = og_webhooks_delete(ctx->g->webhooks, s.id);
     if (e != OG_OK)
-        og_api_reply_err(ctx, e, e == OG_ERR_NOT_FOUND ? "no such webhook" : NULL);
+        og_reply_err(ctx->r, e, e == OG_ERR_NOT_FOUND ? "no such webhook" : NULL);
     else
         og_reply_json(ctx->r, 200, og_sprintf("{\"id\":\"%s\",\"deleted\":true}", s.id));
     og_webhook_sub_clear(&s);
@@ -219,7 +219,7 @@ static void rotate_webhook(struct og_api_ctx *ctx)
     if (json_object_object_get_ex(j, "overlap_s", &v)) {
         overlap = json_object_is_type(v, json_type_int) ? json_object_get_int64(v) : -1;
         if (overlap < 0 || overlap > 30 * 86400) {
-            og_reply_error(ctx->r, 400, "invalid_request",
+            og_reply_err(ctx->r, OG_ERR_INVALID,
                            "overlap_s: must be an integer from 0 to 2592000");
             json_object_put(j);
             return;
@@ -228,7 +228,7 @@ static void rotate_webhook(struct og_api_ctx *ctx)
     if (json_object_object_get_ex(j, "secret", &v)) {
         if (!json_object_is_type(v, json_type_string) ||
             og_webhook_secret_decode(json_object_get_string(v), key) < 0) {
-            og_reply_error(ctx->r, 400, "invalid_request",
+            og_reply_err(ctx->r, OG_ERR_INVALID,
                            "secret: must be \"whsec_\" + base64 of 24 to 64 bytes");
             json_object_put(j);
             return;
@@ -242,7 +242,7 @@ static void rotate_webhook(struct og_api_ctx *ctx)
         return;
     }
     if (s.from_config) {
-        og_reply_error(ctx->r, 409, "conflict",
+        og_reply_err(ctx->r, OG_ERR_CONFLICT,
                        "this webhook comes from the config file; change its secret there");
         free(secret);
         og_webhook_sub_clear(&s);
@@ -261,7 +261,7 @@ static void rotate_webhook(struct og_api_ctx *ctx)
     s.updated_at = og_strdup(nowt);
     og_err e = og_webhooks_put(ctx->g->webhooks, &s, 0);
     if (e != OG_OK)
-        og_api_reply_err(ctx, e, NULL);
+        og_reply_err(ctx->r, e, NULL);
     else
         reply_sub(ctx, 200, &s, s.secret);
     og_webhook_sub_clear(&s);
@@ -275,7 +275,7 @@ static void list_deliveries(struct og_api_ctx *ctx)
         return;
     if (status && *status && strcmp(status, "ok") != 0 && strcmp(status, "failed") != 0 &&
         strcmp(status, "dead") != 0) {
-        og_reply_error(ctx->r, 400, "invalid_request", "status must be one of ok, failed, dead");
+        og_reply_err(ctx->r, OG_ERR_INVALID, "status must be one of ok, failed, dead");
         return;
     }
     struct og_webhook_sub s;
@@ -285,7 +285,7 @@ static void list_deliveries(struct og_api_ctx *ctx)
     og_err e = og_webhooks_deliveries(ctx->g->webhooks, s.id, status && *status ? status : NULL,
                                       limit, &json);
     if (e != OG_OK)
-        og_api_reply_err(ctx, e, NULL);
+        og_reply_err(ctx->r, e, NULL);
     else
         og_reply_json(ctx->r, 200, json);
     og_webhook_sub_clear(&s);
@@ -332,7 +332,7 @@ static void replay_webhook(struct og_api_ctx *ctx)
         since_ms = parse_time(json_object_get_string(since));
     if (!!ev == !!since || (ev && !og_api_valid_id(json_object_get_string(ev), "evt_")) ||
         (since && since_ms < 0)) {
-        og_reply_error(ctx->r, 400, "invalid_request",
+        og_reply_err(ctx->r, OG_ERR_INVALID,
                        "give either event_id (an evt_ id) or since (an RFC 3339 UTC time)");
         json_object_put(j);
         return;
@@ -346,9 +346,9 @@ static void replay_webhook(struct og_api_ctx *ctx)
     og_err e = og_webhooks_replay(ctx->g->webhooks, &s, ev ? json_object_get_string(ev) : NULL,
                                   since_ms, 10000, &queued);
     if (e == OG_ERR_NOT_FOUND)
-        og_api_reply_err(ctx, e, "no such event in the stream");
+        og_reply_err(ctx->r, e, "no such event in the stream");
     else if (e != OG_OK)
-        og_api_reply_err(ctx, e, NULL);
+        og_reply_err(ctx->r, e, NULL);
     else
         og_reply_json(ctx->r, 202, og_sprintf("{\"queued\":%d}", queued));
     og_webhook_sub_clear(&s);

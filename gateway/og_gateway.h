@@ -13,6 +13,7 @@
 #include "og_channel.h"
 #include "og_config.h"
 #include "og_core.h"
+#include "og_reply.h"
 
 #include <microhttpd.h>
 #include <stdatomic.h>
@@ -70,19 +71,6 @@ int og_http_start(struct og_gateway *g, const char *host, int port, unsigned thr
 int og_http_port(struct og_gateway *g);
 /* Stops accepting, waits up to drain_ms for in-flight requests, stops. */
 void og_http_stop(struct og_gateway *g, int drain_ms);
-
-/* A response under construction; og_http.c sends it. */
-struct og_reply {
-    int status;
-    const char *content_type;  /* static, or ctype */
-    char ctype[64];
-    char *body;                /* owned */
-    size_t len;
-    char *headers;             /* owned: "Name: value\n" lines, or NULL */
-    struct MHD_Response *stream; /* owned: a streaming response (SSE) sent instead */
-};
-void og_reply_json(struct og_reply *r, int status, char *json /* [xfer] */);
-void og_reply_error(struct og_reply *r, int status, const char *code, const char *message);
 
 /* og_api.c: handles /api/v1/...; conn for headers and arguments. */
 void og_api_handle(struct og_gateway *g, struct MHD_Connection *conn, const char *method,

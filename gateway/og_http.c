@@ -26,43 +26,6 @@ struct req_ctx {
     int64_t t0_us;
 };
 
-void og_reply_json(struct og_reply *r, int status, char *json)
-{
-    r->status = status;
-    r->content_type = "application/json";
-    free(r->body);
-    r->body = json;
-    r->len = strlen(json);
-}
-
-void og_reply_error(struct og_reply *r, int status, const char *code, const char *message)
-{
-    struct og_buf b = {0};
-    og_buf_puts(&b, "{\"error\":{\"code\":");
-    og_buf_json_str(&b, code);
-    og_buf_puts(&b, ",\"message\":");
-    og_buf_json_str(&b, message);
-    og_buf_puts(&b, "}}");
-    og_reply_json(r, status, b.data);
-}
-
-static const char *err_code(og_err e)
-{
-    switch (e) {
-    case OG_ERR_INVALID: return "invalid_request";
-    case OG_ERR_SIGNATURE: return "invalid_signature";
-    case OG_ERR_AUTH: return "unauthorized";
-    case OG_ERR_FORBIDDEN: return "forbidden";
-    case OG_ERR_NOT_FOUND: return "not_found";
-    case OG_ERR_CONFLICT: return "conflict";
-    case OG_ERR_TOO_LARGE: return "payload_too_large";
-    case OG_ERR_RATE_LIMITED: return "rate_limited";
-    case OG_ERR_UNAVAILABLE: return "unavailable";
-    case OG_ERR_UNSUPPORTED: return "unsupported";
-    default: return "internal_error";
-    }
-}
-
 static int64_t now_us(void)
 {
     struct timespec ts;
@@ -97,7 +60,7 @@ static void handle_hook(struct og_gateway *g, struct MHD_Connection *conn, const
     size_t n = strcspn(id, "/");
     struct og_channel *ch = n ? find_channel(g, id, n) : NULL;
     if (!ch) {
-        og_reply_error(r, 404, "not_found", "no such channel");
+        og_reply_err(r, OG_ERR_NOT_FOUND, "no such channel");
         return;
     }
     struct og_req_host host = {hdr_lookup, arg_lookup, conn, 0, OG_OK, ch};
@@ -114,10 +77,10 @@ static void handle_hook(struct og_gateway *g, struct MHD_Connection *conn, const
         r->headers = resp.headers;
         resp.body = resp.headers = NULL;
     } else if (host.emit_failed || !resp.status) {
-        int st = og_err_http_status(e);
+        int st = og_reply_status(e);
         og_log_write(st >= 500 ? OG_LOG_WARN : OG_LOG_INFO, ch->scope, "%s %s -> %d (%s)",
                      method, url, st, og_strerror(e));
-        og_reply_error(r, st, err_code(e), og_strerror(e));
+        og_reply_err(r, e, NULL);
     } else {
         /* An error the plugin answered itself (e.g. VK's 403, Meta's 403). */
         r->status = resp.status;
@@ -150,7 +113,7 @@ static void dispatch(struct og_gateway *g, struct MHD_Connection *conn, const ch
                      const char *url, struct req_ctx *rc, struct og_reply *r)
 {
     if (rc->too_large) {
-        og_reply_error(r, 413, "payload_too_large", "request body exceeds http.max_body_bytes");
+        og_reply_err(r, OG_ERR_TOO_LARGE, "request body exceeds http.max_body_bytes");
         return;
     }
     if (strncmp(url, "/hooks/", 7) == 0) {
@@ -182,7 +145,7 @@ static void dispatch(struct og_gateway *g, struct MHD_Connection *conn, const ch
         r->len = strlen(m);
         return;
     }
-    og_reply_error(r, 404, "not_found", "no such route");
+    og_reply_err(r, OG_ERR_NOT_FOUND, "no such route");
 }
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,

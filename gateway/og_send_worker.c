@@ -95,20 +95,6 @@ static struct og_channel *channel_of(struct og_gateway *g, const char *id)
     return NULL;
 }
 
-static const char *err_code(og_err e)
-{
-    switch (e) {
-    case OG_ERR_WINDOW_CLOSED: return "window_closed";
-    case OG_ERR_AUTH: return "auth";
-    case OG_ERR_RATE_LIMITED: return "rate_limited";
-    case OG_ERR_RETRYABLE: return "retryable";
-    case OG_ERR_UNSUPPORTED: return "unsupported";
-    case OG_ERR_INVALID: return "invalid";
-    case OG_ERR_PERMANENT: return "permanent";
-    default: return "error";
-    }
-}
-
 static int64_t backoff(struct og_send_worker *w, int attempt)
 {
     const struct og_config *cfg = w->g->cfg;
@@ -169,7 +155,7 @@ static void process(struct sender *s, const char *entry, const char *mid, int cl
     e = ch->plugin->desc->send(ch->inst, &it.ob, &res);
     if (res.reply_token_consumed && it.ob.reply_token)
         og_outbox_spend_token(c, mid, it.ob.reply_token);
-    const char *code = res.error_code[0] ? res.error_code : err_code(e);
+    const char *code = res.error_code[0] ? res.error_code : og_err_name(e);
     const char *msg = res.error_message[0] ? res.error_message : og_strerror(e);
     int64_t now = og_now_ms();
     switch (e) {

@@ -389,12 +389,12 @@ static void events(struct og_api_ctx *ctx)
     if (!since || !*since)
         since = og_api_arg(ctx, "since");
     if (since && *since && !valid_id(since)) {
-        og_reply_error(ctx->r, 400, "invalid_request",
+        og_reply_err(ctx->r, OG_ERR_INVALID,
                        "Last-Event-ID / since must be an event stream id (e.g. 1700000000000-0)");
         return;
     }
     if (!hub || hub->closing) {
-        og_reply_error(ctx->r, 503, "unavailable", "the event stream is not running");
+        og_reply_err(ctx->r, OG_ERR_UNAVAILABLE, "the event stream is not running");
         return;
     }
     struct sse_conn *c = og_calloc(1, sizeof *c);
@@ -416,7 +416,7 @@ static void events(struct og_api_ctx *ctx)
         og_buf_free(&c->out);
         og_principal_free(&c->who);
         free(c);
-        og_api_reply_err(ctx, OG_ERR_UNAVAILABLE, NULL);
+        og_reply_err(ctx->r, OG_ERR_UNAVAILABLE, NULL);
         return;
     }
     c->next = hub->head;

@@ -1,5 +1,6 @@
 /* og_test - see og_test.h. */
 #include "og_test.h"
+#include "og_reply.h"
 #include "og_channel.h"
 #include "og_core.h"
 #include "og_model.h"
@@ -746,7 +747,7 @@ struct og_test_http og_test_conn_request(struct og_test_conn *c, const char *met
         /* The daemon's rule: an emit failure always wins; otherwise a status
          * the plugin set itself stands, else the table's. */
         c->last.status = (!host.emit_failed && resp.status) ? resp.status
-                                                            : og_err_http_status(e);
+                                                            : og_reply_status(e);
     } else {
         c->last.status = resp.status ? resp.status : 200;
     }
@@ -783,4 +784,4 @@ void og_test_conn_fail_emits(struct og_test_conn *c, int n, og_err e)
     c->fail_err = e;
     pthread_mutex_unlock(&c->mu);
 }
-int og_test_err_status(og_err e) { return og_err_http_status(e); }
+int og_test_err_status(og_err e) { return og_reply_status(e); }

@@ -1,0 +1,114 @@
+/* og_reply - see og_reply.h. */
+#include "og_reply.h"
+#include "og_log.h"
+#include "og_util.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+/* clang-format off */
+static const struct og_reply_row rows[] = {
+    {"invalid_request",    400, OG_ERR_INVALID,       "malformed input (the message names the field); nothing changed"},
+    {"invalid_json",       400, OG_ERR__LAST,         "the body is not exactly one JSON object"},
+    {"invalid_signature",  401, OG_ERR_SIGNATURE,     "a platform webhook's signature is missing or wrong; nothing stored"},
+    {"unauthorized",       401, OG_ERR_AUTH,          "missing or invalid bearer token"},
+    {"forbidden",          403, OG_ERR_FORBIDDEN,     "the caller's role or address may not do this"},
+    {"not_found",          404, OG_ERR_NOT_FOUND,     "no such route or object (or one the caller may not see)"},
+    {"method_not_allowed", 405, OG_ERR__LAST,         "the route exists but not with this method"},
+    {"conflict",           409, OG_ERR_CONFLICT,      "the object's state does not allow this now"},
+    {"session_open",       409, OG_ERR__LAST,         "the contact has an open session: reply to it"},
+    {"session_closed",     409, OG_ERR__LAST,         "the session is closed"},
+    {"window_closed",      409, OG_ERR_WINDOW_CLOSED, "the platform's messaging window is closed"},
+    {"payload_too_large",  413, OG_ERR_TOO_LARGE,     "the body exceeds http.max_body_bytes"},
+    {"rate_limited",       429, OG_ERR_RATE_LIMITED,  "too many requests; retry later"},
+    {"internal_error",     500, OG_ERR_INTERNAL,      "a bug or an unexpected failure (logged)"},
+    {"unsupported",        501, OG_ERR_UNSUPPORTED,   "the channel or connector cannot do this"},
+    {"unavailable",        503, OG_ERR_UNAVAILABLE,   "storage (Redis) unreachable; platforms retry, omnigate heals by itself"},
+    {NULL, 0, OG_OK, NULL},
+};
+/* clang-format on */
+
+const struct og_reply_row *og_reply_table(void)
+{
+    return rows;
+}
+
+static const struct og_reply_row *row_of(og_err e)
+{
+    /* Errors with no row of their own answer as their nearest kin: a
+     * platform's temporary failure is "try later", a permanent refusal or an
+     * allocation failure is ours to look at. */
+    if (e == OG_ERR_RETRYABLE)
+        e = OG_ERR_UNAVAILABLE;
+    for (const struct og_reply_row *r = rows; r->code; r++)
+        if (r->err == e)
+            return r;
+    for (const struct og_reply_row *r = rows; r->code; r++)
+        if (r->err == OG_ERR_INTERNAL)
+            return r;
+    return NULL;
+}
+
+int og_reply_status(og_err e)
+{
+    return e == OG_OK ? 200 : row_of(e)->status;
+}
+
+const char *og_reply_code_of(og_err e)
+{
+    return e == OG_OK ? "ok" : row_of(e)->code;
+}
+
+void og_reply_json(struct og_reply *r, int status, char *json)
+{
+    r->status = status;
+    r->content_type = "application/json";
+    free(r->body);
+    r->body = json;
+    r->len = strlen(json);
+}
+
+static void error_body(struct og_reply *r, int status, const char *code, const char *message)
+{
+    struct og_buf b = {0};
+    og_buf_puts(&b, "{\"error\":{\"code\":");
+    og_buf_json_str(&b, code);
+    og_buf_puts(&b, ",\"message\":");
+    og_buf_json_str(&b, message);
+    og_buf_puts(&b, "}}");
+    og_reply_json(r, status, b.data);
+}
+
+void og_reply_err(struct og_reply *r, og_err e, const char *message)
+{
+    const struct og_reply_row *row = row_of(e);
+    error_body(r, row->status, row->code, message ? message : og_strerror(e));
+}
+
+void og_reply_code(struct og_reply *r, const char *code, const char *message)
+{
+    for (const struct og_reply_row *row = rows; row->code; row++)
+        if (strcmp(row->code, code) == 0) {
+            error_body(r, row->status, row->code, message);
+            return;
+        }
+    og_error("reply: unknown error code '%s' (a bug)", code);
+    og_reply_err(r, OG_ERR_INTERNAL, NULL);
+}
+
+void og_reply_header(struct og_reply *r, const char *name, const char *value)
+{
+    struct og_buf b = {0};
+    if (r->headers)
+        og_buf_puts(&b, r->headers);
+    for (const char *s = name; *s; s++)
+        if (*s != '\r' && *s != '\n')
+            og_buf_append(&b, s, 1);
+    og_buf_puts(&b, ": ");
+    for (const char *s = value; *s; s++)
+        if (*s != '\r' && *s != '\n')
+            og_buf_append(&b, s, 1);
+    og_buf_puts(&b, "\n");
+    free(r->headers);
+    r->headers = b.data;
+}
