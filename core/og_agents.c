@@ -1,5 +1,7 @@
 /* og_agents - see og_agents.h. */
 #include "og_agents.h"
+#include "og_core_int.h"
+#include "og_log.h"
 #include "og_util.h"
 
 #include <arpa/inet.h>
@@ -243,94 +245,72 @@ void og_agents_token_new(char tok[64], char sha_hex[65])
 
 /* ------------------------------------------------------------------ store */
 
-static og_err agents_eval(struct og_routing *r, int argc, const char **argv, redisReply **rep)
+/* Fills res from a {"ok", json} reply (or just {"ok"}). */
+static void put_result(struct og_core *c, int argc, const char **argv,
+                       struct og_routing_result *res)
 {
-    og_err e = og_redis_eval(r->core->redis, r->agents, 0, argc, argv, NULL, rep);
-    if (e == OG_OK && (*rep)->type == REDIS_REPLY_ERROR) {
-        freeReplyObject(*rep);
-        *rep = NULL;
-        return OG_ERR_INTERNAL;
-    }
-    return e;
-}
-
-static void ok_err_result(og_err e, redisReply *rep, struct og_routing_result *res)
-{
+    redisReply *rep = NULL;
     memset(res, 0, sizeof *res);
-    res->err = e;
-    if (e != OG_OK)
+    res->err = og_script_call(c, OG_LUA_AGENTS, argc, argv, NULL, &rep, res->message,
+                              sizeof res->message);
+    if (res->err != OG_OK)
         return;
-    if (rep->type != REDIS_REPLY_ARRAY || rep->elements < 1) {
-        res->err = OG_ERR_INTERNAL;
-    } else if (!strcmp(rep->element[0]->str, "err") && rep->elements >= 3) {
-        const char *c = rep->element[1]->str;
-        res->err = !strcmp(c, "not_found")  ? OG_ERR_NOT_FOUND
-                   : !strcmp(c, "conflict") ? OG_ERR_CONFLICT
-                                            : OG_ERR_INVALID;
-        snprintf(res->message, sizeof res->message, "%s", rep->element[2]->str);
-    } else if (rep->elements >= 2 && rep->element[1]->type == REDIS_REPLY_STRING) {
+    if (rep->elements >= 2 && rep->element[1]->type == REDIS_REPLY_STRING)
         res->json = og_strndup(rep->element[1]->str, rep->element[1]->len);
-    }
     freeReplyObject(rep);
 }
 
-void og_agents_put(struct og_routing *r, const char *mode, const char *id, const char *sha_hex,
+void og_agents_put(struct og_core *c, const char *mode, const char *id, const char *sha_hex,
                    const struct og_agent_fields *f, struct og_routing_result *res)
 {
     char now_iso[32];
     og_time_rfc3339(og_now_ms(), now_iso);
-    const char *argv[24] = {r->core->tag, "put", now_iso, mode, id, sha_hex ? sha_hex : ""};
+    const char *argv[24] = {c->tag, "put", now_iso, mode, id, sha_hex ? sha_hex : ""};
     int argc = 6;
     for (int i = 0; i < f->n && argc < 24; i++)
         argv[argc++] = f->kv[i];
-    redisReply *rep = NULL;
-    og_err e = agents_eval(r, argc, argv, &rep);
-    ok_err_result(e, rep, res);
+    put_result(c, argc, argv, res);
 }
 
-void og_agents_delete(struct og_routing *r, const char *id, struct og_routing_result *res)
+void og_agents_delete(struct og_core *c, const char *id, struct og_routing_result *res)
 {
-    const char *argv[] = {r->core->tag, "delete", id};
-    redisReply *rep = NULL;
-    og_err e = agents_eval(r, 3, argv, &rep);
-    ok_err_result(e, rep, res);
+    const char *argv[] = {c->tag, "delete", id};
+    put_result(c, 3, argv, res);
 }
 
-void og_agents_set_token(struct og_routing *r, const char *id, const char *sha_hex,
+void og_agents_set_token(struct og_core *c, const char *id, const char *sha_hex,
                          struct og_routing_result *res)
 {
-    const char *argv[] = {r->core->tag, "token", id, sha_hex};
-    redisReply *rep = NULL;
-    og_err e = agents_eval(r, 4, argv, &rep);
-    ok_err_result(e, rep, res);
+    const char *argv[] = {c->tag, "token", id, sha_hex};
+    put_result(c, 4, argv, res);
 }
 
-og_err og_agents_get(struct og_routing *r, const char *id, char **json)
+og_err og_agents_get(struct og_core *c, const char *id, char **json)
 {
-    const char *argv[] = {r->core->tag, "get", id};
+    const char *argv[] = {c->tag, "get", id};
     redisReply *rep = NULL;
     *json = NULL;
-    og_err e = agents_eval(r, 3, argv, &rep);
+    og_err e = og_script_call(c, OG_LUA_AGENTS, 3, argv, NULL, &rep, NULL, 0);
     if (e != OG_OK)
         return e;
-    if (rep->type == REDIS_REPLY_STRING)
-        *json = og_strndup(rep->str, rep->len);
+    if (rep->elements >= 2)
+        *json = og_strndup(rep->element[1]->str, rep->element[1]->len);
     freeReplyObject(rep);
-    return *json ? OG_OK : OG_ERR_NOT_FOUND;
+    return *json ? OG_OK : OG_ERR_INTERNAL;
 }
 
-og_err og_agents_list(struct og_routing *r, char **json)
+og_err og_agents_list(struct og_core *c, char **json)
 {
-    const char *argv[] = {r->core->tag, "list"};
+    const char *argv[] = {c->tag, "list"};
     redisReply *rep = NULL;
     *json = NULL;
-    og_err e = agents_eval(r, 2, argv, &rep);
+    og_err e = og_script_call(c, OG_LUA_AGENTS, 2, argv, NULL, &rep, NULL, 0);
     if (e != OG_OK)
         return e;
     struct og_buf b = {0};
     og_buf_puts(&b, "{\"items\":[");
-    for (size_t i = 0; rep->type == REDIS_REPLY_ARRAY && i < rep->elements; i++) {
-        if (i)
+    for (size_t i = 1; i < rep->elements; i++) {
+        if (i > 1)
             og_buf_puts(&b, ",");
         og_buf_append(&b, rep->element[i]->str, rep->element[i]->len);
     }
@@ -340,22 +320,43 @@ og_err og_agents_list(struct og_routing *r, char **json)
     return OG_OK;
 }
 
+og_err og_agents_seed(struct og_core *c, const struct og_agent_seed *seeds, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        struct og_agent_fields f;
+        char err[160], id[48], sha[65] = "";
+        if (og_agents_fields_from_json(seeds[i].fields, 1, &f, err, sizeof err) != 0)
+            continue; /* the config loader has reported it */
+        og_id_new("agt_", og_now_ms(), id, sizeof id);
+        if (seeds[i].token)
+            og_agents_token_sha(seeds[i].token, sha);
+        struct og_routing_result res;
+        og_agents_put(c, "seed", id, seeds[i].token ? sha : NULL, &f, &res);
+        og_agent_fields_free(&f);
+        og_routing_result_free(&res);
+        if (res.err == OG_ERR_UNAVAILABLE)
+            return res.err;
+        if (res.err != OG_OK)
+            og_warn("agents[%zu]: %s", i, res.message[0] ? res.message : og_strerror(res.err));
+    }
+    return OG_OK;
+}
+
 og_err og_agents_auth(struct og_core *c, const char *sha_hex, struct og_agent_auth *a)
 {
     memset(a, 0, sizeof *a);
     const char *argv[] = {c->tag, "auth", sha_hex};
     redisReply *rep = NULL;
-    og_err e = og_redis_eval(c->redis, c->read, 0, 3, argv, NULL, &rep);
+    og_err e = og_script_call(c, OG_LUA_AGENTS, 3, argv, NULL, &rep, NULL, 0);
     if (e != OG_OK)
         return e;
-    if (rep->type == REDIS_REPLY_ARRAY && rep->elements == 4) {
-        snprintf(a->id, sizeof a->id, "%s", rep->element[0]->str);
-        snprintf(a->role, sizeof a->role, "%s", rep->element[1]->str);
-        a->groups_json = og_strdup(rep->element[2]->str);
-        a->allowed_ips_json = og_strdup(rep->element[3]->str);
-        e = OG_OK;
+    if (rep->elements == 5) {
+        snprintf(a->id, sizeof a->id, "%s", rep->element[1]->str);
+        snprintf(a->role, sizeof a->role, "%s", rep->element[2]->str);
+        a->groups_json = og_strdup(rep->element[3]->str);
+        a->allowed_ips_json = og_strdup(rep->element[4]->str);
     } else {
-        e = rep->type == REDIS_REPLY_ERROR ? OG_ERR_INTERNAL : OG_ERR_NOT_FOUND;
+        e = OG_ERR_INTERNAL;
     }
     freeReplyObject(rep);
     return e;

@@ -8,6 +8,7 @@
  * nothing. */
 #ifndef OG_AGENTS_H
 #define OG_AGENTS_H
+#include "og_core.h"
 #include "og_routing.h"
 
 #include <json-c/json.h>
@@ -38,18 +39,26 @@ void og_agents_token_sha(const char *tok, char sha_hex[65]);
 
 /* mode: "create" (id is new), "update", "seed" (upsert by e-mail). sha_hex:
  * a new token digest or NULL to keep. res->json: the agent. */
-void og_agents_put(struct og_routing *r, const char *mode, const char *id, const char *sha_hex,
+void og_agents_put(struct og_core *c, const char *mode, const char *id, const char *sha_hex,
                    const struct og_agent_fields *f, struct og_routing_result *res);
-void og_agents_delete(struct og_routing *r, const char *id, struct og_routing_result *res);
+void og_agents_delete(struct og_core *c, const char *id, struct og_routing_result *res);
 /* sha_hex "" revokes. */
-void og_agents_set_token(struct og_routing *r, const char *id, const char *sha_hex,
+void og_agents_set_token(struct og_core *c, const char *id, const char *sha_hex,
                          struct og_routing_result *res);
-og_err og_agents_get(struct og_routing *r, const char *id, char **json);
-og_err og_agents_list(struct og_routing *r, char **json); /* {"items":[...],"next_cursor":null} */
+og_err og_agents_get(struct og_core *c, const char *id, char **json);
+og_err og_agents_list(struct og_core *c, char **json); /* {"items":[...],"next_cursor":null} */
+
+/* Seeds (upserts by e-mail) the agents of the config, each a JSON object of
+ * agent fields with an optional token. OG_ERR_UNAVAILABLE while Redis is
+ * down (call again); a seed that is refused is logged and skipped. */
+struct og_agent_seed {
+    json_object *fields;          /* [borrowed] */
+    const char *token;            /* NULL = none */
+};
+og_err og_agents_seed(struct og_core *c, const struct og_agent_seed *seeds, size_t n);
 
 /* An agent token's owner: OG_OK with the fields [xfer], OG_ERR_NOT_FOUND for
- * an unknown token. Needs only the core (the API authenticates before any
- * worker state is looked at). */
+ * an unknown token. */
 struct og_agent_auth {
     char id[48];
     char role[16];

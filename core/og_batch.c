@@ -1,5 +1,6 @@
 /* og_batch - see og_batch.h. */
 #include "og_batch.h"
+#include "og_script.h"
 #include "og_util.h"
 
 #include <pthread.h>
@@ -93,7 +94,10 @@ static void lead(struct og_batch *b, struct og_redis *redis)
     free(av);
     free(al);
     if (e == OG_OK && (r->type != REDIS_REPLY_ARRAY || r->elements != (size_t)n))
-        e = OG_ERR_INTERNAL; /* a script error (og_redis_eval logged it) */
+        /* a script error (og_redis_eval logged it); Redis out of memory or
+         * loading is "try later" (og_script.h) */
+        e = r->type == REDIS_REPLY_ERROR && og_script_busy_error(r->str) ? OG_ERR_UNAVAILABLE
+                                                                         : OG_ERR_INTERNAL;
     /* The taken callers only look at their call once it is DONE (set under
      * the lock below), so their replies can be handed over outside it. */
     int i = 0;

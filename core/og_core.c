@@ -1,9 +1,11 @@
 /* og_core - see og_core.h. */
 #include "og_core.h"
 #include "og_batch.h"
+#include "og_core_int.h"
 #include "og_log.h"
 #include "og_model.h"
 #include "og_outbox.h"
+#include "og_routing.h"
 #include "og_util.h"
 
 #include <json-c/json.h>
@@ -11,7 +13,31 @@
 #include <stdlib.h>
 #include <string.h>
 
-extern const char og_lua_prelude[], og_lua_ingest[], og_lua_read[];
+extern const char og_lua_prelude[], og_lua_ingest[], og_lua_sessions[], og_lua_contacts[],
+    og_lua_agents[], og_lua_routing[], og_lua_outbox[], og_lua_outbox_reply[],
+    og_lua_outbox_status[], og_lua_followups[], og_lua_webhook_admin[], og_lua_webhook_read[],
+    og_lua_webhook_step[], og_lua_webhook_fetch[], og_lua_webhook_skip[];
+
+/* og_script.h's table: each enum og_lua with its name and text. */
+static const struct {
+    const char *name;
+    const char *body;
+} lua_src[OG_LUA__LAST] = {
+    [OG_LUA_INGEST] = {"ingest", og_lua_ingest},
+    [OG_LUA_SESSIONS] = {"sessions", og_lua_sessions},
+    [OG_LUA_CONTACTS] = {"contacts", og_lua_contacts},
+    [OG_LUA_AGENTS] = {"agents", og_lua_agents},
+    [OG_LUA_ROUTING] = {"routing", og_lua_routing},
+    [OG_LUA_OUTBOX] = {"outbox", og_lua_outbox},
+    [OG_LUA_OUTBOX_REPLY] = {"outbox_reply", og_lua_outbox_reply},
+    [OG_LUA_OUTBOX_STATUS] = {"outbox_status", og_lua_outbox_status},
+    [OG_LUA_FOLLOWUPS] = {"followups", og_lua_followups},
+    [OG_LUA_WEBHOOK_ADMIN] = {"webhook_admin", og_lua_webhook_admin},
+    [OG_LUA_WEBHOOK_READ] = {"webhook_read", og_lua_webhook_read},
+    [OG_LUA_WEBHOOK_STEP] = {"webhook_step", og_lua_webhook_step},
+    [OG_LUA_WEBHOOK_FETCH] = {"webhook_fetch", og_lua_webhook_fetch},
+    [OG_LUA_WEBHOOK_SKIP] = {"webhook_skip", og_lua_webhook_skip},
+};
 
 /* Group commit of ingest (og_batch.h). A batch of 32 messages keeps Redis
  * busy ~1-2 ms, short enough not to delay the other clients' commands much;
@@ -19,29 +45,35 @@ extern const char og_lua_prelude[], og_lua_ingest[], og_lua_read[];
  * current one. */
 enum { INGEST_BATCH_MAX = 32, INGEST_BATCHES_INFLIGHT = 2 };
 
-struct og_script *og_core_script(const char *name, const char *body)
+static struct og_redis *pool_new(struct og_core *c, char *errbuf, size_t errlen)
 {
-    char *src = og_sprintf("%s\n%s", og_lua_prelude, body);
-    struct og_script *s = og_script_new(name, src);
-    free(src);
-    return s;
+    struct og_redis_opts ro = {.url = c->redis_url, .password = c->redis_password,
+                               .pool_size = c->pool_size};
+    return og_redis_new(&ro, errbuf, errlen);
 }
 
 struct og_core *og_core_new(const struct og_core_opts *o, char *errbuf, size_t errlen)
 {
     struct og_core *c = og_calloc(1, sizeof *c);
-    c->redis = og_redis_new(o->redis, errbuf, errlen);
-    if (!c->redis) {
-        free(c);
+    c->redis_url = og_strdup(o->redis_url);
+    c->redis_password = og_strdup(o->redis_password);
+    c->pool_size = o->pool_size;
+    c->redis = pool_new(c, errbuf, errlen);
+    c->routing = c->redis ? og_routing_new(o->routing, errbuf, errlen) : NULL;
+    if (!c->redis || !c->routing) {
+        og_core_free(c);
         return NULL;
     }
     c->tag = og_sprintf("{%s}", o->prefix && *o->prefix ? o->prefix : "og");
     c->dedup_ttl_s = o->dedup_ttl_s > 0 ? o->dedup_ttl_s : 8 * 86400 + 3600;
-    c->ingest = og_core_script("ingest", og_lua_ingest);
-    c->read = og_core_script("read", og_lua_read);
+    for (int i = 0; i < OG_LUA__LAST; i++) {
+        char *src = og_sprintf("%s\n%s", og_lua_prelude, lua_src[i].body);
+        c->lua[i] = og_script_new(lua_src[i].name, src);
+        free(src);
+    }
     const char *head[] = {c->tag};
-    c->ingest_batch =
-        og_batch_new(c->ingest, 1, head, INGEST_BATCH_MAX, INGEST_BATCHES_INFLIGHT);
+    c->ingest_batch = og_batch_new(c->lua[OG_LUA_INGEST], 1, head, INGEST_BATCH_MAX,
+                                   INGEST_BATCHES_INFLIGHT);
     return c;
 }
 
@@ -51,10 +83,53 @@ void og_core_free(struct og_core *c)
         return;
     og_batch_free(c->ingest_batch);
     og_redis_free(c->redis);
-    og_script_free(c->ingest);
-    og_script_free(c->read);
+    for (int i = 0; i < OG_LUA__LAST; i++)
+        og_script_free(c->lua[i]);
+    og_routing_free(c->routing);
+    free(c->redis_url);
+    free(c->redis_password);
     free(c->tag);
     free(c);
+}
+
+og_err og_core_retarget(struct og_core *c, const char *url, char *errbuf, size_t errlen)
+{
+    char *old = c->redis_url;
+    c->redis_url = og_strdup(url);
+    struct og_redis *r = pool_new(c, errbuf, errlen);
+    if (!r) {
+        free(c->redis_url);
+        c->redis_url = old;
+        return OG_ERR_INVALID;
+    }
+    free(old);
+    og_redis_free(c->redis);
+    c->redis = r;
+    return OG_OK;
+}
+
+int og_core_ping(struct og_core *c) { return og_redis_ping(c->redis); }
+
+const struct og_core_stats *og_core_stats(const struct og_core *c) { return &c->stats; }
+
+unsigned long long og_core_ingest_batches(struct og_core *c)
+{
+    return og_batch_count(c->ingest_batch);
+}
+
+og_err og_core_depth(struct og_core *c, enum og_depth what, const char *name, long long *n)
+{
+    redisReply *r = NULL;
+    og_err e = what == OG_DEPTH_EVENTS   ? og_redis_cmd(c->redis, &r, "XLEN " OG_KEY_EVENTS, c->tag)
+               : what == OG_DEPTH_OUTBOX ? og_redis_cmd(c->redis, &r, "XLEN " OG_KEY_OUTBOX, c->tag)
+                                         : og_redis_cmd(c->redis, &r, "ZCARD " OG_KEY_QUEUE,
+                                                        c->tag, name ? name : "default");
+    if (e != OG_OK)
+        return e;
+    *n = r->type == REDIS_REPLY_INTEGER ? r->integer : 0;
+    e = r->type == REDIS_REPLY_INTEGER ? OG_OK : OG_ERR_INTERNAL;
+    freeReplyObject(r);
+    return e;
 }
 
 /* The message JSON's middle part, rendered here where the C strings are:
@@ -120,14 +195,15 @@ og_err og_core_ingest(struct og_core *c, const struct og_channel *ch, const stru
     char wms[24];
     snprintf(wms, sizeof wms, "%lld", (long long)ch->plugin->desc->messaging_window_ms);
 
+    const char *nrt = (ch->plugin->desc->caps & OG_CAP_NON_REALTIME) ? "1" : "0";
     const char *argv[] = {ch->id, ch->plugin->desc->name, ch->routing, m->dedup_key, now_s,
                           now_iso, ttl, m->from.external_id,
                           m->thread_id ? m->thread_id : m->from.external_id, S(m->from.name),
                           S(m->from.username), S(m->from.avatar_url), S(m->from.phone),
                           S(m->from.email), cid, sid, mid, e[0], e[1], e[2], e[3], tail.data,
                           S(m->provider_message_id), S(m->reply_to_provider_id),
-                          S(m->reply_token), m->raw ? m->raw : "", wms};
-    enum { N = sizeof argv / sizeof argv[0], RAW = N - 2 }; /* ingest.lua's NF */
+                          S(m->reply_token), m->raw ? m->raw : "", wms, nrt};
+    enum { N = sizeof argv / sizeof argv[0], RAW = N - 3 }; /* ingest.lua's NF */
     size_t lens[N];
     for (int i = 0; i < N; i++)
         lens[i] = strlen(argv[i]);
@@ -140,21 +216,21 @@ og_err og_core_ingest(struct og_core *c, const struct og_channel *ch, const stru
         atomic_fetch_add(&c->stats.ingest_errors, 1);
         return err;
     }
-    if (r->type != REDIS_REPLY_ARRAY || r->elements < 2 ||
-        strcmp(r->element[0]->str, "err") == 0) {
-        if (r->type == REDIS_REPLY_ARRAY && r->elements >= 2)
-            og_error("ingest: %s", r->element[1]->str);
+    char why[160];
+    err = og_script_reply("ingest", r, why, sizeof why);
+    if (err != OG_OK || r->elements < 4) {
+        if (err != OG_ERR_UNAVAILABLE)
+            og_error("ingest: %s", why[0] ? why : "reply of the wrong shape");
         freeReplyObject(r);
         atomic_fetch_add(&c->stats.ingest_errors, 1);
-        return OG_ERR_INTERNAL;
+        return err != OG_OK ? err : OG_ERR_INTERNAL;
     }
-    if (strcmp(r->element[0]->str, "dup") == 0) {
+    snprintf(res->message_id, sizeof res->message_id, "%s", r->element[2]->str);
+    if (strcmp(r->element[3]->str, "dup") == 0) {
         res->duplicate = 1;
-        snprintf(res->message_id, sizeof res->message_id, "%s", r->element[1]->str);
         atomic_fetch_add(&c->stats.duplicates, 1);
-    } else if (r->elements >= 4) {
+    } else {
         snprintf(res->session_id, sizeof res->session_id, "%s", r->element[1]->str);
-        snprintf(res->message_id, sizeof res->message_id, "%s", r->element[2]->str);
         res->session_created = atoi(r->element[3]->str);
         atomic_fetch_add(&c->stats.ingested, 1);
         if (res->session_created == 1)
@@ -193,85 +269,11 @@ struct og_channel_sink og_core_sink(struct og_core *c)
     return s;
 }
 
-static og_err read_call(struct og_core *c, int argc, const char **argv, redisReply **r)
-{
-    og_err e = og_redis_eval(c->redis, c->read, 0, argc, argv, NULL, r);
-    if (e == OG_OK && (*r)->type == REDIS_REPLY_ERROR) {
-        freeReplyObject(*r);
-        *r = NULL;
-        return OG_ERR_INTERNAL;
-    }
-    return e;
-}
-
-og_err og_core_session_json(struct og_core *c, const char *id, char **json)
-{
-    const char *argv[] = {c->tag, "session", id};
-    redisReply *r;
-    *json = NULL;
-    og_err e = read_call(c, 3, argv, &r);
-    if (e != OG_OK)
-        return e;
-    if (r->type == REDIS_REPLY_STRING)
-        *json = og_strndup(r->str, r->len);
-    freeReplyObject(r);
-    return *json ? OG_OK : OG_ERR_NOT_FOUND;
-}
-
-char *og_core_render_list(const redisReply *r)
-{
-    struct og_buf b = {0};
-    og_buf_puts(&b, "{\"items\":[");
-    for (size_t i = 1; i < r->elements; i++) {
-        if (i > 1)
-            og_buf_puts(&b, ",");
-        og_buf_append(&b, r->element[i]->str, r->element[i]->len);
-    }
-    og_buf_puts(&b, "],\"next_cursor\":");
-    og_buf_json_str(&b, r->element[0]->len ? r->element[0]->str : NULL);
-    og_buf_puts(&b, "}");
-    return b.data;
-}
-
-og_err og_core_list_sessions(struct og_core *c, const char *status, const char *channel,
-                             const char *cursor, int limit, char **json)
-{
-    char lim[16];
-    snprintf(lim, sizeof lim, "%d", limit);
-    const char *argv[] = {c->tag, "sessions", S(status), S(channel), S(cursor), lim};
-    redisReply *r;
-    *json = NULL;
-    og_err e = read_call(c, 6, argv, &r);
-    if (e != OG_OK)
-        return e;
-    if (r->type == REDIS_REPLY_ARRAY && r->elements >= 1)
-        *json = og_core_render_list(r);
-    freeReplyObject(r);
-    return *json ? OG_OK : OG_ERR_INTERNAL;
-}
-
-og_err og_core_list_messages(struct og_core *c, const char *session_id, const char *cursor,
-                             int limit, char **json)
-{
-    char lim[16];
-    snprintf(lim, sizeof lim, "%d", limit);
-    const char *argv[] = {c->tag, "messages", session_id, S(cursor), lim};
-    redisReply *r;
-    *json = NULL;
-    og_err e = read_call(c, 5, argv, &r);
-    if (e != OG_OK)
-        return e;
-    if (r->type == REDIS_REPLY_ARRAY && r->elements >= 1)
-        *json = og_core_render_list(r);
-    freeReplyObject(r);
-    return *json ? OG_OK : OG_ERR_NOT_FOUND;
-}
-
 og_err og_core_state_get(struct og_core *c, const char *channel, const char *key, char **val)
 {
     redisReply *r;
     *val = NULL;
-    og_err e = og_redis_cmd(c->redis, &r, "HGET %s:state:%s %s", c->tag, channel, key);
+    og_err e = og_redis_cmd(c->redis, &r, "HGET " OG_KEY_STATE " %s", c->tag, channel, key);
     if (e != OG_OK)
         return e;
     if (r->type == REDIS_REPLY_STRING)
@@ -285,7 +287,7 @@ og_err og_core_state_set(struct og_core *c, const char *channel, const char *key
                          const char *val)
 {
     redisReply *r;
-    og_err e = og_redis_cmd(c->redis, &r, "HSET %s:state:%s %s %s", c->tag, channel, key,
+    og_err e = og_redis_cmd(c->redis, &r, "HSET " OG_KEY_STATE " %s %s", c->tag, channel, key,
                             val ? val : "");
     if (e != OG_OK)
         return e;

@@ -1,5 +1,13 @@
-/* og_core - the engine's context: the Redis pool, the loaded scripts, the
- * key prefix, and the operations the gateway and the connectors' sink call.
+/* og_core - the engine: all of omnigate's state and every Redis key and
+ * script. The core is opaque outside core/ (struct og_core is defined in
+ * og_core_int.h): the gateway, config and tests reach it only through the
+ * functions of the core's headers (og_core.h, og_sessions.h, og_routing.h,
+ * og_agents.h, og_contacts.h, og_outbox.h, og_followups.h, og_webhooks.h,
+ * og_webhook_dispatch.h, og_stream.h), which take the core as their first
+ * argument. og_core_new() builds every service from one options struct
+ * (scripts, the ingest batcher, the routing policies, the close rules) and
+ * owns them; the daemon's threads only borrow the core. The core creates
+ * no thread, serves no socket and knows no HTTP status.
  *
  * Ingest (og_core_ingest) is one Lua script: de-duplication, contact,
  * session (created or reopened), message, events and the routing queue are
@@ -9,42 +17,49 @@
  * still stored all-or-nothing and acknowledged only after the call. */
 #ifndef OG_CORE_H
 #define OG_CORE_H
-#include "og_batch.h"
 #include "og_channel.h"
-#include "og_redis.h"
 
+#include <json-c/json.h>
 #include <omnigate/connector.h>
 #include <stdatomic.h>
+#include <stddef.h>
 #include <stdint.h>
 
+struct og_core;
+struct og_routing_opts; /* og_routing.h */
+
 struct og_core_opts {
-    const struct og_redis_opts *redis;
-    const char *prefix;          /* "og" -> keys "{og}:..." */
-    int64_t dedup_ttl_s;         /* default 8 days + 1 hour */
+    const char *redis_url;                  /* redis://host:port[/db] or unix:///path */
+    const char *redis_password;             /* NULL = none */
+    int pool_size;                          /* connections shared by all threads */
+    const char *prefix;                     /* "og" -> keys "{og}:..." */
+    int64_t dedup_ttl_s;                    /* default 8 days + 1 hour */
+    const struct og_routing_opts *routing;  /* NULL: the implicit default policy */
 };
 
-struct og_core_stats {           /* monotonic counters for /metrics */
+/* [xfer, og_core_free]; NULL and errbuf on bad options. Connects lazily:
+ * nothing touches Redis before the first call that needs it. */
+struct og_core *og_core_new(const struct og_core_opts *o, char *errbuf, size_t errlen);
+void og_core_free(struct og_core *c);
+/* Points the (still unconnected) pool at another Redis, e.g. the embedded
+ * server's socket once it runs. OG_ERR_INVALID for a malformed URL. */
+og_err og_core_retarget(struct og_core *c, const char *url, char *errbuf, size_t errlen);
+/* 1 when Redis answers a PING now. */
+int og_core_ping(struct og_core *c);
+
+/* Monotonic counters for /metrics. */
+struct og_core_stats {
     atomic_ullong ingested, duplicates, ingest_errors, sessions_created, sessions_reopened;
     atomic_ullong ingest_us_sum; /* total script latency, microseconds */
 };
+const struct og_core_stats *og_core_stats(const struct og_core *c);
+/* Ingest script calls so far (each stores one or more messages). */
+unsigned long long og_core_ingest_batches(struct og_core *c);
 
-struct og_core {
-    struct og_redis *redis;      /* owned */
-    char *tag;                   /* owned: "{og}" */
-    int64_t dedup_ttl_s;
-    struct og_script *ingest, *read; /* owned */
-    struct og_batch *ingest_batch;   /* owned: group commit of ingest */
-    struct og_core_stats stats;
-};
-
-/* A script with the shared prelude (core/lua/prelude.lua) in front: every
- * core module builds its scripts this way. body is a og_lua_<name> constant
- * generated from core/lua/<name>.lua. [xfer, og_script_free] */
-struct og_script *og_core_script(const char *name, const char *body);
-
-/* [xfer, og_core_free]; NULL and errbuf on bad options. Connects lazily. */
-struct og_core *og_core_new(const struct og_core_opts *o, char *errbuf, size_t errlen);
-void og_core_free(struct og_core *c);
+/* Lengths for /metrics: the event stream, the send queue, a routing
+ * policy's queue (name). OG_ERR_UNAVAILABLE while Redis is down. */
+enum og_depth { OG_DEPTH_EVENTS, OG_DEPTH_OUTBOX, OG_DEPTH_QUEUE };
+og_err og_core_depth(struct og_core *c, enum og_depth what, const char *name, long long *n);
 
 /* The outcome of storing one inbound message. Ids are NUL-terminated. */
 struct og_ingest_result {
@@ -58,17 +73,6 @@ og_err og_core_ingest(struct og_core *c, const struct og_channel *ch, const stru
 
 /* A sink for og_channel that ingests into this core (the daemon's sink). */
 struct og_channel_sink og_core_sink(struct og_core *c);
-
-/* Read API. JSON texts are [xfer]. */
-og_err og_core_session_json(struct og_core *c, const char *id, char **json);
-/* Writes {"items":[...],"next_cursor":...} into *json. */
-og_err og_core_list_sessions(struct og_core *c, const char *status, const char *channel,
-                             const char *cursor, int limit, char **json);
-og_err og_core_list_messages(struct og_core *c, const char *session_id, const char *cursor,
-                             int limit, char **json);
-/* {"items":[...],"next_cursor":...} from a list script's reply: element 0
- * the next cursor ("" = none), then one JSON text per item. [xfer] */
-char *og_core_render_list(const redisReply *r);
 
 /* Connector state (polling offsets). *val [xfer] or NULL when unset. */
 og_err og_core_state_get(struct og_core *c, const char *channel, const char *key, char **val);

@@ -1,6 +1,8 @@
 /* og_err - see og_err.h. */
 #include "og_err.h"
 
+#include <string.h>
+
 static const struct {
     const char *text, *name;
 } names[OG_ERR__LAST] = {
@@ -30,4 +32,12 @@ const char *og_strerror(og_err e)
 const char *og_err_name(og_err e)
 {
     return (unsigned)e < OG_ERR__LAST && names[e].name ? names[e].name : "error";
+}
+
+og_err og_err_from_name(const char *name)
+{
+    for (int e = 0; name && e < OG_ERR__LAST; e++)
+        if (names[e].name && strcmp(names[e].name, name) == 0)
+            return (og_err)e;
+    return OG_ERR_INTERNAL;
 }

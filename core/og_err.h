@@ -11,4 +11,6 @@
 const char *og_strerror(og_err e);
 /* "rate_limited"; never NULL ("error" past the enum). */
 const char *og_err_name(og_err e);
+/* The og_err of a name og_err_name gives; OG_ERR_INTERNAL for any other. */
+og_err og_err_from_name(const char *name);
 #endif

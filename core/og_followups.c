@@ -1,36 +1,14 @@
 /* og_followups - see og_followups.h. C builds the arguments and parses the
  * replies; every decision that reads and writes Redis is in the script. */
 #include "og_followups.h"
+#include "og_core_int.h"
+#include "og_log.h"
+#include "og_stream.h"
 #include "og_template.h"
 #include "og_util.h"
 
 #include <stdlib.h>
 #include <string.h>
-
-extern const char og_lua_followup_ops[], og_lua_contact_patch[];
-
-struct og_followups {
-    struct og_core *core;      /* [borrowed] */
-    struct og_script *ops, *patch; /* owned */
-};
-
-struct og_followups *og_followups_new(struct og_core *c)
-{
-    struct og_followups *f = og_calloc(1, sizeof *f);
-    f->core = c;
-    f->ops = og_core_script("followup_ops", og_lua_followup_ops);
-    f->patch = og_core_script("contact_patch", og_lua_contact_patch);
-    return f;
-}
-
-void og_followups_free(struct og_followups *f)
-{
-    if (!f)
-        return;
-    og_script_free(f->ops);
-    og_script_free(f->patch);
-    free(f);
-}
 
 /* A growable argv of owned strings. */
 struct args {
@@ -61,31 +39,23 @@ static void args_free(struct args *a)
     free(a->v);
 }
 
-/* Runs the script with a's strings as ARGV (no KEYS: every key shares the
- * hash tag in ARGV[1]). Redis error replies become OG_ERR_INTERNAL. */
-static og_err run(struct og_followups *f, struct og_script *s, struct args *a, redisReply **r)
+/* Runs followups.lua with a's strings as ARGV (no KEYS: every key shares
+ * the hash tag in ARGV[1]); frees a. */
+static og_err run(struct og_core *c, struct args *a, redisReply **r)
 {
-    size_t *lens = og_malloc((a->n ? a->n : 1) * sizeof *lens);
-    for (size_t i = 0; i < a->n; i++)
-        lens[i] = strlen(a->v[i]);
-    og_err e = og_redis_eval(f->core->redis, s, 0, (int)a->n, (const char **)a->v, lens, r);
-    free(lens);
+    og_err e = og_script_call(c, OG_LUA_FOLLOWUPS, (int)a->n, (const char **)a->v, NULL, r, NULL,
+                              0);
     args_free(a);
-    if (e == OG_OK && (*r)->type == REDIS_REPLY_ERROR) {
-        freeReplyObject(*r);
-        *r = NULL;
-        return OG_ERR_INTERNAL;
-    }
     return e;
 }
 
-static void head(struct og_followups *f, struct args *a, const char *op)
+static void head(struct og_core *c, struct args *a, const char *op)
 {
-    add(a, f->core->tag);
+    add(a, c->tag);
     add(a, op);
 }
 
-og_err og_followups_on_closed(struct og_followups *f, const char *sid, const char *trigger,
+og_err og_followups_on_closed(struct og_core *c, const char *sid, const char *trigger,
                               const struct og_fup_rule *const *rules, size_t n,
                               const struct og_fup_rule *const *silent, size_t ns, int *made)
 {
@@ -93,7 +63,7 @@ og_err og_followups_on_closed(struct og_followups *f, const char *sid, const cha
     int64_t now = og_now_ms();
     char iso[32];
     og_time_rfc3339(now, iso);
-    head(f, &a, "closed");
+    head(c, &a, "closed");
     add(&a, sid);
     add(&a, trigger);
     addi(&a, now);
@@ -109,22 +79,24 @@ og_err og_followups_on_closed(struct og_followups *f, const char *sid, const cha
     for (size_t i = 0; i < ns; i++)
         add(&a, silent[i]->id);
     redisReply *r = NULL;
-    og_err e = run(f, f->ops, &a, &r);
+    og_err e = run(c, &a, &r);
     if (e == OG_OK) {
         if (made)
-            *made = r->type == REDIS_REPLY_INTEGER ? (int)r->integer : 0;
+            *made = r->elements >= 2 && r->element[1]->type == REDIS_REPLY_INTEGER
+                        ? (int)r->element[1]->integer
+                        : 0;
         freeReplyObject(r);
     }
     return e;
 }
 
-og_err og_followups_on_message(struct og_followups *f, const char *sid,
+og_err og_followups_on_message(struct og_core *c, const char *sid,
                                const struct og_fup_rule *const *silent, size_t ns)
 {
     if (ns == 0)
         return OG_OK;
     struct args a = {0};
-    head(f, &a, "message");
+    head(c, &a, "message");
     add(&a, sid);
     addi(&a, og_now_ms());
     for (size_t i = 0; i < ns; i++) {
@@ -132,7 +104,7 @@ og_err og_followups_on_message(struct og_followups *f, const char *sid,
         addi(&a, silent[i]->after_ms);
     }
     redisReply *r = NULL;
-    og_err e = run(f, f->ops, &a, &r);
+    og_err e = run(c, &a, &r);
     if (e == OG_OK)
         freeReplyObject(r);
     return e;
@@ -143,7 +115,7 @@ static void copy(char *dst, size_t n, const redisReply *r)
     snprintf(dst, n, "%s", r->type == REDIS_REPLY_STRING ? r->str : "");
 }
 
-og_err og_followups_claim(struct og_followups *f, const struct og_fup_rule *const *silent,
+og_err og_followups_claim(struct og_core *c, const struct og_fup_rule *const *silent,
                           size_t ns, int limit, int64_t lease_ms, struct og_fup_job **jobs,
                           size_t *njobs)
 {
@@ -153,7 +125,7 @@ og_err og_followups_claim(struct og_followups *f, const struct og_fup_rule *cons
     int64_t now = og_now_ms();
     char iso[32];
     og_time_rfc3339(now, iso);
-    head(f, &a, "claim");
+    head(c, &a, "claim");
     addi(&a, now);
     add(&a, iso);
     addi(&a, lease_ms);
@@ -171,18 +143,18 @@ og_err og_followups_claim(struct og_followups *f, const struct og_fup_rule *cons
         add(&a, id);
     }
     redisReply *r = NULL;
-    og_err e = run(f, f->ops, &a, &r);
+    og_err e = run(c, &a, &r);
     if (e != OG_OK)
         return e;
-    if (r->type == REDIS_REPLY_ARRAY && r->elements >= 4) {
-        size_t n = r->elements / 4;
+    if (r->elements >= 5) {
+        size_t n = (r->elements - 1) / 4;
         *jobs = og_calloc(n, sizeof **jobs);
         for (size_t i = 0; i < n; i++) {
             struct og_fup_job *j = &(*jobs)[i];
-            copy(j->id, sizeof j->id, r->element[4 * i]);
-            copy(j->attempt, sizeof j->attempt, r->element[4 * i + 1]);
-            copy(j->rule, sizeof j->rule, r->element[4 * i + 2]);
-            copy(j->session, sizeof j->session, r->element[4 * i + 3]);
+            copy(j->id, sizeof j->id, r->element[1 + 4 * i]);
+            copy(j->attempt, sizeof j->attempt, r->element[1 + 4 * i + 1]);
+            copy(j->rule, sizeof j->rule, r->element[1 + 4 * i + 2]);
+            copy(j->session, sizeof j->session, r->element[1 + 4 * i + 3]);
         }
         *njobs = n;
     }
@@ -190,28 +162,28 @@ og_err og_followups_claim(struct og_followups *f, const struct og_fup_rule *cons
     return OG_OK;
 }
 
-og_err og_followups_load(struct og_followups *f, const char *id, struct og_fup_data *d)
+og_err og_followups_load(struct og_core *c, const char *id, struct og_fup_data *d)
 {
     memset(d, 0, sizeof *d);
     struct args a = {0};
-    head(f, &a, "load");
+    head(c, &a, "load");
     add(&a, id);
     redisReply *r = NULL;
-    og_err e = run(f, f->ops, &a, &r);
+    og_err e = run(c, &a, &r);
     if (e != OG_OK)
         return e;
-    if (r->type != REDIS_REPLY_ARRAY || r->elements < 6) {
+    if (r->elements < 7) {
         freeReplyObject(r);
-        return OG_ERR_NOT_FOUND;
+        return OG_ERR_INTERNAL;
     }
-    d->session = json_tokener_parse(r->element[0]->str);
-    d->email = og_strdup(r->element[1]->str);
-    d->name = og_strdup(r->element[2]->str);
-    d->phone = og_strdup(r->element[3]->str);
-    d->opt_out = strcmp(r->element[4]->str, "1") == 0;
-    d->agent_name = og_strdup(r->element[5]->str);
+    d->session = json_tokener_parse(r->element[1]->str);
+    d->email = og_strdup(r->element[2]->str);
+    d->name = og_strdup(r->element[3]->str);
+    d->phone = og_strdup(r->element[4]->str);
+    d->opt_out = strcmp(r->element[5]->str, "1") == 0;
+    d->agent_name = og_strdup(r->element[6]->str);
     d->messages = json_object_new_array();
-    for (size_t i = 6; i < r->elements; i++) {
+    for (size_t i = 7; i < r->elements; i++) {
         json_object *m = r->element[i]->type == REDIS_REPLY_STRING
                              ? json_tokener_parse(r->element[i]->str)
                              : NULL;
@@ -345,7 +317,7 @@ void og_fup_mail_clear(struct og_fup_mail *m)
     memset(m, 0, sizeof *m);
 }
 
-og_err og_followups_done(struct og_followups *f, const struct og_fup_job *job,
+og_err og_followups_done(struct og_core *c, const struct og_fup_job *job,
                          enum og_fup_outcome outcome, int64_t next_due_ms, long code,
                          const char *detail, const char *to, const char *subject, int *stale)
 {
@@ -361,7 +333,7 @@ og_err og_followups_done(struct og_followups *f, const struct og_fup_job *job,
     og_buf_json_str(&tj, detail && *detail ? detail : NULL);
     og_buf_puts(&tj, "}");
     struct args a = {0};
-    head(f, &a, "done");
+    head(c, &a, "done");
     add(&a, job->id);
     add(&a, job->attempt);
     add(&a, names[outcome]);
@@ -376,32 +348,28 @@ og_err og_followups_done(struct og_followups *f, const struct og_fup_job *job,
     add(&a, outcome == OG_FUP_SENT ? "" : detail);
     og_buf_free(&tj);
     redisReply *r = NULL;
-    og_err e = run(f, f->ops, &a, &r);
+    og_err e = run(c, &a, &r);
     if (e != OG_OK)
         return e;
     if (stale)
-        *stale = r->type == REDIS_REPLY_STRING && strcmp(r->str, "stale") == 0;
+        *stale = r->elements >= 2 && strcmp(r->element[1]->str, "stale") == 0;
     freeReplyObject(r);
     return OG_OK;
 }
 
-og_err og_followups_list(struct og_followups *f, const char *sid, char **json)
+og_err og_followups_list(struct og_core *c, const char *sid, char **json)
 {
     struct args a = {0};
-    head(f, &a, "list");
+    head(c, &a, "list");
     add(&a, sid);
     redisReply *r = NULL;
-    og_err e = run(f, f->ops, &a, &r);
+    og_err e = run(c, &a, &r);
     if (e != OG_OK)
         return e;
-    if (r->type != REDIS_REPLY_ARRAY) {
-        freeReplyObject(r);
-        return OG_ERR_NOT_FOUND;
-    }
     struct og_buf b = {0};
     og_buf_puts(&b, "{\"items\":[");
-    for (size_t i = 0; i < r->elements; i++) {
-        if (i)
+    for (size_t i = 1; i < r->elements; i++) {
+        if (i > 1)
             og_buf_puts(&b, ",");
         og_buf_puts(&b, r->element[i]->str);
     }
@@ -411,38 +379,79 @@ og_err og_followups_list(struct og_followups *f, const char *sid, char **json)
     return OG_OK;
 }
 
-og_err og_contact_get(struct og_core *c, const char *cid, char **json)
+static int in_list(const char *const *list, size_t n, const char *s)
 {
-    redisReply *r = NULL;
-    og_err e = og_redis_cmd(c->redis, &r, "HGET %s:con:%s j", c->tag, cid);
-    if (e != OG_OK)
-        return e;
-    if (r->type != REDIS_REPLY_STRING) {
-        freeReplyObject(r);
-        return OG_ERR_NOT_FOUND;
-    }
-    *json = og_strdup(r->str);
-    freeReplyObject(r);
-    return OG_OK;
+    for (size_t i = 0; s && i < n; i++)
+        if (strcmp(list[i], s) == 0)
+            return 1;
+    return 0;
 }
 
-og_err og_followups_contact_patch(struct og_followups *f, const char *cid,
-                                  const char *const *pairs, size_t npairs, char **json)
+static const char *sget(json_object *o, const char *key)
 {
-    struct args a = {0};
-    add(&a, f->core->tag);
-    add(&a, cid);
-    for (size_t i = 0; i < 2 * npairs; i++)
-        add(&a, pairs[i]);
-    redisReply *r = NULL;
-    og_err e = run(f, f->patch, &a, &r);
-    if (e != OG_OK)
-        return e;
-    if (r->type != REDIS_REPLY_STRING) {
-        freeReplyObject(r);
-        return OG_ERR_NOT_FOUND;
+    json_object *v = NULL;
+    return json_object_object_get_ex(o, key, &v) && json_object_is_type(v, json_type_string)
+               ? json_object_get_string(v)
+               : NULL;
+}
+
+/* 1 when the closed session passes the rule's filters. */
+static int rule_matches(const struct og_fup_rule *r, json_object *ses)
+{
+    if (r->n_channels && !in_list(r->channels, r->n_channels, sget(ses, "channel")))
+        return 0;
+    if (r->n_reasons && !in_list(r->reasons, r->n_reasons, sget(ses, "close_reason")))
+        return 0;
+    if (r->n_success_codes) {
+        json_object *codes = json_object_object_get(ses, "success_codes");
+        size_t n = json_object_is_type(codes, json_type_array) ? json_object_array_length(codes)
+                                                                : 0;
+        int any = 0;
+        for (size_t i = 0; i < n && !any; i++)
+            any = in_list(r->success_codes, r->n_success_codes,
+                          json_object_get_string(json_object_array_get_idx(codes, i)));
+        if (!any)
+            return 0;
     }
-    *json = og_strdup(r->str);
-    freeReplyObject(r);
-    return OG_OK;
+    return 1;
+}
+
+og_err og_followups_on_event(struct og_core *c, const struct og_fup_rule *rules, size_t n,
+                             const struct og_stream_entry *e, int *made)
+{
+    const char *type = og_stream_field(e, "type"), *sid = og_stream_field(e, "session");
+    const char *ev = og_stream_field(e, "event");
+    if (made)
+        *made = 0;
+    if (!type || !sid || !*sid)
+        return OG_OK;
+    const struct og_fup_rule **silent = og_calloc(n + 1, sizeof *silent);
+    const struct og_fup_rule **closed = og_calloc(n + 1, sizeof *closed);
+    size_t ns = 0, nc = 0;
+    for (size_t i = 0; i < n; i++)
+        if (rules[i].silent)
+            silent[ns++] = &rules[i];
+    og_err rc = OG_OK;
+    if (strcmp(type, "message.received") == 0) {
+        rc = og_followups_on_message(c, sid, silent, ns);
+    } else if (strcmp(type, "session.closed") == 0 && ev) {
+        json_object *j = json_tokener_parse(ev);
+        json_object *ses = json_object_object_get(json_object_object_get(j, "data"), "session");
+        const char *eid = sget(j, "id");
+        if (ses && eid) {
+            for (size_t i = 0; i < n; i++)
+                if (!rules[i].silent && rule_matches(&rules[i], ses))
+                    closed[nc++] = &rules[i];
+            int m = 0;
+            rc = og_followups_on_closed(c, sid, eid, closed, nc, silent, ns, &m);
+            if (made)
+                *made = m;
+        } else {
+            og_warn("followups: malformed session.closed event for %s ignored", sid);
+        }
+        json_object_put(j);
+    }
+    free(silent);
+    free(closed);
+    return rc;
 }

@@ -1,7 +1,7 @@
-/* og_followups - the e-mail follow-ups' state in Redis, and the contact
- * operations they depend on (the contact's e-mail is the recipient).
+/* og_followups - the e-mail follow-ups' state in Redis (the contact's
+ * e-mail is the recipient: og_contacts.h).
  *
- * Every step is one call of core/lua/followup_ops.lua, so each is atomic:
+ * Every step is one call of core/lua/followups.lua, so each is atomic:
  *   schedule on close  - one follow-up per matching rule and trigger (the
  *                        event id: a redelivered event creates nothing new);
  *   arm on a message   - (re)sets each customer_silent rule's timer to the
@@ -24,27 +24,39 @@
 #include <json-c/json.h>
 #include <stdint.h>
 
-struct og_followups;
-
-/* [xfer, og_followups_free]; c [borrowed] must outlive it. */
-struct og_followups *og_followups_new(struct og_core *c);
-void og_followups_free(struct og_followups *f);
-
 /* A rule as the core needs it ([borrowed] strings). */
 struct og_fup_rule {
     const char *id;
     int silent;                /* 1 = customer_silent, 0 = session.closed */
     int64_t after_ms;
+    /* session.closed only: the closed session must match each filter that
+     * is not empty (its channel, its close reason, one of its codes). */
+    const char *const *channels;
+    size_t n_channels;
+    const char *const *reasons;
+    size_t n_reasons;
+    const char *const *success_codes;
+    size_t n_success_codes;
 };
+
+/* The follow-ups' part of one event of P:events (og_stream.h; the consumer
+ * group "followups"): session.closed schedules the close rules the session
+ * matches and disarms its silence timers; message.received re-arms every
+ * customer_silent rule's timer. OG_OK when the event may be acknowledged
+ * (each step is idempotent, so a redelivery is harmless); *made counts the
+ * follow-ups created (may be NULL). */
+struct og_stream_entry;
+og_err og_followups_on_event(struct og_core *c, const struct og_fup_rule *rules, size_t n,
+                             const struct og_stream_entry *e, int *made);
 
 /* Schedules rules[i] (already matched against the session) for the close
  * event trigger (its event id), due at now + after_ms, and disarms the
  * session's silence timers of silent[]. *made = follow-ups created. */
-og_err og_followups_on_closed(struct og_followups *f, const char *sid, const char *trigger,
+og_err og_followups_on_closed(struct og_core *c, const char *sid, const char *trigger,
                               const struct og_fup_rule *const *rules, size_t n,
                               const struct og_fup_rule *const *silent, size_t ns, int *made);
 /* Re-arms the silence timers of silent[] for the session. */
-og_err og_followups_on_message(struct og_followups *f, const char *sid,
+og_err og_followups_on_message(struct og_core *c, const char *sid,
                                const struct og_fup_rule *const *silent, size_t ns);
 
 struct og_fup_job {
@@ -55,7 +67,7 @@ struct og_fup_job {
 };
 /* Claims up to limit due follow-ups (firing due silence timers first) with
  * a lease of lease_ms. *jobs [xfer, free()]. */
-og_err og_followups_claim(struct og_followups *f, const struct og_fup_rule *const *silent,
+og_err og_followups_claim(struct og_core *c, const struct og_fup_rule *const *silent,
                           size_t ns, int limit, int64_t lease_ms, struct og_fup_job **jobs,
                           size_t *njobs);
 
@@ -67,7 +79,7 @@ struct og_fup_data {
     json_object *messages;     /* array of message JSON, oldest first */
 };
 /* OG_ERR_NOT_FOUND when the follow-up or its session is gone. */
-og_err og_followups_load(struct og_followups *f, const char *id, struct og_fup_data *d);
+og_err og_followups_load(struct og_core *c, const char *id, struct og_fup_data *d);
 void og_fup_data_clear(struct og_fup_data *d);
 
 /* Templates of one rule ([borrowed]); html may be NULL. */
@@ -87,17 +99,11 @@ enum og_fup_outcome { OG_FUP_SENT, OG_FUP_RETRY, OG_FUP_FAILED, OG_FUP_SUPPRESSE
 /* Records one try. next_due_ms for OG_FUP_RETRY. code = SMTP reply (0 none);
  * detail/to/subject may be NULL. *stale = 1 when the lease had run out and
  * another instance owns the follow-up now (nothing recorded). */
-og_err og_followups_done(struct og_followups *f, const struct og_fup_job *job,
+og_err og_followups_done(struct og_core *c, const struct og_fup_job *job,
                          enum og_fup_outcome outcome, int64_t next_due_ms, long code,
                          const char *detail, const char *to, const char *subject, int *stale);
 
 /* {"items":[followup...]} for GET /sessions/{id}/followups. [xfer] */
-og_err og_followups_list(struct og_followups *f, const char *sid, char **json);
+og_err og_followups_list(struct og_core *c, const char *sid, char **json);
 
-/* Contacts. *json [xfer]. OG_ERR_NOT_FOUND when there is no such contact. */
-og_err og_contact_get(struct og_core *c, const char *cid, char **json);
-/* Sets fields (pairs field, value; value "" clears) in one script; see
- * contact_patch.lua. Values must have been validated. */
-og_err og_followups_contact_patch(struct og_followups *f, const char *cid,
-                                  const char *const *pairs, size_t npairs, char **json);
 #endif

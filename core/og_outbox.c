@@ -1,52 +1,27 @@
-/* og_outbox - see og_outbox.h. The scripts are built once (lazily, on first
- * use) and shared by every core: they depend on nothing but their text. */
+/* og_outbox - see og_outbox.h. */
 #include "og_outbox.h"
+#include "og_core_int.h"
 #include "og_log.h"
+#include "og_sessions.h"
 #include "og_util.h"
 
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-extern const char og_lua_outbox[], og_lua_reply[], og_lua_status[];
-
 struct og_outbox_stats og_outbox_stats;
 
-static struct og_script *s_outbox, *s_reply, *s_status;
-static pthread_once_t scripts_once = PTHREAD_ONCE_INIT;
-
-static void scripts_init(void)
-{
-    s_outbox = og_core_script("outbox", og_lua_outbox);
-    s_reply = og_core_script("reply", og_lua_reply);
-    s_status = og_core_script("status", og_lua_status);
-}
-
-static og_err eval(struct og_core *c, struct og_script **s, int argc, const char **argv,
-                   redisReply **r)
-{
-    pthread_once(&scripts_once, scripts_init);
-    og_err e = og_redis_eval(c->redis, *s, 0, argc, argv, NULL, r);
-    if (e == OG_OK && (*r)->type == REDIS_REPLY_ERROR) {
-        og_error("script %s: %s", (*s)->name, (*r)->str);
-        freeReplyObject(*r);
-        *r = NULL;
-        return OG_ERR_INTERNAL;
-    }
-    return e;
-}
-
-/* Evaluates and expects a status/string/integer answer only. */
-static og_err eval_simple(struct og_core *c, struct og_script **s, int argc, const char **argv,
-                          long long *ival)
+/* An outbox.lua op whose reply is {"ok", value}; *ival gets an integer value. */
+static og_err step(struct og_core *c, int argc, const char **argv, long long *ival)
 {
     redisReply *r = NULL;
-    og_err e = eval(c, s, argc, argv, &r);
+    og_err e = og_script_call(c, OG_LUA_OUTBOX, argc, argv, NULL, &r, NULL, 0);
     if (e != OG_OK)
         return e;
     if (ival)
-        *ival = r->type == REDIS_REPLY_INTEGER ? r->integer : 0;
+        *ival = r->elements >= 2 && r->element[1]->type == REDIS_REPLY_INTEGER
+                    ? r->element[1]->integer
+                    : 0;
     freeReplyObject(r);
     return OG_OK;
 }
@@ -108,17 +83,15 @@ og_err og_outbox_reply(struct og_core *c, const char *sid, const struct og_outbo
     char *tail = render_tail(m, now_iso), *sender = render_sender(m);
     const char *argv[] = {c->tag, "reply", sid, mid, now_s, now_iso, tail, sender, eid};
     redisReply *r = NULL;
-    og_err e = eval(c, &s_reply, 9, argv, &r);
+    og_err e = og_script_call(c, OG_LUA_OUTBOX_REPLY, 9, argv, NULL, &r, NULL, 0);
     free(tail), free(sender);
     if (e != OG_OK)
         return e;
-    if (r->type != REDIS_REPLY_ARRAY || r->elements < 2) {
-        e = OG_ERR_INTERNAL;
-    } else if (strcmp(r->element[0]->str, "ok") == 0) {
+    if (r->elements >= 2) {
         *json = og_strndup(r->element[1]->str, r->element[1]->len);
         atomic_fetch_add(&og_outbox_stats.replies, 1);
     } else {
-        e = strcmp(r->element[1]->str, "closed") == 0 ? OG_ERR_CONFLICT : OG_ERR_NOT_FOUND;
+        e = OG_ERR_INTERNAL;
     }
     freeReplyObject(r);
     return e;
@@ -142,34 +115,34 @@ og_err og_outbox_start_session(struct og_core *c, const struct og_outbox_start *
     const char *argv[] = {c->tag, "start", s->channel, s->connector, s->routing,
                           s->contact_id ? s->contact_id : "",
                           s->external_id ? s->external_id : "", sid, mid, now_s, now_iso,
-                          tail, sender, eid, s->agent_id ? s->agent_id : "", wms};
+                          tail, sender, eid, s->agent_id ? s->agent_id : "", wms,
+                          s->non_realtime ? "1" : "0"};
     redisReply *r = NULL;
-    og_err e = eval(c, &s_reply, 16, argv, &r);
+    char why[64];
+    og_err e = og_script_call(c, OG_LUA_OUTBOX_REPLY, 17, argv, NULL, &r, why, sizeof why);
     free(tail), free(sender);
+    if (e == OG_ERR_CONFLICT) {
+        snprintf(sid, sidsz, "%s", why); /* the open session */
+        return e;
+    }
+    if (e == OG_ERR_WINDOW_CLOSED) {
+        *window = 1;
+        return OG_ERR_CONFLICT;
+    }
     if (e != OG_OK)
         return e;
-    if (r->type != REDIS_REPLY_ARRAY || r->elements < 2) {
-        e = OG_ERR_INTERNAL;
-    } else if (strcmp(r->element[0]->str, "ok") == 0 && r->elements >= 4) {
+    if (r->elements >= 4) {
         snprintf(sid, sidsz, "%s", r->element[2]->str);
         *created = atoi(r->element[3]->str);
         char *sj = NULL;
-        og_core_session_json(c, sid, &sj);
+        struct og_viewer admin = {.role = OG_ROLE_ADMIN, .agent_id = ""};
+        og_session_get(c, &admin, sid, &sj);
         *json = og_sprintf("{\"session\":%s,\"message\":%s}", sj ? sj : "null",
                            r->element[1]->str);
         free(sj);
         atomic_fetch_add(&og_outbox_stats.replies, 1);
     } else {
-        const char *why = r->element[1]->str;
-        if (strcmp(why, "open") == 0) {
-            snprintf(sid, sidsz, "%s", r->elements > 2 ? r->element[2]->str : "");
-            e = OG_ERR_CONFLICT;
-        } else if (strcmp(why, "window") == 0) {
-            *window = 1;
-            e = OG_ERR_CONFLICT;
-        } else {
-            e = OG_ERR_NOT_FOUND;
-        }
+        e = OG_ERR_INTERNAL;
     }
     freeReplyObject(r);
     return e;
@@ -207,18 +180,12 @@ og_err og_outbox_load(struct og_core *c, const char *mid, int64_t busy_ms,
     snprintf(busy, sizeof busy, "%lld", (long long)busy_ms);
     const char *argv[] = {c->tag, "load", mid, now_s, busy};
     redisReply *r = NULL;
-    og_err e = eval(c, &s_outbox, 5, argv, &r);
+    og_err e = og_script_call(c, OG_LUA_OUTBOX, 5, argv, NULL, &r, NULL, 0);
     if (e != OG_OK)
-        return e;
-    if (r->type == REDIS_REPLY_ARRAY && r->elements == 1 &&
-        strcmp(r->element[0]->str, "busy") == 0) {
+        return e; /* not_found: gone or no longer pending; conflict: busy elsewhere */
+    if (r->elements < 9) {
         freeReplyObject(r);
-        return OG_ERR_CONFLICT;
-    }
-    if (r->type != REDIS_REPLY_ARRAY || r->elements < 1 ||
-        strcmp(r->element[0]->str, "ok") != 0 || r->elements < 9) {
-        freeReplyObject(r);
-        return OG_ERR_NOT_FOUND;
+        return OG_ERR_INTERNAL;
     }
     it->channel = str_el(r, 1);
     it->thread = str_el(r, 2);
@@ -288,7 +255,7 @@ og_err og_outbox_sent(struct og_core *c, const char *mid, const char *entry, con
     snprintf(now_s, sizeof now_s, "%lld", (long long)now);
     og_id_new("evt_", now, eid, sizeof eid);
     const char *argv[] = {c->tag, "sent", mid, entry, pmid ? pmid : "", now_s, now_iso, eid};
-    og_err e = eval_simple(c, &s_outbox, 8, argv, NULL);
+    og_err e = step(c, 8, argv, NULL);
     if (e == OG_OK)
         atomic_fetch_add(&og_outbox_stats.sent, 1);
     return e;
@@ -301,7 +268,7 @@ og_err og_outbox_retry(struct og_core *c, const char *mid, const char *entry, in
     snprintf(due, sizeof due, "%lld", (long long)due_ms);
     char *err = error_json(code, message);
     const char *argv[] = {c->tag, "retry", mid, entry, due, err};
-    og_err e = eval_simple(c, &s_outbox, 6, argv, NULL);
+    og_err e = step(c, 6, argv, NULL);
     free(err);
     if (e == OG_OK)
         atomic_fetch_add(&og_outbox_stats.retried, 1);
@@ -317,7 +284,7 @@ og_err og_outbox_fail(struct og_core *c, const char *mid, const char *entry, con
     og_id_new("evt_", now, eid, sizeof eid);
     char *err = error_json(code, message);
     const char *argv[] = {c->tag, "fail", mid, entry, err, now_iso, eid};
-    og_err e = eval_simple(c, &s_outbox, 7, argv, NULL);
+    og_err e = step(c, 7, argv, NULL);
     free(err);
     if (e == OG_OK)
         atomic_fetch_add(&og_outbox_stats.failed, 1);
@@ -327,13 +294,13 @@ og_err og_outbox_fail(struct og_core *c, const char *mid, const char *entry, con
 og_err og_outbox_ack(struct og_core *c, const char *entry)
 {
     const char *argv[] = {c->tag, "ack", entry};
-    return eval_simple(c, &s_outbox, 3, argv, NULL);
+    return step(c, 3, argv, NULL);
 }
 
 og_err og_outbox_spend_token(struct og_core *c, const char *mid, const char *token)
 {
     const char *argv[] = {c->tag, "spend", mid, token};
-    return eval_simple(c, &s_outbox, 4, argv, NULL);
+    return step(c, 4, argv, NULL);
 }
 
 og_err og_outbox_rate(struct og_core *c, const char *channel, double per_s,
@@ -346,7 +313,7 @@ og_err og_outbox_rate(struct og_core *c, const char *channel, double per_s,
         snprintf(pause, sizeof pause, "%lld", (long long)pause_until_ms);
     const char *argv[] = {c->tag, "rate", channel, interval, now_s, pause};
     long long w = 0;
-    og_err e = eval_simple(c, &s_outbox, 6, argv, &w);
+    og_err e = step(c, 6, argv, &w);
     *wait_ms = e == OG_OK ? w : 0;
     return e;
 }
@@ -358,7 +325,7 @@ og_err og_outbox_pump(struct og_core *c, int limit, int *moved)
     snprintf(lim, sizeof lim, "%d", limit);
     const char *argv[] = {c->tag, "pump", now_s, lim};
     long long n = 0;
-    og_err e = eval_simple(c, &s_outbox, 4, argv, &n);
+    og_err e = step(c, 4, argv, &n);
     *moved = (int)n;
     return e;
 }
@@ -373,7 +340,7 @@ og_err og_outbox_windows(struct og_core *c, int limit, int *fired)
     og_id_new("evt_", now, eid, sizeof eid);
     const char *argv[] = {c->tag, "windows", now_s, lim, now_iso, eid};
     long long n = 0;
-    og_err e = eval_simple(c, &s_outbox, 6, argv, &n);
+    og_err e = step(c, 6, argv, &n);
     *fired = (int)n;
     return e;
 }
@@ -398,14 +365,15 @@ og_err og_outbox_status(void *core, struct og_channel *ch, const struct og_statu
                           by_id || !s->thread_id ? "" : s->thread_id, wm, names[s->status],
                           err, now_s, now_iso, eid, ttl};
     redisReply *r = NULL;
-    og_err e = eval(c, &s_status, 12, argv, &r);
+    og_err e = og_script_call(c, OG_LUA_OUTBOX_STATUS, 12, argv, NULL, &r, NULL, 0);
     free(err);
     if (e != OG_OK)
         return e;
     atomic_fetch_add(&og_outbox_stats.statuses, 1);
-    if (r->type == REDIS_REPLY_STRING && strcmp(r->str, "dup") == 0) {
+    const redisReply *v = r->elements >= 2 ? r->element[1] : NULL;
+    if (v && v->type == REDIS_REPLY_STRING && strcmp(v->str, "dup") == 0) {
         atomic_fetch_add(&og_outbox_stats.status_dups, 1);
-    } else if (r->type == REDIS_REPLY_STRING && strcmp(r->str, "unknown") == 0) {
+    } else if (v && v->type == REDIS_REPLY_STRING && strcmp(v->str, "unknown") == 0) {
         atomic_fetch_add(&og_outbox_stats.status_unknown, 1);
         og_log_write(OG_LOG_DEBUG, ch->scope, "status %s for unknown message %s", names[s->status],
                      by_id ? s->provider_message_id : s->thread_id ? s->thread_id : "?");

@@ -2,7 +2,7 @@
  * agent starts), the durable send queue it goes through, and the delivery
  * statuses platforms report afterwards.
  *
- * A reply is one Lua script (reply.lua): the message is stored "pending",
+ * A reply is one Lua script (outbox_reply.lua): the message is stored "pending",
  * appended to the session's history and to the stream P:outbox; the session
  * moves active -> awaiting. The send worker (gateway/og_send_worker.c) reads
  * P:outbox through the consumer group "senders", loads the message
@@ -17,7 +17,7 @@
  * Messenger) that window can produce one duplicate.
  *
  * Status order: pending < sent < delivered < read; "failed" only from pending
- * or sent, and final. Nothing ever moves backwards (status.lua). */
+ * or sent, and final. Nothing ever moves backwards (outbox_status.lua). */
 #ifndef OG_OUTBOX_H
 #define OG_OUTBOX_H
 #include "og_core.h"
@@ -50,6 +50,7 @@ struct og_outbox_start {
     const char *external_id;
     const char *agent_id;          /* "" for admins: the session has no agent */
     int64_t window_ms;             /* the connector's messaging_window_ms */
+    int non_realtime;              /* the connector has OG_CAP_NON_REALTIME */
 };
 /* *json [xfer] {"session":..,"message":..}; sid gets the session id;
  * *created 1 new, 2 reopened. OG_ERR_NOT_FOUND: no such contact on the

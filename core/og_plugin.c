@@ -165,6 +165,29 @@ struct og_plugin *og_plugin_load_by_name(const char *dir, const char *name, char
     return p;
 }
 
+struct og_plugin *og_plugin_registry_get(struct og_plugin_registry *reg, const char *dir,
+                                         const char *name, char *errbuf, size_t errlen)
+{
+    for (size_t i = 0; i < reg->n; i++)
+        if (strcmp(reg->p[i]->desc->name, name) == 0)
+            return reg->p[i];
+    struct og_plugin *p = og_plugin_load_by_name(dir, name, errbuf, errlen);
+    if (p) {
+        reg->p = og_realloc(reg->p, (reg->n + 1) * sizeof *reg->p);
+        reg->p[reg->n++] = p;
+    }
+    return p;
+}
+
+void og_plugin_registry_free(struct og_plugin_registry *reg)
+{
+    for (size_t i = 0; i < reg->n; i++)
+        og_plugin_unload(reg->p[i]);
+    free(reg->p);
+    reg->p = NULL;
+    reg->n = 0;
+}
+
 static int enum_has(const char *choices, const char *v)
 {
     size_t n = strlen(v);

@@ -40,6 +40,17 @@ struct og_plugin *og_plugin_load_by_name(const char *dir, const char *name, char
  * [xfer] */
 char *og_plugin_default_dir(void);
 
+/* The plugins a configuration uses, each loaded once however many channels
+ * use it. Zero-initialise; og_plugin_registry_free unloads them all. */
+struct og_plugin_registry {
+    struct og_plugin **p;              /* owned */
+    size_t n;
+};
+/* <dir>/<name>.so, loaded on first use. [borrowed from reg] or NULL + errbuf. */
+struct og_plugin *og_plugin_registry_get(struct og_plugin_registry *reg, const char *dir,
+                                         const char *name, char *errbuf, size_t errlen);
+void og_plugin_registry_free(struct og_plugin_registry *reg);
+
 /* Parses opts (a JSON object or NULL) against the table into conf, a zeroed
  * block of conf_size bytes; defaults fill what is absent. Unknown keys, wrong
  * types, bad enum values and missing required options are added to errs

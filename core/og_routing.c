@@ -1,13 +1,38 @@
-/* og_routing - see og_routing.h. This file compiles the policies and calls
- * route.lua; the decisions themselves are made inside the script. */
+/* og_routing - see og_routing.h. This file compiles the policies, applies
+ * the rules of who may do what, and calls routing.lua; the routing
+ * decisions themselves are made inside the script. */
 #include "og_routing.h"
+#include "og_core_int.h"
 #include "og_util.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-extern const char og_lua_route[], og_lua_agents[];
+#define DRAIN_MAX 100
+#define DRAIN_SCAN 400
+#define DRAIN_CALLS 10
+#define TIMERS_MAX 200
+
+struct og_routing_policy {
+    char *name;                   /* owned */
+    int manual;                   /* mode "manual": agents take from the queue */
+    char **groups;                /* owned: groups named in its levels (for access checks) */
+    size_t n_groups;
+    int all_agents;               /* a level has every agent (the implicit default) */
+};
+
+struct og_routing {
+    char *policies_json;          /* owned: ARGV[7] of routing.lua */
+    struct og_routing_policy *policies; /* owned */
+    size_t n_policies;
+    char *policy_groups;          /* owned: "pol=g1,g2;pol2=*" for sessions.lua */
+    int64_t archive_after_ms;
+    int offline_returns_sessions;
+    char **codes;                 /* owned: the close rules */
+    size_t n_codes;
+    int multiple_codes, require_code;
+};
 
 /* "group:x" -> "g:x", "agent:e" -> "a:e" (the script's short forms). */
 static json_object *compile_level(json_object *lv, const char *dflt_name,
@@ -88,15 +113,36 @@ static json_object *default_policy(struct og_routing_policy *p)
     return out;
 }
 
-struct og_routing *og_routing_new(struct og_core *c, const struct og_routing_opts *o,
-                                  char *errbuf, size_t errlen)
+/* "pol=g1,g2;pol2=*": which agents' groups see each policy's queue. */
+static char *policy_groups(const struct og_routing *r)
 {
+    struct og_buf b = {0};
+    for (size_t i = 0; i < r->n_policies; i++) {
+        const struct og_routing_policy *p = &r->policies[i];
+        og_buf_printf(&b, "%s%s=", i ? ";" : "", p->name);
+        if (p->all_agents)
+            og_buf_puts(&b, "*");
+        for (size_t j = 0; j < p->n_groups; j++)
+            og_buf_printf(&b, "%s%s", j || p->all_agents ? "," : "", p->groups[j]);
+    }
+    og_buf_append(&b, "", 0);
+    return b.data;
+}
+
+struct og_routing *og_routing_new(const struct og_routing_opts *o, char *errbuf, size_t errlen)
+{
+    static const struct og_routing_opts none = {0};
+    if (!o)
+        o = &none;
     struct og_routing *r = og_calloc(1, sizeof *r);
-    r->core = c;
-    r->route = og_core_script("route", og_lua_route);
-    r->agents = og_core_script("agents", og_lua_agents);
     r->archive_after_ms = o->archive_after_s * 1000;
     r->offline_returns_sessions = o->offline_returns_sessions;
+    r->multiple_codes = o->allow_multiple_codes;
+    r->require_code = o->require_success_code;
+    r->n_codes = o->n_success_codes;
+    r->codes = og_calloc(r->n_codes + 1, sizeof *r->codes);
+    for (size_t i = 0; i < r->n_codes; i++)
+        r->codes[i] = og_strdup(o->success_codes[i]);
     json_object *all = json_object_new_object();
     size_t n = o->policies ? (size_t)json_object_object_length(o->policies) : 0;
     r->policies = og_calloc(n + 1, sizeof *r->policies);
@@ -117,6 +163,7 @@ struct og_routing *og_routing_new(struct og_core *c, const struct og_routing_opt
         json_object_object_add(all, "default", default_policy(&r->policies[r->n_policies++]));
     r->policies_json = og_strdup(json_object_to_json_string_ext(all, JSON_C_TO_STRING_PLAIN));
     json_object_put(all);
+    r->policy_groups = policy_groups(r);
     return r;
 }
 
@@ -124,9 +171,11 @@ void og_routing_free(struct og_routing *r)
 {
     if (!r)
         return;
-    og_script_free(r->route);
-    og_script_free(r->agents);
     free(r->policies_json);
+    free(r->policy_groups);
+    for (size_t i = 0; i < r->n_codes; i++)
+        free(r->codes[i]);
+    free(r->codes);
     for (size_t i = 0; i < r->n_policies; i++) {
         free(r->policies[i].name);
         for (size_t j = 0; j < r->policies[i].n_groups; j++)
@@ -137,12 +186,11 @@ void og_routing_free(struct og_routing *r)
     free(r);
 }
 
-const struct og_routing_policy *og_routing_policy(const struct og_routing *r, const char *name)
+const char *og_routing_policy_groups(struct og_core *c) { return c->routing->policy_groups; }
+
+const char *og_routing_policy_name(struct og_core *c, size_t i)
 {
-    for (size_t i = 0; i < r->n_policies; i++)
-        if (strcmp(r->policies[i].name, name ? name : "default") == 0)
-            return &r->policies[i];
-    return NULL;
+    return i < c->routing->n_policies ? c->routing->policies[i].name : NULL;
 }
 
 void og_routing_result_free(struct og_routing_result *res)
@@ -151,9 +199,9 @@ void og_routing_result_free(struct og_routing_result *res)
     res->json = NULL;
 }
 
-/* Runs one op: argv[0..nextra) are the op's own arguments (ARGV[8..]). */
-static og_err call(struct og_routing *r, const char *op, int nextra, const char **extra,
-                   redisReply **reply)
+/* Runs one op: extra[0..nextra) are the op's own arguments (ARGV[8..]). */
+static og_err call(struct og_core *c, const char *op, int nextra, const char **extra,
+                   redisReply **reply, char *msg, size_t msglen)
 {
     char now_s[24], now_iso[32], seed[48], rnd[24];
     int64_t now = og_now_ms();
@@ -163,61 +211,48 @@ static og_err call(struct og_routing *r, const char *op, int nextra, const char 
     uint32_t x;
     og_random_bytes(&x, sizeof x);
     snprintf(rnd, sizeof rnd, "%u", (unsigned)(x % 2147483647u) + 1);
-    const char *argv[16] = {r->core->tag, op, now_s, now_iso, seed, rnd, r->policies_json};
+    const char *argv[16] = {c->tag, op, now_s, now_iso, seed, rnd, c->routing->policies_json};
     int argc = 7;
     for (int i = 0; i < nextra && argc < 16; i++)
         argv[argc++] = extra[i] ? extra[i] : "";
-    og_err e = og_redis_eval(r->core->redis, r->route, 0, argc, argv, NULL, reply);
-    if (e == OG_OK && (*reply)->type == REDIS_REPLY_ERROR) {
-        freeReplyObject(*reply);
-        *reply = NULL;
-        return OG_ERR_INTERNAL;
-    }
-    if (e == OG_OK && ((*reply)->type != REDIS_REPLY_ARRAY || (*reply)->elements < 1)) {
-        freeReplyObject(*reply);
-        *reply = NULL;
-        return OG_ERR_INTERNAL;
-    }
-    return e;
+    return og_script_call(c, OG_LUA_ROUTING, argc, argv, NULL, reply, msg, msglen);
 }
 
-static og_err code_err(const char *code)
+/* Runs an op whose success is {"ok", session json} into res. */
+static void run(struct og_core *c, const char *op, int n, const char **a,
+                struct og_routing_result *res)
 {
-    if (!strcmp(code, "not_found"))
-        return OG_ERR_NOT_FOUND;
-    if (!strcmp(code, "conflict"))
-        return OG_ERR_CONFLICT;
-    if (!strcmp(code, "invalid"))
-        return OG_ERR_INVALID;
-    if (!strcmp(code, "forbidden"))
-        return OG_ERR_FORBIDDEN;
-    return OG_ERR_INTERNAL;
-}
-
-/* A {"err", code, message} reply into res; 0 when rep is not one. */
-static int take_error(const redisReply *rep, struct og_routing_result *res)
-{
-    if (strcmp(rep->element[0]->str, "err") != 0 || rep->elements < 3)
-        return 0;
-    res->err = code_err(rep->element[1]->str);
-    snprintf(res->message, sizeof res->message, "%s", rep->element[2]->str);
-    return 1;
-}
-
-/* Fills res from a {"ok", json} / {"err", code, message} reply. */
-static void to_result(og_err e, redisReply *rep, struct og_routing_result *res)
-{
-    memset(res, 0, sizeof *res);
-    res->err = e;
-    if (e != OG_OK)
+    redisReply *rep = NULL;
+    res->err = call(c, op, n, a, &rep, res->message, sizeof res->message);
+    if (res->err != OG_OK)
         return;
-    if (!take_error(rep, res) && rep->elements >= 2 && rep->element[1]->type == REDIS_REPLY_STRING)
+    if (rep->elements >= 2 && rep->element[1]->type == REDIS_REPLY_STRING)
         res->json = og_strndup(rep->element[1]->str, rep->element[1]->len);
+    else
+        res->err = OG_ERR_INTERNAL;
     freeReplyObject(rep);
 }
 
-og_err og_routing_drain(struct og_routing *r, const char *policy, int max, int scan,
-                        int *assigned)
+static int refuse(struct og_routing_result *res, og_err e, const char *msg)
+{
+    res->err = e;
+    snprintf(res->message, sizeof res->message, "%s", msg);
+    return 0;
+}
+
+/* 1 when v may see (and, with act, act on) the session; else res is set. */
+static int allowed(struct og_core *c, const struct og_viewer *v, const char *sid, int act,
+                   struct og_routing_result *res)
+{
+    memset(res, 0, sizeof *res);
+    if (!og_id_valid(sid, "ses_"))
+        return refuse(res, OG_ERR_NOT_FOUND, "no such session");
+    res->err = og_session_check(c, v, sid, act ? OG_SESSION_ACT : OG_SESSION_SEE, res->message,
+                                sizeof res->message);
+    return res->err == OG_OK;
+}
+
+og_err og_routing_drain(struct og_core *c, const char *policy, int max, int scan, int *assigned)
 {
     char m[16], s[16];
     snprintf(m, sizeof m, "%d", max);
@@ -225,7 +260,7 @@ og_err og_routing_drain(struct og_routing *r, const char *policy, int max, int s
     const char *a[] = {policy, m, s};
     redisReply *rep;
     *assigned = 0;
-    og_err e = call(r, "drain", 3, a, &rep);
+    og_err e = call(c, "drain", 3, a, &rep, NULL, 0);
     if (e != OG_OK)
         return e;
     if (rep->elements >= 2 && rep->element[1]->type == REDIS_REPLY_INTEGER)
@@ -234,14 +269,14 @@ og_err og_routing_drain(struct og_routing *r, const char *policy, int max, int s
     return OG_OK;
 }
 
-og_err og_routing_fire_timers(struct og_routing *r, int max, int *moved, int *archived)
+og_err og_routing_fire_timers(struct og_core *c, int max, int *moved, int *archived)
 {
     char m[16];
     snprintf(m, sizeof m, "%d", max);
     const char *a[] = {m};
     redisReply *rep;
     *moved = *archived = 0;
-    og_err e = call(r, "timers", 1, a, &rep);
+    og_err e = call(c, "timers", 1, a, &rep, NULL, 0);
     if (e != OG_OK)
         return e;
     if (rep->elements >= 3) {
@@ -252,60 +287,146 @@ og_err og_routing_fire_timers(struct og_routing *r, int max, int *moved, int *ar
     return OG_OK;
 }
 
-void og_routing_assign(struct og_routing *r, const char *sid, const char *agent_id, int take,
-                       struct og_routing_result *res)
+int og_routing_step(struct og_core *c, int *assigned, int *moved, int *archived)
 {
-    const char *a[] = {sid, agent_id, take ? "take" : "manager"};
-    redisReply *rep = NULL;
-    og_err e = call(r, "assign", 3, a, &rep);
-    to_result(e, rep, res);
+    int more = 0, total = 0, mv = 0, ar = 0;
+    const struct og_routing *r = c->routing;
+    for (size_t p = 0; p < r->n_policies; p++) {
+        if (r->policies[p].manual)
+            continue;
+        for (int calls = 0; calls < DRAIN_CALLS; calls++) {
+            int n = 0;
+            og_err e = og_routing_drain(c, r->policies[p].name, DRAIN_MAX, DRAIN_SCAN, &n);
+            total += n;
+            if (e != OG_OK || n < DRAIN_MAX)
+                break;
+            if (calls == DRAIN_CALLS - 1)
+                more = 1;
+        }
+    }
+    og_routing_fire_timers(c, TIMERS_MAX, &mv, &ar);
+    if (assigned)
+        *assigned = total;
+    if (moved)
+        *moved = mv;
+    if (archived)
+        *archived = ar;
+    return more;
 }
 
-void og_routing_transfer(struct og_routing *r, const char *sid, const char *to_agent,
-                         const char *to_group, const char *comment, const char *by,
+void og_routing_assign(struct og_core *c, const struct og_viewer *v, const char *sid,
+                       const char *agent_id, struct og_routing_result *res)
+{
+    if (!allowed(c, v, sid, 0, res))
+        return;
+    const char *self = v->agent_id ? v->agent_id : "";
+    int take = !agent_id || !*agent_id || (*self && strcmp(agent_id, self) == 0);
+    if (take && !*self) {
+        refuse(res, OG_ERR_INVALID, "agent_id is required (the admin token is not an agent)");
+        return;
+    }
+    if (!take && v->role < OG_ROLE_MANAGER) {
+        refuse(res, OG_ERR_FORBIDDEN, "only a manager may assign to someone else");
+        return;
+    }
+    if (!take && !og_id_valid(agent_id, "agt_")) {
+        refuse(res, OG_ERR_INVALID, "agent_id must be an agent id (agt_...)");
+        return;
+    }
+    const char *a[] = {sid, take ? self : agent_id, take ? "take" : "manager"};
+    run(c, "assign", 3, a, res);
+}
+
+void og_routing_transfer(struct og_core *c, const struct og_viewer *v, const char *sid,
+                         const char *to_agent, const char *to_group, const char *comment,
                          struct og_routing_result *res)
 {
+    if (!allowed(c, v, sid, 1, res))
+        return;
+    if (to_agent && to_group) {
+        refuse(res, OG_ERR_INVALID, "give agent_id or group, not both");
+        return;
+    }
+    if (to_agent && !og_id_valid(to_agent, "agt_")) {
+        refuse(res, OG_ERR_INVALID, "agent_id must be an agent id (agt_...)");
+        return;
+    }
     struct og_buf cj = {0};
     og_buf_json_str(&cj, comment && *comment ? comment : NULL);
+    const char *by = v->agent_id && *v->agent_id ? v->agent_id : "";
     const char *a[] = {sid, to_agent, to_group, cj.data, by};
-    redisReply *rep = NULL;
-    og_err e = call(r, "transfer", 5, a, &rep);
+    run(c, "transfer", 5, a, res);
     og_buf_free(&cj);
-    to_result(e, rep, res);
 }
 
-void og_routing_close(struct og_routing *r, const char *sid, const char *reason,
-                      const char *codes_json, struct og_routing_result *res)
+/* The close rules: a known reason, allowed codes, how many. 1 when met. */
+static int close_ok(const struct og_routing *r, const char *reason, const char *const *codes,
+                    size_t n, struct og_routing_result *res)
 {
+    if (strcmp(reason, "solved") && strcmp(reason, "no_response") &&
+        strcmp(reason, "transferred") && strcmp(reason, "other"))
+        return refuse(res, OG_ERR_INVALID,
+                      "reason must be one of solved, no_response, transferred, other");
+    for (size_t i = 0; i < n; i++) {
+        int ok = codes[i] && *codes[i] && strlen(codes[i]) <= 64;
+        if (ok && r->n_codes) {
+            ok = 0;
+            for (size_t k = 0; k < r->n_codes; k++)
+                ok |= !strcmp(r->codes[k], codes[i]);
+        }
+        if (!ok)
+            return refuse(res, OG_ERR_INVALID, "success_codes: unknown success code");
+    }
+    if (n > 1 && !r->multiple_codes)
+        return refuse(res, OG_ERR_INVALID, "success_codes: only one success code is allowed");
+    if (n == 0 && r->require_code)
+        return refuse(res, OG_ERR_INVALID,
+                      "success_codes: a success code is required to close");
+    return 1;
+}
+
+void og_routing_close(struct og_core *c, const struct og_viewer *v, const char *sid,
+                      const char *reason, const char *const *codes, size_t n_codes,
+                      struct og_routing_result *res)
+{
+    if (!reason)
+        reason = "solved";
+    memset(res, 0, sizeof *res);
+    if (!allowed(c, v, sid, 1, res) || !close_ok(c->routing, reason, codes, n_codes, res))
+        return;
+    json_object *arr = json_object_new_array();
+    for (size_t i = 0; i < n_codes; i++)
+        json_object_array_add(arr, json_object_new_string(codes[i]));
     char arch[24];
-    snprintf(arch, sizeof arch, "%lld", (long long)r->archive_after_ms);
-    const char *a[] = {sid, reason, codes_json ? codes_json : "[]", arch};
-    redisReply *rep = NULL;
-    og_err e = call(r, "close", 4, a, &rep);
-    to_result(e, rep, res);
+    snprintf(arch, sizeof arch, "%lld", (long long)c->routing->archive_after_ms);
+    const char *a[] = {sid, reason, json_object_to_json_string_ext(arr, JSON_C_TO_STRING_PLAIN),
+                       arch};
+    run(c, "close", 4, a, res);
+    json_object_put(arr);
 }
 
-void og_routing_reopen(struct og_routing *r, const char *sid, struct og_routing_result *res)
+void og_routing_reopen(struct og_core *c, const struct og_viewer *v, const char *sid,
+                       struct og_routing_result *res)
 {
+    if (!allowed(c, v, sid, 0, res))
+        return;
     const char *a[] = {sid};
-    redisReply *rep = NULL;
-    og_err e = call(r, "reopen", 1, a, &rep);
-    to_result(e, rep, res);
+    run(c, "reopen", 1, a, res);
 }
 
-void og_routing_presence(struct og_routing *r, const char *agent_id, const char *status,
+void og_routing_presence(struct og_core *c, const char *agent_id, const char *status,
                          struct og_routing_result *res)
 {
-    const char *a[] = {agent_id, status, r->offline_returns_sessions ? "1" : "0"};
+    const char *a[] = {agent_id, status, c->routing->offline_returns_sessions ? "1" : "0"};
     redisReply *rep = NULL;
-    og_err e = call(r, "presence", 3, a, &rep);
     memset(res, 0, sizeof *res);
-    res->err = e;
-    if (e != OG_OK)
+    res->err = call(c, "presence", 3, a, &rep, res->message, sizeof res->message);
+    if (res->err != OG_OK)
         return;
-    if (!take_error(rep, res) && rep->elements >= 3) {
+    if (rep->elements >= 3)
         res->json = og_sprintf("{\"status\":\"%s\",\"previous\":\"%s\",\"returned_sessions\":%s}",
                                status, rep->element[2]->str, rep->element[1]->str);
-    }
+    else
+        res->err = OG_ERR_INTERNAL;
     freeReplyObject(rep);
 }

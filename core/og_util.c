@@ -12,6 +12,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <ctype.h>
 #include <string.h>
 #include <time.h>
 
@@ -334,4 +335,66 @@ void og_buf_free(struct og_buf *b)
     free(b->data);
     b->data = NULL;
     b->len = b->cap = 0;
+}
+
+int og_id_valid(const char *s, const char *prefix)
+{
+    size_t pl = strlen(prefix), n = s ? strlen(s) : 0;
+    if (n != pl + OG_ID_LEN || strncmp(s, prefix, pl) != 0)
+        return 0;
+    for (size_t i = pl; i < n; i++)
+        if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'A' && s[i] <= 'Z')))
+            return 0;
+    return 1;
+}
+
+int64_t og_time_parse(const char *s, int *date_only)
+{
+    int y, mo, d, h = 0, mi = 0, se = 0, n = 0;
+    int dummy;
+    if (!date_only)
+        date_only = &dummy;
+    *date_only = 0;
+    if (sscanf(s, "%4d-%2d-%2d%n", &y, &mo, &d, &n) != 3 || n != 10)
+        return -1;
+    const char *p = s + 10;
+    int64_t frac_ms = 0, off_s = 0;
+    if (*p == 0) {
+        *date_only = 1;
+    } else {
+        if (*p != 'T' && *p != 't' && *p != ' ')
+            return -1;
+        if (sscanf(p + 1, "%2d:%2d:%2d%n", &h, &mi, &se, &n) != 3 || n != 8)
+            return -1;
+        p += 9;
+        if (*p == '.') {
+            int digits = 0;
+            for (p++; isdigit((unsigned char)*p); p++, digits++)
+                if (digits < 3)
+                    frac_ms = frac_ms * 10 + (*p - '0');
+            if (!digits)
+                return -1;
+            for (; digits < 3; digits++)
+                frac_ms *= 10;
+        }
+        if (*p == 'Z' || *p == 'z') {
+            p++;
+        } else if (*p == '+' || *p == '-') {
+            int oh, om;
+            if (sscanf(p + 1, "%2d:%2d%n", &oh, &om, &n) != 2 || n != 5)
+                return -1;
+            off_s = (oh * 3600 + om * 60) * (*p == '+' ? 1 : -1);
+            p += 6;
+        } else {
+            return -1;
+        }
+        if (*p)
+            return -1;
+    }
+    if (mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || se > 60 || y < 1970)
+        return -1;
+    struct tm tm = {.tm_year = y - 1900, .tm_mon = mo - 1, .tm_mday = d, .tm_hour = h,
+                    .tm_min = mi, .tm_sec = se};
+    time_t t = timegm(&tm);
+    return ((int64_t)t - off_s) * 1000 + frac_ms;
 }

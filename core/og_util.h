@@ -22,12 +22,18 @@ int64_t og_mono_ms(void);                  /* monotonic ms */
 struct timespec og_deadline(int clk, int64_t ms);
 /* "2026-11-21T05:00:00.123Z" into out (>= 25 bytes). */
 void og_time_rfc3339(int64_t ms, char out[32]);
+/* Unix ms of an RFC 3339 time ("2026-11-21T05:00:00Z", a fraction and an
+ * offset allowed) or a date ("2026-11-21", midnight UTC; *date_only set when
+ * date_only is not NULL). -1 when malformed. */
+int64_t og_time_parse(const char *s, int *date_only);
 
 /* Time-sortable ids: prefix + 26 Crockford base32 chars (48-bit ms time,
  * 80 random bits), e.g. "ses_01JD3…". Sorting the strings sorts by time;
  * unique across instances without coordination. out needs prefix + 27. */
 #define OG_ID_LEN 26
 void og_id_new(const char *prefix, int64_t ms, char *out, size_t outsz);
+/* 1 when s is prefix + OG_ID_LEN id characters (0-9, A-Z). */
+int og_id_valid(const char *s, const char *prefix);
 
 void og_hmac_sha256(const void *key, size_t klen, const void *msg, size_t mlen,
                     unsigned char out[32]);

@@ -2,15 +2,13 @@
  * hash P:webhooks (field = id), with the secrets, so every instance signs
  * with the same keys; a 410 marks one in P:webhooks:off. */
 #include "og_webhooks.h"
+#include "og_core_int.h"
 #include "og_log.h"
 #include "og_util.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-extern const char og_lua_webhook_read[], og_lua_webhook_step[], og_lua_webhook_admin[],
-    og_lua_webhook_skip[], og_lua_webhook_fetch[];
 
 /* ------------------------------------------------------------- signing */
 
@@ -371,43 +369,27 @@ int64_t og_webhook_retry_delay_ms(const struct og_webhook_sub *s, int failed)
 
 /* ---------------------------------------------------------- Redis state */
 
-struct og_webhooks *og_webhooks_new(struct og_core *core)
-{
-    struct og_webhooks *w = og_calloc(1, sizeof *w);
-    w->core = core;
-    w->read = og_core_script("webhook_read", og_lua_webhook_read);
-    w->step = og_core_script("webhook_step", og_lua_webhook_step);
-    w->admin = og_core_script("webhook_admin", og_lua_webhook_admin);
-    w->skip = og_core_script("webhook_skip", og_lua_webhook_skip);
-    w->fetch = og_core_script("webhook_fetch", og_lua_webhook_fetch);
-    return w;
-}
-
-void og_webhooks_free(struct og_webhooks *w)
-{
-    if (!w)
-        return;
-    og_script_free(w->read);
-    og_script_free(w->step);
-    og_script_free(w->admin);
-    og_script_free(w->skip);
-    og_script_free(w->fetch);
-    free(w);
-}
-
-og_err og_webhooks_eval(struct og_webhooks *w, struct og_script *s, int argc, const char **argv,
+og_err og_webhooks_eval(struct og_core *c, enum og_lua id, int argc, const char **argv,
                         const size_t *lens, redisReply **reply)
 {
-    return og_redis_eval(w->core->redis, s, 0, argc, argv, lens, reply);
+    /* ARGV[1] is the key prefix: put in front of the caller's arguments */
+    const char **av = og_calloc((size_t)argc + 1, sizeof *av);
+    size_t *al = og_calloc((size_t)argc + 1, sizeof *al);
+    av[0] = c->tag;
+    al[0] = strlen(c->tag);
+    for (int i = 0; i < argc; i++) {
+        av[i + 1] = argv[i];
+        al[i + 1] = lens ? lens[i] : strlen(argv[i]);
+    }
+    og_err e = og_redis_eval(c->redis, og_core_lua(c, id), 0, argc + 1, av, al, reply);
+    free(av);
+    free(al);
+    return e;
 }
 
-og_err og_webhooks_fetch(struct og_webhooks *w, size_t n, const char **entries, redisReply **reply)
+og_err og_webhooks_fetch(struct og_core *c, size_t n, const char **entries, redisReply **reply)
 {
-    const char **argv = og_calloc(n + 1, sizeof *argv);
-    argv[0] = w->core->tag;
-    memcpy(argv + 1, entries, n * sizeof *argv);
-    og_err e = og_webhooks_eval(w, w->fetch, (int)n + 1, argv, NULL, reply);
-    free(argv);
+    og_err e = og_webhooks_eval(c, OG_LUA_WEBHOOK_FETCH, (int)n, entries, NULL, reply);
     if (e == OG_OK && ((*reply)->type != REDIS_REPLY_ARRAY || (*reply)->elements != n)) {
         if ((*reply)->type == REDIS_REPLY_ERROR)
             og_error("webhook_fetch: %s", (*reply)->str);
@@ -418,23 +400,13 @@ og_err og_webhooks_fetch(struct og_webhooks *w, size_t n, const char **entries, 
     return e;
 }
 
-/* lens NULL: every argument is a C string. */
-static og_err admin(struct og_webhooks *w, int argc, const char **argv, const size_t *lens,
-                    char *out, size_t outsz)
+/* One webhook_admin.lua op. */
+static og_err admin(struct og_core *c, int argc, const char **argv)
 {
     redisReply *r = NULL;
-    og_err e = og_webhooks_eval(w, w->admin, argc, argv, lens, &r);
-    if (e != OG_OK)
-        return e;
-    if (r->type == REDIS_REPLY_ERROR) {
-        og_error("webhook_admin: %s", r->str);
-        e = OG_ERR_UNAVAILABLE;
-    } else if (out && r->type == REDIS_REPLY_STATUS) {
-        snprintf(out, outsz, "%s", r->str);
-    } else if (out && r->type == REDIS_REPLY_STRING) {
-        snprintf(out, outsz, "%s", r->str);
-    }
-    freeReplyObject(r);
+    og_err e = og_script_call(c, OG_LUA_WEBHOOK_ADMIN, argc, argv, NULL, &r, NULL, 0);
+    if (e == OG_OK)
+        freeReplyObject(r);
     return e;
 }
 
@@ -453,15 +425,15 @@ static int parse_stored(const char *id, const char *text, const char *off, struc
     return 0;
 }
 
-og_err og_webhooks_load(struct og_webhooks *w, struct og_webhook_sub **subs, size_t *n)
+og_err og_webhooks_load(struct og_core *c, struct og_webhook_sub **subs, size_t *n)
 {
     *subs = NULL;
     *n = 0;
     redisReply *r = NULL, *o = NULL;
-    og_err e = og_redis_cmd(w->core->redis, &r, "HGETALL %s:webhooks", w->core->tag);
+    og_err e = og_redis_cmd(c->redis, &r, "HGETALL %s:webhooks", c->tag);
     if (e != OG_OK)
         return e;
-    e = og_redis_cmd(w->core->redis, &o, "HGETALL %s:webhooks:off", w->core->tag);
+    e = og_redis_cmd(c->redis, &o, "HGETALL %s:webhooks:off", c->tag);
     if (e != OG_OK) {
         freeReplyObject(r);
         return e;
@@ -482,10 +454,10 @@ og_err og_webhooks_load(struct og_webhooks *w, struct og_webhook_sub **subs, siz
     return OG_OK;
 }
 
-og_err og_webhooks_version(struct og_webhooks *w, long long *ver)
+og_err og_webhooks_version(struct og_core *c, long long *ver)
 {
     redisReply *r = NULL;
-    og_err e = og_redis_cmd(w->core->redis, &r, "GET %s:webhooks:ver", w->core->tag);
+    og_err e = og_redis_cmd(c->redis, &r, "GET %s:webhooks:ver", c->tag);
     if (e != OG_OK)
         return e;
     *ver = r->type == REDIS_REPLY_STRING ? atoll(r->str) : 0;
@@ -493,18 +465,18 @@ og_err og_webhooks_version(struct og_webhooks *w, long long *ver)
     return OG_OK;
 }
 
-og_err og_webhooks_get(struct og_webhooks *w, const char *id, struct og_webhook_sub *s)
+og_err og_webhooks_get(struct og_core *c, const char *id, struct og_webhook_sub *s)
 {
     memset(s, 0, sizeof *s);
     redisReply *r = NULL, *o = NULL;
-    og_err e = og_redis_cmd(w->core->redis, &r, "HGET %s:webhooks %s", w->core->tag, id);
+    og_err e = og_redis_cmd(c->redis, &r, "HGET %s:webhooks %s", c->tag, id);
     if (e != OG_OK)
         return e;
     if (r->type != REDIS_REPLY_STRING) {
         freeReplyObject(r);
         return OG_ERR_NOT_FOUND;
     }
-    e = og_redis_cmd(w->core->redis, &o, "HGET %s:webhooks:off %s", w->core->tag, id);
+    e = og_redis_cmd(c->redis, &o, "HGET %s:webhooks:off %s", c->tag, id);
     if (e == OG_OK) {
         if (parse_stored(id, r->str, o->type == REDIS_REPLY_STRING ? o->str : NULL, s) != 0)
             e = OG_ERR_NOT_FOUND;
@@ -514,52 +486,45 @@ og_err og_webhooks_get(struct og_webhooks *w, const char *id, struct og_webhook_
     return e;
 }
 
-og_err og_webhooks_put(struct og_webhooks *w, const struct og_webhook_sub *s, int create)
+og_err og_webhooks_put(struct og_core *c, const struct og_webhook_sub *s, int create)
 {
     char *j = og_webhook_sub_json(s, 1);
-    const char *argv[] = {w->core->tag, "put", s->id, j, create ? "1" : "0"};
-    char out[32] = "";
-    og_err e = admin(w, 5, argv, NULL, out, sizeof out);
+    const char *argv[] = {c->tag, "put", s->id, j, create ? "1" : "0"};
+    og_err e = admin(c, 5, argv);
     free(j);
-    if (e == OG_OK && strcmp(out, "exists") == 0)
-        return OG_ERR_CONFLICT;
     return e;
 }
 
-og_err og_webhooks_delete(struct og_webhooks *w, const char *id)
+og_err og_webhooks_delete(struct og_core *c, const char *id)
 {
-    const char *argv[] = {w->core->tag, "del", id};
-    char out[32] = "";
-    og_err e = admin(w, 3, argv, NULL, out, sizeof out);
-    if (e == OG_OK && strcmp(out, "missing") == 0)
-        return OG_ERR_NOT_FOUND;
-    return e;
+    const char *argv[] = {c->tag, "del", id};
+    return admin(c, 3, argv);
 }
 
-og_err og_webhooks_sync_config(struct og_webhooks *w, const struct og_webhook_sub *subs, size_t n)
+og_err og_webhooks_sync_config(struct og_core *c, const struct og_webhook_sub *subs, size_t n)
 {
     size_t argc = 3 + 2 * n;
     const char **argv = og_calloc(argc, sizeof *argv);
     char **js = og_calloc(n ? n : 1, sizeof *js);
     char nbuf[24];
     snprintf(nbuf, sizeof nbuf, "%zu", n);
-    argv[0] = w->core->tag, argv[1] = "sync", argv[2] = nbuf;
+    argv[0] = c->tag, argv[1] = "sync", argv[2] = nbuf;
     for (size_t i = 0; i < n; i++) {
         js[i] = og_webhook_sub_json(&subs[i], 1);
         argv[3 + 2 * i] = subs[i].id;
         argv[4 + 2 * i] = js[i];
     }
-    og_err e = admin(w, (int)argc, argv, NULL, NULL, 0);
+    og_err e = admin(c, (int)argc, argv);
     for (size_t i = 0; i < n; i++)
         free(js[i]);
     free(js), free(argv);
     return e;
 }
 
-og_err og_webhooks_set_disabled(struct og_webhooks *w, const char *id, const char *reason)
+og_err og_webhooks_set_disabled(struct og_core *c, const char *id, const char *reason)
 {
-    const char *argv[] = {w->core->tag, "off", id, reason ? reason : ""};
-    return admin(w, 4, argv, NULL, NULL, 0);
+    const char *argv[] = {c->tag, "off", id, reason ? reason : ""};
+    return admin(c, 4, argv);
 }
 
 void og_webhook_attempt_put(struct og_buf *b, const char *status, const char *eid,
@@ -621,12 +586,12 @@ static int attempt_json(struct og_buf *b, const char *rec, size_t len, const cha
     return 1;
 }
 
-og_err og_webhooks_deliveries(struct og_webhooks *w, const char *id, const char *status, int limit,
+og_err og_webhooks_deliveries(struct og_core *c, const char *id, const char *status, int limit,
                               char **json)
 {
     redisReply *r = NULL;
     og_err e =
-        og_redis_cmd(w->core->redis, &r, "LRANGE %s:webhook:%s:deliveries 0 -1", w->core->tag, id);
+        og_redis_cmd(c->redis, &r, "LRANGE %s:webhook:%s:deliveries 0 -1", c->tag, id);
     if (e != OG_OK)
         return e;
     struct og_buf b = {0};
@@ -698,7 +663,7 @@ static int64_t id_time_ms(const char *eid)
     return ms;
 }
 
-og_err og_webhooks_replay(struct og_webhooks *w, const struct og_webhook_sub *s,
+og_err og_webhooks_replay(struct og_core *c, const struct og_webhook_sub *s,
                           const char *event_id, int64_t since_ms, int max, int *queued)
 {
     *queued = 0;
@@ -712,13 +677,13 @@ og_err og_webhooks_replay(struct og_webhooks *w, const struct og_webhook_sub *s,
     snprintf(start, sizeof start, "%lld-0", (long long)lo);
     snprintf(end, sizeof end, "%lld", (long long)(event_id ? from + 60000 : og_now_ms() + 1000));
     const char **argv = og_calloc(4 + 2 * (size_t)max, sizeof *argv);
-    argv[0] = w->core->tag, argv[1] = "replay", argv[2] = s->id;
+    argv[0] = c->tag, argv[1] = "replay", argv[2] = s->id;
     char now[24];
     snprintf(now, sizeof now, "%lld", (long long)og_now_ms());
     argv[3] = now;
     int argc = 4;
     redisReply *r = NULL;
-    og_err e = og_redis_cmd(w->core->redis, &r, "XRANGE %s:events %s %s COUNT %d", w->core->tag,
+    og_err e = og_redis_cmd(c->redis, &r, "XRANGE %s:events %s %s COUNT %d", c->tag,
                             start, end, event_id ? 100000 : max);
     if (e != OG_OK) {
         free(argv);
@@ -760,7 +725,7 @@ og_err og_webhooks_replay(struct og_webhooks *w, const struct og_webhook_sub *s,
     if (*queued == 0)
         e = event_id ? OG_ERR_NOT_FOUND : OG_OK;
     else
-        e = admin(w, argc, argv, lens, NULL, 0);
+        e = admin(c, argc, argv);
     freeReplyObject(r);
     for (int i = 0; i < *queued; i++)
         free(items[i]);

@@ -33,6 +33,8 @@
 #ifndef OG_WEBHOOKS_H
 #define OG_WEBHOOKS_H
 #include "og_core.h"
+#include "og_redis.h"
+#include "og_script.h"
 
 #include <json-c/json.h>
 #include <stdatomic.h>
@@ -42,7 +44,6 @@
 struct og_hmac; /* og_util.h */
 struct og_buf;  /* og_util.h */
 
-#define OG_WEBHOOK_GROUP "webhooks"
 #define OG_WEBHOOK_MAX_RETRIES 32
 #define OG_WEBHOOK_DELIVERIES_CAP 1000 /* attempts kept per subscription */
 #define OG_WEBHOOK_CHAIN 16            /* queue items handed out per claim */
@@ -123,36 +124,30 @@ int64_t og_webhook_retry_delay_ms(const struct og_webhook_sub *s, int failed);
 
 /* ---------------------------------------------------------- Redis state */
 
-struct og_webhooks {
-    struct og_core *core;                                    /* [borrowed] */
-    struct og_script *read, *step, *admin, *skip, *fetch;    /* owned */
-};
-struct og_webhooks *og_webhooks_new(struct og_core *core); /* [xfer] */
-/* EVALSHA (EVAL on NOSCRIPT) of one of the scripts above with any number
- * of ARGV and no KEYS (og_redis_eval takes at most 64; batches take more).
- * *reply [xfer] as og_redis_argv. */
-og_err og_webhooks_eval(struct og_webhooks *w, struct og_script *s, int argc, const char **argv,
+/* EVALSHA (EVAL on NOSCRIPT) of one of the dispatcher's scripts
+ * (OG_LUA_WEBHOOK_READ, _STEP, _SKIP) with the key prefix and then argv as
+ * ARGV (no KEYS). *reply [xfer] as og_redis_argv. */
+og_err og_webhooks_eval(struct og_core *c, enum og_lua id, int argc, const char **argv,
                         const size_t *lens, redisReply **reply);
 /* The event JSON of n stream entries (webhook_fetch.lua): *reply [xfer] is
  * an array of n strings, "" for an entry the stream no longer holds. */
-og_err og_webhooks_fetch(struct og_webhooks *w, size_t n, const char **entries, redisReply **reply);
-void og_webhooks_free(struct og_webhooks *w);
+og_err og_webhooks_fetch(struct og_core *c, size_t n, const char **entries, redisReply **reply);
 
 /* All subscriptions. *subs [xfer, og_webhook_subs_free]. */
-og_err og_webhooks_load(struct og_webhooks *w, struct og_webhook_sub **subs, size_t *n);
+og_err og_webhooks_load(struct og_core *c, struct og_webhook_sub **subs, size_t *n);
 void og_webhook_subs_free(struct og_webhook_sub *subs, size_t n);
 /* The version counter, bumped by every change (cache invalidation). */
-og_err og_webhooks_version(struct og_webhooks *w, long long *ver);
+og_err og_webhooks_version(struct og_core *c, long long *ver);
 /* One subscription; OG_ERR_NOT_FOUND when absent. s is filled [owned by s]. */
-og_err og_webhooks_get(struct og_webhooks *w, const char *id, struct og_webhook_sub *s);
+og_err og_webhooks_get(struct og_core *c, const char *id, struct og_webhook_sub *s);
 /* Stores s (create or replace). create = 1 fails with OG_ERR_CONFLICT when
  * the id exists. */
-og_err og_webhooks_put(struct og_webhooks *w, const struct og_webhook_sub *s, int create);
-og_err og_webhooks_delete(struct og_webhooks *w, const char *id);
+og_err og_webhooks_put(struct og_core *c, const struct og_webhook_sub *s, int create);
+og_err og_webhooks_delete(struct og_core *c, const char *id);
 /* Config subscriptions replace the stored config ones (removed ones go). */
-og_err og_webhooks_sync_config(struct og_webhooks *w, const struct og_webhook_sub *subs, size_t n);
+og_err og_webhooks_sync_config(struct og_core *c, const struct og_webhook_sub *subs, size_t n);
 /* Marks a subscription disabled (a 410), or clears that (reason NULL). */
-og_err og_webhooks_set_disabled(struct og_webhooks *w, const char *id, const char *reason);
+og_err og_webhooks_set_disabled(struct og_core *c, const char *id, const char *reason);
 /* Appends an attempt as P:webhook:<sub>:deliveries keeps it (compact:
  * tab-separated status, event id, type, attempt, status code (0 = none),
  * latency, at and next attempt (ms, 0 = none), error; the API renders it).
@@ -161,11 +156,11 @@ void og_webhook_attempt_put(struct og_buf *b, const char *status, const char *ei
                             const char *type, int attempt, long code, int64_t latency_ms,
                             int64_t at_ms, int64_t next_ms, const char *error);
 /* Attempts, newest first: {"items":[...]} filtered by status (NULL = all). [xfer] */
-og_err og_webhooks_deliveries(struct og_webhooks *w, const char *id, const char *status, int limit,
+og_err og_webhooks_deliveries(struct og_core *c, const char *id, const char *status, int limit,
                               char **json);
 /* Queues events again for one subscription: the event with event_id, or
  * every matching event since since_ms (at most max). *queued = how many. */
-og_err og_webhooks_replay(struct og_webhooks *w, const struct og_webhook_sub *s,
+og_err og_webhooks_replay(struct og_core *c, const struct og_webhook_sub *s,
                           const char *event_id, int64_t since_ms, int max, int *queued);
 
 /* Delivery attempts by outcome, for /metrics (bumped by the dispatcher). */

@@ -2,10 +2,12 @@
  * dependency order (Redis, connectors, HTTP, pollers) and a clean shutdown
  * in reverse order on SIGTERM/SIGINT, exiting 0. */
 #include "og_config.h"
+#include "og_config_routing.h"
 #include "og_gateway.h"
 #include "og_http_client.h"
 #include "og_log.h"
 #include "og_plugin.h"
+#include "og_routing.h"
 #include "og_util.h"
 
 #include <signal.h>
@@ -29,33 +31,6 @@ static void usage(FILE *f)
                "  --connector-help N   list the options of connector N\n"
                "  --connector-dir DIR  where connector plugins are (default: next to the binary,\n"
                "                       ../lib/omnigate/connectors; or config connector_dir)\n");
-}
-
-/* The plugins the channels use, loaded once each. */
-struct registry {
-    struct og_plugin **p;
-    size_t n;
-};
-
-static struct og_plugin *registry_get(struct registry *r, const char *dir, const char *name,
-                                      char *errbuf, size_t errlen)
-{
-    for (size_t i = 0; i < r->n; i++)
-        if (strcmp(r->p[i]->desc->name, name) == 0)
-            return r->p[i];
-    struct og_plugin *p = og_plugin_load_by_name(dir, name, errbuf, errlen);
-    if (p) {
-        r->p = og_realloc(r->p, (r->n + 1) * sizeof *r->p);
-        r->p[r->n++] = p;
-    }
-    return p;
-}
-
-static void registry_free(struct registry *r)
-{
-    for (size_t i = 0; i < r->n; i++)
-        og_plugin_unload(r->p[i]);
-    free(r->p);
 }
 
 static int connector_help(const char *dir, const char *name)
@@ -117,7 +92,7 @@ int main(int argc, char **argv)
     if (cfg.log_level && og_log_level_parse(cfg.log_level) >= 0)
         og_log_level = og_log_level_parse(cfg.log_level);
     const char *dir = cli_dir ? cli_dir : cfg.connector_dir ? cfg.connector_dir : default_dir;
-    struct registry reg = {0};
+    struct og_plugin_registry reg = {0};
     struct og_channel **chs = og_calloc(cfg.n_channels ? cfg.n_channels : 1, sizeof *chs);
     size_t nch = 0;
     struct og_core *core = NULL;
@@ -137,16 +112,28 @@ int main(int argc, char **argv)
     signal(SIGPIPE, SIG_IGN);
 
     struct og_channel_sink sink = {0};
-    struct og_core_opts copts = {0};
-    struct og_redis_opts ropts = {0};
     if (cfg.redis.url) {
         /* The core exists before the channels so their sink is real; it
-         * connects lazily, so nothing touches Redis until after --check. */
-        ropts.url = strcmp(cfg.redis.url, "embedded") == 0 ? "unix:///nonexistent" : cfg.redis.url;
-        ropts.password = cfg.redis.password;
-        ropts.pool_size = (int)cfg.redis.pool_size;
-        copts.redis = &ropts;
-        copts.prefix = cfg.redis.prefix;
+         * connects lazily, so nothing touches Redis until after --check. The
+         * embedded server's socket is known once it runs (retargeted below). */
+        const struct og_config_routing *cr = cfg.routing;
+        struct og_routing_opts ro = {
+            .policies = cr->policies,
+            .archive_after_s = cr->archive_after_s,
+            .offline_returns_sessions = cr->offline_returns_sessions,
+            .success_codes = (const char *const *)cr->success_codes,
+            .n_success_codes = cr->n_success_codes,
+            .allow_multiple_codes = cr->allow_multiple_codes,
+            .require_success_code = cr->require_success_code,
+        };
+        struct og_core_opts copts = {
+            .redis_url = strcmp(cfg.redis.url, "embedded") == 0 ? "unix:///nonexistent"
+                                                                : cfg.redis.url,
+            .redis_password = cfg.redis.password,
+            .pool_size = (int)cfg.redis.pool_size,
+            .prefix = cfg.redis.prefix,
+            .routing = &ro,
+        };
         char errbuf[256];
         core = og_core_new(&copts, errbuf, sizeof errbuf);
         if (!core)
@@ -160,7 +147,7 @@ int main(int argc, char **argv)
         if (!cc->id || !cc->connector)
             continue; /* already reported by the config loader */
         char errbuf[512], path[96];
-        struct og_plugin *p = registry_get(&reg, dir, cc->connector, errbuf, sizeof errbuf);
+        struct og_plugin *p = og_plugin_registry_get(&reg, dir, cc->connector, errbuf, sizeof errbuf);
         if (!p) {
             og_errors_add(&errs, "%s.connector: %s", cc->path, errbuf);
             continue;
@@ -190,12 +177,11 @@ int main(int argc, char **argv)
         if (!emb)
             goto out;
         /* Re-point the (still unconnected) pool at the embedded server. */
-        og_redis_free(core->redis);
-        ropts.url = url;
         char errbuf[256];
-        core->redis = og_redis_new(&ropts, errbuf, sizeof errbuf);
-        if (!core->redis)
+        if (og_core_retarget(core, url, errbuf, sizeof errbuf) != OG_OK) {
+            og_error("%s", errbuf);
             goto out;
+        }
     }
 
     g.cfg = &cfg;
@@ -240,7 +226,7 @@ out:
     free(chs);
     og_core_free(core);
     og_embedded_stop(emb);
-    registry_free(&reg);
+    og_plugin_registry_free(&reg);
     og_errors_free(&errs);
     og_config_free(&cfg);
     free(default_dir);

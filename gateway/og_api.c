@@ -4,7 +4,6 @@
 #include "og_api.h"
 #include "og_agents.h"
 #include "og_json.h"
-#include "og_routing_worker.h"
 #include "og_log.h"
 #include "og_util.h"
 
@@ -81,43 +80,23 @@ int og_api_authenticate(struct og_api_ctx *ctx, struct og_principal *who)
     return -1;
 }
 
-/* An agent sees the sessions assigned to them and the sessions waiting in
- * the queue for one of their groups: transferred to the group, or queued
- * under a policy whose levels name the group (every agent for a policy with
- * all agents, such as the implicit default). */
-int og_api_can_access_session(struct og_api_ctx *ctx, const char *sid)
+struct og_viewer og_principal_viewer(const struct og_principal *p)
 {
-    if (ctx->who.role >= OG_ROLE_MANAGER)
-        return 1;
-    redisReply *r = NULL;
-    if (og_redis_cmd(ctx->g->core->redis, &r,
-                     "HMGET %s:ses:%s agent_id status routing queue_group", ctx->g->core->tag,
-                     sid) != OG_OK)
-        return -1;
-    if (r->type != REDIS_REPLY_ARRAY || r->elements != 4) {
-        freeReplyObject(r);
-        return 0;
+    struct og_viewer v = {p->role, p->agent_id, (const char *const *)p->groups, p->n_groups};
+    return v;
+}
+
+void og_principal_copy(struct og_principal *out, const struct og_principal *p)
+{
+    memset(out, 0, sizeof *out);
+    out->role = p->role;
+    memcpy(out->agent_id, p->agent_id, sizeof out->agent_id);
+    if (p->n_groups) {
+        out->groups = og_calloc(p->n_groups, sizeof *out->groups);
+        for (size_t i = 0; i < p->n_groups; i++)
+            out->groups[i] = og_strdup(p->groups[i]);
+        out->n_groups = p->n_groups;
     }
-    const char *aid = r->element[0]->str, *st = r->element[1]->str;
-    const char *pol = r->element[2]->str, *qg = r->element[3]->str;
-    int ok = aid && *aid && ctx->who.agent_id[0] && strcmp(aid, ctx->who.agent_id) == 0;
-    if (!ok && (!aid || !*aid) && st && (!strcmp(st, "new") || !strcmp(st, "transferred"))) {
-        const struct og_routing_policy *p =
-            ctx->g->routing && !(qg && *qg) ? og_routing_policy(ctx->g->routing->r, pol) : NULL;
-        if (!(qg && *qg) && !p && ctx->g->routing)
-            p = og_routing_policy(ctx->g->routing->r, "default");
-        ok = p && p->all_agents;
-        for (size_t i = 0; !ok && i < ctx->who.n_groups; i++) {
-            if (qg && *qg) {
-                ok = strcmp(qg, ctx->who.groups[i]) == 0;
-                continue;
-            }
-            for (size_t j = 0; p && !ok && j < p->n_groups; j++)
-                ok = strcmp(p->groups[j], ctx->who.groups[i]) == 0;
-        }
-    }
-    freeReplyObject(r);
-    return ok;
 }
 
 void og_principal_free(struct og_principal *who)
@@ -157,17 +136,6 @@ json_object *og_api_json_body(struct og_api_ctx *ctx)
         return NULL;
     }
     return j;
-}
-
-int og_api_valid_id(const char *s, const char *prefix)
-{
-    size_t pl = strlen(prefix), n = s ? strlen(s) : 0;
-    if (n != pl + OG_ID_LEN || strncmp(s, prefix, pl) != 0)
-        return 0;
-    for (size_t i = pl; i < n; i++)
-        if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'A' && s[i] <= 'Z')))
-            return 0;
-    return 1;
 }
 
 /* Matches path against pattern, filling params. 1 on a match. */

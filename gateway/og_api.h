@@ -8,10 +8,9 @@
 #ifndef OG_API_H
 #define OG_API_H
 #include "og_gateway.h"
+#include "og_sessions.h"
 
 #include <json-c/json.h>
-
-enum og_role { OG_ROLE_AGENT = 0, OG_ROLE_MANAGER = 1, OG_ROLE_ADMIN = 2 };
 
 /* Who is calling, as established by og_api_authenticate(). */
 struct og_principal {
@@ -20,6 +19,10 @@ struct og_principal {
     char **groups;              /* owned; the agent's groups */
     size_t n_groups;
 };
+/* The principal as the core's access rules take it. [borrowed from p] */
+struct og_viewer og_principal_viewer(const struct og_principal *p);
+/* A deep copy of p into out (for a connection that outlives the request). */
+void og_principal_copy(struct og_principal *out, const struct og_principal *p);
 
 struct og_api_ctx {
     struct og_gateway *g;
@@ -53,18 +56,10 @@ extern const struct og_route og_api_event_routes[];   /* og_sse.c */
 int og_api_authenticate(struct og_api_ctx *ctx, struct og_principal *who);
 void og_principal_free(struct og_principal *who);
 
-/* 1 when the caller may see and act on the session: admins and managers
- * always; an agent when the session is assigned to them (the routing area
- * extends this to the queues of the agent's groups). 0 when not (or when it
- * does not exist); -1 when Redis is unavailable. */
-int og_api_can_access_session(struct og_api_ctx *ctx, const char *sid);
-
 /* Helpers for handlers. */
 const char *og_api_arg(struct og_api_ctx *ctx, const char *name);  /* query argument */
 /* limit: 1..200, default 50; -1 after answering 400. */
 int og_api_limit(struct og_api_ctx *ctx);
 /* The body parsed as a JSON object [xfer], or NULL after answering 400. */
 json_object *og_api_json_body(struct og_api_ctx *ctx);
-/* 1 when s is prefix + 26 id characters. */
-int og_api_valid_id(const char *s, const char *prefix);
 #endif

@@ -17,25 +17,17 @@
  * SHA-256. */
 #include "og_agents.h"
 #include "og_api.h"
-#include "og_routing_worker.h"
 #include "og_util.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-static struct og_routing *routing(struct og_api_ctx *ctx)
-{
-    if (!ctx->g->routing) {
-        og_reply_err(ctx->r, OG_ERR_UNAVAILABLE, "routing is not running");
-        return NULL;
-    }
-    return ctx->g->routing->r;
-}
+static struct og_core *routing(struct og_api_ctx *ctx) { return ctx->g->core; }
 
 static int valid_agent(struct og_api_ctx *ctx)
 {
-    if (og_api_valid_id(ctx->params[0], "agt_"))
+    if (og_id_valid(ctx->params[0], "agt_"))
         return 1;
     og_reply_err(ctx->r, OG_ERR_NOT_FOUND, "no such agent");
     return 0;
@@ -69,7 +61,7 @@ static int read_fields(struct og_api_ctx *ctx, int create, struct og_agent_field
 
 static void create(struct og_api_ctx *ctx)
 {
-    struct og_routing *rt = routing(ctx);
+    struct og_core *rt = routing(ctx);
     if (!rt)
         return;
     struct og_agent_fields f;
@@ -91,7 +83,7 @@ static void create(struct og_api_ctx *ctx)
 
 static void list(struct og_api_ctx *ctx)
 {
-    struct og_routing *rt = routing(ctx);
+    struct og_core *rt = routing(ctx);
     char *json = NULL;
     og_err e = rt ? og_agents_list(rt, &json) : OG_OK;
     if (!rt)
@@ -104,7 +96,7 @@ static void list(struct og_api_ctx *ctx)
 
 static void get_one(struct og_api_ctx *ctx, const char *id)
 {
-    struct og_routing *rt = routing(ctx);
+    struct og_core *rt = routing(ctx);
     if (!rt)
         return;
     char *json = NULL;
@@ -137,7 +129,7 @@ static void get_agent(struct og_api_ctx *ctx)
 
 static void update(struct og_api_ctx *ctx)
 {
-    struct og_routing *rt = routing(ctx);
+    struct og_core *rt = routing(ctx);
     if (!rt || !valid_agent(ctx))
         return;
     struct og_agent_fields f;
@@ -159,7 +151,7 @@ static void update(struct og_api_ctx *ctx)
 
 static void delete_agent(struct og_api_ctx *ctx)
 {
-    struct og_routing *rt = routing(ctx);
+    struct og_core *rt = routing(ctx);
     if (!rt || !valid_agent(ctx))
         return;
     struct og_routing_result res;
@@ -173,7 +165,7 @@ static void delete_agent(struct og_api_ctx *ctx)
 
 static void rotate_token(struct og_api_ctx *ctx)
 {
-    struct og_routing *rt = routing(ctx);
+    struct og_core *rt = routing(ctx);
     if (!rt || !valid_agent(ctx))
         return;
     char tok[64], sha[65];
@@ -190,7 +182,7 @@ static void rotate_token(struct og_api_ctx *ctx)
 
 static void revoke_token(struct og_api_ctx *ctx)
 {
-    struct og_routing *rt = routing(ctx);
+    struct og_core *rt = routing(ctx);
     if (!rt || !valid_agent(ctx))
         return;
     struct og_routing_result res;
@@ -207,7 +199,7 @@ static void revoke_token(struct og_api_ctx *ctx)
 
 static void presence(struct og_api_ctx *ctx)
 {
-    struct og_routing *rt = routing(ctx);
+    struct og_core *rt = routing(ctx);
     if (!rt || !valid_agent(ctx))
         return;
     if (ctx->who.role < OG_ROLE_MANAGER && strcmp(ctx->params[0], ctx->who.agent_id) != 0) {

@@ -19,24 +19,24 @@
  *
  * PATCH validates the whole body before anything is written (unknown key,
  * wrong type, bad e-mail/phone -> 400 and no change) and then writes in one
- * script (contact_patch.lua), which also locks the fields it set against the
+ * script (contacts.lua), which also locks the fields it set against the
  * platform's profile on later messages. It emits no event: contact.updated
  * is not among DESIGN.md's event types; sessions and later events show the
  * new values because they render the stored contact. */
 #include "og_api.h"
+#include "og_contacts.h"
 #include "og_followups.h"
 #include "og_smtp.h"
 #include "og_util.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-struct og_followups *og_followup_worker_core(struct og_gateway *g); /* og_followup_worker.c */
 
 static void get_contact(struct og_api_ctx *ctx)
 {
     char *json = NULL;
-    og_err e = og_api_valid_id(ctx->params[0], "con_")
+    og_err e = og_id_valid(ctx->params[0], "con_")
                    ? og_contact_get(ctx->g->core, ctx->params[0], &json)
                    : OG_ERR_NOT_FOUND;
     if (e != OG_OK)
@@ -65,13 +65,8 @@ static int phone_ok(const char *s)
 
 static void patch_contact(struct og_api_ctx *ctx)
 {
-    if (!og_api_valid_id(ctx->params[0], "con_")) {
+    if (!og_id_valid(ctx->params[0], "con_")) {
         og_reply_err(ctx->r, OG_ERR_NOT_FOUND, "no such contact");
-        return;
-    }
-    struct og_followups *f = og_followup_worker_core(ctx->g);
-    if (!f) {
-        og_reply_err(ctx->r, OG_ERR_UNAVAILABLE, "not ready");
         return;
     }
     json_object *body = og_api_json_body(ctx);
@@ -128,7 +123,7 @@ static void patch_contact(struct og_api_ctx *ctx)
         return;
     }
     char *json = NULL;
-    og_err e = og_followups_contact_patch(f, ctx->params[0], pairs, n, &json);
+    og_err e = og_contact_patch(ctx->g->core, ctx->params[0], pairs, n, &json);
     json_object_put(body); /* pairs point into it */
     if (e != OG_OK)
         og_reply_err(ctx->r, e, e == OG_ERR_NOT_FOUND ? "no such contact" : NULL);
@@ -139,22 +134,13 @@ static void patch_contact(struct og_api_ctx *ctx)
 static void list_followups(struct og_api_ctx *ctx)
 {
     const char *sid = ctx->params[0];
-    struct og_followups *f = og_followup_worker_core(ctx->g);
-    if (!og_api_valid_id(sid, "ses_")) {
-        og_reply_err(ctx->r, OG_ERR_NOT_FOUND, "no such session");
-        return;
-    }
-    int acc = og_api_can_access_session(ctx, sid);
-    if (acc < 0 || !f) {
-        og_reply_err(ctx->r, OG_ERR_UNAVAILABLE, NULL);
-        return;
-    }
-    if (acc == 0) {
-        og_reply_err(ctx->r, OG_ERR_NOT_FOUND, "no such session");
-        return;
-    }
+    struct og_viewer v = og_principal_viewer(&ctx->who);
+    og_err e = og_id_valid(sid, "ses_")
+                   ? og_session_check(ctx->g->core, &v, sid, OG_SESSION_SEE, NULL, 0)
+                   : OG_ERR_NOT_FOUND;
     char *json = NULL;
-    og_err e = og_followups_list(f, sid, &json);
+    if (e == OG_OK)
+        e = og_followups_list(ctx->g->core, sid, &json);
     if (e != OG_OK)
         og_reply_err(ctx->r, e, e == OG_ERR_NOT_FOUND ? "no such session" : NULL);
     else

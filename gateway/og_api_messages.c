@@ -115,13 +115,12 @@ static int parse_msg(struct og_api_ctx *ctx, struct body *b, const char *const *
 static void reply(struct og_api_ctx *ctx)
 {
     const char *sid = ctx->params[0];
-    int can = og_api_valid_id(sid, "ses_") ? og_api_can_access_session(ctx, sid) : 0;
-    if (can < 0) {
-        og_reply_err(ctx->r, OG_ERR_UNAVAILABLE, NULL);
-        return;
-    }
-    if (!can) {
-        og_reply_err(ctx->r, OG_ERR_NOT_FOUND, "no such session");
+    struct og_viewer v = og_principal_viewer(&ctx->who);
+    og_err e = og_id_valid(sid, "ses_")
+                   ? og_session_check(ctx->g->core, &v, sid, OG_SESSION_SEE, NULL, 0)
+                   : OG_ERR_NOT_FOUND;
+    if (e != OG_OK) {
+        og_reply_err(ctx->r, e, e == OG_ERR_NOT_FOUND ? "no such session" : NULL);
         return;
     }
     struct body b = {.j = og_api_json_body(ctx)};
@@ -129,7 +128,7 @@ static void reply(struct og_api_ctx *ctx)
         return;
     if (parse_msg(ctx, &b, NULL) == 0) {
         char *json = NULL, mid[48];
-        og_err e = og_outbox_reply(ctx->g->core, sid, &b.m, &json, mid, sizeof mid);
+        e = og_outbox_reply(ctx->g->core, sid, &b.m, &json, mid, sizeof mid);
         if (e == OG_OK)
             og_reply_json(ctx->r, 202, json);
         else if (e == OG_ERR_CONFLICT)
@@ -164,7 +163,7 @@ static void start_session(struct og_api_ctx *ctx)
                        "exactly one of contact_id and external_id is required");
         goto out;
     }
-    if (cid && *cid && !og_api_valid_id(cid, "con_")) {
+    if (cid && *cid && !og_id_valid(cid, "con_")) {
         og_reply_err(ctx->r, OG_ERR_NOT_FOUND, "no such contact on this channel");
         goto out;
     }
@@ -174,8 +173,14 @@ static void start_session(struct og_api_ctx *ctx)
                        "conversations on this channel are started by the customer");
         goto out;
     }
-    struct og_outbox_start s = {ch->id, connector, ch->routing, cid, ext, ctx->who.agent_id,
-                                ch->plugin->desc->messaging_window_ms};
+    struct og_outbox_start s = {ch->id,
+                                connector,
+                                ch->routing,
+                                cid,
+                                ext,
+                                ctx->who.agent_id,
+                                ch->plugin->desc->messaging_window_ms,
+                                (ch->plugin->desc->caps & OG_CAP_NON_REALTIME) != 0};
     char *json = NULL, sid[48];
     int created = 0, window = 0;
     og_err e = og_outbox_start_session(ctx->g->core, &s, &b.m, &json, sid, sizeof sid,

@@ -58,7 +58,7 @@ static void list_webhooks(struct og_api_ctx *ctx)
 {
     struct og_webhook_sub *subs = NULL;
     size_t n = 0;
-    og_err e = og_webhooks_load(ctx->g->webhooks, &subs, &n);
+    og_err e = og_webhooks_load(ctx->g->core, &subs, &n);
     if (e != OG_OK) {
         og_reply_err(ctx->r, e, NULL);
         return;
@@ -107,7 +107,7 @@ static void create_webhook(struct og_api_ctx *ctx)
     og_time_rfc3339(og_now_ms(), now);
     s.created_at = og_strdup(now);
     s.updated_at = og_strdup(now);
-    og_err e = og_webhooks_put(ctx->g->webhooks, &s, 1);
+    og_err e = og_webhooks_put(ctx->g->core, &s, 1);
     if (e == OG_ERR_CONFLICT)
         og_reply_err(ctx->r, OG_ERR_CONFLICT, "a webhook with this id exists");
     else if (e != OG_OK)
@@ -120,7 +120,7 @@ static void create_webhook(struct og_api_ctx *ctx)
 /* Loads params[0]; answers 404/503 and returns -1 when it cannot. */
 static int load_sub(struct og_api_ctx *ctx, struct og_webhook_sub *s)
 {
-    og_err e = og_webhooks_get(ctx->g->webhooks, ctx->params[0], s);
+    og_err e = og_webhooks_get(ctx->g->core, ctx->params[0], s);
     if (e != OG_OK) {
         og_reply_err(ctx->r, e, e == OG_ERR_NOT_FOUND ? "no such webhook" : NULL);
         return -1;
@@ -167,12 +167,12 @@ static void update_webhook(struct og_api_ctx *ctx)
     og_time_rfc3339(og_now_ms(), now);
     free(s.updated_at);
     s.updated_at = og_strdup(now);
-    og_err e = og_webhooks_put(ctx->g->webhooks, &s, 0);
+    og_err e = og_webhooks_put(ctx->g->core, &s, 0);
     json_object *en;
     if (e == OG_OK && json_object_object_get_ex(j, "enabled", &en) && json_object_get_boolean(en) &&
         s.disabled_reason) {
         /* Enabling again clears a 410. */
-        e = og_webhooks_set_disabled(ctx->g->webhooks, s.id, NULL);
+        e = og_webhooks_set_disabled(ctx->g->core, s.id, NULL);
         free(s.disabled_reason);
         s.disabled_reason = NULL;
     }
@@ -196,7 +196,7 @@ static void delete_webhook(struct og_api_ctx *ctx)
         og_webhook_sub_clear(&s);
         return;
     }
-    og_err e = og_webhooks_delete(ctx->g->webhooks, s.id);
+    og_err e = og_webhooks_delete(ctx->g->core, s.id);
     if (e != OG_OK)
         og_reply_err(ctx->r, e, e == OG_ERR_NOT_FOUND ? "no such webhook" : NULL);
     else
@@ -259,7 +259,7 @@ static void rotate_webhook(struct og_api_ctx *ctx)
     og_time_rfc3339(now, nowt);
     free(s.updated_at);
     s.updated_at = og_strdup(nowt);
-    og_err e = og_webhooks_put(ctx->g->webhooks, &s, 0);
+    og_err e = og_webhooks_put(ctx->g->core, &s, 0);
     if (e != OG_OK)
         og_reply_err(ctx->r, e, NULL);
     else
@@ -282,38 +282,13 @@ static void list_deliveries(struct og_api_ctx *ctx)
     if (load_sub(ctx, &s) != 0)
         return;
     char *json = NULL;
-    og_err e = og_webhooks_deliveries(ctx->g->webhooks, s.id, status && *status ? status : NULL,
+    og_err e = og_webhooks_deliveries(ctx->g->core, s.id, status && *status ? status : NULL,
                                       limit, &json);
     if (e != OG_OK)
         og_reply_err(ctx->r, e, NULL);
     else
         og_reply_json(ctx->r, 200, json);
     og_webhook_sub_clear(&s);
-}
-
-/* "2026-11-21T05:00:00Z" / "...00.123Z" -> Unix ms; -1 when malformed. */
-static int64_t parse_time(const char *s)
-{
-    struct tm tm = {0};
-    int ms = 0, used = 0;
-    if (sscanf(s, "%4d-%2d-%2dT%2d:%2d:%2d%n", &tm.tm_year, &tm.tm_mon, &tm.tm_mday,
-               &tm.tm_hour, &tm.tm_min, &tm.tm_sec, &used) != 6)
-        return -1;
-    const char *p = s + used;
-    if (*p == '.') {
-        int digits = 0;
-        for (p++; isdigit((unsigned char)*p); p++, digits++)
-            if (digits < 3)
-                ms = ms * 10 + (*p - '0');
-        while (digits > 0 && digits < 3)
-            ms *= 10, digits++;
-    }
-    if (strcmp(p, "Z") != 0 || tm.tm_mon < 1 || tm.tm_mon > 12)
-        return -1;
-    tm.tm_year -= 1900;
-    tm.tm_mon -= 1;
-    time_t t = timegm(&tm);
-    return t < 0 ? -1 : (int64_t)t * 1000 + ms;
 }
 
 static void replay_webhook(struct og_api_ctx *ctx)
@@ -329,8 +304,8 @@ static void replay_webhook(struct og_api_ctx *ctx)
     json_object_object_get_ex(j, "since", &since);
     int64_t since_ms = -1;
     if (since && json_object_is_type(since, json_type_string))
-        since_ms = parse_time(json_object_get_string(since));
-    if (!!ev == !!since || (ev && !og_api_valid_id(json_object_get_string(ev), "evt_")) ||
+        since_ms = og_time_parse(json_object_get_string(since), NULL);
+    if (!!ev == !!since || (ev && !og_id_valid(json_object_get_string(ev), "evt_")) ||
         (since && since_ms < 0)) {
         og_reply_err(ctx->r, OG_ERR_INVALID,
                        "give either event_id (an evt_ id) or since (an RFC 3339 UTC time)");
@@ -343,7 +318,7 @@ static void replay_webhook(struct og_api_ctx *ctx)
         return;
     }
     int queued = 0;
-    og_err e = og_webhooks_replay(ctx->g->webhooks, &s, ev ? json_object_get_string(ev) : NULL,
+    og_err e = og_webhooks_replay(ctx->g->core, &s, ev ? json_object_get_string(ev) : NULL,
                                   since_ms, 10000, &queued);
     if (e == OG_ERR_NOT_FOUND)
         og_reply_err(ctx->r, e, "no such event in the stream");

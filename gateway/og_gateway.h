@@ -1,13 +1,20 @@
-/* og_gateway - the daemon's parts and the state they share.
+/* og_gateway - the daemon's parts and the state they share. The gateway owns
+ * sockets, threads, HTTP and SSE; every piece of state, every Redis key and
+ * script is the core's (og_core.h), which the gateway only borrows: no file
+ * here calls hiredis or names a key (.ci/layering checks it).
  *
- *   og_http.c      libmicrohttpd server: routing, body limit, hooks dispatch
- *   og_api.c       /api/v1: bearer auth and the read API
- *   og_metrics.c   /metrics in Prometheus text format
- *   og_embedded.c  redis.url "embedded": start, supervise and stop redis-server
- *   og_pollers.c   one thread per channel whose connector polls
- *   og_workers.c   the background workers' registry (one row per worker)
- *   og_api_*.c     one file per area of /api/v1 (og_api.h)
- *   main.c         command line, config, start-up and clean shutdown */
+ *   main.c              command line, config, start-up and clean shutdown
+ *   og_http.c           libmicrohttpd server: routing, body limit, /hooks dispatch, health
+ *   og_reply.c          a response, and THE og_err -> (status, code) table
+ *   og_api.c            /api/v1: authentication, the route table, helpers (og_api.h)
+ *   og_api_*.c          one file per area of /api/v1
+ *   og_sse.c            GET /api/v1/events: server-sent events
+ *   og_metrics.c        /metrics in Prometheus text format
+ *   og_embedded.c       redis.url "embedded": start, supervise and stop redis-server
+ *   og_pollers.c        one thread per channel whose connector polls
+ *   og_thread.c         the workers' thread helper (stop, nap, kick)
+ *   og_workers.c        the background workers' registry (one row per worker)
+ *   og_*_worker.c       the workers' loops: routing, send, follow-ups, webhooks */
 #ifndef OG_GATEWAY_H
 #define OG_GATEWAY_H
 #include "og_channel.h"
@@ -39,8 +46,7 @@ struct og_gateway {
     atomic_int ready;                   /* channels started */
     atomic_int stopping;
     char instance_id[48];               /* unique per process: consumer names */
-    /* Workers' and API areas' state, one pointer each (owned by its file). */
-    struct og_webhooks *webhooks;                  /* og_webhook_worker.c */
+    /* Workers' state, one pointer each (owned by its file). */
     struct og_webhook_dispatch *webhook_dispatch;  /* og_webhook_worker.c */
     struct og_fup_worker *followups;    /* og_followup_worker.c */
     struct og_routing_worker *routing;  /* og_routing_worker.c */
@@ -88,9 +94,7 @@ struct og_embedded *og_embedded_start(const char *data_dir, const char *server,
                                       const char **url);
 void og_embedded_stop(struct og_embedded *e);
 
-/* og_send_worker.c: the Redis URL of this deployment (embedded resolved),
- * for workers that need a connection of their own for blocking reads. [xfer] */
-char *og_gateway_redis_url(const struct og_gateway *g);
+/* og_send_worker.c */
 extern const struct og_worker og_worker_send;
 
 /* og_sse.c: GET /api/v1/events (server-sent events). close_all ends every
@@ -99,8 +103,12 @@ extern const struct og_worker og_worker_send;
 extern const struct og_worker og_worker_sse;
 void og_sse_close_all(struct og_gateway *g);
 
-/* og_routing_worker.c: the routing engine (og_routing_worker.h). */
+/* og_routing_worker.c: the routing engine's thread. og_routing_kick wakes it
+ * for an immediate pass (this instance; the others find the work on their
+ * next tick) after a change that may let a waiting session be assigned now
+ * (presence, close, transfer, reopen). */
 extern const struct og_worker og_worker_routing;
+void og_routing_kick(struct og_gateway *g);
 
 /* og_pollers.c */
 struct og_pollers;

@@ -12,6 +12,7 @@
 #include "og_log.h"
 #include "og_util.h"
 
+#include <stdio.h>
 #include <arpa/inet.h>
 #include <netdb.h>
 #include <stdlib.h>
@@ -129,7 +130,7 @@ static void dispatch(struct og_gateway *g, struct MHD_Connection *conn, const ch
         return;
     }
     if (strcmp(method, "GET") == 0 && strcmp(url, "/readyz") == 0) {
-        int redis_ok = og_redis_ping(g->core->redis);
+        int redis_ok = og_core_ping(g->core);
         int ready = redis_ok && atomic_load(&g->ready) && !atomic_load(&g->stopping);
         og_reply_json(r, ready ? 200 : 503,
                       og_sprintf("{\"status\":\"%s\",\"redis\":%s,\"connectors\":%s}",

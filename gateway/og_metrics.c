@@ -48,7 +48,7 @@ char *og_metrics_render(struct og_gateway *g)
                   (double)atomic_load(&g->stats.hook_latency_us_sum) / 1e6);
     og_buf_printf(&b, "omnigate_hook_duration_seconds_count %llu\n", cnt);
 
-    struct og_core_stats *s = &g->core->stats;
+    const struct og_core_stats *s = og_core_stats(g->core);
     og_buf_printf(&b,
                   "# HELP omnigate_ingest_total Inbound messages stored.\n"
                   "# TYPE omnigate_ingest_total counter\nomnigate_ingest_total %llu\n"
@@ -75,7 +75,7 @@ char *og_metrics_render(struct og_gateway *g)
                   atomic_load(&s->ingest_errors), atomic_load(&s->sessions_created),
                   atomic_load(&s->sessions_reopened),
                   (double)atomic_load(&s->ingest_us_sum) / 1e6,
-                  og_batch_count(g->core->ingest_batch));
+                  og_core_ingest_batches(g->core));
 
     struct og_outbox_stats *o = &og_outbox_stats;
     og_buf_printf(&b,
@@ -105,28 +105,22 @@ char *og_metrics_render(struct og_gateway *g)
                   atomic_load(&og_webhook_stats.dead));
 
     /* Depths from Redis; absent when Redis is down (the scrape still works). */
-    redisReply *rep = NULL;
-    int up = og_redis_cmd(g->core->redis, &rep, "XLEN %s:events", g->core->tag) == OG_OK;
+    long long n = 0;
+    int up = og_core_depth(g->core, OG_DEPTH_EVENTS, NULL, &n) == OG_OK;
     og_buf_puts(&b, "# HELP omnigate_redis_up 1 when Redis answered this scrape.\n"
                     "# TYPE omnigate_redis_up gauge\n");
-    og_buf_printf(&b, "omnigate_redis_up %d\n", up && rep->type == REDIS_REPLY_INTEGER);
-    if (up && rep->type == REDIS_REPLY_INTEGER)
+    og_buf_printf(&b, "omnigate_redis_up %d\n", up);
+    if (up)
         og_buf_printf(&b,
                       "# HELP omnigate_events_stream_length Events in the stream.\n"
                       "# TYPE omnigate_events_stream_length gauge\n"
                       "omnigate_events_stream_length %lld\n",
-                      rep->integer);
-    if (rep)
-        freeReplyObject(rep);
-    rep = NULL;
-    if (up && og_redis_cmd(g->core->redis, &rep, "XLEN %s:outbox", g->core->tag) == OG_OK &&
-        rep->type == REDIS_REPLY_INTEGER)
+                      n);
+    if (up && og_core_depth(g->core, OG_DEPTH_OUTBOX, NULL, &n) == OG_OK)
         og_buf_printf(&b,
                       "# HELP omnigate_outbox_length Entries in the send queue stream.\n"
                       "# TYPE omnigate_outbox_length gauge\nomnigate_outbox_length %lld\n",
-                      rep->integer);
-    if (rep)
-        freeReplyObject(rep);
+                      n);
     if (up) {
         og_buf_puts(&b, "# HELP omnigate_routing_queue_depth Sessions waiting for an agent.\n"
                         "# TYPE omnigate_routing_queue_depth gauge\n");
@@ -135,16 +129,10 @@ char *og_metrics_render(struct og_gateway *g)
             int seen = 0;
             for (size_t j = 0; j < i; j++)
                 seen |= strcmp(g->channels[j]->routing, g->channels[i]->routing) == 0;
-            if (seen)
-                continue;
-            rep = NULL;
-            if (og_redis_cmd(g->core->redis, &rep, "ZCARD %s:queue:%s", g->core->tag,
-                             g->channels[i]->routing) == OG_OK &&
-                rep->type == REDIS_REPLY_INTEGER)
+            if (!seen && og_core_depth(g->core, OG_DEPTH_QUEUE, g->channels[i]->routing, &n) ==
+                             OG_OK)
                 og_buf_printf(&b, "omnigate_routing_queue_depth{policy=\"%s\"} %lld\n",
-                              g->channels[i]->routing, rep->integer);
-            if (rep)
-                freeReplyObject(rep);
+                              g->channels[i]->routing, n);
         }
     }
     return b.data;

@@ -16,68 +16,33 @@
  * Retries wait in the zset P:outbox:retry and are moved back into the stream
  * when due (claimed atomically, so with several instances each moves once).
  * Thread 0 also fires due service-window timers (session.window_closed).
- * Entries left pending by a dead instance are taken over with XAUTOCLAIM
- * after send.claim_idle_ms. */
+ * Each sender is a consumer of its own in the group (og_stream.h); entries
+ * left pending by a dead instance are taken over after send.claim_idle_ms. */
 #include "og_gateway.h"
 #include "og_log.h"
 #include "og_outbox.h"
+#include "og_stream.h"
+#include "og_thread.h"
 #include "og_util.h"
 
-#include <limits.h>
-#include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #define BLOCK_MS 1000
 
 struct og_send_worker {
     struct og_gateway *g;
-    pthread_t *threads;
-    struct sender *senders;
+    struct sender *senders; /* owned, n of them */
     int n;
-    atomic_int stop;
-    char *url;
 };
 
 struct sender {
     struct og_send_worker *w;
     int idx;
-    struct og_redis *conn;      /* owned: one connection for blocking reads */
-    char consumer[80];
+    struct og_stream_consumer *outbox; /* owned */
+    struct og_thread t;
 };
-
-char *og_gateway_redis_url(const struct og_gateway *g)
-{
-    const char *url = g->cfg->redis.url;
-    if (strcmp(url, "embedded") != 0)
-        return og_strdup(url);
-    /* The same socket og_embedded_start() chose. */
-    char abs[PATH_MAX];
-    if (!realpath(g->cfg->data_dir, abs))
-        return NULL;
-    return og_sprintf("unix://%s/redis/redis.sock", abs);
-}
-
-static void nap(struct og_send_worker *w, int64_t ms)
-{
-    while (ms > 0 && !atomic_load(&w->stop)) {
-        int64_t step = ms < 50 ? ms : 50;
-        struct timespec ts = {0, (long)step * 1000000L};
-        nanosleep(&ts, NULL);
-        ms -= step;
-    }
-}
-
-static void ensure_group(struct og_core *c)
-{
-    redisReply *r = NULL;
-    /* From "0": entries queued before the group existed are sent too (the
-     * load script skips any that are no longer pending). */
-    if (og_redis_cmd(c->redis, &r, "XGROUP CREATE %s:outbox senders 0 MKSTREAM", c->tag) ==
-        OG_OK)
-        freeReplyObject(r);
-}
 
 static const struct og_config_channel *channel_cfg(struct og_gateway *g, const char *id)
 {
@@ -114,6 +79,7 @@ static int64_t backoff(struct og_send_worker *w, int attempt)
 static void process(struct sender *s, const char *entry, const char *mid, int claimed)
 {
     struct og_send_worker *w = s->w;
+    struct og_thread *t = &s->t;
     struct og_core *c = w->g->core;
     struct og_outbox_item it;
     og_err e = og_outbox_load(c, mid, claimed ? w->g->cfg->send.claim_idle_ms : 0, &it);
@@ -142,11 +108,11 @@ static void process(struct sender *s, const char *entry, const char *mid, int cl
                                                  : ch->plugin->desc->default_rate_per_s;
     for (;;) {
         int64_t wait = 0;
-        if (og_outbox_rate(c, ch->id, rate, 0, &wait) != OG_OK || atomic_load(&w->stop))
+        if (og_outbox_rate(c, ch->id, rate, 0, &wait) != OG_OK || !og_thread_running(t))
             goto out;
         if (wait <= 0)
             break;
-        nap(w, wait < 1000 ? wait : 1000);
+        og_thread_nap(t, wait < 1000 ? wait : 1000);
     }
     struct og_send_result res;
     memset(&res, 0, sizeof res);
@@ -159,9 +125,7 @@ static void process(struct sender *s, const char *entry, const char *mid, int cl
     const char *msg = res.error_message[0] ? res.error_message : og_strerror(e);
     int64_t now = og_now_ms();
     switch (e) {
-    case OG_OK:
-        og_outbox_sent(c, mid, entry, res.provider_message_id);
-        break;
+    case OG_OK: og_outbox_sent(c, mid, entry, res.provider_message_id); break;
     case OG_ERR_RATE_LIMITED: {
         int64_t after = res.retry_after_ms >= 0 ? res.retry_after_ms : backoff(w, it.attempts);
         int64_t wait = 0;
@@ -196,38 +160,25 @@ out:
     og_outbox_item_free(&it);
 }
 
-/* Handles the entries of an XREADGROUP/XAUTOCLAIM entry list. */
-static void process_entries(struct sender *s, redisReply *list, int claimed)
+/* An entry of P:outbox: {m = message id}. Its outcome's script
+ * acknowledges it (sent, retry, fail); one left pending (Redis down, the
+ * worker stopping) is taken over again after claim_idle_ms. */
+static enum og_stream_verdict on_entry(void *ud, const struct og_stream_entry *e, int claimed)
 {
-    for (size_t i = 0; list && list->type == REDIS_REPLY_ARRAY && i < list->elements; i++) {
-        redisReply *en = list->element[i];
-        if (en->type != REDIS_REPLY_ARRAY || en->elements < 2 ||
-            en->element[0]->type != REDIS_REPLY_STRING)
-            continue;
-        const char *mid = NULL;
-        redisReply *f = en->element[1];
-        for (size_t k = 0; f->type == REDIS_REPLY_ARRAY && k + 1 < f->elements; k += 2)
-            if (strcmp(f->element[k]->str, "m") == 0)
-                mid = f->element[k + 1]->str;
-        if (mid)
-            process(s, en->element[0]->str, mid, claimed);
-        else
-            og_outbox_ack(s->w->g->core, en->element[0]->str);
-    }
+    struct sender *s = ud;
+    const char *mid = og_stream_field(e, "m");
+    if (!mid)
+        return OG_STREAM_ACK;
+    process(s, e->id, mid, claimed);
+    return OG_STREAM_KEEP;
 }
 
-static void *sender_main(void *arg)
+static void *sender_main(struct og_thread *t)
 {
-    struct sender *s = arg;
-    struct og_send_worker *w = s->w;
-    struct og_core *c = w->g->core;
-    int64_t next_pump = 0, next_claim = 0;
-    int64_t claim_every = w->g->cfg->send.claim_idle_ms / 2;
-    if (claim_every < 100)
-        claim_every = 100;
-    char idle[24];
-    snprintf(idle, sizeof idle, "%lld", (long long)w->g->cfg->send.claim_idle_ms);
-    while (!atomic_load(&w->stop)) {
+    struct sender *s = t->arg;
+    struct og_core *c = s->w->g->core;
+    int64_t next_pump = 0;
+    while (og_thread_running(t)) {
         int64_t now = og_mono_ms();
         if (s->idx == 0 && now >= next_pump) {
             int n = 0;
@@ -235,79 +186,46 @@ static void *sender_main(void *arg)
             og_outbox_windows(c, 100, &n);
             next_pump = now + 200;
         }
-        redisReply *r = NULL;
-        if (now >= next_claim) {
-            next_claim = now + claim_every;
-            if (og_redis_cmd(c->redis, &r, "XAUTOCLAIM %s:outbox senders %s %s 0-0 COUNT 16",
-                             c->tag, s->consumer, idle) == OG_OK) {
-                if (r->type == REDIS_REPLY_ARRAY && r->elements >= 2)
-                    process_entries(s, r->element[1], 1);
-                freeReplyObject(r);
-            }
-            r = NULL;
-        }
-        /* A short BLOCK on thread 0 keeps the retry pump and timers on time. */
-        og_err e = og_redis_cmd(s->conn, &r,
-                                "XREADGROUP GROUP senders %s COUNT 1 BLOCK %d STREAMS "
-                                "%s:outbox >",
-                                s->consumer, s->idx == 0 ? 200 : BLOCK_MS, c->tag);
-        if (e != OG_OK) {
-            nap(w, 500);
-            continue;
-        }
-        if (r->type == REDIS_REPLY_ERROR) {
-            if (strncmp(r->str, "NOGROUP", 7) == 0)
-                ensure_group(c); /* Redis lost its data (or a FLUSHALL) */
-            else
-                og_warn("send: %s", r->str);
-            freeReplyObject(r);
-            nap(w, 500);
-            continue;
-        }
-        if (r->type == REDIS_REPLY_ARRAY && r->elements >= 1) {
-            redisReply *st = r->element[0];
-            if (st->type == REDIS_REPLY_ARRAY && st->elements >= 2)
-                process_entries(s, st->element[1], 0);
-        }
-        freeReplyObject(r);
+        /* One entry at a time; a short block on thread 0 keeps the retry
+         * pump and the timers on time. */
+        size_t got = 0;
+        if (og_stream_consume(s->outbox, 1, s->idx == 0 ? 200 : BLOCK_MS, on_entry, s, &got) !=
+            OG_OK)
+            og_thread_nap(t, 500);
     }
     return NULL;
 }
+
+static void send_stop(struct og_gateway *g);
 
 static int send_start(struct og_gateway *g)
 {
     struct og_send_worker *w = og_calloc(1, sizeof *w);
     w->g = g;
-    w->url = og_gateway_redis_url(g);
-    if (!w->url) {
-        og_error("send: cannot resolve the redis URL");
-        free(w);
-        return -1;
-    }
-    ensure_group(g->core);
-    w->n = (int)g->cfg->send.workers;
-    w->threads = og_calloc((size_t)w->n, sizeof *w->threads);
-    w->senders = og_calloc((size_t)w->n, sizeof *w->senders);
-    for (int i = 0; i < w->n; i++) {
+    og_stream_group_ensure(g->core, OG_STREAM_OUTBOX, OG_GROUP_SENDERS, "0");
+    int n = (int)g->cfg->send.workers;
+    w->senders = og_calloc((size_t)n, sizeof *w->senders);
+    g->send = w;
+    for (int i = 0; i < n; i++) {
         struct sender *s = &w->senders[i];
-        char errbuf[256];
-        struct og_redis_opts o = {.url = w->url, .password = g->cfg->redis.password,
-                                  .pool_size = 1, .timeout_ms = BLOCK_MS + 4000};
+        char consumer[80];
+        snprintf(consumer, sizeof consumer, "%s-%d", g->instance_id, i);
         s->w = w;
         s->idx = i;
-        s->conn = og_redis_new(&o, errbuf, sizeof errbuf);
-        snprintf(s->consumer, sizeof s->consumer, "%s-%d", g->instance_id, i);
-        if (!s->conn || pthread_create(&w->threads[i], NULL, sender_main, s) != 0) {
+        /* From "0": entries queued before the group existed are sent too (the
+         * load script skips any that are no longer pending). */
+        s->outbox = og_stream_consumer_new(g->core, OG_STREAM_OUTBOX, OG_GROUP_SENDERS, consumer,
+                                           "0", g->cfg->send.claim_idle_ms);
+        if (!s->outbox || og_thread_start(&s->t, sender_main, s) != 0) {
             og_error("send: cannot start sender %d", i);
-            og_redis_free(s->conn);
-            s->conn = NULL;
+            og_stream_consumer_free(s->outbox);
+            s->outbox = NULL;
             w->n = i;
-            g->send = w;
-            og_worker_send.stop(g);
+            send_stop(g);
             return -1;
         }
+        w->n = i + 1;
     }
-    g->send = w;
     og_info("send: %d sender%s", w->n, w->n == 1 ? "" : "s");
     return 0;
 }
@@ -317,25 +235,14 @@ static void send_stop(struct og_gateway *g)
     struct og_send_worker *w = g->send;
     if (!w)
         return;
-    atomic_store(&w->stop, 1);
+    for (int i = 0; i < w->n; i++)
+        og_thread_ask_stop(&w->senders[i].t);
     for (int i = 0; i < w->n; i++) {
-        pthread_join(w->threads[i], NULL);
-        og_redis_free(w->senders[i].conn);
-        /* A consumer with nothing pending leaves the group, so the group does
-         * not collect one dead name per restart; one with entries stays until
-         * XAUTOCLAIM has moved them elsewhere. */
-        redisReply *r = NULL;
-        struct og_core *c = g->core;
-        if (og_redis_cmd(c->redis, &r, "XPENDING %s:outbox senders - + 1 %s", c->tag,
-                         w->senders[i].consumer) == OG_OK) {
-            int idle = r->type == REDIS_REPLY_ARRAY && r->elements == 0;
-            freeReplyObject(r);
-            if (idle && og_redis_cmd(c->redis, &r, "XGROUP DELCONSUMER %s:outbox senders %s",
-                                     c->tag, w->senders[i].consumer) == OG_OK)
-                freeReplyObject(r);
-        }
+        og_thread_stop(&w->senders[i].t);
+        og_stream_consumer_free(w->senders[i].outbox);
     }
-    free(w->threads), free(w->senders), free(w->url), free(w);
+    free(w->senders);
+    free(w);
     g->send = NULL;
 }
 

@@ -9,8 +9,8 @@
  * ?since=<entry id>) and first gets what it missed, up to 1000 events.
  * ": ping" comments every 15 s keep idle connections and proxies alive.
  *
- * One producer thread (the "sse" worker) reads the stream with a blocking
- * XREAD on a connection of its own and appends each event to every
+ * One producer thread (the "sse" worker) follows the stream (og_stream.h's
+ * tail reader, a blocking read on a connection of its own) and appends each event to every
  * connection's buffer. A blocking read wakes on every new entry, so under
  * load it would cost Redis a round trip per event: after a read that
  * returned more than one entry it waits OG_STREAM_COALESCE_MS first. While
@@ -25,6 +25,7 @@
  * resumed, since MHD_stop_daemon() aborts on a suspended one. */
 #include "og_api.h"
 #include "og_log.h"
+#include "og_stream.h"
 #include "og_util.h"
 
 #include <pthread.h>
@@ -60,7 +61,7 @@ struct og_sse {
     int closing;
     atomic_int stop;
     pthread_t th;
-    struct og_redis *conn;       /* owned: blocking XREAD */
+    struct og_stream_tail *tail; /* owned: the producer's reader */
     char last_id[64];            /* producer's position */
 };
 
@@ -113,44 +114,62 @@ struct entry {
     const char *id, *type, *session, *event;
 };
 
-static int entry_of(redisReply *en, struct entry *e)
+static int entry_of(const struct og_stream_entry *se, struct entry *e)
 {
-    memset(e, 0, sizeof *e);
-    if (en->type != REDIS_REPLY_ARRAY || en->elements < 2 || en->element[1]->type !=
-                                                                 REDIS_REPLY_ARRAY)
-        return -1;
-    e->id = en->element[0]->str;
-    redisReply *f = en->element[1];
-    for (size_t k = 0; k + 1 < f->elements; k += 2) {
-        const char *n = f->element[k]->str, *v = f->element[k + 1]->str;
-        if (!strcmp(n, "type"))
-            e->type = v;
-        else if (!strcmp(n, "session"))
-            e->session = v;
-        else if (!strcmp(n, "event"))
-            e->event = v;
-    }
+    e->id = se->id;
+    e->type = og_stream_field(se, "type");
+    e->session = og_stream_field(se, "session");
+    e->event = og_stream_field(se, "event");
     return e->type && e->event ? 0 : -1;
 }
 
-/* May the connection's principal see the event? Calls Redis for agents. */
+/* May the connection's principal see the event? Asks the core for agents. */
 static int may_see(struct og_sse *hub, const struct og_principal *who, const struct entry *e)
 {
     if (who->role >= OG_ROLE_MANAGER)
         return 1;
     if (!e->session || !*e->session)
         return 0;
-    struct og_reply r = {0};
-    struct og_api_ctx ctx = {.g = hub->g, .r = &r};
-    ctx.who = *who;
-    int ok = og_api_can_access_session(&ctx, e->session) == 1;
-    free(r.body), free(r.headers);
-    return ok;
+    struct og_viewer v = og_principal_viewer(who);
+    return og_session_check(hub->g->core, &v, e->session, OG_SESSION_SEE, NULL, 0) == OG_OK;
+}
+
+/* One read's entries, copied out of the reader's callback (fan_out calls
+ * the core while no lock is held). */
+struct batch {
+    struct entry *e;
+    char **owned;                /* every string of e */
+    size_t n, cap;
+};
+
+static enum og_stream_verdict collect(void *ud, const struct og_stream_entry *se, int claimed)
+{
+    struct batch *b = ud;
+    struct entry e;
+    if (entry_of(se, &e) != 0)
+        return OG_STREAM_ACK;
+    if (b->n == b->cap) {
+        b->cap = b->cap ? 2 * b->cap : 64;
+        b->e = og_realloc(b->e, b->cap * sizeof *b->e);
+        b->owned = og_realloc(b->owned, 4 * b->cap * sizeof *b->owned);
+    }
+    char **o = b->owned + 4 * b->n;
+    o[0] = og_strdup(e.id), o[1] = og_strdup(e.type);
+    o[2] = og_strdup(e.session), o[3] = og_strdup(e.event);
+    b->e[b->n++] = (struct entry){o[0], o[1], o[2], o[3]};
+    return OG_STREAM_ACK;
+}
+
+static void batch_clear(struct batch *b)
+{
+    for (size_t i = 0; i < 4 * b->n; i++)
+        free(b->owned[i]);
+    b->n = 0;
 }
 
 /* Fans a batch of entries out to every connection. Access checks run
- * without the lock (they call Redis); the connections are pinned by refs. */
-static void fan_out(struct og_sse *hub, redisReply *entries)
+ * without the lock (they call the core); the connections are pinned by refs. */
+static void fan_out(struct og_sse *hub, const struct batch *b)
 {
     pthread_mutex_lock(&hub->mu);
     size_t n = 0;
@@ -164,14 +183,12 @@ static void fan_out(struct og_sse *hub, redisReply *entries)
     }
     pthread_mutex_unlock(&hub->mu);
     char *ok = og_calloc(n ? n : 1, 1);
-    for (size_t i = 0; i < entries->elements; i++) {
-        struct entry e;
-        if (entry_of(entries->element[i], &e) != 0)
-            continue;
+    for (size_t i = 0; i < b->n; i++) {
+        const struct entry *e = &b->e[i];
         uint64_t ms, seq;
-        parse_id(e.id, &ms, &seq);
+        parse_id(e->id, &ms, &seq);
         for (size_t j = 0; j < n; j++)
-            ok[j] = (char)may_see(hub, &cs[j]->who, &e);
+            ok[j] = (char)may_see(hub, &cs[j]->who, e);
         pthread_mutex_lock(&hub->mu);
         for (size_t j = 0; j < n; j++) {
             struct sse_conn *c = cs[j];
@@ -180,7 +197,7 @@ static void fan_out(struct og_sse *hub, redisReply *entries)
             /* Entries a replay already delivered are skipped. */
             if (ms < c->last_ms || (ms == c->last_ms && seq <= c->last_seq))
                 continue;
-            append_event(c, e.id, e.type, e.event);
+            append_event(c, e->id, e->type, e->event);
             c->last_ms = ms, c->last_seq = seq;
         }
         pthread_mutex_unlock(&hub->mu);
@@ -219,20 +236,7 @@ static void park_wait(struct og_sse *hub, int ms)
  * -1 when Redis is down. */
 static int newest_id(struct og_sse *hub, char *id, size_t size)
 {
-    redisReply *r = NULL;
-    if (og_redis_cmd(hub->conn, &r, "XREVRANGE %s:events + - COUNT 1", hub->g->core->tag) !=
-        OG_OK)
-        return -1;
-    int ok = r->type == REDIS_REPLY_ARRAY;
-    if (ok)
-        snprintf(id, size, "%s",
-                 r->elements > 0 && r->element[0]->type == REDIS_REPLY_ARRAY &&
-                         r->element[0]->elements > 0 &&
-                         r->element[0]->element[0]->type == REDIS_REPLY_STRING
-                     ? r->element[0]->element[0]->str
-                     : "0-0");
-    freeReplyObject(r);
-    return ok ? 0 : -1;
+    return og_stream_tail_newest(hub->tail, id, size) == OG_OK ? 0 : -1;
 }
 
 /* Parks while no client is connected. Returns 1 when there is a client and
@@ -279,31 +283,23 @@ static int park(struct og_sse *hub, int64_t *next_refresh)
 static void *producer(void *arg)
 {
     struct og_sse *hub = arg;
-    struct og_core *core = hub->g->core;
     int64_t next_ping = og_mono_ms() + PING_MS, next_refresh = 0;
+    struct batch b = {0};
     snprintf(hub->last_id, sizeof hub->last_id, "$");
     while (!atomic_load(&hub->stop)) {
         if (!park(hub, &next_refresh))
             continue;
-        redisReply *r = NULL;
-        og_err e = og_redis_cmd(hub->conn, &r, "XREAD COUNT 200 BLOCK 1000 STREAMS %s:events %s",
-                                core->tag, hub->last_id);
+        size_t got = 0;
+        og_err e = og_stream_tail_read(hub->tail, hub->last_id, sizeof hub->last_id, 200, 1000,
+                                       collect, &b, &got);
         if (e != OG_OK) {
             struct timespec ts = {0, 200000000L};
             nanosleep(&ts, NULL);
             continue;
         }
-        size_t got = 0;
-        if (r->type == REDIS_REPLY_ARRAY && r->elements > 0) {
-            redisReply *entries = r->element[0]->element[1];
-            if (entries->elements > 0) {
-                fan_out(hub, entries);
-                redisReply *lastr = entries->element[entries->elements - 1];
-                snprintf(hub->last_id, sizeof hub->last_id, "%s", lastr->element[0]->str);
-                got = entries->elements;
-            }
-        }
-        freeReplyObject(r);
+        if (b.n > 0)
+            fan_out(hub, &b);
+        batch_clear(&b);
         /* A busy stream: let entries gather instead of waking once per event. */
         if (got > 1) {
             struct timespec ts = {0, (long)OG_STREAM_COALESCE_MS * 1000000L};
@@ -314,6 +310,8 @@ static void *producer(void *arg)
             next_ping = og_mono_ms() + PING_MS;
         }
     }
+    free(b.e);
+    free(b.owned);
     return NULL;
 }
 
@@ -361,25 +359,32 @@ static void reader_free(void *cls)
     pthread_mutex_unlock(&hub->mu);
 }
 
+struct replay_ctx {
+    struct og_sse *hub;
+    struct sse_conn *c;
+};
+
+static enum og_stream_verdict replay_one(void *ud, const struct og_stream_entry *se, int claimed)
+{
+    struct replay_ctx *r = ud;
+    struct entry e;
+    if (entry_of(se, &e) == 0 && may_see(r->hub, &r->c->who, &e))
+        append_event(r->c, e.id, e.type, e.event);
+    parse_id(se->id, &r->c->last_ms, &r->c->last_seq);
+    return OG_STREAM_ACK;
+}
+
 /* The missed events after since (exclusive), filtered; hub->mu held, so the
  * producer cannot deliver anything in between. -1 when Redis is down. */
 static int replay(struct og_sse *hub, struct sse_conn *c, const char *since)
 {
-    redisReply *r = NULL;
-    if (og_redis_cmd(hub->g->core->redis, &r, "XRANGE %s:events (%s + COUNT %d",
-                     hub->g->core->tag, since, REPLAY_MAX) != OG_OK)
-        return -1;
     parse_id(since, &c->last_ms, &c->last_seq);
-    for (size_t i = 0; r->type == REDIS_REPLY_ARRAY && i < r->elements; i++) {
-        struct entry e;
-        if (entry_of(r->element[i], &e) != 0)
-            continue;
-        if (may_see(hub, &c->who, &e))
-            append_event(c, e.id, e.type, e.event);
-        parse_id(e.id, &c->last_ms, &c->last_seq);
-    }
-    freeReplyObject(r);
-    return 0;
+    struct replay_ctx r = {hub, c};
+    size_t n = 0;
+    return og_stream_range(hub->g->core, OG_STREAM_EVENTS, since, REPLAY_MAX, replay_one, &r,
+                           &n) == OG_OK
+               ? 0
+               : -1;
 }
 
 static void events(struct og_api_ctx *ctx)
@@ -401,14 +406,7 @@ static void events(struct og_api_ctx *ctx)
     c->hub = hub;
     c->conn = ctx->conn;
     c->refs = 1; /* MHD's, dropped by reader_free */
-    c->who.role = ctx->who.role;
-    memcpy(c->who.agent_id, ctx->who.agent_id, sizeof c->who.agent_id);
-    if (ctx->who.n_groups) {
-        c->who.groups = og_calloc(ctx->who.n_groups, sizeof *c->who.groups);
-        for (size_t i = 0; i < ctx->who.n_groups; i++)
-            c->who.groups[i] = og_strdup(ctx->who.groups[i]);
-        c->who.n_groups = ctx->who.n_groups;
-    }
+    og_principal_copy(&c->who, &ctx->who);
     og_buf_puts(&c->out, ": omnigate events\nretry: 2000\n\n");
     pthread_mutex_lock(&hub->mu);
     if (since && *since && replay(hub, c, since) != 0) {
@@ -452,14 +450,10 @@ static int sse_start(struct og_gateway *g)
     hub->g = g;
     pthread_mutex_init(&hub->mu, NULL);
     pthread_cond_init(&hub->cv, NULL);
-    char *url = og_gateway_redis_url(g), errbuf[256];
-    struct og_redis_opts o = {.url = url, .password = g->cfg->redis.password, .pool_size = 1,
-                              .timeout_ms = 5000};
-    hub->conn = url ? og_redis_new(&o, errbuf, sizeof errbuf) : NULL;
-    free(url);
-    if (!hub->conn || pthread_create(&hub->th, NULL, producer, hub) != 0) {
+    hub->tail = og_stream_tail_new(g->core, OG_STREAM_EVENTS);
+    if (!hub->tail || pthread_create(&hub->th, NULL, producer, hub) != 0) {
         og_error("sse: cannot start");
-        og_redis_free(hub->conn);
+        og_stream_tail_free(hub->tail);
         pthread_cond_destroy(&hub->cv);
         pthread_mutex_destroy(&hub->mu);
         free(hub);
@@ -480,7 +474,7 @@ static void sse_stop(struct og_gateway *g)
     pthread_cond_broadcast(&hub->cv); /* a parked producer returns at once */
     pthread_mutex_unlock(&hub->mu);
     pthread_join(hub->th, NULL);
-    og_redis_free(hub->conn);
+    og_stream_tail_free(hub->tail);
     pthread_cond_destroy(&hub->cv);
     pthread_mutex_destroy(&hub->mu);
     free(hub);

@@ -37,6 +37,7 @@
 #include "og_event_cache.h"
 #include "og_gateway.h"
 #include "og_log.h"
+#include "og_stream.h"
 #include "og_util.h"
 #include "og_webhooks.h"
 
@@ -89,7 +90,7 @@ struct job {
 
 struct dispatcher {
     struct og_gateway *g;         /* [borrowed] */
-    struct og_webhooks *w;        /* [borrowed] g->webhooks */
+    struct og_core *w;            /* [borrowed] g->core */
     struct og_event_cache *cache; /* [borrowed] shared by the instance's dispatchers */
     pthread_t th, http_th;
     atomic_int stop, http_stop;
@@ -180,16 +181,7 @@ static void refresh_subs(struct dispatcher *d, int force)
  * loop until Redis answers. */
 static int setup(struct dispatcher *d)
 {
-    struct og_core *c = d->g->core;
-    redisReply *r = NULL;
-    if (og_redis_cmd(c->redis, &r, "XGROUP CREATE %s:events %s $ MKSTREAM", c->tag,
-                     OG_WEBHOOK_GROUP) != OG_OK)
-        return -1;
-    int ok = r->type != REDIS_REPLY_ERROR || strstr(r->str, "BUSYGROUP") != NULL;
-    if (!ok)
-        og_error("webhooks: XGROUP CREATE: %s", r->str);
-    freeReplyObject(r);
-    if (!ok)
+    if (og_stream_group_ensure(d->w, OG_STREAM_EVENTS, OG_GROUP_WEBHOOKS, "$") != OG_OK)
         return -1;
     const struct og_config *cfg = d->g->cfg;
     struct og_webhook_sub *subs = cfg->n_webhooks ? og_calloc(cfg->n_webhooks, sizeof *subs) : NULL;
@@ -226,7 +218,7 @@ static int setup(struct dispatcher *d)
 static int read_queue(struct dispatcher *d)
 {
     for (int round = 0; round < 3; round++) {
-        size_t cap = 6;
+        size_t cap = 5;
         for (size_t s = 0; s < d->n_subs; s++)
             cap += 2 + d->subs[s].n_events;
         const char **argv = og_calloc(cap, sizeof *argv);
@@ -235,9 +227,9 @@ static int read_queue(struct dispatcher *d)
         snprintf(count, sizeof count, "%d", BATCH);
         snprintf(now, sizeof now, "%lld", (long long)og_now_ms());
         snprintf(ver, sizeof ver, "%lld", d->ver);
-        argv[0] = d->g->core->tag, argv[1] = OG_WEBHOOK_GROUP, argv[2] = d->consumer;
-        argv[3] = count, argv[4] = now, argv[5] = ver;
-        int argc = 6;
+        argv[0] = OG_GROUP_WEBHOOKS, argv[1] = d->consumer;
+        argv[2] = count, argv[3] = now, argv[4] = ver;
+        int argc = 5;
         for (size_t s = 0; s < d->n_subs; s++) {
             if (!og_webhook_sub_active(&d->subs[s]))
                 continue;
@@ -248,7 +240,7 @@ static int read_queue(struct dispatcher *d)
                 argv[argc++] = d->subs[s].events[k];
         }
         redisReply *r = NULL;
-        og_err e = og_webhooks_eval(d->w, d->w->read, argc, argv, NULL, &r);
+        og_err e = og_webhooks_eval(d->w, OG_LUA_WEBHOOK_READ, argc, argv, NULL, &r);
         free(argv), free(ks);
         if (e != OG_OK)
             return -1;
@@ -281,11 +273,7 @@ static int read_queue(struct dispatcher *d)
  * (the read script cannot block). */
 static void wait_new(struct dispatcher *d, int block_ms)
 {
-    struct og_core *c = d->g->core;
-    redisReply *r = NULL;
-    if (og_redis_cmd(c->redis, &r, "XREAD COUNT 1 BLOCK %d STREAMS %s:events %s", block_ms, c->tag,
-                     d->last_id[0] ? d->last_id : "$") == OG_OK)
-        freeReplyObject(r);
+    og_stream_wait(d->w, OG_STREAM_EVENTS, d->last_id, block_ms);
 }
 
 /* ------------------------------------------------------------ results */
@@ -807,7 +795,7 @@ static int step(struct dispatcher *d)
     int free_slots = d->draining ? 0 : CLAIM_AHEAD * d->concurrency - outstanding(d);
     if (free_slots <= 0 && d->n_res == 0)
         return 0;
-    size_t argc = 8 + d->n_res;
+    size_t argc = 7 + d->n_res;
     const char **argv = og_calloc(argc, sizeof *argv);
     size_t *lens = og_calloc(argc, sizeof *lens);
     char now[24], cap[16], lease[24], max[16], chain[16], ver[24];
@@ -820,14 +808,14 @@ static int step(struct dispatcher *d)
     /* the lease covers the timeouts of the subscriptions as of ver: the
      * script claims nothing if they changed since */
     snprintf(ver, sizeof ver, "%lld", d->ver);
-    argv[0] = d->g->core->tag, argv[1] = OG_WEBHOOK_GROUP, argv[2] = now, argv[3] = cap;
-    argv[4] = lease, argv[5] = max, argv[6] = chain, argv[7] = ver;
+    argv[0] = OG_GROUP_WEBHOOKS, argv[1] = now, argv[2] = cap;
+    argv[3] = lease, argv[4] = max, argv[5] = chain, argv[6] = ver;
     for (size_t i = 0; i < d->n_res; i++)
-        argv[8 + i] = d->res.data + d->res_off[i];
+        argv[7 + i] = d->res.data + d->res_off[i];
     for (size_t i = 0; i < argc; i++)
         lens[i] = strlen(argv[i]);
     redisReply *r = NULL;
-    og_err e = og_webhooks_eval(d->w, d->w->step, (int)argc, argv, lens, &r);
+    og_err e = og_webhooks_eval(d->w, OG_LUA_WEBHOOK_STEP, (int)argc, argv, lens, &r);
     free(argv), free(lens);
     if (e == OG_ERR_UNAVAILABLE)
         return 0;   /* Redis is down: keep the results and try again next round */
@@ -934,9 +922,9 @@ static int step(struct dispatcher *d)
  * entries (webhook_skip.lua). Returns 1 when it did. */
 static int skip_all(struct dispatcher *d)
 {
-    const char *argv[] = {d->g->core->tag, OG_WEBHOOK_GROUP};
+    const char *argv[] = {OG_GROUP_WEBHOOKS};
     redisReply *r = NULL;
-    if (og_webhooks_eval(d->w, d->w->skip, 2, argv, NULL, &r) != OG_OK)
+    if (og_webhooks_eval(d->w, OG_LUA_WEBHOOK_SKIP, 1, argv, NULL, &r) != OG_OK)
         return 0;
     int skipped = r->type == REDIS_REPLY_INTEGER && r->integer == 1;
     freeReplyObject(r);
@@ -1027,7 +1015,7 @@ static struct dispatcher *dispatcher_start(struct og_gateway *g, struct og_event
     struct dispatcher *d = og_calloc(1, sizeof *d);
     d->g = g;
     d->cache = cache;
-    d->w = g->webhooks;
+    d->w = g->core;
     d->concurrency = concurrency;
     snprintf(d->consumer, sizeof d->consumer, "%s-%d", g->instance_id, idx);
     pthread_mutex_init(&d->mu, NULL);
@@ -1114,14 +1102,11 @@ static void stop(struct og_gateway *g)
         dispatcher_free(all->d[i]);
     og_event_cache_free(all->cache);
     free(all);
-    og_webhooks_free(g->webhooks);
-    g->webhooks = NULL;
     g->webhook_dispatch = NULL;
 }
 
 static int start(struct og_gateway *g)
 {
-    g->webhooks = og_webhooks_new(g->core);
     int total =
         (int)(g->cfg->webhook_dispatch.concurrency > 0 ? g->cfg->webhook_dispatch.concurrency : 64);
     struct og_webhook_dispatch *all = og_calloc(1, sizeof *all);

@@ -10,9 +10,11 @@
 --            -> {"ok", json} | {"err", code, message}
 --   "delete" [3] id -> {"ok"} | err (conflict while it has open sessions)
 --   "token"  [3] id, [4] new sha ('' revokes) -> {"ok", json} | err
---   "get"    [3] id -> json | nil
---   "list"   -> {json...} (id order)
--- (Token lookup for authentication is read.lua's "auth".)
+--   "get"    [3] id -> {"ok", json} | err not_found
+--   "list"   -> {"ok", json...} (id order)
+--   "auth"   [3] token sha -> {"ok", id, role, groups JSON, allowed_ips JSON}
+--            | err not_found (an unknown token)
+-- Every op replies {"ok", ...} or {"err", code, message} (og_script.h).
 local P, op = ARGV[1], ARGV[2]
 
 -- Time spent in each presence state up to the last change (for reports;
@@ -114,12 +116,22 @@ elseif op == 'token' then
   if sha ~= '' then redis.call('SET', k(P, 'agent_token', sha), id) end
   return {'ok', agent_json(id)}
 elseif op == 'get' then
-  return agent_json(ARGV[3])
+  local j = agent_json(ARGV[3])
+  if not j then return {'err', 'not_found', 'no such agent'} end
+  return {'ok', j}
 elseif op == 'list' then
+  local out = {'ok'}
   local ids = redis.call('SMEMBERS', k(P, 'agents'))
   table.sort(ids)
-  local out = {}
-  for _, id in ipairs(ids) do out[#out + 1] = agent_json(id) end
+  for _, id in ipairs(ids) do
+    local j = agent_json(id)
+    if j then out[#out + 1] = j end
+  end
   return out
+elseif op == 'auth' then
+  local id = redis.call('GET', k(P, 'agent_token', ARGV[3]))
+  local a = id and redis.call('HMGET', k(P, 'agent', id), 'id', 'role', 'groups', 'allowed_ips')
+  if not a or not a[1] then return {'err', 'not_found', 'unknown token'} end
+  return {'ok', a[1], a[2] or 'agent', a[3] or '[]', a[4] or '[]'}
 end
-return redis.error_reply('agents.lua: unknown op')
+return {'err', 'internal', 'agents.lua: unknown op ' .. tostring(op)}

@@ -7,10 +7,12 @@
 -- NF arguments per message (see og_core_ingest()). mtail is the message
 -- JSON's middle part, rendered by C: "kind", "text", "attachments",
 -- "location", "provider_message_id", "reply_to_provider_id", "created_at".
--- Returns one reply per message: {"dup", message_id},
--- {"ok", session_id, message_id, created} or {"err", why}.
+-- Returns one reply per message (og_script.h): {"ok", session_id, message_id,
+-- created} with created '1' (new session), '2' (reopened), '0', or 'dup'
+-- (already stored: session_id is '' and message_id the stored one); or
+-- {"err", "internal", why}.
 local P = ARGV[1]
-local NF = 27
+local NF = 28
 
 local function ingest(a)
   local ch, connector, routing, dedup = a[1], a[2], a[3], a[4]
@@ -21,6 +23,7 @@ local function ingest(a)
   local eids = {a[18], a[19], a[20], a[21]}
   local mtail, pmid, reply_pmid, reply_token, raw = a[22], a[23], a[24], a[25], a[26]
   local wms = tonumber(a[27]) or 0
+  local nrt = a[28] == '1' -- OG_CAP_NON_REALTIME: counts against max_nrt_chats
 
   -- De-duplication. The provider id index doubles as the dedup record when
   -- the platform's delivery key is the message id (WhatsApp, Messenger, the
@@ -31,14 +34,14 @@ local function ingest(a)
   if dedup ~= pmid then
     dk = k(P, 'dedup', ch, dedup)
     local prev = redis.call('GET', dk)
-    if prev then return {'dup', prev} end
+    if prev then return {'ok', '', prev, 'dup'} end
   end
   if pmid ~= '' then
     -- A platform may also redeliver one message under a new delivery key.
     local known = redis.call('GET', pk)
     if known then
       if dk then redis.call('SET', dk, known, 'EX', ttl) end
-      return {'dup', known}
+      return {'ok', '', known, 'dup'}
     end
   end
 
@@ -104,6 +107,7 @@ local function ingest(a)
     redis.call('SET', tk, sid)
     redis.call('HSET', skey, 'id', sid, 'channel', ch, 'connector', connector, 'status', 'new',
       'contact_id', cid, 'thread_id', thread, 'routing', routing, 'created_at', now_iso)
+    if nrt then redis.call('HSET', skey, 'nrt', '1') end
     redis.call('ZADD', k(P, 'idx', 'all'), 0, sid)
     redis.call('ZADD', k(P, 'idx', 'ch', ch), 0, sid)
     redis.call('ZADD', k(P, 'idx', 'st', 'new'), 0, sid)
@@ -178,7 +182,7 @@ for base = 2, #ARGV, NF do
   if ok then
     out[#out + 1] = res
   else
-    out[#out + 1] = {'err', type(res) == 'table' and tostring(res.err) or tostring(res)}
+    out[#out + 1] = {'err', 'internal', type(res) == 'table' and tostring(res.err) or tostring(res)}
   end
 end
 return out

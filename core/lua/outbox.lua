@@ -7,21 +7,23 @@
 -- it pending and XAUTOCLAIM hands it to another sender.
 -- ARGV[1] = P, ARGV[2] = op:
 --   "load"  [3] mid, [4] now_ms, [5] busy_ms ('0': none)
---           -> {'skip'} when the message is gone or no longer pending,
---              {'busy'} when busy_ms > 0 and an attempt started less than
+--           -> err not_found when the message is gone or no longer pending,
+--              err conflict when busy_ms > 0 and an attempt started less than
 --              busy_ms ago (a claimed entry another sender still works on), else
 --              {'ok', ch, thread, contact_ext, j, reply_token, reply_token_ms,
 --               last_customer_ms, attempts}; counts the attempt first
 --   "sent"  [3] mid, [4] entry, [5] provider id, [6] now_ms, [7] now_iso, [8] eid
+--           (sent, retry, fail, ack, spend -> {'ok', 'done' | 'stale'})
 --   "retry" [3] mid, [4] entry, [5] due_ms, [6] error JSON
 --   "fail"  [3] mid, [4] entry, [5] error JSON, [6] now_iso, [7] eid
 --   "ack"   [3] entry
 --   "spend" [3] mid, [4] reply token: the connector used the session's single-use
 --           token up; forget it unless a newer message brought another one
 --   "rate"  [3] channel, [4] interval_ms, [5] now_ms, [6] pause_until_ms or ''
---           -> ms to wait (0: a send slot was taken)
---   "pump"  [3] now_ms, [4] limit -> number of due retries moved to the stream
---   "windows" [3] now_ms, [4] limit, [5] now_iso, [6] eid -> windows closed
+--           -> {'ok', ms to wait} (0: a send slot was taken)
+--   "pump"  [3] now_ms, [4] limit -> {'ok', due retries moved to the stream}
+--   "windows" [3] now_ms, [4] limit, [5] now_iso, [6] eid -> {'ok', windows closed}
+-- Every op replies {'ok', ...} or {'err', code, message} (og_script.h).
 local P, op = ARGV[1], ARGV[2]
 local OUTBOX, GROUP = k(P, 'outbox'), 'senders'
 
@@ -42,11 +44,11 @@ end
 if op == 'load' then
   local mk = k(P, 'msg', ARGV[3])
   local m = redis.call('HMGET', mk, 'st', 'sid', 'ch', 'j')
-  if m[1] ~= 'pending' then return {'skip'} end
+  if m[1] ~= 'pending' then return {'err', 'not_found', 'no longer pending'} end
   local busy = tonumber(ARGV[5])
   if busy > 0 then
     local t = tonumber(redis.call('HGET', mk, 'try_ms') or '')
-    if t and tonumber(ARGV[4]) - t < busy then return {'busy'} end
+    if t and tonumber(ARGV[4]) - t < busy then return {'err', 'conflict', 'busy'} end
   end
   local s = redis.call('HMGET', k(P, 'ses', m[2]), 'thread_id', 'contact_id', 'reply_token',
     'reply_token_ms', 'last_customer_ms')
@@ -60,7 +62,7 @@ elseif op == 'sent' then
   local mk = k(P, 'msg', mid)
   local m = redis.call('HMGET', mk, 'st', 'sid', 'ch', 'j')
   redis.call('XACK', OUTBOX, GROUP, entry)
-  if m[1] ~= 'pending' then return 'stale' end
+  if m[1] ~= 'pending' then return {'ok', 'stale'} end
   local j = m[4]
   local at = string.find(j, '"provider_message_id":null', 1, true)
   if at and pmid ~= '' then
@@ -89,7 +91,7 @@ elseif op == 'sent' then
       end
     end
   end
-  return 'ok'
+  return {'ok', 'done'}
 elseif op == 'retry' then
   local mk = k(P, 'msg', ARGV[3])
   if redis.call('HGET', mk, 'st') == 'pending' then
@@ -97,26 +99,26 @@ elseif op == 'retry' then
     redis.call('ZADD', k(P, 'outbox', 'retry'), ARGV[5], ARGV[3])
   end
   redis.call('XACK', OUTBOX, GROUP, ARGV[4])
-  return 'ok'
+  return {'ok', 'done'}
 elseif op == 'fail' then
   local mid = ARGV[3]
   local mk = k(P, 'msg', mid)
   local m = redis.call('HMGET', mk, 'st', 'sid')
   redis.call('XACK', OUTBOX, GROUP, ARGV[4])
-  if m[1] ~= 'pending' and m[1] ~= 'sent' then return 'stale' end
+  if m[1] ~= 'pending' and m[1] ~= 'sent' then return {'ok', 'stale'} end
   redis.call('HSET', mk, 'st', 'failed', 'err', ARGV[5])
   redis.call('HDEL', mk, 'lerr')
   msg_event('message.failed', mid, m[2], ARGV[6], ARGV[7])
-  return 'ok'
+  return {'ok', 'done'}
 elseif op == 'ack' then
   redis.call('XACK', OUTBOX, GROUP, ARGV[3])
-  return 'ok'
+  return {'ok', 'done'}
 elseif op == 'spend' then
   local sid = redis.call('HGET', k(P, 'msg', ARGV[3]), 'sid')
   if sid and redis.call('HGET', k(P, 'ses', sid), 'reply_token') == ARGV[4] then
     redis.call('HDEL', k(P, 'ses', sid), 'reply_token', 'reply_token_ms')
   end
-  return 'ok'
+  return {'ok', 'done'}
 elseif op == 'rate' then
   -- GCRA with a burst of one: P:rate:<ch> holds the earliest time (ms) the
   -- next send may start. Shared by every instance, so the rate is the
@@ -128,11 +130,11 @@ elseif op == 'rate' then
     -- The platform said "slow down": nobody sends on this channel before then.
     local pause = tonumber(ARGV[6])
     if pause > tat then redis.call('SET', rk, tostring(pause), 'PX', 3600000) end
-    return 0
+    return {'ok', 0}
   end
-  if tat > now then return math.ceil(tat - now) end
+  if tat > now then return {'ok', math.ceil(tat - now)} end
   redis.call('SET', rk, tostring(now + interval), 'PX', math.ceil(interval) + 60000)
-  return 0
+  return {'ok', 0}
 elseif op == 'pump' then
   local rk = k(P, 'outbox', 'retry')
   local due = redis.call('ZRANGEBYSCORE', rk, '-inf', ARGV[3], 'LIMIT', 0, tonumber(ARGV[4]))
@@ -140,7 +142,7 @@ elseif op == 'pump' then
     redis.call('ZREM', rk, mid)
     redis.call('XADD', OUTBOX, 'MAXLEN', '~', '1000000', '*', 'm', mid)
   end
-  return #due
+  return {'ok', #due}
 elseif op == 'windows' then
   -- P:timers:window: sessions whose customer-service window closes at the
   -- score (ms). Claimed and re-checked here, so one instance fires each.
@@ -163,6 +165,6 @@ elseif op == 'windows' then
       end
     end
   end
-  return n
+  return {'ok', n}
 end
-return redis.error_reply('outbox: unknown op')
+return {'err', 'internal', 'outbox.lua: unknown op ' .. tostring(op)}

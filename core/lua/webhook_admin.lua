@@ -1,5 +1,6 @@
 -- webhook_admin.lua: changes to subscriptions, each atomic with the bump of
--- P:webhooks:ver that tells every instance's dispatcher to reload.
+-- P:webhooks:ver that tells every instance's dispatcher to reload. Every op
+-- replies {'ok'} or {'err', code, message} (og_script.h).
 -- ARGV[1] = P, ARGV[2] = op:
 --   put ID JSON CREATE  store; CREATE "1" refuses an existing id ('exists')
 --   del ID              remove the subscription, its attempts, dead letters
@@ -13,18 +14,20 @@
 local P, op = ARGV[1], ARGV[2]
 local subs, off, ver = k(P, 'webhooks'), k(P, 'webhooks', 'off'), k(P, 'webhooks', 'ver')
 if op == 'put' then
-  if ARGV[5] == '1' and redis.call('HEXISTS', subs, ARGV[3]) == 1 then return 'exists' end
+  if ARGV[5] == '1' and redis.call('HEXISTS', subs, ARGV[3]) == 1 then
+    return {'err', 'conflict', 'a webhook with this id exists'}
+  end
   redis.call('HSET', subs, ARGV[3], ARGV[4])
   redis.call('INCR', ver)
-  return 'ok'
+  return {'ok'}
 elseif op == 'del' then
   local id = ARGV[3]
-  if redis.call('HDEL', subs, id) == 0 then return 'missing' end
+  if redis.call('HDEL', subs, id) == 0 then return {'err', 'not_found', 'no such webhook'} end
   redis.call('HDEL', off, id)
   redis.call('DEL', k(P, 'webhook', id, 'deliveries'), k(P, 'webhook', id, 'dead'),
     k(P, 'wh', id, 'tries'))
   redis.call('INCR', ver)
-  return 'ok'
+  return {'ok'}
 elseif op == 'sync' then
   local n = tonumber(ARGV[3])
   local keep = {}
@@ -40,12 +43,12 @@ elseif op == 'sync' then
     end
   end
   redis.call('INCR', ver)
-  return 'ok'
+  return {'ok'}
 elseif op == 'off' then
   if ARGV[4] == '' then redis.call('HDEL', off, ARGV[3])
   elseif redis.call('HEXISTS', subs, ARGV[3]) == 1 then redis.call('HSET', off, ARGV[3], ARGV[4]) end
   redis.call('INCR', ver)
-  return 'ok'
+  return {'ok'}
 elseif op == 'replay' then
   local id, now = ARGV[3], ARGV[4]
   local due = k(P, 'wh', 'due')
@@ -56,6 +59,6 @@ elseif op == 'replay' then
       redis.call('ZADD', due, now, id .. '\t' .. ses)
     end
   end
-  return 'ok'
+  return {'ok'}
 end
-return redis.error_reply('webhook_admin: unknown op')
+return {'err', 'internal', 'webhook_admin.lua: unknown op ' .. tostring(op)}

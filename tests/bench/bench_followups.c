@@ -72,8 +72,9 @@ int main(int argc, char **argv)
     redisContext *rc = redisConnect("127.0.0.1", rs.port);
     seed(rc, n);
     struct og_core *core = og_test_core_new(&rs, "og", 2);
-    struct og_followups *f = og_followups_new(core);
-    struct og_fup_rule close_rule = {"thanks", 0, 0}, silent_rule = {"nudge", 1, 3600000};
+    struct og_core *f = core;
+    struct og_fup_rule close_rule = {.id = "thanks"},
+                       silent_rule = {.id = "nudge", .silent = 1, .after_ms = 3600000};
     const struct og_fup_rule *cr[] = {&close_rule}, *sr[] = {&silent_rule};
     printf("%zu closed sessions with 10 messages each, local redis-server (AOF everysec)\n", n);
 
@@ -177,7 +178,6 @@ int main(int argc, char **argv)
     waitpid(pid, NULL, 0);
     og_test_rmdir(dir);
     free(dir), free(script), free(cmd), free(outp), free(url);
-    og_followups_free(f);
     og_core_free(core);
     redisFree(rc);
     og_test_redis_stop(&rs);

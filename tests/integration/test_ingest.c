@@ -113,7 +113,7 @@ int main(void)
 
     /* the read side renders DESIGN.md's shapes */
     char *json = NULL;
-    CHECK_INT(og_core_session_json(c, r1.session_id, &json), OG_OK);
+    CHECK_INT(og_test_session_json(c, r1.session_id, &json), OG_OK);
     json_object *s = parse(json);
     CHECK_STR(jstr(s, "status"), "new");
     CHECK_STR(jstr(s, "channel"), "c1");
@@ -123,7 +123,7 @@ int main(void)
     CHECK(json_object_is_type(json_object_object_get(s, "agent_id"), json_type_null));
     CHECK(json_object_is_type(json_object_object_get(s, "success_codes"), json_type_array));
     json_object_put(s);
-    CHECK_INT(og_core_list_messages(c, r1.session_id, NULL, 50, &json), OG_OK);
+    CHECK_INT(og_test_list_messages(c, r1.session_id, NULL, 50, &json), OG_OK);
     json_object *ml = parse(json);
     CHECK_INT(json_object_array_length(json_object_object_get(ml, "items")), 3);
     CHECK_STR(jstr(ml, "items.0.text"), "hello");
@@ -134,7 +134,7 @@ int main(void)
     CHECK_STR(jstr(ml, "items.1.reply_to"), r1.message_id);
     CHECK(json_object_is_type(json_object_object_get(ml, "next_cursor"), json_type_null));
     json_object_put(ml);
-    CHECK_INT(og_core_list_messages(c, "ses_00000000000000000000000000", NULL, 50, &json),
+    CHECK_INT(og_test_list_messages(c, "ses_00000000000000000000000000", NULL, 50, &json),
               OG_ERR_NOT_FOUND);
 
     /* 4. a closed session is reopened with its history */
@@ -153,7 +153,7 @@ int main(void)
     CHECK_INT(redis_int(&rs, key), 4);
     CHECK_INT(redis_int(&rs, "ZCARD {t}:queue:default"), 1);
     CHECK_INT(redis_int(&rs, "ZCARD {t}:idx:st:closed"), 0);
-    CHECK_INT(og_core_session_json(c, r1.session_id, &json), OG_OK);
+    CHECK_INT(og_test_session_json(c, r1.session_id, &json), OG_OK);
     s = parse(json);
     CHECK_STR(jstr(s, "status"), "new");
     CHECK(json_object_is_type(json_object_object_get(s, "close_reason"), json_type_null));
@@ -175,7 +175,7 @@ int main(void)
     int seen = 0;
     char cursor[64] = "";
     for (int page = 0; page < 10; page++) {
-        CHECK_INT(og_core_list_sessions(c, "new", "c1", cursor, 10, &json), OG_OK);
+        CHECK_INT(og_test_list_sessions(c, "new", "c1", cursor, 10, &json), OG_OK);
         json_object *l = parse(json);
         seen += (int)json_object_array_length(json_object_object_get(l, "items"));
         const char *nc = json_object_get_string(json_object_object_get(l, "next_cursor"));
@@ -185,11 +185,11 @@ int main(void)
             break;
     }
     CHECK_INT(seen, 26);
-    CHECK_INT(og_core_list_sessions(c, "closed", NULL, NULL, 10, &json), OG_OK);
+    CHECK_INT(og_test_list_sessions(c, "closed", NULL, NULL, 10, &json), OG_OK);
     json_object *l = parse(json);
     CHECK_INT(json_object_array_length(json_object_object_get(l, "items")), 0);
     json_object_put(l);
-    CHECK_INT(og_core_list_sessions(c, NULL, "other", NULL, 10, &json), OG_OK);
+    CHECK_INT(og_test_list_sessions(c, NULL, "other", NULL, 10, &json), OG_OK);
     l = parse(json);
     CHECK_INT(json_object_array_length(json_object_object_get(l, "items")), 0);
     json_object_put(l);

@@ -66,7 +66,7 @@ int main(void)
     for (int t = 0; t < THREADS; t++)
         pthread_join(th[t], NULL);
 
-    unsigned long long batches = og_batch_count(core->ingest_batch);
+    unsigned long long batches = og_core_ingest_batches(core);
     printf("%d messages in %llu script calls\n", THREADS * PER, batches);
     CHECK(batches > 0 && batches < THREADS * PER);
 

@@ -19,12 +19,22 @@
 #include <string.h>
 #include <unistd.h>
 
-static struct og_connector fake_desc = {.name = "fake"}, mail_desc = {.name = "email"};
+static struct og_connector fake_desc = {.name = "fake"},
+                           mail_desc = {.name = "email", .caps = OG_CAP_NON_REALTIME};
 static struct og_plugin fake_plugin = {.desc = &fake_desc}, mail_plugin = {.desc = &mail_desc};
 
 static struct og_test_redis rs;
 static struct og_core *core;
 static int seq;
+
+/* Who acts: the admin token, or a manager (who may act on any session)
+ * with the given agent id (NULL: none). */
+static const struct og_viewer as_admin = {OG_ROLE_ADMIN, "", NULL, 0};
+static struct og_viewer as_mgr(const char *id)
+{
+    struct og_viewer v = {OG_ROLE_MANAGER, id ? id : "", NULL, 0};
+    return v;
+}
 
 static long long rint_(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 static long long rint_(const char *fmt, ...)
@@ -76,7 +86,7 @@ static void new_session(const char *policy, int mail, char sid[48])
     usleep(2000); /* distinct ms: queue order is by time */
 }
 
-static void agent(struct og_routing *rt, const char *email, const char *groups, int max,
+static void agent(struct og_core *rt, const char *email, const char *groups, int max,
                   char id[48])
 {
     char body[256];
@@ -100,7 +110,7 @@ static void agent(struct og_routing *rt, const char *email, const char *groups, 
     og_agent_fields_free(&f);
 }
 
-static void presence(struct og_routing *rt, const char *id, const char *st)
+static void presence(struct og_core *rt, const char *id, const char *st)
 {
     struct og_routing_result res;
     og_routing_presence(rt, id, st, &res);
@@ -113,17 +123,17 @@ static char *field(const char *sid, const char *f)
     return rstr("HGET {t}:ses:%s %s", sid, f);
 }
 
-static int drain(struct og_routing *rt, const char *policy)
+static int drain(struct og_core *rt, const char *policy)
 {
     int n = 0;
     CHECK_INT(og_routing_drain(rt, policy, 100, 400, &n), OG_OK);
     return n;
 }
 
-static void close_s(struct og_routing *rt, const char *sid)
+static void close_s(struct og_core *rt, const char *sid)
 {
     struct og_routing_result res;
-    og_routing_close(rt, sid, "solved", "[]", &res);
+    og_routing_close(rt, &as_admin, sid, "solved", NULL, 0, &res);
     CHECK_INT(res.err, OG_OK);
     og_routing_result_free(&res);
 }
@@ -143,12 +153,13 @@ static int agent_is(const char *sid, const char *aid)
     "\"" name "\":{\"levels\":[{\"name\":\"l\",\"members\":[\"group:g\"],"                  \
     "\"method\":\"" method "\"}]}"
 
-static struct og_routing *engine(const char *policies)
+/* A core (an instance) with these policies on the test Redis. */
+static struct og_core *engine(const char *policies)
 {
     json_object *pj = policies ? json_tokener_parse(policies) : NULL;
-    struct og_routing_opts o = {pj, 3600, 1};
-    char err[256];
-    struct og_routing *rt = og_routing_new(core, &o, err, sizeof err);
+    struct og_routing_opts o = {.policies = pj, .archive_after_s = 3600,
+                                .offline_returns_sessions = 1};
+    struct og_core *rt = og_test_core_new_routing(&rs, "t", 2, &o);
     json_object_put(pj);
     CHECK(rt != NULL);
     return rt;
@@ -164,7 +175,7 @@ static void reset(void)
 static void test_methods(void)
 {
     reset();
-    struct og_routing *rt = engine(
+    struct og_core *rt = engine(
         "{" ONE("lc", "least_chats") "," ONE("mc", "most_chats") "," ONE("ms", "most_space") ","
         ONE("sq", "sequential") "," ONE("rn", "random") "}");
     char a[48], b[48], c[48], s[48];
@@ -210,12 +221,12 @@ static void test_methods(void)
         close_s(rt, s);
     }
     /* a new engine (another instance, or a restart) resumes at c */
-    struct og_routing *rt2 = engine("{" ONE("sq", "sequential") "}");
+    struct og_core *rt2 = engine("{" ONE("sq", "sequential") "}");
     new_session("sq", 0, s);
     CHECK_INT(drain(rt2, "sq"), 1);
     CHECK(agent_is(s, c));
     close_s(rt2, s);
-    og_routing_free(rt2);
+    og_core_free(rt2);
 
     /* random: over 60 sessions every member is picked several times */
     int hits[3] = {0};
@@ -229,7 +240,7 @@ static void test_methods(void)
     }
     CHECK_INT(hits[0] + hits[1] + hits[2], 60);
     CHECK(hits[0] > 5 && hits[1] > 5 && hits[2] > 5);
-    og_routing_free(rt);
+    og_core_free(rt);
 }
 
 /* ------------------------------------------------ capacity, queue order */
@@ -237,7 +248,7 @@ static void test_methods(void)
 static void test_capacity_queue(void)
 {
     reset();
-    struct og_routing *rt = engine(NULL); /* the implicit default: all agents, least_chats */
+    struct og_core *rt = engine(NULL); /* the implicit default: all agents, least_chats */
     char a[48], s[6][48];
     agent(rt, "a@x.io", "[]", 2, a);
     for (int i = 0; i < 5; i++)
@@ -261,10 +272,10 @@ static void test_capacity_queue(void)
     free(st);
     /* a manager cannot push the agent over capacity either */
     struct og_routing_result res;
-    og_routing_assign(rt, s[3], a, 0, &res);
+    og_routing_assign(rt, &as_admin, s[3], a, &res);
     CHECK_INT(res.err, OG_ERR_CONFLICT);
     og_routing_result_free(&res);
-    og_routing_assign(rt, s[3], a, 1, &res); /* nor a take */
+    og_routing_assign(rt, (struct og_viewer[]){as_mgr(a)}, s[3], NULL, &res); /* nor a take */
     CHECK_INT(res.err, OG_ERR_CONFLICT);
     og_routing_result_free(&res);
 
@@ -294,7 +305,7 @@ static void test_capacity_queue(void)
     presence(rt, a, "online");
     CHECK_INT(drain(rt, "default"), 3); /* 2 live + 1 e-mail */
     CHECK_INT(rint_("HGET {t}:agent:%s chats", a), 2);
-    og_routing_free(rt);
+    og_core_free(rt);
 }
 
 /* ------------------------------------------------- levels, forwarding */
@@ -302,7 +313,7 @@ static void test_capacity_queue(void)
 static void test_levels_forwarding(void)
 {
     reset();
-    struct og_routing *rt = engine(
+    struct og_core *rt = engine(
         "{\"p\":{\"levels\":[{\"name\":\"first\",\"members\":[\"group:l1\"],"
         "\"method\":\"least_chats\"},{\"name\":\"second\",\"members\":[\"agent:b@x.io\"],"
         "\"method\":\"least_chats\"}],\"forwarding_level\":{\"name\":\"experts\","
@@ -325,7 +336,7 @@ static void test_levels_forwarding(void)
     CHECK(agent_is(s2, a));
     /* transfer without a target: the forwarding level takes it */
     struct og_routing_result res;
-    og_routing_transfer(rt, s2, NULL, NULL, "needs an expert", a, &res);
+    og_routing_transfer(rt, (struct og_viewer[]){as_mgr(a)}, s2, NULL, NULL, "needs an expert", &res);
     CHECK_INT(res.err, OG_OK);
     CHECK(res.json && strstr(res.json, "\"status\":\"active\""));
     og_routing_result_free(&res);
@@ -343,7 +354,7 @@ static void test_levels_forwarding(void)
     free(ev);
     /* transfer to a group with nobody free: waits as "transferred" */
     presence(rt, f, "away");
-    og_routing_transfer(rt, s2, NULL, "exp", NULL, f, &res);
+    og_routing_transfer(rt, (struct og_viewer[]){as_mgr(f)}, s2, NULL, "exp", NULL, &res);
     CHECK_INT(res.err, OG_OK);
     og_routing_result_free(&res);
     char *st = field(s2, "status");
@@ -354,24 +365,24 @@ static void test_levels_forwarding(void)
     CHECK_INT(drain(rt, "p"), 1);
     CHECK(agent_is(s2, f));
     /* transfer to an agent: must be online with space */
-    og_routing_transfer(rt, s2, a, NULL, NULL, NULL, &res);
+    og_routing_transfer(rt, (struct og_viewer[]){as_mgr(NULL)}, s2, a, NULL, NULL, &res);
     CHECK_INT(res.err, OG_OK);
     og_routing_result_free(&res);
     CHECK(agent_is(s2, a));
-    og_routing_transfer(rt, s1, a, NULL, NULL, NULL, &res); /* a is full (max 1) */
+    og_routing_transfer(rt, (struct og_viewer[]){as_mgr(NULL)}, s1, a, NULL, NULL, &res); /* a is full (max 1) */
     CHECK_INT(res.err, OG_ERR_CONFLICT);
     og_routing_result_free(&res);
-    og_routing_transfer(rt, s1, NULL, "nosuch", NULL, NULL, &res);
+    og_routing_transfer(rt, (struct og_viewer[]){as_mgr(NULL)}, s1, NULL, "nosuch", NULL, &res);
     CHECK_INT(res.err, OG_ERR_NOT_FOUND);
     og_routing_result_free(&res);
     /* close, reopen, archive */
     close_s(rt, s2);
-    og_routing_close(rt, s2, "solved", "[]", &res);
+    og_routing_close(rt, &as_admin, s2, "solved", NULL, 0, &res);
     CHECK_INT(res.err, OG_ERR_CONFLICT); /* already closed */
     og_routing_result_free(&res);
     CHECK_INT(rint_("HGET {t}:agent:%s chats", a), 0);
     CHECK_INT(rint_("ZCARD {t}:timers:archive"), 1);
-    og_routing_reopen(rt, s2, &res);
+    og_routing_reopen(rt, &as_admin, s2, &res);
     CHECK_INT(res.err, OG_OK);
     og_routing_result_free(&res);
     CHECK(agent_is(s2, a)); /* reopened -> queued -> placed at once on level 1 */
@@ -384,7 +395,7 @@ static void test_levels_forwarding(void)
     CHECK_STR(st, "archived");
     free(st);
     CHECK_INT(rint_("ZCARD {t}:timers:archive"), 0);
-    og_routing_free(rt);
+    og_core_free(rt);
 }
 
 /* ---------------------------------------------------------- auto-forward */
@@ -399,7 +410,7 @@ static void autoforward(int avoid)
              "\"method\":\"least_chats\"}],"
              "\"auto_forward\":{\"after_s\":10,\"avoid_same_level\":%s}}}",
              avoid ? "true" : "false");
-    struct og_routing *rt = engine(pol);
+    struct og_core *rt = engine(pol);
     char a[48], b[48], c[48], s[48];
     agent(rt, "a@x.io", "[\"g1\"]", 5, a);
     agent(rt, "b@x.io", "[\"g1\"]", 5, b);
@@ -428,7 +439,7 @@ static void autoforward(int avoid)
     rint_("ZREM {t}:timers:autoforward %s", s);
     CHECK_INT(og_routing_fire_timers(rt, 10, &moved, &archived), OG_OK);
     CHECK_INT(moved, 0);
-    og_routing_free(rt);
+    og_core_free(rt);
 }
 
 /* ------------------------------------------------------------ manual mode */
@@ -436,7 +447,7 @@ static void autoforward(int avoid)
 static void test_manual(void)
 {
     reset();
-    struct og_routing *rt = engine(
+    struct og_core *rt = engine(
         "{\"m\":{\"mode\":\"manual\",\"levels\":[{\"name\":\"l\","
         "\"members\":[\"group:g\"]}]}}");
     char a[48], s[48];
@@ -445,21 +456,21 @@ static void test_manual(void)
     new_session("m", 0, s);
     CHECK_INT(drain(rt, "m"), 0); /* nobody is pushed a session */
     struct og_routing_result res;
-    og_routing_assign(rt, s, a, 1, &res);
+    og_routing_assign(rt, (struct og_viewer[]){as_mgr(a)}, s, NULL, &res);
     CHECK_INT(res.err, OG_OK);
     og_routing_result_free(&res);
     CHECK(agent_is(s, a));
-    og_routing_assign(rt, s, a, 1, &res); /* again: idempotent */
+    og_routing_assign(rt, (struct og_viewer[]){as_mgr(a)}, s, NULL, &res); /* again: idempotent */
     CHECK_INT(res.err, OG_OK);
     og_routing_result_free(&res);
     CHECK_INT(rint_("HGET {t}:agent:%s chats", a), 1);
-    og_routing_free(rt);
+    og_core_free(rt);
 }
 
 /* ---------------------------------------------- two engines, one Redis */
 
 struct racer {
-    struct og_routing *rt;
+    struct og_core *rt;
     int assigned;
 };
 
@@ -477,7 +488,7 @@ static void *race(void *arg)
 static void test_race(void)
 {
     reset();
-    struct og_routing *r1 = engine(NULL), *r2 = engine(NULL);
+    struct og_core *r1 = engine(NULL), *r2 = engine(NULL);
     char ids[10][48], s[48];
     for (int i = 0; i < 10; i++) {
         char e[32];
@@ -500,14 +511,14 @@ static void test_race(void)
         CHECK_INT(rint_("HGET {t}:agent:%s chats", ids[i]), 3);
         CHECK_INT(rint_("SCARD {t}:agent:%s:sessions", ids[i]), 3);
     }
-    og_routing_free(r1);
-    og_routing_free(r2);
+    og_core_free(r1);
+    og_core_free(r2);
 }
 
 /* ---------------------------------------------- timers, two engines */
 
 struct firer {
-    struct og_routing *rt;
+    struct og_core *rt;
     int moved;
 };
 
@@ -528,7 +539,7 @@ static void test_timer_race(void)
     const char *pol = "{\"p\":{\"levels\":[{\"name\":\"one\",\"members\":[\"group:g1\"]},"
                       "{\"name\":\"two\",\"members\":[\"group:g2\"]}],"
                       "\"auto_forward\":{\"after_s\":10,\"avoid_same_level\":true}}}";
-    struct og_routing *r1 = engine(pol), *r2 = engine(pol);
+    struct og_core *r1 = engine(pol), *r2 = engine(pol);
     char a[48], b[48], s[48];
     agent(r1, "a@x.io", "[\"g1\"]", -1, a);
     agent(r1, "b@x.io", "[\"g2\"]", -1, b);
@@ -555,8 +566,8 @@ static void test_timer_race(void)
                     "'+')) do if e[2][4] == 'session.transferred' then n = n + 1 end end "
                     "return n\" 1 {t}:events"),
               20);
-    og_routing_free(r1);
-    og_routing_free(r2);
+    og_core_free(r1);
+    og_core_free(r2);
 }
 
 /* ------------------------------------------------------ IP allowlists */

@@ -94,7 +94,7 @@ int main(void)
                   in.session_id, in.session_id);
     free(o);
     char *sj = NULL;
-    CHECK_INT(og_core_session_json(c, in.session_id, &sj), OG_OK);
+    CHECK_INT(og_test_session_json(c, in.session_id, &sj), OG_OK);
     json_object *s = json_tokener_parse(sj);
     const char *wexp = json_object_get_string(json_object_object_get(s, "window_expires_at"));
     CHECK(wexp && strlen(wexp) == 24 && wexp[23] == 'Z'); /* 24 h from now, RFC 3339 */
@@ -179,7 +179,7 @@ int main(void)
     CHECK_STR(o, mid);
     free(o);
     char *list = NULL;
-    CHECK_INT(og_core_list_messages(c, in.session_id, NULL, 50, &list), OG_OK);
+    CHECK_INT(og_test_list_messages(c, in.session_id, NULL, 50, &list), OG_OK);
     CHECK(strstr(list, "\"provider_message_id\":\"wamid.OUT1\"") != NULL);
     free(list);
     CHECK_INT(count_events("message.sent"), 1);
@@ -273,7 +273,7 @@ int main(void)
     /* 8. starting a conversation: open session -> conflict; closed and
      *    outside the window -> window; unknown contact -> not found */
     struct og_outbox_msg sm = {.text = "we have news", .sender_id = "admin"};
-    struct og_outbox_start st = {"wa", "whatsapp", "default", NULL, "15550001", "", 86400000};
+    struct og_outbox_start st = {"wa", "whatsapp", "default", NULL, "15550001", "", 86400000, 0};
     char *json = NULL, sid[48];
     int created = 0, window = 0;
     CHECK_INT(og_outbox_start_session(c, &st, &sm, &json, sid, sizeof sid, &created, &window),

@@ -3,6 +3,7 @@
 #include "og_reply.h"
 #include "og_channel.h"
 #include "og_core.h"
+#include "og_sessions.h"
 #include "og_model.h"
 #include "og_plugin.h"
 #include "og_util.h"
@@ -131,8 +132,14 @@ static int redis_spawn(struct og_test_redis *r)
 
 struct og_core *og_test_core_new(const struct og_test_redis *r, const char *prefix, int pool)
 {
-    struct og_redis_opts ro = {.url = r->url, .pool_size = pool};
-    struct og_core_opts co = {.redis = &ro, .prefix = prefix};
+    return og_test_core_new_routing(r, prefix, pool, NULL);
+}
+
+struct og_core *og_test_core_new_routing(const struct og_test_redis *r, const char *prefix,
+                                         int pool, const struct og_routing_opts *routing)
+{
+    struct og_core_opts co = {.redis_url = r->url, .pool_size = pool, .prefix = prefix,
+                              .routing = routing};
     char err[256];
     struct og_core *c = og_core_new(&co, err, sizeof err);
     if (!c)
@@ -785,3 +792,26 @@ void og_test_conn_fail_emits(struct og_test_conn *c, int n, og_err e)
     pthread_mutex_unlock(&c->mu);
 }
 int og_test_err_status(og_err e) { return og_reply_status(e); }
+
+/* ------------------------------------------------ the core as an admin */
+
+static const struct og_viewer test_admin = {OG_ROLE_ADMIN, "", NULL, 0};
+
+og_err og_test_session_json(struct og_core *c, const char *id, char **json)
+{
+    return og_session_get(c, &test_admin, id, json);
+}
+
+og_err og_test_list_messages(struct og_core *c, const char *sid, const char *cursor, int limit,
+                             char **json)
+{
+    return og_session_messages(c, &test_admin, sid, cursor, limit, json);
+}
+
+og_err og_test_list_sessions(struct og_core *c, const char *status, const char *channel,
+                             const char *cursor, int limit, char **json)
+{
+    struct og_session_query q = {.status = status, .channel = channel, .cursor = cursor,
+                                 .from_ms = -1, .to_ms = -1, .limit = limit};
+    return og_sessions_list(c, &test_admin, &q, json);
+}

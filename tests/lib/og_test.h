@@ -73,6 +73,17 @@ void og_test_redis_stop(struct og_test_redis *r);  /* SIGTERM, removes the dir *
  * connections; NULL, with the reason on stderr, when it cannot start.
  * [xfer, og_core_free] */
 struct og_core *og_test_core_new(const struct og_test_redis *r, const char *prefix, int pool);
+/* Reads as the admin token would (og_sessions.h): one session, a page of
+ * its history, a page of the list filtered by status and channel. [xfer] */
+og_err og_test_session_json(struct og_core *c, const char *id, char **json);
+og_err og_test_list_messages(struct og_core *c, const char *sid, const char *cursor, int limit,
+                             char **json);
+og_err og_test_list_sessions(struct og_core *c, const char *status, const char *channel,
+                             const char *cursor, int limit, char **json);
+/* The same with routing policies and close rules (og_routing.h). */
+struct og_routing_opts;
+struct og_core *og_test_core_new_routing(const struct og_test_redis *r, const char *prefix,
+                                         int pool, const struct og_routing_opts *routing);
 /* Runs one command through redis-cli and returns its raw output [xfer]. */
 char *og_test_redis_cli(struct og_test_redis *r, const char *args);
 

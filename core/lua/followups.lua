@@ -1,4 +1,4 @@
--- followup_ops.lua: every Redis step of the e-mail follow-ups (core/og_followups.c).
+-- followups.lua: every Redis step of the e-mail follow-ups (core/og_followups.c).
 -- Each op is atomic on its own; the keys are listed in prelude.lua.
 --
 -- A follow-up is created pending with a due time in P:followups:due. A tick
@@ -10,15 +10,17 @@
 --
 -- ARGV[1] = P, ARGV[2] = op:
 --   closed  sid trigger now_ms now_iso nsched {rule due_ms new_id}*nsched {silent_rule}*
---           -> number of follow-ups created (a trigger seen before creates none)
---   message sid now_ms {rule after_ms}*  -> re-arms the customer_silent timers
+--           -> {'ok', number of follow-ups created} (a trigger seen before creates none)
+--   message sid now_ms {rule after_ms}*  -> {'ok'}: re-arms the customer_silent timers
 --   claim   now_ms now_iso lease_ms limit nrules {rule after_ms}*nrules {new_id}*(20 limit)
---           -> {id, attempt, rule, sid, ...} of the claimed follow-ups
---   load    id -> {session_json, email, name, phone, opt_out, agent_name, msg_json...}
+--           -> {'ok', id, attempt, rule, sid, ...} of the claimed follow-ups
+--   load    id -> {'ok', session_json, email, name, phone, opt_out, agent_name,
+--           msg_json...} | err not_found
 --   done    id attempt outcome now_ms now_iso next_due_ms next_due_iso try_json eid to
 --           subject error
---           outcome: sent | retry | failed | suppressed  -> 'ok' or 'stale'
---   list    sid -> {followup_json...} (oldest first), or nil when no session
+--           outcome: sent | retry | failed | suppressed  -> {'ok', 'done' | 'stale'}
+--   list    sid -> {'ok', followup_json...} (oldest first) | err not_found
+-- Every op replies {'ok', ...} or {'err', code, message} (og_script.h).
 local P, op = ARGV[1], ARGV[2]
 local DEDUP_TTL = 8 * 86400
 
@@ -60,7 +62,7 @@ if op == 'closed' then
   end
   -- A closed session is not silent: its silence timers go.
   for j = i, #ARGV do redis.call('ZREM', k(P, 'timers', 'silence'), ARGV[j] .. ':' .. sid) end
-  return made
+  return {'ok', made}
 
 elseif op == 'message' then
   local sid = ARGV[3]
@@ -73,7 +75,7 @@ elseif op == 'message' then
       redis.call('ZREM', k(P, 'timers', 'silence'), member)
     end
   end
-  return 1
+  return {'ok'}
 
 elseif op == 'claim' then
   local now_ms, now_iso, lease, limit = tonumber(ARGV[3]), ARGV[4], tonumber(ARGV[5]), ARGV[6]
@@ -107,7 +109,7 @@ elseif op == 'claim' then
       end
     end
   end
-  local out = {}
+  local out = {'ok'}
   local dk = k(P, 'followups', 'due')
   for _, id in ipairs(redis.call('ZRANGEBYSCORE', dk, '-inf', now_ms, 'LIMIT', 0, limit)) do
     local f = redis.call('HMGET', fk(id), 'rule', 'session', 'status')
@@ -126,7 +128,7 @@ elseif op == 'claim' then
 elseif op == 'load' then
   local sid = redis.call('HGET', fk(ARGV[3]), 'session')
   local sj = sid and session_json(P, sid)
-  if not sj then return nil end
+  if not sj then return {'err', 'not_found', 'no such follow-up or session'} end
   local s = redis.call('HMGET', k(P, 'ses', sid), 'contact_id', 'agent_id')
   local c = redis.call('HMGET', k(P, 'con', s[1] or ''), 'email', 'name', 'phone',
     'followups_opt_out')
@@ -135,7 +137,7 @@ elseif op == 'load' then
   if s[2] and s[2] ~= '' then
     agent = redis.call('HGET', k(P, 'agent', s[2]), 'name') or ''
   end
-  local out = {sj, c[1] or '', c[2] or '', c[3] or '', c[4] or '', agent}
+  local out = {'ok', sj, c[1] or '', c[2] or '', c[3] or '', c[4] or '', agent}
   -- The transcript: the last 200 messages, oldest first.
   for _, mid in ipairs(redis.call('ZRANGE', k(P, 'ses', sid, 'msgs'), -200, -1)) do
     local mj = message_json(P, mid)
@@ -148,7 +150,7 @@ elseif op == 'done' then
   local now_iso, next_due, next_iso, try_json = ARGV[7], ARGV[8], ARGV[9], ARGV[10]
   local eid, to, subject, err = ARGV[11], ARGV[12], ARGV[13], ARGV[14]
   local f = redis.call('HMGET', fk(id), 'attempts', 'status', 'session')
-  if f[1] ~= attempt or f[2] ~= 'sending' then return 'stale' end
+  if f[1] ~= attempt or f[2] ~= 'sending' then return {'ok', 'stale'} end
   local sid = f[3]
   redis.call('RPUSH', fk(id) .. ':attempts', try_json)
   if to ~= '' then redis.call('HSET', fk(id), 'to', to) end
@@ -158,7 +160,7 @@ elseif op == 'done' then
   if outcome == 'retry' then
     redis.call('HSET', fk(id), 'status', 'pending', 'next_attempt_at', next_iso)
     redis.call('ZADD', dk, next_due, id)
-    return 'ok'
+    return {'ok', 'done'}
   end
   redis.call('ZREM', dk, id)
   redis.call('HDEL', fk(id), 'next_attempt_at')
@@ -168,21 +170,23 @@ elseif op == 'done' then
     redis.call('HSET', fk(id), 'status', 'failed', 'failed_at', now_iso)
   else
     redis.call('HSET', fk(id), 'status', 'suppressed')
-    return 'ok'
+    return {'ok', 'done'}
   end
   local sj = session_json(P, sid) or 'null'
   emit(P, eid, 'followup.' .. outcome, sid, now_iso,
     '{"followup":' .. followup_json(id) .. ',"session":' .. sj .. '}')
-  return 'ok'
+  return {'ok', 'done'}
 
 elseif op == 'list' then
   local sid = ARGV[3]
-  if redis.call('EXISTS', k(P, 'ses', sid)) == 0 then return nil end
-  local out = {}
+  if redis.call('EXISTS', k(P, 'ses', sid)) == 0 then
+    return {'err', 'not_found', 'no such session'}
+  end
+  local out = {'ok'}
   for _, id in ipairs(redis.call('ZRANGE', k(P, 'ses', sid, 'followups'), 0, 199)) do
     local j = followup_json(id)
     if j then out[#out + 1] = j end
   end
   return out
 end
-return redis.error_reply('followup_ops.lua: unknown op')
+return {'err', 'internal', 'followups.lua: unknown op ' .. tostring(op)}

@@ -1,4 +1,4 @@
--- status.lua: a platform's delivery status for our outbound messages.
+-- outbox_status.lua: a platform's delivery status for our outbound messages.
 -- Statuses only move forward: pending < sent < delivered < read. "failed"
 -- is reachable from pending and sent only, and is final; so a late "sent"
 -- after "read", or a "delivered" after "failed", changes nothing. Each
@@ -8,15 +8,15 @@
 --       [10] now_iso, [11] eid, [12] dedup TTL s
 -- Either a provider id (one message) or a thread + watermark (Messenger:
 -- every outbound message of the thread's session sent at or before it).
--- Returns 'dup', 'unknown' (no such message yet: the status is parked for an
--- hour, since a platform's webhook may beat our send call's answer), or the
--- number of messages that changed.
+-- Returns {'ok', 'dup'}, {'ok', 'unknown'} (no such message yet: the status
+-- is parked for an hour, since a platform's webhook may beat our send call's
+-- answer), or {'ok', number of messages that changed} (og_script.h).
 local P, ch, dk, pmid, thread = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5]
 local wm, st, err, now_iso, eid = tonumber(ARGV[6]), ARGV[7], ARGV[8], ARGV[10], ARGV[11]
 local RANK = {pending = 0, sent = 1, delivered = 2, read = 3}
 
 if not redis.call('SET', k(P, 'sdedup', ch, dk), '1', 'NX', 'EX', tonumber(ARGV[12])) then
-  return 'dup'
+  return {'ok', 'dup'}
 end
 
 local ALPHA = '0123456789ABCDEFGHJKMNPQRSTVWXYZ'
@@ -56,20 +56,20 @@ if pmid ~= '' then
       redis.call('HSET', pk, 'st', st, 'err', err)
       redis.call('EXPIRE', pk, 3600)
     end
-    return 'unknown'
+    return {'ok', 'unknown'}
   end
   apply(mid)
-  return n
+  return {'ok', n}
 end
 
 -- Watermark: the newest 200 messages of the thread's session (ids order by
 -- creation, not by send time, so there is no early stop); older ones were
 -- covered by earlier watermarks.
 local sid = redis.call('GET', k(P, 'thread', ch, thread))
-if not sid then return 'unknown' end
+if not sid then return {'ok', 'unknown'} end
 local ids = redis.call('ZREVRANGE', k(P, 'ses', sid, 'msgs'), 0, 199)
 for _, mid in ipairs(ids) do
   local m = redis.call('HMGET', k(P, 'msg', mid), 'dir', 'sent_ms')
   if m[1] == 'out' and m[2] and tonumber(m[2]) <= wm then apply(mid) end
 end
-return n
+return {'ok', n}

@@ -1,4 +1,4 @@
--- route.lua: the routing engine's every state change, one atomic call each:
+-- routing.lua: the routing engine's every state change, one atomic call each:
 -- drain a policy's queue, take/assign, transfer, close, reopen, presence, and
 -- firing due timers. Two omnigate instances may call any of these at the same
 -- moment; because each op reads and writes inside one script, a session is
@@ -14,7 +14,7 @@
 -- conflict, invalid, forbidden.
 --
 -- Agent load: P:agent:<id> fields chats / nrt count the open sessions in
--- P:agent:<id>:sessions (nrt = e-mail sessions); they change only together
+-- P:agent:<id>:sessions (nrt = non-real-time sessions, e.g. e-mail); they change only together
 -- with that set (release() checks SREM's answer), so they cannot drift.
 local P, op, now_ms, now_iso, seed = ARGV[1], ARGV[2], tonumber(ARGV[3]), ARGV[4], ARGV[5]
 local rnd_state = tonumber(ARGV[6]) or 1
@@ -37,7 +37,9 @@ local function err(code, msg) return {'err', code, msg} end
 local function policy(name)
   return policies[name or ''] or policies['default']
 end
-local function is_nrt(s) return s.connector == 'email' end
+-- Non-real-time (e-mail-like) sessions: the connector declared
+-- OG_CAP_NON_REALTIME, which ingest and outbox_reply store as nrt = '1'.
+local function is_nrt(s) return s.nrt == '1' end
 local function akey(aid) return k(P, 'agent', aid) end
 
 -- Within one call, members and agent loads are read from Redis once and then
@@ -472,4 +474,4 @@ elseif op == 'timers' then
   end
   return {'ok', moved, archived}
 end
-return redis.error_reply('route.lua: unknown op')
+return err('internal', 'routing.lua: unknown op ' .. tostring(op))

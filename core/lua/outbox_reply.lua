@@ -1,14 +1,18 @@
--- reply.lua: an agent's outbound message, stored and queued atomically.
+-- outbox_reply.lua: an agent's outbound message, stored and queued atomically.
 -- ARGV[1] = P, ARGV[2] = op:
 --   "reply" [3] sid, [4] mid, [5] now_ms, [6] now_iso, [7] mtail, [8] sender JSON,
 --           [9] eid
---           -> {'ok', message JSON, session id} or {'err', 'not_found'|'closed'}
+--           -> {'ok', message JSON, session id} | err not_found | err conflict (closed)
 --   "start" [3] channel, [4] connector, [5] routing, [6] contact id or '',
 --           [7] external id or '', [8] new sid, [9] mid, [10] now_ms, [11] now_iso,
 --           [12] mtail, [13] sender JSON, [14] eid, [15] agent id or '',
---           [16] the connector's messaging window in ms (0 = none)
---           -> {'ok', message JSON, session id, '1' created | '2' reopened} or
---              {'err', 'no_contact'|'open'|'window', [session id]}
+--           [16] the connector's messaging window in ms (0 = none), [17] '1' for a
+--           non-real-time connector (e-mail-like: counts against max_nrt_chats)
+--           -> {'ok', message JSON, session id, '1' created | '2' reopened} |
+--              err not_found (no such contact on the channel) | err conflict
+--              (the contact has an open session: message = its id) | err
+--              window_closed
+-- Every op replies {'ok', ...} or {'err', code, message} (og_script.h).
 -- mtail is the message JSON's middle part rendered by C ("provider_message_id":
 -- null, "kind", "text", "attachments", "location", "created_at"). The message
 -- starts "pending" and P:outbox gets {m = mid}; the send worker does the rest.
@@ -46,11 +50,15 @@ local function store_out(sid, s, mid, now_ms, now_iso, mtail, sender, eid)
   return message_json(P, mid)
 end
 
+local function no_contact() return {'err', 'not_found', 'no such contact on this channel'} end
+
 if op == 'reply' then
   local sid = ARGV[3]
   local s = hgetall(k(P, 'ses', sid))
-  if not s.id then return {'err', 'not_found'} end
-  if s.status == 'closed' or s.status == 'archived' then return {'err', 'closed'} end
+  if not s.id then return {'err', 'not_found', 'no such session'} end
+  if s.status == 'closed' or s.status == 'archived' then
+    return {'err', 'conflict', 'the session is closed'}
+  end
   local mj = store_out(sid, s, ARGV[4], ARGV[5], ARGV[6], ARGV[7], ARGV[8], ARGV[9])
   return {'ok', mj, sid}
 elseif op == 'start' then
@@ -58,11 +66,11 @@ elseif op == 'start' then
   local cid, ext = ARGV[6], ARGV[7]
   local now_ms, now_iso = ARGV[10], ARGV[11]
   if cid ~= '' then
-    if redis.call('HGET', k(P, 'con', cid), 'channel') ~= ch then return {'err', 'no_contact'} end
+    if redis.call('HGET', k(P, 'con', cid), 'channel') ~= ch then return no_contact() end
     ext = redis.call('HGET', k(P, 'con', cid), 'external_id') or ''
   else
     cid = redis.call('GET', k(P, 'contact', ch, ext))
-    if not cid then return {'err', 'no_contact'} end
+    if not cid then return no_contact() end
   end
   -- A contact's default thread is their external id (as on ingest).
   local tk = k(P, 'thread', ch, ext)
@@ -70,12 +78,14 @@ elseif op == 'start' then
   local s, how = nil, '1'
   if sid then
     s = hgetall(k(P, 'ses', sid))
-    if s.status ~= 'closed' and s.status ~= 'archived' then return {'err', 'open', sid} end
+    if s.status ~= 'closed' and s.status ~= 'archived' then return {'err', 'conflict', sid} end
   end
   local wms = tonumber(ARGV[16]) or 0
   if wms > 0 then
     local lcm = s and tonumber(s.last_customer_ms or '')
-    if not lcm or lcm + wms <= tonumber(now_ms) then return {'err', 'window'} end
+    if not lcm or lcm + wms <= tonumber(now_ms) then
+      return {'err', 'window_closed', 'the messaging window is closed'}
+    end
   end
   local agent = ARGV[15]
   if sid then
@@ -94,6 +104,7 @@ elseif op == 'start' then
     redis.call('HSET', skey, 'id', sid, 'channel', ch, 'connector', connector,
       'status', 'awaiting', 'contact_id', cid, 'thread_id', ext, 'routing', routing,
       'created_at', now_iso, 'origin', 'agent')
+    if ARGV[17] == '1' then redis.call('HSET', skey, 'nrt', '1') end
     if agent ~= '' then redis.call('HSET', skey, 'agent_id', agent) end
     redis.call('ZADD', k(P, 'idx', 'all'), 0, sid)
     redis.call('ZADD', k(P, 'idx', 'ch', ch), 0, sid)
@@ -105,4 +116,4 @@ elseif op == 'start' then
   local mj = store_out(sid, s, ARGV[9], now_ms, now_iso, ARGV[12], ARGV[13], ARGV[14])
   return {'ok', mj, sid, how}
 end
-return redis.error_reply('reply: unknown op')
+return {'err', 'internal', 'outbox_reply.lua: unknown op ' .. tostring(op)}

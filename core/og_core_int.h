@@ -1,0 +1,28 @@
+/* og_core_int - struct og_core, for core/ only. Outside core/ the core is
+ * opaque (og_core.h declares it): the gateway, config and the connectors
+ * reach its state only through core functions, so nothing outside core/
+ * can name a Redis key or hold a connection. */
+#ifndef OG_CORE_INT_H
+#define OG_CORE_INT_H
+#include "og_batch.h"
+#include "og_core.h"
+#include "og_keys.h"
+#include "og_redis.h"
+#include "og_script.h"
+
+#include <stdint.h>
+
+struct og_routing; /* og_routing.c */
+
+struct og_core {
+    struct og_redis *redis;           /* owned: the shared pool */
+    char *redis_url, *redis_password; /* owned: for connections of their own (og_stream) */
+    int pool_size;
+    char *tag; /* owned: "{og}", the prefix with its hash tag */
+    int64_t dedup_ttl_s;
+    struct og_script *lua[OG_LUA__LAST]; /* owned: og_script.h */
+    struct og_batch *ingest_batch;       /* owned: group commit of ingest */
+    struct og_routing *routing;          /* owned: compiled policies, og_routing.c */
+    struct og_core_stats stats;
+};
+#endif

@@ -1,0 +1,12 @@
+/* og_keys - the C half of the key layout in core/lua/prelude.lua: the few
+ * keys core C code names itself (everything else is touched only by the
+ * scripts). Every key is "<tag>:<name>", tag being the configured prefix
+ * as a hash tag ("{og}"). For core/ only. */
+#ifndef OG_KEYS_H
+#define OG_KEYS_H
+
+#define OG_KEY_EVENTS "%s:events"  /* stream: every event (prelude.lua emit) */
+#define OG_KEY_OUTBOX "%s:outbox"  /* stream: outbound sends, group "senders" */
+#define OG_KEY_STATE "%s:state:%s" /* hash: a channel's connector state */
+#define OG_KEY_QUEUE "%s:queue:%s" /* zset: a routing policy's waiting sessions */
+#endif

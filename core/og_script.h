@@ -1,0 +1,64 @@
+/* og_script - the core's Lua scripts and the one way to call them.
+ *
+ * Every script lives in core/lua/ and is named after the C module that calls
+ * it: <module>.lua, or <module>_<step>.lua when a module needs several round
+ * trips that must stay separate (webhook_read, webhook_step...). The build
+ * embeds each as og_lua_<name>; og_core_new() prefixes every one with
+ * prelude.lua (keys, renderers, events) and keeps them in the core for its
+ * whole life, so a module never builds or frees a script.
+ *
+ * The reply shape every script follows:
+ *   {"ok", value...}              success; the values are the op's own
+ *   {"err", code, message}        a refusal: code is an og_err name
+ *                                 (og_err_name: not_found, conflict,
+ *                                 invalid, forbidden...), message says why
+ *                                 in words an API client may see
+ * A batched script (og_batch.h) returns one such reply per call. A Redis
+ * error reply (the script raised: a bug, or Redis out of memory) is logged
+ * and returned as OG_ERR_INTERNAL, or OG_ERR_UNAVAILABLE when Redis says
+ * "try later" (OOM, LOADING, BUSY, MASTERDOWN, READONLY). */
+#ifndef OG_SCRIPT_H
+#define OG_SCRIPT_H
+#include "og_redis.h"
+
+#include <omnigate/connector.h>
+
+struct og_core;
+
+enum og_lua {
+    OG_LUA_INGEST,        /* og_core.c: store inbound messages (batched) */
+    OG_LUA_SESSIONS,      /* og_sessions.c: list, get, messages, read markers */
+    OG_LUA_CONTACTS,      /* og_contacts.c: get, patch */
+    OG_LUA_AGENTS,        /* og_agents.c: the agent store, token lookup */
+    OG_LUA_ROUTING,       /* og_routing.c: queues, assignment, close, presence, timers */
+    OG_LUA_OUTBOX,        /* og_outbox.c: the send queue's steps */
+    OG_LUA_OUTBOX_REPLY,  /* og_outbox.c: an agent's reply or new conversation */
+    OG_LUA_OUTBOX_STATUS, /* og_outbox.c: platform delivery statuses */
+    OG_LUA_FOLLOWUPS,     /* og_followups.c: e-mail follow-ups */
+    OG_LUA_WEBHOOK_ADMIN, /* og_webhooks.c: subscriptions, replay */
+    OG_LUA_WEBHOOK_READ,  /* og_webhook_dispatch.c: read and queue new events */
+    OG_LUA_WEBHOOK_STEP,  /* og_webhook_dispatch.c: settle attempts, claim queues */
+    OG_LUA_WEBHOOK_FETCH, /* og_webhook_dispatch.c: bodies missing from the cache */
+    OG_LUA_WEBHOOK_SKIP,  /* og_webhook_dispatch.c: skip the stream while unsubscribed */
+    OG_LUA__LAST
+};
+
+/* The script of id, [borrowed from c]. */
+struct og_script *og_core_lua(struct og_core *c, enum og_lua id);
+
+/* Runs script id with argv (ARGV only, no KEYS; lens NULL for C strings).
+ * OG_OK: *reply [xfer, freeReplyObject] is the {"ok", ...} array. A
+ * refusal returns its og_err with the script's message in msg (msg may be
+ * NULL), *reply NULL. */
+og_err og_script_call(struct og_core *c, enum og_lua id, int argc, const char **argv,
+                      const size_t *lens, redisReply **reply, char *msg, size_t msglen);
+
+/* Applies the reply rule to one reply (a whole script's, or one call's of a
+ * batch): OG_OK when r is {"ok", ...}; else the refusal's og_err (message
+ * into msg) or OG_ERR_INTERNAL for any other shape. Does not free r. */
+og_err og_script_reply(const char *name, const redisReply *r, char *msg, size_t msglen);
+
+/* "try later" Redis error replies (OOM, LOADING, BUSY, MASTERDOWN,
+ * READONLY): 1 when err is one. */
+int og_script_busy_error(const char *err);
+#endif

@@ -1,0 +1,148 @@
+/* og_sessions - see og_sessions.h. */
+#include "og_sessions.h"
+#include "og_core_int.h"
+#include "og_routing.h"
+#include "og_util.h"
+
+#include <ctype.h>
+#include <json-c/json.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+int og_session_status_valid(const char *s)
+{
+    static const char *const st[] = {"new",    "active",      "awaiting",
+                                     "closed", "transferred", "archived"};
+    for (size_t i = 0; s && i < sizeof st / sizeof *st; i++)
+        if (strcmp(s, st[i]) == 0)
+            return 1;
+    return 0;
+}
+
+/* The viewer's part of every sessions.lua call: ARGV[3..6]. */
+struct viewer_args {
+    const char *v[4];
+    char *groups; /* owned JSON */
+};
+
+static void viewer_args(struct og_core *c, const struct og_viewer *v, struct viewer_args *a)
+{
+    json_object *arr = json_object_new_array();
+    for (size_t i = 0; i < v->n_groups; i++)
+        json_object_array_add(arr, json_object_new_string(v->groups[i]));
+    a->groups = og_strdup(json_object_to_json_string_ext(arr, JSON_C_TO_STRING_PLAIN));
+    json_object_put(arr);
+    a->v[0] = v->agent_id ? v->agent_id : "";
+    a->v[1] = v->role == OG_ROLE_AGENT ? "1" : "0";
+    a->v[2] = a->groups;
+    a->v[3] = og_routing_policy_groups(c);
+}
+
+/* Runs op with the viewer and the op's own arguments. */
+static og_err call(struct og_core *c, const struct og_viewer *v, const char *op, int n,
+                   const char **args, redisReply **r, char *msg, size_t msglen)
+{
+    struct viewer_args va;
+    viewer_args(c, v, &va);
+    const char *argv[24] = {c->tag, op, va.v[0], va.v[1], va.v[2], va.v[3]};
+    int argc = 6;
+    for (int i = 0; i < n && argc < 24; i++)
+        argv[argc++] = args[i] ? args[i] : "";
+    og_err e = og_script_call(c, OG_LUA_SESSIONS, argc, argv, NULL, r, msg, msglen);
+    free(va.groups);
+    return e;
+}
+
+og_err og_session_check(struct og_core *c, const struct og_viewer *v, const char *sid,
+                        enum og_session_need need, char *msg, size_t msglen)
+{
+    const char *a[] = {sid, need == OG_SESSION_ACT ? "act" : "see"};
+    redisReply *r;
+    og_err e = call(c, v, "check", 2, a, &r, msg, msglen);
+    if (e == OG_OK)
+        freeReplyObject(r);
+    return e;
+}
+
+og_err og_session_get(struct og_core *c, const struct og_viewer *v, const char *sid, char **json)
+{
+    const char *a[] = {sid};
+    redisReply *r;
+    *json = NULL;
+    og_err e = call(c, v, "session", 1, a, &r, NULL, 0);
+    if (e != OG_OK)
+        return e;
+    if (r->elements >= 2 && r->element[1]->type == REDIS_REPLY_STRING)
+        *json = og_strndup(r->element[1]->str, r->element[1]->len);
+    freeReplyObject(r);
+    return *json ? OG_OK : OG_ERR_INTERNAL;
+}
+
+/* {"items":[...],"next_cursor":...} from {'ok', cursor, json...}. [xfer] */
+static char *render_list(const redisReply *r)
+{
+    struct og_buf b = {0};
+    og_buf_puts(&b, "{\"items\":[");
+    for (size_t i = 2; i < r->elements; i++) {
+        if (i > 2)
+            og_buf_puts(&b, ",");
+        og_buf_append(&b, r->element[i]->str, r->element[i]->len);
+    }
+    og_buf_puts(&b, "],\"next_cursor\":");
+    og_buf_json_str(&b, r->element[1]->len ? r->element[1]->str : NULL);
+    og_buf_puts(&b, "}");
+    return b.data;
+}
+
+/* The lex bound on session ids for a time: its time part, then all-lowest
+ * (from) or all-highest (to) random part. */
+static void id_bound(int64_t ms, int high, char out[48])
+{
+    og_id_new("ses_", ms, out, 48);
+    for (size_t i = 4 + 10; i < 4 + OG_ID_LEN; i++)
+        out[i] = high ? 'Z' : '0';
+}
+
+og_err og_sessions_list(struct og_core *c, const struct og_viewer *v,
+                        const struct og_session_query *q, char **json)
+{
+    char lim[16], from_id[48] = "", to_id[48] = "";
+    snprintf(lim, sizeof lim, "%d", q->limit);
+    if (q->from_ms >= 0)
+        id_bound(q->from_ms, 0, from_id);
+    if (q->to_ms >= 0)
+        id_bound(q->to_ms, 1, to_id);
+    char *ql = og_strdup(q->q ? q->q : "");
+    for (char *p = ql; *p; p++)
+        *p = (char)tolower((unsigned char)*p);
+    const char *a[] = {q->status, q->channel, q->cursor,       lim, q->agent_id, q->group,
+                       from_id,   to_id,      q->success_code, ql};
+    redisReply *r;
+    *json = NULL;
+    og_err e = call(c, v, "sessions", 10, a, &r, NULL, 0);
+    free(ql);
+    if (e != OG_OK)
+        return e;
+    if (r->elements >= 2)
+        *json = render_list(r);
+    freeReplyObject(r);
+    return *json ? OG_OK : OG_ERR_INTERNAL;
+}
+
+og_err og_session_messages(struct og_core *c, const struct og_viewer *v, const char *sid,
+                           const char *cursor, int limit, char **json)
+{
+    char lim[16];
+    snprintf(lim, sizeof lim, "%d", limit);
+    const char *a[] = {sid, cursor, lim};
+    redisReply *r;
+    *json = NULL;
+    og_err e = call(c, v, "messages", 3, a, &r, NULL, 0);
+    if (e != OG_OK)
+        return e;
+    if (r->elements >= 2)
+        *json = render_list(r);
+    freeReplyObject(r);
+    return *json ? OG_OK : OG_ERR_INTERNAL;
+}

@@ -1,0 +1,60 @@
+/* og_sessions - sessions as the people who work them see them: who may see
+ * or act on a session (the access rule), one session, the filtered list,
+ * the history and the agents' read markers (core/lua/sessions.lua).
+ *
+ * The access rule, in one place: admins and managers see and act on every
+ * session; an agent sees the sessions assigned to it and those waiting in
+ * the queue for one of its groups (transferred to the group, or queued under
+ * a policy whose levels name it; every agent for a policy with all agents,
+ * such as the implicit default), and acts (transfer, close) only on those
+ * assigned to it. A session the viewer may not see is "not found". */
+#ifndef OG_SESSIONS_H
+#define OG_SESSIONS_H
+#include "og_core.h"
+
+#include <stddef.h>
+#include <stdint.h>
+
+enum og_role { OG_ROLE_AGENT = 0, OG_ROLE_MANAGER = 1, OG_ROLE_ADMIN = 2 };
+
+/* Who is looking or acting. [borrowed] for each call. */
+struct og_viewer {
+    enum og_role role;
+    const char *agent_id;      /* "" for the config's admin token (not an agent) */
+    const char *const *groups; /* the agent's groups */
+    size_t n_groups;
+};
+
+/* 1 when s is a session status (new, active, awaiting, closed, transferred,
+ * archived). */
+int og_session_status_valid(const char *s);
+
+enum og_session_need { OG_SESSION_SEE, OG_SESSION_ACT };
+/* OG_OK, OG_ERR_NOT_FOUND (absent, or not visible to v), OG_ERR_FORBIDDEN
+ * (OG_SESSION_ACT on a session an agent may see but that is not its own;
+ * msg says so), or OG_ERR_UNAVAILABLE. msg may be NULL. */
+og_err og_session_check(struct og_core *c, const struct og_viewer *v, const char *sid,
+                        enum og_session_need need, char *msg, size_t msglen);
+
+/* One session as v sees it (with "unread" when v is an agent). [xfer] */
+og_err og_session_get(struct og_core *c, const struct og_viewer *v, const char *sid, char **json);
+
+/* The list's filters; NULL or "" = any. from_ms / to_ms bound the creation
+ * time (-1 = open). */
+struct og_session_query {
+    const char *status, *channel, *agent_id, *group, *success_code;
+    const char *q;      /* text in the contact's name or history */
+    const char *cursor; /* a session id from the previous page */
+    int64_t from_ms, to_ms;
+    int limit; /* 1..200 */
+};
+/* {"items":[...],"next_cursor":...}, newest first, only what v may see. [xfer] */
+og_err og_sessions_list(struct og_core *c, const struct og_viewer *v,
+                        const struct og_session_query *q, char **json);
+
+/* A page of the history, oldest first: {"items":[...],"next_cursor":...}.
+ * An agent viewer's read marker moves to the newest message (unread drops
+ * to 0). OG_ERR_NOT_FOUND when there is no such session (for v). [xfer] */
+og_err og_session_messages(struct og_core *c, const struct og_viewer *v, const char *sid,
+                           const char *cursor, int limit, char **json);
+#endif
