@@ -8,6 +8,7 @@
 #include "og_log.h"
 #include "og_plugin.h"
 #include "og_routing.h"
+#include "og_static.h"
 #include "og_util.h"
 
 #include <signal.h>
@@ -99,6 +100,7 @@ int main(int argc, char **argv)
     struct og_embedded *emb = NULL;
     struct og_gateway g = {0};
     struct og_pollers *pollers = NULL;
+    struct og_static *pages = NULL;
     int rc = 1, started = 0, workers_started = 0;
 
     og_http_client_global_init();
@@ -184,8 +186,14 @@ int main(int argc, char **argv)
         }
     }
 
+    char *www = og_static_default_dir();
+    pages = og_static_load(www);
+    og_info("pages: %zu file%s from %s", og_static_count(pages),
+            og_static_count(pages) == 1 ? "" : "s", www);
+    free(www);
     g.cfg = &cfg;
     g.core = core;
+    g.pages = pages;
     g.channels = chs;
     g.n_channels = nch;
     og_sha256(cfg.api.admin_token, strlen(cfg.api.admin_token), g.admin_token_sha);
@@ -225,6 +233,7 @@ out:
         og_channel_destroy(chs[i]);
     free(chs);
     og_core_free(core);
+    og_static_free(pages);
     og_embedded_stop(emb);
     og_plugin_registry_free(&reg);
     og_errors_free(&errs);

@@ -6,6 +6,7 @@
  *   main.c              command line, config, start-up and clean shutdown
  *   og_http.c           libmicrohttpd server: routing, body limit, /hooks dispatch, health
  *   og_reply.c          a response, and THE og_err -> (status, code) table
+ *   og_static.c         the pages under gateway/www (inbox, widget, survey, reports)
  *   og_api.c            /api/v1: authentication, the route table, helpers (og_api.h)
  *   og_api_*.c          one file per area of /api/v1
  *   og_sse.c            GET /api/v1/events: server-sent events
@@ -43,6 +44,7 @@ struct og_gateway {
     unsigned char admin_token_sha[32];  /* tokens are compared as digests */
     struct MHD_Daemon *mhd;
     struct og_http_stats stats;
+    struct og_static *pages;            /* [borrowed] og_static.h: /inbox/ and the other pages */
     atomic_int ready;                   /* channels started */
     atomic_int stopping;
     char instance_id[48];               /* unique per process: consumer names */

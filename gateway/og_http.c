@@ -10,6 +10,7 @@
  * Redis (og_channel_handle_http reports an emit failure, which wins). */
 #include "og_gateway.h"
 #include "og_log.h"
+#include "og_static.h"
 #include "og_util.h"
 
 #include <stdio.h>
@@ -146,6 +147,10 @@ static void dispatch(struct og_gateway *g, struct MHD_Connection *conn, const ch
         r->len = strlen(m);
         return;
     }
+    if (strcmp(url, "/") == 0 && og_static_serve(g->pages, conn, method, "/inbox", r) == 0)
+        return; /* the front door: the inbox */
+    if (og_static_serve(g->pages, conn, method, url, r) == 0)
+        return;
     og_reply_err(r, OG_ERR_NOT_FOUND, "no such route");
 }
 
@@ -185,8 +190,11 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         return sret;
     }
     struct MHD_Response *resp =
-        MHD_create_response_from_buffer(r.len, r.body ? r.body : (char *)"",
-                                        r.body ? MHD_RESPMEM_MUST_COPY : MHD_RESPMEM_PERSISTENT);
+        r.static_body ? MHD_create_response_from_buffer(r.len, (void *)r.static_body,
+                                                        MHD_RESPMEM_PERSISTENT)
+                      : MHD_create_response_from_buffer(r.len, r.body ? r.body : (char *)"",
+                                                        r.body ? MHD_RESPMEM_MUST_COPY
+                                                               : MHD_RESPMEM_PERSISTENT);
     if (r.content_type)
         MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, r.content_type);
     if (rc->too_large)

@@ -17,6 +17,7 @@ struct og_reply {
     const char *content_type; /* static, or ctype */
     char ctype[64];
     char *body; /* owned */
+    const char *static_body; /* instead of body: [borrowed], outlives the response */
     size_t len;
     char *headers;               /* owned: "Name: value\n" lines, or NULL */
     struct MHD_Response *stream; /* owned: a streaming response (SSE) sent instead */
