@@ -2,7 +2,9 @@
  *
  *   POST /api/v1/sessions/{id}/messages  {"text","attachments":[{"url","name","mime_type"}]}
  *        -> 202 with the message (status "pending"); the send worker delivers
- *           it through the channel's connector (core/og_outbox.h).
+ *           it through the channel's connector (core/og_outbox.h). An agent
+ *           replies only in a session assigned to it (403 for a queued one:
+ *           take it first); managers and admins in any session.
  *   POST /api/v1/sessions  {"channel","contact_id" | "external_id","text","attachments"}
  *        -> 201 {"session","message"}: a conversation the agent starts with a
  *           contact omnigate already knows on that channel. The session starts
@@ -116,11 +118,15 @@ static void reply(struct og_api_ctx *ctx)
 {
     const char *sid = ctx->params[0];
     struct og_viewer v = og_principal_viewer(&ctx->who);
+    /* Replying is acting on the session, like closing and transferring: an
+     * agent replies in its own sessions (a queued one is taken first), a
+     * manager or an admin in any (#14.19). */
+    char why[160] = "";
     og_err e = og_id_valid(sid, "ses_")
-                   ? og_session_check(ctx->g->core, &v, sid, OG_SESSION_SEE, NULL, 0)
+                   ? og_session_check(ctx->g->core, &v, sid, OG_SESSION_ACT, why, sizeof why)
                    : OG_ERR_NOT_FOUND;
     if (e != OG_OK) {
-        og_reply_err(ctx->r, e, e == OG_ERR_NOT_FOUND ? "no such session" : NULL);
+        og_reply_err(ctx->r, e, e == OG_ERR_NOT_FOUND ? "no such session" : why[0] ? why : NULL);
         return;
     }
     struct body b = {.j = og_api_json_body(ctx)};

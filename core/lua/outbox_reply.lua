@@ -87,30 +87,39 @@ elseif op == 'start' then
       return {'err', 'window_closed', 'the messaging window is closed'}
     end
   end
+  -- An agent's conversation is theirs at once (it counts against their
+  -- capacity and is found by their agent filter); one the admin token
+  -- starts waits in the routing queue for an agent, as a customer's would.
   local agent = ARGV[15]
+  local st = agent ~= '' and 'awaiting' or 'new'
+  local skey
   if sid then
     how = '2'
-    local skey = k(P, 'ses', sid)
-    set_status(P, sid, s.status, 'awaiting')
+    skey = k(P, 'ses', sid)
+    set_status(P, sid, s.status, st)
     redis.call('HDEL', skey, 'closed_at', 'close_reason', 'first_reply_at', 'agent_id')
     redis.call('HSET', skey, 'success_codes', '[]', 'reopened_at', now_iso)
-    if agent ~= '' then redis.call('HSET', skey, 'agent_id', agent) end
     emit(P, eid_n(ARGV[14], 1), 'session.reopened', sid, now_iso,
       '{"session":' .. session_json(P, sid) .. '}')
   else
     sid = ARGV[8]
-    local skey = k(P, 'ses', sid)
+    skey = k(P, 'ses', sid)
     redis.call('SET', tk, sid)
     redis.call('HSET', skey, 'id', sid, 'channel', ch, 'connector', connector,
-      'status', 'awaiting', 'contact_id', cid, 'thread_id', ext, 'routing', routing,
+      'status', st, 'contact_id', cid, 'thread_id', ext, 'routing', routing,
       'created_at', now_iso, 'origin', 'agent')
     if ARGV[17] == '1' then redis.call('HSET', skey, 'nrt', '1') end
-    if agent ~= '' then redis.call('HSET', skey, 'agent_id', agent) end
     redis.call('ZADD', k(P, 'idx', 'all'), 0, sid)
     redis.call('ZADD', k(P, 'idx', 'ch', ch), 0, sid)
-    redis.call('ZADD', k(P, 'idx', 'st', 'awaiting'), 0, sid)
+    redis.call('ZADD', k(P, 'idx', 'st', st), 0, sid)
     emit(P, eid_n(ARGV[14], 1), 'session.created', sid, now_iso,
       '{"session":' .. session_json(P, sid) .. '}')
+  end
+  if agent ~= '' then
+    agent_attach(P, sid, agent, redis.call('HGET', skey, 'nrt') == '1', now_ms)
+    redis.call('HSET', skey, 'agent_id', agent, 'assigned_at', now_iso)
+  else
+    redis.call('ZADD', k(P, 'queue', routing), now_ms, sid)
   end
   s = hgetall(k(P, 'ses', sid))
   local mj = store_out(sid, s, ARGV[9], now_ms, now_iso, ARGV[12], ARGV[13], ARGV[14])

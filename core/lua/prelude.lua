@@ -189,3 +189,15 @@ local function set_status(P, sid, old, new)
   redis.call('ZADD', k(P, 'idx', 'st', new), 0, sid)
   redis.call('HSET', k(P, 'ses', sid), 'status', new)
 end
+
+-- An agent takes on a session (routing.lua's assignments, and a conversation
+-- an agent starts in outbox_reply.lua): its load (chats, or nrt for a
+-- non-real-time session), its set of open sessions and the agent index. The
+-- load and the set change only together, so they cannot drift.
+local function agent_attach(P, sid, aid, nrt, now_ms)
+  local ak = k(P, 'agent', aid)
+  redis.call('HINCRBY', ak, nrt and 'nrt' or 'chats', 1)
+  redis.call('HSET', ak, 'last_ms', now_ms)
+  redis.call('SADD', k(P, 'agent', aid, 'sessions'), sid)
+  redis.call('ZADD', k(P, 'idx', 'agent', aid), 0, sid)
+end

@@ -176,11 +176,8 @@ end
 -- The caller has checked eligibility and released any previous agent.
 local function assign(sid, s, aid, group, level_name, level_idx)
   local skey = k(P, 'ses', sid)
-  redis.call('HINCRBY', akey(aid), is_nrt(s) and 'nrt' or 'chats', 1)
-  redis.call('HSET', akey(aid), 'last_ms', now_ms)
+  agent_attach(P, sid, aid, is_nrt(s), now_ms)
   cache_load(aid, is_nrt(s), 1)
-  redis.call('SADD', k(P, 'agent', aid, 'sessions'), sid)
-  redis.call('ZADD', k(P, 'idx', 'agent', aid), 0, sid)
   if group and group ~= '' then redis.call('ZADD', k(P, 'idx', 'group', group), 0, sid) end
   redis.call('ZREM', k(P, 'queue', s.routing or 'default'), sid)
   redis.call('HSET', skey, 'agent_id', aid, 'group', group or '', 'level', level_name or '',
@@ -215,9 +212,12 @@ local function enqueue(sid, s, to_status, qgroup, qlevel)
   s.agent_id = nil
 end
 
--- Tries to place a queued session; returns the chosen agent or nil.
+-- Tries to place a queued session; returns the chosen agent or nil. A manual
+-- policy places nothing: its agents take sessions from the queue themselves
+-- (after a reopen and a transfer to a group too).
 local function place(sid, s)
   local pol = policy(s.routing)
+  if pol.mode == 'manual' then return nil end
   local pname = s.routing or 'default'
   local nrt = is_nrt(s)
   if s.queue_group and s.queue_group ~= '' then

@@ -513,6 +513,71 @@ static void test_autoforward_realtime(void)
     CHECK_INT(rint_("HGET {og}:agent:%s chats", a), 0);
 }
 
+/* ----------------------------------- conversations started through the API */
+
+/* #14.18: a conversation an agent starts is theirs like an assigned one (found
+ * by the agent_id filter, counted, returned to the queue when they go
+ * offline); one the admin token starts waits in the routing queue. */
+static void test_started_sessions(void)
+{
+    char cat[48], cat_tok[80], s1[48], s2[48], path[160];
+    long st;
+    free(og_test_redis_cli(&rs, "DEL {og}:queue:default"));
+    create_agent("{\"name\":\"Cat\",\"email\":\"cat@t.io\",\"groups\":[\"nobody\"],"
+                 "\"max_chats\":5}",
+                 cat, cat_tok);
+    set_presence(cat, cat_tok, "online");
+    customer(&d1, "u-st1", "hello", s1);
+    customer(&d1, "u-st2", "hello", s2);
+    for (int i = 0; i < 2; i++) { /* closed by a manager (codes are required) */
+        snprintf(path, sizeof path, "/sessions/%s/close", i ? s2 : s1);
+        json_object_put(api(&d1, SEED_TOKEN, "POST", path,
+                            "{\"reason\":\"solved\",\"success_codes\":[\"sale\"]}", &st));
+        CHECK_INT(st, 200);
+    }
+    long long chats = rint_("HGET {og}:agent:%s chats", cat);
+    json_object *j = api(&d1, cat_tok, "POST", "/sessions",
+                         "{\"channel\":\"demo\",\"external_id\":\"u-st1\",\"text\":\"hi\"}",
+                         &st);
+    CHECK_INT(st, 201);
+    json_object *ses = NULL;
+    json_object_object_get_ex(j, "session", &ses);
+    CHECK_STR(jget(ses, "id"), s1);
+    CHECK_STR(jget(ses, "agent_id"), cat);
+    CHECK_STR(jget(ses, "status"), "awaiting");
+    json_object_put(j);
+    CHECK_INT(rint_("HGET {og}:agent:%s chats", cat), chats + 1);
+    CHECK_INT(rint_("SISMEMBER {og}:agent:%s:sessions %s", cat, s1), 1);
+    snprintf(path, sizeof path, "/sessions?agent_id=%s", cat);
+    json_object *l = api(&d1, NULL, "GET", path, NULL, &st), *items = NULL;
+    json_object_object_get_ex(l, "items", &items);
+    int found = 0;
+    for (size_t i = 0; items && i < json_object_array_length(items); i++)
+        found |= jget(json_object_array_get_idx(items, i), "id") &&
+                 !strcmp(jget(json_object_array_get_idx(items, i), "id"), s1);
+    CHECK(found);
+    json_object_put(l);
+    set_presence(cat, cat_tok, "offline"); /* her open sessions go back to the queue */
+    char *a = ses_field(s1, "agent_id"), *stt = ses_field(s1, "status");
+    CHECK(!strcmp(stt, "new") || !strcmp(stt, "active")); /* queued, or placed again */
+    CHECK(strcmp(a, cat) != 0);
+    free(a), free(stt);
+    CHECK_INT(rint_("SCARD {og}:agent:%s:sessions", cat), 0);
+
+    j = api(&d1, NULL, "POST", "/sessions",
+            "{\"channel\":\"demo\",\"external_id\":\"u-st2\",\"text\":\"news\"}", &st);
+    CHECK_INT(st, 201);
+    ses = NULL;
+    json_object_object_get_ex(j, "session", &ses);
+    CHECK_STR(jget(ses, "status"), "new");
+    CHECK(jget(ses, "agent_id") == NULL);
+    json_object_put(j);
+    a = ses_field(s2, "agent_id");
+    /* queued (or already placed by routing if an agent was free) */
+    CHECK(rint_("ZSCORE {og}:queue:default %s", s2) > 0 || *a);
+    free(a);
+}
+
 int main(void)
 {
     if (og_test_redis_start(&rs) != 0)
@@ -538,6 +603,7 @@ int main(void)
     test_roles_tokens();
     test_hammer();
     test_autoforward_realtime();
+    test_started_sessions();
     CHECK_INT(og_test_daemon_stop(&d1), 0);
     CHECK_INT(og_test_daemon_stop(&d2), 0);
     og_test_daemon_free(&d1);

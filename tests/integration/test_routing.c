@@ -464,6 +464,62 @@ static void test_manual(void)
     CHECK_INT(res.err, OG_OK);
     og_routing_result_free(&res);
     CHECK_INT(rint_("HGET {t}:agent:%s chats", a), 1);
+
+    /* #14.17: in manual mode nothing is pushed on reopen either, nor on a
+     * transfer to a group: the session waits in the queue to be taken */
+    char b[48];
+    agent(rt, "b@x.io", "[\"g\"]", 5, b);
+    presence(rt, b, "online");
+    og_routing_close(rt, &as_admin, s, "solved", NULL, 0, &res);
+    CHECK_INT(res.err, OG_OK);
+    og_routing_result_free(&res);
+    og_routing_reopen(rt, &as_admin, s, &res);
+    CHECK_INT(res.err, OG_OK);
+    og_routing_result_free(&res);
+    char *st = field(s, "status"), *ag = field(s, "agent_id");
+    CHECK_STR(st, "new");
+    CHECK_STR(ag, "");
+    free(st), free(ag);
+    og_routing_assign(rt, (struct og_viewer[]){as_mgr(a)}, s, NULL, &res);
+    CHECK_INT(res.err, OG_OK);
+    og_routing_result_free(&res);
+    og_routing_transfer(rt, (struct og_viewer[]){as_mgr(a)}, s, NULL, "g", "for b", &res);
+    CHECK_INT(res.err, OG_OK);
+    og_routing_result_free(&res);
+    st = field(s, "status"), ag = field(s, "agent_id");
+    CHECK_STR(st, "transferred");
+    CHECK_STR(ag, "");
+    free(st), free(ag);
+    og_core_free(rt);
+}
+
+/* ------------------------------------------------ the access rule (core) */
+
+/* og_session_check: an agent sees its group's queue but acts (replies,
+ * closes, transfers) only on its own sessions; a manager acts on any; a
+ * session of another group's queue is not found for the agent. */
+static void test_access_rule(void)
+{
+    reset();
+    struct og_core *rt = engine("{" ONE("g1", "least_chats") "}");
+    char a[48], s[48];
+    agent(rt, "acc@x.io", "[\"g\"]", 5, a);
+    new_session("g1", 0, s); /* queued: a is offline */
+    const char *g[] = {"g"}, *other[] = {"h"};
+    struct og_viewer ag = {OG_ROLE_AGENT, a, g, 1}, stranger = {OG_ROLE_AGENT, a, other, 1};
+    char msg[160];
+    CHECK_INT(og_session_check(rt, &ag, s, OG_SESSION_SEE, msg, sizeof msg), OG_OK);
+    CHECK_INT(og_session_check(rt, &ag, s, OG_SESSION_ACT, msg, sizeof msg), OG_ERR_FORBIDDEN);
+    CHECK(strstr(msg, "assigned agent") != NULL);
+    CHECK_INT(og_session_check(rt, &stranger, s, OG_SESSION_SEE, NULL, 0), OG_ERR_NOT_FOUND);
+    struct og_viewer m = as_mgr(NULL);
+    CHECK_INT(og_session_check(rt, &m, s, OG_SESSION_ACT, NULL, 0), OG_OK);
+    struct og_routing_result res;
+    og_routing_assign(rt, &ag, s, NULL, &res); /* she takes it: now hers to act on */
+    CHECK_INT(res.err, OG_OK);
+    og_routing_result_free(&res);
+    CHECK_INT(og_session_check(rt, &ag, s, OG_SESSION_ACT, NULL, 0), OG_OK);
+    CHECK_INT(og_session_check(rt, &stranger, s, OG_SESSION_SEE, NULL, 0), OG_OK); /* her own */
     og_core_free(rt);
 }
 
@@ -624,6 +680,7 @@ int main(void)
     autoforward(0);
     autoforward(1);
     test_manual();
+    test_access_rule();
     test_race();
     test_timer_race();
     test_ip_allowlist();
