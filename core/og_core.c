@@ -175,8 +175,45 @@ static void render_tail(struct og_buf *b, const struct og_inbound *m, const char
 
 #define S(x) ((x) ? (x) : "")
 
-og_err og_core_ingest(struct og_core *c, const struct og_channel *ch, const struct og_inbound *m,
+static og_err ingest(struct og_core *c, const struct og_channel *ch, const struct og_inbound *m,
+                     struct og_ingest_result *res);
+
+/* A platform's string as it is stored and shown: invalid UTF-8 becomes
+ * U+FFFD (the raw payload keeps the bytes as they came), so every JSON
+ * omnigate renders from it is valid. s itself when it is valid (nearly
+ * always), else a fixed copy kept in own[*n]. */
+static const char *utf8(const char *s, char **own, int *n)
+{
+    if (!s || og_utf8_valid(s, strlen(s)))
+        return s;
+    return own[(*n)++] = og_utf8_fix(s, strlen(s), NULL);
+}
+
+og_err og_core_ingest(struct og_core *c, const struct og_channel *ch, const struct og_inbound *in,
                       struct og_ingest_result *res)
+{
+    char *own[12];
+    int n_own = 0;
+    struct og_inbound fixed = *in;
+    const struct og_inbound *m = &fixed;
+    fixed.from.external_id = utf8(in->from.external_id, own, &n_own);
+    fixed.from.name = utf8(in->from.name, own, &n_own);
+    fixed.from.username = utf8(in->from.username, own, &n_own);
+    fixed.from.avatar_url = utf8(in->from.avatar_url, own, &n_own);
+    fixed.from.phone = utf8(in->from.phone, own, &n_own);
+    fixed.from.email = utf8(in->from.email, own, &n_own);
+    fixed.thread_id = utf8(in->thread_id, own, &n_own);
+    fixed.provider_message_id = utf8(in->provider_message_id, own, &n_own);
+    fixed.reply_to_provider_id = utf8(in->reply_to_provider_id, own, &n_own);
+    fixed.reply_token = utf8(in->reply_token, own, &n_own);
+    og_err rc = ingest(c, ch, m, res);
+    while (n_own > 0)
+        free(own[--n_own]);
+    return rc;
+}
+
+static og_err ingest(struct og_core *c, const struct og_channel *ch, const struct og_inbound *m,
+                     struct og_ingest_result *res)
 {
     memset(res, 0, sizeof *res);
     int64_t now = og_now_ms(), t0 = og_mono_ms();

@@ -1,12 +1,16 @@
 /* og_json - the JSON part of the services table: a thin veneer over json-c
  * so plugins link nothing. struct og_json is json_object underneath. */
 #include "og_json.h"
+#include "og_util.h"
 
 #include <json-c/json.h>
 #include <stdlib.h>
 #include <string.h>
 
 #define J(x) ((json_object *)(x))
+
+static long nul_escape(const char *buf, size_t len);
+static long duplicate_key(const char *buf, size_t end, json_object *root);
 
 json_object *og_json_parse_strict(const char *buf, size_t len, unsigned flags,
                                   struct og_json_error *err)
@@ -80,7 +84,124 @@ json_object *og_json_parse_strict(const char *buf, size_t len, unsigned flags,
             err->what = "unexpected data after the top-level value";
             return NULL;
         }
+    long at = nul_escape(buf + skip, end - skip);
+    if (at >= 0) {
+        json_object_put(o);
+        err->offset = skip + (size_t)at;
+        err->what = "a string holds a NUL character (\\u0000)";
+        return NULL;
+    }
+    at = duplicate_key(buf + skip, end - skip, o);
+    if (at >= 0) {
+        json_object_put(o);
+        err->offset = skip + (size_t)at;
+        err->what = "an object has the same key twice";
+        return NULL;
+    }
     return o;
+}
+
+/* The offset of the first "\u0000" escape in JSON text (only strings hold
+ * escapes), or -1. A NUL would cut the string short wherever C reads it
+ * ("a\u0000b" taken for "a"), so it is refused instead. */
+static long nul_escape(const char *buf, size_t len)
+{
+    for (size_t i = 0; i + 1 < len; i++) {
+        if (buf[i] != '\\')
+            continue;
+        if (buf[i + 1] == 'u' && i + 5 < len && memcmp(buf + i + 2, "0000", 4) == 0)
+            return (long)i;
+        i++; /* the escaped character */
+    }
+    return -1;
+}
+
+/* Duplicate keys: json-c keeps the last, so {"a":1,"a":2} would read as
+ * {"a":2}, and two readers could disagree about one document. The text's
+ * objects, in the order their braces open, are the tree's objects in
+ * depth-first pre-order; an object whose text has more keys than json-c
+ * kept had a duplicate. Returns the offset of its opening brace, or -1.
+ * The text is known to be valid JSON here. */
+struct dup_scan {
+    size_t *keys, *at; /* per object: keys seen, offset of its brace */
+    size_t n, cap;
+};
+
+static void dup_scan_text(const char *buf, size_t end, struct dup_scan *d)
+{
+    char stack[OG_JSON_MAX_DEPTH + 2];
+    size_t open[OG_JSON_MAX_DEPTH + 2];
+    int depth = 0;
+    char prev = 0; /* the last significant character outside strings */
+    for (size_t i = 0; i < end; i++) {
+        char ch = buf[i];
+        if (ch == '"') {
+            if (depth > 0 && stack[depth - 1] == '{' && (prev == '{' || prev == ','))
+                d->keys[open[depth - 1]]++;
+            for (i++; i < end && buf[i] != '"'; i++)
+                if (buf[i] == '\\')
+                    i++;
+            prev = '"';
+        } else if (ch == '{' || ch == '[') {
+            if (ch == '{') {
+                if (d->n == d->cap) {
+                    d->cap = d->cap ? 2 * d->cap : 16;
+                    d->keys = og_realloc(d->keys, d->cap * sizeof *d->keys);
+                    d->at = og_realloc(d->at, d->cap * sizeof *d->at);
+                }
+                d->keys[d->n] = 0;
+                d->at[d->n] = i;
+            }
+            if (depth < OG_JSON_MAX_DEPTH + 1) {
+                stack[depth] = ch;
+                open[depth] = ch == '{' ? d->n : 0;
+                depth++;
+            }
+            if (ch == '{')
+                d->n++;
+            prev = ch;
+        } else if (ch == '}' || ch == ']') {
+            if (depth > 0)
+                depth--;
+            prev = ch;
+        } else if (ch != ' ' && ch != '\t' && ch != '\r' && ch != '\n') {
+            prev = ch;
+        }
+    }
+}
+
+static long dup_walk(json_object *o, const struct dup_scan *d, size_t *k)
+{
+    if (json_object_is_type(o, json_type_object)) {
+        size_t me = (*k)++;
+        if (me < d->n && (size_t)json_object_object_length(o) < d->keys[me])
+            return (long)d->at[me];
+        json_object_object_foreach(o, key, v)
+        {
+            (void)key;
+            long r = dup_walk(v, d, k);
+            if (r >= 0)
+                return r;
+        }
+    } else if (json_object_is_type(o, json_type_array)) {
+        for (size_t i = 0; i < json_object_array_length(o); i++) {
+            long r = dup_walk(json_object_array_get_idx(o, i), d, k);
+            if (r >= 0)
+                return r;
+        }
+    }
+    return -1;
+}
+
+static long duplicate_key(const char *buf, size_t end, json_object *root)
+{
+    struct dup_scan d = {0};
+    dup_scan_text(buf, end, &d);
+    size_t k = 0;
+    long r = d.n ? dup_walk(root, &d, &k) : -1;
+    free(d.keys);
+    free(d.at);
+    return r;
 }
 
 static struct og_json *jparse(const char *buf, size_t len)

@@ -297,6 +297,68 @@ void og_buf_printf(struct og_buf *b, const char *fmt, ...)
     free(big);
 }
 
+size_t og_utf8_seq(const unsigned char *p, size_t n)
+{
+    if (n == 0)
+        return 0;
+    unsigned char c = p[0];
+    if (c < 0x80)
+        return 1;
+    size_t len;
+    unsigned char lo = 0x80, hi = 0xbf; /* the second byte's range (RFC 3629) */
+    if (c >= 0xc2 && c <= 0xdf)
+        len = 2;
+    else if (c >= 0xe0 && c <= 0xef) {
+        len = 3;
+        lo = c == 0xe0 ? 0xa0 : 0x80; /* no overlong forms */
+        hi = c == 0xed ? 0x9f : 0xbf; /* no surrogates */
+    } else if (c >= 0xf0 && c <= 0xf4) {
+        len = 4;
+        lo = c == 0xf0 ? 0x90 : 0x80;
+        hi = c == 0xf4 ? 0x8f : 0xbf; /* nothing above U+10FFFF */
+    } else
+        return 0;
+    if (n < len || p[1] < lo || p[1] > hi)
+        return 0;
+    for (size_t i = 2; i < len; i++)
+        if ((p[i] & 0xc0) != 0x80)
+            return 0;
+    return len;
+}
+
+int og_utf8_valid(const char *s, size_t n)
+{
+    const unsigned char *p = (const unsigned char *)s;
+    for (size_t i = 0; i < n;) {
+        size_t k = og_utf8_seq(p + i, n - i);
+        if (k == 0)
+            return 0;
+        i += k;
+    }
+    return 1;
+}
+
+char *og_utf8_fix(const char *s, size_t n, size_t *outlen)
+{
+    struct og_buf b = {0};
+    const unsigned char *p = (const unsigned char *)s;
+    size_t run = 0, i = 0;
+    while (i < n) {
+        size_t k = og_utf8_seq(p + i, n - i);
+        if (k) {
+            i += k;
+            continue;
+        }
+        og_buf_append(&b, s + run, i - run);
+        og_buf_append(&b, "\xEF\xBF\xBD", 3); /* U+FFFD for the byte that cannot start one */
+        run = ++i;
+    }
+    og_buf_append(&b, s + run, n - run);
+    if (outlen)
+        *outlen = b.len;
+    return b.data ? b.data : og_strdup("");
+}
+
 void og_buf_json_str(struct og_buf *b, const char *s)
 {
     if (!s) {
@@ -305,9 +367,10 @@ void og_buf_json_str(struct og_buf *b, const char *s)
     }
     og_buf_append(b, "\"", 1);
     const char *run = s;
-    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+    for (const unsigned char *p = (const unsigned char *)s; *p;) {
         const char *esc = NULL;
         char u[8];
+        size_t skip = 1;
         switch (*p) {
         case '"': esc = "\\\""; break;
         case '\\': esc = "\\\\"; break;
@@ -318,13 +381,22 @@ void og_buf_json_str(struct og_buf *b, const char *s)
             if (*p < 0x20) {
                 snprintf(u, sizeof u, "\\u%04x", *p);
                 esc = u;
+            } else if (*p >= 0x80) {
+                /* Only valid UTF-8 leaves: a byte that starts no valid
+                 * sequence becomes U+FFFD, so the JSON is always valid. */
+                skip = og_utf8_seq(p, strnlen((const char *)p, 4));
+                if (skip == 0) {
+                    esc = "\xEF\xBF\xBD";
+                    skip = 1;
+                }
             }
         }
         if (esc) {
             og_buf_append(b, run, (size_t)((const char *)p - run));
             og_buf_puts(b, esc);
-            run = (const char *)p + 1;
+            run = (const char *)p + skip;
         }
+        p += skip;
     }
     og_buf_puts(b, run);
     og_buf_append(b, "\"", 1);

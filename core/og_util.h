@@ -61,7 +61,15 @@ struct og_buf {
 void og_buf_append(struct og_buf *b, const void *p, size_t n);
 void og_buf_puts(struct og_buf *b, const char *s);
 void og_buf_printf(struct og_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-/* Appends s as a JSON string literal, quotes included. NULL -> null. */
+/* UTF-8 (RFC 3629: no overlong forms, surrogates or code points above
+ * U+10FFFF). og_utf8_seq: the length of the valid sequence at p (1..4), 0
+ * when none starts there. og_utf8_fix: a copy of s[0..n) with every byte
+ * that starts no valid sequence replaced by U+FFFD. [xfer] */
+size_t og_utf8_seq(const unsigned char *p, size_t n);
+int og_utf8_valid(const char *s, size_t n);
+char *og_utf8_fix(const char *s, size_t n, size_t *outlen);
+/* Appends s as a JSON string literal, quotes included; invalid UTF-8
+ * becomes U+FFFD, so the result is always valid JSON. NULL -> null. */
 void og_buf_json_str(struct og_buf *b, const char *s);
 void og_buf_free(struct og_buf *b);
 #endif

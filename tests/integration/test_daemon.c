@@ -131,6 +131,14 @@ int main(void)
     free(r.body);
     CHECK_INT(post_signed(&d, "{\"id\":\"evt-c\",\"from\":"), 400);
     CHECK_INT(post_signed(&d, "[1,2,3]"), 400);
+    /* a NUL in an id would make "a\u0000b" a duplicate of "a" (#14.13);
+     * a key twice is read differently by different readers (#14.14) */
+    CHECK_INT(post_signed(&d, "{\"id\":\"evt-n\\u0000x\",\"from\":{\"id\":\"u-9\"},"
+                              "\"text\":\"x\"}"),
+              400);
+    CHECK_INT(post_signed(&d, "{\"id\":\"evt-d\",\"id\":\"evt-e\",\"from\":{\"id\":\"u-9\"},"
+                              "\"text\":\"x\"}"),
+              400);
     char *big = og_malloc(5001);
     memset(big, 'a', 5000);
     big[5000] = 0;
