@@ -110,6 +110,13 @@ og_err og_core_retarget(struct og_core *c, const char *url, char *errbuf, size_t
 
 int og_core_ping(struct og_core *c) { return og_redis_ping(c->redis); }
 
+int og_core_health(struct og_core *c, char *why, size_t whylen)
+{
+    char key[96];
+    snprintf(key, sizeof key, "%s:health", c->tag);
+    return og_redis_health(c->redis, key, why, whylen);
+}
+
 const struct og_core_stats *og_core_stats(const struct og_core *c) { return &c->stats; }
 
 unsigned long long og_core_ingest_batches(struct og_core *c)

@@ -46,6 +46,9 @@ void og_core_free(struct og_core *c);
 og_err og_core_retarget(struct og_core *c, const char *url, char *errbuf, size_t errlen);
 /* 1 when Redis answers a PING now. */
 int og_core_ping(struct og_core *c);
+/* 1 when Redis takes a write now; else 0 and why ("unreachable", or Redis's
+ * refusal, e.g. out of memory). For /readyz. */
+int og_core_health(struct og_core *c, char *why, size_t whylen);
 
 /* Monotonic counters for /metrics. */
 struct og_core_stats {

@@ -27,6 +27,8 @@ struct og_redis {
     struct og_redis_slot *slots;
     int n;
     int64_t retry_at_ms;   /* no connect attempts before this (monotonic) */
+    char last_refusal[160]; /* the last "try later" error reply, under mu */
+    int64_t last_refusal_ms;
     int64_t backoff_ms;
     int down_logged;
 };
@@ -229,10 +231,15 @@ static og_err run(struct og_redis *r, int argc, const char **argv, const size_t 
             return OG_ERR_UNAVAILABLE;
         }
     }
-    /* LOADING / MASTERDOWN errors mean Redis is there but cannot serve yet. */
-    if (rep->type == REDIS_REPLY_ERROR &&
-        (strncmp(rep->str, "LOADING", 7) == 0 || strncmp(rep->str, "MASTERDOWN", 10) == 0 ||
-         strncmp(rep->str, "MISCONF", 7) == 0)) {
+    /* Redis is there but cannot take this now (loading, out of memory, a
+     * replica, a failed disk): "try later", as when it is down. */
+    if (rep->type == REDIS_REPLY_ERROR && og_redis_try_later(rep->str)) {
+        pthread_mutex_lock(&r->mu);
+        snprintf(r->last_refusal, sizeof r->last_refusal, "%.*s",
+                 (int)strcspn(rep->str, "\r\n"), rep->str);
+        r->last_refusal_ms = og_mono_ms();
+        pthread_mutex_unlock(&r->mu);
+        og_warn("redis: cannot take commands now: %s", r->last_refusal);
         freeReplyObject(rep);
         release(r, i, 0);
         return OG_ERR_UNAVAILABLE;
@@ -265,6 +272,41 @@ og_err og_redis_cmd(struct og_redis *r, redisReply **reply, const char *fmt, ...
     release(r, i, 0);
     *reply = rep;
     return OG_OK;
+}
+
+int og_redis_try_later(const char *err)
+{
+    static const char *const prefix[] = {"LOADING", "MASTERDOWN", "MISCONF", "OOM ",
+                                         "BUSY ",   "READONLY ", "TRYAGAIN"};
+    static const char *const inside[] = {"OOM command not allowed", "READONLY You can't write",
+                                         "-MISCONF "};
+    for (size_t k = 0; err && k < sizeof prefix / sizeof *prefix; k++)
+        if (strncmp(err, prefix[k], strlen(prefix[k])) == 0)
+            return 1;
+    for (size_t k = 0; err && k < sizeof inside / sizeof *inside; k++)
+        if (strstr(err, inside[k]))
+            return 1; /* a script's write refused: "ERR Error running script ... -OOM ..." */
+    return 0;
+}
+
+int og_redis_health(struct og_redis *r, const char *probe_key, char *why, size_t whylen)
+{
+    redisReply *rep = NULL;
+    const char *argv[] = {"SET", probe_key, "1", "PX", "10000"};
+    og_err e = run(r, 5, argv, NULL, &rep);
+    if (e == OG_OK && rep->type == REDIS_REPLY_STATUS) {
+        freeReplyObject(rep);
+        return 1;
+    }
+    pthread_mutex_lock(&r->mu);
+    snprintf(why, whylen, "%s",
+             e == OG_OK ? (rep->type == REDIS_REPLY_ERROR ? rep->str : "unexpected reply")
+             : og_mono_ms() - r->last_refusal_ms < 2000 ? r->last_refusal
+                                                       : "unreachable");
+    pthread_mutex_unlock(&r->mu);
+    if (rep)
+        freeReplyObject(rep);
+    return 0;
 }
 
 int og_redis_ping(struct og_redis *r)

@@ -51,4 +51,12 @@ og_err og_redis_eval(struct og_redis *r, struct og_script *s, int nkeys, int arg
                      const char **argv, const size_t *lens, redisReply **reply);
 /* 1 when a PING succeeds now. */
 int og_redis_ping(struct og_redis *r);
+/* 1 when Redis takes a write now (a SET of probe_key that expires): a Redis
+ * out of memory still answers PING. Else 0 and why ("unreachable", or the
+ * refusal: "OOM command not allowed..."). */
+int og_redis_health(struct og_redis *r, const char *probe_key, char *why, size_t whylen);
+/* 1 when an error reply means "Redis cannot take this now, try later"
+ * (LOADING, OOM, BUSY, MASTERDOWN, READONLY, MISCONF, TRYAGAIN; also inside
+ * a script's error). Such replies become OG_ERR_UNAVAILABLE (503). */
+int og_redis_try_later(const char *err);
 #endif

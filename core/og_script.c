@@ -12,14 +12,7 @@ struct og_script *og_core_lua(struct og_core *c, enum og_lua id)
     return c->lua[id];
 }
 
-int og_script_busy_error(const char *err)
-{
-    static const char *const busy[] = {"OOM ", "LOADING ", "BUSY ", "MASTERDOWN ", "READONLY "};
-    for (size_t i = 0; err && i < sizeof busy / sizeof *busy; i++)
-        if (strncmp(err, busy[i], strlen(busy[i])) == 0)
-            return 1;
-    return 0;
-}
+int og_script_busy_error(const char *err) { return og_redis_try_later(err); }
 
 og_err og_script_reply(const char *name, const redisReply *r, char *msg, size_t msglen)
 {
@@ -40,10 +33,15 @@ og_err og_script_reply(const char *name, const redisReply *r, char *msg, size_t 
         return OG_ERR_INTERNAL;
     }
     og_err e = og_err_from_name(r->element[1]->str);
+    const char *text = r->elements >= 3 && r->element[2]->type == REDIS_REPLY_STRING
+                           ? r->element[2]->str
+                           : "";
     if (msg && msglen)
-        snprintf(msg, msglen, "%s",
-                 r->elements >= 3 && r->element[2]->type == REDIS_REPLY_STRING ? r->element[2]->str
-                                                                               : "");
+        snprintf(msg, msglen, "%s", text);
+    /* a write the script's pcall caught because Redis is full (or loading,
+     * or a replica): try later, like the same refusal outside a script */
+    if (e == OG_ERR_INTERNAL && og_redis_try_later(text))
+        return OG_ERR_UNAVAILABLE;
     if (e == OG_ERR_INTERNAL)
         og_error("script %s: %s%s%s", name, r->element[1]->str, msg && *msg ? ": " : "",
                  msg ? msg : "");

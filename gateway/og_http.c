@@ -131,12 +131,23 @@ static void dispatch(struct og_gateway *g, struct MHD_Connection *conn, const ch
         return;
     }
     if (strcmp(method, "GET") == 0 && strcmp(url, "/readyz") == 0) {
-        int redis_ok = og_core_ping(g->core);
+        /* ready = Redis takes a write (one out of memory still answers PING)
+         * and the connectors run */
+        char why[160] = "";
+        int redis_ok = og_core_health(g->core, why, sizeof why);
         int ready = redis_ok && atomic_load(&g->ready) && !atomic_load(&g->stopping);
-        og_reply_json(r, ready ? 200 : 503,
-                      og_sprintf("{\"status\":\"%s\",\"redis\":%s,\"connectors\":%s}",
-                                 ready ? "ready" : "not_ready", redis_ok ? "true" : "false",
-                                 atomic_load(&g->ready) ? "true" : "false"));
+        struct og_buf b = {0};
+        og_buf_printf(&b, "{\"status\":\"%s\",\"redis\":%s,\"connectors\":%s",
+                      ready ? "ready" : "not_ready", redis_ok ? "true" : "false",
+                      atomic_load(&g->ready) ? "true" : "false");
+        if (!redis_ok) {
+            og_buf_puts(&b, ",\"redis_error\":");
+            og_buf_json_str(&b, why);
+        }
+        og_buf_puts(&b, "}");
+        og_reply_json(r, ready ? 200 : 503, b.data);
+        if (!ready)
+            og_reply_header(r, "Retry-After", "1");
         return;
     }
     if (strcmp(method, "GET") == 0 && strcmp(url, "/metrics") == 0) {

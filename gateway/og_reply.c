@@ -83,6 +83,8 @@ void og_reply_err(struct og_reply *r, og_err e, const char *message)
 {
     const struct og_reply_row *row = row_of(e);
     error_body(r, row->status, row->code, message ? message : og_strerror(e));
+    if (row->status == 503) /* Redis down or full: platforms and clients try again */
+        og_reply_header(r, "Retry-After", "1");
 }
 
 void og_reply_code(struct og_reply *r, const char *code, const char *message)
