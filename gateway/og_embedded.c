@@ -358,7 +358,7 @@ static int stop_stale(struct og_embedded *e)
     return -1;
 }
 
-/* Takes the data_dir lock, or says who (probably) holds it. */
+/* Takes the data_dir lock; held by another omnigate, it is an error. */
 static int take_lock(struct og_embedded *e)
 {
     e->lock_fd = open(e->lockfile, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
