@@ -6,7 +6,8 @@
 #   2. `systemd-analyze verify` of the installed unit prints nothing;
 #   3. the installed daemon accepts every installed example config
 #      (/usr/share/omnigate/*.json, their ${ENV} secrets set) and the
-#      service's /etc/omnigate/omnigate.json, with its default connectors;
+#      service's /etc/omnigate/omnigate.json (also as user omnigate, who
+#      must be able to read it), with its default connectors;
 #   4. the installed example config (omnigate.example.json) and the service's
 #      config are each started once as user omnigate in /var/lib/omnigate, as
 #      the unit would (on a free port: only a copy's "listen" differs):
@@ -72,6 +73,10 @@ for c in /usr/share/omnigate/*.json /etc/omnigate/omnigate.json; do
     (cd "$tmp" && env -i PATH=/usr/bin:/bin "${secrets[@]}" /usr/bin/omnigate --config "$c" --check) ||
         fail "--check $c"
 done
+# the service's user can read its config (/etc/omnigate is root:omnigate 0750)
+(cd /var/lib/omnigate && setpriv --reuid=omnigate --regid=omnigate --init-groups \
+    env -i PATH=/usr/bin:/bin "${secrets[@]}" /usr/bin/omnigate \
+    --config /etc/omnigate/omnigate.json --check) || fail "user omnigate: --check /etc/omnigate/omnigate.json"
 
 # 4. one start of a config as the service would run it: user omnigate, in
 # /var/lib/omnigate, with a clean environment plus the secrets.
