@@ -1,29 +1,35 @@
 # omnigate - the two commands a newcomer needs (see README.md):
-#   make run    install what is missing, build, run on the embedded default
-#   make test   install what is missing, build with -Werror, run every test
+#   make run    install what running needs, build, run on the embedded default
+#   make test   install that and the test servers, build with -Werror, run every test
 # and a few more: test-asan (AddressSanitizer + UBSan), fuzz (clang,
 # libFuzzer, briefly), bench (figures), example (out-of-tree plugin build),
-# install (PREFIX=/usr/local).
+# install (PREFIX=/usr/local), deb (a Debian package with CPack) and
+# deb-check (installs that package on this machine and starts it once).
 
 BUILD   ?= build
 PREFIX  ?= /usr/local
 JOBS    ?= $(shell nproc 2>/dev/null || echo 2)
 SUDO    := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-# Debian 12 / Ubuntu packages, see ../shared/TOOLCHAIN.md. libcurl4-gnutls-dev,
+# Debian 12 packages, see ../shared/TOOLCHAIN.md. libcurl4-gnutls-dev,
 # not the OpenSSL flavour: that one conflicts with libetpan-dev.
-PKGS := cmake pkg-config gcc make curl openssl ca-certificates \
+# RUN_PKGS: building and running (make run): the compiler and libraries,
+# redis-server for the embedded Redis, curl and openssl for README's demo.
+RUN_PKGS := cmake pkg-config gcc libc6-dev make curl openssl ca-certificates \
 	libcurl4-gnutls-dev libmicrohttpd-dev libssl-dev libjson-c-dev libhiredis-dev \
-	libetpan-dev libsasl2-modules redis-server redis-tools python3 python3-aiosmtpd \
-	dovecot-imapd dovecot-lmtpd
+	libetpan-dev libsasl2-modules redis-server
+# TEST_PKGS: what the tests start or call (make test, bench). On a machine
+# without a policy-rc.d that stops services, installing dovecot also starts
+# a system IMAP server on port 143: the reason make run does not install it.
+TEST_PKGS := redis-tools python3 python3-aiosmtpd dovecot-imapd dovecot-lmtpd
 FUZZ_PKGS := clang-14 libclang-rt-14-dev llvm-14
+# PACK_PKGS: make deb (dpkg-shlibdeps) and deb-check (systemd-analyze, adduser,
+# python3 to pick a free port).
+PACK_PKGS := dpkg-dev systemd adduser python3
 
-.PHONY: all deps deps-fuzz build run test test-asan fuzz bench example install clean
-
-all: build
-
-deps:
-	@missing=$$(for p in $(PKGS); do \
+# $(call apt_missing,PACKAGES): apt-get installs those not installed yet.
+define apt_missing
+	@missing=$$(for p in $(1); do \
 		dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q '^install ok installed' || echo $$p; \
 	done); \
 	if [ -n "$$missing" ]; then \
@@ -31,15 +37,24 @@ deps:
 		$(SUDO) apt-get update -q && \
 		$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $$missing; \
 	fi
+endef
+
+.PHONY: all deps deps-test deps-fuzz deps-pack build run test test-asan fuzz bench example \
+	install deb deb-check clean
+
+all: build
+
+deps:
+	$(call apt_missing,$(RUN_PKGS))
+
+deps-test: deps
+	$(call apt_missing,$(TEST_PKGS))
 
 deps-fuzz:
-	@missing=$$(for p in $(FUZZ_PKGS); do \
-		dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q '^install ok installed' || echo $$p; \
-	done); \
-	if [ -n "$$missing" ]; then \
-		$(SUDO) apt-get update -q && \
-		$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $$missing; \
-	fi
+	$(call apt_missing,$(FUZZ_PKGS))
+
+deps-pack: deps
+	$(call apt_missing,$(PACK_PKGS))
 
 build: deps
 	cmake -S . -B $(BUILD) -DOG_WERROR=ON
@@ -52,10 +67,10 @@ run: build
 	OMNIGATE_DEMO_SECRET=$${OMNIGATE_DEMO_SECRET:-demo-secret} \
 	./$(BUILD)/bin/omnigate --config config/omnigate.demo.json
 
-test: build
+test: deps-test build
 	cd $(BUILD) && ctest --output-on-failure -j2
 
-test-asan: deps
+test-asan: deps-test
 	cmake -S . -B $(BUILD)-asan -DOG_WERROR=ON -DOG_SANITIZE=ON -DOG_BUILD_BENCH=OFF
 	cmake --build $(BUILD)-asan -j$(JOBS)
 	cd $(BUILD)-asan && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
@@ -67,7 +82,7 @@ fuzz: deps deps-fuzz
 	cd $(BUILD)-fuzz && ASAN_SYMBOLIZER_PATH=/usr/lib/llvm-14/bin/llvm-symbolizer \
 		ctest --output-on-failure -R '^og-fuzz-'
 
-bench: build
+bench: deps-test build
 	@for b in $(BUILD)/bin/bench_*; do echo "== $$b"; $$b || exit 1; done
 
 # Builds the example connector out of tree against an installed omnigate,
@@ -83,5 +98,19 @@ example: build
 install: build
 	cmake --install $(BUILD) --prefix $(PREFIX)
 
+# The Debian package: its own tree configured for /usr, without tests, and
+# with the system files (systemd unit, /etc/omnigate). See packaging/.
+deb: deps-pack
+	cmake -S . -B $(BUILD)-deb -DOG_WERROR=ON -DOG_PACKAGE=ON -DCMAKE_INSTALL_PREFIX=/usr \
+		-DCMAKE_BUILD_TYPE=RelWithDebInfo -DOG_BUILD_TESTS=OFF -DOG_BUILD_BENCH=OFF
+	cmake --build $(BUILD)-deb -j$(JOBS)
+	cd $(BUILD)-deb && cpack -G DEB
+	@ls $(BUILD)-deb/omnigate_*.deb
+
+# Installs that package here with dpkg -i (as root), checks it and its
+# service, starts it once, stops it, and purges it: see packaging/check-deb.sh.
+deb-check: deb
+	$(SUDO) bash packaging/check-deb.sh $(BUILD)-deb
+
 clean:
-	rm -rf $(BUILD) $(BUILD)-asan $(BUILD)-fuzz
+	rm -rf $(BUILD) $(BUILD)-asan $(BUILD)-fuzz $(BUILD)-deb

@@ -91,7 +91,10 @@ void og_metrics_observe_hook(struct og_gateway *g, int64_t us);
 /* og_embedded.c */
 struct og_embedded;
 /* Starts redis-server on a unix socket in data_dir/redis with AOF on and
- * waits until it answers. *url gets "unix://..." [borrowed from e]. */
+ * waits until it answers (through a long AOF load; see og_embedded.c for the
+ * bounds). Refuses a data_dir another omnigate holds; stops a redis-server a
+ * previous run left there first. The child is sent SIGTERM if we die.
+ * *url gets "unix://..." [borrowed from e]. NULL on failure (logged). */
 struct og_embedded *og_embedded_start(const char *data_dir, const char *server,
                                       const char **url);
 void og_embedded_stop(struct og_embedded *e);
