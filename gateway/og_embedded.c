@@ -19,15 +19,16 @@
  * the death signal, and it runs with whatever arguments an older omnigate
  * gave it. Stopping costs one reload of the AOF, which start-up waits for. */
 #include "og_gateway.h"
+#include "og_probe.h"
 #include "og_log.h"
 #include "og_util.h"
 
 #include <errno.h>
 #include <fcntl.h>
-#include <hiredis/hiredis.h>
 #include <limits.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
@@ -116,76 +117,6 @@ static const char *describe(int status, char *buf, size_t len)
     return buf;
 }
 
-/* ------------------------------------------------- asking, by the socket
- *
- * probe_ping, probe_info and probe_shutdown are this file's only use of
- * hiredis: they ask a redis-server that no og_core uses yet (or any more)
- * through its socket, one short connection each. When .ci/layering's line
- * (the gateway does not call Redis) is enforced, these three move to core/
- * as they are; nothing else here needs Redis. */
-
-/* A connection to the socket with a short timeout, or NULL. [xfer] */
-static redisContext *connect_sock(const char *sock)
-{
-    struct timeval tv = {1, 0};
-    redisContext *c = redisConnectUnixWithTimeout(sock, tv);
-    if (c && !c->err && redisSetTimeout(c, tv) == REDIS_OK)
-        return c;
-    if (c)
-        redisFree(c);
-    return NULL;
-}
-
-enum ping { PING_OK, PING_LOADING, PING_ERROR, PING_SILENT };
-
-/* PINGs the server; an error reply other than LOADING is copied to err. */
-static enum ping probe_ping(const char *sock, char *err, size_t errlen)
-{
-    redisContext *c = connect_sock(sock);
-    if (!c)
-        return PING_SILENT;
-    redisReply *r = redisCommand(c, "PING");
-    enum ping res = PING_SILENT;
-    if (r && r->type == REDIS_REPLY_STATUS) {
-        res = PING_OK;
-    } else if (r && r->type == REDIS_REPLY_ERROR) {
-        res = strncmp(r->str, "LOADING", 7) == 0 ? PING_LOADING : PING_ERROR;
-        snprintf(err, errlen, "%s", r->str);
-    }
-    if (r)
-        freeReplyObject(r);
-    redisFree(c);
-    return res;
-}
-
-/* The text of INFO section (Redis answers it while loading), or NULL when
- * the server does not answer. [xfer] */
-static char *probe_info(const char *sock, const char *section)
-{
-    redisContext *c = connect_sock(sock);
-    redisReply *r = c ? redisCommand(c, "INFO %s", section) : NULL;
-    char *text = r && r->type == REDIS_REPLY_STRING ? og_strdup(r->str) : NULL;
-    if (r)
-        freeReplyObject(r);
-    if (c)
-        redisFree(c);
-    return text;
-}
-
-/* Sends SHUTDOWN (Redis fsyncs the AOF and exits). 1 when the server took
- * it: a SHUTDOWN that works gets no reply, the connection just closes. */
-static int probe_shutdown(const char *sock)
-{
-    redisContext *c = connect_sock(sock);
-    redisReply *r = c ? redisCommand(c, "SHUTDOWN") : NULL;
-    int taken = c && !r && c->err == REDIS_ERR_EOF;
-    if (r)
-        freeReplyObject(r);
-    if (c)
-        redisFree(c);
-    return taken;
-}
-
 /* --------------------------------------------------------------- start-up */
 
 /* The value of "name:" in an INFO text, copied to out ("" when absent). */
@@ -206,7 +137,7 @@ static void info_field(const char *info, const char *name, char *out, size_t out
 static void log_progress(const char *sock, int64_t waited_ms)
 {
     char perc[32] = "", eta[32] = "";
-    char *info = probe_info(sock, "persistence");
+    char *info = og_probe_info(sock, "persistence");
     info_field(info, "loading_loaded_perc", perc, sizeof perc);
     info_field(info, "loading_eta_seconds", eta, sizeof eta);
     free(info);
@@ -236,11 +167,11 @@ static int wait_ready(struct og_embedded *e, pid_t pid, int *status, int main_th
     int64_t silence = e->load_timeout_ms < EMB_SILENCE_MS ? e->load_timeout_ms : EMB_SILENCE_MS;
     char err[256] = "";
     for (;;) {
-        enum ping p = probe_ping(e->sock, err, sizeof err);
+        enum og_probe p = og_probe_ping(e->sock, err, sizeof err);
         int64_t now = og_mono_ms();
-        if (p == PING_OK)
+        if (p == OG_PROBE_OK)
             return 0;
-        if (p == PING_ERROR) {
+        if (p == OG_PROBE_ERROR) {
             og_error("embedded redis-server (pid %d) answers '%s'", (int)pid, err);
             return -1;
         }
@@ -250,7 +181,7 @@ static int wait_ready(struct og_embedded *e, pid_t pid, int *status, int main_th
                      describe(*status, how, sizeof how));
             return -1;
         }
-        if (p == PING_LOADING) {
+        if (p == OG_PROBE_LOADING) {
             last_answer = now;
             if (next_log < 0) {
                 og_info("embedded redis-server (pid %d) is loading its data; waiting", (int)pid);
@@ -270,7 +201,7 @@ static int wait_ready(struct og_embedded *e, pid_t pid, int *status, int main_th
             og_error("embedded redis-server: start-up interrupted by a stop signal");
             return -1;
         }
-        sleep_ms(p == PING_LOADING ? 100 : 20);
+        sleep_ms(p == OG_PROBE_LOADING ? 100 : 20);
     }
 }
 
@@ -332,7 +263,7 @@ static pid_t stale_pid(struct og_embedded *e)
         if (pid > 0 && pid <= INT_MAX && is_ours(e, (pid_t)pid))
             return (pid_t)pid;
     }
-    char *info = probe_info(e->sock, "server");
+    char *info = og_probe_info(e->sock, "server");
     info_field(info, "process_id", buf, sizeof buf);
     free(info);
     long pid = strtol(buf, NULL, 10);
@@ -361,7 +292,7 @@ static int stop_stale(struct og_embedded *e)
     og_warn("a redis-server of a previous run (pid %d) is still running on %s; stopping it "
             "before starting ours",
             (int)pid, e->sock);
-    if (probe_shutdown(e->sock) && gone_within(e, pid, EMB_STALE_SHUTDOWN_MS))
+    if (og_probe_shutdown(e->sock) && gone_within(e, pid, EMB_STALE_SHUTDOWN_MS))
         return 0;
     if (is_ours(e, pid))
         kill(pid, SIGTERM);
