@@ -16,7 +16,7 @@
 extern const char og_lua_prelude[], og_lua_ingest[], og_lua_sessions[], og_lua_contacts[],
     og_lua_agents[], og_lua_routing[], og_lua_outbox[], og_lua_outbox_reply[],
     og_lua_outbox_status[], og_lua_followups[], og_lua_webhook_admin[], og_lua_webhook_read[],
-    og_lua_webhook_step[], og_lua_webhook_fetch[], og_lua_webhook_skip[];
+    og_lua_webhook_step[], og_lua_webhook_fetch[], og_lua_webhook_skip[], og_lua_stream[];
 
 /* og_script.h's table: each enum og_lua with its name and text. */
 static const struct {
@@ -37,6 +37,7 @@ static const struct {
     [OG_LUA_WEBHOOK_STEP] = {"webhook_step", og_lua_webhook_step},
     [OG_LUA_WEBHOOK_FETCH] = {"webhook_fetch", og_lua_webhook_fetch},
     [OG_LUA_WEBHOOK_SKIP] = {"webhook_skip", og_lua_webhook_skip},
+    [OG_LUA_STREAM] = {"stream", og_lua_stream},
 };
 
 /* Group commit of ingest (og_batch.h). A batch of 32 messages keeps Redis

@@ -310,3 +310,36 @@ og_err og_stream_range(struct og_core *c, enum og_stream_id s, const char *after
     freeReplyObject(r);
     return e;
 }
+
+struct og_stream_stats og_stream_stats;
+
+og_err og_stream_trim(struct og_core *c, enum og_stream_id s, long long max, int64_t retain_ms,
+                      struct og_trim *t)
+{
+    memset(t, 0, sizeof *t);
+    char m[24], now[24], rt[24];
+    snprintf(m, sizeof m, "%lld", max);
+    snprintf(now, sizeof now, "%lld", (long long)og_now_ms());
+    snprintf(rt, sizeof rt, "%lld", (long long)retain_ms);
+    const char *argv[] = {c->tag, s == OG_STREAM_OUTBOX ? "outbox" : "events", m, now, rt};
+    redisReply *r = NULL;
+    og_err e = og_script_call(c, OG_LUA_STREAM, 5, argv, NULL, &r, NULL, 0);
+    if (e != OG_OK)
+        return e;
+    if (r->elements >= 5) {
+        t->removed = r->element[1]->integer;
+        t->owed_lost = r->element[2]->integer;
+        snprintf(t->first_lost, sizeof t->first_lost, "%s", r->element[3]->str);
+        t->length = r->element[4]->integer;
+    }
+    freeReplyObject(r);
+    atomic_fetch_add(&og_stream_stats.trimmed, (unsigned long long)t->removed);
+    if (t->owed_lost > 0) {
+        atomic_fetch_add(&og_stream_stats.owed_lost, (unsigned long long)t->owed_lost);
+        og_error("stream %s: over its bound of %lld entries: %lld entries a consumer had not "
+                 "acknowledged were removed, from %s on (a webhook consumer, the follow-ups or "
+                 "the senders fell that far behind)",
+                 argv[1], max, t->owed_lost, t->first_lost);
+    }
+    return OG_OK;
+}

@@ -22,6 +22,7 @@
 #define OG_STREAM_H
 #include "og_core.h"
 
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -86,6 +87,24 @@ og_err og_stream_tail_newest(struct og_stream_tail *t, char *id, size_t idsz);
  * last one. *n gets how many. */
 og_err og_stream_tail_read(struct og_stream_tail *t, char *pos, size_t possz, int count,
                            int block_ms, og_stream_fn fn, void *ud, size_t *n);
+/* Trims stream s below the oldest entry any consumer group still owes
+ * (pending, or not read yet), keeping every entry of the last retain_ms
+ * (clients resume from an id; 0 = none); only beyond max entries are owed
+ * entries cut, and then it is logged and counted (og_stream_stats). Called
+ * every second or so by the daemon. */
+struct og_trim {
+    long long removed;            /* entries removed */
+    long long owed_lost;          /* of which a group still owed */
+    char first_lost[48];          /* the oldest owed entry removed, or "" */
+    long long length;             /* entries left */
+};
+og_err og_stream_trim(struct og_core *c, enum og_stream_id s, long long max, int64_t retain_ms,
+                      struct og_trim *t);
+struct og_stream_stats {
+    atomic_ullong trimmed, owed_lost;
+};
+extern struct og_stream_stats og_stream_stats;
+
 /* Up to count entries after id (exclusive), oldest first, on the shared pool. */
 og_err og_stream_range(struct og_core *c, enum og_stream_id s, const char *after, int count,
                        og_stream_fn fn, void *ud, size_t *n);

@@ -3,6 +3,7 @@
  * scrape time (a scrape is rare, the hot path is not). */
 #include "og_gateway.h"
 #include "og_outbox.h"
+#include "og_stream.h"
 #include "og_webhooks.h"
 #include "og_util.h"
 
@@ -103,6 +104,17 @@ char *og_metrics_render(struct og_gateway *g)
                   "omnigate_webhook_attempts_total{outcome=\"dead\"} %llu\n",
                   atomic_load(&og_webhook_stats.ok), atomic_load(&og_webhook_stats.retried),
                   atomic_load(&og_webhook_stats.dead));
+
+    og_buf_printf(&b,
+                  "# HELP omnigate_stream_trimmed_total Stream entries trimmed (acknowledged "
+                  "by every consumer group, or past the bound).\n"
+                  "# TYPE omnigate_stream_trimmed_total counter\n"
+                  "omnigate_stream_trimmed_total %llu\n"
+                  "# HELP omnigate_stream_owed_lost_total Entries trimmed past a stream's bound "
+                  "before a consumer had them (logged).\n"
+                  "# TYPE omnigate_stream_owed_lost_total counter\n"
+                  "omnigate_stream_owed_lost_total %llu\n",
+                  atomic_load(&og_stream_stats.trimmed), atomic_load(&og_stream_stats.owed_lost));
 
     /* Depths from Redis; absent when Redis is down (the scrape still works). */
     long long n = 0;

@@ -6,6 +6,7 @@
 
 extern const struct og_worker og_worker_followups;
 extern const struct og_worker og_worker_webhooks;
+extern const struct og_worker og_worker_housekeeping;
 
 static const struct og_worker *const workers[] = {
     &og_worker_followups,
@@ -13,6 +14,7 @@ static const struct og_worker *const workers[] = {
     &og_worker_sse,
     &og_worker_routing,
     &og_worker_webhooks,
+    &og_worker_housekeeping,
     NULL, /* rows go above this line: &og_worker_<name>, */
 };
 

@@ -140,7 +140,7 @@ elseif op == 'pump' then
   local due = redis.call('ZRANGEBYSCORE', rk, '-inf', ARGV[3], 'LIMIT', 0, tonumber(ARGV[4]))
   for _, mid in ipairs(due) do
     redis.call('ZREM', rk, mid)
-    redis.call('XADD', OUTBOX, 'MAXLEN', '~', '1000000', '*', 'm', mid)
+    redis.call('XADD', OUTBOX, '*', 'm', mid)
   end
   return {'ok', #due}
 elseif op == 'windows' then

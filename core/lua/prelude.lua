@@ -14,7 +14,8 @@
 --   P:dedup:<ch>:<key>         string message id, expires after the dedup TTL
 --   P:idx:all / P:idx:st:<status> / P:idx:ch:<ch>   zset session ids (lex order)
 --   P:queue:<policy>           zset  sessions waiting for routing (score = ms)
---   P:events                   stream events (fields: id, type, session, event)
+--   P:events                   stream events (fields: id, type, session, event); trimmed
+--                                    by stream.lua only below what every group owes
 --   P:state:<ch>               hash  connector state (polling offsets)
 --   P:webhooks                 hash  webhook subscriptions: id -> JSON with secrets
 --                                    (config ones synced at start; never logged)
@@ -178,7 +179,7 @@ end
 local function emit(P, eid, etype, sid, now_iso, data)
   local ev = table.concat({'{"id":"', eid, '","type":"', etype, '","created_at":"', now_iso,
     '","data":', data, '}'})
-  redis.call('XADD', k(P, 'events'), 'MAXLEN', '~', '1000000', '*',
+  redis.call('XADD', k(P, 'events'), '*',
     'id', eid, 'type', etype, 'session', sid or '', 'event', ev)
 end
 
