@@ -17,7 +17,7 @@ SUDO    := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 # redis-server for the embedded Redis, curl and openssl for README's demo.
 RUN_PKGS := cmake pkg-config gcc libc6-dev make curl openssl ca-certificates \
 	libcurl4-gnutls-dev libmicrohttpd-dev libssl-dev libjson-c-dev libhiredis-dev \
-	libetpan-dev libsasl2-modules redis-server
+	libetpan-dev libsasl2-modules libargon2-dev redis-server
 # TEST_PKGS: what the tests start or call (make test, bench). On a machine
 # without a policy-rc.d that stops services, installing dovecot also starts
 # a system IMAP server on port 143: the reason make run does not install it.

@@ -1,5 +1,6 @@
 /* og_core - see og_core.h. */
 #include "og_core.h"
+#include "og_auth.h"
 #include "og_batch.h"
 #include "og_core_int.h"
 #include "og_log.h"
@@ -14,7 +15,7 @@
 #include <string.h>
 
 extern const char og_lua_prelude[], og_lua_ingest[], og_lua_sessions[], og_lua_contacts[],
-    og_lua_agents[], og_lua_routing[], og_lua_outbox[], og_lua_outbox_reply[],
+    og_lua_agents[], og_lua_auth[], og_lua_routing[], og_lua_outbox[], og_lua_outbox_reply[],
     og_lua_outbox_status[], og_lua_followups[], og_lua_webhook_admin[], og_lua_webhook_read[],
     og_lua_webhook_step[], og_lua_webhook_fetch[], og_lua_webhook_skip[], og_lua_stream[];
 
@@ -27,6 +28,7 @@ static const struct {
     [OG_LUA_SESSIONS] = {"sessions", og_lua_sessions},
     [OG_LUA_CONTACTS] = {"contacts", og_lua_contacts},
     [OG_LUA_AGENTS] = {"agents", og_lua_agents},
+    [OG_LUA_AUTH] = {"auth", og_lua_auth},
     [OG_LUA_ROUTING] = {"routing", og_lua_routing},
     [OG_LUA_OUTBOX] = {"outbox", og_lua_outbox},
     [OG_LUA_OUTBOX_REPLY] = {"outbox_reply", og_lua_outbox_reply},
@@ -67,6 +69,9 @@ struct og_core *og_core_new(const struct og_core_opts *o, char *errbuf, size_t e
     }
     c->tag = og_sprintf("{%s}", o->prefix && *o->prefix ? o->prefix : "og");
     c->dedup_ttl_s = o->dedup_ttl_s > 0 ? o->dedup_ttl_s : 8 * 86400 + 3600;
+    if (o->auth)
+        c->auth = *o->auth;
+    og_auth_opts_defaults(&c->auth);
     for (int i = 0; i < OG_LUA__LAST; i++) {
         char *src = og_sprintf("%s\n%s", og_lua_prelude, lua_src[i].body);
         c->lua[i] = og_script_new(lua_src[i].name, src);

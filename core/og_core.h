@@ -27,6 +27,7 @@
 
 struct og_core;
 struct og_routing_opts; /* og_routing.h */
+struct og_auth_opts;    /* og_auth.h */
 
 struct og_core_opts {
     const char *redis_url;                  /* redis://host:port[/db] or unix:///path */
@@ -35,6 +36,7 @@ struct og_core_opts {
     const char *prefix;                     /* "og" -> keys "{og}:..." */
     int64_t dedup_ttl_s;                    /* default 8 days + 1 hour */
     const struct og_routing_opts *routing;  /* NULL: the implicit default policy */
+    const struct og_auth_opts *auth;        /* NULL: og_auth.h's defaults */
 };
 
 /* [xfer, og_core_free]; NULL and errbuf on bad options. Connects lazily:

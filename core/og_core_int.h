@@ -4,6 +4,7 @@
  * can name a Redis key or hold a connection. */
 #ifndef OG_CORE_INT_H
 #define OG_CORE_INT_H
+#include "og_auth.h"
 #include "og_batch.h"
 #include "og_core.h"
 #include "og_keys.h"
@@ -24,5 +25,9 @@ struct og_core {
     struct og_batch *ingest_batch;       /* owned: group commit of ingest */
     struct og_routing *routing;          /* owned: compiled policies, og_routing.c */
     struct og_core_stats stats;
+    struct og_auth_opts auth; /* sign-in lifetimes and limits, defaults filled */
 };
+
+/* og_auth.c: fills the fields left 0 with their defaults. */
+void og_auth_opts_defaults(struct og_auth_opts *o);
 #endif

@@ -30,6 +30,7 @@ enum og_lua {
     OG_LUA_SESSIONS,      /* og_sessions.c: list, get, messages, read markers */
     OG_LUA_CONTACTS,      /* og_contacts.c: get, patch */
     OG_LUA_AGENTS,        /* og_agents.c: the agent store, token lookup */
+    OG_LUA_AUTH,          /* og_auth.c: passwords, cookie sessions, sign-in limits */
     OG_LUA_ROUTING,       /* og_routing.c: queues, assignment, close, presence, timers */
     OG_LUA_OUTBOX,        /* og_outbox.c: the send queue's steps */
     OG_LUA_OUTBOX_REPLY,  /* og_outbox.c: an agent's reply or new conversation */

@@ -36,7 +36,8 @@ local function agent_json(id)
     ',"presence_since":', q(a.presence_since), ',"chats":', a.chats or '0',
     ',"nrt_chats":', a.nrt or '0', ',"presence_time_ms":', presence_time(id),
     ',"has_token":', (a.token_sha and a.token_sha ~= '') and
-    'true' or 'false', ',"created_at":', q(a.created_at), ',"updated_at":', q(a.updated_at), '}'})
+    'true' or 'false', ',"has_password":', (a.pw and a.pw ~= '') and 'true' or 'false',
+    ',"password_set_at":', q(a.pw_set_at), ',"created_at":', q(a.created_at), ',"updated_at":', q(a.updated_at), '}'})
 end
 
 local function set_groups(id, old_json, new_json)
@@ -102,6 +103,12 @@ elseif op == 'delete' then
   if cur.token_sha and cur.token_sha ~= '' then
     redis.call('DEL', k(P, 'agent_token', cur.token_sha))
   end
+  -- its cookie sessions and password link end with it (auth.lua's keys)
+  for _, sha in ipairs(redis.call('SMEMBERS', k(P, 'agent', id, 'auth'))) do
+    redis.call('DEL', k(P, 'auth', 'ses', sha))
+  end
+  if cur.link_sha then redis.call('DEL', k(P, 'auth', 'link', cur.link_sha)) end
+  redis.call('DEL', k(P, 'agent', id, 'auth'))
   redis.call('SREM', k(P, 'agents'), id)
   redis.call('SREM', k(P, 'online'), id)
   redis.call('DEL', ak, k(P, 'agent', id, 'sessions'), k(P, 'agent', id, 'read'))

@@ -56,6 +56,9 @@
 --   P:agent:<id>:read          hash  session id -> last message id the agent has read
 --   P:agent_email:<email>      string agent id
 --   P:agent_token:<sha256 hex> string agent id
+--   sign-in (auth.lua): P:agent:<id> fields pw (argon2id), pw_set_at, link_sha;
+--   P:auth:ses:<sha> (cookie session), P:agent:<id>:auth (its sessions),
+--   P:auth:fail:a:<sha> / P:auth:fail:ip:<ip> (failure counters), P:auth:link:<sha>
 --   P:agents / P:online        set   every agent / the agents online now
 --   P:group:<name>             set   agent ids of a group
 --   P:rr:<policy>:<level>      string the last agent a sequential level assigned to
