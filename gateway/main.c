@@ -1,6 +1,9 @@
 /* main - the omnigate daemon: command line, configuration, start-up in
  * dependency order (Redis, connectors, HTTP, pollers) and a clean shutdown
- * in reverse order on SIGTERM/SIGINT, exiting 0. */
+ * in reverse order on SIGTERM/SIGINT, exiting 0. "passwd EMAIL" sets a
+ * person's password for the inbox's sign-in instead of running. */
+#include "og_agents.h"
+#include "og_auth.h"
 #include "og_config.h"
 #include "og_config_routing.h"
 #include "og_gateway.h"
@@ -15,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <termios.h>
 #include <unistd.h>
 
 #ifndef OG_VERSION
@@ -24,6 +28,7 @@
 static void usage(FILE *f)
 {
     fprintf(f, "usage: omnigate --config FILE [--check]\n"
+               "       omnigate --config FILE passwd EMAIL\n"
                "       omnigate --connector-help NAME [--connector-dir DIR]\n"
                "       omnigate --version\n\n"
                "  --config FILE        the JSON configuration (see config/omnigate.example.json)\n"
@@ -31,7 +36,12 @@ static void usage(FILE *f)
                "                       connector options), print every problem, and exit\n"
                "  --connector-help N   list the options of connector N\n"
                "  --connector-dir DIR  where connector plugins are (default: next to the binary,\n"
-               "                       ../lib/omnigate/connectors; or config connector_dir)\n");
+               "                       ../lib/omnigate/connectors; or config connector_dir)\n"
+               "  passwd EMAIL         set the inbox password of the person with that e-mail\n"
+               "                       (created as an admin when nobody has it): read from\n"
+               "                       standard input when it is not a terminal, else asked\n"
+               "                       for twice without echo; at least %d characters\n",
+            OG_AUTH_PASSWORD_MIN);
 }
 
 static int connector_help(const char *dir, const char *name)
@@ -47,9 +57,173 @@ static int connector_help(const char *dir, const char *name)
     return 0;
 }
 
+/* ---------------------------------------------------------------- passwd */
+
+/* One line of standard input without its line end into buf; 0 on success. */
+static int read_line(char *buf, size_t n)
+{
+    if (!fgets(buf, (int)n, stdin))
+        return -1;
+    buf[strcspn(buf, "\r\n")] = 0;
+    return 0;
+}
+
+/* Asks on the terminal with echo off. */
+static int ask(const char *prompt, char *buf, size_t n)
+{
+    struct termios old, quiet;
+    fputs(prompt, stderr);
+    fflush(stderr);
+    int tty = tcgetattr(0, &old) == 0;
+    if (tty) {
+        quiet = old;
+        quiet.c_lflag &= ~(tcflag_t)ECHO;
+        tcsetattr(0, TCSAFLUSH, &quiet);
+    }
+    int rc = read_line(buf, n);
+    if (tty)
+        tcsetattr(0, TCSAFLUSH, &old);
+    fputs("\n", stderr);
+    return rc;
+}
+
+/* The new password: standard input's first line when it is not a terminal
+ * (scripts, make run), else typed twice. 0 on success. */
+static int read_password(const char *email, char *pw, size_t n)
+{
+    if (!isatty(0))
+        return read_line(pw, n);
+    char again[OG_AUTH_PASSWORD_MAX + 8], *prompt = og_sprintf("New password for %s: ", email);
+    int rc = ask(prompt, pw, n) != 0 || ask("Repeat it: ", again, sizeof again) != 0 ? -1 : 0;
+    free(prompt);
+    if (rc == 0 && strcmp(pw, again) != 0) {
+        fprintf(stderr, "omnigate: the two passwords differ; nothing changed\n");
+        rc = -1;
+    }
+    memset(again, 0, sizeof again);
+    return rc;
+}
+
+/* The id of the agent with that e-mail into id ("" when none). */
+static og_err find_agent(struct og_core *core, const char *email, char id[48])
+{
+    char *list = NULL;
+    id[0] = 0;
+    og_err e = og_agents_list(core, &list);
+    if (e != OG_OK)
+        return e;
+    json_object *j = json_tokener_parse(list), *items, *v;
+    if (json_object_object_get_ex(j, "items", &items))
+        for (size_t i = 0; i < json_object_array_length(items); i++) {
+            json_object *a = json_object_array_get_idx(items, i);
+            if (json_object_object_get_ex(a, "email", &v) &&
+                strcmp(json_object_get_string(v), email) == 0 &&
+                json_object_object_get_ex(a, "id", &v))
+                snprintf(id, 48, "%s", json_object_get_string(v));
+        }
+    json_object_put(j);
+    free(list);
+    return OG_OK;
+}
+
+/* Creates an admin with that e-mail (named after its local part). */
+static og_err create_admin(struct og_core *core, const char *email, char id[48], char *msg,
+                           size_t msglen)
+{
+    json_object *j = json_object_new_object();
+    char name[201];
+    snprintf(name, sizeof name, "%.*s", (int)strcspn(email, "@"), email);
+    json_object_object_add(j, "email", json_object_new_string(email));
+    json_object_object_add(j, "name", json_object_new_string(name));
+    json_object_object_add(j, "role", json_object_new_string("admin"));
+    struct og_agent_fields f;
+    int rc = og_agents_fields_from_json(j, 1, &f, msg, msglen);
+    json_object_put(j);
+    if (rc != 0)
+        return OG_ERR_INVALID;
+    og_id_new("agt_", og_now_ms(), id, 48);
+    struct og_routing_result res;
+    og_agents_put(core, "create", id, NULL, &f, &res);
+    og_agent_fields_free(&f);
+    og_err e = res.err;
+    if (e != OG_OK)
+        snprintf(msg, msglen, "%s", res.message[0] ? res.message : og_strerror(e));
+    og_routing_result_free(&res);
+    return e;
+}
+
+/* The core on the configured Redis. With redis.url "embedded" it is the
+ * running daemon's redis-server when one answers on data_dir's socket, or
+ * one started for this command (*emb, stopped by the caller). */
+static struct og_core *passwd_core(const struct og_config *cfg, struct og_embedded **emb)
+{
+    char errbuf[256], abs[4096];
+    const char *url = cfg->redis.url;
+    char *sock = NULL;
+    if (strcmp(url, "embedded") == 0) {
+        sock = og_sprintf("unix://%s/redis/redis.sock",
+                          realpath(cfg->data_dir, abs) ? abs : cfg->data_dir);
+        url = sock;
+    }
+    struct og_core_opts o = {.redis_url = url, .redis_password = cfg->redis.password,
+                             .pool_size = 1, .prefix = cfg->redis.prefix};
+    struct og_core *core = og_core_new(&o, errbuf, sizeof errbuf);
+    if (core && sock && !og_core_ping(core)) {
+        const char *eurl = NULL;
+        *emb = og_embedded_start(cfg->data_dir, cfg->redis.server, &eurl);
+        if (!*emb || og_core_retarget(core, eurl, errbuf, sizeof errbuf) != OG_OK) {
+            og_core_free(core);
+            core = NULL;
+        }
+    }
+    if (!core)
+        fprintf(stderr, "omnigate: cannot reach Redis: %s\n", errbuf);
+    free(sock);
+    return core;
+}
+
+static int passwd_cmd(const struct og_config *cfg, const char *email)
+{
+    char pw[OG_AUTH_PASSWORD_MAX + 8], msg[200], id[48];
+    if (read_password(email, pw, sizeof pw) != 0) {
+        fprintf(stderr, "omnigate: no password given\n");
+        return 1;
+    }
+    if (og_auth_password_check(pw, msg, sizeof msg) != 0) {
+        fprintf(stderr, "omnigate: %s; nothing changed\n", msg);
+        return 1;
+    }
+    struct og_embedded *emb = NULL;
+    struct og_core *core = passwd_core(cfg, &emb);
+    int created = 0, rc = 1;
+    long revoked = 0;
+    og_err e = core ? find_agent(core, email, id) : OG_ERR_UNAVAILABLE;
+    msg[0] = 0;
+    if (e == OG_OK && !id[0]) {
+        e = create_admin(core, email, id, msg, sizeof msg);
+        created = e == OG_OK;
+    }
+    if (e == OG_OK)
+        e = og_auth_set_password(core, id, pw, &revoked, msg, sizeof msg);
+    memset(pw, 0, sizeof pw);
+    if (e == OG_OK) {
+        if (created)
+            printf("omnigate: created the admin %s (%s) with that password\n", email, id);
+        else
+            printf("omnigate: password set for %s (%s); %ld session%s signed out\n", email, id,
+                   revoked, revoked == 1 ? "" : "s");
+        rc = 0;
+    } else if (core) {
+        fprintf(stderr, "omnigate: %s: %s\n", email, msg[0] ? msg : og_strerror(e));
+    }
+    og_core_free(core);
+    og_embedded_stop(emb);
+    return rc;
+}
+
 int main(int argc, char **argv)
 {
-    const char *config_path = NULL, *cli_dir = NULL, *help_name = NULL;
+    const char *config_path = NULL, *cli_dir = NULL, *help_name = NULL, *passwd_email = NULL;
     int check = 0;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--config") && i + 1 < argc)
@@ -60,6 +234,8 @@ int main(int argc, char **argv)
             help_name = argv[++i];
         else if (!strcmp(argv[i], "--connector-dir") && i + 1 < argc)
             cli_dir = argv[++i];
+        else if (!strcmp(argv[i], "passwd") && i + 1 < argc)
+            passwd_email = argv[++i];
         else if (!strcmp(argv[i], "--version")) {
             printf("omnigate %s (connector ABI %d.%d)\n", OG_VERSION, OG_CONNECTOR_ABI_MAJOR,
                    OG_CONNECTOR_ABI_MINOR);
@@ -92,6 +268,19 @@ int main(int argc, char **argv)
     og_config_load(config_path, &cfg, &errs);
     if (cfg.log_level && og_log_level_parse(cfg.log_level) >= 0)
         og_log_level = og_log_level_parse(cfg.log_level);
+    if (passwd_email) {
+        int prc = 1;
+        for (size_t i = 0; i < errs.n; i++)
+            fprintf(stderr, "%s: %s\n", config_path, errs.items[i]);
+        if (!errs.n) {
+            og_log_level = OG_LOG_WARN; /* the command's own lines, not the embedded server's */
+            prc = passwd_cmd(&cfg, passwd_email);
+        }
+        og_errors_free(&errs);
+        og_config_free(&cfg);
+        free(default_dir);
+        return prc;
+    }
     const char *dir = cli_dir ? cli_dir : cfg.connector_dir ? cfg.connector_dir : default_dir;
     struct og_plugin_registry reg = {0};
     struct og_channel **chs = og_calloc(cfg.n_channels ? cfg.n_channels : 1, sizeof *chs);

@@ -1,12 +1,15 @@
 /* og_api - see og_api.h. Tokens are compared as SHA-256 digests with a
  * constant-time compare, so neither the contents nor the length of a token
- * leak through timing. */
+ * leak through timing; a cookie is looked up by its SHA-256 too, and its
+ * CSRF token compared in constant time (og_auth.c). */
 #include "og_api.h"
 #include "og_agents.h"
 #include "og_json.h"
 #include "og_log.h"
 #include "og_util.h"
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,24 +22,16 @@ static const struct og_route *const route_tables[] = {
     og_api_agent_routes,
     og_api_message_routes,
     og_api_event_routes,
+    og_api_auth_routes,
+    og_api_meta_routes,
 };
 
-/* An agent's token: looked up by its SHA-256 (the only form stored), then
- * the caller's address is checked against the agent's allowed_ips. */
-static int authenticate_agent(struct og_api_ctx *ctx, struct og_principal *who, const char *tok)
+/* The agent a token or cookie belongs to, once the caller's address is
+ * checked against its allowed_ips. Frees a. */
+static int principal_from(struct og_api_ctx *ctx, struct og_principal *who,
+                          struct og_agent_auth *a_)
 {
-    char sha[65];
-    struct og_agent_auth a;
-    og_agents_token_sha(tok, sha);
-    og_err e = og_agents_auth(ctx->g->core, sha, &a);
-    if (e == OG_ERR_UNAVAILABLE) {
-        og_reply_err(ctx->r, OG_ERR_UNAVAILABLE, "storage unavailable, retry");
-        return -1;
-    }
-    if (e != OG_OK) {
-        og_reply_err(ctx->r, OG_ERR_AUTH, "missing or invalid bearer token");
-        return -1;
-    }
+    struct og_agent_auth a = *a_;
     const union MHD_ConnectionInfo *ci =
         MHD_get_connection_info(ctx->conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
     if (!og_ip_allowed(ci ? ci->client_addr : NULL, a.allowed_ips_json)) {
@@ -59,6 +54,82 @@ static int authenticate_agent(struct og_api_ctx *ctx, struct og_principal *who, 
     return 0;
 }
 
+/* An agent's token: looked up by its SHA-256 (the only form stored). */
+static int authenticate_agent(struct og_api_ctx *ctx, struct og_principal *who, const char *tok)
+{
+    char sha[65];
+    struct og_agent_auth a;
+    og_agents_token_sha(tok, sha);
+    og_err e = og_agents_auth(ctx->g->core, sha, &a);
+    if (e == OG_ERR_UNAVAILABLE) {
+        og_reply_err(ctx->r, OG_ERR_UNAVAILABLE, "storage unavailable, retry");
+        return -1;
+    }
+    if (e != OG_OK) {
+        og_reply_err(ctx->r, OG_ERR_AUTH, "missing or invalid bearer token");
+        return -1;
+    }
+    return principal_from(ctx, who, &a);
+}
+
+static int safe_method(const char *m) { return !strcmp(m, "GET") || !strcmp(m, "HEAD"); }
+
+/* A browser's session cookie: the session, then the CSRF token for a
+ * request that may change something. */
+static int authenticate_cookie(struct og_api_ctx *ctx, struct og_principal *who, const char *sid)
+{
+    struct og_agent_auth a;
+    og_err e = og_auth_session(ctx->g->core, sid, &a, who->sid_sha);
+    if (e == OG_ERR_UNAVAILABLE) {
+        og_reply_err(ctx->r, OG_ERR_UNAVAILABLE, "storage unavailable, retry");
+        return -1;
+    }
+    if (e != OG_OK) {
+        og_reply_err(ctx->r, OG_ERR_AUTH,
+                     "not signed in, or the session expired or was signed out: sign in again");
+        og_api_set_cookie(ctx, "", 0);
+        return -1;
+    }
+    if (!safe_method(ctx->method)) {
+        const char *tok =
+            MHD_lookup_connection_value(ctx->conn, MHD_HEADER_KIND, OG_AUTH_CSRF_HEADER);
+        if (!og_auth_csrf_ok(sid, tok)) {
+            og_agent_auth_free(&a);
+            og_reply_code(ctx->r, "csrf_invalid",
+                          tok ? "the X-CSRF-Token header does not match this session"
+                              : "a request made with the session cookie needs the X-CSRF-Token "
+                                "header (GET /api/v1/auth/me gives it)");
+            return -1;
+        }
+    }
+    og_auth_csrf(sid, who->csrf);
+    return principal_from(ctx, who, &a);
+}
+
+void og_api_client_ip(struct og_api_ctx *ctx, char *out, size_t outsz)
+{
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(ctx->conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+    const struct sockaddr *sa = ci ? ci->client_addr : NULL;
+    out[0] = 0;
+    if (sa && sa->sa_family == AF_INET)
+        inet_ntop(AF_INET, &((const struct sockaddr_in *)sa)->sin_addr, out, (socklen_t)outsz);
+    else if (sa && sa->sa_family == AF_INET6)
+        inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)sa)->sin6_addr, out,
+                  (socklen_t)outsz);
+}
+
+void og_api_set_cookie(struct og_api_ctx *ctx, const char *value, int64_t max_age_s)
+{
+    const char *pub = ctx->g->cfg ? ctx->g->cfg->public_url : NULL;
+    int secure = pub && strncasecmp(pub, "https://", 8) == 0;
+    char *c = og_sprintf("%s=%s; Path=/; HttpOnly; SameSite=Strict; Max-Age=%lld%s",
+                         OG_AUTH_COOKIE, value, (long long)(*value ? max_age_s : 0),
+                         secure ? "; Secure" : "");
+    og_reply_header(ctx->r, "Set-Cookie", c);
+    free(c);
+}
+
 int og_api_authenticate(struct og_api_ctx *ctx, struct og_principal *who)
 {
     memset(who, 0, sizeof *who);
@@ -75,8 +146,14 @@ int og_api_authenticate(struct og_api_ctx *ctx, struct og_principal *who)
         }
         if (*tok)
             return authenticate_agent(ctx, who, tok);
+        og_reply_err(ctx->r, OG_ERR_AUTH, "missing or invalid bearer token");
+        return -1;
     }
-    og_reply_err(ctx->r, OG_ERR_AUTH, "missing or invalid bearer token");
+    const char *sid = MHD_lookup_connection_value(ctx->conn, MHD_COOKIE_KIND, OG_AUTH_COOKIE);
+    if (sid && *sid)
+        return authenticate_cookie(ctx, who, sid);
+    og_reply_err(ctx->r, OG_ERR_AUTH,
+                 "sign in (POST /api/v1/auth/login) or send Authorization: Bearer <token>");
     return -1;
 }
 
@@ -91,6 +168,8 @@ void og_principal_copy(struct og_principal *out, const struct og_principal *p)
     memset(out, 0, sizeof *out);
     out->role = p->role;
     memcpy(out->agent_id, p->agent_id, sizeof out->agent_id);
+    memcpy(out->sid_sha, p->sid_sha, sizeof out->sid_sha);
+    memcpy(out->csrf, p->csrf, sizeof out->csrf);
     if (p->n_groups) {
         out->groups = og_calloc(p->n_groups, sizeof *out->groups);
         for (size_t i = 0; i < p->n_groups; i++)
@@ -162,11 +241,32 @@ static int match(const char *pattern, const char *path, char params[4][128])
     return *p == 0 && *s == 0;
 }
 
+/* Sign-in and password links: no caller to authenticate yet. 1 when the
+ * path was one of them (answered). */
+static int handle_public(struct og_api_ctx *ctx)
+{
+    int path_matched = 0;
+    for (const struct og_route *rt = og_api_public_routes; rt->method; rt++) {
+        if (!match(rt->pattern, ctx->path, ctx->params))
+            continue;
+        path_matched = 1;
+        if (strcmp(rt->method, ctx->method) == 0) {
+            rt->fn(ctx);
+            return 1;
+        }
+    }
+    if (path_matched)
+        og_reply_code(ctx->r, "method_not_allowed", "this route does not take that method");
+    return path_matched;
+}
+
 void og_api_handle(struct og_gateway *g, struct MHD_Connection *conn, const char *method,
                    const char *url, const char *body, size_t len, struct og_reply *r)
 {
     struct og_api_ctx ctx = {.g = g, .conn = conn, .method = method,
                              .path = url + strlen("/api/v1"), .body = body, .len = len, .r = r};
+    if (handle_public(&ctx))
+        return;
     if (og_api_authenticate(&ctx, &ctx.who) != 0)
         return;
     int path_matched = 0;

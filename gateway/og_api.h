@@ -7,6 +7,7 @@
  * segment, e.g. "/sessions/:id/messages"; params[i] holds the i-th. */
 #ifndef OG_API_H
 #define OG_API_H
+#include "og_auth.h"
 #include "og_gateway.h"
 #include "og_sessions.h"
 
@@ -18,6 +19,10 @@ struct og_principal {
     char agent_id[48];          /* "" for the config's admin token */
     char **groups;              /* owned; the agent's groups */
     size_t n_groups;
+    /* A cookie session (og_auth.h) instead of a bearer token: the hex
+     * SHA-256 it is stored under and its CSRF token; both "" otherwise. */
+    char sid_sha[65];
+    char csrf[OG_AUTH_ID_LEN + 1];
 };
 /* The principal as the core's access rules take it. [borrowed from p] */
 struct og_viewer og_principal_viewer(const struct og_principal *p);
@@ -49,11 +54,24 @@ extern const struct og_route og_api_contact_routes[]; /* og_api_contacts.c */
 extern const struct og_route og_api_agent_routes[];   /* og_api_agents.c */
 extern const struct og_route og_api_message_routes[]; /* og_api_messages.c */
 extern const struct og_route og_api_event_routes[];   /* og_sse.c */
+extern const struct og_route og_api_auth_routes[];    /* og_api_auth.c */
+extern const struct og_route og_api_meta_routes[];    /* og_api_meta.c */
+/* Routes anyone may call, matched before authentication (sign-in, a
+ * password link): og_api_auth.c. */
+extern const struct og_route og_api_public_routes[];
 
-/* Authenticates the request: the admin token from the config, or (when an
- * agent store exists) an agent's token. 0 on success with *who filled;
- * -1 with ctx->r already set (401/403). */
+/* Authenticates the request: "Authorization: Bearer" with the admin token
+ * from the config or an agent's token; else the session cookie a browser
+ * got at sign-in (og_auth.h), which must come with the session's CSRF token
+ * in X-CSRF-Token on every method but GET and HEAD. The agent's allowed_ips
+ * apply to both. 0 on success with *who filled; -1 with ctx->r already set
+ * (401, 403; an unknown or expired cookie is also cleared). */
 int og_api_authenticate(struct og_api_ctx *ctx, struct og_principal *who);
+/* The client's address as text ("" when unknown) into out. */
+void og_api_client_ip(struct og_api_ctx *ctx, char *out, size_t outsz);
+/* A Set-Cookie header for the session cookie: value "" clears it. Secure
+ * when public_url is https. */
+void og_api_set_cookie(struct og_api_ctx *ctx, const char *value, int64_t max_age_s);
 void og_principal_free(struct og_principal *who);
 
 /* Helpers for handlers. */

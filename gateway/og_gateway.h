@@ -8,7 +8,8 @@
  *   og_reply.c          a response, and THE og_err -> (status, code) table
  *   og_static.c         the pages under gateway/www (inbox, widget, survey, reports)
  *   og_api.c            /api/v1: authentication, the route table, helpers (og_api.h)
- *   og_api_*.c          one file per area of /api/v1
+ *   og_api_*.c          one file per area of /api/v1 (og_api_auth.c: sign-in and the
+ *                       session cookie; og_api_meta.c: what the inbox page offers)
  *   og_sse.c            GET /api/v1/events: server-sent events
  *   og_metrics.c        /metrics in Prometheus text format
  *   og_embedded.c       redis.url "embedded": start, supervise and stop redis-server

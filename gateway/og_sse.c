@@ -8,6 +8,10 @@
  * session are for managers). A reconnecting client sends Last-Event-ID (or
  * ?since=<entry id>) and first gets what it missed, up to 1000 events.
  * ": ping" comments every 15 s keep idle connections and proxies alive.
+ * A stream opened with a session cookie (og_auth.h) ends within AUTH_CHECK_MS
+ * of that session's end (sign-out here or at another instance, a new
+ * password, expiry): the browser's EventSource then reconnects, gets 401,
+ * and the page asks to sign in again.
  *
  * One producer thread (the "sse" worker) follows the stream (og_stream.h's
  * tail reader, a blocking read on a connection of its own) and appends each event to every
@@ -36,6 +40,7 @@
 
 #define REPLAY_MAX 1000
 #define PING_MS 15000
+#define AUTH_CHECK_MS 5000
 #define MAX_BUFFER (4 * 1024 * 1024) /* a reader this far behind is cut off */
 /* How stale the parked position may get: a client connecting may see events
  * from up to this long before it connected. One XREVRANGE per period. */
@@ -213,6 +218,38 @@ static void fan_out(struct og_sse *hub, const struct batch *b)
     free(cs);
 }
 
+/* Ends the streams whose cookie session has ended. The checks call the
+ * core, so they run without the lock on pinned connections. */
+static void check_sessions(struct og_sse *hub)
+{
+    pthread_mutex_lock(&hub->mu);
+    size_t n = 0;
+    for (struct sse_conn *c = hub->head; c; c = c->next)
+        n += c->who.sid_sha[0] != 0;
+    struct sse_conn **cs = og_calloc(n ? n : 1, sizeof *cs);
+    n = 0;
+    for (struct sse_conn *c = hub->head; c; c = c->next)
+        if (c->who.sid_sha[0]) {
+            c->refs++;
+            cs[n++] = c;
+        }
+    pthread_mutex_unlock(&hub->mu);
+    char *dead = og_calloc(n ? n : 1, 1);
+    for (size_t i = 0; i < n; i++)
+        dead[i] = !og_auth_session_alive(hub->g->core, cs[i]->who.sid_sha);
+    pthread_mutex_lock(&hub->mu);
+    for (size_t i = 0; i < n; i++) {
+        if (dead[i] && !cs[i]->gone) {
+            cs[i]->ended = 1;
+            wake(cs[i]);
+        }
+        conn_unref(cs[i]);
+    }
+    pthread_mutex_unlock(&hub->mu);
+    free(dead);
+    free(cs);
+}
+
 static void ping_all(struct og_sse *hub)
 {
     pthread_mutex_lock(&hub->mu);
@@ -284,6 +321,7 @@ static void *producer(void *arg)
 {
     struct og_sse *hub = arg;
     int64_t next_ping = og_mono_ms() + PING_MS, next_refresh = 0;
+    int64_t next_auth = og_mono_ms() + AUTH_CHECK_MS;
     struct batch b = {0};
     snprintf(hub->last_id, sizeof hub->last_id, "$");
     while (!atomic_load(&hub->stop)) {
@@ -308,6 +346,10 @@ static void *producer(void *arg)
         if (og_mono_ms() >= next_ping) {
             ping_all(hub);
             next_ping = og_mono_ms() + PING_MS;
+        }
+        if (og_mono_ms() >= next_auth) {
+            check_sessions(hub);
+            next_auth = og_mono_ms() + AUTH_CHECK_MS;
         }
     }
     free(b.e);
