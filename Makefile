@@ -23,6 +23,9 @@ RUN_PKGS := cmake pkg-config gcc libc6-dev make curl openssl ca-certificates \
 # a system IMAP server on port 143: the reason make run does not install it.
 TEST_PKGS := redis-tools python3 python3-aiosmtpd dovecot-imapd dovecot-lmtpd
 FUZZ_PKGS := clang-14 libclang-rt-14-dev llvm-14
+# BROWSER_PKGS: the browser tests (tests/browser): Debian's Chromium and
+# Node.js; npm is Debian's npm package or comes inside a nodejs providing it.
+BROWSER_PKGS := chromium fonts-dejavu-core nodejs
 # PACK_PKGS: make deb (dpkg-shlibdeps) and deb-check (systemd-analyze, adduser,
 # python3 to pick a free port).
 PACK_PKGS := dpkg-dev systemd adduser python3
@@ -39,7 +42,7 @@ define apt_missing
 	fi
 endef
 
-.PHONY: all deps deps-test deps-fuzz deps-pack build run test test-asan fuzz bench example \
+.PHONY: all deps deps-test deps-fuzz deps-pack deps-browser build run test test-asan fuzz bench example \
 	install deb deb-check clean
 
 all: build
@@ -56,6 +59,23 @@ deps-fuzz:
 deps-pack: deps
 	$(call apt_missing,$(PACK_PKGS))
 
+deps-browser:
+	$(call apt_missing,$(BROWSER_PKGS))
+	@command -v npm >/dev/null || { $(SUDO) apt-get update -q && \
+		$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends npm; }
+	cd tests/browser && npm ci --no-audit --no-fund
+
+deps-browser:
+	@missing=$$(for p in $(BROWSER_PKGS); do \
+		dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q '^install ok installed' || echo $$p; \
+	done; command -v npm >/dev/null || echo npm); \
+	if [ -n "$$missing" ]; then \
+		echo "installing:" $$missing; \
+		$(SUDO) apt-get update -q && \
+		$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $$missing; \
+	fi
+	cd tests/browser && npm ci --no-audit --no-fund
+
 build: deps
 	cmake -S . -B $(BUILD) -DOG_WERROR=ON
 	cmake --build $(BUILD) -j$(JOBS)
@@ -67,10 +87,10 @@ run: build
 	OMNIGATE_DEMO_SECRET=$${OMNIGATE_DEMO_SECRET:-demo-secret} \
 	./$(BUILD)/bin/omnigate --config config/omnigate.demo.json
 
-test: deps-test build
+test: deps-test deps-browser build
 	cd $(BUILD) && ctest --output-on-failure -j2
 
-test-asan: deps-test
+test-asan: deps-test deps-browser
 	cmake -S . -B $(BUILD)-asan -DOG_WERROR=ON -DOG_SANITIZE=ON -DOG_BUILD_BENCH=OFF
 	cmake --build $(BUILD)-asan -j$(JOBS)
 	cd $(BUILD)-asan && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
