@@ -82,10 +82,27 @@ build: deps
 
 # The demo configuration needs no outside account: one "signed_json" channel
 # (the example connector) and omnigate's own embedded redis-server in ./var.
+# Its admin, admin@demo.local, signs in at /inbox/ with OMNIGATE_DEMO_PASSWORD
+# when set, else with a password generated and printed at the first run
+# (var/.demo-admin remembers that it was; delete it for a new one).
+DEMO_ADMIN := admin@demo.local
 run: build
-	OMNIGATE_ADMIN_TOKEN=$${OMNIGATE_ADMIN_TOKEN:-demo-admin-token-change-me} \
-	OMNIGATE_DEMO_SECRET=$${OMNIGATE_DEMO_SECRET:-demo-secret} \
-	./$(BUILD)/bin/omnigate --config config/omnigate.demo.json
+	@export OMNIGATE_ADMIN_TOKEN=$${OMNIGATE_ADMIN_TOKEN:-demo-admin-token-change-me}; \
+	export OMNIGATE_DEMO_SECRET=$${OMNIGATE_DEMO_SECRET:-demo-secret}; \
+	og="./$(BUILD)/bin/omnigate --config config/omnigate.demo.json"; \
+	if [ -n "$$OMNIGATE_DEMO_PASSWORD" ]; then \
+		printf '%s\n' "$$OMNIGATE_DEMO_PASSWORD" | $$og passwd $(DEMO_ADMIN) >/dev/null || exit 1; \
+		echo "inbox: http://127.0.0.1:8080/inbox/  sign in as $(DEMO_ADMIN) with OMNIGATE_DEMO_PASSWORD"; \
+	elif [ ! -f var/.demo-admin ]; then \
+		pw=$$(openssl rand -base64 18 | tr -d '/+='); \
+		printf '%s\n' "$$pw" | $$og passwd $(DEMO_ADMIN) >/dev/null || exit 1; \
+		mkdir -p var && touch var/.demo-admin; \
+		echo "inbox: http://127.0.0.1:8080/inbox/  sign in as $(DEMO_ADMIN) with password $$pw"; \
+		echo "       (shown once; set OMNIGATE_DEMO_PASSWORD to choose one)"; \
+	else \
+		echo "inbox: http://127.0.0.1:8080/inbox/  sign in as $(DEMO_ADMIN) (password printed at the first run)"; \
+	fi; \
+	exec $$og
 
 test: deps-test deps-browser build
 	cd $(BUILD) && ctest --output-on-failure -j2
