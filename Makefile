@@ -65,17 +65,6 @@ deps-browser:
 		$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends npm; }
 	cd tests/browser && npm ci --no-audit --no-fund
 
-deps-browser:
-	@missing=$$(for p in $(BROWSER_PKGS); do \
-		dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q '^install ok installed' || echo $$p; \
-	done; command -v npm >/dev/null || echo npm); \
-	if [ -n "$$missing" ]; then \
-		echo "installing:" $$missing; \
-		$(SUDO) apt-get update -q && \
-		$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $$missing; \
-	fi
-	cd tests/browser && npm ci --no-audit --no-fund
-
 build: deps
 	cmake -S . -B $(BUILD) -DOG_WERROR=ON
 	cmake --build $(BUILD) -j$(JOBS)
