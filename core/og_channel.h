@@ -9,6 +9,7 @@
 #include "og_plugin.h"
 
 #include <omnigate/connector.h>
+#include <stdatomic.h>
 
 struct og_channel;
 
@@ -21,6 +22,11 @@ struct og_channel_sink {
     void *ud;
 };
 
+/* A channel's counters for /metrics (bumped by ingest and the send queue). */
+struct og_channel_stats {
+    atomic_ullong received, duplicates, sent, retried, failed;
+};
+
 struct og_channel {
     char *id;                       /* owned: channels[i].id */
     char *routing;                  /* owned: routing policy name */
@@ -29,6 +35,7 @@ struct og_channel {
     void *inst;                     /* the plugin's instance */
     struct og_channel_sink sink;
     char scope[96];                 /* "channel:<id>" for log lines */
+    struct og_channel_stats stats;
 };
 
 /* The services table every plugin instance receives. */

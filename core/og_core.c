@@ -297,6 +297,8 @@ static og_err sink_message(void *ud, struct og_channel *ch, const struct og_inbo
 {
     struct og_ingest_result res;
     og_err e = og_core_ingest(ud, ch, m, &res);
+    if (e == OG_OK)
+        atomic_fetch_add(res.duplicate ? &ch->stats.duplicates : &ch->stats.received, 1);
     if (e == OG_OK && !res.duplicate)
         og_log_write(OG_LOG_DEBUG, ch->scope, "stored %s in %s", res.message_id,
                      res.session_id);

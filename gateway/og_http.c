@@ -153,7 +153,7 @@ static void dispatch(struct og_gateway *g, struct MHD_Connection *conn, const ch
     if (strcmp(method, "GET") == 0 && strcmp(url, "/metrics") == 0) {
         char *m = og_metrics_render(g);
         r->status = 200;
-        r->content_type = "text/plain; version=0.0.4";
+        r->content_type = "text/plain; version=0.0.4; charset=utf-8";
         r->body = m;
         r->len = strlen(m);
         return;

@@ -1,13 +1,19 @@
 /* og_metrics - /metrics in the Prometheus text exposition format. Counters
  * are atomics bumped on the hot path; queue depths are read from Redis at
- * scrape time (a scrape is rare, the hot path is not). */
+ * scrape time (a scrape is rare, the hot path is not). The process_*
+ * metrics follow the Prometheus client libraries' names, read from /proc. */
 #include "og_gateway.h"
 #include "og_outbox.h"
 #include "og_stream.h"
 #include "og_webhooks.h"
 #include "og_util.h"
 
+#include <dirent.h>
+#include <stdio.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <time.h>
+#include <unistd.h>
 
 static const double bucket_le[12] = {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025,
                                      0.05,   0.1,   0.25,   0.5,   1.0,  2.5};
@@ -24,11 +30,111 @@ void og_metrics_observe_hook(struct og_gateway *g, int64_t us)
     atomic_fetch_add(&g->stats.hook_latency_us_sum, (unsigned long long)us);
 }
 
+/* process_*: CPU, memory, descriptors, start time (as the Prometheus client
+ * libraries name them). Values that cannot be read are left out. */
+static void process_metrics(struct og_buf *b)
+{
+    long tick = sysconf(_SC_CLK_TCK), page = sysconf(_SC_PAGESIZE);
+    FILE *f = fopen("/proc/self/stat", "r");
+    char line[1024];
+    if (f && fgets(line, sizeof line, f) && tick > 0) {
+        /* after the ")" that ends the command name: fields 3.. */
+        const char *p = strrchr(line, ')');
+        unsigned long long utime = 0, stime = 0, start = 0, vsize = 0;
+        long long rss = 0;
+        if (p && sscanf(p + 2,
+                        "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu %*d %*d %*d %*d "
+                        "%*d %*d %llu %llu %lld",
+                        &utime, &stime, &start, &vsize, &rss) == 5) {
+            double boot = 0;
+            FILE *st = fopen("/proc/stat", "r");
+            char l2[256];
+            while (st && fgets(l2, sizeof l2, st))
+                if (sscanf(l2, "btime %lf", &boot) == 1)
+                    break;
+            if (st)
+                fclose(st);
+            og_buf_printf(b,
+                          "# HELP process_cpu_seconds_total User and system CPU time spent.\n"
+                          "# TYPE process_cpu_seconds_total counter\n"
+                          "process_cpu_seconds_total %.2f\n"
+                          "# HELP process_resident_memory_bytes Resident memory size.\n"
+                          "# TYPE process_resident_memory_bytes gauge\n"
+                          "process_resident_memory_bytes %lld\n"
+                          "# HELP process_virtual_memory_bytes Virtual memory size.\n"
+                          "# TYPE process_virtual_memory_bytes gauge\n"
+                          "process_virtual_memory_bytes %llu\n",
+                          (double)(utime + stime) / (double)tick, rss * page, vsize);
+            if (boot > 0)
+                og_buf_printf(b,
+                              "# HELP process_start_time_seconds Start time since the epoch.\n"
+                              "# TYPE process_start_time_seconds gauge\n"
+                              "process_start_time_seconds %.2f\n",
+                              boot + (double)start / (double)tick);
+        }
+    }
+    if (f)
+        fclose(f);
+    DIR *d = opendir("/proc/self/fd");
+    if (d) {
+        long n = -1; /* the directory's own descriptor */
+        while (readdir(d))
+            n++;
+        closedir(d);
+        og_buf_printf(b,
+                      "# HELP process_open_fds Open file descriptors.\n"
+                      "# TYPE process_open_fds gauge\nprocess_open_fds %ld\n",
+                      n - 2); /* . and .. */
+    }
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY)
+        og_buf_printf(b,
+                      "# HELP process_max_fds Maximum open file descriptors.\n"
+                      "# TYPE process_max_fds gauge\nprocess_max_fds %llu\n",
+                      (unsigned long long)rl.rlim_cur);
+}
+
+/* Per-channel counters, one line per channel and outcome. */
+static void channel_metrics(struct og_gateway *g, struct og_buf *b)
+{
+    og_buf_puts(b, "# HELP omnigate_channel_messages_total Inbound messages per channel "
+                   "(stored, or recognised as a redelivery).\n"
+                   "# TYPE omnigate_channel_messages_total counter\n");
+    for (size_t i = 0; i < g->n_channels; i++) {
+        const struct og_channel *ch = g->channels[i];
+        og_buf_printf(b,
+                      "omnigate_channel_messages_total{channel=\"%s\",connector=\"%s\","
+                      "result=\"stored\"} %llu\n"
+                      "omnigate_channel_messages_total{channel=\"%s\",connector=\"%s\","
+                      "result=\"duplicate\"} %llu\n",
+                      ch->id, ch->plugin->desc->name, atomic_load(&ch->stats.received), ch->id,
+                      ch->plugin->desc->name, atomic_load(&ch->stats.duplicates));
+    }
+    og_buf_puts(b, "# HELP omnigate_channel_sends_total Send attempts per channel by outcome.\n"
+                   "# TYPE omnigate_channel_sends_total counter\n");
+    for (size_t i = 0; i < g->n_channels; i++) {
+        const struct og_channel *ch = g->channels[i];
+        og_buf_printf(b,
+                      "omnigate_channel_sends_total{channel=\"%s\",outcome=\"sent\"} %llu\n"
+                      "omnigate_channel_sends_total{channel=\"%s\",outcome=\"retried\"} %llu\n"
+                      "omnigate_channel_sends_total{channel=\"%s\",outcome=\"failed\"} %llu\n",
+                      ch->id, atomic_load(&ch->stats.sent), ch->id,
+                      atomic_load(&ch->stats.retried), ch->id, atomic_load(&ch->stats.failed));
+    }
+}
+
 char *og_metrics_render(struct og_gateway *g)
 {
     static const char *const routes[4] = {"hooks", "api", "health", "other"};
     static const char *const classes[4] = {"2xx", "3xx", "4xx", "5xx"};
     struct og_buf b = {0};
+    og_buf_printf(&b,
+                  "# HELP omnigate_build_info The version and connector ABI of this build.\n"
+                  "# TYPE omnigate_build_info gauge\n"
+                  "omnigate_build_info{version=\"%s\",abi=\"%d.%d\"} 1\n",
+                  OG_VERSION, OG_CONNECTOR_ABI_MAJOR, OG_CONNECTOR_ABI_MINOR);
+    process_metrics(&b);
+    channel_metrics(g, &b);
     og_buf_puts(&b, "# HELP omnigate_http_requests_total HTTP requests answered.\n"
                     "# TYPE omnigate_http_requests_total counter\n");
     for (int r = 0; r < 4; r++)

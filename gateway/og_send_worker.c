@@ -133,6 +133,7 @@ static void process(struct sender *s, const char *entry, const char *mid, int cl
         og_log_write(OG_LOG_INFO, ch->scope, "%s rate limited; retrying in %lld ms", mid,
                      (long long)after);
         og_outbox_retry(c, mid, entry, now + after, code, msg);
+        atomic_fetch_add(&ch->stats.retried, 1);
         break;
     }
     case OG_ERR_RETRYABLE:
@@ -143,16 +144,19 @@ static void process(struct sender *s, const char *entry, const char *mid, int cl
             og_log_write(OG_LOG_WARN, ch->scope, "%s failed after %d attempts: %s", mid,
                          it.attempts, msg);
             og_outbox_fail(c, mid, entry, code, msg);
+            atomic_fetch_add(&ch->stats.failed, 1);
         } else {
             int64_t d = backoff(w, it.attempts);
             og_log_write(OG_LOG_INFO, ch->scope, "%s attempt %d failed (%s); retrying in %lld ms",
                          mid, it.attempts, msg, (long long)d);
             og_outbox_retry(c, mid, entry, now + d, code, msg);
+            atomic_fetch_add(&ch->stats.retried, 1);
         }
         break;
     default:
         og_log_write(OG_LOG_INFO, ch->scope, "%s failed: %s (%s)", mid, code, msg);
         og_outbox_fail(c, mid, entry, code, msg);
+        atomic_fetch_add(&ch->stats.failed, 1);
         break;
     }
     free(res.provider_message_id);

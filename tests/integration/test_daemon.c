@@ -8,6 +8,7 @@
 #include "og_test.h"
 #include "og_util.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -93,8 +94,7 @@ int main(void)
     CHECK(sid && strncmp(sid, "ses_", 4) == 0);
     json_object *contact = json_object_object_get(s0, "contact");
     CHECK_STR(json_object_get_string(json_object_object_get(contact, "name")), "Ann");
-    CHECK_STR(json_object_get_string(json_object_object_get(contact, "email")),
-              "ann@example.com");
+    CHECK_STR(json_object_get_string(json_object_object_get(contact, "email")), "ann@example.com");
     CHECK_STR(json_object_get_string(json_object_object_get(s0, "status")), "new");
     char *path = og_sprintf("/api/v1/sessions/%s/messages", sid);
     json_object *ml = og_test_api_get(&d, path, &st);
@@ -179,7 +179,32 @@ int main(void)
     CHECK(strstr(r.body, "omnigate_ingest_total 1\n") != NULL);
     CHECK(strstr(r.body, "omnigate_ingest_duplicates_total 1\n") != NULL);
     CHECK(strstr(r.body, "omnigate_routing_queue_depth{policy=\"default\"} 1") != NULL);
-    free(r.body), free(url);
+    /* #15.8: build info, the process, per-channel counters */
+    CHECK(strstr(r.body, "omnigate_build_info{version=\"") && strstr(r.body, ",abi=\"1."));
+    CHECK(strstr(r.body,
+                 "omnigate_channel_messages_total{channel=\"demo\",connector=\"signed_json\","
+                 "result=\"stored\"} 1\n"));
+    CHECK(strstr(r.body,
+                 "omnigate_channel_messages_total{channel=\"demo\",connector=\"signed_json\","
+                 "result=\"duplicate\"} 1\n"));
+    CHECK(strstr(r.body, "omnigate_channel_sends_total{channel=\"demo\",outcome=\"sent\"} "));
+    const char *rss = strstr(r.body, "\nprocess_resident_memory_bytes ");
+    CHECK(rss && atoll(strchr(rss + 1, ' ')) > 1000000);
+    const char *fds = strstr(r.body, "\nprocess_open_fds ");
+    CHECK(fds && atoll(strchr(fds + 1, ' ')) > 3);
+    const char *started = strstr(r.body, "\nprocess_start_time_seconds ");
+    CHECK(started && llabs(atoll(strchr(started + 1, ' ')) - og_now_ms() / 1000) < 600);
+    CHECK(strstr(r.body, "\nprocess_cpu_seconds_total "));
+    free(r.body);
+    /* the content type names the format's version and charset */
+    char *ct_cmd = og_sprintf("curl -s -o /dev/null -w '%%{content_type}' %s", url);
+    FILE *ctp = popen(ct_cmd, "r");
+    char ct[128] = "";
+    CHECK(ctp && fgets(ct, sizeof ct, ctp));
+    CHECK_STR(ct, "text/plain; version=0.0.4; charset=utf-8");
+    if (ctp)
+        pclose(ctp);
+    free(ct_cmd), free(url);
 
     /* Redis killed and restarted while omnigate runs */
     int acked = 0;
