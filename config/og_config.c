@@ -5,10 +5,15 @@
  *      error naming the line and column, since nothing after it can be trusted;
  *   2. substitute "${ENV_NAME}" in every string value of the whole tree, channel
  *      options included, so connectors never see a reference; an unset variable
- *      is an error naming the key path where it was used;
- *   3. walk the keys we own against small tables (one per object level): an
- *      unknown key, a wrong type or a bad value is an error naming its path,
- *      and a valid value replaces the default that was put there first.
+ *      is an error naming the key path where it was used. A substituted string
+ *      keeps the text as written (og_options_mark_env), so that a key or an
+ *      option that wants an integer, a boolean or a number converts it and,
+ *      when it does not convert, names the variable;
+ *   3. walk the keys against the key table (og_cfg_top_rows below, the
+ *      sections' rows in og_config_<section>.c, the engine in
+ *      og_config_rows.c): an unknown key, a wrong type or a bad value is an
+ *      error naming its path, and a valid value replaces the default that
+ *      the same table put there first.
  * Every problem is added to the caller's og_errors and the walk goes on, so one
  * run of "omnigate --check" lists everything that is wrong at once.
  *
@@ -22,9 +27,11 @@
 #include "og_config.h"
 #include "og_config_int.h"
 #include "og_config_routing.h"
+#include "og_webhooks.h"
 
 #include <errno.h>
 #include <limits.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -35,42 +42,6 @@
 /* A configuration file is a few kilobytes; anything near this is a mistake
  * (a log file passed by accident), and json-c takes an int length anyway. */
 #define OG_CONFIG_MAX_BYTES (16u << 20)
-
-#define OG_CONFIG_DEF_LISTEN "127.0.0.1:8080"
-#define OG_CONFIG_DEF_MAX_BODY 1048576
-#define OG_CONFIG_MAX_BODY_LIMIT 67108864
-#define OG_CONFIG_MAX_THREADS 256
-#define OG_CONFIG_DEF_POOL 16
-#define OG_CONFIG_MAX_POOL 256
-#define OG_CONFIG_MIN_TOKEN 16
-
-/* ------------------------------------------------------------------ paths */
-
-/* Appends a key to a path. Keys come from the file and end up in error lines
- * that are printed and logged, so control characters are escaped: a key with
- * a newline in it must not be able to forge a second error line. */
-char *og_cfg_path_key(const char *parent, const char *key)
-{
-    struct og_buf b = {0};
-    if (parent && *parent) {
-        og_buf_puts(&b, parent);
-        og_buf_puts(&b, ".");
-    }
-    for (const unsigned char *p = (const unsigned char *)key; *p; p++) {
-        if (*p < 0x20 || *p == 0x7f)
-            og_buf_printf(&b, "\\x%02x", *p);
-        else
-            og_buf_append(&b, p, 1);
-    }
-    if (!b.data)
-        og_buf_append(&b, "", 0);
-    return b.data;
-}
-
-char *og_cfg_path_index(const char *parent, size_t i)
-{
-    return og_sprintf("%s[%zu]", parent, i);
-}
 
 /* ---------------------------------------------------------- JSON parsing */
 
@@ -248,6 +219,9 @@ static void subst_tree(json_object *o, const char *path, struct og_errors *errs)
         }
         char *out;
         if (subst_env(s, &out, path, errs) == 1) {
+            /* marked with the text as written, so a key that wants an
+             * integer or a boolean can convert it and name the variable */
+            og_options_mark_env(o, s);
             json_object_set_string(o, out);
             free(out);
         }
@@ -273,100 +247,6 @@ static void subst_tree(json_object *o, const char *path, struct og_errors *errs)
     }
     default: return;
     }
-}
-
-/* ------------------------------------------------------- value helpers */
-
-/* Walks obj's keys in file order, so errors come out in the order a person
- * reads the file, and hands each known one to its table entry. */
-void og_cfg_walk(struct og_load *l, json_object *obj, const char *path, const struct og_key *keys)
-{
-    json_object_object_foreach(obj, k, v)
-    {
-        char *p = og_cfg_path_key(path, k);
-        const struct og_key *kd = keys;
-        while (kd->name && strcmp(kd->name, k) != 0)
-            kd++;
-        if (kd->name)
-            kd->take(l, v, p);
-        else
-            og_errors_add(l->errs, "%s: unknown key", p);
-        free(p);
-    }
-}
-
-/* The string in v, or NULL after reporting that it is not one. JSON null is a
- * wrong type too: a key is either set to a value or left out. */
-const char *og_cfg_str(struct og_load *l, json_object *v, const char *path)
-{
-    if (!json_object_is_type(v, json_type_string)) {
-        og_errors_add(l->errs, "%s: must be a string", path);
-        return NULL;
-    }
-    return json_object_get_string(v);
-}
-
-const char *og_cfg_nonempty(struct og_load *l, json_object *v, const char *path)
-{
-    const char *s = og_cfg_str(l, v, path);
-    if (s && !*s) {
-        og_errors_add(l->errs, "%s: must not be empty", path);
-        return NULL;
-    }
-    return s;
-}
-
-/* An integer in [lo, hi]; 1.0 and "1" are refused, as a typo guard. Returns 0
- * and sets *out on success. */
-int og_cfg_int(struct og_load *l, json_object *v, const char *path, int64_t lo, int64_t hi,
-               int64_t *out)
-{
-    if (!json_object_is_type(v, json_type_int)) {
-        og_errors_add(l->errs, "%s: must be an integer", path);
-        return -1;
-    }
-    /* json-c keeps integers above INT64_MAX as uint64; get_int64 clamps them. */
-    int64_t x = json_object_get_int64(v);
-    if (x < lo || x > hi) {
-        og_errors_add(l->errs, "%s: must be between %lld and %lld", path, (long long)lo,
-                      (long long)hi);
-        return -1;
-    }
-    *out = x;
-    return 0;
-}
-
-int og_cfg_object(struct og_load *l, json_object *v, const char *path)
-{
-    if (!json_object_is_type(v, json_type_object)) {
-        og_errors_add(l->errs, "%s: must be an object", path);
-        return 0;
-    }
-    return 1;
-}
-
-void og_cfg_replace(char **dst, const char *s)
-{
-    free(*dst);
-    *dst = og_strdup(s);
-}
-
-/* 1 when s is 1..max characters, all of them in the set: lowercase letters
- * and digits always, plus the extra characters given. */
-int og_cfg_charset_ok(const char *s, size_t max, const char *extra, int upper)
-{
-    size_t n = strlen(s);
-    if (n == 0 || n > max)
-        return 0;
-    for (const char *p = s; *p; p++) {
-        char c = *p;
-        if ((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || strchr(extra, c))
-            continue;
-        if (upper && c >= 'A' && c <= 'Z')
-            continue;
-        return 0;
-    }
-    return 1;
 }
 
 /* ---------------------------------------------------------- host:port */
@@ -482,326 +362,320 @@ static int redis_url_ok(const char *u)
     return 1;
 }
 
-/* ------------------------------------------------------- top-level keys */
+/* ------------------------------------------------------------ key hooks */
 
-static void take_listen(struct og_load *l, json_object *v, const char *path)
+static int check_listen(struct og_load *l, const struct og_cfg_row *row, json_object *v,
+                        const char *path, void *base)
 {
-    const char *s = og_cfg_str(l, v, path);
-    if (!s)
-        return;
-    if (og_config_listen_split(s, NULL, 0, NULL) != 0) {
-        og_errors_add(l->errs,
-                      "%s: must be host:port with a port from 1 to 65535 "
-                      "(\"127.0.0.1:8080\", \"[::1]:8080\" or \":8080\")",
-                      path);
-        return;
-    }
-    og_cfg_replace(&l->cfg->listen, s);
+    (void)base;
+    if (og_config_listen_split(json_object_get_string(v), NULL, 0, NULL) != 0)
+        return og_cfg_expect(l, row, path);
+    return 0;
 }
 
 /* Kept without a trailing slash, so "<public_url>/hooks/<id>" is right either way. */
-static void take_public_url(struct og_load *l, json_object *v, const char *path)
+static int check_public_url(struct og_load *l, const struct og_cfg_row *row, json_object *v,
+                            const char *path, void *base)
 {
-    const char *s = og_cfg_str(l, v, path);
-    if (!s)
-        return;
+    const char *s = json_object_get_string(v);
     if (*s) {
         size_t skip = strncmp(s, "https://", 8) == 0 ? 8 : strncmp(s, "http://", 7) == 0 ? 7 : 0;
-        if (!skip || s[skip] == 0 || s[skip] == '/' || strpbrk(s, " \t\r\n")) {
-            og_errors_add(l->errs, "%s: must be an http:// or https:// URL", path);
-            return;
-        }
+        if (!skip || s[skip] == 0 || s[skip] == '/' || strpbrk(s, " \t\r\n"))
+            return og_cfg_expect(l, row, path);
     }
-    og_cfg_replace(&l->cfg->public_url, s);
-    size_t n = strlen(l->cfg->public_url);
-    while (n > 0 && l->cfg->public_url[n - 1] == '/')
-        l->cfg->public_url[--n] = 0;
+    char **dst = og_cfg_slot(row, base);
+    og_cfg_replace(dst, s);
+    size_t n = strlen(*dst);
+    while (n > 0 && (*dst)[n - 1] == '/')
+        (*dst)[--n] = 0;
+    return 1;
 }
 
-static void take_data_dir(struct og_load *l, json_object *v, const char *path)
+static int check_redis_url(struct og_load *l, const struct og_cfg_row *row, json_object *v,
+                           const char *path, void *base)
 {
-    const char *s = og_cfg_nonempty(l, v, path);
-    if (s)
-        og_cfg_replace(&l->cfg->data_dir, s);
-}
-
-static void take_log_level(struct og_load *l, json_object *v, const char *path)
-{
-    const char *s = og_cfg_str(l, v, path);
-    if (!s)
-        return;
-    static const char *const levels[] = {"error", "warn", "info", "debug", NULL};
-    for (const char *const *p = levels; *p; p++)
-        if (strcmp(*p, s) == 0) {
-            og_cfg_replace(&l->cfg->log_level, s);
-            return;
-        }
-    og_errors_add(l->errs, "%s: must be one of error, warn, info, debug", path);
-}
-
-static void take_connector_dir(struct og_load *l, json_object *v, const char *path)
-{
-    const char *s = og_cfg_nonempty(l, v, path);
-    if (s)
-        og_cfg_replace(&l->cfg->connector_dir, s);
-}
-
-static void take_max_body(struct og_load *l, json_object *v, const char *path)
-{
-    og_cfg_int(l, v, path, 1, OG_CONFIG_MAX_BODY_LIMIT, &l->cfg->http.max_body_bytes);
-}
-
-static void take_threads(struct og_load *l, json_object *v, const char *path)
-{
-    og_cfg_int(l, v, path, 0, OG_CONFIG_MAX_THREADS, &l->cfg->http.threads);
-}
-
-/* clang-format off */
-static const struct og_key og_http_keys[] = {
-    {"max_body_bytes", take_max_body},
-    {"threads", take_threads},
-    {NULL, NULL},
-};
-/* clang-format on */
-
-static void take_http(struct og_load *l, json_object *v, const char *path)
-{
-    if (og_cfg_object(l, v, path))
-        og_cfg_walk(l, v, path, og_http_keys);
-}
-
-static void take_redis_url(struct og_load *l, json_object *v, const char *path)
-{
-    const char *s = og_cfg_str(l, v, path);
-    if (!s)
-        return;
-    if (!redis_url_ok(s)) {
-        og_errors_add(l->errs,
-                      "%s: must be \"embedded\", redis://host:port[/db] or "
-                      "unix:///path",
-                      path);
-        return;
-    }
-    og_cfg_replace(&l->cfg->redis.url, s);
-}
-
-static void take_redis_prefix(struct og_load *l, json_object *v, const char *path)
-{
-    const char *s = og_cfg_str(l, v, path);
-    if (!s)
-        return;
-    if (!og_cfg_charset_ok(s, 32, "_.-", 1)) {
-        og_errors_add(l->errs, "%s: must be 1-32 characters of A-Z, a-z, 0-9, _, . and -", path);
-        return;
-    }
-    og_cfg_replace(&l->cfg->redis.prefix, s);
+    (void)base;
+    return redis_url_ok(json_object_get_string(v)) ? 0 : og_cfg_expect(l, row, path);
 }
 
 /* An empty password means none, so "${REDIS_PASSWORD}" can be switched off
  * by setting the variable to "" instead of editing the file. */
-static void take_redis_password(struct og_load *l, json_object *v, const char *path)
+static int check_redis_password(struct og_load *l, const struct og_cfg_row *row, json_object *v,
+                                const char *path, void *base)
 {
-    const char *s = og_cfg_str(l, v, path);
-    if (s && *s)
-        og_cfg_replace(&l->cfg->redis.password, s);
+    (void)l, (void)row, (void)path, (void)base;
+    return *json_object_get_string(v) ? 0 : 1;
 }
 
-static void take_redis_pool(struct og_load *l, json_object *v, const char *path)
+/* The id appears in URLs (/hooks/<id>) and Redis keys, so its characters are
+ * the row's; here only that it is unique. base is this channel. */
+static int check_channel_id(struct og_load *l, const struct og_cfg_row *row, json_object *v,
+                            const char *path, void *base)
 {
-    og_cfg_int(l, v, path, 1, OG_CONFIG_MAX_POOL, &l->cfg->redis.pool_size);
-}
-
-static void take_redis_server(struct og_load *l, json_object *v, const char *path)
-{
-    const char *s = og_cfg_nonempty(l, v, path);
-    if (s)
-        og_cfg_replace(&l->cfg->redis.server, s);
-}
-
-/* clang-format off */
-static const struct og_key og_redis_keys[] = {
-    {"url", take_redis_url},
-    {"prefix", take_redis_prefix},
-    {"password", take_redis_password},
-    {"pool_size", take_redis_pool},
-    {"server", take_redis_server},
-    {NULL, NULL},
-};
-/* clang-format on */
-
-static void take_redis(struct og_load *l, json_object *v, const char *path)
-{
-    if (og_cfg_object(l, v, path))
-        og_cfg_walk(l, v, path, og_redis_keys);
-}
-
-static void take_admin_token(struct og_load *l, json_object *v, const char *path)
-{
-    const char *s = og_cfg_str(l, v, path);
-    if (!s)
-        return;
-    if (strlen(s) < OG_CONFIG_MIN_TOKEN) {
-        og_errors_add(l->errs, "%s: must be at least %d characters", path, OG_CONFIG_MIN_TOKEN);
-        return;
-    }
-    og_cfg_replace(&l->cfg->api.admin_token, s);
-}
-
-/* clang-format off */
-static const struct og_key og_api_keys[] = {
-    {"admin_token", take_admin_token},
-    {NULL, NULL},
-};
-/* clang-format on */
-
-static void take_api(struct og_load *l, json_object *v, const char *path)
-{
-    if (!og_cfg_object(l, v, path))
-        return;
-    og_cfg_walk(l, v, path, og_api_keys);
-    if (!json_object_object_get_ex(v, "admin_token", NULL))
-        og_errors_add(l->errs, "%s.admin_token: required", path);
-}
-
-/* ------------------------------------------------------------- channels */
-
-static void take_ch_id(struct og_load *l, json_object *v, const char *path)
-{
-    const char *s = og_cfg_str(l, v, path);
-    if (!s)
-        return;
-    /* The id appears in URLs (/hooks/<id>) and Redis keys: keep it plain. */
-    if (!og_cfg_charset_ok(s, 64, "_-", 0)) {
-        og_errors_add(l->errs, "%s: must be 1-64 characters of a-z, 0-9, _ and -", path);
-        return;
-    }
-    for (struct og_config_channel *c = l->cfg->channels; c < l->ch; c++)
+    (void)row;
+    const char *s = json_object_get_string(v);
+    for (struct og_config_channel *c = l->cfg->channels; c < (struct og_config_channel *)base; c++)
         if (c->id && strcmp(c->id, s) == 0) {
             og_errors_add(l->errs, "%s: duplicate channel id \"%s\" (also %s.id)", path, s,
                           c->path);
-            return;
+            return -1;
         }
-    og_cfg_replace(&l->ch->id, s);
+    return 0;
 }
 
-static void take_ch_connector(struct og_load *l, json_object *v, const char *path)
+/* Every element, object or not, remembers its path for later messages
+ * (the connector's options, the routing check). */
+static int channel_done(struct og_load *l, const struct og_cfg_row *row, json_object *v,
+                        const char *path, void *base)
 {
-    const char *s = og_cfg_str(l, v, path);
-    if (!s)
-        return;
-    /* The same names og_plugin_load_by_name() accepts, checked here so the
-     * error can name the key. */
-    if (!og_cfg_charset_ok(s, 64, "_-", 0)) {
-        og_errors_add(l->errs,
-                      "%s: must be a connector name (1-64 characters of a-z, 0-9, _ "
-                      "and -)",
-                      path);
-        return;
-    }
-    og_cfg_replace(&l->ch->connector, s);
+    (void)l, (void)row, (void)v;
+    struct og_config_channel *ch = base;
+    snprintf(ch->path, sizeof ch->path, "%s", path);
+    return 0;
 }
 
-static void take_ch_routing(struct og_load *l, json_object *v, const char *path)
-{
-    const char *s = og_cfg_nonempty(l, v, path);
-    if (s)
-        og_cfg_replace(&l->ch->routing, s);
-}
+/* ------------------------------------------------------------ key table */
 
-/* Options are the connector's to validate (og_channel_create); only their
- * shape is checked here. */
-static void take_ch_options(struct og_load *l, json_object *v, const char *path)
-{
-    if (!og_cfg_object(l, v, path))
-        return;
-    json_object_put(l->ch->options);
-    l->ch->options = json_object_get(v);
-}
+#define NAME_CHARS "_-" /* with a-z and 0-9: ids and names used in URLs and keys */
 
-/* clang-format off */
-static const struct og_key og_channel_keys[] = {
-    {"id", take_ch_id},
-    {"connector", take_ch_connector},
-    {"routing", take_ch_routing},
-    {"options", take_ch_options},
-    {"rate_limit_per_s", og_config_take_ch_rate},
-    {NULL, NULL},
+static const struct og_cfg_row http_rows[] = {
+    {.name = "max_body_bytes",
+     .type = OG_CFG_INT,
+     .offset = offsetof(struct og_config, http.max_body_bytes),
+     .def = "1048576",
+     .min = 1,
+     .max = 67108864,
+     .help = "larger request bodies are refused with 413"},
+    {.name = "threads",
+     .type = OG_CFG_INT,
+     .offset = offsetof(struct og_config, http.threads),
+     .def = "0",
+     .min = 0,
+     .max = 256,
+     .help = "libmicrohttpd's thread pool (epoll); 0 = 4 x the number of CPUs"},
+    {0},
 };
-/* clang-format on */
 
-/* Every array element gets a channel, valid or not, so channels[i] in the
- * struct is channels[i] in the file and in error messages. */
-static void take_channels(struct og_load *l, json_object *v, const char *path)
-{
-    if (!json_object_is_type(v, json_type_array)) {
-        og_errors_add(l->errs, "%s: must be an array", path);
-        return;
-    }
-    struct og_config *cfg = l->cfg;
-    size_t n = json_object_array_length(v);
-    cfg->channels = n ? og_calloc(n, sizeof *cfg->channels) : NULL;
-    cfg->n_channels = n;
-    for (size_t i = 0; i < n; i++) {
-        struct og_config_channel *ch = &cfg->channels[i];
-        json_object *e = json_object_array_get_idx(v, i);
-        snprintf(ch->path, sizeof ch->path, "%s[%zu]", path, i);
-        ch->routing = og_strdup("default");
-        if (!og_cfg_object(l, e, ch->path))
-            continue;
-        l->ch = ch;
-        og_cfg_walk(l, e, ch->path, og_channel_keys);
-        l->ch = NULL;
-        if (!json_object_object_get_ex(e, "id", NULL))
-            og_errors_add(l->errs, "%s.id: required", ch->path);
-        if (!json_object_object_get_ex(e, "connector", NULL))
-            og_errors_add(l->errs, "%s.connector: required", ch->path);
-    }
-}
-
-/* clang-format off */
-static const struct og_key og_top_keys[] = {
-    {"listen", take_listen},
-    {"public_url", take_public_url},
-    {"data_dir", take_data_dir},
-    {"log_level", take_log_level},
-    {"connector_dir", take_connector_dir},
-    {"http", take_http},
-    {"redis", take_redis},
-    {"api", take_api},
-    {"channels", take_channels},
-    {"webhooks", og_cfg_take_webhooks},
-    {"webhook_dispatch", og_cfg_take_webhook_dispatch},
-    {"smtp", og_config_take_smtp},
-    {"followups", og_config_take_followups},
-    {"routing", og_config_take_routing},
-    {"agents", og_config_take_agents},
-    {"sessions", og_config_take_sessions},
-    {"send", og_config_take_send},
-    {NULL, NULL},
+static const struct og_cfg_row redis_rows[] = {
+    {.name = "url",
+     .type = OG_CFG_STR,
+     .offset = offsetof(struct og_config, redis.url),
+     .def = "embedded",
+     .help = "\"embedded\" (omnigate starts its own redis-server in data_dir), "
+             "redis://host:port[/db] or unix:///path",
+     .expect = "must be \"embedded\", redis://host:port[/db] or unix:///path",
+     .check = check_redis_url},
+    {.name = "prefix",
+     .type = OG_CFG_STR,
+     .offset = offsetof(struct og_config, redis.prefix),
+     .def = "og",
+     .max = 32,
+     .flags = OG_CFG_UPPER,
+     .chars = "_.-",
+     .help = "keys are {prefix}:...: one hash tag per deployment",
+     .expect = "must be 1-32 characters of A-Z, a-z, 0-9, _, . and -"},
+    {.name = "password",
+     .type = OG_CFG_STR,
+     .offset = offsetof(struct og_config, redis.password),
+     .flags = OG_CFG_SECRET,
+     .help = "AUTH password; \"\" = none",
+     .check = check_redis_password},
+    {.name = "pool_size",
+     .type = OG_CFG_INT,
+     .offset = offsetof(struct og_config, redis.pool_size),
+     .def = "16",
+     .min = 1,
+     .max = 256,
+     .help = "connections per instance"},
+    {.name = "server",
+     .type = OG_CFG_STR,
+     .offset = offsetof(struct og_config, redis.server),
+     .def = "redis-server",
+     .flags = OG_CFG_NONEMPTY,
+     .help = "embedded only: the redis-server binary to start"},
+    {0},
 };
-/* clang-format on */
+
+static const struct og_cfg_row api_rows[] = {
+    {.name = "admin_token",
+     .type = OG_CFG_STR,
+     .offset = offsetof(struct og_config, api.admin_token),
+     .min = 16,
+     .flags = OG_CFG_REQUIRED | OG_CFG_SECRET,
+     .help = "the admin bearer token of the REST API (at least 16 characters)"},
+    {0},
+};
+
+static const struct og_cfg_row channel_rows[] = {
+    {.name = "id",
+     .type = OG_CFG_STR,
+     .offset = offsetof(struct og_config_channel, id),
+     .max = 64,
+     .flags = OG_CFG_REQUIRED,
+     .chars = NAME_CHARS,
+     .help = "unique; platforms call /hooks/<id>",
+     .expect = "must be 1-64 characters of a-z, 0-9, _ and -",
+     .check = check_channel_id},
+    {.name = "connector",
+     .type = OG_CFG_STR,
+     .offset = offsetof(struct og_config_channel, connector),
+     .max = 64,
+     .flags = OG_CFG_REQUIRED,
+     .chars = NAME_CHARS,
+     .help = "the connector plugin (<connector_dir>/<name>.so)",
+     .expect = "must be a connector name (1-64 characters of a-z, 0-9, _ and -)"},
+    {.name = "routing",
+     .type = OG_CFG_STR,
+     .offset = offsetof(struct og_config_channel, routing),
+     .def = "default",
+     .flags = OG_CFG_NONEMPTY,
+     .help = "the routing policy of the channel's sessions (a name under routing)"},
+    {.name = "options",
+     .type = OG_CFG_JSON,
+     .offset = offsetof(struct og_config_channel, options),
+     .help = "the connector's options: omnigate --connector-help <connector>"},
+    {.name = "rate_limit_per_s",
+     .type = OG_CFG_NUM,
+     .offset = offsetof(struct og_config_channel, rate_limit_per_s),
+     .def_doc = "the connector's rate",
+     .min = 0.01,
+     .max = 100000,
+     .help = "sends per second to the platform"},
+    {0},
+};
+
+/* The file's top level, in the order --config-help lists it. */
+const struct og_cfg_row og_cfg_top_rows[] = {
+    {.name = "listen",
+     .type = OG_CFG_STR,
+     .offset = offsetof(struct og_config, listen),
+     .def = "127.0.0.1:8080",
+     .help = "where the HTTP server listens: host:port, [v6]:port or :port (all interfaces)",
+     .expect = "must be host:port with a port from 1 to 65535 "
+               "(\"127.0.0.1:8080\", \"[::1]:8080\" or \":8080\")",
+     .check = check_listen},
+    {.name = "public_url",
+     .type = OG_CFG_STR,
+     .offset = offsetof(struct og_config, public_url),
+     .def = "",
+     .help = "how the world reaches this gateway (links in e-mails), http:// or https://",
+     .expect = "must be an http:// or https:// URL",
+     .check = check_public_url},
+    {.name = "data_dir",
+     .type = OG_CFG_STR,
+     .offset = offsetof(struct og_config, data_dir),
+     .def = "./var",
+     .flags = OG_CFG_NONEMPTY,
+     .help = "the embedded redis-server's home and the send queue's files"},
+    {.name = "log_level",
+     .type = OG_CFG_ENUM,
+     .offset = offsetof(struct og_config, log_level),
+     .def = "info",
+     .choices = "error|warn|info|debug",
+     .help = "the least severe level logged"},
+    {.name = "connector_dir",
+     .type = OG_CFG_STR,
+     .offset = offsetof(struct og_config, connector_dir),
+     .def_doc = "next to the binary",
+     .flags = OG_CFG_NONEMPTY,
+     .help = "where the connector .so files are (default ../lib/omnigate/connectors "
+             "from the binary)"},
+    {.name = "http", .type = OG_CFG_OBJECT, .children = http_rows, .help = "the HTTP server"},
+    {.name = "redis",
+     .type = OG_CFG_OBJECT,
+     .children = redis_rows,
+     .help = "where the state is kept"},
+    {.name = "api",
+     .type = OG_CFG_OBJECT,
+     .flags = OG_CFG_REQUIRED,
+     .children = api_rows,
+     .help = "the REST API"},
+    {.name = "channels",
+     .type = OG_CFG_ARRAY,
+     .offset = offsetof(struct og_config, channels),
+     .count = offsetof(struct og_config, n_channels),
+     .size = sizeof(struct og_config_channel),
+     .children = channel_rows,
+     .check = channel_done,
+     .help = "the channels: one per connector and platform account"},
+    {.name = "webhooks",
+     .type = OG_CFG_ARRAY,
+     .offset = offsetof(struct og_config, webhooks),
+     .count = offsetof(struct og_config, n_webhooks),
+     .size = sizeof(struct og_webhook_sub),
+     .flags = OG_CFG_EXTERNAL,
+     .children = og_cfg_webhook_rows,
+     .check = og_cfg_webhook_take,
+     .release = og_cfg_webhook_release,
+     .help = "outbound webhook subscriptions (more can be added through the API)"},
+    {.name = "webhook_dispatch",
+     .type = OG_CFG_OBJECT,
+     .children = og_cfg_dispatch_rows,
+     .help = "the webhook dispatcher"},
+    {.name = "smtp",
+     .type = OG_CFG_OBJECT,
+     .flags = OG_CFG_VIA,
+     .via = offsetof(struct og_config, followups),
+     .children = og_cfg_smtp_rows,
+     .check = og_cfg_smtp_seen,
+     .help = "the SMTP server follow-up e-mails go through (optional; when it is there, "
+             "its url and from are required)"},
+    {.name = "followups",
+     .type = OG_CFG_ARRAY,
+     .flags = OG_CFG_VIA,
+     .via = offsetof(struct og_config, followups),
+     .offset = offsetof(struct og_config_followups, rules),
+     .count = offsetof(struct og_config_followups, n_rules),
+     .size = sizeof(struct og_config_followup),
+     .children = og_cfg_followup_rows,
+     .check = og_cfg_followup_done,
+     .help = "e-mail follow-up rules (need smtp)"},
+    {.name = "routing",
+     .type = OG_CFG_MAP,
+     .flags = OG_CFG_VIA,
+     .via = offsetof(struct og_config, routing),
+     .offset = offsetof(struct og_config_routing, policies),
+     .def_doc = "one policy, \"default\": every agent, least_chats",
+     .max = 64,
+     .chars = NAME_CHARS,
+     .expect = "a policy name must be 1-64 characters of a-z, 0-9, _ and -",
+     .children = og_cfg_policy_rows,
+     .check = og_cfg_policy_done,
+     .help = "routing policies by name (channels[].routing names one)"},
+    {.name = "agents",
+     .type = OG_CFG_ARRAY,
+     .flags = OG_CFG_VIA | OG_CFG_EXTERNAL,
+     .via = offsetof(struct og_config, routing),
+     .offset = offsetof(struct og_config_routing, agents),
+     .count = offsetof(struct og_config_routing, n_agents),
+     .size = sizeof(struct og_config_agent),
+     .children = og_cfg_agent_rows,
+     .check = og_cfg_agent_take,
+     .release = og_cfg_agent_release,
+     .help = "agents seeded at every start (upsert by e-mail; the file wins over API edits)"},
+    {.name = "sessions",
+     .type = OG_CFG_OBJECT,
+     .flags = OG_CFG_VIA,
+     .via = offsetof(struct og_config, routing),
+     .children = og_cfg_sessions_rows,
+     .help = "close rules, archiving, what going offline does"},
+    {.name = "send",
+     .type = OG_CFG_OBJECT,
+     .children = og_cfg_send_rows,
+     .help = "the durable send queue"},
+    {0},
+};
 
 /* ------------------------------------------------------------- loading */
 
-/* Everything a missing key falls back to, so the struct is complete even
- * after errors and og_config_free() has only owned strings to free. */
+/* Everything a missing key falls back to, from the key table, so the struct
+ * is complete even after errors. */
 static void set_defaults(struct og_config *cfg)
 {
     memset(cfg, 0, sizeof *cfg);
-    cfg->listen = og_strdup(OG_CONFIG_DEF_LISTEN);
-    cfg->public_url = og_strdup("");
-    cfg->data_dir = og_strdup("./var");
-    cfg->log_level = og_strdup("info");
-    cfg->http.max_body_bytes = OG_CONFIG_DEF_MAX_BODY;
-    cfg->http.threads = 0;
-    cfg->redis.url = og_strdup("embedded");
-    cfg->redis.prefix = og_strdup("og");
-    cfg->redis.pool_size = OG_CONFIG_DEF_POOL;
-    cfg->redis.server = og_strdup("redis-server");
-    cfg->webhook_dispatch.concurrency = 64;
-    cfg->followups = og_config_followups_new();
-    cfg->routing = og_config_routing_new();
-    og_config_send_defaults(cfg);
+    cfg->followups = og_calloc(1, sizeof *cfg->followups);
+    cfg->routing = og_calloc(1, sizeof *cfg->routing);
+    og_cfg_defaults(og_cfg_top_rows, cfg);
 }
 
 static int load(const char *buf, size_t len, const char *origin, struct og_config *cfg,
@@ -821,9 +695,7 @@ static int load(const char *buf, size_t len, const char *origin, struct og_confi
     subst_tree(root, "", errs);
 
     struct og_load l = {.cfg = cfg, .errs = errs};
-    og_cfg_walk(&l, root, "", og_top_keys);
-    if (!json_object_object_get_ex(root, "api", NULL))
-        og_errors_add(errs, "api.admin_token: required");
+    og_cfg_walk(&l, og_cfg_top_rows, root, "", cfg);
     og_config_followups_check(&l);
     og_config_routing_check(&l);
     return errs->n == before ? 0 : -1;
@@ -868,26 +740,22 @@ void og_config_free(struct og_config *cfg)
 {
     if (!cfg)
         return;
-    free(cfg->listen);
-    free(cfg->public_url);
-    free(cfg->data_dir);
-    free(cfg->log_level);
-    free(cfg->connector_dir);
-    free(cfg->redis.url);
-    free(cfg->redis.prefix);
-    free(cfg->redis.password);
-    free(cfg->redis.server);
-    free(cfg->api.admin_token);
-    for (size_t i = 0; i < cfg->n_channels; i++) {
-        free(cfg->channels[i].id);
-        free(cfg->channels[i].connector);
-        free(cfg->channels[i].routing);
-        json_object_put(cfg->channels[i].options);
-    }
-    free(cfg->channels);
-    og_cfg_free_webhooks(cfg);
-    og_config_followups_free(cfg->followups);
-    og_config_routing_free(cfg->routing);
+    if (cfg->followups && cfg->routing) /* else never loaded, or freed already */
+        og_cfg_release(og_cfg_top_rows, cfg);
+    free(cfg->followups);
+    free(cfg->routing);
     json_object_put(cfg->root);
     memset(cfg, 0, sizeof *cfg);
+}
+
+/* The rows that reach into a section held by pointer (their via), released
+ * through a config that holds only that section. */
+void og_cfg_section_release(size_t via, void *section)
+{
+    struct og_config tmp;
+    memset(&tmp, 0, sizeof tmp);
+    memcpy((char *)&tmp + via, &section, sizeof section);
+    for (const struct og_cfg_row *r = og_cfg_top_rows; r->name; r++)
+        if ((r->flags & OG_CFG_VIA) && r->via == via)
+            og_cfg_release_row(r, &tmp);
 }

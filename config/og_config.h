@@ -1,8 +1,11 @@
 /* og_config - the omnigate configuration: one JSON file.
  *
  * og_config_load() reads the file, substitutes "${ENV_NAME}" in every string
- * value, validates every key it knows and rejects every key it does not
- * know, and fills struct og_config. Each problem becomes one line in errs
+ * value (converted to the key's type where it wants an integer, a boolean or
+ * a number), validates every key it knows and rejects every key it does not
+ * know, and fills struct og_config. The keys, their types, defaults and
+ * meanings are one table (config/og_config_int.h), which og_config_print_help
+ * prints (omnigate --config-help). Each problem becomes one line in errs
  * naming the key path ("channels[2].connector: required"); the caller prints
  * them all and refuses to start. Channel options are kept as JSON here and
  * validated against the connector's own option table by og_channel_create(),
@@ -20,35 +23,35 @@ struct og_webhook_sub; /* core/og_webhooks.h */
 struct og_config_routing;
 
 struct og_config_channel {
-    char *id;              /* required; [a-z0-9_-]{1,64}, unique */
-    char *connector;       /* required; connector name */
-    char *routing;         /* default "default" */
-    json_object *options;  /* owned reference (json_object_put); may be NULL */
-    char path[48];         /* "channels[2]" for error messages */
-    double rate_limit_per_s; /* sends per second; 0 = og_config_default_rate(connector) */
+    char *id;                /* required; [a-z0-9_-]{1,64}, unique */
+    char *connector;         /* required; connector name */
+    char *routing;           /* default "default" */
+    json_object *options;    /* owned reference (json_object_put); may be NULL */
+    char path[48];           /* "channels[2]" for error messages */
+    double rate_limit_per_s; /* sends per second; 0 = the connector's default_rate_per_s */
 };
 
 /* "smtp" and "followups" (config/og_config_followups.c). */
 struct og_config_followup {
-    char *id;              /* required; [a-z0-9_-]{1,64}, unique */
-    char *when;            /* required; "session.closed" | "customer_silent" */
-    int64_t after_s;       /* delay; required > 0 for customer_silent, default 0 */
-    char **channels;       /* filters (session.closed only); NULL/0 = any */
+    char *id;        /* required; [a-z0-9_-]{1,64}, unique */
+    char *when;      /* required; "session.closed" | "customer_silent" */
+    int64_t after_s; /* delay; required > 0 for customer_silent, default 0 */
+    char **channels; /* filters (session.closed only); NULL/0 = any */
     size_t n_channels;
-    char **reasons;        /* close_reason one of these */
+    char **reasons; /* close_reason one of these */
     size_t n_reasons;
-    char **success_codes;  /* at least one of these among the session's */
+    char **success_codes; /* at least one of these among the session's */
     size_t n_success_codes;
     char *subject, *text, *html; /* templates (og_template.h); subject required */
 };
 struct og_config_followups {
-    int smtp_set;          /* 1 when the "smtp" section is present */
+    int smtp_set; /* 1 when the "smtp" section is present */
     struct {
-        char *url;         /* required; smtp://host[:port] or smtps://host[:port] */
+        char *url;                 /* required; smtp://host[:port] or smtps://host[:port] */
         char *username, *password; /* default NULL = no AUTH */
-        char *from;        /* required; "Name <addr>" or "addr" */
-        char *starttls;    /* auto (default) | always | never */
-        char *ca_file;     /* default NULL = system CAs */
+        char *from;                /* required; "Name <addr>" or "addr" */
+        char *starttls;            /* auto (default) | always | never */
+        char *ca_file;             /* default NULL = system CAs */
         int64_t timeout_ms;        /* default 30000 */
         int64_t retry_initial_ms;  /* first retry delay, default 30000 */
         int64_t retry_max_ms;      /* cap, default 3600000 */
@@ -59,14 +62,14 @@ struct og_config_followups {
 };
 
 struct og_config {
-    char *listen;          /* "127.0.0.1:8080" (host:port; [v6]:port) */
-    char *public_url;      /* default "" */
-    char *data_dir;        /* default "./var" */
-    char *log_level;       /* error|warn|info|debug, default "info" */
-    char *connector_dir;   /* default NULL = next to the executable */
+    char *listen;        /* "127.0.0.1:8080" (host:port; [v6]:port) */
+    char *public_url;    /* default "" */
+    char *data_dir;      /* default "./var" */
+    char *log_level;     /* error|warn|info|debug, default "info" */
+    char *connector_dir; /* default NULL = next to the executable */
     struct {
         int64_t max_body_bytes; /* default 1048576, 1..64 MiB */
-        int64_t threads;        /* HTTP thread pool, default 0 = number of CPUs */
+        int64_t threads;        /* HTTP thread pool, default 0 = 4 x the number of CPUs */
     } http;
     struct {
         char *url;         /* "embedded" (default), "redis://host:port[/db]", "unix:///path" */
@@ -86,15 +89,15 @@ struct og_config {
         int64_t concurrency; /* parallel deliveries per instance, default 64, 1..1024 */
     } webhook_dispatch;
     struct og_config_followups *followups; /* never NULL after load */
-    struct {               /* "send" (config/og_config_send.c) */
-        int64_t workers;          /* sender threads per instance, default 4, 1..64 */
+    struct {                               /* "send" (config/og_config_send.c) */
+        int64_t workers;                   /* sender threads per instance, default 4, 1..64 */
         int64_t max_attempts;     /* tries before a retryable failure is final, default 8 */
         int64_t retry_backoff_ms; /* first retry delay, doubling, default 2000 */
         int64_t retry_max_ms;     /* back-off cap, default 300000 */
         int64_t claim_idle_ms;    /* a dead sender's entries are claimed after, 30000 */
     } send;
     struct og_config_routing *routing; /* og_config_routing.h; never NULL after load */
-    json_object *root;     /* the parsed file after substitution (owned) */
+    json_object *root;                 /* the parsed file after substitution (owned) */
 };
 
 /* Loads and validates path. Returns 0 when errs stayed empty; the config is
@@ -104,11 +107,15 @@ int og_config_load(const char *path, struct og_config *cfg, struct og_errors *er
 int og_config_load_buffer(const char *buf, size_t len, struct og_config *cfg,
                           struct og_errors *errs);
 void og_config_free(struct og_config *cfg);
-/* config/og_config_followups.c: defaults, cross-key checks, free. */
+/* A section with its defaults, and its release. [xfer] */
 struct og_config_followups *og_config_followups_new(void);
 void og_config_followups_free(struct og_config_followups *f);
-/* config/og_config_send.c: a connector's default sends per second. */
-double og_config_default_rate(const char *connector);
 /* Splits cfg->listen into host and port. 0 on success. */
 int og_config_listen_split(const char *listen, char *host, size_t hostsz, int *port);
+/* Every key of the file with its type, default and meaning, from the table
+ * the loader validates with (omnigate --config-help). file is a FILE *. */
+void og_config_print_help(void *file);
+/* The same as Markdown tables: readme 0 = docs/config.md (every key),
+ * 1 = README.md's table (the keys outside arrays and maps). */
+void og_config_print_markdown(void *file, int readme);
 #endif

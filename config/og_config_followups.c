@@ -1,4 +1,5 @@
-/* og_config_followups - the "smtp" and "followups" sections.
+/* og_config_followups - the "smtp" and "followups" sections: their rows and
+ * the checks that do not fit in a row.
  *
  *   "smtp": {"url": "smtp://host:587" | "smtps://host:465", "username", "password",
  *            "from": "Support <support@example.com>", "starttls": "auto|always|never",
@@ -16,338 +17,234 @@
 #include "og_template.h"
 #include "og_util.h"
 
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
-
-#define DEF_TIMEOUT_MS 30000
-#define DEF_RETRY_INITIAL_MS 30000
-#define DEF_RETRY_MAX_MS 3600000
-#define DEF_MAX_ATTEMPTS 8
 
 struct og_config_followups *og_config_followups_new(void)
 {
     struct og_config_followups *f = og_calloc(1, sizeof *f);
-    f->smtp.starttls = og_strdup("auto");
-    f->smtp.timeout_ms = DEF_TIMEOUT_MS;
-    f->smtp.retry_initial_ms = DEF_RETRY_INITIAL_MS;
-    f->smtp.retry_max_ms = DEF_RETRY_MAX_MS;
-    f->smtp.max_attempts = DEF_MAX_ATTEMPTS;
+    og_cfg_defaults(og_cfg_smtp_rows, f);
     return f;
-}
-
-static void free_list(char **v, size_t n)
-{
-    for (size_t i = 0; i < n; i++)
-        free(v[i]);
-    free(v);
 }
 
 void og_config_followups_free(struct og_config_followups *f)
 {
     if (!f)
         return;
-    free(f->smtp.url);
-    free(f->smtp.username);
-    free(f->smtp.password);
-    free(f->smtp.from);
-    free(f->smtp.starttls);
-    free(f->smtp.ca_file);
-    for (size_t i = 0; i < f->n_rules; i++) {
-        struct og_config_followup *r = &f->rules[i];
-        free(r->id);
-        free(r->when);
-        free_list(r->channels, r->n_channels);
-        free_list(r->reasons, r->n_reasons);
-        free_list(r->success_codes, r->n_success_codes);
-        free(r->subject);
-        free(r->text);
-        free(r->html);
-    }
-    free(f->rules);
+    og_cfg_section_release(offsetof(struct og_config, followups), f);
     free(f);
 }
 
 /* ------------------------------------------------------------------ smtp */
 
-static void take_url(struct og_load *l, json_object *v, const char *path)
+static int check_url(struct og_load *l, const struct og_cfg_row *row, json_object *v,
+                     const char *path, void *base)
 {
-    const char *s = og_cfg_str(l, v, path);
-    if (!s)
-        return;
+    (void)base;
+    const char *s = json_object_get_string(v);
     size_t skip = strncmp(s, "smtp://", 7) == 0 ? 7 : strncmp(s, "smtps://", 8) == 0 ? 8 : 0;
-    if (!skip || s[skip] == 0 || s[skip] == '/' || s[skip] == ':' || strpbrk(s, " \t\r\n@")) {
-        og_errors_add(l->errs, "%s: must be smtp://host[:port] or smtps://host[:port] "
-                      "(credentials go in username/password)", path);
-        return;
-    }
-    og_cfg_replace(&l->cfg->followups->smtp.url, s);
+    if (!skip || s[skip] == 0 || s[skip] == '/' || s[skip] == ':' || strpbrk(s, " \t\r\n@"))
+        return og_cfg_expect(l, row, path);
+    return 0;
 }
 
-static void take_username(struct og_load *l, json_object *v, const char *path)
+static int check_from(struct og_load *l, const struct og_cfg_row *row, json_object *v,
+                      const char *path, void *base)
 {
-    const char *s = og_cfg_str(l, v, path);
-    if (s)
-        og_cfg_replace(&l->cfg->followups->smtp.username, s);
-}
-
-static void take_password(struct og_load *l, json_object *v, const char *path)
-{
-    const char *s = og_cfg_str(l, v, path);
-    if (s)
-        og_cfg_replace(&l->cfg->followups->smtp.password, s);
-}
-
-static void take_from(struct og_load *l, json_object *v, const char *path)
-{
-    const char *s = og_cfg_str(l, v, path);
-    if (!s)
-        return;
+    (void)base;
     char name[256], addr[256];
-    if (og_smtp_parse_from(s, name, sizeof name, addr, sizeof addr) != 0) {
-        og_errors_add(l->errs, "%s: must be an e-mail address, \"addr@example.com\" or "
-                      "\"Name <addr@example.com>\"", path);
-        return;
-    }
-    og_cfg_replace(&l->cfg->followups->smtp.from, s);
+    if (og_smtp_parse_from(json_object_get_string(v), name, sizeof name, addr, sizeof addr) != 0)
+        return og_cfg_expect(l, row, path);
+    return 0;
 }
 
-static void take_starttls(struct og_load *l, json_object *v, const char *path)
+/* The section is there (an object): follow-ups may use it. */
+int og_cfg_smtp_seen(struct og_load *l, const struct og_cfg_row *row, json_object *v,
+                     const char *path, void *base)
 {
-    const char *s = og_cfg_str(l, v, path);
-    if (!s)
-        return;
-    if (strcmp(s, "auto") && strcmp(s, "always") && strcmp(s, "never")) {
-        og_errors_add(l->errs, "%s: must be one of auto, always, never", path);
-        return;
-    }
-    og_cfg_replace(&l->cfg->followups->smtp.starttls, s);
+    (void)l, (void)row, (void)v, (void)path;
+    ((struct og_config_followups *)base)->smtp_set = 1;
+    return 0;
 }
 
-static void take_ca_file(struct og_load *l, json_object *v, const char *path)
-{
-    const char *s = og_cfg_nonempty(l, v, path);
-    if (s)
-        og_cfg_replace(&l->cfg->followups->smtp.ca_file, s);
-}
+#define SMTP(field) offsetof(struct og_config_followups, smtp.field)
 
-static void take_timeout(struct og_load *l, json_object *v, const char *path)
-{
-    og_cfg_int(l, v, path, 100, 600000, &l->cfg->followups->smtp.timeout_ms);
-}
-
-static void take_retry_initial(struct og_load *l, json_object *v, const char *path)
-{
-    og_cfg_int(l, v, path, 10, 86400000, &l->cfg->followups->smtp.retry_initial_ms);
-}
-
-static void take_retry_max(struct og_load *l, json_object *v, const char *path)
-{
-    og_cfg_int(l, v, path, 10, 7 * 86400000LL, &l->cfg->followups->smtp.retry_max_ms);
-}
-
-static void take_max_attempts(struct og_load *l, json_object *v, const char *path)
-{
-    og_cfg_int(l, v, path, 1, 100, &l->cfg->followups->smtp.max_attempts);
-}
-
-/* clang-format off */
-static const struct og_key smtp_keys[] = {
-    {"url", take_url},
-    {"username", take_username},
-    {"password", take_password},
-    {"from", take_from},
-    {"starttls", take_starttls},
-    {"ca_file", take_ca_file},
-    {"timeout_ms", take_timeout},
-    {"retry_initial_ms", take_retry_initial},
-    {"retry_max_ms", take_retry_max},
-    {"max_attempts", take_max_attempts},
-    {NULL, NULL},
+const struct og_cfg_row og_cfg_smtp_rows[] = {
+    {.name = "url",
+     .type = OG_CFG_STR,
+     .offset = SMTP(url),
+     .flags = OG_CFG_REQUIRED,
+     .help = "smtp://host[:port] (STARTTLS as starttls says) or smtps://host[:port]",
+     .expect = "must be smtp://host[:port] or smtps://host[:port] (credentials go in "
+               "username/password)",
+     .check = check_url},
+    {.name = "username",
+     .type = OG_CFG_STR,
+     .offset = SMTP(username),
+     .help = "AUTH user; none = no AUTH"},
+    {.name = "password",
+     .type = OG_CFG_STR,
+     .offset = SMTP(password),
+     .flags = OG_CFG_SECRET,
+     .help = "AUTH password"},
+    {.name = "from",
+     .type = OG_CFG_STR,
+     .offset = SMTP(from),
+     .flags = OG_CFG_REQUIRED,
+     .help = "the sender: \"addr@example.com\" or \"Name <addr@example.com>\"",
+     .expect = "must be an e-mail address, \"addr@example.com\" or \"Name <addr@example.com>\"",
+     .check = check_from},
+    {.name = "starttls",
+     .type = OG_CFG_ENUM,
+     .offset = SMTP(starttls),
+     .def = "auto",
+     .choices = "auto|always|never",
+     .help = "smtp:// only: auto = when the server offers it"},
+    {.name = "ca_file",
+     .type = OG_CFG_STR,
+     .offset = SMTP(ca_file),
+     .def_doc = "the system's CAs",
+     .flags = OG_CFG_NONEMPTY,
+     .help = "CA certificates (PEM) to verify the server with"},
+    {.name = "timeout_ms",
+     .type = OG_CFG_INT,
+     .offset = SMTP(timeout_ms),
+     .def = "30000",
+     .min = 100,
+     .max = 600000,
+     .help = "one SMTP conversation, connect to QUIT"},
+    {.name = "retry_initial_ms",
+     .type = OG_CFG_INT,
+     .offset = SMTP(retry_initial_ms),
+     .def = "30000",
+     .min = 10,
+     .max = 86400000,
+     .help = "first retry delay after a temporary failure, doubling"},
+    {.name = "retry_max_ms",
+     .type = OG_CFG_INT,
+     .offset = SMTP(retry_max_ms),
+     .def = "3600000",
+     .min = 10,
+     .max = 604800000,
+     .help = "longest retry delay (>= retry_initial_ms)"},
+    {.name = "max_attempts",
+     .type = OG_CFG_INT,
+     .offset = SMTP(max_attempts),
+     .def = "8",
+     .min = 1,
+     .max = 100,
+     .help = "tries before a follow-up is given up"},
+    {0},
 };
-/* clang-format on */
-
-void og_config_take_smtp(struct og_load *l, json_object *v, const char *path)
-{
-    if (!og_cfg_object(l, v, path))
-        return;
-    l->cfg->followups->smtp_set = 1;
-    og_cfg_walk(l, v, path, smtp_keys);
-    if (!json_object_object_get_ex(v, "url", NULL))
-        og_errors_add(l->errs, "%s.url: required", path);
-    if (!json_object_object_get_ex(v, "from", NULL))
-        og_errors_add(l->errs, "%s.from: required", path);
-}
 
 /* ------------------------------------------------------------- followups */
 
-/* The rule being walked: og_load has no slot for it, and the loader is
- * single-threaded per load but may run in several threads (tests), hence
- * thread-local. */
-static _Thread_local struct og_config_followup *cur;
-
-static void take_id(struct og_load *l, json_object *v, const char *path)
+static int check_template(struct og_load *l, const struct og_cfg_row *row, json_object *v,
+                          const char *path, void *base)
 {
-    const char *s = og_cfg_str(l, v, path);
-    if (!s)
-        return;
-    if (!og_cfg_charset_ok(s, 64, "_-", 0)) {
-        og_errors_add(l->errs, "%s: must be 1 to 64 of a-z, 0-9, _ and -", path);
-        return;
-    }
-    og_cfg_replace(&cur->id, s);
-}
-
-static void take_when(struct og_load *l, json_object *v, const char *path)
-{
-    const char *s = og_cfg_str(l, v, path);
-    if (!s)
-        return;
-    if (strcmp(s, "session.closed") && strcmp(s, "customer_silent")) {
-        og_errors_add(l->errs, "%s: must be session.closed or customer_silent", path);
-        return;
-    }
-    og_cfg_replace(&cur->when, s);
-}
-
-static void take_after(struct og_load *l, json_object *v, const char *path)
-{
-    og_cfg_int(l, v, path, 0, 90 * 86400, &cur->after_s);
-}
-
-static void take_list(struct og_load *l, json_object *v, const char *path, char ***out, size_t *n)
-{
-    if (!json_object_is_type(v, json_type_array)) {
-        og_errors_add(l->errs, "%s: must be an array of strings", path);
-        return;
-    }
-    size_t len = json_object_array_length(v);
-    free_list(*out, *n);
-    *out = len ? og_calloc(len, sizeof **out) : NULL;
-    *n = 0;
-    for (size_t i = 0; i < len; i++) {
-        char *ep = og_cfg_path_index(path, i);
-        const char *s = og_cfg_nonempty(l, json_object_array_get_idx(v, i), ep);
-        free(ep);
-        if (s)
-            (*out)[(*n)++] = og_strdup(s);
-    }
-}
-
-static void take_channels(struct og_load *l, json_object *v, const char *path)
-{
-    take_list(l, v, path, &cur->channels, &cur->n_channels);
-}
-
-/* The close reasons POST /sessions/{id}/close accepts (og_api_sessions.c). */
-static void take_reasons(struct og_load *l, json_object *v, const char *path)
-{
-    take_list(l, v, path, &cur->reasons, &cur->n_reasons);
-    for (size_t i = 0; i < cur->n_reasons; i++) {
-        const char *r = cur->reasons[i];
-        if (strcmp(r, "solved") && strcmp(r, "no_response") && strcmp(r, "transferred") &&
-            strcmp(r, "other")) {
-            char *ep = og_cfg_path_index(path, i);
-            og_errors_add(l->errs, "%s: must be one of solved, no_response, transferred, other",
-                          ep);
-            free(ep);
-        }
-    }
-}
-
-static void take_codes(struct og_load *l, json_object *v, const char *path)
-{
-    take_list(l, v, path, &cur->success_codes, &cur->n_success_codes);
-}
-
-static void take_template(struct og_load *l, json_object *v, const char *path, char **dst)
-{
-    const char *s = og_cfg_str(l, v, path);
-    if (!s)
-        return;
+    (void)row, (void)base;
     char err[256];
-    if (og_template_check(s, err, sizeof err) != 0) {
+    if (og_template_check(json_object_get_string(v), err, sizeof err) != 0) {
         og_errors_add(l->errs, "%s: %s", path, err);
-        return;
+        return -1;
     }
-    og_cfg_replace(dst, s);
+    return 0;
 }
 
-static void take_subject(struct og_load *l, json_object *v, const char *path)
+/* A rule's cross-key checks, after its keys; base is the rule. Templates
+ * that failed their check were reported already. */
+int og_cfg_followup_done(struct og_load *l, const struct og_cfg_row *row, json_object *e,
+                         const char *rp, void *base)
 {
-    take_template(l, v, path, &cur->subject);
-}
-
-static void take_text(struct og_load *l, json_object *v, const char *path)
-{
-    take_template(l, v, path, &cur->text);
-}
-
-static void take_html(struct og_load *l, json_object *v, const char *path)
-{
-    take_template(l, v, path, &cur->html);
-}
-
-/* clang-format off */
-static const struct og_key rule_keys[] = {
-    {"id", take_id},
-    {"when", take_when},
-    {"after_s", take_after},
-    {"channels", take_channels},
-    {"reasons", take_reasons},
-    {"success_codes", take_codes},
-    {"subject", take_subject},
-    {"text", take_text},
-    {"html", take_html},
-    {NULL, NULL},
-};
-/* clang-format on */
-
-void og_config_take_followups(struct og_load *l, json_object *v, const char *path)
-{
-    if (!json_object_is_type(v, json_type_array)) {
-        og_errors_add(l->errs, "%s: must be an array", path);
-        return;
-    }
+    (void)row;
+    struct og_config_followup *r = base;
     struct og_config_followups *f = l->cfg->followups;
-    size_t n = json_object_array_length(v);
-    f->rules = n ? og_calloc(n, sizeof *f->rules) : NULL;
-    f->n_rules = n;
-    for (size_t i = 0; i < n; i++) {
-        json_object *e = json_object_array_get_idx(v, i);
-        char *rp = og_cfg_path_index(path, i);
-        if (og_cfg_object(l, e, rp)) {
-            cur = &f->rules[i];
-            og_cfg_walk(l, e, rp, rule_keys);
-            struct og_config_followup *r = cur;
-            cur = NULL;
-            if (!json_object_object_get_ex(e, "id", NULL))
-                og_errors_add(l->errs, "%s.id: required", rp);
-            if (!json_object_object_get_ex(e, "when", NULL))
-                og_errors_add(l->errs, "%s.when: required", rp);
-            if (r->when && strcmp(r->when, "customer_silent") == 0 && r->after_s <= 0)
-                og_errors_add(l->errs, "%s.after_s: required and > 0 for customer_silent", rp);
-            if (r->when && strcmp(r->when, "customer_silent") == 0 &&
-                (r->n_channels || r->n_reasons || r->n_success_codes))
-                og_errors_add(l->errs, "%s: channels, reasons and success_codes filter "
-                              "session.closed rules only", rp);
-            /* A template that failed its check was reported already. */
-            if (!json_object_object_get_ex(e, "subject", NULL))
-                og_errors_add(l->errs, "%s.subject: required", rp);
-            else if (r->subject && !*r->subject)
-                og_errors_add(l->errs, "%s.subject: must not be empty", rp);
-            int has_text = json_object_object_get_ex(e, "text", NULL);
-            int has_html = json_object_object_get_ex(e, "html", NULL);
-            if (!has_text && !has_html)
-                og_errors_add(l->errs, "%s: text or html required", rp);
-            else if ((!has_text || (r->text && !*r->text)) && (!has_html || (r->html && !*r->html)))
-                og_errors_add(l->errs, "%s: text or html must not be empty", rp);
-            for (size_t j = 0; r->id && j < i; j++)
-                if (f->rules[j].id && strcmp(f->rules[j].id, r->id) == 0)
-                    og_errors_add(l->errs, "%s.id: \"%s\" is used twice", rp, r->id);
-        }
-        free(rp);
-    }
+    if (!json_object_is_type(e, json_type_object))
+        return 0;
+    if (r->when && strcmp(r->when, "customer_silent") == 0 && r->after_s <= 0)
+        og_errors_add(l->errs, "%s.after_s: required and > 0 for customer_silent", rp);
+    if (r->when && strcmp(r->when, "customer_silent") == 0 &&
+        (r->n_channels || r->n_reasons || r->n_success_codes))
+        og_errors_add(l->errs,
+                      "%s: channels, reasons and success_codes filter session.closed rules only",
+                      rp);
+    if (r->subject && !*r->subject)
+        og_errors_add(l->errs, "%s.subject: must not be empty", rp);
+    int has_text = json_object_object_get_ex(e, "text", NULL);
+    int has_html = json_object_object_get_ex(e, "html", NULL);
+    if (!has_text && !has_html)
+        og_errors_add(l->errs, "%s: text or html required", rp);
+    else if ((!has_text || (r->text && !*r->text)) && (!has_html || (r->html && !*r->html)))
+        og_errors_add(l->errs, "%s: text or html must not be empty", rp);
+    for (struct og_config_followup *o = f->rules; r->id && o < r; o++)
+        if (o->id && strcmp(o->id, r->id) == 0)
+            og_errors_add(l->errs, "%s.id: \"%s\" is used twice", rp, r->id);
+    return 0;
 }
+
+#define RULE(field) offsetof(struct og_config_followup, field)
+
+const struct og_cfg_row og_cfg_followup_rows[] = {
+    {.name = "id",
+     .type = OG_CFG_STR,
+     .offset = RULE(id),
+     .max = 64,
+     .flags = OG_CFG_REQUIRED,
+     .chars = "_-",
+     .help = "unique name of the rule",
+     .expect = "must be 1 to 64 of a-z, 0-9, _ and -"},
+    {.name = "when",
+     .type = OG_CFG_ENUM,
+     .offset = RULE(when),
+     .flags = OG_CFG_REQUIRED,
+     .choices = "session.closed|customer_silent",
+     .help = "after a session closes, or when the customer has not written for after_s",
+     .expect = "must be session.closed or customer_silent"},
+    {.name = "after_s",
+     .type = OG_CFG_INT,
+     .offset = RULE(after_s),
+     .def = "0",
+     .min = 0,
+     .max = 7776000,
+     .help = "delay in seconds (> 0 for customer_silent)"},
+    {.name = "channels",
+     .type = OG_CFG_LIST,
+     .offset = RULE(channels),
+     .count = RULE(n_channels),
+     .def_doc = "any",
+     .help = "session.closed only: the session's channel is one of these"},
+    {.name = "reasons",
+     .type = OG_CFG_LIST,
+     .offset = RULE(reasons),
+     .count = RULE(n_reasons),
+     .def_doc = "any",
+     .choices = "solved|no_response|transferred|other",
+     .help = "session.closed only: the close reason is one of these"},
+    {.name = "success_codes",
+     .type = OG_CFG_LIST,
+     .offset = RULE(success_codes),
+     .count = RULE(n_success_codes),
+     .def_doc = "any",
+     .help = "session.closed only: the session has one of these success codes"},
+    {.name = "subject",
+     .type = OG_CFG_STR,
+     .offset = RULE(subject),
+     .flags = OG_CFG_REQUIRED,
+     .help = "subject template ({{contact.name}}, {{session.id}}, ...)",
+     .check = check_template},
+    {.name = "text",
+     .type = OG_CFG_STR,
+     .offset = RULE(text),
+     .help = "plain text body template (text or html required)",
+     .check = check_template},
+    {.name = "html",
+     .type = OG_CFG_STR,
+     .offset = RULE(html),
+     .help = "HTML body template ({{transcript}}, {{survey_url}}, ...)",
+     .check = check_template},
+    {0},
+};
 
 void og_config_followups_check(struct og_load *l)
 {

@@ -26,29 +26,23 @@
 #include <stdint.h>
 
 struct og_config_agent {
-    json_object *fields;          /* owned: the seed minus "token", ready for og_agents */
-    char *token;                  /* owned, secret; NULL = none */
+    json_object *fields; /* owned: the seed minus "token", ready for og_agents */
+    char *token;         /* owned, secret; NULL = none */
 };
 
 struct og_config_routing {
-    json_object *policies;        /* owned reference to the validated "routing" object, or NULL */
+    json_object *policies; /* owned reference to the validated "routing" object, or NULL */
     struct og_config_agent *agents;
     size_t n_agents;
-    int require_success_code;     /* default 0 */
-    int allow_multiple_codes;     /* default 1 */
-    char **success_codes;         /* allowed codes; empty = any code */
+    int require_success_code; /* default 0 */
+    int allow_multiple_codes; /* default 1 */
+    char **success_codes;     /* allowed codes; empty = any code */
     size_t n_success_codes;
     int64_t archive_after_s;      /* default 604800 (7 days); 0 = never */
     int offline_returns_sessions; /* default 1 */
 };
 
-struct og_load;
+/* A section with its defaults, and its release. [xfer] */
 struct og_config_routing *og_config_routing_new(void);
 void og_config_routing_free(struct og_config_routing *r);
-/* The top-level key handlers (rows in og_config.c's og_top_keys). */
-void og_config_take_routing(struct og_load *l, json_object *v, const char *path);
-void og_config_take_agents(struct og_load *l, json_object *v, const char *path);
-void og_config_take_sessions(struct og_load *l, json_object *v, const char *path);
-/* Cross-section checks after the walk (channel routing names). */
-void og_config_routing_check(struct og_load *l);
 #endif

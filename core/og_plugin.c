@@ -213,8 +213,8 @@ static const char *type_name(enum og_opt_type t)
 }
 
 /* Stores one value (from JSON, or from the default text when v is NULL). */
-static int store(const struct og_option *o, json_object *v, const char *deftext, void *conf,
-                 const char *path, struct og_errors *errs)
+static int store_value(const struct og_option *o, json_object *v, const char *deftext, void *conf,
+                       const char *path, struct og_errors *errs)
 {
     char *slot = (char *)conf + o->offset;
     switch (o->type) {
@@ -275,6 +275,91 @@ static int store(const struct og_option *o, json_object *v, const char *deftext,
         return 0;
     }
     }
+}
+
+/* ------------------------------------------- values from the environment */
+
+static void env_text_free(json_object *o, void *text)
+{
+    (void)o;
+    free(text);
+}
+
+void og_options_mark_env(json_object *v, const char *written)
+{
+    json_object_set_userdata(v, og_strdup(written), env_text_free);
+}
+
+const char *og_options_env_text(json_object *v)
+{
+    return json_object_is_type(v, json_type_string) ? json_object_get_userdata(v) : NULL;
+}
+
+/* A whole integer: an optional minus and digits, nothing around them (a
+ * value beyond int64 is clamped, as json-c does with a literal, so the
+ * option's range check says what is wrong). */
+static json_object *env_int(const char *s)
+{
+    const char *d = s + (*s == '-');
+    if (!*d || strspn(d, "0123456789") != strlen(d))
+        return NULL;
+    return json_object_new_int64(strtoll(s, NULL, 10));
+}
+
+static json_object *env_number(const char *s)
+{
+    char *end;
+    if (!*s || strspn(s, "0123456789+-.eE") != strlen(s))
+        return NULL;
+    double d = strtod(s, &end);
+    return *end ? NULL : json_object_new_double(d);
+}
+
+json_object *og_options_env_value(json_object *v, enum json_type want, char *err, size_t errlen)
+{
+    const char *s = json_object_get_string(v), *text = og_options_env_text(v);
+    json_object *out = NULL;
+    const char *what = "";
+    switch (want) {
+    case json_type_int:
+        out = env_int(s);
+        what = "an integer";
+        break;
+    case json_type_double:
+        out = env_number(s);
+        what = "a number";
+        break;
+    case json_type_boolean:
+        if (strcmp(s, "true") == 0 || strcmp(s, "false") == 0)
+            out = json_object_new_boolean(s[0] == 't');
+        what = "true or false";
+        break;
+    default: return json_object_get(v);
+    }
+    if (!out)
+        snprintf(err, errlen, "%s is not %s", text ? text : "the value", what);
+    return out;
+}
+
+/* A "${NAME}" value of an integer or boolean option has its type before it
+ * is stored; a literal "1" stays a wrong type, as a typo guard. */
+static int store(const struct og_option *o, json_object *v, const char *deftext, void *conf,
+                 const char *path, struct og_errors *errs)
+{
+    enum json_type want = o->type == OG_OPT_INT    ? json_type_int
+                          : o->type == OG_OPT_BOOL ? json_type_boolean
+                                                   : json_type_string;
+    if (!v || want == json_type_string || !og_options_env_text(v))
+        return store_value(o, v, deftext, conf, path, errs);
+    char err[160];
+    json_object *typed = og_options_env_value(v, want, err, sizeof err);
+    if (!typed) {
+        og_errors_add(errs, "%s.%s: %s", path, o->name, err);
+        return -1;
+    }
+    int rc = store_value(o, typed, deftext, conf, path, errs);
+    json_object_put(typed);
+    return rc;
 }
 
 int og_options_parse(const struct og_option *tbl, size_t conf_size, json_object *opts,

@@ -57,6 +57,18 @@ void og_plugin_registry_free(struct og_plugin_registry *reg);
  * prefixed with path ("channels[0].options"). Returns 0 when there was none. */
 int og_options_parse(const struct og_option *tbl, size_t conf_size, json_object *opts,
                      const char *path, void *conf, struct og_errors *errs);
+/* Values from the environment. The config loader substitutes "${NAME}" in
+ * every string and marks each string it changed with the text as written
+ * (og_options_mark_env); og_options_env_text returns that text [borrowed,
+ * lives with v], or NULL for a string written as it is. og_options_parse and
+ * the config's own keys convert a marked string to the type an option wants
+ * with og_options_env_value: json_type_int (digits), json_type_boolean
+ * ("true"/"false") or json_type_double; it returns the typed value [xfer],
+ * or NULL with err = "${VK_GROUP_ID} is not an integer". A literal "1" in
+ * the file stays a wrong type for an integer option, as a typo guard. */
+void og_options_mark_env(json_object *v, const char *written);
+const char *og_options_env_text(json_object *v);
+json_object *og_options_env_value(json_object *v, enum json_type want, char *err, size_t errlen);
 /* Frees the strings og_options_parse stored in conf (not conf itself). */
 void og_options_free(const struct og_option *tbl, void *conf);
 /* Prints the option table as help text (for --connector-help). */

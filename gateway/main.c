@@ -29,11 +29,13 @@ static void usage(FILE *f)
 {
     fprintf(f, "usage: omnigate --config FILE [--check]\n"
                "       omnigate --config FILE passwd EMAIL\n"
+               "       omnigate --config-help\n"
                "       omnigate --connector-help NAME [--connector-dir DIR]\n"
                "       omnigate --version\n\n"
                "  --config FILE        the JSON configuration (see config/omnigate.example.json)\n"
                "  --check              validate the configuration (and every channel's\n"
                "                       connector options), print every problem, and exit\n"
+               "  --config-help        list every configuration key: type, default, meaning\n"
                "  --connector-help N   list the options of connector N\n"
                "  --connector-dir DIR  where connector plugins are (default: next to the binary,\n"
                "                       ../lib/omnigate/connectors; or config connector_dir)\n"
@@ -230,7 +232,10 @@ int main(int argc, char **argv)
             config_path = argv[++i];
         else if (!strcmp(argv[i], "--check"))
             check = 1;
-        else if (!strcmp(argv[i], "--connector-help") && i + 1 < argc)
+        else if (!strcmp(argv[i], "--config-help")) {
+            og_config_print_help(stdout);
+            return 0;
+        } else if (!strcmp(argv[i], "--connector-help") && i + 1 < argc)
             help_name = argv[++i];
         else if (!strcmp(argv[i], "--connector-dir") && i + 1 < argc)
             cli_dir = argv[++i];
