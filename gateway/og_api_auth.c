@@ -222,26 +222,31 @@ static void password_link(struct og_api_ctx *ctx)
         return;
     if (ctx->len && string_body(ctx, &j, keys, v, 16) != 0)
         return;
-    const char *purpose = v[0] ? v[0] : "reset";
-    if (strcmp(purpose, "invite") && strcmp(purpose, "reset")) {
+    /* a known word, so nothing points into j once it is freed */
+    const char *purpose = !v[0] || !strcmp(v[0], "reset") ? "reset"
+                          : !strcmp(v[0], "invite")       ? "invite"
+                                                          : NULL;
+    json_object_put(j);
+    if (!purpose) {
         og_reply_err(ctx->r, OG_ERR_INVALID, "purpose: must be invite or reset");
-        json_object_put(j);
         return;
     }
     char tok[OG_AUTH_ID_LEN + 1], exp[32];
     og_err e = og_auth_link_new(ctx->g->core, ctx->params[0], purpose, tok, exp);
-    json_object_put(j);
     if (e != OG_OK) {
         og_reply_err(ctx->r, e, e == OG_ERR_NOT_FOUND ? "no such agent" : NULL);
         return;
     }
     /* the token rides in the fragment: browsers send it to no server and
      * no Referer carries it */
-    const char *pub = ctx->g->cfg ? ctx->g->cfg->public_url : "";
-    og_reply_json(ctx->r, 201,
-                  og_sprintf("{\"token\":\"%s\",\"url\":\"%s/inbox/#set-password=%s\","
-                             "\"purpose\":\"%s\",\"expires_at\":\"%s\"}",
-                             tok, pub ? pub : "", tok, purpose, exp));
+    const char *pub = ctx->g->cfg && ctx->g->cfg->public_url ? ctx->g->cfg->public_url : "";
+    char *url = og_sprintf("%s/inbox/#set-password=%s", pub, tok);
+    struct og_buf b = {0};
+    og_buf_printf(&b, "{\"token\":\"%s\",\"url\":", tok);
+    og_buf_json_str(&b, url);
+    og_buf_printf(&b, ",\"purpose\":\"%s\",\"expires_at\":\"%s\"}", purpose, exp);
+    free(url);
+    og_reply_json(ctx->r, 201, b.data);
 }
 
 static void revoke_sessions(struct og_api_ctx *ctx)
