@@ -493,6 +493,28 @@ static const struct og_cfg_row redis_rows[] = {
      .def = "redis-server",
      .flags = OG_CFG_NONEMPTY,
      .help = "embedded only: the redis-server binary to start"},
+    {.name = "durability",
+     .type = OG_CFG_ENUM,
+     .offset = offsetof(struct og_config, redis.durability),
+     .def = "fsync",
+     .choices = "fsync|replicated|relaxed",
+     .help = "when a platform gets its 2xx: fsync = on disk (the embedded Redis fsyncs every "
+             "write; an external one must have AOF on), replicated = also on wait_replicas "
+             "replicas (WAIT), relaxed = in Redis's memory"},
+    {.name = "wait_replicas",
+     .type = OG_CFG_INT,
+     .offset = offsetof(struct og_config, redis.wait_replicas),
+     .def = "1",
+     .min = 1,
+     .max = 16,
+     .help = "replicated only: replicas that must have a write before it is acknowledged"},
+    {.name = "wait_timeout_ms",
+     .type = OG_CFG_INT,
+     .offset = offsetof(struct og_config, redis.wait_timeout_ms),
+     .def = "1000",
+     .min = 10,
+     .max = 60000,
+     .help = "replicated only: how long to wait for them (then 503: the platform retries)"},
     {0},
 };
 

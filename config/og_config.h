@@ -77,6 +77,9 @@ struct og_config {
         char *password;    /* default NULL */
         int64_t pool_size; /* connections, default 16, 1..256 */
         char *server;      /* embedded only: redis-server binary, default "redis-server" */
+        char *durability;  /* fsync (default) | replicated | relaxed */
+        int64_t wait_replicas;   /* replicated: replicas a write must reach, default 1 */
+        int64_t wait_timeout_ms; /* replicated: WAIT's timeout, default 1000 */
     } redis;
     struct {
         char *admin_token; /* required, >= 16 characters */

@@ -25,6 +25,7 @@ struct og_batch {
     int head_argc;
     char **head;           /* owned */
     int max_items, max_inflight;
+    int wait_replicas, wait_ms; /* set once before use: WAIT after each batch */
     pthread_mutex_t mu;    /* guards everything below */
     struct call *first, *last;
     int leaders;           /* batches running */
@@ -90,7 +91,9 @@ static void lead(struct og_batch *b, struct og_redis *redis)
             al[k] = c->lens ? c->lens[i] : strlen(c->argv[i]);
         }
     redisReply *r = NULL;
-    og_err e = og_redis_eval(redis, b->script, 0, argc, av, al, &r);
+    og_err e = b->wait_replicas > 0 ? og_redis_eval_wait(redis, b->script, argc, av, al,
+                                                         b->wait_replicas, b->wait_ms, &r)
+                                    : og_redis_eval(redis, b->script, 0, argc, av, al, &r);
     free(av);
     free(al);
     if (e == OG_OK && (r->type != REDIS_REPLY_ARRAY || r->elements != (size_t)n))
@@ -144,6 +147,12 @@ og_err og_batch_call(struct og_batch *b, struct og_redis *redis, int argc, const
     pthread_cond_destroy(&c.cv);
     *reply = c.reply;
     return c.err;
+}
+
+void og_batch_set_wait(struct og_batch *b, int replicas, int timeout_ms)
+{
+    b->wait_replicas = replicas;
+    b->wait_ms = timeout_ms;
 }
 
 unsigned long long og_batch_count(struct og_batch *b)

@@ -25,6 +25,9 @@ struct og_batch;
  * [xfer, og_batch_free] */
 struct og_batch *og_batch_new(struct og_script *s, int head_argc, const char *const *head,
                               int max_items, int max_inflight);
+/* Every batch then waits for replicas replicas (WAIT, og_redis_eval_wait)
+ * before its calls complete; 0 = no WAIT (the default). */
+void og_batch_set_wait(struct og_batch *b, int replicas, int timeout_ms);
 void og_batch_free(struct og_batch *b);
 
 /* Runs one call (argc arguments; lens may be NULL for C strings) as part of

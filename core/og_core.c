@@ -80,6 +80,9 @@ struct og_core *og_core_new(const struct og_core_opts *o, char *errbuf, size_t e
     const char *head[] = {c->tag};
     c->ingest_batch = og_batch_new(c->lua[OG_LUA_INGEST], 1, head, INGEST_BATCH_MAX,
                                    INGEST_BATCHES_INFLIGHT);
+    if (o->wait_replicas > 0)
+        og_batch_set_wait(c->ingest_batch, o->wait_replicas,
+                          o->wait_timeout_ms > 0 ? o->wait_timeout_ms : 1000);
     return c;
 }
 
@@ -115,6 +118,61 @@ og_err og_core_retarget(struct og_core *c, const char *url, char *errbuf, size_t
 }
 
 int og_core_ping(struct og_core *c) { return og_redis_ping(c->redis); }
+
+/* One CONFIG GET value into out; 0, or -1 (CONFIG renamed away, or down). */
+static int config_get(struct og_core *c, const char *name, char *out, size_t outlen, og_err *e)
+{
+    redisReply *r = NULL;
+    *e = og_redis_cmd(c->redis, &r, "CONFIG GET %s", name);
+    if (*e != OG_OK)
+        return -1;
+    int ok = r->type == REDIS_REPLY_ARRAY && r->elements == 2 &&
+             r->element[1]->type == REDIS_REPLY_STRING;
+    if (ok)
+        snprintf(out, outlen, "%s", r->element[1]->str);
+    freeReplyObject(r);
+    return ok ? 0 : -1;
+}
+
+og_err og_core_check_persistence(struct og_core *c, char *msg, size_t msglen)
+{
+    char aof[16] = "", fsync[16] = "";
+    og_err e;
+    if (config_get(c, "appendonly", aof, sizeof aof, &e) != 0) {
+        if (e != OG_OK) {
+            snprintf(msg, msglen, "Redis is not reachable to check its persistence");
+            return OG_ERR_UNAVAILABLE;
+        }
+        /* CONFIG renamed (managed Redis): INFO persistence says whether AOF is on */
+        redisReply *r = NULL;
+        if (og_redis_cmd(c->redis, &r, "INFO persistence") != OG_OK)
+            return OG_ERR_UNAVAILABLE;
+        int on = r->type == REDIS_REPLY_STRING && strstr(r->str, "aof_enabled:1");
+        freeReplyObject(r);
+        snprintf(aof, sizeof aof, "%s", on ? "yes" : "no");
+        snprintf(fsync, sizeof fsync, "unknown");
+    } else {
+        config_get(c, "appendfsync", fsync, sizeof fsync, &e);
+    }
+    if (strcmp(aof, "yes") != 0) {
+        snprintf(msg, msglen,
+                 "Redis has no AOF (appendonly %s): a restart would lose every message "
+                 "omnigate acknowledged; turn it on, or set redis.durability \"relaxed\" to "
+                 "accept that",
+                 aof);
+        return OG_ERR_PERMANENT;
+    }
+    if (strcmp(fsync, "always") != 0) {
+        snprintf(msg, msglen,
+                 "Redis writes its AOF with appendfsync %s: a power loss can drop about the "
+                 "last second of acknowledged messages, which platforms will not resend "
+                 "(appendfsync always, or redis.durability \"replicated\", closes that)",
+                 fsync);
+        return OG_ERR_RETRYABLE;
+    }
+    snprintf(msg, msglen, "Redis fsyncs every write (appendfsync always)");
+    return OG_OK;
+}
 
 int og_core_health(struct og_core *c, char *why, size_t whylen)
 {

@@ -37,6 +37,10 @@ struct og_core_opts {
     int64_t dedup_ttl_s;                    /* default 8 days + 1 hour */
     const struct og_routing_opts *routing;  /* NULL: the implicit default policy */
     const struct og_auth_opts *auth;        /* NULL: og_auth.h's defaults */
+    /* redis.durability "replicated": ingest is acknowledged only once this
+     * many replicas have it (WAIT); 0 = no WAIT. */
+    int wait_replicas;
+    int wait_timeout_ms;
 };
 
 /* [xfer, og_core_free]; NULL and errbuf on bad options. Connects lazily:
@@ -46,6 +50,14 @@ void og_core_free(struct og_core *c);
 /* Points the (still unconnected) pool at another Redis, e.g. the embedded
  * server's socket once it runs. OG_ERR_INVALID for a malformed URL. */
 og_err og_core_retarget(struct og_core *c, const char *url, char *errbuf, size_t errlen);
+/* How the configured Redis keeps what it accepts (redis.durability
+ * "fsync"): OG_OK when it has AOF with appendfsync always; OG_ERR_RETRYABLE
+ * (a warning: msg names the exposure) with appendfsync everysec or no
+ * (about a second of acknowledged messages can be lost on a power loss);
+ * OG_ERR_PERMANENT (refuse to start) without AOF: a restart loses
+ * everything acknowledged; OG_ERR_UNAVAILABLE when Redis cannot be asked
+ * now. msg says which. */
+og_err og_core_check_persistence(struct og_core *c, char *msg, size_t msglen);
 /* 1 when Redis answers a PING now. */
 int og_core_ping(struct og_core *c);
 /* 1 when Redis takes a write now; else 0 and why ("unreachable", or Redis's

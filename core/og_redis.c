@@ -379,3 +379,70 @@ og_err og_redis_eval(struct og_redis *r, struct og_script *s, int nkeys, int arg
     }
     return e;
 }
+
+og_err og_redis_eval_wait(struct og_redis *r, struct og_script *s, int argc, const char **argv,
+                          const size_t *lens, int replicas, int timeout_ms, redisReply **reply)
+{
+    *reply = NULL;
+    const char **av = og_calloc((size_t)argc + 3, sizeof *av);
+    size_t *al = og_calloc((size_t)argc + 3, sizeof *al);
+    av[0] = "EVALSHA", al[0] = 7;
+    av[1] = s->sha, al[1] = 40;
+    av[2] = "0", al[2] = 1;
+    for (int i = 0; i < argc; i++) {
+        av[3 + i] = argv[i];
+        al[3 + i] = lens ? lens[i] : strlen(argv[i]);
+    }
+    og_err e = OG_ERR_UNAVAILABLE;
+    int i = acquire(r);
+    if (i < 0)
+        goto out;
+    redisContext *c = r->slots[i].c;
+    redisReply *rep = redisCommandArgv(c, argc + 3, av, al);
+    if (rep && rep->type == REDIS_REPLY_ERROR && strncmp(rep->str, "NOSCRIPT", 8) == 0) {
+        freeReplyObject(rep);
+        av[0] = "EVAL", al[0] = 4;
+        av[1] = s->source, al[1] = strlen(s->source);
+        rep = redisCommandArgv(c, argc + 3, av, al);
+    }
+    if (!rep) {
+        release(r, i, 1);
+        goto out;
+    }
+    if (rep->type == REDIS_REPLY_ERROR) { /* nothing was written: no WAIT */
+        release(r, i, 0);
+        if (og_redis_try_later(rep->str)) {
+            freeReplyObject(rep);
+            goto out;
+        }
+        og_error("redis script %s: %s", s->name, rep->str);
+        *reply = rep;
+        e = OG_OK;
+        goto out;
+    }
+    /* Acknowledged only once the replicas have it: a master that dies right
+     * after the answer then loses nothing acknowledged. The socket must wait
+     * longer than WAIT itself. */
+    struct timeval longer = {(timeout_ms + 2000) / 1000, ((timeout_ms + 2000) % 1000) * 1000};
+    struct timeval normal = {r->timeout_ms / 1000, (r->timeout_ms % 1000) * 1000};
+    redisSetTimeout(c, longer);
+    redisReply *w = redisCommand(c, "WAIT %d %d", replicas, timeout_ms);
+    redisSetTimeout(c, normal);
+    if (!w || w->type != REDIS_REPLY_INTEGER || w->integer < replicas) {
+        og_warn("redis: a write reached %lld of %d replicas in %d ms: not acknowledged (503)",
+                w && w->type == REDIS_REPLY_INTEGER ? w->integer : 0LL, replicas, timeout_ms);
+        if (w)
+            freeReplyObject(w);
+        freeReplyObject(rep);
+        release(r, i, w == NULL);
+        goto out;
+    }
+    freeReplyObject(w);
+    release(r, i, 0);
+    *reply = rep;
+    e = OG_OK;
+out:
+    free(av);
+    free(al);
+    return e;
+}

@@ -49,6 +49,13 @@ og_err og_redis_cmd(struct og_redis *r, redisReply **reply, const char *fmt, ...
  * a SCRIPT FLUSH). argv holds KEYS then ARGV; nkeys of them are keys. */
 og_err og_redis_eval(struct og_redis *r, struct og_script *s, int nkeys, int argc,
                      const char **argv, const size_t *lens, redisReply **reply);
+/* og_redis_eval, then WAIT replicas timeout_ms on the same connection: OG_OK
+ * only when at least replicas replicas have the script's writes; otherwise
+ * OG_ERR_UNAVAILABLE (the writes are on the master, but a caller that
+ * acknowledges only after this must not: the sender retries, and the
+ * script's de-duplication takes the retry). */
+og_err og_redis_eval_wait(struct og_redis *r, struct og_script *s, int argc, const char **argv,
+                          const size_t *lens, int replicas, int timeout_ms, redisReply **reply);
 /* 1 when a PING succeeds now. */
 int og_redis_ping(struct og_redis *r);
 /* 1 when Redis takes a write now (a SET of probe_key that expires): a Redis

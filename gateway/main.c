@@ -172,7 +172,8 @@ static struct og_core *passwd_core(const struct og_config *cfg, struct og_embedd
     struct og_core *core = og_core_new(&o, errbuf, sizeof errbuf);
     if (core && sock && !og_core_ping(core)) {
         const char *eurl = NULL;
-        *emb = og_embedded_start(cfg->data_dir, cfg->redis.server, &eurl);
+        *emb = og_embedded_start(cfg->data_dir, cfg->redis.server,
+                                 strcmp(cfg->redis.durability, "fsync") == 0, &eurl);
         if (!*emb || og_core_retarget(core, eurl, errbuf, sizeof errbuf) != OG_OK) {
             og_core_free(core);
             core = NULL;
@@ -221,6 +222,33 @@ static int passwd_cmd(const struct og_config *cfg, const char *email)
     og_core_free(core);
     og_embedded_stop(emb);
     return rc;
+}
+
+/* redis.durability against an external Redis: "fsync" needs AOF (else
+ * omnigate refuses to start) and warns about appendfsync everysec;
+ * "relaxed" takes any Redis, with a warning when it keeps nothing;
+ * "replicated" relies on WAIT. A Redis not reachable yet is checked when it
+ * is (by the start-up retry below, up to a few seconds), else warned about. */
+static int check_durability(struct og_core *core, const char *mode)
+{
+    char msg[400] = "";
+    og_err e = OG_ERR_UNAVAILABLE;
+    for (int i = 0; i < 25 && e == OG_ERR_UNAVAILABLE; i++) {
+        e = og_core_check_persistence(core, msg, sizeof msg);
+        if (e == OG_ERR_UNAVAILABLE)
+            usleep(200000);
+    }
+    if (e == OG_ERR_UNAVAILABLE) {
+        og_warn("redis.durability %s: %s; not checked", mode, msg);
+        return 0;
+    }
+    if (strcmp(mode, "fsync") == 0 && e == OG_ERR_PERMANENT) {
+        og_error("redis.durability fsync: %s; not starting", msg);
+        return -1;
+    }
+    if (e != OG_OK && strcmp(mode, "replicated") != 0)
+        og_warn("redis.durability %s: %s", mode, msg);
+    return 0;
 }
 
 int main(int argc, char **argv)
@@ -329,6 +357,10 @@ int main(int argc, char **argv)
             .pool_size = (int)cfg.redis.pool_size,
             .prefix = cfg.redis.prefix,
             .routing = &ro,
+            .wait_replicas = strcmp(cfg.redis.durability, "replicated") == 0
+                                 ? (int)cfg.redis.wait_replicas
+                                 : 0,
+            .wait_timeout_ms = (int)cfg.redis.wait_timeout_ms,
         };
         char errbuf[256];
         core = og_core_new(&copts, errbuf, sizeof errbuf);
@@ -369,7 +401,8 @@ int main(int argc, char **argv)
 
     if (strcmp(cfg.redis.url, "embedded") == 0) {
         const char *url = NULL;
-        emb = og_embedded_start(cfg.data_dir, cfg.redis.server, &url);
+        emb = og_embedded_start(cfg.data_dir, cfg.redis.server,
+                                strcmp(cfg.redis.durability, "fsync") == 0, &url);
         if (!emb)
             goto out;
         /* Re-point the (still unconnected) pool at the embedded server. */
@@ -378,6 +411,8 @@ int main(int argc, char **argv)
             og_error("%s", errbuf);
             goto out;
         }
+    } else if (check_durability(core, cfg.redis.durability) != 0) {
+        goto out;
     }
 
     char *www = og_static_default_dir();

@@ -52,6 +52,7 @@
 struct og_embedded {
     char *dir, *sock, *url, *server, *logfile, *pidfile, *lockfile; /* owned */
     int lock_fd; /* flock()ed for our lifetime; O_CLOEXEC */
+    int fsync_always; /* redis.durability "fsync": appendfsync always */
     int64_t load_timeout_ms;
     pid_t pid;
     pthread_t sup;
@@ -97,7 +98,7 @@ static pid_t spawn(struct og_embedded *e)
         if (fd >= 0)
             dup2(fd, 0), dup2(fd, 1);
         execlp(e->server, e->server, "--port", "0", "--unixsocket", e->sock, "--unixsocketperm",
-               "700", "--dir", e->dir, "--appendonly", "yes", "--appendfsync", "everysec", "--save",
+               "700", "--dir", e->dir, "--appendonly", "yes", "--appendfsync", e->fsync_always ? "always" : "everysec", "--save",
                "", "--daemonize", "no", "--logfile", e->logfile, "--pidfile", e->pidfile,
                (char *)NULL);
         _exit(127);
@@ -393,7 +394,8 @@ static int64_t load_timeout_ms(void)
     return EMB_LOAD_TIMEOUT_MS;
 }
 
-struct og_embedded *og_embedded_start(const char *data_dir, const char *server, const char **url)
+struct og_embedded *og_embedded_start(const char *data_dir, const char *server, int fsync_always,
+                                      const char **url)
 {
     char abs[PATH_MAX];
     if (mkdir_p(data_dir) != 0 || !realpath(data_dir, abs)) {
@@ -409,6 +411,7 @@ struct og_embedded *og_embedded_start(const char *data_dir, const char *server, 
     e->pidfile = og_sprintf("%s/redis.pid", e->dir);
     e->lockfile = og_sprintf("%s/omnigate.lock", e->dir);
     e->server = og_strdup(server && *server ? server : "redis-server");
+    e->fsync_always = fsync_always;
     e->load_timeout_ms = load_timeout_ms();
     pthread_mutex_init(&e->mu, NULL);
     if (mkdir_p(e->dir) != 0 || strlen(e->sock) >= 100) {

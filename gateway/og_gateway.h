@@ -95,8 +95,10 @@ struct og_embedded;
  * waits until it answers (through a long AOF load; see og_embedded.c for the
  * bounds). Refuses a data_dir another omnigate holds; stops a redis-server a
  * previous run left there first. The child is sent SIGTERM if we die.
+ * fsync_always: appendfsync always (redis.durability "fsync": every write
+ * on disk before a platform is acknowledged), else everysec.
  * *url gets "unix://..." [borrowed from e]. NULL on failure (logged). */
-struct og_embedded *og_embedded_start(const char *data_dir, const char *server,
+struct og_embedded *og_embedded_start(const char *data_dir, const char *server, int fsync_always,
                                       const char **url);
 void og_embedded_stop(struct og_embedded *e);
 

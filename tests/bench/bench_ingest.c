@@ -4,13 +4,19 @@
  * are in Redis. Prints req/s and p50/p99 latency.
  *
  * usage: bench_ingest [requests (default 60000)] [max seconds (default 20)]
- *                     [http threads (default: omnigate's own default)] */
+ *                     [http threads (0: omnigate's own default)]
+ *                     [durability: everysec (default, the old setting) | fsync |
+ *                      replicated | relaxed]
+ * redis.durability's cost: fsync runs Redis with appendfsync always,
+ * replicated adds a replica and WAITs for it on every batch (with AOF
+ * everysec), relaxed runs Redis without AOF. */
 #include "og_bench.h"
 #include "og_test.h"
 #include "og_util.h"
 
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #define SECRET "bench-secret"
 
@@ -18,16 +24,33 @@ int main(int argc, char **argv)
 {
     size_t n = argc > 1 ? (size_t)atol(argv[1]) : 60000;
     double max_s = argc > 2 ? atof(argv[2]) : 20.0;
-    struct og_test_redis rs;
+    const char *mode = argc > 4 ? argv[4] : "everysec";
+    struct og_test_redis rs, replica = {0};
     struct og_test_daemon d;
-    if (og_test_redis_start(&rs) != 0)
+    const char *redis_args = !strcmp(mode, "fsync")     ? "--appendfsync always"
+                             : !strcmp(mode, "relaxed") ? "--appendonly no"
+                                                        : NULL;
+    if (og_test_redis_start_with(&rs, redis_args) != 0)
         return 1;
-    const char *ch = "[{\"id\":\"bench\",\"connector\":\"signed_json\",\"options\":{\"secret\":\"" SECRET
-                     "\",\"reply_url\":\"http://127.0.0.1:9/\"}}]";
-    char *extra = argc > 3 ? og_sprintf("\"log_level\":\"warn\",\"http\":{\"threads\":%d}",
-                                        atoi(argv[3]))
-                           : og_strdup("\"log_level\":\"warn\"");
-    int started = og_test_daemon_start(&d, rs.url, ch, extra);
+    if (!strcmp(mode, "replicated")) {
+        char rep[64];
+        snprintf(rep, sizeof rep, "--replicaof 127.0.0.1 %d", rs.port);
+        if (og_test_redis_start_with(&replica, rep) != 0)
+            return 1;
+        usleep(500000); /* the first sync */
+    }
+    printf("durability %s\n", mode);
+    const char *ch =
+        "[{\"id\":\"bench\",\"connector\":\"signed_json\",\"options\":{\"secret\":\"" SECRET
+        "\",\"reply_url\":\"http://127.0.0.1:9/\"}}]";
+    char *extra =
+        argc > 3 && atoi(argv[3]) > 0
+            ? og_sprintf("\"log_level\":\"warn\",\"http\":{\"threads\":%d}", atoi(argv[3]))
+            : og_strdup("\"log_level\":\"warn\"");
+    char *redis = og_sprintf("{\"url\":\"%s\",\"durability\":\"%s\"}", rs.url,
+                             !strcmp(mode, "everysec") ? "fsync" : mode);
+    int started = og_test_daemon_start(&d, redis, ch, extra);
+    free(redis);
     free(extra);
     if (started != 0) {
         og_test_redis_stop(&rs);
@@ -82,5 +105,7 @@ int main(int argc, char **argv)
     og_test_daemon_stop(&d);
     og_test_daemon_free(&d);
     og_test_redis_stop(&rs);
+    if (replica.pid)
+        og_test_redis_stop(&replica);
     return r.failed ? 1 : 0;
 }

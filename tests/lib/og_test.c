@@ -108,9 +108,15 @@ static int redis_spawn(struct og_test_redis *r)
     if (pid == 0) {
         int fd = open("/dev/null", O_RDWR);
         dup2(fd, 0), dup2(fd, 1), dup2(fd, 2);
-        execlp("redis-server", "redis-server", "--bind", "127.0.0.1", "--port", port, "--dir",
-               r->dir, "--appendonly", "yes", "--appendfsync", "everysec", "--save", "",
-               "--daemonize", "no", "--logfile", log, (char *)NULL);
+        char *args[64] = {"redis-server", "--bind", "127.0.0.1", "--port", port, "--dir", r->dir,
+                          "--appendonly", "yes", "--appendfsync", "everysec", "--save", "",
+                          "--daemonize", "no", "--logfile", log};
+        int n = 17;
+        char *extra = og_strdup(r->extra);
+        for (char *t = strtok(extra, " "); t && n < 63; t = strtok(NULL, " "))
+            args[n++] = t;
+        args[n] = NULL;
+        execvp("redis-server", args);
         _exit(127);
     }
     free(log);
@@ -147,9 +153,12 @@ struct og_core *og_test_core_new_routing(const struct og_test_redis *r, const ch
     return c;
 }
 
-int og_test_redis_start(struct og_test_redis *r)
+int og_test_redis_start(struct og_test_redis *r) { return og_test_redis_start_with(r, NULL); }
+
+int og_test_redis_start_with(struct og_test_redis *r, const char *extra)
 {
     memset(r, 0, sizeof *r);
+    snprintf(r->extra, sizeof r->extra, "%s", extra ? extra : "");
     r->dir = og_test_tmpdir();
     r->port = og_test_free_port();
     snprintf(r->url, sizeof r->url, "redis://127.0.0.1:%d", r->port);

@@ -62,9 +62,13 @@ struct og_test_redis {
     int port;               /* TCP on 127.0.0.1 */
     char *dir;              /* temp dir, owned */
     char url[256];          /* "redis://127.0.0.1:PORT" */
+    char extra[256];        /* more arguments, space-separated (given at start) */
 };
 /* Starts redis-server (AOF on) on 127.0.0.1 and waits for PONG. 0 on success. */
 int og_test_redis_start(struct og_test_redis *r);
+/* The same with more redis-server arguments, e.g. "--appendonly no" or
+ * "--replicaof 127.0.0.1 6390" (later ones override the defaults). */
+int og_test_redis_start_with(struct og_test_redis *r, const char *extra);
 /* Restarts on the same port and dir (AOF keeps the data). */
 int og_test_redis_restart(struct og_test_redis *r);
 void og_test_redis_kill(struct og_test_redis *r);  /* SIGKILL, keeps the dir */
@@ -167,7 +171,8 @@ struct og_test_daemon {
     char *config_path;      /* owned */
 };
 /* Writes a config (listen 127.0.0.1:<free port>, data_dir in a temp dir,
- * api.admin_token OG_TEST_ADMIN_TOKEN, redis.url = redis_url, channels =
+ * api.admin_token OG_TEST_ADMIN_TOKEN, redis.url = redis_url (or, when it
+ * starts with '{', the whole "redis" object as that JSON text), channels =
  * channels_json (a JSON array text), plus extra_json: more top-level members
  * as text, e.g. "\"http\":{\"max_body_bytes\":2048}", or NULL), starts
  * build/bin/omnigate on it and waits until /readyz answers 200 (or 10 s).

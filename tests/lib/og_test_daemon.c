@@ -117,12 +117,15 @@ int og_test_daemon_start(struct og_test_daemon *d, const char *redis_url,
     FILE *f = fopen(d->config_path, "w");
     if (!f)
         return -1;
+    /* redis_url: a URL, or a whole "redis" object's JSON text */
+    char *redis = redis_url[0] == '{' ? og_strdup(redis_url)
+                                      : og_sprintf("{\"url\":\"%s\"}", redis_url);
     fprintf(f,
             "{\"listen\":\"127.0.0.1:%d\",\"data_dir\":\"%s/data\",\"log_level\":\"info\","
-            "\"redis\":{\"url\":\"%s\"},\"api\":{\"admin_token\":\"%s\"},\"channels\":%s%s%s}\n",
-            d->port, d->dir, redis_url, OG_TEST_ADMIN_TOKEN,
-            channels_json ? channels_json : "[]", extra_json ? "," : "",
-            extra_json ? extra_json : "");
+            "\"redis\":%s,\"api\":{\"admin_token\":\"%s\"},\"channels\":%s%s%s}\n",
+            d->port, d->dir, redis, OG_TEST_ADMIN_TOKEN, channels_json ? channels_json : "[]",
+            extra_json ? "," : "", extra_json ? extra_json : "");
+    free(redis);
     fclose(f);
     return spawn(d);
 }
