@@ -54,7 +54,7 @@ export async function startStack({ extraConfig = {} } = {}) {
   const procs = [];
   const rport = await freePort();
   const redis = spawn('redis-server', ['--bind', '127.0.0.1', '--port', String(rport), '--dir', dir,
-    '--appendonly', 'no', '--save', '', '--daemonize', 'no'], { stdio: 'ignore' });
+    '--appendonly', 'yes', '--appendfsync', 'everysec', '--save', '', '--daemonize', 'no'], { stdio: 'ignore' });
   procs.push(redis);
   await waitFor(() => redisPing(rport), 10000, 'redis-server');
 
