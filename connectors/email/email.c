@@ -373,7 +373,8 @@ static og_err cursor_sync(struct email *em)
     } else {
         svc->log(em->host, OG_LOG_WARN,
                  "email: UIDVALIDITY of %s changed (%u -> %u): reading it again; stored "
-                 "messages are recognised by Message-ID, mail older than %lld s is left alone",
+                 "messages are recognised by Message-ID, mail delivered before this channel "
+                 "first read the mailbox (%lld s ago) is left alone",
                  em->conf->mailbox, em->uidvalidity, em->sel_uidvalidity,
                  (long long)((svc->now_ms() - em->since_ms) / 1000));
         em->last_uid = 0;
