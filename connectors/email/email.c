@@ -6,8 +6,9 @@
  * IDLE (RFC 2177) when the server offers it, re-issued every
  * poll_interval_s (at most 29 minutes, as RFC 2177 asks), else NOOP and a
  * search every poll_interval_s. A broken session is closed and reopened
- * with back-off (1 s doubling to 60 s; 5 minutes after a refused login, so
- * a wrong password does not lock the account); the outage is logged once
+ * with back-off (1 s doubling to 60 s; after a refused login 60 s doubling
+ * to 5 minutes, so a wrong password does not lock the account); the outage
+ * is logged once
  * when it starts and once when it ends, the attempts in between at debug.
  * poll() handles all of that itself and returns OG_OK, so the host's own
  * back-off (which logs every retry) is used only for storage errors.
@@ -290,11 +291,13 @@ static void outage(struct email *em, const char *why, int auth)
     int64_t now = svc->now_ms();
     if (!em->down_since_ms)
         em->down_since_ms = now;
-    em->backoff_ms = em->backoff_ms ? em->backoff_ms * 2 : 1000;
-    if (em->backoff_ms > EMAIL_BACKOFF_MAX_MS)
-        em->backoff_ms = EMAIL_BACKOFF_MAX_MS;
-    if (auth && em->backoff_ms < EMAIL_AUTH_BACKOFF_MS)
-        em->backoff_ms = EMAIL_AUTH_BACKOFF_MS;
+    /* 1 s doubling to 60 s; a refused login 60 s doubling to 5 min */
+    int64_t lo = auth ? 60000 : 1000, hi = auth ? EMAIL_AUTH_BACKOFF_MS : EMAIL_BACKOFF_MAX_MS;
+    em->backoff_ms = em->backoff_ms ? em->backoff_ms * 2 : lo;
+    if (em->backoff_ms < lo)
+        em->backoff_ms = lo;
+    if (em->backoff_ms > hi)
+        em->backoff_ms = hi;
     em->next_try_ms = now + em->backoff_ms;
     if (!em->down_logged)
         svc->log(em->host, auth ? OG_LOG_ERROR : OG_LOG_WARN,

@@ -266,7 +266,8 @@ struct email_imap *email_imap_open(struct email *em, char *err, size_t errlen, i
     wrap_stream(im->imap);
     r = mailimap_login(im->imap, em->conf->username, em->conf->password);
     if (r != MAILIMAP_NO_ERROR) {
-        *auth = r == MAILIMAP_ERROR_LOGIN;
+        /* "NO [UNAVAILABLE]" is the server's trouble, not our password */
+        *auth = r == MAILIMAP_ERROR_LOGIN && !strstr(server_said(im), "UNAVAILABLE");
         fail(err, errlen, im, *auth ? "login refused" : "login failed", r);
         goto out;
     }

@@ -16,7 +16,9 @@
  * a hostile header, so header values are cut to EMAIL_HEADER_MAX bytes
  * before decoding. Its input is a NUL-terminated copy, since Debian's
  * build is not instrumented and some helpers may look one byte past a
- * length. */
+ * length. Header blocks are read with the parser mailmime_parse uses
+ * (mailimf_envelope_and_optional_fields_parse): mailimf_fields_parse leaks
+ * on a malformed Return-Path (found by fuzz_email). */
 #include "email.h"
 
 #include <ctype.h>
@@ -274,13 +276,31 @@ static void read_headers(struct email_msg *m, const struct mailimf_fields *f)
 
 /* ------------------------------------------------------ nesting limits */
 
-/* Occurrences of needle (lower case) in s[0..n), case-insensitively. */
-static size_t count_ci(const char *s, size_t n, const char *needle)
+/* Content-Type fields whose value starts with "multipart/" or
+ * "message/rfc822" (case-insensitive, blanks and folding allowed around the
+ * colon): the only places where libetpan's MIME parser recurses. Counted
+ * wherever they stand, so a body quoting such lines counts too: an upper
+ * bound. */
+static size_t count_containers(const char *s, size_t n)
 {
-    size_t nl = strlen(needle), c = 0;
-    for (size_t i = 0; i + nl <= n; i++)
-        if (tolower((unsigned char)s[i]) == needle[0] && strncasecmp(s + i, needle, nl) == 0)
-            c++, i += nl - 1;
+    static const char field[] = "content-type";
+    size_t c = 0, fl = sizeof field - 1;
+    for (size_t i = 0; i + fl < n; i++) {
+        if ((s[i] != 'c' && s[i] != 'C') || strncasecmp(s + i, field, fl) != 0)
+            continue;
+        size_t j = i + fl;
+        while (j < n && (s[j] == ' ' || s[j] == '\t'))
+            j++;
+        if (j >= n || s[j] != ':')
+            continue;
+        j++;
+        while (j < n && (s[j] == ' ' || s[j] == '\t' || s[j] == '\r' || s[j] == '\n'))
+            j++;
+        if ((n - j >= 10 && strncasecmp(s + j, "multipart/", 10) == 0) ||
+            (n - j >= 14 && strncasecmp(s + j, "message/rfc822", 14) == 0))
+            c++;
+        i = j - 1;
+    }
     return c;
 }
 
@@ -304,11 +324,11 @@ static int comments_too_deep(const char *s, size_t n, char *why, size_t whylen)
 }
 
 /* 1 (with why) when libetpan could recurse deeper than we allow: see the
- * file comment. The count over-estimates (a body may mention
- * "multipart/"), which only matters for mail no person writes. */
+ * file comment. The count over-estimates (a body may quote Content-Type
+ * lines), which only matters for mail no person writes. */
 static int too_deep(const char *s, size_t n, char *why, size_t whylen)
 {
-    size_t nest = count_ci(s, n, "multipart/") + count_ci(s, n, "message/rfc822");
+    size_t nest = count_containers(s, n);
     if (nest > EMAIL_MAX_NESTING) {
         snprintf(why, whylen, "%zu nested MIME containers declared (at most %d are read)", nest,
                  EMAIL_MAX_NESTING);
@@ -326,7 +346,7 @@ char *email_msgid_from_header(const char *s, size_t n)
     size_t idx = 0;
     struct mailimf_fields *f = NULL;
     char *id = NULL;
-    if (mailimf_fields_parse(copy, n, &idx, &f) == MAILIMF_NO_ERROR && f) {
+    if (mailimf_envelope_and_optional_fields_parse(copy, n, &idx, &f) == MAILIMF_NO_ERROR && f) {
         struct mailimf_single_fields sf;
         mailimf_single_fields_init(&sf, f);
         if (sf.fld_message_id)
@@ -574,7 +594,8 @@ static void orig_headers(struct walk *w, const char *s, size_t n)
 {
     size_t idx = 0;
     struct mailimf_fields *f = NULL;
-    if (w->orig_msgid || mailimf_fields_parse(s, n, &idx, &f) != MAILIMF_NO_ERROR || !f)
+    if (w->orig_msgid ||
+        mailimf_envelope_and_optional_fields_parse(s, n, &idx, &f) != MAILIMF_NO_ERROR || !f)
         return;
     struct mailimf_single_fields sf;
     mailimf_single_fields_init(&sf, f);

@@ -22,6 +22,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
 #define EMAIL_SEND_TIMEOUT_MS 60000
@@ -131,10 +132,12 @@ static struct mailmime *text_part(const char *type, const char *text)
 }
 
 /* A MIME type we can write as it is ("type/subtype" of token characters),
- * else application/octet-stream. */
+ * else application/octet-stream. Composite types too: libetpan would make
+ * a message/rfc822 part a message of its own, with no header fields, and
+ * crash writing it; an attached .eml opens the same as octet-stream. */
 static const char *safe_type(const char *t)
 {
-    if (!t)
+    if (!t || strncasecmp(t, "message/", 8) == 0 || strncasecmp(t, "multipart/", 10) == 0)
         return "application/octet-stream";
     const char *slash = strchr(t, '/');
     if (!slash || slash == t || !slash[1] || strlen(t) > 100)

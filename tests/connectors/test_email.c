@@ -637,6 +637,17 @@ static void test_build(void)
     CHECK(html && strstr(html, "<a href=3D=22https://example.com/t=3Fid=3D1=22>") != NULL);
     free(raw);
 
+    /* an attached mail (message/rfc822) goes as octet-stream: libetpan
+     * would write it as a message of its own without header fields */
+    struct email_out_att eml = {.name = "forward.eml",
+                                .mime_type = "message/rfc822",
+                                .data = "From: a@b.c\r\n\r\nx",
+                                .len = 16};
+    o.atts = &eml;
+    raw = email_build(&o, &len, why, sizeof why);
+    CHECK(raw && strstr(raw, "Content-Type: application/octet-stream"));
+    free(raw);
+
     char *w = email_encode_words("plain ascii");
     CHECK_STR(w, "plain ascii");
     free(w);
