@@ -708,7 +708,10 @@ static og_err fetch_batch(struct email *em, const uint32_t *uids, size_t n)
     for (size_t i = 0; i < n && e == OG_OK && em->imap;) {
         const struct email_head *h = &heads[i];
         int known = 0;
-        if (!h->seen) { /* expunged since the search */
+        if (!h->seen) {
+            svc->log(em->host, OG_LOG_INFO,
+                     "email: UID %u: the server has no such message (expunged?); skipped",
+                     uids[i]);
             em->last_uid = uids[i++];
             continue;
         }

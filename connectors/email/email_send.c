@@ -82,7 +82,7 @@ static char *html_of_text(const char *t)
 {
     struct email_buf b = {0};
     email_buf_puts(&b, "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"></head>"
-                       "<body><div style=\"white-space:pre-wrap\">");
+                       "<body><div>");
     for (const char *p = t; *p;) {
         const char *u = strstr(p, "http");
         while (u && strncmp(u, "http://", 7) != 0 && strncmp(u, "https://", 8) != 0)
