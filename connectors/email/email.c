@@ -592,7 +592,8 @@ static int own_address(const struct email *em, const char *addr)
 
 /* Parses, classifies, threads and stores one message. OG_OK also when it
  * is skipped on purpose (logged with its UID); any other result is a
- * storage error: the cursor must stay before this message. */
+ * storage error: the cursor must stay before this message. msgid_checked:
+ * its header's Message-ID was already looked up (fetch_batch). */
 static og_err process_one(struct email *em, uint32_t uid, const char *raw, size_t len,
                           int msgid_checked)
 {
@@ -726,6 +727,8 @@ static og_err fetch_batch(struct email *em, const uint32_t *uids, size_t n)
             em->last_uid = uids[i++]; /* older than our first start: never ours to read */
             continue;
         }
+        /* a stored Message-ID (a second copy, a batch replayed after a crash,
+         * a re-scan) is not even downloaded */
         if (h->message_id && (e = msgid_known(em, h->message_id, &known)) != OG_OK)
             break;
         if (known) {

@@ -94,6 +94,7 @@ static int write_config(struct og_test_dovecot *d)
         "default_internal_user = dovecot\ndefault_login_user = dovenull\n"
         "first_valid_uid = 1\n"
         "mail_location = maildir:%s/mail/%%n/Maildir\n"
+        "mail_fsync = never\n" /* a test's mail need not survive a power cut */
         "passdb {\n  driver = passwd-file\n  args = scheme=PLAIN username_format=%%n %s/passwd\n}\n"
         "userdb {\n  driver = static\n  args = uid=mail gid=mail home=%s/mail/%%n\n}\n",
         d->imap_port, d->dir, d->dir, d->dir, d->dir, d->dir, d->dir, d->dir);
