@@ -3,10 +3,13 @@
  * hostile input made here (a 1 MB header, 10,000 parts, deep nesting),
  * charsets, HTML to text, quote and signature separation, auto-reply and
  * bounce classification, threading decisions against a fake store, the
- * reply written by libetpan and read back, the option checks, and the poll
+ * reply written by libetpan and read back, send() against the aiosmtpd
+ * sink (threading state, attachments from a fake HTTP server, SMTP
+ * refusals), the option checks, and the poll
  * loop against a scripted IMAP server on 127.0.0.1 that drops the
  * connection mid-FETCH and answers garbage (the message is skipped after
  * three tries, never fetched again, the rest is stored once). */
+#include "../integration/test_followups_kit.h" /* the SMTP sink */
 #include "email.h"
 #include "og_test.h"
 #include "og_util.h"
@@ -979,6 +982,181 @@ static void test_poll_against_a_bad_server(void)
     fake_stop(&f);
 }
 
+/* ------------------------------------------------------------ send() */
+
+/* 1 when mail's header name contains needle. */
+static int header_has_kit(const char *mail, const char *name, const char *needle)
+{
+    char *h = header(mail, name);
+    int ok = h && strstr(h, needle) != NULL;
+    if (!ok)
+        fprintf(stderr, "%s: \"%s\" lacks \"%s\"\n", name, h ? h : "(none)", needle);
+    free(h);
+    return ok;
+}
+
+static struct og_outbound outbound(const char *mid, const char *thread, const char *text)
+{
+    struct og_outbound ob = {.struct_size = sizeof ob,
+                             .message_id = mid,
+                             .thread_id = thread,
+                             .contact_external_id = "dana@example.org",
+                             .kind = OG_KIND_TEXT,
+                             .text = text,
+                             .last_inbound_age_ms = -1};
+    return ob;
+}
+
+static og_err send_one(struct og_test_conn *c, const struct og_outbound *ob,
+                       struct og_send_result *res)
+{
+    memset(res, 0, sizeof *res);
+    res->struct_size = sizeof *res;
+    res->retry_after_ms = -1;
+    return og_test_conn_desc(c)->send(og_test_conn_inst(c), ob, res);
+}
+
+/* The sink's mail whose Message-ID is id [xfer], waiting up to 5 s. */
+static char *sink_mail(struct sink *s, const char *id)
+{
+    for (int t = 0; t < 50; t++) {
+        size_t n = 0;
+        char **v = sink_mails(s, &n);
+        char *found = NULL;
+        for (size_t i = 0; i < n && !found; i++) {
+            char *h = header(v[i], "Message-ID");
+            if (h && strstr(h, id))
+                found = og_strdup(v[i]);
+            free(h);
+        }
+        mails_free(v, n);
+        if (found)
+            return found;
+        usleep(100000);
+    }
+    return NULL;
+}
+
+static void test_send(void)
+{
+    struct sink ok, refuse;
+    if (sink_start(&ok, NULL) != 0 || sink_start(&refuse, "--reject") != 0) {
+        CHECK(!"smtp sinks");
+        return;
+    }
+    struct og_fake *files = og_fake_start();
+    struct og_fake_resp pdf = {
+        .status = 200, .body = "%PDF-1.4 fake", .content_type = "application/pdf"};
+    og_fake_push(files, &pdf);
+    struct og_fake_resp gone = {.status = 404, .body = "no"};
+    og_fake_push(files, &gone);
+    char *opts =
+        og_sprintf("{\"imap_url\":\"imaps://127.0.0.1:9\",\"username\":\"u\","
+                   "\"password\":\"p\",\"smtp_url\":\"smtp://127.0.0.1:%d\","
+                   "\"smtp_starttls\":\"never\",\"from\":\"Support <support@example.com>\","
+                   "\"reply_to\":\"help@example.com\"}",
+                   ok.port);
+    struct og_test_conn *c = og_test_conn_open("email", opts);
+    free(opts);
+    CHECK(c != NULL);
+    if (!c)
+        goto out;
+    /* an agent starts a conversation: the thread is the contact's address */
+    struct og_send_result res;
+    struct og_outbound ob =
+        outbound("msg_01SEND", "dana@example.org", "Your refund\nis on its way.");
+    CHECK_INT(send_one(c, &ob, &res), OG_OK);
+    CHECK_STR(res.provider_message_id, "og.msg_01SEND@example.com");
+    free(res.provider_message_id);
+    char tok[EMAIL_TOKEN_LEN + 1], key[40], subj[64];
+    email_thread_token("dana@example.org", tok);
+    snprintf(subj, sizeof subj, "Your refund [#%s]", tok);
+    char *m1 = sink_mail(&ok, "og.msg_01SEND@example.com");
+    CHECK(m1 != NULL);
+    if (m1) {
+        char *h = header(m1, "Subject");
+        CHECK_STR(h, subj); /* the first line, no "Re:" */
+        free(h);
+        CHECK(header_has_kit(m1, "To", "dana@example.org"));
+        CHECK(header_has_kit(m1, "Reply-To", "help@example.com"));
+        CHECK(header_has_kit(m1, "X-MailFrom", "support@example.com"));
+        h = header(m1, "In-Reply-To");
+        CHECK(h == NULL);
+        free(h);
+        free(m1);
+    }
+    /* what the answer will find: our Message-ID and the token -> the thread */
+    email_msgid_key("og.msg_01SEND@example.com", key);
+    char *sk = og_sprintf("test:%s", key);
+    CHECK_STR(og_test_state_get(sk), "o dana@example.org");
+    free(sk);
+    sk = og_sprintf("test:k:%s", tok);
+    CHECK_STR(og_test_state_get(sk), "dana@example.org");
+    free(sk);
+
+    /* the second message of the thread replies to the first, with a PDF
+     * downloaded from its URL */
+    char *url = og_sprintf("%s/files/refund.pdf", og_fake_base(files));
+    struct og_attachment att = {.url = url, .mime_type = "application/pdf"};
+    ob = outbound("msg_02SEND", "dana@example.org", "Here is the receipt.");
+    ob.kind = OG_KIND_FILE;
+    ob.attachments = &att;
+    ob.n_attachments = 1;
+    CHECK_INT(send_one(c, &ob, &res), OG_OK);
+    free(res.provider_message_id);
+    char *m2 = sink_mail(&ok, "og.msg_02SEND@example.com");
+    CHECK(m2 != NULL);
+    if (m2) {
+        char *h = header(m2, "Subject");
+        CHECK(h && strncmp(h, "Re: Your refund [#", 18) == 0);
+        free(h);
+        CHECK(header_has_kit(m2, "In-Reply-To", "<og.msg_01SEND@example.com>"));
+        CHECK(strstr(m2, "filename=\"refund.pdf\"") != NULL);
+        CHECK(strstr(m2, "JVBERi0xLjQgZmFrZQ==") != NULL); /* "%PDF-1.4 fake" */
+        free(m2);
+    }
+    /* an attachment that is gone: permanent, nothing sent */
+    size_t before = sink_count(&ok);
+    ob = outbound("msg_03SEND", "dana@example.org", "again");
+    ob.attachments = &att;
+    ob.n_attachments = 1;
+    CHECK_INT(send_one(c, &ob, &res), OG_ERR_PERMANENT);
+    CHECK_STR(res.error_code, "attachment_http");
+    CHECK_INT(sink_count(&ok), before);
+    /* kinds e-mail cannot carry */
+    ob = outbound("msg_04SEND", "dana@example.org", "x");
+    ob.kind = OG_KIND_REACTION;
+    CHECK_INT(send_one(c, &ob, &res), OG_ERR_UNSUPPORTED);
+    /* no address anywhere */
+    ob = outbound("msg_05SEND", "e:unknownthread", "x");
+    ob.contact_external_id = "12345";
+    CHECK_INT(send_one(c, &ob, &res), OG_ERR_PERMANENT);
+    CHECK_STR(res.error_code, "no_address");
+    og_test_conn_close(c);
+
+    /* an SMTP server that refuses: permanent, with its reply */
+    opts = og_sprintf("{\"imap_url\":\"imaps://127.0.0.1:9\",\"username\":\"u\","
+                      "\"password\":\"p\",\"smtp_url\":\"smtp://127.0.0.1:%d\","
+                      "\"smtp_starttls\":\"never\",\"from\":\"support@example.com\"}",
+                      refuse.port);
+    c = og_test_conn_open("email", opts);
+    free(opts);
+    if (c) {
+        ob = outbound("msg_06SEND", "dana@example.org", "refused");
+        CHECK_INT(send_one(c, &ob, &res), OG_ERR_PERMANENT);
+        CHECK_STR(res.error_code, "550");
+        if (!strstr(res.error_message, "550"))
+            fprintf(stderr, "smtp refusal: %s\n", res.error_message);
+        CHECK(strstr(res.error_message, "550") != NULL);
+        og_test_conn_close(c);
+    }
+    free(url);
+out:
+    og_fake_stop(files);
+    sink_stop(&ok);
+    sink_stop(&refuse);
+}
+
 int main(void)
 {
     test_plain();
@@ -1000,6 +1178,7 @@ int main(void)
     test_threading();
     test_build();
     test_options();
+    test_send();
     test_poll_against_a_bad_server();
     return og_test_done();
 }

@@ -393,7 +393,17 @@ int main(void)
     CHECK_INT(sid_b ? n_messages(&w, sid_b) : 0, 1);
 
     /* 5. UIDVALIDITY changes (the mailbox restored elsewhere): read again,
-     * nothing stored twice, the mail that came meanwhile stored once. */
+     * nothing stored twice, the mail that came meanwhile stored once; it
+     * answers a closed session, which is reopened with its history. */
+    if (sid_b) {
+        char *cpath = og_sprintf("/api/v1/sessions/%s/close", sid_b);
+        char *resp = NULL;
+        long st = post_json(&w, cpath, "{}", &resp);
+        if (st != 200)
+            fprintf(stderr, "close: %ld %s\n", st, resp);
+        CHECK_INT(st, 200);
+        free(cpath), free(resp);
+    }
     CHECK_INT(og_test_daemon_stop(&w.d), 0);
     char *out = NULL;
     int rc = og_test_doveadm(&w.dc, "mailbox update -u alice --uid-validity 424242 INBOX", &out);
@@ -412,6 +422,13 @@ int main(void)
     CHECK_INT(n_sessions(&w, CH), 2);
     CHECK_INT(n_messages(&w, sid), 4);
     CHECK_INT(sid_b ? n_messages(&w, sid_b) : 0, 2);
+    if (sid_b) {
+        char *spath = og_sprintf("/api/v1/sessions/%s", sid_b);
+        json_object *ses = og_test_api_get(&w.d, spath, NULL);
+        CHECK_STR(fstr(ses, "status"), "new"); /* reopened, waiting for an agent */
+        json_object_put(ses);
+        free(spath);
+    }
 
     /* 6. An auto-reply and a bounce make no session and no message; the
      * bounce marks our reply failed with the DSN's reason. */
