@@ -221,9 +221,11 @@ static og_err email_create(const struct og_services *svc, void *host, const void
         return OG_ERR_INTERNAL;
     }
     *inst = em;
-    svc->log(host, OG_LOG_INFO, "email: %s%s:%u mailbox %s as %s, replies from %s via %.8s",
-             em->imaps ? "imaps://" : "imap://", em->imap_host, (unsigned)em->imap_port,
-             em->conf->mailbox, em->conf->username, em->from_addr, em->conf->smtp_url);
+    /* no URL of the SMTP server: it may carry credentials */
+    int v6 = strchr(em->imap_host, ':') != NULL;
+    svc->log(host, OG_LOG_INFO, "email: %s%s%s%s:%u mailbox %s as %s, replies from %s",
+             em->imaps ? "imaps://" : "imap://", v6 ? "[" : "", em->imap_host, v6 ? "]" : "",
+             (unsigned)em->imap_port, em->conf->mailbox, em->conf->username, em->from_addr);
     return OG_OK;
 }
 
@@ -711,8 +713,7 @@ static og_err fetch_batch(struct email *em, const uint32_t *uids, size_t n)
         int known = 0;
         if (!h->seen) {
             svc->log(em->host, OG_LOG_INFO,
-                     "email: UID %u: the server has no such message (expunged?); skipped",
-                     uids[i]);
+                     "email: UID %u: the server has no such message (expunged?); skipped", uids[i]);
             em->last_uid = uids[i++];
             continue;
         }
