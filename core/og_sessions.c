@@ -146,3 +146,69 @@ og_err og_session_messages(struct og_core *c, const struct og_viewer *v, const c
     freeReplyObject(r);
     return *json ? OG_OK : OG_ERR_INTERNAL;
 }
+
+int og_session_facts_of(struct json_object *session, struct og_session_facts *f)
+{
+    static const char *const none = "";
+    if (!json_object_is_type(session, json_type_object))
+        return -1;
+    const char **slot[] = {&f->id, &f->status, &f->agent_id, &f->queue_group, &f->routing};
+    const char *name[] = {"id", "status", "agent_id", "queue_group", "routing"};
+    for (size_t i = 0; i < 5; i++) {
+        json_object *v = json_object_object_get(session, name[i]);
+        *slot[i] = json_object_is_type(v, json_type_string) ? json_object_get_string(v) : none;
+    }
+    return *f->id ? 0 : -1;
+}
+
+/* 1 when group is one of "a,b" in the list part of "pol=a,b;pol2=*" for
+ * policy (or "*" is). */
+static int policy_has(const char *pg, const char *policy, const struct og_viewer *v)
+{
+    size_t pl = strlen(policy);
+    for (const char *p = pg; p && *p;) {
+        const char *semi = strchr(p, ';'), *eq = strchr(p, '=');
+        const char *end = semi ? semi : p + strlen(p);
+        if (eq && eq < end && (size_t)(eq - p) == pl && strncmp(p, policy, pl) == 0) {
+            for (const char *g = eq + 1; g < end;) {
+                const char *comma = memchr(g, ',', (size_t)(end - g));
+                const char *ge = comma ? comma : end;
+                size_t gl = (size_t)(ge - g);
+                if (gl == 1 && *g == '*')
+                    return 1;
+                for (size_t i = 0; i < v->n_groups; i++)
+                    if (strlen(v->groups[i]) == gl && strncmp(v->groups[i], g, gl) == 0)
+                        return 1;
+                g = comma ? comma + 1 : end;
+            }
+            return 0;
+        }
+        p = semi ? semi + 1 : end;
+    }
+    return -1; /* no such policy */
+}
+
+int og_session_visible(struct og_core *c, const struct og_viewer *v,
+                       const struct og_session_facts *f)
+{
+    if (v->role != OG_ROLE_AGENT)
+        return 1;
+    const char *me = v->agent_id ? v->agent_id : "";
+    if (*f->agent_id && strcmp(f->agent_id, me) == 0)
+        return 1;
+    if (strcmp(f->status, "new") != 0 && strcmp(f->status, "transferred") != 0)
+        return 0;
+    if (*f->agent_id)
+        return 0;
+    if (*f->queue_group) {
+        for (size_t i = 0; i < v->n_groups; i++)
+            if (strcmp(v->groups[i], f->queue_group) == 0)
+                return 1;
+        return 0;
+    }
+    const char *pg = og_routing_policy_groups(c);
+    int r = policy_has(pg, *f->routing ? f->routing : "default", v);
+    if (r < 0)
+        r = policy_has(pg, "default", v);
+    return r > 0;
+}

@@ -36,6 +36,19 @@ enum og_session_need { OG_SESSION_SEE, OG_SESSION_ACT };
 og_err og_session_check(struct og_core *c, const struct og_viewer *v, const char *sid,
                         enum og_session_need need, char *msg, size_t msglen);
 
+/* The access rule without Redis, for a session as an event carries it (the
+ * live stream decides per event and connection from these): what the rule
+ * reads of a session's JSON. Strings point into the JSON they came from. */
+struct og_session_facts {
+    const char *id, *status, *agent_id, *queue_group, *routing; /* "" when absent */
+};
+/* Fills f from a session JSON object; 0, or -1 when it is not one. */
+int og_session_facts_of(struct json_object *session, struct og_session_facts *f);
+/* 1 when v may see the session, by the same rule as og_session_check
+ * (sessions.lua's visible(); og-int-routing checks that they agree). */
+int og_session_visible(struct og_core *c, const struct og_viewer *v,
+                       const struct og_session_facts *f);
+
 /* One session as v sees it (with "unread" when v is an agent). [xfer] */
 og_err og_session_get(struct og_core *c, const struct og_viewer *v, const char *sid, char **json);
 

@@ -4,10 +4,15 @@
  *   id: <stream entry id>\nevent: <type>\ndata: <event JSON>\n\n
  *
  * Admins and managers see every event; an agent sees the events of the
- * sessions og_api_can_access_session() lets them see (events without a
- * session are for managers). A reconnecting client sends Last-Event-ID (or
+ * sessions og_session_visible() lets them see (events without a session
+ * are for managers). A reconnecting client sends Last-Event-ID (or
  * ?since=<entry id>) and first gets what it missed, up to 1000 events.
  * ": ping" comments every 15 s keep idle connections and proxies alive.
+ * A stream whose client stops reading is ended once MAX_BUFFER bytes wait
+ * for it (the client resumes with Last-Event-ID); one principal holds at
+ * most MAX_STREAMS_PER_PRINCIPAL streams (429 beyond). Who may see an
+ * event is decided in memory from the session the event carries
+ * (og_session_visible), so many agents' streams cost no Redis calls.
  * A stream opened with a session cookie (og_auth.h) ends within AUTH_CHECK_MS
  * of that session's end (sign-out here or at another instance, a new
  * password, expiry): the browser's EventSource then reconnects, gets 401,
@@ -41,7 +46,12 @@
 #define REPLAY_MAX 1000
 #define PING_MS 15000
 #define AUTH_CHECK_MS 5000
-#define MAX_BUFFER (4 * 1024 * 1024) /* a reader this far behind is cut off */
+/* A reader this far behind is cut off (it resumes with Last-Event-ID): 200
+ * stalled streams then hold 50 MB, not the 1-1.5 GB they once did. */
+#define MAX_BUFFER (256 * 1024)
+/* Live streams one principal (an agent, or the admin token) may hold at
+ * once: browser tabs and reconnects, not a flood. */
+#define MAX_STREAMS_PER_PRINCIPAL 16
 /* How stale the parked position may get: a client connecting may see events
  * from up to this long before it connected. One XREVRANGE per period. */
 #define PARK_MS 100
@@ -49,19 +59,19 @@
 struct sse_conn {
     struct og_sse *hub;
     struct MHD_Connection *conn;
-    struct og_buf out;           /* bytes not yet sent, from off */
+    struct og_buf out; /* bytes not yet sent, from off */
     size_t off;
-    int suspended, ended, gone;  /* gone: MHD freed it; freed when refs == 0 */
+    int suspended, ended, gone; /* gone: MHD freed it; freed when refs == 0 */
     int refs;
-    uint64_t last_ms, last_seq;  /* newest entry delivered (replay) */
-    struct og_principal who;     /* owned copy */
+    uint64_t last_ms, last_seq; /* newest entry delivered (replay) */
+    struct og_principal who;    /* owned copy */
     struct sse_conn *next, *prev;
 };
 
 struct og_sse {
     struct og_gateway *g;
     pthread_mutex_t mu;
-    pthread_cond_t cv;           /* signalled on a new client and at stop */
+    pthread_cond_t cv; /* signalled on a new client and at stop */
     struct sse_conn *head;
     int closing;
     atomic_int stop;
@@ -105,22 +115,38 @@ static void wake(struct sse_conn *c) /* hub->mu held */
     }
 }
 
-static void append_event(struct sse_conn *c, const char *id, const char *type, const char *ev)
+/* Appends one ready-made frame; a reader this far behind is ended instead
+ * (it reconnects with its last id). 1 when appended. */
+static int append_frame(struct sse_conn *c, const char *frame, size_t len)
 {
     if (c->out.len - c->off > MAX_BUFFER) {
-        c->ended = 1; /* too slow: end the stream, the client reconnects with its id */
-        return;
+        c->ended = 1;
+        return 0;
     }
-    og_buf_printf(&c->out, "id: %s\nevent: %s\ndata: %s\n\n", id, type, ev);
+    og_buf_append(&c->out, frame, len);
+    return 1;
 }
 
-/* The fields of one stream entry. */
+static void append_event(struct sse_conn *c, const char *id, const char *type, const char *ev)
+{
+    struct og_buf f = {0};
+    og_buf_printf(&f, "id: %s\nevent: %s\ndata: %s\n\n", id, type, ev);
+    append_frame(c, f.data, f.len);
+    og_buf_free(&f);
+}
+
+/* One stream entry, with what the access rule reads of its session
+ * (parsed once per event, not per connection). */
 struct entry {
     const char *id, *type, *session, *event;
+    json_object *j;            /* owned: the parsed event */
+    struct og_session_facts f; /* strings in j */
+    int has_facts;
 };
 
 static int entry_of(const struct og_stream_entry *se, struct entry *e)
 {
+    memset(e, 0, sizeof *e);
     e->id = se->id;
     e->type = og_stream_field(se, "type");
     e->session = og_stream_field(se, "session");
@@ -128,22 +154,30 @@ static int entry_of(const struct og_stream_entry *se, struct entry *e)
     return e->type && e->event ? 0 : -1;
 }
 
-/* May the connection's principal see the event? Asks the core for agents. */
+/* Parses the event (ours, from the stream) for its session's facts. */
+static void entry_facts(struct entry *e)
+{
+    e->j = json_tokener_parse(e->event);
+    json_object *ses = json_object_object_get(json_object_object_get(e->j, "data"), "session");
+    e->has_facts = og_session_facts_of(ses, &e->f) == 0;
+}
+
+/* May the connection's principal see the event? Decided in memory from the
+ * session the event carries (og_session_visible: the same rule as the API),
+ * so no stream costs a Redis call per event. An event that carries no
+ * session (contact.created) is for managers and admins. */
 static int may_see(struct og_sse *hub, const struct og_principal *who, const struct entry *e)
 {
     if (who->role >= OG_ROLE_MANAGER)
         return 1;
-    if (!e->session || !*e->session)
-        return 0;
     struct og_viewer v = og_principal_viewer(who);
-    return og_session_check(hub->g->core, &v, e->session, OG_SESSION_SEE, NULL, 0) == OG_OK;
+    return e->has_facts && og_session_visible(hub->g->core, &v, &e->f);
 }
 
-/* One read's entries, copied out of the reader's callback (fan_out calls
- * the core while no lock is held). */
+/* One read's entries, copied out of the reader's callback. */
 struct batch {
     struct entry *e;
-    char **owned;                /* every string of e */
+    char **owned; /* every string of e */
     size_t n, cap;
 };
 
@@ -161,7 +195,9 @@ static enum og_stream_verdict collect(void *ud, const struct og_stream_entry *se
     char **o = b->owned + 4 * b->n;
     o[0] = og_strdup(e.id), o[1] = og_strdup(e.type);
     o[2] = og_strdup(e.session), o[3] = og_strdup(e.event);
-    b->e[b->n++] = (struct entry){o[0], o[1], o[2], o[3]};
+    struct entry *x = &b->e[b->n++];
+    *x = (struct entry){o[0], o[1], o[2], o[3], NULL, {0}, 0};
+    entry_facts(x);
     return OG_STREAM_ACK;
 }
 
@@ -169,6 +205,8 @@ static void batch_clear(struct batch *b)
 {
     for (size_t i = 0; i < 4 * b->n; i++)
         free(b->owned[i]);
+    for (size_t i = 0; i < b->n; i++)
+        json_object_put(b->e[i].j);
     b->n = 0;
 }
 
@@ -187,34 +225,38 @@ static void fan_out(struct og_sse *hub, const struct batch *b)
         cs[n++] = c;
     }
     pthread_mutex_unlock(&hub->mu);
-    char *ok = og_calloc(n ? n : 1, 1);
+    char *got = og_calloc(n ? n : 1, 1);
+    struct og_buf frame = {0};
     for (size_t i = 0; i < b->n; i++) {
         const struct entry *e = &b->e[i];
         uint64_t ms, seq;
         parse_id(e->id, &ms, &seq);
-        for (size_t j = 0; j < n; j++)
-            ok[j] = (char)may_see(hub, &cs[j]->who, e);
+        /* one frame per event, copied to each stream that may see it */
+        frame.len = 0;
+        og_buf_printf(&frame, "id: %s\nevent: %s\ndata: %s\n\n", e->id, e->type, e->event);
         pthread_mutex_lock(&hub->mu);
         for (size_t j = 0; j < n; j++) {
             struct sse_conn *c = cs[j];
-            if (c->gone || c->ended || !ok[j])
+            if (c->gone || c->ended || !may_see(hub, &c->who, e))
                 continue;
             /* Entries a replay already delivered are skipped. */
             if (ms < c->last_ms || (ms == c->last_ms && seq <= c->last_seq))
                 continue;
-            append_event(c, e->id, e->type, e->event);
+            got[j] |= (char)append_frame(c, frame.data, frame.len);
             c->last_ms = ms, c->last_seq = seq;
         }
         pthread_mutex_unlock(&hub->mu);
     }
+    og_buf_free(&frame);
+    /* only the streams that got something (or were ended) are woken */
     pthread_mutex_lock(&hub->mu);
     for (size_t j = 0; j < n; j++) {
-        if (!cs[j]->gone)
+        if (!cs[j]->gone && (got[j] || cs[j]->ended))
             wake(cs[j]);
         conn_unref(cs[j]);
     }
     pthread_mutex_unlock(&hub->mu);
-    free(ok);
+    free(got);
     free(cs);
 }
 
@@ -410,8 +452,12 @@ static enum og_stream_verdict replay_one(void *ud, const struct og_stream_entry 
 {
     struct replay_ctx *r = ud;
     struct entry e;
-    if (entry_of(se, &e) == 0 && may_see(r->hub, &r->c->who, &e))
-        append_event(r->c, e.id, e.type, e.event);
+    if (entry_of(se, &e) == 0) {
+        entry_facts(&e);
+        if (may_see(r->hub, &r->c->who, &e))
+            append_event(r->c, e.id, e.type, e.event);
+        json_object_put(e.j);
+    }
     parse_id(se->id, &r->c->last_ms, &r->c->last_seq);
     return OG_STREAM_ACK;
 }
@@ -423,8 +469,8 @@ static int replay(struct og_sse *hub, struct sse_conn *c, const char *since)
     parse_id(since, &c->last_ms, &c->last_seq);
     struct replay_ctx r = {hub, c};
     size_t n = 0;
-    return og_stream_range(hub->g->core, OG_STREAM_EVENTS, since, REPLAY_MAX, replay_one, &r,
-                           &n) == OG_OK
+    return og_stream_range(hub->g->core, OG_STREAM_EVENTS, since, REPLAY_MAX, replay_one, &r, &n) ==
+                   OG_OK
                ? 0
                : -1;
 }
@@ -437,7 +483,7 @@ static void events(struct og_api_ctx *ctx)
         since = og_api_arg(ctx, "since");
     if (since && *since && !valid_id(since)) {
         og_reply_err(ctx->r, OG_ERR_INVALID,
-                       "Last-Event-ID / since must be an event stream id (e.g. 1700000000000-0)");
+                     "Last-Event-ID / since must be an event stream id (e.g. 1700000000000-0)");
         return;
     }
     if (!hub || hub->closing) {
@@ -451,6 +497,27 @@ static void events(struct og_api_ctx *ctx)
     og_principal_copy(&c->who, &ctx->who);
     og_buf_puts(&c->out, ": omnigate events\nretry: 2000\n\n");
     pthread_mutex_lock(&hub->mu);
+    int mine = 0;
+    for (struct sse_conn *x = hub->head; x; x = x->next)
+        mine += !x->gone && !x->ended && strcmp(x->who.agent_id, c->who.agent_id) == 0;
+    if (mine >= MAX_STREAMS_PER_PRINCIPAL) {
+        /* Some of them may be gone without our knowing (a suspended
+         * connection is not watched): a ping makes the closed ones fail
+         * now, so a retry after Retry-After finds room. */
+        for (struct sse_conn *x = hub->head; x; x = x->next)
+            if (!x->gone && !x->ended && strcmp(x->who.agent_id, c->who.agent_id) == 0) {
+                og_buf_puts(&x->out, ": ping\n\n");
+                wake(x);
+            }
+        pthread_mutex_unlock(&hub->mu);
+        og_buf_free(&c->out);
+        og_principal_free(&c->who);
+        free(c);
+        og_reply_err(ctx->r, OG_ERR_RATE_LIMITED,
+                     "too many live streams for this token (16): close one first");
+        og_reply_header(ctx->r, "Retry-After", "1");
+        return;
+    }
     if (since && *since && replay(hub, c, since) != 0) {
         pthread_mutex_unlock(&hub->mu);
         og_buf_free(&c->out);
@@ -470,6 +537,9 @@ static void events(struct og_api_ctx *ctx)
     MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, "text/event-stream");
     MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-cache");
     MHD_add_response_header(resp, "X-Accel-Buffering", "no");
+    /* when the stream ends (a slow reader cut off, shutdown) the connection
+     * goes too: the client reconnects with Last-Event-ID */
+    MHD_add_response_header(resp, MHD_HTTP_HEADER_CONNECTION, "close");
     ctx->r->status = 200;
     ctx->r->stream = resp;
 }

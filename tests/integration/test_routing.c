@@ -71,13 +71,17 @@ static char *rstr(const char *fmt, ...)
 /* A new session on channel ch (routing policy) from a new customer. */
 static void new_session(const char *policy, int mail, char sid[48])
 {
-    struct og_channel ch = {.id = mail ? "mail" : "c1", .routing = (char *)policy,
+    struct og_channel ch = {.id = mail ? "mail" : "c1",
+                            .routing = (char *)policy,
                             .plugin = mail ? &mail_plugin : &fake_plugin};
     char dedup[32], from[32];
     snprintf(dedup, sizeof dedup, "d%d", ++seq);
     snprintf(from, sizeof from, "u%d", seq);
-    struct og_inbound m = {.struct_size = sizeof m, .dedup_key = dedup, .kind = OG_KIND_TEXT,
-                           .text = "hello", .provider_message_id = dedup};
+    struct og_inbound m = {.struct_size = sizeof m,
+                           .dedup_key = dedup,
+                           .kind = OG_KIND_TEXT,
+                           .text = "hello",
+                           .provider_message_id = dedup};
     m.from.external_id = from;
     m.from.name = "Customer";
     struct og_ingest_result r;
@@ -86,13 +90,14 @@ static void new_session(const char *policy, int mail, char sid[48])
     usleep(2000); /* distinct ms: queue order is by time */
 }
 
-static void agent(struct og_core *rt, const char *email, const char *groups, int max,
-                  char id[48])
+static void agent(struct og_core *rt, const char *email, const char *groups, int max, char id[48])
 {
     char body[256];
     if (max >= 0)
-        snprintf(body, sizeof body, "{\"name\":\"%s\",\"email\":\"%s\",\"groups\":%s,"
-                 "\"max_chats\":%d,\"max_nrt_chats\":1}", email, email, groups, max);
+        snprintf(body, sizeof body,
+                 "{\"name\":\"%s\",\"email\":\"%s\",\"groups\":%s,"
+                 "\"max_chats\":%d,\"max_nrt_chats\":1}",
+                 email, email, groups, max);
     else
         snprintf(body, sizeof body, "{\"name\":\"%s\",\"email\":\"%s\",\"groups\":%s}", email,
                  email, groups);
@@ -149,16 +154,16 @@ static int agent_is(const char *sid, const char *aid)
 }
 
 /* "NAME":{one level "l" of group g with METHOD} */
-#define ONE(name, method)                                                                  \
-    "\"" name "\":{\"levels\":[{\"name\":\"l\",\"members\":[\"group:g\"],"                  \
+#define ONE(name, method)                                                                          \
+    "\"" name "\":{\"levels\":[{\"name\":\"l\",\"members\":[\"group:g\"],"                         \
     "\"method\":\"" method "\"}]}"
 
 /* A core (an instance) with these policies on the test Redis. */
 static struct og_core *engine(const char *policies)
 {
     json_object *pj = policies ? json_tokener_parse(policies) : NULL;
-    struct og_routing_opts o = {.policies = pj, .archive_after_s = 3600,
-                                .offline_returns_sessions = 1};
+    struct og_routing_opts o = {
+        .policies = pj, .archive_after_s = 3600, .offline_returns_sessions = 1};
     struct og_core *rt = og_test_core_new_routing(&rs, "t", 2, &o);
     json_object_put(pj);
     CHECK(rt != NULL);
@@ -175,9 +180,8 @@ static void reset(void)
 static void test_methods(void)
 {
     reset();
-    struct og_core *rt = engine(
-        "{" ONE("lc", "least_chats") "," ONE("mc", "most_chats") "," ONE("ms", "most_space") ","
-        ONE("sq", "sequential") "," ONE("rn", "random") "}");
+    struct og_core *rt = engine("{" ONE("lc", "least_chats") "," ONE("mc", "most_chats") "," ONE(
+        "ms", "most_space") "," ONE("sq", "sequential") "," ONE("rn", "random") "}");
     char a[48], b[48], c[48], s[48];
     agent(rt, "a@x.io", "[\"g\"]", 5, a);
     agent(rt, "b@x.io", "[\"g\"]", 10, b);
@@ -313,11 +317,11 @@ static void test_capacity_queue(void)
 static void test_levels_forwarding(void)
 {
     reset();
-    struct og_core *rt = engine(
-        "{\"p\":{\"levels\":[{\"name\":\"first\",\"members\":[\"group:l1\"],"
-        "\"method\":\"least_chats\"},{\"name\":\"second\",\"members\":[\"agent:b@x.io\"],"
-        "\"method\":\"least_chats\"}],\"forwarding_level\":{\"name\":\"experts\","
-        "\"members\":[\"group:exp\"],\"method\":\"sequential\"}}}");
+    struct og_core *rt =
+        engine("{\"p\":{\"levels\":[{\"name\":\"first\",\"members\":[\"group:l1\"],"
+               "\"method\":\"least_chats\"},{\"name\":\"second\",\"members\":[\"agent:b@x.io\"],"
+               "\"method\":\"least_chats\"}],\"forwarding_level\":{\"name\":\"experts\","
+               "\"members\":[\"group:exp\"],\"method\":\"sequential\"}}}");
     char a[48], b[48], f[48], s1[48], s2[48];
     agent(rt, "a@x.io", "[\"l1\"]", 1, a);
     agent(rt, "b@x.io", "[]", 5, b);
@@ -336,7 +340,8 @@ static void test_levels_forwarding(void)
     CHECK(agent_is(s2, a));
     /* transfer without a target: the forwarding level takes it */
     struct og_routing_result res;
-    og_routing_transfer(rt, (struct og_viewer[]){as_mgr(a)}, s2, NULL, NULL, "needs an expert", &res);
+    og_routing_transfer(rt, (struct og_viewer[]){as_mgr(a)}, s2, NULL, NULL, "needs an expert",
+                        &res);
     CHECK_INT(res.err, OG_OK);
     CHECK(res.json && strstr(res.json, "\"status\":\"active\""));
     og_routing_result_free(&res);
@@ -369,7 +374,8 @@ static void test_levels_forwarding(void)
     CHECK_INT(res.err, OG_OK);
     og_routing_result_free(&res);
     CHECK(agent_is(s2, a));
-    og_routing_transfer(rt, (struct og_viewer[]){as_mgr(NULL)}, s1, a, NULL, NULL, &res); /* a is full (max 1) */
+    og_routing_transfer(rt, (struct og_viewer[]){as_mgr(NULL)}, s1, a, NULL, NULL,
+                        &res); /* a is full (max 1) */
     CHECK_INT(res.err, OG_ERR_CONFLICT);
     og_routing_result_free(&res);
     og_routing_transfer(rt, (struct og_viewer[]){as_mgr(NULL)}, s1, NULL, "nosuch", NULL, &res);
@@ -447,9 +453,8 @@ static void autoforward(int avoid)
 static void test_manual(void)
 {
     reset();
-    struct og_core *rt = engine(
-        "{\"m\":{\"mode\":\"manual\",\"levels\":[{\"name\":\"l\","
-        "\"members\":[\"group:g\"]}]}}");
+    struct og_core *rt = engine("{\"m\":{\"mode\":\"manual\",\"levels\":[{\"name\":\"l\","
+                                "\"members\":[\"group:g\"]}]}}");
     char a[48], s[48];
     agent(rt, "a@x.io", "[\"g\"]", 1, a);
     presence(rt, a, "online");
@@ -520,6 +525,35 @@ static void test_access_rule(void)
     og_routing_result_free(&res);
     CHECK_INT(og_session_check(rt, &ag, s, OG_SESSION_ACT, NULL, 0), OG_OK);
     CHECK_INT(og_session_check(rt, &stranger, s, OG_SESSION_SEE, NULL, 0), OG_OK); /* her own */
+
+    /* the same rule without Redis (the live stream's): it agrees with the
+     * script for queued, group-queued, assigned and closed sessions */
+    char q1[48], q2[48], b[48];
+    agent(rt, "acc2@x.io", "[\"h\"]", 5, b);
+    new_session("g1", 0, q1);
+    new_session("g1", 0, q2);
+    og_routing_transfer(rt, &as_admin, q2, NULL, "h", NULL, &res); /* queued for group h */
+    og_routing_result_free(&res);
+    const char *sids[] = {s, q1, q2};
+    const char *none[] = {NULL};
+    struct og_viewer vs[] = {ag,
+                             stranger,
+                             {OG_ROLE_AGENT, b, other, 1},
+                             {OG_ROLE_AGENT, "agt_NOBODY", none, 0},
+                             as_mgr(NULL)};
+    for (size_t i = 0; i < 3; i++) {
+        char *json = NULL;
+        CHECK_INT(og_test_session_json(rt, sids[i], &json), OG_OK);
+        json_object *j = json ? json_tokener_parse(json) : NULL;
+        struct og_session_facts f;
+        CHECK_INT(og_session_facts_of(j, &f), 0);
+        for (size_t k = 0; k < sizeof vs / sizeof *vs; k++) {
+            int by_script = og_session_check(rt, &vs[k], sids[i], OG_SESSION_SEE, NULL, 0) == OG_OK;
+            CHECK_INT(og_session_visible(rt, &vs[k], &f), by_script);
+        }
+        json_object_put(j);
+        free(json);
+    }
     og_core_free(rt);
 }
 
@@ -654,7 +688,7 @@ static void test_ip_allowlist(void)
     CHECK_INT(allowed("2001:db9::5", l), 0);
     CHECK_INT(allowed("::ffff:10.1.2.3", l), 1); /* v4-mapped matches the v4 CIDR */
     CHECK_INT(allowed("::1", l), 0);
-    CHECK_INT(allowed("1.2.3.4", "[]"), 1);      /* empty list: everyone */
+    CHECK_INT(allowed("1.2.3.4", "[]"), 1); /* empty list: everyone */
     CHECK_INT(allowed("1.2.3.4", "[\"0.0.0.0/0\"]"), 1);
     CHECK_INT(allowed("2001:db8::1", "[\"0.0.0.0/0\"]"), 0);
     CHECK_INT(allowed("10.0.0.1", "[\"10.0.0.0/31\"]"), 1);
