@@ -685,6 +685,12 @@ const struct og_cfg_row og_cfg_top_rows[] = {
      .type = OG_CFG_OBJECT,
      .children = og_cfg_send_rows,
      .help = "the durable send queue"},
+    {.name = "sensitive_words",
+     .type = OG_CFG_OBJECT,
+     .children = og_cfg_sensitive_rows,
+     .check = og_cfg_sensitive_done,
+     .help = "words that flag a message (case-, accent- and width-insensitive, whole words; "
+             "GET /api/v1/flagged lists the flagged messages)"},
     {0},
 };
 

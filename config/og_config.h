@@ -99,6 +99,13 @@ struct og_config {
         int64_t retry_max_ms;     /* back-off cap, default 300000 */
         int64_t claim_idle_ms;    /* a dead sender's entries are claimed after, 30000 */
     } send;
+    struct {              /* "sensitive_words" (config/og_config_sensitive.c) */
+        char **customers; /* terms that flag a customer's message */
+        size_t n_customers;
+        char **agents; /* terms that flag (or block) an agent's message */
+        size_t n_agents;
+        int block_agents; /* default 0: flag only */
+    } sensitive_words;
     struct og_config_routing *routing; /* og_config_routing.h; never NULL after load */
     json_object *root;                 /* the parsed file after substitution (owned) */
 };

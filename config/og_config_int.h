@@ -118,6 +118,7 @@ extern const struct og_cfg_row og_cfg_followup_rows[]; /* og_config_followups.c 
 extern const struct og_cfg_row og_cfg_policy_rows[];   /* og_config_routing.c */
 extern const struct og_cfg_row og_cfg_agent_rows[];    /* og_config_routing.c */
 extern const struct og_cfg_row og_cfg_sessions_rows[]; /* og_config_routing.c */
+extern const struct og_cfg_row og_cfg_sensitive_rows[]; /* og_config_sensitive.c */
 
 /* ------------------------------------------------------------ the engine */
 
@@ -166,7 +167,7 @@ void og_cfg_replace(char **dst, const char *s);
 
 /* The sections' hooks that the top-level rows name. */
 og_cfg_check og_cfg_webhook_take, og_cfg_agent_take, og_cfg_smtp_seen, og_cfg_followup_done,
-    og_cfg_policy_done;
+    og_cfg_policy_done, og_cfg_sensitive_done;
 void og_cfg_webhook_release(void *elem);
 void og_cfg_agent_release(void *elem);
 

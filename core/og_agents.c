@@ -1,6 +1,7 @@
 /* og_agents - see og_agents.h. */
 #include "og_agents.h"
 #include "og_core_int.h"
+#include "og_groups.h"
 #include "og_log.h"
 #include "og_util.h"
 
@@ -129,19 +130,6 @@ static int email_ok(const char *s)
     return 1;
 }
 
-/* Group names appear in keys and in "group:NAME" members. */
-static int group_ok(const char *s)
-{
-    size_t n = strlen(s);
-    if (n == 0 || n > 64)
-        return 0;
-    for (const char *p = s; *p; p++)
-        if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
-              *p == '_' || *p == '-' || *p == '.'))
-            return 0;
-    return 1;
-}
-
 #define FAIL(...)                                                                          \
     do {                                                                                   \
         snprintf(errbuf, errlen, __VA_ARGS__);                                             \
@@ -177,7 +165,7 @@ int og_agents_fields_from_json(json_object *j, int create, struct og_agent_field
                 const char *s = json_object_is_type(e, json_type_string)
                                     ? json_object_get_string(e)
                                     : NULL;
-                if (!s || (ips ? !og_cidr_valid(s) : !group_ok(s))) {
+                if (!s || (ips ? !og_cidr_valid(s) : !og_group_name_valid(s))) {
                     json_object_put(norm);
                     FAIL("%s[%zu]: must be %s", key, i,
                          ips ? "an IPv4/IPv6 address or CIDR"
@@ -274,8 +262,10 @@ void og_agents_put(struct og_core *c, const char *mode, const char *id, const ch
 
 void og_agents_delete(struct og_core *c, const char *id, struct og_routing_result *res)
 {
-    const char *argv[] = {c->tag, "delete", id};
-    put_result(c, 3, argv, res);
+    char now_iso[32];
+    og_time_rfc3339(og_now_ms(), now_iso);
+    const char *argv[] = {c->tag, "delete", id, now_iso};
+    put_result(c, 4, argv, res);
 }
 
 void og_agents_set_token(struct og_core *c, const char *id, const char *sha_hex,
@@ -301,10 +291,15 @@ og_err og_agents_get(struct og_core *c, const char *id, char **json)
 
 og_err og_agents_list(struct og_core *c, char **json)
 {
-    const char *argv[] = {c->tag, "list"};
+    return og_agents_list_with_deleted(c, 0, json);
+}
+
+og_err og_agents_list_with_deleted(struct og_core *c, int with_deleted, char **json)
+{
+    const char *argv[] = {c->tag, "list", with_deleted ? "1" : "0"};
     redisReply *rep = NULL;
     *json = NULL;
-    og_err e = og_script_call(c, OG_LUA_AGENTS, 2, argv, NULL, &rep, NULL, 0);
+    og_err e = og_script_call(c, OG_LUA_AGENTS, 3, argv, NULL, &rep, NULL, 0);
     if (e != OG_OK)
         return e;
     struct og_buf b = {0};

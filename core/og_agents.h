@@ -41,12 +41,21 @@ void og_agents_token_sha(const char *tok, char sha_hex[65]);
  * a new token digest or NULL to keep. res->json: the agent. */
 void og_agents_put(struct og_core *c, const char *mode, const char *id, const char *sha_hex,
                    const struct og_agent_fields *f, struct og_routing_result *res);
+/* A soft delete (refused while the agent has open sessions): the agent
+ * leaves routing, its groups and sign-in at once (tokens, cookie sessions,
+ * password; its e-mail is free for a new agent), while its record stays,
+ * marked "deleted", so og_agents_get, timelines and statistics still name
+ * it. */
 void og_agents_delete(struct og_core *c, const char *id, struct og_routing_result *res);
 /* sha_hex "" revokes. */
 void og_agents_set_token(struct og_core *c, const char *id, const char *sha_hex,
                          struct og_routing_result *res);
+/* An agent, deleted ones too ("deleted":true, "deleted_at"). */
 og_err og_agents_get(struct og_core *c, const char *id, char **json);
-og_err og_agents_list(struct og_core *c, char **json); /* {"items":[...],"next_cursor":null} */
+/* The agents, {"items":[...],"next_cursor":null} in id order: the live ones,
+ * or with the deleted ones too. */
+og_err og_agents_list(struct og_core *c, char **json);
+og_err og_agents_list_with_deleted(struct og_core *c, int with_deleted, char **json);
 
 /* Seeds (upserts by e-mail) the agents of the config, each a JSON object of
  * agent fields with an optional token. OG_ERR_UNAVAILABLE while Redis is

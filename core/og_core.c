@@ -7,6 +7,7 @@
 #include "og_model.h"
 #include "og_outbox.h"
 #include "og_routing.h"
+#include "og_sensitive.h"
 #include "og_util.h"
 
 #include <json-c/json.h>
@@ -17,7 +18,8 @@
 extern const char og_lua_prelude[], og_lua_ingest[], og_lua_sessions[], og_lua_contacts[],
     og_lua_agents[], og_lua_auth[], og_lua_routing[], og_lua_outbox[], og_lua_outbox_reply[],
     og_lua_outbox_status[], og_lua_followups[], og_lua_webhook_admin[], og_lua_webhook_read[],
-    og_lua_webhook_step[], og_lua_webhook_fetch[], og_lua_webhook_skip[], og_lua_stream[];
+    og_lua_webhook_step[], og_lua_webhook_fetch[], og_lua_webhook_skip[], og_lua_stream[],
+    og_lua_groups[], og_lua_canned[];
 
 /* og_script.h's table: each enum og_lua with its name and text. */
 static const struct {
@@ -40,6 +42,8 @@ static const struct {
     [OG_LUA_WEBHOOK_FETCH] = {"webhook_fetch", og_lua_webhook_fetch},
     [OG_LUA_WEBHOOK_SKIP] = {"webhook_skip", og_lua_webhook_skip},
     [OG_LUA_STREAM] = {"stream", og_lua_stream},
+    [OG_LUA_GROUPS] = {"groups", og_lua_groups},
+    [OG_LUA_CANNED] = {"canned", og_lua_canned},
 };
 
 /* Group commit of ingest (og_batch.h). A batch of 32 messages keeps Redis
@@ -72,6 +76,11 @@ struct og_core *og_core_new(const struct og_core_opts *o, char *errbuf, size_t e
     if (o->auth)
         c->auth = *o->auth;
     og_auth_opts_defaults(&c->auth);
+    if (o->sensitive) {
+        c->sw_customers = og_sensitive_new(o->sensitive->customers, o->sensitive->n_customers);
+        c->sw_agents = og_sensitive_new(o->sensitive->agents, o->sensitive->n_agents);
+        c->sw_block_agents = o->sensitive->block_agents;
+    }
     for (int i = 0; i < OG_LUA__LAST; i++) {
         char *src = og_sprintf("%s\n%s", og_lua_prelude, lua_src[i].body);
         c->lua[i] = og_script_new(lua_src[i].name, src);
@@ -95,6 +104,8 @@ void og_core_free(struct og_core *c)
     for (int i = 0; i < OG_LUA__LAST; i++)
         og_script_free(c->lua[i]);
     og_routing_free(c->routing);
+    og_sensitive_free(c->sw_customers);
+    og_sensitive_free(c->sw_agents);
     free(c->redis_url);
     free(c->redis_password);
     free(c->tag);
@@ -300,18 +311,45 @@ static og_err ingest(struct og_core *c, const struct og_channel *ch, const struc
         og_id_new("evt_", now, e[i], sizeof e[i]);
     struct og_buf tail = {0};
     render_tail(&tail, m, now_iso);
+    /* sensitive words are matched here, in C, so ingest.lua only stores
+     * the result: the flags on the message and its terms */
+    char *terms = m->text ? og_sensitive_match(c->sw_customers, m->text, strlen(m->text)) : NULL;
+    if (terms)
+        og_buf_printf(&tail, ",\"flags\":[\"sensitive\"],\"sensitive_terms\":%s", terms);
     char wms[24];
     snprintf(wms, sizeof wms, "%lld", (long long)ch->plugin->desc->messaging_window_ms);
 
     const char *nrt = (ch->plugin->desc->caps & OG_CAP_NON_REALTIME) ? "1" : "0";
-    const char *argv[] = {ch->id, ch->plugin->desc->name, ch->routing, m->dedup_key, now_s,
-                          now_iso, ttl, m->from.external_id,
-                          m->thread_id ? m->thread_id : m->from.external_id, S(m->from.name),
-                          S(m->from.username), S(m->from.avatar_url), S(m->from.phone),
-                          S(m->from.email), cid, sid, mid, e[0], e[1], e[2], e[3], tail.data,
-                          S(m->provider_message_id), S(m->reply_to_provider_id),
-                          S(m->reply_token), m->raw ? m->raw : "", wms, nrt};
-    enum { N = sizeof argv / sizeof argv[0], RAW = N - 3 }; /* ingest.lua's NF */
+    const char *argv[] = {ch->id,
+                          ch->plugin->desc->name,
+                          ch->routing,
+                          m->dedup_key,
+                          now_s,
+                          now_iso,
+                          ttl,
+                          m->from.external_id,
+                          m->thread_id ? m->thread_id : m->from.external_id,
+                          S(m->from.name),
+                          S(m->from.username),
+                          S(m->from.avatar_url),
+                          S(m->from.phone),
+                          S(m->from.email),
+                          cid,
+                          sid,
+                          mid,
+                          e[0],
+                          e[1],
+                          e[2],
+                          e[3],
+                          tail.data,
+                          S(m->provider_message_id),
+                          S(m->reply_to_provider_id),
+                          S(m->reply_token),
+                          m->raw ? m->raw : "",
+                          wms,
+                          nrt,
+                          S(terms)};
+    enum { N = sizeof argv / sizeof argv[0], RAW = N - 4 }; /* N: ingest.lua's NF */
     size_t lens[N];
     for (int i = 0; i < N; i++)
         lens[i] = strlen(argv[i]);
@@ -320,6 +358,7 @@ static og_err ingest(struct og_core *c, const struct og_channel *ch, const struc
     redisReply *r = NULL;
     og_err err = og_batch_call(c->ingest_batch, c->redis, N, argv, lens, &r);
     og_buf_free(&tail);
+    free(terms);
     if (err != OG_OK) {
         atomic_fetch_add(&c->stats.ingest_errors, 1);
         return err;

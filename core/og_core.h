@@ -28,6 +28,7 @@
 struct og_core;
 struct og_routing_opts; /* og_routing.h */
 struct og_auth_opts;    /* og_auth.h */
+struct og_sensitive_opts; /* og_sensitive.h */
 
 struct og_core_opts {
     const char *redis_url;                  /* redis://host:port[/db] or unix:///path */
@@ -41,6 +42,7 @@ struct og_core_opts {
      * many replicas have it (WAIT); 0 = no WAIT. */
     int wait_replicas;
     int wait_timeout_ms;
+    const struct og_sensitive_opts *sensitive; /* NULL: no sensitive words */
 };
 
 /* [xfer, og_core_free]; NULL and errbuf on bad options. Connects lazily:

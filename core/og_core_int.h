@@ -13,7 +13,8 @@
 
 #include <stdint.h>
 
-struct og_routing; /* og_routing.c */
+struct og_routing;   /* og_routing.c */
+struct og_sensitive; /* og_sensitive.h */
 
 struct og_core {
     struct og_redis *redis;           /* owned: the shared pool */
@@ -26,6 +27,9 @@ struct og_core {
     struct og_routing *routing;          /* owned: compiled policies, og_routing.c */
     struct og_core_stats stats;
     struct og_auth_opts auth; /* sign-in lifetimes and limits, defaults filled */
+    /* Sensitive words (og_sensitive.h), NULL when a list is empty: */
+    struct og_sensitive *sw_customers, *sw_agents; /* owned */
+    int sw_block_agents;
 };
 
 /* og_auth.c: fills the fields left 0 with their defaults. */

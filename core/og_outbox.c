@@ -2,6 +2,7 @@
 #include "og_outbox.h"
 #include "og_core_int.h"
 #include "og_log.h"
+#include "og_sensitive.h"
 #include "og_sessions.h"
 #include "og_util.h"
 
@@ -41,8 +42,9 @@ static const char *kind_of(const struct og_outbox_msg *m)
 }
 
 /* The message JSON's middle part; provider_message_id comes first so the
- * sent script finds its placeholder before any user text. */
-static char *render_tail(const struct og_outbox_msg *m, const char *now_iso)
+ * sent script finds its placeholder before any user text. terms: the
+ * sensitive words the text has (a JSON array), or NULL. */
+static char *render_tail(const struct og_outbox_msg *m, const char *now_iso, const char *terms)
 {
     struct og_buf b = {0};
     og_buf_printf(&b, "\"provider_message_id\":null,\"kind\":\"%s\",\"text\":", kind_of(m));
@@ -58,7 +60,24 @@ static char *render_tail(const struct og_outbox_msg *m, const char *now_iso)
         og_buf_puts(&b, ",\"size\":0}");
     }
     og_buf_printf(&b, "],\"location\":null,\"created_at\":\"%s\"", now_iso);
+    if (terms)
+        og_buf_printf(&b, ",\"flags\":[\"sensitive\"],\"sensitive_terms\":%s", terms);
     return b.data;
+}
+
+/* The sensitive words of an agent's text, matched here before the script
+ * (og_sensitive.h): *terms [xfer] is their JSON array or NULL. OG_OK to go
+ * on (flagged when *terms is set); OG_ERR_FORBIDDEN when the config blocks
+ * such a message: nothing is stored, and the terms go to *json. */
+static og_err agent_words(struct og_core *c, const struct og_outbox_msg *m, char **terms,
+                          char **json)
+{
+    *terms = m->text ? og_sensitive_match(c->sw_agents, m->text, strlen(m->text)) : NULL;
+    if (!*terms || !c->sw_block_agents)
+        return OG_OK;
+    *json = *terms;
+    *terms = NULL;
+    return OG_ERR_FORBIDDEN;
 }
 
 static char *render_sender(const struct og_outbox_msg *m)
@@ -74,17 +93,23 @@ og_err og_outbox_reply(struct og_core *c, const char *sid, const struct og_outbo
                        char **json, char *mid, size_t midsz)
 {
     *json = NULL;
+    char *terms;
+    og_err e = agent_words(c, m, &terms, json);
+    if (e != OG_OK)
+        return e;
     int64_t now = og_now_ms();
-    char now_iso[32], now_s[24], eid[48];
+    char now_iso[32], now_s[24], eid[48], feid[48];
     og_time_rfc3339(now, now_iso);
     snprintf(now_s, sizeof now_s, "%lld", (long long)now);
     og_id_new("msg_", now, mid, midsz);
     og_id_new("evt_", now, eid, sizeof eid);
-    char *tail = render_tail(m, now_iso), *sender = render_sender(m);
-    const char *argv[] = {c->tag, "reply", sid, mid, now_s, now_iso, tail, sender, eid};
+    og_id_new("evt_", now, feid, sizeof feid);
+    char *tail = render_tail(m, now_iso, terms), *sender = render_sender(m);
+    const char *argv[] = {
+        c->tag, "reply", sid, mid, now_s, now_iso, tail, sender, eid, terms ? terms : "", feid};
     redisReply *r = NULL;
-    og_err e = og_script_call(c, OG_LUA_OUTBOX_REPLY, 9, argv, NULL, &r, NULL, 0);
-    free(tail), free(sender);
+    e = og_script_call(c, OG_LUA_OUTBOX_REPLY, 11, argv, NULL, &r, NULL, 0);
+    free(tail), free(sender), free(terms);
     if (e != OG_OK)
         return e;
     if (r->elements >= 2) {
@@ -103,24 +128,43 @@ og_err og_outbox_start_session(struct og_core *c, const struct og_outbox_start *
 {
     *json = NULL;
     *created = *window = 0;
+    char *terms;
+    og_err e = agent_words(c, m, &terms, json);
+    if (e != OG_OK)
+        return e;
     int64_t now = og_now_ms();
-    char now_iso[32], now_s[24], eid[48], mid[48], wms[24];
+    char now_iso[32], now_s[24], eid[48], feid[48], mid[48], wms[24];
     og_time_rfc3339(now, now_iso);
     snprintf(now_s, sizeof now_s, "%lld", (long long)now);
     snprintf(wms, sizeof wms, "%lld", (long long)s->window_ms);
     og_id_new("ses_", now, sid, sidsz);
     og_id_new("msg_", now, mid, sizeof mid);
     og_id_new("evt_", now, eid, sizeof eid);
-    char *tail = render_tail(m, now_iso), *sender = render_sender(m);
-    const char *argv[] = {c->tag, "start", s->channel, s->connector, s->routing,
+    og_id_new("evt_", now, feid, sizeof feid);
+    char *tail = render_tail(m, now_iso, terms), *sender = render_sender(m);
+    const char *argv[] = {c->tag,
+                          "start",
+                          s->channel,
+                          s->connector,
+                          s->routing,
                           s->contact_id ? s->contact_id : "",
-                          s->external_id ? s->external_id : "", sid, mid, now_s, now_iso,
-                          tail, sender, eid, s->agent_id ? s->agent_id : "", wms,
-                          s->non_realtime ? "1" : "0"};
+                          s->external_id ? s->external_id : "",
+                          sid,
+                          mid,
+                          now_s,
+                          now_iso,
+                          tail,
+                          sender,
+                          eid,
+                          s->agent_id ? s->agent_id : "",
+                          wms,
+                          s->non_realtime ? "1" : "0",
+                          terms ? terms : "",
+                          feid};
     redisReply *r = NULL;
     char why[64];
-    og_err e = og_script_call(c, OG_LUA_OUTBOX_REPLY, 17, argv, NULL, &r, why, sizeof why);
-    free(tail), free(sender);
+    e = og_script_call(c, OG_LUA_OUTBOX_REPLY, 19, argv, NULL, &r, why, sizeof why);
+    free(tail), free(sender), free(terms);
     if (e == OG_ERR_CONFLICT) {
         snprintf(sid, sidsz, "%s", why); /* the open session */
         return e;

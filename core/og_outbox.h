@@ -39,7 +39,11 @@ struct og_outbox_msg {
 
 /* Stores and queues a reply in session sid. *json [xfer] is the message as
  * the API shows it; mid gets its id. OG_ERR_NOT_FOUND: no such session;
- * OG_ERR_CONFLICT: the session is closed. */
+ * OG_ERR_CONFLICT: the session is closed. The text is matched against the
+ * agents' sensitive words (og_sensitive.h) first: a match flags the message
+ * ("flags":["sensitive"], "sensitive_terms", message.flagged, the flagged
+ * list), or, when the config blocks such messages, OG_ERR_FORBIDDEN with
+ * *json [xfer] the matched terms (a JSON array) and nothing stored. */
 og_err og_outbox_reply(struct og_core *c, const char *sid, const struct og_outbox_msg *m,
                        char **json, char *mid, size_t midsz);
 
@@ -55,7 +59,8 @@ struct og_outbox_start {
 /* *json [xfer] {"session":..,"message":..}; sid gets the session id;
  * *created 1 new, 2 reopened. OG_ERR_NOT_FOUND: no such contact on the
  * channel; OG_ERR_CONFLICT: the contact has an open session (its id in sid)
- * or the platform's window is closed (*window = 1). */
+ * or the platform's window is closed (*window = 1). Sensitive words as for
+ * og_outbox_reply (OG_ERR_FORBIDDEN with the terms in *json: blocked). */
 og_err og_outbox_start_session(struct og_core *c, const struct og_outbox_start *s,
                                const struct og_outbox_msg *m, char **json, char *sid,
                                size_t sidsz, int *created, int *window);

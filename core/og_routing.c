@@ -199,6 +199,13 @@ void og_routing_result_free(struct og_routing_result *res)
     res->json = NULL;
 }
 
+/* Who acts, as routing.lua's timeline entries take it: the agent's id, or
+ * "admin" for the config's admin token (which is no agent). */
+static const char *actor(const struct og_viewer *v)
+{
+    return v->agent_id && *v->agent_id ? v->agent_id : "admin";
+}
+
 /* Runs one op: extra[0..nextra) are the op's own arguments (ARGV[8..]). */
 static og_err call(struct og_core *c, const char *op, int nextra, const char **extra,
                    redisReply **reply, char *msg, size_t msglen)
@@ -333,8 +340,8 @@ void og_routing_assign(struct og_core *c, const struct og_viewer *v, const char 
         refuse(res, OG_ERR_INVALID, "agent_id must be an agent id (agt_...)");
         return;
     }
-    const char *a[] = {sid, take ? self : agent_id, take ? "take" : "manager"};
-    run(c, "assign", 3, a, res);
+    const char *a[] = {sid, take ? self : agent_id, take ? "take" : "manager", actor(v)};
+    run(c, "assign", 4, a, res);
 }
 
 void og_routing_transfer(struct og_core *c, const struct og_viewer *v, const char *sid,
@@ -400,8 +407,8 @@ void og_routing_close(struct og_core *c, const struct og_viewer *v, const char *
     char arch[24];
     snprintf(arch, sizeof arch, "%lld", (long long)c->routing->archive_after_ms);
     const char *a[] = {sid, reason, json_object_to_json_string_ext(arr, JSON_C_TO_STRING_PLAIN),
-                       arch};
-    run(c, "close", 4, a, res);
+                       arch, actor(v)};
+    run(c, "close", 5, a, res);
     json_object_put(arr);
 }
 
@@ -410,8 +417,8 @@ void og_routing_reopen(struct og_core *c, const struct og_viewer *v, const char 
 {
     if (!allowed(c, v, sid, 0, res))
         return;
-    const char *a[] = {sid};
-    run(c, "reopen", 1, a, res);
+    const char *a[] = {sid, actor(v)};
+    run(c, "reopen", 2, a, res);
 }
 
 void og_routing_presence(struct og_core *c, const char *agent_id, const char *status,

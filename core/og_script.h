@@ -42,6 +42,8 @@ enum og_lua {
     OG_LUA_WEBHOOK_FETCH, /* og_webhook_dispatch.c: bodies missing from the cache */
     OG_LUA_WEBHOOK_SKIP,  /* og_webhook_dispatch.c: skip the stream while unsubscribed */
     OG_LUA_STREAM,        /* og_stream.c: trimming below what every group owes */
+    OG_LUA_GROUPS,        /* og_groups.c: agent groups */
+    OG_LUA_CANNED,        /* og_canned.c: canned responses */
     OG_LUA__LAST
 };
 

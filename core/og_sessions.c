@@ -212,3 +212,39 @@ int og_session_visible(struct og_core *c, const struct og_viewer *v,
         r = policy_has(pg, "default", v);
     return r > 0;
 }
+
+og_err og_session_timeline(struct og_core *c, const struct og_viewer *v, const char *sid,
+                           const char *cursor, int limit, char **json)
+{
+    char lim[16];
+    snprintf(lim, sizeof lim, "%d", limit);
+    const char *a[] = {sid, cursor, lim};
+    redisReply *r;
+    *json = NULL;
+    og_err e = call(c, v, "timeline", 3, a, &r, NULL, 0);
+    if (e != OG_OK)
+        return e;
+    if (r->elements >= 2)
+        *json = render_list(r);
+    freeReplyObject(r);
+    return *json ? OG_OK : OG_ERR_INTERNAL;
+}
+
+og_err og_sessions_flagged(struct og_core *c, const struct og_viewer *v, const char *direction,
+                           const char *channel, const char *cursor, int limit, char **json)
+{
+    *json = NULL;
+    if (v->role < OG_ROLE_MANAGER)
+        return OG_ERR_FORBIDDEN;
+    char lim[16];
+    snprintf(lim, sizeof lim, "%d", limit);
+    const char *a[] = {cursor, lim, direction, channel};
+    redisReply *r;
+    og_err e = call(c, v, "flagged", 4, a, &r, NULL, 0);
+    if (e != OG_OK)
+        return e;
+    if (r->elements >= 2)
+        *json = render_list(r);
+    freeReplyObject(r);
+    return *json ? OG_OK : OG_ERR_INTERNAL;
+}

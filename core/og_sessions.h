@@ -70,4 +70,19 @@ og_err og_sessions_list(struct og_core *c, const struct og_viewer *v,
  * to 0). OG_ERR_NOT_FOUND when there is no such session (for v). [xfer] */
 og_err og_session_messages(struct og_core *c, const struct og_viewer *v, const char *sid,
                            const char *cursor, int limit, char **json);
+
+/* A page of the session's timeline (what happened to it and who did it,
+ * core/lua/prelude.lua's tl_add), oldest first: {"items":[...],
+ * "next_cursor":...}; cursor is the previous page's next_cursor (NULL or ""
+ * for the first). Visible as the session is. [xfer] */
+og_err og_session_timeline(struct og_core *c, const struct og_viewer *v, const char *sid,
+                           const char *cursor, int limit, char **json);
+
+/* The messages flagged for sensitive words (og_sensitive.h), newest first:
+ * {"items":[{"message":{...},"session":{...}}],"next_cursor":...}. Managers
+ * and admins only (OG_ERR_FORBIDDEN for an agent). direction "in" (the
+ * customers'), "out" (the agents') or NULL; channel NULL = any; cursor a
+ * message id from the previous page. [xfer] */
+og_err og_sessions_flagged(struct og_core *c, const struct og_viewer *v, const char *direction,
+                           const char *channel, const char *cursor, int limit, char **json);
 #endif

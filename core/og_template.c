@@ -30,15 +30,20 @@ static int placeholder(const char *p, const char **name, size_t *nlen, const cha
     return 1;
 }
 
-static int known(const char *name, size_t n)
+static int known(const char *const *names, const char *name, size_t n)
 {
-    for (const char *const *k = og_template_names; *k; k++)
+    for (const char *const *k = names; *k; k++)
         if (strlen(*k) == n && memcmp(*k, name, n) == 0)
             return 1;
     return 0;
 }
 
 int og_template_check(const char *src, char *err, size_t errlen)
+{
+    return og_template_check_names(src, og_template_names, err, errlen);
+}
+
+int og_template_check_names(const char *src, const char *const *names, char *err, size_t errlen)
 {
     const char *p = src;
     while ((p = strstr(p, "{{")) != NULL) {
@@ -48,11 +53,13 @@ int og_template_check(const char *src, char *err, size_t errlen)
             snprintf(err, errlen, "unterminated \"{{\" at offset %zu", (size_t)(p - src));
             return -1;
         }
-        if (!known(name, n)) {
-            snprintf(err, errlen, "unknown placeholder \"{{%.*s}}\" (known: contact.name, "
-                     "contact.email, contact.phone, agent.name, channel, session.id, "
-                     "session.close_reason, transcript, survey_url)",
-                     n > 64 ? 64 : (int)n, name);
+        if (!known(names, name, n)) {
+            struct og_buf list = {0};
+            for (const char *const *k = names; *k; k++)
+                og_buf_printf(&list, "%s%s", k == names ? "" : ", ", *k);
+            snprintf(err, errlen, "unknown placeholder \"{{%.*s}}\" (known: %s)",
+                     n > 64 ? 64 : (int)n, name, list.data ? list.data : "");
+            og_buf_free(&list);
             return -1;
         }
         p = end;

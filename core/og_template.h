@@ -1,5 +1,6 @@
-/* og_template - the follow-up e-mail templates: text with "{{name}}"
- * placeholders (spaces inside the braces are allowed: "{{ contact.name }}").
+/* og_template - the follow-up e-mail templates and canned responses: text
+ * with "{{name}}" placeholders (spaces inside the braces are allowed:
+ * "{{ contact.name }}").
  *
  * The names a template may use are fixed (og_template_names); a template
  * naming anything else, or with a "{{" that is never closed, is refused when
@@ -21,6 +22,9 @@ extern const char *const og_template_names[];
 
 /* 0 when src is a valid template; -1 with a one-line reason in err. */
 int og_template_check(const char *src, char *err, size_t errlen);
+/* The same for a template that may use only names (NULL-terminated), such
+ * as a canned response (og_canned.h). */
+int og_template_check_names(const char *src, const char *const *names, char *err, size_t errlen);
 
 struct og_tvar {
     const char *name;           /* one of og_template_names */

@@ -88,6 +88,7 @@ int og_webhook_event_type_known(const char *t)
         "message.read",           "message.failed",   "contact.created",
         "goal.achieved",          "goal.missed",      "csat.submitted",
         "followup.sent",          "followup.failed",  "session.window_closed",
+        "message.flagged",
     };
     for (size_t i = 0; t && i < sizeof types / sizeof *types; i++)
         if (strcmp(t, types[i]) == 0)

@@ -11,6 +11,7 @@
 #include "og_log.h"
 #include "og_plugin.h"
 #include "og_routing.h"
+#include "og_sensitive.h"
 #include "og_static.h"
 #include "og_util.h"
 
@@ -350,6 +351,13 @@ int main(int argc, char **argv)
             .allow_multiple_codes = cr->allow_multiple_codes,
             .require_success_code = cr->require_success_code,
         };
+        struct og_sensitive_opts so = {
+            .customers = (const char *const *)cfg.sensitive_words.customers,
+            .n_customers = cfg.sensitive_words.n_customers,
+            .agents = (const char *const *)cfg.sensitive_words.agents,
+            .n_agents = cfg.sensitive_words.n_agents,
+            .block_agents = cfg.sensitive_words.block_agents,
+        };
         struct og_core_opts copts = {
             .redis_url = strcmp(cfg.redis.url, "embedded") == 0 ? "unix:///nonexistent"
                                                                 : cfg.redis.url,
@@ -361,6 +369,7 @@ int main(int argc, char **argv)
                                  ? (int)cfg.redis.wait_replicas
                                  : 0,
             .wait_timeout_ms = (int)cfg.redis.wait_timeout_ms,
+            .sensitive = &so,
         };
         char errbuf[256];
         core = og_core_new(&copts, errbuf, sizeof errbuf);

@@ -24,6 +24,9 @@ static const struct og_route *const route_tables[] = {
     og_api_event_routes,
     og_api_auth_routes,
     og_api_meta_routes,
+    og_api_canned_routes,
+    og_api_group_routes,
+    og_api_flagged_routes,
 };
 
 /* The agent a token or cookie belongs to, once the caller's address is

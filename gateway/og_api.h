@@ -56,6 +56,9 @@ extern const struct og_route og_api_message_routes[]; /* og_api_messages.c */
 extern const struct og_route og_api_event_routes[];   /* og_sse.c */
 extern const struct og_route og_api_auth_routes[];    /* og_api_auth.c */
 extern const struct og_route og_api_meta_routes[];    /* og_api_meta.c */
+extern const struct og_route og_api_canned_routes[];  /* og_api_canned.c */
+extern const struct og_route og_api_group_routes[];   /* og_api_groups.c */
+extern const struct og_route og_api_flagged_routes[]; /* og_api_flagged.c */
 /* Routes anyone may call, matched before authentication (sign-in, a
  * password link): og_api_auth.c. */
 extern const struct og_route og_api_public_routes[];

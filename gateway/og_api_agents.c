@@ -1,11 +1,14 @@
 /* og_api_agents - /api/v1/agents: the agent store and presence.
  *
  *   POST   /agents                 admin    create; 201 {"agent":{...},"token":"ogt_..."}
- *   GET    /agents                 manager  list
+ *   GET    /agents                 manager  list; ?deleted=true adds the deleted agents
  *   GET    /agents/me              agent    the caller
  *   GET    /agents/{id}            agent    an agent (role agent: only itself)
  *   PATCH  /agents/{id} (or PUT)   admin    update any of the create fields
- *   DELETE /agents/{id}            admin    delete (409 while it has open sessions)
+ *   DELETE /agents/{id}            admin    delete (409 while it has open sessions): out of
+ *                                           routing, groups and sign-in at once; the record
+ *                                           stays, "deleted":true, so its name stays in
+ *                                           timelines and GET /agents/{id} still finds it
  *   POST   /agents/{id}/token      admin    rotate: a new token, the old one stops working
  *   DELETE /agents/{id}/token      admin    revoke
  *   PUT    /agents/{id}/presence   agent    {"status":"online|away|offline"} (role agent:
@@ -85,7 +88,12 @@ static void list(struct og_api_ctx *ctx)
 {
     struct og_core *rt = routing(ctx);
     char *json = NULL;
-    og_err e = rt ? og_agents_list(rt, &json) : OG_OK;
+    const char *del = og_api_arg(ctx, "deleted");
+    if (del && strcmp(del, "true") && strcmp(del, "false")) {
+        og_reply_err(ctx->r, OG_ERR_INVALID, "deleted must be true or false");
+        return;
+    }
+    og_err e = rt ? og_agents_list_with_deleted(rt, del && !strcmp(del, "true"), &json) : OG_OK;
     if (!rt)
         return;
     if (e != OG_OK)

@@ -17,7 +17,11 @@
  *           visitor cannot be reached when not on the page).
  *
  * The sender is {"type":"agent","id":<agent id>}, or id "admin" for the
- * configuration's admin token. */
+ * configuration's admin token.
+ *
+ * Both match the text against sensitive_words.agents (core/og_outbox.h): a
+ * match flags the message, or with block_agents answers 422
+ * "message_blocked" with the matched terms in error.terms, nothing stored. */
 #include "og_api.h"
 #include "og_outbox.h"
 #include "og_util.h"
@@ -114,6 +118,15 @@ static int parse_msg(struct og_api_ctx *ctx, struct body *b, const char *const *
     return 0;
 }
 
+/* 422 message_blocked with the terms the core matched (a JSON array). */
+static void blocked(struct og_api_ctx *ctx, const char *terms)
+{
+    char *extra = og_sprintf("\"terms\":%s", terms ? terms : "[]");
+    og_reply_code_with(ctx->r, "message_blocked",
+                       "the message has words this deployment does not let agents send", extra);
+    free(extra);
+}
+
 static void reply(struct og_api_ctx *ctx)
 {
     const char *sid = ctx->params[0];
@@ -135,12 +148,16 @@ static void reply(struct og_api_ctx *ctx)
     if (parse_msg(ctx, &b, NULL) == 0) {
         char *json = NULL, mid[48];
         e = og_outbox_reply(ctx->g->core, sid, &b.m, &json, mid, sizeof mid);
-        if (e == OG_OK)
+        if (e == OG_OK) {
             og_reply_json(ctx->r, 202, json);
-        else if (e == OG_ERR_CONFLICT)
+        } else if (e == OG_ERR_FORBIDDEN) {
+            blocked(ctx, json);
+            free(json);
+        } else if (e == OG_ERR_CONFLICT) {
             og_reply_code(ctx->r, "session_closed", "the session is closed");
-        else
+        } else {
             og_reply_err(ctx->r, e, e == OG_ERR_NOT_FOUND ? "no such session" : NULL);
+        }
     }
     json_object_put(b.j);
 }
@@ -193,6 +210,9 @@ static void start_session(struct og_api_ctx *ctx)
                                        &created, &window);
     if (e == OG_OK) {
         og_reply_json(ctx->r, 201, json);
+    } else if (e == OG_ERR_FORBIDDEN) {
+        blocked(ctx, json);
+        free(json);
     } else if (e == OG_ERR_CONFLICT && window) {
         og_reply_code(ctx->r, "window_closed",
                        "the customer has not written in the last 24 hours; this platform "

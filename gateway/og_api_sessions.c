@@ -16,6 +16,11 @@
  * read marker (counted up to 100); GET /sessions/{id}/messages moves the
  * marker to the newest message.
  *
+ * GET /sessions/{id}/timeline: what happened to the session and who did it
+ * (created, assigned, taken, transferred, auto_forwarded, returned, closed,
+ * reopened, archived...), oldest first, paged by limit and cursor; visible
+ * to whoever may see the session.
+ *
  * Close: "reason" is solved|no_response|transferred|other; "success_codes"
  * are checked against sessions.close (allowed list, several or one, one
  * required). Closing frees the agent's capacity and wakes the routing
@@ -122,6 +127,28 @@ static void list_messages(struct og_api_ctx *ctx)
     char *json = NULL;
     og_err e = og_id_valid(ctx->params[0], "ses_")
                    ? og_session_messages(ctx->g->core, &v, ctx->params[0], cursor, limit, &json)
+                   : OG_ERR_NOT_FOUND;
+    if (e != OG_OK)
+        og_reply_err(ctx->r, e, e == OG_ERR_NOT_FOUND ? "no such session" : NULL);
+    else
+        og_reply_json(ctx->r, 200, json);
+}
+
+static void timeline(struct og_api_ctx *ctx)
+{
+    const char *cursor = og_api_arg(ctx, "cursor");
+    int limit = og_api_limit(ctx);
+    if (limit < 0)
+        return;
+    if (cursor && *cursor &&
+        (strlen(cursor) > 9 || strspn(cursor, "0123456789") != strlen(cursor))) {
+        bad(ctx, "malformed cursor");
+        return;
+    }
+    struct og_viewer v = og_principal_viewer(&ctx->who);
+    char *json = NULL;
+    og_err e = og_id_valid(ctx->params[0], "ses_")
+                   ? og_session_timeline(ctx->g->core, &v, ctx->params[0], cursor, limit, &json)
                    : OG_ERR_NOT_FOUND;
     if (e != OG_OK)
         og_reply_err(ctx->r, e, e == OG_ERR_NOT_FOUND ? "no such session" : NULL);
@@ -262,6 +289,7 @@ const struct og_route og_api_session_routes[] = {
     {"GET", "/sessions", OG_ROLE_AGENT, list_sessions},
     {"GET", "/sessions/:id", OG_ROLE_AGENT, get_session},
     {"GET", "/sessions/:id/messages", OG_ROLE_AGENT, list_messages},
+    {"GET", "/sessions/:id/timeline", OG_ROLE_AGENT, timeline},
     {"POST", "/sessions/:id/transfer", OG_ROLE_AGENT, transfer},
     {"POST", "/sessions/:id/assign", OG_ROLE_AGENT, assign},
     {"POST", "/sessions/:id/close", OG_ROLE_AGENT, close_session},

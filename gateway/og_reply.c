@@ -21,6 +21,7 @@ static const struct og_reply_row rows[] = {
     {"session_closed",     409, OG_ERR__LAST,         "the session is closed"},
     {"window_closed",      409, OG_ERR_WINDOW_CLOSED, "the platform's messaging window is closed"},
     {"payload_too_large",  413, OG_ERR_TOO_LARGE,     "the body exceeds http.max_body_bytes"},
+    {"message_blocked",    422, OG_ERR__LAST,         "an agent's message has words sensitive_words.block_agents refuses (error.terms lists them); nothing was stored or sent"},
     {"rate_limited",       429, OG_ERR_RATE_LIMITED,  "too many requests; retry later"},
     {"internal_error",     500, OG_ERR_INTERNAL,      "a bug or an unexpected failure (logged)"},
     {"unsupported",        501, OG_ERR_UNSUPPORTED,   "the channel or connector cannot do this"},
@@ -69,13 +70,18 @@ void og_reply_json(struct og_reply *r, int status, char *json)
     r->len = strlen(json);
 }
 
-static void error_body(struct og_reply *r, int status, const char *code, const char *message)
+static void error_body(struct og_reply *r, int status, const char *code, const char *message,
+                       const char *extra)
 {
     struct og_buf b = {0};
     og_buf_puts(&b, "{\"error\":{\"code\":");
     og_buf_json_str(&b, code);
     og_buf_puts(&b, ",\"message\":");
     og_buf_json_str(&b, message);
+    if (extra) {
+        og_buf_puts(&b, ",");
+        og_buf_puts(&b, extra);
+    }
     og_buf_puts(&b, "}}");
     og_reply_json(r, status, b.data);
 }
@@ -83,16 +89,22 @@ static void error_body(struct og_reply *r, int status, const char *code, const c
 void og_reply_err(struct og_reply *r, og_err e, const char *message)
 {
     const struct og_reply_row *row = row_of(e);
-    error_body(r, row->status, row->code, message ? message : og_strerror(e));
+    error_body(r, row->status, row->code, message ? message : og_strerror(e), NULL);
     if (row->status == 503) /* Redis down or full: platforms and clients try again */
         og_reply_header(r, "Retry-After", "1");
 }
 
 void og_reply_code(struct og_reply *r, const char *code, const char *message)
 {
+    og_reply_code_with(r, code, message, NULL);
+}
+
+void og_reply_code_with(struct og_reply *r, const char *code, const char *message,
+                        const char *extra)
+{
     for (const struct og_reply_row *row = rows; row->code; row++)
         if (strcmp(row->code, code) == 0) {
-            error_body(r, row->status, row->code, message);
+            error_body(r, row->status, row->code, message, extra);
             return;
         }
     og_error("reply: unknown error code '%s' (a bug)", code);

@@ -43,6 +43,10 @@ void og_reply_json(struct og_reply *r, int status, char *json /* [xfer] */);
 void og_reply_err(struct og_reply *r, og_err e, const char *message);
 /* An error by one of the table's codes (an unknown code is a bug: 500). */
 void og_reply_code(struct og_reply *r, const char *code, const char *message);
+/* The same with more members of the error object: extra is JSON text such
+ * as "\"terms\":[\"x\"]" (the message_blocked error's terms). */
+void og_reply_code_with(struct og_reply *r, const char *code, const char *message,
+                        const char *extra);
 /* Appends a header line; CR/LF in name or value are dropped. */
 void og_reply_header(struct og_reply *r, const char *name, const char *value);
 #endif

@@ -8,10 +8,15 @@
 --            (JSON array), max_chats, max_nrt ('' = unlimited), allowed_ips
 --            (JSON array). seed: [5] is used only when no agent has the e-mail.
 --            -> {"ok", json} | {"err", code, message}
---   "delete" [3] id -> {"ok"} | err (conflict while it has open sessions)
+--   "delete" [3] id, [4] now_iso -> {"ok"} | err (conflict while it has open
+--            sessions). A soft delete: the agent leaves routing (P:agents, its
+--            groups, online), sign-in (e-mail and token indexes, cookie sessions,
+--            password, link) and its e-mail is free again, but its record stays
+--            as P:agent:<id>:deleted (deleted_at set) for names and statistics.
 --   "token"  [3] id, [4] new sha ('' revokes) -> {"ok", json} | err
---   "get"    [3] id -> {"ok", json} | err not_found
---   "list"   -> {"ok", json...} (id order)
+--   "get"    [3] id -> {"ok", json} | err not_found (a deleted agent is found,
+--            with "deleted":true)
+--   "list"   [3] '1' to include the deleted agents -> {"ok", json...} (id order)
 --   "auth"   [3] token sha -> {"ok", id, role, groups JSON, allowed_ips JSON}
 --            | err not_found (an unknown token)
 -- Every op replies {"ok", ...} or {"err", code, message} (og_script.h).
@@ -25,8 +30,10 @@ local function presence_time(id)
     (t[3] or '0') .. '}'
 end
 
+-- The agent's JSON from its record, live or deleted (deleted_at set).
 local function agent_json(id)
   local a = hgetall(k(P, 'agent', id))
+  if not a.id then a = hgetall(k(P, 'agent', id, 'deleted')) end
   if not a.id then return nil end
   local function num(v) return (v and v ~= '') and v or 'null' end
   return table.concat({'{"id":', q(a.id), ',"name":', js(a.name), ',"email":', js(a.email),
@@ -37,12 +44,8 @@ local function agent_json(id)
     ',"nrt_chats":', a.nrt or '0', ',"presence_time_ms":', presence_time(id),
     ',"has_token":', (a.token_sha and a.token_sha ~= '') and
     'true' or 'false', ',"has_password":', (a.pw and a.pw ~= '') and 'true' or 'false',
-    ',"password_set_at":', q(a.pw_set_at), ',"created_at":', q(a.created_at), ',"updated_at":', q(a.updated_at), '}'})
-end
-
-local function set_groups(id, old_json, new_json)
-  for _, g in ipairs(cjson.decode(old_json or '[]')) do redis.call('SREM', k(P, 'group', g), id) end
-  for _, g in ipairs(cjson.decode(new_json)) do redis.call('SADD', k(P, 'group', g), id) end
+    ',"password_set_at":', q(a.pw_set_at), ',"created_at":', q(a.created_at), ',"updated_at":', q(a.updated_at),
+    ',"deleted":', a.deleted_at and 'true' or 'false', ',"deleted_at":', q(a.deleted_at), '}'})
 end
 
 if op == 'put' then
@@ -75,7 +78,7 @@ if op == 'put' then
     if cur.email then redis.call('DEL', k(P, 'agent_email', cur.email)) end
     redis.call('SET', k(P, 'agent_email', f.email), id)
   end
-  if f.groups then set_groups(id, cur.groups, f.groups) end
+  if f.groups then agent_groups_set(P, id, cur.groups, f.groups) end
   local pairs_ = {}
   for name, v in pairs(f) do pairs_[#pairs_ + 1] = name; pairs_[#pairs_ + 1] = v end
   pairs_[#pairs_ + 1] = 'updated_at'; pairs_[#pairs_ + 1] = now_iso
@@ -89,7 +92,7 @@ if op == 'put' then
   end
   return {'ok', agent_json(id)}
 elseif op == 'delete' then
-  local id = ARGV[3]
+  local id, now_iso = ARGV[3], ARGV[4]
   local ak = k(P, 'agent', id)
   local cur = hgetall(ak)
   if not cur.id then return {'err', 'not_found', 'no such agent'} end
@@ -98,7 +101,7 @@ elseif op == 'delete' then
     return {'err', 'conflict', 'the agent has ' .. open ..
       ' open session(s): transfer or close them (or set the agent offline) first'}
   end
-  set_groups(id, cur.groups, '[]')
+  agent_groups_set(P, id, cur.groups, '[]')
   if cur.email then redis.call('DEL', k(P, 'agent_email', cur.email)) end
   if cur.token_sha and cur.token_sha ~= '' then
     redis.call('DEL', k(P, 'agent_token', cur.token_sha))
@@ -111,7 +114,19 @@ elseif op == 'delete' then
   redis.call('DEL', k(P, 'agent', id, 'auth'))
   redis.call('SREM', k(P, 'agents'), id)
   redis.call('SREM', k(P, 'online'), id)
-  redis.call('DEL', ak, k(P, 'agent', id, 'sessions'), k(P, 'agent', id, 'read'))
+  redis.call('DEL', k(P, 'agent', id, 'sessions'), k(P, 'agent', id, 'read'))
+  -- the record stays, without its secrets, under a key that sign-in and
+  -- routing never read (they look for P:agent:<id>)
+  -- its time in the last presence state counts, as a presence change would
+  local now_ms = tonumber(redis.call('TIME')[1]) * 1000
+  local was, since = cur.presence or 'offline', tonumber(cur.presence_since_ms) or now_ms
+  local pk = k(P, 'agent', id, 'presence')
+  redis.call('HINCRBY', pk, was, math.max(0, now_ms - since))
+  redis.call('HINCRBY', pk, now_iso:sub(1, 10) .. ':' .. was, math.max(0, now_ms - since))
+  redis.call('HDEL', ak, 'pw', 'pw_set_at', 'token_sha', 'link_sha')
+  redis.call('HSET', ak, 'presence', 'offline', 'deleted_at', now_iso, 'updated_at', now_iso)
+  redis.call('RENAME', ak, k(P, 'agent', id, 'deleted'))
+  redis.call('SADD', k(P, 'agents', 'deleted'), id)
   return {'ok'}
 elseif op == 'token' then
   local id, sha = ARGV[3], ARGV[4]
@@ -129,6 +144,9 @@ elseif op == 'get' then
 elseif op == 'list' then
   local out = {'ok'}
   local ids = redis.call('SMEMBERS', k(P, 'agents'))
+  if ARGV[3] == '1' then
+    for _, id in ipairs(redis.call('SMEMBERS', k(P, 'agents', 'deleted'))) do ids[#ids + 1] = id end
+  end
   table.sort(ids)
   for _, id in ipairs(ids) do
     local j = agent_json(id)

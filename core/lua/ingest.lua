@@ -6,13 +6,16 @@
 -- Called through og_batch (group commit): ARGV[1] is the key prefix, then
 -- NF arguments per message (see og_core_ingest()). mtail is the message
 -- JSON's middle part, rendered by C: "kind", "text", "attachments",
--- "location", "provider_message_id", "reply_to_provider_id", "created_at".
+-- "location", "provider_message_id", "reply_to_provider_id", "created_at",
+-- and for a message with sensitive words "flags" and "sensitive_terms"; the
+-- last argument is then those terms (a JSON array, matched by C before the
+-- call: og_sensitive.h), '' otherwise.
 -- Returns one reply per message (og_script.h): {"ok", session_id, message_id,
 -- created} with created '1' (new session), '2' (reopened), '0', or 'dup'
 -- (already stored: session_id is '' and message_id the stored one); or
 -- {"err", "internal", why}.
 local P = ARGV[1]
-local NF = 28
+local NF = 29
 
 local function ingest(a)
   local ch, connector, routing, dedup = a[1], a[2], a[3], a[4]
@@ -24,6 +27,7 @@ local function ingest(a)
   local mtail, pmid, reply_pmid, reply_token, raw = a[22], a[23], a[24], a[25], a[26]
   local wms = tonumber(a[27]) or 0
   local nrt = a[28] == '1' -- OG_CAP_NON_REALTIME: counts against max_nrt_chats
+  local terms = a[29]
 
   -- De-duplication. The provider id index doubles as the dedup record when
   -- the platform's delivery key is the message id (WhatsApp, Messenger, the
@@ -163,14 +167,21 @@ local function ingest(a)
   end
   if created then
     emit(P, next_eid(), 'session.created', sid, now_iso, '{"session":' .. sj .. '}')
+    tl_add(P, sid, now_iso, 'created', tl_contact(cid, sender_name),
+      '"channel":' .. q(ch) .. ',"origin":"customer"')
   elseif reopened then
     emit(P, next_eid(), 'session.reopened', sid, now_iso, '{"session":' .. sj .. '}')
+    tl_add(P, sid, now_iso, 'reopened', tl_contact(cid, sender_name))
   elseif activated then
     emit(P, next_eid(), 'session.status_changed', sid, now_iso,
       '{"session":' .. sj .. ',"from":"awaiting","to":"active"}')
   end
   emit(P, next_eid(), 'message.received', sid, now_iso,
     table.concat({'{"session":', sj, ',"message":', mj, ',"status":"delivered","error":null}}'}))
+  if terms ~= '' then
+    flag_message(P, next_eid(), sid, mid, now_iso, sj, mj .. ',"status":"delivered","error":null}',
+      terms)
+  end
   return {'ok', sid, mid, created and '1' or (reopened and '2' or '0')}
 end
 

@@ -1,20 +1,23 @@
 -- outbox_reply.lua: an agent's outbound message, stored and queued atomically.
 -- ARGV[1] = P, ARGV[2] = op:
 --   "reply" [3] sid, [4] mid, [5] now_ms, [6] now_iso, [7] mtail, [8] sender JSON,
---           [9] eid
+--           [9] eid, [10] sensitive terms (JSON array, '' = none), [11] their
+--           event's id
 --           -> {'ok', message JSON, session id} | err not_found | err conflict (closed)
 --   "start" [3] channel, [4] connector, [5] routing, [6] contact id or '',
 --           [7] external id or '', [8] new sid, [9] mid, [10] now_ms, [11] now_iso,
 --           [12] mtail, [13] sender JSON, [14] eid, [15] agent id or '',
 --           [16] the connector's messaging window in ms (0 = none), [17] '1' for a
---           non-real-time connector (e-mail-like: counts against max_nrt_chats)
+--           non-real-time connector (e-mail-like: counts against max_nrt_chats),
+--           [18] sensitive terms (JSON array, '' = none), [19] their event's id
 --           -> {'ok', message JSON, session id, '1' created | '2' reopened} |
 --              err not_found (no such contact on the channel) | err conflict
 --              (the contact has an open session: message = its id) | err
 --              window_closed
 -- Every op replies {'ok', ...} or {'err', code, message} (og_script.h).
 -- mtail is the message JSON's middle part rendered by C ("provider_message_id":
--- null, "kind", "text", "attachments", "location", "created_at"). The message
+-- null, "kind", "text", "attachments", "location", "created_at", and "flags" and
+-- "sensitive_terms" when C found sensitive words: og_sensitive.h). The message
 -- starts "pending" and P:outbox gets {m = mid}; the send worker does the rest.
 local P, op = ARGV[1], ARGV[2]
 
@@ -25,7 +28,7 @@ local function eid_n(base, i)
 end
 
 -- Stores the message, queues it, and updates the session; returns its JSON.
-local function store_out(sid, s, mid, now_ms, now_iso, mtail, sender, eid)
+local function store_out(sid, s, mid, now_ms, now_iso, mtail, sender, eid, terms, feid)
   local skey = k(P, 'ses', sid)
   local mj = table.concat({'{"id":"', mid, '","session_id":"', sid, '","direction":"out",',
     mtail, ',"sender":', sender, ',"reply_to":null'})
@@ -47,7 +50,11 @@ local function store_out(sid, s, mid, now_ms, now_iso, mtail, sender, eid)
     emit(P, eid, 'session.status_changed', sid, now_iso,
       '{"session":' .. session_json(P, sid) .. ',"from":"active","to":"awaiting"}')
   end
-  return message_json(P, mid)
+  local mj = message_json(P, mid)
+  if terms and terms ~= '' then
+    flag_message(P, feid, sid, mid, now_iso, session_json(P, sid), mj, terms)
+  end
+  return mj
 end
 
 local function no_contact() return {'err', 'not_found', 'no such contact on this channel'} end
@@ -59,7 +66,8 @@ if op == 'reply' then
   if s.status == 'closed' or s.status == 'archived' then
     return {'err', 'conflict', 'the session is closed'}
   end
-  local mj = store_out(sid, s, ARGV[4], ARGV[5], ARGV[6], ARGV[7], ARGV[8], ARGV[9])
+  local mj = store_out(sid, s, ARGV[4], ARGV[5], ARGV[6], ARGV[7], ARGV[8], ARGV[9], ARGV[10],
+    ARGV[11])
   return {'ok', mj, sid}
 elseif op == 'start' then
   local ch, connector, routing = ARGV[3], ARGV[4], ARGV[5]
@@ -101,6 +109,7 @@ elseif op == 'start' then
     redis.call('HSET', skey, 'success_codes', '[]', 'reopened_at', now_iso)
     emit(P, eid_n(ARGV[14], 1), 'session.reopened', sid, now_iso,
       '{"session":' .. session_json(P, sid) .. '}')
+    tl_add(P, sid, now_iso, 'reopened', tl_by(P, agent ~= '' and agent or 'admin'))
   else
     sid = ARGV[8]
     skey = k(P, 'ses', sid)
@@ -114,6 +123,8 @@ elseif op == 'start' then
     redis.call('ZADD', k(P, 'idx', 'st', st), 0, sid)
     emit(P, eid_n(ARGV[14], 1), 'session.created', sid, now_iso,
       '{"session":' .. session_json(P, sid) .. '}')
+    tl_add(P, sid, now_iso, 'created', tl_by(P, agent ~= '' and agent or 'admin'),
+      '"channel":' .. q(ch) .. ',"origin":"agent"')
   end
   if agent ~= '' then
     agent_attach(P, sid, agent, redis.call('HGET', skey, 'nrt') == '1', now_ms)
@@ -122,7 +133,8 @@ elseif op == 'start' then
     redis.call('ZADD', k(P, 'queue', routing), now_ms, sid)
   end
   s = hgetall(k(P, 'ses', sid))
-  local mj = store_out(sid, s, ARGV[9], now_ms, now_iso, ARGV[12], ARGV[13], ARGV[14])
+  local mj = store_out(sid, s, ARGV[9], now_ms, now_iso, ARGV[12], ARGV[13], ARGV[14], ARGV[18],
+    ARGV[19])
   return {'ok', mj, sid, how}
 end
 return {'err', 'internal', 'outbox_reply.lua: unknown op ' .. tostring(op)}

@@ -31,6 +31,17 @@
 --   P:wh:<sub>:tries           hash  queue head -> failed attempts so far
 --   P:webhook:<sub>:deliveries list  attempts, newest first, capped at 1000
 --   P:webhook:<sub>:dead       zset  dead-lettered event ids (score = ms)
+--   conversation operations (#19):
+--   P:ses:<id>:tl              list  the session's timeline, oldest first (tl_add below)
+--   P:flagged                  zset  ids of messages with sensitive words (score 0, lex
+--                                    order = time; flag_message below)
+--   P:agent:<id>:deleted       hash  a deleted agent's record (agents.lua: renamed from
+--                                    P:agent:<id>, so sign-in and routing no longer find it)
+--   P:agents:deleted           set   the deleted agents
+--   P:groups                   hash  groups made through the API: name -> created_at
+--                                    (members are P:group:<name>, groups.lua)
+--   P:canned:<id>              hash  a canned response (canned.lua)
+--   P:canned:sc:<scope>        hash  a scope's canned responses: folded shortcut -> id
 --   P:con:<id> fields locked (comma list of fields the API set, ingest keeps
 --                                    them) and followups_opt_out ("1" = opted out)
 --   P:timers:silence           zset  "<rule>:<session>" -> due ms (customer_silent rules)
@@ -195,6 +206,17 @@ local function set_status(P, sid, old, new)
   redis.call('HSET', k(P, 'ses', sid), 'status', new)
 end
 
+-- An agent's groups: its "groups" field (a JSON array: what its token and
+-- cookie carry into the access rule) and the sets P:group:<name> that
+-- routing resolves "group:NAME" members through. Both change only here
+-- (agents.lua's put and delete, groups.lua's members and rename), so they
+-- cannot disagree. new_json is a JSON array text.
+local function agent_groups_set(P, id, old_json, new_json)
+  for _, g in ipairs(cjson.decode(old_json or '[]')) do redis.call('SREM', k(P, 'group', g), id) end
+  for _, g in ipairs(cjson.decode(new_json)) do redis.call('SADD', k(P, 'group', g), id) end
+  redis.call('HSET', k(P, 'agent', id), 'groups', new_json)
+end
+
 -- An agent takes on a session (routing.lua's assignments, and a conversation
 -- an agent starts in outbox_reply.lua): its load (chats, or nrt for a
 -- non-real-time session), its set of open sessions and the agent index. The
@@ -205,4 +227,60 @@ local function agent_attach(P, sid, aid, nrt, now_ms)
   redis.call('HSET', ak, 'last_ms', now_ms)
   redis.call('SADD', k(P, 'agent', aid, 'sessions'), sid)
   redis.call('ZADD', k(P, 'idx', 'agent', aid), 0, sid)
+end
+
+-- The session timeline: what happened to a session and who did it, one JSON
+-- entry per event in P:ses:<id>:tl (oldest first, the newest TL_MAX kept):
+--   {"at":"<RFC 3339>","kind":"<kind>","by":<who>, ...the kind's fields}
+-- where who is {"type":"system"} (routing, timers), {"type":"admin"} (the
+-- config's admin token), {"type":"agent","id","name"} or
+-- {"type":"contact","id","name"}. Names are written when the entry is, so a
+-- timeline keeps them after an agent is renamed or deleted. Every kind is
+-- one line of TL_KINDS; adding a kind is adding its line (and writing it
+-- with tl_add). A script that writes an unknown kind has a bug and raises.
+local TL_MAX = 1000
+local TL_KINDS = {
+  created = true,        -- channel, origin ("customer" | "agent")
+  assigned = true,       -- agent, group, level; by system (routing) or a manager
+  taken = true,          -- agent (= by): an agent took it from the queue
+  transferred = true,    -- from (agent | null), to (agent | null), group, level, comment
+  auto_forwarded = true, -- from, to (agents), level: nobody answered in time
+  returned = true,       -- from (agent), reason: back in the queue (agent_offline)
+  closed = true,         -- agent (who had it), reason, success_codes
+  reopened = true,       -- by the customer writing again, or a person
+  archived = true,       -- the archive timer
+}
+local function tl_add(P, sid, now_iso, kind, by, fields)
+  if not TL_KINDS[kind] then error('timeline: unknown kind ' .. tostring(kind)) end
+  local key = k(P, 'ses', sid, 'tl')
+  local e = table.concat({'{"at":"', now_iso, '","kind":"', kind, '","by":', by,
+    (fields and fields ~= '') and (',' .. fields) or '', '}'})
+  if redis.call('RPUSH', key, e) > TL_MAX then redis.call('LTRIM', key, -TL_MAX, -1) end
+end
+-- An agent as a timeline shows it, {"id","name"}; null for none.
+local function tl_agent(P, aid)
+  if not aid or aid == '' then return 'null' end
+  return '{"id":' .. q(aid) .. ',"name":' .. js(redis.call('HGET', k(P, 'agent', aid), 'name')) ..
+    '}'
+end
+-- Who acted: '' the system, 'admin' the admin token, else an agent id.
+local function tl_by(P, actor)
+  if not actor or actor == '' then return '{"type":"system"}' end
+  if actor == 'admin' then return '{"type":"admin"}' end
+  return '{"type":"agent",' .. tl_agent(P, actor):sub(2)
+end
+local function tl_contact(cid, name)
+  return '{"type":"contact","id":' .. q(cid) .. ',"name":' .. js(name) .. '}'
+end
+
+-- A message with sensitive words (og_sensitive.h): listed in P:flagged for
+-- GET /api/v1/flagged (the oldest go past FLAGGED_MAX) and message.flagged
+-- emitted. mj is the message JSON with its status; terms a JSON array.
+local FLAGGED_MAX = 100000
+local function flag_message(P, eid, sid, mid, now_iso, sj, mj, terms)
+  local fk = k(P, 'flagged')
+  redis.call('ZADD', fk, 0, mid)
+  if redis.call('ZCARD', fk) > FLAGGED_MAX then redis.call('ZREMRANGEBYRANK', fk, 0, 0) end
+  emit(P, eid, 'message.flagged', sid, now_iso,
+    table.concat({'{"session":', sj, ',"message":', mj, ',"terms":', terms, '}'}))
 end

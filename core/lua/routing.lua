@@ -212,6 +212,13 @@ local function enqueue(sid, s, to_status, qgroup, qlevel)
   s.agent_id = nil
 end
 
+-- Routing's own assignment: assign, and the timeline says the system did it.
+local function routed(sid, s, aid, group, level_name, level_idx)
+  assign(sid, s, aid, group, level_name, level_idx)
+  tl_add(P, sid, now_iso, 'assigned', tl_by(P, ''), table.concat({'"agent":', tl_agent(P, aid),
+    ',"group":', js(group), ',"level":', js(level_name)}))
+end
+
 -- Tries to place a queued session; returns the chosen agent or nil. A manual
 -- policy places nothing: its agents take sessions from the queue themselves
 -- (after a reopen and a transfer to a group too).
@@ -223,19 +230,19 @@ local function place(sid, s)
   if s.queue_group and s.queue_group ~= '' then
     local c = pick(pname, 'g:' .. s.queue_group,
       {method = 'least_chats', members = {'g:' .. s.queue_group}}, nrt)
-    if c then assign(sid, s, c.id, s.queue_group, nil, -1) end
+    if c then routed(sid, s, c.id, s.queue_group, nil, -1) end
     return c
   end
   if s.queue_level == 'forwarding' then
     if not pol.forwarding then return nil end
     local c = pick(pname, 'fwd', pol.forwarding, nrt)
-    if c then assign(sid, s, c.id, c.group, pol.forwarding.name, 0) end
+    if c then routed(sid, s, c.id, c.group, pol.forwarding.name, 0) end
     return c
   end
   for li, lv in ipairs(pol.levels) do
     local c = pick(pname, li, lv, nrt)
     if c then
-      assign(sid, s, c.id, c.group, lv.name, li)
+      routed(sid, s, c.id, c.group, lv.name, li)
       return c
     end
   end
@@ -277,8 +284,9 @@ if op == 'drain' then
   return {'ok', done}
 
 elseif op == 'assign' then
-  -- ARGV[8] session, [9] agent, [10] "take" (the agent itself) | "manager"
-  local sid, aid, how = ARGV[8], ARGV[9], ARGV[10]
+  -- ARGV[8] session, [9] agent, [10] "take" (the agent itself) | "manager",
+  -- [11] who assigns (a manager's agent id or 'admin'; the timeline's by)
+  local sid, aid, how, actor = ARGV[8], ARGV[9], ARGV[10], ARGV[11]
   local s = hgetall(k(P, 'ses', sid))
   if not s.id then return err('not_found', 'no such session') end
   if not queued(s.status) or (s.agent_id and s.agent_id ~= '') then
@@ -295,6 +303,12 @@ elseif op == 'assign' then
   end
   if not has_space(l) then return err('conflict', 'the agent has no free capacity') end
   assign(sid, s, aid, s.queue_group, s.queue_level == 'forwarding' and 'forwarding' or nil, -1)
+  if how == 'take' then
+    tl_add(P, sid, now_iso, 'taken', tl_by(P, aid), '"agent":' .. tl_agent(P, aid))
+  else
+    tl_add(P, sid, now_iso, 'assigned', tl_by(P, actor), table.concat({'"agent":',
+      tl_agent(P, aid), ',"group":', js(s.queue_group), ',"level":null'}))
+  end
   return {'ok', sjson(sid)}
 
 elseif op == 'transfer' then
@@ -321,6 +335,9 @@ elseif op == 'transfer' then
     redis.call('HSET', skey, 'transferred_comment', comment_text, 'transferred_from', from_agent)
     assign(sid, s, to_agent, nil, nil, -1)
     target_json = '"to_agent_id":' .. q(to_agent) .. ',"to_group":null'
+    tl_add(P, sid, now_iso, 'transferred', tl_by(P, by ~= '' and by or 'admin'), table.concat({
+      '"from":', tl_agent(P, from_agent), ',"to":', tl_agent(P, to_agent),
+      ',"group":null,"level":null,"comment":', comment}))
   else
     if to_group ~= '' then
       if redis.call('SCARD', k(P, 'group', to_group)) == 0 then
@@ -341,6 +358,10 @@ elseif op == 'transfer' then
     end
     target_json = '"to_agent_id":null,"to_group":' .. js(to_group ~= '' and to_group or nil) ..
       (to_group == '' and ',"to_level":"forwarding"' or '')
+    tl_add(P, sid, now_iso, 'transferred', tl_by(P, by ~= '' and by or 'admin'), table.concat({
+      '"from":', tl_agent(P, from_agent), ',"to":null,"group":',
+      js(to_group ~= '' and to_group or nil), ',"level":',
+      to_group == '' and '"forwarding"' or 'null', ',"comment":', comment}))
     place(sid, s)
   end
   emit(P, eid(), 'session.transferred', sid, now_iso, table.concat({'{"session":', sjson(sid),
@@ -349,7 +370,8 @@ elseif op == 'transfer' then
   return {'ok', sjson(sid)}
 
 elseif op == 'close' then
-  -- ARGV[8] session, [9] reason, [10] success codes JSON array, [11] archive after ms (0 never)
+  -- ARGV[8] session, [9] reason, [10] success codes JSON array, [11] archive after ms (0 never),
+  -- [12] who closes (an agent id, 'admin', or '' for the system: the timeline's by)
   local sid, reason, codes, archive_ms = ARGV[8], ARGV[9], ARGV[10], tonumber(ARGV[11])
   local s = hgetall(k(P, 'ses', sid))
   if not s.id then return err('not_found', 'no such session') end
@@ -371,10 +393,12 @@ elseif op == 'close' then
     '{"session":' .. sj .. ',"from":' .. q(s.status) .. ',"to":"closed"}')
   emit(P, eid(), 'session.closed', sid, now_iso, table.concat({'{"session":', sj,
     ',"reason":', q(reason), ',"success_codes":', codes, ',"agent_id":', q(s.agent_id), '}'}))
+  tl_add(P, sid, now_iso, 'closed', tl_by(P, ARGV[12]), table.concat({'"agent":',
+    tl_agent(P, s.agent_id), ',"reason":', q(reason), ',"success_codes":', codes}))
   return {'ok', sj}
 
 elseif op == 'reopen' then
-  -- ARGV[8] session
+  -- ARGV[8] session, [9] who reopens (an agent id or 'admin': the timeline's by)
   local sid = ARGV[8]
   local s = hgetall(k(P, 'ses', sid))
   if not s.id then return err('not_found', 'no such session') end
@@ -390,6 +414,7 @@ elseif op == 'reopen' then
   emit(P, eid(), 'session.reopened', sid, now_iso, '{"session":' .. sj .. '}')
   emit(P, eid(), 'session.status_changed', sid, now_iso,
     '{"session":' .. sj .. ',"from":' .. q(s.status) .. ',"to":"new"}')
+  tl_add(P, sid, now_iso, 'reopened', tl_by(P, ARGV[9]))
   place(sid, s)
   return {'ok', sjson(sid)}
 
@@ -418,6 +443,8 @@ elseif op == 'presence' then
         enqueue(sid, s, 'new')
         emit(P, eid(), 'session.status_changed', sid, now_iso, '{"session":' .. sjson(sid) ..
           ',"from":' .. q(from) .. ',"to":"new","reason":"agent_offline"}')
+        tl_add(P, sid, now_iso, 'returned', tl_by(P, ''),
+          '"from":' .. tl_agent(P, aid) .. ',"reason":"agent_offline"')
         returned = returned + 1
       end
     end
@@ -453,6 +480,9 @@ elseif op == 'timers' then
         emit(P, eid(), 'session.transferred', sid, now_iso, table.concat({'{"session":',
           sjson(sid), ',"from_agent_id":', q(from_agent), ',"to_agent_id":', q(c.id),
           ',"to_group":null,"comment":null,"reason":"auto_forward"}'}))
+        tl_add(P, sid, now_iso, 'auto_forwarded', tl_by(P, ''), table.concat({'"from":',
+          tl_agent(P, from_agent), ',"to":', tl_agent(P, c.id), ',"level":',
+          js(pol.levels[cl].name)}))
         moved = moved + 1
       else
         -- nobody else can take it now: try again one period later
@@ -469,6 +499,7 @@ elseif op == 'timers' then
       redis.call('HSET', k(P, 'ses', sid), 'archived_at', now_iso, 'updated_at', now_iso)
       emit(P, eid(), 'session.status_changed', sid, now_iso,
         '{"session":' .. sjson(sid) .. ',"from":"closed","to":"archived"}')
+      tl_add(P, sid, now_iso, 'archived', tl_by(P, ''))
       archived = archived + 1
     end
   end

@@ -20,6 +20,13 @@
 --              -> {'ok', next_cursor or '', json...} (oldest first) | err
 --              not_found; an agent viewer's read marker moves to the newest
 --              message in the same step
+--   "timeline" [7] session id, [8] cursor (the index of the next entry, '' =
+--              0), [9] limit -> {'ok', next_cursor or '', entry...} (oldest
+--              first) | err not_found
+--   "flagged"  [7] cursor (a message id, '' = the newest), [8] limit, [9]
+--              direction ('in' | 'out' | ''), [10] channel ('' = any)
+--              -> {'ok', next_cursor or '', {"message","session"}...} (newest
+--              first; for unrestricted viewers: og_sessions.c checks the role)
 -- Every op replies {'ok', ...} or {'err', code, message} (og_script.h).
 local P, op = ARGV[1], ARGV[2]
 local viewer, restricted = ARGV[3] or '', ARGV[4] == '1'
@@ -168,6 +175,44 @@ elseif op == 'messages' then
     -- the agent has now seen the conversation: unread drops to 0
     local last = redis.call('ZRANGE', mk, -1, -1)
     if last[1] then redis.call('HSET', k(P, 'agent', viewer, 'read'), sid, last[1]) end
+  end
+  return out
+elseif op == 'timeline' then
+  local sid, from, limit = ARGV[7], tonumber(ARGV[8]) or 0, tonumber(ARGV[9])
+  local s = hgetall(k(P, 'ses', sid))
+  if not s.id or not visible(s) then return no_session() end
+  local tk = k(P, 'ses', sid, 'tl')
+  local out = {'ok', ''}
+  for _, e in ipairs(redis.call('LRANGE', tk, from, from + limit - 1)) do out[#out + 1] = e end
+  if redis.call('LLEN', tk) > from + limit then out[2] = tostring(from + limit) end
+  return out
+elseif op == 'flagged' then
+  local cursor, limit, dir, chan = ARGV[7], tonumber(ARGV[8]), ARGV[9], ARGV[10]
+  local fk = k(P, 'flagged')
+  local out = {'ok', ''}
+  local max = cursor ~= '' and ('(' .. cursor) or '+'
+  -- a bounded scan per call (filters may skip many); the cursor says where
+  -- it stopped
+  local budget, last = math.max(limit * 10, 1000), nil
+  while budget > 0 and #out - 2 < limit do
+    local ids = redis.call('ZREVRANGEBYLEX', fk, max, '-', 'LIMIT', 0, 200)
+    if #ids == 0 then last = nil; break end
+    for _, mid in ipairs(ids) do
+      budget = budget - 1
+      last = mid
+      local m = redis.call('HMGET', k(P, 'msg', mid), 'j', 'sid')
+      local s = m[1] and hgetall(k(P, 'ses', m[2] or ''))
+      if s and s.id and (dir == '' or string.find(m[1], '"direction":"' .. dir .. '"', 1, true))
+         and (chan == '' or s.channel == chan) then
+        out[#out + 1] = '{"message":' .. message_json(P, mid) .. ',"session":' ..
+          session_render(P, s) .. '}'
+      end
+      if #out - 2 == limit or budget == 0 then break end
+    end
+    max = '(' .. last
+  end
+  if last and #redis.call('ZREVRANGEBYLEX', fk, '(' .. last, '-', 'LIMIT', 0, 1) > 0 then
+    out[2] = last
   end
   return out
 end
