@@ -120,19 +120,23 @@ void og_groups_create(struct og_core *c, const char *name, const char *const *me
     free(ids);
 }
 
-void og_groups_rename(struct og_core *c, const char *name, const char *new_name,
-                      struct og_routing_result *res)
+void og_groups_update(struct og_core *c, const char *name, const char *new_name,
+                      const char *const *members, size_t n, struct og_routing_result *res)
 {
     if (!og_group_name_valid(name)) {
         refuse(res, OG_ERR_NOT_FOUND, "no such group");
         return;
     }
-    if (!name_ok(new_name, res))
+    if (new_name && !name_ok(new_name, res))
+        return;
+    char *ids = members ? ids_json(members, n, res) : og_strdup("");
+    if (!ids)
         return;
     char now_iso[32];
     og_time_rfc3339(og_now_ms(), now_iso);
-    const char *a[] = {name, new_name, now_iso};
-    run(c, "rename", 3, a, res);
+    const char *a[] = {name, new_name ? new_name : "", ids, now_iso};
+    run(c, "update", 4, a, res);
+    free(ids);
 }
 
 void og_groups_members(struct og_core *c, const char *name, enum og_group_change how,

@@ -43,8 +43,11 @@ og_err og_groups_get(struct og_core *c, const char *name, char **json);
  * or (delete) it is in use; res->message says which. */
 void og_groups_create(struct og_core *c, const char *name, const char *const *members, size_t n,
                       struct og_routing_result *res);
-void og_groups_rename(struct og_core *c, const char *name, const char *new_name,
-                      struct og_routing_result *res);
+/* A rename (new_name; NULL keeps the name) and/or a new member list
+ * (members; NULL keeps them, n 0 empties the group), in one step: either
+ * both happen or, after any refusal, neither. */
+void og_groups_update(struct og_core *c, const char *name, const char *new_name,
+                      const char *const *members, size_t n, struct og_routing_result *res);
 enum og_group_change { OG_GROUP_SET, OG_GROUP_ADD, OG_GROUP_REMOVE };
 void og_groups_members(struct og_core *c, const char *name, enum og_group_change how,
                        const char *const *ids, size_t n, struct og_routing_result *res);

@@ -100,25 +100,23 @@ static void create(struct og_api_ctx *ctx)
         return;
     const char **ids = NULL;
     size_t n = 0;
-    const char *name =
-        json_object_object_get_ex(j, "name", &v) && json_object_is_type(v, json_type_string)
-            ? json_object_get_string(v)
-            : NULL;
-    if (only(ctx, j, "name", "members") == 0 &&
-        (!json_object_object_get_ex(j, "members", &v) || member_ids(ctx, v, &ids, &n) == 0)) {
-        struct og_routing_result res;
-        if (!name)
-            og_reply_err(ctx->r, OG_ERR_INVALID, "name is required (a string)");
-        else {
-            og_groups_create(ctx->g->core, name, ids, n, &res);
-            answer(ctx, &res, 201);
-        }
+    if (only(ctx, j, "name", "members") != 0)
+        goto out;
+    if (json_object_object_get_ex(j, "members", &v) && member_ids(ctx, v, &ids, &n) != 0)
+        goto out;
+    if (!json_object_object_get_ex(j, "name", &v) || !json_object_is_type(v, json_type_string)) {
+        og_reply_err(ctx->r, OG_ERR_INVALID, "name is required (a string)");
+        goto out;
     }
+    struct og_routing_result res;
+    og_groups_create(ctx->g->core, json_object_get_string(v), ids, n, &res);
+    answer(ctx, &res, 201);
+out:
     free(ids);
     json_object_put(j);
 }
 
-/* PATCH: a rename and/or a new member list, in that order. */
+/* PATCH: a rename and/or a new member list, in one step. */
 static void update(struct og_api_ctx *ctx)
 {
     json_object *j = og_api_json_body(ctx), *nv = NULL, *mv = NULL;
@@ -140,17 +138,8 @@ static void update(struct og_api_ctx *ctx)
         goto out;
     }
     struct og_routing_result res;
-    const char *name = ctx->params[0];
-    if (nv) {
-        og_groups_rename(ctx->g->core, name, json_object_get_string(nv), &res);
-        if (res.err != OG_OK || !mv) {
-            answer(ctx, &res, 200);
-            goto out;
-        }
-        og_routing_result_free(&res);
-        name = json_object_get_string(nv);
-    }
-    og_groups_members(ctx->g->core, name, OG_GROUP_SET, ids, n, &res);
+    og_groups_update(ctx->g->core, ctx->params[0], nv ? json_object_get_string(nv) : NULL, ids, n,
+                     &res);
     answer(ctx, &res, 200);
 out:
     free(ids);

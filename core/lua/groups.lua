@@ -14,8 +14,10 @@
 --   "get"     [4] name     -> {'ok', json} | err not_found
 --   "create"  [4] name, [5] now_iso, [6] member ids (JSON array)
 --             -> {'ok', json} | err conflict (it exists) | err not_found (an agent)
---   "rename"  [4] name, [5] new name, [6] now_iso -> {'ok', json} | err not_found |
---             err conflict (the new name exists; the config names the group)
+--   "update"  [4] name, [5] new name ('' = keep), [6] member ids (JSON array, '' =
+--             keep), [7] now_iso: both or neither -> {'ok', json} | err not_found
+--             (the group, an agent) | err conflict (the new name exists; the
+--             config names the group)
 --   "members" [4] name, [5] 'set' | 'add' | 'remove', [6] agent ids (JSON array),
 --             [7] now_iso -> {'ok', json} | err not_found (the group, an agent)
 --   "delete"  [4] name -> {'ok'} | err not_found | err conflict (in use: it has
@@ -154,21 +156,36 @@ elseif op == 'create' then
   redis.call('HSET', reg(), name, now_iso)
   for _, id in ipairs(ids) do member(id, name, true, now_iso) end
   return {'ok', group_json(name)}
-elseif op == 'rename' then
-  local name, to, now_iso = ARGV[4], ARGV[5], ARGV[6]
+elseif op == 'update' then
+  local name, to, members, now_iso = ARGV[4], ARGV[5], ARGV[6], ARGV[7]
   if not exists(name) then return not_found() end
-  if named[name] then
+  local renaming = to ~= '' and to ~= name
+  if renaming and named[name] then
     return {'err', 'conflict', 'the routing policy "' .. named[name][1] ..
       '" of the configuration names group:' .. name .. '; rename it there'}
   end
-  if name == to then return {'ok', group_json(name)} end
-  if exists(to) then return {'err', 'conflict', 'a group with the new name exists'} end
-  local ids = redis.call('SMEMBERS', gkey(name))
+  if renaming and exists(to) then
+    return {'err', 'conflict', 'a group with the new name exists'}
+  end
+  local ids, bad = {}, nil
+  if members ~= '' then
+    ids, bad = agents_of(members)
+    if not ids then return {'err', 'not_found', 'no such agent ' .. bad} end
+    local keep = {}
+    for _, id in ipairs(ids) do keep[id] = true end
+    for _, id in ipairs(redis.call('SMEMBERS', gkey(name))) do
+      if not keep[id] then member(id, name, false, now_iso) end
+    end
+    for _, id in ipairs(ids) do member(id, name, true, now_iso) end
+  end
+  if redis.call('HEXISTS', reg(), name) == 0 then redis.call('HSET', reg(), name, now_iso) end
+  if not renaming then return {'ok', group_json(name)} end
+  ids = redis.call('SMEMBERS', gkey(name))
   for _, id in ipairs(ids) do
     member(id, name, false, now_iso)
     member(id, to, true, now_iso)
   end
-  redis.call('HSET', reg(), to, redis.call('HGET', reg(), name) or now_iso)
+  redis.call('HSET', reg(), to, redis.call('HGET', reg(), name))
   redis.call('HDEL', reg(), name)
   waiting(name, to)
   rename_open(ids, name, to)

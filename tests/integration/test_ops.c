@@ -496,9 +496,9 @@ static void test_groups(void)
     free(gj);
 
     /* rename: refused for the config's group, carries members otherwise */
-    og_groups_rename(c, "api-team", "x", &res);
+    og_groups_update(c, "api-team", "x", NULL, 0, &res);
     ok_or(&res, OG_ERR_CONFLICT);
-    og_groups_rename(c, "sales", "empty", &res);
+    og_groups_update(c, "sales", "empty", NULL, 0, &res);
     ok_or(&res, OG_ERR_CONFLICT);
     struct og_canned_fields cf = {.shortcut = "#hi", .text = "Hi", .scope = "group:sales"};
     struct og_viewer as_meg = {OG_ROLE_MANAGER, "", NULL, 0};
@@ -506,7 +506,7 @@ static void test_groups(void)
     char cid[48];
     id_of(res.json, cid);
     ok_or(&res, OG_OK);
-    og_groups_rename(c, "sales", "sales-eu", &res);
+    og_groups_update(c, "sales", "sales-eu", NULL, 0, &res);
     ok_or(&res, OG_OK);
     CHECK_INT(rint_("SCARD {t}:group:sales"), 0);
     CHECK_INT(rint_("SCARD {t}:group:sales-eu"), 2);
@@ -517,6 +517,11 @@ static void test_groups(void)
     CHECK_STR(sc, "group:sales-eu"); /* its canned responses follow */
     free(sc);
     CHECK_INT(og_groups_get(c, "sales", &gj), OG_ERR_NOT_FOUND);
+    /* a rename with a member list that names a missing agent: neither happens */
+    og_groups_update(c, "sales-eu", "sales-x", ghosts, 1, &res);
+    ok_or(&res, OG_ERR_NOT_FOUND);
+    CHECK_INT(og_groups_get(c, "sales-x", &gj), OG_ERR_NOT_FOUND);
+    CHECK_INT(rint_("SCARD {t}:group:sales-eu"), 2);
 
     /* members: replace, remove; delete only when unused */
     const char *ann_only[] = {ann};
@@ -552,7 +557,7 @@ static void test_groups(void)
     og_groups_delete(c, "night", &res);
     CHECK(strstr(res.message, "wait"));
     ok_or(&res, OG_ERR_CONFLICT);
-    og_groups_rename(c, "night", "late", &res);
+    og_groups_update(c, "night", "late", NULL, 0, &res);
     ok_or(&res, OG_OK);
     char *qg = rstr("HGET {t}:ses:%s queue_group", s);
     CHECK_STR(qg, "late");

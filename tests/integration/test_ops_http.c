@@ -200,6 +200,11 @@ static void test_groups(char sid[48])
     CHECK_STR(at(g, "name"), "late");
     json_object_put(g);
     CHECK_INT(call(meg_tok, "GET", "/groups/night", NULL), 404);
+    /* a rename with a missing member changes nothing */
+    CHECK_INT(call(meg_tok, "PATCH", "/groups/late",
+                   "{\"name\":\"later\",\"members\":[\"agt_00000000000000000000000000\"]}"),
+              404);
+    CHECK_INT(call(meg_tok, "GET", "/groups/later", NULL), 404);
     g = api(meg_tok, "DELETE", "/groups/late", NULL, &st);
     CHECK_INT(st, 409);
     CHECK_STR(at(g, "error.code"), "conflict");
