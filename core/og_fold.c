@@ -112,13 +112,15 @@ static int is_space(uint32_t cp)
            cp == 0x205F || cp == 0x3000;
 }
 
-/* Combining marks, zero-width characters and the soft hyphen: dropped. */
+/* Control characters (but the white space above), combining marks,
+ * zero-width characters and the soft hyphen: dropped. */
 static int is_dropped(uint32_t cp)
 {
-    return (cp >= 0x0300 && cp <= 0x036F) || (cp >= 0x0483 && cp <= 0x0489) ||
-           (cp >= 0x1AB0 && cp <= 0x1AFF) || (cp >= 0x1DC0 && cp <= 0x1DFF) ||
-           (cp >= 0x20D0 && cp <= 0x20FF) || (cp >= 0xFE20 && cp <= 0xFE2F) ||
-           (cp >= 0x200B && cp <= 0x200D) || cp == 0x2060 || cp == 0xFEFF || cp == 0x00AD;
+    return cp < 0x20 || (cp >= 0x7F && cp <= 0x9F) || (cp >= 0x0300 && cp <= 0x036F) ||
+           (cp >= 0x0483 && cp <= 0x0489) || (cp >= 0x1AB0 && cp <= 0x1AFF) ||
+           (cp >= 0x1DC0 && cp <= 0x1DFF) || (cp >= 0x20D0 && cp <= 0x20FF) ||
+           (cp >= 0xFE20 && cp <= 0xFE2F) || (cp >= 0x200B && cp <= 0x200D) || cp == 0x2060 ||
+           cp == 0xFEFF || cp == 0x00AD;
 }
 
 /* A Latin letter from the tables: its spelling into out, or 0 when it has

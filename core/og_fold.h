@@ -25,8 +25,9 @@
  *     different words in Japanese, unlike "e" and "é" in French;
  *   - ligatures "ﬁ", "ﬂ", "ﬀ", "ﬃ", "ﬄ", "ﬅ", "ﬆ" are spelled out;
  *   - white space: every run of Unicode white space becomes one ASCII space,
- *     with none at either end; zero-width characters (U+200B-200D, U+2060,
- *     U+FEFF) and the soft hyphen are dropped.
+ *     with none at either end; control characters (NUL included),
+ *     zero-width characters (U+200B-200D, U+2060, U+FEFF) and the soft
+ *     hyphen are dropped.
  * Everything else (CJK ideographs, digits, punctuation, emoji, and the few
  * Latin letters with neither a base letter nor a spelling, such as "ɓ") is
  * kept as it is. Folding is idempotent: og_fold(og_fold(s)) == og_fold(s).

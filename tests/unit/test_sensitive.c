@@ -50,7 +50,11 @@ static void test_fold(void)
     fold_is("\xff"
             "a",
             "\xef\xbf\xbd"
-            "a"); /* a bad byte reads as U+FFFD */
+            "a");                                /* a bad byte reads as U+FFFD */
+    char nul[] = {'a', 0, 'b', 0x7f, 'c', 0x01}; /* control characters go, NUL too */
+    char *f = og_fold(nul, sizeof nul, NULL);
+    CHECK_STR(f, "abc");
+    free(f);
 }
 
 /* The terms of list that text matches, as JSON text, "" for none. */
