@@ -546,6 +546,35 @@ static void test_files(void)
     free(dir);
 }
 
+/* "sensitive_words": the lists are kept, each term checked by the rules
+ * the core matches with (og_sensitive_term_check). */
+static void test_sensitive_words(void)
+{
+    struct og_config cfg;
+    struct og_errors errs = {0};
+    CHECK_INT(load("{" TOKEN ",\"sensitive_words\":{\"customers\":[\"idiot\",\"*scam*\"],"
+                   "\"agents\":[\"bank account\"],\"block_agents\":true}}",
+                   &cfg, &errs),
+              0);
+    CHECK_INT(cfg.sensitive_words.n_customers, 2);
+    CHECK_STR(cfg.sensitive_words.customers[1], "*scam*");
+    CHECK_INT(cfg.sensitive_words.n_agents, 1);
+    CHECK_INT(cfg.sensitive_words.block_agents, 1);
+    og_config_free(&cfg);
+    og_errors_free(&errs);
+    expect_one("{" TOKEN ",\"sensitive_words\":{\"customers\":[\"ok\",\"id*ot\"]}}",
+               "sensitive_words.customers[1]: a \"*\" may only begin or end a term, and a term "
+               "needs more than stars");
+    expect_one("{" TOKEN ",\"sensitive_words\":{\"agents\":[\"  \"]}}",
+               "sensitive_words.agents[0]: a term must not be blank");
+    expect_one("{" TOKEN ",\"sensitive_words\":{\"agents\":[\"\"]}}",
+               "sensitive_words.agents[0]: must not be empty");
+    expect_one("{" TOKEN ",\"sensitive_words\":{\"block_agents\":\"yes\"}}",
+               "sensitive_words.block_agents: must be true or false");
+    expect_one("{" TOKEN ",\"sensitive_words\":{\"customer\":[]}}",
+               "sensitive_words.customer: unknown key");
+}
+
 int main(void)
 {
     test_defaults();
@@ -560,5 +589,6 @@ int main(void)
     test_many_errors();
     test_listen_split();
     test_files();
+    test_sensitive_words();
     return og_test_done();
 }
