@@ -50,7 +50,9 @@ int og_canned_fields_from_json(json_object *j, int create, const struct og_viewe
                                struct og_canned_fields *f, char *errbuf, size_t errlen);
 
 /* Create (id NULL: a new one) or update (id) as v; res->json gets the
- * response. OG_ERR_FORBIDDEN when v may not change the scope it is in or
+ * response. f [borrowed] is as og_canned_fields_from_json made it (its
+ * values are not checked again; create needs shortcut, text and scope:
+ * OG_ERR_INVALID). OG_ERR_FORBIDDEN when v may not change the scope it is in or
  * would move to; OG_ERR_NOT_FOUND (no such response, or not visible to v);
  * OG_ERR_CONFLICT (the shortcut is taken in the scope, the scope is full). */
 void og_canned_put(struct og_core *c, const struct og_viewer *v, const char *id,
