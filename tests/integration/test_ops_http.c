@@ -193,6 +193,26 @@ static void test_groups(char sid[48])
     CHECK(strstr(at(me, "groups"), "api-team") && strstr(at(me, "groups"), "night"));
     json_object_put(me);
 
+    /* a transfer to the group made through the API: Meg, its free member, gets it */
+    path = og_sprintf("/groups/night/members/%s", meg);
+    CHECK_INT(call(meg_tok, "PUT", path, NULL), 200);
+    free(path);
+    presence(meg, meg_tok, "online");
+    char s9[48];
+    customer("u9", "another question", s9);
+    a = wait_agent(s9);
+    CHECK_STR(a, ann); /* api-team: Ann only */
+    free(a);
+    path = og_sprintf("/sessions/%s/transfer", s9);
+    CHECK_INT(call(ann_tok, "POST", path, "{\"group\":\"night\"}"), 200);
+    free(path);
+    a = redis_str("HGET {og}:ses:%s agent_id", s9);
+    CHECK_STR(a, meg); /* least chats in night: Meg 0, Ann 1 */
+    free(a);
+    a = redis_str("HGET {og}:ses:%s group", s9);
+    CHECK_STR(a, "night");
+    free(a);
+
     /* rename, members, delete when unused */
     CHECK_INT(call(meg_tok, "PATCH", "/groups/api-team", "{\"name\":\"other\"}"), 409);
     g = api(meg_tok, "PATCH", "/groups/night", "{\"name\":\"late\"}", &st);
@@ -200,6 +220,9 @@ static void test_groups(char sid[48])
     CHECK_STR(at(g, "name"), "late");
     json_object_put(g);
     CHECK_INT(call(meg_tok, "GET", "/groups/night", NULL), 404);
+    a = redis_str("HGET {og}:ses:%s group", s9); /* Meg's open session follows */
+    CHECK_STR(a, "late");
+    free(a);
     /* a rename with a missing member changes nothing */
     CHECK_INT(call(meg_tok, "PATCH", "/groups/late",
                    "{\"name\":\"later\",\"members\":[\"agt_00000000000000000000000000\"]}"),
