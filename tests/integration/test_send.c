@@ -37,6 +37,11 @@ static long post_signed(const char *channel, const char *body)
     return og_test_post_signed(&d, channel, SECRET, body, strlen(body));
 }
 
+/* The outbox stream's last-generated-id, as a redis-cli argument list. */
+#define LAST_ID                                                                                    \
+    "EVAL \"local r = redis.call('XINFO', 'STREAM', KEYS[1]) for i = 1, #r, 2 do if r[i] == "      \
+    "'last-generated-id' then return r[i + 1] end end\" 1 {og}:outbox%s"
+
 static char *cli(const char *fmt, const char *a)
 {
     char *args = og_sprintf(fmt, a);
@@ -121,7 +126,8 @@ static long long events_of(const char *type)
 {
     char *args = og_sprintf("EVAL \"local n=0 for _,e in ipairs(redis.call('XRANGE',KEYS[1],'-',"
                             "'+')) do if e[2][4]=='%s' then n=n+1 end end return n\" 1 "
-                            "{og}:events", type);
+                            "{og}:events",
+                            type);
     char *out = og_test_redis_cli(&rs, args);
     long long v = out ? atoll(out) : -1;
     free(args), free(out);
@@ -227,9 +233,9 @@ int main(void)
     CHECK_INT(posts_for(f, mid), 2);
 
     /* 5. bad input is refused and changes nothing */
-    o = cli("XLEN {og}:outbox%s", "");
-    long long xlen = atoll(o);
-    free(o);
+    /* The housekeeping worker may trim sent entries meanwhile, so compare
+     * the stream's last id (which trimming never changes), not its length. */
+    char *last = cli(LAST_ID, "");
     json_object *j = NULL;
     free(path);
     path = og_sprintf("/sessions/%s/messages", sid);
@@ -240,13 +246,14 @@ int main(void)
     CHECK_INT(api_post(path, "{\"text\":\"x\",\"bogus\":1}", NULL), 400);
     CHECK_INT(api_post(path, "{\"attachments\":[{\"url\":\"ftp://x\"}]}", NULL), 400);
     CHECK_INT(api_post(path, "not json", NULL), 400);
-    CHECK_INT(api_post("/sessions/ses_00000000000000000000000000/messages", "{\"text\":\"x\"}",
-                       NULL),
-              404);
+    CHECK_INT(
+        api_post("/sessions/ses_00000000000000000000000000/messages", "{\"text\":\"x\"}", NULL),
+        404);
     CHECK_INT(api_post("/sessions/nonsense/messages", "{\"text\":\"x\"}", NULL), 404);
-    o = cli("XLEN {og}:outbox%s", "");
-    CHECK_INT(atoll(o), xlen);
+    o = cli(LAST_ID, "");
+    CHECK(last && *last && o && strcmp(o, last) == 0);
     free(o);
+    free(last);
     /* an attachment only is fine */
     CHECK_INT(api_post(path,
                        "{\"attachments\":[{\"url\":\"https://cdn.example.com/a.pdf\","
@@ -276,9 +283,9 @@ int main(void)
     CHECK_INT(og_fake_count(f2), 6);
 
     /* 7. starting a conversation */
-    CHECK_INT(api_post("/sessions", "{\"channel\":\"demo\",\"external_id\":\"u-1\",\"text\":\"x\"}",
-                       &j),
-              409);
+    CHECK_INT(
+        api_post("/sessions", "{\"channel\":\"demo\",\"external_id\":\"u-1\",\"text\":\"x\"}", &j),
+        409);
     CHECK(strstr(json_object_to_json_string(j), "session_open") != NULL);
     json_object_put(j);
     o = cli("EVAL \"redis.call('HSET','{og}:ses:'..ARGV[1],'status','closed') "
@@ -292,7 +299,8 @@ int main(void)
                        "{\"channel\":\"demo\",\"external_id\":\"u-1\",\"text\":\"we are back\"}",
                        &j),
               201);
-    json_object *ns = json_object_object_get(j, "session"), *nm = json_object_object_get(j, "message");
+    json_object *ns = json_object_object_get(j, "session"),
+                *nm = json_object_object_get(j, "message");
     CHECK_STR(jget(ns, "id"), sid);
     /* the admin token is not an agent: the conversation waits in the
      * routing queue for one (#14.18; it used to stay "awaiting" unqueued) */
@@ -301,8 +309,8 @@ int main(void)
     json_object_put(j);
     CHECK(wait_status(mid, "sent", 10000));
     CHECK_INT(posts_for(f, mid), 1);
-    CHECK_INT(api_post("/sessions", "{\"channel\":\"demo\",\"external_id\":\"nobody\",\"text\":\"x\"}",
-                       NULL),
+    CHECK_INT(api_post("/sessions",
+                       "{\"channel\":\"demo\",\"external_id\":\"nobody\",\"text\":\"x\"}", NULL),
               404);
     CHECK_INT(api_post("/sessions", "{\"channel\":\"nope\",\"external_id\":\"u-1\",\"text\":\"x\"}",
                        NULL),
