@@ -25,6 +25,7 @@
  * ids, variable names): a wrong admin token or password must not end up in a
  * log file. */
 #include "og_config.h"
+#include "og_addr.h"
 #include "og_config_int.h"
 #include "og_config_routing.h"
 #include "og_webhooks.h"
@@ -434,6 +435,30 @@ static int channel_done(struct og_load *l, const struct og_cfg_row *row, json_ob
     return 0;
 }
 
+/* http: each entry of the address lists must be an address or a CIDR range
+ * (gateway/og_edge.h reads them at start; --check refuses them first). */
+static int check_http(struct og_load *l, const struct og_cfg_row *row, json_object *v,
+                      const char *path, void *base)
+{
+    static const char *const lists[] = {"trusted_proxies", "platform_ranges", NULL};
+    (void)row, (void)base;
+    for (const char *const *k = lists; *k; k++) {
+        json_object *a;
+        if (!json_object_object_get_ex(v, *k, &a) || !json_object_is_type(a, json_type_array))
+            continue; /* absent, or already reported */
+        for (size_t i = 0; i < json_object_array_length(a); i++) {
+            json_object *e = json_object_array_get_idx(a, i);
+            if (json_object_is_type(e, json_type_string) &&
+                !og_cidr_text_valid(json_object_get_string(e)))
+                og_errors_add(l->errs,
+                              "%s.%s[%zu]: must be an address or a CIDR range "
+                              "(\"10.0.0.0/8\", \"2001:db8::/32\")",
+                              path, *k, i);
+        }
+    }
+    return 0;
+}
+
 /* ------------------------------------------------------------ key table */
 
 #define NAME_CHARS "_-" /* with a-z and 0-9: ids and names used in URLs and keys */
@@ -453,6 +478,69 @@ static const struct og_cfg_row http_rows[] = {
      .min = 0,
      .max = 256,
      .help = "libmicrohttpd's thread pool (epoll); 0 = 4 x the number of CPUs"},
+    {.name = "max_connections",
+     .type = OG_CFG_INT,
+     .offset = offsetof(struct og_config, http.max_connections),
+     .def = "0",
+     .min = 0,
+     .max = 1000000,
+     .help = "connections at once; 0 = 4096, or more when the descriptor limit allows"},
+    {.name = "reserved_connections",
+     .type = OG_CFG_INT,
+     .offset = offsetof(struct og_config, http.reserved_connections),
+     .def = "64",
+     .min = 0,
+     .max = 100000,
+     .help = "of those, kept for platform_ranges and for /healthz and /readyz"},
+    {.name = "per_address_connections",
+     .type = OG_CFG_INT,
+     .offset = offsetof(struct og_config, http.per_address_connections),
+     .def = "256",
+     .min = 0,
+     .max = 1000000,
+     .help = "connections (and requests through trusted_proxies) per client address, an "
+             "IPv6 one by its /64; 0 = no limit"},
+    {.name = "header_timeout_ms",
+     .type = OG_CFG_INT,
+     .offset = offsetof(struct og_config, http.header_timeout_ms),
+     .def = "10000",
+     .min = 0,
+     .max = 600000,
+     .help = "a request's line and headers must arrive within this (after a kept-alive "
+             "connection's 60 s of idle); 0 = no bound"},
+    {.name = "min_body_bytes_per_s",
+     .type = OG_CFG_INT,
+     .offset = offsetof(struct og_config, http.min_body_bytes_per_s),
+     .def = "1024",
+     .min = 0,
+     .max = 1073741824,
+     .help = "a body must average this once header_timeout_ms more has passed; 0 = no bound"},
+    {.name = "max_messages_per_request",
+     .type = OG_CFG_INT,
+     .offset = offsetof(struct og_config, http.max_messages_per_request),
+     .def = "1000",
+     .min = 0,
+     .max = 1000000,
+     .help = "items one platform request may carry (413 past it; those before are stored); "
+             "0 = no bound"},
+    {.name = "trusted_proxies",
+     .type = OG_CFG_LIST,
+     .offset = offsetof(struct og_config, http.trusted_proxies),
+     .count = offsetof(struct og_config, http.n_trusted_proxies),
+     .help = "addresses or CIDR ranges of reverse proxies whose forwarded_header names the "
+             "client"},
+    {.name = "forwarded_header",
+     .type = OG_CFG_ENUM,
+     .offset = offsetof(struct og_config, http.forwarded_header),
+     .def = "x-forwarded-for",
+     .choices = "x-forwarded-for|forwarded",
+     .help = "the header trusted_proxies set: X-Forwarded-For or Forwarded (RFC 7239)"},
+    {.name = "platform_ranges",
+     .type = OG_CFG_LIST,
+     .offset = offsetof(struct og_config, http.platform_ranges),
+     .count = offsetof(struct og_config, http.n_platform_ranges),
+     .help = "addresses or CIDR ranges the platforms post webhooks from: no per-address "
+             "limit, and the reserve"},
     {0},
 };
 
@@ -563,6 +651,16 @@ static const struct og_cfg_row channel_rows[] = {
      .min = 0.01,
      .max = 100000,
      .help = "sends per second to the platform"},
+    {.name = "fetch_allow_hosts",
+     .type = OG_CFG_LIST,
+     .offset = offsetof(struct og_config_channel, fetch_allow_hosts),
+     .count = offsetof(struct og_config_channel, n_fetch_allow_hosts),
+     .max = 255,
+     .flags = OG_CFG_UPPER,
+     .chars = ".-:[]",
+     .help = "hosts whose attachment URLs are fetched even at private or loopback addresses "
+             "(omnigate refuses those otherwise)",
+     .expect = "must be host names or addresses"},
     {0},
 };
 
@@ -602,7 +700,11 @@ const struct og_cfg_row og_cfg_top_rows[] = {
      .flags = OG_CFG_NONEMPTY,
      .help = "where the connector .so files are (default ../lib/omnigate/connectors "
              "from the binary)"},
-    {.name = "http", .type = OG_CFG_OBJECT, .children = http_rows, .help = "the HTTP server"},
+    {.name = "http",
+     .type = OG_CFG_OBJECT,
+     .children = http_rows,
+     .check = check_http,
+     .help = "the HTTP server"},
     {.name = "redis",
      .type = OG_CFG_OBJECT,
      .children = redis_rows,

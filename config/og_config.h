@@ -29,6 +29,8 @@ struct og_config_channel {
     json_object *options;    /* owned reference (json_object_put); may be NULL */
     char path[48];           /* "channels[2]" for error messages */
     double rate_limit_per_s; /* sends per second; 0 = the connector's default_rate_per_s */
+    char **fetch_allow_hosts; /* hosts fetched even at private addresses (core/og_fetch.h) */
+    size_t n_fetch_allow_hosts;
 };
 
 /* "smtp" and "followups" (config/og_config_followups.c). */
@@ -70,6 +72,18 @@ struct og_config {
     struct {
         int64_t max_body_bytes; /* default 1048576, 1..64 MiB */
         int64_t threads;        /* HTTP thread pool, default 0 = 4 x the number of CPUs */
+        /* The edge (gateway/og_edge.h): connections, slow clients, proxies. */
+        int64_t max_connections;          /* 0 = from the descriptor limit */
+        int64_t reserved_connections;     /* for platform_ranges and health checks */
+        int64_t per_address_connections;  /* 0 = no limit */
+        int64_t header_timeout_ms;        /* 0 = no bound */
+        int64_t min_body_bytes_per_s;     /* 0 = no bound */
+        int64_t max_messages_per_request; /* 0 = no bound */
+        char **trusted_proxies;           /* CIDRs whose forwarded header is believed */
+        size_t n_trusted_proxies;
+        char *forwarded_header; /* "x-forwarded-for" | "forwarded" */
+        char **platform_ranges; /* CIDRs: no per-address limit, the reserve */
+        size_t n_platform_ranges;
     } http;
     struct {
         char *url;         /* "embedded" (default), "redis://host:port[/db]", "unix:///path" */

@@ -13,6 +13,11 @@
 #include <string.h>
 
 static _Thread_local struct og_req_host *tl_req; /* the request being handled */
+static _Thread_local int tl_items;               /* items it emitted so far */
+/* The message this thread's og_channel_send is delivering, and its channel:
+ * its attachment URLs came from a client. */
+static _Thread_local const struct og_outbound *tl_send;
+static _Thread_local const struct og_channel *tl_send_ch;
 
 static void *svc_alloc(size_t n) { return og_malloc(n); }
 static void svc_free(void *p) { free(p); }
@@ -39,9 +44,27 @@ static char *svc_url_escape(const char *s)
     return d;
 }
 
+/* 1 when url is one a client gave the message ch is sending. */
+static int client_url(const struct og_channel *ch, const char *url)
+{
+    if (!tl_send || tl_send_ch != ch || !url)
+        return 0;
+    for (size_t i = 0; tl_send->attachments && i < tl_send->n_attachments; i++)
+        if (tl_send->attachments[i].url && strcmp(tl_send->attachments[i].url, url) == 0)
+            return 1;
+    return 0;
+}
+
 static og_err svc_http(void *host, const struct og_http_call *call, struct og_http_result *res)
 {
     struct og_channel *ch = host;
+    if (ch && client_url(ch, call->url)) {
+        struct og_fetch_policy p = og_channel_fetch_policy(ch);
+        og_err e = og_http_client_fetch(call, &p, res);
+        if (e == OG_ERR_FORBIDDEN || e == OG_ERR_INVALID)
+            og_log_write(OG_LOG_INFO, ch->scope, "attachment not fetched: %s", res->errbuf);
+        return e;
+    }
     og_err e = og_http_client_call(call, res);
     if (e != OG_OK && ch && og_log_level >= OG_LOG_DEBUG) {
         /* Only scheme://host: paths and queries may carry tokens (Telegram
@@ -102,9 +125,19 @@ static og_err note_emit(og_err e)
     return e;
 }
 
+/* Counts one item of the request being handled against ch->max_items. */
+static og_err count_item(const struct og_channel *ch)
+{
+    if (tl_req && ch && ch->max_items > 0 && ++tl_items > ch->max_items)
+        return note_emit(OG_ERR_TOO_LARGE);
+    return OG_OK;
+}
+
 static og_err svc_emit_message(void *host, const struct og_inbound *m)
 {
     struct og_channel *ch = host;
+    if (count_item(ch) != OG_OK)
+        return OG_ERR_TOO_LARGE;
     if (!m || m->struct_size < offsetof(struct og_inbound, raw_len) + sizeof m->raw_len ||
         !m->dedup_key || !m->from.external_id || (unsigned)m->kind >= OG_KIND__LAST)
         return note_emit(OG_ERR_INVALID);
@@ -116,6 +149,8 @@ static og_err svc_emit_message(void *host, const struct og_inbound *m)
 static og_err svc_emit_status(void *host, const struct og_status_update *s)
 {
     struct og_channel *ch = host;
+    if (count_item(ch) != OG_OK)
+        return OG_ERR_TOO_LARGE;
     if (!s || !s->dedup_key || (unsigned)s->status >= OG_STATUS__LAST ||
         (!s->provider_message_id && !s->thread_id))
         return note_emit(OG_ERR_INVALID);
@@ -236,7 +271,40 @@ void og_channel_destroy(struct og_channel *ch)
     free(ch->conf);
     free(ch->id);
     free(ch->routing);
+    og_channel_set_fetch_allow(ch, NULL, 0);
     free(ch);
+}
+
+void og_channel_set_fetch_allow(struct og_channel *ch, const char *const *hosts, size_t n)
+{
+    for (char **h = ch->fetch_allow; h && *h; h++)
+        free(*h);
+    free(ch->fetch_allow);
+    ch->fetch_allow = NULL;
+    if (n == 0)
+        return;
+    ch->fetch_allow = og_calloc(n + 1, sizeof *ch->fetch_allow);
+    for (size_t i = 0; i < n; i++)
+        ch->fetch_allow[i] = og_strdup(hosts[i]);
+}
+
+struct og_fetch_policy og_channel_fetch_policy(const struct og_channel *ch)
+{
+    struct og_fetch_policy p = {.allow_hosts = (const char *const *)ch->fetch_allow};
+    return p;
+}
+
+og_err og_channel_send(struct og_channel *ch, const struct og_outbound *msg,
+                       struct og_send_result *res)
+{
+    const struct og_outbound *saved = tl_send;
+    const struct og_channel *saved_ch = tl_send_ch;
+    tl_send = msg;
+    tl_send_ch = ch;
+    og_err e = ch->plugin->desc->send(ch->inst, msg, res);
+    tl_send = saved;
+    tl_send_ch = saved_ch;
+    return e;
 }
 
 og_err og_channel_handle_http(struct og_channel *ch, struct og_http_req *req,
@@ -248,9 +316,12 @@ og_err og_channel_handle_http(struct og_channel *ch, struct og_http_req *req,
         return OG_ERR_NOT_FOUND;
     h->channel = ch;
     struct og_req_host *saved = tl_req;
+    int saved_items = tl_items;
     tl_req = h;
+    tl_items = 0;
     og_err e = c->handle_http(ch->inst, req, resp);
     tl_req = saved;
+    tl_items = saved_items;
     if (h->emit_failed)
         return h->emit_err;
     return e;

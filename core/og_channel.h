@@ -6,6 +6,7 @@
  * recording sink instead (struct og_channel_sink). */
 #ifndef OG_CHANNEL_H
 #define OG_CHANNEL_H
+#include "og_fetch.h"
 #include "og_plugin.h"
 
 #include <omnigate/connector.h>
@@ -36,6 +37,14 @@ struct og_channel {
     struct og_channel_sink sink;
     char scope[96];                 /* "channel:<id>" for log lines */
     struct og_channel_stats stats;
+    /* owned, NULL-terminated: hosts whose client-given URLs this channel
+     * fetches even at refused addresses (og_fetch.h); NULL = none */
+    char **fetch_allow;
+    /* Items (messages and statuses) one inbound request may emit; 0 = no
+     * bound. The one past it gets OG_ERR_TOO_LARGE, and so does the request
+     * (413): a long batch must not hold an HTTP thread for seconds
+     * (http.max_messages_per_request). Those before it are stored. */
+    int max_items;
 };
 
 /* The services table every plugin instance receives. */
@@ -48,6 +57,22 @@ struct og_channel *og_channel_create(struct og_plugin *plugin, const char *id,
                                      const char *path, const struct og_channel_sink *sink,
                                      struct og_errors *errs);
 void og_channel_destroy(struct og_channel *ch);
+
+/* The channel's fetch_allow_hosts (channels[i].fetch_allow_hosts), copied. */
+void og_channel_set_fetch_allow(struct og_channel *ch, const char *const *hosts, size_t n);
+/* The policy for URLs a client gave this channel's messages (attachments):
+ * refused addresses but the channel's allowed hosts. [borrowed from ch] */
+struct og_fetch_policy og_channel_fetch_policy(const struct og_channel *ch);
+
+/* Calls the plugin's send() with msg [borrowed]. While it runs, an
+ * svc->http call from this channel whose URL is one of msg's attachment
+ * URLs is a fetch on the client's behalf: it goes through
+ * og_http_client_fetch under og_channel_fetch_policy (a refused URL answers
+ * OG_ERR_FORBIDDEN with the reason in errbuf, nothing sent). Any plugin that
+ * downloads what it was given is covered, whatever ABI minor it was built
+ * for. */
+og_err og_channel_send(struct og_channel *ch, const struct og_outbound *msg,
+                       struct og_send_result *res);
 
 /* The host side of an inbound request: how the plugin reads headers and
  * query arguments. req->host_ctx points to one of these. */

@@ -1,5 +1,6 @@
 /* og_http_client - see og_http_client.h. */
 #include "og_http_client.h"
+#include "og_fetch.h"
 #include "og_util.h"
 
 #include <curl/curl.h>
@@ -15,8 +16,14 @@
 static pthread_key_t curl_key;
 static pthread_once_t curl_key_once = PTHREAD_ONCE_INIT;
 
-static void free_handle(void *h) { curl_easy_cleanup(h); }
-static void make_key(void) { pthread_key_create(&curl_key, free_handle); }
+static void free_handle(void *h)
+{
+    curl_easy_cleanup(h);
+}
+static void make_key(void)
+{
+    pthread_key_create(&curl_key, free_handle);
+}
 
 void og_http_client_global_init(void)
 {
@@ -24,7 +31,10 @@ void og_http_client_global_init(void)
     pthread_once(&curl_key_once, make_key);
 }
 
-void og_http_client_global_cleanup(void) { curl_global_cleanup(); }
+void og_http_client_global_cleanup(void)
+{
+    curl_global_cleanup();
+}
 
 void og_http_client_thread_cleanup(void)
 {
@@ -72,7 +82,10 @@ static size_t on_header(char *p, size_t sz, size_t n, void *ud)
     return len;
 }
 
-og_err og_http_client_call(const struct og_http_call *call, struct og_http_result *res)
+/* One call on this thread's handle; with a policy, armed with its
+ * connect-time check (og_fetch.h). */
+static og_err perform(const struct og_http_call *call, const struct og_fetch_policy *policy,
+                      struct og_http_result *res)
 {
     memset(res, 0, sizeof *res);
     res->retry_after_ms = -1;
@@ -104,6 +117,11 @@ og_err og_http_client_call(const struct og_http_call *call, struct og_http_resul
     curl_easy_setopt(c, CURLOPT_ERRORBUFFER, res->errbuf);
     curl_easy_setopt(c, CURLOPT_USERAGENT, "omnigate/0.1");
     curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
+    struct og_fetch_guard guard = {0};
+    if (policy) {
+        og_fetch_guard_arm(c, &guard, policy, call->url);
+        s.limit = policy->max_bytes ? policy->max_bytes : OG_FETCH_MAX_BYTES;
+    }
     for (const char *const *h = call->headers; h && *h; h++)
         hdrs = curl_slist_append(hdrs, *h);
     if (call->n_parts) {
@@ -142,6 +160,14 @@ og_err og_http_client_call(const struct og_http_call *call, struct og_http_resul
         og_buf_free(&s.body);
         res->status = 0;
         ret = OG_ERR_RETRYABLE;
+        if (policy && guard.refused > 0 && guard.refused == guard.seen) {
+            snprintf(res->errbuf, sizeof res->errbuf, "refused: %.110s", guard.why);
+            ret = OG_ERR_FORBIDDEN; /* every address it had is one we never fetch from */
+        } else if (policy && (rc == CURLE_FILESIZE_EXCEEDED || rc == CURLE_WRITE_ERROR)) {
+            snprintf(res->errbuf, sizeof res->errbuf, "the answer is larger than %zu bytes",
+                     s.limit);
+            ret = OG_ERR_TOO_LARGE;
+        }
     } else {
         curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &res->status);
         char *ct = NULL;
@@ -156,9 +182,29 @@ og_err og_http_client_call(const struct og_http_call *call, struct og_http_resul
     curl_easy_setopt(c, CURLOPT_HTTPHEADER, NULL);
     curl_easy_setopt(c, CURLOPT_MIMEPOST, NULL);
     curl_easy_setopt(c, CURLOPT_ERRORBUFFER, NULL);
+    curl_easy_setopt(c, CURLOPT_OPENSOCKETDATA, NULL);
     curl_slist_free_all(hdrs);
     curl_mime_free(mime);
     return ret;
+}
+
+og_err og_http_client_call(const struct og_http_call *call, struct og_http_result *res)
+{
+    return perform(call, NULL, res);
+}
+
+og_err og_http_client_fetch(const struct og_http_call *call, const struct og_fetch_policy *policy,
+                            struct og_http_result *res)
+{
+    char why[192];
+    og_err e = og_url_check(call->url, policy, why, sizeof why);
+    if (e != OG_OK) {
+        memset(res, 0, sizeof *res);
+        res->retry_after_ms = -1;
+        snprintf(res->errbuf, sizeof res->errbuf, "refused: the URL %.100s", why);
+        return e == OG_ERR_INVALID ? OG_ERR_INVALID : OG_ERR_FORBIDDEN;
+    }
+    return perform(call, policy, res);
 }
 
 void og_http_result_free(struct og_http_result *res)

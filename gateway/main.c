@@ -392,8 +392,12 @@ int main(int argc, char **argv)
         snprintf(path, sizeof path, "%s.options", cc->path);
         struct og_channel *ch =
             og_channel_create(p, cc->id, cc->routing, cc->options, path, &sink, &errs);
-        if (ch)
+        if (ch) {
+            og_channel_set_fetch_allow(ch, (const char *const *)cc->fetch_allow_hosts,
+                                       cc->n_fetch_allow_hosts);
+            ch->max_items = (int)cfg.http.max_messages_per_request;
             chs[nch++] = ch;
+        }
     }
     if (errs.n) {
         for (size_t i = 0; i < errs.n; i++)

@@ -4,16 +4,16 @@
  * CSRF token compared in constant time (og_auth.c). */
 #include "og_api.h"
 #include "og_agents.h"
+#include "og_edge.h"
 #include "og_json.h"
 #include "og_log.h"
 #include "og_util.h"
 
-#include <arpa/inet.h>
-#include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/socket.h>
 
 static const struct og_route *const route_tables[] = {
     og_api_session_routes,
@@ -35,9 +35,11 @@ static int principal_from(struct og_api_ctx *ctx, struct og_principal *who,
                           struct og_agent_auth *a_)
 {
     struct og_agent_auth a = *a_;
-    const union MHD_ConnectionInfo *ci =
-        MHD_get_connection_info(ctx->conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
-    if (!og_ip_allowed(ci ? ci->client_addr : NULL, a.allowed_ips_json)) {
+    struct og_ip ip;
+    struct sockaddr_storage ss;
+    og_edge_client(ctx->conn, &ip); /* behind a trusted proxy: the client it names */
+    og_ip_to_sockaddr(&ip, &ss);
+    if (!og_ip_allowed((const struct sockaddr *)&ss, a.allowed_ips_json)) {
         og_agent_auth_free(&a);
         og_reply_err(ctx->r, OG_ERR_FORBIDDEN, "requests from your address are not allowed");
         return -1;
@@ -111,15 +113,7 @@ static int authenticate_cookie(struct og_api_ctx *ctx, struct og_principal *who,
 
 void og_api_client_ip(struct og_api_ctx *ctx, char *out, size_t outsz)
 {
-    const union MHD_ConnectionInfo *ci =
-        MHD_get_connection_info(ctx->conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
-    const struct sockaddr *sa = ci ? ci->client_addr : NULL;
-    out[0] = 0;
-    if (sa && sa->sa_family == AF_INET)
-        inet_ntop(AF_INET, &((const struct sockaddr_in *)sa)->sin_addr, out, (socklen_t)outsz);
-    else if (sa && sa->sa_family == AF_INET6)
-        inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)sa)->sin6_addr, out,
-                  (socklen_t)outsz);
+    og_edge_client_text(ctx->conn, out, outsz);
 }
 
 void og_api_set_cookie(struct og_api_ctx *ctx, const char *value, int64_t max_age_s)

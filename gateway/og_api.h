@@ -70,7 +70,8 @@ extern const struct og_route og_api_public_routes[];
  * apply to both. 0 on success with *who filled; -1 with ctx->r already set
  * (401, 403; an unknown or expired cookie is also cleared). */
 int og_api_authenticate(struct og_api_ctx *ctx, struct og_principal *who);
-/* The client's address as text ("" when unknown) into out. */
+/* The client's address as text ("" when unknown) into out: the peer's, or
+ * behind http.trusted_proxies the one they forward (og_edge.h). */
 void og_api_client_ip(struct og_api_ctx *ctx, char *out, size_t outsz);
 /* A Set-Cookie header for the session cookie: value "" clears it. Secure
  * when public_url is https. */

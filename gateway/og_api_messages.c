@@ -21,16 +21,30 @@
  *
  * Both match the text against sensitive_words.agents (core/og_outbox.h): a
  * match flags the message, or with block_agents answers 422
- * "message_blocked" with the matched terms in error.terms, nothing stored. */
+ * "message_blocked" with the matched terms in error.terms, nothing stored.
+ *
+ * Attachment URLs are fetched by some connectors (VK, e-mail re-upload what
+ * they download), so each one must pass the fetch policy of the channel
+ * (core/og_fetch.h) at once: an http(s) URL (parsed by libcurl) whose host
+ * is neither a refused address (loopback, private, link-local, multicast,
+ * reserved) nor a name resolving only to such addresses, unless the
+ * channel's fetch_allow_hosts names it. A refused URL is 400 url_refused
+ * naming the reason; the name resolutions of one request share a bound
+ * (URL_PROBE_MS), and a name that does not resolve in time is left to the
+ * fetch, which checks every address again when it connects. */
 #include "og_api.h"
+#include "og_fetch.h"
 #include "og_outbox.h"
 #include "og_util.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #define MAX_TEXT 65536
 #define MAX_ATTS 10
+/* What name resolution may cost one request, over all its attachments. */
+#define URL_PROBE_MS 2000
 
 /* Parsed body; strings borrowed from the JSON. */
 struct body {
@@ -86,24 +100,22 @@ static int parse_msg(struct og_api_ctx *ctx, struct body *b, const char *const *
         if (!json_object_is_type(atts, json_type_array) ||
             json_object_array_length(atts) > MAX_ATTS) {
             og_reply_err(ctx->r, OG_ERR_INVALID,
-                           "attachments must be an array of at most 10 objects");
+                         "attachments must be an array of at most 10 objects");
             return -1;
         }
         for (size_t i = 0; i < json_object_array_length(atts); i++) {
             json_object *a = json_object_array_get_idx(atts, i);
             struct og_outbox_att *o = &b->atts[i];
             if (!json_object_is_type(a, json_type_object)) {
-                og_reply_err(ctx->r, OG_ERR_INVALID,
-                               "attachments must be an array of objects");
+                og_reply_err(ctx->r, OG_ERR_INVALID, "attachments must be an array of objects");
                 return -1;
             }
             if (opt_str(ctx, a, "url", &o->url, "attachments[].") != 0 ||
                 opt_str(ctx, a, "name", &o->name, "attachments[].") != 0 ||
                 opt_str(ctx, a, "mime_type", &o->mime_type, "attachments[].") != 0)
                 return -1;
-            if (!o->url || (strncmp(o->url, "https://", 8) && strncmp(o->url, "http://", 7))) {
-                og_reply_err(ctx->r, OG_ERR_INVALID,
-                               "attachments[].url is required and must be http(s)://");
+            if (!o->url) {
+                og_reply_err(ctx->r, OG_ERR_INVALID, "attachments[].url is required");
                 return -1;
             }
             b->m.n_atts++;
@@ -127,6 +139,75 @@ static void blocked(struct og_api_ctx *ctx, const char *terms)
     free(extra);
 }
 
+/* The configured channel named id, or NULL. */
+static struct og_channel *channel_named(struct og_gateway *g, const char *id)
+{
+    for (size_t i = 0; id && i < g->n_channels; i++)
+        if (strcmp(g->channels[i]->id, id) == 0)
+            return g->channels[i];
+    return NULL;
+}
+
+/* Every attachment URL under ch's fetch policy (none: the default policy).
+ * 0, or -1 after answering 400. */
+static int check_urls(struct og_api_ctx *ctx, const struct og_outbox_msg *m,
+                      const struct og_channel *ch)
+{
+    struct og_fetch_policy p = {0};
+    if (ch)
+        p = og_channel_fetch_policy(ch);
+    int64_t deadline = og_mono_ms() + URL_PROBE_MS;
+    for (size_t i = 0; i < m->n_atts; i++) {
+        char why[192];
+        int64_t left = deadline - og_mono_ms();
+        og_err e = og_url_probe(m->atts[i].url, &p, left > 0 ? (long)left : 0, why, sizeof why);
+        if (e == OG_OK)
+            continue;
+        char *msg =
+            og_sprintf("attachments[%zu].url %s%s", i, e == OG_ERR_FORBIDDEN ? ": " : "", why);
+        if (e == OG_ERR_FORBIDDEN)
+            og_reply_code(ctx->r, "url_refused", msg);
+        else
+            og_reply_err(ctx->r, OG_ERR_INVALID, msg);
+        free(msg);
+        return -1;
+    }
+    return 0;
+}
+
+/* The channel of session sid (read as v sees it), or NULL. */
+static struct og_channel *session_channel(struct og_api_ctx *ctx, const struct og_viewer *v,
+                                          const char *sid, og_err *err)
+{
+    char *json = NULL;
+    *err = og_session_get(ctx->g->core, v, sid, &json);
+    if (*err != OG_OK)
+        return NULL;
+    json_object *j = json_tokener_parse(json), *c = NULL;
+    free(json);
+    struct og_channel *ch = NULL;
+    if (json_object_object_get_ex(j, "channel", &c))
+        ch = channel_named(ctx->g, json_object_get_string(c));
+    json_object_put(j);
+    return ch;
+}
+
+/* A reply's attachment URLs under its session's channel. 1, or 0 after
+ * answering. */
+static int reply_urls_ok(struct og_api_ctx *ctx, const struct og_viewer *v, const char *sid,
+                         const struct og_outbox_msg *m)
+{
+    if (!m->n_atts)
+        return 1;
+    og_err e;
+    struct og_channel *ch = session_channel(ctx, v, sid, &e);
+    if (e != OG_OK) {
+        og_reply_err(ctx->r, e, e == OG_ERR_NOT_FOUND ? "no such session" : NULL);
+        return 0;
+    }
+    return check_urls(ctx, m, ch) == 0;
+}
+
 static void reply(struct og_api_ctx *ctx)
 {
     const char *sid = ctx->params[0];
@@ -145,7 +226,7 @@ static void reply(struct og_api_ctx *ctx)
     struct body b = {.j = og_api_json_body(ctx)};
     if (!b.j)
         return;
-    if (parse_msg(ctx, &b, NULL) == 0) {
+    if (parse_msg(ctx, &b, NULL) == 0 && reply_urls_ok(ctx, &v, sid, &b.m)) {
         char *json = NULL, mid[48];
         e = og_outbox_reply(ctx->g->core, sid, &b.m, &json, mid, sizeof mid);
         if (e == OG_OK) {
@@ -183,7 +264,7 @@ static void start_session(struct og_api_ctx *ctx)
     }
     if ((cid && *cid) == (ext && *ext)) {
         og_reply_err(ctx->r, OG_ERR_INVALID,
-                       "exactly one of contact_id and external_id is required");
+                     "exactly one of contact_id and external_id is required");
         goto out;
     }
     if (cid && *cid && !og_id_valid(cid, "con_")) {
@@ -193,9 +274,11 @@ static void start_session(struct og_api_ctx *ctx)
     const char *connector = ch->plugin->desc->name;
     if (!(ch->plugin->desc->caps & OG_CAP_START_OUTBOUND)) {
         og_reply_err(ctx->r, OG_ERR_UNSUPPORTED,
-                       "conversations on this channel are started by the customer");
+                     "conversations on this channel are started by the customer");
         goto out;
     }
+    if (check_urls(ctx, &b.m, ch) != 0)
+        goto out;
     struct og_outbox_start s = {ch->id,
                                 connector,
                                 ch->routing,
@@ -206,8 +289,8 @@ static void start_session(struct og_api_ctx *ctx)
                                 (ch->plugin->desc->caps & OG_CAP_NON_REALTIME) != 0};
     char *json = NULL, sid[48];
     int created = 0, window = 0;
-    og_err e = og_outbox_start_session(ctx->g->core, &s, &b.m, &json, sid, sizeof sid,
-                                       &created, &window);
+    og_err e =
+        og_outbox_start_session(ctx->g->core, &s, &b.m, &json, sid, sizeof sid, &created, &window);
     if (e == OG_OK) {
         og_reply_json(ctx->r, 201, json);
     } else if (e == OG_ERR_FORBIDDEN) {
@@ -215,8 +298,8 @@ static void start_session(struct og_api_ctx *ctx)
         free(json);
     } else if (e == OG_ERR_CONFLICT && window) {
         og_reply_code(ctx->r, "window_closed",
-                       "the customer has not written in the last 24 hours; this platform "
-                       "only accepts template messages now");
+                      "the customer has not written in the last 24 hours; this platform "
+                      "only accepts template messages now");
     } else if (e == OG_ERR_CONFLICT) {
         char *msg = og_sprintf("the contact has an open session %s; reply to it", sid);
         og_reply_code(ctx->r, "session_open", msg);

@@ -7,24 +7,41 @@
  *
  * /hooks/{channel}[/...] hands the raw body to that channel's connector; the
  * platform gets a 2xx only when every item the connector emitted is in
- * Redis (og_channel_handle_http reports an emit failure, which wins). */
+ * Redis (og_channel_handle_http reports an emit failure, which wins).
+ *
+ * The edge (og_edge.h) sees every connection and every request first: it
+ * refuses connections past the per-address limit and the reserve, closes
+ * slow clients, refuses ambiguous framing before the body is read, and
+ * names the client behind a trusted proxy. A 413 is made readable: a body
+ * sent without waiting for "100 Continue" is read and dropped (up to
+ * DISCARD_MAX past the limit) before the answer, since closing on unread
+ * data makes the kernel reset the connection, and the client then never
+ * sees the 413. */
+#include "og_edge.h"
 #include "og_gateway.h"
 #include "og_log.h"
 #include "og_static.h"
 #include "og_util.h"
 
-#include <stdio.h>
 #include <arpa/inet.h>
 #include <netdb.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/resource.h>
 #include <time.h>
 #include <unistd.h>
+
+/* How much of a body past http.max_body_bytes is read (and dropped) so the
+ * client can read its 413; past that the connection is closed. */
+#define DISCARD_MAX (8u << 20)
 
 struct req_ctx {
     struct og_buf body;
     int too_large;
+    size_t discarded;               /* body bytes dropped after too_large */
+    struct og_edge_verdict refusal; /* status 0 = none */
     int64_t t0_us;
 };
 
@@ -80,9 +97,20 @@ static void handle_hook(struct og_gateway *g, struct MHD_Connection *conn, const
         resp.body = resp.headers = NULL;
     } else if (host.emit_failed || !resp.status) {
         int st = og_reply_status(e);
-        og_log_write(st >= 500 ? OG_LOG_WARN : OG_LOG_INFO, ch->scope, "%s %s -> %d (%s)",
-                     method, url, st, og_strerror(e));
-        og_reply_err(r, e, NULL);
+        char from[64];
+        og_edge_client_text(conn, from, sizeof from);
+        og_log_write(st >= 500 ? OG_LOG_WARN : OG_LOG_INFO, ch->scope, "%s %s from %s -> %d (%s)",
+                     method, url, from, st, og_strerror(e));
+        if (e == OG_ERR_TOO_LARGE && host.emit_failed) {
+            char *msg = og_sprintf("the request carries more than %d messages "
+                                   "(http.max_messages_per_request): the first %d were taken, "
+                                   "send the rest in further requests",
+                                   ch->max_items, ch->max_items);
+            og_reply_err(r, e, msg);
+            free(msg);
+        } else {
+            og_reply_err(r, e, NULL);
+        }
     } else {
         /* An error the plugin answered itself (e.g. VK's 403, Meta's 403). */
         r->status = resp.status;
@@ -92,8 +120,10 @@ static void handle_hook(struct og_gateway *g, struct MHD_Connection *conn, const
         r->len = resp.body ? resp.body_len : 0;
         r->headers = resp.headers;
         resp.body = resp.headers = NULL;
-        og_log_write(OG_LOG_INFO, ch->scope, "%s %s -> %d (%s)", method, url, r->status,
-                     og_strerror(e));
+        char from[64];
+        og_edge_client_text(conn, from, sizeof from);
+        og_log_write(OG_LOG_INFO, ch->scope, "%s %s from %s -> %d (%s)", method, url, from,
+                     r->status, og_strerror(e));
     }
     og_http_resp_free(&resp);
 }
@@ -114,6 +144,12 @@ static int route_of(const char *url)
 static void dispatch(struct og_gateway *g, struct MHD_Connection *conn, const char *method,
                      const char *url, struct req_ctx *rc, struct og_reply *r)
 {
+    if (rc->refusal.status) {
+        og_reply_code(r, rc->refusal.code, rc->refusal.message);
+        if (rc->refusal.status == 429 || rc->refusal.status == 503)
+            og_reply_header(r, "Retry-After", "1");
+        return;
+    }
     if (rc->too_large) {
         og_reply_err(r, OG_ERR_TOO_LARGE, "request body exceeds http.max_body_bytes");
         return;
@@ -165,32 +201,61 @@ static void dispatch(struct og_gateway *g, struct MHD_Connection *conn, const ch
     og_reply_err(r, OG_ERR_NOT_FOUND, "no such route");
 }
 
+/* The handler's first call: the headers are in. 1 when the answer goes now,
+ * before the body (the edge refused the framing or the route, or a body too
+ * large for a client that waits for 100 Continue or past DISCARD_MAX); 0 to
+ * read the body first. */
+static int begin_request(struct og_gateway *g, struct MHD_Connection *conn, const char *url,
+                         const char *method, const char *version, struct req_ctx *rc)
+{
+    size_t limit = (size_t)g->cfg->http.max_body_bytes;
+    if (og_edge_request(g->edge, conn, url, method, version, &rc->refusal) != 0)
+        return rc->refusal.now;
+    const char *cl =
+        MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
+    unsigned long long n = cl ? strtoull(cl, NULL, 10) : 0;
+    if (n <= limit)
+        return 0;
+    rc->too_large = 1;
+    const char *expect = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_EXPECT);
+    return (expect && strcasecmp(expect, "100-continue") == 0) || n - limit > DISCARD_MAX;
+}
+
+/* A piece of the body: kept, or dropped once the request is refused or too
+ * large. MHD_NO (close) once more than DISCARD_MAX was dropped. */
+static enum MHD_Result take_body(struct og_gateway *g, struct MHD_Connection *conn,
+                                 struct req_ctx *rc, const char *upload, size_t n)
+{
+    size_t limit = (size_t)g->cfg->http.max_body_bytes;
+    og_edge_body(conn, n);
+    if (!rc->too_large && !rc->refusal.status && rc->body.len + n <= limit) {
+        og_buf_append(&rc->body, upload, n);
+        return MHD_YES;
+    }
+    if (!rc->refusal.status)
+        rc->too_large = 1;
+    rc->discarded += n;
+    return rc->discarded > DISCARD_MAX ? MHD_NO : MHD_YES;
+}
+
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
-                                  const char *method, const char *version,
-                                  const char *upload, size_t *upload_size, void **con_cls)
+                                  const char *method, const char *version, const char *upload,
+                                  size_t *upload_size, void **con_cls)
 {
     struct og_gateway *g = cls;
     struct req_ctx *rc = *con_cls;
-    size_t limit = (size_t)g->cfg->http.max_body_bytes;
     if (!rc) {
         rc = og_calloc(1, sizeof *rc);
         rc->t0_us = now_us();
         *con_cls = rc;
-        const char *cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
-                                                     MHD_HTTP_HEADER_CONTENT_LENGTH);
-        if (cl && strtoull(cl, NULL, 10) > limit)
-            rc->too_large = 1; /* answered below without reading the body */
-        else
+        if (!begin_request(g, conn, url, method, version, rc))
             return MHD_YES;
-    }
-    if (*upload_size) {
-        if (!rc->too_large && rc->body.len + *upload_size <= limit)
-            og_buf_append(&rc->body, upload, *upload_size);
-        else
-            rc->too_large = 1;
+    } else if (*upload_size) {
+        enum MHD_Result more = take_body(g, conn, rc, upload, *upload_size);
         *upload_size = 0;
-        return MHD_YES;
+        return more;
     }
+    og_edge_answering(conn);
     struct og_reply r = {0};
     dispatch(g, conn, method, url, rc, &r);
     if (r.stream) { /* SSE: a callback response that lives as long as the stream */
@@ -201,14 +266,14 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         return sret;
     }
     struct MHD_Response *resp =
-        r.static_body ? MHD_create_response_from_buffer(r.len, (void *)r.static_body,
-                                                        MHD_RESPMEM_PERSISTENT)
-                      : MHD_create_response_from_buffer(r.len, r.body ? r.body : (char *)"",
-                                                        r.body ? MHD_RESPMEM_MUST_COPY
-                                                               : MHD_RESPMEM_PERSISTENT);
+        r.static_body
+            ? MHD_create_response_from_buffer(r.len, (void *)r.static_body, MHD_RESPMEM_PERSISTENT)
+            : MHD_create_response_from_buffer(r.len, r.body ? r.body : (char *)"",
+                                              r.body ? MHD_RESPMEM_MUST_COPY
+                                                     : MHD_RESPMEM_PERSISTENT);
     if (r.content_type)
         MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, r.content_type);
-    if (rc->too_large)
+    if (rc->too_large || rc->refusal.now)
         MHD_add_response_header(resp, MHD_HTTP_HEADER_CONNECTION, "close");
     for (char *line = r.headers; line && *line;) {
         char *nl = strchr(line, '\n'), *colon = strchr(line, ':');
@@ -234,7 +299,9 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
                          enum MHD_RequestTerminationCode toe)
 {
+    struct og_gateway *g = cls;
     struct req_ctx *rc = *con_cls;
+    og_edge_request_done(g->edge, conn);
     if (rc) {
         og_buf_free(&rc->body);
         free(rc);
@@ -250,9 +317,53 @@ static void mhd_log(void *cls, const char *fmt, va_list ap)
     og_log_write(OG_LOG_WARN, "http", "%s", buf);
 }
 
+/* http.max_connections 0: 4096, or more when the process may hold more
+ * descriptors, keeping 256 for Redis, outbound HTTP and the rest. */
+static unsigned connection_limit(int64_t configured)
+{
+    struct rlimit rl;
+    if (configured > 0)
+        return (unsigned)configured;
+    if (getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur <= 4096 + 256)
+        return 4096u;
+    return rl.rlim_cur == RLIM_INFINITY || rl.rlim_cur > 1000000 ? 1000000u
+                                                                 : (unsigned)rl.rlim_cur - 256;
+}
+
+/* The edge from the config's http section. NULL after logging why. */
+static struct og_edge *edge_new(const struct og_config *cfg)
+{
+    struct og_edge_conf ec = {
+        .max_connections = connection_limit(cfg->http.max_connections),
+        .reserved = (unsigned)cfg->http.reserved_connections,
+        .per_address = (unsigned)cfg->http.per_address_connections,
+        .header_timeout_ms = cfg->http.header_timeout_ms,
+        .min_body_rate = cfg->http.min_body_bytes_per_s,
+        .trusted_proxies = (const char *const *)cfg->http.trusted_proxies,
+        .n_trusted = cfg->http.n_trusted_proxies,
+        .forwarded_header =
+            cfg->http.forwarded_header && strcmp(cfg->http.forwarded_header, "forwarded") == 0
+                ? OG_FWD_FORWARDED
+                : OG_FWD_X_FORWARDED_FOR,
+        .platform_ranges = (const char *const *)cfg->http.platform_ranges,
+        .n_platforms = cfg->http.n_platform_ranges,
+    };
+    char err[256];
+    struct og_edge *e = og_edge_new(&ec, err, sizeof err);
+    if (!e)
+        og_error("%s", err);
+    else if (og_edge_start(e) != 0) {
+        og_error("http: cannot start the slow-client thread");
+        og_edge_free(e);
+        e = NULL;
+    }
+    return e;
+}
+
 int og_http_start(struct og_gateway *g, const char *host, int port, unsigned threads)
 {
-    struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
+    struct addrinfo hints = {.ai_family = AF_UNSPEC,
+                             .ai_socktype = SOCK_STREAM,
                              .ai_flags = AI_NUMERICSERV | AI_PASSIVE};
     struct addrinfo *ai = NULL;
     char ps[16];
@@ -262,21 +373,29 @@ int og_http_start(struct og_gateway *g, const char *host, int port, unsigned thr
         og_error("listen: cannot resolve '%s': %s", host, gai_strerror(rc));
         return -1;
     }
+    g->edge = edge_new(g->cfg);
+    if (!g->edge) {
+        freeaddrinfo(ai);
+        return -1;
+    }
     /* ALLOW_SUSPEND_RESUME: SSE streams suspend while they have nothing to send. */
-    unsigned flags = MHD_USE_EPOLL_INTERNAL_THREAD | MHD_USE_ERROR_LOG | MHD_USE_ITC |
-                     MHD_ALLOW_SUSPEND_RESUME;
+    unsigned flags =
+        MHD_USE_EPOLL_INTERNAL_THREAD | MHD_USE_ERROR_LOG | MHD_USE_ITC | MHD_ALLOW_SUSPEND_RESUME;
     if (ai->ai_family == AF_INET6)
         flags |= MHD_USE_IPv6;
+    /* The edge's accept policy and connection notices (og_edge.h); the 60 s
+     * inactivity timeout stays for answers being sent and idle connections. */
     g->mhd = MHD_start_daemon(
-        flags, 0, NULL, NULL, on_request, g, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
-        MHD_OPTION_SOCK_ADDR, ai->ai_addr,
-        MHD_OPTION_THREAD_POOL_SIZE, threads, MHD_OPTION_NOTIFY_COMPLETED, on_completed, g,
-        MHD_OPTION_CONNECTION_TIMEOUT, 60u, MHD_OPTION_CONNECTION_LIMIT, 4096u,
-        MHD_OPTION_LISTENING_ADDRESS_REUSE, 1u,
-        MHD_OPTION_END);
+        flags, 0, og_edge_accept, g->edge, on_request, g, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
+        MHD_OPTION_SOCK_ADDR, ai->ai_addr, MHD_OPTION_THREAD_POOL_SIZE, threads,
+        MHD_OPTION_NOTIFY_COMPLETED, on_completed, g, MHD_OPTION_NOTIFY_CONNECTION, og_edge_notify,
+        g->edge, MHD_OPTION_CONNECTION_TIMEOUT, 60u, MHD_OPTION_CONNECTION_LIMIT,
+        og_edge_max_connections(g->edge), MHD_OPTION_LISTENING_ADDRESS_REUSE, 1u, MHD_OPTION_END);
     freeaddrinfo(ai);
     if (!g->mhd) {
         og_error("listen: cannot listen on %s:%d", host, port);
+        og_edge_free(g->edge);
+        g->edge = NULL;
         return -1;
     }
     return 0;
@@ -306,4 +425,6 @@ void og_http_stop(struct og_gateway *g, int drain_ms)
     }
     MHD_stop_daemon(g->mhd);
     g->mhd = NULL;
+    og_edge_free(g->edge); /* after MHD: its last connection notices use it */
+    g->edge = NULL;
 }

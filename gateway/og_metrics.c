@@ -2,11 +2,12 @@
  * are atomics bumped on the hot path; queue depths are read from Redis at
  * scrape time (a scrape is rare, the hot path is not). The process_*
  * metrics follow the Prometheus client libraries' names, read from /proc. */
+#include "og_edge.h"
 #include "og_gateway.h"
 #include "og_outbox.h"
 #include "og_stream.h"
-#include "og_webhooks.h"
 #include "og_util.h"
+#include "og_webhooks.h"
 
 #include <dirent.h>
 #include <stdio.h>
@@ -253,5 +254,6 @@ char *og_metrics_render(struct og_gateway *g)
                               g->channels[i]->routing, n);
         }
     }
+    og_edge_metrics(g->edge, &b); /* connections, refusals, slow clients */
     return b.data;
 }

@@ -10,6 +10,7 @@
 static const struct og_reply_row rows[] = {
     {"invalid_request",    400, OG_ERR_INVALID,       "malformed input (the message names the field); nothing changed"},
     {"invalid_json",       400, OG_ERR__LAST,         "the body is not exactly one JSON object"},
+    {"url_refused",        400, OG_ERR__LAST,         "a URL omnigate would fetch points where it never fetches from (loopback, private, link-local, multicast or reserved addresses); the message says why"},
     {"invalid_signature",  401, OG_ERR_SIGNATURE,     "a platform webhook's signature is missing or wrong; nothing stored"},
     {"unauthorized",       401, OG_ERR_AUTH,          "missing or invalid credentials: bearer token, session cookie, or e-mail and password"},
     {"forbidden",          403, OG_ERR_FORBIDDEN,     "the caller's role or address may not do this"},
@@ -20,12 +21,14 @@ static const struct og_reply_row rows[] = {
     {"session_open",       409, OG_ERR__LAST,         "the contact has an open session: reply to it"},
     {"session_closed",     409, OG_ERR__LAST,         "the session is closed"},
     {"window_closed",      409, OG_ERR_WINDOW_CLOSED, "the platform's messaging window is closed"},
-    {"payload_too_large",  413, OG_ERR_TOO_LARGE,     "the body exceeds http.max_body_bytes"},
+    {"payload_too_large",  413, OG_ERR_TOO_LARGE,     "the body exceeds http.max_body_bytes, or a platform's request carries more than http.max_messages_per_request messages"},
     {"message_blocked",    422, OG_ERR__LAST,         "an agent's message has words sensitive_words.block_agents refuses (error.terms lists them); nothing was stored or sent"},
     {"rate_limited",       429, OG_ERR_RATE_LIMITED,  "too many requests; retry later"},
     {"internal_error",     500, OG_ERR_INTERNAL,      "a bug or an unexpected failure (logged)"},
     {"unsupported",        501, OG_ERR_UNSUPPORTED,   "the channel or connector cannot do this"},
+    {"not_implemented",    501, OG_ERR__LAST,         "the request uses a Transfer-Encoding other than chunked alone"},
     {"unavailable",        503, OG_ERR_UNAVAILABLE,   "storage (Redis) unreachable; platforms retry, omnigate heals by itself"},
+    {"overloaded",         503, OG_ERR__LAST,         "every connection is taken; the reserve serves health checks and platform_ranges only: retry later"},
     {NULL, 0, OG_OK, NULL},
 };
 /* clang-format on */

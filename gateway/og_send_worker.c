@@ -118,7 +118,7 @@ static void process(struct sender *s, const char *entry, const char *mid, int cl
     memset(&res, 0, sizeof res);
     res.struct_size = sizeof res;
     res.retry_after_ms = -1;
-    e = ch->plugin->desc->send(ch->inst, &it.ob, &res);
+    e = og_channel_send(ch, &it.ob, &res); /* attachment URLs: og_fetch.h */
     if (res.reply_token_consumed && it.ob.reply_token)
         og_outbox_spend_token(c, mid, it.ob.reply_token);
     const char *code = res.error_code[0] ? res.error_code : og_err_name(e);

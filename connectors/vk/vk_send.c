@@ -3,7 +3,8 @@
  *
  * One og_outbound becomes:
  *   1. for every attachment with a URL: download it (svc->http GET, no
- *      redirects), then
+ *      redirects; the host refuses private and loopback addresses, which
+ *      fails the message for good), then
  *        image: photos.getMessagesUploadServer(peer_id) -> multipart POST
  *               field "photo" -> photos.saveMessagesPhoto -> photo<owner>_<id>[_<key>]
  *        other: docs.getMessagesUploadServer(type=doc, peer_id) -> POST field
@@ -201,11 +202,16 @@ static og_err download(struct vk *vk, const char *url, struct og_http_result *hr
     struct og_http_call call = {.struct_size = sizeof call, .method = "GET", .url = url,
                                 .timeout_ms = (long)vk->conf->timeout_ms};
     memset(hr, 0, sizeof *hr);
-    vk->svc->http(vk->host, &call, hr);
+    og_err te = vk->svc->http(vk->host, &call, hr);
     if (hr->status == 200 && hr->body_len > 0)
         return OG_OK;
     og_err e;
-    if (hr->status >= 300 && hr->status < 400) {
+    if (te == OG_ERR_FORBIDDEN || te == OG_ERR_INVALID || te == OG_ERR_TOO_LARGE) {
+        /* The host will not fetch it (an address it never fetches from, not
+         * http(s), too large): no retry can change that. */
+        set_err(res, "download", hr->errbuf);
+        e = OG_ERR_PERMANENT;
+    } else if (hr->status >= 300 && hr->status < 400) {
         set_err(res, "download", "attachment URL redirects; give the final URL");
         e = OG_ERR_PERMANENT;
     } else if (hr->status == 200) {

@@ -691,6 +691,10 @@ void og_test_conn_close(struct og_test_conn *c)
 
 const struct og_connector *og_test_conn_desc(struct og_test_conn *c) { return c->plugin->desc; }
 void *og_test_conn_inst(struct og_test_conn *c) { return c->ch->inst; }
+struct og_channel *og_test_conn_channel(struct og_test_conn *c)
+{
+    return c->ch;
+}
 
 /* Values handed to the plugin stay valid for the whole request, as the ABI
  * promises for borrowed request data: each lookup gets its own copy. */

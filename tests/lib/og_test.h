@@ -133,6 +133,9 @@ char *og_test_conn_open_errors(const char *name, const char *options_json);
 void og_test_conn_close(struct og_test_conn *c);
 const struct og_connector *og_test_conn_desc(struct og_test_conn *c);
 void *og_test_conn_inst(struct og_test_conn *c);
+/* The host side of the instance (core/og_channel.h), e.g. for og_channel_send. */
+struct og_channel;
+struct og_channel *og_test_conn_channel(struct og_test_conn *c);
 
 struct og_test_http {
     int status;             /* what the host would answer */
@@ -204,4 +207,28 @@ char *og_test_signed_headers(const char *secret, const char *body, size_t len);
  * status (0 = no answer). */
 long og_test_post_signed(const struct og_test_daemon *d, const char *channel, const char *secret,
                          const char *body, size_t len);
+
+/* ------------------------------------------------ raw HTTP over loopback */
+/* For what a well-behaved client library will not send: duplicate headers,
+ * bodies trickled a byte at a time, requests from another loopback address
+ * (127.0.0.2 and the like: Linux answers the whole 127.0.0.0/8). */
+
+/* A TCP connection from src (an IPv4 address; NULL = any) to 127.0.0.1:port,
+ * blocking. The descriptor, or -1. */
+int og_test_raw_connect(const char *src, int port);
+/* Writes all of s (n bytes; n = (size_t)-1 for strlen). 0, or -1 on an error
+ * (a reset included). */
+int og_test_raw_send(int fd, const char *s, size_t n);
+/* Reads until the peer closes or timeout_ms pass, into *out [xfer] (NUL-
+ * terminated, never NULL). Returns the bytes read, or -1 when the connection
+ * was reset (out keeps what came before). */
+long og_test_raw_read(int fd, int timeout_ms, char **out);
+/* Reads one HTTP answer (headers and Content-Length of body; for a chunked,
+ * streamed answer its headers only) within timeout_ms: its status, 0 when
+ * none came whole, -1 on a reset. The body (what came of it) goes to *body
+ * [xfer] when body is not NULL. The connection stays open. */
+int og_test_raw_answer(int fd, int timeout_ms, char **body);
+/* 1 when the peer closed the connection (end of stream or a reset) within
+ * timeout_ms, discarding what it sent; 0 when it is still open. */
+int og_test_raw_closed(int fd, int timeout_ms);
 #endif
