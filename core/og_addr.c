@@ -320,7 +320,8 @@ static int node_parse(const char *s, size_t n, struct og_ip *ip)
         for (size_t i = 2; i < rest; i++)
             if (close[i] < '0' || close[i] > '9')
                 return -1;
-        return og_ip_parse(s + 1, (size_t)(close - s - 1), ip) == 0 && !og_ip_is_v4(ip) ? 0 : -1;
+        size_t in = (size_t)(close - s - 1); /* brackets hold an IPv6 text only */
+        return memchr(s + 1, ':', in) && og_ip_parse(s + 1, in, ip) == 0 ? 0 : -1;
     }
     const char *colon = memchr(s, ':', n);
     if (colon && !memchr(colon + 1, ':', n - (size_t)(colon + 1 - s))) {

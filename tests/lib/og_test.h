@@ -178,7 +178,8 @@ struct og_test_daemon {
  * starts with '{', the whole "redis" object as that JSON text), channels =
  * channels_json (a JSON array text), plus extra_json: more top-level members
  * as text, e.g. "\"http\":{\"max_body_bytes\":2048}", or NULL), starts
- * build/bin/omnigate on it and waits until /readyz answers 200 (or 10 s).
+ * build/bin/omnigate (or $OG_TEST_OMNIGATE) on it and waits until /readyz
+ * answers 200 (or 10 s).
  * Returns 0 on success; on failure prints the daemon's log. */
 int og_test_daemon_start(struct og_test_daemon *d, const char *redis_url,
                          const char *channels_json, const char *extra_json);
