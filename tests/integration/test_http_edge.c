@@ -475,7 +475,7 @@ int main(void)
     } else {
         CHECK(0);
     }
-    og_test_daemon_stop(&a);
+    CHECK_INT(og_test_daemon_stop(&a), 0); /* a clean exit: no crash, no leak under ASan */
     og_test_daemon_free(&a);
 
     struct og_test_daemon b;
@@ -493,7 +493,7 @@ int main(void)
     } else {
         CHECK(0);
     }
-    og_test_daemon_stop(&b);
+    CHECK_INT(og_test_daemon_stop(&b), 0);
     og_test_daemon_free(&b);
     free(chs);
     og_fake_stop(sink);

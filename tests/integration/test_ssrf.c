@@ -360,7 +360,7 @@ int main(void)
         og_fake_base(vkapi), og_fake_base(vkapi));
     if (og_test_daemon_start(&d, rs.url, chs, NULL) == 0) {
         test_api();
-        og_test_daemon_stop(&d);
+        CHECK_INT(og_test_daemon_stop(&d), 0);
     } else {
         CHECK(0);
     }
