@@ -346,7 +346,11 @@ static og_err fetch_attachment(struct email *em, const struct og_attachment *a,
     if (e != OG_OK) {
         set_err(res, "attachment_fetch", "attachment download failed: %s", r.errbuf);
         svc->http_result_free(&r);
-        return OG_ERR_RETRYABLE;
+        /* The host refuses a URL it never fetches from (a private address,
+         * not http(s), too large): no retry changes that. */
+        return e == OG_ERR_FORBIDDEN || e == OG_ERR_INVALID || e == OG_ERR_TOO_LARGE
+                   ? OG_ERR_PERMANENT
+                   : OG_ERR_RETRYABLE;
     }
     if (r.status != 200) {
         set_err(res, "attachment_http", "attachment download answered HTTP %ld", r.status);

@@ -12,8 +12,8 @@
  *   - the inner service is never contacted.
  * And in the core, where the API's check cannot be: the fetch checks the
  * address it connects to (a name resolving to loopback is refused at
- * connect time, through VK's send() too), follows no redirect, and caps
- * size and time. */
+ * connect time, through VK's and the e-mail connector's send() too),
+ * follows no redirect, and caps size and time. */
 #include "og_addr.h"
 #include "og_channel.h"
 #include "og_fetch.h"
@@ -338,6 +338,36 @@ static void test_core(void)
     CHECK_INT(seen(vkapi, "/files/b.jpg"), 1);
     free(sr.provider_message_id);
     og_test_conn_close(c);
+
+#ifdef OG_TEST_EMAIL
+    /* the e-mail connector attaches what it downloads: the same rule */
+    c = og_test_conn_open("email", "{\"imap_url\":\"imaps://127.0.0.1:9\",\"username\":\"u\","
+                                   "\"password\":\"p\",\"smtp_url\":\"smtp://127.0.0.1:9\","
+                                   "\"smtp_starttls\":\"never\",\"from\":\"s@example.com\"}");
+    CHECK(c != NULL);
+    if (!c)
+        return;
+    og_fake_reset(inner);
+    snprintf(u, sizeof u, "%s/secret.pdf", og_fake_base(inner));
+    struct og_attachment pdf = {.url = u, .mime_type = "application/pdf"};
+    struct og_outbound mail = {.struct_size = sizeof mail,
+                               .message_id = "msg_ssrf2",
+                               .thread_id = "dana@example.org",
+                               .contact_external_id = "dana@example.org",
+                               .kind = OG_KIND_FILE,
+                               .text = "the file",
+                               .attachments = &pdf,
+                               .n_attachments = 1,
+                               .last_inbound_age_ms = -1};
+    memset(&sr, 0, sizeof sr);
+    sr.struct_size = sizeof sr;
+    sr.retry_after_ms = -1;
+    CHECK_INT(og_channel_send(og_test_conn_channel(c), &mail, &sr), OG_ERR_PERMANENT);
+    CHECK(strstr(sr.error_message, "refused") != NULL);
+    CHECK_INT(og_fake_count(inner), 0);
+    free(sr.provider_message_id);
+    og_test_conn_close(c);
+#endif
 }
 
 int main(void)
