@@ -19,7 +19,7 @@ extern const char og_lua_prelude[], og_lua_ingest[], og_lua_sessions[], og_lua_c
     og_lua_agents[], og_lua_auth[], og_lua_routing[], og_lua_outbox[], og_lua_outbox_reply[],
     og_lua_outbox_status[], og_lua_followups[], og_lua_webhook_admin[], og_lua_webhook_read[],
     og_lua_webhook_step[], og_lua_webhook_fetch[], og_lua_webhook_skip[], og_lua_stream[],
-    og_lua_groups[], og_lua_canned[];
+    og_lua_groups[], og_lua_canned[], og_lua_instances[];
 
 /* og_script.h's table: each enum og_lua with its name and text. */
 static const struct {
@@ -44,6 +44,7 @@ static const struct {
     [OG_LUA_STREAM] = {"stream", og_lua_stream},
     [OG_LUA_GROUPS] = {"groups", og_lua_groups},
     [OG_LUA_CANNED] = {"canned", og_lua_canned},
+    [OG_LUA_INSTANCES] = {"instances", og_lua_instances},
 };
 
 /* Group commit of ingest (og_batch.h). A batch of 32 messages keeps Redis
@@ -72,6 +73,7 @@ struct og_core *og_core_new(const struct og_core_opts *o, char *errbuf, size_t e
         return NULL;
     }
     c->tag = og_sprintf("{%s}", o->prefix && *o->prefix ? o->prefix : "og");
+    og_id_new("gw_", og_now_ms(), c->instance, sizeof c->instance);
     c->dedup_ttl_s = o->dedup_ttl_s > 0 ? o->dedup_ttl_s : 8 * 86400 + 3600;
     if (o->auth)
         c->auth = *o->auth;

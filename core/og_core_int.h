@@ -30,6 +30,10 @@ struct og_core {
     /* Sensitive words (og_sensitive.h), NULL when a list is empty: */
     struct og_sensitive *sw_customers, *sw_agents; /* owned */
     int sw_block_agents;
+    /* This process's id ("gw_..."): names its consumers and leases, so that
+     * another instance can take over its work when its heartbeat stops
+     * (og_instance.h). */
+    char instance[48];
 };
 
 /* og_auth.c: fills the fields left 0 with their defaults. */

@@ -129,6 +129,7 @@ og_err og_followups_claim(struct og_core *c, const struct og_fup_rule *const *si
     addi(&a, now);
     add(&a, iso);
     addi(&a, lease_ms);
+    add(&a, c->instance);
     addi(&a, limit);
     addi(&a, (long long)ns);
     for (size_t i = 0; i < ns; i++) {
@@ -346,6 +347,7 @@ og_err og_followups_done(struct og_core *c, const struct og_fup_job *job,
     add(&a, to);
     add(&a, subject);
     add(&a, outcome == OG_FUP_SENT ? "" : detail);
+    add(&a, c->instance);
     og_buf_free(&tj);
     redisReply *r = NULL;
     og_err e = run(c, &a, &r);

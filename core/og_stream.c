@@ -151,8 +151,12 @@ og_err og_stream_consume(struct og_stream_consumer *sc, int count, int block_ms,
     redisReply *r = NULL;
     int64_t now = og_mono_ms();
     if (sc->idle_ms > 0 && now >= sc->next_claim_ms) {
-        /* Half the idle time between takeovers: an entry waits at most 1.5 times it. */
-        sc->next_claim_ms = now + (sc->idle_ms / 2 > 100 ? sc->idle_ms / 2 : 100);
+        /* Half the idle time between takeovers (an entry waits at most 1.5
+         * times it), but at least every second: entries of a dead instance
+         * are handed back marked idle since long ago (og_instance.h) and
+         * are to be taken within a second. */
+        int64_t every = sc->idle_ms / 2 < 1000 ? sc->idle_ms / 2 : 1000;
+        sc->next_claim_ms = now + (every > 100 ? every : 100);
         if (og_redis_cmd(sc->core->redis, &r, "XAUTOCLAIM %s %s %s %lld 0-0 COUNT %d", sc->key,
                          sc->group, sc->consumer, (long long)sc->idle_ms,
                          AUTOCLAIM_COUNT) == OG_OK) {

@@ -8,6 +8,7 @@
 #include "og_config_routing.h"
 #include "og_gateway.h"
 #include "og_http_client.h"
+#include "og_instance.h"
 #include "og_log.h"
 #include "og_plugin.h"
 #include "og_routing.h"
@@ -445,7 +446,8 @@ int main(int argc, char **argv)
     long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
     unsigned threads = cfg.http.threads > 0 ? (unsigned)cfg.http.threads
                                             : (unsigned)(ncpu > 0 ? ncpu * 4 : 8);
-    og_id_new("gw_", og_now_ms(), g.instance_id, sizeof g.instance_id);
+    snprintf(g.instance_id, sizeof g.instance_id, "%s", og_core_instance(core));
+    og_instance_beat(core); /* before any claim in its name */
     if (og_workers_start(&g) != 0)
         goto out;
     workers_started = 1;
@@ -469,8 +471,14 @@ int main(int argc, char **argv)
 out:
     og_pollers_stop(pollers);
     og_http_stop(&g, 0);
-    if (workers_started)
+    if (workers_started) {
         og_workers_stop(&g);
+        struct og_reap rp;
+        if (og_instance_leave(core, &rp) == OG_OK && (rp.entries || rp.leases))
+            og_info("handed back %lld pending entr%s and %lld lease%s to the other instances",
+                    rp.entries, rp.entries == 1 ? "y" : "ies", rp.leases,
+                    rp.leases == 1 ? "" : "s");
+    }
     for (size_t i = 0; i < nch; i++)
         og_channel_destroy(chs[i]);
     free(chs);

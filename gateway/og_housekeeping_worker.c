@@ -1,9 +1,12 @@
 /* og_housekeeping_worker - the daemon's periodic upkeep, one thread: every
- * TICK_MS it trims the core's streams below what their consumer groups
- * still owe (og_stream_trim: nothing owed is removed unless a stream grows
- * past its bound, and then the loss is logged and counted). Any number of
- * instances may run it at once: each step is one atomic script. */
+ * OG_INSTANCE_BEAT_MS it renews this instance's heartbeat and takes over
+ * the work of instances whose heartbeat stopped (og_instance.h), and it
+ * trims the core's streams below what their consumer groups still owe
+ * (og_stream_trim: nothing owed is removed unless a stream grows past its
+ * bound, and then the loss is logged and counted). Any number of instances
+ * may run it at once: each step is one atomic script. */
 #include "og_gateway.h"
+#include "og_instance.h"
 #include "og_log.h"
 #include "og_stream.h"
 #include "og_thread.h"
@@ -11,7 +14,6 @@
 
 #include <stdlib.h>
 
-#define TICK_MS 1000
 /* The bounds that protect Redis when a consumer stops (about 2 GB of
  * events at typical sizes), and how long events stay for SSE clients that
  * resume with Last-Event-ID. */
@@ -28,10 +30,13 @@ static void *run(struct og_thread *t)
 {
     struct og_housekeeping *h = t->arg;
     while (og_thread_running(t)) {
+        struct og_reap rp;
+        og_instance_beat(h->g->core);
+        og_instance_reap(h->g->core, &rp);
         struct og_trim tr;
         og_stream_trim(h->g->core, OG_STREAM_EVENTS, EVENTS_MAX, EVENTS_RETAIN_MS, &tr);
         og_stream_trim(h->g->core, OG_STREAM_OUTBOX, OUTBOX_MAX, 0, &tr);
-        og_thread_nap(t, TICK_MS);
+        og_thread_nap(t, OG_INSTANCE_BEAT_MS);
     }
     return NULL;
 }

@@ -4,6 +4,7 @@
  * metrics follow the Prometheus client libraries' names, read from /proc. */
 #include "og_edge.h"
 #include "og_gateway.h"
+#include "og_instance.h"
 #include "og_outbox.h"
 #include "og_stream.h"
 #include "og_util.h"
@@ -222,6 +223,14 @@ char *og_metrics_render(struct og_gateway *g)
                   "# TYPE omnigate_stream_owed_lost_total counter\n"
                   "omnigate_stream_owed_lost_total %llu\n",
                   atomic_load(&og_stream_stats.trimmed), atomic_load(&og_stream_stats.owed_lost));
+
+    og_buf_printf(&b,
+                  "# HELP omnigate_takeover_total Work of stopped instances handed back to the "
+                  "live ones (pending stream entries, leases).\n"
+                  "# TYPE omnigate_takeover_total counter\n"
+                  "omnigate_takeover_total{kind=\"entries\"} %llu\n"
+                  "omnigate_takeover_total{kind=\"leases\"} %llu\n",
+                  atomic_load(&og_instance_stats.entries), atomic_load(&og_instance_stats.leases));
 
     /* Depths from Redis; absent when Redis is down (the scrape still works). */
     long long n = 0;

@@ -12,12 +12,13 @@
 --   closed  sid trigger now_ms now_iso nsched {rule due_ms new_id}*nsched {silent_rule}*
 --           -> {'ok', number of follow-ups created} (a trigger seen before creates none)
 --   message sid now_ms {rule after_ms}*  -> {'ok'}: re-arms the customer_silent timers
---   claim   now_ms now_iso lease_ms limit nrules {rule after_ms}*nrules {new_id}*(20 limit)
+--   claim   now_ms now_iso lease_ms inst limit nrules {rule after_ms}*nrules {new_id}*(20 limit)
+--           (inst: the claiming instance, whose leases instances.lua hands back if it dies)
 --           -> {'ok', id, attempt, rule, sid, ...} of the claimed follow-ups
 --   load    id -> {'ok', session_json, email, name, phone, opt_out, agent_name,
 --           msg_json...} | err not_found
 --   done    id attempt outcome now_ms now_iso next_due_ms next_due_iso try_json eid to
---           subject error
+--           subject error inst
 --           outcome: sent | retry | failed | suppressed  -> {'ok', 'done' | 'stale'}
 --   list    sid -> {'ok', followup_json...} (oldest first) | err not_found
 -- Every op replies {'ok', ...} or {'err', code, message} (og_script.h).
@@ -78,11 +79,11 @@ elseif op == 'message' then
   return {'ok'}
 
 elseif op == 'claim' then
-  local now_ms, now_iso, lease, limit = tonumber(ARGV[3]), ARGV[4], tonumber(ARGV[5]), ARGV[6]
-  local nrules = tonumber(ARGV[7])
+  local now_ms, now_iso, lease, inst = tonumber(ARGV[3]), ARGV[4], tonumber(ARGV[5]), ARGV[6]
+  local limit, nrules = ARGV[7], tonumber(ARGV[8])
   local after = {}
-  for i = 8, 7 + 2 * nrules, 2 do after[ARGV[i]] = tonumber(ARGV[i + 1]) end
-  local next_id = 8 + 2 * nrules
+  for i = 9, 8 + 2 * nrules, 2 do after[ARGV[i]] = tonumber(ARGV[i + 1]) end
+  local next_id = 9 + 2 * nrules
   local tk = k(P, 'timers', 'silence')
   -- Up to 20 timers per follow-up claimed (one id each, from C), so stale
   -- timers (closed sessions) cannot hold the due ones back.
@@ -116,7 +117,7 @@ elseif op == 'claim' then
     if not f[1] or f[3] == 'sent' or f[3] == 'failed' or f[3] == 'suppressed' then
       redis.call('ZREM', dk, id)
     else
-      redis.call('ZADD', dk, now_ms + lease, id)
+      lease_hold(P, inst, dk, id, now_ms + lease)
       local attempt = redis.call('HINCRBY', fk(id), 'attempts', 1)
       redis.call('HSET', fk(id), 'status', 'sending', 'claimed_ms', now_ms)
       out[#out + 1] = id; out[#out + 1] = tostring(attempt)
@@ -148,7 +149,9 @@ elseif op == 'load' then
 elseif op == 'done' then
   local id, attempt, outcome = ARGV[3], ARGV[4], ARGV[5]
   local now_iso, next_due, next_iso, try_json = ARGV[7], ARGV[8], ARGV[9], ARGV[10]
-  local eid, to, subject, err = ARGV[11], ARGV[12], ARGV[13], ARGV[14]
+  local eid, to, subject, err, inst = ARGV[11], ARGV[12], ARGV[13], ARGV[14], ARGV[15]
+  local dk = k(P, 'followups', 'due')
+  lease_drop(P, inst, dk, id)
   local f = redis.call('HMGET', fk(id), 'attempts', 'status', 'session')
   if f[1] ~= attempt or f[2] ~= 'sending' then return {'ok', 'stale'} end
   local sid = f[3]
@@ -156,7 +159,6 @@ elseif op == 'done' then
   if to ~= '' then redis.call('HSET', fk(id), 'to', to) end
   if subject ~= '' then redis.call('HSET', fk(id), 'subject', subject) end
   if err ~= '' then redis.call('HSET', fk(id), 'last_error', err) end
-  local dk = k(P, 'followups', 'due')
   if outcome == 'retry' then
     redis.call('HSET', fk(id), 'status', 'pending', 'next_attempt_at', next_iso)
     redis.call('ZADD', dk, next_due, id)

@@ -56,6 +56,9 @@
 --   P:pstatus:<ch>:<pmid>      hash  a status that came before its send's answer (1 h)
 --   P:sdedup:<ch>:<key>        string status updates seen (dedup TTL)
 --   P:timers:window            zset  sessions whose service window closes (score = ms)
+--   P:instances                set   ids of the instances that have beaten (instances.lua)
+--   P:inst:<id>                string an instance's heartbeat (expires: it is dead)
+--   P:inst:<id>:held           hash  its leases: "<zset key>\n<member>" -> lease end ms
 --   outbound messages' hashes add: dir "out", ch, att (attempts), sent_ms, pmid, lerr
 --   routing and agents (route.lua, agents.lua):
 --   P:agent:<id>               hash  agent: id, name, email, role, groups (JSON), max_chats,
@@ -196,6 +199,22 @@ local function emit(P, eid, etype, sid, now_iso, data)
     '","data":', data, '}'})
   redis.call('XADD', k(P, 'events'), '*',
     'id', eid, 'type', etype, 'session', sid or '', 'event', ev)
+end
+
+-- Leases in due zsets (follow-ups, webhook queues): a claim moves the
+-- member's score to the lease's end, and records it under the claiming
+-- instance (inst, '' for none), so that instances.lua can hand the lease
+-- back at once when that instance dies; the step that settles the claim
+-- forgets it.
+local function lease_hold(P, inst, zkey, member, until_ms)
+  redis.call('ZADD', zkey, until_ms, member)
+  if inst ~= '' then
+    redis.call('HSET', k(P, 'inst', inst, 'held'), zkey .. '\n' .. member, until_ms)
+  end
+end
+
+local function lease_drop(P, inst, zkey, member)
+  if inst ~= '' then redis.call('HDEL', k(P, 'inst', inst, 'held'), zkey .. '\n' .. member) end
 end
 
 -- Moves a session between status indexes.
