@@ -79,20 +79,34 @@ static int goal_body(struct og_api_ctx *ctx, json_object *j, const char **event,
     return 0;
 }
 
+/* 1 when the body is the JSON literal null (with white space around it):
+ * the strict parser takes only objects, arrays and scalars it can return. */
+static int json_space(char c)
+{
+    return c == ' ' || c == '\t' || c == '\r' || c == '\n';
+}
+static int body_is_null(const char *b, size_t n)
+{
+    size_t i = 0, e = n;
+    while (i < e && json_space(b[i]))
+        i++;
+    while (e > i && json_space(b[e - 1]))
+        e--;
+    return e - i == 4 && memcmp(b + i, "null", 4) == 0;
+}
+
 static void put_goal(struct og_api_ctx *ctx)
 {
     if (!channel_known(ctx))
         return;
-    struct og_json_error jerr;
-    json_object *j = og_json_parse_strict(ctx->body, ctx->len, OG_JSON_UTF8, &jerr);
-    if (!j && jerr.what) {
-        og_reply_code(ctx->r, "invalid_json", "the body must be a JSON object or null");
-        return;
-    }
-    if (j && !json_object_is_type(j, json_type_object)) {
-        json_object_put(j);
-        og_reply_code(ctx->r, "invalid_json", "the body must be a JSON object or null");
-        return;
+    json_object *j = NULL;
+    if (!body_is_null(ctx->body, ctx->len)) {
+        j = og_json_parse_strict(ctx->body, ctx->len, OG_JSON_UTF8, NULL);
+        if (!json_object_is_type(j, json_type_object)) {
+            json_object_put(j);
+            og_reply_code(ctx->r, "invalid_json", "the body must be a JSON object or null");
+            return;
+        }
     }
     const char *event = NULL;
     int64_t days = 0;

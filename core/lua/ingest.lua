@@ -108,6 +108,7 @@ local function ingest(a)
 
   -- session
   local created, reopened, activated = false, false, false
+  local goal_tl -- the timeline's goal entry of a reopen (goal_reopen)
   local skey
   if not sid then
     sid = new_sid
@@ -128,7 +129,7 @@ local function ingest(a)
       redis.call('HDEL', skey, 'agent_id', 'closed_at', 'close_reason', 'first_reply_at')
       redis.call('HSET', skey, 'success_codes', '[]', 'reopened_at', now_iso, 'routing', routing)
       redis.call('ZADD', k(P, 'queue', routing), now_ms, sid)
-      goal_reopen(P, sid, s, now_iso, tl_contact(cid, sender_name))
+      goal_tl = goal_reopen(P, sid, s)
       reopened = true
     elseif st == 'awaiting' then
       set_status(P, sid, st, 'active')
@@ -192,6 +193,7 @@ local function ingest(a)
   elseif reopened then
     emit(P, next_eid(), 'session.reopened', sid, now_iso, '{"session":' .. sj .. '}')
     tl_add(P, sid, now_iso, 'reopened', tl_contact(cid, sender_name))
+    if goal_tl then tl_add(P, sid, now_iso, 'goal', tl_contact(cid, sender_name), goal_tl) end
   elseif activated then
     emit(P, next_eid(), 'session.status_changed', sid, now_iso,
       '{"session":' .. sj .. ',"from":"awaiting","to":"active"}')

@@ -124,10 +124,12 @@ elseif op == 'start' then
     set_status(P, sid, s.status, st)
     redis.call('HDEL', skey, 'closed_at', 'close_reason', 'first_reply_at', 'agent_id')
     redis.call('HSET', skey, 'success_codes', '[]', 'reopened_at', now_iso)
+    local goal_tl = goal_reopen(P, sid, s)
     emit(P, eid_n(ARGV[14], 1), 'session.reopened', sid, now_iso,
       '{"session":' .. session_json(P, sid) .. '}')
-    tl_add(P, sid, now_iso, 'reopened', tl_by(P, agent ~= '' and agent or 'admin'))
-    goal_reopen(P, sid, s, now_iso, tl_by(P, agent ~= '' and agent or 'admin'))
+    local by = tl_by(P, agent ~= '' and agent or 'admin')
+    tl_add(P, sid, now_iso, 'reopened', by)
+    if goal_tl then tl_add(P, sid, now_iso, 'goal', by, goal_tl) end
   else
     sid = ARGV[8]
     skey = k(P, 'ses', sid)

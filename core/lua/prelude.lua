@@ -439,22 +439,23 @@ end
 -- A closed session is reopened: an achieved goal stays achieved while the
 -- channel's goal is the one it was measured against; any other
 -- measurement (not achieved, or the goal changed since) starts again from
--- the agent's next reply, against the channel's goal then.
-local function goal_reopen(P, sid, s, now_iso, by)
-  if not goal_measured(s) then return end
-  if s.g_st == 'achieved' then
-    local g = goal_of(P, s.channel)
-    if g and g.ev == s.g_ev and tostring(g.days) == s.g_days then return end
+-- the agent's next reply, against the channel's goal then. Called before
+-- the reopen's events are rendered (so they show the goal as it is now);
+-- returns the fields of the timeline's "goal" entry, for the caller to
+-- write after its "reopened" one, or nil when the goal did not change.
+local function goal_reopen(P, sid, s)
+  if not goal_measured(s) then return nil end
+  local g = goal_of(P, s.channel)
+  if s.g_st == 'achieved' and g and g.ev == s.g_ev and tostring(g.days) == s.g_days then
+    return nil
   end
   local was = s.g_st
   redis.call('HSET', k(P, 'ses', sid), 'g_new', '1')
   s.g_new = '1'
   redis.call('ZREM', k(P, 'timers', 'goal'), sid)
   redis.call('SREM', k(P, 'con', s.contact_id or '', 'goals'), sid)
-  if was ~= 'none' or goal_of(P, s.channel) then
-    local g = goal_of(P, s.channel)
-    tl_add(P, sid, now_iso, 'goal', by, table.concat({'"status":"', goal_status(P, s),
-      '","event":', js(g and g.ev), ',"window_days":', g and tostring(g.days) or 'null',
-      ',"reason":"reopened","previous":"', was, '"'}))
-  end
+  if was == 'none' and not g then return nil end
+  return table.concat({'"status":"', goal_status(P, s), '","event":', js(g and g.ev),
+    ',"window_days":', g and tostring(g.days) or 'null', ',"reason":"reopened","previous":"',
+    was, '"'})
 end

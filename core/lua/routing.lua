@@ -435,13 +435,14 @@ elseif op == 'reopen' then
   redis.call('HDEL', skey, 'agent_id', 'closed_at', 'close_reason', 'first_reply_at')
   redis.call('HSET', skey, 'success_codes', '[]', 'reopened_at', now_iso)
   redis.call('ZREM', k(P, 'timers', 'archive'), sid)
-  goal_reopen(P, sid, s, now_iso, tl_by(P, ARGV[9]))
+  local goal_tl = goal_reopen(P, sid, s)
   enqueue(sid, s, 'new')
   local sj = sjson(sid)
   emit(P, eid(), 'session.reopened', sid, now_iso, '{"session":' .. sj .. '}')
   emit(P, eid(), 'session.status_changed', sid, now_iso,
     '{"session":' .. sj .. ',"from":' .. q(s.status) .. ',"to":"new"}')
   tl_add(P, sid, now_iso, 'reopened', tl_by(P, ARGV[9]))
+  if goal_tl then tl_add(P, sid, now_iso, 'goal', tl_by(P, ARGV[9]), goal_tl) end
   place(sid, s)
   return {'ok', sjson(sid)}
 

@@ -17,6 +17,9 @@
  *   - with two instances every text is stored and sent once, and every
  *     event emitted once;
  *   - {{queue.position}} on an e-mail-like channel is refused at start. */
+#include "og_core.h"
+#include "og_outbox.h"
+#include "og_script.h"
 #include "og_test.h"
 #include "og_util.h"
 
@@ -457,6 +460,49 @@ static void test_email_position(void)
     free(dir);
 }
 
+/* texts.lua's claim and store as two instances would run them, one of
+ * which dies after its claim: the lease keeps the other off the text until
+ * it ends; then the other sends it, and the first one's late store finds
+ * it gone. So a text is stored once even when a claim outlives its lease. */
+static void test_lease(const char *sid)
+{
+    struct og_core *a = og_test_core_new(&rs, "og", 1), *b = og_test_core_new(&rs, "og", 1);
+    char *member = og_sprintf("%s|closing|1|", sid), now[24], lim[] = "10";
+    snprintf(now, sizeof now, "%lld", (long long)og_now_ms());
+    char *r = redis_str("ZADD {og}:timers:texts 1 '%s'", member);
+    free(r);
+    const char *claim[] = {"{og}", "claim", now, "30000", lim};
+    redisReply *ra = NULL, *rb = NULL;
+    CHECK_INT(og_script_call(a, OG_LUA_TEXTS, 5, claim, NULL, &ra, NULL, 0), OG_OK);
+    CHECK_INT(ra ? ra->elements : 0, 1 + 9);
+    CHECK_INT(og_script_call(b, OG_LUA_TEXTS, 5, claim, NULL, &rb, NULL, 0), OG_OK);
+    CHECK_INT(rb ? rb->elements : 0, 1); /* leased to a */
+    freeReplyObject(rb);
+    r = redis_str("ZADD {og}:timers:texts 1 '%s'", member); /* the lease ends */
+    free(r);
+    CHECK_INT(og_script_call(b, OG_LUA_TEXTS, 5, claim, NULL, &rb, NULL, 0), OG_OK);
+    CHECK_INT(rb ? rb->elements : 0, 1 + 9);
+    char iso[32];
+    og_time_rfc3339(og_now_ms(), iso);
+    struct og_outbox_msg m = {.text = "Bye again"};
+    char *tail = og_outbox_render_tail(&m, iso, NULL), mid_a[48], mid_b[48];
+    og_id_new("msg_", og_now_ms(), mid_b, sizeof mid_b);
+    og_id_new("msg_", og_now_ms(), mid_a, sizeof mid_a);
+    int before = texts_in_redis(sid, "closing");
+    const char *store_b[] = {"{og}", "store", member, mid_b, iso, tail};
+    const char *store_a[] = {"{og}", "store", member, mid_a, iso, tail};
+    redisReply *sb = NULL, *sa = NULL;
+    CHECK_INT(og_script_call(b, OG_LUA_TEXTS, 6, store_b, NULL, &sb, NULL, 0), OG_OK);
+    CHECK_INT(og_script_call(a, OG_LUA_TEXTS, 6, store_a, NULL, &sa, NULL, 0), OG_OK);
+    CHECK_STR(sb && sb->elements > 1 ? sb->element[1]->str : "", "sent");
+    CHECK_STR(sa && sa->elements > 1 ? sa->element[1]->str : "", "gone");
+    CHECK_INT(texts_in_redis(sid, "closing"), before + 1);
+    freeReplyObject(ra), freeReplyObject(rb), freeReplyObject(sa), freeReplyObject(sb);
+    free(tail), free(member);
+    og_core_free(a);
+    og_core_free(b);
+}
+
 int main(void)
 {
     if (og_test_redis_start(&rs) != 0)
@@ -498,6 +544,7 @@ int main(void)
 
     CHECK_INT(og_test_daemon_stop(&da), 0);
     CHECK_INT(og_test_daemon_stop(&db), 0);
+    test_lease(s2);
     og_test_daemon_free(&da);
     og_test_daemon_free(&db);
     og_fake_stop(plat);
