@@ -661,6 +661,19 @@ static const struct og_cfg_row channel_rows[] = {
      .help = "hosts whose attachment URLs are fetched even at private or loopback addresses "
              "(omnigate refuses those otherwise)",
      .expect = "must be host names or addresses"},
+    {.name = "texts",
+     .type = OG_CFG_OBJECT,
+     .offset = offsetof(struct og_config_channel, texts),
+     .children = og_cfg_texts_rows,
+     .check = og_cfg_texts_done,
+     .help = "automatic texts sent to the customer as system messages (templates: "
+             "{{contact.name}}, {{agent.name}}, ...)"},
+    {.name = "goal",
+     .type = OG_CFG_OBJECT,
+     .offset = offsetof(struct og_config_channel, goal),
+     .children = og_cfg_goal_rows,
+     .help = "the channel's chat goal (PUT /api/v1/channels/{id}/goal sets it when the file "
+             "does not)"},
     {0},
 };
 

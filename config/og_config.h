@@ -22,15 +22,30 @@ struct og_errors;
 struct og_webhook_sub; /* core/og_webhooks.h */
 struct og_config_routing;
 
+/* channels[].texts: automatic texts (core/og_texts.h), templates; NULL = not sent. */
+struct og_config_texts {
+    char *greeting, *queue, *assigned, *closing;
+    int64_t timeout_after_s;    /* customer_timeout.after_s; 0 = no prompt */
+    char *timeout_text;         /* customer_timeout.text */
+    int64_t auto_close_after_s; /* auto_close.after_s; 0 = never */
+};
+/* channels[].goal: the channel's chat goal (core/og_goals.h). */
+struct og_config_goal {
+    char *event;         /* NULL = the file sets none */
+    int64_t window_days; /* 1, 3, 7, 15 or 30 */
+};
+
 struct og_config_channel {
-    char *id;                /* required; [a-z0-9_-]{1,64}, unique */
-    char *connector;         /* required; connector name */
-    char *routing;           /* default "default" */
-    json_object *options;    /* owned reference (json_object_put); may be NULL */
-    char path[48];           /* "channels[2]" for error messages */
-    double rate_limit_per_s; /* sends per second; 0 = the connector's default_rate_per_s */
+    char *id;                 /* required; [a-z0-9_-]{1,64}, unique */
+    char *connector;          /* required; connector name */
+    char *routing;            /* default "default" */
+    json_object *options;     /* owned reference (json_object_put); may be NULL */
+    char path[48];            /* "channels[2]" for error messages */
+    double rate_limit_per_s;  /* sends per second; 0 = the connector's default_rate_per_s */
     char **fetch_allow_hosts; /* hosts fetched even at private addresses (core/og_fetch.h) */
     size_t n_fetch_allow_hosts;
+    struct og_config_texts texts;
+    struct og_config_goal goal;
 };
 
 /* "smtp" and "followups" (config/og_config_followups.c). */
@@ -86,13 +101,13 @@ struct og_config {
         size_t n_platform_ranges;
     } http;
     struct {
-        char *url;         /* "embedded" (default), "redis://host:port[/db]", "unix:///path" */
-        char *prefix;      /* key prefix and hash tag, default "og"; [A-Za-z0-9_.-]{1,32} */
-        char *password;    /* default NULL */
-        int64_t pool_size; /* connections, default 16, 1..256 */
-        char *server;      /* embedded only: redis-server binary, default "redis-server" */
-        char *durability;  /* fsync (default) | replicated | relaxed */
-        int64_t wait_replicas;   /* replicated: replicas a write must reach, default 1 */
+        char *url;             /* "embedded" (default), "redis://host:port[/db]", "unix:///path" */
+        char *prefix;          /* key prefix and hash tag, default "og"; [A-Za-z0-9_.-]{1,32} */
+        char *password;        /* default NULL */
+        int64_t pool_size;     /* connections, default 16, 1..256 */
+        char *server;          /* embedded only: redis-server binary, default "redis-server" */
+        char *durability;      /* fsync (default) | replicated | relaxed */
+        int64_t wait_replicas; /* replicated: replicas a write must reach, default 1 */
         int64_t wait_timeout_ms; /* replicated: WAIT's timeout, default 1000 */
     } redis;
     struct {
@@ -134,6 +149,13 @@ void og_config_free(struct og_config *cfg);
 /* A section with its defaults, and its release. [xfer] */
 struct og_config_followups *og_config_followups_new(void);
 void og_config_followups_free(struct og_config_followups *f);
+/* The channels' automatic texts and goals as og_core_opts takes them (one
+ * of each per channel, in order; strings borrowed from cfg). Returns the
+ * count; both arrays [xfer] (free). */
+struct og_texts_conf; /* core/og_texts.h */
+struct og_goal_seed;  /* core/og_goals.h */
+size_t og_config_channel_ops(const struct og_config *cfg, struct og_texts_conf **texts,
+                             struct og_goal_seed **goals);
 /* Splits cfg->listen into host and port. 0 on success. */
 int og_config_listen_split(const char *listen, char *host, size_t hostsz, int *port);
 /* Every key of the file with its type, default and meaning, from the table

@@ -110,15 +110,17 @@ struct og_cfg_row {
 
 /* The top-level table (og_config.c) and the sections' tables. */
 extern const struct og_cfg_row og_cfg_top_rows[];
-extern const struct og_cfg_row og_cfg_send_rows[];     /* og_config_send.c */
-extern const struct og_cfg_row og_cfg_webhook_rows[];  /* og_config_webhooks.c */
-extern const struct og_cfg_row og_cfg_dispatch_rows[]; /* og_config_webhooks.c */
-extern const struct og_cfg_row og_cfg_smtp_rows[];     /* og_config_followups.c */
-extern const struct og_cfg_row og_cfg_followup_rows[]; /* og_config_followups.c */
-extern const struct og_cfg_row og_cfg_policy_rows[];   /* og_config_routing.c */
-extern const struct og_cfg_row og_cfg_agent_rows[];    /* og_config_routing.c */
-extern const struct og_cfg_row og_cfg_sessions_rows[]; /* og_config_routing.c */
+extern const struct og_cfg_row og_cfg_send_rows[];      /* og_config_send.c */
+extern const struct og_cfg_row og_cfg_webhook_rows[];   /* og_config_webhooks.c */
+extern const struct og_cfg_row og_cfg_dispatch_rows[];  /* og_config_webhooks.c */
+extern const struct og_cfg_row og_cfg_smtp_rows[];      /* og_config_followups.c */
+extern const struct og_cfg_row og_cfg_followup_rows[];  /* og_config_followups.c */
+extern const struct og_cfg_row og_cfg_policy_rows[];    /* og_config_routing.c */
+extern const struct og_cfg_row og_cfg_agent_rows[];     /* og_config_routing.c */
+extern const struct og_cfg_row og_cfg_sessions_rows[];  /* og_config_routing.c */
 extern const struct og_cfg_row og_cfg_sensitive_rows[]; /* og_config_sensitive.c */
+extern const struct og_cfg_row og_cfg_texts_rows[];     /* og_config_texts.c */
+extern const struct og_cfg_row og_cfg_goal_rows[];      /* og_config_texts.c */
 
 /* ------------------------------------------------------------ the engine */
 
@@ -167,7 +169,7 @@ void og_cfg_replace(char **dst, const char *s);
 
 /* The sections' hooks that the top-level rows name. */
 og_cfg_check og_cfg_webhook_take, og_cfg_agent_take, og_cfg_smtp_seen, og_cfg_followup_done,
-    og_cfg_policy_done, og_cfg_sensitive_done;
+    og_cfg_policy_done, og_cfg_sensitive_done, og_cfg_texts_done;
 void og_cfg_webhook_release(void *elem);
 void og_cfg_agent_release(void *elem);
 

@@ -3,11 +3,13 @@
 #include "og_auth.h"
 #include "og_batch.h"
 #include "og_core_int.h"
+#include "og_goals.h"
 #include "og_log.h"
 #include "og_model.h"
 #include "og_outbox.h"
 #include "og_routing.h"
 #include "og_sensitive.h"
+#include "og_texts.h"
 #include "og_util.h"
 
 #include <json-c/json.h>
@@ -19,7 +21,7 @@ extern const char og_lua_prelude[], og_lua_ingest[], og_lua_sessions[], og_lua_c
     og_lua_agents[], og_lua_auth[], og_lua_routing[], og_lua_outbox[], og_lua_outbox_reply[],
     og_lua_outbox_status[], og_lua_followups[], og_lua_webhook_admin[], og_lua_webhook_read[],
     og_lua_webhook_step[], og_lua_webhook_fetch[], og_lua_webhook_skip[], og_lua_stream[],
-    og_lua_groups[], og_lua_canned[], og_lua_instances[];
+    og_lua_groups[], og_lua_canned[], og_lua_texts[], og_lua_goals[], og_lua_instances[];
 
 /* og_script.h's table: each enum og_lua with its name and text. */
 static const struct {
@@ -45,6 +47,8 @@ static const struct {
     [OG_LUA_GROUPS] = {"groups", og_lua_groups},
     [OG_LUA_CANNED] = {"canned", og_lua_canned},
     [OG_LUA_INSTANCES] = {"instances", og_lua_instances},
+    [OG_LUA_TEXTS] = {"texts", og_lua_texts},
+    [OG_LUA_GOALS] = {"goals", og_lua_goals},
 };
 
 /* Group commit of ingest (og_batch.h). A batch of 32 messages keeps Redis
@@ -55,8 +59,8 @@ enum { INGEST_BATCH_MAX = 32, INGEST_BATCHES_INFLIGHT = 2 };
 
 static struct og_redis *pool_new(struct og_core *c, char *errbuf, size_t errlen)
 {
-    struct og_redis_opts ro = {.url = c->redis_url, .password = c->redis_password,
-                               .pool_size = c->pool_size};
+    struct og_redis_opts ro = {
+        .url = c->redis_url, .password = c->redis_password, .pool_size = c->pool_size};
     return og_redis_new(&ro, errbuf, errlen);
 }
 
@@ -83,14 +87,17 @@ struct og_core *og_core_new(const struct og_core_opts *o, char *errbuf, size_t e
         c->sw_agents = og_sensitive_new(o->sensitive->agents, o->sensitive->n_agents);
         c->sw_block_agents = o->sensitive->block_agents;
     }
+    c->texts = og_texts_new(o->texts, o->n_texts);
+    c->goals_sync_json = og_goals_sync_json(o->goals, o->n_goals);
+    c->goal_day_ms = o->goal_day_ms > 0 ? o->goal_day_ms : 86400000;
     for (int i = 0; i < OG_LUA__LAST; i++) {
         char *src = og_sprintf("%s\n%s", og_lua_prelude, lua_src[i].body);
         c->lua[i] = og_script_new(lua_src[i].name, src);
         free(src);
     }
     const char *head[] = {c->tag};
-    c->ingest_batch = og_batch_new(c->lua[OG_LUA_INGEST], 1, head, INGEST_BATCH_MAX,
-                                   INGEST_BATCHES_INFLIGHT);
+    c->ingest_batch =
+        og_batch_new(c->lua[OG_LUA_INGEST], 1, head, INGEST_BATCH_MAX, INGEST_BATCHES_INFLIGHT);
     if (o->wait_replicas > 0)
         og_batch_set_wait(c->ingest_batch, o->wait_replicas,
                           o->wait_timeout_ms > 0 ? o->wait_timeout_ms : 1000);
@@ -108,6 +115,8 @@ void og_core_free(struct og_core *c)
     og_routing_free(c->routing);
     og_sensitive_free(c->sw_customers);
     og_sensitive_free(c->sw_agents);
+    og_texts_free(c->texts);
+    free(c->goals_sync_json);
     free(c->redis_url);
     free(c->redis_password);
     free(c->tag);
@@ -130,7 +139,10 @@ og_err og_core_retarget(struct og_core *c, const char *url, char *errbuf, size_t
     return OG_OK;
 }
 
-int og_core_ping(struct og_core *c) { return og_redis_ping(c->redis); }
+int og_core_ping(struct og_core *c)
+{
+    return og_redis_ping(c->redis);
+}
 
 /* One CONFIG GET value into out; 0, or -1 (CONFIG renamed away, or down). */
 static int config_get(struct og_core *c, const char *name, char *out, size_t outlen, og_err *e)
@@ -194,7 +206,10 @@ int og_core_health(struct og_core *c, char *why, size_t whylen)
     return og_redis_health(c->redis, key, why, whylen);
 }
 
-const struct og_core_stats *og_core_stats(const struct og_core *c) { return &c->stats; }
+const struct og_core_stats *og_core_stats(const struct og_core *c)
+{
+    return &c->stats;
+}
 
 unsigned long long og_core_ingest_batches(struct og_core *c)
 {
@@ -206,8 +221,8 @@ og_err og_core_depth(struct og_core *c, enum og_depth what, const char *name, lo
     redisReply *r = NULL;
     og_err e = what == OG_DEPTH_EVENTS   ? og_redis_cmd(c->redis, &r, "XLEN " OG_KEY_EVENTS, c->tag)
                : what == OG_DEPTH_OUTBOX ? og_redis_cmd(c->redis, &r, "XLEN " OG_KEY_OUTBOX, c->tag)
-                                         : og_redis_cmd(c->redis, &r, "ZCARD " OG_KEY_QUEUE,
-                                                        c->tag, name ? name : "default");
+                                         : og_redis_cmd(c->redis, &r, "ZCARD " OG_KEY_QUEUE, c->tag,
+                                                        name ? name : "default");
     if (e != OG_OK)
         return e;
     *n = r->type == REDIS_REPLY_INTEGER ? r->integer : 0;
@@ -237,8 +252,8 @@ static void render_tail(struct og_buf *b, const struct og_inbound *m, const char
     }
     og_buf_puts(b, "],\"location\":");
     if (m->location) {
-        og_buf_printf(b, "{\"latitude\":%.7f,\"longitude\":%.7f,\"name\":",
-                      m->location->latitude, m->location->longitude);
+        og_buf_printf(b, "{\"latitude\":%.7f,\"longitude\":%.7f,\"name\":", m->location->latitude,
+                      m->location->longitude);
         og_buf_json_str(b, m->location->name);
         og_buf_puts(b, ",\"address\":");
         og_buf_json_str(b, m->location->address);
@@ -247,13 +262,11 @@ static void render_tail(struct og_buf *b, const struct og_inbound *m, const char
         og_buf_puts(b, "null");
     }
     og_buf_puts(b, ",\"provider_message_id\":");
-    og_buf_json_str(b, m->provider_message_id && *m->provider_message_id
-                           ? m->provider_message_id
-                           : NULL);
+    og_buf_json_str(b, m->provider_message_id && *m->provider_message_id ? m->provider_message_id
+                                                                         : NULL);
     og_buf_puts(b, ",\"reply_to_provider_id\":");
-    og_buf_json_str(b, m->reply_to_provider_id && *m->reply_to_provider_id
-                           ? m->reply_to_provider_id
-                           : NULL);
+    og_buf_json_str(b, m->reply_to_provider_id && *m->reply_to_provider_id ? m->reply_to_provider_id
+                                                                           : NULL);
     og_buf_printf(b, ",\"created_at\":\"%s\"", now_iso);
 }
 
@@ -399,8 +412,7 @@ static og_err sink_message(void *ud, struct og_channel *ch, const struct og_inbo
     if (e == OG_OK)
         atomic_fetch_add(res.duplicate ? &ch->stats.duplicates : &ch->stats.received, 1);
     if (e == OG_OK && !res.duplicate)
-        og_log_write(OG_LOG_DEBUG, ch->scope, "stored %s in %s", res.message_id,
-                     res.session_id);
+        og_log_write(OG_LOG_DEBUG, ch->scope, "stored %s in %s", res.message_id, res.session_id);
     return e;
 }
 
@@ -434,8 +446,7 @@ og_err og_core_state_get(struct og_core *c, const char *channel, const char *key
     return e;
 }
 
-og_err og_core_state_set(struct og_core *c, const char *channel, const char *key,
-                         const char *val)
+og_err og_core_state_set(struct og_core *c, const char *channel, const char *key, const char *val)
 {
     redisReply *r;
     og_err e = og_redis_cmd(c->redis, &r, "HSET " OG_KEY_STATE " %s %s", c->tag, channel, key,

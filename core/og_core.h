@@ -26,23 +26,32 @@
 #include <stdint.h>
 
 struct og_core;
-struct og_routing_opts; /* og_routing.h */
-struct og_auth_opts;    /* og_auth.h */
+struct og_routing_opts;   /* og_routing.h */
+struct og_auth_opts;      /* og_auth.h */
 struct og_sensitive_opts; /* og_sensitive.h */
+struct og_texts_conf;     /* og_texts.h */
+struct og_goal_seed;      /* og_goals.h */
 
 struct og_core_opts {
-    const char *redis_url;                  /* redis://host:port[/db] or unix:///path */
-    const char *redis_password;             /* NULL = none */
-    int pool_size;                          /* connections shared by all threads */
-    const char *prefix;                     /* "og" -> keys "{og}:..." */
-    int64_t dedup_ttl_s;                    /* default 8 days + 1 hour */
-    const struct og_routing_opts *routing;  /* NULL: the implicit default policy */
-    const struct og_auth_opts *auth;        /* NULL: og_auth.h's defaults */
+    const char *redis_url;                 /* redis://host:port[/db] or unix:///path */
+    const char *redis_password;            /* NULL = none */
+    int pool_size;                         /* connections shared by all threads */
+    const char *prefix;                    /* "og" -> keys "{og}:..." */
+    int64_t dedup_ttl_s;                   /* default 8 days + 1 hour */
+    const struct og_routing_opts *routing; /* NULL: the implicit default policy */
+    const struct og_auth_opts *auth;       /* NULL: og_auth.h's defaults */
     /* redis.durability "replicated": ingest is acknowledged only once this
      * many replicas have it (WAIT); 0 = no WAIT. */
     int wait_replicas;
     int wait_timeout_ms;
     const struct og_sensitive_opts *sensitive; /* NULL: no sensitive words */
+    /* The channels' automatic texts (og_texts.h) and the goals the config
+     * sets (og_goals.h: one per configured channel); copied. */
+    const struct og_texts_conf *texts;
+    size_t n_texts;
+    const struct og_goal_seed *goals;
+    size_t n_goals;
+    int64_t goal_day_ms; /* a goal window's day; 0 = 86400000 (OMNIGATE_TEST_DAY_S) */
 };
 
 /* [xfer, og_core_free]; NULL and errbuf on bad options. Connects lazily:
@@ -82,8 +91,8 @@ og_err og_core_depth(struct og_core *c, enum og_depth what, const char *name, lo
 
 /* The outcome of storing one inbound message. Ids are NUL-terminated. */
 struct og_ingest_result {
-    int duplicate;               /* 1: already stored, nothing written */
-    int session_created;         /* 1: new session, 2: reopened */
+    int duplicate;       /* 1: already stored, nothing written */
+    int session_created; /* 1: new session, 2: reopened */
     char session_id[48];
     char message_id[48];
 };
@@ -95,6 +104,5 @@ struct og_channel_sink og_core_sink(struct og_core *c);
 
 /* Connector state (polling offsets). *val [xfer] or NULL when unset. */
 og_err og_core_state_get(struct og_core *c, const char *channel, const char *key, char **val);
-og_err og_core_state_set(struct og_core *c, const char *channel, const char *key,
-                         const char *val);
+og_err og_core_state_set(struct og_core *c, const char *channel, const char *key, const char *val);
 #endif

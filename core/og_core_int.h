@@ -11,10 +11,12 @@
 #include "og_redis.h"
 #include "og_script.h"
 
+#include <stdatomic.h>
 #include <stdint.h>
 
 struct og_routing;   /* og_routing.c */
 struct og_sensitive; /* og_sensitive.h */
+struct og_texts;     /* og_texts.h */
 
 struct og_core {
     struct og_redis *redis;           /* owned: the shared pool */
@@ -30,6 +32,10 @@ struct og_core {
     /* Sensitive words (og_sensitive.h), NULL when a list is empty: */
     struct og_sensitive *sw_customers, *sw_agents; /* owned */
     int sw_block_agents;
+    struct og_texts *texts; /* owned: the channels' automatic texts (og_texts.h) */
+    char *goals_sync_json;  /* owned: the config's goals for goals.lua's sync (og_goals.h) */
+    atomic_int goals_synced;
+    int64_t goal_day_ms; /* a goal window's day: 86400000, or OMNIGATE_TEST_DAY_S's */
     /* This process's id ("gw_..."): names its consumers and leases, so that
      * another instance can take over its work when its heartbeat stops
      * (og_instance.h). */

@@ -41,10 +41,7 @@ static const char *kind_of(const struct og_outbox_msg *m)
     return "file";
 }
 
-/* The message JSON's middle part; provider_message_id comes first so the
- * sent script finds its placeholder before any user text. terms: the
- * sensitive words the text has (a JSON array), or NULL. */
-static char *render_tail(const struct og_outbox_msg *m, const char *now_iso, const char *terms)
+char *og_outbox_render_tail(const struct og_outbox_msg *m, const char *now_iso, const char *terms)
 {
     struct og_buf b = {0};
     og_buf_printf(&b, "\"provider_message_id\":null,\"kind\":\"%s\",\"text\":", kind_of(m));
@@ -104,11 +101,24 @@ og_err og_outbox_reply(struct og_core *c, const char *sid, const struct og_outbo
     og_id_new("msg_", now, mid, midsz);
     og_id_new("evt_", now, eid, sizeof eid);
     og_id_new("evt_", now, feid, sizeof feid);
-    char *tail = render_tail(m, now_iso, terms), *sender = render_sender(m);
-    const char *argv[] = {
-        c->tag, "reply", sid, mid, now_s, now_iso, tail, sender, eid, terms ? terms : "", feid};
+    char *tail = og_outbox_render_tail(m, now_iso, terms), *sender = render_sender(m);
+    char day[24];
+    snprintf(day, sizeof day, "%lld", (long long)c->goal_day_ms);
+    const char *argv[] = {c->tag,
+                          "reply",
+                          sid,
+                          mid,
+                          now_s,
+                          now_iso,
+                          tail,
+                          sender,
+                          eid,
+                          terms ? terms : "",
+                          feid,
+                          day,
+                          m->sender_id && *m->sender_id ? m->sender_id : "admin"};
     redisReply *r = NULL;
-    e = og_script_call(c, OG_LUA_OUTBOX_REPLY, 11, argv, NULL, &r, NULL, 0);
+    e = og_script_call(c, OG_LUA_OUTBOX_REPLY, 13, argv, NULL, &r, NULL, 0);
     free(tail), free(sender), free(terms);
     if (e != OG_OK)
         return e;
@@ -123,8 +133,8 @@ og_err og_outbox_reply(struct og_core *c, const char *sid, const struct og_outbo
 }
 
 og_err og_outbox_start_session(struct og_core *c, const struct og_outbox_start *s,
-                               const struct og_outbox_msg *m, char **json, char *sid,
-                               size_t sidsz, int *created, int *window)
+                               const struct og_outbox_msg *m, char **json, char *sid, size_t sidsz,
+                               int *created, int *window)
 {
     *json = NULL;
     *created = *window = 0;
@@ -133,15 +143,16 @@ og_err og_outbox_start_session(struct og_core *c, const struct og_outbox_start *
     if (e != OG_OK)
         return e;
     int64_t now = og_now_ms();
-    char now_iso[32], now_s[24], eid[48], feid[48], mid[48], wms[24];
+    char now_iso[32], now_s[24], eid[48], feid[48], mid[48], wms[24], day[24];
     og_time_rfc3339(now, now_iso);
     snprintf(now_s, sizeof now_s, "%lld", (long long)now);
     snprintf(wms, sizeof wms, "%lld", (long long)s->window_ms);
+    snprintf(day, sizeof day, "%lld", (long long)c->goal_day_ms);
     og_id_new("ses_", now, sid, sidsz);
     og_id_new("msg_", now, mid, sizeof mid);
     og_id_new("evt_", now, eid, sizeof eid);
     og_id_new("evt_", now, feid, sizeof feid);
-    char *tail = render_tail(m, now_iso, terms), *sender = render_sender(m);
+    char *tail = og_outbox_render_tail(m, now_iso, terms), *sender = render_sender(m);
     const char *argv[] = {c->tag,
                           "start",
                           s->channel,
@@ -160,10 +171,11 @@ og_err og_outbox_start_session(struct og_core *c, const struct og_outbox_start *
                           wms,
                           s->non_realtime ? "1" : "0",
                           terms ? terms : "",
-                          feid};
+                          feid,
+                          day};
     redisReply *r = NULL;
     char why[64];
-    e = og_script_call(c, OG_LUA_OUTBOX_REPLY, 19, argv, NULL, &r, why, sizeof why);
+    e = og_script_call(c, OG_LUA_OUTBOX_REPLY, 20, argv, NULL, &r, why, sizeof why);
     free(tail), free(sender), free(terms);
     if (e == OG_ERR_CONFLICT) {
         snprintf(sid, sidsz, "%s", why); /* the open session */
@@ -181,8 +193,7 @@ og_err og_outbox_start_session(struct og_core *c, const struct og_outbox_start *
         char *sj = NULL;
         struct og_viewer admin = {.role = OG_ROLE_ADMIN, .agent_id = ""};
         og_session_get(c, &admin, sid, &sj);
-        *json = og_sprintf("{\"session\":%s,\"message\":%s}", sj ? sj : "null",
-                           r->element[1]->str);
+        *json = og_sprintf("{\"session\":%s,\"message\":%s}", sj ? sj : "null", r->element[1]->str);
         free(sj);
         atomic_fetch_add(&og_outbox_stats.replies, 1);
     } else {
@@ -347,8 +358,8 @@ og_err og_outbox_spend_token(struct og_core *c, const char *mid, const char *tok
     return step(c, 4, argv, NULL);
 }
 
-og_err og_outbox_rate(struct og_core *c, const char *channel, double per_s,
-                      int64_t pause_until_ms, int64_t *wait_ms)
+og_err og_outbox_rate(struct og_core *c, const char *channel, double per_s, int64_t pause_until_ms,
+                      int64_t *wait_ms)
 {
     char interval[32], now_s[24], pause[24] = "";
     snprintf(interval, sizeof interval, "%.3f", per_s > 0 ? 1000.0 / per_s : 0.0);
@@ -405,9 +416,18 @@ og_err og_outbox_status(void *core, struct og_channel *ch, const struct og_statu
     char *err = s->status == OG_STATUS_FAILED ? error_json(s->error_code, s->error_message)
                                               : og_strdup("null");
     const int by_id = s->provider_message_id && *s->provider_message_id;
-    const char *argv[] = {c->tag, ch->id, s->dedup_key, by_id ? s->provider_message_id : "",
-                          by_id || !s->thread_id ? "" : s->thread_id, wm, names[s->status],
-                          err, now_s, now_iso, eid, ttl};
+    const char *argv[] = {c->tag,
+                          ch->id,
+                          s->dedup_key,
+                          by_id ? s->provider_message_id : "",
+                          by_id || !s->thread_id ? "" : s->thread_id,
+                          wm,
+                          names[s->status],
+                          err,
+                          now_s,
+                          now_iso,
+                          eid,
+                          ttl};
     redisReply *r = NULL;
     og_err e = og_script_call(c, OG_LUA_OUTBOX_STATUS, 12, argv, NULL, &r, NULL, 0);
     free(err);
@@ -420,7 +440,9 @@ og_err og_outbox_status(void *core, struct og_channel *ch, const struct og_statu
     } else if (v && v->type == REDIS_REPLY_STRING && strcmp(v->str, "unknown") == 0) {
         atomic_fetch_add(&og_outbox_stats.status_unknown, 1);
         og_log_write(OG_LOG_DEBUG, ch->scope, "status %s for unknown message %s", names[s->status],
-                     by_id ? s->provider_message_id : s->thread_id ? s->thread_id : "?");
+                     by_id          ? s->provider_message_id
+                     : s->thread_id ? s->thread_id
+                                    : "?");
     }
     freeReplyObject(r);
     return OG_OK;

@@ -25,16 +25,16 @@
 #include <json-c/json.h>
 #include <stdatomic.h>
 
-struct og_outbox_att {             /* all [borrowed] */
+struct og_outbox_att { /* all [borrowed] */
     const char *url, *name, *mime_type;
 };
 
 /* What an agent sends. Every pointer [borrowed] for the call. */
 struct og_outbox_msg {
-    const char *text;              /* NULL or "" = none (then attachments) */
+    const char *text; /* NULL or "" = none (then attachments) */
     const struct og_outbox_att *atts;
     size_t n_atts;
-    const char *sender_id;         /* agent id, or "admin" for the admin token */
+    const char *sender_id; /* agent id, or "admin" for the admin token */
 };
 
 /* Stores and queues a reply in session sid. *json [xfer] is the message as
@@ -50,11 +50,11 @@ og_err og_outbox_reply(struct og_core *c, const char *sid, const struct og_outbo
 /* A conversation an agent starts on a channel with a known contact. */
 struct og_outbox_start {
     const char *channel, *connector, *routing;
-    const char *contact_id;        /* or NULL and external_id */
+    const char *contact_id; /* or NULL and external_id */
     const char *external_id;
-    const char *agent_id;          /* "" for admins: the session has no agent */
-    int64_t window_ms;             /* the connector's messaging_window_ms */
-    int non_realtime;              /* the connector has OG_CAP_NON_REALTIME */
+    const char *agent_id; /* "" for admins: the session has no agent */
+    int64_t window_ms;    /* the connector's messaging_window_ms */
+    int non_realtime;     /* the connector has OG_CAP_NON_REALTIME */
 };
 /* *json [xfer] {"session":..,"message":..}; sid gets the session id;
  * *created 1 new, 2 reopened. OG_ERR_NOT_FOUND: no such contact on the
@@ -62,17 +62,17 @@ struct og_outbox_start {
  * or the platform's window is closed (*window = 1). Sensitive words as for
  * og_outbox_reply (OG_ERR_FORBIDDEN with the terms in *json: blocked). */
 og_err og_outbox_start_session(struct og_core *c, const struct og_outbox_start *s,
-                               const struct og_outbox_msg *m, char **json, char *sid,
-                               size_t sidsz, int *created, int *window);
+                               const struct og_outbox_msg *m, char **json, char *sid, size_t sidsz,
+                               int *created, int *window);
 
 /* One queued message, loaded for sending. ob points into the item. */
 struct og_outbox_item {
-    char *channel;                 /* owned */
-    int attempts;                  /* this one included */
-    struct og_outbound ob;         /* strings borrowed from j and the fields below */
-    json_object *j;                /* owned: the message JSON */
+    char *channel;                    /* owned */
+    int attempts;                     /* this one included */
+    struct og_outbound ob;            /* strings borrowed from j and the fields below */
+    json_object *j;                   /* owned: the message JSON */
     char *thread, *ext, *reply_token; /* owned */
-    struct og_attachment *atts;    /* owned array */
+    struct og_attachment *atts;       /* owned array */
 };
 /* Loads mid and counts an attempt. OG_ERR_NOT_FOUND when it is gone or no
  * longer pending (ack the entry and move on). busy_ms > 0 (for entries taken
@@ -96,12 +96,19 @@ og_err og_outbox_spend_token(struct og_core *c, const char *mid, const char *tok
 /* Channel rate limit shared by all instances: *wait_ms 0 when a send may
  * start now (the slot is taken), else how long to wait. pause_until_ms > 0
  * instead records a platform's Retry-After for the whole channel. */
-og_err og_outbox_rate(struct og_core *c, const char *channel, double per_s,
-                      int64_t pause_until_ms, int64_t *wait_ms);
+og_err og_outbox_rate(struct og_core *c, const char *channel, double per_s, int64_t pause_until_ms,
+                      int64_t *wait_ms);
 /* Moves due retries back into the stream; *moved how many. */
 og_err og_outbox_pump(struct og_core *c, int limit, int *moved);
 /* Fires due service-window timers (session.window_closed). */
 og_err og_outbox_windows(struct og_core *c, int limit, int *fired);
+
+/* core/ only: the middle of an outbound message's JSON (kind, text,
+ * attachments, created_at; provider_message_id first, so the sent step
+ * finds its placeholder before any user text; "flags" and
+ * "sensitive_terms" when terms, a JSON array, is not NULL), as
+ * outbox_reply.lua and texts.lua store it. [xfer] */
+char *og_outbox_render_tail(const struct og_outbox_msg *m, const char *now_iso, const char *terms);
 
 /* The core sink's status callback (og_core_sink): applies one platform
  * status. Unknown provider ids are acknowledged (OG_OK) and counted. */

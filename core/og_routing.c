@@ -3,6 +3,8 @@
  * decisions themselves are made inside the script. */
 #include "og_routing.h"
 #include "og_core_int.h"
+#include "og_goals.h"
+#include "og_texts.h"
 #include "og_util.h"
 
 #include <stdio.h>
@@ -15,21 +17,21 @@
 #define TIMERS_MAX 200
 
 struct og_routing_policy {
-    char *name;                   /* owned */
-    int manual;                   /* mode "manual": agents take from the queue */
-    char **groups;                /* owned: groups named in its levels (for access checks) */
+    char *name;    /* owned */
+    int manual;    /* mode "manual": agents take from the queue */
+    char **groups; /* owned: groups named in its levels (for access checks) */
     size_t n_groups;
-    int all_agents;               /* a level has every agent (the implicit default) */
+    int all_agents; /* a level has every agent (the implicit default) */
 };
 
 struct og_routing {
-    char *policies_json;          /* owned: ARGV[7] of routing.lua */
+    char *policies_json;                /* owned: ARGV[7] of routing.lua */
     struct og_routing_policy *policies; /* owned */
     size_t n_policies;
-    char *policy_groups;          /* owned: "pol=g1,g2;pol2=*" for sessions.lua */
+    char *policy_groups; /* owned: "pol=g1,g2;pol2=*" for sessions.lua */
     int64_t archive_after_ms;
     int offline_returns_sessions;
-    char **codes;                 /* owned: the close rules */
+    char **codes; /* owned: the close rules */
     size_t n_codes;
     int multiple_codes, require_code;
 };
@@ -39,10 +41,10 @@ static json_object *compile_level(json_object *lv, const char *dflt_name,
                                   struct og_routing_policy *p)
 {
     json_object *out = json_object_new_object(), *v, *mem = json_object_new_array();
-    const char *name = json_object_object_get_ex(lv, "name", &v) ? json_object_get_string(v)
-                                                                   : dflt_name;
-    const char *method = json_object_object_get_ex(lv, "method", &v) ? json_object_get_string(v)
-                                                                       : "least_chats";
+    const char *name =
+        json_object_object_get_ex(lv, "name", &v) ? json_object_get_string(v) : dflt_name;
+    const char *method =
+        json_object_object_get_ex(lv, "method", &v) ? json_object_get_string(v) : "least_chats";
     json_object_object_add(out, "name", json_object_new_string(name));
     json_object_object_add(out, "method", json_object_new_string(method));
     if (json_object_object_get_ex(lv, "members", &v)) {
@@ -65,13 +67,12 @@ static json_object *compile_level(json_object *lv, const char *dflt_name,
     return out;
 }
 
-static json_object *compile_policy(const char *name, json_object *pj,
-                                   struct og_routing_policy *p)
+static json_object *compile_policy(const char *name, json_object *pj, struct og_routing_policy *p)
 {
     json_object *out = json_object_new_object(), *v, *levels = json_object_new_array();
     p->name = og_strdup(name);
-    const char *mode = json_object_object_get_ex(pj, "mode", &v) ? json_object_get_string(v)
-                                                                   : "auto";
+    const char *mode =
+        json_object_object_get_ex(pj, "mode", &v) ? json_object_get_string(v) : "auto";
     p->manual = strcmp(mode, "manual") == 0;
     json_object_object_add(out, "mode", json_object_new_string(mode));
     if (json_object_object_get_ex(pj, "levels", &v)) {
@@ -86,10 +87,9 @@ static json_object *compile_policy(const char *name, json_object *pj,
         json_object_object_add(out, "forwarding", compile_level(v, "forwarding", p));
     if (json_object_object_get_ex(pj, "auto_forward", &v)) {
         json_object *x;
-        int64_t after = json_object_object_get_ex(v, "after_s", &x) ? json_object_get_int64(x)
-                                                                     : 30;
-        int avoid = json_object_object_get_ex(v, "avoid_same_level", &x) &&
-                    json_object_get_boolean(x);
+        int64_t after = json_object_object_get_ex(v, "after_s", &x) ? json_object_get_int64(x) : 30;
+        int avoid =
+            json_object_object_get_ex(v, "avoid_same_level", &x) && json_object_get_boolean(x);
         json_object_object_add(out, "af_ms", json_object_new_int64(after * 1000));
         json_object_object_add(out, "af_avoid", json_object_new_boolean(avoid));
     }
@@ -186,7 +186,10 @@ void og_routing_free(struct og_routing *r)
     free(r);
 }
 
-const char *og_routing_policy_groups(struct og_core *c) { return c->routing->policy_groups; }
+const char *og_routing_policy_groups(struct og_core *c)
+{
+    return c->routing->policy_groups;
+}
 
 const char *og_routing_policy_name(struct og_core *c, size_t i)
 {
@@ -278,12 +281,13 @@ og_err og_routing_drain(struct og_core *c, const char *policy, int max, int scan
 
 og_err og_routing_fire_timers(struct og_core *c, int max, int *moved, int *archived)
 {
-    char m[16];
+    char m[16], arch[24];
     snprintf(m, sizeof m, "%d", max);
-    const char *a[] = {m};
+    snprintf(arch, sizeof arch, "%lld", (long long)c->routing->archive_after_ms);
+    const char *a[] = {m, arch};
     redisReply *rep;
     *moved = *archived = 0;
-    og_err e = call(c, "timers", 1, a, &rep, NULL, 0);
+    og_err e = call(c, "timers", 2, a, &rep, NULL, 0);
     if (e != OG_OK)
         return e;
     if (rep->elements >= 3) {
@@ -311,7 +315,9 @@ int og_routing_step(struct og_core *c, int *assigned, int *moved, int *archived)
                 more = 1;
         }
     }
+    og_goals_sync(c);
     og_routing_fire_timers(c, TIMERS_MAX, &mv, &ar);
+    og_texts_step(c, TIMERS_MAX);
     if (assigned)
         *assigned = total;
     if (moved)
@@ -387,8 +393,7 @@ static int close_ok(const struct og_routing *r, const char *reason, const char *
     if (n > 1 && !r->multiple_codes)
         return refuse(res, OG_ERR_INVALID, "success_codes: only one success code is allowed");
     if (n == 0 && r->require_code)
-        return refuse(res, OG_ERR_INVALID,
-                      "success_codes: a success code is required to close");
+        return refuse(res, OG_ERR_INVALID, "success_codes: a success code is required to close");
     return 1;
 }
 

@@ -35,8 +35,8 @@ struct og_routing_opts {
     /* The close rules (config "sessions.close"): */
     const char *const *success_codes; /* the allowed codes; none = any code */
     size_t n_success_codes;
-    int allow_multiple_codes;     /* more than one code per close */
-    int require_success_code;     /* closing needs at least one */
+    int allow_multiple_codes; /* more than one code per close */
+    int require_success_code; /* closing needs at least one */
 };
 
 /* The outcome of an operation: err OG_OK with json (the session, [xfer]) or
@@ -50,7 +50,8 @@ void og_routing_result_free(struct og_routing_result *res);
 
 /* One pass of the routing worker: drains each auto policy's queue (a
  * bounded number of assignments per policy, so one busy policy cannot
- * starve the timers) and fires due auto-forward and archive timers.
+ * starve the timers), fires the due timers (og_routing_fire_timers) and
+ * sends the due automatic texts (og_texts_step).
  * Returns 1 when a queue may still hold assignable sessions (call again at
  * once), 0 otherwise; *assigned, *moved, *archived count what it did (any
  * may be NULL). */
@@ -58,9 +59,10 @@ int og_routing_step(struct og_core *c, int *assigned, int *moved, int *archived)
 
 /* Assigns up to max waiting sessions of policy (oldest first, scanning at
  * most scan queue entries). *assigned gets the count. Manual policies: 0. */
-og_err og_routing_drain(struct og_core *c, const char *policy, int max, int scan,
-                        int *assigned);
-/* Fires up to max due auto-forward and archive timers each. */
+og_err og_routing_drain(struct og_core *c, const char *policy, int max, int scan, int *assigned);
+/* Fires up to max due timers of each kind: auto-forward, archive, the
+ * customer timeout's prompt and auto-close (og_texts.h), and goal windows
+ * that end without the goal (goal.missed, og_goals.h). */
 og_err og_routing_fire_timers(struct og_core *c, int max, int *moved, int *archived);
 
 /* v takes a queued session itself (agent_id NULL or v's own id; v must be

@@ -44,6 +44,8 @@ enum og_lua {
     OG_LUA_STREAM,        /* og_stream.c: trimming below what every group owes */
     OG_LUA_GROUPS,        /* og_groups.c: agent groups */
     OG_LUA_CANNED,        /* og_canned.c: canned responses */
+    OG_LUA_TEXTS,         /* og_texts.c: automatic texts */
+    OG_LUA_GOALS,         /* og_goals.c: chat goals */
     OG_LUA_INSTANCES,     /* og_instance.c: heartbeats, takeover of a dead instance's work */
     OG_LUA__LAST
 };

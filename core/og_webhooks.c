@@ -82,13 +82,16 @@ char *og_webhook_secret_new(void)
 int og_webhook_event_type_known(const char *t)
 {
     static const char *const types[] = {
-        "session.created",        "session.assigned", "session.transferred",
-        "session.status_changed", "session.closed",   "session.reopened",
-        "message.received",       "message.sent",     "message.delivered",
-        "message.read",           "message.failed",   "contact.created",
-        "goal.achieved",          "goal.missed",      "csat.submitted",
-        "followup.sent",          "followup.failed",  "session.window_closed",
-        "message.flagged",
+        "session.created",     "session.assigned",
+        "session.transferred", "session.status_changed",
+        "session.closed",      "session.reopened",
+        "message.received",    "message.sent",
+        "message.delivered",   "message.read",
+        "message.failed",      "contact.created",
+        "goal.achieved",       "goal.missed",
+        "csat.submitted",      "followup.sent",
+        "followup.failed",     "session.window_closed",
+        "message.flagged",     "session.timeout_prompted",
     };
     for (size_t i = 0; t && i < sizeof types / sizeof *types; i++)
         if (strcmp(t, types[i]) == 0)
@@ -528,9 +531,9 @@ og_err og_webhooks_set_disabled(struct og_core *c, const char *id, const char *r
     return admin(c, 4, argv);
 }
 
-void og_webhook_attempt_put(struct og_buf *b, const char *status, const char *eid,
-                            const char *type, int attempt, long code, int64_t latency_ms,
-                            int64_t at_ms, int64_t next_ms, const char *error)
+void og_webhook_attempt_put(struct og_buf *b, const char *status, const char *eid, const char *type,
+                            int attempt, long code, int64_t latency_ms, int64_t at_ms,
+                            int64_t next_ms, const char *error)
 {
     og_buf_printf(b, "%s\t%s\t%s\t%d\t%ld\t%lld\t%lld\t%lld\t", status, eid ? eid : "",
                   type ? type : "", attempt, code, (long long)latency_ms, (long long)at_ms,
@@ -591,8 +594,7 @@ og_err og_webhooks_deliveries(struct og_core *c, const char *id, const char *sta
                               char **json)
 {
     redisReply *r = NULL;
-    og_err e =
-        og_redis_cmd(c->redis, &r, "LRANGE %s:webhook:%s:deliveries 0 -1", c->tag, id);
+    og_err e = og_redis_cmd(c->redis, &r, "LRANGE %s:webhook:%s:deliveries 0 -1", c->tag, id);
     if (e != OG_OK)
         return e;
     struct og_buf b = {0};
@@ -664,8 +666,8 @@ static int64_t id_time_ms(const char *eid)
     return ms;
 }
 
-og_err og_webhooks_replay(struct og_core *c, const struct og_webhook_sub *s,
-                          const char *event_id, int64_t since_ms, int max, int *queued)
+og_err og_webhooks_replay(struct og_core *c, const struct og_webhook_sub *s, const char *event_id,
+                          int64_t since_ms, int max, int *queued)
 {
     *queued = 0;
     int64_t from = event_id ? id_time_ms(event_id) : since_ms;
@@ -684,8 +686,8 @@ og_err og_webhooks_replay(struct og_core *c, const struct og_webhook_sub *s,
     argv[3] = now;
     int argc = 4;
     redisReply *r = NULL;
-    og_err e = og_redis_cmd(c->redis, &r, "XRANGE %s:events %s %s COUNT %d", c->tag,
-                            start, end, event_id ? 100000 : max);
+    og_err e = og_redis_cmd(c->redis, &r, "XRANGE %s:events %s %s COUNT %d", c->tag, start, end,
+                            event_id ? 100000 : max);
     if (e != OG_OK) {
         free(argv);
         return e;

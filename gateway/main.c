@@ -7,6 +7,7 @@
 #include "og_config.h"
 #include "og_config_routing.h"
 #include "og_gateway.h"
+#include "og_goals.h"
 #include "og_http_client.h"
 #include "og_instance.h"
 #include "og_log.h"
@@ -14,6 +15,7 @@
 #include "og_routing.h"
 #include "og_sensitive.h"
 #include "og_static.h"
+#include "og_texts.h"
 #include "og_util.h"
 
 #include <signal.h>
@@ -29,22 +31,23 @@
 
 static void usage(FILE *f)
 {
-    fprintf(f, "usage: omnigate --config FILE [--check]\n"
-               "       omnigate --config FILE passwd EMAIL\n"
-               "       omnigate --config-help\n"
-               "       omnigate --connector-help NAME [--connector-dir DIR]\n"
-               "       omnigate --version\n\n"
-               "  --config FILE        the JSON configuration (see config/omnigate.example.json)\n"
-               "  --check              validate the configuration (and every channel's\n"
-               "                       connector options), print every problem, and exit\n"
-               "  --config-help        list every configuration key: type, default, meaning\n"
-               "  --connector-help N   list the options of connector N\n"
-               "  --connector-dir DIR  where connector plugins are (default: next to the binary,\n"
-               "                       ../lib/omnigate/connectors; or config connector_dir)\n"
-               "  passwd EMAIL         set the inbox password of the person with that e-mail\n"
-               "                       (created as an admin when nobody has it): read from\n"
-               "                       standard input when it is not a terminal, else asked\n"
-               "                       for twice without echo; at least %d characters\n",
+    fprintf(f,
+            "usage: omnigate --config FILE [--check]\n"
+            "       omnigate --config FILE passwd EMAIL\n"
+            "       omnigate --config-help\n"
+            "       omnigate --connector-help NAME [--connector-dir DIR]\n"
+            "       omnigate --version\n\n"
+            "  --config FILE        the JSON configuration (see config/omnigate.example.json)\n"
+            "  --check              validate the configuration (and every channel's\n"
+            "                       connector options), print every problem, and exit\n"
+            "  --config-help        list every configuration key: type, default, meaning\n"
+            "  --connector-help N   list the options of connector N\n"
+            "  --connector-dir DIR  where connector plugins are (default: next to the binary,\n"
+            "                       ../lib/omnigate/connectors; or config connector_dir)\n"
+            "  passwd EMAIL         set the inbox password of the person with that e-mail\n"
+            "                       (created as an admin when nobody has it): read from\n"
+            "                       standard input when it is not a terminal, else asked\n"
+            "                       for twice without echo; at least %d characters\n",
             OG_AUTH_PASSWORD_MIN);
 }
 
@@ -169,8 +172,10 @@ static struct og_core *passwd_core(const struct og_config *cfg, struct og_embedd
                           realpath(cfg->data_dir, abs) ? abs : cfg->data_dir);
         url = sock;
     }
-    struct og_core_opts o = {.redis_url = url, .redis_password = cfg->redis.password,
-                             .pool_size = 1, .prefix = cfg->redis.prefix};
+    struct og_core_opts o = {.redis_url = url,
+                             .redis_password = cfg->redis.password,
+                             .pool_size = 1,
+                             .prefix = cfg->redis.prefix};
     struct og_core *core = og_core_new(&o, errbuf, sizeof errbuf);
     if (core && sock && !og_core_ping(core)) {
         const char *eurl = NULL;
@@ -224,6 +229,24 @@ static int passwd_cmd(const struct og_config *cfg, const char *email)
     og_core_free(core);
     og_embedded_stop(emb);
     return rc;
+}
+
+/* OMNIGATE_TEST_DAY_S (tests only, honoured only when set): a chat goal
+ * window's day in seconds instead of 86400, so a "1 day" window passes in
+ * a test. 0 = unset. */
+static int64_t goal_day_ms(void)
+{
+    const char *s = getenv("OMNIGATE_TEST_DAY_S");
+    if (!s || !*s)
+        return 0;
+    char *end;
+    long long v = strtoll(s, &end, 10);
+    if (*end || v < 1 || v > 86400) {
+        og_warn("OMNIGATE_TEST_DAY_S=%s is not 1..86400 seconds; ignored", s);
+        return 0;
+    }
+    og_warn("OMNIGATE_TEST_DAY_S=%lld: a chat goal window's day lasts %lld s (tests only)", v, v);
+    return v * 1000;
 }
 
 /* redis.durability against an external Redis: "fsync" needs AOF (else
@@ -359,21 +382,30 @@ int main(int argc, char **argv)
             .n_agents = cfg.sensitive_words.n_agents,
             .block_agents = cfg.sensitive_words.block_agents,
         };
+        struct og_texts_conf *texts;
+        struct og_goal_seed *goals;
+        size_t n_ops = og_config_channel_ops(&cfg, &texts, &goals);
         struct og_core_opts copts = {
-            .redis_url = strcmp(cfg.redis.url, "embedded") == 0 ? "unix:///nonexistent"
-                                                                : cfg.redis.url,
+            .redis_url =
+                strcmp(cfg.redis.url, "embedded") == 0 ? "unix:///nonexistent" : cfg.redis.url,
             .redis_password = cfg.redis.password,
             .pool_size = (int)cfg.redis.pool_size,
             .prefix = cfg.redis.prefix,
             .routing = &ro,
-            .wait_replicas = strcmp(cfg.redis.durability, "replicated") == 0
-                                 ? (int)cfg.redis.wait_replicas
-                                 : 0,
+            .wait_replicas =
+                strcmp(cfg.redis.durability, "replicated") == 0 ? (int)cfg.redis.wait_replicas : 0,
             .wait_timeout_ms = (int)cfg.redis.wait_timeout_ms,
             .sensitive = &so,
+            .texts = texts,
+            .n_texts = n_ops,
+            .goals = goals,
+            .n_goals = n_ops,
+            .goal_day_ms = goal_day_ms(),
         };
         char errbuf[256];
         core = og_core_new(&copts, errbuf, sizeof errbuf);
+        free(texts);
+        free(goals);
         if (!core)
             og_errors_add(&errs, "%s", errbuf);
         else
@@ -385,7 +417,8 @@ int main(int argc, char **argv)
         if (!cc->id || !cc->connector)
             continue; /* already reported by the config loader */
         char errbuf[512], path[96];
-        struct og_plugin *p = og_plugin_registry_get(&reg, dir, cc->connector, errbuf, sizeof errbuf);
+        struct og_plugin *p =
+            og_plugin_registry_get(&reg, dir, cc->connector, errbuf, sizeof errbuf);
         if (!p) {
             og_errors_add(&errs, "%s.connector: %s", cc->path, errbuf);
             continue;
@@ -399,6 +432,11 @@ int main(int argc, char **argv)
             ch->max_items = (int)cfg.http.max_messages_per_request;
             chs[nch++] = ch;
         }
+        if ((p->desc->caps & OG_CAP_NON_REALTIME) && !og_texts_realtime_ok(cc->texts.queue))
+            og_errors_add(&errs,
+                          "%s.texts.queue: {{queue.position}} is for real-time channels "
+                          "(a position in an e-mail would be stale when read)",
+                          cc->path);
     }
     if (errs.n) {
         for (size_t i = 0; i < errs.n; i++)
@@ -444,8 +482,8 @@ int main(int argc, char **argv)
     int port = 0;
     og_config_listen_split(cfg.listen, host, sizeof host, &port);
     long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
-    unsigned threads = cfg.http.threads > 0 ? (unsigned)cfg.http.threads
-                                            : (unsigned)(ncpu > 0 ? ncpu * 4 : 8);
+    unsigned threads =
+        cfg.http.threads > 0 ? (unsigned)cfg.http.threads : (unsigned)(ncpu > 0 ? ncpu * 4 : 8);
     snprintf(g.instance_id, sizeof g.instance_id, "%s", og_core_instance(core));
     og_instance_beat(core); /* before any claim in its name */
     if (og_workers_start(&g) != 0)

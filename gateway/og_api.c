@@ -16,17 +16,9 @@
 #include <sys/socket.h>
 
 static const struct og_route *const route_tables[] = {
-    og_api_session_routes,
-    og_api_webhook_routes,
-    og_api_contact_routes,
-    og_api_agent_routes,
-    og_api_message_routes,
-    og_api_event_routes,
-    og_api_auth_routes,
-    og_api_meta_routes,
-    og_api_canned_routes,
-    og_api_group_routes,
-    og_api_flagged_routes,
+    og_api_session_routes, og_api_webhook_routes, og_api_contact_routes, og_api_agent_routes,
+    og_api_message_routes, og_api_event_routes,   og_api_auth_routes,    og_api_meta_routes,
+    og_api_canned_routes,  og_api_group_routes,   og_api_flagged_routes, og_api_goal_routes,
 };
 
 /* The agent a token or cookie belongs to, once the caller's address is
@@ -77,7 +69,10 @@ static int authenticate_agent(struct og_api_ctx *ctx, struct og_principal *who, 
     return principal_from(ctx, who, &a);
 }
 
-static int safe_method(const char *m) { return !strcmp(m, "GET") || !strcmp(m, "HEAD"); }
+static int safe_method(const char *m)
+{
+    return !strcmp(m, "GET") || !strcmp(m, "HEAD");
+}
 
 /* A browser's session cookie: the session, then the CSRF token for a
  * request that may change something. */
@@ -120,9 +115,8 @@ void og_api_set_cookie(struct og_api_ctx *ctx, const char *value, int64_t max_ag
 {
     const char *pub = ctx->g->cfg ? ctx->g->cfg->public_url : NULL;
     int secure = pub && strncasecmp(pub, "https://", 8) == 0;
-    char *c = og_sprintf("%s=%s; Path=/; HttpOnly; SameSite=Strict; Max-Age=%lld%s",
-                         OG_AUTH_COOKIE, value, (long long)(*value ? max_age_s : 0),
-                         secure ? "; Secure" : "");
+    char *c = og_sprintf("%s=%s; Path=/; HttpOnly; SameSite=Strict; Max-Age=%lld%s", OG_AUTH_COOKIE,
+                         value, (long long)(*value ? max_age_s : 0), secure ? "; Secure" : "");
     og_reply_header(ctx->r, "Set-Cookie", c);
     free(c);
 }
@@ -260,8 +254,13 @@ static int handle_public(struct og_api_ctx *ctx)
 void og_api_handle(struct og_gateway *g, struct MHD_Connection *conn, const char *method,
                    const char *url, const char *body, size_t len, struct og_reply *r)
 {
-    struct og_api_ctx ctx = {.g = g, .conn = conn, .method = method,
-                             .path = url + strlen("/api/v1"), .body = body, .len = len, .r = r};
+    struct og_api_ctx ctx = {.g = g,
+                             .conn = conn,
+                             .method = method,
+                             .path = url + strlen("/api/v1"),
+                             .body = body,
+                             .len = len,
+                             .r = r};
     if (handle_public(&ctx))
         return;
     if (og_api_authenticate(&ctx, &ctx.who) != 0)

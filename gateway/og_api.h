@@ -16,8 +16,8 @@
 /* Who is calling, as established by og_api_authenticate(). */
 struct og_principal {
     enum og_role role;
-    char agent_id[48];          /* "" for the config's admin token */
-    char **groups;              /* owned; the agent's groups */
+    char agent_id[48]; /* "" for the config's admin token */
+    char **groups;     /* owned; the agent's groups */
     size_t n_groups;
     /* A cookie session (og_auth.h) instead of a bearer token: the hex
      * SHA-256 it is stored under and its CSRF token; both "" otherwise. */
@@ -32,18 +32,18 @@ void og_principal_copy(struct og_principal *out, const struct og_principal *p);
 struct og_api_ctx {
     struct og_gateway *g;
     struct MHD_Connection *conn;
-    const char *method, *path;  /* path after /api/v1 */
-    const char *body;           /* raw request body, NUL-terminated */
+    const char *method, *path; /* path after /api/v1 */
+    const char *body;          /* raw request body, NUL-terminated */
     size_t len;
     struct og_principal who;
-    char params[4][128];        /* ":name" segments, in order, URL-decoded */
+    char params[4][128]; /* ":name" segments, in order, URL-decoded */
     struct og_reply *r;
 };
 
 struct og_route {
-    const char *method;         /* "GET", "POST", ...; NULL ends a table */
-    const char *pattern;        /* "/sessions/:id" */
-    enum og_role min_role;      /* the least role allowed to call it */
+    const char *method;    /* "GET", "POST", ...; NULL ends a table */
+    const char *pattern;   /* "/sessions/:id" */
+    enum og_role min_role; /* the least role allowed to call it */
     void (*fn)(struct og_api_ctx *ctx);
 };
 
@@ -59,6 +59,7 @@ extern const struct og_route og_api_meta_routes[];    /* og_api_meta.c */
 extern const struct og_route og_api_canned_routes[];  /* og_api_canned.c */
 extern const struct og_route og_api_group_routes[];   /* og_api_groups.c */
 extern const struct og_route og_api_flagged_routes[]; /* og_api_flagged.c */
+extern const struct og_route og_api_goal_routes[];    /* og_api_goals.c */
 /* Routes anyone may call, matched before authentication (sign-in, a
  * password link): og_api_auth.c. */
 extern const struct og_route og_api_public_routes[];
@@ -79,7 +80,7 @@ void og_api_set_cookie(struct og_api_ctx *ctx, const char *value, int64_t max_ag
 void og_principal_free(struct og_principal *who);
 
 /* Helpers for handlers. */
-const char *og_api_arg(struct og_api_ctx *ctx, const char *name);  /* query argument */
+const char *og_api_arg(struct og_api_ctx *ctx, const char *name); /* query argument */
 /* limit: 1..200, default 50; -1 after answering 400. */
 int og_api_limit(struct og_api_ctx *ctx);
 /* The body parsed as a JSON object [xfer], or NULL after answering 400. */

@@ -16,6 +16,10 @@
 -- {"err", "internal", why}.
 local P = ARGV[1]
 local NF = 29
+-- A queued session gets the queue text (og_texts.h) when it still waits
+-- this long after it was queued: the routing worker, woken by the ingest,
+-- has then tried to place it.
+local QUEUE_TEXT_GRACE_MS = 1000
 
 local function ingest(a)
   local ch, connector, routing, dedup = a[1], a[2], a[3], a[4]
@@ -104,6 +108,7 @@ local function ingest(a)
 
   -- session
   local created, reopened, activated = false, false, false
+  local goal_tl -- the timeline's goal entry of a reopen (goal_reopen)
   local skey
   if not sid then
     sid = new_sid
@@ -124,11 +129,27 @@ local function ingest(a)
       redis.call('HDEL', skey, 'agent_id', 'closed_at', 'close_reason', 'first_reply_at')
       redis.call('HSET', skey, 'success_codes', '[]', 'reopened_at', now_iso, 'routing', routing)
       redis.call('ZADD', k(P, 'queue', routing), now_ms, sid)
+      goal_tl = goal_reopen(P, sid, s)
       reopened = true
     elseif st == 'awaiting' then
       set_status(P, sid, st, 'active')
       activated = true
     end
+    -- The customer answered: no timeout prompt or auto-close (armed by the
+    -- agent's reply), and a conversation an agent started is measured now.
+    if s.idle then
+      redis.call('ZREM', k(P, 'timers', 'idle'), sid)
+      redis.call('ZREM', k(P, 'timers', 'autoclose'), sid)
+      redis.call('HDEL', skey, 'idle')
+      s.idle = nil
+    end
+    if s.g_hold then redis.call('HDEL', skey, 'g_hold'); s.g_hold = nil end
+  end
+  -- Automatic texts: the greeting for a new session; the queue text once it
+  -- has waited QUEUE_TEXT_GRACE_MS for an agent (routing had its chance).
+  if created then auto_text(P, ch, sid, 'greeting', tonumber(now_ms)) end
+  if created or reopened then
+    auto_text(P, ch, sid, 'queue', tonumber(now_ms) + QUEUE_TEXT_GRACE_MS)
   end
 
   -- message
@@ -172,6 +193,7 @@ local function ingest(a)
   elseif reopened then
     emit(P, next_eid(), 'session.reopened', sid, now_iso, '{"session":' .. sj .. '}')
     tl_add(P, sid, now_iso, 'reopened', tl_contact(cid, sender_name))
+    if goal_tl then tl_add(P, sid, now_iso, 'goal', tl_contact(cid, sender_name), goal_tl) end
   elseif activated then
     emit(P, next_eid(), 'session.status_changed', sid, now_iso,
       '{"session":' .. sj .. ',"from":"awaiting","to":"active"}')

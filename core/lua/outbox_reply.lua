@@ -2,14 +2,16 @@
 -- ARGV[1] = P, ARGV[2] = op:
 --   "reply" [3] sid, [4] mid, [5] now_ms, [6] now_iso, [7] mtail, [8] sender JSON,
 --           [9] eid, [10] sensitive terms (JSON array, '' = none), [11] their
---           event's id
+--           event's id, [12] a goal window's day in ms, [13] who sends (an agent
+--           id or 'admin')
 --           -> {'ok', message JSON, session id} | err not_found | err conflict (closed)
 --   "start" [3] channel, [4] connector, [5] routing, [6] contact id or '',
 --           [7] external id or '', [8] new sid, [9] mid, [10] now_ms, [11] now_iso,
 --           [12] mtail, [13] sender JSON, [14] eid, [15] agent id or '',
 --           [16] the connector's messaging window in ms (0 = none), [17] '1' for a
 --           non-real-time connector (e-mail-like: counts against max_nrt_chats),
---           [18] sensitive terms (JSON array, '' = none), [19] their event's id
+--           [18] sensitive terms (JSON array, '' = none), [19] their event's id,
+--           [20] a goal window's day in ms
 --           -> {'ok', message JSON, session id, '1' created | '2' reopened} |
 --              err not_found (no such contact on the channel) | err conflict
 --              (the contact has an open session: message = its id) | err
@@ -27,8 +29,21 @@ local function eid_n(base, i)
   return base:sub(1, #base - 2) .. ALPHA:sub(a, a) .. ALPHA:sub(b, b)
 end
 
+-- An agent's message waits for the customer: the channel's customer
+-- timeout (og_texts.h) prompts after its after_s unless the customer writes
+-- (ingest disarms it); a new reply starts the wait again.
+local function arm_idle(sid, s, now_ms)
+  local to = texts_of(P, s.channel).to
+  if not to then return end
+  redis.call('ZADD', k(P, 'timers', 'idle'), tonumber(now_ms) + to, sid)
+  redis.call('ZREM', k(P, 'timers', 'autoclose'), sid)
+  redis.call('HSET', k(P, 'ses', sid), 'idle', '1')
+end
+
 -- Stores the message, queues it, and updates the session; returns its JSON.
-local function store_out(sid, s, mid, now_ms, now_iso, mtail, sender, eid, terms, feid)
+-- day_ms and actor: for the chat goal an agent's reply may start.
+local function store_out(sid, s, mid, now_ms, now_iso, mtail, sender, eid, terms, feid, day_ms,
+                         actor)
   local skey = k(P, 'ses', sid)
   local mj = table.concat({'{"id":"', mid, '","session_id":"', sid, '","direction":"out",',
     mtail, ',"sender":', sender, ',"reply_to":null'})
@@ -45,6 +60,8 @@ local function store_out(sid, s, mid, now_ms, now_iso, mtail, sender, eid, terms
   if lcm and window_ms(s) > 0 and lcm + window_ms(s) > tonumber(now_ms) then
     redis.call('ZADD', k(P, 'timers', 'window'), lcm + window_ms(s), sid)
   end
+  goal_start(P, sid, s, now_ms, now_iso, tonumber(day_ms), actor)
+  arm_idle(sid, s, now_ms)
   if s.status == 'active' then
     set_status(P, sid, 'active', 'awaiting')
     emit(P, eid, 'session.status_changed', sid, now_iso,
@@ -67,7 +84,7 @@ if op == 'reply' then
     return {'err', 'conflict', 'the session is closed'}
   end
   local mj = store_out(sid, s, ARGV[4], ARGV[5], ARGV[6], ARGV[7], ARGV[8], ARGV[9], ARGV[10],
-    ARGV[11])
+    ARGV[11], ARGV[12], ARGV[13])
   return {'ok', mj, sid}
 elseif op == 'start' then
   local ch, connector, routing = ARGV[3], ARGV[4], ARGV[5]
@@ -107,9 +124,12 @@ elseif op == 'start' then
     set_status(P, sid, s.status, st)
     redis.call('HDEL', skey, 'closed_at', 'close_reason', 'first_reply_at', 'agent_id')
     redis.call('HSET', skey, 'success_codes', '[]', 'reopened_at', now_iso)
+    local goal_tl = goal_reopen(P, sid, s)
     emit(P, eid_n(ARGV[14], 1), 'session.reopened', sid, now_iso,
       '{"session":' .. session_json(P, sid) .. '}')
-    tl_add(P, sid, now_iso, 'reopened', tl_by(P, agent ~= '' and agent or 'admin'))
+    local by = tl_by(P, agent ~= '' and agent or 'admin')
+    tl_add(P, sid, now_iso, 'reopened', by)
+    if goal_tl then tl_add(P, sid, now_iso, 'goal', by, goal_tl) end
   else
     sid = ARGV[8]
     skey = k(P, 'ses', sid)
@@ -126,6 +146,9 @@ elseif op == 'start' then
     tl_add(P, sid, now_iso, 'created', tl_by(P, agent ~= '' and agent or 'admin'),
       '"channel":' .. q(ch) .. ',"origin":"agent"')
   end
+  -- The agent opened this inquiry: its goal is measured from the agent's
+  -- reply to the customer's answer, not from this first message.
+  redis.call('HSET', skey, 'g_hold', '1')
   if agent ~= '' then
     agent_attach(P, sid, agent, redis.call('HGET', skey, 'nrt') == '1', now_ms)
     redis.call('HSET', skey, 'agent_id', agent, 'assigned_at', now_iso)
@@ -134,7 +157,7 @@ elseif op == 'start' then
   end
   s = hgetall(k(P, 'ses', sid))
   local mj = store_out(sid, s, ARGV[9], now_ms, now_iso, ARGV[12], ARGV[13], ARGV[14], ARGV[18],
-    ARGV[19])
+    ARGV[19], ARGV[20], agent ~= '' and agent or 'admin')
   return {'ok', mj, sid, how}
 end
 return {'err', 'internal', 'outbox_reply.lua: unknown op ' .. tostring(op)}

@@ -82,6 +82,23 @@
 --   P:timers:archive           zset  closed session -> due ms of archiving
 --   session hashes add: group, level, level_idx, assigned_at, af_agent, queue_group,
 --                       queue_level, transferred_from, transferred_comment, archived_at
+--   automatic texts and chat goals (#19.3, #19.5; og_texts.h, og_goals.h):
+--   P:texts                    hash  channel -> its automatic texts as JSON, from the config
+--                                    ({"greeting":1,..,"to":ms,"ac":ms}; texts.lua sync)
+--   P:timers:texts             zset  "<sid>|<kind>|<ms>|<agent>" -> due ms: automatic texts
+--                                    to render and send (a claim moves the score to now +
+--                                    lease; sending ZREMs it, so one instance sends each)
+--   P:timers:idle              zset  session -> when the customer-timeout prompt is due
+--   P:timers:autoclose         zset  session -> when the prompted session closes
+--   P:timers:goal              zset  session -> when its goal window ends (goal.missed)
+--   P:goal:<ch>                hash  the channel's goal: event, days, src (config | api),
+--                                    updated_at, updated_by
+--   P:con:<id>:goals           set   the contact's sessions with an open goal window
+--   P:stats:goals:<YYYY-MM-DD> hash  per UTC day: closed|achieved|missed:ch:<ch> and
+--                                    closed|achieved|missed:agent:<id> (goal_count)
+--   session hashes add: idle ('1' waiting for the customer, '2' prompted), g_st, g_ev,
+--                       g_days, g_start, g_start_ms, g_end_ms, g_at, g_agent, g_new,
+--                       g_hold (goal_json below)
 --
 -- Cost matters here: every redis.call that writes is also appended to the
 -- AOF, and cjson.encode is the slowest string operation we use. So values
@@ -160,6 +177,46 @@ local function window_expires(s)
   return q(iso_ms(tonumber(s.last_customer_ms) + window_ms(s)))
 end
 
+-- Chat goals (og_goals.h). A channel's goal is P:goal:<ch>; a session
+-- measures one goal at a time, in its own hash:
+--   g_st     absent until an agent's reply starts a measurement, then
+--            in_process (the window is open), achieved, missed, or none (the
+--            channel had no goal at that reply)
+--   g_ev, g_days, g_start (RFC 3339), g_start_ms, g_end_ms, g_at (when
+--            achieved), g_agent (whose reply started it): the snapshot
+--   g_new    '1': a reopen made the next agent reply measure again
+--   g_hold   '1': an agent started the conversation; measuring waits for the
+--            customer's answer (ingest clears it)
+-- Until a measurement holds, the session shows the channel's current goal.
+local goal_cache = {}
+local function goal_of(P, ch)
+  local g = goal_cache[ch or '']
+  if g == nil then
+    local h = redis.call('HMGET', k(P, 'goal', ch or ''), 'event', 'days')
+    g = h[1] and {ev = h[1], days = tonumber(h[2])} or false
+    goal_cache[ch or ''] = g
+  end
+  return g
+end
+local function goal_measured(s) return s.g_st ~= nil and s.g_new ~= '1' end
+local function goal_status(P, s)
+  if goal_measured(s) then return s.g_st end
+  return goal_of(P, s.channel) and 'in_process' or 'none'
+end
+local GOAL_NONE = '{"event":null,"window_days":null,"status":"none","started_at":null,' ..
+  '"achieved_at":null}'
+local function goal_json(P, s)
+  if goal_measured(s) then
+    if s.g_st == 'none' then return GOAL_NONE end
+    return table.concat({'{"event":', js(s.g_ev), ',"window_days":', s.g_days, ',"status":"',
+      s.g_st, '","started_at":', q(s.g_start), ',"achieved_at":', q(s.g_at), '}'})
+  end
+  local g = goal_of(P, s.channel)
+  if not g then return GOAL_NONE end
+  return '{"event":' .. js(g.ev) .. ',"window_days":' .. g.days ..
+    ',"status":"in_process","started_at":null,"achieved_at":null}'
+end
+
 -- Renders a session from its hash as a table (hgetall); cj is its
 -- contact's JSON when the caller has it at hand (else it is read).
 local function session_render(P, s, cj)
@@ -177,7 +234,7 @@ local function session_render(P, s, cj)
     ',"window_expires_at":', window_expires(s),
     ',"closed_at":', q(s.closed_at), ',"close_reason":', js(s.close_reason),
     ',"success_codes":', raw_or(s.success_codes, '[]'),
-    ',"csat":', raw_or(s.csat, 'null'), ',"goal":', raw_or(s.goal, 'null'), '}'})
+    ',"csat":', raw_or(s.csat, 'null'), ',"goal":', goal_json(P, s), '}'})
 end
 
 local function session_json(P, sid)
@@ -268,6 +325,8 @@ local TL_KINDS = {
   closed = true,         -- agent (who had it), reason, success_codes
   reopened = true,       -- by the customer writing again, or a person
   archived = true,       -- the archive timer
+  auto_text = true,      -- text (greeting|queue|assigned|timeout|closing), message_id
+  goal = true,           -- status, event, window_days, via | reason: a goal's change
 }
 local function tl_add(P, sid, now_iso, kind, by, fields)
   if not TL_KINDS[kind] then error('timeline: unknown kind ' .. tostring(kind)) end
@@ -302,4 +361,120 @@ local function flag_message(P, eid, sid, mid, now_iso, sj, mj, terms)
   if redis.call('ZCARD', fk) > FLAGGED_MAX then redis.call('ZREMRANGEBYRANK', fk, 0, 0) end
   emit(P, eid, 'message.flagged', sid, now_iso,
     table.concat({'{"session":', sj, ',"message":', mj, ',"terms":', terms, '}'}))
+end
+
+-- Automatic texts (og_texts.h): a channel's, from P:texts (texts.lua's sync
+-- writes the config there), as a table {greeting=1, queue=1, assigned=1,
+-- closing=1, timeout=1, to=ms, ac=ms}; empty when it has none.
+local texts_cache = {}
+local function texts_of(P, ch)
+  local t = texts_cache[ch or '']
+  if t == nil then
+    local j = redis.call('HGET', k(P, 'texts'), ch or '')
+    t = j and cjson.decode(j) or {}
+    texts_cache[ch or ''] = t
+  end
+  return t
+end
+-- Queues the channel's automatic text of this kind, if it has one, due at
+-- due_ms; agent: the agent an "assigned" text names. og_texts_step renders
+-- and sends it then, unless the session has moved on (texts.lua).
+local function auto_text(P, ch, sid, kind, due_ms, agent)
+  if not texts_of(P, ch)[kind] then return end
+  redis.call('ZADD', k(P, 'timers', 'texts'), due_ms,
+    table.concat({sid, kind, string.format('%d', due_ms), agent or ''}, '|'))
+end
+
+-- Goal counters for statistics: per UTC day, per channel and per agent (the
+-- session's agent then, else the one whose reply started the measurement).
+-- what: closed (a close of a session with a goal), achieved, missed.
+local function goal_count(P, what, s, now_iso)
+  local key = k(P, 'stats', 'goals', now_iso:sub(1, 10))
+  redis.call('HINCRBY', key, what .. ':ch:' .. s.channel, 1)
+  local aid = (s.agent_id and s.agent_id ~= '') and s.agent_id or s.g_agent
+  if aid and aid ~= '' then redis.call('HINCRBY', key, what .. ':agent:' .. aid, 1) end
+end
+
+-- An agent's message to the customer: starts a measurement when none holds
+-- (the first reply, or the first after a reopen that measures again),
+-- unless the agent started the conversation and the customer has not
+-- answered yet. The channel's goal now is the snapshot; day_ms is a day
+-- (shorter under OMNIGATE_TEST_DAY_S). System texts never come here.
+local function goal_start(P, sid, s, now_ms, now_iso, day_ms, actor)
+  if goal_measured(s) or s.g_hold == '1' then return end
+  local aid = actor ~= 'admin' and actor or ''
+  local skey = k(P, 'ses', sid)
+  local g = goal_of(P, s.channel)
+  redis.call('HDEL', skey, 'g_new', 'g_ev', 'g_days', 'g_start', 'g_start_ms', 'g_end_ms',
+    'g_at', 'g_agent')
+  s.g_new, s.g_ev, s.g_days, s.g_start, s.g_start_ms, s.g_end_ms, s.g_at = nil
+  if not g then
+    redis.call('HSET', skey, 'g_st', 'none')
+    s.g_st = 'none'
+    return
+  end
+  local end_ms = tonumber(now_ms) + g.days * day_ms
+  s.g_st, s.g_ev, s.g_days, s.g_start = 'in_process', g.ev, tostring(g.days), now_iso
+  s.g_start_ms, s.g_end_ms = string.format('%d', tonumber(now_ms)), string.format('%d', end_ms)
+  s.g_agent = aid
+  redis.call('HSET', skey, 'g_st', s.g_st, 'g_ev', s.g_ev, 'g_days', s.g_days, 'g_start',
+    now_iso, 'g_start_ms', s.g_start_ms, 'g_end_ms', s.g_end_ms, 'g_agent', aid)
+  redis.call('ZADD', k(P, 'timers', 'goal'), end_ms, sid)
+  redis.call('SADD', k(P, 'con', s.contact_id, 'goals'), sid)
+  tl_add(P, sid, now_iso, 'goal', tl_by(P, actor), table.concat({'"status":"in_process","event":',
+    js(g.ev), ',"window_days":', s.g_days}))
+end
+
+-- 1 when the goal event name achieves the session's open window now.
+local function goal_open(s, now_ms, name)
+  return s.g_st == 'in_process' and s.g_new ~= '1' and s.g_ev == name and
+    tonumber(now_ms) <= (tonumber(s.g_end_ms or '') or 0)
+end
+
+-- The measurement ends: achieved (by the goal event, or a success code at
+-- close) or missed (the window passed). Emits goal.<status>; s is the
+-- session's hash table, kept current; by: the timeline's who; via:
+-- "event" | "success_code" | nil.
+local function goal_end(P, sid, s, status, now_iso, eid, by, via)
+  local skey = k(P, 'ses', sid)
+  if status == 'achieved' then
+    redis.call('HSET', skey, 'g_st', status, 'g_at', now_iso)
+    s.g_at = now_iso
+  else
+    redis.call('HSET', skey, 'g_st', status)
+  end
+  s.g_st = status
+  redis.call('ZREM', k(P, 'timers', 'goal'), sid)
+  redis.call('SREM', k(P, 'con', s.contact_id or '', 'goals'), sid)
+  local gj = goal_json(P, s)
+  emit(P, eid, 'goal.' .. status, sid, now_iso, table.concat({'{"session":',
+    session_render(P, s), ',"goal":', gj, ',"agent_id":', q(s.g_agent), ',"via":', q(via),
+    '}'}))
+  tl_add(P, sid, now_iso, 'goal', by, table.concat({'"status":"', status, '","event":',
+    js(s.g_ev), ',"window_days":', s.g_days, ',"via":', q(via)}))
+  goal_count(P, status, s, now_iso)
+end
+
+-- A closed session is reopened: an achieved goal stays achieved while the
+-- channel's goal is the one it was measured against; any other
+-- measurement (not achieved, or the goal changed since) starts again from
+-- the agent's next reply, against the channel's goal then. Called before
+-- the reopen's events are rendered (so they show the goal as it is now);
+-- returns the fields of the timeline's "goal" entry, for the caller to
+-- write after its "reopened" one, or nil when the goal did not change.
+local function goal_reopen(P, sid, s)
+  if not goal_measured(s) then return nil end
+  local g = goal_of(P, s.channel)
+  if s.g_st == 'achieved' and g and g.ev == s.g_ev and tostring(g.days) == s.g_days then
+    return nil
+  end
+  local was = s.g_st
+  redis.call('HSET', k(P, 'ses', sid), 'g_new', '1')
+  s.g_new = '1'
+  redis.call('ZREM', k(P, 'timers', 'goal'), sid)
+  redis.call('SREM', k(P, 'con', s.contact_id or '', 'goals'), sid)
+  if was == 'none' and not g then return nil end
+  return table.concat({'"status":"', goal_status(P, s), '","event":', js(g and g.ev),
+    ',"window_days":', g and tostring(g.days) or 'null', ',"reason":"reopened","previous":"',
+    was, '"'})
 end

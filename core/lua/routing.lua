@@ -5,7 +5,7 @@
 -- never assigned twice and an agent never goes over capacity.
 --
 -- ARGV[1] P, [2] op, [3] now_ms, [4] now_iso, [5] event id seed (evt_ + 26;
--- event ids of this call are the seed with its last two characters replaced
+-- event ids of this call are the seed with its last three characters replaced
 -- by a counter, so they stay unique and time-sorted), [6] random seed,
 -- [7] policies JSON (og_routing.c: {"name":{"mode","levels":[{"name",
 -- "method","members":["*"|"g:NAME"|"a:EMAIL"]}],"forwarding":{...}|absent,
@@ -23,9 +23,10 @@ local policies = cjson.decode(ARGV[7])
 local B32 = '0123456789ABCDEFGHJKMNPQRSTVWXYZ'
 local ecount = 0
 local function eid()
-  ecount = ecount + 1
-  local a, b = math.floor(ecount / 32) % 32, ecount % 32
-  return seed:sub(1, -3) .. B32:sub(a + 1, a + 1) .. B32:sub(b + 1, b + 1)
+  ecount = ecount + 1 -- three characters: a timers call may emit thousands
+  local a, b, c = math.floor(ecount / 1024) % 32, math.floor(ecount / 32) % 32, ecount % 32
+  return seed:sub(1, -4) .. B32:sub(a + 1, a + 1) .. B32:sub(b + 1, b + 1) ..
+    B32:sub(c + 1, c + 1)
 end
 -- Redis seeds math.random the same way on every call, so randomness comes from C.
 local function rnd(n)
@@ -198,6 +199,7 @@ local function assign(sid, s, aid, group, level_name, level_idx)
       '{"session":' .. sj .. ',"from":' .. q(from) .. ',"to":"active"}')
   end
   s.status, s.agent_id = 'active', aid
+  auto_text(P, s.channel, sid, 'assigned', now_ms, aid)
 end
 
 -- Puts a session (already released) back in its policy's queue.
@@ -250,6 +252,47 @@ local function place(sid, s)
 end
 
 local function queued(st) return st == 'new' or st == 'transferred' end
+
+local function has_code(codes_json, code)
+  for _, c in ipairs(cjson.decode(codes_json)) do
+    if c == code then return true end
+  end
+  return false
+end
+
+-- Closes a session (the caller checked it is open): frees its agent and
+-- timers, arms archiving, emits, writes the timeline, sends the closing
+-- text; a success code that is the goal's event achieves an open goal
+-- window. by: an agent id, 'admin', or '' for the system. Returns its JSON.
+local function close_session(sid, s, reason, codes, archive_ms, by)
+  release(sid, s)
+  local skey = k(P, 'ses', sid)
+  redis.call('ZREM', k(P, 'queue', s.routing or 'default'), sid)
+  redis.call('ZREM', k(P, 'timers', 'idle'), sid)
+  redis.call('ZREM', k(P, 'timers', 'autoclose'), sid)
+  redis.call('HDEL', skey, 'queue_group', 'queue_level', 'idle')
+  redis.call('HSET', skey, 'closed_at', now_iso, 'close_reason', reason, 'success_codes', codes,
+    'updated_at', now_iso)
+  set_status(P, sid, s.status, 'closed')
+  if archive_ms > 0 then
+    redis.call('ZADD', k(P, 'timers', 'archive'), now_ms + archive_ms, sid)
+  end
+  local sj = sjson(sid)
+  emit(P, eid(), 'session.status_changed', sid, now_iso,
+    '{"session":' .. sj .. ',"from":' .. q(s.status) .. ',"to":"closed"}')
+  emit(P, eid(), 'session.closed', sid, now_iso, table.concat({'{"session":', sj,
+    ',"reason":', q(reason), ',"success_codes":', codes, ',"agent_id":', q(s.agent_id), '}'}))
+  tl_add(P, sid, now_iso, 'closed', tl_by(P, by), table.concat({'"agent":',
+    tl_agent(P, s.agent_id), ',"reason":', q(reason), ',"success_codes":', codes}))
+  local c = hgetall(skey)
+  if goal_status(P, c) ~= 'none' then goal_count(P, 'closed', c, now_iso) end
+  if goal_open(c, now_ms, c.g_ev) and has_code(codes, c.g_ev) then
+    goal_end(P, sid, c, 'achieved', now_iso, eid(), tl_by(P, by), 'success_code')
+    sj = sjson(sid)
+  end
+  auto_text(P, s.channel, sid, 'closing', now_ms)
+  return sj
+end
 
 if op == 'drain' then
   -- ARGV[8] policy, [9] max assignments, [10] max scanned.
@@ -378,24 +421,7 @@ elseif op == 'close' then
   if s.status == 'closed' or s.status == 'archived' then
     return err('conflict', 'the session is already ' .. s.status)
   end
-  release(sid, s)
-  local skey = k(P, 'ses', sid)
-  redis.call('ZREM', k(P, 'queue', s.routing or 'default'), sid)
-  redis.call('HDEL', skey, 'queue_group', 'queue_level')
-  redis.call('HSET', skey, 'closed_at', now_iso, 'close_reason', reason, 'success_codes', codes,
-    'updated_at', now_iso)
-  set_status(P, sid, s.status, 'closed')
-  if archive_ms > 0 then
-    redis.call('ZADD', k(P, 'timers', 'archive'), now_ms + archive_ms, sid)
-  end
-  local sj = sjson(sid)
-  emit(P, eid(), 'session.status_changed', sid, now_iso,
-    '{"session":' .. sj .. ',"from":' .. q(s.status) .. ',"to":"closed"}')
-  emit(P, eid(), 'session.closed', sid, now_iso, table.concat({'{"session":', sj,
-    ',"reason":', q(reason), ',"success_codes":', codes, ',"agent_id":', q(s.agent_id), '}'}))
-  tl_add(P, sid, now_iso, 'closed', tl_by(P, ARGV[12]), table.concat({'"agent":',
-    tl_agent(P, s.agent_id), ',"reason":', q(reason), ',"success_codes":', codes}))
-  return {'ok', sj}
+  return {'ok', close_session(sid, s, reason, codes, archive_ms, ARGV[12])}
 
 elseif op == 'reopen' then
   -- ARGV[8] session, [9] who reopens (an agent id or 'admin': the timeline's by)
@@ -409,12 +435,14 @@ elseif op == 'reopen' then
   redis.call('HDEL', skey, 'agent_id', 'closed_at', 'close_reason', 'first_reply_at')
   redis.call('HSET', skey, 'success_codes', '[]', 'reopened_at', now_iso)
   redis.call('ZREM', k(P, 'timers', 'archive'), sid)
+  local goal_tl = goal_reopen(P, sid, s)
   enqueue(sid, s, 'new')
   local sj = sjson(sid)
   emit(P, eid(), 'session.reopened', sid, now_iso, '{"session":' .. sj .. '}')
   emit(P, eid(), 'session.status_changed', sid, now_iso,
     '{"session":' .. sj .. ',"from":' .. q(s.status) .. ',"to":"new"}')
   tl_add(P, sid, now_iso, 'reopened', tl_by(P, ARGV[9]))
+  if goal_tl then tl_add(P, sid, now_iso, 'goal', tl_by(P, ARGV[9]), goal_tl) end
   place(sid, s)
   return {'ok', sjson(sid)}
 
@@ -452,7 +480,8 @@ elseif op == 'presence' then
   return {'ok', tostring(returned), old}
 
 elseif op == 'timers' then
-  -- ARGV[8] max per timer kind. Claims due entries (ZRANGEBYSCORE + ZREM in
+  -- ARGV[8] max per timer kind, [9] archive after ms (0 never: for the
+  -- sessions auto-close closes). Claims due entries (ZRANGEBYSCORE + ZREM in
   -- this one script), so with several instances exactly one fires each.
   local max = tonumber(ARGV[8])
   local afk = k(P, 'timers', 'autoforward')
@@ -503,6 +532,50 @@ elseif op == 'timers' then
       archived = archived + 1
     end
   end
-  return {'ok', moved, archived}
+  -- The customer timeout (og_texts.h): an agent's reply has waited the
+  -- channel's customer_timeout.after_s for an answer. The prompt is queued
+  -- as an automatic text, session.timeout_prompted emitted, and auto-close
+  -- armed for auto_close.after_s later; the customer's answer (ingest) or a
+  -- new reply (outbox_reply) disarms it.
+  local prompted, autoclosed, missed = 0, 0, 0
+  local idk, ack = k(P, 'timers', 'idle'), k(P, 'timers', 'autoclose')
+  for _, sid in ipairs(redis.call('ZRANGEBYSCORE', idk, '-inf', now_ms, 'LIMIT', 0, max)) do
+    redis.call('ZREM', idk, sid)
+    local s = hgetall(k(P, 'ses', sid))
+    local tc = texts_of(P, s.channel)
+    if s.id and s.status == 'awaiting' and s.idle == '1' and tc.to then
+      redis.call('HSET', k(P, 'ses', sid), 'idle', '2')
+      auto_text(P, s.channel, sid, 'timeout', now_ms)
+      if tc.ac then redis.call('ZADD', ack, now_ms + tc.ac, sid) end
+      emit(P, eid(), 'session.timeout_prompted', sid, now_iso, table.concat({'{"session":',
+        sjson(sid), ',"after_s":', string.format('%d', tc.to / 1000), ',"auto_close_after_s":',
+        tc.ac and string.format('%d', tc.ac / 1000) or 'null', '}'}))
+      prompted = prompted + 1
+    end
+  end
+  for _, sid in ipairs(redis.call('ZRANGEBYSCORE', ack, '-inf', now_ms, 'LIMIT', 0, max)) do
+    redis.call('ZREM', ack, sid)
+    local s = hgetall(k(P, 'ses', sid))
+    if s.id and s.status == 'awaiting' and s.idle == '2' then
+      close_session(sid, s, 'customer_timeout', '[]', tonumber(ARGV[9]) or 0, '')
+      autoclosed = autoclosed + 1
+    end
+  end
+  -- Goal windows that passed without the goal's event (og_goals.h).
+  local gk = k(P, 'timers', 'goal')
+  for _, sid in ipairs(redis.call('ZRANGEBYSCORE', gk, '-inf', now_ms, 'LIMIT', 0, max)) do
+    redis.call('ZREM', gk, sid)
+    local s = hgetall(k(P, 'ses', sid))
+    if s.id and s.g_st == 'in_process' and s.g_new ~= '1' then
+      local ends = tonumber(s.g_end_ms or '') or 0
+      if ends > now_ms then
+        redis.call('ZADD', gk, ends, sid)
+      else
+        goal_end(P, sid, s, 'missed', now_iso, eid(), tl_by(P, ''), nil)
+        missed = missed + 1
+      end
+    end
+  end
+  return {'ok', moved, archived, prompted, autoclosed, missed}
 end
 return err('internal', 'routing.lua: unknown op ' .. tostring(op))

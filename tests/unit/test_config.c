@@ -575,6 +575,63 @@ static void test_sensitive_words(void)
                "sensitive_words.customer: unknown key");
 }
 
+/* channels[].texts and channels[].goal (#19.3, #19.5): stored as given;
+ * templates checked against the names the core renders; auto_close needs
+ * the prompt it follows; a goal's event and window as the API checks them. */
+#define CH "\"channels\":[{\"id\":\"c\",\"connector\":\"x\""
+static void test_texts_goal(void)
+{
+    struct og_config cfg;
+    struct og_errors errs = {0};
+    CHECK_INT(load("{" TOKEN "," CH ",\"texts\":{\"greeting\":\"Hi {{contact.name}}\","
+                   "\"queue\":\"#{{ queue.position }}\",\"assigned\":\"{{agent.name}}\","
+                   "\"closing\":\"Bye\",\"customer_timeout\":{\"after_s\":1,\"text\":\"?\"},"
+                   "\"auto_close\":{\"after_s\":2}},"
+                   "\"goal\":{\"event\":\"Order.placed-1\",\"window_days\":15}}]}",
+                   &cfg, &errs),
+              0);
+    const struct og_config_texts *t = &cfg.channels[0].texts;
+    CHECK_STR(t->greeting, "Hi {{contact.name}}");
+    CHECK_STR(t->queue, "#{{ queue.position }}");
+    CHECK_STR(t->assigned, "{{agent.name}}");
+    CHECK_STR(t->closing, "Bye");
+    CHECK_INT(t->timeout_after_s, 1);
+    CHECK_STR(t->timeout_text, "?");
+    CHECK_INT(t->auto_close_after_s, 2);
+    CHECK_STR(cfg.channels[0].goal.event, "Order.placed-1");
+    CHECK_INT(cfg.channels[0].goal.window_days, 15);
+    og_config_free(&cfg);
+    CHECK_INT(load("{" TOKEN "," CH "}]}", &cfg, &errs), 0);
+    CHECK(cfg.channels[0].texts.greeting == NULL && cfg.channels[0].goal.event == NULL);
+    CHECK_INT(cfg.channels[0].texts.timeout_after_s, 0);
+    og_config_free(&cfg);
+    og_errors_free(&errs);
+
+    expect_one("{" TOKEN "," CH ",\"texts\":{\"greeting\":\"#{{queue.position}}\"}}]}",
+               "channels[0].texts.greeting: unknown placeholder \"{{queue.position}}\" (known: "
+               "contact.name, contact.email, contact.phone, agent.name, channel, session.id)");
+    expect_one("{" TOKEN "," CH ",\"texts\":{\"closing\":\"{{survey_url\"}}]}",
+               "channels[0].texts.closing: unterminated \"{{\" at offset 0");
+    expect_one("{" TOKEN "," CH ",\"texts\":{\"assigned\":\"\"}}]}",
+               "channels[0].texts.assigned: must not be empty");
+    expect_one("{" TOKEN "," CH ",\"texts\":{\"auto_close\":{\"after_s\":5}}}]}",
+               "channels[0].texts.auto_close: needs customer_timeout (it closes after_s after "
+               "that prompt)");
+    expect_one("{" TOKEN "," CH ",\"texts\":{\"customer_timeout\":{\"after_s\":5}}}]}",
+               "channels[0].texts.customer_timeout.text: required");
+    expect_one("{" TOKEN "," CH
+               ",\"texts\":{\"customer_timeout\":{\"after_s\":0,\"text\":\"?\"}}}]}",
+               "channels[0].texts.customer_timeout.after_s: must be between 1 and 31536000");
+    expect_one("{" TOKEN "," CH ",\"texts\":{\"welcome\":\"hi\"}}]}",
+               "channels[0].texts.welcome: unknown key");
+    expect_one("{" TOKEN "," CH ",\"goal\":{\"event\":\"order placed\",\"window_days\":1}}]}",
+               "channels[0].goal.event: must be 1-64 of A-Z a-z 0-9 _ - .");
+    expect_one("{" TOKEN "," CH ",\"goal\":{\"event\":\"order\",\"window_days\":2}}]}",
+               "channels[0].goal.window_days: must be 1, 3, 7, 15 or 30");
+    expect_one("{" TOKEN "," CH ",\"goal\":{\"event\":\"order\"}}]}",
+               "channels[0].goal.window_days: required");
+}
+
 int main(void)
 {
     test_defaults();
@@ -590,5 +647,6 @@ int main(void)
     test_listen_split();
     test_files();
     test_sensitive_words();
+    test_texts_goal();
     return og_test_done();
 }

@@ -467,7 +467,8 @@ function threadItems() {
 function messageItem(m) {
   const dir = m.direction === 'out' ? 'out' : m.sender && m.sender.type === 'system' ? 'sys' : 'in';
   const sender = m.sender || {};
-  const who = dir === 'out' ? (sender.id === 'admin' ? 'Admin' : agentName(sender.id) || sender.name || 'Agent')
+  const who = dir === 'out' ? (sender.type === 'system' ? 'Automatic text'
+    : sender.id === 'admin' ? 'Admin' : agentName(sender.id) || sender.name || 'Agent')
     : sender.name || contactName(S.sessions.get(m.session_id) || {});
   const atts = (m.attachments || []).map((a) => {
     const url = safeUrl(a.url);
