@@ -150,9 +150,9 @@ static int send_one(struct og_core *c, const struct job *j)
     og_id_new("msg_", now, mid, sizeof mid);
     struct og_outbox_msg m = {.text = text};
     char *tail = text && *text ? og_outbox_render_tail(&m, now_iso, NULL) : og_strdup("");
-    const char *argv[] = {c->tag, "store", j->member, mid, now_iso, tail};
+    const char *argv[] = {c->tag, "store", j->member, mid, now_iso, tail, c->instance};
     redisReply *r = NULL;
-    og_err e = og_script_call(c, OG_LUA_TEXTS, 6, argv, NULL, &r, NULL, 0);
+    og_err e = og_script_call(c, OG_LUA_TEXTS, 7, argv, NULL, &r, NULL, 0);
     int sent = e == OG_OK && r->elements >= 2 && r->element[1]->type == REDIS_REPLY_STRING &&
                strcmp(r->element[1]->str, "sent") == 0;
     if (sent)
@@ -191,9 +191,9 @@ int og_texts_step(struct og_core *c, int max)
     snprintf(now_s, sizeof now_s, "%lld", (long long)og_now_ms());
     snprintf(lease, sizeof lease, "%d", LEASE_MS);
     snprintf(lim, sizeof lim, "%d", max);
-    const char *argv[] = {c->tag, "claim", now_s, lease, lim};
+    const char *argv[] = {c->tag, "claim", now_s, lease, lim, c->instance};
     redisReply *r = NULL;
-    if (og_script_call(c, OG_LUA_TEXTS, 5, argv, NULL, &r, NULL, 0) != OG_OK)
+    if (og_script_call(c, OG_LUA_TEXTS, 6, argv, NULL, &r, NULL, 0) != OG_OK)
         return 0;
     int sent = 0;
     for (size_t i = 1; i + 9 <= r->elements; i += 9) {

@@ -265,13 +265,13 @@ end
 -- forgets it.
 local function lease_hold(P, inst, zkey, member, until_ms)
   redis.call('ZADD', zkey, until_ms, member)
-  if inst ~= '' then
+  if inst and inst ~= '' then
     redis.call('HSET', k(P, 'inst', inst, 'held'), zkey .. '\n' .. member, until_ms)
   end
 end
 
 local function lease_drop(P, inst, zkey, member)
-  if inst ~= '' then redis.call('HDEL', k(P, 'inst', inst, 'held'), zkey .. '\n' .. member) end
+  if inst and inst ~= '' then redis.call('HDEL', k(P, 'inst', inst, 'held'), zkey .. '\n' .. member) end
 end
 
 -- Moves a session between status indexes.

@@ -6,14 +6,15 @@
 --   "sync"  [3] JSON {"<channel>":{"greeting":1,"queue":1,"assigned":1,
 --           "closing":1,"timeout":1,"to":ms,"ac":ms}} -> {'ok', channels}:
 --           P:texts becomes exactly this (the config's texts)
---   "claim" [3] now_ms, [4] lease_ms, [5] max -> {'ok', job...}: the due texts,
---           each claimed until now + lease (so an instance that dies before
---           storing one leaves it to another after the lease); 9 values per
+--   "claim" [3] now_ms, [4] lease_ms, [5] max, [6] instance -> {'ok', job...}:
+--           the due texts, each claimed until now + lease (an instance that
+--           dies before storing one leaves it to another: at once when its
+--           heartbeat is gone, instances.lua, else after the lease); 9 values per
 --           job: member, kind, session id, channel, contact name, e-mail,
 --           phone, agent name, queue position ('' when not queued). A job
 --           whose moment has passed (applies below) is dropped instead.
 --   "store" [3] member, [4] message id, [5] now_iso, [6] mtail ('' drops the
---           job) -> {'ok', 'sent' | 'gone' (another instance did it) |
+--           job), [7] instance -> {'ok', 'sent' | 'gone' (another instance did it) |
 --           'stale' (the moment passed)}: the text is stored as a system
 --           message ("sender":{"type":"system"}) and queued for sending
 --           (P:outbox), once: the job's ZREM decides who stores it.
@@ -68,7 +69,7 @@ elseif op == 'claim' then
     local sid, kind, agent = split(m)
     local s = hgetall(k(P, 'ses', sid))
     if applies(kind, s, agent) then
-      redis.call('ZADD', TK, now + lease, m)
+      lease_hold(P, ARGV[6], TK, m, now + lease)
       local c = redis.call('HMGET', k(P, 'con', s.contact_id or ''), 'name', 'email', 'phone')
       local pos = ''
       if kind == 'queue' then
@@ -87,6 +88,7 @@ elseif op == 'claim' then
   return out
 elseif op == 'store' then
   local m, mid, now_iso, mtail = ARGV[3], ARGV[4], ARGV[5], ARGV[6]
+  lease_drop(P, ARGV[7], TK, m)
   if redis.call('ZREM', TK, m) == 0 then return {'ok', 'gone'} end
   local sid, kind, agent = split(m)
   local s = hgetall(k(P, 'ses', sid))
