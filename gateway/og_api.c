@@ -15,6 +15,7 @@
 #include <strings.h>
 #include <sys/socket.h>
 
+/* clang-format off */
 static const struct og_route *const route_tables[] = {
     og_api_session_routes,
     og_api_webhook_routes,
@@ -28,6 +29,7 @@ static const struct og_route *const route_tables[] = {
     og_api_group_routes,
     og_api_flagged_routes,
 };
+/* clang-format on */
 
 /* The agent a token or cookie belongs to, once the caller's address is
  * checked against its allowed_ips. Frees a. */
@@ -77,7 +79,10 @@ static int authenticate_agent(struct og_api_ctx *ctx, struct og_principal *who, 
     return principal_from(ctx, who, &a);
 }
 
-static int safe_method(const char *m) { return !strcmp(m, "GET") || !strcmp(m, "HEAD"); }
+static int safe_method(const char *m)
+{
+    return !strcmp(m, "GET") || !strcmp(m, "HEAD");
+}
 
 /* A browser's session cookie: the session, then the CSRF token for a
  * request that may change something. */
@@ -120,9 +125,8 @@ void og_api_set_cookie(struct og_api_ctx *ctx, const char *value, int64_t max_ag
 {
     const char *pub = ctx->g->cfg ? ctx->g->cfg->public_url : NULL;
     int secure = pub && strncasecmp(pub, "https://", 8) == 0;
-    char *c = og_sprintf("%s=%s; Path=/; HttpOnly; SameSite=Strict; Max-Age=%lld%s",
-                         OG_AUTH_COOKIE, value, (long long)(*value ? max_age_s : 0),
-                         secure ? "; Secure" : "");
+    char *c = og_sprintf("%s=%s; Path=/; HttpOnly; SameSite=Strict; Max-Age=%lld%s", OG_AUTH_COOKIE,
+                         value, (long long)(*value ? max_age_s : 0), secure ? "; Secure" : "");
     og_reply_header(ctx->r, "Set-Cookie", c);
     free(c);
 }
@@ -257,11 +261,25 @@ static int handle_public(struct og_api_ctx *ctx)
     return path_matched;
 }
 
+void og_api_routes_each(void (*fn)(void *ud, const struct og_route *rt, int is_public), void *ud)
+{
+    for (const struct og_route *rt = og_api_public_routes; rt->method; rt++)
+        fn(ud, rt, 1);
+    for (size_t t = 0; t < sizeof route_tables / sizeof *route_tables; t++)
+        for (const struct og_route *rt = route_tables[t]; rt->method; rt++)
+            fn(ud, rt, 0);
+}
+
 void og_api_handle(struct og_gateway *g, struct MHD_Connection *conn, const char *method,
                    const char *url, const char *body, size_t len, struct og_reply *r)
 {
-    struct og_api_ctx ctx = {.g = g, .conn = conn, .method = method,
-                             .path = url + strlen("/api/v1"), .body = body, .len = len, .r = r};
+    struct og_api_ctx ctx = {.g = g,
+                             .conn = conn,
+                             .method = method,
+                             .path = url + strlen("/api/v1"),
+                             .body = body,
+                             .len = len,
+                             .r = r};
     if (handle_public(&ctx))
         return;
     if (og_api_authenticate(&ctx, &ctx.who) != 0)

@@ -16,8 +16,8 @@
 /* Who is calling, as established by og_api_authenticate(). */
 struct og_principal {
     enum og_role role;
-    char agent_id[48];          /* "" for the config's admin token */
-    char **groups;              /* owned; the agent's groups */
+    char agent_id[48]; /* "" for the config's admin token */
+    char **groups;     /* owned; the agent's groups */
     size_t n_groups;
     /* A cookie session (og_auth.h) instead of a bearer token: the hex
      * SHA-256 it is stored under and its CSRF token; both "" otherwise. */
@@ -32,18 +32,18 @@ void og_principal_copy(struct og_principal *out, const struct og_principal *p);
 struct og_api_ctx {
     struct og_gateway *g;
     struct MHD_Connection *conn;
-    const char *method, *path;  /* path after /api/v1 */
-    const char *body;           /* raw request body, NUL-terminated */
+    const char *method, *path; /* path after /api/v1 */
+    const char *body;          /* raw request body, NUL-terminated */
     size_t len;
     struct og_principal who;
-    char params[4][128];        /* ":name" segments, in order, URL-decoded */
+    char params[4][128]; /* ":name" segments, in order, URL-decoded */
     struct og_reply *r;
 };
 
 struct og_route {
-    const char *method;         /* "GET", "POST", ...; NULL ends a table */
-    const char *pattern;        /* "/sessions/:id" */
-    enum og_role min_role;      /* the least role allowed to call it */
+    const char *method;    /* "GET", "POST", ...; NULL ends a table */
+    const char *pattern;   /* "/sessions/:id" */
+    enum og_role min_role; /* the least role allowed to call it */
     void (*fn)(struct og_api_ctx *ctx);
 };
 
@@ -63,6 +63,11 @@ extern const struct og_route og_api_flagged_routes[]; /* og_api_flagged.c */
  * password link): og_api_auth.c. */
 extern const struct og_route og_api_public_routes[];
 
+/* Every route of /api/v1, as matched: the public ones (is_public 1), then
+ * each table in order. rt [borrowed]; pattern without the /api/v1 prefix.
+ * For the route list the docs are checked against (og_http_routes_each). */
+void og_api_routes_each(void (*fn)(void *ud, const struct og_route *rt, int is_public), void *ud);
+
 /* Authenticates the request: "Authorization: Bearer" with the admin token
  * from the config or an agent's token; else the session cookie a browser
  * got at sign-in (og_auth.h), which must come with the session's CSRF token
@@ -79,7 +84,7 @@ void og_api_set_cookie(struct og_api_ctx *ctx, const char *value, int64_t max_ag
 void og_principal_free(struct og_principal *who);
 
 /* Helpers for handlers. */
-const char *og_api_arg(struct og_api_ctx *ctx, const char *name);  /* query argument */
+const char *og_api_arg(struct og_api_ctx *ctx, const char *name); /* query argument */
 /* limit: 1..200, default 50; -1 after answering 400. */
 int og_api_limit(struct og_api_ctx *ctx);
 /* The body parsed as a JSON object [xfer], or NULL after answering 400. */
