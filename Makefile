@@ -21,11 +21,13 @@ RUN_PKGS := cmake pkg-config gcc libc6-dev make curl openssl ca-certificates \
 # TEST_PKGS: what the tests start or call (make test, bench). On a machine
 # without a policy-rc.d that stops services, installing dovecot also starts
 # a system IMAP server on port 143: the reason make run does not install it.
-TEST_PKGS := redis-tools python3 python3-aiosmtpd dovecot-imapd dovecot-lmtpd
+# python3-yaml: the docs' checks read docs/openapi.yaml (tests/docs).
+TEST_PKGS := redis-tools python3 python3-aiosmtpd python3-yaml dovecot-imapd dovecot-lmtpd
 FUZZ_PKGS := clang-14 libclang-rt-14-dev llvm-14
-# BROWSER_PKGS: the browser tests (tests/browser): Debian's Chromium and
-# Node.js; npm is Debian's npm package or comes inside a nodejs providing it.
-BROWSER_PKGS := chromium fonts-dejavu-core nodejs
+# BROWSER_PKGS: the browser tests (tests/browser): Debian's Chromium, and
+# Node.js (deps-node: npm is Debian's npm package or comes inside a nodejs
+# providing it), which the docs' lint (tests/docs, deps-docs) needs too.
+BROWSER_PKGS := chromium fonts-dejavu-core
 # PACK_PKGS: make deb (dpkg-shlibdeps) and deb-check (systemd-analyze, adduser,
 # python3 to pick a free port).
 PACK_PKGS := dpkg-dev systemd adduser python3
@@ -42,7 +44,7 @@ define apt_missing
 	fi
 endef
 
-.PHONY: all deps deps-test deps-fuzz deps-pack deps-browser build run test test-asan fuzz bench example \
+.PHONY: all deps deps-test deps-fuzz deps-pack deps-node deps-browser deps-docs build run test test-asan fuzz bench example \
 	install deb deb-check clean
 
 all: build
@@ -59,11 +61,18 @@ deps-fuzz:
 deps-pack: deps
 	$(call apt_missing,$(PACK_PKGS))
 
-deps-browser:
-	$(call apt_missing,$(BROWSER_PKGS))
+deps-node:
+	$(call apt_missing,nodejs)
 	@command -v npm >/dev/null || { $(SUDO) apt-get update -q && \
 		$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends npm; }
+
+deps-browser: deps-node
+	$(call apt_missing,$(BROWSER_PKGS))
 	cd tests/browser && npm ci --no-audit --no-fund
+
+# The pinned @redocly/cli that lints docs/openapi.yaml (og-docs-openapi-lint).
+deps-docs: deps-node
+	cd tests/docs && npm ci --no-audit --no-fund
 
 build: deps
 	cmake -S . -B $(BUILD) -DOG_WERROR=ON
@@ -93,13 +102,15 @@ run: build
 	fi; \
 	exec $$og
 
-test: deps-test deps-browser build
-	cd $(BUILD) && ctest --output-on-failure -j2
+# OG_DOCS_LINT_REQUIRED: the docs' lint fails instead of skipping when its
+# linter is missing (deps-docs installed it).
+test: deps-test deps-browser deps-docs build
+	cd $(BUILD) && OG_DOCS_LINT_REQUIRED=1 ctest --output-on-failure -j2
 
-test-asan: deps-test deps-browser
+test-asan: deps-test deps-browser deps-docs
 	cmake -S . -B $(BUILD)-asan -DOG_WERROR=ON -DOG_SANITIZE=ON -DOG_BUILD_BENCH=OFF
 	cmake --build $(BUILD)-asan -j$(JOBS)
-	cd $(BUILD)-asan && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
+	cd $(BUILD)-asan && OG_DOCS_LINT_REQUIRED=1 ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
 		UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 ctest --output-on-failure -j2
 
 fuzz: deps deps-fuzz

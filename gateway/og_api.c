@@ -15,11 +15,13 @@
 #include <strings.h>
 #include <sys/socket.h>
 
+/* clang-format off */
 static const struct og_route *const route_tables[] = {
     og_api_session_routes, og_api_webhook_routes, og_api_contact_routes, og_api_agent_routes,
     og_api_message_routes, og_api_event_routes,   og_api_auth_routes,    og_api_meta_routes,
     og_api_canned_routes,  og_api_group_routes,   og_api_flagged_routes, og_api_goal_routes,
 };
+/* clang-format on */
 
 /* The agent a token or cookie belongs to, once the caller's address is
  * checked against its allowed_ips. Frees a. */
@@ -249,6 +251,15 @@ static int handle_public(struct og_api_ctx *ctx)
     if (path_matched)
         og_reply_code(ctx->r, "method_not_allowed", "this route does not take that method");
     return path_matched;
+}
+
+void og_api_routes_each(void (*fn)(void *ud, const struct og_route *rt, int is_public), void *ud)
+{
+    for (const struct og_route *rt = og_api_public_routes; rt->method; rt++)
+        fn(ud, rt, 1);
+    for (size_t t = 0; t < sizeof route_tables / sizeof *route_tables; t++)
+        for (const struct og_route *rt = route_tables[t]; rt->method; rt++)
+            fn(ud, rt, 0);
 }
 
 void og_api_handle(struct og_gateway *g, struct MHD_Connection *conn, const char *method,

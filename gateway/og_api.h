@@ -64,6 +64,11 @@ extern const struct og_route og_api_goal_routes[];    /* og_api_goals.c */
  * password link): og_api_auth.c. */
 extern const struct og_route og_api_public_routes[];
 
+/* Every route of /api/v1, as matched: the public ones (is_public 1), then
+ * each table in order. rt [borrowed]; pattern without the /api/v1 prefix.
+ * For the route list the docs are checked against (og_http_routes_each). */
+void og_api_routes_each(void (*fn)(void *ud, const struct og_route *rt, int is_public), void *ud);
+
 /* Authenticates the request: "Authorization: Bearer" with the admin token
  * from the config or an agent's token; else the session cookie a browser
  * got at sign-in (og_auth.h), which must come with the session's CSRF token

@@ -39,24 +39,24 @@ struct og_http_stats {
 };
 
 struct og_gateway {
-    struct og_config *cfg;              /* [borrowed] */
-    struct og_core *core;               /* [borrowed] */
-    struct og_channel **channels;       /* [borrowed] */
+    struct og_config *cfg;        /* [borrowed] */
+    struct og_core *core;         /* [borrowed] */
+    struct og_channel **channels; /* [borrowed] */
     size_t n_channels;
-    unsigned char admin_token_sha[32];  /* tokens are compared as digests */
+    unsigned char admin_token_sha[32]; /* tokens are compared as digests */
     struct MHD_Daemon *mhd;
     struct og_edge *edge; /* og_edge.h: limits, slow clients, client address */
     struct og_http_stats stats;
-    struct og_static *pages;            /* [borrowed] og_static.h: /inbox/ and the other pages */
-    atomic_int ready;                   /* channels started */
+    struct og_static *pages; /* [borrowed] og_static.h: /inbox/ and the other pages */
+    atomic_int ready;        /* channels started */
     atomic_int stopping;
-    char instance_id[48];               /* unique per process: consumer names */
+    char instance_id[48]; /* unique per process: consumer names */
     /* Workers' state, one pointer each (owned by its file). */
-    struct og_webhook_dispatch *webhook_dispatch;  /* og_webhook_worker.c */
-    struct og_fup_worker *followups;    /* og_followup_worker.c */
-    struct og_routing_worker *routing;  /* og_routing_worker.c */
-    struct og_send_worker *send;        /* og_send_worker.c */
-    struct og_sse *sse;                 /* og_sse.c */
+    struct og_webhook_dispatch *webhook_dispatch; /* og_webhook_worker.c */
+    struct og_fup_worker *followups;              /* og_followup_worker.c */
+    struct og_routing_worker *routing;            /* og_routing_worker.c */
+    struct og_send_worker *send;                  /* og_send_worker.c */
+    struct og_sse *sse;                           /* og_sse.c */
 };
 
 /* A background worker (routing timers, send queue, webhook dispatcher...).
@@ -82,6 +82,14 @@ int og_http_start(struct og_gateway *g, const char *host, int port, unsigned thr
 int og_http_port(struct og_gateway *g);
 /* Stops accepting, waits up to drain_ms for in-flight requests, stops. */
 void og_http_stop(struct og_gateway *g, int drain_ms);
+/* Every route the server answers, to fn: the method, the path with ":name"
+ * parameters, and the least role allowed ("public", "agent", "manager",
+ * "admin"). In order: its own routes (/healthz, /readyz, /metrics),
+ * /hooks/:channel, /api/v1 (og_api_routes_each) and the pages loaded in
+ * pages (og_static.h: each directory's files as "<dir>/:file"). The docs'
+ * route test compares this list with docs/openapi.yaml (tests/docs). */
+typedef void (*og_route_fn)(void *ud, const char *method, const char *path, const char *role);
+void og_http_routes_each(const struct og_static *pages, og_route_fn fn, void *ud);
 
 /* og_api.c: handles /api/v1/...; conn for headers and arguments. */
 void og_api_handle(struct og_gateway *g, struct MHD_Connection *conn, const char *method,

@@ -17,6 +17,7 @@
  * DISCARD_MAX past the limit) before the answer, since closing on unread
  * data makes the kernel reset the connection, and the client then never
  * sees the 413. */
+#include "og_api.h"
 #include "og_edge.h"
 #include "og_gateway.h"
 #include "og_log.h"
@@ -128,6 +129,127 @@ static void handle_hook(struct og_gateway *g, struct MHD_Connection *conn, const
     og_http_resp_free(&resp);
 }
 
+/* ------------------------------------------------- the server's own routes */
+
+static void healthz(struct og_gateway *g, struct og_reply *r)
+{
+    og_reply_json(r, 200, og_strdup("{\"status\":\"ok\"}"));
+}
+
+/* ready = Redis takes a write (one out of memory still answers PING) and the
+ * connectors run */
+static void readyz(struct og_gateway *g, struct og_reply *r)
+{
+    char why[160] = "";
+    int redis_ok = og_core_health(g->core, why, sizeof why);
+    int ready = redis_ok && atomic_load(&g->ready) && !atomic_load(&g->stopping);
+    struct og_buf b = {0};
+    og_buf_printf(&b, "{\"status\":\"%s\",\"redis\":%s,\"connectors\":%s",
+                  ready ? "ready" : "not_ready", redis_ok ? "true" : "false",
+                  atomic_load(&g->ready) ? "true" : "false");
+    if (!redis_ok) {
+        og_buf_puts(&b, ",\"redis_error\":");
+        og_buf_json_str(&b, why);
+    }
+    og_buf_puts(&b, "}");
+    og_reply_json(r, ready ? 200 : 503, b.data);
+    if (!ready)
+        og_reply_header(r, "Retry-After", "1");
+}
+
+static void metrics(struct og_gateway *g, struct og_reply *r)
+{
+    char *m = og_metrics_render(g);
+    r->status = 200;
+    r->content_type = "text/plain; version=0.0.4; charset=utf-8";
+    r->body = m;
+    r->len = strlen(m);
+}
+
+/* The routes the server answers itself, exactly (no parameters): dispatch()
+ * and og_http_routes_each() read this one table. */
+static const struct fixed_route {
+    const char *method, *path;
+    void (*fn)(struct og_gateway *g, struct og_reply *r);
+} fixed_routes[] = {
+    {"GET", "/healthz", healthz},
+    {"GET", "/readyz", readyz},
+    {"GET", "/metrics", metrics},
+};
+
+/* What reaches a connector on /hooks/{channel}: every method does, and the
+ * connectors answer these two (GET for a platform's verification handshake,
+ * POST for its events) and refuse the rest. */
+static const char *const hook_methods[] = {"GET", "POST"};
+
+/* -------------------------------------------------------- the route list */
+
+/* What "/" leads to (a redirect to its index page). */
+#define FRONT_DOOR "/inbox"
+
+struct api_lister {
+    og_route_fn fn;
+    void *ud;
+};
+
+static void api_route(void *ud, const struct og_route *rt, int is_public)
+{
+    static const char *const roles[] = {"agent", "manager", "admin"};
+    const struct api_lister *l = ud;
+    char path[256];
+    snprintf(path, sizeof path, "/api/v1%s", rt->pattern);
+    l->fn(l->ud, rt->method, path, is_public ? "public" : roles[rt->min_role]);
+}
+
+/* The pages: each directory's files as "<dir>/:file", and for a directory
+ * with an index.html "<dir>/" and "<dir>" (a redirect to it); "/" is the
+ * front door to /inbox/. og_static_serve answers GET and HEAD alike. */
+static void page_routes(const struct og_static *pages, og_route_fn fn, void *ud)
+{
+    static const char *const methods[] = {"GET", "HEAD"};
+    char seen[64][200];
+    size_t n_seen = 0;
+    const char *p;
+    for (size_t i = 0; (p = og_static_path(pages, i)) != NULL; i++) {
+        const char *slash = strrchr(p, '/');
+        size_t dl = (size_t)(slash - p);
+        char dir[200], route[232];
+        if (dl >= sizeof dir)
+            continue;
+        memcpy(dir, p, dl);
+        dir[dl] = 0;
+        size_t k = 0;
+        while (k < n_seen && strcmp(seen[k], dir) != 0)
+            k++;
+        if (k == n_seen && n_seen < sizeof seen / sizeof *seen) {
+            memcpy(seen[n_seen++], dir, dl + 1);
+            snprintf(route, sizeof route, "%s/:file", dir);
+            for (size_t m = 0; m < 2; m++)
+                fn(ud, methods[m], route, "public");
+        }
+        if (strcmp(slash, "/index.html") != 0 || dl == 0)
+            continue;
+        for (size_t m = 0; m < 2; m++) {
+            snprintf(route, sizeof route, "%s/", dir);
+            fn(ud, methods[m], route, "public");
+            fn(ud, methods[m], dir, "public");
+            if (strcmp(dir, FRONT_DOOR) == 0)
+                fn(ud, methods[m], "/", "public");
+        }
+    }
+}
+
+void og_http_routes_each(const struct og_static *pages, og_route_fn fn, void *ud)
+{
+    for (size_t i = 0; i < sizeof fixed_routes / sizeof *fixed_routes; i++)
+        fn(ud, fixed_routes[i].method, fixed_routes[i].path, "public");
+    for (size_t i = 0; i < sizeof hook_methods / sizeof *hook_methods; i++)
+        fn(ud, hook_methods[i], "/hooks/:channel", "public");
+    struct api_lister l = {fn, ud};
+    og_api_routes_each(api_route, &l);
+    page_routes(pages, fn, ud);
+}
+
 /* --------------------------------------------------------------- server */
 
 static int route_of(const char *url)
@@ -141,6 +263,9 @@ static int route_of(const char *url)
     return 3;
 }
 
+/* Every route comes from a table og_http_routes_each() lists too (fixed_routes,
+ * hook_methods, the API's, the pages), so docs/openapi.yaml is checked against
+ * what is dispatched here (og-docs-routes): a new route goes in one of them. */
 static void dispatch(struct og_gateway *g, struct MHD_Connection *conn, const char *method,
                      const char *url, struct req_ctx *rc, struct og_reply *r)
 {
@@ -162,39 +287,12 @@ static void dispatch(struct og_gateway *g, struct MHD_Connection *conn, const ch
         og_api_handle(g, conn, method, url, rc->body.data ? rc->body.data : "", rc->body.len, r);
         return;
     }
-    if (strcmp(method, "GET") == 0 && strcmp(url, "/healthz") == 0) {
-        og_reply_json(r, 200, og_strdup("{\"status\":\"ok\"}"));
-        return;
-    }
-    if (strcmp(method, "GET") == 0 && strcmp(url, "/readyz") == 0) {
-        /* ready = Redis takes a write (one out of memory still answers PING)
-         * and the connectors run */
-        char why[160] = "";
-        int redis_ok = og_core_health(g->core, why, sizeof why);
-        int ready = redis_ok && atomic_load(&g->ready) && !atomic_load(&g->stopping);
-        struct og_buf b = {0};
-        og_buf_printf(&b, "{\"status\":\"%s\",\"redis\":%s,\"connectors\":%s",
-                      ready ? "ready" : "not_ready", redis_ok ? "true" : "false",
-                      atomic_load(&g->ready) ? "true" : "false");
-        if (!redis_ok) {
-            og_buf_puts(&b, ",\"redis_error\":");
-            og_buf_json_str(&b, why);
+    for (size_t i = 0; i < sizeof fixed_routes / sizeof *fixed_routes; i++)
+        if (strcmp(method, fixed_routes[i].method) == 0 && strcmp(url, fixed_routes[i].path) == 0) {
+            fixed_routes[i].fn(g, r);
+            return;
         }
-        og_buf_puts(&b, "}");
-        og_reply_json(r, ready ? 200 : 503, b.data);
-        if (!ready)
-            og_reply_header(r, "Retry-After", "1");
-        return;
-    }
-    if (strcmp(method, "GET") == 0 && strcmp(url, "/metrics") == 0) {
-        char *m = og_metrics_render(g);
-        r->status = 200;
-        r->content_type = "text/plain; version=0.0.4; charset=utf-8";
-        r->body = m;
-        r->len = strlen(m);
-        return;
-    }
-    if (strcmp(url, "/") == 0 && og_static_serve(g->pages, conn, method, "/inbox", r) == 0)
+    if (strcmp(url, "/") == 0 && og_static_serve(g->pages, conn, method, FRONT_DOOR, r) == 0)
         return; /* the front door: the inbox */
     if (og_static_serve(g->pages, conn, method, url, r) == 0)
         return;

@@ -174,6 +174,11 @@ size_t og_static_count(const struct og_static *s)
     return s ? s->n : 0;
 }
 
+const char *og_static_path(const struct og_static *s, size_t i)
+{
+    return s && i < s->n ? s->f[i].path : NULL;
+}
+
 char *og_static_default_dir(void)
 {
     char exe[PATH_MAX];

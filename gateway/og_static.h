@@ -34,4 +34,7 @@ int og_static_serve(struct og_static *s, struct MHD_Connection *conn, const char
                     const char *url, struct og_reply *r);
 /* Files loaded (for tests and the start-up log). */
 size_t og_static_count(const struct og_static *s);
+/* The URL path of the i-th file ("/inbox/app.js"), in sorted order; NULL
+ * past the end. [borrowed from s] */
+const char *og_static_path(const struct og_static *s, size_t i);
 #endif
