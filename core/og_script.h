@@ -47,6 +47,8 @@ enum og_lua {
     OG_LUA_TEXTS,         /* og_texts.c: automatic texts */
     OG_LUA_GOALS,         /* og_goals.c: chat goals */
     OG_LUA_INSTANCES,     /* og_instance.c: heartbeats, takeover of a dead instance's work */
+    OG_LUA_WEBCHAT,       /* og_webchat.c: visitors (tokens, rate limits, their view) */
+    OG_LUA_CSAT,          /* og_csat.c: satisfaction ratings */
     OG_LUA__LAST
 };
 
