@@ -194,7 +194,7 @@ static void handle_webchat(struct og_gateway *g, struct MHD_Connection *conn, co
         if (og_static_serve(g->pages, conn, method,
                             strcmp(id, "demo") == 0 ? "/webchat/demo.html" : url, r) == 0)
             return;
-        og_reply_err(r, OG_ERR_NOT_FOUND, "no such route");
+        og_reply_err(r, OG_ERR_NOT_FOUND, "no such file");
         return;
     }
     struct og_channel *ch = n ? find_channel(g, id, n) : NULL;
@@ -313,6 +313,8 @@ static void page_routes(const struct og_static *pages, og_route_fn fn, void *ud)
         size_t k = 0;
         while (k < n_seen && strcmp(seen[k], dir) != 0)
             k++;
+        if (strcmp(dir, "/webchat") == 0)
+            continue; /* listed with the visitor routes: handle_webchat serves them */
         if (k == n_seen && n_seen < sizeof seen / sizeof *seen) {
             memcpy(seen[n_seen++], dir, dl + 1);
             snprintf(route, sizeof route, "%s/:file", dir);
@@ -340,6 +342,12 @@ void og_http_routes_each(const struct og_static *pages, og_route_fn fn, void *ud
     struct api_lister l = {fn, ud};
     og_api_routes_each(api_route, &l);
     page_routes(pages, fn, ud);
+    /* the widget's files and the demo page (handle_webchat) */
+    static const char *const methods[] = {"GET", "HEAD"};
+    for (size_t m = 0; m < 2; m++) {
+        fn(ud, methods[m], "/webchat/:file", "public");
+        fn(ud, methods[m], "/webchat/demo", "public");
+    }
 }
 
 void og_http_visitor_routes_each(const struct og_connector *c, og_route_fn fn, void *ud)

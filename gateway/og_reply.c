@@ -20,6 +20,7 @@ static const struct og_reply_row rows[] = {
     {"conflict",           409, OG_ERR_CONFLICT,      "the object's state does not allow this now"},
     {"session_open",       409, OG_ERR__LAST,         "the contact has an open session: reply to it"},
     {"session_closed",     409, OG_ERR__LAST,         "the session is closed"},
+    {"already_rated",      409, OG_ERR__LAST,         "the session has a satisfaction rating already; a later answer changes nothing"},
     {"window_closed",      409, OG_ERR_WINDOW_CLOSED, "the platform's messaging window is closed"},
     {"payload_too_large",  413, OG_ERR_TOO_LARGE,     "the body exceeds http.max_body_bytes, or a platform's request carries more than http.max_messages_per_request messages"},
     {"message_blocked",    422, OG_ERR__LAST,         "an agent's message has words sensitive_words.block_agents refuses (error.terms lists them); nothing was stored or sent"},
