@@ -335,7 +335,11 @@ og_err webchat_parse_start(const struct og_services *svc, const char *body, size
 {
     memset(out, 0, sizeof *out);
     *doc = NULL;
-    if (!body || len == 0 || (len && body[strspn(body, " \t\r\n")] == 0))
+    size_t sp = 0;
+    while (body && sp < len &&
+           (body[sp] == ' ' || body[sp] == '\t' || body[sp] == '\r' || body[sp] == '\n'))
+        sp++;
+    if (!body || sp == len)
         return OG_OK; /* no body: a new visitor without pre-chat answers */
     struct og_json *j = object_of(svc, body, len, err, errlen);
     if (!j)
