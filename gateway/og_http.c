@@ -203,8 +203,8 @@ static void handle_webchat(struct og_gateway *g, struct MHD_Connection *conn, co
         return;
     }
     struct visitor_ctx x = {conn, g};
-    struct og_req_host host = {vis_header, vis_query, &x, 0, OG_OK, ch, vis_client_addr,
-                               vis_stream};
+    struct og_req_host host = {vis_header, vis_query,       &x,        0, OG_OK,
+                               ch,         vis_client_addr, vis_stream};
     struct og_http_req req = {method, id + n, rc->body.data ? rc->body.data : "", rc->body.len,
                               &host};
     struct og_http_resp resp = {0};
@@ -614,7 +614,10 @@ int og_http_start(struct og_gateway *g, const char *host, int port, unsigned thr
         MHD_OPTION_SOCK_ADDR, ai->ai_addr, MHD_OPTION_THREAD_POOL_SIZE, threads,
         MHD_OPTION_NOTIFY_COMPLETED, on_completed, g, MHD_OPTION_NOTIFY_CONNECTION, og_edge_notify,
         g->edge, MHD_OPTION_CONNECTION_TIMEOUT, 60u, MHD_OPTION_CONNECTION_LIMIT,
-        og_edge_max_connections(g->edge), MHD_OPTION_LISTENING_ADDRESS_REUSE, 1u, MHD_OPTION_END);
+        og_edge_max_connections(g->edge), MHD_OPTION_CONNECTION_MEMORY_LIMIT,
+        (size_t)(g->cfg->http.connection_memory_bytes > 0 ? g->cfg->http.connection_memory_bytes
+                                                          : 16384),
+        MHD_OPTION_LISTENING_ADDRESS_REUSE, 1u, MHD_OPTION_END);
     freeaddrinfo(ai);
     if (!g->mhd) {
         og_error("listen: cannot listen on %s:%d", host, port);

@@ -176,6 +176,19 @@ static char *redis(const char *args)
 
 /* ------------------------------------------------------------ tests */
 
+/* /webchat/demo only with webchat_demo; the widget's files as they are */
+static void test_demo_off(void)
+{
+    char *url = og_sprintf("%s/webchat/demo", d.base);
+    struct og_test_resp r = og_test_http("GET", url, NULL, NULL, 0);
+    CHECK_INT(r.status, 404);
+    free(r.body), free(url);
+    url = og_sprintf("%s/webchat/demo.html", d.base);
+    r = og_test_http("GET", url, NULL, NULL, 0);
+    CHECK_INT(r.status, 404);
+    free(r.body), free(url);
+}
+
 static void test_origins(void)
 {
     struct resp r = wc(ORIGIN, NULL, "GET", "/config", NULL);
@@ -599,6 +612,16 @@ static void test_flood_and_restart(void)
     og_test_daemon_kill(&d);
     CHECK_INT(og_test_daemon_restart(&d), 0);
     CHECK_INT(session_messages(ses), 21);
+    /* nor does Redis killed and restarted (its AOF is fsynced before the 2xx) */
+    og_test_redis_kill(&rs);
+    CHECK_INT(og_test_redis_restart(&rs), 0);
+    int n = -1;
+    for (int i = 0; i < 50 && n != 21; i++) {
+        n = session_messages(ses);
+        if (n != 21)
+            usleep(100000);
+    }
+    CHECK_INT(n, 21);
     char *t = og_sprintf("{\"token\":\"%s\"}", tok);
     struct resp r = wc(ORIGIN, NULL, "POST", "/start", t);
     CHECK_INT(r.status, 200);
@@ -629,6 +652,7 @@ int main(void)
     json_object_put(j);
 
     char tok[64], con[48], ses[48], mid[48];
+    test_demo_off();
     test_origins();
     test_start_resume(tok, con, ses);
     test_send(tok, ses, mid);
