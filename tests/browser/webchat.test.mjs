@@ -146,6 +146,7 @@ test('pre-chat form, first message, the agent types and replies through the API'
   await page.getByText('Please fill this in.').first().waitFor();
   await shot(page, '04-prechat-errors');
   await page.getByLabel('Name').fill('Maria Garcia');
+  assert.equal(await page.getByText('Please fill this in.').count(), 1); // the name's error went with typing
   await page.getByLabel('E-mail').fill('maria@example.com');
   await page.getByLabel('How can we help?').fill('Hi! My order #1042 has not arrived yet.');
   await shot(page, '05-prechat');
@@ -282,7 +283,7 @@ test('a phone: the panel fills the screen, history and unread badge', async () =
   await reply('PS: here is a 10% voucher for next time: THANKS10');
   await p.getByRole('button', { name: /Open the chat \(1 new message\)/ }).waitFor({ timeout: 5000 });
   await widget(p).locator('.peek', { hasText: 'THANKS10' }).waitFor();
-  await p.screenshot({ path: path.join(OUT, 'webchat-15-unread-phone.png') });
+  await p.screenshot({ path: path.join(OUT, 'webchat-15-unread-phone.png'), animations: 'disabled' });
   await widget(p).locator('.peek').tap();
   const panel = widget(p).locator('.panel');
   await panel.waitFor();
@@ -290,7 +291,7 @@ test('a phone: the panel fills the screen, history and unread badge', async () =
   const b = await panel.boundingBox();
   assert.deepEqual([b.x, b.y, b.width, b.height], [0, 0, 390, 844]);
   await widget(p).locator('.row.me', { hasText: 'order #1042' }).waitFor();
-  await p.screenshot({ path: path.join(OUT, 'webchat-16-conversation-phone.png') });
+  await p.screenshot({ path: path.join(OUT, 'webchat-16-conversation-phone.png'), animations: 'disabled' });
   await p.getByRole('button', { name: 'Minimize the chat' }).tap();
   await panel.waitFor({ state: 'hidden' });
   await phone.close();

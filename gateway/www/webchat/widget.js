@@ -454,6 +454,7 @@ textarea.in { resize: vertical; min-height: 44px; }
     if (required) input.required = true;
     const err = h('p', { class: 'ferr', id: id + '-err', 'aria-live': 'polite' });
     input.setAttribute('aria-describedby', err.id);
+    input.addEventListener('input', () => { if (err.textContent) fieldError({ input, err }, ''); });
     return { name, required, input, err,
       wrap: h('div', { class: 'field' }, h('label', { for: id }, f.label, required ? null : h('span', { class: 'opt', text: ' (optional)' })), input, err) };
   }
@@ -1134,7 +1135,7 @@ textarea.in { resize: vertical; min-height: 44px; }
   document.addEventListener('visibilitychange', () => {
     if (document.hidden) return;
     if (S.token && (!S.stream || Date.now() - S.lastData > 20000)) { S.backoff = 0; abortStream(); connect(); }
-    if (S.open && S.view === 'chat') markRead();
+    if (S.open && S.view === 'chat') { S.unread = 0; badge(); markRead(); }
   });
   addEventListener('pagehide', () => { if (S.stream) { S.stream.stop = true; abortStream(); } });
 
