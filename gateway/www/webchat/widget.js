@@ -252,7 +252,7 @@ textarea.in { resize: vertical; min-height: 44px; }
 .rate:hover { transform: scale(1.12); }
 .star.on { color: #f5a524; }
 .star.on .ic { fill: currentColor; }
-.thumb2 { width: 52px; height: 52px; border: 1px solid var(--line); border-radius: 14px; color: #7b8392; }
+.thumb2 { width: 52px; height: 52px; margin: 0 5px; border: 1px solid var(--line); border-radius: 14px; color: #7b8392; }
 .thumb2 .ic { width: 26px; height: 26px; }
 .thumb2.on { color: var(--at); background: var(--a); border-color: var(--a); }
 .hint { margin: -4px 0 0; min-height: 18px; font-size: 12.5px; color: var(--muted); }
@@ -373,7 +373,8 @@ textarea.in { resize: vertical; min-height: 44px; }
       S.unread = 0;
       badge();
       ui.peek.hidden = true;
-      if (Date.now() - S.cfgAt > 60000 && (S.view === 'prechat' || S.view === 'offline' || S.view === 'error')) boot();
+      if (S.view === 'error') boot();
+      else if (Date.now() - S.cfgAt > 60000 && (S.view === 'prechat' || S.view === 'offline')) recheck();
       if (S.view === 'chat') { toBottom(true); markRead(); }
       if (!quiet) focusView();
     } else if (!quiet) {
@@ -1169,6 +1170,21 @@ textarea.in { resize: vertical; min-height: 44px; }
     if (!S.cfg.online) offlineView();
     else if (S.cfg.pre_chat.fields.length) prechatView();
     else { resetChat(); showChat(); }
+  }
+
+  // Agents came online or went away since the form was shown: switch
+  // between the pre-chat and the offline form, unless the visitor typed.
+  async function recheck() {
+    try {
+      const cfg = await req('GET', '/config', undefined, { anon: true });
+      S.cfgAt = Date.now();
+      const typed = [...ui.body.querySelectorAll('.in')].some((i) => i.value.trim());
+      if (typed || !!cfg.online === !!S.cfg.online || (S.view !== 'prechat' && S.view !== 'offline')) return;
+      S.cfg.online = cfg.online;
+      if (cfg.online && S.cfg.pre_chat.fields.length) prechatView();
+      else if (cfg.online) { resetChat(); showChat(); }
+      else offlineView();
+    } catch (_) { /* keep what is shown */ }
   }
 
   // Host page API: window.OmnigateChat.open() / .close().
