@@ -139,7 +139,7 @@ button { font: inherit; color: inherit; }
 .left .panel { right: auto; left: 20px; transform-origin: bottom left; }
 @keyframes pop { from { opacity: 0; transform: translateY(10px) scale(.98); } }
 .head { flex: none; display: flex; align-items: center; gap: 12px; padding: 16px 10px 16px 18px; color: var(--at);
-  background: linear-gradient(135deg, var(--a), color-mix(in srgb, var(--a) 78%, #000)); }
+  background: var(--a); background: linear-gradient(135deg, var(--a), color-mix(in srgb, var(--a) 78%, #000)); }
 .head .av { width: 40px; height: 40px; border-radius: 50%; background: rgba(255,255,255,.2); display: grid; place-items: center;
   font-weight: 650; font-size: 16px; flex: none; }
 .head .av .ic { width: 22px; height: 22px; }
@@ -743,15 +743,16 @@ textarea.in { resize: vertical; min-height: 44px; }
   function add(m, ordered) {
     if (!m || !m.id) return;
     if (ordered) S.lastId = m.id;
-    if (S.rows.has(m.id)) return;
-    const { row, t } = msgRow(m);
+    // stored: whatever carried it (history, stream, answer), it leaves the outbox
     const old = m.client_id && S.pending.get(m.client_id);
+    if (m.client_id && outbox().some((x) => x.client_id === m.client_id)) setOutbox(outbox().filter((x) => x.client_id !== m.client_id));
+    if (old) S.pending.delete(m.client_id);
+    if (S.rows.has(m.id)) { if (old) old.remove(); return; }
+    const { row, t } = msgRow(m);
     if (old) {
       row.dataset.t = old.dataset.t;
       row.className = old.className.replace(/\b(pending|failed)\b/g, '').trim();
       old.replaceWith(row);
-      S.pending.delete(m.client_id);
-      setOutbox(outbox().filter((x) => x.client_id !== m.client_id));
     } else {
       place(row, t);
     }
@@ -890,7 +891,7 @@ textarea.in { resize: vertical; min-height: 44px; }
         if (!S.token && !(await lazyStart())) break;
         try {
           const r = await req('POST', '/messages', { text: it.text, client_id: it.client_id });
-          if (!S.pending.has(it.client_id)) setOutbox(outbox().filter((x) => x.client_id !== it.client_id));
+          setOutbox(outbox().filter((x) => x.client_id !== it.client_id));
           add(r.message);
         } catch (e) {
           if (e.status === 401) { pendingState(it.client_id, 'Not sent', true); forget(); boot(); break; }
