@@ -2,16 +2,16 @@
 // headless Chromium against the real daemon and its webchat connector
 // (harness.mjs), on pages served from here: one from an allowed origin
 // (under a strict CSP of its own), one from a second port that the channel
-// does not allow. The visitor fills the pre-chat form and starts; the agent
-// types and replies through the REST API and the reply shows in the widget;
-// files outside the allowed types are refused with a message, an allowed
-// image arrives; a reload shows the history again; with the browser context
-// offline a message waits and, back online, arrives exactly once (also when
-// the answer to the first try is lost); the survey after the agent closes;
-// the refused origin shows an error and starts nothing; markup in names and
-// texts is shown as text; the offline form while nobody is online. Each
-// state is saved as a screenshot at desktop and phone size in OG_BROWSER_OUT
-// (webchat-*-desktop.png, webchat-*-phone.png).
+// does not allow. The offline form while nobody is online; the pre-chat
+// form and the first message; the agent types and replies through the REST
+// API and the reply shows in the widget; files outside the allowed types or
+// size are refused with a message; a reload shows the history again; with
+// the browser context offline a message waits and, back online, arrives
+// exactly once (also when the answer to the first try is lost); the survey
+// after the agent closes; a phone: full-screen panel, unread badge, the
+// visitor ends the chat; the refused origin shows an error and starts
+// nothing; markup in names and texts is shown as text. Each state is saved
+// as a screenshot in OG_BROWSER_OUT (webchat-*-desktop.png, -phone.png).
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer } from 'node:http';
@@ -276,7 +276,7 @@ test('a phone: the panel fills the screen, history and unread badge', async () =
     storageState: await ctx.storageState() });
   const p = await phone.newPage();
   await p.goto(`http://127.0.0.1:${hostPort}/`);
-  await p.getByRole('button', { name: 'Open the chat' }).waitFor();
+  await p.locator('omnigate-webchat[data-state="chat"]').waitFor({ state: 'attached' }); // the conversation is loaded
   // a new reply while the panel is closed: a badge and a preview
   await stack.api('POST', `/sessions/${sid}/reopen`, {}, ann.token).catch(() => {});
   await until(async () => (await stack.api('GET', `/sessions/${sid}`)).status !== 'closed', 5000, 'reopened');
@@ -292,6 +292,14 @@ test('a phone: the panel fills the screen, history and unread badge', async () =
   assert.deepEqual([b.x, b.y, b.width, b.height], [0, 0, 390, 844]);
   await widget(p).locator('.row.me', { hasText: 'order #1042' }).waitFor();
   await p.screenshot({ path: path.join(OUT, 'webchat-16-conversation-phone.png'), animations: 'disabled' });
+  // the visitor ends the conversation (asked first); rated already, so no second survey
+  await p.getByRole('button', { name: 'End chat' }).tap();
+  await p.getByText('End this conversation?').waitFor();
+  await p.screenshot({ path: path.join(OUT, 'webchat-17-end-confirm-phone.png'), animations: 'disabled' });
+  await p.getByRole('button', { name: 'End it' }).tap();
+  await until(async () => (await stack.api('GET', `/sessions/${sid}`)).status === 'closed', 5000, 'closed by the visitor');
+  await p.getByRole('button', { name: 'End chat' }).waitFor({ state: 'hidden' });
+  assert.equal(await widget(p).locator('.survey:not(.done)').count(), 0);
   await p.getByRole('button', { name: 'Minimize the chat' }).tap();
   await panel.waitFor({ state: 'hidden' });
   await phone.close();
@@ -307,7 +315,7 @@ test('a page from an origin the channel does not allow is refused', async () => 
   await widget(p).getByText('not available on this website').waitFor();
   assert.equal(await widget(p).locator('form').count(), 0);
   assert.equal(await widget(p).getByRole('textbox').count(), 0);
-  await shot(p, '17-refused-origin');
+  await shot(p, '18-refused-origin');
   assert.deepEqual(await p.evaluate(() => Object.keys(localStorage)), []);
   // and the API itself says no, with no CORS grant
   const r = await fetch(`${stack.base}/webchat/${CH}/config`, { headers: { Origin: `http://127.0.0.1:${badPort}` } });
@@ -342,6 +350,6 @@ test('markup in names and texts is shown as text and never runs', async () => {
   await sleep(300);
   assert.equal(await p.evaluate(() => window.__pwned), undefined);
   assert.deepEqual(dialogs, []);
-  await shot(p, '18-markup-as-text');
+  await shot(p, '19-markup-as-text');
   await c.close();
 });

@@ -152,6 +152,13 @@ button { font: inherit; color: inherit; }
   display: grid; place-items: center; flex: none; }
 .hbtn:hover { background: rgba(255,255,255,.16); }
 .head :focus-visible { outline-color: currentColor; }
+.endbtn { flex: none; border: 1px solid rgba(255,255,255,.45); background: transparent; color: inherit; border-radius: 14px; padding: 4px 11px;
+  font-size: 12.5px; font-weight: 600; cursor: pointer; }
+.endbtn:hover { background: rgba(255,255,255,.16); }
+.confirm { flex: none; display: flex; align-items: center; gap: 8px; padding: 9px 12px 9px 16px; background: #fff; border-bottom: 1px solid var(--line);
+  font-size: 13.5px; font-weight: 600; }
+.confirm span { flex: 1; }
+.btn.sm { width: auto; padding: 6px 12px; font-size: 13px; }
 .banner { flex: none; padding: 7px 14px; font-size: 12.5px; text-align: center; background: #fff4e0; color: #7a4b00; border-bottom: 1px solid #f6dfb4; }
 .banner.reconnecting { background: #eef2f7; color: #475467; border-color: var(--line); }
 .body { flex: 1; min-height: 0; display: flex; flex-direction: column; background: var(--soft); }
@@ -326,6 +333,7 @@ textarea.in { resize: vertical; min-height: 44px; }
     stream: null, conn: 'idle', backoff: 0, retryT: 0, lastData: 0,
     flushing: false, flushT: 0, readT: 0, readSent: null,
     typingOn: false, typingAt: 0, typingT: 0, theirTypingT: 0,
+    closedShown: false, // the closing line (and survey) of the current conversation is shown
   };
   const outbox = () => store.get('outbox') || [];
   const setOutbox = (v) => store.set('outbox', v.length ? v : null);
@@ -350,7 +358,12 @@ textarea.in { resize: vertical; min-height: 44px; }
   ui.body = h('div', { class: 'body' });
   ui.panel = h('section', { class: 'panel', role: 'dialog', 'aria-labelledby': 'og-title', id: 'og-panel', tabindex: '-1', hidden: true },
     h('header', { class: 'head' }, ui.av, h('div', { class: 'htext' }, ui.title, ui.sub),
+      ui.end = h('button', { class: 'endbtn', type: 'button', hidden: true, onclick: () => askEnd(true), text: 'End chat' }),
       h('button', { class: 'hbtn', type: 'button', 'aria-label': 'Minimize the chat', onclick: () => setOpen(false) }, icon('down'))),
+    ui.confirm = h('div', { class: 'confirm', role: 'group', 'aria-label': 'End the conversation', hidden: true },
+      h('span', { text: 'End this conversation?' }),
+      h('button', { class: 'btn ghost sm', type: 'button', onclick: () => askEnd(false), text: 'Cancel' }),
+      h('button', { class: 'btn sm', type: 'button', onclick: endChat, text: 'End it' })),
     ui.banner, ui.body);
   ui.badge = h('span', { class: 'badge', hidden: true, 'aria-hidden': 'true' });
   ui.launcher = h('button', { class: 'launcher', type: 'button', 'aria-label': 'Open the chat', 'aria-expanded': 'false',
@@ -408,6 +421,9 @@ textarea.in { resize: vertical; min-height: 44px; }
     header();
   }
   function header() {
+    const open = S.view === 'chat' && S.session && S.session.status !== 'closed';
+    ui.end.hidden = !open;
+    if (!open) ui.confirm.hidden = true;
     ui.sub.textContent = '';
     ui.av.textContent = '';
     if (S.agent && S.agent.name) {
@@ -623,6 +639,7 @@ textarea.in { resize: vertical; min-height: 44px; }
     S.rows.clear();
     S.pending.clear();
     S.lastId = null;
+    S.closedShown = false;
     chat.lastDay = null;
     chat.attach.hidden = !attachTypes().length;
     chat.file.accept = attachTypes().join(',');
@@ -757,6 +774,7 @@ textarea.in { resize: vertical; min-height: 44px; }
       place(row, t);
     }
     S.rows.set(m.id, row);
+    if (who(m) !== 'sys' && !row.nextElementSibling) S.closedShown = false; // a new conversation after the closing line
     if (who(m) === 'them' && ordered === 'live') {
       theirTyping(false);
       if (!S.open || document.hidden) { S.unread++; badge(); if (!S.open) peek(m); } else markRead();
@@ -814,10 +832,13 @@ textarea.in { resize: vertical; min-height: 44px; }
   }
 
   function closedRow(text, survey) {
-    const ct = text || (S.cfg && S.cfg.closing_text) || 'This conversation has been closed.';
-    const last = chat.log.lastElementChild;
-    if (!(last && last.classList.contains('closed') && last.textContent === ct)) sysRow(ct, 'closed');
-    if (survey && S.cfg && S.cfg.csat && S.cfg.csat.enabled && !chat.log.querySelector('.survey')) surveyCard();
+    if (S.session) S.session.status = 'closed';
+    header();
+    if (S.closedShown) return;
+    S.closedShown = true;
+    theirTyping(false);
+    sysRow(text || (S.cfg && S.cfg.closing_text) || 'This conversation has been closed.', 'closed');
+    if (survey && S.cfg && S.cfg.csat && S.cfg.csat.enabled && !chat.log.querySelector('.survey:not(.done)')) surveyCard();
     toBottom(true);
   }
   function surveyCard() {
@@ -893,6 +914,7 @@ textarea.in { resize: vertical; min-height: 44px; }
           const r = await req('POST', '/messages', { text: it.text, client_id: it.client_id });
           setOutbox(outbox().filter((x) => x.client_id !== it.client_id));
           add(r.message);
+          if (!S.session || S.session.status === 'closed') { S.session = Object.assign({}, S.session, { status: 'queued' }); header(); }
         } catch (e) {
           if (e.status === 401) { pendingState(it.client_id, 'Not sent', true); forget(); boot(); break; }
           if (e.status && e.status !== 429 && e.status < 500) {
@@ -1037,7 +1059,9 @@ textarea.in { resize: vertical; min-height: 44px; }
   }
   async function run(ctl) {
     const headers = { Authorization: 'Bearer ' + S.token, Accept: 'text/event-stream' };
-    if (S.eventId) headers['Last-Event-ID'] = S.eventId;
+    // the newest message we have: the stream first replays what came after it
+    const last = S.lastId || S.eventId;
+    if (last) headers['Last-Event-ID'] = last;
     const r = await fetch(API + '/events', { headers, signal: ctl.signal, credentials: 'omit', cache: 'no-store' });
     if (r.status === 401) { ctl.stop = true; forget(); boot(); return; }
     if (r.status === 429) S.backoff = Math.max(S.backoff, 4); // too many tabs open: wait longer
@@ -1080,7 +1104,10 @@ textarea.in { resize: vertical; min-height: 44px; }
   function onEvent(type, d) {
     if (type === 'message') {
       add(d, 'live');
-      if (S.session && S.session.status === 'closed' && d.direction === 'in') S.session.status = 'queued';
+      // after the close: the visitor wrote again (reopens) or an agent did (ask)
+      if (S.session && S.session.status === 'closed' && who(d) !== 'sys') {
+        if (d.direction === 'in') { S.session.status = 'queued'; header(); } else refresh();
+      }
     } else if (type === 'typing') {
       theirTyping(!!d.on, d.agent && d.agent.name);
     } else if (type === 'assigned') {
@@ -1091,8 +1118,6 @@ textarea.in { resize: vertical; min-height: 44px; }
     } else if (type === 'read') {
       seen(d.until);
     } else if (type === 'closed') {
-      if (S.session) S.session.status = 'closed';
-      theirTyping(false);
       closedRow(d.closing_text, !!d.csat);
     }
   }
@@ -1108,6 +1133,22 @@ textarea.in { resize: vertical; min-height: 44px; }
       }
     } catch (_) { /* the next reconnect tries again */ }
   }
+  // The visitor ends the conversation (after a confirmation).
+  function askEnd(on) {
+    ui.confirm.hidden = !on;
+    const b = ui.confirm.querySelector(on ? '.btn:not(.ghost)' : null);
+    if (b) b.focus(); else if (!on) ui.end.focus();
+  }
+  async function endChat() {
+    ui.confirm.hidden = true;
+    try {
+      const r = await req('POST', '/close', {});
+      if (r && r.session) S.session = r.session;
+      closedRow(null, !(S.session && S.session.csat));
+    } catch (e) {
+      if (chat.alert) showAlert(e.status ? 'The conversation could not be ended: ' + e.message : 'No connection, please try again.');
+    }
+  }
   // The session's state (agent, closed) may have changed before this stream
   // was open: events are not replayed, so ask (a resume is idempotent).
   async function refresh() {
@@ -1116,10 +1157,10 @@ textarea.in { resize: vertical; min-height: 44px; }
       for (const m of r.messages || []) add(m, 'live');
       const s = r.session;
       if (!s) return;
-      const wasClosed = S.session && S.session.status === 'closed';
       S.session = s;
-      if (((s.agent && s.agent.name) || '') !== ((S.agent && S.agent.name) || '')) { S.agent = s.agent || null; header(); }
-      if (s.status === 'closed' && !wasClosed) closedRow(null, !s.csat);
+      if (((s.agent && s.agent.name) || '') !== ((S.agent && S.agent.name) || '')) S.agent = s.agent || null;
+      header();
+      if (s.status === 'closed') closedRow(null, !s.csat);
     } catch (_) { /* the next reconnect tries again */ }
   }
   // A laptop that slept or a proxy that dropped the connection silently:
