@@ -572,6 +572,106 @@ static void test_offline(void)
     free(path);
 }
 
+/* A file upload as the widget sends it. */
+static struct resp upload(const char *tok, const char *type, const char *name, const char *cid,
+                          const char *data, size_t len)
+{
+    char *url = og_sprintf("%s/webchat/site/attachments", d.base);
+    struct og_buf h = {0};
+    og_buf_printf(&h, "Origin: " ORIGIN "\nAuthorization: Bearer %s\n", tok);
+    if (type)
+        og_buf_printf(&h, "Content-Type: %s\n", type);
+    if (name)
+        og_buf_printf(&h, "X-Filename: %s\n", name);
+    if (cid)
+        og_buf_printf(&h, "X-Client-Id: %s\n", cid);
+    struct og_test_resp r = og_test_http("POST", url, h.data, data, len);
+    struct resp out = {r.status, json_tokener_parse(r.body), r.body};
+    og_buf_free(&h);
+    free(url);
+    return out;
+}
+
+static void test_files(void)
+{
+    char tok[64], con[48], ses[48], tok2[64], con2[48], ses2[48];
+    start("{\"name\":\"Fi\",\"question\":\"see the picture\"}", tok, con, ses);
+    start("{\"name\":\"Other\"}", tok2, con2, ses2);
+    static const char png[] = "\x89PNG\r\n\x1a\n-not-really-an-image-\xff\xfe";
+    size_t plen = sizeof png - 1;
+    char *before = redis("DBSIZE");
+    struct resp r = upload(tok, "application/x-msdownload", "a.exe", NULL, png, plen);
+    CHECK_INT(r.status, 415);
+    CHECK_STR(at(r.j, "error.code"), "unsupported_media_type");
+    resp_free(&r);
+    r = upload(tok, NULL, "a.png", NULL, png, plen);
+    CHECK_INT(r.status, 415);
+    resp_free(&r);
+    char big[1200];
+    memset(big, 'x', sizeof big);
+    r = upload(tok, "text/plain", "big.txt", NULL, big, sizeof big);
+    CHECK_INT(r.status, 413); /* over the channel's max=1000 */
+    resp_free(&r);
+    char *after = redis("DBSIZE");
+    CHECK_STR(after, before); /* refused: nothing stored */
+    free(before), free(after);
+
+    r = upload(tok, "image/PNG; charset=binary", "..%2F..%2Fetc%2Fp%C3%A4sswd.png", "file-1", png,
+               plen);
+    CHECK_INT(r.status, 201);
+    CHECK_STR(at(r.j, "message.kind"), "image");
+    CHECK_STR(at(r.j, "message.attachments.0.name"), "pässwd.png"); /* no path */
+    CHECK_STR(at(r.j, "message.attachments.0.type"), "image/png");
+    CHECK_STR(at(r.j, "message.attachments.0.size"), "31");
+    char fid[64], furl[128], mid[48];
+    snprintf(fid, sizeof fid, "%s", at(r.j, "message.attachments.0.id"));
+    snprintf(furl, sizeof furl, "%s", at(r.j, "message.attachments.0.url"));
+    snprintf(mid, sizeof mid, "%s", at(r.j, "message.id"));
+    resp_free(&r);
+    CHECK(strncmp(fid, "fil_", 4) == 0);
+    char *want = og_sprintf("/webchat/site/attachments/%s", fid);
+    CHECK_STR(furl, want);
+    free(want);
+    /* the same X-Client-Id again: the same message, the file stored once */
+    char *files0 = redis("--scan --pattern *wc:file:*");
+    r = upload(tok, "image/png", "p.png", "file-1", png, plen);
+    CHECK_INT(r.status, 200);
+    CHECK_STR(at(r.j, "message.id"), mid);
+    resp_free(&r);
+    char *files1 = redis("--scan --pattern *wc:file:*");
+    CHECK_STR(files1, files0);
+    free(files0), free(files1);
+
+    /* the visitor gets its file back; another visitor does not */
+    char *url = og_sprintf("%s/webchat/site/attachments/%s", d.base, fid);
+    char *h = og_sprintf("Origin: " ORIGIN "\nAuthorization: Bearer %s", tok);
+    struct og_test_resp g = og_test_http("GET", url, h, NULL, 0);
+    CHECK_INT(g.status, 200);
+    CHECK(g.body && memcmp(g.body, png, plen) == 0);
+    free(g.body), free(h);
+    h = og_sprintf("Origin: " ORIGIN "\nAuthorization: Bearer %s", tok2);
+    g = og_test_http("GET", url, h, NULL, 0);
+    CHECK_INT(g.status, 404);
+    free(g.body), free(h), free(url);
+    /* the agents get it through the API, as an attachment */
+    url = og_sprintf("%s/api/v1/files/%s", d.base, fid);
+    g = og_test_http("GET", url, "Authorization: Bearer " OG_TEST_ADMIN_TOKEN, NULL, 0);
+    CHECK_INT(g.status, 200);
+    CHECK(g.body && memcmp(g.body, png, plen) == 0);
+    free(g.body), free(url);
+    char *raw = og_sprintf(
+        "GET /api/v1/files/%s HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " OG_TEST_ADMIN_TOKEN
+        "\r\nConnection: close\r\n\r\n",
+        fid);
+    char *out = raw_request(raw);
+    CHECK(strstr(out, "Content-Disposition: attachment; filename*=UTF-8''p%C3%A4sswd.png") != NULL);
+    CHECK(strstr(out, "X-Content-Type-Options: nosniff") != NULL);
+    free(out), free(raw);
+    long st;
+    json_object_put(api(NULL, "GET", "/files/fil_00000000000000000000000000", NULL, &st));
+    CHECK_INT(st, 404);
+}
+
 static int session_messages(const char *ses)
 {
     long st;
@@ -638,7 +738,8 @@ int main(void)
         "[{\"id\":\"site\",\"connector\":\"webchat\",\"options\":{\"allowed_origins\":\"" ORIGIN
         " http://other.example\",\"title\":\"Shop "
         "chat\",\"pre_chat\":\"name*,email,phone,question\","
-        "\"closing_text\":\"Thanks, bye!\",\"theme\":\"#112233 left\"},"
+        "\"closing_text\":\"Thanks, bye!\",\"theme\":\"#112233 left\","
+        "\"attachments\":\"image/png,text/plain max=1000\"},"
         "\"csat\":{\"scale\":5,\"comment\":true}}]";
     if (og_test_daemon_start(&d, rs.url, channels, "\"http\":{\"max_body_bytes\":32768}") != 0) {
         og_test_redis_stop(&rs);
@@ -660,6 +761,7 @@ int main(void)
     test_stream(tok, ses, mid);
     test_csat(tok, ses);
     test_offline();
+    test_files();
     test_flood_and_restart();
 
     CHECK_INT(og_test_daemon_stop(&d), 0);
