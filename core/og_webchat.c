@@ -472,17 +472,10 @@ static og_err op_csat(void *ud, struct og_channel *ch, const struct og_visitor *
                           sizeof msg);
 }
 
+/* An agent of the channel's routing policy is online (its levels' members). */
 static int op_online(void *ud, struct og_channel *ch)
 {
-    struct og_core *c = ud;
-    (void)ch;
-    const char *argv[] = {c->tag, "online"};
-    redisReply *r = NULL;
-    if (call(c, 2, argv, &r, NULL, 0) != OG_OK)
-        return 0;
-    int n = atoi(el(r, 1));
-    freeReplyObject(r);
-    return n > 0;
+    return og_routing_online(ud, ch->routing);
 }
 
 /* ------------------------------------------------------------ files */

@@ -27,7 +27,6 @@
 --            P:wc:file:<id>, or {'ok', 'dup', message id} when that message
 --            is stored already (nothing written)
 --   "file_get" [3] file id -> {'ok', ch, ext, mime, name, bytes, session id | ''}
---   "online" -> {'ok', agents online}
 local P, op = ARGV[1], ARGV[2]
 
 local function thread_sid(ch, ext)
@@ -130,9 +129,6 @@ elseif op == 'file_get' then
 
 elseif op == 'msg' then
   return {'ok', message_json(P, ARGV[3]) or ''}
-
-elseif op == 'online' then
-  return {'ok', tostring(redis.call('SCARD', k(P, 'online')))}
 
 elseif op == 'session' then
   local sid = thread_sid(ARGV[3], ARGV[4])

@@ -207,6 +207,7 @@ static void test_origins(void)
     CHECK_STR(at(r.j, "csat.enabled"), "true");
     CHECK_STR(at(r.j, "csat.scale"), "5");
     CHECK_STR(at(r.j, "theme.position"), "left");
+    CHECK_STR(at(r.j, "online"), "false"); /* no agent of the routing policy is online */
     resp_free(&r);
 
     r = wc("http://evil.example", NULL, "GET", "/config", NULL);
@@ -403,6 +404,9 @@ static void test_stream(const char *tok, const char *ses, const char *first_mid)
     CHECK_INT(st, 200);
     free(path);
     CHECK(stream_wait(&s, "event: assigned\ndata: {\"agent\":{\"name\":\"Ann Agent\"}}", 5000));
+    struct resp cfg = wc(ORIGIN, NULL, "GET", "/config", NULL);
+    CHECK_STR(at(cfg.j, "online"), "true");
+    resp_free(&cfg);
 
     /* the agent types, then replies */
     path = og_sprintf("/sessions/%s/typing", ses);
