@@ -683,6 +683,15 @@ char *og_webchat_visitor_event(struct og_core *c, const char *type, json_object 
         *vtype = "typing";
         return dump(o);
     }
+    if (!strcmp(type, "session.read")) {
+        const char *until = str_of(data, "until");
+        if (!until)
+            return NULL;
+        json_object *o = json_object_new_object();
+        json_object_object_add(o, "until", json_object_new_string(until));
+        *vtype = "read";
+        return dump(o);
+    }
     if (!strcmp(type, "session.assigned") || !strcmp(type, "session.transferred")) {
         char name[128] = "";
         og_webchat_agent_name(c, str_of(s, "agent_id"), name, sizeof name);

@@ -430,6 +430,14 @@ static void test_stream(const char *tok, const char *ses, const char *first_mid)
     CHECK(strstr(s.got.data, "\"text\":\"On its way <b>today<\\/b>\"") != NULL);
     CHECK(strstr(s.got.data, "\"sender\":{\"type\":\"agent\",\"name\":\"Ann Agent\"}") != NULL);
     CHECK(strstr(s.got.data, ann) == NULL); /* no agent id reaches the visitor */
+    /* the agent reads the conversation: the visitor gets a read receipt */
+    path = og_sprintf("/sessions/%s/messages", ses);
+    json_object_put(api(ann_tok, "GET", path, NULL, &st));
+    CHECK_INT(st, 200);
+    free(path);
+    want = og_sprintf("event: read\ndata: {\"until\":\"%s\"}", reply_id);
+    CHECK(stream_wait(&s, want, 5000));
+    free(want);
 
     /* the visitor types: the agents' stream shows it */
     int afd = og_test_raw_connect(NULL, d.port);
