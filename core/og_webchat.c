@@ -472,10 +472,46 @@ static og_err op_csat(void *ud, struct og_channel *ch, const struct og_visitor *
                           sizeof msg);
 }
 
-/* An agent of the channel's routing policy is online (its levels' members). */
+/* An agent of the channel's routing policy is online (its levels' members).
+ * GET /config asks it without a token, so the answer is kept a second per
+ * policy: a flood of page loads costs Redis one call a second. */
+#define ONLINE_CACHE 16
+#define ONLINE_TTL_MS 1000
+static struct {
+    char policy[64];
+    int online;
+    int64_t at;
+} online_cache[ONLINE_CACHE];
+static pthread_mutex_t online_mu = PTHREAD_MUTEX_INITIALIZER;
+
 static int op_online(void *ud, struct og_channel *ch)
 {
-    return og_routing_online(ud, ch->routing);
+    int64_t now = og_mono_ms();
+    pthread_mutex_lock(&online_mu);
+    for (size_t i = 0; i < ONLINE_CACHE; i++)
+        if (online_cache[i].at && !strcmp(online_cache[i].policy, ch->routing) &&
+            now - online_cache[i].at < ONLINE_TTL_MS) {
+            int on = online_cache[i].online;
+            pthread_mutex_unlock(&online_mu);
+            return on;
+        }
+    pthread_mutex_unlock(&online_mu);
+    int on = og_routing_online(ud, ch->routing);
+    pthread_mutex_lock(&online_mu);
+    size_t slot = 0;
+    for (size_t i = 0; i < ONLINE_CACHE; i++) {
+        if (!strcmp(online_cache[i].policy, ch->routing)) {
+            slot = i;
+            break;
+        }
+        if (online_cache[i].at < online_cache[slot].at)
+            slot = i;
+    }
+    snprintf(online_cache[slot].policy, sizeof online_cache[slot].policy, "%s", ch->routing);
+    online_cache[slot].online = on;
+    online_cache[slot].at = now;
+    pthread_mutex_unlock(&online_mu);
+    return on;
 }
 
 /* ------------------------------------------------------------ files */
