@@ -9,6 +9,7 @@
  * different arguments from one place share one budget. */
 #include "og_log.h"
 
+#include <fcntl.h>
 #include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -16,11 +17,37 @@
 #include <time.h>
 #include <unistd.h>
 
-int og_log_level = OG_LOG_INFO;
+_Atomic int og_log_level = OG_LOG_INFO;
 
-#define LOG_SITES 256   /* call sites tracked at once (open addressing, evicting) */
-#define LOG_BURST 20.0  /* lines a call site may write at once */
-#define LOG_RATE 5.0    /* and per second after that */
+/* The standard error the process started with (og_log_open(NULL)); -1
+ * until a file is opened the first time. */
+static int original_stderr = -1;
+
+int og_log_open(const char *path)
+{
+    int fd;
+    if (path) {
+        fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
+        if (fd < 0)
+            return -1;
+    } else if (original_stderr < 0) {
+        return 0; /* still on it */
+    } else {
+        fd = original_stderr;
+    }
+    if (original_stderr < 0)
+        original_stderr = fcntl(STDERR_FILENO, F_DUPFD_CLOEXEC, 3);
+    /* dup2 replaces descriptor 2 in one step: a line written meanwhile goes
+     * whole to the old file or the new one */
+    int rc = dup2(fd, STDERR_FILENO) < 0 ? -1 : 0;
+    if (fd != original_stderr)
+        close(fd);
+    return rc;
+}
+
+#define LOG_SITES 256  /* call sites tracked at once (open addressing, evicting) */
+#define LOG_BURST 20.0 /* lines a call site may write at once */
+#define LOG_RATE 5.0   /* and per second after that */
 
 struct site {
     const char *fmt;
@@ -84,9 +111,9 @@ void og_log_vwrite(int level, const char *scope, const char *fmt, va_list ap)
     if (level < 0 || level > OG_LOG_DEBUG)
         level = OG_LOG_DEBUG;
     int n = snprintf(line, sizeof line, "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ %-5s %s%s%s",
-                     tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min,
-                     tm.tm_sec, ts.tv_nsec / 1000000, level_names[level], scope ? "[" : "",
-                     scope ? scope : "", scope ? "] " : "");
+                     tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
+                     ts.tv_nsec / 1000000, level_names[level], scope ? "[" : "", scope ? scope : "",
+                     scope ? "] " : "");
     if (n < 0)
         return;
     if ((size_t)n < sizeof line)

@@ -1,6 +1,7 @@
 /* main - the omnigate daemon: command line, configuration, start-up in
  * dependency order (Redis, connectors, HTTP, pollers) and a clean shutdown
- * in reverse order on SIGTERM/SIGINT, exiting 0. "passwd EMAIL" sets a
+ * in reverse order on SIGTERM/SIGINT, exiting 0; SIGHUP reopens the log and
+ * reloads what can change (og_reload.c). "passwd EMAIL" sets a
  * person's password for the inbox's sign-in instead of running. */
 #include "og_agents.h"
 #include "og_auth.h"
@@ -18,6 +19,7 @@
 #include "og_texts.h"
 #include "og_util.h"
 
+#include <errno.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -346,6 +348,7 @@ int main(int argc, char **argv)
     struct og_core *core = NULL;
     struct og_embedded *emb = NULL;
     struct og_gateway g = {0};
+    pthread_mutex_init(&g.cfg_mu, NULL);
     struct og_pollers *pollers = NULL;
     struct og_static *pages = NULL;
     int rc = 1, started = 0, workers_started = 0;
@@ -357,6 +360,7 @@ int main(int argc, char **argv)
     sigemptyset(&sigs);
     sigaddset(&sigs, SIGTERM);
     sigaddset(&sigs, SIGINT);
+    sigaddset(&sigs, SIGHUP); /* og_reload, never a stop */
     pthread_sigmask(SIG_BLOCK, &sigs, NULL);
     signal(SIGPIPE, SIG_IGN);
 
@@ -365,16 +369,8 @@ int main(int argc, char **argv)
         /* The core exists before the channels so their sink is real; it
          * connects lazily, so nothing touches Redis until after --check. The
          * embedded server's socket is known once it runs (retargeted below). */
-        const struct og_config_routing *cr = cfg.routing;
-        struct og_routing_opts ro = {
-            .policies = cr->policies,
-            .archive_after_s = cr->archive_after_s,
-            .offline_returns_sessions = cr->offline_returns_sessions,
-            .success_codes = (const char *const *)cr->success_codes,
-            .n_success_codes = cr->n_success_codes,
-            .allow_multiple_codes = cr->allow_multiple_codes,
-            .require_success_code = cr->require_success_code,
-        };
+        struct og_routing_opts ro;
+        og_reload_routing_opts(&cfg, &ro);
         struct og_sensitive_opts so = {
             .customers = (const char *const *)cfg.sensitive_words.customers,
             .n_customers = cfg.sensitive_words.n_customers,
@@ -450,6 +446,10 @@ int main(int argc, char **argv)
         rc = 0;
         goto out;
     }
+    if (cfg.log_file && og_log_open(cfg.log_file) != 0) {
+        fprintf(stderr, "omnigate: log_file %s: %s; not starting\n", cfg.log_file, strerror(errno));
+        goto out;
+    }
 
     if (strcmp(cfg.redis.url, "embedded") == 0) {
         const char *url = NULL;
@@ -498,7 +498,8 @@ int main(int argc, char **argv)
             emb ? "embedded" : "external");
 
     int sig = 0;
-    sigwait(&sigs, &sig);
+    while (sigwait(&sigs, &sig) == 0 && sig == SIGHUP)
+        og_reload(&g, config_path);
     og_info("signal %d: draining and stopping", sig);
     atomic_store(&g.stopping, 1);
     og_http_stop(&g, 2000);

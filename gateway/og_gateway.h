@@ -15,6 +15,7 @@
  *   og_metrics.c        /metrics in Prometheus text format
  *   og_embedded.c       redis.url "embedded": start, supervise and stop redis-server
  *   og_pollers.c        one thread per channel whose connector polls
+ *   og_reload.c         SIGHUP: the log reopened, what can change applied, the rest named
  *   og_thread.c         the workers' thread helper (stop, nap, kick)
  *   og_workers.c        the background workers' registry (one row per worker)
  *   og_*_worker.c       the workers' loops: routing, send, follow-ups, webhooks */
@@ -26,6 +27,7 @@
 #include "og_reply.h"
 
 #include <microhttpd.h>
+#include <pthread.h>
 #include <stdatomic.h>
 #include <sys/types.h>
 
@@ -51,6 +53,9 @@ struct og_gateway {
     atomic_int ready;        /* channels started */
     atomic_int stopping;
     char instance_id[48]; /* unique per process: consumer names */
+    /* Guards the parts of cfg that SIGHUP replaces and a thread reads
+     * later (cfg->webhooks, read by og_webhook_sync_config). */
+    pthread_mutex_t cfg_mu;
     /* Workers' state, one pointer each (owned by its file). */
     struct og_webhook_dispatch *webhook_dispatch; /* og_webhook_worker.c */
     struct og_fup_worker *followups;              /* og_followup_worker.c */
@@ -127,6 +132,21 @@ void og_sse_close_all(struct og_gateway *g);
  * (presence, close, transfer, reopen). */
 extern const struct og_worker og_worker_routing;
 void og_routing_kick(struct og_gateway *g);
+
+/* og_webhook_worker.c: stores the config's subscriptions (cfg->webhooks)
+ * in Redis, replacing the config's earlier ones; API-made ones stay. The
+ * dispatchers of every instance pick the change up by its version. */
+og_err og_webhook_sync_config(struct og_gateway *g);
+
+/* og_reload.c: SIGHUP. Reopens the log file, then loads config_path again:
+ * when it is valid, applies what can change while running (log_level,
+ * log_file, webhooks, routing policies, channels' texts) and logs each
+ * other key that differs from the running config as needing a restart;
+ * when it is not, logs its errors and changes nothing. Never stops. */
+void og_reload(struct og_gateway *g, const char *config_path);
+/* The routing engine's options from cfg (strings borrowed from it). */
+struct og_routing_opts;
+void og_reload_routing_opts(const struct og_config *cfg, struct og_routing_opts *ro);
 
 /* og_pollers.c */
 struct og_pollers;
