@@ -712,6 +712,13 @@ const struct og_cfg_row og_cfg_top_rows[] = {
      .def_doc = "standard error",
      .flags = OG_CFG_NONEMPTY,
      .help = "the file the log is appended to; SIGHUP reopens it (after logrotate renamed it)"},
+    {.name = "log_format",
+     .type = OG_CFG_ENUM,
+     .offset = offsetof(struct og_config, log_format),
+     .def = "text",
+     .choices = "text|json",
+     .help = "text lines, or one JSON object per line (time, level, channel, request_id, msg; "
+             "an API request's access line adds method, route, status, duration_ms, client)"},
     {.name = "connector_dir",
      .type = OG_CFG_STR,
      .offset = offsetof(struct og_config, connector_dir),

@@ -84,6 +84,7 @@ struct og_config {
     char *data_dir;      /* default "./var" */
     char *log_level;     /* error|warn|info|debug, default "info" */
     char *log_file;      /* default NULL = standard error; reopened on SIGHUP */
+    char *log_format;    /* text (default) | json */
     char *connector_dir; /* default NULL = next to the executable */
     struct {
         int64_t max_body_bytes; /* default 1048576, 1..64 MiB */

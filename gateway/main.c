@@ -446,6 +446,7 @@ int main(int argc, char **argv)
         rc = 0;
         goto out;
     }
+    og_log_json = cfg.log_format && strcmp(cfg.log_format, "json") == 0;
     if (cfg.log_file && og_log_open(cfg.log_file) != 0) {
         fprintf(stderr, "omnigate: log_file %s: %s; not starting\n", cfg.log_file, strerror(errno));
         goto out;

@@ -140,7 +140,7 @@ og_err og_webhook_sync_config(struct og_gateway *g);
 
 /* og_reload.c: SIGHUP. Reopens the log file, then loads config_path again:
  * when it is valid, applies what can change while running (log_level,
- * log_file, webhooks, routing policies, channels' texts) and logs each
+ * log_file, log_format, webhooks, routing policies, channels' texts) and logs each
  * other key that differs from the running config as needing a restart;
  * when it is not, logs its errors and changes nothing. Never stops. */
 void og_reload(struct og_gateway *g, const char *config_path);

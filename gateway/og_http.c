@@ -336,6 +336,39 @@ static enum MHD_Result take_body(struct og_gateway *g, struct MHD_Connection *co
     return rc->discarded > DISCARD_MAX ? MHD_NO : MHD_YES;
 }
 
+/* X-Request-Id: the client's when it is 1-64 characters of A-Z, a-z, 0-9,
+ * '.', '_', ':' and '-' (it goes into log lines and back into a header),
+ * else a new one. */
+static void request_id(struct MHD_Connection *conn, char out[OG_LOG_REQUEST_ID_MAX + 1])
+{
+    const char *h = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "X-Request-Id");
+    size_t n = h ? strlen(h) : 0;
+    if (n >= 1 && n <= OG_LOG_REQUEST_ID_MAX &&
+        strspn(h, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._:-") == n) {
+        memcpy(out, h, n + 1);
+        return;
+    }
+    og_id_new("req_", og_now_ms(), out, OG_LOG_REQUEST_ID_MAX + 1);
+}
+
+/* The access log: one line per API request, by route template (an id in
+ * a path would make every line unique and leak into log indexes). */
+static void access_log(struct MHD_Connection *conn, const char *method, const char *url,
+                       const struct og_reply *r, const struct req_ctx *rc)
+{
+    if (strncmp(url, "/api/", 5) != 0 || OG_LOG_INFO > og_log_level)
+        return;
+    char route[160], client[64];
+    snprintf(route, sizeof route, "/api/v1%s", r->route ? r->route : "/(no such route)");
+    og_edge_client_text(conn, client, sizeof client);
+    struct og_log_access a = {.method = method,
+                              .route = route,
+                              .status = r->status,
+                              .duration_ms = (double)(now_us() - rc->t0_us) / 1000.0,
+                              .client = client};
+    og_log_access_write(&a);
+}
+
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
                                   const char *method, const char *version, const char *upload,
                                   size_t *upload_size, void **con_cls)
@@ -355,12 +388,18 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     }
     og_edge_answering(conn);
     struct og_reply r = {0};
+    char rid[OG_LOG_REQUEST_ID_MAX + 1];
+    request_id(conn, rid);
+    og_log_set_request(rid); /* every line logged while answering carries it */
     dispatch(g, conn, method, url, rc, &r);
     if (r.stream) { /* SSE: a callback response that lives as long as the stream */
+        MHD_add_response_header(r.stream, "X-Request-Id", rid);
         enum MHD_Result sret = MHD_queue_response(conn, (unsigned)r.status, r.stream);
         MHD_destroy_response(r.stream);
         free(r.body), free(r.headers);
         atomic_fetch_add(&g->stats.requests[route_of(url)][0], 1);
+        access_log(conn, method, url, &r, rc);
+        og_log_set_request(NULL);
         return sret;
     }
     struct MHD_Response *resp =
@@ -382,6 +421,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         line = nl + 1;
     }
     free(r.headers);
+    MHD_add_response_header(resp, "X-Request-Id", rid);
     enum MHD_Result ret = MHD_queue_response(conn, (unsigned)r.status, resp);
     MHD_destroy_response(resp);
     free(r.body);
@@ -391,6 +431,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     atomic_fetch_add(&g->stats.requests[route][cls_], 1);
     if (route == 0)
         og_metrics_observe_hook(g, now_us() - rc->t0_us);
+    access_log(conn, method, url, &r, rc);
+    og_log_set_request(NULL);
     return ret;
 }
 

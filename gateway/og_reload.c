@@ -4,7 +4,7 @@
  * away under it:
  *   log_file     reopened (og_log_open: dup2 onto descriptor 2), always,
  *                even when the new file has errors: logrotate needs it;
- *   log_level    an atomic integer;
+ *   log_level, log_format  atomic integers;
  *   webhooks     the config's subscriptions are swapped into the running
  *                config under g->cfg_mu and stored in Redis again; every
  *                dispatcher reloads them by their version;
@@ -44,7 +44,8 @@ void og_reload_routing_opts(const struct og_config *cfg, struct og_routing_opts 
 
 /* The top-level keys SIGHUP applies; "channels" is compared without each
  * channel's "texts". */
-static const char *const live_keys[] = {"log_level", "log_file", "webhooks", "routing", NULL};
+static const char *const live_keys[] = {"log_level", "log_file", "log_format",
+                                        "webhooks",  "routing",  NULL};
 
 static int is_live(const char *key)
 {
@@ -181,6 +182,7 @@ void og_reload(struct og_gateway *g, const char *config_path)
         og_info("SIGHUP: log_level %s", nc.log_level);
         og_log_level = level;
     }
+    og_log_json = strcmp(nc.log_format, "json") == 0;
     /* read by nobody but this file once the daemon runs */
     free(run->log_level);
     run->log_level = og_strdup(nc.log_level);
@@ -202,7 +204,7 @@ void og_reload(struct og_gateway *g, const char *config_path)
                 "when it is back");
 
     int restart = report_restart_keys(run->root, nc.root);
-    og_info("SIGHUP: applied log_level, log_file, webhooks (%zu), routing policies and "
+    og_info("SIGHUP: applied log_level, log_file, log_format, webhooks (%zu), routing policies and "
             "channels' texts; %d change%s need%s a restart",
             run->n_webhooks, restart, restart == 1 ? "" : "s", restart == 1 ? "s" : "");
 out:
