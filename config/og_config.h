@@ -113,7 +113,9 @@ struct og_config {
         int64_t wait_timeout_ms; /* replicated: WAIT's timeout, default 1000 */
     } redis;
     struct {
-        char *admin_token; /* required, >= 16 characters */
+        char *admin_token;   /* required, >= 16 characters */
+        char **cors_origins; /* origins whose browsers may call the API with credentials */
+        size_t n_cors_origins;
     } api;
     struct og_config_channel *channels;
     size_t n_channels;

@@ -6,6 +6,7 @@
  *   main.c              command line, config, start-up and clean shutdown
  *   og_http.c           libmicrohttpd server: routing, body limit, /hooks dispatch, health
  *   og_edge.c           who may connect, for how long, and who a request is from
+ *   og_cors.c           CORS for /api/ (api.cors_origins)
  *   og_reply.c          a response, and THE og_err -> (status, code) table
  *   og_static.c         the pages under gateway/www (inbox, widget, survey, reports)
  *   og_api.c            /api/v1: authentication, the route table, helpers (og_api.h)
@@ -25,6 +26,8 @@
 #include "og_config.h"
 #include "og_core.h"
 #include "og_reply.h"
+
+struct og_cors;
 
 #include <microhttpd.h>
 #include <pthread.h>
@@ -48,6 +51,7 @@ struct og_gateway {
     unsigned char admin_token_sha[32]; /* tokens are compared as digests */
     struct MHD_Daemon *mhd;
     struct og_edge *edge; /* og_edge.h: limits, slow clients, client address */
+    struct og_cors *cors; /* og_cors.h: api.cors_origins; NULL = no CORS */
     struct og_http_stats stats;
     struct og_static *pages; /* [borrowed] og_static.h: /inbox/ and the other pages */
     atomic_int ready;        /* channels started */

@@ -16,8 +16,11 @@
  * sent without waiting for "100 Continue" is read and dropped (up to
  * DISCARD_MAX past the limit) before the answer, since closing on unread
  * data makes the kernel reset the connection, and the client then never
- * sees the 413. */
+ * sees the 413. CORS for /api/ (og_cors.h) is decided here too: a
+ * preflight is answered before the routes, and the headers are added to
+ * whatever the API answered. */
 #include "og_api.h"
+#include "og_cors.h"
 #include "og_edge.h"
 #include "og_gateway.h"
 #include "og_log.h"
@@ -336,6 +339,19 @@ static enum MHD_Result take_body(struct og_gateway *g, struct MHD_Connection *co
     return rc->discarded > DISCARD_MAX ? MHD_NO : MHD_YES;
 }
 
+/* og_reply's "Name: value\n" lines onto resp (they are cut up in place). */
+static void add_headers(struct MHD_Response *resp, char *headers)
+{
+    for (char *line = headers; line && *line;) {
+        char *nl = strchr(line, '\n'), *colon = strchr(line, ':');
+        if (!nl || !colon || colon > nl)
+            break;
+        *nl = *colon = 0;
+        MHD_add_response_header(resp, line, colon + 2);
+        line = nl + 1;
+    }
+}
+
 /* X-Request-Id: the client's when it is 1-64 characters of A-Z, a-z, 0-9,
  * '.', '_', ':' and '-' (it goes into log lines and back into a header),
  * else a new one. */
@@ -391,8 +407,12 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     char rid[OG_LOG_REQUEST_ID_MAX + 1];
     request_id(conn, rid);
     og_log_set_request(rid); /* every line logged while answering carries it */
-    dispatch(g, conn, method, url, rc, &r);
+    if (rc->refusal.status || !og_cors_preflight(g->cors, conn, method, url, &r)) {
+        dispatch(g, conn, method, url, rc, &r);
+        og_cors_headers(g->cors, conn, url, &r);
+    }
     if (r.stream) { /* SSE: a callback response that lives as long as the stream */
+        add_headers(r.stream, r.headers);
         MHD_add_response_header(r.stream, "X-Request-Id", rid);
         enum MHD_Result sret = MHD_queue_response(conn, (unsigned)r.status, r.stream);
         MHD_destroy_response(r.stream);
@@ -412,14 +432,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, r.content_type);
     if (rc->too_large || rc->refusal.now)
         MHD_add_response_header(resp, MHD_HTTP_HEADER_CONNECTION, "close");
-    for (char *line = r.headers; line && *line;) {
-        char *nl = strchr(line, '\n'), *colon = strchr(line, ':');
-        if (!nl || !colon || colon > nl)
-            break;
-        *nl = *colon = 0;
-        MHD_add_response_header(resp, line, colon + 2);
-        line = nl + 1;
-    }
+    add_headers(resp, r.headers);
     free(r.headers);
     MHD_add_response_header(resp, "X-Request-Id", rid);
     enum MHD_Result ret = MHD_queue_response(conn, (unsigned)r.status, resp);
@@ -518,6 +531,8 @@ int og_http_start(struct og_gateway *g, const char *host, int port, unsigned thr
         freeaddrinfo(ai);
         return -1;
     }
+    g->cors =
+        og_cors_new((const char *const *)g->cfg->api.cors_origins, g->cfg->api.n_cors_origins);
     /* ALLOW_SUSPEND_RESUME: SSE streams suspend while they have nothing to send. */
     unsigned flags =
         MHD_USE_EPOLL_INTERNAL_THREAD | MHD_USE_ERROR_LOG | MHD_USE_ITC | MHD_ALLOW_SUSPEND_RESUME;
@@ -536,6 +551,8 @@ int og_http_start(struct og_gateway *g, const char *host, int port, unsigned thr
         og_error("listen: cannot listen on %s:%d", host, port);
         og_edge_free(g->edge);
         g->edge = NULL;
+        og_cors_free(g->cors);
+        g->cors = NULL;
         return -1;
     }
     return 0;
@@ -567,4 +584,6 @@ void og_http_stop(struct og_gateway *g, int drain_ms)
     g->mhd = NULL;
     og_edge_free(g->edge); /* after MHD: its last connection notices use it */
     g->edge = NULL;
+    og_cors_free(g->cors);
+    g->cors = NULL;
 }
