@@ -669,6 +669,18 @@ static const struct og_cfg_row api_rows[] = {
     {0},
 };
 
+static const struct og_cfg_row metrics_rows[] = {
+    {.name = "token",
+     .type = OG_CFG_STR,
+     .offset = offsetof(struct og_config, metrics.token),
+     .min = 16,
+     .flags = OG_CFG_SECRET,
+     .def_doc = "none: /metrics is open",
+     .help = "a bearer token /metrics requires (Prometheus: authorization credentials), at "
+             "least 16 characters"},
+    {0},
+};
+
 static const struct og_cfg_row channel_rows[] = {
     {.name = "id",
      .type = OG_CFG_STR,
@@ -794,6 +806,10 @@ const struct og_cfg_row og_cfg_top_rows[] = {
      .children = api_rows,
      .check = check_api,
      .help = "the REST API"},
+    {.name = "metrics",
+     .type = OG_CFG_OBJECT,
+     .children = metrics_rows,
+     .help = "the Prometheus endpoint /metrics"},
     {.name = "channels",
      .type = OG_CFG_ARRAY,
      .offset = offsetof(struct og_config, channels),

@@ -117,6 +117,9 @@ struct og_config {
         char **cors_origins; /* origins whose browsers may call the API with credentials */
         size_t n_cors_origins;
     } api;
+    struct {
+        char *token; /* default NULL = /metrics is open; else its bearer token */
+    } metrics;
     struct og_config_channel *channels;
     size_t n_channels;
     struct og_webhook_sub *webhooks; /* config/og_config_webhooks.c */

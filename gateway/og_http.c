@@ -134,15 +134,17 @@ static void handle_hook(struct og_gateway *g, struct MHD_Connection *conn, const
 
 /* ------------------------------------------------- the server's own routes */
 
-static void healthz(struct og_gateway *g, struct og_reply *r)
+static void healthz(struct og_gateway *g, struct MHD_Connection *conn, struct og_reply *r)
 {
+    (void)conn;
     og_reply_json(r, 200, og_strdup("{\"status\":\"ok\"}"));
 }
 
 /* ready = Redis takes a write (one out of memory still answers PING) and the
  * connectors run */
-static void readyz(struct og_gateway *g, struct og_reply *r)
+static void readyz(struct og_gateway *g, struct MHD_Connection *conn, struct og_reply *r)
 {
+    (void)conn;
     char why[160] = "";
     int redis_ok = og_core_health(g->core, why, sizeof why);
     int ready = redis_ok && atomic_load(&g->ready) && !atomic_load(&g->stopping);
@@ -160,8 +162,28 @@ static void readyz(struct og_gateway *g, struct og_reply *r)
         og_reply_header(r, "Retry-After", "1");
 }
 
-static void metrics(struct og_gateway *g, struct og_reply *r)
+/* metrics.token: "Authorization: Bearer <token>", compared as digests in
+ * constant time like the API's tokens. 1 when it may see /metrics. */
+static int metrics_allowed(struct og_gateway *g, struct MHD_Connection *conn)
 {
+    if (!g->cfg->metrics.token)
+        return 1;
+    const char *h = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Authorization");
+    if (!h || strncasecmp(h, "Bearer ", 7) != 0)
+        return 0;
+    unsigned char want[32], got[32];
+    og_sha256(g->cfg->metrics.token, strlen(g->cfg->metrics.token), want);
+    og_sha256(h + 7, strlen(h + 7), got);
+    return og_ct_equal(want, sizeof want, got, sizeof got);
+}
+
+static void metrics(struct og_gateway *g, struct MHD_Connection *conn, struct og_reply *r)
+{
+    if (!metrics_allowed(g, conn)) {
+        og_reply_err(r, OG_ERR_AUTH, "/metrics needs metrics.token as a bearer token");
+        og_reply_header(r, "WWW-Authenticate", "Bearer realm=\"omnigate metrics\"");
+        return;
+    }
     char *m = og_metrics_render(g);
     r->status = 200;
     r->content_type = "text/plain; version=0.0.4; charset=utf-8";
@@ -173,7 +195,7 @@ static void metrics(struct og_gateway *g, struct og_reply *r)
  * and og_http_routes_each() read this one table. */
 static const struct fixed_route {
     const char *method, *path;
-    void (*fn)(struct og_gateway *g, struct og_reply *r);
+    void (*fn)(struct og_gateway *g, struct MHD_Connection *conn, struct og_reply *r);
 } fixed_routes[] = {
     {"GET", "/healthz", healthz},
     {"GET", "/readyz", readyz},
@@ -292,7 +314,7 @@ static void dispatch(struct og_gateway *g, struct MHD_Connection *conn, const ch
     }
     for (size_t i = 0; i < sizeof fixed_routes / sizeof *fixed_routes; i++)
         if (strcmp(method, fixed_routes[i].method) == 0 && strcmp(url, fixed_routes[i].path) == 0) {
-            fixed_routes[i].fn(g, r);
+            fixed_routes[i].fn(g, conn, r);
             return;
         }
     if (strcmp(url, "/") == 0 && og_static_serve(g->pages, conn, method, FRONT_DOOR, r) == 0)
