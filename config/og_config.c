@@ -442,6 +442,9 @@ static int check_http(struct og_load *l, const struct og_cfg_row *row, json_obje
 {
     static const char *const lists[] = {"trusted_proxies", "platform_ranges", NULL};
     (void)row, (void)base;
+    if (json_object_object_get_ex(v, "tls_cert", NULL) !=
+        json_object_object_get_ex(v, "tls_key", NULL))
+        og_errors_add(l->errs, "%s: tls_cert and tls_key go together", path);
     for (const char *const *k = lists; *k; k++) {
         json_object *a;
         if (!json_object_object_get_ex(v, *k, &a) || !json_object_is_type(a, json_type_array))
@@ -541,6 +544,19 @@ static const struct og_cfg_row http_rows[] = {
      .count = offsetof(struct og_config, http.n_platform_ranges),
      .help = "addresses or CIDR ranges the platforms post webhooks from: no per-address "
              "limit, and the reserve"},
+    {.name = "tls_cert",
+     .type = OG_CFG_STR,
+     .offset = offsetof(struct og_config, http.tls_cert),
+     .flags = OG_CFG_NONEMPTY,
+     .def_doc = "none: plain HTTP",
+     .help = "a PEM certificate chain: listen serves HTTPS (TLS 1.2 and later); SIGHUP loads "
+             "it again (renewals)"},
+    {.name = "tls_key",
+     .type = OG_CFG_STR,
+     .offset = offsetof(struct og_config, http.tls_key),
+     .flags = OG_CFG_NONEMPTY,
+     .def_doc = "none",
+     .help = "the certificate's PEM private key (with tls_cert)"},
     {0},
 };
 

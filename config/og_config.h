@@ -101,6 +101,7 @@ struct og_config {
         char *forwarded_header; /* "x-forwarded-for" | "forwarded" */
         char **platform_ranges; /* CIDRs: no per-address limit, the reserve */
         size_t n_platform_ranges;
+        char *tls_cert, *tls_key; /* PEM files: HTTPS on listen; both or neither */
     } http;
     struct {
         char *url;             /* "embedded" (default), "redis://host:port[/db]", "unix:///path" */

@@ -17,6 +17,7 @@
 #include "og_sensitive.h"
 #include "og_static.h"
 #include "og_texts.h"
+#include "og_tls.h"
 #include "og_util.h"
 
 #include <errno.h>
@@ -434,6 +435,13 @@ int main(int argc, char **argv)
                           "(a position in an e-mail would be stale when read)",
                           cc->path);
     }
+    if (cfg.http.tls_cert && cfg.http.tls_key) { /* readable, and a pair */
+        char err[512];
+        struct og_tls *tls = og_tls_new(cfg.http.tls_cert, cfg.http.tls_key, err, sizeof err);
+        if (!tls)
+            og_errors_add(&errs, "http.tls_cert: %s", err);
+        og_tls_free(tls);
+    }
     if (errs.n) {
         for (size_t i = 0; i < errs.n; i++)
             fprintf(stderr, "%s: %s\n", config_path, errs.items[i]);
@@ -494,8 +502,8 @@ int main(int argc, char **argv)
         goto out;
     pollers = og_pollers_start(chs, nch);
     atomic_store(&g.ready, 1);
-    og_info("omnigate %s listening on %s:%d (%u threads, %zu channel%s, redis %s)", OG_VERSION,
-            host, og_http_port(&g), threads, nch, nch == 1 ? "" : "s",
+    og_info("omnigate %s listening on %s%s:%d (%u threads, %zu channel%s, redis %s)", OG_VERSION,
+            g.tls ? "https://" : "", host, og_http_port(&g), threads, nch, nch == 1 ? "" : "s",
             emb ? "embedded" : "external");
 
     int sig = 0;

@@ -7,6 +7,7 @@
  *   og_http.c           libmicrohttpd server: routing, body limit, /hooks dispatch, health
  *   og_edge.c           who may connect, for how long, and who a request is from
  *   og_cors.c           CORS for /api/ (api.cors_origins)
+ *   og_tls.c            HTTPS: http.tls_cert and tls_key, renewed on SIGHUP
  *   og_reply.c          a response, and THE og_err -> (status, code) table
  *   og_static.c         the pages under gateway/www (inbox, widget, survey, reports)
  *   og_api.c            /api/v1: authentication, the route table, helpers (og_api.h)
@@ -28,6 +29,7 @@
 #include "og_reply.h"
 
 struct og_cors;
+struct og_tls;
 
 #include <microhttpd.h>
 #include <pthread.h>
@@ -52,6 +54,7 @@ struct og_gateway {
     struct MHD_Daemon *mhd;
     struct og_edge *edge; /* og_edge.h: limits, slow clients, client address */
     struct og_cors *cors; /* og_cors.h: api.cors_origins; NULL = no CORS */
+    struct og_tls *tls;   /* og_tls.h: http.tls_cert; NULL = plain HTTP */
     struct og_http_stats stats;
     struct og_static *pages; /* [borrowed] og_static.h: /inbox/ and the other pages */
     atomic_int ready;        /* channels started */

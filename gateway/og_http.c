@@ -25,6 +25,7 @@
 #include "og_gateway.h"
 #include "og_log.h"
 #include "og_static.h"
+#include "og_tls.h"
 #include "og_util.h"
 
 #include <arpa/inet.h>
@@ -562,12 +563,32 @@ int og_http_start(struct og_gateway *g, const char *host, int port, unsigned thr
         flags |= MHD_USE_IPv6;
     /* The edge's accept policy and connection notices (og_edge.h); the 60 s
      * inactivity timeout stays for answers being sent and idle connections. */
+    /* http.tls_cert: HTTPS through libmicrohttpd's GnuTLS, the pair served
+     * by og_tls's callback so SIGHUP can renew it (og_tls.h) */
+    struct MHD_OptionItem tls_opts[3] = {{MHD_OPTION_END, 0, NULL}};
+    if (g->cfg->http.tls_cert && g->cfg->http.tls_key) {
+        char err[512];
+        g->tls = og_tls_new(g->cfg->http.tls_cert, g->cfg->http.tls_key, err, sizeof err);
+        if (!g->tls) {
+            og_error("http.tls_cert: %s", err);
+            freeaddrinfo(ai);
+            og_edge_free(g->edge);
+            g->edge = NULL;
+            return -1;
+        }
+        flags |= MHD_USE_TLS;
+        tls_opts[0] =
+            (struct MHD_OptionItem){MHD_OPTION_HTTPS_CERT_CALLBACK, 0, (void *)og_tls_callback()};
+        tls_opts[1] =
+            (struct MHD_OptionItem){MHD_OPTION_HTTPS_PRIORITIES, 0, (void *)OG_TLS_PRIORITIES};
+    }
     g->mhd = MHD_start_daemon(
         flags, 0, og_edge_accept, g->edge, on_request, g, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
         MHD_OPTION_SOCK_ADDR, ai->ai_addr, MHD_OPTION_THREAD_POOL_SIZE, threads,
         MHD_OPTION_NOTIFY_COMPLETED, on_completed, g, MHD_OPTION_NOTIFY_CONNECTION, og_edge_notify,
         g->edge, MHD_OPTION_CONNECTION_TIMEOUT, 60u, MHD_OPTION_CONNECTION_LIMIT,
-        og_edge_max_connections(g->edge), MHD_OPTION_LISTENING_ADDRESS_REUSE, 1u, MHD_OPTION_END);
+        og_edge_max_connections(g->edge), MHD_OPTION_LISTENING_ADDRESS_REUSE, 1u, MHD_OPTION_ARRAY,
+        tls_opts, MHD_OPTION_END);
     freeaddrinfo(ai);
     if (!g->mhd) {
         og_error("listen: cannot listen on %s:%d", host, port);
@@ -575,6 +596,8 @@ int og_http_start(struct og_gateway *g, const char *host, int port, unsigned thr
         g->edge = NULL;
         og_cors_free(g->cors);
         g->cors = NULL;
+        og_tls_free(g->tls);
+        g->tls = NULL;
         return -1;
     }
     return 0;
@@ -608,4 +631,6 @@ void og_http_stop(struct og_gateway *g, int drain_ms)
     g->edge = NULL;
     og_cors_free(g->cors);
     g->cors = NULL;
+    og_tls_free(g->tls); /* after MHD: no handshake is left */
+    g->tls = NULL;
 }

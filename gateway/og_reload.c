@@ -8,6 +8,10 @@
  *   webhooks     the config's subscriptions are swapped into the running
  *                config under g->cfg_mu and stored in Redis again; every
  *                dispatcher reloads them by their version;
+ *   http.tls_cert, http.tls_key
+ *                loaded again (og_tls_reload): new handshakes get the
+ *                renewed certificate; turning HTTPS on or off takes a
+ *                restart;
  *   routing, channels[].texts
  *                compiled anew and swapped in the core (og_core_reload),
  *                which keeps the old ones until it is freed.
@@ -22,6 +26,7 @@
 #include "og_plugin.h"
 #include "og_routing.h"
 #include "og_texts.h"
+#include "og_tls.h"
 #include "og_util.h"
 
 #include <errno.h>
@@ -70,8 +75,27 @@ static json_object *channels_sans_texts(json_object *a)
     return out;
 }
 
+/* A copy of the http object without the TLS files. [xfer] */
+static json_object *http_sans_tls(json_object *h)
+{
+    json_object *c = NULL;
+    json_object_deep_copy(h, &c, NULL);
+    if (json_object_is_type(c, json_type_object)) {
+        json_object_object_del(c, "tls_cert");
+        json_object_object_del(c, "tls_key");
+    }
+    return c;
+}
+
 static int key_differs(json_object *oldv, json_object *newv, const char *key)
 {
+    if (strcmp(key, "http") == 0) {
+        json_object *a = http_sans_tls(oldv), *b = http_sans_tls(newv);
+        int d = !json_object_equal(a, b);
+        json_object_put(a);
+        json_object_put(b);
+        return d;
+    }
     if (strcmp(key, "channels") != 0)
         return !json_object_equal(oldv, newv);
     json_object *a = channels_sans_texts(oldv), *b = channels_sans_texts(newv);
@@ -172,6 +196,18 @@ void og_reload(struct og_gateway *g, const char *config_path)
     if (e != OG_OK) {
         og_error("SIGHUP: routing: %s; nothing changed", errbuf);
         goto out;
+    }
+
+    /* TLS: the files again (a renewed certificate), or other files */
+    int tls_now = nc.http.tls_cert != NULL, tls_ran = g->tls != NULL;
+    if (tls_now != tls_ran) {
+        og_warn("SIGHUP: http.tls_cert: turning HTTPS %s takes a restart", tls_now ? "on" : "off");
+    } else if (tls_now) {
+        char err[512];
+        if (og_tls_reload(g->tls, nc.http.tls_cert, nc.http.tls_key, err, sizeof err) != 0)
+            og_error("SIGHUP: http.tls_cert: %s; the certificate in use stays", err);
+        else
+            og_info("SIGHUP: certificate loaded from %s", nc.http.tls_cert);
     }
 
     if (og_texts_sync(g->core) != OG_OK)
