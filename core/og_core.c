@@ -67,6 +67,7 @@ static struct og_redis *pool_new(struct og_core *c, char *errbuf, size_t errlen)
 struct og_core *og_core_new(const struct og_core_opts *o, char *errbuf, size_t errlen)
 {
     struct og_core *c = og_calloc(1, sizeof *c);
+    pthread_mutex_init(&c->reload_mu, NULL);
     c->redis_url = og_strdup(o->redis_url);
     c->redis_password = og_strdup(o->redis_password);
     c->pool_size = o->pool_size;
@@ -104,10 +105,44 @@ struct og_core *og_core_new(const struct og_core_opts *o, char *errbuf, size_t e
     return c;
 }
 
+/* What a reload replaced: kept until og_core_free, since a thread may be
+ * in the middle of reading it. A reload is an operator's SIGHUP, so the
+ * list stays short. */
+struct og_retired {
+    struct og_routing *routing;
+    struct og_texts *texts;
+    struct og_retired *next;
+};
+
+og_err og_core_reload(struct og_core *c, const struct og_routing_opts *routing,
+                      const struct og_texts_conf *texts, size_t n_texts, char *errbuf,
+                      size_t errlen)
+{
+    struct og_routing *r = og_routing_new(routing, errbuf, errlen);
+    if (!r)
+        return OG_ERR_INVALID;
+    struct og_texts *t = og_texts_new(texts, n_texts); /* writes itself to Redis on first use */
+    struct og_retired *old = og_calloc(1, sizeof *old);
+    pthread_mutex_lock(&c->reload_mu);
+    old->routing = atomic_exchange(&c->routing, r);
+    old->texts = atomic_exchange(&c->texts, t);
+    old->next = c->retired;
+    c->retired = old;
+    pthread_mutex_unlock(&c->reload_mu);
+    return OG_OK;
+}
+
 void og_core_free(struct og_core *c)
 {
     if (!c)
         return;
+    for (struct og_retired *r = c->retired, *next; r; r = next) {
+        next = r->next;
+        og_routing_free(r->routing);
+        og_texts_free(r->texts);
+        free(r);
+    }
+    pthread_mutex_destroy(&c->reload_mu);
     og_batch_free(c->ingest_batch);
     og_redis_free(c->redis);
     for (int i = 0; i < OG_LUA__LAST; i++)

@@ -58,6 +58,13 @@ struct og_core_opts {
  * nothing touches Redis before the first call that needs it. */
 struct og_core *og_core_new(const struct og_core_opts *o, char *errbuf, size_t errlen);
 void og_core_free(struct og_core *c);
+/* SIGHUP: replaces the routing policies and the channels' automatic texts
+ * (same shapes as og_core_opts's, copied) while every thread keeps running;
+ * the texts are written to Redis again by the next routing pass. On an
+ * error (OG_ERR_INVALID, errbuf says why) nothing changed. */
+og_err og_core_reload(struct og_core *c, const struct og_routing_opts *routing,
+                      const struct og_texts_conf *texts, size_t n_texts, char *errbuf,
+                      size_t errlen);
 /* Points the (still unconnected) pool at another Redis, e.g. the embedded
  * server's socket once it runs. OG_ERR_INVALID for a malformed URL. */
 og_err og_core_retarget(struct og_core *c, const char *url, char *errbuf, size_t errlen);

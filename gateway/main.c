@@ -1,6 +1,7 @@
 /* main - the omnigate daemon: command line, configuration, start-up in
  * dependency order (Redis, connectors, HTTP, pollers) and a clean shutdown
- * in reverse order on SIGTERM/SIGINT, exiting 0. "passwd EMAIL" sets a
+ * in reverse order on SIGTERM/SIGINT, exiting 0; SIGHUP reopens the log and
+ * reloads what can change (og_reload.c). "passwd EMAIL" sets a
  * person's password for the inbox's sign-in instead of running. */
 #include "og_agents.h"
 #include "og_auth.h"
@@ -16,8 +17,10 @@
 #include "og_sensitive.h"
 #include "og_static.h"
 #include "og_texts.h"
+#include "og_tls.h"
 #include "og_util.h"
 
+#include <errno.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -346,6 +349,7 @@ int main(int argc, char **argv)
     struct og_core *core = NULL;
     struct og_embedded *emb = NULL;
     struct og_gateway g = {0};
+    pthread_mutex_init(&g.cfg_mu, NULL);
     struct og_pollers *pollers = NULL;
     struct og_static *pages = NULL;
     int rc = 1, started = 0, workers_started = 0;
@@ -357,6 +361,7 @@ int main(int argc, char **argv)
     sigemptyset(&sigs);
     sigaddset(&sigs, SIGTERM);
     sigaddset(&sigs, SIGINT);
+    sigaddset(&sigs, SIGHUP); /* og_reload, never a stop */
     pthread_sigmask(SIG_BLOCK, &sigs, NULL);
     signal(SIGPIPE, SIG_IGN);
 
@@ -365,16 +370,8 @@ int main(int argc, char **argv)
         /* The core exists before the channels so their sink is real; it
          * connects lazily, so nothing touches Redis until after --check. The
          * embedded server's socket is known once it runs (retargeted below). */
-        const struct og_config_routing *cr = cfg.routing;
-        struct og_routing_opts ro = {
-            .policies = cr->policies,
-            .archive_after_s = cr->archive_after_s,
-            .offline_returns_sessions = cr->offline_returns_sessions,
-            .success_codes = (const char *const *)cr->success_codes,
-            .n_success_codes = cr->n_success_codes,
-            .allow_multiple_codes = cr->allow_multiple_codes,
-            .require_success_code = cr->require_success_code,
-        };
+        struct og_routing_opts ro;
+        og_reload_routing_opts(&cfg, &ro);
         struct og_sensitive_opts so = {
             .customers = (const char *const *)cfg.sensitive_words.customers,
             .n_customers = cfg.sensitive_words.n_customers,
@@ -438,6 +435,13 @@ int main(int argc, char **argv)
                           "(a position in an e-mail would be stale when read)",
                           cc->path);
     }
+    if (cfg.http.tls_cert && cfg.http.tls_key) { /* readable, and a pair */
+        char err[512];
+        struct og_tls *tls = og_tls_new(cfg.http.tls_cert, cfg.http.tls_key, err, sizeof err);
+        if (!tls)
+            og_errors_add(&errs, "http.tls_cert: %s", err);
+        og_tls_free(tls);
+    }
     if (errs.n) {
         for (size_t i = 0; i < errs.n; i++)
             fprintf(stderr, "%s: %s\n", config_path, errs.items[i]);
@@ -448,6 +452,11 @@ int main(int argc, char **argv)
     if (check) {
         printf("%s: ok (%zu channel%s)\n", config_path, nch, nch == 1 ? "" : "s");
         rc = 0;
+        goto out;
+    }
+    og_log_json = cfg.log_format && strcmp(cfg.log_format, "json") == 0;
+    if (cfg.log_file && og_log_open(cfg.log_file) != 0) {
+        fprintf(stderr, "omnigate: log_file %s: %s; not starting\n", cfg.log_file, strerror(errno));
         goto out;
     }
 
@@ -493,12 +502,13 @@ int main(int argc, char **argv)
         goto out;
     pollers = og_pollers_start(chs, nch);
     atomic_store(&g.ready, 1);
-    og_info("omnigate %s listening on %s:%d (%u threads, %zu channel%s, redis %s)", OG_VERSION,
-            host, og_http_port(&g), threads, nch, nch == 1 ? "" : "s",
+    og_info("omnigate %s listening on %s%s:%d (%u threads, %zu channel%s, redis %s)", OG_VERSION,
+            g.tls ? "https://" : "", host, og_http_port(&g), threads, nch, nch == 1 ? "" : "s",
             emb ? "embedded" : "external");
 
     int sig = 0;
-    sigwait(&sigs, &sig);
+    while (sigwait(&sigs, &sig) == 0 && sig == SIGHUP)
+        og_reload(&g, config_path);
     og_info("signal %d: draining and stopping", sig);
     atomic_store(&g.stopping, 1);
     og_http_stop(&g, 2000);

@@ -49,9 +49,9 @@
 #include <time.h>
 #include <unistd.h>
 
-#define BATCH 128          /* entries per read: a read script holds Redis ~1 ms */
-#define READ_BURST 8       /* reads in a row while reading ahead */
-#define READ_AHEAD 16384   /* entries read ahead of deliveries (cached bodies) */
+#define BATCH 128        /* entries per read: a read script holds Redis ~1 ms */
+#define READ_BURST 8     /* reads in a row while reading ahead */
+#define READ_AHEAD 16384 /* entries read ahead of deliveries (cached bodies) */
 #define LEASE_MARGIN_MS 5000
 #define CLAIM_AHEAD 2 /* chains claimed per transfer slot (see http_run) */
 #define DISPATCHERS 2 /* per instance, when concurrency >= 16 (see start) */
@@ -102,9 +102,9 @@ struct dispatcher {
     struct og_hmac **signers; /* [2 * n_subs] owned: per sub its secret's, its previous one's */
     long long ver;
     int64_t ver_checked_ms, last_read_ms;
-    char last_id[48]; /* the stream's last entry when a read found nothing new */
-    int ready;    /* group created and config synced */
-    int draining; /* stopping: report results, claim nothing */
+    char last_id[48];  /* the stream's last entry when a read found nothing new */
+    int ready;         /* group created and config synced */
+    int draining;      /* stopping: report results, claim nothing */
     struct og_buf res; /* results for the next step (see res_open) */
     size_t *res_off;   /* [cap_res] where each of its n_res values starts */
     size_t n_res, cap_res;
@@ -177,32 +177,40 @@ static void refresh_subs(struct dispatcher *d, int force)
     }
 }
 
+og_err og_webhook_sync_config(struct og_gateway *g)
+{
+    pthread_mutex_lock(&g->cfg_mu); /* SIGHUP swaps cfg->webhooks (og_reload.c) */
+    const struct og_config *cfg = g->cfg;
+    size_t n = cfg->n_webhooks;
+    struct og_webhook_sub *subs = n ? og_calloc(n, sizeof *subs) : NULL;
+    char now[32];
+    og_time_rfc3339(og_now_ms(), now);
+    for (size_t i = 0; i < n; i++) {
+        subs[i] = cfg->webhooks[i]; /* shallow: only the times are ours */
+        struct og_webhook_sub old;
+        int had = og_webhooks_get(g->core, subs[i].id, &old) == OG_OK;
+        subs[i].created_at = og_strdup(had && old.created_at ? old.created_at : now);
+        subs[i].updated_at = og_strdup(now);
+        if (had)
+            og_webhook_sub_clear(&old);
+    }
+    og_err e = og_webhooks_sync_config(g->core, subs, n);
+    pthread_mutex_unlock(&g->cfg_mu);
+    for (size_t i = 0; i < n; i++) {
+        free(subs[i].created_at);
+        free(subs[i].updated_at);
+    }
+    free(subs);
+    return e;
+}
+
 /* Creates the group and stores the config's subscriptions; retried by the
  * loop until Redis answers. */
 static int setup(struct dispatcher *d)
 {
     if (og_stream_group_ensure(d->w, OG_STREAM_EVENTS, OG_GROUP_WEBHOOKS, "$") != OG_OK)
         return -1;
-    const struct og_config *cfg = d->g->cfg;
-    struct og_webhook_sub *subs = cfg->n_webhooks ? og_calloc(cfg->n_webhooks, sizeof *subs) : NULL;
-    char now[32];
-    og_time_rfc3339(og_now_ms(), now);
-    for (size_t i = 0; i < cfg->n_webhooks; i++) {
-        subs[i] = cfg->webhooks[i]; /* shallow: only the times are ours */
-        struct og_webhook_sub old;
-        int had = og_webhooks_get(d->w, subs[i].id, &old) == OG_OK;
-        subs[i].created_at = og_strdup(had && old.created_at ? old.created_at : now);
-        subs[i].updated_at = og_strdup(now);
-        if (had)
-            og_webhook_sub_clear(&old);
-    }
-    og_err e = og_webhooks_sync_config(d->w, subs, cfg->n_webhooks);
-    for (size_t i = 0; i < cfg->n_webhooks; i++) {
-        free(subs[i].created_at);
-        free(subs[i].updated_at);
-    }
-    free(subs);
-    if (e != OG_OK)
+    if (og_webhook_sync_config(d->g) != OG_OK)
         return -1;
     refresh_subs(d, 1);
     og_info("webhooks: dispatcher %s ready (%zu subscription%s, %d parallel)", d->consumer,
@@ -432,8 +440,8 @@ static void chain_free(struct job *j)
 }
 
 /* The headers every request has (curl only reads a list's lines). */
-static char h_type[] = "Content-Type: application/json", h_expect[] = "Expect:",
-            h_agent[] = "User-Agent: omnigate-webhooks/1";
+static char h_type[] = "Content-Type: application/json",
+            h_expect[] = "Expect:", h_agent[] = "User-Agent: omnigate-webhooks/1";
 
 /* Builds the job for one claimed item (dispatcher thread): signed with the
  * subscription's keyed signers (sign[0] the secret, sign[1] the previous
@@ -471,8 +479,8 @@ static struct job *make_job(const struct og_webhook_sub *s, struct og_hmac *cons
         char sig[64];
         if (og_webhook_sign_with(sign[k], j->item.eid, j->ts, j->body->data, j->body->len, sig,
                                  sizeof sig) == 0)
-            at += snprintf(j->sig_line + at, sizeof j->sig_line - (size_t)at, "%s%s",
-                           k ? " " : "", sig);
+            at += snprintf(j->sig_line + at, sizeof j->sig_line - (size_t)at, "%s%s", k ? " " : "",
+                           sig);
     }
     char *lines[6] = {h_type, h_expect, h_agent, j->id_line, j->ts_line, j->sig_line};
     for (int k = 0; k < 6; k++)
@@ -736,8 +744,8 @@ static void settle_one(struct dispatcher *d, const struct og_webhook_sub *s,
  * else from the stream (one webhook_fetch.lua call for all). */
 struct claimed {
     struct og_webhook_item item;
-    int ok;     /* parsed */
-    int gone;   /* the stream no longer holds the event */
+    int ok;                     /* parsed */
+    int gone;                   /* the stream no longer holds the event */
     struct og_event_body *body; /* a reference, NULL when not had (see gone) */
 };
 
@@ -877,9 +885,9 @@ static int step(struct dispatcher *d)
                 }
                 if (!x->body)
                     break; /* not readable now: the lease brings it back */
-                struct job *j = make_job(s, d->signers + 2 * (size_t)(s - d->subs), first,
-                                         it[0]->str, &x->item, &x->body, k == 0 ? tries : 0,
-                                         now_ms + lease_ms);
+                struct job *j =
+                    make_job(s, d->signers + 2 * (size_t)(s - d->subs), first, it[0]->str, &x->item,
+                             &x->body, k == 0 ? tries : 0, now_ms + lease_ms);
                 if (prev)
                     prev->chain = j;
                 else
