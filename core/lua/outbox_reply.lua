@@ -157,7 +157,7 @@ elseif op == 'start' then
     redis.call('ZADD', k(P, 'queue', routing), now_ms, sid)
   end
   s = hgetall(k(P, 'ses', sid))
-  st_episode(P, sid, s, tonumber(now_ms))
+  st_episode(P, sid, s, tonumber(now_ms), true)
   if how == '1' then st_add(P, tonumber(now_ms), {ch, '', '', ''}, {[ST.new] = 1}) end
   local mj = store_out(sid, s, ARGV[9], now_ms, now_iso, ARGV[12], ARGV[13], ARGV[14], ARGV[18],
     ARGV[19], ARGV[20], agent ~= '' and agent or 'admin')

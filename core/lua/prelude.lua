@@ -401,7 +401,8 @@ end
 -- A session's hash carries what its next facts need: st_t0 (ms the episode
 -- started: created or reopened), st_fi (the customer's first message in it),
 -- st_fr (the agent's first reply after st_fi), st_ar ('1' an agent has
--- replied), st_w (the first customer message the agent has not answered).
+-- replied), st_w (the first customer message the agent has not answered),
+-- st_pro ('1': an agent started the episode, a proactive chat).
 -- The fields of a vector (1-based; the C side, og_stats.c, has the same list):
 local ST = {chats = 1, proactive = 2, reactive = 3, missed = 4, dur_sum = 5, dur_n = 6,
   fr_sum = 7, fr_n = 8, res_sum = 9, res_n = 10, msg_in = 11, msg_out = 12, transfers = 13,
@@ -472,11 +473,13 @@ local function st_resp(d, ms)
 end
 
 -- A new episode of a session (created, or reopened): what its figures
--- measure from.
-local function st_episode(P, sid, s, now_ms)
-  redis.call('HDEL', k(P, 'ses', sid), 'st_fi', 'st_fr', 'st_ar', 'st_w')
+-- measure from. pro: an agent started it (proactive; st_pro '1').
+local function st_episode(P, sid, s, now_ms, pro)
+  redis.call('HDEL', k(P, 'ses', sid), 'st_fi', 'st_fr', 'st_ar', 'st_w', 'st_pro')
   redis.call('HSET', k(P, 'ses', sid), 'st_t0', string.format('%d', now_ms))
+  if pro then redis.call('HSET', k(P, 'ses', sid), 'st_pro', '1') end
   s.st_fi, s.st_fr, s.st_ar, s.st_w, s.st_t0 = nil, nil, nil, nil, string.format('%d', now_ms)
+  s.st_pro = pro and '1' or nil
 end
 
 -- A customer's message (ingest): s current after it.
@@ -511,7 +514,8 @@ end
 local function st_close(P, c, now_ms)
   local tup = st_tuple(c)
   local d = {[ST.chats] = 1}
-  if c.origin == 'agent' then d[ST.proactive] = 1 else d[ST.reactive] = 1 end
+  local pro = c.st_pro == '1' or (not c.st_t0 and c.origin == 'agent')
+  if pro then d[ST.proactive] = 1 else d[ST.reactive] = 1 end
   if not c.st_ar then d[ST.missed] = 1 end
   local t0 = tonumber(c.st_t0 or '') or ms_of_iso(c.reopened_at or c.created_at)
   if t0 then d[ST.dur_sum], d[ST.dur_n] = math.max(0, now_ms - t0), 1 end
