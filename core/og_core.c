@@ -21,7 +21,7 @@ extern const char og_lua_prelude[], og_lua_ingest[], og_lua_sessions[], og_lua_c
     og_lua_agents[], og_lua_auth[], og_lua_routing[], og_lua_outbox[], og_lua_outbox_reply[],
     og_lua_outbox_status[], og_lua_followups[], og_lua_webhook_admin[], og_lua_webhook_read[],
     og_lua_webhook_step[], og_lua_webhook_fetch[], og_lua_webhook_skip[], og_lua_stream[],
-    og_lua_groups[], og_lua_canned[], og_lua_texts[], og_lua_goals[], og_lua_instances[];
+    og_lua_groups[], og_lua_canned[], og_lua_texts[], og_lua_goals[], og_lua_instances[], og_lua_stats[];
 
 /* og_script.h's table: each enum og_lua with its name and text. */
 static const struct {
@@ -47,6 +47,7 @@ static const struct {
     [OG_LUA_GROUPS] = {"groups", og_lua_groups},
     [OG_LUA_CANNED] = {"canned", og_lua_canned},
     [OG_LUA_INSTANCES] = {"instances", og_lua_instances},
+    [OG_LUA_STATS] = {"stats", og_lua_stats},
     [OG_LUA_TEXTS] = {"texts", og_lua_texts},
     [OG_LUA_GOALS] = {"goals", og_lua_goals},
 };

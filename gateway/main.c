@@ -252,6 +252,15 @@ static int64_t goal_day_ms(void)
     return v * 1000;
 }
 
+/* OMNIGATE_TEST_CLOCK (tests only): og_now_ms reads the time from that file
+ * (og_util.h); said loudly, as it must never be set in production. */
+static void test_clock_warn(void)
+{
+    const char *s = getenv("OMNIGATE_TEST_CLOCK");
+    if (s && *s)
+        og_warn("OMNIGATE_TEST_CLOCK=%s: the clock is read from that file (tests only)", s);
+}
+
 /* redis.durability against an external Redis: "fsync" needs AOF (else
  * omnigate refuses to start) and warns about appendfsync everysec;
  * "relaxed" takes any Redis, with a warning when it keeps nothing;
@@ -382,6 +391,7 @@ int main(int argc, char **argv)
         struct og_texts_conf *texts;
         struct og_goal_seed *goals;
         size_t n_ops = og_config_channel_ops(&cfg, &texts, &goals);
+        test_clock_warn();
         struct og_core_opts copts = {
             .redis_url =
                 strcmp(cfg.redis.url, "embedded") == 0 ? "unix:///nonexistent" : cfg.redis.url,
