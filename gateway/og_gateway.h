@@ -52,11 +52,11 @@ struct og_gateway {
     atomic_int stopping;
     char instance_id[48]; /* unique per process: consumer names */
     /* Workers' state, one pointer each (owned by its file). */
-    struct og_webhook_dispatch *webhook_dispatch; /* og_webhook_worker.c */
-    struct og_fup_worker *followups;              /* og_followup_worker.c */
-    struct og_routing_worker *routing;            /* og_routing_worker.c */
-    struct og_send_worker *send;                  /* og_send_worker.c */
-    struct og_sse *sse;                           /* og_sse.c */
+    struct og_webhook_dispatchers *webhook_dispatch; /* og_webhook_worker.c */
+    struct og_fup_worker *followups;                 /* og_followup_worker.c */
+    struct og_routing_worker *routing;               /* og_routing_worker.c */
+    struct og_send_worker *send;                     /* og_send_worker.c */
+    struct og_sse *sse;                              /* og_sse.c */
 };
 
 /* A background worker (routing timers, send queue, webhook dispatcher...).
