@@ -19,9 +19,10 @@
 
 extern const char og_lua_prelude[], og_lua_ingest[], og_lua_sessions[], og_lua_contacts[],
     og_lua_agents[], og_lua_auth[], og_lua_routing[], og_lua_outbox[], og_lua_outbox_reply[],
-    og_lua_outbox_status[], og_lua_followups[], og_lua_webhook_admin[], og_lua_webhook_read[],
-    og_lua_webhook_step[], og_lua_webhook_fetch[], og_lua_webhook_skip[], og_lua_stream[],
-    og_lua_groups[], og_lua_canned[], og_lua_texts[], og_lua_goals[], og_lua_instances[], og_lua_stats[];
+    og_lua_outbox_status[], og_lua_followups[], og_lua_webhook_admin[],
+    og_lua_webhook_dispatch_read[], og_lua_webhook_dispatch_step[], og_lua_webhook_dispatch_fetch[],
+    og_lua_webhook_dispatch_skip[], og_lua_stream[], og_lua_groups[], og_lua_canned[],
+    og_lua_texts[], og_lua_goals[], og_lua_instances[], og_lua_stats[];
 
 /* og_script.h's table: each enum og_lua with its name and text. */
 static const struct {
@@ -39,10 +40,10 @@ static const struct {
     [OG_LUA_OUTBOX_STATUS] = {"outbox_status", og_lua_outbox_status},
     [OG_LUA_FOLLOWUPS] = {"followups", og_lua_followups},
     [OG_LUA_WEBHOOK_ADMIN] = {"webhook_admin", og_lua_webhook_admin},
-    [OG_LUA_WEBHOOK_READ] = {"webhook_read", og_lua_webhook_read},
-    [OG_LUA_WEBHOOK_STEP] = {"webhook_step", og_lua_webhook_step},
-    [OG_LUA_WEBHOOK_FETCH] = {"webhook_fetch", og_lua_webhook_fetch},
-    [OG_LUA_WEBHOOK_SKIP] = {"webhook_skip", og_lua_webhook_skip},
+    [OG_LUA_WEBHOOK_DISPATCH_READ] = {"webhook_dispatch_read", og_lua_webhook_dispatch_read},
+    [OG_LUA_WEBHOOK_DISPATCH_STEP] = {"webhook_dispatch_step", og_lua_webhook_dispatch_step},
+    [OG_LUA_WEBHOOK_DISPATCH_FETCH] = {"webhook_dispatch_fetch", og_lua_webhook_dispatch_fetch},
+    [OG_LUA_WEBHOOK_DISPATCH_SKIP] = {"webhook_dispatch_skip", og_lua_webhook_dispatch_skip},
     [OG_LUA_STREAM] = {"stream", og_lua_stream},
     [OG_LUA_GROUPS] = {"groups", og_lua_groups},
     [OG_LUA_CANNED] = {"canned", og_lua_canned},

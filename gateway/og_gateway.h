@@ -64,11 +64,11 @@ struct og_gateway {
      * later (cfg->webhooks, read by og_webhook_sync_config). */
     pthread_mutex_t cfg_mu;
     /* Workers' state, one pointer each (owned by its file). */
-    struct og_webhook_dispatch *webhook_dispatch; /* og_webhook_worker.c */
-    struct og_fup_worker *followups;              /* og_followup_worker.c */
-    struct og_routing_worker *routing;            /* og_routing_worker.c */
-    struct og_send_worker *send;                  /* og_send_worker.c */
-    struct og_sse *sse;                           /* og_sse.c */
+    struct og_webhook_dispatchers *webhook_dispatch; /* og_webhook_worker.c */
+    struct og_fup_worker *followups;                 /* og_followup_worker.c */
+    struct og_routing_worker *routing;               /* og_routing_worker.c */
+    struct og_send_worker *send;                     /* og_send_worker.c */
+    struct og_sse *sse;                              /* og_sse.c */
 };
 
 /* A background worker (routing timers, send queue, webhook dispatcher...).
