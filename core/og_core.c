@@ -182,27 +182,35 @@ static int follow(struct og_core *c, const struct og_sentinel_addr *a, const cha
     set_why(c, "");
     if (!og_redis_set_addr(c->redis, a->host, a->port))
         return 0;
-    unsigned long long n = atomic_fetch_add(&c->failovers, 1);
-    og_log_write(n ? OG_LOG_WARN : OG_LOG_INFO, NULL, "redis: %s master is %s:%d (%s)",
-                 n ? "following the new" : "the", a->host, a->port, how);
+    int first = !atomic_exchange(&c->has_master, 1);
+    if (!first)
+        atomic_fetch_add(&c->failovers, 1);
+    og_log_write(first ? OG_LOG_INFO : OG_LOG_WARN, NULL, "redis: %s %s:%d (%s)",
+                 first ? "the master is" : "following the new master", a->host, a->port, how);
     return 1;
 }
 
-og_err og_core_failover_resolve(struct og_core *c, char *why, size_t whylen)
+/* og_core_failover_resolve, and whether the pool moved. */
+static og_err resolve(struct og_core *c, int *moved, char *why, size_t whylen)
 {
-    if (!c->sentinel)
-        return OG_ERR_UNSUPPORTED;
     struct og_sentinel_addr a;
     char w[320];
+    *moved = 0;
     if (og_sentinel_resolve(c->sentinel, &a, w, sizeof w) != OG_OK) {
         set_why(c, w);
         snprintf(why, whylen, "%s", w);
         return OG_ERR_UNAVAILABLE;
     }
-    follow(c, &a, "asked the sentinels");
+    *moved = follow(c, &a, "asked the sentinels");
     if (whylen)
         why[0] = 0;
     return OG_OK;
+}
+
+og_err og_core_failover_resolve(struct og_core *c, char *why, size_t whylen)
+{
+    int moved;
+    return c->sentinel ? resolve(c, &moved, why, whylen) : OG_ERR_UNSUPPORTED;
 }
 
 int og_core_failover_step(struct og_core *c, int wait_ms)
@@ -226,12 +234,11 @@ int og_core_failover_step(struct og_core *c, int wait_ms)
      * READONLY: the master may have moved without our hearing of it), then
      * every 500 ms until a master is known, else every 5 s: a missed
      * announcement costs at most that. */
-    int64_t now = og_mono_ms();
-    if (og_redis_take_trouble(c->redis) || now >= c->fo_next_ask_ms) {
+    if (og_redis_take_trouble(c->redis) || og_mono_ms() >= c->fo_next_ask_ms) {
         char why[320];
-        unsigned long long before = atomic_load(&c->failovers);
-        og_err e = og_core_failover_resolve(c, why, sizeof why);
-        moved |= atomic_load(&c->failovers) != before;
+        int m = 0;
+        og_err e = resolve(c, &m, why, sizeof why);
+        moved |= m;
         c->fo_next_ask_ms = og_mono_ms() + (e == OG_OK ? 5000 : 500);
         if (e != OG_OK)
             og_debug("redis: %s", why);

@@ -164,6 +164,7 @@ struct og_sentinel {
     size_t first; /* the sentinel that answered last: asked first */
     char *master_name, *sentinel_password, *redis_password; /* owned */
     int timeout_ms;
+    char warned[640]; /* the last refusal logged: logged again only when it changes */
 };
 
 struct og_sentinel *og_sentinel_new(const struct og_sentinel_opts *o, char *errbuf, size_t errlen)
@@ -286,17 +287,27 @@ og_err og_sentinel_resolve(struct og_sentinel *s, struct og_sentinel_addr *out, 
         char role[48];
         if (og_sentinel_is_master(s, &m, role, sizeof role)) {
             s->first = i;
+            s->warned[0] = 0;
             *out = m;
             return OG_OK;
         }
+        if (strcmp(role, "unreachable") == 0) { /* the old master died: a failover is due */
+            snprintf(last, sizeof last,
+                     "sentinel %.100s:%d names %.100s:%d as master \"%.100s\", which does not "
+                     "answer",
+                     sa->host, sa->port, m.host, m.port, s->master_name);
+            continue;
+        }
         /* A sentinel behind the times (or lying) is not followed: writes to
          * a replica would be refused, and to a stale master lost. */
-        snprintf(
-            last, sizeof last,
-            "sentinel %.100s:%d names %.100s:%d as master \"%.100s\", but it is not a master (%s); "
-            "refused",
-            sa->host, sa->port, m.host, m.port, s->master_name, role);
-        og_warn("%s", last);
+        snprintf(last, sizeof last,
+                 "sentinel %.100s:%d names %.100s:%d as master \"%.100s\", but it is not a "
+                 "master (%s); refused",
+                 sa->host, sa->port, m.host, m.port, s->master_name, role);
+        if (strcmp(last, s->warned) != 0) {
+            og_warn("%s", last);
+            snprintf(s->warned, sizeof s->warned, "%s", last);
+        }
     }
     if (down == s->n)
         snprintf(why, whylen, "no sentinel answered (%zu tried; last: %s)", s->n, last);
