@@ -112,6 +112,12 @@ struct og_config {
         char *durability;      /* fsync (default) | replicated | relaxed */
         int64_t wait_replicas; /* replicated: replicas a write must reach, default 1 */
         int64_t wait_timeout_ms; /* replicated: WAIT's timeout, default 1000 */
+        /* Sentinel (core/og_sentinel.h): the master is asked of these
+         * "host:port" sentinels instead of url (mutually exclusive). */
+        char **sentinels;
+        size_t n_sentinels;
+        char *master_name;       /* required with sentinels */
+        char *sentinel_password; /* AUTH to the sentinels; default NULL */
     } redis;
     struct {
         char *admin_token;   /* required, >= 16 characters */

@@ -170,7 +170,7 @@ static struct og_core *passwd_core(const struct og_config *cfg, struct og_embedd
     char errbuf[256], abs[4096];
     const char *url = cfg->redis.url;
     char *sock = NULL;
-    if (strcmp(url, "embedded") == 0) {
+    if (!cfg->redis.n_sentinels && strcmp(url, "embedded") == 0) {
         sock = og_sprintf("unix://%s/redis/redis.sock",
                           realpath(cfg->data_dir, abs) ? abs : cfg->data_dir);
         url = sock;
@@ -178,9 +178,17 @@ static struct og_core *passwd_core(const struct og_config *cfg, struct og_embedd
     struct og_core_opts o = {.redis_url = url,
                              .redis_password = cfg->redis.password,
                              .pool_size = 1,
-                             .prefix = cfg->redis.prefix};
+                             .prefix = cfg->redis.prefix,
+                             .sentinels = (const char *const *)cfg->redis.sentinels,
+                             .n_sentinels = cfg->redis.n_sentinels,
+                             .master_name = cfg->redis.master_name,
+                             .sentinel_password = cfg->redis.sentinel_password};
     struct og_core *core = og_core_new(&o, errbuf, sizeof errbuf);
-    if (core && sock && !og_core_ping(core)) {
+    if (core && cfg->redis.n_sentinels &&
+        og_core_failover_resolve(core, errbuf, sizeof errbuf) != OG_OK) {
+        og_core_free(core);
+        core = NULL;
+    } else if (core && sock && !og_core_ping(core)) {
         const char *eurl = NULL;
         *emb = og_embedded_start(cfg->data_dir, cfg->redis.server,
                                  strcmp(cfg->redis.durability, "fsync") == 0, &eurl);
@@ -285,6 +293,25 @@ static int check_durability(struct og_core *core, const char *mode)
     }
     if (e != OG_OK && strcmp(mode, "replicated") != 0)
         og_warn("redis.durability %s: %s", mode, msg);
+    return 0;
+}
+
+/* redis.sentinels: the master before anything else, as an external
+ * Redis's persistence is checked before starting: asked for a few seconds
+ * (sentinels starting together with omnigate), then a clear refusal. */
+static int find_master(struct og_core *core)
+{
+    char why[320] = "";
+    og_err e = OG_ERR_UNAVAILABLE;
+    for (int i = 0; i < 25 && e != OG_OK; i++) {
+        e = og_core_failover_resolve(core, why, sizeof why);
+        if (e != OG_OK)
+            usleep(200000);
+    }
+    if (e != OG_OK) {
+        og_error("redis.sentinels: %s; not starting", why);
+        return -1;
+    }
     return 0;
 }
 
@@ -396,6 +423,10 @@ int main(int argc, char **argv)
             .redis_url =
                 strcmp(cfg.redis.url, "embedded") == 0 ? "unix:///nonexistent" : cfg.redis.url,
             .redis_password = cfg.redis.password,
+            .sentinels = (const char *const *)cfg.redis.sentinels,
+            .n_sentinels = cfg.redis.n_sentinels,
+            .master_name = cfg.redis.master_name,
+            .sentinel_password = cfg.redis.sentinel_password,
             .pool_size = (int)cfg.redis.pool_size,
             .prefix = cfg.redis.prefix,
             .routing = &ro,
@@ -470,7 +501,10 @@ int main(int argc, char **argv)
         goto out;
     }
 
-    if (strcmp(cfg.redis.url, "embedded") == 0) {
+    if (cfg.redis.n_sentinels) {
+        if (find_master(core) != 0 || check_durability(core, cfg.redis.durability) != 0)
+            goto out;
+    } else if (strcmp(cfg.redis.url, "embedded") == 0) {
         const char *url = NULL;
         emb = og_embedded_start(cfg.data_dir, cfg.redis.server,
                                 strcmp(cfg.redis.durability, "fsync") == 0, &url);
@@ -514,7 +548,9 @@ int main(int argc, char **argv)
     atomic_store(&g.ready, 1);
     og_info("omnigate %s listening on %s%s:%d (%u threads, %zu channel%s, redis %s)", OG_VERSION,
             g.tls ? "https://" : "", host, og_http_port(&g), threads, nch, nch == 1 ? "" : "s",
-            emb ? "embedded" : "external");
+            emb                     ? "embedded"
+            : cfg.redis.n_sentinels ? "through sentinels"
+                                    : "external");
 
     int sig = 0;
     while (sigwait(&sigs, &sig) == 0 && sig == SIGHUP)
