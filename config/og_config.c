@@ -815,6 +815,12 @@ static const struct og_cfg_row channel_rows[] = {
      .children = og_cfg_goal_rows,
      .help = "the channel's chat goal (PUT /api/v1/channels/{id}/goal sets it when the file "
              "does not)"},
+    {.name = "csat",
+     .type = OG_CFG_OBJECT,
+     .offset = offsetof(struct og_config_channel, csat),
+     .children = og_cfg_csat_rows,
+     .help = "the satisfaction survey: offered in the web chat widget when the session closes; "
+             "a rating is stored once per session"},
     {0},
 };
 
@@ -835,6 +841,12 @@ const struct og_cfg_row og_cfg_top_rows[] = {
      .help = "how the world reaches this gateway (links in e-mails), http:// or https://",
      .expect = "must be an http:// or https:// URL",
      .check = check_public_url},
+    {.name = "webchat_demo",
+     .type = OG_CFG_STR,
+     .offset = offsetof(struct og_config, webchat_demo),
+     .def = "",
+     .help = "a web chat channel whose widget GET /webchat/demo shows on a demo page (\"\" = "
+             "no demo page); for trying omnigate out, not for production"},
     {.name = "data_dir",
      .type = OG_CFG_STR,
      .offset = offsetof(struct og_config, data_dir),

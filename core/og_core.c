@@ -8,6 +8,7 @@
 #include "og_model.h"
 #include "og_outbox.h"
 #include "og_routing.h"
+#include "og_webchat.h"
 #include "og_sensitive.h"
 #include "og_sentinel.h"
 #include "og_texts.h"
@@ -23,7 +24,8 @@ extern const char og_lua_prelude[], og_lua_ingest[], og_lua_sessions[], og_lua_c
     og_lua_outbox_status[], og_lua_followups[], og_lua_webhook_admin[],
     og_lua_webhook_dispatch_read[], og_lua_webhook_dispatch_step[], og_lua_webhook_dispatch_fetch[],
     og_lua_webhook_dispatch_skip[], og_lua_stream[], og_lua_groups[], og_lua_canned[],
-    og_lua_texts[], og_lua_goals[], og_lua_instances[], og_lua_stats[];
+    og_lua_texts[], og_lua_goals[], og_lua_instances[], og_lua_stats[], og_lua_webchat[],
+    og_lua_csat[];
 
 /* og_script.h's table: each enum og_lua with its name and text. */
 static const struct {
@@ -52,6 +54,8 @@ static const struct {
     [OG_LUA_STATS] = {"stats", og_lua_stats},
     [OG_LUA_TEXTS] = {"texts", og_lua_texts},
     [OG_LUA_GOALS] = {"goals", og_lua_goals},
+    [OG_LUA_WEBCHAT] = {"webchat", og_lua_webchat},
+    [OG_LUA_CSAT] = {"csat", og_lua_csat},
 };
 
 /* Group commit of ingest (og_batch.h). A batch of 32 messages keeps Redis
@@ -582,7 +586,8 @@ static og_err sink_state_set(void *ud, struct og_channel *ch, const char *key, c
 
 struct og_channel_sink og_core_sink(struct og_core *c)
 {
-    struct og_channel_sink s = {sink_message, og_outbox_status, sink_state_get, sink_state_set, c};
+    struct og_channel_sink s = {sink_message,   og_outbox_status, sink_state_get,
+                                sink_state_set, c,                &og_webchat_ops};
     return s;
 }
 

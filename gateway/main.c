@@ -468,8 +468,15 @@ int main(int argc, char **argv)
             og_channel_set_fetch_allow(ch, (const char *const *)cc->fetch_allow_hosts,
                                        cc->n_fetch_allow_hosts);
             ch->max_items = (int)cfg.http.max_messages_per_request;
+            og_channel_set_survey(ch, (int)cc->csat.scale, cc->csat.question, cc->csat.thanks,
+                                  cc->csat.comment);
             chs[nch++] = ch;
         }
+        if (cc->csat.scale && !p->desc->handle_visitor)
+            og_errors_add(&errs,
+                          "%s.csat: this version offers the survey in the web chat widget only "
+                          "(connector webchat)",
+                          cc->path);
         if ((p->desc->caps & OG_CAP_NON_REALTIME) && !og_texts_realtime_ok(cc->texts.queue))
             og_errors_add(&errs,
                           "%s.texts.queue: {{queue.position}} is for real-time channels "
@@ -482,6 +489,14 @@ int main(int argc, char **argv)
         if (!tls)
             og_errors_add(&errs, "http.tls_cert: %s", err);
         og_tls_free(tls);
+    }
+    if (cfg.webchat_demo && *cfg.webchat_demo) {
+        size_t i = 0;
+        while (i < nch && strcmp(chs[i]->id, cfg.webchat_demo) != 0)
+            i++;
+        if (i == nch || !chs[i]->plugin->desc->handle_visitor)
+            og_errors_add(&errs, "webchat_demo: \"%s\" is not a channel of connector webchat",
+                          cfg.webchat_demo);
     }
     if (errs.n) {
         for (size_t i = 0; i < errs.n; i++)

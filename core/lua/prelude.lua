@@ -327,6 +327,7 @@ local TL_KINDS = {
   archived = true,       -- the archive timer
   auto_text = true,      -- text (greeting|queue|assigned|timeout|closing), message_id
   goal = true,           -- status, event, window_days, via | reason: a goal's change
+  csat = true,           -- score, scale, comment: the satisfaction survey answered
 }
 local function tl_add(P, sid, now_iso, kind, by, fields)
   if not TL_KINDS[kind] then error('timeline: unknown kind ' .. tostring(kind)) end
@@ -341,10 +342,16 @@ local function tl_agent(P, aid)
   return '{"id":' .. q(aid) .. ',"name":' .. js(redis.call('HGET', k(P, 'agent', aid), 'name')) ..
     '}'
 end
--- Who acted: '' the system, 'admin' the admin token, else an agent id.
+-- Who acted: '' the system, 'admin' the admin token, a contact id (con_...),
+-- else an agent id.
 local function tl_by(P, actor)
   if not actor or actor == '' then return '{"type":"system"}' end
   if actor == 'admin' then return '{"type":"admin"}' end
+  if actor:sub(1, 4) == 'con_' then
+    -- the customer (a web chat visitor ending the conversation)
+    return '{"type":"contact","id":' .. q(actor) .. ',"name":' ..
+      js(redis.call('HGET', k(P, 'con', actor), 'name')) .. '}'
+  end
   return '{"type":"agent",' .. tl_agent(P, actor):sub(2)
 end
 local function tl_contact(cid, name)
