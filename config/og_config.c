@@ -406,6 +406,46 @@ static int check_redis_password(struct og_load *l, const struct og_cfg_row *row,
     return *json_object_get_string(v) ? 0 : 1;
 }
 
+/* redis: Sentinel or a URL, not both; a master_name with the sentinels,
+ * and each sentinel a host:port (core/og_sentinel.h asks them at start). */
+static int check_redis(struct og_load *l, const struct og_cfg_row *row, json_object *v,
+                       const char *path, void *base)
+{
+    (void)row, (void)base;
+    json_object *s, *u, *m;
+    if (!json_object_is_type(v, json_type_object))
+        return 0;
+    int has_s = json_object_object_get_ex(v, "sentinels", &s);
+    int has_m = json_object_object_get_ex(v, "master_name", &m);
+    if (!has_s) {
+        if (has_m)
+            og_errors_add(l->errs, "%s.master_name: only with %s.sentinels", path, path);
+        if (json_object_object_get_ex(v, "sentinel_password", &m))
+            og_errors_add(l->errs, "%s.sentinel_password: only with %s.sentinels", path, path);
+        return 0;
+    }
+    if (json_object_object_get_ex(v, "url", &u))
+        og_errors_add(l->errs,
+                      "%s.url and %s.sentinels are mutually exclusive: with sentinels the "
+                      "master's address is asked of them; remove one",
+                      path, path);
+    if (!has_m)
+        og_errors_add(l->errs, "%s.master_name: required with %s.sentinels", path, path);
+    if (!json_object_is_type(s, json_type_array))
+        return 0; /* already reported */
+    if (json_object_array_length(s) == 0)
+        og_errors_add(l->errs, "%s.sentinels: needs at least one \"host:port\"", path);
+    for (size_t i = 0; i < json_object_array_length(s); i++) {
+        json_object *e = json_object_array_get_idx(s, i);
+        const char *t = json_object_get_string(e);
+        if (json_object_is_type(e, json_type_string) &&
+            split_hostport(t, strlen(t), NULL, NULL, 0, NULL) != 0)
+            og_errors_add(l->errs, "%s.sentinels[%zu]: must be host:port (\"10.0.0.5:26379\")",
+                          path, i);
+    }
+    return 0;
+}
+
 /* The id appears in URLs (/hooks/<id>) and Redis keys, so its characters are
  * the row's; here only that it is unique. base is this channel. */
 static int check_channel_id(struct og_load *l, const struct og_cfg_row *row, json_object *v,
@@ -617,6 +657,26 @@ static const struct og_cfg_row redis_rows[] = {
      .min = 10,
      .max = 60000,
      .help = "replicated only: how long to wait for them (then 503: the platform retries)"},
+    {.name = "sentinels",
+     .type = OG_CFG_LIST,
+     .offset = offsetof(struct og_config, redis.sentinels),
+     .count = offsetof(struct og_config, redis.n_sentinels),
+     .help = "Redis Sentinel: \"host:port\" of each sentinel; omnigate asks them for the "
+             "master of master_name and follows failovers (instead of url; docs/sentinel.md)"},
+    {.name = "master_name",
+     .type = OG_CFG_STR,
+     .offset = offsetof(struct og_config, redis.master_name),
+     .max = 64,
+     .chars = "_.-",
+     .flags = OG_CFG_UPPER,
+     .help = "with sentinels: the name the sentinels monitor the master under",
+     .expect = "must be 1-64 characters of A-Z, a-z, 0-9, _, . and -"},
+    {.name = "sentinel_password",
+     .type = OG_CFG_STR,
+     .offset = offsetof(struct og_config, redis.sentinel_password),
+     .flags = OG_CFG_SECRET,
+     .help = "with sentinels: their AUTH password (requirepass in sentinel.conf); \"\" = none",
+     .check = check_redis_password},
     {0},
 };
 
@@ -726,6 +786,12 @@ static const struct og_cfg_row channel_rows[] = {
      .children = og_cfg_goal_rows,
      .help = "the channel's chat goal (PUT /api/v1/channels/{id}/goal sets it when the file "
              "does not)"},
+    {.name = "csat",
+     .type = OG_CFG_OBJECT,
+     .offset = offsetof(struct og_config_channel, csat),
+     .children = og_cfg_csat_rows,
+     .help = "the satisfaction survey: offered in the web chat widget when the session closes; "
+             "a rating is stored once per session"},
     {0},
 };
 
@@ -746,6 +812,12 @@ const struct og_cfg_row og_cfg_top_rows[] = {
      .help = "how the world reaches this gateway (links in e-mails), http:// or https://",
      .expect = "must be an http:// or https:// URL",
      .check = check_public_url},
+    {.name = "webchat_demo",
+     .type = OG_CFG_STR,
+     .offset = offsetof(struct og_config, webchat_demo),
+     .def = "",
+     .help = "a web chat channel whose widget GET /webchat/demo shows on a demo page (\"\" = "
+             "no demo page); for trying omnigate out, not for production"},
     {.name = "data_dir",
      .type = OG_CFG_STR,
      .offset = offsetof(struct og_config, data_dir),
@@ -786,6 +858,7 @@ const struct og_cfg_row og_cfg_top_rows[] = {
     {.name = "redis",
      .type = OG_CFG_OBJECT,
      .children = redis_rows,
+     .check = check_redis,
      .help = "where the state is kept"},
     {.name = "api",
      .type = OG_CFG_OBJECT,

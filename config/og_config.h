@@ -35,6 +35,15 @@ struct og_config_goal {
     int64_t window_days; /* 1, 3, 7, 15 or 30 */
 };
 
+/* channels[].csat: the satisfaction survey (core/og_csat.h); scale 0 = none. */
+struct og_config_csat {
+    int64_t scale;  /* 5 (stars) or 2 (thumbs) */
+    char *question; /* NULL = the default question */
+    char *thanks;   /* NULL = the default thanks */
+    int comment;    /* a comment may come with the score */
+    char *on;       /* "close": offered when the session closes */
+};
+
 struct og_config_channel {
     char *id;                 /* required; [a-z0-9_-]{1,64}, unique */
     char *connector;          /* required; connector name */
@@ -46,6 +55,7 @@ struct og_config_channel {
     size_t n_fetch_allow_hosts;
     struct og_config_texts texts;
     struct og_config_goal goal;
+    struct og_config_csat csat;
 };
 
 /* "smtp" and "followups" (config/og_config_followups.c). */
@@ -81,6 +91,7 @@ struct og_config_followups {
 struct og_config {
     char *listen;        /* "127.0.0.1:8080" (host:port; [v6]:port) */
     char *public_url;    /* default "" */
+    char *webchat_demo;  /* default "": /webchat/demo is off; a web chat channel id: on */
     char *data_dir;      /* default "./var" */
     char *log_level;     /* error|warn|info|debug, default "info" */
     char *log_file;      /* default NULL = standard error; reopened on SIGHUP */
@@ -112,6 +123,12 @@ struct og_config {
         char *durability;      /* fsync (default) | replicated | relaxed */
         int64_t wait_replicas; /* replicated: replicas a write must reach, default 1 */
         int64_t wait_timeout_ms; /* replicated: WAIT's timeout, default 1000 */
+        /* Sentinel (core/og_sentinel.h): the master is asked of these
+         * "host:port" sentinels instead of url (mutually exclusive). */
+        char **sentinels;
+        size_t n_sentinels;
+        char *master_name;       /* required with sentinels */
+        char *sentinel_password; /* AUTH to the sentinels; default NULL */
     } redis;
     struct {
         char *admin_token;   /* required, >= 16 characters */

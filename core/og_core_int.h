@@ -47,6 +47,13 @@ struct og_core {
      * another instance can take over its work when its heartbeat stops
      * (og_instance.h). */
     char instance[48];
+    /* Sentinel (og_sentinel.h), NULL without: */
+    struct og_sentinel *sentinel; /* owned; used by one thread at a time */
+    pthread_mutex_t fo_mu;        /* guards fo_why */
+    char fo_why[320];             /* why no master is known now; "" when one is */
+    int64_t fo_next_ask_ms;       /* the failover worker's next routine ask */
+    atomic_int has_master;        /* the sentinels named one once */
+    atomic_ullong failovers;      /* moves after the first */
 };
 
 /* og_auth.c: fills the fields left 0 with their defaults. */

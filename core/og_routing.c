@@ -418,6 +418,20 @@ void og_routing_close(struct og_core *c, const struct og_viewer *v, const char *
     json_object_put(arr);
 }
 
+void og_routing_close_by_contact(struct og_core *c, const char *sid, const char *cid,
+                                 struct og_routing_result *res)
+{
+    memset(res, 0, sizeof *res);
+    if (!og_id_valid(sid, "ses_") || !og_id_valid(cid, "con_")) {
+        refuse(res, OG_ERR_NOT_FOUND, "no such session");
+        return;
+    }
+    char arch[24];
+    snprintf(arch, sizeof arch, "%lld", (long long)c->routing->archive_after_ms);
+    const char *a[] = {sid, "other", "[]", arch, cid};
+    run(c, "close", 5, a, res);
+}
+
 void og_routing_reopen(struct og_core *c, const struct og_viewer *v, const char *sid,
                        struct og_routing_result *res)
 {

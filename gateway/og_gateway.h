@@ -64,11 +64,11 @@ struct og_gateway {
      * later (cfg->webhooks, read by og_webhook_sync_config). */
     pthread_mutex_t cfg_mu;
     /* Workers' state, one pointer each (owned by its file). */
-    struct og_webhook_dispatch *webhook_dispatch; /* og_webhook_worker.c */
-    struct og_fup_worker *followups;              /* og_followup_worker.c */
-    struct og_routing_worker *routing;            /* og_routing_worker.c */
-    struct og_send_worker *send;                  /* og_send_worker.c */
-    struct og_sse *sse;                           /* og_sse.c */
+    struct og_webhook_dispatchers *webhook_dispatch; /* og_webhook_worker.c */
+    struct og_fup_worker *followups;                 /* og_followup_worker.c */
+    struct og_routing_worker *routing;               /* og_routing_worker.c */
+    struct og_send_worker *send;                     /* og_send_worker.c */
+    struct og_sse *sse;                              /* og_sse.c */
 };
 
 /* A background worker (routing timers, send queue, webhook dispatcher...).
@@ -132,6 +132,17 @@ extern const struct og_worker og_worker_send;
  * MHD_stop_daemon, which must never see a suspended connection. */
 extern const struct og_worker og_worker_sse;
 void og_sse_close_all(struct og_gateway *g);
+/* og_sse.c: the live stream of one web chat visitor (ABI 1.2's
+ * og_services.visitor->stream): sets resp->stream (an MHD response the
+ * caller queues) with the visitor's events (og_webchat.h) from the same
+ * event stream the agents follow. OG_ERR_RATE_LIMITED when the visitor's
+ * token holds o->max_streams already; OG_ERR_UNAVAILABLE while stopping. */
+og_err og_sse_visitor_open(struct og_gateway *g, struct MHD_Connection *conn,
+                           struct og_channel *ch, const struct og_visitor *v,
+                           const struct og_visitor_stream *o, struct og_http_resp *resp);
+/* Lists the visitor routes of a connector (ABI 1.2's visitor_routes) as
+ * /webchat/:channel/<path>, role "visitor". */
+void og_http_visitor_routes_each(const struct og_connector *c, og_route_fn fn, void *ud);
 
 /* og_routing_worker.c: the routing engine's thread. og_routing_kick wakes it
  * for an immediate pass (this instance; the others find the work on their

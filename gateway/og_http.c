@@ -87,7 +87,7 @@ static void handle_hook(struct og_gateway *g, struct MHD_Connection *conn, const
         og_reply_err(r, OG_ERR_NOT_FOUND, "no such channel");
         return;
     }
-    struct og_req_host host = {hdr_lookup, arg_lookup, conn, 0, OG_OK, ch};
+    struct og_req_host host = {hdr_lookup, arg_lookup, conn, 0, OG_OK, ch, NULL, NULL};
     struct og_http_req req = {method, id + n, rc->body.data ? rc->body.data : "", rc->body.len,
                               &host};
     struct og_http_resp resp = {0};
@@ -130,6 +130,98 @@ static void handle_hook(struct og_gateway *g, struct MHD_Connection *conn, const
         og_log_write(OG_LOG_INFO, ch->scope, "%s %s from %s -> %d (%s)", method, url, from,
                      r->status, og_strerror(e));
     }
+    og_http_resp_free(&resp);
+}
+
+/* ------------------------------------------------------------ /webchat */
+
+/* The visitor routes' host side (ABI 1.2): the connection and the gateway,
+ * for the plugin's header, query, client-address and stream calls. */
+struct visitor_ctx {
+    struct MHD_Connection *conn;
+    struct og_gateway *g;
+};
+
+static const char *vis_header(void *ctx, const char *name)
+{
+    return hdr_lookup(((struct visitor_ctx *)ctx)->conn, name);
+}
+
+static const char *vis_query(void *ctx, const char *name)
+{
+    return arg_lookup(((struct visitor_ctx *)ctx)->conn, name);
+}
+
+static size_t vis_client_addr(void *ctx, char *out, size_t outsz)
+{
+    og_edge_client_text(((struct visitor_ctx *)ctx)->conn, out, outsz);
+    return strlen(out);
+}
+
+static og_err vis_stream(void *ctx, struct og_channel *ch, struct og_http_resp *resp,
+                         const struct og_visitor *v, const struct og_visitor_stream *o)
+{
+    struct visitor_ctx *x = ctx;
+    return og_sse_visitor_open(x->g, x->conn, ch, v, o, resp);
+}
+
+/* Copies the plugin's answer (or its error) into r. */
+static void plugin_answer(struct og_reply *r, struct og_http_resp *resp, og_err e)
+{
+    if (!resp->status) {
+        og_reply_err(r, e == OG_OK ? OG_ERR_INTERNAL : e, NULL);
+        return;
+    }
+    r->status = resp->status;
+    snprintf(r->ctype, sizeof r->ctype, "%s", resp->content_type);
+    r->content_type = r->ctype;
+    r->body = resp->body ? resp->body : og_strdup("");
+    r->len = resp->body ? resp->body_len : 0;
+    r->headers = resp->headers;
+    resp->body = resp->headers = NULL;
+}
+
+/* /webchat/<file>: the widget's files (gateway/www/webchat/); the demo page
+ * only when the config's webchat_demo is set. /webchat/{channel}/...: the
+ * channel's visitor routes. */
+static void handle_webchat(struct og_gateway *g, struct MHD_Connection *conn, const char *method,
+                           const char *url, struct req_ctx *rc, struct og_reply *r)
+{
+    const char *id = url + strlen("/webchat/");
+    size_t n = strcspn(id, "/");
+    if (id[n] == 0) {
+        int demo = strcmp(id, "demo") == 0 || strncmp(id, "demo.", 5) == 0;
+        if (demo && !(g->cfg->webchat_demo && *g->cfg->webchat_demo)) {
+            og_reply_err(r, OG_ERR_NOT_FOUND, "the demo page is off (webchat_demo)");
+            return;
+        }
+        if (og_static_serve(g->pages, conn, method,
+                            strcmp(id, "demo") == 0 ? "/webchat/demo.html" : url, r) == 0)
+            return;
+        og_reply_err(r, OG_ERR_NOT_FOUND, "no such route");
+        return;
+    }
+    struct og_channel *ch = n ? find_channel(g, id, n) : NULL;
+    if (!ch || !ch->plugin->desc->handle_visitor) {
+        og_reply_err(r, OG_ERR_NOT_FOUND, "no such web chat channel");
+        return;
+    }
+    struct visitor_ctx x = {conn, g};
+    struct og_req_host host = {vis_header, vis_query, &x, 0, OG_OK, ch, vis_client_addr,
+                               vis_stream};
+    struct og_http_req req = {method, id + n, rc->body.data ? rc->body.data : "", rc->body.len,
+                              &host};
+    struct og_http_resp resp = {0};
+    og_err e = og_channel_handle_visitor(ch, &req, &resp);
+    if (resp.stream) {
+        r->status = 200;
+        r->stream = resp.stream;
+        r->headers = resp.headers;
+        resp.headers = NULL;
+        og_http_resp_free(&resp);
+        return;
+    }
+    plugin_answer(r, &resp, e);
     og_http_resp_free(&resp);
 }
 
@@ -276,6 +368,20 @@ void og_http_routes_each(const struct og_static *pages, og_route_fn fn, void *ud
     page_routes(pages, fn, ud);
 }
 
+void og_http_visitor_routes_each(const struct og_connector *c, og_route_fn fn, void *ud)
+{
+    if (!c->handle_visitor || !c->visitor_routes)
+        return;
+    for (const char *const *l = c->visitor_routes; *l; l++) {
+        char method[16], path[200];
+        if (sscanf(*l, "%15s %199s", method, path) != 2 || path[0] != '/')
+            continue;
+        char route[240];
+        snprintf(route, sizeof route, "/webchat/:channel%s", path);
+        fn(ud, method, route, "visitor");
+    }
+}
+
 /* --------------------------------------------------------------- server */
 
 static int route_of(const char *url)
@@ -307,6 +413,10 @@ static void dispatch(struct og_gateway *g, struct MHD_Connection *conn, const ch
     }
     if (strncmp(url, "/hooks/", 7) == 0) {
         handle_hook(g, conn, method, url, rc, r);
+        return;
+    }
+    if (strncmp(url, "/webchat/", 9) == 0) {
+        handle_webchat(g, conn, method, url, rc, r);
         return;
     }
     if (strncmp(url, "/api/v1/", 8) == 0 || strcmp(url, "/api/v1") == 0) {
