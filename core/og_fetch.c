@@ -39,11 +39,14 @@ int og_url_origin_valid(const char *s)
              curl_url_get(u, CURLUPART_FRAGMENT, &frag, 0) != CURLUE_OK;
     curl_free(path), curl_free(user), curl_free(query), curl_free(frag);
     curl_url_cleanup(u);
-    /* as sent: no trailing "/" (curl adds the path "/"), nothing in upper case */
-    size_t n = strlen(s);
-    for (size_t i = 0; ok && i < n; i++)
-        ok = !(s[i] >= 'A' && s[i] <= 'Z');
-    return ok && n && s[n - 1] != '/';
+    /* as sent: nothing after the authority, not even an empty "?" or "#"
+     * (curl drops those), and nothing in upper case */
+    const char *auth = strstr(s, "://") + 3;
+    if (strpbrk(auth, "/?#@\\"))
+        ok = 0;
+    for (const char *p = s; ok && *p; p++)
+        ok = !(*p >= 'A' && *p <= 'Z');
+    return ok;
 }
 
 static og_err parse_url(const char *url, char *host, size_t hostsz, char *why, size_t whylen)
