@@ -193,7 +193,8 @@ const char *og_routing_policy_groups(struct og_core *c)
 
 const char *og_routing_policy_name(struct og_core *c, size_t i)
 {
-    return i < c->routing->n_policies ? c->routing->policies[i].name : NULL;
+    const struct og_routing *r = c->routing; /* once: a reload may swap it */
+    return i < r->n_policies ? r->policies[i].name : NULL;
 }
 
 void og_routing_result_free(struct og_routing_result *res)
