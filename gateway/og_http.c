@@ -196,8 +196,14 @@ static void handle_webchat(struct og_gateway *g, struct MHD_Connection *conn, co
             return;
         }
         if (og_static_serve(g->pages, conn, method,
-                            strcmp(id, "demo") == 0 ? "/webchat/demo.html" : url, r) == 0)
+                            strcmp(id, "demo") == 0 ? "/webchat/demo.html" : url, r) == 0) {
+            /* the widget is loaded by other sites' pages (as a module too) */
+            if (!demo) {
+                og_reply_header(r, "Access-Control-Allow-Origin", "*");
+                og_reply_header(r, "Cross-Origin-Resource-Policy", "cross-origin");
+            }
             return;
+        }
         og_reply_err(r, OG_ERR_NOT_FOUND, "no such file");
         return;
     }
