@@ -28,6 +28,7 @@
 #include "og_addr.h"
 #include "og_config_int.h"
 #include "og_config_routing.h"
+#include "og_fetch.h"
 #include "og_webhooks.h"
 
 #include <errno.h>
@@ -379,11 +380,8 @@ static int check_public_url(struct og_load *l, const struct og_cfg_row *row, jso
                             const char *path, void *base)
 {
     const char *s = json_object_get_string(v);
-    if (*s) {
-        size_t skip = strncmp(s, "https://", 8) == 0 ? 8 : strncmp(s, "http://", 7) == 0 ? 7 : 0;
-        if (!skip || s[skip] == 0 || s[skip] == '/' || strpbrk(s, " \t\r\n"))
-            return og_cfg_expect(l, row, path);
-    }
+    if (*s && !og_url_valid(s))
+        return og_cfg_expect(l, row, path);
     char **dst = og_cfg_slot(row, base);
     og_cfg_replace(dst, s);
     size_t n = strlen(*dst);
@@ -406,6 +404,46 @@ static int check_redis_password(struct og_load *l, const struct og_cfg_row *row,
 {
     (void)l, (void)row, (void)path, (void)base;
     return *json_object_get_string(v) ? 0 : 1;
+}
+
+/* redis: Sentinel or a URL, not both; a master_name with the sentinels,
+ * and each sentinel a host:port (core/og_sentinel.h asks them at start). */
+static int check_redis(struct og_load *l, const struct og_cfg_row *row, json_object *v,
+                       const char *path, void *base)
+{
+    (void)row, (void)base;
+    json_object *s, *u, *m;
+    if (!json_object_is_type(v, json_type_object))
+        return 0;
+    int has_s = json_object_object_get_ex(v, "sentinels", &s);
+    int has_m = json_object_object_get_ex(v, "master_name", &m);
+    if (!has_s) {
+        if (has_m)
+            og_errors_add(l->errs, "%s.master_name: only with %s.sentinels", path, path);
+        if (json_object_object_get_ex(v, "sentinel_password", &m))
+            og_errors_add(l->errs, "%s.sentinel_password: only with %s.sentinels", path, path);
+        return 0;
+    }
+    if (json_object_object_get_ex(v, "url", &u))
+        og_errors_add(l->errs,
+                      "%s.url and %s.sentinels are mutually exclusive: with sentinels the "
+                      "master's address is asked of them; remove one",
+                      path, path);
+    if (!has_m)
+        og_errors_add(l->errs, "%s.master_name: required with %s.sentinels", path, path);
+    if (!json_object_is_type(s, json_type_array))
+        return 0; /* already reported */
+    if (json_object_array_length(s) == 0)
+        og_errors_add(l->errs, "%s.sentinels: needs at least one \"host:port\"", path);
+    for (size_t i = 0; i < json_object_array_length(s); i++) {
+        json_object *e = json_object_array_get_idx(s, i);
+        const char *t = json_object_get_string(e);
+        if (json_object_is_type(e, json_type_string) &&
+            split_hostport(t, strlen(t), NULL, NULL, 0, NULL) != 0)
+            og_errors_add(l->errs, "%s.sentinels[%zu]: must be host:port (\"10.0.0.5:26379\")",
+                          path, i);
+    }
+    return 0;
 }
 
 /* The id appears in URLs (/hooks/<id>) and Redis keys, so its characters are
@@ -442,6 +480,9 @@ static int check_http(struct og_load *l, const struct og_cfg_row *row, json_obje
 {
     static const char *const lists[] = {"trusted_proxies", "platform_ranges", NULL};
     (void)row, (void)base;
+    if (json_object_object_get_ex(v, "tls_cert", NULL) !=
+        json_object_object_get_ex(v, "tls_key", NULL))
+        og_errors_add(l->errs, "%s: tls_cert and tls_key go together", path);
     for (const char *const *k = lists; *k; k++) {
         json_object *a;
         if (!json_object_object_get_ex(v, *k, &a) || !json_object_is_type(a, json_type_array))
@@ -549,6 +590,19 @@ static const struct og_cfg_row http_rows[] = {
      .count = offsetof(struct og_config, http.n_platform_ranges),
      .help = "addresses or CIDR ranges the platforms post webhooks from: no per-address "
              "limit, and the reserve"},
+    {.name = "tls_cert",
+     .type = OG_CFG_STR,
+     .offset = offsetof(struct og_config, http.tls_cert),
+     .flags = OG_CFG_NONEMPTY,
+     .def_doc = "none: plain HTTP",
+     .help = "a PEM certificate chain: listen serves HTTPS (TLS 1.2 and later); SIGHUP loads "
+             "it again (renewals)"},
+    {.name = "tls_key",
+     .type = OG_CFG_STR,
+     .offset = offsetof(struct og_config, http.tls_key),
+     .flags = OG_CFG_NONEMPTY,
+     .def_doc = "none",
+     .help = "the certificate's PEM private key (with tls_cert)"},
     {0},
 };
 
@@ -611,8 +665,48 @@ static const struct og_cfg_row redis_rows[] = {
      .min = 10,
      .max = 60000,
      .help = "replicated only: how long to wait for them (then 503: the platform retries)"},
+    {.name = "sentinels",
+     .type = OG_CFG_LIST,
+     .offset = offsetof(struct og_config, redis.sentinels),
+     .count = offsetof(struct og_config, redis.n_sentinels),
+     .help = "Redis Sentinel: \"host:port\" of each sentinel; omnigate asks them for the "
+             "master of master_name and follows failovers (instead of url; docs/sentinel.md)"},
+    {.name = "master_name",
+     .type = OG_CFG_STR,
+     .offset = offsetof(struct og_config, redis.master_name),
+     .max = 64,
+     .chars = "_.-",
+     .flags = OG_CFG_UPPER,
+     .help = "with sentinels: the name the sentinels monitor the master under",
+     .expect = "must be 1-64 characters of A-Z, a-z, 0-9, _, . and -"},
+    {.name = "sentinel_password",
+     .type = OG_CFG_STR,
+     .offset = offsetof(struct og_config, redis.sentinel_password),
+     .flags = OG_CFG_SECRET,
+     .help = "with sentinels: their AUTH password (requirepass in sentinel.conf); \"\" = none",
+     .check = check_redis_password},
     {0},
 };
+
+static int check_api(struct og_load *l, const struct og_cfg_row *row, json_object *v,
+                     const char *path, void *base)
+{
+    (void)row, (void)base;
+    json_object *a;
+    if (!json_object_object_get_ex(v, "cors_origins", &a) ||
+        !json_object_is_type(a, json_type_array))
+        return 0;
+    for (size_t i = 0; i < json_object_array_length(a); i++) {
+        json_object *e = json_object_array_get_idx(a, i);
+        if (json_object_is_type(e, json_type_string) &&
+            !og_url_origin_valid(json_object_get_string(e)))
+            og_errors_add(l->errs,
+                          "%s.cors_origins[%zu]: must be an origin: http(s)://host[:port] in "
+                          "lower case, without a path (\"https://app.example.com\")",
+                          path, i);
+    }
+    return 0;
+}
 
 static const struct og_cfg_row api_rows[] = {
     {.name = "admin_token",
@@ -621,6 +715,24 @@ static const struct og_cfg_row api_rows[] = {
      .min = 16,
      .flags = OG_CFG_REQUIRED | OG_CFG_SECRET,
      .help = "the admin bearer token of the REST API (at least 16 characters)"},
+    {.name = "cors_origins",
+     .type = OG_CFG_LIST,
+     .offset = offsetof(struct og_config, api.cors_origins),
+     .count = offsetof(struct og_config, api.n_cors_origins),
+     .help = "origins (\"https://app.example.com\") whose pages may call the REST API and "
+             "its event stream from a browser, with credentials; others get no CORS headers"},
+    {0},
+};
+
+static const struct og_cfg_row metrics_rows[] = {
+    {.name = "token",
+     .type = OG_CFG_STR,
+     .offset = offsetof(struct og_config, metrics.token),
+     .min = 16,
+     .flags = OG_CFG_SECRET,
+     .def_doc = "none: /metrics is open",
+     .help = "a bearer token /metrics requires (Prometheus: authorization credentials), at "
+             "least 16 characters"},
     {0},
 };
 
@@ -725,7 +837,20 @@ const struct og_cfg_row og_cfg_top_rows[] = {
      .offset = offsetof(struct og_config, log_level),
      .def = "info",
      .choices = "error|warn|info|debug",
-     .help = "the least severe level logged"},
+     .help = "the least severe level logged (SIGHUP applies a change)"},
+    {.name = "log_file",
+     .type = OG_CFG_STR,
+     .offset = offsetof(struct og_config, log_file),
+     .def_doc = "standard error",
+     .flags = OG_CFG_NONEMPTY,
+     .help = "the file the log is appended to; SIGHUP reopens it (after logrotate renamed it)"},
+    {.name = "log_format",
+     .type = OG_CFG_ENUM,
+     .offset = offsetof(struct og_config, log_format),
+     .def = "text",
+     .choices = "text|json",
+     .help = "text lines, or one JSON object per line (time, level, channel, request_id, msg; "
+             "an API request's access line adds method, route, status, duration_ms, client)"},
     {.name = "connector_dir",
      .type = OG_CFG_STR,
      .offset = offsetof(struct og_config, connector_dir),
@@ -741,12 +866,18 @@ const struct og_cfg_row og_cfg_top_rows[] = {
     {.name = "redis",
      .type = OG_CFG_OBJECT,
      .children = redis_rows,
+     .check = check_redis,
      .help = "where the state is kept"},
     {.name = "api",
      .type = OG_CFG_OBJECT,
      .flags = OG_CFG_REQUIRED,
      .children = api_rows,
+     .check = check_api,
      .help = "the REST API"},
+    {.name = "metrics",
+     .type = OG_CFG_OBJECT,
+     .children = metrics_rows,
+     .help = "the Prometheus endpoint /metrics"},
     {.name = "channels",
      .type = OG_CFG_ARRAY,
      .offset = offsetof(struct og_config, channels),

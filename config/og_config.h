@@ -94,6 +94,8 @@ struct og_config {
     char *webchat_demo;  /* default "": /webchat/demo is off; a web chat channel id: on */
     char *data_dir;      /* default "./var" */
     char *log_level;     /* error|warn|info|debug, default "info" */
+    char *log_file;      /* default NULL = standard error; reopened on SIGHUP */
+    char *log_format;    /* text (default) | json */
     char *connector_dir; /* default NULL = next to the executable */
     struct {
         int64_t max_body_bytes; /* default 1048576, 1..64 MiB */
@@ -111,6 +113,7 @@ struct og_config {
         char *forwarded_header; /* "x-forwarded-for" | "forwarded" */
         char **platform_ranges; /* CIDRs: no per-address limit, the reserve */
         size_t n_platform_ranges;
+        char *tls_cert, *tls_key; /* PEM files: HTTPS on listen; both or neither */
     } http;
     struct {
         char *url;             /* "embedded" (default), "redis://host:port[/db]", "unix:///path" */
@@ -121,10 +124,21 @@ struct og_config {
         char *durability;      /* fsync (default) | replicated | relaxed */
         int64_t wait_replicas; /* replicated: replicas a write must reach, default 1 */
         int64_t wait_timeout_ms; /* replicated: WAIT's timeout, default 1000 */
+        /* Sentinel (core/og_sentinel.h): the master is asked of these
+         * "host:port" sentinels instead of url (mutually exclusive). */
+        char **sentinels;
+        size_t n_sentinels;
+        char *master_name;       /* required with sentinels */
+        char *sentinel_password; /* AUTH to the sentinels; default NULL */
     } redis;
     struct {
-        char *admin_token; /* required, >= 16 characters */
+        char *admin_token;   /* required, >= 16 characters */
+        char **cors_origins; /* origins whose browsers may call the API with credentials */
+        size_t n_cors_origins;
     } api;
+    struct {
+        char *token; /* default NULL = /metrics is open; else its bearer token */
+    } metrics;
     struct og_config_channel *channels;
     size_t n_channels;
     struct og_webhook_sub *webhooks; /* config/og_config_webhooks.c */

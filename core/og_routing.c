@@ -193,7 +193,8 @@ const char *og_routing_policy_groups(struct og_core *c)
 
 const char *og_routing_policy_name(struct og_core *c, size_t i)
 {
-    return i < c->routing->n_policies ? c->routing->policies[i].name : NULL;
+    const struct og_routing *r = c->routing; /* once: a reload may swap it */
+    return i < r->n_policies ? r->policies[i].name : NULL;
 }
 
 void og_routing_result_free(struct og_routing_result *res)
@@ -415,6 +416,18 @@ void og_routing_close(struct og_core *c, const struct og_viewer *v, const char *
                        arch, actor(v)};
     run(c, "close", 5, a, res);
     json_object_put(arr);
+}
+
+int og_routing_online(struct og_core *c, const char *policy)
+{
+    const char *a[] = {policy ? policy : "default"};
+    redisReply *rep = NULL;
+    if (call(c, "online", 1, a, &rep, NULL, 0) != OG_OK)
+        return 0;
+    int on = rep->elements >= 2 && rep->element[1]->type == REDIS_REPLY_STRING &&
+             rep->element[1]->str[0] == '1';
+    freeReplyObject(rep);
+    return on;
 }
 
 void og_routing_close_by_contact(struct og_core *c, const char *sid, const char *cid,

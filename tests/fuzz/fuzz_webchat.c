@@ -1,7 +1,8 @@
 /* fuzz_webchat - libFuzzer target for the web chat connector's parsers of
  * visitor input (connectors/webchat/webchat_parse.c): the bodies of start,
  * messages, typing, read, csat and offline, and the option syntaxes
- * (origins, pre-chat fields, theme, attachments).
+ * (origins, pre-chat fields, theme, attachments), and a file's X-Filename
+ * and Content-Type.
  *
  * The connector's source is #included, so the parsers are reached exactly
  * as the plugin builds them, with the host's real JSON services. The first
@@ -38,7 +39,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (size < 1)
         return 0;
     const struct og_services *svc = &og_services_table;
-    unsigned which = data[0] % 10;
+    unsigned which = data[0] % 12;
     const char *body = (const char *)data + 1;
     size_t len = size - 1;
     char err[160];
@@ -116,6 +117,20 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         } else if (which == 7) {
             struct webchat_prechat p;
             webchat_parse_prechat(s, &p, err, sizeof err);
+        } else if (which == 10) {
+            char name[256];
+            webchat_filename(s, name, sizeof name);
+            size_t n = strlen(name);
+            if (n == 0 || strchr(name, '/') || strchr(name, '\\') || !webchat_utf8_ok(name, n))
+                __builtin_trap();
+            for (size_t i = 0; i < n; i++)
+                if ((unsigned char)name[i] < 0x20)
+                    __builtin_trap();
+        } else if (which == 11) {
+            char type[128];
+            if (webchat_media_type(s, type, sizeof type) == 0 &&
+                (!strchr(type, '/') || strpbrk(type, "; \tABCDEFGHIJKLMNOPQRSTUVWXYZ")))
+                __builtin_trap();
         } else if (which == 8) {
             struct webchat_theme t;
             if (webchat_parse_theme(s, &t, err, sizeof err) == 0 && t.color[0] != '#')
