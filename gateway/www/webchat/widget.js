@@ -187,7 +187,7 @@ textarea.in { resize: vertical; min-height: 44px; }
 .btn:hover { filter: brightness(1.08); }
 .btn:disabled { opacity: .55; cursor: default; filter: none; }
 .btn.ghost { width: auto; display: inline-block; background: #fff; color: var(--a); border: 1px solid var(--line); }
-.powered { flex: none; margin: auto 0 0; padding: 12px 0 10px; text-align: center; font-size: 11.5px; color: #9aa1ad; }
+.powered { flex: none; margin: auto 0 0; padding: 12px 0 10px; text-align: center; font-size: 11.5px; color: #7b8290; }
 .chat .powered { padding: 0 0 8px; background: #fff; }
 .center { display: flex; flex-direction: column; align-items: center; justify-content: center; text-align: center; padding: 24px 28px; gap: 4px; }
 .center h3 { margin: 8px 0 0; font-size: 17px; }
@@ -202,7 +202,7 @@ textarea.in { resize: vertical; min-height: 44px; }
 .chat { display: flex; flex-direction: column; }
 .scroll { flex: 1; min-height: 0; overflow-y: auto; padding: 8px 14px 14px; overscroll-behavior: contain; }
 .log { display: flex; flex-direction: column; }
-.day { align-self: center; margin: 14px 0 2px; font-size: 11.5px; font-weight: 600; color: #8a919e; text-transform: uppercase; letter-spacing: .04em; }
+.day { align-self: center; margin: 14px 0 2px; font-size: 11.5px; font-weight: 600; color: #6b7280; text-transform: uppercase; letter-spacing: .04em; }
 .row { display: flex; align-items: flex-end; gap: 8px; margin-top: 12px; }
 .row.cont { margin-top: 3px; }
 .row.me { justify-content: flex-end; }
@@ -220,7 +220,7 @@ textarea.in { resize: vertical; min-height: 44px; }
 .me.cont .bubble { border-top-right-radius: 6px; }
 .bubble a { color: inherit; text-decoration: underline; text-underline-offset: 2px; }
 .bubble.media { padding: 0; background: transparent !important; border: 0; box-shadow: none; }
-.meta { display: flex; gap: 6px; font-size: 11px; color: #8a919e; margin: 3px 8px 0; }
+.meta { display: flex; gap: 6px; font-size: 11px; color: #687080; margin: 3px 8px 0; }
 .row:has(+ .row.cont) .meta { display: none; }
 .row.me .meta .st:not(:empty)::before { content: "\u00b7 "; }
 .pending .bubble { opacity: .7; }
