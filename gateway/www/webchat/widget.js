@@ -371,8 +371,17 @@ textarea.in { resize: vertical; min-height: 44px; }
   ui.peek = h('button', { class: 'peek', type: 'button', hidden: true, onclick: () => setOpen(true) });
   ui.root.append(ui.panel, ui.peek, ui.launcher);
   shadow.append(ui.root);
+  // Full screen (phones) the page behind is covered, so Tab cycles inside.
+  const FULL = matchMedia('(max-width: 520px), (max-height: 520px)');
   ui.panel.addEventListener('keydown', (e) => {
-    if (e.key === 'Escape' && !e.defaultPrevented) { e.preventDefault(); setOpen(false); }
+    if (e.key === 'Escape' && !e.defaultPrevented) { e.preventDefault(); setOpen(false); return; }
+    if (e.key !== 'Tab' || !FULL.matches) return;
+    const all = [...ui.panel.querySelectorAll('button, textarea, input, a[href], [tabindex="0"]')]
+      .filter((el) => !el.disabled && el.tabIndex >= 0 && el.getClientRects().length);
+    if (!all.length) return;
+    const first = all[0], last = all[all.length - 1], at = shadow.activeElement;
+    if (e.shiftKey && (at === first || at === ui.panel)) { e.preventDefault(); last.focus(); }
+    else if (!e.shiftKey && at === last) { e.preventDefault(); first.focus(); }
   });
 
   function setOpen(open, quiet) {
