@@ -5,7 +5,8 @@
 // does not allow. The offline form while nobody is online; the pre-chat
 // form and the first message; the agent types and replies through the REST
 // API and the reply shows in the widget; files outside the allowed types or
-// size are refused with a message; a reload shows the history again; with
+// size are refused with a message; a reload shows the history again (and
+// a second tab, whose message shows in the first); with
 // the browser context offline a message waits and, back online, arrives
 // exactly once (also when the answer to the first try is lost); the survey
 // after the agent closes; a phone: full-screen panel, unread badge, the
@@ -207,6 +208,15 @@ test('a reload shows the conversation again', async () => {
   await widget(page).locator('.row.me', { hasText: 'Great, thank you!' }).waitFor();
   assert.equal(await widget(page).locator('.head', { hasText: 'Ann Lee' }).count(), 1);
   await shot(page, '09-after-reload');
+  // a second tab resumes the same conversation; what it sends shows in the first
+  const tab2 = await ctx.newPage();
+  await tab2.goto(`http://127.0.0.1:${hostPort}/`);
+  await tab2.getByRole('button', { name: 'Open the chat' }).click();
+  await widget(tab2).locator('.row.me', { hasText: 'Great, thank you!' }).waitFor();
+  await tab2.getByRole('textbox', { name: 'Message' }).fill('Written in another tab');
+  await tab2.getByRole('textbox', { name: 'Message' }).press('Enter');
+  await widget(page).locator('.row.me', { hasText: 'Written in another tab' }).waitFor({ timeout: 3000 });
+  await tab2.close();
 });
 
 test('offline: a message typed meanwhile arrives once when back', async () => {
