@@ -561,6 +561,7 @@ textarea.in { resize: vertical; min-height: 44px; }
       if (!check(fields)) return;
       const body = { email: fields[1].input.value.trim(), text: fields[2].input.value.trim() };
       if (fields[0].input.value.trim()) body.name = fields[0].input.value.trim();
+      if (S.token) body.token = S.token; // a returning visitor: the same contact
       busy(submit, true);
       try {
         const r = await req('POST', '/offline', body, { anon: !S.token });
