@@ -177,6 +177,9 @@ test('pre-chat form, first message, the agent types and replies through the API'
   await box.fill('Great, thank you!');
   await box.press('Enter');
   await widget(page).locator('.row.me:not(.pending)', { hasText: 'Great, thank you!' }).waitFor();
+  // Ann opens the conversation (her read marker moves): the visitor sees "Seen"
+  await stack.api('GET', `/sessions/${sid}/messages`, undefined, ann.token);
+  await widget(page).locator('.row.me', { hasText: 'Great, thank you!' }).locator('.st', { hasText: 'Seen' }).waitFor({ timeout: 3000 });
   await shot(page, '07-conversation');
   const texts = (await messages(sid)).map((m) => m.text);
   assert.deepEqual(texts.filter((t) => /order #1042|Great, thank you/.test(t)),
