@@ -306,12 +306,12 @@ test('a phone: the panel fills the screen, history and unread badge', async () =
   await widget(p).locator('.row.me', { hasText: 'order #1042' }).waitFor();
   await p.screenshot({ path: path.join(OUT, 'webchat-16-conversation-phone.png'), animations: 'disabled' });
   // the visitor ends the conversation (asked first); rated already, so no second survey
-  await p.getByRole('button', { name: 'End chat' }).tap();
+  await p.getByRole('button', { name: 'End the conversation' }).tap();
   await p.getByText('End this conversation?').waitFor();
   await p.screenshot({ path: path.join(OUT, 'webchat-17-end-confirm-phone.png'), animations: 'disabled' });
   await p.getByRole('button', { name: 'End it' }).tap();
   await until(async () => (await stack.api('GET', `/sessions/${sid}`)).status === 'closed', 5000, 'closed by the visitor');
-  await p.getByRole('button', { name: 'End chat' }).waitFor({ state: 'hidden' });
+  await p.getByRole('button', { name: 'End the conversation' }).waitFor({ state: 'hidden' });
   assert.equal(await widget(p).locator('.survey:not(.done)').count(), 0);
   await p.getByRole('button', { name: 'Minimize the chat' }).tap();
   await panel.waitFor({ state: 'hidden' });

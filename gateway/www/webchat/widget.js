@@ -57,6 +57,7 @@
     downv: 'M17 14V2|M9 18.1 10 14H4.2a2 2 0 0 1-1.9-2.6l2.3-8A2 2 0 0 1 6.5 2H20a2 2 0 0 1 2 2v8a2 2 0 0 1-2 2h-2.8a2 2 0 0 0-1.8 1.1L12 22a3.1 3.1 0 0 1-3-3.9z',
     mail: 'M4 4h16a2 2 0 0 1 2 2v12a2 2 0 0 1-2 2H4a2 2 0 0 1-2-2V6a2 2 0 0 1 2-2z|M22 6l-10 7L2 6',
     check: 'M20 6 9 17l-5-5',
+    exit: 'M9 21H5a2 2 0 0 1-2-2V5a2 2 0 0 1 2-2h4|M16 17l5-5-5-5|M21 12H9',
   };
   const icon = (name, cls) => {
     const s = document.createElementNS(SVG, 'svg');
@@ -106,7 +107,7 @@
   --muted: #6b7280; --red: #d92d20; --r: 18px;
   font: 14.5px/1.45 system-ui, -apple-system, "Segoe UI", Roboto, "Helvetica Neue", "Noto Sans", "DejaVu Sans", Arial, sans-serif;
   color: var(--text); -webkit-font-smoothing: antialiased; text-align: left; letter-spacing: normal; }
-button { font: inherit; color: inherit; }
+button { font: inherit; color: inherit; -webkit-tap-highlight-color: transparent; }
 :focus { outline: none; }
 :focus-visible { outline: 2px solid var(--a); outline-offset: 2px; }
 .sr { position: absolute; width: 1px; height: 1px; overflow: hidden; clip: rect(0 0 0 0); white-space: nowrap; }
@@ -152,9 +153,6 @@ button { font: inherit; color: inherit; }
   display: grid; place-items: center; flex: none; }
 .hbtn:hover { background: rgba(255,255,255,.16); }
 .head :focus-visible { outline-color: currentColor; }
-.endbtn { flex: none; border: 1px solid rgba(255,255,255,.45); background: transparent; color: inherit; border-radius: 14px; padding: 4px 11px;
-  font-size: 12.5px; font-weight: 600; cursor: pointer; }
-.endbtn:hover { background: rgba(255,255,255,.16); }
 .confirm { flex: none; display: flex; align-items: center; gap: 8px; padding: 9px 12px 9px 16px; background: #fff; border-bottom: 1px solid var(--line);
   font-size: 13.5px; font-weight: 600; }
 .confirm span { flex: 1; }
@@ -358,7 +356,8 @@ textarea.in { resize: vertical; min-height: 44px; }
   ui.body = h('div', { class: 'body' });
   ui.panel = h('section', { class: 'panel', role: 'dialog', 'aria-labelledby': 'og-title', id: 'og-panel', tabindex: '-1', hidden: true },
     h('header', { class: 'head' }, ui.av, h('div', { class: 'htext' }, ui.title, ui.sub),
-      ui.end = h('button', { class: 'endbtn', type: 'button', hidden: true, onclick: () => askEnd(true), text: 'End chat' }),
+      ui.end = h('button', { class: 'hbtn', type: 'button', hidden: true, 'aria-label': 'End the conversation', title: 'End the conversation',
+        onclick: () => askEnd(true) }, icon('exit')),
       h('button', { class: 'hbtn', type: 'button', 'aria-label': 'Minimize the chat', onclick: () => setOpen(false) }, icon('down'))),
     ui.confirm = h('div', { class: 'confirm', role: 'group', 'aria-label': 'End the conversation', hidden: true },
       h('span', { text: 'End this conversation?' }),
