@@ -140,7 +140,7 @@ static void healthz(struct og_gateway *g, struct og_reply *r)
  * connectors run */
 static void readyz(struct og_gateway *g, struct og_reply *r)
 {
-    char why[160] = "";
+    char why[512] = ""; /* room for what the sentinels say (redis.sentinels) */
     int redis_ok = og_core_health(g->core, why, sizeof why);
     int ready = redis_ok && atomic_load(&g->ready) && !atomic_load(&g->stopping);
     struct og_buf b = {0};
