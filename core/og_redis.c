@@ -329,10 +329,12 @@ og_err og_redis_cmd(struct og_redis *r, redisReply **reply, const char *fmt, ...
 
 int og_redis_try_later(const char *err)
 {
-    static const char *const prefix[] = {"LOADING", "MASTERDOWN", "MISCONF", "OOM ",
-                                         "BUSY ",   "READONLY ", "TRYAGAIN"};
+    /* NOREPLICAS: a master with min-replicas-to-write that lost its
+     * replicas (right after a Sentinel failover with one replica). */
+    static const char *const prefix[] = {"LOADING", "MASTERDOWN", "MISCONF",   "OOM ",
+                                         "BUSY ",   "READONLY ", "TRYAGAIN", "NOREPLICAS"};
     static const char *const inside[] = {"OOM command not allowed", "READONLY You can't write",
-                                         "-MISCONF "};
+                                         "-MISCONF ", "NOREPLICAS Not enough good replicas"};
     for (size_t k = 0; err && k < sizeof prefix / sizeof *prefix; k++)
         if (strncmp(err, prefix[k], strlen(prefix[k])) == 0)
             return 1;

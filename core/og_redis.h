@@ -81,7 +81,7 @@ int og_redis_ping(struct og_redis *r);
  * refusal: "OOM command not allowed..."). */
 int og_redis_health(struct og_redis *r, const char *probe_key, char *why, size_t whylen);
 /* 1 when an error reply means "Redis cannot take this now, try later"
- * (LOADING, OOM, BUSY, MASTERDOWN, READONLY, MISCONF, TRYAGAIN; also inside
+ * (LOADING, OOM, BUSY, MASTERDOWN, READONLY, MISCONF, TRYAGAIN, NOREPLICAS; also inside
  * a script's error). Such replies become OG_ERR_UNAVAILABLE (503). */
 int og_redis_try_later(const char *err);
 #endif
