@@ -329,6 +329,43 @@ int main(void)
     }
     CHECK(delivered);
 
+    /* routing goes on: an agent who comes online now is given waiting sessions */
+    char *url = og_sprintf("%s/api/v1/agents", d[0].base);
+    const char *admin = "Authorization: Bearer " OG_TEST_ADMIN_TOKEN "\nContent-Type: "
+                        "application/json";
+    const char *ann = "{\"name\":\"Ann\",\"email\":\"ann@o.io\"}";
+    struct og_test_resp ra = og_test_http("POST", url, admin, ann, strlen(ann));
+    free(url);
+    CHECK_INT(ra.status, 201);
+    json_object *aj = json_tokener_parse(ra.body), *ag = NULL, *v = NULL;
+    char agent[64] = "", token[128] = "";
+    if (aj && json_object_object_get_ex(aj, "agent", &ag) &&
+        json_object_object_get_ex(ag, "id", &v))
+        snprintf(agent, sizeof agent, "%s", json_object_get_string(v));
+    if (aj && json_object_object_get_ex(aj, "token", &v))
+        snprintf(token, sizeof token, "%s", json_object_get_string(v));
+    json_object_put(aj);
+    free(ra.body);
+    url = og_sprintf("%s/api/v1/agents/%s/presence", d[1].base, agent);
+    char *auth = og_sprintf("Authorization: Bearer %s\nContent-Type: application/json", token);
+    struct og_test_resp rp = og_test_http("PUT", url, auth, "{\"status\":\"online\"}", 19);
+    CHECK_INT(rp.status, 200);
+    free(rp.body);
+    free(url);
+    free(auth);
+    size_t assigned = 0;
+    for (int64_t until = og_mono_ms() + 15000; !assigned && og_mono_ms() < until;) {
+        long st = 0;
+        json_object *l = og_test_api_get(&d[0], "/api/v1/sessions?status=active", &st), *items;
+        if (l && json_object_object_get_ex(l, "items", &items))
+            assigned = json_object_array_length(items);
+        json_object_put(l);
+        if (!assigned)
+            usleep(100000);
+    }
+    fprintf(stderr, "%zu sessions assigned after the failover\n", assigned);
+    CHECK(assigned > 0);
+
     /* the old master comes back as a replica; omnigate never runs a script there */
     CHECK_INT(og_test_redis_restart(&ha.server[0]), 0);
     char role[32] = "";
