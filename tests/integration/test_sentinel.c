@@ -17,7 +17,11 @@
  *   - webhook deliveries continue: a message posted after the promotion is
  *     delivered;
  *   - the old master restarted comes back as a replica and omnigate never
- *     runs a script on it. */
+ *     runs a script on it;
+ *   - a switch-over asked of the sentinels (SENTINEL FAILOVER), where the old
+ *     master lives on as a replica and no connection breaks: omnigate moves
+ *     and answers 2xx within 10 s.
+ * OG_TEST_SHOW_LOG=1 prints instance A's log at the end. */
 #include "og_test.h"
 #include "og_util.h"
 
@@ -385,6 +389,52 @@ int main(void)
     free(stats);
     CHECK_INT(og_test_ha_master(&ha), promoted);
 
+    /* a switch-over asked of the sentinels (SENTINEL FAILOVER): the old
+     * master lives on as a replica, so nothing breaks the connections to it -
+     * omnigate must move anyway (+switch-master, or READONLY) */
+    int before = og_test_ha_master(&ha), now_m = before, asked = 0;
+    char cmd[96];
+    snprintf(cmd, sizeof cmd, "-p %d SENTINEL FAILOVER mymaster", ha.sentinel[0].port);
+    for (int64_t until = og_mono_ms() + 30000; !asked && og_mono_ms() < until;) {
+        char *o = og_test_redis_cli(&ha.server[before], cmd); /* -p: the sentinel's */
+        asked = o && strstr(o, "OK");
+        free(o);
+        if (!asked)
+            usleep(500000); /* NOGOODSLAVE: a replica still syncing */
+    }
+    CHECK(asked);
+    for (int64_t until = og_mono_ms() + 30000; now_m == before && og_mono_ms() < until;) {
+        usleep(20000);
+        now_m = og_test_ha_master(&ha);
+    }
+    CHECK(now_m >= 0 && now_m != before);
+    int64_t t_switch = og_mono_ms();
+    int sw_ok = 0;
+    int64_t first_sw = 0;
+    for (int k = 0; k < 40; k++) {
+        long st = 0;
+        for (int64_t until = og_mono_ms() + 20000; st != 200 && og_mono_ms() < until;) {
+            st = post(&d[k % 2], k % 2, N_MAX + 100 + k);
+            if (st != 200)
+                usleep(50000);
+        }
+        if (st == 200 && !first_sw)
+            first_sw = og_mono_ms();
+        sw_ok += st == 200;
+    }
+    fprintf(stderr, "switch-over: first 2xx %lld ms after the old master stepped down\n",
+            (long long)(first_sw - t_switch));
+    CHECK_INT(sw_ok, 40);
+    CHECK(first_sw - t_switch <= 10000);
+    stats = og_test_redis_cli(&ha.server[before], "ROLE");
+    CHECK(stats && strstr(stats, "slave"));
+    free(stats);
+
+    if (getenv("OG_TEST_SHOW_LOG")) { /* debugging: instance A's log */
+        char *x = log_of(&d[0]);
+        fprintf(stderr, "%s", x);
+        free(x);
+    }
     char *la = log_of(&d[0]);
     CHECK(strstr(la, "redis: following the new master 127.0.0.1:") != NULL);
     free(la);
