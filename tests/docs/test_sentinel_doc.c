@@ -106,13 +106,23 @@ static int start(struct proc *pr, const char *conf, int sentinel)
     return spawn(pr);
 }
 
+/* sig, repeated each second (redis-server refuses a SIGTERM while it
+ * writes its first AOF), then SIGKILL after 10 s */
 static void stop(struct proc *pr, int sig)
 {
-    if (pr->pid > 0) {
-        kill(pr->pid, sig);
-        waitpid(pr->pid, NULL, 0);
-        pr->pid = 0;
+    int gone = pr->pid <= 0;
+    for (int i = 0; i < 100 && !gone; i++) {
+        if (i % 10 == 0)
+            kill(pr->pid, sig);
+        gone = waitpid(pr->pid, NULL, WNOHANG) == pr->pid;
+        if (!gone)
+            usleep(100000);
     }
+    if (!gone) {
+        kill(pr->pid, SIGKILL);
+        waitpid(pr->pid, NULL, 0);
+    }
+    pr->pid = 0;
 }
 
 static redisReply *ask(int p, const char *cmd)
