@@ -18,13 +18,13 @@ SUDO    := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 # RUN_PKGS: building and running (make run): the compiler and libraries,
 # redis-server for the embedded Redis, curl and openssl for README's demo.
 RUN_PKGS := cmake pkg-config gcc libc6-dev make curl openssl ca-certificates \
-	libcurl4-gnutls-dev libmicrohttpd-dev libssl-dev libjson-c-dev libhiredis-dev \
+	libcurl4-gnutls-dev libmicrohttpd-dev libgnutls28-dev libssl-dev libjson-c-dev libhiredis-dev \
 	libetpan-dev libsasl2-modules libargon2-dev redis-server
 # TEST_PKGS: what the tests start or call (make test, bench). On a machine
 # without a policy-rc.d that stops services, installing dovecot also starts
 # a system IMAP server on port 143: the reason make run does not install it.
 # python3-yaml: the docs' checks read docs/openapi.yaml (tests/docs).
-TEST_PKGS := redis-tools python3 python3-aiosmtpd python3-yaml dovecot-imapd dovecot-lmtpd
+TEST_PKGS := redis-tools python3 python3-aiosmtpd python3-yaml dovecot-imapd dovecot-lmtpd nginx-light
 FUZZ_PKGS := clang-14 libclang-rt-14-dev llvm-14
 # LINT_PKGS: the pinned formatter of .ci/format (make format, format-check):
 # Debian 12's clang-format 14; another version formats differently.

@@ -47,6 +47,9 @@ enum og_lua {
     OG_LUA_TEXTS,                  /* og_texts.c: automatic texts */
     OG_LUA_GOALS,                  /* og_goals.c: chat goals */
     OG_LUA_INSTANCES,              /* og_instance.c: heartbeats, takeover of dead instances' work */
+    OG_LUA_STATS,                  /* og_stats.c: statistics, rebuild, exports, report links */
+    OG_LUA_WEBCHAT,                /* og_webchat.c: visitors, tokens, limits */
+    OG_LUA_CSAT,                   /* og_csat.c: satisfaction survey answers */
     OG_LUA__LAST
 };
 

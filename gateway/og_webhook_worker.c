@@ -180,32 +180,40 @@ static void refresh_subs(struct dispatcher *d, int force)
     }
 }
 
+og_err og_webhook_sync_config(struct og_gateway *g)
+{
+    pthread_mutex_lock(&g->cfg_mu); /* SIGHUP swaps cfg->webhooks (og_reload.c) */
+    const struct og_config *cfg = g->cfg;
+    size_t n = cfg->n_webhooks;
+    struct og_webhook_sub *subs = n ? og_calloc(n, sizeof *subs) : NULL;
+    char now[32];
+    og_time_rfc3339(og_now_ms(), now);
+    for (size_t i = 0; i < n; i++) {
+        subs[i] = cfg->webhooks[i]; /* shallow: only the times are ours */
+        struct og_webhook_sub old;
+        int had = og_webhooks_get(g->core, subs[i].id, &old) == OG_OK;
+        subs[i].created_at = og_strdup(had && old.created_at ? old.created_at : now);
+        subs[i].updated_at = og_strdup(now);
+        if (had)
+            og_webhook_sub_clear(&old);
+    }
+    og_err e = og_webhooks_sync_config(g->core, subs, n);
+    pthread_mutex_unlock(&g->cfg_mu);
+    for (size_t i = 0; i < n; i++) {
+        free(subs[i].created_at);
+        free(subs[i].updated_at);
+    }
+    free(subs);
+    return e;
+}
+
 /* Creates the group and stores the config's subscriptions; retried by the
  * loop until Redis answers. */
 static int setup(struct dispatcher *d)
 {
     if (og_stream_group_ensure(d->w, OG_STREAM_EVENTS, OG_GROUP_WEBHOOKS, "$") != OG_OK)
         return -1;
-    const struct og_config *cfg = d->g->cfg;
-    struct og_webhook_sub *subs = cfg->n_webhooks ? og_calloc(cfg->n_webhooks, sizeof *subs) : NULL;
-    char now[32];
-    og_time_rfc3339(og_now_ms(), now);
-    for (size_t i = 0; i < cfg->n_webhooks; i++) {
-        subs[i] = cfg->webhooks[i]; /* shallow: only the times are ours */
-        struct og_webhook_sub old;
-        int had = og_webhooks_get(d->w, subs[i].id, &old) == OG_OK;
-        subs[i].created_at = og_strdup(had && old.created_at ? old.created_at : now);
-        subs[i].updated_at = og_strdup(now);
-        if (had)
-            og_webhook_sub_clear(&old);
-    }
-    og_err e = og_webhooks_sync_config(d->w, subs, cfg->n_webhooks);
-    for (size_t i = 0; i < cfg->n_webhooks; i++) {
-        free(subs[i].created_at);
-        free(subs[i].updated_at);
-    }
-    free(subs);
-    if (e != OG_OK)
+    if (og_webhook_sync_config(d->g) != OG_OK)
         return -1;
     refresh_subs(d, 1);
     og_info("webhooks: dispatcher %s ready (%zu subscription%s, %d parallel)", d->consumer,
