@@ -279,33 +279,6 @@ static size_t n_res(struct dispatcher *d)
 
 /* ------------------------------------------------------------ transfers */
 
-static size_t on_header(char *buf, size_t size, size_t n, void *ud)
-{
-    struct job *j = ud;
-    size_t len = size * n;
-    if (len > 12 && len < 128 && strncasecmp(buf, "Retry-After:", 12) == 0) {
-        /* delay-seconds or an HTTP-date (RFC 9110 §10.2.3) */
-        char v[128];
-        size_t vl = len - 12;
-        memcpy(v, buf + 12, vl);
-        while (vl > 0 && (v[vl - 1] == '\r' || v[vl - 1] == '\n' || v[vl - 1] == ' '))
-            vl--;
-        v[vl] = 0;
-        char *p = v, *end;
-        while (*p == ' ')
-            p++;
-        long secs = strtol(p, &end, 10);
-        if (end != p && *end == 0 && secs >= 0) {
-            j->retry_after_s = secs;
-        } else {
-            time_t t = curl_getdate(p, NULL);
-            if (t != (time_t)-1)
-                j->retry_after_s = t > time(NULL) ? (long)(t - time(NULL)) : 0;
-        }
-    }
-    return len;
-}
-
 static size_t on_body(char *buf, size_t size, size_t n, void *ud)
 {
     (void)buf, (void)ud;
@@ -398,8 +371,6 @@ static void http_start(struct dispatcher *d, struct job *j)
 #if LIBCURL_VERSION_NUM >= 0x075500
     curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
 #endif
-    curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, on_header);
-    curl_easy_setopt(e, CURLOPT_HEADERDATA, j);
     curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_body);
     curl_easy_setopt(e, CURLOPT_ERRORBUFFER, j->err);
     curl_easy_setopt(e, CURLOPT_PRIVATE, j);
@@ -461,6 +432,12 @@ static void *http_run(struct og_thread *t)
             curl_easy_getinfo(m->easy_handle, CURLINFO_PRIVATE, (char **)&j);
             j->rc = m->data.result;
             curl_easy_getinfo(j->easy, CURLINFO_RESPONSE_CODE, &j->code);
+            /* Retry-After, seconds or an HTTP-date (RFC 9110 10.2.3), read
+             * by libcurl; 0 when there was none */
+            curl_off_t ra = 0;
+            j->retry_after_s = -1;
+            if (curl_easy_getinfo(j->easy, CURLINFO_RETRY_AFTER, &ra) == CURLE_OK && ra > 0)
+                j->retry_after_s = ra > 86400 ? 86400 : (long)ra;
             j->end_ms = og_now_ms();
             curl_multi_remove_handle(d->multi, j->easy);
             curl_easy_setopt(j->easy, CURLOPT_PRIVATE, NULL);
