@@ -28,6 +28,7 @@
 #include "og_addr.h"
 #include "og_config_int.h"
 #include "og_config_routing.h"
+#include "og_fetch.h"
 #include "og_webhooks.h"
 
 #include <errno.h>
@@ -379,11 +380,8 @@ static int check_public_url(struct og_load *l, const struct og_cfg_row *row, jso
                             const char *path, void *base)
 {
     const char *s = json_object_get_string(v);
-    if (*s) {
-        size_t skip = strncmp(s, "https://", 8) == 0 ? 8 : strncmp(s, "http://", 7) == 0 ? 7 : 0;
-        if (!skip || s[skip] == 0 || s[skip] == '/' || strpbrk(s, " \t\r\n"))
-            return og_cfg_expect(l, row, path);
-    }
+    if (*s && !og_url_valid(s))
+        return og_cfg_expect(l, row, path);
     char **dst = og_cfg_slot(row, base);
     og_cfg_replace(dst, s);
     size_t n = strlen(*dst);
@@ -482,6 +480,9 @@ static int check_http(struct og_load *l, const struct og_cfg_row *row, json_obje
 {
     static const char *const lists[] = {"trusted_proxies", "platform_ranges", NULL};
     (void)row, (void)base;
+    if (json_object_object_get_ex(v, "tls_cert", NULL) !=
+        json_object_object_get_ex(v, "tls_key", NULL))
+        og_errors_add(l->errs, "%s: tls_cert and tls_key go together", path);
     for (const char *const *k = lists; *k; k++) {
         json_object *a;
         if (!json_object_object_get_ex(v, *k, &a) || !json_object_is_type(a, json_type_array))
@@ -581,6 +582,19 @@ static const struct og_cfg_row http_rows[] = {
      .count = offsetof(struct og_config, http.n_platform_ranges),
      .help = "addresses or CIDR ranges the platforms post webhooks from: no per-address "
              "limit, and the reserve"},
+    {.name = "tls_cert",
+     .type = OG_CFG_STR,
+     .offset = offsetof(struct og_config, http.tls_cert),
+     .flags = OG_CFG_NONEMPTY,
+     .def_doc = "none: plain HTTP",
+     .help = "a PEM certificate chain: listen serves HTTPS (TLS 1.2 and later); SIGHUP loads "
+             "it again (renewals)"},
+    {.name = "tls_key",
+     .type = OG_CFG_STR,
+     .offset = offsetof(struct og_config, http.tls_key),
+     .flags = OG_CFG_NONEMPTY,
+     .def_doc = "none",
+     .help = "the certificate's PEM private key (with tls_cert)"},
     {0},
 };
 
@@ -666,6 +680,26 @@ static const struct og_cfg_row redis_rows[] = {
     {0},
 };
 
+static int check_api(struct og_load *l, const struct og_cfg_row *row, json_object *v,
+                     const char *path, void *base)
+{
+    (void)row, (void)base;
+    json_object *a;
+    if (!json_object_object_get_ex(v, "cors_origins", &a) ||
+        !json_object_is_type(a, json_type_array))
+        return 0;
+    for (size_t i = 0; i < json_object_array_length(a); i++) {
+        json_object *e = json_object_array_get_idx(a, i);
+        if (json_object_is_type(e, json_type_string) &&
+            !og_url_origin_valid(json_object_get_string(e)))
+            og_errors_add(l->errs,
+                          "%s.cors_origins[%zu]: must be an origin: http(s)://host[:port] in "
+                          "lower case, without a path (\"https://app.example.com\")",
+                          path, i);
+    }
+    return 0;
+}
+
 static const struct og_cfg_row api_rows[] = {
     {.name = "admin_token",
      .type = OG_CFG_STR,
@@ -673,6 +707,24 @@ static const struct og_cfg_row api_rows[] = {
      .min = 16,
      .flags = OG_CFG_REQUIRED | OG_CFG_SECRET,
      .help = "the admin bearer token of the REST API (at least 16 characters)"},
+    {.name = "cors_origins",
+     .type = OG_CFG_LIST,
+     .offset = offsetof(struct og_config, api.cors_origins),
+     .count = offsetof(struct og_config, api.n_cors_origins),
+     .help = "origins (\"https://app.example.com\") whose pages may call the REST API and "
+             "its event stream from a browser, with credentials; others get no CORS headers"},
+    {0},
+};
+
+static const struct og_cfg_row metrics_rows[] = {
+    {.name = "token",
+     .type = OG_CFG_STR,
+     .offset = offsetof(struct og_config, metrics.token),
+     .min = 16,
+     .flags = OG_CFG_SECRET,
+     .def_doc = "none: /metrics is open",
+     .help = "a bearer token /metrics requires (Prometheus: authorization credentials), at "
+             "least 16 characters"},
     {0},
 };
 
@@ -734,6 +786,12 @@ static const struct og_cfg_row channel_rows[] = {
      .children = og_cfg_goal_rows,
      .help = "the channel's chat goal (PUT /api/v1/channels/{id}/goal sets it when the file "
              "does not)"},
+    {.name = "csat",
+     .type = OG_CFG_OBJECT,
+     .offset = offsetof(struct og_config_channel, csat),
+     .children = og_cfg_csat_rows,
+     .help = "the satisfaction survey: offered in the web chat widget when the session closes; "
+             "a rating is stored once per session"},
     {0},
 };
 
@@ -754,6 +812,12 @@ const struct og_cfg_row og_cfg_top_rows[] = {
      .help = "how the world reaches this gateway (links in e-mails), http:// or https://",
      .expect = "must be an http:// or https:// URL",
      .check = check_public_url},
+    {.name = "webchat_demo",
+     .type = OG_CFG_STR,
+     .offset = offsetof(struct og_config, webchat_demo),
+     .def = "",
+     .help = "a web chat channel whose widget GET /webchat/demo shows on a demo page (\"\" = "
+             "no demo page); for trying omnigate out, not for production"},
     {.name = "data_dir",
      .type = OG_CFG_STR,
      .offset = offsetof(struct og_config, data_dir),
@@ -765,7 +829,20 @@ const struct og_cfg_row og_cfg_top_rows[] = {
      .offset = offsetof(struct og_config, log_level),
      .def = "info",
      .choices = "error|warn|info|debug",
-     .help = "the least severe level logged"},
+     .help = "the least severe level logged (SIGHUP applies a change)"},
+    {.name = "log_file",
+     .type = OG_CFG_STR,
+     .offset = offsetof(struct og_config, log_file),
+     .def_doc = "standard error",
+     .flags = OG_CFG_NONEMPTY,
+     .help = "the file the log is appended to; SIGHUP reopens it (after logrotate renamed it)"},
+    {.name = "log_format",
+     .type = OG_CFG_ENUM,
+     .offset = offsetof(struct og_config, log_format),
+     .def = "text",
+     .choices = "text|json",
+     .help = "text lines, or one JSON object per line (time, level, channel, request_id, msg; "
+             "an API request's access line adds method, route, status, duration_ms, client)"},
     {.name = "connector_dir",
      .type = OG_CFG_STR,
      .offset = offsetof(struct og_config, connector_dir),
@@ -787,7 +864,12 @@ const struct og_cfg_row og_cfg_top_rows[] = {
      .type = OG_CFG_OBJECT,
      .flags = OG_CFG_REQUIRED,
      .children = api_rows,
+     .check = check_api,
      .help = "the REST API"},
+    {.name = "metrics",
+     .type = OG_CFG_OBJECT,
+     .children = metrics_rows,
+     .help = "the Prometheus endpoint /metrics"},
     {.name = "channels",
      .type = OG_CFG_ARRAY,
      .offset = offsetof(struct og_config, channels),

@@ -8,6 +8,7 @@
 #include "og_model.h"
 #include "og_outbox.h"
 #include "og_routing.h"
+#include "og_webchat.h"
 #include "og_sensitive.h"
 #include "og_sentinel.h"
 #include "og_texts.h"
@@ -20,9 +21,11 @@
 
 extern const char og_lua_prelude[], og_lua_ingest[], og_lua_sessions[], og_lua_contacts[],
     og_lua_agents[], og_lua_auth[], og_lua_routing[], og_lua_outbox[], og_lua_outbox_reply[],
-    og_lua_outbox_status[], og_lua_followups[], og_lua_webhook_admin[], og_lua_webhook_read[],
-    og_lua_webhook_step[], og_lua_webhook_fetch[], og_lua_webhook_skip[], og_lua_stream[],
-    og_lua_groups[], og_lua_canned[], og_lua_texts[], og_lua_goals[], og_lua_instances[];
+    og_lua_outbox_status[], og_lua_followups[], og_lua_webhook_admin[],
+    og_lua_webhook_dispatch_read[], og_lua_webhook_dispatch_step[], og_lua_webhook_dispatch_fetch[],
+    og_lua_webhook_dispatch_skip[], og_lua_stream[], og_lua_groups[], og_lua_canned[],
+    og_lua_texts[], og_lua_goals[], og_lua_instances[], og_lua_stats[], og_lua_webchat[],
+    og_lua_csat[];
 
 /* og_script.h's table: each enum og_lua with its name and text. */
 static const struct {
@@ -40,16 +43,19 @@ static const struct {
     [OG_LUA_OUTBOX_STATUS] = {"outbox_status", og_lua_outbox_status},
     [OG_LUA_FOLLOWUPS] = {"followups", og_lua_followups},
     [OG_LUA_WEBHOOK_ADMIN] = {"webhook_admin", og_lua_webhook_admin},
-    [OG_LUA_WEBHOOK_READ] = {"webhook_read", og_lua_webhook_read},
-    [OG_LUA_WEBHOOK_STEP] = {"webhook_step", og_lua_webhook_step},
-    [OG_LUA_WEBHOOK_FETCH] = {"webhook_fetch", og_lua_webhook_fetch},
-    [OG_LUA_WEBHOOK_SKIP] = {"webhook_skip", og_lua_webhook_skip},
+    [OG_LUA_WEBHOOK_DISPATCH_READ] = {"webhook_dispatch_read", og_lua_webhook_dispatch_read},
+    [OG_LUA_WEBHOOK_DISPATCH_STEP] = {"webhook_dispatch_step", og_lua_webhook_dispatch_step},
+    [OG_LUA_WEBHOOK_DISPATCH_FETCH] = {"webhook_dispatch_fetch", og_lua_webhook_dispatch_fetch},
+    [OG_LUA_WEBHOOK_DISPATCH_SKIP] = {"webhook_dispatch_skip", og_lua_webhook_dispatch_skip},
     [OG_LUA_STREAM] = {"stream", og_lua_stream},
     [OG_LUA_GROUPS] = {"groups", og_lua_groups},
     [OG_LUA_CANNED] = {"canned", og_lua_canned},
     [OG_LUA_INSTANCES] = {"instances", og_lua_instances},
+    [OG_LUA_STATS] = {"stats", og_lua_stats},
     [OG_LUA_TEXTS] = {"texts", og_lua_texts},
     [OG_LUA_GOALS] = {"goals", og_lua_goals},
+    [OG_LUA_WEBCHAT] = {"webchat", og_lua_webchat},
+    [OG_LUA_CSAT] = {"csat", og_lua_csat},
 };
 
 /* Group commit of ingest (og_batch.h). A batch of 32 messages keeps Redis
@@ -68,6 +74,7 @@ static struct og_redis *pool_new(struct og_core *c, char *errbuf, size_t errlen)
 struct og_core *og_core_new(const struct og_core_opts *o, char *errbuf, size_t errlen)
 {
     struct og_core *c = og_calloc(1, sizeof *c);
+    pthread_mutex_init(&c->reload_mu, NULL);
     c->redis_url = og_strdup(o->redis_url);
     c->redis_password = og_strdup(o->redis_password);
     c->pool_size = o->pool_size;
@@ -122,10 +129,44 @@ struct og_core *og_core_new(const struct og_core_opts *o, char *errbuf, size_t e
     return c;
 }
 
+/* What a reload replaced: kept until og_core_free, since a thread may be
+ * in the middle of reading it. A reload is an operator's SIGHUP, so the
+ * list stays short. */
+struct og_retired {
+    struct og_routing *routing;
+    struct og_texts *texts;
+    struct og_retired *next;
+};
+
+og_err og_core_reload(struct og_core *c, const struct og_routing_opts *routing,
+                      const struct og_texts_conf *texts, size_t n_texts, char *errbuf,
+                      size_t errlen)
+{
+    struct og_routing *r = og_routing_new(routing, errbuf, errlen);
+    if (!r)
+        return OG_ERR_INVALID;
+    struct og_texts *t = og_texts_new(texts, n_texts); /* writes itself to Redis on first use */
+    struct og_retired *old = og_calloc(1, sizeof *old);
+    pthread_mutex_lock(&c->reload_mu);
+    old->routing = atomic_exchange(&c->routing, r);
+    old->texts = atomic_exchange(&c->texts, t);
+    old->next = c->retired;
+    c->retired = old;
+    pthread_mutex_unlock(&c->reload_mu);
+    return OG_OK;
+}
+
 void og_core_free(struct og_core *c)
 {
     if (!c)
         return;
+    for (struct og_retired *r = c->retired, *next; r; r = next) {
+        next = r->next;
+        og_routing_free(r->routing);
+        og_texts_free(r->texts);
+        free(r);
+    }
+    pthread_mutex_destroy(&c->reload_mu);
     og_batch_free(c->ingest_batch);
     og_redis_free(c->redis);
     for (int i = 0; i < OG_LUA__LAST; i++)
@@ -550,7 +591,8 @@ static og_err sink_state_set(void *ud, struct og_channel *ch, const char *key, c
 
 struct og_channel_sink og_core_sink(struct og_core *c)
 {
-    struct og_channel_sink s = {sink_message, og_outbox_status, sink_state_get, sink_state_set, c};
+    struct og_channel_sink s = {sink_message,   og_outbox_status, sink_state_get,
+                                sink_state_set, c,                &og_webchat_ops};
     return s;
 }
 

@@ -3,7 +3,7 @@
  * og_core_int.h): the gateway, config and tests reach it only through the
  * functions of the core's headers (og_core.h, og_sessions.h, og_routing.h,
  * og_agents.h, og_contacts.h, og_outbox.h, og_followups.h, og_webhooks.h,
- * og_webhook_dispatch.h, og_stream.h), which take the core as their first
+ * og_stream.h and the others beside them), which take the core as their first
  * argument. og_core_new() builds every service from one options struct
  * (scripts, the ingest batcher, the routing policies, the close rules) and
  * owns them; the daemon's threads only borrow the core. The core creates
@@ -65,6 +65,13 @@ struct og_core_opts {
  * nothing touches Redis before the first call that needs it. */
 struct og_core *og_core_new(const struct og_core_opts *o, char *errbuf, size_t errlen);
 void og_core_free(struct og_core *c);
+/* SIGHUP: replaces the routing policies and the channels' automatic texts
+ * (same shapes as og_core_opts's, copied) while every thread keeps running;
+ * the texts are written to Redis again by the next routing pass. On an
+ * error (OG_ERR_INVALID, errbuf says why) nothing changed. */
+og_err og_core_reload(struct og_core *c, const struct og_routing_opts *routing,
+                      const struct og_texts_conf *texts, size_t n_texts, char *errbuf,
+                      size_t errlen);
 /* Points the (still unconnected) pool at another Redis, e.g. the embedded
  * server's socket once it runs. OG_ERR_INVALID for a malformed URL. */
 og_err og_core_retarget(struct og_core *c, const char *url, char *errbuf, size_t errlen);

@@ -1,5 +1,6 @@
 /* og_plugin - see og_plugin.h. */
 #include "og_plugin.h"
+#include "og_fetch.h"
 #include "og_util.h"
 
 #include <dlfcn.h>
@@ -97,12 +98,16 @@ struct og_plugin *og_plugin_load(const char *path, char *errbuf, size_t errlen)
                       c->struct_size, c->abi_major, c->abi_minor,
                       c->abi_minor == OG_CONNECTOR_ABI_MINOR ? sizeof(struct og_connector)
                                                              : (size_t)OG_CONNECTOR_SIZE_1_0);
+    /* 1.2: a plugin with visitor routes needs neither a webhook nor a poll */
+    int visitor = c->struct_size >= offsetof(struct og_connector, handle_visitor) +
+                                        sizeof c->handle_visitor &&
+                  c->handle_visitor;
     const char *missing = !c->name                       ? "name"
                           : !c->options                  ? "options"
                           : !c->create                   ? "create"
                           : !c->destroy                  ? "destroy"
                           : !c->send                     ? "send"
-                          : (!c->handle_http && !c->poll) ? "handle_http or poll"
+                          : (!c->handle_http && !c->poll && !visitor) ? "handle_http, poll or handle_visitor"
                                                          : NULL;
     if (missing)
         return refuse(dl, errbuf, errlen, path, "mandatory field '%s' is not set", missing);
@@ -257,8 +262,7 @@ static int store_value(const struct og_option *o, json_object *v, const char *de
         } else {
             s = deftext;
         }
-        if (o->type == OG_OPT_URL && strncmp(s, "http://", 7) != 0 &&
-            strncmp(s, "https://", 8) != 0) {
+        if (o->type == OG_OPT_URL && !og_url_valid(s)) {
             og_errors_add(errs, "%s.%s: must be an http:// or https:// URL", path, o->name);
             return -1;
         }

@@ -2,6 +2,8 @@
  * here re-implements a primitive. */
 #include "og_util.h"
 
+#include <ctype.h>
+#include <fcntl.h>
 #include <openssl/core_names.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
@@ -12,9 +14,9 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <ctype.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 static void oom(void)
 {
@@ -73,8 +75,41 @@ char *og_sprintf(const char *fmt, ...)
     return s;
 }
 
+/* OMNIGATE_TEST_CLOCK (tests only): the path of a file holding the Unix ms
+ * og_now_ms returns, read on every call, so a test scripts a day: it
+ * writes a time, acts, writes a later one. Read once from the environment. */
+static const char *test_clock_path;
+static pthread_once_t test_clock_once = PTHREAD_ONCE_INIT;
+static void test_clock_init(void)
+{
+    const char *p = getenv("OMNIGATE_TEST_CLOCK");
+    test_clock_path = p && *p ? p : NULL;
+}
+
+int64_t og_test_clock_ms(void)
+{
+    pthread_once(&test_clock_once, test_clock_init);
+    if (!test_clock_path)
+        return -1;
+    char buf[32];
+    int fd = open(test_clock_path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return -1;
+    ssize_t n = read(fd, buf, sizeof buf - 1);
+    close(fd);
+    if (n <= 0)
+        return -1;
+    buf[n] = 0;
+    char *end;
+    long long v = strtoll(buf, &end, 10);
+    return end != buf && v > 0 ? (int64_t)v : -1;
+}
+
 int64_t og_now_ms(void)
 {
+    int64_t t = og_test_clock_ms();
+    if (t > 0)
+        return t;
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
@@ -465,8 +500,12 @@ int64_t og_time_parse(const char *s, int *date_only)
     }
     if (mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || se > 60 || y < 1970)
         return -1;
-    struct tm tm = {.tm_year = y - 1900, .tm_mon = mo - 1, .tm_mday = d, .tm_hour = h,
-                    .tm_min = mi, .tm_sec = se};
+    struct tm tm = {.tm_year = y - 1900,
+                    .tm_mon = mo - 1,
+                    .tm_mday = d,
+                    .tm_hour = h,
+                    .tm_min = mi,
+                    .tm_sec = se};
     time_t t = timegm(&tm);
     return ((int64_t)t - off_s) * 1000 + frac_ms;
 }

@@ -1,6 +1,7 @@
 /* main - the omnigate daemon: command line, configuration, start-up in
  * dependency order (Redis, connectors, HTTP, pollers) and a clean shutdown
- * in reverse order on SIGTERM/SIGINT, exiting 0. "passwd EMAIL" sets a
+ * in reverse order on SIGTERM/SIGINT, exiting 0; SIGHUP reopens the log and
+ * reloads what can change (og_reload.c). "passwd EMAIL" sets a
  * person's password for the inbox's sign-in instead of running. */
 #include "og_agents.h"
 #include "og_auth.h"
@@ -16,8 +17,10 @@
 #include "og_sensitive.h"
 #include "og_static.h"
 #include "og_texts.h"
+#include "og_tls.h"
 #include "og_util.h"
 
+#include <errno.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -257,6 +260,15 @@ static int64_t goal_day_ms(void)
     return v * 1000;
 }
 
+/* OMNIGATE_TEST_CLOCK (tests only): og_now_ms reads the time from that file
+ * (og_util.h); said loudly, as it must never be set in production. */
+static void test_clock_warn(void)
+{
+    const char *s = getenv("OMNIGATE_TEST_CLOCK");
+    if (s && *s)
+        og_warn("OMNIGATE_TEST_CLOCK=%s: the clock is read from that file (tests only)", s);
+}
+
 /* redis.durability against an external Redis: "fsync" needs AOF (else
  * omnigate refuses to start) and warns about appendfsync everysec;
  * "relaxed" takes any Redis, with a warning when it keeps nothing;
@@ -373,6 +385,7 @@ int main(int argc, char **argv)
     struct og_core *core = NULL;
     struct og_embedded *emb = NULL;
     struct og_gateway g = {0};
+    pthread_mutex_init(&g.cfg_mu, NULL);
     struct og_pollers *pollers = NULL;
     struct og_static *pages = NULL;
     int rc = 1, started = 0, workers_started = 0;
@@ -384,6 +397,7 @@ int main(int argc, char **argv)
     sigemptyset(&sigs);
     sigaddset(&sigs, SIGTERM);
     sigaddset(&sigs, SIGINT);
+    sigaddset(&sigs, SIGHUP); /* og_reload, never a stop */
     pthread_sigmask(SIG_BLOCK, &sigs, NULL);
     signal(SIGPIPE, SIG_IGN);
 
@@ -392,16 +406,8 @@ int main(int argc, char **argv)
         /* The core exists before the channels so their sink is real; it
          * connects lazily, so nothing touches Redis until after --check. The
          * embedded server's socket is known once it runs (retargeted below). */
-        const struct og_config_routing *cr = cfg.routing;
-        struct og_routing_opts ro = {
-            .policies = cr->policies,
-            .archive_after_s = cr->archive_after_s,
-            .offline_returns_sessions = cr->offline_returns_sessions,
-            .success_codes = (const char *const *)cr->success_codes,
-            .n_success_codes = cr->n_success_codes,
-            .allow_multiple_codes = cr->allow_multiple_codes,
-            .require_success_code = cr->require_success_code,
-        };
+        struct og_routing_opts ro;
+        og_reload_routing_opts(&cfg, &ro);
         struct og_sensitive_opts so = {
             .customers = (const char *const *)cfg.sensitive_words.customers,
             .n_customers = cfg.sensitive_words.n_customers,
@@ -412,6 +418,7 @@ int main(int argc, char **argv)
         struct og_texts_conf *texts;
         struct og_goal_seed *goals;
         size_t n_ops = og_config_channel_ops(&cfg, &texts, &goals);
+        test_clock_warn();
         struct og_core_opts copts = {
             .redis_url =
                 strcmp(cfg.redis.url, "embedded") == 0 ? "unix:///nonexistent" : cfg.redis.url,
@@ -461,13 +468,35 @@ int main(int argc, char **argv)
             og_channel_set_fetch_allow(ch, (const char *const *)cc->fetch_allow_hosts,
                                        cc->n_fetch_allow_hosts);
             ch->max_items = (int)cfg.http.max_messages_per_request;
+            og_channel_set_survey(ch, (int)cc->csat.scale, cc->csat.question, cc->csat.thanks,
+                                  cc->csat.comment);
             chs[nch++] = ch;
         }
+        if (cc->csat.scale && !p->desc->handle_visitor)
+            og_errors_add(&errs,
+                          "%s.csat: this version offers the survey in the web chat widget only "
+                          "(connector webchat)",
+                          cc->path);
         if ((p->desc->caps & OG_CAP_NON_REALTIME) && !og_texts_realtime_ok(cc->texts.queue))
             og_errors_add(&errs,
                           "%s.texts.queue: {{queue.position}} is for real-time channels "
                           "(a position in an e-mail would be stale when read)",
                           cc->path);
+    }
+    if (cfg.http.tls_cert && cfg.http.tls_key) { /* readable, and a pair */
+        char err[512];
+        struct og_tls *tls = og_tls_new(cfg.http.tls_cert, cfg.http.tls_key, err, sizeof err);
+        if (!tls)
+            og_errors_add(&errs, "http.tls_cert: %s", err);
+        og_tls_free(tls);
+    }
+    if (cfg.webchat_demo && *cfg.webchat_demo) {
+        size_t i = 0;
+        while (i < nch && strcmp(chs[i]->id, cfg.webchat_demo) != 0)
+            i++;
+        if (i == nch || !chs[i]->plugin->desc->handle_visitor)
+            og_errors_add(&errs, "webchat_demo: \"%s\" is not a channel of connector webchat",
+                          cfg.webchat_demo);
     }
     if (errs.n) {
         for (size_t i = 0; i < errs.n; i++)
@@ -479,6 +508,11 @@ int main(int argc, char **argv)
     if (check) {
         printf("%s: ok (%zu channel%s)\n", config_path, nch, nch == 1 ? "" : "s");
         rc = 0;
+        goto out;
+    }
+    og_log_json = cfg.log_format && strcmp(cfg.log_format, "json") == 0;
+    if (cfg.log_file && og_log_open(cfg.log_file) != 0) {
+        fprintf(stderr, "omnigate: log_file %s: %s; not starting\n", cfg.log_file, strerror(errno));
         goto out;
     }
 
@@ -527,14 +561,15 @@ int main(int argc, char **argv)
         goto out;
     pollers = og_pollers_start(chs, nch);
     atomic_store(&g.ready, 1);
-    og_info("omnigate %s listening on %s:%d (%u threads, %zu channel%s, redis %s)", OG_VERSION,
-            host, og_http_port(&g), threads, nch, nch == 1 ? "" : "s",
+    og_info("omnigate %s listening on %s%s:%d (%u threads, %zu channel%s, redis %s)", OG_VERSION,
+            g.tls ? "https://" : "", host, og_http_port(&g), threads, nch, nch == 1 ? "" : "s",
             emb                     ? "embedded"
             : cfg.redis.n_sentinels ? "through sentinels"
                                     : "external");
 
     int sig = 0;
-    sigwait(&sigs, &sig);
+    while (sigwait(&sigs, &sig) == 0 && sig == SIGHUP)
+        og_reload(&g, config_path);
     og_info("signal %d: draining and stopping", sig);
     atomic_store(&g.stopping, 1);
     og_http_stop(&g, 2000);

@@ -60,6 +60,15 @@ extern const struct og_route og_api_canned_routes[];  /* og_api_canned.c */
 extern const struct og_route og_api_group_routes[];   /* og_api_groups.c */
 extern const struct og_route og_api_flagged_routes[]; /* og_api_flagged.c */
 extern const struct og_route og_api_goal_routes[];    /* og_api_goals.c */
+extern const struct og_route og_api_stats_routes[];   /* og_api_stats.c */
+
+struct og_stats_query;
+/* og_api_stats.c, for the statistics and export routes: 0 when every query
+ * parameter is one of known (NULL-terminated), else -1 after answering 400;
+ * the stats query of the request's parameters (an agent's agent_id forced
+ * to its own, -1 after 403), *channels [xfer, free] the configured ids. */
+int og_api_stats_args_known(struct og_api_ctx *ctx, const char *const *known);
+int og_api_stats_query(struct og_api_ctx *ctx, struct og_stats_query *q, const char ***channels);
 /* Routes anyone may call, matched before authentication (sign-in, a
  * password link): og_api_auth.c. */
 extern const struct og_route og_api_public_routes[];

@@ -64,7 +64,7 @@ if op == 'put' then
       return {'err', 'conflict', 'an agent with this email exists'}
     end
     redis.call('HSET', ak, 'id', id, 'presence', 'offline', 'presence_since_ms',
-      redis.call('TIME')[1] * 1000, 'presence_since', now_iso, 'chats', 0, 'nrt', 0,
+      string.format('%d', ms_of_iso(now_iso)), 'presence_since', now_iso, 'chats', 0, 'nrt', 0,
       'created_at', now_iso, 'groups', '[]', 'allowed_ips', '[]', 'role', 'agent',
       'max_chats', '', 'max_nrt', '')
     redis.call('SADD', k(P, 'agents'), id)
@@ -118,11 +118,12 @@ elseif op == 'delete' then
   -- the record stays, without its secrets, under a key that sign-in and
   -- routing never read (they look for P:agent:<id>)
   -- its time in the last presence state counts, as a presence change would
-  local now_ms = tonumber(redis.call('TIME')[1]) * 1000
+  local now_ms = ms_of_iso(now_iso)
   local was, since = cur.presence or 'offline', tonumber(cur.presence_since_ms) or now_ms
   local pk = k(P, 'agent', id, 'presence')
   redis.call('HINCRBY', pk, was, math.max(0, now_ms - since))
   redis.call('HINCRBY', pk, now_iso:sub(1, 10) .. ':' .. was, math.max(0, now_ms - since))
+  st_presence(P, id, was, since, now_ms)
   redis.call('HDEL', ak, 'pw', 'pw_set_at', 'token_sha', 'link_sha')
   redis.call('HSET', ak, 'presence', 'offline', 'deleted_at', now_iso, 'updated_at', now_iso)
   redis.call('RENAME', ak, k(P, 'agent', id, 'deleted'))

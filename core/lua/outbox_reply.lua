@@ -54,6 +54,7 @@ local function store_out(sid, s, mid, now_ms, now_iso, mtail, sender, eid, terms
   redis.call('HSET', skey, 'updated_at', now_iso, 'last_message_at', now_iso,
     'last_agent_message_at', now_iso)
   redis.call('HSETNX', skey, 'first_reply_at', now_iso)
+  st_out(P, sid, s, tonumber(now_ms)) -- statistics: messages out, response times
   -- The agent answered: the auto-forward timer of the routing engine stops.
   redis.call('ZREM', k(P, 'timers', 'autoforward'), sid)
   local lcm = tonumber(s.last_customer_ms or '')
@@ -156,6 +157,8 @@ elseif op == 'start' then
     redis.call('ZADD', k(P, 'queue', routing), now_ms, sid)
   end
   s = hgetall(k(P, 'ses', sid))
+  st_episode(P, sid, s, tonumber(now_ms), true)
+  if how == '1' then st_add(P, tonumber(now_ms), {ch, '', '', ''}, {[ST.new] = 1}) end
   local mj = store_out(sid, s, ARGV[9], now_ms, now_iso, ARGV[12], ARGV[13], ARGV[14], ARGV[18],
     ARGV[19], ARGV[20], agent ~= '' and agent or 'admin')
   return {'ok', mj, sid, how}

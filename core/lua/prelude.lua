@@ -327,6 +327,7 @@ local TL_KINDS = {
   archived = true,       -- the archive timer
   auto_text = true,      -- text (greeting|queue|assigned|timeout|closing), message_id
   goal = true,           -- status, event, window_days, via | reason: a goal's change
+  csat = true,           -- score, scale, comment: the satisfaction survey answered
 }
 local function tl_add(P, sid, now_iso, kind, by, fields)
   if not TL_KINDS[kind] then error('timeline: unknown kind ' .. tostring(kind)) end
@@ -341,10 +342,16 @@ local function tl_agent(P, aid)
   return '{"id":' .. q(aid) .. ',"name":' .. js(redis.call('HGET', k(P, 'agent', aid), 'name')) ..
     '}'
 end
--- Who acted: '' the system, 'admin' the admin token, else an agent id.
+-- Who acted: '' the system, 'admin' the admin token, a contact id (con_...),
+-- else an agent id.
 local function tl_by(P, actor)
   if not actor or actor == '' then return '{"type":"system"}' end
   if actor == 'admin' then return '{"type":"admin"}' end
+  if actor:sub(1, 4) == 'con_' then
+    -- the customer (a web chat visitor ending the conversation)
+    return '{"type":"contact","id":' .. q(actor) .. ',"name":' ..
+      js(redis.call('HGET', k(P, 'con', actor), 'name')) .. '}'
+  end
   return '{"type":"agent",' .. tl_agent(P, actor):sub(2)
 end
 local function tl_contact(cid, name)
@@ -385,6 +392,176 @@ local function auto_text(P, ch, sid, kind, due_ms, agent)
     table.concat({sid, kind, string.format('%d', due_ms), agent or ''}, '|'))
 end
 
+-- Statistics (og_stats.h, docs/statistics.md). Counters and sums per UTC
+-- hour, kept by the scripts that change the facts, so a query reads one
+-- hash per hour and never scans history:
+--   P:st:h:<n>  hash, n = Unix ms / 3600000 (the UTC hour)
+--     "v\t<ch>\t<agent>\t<group>\t<codes>" -> the ST_N integers below, comma
+--         separated (a prefix; the rest are 0). The tuple is the session's
+--         channel, agent and group when the fact happened; codes, its success
+--         codes sorted and comma-joined, only for facts of a closed session
+--         (the close itself, a goal achieved after it, a survey), else ''.
+--         Presence time has channel, group and codes ''.
+--     "c\t<ch>\t<agent>\t<group>\t<codes>\t<CODE>" -> closes with that code
+--   P:st:pres   zset  presence intervals, score = start ms, member
+--               "<agent>|<state>|<start ms>|<end ms>" (Agent Activity; rebuild)
+-- A session's hash carries what its next facts need: st_t0 (ms the episode
+-- started: created or reopened), st_fi (the customer's first message in it),
+-- st_fr (the agent's first reply after st_fi), st_ar ('1' an agent has
+-- replied), st_w (the first customer message the agent has not answered),
+-- st_pro ('1': an agent started the episode, a proactive chat).
+-- The fields of a vector (1-based; the C side, og_stats.c, has the same list):
+local ST = {chats = 1, proactive = 2, reactive = 3, missed = 4, dur_sum = 5, dur_n = 6,
+  fr_sum = 7, fr_n = 8, res_sum = 9, res_n = 10, msg_in = 11, msg_out = 12, transfers = 13,
+  auto_forwards = 14, resp_sum = 15, resp_n = 16, csat_n = 17, csat_sum = 18, csat1 = 19,
+  goals_closed = 24, goals_achieved = 25, online = 26, away = 27, offline = 28, new = 29,
+  qwait_sum = 30, qwait_n = 31, qwait_max = 32, hist = 33}
+-- Response times histogram: upper edges in seconds; the 20th bucket is longer.
+local ST_EDGES = {5, 10, 15, 20, 30, 45, 60, 90, 120, 180, 300, 600, 900, 1800, 3600, 7200,
+  14400, 43200, 86400}
+local ST_N = 52
+
+-- Unix ms of an RFC 3339 UTC time as og_time_rfc3339 writes it; nil if not.
+local function ms_of_iso(s)
+  if not s or #s < 19 then return nil end
+  local y, mo, d = tonumber(s:sub(1, 4)), tonumber(s:sub(6, 7)), tonumber(s:sub(9, 10))
+  local h, mi, se = tonumber(s:sub(12, 13)), tonumber(s:sub(15, 16)), tonumber(s:sub(18, 19))
+  if not (y and mo and d and h and mi and se) then return nil end
+  local frac = s:sub(20, 20) == '.' and (tonumber(s:sub(21, 23)) or 0) or 0
+  if mo <= 2 then y = y - 1 end
+  local era = math.floor(y / 400)
+  local yoe = y - era * 400
+  local mp = mo > 2 and mo - 3 or mo + 9
+  local doe = yoe * 365 + math.floor(yoe / 4) - math.floor(yoe / 100) +
+    math.floor((153 * mp + 2) / 5) + d - 1
+  local days = era * 146097 + doe - 719468
+  return (days * 86400 + h * 3600 + mi * 60 + se) * 1000 + frac
+end
+
+-- A success codes JSON array as the tuple keeps it: sorted, comma-joined.
+local function st_codes(codes_json)
+  local t = cjson.decode(codes_json or '[]')
+  table.sort(t)
+  return table.concat(t, ',')
+end
+
+-- The tuple of a session (a hash table) now: its channel, agent, group, and
+-- its codes when it is closed.
+local function st_tuple(s)
+  local closed = s.status == 'closed' or s.status == 'archived'
+  return {s.channel or '', s.agent_id or '', s.group or '',
+    closed and st_codes(s.success_codes) or ''}
+end
+
+-- Adds deltas d ({[ST.x] = n}) to the tuple's vector of the hour of ms.
+local function st_add(P, ms, tup, d)
+  local key = P .. ':st:h:' .. string.format('%d', math.floor(ms / 3600000))
+  local f = 'v\t' .. table.concat(tup, '\t')
+  local cur = redis.call('HGET', key, f)
+  local v = {}
+  if cur then for x in string.gmatch(cur, '[^,]+') do v[#v + 1] = tonumber(x) end end
+  local n = #v
+  for i, x in pairs(d) do
+    if i > n then for j = n + 1, i do v[j] = 0 end n = i end
+    if i == ST.qwait_max then v[i] = math.max(v[i], x) else v[i] = v[i] + x end
+  end
+  for i = 1, n do v[i] = string.format('%d', v[i]) end
+  redis.call('HSET', key, f, table.concat(v, ','))
+end
+
+-- The response time of an agent's reply (ms) as deltas.
+local function st_resp(d, ms)
+  d[ST.resp_sum], d[ST.resp_n] = ms, 1
+  local b = #ST_EDGES + 1
+  for i, e in ipairs(ST_EDGES) do
+    if ms <= e * 1000 then b = i; break end
+  end
+  d[ST.hist + b - 1] = 1
+end
+
+-- A new episode of a session (created, or reopened): what its figures
+-- measure from. pro: an agent started it (proactive; st_pro '1').
+local function st_episode(P, sid, s, now_ms, pro)
+  redis.call('HDEL', k(P, 'ses', sid), 'st_fi', 'st_fr', 'st_ar', 'st_w', 'st_pro')
+  redis.call('HSET', k(P, 'ses', sid), 'st_t0', string.format('%d', now_ms))
+  if pro then redis.call('HSET', k(P, 'ses', sid), 'st_pro', '1') end
+  s.st_fi, s.st_fr, s.st_ar, s.st_w, s.st_t0 = nil, nil, nil, nil, string.format('%d', now_ms)
+  s.st_pro = pro and '1' or nil
+end
+
+-- A customer's message (ingest): s current after it.
+local function st_in(P, sid, s, now_ms)
+  local skey = k(P, 'ses', sid)
+  local ms = string.format('%d', now_ms)
+  if not s.st_fi then redis.call('HSET', skey, 'st_fi', ms); s.st_fi = ms end
+  if not s.st_w then redis.call('HSET', skey, 'st_w', ms); s.st_w = ms end
+  st_add(P, now_ms, st_tuple(s), {[ST.msg_in] = 1})
+end
+
+-- An agent's message to the customer (never an automatic text).
+local function st_out(P, sid, s, now_ms)
+  local skey = k(P, 'ses', sid)
+  local d = {[ST.msg_out] = 1}
+  local w = tonumber(s.st_w or '')
+  if w then
+    st_resp(d, math.max(0, now_ms - w))
+    redis.call('HDEL', skey, 'st_w')
+    s.st_w = nil
+  end
+  if s.st_fi and not s.st_fr then
+    s.st_fr = string.format('%d', now_ms)
+    redis.call('HSET', skey, 'st_fr', s.st_fr)
+  end
+  if not s.st_ar then redis.call('HSET', skey, 'st_ar', '1'); s.st_ar = '1' end
+  st_add(P, now_ms, st_tuple(s), d)
+end
+
+-- A close: c is the session's hash after it (success codes set, agent still
+-- named). Counts the chat and its durations, and its codes.
+local function st_close(P, c, now_ms)
+  local tup = st_tuple(c)
+  local d = {[ST.chats] = 1}
+  local pro = c.st_pro == '1' or (not c.st_t0 and c.origin == 'agent')
+  if pro then d[ST.proactive] = 1 else d[ST.reactive] = 1 end
+  if not c.st_ar then d[ST.missed] = 1 end
+  local t0 = tonumber(c.st_t0 or '') or ms_of_iso(c.reopened_at or c.created_at)
+  if t0 then d[ST.dur_sum], d[ST.dur_n] = math.max(0, now_ms - t0), 1 end
+  local fi, fr = tonumber(c.st_fi or ''), tonumber(c.st_fr or '')
+  if fi and fr then d[ST.fr_sum], d[ST.fr_n] = math.max(0, fr - fi), 1 end
+  if fi then d[ST.res_sum], d[ST.res_n] = math.max(0, now_ms - fi), 1 end
+  st_add(P, now_ms, tup, d)
+  if tup[4] ~= '' then
+    local key = P .. ':st:h:' .. string.format('%d', math.floor(now_ms / 3600000))
+    local f = 'c\t' .. table.concat(tup, '\t') .. '\t'
+    for code in string.gmatch(tup[4], '[^,]+') do redis.call('HINCRBY', key, f .. code, 1) end
+  end
+end
+
+-- A customer satisfaction survey's score (1-5) for session s: the hook the
+-- survey script calls (csat.submitted).
+local function st_csat(P, s, score, now_ms)
+  local sc = math.floor(tonumber(score) or 0)
+  if sc < 1 or sc > 5 then return end
+  st_add(P, now_ms, st_tuple(s), {[ST.csat_n] = 1, [ST.csat_sum] = sc, [ST.csat1 + sc - 1] = 1})
+end
+
+-- An agent's time in state from since to now (ms), split over UTC hours
+-- (at most the last 400 days), and the interval logged for Agent Activity.
+local ST_PRES_MAX_MS = 400 * 86400000
+local function st_presence(P, aid, state, since, now_ms)
+  if not since or now_ms <= since then return end
+  redis.call('ZADD', P .. ':st:pres', since, table.concat({aid, state,
+    string.format('%d', since), string.format('%d', now_ms)}, '|'))
+  local idx = ST[state]
+  if not idx then return end
+  local t = math.max(since, now_ms - ST_PRES_MAX_MS)
+  while t < now_ms do
+    local e = math.min(now_ms, (math.floor(t / 3600000) + 1) * 3600000)
+    st_add(P, t, {'', aid, '', ''}, {[idx] = e - t})
+    t = e
+  end
+end
+
 -- Goal counters for statistics: per UTC day, per channel and per agent (the
 -- session's agent then, else the one whose reply started the measurement).
 -- what: closed (a close of a session with a goal), achieved, missed.
@@ -393,6 +570,13 @@ local function goal_count(P, what, s, now_iso)
   redis.call('HINCRBY', key, what .. ':ch:' .. s.channel, 1)
   local aid = (s.agent_id and s.agent_id ~= '') and s.agent_id or s.g_agent
   if aid and aid ~= '' then redis.call('HINCRBY', key, what .. ':agent:' .. aid, 1) end
+  -- and per UTC hour for the statistics' time zones (missed is not reported)
+  if what ~= 'missed' then
+    local tup = st_tuple(s)
+    if tup[2] == '' then tup[2] = s.g_agent or '' end
+    st_add(P, ms_of_iso(now_iso), tup,
+      {[what == 'closed' and ST.goals_closed or ST.goals_achieved] = 1})
+  end
 end
 
 -- An agent's message to the customer: starts a measurement when none holds
@@ -478,3 +662,4 @@ local function goal_reopen(P, sid, s)
     ',"window_days":', g and tostring(g.days) or 'null', ',"reason":"reopened","previous":"',
     was, '"'})
 end
+

@@ -179,6 +179,13 @@ local function assign(sid, s, aid, group, level_name, level_idx)
   local skey = k(P, 'ses', sid)
   agent_attach(P, sid, aid, is_nrt(s), now_ms)
   cache_load(aid, is_nrt(s), 1)
+  -- statistics: the wait in the queue, when it came from there
+  local qs = tonumber(redis.call('ZSCORE', k(P, 'queue', s.routing or 'default'), sid) or '')
+  if qs then
+    local w = math.max(0, now_ms - qs)
+    st_add(P, now_ms, {s.channel or '', aid, group or '', ''},
+      {[ST.qwait_sum] = w, [ST.qwait_n] = 1, [ST.qwait_max] = w})
+  end
   if group and group ~= '' then redis.call('ZADD', k(P, 'idx', 'group', group), 0, sid) end
   redis.call('ZREM', k(P, 'queue', s.routing or 'default'), sid)
   redis.call('HSET', skey, 'agent_id', aid, 'group', group or '', 'level', level_name or '',
@@ -285,6 +292,7 @@ local function close_session(sid, s, reason, codes, archive_ms, by)
   tl_add(P, sid, now_iso, 'closed', tl_by(P, by), table.concat({'"agent":',
     tl_agent(P, s.agent_id), ',"reason":', q(reason), ',"success_codes":', codes}))
   local c = hgetall(skey)
+  st_close(P, c, now_ms)
   if goal_status(P, c) ~= 'none' then goal_count(P, 'closed', c, now_iso) end
   if goal_open(c, now_ms, c.g_ev) and has_code(codes, c.g_ev) then
     goal_end(P, sid, c, 'achieved', now_iso, eid(), tl_by(P, by), 'success_code')
@@ -364,6 +372,7 @@ elseif op == 'transfer' then
     return err('conflict', 'a closed session cannot be transferred; reopen it first')
   end
   local from_agent = s.agent_id or ''
+  local st_from = st_tuple(s) -- statistics: a transfer counts for who had it
   local comment_text = comment == 'null' and '' or cjson.decode(comment)
   local pol = policy(s.routing)
   local skey = k(P, 'ses', sid)
@@ -407,6 +416,7 @@ elseif op == 'transfer' then
       to_group == '' and '"forwarding"' or 'null', ',"comment":', comment}))
     place(sid, s)
   end
+  st_add(P, now_ms, st_from, {[ST.transfers] = 1})
   emit(P, eid(), 'session.transferred', sid, now_iso, table.concat({'{"session":', sjson(sid),
     ',"from_agent_id":', q(from_agent), ',', target_json, ',"comment":', comment,
     ',"by":', q(by), '}'}))
@@ -435,6 +445,7 @@ elseif op == 'reopen' then
   redis.call('HDEL', skey, 'agent_id', 'closed_at', 'close_reason', 'first_reply_at')
   redis.call('HSET', skey, 'success_codes', '[]', 'reopened_at', now_iso)
   redis.call('ZREM', k(P, 'timers', 'archive'), sid)
+  st_episode(P, sid, s, now_ms)
   local goal_tl = goal_reopen(P, sid, s)
   enqueue(sid, s, 'new')
   local sj = sjson(sid)
@@ -458,6 +469,7 @@ elseif op == 'presence' then
   local pk = k(P, 'agent', aid, 'presence')
   redis.call('HINCRBY', pk, old, spent)
   redis.call('HINCRBY', pk, now_iso:sub(1, 10) .. ':' .. old, spent)
+  st_presence(P, aid, old, since, now_ms) -- statistics: per hour, and the interval
   redis.call('HSET', ak, 'presence', st, 'presence_since_ms', now_ms, 'presence_since', now_iso)
   if st == 'online' then redis.call('SADD', k(P, 'online'), aid)
   else redis.call('SREM', k(P, 'online'), aid) end
@@ -503,6 +515,7 @@ elseif op == 'timers' then
       end
       if c then
         local from_agent = s.agent_id
+        st_add(P, now_ms, st_tuple(s), {[ST.auto_forwards] = 1})
         release(sid, s)
         redis.call('HSET', k(P, 'ses', sid), 'transferred_from', from_agent)
         assign(sid, s, c.id, c.group, pol.levels[cl].name, cl)

@@ -490,8 +490,13 @@ static void test_files(void)
     CHECK_INT(og_config_load(path, &cfg, &errs), 0);
     for (size_t i = 0; i < errs.n; i++)
         fprintf(stderr, "  example: %s\n", errs.items[i]);
-    CHECK_INT(cfg.n_channels, 1);
-    if (cfg.n_channels == 1) {
+    CHECK_INT(cfg.n_channels, 2);
+    if (cfg.n_channels == 2) {
+        CHECK_STR(cfg.channels[1].id, "site");
+        CHECK_STR(cfg.channels[1].connector, "webchat");
+        CHECK_INT(cfg.channels[1].csat.scale, 5);
+        CHECK_INT(cfg.channels[1].csat.comment, 1);
+        CHECK_STR(cfg.channels[1].csat.on, "close");
         CHECK_STR(cfg.channels[0].id, "demo");
         CHECK_STR(cfg.channels[0].connector, "signed_json");
         CHECK_STR(json_object_get_string(json_object_object_get(cfg.channels[0].options, "secret")),
@@ -508,7 +513,8 @@ static void test_files(void)
     CHECK_STR(cfg.listen, "127.0.0.1:8080");
     CHECK_STR(cfg.data_dir, "./var");
     CHECK_STR(cfg.redis.url, "embedded");
-    CHECK_INT(cfg.n_channels, 1);
+    CHECK_INT(cfg.n_channels, 2); /* the example connector's and the web chat's */
+    CHECK_STR(cfg.webchat_demo, "site");
     og_config_free(&cfg);
     free(path);
 

@@ -1,0 +1,435 @@
+/* og_stats - see og_stats.h. Reads the hourly vectors of the period's UTC
+ * hours (stats.lua "read", a month of hours per call so Redis stays
+ * responsive), keeps the fields whose tuple passes the filters, and sums
+ * them into the bucket of their local day or hour, agent, channel or
+ * group. An agent's current presence state counts up to now from its
+ * since (the scripts count a state's time when it ends). */
+#include "og_stats.h"
+#include "og_core_int.h"
+#include "og_tz.h"
+#include "og_util.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define HOURS_PER_CALL 744
+
+static const int hist_edges[19] = {5,   10,  15,  20,   30,   45,   60,    90,    120,  180,
+                                   300, 600, 900, 1800, 3600, 7200, 14400, 43200, 86400};
+
+int og_stats_hist_edge(int i)
+{
+    return i >= 0 && i < 19 ? hist_edges[i] : -1;
+}
+
+enum by { BY_DAY, BY_HOUR, BY_AGENT, BY_CHANNEL, BY_GROUP };
+
+static void acc_free(struct og_stats_acc *a)
+{
+    for (size_t i = 0; i < a->n_codes; i++)
+        free(a->codes[i]);
+    free(a->codes);
+    free(a->code_n);
+}
+
+void og_stats_free(struct og_stats *s)
+{
+    if (!s)
+        return;
+    acc_free(&s->total);
+    for (size_t i = 0; i < s->n; i++) {
+        free(s->b[i].key);
+        acc_free(&s->b[i].a);
+    }
+    free(s->b);
+    free(s);
+}
+
+static void acc_code(struct og_stats_acc *a, const char *code, int64_t n)
+{
+    for (size_t i = 0; i < a->n_codes; i++)
+        if (strcmp(a->codes[i], code) == 0) {
+            a->code_n[i] += n;
+            return;
+        }
+    a->codes = og_realloc(a->codes, (a->n_codes + 1) * sizeof *a->codes);
+    a->code_n = og_realloc(a->code_n, (a->n_codes + 1) * sizeof *a->code_n);
+    a->codes[a->n_codes] = og_strdup(code);
+    a->code_n[a->n_codes++] = n;
+}
+
+static void acc_vec(struct og_stats_acc *a, const int64_t *v)
+{
+    for (int i = 0; i < OG_ST__N; i++) {
+        if (i == OG_ST_QWAIT_MAX)
+            a->v[i] = v[i] > a->v[i] ? v[i] : a->v[i];
+        else
+            a->v[i] += v[i];
+    }
+}
+
+/* The bucket of key, created when absent (dimension buckets). */
+static struct og_stats_acc *bucket(struct og_stats *s, const char *key)
+{
+    for (size_t i = 0; i < s->n; i++)
+        if (strcmp(s->b[i].key, key) == 0)
+            return &s->b[i].a;
+    s->b = og_realloc(s->b, (s->n + 1) * sizeof *s->b);
+    memset(&s->b[s->n], 0, sizeof s->b[s->n]);
+    s->b[s->n].key = og_strdup(key);
+    return &s->b[s->n++].a;
+}
+
+static int bucket_cmp(const void *x, const void *y)
+{
+    return strcmp(((const struct og_stats_bucket *)x)->key,
+                  ((const struct og_stats_bucket *)y)->key);
+}
+
+/* A filter value: 1-128 bytes, no control characters (they never occur in
+ * ids, codes or group names, and a tab would cross the tuple's fields). */
+static int filter_ok(const char *f)
+{
+    if (!f)
+        return 1;
+    size_t n = strlen(f);
+    if (n == 0 || n > 128)
+        return 0;
+    for (const unsigned char *p = (const unsigned char *)f; *p; p++)
+        if (*p < 0x20 || *p == 0x7f)
+            return 0;
+    return 1;
+}
+
+static int has_code(const char *codes, const char *code)
+{
+    size_t n = strlen(code);
+    for (const char *p = codes; *p;) {
+        size_t l = strcspn(p, ",");
+        if (l == n && strncmp(p, code, n) == 0)
+            return 1;
+        p += l + (p[l] == ',');
+    }
+    return 0;
+}
+
+struct tuple {
+    const char *kind, *ch, *agent, *group, *codes, *code;
+};
+
+/* Splits a field (in place) into its tuple; 0 when malformed. */
+static int tuple_of(char *f, struct tuple *t)
+{
+    char *part[6] = {0};
+    int n = 0;
+    part[n++] = f;
+    for (char *p = f; *p && n < 6; p++)
+        if (*p == '\t') {
+            *p = 0;
+            part[n++] = p + 1;
+        }
+    t->kind = part[0], t->ch = part[1], t->agent = part[2], t->group = part[3];
+    t->codes = part[4], t->code = part[5];
+    if (!strcmp(t->kind, "v"))
+        return n == 5;
+    return !strcmp(t->kind, "c") && n == 6;
+}
+
+static int passes(const struct og_stats_query *q, const struct tuple *t)
+{
+    return (!q->channel || !strcmp(q->channel, t->ch)) &&
+           (!q->agent_id || !strcmp(q->agent_id, t->agent)) &&
+           (!q->group || !strcmp(q->group, t->group)) &&
+           (!q->success_code || has_code(t->codes, q->success_code));
+}
+
+static void parse_vec(const char *p, int64_t *v)
+{
+    memset(v, 0, OG_ST__N * sizeof *v);
+    for (int i = 0; i < OG_ST__N && *p; i++) {
+        char *end;
+        v[i] = strtoll(p, &end, 10);
+        if (end == p)
+            break;
+        p = *end == ',' ? end + 1 : end;
+    }
+}
+
+/* Adds one hour's hash (a flat HGETALL reply) to the total and its bucket
+ * (hb: the day/hour bucket, or NULL for dimension buckets). */
+static void add_hour(struct og_stats *s, const struct og_stats_query *q, enum by by,
+                     const redisReply *h, struct og_stats_acc *hb)
+{
+    int64_t v[OG_ST__N];
+    for (size_t i = 0; i + 1 < h->elements; i += 2) {
+        char *f = og_strndup(h->element[i]->str, h->element[i]->len);
+        struct tuple t;
+        if (tuple_of(f, &t) && passes(q, &t)) {
+            struct og_stats_acc *b = hb;
+            const char *dim = by == BY_AGENT     ? t.agent
+                              : by == BY_CHANNEL ? t.ch
+                              : by == BY_GROUP   ? t.group
+                                                 : NULL;
+            if (dim)
+                b = *dim ? bucket(s, dim) : NULL;
+            if (t.kind[0] == 'v') {
+                parse_vec(h->element[i + 1]->str, v);
+                acc_vec(&s->total, v);
+                if (b)
+                    acc_vec(b, v);
+            } else {
+                int64_t n = strtoll(h->element[i + 1]->str, NULL, 10);
+                acc_code(&s->total, t.code, n);
+                if (b)
+                    acc_code(b, t.code, n);
+            }
+        }
+        free(f);
+    }
+}
+
+static int state_field(const char *st)
+{
+    return !strcmp(st, "online") ? OG_ST_ONLINE : !strcmp(st, "away") ? OG_ST_AWAY : OG_ST_OFFLINE;
+}
+
+og_err og_stats_compute(struct og_core *c, const struct og_stats_query *q, struct og_stats **out,
+                        char *msg, size_t msglen)
+{
+    *out = NULL;
+    const char *tzname = q->tz ? q->tz : "UTC";
+    const char *gb = q->group_by ? q->group_by : "day";
+    enum by by;
+    if (!strcmp(gb, "day"))
+        by = BY_DAY;
+    else if (!strcmp(gb, "hour"))
+        by = BY_HOUR;
+    else if (!strcmp(gb, "agent"))
+        by = BY_AGENT;
+    else if (!strcmp(gb, "channel"))
+        by = BY_CHANNEL;
+    else if (!strcmp(gb, "group"))
+        by = BY_GROUP;
+    else {
+        snprintf(msg, msglen, "group_by: one of day, hour, agent, channel, group");
+        return OG_ERR_INVALID;
+    }
+    if (!filter_ok(q->channel) || !filter_ok(q->agent_id) || !filter_ok(q->group) ||
+        !filter_ok(q->success_code)) {
+        snprintf(msg, msglen, "channel, agent_id, group, success_code: 1-128 characters");
+        return OG_ERR_INVALID;
+    }
+    struct og_tz *z = NULL;
+    if (og_tz_load(tzname, &z) != OG_OK) {
+        snprintf(msg, msglen,
+                 "tz: unknown time zone (a name of the tz database, e.g. "
+                 "Europe/Berlin)");
+        return OG_ERR_INVALID;
+    }
+    struct og_tz_hour *hours = NULL;
+    size_t nh = 0;
+    int rc = og_tz_hours(z, q->from, q->to, OG_STATS_MAX_DAYS, &hours, &nh, msg, msglen);
+    og_tz_free(z);
+    if (rc != 0)
+        return OG_ERR_INVALID;
+
+    struct og_stats *s = og_calloc(1, sizeof *s);
+    snprintf(s->from, sizeof s->from, "%s", q->from);
+    snprintf(s->to, sizeof s->to, "%s", q->to);
+    snprintf(s->tz, sizeof s->tz, "%s", tzname);
+    snprintf(s->group_by, sizeof s->group_by, "%s", gb);
+    /* day and hour buckets: every one of the period, in order */
+    size_t *hb = og_calloc(nh ? nh : 1, sizeof *hb);
+    for (size_t i = 0; i < nh; i++) {
+        const char *key = by == BY_DAY ? hours[i].day : hours[i].hour;
+        if (by != BY_DAY && by != BY_HOUR)
+            continue;
+        if (!s->n || strcmp(s->b[s->n - 1].key, key) != 0)
+            bucket(s, key);
+        hb[i] = s->n - 1;
+    }
+    if (by == BY_CHANNEL)
+        for (size_t i = 0; i < q->n_channels; i++)
+            if (!q->channel || !strcmp(q->channel, q->channels[i]))
+                bucket(s, q->channels[i]);
+
+    og_err e = OG_OK;
+    char **argv = og_calloc(HOURS_PER_CALL + 4, sizeof *argv);
+    char(*num)[24] = og_calloc(HOURS_PER_CALL, sizeof *num);
+    int64_t now = og_now_ms();
+    for (size_t start = 0; start < nh || start == 0; start += HOURS_PER_CALL) {
+        size_t cnt = nh - start < HOURS_PER_CALL ? nh - start : HOURS_PER_CALL;
+        int argc = 0;
+        argv[argc++] = c->tag;
+        argv[argc++] = "read";
+        argv[argc++] = start == 0 ? "1" : "0";
+        for (size_t i = 0; i < cnt; i++) {
+            snprintf(num[i], sizeof num[i], "%lld", (long long)hours[start + i].utc_hour);
+            argv[argc++] = num[i];
+        }
+        redisReply *r = NULL;
+        e = og_script_call(c, OG_LUA_STATS, argc, (const char **)argv, NULL, &r, NULL, 0);
+        if (e != OG_OK)
+            break;
+        if (r->elements != 3 + cnt) {
+            freeReplyObject(r);
+            e = OG_ERR_INTERNAL;
+            break;
+        }
+        if (start == 0) {
+            const redisReply *ag = r->element[1], *gr = r->element[2];
+            for (size_t i = 0; i + 2 < ag->elements; i += 3) {
+                const char *id = ag->element[i]->str;
+                if (q->agent_id && strcmp(q->agent_id, id) != 0)
+                    continue;
+                if (by == BY_AGENT)
+                    bucket(s, id);
+                /* the current state, from its since up to now */
+                int64_t since = strtoll(ag->element[i + 2]->str, NULL, 10);
+                if (since <= 0 || q->channel || q->group || q->success_code)
+                    continue;
+                int f = state_field(ag->element[i + 1]->str);
+                for (size_t j = 0; j < nh; j++) {
+                    int64_t a = hours[j].utc_hour * 3600000, b = a + 3600000;
+                    if (since > a)
+                        a = since;
+                    if (now < b)
+                        b = now;
+                    if (b <= a)
+                        continue;
+                    s->total.v[f] += b - a;
+                    struct og_stats_acc *t = by == BY_AGENT                  ? bucket(s, id)
+                                             : by == BY_DAY || by == BY_HOUR ? &s->b[hb[j]].a
+                                                                             : NULL;
+                    if (t)
+                        t->v[f] += b - a;
+                }
+            }
+            if (by == BY_GROUP)
+                for (size_t i = 0; i < gr->elements; i++)
+                    if (!q->group || !strcmp(q->group, gr->element[i]->str))
+                        bucket(s, gr->element[i]->str);
+        }
+        for (size_t i = 0; i < cnt; i++)
+            add_hour(s, q, by, r->element[3 + i],
+                     by == BY_DAY || by == BY_HOUR ? &s->b[hb[start + i]].a : NULL);
+        freeReplyObject(r);
+        if (nh == 0)
+            break;
+    }
+    free(argv), free(num), free(hb), free(hours);
+    if (e != OG_OK) {
+        og_stats_free(s);
+        return e;
+    }
+    if (by != BY_DAY && by != BY_HOUR)
+        qsort(s->b, s->n, sizeof *s->b, bucket_cmp);
+    *out = s;
+    return OG_OK;
+}
+
+double og_stats_avg_s(const struct og_stats_acc *a, enum og_stats_field sum, enum og_stats_field n)
+{
+    return a->v[n] > 0 ? (double)a->v[sum] / (double)a->v[n] / 1000.0 : -1;
+}
+
+int og_stats_p90_s(const struct og_stats_acc *a)
+{
+    int64_t n = 0, cum = 0;
+    for (int i = 0; i < 20; i++)
+        n += a->v[OG_ST_HIST + i];
+    if (n == 0)
+        return -1;
+    int64_t want = (n * 9 + 9) / 10; /* ceil(0.9 n) */
+    for (int i = 0; i < 20; i++) {
+        cum += a->v[OG_ST_HIST + i];
+        if (cum >= want)
+            return i < 19 ? hist_edges[i] : 86400;
+    }
+    return 86400;
+}
+
+/* A number with at most three decimals, no trailing zeros; null below 0. */
+static void put_num(struct og_buf *b, double x)
+{
+    if (x < 0) {
+        og_buf_puts(b, "null");
+        return;
+    }
+    char t[48];
+    snprintf(t, sizeof t, "%.3f", x);
+    char *e = t + strlen(t) - 1;
+    while (*e == '0')
+        *e-- = 0;
+    if (*e == '.')
+        *e = 0;
+    og_buf_puts(b, t);
+}
+
+static void put_acc(struct og_buf *b, const struct og_stats_acc *a, int presence)
+{
+    const int64_t *v = a->v;
+    og_buf_printf(b,
+                  "\"chats\":%lld,\"proactive\":%lld,\"reactive\":%lld,\"messages_in\":%lld,"
+                  "\"messages_out\":%lld,\"transfers\":%lld,\"auto_forwards\":%lld,"
+                  "\"missed\":%lld,\"avg_duration_s\":",
+                  (long long)v[OG_ST_CHATS], (long long)v[OG_ST_PROACTIVE],
+                  (long long)v[OG_ST_REACTIVE], (long long)v[OG_ST_MSG_IN],
+                  (long long)v[OG_ST_MSG_OUT], (long long)v[OG_ST_TRANSFERS],
+                  (long long)v[OG_ST_AUTO_FORWARDS], (long long)v[OG_ST_MISSED]);
+    put_num(b, og_stats_avg_s(a, OG_ST_DUR_SUM, OG_ST_DUR_N));
+    og_buf_puts(b, ",\"avg_first_response_s\":");
+    put_num(b, og_stats_avg_s(a, OG_ST_FR_SUM, OG_ST_FR_N));
+    og_buf_puts(b, ",\"avg_response_s\":");
+    put_num(b, og_stats_avg_s(a, OG_ST_RESP_SUM, OG_ST_RESP_N));
+    og_buf_puts(b, ",\"p90_response_s\":");
+    put_num(b, og_stats_p90_s(a));
+    og_buf_puts(b, ",\"avg_resolution_s\":");
+    put_num(b, og_stats_avg_s(a, OG_ST_RES_SUM, OG_ST_RES_N));
+    og_buf_printf(b, ",\"csat\":{\"count\":%lld,\"avg\":", (long long)v[OG_ST_CSAT_N]);
+    put_num(b, v[OG_ST_CSAT_N] ? (double)v[OG_ST_CSAT_SUM] / (double)v[OG_ST_CSAT_N] : -1);
+    og_buf_puts(b, ",\"distribution\":{");
+    for (int i = 0; i < 5; i++)
+        og_buf_printf(b, "%s\"%d\":%lld", i ? "," : "", i + 1, (long long)v[OG_ST_CSAT1 + i]);
+    og_buf_puts(b, "}},\"success_codes\":{");
+    for (size_t i = 0; i < a->n_codes; i++) {
+        og_buf_puts(b, i ? "," : "");
+        og_buf_json_str(b, a->codes[i]);
+        og_buf_printf(b, ":%lld", (long long)a->code_n[i]);
+    }
+    og_buf_printf(b, "},\"goals\":{\"achieved\":%lld,\"closed\":%lld,\"rate\":",
+                  (long long)v[OG_ST_GOALS_ACHIEVED], (long long)v[OG_ST_GOALS_CLOSED]);
+    put_num(b, v[OG_ST_GOALS_CLOSED]
+                   ? (double)v[OG_ST_GOALS_ACHIEVED] / (double)v[OG_ST_GOALS_CLOSED]
+                   : -1);
+    og_buf_puts(b, "}");
+    if (presence) {
+        og_buf_puts(b, ",\"online_s\":");
+        put_num(b, (double)v[OG_ST_ONLINE] / 1000.0);
+        og_buf_puts(b, ",\"away_s\":");
+        put_num(b, (double)v[OG_ST_AWAY] / 1000.0);
+        og_buf_puts(b, ",\"offline_s\":");
+        put_num(b, (double)v[OG_ST_OFFLINE] / 1000.0);
+    }
+}
+
+char *og_stats_json(const struct og_stats *s)
+{
+    struct og_buf b = {0};
+    int presence = !strcmp(s->group_by, "agent");
+    og_buf_printf(&b, "{\"from\":\"%s\",\"to\":\"%s\",\"tz\":", s->from, s->to);
+    og_buf_json_str(&b, s->tz);
+    og_buf_printf(&b, ",\"group_by\":\"%s\",\"total\":{", s->group_by);
+    put_acc(&b, &s->total, presence);
+    og_buf_puts(&b, "},\"buckets\":[");
+    for (size_t i = 0; i < s->n; i++) {
+        og_buf_puts(&b, i ? ",{\"key\":" : "{\"key\":");
+        og_buf_json_str(&b, s->b[i].key);
+        og_buf_puts(&b, ",");
+        put_acc(&b, &s->b[i].a, presence);
+        og_buf_puts(&b, "}");
+    }
+    og_buf_puts(&b, "]}");
+    return b.data;
+}

@@ -1,0 +1,105 @@
+/* og_stats - statistics (#20; docs/statistics.md): figures per local day,
+ * hour, agent, channel or group of a period, from the hourly counters the
+ * scripts keep as the facts change (core/lua/prelude.lua, "Statistics"), so
+ * a query reads one small hash per UTC hour and never a session.
+ *
+ * What is counted where (the docs have the full list):
+ *   chats, proactive/reactive, missed, durations, first response,
+ *   resolution, success codes, goals closed: when a session closes (a chat
+ *   is a session handled: closed in the period; a reopened session that
+ *   closes again counts again, its figures measured from the reopen);
+ *   messages, response times, transfers, auto-forwards, queue waits, goals
+ *   achieved, CSAT, presence: when they happen.
+ * Buckets are local to the requested zone (og_tz.h): whole-hour offsets
+ * are exact; a half-hour zone's figures are those of the UTC hours that
+ * start in each local day or hour (30 minutes late). */
+#ifndef OG_STATS_H
+#define OG_STATS_H
+#include "og_core.h"
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* The counters of one vector, 0-based (prelude.lua's ST, 1-based). */
+enum og_stats_field {
+    OG_ST_CHATS,
+    OG_ST_PROACTIVE,
+    OG_ST_REACTIVE,
+    OG_ST_MISSED,
+    OG_ST_DUR_SUM, /* ms */
+    OG_ST_DUR_N,
+    OG_ST_FR_SUM,
+    OG_ST_FR_N,
+    OG_ST_RES_SUM,
+    OG_ST_RES_N,
+    OG_ST_MSG_IN,
+    OG_ST_MSG_OUT,
+    OG_ST_TRANSFERS,
+    OG_ST_AUTO_FORWARDS,
+    OG_ST_RESP_SUM,
+    OG_ST_RESP_N,
+    OG_ST_CSAT_N,
+    OG_ST_CSAT_SUM,
+    OG_ST_CSAT1, /* ..OG_ST_CSAT1 + 4: scores 1..5 */
+    OG_ST_GOALS_CLOSED = OG_ST_CSAT1 + 5,
+    OG_ST_GOALS_ACHIEVED,
+    OG_ST_ONLINE, /* ms */
+    OG_ST_AWAY,
+    OG_ST_OFFLINE,
+    OG_ST_NEW,
+    OG_ST_QWAIT_SUM,
+    OG_ST_QWAIT_N,
+    OG_ST_QWAIT_MAX,
+    OG_ST_HIST, /* 20 buckets of response times, edges og_stats_hist_edge */
+    OG_ST__N = OG_ST_HIST + 20
+};
+/* The upper edge in seconds of histogram bucket i (0..18); bucket 19 is
+ * longer than 86400 s. */
+int og_stats_hist_edge(int i);
+
+struct og_stats_query {
+    const char *from, *to; /* local days "YYYY-MM-DD", inclusive */
+    const char *tz;        /* IANA zone; NULL = "UTC" */
+    const char *group_by;  /* day | hour | agent | channel | group; NULL = day */
+    /* filters, NULL = any */
+    const char *channel, *agent_id, *group, *success_code;
+    /* the configured channels: group_by=channel lists them even when empty */
+    const char *const *channels;
+    size_t n_channels;
+};
+
+/* One bucket's (or the total's) sums. */
+struct og_stats_acc {
+    int64_t v[OG_ST__N];
+    char **codes; /* owned: success codes seen, with their counts */
+    int64_t *code_n;
+    size_t n_codes;
+};
+struct og_stats_bucket {
+    char *key; /* owned: "2026-12-02", "2026-12-02T13", an agent, channel or group */
+    struct og_stats_acc a;
+};
+struct og_stats {
+    char from[11], to[11], tz[65], group_by[8];
+    struct og_stats_acc total;
+    struct og_stats_bucket *b; /* owned, in key order (time order for day and hour) */
+    size_t n;
+};
+
+/* The longest period a query may cover. */
+#define OG_STATS_MAX_DAYS 400
+
+/* Computes the statistics of q. OG_ERR_INVALID with a message (bad dates,
+ * from after to, more than OG_STATS_MAX_DAYS days, an unknown zone or
+ * group_by, a malformed filter). *out [xfer, og_stats_free]. */
+og_err og_stats_compute(struct og_core *c, const struct og_stats_query *q, struct og_stats **out,
+                        char *msg, size_t msglen);
+void og_stats_free(struct og_stats *s);
+/* GET /api/v1/stats's body (docs/json.md). [xfer] */
+char *og_stats_json(const struct og_stats *s);
+/* An average in seconds of a sum in ms over n; -1 when n is 0. */
+double og_stats_avg_s(const struct og_stats_acc *a, enum og_stats_field sum, enum og_stats_field n);
+/* The 90th percentile of response times in s (the upper edge of the
+ * histogram bucket it falls in); -1 when there are none. */
+int og_stats_p90_s(const struct og_stats_acc *a);
+#endif

@@ -1,0 +1,505 @@
+/* test_stats - statistics (#20) through the running daemon on a real
+ * redis-server, with a scripted day on the test clock (OMNIGATE_TEST_CLOCK:
+ * the daemon's og_now_ms reads the file this test writes before each step).
+ *
+ * The day, 2030-06-14 (D), UTC, two signed_json channels "demo" (goal SALE,
+ * 1 day) and "shop", a manual routing policy (agents take sessions), agents
+ * Ann (group vip) and Bob, manager Meg; created at D-1 20:00:
+ *   08:00 Ann online; 09:00 Bob online; 12:30 Ann away; 12:55 Ann online;
+ *   17:00 Bob offline; 18:00 Ann offline; the clock ends at D+1 06:00.
+ *   S1 demo c1: 09:10:00 in, 09:10:30 Ann takes, 09:11:00 out, 09:12:00 in,
+ *      09:12:20 out, 09:20:00 closed [SALE] (goal achieved).
+ *   S2 shop c2: 10:00:00 in, 10:00:10 Bob takes, 10:02:00 out, 10:05:00 Bob
+ *      transfers to group vip, 10:05:30 Ann takes, 10:06:00 in, 10:06:45 out,
+ *      10:30:00 closed [SALE, UPSELL].
+ *   S4 demo c4: 11:00:00 in, 11:00:05 Ann takes, 11:01:05 out, 11:05:05
+ *      closed [INFO]; 13:00:00 Ann starts a conversation with c4 (proactive,
+ *      the session reopens), 13:30:00 in, 13:31:00 out, 13:40:00 closed [SALE].
+ *   S3 demo c3: 21:50:00 in, nobody answers, 22:40:00 the admin closes it
+ *      (missed; in Berlin that is D+1 00:40).
+ * Every figure is asserted against values computed by hand (in the
+ * comments) for UTC, Europe/Berlin (UTC+2) and Asia/Kolkata (UTC+5:30: a
+ * local day is the UTC hours starting in it, D-1 19:00 to D 19:00 UTC);
+ * then roles and bad input. */
+#include "og_test.h"
+#include "og_util.h"
+
+#include <math.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define SECRET "s3cret-key"
+
+static struct og_test_redis rs;
+static struct og_test_daemon d;
+static struct og_fake *plat;
+static char clock_path[512];
+static char ann[48], ann_tok[80], bob[48], bob_tok[80], meg[48], meg_tok[80];
+
+/* D = 2030-06-14 00:00 UTC in ms */
+#define D_MS 1907625600000LL
+static int64_t T(int day, int h, int m, int s)
+{
+    return D_MS + (int64_t)day * 86400000 + ((int64_t)h * 3600 + m * 60 + s) * 1000;
+}
+
+static void clock_set(int64_t ms)
+{
+    char tmp[600];
+    snprintf(tmp, sizeof tmp, "%s.tmp", clock_path);
+    FILE *f = fopen(tmp, "w");
+    fprintf(f, "%lld", (long long)ms);
+    fclose(f);
+    rename(tmp, clock_path); /* whole or nothing for the daemon's reads */
+}
+
+static json_object *api(const char *token, const char *method, const char *path, const char *body,
+                        long *status)
+{
+    char *url = og_sprintf("%s/api/v1%s", d.base, path);
+    char *h = og_sprintf("Authorization: Bearer %s\nContent-Type: application/json",
+                         token ? token : OG_TEST_ADMIN_TOKEN);
+    struct og_test_resp r = og_test_http(method, url, h, body, body ? strlen(body) : 0);
+    *status = r.status;
+    json_object *j = json_tokener_parse(r.body);
+    free(url), free(h), free(r.body);
+    return j;
+}
+
+static long call(const char *token, const char *method, const char *path, const char *body)
+{
+    long st;
+    json_object *j = api(token, method, path, body, &st);
+    if (st >= 300)
+        fprintf(stderr, "  %s %s: %ld %s\n", method, path, st,
+                j ? json_object_to_json_string(j) : "");
+    json_object_put(j);
+    return st;
+}
+
+/* A value at a path of keys ("total.csat.avg"): strings as they are, JSON
+ * null "null", others their JSON text, "" when absent. [borrowed from o] */
+static const char *at(json_object *o, const char *path)
+{
+    char key[64];
+    while (o && *path) {
+        size_t n = strcspn(path, ".");
+        snprintf(key, sizeof key, "%.*s", (int)n, path);
+        if (!json_object_object_get_ex(o, key, &o))
+            return "";
+        path += n + (path[n] == '.');
+        if (!o)
+            return *path ? "" : "null";
+    }
+    if (!o)
+        return "null";
+    return json_object_is_type(o, json_type_string)
+               ? json_object_get_string(o)
+               : json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN);
+}
+
+static char *redis_str(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static char *redis_str(const char *fmt, ...)
+{
+    char args[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(args, sizeof args, fmt, ap);
+    va_end(ap);
+    char *o = og_test_redis_cli(&rs, args);
+    if (o)
+        o[strcspn(o, "\r\n")] = 0;
+    return o ? o : og_strdup("");
+}
+
+static void customer(int64_t ms, const char *ch, const char *user, const char *text, char *sid)
+{
+    static int n;
+    clock_set(ms);
+    char *b = og_sprintf("{\"id\":\"evt-%s-%d\",\"from\":{\"id\":\"%s\",\"name\":\"Name %s\"},"
+                         "\"text\":\"%s\"}",
+                         user, ++n, user, user, text);
+    CHECK_INT(og_test_post_signed(&d, ch, SECRET, b, strlen(b)), 200);
+    free(b);
+    if (sid) {
+        char *s = redis_str("GET {og}:thread:%s:%s", ch, user);
+        snprintf(sid, 48, "%s", s);
+        free(s);
+    }
+}
+
+static void at_time(int64_t ms, const char *tok, const char *method, const char *fmt,
+                    const char *sid, const char *body, long want)
+{
+    clock_set(ms);
+    char *path = og_sprintf(fmt, sid);
+    CHECK_INT(call(tok, method, path, body), want);
+    free(path);
+}
+static void take(int64_t ms, const char *tok, const char *sid)
+{
+    at_time(ms, tok, "POST", "/sessions/%s/assign", sid, NULL, 200);
+}
+static void reply(int64_t ms, const char *tok, const char *sid)
+{
+    at_time(ms, tok, "POST", "/sessions/%s/messages", sid, "{\"text\":\"Let me help\"}", 202);
+}
+static void close_with(int64_t ms, const char *tok, const char *sid, const char *codes)
+{
+    char *b = og_sprintf("{\"reason\":\"solved\",\"success_codes\":%s}", codes);
+    at_time(ms, tok, "POST", "/sessions/%s/close", sid, b, 200);
+    free(b);
+}
+static void presence(int64_t ms, const char *id, const char *tok, const char *st)
+{
+    char *b = og_sprintf("{\"status\":\"%s\"}", st);
+    at_time(ms, tok, "PUT", "/agents/%s/presence", id, b, 200);
+    free(b);
+}
+
+static void agent(const char *body, char *id, char *tok)
+{
+    long st;
+    json_object *j = api(NULL, "POST", "/agents", body, &st);
+    CHECK_INT(st, 201);
+    snprintf(id, 48, "%s", at(j, "agent.id"));
+    snprintf(tok, 80, "%s", at(j, "token"));
+    json_object_put(j);
+}
+
+static char s1[48], s2[48], s3[48], s4[48];
+
+static void script_day(void)
+{
+    clock_set(T(-1, 20, 0, 0));
+    agent("{\"name\":\"Ann\",\"email\":\"ann@o.io\",\"groups\":[\"desk\",\"vip\"]}", ann, ann_tok);
+    agent("{\"name\":\"Bob\",\"email\":\"bob@o.io\",\"groups\":[\"desk\"]}", bob, bob_tok);
+    agent("{\"name\":\"Meg\",\"email\":\"meg@o.io\",\"role\":\"manager\"}", meg, meg_tok);
+    clock_set(T(-1, 21, 0, 0));
+    CHECK_INT(call(meg_tok, "PUT", "/channels/demo/goal", "{\"event\":\"SALE\",\"window_days\":1}"),
+              200);
+    presence(T(0, 8, 0, 0), ann, ann_tok, "online");
+    presence(T(0, 9, 0, 0), bob, bob_tok, "online");
+
+    customer(T(0, 9, 10, 0), "demo", "c1", "hi", s1);
+    take(T(0, 9, 10, 30), ann_tok, s1);
+    reply(T(0, 9, 11, 0), ann_tok, s1);
+    customer(T(0, 9, 12, 0), "demo", "c1", "and?", NULL);
+    reply(T(0, 9, 12, 20), ann_tok, s1);
+    close_with(T(0, 9, 20, 0), ann_tok, s1, "[\"SALE\"]");
+
+    customer(T(0, 10, 0, 0), "shop", "c2", "price?", s2);
+    take(T(0, 10, 0, 10), bob_tok, s2);
+    reply(T(0, 10, 2, 0), bob_tok, s2);
+    at_time(T(0, 10, 5, 0), bob_tok, "POST", "/sessions/%s/transfer", s2, "{\"group\":\"vip\"}",
+            200);
+    take(T(0, 10, 5, 30), ann_tok, s2);
+    customer(T(0, 10, 6, 0), "shop", "c2", "ok", NULL);
+    reply(T(0, 10, 6, 45), ann_tok, s2);
+    close_with(T(0, 10, 30, 0), ann_tok, s2, "[\"UPSELL\",\"SALE\"]");
+
+    customer(T(0, 11, 0, 0), "demo", "c4", "order?", s4);
+    take(T(0, 11, 0, 5), ann_tok, s4);
+    reply(T(0, 11, 1, 5), ann_tok, s4);
+    close_with(T(0, 11, 5, 5), ann_tok, s4, "[\"INFO\"]");
+
+    presence(T(0, 12, 30, 0), ann, ann_tok, "away");
+    presence(T(0, 12, 55, 0), ann, ann_tok, "online");
+    clock_set(T(0, 13, 0, 0));
+    char cid[48];
+    char *c = redis_str("HGET {og}:ses:%s contact_id", s4);
+    snprintf(cid, sizeof cid, "%s", c);
+    free(c);
+    char *b = og_sprintf("{\"channel\":\"demo\",\"contact_id\":\"%s\",\"text\":\"News!\"}", cid);
+    CHECK_INT(call(ann_tok, "POST", "/sessions", b), 201);
+    free(b);
+    customer(T(0, 13, 30, 0), "demo", "c4", "tell me", NULL);
+    reply(T(0, 13, 31, 0), ann_tok, s4);
+    close_with(T(0, 13, 40, 0), ann_tok, s4, "[\"SALE\"]");
+
+    presence(T(0, 17, 0, 0), bob, bob_tok, "offline");
+    presence(T(0, 18, 0, 0), ann, ann_tok, "offline");
+
+    customer(T(0, 21, 50, 0), "demo", "c3", "anyone?", s3);
+    close_with(T(0, 22, 40, 0), NULL, s3, "[]");
+    clock_set(T(1, 6, 0, 0));
+}
+
+static json_object *stats(const char *tok, const char *query, long want)
+{
+    long st;
+    char *p = og_sprintf("/stats?%s", query);
+    json_object *j = api(tok, "GET", p, NULL, &st);
+    if (st != want)
+        fprintf(stderr, "  /stats?%s: %ld %s\n", query, st, j ? json_object_to_json_string(j) : "");
+    CHECK_INT(st, want);
+    free(p);
+    return j;
+}
+
+/* A number at path equals want (to the thousandth), or is null for want < 0. */
+static void num_is(json_object *j, const char *path, double want, int line)
+{
+    const char *v = at(j, path);
+    int ok = want < 0 ? !strcmp(v, "null") : (*v && fabs(strtod(v, NULL) - want) < 0.0006);
+    CHECK(ok);
+    if (!ok)
+        fprintf(stderr, "  line %d: %s is '%s', want %g\n", line, path, v, want);
+}
+#define NUM(j, path, want) num_is(j, path, want, __LINE__)
+
+/* The bucket with key. [borrowed from j] */
+static json_object *bucket(json_object *j, const char *key)
+{
+    json_object *bs = NULL;
+    json_object_object_get_ex(j, "buckets", &bs);
+    for (size_t i = 0; bs && i < json_object_array_length(bs); i++) {
+        json_object *b = json_object_array_get_idx(bs, i);
+        if (!strcmp(at(b, "key"), key))
+            return b;
+    }
+    fprintf(stderr, "  no bucket %s\n", key);
+    return NULL;
+}
+
+static size_t n_buckets(json_object *j)
+{
+    json_object *bs = NULL;
+    json_object_object_get_ex(j, "buckets", &bs);
+    return bs ? json_object_array_length(bs) : 0;
+}
+
+static void test_utc(void)
+{
+    json_object *j = stats(meg_tok, "from=2030-06-14&to=2030-06-14", 200);
+    CHECK_STR(at(j, "tz"), "UTC");
+    CHECK_STR(at(j, "group_by"), "day");
+    CHECK_INT(n_buckets(j), 1);
+    json_object *t = NULL;
+    json_object_object_get_ex(j, "total", &t);
+    NUM(t, "chats", 5);     /* S1, S2, S4 twice, S3 */
+    NUM(t, "proactive", 1); /* S4's second episode */
+    NUM(t, "reactive", 4);
+    NUM(t, "messages_in", 7);
+    NUM(t, "messages_out", 7);
+    NUM(t, "transfers", 1);
+    NUM(t, "auto_forwards", 0);
+    NUM(t, "missed", 1);                   /* S3 */
+    NUM(t, "avg_duration_s", 1621);        /* (600 + 1800 + 305 + 2400 + 3000) / 5 */
+    NUM(t, "avg_first_response_s", 76.25); /* (60 + 120 + 65 + 60) / 4 */
+    NUM(t, "avg_response_s", 61.667);      /* (60 + 20 + 120 + 45 + 65 + 60) / 6 */
+    NUM(t, "p90_response_s", 120);         /* the 6th of 6 is 120 s: the bucket up to 120 */
+    NUM(t, "avg_resolution_s", 1261);      /* (600 + 1800 + 305 + 600 + 3000) / 5 */
+    NUM(t, "csat.count", 0);
+    NUM(t, "csat.avg", -1);
+    NUM(t, "success_codes.SALE", 3);
+    NUM(t, "success_codes.UPSELL", 1);
+    NUM(t, "success_codes.INFO", 1);
+    NUM(t, "goals.closed", 4);   /* demo's closes: S1, S4 twice, S3 */
+    NUM(t, "goals.achieved", 2); /* S1 and S4's second, by the code SALE */
+    NUM(t, "goals.rate", 0.5);
+    CHECK_STR(at(t, "online_s"), ""); /* presence only with group_by=agent */
+    json_object *b = bucket(j, "2030-06-14");
+    NUM(b, "chats", 5);
+    NUM(b, "avg_duration_s", 1621);
+    json_object_put(j);
+
+    /* per hour: 24 buckets, empty ones with zeros */
+    j = stats(meg_tok, "from=2030-06-14&to=2030-06-14&group_by=hour", 200);
+    CHECK_INT(n_buckets(j), 24);
+    NUM(bucket(j, "2030-06-14T09"), "chats", 1);
+    NUM(bucket(j, "2030-06-14T09"), "messages_in", 2);
+    NUM(bucket(j, "2030-06-14T09"), "avg_response_s", 40); /* (60 + 20) / 2 */
+    NUM(bucket(j, "2030-06-14T22"), "missed", 1);
+    NUM(bucket(j, "2030-06-14T03"), "chats", 0);
+    NUM(bucket(j, "2030-06-14T03"), "avg_duration_s", -1);
+    json_object_put(j);
+
+    /* per agent, with presence time over the UTC day */
+    j = stats(meg_tok, "from=2030-06-14&to=2030-06-14&group_by=agent", 200);
+    CHECK_INT(n_buckets(j), 3); /* Ann, Bob, Meg, each present */
+    b = bucket(j, ann);
+    NUM(b, "chats", 4);
+    NUM(b, "messages_out", 6);
+    NUM(b, "messages_in", 3);     /* 09:12, 10:06, 13:30: while hers */
+    NUM(b, "avg_response_s", 50); /* (60 + 20 + 45 + 65 + 60) / 5 */
+    NUM(b, "transfers", 0);
+    NUM(b, "online_s", 34500); /* 08:00-12:30, 12:55-18:00 */
+    NUM(b, "away_s", 1500);
+    NUM(b, "offline_s", 50400); /* 00:00-08:00, 18:00-24:00 */
+    b = bucket(j, bob);
+    NUM(b, "chats", 0);
+    NUM(b, "transfers", 1);
+    NUM(b, "messages_out", 1);
+    NUM(b, "avg_response_s", 120);
+    NUM(b, "online_s", 28800);
+    NUM(b, "offline_s", 57600);
+    b = bucket(j, meg);
+    NUM(b, "offline_s", 86400);
+    NUM(b, "chats", 0);
+    json_object_put(j);
+
+    /* per channel and group, filters */
+    j = stats(meg_tok, "from=2030-06-14&to=2030-06-14&group_by=channel", 200);
+    CHECK_INT(n_buckets(j), 2);
+    NUM(bucket(j, "demo"), "chats", 4);
+    NUM(bucket(j, "shop"), "chats", 1);
+    NUM(bucket(j, "shop"), "success_codes.UPSELL", 1);
+    json_object_put(j);
+    j = stats(meg_tok, "from=2030-06-14&to=2030-06-14&group_by=group", 200);
+    NUM(bucket(j, "vip"), "chats", 1);       /* S2, taken from the group's queue */
+    NUM(bucket(j, "vip"), "messages_in", 1); /* 10:06 */
+    json_object_put(j);
+    j = stats(meg_tok, "from=2030-06-14&to=2030-06-14&success_code=SALE", 200);
+    NUM(bucket(j, "2030-06-14"), "chats", 3);
+    NUM(bucket(j, "2030-06-14"), "avg_duration_s", 1600); /* (600 + 1800 + 2400) / 3 */
+    NUM(bucket(j, "2030-06-14"), "goals.achieved", 2);
+    json_object_put(j);
+    j = stats(meg_tok, "from=2030-06-14&to=2030-06-14&channel=shop&agent_id=", 400);
+    json_object_put(j);
+    char *q = og_sprintf("from=2030-06-14&to=2030-06-14&channel=demo&agent_id=%s", ann);
+    j = stats(meg_tok, q, 200);
+    NUM(j, "total.chats", 3);                     /* S1, S4 twice */
+    NUM(j, "total.avg_first_response_s", 61.667); /* (60 + 65 + 60) / 3 */
+    json_object_put(j);
+    free(q);
+}
+
+static void test_zones(void)
+{
+    /* Berlin, UTC+2: D is 2030-06-13 22:00 to 06-14 22:00 UTC; S3's close at
+     * 22:40 UTC is D+1 00:40 there, its message (21:50) still D */
+    json_object *j = stats(meg_tok, "from=2030-06-14&to=2030-06-15&tz=Europe/Berlin", 200);
+    CHECK_STR(at(j, "tz"), "Europe/Berlin");
+    CHECK_INT(n_buckets(j), 2);
+    json_object *b = bucket(j, "2030-06-14");
+    NUM(b, "chats", 4);
+    NUM(b, "missed", 0);
+    NUM(b, "messages_in", 7);
+    NUM(b, "avg_duration_s", 1276.25);  /* (600 + 1800 + 305 + 2400) / 4 */
+    NUM(b, "avg_resolution_s", 826.25); /* (600 + 1800 + 305 + 600) / 4 */
+    NUM(b, "goals.closed", 3);
+    NUM(b, "goals.rate", 0.667);
+    b = bucket(j, "2030-06-15");
+    NUM(b, "chats", 1);
+    NUM(b, "missed", 1);
+    NUM(b, "messages_in", 0);
+    NUM(b, "avg_duration_s", 3000);
+    json_object_put(j);
+    j = stats(meg_tok, "from=2030-06-14&to=2030-06-14&tz=Europe/Berlin&group_by=hour", 200);
+    CHECK_INT(n_buckets(j), 24);
+    NUM(bucket(j, "2030-06-14T11"), "chats", 1);       /* S1 at 09:20 UTC */
+    NUM(bucket(j, "2030-06-14T23"), "messages_in", 1); /* S3 at 21:50 UTC */
+    json_object_put(j);
+    j = stats(meg_tok, "from=2030-06-14&to=2030-06-14&tz=Europe/Berlin&group_by=agent", 200);
+    NUM(bucket(j, ann), "offline_s", 50400); /* 22:00-08:00, 18:00-22:00 UTC */
+    NUM(bucket(j, ann), "online_s", 34500);
+    NUM(bucket(j, bob), "offline_s", 57600);
+    json_object_put(j);
+
+    /* Kolkata, UTC+5:30: D is the UTC hours 2030-06-13 19:00 to 06-14 18:00
+     * (local 00:30 to 00:30); S3 (21:50, 22:40 UTC) falls on D+1 */
+    j = stats(meg_tok, "from=2030-06-14&to=2030-06-15&tz=Asia/Kolkata", 200);
+    b = bucket(j, "2030-06-14");
+    NUM(b, "chats", 4);
+    NUM(b, "messages_in", 6);
+    NUM(b, "missed", 0);
+    NUM(b, "avg_first_response_s", 76.25);
+    b = bucket(j, "2030-06-15");
+    NUM(b, "chats", 1);
+    NUM(b, "messages_in", 1);
+    NUM(b, "missed", 1);
+    json_object_put(j);
+    j = stats(meg_tok, "from=2030-06-14&to=2030-06-14&tz=Asia/Kolkata&group_by=hour", 200);
+    CHECK_INT(n_buckets(j), 24);
+    NUM(bucket(j, "2030-06-14T14"), "chats", 1); /* the UTC hour 09:00 starts at 14:30 */
+    NUM(bucket(j, "2030-06-14T14"), "messages_in", 2);
+    NUM(bucket(j, "2030-06-14T00"), "chats", 0);
+    json_object_put(j);
+    j = stats(meg_tok, "from=2030-06-14&to=2030-06-14&tz=Asia/Kolkata&group_by=agent", 200);
+    /* 20:00 (created) to 08:00 and 18:00 to 19:00 UTC */
+    NUM(bucket(j, ann), "offline_s", 46800);
+    NUM(bucket(j, ann), "online_s", 34500);
+    NUM(bucket(j, bob), "offline_s", 54000); /* 20:00-09:00, 17:00-19:00 */
+    json_object_put(j);
+}
+
+static void test_roles_and_input(void)
+{
+    /* an agent sees only its own figures */
+    json_object *j = stats(bob_tok, "from=2030-06-14&to=2030-06-14&group_by=agent", 200);
+    CHECK_INT(n_buckets(j), 1);
+    NUM(bucket(j, bob), "transfers", 1);
+    NUM(j, "total.chats", 0);
+    NUM(j, "total.messages_out", 1);
+    json_object_put(j);
+    j = stats(ann_tok, "from=2030-06-14&to=2030-06-14", 200);
+    NUM(j, "total.chats", 4);
+    json_object_put(j);
+    char *q = og_sprintf("from=2030-06-14&to=2030-06-14&agent_id=%s", ann);
+    json_object_put(stats(bob_tok, q, 403));
+    free(q);
+    long st;
+    char *url = og_sprintf("%s/api/v1/stats?from=2030-06-14&to=2030-06-14", d.base);
+    struct og_test_resp r = og_test_http("GET", url, NULL, NULL, 0);
+    CHECK_INT(r.status, 401);
+    free(r.body), free(url);
+    const char *bad[] = {"from=2030-06-15&to=2030-06-14",
+                         "from=2030-01-01&to=2031-02-05",
+                         "from=2030-06-14&to=2030-06-14&tz=Mars/Olympus",
+                         "from=2030-06-14&to=2030-06-14&tz=../../etc/passwd",
+                         "from=2030-06-14&to=2030-06-14&group_by=week",
+                         "from=2030-06-14&to=2030-06-14&colour=red",
+                         "from=2030-06-31&to=2030-07-01",
+                         "to=2030-06-14",
+                         NULL};
+    for (int i = 0; bad[i]; i++) {
+        j = stats(meg_tok, bad[i], 400);
+        CHECK(*at(j, "error.message"));
+        json_object_put(j);
+    }
+    j = api(meg_tok, "GET", "/stats?from=2030-06-15&to=2030-06-14", NULL, &st);
+    CHECK(strstr(at(j, "error.message"), "after") != NULL);
+    json_object_put(j);
+}
+
+int main(void)
+{
+    char *dir = og_sprintf("/tmp/og-stats-clock-%d", (int)getpid());
+    snprintf(clock_path, sizeof clock_path, "%s", dir);
+    free(dir);
+    clock_set(T(-1, 20, 0, 0));
+    setenv("OMNIGATE_TEST_CLOCK", clock_path, 1);
+    if (og_test_redis_start(&rs) != 0)
+        return 1;
+    plat = og_fake_start();
+    char *channels = og_sprintf(
+        "[{\"id\":\"demo\",\"connector\":\"signed_json\",\"routing\":\"desk\",\"options\":"
+        "{\"secret\":\"" SECRET "\",\"reply_url\":\"%s/r\"}},"
+        "{\"id\":\"shop\",\"connector\":\"signed_json\",\"routing\":\"desk\",\"options\":"
+        "{\"secret\":\"" SECRET "\",\"reply_url\":\"%s/r\"}}]",
+        og_fake_base(plat), og_fake_base(plat));
+    if (og_test_daemon_start(&d, rs.url, channels,
+                             "\"routing\":{\"desk\":{\"mode\":\"manual\",\"levels\":[{\"members\":"
+                             "[\"group:desk\"]}]}}") != 0) {
+        free(channels);
+        og_fake_stop(plat);
+        og_test_redis_stop(&rs);
+        unlink(clock_path);
+        return 1;
+    }
+    free(channels);
+    script_day();
+    test_utc();
+    test_zones();
+    test_roles_and_input();
+
+    CHECK_INT(og_test_daemon_stop(&d), 0);
+    og_test_daemon_free(&d);
+    og_fake_stop(plat);
+    og_test_redis_stop(&rs);
+    unlink(clock_path);
+    return og_test_done();
+}
