@@ -433,3 +433,70 @@ char *og_stats_json(const struct og_stats *s)
     og_buf_puts(&b, "]}");
     return b.data;
 }
+
+/* Deletes the hourly counters: SCAN for P:st:h:* (they are all in the
+ * deployment's one hash slot). */
+static og_err delete_hours(struct og_core *c)
+{
+    char cursor[32] = "0", match[96];
+    snprintf(match, sizeof match, "%s:st:h:*", c->tag);
+    do {
+        redisReply *r = NULL;
+        og_err e = og_redis_cmd(c->redis, &r, "SCAN %s MATCH %s COUNT 1000", cursor, match);
+        if (e != OG_OK)
+            return e;
+        if (r->type != REDIS_REPLY_ARRAY || r->elements != 2) {
+            freeReplyObject(r);
+            return OG_ERR_INTERNAL;
+        }
+        snprintf(cursor, sizeof cursor, "%s", r->element[0]->str);
+        const redisReply *keys = r->element[1];
+        for (size_t i = 0; i < keys->elements; i++) {
+            redisReply *d = NULL;
+            e = og_redis_cmd(c->redis, &d, "UNLINK %s", keys->element[i]->str);
+            if (d)
+                freeReplyObject(d);
+            if (e != OG_OK) {
+                freeReplyObject(r);
+                return e;
+            }
+        }
+        freeReplyObject(r);
+    } while (strcmp(cursor, "0") != 0);
+    return OG_OK;
+}
+
+static og_err rebuild_steps(struct og_core *c, const char *op, int batch, long *done)
+{
+    long long start = 0;
+    char s_start[24], s_cnt[16];
+    snprintf(s_cnt, sizeof s_cnt, "%d", batch);
+    *done = 0;
+    while (start >= 0) {
+        snprintf(s_start, sizeof s_start, "%lld", start);
+        const char *argv[] = {c->tag, op, s_start, s_cnt};
+        redisReply *r = NULL;
+        og_err e = og_script_call(c, OG_LUA_STATS, 4, argv, NULL, &r, NULL, 0);
+        if (e != OG_OK)
+            return e;
+        if (r->elements < 3) {
+            freeReplyObject(r);
+            return OG_ERR_INTERNAL;
+        }
+        start = r->element[1]->integer;
+        *done += (long)r->element[2]->integer;
+        freeReplyObject(r);
+    }
+    return OG_OK;
+}
+
+og_err og_stats_rebuild(struct og_core *c, long *sessions, long *intervals)
+{
+    *sessions = *intervals = 0;
+    og_err e = delete_hours(c);
+    if (e == OG_OK)
+        e = rebuild_steps(c, "rebuild_sessions", 200, sessions);
+    if (e == OG_OK)
+        e = rebuild_steps(c, "rebuild_presence", 2000, intervals);
+    return e;
+}

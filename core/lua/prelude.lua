@@ -320,10 +320,11 @@ local TL_KINDS = {
   assigned = true,       -- agent, group, level; by system (routing) or a manager
   taken = true,          -- agent (= by): an agent took it from the queue
   transferred = true,    -- from (agent | null), to (agent | null), group, level, comment
-  auto_forwarded = true, -- from, to (agents), level: nobody answered in time
+  auto_forwarded = true, -- from, to (agents), level, group: nobody answered in time
   returned = true,       -- from (agent), reason: back in the queue (agent_offline)
   closed = true,         -- agent (who had it), reason, success_codes
-  reopened = true,       -- by the customer writing again, or a person
+  reopened = true,       -- by the customer writing again, or a person (origin "agent":
+                         -- an agent's new conversation reopened it)
   archived = true,       -- the archive timer
   auto_text = true,      -- text (greeting|queue|assigned|timeout|closing), message_id
   goal = true,           -- status, event, window_days, via | reason: a goal's change

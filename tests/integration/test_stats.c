@@ -20,7 +20,9 @@
  * Every figure is asserted against values computed by hand (in the
  * comments) for UTC, Europe/Berlin (UTC+2) and Asia/Kolkata (UTC+5:30: a
  * local day is the UTC hours starting in it, D-1 19:00 to D 19:00 UTC);
- * then roles and bad input. */
+ * then roles and bad input; then `omnigate stats rebuild` deletes every
+ * hourly counter and counts again from the stored sessions and presence
+ * intervals: every hash equals the live one, field for field. */
 #include "og_test.h"
 #include "og_util.h"
 
@@ -465,6 +467,86 @@ static void test_roles_and_input(void)
     json_object_put(j);
 }
 
+static int cmp_str(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* Every hourly counter as sorted "key field value" lines. [xfer] */
+static char *dump_counters(size_t *n_fields)
+{
+    char *keys = og_test_redis_cli(&rs, "--raw KEYS {og}:st:h:*");
+    char **lines = NULL;
+    size_t n = 0;
+    for (char *k = strtok(keys, "\n"); k; k = strtok(NULL, "\n")) {
+        char *args = og_sprintf("--raw HGETALL %s", k);
+        char *h = og_test_redis_cli(&rs, args);
+        free(args);
+        char *save = NULL, *f = strtok_r(h, "\n", &save);
+        while (f) {
+            char *v = strtok_r(NULL, "\n", &save);
+            lines = og_realloc(lines, (n + 1) * sizeof *lines);
+            lines[n++] = og_sprintf("%s %s %s", k, f, v ? v : "");
+            f = strtok_r(NULL, "\n", &save);
+        }
+        free(h);
+    }
+    free(keys);
+    qsort(lines, n, sizeof *lines, cmp_str);
+    struct og_buf b = {0};
+    for (size_t i = 0; i < n; i++) {
+        og_buf_printf(&b, "%s\n", lines[i]);
+        free(lines[i]);
+    }
+    free(lines);
+    *n_fields = n;
+    return b.data ? b.data : og_strdup("");
+}
+
+static void test_rebuild(void)
+{
+    size_t n_live = 0, n_again = 0;
+    char *live = dump_counters(&n_live);
+    json_object *before = stats(meg_tok, "from=2030-06-13&to=2030-06-15&tz=Asia/Kolkata", 200);
+    CHECK(n_live > 20);
+    char *cmd = og_sprintf("%s/bin/omnigate --config %s stats rebuild > %s/rebuild.out 2>&1",
+                           OG_BINARY_DIR, d.config_path, d.dir);
+    CHECK_INT(system(cmd), 0);
+    free(cmd);
+    char *out_path = og_sprintf("%s/rebuild.out", d.dir);
+    char *out = og_test_read_file(out_path, NULL);
+    CHECK(out && strstr(out, "rebuilt from 4 sessions and 6 presence intervals"));
+    if (out && !strstr(out, "rebuilt from 4 sessions"))
+        fprintf(stderr, "  %s", out);
+    free(out), free(out_path);
+    char *again = dump_counters(&n_again);
+    CHECK_INT(n_again, n_live);
+    CHECK_STR(again, live);
+    if (strcmp(again, live) != 0)
+        fprintf(stderr, "--- live\n%s--- rebuilt\n%s", live, again);
+    json_object *after = stats(meg_tok, "from=2030-06-13&to=2030-06-15&tz=Asia/Kolkata", 200);
+    CHECK_STR(json_object_to_json_string(after), json_object_to_json_string(before));
+    json_object_put(before), json_object_put(after);
+    free(again);
+    /* counters gone wrong (an hour lost, a stray field) are repaired */
+    char *a = og_sprintf("DEL {og}:st:h:%lld", (long long)(T(0, 9, 0, 0) / 3600000));
+    free(og_test_redis_cli(&rs, a));
+    free(a);
+    a = og_sprintf("HSET {og}:st:h:%lld stray 1", (long long)(T(0, 10, 0, 0) / 3600000));
+    free(og_test_redis_cli(&rs, a));
+    free(a);
+    char *broken = dump_counters(&n_again);
+    CHECK(strcmp(broken, live) != 0);
+    free(broken);
+    cmd = og_sprintf("%s/bin/omnigate --config %s stats rebuild > /dev/null 2>&1", OG_BINARY_DIR,
+                     d.config_path);
+    CHECK_INT(system(cmd), 0);
+    free(cmd);
+    again = dump_counters(&n_again);
+    CHECK_STR(again, live);
+    free(live), free(again);
+}
+
 int main(void)
 {
     char *dir = og_sprintf("/tmp/og-stats-clock-%d", (int)getpid());
@@ -495,6 +577,7 @@ int main(void)
     test_utc();
     test_zones();
     test_roles_and_input();
+    test_rebuild();
 
     CHECK_INT(og_test_daemon_stop(&d), 0);
     og_test_daemon_free(&d);
