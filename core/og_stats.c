@@ -194,24 +194,18 @@ static int state_field(const char *st)
     return !strcmp(st, "online") ? OG_ST_ONLINE : !strcmp(st, "away") ? OG_ST_AWAY : OG_ST_OFFLINE;
 }
 
-og_err og_stats_compute(struct og_core *c, const struct og_stats_query *q, struct og_stats **out,
-                        char *msg, size_t msglen)
+static int by_of(const char *gb)
 {
-    *out = NULL;
-    const char *tzname = q->tz ? q->tz : "UTC";
-    const char *gb = q->group_by ? q->group_by : "day";
-    enum by by;
-    if (!strcmp(gb, "day"))
-        by = BY_DAY;
-    else if (!strcmp(gb, "hour"))
-        by = BY_HOUR;
-    else if (!strcmp(gb, "agent"))
-        by = BY_AGENT;
-    else if (!strcmp(gb, "channel"))
-        by = BY_CHANNEL;
-    else if (!strcmp(gb, "group"))
-        by = BY_GROUP;
-    else {
+    static const char *const names[] = {"day", "hour", "agent", "channel", "group"};
+    for (int i = 0; i < 5; i++)
+        if (!strcmp(gb, names[i]))
+            return i;
+    return -1;
+}
+
+og_err og_stats_check(const struct og_stats_query *q, char *msg, size_t msglen)
+{
+    if (by_of(q->group_by ? q->group_by : "day") < 0) {
         snprintf(msg, msglen, "group_by: one of day, hour, agent, channel, group");
         return OG_ERR_INVALID;
     }
@@ -221,12 +215,33 @@ og_err og_stats_compute(struct og_core *c, const struct og_stats_query *q, struc
         return OG_ERR_INVALID;
     }
     struct og_tz *z = NULL;
-    if (og_tz_load(tzname, &z) != OG_OK) {
+    if (og_tz_load(q->tz ? q->tz : "UTC", &z) != OG_OK) {
         snprintf(msg, msglen,
                  "tz: unknown time zone (a name of the tz database, e.g. "
                  "Europe/Berlin)");
         return OG_ERR_INVALID;
     }
+    struct og_tz_hour *hours = NULL;
+    size_t nh = 0;
+    int rc = og_tz_hours(z, q->from, q->to, OG_STATS_MAX_DAYS, &hours, &nh, msg, msglen);
+    og_tz_free(z);
+    free(hours);
+    return rc == 0 ? OG_OK : OG_ERR_INVALID;
+}
+
+og_err og_stats_compute(struct og_core *c, const struct og_stats_query *q, struct og_stats **out,
+                        char *msg, size_t msglen)
+{
+    *out = NULL;
+    og_err ce = og_stats_check(q, msg, msglen);
+    if (ce != OG_OK)
+        return ce;
+    const char *tzname = q->tz ? q->tz : "UTC";
+    const char *gb = q->group_by ? q->group_by : "day";
+    enum by by = (enum by)by_of(gb);
+    struct og_tz *z = NULL;
+    if (og_tz_load(tzname, &z) != OG_OK)
+        return OG_ERR_INVALID;
     struct og_tz_hour *hours = NULL;
     size_t nh = 0;
     int rc = og_tz_hours(z, q->from, q->to, OG_STATS_MAX_DAYS, &hours, &nh, msg, msglen);

@@ -95,6 +95,8 @@ struct og_stats {
 og_err og_stats_compute(struct og_core *c, const struct og_stats_query *q, struct og_stats **out,
                         char *msg, size_t msglen);
 void og_stats_free(struct og_stats *s);
+/* The input checks of og_stats_compute alone (the exports use them). */
+og_err og_stats_check(const struct og_stats_query *q, char *msg, size_t msglen);
 /* GET /api/v1/stats's body (docs/json.md). [xfer] */
 char *og_stats_json(const struct og_stats *s);
 /* An average in seconds of a sum in ms over n; -1 when n is 0. */

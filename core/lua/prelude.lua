@@ -398,12 +398,18 @@ end
 --         Presence time has channel, group and codes ''.
 --     "c\t<ch>\t<agent>\t<group>\t<codes>\t<CODE>" -> closes with that code
 --   P:st:pres   zset  presence intervals, score = start ms, member
---               "<agent>|<state>|<start ms>|<end ms>" (Agent Activity; rebuild)
+--               "<agent>|<state>|<start ms>|<end ms>" (Agent Activity; rebuild),
+--               in pieces of at most a day
+--   P:rl:<id>   hash  a report link (report, filters, sha, created_at, created_by,
+--               uses, last_used_at, revoked_at); P:rl:sha:<sha256 hex> -> id;
+--               P:rls zset of ids (lex order = time); P:rl:<id>:uses list of uses
+--               (JSON, newest first, 1000 kept); P:rl:<id>:rate:<hour> uses per hour
 -- A session's hash carries what its next facts need: st_t0 (ms the episode
 -- started: created or reopened), st_fi (the customer's first message in it),
 -- st_fr (the agent's first reply after st_fi), st_ar ('1' an agent has
 -- replied), st_w (the first customer message the agent has not answered),
--- st_pro ('1': an agent started the episode, a proactive chat).
+-- st_pro ('1': an agent started the episode, a proactive chat); st_nin and
+-- st_nout count the session's customer and agent messages (the export).
 -- The fields of a vector (1-based; the C side, og_stats.c, has the same list):
 local ST = {chats = 1, proactive = 2, reactive = 3, missed = 4, dur_sum = 5, dur_n = 6,
   fr_sum = 7, fr_n = 8, res_sum = 9, res_n = 10, msg_in = 11, msg_out = 12, transfers = 13,
@@ -489,6 +495,7 @@ local function st_in(P, sid, s, now_ms)
   local ms = string.format('%d', now_ms)
   if not s.st_fi then redis.call('HSET', skey, 'st_fi', ms); s.st_fi = ms end
   if not s.st_w then redis.call('HSET', skey, 'st_w', ms); s.st_w = ms end
+  redis.call('HINCRBY', skey, 'st_nin', 1)
   st_add(P, now_ms, st_tuple(s), {[ST.msg_in] = 1})
 end
 
@@ -507,6 +514,7 @@ local function st_out(P, sid, s, now_ms)
     redis.call('HSET', skey, 'st_fr', s.st_fr)
   end
   if not s.st_ar then redis.call('HSET', skey, 'st_ar', '1'); s.st_ar = '1' end
+  redis.call('HINCRBY', skey, 'st_nout', 1)
   st_add(P, now_ms, st_tuple(s), d)
 end
 
@@ -544,11 +552,18 @@ end
 local ST_PRES_MAX_MS = 400 * 86400000
 local function st_presence(P, aid, state, since, now_ms)
   if not since or now_ms <= since then return end
-  redis.call('ZADD', P .. ':st:pres', since, table.concat({aid, state,
-    string.format('%d', since), string.format('%d', now_ms)}, '|'))
   local idx = ST[state]
   if not idx then return end
   local t = math.max(since, now_ms - ST_PRES_MAX_MS)
+  -- logged in pieces of at most a day, so a period's intervals are found
+  -- from a day before its start
+  local a = t
+  while a < now_ms do
+    local b = math.min(now_ms, a + 86400000)
+    redis.call('ZADD', P .. ':st:pres', a, table.concat({aid, state, string.format('%d', a),
+      string.format('%d', b)}, '|'))
+    a = b
+  end
   while t < now_ms do
     local e = math.min(now_ms, (math.floor(t / 3600000) + 1) * 3600000)
     st_add(P, t, {'', aid, '', ''}, {[idx] = e - t})

@@ -11,6 +11,21 @@
 --           counters again, from what is stored (og_stats_rebuild deleted them)
 --   "rebuild_presence" [3] start rank in P:st:pres, [4] count -> {'ok', next
 --           rank or -1, intervals done}
+--   "conv"  [3] after (a session id, exclusive; '' = from [4]), [4] lowest id,
+--           [5] id above the last, [6] count -> {'ok', last id or '', {fields}...}:
+--           sessions created in a period (their ids sort by time), each
+--           {id, channel, contact id, contact name, agent id, group, status,
+--           created_at, first_reply_at, closed_at, close_reason, success_codes,
+--           csat, goal status, goal event, messages in, messages out}
+--   "pres"  [3] from ms, [4] to ms, [5] offset, [6] count -> {'ok', member...}:
+--           logged presence pieces starting from a day before from up to to
+--   "link_put" [3] id, [4] sha, [5] report, [6] filters JSON, [7] by, [8] now_iso
+--   "link_list" -> {'ok', {id, report, filters, created_at, created_by, uses,
+--           last_used_at}...} (revoked ones left out)
+--   "link_del" [3] id, [4] now_iso -> {'ok'} | err not_found
+--   "link_use" [3] sha, [4] now_ms, [5] now_iso, [6] client address, [7] uses
+--           allowed per hour -> {'ok', id, report, filters} | err not_found |
+--           err rate_limited; every use (allowed or refused) is logged
 local P, op = ARGV[1], ARGV[2]
 
 if op == 'read' then
@@ -94,14 +109,17 @@ local function rebuild_session(sid)
     if tup[2] == '' then tup[2] = g_agent end
     return tup
   end
+  local nin, nout = 0, 0
   for _, e in ipairs(ev) do
     local t, j = e.t, e.tl
     if e.m == 'in' then
+      nin = nin + 1
       local ms = string.format('%d', t)
       x.st_fi = x.st_fi or ms
       x.st_w = x.st_w or ms
       st_add(P, t, st_tuple(x), {[ST.msg_in] = 1})
     elseif e.m == 'out' then
+      nout = nout + 1
       local d = {[ST.msg_out] = 1}
       if x.st_w then st_resp(d, math.max(0, t - tonumber(x.st_w))); x.st_w = nil end
       if x.st_fi and not x.st_fr then x.st_fr = string.format('%d', t) end
@@ -165,6 +183,7 @@ local function rebuild_session(sid)
       end
     end
   end
+  redis.call('HSET', k(P, 'ses', sid), 'st_nin', nin, 'st_nout', nout)
 end
 
 if op == 'rebuild_sessions' then
@@ -189,5 +208,71 @@ elseif op == 'rebuild_presence' then
     end
   end
   return {'ok', #items < cnt and -1 or start + cnt, #items}
+end
+if op == 'conv' then
+  local lo = ARGV[3] ~= '' and ('(' .. ARGV[3]) or ('[' .. ARGV[4])
+  local ids = redis.call('ZRANGEBYLEX', k(P, 'idx', 'all'), lo, '(' .. ARGV[5], 'LIMIT', 0,
+    tonumber(ARGV[6]))
+  local out = {'ok', ids[#ids] or ''}
+  for _, sid in ipairs(ids) do
+    local s = redis.call('HMGET', k(P, 'ses', sid), 'id', 'channel', 'contact_id', 'agent_id',
+      'group', 'status', 'created_at', 'first_reply_at', 'closed_at', 'close_reason',
+      'success_codes', 'csat', 'g_st', 'g_ev', 'st_nin', 'st_nout')
+    if s[1] then
+      local name = redis.call('HGET', k(P, 'con', s[3] or ''), 'name') or ''
+      out[#out + 1] = {s[1], s[2] or '', s[3] or '', name, s[4] or '', s[5] or '', s[6] or '',
+        s[7] or '', s[8] or '', s[9] or '', s[10] or '', s[11] or '[]', s[12] or '',
+        s[13] or '', s[14] or '', s[15] or '0', s[16] or '0'}
+    end
+  end
+  return out
+elseif op == 'pres' then
+  local from, to = tonumber(ARGV[3]), tonumber(ARGV[4])
+  local items = redis.call('ZRANGEBYSCORE', P .. ':st:pres', from - 86400000, '(' .. to, 'LIMIT',
+    tonumber(ARGV[5]), tonumber(ARGV[6]))
+  table.insert(items, 1, 'ok')
+  return items
+elseif op == 'link_put' then
+  local id = ARGV[3]
+  redis.call('HSET', k(P, 'rl', id), 'id', id, 'sha', ARGV[4], 'report', ARGV[5], 'filters',
+    ARGV[6], 'created_by', ARGV[7], 'created_at', ARGV[8], 'uses', 0)
+  redis.call('SET', k(P, 'rl', 'sha', ARGV[4]), id)
+  redis.call('ZADD', k(P, 'rls'), 0, id)
+  return {'ok'}
+elseif op == 'link_list' then
+  local out = {'ok'}
+  for _, id in ipairs(redis.call('ZRANGE', k(P, 'rls'), 0, -1)) do
+    local h = redis.call('HMGET', k(P, 'rl', id), 'report', 'filters', 'created_at',
+      'created_by', 'uses', 'last_used_at')
+    out[#out + 1] = {id, h[1] or '', h[2] or '{}', h[3] or '', h[4] or '', h[5] or '0', h[6] or ''}
+  end
+  return out
+elseif op == 'link_del' then
+  local lk = k(P, 'rl', ARGV[3])
+  local sha = redis.call('HGET', lk, 'sha')
+  if not sha or redis.call('ZREM', k(P, 'rls'), ARGV[3]) == 0 then
+    return {'err', 'not_found', 'no such report link'}
+  end
+  redis.call('DEL', k(P, 'rl', 'sha', sha))
+  redis.call('HSET', lk, 'revoked_at', ARGV[4])
+  return {'ok'}
+elseif op == 'link_use' then
+  local id = redis.call('GET', k(P, 'rl', 'sha', ARGV[3]))
+  if not id then return {'err', 'not_found', 'unknown or revoked report link'} end
+  local lk = k(P, 'rl', id)
+  local now_ms = tonumber(ARGV[4])
+  local rk = k(P, 'rl', id, 'rate', string.format('%d', math.floor(now_ms / 3600000)))
+  local n = redis.call('INCR', rk)
+  if n == 1 then redis.call('EXPIRE', rk, 7200) end
+  local ok = n <= tonumber(ARGV[7])
+  local uk = k(P, 'rl', id, 'uses')
+  redis.call('LPUSH', uk, table.concat({'{"at":"', ARGV[5], '","ip":', js(ARGV[6]),
+    ',"allowed":', ok and 'true' or 'false', '}'}))
+  redis.call('LTRIM', uk, 0, 999)
+  if not ok then return {'err', 'rate_limited', 'this link was used too often this hour'} end
+  redis.call('HINCRBY', lk, 'uses', 1)
+  redis.call('HSET', lk, 'last_used_at', ARGV[5])
+  local h = redis.call('HMGET', lk, 'report', 'filters')
+  return {'ok', id, h[1], h[2]}
 end
 return {'err', 'internal', 'stats.lua: unknown op ' .. tostring(op)}
