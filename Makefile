@@ -4,7 +4,9 @@
 # and a few more: test-asan (AddressSanitizer + UBSan), fuzz (clang,
 # libFuzzer, briefly), bench (figures), example (out-of-tree plugin build),
 # install (PREFIX=/usr/local), deb (a Debian package with CPack) and
-# deb-check (installs that package on this machine and starts it once).
+# deb-check (installs that package on this machine and starts it once),
+# and the source checks: layering (.ci/layering), format-check (.ci/format,
+# clang-format 14) and format (formats every C file in place).
 
 BUILD   ?= build
 PREFIX  ?= /usr/local
@@ -16,14 +18,17 @@ SUDO    := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 # RUN_PKGS: building and running (make run): the compiler and libraries,
 # redis-server for the embedded Redis, curl and openssl for README's demo.
 RUN_PKGS := cmake pkg-config gcc libc6-dev make curl openssl ca-certificates \
-	libcurl4-gnutls-dev libmicrohttpd-dev libssl-dev libjson-c-dev libhiredis-dev \
+	libcurl4-gnutls-dev libmicrohttpd-dev libgnutls28-dev libssl-dev libjson-c-dev libhiredis-dev \
 	libetpan-dev libsasl2-modules libargon2-dev redis-server
 # TEST_PKGS: what the tests start or call (make test, bench). On a machine
 # without a policy-rc.d that stops services, installing dovecot also starts
 # a system IMAP server on port 143: the reason make run does not install it.
 # python3-yaml: the docs' checks read docs/openapi.yaml (tests/docs).
-TEST_PKGS := redis-tools python3 python3-aiosmtpd python3-yaml dovecot-imapd dovecot-lmtpd
+TEST_PKGS := redis-tools python3 python3-aiosmtpd python3-yaml dovecot-imapd dovecot-lmtpd nginx-light
 FUZZ_PKGS := clang-14 libclang-rt-14-dev llvm-14
+# LINT_PKGS: the pinned formatter of .ci/format (make format, format-check):
+# Debian 12's clang-format 14; another version formats differently.
+LINT_PKGS := clang-format-14
 # BROWSER_PKGS: the browser tests (tests/browser): Debian's Chromium, and
 # Node.js (deps-node: npm is Debian's npm package or comes inside a nodejs
 # providing it), which the docs' lint (tests/docs, deps-docs) needs too.
@@ -44,8 +49,8 @@ define apt_missing
 	fi
 endef
 
-.PHONY: all deps deps-test deps-fuzz deps-pack deps-node deps-browser deps-docs build run test test-asan fuzz bench example \
-	install deb deb-check clean
+.PHONY: all deps deps-test deps-fuzz deps-lint deps-pack deps-node deps-browser deps-docs build run test test-asan fuzz bench example \
+	install deb deb-check clean format format-check layering
 
 all: build
 
@@ -57,6 +62,9 @@ deps-test: deps
 
 deps-fuzz:
 	$(call apt_missing,$(FUZZ_PKGS))
+
+deps-lint:
+	$(call apt_missing,$(LINT_PKGS))
 
 deps-pack: deps
 	$(call apt_missing,$(PACK_PKGS))
@@ -118,6 +126,15 @@ fuzz: deps deps-fuzz
 	cmake --build $(BUILD)-fuzz -j$(JOBS)
 	cd $(BUILD)-fuzz && ASAN_SYMBOLIZER_PATH=/usr/lib/llvm-14/bin/llvm-symbolizer \
 		ctest --output-on-failure -R '^og-fuzz-'
+
+layering:
+	bash .ci/layering
+
+format-check: deps-lint
+	bash .ci/format
+
+format: deps-lint
+	bash .ci/format --fix
 
 bench: deps-test build
 	@for b in $(BUILD)/bin/bench_*; do echo "== $$b"; $$b || exit 1; done

@@ -408,6 +408,46 @@ static int check_redis_password(struct og_load *l, const struct og_cfg_row *row,
     return *json_object_get_string(v) ? 0 : 1;
 }
 
+/* redis: Sentinel or a URL, not both; a master_name with the sentinels,
+ * and each sentinel a host:port (core/og_sentinel.h asks them at start). */
+static int check_redis(struct og_load *l, const struct og_cfg_row *row, json_object *v,
+                       const char *path, void *base)
+{
+    (void)row, (void)base;
+    json_object *s, *u, *m;
+    if (!json_object_is_type(v, json_type_object))
+        return 0;
+    int has_s = json_object_object_get_ex(v, "sentinels", &s);
+    int has_m = json_object_object_get_ex(v, "master_name", &m);
+    if (!has_s) {
+        if (has_m)
+            og_errors_add(l->errs, "%s.master_name: only with %s.sentinels", path, path);
+        if (json_object_object_get_ex(v, "sentinel_password", &m))
+            og_errors_add(l->errs, "%s.sentinel_password: only with %s.sentinels", path, path);
+        return 0;
+    }
+    if (json_object_object_get_ex(v, "url", &u))
+        og_errors_add(l->errs,
+                      "%s.url and %s.sentinels are mutually exclusive: with sentinels the "
+                      "master's address is asked of them; remove one",
+                      path, path);
+    if (!has_m)
+        og_errors_add(l->errs, "%s.master_name: required with %s.sentinels", path, path);
+    if (!json_object_is_type(s, json_type_array))
+        return 0; /* already reported */
+    if (json_object_array_length(s) == 0)
+        og_errors_add(l->errs, "%s.sentinels: needs at least one \"host:port\"", path);
+    for (size_t i = 0; i < json_object_array_length(s); i++) {
+        json_object *e = json_object_array_get_idx(s, i);
+        const char *t = json_object_get_string(e);
+        if (json_object_is_type(e, json_type_string) &&
+            split_hostport(t, strlen(t), NULL, NULL, 0, NULL) != 0)
+            og_errors_add(l->errs, "%s.sentinels[%zu]: must be host:port (\"10.0.0.5:26379\")",
+                          path, i);
+    }
+    return 0;
+}
+
 /* The id appears in URLs (/hooks/<id>) and Redis keys, so its characters are
  * the row's; here only that it is unique. base is this channel. */
 static int check_channel_id(struct og_load *l, const struct og_cfg_row *row, json_object *v,
@@ -442,6 +482,9 @@ static int check_http(struct og_load *l, const struct og_cfg_row *row, json_obje
 {
     static const char *const lists[] = {"trusted_proxies", "platform_ranges", NULL};
     (void)row, (void)base;
+    if (json_object_object_get_ex(v, "tls_cert", NULL) !=
+        json_object_object_get_ex(v, "tls_key", NULL))
+        og_errors_add(l->errs, "%s: tls_cert and tls_key go together", path);
     for (const char *const *k = lists; *k; k++) {
         json_object *a;
         if (!json_object_object_get_ex(v, *k, &a) || !json_object_is_type(a, json_type_array))
@@ -541,6 +584,19 @@ static const struct og_cfg_row http_rows[] = {
      .count = offsetof(struct og_config, http.n_platform_ranges),
      .help = "addresses or CIDR ranges the platforms post webhooks from: no per-address "
              "limit, and the reserve"},
+    {.name = "tls_cert",
+     .type = OG_CFG_STR,
+     .offset = offsetof(struct og_config, http.tls_cert),
+     .flags = OG_CFG_NONEMPTY,
+     .def_doc = "none: plain HTTP",
+     .help = "a PEM certificate chain: listen serves HTTPS (TLS 1.2 and later); SIGHUP loads "
+             "it again (renewals)"},
+    {.name = "tls_key",
+     .type = OG_CFG_STR,
+     .offset = offsetof(struct og_config, http.tls_key),
+     .flags = OG_CFG_NONEMPTY,
+     .def_doc = "none",
+     .help = "the certificate's PEM private key (with tls_cert)"},
     {0},
 };
 
@@ -603,8 +659,75 @@ static const struct og_cfg_row redis_rows[] = {
      .min = 10,
      .max = 60000,
      .help = "replicated only: how long to wait for them (then 503: the platform retries)"},
+    {.name = "sentinels",
+     .type = OG_CFG_LIST,
+     .offset = offsetof(struct og_config, redis.sentinels),
+     .count = offsetof(struct og_config, redis.n_sentinels),
+     .help = "Redis Sentinel: \"host:port\" of each sentinel; omnigate asks them for the "
+             "master of master_name and follows failovers (instead of url; docs/sentinel.md)"},
+    {.name = "master_name",
+     .type = OG_CFG_STR,
+     .offset = offsetof(struct og_config, redis.master_name),
+     .max = 64,
+     .chars = "_.-",
+     .flags = OG_CFG_UPPER,
+     .help = "with sentinels: the name the sentinels monitor the master under",
+     .expect = "must be 1-64 characters of A-Z, a-z, 0-9, _, . and -"},
+    {.name = "sentinel_password",
+     .type = OG_CFG_STR,
+     .offset = offsetof(struct og_config, redis.sentinel_password),
+     .flags = OG_CFG_SECRET,
+     .help = "with sentinels: their AUTH password (requirepass in sentinel.conf); \"\" = none",
+     .check = check_redis_password},
     {0},
 };
+
+/* An origin as a browser sends it: http(s)://host[:port], lower case, no
+ * path, no trailing slash ("*" would hand credentials to any site). */
+static int origin_ok(const char *s)
+{
+    size_t skip = strncmp(s, "https://", 8) == 0 ? 8 : strncmp(s, "http://", 7) == 0 ? 7 : 0;
+    if (!skip)
+        return 0;
+    const char *h = s + skip, *end;
+    if (*h == '[') {
+        end = strchr(h, ']');
+        if (!end || end == h + 1 || strspn(h + 1, "0123456789abcdef:.") != (size_t)(end - h - 1))
+            return 0;
+        end++;
+    } else {
+        end = h + strspn(h, "abcdefghijklmnopqrstuvwxyz0123456789.-");
+        if (end == h || end - h > 253)
+            return 0;
+    }
+    if (*end == ':') {
+        size_t d = strspn(end + 1, "0123456789");
+        long port = d >= 1 && d <= 5 ? atol(end + 1) : 0;
+        if (port < 1 || port > 65535)
+            return 0;
+        end += 1 + d;
+    }
+    return *end == 0;
+}
+
+static int check_api(struct og_load *l, const struct og_cfg_row *row, json_object *v,
+                     const char *path, void *base)
+{
+    (void)row, (void)base;
+    json_object *a;
+    if (!json_object_object_get_ex(v, "cors_origins", &a) ||
+        !json_object_is_type(a, json_type_array))
+        return 0;
+    for (size_t i = 0; i < json_object_array_length(a); i++) {
+        json_object *e = json_object_array_get_idx(a, i);
+        if (json_object_is_type(e, json_type_string) && !origin_ok(json_object_get_string(e)))
+            og_errors_add(l->errs,
+                          "%s.cors_origins[%zu]: must be an origin: http(s)://host[:port] in "
+                          "lower case, without a path (\"https://app.example.com\")",
+                          path, i);
+    }
+    return 0;
+}
 
 static const struct og_cfg_row api_rows[] = {
     {.name = "admin_token",
@@ -613,6 +736,24 @@ static const struct og_cfg_row api_rows[] = {
      .min = 16,
      .flags = OG_CFG_REQUIRED | OG_CFG_SECRET,
      .help = "the admin bearer token of the REST API (at least 16 characters)"},
+    {.name = "cors_origins",
+     .type = OG_CFG_LIST,
+     .offset = offsetof(struct og_config, api.cors_origins),
+     .count = offsetof(struct og_config, api.n_cors_origins),
+     .help = "origins (\"https://app.example.com\") whose pages may call the REST API and "
+             "its event stream from a browser, with credentials; others get no CORS headers"},
+    {0},
+};
+
+static const struct og_cfg_row metrics_rows[] = {
+    {.name = "token",
+     .type = OG_CFG_STR,
+     .offset = offsetof(struct og_config, metrics.token),
+     .min = 16,
+     .flags = OG_CFG_SECRET,
+     .def_doc = "none: /metrics is open",
+     .help = "a bearer token /metrics requires (Prometheus: authorization credentials), at "
+             "least 16 characters"},
     {0},
 };
 
@@ -674,6 +815,12 @@ static const struct og_cfg_row channel_rows[] = {
      .children = og_cfg_goal_rows,
      .help = "the channel's chat goal (PUT /api/v1/channels/{id}/goal sets it when the file "
              "does not)"},
+    {.name = "csat",
+     .type = OG_CFG_OBJECT,
+     .offset = offsetof(struct og_config_channel, csat),
+     .children = og_cfg_csat_rows,
+     .help = "the satisfaction survey: offered in the web chat widget when the session closes; "
+             "a rating is stored once per session"},
     {0},
 };
 
@@ -694,6 +841,12 @@ const struct og_cfg_row og_cfg_top_rows[] = {
      .help = "how the world reaches this gateway (links in e-mails), http:// or https://",
      .expect = "must be an http:// or https:// URL",
      .check = check_public_url},
+    {.name = "webchat_demo",
+     .type = OG_CFG_STR,
+     .offset = offsetof(struct og_config, webchat_demo),
+     .def = "",
+     .help = "a web chat channel whose widget GET /webchat/demo shows on a demo page (\"\" = "
+             "no demo page); for trying omnigate out, not for production"},
     {.name = "data_dir",
      .type = OG_CFG_STR,
      .offset = offsetof(struct og_config, data_dir),
@@ -705,7 +858,20 @@ const struct og_cfg_row og_cfg_top_rows[] = {
      .offset = offsetof(struct og_config, log_level),
      .def = "info",
      .choices = "error|warn|info|debug",
-     .help = "the least severe level logged"},
+     .help = "the least severe level logged (SIGHUP applies a change)"},
+    {.name = "log_file",
+     .type = OG_CFG_STR,
+     .offset = offsetof(struct og_config, log_file),
+     .def_doc = "standard error",
+     .flags = OG_CFG_NONEMPTY,
+     .help = "the file the log is appended to; SIGHUP reopens it (after logrotate renamed it)"},
+    {.name = "log_format",
+     .type = OG_CFG_ENUM,
+     .offset = offsetof(struct og_config, log_format),
+     .def = "text",
+     .choices = "text|json",
+     .help = "text lines, or one JSON object per line (time, level, channel, request_id, msg; "
+             "an API request's access line adds method, route, status, duration_ms, client)"},
     {.name = "connector_dir",
      .type = OG_CFG_STR,
      .offset = offsetof(struct og_config, connector_dir),
@@ -721,12 +887,18 @@ const struct og_cfg_row og_cfg_top_rows[] = {
     {.name = "redis",
      .type = OG_CFG_OBJECT,
      .children = redis_rows,
+     .check = check_redis,
      .help = "where the state is kept"},
     {.name = "api",
      .type = OG_CFG_OBJECT,
      .flags = OG_CFG_REQUIRED,
      .children = api_rows,
+     .check = check_api,
      .help = "the REST API"},
+    {.name = "metrics",
+     .type = OG_CFG_OBJECT,
+     .children = metrics_rows,
+     .help = "the Prometheus endpoint /metrics"},
     {.name = "channels",
      .type = OG_CFG_ARRAY,
      .offset = offsetof(struct og_config, channels),

@@ -35,6 +35,15 @@ struct og_config_goal {
     int64_t window_days; /* 1, 3, 7, 15 or 30 */
 };
 
+/* channels[].csat: the satisfaction survey (core/og_csat.h); scale 0 = none. */
+struct og_config_csat {
+    int64_t scale;  /* 5 (stars) or 2 (thumbs) */
+    char *question; /* NULL = the default question */
+    char *thanks;   /* NULL = the default thanks */
+    int comment;    /* a comment may come with the score */
+    char *on;       /* "close": offered when the session closes */
+};
+
 struct og_config_channel {
     char *id;                 /* required; [a-z0-9_-]{1,64}, unique */
     char *connector;          /* required; connector name */
@@ -46,6 +55,7 @@ struct og_config_channel {
     size_t n_fetch_allow_hosts;
     struct og_config_texts texts;
     struct og_config_goal goal;
+    struct og_config_csat csat;
 };
 
 /* "smtp" and "followups" (config/og_config_followups.c). */
@@ -81,8 +91,11 @@ struct og_config_followups {
 struct og_config {
     char *listen;        /* "127.0.0.1:8080" (host:port; [v6]:port) */
     char *public_url;    /* default "" */
+    char *webchat_demo;  /* default "": /webchat/demo is off; a web chat channel id: on */
     char *data_dir;      /* default "./var" */
     char *log_level;     /* error|warn|info|debug, default "info" */
+    char *log_file;      /* default NULL = standard error; reopened on SIGHUP */
+    char *log_format;    /* text (default) | json */
     char *connector_dir; /* default NULL = next to the executable */
     struct {
         int64_t max_body_bytes; /* default 1048576, 1..64 MiB */
@@ -99,6 +112,7 @@ struct og_config {
         char *forwarded_header; /* "x-forwarded-for" | "forwarded" */
         char **platform_ranges; /* CIDRs: no per-address limit, the reserve */
         size_t n_platform_ranges;
+        char *tls_cert, *tls_key; /* PEM files: HTTPS on listen; both or neither */
     } http;
     struct {
         char *url;             /* "embedded" (default), "redis://host:port[/db]", "unix:///path" */
@@ -109,10 +123,21 @@ struct og_config {
         char *durability;      /* fsync (default) | replicated | relaxed */
         int64_t wait_replicas; /* replicated: replicas a write must reach, default 1 */
         int64_t wait_timeout_ms; /* replicated: WAIT's timeout, default 1000 */
+        /* Sentinel (core/og_sentinel.h): the master is asked of these
+         * "host:port" sentinels instead of url (mutually exclusive). */
+        char **sentinels;
+        size_t n_sentinels;
+        char *master_name;       /* required with sentinels */
+        char *sentinel_password; /* AUTH to the sentinels; default NULL */
     } redis;
     struct {
-        char *admin_token; /* required, >= 16 characters */
+        char *admin_token;   /* required, >= 16 characters */
+        char **cors_origins; /* origins whose browsers may call the API with credentials */
+        size_t n_cors_origins;
     } api;
+    struct {
+        char *token; /* default NULL = /metrics is open; else its bearer token */
+    } metrics;
     struct og_config_channel *channels;
     size_t n_channels;
     struct og_webhook_sub *webhooks; /* config/og_config_webhooks.c */

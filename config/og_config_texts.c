@@ -183,3 +183,51 @@ size_t og_config_channel_ops(const struct og_config *cfg, struct og_texts_conf *
     }
     return n;
 }
+
+#define CSAT(field) offsetof(struct og_config_csat, field)
+
+static int check_scale(struct og_load *l, const struct og_cfg_row *row, json_object *v,
+                       const char *path, void *base)
+{
+    (void)base;
+    int64_t s = json_object_get_int64(v);
+    return s == 5 || s == 2 ? 0 : og_cfg_expect(l, row, path);
+}
+
+const struct og_cfg_row og_cfg_csat_rows[] = {
+    {.name = "scale",
+     .type = OG_CFG_INT,
+     .offset = CSAT(scale),
+     .min = 2,
+     .max = 5,
+     .flags = OG_CFG_REQUIRED,
+     .help = "5 (1-5 stars) or 2 (thumbs down 1, up 2)",
+     .expect = "must be 5 or 2",
+     .check = check_scale},
+    {.name = "question",
+     .type = OG_CFG_STR,
+     .offset = CSAT(question),
+     .max = 500,
+     .flags = OG_CFG_NONEMPTY,
+     .def = "How would you rate this conversation?",
+     .help = "the survey's question"},
+    {.name = "thanks",
+     .type = OG_CFG_STR,
+     .offset = CSAT(thanks),
+     .max = 500,
+     .flags = OG_CFG_NONEMPTY,
+     .def = "Thank you for your feedback!",
+     .help = "shown once the customer answered"},
+    {.name = "comment",
+     .type = OG_CFG_BOOL,
+     .offset = CSAT(comment),
+     .def = "true",
+     .help = "a comment may come with the score"},
+    {.name = "on",
+     .type = OG_CFG_ENUM,
+     .offset = CSAT(on),
+     .def = "close",
+     .choices = "close",
+     .help = "when the survey is offered: close (when the session closes)"},
+    {0},
+};

@@ -201,6 +201,156 @@ static og_err svc_smtp_send(void *host, const struct og_smtp_call *call,
     return e;
 }
 
+/* ------------------------------------------ the visitor services (1.2) */
+
+static size_t vis_client_addr(const struct og_http_req *req, char *out, size_t outsz)
+{
+    struct og_req_host *h = req ? req->host_ctx : NULL;
+    if (outsz)
+        out[0] = 0;
+    if (h && h->client_addr)
+        return h->client_addr(h->ctx, out, outsz);
+    snprintf(out, outsz, "unknown");
+    return strlen(out);
+}
+
+#define VIS(ch) ((ch)->sink.visitor)
+
+static og_err vis_rate(void *host, const char *key, int limit, int64_t window_ms, long *retry)
+{
+    struct og_channel *ch = host;
+    *retry = 0;
+    if (!key || !*key || limit < 1 || window_ms < 1)
+        return OG_ERR_INVALID;
+    return VIS(ch) ? VIS(ch)->rate(ch->sink.ud, ch, key, limit, window_ms, retry)
+                   : OG_ERR_UNSUPPORTED;
+}
+
+static og_err vis_create(void *host, const struct og_profile *who, char token[64],
+                         struct og_visitor *v)
+{
+    struct og_channel *ch = host;
+    token[0] = 0;
+    memset(v, 0, sizeof *v);
+    return VIS(ch) ? VIS(ch)->create(ch->sink.ud, ch, who, token, v) : OG_ERR_UNSUPPORTED;
+}
+
+static og_err vis_auth(void *host, const char *token, struct og_visitor *v)
+{
+    struct og_channel *ch = host;
+    memset(v, 0, sizeof *v);
+    if (!token || !*token)
+        return OG_ERR_SIGNATURE;
+    return VIS(ch) ? VIS(ch)->auth(ch->sink.ud, ch, token, v) : OG_ERR_UNSUPPORTED;
+}
+
+static og_err vis_message(void *host, const struct og_visitor *v, const struct og_inbound *m,
+                          char **vm, int *created)
+{
+    struct og_channel *ch = host;
+    *vm = NULL;
+    *created = 0;
+    if (!m || m->struct_size < offsetof(struct og_inbound, raw_len) + sizeof m->raw_len ||
+        !m->dedup_key || !m->from.external_id || strcmp(m->from.external_id, v->external_id) ||
+        (m->thread_id && strcmp(m->thread_id, v->external_id)) ||
+        (unsigned)m->kind >= OG_KIND__LAST)
+        return OG_ERR_INVALID;
+    return VIS(ch) ? VIS(ch)->message(ch->sink.ud, ch, v, m, vm, created) : OG_ERR_UNSUPPORTED;
+}
+
+static og_err vis_conversation(void *host, const struct og_visitor *v, const char *after,
+                               int limit, char **vs, char **vms)
+{
+    struct og_channel *ch = host;
+    if (vs)
+        *vs = NULL;
+    if (vms)
+        *vms = NULL;
+    return VIS(ch) ? VIS(ch)->conversation(ch->sink.ud, ch, v, after, limit, vs, vms)
+                   : OG_ERR_UNSUPPORTED;
+}
+
+static og_err vis_stream(void *host, const struct og_http_req *req, struct og_http_resp *resp,
+                         const struct og_visitor *v, const struct og_visitor_stream *o)
+{
+    struct og_channel *ch = host;
+    struct og_req_host *h = req ? req->host_ctx : NULL;
+    if (!o || o->struct_size < sizeof *o)
+        return OG_ERR_INVALID;
+    return h && h->stream ? h->stream(h->ctx, ch, resp, v, o) : OG_ERR_UNSUPPORTED;
+}
+
+static og_err vis_typing(void *host, const struct og_visitor *v, int on)
+{
+    struct og_channel *ch = host;
+    return VIS(ch) ? VIS(ch)->typing(ch->sink.ud, ch, v, on != 0) : OG_ERR_UNSUPPORTED;
+}
+
+static og_err vis_read(void *host, const struct og_visitor *v, const char *until)
+{
+    struct og_channel *ch = host;
+    if (!until || !*until)
+        return OG_ERR_INVALID;
+    return VIS(ch) ? VIS(ch)->read(ch->sink.ud, ch, v, until) : OG_ERR_UNSUPPORTED;
+}
+
+static og_err vis_close(void *host, const struct og_visitor *v, char **vs)
+{
+    struct og_channel *ch = host;
+    *vs = NULL;
+    return VIS(ch) ? VIS(ch)->close(ch->sink.ud, ch, v, vs) : OG_ERR_UNSUPPORTED;
+}
+
+static og_err vis_survey(void *host, struct og_visitor_survey *out)
+{
+    struct og_channel *ch = host;
+    if (!ch->survey.scale)
+        return OG_ERR_NOT_FOUND;
+    *out = ch->survey;
+    return OG_OK;
+}
+
+static og_err vis_csat(void *host, const struct og_visitor *v, int score, const char *comment,
+                       char **csat)
+{
+    struct og_channel *ch = host;
+    *csat = NULL;
+    if (!ch->survey.scale)
+        return OG_ERR_NOT_FOUND;
+    return VIS(ch) ? VIS(ch)->csat(ch->sink.ud, ch, v, score, comment, csat)
+                   : OG_ERR_UNSUPPORTED;
+}
+
+static int vis_online(void *host)
+{
+    struct og_channel *ch = host;
+    return VIS(ch) ? VIS(ch)->online(ch->sink.ud, ch) : 0;
+}
+
+static const char *vis_channel_id(void *host)
+{
+    struct og_channel *ch = host;
+    return ch->id;
+}
+
+static const struct og_visitor_api visitor_api = {
+    .struct_size = sizeof(struct og_visitor_api),
+    .client_addr = vis_client_addr,
+    .rate = vis_rate,
+    .create = vis_create,
+    .auth = vis_auth,
+    .message = vis_message,
+    .conversation = vis_conversation,
+    .stream = vis_stream,
+    .typing = vis_typing,
+    .read = vis_read,
+    .close = vis_close,
+    .survey = vis_survey,
+    .csat = vis_csat,
+    .online = vis_online,
+    .channel_id = vis_channel_id,
+};
+
 const struct og_services og_services_table = {
     .struct_size = sizeof(struct og_services),
     .alloc = svc_alloc,
@@ -229,6 +379,7 @@ const struct og_services og_services_table = {
     .state_get = svc_state_get,
     .state_set = svc_state_set,
     .smtp_send = svc_smtp_send,
+    .visitor = &visitor_api,
 };
 
 struct og_channel *og_channel_create(struct og_plugin *plugin, const char *id,
@@ -272,7 +423,22 @@ void og_channel_destroy(struct og_channel *ch)
     free(ch->id);
     free(ch->routing);
     og_channel_set_fetch_allow(ch, NULL, 0);
+    og_channel_set_survey(ch, 0, NULL, NULL, 0);
     free(ch);
+}
+
+void og_channel_set_survey(struct og_channel *ch, int scale, const char *question,
+                           const char *thanks, int comment)
+{
+    free((char *)ch->survey.question);
+    free((char *)ch->survey.thanks);
+    memset(&ch->survey, 0, sizeof ch->survey);
+    if (scale != 5 && scale != 2)
+        return;
+    ch->survey.scale = scale;
+    ch->survey.question = og_strdup(question ? question : "");
+    ch->survey.thanks = og_strdup(thanks ? thanks : "");
+    ch->survey.comment = comment != 0;
 }
 
 void og_channel_set_fetch_allow(struct og_channel *ch, const char *const *hosts, size_t n)
@@ -324,6 +490,24 @@ og_err og_channel_handle_http(struct og_channel *ch, struct og_http_req *req,
     tl_items = saved_items;
     if (h->emit_failed)
         return h->emit_err;
+    return e;
+}
+
+og_err og_channel_handle_visitor(struct og_channel *ch, struct og_http_req *req,
+                                 struct og_http_resp *resp)
+{
+    struct og_req_host *h = req->host_ctx;
+    const struct og_connector *c = ch->plugin->desc;
+    if (!c->handle_visitor)
+        return OG_ERR_NOT_FOUND;
+    h->channel = ch;
+    struct og_req_host *saved = tl_req;
+    int saved_items = tl_items;
+    tl_req = h;
+    tl_items = 0;
+    og_err e = c->handle_visitor(ch->inst, req, resp);
+    tl_req = saved;
+    tl_items = saved_items;
     return e;
 }
 

@@ -14,6 +14,30 @@
 
 struct og_channel;
 
+/* The visitor services' state side (ABI 1.2, og_services.visitor): what
+ * the plugin's calls become, with the sink's ud. The daemon's are the
+ * core's (og_webchat.h: og_webchat_ops); NULL = the channel has none
+ * (the plugin's calls answer OG_ERR_UNSUPPORTED). Same meanings as
+ * struct og_visitor_api. */
+struct og_visitor_ops {
+    og_err (*rate)(void *ud, struct og_channel *ch, const char *key, int limit, int64_t window_ms,
+                   long *retry_after_ms);
+    og_err (*create)(void *ud, struct og_channel *ch, const struct og_profile *who,
+                     char token[64], struct og_visitor *v);
+    og_err (*auth)(void *ud, struct og_channel *ch, const char *token, struct og_visitor *v);
+    og_err (*message)(void *ud, struct og_channel *ch, const struct og_visitor *v,
+                      const struct og_inbound *m, char **vm, int *created);
+    og_err (*conversation)(void *ud, struct og_channel *ch, const struct og_visitor *v,
+                           const char *after, int limit, char **vs, char **vms);
+    og_err (*typing)(void *ud, struct og_channel *ch, const struct og_visitor *v, int on);
+    og_err (*read)(void *ud, struct og_channel *ch, const struct og_visitor *v,
+                   const char *until);
+    og_err (*close)(void *ud, struct og_channel *ch, const struct og_visitor *v, char **vs);
+    og_err (*csat)(void *ud, struct og_channel *ch, const struct og_visitor *v, int score,
+                   const char *comment, char **csat);
+    int (*online)(void *ud, struct og_channel *ch);
+};
+
 /* Where parsed items go. Every callback must be thread-safe. */
 struct og_channel_sink {
     og_err (*message)(void *ud, struct og_channel *ch, const struct og_inbound *m);
@@ -21,6 +45,7 @@ struct og_channel_sink {
     og_err (*state_get)(void *ud, struct og_channel *ch, const char *key, char **val);
     og_err (*state_set)(void *ud, struct og_channel *ch, const char *key, const char *val);
     void *ud;
+    const struct og_visitor_ops *visitor; /* [borrowed], static; NULL = none */
 };
 
 /* A channel's counters for /metrics (bumped by ingest and the send queue). */
@@ -45,7 +70,14 @@ struct og_channel {
      * (413): a long batch must not hold an HTTP thread for seconds
      * (http.max_messages_per_request). Those before it are stored. */
     int max_items;
+    /* channels[].csat: the survey (og_csat.h); scale 0 = the channel has none.
+     * Strings owned. */
+    struct og_visitor_survey survey;
 };
+
+/* Sets the channel's survey (channels[].csat); scale 0 clears it. Copied. */
+void og_channel_set_survey(struct og_channel *ch, int scale, const char *question,
+                           const char *thanks, int comment);
 
 /* The services table every plugin instance receives. */
 extern const struct og_services og_services_table;
@@ -83,6 +115,13 @@ struct og_req_host {
     int emit_failed;                /* set when an emit returned non-OK */
     og_err emit_err;
     struct og_channel *channel;
+    /* The visitor routes' (ABI 1.2) part of the host, set by the gateway for
+     * /webchat/{channel}/...; NULL elsewhere. client_addr names the client as
+     * the HTTP edge does; stream turns the answer into the visitor's live
+     * stream (it sets resp->stream). */
+    size_t (*client_addr)(void *ctx, char *out, size_t outsz);
+    og_err (*stream)(void *ctx, struct og_channel *ch, struct og_http_resp *resp,
+                     const struct og_visitor *v, const struct og_visitor_stream *o);
 };
 
 /* The plugin's answer; owned by the host. */
@@ -92,6 +131,8 @@ struct og_http_resp {
     char *body;                     /* owned */
     size_t body_len;
     char *headers;                  /* owned: "Name: value\n" lines, or NULL */
+    void *stream;                   /* set by og_req_host.stream: the gateway's
+                                       stream answer (owned by the gateway) */
 };
 
 /* Calls the plugin's handle_http. Returns the plugin's result, or the emit
@@ -99,4 +140,9 @@ struct og_http_resp {
 og_err og_channel_handle_http(struct og_channel *ch, struct og_http_req *req,
                               struct og_http_resp *resp);
 void og_http_resp_free(struct og_http_resp *resp);
+
+/* Calls the plugin's handle_visitor (ABI 1.2) for /webchat/{channel}[/...].
+ * OG_ERR_NOT_FOUND when the plugin has none. */
+og_err og_channel_handle_visitor(struct og_channel *ch, struct og_http_req *req,
+                                 struct og_http_resp *resp);
 #endif

@@ -8,7 +8,9 @@
 #include "og_model.h"
 #include "og_outbox.h"
 #include "og_routing.h"
+#include "og_webchat.h"
 #include "og_sensitive.h"
+#include "og_sentinel.h"
 #include "og_texts.h"
 #include "og_util.h"
 
@@ -19,9 +21,11 @@
 
 extern const char og_lua_prelude[], og_lua_ingest[], og_lua_sessions[], og_lua_contacts[],
     og_lua_agents[], og_lua_auth[], og_lua_routing[], og_lua_outbox[], og_lua_outbox_reply[],
-    og_lua_outbox_status[], og_lua_followups[], og_lua_webhook_admin[], og_lua_webhook_read[],
-    og_lua_webhook_step[], og_lua_webhook_fetch[], og_lua_webhook_skip[], og_lua_stream[],
-    og_lua_groups[], og_lua_canned[], og_lua_texts[], og_lua_goals[], og_lua_instances[], og_lua_stats[];
+    og_lua_outbox_status[], og_lua_followups[], og_lua_webhook_admin[],
+    og_lua_webhook_dispatch_read[], og_lua_webhook_dispatch_step[], og_lua_webhook_dispatch_fetch[],
+    og_lua_webhook_dispatch_skip[], og_lua_stream[], og_lua_groups[], og_lua_canned[],
+    og_lua_texts[], og_lua_goals[], og_lua_instances[], og_lua_stats[], og_lua_webchat[],
+    og_lua_csat[];
 
 /* og_script.h's table: each enum og_lua with its name and text. */
 static const struct {
@@ -39,10 +43,10 @@ static const struct {
     [OG_LUA_OUTBOX_STATUS] = {"outbox_status", og_lua_outbox_status},
     [OG_LUA_FOLLOWUPS] = {"followups", og_lua_followups},
     [OG_LUA_WEBHOOK_ADMIN] = {"webhook_admin", og_lua_webhook_admin},
-    [OG_LUA_WEBHOOK_READ] = {"webhook_read", og_lua_webhook_read},
-    [OG_LUA_WEBHOOK_STEP] = {"webhook_step", og_lua_webhook_step},
-    [OG_LUA_WEBHOOK_FETCH] = {"webhook_fetch", og_lua_webhook_fetch},
-    [OG_LUA_WEBHOOK_SKIP] = {"webhook_skip", og_lua_webhook_skip},
+    [OG_LUA_WEBHOOK_DISPATCH_READ] = {"webhook_dispatch_read", og_lua_webhook_dispatch_read},
+    [OG_LUA_WEBHOOK_DISPATCH_STEP] = {"webhook_dispatch_step", og_lua_webhook_dispatch_step},
+    [OG_LUA_WEBHOOK_DISPATCH_FETCH] = {"webhook_dispatch_fetch", og_lua_webhook_dispatch_fetch},
+    [OG_LUA_WEBHOOK_DISPATCH_SKIP] = {"webhook_dispatch_skip", og_lua_webhook_dispatch_skip},
     [OG_LUA_STREAM] = {"stream", og_lua_stream},
     [OG_LUA_GROUPS] = {"groups", og_lua_groups},
     [OG_LUA_CANNED] = {"canned", og_lua_canned},
@@ -50,6 +54,8 @@ static const struct {
     [OG_LUA_STATS] = {"stats", og_lua_stats},
     [OG_LUA_TEXTS] = {"texts", og_lua_texts},
     [OG_LUA_GOALS] = {"goals", og_lua_goals},
+    [OG_LUA_WEBCHAT] = {"webchat", og_lua_webchat},
+    [OG_LUA_CSAT] = {"csat", og_lua_csat},
 };
 
 /* Group commit of ingest (og_batch.h). A batch of 32 messages keeps Redis
@@ -68,9 +74,27 @@ static struct og_redis *pool_new(struct og_core *c, char *errbuf, size_t errlen)
 struct og_core *og_core_new(const struct og_core_opts *o, char *errbuf, size_t errlen)
 {
     struct og_core *c = og_calloc(1, sizeof *c);
+    pthread_mutex_init(&c->reload_mu, NULL);
     c->redis_url = og_strdup(o->redis_url);
     c->redis_password = og_strdup(o->redis_password);
     c->pool_size = o->pool_size;
+    pthread_mutex_init(&c->fo_mu, NULL);
+    if (o->n_sentinels > 0) {
+        /* no address until the sentinels name the master */
+        free(c->redis_url);
+        c->redis_url = NULL;
+        struct og_sentinel_opts so = {.sentinels = o->sentinels,
+                                      .n = o->n_sentinels,
+                                      .master_name = o->master_name,
+                                      .sentinel_password = o->sentinel_password,
+                                      .redis_password = o->redis_password};
+        c->sentinel = og_sentinel_new(&so, errbuf, errlen);
+        if (!c->sentinel) {
+            og_core_free(c);
+            return NULL;
+        }
+        snprintf(c->fo_why, sizeof c->fo_why, "the sentinels were not asked yet");
+    }
     c->redis = pool_new(c, errbuf, errlen);
     c->routing = c->redis ? og_routing_new(o->routing, errbuf, errlen) : NULL;
     if (!c->redis || !c->routing) {
@@ -105,10 +129,44 @@ struct og_core *og_core_new(const struct og_core_opts *o, char *errbuf, size_t e
     return c;
 }
 
+/* What a reload replaced: kept until og_core_free, since a thread may be
+ * in the middle of reading it. A reload is an operator's SIGHUP, so the
+ * list stays short. */
+struct og_retired {
+    struct og_routing *routing;
+    struct og_texts *texts;
+    struct og_retired *next;
+};
+
+og_err og_core_reload(struct og_core *c, const struct og_routing_opts *routing,
+                      const struct og_texts_conf *texts, size_t n_texts, char *errbuf,
+                      size_t errlen)
+{
+    struct og_routing *r = og_routing_new(routing, errbuf, errlen);
+    if (!r)
+        return OG_ERR_INVALID;
+    struct og_texts *t = og_texts_new(texts, n_texts); /* writes itself to Redis on first use */
+    struct og_retired *old = og_calloc(1, sizeof *old);
+    pthread_mutex_lock(&c->reload_mu);
+    old->routing = atomic_exchange(&c->routing, r);
+    old->texts = atomic_exchange(&c->texts, t);
+    old->next = c->retired;
+    c->retired = old;
+    pthread_mutex_unlock(&c->reload_mu);
+    return OG_OK;
+}
+
 void og_core_free(struct og_core *c)
 {
     if (!c)
         return;
+    for (struct og_retired *r = c->retired, *next; r; r = next) {
+        next = r->next;
+        og_routing_free(r->routing);
+        og_texts_free(r->texts);
+        free(r);
+    }
+    pthread_mutex_destroy(&c->reload_mu);
     og_batch_free(c->ingest_batch);
     og_redis_free(c->redis);
     for (int i = 0; i < OG_LUA__LAST; i++)
@@ -118,6 +176,8 @@ void og_core_free(struct og_core *c)
     og_sensitive_free(c->sw_agents);
     og_texts_free(c->texts);
     free(c->goals_sync_json);
+    og_sentinel_free(c->sentinel);
+    pthread_mutex_destroy(&c->fo_mu);
     free(c->redis_url);
     free(c->redis_password);
     free(c->tag);
@@ -138,6 +198,93 @@ og_err og_core_retarget(struct og_core *c, const char *url, char *errbuf, size_t
     og_redis_free(c->redis);
     c->redis = r;
     return OG_OK;
+}
+
+int og_core_has_sentinels(const struct og_core *c)
+{
+    return c->sentinel != NULL;
+}
+
+unsigned long long og_core_failovers(struct og_core *c)
+{
+    return atomic_load(&c->failovers);
+}
+
+static void set_why(struct og_core *c, const char *why)
+{
+    pthread_mutex_lock(&c->fo_mu);
+    snprintf(c->fo_why, sizeof c->fo_why, "%s", why);
+    pthread_mutex_unlock(&c->fo_mu);
+}
+
+/* Points the pool at a, a checked master. 1 when it moved. */
+static int follow(struct og_core *c, const struct og_sentinel_addr *a, const char *how)
+{
+    set_why(c, "");
+    if (!og_redis_set_addr(c->redis, a->host, a->port))
+        return 0;
+    int first = !atomic_exchange(&c->has_master, 1);
+    if (!first)
+        atomic_fetch_add(&c->failovers, 1);
+    og_log_write(first ? OG_LOG_INFO : OG_LOG_WARN, NULL, "redis: %s %s:%d (%s)",
+                 first ? "the master is" : "following the new master", a->host, a->port, how);
+    return 1;
+}
+
+/* og_core_failover_resolve, and whether the pool moved. */
+static og_err resolve(struct og_core *c, int *moved, char *why, size_t whylen)
+{
+    struct og_sentinel_addr a;
+    char w[320];
+    *moved = 0;
+    if (og_sentinel_resolve(c->sentinel, &a, w, sizeof w) != OG_OK) {
+        set_why(c, w);
+        snprintf(why, whylen, "%s", w);
+        return OG_ERR_UNAVAILABLE;
+    }
+    *moved = follow(c, &a, "asked the sentinels");
+    if (whylen)
+        why[0] = 0;
+    return OG_OK;
+}
+
+og_err og_core_failover_resolve(struct og_core *c, char *why, size_t whylen)
+{
+    int moved;
+    return c->sentinel ? resolve(c, &moved, why, whylen) : OG_ERR_UNSUPPORTED;
+}
+
+int og_core_failover_step(struct og_core *c, int wait_ms)
+{
+    if (!c->sentinel)
+        return 0;
+    struct og_sentinel_addr a;
+    int moved = 0;
+    if (og_sentinel_watch(c->sentinel, wait_ms, &a)) {
+        char role[48];
+        if (og_sentinel_is_master(c->sentinel, &a, role, sizeof role))
+            moved = follow(c, &a, "sentinel +switch-master");
+        else {
+            og_warn("redis: a sentinel announced %s:%d as the new master, but it is not a "
+                    "master (%s); asking the sentinels again",
+                    a.host, a.port, role);
+            c->fo_next_ask_ms = 0;
+        }
+    }
+    /* Asked at once when the pool met trouble (a broken connection, a
+     * READONLY: the master may have moved without our hearing of it), then
+     * every 500 ms until a master is known, else every 5 s: a missed
+     * announcement costs at most that. */
+    if (og_redis_take_trouble(c->redis) || og_mono_ms() >= c->fo_next_ask_ms) {
+        char why[320];
+        int m = 0;
+        og_err e = resolve(c, &m, why, sizeof why);
+        moved |= m;
+        c->fo_next_ask_ms = og_mono_ms() + (e == OG_OK ? 5000 : 500);
+        if (e != OG_OK)
+            og_debug("redis: %s", why);
+    }
+    return moved;
 }
 
 int og_core_ping(struct og_core *c)
@@ -204,7 +351,17 @@ int og_core_health(struct og_core *c, char *why, size_t whylen)
 {
     char key[96];
     snprintf(key, sizeof key, "%s:health", c->tag);
-    return og_redis_health(c->redis, key, why, whylen);
+    if (og_redis_health(c->redis, key, why, whylen))
+        return 1;
+    if (c->sentinel) { /* say what the sentinels say */
+        pthread_mutex_lock(&c->fo_mu);
+        if (c->fo_why[0]) {
+            size_t n = strlen(why);
+            snprintf(why + n, whylen > n ? whylen - n : 0, "; %s", c->fo_why);
+        }
+        pthread_mutex_unlock(&c->fo_mu);
+    }
+    return 0;
 }
 
 const struct og_core_stats *og_core_stats(const struct og_core *c)
@@ -429,7 +586,8 @@ static og_err sink_state_set(void *ud, struct og_channel *ch, const char *key, c
 
 struct og_channel_sink og_core_sink(struct og_core *c)
 {
-    struct og_channel_sink s = {sink_message, og_outbox_status, sink_state_get, sink_state_set, c};
+    struct og_channel_sink s = {sink_message,   og_outbox_status, sink_state_get,
+                                sink_state_set, c,                &og_webchat_ops};
     return s;
 }
 

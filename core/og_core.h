@@ -33,8 +33,15 @@ struct og_texts_conf;     /* og_texts.h */
 struct og_goal_seed;      /* og_goals.h */
 
 struct og_core_opts {
-    const char *redis_url;                 /* redis://host:port[/db] or unix:///path */
-    const char *redis_password;            /* NULL = none */
+    const char *redis_url;      /* redis://host:port[/db] or unix:///path */
+    const char *redis_password; /* NULL = none */
+    /* Sentinel (redis.sentinels, og_sentinel.h): when n_sentinels > 0 the
+     * master is asked of these "host:port" sentinels (redis_url is ignored)
+     * by og_core_failover_resolve, and followed by og_core_failover_step. */
+    const char *const *sentinels;
+    size_t n_sentinels;
+    const char *master_name;
+    const char *sentinel_password;         /* NULL = none */
     int pool_size;                         /* connections shared by all threads */
     const char *prefix;                    /* "og" -> keys "{og}:..." */
     int64_t dedup_ttl_s;                   /* default 8 days + 1 hour */
@@ -58,6 +65,13 @@ struct og_core_opts {
  * nothing touches Redis before the first call that needs it. */
 struct og_core *og_core_new(const struct og_core_opts *o, char *errbuf, size_t errlen);
 void og_core_free(struct og_core *c);
+/* SIGHUP: replaces the routing policies and the channels' automatic texts
+ * (same shapes as og_core_opts's, copied) while every thread keeps running;
+ * the texts are written to Redis again by the next routing pass. On an
+ * error (OG_ERR_INVALID, errbuf says why) nothing changed. */
+og_err og_core_reload(struct og_core *c, const struct og_routing_opts *routing,
+                      const struct og_texts_conf *texts, size_t n_texts, char *errbuf,
+                      size_t errlen);
 /* Points the (still unconnected) pool at another Redis, e.g. the embedded
  * server's socket once it runs. OG_ERR_INVALID for a malformed URL. */
 og_err og_core_retarget(struct og_core *c, const char *url, char *errbuf, size_t errlen);
@@ -69,6 +83,22 @@ og_err og_core_retarget(struct og_core *c, const char *url, char *errbuf, size_t
  * everything acknowledged; OG_ERR_UNAVAILABLE when Redis cannot be asked
  * now. msg says which. */
 og_err og_core_check_persistence(struct og_core *c, char *msg, size_t msglen);
+/* Sentinel. 1 when the core finds its master through sentinels. */
+int og_core_has_sentinels(const struct og_core *c);
+/* Asks the sentinels for the master, checks that it is one (ROLE) and
+ * points the pool there: OG_OK; OG_ERR_UNAVAILABLE and why (no sentinel
+ * answered, none names a master, the one named is not a master);
+ * OG_ERR_UNSUPPORTED without sentinels. For start-up; then the worker. */
+og_err og_core_failover_resolve(struct og_core *c, char *why, size_t whylen);
+/* The failover worker's step (one thread calls it in a loop): waits up to
+ * wait_ms for a +switch-master from a sentinel; asks them again at once when
+ * a connection failed or a write met READONLY, and at least every 5 s
+ * anyway. The pool follows a new master (og_redis_set_addr: old connections
+ * dropped, in-flight commands 503, scripts reloaded on NOSCRIPT). 1 when
+ * the pool moved, 0 otherwise. */
+int og_core_failover_step(struct og_core *c, int wait_ms);
+/* Times the pool moved to another master (for /metrics). */
+unsigned long long og_core_failovers(struct og_core *c);
 /* 1 when Redis answers a PING now. */
 int og_core_ping(struct og_core *c);
 /* 1 when Redis takes a write now; else 0 and why ("unreachable", or Redis's

@@ -11,12 +11,14 @@
 #include "og_redis.h"
 #include "og_script.h"
 
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdint.h>
 
 struct og_routing;   /* og_routing.c */
 struct og_sensitive; /* og_sensitive.h */
 struct og_texts;     /* og_texts.h */
+struct og_retired;   /* og_core.c */
 
 struct og_core {
     struct og_redis *redis;           /* owned: the shared pool */
@@ -26,20 +28,32 @@ struct og_core {
     int64_t dedup_ttl_s;
     struct og_script *lua[OG_LUA__LAST]; /* owned: og_script.h */
     struct og_batch *ingest_batch;       /* owned: group commit of ingest */
-    struct og_routing *routing;          /* owned: compiled policies, og_routing.c */
+    /* owned: compiled policies, og_routing.c. Atomic: SIGHUP swaps it
+     * (og_core_reload), and the one it replaces is kept in retired until
+     * og_core_free, since other threads may still read it. */
+    struct og_routing *_Atomic routing;
     struct og_core_stats stats;
     struct og_auth_opts auth; /* sign-in lifetimes and limits, defaults filled */
     /* Sensitive words (og_sensitive.h), NULL when a list is empty: */
     struct og_sensitive *sw_customers, *sw_agents; /* owned */
     int sw_block_agents;
-    struct og_texts *texts; /* owned: the channels' automatic texts (og_texts.h) */
-    char *goals_sync_json;  /* owned: the config's goals for goals.lua's sync (og_goals.h) */
+    struct og_texts *_Atomic texts; /* owned: the channels' automatic texts (og_texts.h) */
+    struct og_retired *retired;     /* owned: what og_core_reload replaced */
+    pthread_mutex_t reload_mu;      /* one reload at a time */
+    char *goals_sync_json; /* owned: the config's goals for goals.lua's sync (og_goals.h) */
     atomic_int goals_synced;
     int64_t goal_day_ms; /* a goal window's day: 86400000, or OMNIGATE_TEST_DAY_S's */
     /* This process's id ("gw_..."): names its consumers and leases, so that
      * another instance can take over its work when its heartbeat stops
      * (og_instance.h). */
     char instance[48];
+    /* Sentinel (og_sentinel.h), NULL without: */
+    struct og_sentinel *sentinel; /* owned; used by one thread at a time */
+    pthread_mutex_t fo_mu;        /* guards fo_why */
+    char fo_why[320];             /* why no master is known now; "" when one is */
+    int64_t fo_next_ask_ms;       /* the failover worker's next routine ask */
+    atomic_int has_master;        /* the sentinels named one once */
+    atomic_ullong failovers;      /* moves after the first */
 };
 
 /* og_auth.c: fills the fields left 0 with their defaults. */

@@ -97,12 +97,16 @@ struct og_plugin *og_plugin_load(const char *path, char *errbuf, size_t errlen)
                       c->struct_size, c->abi_major, c->abi_minor,
                       c->abi_minor == OG_CONNECTOR_ABI_MINOR ? sizeof(struct og_connector)
                                                              : (size_t)OG_CONNECTOR_SIZE_1_0);
+    /* 1.2: a plugin with visitor routes needs neither a webhook nor a poll */
+    int visitor = c->struct_size >= offsetof(struct og_connector, handle_visitor) +
+                                        sizeof c->handle_visitor &&
+                  c->handle_visitor;
     const char *missing = !c->name                       ? "name"
                           : !c->options                  ? "options"
                           : !c->create                   ? "create"
                           : !c->destroy                  ? "destroy"
                           : !c->send                     ? "send"
-                          : (!c->handle_http && !c->poll) ? "handle_http or poll"
+                          : (!c->handle_http && !c->poll && !visitor) ? "handle_http, poll or handle_visitor"
                                                          : NULL;
     if (missing)
         return refuse(dl, errbuf, errlen, path, "mandatory field '%s' is not set", missing);

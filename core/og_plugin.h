@@ -5,7 +5,7 @@
  * og_connector_entry; the entry returns a descriptor; the ABI major equals
  * ours and its minor is not newer; struct_size is ours for our minor, or
  * covers at least the 1.0 layout for an older one; the name, option table,
- * create, destroy, send, and handle_http or poll are set. */
+ * create, destroy, send, and handle_http, poll or (1.2) handle_visitor are set. */
 #ifndef OG_PLUGIN_H
 #define OG_PLUGIN_H
 #include <json-c/json.h>

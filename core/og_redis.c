@@ -6,6 +6,7 @@
 #include <openssl/sha.h>
 #include <pthread.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,6 +14,7 @@
 struct og_redis_slot {
     redisContext *c;
     int busy;
+    unsigned gen; /* the address generation c was made for */
 };
 
 struct og_redis {
@@ -30,8 +32,30 @@ struct og_redis {
     char last_refusal[160]; /* the last "try later" error reply, under mu */
     int64_t last_refusal_ms;
     int64_t backoff_ms;
+    unsigned retry_gen;    /* the address generation the back-off is about */
     int down_logged;
+    /* The address generation: +1 at each og_redis_set_addr; a connection
+     * made for an older one is closed instead of used. */
+    atomic_uint gen;
+    struct og_redis *follow; /* [borrowed] the pool whose address this one uses */
+    atomic_int trouble;      /* og_redis_take_trouble */
 };
+
+/* The pool that owns the address (itself, or the one it follows). */
+static struct og_redis *owner(struct og_redis *r)
+{
+    return r->follow ? r->follow : r;
+}
+
+static unsigned cur_gen(struct og_redis *r)
+{
+    return atomic_load(&owner(r)->gen);
+}
+
+static void trouble(struct og_redis *r)
+{
+    atomic_store(&owner(r)->trouble, 1);
+}
 
 static int parse_url(struct og_redis *r, const char *url)
 {
@@ -68,8 +92,9 @@ static int parse_url(struct og_redis *r, const char *url)
 struct og_redis *og_redis_new(const struct og_redis_opts *o, char *errbuf, size_t errlen)
 {
     struct og_redis *r = og_calloc(1, sizeof *r);
+    r->follow = o->follow;
     r->password = og_strdup(o->password);
-    if (!o->url || parse_url(r, o->url) != 0) {
+    if (!o->follow && o->url && parse_url(r, o->url) != 0) {
         snprintf(errbuf, errlen, "redis.url: cannot parse '%s'", o->url ? o->url : "");
         og_redis_free(r);
         return NULL;
@@ -101,11 +126,26 @@ void og_redis_free(struct og_redis *r)
     free(r);
 }
 
-static redisContext *dial(struct og_redis *r)
+/* A connection to where the pool (or the one it follows) points now; *gen
+ * gets that address's generation. NULL when there is no address yet or it
+ * cannot be had. */
+static redisContext *dial(struct og_redis *r, unsigned *gen)
 {
+    struct og_redis *o = owner(r);
+    char host[256] = "", path[256] = "";
+    pthread_mutex_lock(&o->mu);
+    int port = o->port, db = o->db;
+    if (o->host)
+        snprintf(host, sizeof host, "%s", o->host);
+    if (o->path)
+        snprintf(path, sizeof path, "%s", o->path);
+    *gen = atomic_load(&o->gen);
+    pthread_mutex_unlock(&o->mu);
+    if (!host[0] && !path[0])
+        return NULL; /* Sentinel: no master known yet */
     struct timeval tv = {r->timeout_ms / 1000, (r->timeout_ms % 1000) * 1000};
-    redisContext *c = r->path ? redisConnectUnixWithTimeout(r->path, tv)
-                              : redisConnectWithTimeout(r->host, r->port, tv);
+    redisContext *c = path[0] ? redisConnectUnixWithTimeout(path, tv)
+                              : redisConnectWithTimeout(host, port, tv);
     if (!c)
         return NULL;
     if (c->err) {
@@ -114,11 +154,11 @@ static redisContext *dial(struct og_redis *r)
         return NULL;
     }
     redisSetTimeout(c, tv);
-    if (r->host)
+    if (host[0])
         redisEnableKeepAlive(c);
     redisReply *rep = NULL;
-    if (r->password) {
-        rep = redisCommand(c, "AUTH %s", r->password);
+    if (o->password) {
+        rep = redisCommand(c, "AUTH %s", o->password);
         if (!rep || rep->type == REDIS_REPLY_ERROR) {
             og_error("redis AUTH failed%s%s", rep ? ": " : "", rep ? rep->str : "");
             if (rep)
@@ -128,8 +168,8 @@ static redisContext *dial(struct og_redis *r)
         }
         freeReplyObject(rep);
     }
-    if (r->db) {
-        rep = redisCommand(c, "SELECT %d", r->db);
+    if (db) {
+        rep = redisCommand(c, "SELECT %d", db);
         int bad = !rep || rep->type == REDIS_REPLY_ERROR;
         if (rep)
             freeReplyObject(rep);
@@ -156,12 +196,17 @@ static int acquire(struct og_redis *r)
         pthread_cond_wait(&r->cv, &r->mu);
     }
     r->slots[i].busy = 1;
+    unsigned g = cur_gen(r);
+    if (r->slots[i].c && r->slots[i].gen != g) { /* made for the old master */
+        redisFree(r->slots[i].c);
+        r->slots[i].c = NULL;
+    }
     if (r->slots[i].c) {
         pthread_mutex_unlock(&r->mu);
         return i;
     }
     int64_t now = og_mono_ms();
-    if (now < r->retry_at_ms) {
+    if (now < r->retry_at_ms && r->retry_gen == g) {
         r->slots[i].busy = 0;
         pthread_cond_signal(&r->cv);
         pthread_mutex_unlock(&r->mu);
@@ -169,11 +214,13 @@ static int acquire(struct og_redis *r)
     }
     pthread_mutex_unlock(&r->mu);
 
-    redisContext *c = dial(r);
+    unsigned dgen = 0;
+    redisContext *c = dial(r, &dgen);
 
     pthread_mutex_lock(&r->mu);
     if (c) {
         r->slots[i].c = c;
+        r->slots[i].gen = dgen;
         r->backoff_ms = 100;
         r->retry_at_ms = 0;
         if (r->down_logged) {
@@ -181,6 +228,8 @@ static int acquire(struct og_redis *r)
             r->down_logged = 0;
         }
     } else {
+        trouble(r);
+        r->retry_gen = dgen;
         r->retry_at_ms = og_mono_ms() + r->backoff_ms;
         r->backoff_ms = r->backoff_ms * 2 > 2000 ? 2000 : r->backoff_ms * 2;
         if (!r->down_logged) {
@@ -197,8 +246,10 @@ static int acquire(struct og_redis *r)
 
 static void release(struct og_redis *r, int i, int broken)
 {
+    if (broken)
+        trouble(r);
     pthread_mutex_lock(&r->mu);
-    if (broken && r->slots[i].c) {
+    if ((broken || r->slots[i].gen != cur_gen(r)) && r->slots[i].c) {
         redisFree(r->slots[i].c);
         r->slots[i].c = NULL;
     }
@@ -239,6 +290,8 @@ static og_err run(struct og_redis *r, int argc, const char **argv, const size_t 
                  (int)strcspn(rep->str, "\r\n"), rep->str);
         r->last_refusal_ms = og_mono_ms();
         pthread_mutex_unlock(&r->mu);
+        if (strstr(rep->str, "READONLY"))
+            trouble(r); /* a replica now: the master has moved */
         og_warn("redis: cannot take commands now: %s", r->last_refusal);
         freeReplyObject(rep);
         release(r, i, 0);
@@ -412,6 +465,8 @@ og_err og_redis_eval_wait(struct og_redis *r, struct og_script *s, int argc, con
     if (rep->type == REDIS_REPLY_ERROR) { /* nothing was written: no WAIT */
         release(r, i, 0);
         if (og_redis_try_later(rep->str)) {
+            if (strstr(rep->str, "READONLY"))
+                trouble(r);
             freeReplyObject(rep);
             goto out;
         }
@@ -422,7 +477,10 @@ og_err og_redis_eval_wait(struct og_redis *r, struct og_script *s, int argc, con
     }
     /* Acknowledged only once the replicas have it: a master that dies right
      * after the answer then loses nothing acknowledged. The socket must wait
-     * longer than WAIT itself. */
+     * longer than WAIT itself. (A retry found to be a duplicate writes
+     * nothing; Redis 7's WAIT still covers what the master holds then:
+     * og-unit-sentinel checks it with a replica that is connected but
+     * behind.) */
     struct timeval longer = {(timeout_ms + 2000) / 1000, ((timeout_ms + 2000) % 1000) * 1000};
     struct timeval normal = {r->timeout_ms / 1000, (r->timeout_ms % 1000) * 1000};
     redisSetTimeout(c, longer);
@@ -445,4 +503,34 @@ out:
     free(av);
     free(al);
     return e;
+}
+
+int og_redis_set_addr(struct og_redis *r, const char *host, int port)
+{
+    pthread_mutex_lock(&r->mu);
+    if (!r->path && r->host && strcmp(r->host, host) == 0 && r->port == port) {
+        pthread_mutex_unlock(&r->mu);
+        return 0;
+    }
+    free(r->host);
+    free(r->path);
+    r->path = NULL;
+    r->host = og_strdup(host);
+    r->port = port;
+    atomic_fetch_add(&r->gen, 1);
+    /* idle connections go now; busy ones when they are released */
+    for (int i = 0; i < r->n; i++)
+        if (!r->slots[i].busy && r->slots[i].c) {
+            redisFree(r->slots[i].c);
+            r->slots[i].c = NULL;
+        }
+    r->retry_at_ms = 0;
+    r->backoff_ms = 100;
+    pthread_mutex_unlock(&r->mu);
+    return 1;
+}
+
+int og_redis_take_trouble(struct og_redis *r)
+{
+    return atomic_exchange(&r->trouble, 0);
 }

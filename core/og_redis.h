@@ -16,10 +16,17 @@
 struct og_redis;
 
 struct og_redis_opts {
-    const char *url;       /* redis://host:port[/db] or unix:///path */
+    /* redis://host:port[/db] or unix:///path; NULL = no address until
+     * og_redis_set_addr gives one (Sentinel: the master is asked first) */
+    const char *url;
     const char *password;  /* NULL = none */
     int pool_size;         /* > 0 */
     int timeout_ms;        /* per command, default 2000 */
+    /* [borrowed] when set, this pool connects wherever that one does now
+     * (its address, database and password; url and password are ignored),
+     * and follows it when og_redis_set_addr moves it. It must outlive this
+     * pool. For connections of their own (og_stream's blocking reads). */
+    struct og_redis *follow;
 };
 
 /* A Lua script: source [borrowed, static], its SHA1 computed at registration. */
@@ -56,6 +63,17 @@ og_err og_redis_eval(struct og_redis *r, struct og_script *s, int nkeys, int arg
  * script's de-duplication takes the retry). */
 og_err og_redis_eval_wait(struct og_redis *r, struct og_script *s, int argc, const char **argv,
                           const size_t *lens, int replicas, int timeout_ms, redisReply **reply);
+/* Moves the pool to host:port (a Sentinel failover): connections to the
+ * old address are closed (idle ones now, busy ones when their command
+ * returns; a command that fails there gets OG_ERR_UNAVAILABLE, i.e. 503,
+ * never a silent success), the back-off is reset, and the next command
+ * connects to the new address; pools that follow this one follow too.
+ * 1 when the address changed, 0 when it was already that. */
+int og_redis_set_addr(struct og_redis *r, const char *host, int port);
+/* 1 when a connection of this pool (or of a pool following it) broke, could
+ * not be made, or was refused with READONLY since the last call: the
+ * failover worker then asks the sentinels at once. Clears the flag. */
+int og_redis_take_trouble(struct og_redis *r);
 /* 1 when a PING succeeds now. */
 int og_redis_ping(struct og_redis *r);
 /* 1 when Redis takes a write now (a SET of probe_key that expires): a Redis

@@ -193,7 +193,8 @@ const char *og_routing_policy_groups(struct og_core *c)
 
 const char *og_routing_policy_name(struct og_core *c, size_t i)
 {
-    return i < c->routing->n_policies ? c->routing->policies[i].name : NULL;
+    const struct og_routing *r = c->routing; /* once: a reload may swap it */
+    return i < r->n_policies ? r->policies[i].name : NULL;
 }
 
 void og_routing_result_free(struct og_routing_result *res)
@@ -415,6 +416,20 @@ void og_routing_close(struct og_core *c, const struct og_viewer *v, const char *
                        arch, actor(v)};
     run(c, "close", 5, a, res);
     json_object_put(arr);
+}
+
+void og_routing_close_by_contact(struct og_core *c, const char *sid, const char *cid,
+                                 struct og_routing_result *res)
+{
+    memset(res, 0, sizeof *res);
+    if (!og_id_valid(sid, "ses_") || !og_id_valid(cid, "con_")) {
+        refuse(res, OG_ERR_NOT_FOUND, "no such session");
+        return;
+    }
+    char arch[24];
+    snprintf(arch, sizeof arch, "%lld", (long long)c->routing->archive_after_ms);
+    const char *a[] = {sid, "other", "[]", arch, cid};
+    run(c, "close", 5, a, res);
 }
 
 void og_routing_reopen(struct og_core *c, const struct og_viewer *v, const char *sid,

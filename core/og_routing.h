@@ -80,6 +80,10 @@ void og_routing_transfer(struct og_core *c, const struct og_viewer *v, const cha
 void og_routing_close(struct og_core *c, const struct og_viewer *v, const char *sid,
                       const char *reason, const char *const *codes, size_t n_codes,
                       struct og_routing_result *res);
+/* The customer ends its open session (a web chat visitor): reason "other",
+ * no success codes, the timeline's by is the contact cid. */
+void og_routing_close_by_contact(struct og_core *c, const char *sid, const char *cid,
+                                 struct og_routing_result *res);
 void og_routing_reopen(struct og_core *c, const struct og_viewer *v, const char *sid,
                        struct og_routing_result *res);
 /* status: online|away|offline. res->json gets {"returned_sessions":N,"previous":"..."} */

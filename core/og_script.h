@@ -2,7 +2,7 @@
  *
  * Every script lives in core/lua/ and is named after the C module that calls
  * it: <module>.lua, or <module>_<step>.lua when a module needs several round
- * trips that must stay separate (webhook_read, webhook_step...). The build
+ * trips that must stay separate (webhook_dispatch_read, _step...). The build
  * embeds each as og_lua_<name>; og_core_new() prefixes every one with
  * prelude.lua (keys, renderers, events) and keeps them in the core for its
  * whole life, so a module never builds or frees a script.
@@ -26,28 +26,30 @@
 struct og_core;
 
 enum og_lua {
-    OG_LUA_INGEST,        /* og_core.c: store inbound messages (batched) */
-    OG_LUA_SESSIONS,      /* og_sessions.c: list, get, messages, read markers */
-    OG_LUA_CONTACTS,      /* og_contacts.c: get, patch */
-    OG_LUA_AGENTS,        /* og_agents.c: the agent store, token lookup */
-    OG_LUA_AUTH,          /* og_auth.c: passwords, cookie sessions, sign-in limits */
-    OG_LUA_ROUTING,       /* og_routing.c: queues, assignment, close, presence, timers */
-    OG_LUA_OUTBOX,        /* og_outbox.c: the send queue's steps */
-    OG_LUA_OUTBOX_REPLY,  /* og_outbox.c: an agent's reply or new conversation */
-    OG_LUA_OUTBOX_STATUS, /* og_outbox.c: platform delivery statuses */
-    OG_LUA_FOLLOWUPS,     /* og_followups.c: e-mail follow-ups */
-    OG_LUA_WEBHOOK_ADMIN, /* og_webhooks.c: subscriptions, replay */
-    OG_LUA_WEBHOOK_READ,  /* og_webhook_dispatch.c: read and queue new events */
-    OG_LUA_WEBHOOK_STEP,  /* og_webhook_dispatch.c: settle attempts, claim queues */
-    OG_LUA_WEBHOOK_FETCH, /* og_webhook_dispatch.c: bodies missing from the cache */
-    OG_LUA_WEBHOOK_SKIP,  /* og_webhook_dispatch.c: skip the stream while unsubscribed */
-    OG_LUA_STREAM,        /* og_stream.c: trimming below what every group owes */
-    OG_LUA_GROUPS,        /* og_groups.c: agent groups */
-    OG_LUA_CANNED,        /* og_canned.c: canned responses */
-    OG_LUA_TEXTS,         /* og_texts.c: automatic texts */
-    OG_LUA_GOALS,         /* og_goals.c: chat goals */
-    OG_LUA_INSTANCES,     /* og_instance.c: heartbeats, takeover of a dead instance's work */
-    OG_LUA_STATS,         /* og_stats.c: statistics, rebuild, exports, report links */
+    OG_LUA_INGEST,                 /* og_core.c: store inbound messages (batched) */
+    OG_LUA_SESSIONS,               /* og_sessions.c: list, get, messages, read markers */
+    OG_LUA_CONTACTS,               /* og_contacts.c: get, patch */
+    OG_LUA_AGENTS,                 /* og_agents.c: the agent store, token lookup */
+    OG_LUA_AUTH,                   /* og_auth.c: passwords, cookie sessions, sign-in limits */
+    OG_LUA_ROUTING,                /* og_routing.c: queues, assignment, close, presence, timers */
+    OG_LUA_OUTBOX,                 /* og_outbox.c: the send queue's steps */
+    OG_LUA_OUTBOX_REPLY,           /* og_outbox.c: an agent's reply or new conversation */
+    OG_LUA_OUTBOX_STATUS,          /* og_outbox.c: platform delivery statuses */
+    OG_LUA_FOLLOWUPS,              /* og_followups.c: e-mail follow-ups */
+    OG_LUA_WEBHOOK_ADMIN,          /* og_webhooks.c: subscriptions, replay */
+    OG_LUA_WEBHOOK_DISPATCH_READ,  /* og_webhook_dispatch.c: read and queue new events */
+    OG_LUA_WEBHOOK_DISPATCH_STEP,  /* og_webhook_dispatch.c: settle attempts, claim queues */
+    OG_LUA_WEBHOOK_DISPATCH_FETCH, /* og_webhook_dispatch.c: bodies missing from the cache */
+    OG_LUA_WEBHOOK_DISPATCH_SKIP,  /* og_webhook_dispatch.c: skip the stream while unsubscribed */
+    OG_LUA_STREAM,                 /* og_stream.c: trimming below what every group owes */
+    OG_LUA_GROUPS,                 /* og_groups.c: agent groups */
+    OG_LUA_CANNED,                 /* og_canned.c: canned responses */
+    OG_LUA_TEXTS,                  /* og_texts.c: automatic texts */
+    OG_LUA_GOALS,                  /* og_goals.c: chat goals */
+    OG_LUA_INSTANCES,              /* og_instance.c: heartbeats, takeover of dead instances' work */
+    OG_LUA_STATS,                  /* og_stats.c: statistics, rebuild, exports, report links */
+    OG_LUA_WEBCHAT,                /* og_webchat.c: visitors, tokens, limits */
+    OG_LUA_CSAT,                   /* og_csat.c: satisfaction survey answers */
     OG_LUA__LAST
 };
 

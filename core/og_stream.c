@@ -27,10 +27,9 @@ static void stream_key(struct og_core *c, enum og_stream_id s, char *out, size_t
 static struct og_redis *own_conn(struct og_core *c)
 {
     char err[256];
-    struct og_redis_opts o = {.url = c->redis_url,
-                              .password = c->redis_password,
-                              .pool_size = 1,
-                              .timeout_ms = OWN_TIMEOUT_MS};
+    /* it follows the shared pool's address: after a Sentinel failover the
+     * blocking reads move to the new master with it */
+    struct og_redis_opts o = {.pool_size = 1, .timeout_ms = OWN_TIMEOUT_MS, .follow = c->redis};
     struct og_redis *r = og_redis_new(&o, err, sizeof err);
     if (!r)
         og_error("stream: %s", err);

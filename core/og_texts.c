@@ -175,6 +175,15 @@ static og_err sync(struct og_core *c)
     return e;
 }
 
+og_err og_texts_sync(struct og_core *c)
+{
+    struct og_texts *t = c->texts;
+    og_err e = sync(c);
+    if (e == OG_OK)
+        atomic_store(&t->synced, 1);
+    return e;
+}
+
 int og_texts_step(struct og_core *c, int max)
 {
     struct og_texts *t = c->texts;

@@ -73,6 +73,10 @@ int og_texts_realtime_ok(const char *queue_text);
  * were sent. */
 int og_texts_step(struct og_core *c, int max);
 
+/* Writes the config's texts to Redis now (after og_core_reload, so that
+ * the next ingest already sees them); og_texts_step does it otherwise. */
+og_err og_texts_sync(struct og_core *c);
+
 /* core/ only: made from og_core_opts, freed with the core. */
 struct og_texts;
 struct og_texts *og_texts_new(const struct og_texts_conf *confs, size_t n);

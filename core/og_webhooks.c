@@ -92,6 +92,7 @@ int og_webhook_event_type_known(const char *t)
         "csat.submitted",      "followup.sent",
         "followup.failed",     "session.window_closed",
         "message.flagged",     "session.timeout_prompted",
+        "session.typing",
     };
     for (size_t i = 0; t && i < sizeof types / sizeof *types; i++)
         if (strcmp(t, types[i]) == 0)
@@ -372,37 +373,6 @@ int64_t og_webhook_retry_delay_ms(const struct og_webhook_sub *s, int failed)
 }
 
 /* ---------------------------------------------------------- Redis state */
-
-og_err og_webhooks_eval(struct og_core *c, enum og_lua id, int argc, const char **argv,
-                        const size_t *lens, redisReply **reply)
-{
-    /* ARGV[1] is the key prefix: put in front of the caller's arguments */
-    const char **av = og_calloc((size_t)argc + 1, sizeof *av);
-    size_t *al = og_calloc((size_t)argc + 1, sizeof *al);
-    av[0] = c->tag;
-    al[0] = strlen(c->tag);
-    for (int i = 0; i < argc; i++) {
-        av[i + 1] = argv[i];
-        al[i + 1] = lens ? lens[i] : strlen(argv[i]);
-    }
-    og_err e = og_redis_eval(c->redis, og_core_lua(c, id), 0, argc + 1, av, al, reply);
-    free(av);
-    free(al);
-    return e;
-}
-
-og_err og_webhooks_fetch(struct og_core *c, size_t n, const char **entries, redisReply **reply)
-{
-    og_err e = og_webhooks_eval(c, OG_LUA_WEBHOOK_FETCH, (int)n, entries, NULL, reply);
-    if (e == OG_OK && ((*reply)->type != REDIS_REPLY_ARRAY || (*reply)->elements != n)) {
-        if ((*reply)->type == REDIS_REPLY_ERROR)
-            og_error("webhook_fetch: %s", (*reply)->str);
-        freeReplyObject(*reply);
-        *reply = NULL;
-        e = OG_ERR_UNAVAILABLE;
-    }
-    return e;
-}
 
 /* One webhook_admin.lua op. */
 static og_err admin(struct og_core *c, int argc, const char **argv)

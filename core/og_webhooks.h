@@ -1,12 +1,13 @@
 /* og_webhooks - outbound webhooks: Standard Webhooks signing, subscriptions
  * and their Redis state, and the three steps of the at-least-once delivery
- * pipeline that the dispatcher (gateway/og_webhook_worker.c) drives.
+ * pipeline that the dispatcher (gateway/og_webhook_worker.c) drives through
+ * og_webhook_dispatch.h.
  *
  * The pipeline, all of it in Redis so any instance can continue any other's
- * work (keys in core/lua/prelude.lua; scripts core/lua/webhook_*.lua; steps
- * 2 and 3 share one round trip, webhook_step.lua):
+ * work (keys in core/lua/prelude.lua; scripts core/lua/webhook_dispatch_*.lua;
+ * steps 2 and 3 share one round trip, webhook_dispatch_step.lua):
  *   1. read: new entries of {og}:events are read by the consumer group
- *      "webhooks" and, in the same script (webhook_read.lua), appended as
+ *      "webhooks" and, in the same script (webhook_dispatch_read.lua), appended as
  *      small queue items (entry id, event id, type) to every matching
  *      subscription's per-session queue; a queue that was empty becomes
  *      due. An entry is thus never read without being queued, and queues
@@ -14,11 +15,12 @@
  *      entry stays pending in the group (not acknowledged). The dispatcher
  *      keeps the event bodies the script returns (og_event_cache.h) and
  *      reads the stream again only for bodies it does not hold
- *      (webhook_fetch.lua).
+ *      (webhook_dispatch_fetch.lua).
  *   2. claim: due (subscription, session) queues are taken from one sorted
  *      set atomically, with up to OG_WEBHOOK_CHAIN items each; the claim is
  *      a lease (the score moves to now + lease), so a queue whose claimer
- *      died becomes due again by itself. The items of a claim are sent one
+ *      died becomes due again by itself (at once when its instance's
+ *      heartbeat stops: og_instance.h). The items of a claim are sent one
  *      after another, each only after a 2xx for the one before.
  *   3. result: the attempt is recorded; on 2xx or dead-letter the queue's
  *      head is popped; when a claim's chain ends the session's next items
@@ -27,14 +29,12 @@
  * Only one item of a (subscription, session) queue is ever in flight, which
  * keeps per-session order; different sessions run in parallel. While no
  * subscription exists at all, the group is moved past new entries
- * (webhook_skip.lua) instead of reading them.
+ * (webhook_dispatch_skip.lua) instead of reading them.
  *
  * Secrets never reach a log line; API listings hide them. */
 #ifndef OG_WEBHOOKS_H
 #define OG_WEBHOOKS_H
 #include "og_core.h"
-#include "og_redis.h"
-#include "og_script.h"
 
 #include <json-c/json.h>
 #include <stdatomic.h>
@@ -123,15 +123,6 @@ int og_webhook_sub_active(const struct og_webhook_sub *s);
 int64_t og_webhook_retry_delay_ms(const struct og_webhook_sub *s, int failed);
 
 /* ---------------------------------------------------------- Redis state */
-
-/* EVALSHA (EVAL on NOSCRIPT) of one of the dispatcher's scripts
- * (OG_LUA_WEBHOOK_READ, _STEP, _SKIP) with the key prefix and then argv as
- * ARGV (no KEYS). *reply [xfer] as og_redis_argv. */
-og_err og_webhooks_eval(struct og_core *c, enum og_lua id, int argc, const char **argv,
-                        const size_t *lens, redisReply **reply);
-/* The event JSON of n stream entries (webhook_fetch.lua): *reply [xfer] is
- * an array of n strings, "" for an entry the stream no longer holds. */
-og_err og_webhooks_fetch(struct og_core *c, size_t n, const char **entries, redisReply **reply);
 
 /* All subscriptions. *subs [xfer, og_webhook_subs_free]. */
 og_err og_webhooks_load(struct og_core *c, struct og_webhook_sub **subs, size_t *n);

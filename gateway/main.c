@@ -1,6 +1,7 @@
 /* main - the omnigate daemon: command line, configuration, start-up in
  * dependency order (Redis, connectors, HTTP, pollers) and a clean shutdown
- * in reverse order on SIGTERM/SIGINT, exiting 0. "passwd EMAIL" sets a
+ * in reverse order on SIGTERM/SIGINT, exiting 0; SIGHUP reopens the log and
+ * reloads what can change (og_reload.c). "passwd EMAIL" sets a
  * person's password for the inbox's sign-in instead of running. */
 #include "og_agents.h"
 #include "og_auth.h"
@@ -17,8 +18,10 @@
 #include "og_static.h"
 #include "og_stats.h"
 #include "og_texts.h"
+#include "og_tls.h"
 #include "og_util.h"
 
+#include <errno.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -172,7 +175,7 @@ static struct og_core *passwd_core(const struct og_config *cfg, struct og_embedd
     char errbuf[256], abs[4096];
     const char *url = cfg->redis.url;
     char *sock = NULL;
-    if (strcmp(url, "embedded") == 0) {
+    if (!cfg->redis.n_sentinels && strcmp(url, "embedded") == 0) {
         sock = og_sprintf("unix://%s/redis/redis.sock",
                           realpath(cfg->data_dir, abs) ? abs : cfg->data_dir);
         url = sock;
@@ -180,9 +183,17 @@ static struct og_core *passwd_core(const struct og_config *cfg, struct og_embedd
     struct og_core_opts o = {.redis_url = url,
                              .redis_password = cfg->redis.password,
                              .pool_size = 1,
-                             .prefix = cfg->redis.prefix};
+                             .prefix = cfg->redis.prefix,
+                             .sentinels = (const char *const *)cfg->redis.sentinels,
+                             .n_sentinels = cfg->redis.n_sentinels,
+                             .master_name = cfg->redis.master_name,
+                             .sentinel_password = cfg->redis.sentinel_password};
     struct og_core *core = og_core_new(&o, errbuf, sizeof errbuf);
-    if (core && sock && !og_core_ping(core)) {
+    if (core && cfg->redis.n_sentinels &&
+        og_core_failover_resolve(core, errbuf, sizeof errbuf) != OG_OK) {
+        og_core_free(core);
+        core = NULL;
+    } else if (core && sock && !og_core_ping(core)) {
         const char *eurl = NULL;
         *emb = og_embedded_start(cfg->data_dir, cfg->redis.server,
                                  strcmp(cfg->redis.durability, "fsync") == 0, &eurl);
@@ -310,6 +321,25 @@ static int check_durability(struct og_core *core, const char *mode)
     return 0;
 }
 
+/* redis.sentinels: the master before anything else, as an external
+ * Redis's persistence is checked before starting: asked for a few seconds
+ * (sentinels starting together with omnigate), then a clear refusal. */
+static int find_master(struct og_core *core)
+{
+    char why[320] = "";
+    og_err e = OG_ERR_UNAVAILABLE;
+    for (int i = 0; i < 25 && e != OG_OK; i++) {
+        e = og_core_failover_resolve(core, why, sizeof why);
+        if (e != OG_OK)
+            usleep(200000);
+    }
+    if (e != OG_OK) {
+        og_error("redis.sentinels: %s; not starting", why);
+        return -1;
+    }
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     const char *config_path = NULL, *cli_dir = NULL, *help_name = NULL, *passwd_email = NULL;
@@ -395,6 +425,7 @@ int main(int argc, char **argv)
     struct og_core *core = NULL;
     struct og_embedded *emb = NULL;
     struct og_gateway g = {0};
+    pthread_mutex_init(&g.cfg_mu, NULL);
     struct og_pollers *pollers = NULL;
     struct og_static *pages = NULL;
     int rc = 1, started = 0, workers_started = 0;
@@ -406,6 +437,7 @@ int main(int argc, char **argv)
     sigemptyset(&sigs);
     sigaddset(&sigs, SIGTERM);
     sigaddset(&sigs, SIGINT);
+    sigaddset(&sigs, SIGHUP); /* og_reload, never a stop */
     pthread_sigmask(SIG_BLOCK, &sigs, NULL);
     signal(SIGPIPE, SIG_IGN);
 
@@ -414,16 +446,8 @@ int main(int argc, char **argv)
         /* The core exists before the channels so their sink is real; it
          * connects lazily, so nothing touches Redis until after --check. The
          * embedded server's socket is known once it runs (retargeted below). */
-        const struct og_config_routing *cr = cfg.routing;
-        struct og_routing_opts ro = {
-            .policies = cr->policies,
-            .archive_after_s = cr->archive_after_s,
-            .offline_returns_sessions = cr->offline_returns_sessions,
-            .success_codes = (const char *const *)cr->success_codes,
-            .n_success_codes = cr->n_success_codes,
-            .allow_multiple_codes = cr->allow_multiple_codes,
-            .require_success_code = cr->require_success_code,
-        };
+        struct og_routing_opts ro;
+        og_reload_routing_opts(&cfg, &ro);
         struct og_sensitive_opts so = {
             .customers = (const char *const *)cfg.sensitive_words.customers,
             .n_customers = cfg.sensitive_words.n_customers,
@@ -439,6 +463,10 @@ int main(int argc, char **argv)
             .redis_url =
                 strcmp(cfg.redis.url, "embedded") == 0 ? "unix:///nonexistent" : cfg.redis.url,
             .redis_password = cfg.redis.password,
+            .sentinels = (const char *const *)cfg.redis.sentinels,
+            .n_sentinels = cfg.redis.n_sentinels,
+            .master_name = cfg.redis.master_name,
+            .sentinel_password = cfg.redis.sentinel_password,
             .pool_size = (int)cfg.redis.pool_size,
             .prefix = cfg.redis.prefix,
             .routing = &ro,
@@ -480,13 +508,35 @@ int main(int argc, char **argv)
             og_channel_set_fetch_allow(ch, (const char *const *)cc->fetch_allow_hosts,
                                        cc->n_fetch_allow_hosts);
             ch->max_items = (int)cfg.http.max_messages_per_request;
+            og_channel_set_survey(ch, (int)cc->csat.scale, cc->csat.question, cc->csat.thanks,
+                                  cc->csat.comment);
             chs[nch++] = ch;
         }
+        if (cc->csat.scale && !p->desc->handle_visitor)
+            og_errors_add(&errs,
+                          "%s.csat: this version offers the survey in the web chat widget only "
+                          "(connector webchat)",
+                          cc->path);
         if ((p->desc->caps & OG_CAP_NON_REALTIME) && !og_texts_realtime_ok(cc->texts.queue))
             og_errors_add(&errs,
                           "%s.texts.queue: {{queue.position}} is for real-time channels "
                           "(a position in an e-mail would be stale when read)",
                           cc->path);
+    }
+    if (cfg.http.tls_cert && cfg.http.tls_key) { /* readable, and a pair */
+        char err[512];
+        struct og_tls *tls = og_tls_new(cfg.http.tls_cert, cfg.http.tls_key, err, sizeof err);
+        if (!tls)
+            og_errors_add(&errs, "http.tls_cert: %s", err);
+        og_tls_free(tls);
+    }
+    if (cfg.webchat_demo && *cfg.webchat_demo) {
+        size_t i = 0;
+        while (i < nch && strcmp(chs[i]->id, cfg.webchat_demo) != 0)
+            i++;
+        if (i == nch || !chs[i]->plugin->desc->handle_visitor)
+            og_errors_add(&errs, "webchat_demo: \"%s\" is not a channel of connector webchat",
+                          cfg.webchat_demo);
     }
     if (errs.n) {
         for (size_t i = 0; i < errs.n; i++)
@@ -500,8 +550,16 @@ int main(int argc, char **argv)
         rc = 0;
         goto out;
     }
+    og_log_json = cfg.log_format && strcmp(cfg.log_format, "json") == 0;
+    if (cfg.log_file && og_log_open(cfg.log_file) != 0) {
+        fprintf(stderr, "omnigate: log_file %s: %s; not starting\n", cfg.log_file, strerror(errno));
+        goto out;
+    }
 
-    if (strcmp(cfg.redis.url, "embedded") == 0) {
+    if (cfg.redis.n_sentinels) {
+        if (find_master(core) != 0 || check_durability(core, cfg.redis.durability) != 0)
+            goto out;
+    } else if (strcmp(cfg.redis.url, "embedded") == 0) {
         const char *url = NULL;
         emb = og_embedded_start(cfg.data_dir, cfg.redis.server,
                                 strcmp(cfg.redis.durability, "fsync") == 0, &url);
@@ -543,12 +601,15 @@ int main(int argc, char **argv)
         goto out;
     pollers = og_pollers_start(chs, nch);
     atomic_store(&g.ready, 1);
-    og_info("omnigate %s listening on %s:%d (%u threads, %zu channel%s, redis %s)", OG_VERSION,
-            host, og_http_port(&g), threads, nch, nch == 1 ? "" : "s",
-            emb ? "embedded" : "external");
+    og_info("omnigate %s listening on %s%s:%d (%u threads, %zu channel%s, redis %s)", OG_VERSION,
+            g.tls ? "https://" : "", host, og_http_port(&g), threads, nch, nch == 1 ? "" : "s",
+            emb                     ? "embedded"
+            : cfg.redis.n_sentinels ? "through sentinels"
+                                    : "external");
 
     int sig = 0;
-    sigwait(&sigs, &sig);
+    while (sigwait(&sigs, &sig) == 0 && sig == SIGHUP)
+        og_reload(&g, config_path);
     og_info("signal %d: draining and stopping", sig);
     atomic_store(&g.stopping, 1);
     og_http_stop(&g, 2000);

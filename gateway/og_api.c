@@ -263,9 +263,32 @@ void og_api_routes_each(void (*fn)(void *ud, const struct og_route *rt, int is_p
             fn(ud, rt, 0);
 }
 
+/* The route template path and method match (or, failing that, the first
+ * whose path matches), for the access log; NULL when none does. */
+static const char *route_template(const char *method, const char *path)
+{
+    char params[4][128];
+    const char *any = NULL;
+    for (const struct og_route *rt = og_api_public_routes; rt->method; rt++)
+        if (match(rt->pattern, path, params)) {
+            if (strcmp(rt->method, method) == 0)
+                return rt->pattern;
+            any = any ? any : rt->pattern;
+        }
+    for (size_t t = 0; t < sizeof route_tables / sizeof *route_tables; t++)
+        for (const struct og_route *rt = route_tables[t]; rt->method; rt++)
+            if (match(rt->pattern, path, params)) {
+                if (strcmp(rt->method, method) == 0)
+                    return rt->pattern;
+                any = any ? any : rt->pattern;
+            }
+    return any;
+}
+
 void og_api_handle(struct og_gateway *g, struct MHD_Connection *conn, const char *method,
                    const char *url, const char *body, size_t len, struct og_reply *r)
 {
+    r->route = route_template(method, url + strlen("/api/v1"));
     struct og_api_ctx ctx = {.g = g,
                              .conn = conn,
                              .method = method,

@@ -26,6 +26,7 @@
  * required). Closing frees the agent's capacity and wakes the routing
  * worker so the queue gets that capacity at once. */
 #include "og_api.h"
+#include "og_webchat.h"
 #include "og_routing.h"
 #include "og_sessions.h"
 #include "og_util.h"
@@ -285,6 +286,29 @@ static void reopen(struct og_api_ctx *ctx)
     reply_result(ctx, &res);
 }
 
+/* The agent types (or stopped): event "typing", which the web chat
+ * visitor's stream shows. */
+static void typing(struct og_api_ctx *ctx)
+{
+    json_object *j = og_api_json_body(ctx), *on = NULL;
+    if (!j)
+        return;
+    if (!json_object_object_get_ex(j, "on", &on) || !json_object_is_type(on, json_type_boolean)) {
+        json_object_put(j);
+        bad(ctx, "on: required, true or false");
+        return;
+    }
+    struct og_viewer v = og_principal_viewer(&ctx->who);
+    char msg[160] = "";
+    og_err e = og_webchat_agent_typing(ctx->g->core, &v, ctx->params[0],
+                                       json_object_get_boolean(on), msg, sizeof msg);
+    json_object_put(j);
+    if (e != OG_OK)
+        og_reply_err(ctx->r, e, msg[0] ? msg : e == OG_ERR_NOT_FOUND ? "no such session" : NULL);
+    else
+        ctx->r->status = 204; /* no body */
+}
+
 const struct og_route og_api_session_routes[] = {
     {"GET", "/sessions", OG_ROLE_AGENT, list_sessions},
     {"GET", "/sessions/:id", OG_ROLE_AGENT, get_session},
@@ -294,5 +318,6 @@ const struct og_route og_api_session_routes[] = {
     {"POST", "/sessions/:id/assign", OG_ROLE_AGENT, assign},
     {"POST", "/sessions/:id/close", OG_ROLE_AGENT, close_session},
     {"POST", "/sessions/:id/reopen", OG_ROLE_AGENT, reopen},
+    {"POST", "/sessions/:id/typing", OG_ROLE_AGENT, typing},
     {NULL, NULL, 0, NULL},
 };

@@ -6,6 +6,8 @@
  *   main.c              command line, config, start-up and clean shutdown
  *   og_http.c           libmicrohttpd server: routing, body limit, /hooks dispatch, health
  *   og_edge.c           who may connect, for how long, and who a request is from
+ *   og_cors.c           CORS for /api/ (api.cors_origins)
+ *   og_tls.c            HTTPS: http.tls_cert and tls_key, renewed on SIGHUP
  *   og_reply.c          a response, and THE og_err -> (status, code) table
  *   og_static.c         the pages under gateway/www (inbox, widget, survey, reports)
  *   og_api.c            /api/v1: authentication, the route table, helpers (og_api.h)
@@ -15,6 +17,7 @@
  *   og_metrics.c        /metrics in Prometheus text format
  *   og_embedded.c       redis.url "embedded": start, supervise and stop redis-server
  *   og_pollers.c        one thread per channel whose connector polls
+ *   og_reload.c         SIGHUP: the log reopened, what can change applied, the rest named
  *   og_thread.c         the workers' thread helper (stop, nap, kick)
  *   og_workers.c        the background workers' registry (one row per worker)
  *   og_*_worker.c       the workers' loops: routing, send, follow-ups, webhooks */
@@ -25,7 +28,11 @@
 #include "og_core.h"
 #include "og_reply.h"
 
+struct og_cors;
+struct og_tls;
+
 #include <microhttpd.h>
+#include <pthread.h>
 #include <stdatomic.h>
 #include <sys/types.h>
 
@@ -46,17 +53,22 @@ struct og_gateway {
     unsigned char admin_token_sha[32]; /* tokens are compared as digests */
     struct MHD_Daemon *mhd;
     struct og_edge *edge; /* og_edge.h: limits, slow clients, client address */
+    struct og_cors *cors; /* og_cors.h: api.cors_origins; NULL = no CORS */
+    struct og_tls *tls;   /* og_tls.h: http.tls_cert; NULL = plain HTTP */
     struct og_http_stats stats;
     struct og_static *pages; /* [borrowed] og_static.h: /inbox/ and the other pages */
     atomic_int ready;        /* channels started */
     atomic_int stopping;
     char instance_id[48]; /* unique per process: consumer names */
+    /* Guards the parts of cfg that SIGHUP replaces and a thread reads
+     * later (cfg->webhooks, read by og_webhook_sync_config). */
+    pthread_mutex_t cfg_mu;
     /* Workers' state, one pointer each (owned by its file). */
-    struct og_webhook_dispatch *webhook_dispatch; /* og_webhook_worker.c */
-    struct og_fup_worker *followups;              /* og_followup_worker.c */
-    struct og_routing_worker *routing;            /* og_routing_worker.c */
-    struct og_send_worker *send;                  /* og_send_worker.c */
-    struct og_sse *sse;                           /* og_sse.c */
+    struct og_webhook_dispatchers *webhook_dispatch; /* og_webhook_worker.c */
+    struct og_fup_worker *followups;                 /* og_followup_worker.c */
+    struct og_routing_worker *routing;               /* og_routing_worker.c */
+    struct og_send_worker *send;                     /* og_send_worker.c */
+    struct og_sse *sse;                              /* og_sse.c */
 };
 
 /* A background worker (routing timers, send queue, webhook dispatcher...).
@@ -125,6 +137,17 @@ extern const struct og_worker og_worker_send;
  * MHD_stop_daemon, which must never see a suspended connection. */
 extern const struct og_worker og_worker_sse;
 void og_sse_close_all(struct og_gateway *g);
+/* og_sse.c: the live stream of one web chat visitor (ABI 1.2's
+ * og_services.visitor->stream): sets resp->stream (an MHD response the
+ * caller queues) with the visitor's events (og_webchat.h) from the same
+ * event stream the agents follow. OG_ERR_RATE_LIMITED when the visitor's
+ * token holds o->max_streams already; OG_ERR_UNAVAILABLE while stopping. */
+og_err og_sse_visitor_open(struct og_gateway *g, struct MHD_Connection *conn,
+                           struct og_channel *ch, const struct og_visitor *v,
+                           const struct og_visitor_stream *o, struct og_http_resp *resp);
+/* Lists the visitor routes of a connector (ABI 1.2's visitor_routes) as
+ * /webchat/:channel/<path>, role "visitor". */
+void og_http_visitor_routes_each(const struct og_connector *c, og_route_fn fn, void *ud);
 
 /* og_routing_worker.c: the routing engine's thread. og_routing_kick wakes it
  * for an immediate pass (this instance; the others find the work on their
@@ -132,6 +155,21 @@ void og_sse_close_all(struct og_gateway *g);
  * (presence, close, transfer, reopen). */
 extern const struct og_worker og_worker_routing;
 void og_routing_kick(struct og_gateway *g);
+
+/* og_webhook_worker.c: stores the config's subscriptions (cfg->webhooks)
+ * in Redis, replacing the config's earlier ones; API-made ones stay. The
+ * dispatchers of every instance pick the change up by its version. */
+og_err og_webhook_sync_config(struct og_gateway *g);
+
+/* og_reload.c: SIGHUP. Reopens the log file, then loads config_path again:
+ * when it is valid, applies what can change while running (log_level,
+ * log_file, log_format, webhooks, routing policies, channels' texts) and logs each
+ * other key that differs from the running config as needing a restart;
+ * when it is not, logs its errors and changes nothing. Never stops. */
+void og_reload(struct og_gateway *g, const char *config_path);
+/* The routing engine's options from cfg (strings borrowed from it). */
+struct og_routing_opts;
+void og_reload_routing_opts(const struct og_config *cfg, struct og_routing_opts *ro);
 
 /* og_pollers.c */
 struct og_pollers;

@@ -16,12 +16,16 @@
  * sent without waiting for "100 Continue" is read and dropped (up to
  * DISCARD_MAX past the limit) before the answer, since closing on unread
  * data makes the kernel reset the connection, and the client then never
- * sees the 413. */
+ * sees the 413. CORS for /api/ (og_cors.h) is decided here too: a
+ * preflight is answered before the routes, and the headers are added to
+ * whatever the API answered. */
 #include "og_api.h"
+#include "og_cors.h"
 #include "og_edge.h"
 #include "og_gateway.h"
 #include "og_log.h"
 #include "og_static.h"
+#include "og_tls.h"
 #include "og_util.h"
 
 #include <arpa/inet.h>
@@ -83,7 +87,7 @@ static void handle_hook(struct og_gateway *g, struct MHD_Connection *conn, const
         og_reply_err(r, OG_ERR_NOT_FOUND, "no such channel");
         return;
     }
-    struct og_req_host host = {hdr_lookup, arg_lookup, conn, 0, OG_OK, ch};
+    struct og_req_host host = {hdr_lookup, arg_lookup, conn, 0, OG_OK, ch, NULL, NULL};
     struct og_http_req req = {method, id + n, rc->body.data ? rc->body.data : "", rc->body.len,
                               &host};
     struct og_http_resp resp = {0};
@@ -129,17 +133,111 @@ static void handle_hook(struct og_gateway *g, struct MHD_Connection *conn, const
     og_http_resp_free(&resp);
 }
 
+/* ------------------------------------------------------------ /webchat */
+
+/* The visitor routes' host side (ABI 1.2): the connection and the gateway,
+ * for the plugin's header, query, client-address and stream calls. */
+struct visitor_ctx {
+    struct MHD_Connection *conn;
+    struct og_gateway *g;
+};
+
+static const char *vis_header(void *ctx, const char *name)
+{
+    return hdr_lookup(((struct visitor_ctx *)ctx)->conn, name);
+}
+
+static const char *vis_query(void *ctx, const char *name)
+{
+    return arg_lookup(((struct visitor_ctx *)ctx)->conn, name);
+}
+
+static size_t vis_client_addr(void *ctx, char *out, size_t outsz)
+{
+    og_edge_client_text(((struct visitor_ctx *)ctx)->conn, out, outsz);
+    return strlen(out);
+}
+
+static og_err vis_stream(void *ctx, struct og_channel *ch, struct og_http_resp *resp,
+                         const struct og_visitor *v, const struct og_visitor_stream *o)
+{
+    struct visitor_ctx *x = ctx;
+    return og_sse_visitor_open(x->g, x->conn, ch, v, o, resp);
+}
+
+/* Copies the plugin's answer (or its error) into r. */
+static void plugin_answer(struct og_reply *r, struct og_http_resp *resp, og_err e)
+{
+    if (!resp->status) {
+        og_reply_err(r, e == OG_OK ? OG_ERR_INTERNAL : e, NULL);
+        return;
+    }
+    r->status = resp->status;
+    snprintf(r->ctype, sizeof r->ctype, "%s", resp->content_type);
+    r->content_type = r->ctype;
+    r->body = resp->body ? resp->body : og_strdup("");
+    r->len = resp->body ? resp->body_len : 0;
+    r->headers = resp->headers;
+    resp->body = resp->headers = NULL;
+}
+
+/* /webchat/<file>: the widget's files (gateway/www/webchat/); the demo page
+ * only when the config's webchat_demo is set. /webchat/{channel}/...: the
+ * channel's visitor routes. */
+static void handle_webchat(struct og_gateway *g, struct MHD_Connection *conn, const char *method,
+                           const char *url, struct req_ctx *rc, struct og_reply *r)
+{
+    const char *id = url + strlen("/webchat/");
+    size_t n = strcspn(id, "/");
+    if (id[n] == 0) {
+        int demo = strcmp(id, "demo") == 0 || strncmp(id, "demo.", 5) == 0;
+        if (demo && !(g->cfg->webchat_demo && *g->cfg->webchat_demo)) {
+            og_reply_err(r, OG_ERR_NOT_FOUND, "the demo page is off (webchat_demo)");
+            return;
+        }
+        if (og_static_serve(g->pages, conn, method,
+                            strcmp(id, "demo") == 0 ? "/webchat/demo.html" : url, r) == 0)
+            return;
+        og_reply_err(r, OG_ERR_NOT_FOUND, "no such route");
+        return;
+    }
+    struct og_channel *ch = n ? find_channel(g, id, n) : NULL;
+    if (!ch || !ch->plugin->desc->handle_visitor) {
+        og_reply_err(r, OG_ERR_NOT_FOUND, "no such web chat channel");
+        return;
+    }
+    struct visitor_ctx x = {conn, g};
+    struct og_req_host host = {vis_header, vis_query, &x, 0, OG_OK, ch, vis_client_addr,
+                               vis_stream};
+    struct og_http_req req = {method, id + n, rc->body.data ? rc->body.data : "", rc->body.len,
+                              &host};
+    struct og_http_resp resp = {0};
+    og_err e = og_channel_handle_visitor(ch, &req, &resp);
+    if (resp.stream) {
+        r->status = 200;
+        r->stream = resp.stream;
+        r->headers = resp.headers;
+        resp.headers = NULL;
+        og_http_resp_free(&resp);
+        return;
+    }
+    plugin_answer(r, &resp, e);
+    og_http_resp_free(&resp);
+}
+
 /* ------------------------------------------------- the server's own routes */
 
-static void healthz(struct og_gateway *g, struct og_reply *r)
+static void healthz(struct og_gateway *g, struct MHD_Connection *conn, struct og_reply *r)
 {
+    (void)conn;
     og_reply_json(r, 200, og_strdup("{\"status\":\"ok\"}"));
 }
 
 /* ready = Redis takes a write (one out of memory still answers PING) and the
  * connectors run */
-static void readyz(struct og_gateway *g, struct og_reply *r)
+static void readyz(struct og_gateway *g, struct MHD_Connection *conn, struct og_reply *r)
 {
+    (void)conn;
     char why[160] = "";
     int redis_ok = og_core_health(g->core, why, sizeof why);
     int ready = redis_ok && atomic_load(&g->ready) && !atomic_load(&g->stopping);
@@ -157,8 +255,28 @@ static void readyz(struct og_gateway *g, struct og_reply *r)
         og_reply_header(r, "Retry-After", "1");
 }
 
-static void metrics(struct og_gateway *g, struct og_reply *r)
+/* metrics.token: "Authorization: Bearer <token>", compared as digests in
+ * constant time like the API's tokens. 1 when it may see /metrics. */
+static int metrics_allowed(struct og_gateway *g, struct MHD_Connection *conn)
 {
+    if (!g->cfg->metrics.token)
+        return 1;
+    const char *h = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Authorization");
+    if (!h || strncasecmp(h, "Bearer ", 7) != 0)
+        return 0;
+    unsigned char want[32], got[32];
+    og_sha256(g->cfg->metrics.token, strlen(g->cfg->metrics.token), want);
+    og_sha256(h + 7, strlen(h + 7), got);
+    return og_ct_equal(want, sizeof want, got, sizeof got);
+}
+
+static void metrics(struct og_gateway *g, struct MHD_Connection *conn, struct og_reply *r)
+{
+    if (!metrics_allowed(g, conn)) {
+        og_reply_err(r, OG_ERR_AUTH, "/metrics needs metrics.token as a bearer token");
+        og_reply_header(r, "WWW-Authenticate", "Bearer realm=\"omnigate metrics\"");
+        return;
+    }
     char *m = og_metrics_render(g);
     r->status = 200;
     r->content_type = "text/plain; version=0.0.4; charset=utf-8";
@@ -170,7 +288,7 @@ static void metrics(struct og_gateway *g, struct og_reply *r)
  * and og_http_routes_each() read this one table. */
 static const struct fixed_route {
     const char *method, *path;
-    void (*fn)(struct og_gateway *g, struct og_reply *r);
+    void (*fn)(struct og_gateway *g, struct MHD_Connection *conn, struct og_reply *r);
 } fixed_routes[] = {
     {"GET", "/healthz", healthz},
     {"GET", "/readyz", readyz},
@@ -251,6 +369,20 @@ void og_http_routes_each(const struct og_static *pages, og_route_fn fn, void *ud
     page_routes(pages, fn, ud);
 }
 
+void og_http_visitor_routes_each(const struct og_connector *c, og_route_fn fn, void *ud)
+{
+    if (!c->handle_visitor || !c->visitor_routes)
+        return;
+    for (const char *const *l = c->visitor_routes; *l; l++) {
+        char method[16], path[200];
+        if (sscanf(*l, "%15s %199s", method, path) != 2 || path[0] != '/')
+            continue;
+        char route[240];
+        snprintf(route, sizeof route, "/webchat/:channel%s", path);
+        fn(ud, method, route, "visitor");
+    }
+}
+
 /* --------------------------------------------------------------- server */
 
 static int route_of(const char *url)
@@ -288,13 +420,17 @@ static void dispatch(struct og_gateway *g, struct MHD_Connection *conn, const ch
         og_reports_handle(g, conn, method, url, r);
         return;
     }
+    if (strncmp(url, "/webchat/", 9) == 0) {
+        handle_webchat(g, conn, method, url, rc, r);
+        return;
+    }
     if (strncmp(url, "/api/v1/", 8) == 0 || strcmp(url, "/api/v1") == 0) {
         og_api_handle(g, conn, method, url, rc->body.data ? rc->body.data : "", rc->body.len, r);
         return;
     }
     for (size_t i = 0; i < sizeof fixed_routes / sizeof *fixed_routes; i++)
         if (strcmp(method, fixed_routes[i].method) == 0 && strcmp(url, fixed_routes[i].path) == 0) {
-            fixed_routes[i].fn(g, r);
+            fixed_routes[i].fn(g, conn, r);
             return;
         }
     if (strcmp(url, "/") == 0 && og_static_serve(g->pages, conn, method, FRONT_DOOR, r) == 0)
@@ -341,6 +477,52 @@ static enum MHD_Result take_body(struct og_gateway *g, struct MHD_Connection *co
     return rc->discarded > DISCARD_MAX ? MHD_NO : MHD_YES;
 }
 
+/* og_reply's "Name: value\n" lines onto resp (they are cut up in place). */
+static void add_headers(struct MHD_Response *resp, char *headers)
+{
+    for (char *line = headers; line && *line;) {
+        char *nl = strchr(line, '\n'), *colon = strchr(line, ':');
+        if (!nl || !colon || colon > nl)
+            break;
+        *nl = *colon = 0;
+        MHD_add_response_header(resp, line, colon + 2);
+        line = nl + 1;
+    }
+}
+
+/* X-Request-Id: the client's when it is 1-64 characters of A-Z, a-z, 0-9,
+ * '.', '_', ':' and '-' (it goes into log lines and back into a header),
+ * else a new one. */
+static void request_id(struct MHD_Connection *conn, char out[OG_LOG_REQUEST_ID_MAX + 1])
+{
+    const char *h = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "X-Request-Id");
+    size_t n = h ? strlen(h) : 0;
+    if (n >= 1 && n <= OG_LOG_REQUEST_ID_MAX &&
+        strspn(h, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._:-") == n) {
+        memcpy(out, h, n + 1);
+        return;
+    }
+    og_id_new("req_", og_now_ms(), out, OG_LOG_REQUEST_ID_MAX + 1);
+}
+
+/* The access log: one line per API request, by route template (an id in
+ * a path would make every line unique and leak into log indexes). */
+static void access_log(struct MHD_Connection *conn, const char *method, const char *url,
+                       const struct og_reply *r, const struct req_ctx *rc)
+{
+    if (strncmp(url, "/api/", 5) != 0 || OG_LOG_INFO > og_log_level)
+        return;
+    char route[160], client[64];
+    snprintf(route, sizeof route, "/api/v1%s", r->route ? r->route : "/(no such route)");
+    og_edge_client_text(conn, client, sizeof client);
+    struct og_log_access a = {.method = method,
+                              .route = route,
+                              .status = r->status,
+                              .duration_ms = (double)(now_us() - rc->t0_us) / 1000.0,
+                              .client = client};
+    og_log_access_write(&a);
+}
+
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
                                   const char *method, const char *version, const char *upload,
                                   size_t *upload_size, void **con_cls)
@@ -360,12 +542,22 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     }
     og_edge_answering(conn);
     struct og_reply r = {0};
-    dispatch(g, conn, method, url, rc, &r);
+    char rid[OG_LOG_REQUEST_ID_MAX + 1];
+    request_id(conn, rid);
+    og_log_set_request(rid); /* every line logged while answering carries it */
+    if (rc->refusal.status || !og_cors_preflight(g->cors, conn, method, url, &r)) {
+        dispatch(g, conn, method, url, rc, &r);
+        og_cors_headers(g->cors, conn, url, &r);
+    }
     if (r.stream) { /* SSE: a callback response that lives as long as the stream */
+        add_headers(r.stream, r.headers);
+        MHD_add_response_header(r.stream, "X-Request-Id", rid);
         enum MHD_Result sret = MHD_queue_response(conn, (unsigned)r.status, r.stream);
         MHD_destroy_response(r.stream);
         free(r.body), free(r.headers);
         atomic_fetch_add(&g->stats.requests[route_of(url)][0], 1);
+        access_log(conn, method, url, &r, rc);
+        og_log_set_request(NULL);
         return sret;
     }
     struct MHD_Response *resp =
@@ -378,15 +570,9 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, r.content_type);
     if (rc->too_large || rc->refusal.now)
         MHD_add_response_header(resp, MHD_HTTP_HEADER_CONNECTION, "close");
-    for (char *line = r.headers; line && *line;) {
-        char *nl = strchr(line, '\n'), *colon = strchr(line, ':');
-        if (!nl || !colon || colon > nl)
-            break;
-        *nl = *colon = 0;
-        MHD_add_response_header(resp, line, colon + 2);
-        line = nl + 1;
-    }
+    add_headers(resp, r.headers);
     free(r.headers);
+    MHD_add_response_header(resp, "X-Request-Id", rid);
     enum MHD_Result ret = MHD_queue_response(conn, (unsigned)r.status, resp);
     MHD_destroy_response(resp);
     free(r.body);
@@ -396,6 +582,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     atomic_fetch_add(&g->stats.requests[route][cls_], 1);
     if (route == 0)
         og_metrics_observe_hook(g, now_us() - rc->t0_us);
+    access_log(conn, method, url, &r, rc);
+    og_log_set_request(NULL);
     return ret;
 }
 
@@ -481,6 +669,8 @@ int og_http_start(struct og_gateway *g, const char *host, int port, unsigned thr
         freeaddrinfo(ai);
         return -1;
     }
+    g->cors =
+        og_cors_new((const char *const *)g->cfg->api.cors_origins, g->cfg->api.n_cors_origins);
     /* ALLOW_SUSPEND_RESUME: SSE streams suspend while they have nothing to send. */
     unsigned flags =
         MHD_USE_EPOLL_INTERNAL_THREAD | MHD_USE_ERROR_LOG | MHD_USE_ITC | MHD_ALLOW_SUSPEND_RESUME;
@@ -488,17 +678,41 @@ int og_http_start(struct og_gateway *g, const char *host, int port, unsigned thr
         flags |= MHD_USE_IPv6;
     /* The edge's accept policy and connection notices (og_edge.h); the 60 s
      * inactivity timeout stays for answers being sent and idle connections. */
+    /* http.tls_cert: HTTPS through libmicrohttpd's GnuTLS, the pair served
+     * by og_tls's callback so SIGHUP can renew it (og_tls.h) */
+    struct MHD_OptionItem tls_opts[3] = {{MHD_OPTION_END, 0, NULL}};
+    if (g->cfg->http.tls_cert && g->cfg->http.tls_key) {
+        char err[512];
+        g->tls = og_tls_new(g->cfg->http.tls_cert, g->cfg->http.tls_key, err, sizeof err);
+        if (!g->tls) {
+            og_error("http.tls_cert: %s", err);
+            freeaddrinfo(ai);
+            og_edge_free(g->edge);
+            g->edge = NULL;
+            return -1;
+        }
+        flags |= MHD_USE_TLS;
+        tls_opts[0] =
+            (struct MHD_OptionItem){MHD_OPTION_HTTPS_CERT_CALLBACK, 0, (void *)og_tls_callback()};
+        tls_opts[1] =
+            (struct MHD_OptionItem){MHD_OPTION_HTTPS_PRIORITIES, 0, (void *)OG_TLS_PRIORITIES};
+    }
     g->mhd = MHD_start_daemon(
         flags, 0, og_edge_accept, g->edge, on_request, g, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
         MHD_OPTION_SOCK_ADDR, ai->ai_addr, MHD_OPTION_THREAD_POOL_SIZE, threads,
         MHD_OPTION_NOTIFY_COMPLETED, on_completed, g, MHD_OPTION_NOTIFY_CONNECTION, og_edge_notify,
         g->edge, MHD_OPTION_CONNECTION_TIMEOUT, 60u, MHD_OPTION_CONNECTION_LIMIT,
-        og_edge_max_connections(g->edge), MHD_OPTION_LISTENING_ADDRESS_REUSE, 1u, MHD_OPTION_END);
+        og_edge_max_connections(g->edge), MHD_OPTION_LISTENING_ADDRESS_REUSE, 1u, MHD_OPTION_ARRAY,
+        tls_opts, MHD_OPTION_END);
     freeaddrinfo(ai);
     if (!g->mhd) {
         og_error("listen: cannot listen on %s:%d", host, port);
         og_edge_free(g->edge);
         g->edge = NULL;
+        og_cors_free(g->cors);
+        g->cors = NULL;
+        og_tls_free(g->tls);
+        g->tls = NULL;
         return -1;
     }
     return 0;
@@ -530,4 +744,8 @@ void og_http_stop(struct og_gateway *g, int drain_ms)
     g->mhd = NULL;
     og_edge_free(g->edge); /* after MHD: its last connection notices use it */
     g->edge = NULL;
+    og_cors_free(g->cors);
+    g->cors = NULL;
+    og_tls_free(g->tls); /* after MHD: no handshake is left */
+    g->tls = NULL;
 }

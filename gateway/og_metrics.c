@@ -232,6 +232,14 @@ char *og_metrics_render(struct og_gateway *g)
                   "omnigate_takeover_total{kind=\"leases\"} %llu\n",
                   atomic_load(&og_instance_stats.entries), atomic_load(&og_instance_stats.leases));
 
+    if (og_core_has_sentinels(g->core))
+        og_buf_printf(&b,
+                      "# HELP omnigate_redis_failovers_total Times the Redis pool moved to "
+                      "another master the sentinels named.\n"
+                      "# TYPE omnigate_redis_failovers_total counter\n"
+                      "omnigate_redis_failovers_total %llu\n",
+                      og_core_failovers(g->core));
+
     /* Depths from Redis; absent when Redis is down (the scrape still works). */
     long long n = 0;
     int up = og_core_depth(g->core, OG_DEPTH_EVENTS, NULL, &n) == OG_OK;

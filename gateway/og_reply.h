@@ -16,11 +16,12 @@ struct og_reply {
     int status;
     const char *content_type; /* static, or ctype */
     char ctype[64];
-    char *body; /* owned */
+    char *body;              /* owned */
     const char *static_body; /* instead of body: [borrowed], outlives the response */
     size_t len;
     char *headers;               /* owned: "Name: value\n" lines, or NULL */
     struct MHD_Response *stream; /* owned: a streaming response (SSE) sent instead */
+    const char *route; /* [static] the API route matched ("/sessions/:id"), for the access log */
 };
 
 /* One row: an API error code, its status, the og_err it stands for (the

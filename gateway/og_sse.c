@@ -36,6 +36,7 @@
 #include "og_log.h"
 #include "og_stream.h"
 #include "og_util.h"
+#include "og_webchat.h"
 
 #include <pthread.h>
 #include <stdio.h>
@@ -55,9 +56,20 @@
 /* How stale the parked position may get: a client connecting may see events
  * from up to this long before it connected. One XREVRANGE per period. */
 #define PARK_MS 100
+/* Visitors' streams are found by their contact: one bucket list each. */
+#define VBUCKETS 4096
+/* A visitor's stream sends small frames: a small response block keeps
+ * 5,000 open streams cheap. */
+#define VISITOR_BLOCK 2048
 
 struct sse_conn {
     struct og_sse *hub;
+    /* A web chat visitor's stream (og_sse_visitor_open): in the hub's bucket
+     * of its contact instead of the agents' list; owned strings. */
+    int visitor;
+    size_t bucket;
+    char *v_channel, *v_contact, *v_token, *v_closing;
+    int v_csat;
     struct MHD_Connection *conn;
     struct og_buf out; /* bytes not yet sent, from off */
     size_t off;
@@ -73,6 +85,8 @@ struct og_sse {
     pthread_mutex_t mu;
     pthread_cond_t cv; /* signalled on a new client and at stop */
     struct sse_conn *head;
+    struct sse_conn *vbuckets[VBUCKETS]; /* visitors' streams by contact */
+    size_t n_visitors;
     int closing;
     atomic_int stop;
     pthread_t th;
@@ -104,7 +118,16 @@ static void conn_unref(struct sse_conn *c) /* hub->mu held */
         return;
     og_buf_free(&c->out);
     og_principal_free(&c->who);
+    free(c->v_channel), free(c->v_contact), free(c->v_token), free(c->v_closing);
     free(c);
+}
+
+static size_t vbucket_of(const char *contact)
+{
+    unsigned h = 5381;
+    for (const char *p = contact; *p; p++)
+        h = h * 33 + (unsigned char)*p;
+    return h % VBUCKETS;
 }
 
 static void wake(struct sse_conn *c) /* hub->mu held */
@@ -260,6 +283,62 @@ static void fan_out(struct og_sse *hub, const struct batch *b)
     free(cs);
 }
 
+/* Fans a batch out to the visitors' streams: an event about a visitor's
+ * session (its channel and contact) goes, as the visitor's event
+ * (og_webchat_visitor_event), to that contact's streams only; they are
+ * found through its bucket, so an event costs the same with 5 streams open
+ * or 5,000. The frame is built once per event, outside the lock. */
+static void fan_out_visitors(struct og_sse *hub, const struct batch *b)
+{
+    struct og_buf frame = {0};
+    for (size_t i = 0; i < b->n; i++) {
+        const struct entry *e = &b->e[i];
+        const char *ch, *contact;
+        if (!e->j || og_webchat_event_owner(e->j, &ch, &contact) != 0)
+            continue;
+        size_t bk = vbucket_of(contact);
+        struct sse_conn *mine[16];
+        size_t n = 0;
+        pthread_mutex_lock(&hub->mu);
+        if (hub->n_visitors == 0) {
+            pthread_mutex_unlock(&hub->mu);
+            break;
+        }
+        for (struct sse_conn *c = hub->vbuckets[bk]; c && n < 16; c = c->next)
+            if (!c->gone && !c->ended && !strcmp(c->v_contact, contact) &&
+                !strcmp(c->v_channel, ch)) {
+                c->refs++;
+                mine[n++] = c;
+            }
+        pthread_mutex_unlock(&hub->mu);
+        if (n == 0)
+            continue;
+        const char *vtype = NULL;
+        char id[64];
+        char *data = og_webchat_visitor_event(hub->g->core, e->type, e->j, mine[0]->v_closing,
+                                              mine[0]->v_csat, &vtype, id, sizeof id);
+        frame.len = 0;
+        if (data) {
+            if (id[0])
+                og_buf_printf(&frame, "id: %s\n", id);
+            og_buf_printf(&frame, "event: %s\ndata: %s\n\n", vtype, data);
+            free(data);
+        }
+        pthread_mutex_lock(&hub->mu);
+        for (size_t j = 0; j < n; j++) {
+            if (frame.len && !mine[j]->gone && !mine[j]->ended) {
+                append_frame(mine[j], frame.data, frame.len);
+                wake(mine[j]);
+            } else if (mine[j]->ended && !mine[j]->gone) {
+                wake(mine[j]);
+            }
+            conn_unref(mine[j]);
+        }
+        pthread_mutex_unlock(&hub->mu);
+    }
+    og_buf_free(&frame);
+}
+
 /* Ends the streams whose cookie session has ended. The checks call the
  * core, so they run without the lock on pinned connections. */
 static void check_sessions(struct og_sse *hub)
@@ -299,6 +378,11 @@ static void ping_all(struct og_sse *hub)
         og_buf_puts(&c->out, ": ping\n\n");
         wake(c);
     }
+    for (size_t b = 0; hub->n_visitors && b < VBUCKETS; b++)
+        for (struct sse_conn *c = hub->vbuckets[b]; c; c = c->next) {
+            og_buf_puts(&c->out, ": ping\n\n");
+            wake(c);
+        }
     pthread_mutex_unlock(&hub->mu);
 }
 
@@ -333,9 +417,9 @@ static int park(struct og_sse *hub, int64_t *next_refresh)
 {
     int positioned = strcmp(hub->last_id, "$") != 0;
     pthread_mutex_lock(&hub->mu);
-    if (positioned && !hub->head && og_mono_ms() < *next_refresh)
+    if (positioned && !hub->head && !hub->n_visitors && og_mono_ms() < *next_refresh)
         park_wait(hub, (int)(*next_refresh - og_mono_ms()) + 1);
-    int clients = hub->head != NULL;
+    int clients = hub->head != NULL || hub->n_visitors > 0;
     pthread_mutex_unlock(&hub->mu);
     if (atomic_load(&hub->stop))
         return 0;
@@ -352,7 +436,7 @@ static int park(struct og_sse *hub, int64_t *next_refresh)
     }
     *next_refresh = og_mono_ms() + PARK_MS;
     pthread_mutex_lock(&hub->mu);
-    clients = hub->head != NULL;
+    clients = hub->head != NULL || hub->n_visitors > 0;
     if (!clients || !positioned)
         snprintf(hub->last_id, sizeof hub->last_id, "%s", id);
     pthread_mutex_unlock(&hub->mu);
@@ -377,8 +461,10 @@ static void *producer(void *arg)
             nanosleep(&ts, NULL);
             continue;
         }
-        if (b.n > 0)
+        if (b.n > 0) {
             fan_out(hub, &b);
+            fan_out_visitors(hub, &b);
+        }
         batch_clear(&b);
         /* A busy stream: let entries gather instead of waking once per event. */
         if (got > 1) {
@@ -432,12 +518,15 @@ static void reader_free(void *cls)
     struct sse_conn *c = cls;
     struct og_sse *hub = c->hub;
     pthread_mutex_lock(&hub->mu);
+    struct sse_conn **head = c->visitor ? &hub->vbuckets[c->bucket] : &hub->head;
     if (c->prev)
         c->prev->next = c->next;
-    else if (hub->head == c)
-        hub->head = c->next;
+    else if (*head == c)
+        *head = c->next;
     if (c->next)
         c->next->prev = c->prev;
+    if (c->visitor)
+        hub->n_visitors--;
     c->gone = 1;
     conn_unref(c); /* MHD's reference; the producer may still hold one */
     pthread_mutex_unlock(&hub->mu);
@@ -544,6 +633,98 @@ static void events(struct og_api_ctx *ctx)
     ctx->r->stream = resp;
 }
 
+/* The messages after last (a reconnecting visitor's Last-Event-ID) as
+ * message frames. */
+static void visitor_replay(struct og_gateway *g, struct og_channel *ch, const struct og_visitor *v,
+                           const char *last, struct og_buf *out)
+{
+    char *vms = NULL;
+    if (!ch->sink.visitor ||
+        ch->sink.visitor->conversation(ch->sink.ud, ch, v, last, REPLAY_MAX / 10, NULL, &vms) !=
+            OG_OK)
+        return;
+    json_object *arr = json_tokener_parse(vms);
+    free(vms);
+    for (size_t i = 0; arr && i < json_object_array_length(arr); i++) {
+        json_object *m = json_object_array_get_idx(arr, i), *id = NULL;
+        json_object_object_get_ex(m, "id", &id);
+        og_buf_printf(out, "id: %s\nevent: message\ndata: %s\n\n", json_object_get_string(id),
+                      json_object_to_json_string_ext(m, JSON_C_TO_STRING_PLAIN));
+    }
+    json_object_put(arr);
+}
+
+og_err og_sse_visitor_open(struct og_gateway *g, struct MHD_Connection *conn,
+                           struct og_channel *ch, const struct og_visitor *v,
+                           const struct og_visitor_stream *o, struct og_http_resp *resp)
+{
+    struct og_sse *hub = g->sse;
+    if (!hub || hub->closing)
+        return OG_ERR_UNAVAILABLE;
+    int max = o->max_streams > 0 ? o->max_streams : 5;
+    struct sse_conn *c = og_calloc(1, sizeof *c);
+    c->hub = hub;
+    c->conn = conn;
+    c->refs = 1; /* MHD's, dropped by reader_free */
+    c->visitor = 1;
+    c->v_channel = og_strdup(ch->id);
+    c->v_contact = og_strdup(v->contact_id);
+    c->v_token = og_strdup(v->token_key);
+    c->v_closing = og_strdup(o->closing_text ? o->closing_text : "");
+    c->v_csat = o->offer_csat != 0;
+    c->bucket = vbucket_of(v->contact_id);
+    og_buf_puts(&c->out, ": omnigate web chat\nretry: 2000\n\n");
+    pthread_mutex_lock(&hub->mu);
+    int mine = 0;
+    for (struct sse_conn *x = hub->vbuckets[c->bucket]; x; x = x->next)
+        mine += !x->gone && !x->ended && !strcmp(x->v_token, c->v_token);
+    if (mine >= max) {
+        /* a ping makes streams whose tab is gone fail now, so a retry finds room */
+        for (struct sse_conn *x = hub->vbuckets[c->bucket]; x; x = x->next)
+            if (!x->gone && !x->ended && !strcmp(x->v_token, c->v_token)) {
+                og_buf_puts(&x->out, ": ping\n\n");
+                wake(x);
+            }
+        pthread_mutex_unlock(&hub->mu);
+        c->gone = 1;
+        pthread_mutex_lock(&hub->mu);
+        conn_unref(c);
+        pthread_mutex_unlock(&hub->mu);
+        return OG_ERR_RATE_LIMITED;
+    }
+    /* in the bucket before the replay is read: an event in between comes
+     * twice rather than never (message ids are stable; the widget skips one
+     * it has) */
+    c->next = hub->vbuckets[c->bucket];
+    if (c->next)
+        c->next->prev = c;
+    hub->vbuckets[c->bucket] = c;
+    hub->n_visitors++;
+    c->refs++; /* ours, while the replay is read */
+    pthread_cond_signal(&hub->cv);
+    pthread_mutex_unlock(&hub->mu);
+    if (o->last_event_id) {
+        struct og_buf rb = {0};
+        visitor_replay(g, ch, v, o->last_event_id, &rb);
+        if (rb.len) {
+            pthread_mutex_lock(&hub->mu);
+            append_frame(c, rb.data, rb.len);
+            pthread_mutex_unlock(&hub->mu);
+        }
+        og_buf_free(&rb);
+    }
+    pthread_mutex_lock(&hub->mu);
+    conn_unref(c);
+    pthread_mutex_unlock(&hub->mu);
+    struct MHD_Response *r =
+        MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, VISITOR_BLOCK, reader, c, reader_free);
+    MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, "text/event-stream");
+    MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, "no-cache");
+    MHD_add_response_header(r, "X-Accel-Buffering", "no");
+    resp->stream = r;
+    return OG_OK;
+}
+
 void og_sse_close_all(struct og_gateway *g)
 {
     struct og_sse *hub = g->sse;
@@ -553,6 +734,9 @@ void og_sse_close_all(struct og_gateway *g)
     hub->closing = 1;
     for (struct sse_conn *c = hub->head; c; c = c->next)
         wake(c);
+    for (size_t b = 0; b < VBUCKETS; b++)
+        for (struct sse_conn *c = hub->vbuckets[b]; c; c = c->next)
+            wake(c);
     pthread_mutex_unlock(&hub->mu);
 }
 

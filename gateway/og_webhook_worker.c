@@ -2,14 +2,17 @@
  * consumer group "webhooks", fans entries out to the subscriptions'
  * per-session queues, claims due queues and POSTs their head event over
  * libcurl multi (webhook_dispatch.concurrency transfers in all, keep-alive
- * connections), and reports each attempt back (core/og_webhooks.h describes
- * the Redis side; core/lua/webhook_*.lua the scripts).
+ * connections), and reports each attempt back. The Redis side of all of it
+ * is the core's (core/og_webhook_dispatch.h: read, step = settle + claim +
+ * fetch, skip; core/og_webhooks.h describes the pipeline): this file holds
+ * the threads, the decisions about attempts and the libcurl multi loop.
  *
  * At-least-once: an entry is acknowledged only when every matching
  * subscription got a 2xx or dead-lettered it. Reading and queuing are one
  * script, so a dispatcher that dies (kill -9) leaves only claimed queues
  * behind, and they fall due again when their lease (the attempt timeout +
- * 5 s) runs out: nothing is lost, and an event may be delivered twice (same
+ * 5 s) runs out, or within seconds when the instance is found dead
+ * (og_instance.h): nothing is lost, and an event may be delivered twice (same
  * webhook-id), which consumers de-duplicate.
  *
  * Each instance runs DISPATCHERS dispatchers sharing the configured
@@ -39,6 +42,7 @@
 #include "og_log.h"
 #include "og_stream.h"
 #include "og_util.h"
+#include "og_webhook_dispatch.h"
 #include "og_webhooks.h"
 
 #include <curl/curl.h>
@@ -105,10 +109,7 @@ struct dispatcher {
     char last_id[48]; /* the stream's last entry when a read found nothing new */
     int ready;    /* group created and config synced */
     int draining; /* stopping: report results, claim nothing */
-    struct og_buf res; /* results for the next step (see res_open) */
-    size_t *res_off;   /* [cap_res] where each of its n_res values starts */
-    size_t n_res, cap_res;
-    size_t group_at, group_len, group_k; /* the open group (res_open) */
+    struct og_webhook_results *res; /* owned: results for the next step */
     /* shared, under mu */
     pthread_mutex_t mu;
     pthread_cond_t cv; /* signalled when a job lands in done */
@@ -177,32 +178,40 @@ static void refresh_subs(struct dispatcher *d, int force)
     }
 }
 
+og_err og_webhook_sync_config(struct og_gateway *g)
+{
+    pthread_mutex_lock(&g->cfg_mu); /* SIGHUP swaps cfg->webhooks (og_reload.c) */
+    const struct og_config *cfg = g->cfg;
+    size_t n = cfg->n_webhooks;
+    struct og_webhook_sub *subs = n ? og_calloc(n, sizeof *subs) : NULL;
+    char now[32];
+    og_time_rfc3339(og_now_ms(), now);
+    for (size_t i = 0; i < n; i++) {
+        subs[i] = cfg->webhooks[i]; /* shallow: only the times are ours */
+        struct og_webhook_sub old;
+        int had = og_webhooks_get(g->core, subs[i].id, &old) == OG_OK;
+        subs[i].created_at = og_strdup(had && old.created_at ? old.created_at : now);
+        subs[i].updated_at = og_strdup(now);
+        if (had)
+            og_webhook_sub_clear(&old);
+    }
+    og_err e = og_webhooks_sync_config(g->core, subs, n);
+    pthread_mutex_unlock(&g->cfg_mu);
+    for (size_t i = 0; i < n; i++) {
+        free(subs[i].created_at);
+        free(subs[i].updated_at);
+    }
+    free(subs);
+    return e;
+}
+
 /* Creates the group and stores the config's subscriptions; retried by the
  * loop until Redis answers. */
 static int setup(struct dispatcher *d)
 {
     if (og_stream_group_ensure(d->w, OG_STREAM_EVENTS, OG_GROUP_WEBHOOKS, "$") != OG_OK)
         return -1;
-    const struct og_config *cfg = d->g->cfg;
-    struct og_webhook_sub *subs = cfg->n_webhooks ? og_calloc(cfg->n_webhooks, sizeof *subs) : NULL;
-    char now[32];
-    og_time_rfc3339(og_now_ms(), now);
-    for (size_t i = 0; i < cfg->n_webhooks; i++) {
-        subs[i] = cfg->webhooks[i]; /* shallow: only the times are ours */
-        struct og_webhook_sub old;
-        int had = og_webhooks_get(d->w, subs[i].id, &old) == OG_OK;
-        subs[i].created_at = og_strdup(had && old.created_at ? old.created_at : now);
-        subs[i].updated_at = og_strdup(now);
-        if (had)
-            og_webhook_sub_clear(&old);
-    }
-    og_err e = og_webhooks_sync_config(d->w, subs, cfg->n_webhooks);
-    for (size_t i = 0; i < cfg->n_webhooks; i++) {
-        free(subs[i].created_at);
-        free(subs[i].updated_at);
-    }
-    free(subs);
-    if (e != OG_OK)
+    if (og_webhook_sync_config(d->g) != OG_OK)
         return -1;
     refresh_subs(d, 1);
     og_info("webhooks: dispatcher %s ready (%zu subscription%s, %d parallel)", d->consumer,
@@ -211,57 +220,21 @@ static int setup(struct dispatcher *d)
 }
 
 /* Reads new entries and queues them for the subscriptions that want them
- * (webhook_read.lua, one round trip; again after reloading the
- * subscriptions when the script finds that they changed), keeping the
- * bodies it returns. Returns the entries read, 0 when there was nothing
- * new (d->last_id is then the stream's last entry), -1 on error. */
+ * (og_webhook_dispatch_read, one round trip; again after reloading the
+ * subscriptions when they changed since our copy). Returns the entries
+ * read, 0 when there was nothing new (d->last_id is then the stream's last
+ * entry), -1 on error. */
 static int read_queue(struct dispatcher *d)
 {
     for (int round = 0; round < 3; round++) {
-        size_t cap = 5;
-        for (size_t s = 0; s < d->n_subs; s++)
-            cap += 2 + d->subs[s].n_events;
-        const char **argv = og_calloc(cap, sizeof *argv);
-        char(*ks)[16] = og_calloc(d->n_subs + 1, sizeof *ks); /* filter counts */
-        char count[16], now[24], ver[24];
-        snprintf(count, sizeof count, "%d", BATCH);
-        snprintf(now, sizeof now, "%lld", (long long)og_now_ms());
-        snprintf(ver, sizeof ver, "%lld", d->ver);
-        argv[0] = OG_GROUP_WEBHOOKS, argv[1] = d->consumer;
-        argv[2] = count, argv[3] = now, argv[4] = ver;
-        int argc = 5;
-        for (size_t s = 0; s < d->n_subs; s++) {
-            if (!og_webhook_sub_active(&d->subs[s]))
-                continue;
-            snprintf(ks[s], sizeof ks[s], "%zu", d->subs[s].n_events);
-            argv[argc++] = d->subs[s].id;
-            argv[argc++] = ks[s];
-            for (size_t k = 0; k < d->subs[s].n_events; k++)
-                argv[argc++] = d->subs[s].events[k];
-        }
-        redisReply *r = NULL;
-        og_err e = og_webhooks_eval(d->w, OG_LUA_WEBHOOK_READ, argc, argv, NULL, &r);
-        free(argv), free(ks);
+        int n = -1;
+        og_err e = og_webhook_dispatch_read(d->w, d->consumer, BATCH, d->ver, d->subs, d->n_subs,
+                                            d->cache, &n, d->last_id, sizeof d->last_id);
+        if (e == OG_ERR_NOT_FOUND)
+            d->ready = 0; /* the stream was deleted: create the group again */
         if (e != OG_OK)
             return -1;
-        int n = -1, stale = 0;
-        if (r->type == REDIS_REPLY_ERROR) {
-            if (strstr(r->str, "NOGROUP"))
-                d->ready = 0; /* the stream was deleted: create the group again */
-            else
-                og_error("webhooks: read: %s", r->str);
-        } else if (r->type == REDIS_REPLY_ARRAY && r->elements >= 1 &&
-                   r->element[0]->type == REDIS_REPLY_INTEGER) {
-            n = (int)r->element[0]->integer;
-            stale = n < 0;
-            if (n == 0 && r->elements == 2 && r->element[1]->type == REDIS_REPLY_STRING)
-                snprintf(d->last_id, sizeof d->last_id, "%s", r->element[1]->str);
-            for (size_t i = 1; n > 0 && i + 1 < r->elements; i += 2)
-                og_event_cache_put(d->cache, r->element[i]->str, r->element[i + 1]->str,
-                                   r->element[i + 1]->len);
-        }
-        freeReplyObject(r);
-        if (!stale)
+        if (n >= 0)
             return n;
         refresh_subs(d, 1); /* changed since our copy: reload, then read */
     }
@@ -278,103 +251,28 @@ static void wait_new(struct dispatcher *d, int block_ms)
 
 /* ------------------------------------------------------------ results */
 
-/* The results for the next step, in the form webhook_step.lua takes
- * them: per claim a group of 5 values (member, sub, k, failed tries before
- * its first attempt, next_due_ms of a retry that ends it, else 0) and its k
- * results of 5 values each (head, outcome, n, event id, attempt record as
- * og_webhook_attempt_put writes it), every value NUL-terminated in one
- * buffer (no allocation per value). */
-
-static const char *fmt_ll(char t[24], long long v)
-{
-    snprintf(t, 24, "%lld", v);
-    return t;
-}
-
-/* Starts a value: its offset goes into the argument list. */
-static void res_mark(struct dispatcher *d)
-{
-    if (d->n_res == d->cap_res) {
-        d->cap_res = d->cap_res ? d->cap_res * 2 : 1024;
-        d->res_off = og_realloc(d->res_off, d->cap_res * sizeof *d->res_off);
-    }
-    d->res_off[d->n_res++] = d->res.len;
-}
-
-static void res_str(struct dispatcher *d, const char *v)
-{
-    res_mark(d);
-    og_buf_append(&d->res, v, strlen(v) + 1);
-}
-
-static void res_int(struct dispatcher *d, long long v)
-{
-    char t[24];
-    res_str(d, fmt_ll(t, v));
-}
-
-/* Opens the group of one claim's results. */
+/* The results for the next step (og_webhook_dispatch_result_*). */
 static void res_open(struct dispatcher *d, const char *member, const char *sub, int tries)
 {
-    d->group_at = d->n_res;
-    d->group_len = d->res.len;
-    d->group_k = 0;
-    res_str(d, member);
-    res_str(d, sub);
-    res_str(d, "0"); /* k, set by res_close */
-    res_int(d, tries);
-    res_str(d, "0"); /* next_due_ms, set by res_close */
+    og_webhook_dispatch_result_open(d->res, member, sub, tries);
 }
 
-/* Closes the open group; one without results is taken back. */
 static void res_close(struct dispatcher *d, int64_t next_due_ms)
 {
-    if (d->group_k == 0) {
-        d->n_res = d->group_at;
-        d->res.len = d->group_len;
-        return;
-    }
-    /* k and next_due are written after the results and pointed at */
-    char k[24], due[24];
-    fmt_ll(k, (long long)d->group_k);
-    fmt_ll(due, next_due_ms);
-    d->res_off[d->group_at + 2] = d->res.len;
-    og_buf_append(&d->res, k, strlen(k) + 1);
-    d->res_off[d->group_at + 4] = d->res.len;
-    og_buf_append(&d->res, due, strlen(due) + 1);
+    og_webhook_dispatch_result_close(d->res, next_due_ms);
 }
 
-/* One result in the open group; with status (the attempt's, for the
- * deliveries list: "ok", "failed", "dead") its attempt is recorded.
- * outcome: "ok", "retry", "dead" or "drop". */
 static void res_add(struct dispatcher *d, const char *head, const char *outcome, int n,
                     const char *eid, const char *etype, const char *status, int attempt, long code,
                     int64_t latency_ms, const char *error, int64_t next_ms)
 {
-    atomic_fetch_add(outcome[0] == 'o'   ? &og_webhook_stats.ok
-                     : outcome[0] == 'r' ? &og_webhook_stats.retried
-                                         : &og_webhook_stats.dead,
-                     1);
-    d->group_k++;
-    res_str(d, head);
-    res_str(d, outcome);
-    res_int(d, n);
-    res_str(d, eid ? eid : "");
-    res_mark(d);
-    if (!status) {
-        og_buf_append(&d->res, "", 1);
-        return;
-    }
-    og_webhook_attempt_put(&d->res, status, eid, etype, attempt, code, latency_ms, og_now_ms(),
-                           next_ms, error);
-    og_buf_append(&d->res, "", 1);
+    og_webhook_dispatch_result_add(d->res, head, outcome, n, eid, etype, status, attempt, code,
+                                   latency_ms, error, next_ms);
 }
 
-/* Drops the results (sent, or the dispatcher stops). */
-static void res_reset(struct dispatcher *d)
+static size_t n_res(struct dispatcher *d)
 {
-    d->n_res = 0;
-    d->res.len = 0;
+    return og_webhook_dispatch_results_count(d->res);
 }
 
 /* ------------------------------------------------------------ transfers */
@@ -719,7 +617,7 @@ static void settle_one(struct dispatcher *d, const struct og_webhook_sub *s,
                        const struct og_webhook_item *it, const char *raw, int tries,
                        const char *why)
 {
-    /* a damaged item's head as webhook_step.lua reads it */
+    /* a damaged item's head as webhook_dispatch_step.lua reads it */
     char *head = it ? og_strdup(it->head) : og_strndup(raw, strcspn(raw, "\t"));
     const char *eid = it ? it->eid : "", *type = it ? it->type : "";
     int n = it ? it->n : 0;
@@ -732,176 +630,81 @@ static void settle_one(struct dispatcher *d, const struct og_webhook_sub *s,
     free(head);
 }
 
-/* The claimed items of one step, parsed, with their bodies: from the cache,
- * else from the stream (one webhook_fetch.lua call for all). */
-struct claimed {
-    struct og_webhook_item item;
-    int ok;     /* parsed */
-    int gone;   /* the stream no longer holds the event */
-    struct og_event_body *body; /* a reference, NULL when not had (see gone) */
-};
-
-static struct claimed *claimed_load(struct dispatcher *d, redisReply *r, size_t *total)
-{
-    size_t n = 0;
-    for (size_t i = 0; i < r->elements; i++)
-        if (r->element[i]->type == REDIS_REPLY_ARRAY && r->element[i]->elements >= 4)
-            n += r->element[i]->elements - 3;
-    struct claimed *c = og_calloc(n ? n : 1, sizeof *c);
-    const char **missing = og_calloc(n ? n : 1, sizeof *missing);
-    size_t *miss_at = og_calloc(n ? n : 1, sizeof *miss_at), nmiss = 0, g = 0;
-    for (size_t i = 0; i < r->elements; i++) {
-        redisReply *cl = r->element[i];
-        if (cl->type != REDIS_REPLY_ARRAY || cl->elements < 4)
-            continue;
-        for (size_t k = 3; k < cl->elements; k++, g++) {
-            c[g].ok =
-                og_webhook_item_parse(cl->element[k]->str, cl->element[k]->len, &c[g].item) == 0;
-            if (!c[g].ok)
-                continue;
-            const char *entry = og_webhook_item_entry(&c[g].item);
-            c[g].body = og_event_cache_get(d->cache, entry);
-            if (!c[g].body) {
-                missing[nmiss] = entry;
-                miss_at[nmiss++] = g;
-            }
-        }
-    }
-    redisReply *f = NULL;
-    if (nmiss && og_webhooks_fetch(d->w, nmiss, missing, &f) == OG_OK) {
-        for (size_t m = 0; m < nmiss; m++) {
-            struct claimed *x = &c[miss_at[m]];
-            if (f->element[m]->type == REDIS_REPLY_STRING && f->element[m]->len > 0) {
-                x->body = og_event_body_new(f->element[m]->str, f->element[m]->len);
-            } else {
-                x->gone = 1;
-            }
-        }
-    }
-    /* else the bodies stay missing: those chains are cut, leases bring
-     * them back */
-    freeReplyObject(f);
-    free(missing), free(miss_at);
-    *total = n;
-    return c;
-}
-
-/* One round trip (webhook_step.lua): reports the judged attempts, then
- * claims due queues for the free slots and hands their chains of jobs to
- * the HTTP thread. Returns how many queues were claimed. Results are kept
- * for the next round when Redis is unavailable. */
+/* One round trip (og_webhook_dispatch_step): reports the judged attempts,
+ * then claims due queues for the free slots and hands their chains of jobs
+ * to the HTTP thread. Returns how many queues were claimed. Results are
+ * kept for the next round when Redis is unavailable. */
 static int step(struct dispatcher *d)
 {
     int free_slots = d->draining ? 0 : CLAIM_AHEAD * d->concurrency - outstanding(d);
-    if (free_slots <= 0 && d->n_res == 0)
+    if (free_slots <= 0 && n_res(d) == 0)
         return 0;
-    size_t argc = 7 + d->n_res;
-    const char **argv = og_calloc(argc, sizeof *argv);
-    size_t *lens = og_calloc(argc, sizeof *lens);
-    char now[24], cap[16], lease[24], max[16], chain[16], ver[24];
     int64_t now_ms = og_now_ms(), lease_ms = max_timeout_ms(d) + LEASE_MARGIN_MS;
-    snprintf(now, sizeof now, "%lld", (long long)now_ms);
-    snprintf(cap, sizeof cap, "%d", OG_WEBHOOK_DELIVERIES_CAP);
-    snprintf(lease, sizeof lease, "%lld", (long long)lease_ms);
-    snprintf(max, sizeof max, "%d", free_slots > 0 ? free_slots : 0);
-    snprintf(chain, sizeof chain, "%d", OG_WEBHOOK_CHAIN);
-    /* the lease covers the timeouts of the subscriptions as of ver: the
-     * script claims nothing if they changed since */
-    snprintf(ver, sizeof ver, "%lld", d->ver);
-    argv[0] = OG_GROUP_WEBHOOKS, argv[1] = now, argv[2] = cap;
-    argv[3] = lease, argv[4] = max, argv[5] = chain, argv[6] = ver;
-    for (size_t i = 0; i < d->n_res; i++)
-        argv[7 + i] = d->res.data + d->res_off[i];
-    for (size_t i = 0; i < argc; i++)
-        lens[i] = strlen(argv[i]);
-    redisReply *r = NULL;
-    og_err e = og_webhooks_eval(d->w, OG_LUA_WEBHOOK_STEP, (int)argc, argv, lens, &r);
-    free(argv), free(lens);
-    if (e == OG_ERR_UNAVAILABLE)
-        return 0;   /* Redis is down: keep the results and try again next round */
-    if (e != OG_OK) /* never dropped silently: the leases bring them back */
-        og_error("webhooks: step: %s", og_strerror(e));
-    res_reset(d);
+    struct og_webhook_claims cl;
+    og_err e =
+        og_webhook_dispatch_step(d->w, d->res, free_slots, now_ms, lease_ms, d->ver, d->cache, &cl);
     if (e != OG_OK)
-        return 0;
-    int n = 0, nchains = 0;
-    struct job *chains = NULL, *tail = NULL;
-    size_t total = 0, g = 0;
-    struct claimed *c = NULL;
-    if (r->type == REDIS_REPLY_ERROR) {
-        og_error("webhooks: step: %s", r->str);
-    } else if (r->type == REDIS_REPLY_INTEGER) {
+        return 0; /* unavailable: results kept; else logged, leases bring them back */
+    if (cl.stale)
         refresh_subs(d, 1); /* stale copy: claims wait for the reload */
-    } else if (r->type == REDIS_REPLY_ARRAY) {
-        c = claimed_load(d, r, &total);
-        for (size_t i = 0; i < r->elements; i++) {
-            redisReply *cl = r->element[i];
-            if (cl->type != REDIS_REPLY_ARRAY || cl->elements < 4)
-                continue;
-            redisReply **it = cl->element;
-            size_t n_items = cl->elements - 3, from = g;
-            g += n_items;
-            int tries = atoi(it[2]->str);
-            n++;
-            const struct og_webhook_sub *s = find_sub(d, it[1]->str);
-            if (!s) {
-                refresh_subs(d, 1);
-                s = find_sub(d, it[1]->str);
-            }
-            if (!s || !og_webhook_sub_active(s)) {
-                /* every item goes, up to a damaged one */
-                res_open(d, it[0]->str, it[1]->str, tries);
-                for (size_t k = 0; k < n_items; k++, tries = 0) {
-                    struct claimed *x = &c[from + k];
-                    settle_one(d, s, x->ok ? &x->item : NULL, it[3 + k]->str, tries,
-                               x->ok ? "subscription disabled" : "damaged queue item");
-                    if (!x->ok)
-                        break;
-                }
-                res_close(d, 0);
-                continue;
-            }
-            /* the chain: the items up to the first that cannot be sent */
-            struct job *first = NULL, *prev = NULL;
-            for (size_t k = 0; k < n_items; k++) {
-                struct claimed *x = &c[from + k];
-                if (!x->ok || x->gone) {
-                    if (!first) { /* its head: dead-lettered, the rest waits */
-                        res_open(d, it[0]->str, it[1]->str, tries);
-                        settle_one(d, s, x->ok ? &x->item : NULL, it[3 + k]->str, tries,
-                                   x->ok ? "the event is no longer in the stream"
-                                         : "damaged queue item");
-                        res_close(d, 0);
-                    }
-                    break;
-                }
-                if (!x->body)
-                    break; /* not readable now: the lease brings it back */
-                struct job *j = make_job(s, d->signers + 2 * (size_t)(s - d->subs), first,
-                                         it[0]->str, &x->item, &x->body, k == 0 ? tries : 0,
-                                         now_ms + lease_ms);
-                if (prev)
-                    prev->chain = j;
-                else
-                    first = j;
-                prev = j;
-            }
-            if (!first)
-                continue;
-            if (tail)
-                tail->next = first;
-            else
-                chains = first;
-            tail = first;
-            nchains++;
+    int nchains = 0;
+    struct job *chains = NULL, *tail = NULL;
+    for (size_t i = 0; i < cl.n; i++) {
+        const struct og_webhook_claim *q = &cl.v[i];
+        int tries = q->tries;
+        const struct og_webhook_sub *s = find_sub(d, q->sub);
+        if (!s) {
+            refresh_subs(d, 1);
+            s = find_sub(d, q->sub);
         }
+        if (!s || !og_webhook_sub_active(s)) {
+            /* every item goes, up to a damaged one */
+            res_open(d, q->member, q->sub, tries);
+            for (size_t k = 0; k < q->n_items; k++, tries = 0) {
+                struct og_webhook_claimed *x = &q->items[k];
+                settle_one(d, s, x->ok ? &x->item : NULL, x->raw, tries,
+                           x->ok ? "subscription disabled" : "damaged queue item");
+                if (!x->ok)
+                    break;
+            }
+            res_close(d, 0);
+            continue;
+        }
+        /* the chain: the items up to the first that cannot be sent */
+        struct job *first = NULL, *prev = NULL;
+        for (size_t k = 0; k < q->n_items; k++) {
+            struct og_webhook_claimed *x = &q->items[k];
+            if (!x->ok || x->gone) {
+                if (!first) { /* its head: dead-lettered, the rest waits */
+                    res_open(d, q->member, q->sub, tries);
+                    settle_one(d, s, x->ok ? &x->item : NULL, x->raw, tries,
+                               x->ok ? "the event is no longer in the stream"
+                                     : "damaged queue item");
+                    res_close(d, 0);
+                }
+                break;
+            }
+            if (!x->body)
+                break; /* not readable now: the lease brings it back */
+            struct job *j = make_job(s, d->signers + 2 * (size_t)(s - d->subs), first, q->member,
+                                     &x->item, &x->body, k == 0 ? tries : 0, now_ms + lease_ms);
+            if (prev)
+                prev->chain = j;
+            else
+                first = j;
+            prev = j;
+        }
+        if (!first)
+            continue;
+        if (tail)
+            tail->next = first;
+        else
+            chains = first;
+        tail = first;
+        nchains++;
     }
-    for (size_t k = 0; k < total; k++) {
-        og_webhook_item_clear(&c[k].item);
-        og_event_body_unref(c[k].body);
-    }
-    free(c);
-    freeReplyObject(r);
+    int n = (int)cl.n;
+    og_webhook_dispatch_claims_free(&cl);
     if (chains) {
         pthread_mutex_lock(&d->mu);
         if (d->todo_tail)
@@ -919,16 +722,10 @@ static int step(struct dispatcher *d)
 /* ------------------------------------------------------------ the thread */
 
 /* With no subscription at all, moves the group past the stream's new
- * entries (webhook_skip.lua). Returns 1 when it did. */
+ * entries (og_webhook_dispatch_skip). Returns 1 when it did. */
 static int skip_all(struct dispatcher *d)
 {
-    const char *argv[] = {OG_GROUP_WEBHOOKS};
-    redisReply *r = NULL;
-    if (og_webhooks_eval(d->w, OG_LUA_WEBHOOK_SKIP, 1, argv, NULL, &r) != OG_OK)
-        return 0;
-    int skipped = r->type == REDIS_REPLY_INTEGER && r->integer == 1;
-    freeReplyObject(r);
-    return skipped;
+    return og_webhook_dispatch_skip(d->w);
 }
 
 static void nap(struct dispatcher *d, int ms)
@@ -957,7 +754,7 @@ static void *run(void *arg)
 
         /* Nobody to deliver to: skip the events instead of reading each
          * one, and look again in 100 ms. */
-        if (d->n_subs == 0 && claimed == 0 && outstanding(d) == 0 && d->n_res == 0 && skip_all(d)) {
+        if (d->n_subs == 0 && claimed == 0 && outstanding(d) == 0 && n_res(d) == 0 && skip_all(d)) {
             nap(d, 100);
             continue;
         }
@@ -965,7 +762,7 @@ static void *run(void *arg)
          * slots (or every 20 ms), then wait a moment for transfers to
          * finish. Idle: read, and wait for a newer entry (up to 100 ms)
          * when there was none. */
-        int idle = outstanding(d) == 0 && claimed == 0 && d->n_res == 0;
+        int idle = outstanding(d) == 0 && claimed == 0 && n_res(d) == 0;
         int got = 0;
         int64_t now = og_mono_ms();
         /* A backlog is read ahead (up to READ_AHEAD entries held): queues
@@ -1017,6 +814,7 @@ static struct dispatcher *dispatcher_start(struct og_gateway *g, struct og_event
     d->cache = cache;
     d->w = g->core;
     d->concurrency = concurrency;
+    d->res = og_webhook_dispatch_results_new();
     snprintf(d->consumer, sizeof d->consumer, "%s-%d", g->instance_id, idx);
     pthread_mutex_init(&d->mu, NULL);
     pthread_cond_init(&d->cv, NULL);
@@ -1074,8 +872,7 @@ static void dispatcher_free(struct dispatcher *d)
     free_jobs(d->done);
     pthread_mutex_destroy(&d->mu);
     pthread_cond_destroy(&d->cv);
-    og_buf_free(&d->res);
-    free(d->res_off);
+    og_webhook_dispatch_results_free(d->res);
     signers_free(d);
     og_webhook_subs_free(d->subs, d->n_subs);
     free(d);
@@ -1085,7 +882,7 @@ static void dispatcher_free(struct dispatcher *d)
  * concurrency. Each is a consumer of its own in the group and behaves like
  * a separate instance (the design already lets instances share the work),
  * so their Redis round trips overlap too. */
-struct og_webhook_dispatch {
+struct og_webhook_dispatchers {
     struct dispatcher *d[DISPATCHERS];
     int n;
     struct og_event_cache *cache; /* owned */
@@ -1093,7 +890,7 @@ struct og_webhook_dispatch {
 
 static void stop(struct og_gateway *g)
 {
-    struct og_webhook_dispatch *all = g->webhook_dispatch;
+    struct og_webhook_dispatchers *all = g->webhook_dispatch;
     if (!all)
         return;
     for (int i = 0; i < all->n; i++) /* all drain at once */
@@ -1109,7 +906,7 @@ static int start(struct og_gateway *g)
 {
     int total =
         (int)(g->cfg->webhook_dispatch.concurrency > 0 ? g->cfg->webhook_dispatch.concurrency : 64);
-    struct og_webhook_dispatch *all = og_calloc(1, sizeof *all);
+    struct og_webhook_dispatchers *all = og_calloc(1, sizeof *all);
     all->cache = og_event_cache_new(CACHE_BYTES, CACHE_ENTRIES);
     g->webhook_dispatch = all;
     int n = total >= 16 ? DISPATCHERS : 1;

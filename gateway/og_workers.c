@@ -7,8 +7,10 @@
 extern const struct og_worker og_worker_followups;
 extern const struct og_worker og_worker_webhooks;
 extern const struct og_worker og_worker_housekeeping;
+extern const struct og_worker og_worker_sentinel;
 
 static const struct og_worker *const workers[] = {
+    &og_worker_sentinel, /* first: the others find the master it follows */
     &og_worker_followups,
     &og_worker_send,
     &og_worker_sse,

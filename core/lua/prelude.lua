@@ -328,6 +328,7 @@ local TL_KINDS = {
   archived = true,       -- the archive timer
   auto_text = true,      -- text (greeting|queue|assigned|timeout|closing), message_id
   goal = true,           -- status, event, window_days, via | reason: a goal's change
+  csat = true,           -- score, scale, comment: the satisfaction survey answered
 }
 local function tl_add(P, sid, now_iso, kind, by, fields)
   if not TL_KINDS[kind] then error('timeline: unknown kind ' .. tostring(kind)) end
@@ -342,10 +343,16 @@ local function tl_agent(P, aid)
   return '{"id":' .. q(aid) .. ',"name":' .. js(redis.call('HGET', k(P, 'agent', aid), 'name')) ..
     '}'
 end
--- Who acted: '' the system, 'admin' the admin token, else an agent id.
+-- Who acted: '' the system, 'admin' the admin token, a contact id (con_...),
+-- else an agent id.
 local function tl_by(P, actor)
   if not actor or actor == '' then return '{"type":"system"}' end
   if actor == 'admin' then return '{"type":"admin"}' end
+  if actor:sub(1, 4) == 'con_' then
+    -- the customer (a web chat visitor ending the conversation)
+    return '{"type":"contact","id":' .. q(actor) .. ',"name":' ..
+      js(redis.call('HGET', k(P, 'con', actor), 'name')) .. '}'
+  end
   return '{"type":"agent",' .. tl_agent(P, actor):sub(2)
 end
 local function tl_contact(cid, name)
@@ -539,10 +546,12 @@ local function st_close(P, c, now_ms)
   end
 end
 
--- A customer satisfaction survey's score (1-5) for session s: the hook the
--- survey script calls (csat.submitted).
-local function st_csat(P, s, score, now_ms)
+-- A customer satisfaction survey's score for session s: the hook csat.lua
+-- calls (csat.submitted). On a 2-point scale 1 counts as 1 and 2 as 5, so
+-- averages and distributions share the 1-5 scale.
+local function st_csat(P, s, score, scale, now_ms)
   local sc = math.floor(tonumber(score) or 0)
+  if tonumber(scale) == 2 then sc = sc == 2 and 5 or (sc == 1 and 1 or 0) end
   if sc < 1 or sc > 5 then return end
   st_add(P, now_ms, st_tuple(s), {[ST.csat_n] = 1, [ST.csat_sum] = sc, [ST.csat1 + sc - 1] = 1})
 end

@@ -170,6 +170,8 @@ local function rebuild_session(sid)
         st_add(P, t, goal_tuple(), {[ST.goals_closed] = 1})
       end
       inq, qgroup = nil, nil
+    elseif j.kind == 'csat' then
+      st_csat(P, x, j.score, j.scale, t)
     elseif j.kind == 'goal' then
       if j.reason == 'reopened' then
         gm = nil

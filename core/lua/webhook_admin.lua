@@ -10,7 +10,7 @@
 --                       from the config and are no longer in it are removed
 --   off ID REASON       disabled by a 410 (REASON '' clears it)
 --   replay ID NOW (SESSION ITEM)*   queue events again for one subscription
---                       (ITEM as in webhook_read.lua, head "r:<entry>", n 0)
+--                       (ITEM as in webhook_dispatch_read.lua, head "r:<entry>", n 0)
 local P, op = ARGV[1], ARGV[2]
 local subs, off, ver = k(P, 'webhooks'), k(P, 'webhooks', 'off'), k(P, 'webhooks', 'ver')
 if op == 'put' then

@@ -38,7 +38,7 @@ static int handshake(const char *const *query, const char *verify, og_err *err, 
                      size_t outsz)
 {
     struct kvs q = {query};
-    struct og_req_host host = {NULL, kv_find, &q, 0, OG_OK, NULL};
+    struct og_req_host host = {NULL, kv_find, &q, 0, OG_OK, NULL, NULL, NULL};
     struct og_http_req req = {"GET", "", "", 0, &host};
     struct og_http_resp resp;
     memset(&resp, 0, sizeof resp);
@@ -149,7 +149,7 @@ static void test_signature(void)
      * X-Hub-Signature header alone is refused. */
     const char *hdr_ok[] = {"x-hub-signature-256", sig, NULL};
     struct kvs h = {hdr_ok};
-    struct og_req_host host = {kv_find, NULL, &h, 0, OG_OK, NULL};
+    struct og_req_host host = {kv_find, NULL, &h, 0, OG_OK, NULL, NULL, NULL};
     struct og_http_req req = {"POST", "", body, len, &host};
     CHECK_INT(og_graph_verify_request(svc, &req, secret), OG_OK);
     const char *hdr_legacy[] = {"X-Hub-Signature", sha1, NULL};

@@ -87,8 +87,9 @@ int main(void)
     char rep[64];
     snprintf(rep, sizeof rep, "--replicaof 127.0.0.1 %d", master.port);
     CHECK_INT(og_test_redis_start_with(&replica, rep), 0);
+    /* a full sync waits repl-diskless-sync-delay (5 s by default) first */
     int up = 0;
-    for (int i = 0; i < 100 && !up; i++) {
+    for (int i = 0; i < 400 && !up; i++) {
         char *o = og_test_redis_cli(&replica, "INFO replication");
         up = o && strstr(o, "master_link_status:up");
         free(o);

@@ -174,7 +174,7 @@ static void agent(const char *body, char *id, char *tok)
     json_object_put(j);
 }
 
-static char s1[48], s2[48], s3[48], s4[48];
+static char s1[48], s2[48], s3[48], s4[48], sw[48];
 
 static void script_day(void)
 {
@@ -229,6 +229,33 @@ static void script_day(void)
 
     customer(T(0, 21, 50, 0), "demo", "c3", "anyone?", s3);
     close_with(T(0, 22, 40, 0), NULL, s3, "[]");
+
+    /* D+2: a web chat visitor rates Ann 4 of 5 after the close */
+    clock_set(T(2, 10, 0, 0));
+    char *url = og_sprintf("%s/webchat/site/start", d.base);
+    const char *h = "Origin: http://shop.test\nContent-Type: application/json";
+    const char *sb = "{\"name\":\"Wanda\",\"question\":\"hello?\"}";
+    struct og_test_resp r = og_test_http("POST", url, h, sb, strlen(sb));
+    CHECK_INT(r.status, 201);
+    json_object *j = json_tokener_parse(r.body);
+    char wtok[128];
+    snprintf(sw, sizeof sw, "%s", at(j, "session.id"));
+    snprintf(wtok, sizeof wtok, "%s", at(j, "token"));
+    json_object_put(j);
+    free(r.body), free(url);
+    take(T(2, 10, 0, 20), ann_tok, sw);
+    reply(T(2, 10, 1, 0), ann_tok, sw);
+    close_with(T(2, 10, 5, 0), ann_tok, sw, "[]");
+    clock_set(T(2, 10, 6, 0));
+    url = og_sprintf("%s/webchat/site/csat", d.base);
+    char *hh = og_sprintf("Origin: http://shop.test\nContent-Type: application/json\n"
+                          "Authorization: Bearer %s",
+                          wtok);
+    r = og_test_http("POST", url, hh, "{\"score\":4}", 11);
+    CHECK_INT(r.status, 201);
+    if (r.status != 201)
+        fprintf(stderr, "  csat: %s\n", r.body);
+    free(r.body), free(url), free(hh);
     clock_set(T(1, 6, 0, 0));
 }
 
@@ -348,7 +375,8 @@ static void test_utc(void)
 
     /* per channel and group, filters */
     j = stats(meg_tok, "from=2030-06-14&to=2030-06-14&group_by=channel", 200);
-    CHECK_INT(n_buckets(j), 2);
+    CHECK_INT(n_buckets(j), 3);
+    NUM(bucket(j, "site"), "chats", 0);
     NUM(bucket(j, "demo"), "chats", 4);
     NUM(bucket(j, "shop"), "chats", 1);
     NUM(bucket(j, "shop"), "success_codes.UPSELL", 1);
@@ -428,6 +456,29 @@ static void test_zones(void)
     NUM(bucket(j, ann), "offline_s", 46800);
     NUM(bucket(j, ann), "online_s", 34500);
     NUM(bucket(j, bob), "offline_s", 54000); /* 20:00-09:00, 17:00-19:00 */
+    json_object_put(j);
+}
+
+/* D+2: the web chat session and its rating */
+static void test_csat(void)
+{
+    json_object *j = stats(meg_tok, "from=2030-06-16&to=2030-06-16&group_by=agent", 200);
+    NUM(j, "total.chats", 1);
+    NUM(j, "total.csat.count", 1);
+    NUM(j, "total.csat.avg", 4);
+    NUM(j, "total.csat.distribution.4", 1);
+    NUM(j, "total.csat.distribution.5", 0);
+    NUM(bucket(j, ann), "csat.count", 1);
+    NUM(bucket(j, ann), "avg_first_response_s", 60);
+    NUM(bucket(j, bob), "csat.count", 0);
+    json_object_put(j);
+    j = stats(meg_tok, "from=2030-06-14&to=2030-06-14", 200);
+    NUM(j, "total.csat.count", 0); /* not on D */
+    json_object_put(j);
+    j = stats(meg_tok, "from=2030-06-16&to=2030-06-16&group_by=channel", 200);
+    CHECK_INT(n_buckets(j), 3); /* demo, shop, site: configured ones are present */
+    NUM(bucket(j, "site"), "csat.avg", 4);
+    NUM(bucket(j, "demo"), "chats", 0);
     json_object_put(j);
 }
 
@@ -518,8 +569,8 @@ static void test_rebuild(void)
     free(cmd);
     char *out_path = og_sprintf("%s/rebuild.out", d.dir);
     char *out = og_test_read_file(out_path, NULL);
-    CHECK(out && strstr(out, "rebuilt from 4 sessions and 6 presence intervals"));
-    if (out && !strstr(out, "rebuilt from 4 sessions"))
+    CHECK(out && strstr(out, "rebuilt from 5 sessions and 6 presence intervals"));
+    if (out && !strstr(out, "rebuilt from 5 sessions"))
         fprintf(stderr, "  %s", out);
     free(out), free(out_path);
     char *again = dump_counters(&n_again);
@@ -706,6 +757,17 @@ static void test_exports(void)
               200);
     CHECK_INT(c.n, 4); /* S1, S2, S4 (its codes now) */
     CHECK_STR(cell(&c, 1, "created_at"), "2030-06-14T14:40:00+05:30");
+    csv_free(&c);
+
+    /* the web chat session of D+2 with its rating */
+    CHECK_INT(
+        get_csv(meg_tok, "/api/v1/exports/conversations?from=2030-06-16&to=2030-06-16", &c, NULL),
+        200);
+    CHECK_INT(c.n, 2);
+    CHECK_STR(cell(&c, 1, "session_id"), sw);
+    CHECK_STR(cell(&c, 1, "contact_name"), "Wanda");
+    CHECK_STR(cell(&c, 1, "csat"), "4");
+    CHECK_STR(cell(&c, 1, "channel"), "site");
     csv_free(&c);
 
     /* agent performance equals GET /stats per agent */
@@ -913,7 +975,9 @@ int main(void)
         "[{\"id\":\"demo\",\"connector\":\"signed_json\",\"routing\":\"desk\",\"options\":"
         "{\"secret\":\"" SECRET "\",\"reply_url\":\"%s/r\"}},"
         "{\"id\":\"shop\",\"connector\":\"signed_json\",\"routing\":\"desk\",\"options\":"
-        "{\"secret\":\"" SECRET "\",\"reply_url\":\"%s/r\"}}]",
+        "{\"secret\":\"" SECRET "\",\"reply_url\":\"%s/r\"}},"
+        "{\"id\":\"site\",\"connector\":\"webchat\",\"routing\":\"desk\",\"options\":"
+        "{\"allowed_origins\":\"http://shop.test\"},\"csat\":{\"scale\":5}}]",
         og_fake_base(plat), og_fake_base(plat));
     if (og_test_daemon_start(&d, rs.url, channels,
                              "\"routing\":{\"desk\":{\"mode\":\"manual\",\"levels\":[{\"members\":"
@@ -928,6 +992,7 @@ int main(void)
     script_day();
     test_utc();
     test_zones();
+    test_csat();
     test_roles_and_input();
     test_rebuild();
     test_exports();

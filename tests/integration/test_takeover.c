@@ -11,13 +11,21 @@
  * 2. end to end: a reply that instance A is sending (its platform never
  *    answers) when A is killed with SIGKILL is sent again by instance B
  *    within seconds (send.claim_idle_ms is 30 s, the time it took before),
- *    and B's /metrics counts the takeover. */
+ *    and B's /metrics counts the takeover.
+ * 3. webhooks, core level: a webhook queue A claimed under a 60 s lease
+ *    (og_webhook_dispatch_step) is due again at once when A's heartbeat is
+ *    gone, B claims it, and B's settled claim leaves no lease recorded.
+ * 4. webhooks, end to end: an event A is delivering (the endpoint never
+ *    answers, timeout_ms 30 s: a lease of 35 s) when A is killed with
+ *    SIGKILL is delivered again by B within seconds. */
 #include "og_core.h"
 #include "og_followups.h"
 #include "og_instance.h"
 #include "og_stream.h"
 #include "og_test.h"
 #include "og_util.h"
+#include "og_webhook_dispatch.h"
+#include "og_webhooks.h"
 
 #include <netinet/in.h>
 #include <poll.h>
@@ -27,6 +35,7 @@
 #include <unistd.h>
 
 #define SECRET "takeover-secret"
+#define WHSEC "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
 
 static struct og_test_redis rs;
 
@@ -301,6 +310,157 @@ static void end_to_end(void)
     free(channels);
 }
 
+/* One due webhook queue claimed by c under a lease of lease_ms: 1 when it
+ * got one (its member into member). */
+static int wh_claim(struct og_core *c, struct og_event_cache *cache, long long ver,
+                    int64_t lease_ms, char *member, size_t len)
+{
+    struct og_webhook_results *res = og_webhook_dispatch_results_new();
+    struct og_webhook_claims cl;
+    int got = 0;
+    if (og_webhook_dispatch_step(c, res, 10, og_now_ms(), lease_ms, ver, cache, &cl) == OG_OK) {
+        got = (int)cl.n;
+        if (cl.n == 1)
+            snprintf(member, len, "%s", cl.v[0].member);
+        og_webhook_dispatch_claims_free(&cl);
+    }
+    og_webhook_dispatch_results_free(res);
+    return got;
+}
+
+static void webhooks_core_level(void)
+{
+    struct og_core *a = og_test_core_new(&rs, "og", 2), *b = og_test_core_new(&rs, "og", 2);
+    struct og_event_cache *cache = og_event_cache_new(1 << 20, 1024);
+    CHECK(a && b);
+    if (!a || !b)
+        return;
+    CHECK_INT(og_instance_beat(a), OG_OK);
+    CHECK_INT(og_instance_beat(b), OG_OK);
+    json_object *j = json_tokener_parse("{\"id\":\"h1\",\"url\":\"http://127.0.0.1:9/h\","
+                                        "\"secret\":\"" WHSEC "\",\"events\":[\"message.*\"]}");
+    struct og_webhook_sub sub = {0};
+    char err[160];
+    CHECK_INT(og_webhook_sub_parse(j, &sub, 0, err, sizeof err), 0);
+    json_object_put(j);
+    CHECK_INT(og_webhooks_put(a, &sub, 1), OG_OK);
+    og_webhook_sub_clear(&sub);
+    CHECK_INT(og_stream_group_ensure(a, OG_STREAM_EVENTS, OG_GROUP_WEBHOOKS, "0"), OG_OK);
+    char *sid = make_session(a);
+    CHECK(sid != NULL);
+
+    struct og_webhook_sub *subs = NULL;
+    size_t n_subs = 0;
+    long long ver = 0;
+    CHECK_INT(og_webhooks_version(a, &ver), OG_OK);
+    CHECK_INT(og_webhooks_load(a, &subs, &n_subs), OG_OK);
+    CHECK_INT(n_subs, 1);
+    int n = 0;
+    char last[48] = "", ma[256] = "", mb[256] = "";
+    CHECK_INT(
+        og_webhook_dispatch_read(a, "a-0", 100, ver, subs, n_subs, cache, &n, last, sizeof last),
+        OG_OK);
+    CHECK_INT(n, 3); /* contact, session, message: one queued, for the session */
+    CHECK_INT(wh_claim(a, cache, ver, 60000, ma, sizeof ma), 1);
+    CHECK_INT(wh_claim(b, cache, ver, 60000, mb, sizeof mb), 0); /* leased by A */
+    CHECK_INT(cli_int("HLEN {og}:inst:%s:held", og_core_instance(a)), 1);
+
+    /* A's heartbeat runs out: its lease is handed back, B claims the queue */
+    CHECK_INT(cli_int("DEL {og}:inst:%s", og_core_instance(a)), 1);
+    struct og_reap rp;
+    CHECK_INT(og_instance_reap(b, &rp), OG_OK);
+    CHECK_INT(rp.dead, 1);
+    CHECK_INT(rp.leases, 1);
+    struct og_webhook_results *res = og_webhook_dispatch_results_new();
+    struct og_webhook_claims cl;
+    CHECK_INT(og_webhook_dispatch_step(b, res, 10, og_now_ms(), 60000, ver, cache, &cl), OG_OK);
+    CHECK_INT(cl.n, 1);
+    if (cl.n == 1) {
+        CHECK_STR(cl.v[0].member, ma);
+        CHECK_INT(cl.v[0].n_items, 1);
+        CHECK(cl.v[0].items[0].ok && cl.v[0].items[0].body != NULL);
+        CHECK_INT(cli_int("HLEN {og}:inst:%s:held", og_core_instance(b)), 1);
+        /* B delivers it: the claim is settled, the queue empty, no lease left */
+        const struct og_webhook_item *it = &cl.v[0].items[0].item;
+        og_webhook_dispatch_result_open(res, cl.v[0].member, cl.v[0].sub, cl.v[0].tries);
+        og_webhook_dispatch_result_add(res, it->head, "ok", it->n, it->eid, it->type, "ok", 1, 204,
+                                       3, NULL, 0);
+        og_webhook_dispatch_result_close(res, 0);
+    }
+    og_webhook_dispatch_claims_free(&cl);
+    CHECK_INT(og_webhook_dispatch_step(b, res, 0, og_now_ms(), 60000, ver, cache, &cl), OG_OK);
+    CHECK_INT(cl.n, 0);
+    og_webhook_dispatch_claims_free(&cl);
+    CHECK_INT(og_webhook_dispatch_results_count(res), 0);
+    CHECK_INT(cli_int("HLEN {og}:inst:%s:held", og_core_instance(b)), 0);
+    CHECK_INT(cli_int("ZCARD {og}:wh:due%s", ""), 0);
+    CHECK_INT(cli_int("LLEN {og}:webhook:h1:deliveries%s", ""), 1);
+    og_webhook_dispatch_results_free(res);
+
+    og_webhook_subs_free(subs, n_subs);
+    og_event_cache_free(cache);
+    free(sid);
+    og_core_free(a);
+    og_core_free(b);
+}
+
+static void webhooks_end_to_end(void)
+{
+    int hole_port = 0;
+    int hole = black_hole(&hole_port);
+    CHECK(hole >= 0);
+    if (hole < 0)
+        return;
+    const char *channels = "[{\"id\":\"demo\",\"connector\":\"signed_json\",\"options\":{"
+                           "\"secret\":\"" SECRET "\",\"reply_url\":\"http://127.0.0.1:9/r\"}}]";
+    char *extra = og_sprintf("\"webhooks\":[{\"id\":\"all\",\"url\":\"http://127.0.0.1:%d/hook\","
+                             "\"secret\":\"" WHSEC "\",\"events\":[\"message.received\"],"
+                             "\"timeout_ms\":30000}]",
+                             hole_port);
+    struct og_test_daemon a, b;
+    if (og_test_daemon_start(&a, rs.url, channels, extra) != 0) {
+        CHECK(0);
+        free(extra);
+        close(hole);
+        return;
+    }
+    const char *in = "{\"id\":\"in-1\",\"from\":{\"id\":\"cust-9\",\"name\":\"C\"},"
+                     "\"text\":\"hi there\"}";
+    CHECK_INT(og_test_post_signed(&a, "demo", SECRET, in, strlen(in)), 200);
+    int first = next_conn(hole, 15000); /* A's attempt: never answered */
+    CHECK(first >= 0);
+
+    CHECK_INT(og_test_daemon_start(&b, rs.url, channels, extra), 0);
+    int64_t t0 = og_mono_ms();
+    og_test_daemon_kill(&a);
+    int second = next_conn(hole, 60000); /* B delivers it again */
+    int64_t took = og_mono_ms() - t0;
+    fprintf(stderr, "B took over A's webhook delivery %lld ms after A was killed\n",
+            (long long)took);
+    CHECK(second >= 0);
+    /* the heartbeat's TTL (3 s) and a reap tick, with slack for a loaded
+     * machine; without the takeover it is the lease: 30 s + 5 s */
+    CHECK(took < 15000);
+    if (second >= 0) { /* answer it, so B stops cleanly */
+        char buf[8192];
+        struct pollfd p = {.fd = second, .events = POLLIN};
+        if (poll(&p, 1, 5000) == 1 && read(second, buf, sizeof buf) > 0) {
+            CHECK(strstr(buf, "webhook-id: ") != NULL);
+            const char *ok = "HTTP/1.1 204 No Content\r\nConnection: close\r\n\r\n";
+            CHECK(write(second, ok, strlen(ok)) == (ssize_t)strlen(ok));
+        }
+    }
+    CHECK_INT(og_test_daemon_stop(&b), 0);
+    og_test_daemon_free(&a);
+    og_test_daemon_free(&b);
+    if (first >= 0)
+        close(first);
+    if (second >= 0)
+        close(second);
+    close(hole);
+    free(extra);
+}
+
 int main(void)
 {
     if (og_test_redis_start(&rs) != 0)
@@ -308,6 +468,10 @@ int main(void)
     core_level();
     free(og_test_redis_cli(&rs, "FLUSHALL"));
     end_to_end();
+    free(og_test_redis_cli(&rs, "FLUSHALL"));
+    webhooks_core_level();
+    free(og_test_redis_cli(&rs, "FLUSHALL"));
+    webhooks_end_to_end();
     og_test_redis_stop(&rs);
     return og_test_done();
 }

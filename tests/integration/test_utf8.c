@@ -129,7 +129,7 @@ static void run(struct og_test_redis *rs, const struct platform *p)
         h.name[0] = "X-Telegram-Bot-Api-Secret-Token", h.value[0] = p->secret;
     }
     h.name[1] = "Content-Type", h.value[1] = "application/json";
-    struct og_req_host host = {hdr, noarg, &h, 0, OG_OK, NULL};
+    struct og_req_host host = {hdr, noarg, &h, 0, OG_OK, NULL, NULL, NULL};
     struct og_http_req req = {"POST", "", body, strlen(body), &host};
     struct og_http_resp resp = {0};
     og_err e = og_channel_handle_http(ch, &req, &resp);

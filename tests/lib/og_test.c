@@ -642,7 +642,7 @@ static struct og_test_conn *conn_open(const char *name, const char *options_json
     c->plugin = p;
     c->msgs = json_object_new_array();
     c->stats = json_object_new_array();
-    struct og_channel_sink sink = {rec_message, rec_status, rec_state_get, rec_state_set, c};
+    struct og_channel_sink sink = {rec_message, rec_status, rec_state_get, rec_state_set, c, NULL};
     c->ch = og_channel_create(p, "test", "default", opts, "channels[0].options", &sink, errs);
     json_object_put(opts);
     if (!c->ch) {
@@ -752,7 +752,7 @@ struct og_test_http og_test_conn_request(struct og_test_conn *c, const char *met
                                          const char *headers, const char *body, size_t len)
 {
     struct req_ctx rc = {.headers = headers, .query = query};
-    struct og_req_host host = {req_header, req_query, &rc, 0, OG_OK, NULL};
+    struct og_req_host host = {req_header, req_query, &rc, 0, OG_OK, NULL, NULL, NULL};
     char *copy = og_strndup(body ? body : "", body ? len : 0);
     struct og_http_req req = {method, path ? path : "", copy, body ? len : 0, &host};
     struct og_http_resp resp = {0};

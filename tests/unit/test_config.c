@@ -490,8 +490,13 @@ static void test_files(void)
     CHECK_INT(og_config_load(path, &cfg, &errs), 0);
     for (size_t i = 0; i < errs.n; i++)
         fprintf(stderr, "  example: %s\n", errs.items[i]);
-    CHECK_INT(cfg.n_channels, 1);
-    if (cfg.n_channels == 1) {
+    CHECK_INT(cfg.n_channels, 2);
+    if (cfg.n_channels == 2) {
+        CHECK_STR(cfg.channels[1].id, "site");
+        CHECK_STR(cfg.channels[1].connector, "webchat");
+        CHECK_INT(cfg.channels[1].csat.scale, 5);
+        CHECK_INT(cfg.channels[1].csat.comment, 1);
+        CHECK_STR(cfg.channels[1].csat.on, "close");
         CHECK_STR(cfg.channels[0].id, "demo");
         CHECK_STR(cfg.channels[0].connector, "signed_json");
         CHECK_STR(json_object_get_string(json_object_object_get(cfg.channels[0].options, "secret")),
@@ -508,7 +513,8 @@ static void test_files(void)
     CHECK_STR(cfg.listen, "127.0.0.1:8080");
     CHECK_STR(cfg.data_dir, "./var");
     CHECK_STR(cfg.redis.url, "embedded");
-    CHECK_INT(cfg.n_channels, 1);
+    CHECK_INT(cfg.n_channels, 2); /* the example connector's and the web chat's */
+    CHECK_STR(cfg.webchat_demo, "site");
     og_config_free(&cfg);
     free(path);
 
@@ -632,6 +638,37 @@ static void test_texts_goal(void)
                "channels[0].goal.window_days: required");
 }
 
+/* redis.sentinels: with a master_name, without redis.url, each a host:port */
+static void test_sentinels(void)
+{
+    struct og_config cfg;
+    struct og_errors errs = {0};
+    CHECK_INT(load("{" TOKEN ",\"redis\":{\"sentinels\":[\"127.0.0.1:26379\",\"s2.lan:26380\"],"
+                   "\"master_name\":\"mymaster\",\"sentinel_password\":\"sp\"}}",
+                   &cfg, &errs),
+              0);
+    CHECK_INT(cfg.redis.n_sentinels, 2);
+    CHECK_STR(cfg.redis.sentinels[1], "s2.lan:26380");
+    CHECK_STR(cfg.redis.master_name, "mymaster");
+    CHECK_STR(cfg.redis.sentinel_password, "sp");
+    og_config_free(&cfg);
+    og_errors_free(&errs);
+    expect_one("{" TOKEN ",\"redis\":{\"url\":\"redis://127.0.0.1:6379\",\"sentinels\":"
+               "[\"127.0.0.1:26379\"],\"master_name\":\"m\"}}",
+               "redis.url and redis.sentinels are mutually exclusive: with sentinels the "
+               "master's address is asked of them; remove one");
+    expect_one("{" TOKEN ",\"redis\":{\"sentinels\":[\"127.0.0.1:26379\"]}}",
+               "redis.master_name: required with redis.sentinels");
+    expect_one("{" TOKEN ",\"redis\":{\"master_name\":\"m\"}}",
+               "redis.master_name: only with redis.sentinels");
+    expect_one("{" TOKEN ",\"redis\":{\"sentinels\":[],\"master_name\":\"m\"}}",
+               "redis.sentinels: needs at least one \"host:port\"");
+    expect_one("{" TOKEN ",\"redis\":{\"sentinels\":[\"127.0.0.1\"],\"master_name\":\"m\"}}",
+               "redis.sentinels[0]: must be host:port (\"10.0.0.5:26379\")");
+    expect_one("{" TOKEN ",\"redis\":{\"sentinels\":[\"h:1\"],\"master_name\":\"a b\"}}",
+               "redis.master_name: must be 1-64 characters of A-Z, a-z, 0-9, _, . and -");
+}
+
 int main(void)
 {
     test_defaults();
@@ -648,5 +685,6 @@ int main(void)
     test_files();
     test_sensitive_words();
     test_texts_goal();
+    test_sentinels();
     return og_test_done();
 }

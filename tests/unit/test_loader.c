@@ -63,7 +63,7 @@ static void test_refusals(void)
     check_refused("short_old", "does not match ABI 1.0");
     check_refused("no_create", "mandatory field 'create'");
     check_refused("no_send", "mandatory field 'send'");
-    check_refused("no_handlers", "mandatory field 'handle_http or poll'");
+    check_refused("no_handlers", "mandatory field 'handle_http, poll or handle_visitor'");
     check_refused("no_entry", "no og_connector_entry symbol");
     check_refused("null_entry", "og_connector_entry returned NULL");
     check_refused("opt_outside", "option 'beyond' lies outside conf_size");

@@ -28,7 +28,11 @@
  *
  * History: 1.0 the first layout. 1.1 appended og_connector.default_rate_per_s
  * and og_connector.caps (what the platform allows, so the host never tests a
- * connector's name) and og_services.smtp_send. */
+ * connector's name) and og_services.smtp_send. 1.2 appended
+ * og_connector.handle_visitor and og_services.visitor (struct
+ * og_visitor_api): channels whose visitors talk to omnigate directly (the
+ * web chat widget) get a route tree /webchat/{channel}/..., visitor tokens
+ * the host stores hashed, and a live stream to one visitor. */
 #ifndef OMNIGATE_CONNECTOR_H
 #define OMNIGATE_CONNECTOR_H
 
@@ -41,7 +45,7 @@ extern "C" {
 #endif
 
 #define OG_CONNECTOR_ABI_MAJOR 1
-#define OG_CONNECTOR_ABI_MINOR 1
+#define OG_CONNECTOR_ABI_MINOR 2
 
 /* The one error enum of omnigate, shared by plugins and the core. Values are
  * stable: never renumbered, never reused. og_strerror() (host) and
@@ -142,7 +146,8 @@ struct og_json_api {
 
 /* --------------------------------------------------------- HTTP (inbound) */
 
-/* An inbound request on /hooks/{channel}[/...], [borrowed] for the call.
+/* An inbound request on /hooks/{channel}[/...] (or, 1.2, /webchat/{channel}[/...]),
+ * [borrowed] for the call.
  * Header and query lookups go through svc->req_header / svc->req_query. */
 struct og_http_req {
     const char *method;    /* "GET", "POST", ... */
@@ -321,6 +326,105 @@ struct og_smtp_reply {
     char detail[256];               /* a readable reason when not OG_OK */
 };
 
+/* ------------------------------------------------------- visitors (1.2) */
+
+/* A visitor: a person who talks to omnigate directly through a page (the web
+ * chat widget), known by a token the host issued. The host fills it; the
+ * plugin passes it back unchanged. */
+struct og_visitor {
+    char external_id[48];  /* the contact's id on this channel ("v_..."): use it
+                              as og_inbound.from.external_id and thread_id */
+    char contact_id[48];   /* "con_..." */
+    char token_key[24];    /* a short, stable, non-secret key of the token for
+                              rate limits and stream bounds ("" when none) */
+};
+
+/* How the visitor's live stream behaves; [borrowed] for the call. */
+struct og_visitor_stream {
+    size_t struct_size;         /* sizeof(struct og_visitor_stream) */
+    const char *last_event_id;  /* resume after this message id; NULL = none */
+    int max_streams;            /* open streams per visitor; beyond: 429. 0 = 5 */
+    const char *closing_text;   /* sent in the "closed" event; NULL = none */
+    int offer_csat;             /* "closed" event's csat: the survey may be shown */
+};
+
+/* The channel's satisfaction survey (config channels[].csat), [host] strings
+ * valid until destroy(). */
+struct og_visitor_survey {
+    int scale;                  /* 5 or 2 */
+    const char *question, *thanks;
+    int comment;                /* a comment is allowed */
+};
+
+/* The visitor services (og_services.visitor). The host keeps the state
+ * (tokens, hashed; contacts; sessions; messages) and the live streams; the
+ * plugin keeps the protocol (routes, CORS, validation, limits). Every
+ * function is thread-safe. JSON texts handed out are [xfer] (svc->free):
+ *   VS  the visitor's view of a session:
+ *       {"id","status":"queued|active|closed","agent":{"name"}|null,
+ *        "created_at","closed_at","csat"}
+ *   VM  the visitor's view of a message:
+ *       {"id","direction":"in|out","kind","text","created_at",
+ *        "sender":{"type":"contact|agent|system","name"},"client_id",
+ *        "attachments":[...]}
+ * No agent id, e-mail or internal field reaches a VS or a VM. */
+struct og_visitor_api {
+    size_t struct_size;         /* sizeof(struct og_visitor_api) at the host's build */
+    /* The client's address as the host's HTTP edge names it (the forwarded
+     * one behind a trusted proxy), e.g. "203.0.113.7". Returns its length. */
+    size_t (*client_addr)(const struct og_http_req *req, char *out, size_t outsz);
+    /* A counter per (channel, key) in a window of window_ms shared by every
+     * instance: OG_OK and counted while under limit; OG_ERR_RATE_LIMITED with
+     * *retry_after_ms (nothing counted) once limit hits were counted. */
+    og_err (*rate)(void *host, const char *key, int limit, int64_t window_ms,
+                   long *retry_after_ms);
+    /* A new visitor: its contact (who's name, email, phone; external_id is
+     * ignored) and a token: 32 random bytes as base64url (43 characters)
+     * written into token[64]. The host keeps only its SHA-256. */
+    og_err (*create)(void *host, const struct og_profile *who, char token[64],
+                     struct og_visitor *v);
+    /* The visitor a token belongs to on this channel; OG_ERR_SIGNATURE for a
+     * missing, malformed or unknown token. */
+    og_err (*auth)(void *host, const char *token, struct og_visitor *v);
+    /* A message from the visitor: stored through the same ingest as any
+     * channel's (m->from.external_id and thread_id must be v's external_id;
+     * dedup_key makes a retry a duplicate). *vm [xfer] the message as a VM;
+     * *created 1 when stored now, 0 when it was stored before. */
+    og_err (*message)(void *host, const struct og_visitor *v, const struct og_inbound *m,
+                      char **vm, int *created);
+    /* The visitor's current (or last) session as a VS, "null" when there is
+     * none yet, and its messages after the message id after (NULL = the
+     * last limit), oldest first, as a JSON array of VMs. Either out pointer
+     * may be NULL. OG_ERR_NOT_FOUND: after is not a message of this visitor. */
+    og_err (*conversation)(void *host, const struct og_visitor *v, const char *after, int limit,
+                           char **vs, char **vms);
+    /* Turns resp into the visitor's live stream (server-sent events:
+     * message, typing, assigned, read, closed; ": ping" every 15 s).
+     * OG_ERR_RATE_LIMITED when the visitor holds max_streams already. */
+    og_err (*stream)(void *host, const struct og_http_req *req, struct og_http_resp *resp,
+                     const struct og_visitor *v, const struct og_visitor_stream *opts);
+    /* The visitor types (on 1) or stopped (0): event "typing" for the agents. */
+    og_err (*typing)(void *host, const struct og_visitor *v, int on);
+    /* The visitor read the agent's messages up to message id until. */
+    og_err (*read)(void *host, const struct og_visitor *v, const char *until);
+    /* The visitor ends its open session (the timeline names the visitor).
+     * OG_ERR_NOT_FOUND when none is open. *vs [xfer] the closed session. */
+    og_err (*close)(void *host, const struct og_visitor *v, char **vs);
+    /* The channel's survey; OG_ERR_NOT_FOUND when the channel has none. */
+    og_err (*survey)(void *host, struct og_visitor_survey *out);
+    /* Rates the visitor's current (or last) session, once: score 1..scale,
+     * comment NULL or text. *csat [xfer] {"score","scale","comment","at"}.
+     * OG_ERR_CONFLICT when that session was rated already, OG_ERR_NOT_FOUND
+     * when there is no session or no survey, OG_ERR_INVALID for a score out
+     * of the scale or a comment where none is allowed. */
+    og_err (*csat)(void *host, const struct og_visitor *v, int score, const char *comment,
+                   char **csat);
+    /* 1 when an agent who may take this channel's sessions is online now. */
+    int (*online)(void *host);
+    /* The channel's id, [host] valid until destroy(). */
+    const char *(*channel_id)(void *host);
+};
+
 /* ---------------------------------------------------------------- services */
 
 /* The host's services, [host] valid from create() until destroy() returns.
@@ -396,6 +500,9 @@ struct og_services {
      * for an unusable call (bad address, CR/LF where none may be). rep says
      * why. */
     og_err (*smtp_send)(void *host, const struct og_smtp_call *call, struct og_smtp_reply *rep);
+
+    /* 1.2: the visitor services, [host]; NULL on a host without them. */
+    const struct og_visitor_api *visitor;
 };
 
 /* --------------------------------------------------------------- connector */
@@ -460,6 +567,18 @@ struct og_connector {
     double default_rate_per_s;
     /* OG_CAP_* bits; a 1.0 plugin gets OG_CAPS_1_0_DEFAULT. */
     uint32_t caps;
+
+    /* Appended in 1.2. Optional: the visitor route tree. The host hands every
+     * request on /webchat/{channel}[/...] (any method, OPTIONS included) to
+     * it; req->path is the part after /webchat/{channel}. Answer with
+     * svc->respond(); a returned og_err without an answer becomes the
+     * host's error reply. NULL: the channel has no visitor routes (404). */
+    og_err (*handle_visitor)(void *inst, const struct og_http_req *req,
+                             struct og_http_resp *resp);
+    /* 1.2, with handle_visitor: the routes it answers, NULL-terminated
+     * "METHOD /path" lines ("GET /config"), so the host can list them (its
+     * route table, docs/openapi.yaml's check). */
+    const char *const *visitor_routes;
 };
 
 #define OG_CONNECTOR_HEADER                                                         \

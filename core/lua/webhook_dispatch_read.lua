@@ -1,6 +1,6 @@
--- webhook_read.lua: read new entries of P:events through the consumer group
--- and queue them for the subscriptions that want them, in one step (see
--- core/og_webhooks.h). Because reading and queuing are atomic, an entry is
+-- webhook_dispatch_read.lua: read new entries of P:events through the
+-- consumer group and queue them for the subscriptions that want them, in one
+-- step (core/og_webhook_dispatch.h). Because reading and queuing are atomic, an entry is
 -- never read without being queued: an instance that dies anywhere leaves
 -- only leased queues behind, whose leases run out by themselves. And each
 -- per-session queue holds its events in stream order, whichever dispatcher
@@ -16,12 +16,14 @@
 -- was created.
 -- ARGV: P, group, consumer, count, now_ms, ver, then per subscription: id,
 -- k, k filters ("*", a type, or "<family>.*").
--- Returns {-1} (stale subscriptions), {0, last} when nothing was new (last =
--- the stream's last entry id, to wait for a newer one), else {entries read,
--- entry, event JSON, ...} for the entries queued.
+-- Replies (og_script.h): {'ok', -1} (stale subscriptions), {'ok', 0, last}
+-- when nothing was new (last = the stream's last entry id, to wait for a
+-- newer one), else {'ok', entries read, entry, event JSON, ...} for the
+-- entries queued; {'err', 'not_found', ...} when the group does not exist
+-- (the stream was deleted: the caller creates it again).
 local P, group, consumer, count = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
 local now = ARGV[5]
-if (redis.call('GET', P .. ':webhooks:ver') or '0') ~= ARGV[6] then return {-1} end
+if (redis.call('GET', P .. ':webhooks:ver') or '0') ~= ARGV[6] then return {'ok', -1} end
 local stream, due, owe, WH = P .. ':events', P .. ':wh:due', P .. ':wh:owe', P .. ':wh:'
 
 -- the subscriptions: id, whether it takes every type, exact types, families
@@ -48,13 +50,17 @@ local function wants(s, t)
   return false
 end
 
-local r = redis.call('XREADGROUP', 'GROUP', group, consumer, 'COUNT', count, 'STREAMS', stream, '>')
+local r = redis.pcall('XREADGROUP', 'GROUP', group, consumer, 'COUNT', count, 'STREAMS', stream, '>')
+if type(r) == 'table' and r.err then
+  if string.find(r.err, 'NOGROUP', 1, true) then return {'err', 'not_found', r.err} end
+  return r
+end
 if not r then
   local last = redis.call('XREVRANGE', stream, '+', '-', 'COUNT', 1)
-  return {0, last[1] and last[1][1] or '0-0'}
+  return {'ok', 0, last[1] and last[1][1] or '0-0'}
 end
 local entries = r[1][2]
-local out, acks, owed, matched = {#entries}, {}, {}, {}
+local out, acks, owed, matched = {'ok', #entries}, {}, {}, {}
 for _, e in ipairs(entries) do
   local xid, f = e[1], e[2]
   local t, ses, eid, ev

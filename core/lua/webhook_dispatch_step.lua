@@ -1,10 +1,13 @@
--- webhook_step.lua: one round trip of the dispatcher: record the finished
--- attempts and move their queues on, then claim due queues for the free
--- transfer slots (see core/og_webhooks.h).
+-- webhook_dispatch_step.lua: one round trip of a dispatcher: record the
+-- finished attempts and move their queues on, then claim due queues for the
+-- free transfer slots (core/og_webhook_dispatch.h).
 --
 -- Claims: a due (subscription, session) queue is leased (its score moves to
 -- now + lease, so with several instances exactly one claims it, and a
--- claimer that dies lets it fall due again) and its first `chain` items are
+-- claimer that dies lets it fall due again; the lease is recorded under the
+-- claiming instance, lease_hold in prelude.lua, so that when that instance's
+-- heartbeat stops instances.lua makes the queue due at once rather than at
+-- the lease's end) and its first `chain` items are
 -- handed out. The dispatcher sends them one after another, each only after
 -- the one before it got a 2xx, and stops at the first failure, so only one
 -- item of a queue is ever in flight and per-session order is kept.
@@ -23,24 +26,26 @@
 -- ARGV: P, group, now_ms, cap (attempts kept), lease_ms, max (queues to
 -- claim), chain (items per claim), ver (P:webhooks:ver of the caller's copy
 -- of the subscriptions, which lease_ms covers: when they changed since,
--- nothing is claimed and -1 is returned, after the results are recorded),
--- then per claim 5 values: member
+-- nothing is claimed and stale is 1, after the results are recorded),
+-- inst (the claiming instance, og_instance.h; '' = none), then per claim 5
+-- values: member
 -- ("<sub>\t<session>"), sub, k, failed tries before its first attempt,
 -- next_due_ms (of a retry that ends it, else 0); and its k results of 5
 -- values: head, outcome ("ok", "retry", "dead", "drop"), n (subscriptions
 -- the entry was queued for; 0 for a replay), event id, attempt record
 -- (og_webhook_attempt_put; '' = do not record).
 -- Keys are concatenated inline (not with k()): this runs once per claim.
--- Returns per claimed queue {member, sub, failed tries of the first item,
--- item, ...}.
+-- Replies (og_script.h) {'ok', stale (0 or 1), claim...}, a claim per
+-- claimed queue: {member, sub, failed tries of the first item, item, ...}.
 local P, group, now, cap = ARGV[1], ARGV[2], tonumber(ARGV[3]), tonumber(ARGV[4])
 local lease, max, chain = tonumber(ARGV[5]), tonumber(ARGV[6]), tonumber(ARGV[7])
 local stale = (redis.call('GET', P .. ':webhooks:ver') or '0') ~= ARGV[8]
 if stale then max = 0 end
+local inst = ARGV[9]
 local due, stream, owe = P .. ':wh:due', P .. ':events', P .. ':wh:owe'
 local WH, HOOK = P .. ':wh:', P .. ':webhook:'
 
-local out = {}
+local out = {'ok', stale and 1 or 0}
 
 -- Leases queue m and hands out its first items; an empty queue is no
 -- longer due. Returns whether it claimed.
@@ -51,7 +56,7 @@ local function claim(m, sub, q)
     redis.call('ZREM', due, m)
     return false
   end
-  redis.call('ZADD', due, leased, m)
+  lease_hold(P, inst, due, m, leased)
   local head = string.match(items[1], '^[^\t]*')
   local tries = redis.call('HGET', WH .. sub .. ':tries', head) or '0'
   out[#out + 1] = {m, sub, tries, unpack(items)}
@@ -63,7 +68,7 @@ end
 -- subscription is done with: acknowledged together (and those queued for
 -- several dropped from P:wh:owe).
 local attempts, subs_seen, acks, owed = {}, {}, {}, {}
-local i = 9
+local i = 10
 while i <= #ARGV do
   local m, sub, k, tries, next_due = ARGV[i], ARGV[i + 1], tonumber(ARGV[i + 2]), ARGV[i + 3],
     ARGV[i + 4]
@@ -78,6 +83,8 @@ while i <= #ARGV do
   end
   local ses = string.sub(m, #sub + 2)
   local q, tk = WH .. sub .. ':q:' .. ses, WH .. sub .. ':tries'
+  -- this claim is over, whatever follows (a claim again records anew)
+  lease_drop(P, inst, due, m)
   local front = redis.call('LINDEX', q, 0)
   if front and string.match(front, '^[^\t]*') == ARGV[first] then
     local popped, retry = 0, false
@@ -130,7 +137,7 @@ for _, sub in ipairs(subs_seen) do
   end
 end
 
-if stale then return -1 end
+if stale then return out end
 if max < 1 then return out end
 local members = redis.call('ZRANGEBYSCORE', due, '-inf', now, 'LIMIT', 0, max)
 for _, m in ipairs(members) do

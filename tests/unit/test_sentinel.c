@@ -1,0 +1,317 @@
+/* test_sentinel - core/og_sentinel.c's parsers on the replies real sentinels
+ * and servers send (and on broken ones), fed as RESP bytes through hiredis's
+ * reader; and the pool's move to another address (og_redis_set_addr), with
+ * a pool that follows it, against two real redis-servers: after the move no
+ * command reaches the old server. */
+#include "og_redis.h"
+#include "og_sentinel.h"
+#include "og_test.h"
+#include "og_util.h"
+
+#include <hiredis/hiredis.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+/* The reply hiredis builds from resp [xfer], or NULL when incomplete. */
+static redisReply *reply_of(const char *resp, size_t n)
+{
+    redisReader *rd = redisReaderCreate();
+    redisReaderFeed(rd, resp, n);
+    void *r = NULL;
+    if (redisReaderGetReply(rd, &r) != REDIS_OK)
+        r = NULL;
+    redisReaderFree(rd);
+    return r;
+}
+#define REPLY(s) reply_of(s, sizeof(s) - 1)
+
+static void test_hostport(void)
+{
+    struct og_sentinel_addr a;
+    CHECK_INT(og_sentinel_parse_hostport("127.0.0.1:26379", &a), 0);
+    CHECK_STR(a.host, "127.0.0.1");
+    CHECK_INT(a.port, 26379);
+    CHECK_INT(og_sentinel_parse_hostport("sentinel-1.internal:5000", &a), 0);
+    CHECK_STR(a.host, "sentinel-1.internal");
+    CHECK_INT(og_sentinel_parse_hostport("[::1]:26379", &a), 0);
+    CHECK_STR(a.host, "::1");
+    CHECK_INT(a.port, 26379);
+    static const char *const bad[] = {
+        "",          "host",       "host:", ":26379", "host:0",      "host:65536", "host:12a",
+        "::1:26379", "[::1]26379", "a b:1", "h/x:1",  "host:123456", "[::1]:",     "u@host:1"};
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        int rc = og_sentinel_parse_hostport(bad[i], &a);
+        if (rc != -1)
+            fprintf(stderr, "accepted \"%s\"\n", bad[i]);
+        CHECK_INT(rc, -1);
+    }
+    CHECK_INT(og_sentinel_parse_hostport(NULL, &a), -1);
+}
+
+static void test_master_reply(void)
+{
+    struct og_sentinel_addr a = {"", 0};
+    redisReply *r = REPLY("*2\r\n$9\r\n127.0.0.1\r\n$4\r\n6380\r\n");
+    CHECK_INT(og_sentinel_parse_master(r, &a), OG_OK);
+    CHECK_STR(a.host, "127.0.0.1");
+    CHECK_INT(a.port, 6380);
+    freeReplyObject(r);
+
+    r = REPLY("*-1\r\n"); /* the sentinel does not know the name */
+    CHECK_INT(og_sentinel_parse_master(r, &a), OG_ERR_NOT_FOUND);
+    freeReplyObject(r);
+
+    static const char *const bad[] = {
+        "-ERR unknown command\r\n",
+        "*1\r\n$9\r\n127.0.0.1\r\n",
+        "*3\r\n$1\r\na\r\n$1\r\n1\r\n$1\r\n2\r\n",
+        "*2\r\n$9\r\n127.0.0.1\r\n:6380\r\n",       /* port as an integer */
+        "*2\r\n$9\r\n127.0.0.1\r\n$5\r\n99999\r\n", /* no such port */
+        "*2\r\n$0\r\n\r\n$4\r\n6380\r\n",           /* no host */
+        "*2\r\n$5\r\na\r\nb \r\n$4\r\n6380\r\n",    /* a control character */
+        "$9\r\n127.0.0.1\r\n",
+        ":1\r\n",
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        r = reply_of(bad[i], strlen(bad[i]));
+        CHECK(r != NULL);
+        CHECK_INT(og_sentinel_parse_master(r, &a), OG_ERR_INVALID);
+        freeReplyObject(r);
+    }
+    r = REPLY("*2\r\n$3\r\na\0b\r\n$4\r\n6380\r\n"); /* a NUL inside the host */
+    CHECK(r != NULL);
+    CHECK_INT(og_sentinel_parse_master(r, &a), OG_ERR_INVALID);
+    freeReplyObject(r);
+    CHECK_INT(og_sentinel_parse_master(NULL, &a), OG_ERR_INVALID);
+}
+
+static void test_role(void)
+{
+    redisReply *r = REPLY("*3\r\n$6\r\nmaster\r\n:3129\r\n*1\r\n*3\r\n$9\r\n127.0.0.1\r\n$4\r\n"
+                          "6381\r\n$4\r\n3129\r\n");
+    CHECK_INT(og_sentinel_parse_role(r), 1);
+    freeReplyObject(r);
+    r = REPLY("*5\r\n$5\r\nslave\r\n$9\r\n127.0.0.1\r\n:6379\r\n$9\r\nconnected\r\n:3167\r\n");
+    CHECK_INT(og_sentinel_parse_role(r), 0);
+    freeReplyObject(r);
+    r = REPLY("*2\r\n$8\r\nsentinel\r\n*1\r\n$8\r\nmymaster\r\n");
+    CHECK_INT(og_sentinel_parse_role(r), 0);
+    freeReplyObject(r);
+    r = REPLY("-NOAUTH Authentication required.\r\n");
+    CHECK_INT(og_sentinel_parse_role(r), -1);
+    freeReplyObject(r);
+    r = REPLY("*1\r\n$7\r\nmasters\r\n");
+    CHECK_INT(og_sentinel_parse_role(r), -1);
+    freeReplyObject(r);
+    r = REPLY("*0\r\n");
+    CHECK_INT(og_sentinel_parse_role(r), -1);
+    freeReplyObject(r);
+    CHECK_INT(og_sentinel_parse_role(NULL), -1);
+}
+
+static void test_switch(void)
+{
+    struct og_sentinel_addr a = {"", 0};
+    const char *p = "mymaster 127.0.0.1 6379 127.0.0.1 6380";
+    CHECK_INT(og_sentinel_parse_switch(p, strlen(p), "mymaster", &a), 1);
+    CHECK_STR(a.host, "127.0.0.1");
+    CHECK_INT(a.port, 6380);
+    CHECK_INT(og_sentinel_parse_switch(p, strlen(p), "other", &a), 0);
+    CHECK_INT(og_sentinel_parse_switch(p, strlen(p), "mymaste", &a), 0);
+    static const char *const bad[] = {
+        "",
+        "mymaster 127.0.0.1 6379 127.0.0.1",
+        "mymaster 127.0.0.1 6379 127.0.0.1 6380 extra",
+        "mymaster  127.0.0.1 6379 127.0.0.1 6380",
+        "mymaster 127.0.0.1 6379 127.0.0.1 6380 ",
+        "mymaster 127.0.0.1 x 127.0.0.1 6380",
+        "mymaster 127.0.0.1 6379 127.0.0.1 0",
+        "mymaster 127.0.0.1 6379 127.0.0.1\n 6380",
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++)
+        CHECK_INT(og_sentinel_parse_switch(bad[i], strlen(bad[i]), "mymaster", &a), -1);
+    /* the payload is not NUL-terminated: only len bytes are read */
+    char buf[64];
+    memcpy(buf, p, strlen(p));
+    memset(buf + strlen(p), '9', sizeof buf - strlen(p));
+    CHECK_INT(og_sentinel_parse_switch(buf, strlen(p), "mymaster", &a), 1);
+    CHECK_INT(a.port, 6380);
+
+    const char *pl = NULL;
+    size_t n = 0;
+    redisReply *r = REPLY("*3\r\n$7\r\nmessage\r\n$14\r\n+switch-master\r\n$38\r\n"
+                          "mymaster 127.0.0.1 6379 127.0.0.1 6380\r\n");
+    CHECK_INT(og_sentinel_switch_message(r, &pl, &n), 1);
+    CHECK_INT(n, 38);
+    CHECK(pl && strncmp(pl, "mymaster 127.0.0.1 6379", 23) == 0);
+    freeReplyObject(r);
+    r = REPLY("*3\r\n$9\r\nsubscribe\r\n$14\r\n+switch-master\r\n:1\r\n");
+    CHECK_INT(og_sentinel_switch_message(r, &pl, &n), 0);
+    freeReplyObject(r);
+    r = REPLY("*3\r\n$7\r\nmessage\r\n$5\r\n+sdown\r\n$3\r\nabc\r\n");
+    CHECK_INT(og_sentinel_switch_message(r, &pl, &n), 0);
+    freeReplyObject(r);
+}
+
+static void test_opts(void)
+{
+    char err[256] = "";
+    const char *good[] = {"127.0.0.1:26379", "127.0.0.1:26380"};
+    struct og_sentinel_opts o = {.sentinels = good, .n = 2, .master_name = "mymaster"};
+    struct og_sentinel *s = og_sentinel_new(&o, err, sizeof err);
+    CHECK(s != NULL);
+    og_sentinel_free(s);
+    const char *bad[] = {"127.0.0.1:26379", "nope"};
+    o.sentinels = bad;
+    CHECK(og_sentinel_new(&o, err, sizeof err) == NULL);
+    CHECK(strstr(err, "redis.sentinels[1]") != NULL);
+    o.sentinels = good;
+    o.master_name = "";
+    CHECK(og_sentinel_new(&o, err, sizeof err) == NULL);
+
+    /* nothing listens there: a clear reason, not a hang */
+    int p1 = og_test_free_port();
+    char a1[32];
+    snprintf(a1, sizeof a1, "127.0.0.1:%d", p1);
+    const char *none[] = {a1};
+    struct og_sentinel_opts d = {.sentinels = none, .n = 1, .master_name = "m", .timeout_ms = 300};
+    s = og_sentinel_new(&d, err, sizeof err);
+    struct og_sentinel_addr a;
+    char why[512] = "";
+    int64_t t0 = og_mono_ms();
+    CHECK_INT(og_sentinel_resolve(s, &a, why, sizeof why), OG_ERR_UNAVAILABLE);
+    CHECK(og_mono_ms() - t0 < 2000);
+    CHECK(strstr(why, "no sentinel answered") != NULL);
+    og_sentinel_free(s);
+}
+
+/* The pool moves; idle and busy connections to the old server are dropped,
+ * and a pool that follows it moves too. */
+static void test_set_addr(void)
+{
+    struct og_test_redis a, b;
+    if (og_test_redis_start_with(&a, "--appendonly no") != 0)
+        return;
+    if (og_test_redis_start_with(&b, "--appendonly no") != 0) {
+        og_test_redis_stop(&a);
+        return;
+    }
+    char err[256];
+    struct og_redis_opts none = {.url = NULL, .pool_size = 2};
+    struct og_redis *r = og_redis_new(&none, err, sizeof err);
+    CHECK(r != NULL);
+    redisReply *rep = NULL;
+    CHECK_INT(og_redis_cmd(r, &rep, "PING"), OG_ERR_UNAVAILABLE); /* no address yet */
+    CHECK_INT(og_redis_argv(r, 1, (const char *[]){"PING"}, NULL, &rep), OG_ERR_UNAVAILABLE);
+    CHECK_INT(og_redis_take_trouble(r), 1);
+    CHECK_INT(og_redis_take_trouble(r), 0);
+    struct og_redis_opts fo = {.pool_size = 1, .follow = r};
+    struct og_redis *f = og_redis_new(&fo, err, sizeof err);
+    CHECK(f != NULL);
+
+    CHECK_INT(og_redis_set_addr(r, "127.0.0.1", a.port), 1);
+    CHECK_INT(og_redis_set_addr(r, "127.0.0.1", a.port), 0);
+    CHECK_INT(og_redis_cmd(r, &rep, "SET where a"), OG_OK);
+    freeReplyObject(rep);
+    CHECK_INT(og_redis_cmd(f, &rep, "GET where"), OG_OK);
+    CHECK_STR(rep->str, "a");
+    freeReplyObject(rep);
+    CHECK_INT(og_redis_cmd(r, &rep, "SET only-a 1"), OG_OK);
+    freeReplyObject(rep);
+
+    CHECK_INT(og_redis_set_addr(r, "127.0.0.1", b.port), 1);
+    for (int i = 0; i < 4; i++) { /* every connection, the pool's and the follower's */
+        CHECK_INT(og_redis_cmd(i % 2 ? f : r, &rep, "GET only-a"), OG_OK);
+        CHECK(rep->type == REDIS_REPLY_NIL);
+        freeReplyObject(rep);
+    }
+    CHECK_INT(og_redis_cmd(r, &rep, "SET where b"), OG_OK);
+    freeReplyObject(rep);
+    char *o = og_test_redis_cli(&a, "GET where");
+    CHECK(o && strstr(o, "a") != NULL); /* the old server was not written to */
+    free(o);
+    o = og_test_redis_cli(&a, "CLIENT LIST");
+    size_t clients = 0;
+    for (char *q = o; q && (q = strstr(q, "id=")); q++)
+        clients++;
+    CHECK_INT(clients, 1); /* only redis-cli's own: the pools left */
+    free(o);
+
+    og_redis_free(f);
+    og_redis_free(r);
+    og_test_redis_stop(&a);
+    og_test_redis_stop(&b);
+}
+
+/* redis.durability "replicated" acknowledges after WAIT; a retry found to
+ * be a duplicate writes nothing, and WAIT on a connection that wrote
+ * nothing answers at once. With a replica that is connected but behind
+ * (frozen), that would acknowledge a message no replica has: the WAIT must
+ * cover everything the master holds (og_redis_eval_wait's PUBLISH). */
+static void test_wait_covers_duplicates(void)
+{
+    struct og_test_redis m, rep;
+    if (og_test_redis_start_with(&m, "--appendonly no") != 0)
+        return;
+    char arg[64];
+    snprintf(arg, sizeof arg, "--appendonly no --replicaof 127.0.0.1 %d", m.port);
+    if (og_test_redis_start_with(&rep, arg) != 0) {
+        og_test_redis_stop(&m);
+        return;
+    }
+    int up = 0;
+    for (int i = 0; i < 100 && !up; i++) {
+        char *o = og_test_redis_cli(&rep, "INFO replication");
+        up = o && strstr(o, "master_link_status:up");
+        free(o);
+        if (!up)
+            usleep(50000);
+    }
+    CHECK(up);
+    char err[256];
+    struct og_redis_opts o = {.url = m.url, .pool_size = 1};
+    struct og_redis *writer = og_redis_new(&o, err, sizeof err);
+    struct og_redis *retry = og_redis_new(&o, err, sizeof err); /* another connection */
+    struct og_script *w = og_script_new("write", "redis.call('INCR', 'n') return 1");
+    struct og_script *dup = og_script_new("dup", "return redis.call('GET', 'n')");
+    redisReply *r = NULL;
+    CHECK_INT(og_redis_eval_wait(writer, w, 0, NULL, NULL, 1, 500, &r), OG_OK);
+    freeReplyObject(r);
+    CHECK_INT(og_redis_eval_wait(retry, w, 0, NULL, NULL, 1, 500, &r), OG_OK); /* it wrote */
+    freeReplyObject(r);
+
+    kill(rep.pid, SIGSTOP); /* connected, but takes nothing more */
+    CHECK_INT(og_redis_eval_wait(writer, w, 0, NULL, NULL, 1, 300, &r), OG_ERR_UNAVAILABLE);
+    /* the platform's retry, on a connection whose own last write the replica
+     * has: not acknowledged either */
+    CHECK_INT(og_redis_eval_wait(retry, dup, 0, NULL, NULL, 1, 300, &r), OG_ERR_UNAVAILABLE);
+    kill(rep.pid, SIGCONT);
+    og_err e = OG_ERR_UNAVAILABLE;
+    for (int i = 0; i < 20 && e != OG_OK; i++)
+        e = og_redis_eval_wait(retry, dup, 0, NULL, NULL, 1, 500, &r);
+    CHECK_INT(e, OG_OK);
+    if (e == OG_OK) {
+        CHECK_STR(r->str, "3");
+        freeReplyObject(r);
+    }
+    og_script_free(w);
+    og_script_free(dup);
+    og_redis_free(writer);
+    og_redis_free(retry);
+    og_test_redis_stop(&rep);
+    og_test_redis_stop(&m);
+}
+
+int main(void)
+{
+    test_hostport();
+    test_master_reply();
+    test_role();
+    test_switch();
+    test_opts();
+    test_set_addr();
+    test_wait_covers_duplicates();
+    return og_test_done();
+}
