@@ -394,16 +394,18 @@ local function auto_text(P, ch, sid, kind, due_ms, agent)
 end
 
 -- Statistics (og_stats.h, docs/statistics.md). Counters and sums per UTC
--- hour, kept by the scripts that change the facts, so a query reads one
--- hash per hour and never scans history:
---   P:st:h:<n>  hash, n = Unix ms / 3600000 (the UTC hour)
---     "v\t<ch>\t<agent>\t<group>\t<codes>" -> the ST_N integers below, comma
---         separated (a prefix; the rest are 0). The tuple is the session's
---         channel, agent and group when the fact happened; codes, its success
---         codes sorted and comma-joined, only for facts of a closed session
---         (the close itself, a goal achieved after it, a survey), else ''.
---         Presence time has channel, group and codes ''.
---     "c\t<ch>\t<agent>\t<group>\t<codes>\t<CODE>" -> closes with that code
+-- hour, kept by the scripts that change the facts, so a query reads small
+-- hashes and never scans history. Each fact is added at three levels, so a
+-- long period reads days, not hours:
+--   P:st:<lvl>:<n>  hash, lvl h (n = Unix ms / 3600000, the UTC hour), b (the
+--       4-hour block, ms / 14400000) or d (the UTC day, ms / 86400000):
+--     "v\t<ch>\t<agent>\t<group>" -> the ST_N integers below, comma separated
+--         (a prefix; the rest are 0): the session's channel, agent and group
+--         when the fact happened; presence time has only the agent
+--     "c\t<ch>\t<agent>\t<group>\t<CODE>" -> closes with that success code
+--   P:st:<lvl>:<n>:<CODE>  hash, the same "v" vectors for facts of sessions
+--       closed with that code (the close, a goal achieved or a survey after it),
+--       read only by a query filtered by that code
 --   P:st:pres   zset  presence intervals, score = start ms, member
 --               "<agent>|<state>|<start ms>|<end ms>" (Agent Activity; rebuild),
 --               in pieces of at most a day
@@ -460,10 +462,17 @@ local function st_tuple(s)
     closed and st_codes(s.success_codes) or ''}
 end
 
--- Adds deltas d ({[ST.x] = n}) to the tuple's vector of the hour of ms.
-local function st_add(P, ms, tup, d)
-  local key = P .. ':st:h:' .. string.format('%d', math.floor(ms / 3600000))
-  local f = 'v\t' .. table.concat(tup, '\t')
+-- The key of level lvl ('h' hour, 'b' 4-hour block, 'd' day: UTC) holding ms;
+-- code: the key of the vectors of sessions closed with that code.
+local ST_LEVEL_MS = {h = 3600000, b = 14400000, d = 86400000}
+local ST_LEVELS = {'h', 'b', 'd'}
+local function st_key(P, lvl, ms, code)
+  return P .. ':st:' .. lvl .. ':' .. string.format('%d', math.floor(ms / ST_LEVEL_MS[lvl])) ..
+    (code and (':' .. code) or '')
+end
+
+-- Adds deltas d to the vector of field f in key.
+local function st_vec(key, f, d)
   local cur = redis.call('HGET', key, f)
   local v = {}
   if cur then for x in string.gmatch(cur, '[^,]+') do v[#v + 1] = tonumber(x) end end
@@ -474,6 +483,19 @@ local function st_add(P, ms, tup, d)
   end
   for i = 1, n do v[i] = string.format('%d', v[i]) end
   redis.call('HSET', key, f, table.concat(v, ','))
+end
+
+-- Adds deltas d ({[ST.x] = n}) to the tuple's vectors of the hour, the
+-- 4-hour block and the day of ms (tup = {channel, agent, group, codes}; a
+-- closed session's codes also add them to each code's keys).
+local function st_add(P, ms, tup, d)
+  local f = 'v\t' .. tup[1] .. '\t' .. tup[2] .. '\t' .. tup[3]
+  for _, lvl in ipairs(ST_LEVELS) do
+    st_vec(st_key(P, lvl, ms), f, d)
+    if tup[4] and tup[4] ~= '' then
+      for code in string.gmatch(tup[4], '[^,]+') do st_vec(st_key(P, lvl, ms, code), f, d) end
+    end
+  end
 end
 
 -- The response time of an agent's reply (ms) as deltas.
@@ -540,9 +562,11 @@ local function st_close(P, c, now_ms)
   if fi then d[ST.res_sum], d[ST.res_n] = math.max(0, now_ms - fi), 1 end
   st_add(P, now_ms, tup, d)
   if tup[4] ~= '' then
-    local key = P .. ':st:h:' .. string.format('%d', math.floor(now_ms / 3600000))
-    local f = 'c\t' .. table.concat(tup, '\t') .. '\t'
-    for code in string.gmatch(tup[4], '[^,]+') do redis.call('HINCRBY', key, f .. code, 1) end
+    local f = 'c\t' .. tup[1] .. '\t' .. tup[2] .. '\t' .. tup[3] .. '\t'
+    for _, lvl in ipairs(ST_LEVELS) do
+      local key = st_key(P, lvl, now_ms)
+      for code in string.gmatch(tup[4], '[^,]+') do redis.call('HINCRBY', key, f .. code, 1) end
+    end
   end
 end
 

@@ -5,7 +5,8 @@
 -- ARGV[1] = P, ARGV[2] = op:
 --   "read"  [3] '1' to include agents and groups, [4..] UTC hour numbers (Unix
 --           ms / 3600000) -> {'ok', {agent id, presence, since ms, ...}, {group...},
---           {HGETALL of P:st:h:<n>}...} (agents and groups empty when [3] ~= '1')
+--           {HGETALL of P:st:<key>}...} (agents and groups empty when [3] ~= '1'),
+--           keys "<lvl>:<n>" or "<lvl>:<n>:<CODE>" (prelude.lua, Statistics)
 --   "rebuild_sessions" [3] start rank in P:idx:all, [4] count -> {'ok', next rank
 --           or -1, sessions done}: adds each session's facts to the hourly
 --           counters again, from what is stored (og_stats_rebuild deleted them)
@@ -40,7 +41,7 @@ if op == 'read' then
     groups = redis.call('HKEYS', k(P, 'groups'))
   end
   local out = {'ok', ag, groups}
-  for i = 4, #ARGV do out[#out + 1] = redis.call('HGETALL', P .. ':st:h:' .. ARGV[i]) end
+  for i = 4, #ARGV do out[#out + 1] = redis.call('HGETALL', P .. ':st:' .. ARGV[i]) end
   return out
 end
 

@@ -529,7 +529,7 @@ static int cmp_str(const void *a, const void *b)
 /* Every hourly counter as sorted "key field value" lines. [xfer] */
 static char *dump_counters(size_t *n_fields)
 {
-    char *keys = og_test_redis_cli(&rs, "--raw KEYS {og}:st:h:*");
+    char *keys = og_test_redis_cli(&rs, "--raw KEYS {og}:st:[hbd]:*");
     char **lines = NULL;
     size_t n = 0;
     for (char *k = strtok(keys, "\n"); k; k = strtok(NULL, "\n")) {
@@ -583,7 +583,7 @@ static void test_rebuild(void)
     json_object_put(before), json_object_put(after);
     free(again);
     /* counters gone wrong (an hour lost, a stray field) are repaired */
-    char *a = og_sprintf("DEL {og}:st:h:%lld", (long long)(T(0, 9, 0, 0) / 3600000));
+    char *a = og_sprintf("DEL {og}:st:d:%lld", (long long)(T(0, 9, 0, 0) / 86400000));
     free(og_test_redis_cli(&rs, a));
     free(a);
     a = og_sprintf("HSET {og}:st:h:%lld stray 1", (long long)(T(0, 10, 0, 0) / 3600000));
