@@ -121,6 +121,10 @@ test('the offline form while no agent is online', async () => {
   await shot(p, '02-offline-sent');
   const q = await stack.api('GET', '/sessions?status=new');
   assert.ok(q.items.some((s) => s.contact && s.contact.name === 'Olaf Berg'), JSON.stringify(q.items));
+  // the message is the start of a conversation the visitor can follow
+  await p.getByRole('button', { name: 'Show the conversation' }).click();
+  await widget(p).locator('.row.me', { hasText: 'Do you deliver to Norway?' }).waitFor();
+  assert.ok(await p.getByRole('textbox', { name: 'Message' }).isVisible());
   await c.close();
 });
 
