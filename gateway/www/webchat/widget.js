@@ -1189,7 +1189,10 @@ textarea.in { resize: vertical; min-height: 44px; }
     if (S.token && (!S.stream || Date.now() - S.lastData > 20000)) { S.backoff = 0; abortStream(); connect(); }
     if (S.open && S.view === 'chat') { S.unread = 0; badge(); markRead(); }
   });
+  // Leaving frees the stream's place (5 per token); a page restored from the
+  // back/forward cache opens it again and catches up.
   addEventListener('pagehide', () => { if (S.stream) { S.stream.stop = true; abortStream(); } });
+  addEventListener('pageshow', (e) => { if (e.persisted && S.token && S.view === 'chat') { S.backoff = 0; connect(); } });
 
   /* ---------- start ---------- */
   async function resume() {
