@@ -163,14 +163,14 @@ test('pre-chat form, first message, the agent types and replies through the API'
   sid = (await started.json()).session.id;
   await widget(page).locator('.row.me', { hasText: 'order #1042' }).waitFor();
   // routing gives the session to Ann (online): her name shows in the header
-  await widget(page).locator('.head', { hasText: 'Ann Lee' }).waitFor({ timeout: 5000 });
-  await until(async () => (await stack.api('GET', `/sessions/${sid}`)).status === 'active', 5000, 'session active');
+  await widget(page).locator('.head', { hasText: 'Ann Lee' }).waitFor({ timeout: 10000 });
+  await until(async () => (await stack.api('GET', `/sessions/${sid}`)).status === 'active', 10000, 'session active');
   await stack.api('POST', `/sessions/${sid}/typing`, { on: true }, ann.token);
-  await widget(page).locator('.typing:not([hidden])').waitFor({ timeout: 3000 });
+  await widget(page).locator('.typing:not([hidden])').waitFor({ timeout: 10000 });
   await shot(page, '06-agent-typing');
   const t0 = Date.now();
   await reply('Hello Maria! Sorry about that, let me check where it is.');
-  await widget(page).locator('.row.them', { hasText: 'let me check where it is' }).waitFor({ timeout: 3000 });
+  await widget(page).locator('.row.them', { hasText: 'let me check where it is' }).waitFor({ timeout: 10000 });
   const ms = Date.now() - t0;
   await widget(page).locator('.typing').waitFor({ state: 'hidden' });
   await reply('It left our roastery on Monday: https://track.example/1042');
@@ -183,7 +183,7 @@ test('pre-chat form, first message, the agent types and replies through the API'
   await widget(page).locator('.row.me:not(.pending)', { hasText: 'Great, thank you!' }).waitFor();
   // Ann opens the conversation (her read marker moves): the visitor sees "Seen"
   await stack.api('GET', `/sessions/${sid}/messages`, undefined, ann.token);
-  await widget(page).locator('.row.me', { hasText: 'Great, thank you!' }).locator('.st', { hasText: 'Seen' }).waitFor({ timeout: 3000 });
+  await widget(page).locator('.row.me', { hasText: 'Great, thank you!' }).locator('.st', { hasText: 'Seen' }).waitFor({ timeout: 10000 });
   await shot(page, '07-conversation');
   const texts = (await messages(sid)).map((m) => m.text);
   assert.deepEqual(texts.filter((t) => /order #1042|Great, thank you/.test(t)),
@@ -210,7 +210,7 @@ test('a reload shows the conversation again', async () => {
   const token = await page.evaluate(() => Object.keys(localStorage).find((k) => k.startsWith('og-webchat:')));
   assert.ok(token, 'the token is kept in localStorage');
   await page.reload();
-  await widget(page).locator('.row.them', { hasText: 'let me check where it is' }).waitFor({ timeout: 5000 });
+  await widget(page).locator('.row.them', { hasText: 'let me check where it is' }).waitFor({ timeout: 10000 });
   await widget(page).locator('.row.me', { hasText: 'order #1042' }).waitFor();
   await widget(page).locator('.row.me', { hasText: 'Great, thank you!' }).waitFor();
   assert.equal(await widget(page).locator('.head', { hasText: 'Ann Lee' }).count(), 1);
@@ -222,7 +222,7 @@ test('a reload shows the conversation again', async () => {
   await widget(tab2).locator('.row.me', { hasText: 'Great, thank you!' }).waitFor();
   await tab2.getByRole('textbox', { name: 'Message' }).fill('Written in another tab');
   await tab2.getByRole('textbox', { name: 'Message' }).press('Enter');
-  await widget(page).locator('.row.me', { hasText: 'Written in another tab' }).waitFor({ timeout: 3000 });
+  await widget(page).locator('.row.me', { hasText: 'Written in another tab' }).waitFor({ timeout: 10000 });
   await tab2.close();
 });
 
@@ -273,7 +273,7 @@ test('offline: a message typed meanwhile arrives once when back', async () => {
 
 test('the survey after the agent closes', async () => {
   await stack.api('POST', `/sessions/${sid}/close`, { reason: 'solved' }, ann.token);
-  await widget(page).locator('.sysmsg', { hasText: 'Thanks for chatting with us!' }).waitFor({ timeout: 3000 });
+  await widget(page).locator('.sysmsg', { hasText: 'Thanks for chatting with us!' }).waitFor({ timeout: 10000 });
   const survey = widget(page).getByRole('form', { name: 'Rate the conversation' });
   await survey.waitFor();
   await shot(page, '12-survey');
@@ -296,9 +296,9 @@ test('a phone: the panel fills the screen, history and unread badge', async () =
   await p.locator('omnigate-webchat[data-state="chat"]').waitFor({ state: 'attached' }); // the conversation is loaded
   // a new reply while the panel is closed: a badge and a preview
   await stack.api('POST', `/sessions/${sid}/reopen`, {}, ann.token).catch(() => {});
-  await until(async () => (await stack.api('GET', `/sessions/${sid}`)).status !== 'closed', 5000, 'reopened');
+  await until(async () => (await stack.api('GET', `/sessions/${sid}`)).status !== 'closed', 10000, 'reopened');
   await reply('PS: here is a 10% voucher for next time: THANKS10');
-  await p.getByRole('button', { name: /Open the chat \(1 new message\)/ }).waitFor({ timeout: 5000 });
+  await p.getByRole('button', { name: /Open the chat \(1 new message\)/ }).waitFor({ timeout: 10000 });
   await widget(p).locator('.peek', { hasText: 'THANKS10' }).waitFor();
   await p.screenshot({ path: path.join(OUT, 'webchat-15-unread-phone.png'), animations: 'disabled' });
   await widget(p).locator('.peek').tap();
@@ -314,7 +314,7 @@ test('a phone: the panel fills the screen, history and unread badge', async () =
   await p.getByText('End this conversation?').waitFor();
   await p.screenshot({ path: path.join(OUT, 'webchat-17-end-confirm-phone.png'), animations: 'disabled' });
   await p.getByRole('button', { name: 'End it' }).tap();
-  await until(async () => (await stack.api('GET', `/sessions/${sid}`)).status === 'closed', 5000, 'closed by the visitor');
+  await until(async () => (await stack.api('GET', `/sessions/${sid}`)).status === 'closed', 10000, 'closed by the visitor');
   await p.getByRole('button', { name: 'End the conversation' }).waitFor({ state: 'hidden' });
   assert.equal(await widget(p).locator('.survey:not(.done)').count(), 0);
   await p.getByRole('button', { name: 'Minimize the chat' }).tap();
@@ -357,10 +357,10 @@ test('markup in names and texts is shown as text and never runs', async () => {
     p.getByRole('button', { name: 'Start the chat' }).click(),
   ]);
   const xsid = (await started.json()).session.id;
-  await until(async () => (await stack.api('GET', `/sessions/${xsid}`)).status === 'active', 5000, 'assigned');
+  await until(async () => (await stack.api('GET', `/sessions/${xsid}`)).status === 'active', 10000, 'assigned');
   await stack.api('POST', `/sessions/${xsid}/messages`, { text: `Hi ${evil} <a href="javascript:alert(1)">click</a>` }, ann.token);
   const theirs = widget(p).locator('.row.them .text', { hasText: 'click' });
-  await theirs.waitFor({ timeout: 3000 });
+  await theirs.waitFor({ timeout: 10000 });
   assert.equal(await theirs.textContent(), `Hi ${evil} <a href="javascript:alert(1)">click</a>`);
   assert.equal(await widget(p).locator('.row.me .text').first().textContent(), '<script>window.__pwned=2</script><b>bold?</b>');
   assert.equal(await widget(p).locator('img[src="x"], script, b, a[href^="javascript"]').count(), 0);
