@@ -282,6 +282,9 @@ test('the survey after the agent closes', async () => {
   await shot(page, '13-survey-filled');
   await survey.getByRole('button', { name: 'Send rating' }).click();
   await widget(page).getByText('Thank you for your feedback!').waitFor();
+  await sleep(100);
+  const [panelBox, headBox] = [await widget(page).locator('.panel').boundingBox(), await widget(page).locator('.head').boundingBox()];
+  assert.equal(headBox.y, panelBox.y, 'the header stays in view');
   await shot(page, '14-survey-thanks');
   const s = await stack.api('GET', `/sessions/${sid}`);
   assert.equal(s.csat.score, 4);

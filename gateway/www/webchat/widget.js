@@ -135,7 +135,7 @@ button { font: inherit; color: inherit; -webkit-tap-highlight-color: transparent
 
 /* panel */
 .panel { position: fixed; z-index: 2147483001; bottom: 92px; right: 20px; width: 384px; height: min(660px, calc(100vh - 116px));
-  background: var(--bg); border-radius: 18px; display: flex; flex-direction: column; overflow: hidden; transform-origin: bottom right;
+  background: var(--bg); border-radius: 18px; display: flex; flex-direction: column; overflow: hidden; overflow: clip; transform-origin: bottom right;
   box-shadow: 0 16px 56px rgba(15,23,42,.22), 0 2px 10px rgba(15,23,42,.08); animation: pop .2s ease-out; }
 .left .panel { right: auto; left: 20px; transform-origin: bottom left; }
 @keyframes pop { from { opacity: 0; transform: translateY(10px) scale(.98); } }
@@ -159,7 +159,7 @@ button { font: inherit; color: inherit; -webkit-tap-highlight-color: transparent
 .btn.sm { width: auto; padding: 6px 12px; font-size: 13px; }
 .banner { flex: none; padding: 7px 14px; font-size: 12.5px; text-align: center; background: #fff4e0; color: #7a4b00; border-bottom: 1px solid #f6dfb4; }
 .banner.reconnecting { background: #eef2f7; color: #475467; border-color: var(--line); }
-.body { flex: 1; min-height: 0; display: flex; flex-direction: column; background: var(--soft); }
+.body { flex: 1; min-height: 0; display: flex; flex-direction: column; background: var(--soft); overflow: hidden; overflow: clip; }
 .body > * { flex: 1; min-height: 0; }
 
 /* forms */
@@ -372,6 +372,9 @@ textarea.in { resize: vertical; min-height: 44px; }
   shadow.append(ui.root);
   // Full screen (phones) the page behind is covered, so Tab cycles inside.
   const FULL = matchMedia('(max-width: 520px), (max-height: 520px)');
+  // Focus moves could scroll the panel itself (header out of view): only
+  // its inner parts scroll.
+  for (const el of [ui.panel, ui.body]) el.addEventListener('scroll', () => { el.scrollTop = 0; });
   ui.panel.addEventListener('keydown', (e) => {
     if (e.key === 'Escape' && !e.defaultPrevented) { e.preventDefault(); setOpen(false); return; }
     if (e.key !== 'Tab' || !FULL.matches) return;
