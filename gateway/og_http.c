@@ -253,7 +253,7 @@ static void healthz(struct og_gateway *g, struct MHD_Connection *conn, struct og
 static void readyz(struct og_gateway *g, struct MHD_Connection *conn, struct og_reply *r)
 {
     (void)conn;
-    char why[160] = "";
+    char why[512] = ""; /* room for what the sentinels say (redis.sentinels) */
     int redis_ok = og_core_health(g->core, why, sizeof why);
     int ready = redis_ok && atomic_load(&g->ready) && !atomic_load(&g->stopping);
     struct og_buf b = {0};
@@ -380,6 +380,7 @@ void og_http_routes_each(const struct og_static *pages, og_route_fn fn, void *ud
         fn(ud, fixed_routes[i].method, fixed_routes[i].path, "public");
     for (size_t i = 0; i < sizeof hook_methods / sizeof *hook_methods; i++)
         fn(ud, hook_methods[i], "/hooks/:channel", "public");
+    fn(ud, "GET", "/reports/:token", "public"); /* og_reports_handle */
     struct api_lister l = {fn, ud};
     og_api_routes_each(api_route, &l);
     page_routes(pages, fn, ud);
@@ -436,6 +437,10 @@ static void dispatch(struct og_gateway *g, struct MHD_Connection *conn, const ch
     }
     if (strncmp(url, "/hooks/", 7) == 0) {
         handle_hook(g, conn, method, url, rc, r);
+        return;
+    }
+    if (strncmp(url, "/reports/", 9) == 0 && url[9] && !strchr(url + 9, '/')) {
+        og_reports_handle(g, conn, method, url, r);
         return;
     }
     if (strncmp(url, "/webchat/", 9) == 0) {

@@ -33,6 +33,7 @@ if op == 'submit' then
     '{"session":' .. session_render(P, s) .. ',"csat":' .. cj .. '}')
   tl_add(P, sid, now_iso, 'csat', who, '"score":' .. score .. ',"scale":' .. scale ..
     ',"comment":' .. comment)
+  st_csat(P, s, score, scale, ms_of_iso(now_iso)) -- statistics (og_stats.h)
   return {'ok', cj}
 end
 return {'err', 'invalid', 'unknown op'}

@@ -540,7 +540,7 @@ elseif op == 'timers' then
           ',"to_group":null,"comment":null,"reason":"auto_forward"}'}))
         tl_add(P, sid, now_iso, 'auto_forwarded', tl_by(P, ''), table.concat({'"from":',
           tl_agent(P, from_agent), ',"to":', tl_agent(P, c.id), ',"level":',
-          js(pol.levels[cl].name)}))
+          js(pol.levels[cl].name), ',"group":', js(c.group)}))
         moved = moved + 1
       else
         -- nobody else can take it now: try again one period later

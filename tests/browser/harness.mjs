@@ -49,6 +49,8 @@ function redisPing(port) {
 }
 
 // Starts everything; returns {base, stop(), api(), post(), ...}.
+// extraConfig: keys merged over the config, or a function of {port, base}
+// returning them (for options that name the daemon's own address).
 export async function startStack({ extraConfig = {} } = {}) {
   const dir = mkdtempSync(path.join(tmpdir(), 'og-browser-'));
   const procs = [];
@@ -75,7 +77,7 @@ export async function startStack({ extraConfig = {} } = {}) {
     redis: { url: `redis://127.0.0.1:${rport}` }, api: { admin_token: ADMIN_TOKEN },
     channels: [{ id: 'demo', connector: 'signed_json',
       options: { secret: SECRET, reply_url: `http://127.0.0.1:${sinkPort}/replies` } }],
-    ...extraConfig,
+    ...(typeof extraConfig === 'function' ? extraConfig({ port, base }) : extraConfig),
   };
   const cfgPath = path.join(dir, 'config.json');
   writeFileSync(cfgPath, JSON.stringify(config));
