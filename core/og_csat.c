@@ -4,6 +4,7 @@
 #include "og_util.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 og_err og_csat_submit(struct og_core *c, const char *sid, const struct og_visitor_survey *survey,
@@ -35,15 +36,17 @@ og_err og_csat_submit(struct og_core *c, const char *sid, const struct og_visito
         og_buf_json_str(&cj, comment);
     else
         og_buf_puts(&cj, "null");
-    char now_iso[32], eid[48], sc[16], scale[16];
+    char now_iso[32], eid[48], sc[16], scale[16], now_s[24];
     int64_t now = og_now_ms();
     og_time_rfc3339(now, now_iso);
     og_id_new("evt_", now, eid, sizeof eid);
     snprintf(sc, sizeof sc, "%d", score);
     snprintf(scale, sizeof scale, "%d", survey->scale);
-    const char *argv[] = {c->tag, "submit", sid, sc, scale, cj.data, now_iso, eid, by ? by : ""};
+    snprintf(now_s, sizeof now_s, "%lld", (long long)now);
+    const char *argv[] = {c->tag,  "submit", sid, sc,           scale,
+                          cj.data, now_iso,  eid, by ? by : "", now_s};
     redisReply *r = NULL;
-    og_err e = og_script_call(c, OG_LUA_CSAT, 9, argv, NULL, &r, msg, msglen);
+    og_err e = og_script_call(c, OG_LUA_CSAT, 10, argv, NULL, &r, msg, msglen);
     og_buf_free(&cj);
     if (e != OG_OK)
         return e;
@@ -54,4 +57,187 @@ og_err og_csat_submit(struct og_core *c, const char *sid, const struct og_visito
     *json = og_strndup(r->element[1]->str, r->element[1]->len);
     freeReplyObject(r);
     return OG_OK;
+}
+
+og_err og_csat_state(struct og_core *c, const char *sid, char *channel, size_t chsz, int *rated)
+{
+    *rated = 0;
+    if (chsz)
+        channel[0] = '\0';
+    if (!og_id_valid(sid, "ses_"))
+        return OG_ERR_NOT_FOUND;
+    const char *argv[] = {c->tag, "state", sid};
+    redisReply *r = NULL;
+    og_err e = og_script_call(c, OG_LUA_CSAT, 3, argv, NULL, &r, NULL, 0);
+    if (e != OG_OK)
+        return e;
+    if (r->elements < 3 || r->element[1]->type != REDIS_REPLY_STRING ||
+        r->element[2]->type != REDIS_REPLY_STRING) {
+        freeReplyObject(r);
+        return OG_ERR_INTERNAL;
+    }
+    snprintf(channel, chsz, "%s", r->element[1]->str);
+    *rated = r->element[2]->len > 0;
+    freeReplyObject(r);
+    return OG_OK;
+}
+
+/* The code point at s[*i] (advancing *i), or -1 for a bad sequence. */
+static long next_cp(const unsigned char *s, size_t len, size_t *i)
+{
+    size_t n = og_utf8_seq(s + *i, len - *i);
+    if (!n)
+        return -1;
+    long cp = n == 1 ? s[*i] : n == 2 ? s[*i] & 0x1f : n == 3 ? s[*i] & 0x0f : s[*i] & 0x07;
+    for (size_t k = 1; k < n; k++)
+        cp = (cp << 6) | (s[*i + k] & 0x3f);
+    *i += n;
+    return cp;
+}
+
+static int is_space(long cp)
+{
+    return cp == ' ' || cp == '\t' || cp == '\r' || cp == '\n' || cp == 0xa0;
+}
+
+/* What may follow an emoji without changing it: the emoji variation
+ * selector and, after a thumb, a skin tone. */
+static int is_modifier(long cp)
+{
+    return cp == 0xfe0f || (cp >= 0x1f3fb && cp <= 0x1f3ff);
+}
+
+int og_csat_parse_answer(const char *text, size_t len, int scale)
+{
+    if (!text || (scale != 5 && scale != 2) || len > 64)
+        return 0; /* an answer is short; a long message is a message */
+    long cps[64];
+    size_t n = 0, i = 0;
+    const unsigned char *s = (const unsigned char *)text;
+    while (i < len) {
+        long cp = next_cp(s, len, &i);
+        if (cp < 0)
+            return 0;
+        if (is_space(cp) || is_modifier(cp))
+            continue; /* spacing and emoji styling carry no meaning here */
+        cps[n++] = cp;
+    }
+    if (n == 0)
+        return 0;
+    /* one thumb (scale 2) */
+    if (n == 1 && (cps[0] == 0x1f44d || cps[0] == 0x1f44e))
+        return scale == 2 ? (cps[0] == 0x1f44d ? 2 : 1) : 0;
+    /* stars (scale 5) */
+    if (cps[0] == 0x2605 || cps[0] == 0x2b50) {
+        for (size_t k = 0; k < n; k++)
+            if (cps[k] != 0x2605 && cps[k] != 0x2b50)
+                return 0;
+        return scale == 5 && n <= 5 ? (int)n : 0;
+    }
+    /* a digit, a keycap, "/scale", one closing '.' or '!' */
+    if (cps[0] < '1' || cps[0] > '9')
+        return 0;
+    int score = (int)(cps[0] - '0');
+    size_t k = 1;
+    if (k < n && cps[k] == 0x20e3)
+        k++;
+    if (k < n && cps[k] == '/') {
+        if (k + 1 >= n || cps[k + 1] != '0' + scale)
+            return 0;
+        k += 2;
+    }
+    if (k < n && (cps[k] == '.' || cps[k] == '!'))
+        k++;
+    if (k != n)
+        return 0;
+    return score <= scale ? score : 0;
+}
+
+char *og_csat_survey_text(int scale, const char *question)
+{
+    const char *q = question && *question ? question : "How would you rate this conversation?";
+    return scale == 2 ? og_sprintf("%s\nReply \xf0\x9f\x91\x8d or \xf0\x9f\x91\x8e.", q)
+                      : og_sprintf("%s\nReply with a number from 1 (poor) to 5 (excellent).", q);
+}
+
+void og_csat_key(const char *secret, unsigned char key[32])
+{
+    static const char label[] = "omnigate csat link v1";
+    og_hmac_sha256(secret ? secret : "", secret ? strlen(secret) : 0, label, sizeof label - 1, key);
+}
+
+#define MAC_BYTES 16
+
+static void token_mac(const unsigned char key[32], const char *sid, const char *exp,
+                      char hex[2 * MAC_BYTES + 1])
+{
+    char msg[160];
+    int n = snprintf(msg, sizeof msg, "csat\n%s\n%s", sid, exp);
+    unsigned char mac[32];
+    og_hmac_sha256(key, 32, msg, (size_t)n, mac);
+    og_hex_encode(mac, MAC_BYTES, hex, 2 * MAC_BYTES + 1);
+}
+
+size_t og_csat_token_make(const unsigned char key[32], const char *sid, int64_t exp_s, char *out,
+                          size_t outsz)
+{
+    if (!sid || !og_id_valid(sid, "ses_") || exp_s < 0)
+        return 0;
+    char exp[24], hex[2 * MAC_BYTES + 1];
+    snprintf(exp, sizeof exp, "%lld", (long long)exp_s);
+    token_mac(key, sid, exp, hex);
+    int n = snprintf(out, outsz, "%s.%s.%s", sid, exp, hex);
+    return n > 0 && (size_t)n < outsz ? (size_t)n : 0;
+}
+
+og_err og_csat_token_check(const unsigned char key[32], const char *tok, size_t len, int64_t now_s,
+                           char *sid, size_t sidsz, int *expired)
+{
+    *expired = 0;
+    if (sidsz)
+        sid[0] = '\0';
+    if (!tok || len == 0 || len >= OG_CSAT_TOKEN_MAX)
+        return OG_ERR_SIGNATURE;
+    char buf[OG_CSAT_TOKEN_MAX];
+    memcpy(buf, tok, len);
+    buf[len] = '\0';
+    if (strlen(buf) != len)
+        return OG_ERR_SIGNATURE; /* a NUL inside */
+    char *d1 = strchr(buf, '.');
+    char *d2 = d1 ? strchr(d1 + 1, '.') : NULL;
+    if (!d1 || !d2 || strchr(d2 + 1, '.'))
+        return OG_ERR_SIGNATURE;
+    *d1 = *d2 = '\0';
+    const char *s = buf, *exp = d1 + 1, *mac = d2 + 1;
+    if (!og_id_valid(s, "ses_") || !*exp || strlen(exp) > 18 || strlen(mac) != 2 * MAC_BYTES)
+        return OG_ERR_SIGNATURE;
+    for (const char *p = exp; *p; p++)
+        if (*p < '0' || *p > '9')
+            return OG_ERR_SIGNATURE;
+    if (exp[0] == '0' && exp[1])
+        return OG_ERR_SIGNATURE; /* one spelling per token */
+    char want[2 * MAC_BYTES + 1];
+    token_mac(key, s, exp, want);
+    if (!og_ct_equal(want, 2 * MAC_BYTES, mac, 2 * MAC_BYTES))
+        return OG_ERR_SIGNATURE;
+    if (strtoll(exp, NULL, 10) <= now_s) {
+        *expired = 1;
+        return OG_ERR_SIGNATURE;
+    }
+    if (sidsz <= strlen(s))
+        return OG_ERR_SIGNATURE;
+    memcpy(sid, s, strlen(s) + 1);
+    return OG_OK;
+}
+
+char *og_csat_link(const unsigned char key[32], const char *public_url, const char *sid)
+{
+    char tok[OG_CSAT_TOKEN_MAX];
+    if (!public_url || !*public_url ||
+        !og_csat_token_make(key, sid, og_now_ms() / 1000 + OG_CSAT_LINK_TTL_S, tok, sizeof tok))
+        return og_strdup("");
+    size_t n = strlen(public_url);
+    while (n && public_url[n - 1] == '/')
+        n--;
+    return og_sprintf("%.*s/csat/%s", (int)n, public_url, tok);
 }

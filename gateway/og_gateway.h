@@ -51,6 +51,7 @@ struct og_gateway {
     struct og_channel **channels; /* [borrowed] */
     size_t n_channels;
     unsigned char admin_token_sha[32]; /* tokens are compared as digests */
+    unsigned char csat_key[32];        /* signs survey links (og_csat_key) */
     struct MHD_Daemon *mhd;
     struct og_edge *edge; /* og_edge.h: limits, slow clients, client address */
     struct og_cors *cors; /* og_cors.h: api.cors_origins; NULL = no CORS */
