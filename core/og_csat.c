@@ -1,7 +1,10 @@
 /* og_csat - see og_csat.h. */
 #include "og_csat.h"
 #include "og_core_int.h"
+#include "og_json.h"
 #include "og_util.h"
+
+#include <json-c/json.h>
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -240,4 +243,167 @@ char *og_csat_link(const unsigned char key[32], const char *public_url, const ch
     while (n && public_url[n - 1] == '/')
         n--;
     return og_sprintf("%.*s/csat/%s", (int)n, public_url, tok);
+}
+
+static int hexval(char c)
+{
+    return c >= '0' && c <= '9'   ? c - '0'
+           : c >= 'a' && c <= 'f' ? c - 'a' + 10
+           : c >= 'A' && c <= 'F' ? c - 'A' + 10
+                                  : -1;
+}
+
+/* A form value, percent-decoded ('+' a space), into a new string; NULL
+ * when a '%' is not followed by two hex digits or a NUL results. */
+static char *form_value(const char *s, size_t n)
+{
+    char *out = og_malloc(n + 1);
+    size_t o = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (s[i] == '+') {
+            out[o++] = ' ';
+        } else if (s[i] == '%') {
+            if (i + 2 >= n || hexval(s[i + 1]) < 0 || hexval(s[i + 2]) < 0) {
+                free(out);
+                return NULL;
+            }
+            int v = hexval(s[i + 1]) * 16 + hexval(s[i + 2]);
+            if (v == 0) {
+                free(out);
+                return NULL;
+            }
+            out[o++] = (char)v;
+            i += 2;
+        } else {
+            out[o++] = s[i];
+        }
+    }
+    out[o] = '\0';
+    return out;
+}
+
+static og_err parse_score(const char *v, int *score, char *msg, size_t msglen)
+{
+    if (!v || v[0] < '1' || v[0] > '9' || v[1]) {
+        snprintf(msg, msglen, "score: a whole number on the survey's scale");
+        return OG_ERR_INVALID;
+    }
+    *score = v[0] - '0';
+    return OG_OK;
+}
+
+static og_err check_comment(char **comment, char *msg, size_t msglen)
+{
+    if (*comment && !**comment) {
+        free(*comment);
+        *comment = NULL; /* an empty box is no comment */
+    }
+    if (*comment &&
+        (strlen(*comment) > OG_CSAT_COMMENT_MAX || !og_utf8_valid(*comment, strlen(*comment)))) {
+        snprintf(msg, msglen, "comment: at most %d bytes of UTF-8 text", OG_CSAT_COMMENT_MAX);
+        free(*comment);
+        *comment = NULL;
+        return OG_ERR_INVALID;
+    }
+    return OG_OK;
+}
+
+static og_err parse_form(const char *body, size_t len, int *score, char **comment, char *msg,
+                         size_t msglen)
+{
+    int have_score = 0, have_comment = 0;
+    size_t i = 0;
+    while (i < len) {
+        size_t end = i;
+        while (end < len && body[end] != '&')
+            end++;
+        const char *eq = memchr(body + i, '=', end - i);
+        if (end > i) {
+            size_t kl = eq ? (size_t)(eq - (body + i)) : end - i;
+            char *val = eq ? form_value(eq + 1, (size_t)(body + end - eq - 1)) : og_strdup("");
+            if (!val) {
+                snprintf(msg, msglen, "the form is not percent-encoded text");
+                goto bad;
+            }
+            if (kl == 5 && !memcmp(body + i, "score", 5) && !have_score) {
+                have_score = 1;
+                og_err e = parse_score(val, score, msg, msglen);
+                free(val);
+                if (e != OG_OK)
+                    goto bad;
+            } else if (kl == 7 && !memcmp(body + i, "comment", 7) && !have_comment) {
+                have_comment = 1;
+                *comment = val;
+            } else {
+                free(val);
+                snprintf(msg, msglen, "the form takes score and comment, once each");
+                goto bad;
+            }
+        }
+        i = end + 1;
+    }
+    if (!have_score) {
+        snprintf(msg, msglen, "score: required");
+        goto bad;
+    }
+    return check_comment(comment, msg, msglen);
+bad:
+    free(*comment);
+    *comment = NULL;
+    return OG_ERR_INVALID;
+}
+
+og_err og_csat_parse_body(const char *body, size_t len, int json, int *score, char **comment,
+                          char *msg, size_t msglen)
+{
+    *score = 0;
+    *comment = NULL;
+    if (!json)
+        return parse_form(body ? body : "", body ? len : 0, score, comment, msg, msglen);
+    json_object *o = og_json_parse_strict(body ? body : "", body ? len : 0, OG_JSON_UTF8, NULL);
+    if (!o || !json_object_is_type(o, json_type_object)) {
+        json_object_put(o);
+        snprintf(msg, msglen, "the body is not one JSON object");
+        return OG_ERR_INVALID;
+    }
+    og_err e = OG_OK;
+    json_object *sc = NULL, *cm = NULL;
+    json_object_object_foreach(o, key, val)
+    {
+        if (!strcmp(key, "score"))
+            sc = val;
+        else if (!strcmp(key, "comment"))
+            cm = val;
+        else {
+            snprintf(msg, msglen, "%s: unknown field (score, comment)", key);
+            e = OG_ERR_INVALID;
+        }
+    }
+    if (e == OG_OK && (!sc || !json_object_is_type(sc, json_type_int) ||
+                       json_object_get_int64(sc) < 1 || json_object_get_int64(sc) > 9)) {
+        snprintf(msg, msglen, "score: a whole number on the survey's scale");
+        e = OG_ERR_INVALID;
+    }
+    if (e == OG_OK && cm && !json_object_is_type(cm, json_type_null) &&
+        !json_object_is_type(cm, json_type_string)) {
+        snprintf(msg, msglen, "comment: a string or null");
+        e = OG_ERR_INVALID;
+    }
+    if (e == OG_OK) {
+        *score = (int)json_object_get_int64(sc);
+        if (cm && json_object_is_type(cm, json_type_string)) {
+            const char *cs = json_object_get_string(cm);
+            size_t cl = (size_t)json_object_get_string_len(cm);
+            if (strlen(cs) != cl) {
+                snprintf(msg, msglen, "comment: no NUL characters");
+                e = OG_ERR_INVALID;
+            } else {
+                *comment = og_strndup(cs, cl);
+            }
+        }
+        if (e == OG_OK)
+            e = check_comment(comment, msg, msglen);
+    }
+    json_object_put(o);
+    return e;
 }

@@ -61,6 +61,15 @@ size_t og_csat_token_make(const unsigned char key[32], const char *sid, int64_t 
  * never called expired). tok need not be NUL-terminated. */
 og_err og_csat_token_check(const unsigned char key[32], const char *tok, size_t len, int64_t now_s,
                            char *sid, size_t sidsz, int *expired);
+/* The answer a survey page posts: JSON {"score": n, "comment": "..." |
+ * null} (json = 1) or a form "score=n&comment=..." (percent-encoded, '+' a
+ * space). *score gets n (1..9; the survey's scale is checked by
+ * og_csat_submit), *comment [xfer] the comment or NULL (an empty one is
+ * none). OG_ERR_INVALID with msg saying why for anything else (another
+ * key, a repeated one, bad UTF-8, a comment over OG_CSAT_COMMENT_MAX). */
+og_err og_csat_parse_body(const char *body, size_t len, int json, int *score, char **comment,
+                          char *msg, size_t msglen);
+
 /* public_url + "/csat/" + a token for sid expiring OG_CSAT_LINK_TTL_S from
  * now; "" without a public_url or with a bad sid. [xfer] */
 char *og_csat_link(const unsigned char key[32], const char *public_url, const char *sid);

@@ -150,8 +150,70 @@ static void test_token(void)
     free(l);
 }
 
+static og_err body(const char *b, int json, int *score, char **comment)
+{
+    char msg[128];
+    return og_csat_parse_body(b, strlen(b), json, score, comment, msg, sizeof msg);
+}
+
+static void test_body(void)
+{
+    int sc;
+    char *cm;
+    CHECK_INT(body("score=4", 0, &sc, &cm), OG_OK);
+    CHECK_INT(sc, 4);
+    CHECK(cm == NULL);
+    CHECK_INT(body("score=5&comment=Quick+and+kind%21%20%C3%A9", 0, &sc, &cm), OG_OK);
+    CHECK_INT(sc, 5);
+    CHECK_STR(cm, "Quick and kind! \xc3\xa9");
+    free(cm);
+    CHECK_INT(body("comment=&score=2", 0, &sc, &cm), OG_OK);
+    CHECK(cm == NULL); /* an empty box is no comment */
+    const char *bad_forms[] = {"",
+                               "score=",
+                               "score=0",
+                               "score=10",
+                               "score=4&score=5",
+                               "score=4&x=1",
+                               "score=4&comment=%zz",
+                               "score=4&comment=%0",
+                               "score=4&comment=%00",
+                               "score=4&comment=%FF",
+                               "comment=hi"};
+    for (size_t i = 0; i < sizeof bad_forms / sizeof *bad_forms; i++) {
+        CHECK_INT(body(bad_forms[i], 0, &sc, &cm), OG_ERR_INVALID);
+        CHECK(cm == NULL);
+    }
+    CHECK_INT(body("{\"score\":3,\"comment\":\"ok\"}", 1, &sc, &cm), OG_OK);
+    CHECK_INT(sc, 3);
+    CHECK_STR(cm, "ok");
+    free(cm);
+    CHECK_INT(body("{\"score\":1,\"comment\":null}", 1, &sc, &cm), OG_OK);
+    CHECK(cm == NULL);
+    const char *bad_json[] = {"",
+                              "[]",
+                              "{\"score\":\"4\"}",
+                              "{\"score\":4.5}",
+                              "{\"score\":0}",
+                              "{}",
+                              "{\"score\":4,\"x\":1}",
+                              "{\"score\":4,\"comment\":5}",
+                              "{\"score\":4,\"comment\":\"a\\u0000b\"}",
+                              "{\"score\":4} x"};
+    for (size_t i = 0; i < sizeof bad_json / sizeof *bad_json; i++) {
+        CHECK_INT(body(bad_json[i], 1, &sc, &cm), OG_ERR_INVALID);
+        CHECK(cm == NULL);
+    }
+    char big[2100];
+    memset(big, 'a', sizeof big);
+    memcpy(big, "score=4&comment=", 16);
+    big[sizeof big - 1] = 0;
+    CHECK_INT(body(big, 0, &sc, &cm), OG_ERR_INVALID);
+}
+
 int main(void)
 {
+    test_body();
     test_answers();
     test_text();
     test_token();
