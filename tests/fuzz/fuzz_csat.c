@@ -65,8 +65,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         if (e == OG_OK) {
             if (score < 1 || score > 9)
                 crash();
-            if (comment && (strlen(comment) > OG_CSAT_COMMENT_MAX ||
-                            !og_utf8_valid(comment, strlen(comment))))
+            if (comment &&
+                (strlen(comment) > OG_CSAT_COMMENT_MAX || !og_utf8_valid(comment, strlen(comment))))
                 crash();
         } else if (comment) {
             crash();
