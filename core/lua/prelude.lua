@@ -325,7 +325,7 @@ local TL_KINDS = {
   closed = true,         -- agent (who had it), reason, success_codes
   reopened = true,       -- by the customer writing again, or a person
   archived = true,       -- the archive timer
-  auto_text = true,      -- text (greeting|queue|assigned|timeout|closing), message_id
+  auto_text = true,      -- text (greeting|queue|assigned|timeout|closing|csat|csat_thanks), message_id
   goal = true,           -- status, event, window_days, via | reason: a goal's change
   csat = true,           -- score, scale, comment: the satisfaction survey answered
 }

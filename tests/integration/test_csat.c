@@ -17,6 +17,7 @@
  *     rating by form and by JSON (once: the second use is 410), a forged
  *     token 401, an expired one 410, a token of another admin token 401,
  *     bad answers 400 - nothing stored by any refused request;
+ *   - statistics count the 5-point ratings;
  *   - csat.on "silence" without silence_s, and silence_s without it, are
  *     refused at start. */
 #include "og_csat.h"
@@ -461,6 +462,26 @@ static void test_link(void)
     CHECK_INT(timeline(sid2, "csat", NULL), 1);
 }
 
+/* Statistics count the 5-point ratings: 4 (u1), 3 (m1), 5 (m2); the thumb
+ * of the 2-point survey is not a score of 1-5. */
+static void test_stats(void)
+{
+    char iso[32], q[96];
+    og_time_rfc3339(og_now_ms(), iso);
+    snprintf(q, sizeof q, "/stats?from=%.10s&to=%.10s", iso, iso);
+    long st;
+    json_object *j = api("GET", q, NULL, &st), *t = NULL;
+    CHECK_INT(st, 200);
+    json_object_object_get_ex(j, "total", &t);
+    CHECK_STR(at(t, "csat.count"), "3");
+    CHECK_STR(at(t, "csat.avg"), "4");
+    CHECK_STR(at(t, "csat.distribution.3"), "1");
+    CHECK_STR(at(t, "csat.distribution.4"), "1");
+    CHECK_STR(at(t, "csat.distribution.5"), "1");
+    CHECK_STR(at(t, "csat.distribution.2"), "0");
+    json_object_put(j);
+}
+
 /* Bad configs are refused at start, naming the key. */
 static void test_config_refused(void)
 {
@@ -522,6 +543,7 @@ int main(void)
     test_silence();
     test_restart();
     test_link();
+    test_stats();
     test_config_refused();
 
     CHECK_INT(og_test_daemon_stop(&da), 0);
