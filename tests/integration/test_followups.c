@@ -5,7 +5,7 @@
  * Scenarios A-D simulate the close: the routing area's close endpoint was
  * not in the tree when they were written, so close_session() runs
  * prelude.lua + a small script that does what a close does to the session
- * hash and index and XADDs the session.closed event in DESIGN.md's shape
+ * hash and index and XADDs the session.closed event in docs/json.md's shape
  * (session JSON by prelude's session_json); that also lets A re-deliver the
  * very same event. Scenario E closes through the real endpoint
  * (POST /api/v1/sessions/{id}/close) once it existed.
