@@ -264,6 +264,9 @@ static void test_close_answer(void)
     CHECK_INT(timeline(sid, "reopened", NULL), 0);
     CHECK_INT(wait_history(sid, "csat_thanks", 1, 5000), 1);
     CHECK_INT(wait_platform("u1", "Thanks a lot!", 5000), 1);
+    /* two instances, each text sent once */
+    CHECK_INT(platform_got("u1", SURVEY5), 1);
+    CHECK_INT(platform_got("u1", "Thanks a lot!"), 1);
 
     /* a second answer is an ordinary message: the rating stays */
     customer(&da, "demo", "u1", "5", sid);
@@ -330,6 +333,7 @@ static void test_silence(void)
     usleep(3000000);
     CHECK_INT(history(sid, "csat", NULL, NULL, 0), 1);
     CHECK_INT(timeline(sid, "auto_text", "csat"), 1);
+    CHECK_INT(platform_got("q1", "Was this helpful?\\nReply " THUMB_UP " or \xf0\x9f\x91\x8e."), 1);
     close_session(sid);
 }
 

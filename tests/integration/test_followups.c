@@ -157,6 +157,16 @@ static void scenario_a(struct og_test_redis *rs)
             struct og_test_resp pr = og_test_http("GET", url, "Accept: application/json", NULL, 0);
             CHECK_INT(pr.status, 200);
             CHECK(strstr(pr.body, "\"scale\":5") != NULL); /* no channels[].csat: the default */
+            free(pr.body);
+            /* the e-mail's link takes one answer */
+            const char *jh = "Content-Type: application/json\nAccept: application/json";
+            pr = og_test_http("POST", url, jh, "{\"score\":4}", 11);
+            CHECK_INT(pr.status, 200);
+            CHECK(strstr(pr.body, "\"score\":4") != NULL);
+            free(pr.body);
+            pr = og_test_http("POST", url, jh, "{\"score\":2}", 11);
+            CHECK_INT(pr.status, 410);
+            CHECK(strstr(pr.body, "already_rated") != NULL);
             free(pr.body), free(url);
         }
         CHECK(strstr(body, "<p>Hi Ann &lt;b&gt;</p>") != NULL);
