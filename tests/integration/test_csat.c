@@ -18,8 +18,8 @@
  *     token 401, an expired one 410, a token of another admin token 401,
  *     bad answers 400 - nothing stored by any refused request;
  *   - statistics count the 5-point ratings;
- *   - csat.on "silence" without silence_s, and silence_s without it, are
- *     refused at start. */
+ *   - csat.on "silence" without silence_s, silence_s without it, and csat
+ *     on an e-mail-like channel are refused at start. */
 #include "og_csat.h"
 #include "og_test.h"
 #include "og_util.h"
@@ -512,6 +512,39 @@ static void test_config_refused(void)
     }
 }
 
+/* csat on an e-mail-like channel is refused by --check (a survey there is
+ * the follow-up e-mail's link). */
+static void test_email_refused(void)
+{
+    char *so = og_sprintf("%s/lib/omnigate/connectors/email.so", OG_BINARY_DIR);
+    int built = access(so, F_OK) == 0;
+    free(so);
+    if (!built) {
+        fprintf(stderr, "the email connector is not built: skipping its check\n");
+        return;
+    }
+    char *dir = og_test_tmpdir();
+    char *cfg = og_sprintf("%s/c.json", dir);
+    FILE *f = fopen(cfg, "w");
+    fprintf(f,
+            "{\"api\":{\"admin_token\":\"%s\"},\"redis\":{\"url\":\"%s\"},\"channels\":[{"
+            "\"id\":\"mail\",\"connector\":\"email\",\"options\":{\"imap_url\":"
+            "\"imaps://127.0.0.1:1\",\"username\":\"u\",\"password\":\"p\",\"smtp_url\":"
+            "\"smtp://127.0.0.1:1\",\"from\":\"support@example.com\"},\"csat\":{\"scale\":5}}]}",
+            OG_TEST_ADMIN_TOKEN, rs.url);
+    fclose(f);
+    char *cmd = og_sprintf("%s/bin/omnigate --config %s --check 2>&1", OG_BINARY_DIR, cfg);
+    FILE *p = popen(cmd, "r");
+    char out[4096] = "";
+    size_t n = fread(out, 1, sizeof out - 1, p);
+    out[n] = 0;
+    CHECK(pclose(p) != 0);
+    CHECK(strstr(out, "channels[0].csat: not on an e-mail-like channel") != NULL);
+    free(cmd), free(cfg);
+    og_test_rmdir(dir);
+    free(dir);
+}
+
 int main(void)
 {
     if (og_test_redis_start(&rs) != 0)
@@ -553,6 +586,7 @@ int main(void)
     test_link();
     test_stats();
     test_config_refused();
+    test_email_refused();
 
     CHECK_INT(og_test_daemon_stop(&da), 0);
     CHECK_INT(og_test_daemon_stop(&db), 0);
