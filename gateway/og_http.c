@@ -152,9 +152,18 @@ static const char *vis_query(void *ctx, const char *name)
     return arg_lookup(((struct visitor_ctx *)ctx)->conn, name);
 }
 
+/* The client as the edge names it; an IPv6 client by its /64, as the edge
+ * counts it, so rotating addresses within one's own prefix does not escape
+ * a per-address limit. */
 static size_t vis_client_addr(void *ctx, char *out, size_t outsz)
 {
-    og_edge_client_text(((struct visitor_ctx *)ctx)->conn, out, outsz);
+    struct og_ip ip;
+    og_edge_client(((struct visitor_ctx *)ctx)->conn, &ip);
+    if (!og_ip_is_v4(&ip))
+        memset(ip.b + 8, 0, 8);
+    char t[64];
+    og_ip_format(&ip, t, sizeof t);
+    snprintf(out, outsz, "%s%s", t, og_ip_is_v4(&ip) ? "" : "/64");
     return strlen(out);
 }
 

@@ -699,6 +699,44 @@ static void test_files(void)
     CHECK_INT(st, 404);
 }
 
+/* POST /start from a client address (X-Forwarded-For through the trusted
+ * proxy 127.0.0.1): the status. */
+static long start_from(const char *addr)
+{
+    char *url = og_sprintf("%s/webchat/site/start", d.base);
+    char *h =
+        og_sprintf("Origin: " ORIGIN "\nX-Forwarded-For: %s\nContent-Type: application/json", addr);
+    const char *body = "{\"name\":\"Ip\"}";
+    struct og_test_resp r = og_test_http("POST", url, h, body, strlen(body));
+    free(url), free(h), free(r.body);
+    return r.status;
+}
+
+/* Per client address: 60 storing requests in 10 s, an IPv6 client counted
+ * by its /64; nothing stored past the limit. */
+static void test_address_limit(void)
+{
+    int ok = 0;
+    for (int i = 0; i < 60; i++)
+        ok += start_from("203.0.113.9") == 201;
+    CHECK_INT(ok, 60);
+    char *before = redis("DBSIZE");
+    CHECK_INT(start_from("203.0.113.9"), 429);
+    char *after = redis("DBSIZE");
+    CHECK_STR(after, before);
+    free(before), free(after);
+    CHECK_INT(start_from("203.0.113.10"), 201); /* another address */
+    ok = 0;
+    for (int i = 0; i < 60; i++) {
+        char a[64];
+        snprintf(a, sizeof a, "2001:db8:1:2::%x", i + 1);
+        ok += start_from(a) == 201;
+    }
+    CHECK_INT(ok, 60);
+    CHECK_INT(start_from("2001:db8:1:2:ffff:ffff:ffff:fff0"), 429); /* the same /64 */
+    CHECK_INT(start_from("2001:db8:1:3::1"), 201);                  /* another /64 */
+}
+
 static int session_messages(const char *ses)
 {
     long st;
@@ -770,7 +808,9 @@ int main(void)
         "\"closing_text\":\"Thanks, bye!\",\"theme\":\"#112233 left\","
         "\"attachments\":\"image/png,text/plain max=1000\"},"
         "\"csat\":{\"scale\":5,\"comment\":true}}]";
-    if (og_test_daemon_start(&d, rs.url, channels, "\"http\":{\"max_body_bytes\":32768}") != 0) {
+    if (og_test_daemon_start(
+            &d, rs.url, channels,
+            "\"http\":{\"max_body_bytes\":32768,\"trusted_proxies\":[\"127.0.0.1\"]}") != 0) {
         og_test_redis_stop(&rs);
         return 1;
     }
@@ -791,6 +831,7 @@ int main(void)
     test_csat(tok, ses);
     test_offline();
     test_files();
+    test_address_limit();
     test_flood_and_restart();
 
     CHECK_INT(og_test_daemon_stop(&d), 0);

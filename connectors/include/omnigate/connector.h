@@ -371,7 +371,8 @@ struct og_visitor_survey {
 struct og_visitor_api {
     size_t struct_size;         /* sizeof(struct og_visitor_api) at the host's build */
     /* The client's address as the host's HTTP edge names it (the forwarded
-     * one behind a trusted proxy), e.g. "203.0.113.7". Returns its length. */
+     * one behind a trusted proxy), e.g. "203.0.113.7"; an IPv6 client by its
+     * /64 ("2001:db8:1:2::/64"), as one client owns one. Returns its length. */
     size_t (*client_addr)(const struct og_http_req *req, char *out, size_t outsz);
     /* A counter per (channel, key) in a window of window_ms shared by every
      * instance: OG_OK and counted while under limit; OG_ERR_RATE_LIMITED with
