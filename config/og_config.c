@@ -798,8 +798,11 @@ static const struct og_cfg_row channel_rows[] = {
      .type = OG_CFG_OBJECT,
      .offset = offsetof(struct og_config_channel, csat),
      .children = og_cfg_csat_rows,
-     .help = "the satisfaction survey: offered in the web chat widget when the session closes; "
-             "a rating is stored once per session"},
+     .check = og_cfg_csat_done,
+     .help = "the satisfaction survey: in the web chat widget when the session closes, else as a "
+             "message with the scale whose answer (\"4\", \"4/5\", stars, a thumb) is the "
+             "rating; a rating is stored once per session; follow-up e-mails link to it with "
+             "{{survey_url}}"},
     {0},
 };
 

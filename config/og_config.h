@@ -37,11 +37,12 @@ struct og_config_goal {
 
 /* channels[].csat: the satisfaction survey (core/og_csat.h); scale 0 = none. */
 struct og_config_csat {
-    int64_t scale;  /* 5 (stars) or 2 (thumbs) */
-    char *question; /* NULL = the default question */
-    char *thanks;   /* NULL = the default thanks */
-    int comment;    /* a comment may come with the score */
-    char *on;       /* "close": offered when the session closes */
+    int64_t scale;     /* 5 (stars) or 2 (thumbs) */
+    char *question;    /* NULL = the default question */
+    char *thanks;      /* NULL = the default thanks */
+    int comment;       /* a comment may come with the score */
+    char *on;          /* "close" (when the session closes) | "silence" */
+    int64_t silence_s; /* on "silence": seconds without a message after an agent's reply */
 };
 
 struct og_config_channel {

@@ -315,6 +315,9 @@ static const struct fixed_route {
  * POST for its events) and refuse the rest. */
 static const char *const hook_methods[] = {"GET", "POST"};
 
+/* /csat/{token}: the survey page (GET, HEAD) and its answer (POST). */
+static const char *const csat_methods[] = {"GET", "HEAD", "POST"};
+
 /* -------------------------------------------------------- the route list */
 
 /* What "/" leads to (a redirect to its index page). */
@@ -351,6 +354,8 @@ static void page_routes(const struct og_static *pages, og_route_fn fn, void *ud)
             continue;
         memcpy(dir, p, dl);
         dir[dl] = 0;
+        if (strcmp(dir, "/csat") == 0)
+            continue; /* listed as /csat/:token */
         size_t k = 0;
         while (k < n_seen && strcmp(seen[k], dir) != 0)
             k++;
@@ -383,6 +388,10 @@ void og_http_routes_each(const struct og_static *pages, og_route_fn fn, void *ud
     fn(ud, "GET", "/reports/:token", "public"); /* og_reports_handle */
     struct api_lister l = {fn, ud};
     og_api_routes_each(api_route, &l);
+    /* a survey link; the survey page's files are served under the same
+     * pattern (og_csat_page.c), so page_routes leaves /csat out */
+    for (size_t i = 0; i < sizeof csat_methods / sizeof *csat_methods; i++)
+        fn(ud, csat_methods[i], "/csat/:token", "public");
     page_routes(pages, fn, ud);
     /* the widget's files and the demo page (handle_webchat) */
     static const char *const methods[] = {"GET", "HEAD"};
@@ -445,6 +454,10 @@ static void dispatch(struct og_gateway *g, struct MHD_Connection *conn, const ch
     }
     if (strncmp(url, "/webchat/", 9) == 0) {
         handle_webchat(g, conn, method, url, rc, r);
+        return;
+    }
+    if (strncmp(url, "/csat/", 6) == 0) {
+        og_csat_page(g, conn, method, url + 6, rc->body.data ? rc->body.data : "", rc->body.len, r);
         return;
     }
     if (strncmp(url, "/api/v1/", 8) == 0 || strcmp(url, "/api/v1") == 0) {

@@ -299,6 +299,7 @@ local function close_session(sid, s, reason, codes, archive_ms, by)
     sj = sjson(sid)
   end
   auto_text(P, s.channel, sid, 'closing', now_ms)
+  csat_offer(P, sid, c, 'close', now_ms) -- after the closing text (same due time, sorts later)
   return sj
 end
 
@@ -604,6 +605,16 @@ elseif op == 'timers' then
         missed = missed + 1
       end
     end
+  end
+  -- The survey after silence (og_csat.h): no message in the session for
+  -- the channel's csat.silence_s since an agent's reply (outbox_reply arms
+  -- it, a customer's message pushes it back): the survey message is queued,
+  -- once per session, open or closed.
+  local csk = k(P, 'timers', 'csat')
+  for _, sid in ipairs(redis.call('ZRANGEBYSCORE', csk, '-inf', now_ms, 'LIMIT', 0, max)) do
+    redis.call('ZREM', csk, sid)
+    local s = hgetall(k(P, 'ses', sid))
+    if s.id then csat_offer(P, sid, s, 'silence', now_ms) end
   end
   return {'ok', moved, archived, prompted, autoclosed, missed}
 end

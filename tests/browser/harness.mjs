@@ -50,8 +50,9 @@ function redisPing(port) {
 
 // Starts everything; returns {base, stop(), api(), post(), ...}.
 // extraConfig: keys merged over the config, or a function of {port, base}
-// returning them (for options that name the daemon's own address).
-export async function startStack({ extraConfig = {} } = {}) {
+// returning them (for options that name the daemon's own address);
+// channelExtra: more keys of the channel "demo" (its csat, texts...).
+export async function startStack({ extraConfig = {}, channelExtra = {} } = {}) {
   const dir = mkdtempSync(path.join(tmpdir(), 'og-browser-'));
   const procs = [];
   const rport = await freePort();
@@ -76,7 +77,7 @@ export async function startStack({ extraConfig = {} } = {}) {
     listen: `127.0.0.1:${port}`, data_dir: path.join(dir, 'data'), log_level: 'info',
     redis: { url: `redis://127.0.0.1:${rport}` }, api: { admin_token: ADMIN_TOKEN },
     channels: [{ id: 'demo', connector: 'signed_json',
-      options: { secret: SECRET, reply_url: `http://127.0.0.1:${sinkPort}/replies` } }],
+      options: { secret: SECRET, reply_url: `http://127.0.0.1:${sinkPort}/replies` }, ...channelExtra }],
     ...(typeof extraConfig === 'function' ? extraConfig({ port, base }) : extraConfig),
   };
   const cfgPath = path.join(dir, 'config.json');
