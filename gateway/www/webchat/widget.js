@@ -5,7 +5,13 @@
  * ours cannot leak out; the stylesheet is a constructed one (no inline
  * <style>, so a strict host CSP does not block it). Every text that comes
  * from a visitor or an agent goes into the DOM as a text node, never as
- * markup. The visitor API it talks to is docs/webchat.md. */
+ * markup. The visitor API it talks to is docs/webchat.md.
+ *
+ * The page may call window.OmnigateChat.open() / .close() (e.g. from its own
+ * "Chat with us" button). Kept per channel in localStorage: the visitor's
+ * token and the outbox of messages not yet stored (each with its client_id,
+ * so a retry is stored once); in sessionStorage: whether the panel was open,
+ * so a reload or the next page of the site keeps it open. */
 (() => {
   'use strict';
   const me = document.currentScript || [...document.querySelectorAll('script[src*="/webchat/widget.js"]')].pop();
