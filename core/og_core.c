@@ -273,10 +273,15 @@ int og_core_failover_step(struct og_core *c, int wait_ms)
         }
     }
     /* Asked at once when the pool met trouble (a broken connection, a
-     * READONLY: the master may have moved without our hearing of it), then
-     * every 500 ms until a master is known, else every 5 s: a missed
-     * announcement costs at most that. */
-    if (og_redis_take_trouble(c->redis) || og_mono_ms() >= c->fo_next_ask_ms) {
+     * READONLY: the master may have moved without our hearing of it) - at
+     * most every 200 ms, as during an outage every failing command raises
+     * it - then every 500 ms until a master is known, else every 5 s: a
+     * missed announcement costs at most that. */
+    c->fo_trouble |= og_redis_take_trouble(c->redis);
+    int64_t now = og_mono_ms();
+    if ((c->fo_trouble && now - c->fo_last_ask_ms >= 200) || now >= c->fo_next_ask_ms) {
+        c->fo_trouble = 0;
+        c->fo_last_ask_ms = now;
         char why[320];
         int m = 0;
         og_err e = resolve(c, &m, why, sizeof why);

@@ -102,90 +102,200 @@ static int filter_ok(const char *f)
     return 1;
 }
 
-static int has_code(const char *codes, const char *code)
-{
-    size_t n = strlen(code);
-    for (const char *p = codes; *p;) {
-        size_t l = strcspn(p, ",");
-        if (l == n && strncmp(p, code, n) == 0)
-            return 1;
-        p += l + (p[l] == ',');
-    }
-    return 0;
-}
-
 struct tuple {
-    const char *kind, *ch, *agent, *group, *codes, *code;
+    const char *kind, *ch, *agent, *group, *code;
 };
 
 /* Splits a field (in place) into its tuple; 0 when malformed. */
 static int tuple_of(char *f, struct tuple *t)
 {
-    char *part[6] = {0};
+    char *part[5] = {0};
     int n = 0;
     part[n++] = f;
-    for (char *p = f; *p && n < 6; p++)
+    for (char *p = f; *p && n < 5; p++)
         if (*p == '\t') {
             *p = 0;
             part[n++] = p + 1;
         }
     t->kind = part[0], t->ch = part[1], t->agent = part[2], t->group = part[3];
-    t->codes = part[4], t->code = part[5];
+    t->code = part[4];
     if (!strcmp(t->kind, "v"))
-        return n == 5;
-    return !strcmp(t->kind, "c") && n == 6;
+        return n == 4;
+    return !strcmp(t->kind, "c") && n == 5;
 }
 
 static int passes(const struct og_stats_query *q, const struct tuple *t)
 {
     return (!q->channel || !strcmp(q->channel, t->ch)) &&
            (!q->agent_id || !strcmp(q->agent_id, t->agent)) &&
-           (!q->group || !strcmp(q->group, t->group)) &&
-           (!q->success_code || has_code(t->codes, q->success_code));
+           (!q->group || !strcmp(q->group, t->group));
 }
 
+/* The comma-separated integers of a vector (the rest 0); a hand-rolled
+ * parse: a long query reads some 10^5 of them. */
 static void parse_vec(const char *p, int64_t *v)
 {
     memset(v, 0, OG_ST__N * sizeof *v);
     for (int i = 0; i < OG_ST__N && *p; i++) {
-        char *end;
-        v[i] = strtoll(p, &end, 10);
-        if (end == p)
+        int neg = *p == '-';
+        p += neg;
+        int64_t x = 0;
+        while (*p >= '0' && *p <= '9')
+            x = x * 10 + (*p++ - '0');
+        v[i] = neg ? -x : x;
+        if (*p != ',')
             break;
-        p = *end == ',' ? end + 1 : end;
+        p++;
     }
 }
 
-/* Adds one hour's hash (a flat HGETALL reply) to the total and its bucket
- * (hb: the day/hour bucket, or NULL for dimension buckets). */
-static void add_hour(struct og_stats *s, const struct og_stats_query *q, enum by by,
-                     const redisReply *h, struct og_stats_acc *hb)
+static void acc_signed(struct og_stats_acc *a, const int64_t *v, int sign)
+{
+    if (sign > 0) {
+        acc_vec(a, v);
+        return;
+    }
+    for (int i = 0; i < OG_ST__N; i++)
+        if (i != OG_ST_QWAIT_MAX) /* a maximum cannot be taken back; the traffic
+                                     export's, per hour, never needs to */
+            a->v[i] -= v[i];
+}
+
+/* Adds one key's hash (a flat HGETALL reply) with sign to the total (when
+ * tot) and to its bucket: tb for day and hour buckets, else the tuple's
+ * agent, channel or group. code_key: the key of the query's success code
+ * (its "v" fields count); in a main key with a code filter only that code's
+ * "c" fields count. */
+static void add_unit(struct og_stats *s, const struct og_stats_query *q, enum by by,
+                     const redisReply *h, struct og_stats_acc *tb, int sign, int code_key)
 {
     int64_t v[OG_ST__N];
+    char f[512];
     for (size_t i = 0; i + 1 < h->elements; i += 2) {
-        char *f = og_strndup(h->element[i]->str, h->element[i]->len);
+        const redisReply *fe = h->element[i];
+        if (fe->len >= sizeof f)
+            continue;
+        if (q->success_code && !code_key && fe->str[0] == 'v')
+            continue;
+        memcpy(f, fe->str, fe->len);
+        f[fe->len] = 0;
         struct tuple t;
-        if (tuple_of(f, &t) && passes(q, &t)) {
-            struct og_stats_acc *b = hb;
-            const char *dim = by == BY_AGENT     ? t.agent
-                              : by == BY_CHANNEL ? t.ch
-                              : by == BY_GROUP   ? t.group
-                                                 : NULL;
-            if (dim)
-                b = *dim ? bucket(s, dim) : NULL;
-            if (t.kind[0] == 'v') {
-                parse_vec(h->element[i + 1]->str, v);
-                acc_vec(&s->total, v);
-                if (b)
-                    acc_vec(b, v);
-            } else {
-                int64_t n = strtoll(h->element[i + 1]->str, NULL, 10);
-                acc_code(&s->total, t.code, n);
-                if (b)
-                    acc_code(b, t.code, n);
+        if (!tuple_of(f, &t) || !passes(q, &t))
+            continue;
+        if (q->success_code && t.kind[0] == 'c' && strcmp(t.code, q->success_code) != 0)
+            continue;
+        struct og_stats_acc *b = tb;
+        const char *dim = by == BY_AGENT     ? t.agent
+                          : by == BY_CHANNEL ? t.ch
+                          : by == BY_GROUP   ? t.group
+                                             : NULL;
+        if (dim)
+            b = *dim ? bucket(s, dim) : NULL;
+        if (t.kind[0] == 'v') {
+            parse_vec(h->element[i + 1]->str, v);
+            acc_signed(&s->total, v, sign);
+            if (b)
+                acc_signed(b, v, sign);
+        } else {
+            int64_t n = sign * strtoll(h->element[i + 1]->str, NULL, 10);
+            acc_code(&s->total, t.code, n);
+            if (b)
+                acc_code(b, t.code, n);
+        }
+    }
+}
+
+/* What to read: a key of level 'h', 'b' or 'd' with its number, added to
+ * time bucket add and taken from time bucket sub (-1: none). A day read for
+ * the bucket most of its hours belong to is corrected by its other hours
+ * (taken from that bucket, added to theirs): a local day in Berlin is one
+ * UTC day and two hours at each end, not 24 hours. */
+struct unit {
+    char lvl;
+    int64_t n;
+    int add, sub;
+};
+
+struct plan {
+    struct unit *u;
+    size_t n, cap;
+};
+
+static void plan_add(struct plan *p, char lvl, int64_t n, int add, int sub)
+{
+    if (p->n == p->cap) {
+        p->cap = p->cap ? p->cap * 2 : 256;
+        p->u = og_realloc(p->u, p->cap * sizeof *p->u);
+    }
+    p->u[p->n++] = (struct unit){lvl, n, add, sub};
+}
+
+/* Hours h0..h0+23 of a UTC day as the smallest reads: 4-hour blocks whose
+ * hours share (add, sub), else single hours. add[i] / sub[i] per hour,
+ * want[i] 0 for an hour that needs no read. */
+static void plan_hours(struct plan *p, int64_t h0, const int *add, const int *sub, const int *want)
+{
+    for (int blk = 0; blk < 6; blk++) {
+        int i0 = blk * 4, same = 1;
+        for (int i = i0; i < i0 + 4; i++)
+            same &= want[i] && add[i] == add[i0] && sub[i] == sub[i0];
+        if (same) {
+            plan_add(p, 'b', (h0 + i0) / 4, add[i0], sub[i0]);
+            continue;
+        }
+        for (int i = i0; i < i0 + 4; i++)
+            if (want[i])
+                plan_add(p, 'h', h0 + i, add[i], sub[i]);
+    }
+}
+
+/* The reads of a period: hours[] in order with their time bucket tb[]
+ * (consecutive UTC hours; group_by=hour reads hours). */
+static void plan_period(struct plan *p, const struct og_tz_hour *hours, const int *tb, size_t nh,
+                        int by_hour)
+{
+    if (nh == 0)
+        return;
+    int contiguous = 1;
+    for (size_t i = 1; i < nh; i++)
+        contiguous &= hours[i].utc_hour == hours[i - 1].utc_hour + 1;
+    if (by_hour || !contiguous) {
+        for (size_t i = 0; i < nh; i++)
+            plan_add(p, 'h', hours[i].utc_hour, tb[i], -1);
+        return;
+    }
+    int64_t first = hours[0].utc_hour, last = hours[nh - 1].utc_hour;
+    for (int64_t day = first / 24 - (first % 24 < 0); day * 24 <= last; day++) {
+        int add[24], sub[24], want[24], in[24];
+        for (int i = 0; i < 24; i++) {
+            int64_t h = day * 24 + i;
+            in[i] = h >= first && h <= last ? tb[h - first] : -1;
+        }
+        /* the bucket most of this day's hours are in */
+        int major = -1, best = 0;
+        for (int i = 0; i < 24; i++)
+            if (in[i] >= 0) {
+                int c = 0;
+                for (int j = 0; j < 24; j++)
+                    c += in[j] == in[i];
+                if (c > best)
+                    best = c, major = in[i];
+            }
+        if (best >= 12) {
+            plan_add(p, 'd', day, major, -1);
+            for (int i = 0; i < 24; i++) {
+                want[i] = in[i] != major;
+                add[i] = in[i];
+                sub[i] = major;
+            }
+        } else {
+            for (int i = 0; i < 24; i++) {
+                want[i] = in[i] >= 0;
+                add[i] = in[i];
+                sub[i] = -1;
             }
         }
-        free(f);
+        plan_hours(p, day * 24, add, sub, want);
     }
 }
 
@@ -194,24 +304,18 @@ static int state_field(const char *st)
     return !strcmp(st, "online") ? OG_ST_ONLINE : !strcmp(st, "away") ? OG_ST_AWAY : OG_ST_OFFLINE;
 }
 
-og_err og_stats_compute(struct og_core *c, const struct og_stats_query *q, struct og_stats **out,
-                        char *msg, size_t msglen)
+static int by_of(const char *gb)
 {
-    *out = NULL;
-    const char *tzname = q->tz ? q->tz : "UTC";
-    const char *gb = q->group_by ? q->group_by : "day";
-    enum by by;
-    if (!strcmp(gb, "day"))
-        by = BY_DAY;
-    else if (!strcmp(gb, "hour"))
-        by = BY_HOUR;
-    else if (!strcmp(gb, "agent"))
-        by = BY_AGENT;
-    else if (!strcmp(gb, "channel"))
-        by = BY_CHANNEL;
-    else if (!strcmp(gb, "group"))
-        by = BY_GROUP;
-    else {
+    static const char *const names[] = {"day", "hour", "agent", "channel", "group"};
+    for (int i = 0; i < 5; i++)
+        if (!strcmp(gb, names[i]))
+            return i;
+    return -1;
+}
+
+og_err og_stats_check(const struct og_stats_query *q, char *msg, size_t msglen)
+{
+    if (by_of(q->group_by ? q->group_by : "day") < 0) {
         snprintf(msg, msglen, "group_by: one of day, hour, agent, channel, group");
         return OG_ERR_INVALID;
     }
@@ -221,12 +325,33 @@ og_err og_stats_compute(struct og_core *c, const struct og_stats_query *q, struc
         return OG_ERR_INVALID;
     }
     struct og_tz *z = NULL;
-    if (og_tz_load(tzname, &z) != OG_OK) {
+    if (og_tz_load(q->tz ? q->tz : "UTC", &z) != OG_OK) {
         snprintf(msg, msglen,
                  "tz: unknown time zone (a name of the tz database, e.g. "
                  "Europe/Berlin)");
         return OG_ERR_INVALID;
     }
+    struct og_tz_hour *hours = NULL;
+    size_t nh = 0;
+    int rc = og_tz_hours(z, q->from, q->to, OG_STATS_MAX_DAYS, &hours, &nh, msg, msglen);
+    og_tz_free(z);
+    free(hours);
+    return rc == 0 ? OG_OK : OG_ERR_INVALID;
+}
+
+og_err og_stats_compute(struct og_core *c, const struct og_stats_query *q, struct og_stats **out,
+                        char *msg, size_t msglen)
+{
+    *out = NULL;
+    og_err ce = og_stats_check(q, msg, msglen);
+    if (ce != OG_OK)
+        return ce;
+    const char *tzname = q->tz ? q->tz : "UTC";
+    const char *gb = q->group_by ? q->group_by : "day";
+    enum by by = (enum by)by_of(gb);
+    struct og_tz *z = NULL;
+    if (og_tz_load(tzname, &z) != OG_OK)
+        return OG_ERR_INVALID;
     struct og_tz_hour *hours = NULL;
     size_t nh = 0;
     int rc = og_tz_hours(z, q->from, q->to, OG_STATS_MAX_DAYS, &hours, &nh, msg, msglen);
@@ -239,40 +364,53 @@ og_err og_stats_compute(struct og_core *c, const struct og_stats_query *q, struc
     snprintf(s->to, sizeof s->to, "%s", q->to);
     snprintf(s->tz, sizeof s->tz, "%s", tzname);
     snprintf(s->group_by, sizeof s->group_by, "%s", gb);
-    /* day and hour buckets: every one of the period, in order */
-    size_t *hb = og_calloc(nh ? nh : 1, sizeof *hb);
+    /* day and hour buckets: every one of the period, in order; tb[i] is the
+     * time bucket of hours[i] (0 for all when buckets are not times) */
+    int *tb = og_calloc(nh ? nh : 1, sizeof *tb);
     for (size_t i = 0; i < nh; i++) {
-        const char *key = by == BY_DAY ? hours[i].day : hours[i].hour;
         if (by != BY_DAY && by != BY_HOUR)
             continue;
+        const char *key = by == BY_DAY ? hours[i].day : hours[i].hour;
         if (!s->n || strcmp(s->b[s->n - 1].key, key) != 0)
             bucket(s, key);
-        hb[i] = s->n - 1;
+        tb[i] = (int)s->n - 1;
     }
     if (by == BY_CHANNEL)
         for (size_t i = 0; i < q->n_channels; i++)
             if (!q->channel || !strcmp(q->channel, q->channels[i]))
                 bucket(s, q->channels[i]);
+    struct plan plan = {0};
+    plan_period(&plan, hours, tb, nh, by == BY_HOUR);
+    int timed = by == BY_DAY || by == BY_HOUR;
 
     og_err e = OG_OK;
+    /* per read: the main key, and with a code filter the code's key too */
+    int per = q->success_code ? 2 : 1;
+    size_t chunk = HOURS_PER_CALL / (size_t)per;
     char **argv = og_calloc(HOURS_PER_CALL + 4, sizeof *argv);
-    char(*num)[24] = og_calloc(HOURS_PER_CALL, sizeof *num);
+    char(*num)[200] = og_calloc(HOURS_PER_CALL, sizeof *num);
     int64_t now = og_now_ms();
-    for (size_t start = 0; start < nh || start == 0; start += HOURS_PER_CALL) {
-        size_t cnt = nh - start < HOURS_PER_CALL ? nh - start : HOURS_PER_CALL;
+    for (size_t start = 0; start < plan.n || start == 0; start += chunk) {
+        size_t cnt = plan.n - start < chunk ? plan.n - start : chunk;
         int argc = 0;
         argv[argc++] = c->tag;
         argv[argc++] = "read";
         argv[argc++] = start == 0 ? "1" : "0";
         for (size_t i = 0; i < cnt; i++) {
-            snprintf(num[i], sizeof num[i], "%lld", (long long)hours[start + i].utc_hour);
-            argv[argc++] = num[i];
+            const struct unit *u = &plan.u[start + i];
+            snprintf(num[i * per], sizeof num[0], "%c:%lld", u->lvl, (long long)u->n);
+            argv[argc++] = num[i * per];
+            if (per == 2) {
+                snprintf(num[i * 2 + 1], sizeof num[0], "%c:%lld:%s", u->lvl, (long long)u->n,
+                         q->success_code);
+                argv[argc++] = num[i * 2 + 1];
+            }
         }
         redisReply *r = NULL;
         e = og_script_call(c, OG_LUA_STATS, argc, (const char **)argv, NULL, &r, NULL, 0);
         if (e != OG_OK)
             break;
-        if (r->elements != 3 + cnt) {
+        if (r->elements != 3 + cnt * (size_t)per) {
             freeReplyObject(r);
             e = OG_ERR_INTERNAL;
             break;
@@ -299,9 +437,9 @@ og_err og_stats_compute(struct og_core *c, const struct og_stats_query *q, struc
                     if (b <= a)
                         continue;
                     s->total.v[f] += b - a;
-                    struct og_stats_acc *t = by == BY_AGENT                  ? bucket(s, id)
-                                             : by == BY_DAY || by == BY_HOUR ? &s->b[hb[j]].a
-                                                                             : NULL;
+                    struct og_stats_acc *t = by == BY_AGENT ? bucket(s, id)
+                                             : timed        ? &s->b[tb[j]].a
+                                                            : NULL;
                     if (t)
                         t->v[f] += b - a;
                 }
@@ -311,14 +449,23 @@ og_err og_stats_compute(struct og_core *c, const struct og_stats_query *q, struc
                     if (!q->group || !strcmp(q->group, gr->element[i]->str))
                         bucket(s, gr->element[i]->str);
         }
-        for (size_t i = 0; i < cnt; i++)
-            add_hour(s, q, by, r->element[3 + i],
-                     by == BY_DAY || by == BY_HOUR ? &s->b[hb[start + i]].a : NULL);
+        for (size_t i = 0; i < cnt; i++) {
+            const struct unit *u = &plan.u[start + i];
+            for (int k = 0; k < per; k++) {
+                const redisReply *h = r->element[3 + i * (size_t)per + (size_t)k];
+                /* both: the total is unchanged, the hour moves between buckets;
+                 * sub alone: an hour of a day read that is outside the period */
+                if (u->add >= 0)
+                    add_unit(s, q, by, h, timed ? &s->b[u->add].a : NULL, 1, k == 1);
+                if (u->sub >= 0)
+                    add_unit(s, q, by, h, timed ? &s->b[u->sub].a : NULL, -1, k == 1);
+            }
+        }
         freeReplyObject(r);
-        if (nh == 0)
+        if (plan.n == 0)
             break;
     }
-    free(argv), free(num), free(hb), free(hours);
+    free(argv), free(num), free(tb), free(hours), free(plan.u);
     if (e != OG_OK) {
         og_stats_free(s);
         return e;
@@ -432,4 +579,71 @@ char *og_stats_json(const struct og_stats *s)
     }
     og_buf_puts(&b, "]}");
     return b.data;
+}
+
+/* Deletes the counters: SCAN for P:st:h:*, P:st:b:*, P:st:d:* (they are all
+ * in the deployment's one hash slot). */
+static og_err delete_hours(struct og_core *c)
+{
+    char cursor[32] = "0", match[96];
+    snprintf(match, sizeof match, "%s:st:[hbd]:*", c->tag);
+    do {
+        redisReply *r = NULL;
+        og_err e = og_redis_cmd(c->redis, &r, "SCAN %s MATCH %s COUNT 1000", cursor, match);
+        if (e != OG_OK)
+            return e;
+        if (r->type != REDIS_REPLY_ARRAY || r->elements != 2) {
+            freeReplyObject(r);
+            return OG_ERR_INTERNAL;
+        }
+        snprintf(cursor, sizeof cursor, "%s", r->element[0]->str);
+        const redisReply *keys = r->element[1];
+        for (size_t i = 0; i < keys->elements; i++) {
+            redisReply *d = NULL;
+            e = og_redis_cmd(c->redis, &d, "UNLINK %s", keys->element[i]->str);
+            if (d)
+                freeReplyObject(d);
+            if (e != OG_OK) {
+                freeReplyObject(r);
+                return e;
+            }
+        }
+        freeReplyObject(r);
+    } while (strcmp(cursor, "0") != 0);
+    return OG_OK;
+}
+
+static og_err rebuild_steps(struct og_core *c, const char *op, int batch, long *done)
+{
+    long long start = 0;
+    char s_start[24], s_cnt[16];
+    snprintf(s_cnt, sizeof s_cnt, "%d", batch);
+    *done = 0;
+    while (start >= 0) {
+        snprintf(s_start, sizeof s_start, "%lld", start);
+        const char *argv[] = {c->tag, op, s_start, s_cnt};
+        redisReply *r = NULL;
+        og_err e = og_script_call(c, OG_LUA_STATS, 4, argv, NULL, &r, NULL, 0);
+        if (e != OG_OK)
+            return e;
+        if (r->elements < 3) {
+            freeReplyObject(r);
+            return OG_ERR_INTERNAL;
+        }
+        start = r->element[1]->integer;
+        *done += (long)r->element[2]->integer;
+        freeReplyObject(r);
+    }
+    return OG_OK;
+}
+
+og_err og_stats_rebuild(struct og_core *c, long *sessions, long *intervals)
+{
+    *sessions = *intervals = 0;
+    og_err e = delete_hours(c);
+    if (e == OG_OK)
+        e = rebuild_steps(c, "rebuild_sessions", 200, sessions);
+    if (e == OG_OK)
+        e = rebuild_steps(c, "rebuild_presence", 2000, intervals);
+    return e;
 }

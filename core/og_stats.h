@@ -95,6 +95,8 @@ struct og_stats {
 og_err og_stats_compute(struct og_core *c, const struct og_stats_query *q, struct og_stats **out,
                         char *msg, size_t msglen);
 void og_stats_free(struct og_stats *s);
+/* The input checks of og_stats_compute alone (the exports use them). */
+og_err og_stats_check(const struct og_stats_query *q, char *msg, size_t msglen);
 /* GET /api/v1/stats's body (docs/json.md). [xfer] */
 char *og_stats_json(const struct og_stats *s);
 /* An average in seconds of a sum in ms over n; -1 when n is 0. */
@@ -102,4 +104,14 @@ double og_stats_avg_s(const struct og_stats_acc *a, enum og_stats_field sum, enu
 /* The 90th percentile of response times in s (the upper edge of the
  * histogram bucket it falls in); -1 when there are none. */
 int og_stats_p90_s(const struct og_stats_acc *a);
+
+/* `omnigate stats rebuild` (for upgrades and repairs): deletes every hourly
+ * counter and counts again from what is stored: each session's timeline
+ * and messages replayed through the scripts' own counting (stats.lua), and
+ * the presence intervals of P:st:pres. Meant for a stopped deployment:
+ * facts that happen meanwhile may be counted twice or lost. What stored
+ * data cannot say is in docs/statistics.md (a goal's close when the goal
+ * was changed since; a timeline past its 1000 newest entries). *sessions and
+ * *intervals get the counts done. */
+og_err og_stats_rebuild(struct og_core *c, long *sessions, long *intervals);
 #endif

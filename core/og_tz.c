@@ -175,23 +175,10 @@ static void parse_footer(struct og_tz *z, const char *f)
     z->has_rule = 1;
 }
 
-og_err og_tz_load(const char *name, struct og_tz **out)
+og_err og_tz_from_tzif(const unsigned char *buf, size_t len, struct og_tz **out)
 {
     *out = NULL;
-    if (!og_tz_name_valid(name))
-        return OG_ERR_INVALID;
     struct og_tz *z = og_calloc(1, sizeof *z);
-    if (strcmp(name, "UTC") == 0 || strcmp(name, "Etc/UTC") == 0) {
-        *out = z;
-        return OG_OK;
-    }
-    char path[128];
-    snprintf(path, sizeof path, ZONEINFO "%s", name);
-    FILE *f = fopen(path, "rb");
-    unsigned char *buf = og_malloc(MAX_FILE + 1);
-    size_t len = f ? fread(buf, 1, MAX_FILE + 1, f) : 0;
-    if (f)
-        fclose(f);
     og_err e = OG_ERR_INVALID;
     if (len < 44 || len > MAX_FILE || memcmp(buf, "TZif", 4) != 0)
         goto done;
@@ -202,7 +189,8 @@ og_err og_tz_load(const char *name, struct og_tz **out)
         int64_t isut = be(h + 20, 4), isstd = be(h + 24, 4), leap = be(h + 28, 4);
         int64_t timecnt = be(h + 32, 4), typecnt = be(h + 36, 4), charcnt = be(h + 40, 4);
         if (isut < 0 || isstd < 0 || leap < 0 || timecnt < 0 || typecnt < 1 || charcnt < 0 ||
-            timecnt > 10000 || typecnt > 256)
+            timecnt > 10000 || typecnt > 256 || leap > 10000 || isut > 256 || isstd > 256 ||
+            charcnt > 10000)
             goto done;
         size_t block = (size_t)(timecnt * tsize + timecnt + typecnt * 6 + charcnt +
                                 leap * (tsize + 4) + isstd + isut);
@@ -225,6 +213,8 @@ og_err og_tz_load(const char *name, struct og_tz **out)
                 goto done;
             z->at[i] = be(d + i * tsize, tsize);
             z->off[i] = (int32_t)be(types + idx[i] * 6, 4);
+            if (z->off[i] < -93600 || z->off[i] > 93600 || (i && z->at[i] <= z->at[i - 1]))
+                goto done; /* offsets within +-26 h, times ascending */
         }
         /* before the first transition: the first standard-time type */
         z->off0 = (int32_t)be(types, 4);
@@ -233,6 +223,8 @@ og_err og_tz_load(const char *name, struct og_tz **out)
                 z->off0 = (int32_t)be(types + t * 6, 4);
                 break;
             }
+        if (z->off0 < -93600 || z->off0 > 93600)
+            goto done;
         const unsigned char *foot = d + block;
         if (tsize == 8 && (size_t)(foot - buf) < len && *foot == '\n') {
             const unsigned char *fe = memchr(foot + 1, '\n', len - (size_t)(foot + 1 - buf));
@@ -247,13 +239,34 @@ og_err og_tz_load(const char *name, struct og_tz **out)
         break;
     }
 done:
-    free(buf);
     if (e != OG_OK) {
         og_tz_free(z);
         return e;
     }
     *out = z;
     return OG_OK;
+}
+
+og_err og_tz_load(const char *name, struct og_tz **out)
+{
+    *out = NULL;
+    if (!og_tz_name_valid(name))
+        return OG_ERR_INVALID;
+    if (strcmp(name, "UTC") == 0 || strcmp(name, "Etc/UTC") == 0) {
+        *out = og_calloc(1, sizeof **out);
+        return OG_OK;
+    }
+    char path[128];
+    snprintf(path, sizeof path, ZONEINFO "%s", name);
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return OG_ERR_INVALID;
+    unsigned char *buf = og_malloc(MAX_FILE + 1);
+    size_t len = fread(buf, 1, MAX_FILE + 1, f);
+    fclose(f);
+    og_err e = og_tz_from_tzif(buf, len, out);
+    free(buf);
+    return e;
 }
 
 void og_tz_free(struct og_tz *z)

@@ -27,6 +27,9 @@ int og_tz_name_valid(const char *name);
  * og_tz_free] */
 og_err og_tz_load(const char *name, struct og_tz **out);
 void og_tz_free(struct og_tz *z);
+/* The zone in a TZif file's contents (og_tz_load reads the file; the fuzz
+ * target feeds this). OG_ERR_INVALID for a malformed one. [xfer] */
+og_err og_tz_from_tzif(const unsigned char *buf, size_t len, struct og_tz **out);
 /* The zone's offset from UTC, in seconds east, at Unix time t (s). */
 int32_t og_tz_offset(const struct og_tz *z, int64_t t);
 

@@ -11,15 +11,15 @@
 void *og_malloc(size_t n);
 void *og_calloc(size_t n, size_t m);
 void *og_realloc(void *p, size_t n);
-char *og_strdup(const char *s);            /* NULL in, NULL out */
+char *og_strdup(const char *s); /* NULL in, NULL out */
 char *og_strndup(const char *s, size_t n);
 char *og_sprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
-int64_t og_now_ms(void);                   /* wall clock, Unix ms */
+int64_t og_now_ms(void);  /* wall clock, Unix ms */
+int64_t og_mono_ms(void); /* monotonic ms */
 /* The test clock: when OMNIGATE_TEST_CLOCK names a file (tests only), the
  * Unix ms written in it, which og_now_ms then returns; -1 otherwise. */
 int64_t og_test_clock_ms(void);
-int64_t og_mono_ms(void);                  /* monotonic ms */
 /* The time ms from now on clock clk, as pthread_cond_timedwait takes it
  * (clk must be the condition variable's clock). */
 struct timespec og_deadline(int clk, int64_t ms);

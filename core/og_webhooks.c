@@ -93,7 +93,7 @@ int og_webhook_event_type_known(const char *t)
         "csat.submitted",      "followup.sent",
         "followup.failed",     "session.window_closed",
         "message.flagged",     "session.timeout_prompted",
-        "session.typing",
+        "session.typing",      "session.read",
     };
     for (size_t i = 0; t && i < sizeof types / sizeof *types; i++)
         if (strcmp(t, types[i]) == 0)

@@ -17,6 +17,7 @@
 #include "og_routing.h"
 #include "og_sensitive.h"
 #include "og_static.h"
+#include "og_stats.h"
 #include "og_texts.h"
 #include "og_tls.h"
 #include "og_util.h"
@@ -38,6 +39,7 @@ static void usage(FILE *f)
     fprintf(f,
             "usage: omnigate --config FILE [--check]\n"
             "       omnigate --config FILE passwd EMAIL\n"
+            "       omnigate --config FILE stats rebuild\n"
             "       omnigate --config-help\n"
             "       omnigate --connector-help NAME [--connector-dir DIR]\n"
             "       omnigate --version\n\n"
@@ -51,7 +53,10 @@ static void usage(FILE *f)
             "  passwd EMAIL         set the inbox password of the person with that e-mail\n"
             "                       (created as an admin when nobody has it): read from\n"
             "                       standard input when it is not a terminal, else asked\n"
-            "                       for twice without echo; at least %d characters\n",
+            "                       for twice without echo; at least %d characters\n"
+            "  stats rebuild        count the statistics again from the stored sessions and\n"
+            "                       presence intervals (upgrades, repairs; run it while\n"
+            "                       omnigate is stopped)\n",
             OG_AUTH_PASSWORD_MIN);
 }
 
@@ -243,6 +248,26 @@ static int passwd_cmd(const struct og_config *cfg, const char *email)
     return rc;
 }
 
+static int stats_rebuild_cmd(const struct og_config *cfg)
+{
+    struct og_embedded *emb = NULL;
+    struct og_core *core = passwd_core(cfg, &emb);
+    if (!core)
+        return 1;
+    long sessions = 0, intervals = 0;
+    int64_t t0 = og_mono_ms();
+    og_err e = og_stats_rebuild(core, &sessions, &intervals);
+    if (e == OG_OK)
+        printf("omnigate: statistics rebuilt from %ld sessions and %ld presence intervals in "
+               "%lld ms\n",
+               sessions, intervals, (long long)(og_mono_ms() - t0));
+    else
+        fprintf(stderr, "omnigate: stats rebuild: %s\n", og_strerror(e));
+    og_core_free(core);
+    og_embedded_stop(emb);
+    return e == OG_OK ? 0 : 1;
+}
+
 /* OMNIGATE_TEST_DAY_S (tests only, honoured only when set): a chat goal
  * window's day in seconds instead of 86400, so a "1 day" window passes in
  * a test. 0 = unset. */
@@ -319,7 +344,7 @@ static int find_master(struct og_core *core)
 int main(int argc, char **argv)
 {
     const char *config_path = NULL, *cli_dir = NULL, *help_name = NULL, *passwd_email = NULL;
-    int check = 0;
+    int check = 0, stats_rebuild = 0;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--config") && i + 1 < argc)
             config_path = argv[++i];
@@ -334,6 +359,8 @@ int main(int argc, char **argv)
             cli_dir = argv[++i];
         else if (!strcmp(argv[i], "passwd") && i + 1 < argc)
             passwd_email = argv[++i];
+        else if (!strcmp(argv[i], "stats") && i + 1 < argc && !strcmp(argv[i + 1], "rebuild"))
+            stats_rebuild = 1, i++;
         else if (!strcmp(argv[i], "--version")) {
             printf("omnigate %s (connector ABI %d.%d)\n", OG_VERSION, OG_CONNECTOR_ABI_MAJOR,
                    OG_CONNECTOR_ABI_MINOR);
@@ -366,6 +393,19 @@ int main(int argc, char **argv)
     og_config_load(config_path, &cfg, &errs);
     if (cfg.log_level && og_log_level_parse(cfg.log_level) >= 0)
         og_log_level = og_log_level_parse(cfg.log_level);
+    if (stats_rebuild) {
+        for (size_t i = 0; i < errs.n; i++)
+            fprintf(stderr, "%s: %s\n", config_path, errs.items[i]);
+        int src = 1;
+        if (!errs.n) {
+            og_log_level = OG_LOG_WARN;
+            src = stats_rebuild_cmd(&cfg);
+        }
+        og_errors_free(&errs);
+        og_config_free(&cfg);
+        free(default_dir);
+        return src;
+    }
     if (passwd_email) {
         int prc = 1;
         for (size_t i = 0; i < errs.n; i++)

@@ -109,6 +109,11 @@ void og_http_routes_each(const struct og_static *pages, og_route_fn fn, void *ud
 void og_api_handle(struct og_gateway *g, struct MHD_Connection *conn, const char *method,
                    const char *url, const char *body, size_t len, struct og_reply *r);
 
+/* og_api_stats.c: GET /reports/{token}, a permanent report link (og_export.h):
+ * no sign-in, the token is the credential. */
+void og_reports_handle(struct og_gateway *g, struct MHD_Connection *conn, const char *method,
+                       const char *url, struct og_reply *r);
+
 /* og_metrics.c */
 char *og_metrics_render(struct og_gateway *g); /* [xfer] */
 void og_metrics_observe_hook(struct og_gateway *g, int64_t us);

@@ -134,7 +134,7 @@ elseif op == 'start' then
     emit(P, eid_n(ARGV[14], 1), 'session.reopened', sid, now_iso,
       '{"session":' .. session_json(P, sid) .. '}')
     local by = tl_by(P, agent ~= '' and agent or 'admin')
-    tl_add(P, sid, now_iso, 'reopened', by)
+    tl_add(P, sid, now_iso, 'reopened', by, '"origin":"agent"')
     if goal_tl then tl_add(P, sid, now_iso, 'goal', by, goal_tl) end
   else
     sid = ARGV[8]

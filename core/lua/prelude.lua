@@ -320,10 +320,11 @@ local TL_KINDS = {
   assigned = true,       -- agent, group, level; by system (routing) or a manager
   taken = true,          -- agent (= by): an agent took it from the queue
   transferred = true,    -- from (agent | null), to (agent | null), group, level, comment
-  auto_forwarded = true, -- from, to (agents), level: nobody answered in time
+  auto_forwarded = true, -- from, to (agents), level, group: nobody answered in time
   returned = true,       -- from (agent), reason: back in the queue (agent_offline)
   closed = true,         -- agent (who had it), reason, success_codes
-  reopened = true,       -- by the customer writing again, or a person
+  reopened = true,       -- by the customer writing again, or a person (origin "agent":
+                         -- an agent's new conversation reopened it)
   archived = true,       -- the archive timer
   auto_text = true,      -- text (greeting|queue|assigned|timeout|closing|csat|csat_thanks), message_id
   goal = true,           -- status, event, window_days, via | reason: a goal's change
@@ -393,23 +394,31 @@ local function auto_text(P, ch, sid, kind, due_ms, agent)
 end
 
 -- Statistics (og_stats.h, docs/statistics.md). Counters and sums per UTC
--- hour, kept by the scripts that change the facts, so a query reads one
--- hash per hour and never scans history:
---   P:st:h:<n>  hash, n = Unix ms / 3600000 (the UTC hour)
---     "v\t<ch>\t<agent>\t<group>\t<codes>" -> the ST_N integers below, comma
---         separated (a prefix; the rest are 0). The tuple is the session's
---         channel, agent and group when the fact happened; codes, its success
---         codes sorted and comma-joined, only for facts of a closed session
---         (the close itself, a goal achieved after it, a survey), else ''.
---         Presence time has channel, group and codes ''.
---     "c\t<ch>\t<agent>\t<group>\t<codes>\t<CODE>" -> closes with that code
+-- hour, kept by the scripts that change the facts, so a query reads small
+-- hashes and never scans history. Each fact is added at three levels, so a
+-- long period reads days, not hours:
+--   P:st:<lvl>:<n>  hash, lvl h (n = Unix ms / 3600000, the UTC hour), b (the
+--       4-hour block, ms / 14400000) or d (the UTC day, ms / 86400000):
+--     "v\t<ch>\t<agent>\t<group>" -> the ST_N integers below, comma separated
+--         (a prefix; the rest are 0): the session's channel, agent and group
+--         when the fact happened; presence time has only the agent
+--     "c\t<ch>\t<agent>\t<group>\t<CODE>" -> closes with that success code
+--   P:st:<lvl>:<n>:<CODE>  hash, the same "v" vectors for facts of sessions
+--       closed with that code (the close, a goal achieved or a survey after it),
+--       read only by a query filtered by that code
 --   P:st:pres   zset  presence intervals, score = start ms, member
---               "<agent>|<state>|<start ms>|<end ms>" (Agent Activity; rebuild)
+--               "<agent>|<state>|<start ms>|<end ms>" (Agent Activity; rebuild),
+--               in pieces of at most a day
+--   P:rl:<id>   hash  a report link (report, filters, sha, created_at, created_by,
+--               uses, last_used_at, revoked_at); P:rl:sha:<sha256 hex> -> id;
+--               P:rls zset of ids (lex order = time); P:rl:<id>:uses list of uses
+--               (JSON, newest first, 1000 kept); P:rl:<id>:rate:<hour> uses per hour
 -- A session's hash carries what its next facts need: st_t0 (ms the episode
 -- started: created or reopened), st_fi (the customer's first message in it),
 -- st_fr (the agent's first reply after st_fi), st_ar ('1' an agent has
 -- replied), st_w (the first customer message the agent has not answered),
--- st_pro ('1': an agent started the episode, a proactive chat).
+-- st_pro ('1': an agent started the episode, a proactive chat); st_nin and
+-- st_nout count the session's customer and agent messages (the export).
 -- The fields of a vector (1-based; the C side, og_stats.c, has the same list):
 local ST = {chats = 1, proactive = 2, reactive = 3, missed = 4, dur_sum = 5, dur_n = 6,
   fr_sum = 7, fr_n = 8, res_sum = 9, res_n = 10, msg_in = 11, msg_out = 12, transfers = 13,
@@ -453,10 +462,17 @@ local function st_tuple(s)
     closed and st_codes(s.success_codes) or ''}
 end
 
--- Adds deltas d ({[ST.x] = n}) to the tuple's vector of the hour of ms.
-local function st_add(P, ms, tup, d)
-  local key = P .. ':st:h:' .. string.format('%d', math.floor(ms / 3600000))
-  local f = 'v\t' .. table.concat(tup, '\t')
+-- The key of level lvl ('h' hour, 'b' 4-hour block, 'd' day: UTC) holding ms;
+-- code: the key of the vectors of sessions closed with that code.
+local ST_LEVEL_MS = {h = 3600000, b = 14400000, d = 86400000}
+local ST_LEVELS = {'h', 'b', 'd'}
+local function st_key(P, lvl, ms, code)
+  return P .. ':st:' .. lvl .. ':' .. string.format('%d', math.floor(ms / ST_LEVEL_MS[lvl])) ..
+    (code and (':' .. code) or '')
+end
+
+-- Adds deltas d to the vector of field f in key.
+local function st_vec(key, f, d)
   local cur = redis.call('HGET', key, f)
   local v = {}
   if cur then for x in string.gmatch(cur, '[^,]+') do v[#v + 1] = tonumber(x) end end
@@ -467,6 +483,19 @@ local function st_add(P, ms, tup, d)
   end
   for i = 1, n do v[i] = string.format('%d', v[i]) end
   redis.call('HSET', key, f, table.concat(v, ','))
+end
+
+-- Adds deltas d ({[ST.x] = n}) to the tuple's vectors of the hour, the
+-- 4-hour block and the day of ms (tup = {channel, agent, group, codes}; a
+-- closed session's codes also add them to each code's keys).
+local function st_add(P, ms, tup, d)
+  local f = 'v\t' .. tup[1] .. '\t' .. tup[2] .. '\t' .. tup[3]
+  for _, lvl in ipairs(ST_LEVELS) do
+    st_vec(st_key(P, lvl, ms), f, d)
+    if tup[4] and tup[4] ~= '' then
+      for code in string.gmatch(tup[4], '[^,]+') do st_vec(st_key(P, lvl, ms, code), f, d) end
+    end
+  end
 end
 
 -- The response time of an agent's reply (ms) as deltas.
@@ -495,6 +524,7 @@ local function st_in(P, sid, s, now_ms)
   local ms = string.format('%d', now_ms)
   if not s.st_fi then redis.call('HSET', skey, 'st_fi', ms); s.st_fi = ms end
   if not s.st_w then redis.call('HSET', skey, 'st_w', ms); s.st_w = ms end
+  redis.call('HINCRBY', skey, 'st_nin', 1)
   st_add(P, now_ms, st_tuple(s), {[ST.msg_in] = 1})
 end
 
@@ -513,6 +543,7 @@ local function st_out(P, sid, s, now_ms)
     redis.call('HSET', skey, 'st_fr', s.st_fr)
   end
   if not s.st_ar then redis.call('HSET', skey, 'st_ar', '1'); s.st_ar = '1' end
+  redis.call('HINCRBY', skey, 'st_nout', 1)
   st_add(P, now_ms, st_tuple(s), d)
 end
 
@@ -531,16 +562,20 @@ local function st_close(P, c, now_ms)
   if fi then d[ST.res_sum], d[ST.res_n] = math.max(0, now_ms - fi), 1 end
   st_add(P, now_ms, tup, d)
   if tup[4] ~= '' then
-    local key = P .. ':st:h:' .. string.format('%d', math.floor(now_ms / 3600000))
-    local f = 'c\t' .. table.concat(tup, '\t') .. '\t'
-    for code in string.gmatch(tup[4], '[^,]+') do redis.call('HINCRBY', key, f .. code, 1) end
+    local f = 'c\t' .. tup[1] .. '\t' .. tup[2] .. '\t' .. tup[3] .. '\t'
+    for _, lvl in ipairs(ST_LEVELS) do
+      local key = st_key(P, lvl, now_ms)
+      for code in string.gmatch(tup[4], '[^,]+') do redis.call('HINCRBY', key, f .. code, 1) end
+    end
   end
 end
 
--- A customer satisfaction survey's score (1-5) for session s: the hook the
--- survey script calls (csat.submitted).
-local function st_csat(P, s, score, now_ms)
+-- A customer satisfaction survey's score for session s: the hook csat.lua
+-- calls (csat.submitted). On a 2-point scale 1 counts as 1 and 2 as 5, so
+-- averages and distributions share the 1-5 scale.
+local function st_csat(P, s, score, scale, now_ms)
   local sc = math.floor(tonumber(score) or 0)
+  if tonumber(scale) == 2 then sc = sc == 2 and 5 or (sc == 1 and 1 or 0) end
   if sc < 1 or sc > 5 then return end
   st_add(P, now_ms, st_tuple(s), {[ST.csat_n] = 1, [ST.csat_sum] = sc, [ST.csat1 + sc - 1] = 1})
 end
@@ -550,11 +585,18 @@ end
 local ST_PRES_MAX_MS = 400 * 86400000
 local function st_presence(P, aid, state, since, now_ms)
   if not since or now_ms <= since then return end
-  redis.call('ZADD', P .. ':st:pres', since, table.concat({aid, state,
-    string.format('%d', since), string.format('%d', now_ms)}, '|'))
   local idx = ST[state]
   if not idx then return end
   local t = math.max(since, now_ms - ST_PRES_MAX_MS)
+  -- logged in pieces of at most a day, so a period's intervals are found
+  -- from a day before its start
+  local a = t
+  while a < now_ms do
+    local b = math.min(now_ms, a + 86400000)
+    redis.call('ZADD', P .. ':st:pres', a, table.concat({aid, state, string.format('%d', a),
+      string.format('%d', b)}, '|'))
+    a = b
+  end
   while t < now_ms do
     local e = math.min(now_ms, (math.floor(t / 3600000) + 1) * 3600000)
     st_add(P, t, {'', aid, '', ''}, {[idx] = e - t})
@@ -683,7 +725,7 @@ local function csat_store(P, sid, s, score, scale, comment, now_ms, now_iso, eid
   s.csat, s.csat_ask = cj, nil
   local who_id = by ~= '' and by or (s.contact_id or '')
   local who = tl_contact(who_id, redis.call('HGET', k(P, 'con', who_id), 'name'))
-  if tostring(scale) == '5' then st_csat(P, s, score, now_ms) end
+  st_csat(P, s, score, scale, now_ms) -- statistics (og_stats.h)
   emit(P, eid, 'csat.submitted', sid, now_iso,
     '{"session":' .. session_render(P, s) .. ',"csat":' .. cj .. '}')
   tl_add(P, sid, now_iso, 'csat', who, '"score":' .. score .. ',"scale":' .. scale ..

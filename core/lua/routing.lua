@@ -492,6 +492,22 @@ elseif op == 'presence' then
   end
   return {'ok', tostring(returned), old}
 
+elseif op == 'online' then
+  -- ARGV[8] policy -> {'ok', '1'} when a member of one of its levels (or its
+  -- forwarding level) is online (the web chat's "online"), else {'ok', '0'}
+  local pol = policies[ARGV[8]]
+  if not pol then return {'ok', '0'} end
+  local levels = {}
+  for li, lv in ipairs(pol.levels) do levels[#levels + 1] = {lv, ARGV[8] .. '|' .. li} end
+  if pol.forwarding then levels[#levels + 1] = {pol.forwarding, ARGV[8] .. '|fwd'} end
+  for _, l in ipairs(levels) do
+    for _, m in ipairs(resolve(l[1], l[2])) do
+      local a = agent_raw(m.id)
+      if a and a.presence == 'online' then return {'ok', '1'} end
+    end
+  end
+  return {'ok', '0'}
+
 elseif op == 'timers' then
   -- ARGV[8] max per timer kind, [9] archive after ms (0 never: for the
   -- sessions auto-close closes). Claims due entries (ZRANGEBYSCORE + ZREM in
@@ -525,7 +541,7 @@ elseif op == 'timers' then
           ',"to_group":null,"comment":null,"reason":"auto_forward"}'}))
         tl_add(P, sid, now_iso, 'auto_forwarded', tl_by(P, ''), table.concat({'"from":',
           tl_agent(P, from_agent), ',"to":', tl_agent(P, c.id), ',"level":',
-          js(pol.levels[cl].name)}))
+          js(pol.levels[cl].name), ',"group":', js(c.group)}))
         moved = moved + 1
       else
         -- nobody else can take it now: try again one period later

@@ -5,7 +5,28 @@
 -- ARGV[1] = P, ARGV[2] = op:
 --   "read"  [3] '1' to include agents and groups, [4..] UTC hour numbers (Unix
 --           ms / 3600000) -> {'ok', {agent id, presence, since ms, ...}, {group...},
---           {HGETALL of P:st:h:<n>}...} (agents and groups empty when [3] ~= '1')
+--           {HGETALL of P:st:<key>}...} (agents and groups empty when [3] ~= '1'),
+--           keys "<lvl>:<n>" or "<lvl>:<n>:<CODE>" (prelude.lua, Statistics)
+--   "rebuild_sessions" [3] start rank in P:idx:all, [4] count -> {'ok', next rank
+--           or -1, sessions done}: adds each session's facts to the hourly
+--           counters again, from what is stored (og_stats_rebuild deleted them)
+--   "rebuild_presence" [3] start rank in P:st:pres, [4] count -> {'ok', next
+--           rank or -1, intervals done}
+--   "conv"  [3] after (a session id, exclusive; '' = from [4]), [4] lowest id,
+--           [5] id above the last, [6] count -> {'ok', last id or '', {fields}...}:
+--           sessions created in a period (their ids sort by time), each
+--           {id, channel, contact id, contact name, agent id, group, status,
+--           created_at, first_reply_at, closed_at, close_reason, success_codes,
+--           csat, goal status, goal event, messages in, messages out}
+--   "pres"  [3] from ms, [4] to ms, [5] offset, [6] count -> {'ok', member...}:
+--           logged presence pieces starting from a day before from up to to
+--   "link_put" [3] id, [4] sha, [5] report, [6] filters JSON, [7] by, [8] now_iso
+--   "link_list" -> {'ok', {id, report, filters, created_at, created_by, uses,
+--           last_used_at}...} (revoked ones left out)
+--   "link_del" [3] id, [4] now_iso -> {'ok'} | err not_found
+--   "link_use" [3] sha, [4] now_ms, [5] now_iso, [6] client address, [7] uses
+--           allowed per hour -> {'ok', id, report, filters} | err not_found |
+--           err rate_limited; every use (allowed or refused) is logged
 local P, op = ARGV[1], ARGV[2]
 
 if op == 'read' then
@@ -20,7 +41,241 @@ if op == 'read' then
     groups = redis.call('HKEYS', k(P, 'groups'))
   end
   local out = {'ok', ag, groups}
-  for i = 4, #ARGV do out[#out + 1] = redis.call('HGETALL', P .. ':st:h:' .. ARGV[i]) end
+  for i = 4, #ARGV do out[#out + 1] = redis.call('HGETALL', P .. ':st:' .. ARGV[i]) end
   return out
+end
+
+-- The rebuild replays a session's stored history (its timeline and its
+-- messages, merged by time) through the same st_* counting the scripts do
+-- live, keeping what the session hash held then (agent, group, queue).
+local B32 = '0123456789ABCDEFGHJKMNPQRSTVWXYZ'
+local B32V = {}
+for i = 1, 32 do B32V[B32:sub(i, i)] = i - 1 end
+-- The time (ms) in an id: its first 10 characters after the prefix.
+local function id_ms(id)
+  local p = id:find('_', 1, true) or 0
+  local v = 0
+  for i = p + 1, p + 10 do v = v * 32 + (B32V[id:sub(i, i)] or 0) end
+  return v
+end
+
+local function by_agent(by)
+  return type(by) == 'table' and by.type == 'agent' and by.id or nil
+end
+local function agent_id(a)
+  return type(a) == 'table' and a.id or nil
+end
+local function str(v) return type(v) == 'string' and v or '' end
+
+local function rebuild_session(sid)
+  local s = hgetall(k(P, 'ses', sid))
+  if not s.id then return end
+  local ch = s.channel or ''
+  local ev = {}
+  for i, e in ipairs(redis.call('LRANGE', k(P, 'ses', sid, 'tl'), 0, -1)) do
+    local j = cjson.decode(e)
+    ev[#ev + 1] = {t = ms_of_iso(j.at) or 0, o = i, tl = j}
+  end
+  local ntl = #ev
+  for i, mid in ipairs(redis.call('ZRANGE', k(P, 'ses', sid, 'msgs'), 0, -1)) do
+    local m = redis.call('HMGET', k(P, 'msg', mid), 'dir', 'j')
+    local kind = 'in'
+    if m[1] == 'out' then
+      kind = (m[2] and m[2]:find('"sender":{"type":"system"', 1, true)) and nil or 'out'
+    end
+    if kind then ev[#ev + 1] = {t = id_ms(mid), o = ntl + i, m = kind} end
+  end
+  table.sort(ev, function(a, b)
+    if a.t ~= b.t then return a.t < b.t end
+    return a.o < b.o
+  end)
+  -- x: the session's hash as it was (st_tuple reads it)
+  local x = {channel = ch, agent_id = '', group = '', status = 'new', success_codes = '[]'}
+  local qgroup, inq, gm, g_agent = nil, nil, nil, ''
+  local function episode(t, pro)
+    x.st_t0, x.st_fi, x.st_fr, x.st_ar, x.st_w = string.format('%d', t), nil, nil, nil, nil
+    x.st_pro = pro and '1' or nil
+    x.status, x.success_codes = 'new', '[]'
+  end
+  local function waited(t, aid, grp)
+    if inq then
+      local w = math.max(0, t - inq)
+      st_add(P, t, {ch, aid, grp or '', ''}, {[ST.qwait_sum] = w, [ST.qwait_n] = 1,
+        [ST.qwait_max] = w})
+    end
+    inq, qgroup = nil, nil
+  end
+  local function goal_tuple()
+    local tup = st_tuple(x)
+    if tup[2] == '' then tup[2] = g_agent end
+    return tup
+  end
+  local nin, nout = 0, 0
+  for _, e in ipairs(ev) do
+    local t, j = e.t, e.tl
+    if e.m == 'in' then
+      nin = nin + 1
+      local ms = string.format('%d', t)
+      x.st_fi = x.st_fi or ms
+      x.st_w = x.st_w or ms
+      st_add(P, t, st_tuple(x), {[ST.msg_in] = 1})
+    elseif e.m == 'out' then
+      nout = nout + 1
+      local d = {[ST.msg_out] = 1}
+      if x.st_w then st_resp(d, math.max(0, t - tonumber(x.st_w))); x.st_w = nil end
+      if x.st_fi and not x.st_fr then x.st_fr = string.format('%d', t) end
+      x.st_ar = '1'
+      st_add(P, t, st_tuple(x), d)
+    elseif j.kind == 'created' or j.kind == 'reopened' then
+      local pro = j.origin == 'agent'
+      episode(t, pro)
+      x.agent_id = ''
+      if j.kind == 'created' then st_add(P, t, {ch, '', '', ''}, {[ST.new] = 1}) end
+      local aid = pro and by_agent(j.by)
+      if aid then x.agent_id, inq = aid, nil else inq = t end
+      qgroup = nil
+    elseif j.kind == 'assigned' then
+      local aid = agent_id(j.agent) or ''
+      waited(t, aid, str(j.group))
+      x.agent_id, x.group, x.status = aid, str(j.group), 'active'
+    elseif j.kind == 'taken' then
+      local aid = agent_id(j.agent) or ''
+      local grp = qgroup or ''
+      waited(t, aid, grp)
+      x.agent_id, x.group, x.status = aid, grp, 'active'
+    elseif j.kind == 'transferred' then
+      st_add(P, t, st_tuple(x), {[ST.transfers] = 1})
+      local to = agent_id(j.to)
+      if to then
+        waited(t, to, '')
+        x.agent_id, x.group = to, ''
+      else
+        x.agent_id = ''
+        if str(j.group) ~= '' then x.group, qgroup = j.group, j.group else qgroup = nil end
+        inq = t
+      end
+    elseif j.kind == 'auto_forwarded' then
+      st_add(P, t, st_tuple(x), {[ST.auto_forwards] = 1})
+      x.agent_id, x.group = agent_id(j.to) or '', str(j.group)
+    elseif j.kind == 'returned' then
+      x.agent_id, inq, qgroup = '', t, nil
+    elseif j.kind == 'closed' then
+      x.status = 'closed'
+      x.success_codes = cjson.encode(type(j.success_codes) == 'table' and j.success_codes or {})
+      if x.success_codes == '{}' then x.success_codes = '[]' end
+      st_close(P, x, t)
+      -- a close counts for the goal when one was measured, or (not
+      -- measured) when the channel has a goal now (what it had then is not
+      -- stored)
+      if (gm and gm ~= 'none') or (not gm and goal_of(P, ch)) then
+        st_add(P, t, goal_tuple(), {[ST.goals_closed] = 1})
+      end
+      inq, qgroup = nil, nil
+    elseif j.kind == 'csat' then
+      st_csat(P, x, j.score, j.scale, t)
+    elseif j.kind == 'goal' then
+      if j.reason == 'reopened' then
+        gm = nil
+      elseif j.status == 'in_process' then
+        gm, g_agent = 'in_process', by_agent(j.by) or ''
+      elseif j.status == 'achieved' then
+        gm = 'achieved'
+        st_add(P, t, goal_tuple(), {[ST.goals_achieved] = 1})
+      elseif j.status then
+        gm = j.status
+      end
+    end
+  end
+  redis.call('HSET', k(P, 'ses', sid), 'st_nin', nin, 'st_nout', nout)
+end
+
+if op == 'rebuild_sessions' then
+  local start, cnt = tonumber(ARGV[3]), tonumber(ARGV[4])
+  local ids = redis.call('ZRANGE', k(P, 'idx', 'all'), start, start + cnt - 1)
+  for _, sid in ipairs(ids) do rebuild_session(sid) end
+  return {'ok', #ids < cnt and -1 or start + cnt, #ids}
+elseif op == 'rebuild_presence' then
+  local start, cnt = tonumber(ARGV[3]), tonumber(ARGV[4])
+  local items = redis.call('ZRANGE', P .. ':st:pres', start, start + cnt - 1)
+  for _, it in ipairs(items) do
+    local aid, state, a, b = it:match('^(.*)|(%a+)|(%d+)|(%d+)$')
+    local idx = ST[state or '']
+    if idx then
+      a, b = tonumber(a), tonumber(b)
+      local t = math.max(a, b - ST_PRES_MAX_MS)
+      while t < b do
+        local e = math.min(b, (math.floor(t / 3600000) + 1) * 3600000)
+        st_add(P, t, {'', aid, '', ''}, {[idx] = e - t})
+        t = e
+      end
+    end
+  end
+  return {'ok', #items < cnt and -1 or start + cnt, #items}
+end
+if op == 'conv' then
+  local lo = ARGV[3] ~= '' and ('(' .. ARGV[3]) or ('[' .. ARGV[4])
+  local ids = redis.call('ZRANGEBYLEX', k(P, 'idx', 'all'), lo, '(' .. ARGV[5], 'LIMIT', 0,
+    tonumber(ARGV[6]))
+  local out = {'ok', ids[#ids] or ''}
+  for _, sid in ipairs(ids) do
+    local s = redis.call('HMGET', k(P, 'ses', sid), 'id', 'channel', 'contact_id', 'agent_id',
+      'group', 'status', 'created_at', 'first_reply_at', 'closed_at', 'close_reason',
+      'success_codes', 'csat', 'g_st', 'g_ev', 'st_nin', 'st_nout')
+    if s[1] then
+      local name = redis.call('HGET', k(P, 'con', s[3] or ''), 'name') or ''
+      out[#out + 1] = {s[1], s[2] or '', s[3] or '', name, s[4] or '', s[5] or '', s[6] or '',
+        s[7] or '', s[8] or '', s[9] or '', s[10] or '', s[11] or '[]', s[12] or '',
+        s[13] or '', s[14] or '', s[15] or '0', s[16] or '0'}
+    end
+  end
+  return out
+elseif op == 'pres' then
+  local from, to = tonumber(ARGV[3]), tonumber(ARGV[4])
+  local items = redis.call('ZRANGEBYSCORE', P .. ':st:pres', from - 86400000, '(' .. to, 'LIMIT',
+    tonumber(ARGV[5]), tonumber(ARGV[6]))
+  table.insert(items, 1, 'ok')
+  return items
+elseif op == 'link_put' then
+  local id = ARGV[3]
+  redis.call('HSET', k(P, 'rl', id), 'id', id, 'sha', ARGV[4], 'report', ARGV[5], 'filters',
+    ARGV[6], 'created_by', ARGV[7], 'created_at', ARGV[8], 'uses', 0)
+  redis.call('SET', k(P, 'rl', 'sha', ARGV[4]), id)
+  redis.call('ZADD', k(P, 'rls'), 0, id)
+  return {'ok'}
+elseif op == 'link_list' then
+  local out = {'ok'}
+  for _, id in ipairs(redis.call('ZRANGE', k(P, 'rls'), 0, -1)) do
+    local h = redis.call('HMGET', k(P, 'rl', id), 'report', 'filters', 'created_at',
+      'created_by', 'uses', 'last_used_at')
+    out[#out + 1] = {id, h[1] or '', h[2] or '{}', h[3] or '', h[4] or '', h[5] or '0', h[6] or ''}
+  end
+  return out
+elseif op == 'link_del' then
+  local lk = k(P, 'rl', ARGV[3])
+  local sha = redis.call('HGET', lk, 'sha')
+  if not sha or redis.call('ZREM', k(P, 'rls'), ARGV[3]) == 0 then
+    return {'err', 'not_found', 'no such report link'}
+  end
+  redis.call('DEL', k(P, 'rl', 'sha', sha))
+  redis.call('HSET', lk, 'revoked_at', ARGV[4])
+  return {'ok'}
+elseif op == 'link_use' then
+  local id = redis.call('GET', k(P, 'rl', 'sha', ARGV[3]))
+  if not id then return {'err', 'not_found', 'unknown or revoked report link'} end
+  local lk = k(P, 'rl', id)
+  local now_ms = tonumber(ARGV[4])
+  local rk = k(P, 'rl', id, 'rate', string.format('%d', math.floor(now_ms / 3600000)))
+  local n = redis.call('INCR', rk)
+  if n == 1 then redis.call('EXPIRE', rk, 7200) end
+  local ok = n <= tonumber(ARGV[7])
+  local uk = k(P, 'rl', id, 'uses')
+  redis.call('LPUSH', uk, table.concat({'{"at":"', ARGV[5], '","ip":', js(ARGV[6]),
+    ',"allowed":', ok and 'true' or 'false', '}'}))
+  redis.call('LTRIM', uk, 0, 999)
+  if not ok then return {'err', 'rate_limited', 'this link was used too often this hour'} end
+  redis.call('HINCRBY', lk, 'uses', 1)
+  redis.call('HSET', lk, 'last_used_at', ARGV[5])
+  local h = redis.call('HMGET', lk, 'report', 'filters')
+  return {'ok', id, h[1], h[2]}
 end
 return {'err', 'internal', 'stats.lua: unknown op ' .. tostring(op)}

@@ -48,8 +48,10 @@ function redisPing(port) {
   });
 }
 
-// Starts everything; returns {base, stop(), api(), post(), ...}. channelExtra:
-// more keys of the channel "demo" (its csat, texts...).
+// Starts everything; returns {base, stop(), api(), post(), ...}.
+// extraConfig: keys merged over the config, or a function of {port, base}
+// returning them (for options that name the daemon's own address).
+// channelExtra: more keys of the channel "demo" (its csat, texts...).
 export async function startStack({ extraConfig = {}, channelExtra = {} } = {}) {
   const dir = mkdtempSync(path.join(tmpdir(), 'og-browser-'));
   const procs = [];
@@ -76,7 +78,7 @@ export async function startStack({ extraConfig = {}, channelExtra = {} } = {}) {
     redis: { url: `redis://127.0.0.1:${rport}` }, api: { admin_token: ADMIN_TOKEN },
     channels: [{ id: 'demo', connector: 'signed_json',
       options: { secret: SECRET, reply_url: `http://127.0.0.1:${sinkPort}/replies` }, ...channelExtra }],
-    ...extraConfig,
+    ...(typeof extraConfig === 'function' ? extraConfig({ port, base }) : extraConfig),
   };
   const cfgPath = path.join(dir, 'config.json');
   writeFileSync(cfgPath, JSON.stringify(config));

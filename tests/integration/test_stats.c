@@ -20,7 +20,12 @@
  * Every figure is asserted against values computed by hand (in the
  * comments) for UTC, Europe/Berlin (UTC+2) and Asia/Kolkata (UTC+5:30: a
  * local day is the UTC hours starting in it, D-1 19:00 to D 19:00 UTC);
- * then roles and bad input. */
+ * then roles and bad input; then `omnigate stats rebuild` deletes every
+ * hourly counter and counts again from the stored sessions and presence
+ * intervals: every hash equals the live one, field for field. Then the CSV
+ * exports, parsed back (RFC 4180) and compared with the day and with
+ * GET /stats; report links (scope, no other report or parameter, forged
+ * and revoked tokens, the hourly limit, uses logged). */
 #include "og_test.h"
 #include "og_util.h"
 
@@ -169,7 +174,7 @@ static void agent(const char *body, char *id, char *tok)
     json_object_put(j);
 }
 
-static char s1[48], s2[48], s3[48], s4[48];
+static char s1[48], s2[48], s3[48], s4[48], sw[48];
 
 static void script_day(void)
 {
@@ -224,6 +229,33 @@ static void script_day(void)
 
     customer(T(0, 21, 50, 0), "demo", "c3", "anyone?", s3);
     close_with(T(0, 22, 40, 0), NULL, s3, "[]");
+
+    /* D+2: a web chat visitor rates Ann 4 of 5 after the close */
+    clock_set(T(2, 10, 0, 0));
+    char *url = og_sprintf("%s/webchat/site/start", d.base);
+    const char *h = "Origin: http://shop.test\nContent-Type: application/json";
+    const char *sb = "{\"name\":\"Wanda\",\"question\":\"hello?\"}";
+    struct og_test_resp r = og_test_http("POST", url, h, sb, strlen(sb));
+    CHECK_INT(r.status, 201);
+    json_object *j = json_tokener_parse(r.body);
+    char wtok[128];
+    snprintf(sw, sizeof sw, "%s", at(j, "session.id"));
+    snprintf(wtok, sizeof wtok, "%s", at(j, "token"));
+    json_object_put(j);
+    free(r.body), free(url);
+    take(T(2, 10, 0, 20), ann_tok, sw);
+    reply(T(2, 10, 1, 0), ann_tok, sw);
+    close_with(T(2, 10, 5, 0), ann_tok, sw, "[]");
+    clock_set(T(2, 10, 6, 0));
+    url = og_sprintf("%s/webchat/site/csat", d.base);
+    char *hh = og_sprintf("Origin: http://shop.test\nContent-Type: application/json\n"
+                          "Authorization: Bearer %s",
+                          wtok);
+    r = og_test_http("POST", url, hh, "{\"score\":4}", 11);
+    CHECK_INT(r.status, 201);
+    if (r.status != 201)
+        fprintf(stderr, "  csat: %s\n", r.body);
+    free(r.body), free(url), free(hh);
     clock_set(T(1, 6, 0, 0));
 }
 
@@ -343,7 +375,8 @@ static void test_utc(void)
 
     /* per channel and group, filters */
     j = stats(meg_tok, "from=2030-06-14&to=2030-06-14&group_by=channel", 200);
-    CHECK_INT(n_buckets(j), 2);
+    CHECK_INT(n_buckets(j), 3);
+    NUM(bucket(j, "site"), "chats", 0);
     NUM(bucket(j, "demo"), "chats", 4);
     NUM(bucket(j, "shop"), "chats", 1);
     NUM(bucket(j, "shop"), "success_codes.UPSELL", 1);
@@ -426,6 +459,29 @@ static void test_zones(void)
     json_object_put(j);
 }
 
+/* D+2: the web chat session and its rating */
+static void test_csat(void)
+{
+    json_object *j = stats(meg_tok, "from=2030-06-16&to=2030-06-16&group_by=agent", 200);
+    NUM(j, "total.chats", 1);
+    NUM(j, "total.csat.count", 1);
+    NUM(j, "total.csat.avg", 4);
+    NUM(j, "total.csat.distribution.4", 1);
+    NUM(j, "total.csat.distribution.5", 0);
+    NUM(bucket(j, ann), "csat.count", 1);
+    NUM(bucket(j, ann), "avg_first_response_s", 60);
+    NUM(bucket(j, bob), "csat.count", 0);
+    json_object_put(j);
+    j = stats(meg_tok, "from=2030-06-14&to=2030-06-14", 200);
+    NUM(j, "total.csat.count", 0); /* not on D */
+    json_object_put(j);
+    j = stats(meg_tok, "from=2030-06-16&to=2030-06-16&group_by=channel", 200);
+    CHECK_INT(n_buckets(j), 3); /* demo, shop, site: configured ones are present */
+    NUM(bucket(j, "site"), "csat.avg", 4);
+    NUM(bucket(j, "demo"), "chats", 0);
+    json_object_put(j);
+}
+
 static void test_roles_and_input(void)
 {
     /* an agent sees only its own figures */
@@ -465,6 +521,446 @@ static void test_roles_and_input(void)
     json_object_put(j);
 }
 
+static int cmp_str(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* Every hourly counter as sorted "key field value" lines. [xfer] */
+static char *dump_counters(size_t *n_fields)
+{
+    char *keys = og_test_redis_cli(&rs, "--raw KEYS {og}:st:[hbd]:*");
+    char **lines = NULL;
+    size_t n = 0;
+    for (char *k = strtok(keys, "\n"); k; k = strtok(NULL, "\n")) {
+        char *args = og_sprintf("--raw HGETALL %s", k);
+        char *h = og_test_redis_cli(&rs, args);
+        free(args);
+        char *save = NULL, *f = strtok_r(h, "\n", &save);
+        while (f) {
+            char *v = strtok_r(NULL, "\n", &save);
+            lines = og_realloc(lines, (n + 1) * sizeof *lines);
+            lines[n++] = og_sprintf("%s %s %s", k, f, v ? v : "");
+            f = strtok_r(NULL, "\n", &save);
+        }
+        free(h);
+    }
+    free(keys);
+    qsort(lines, n, sizeof *lines, cmp_str);
+    struct og_buf b = {0};
+    for (size_t i = 0; i < n; i++) {
+        og_buf_printf(&b, "%s\n", lines[i]);
+        free(lines[i]);
+    }
+    free(lines);
+    *n_fields = n;
+    return b.data ? b.data : og_strdup("");
+}
+
+static void test_rebuild(void)
+{
+    size_t n_live = 0, n_again = 0;
+    char *live = dump_counters(&n_live);
+    json_object *before = stats(meg_tok, "from=2030-06-13&to=2030-06-15&tz=Asia/Kolkata", 200);
+    CHECK(n_live > 20);
+    char *cmd = og_sprintf("%s/bin/omnigate --config %s stats rebuild > %s/rebuild.out 2>&1",
+                           OG_BINARY_DIR, d.config_path, d.dir);
+    CHECK_INT(system(cmd), 0);
+    free(cmd);
+    char *out_path = og_sprintf("%s/rebuild.out", d.dir);
+    char *out = og_test_read_file(out_path, NULL);
+    CHECK(out && strstr(out, "rebuilt from 5 sessions and 6 presence intervals"));
+    if (out && !strstr(out, "rebuilt from 5 sessions"))
+        fprintf(stderr, "  %s", out);
+    free(out), free(out_path);
+    char *again = dump_counters(&n_again);
+    CHECK_INT(n_again, n_live);
+    CHECK_STR(again, live);
+    if (strcmp(again, live) != 0)
+        fprintf(stderr, "--- live\n%s--- rebuilt\n%s", live, again);
+    json_object *after = stats(meg_tok, "from=2030-06-13&to=2030-06-15&tz=Asia/Kolkata", 200);
+    CHECK_STR(json_object_to_json_string(after), json_object_to_json_string(before));
+    json_object_put(before), json_object_put(after);
+    free(again);
+    /* counters gone wrong (an hour lost, a stray field) are repaired */
+    char *a = og_sprintf("DEL {og}:st:d:%lld", (long long)(T(0, 9, 0, 0) / 86400000));
+    free(og_test_redis_cli(&rs, a));
+    free(a);
+    a = og_sprintf("HSET {og}:st:h:%lld stray 1", (long long)(T(0, 10, 0, 0) / 3600000));
+    free(og_test_redis_cli(&rs, a));
+    free(a);
+    char *broken = dump_counters(&n_again);
+    CHECK(strcmp(broken, live) != 0);
+    free(broken);
+    cmd = og_sprintf("%s/bin/omnigate --config %s stats rebuild > /dev/null 2>&1", OG_BINARY_DIR,
+                     d.config_path);
+    CHECK_INT(system(cmd), 0);
+    free(cmd);
+    again = dump_counters(&n_again);
+    CHECK_STR(again, live);
+    free(live), free(again);
+}
+
+/* ------------------------------------------------------------- CSV */
+
+struct csv {
+    size_t n;     /* rows, the header included */
+    char ***cell; /* [row][col] */
+    size_t *ncol;
+};
+
+/* Parses RFC 4180 text strictly (CRLF line ends, quoted fields); 0 when
+ * well formed. */
+static int csv_parse(const char *t, struct csv *c)
+{
+    memset(c, 0, sizeof *c);
+    const char *p = t;
+    while (*p) {
+        c->cell = og_realloc(c->cell, (c->n + 1) * sizeof *c->cell);
+        c->ncol = og_realloc(c->ncol, (c->n + 1) * sizeof *c->ncol);
+        c->cell[c->n] = NULL;
+        c->ncol[c->n] = 0;
+        for (;;) {
+            struct og_buf f = {0};
+            og_buf_puts(&f, "");
+            if (*p == '"') {
+                p++;
+                for (;;) {
+                    if (!*p)
+                        return -1;
+                    if (*p == '"' && p[1] == '"')
+                        og_buf_append(&f, p, 1), p += 2;
+                    else if (*p == '"') {
+                        p++;
+                        break;
+                    } else
+                        og_buf_append(&f, p++, 1);
+                }
+            } else {
+                while (*p && *p != ',' && *p != '\r' && *p != '\n') {
+                    if (*p == '"')
+                        return -1;
+                    og_buf_append(&f, p++, 1);
+                }
+            }
+            c->cell[c->n] = og_realloc(c->cell[c->n], (c->ncol[c->n] + 1) * sizeof(char *));
+            c->cell[c->n][c->ncol[c->n]++] = f.data;
+            if (*p == ',') {
+                p++;
+                continue;
+            }
+            if (p[0] == '\r' && p[1] == '\n') {
+                p += 2;
+                break;
+            }
+            return -1; /* a bare LF, or the end without CRLF */
+        }
+        c->n++;
+    }
+    return 0;
+}
+
+static void csv_free(struct csv *c)
+{
+    for (size_t i = 0; i < c->n; i++) {
+        for (size_t k = 0; k < c->ncol[i]; k++)
+            free(c->cell[i][k]);
+        free(c->cell[i]);
+    }
+    free(c->cell), free(c->ncol);
+}
+
+/* The cell of row r in the column named col ("" when absent). */
+static const char *cell(const struct csv *c, size_t r, const char *col)
+{
+    for (size_t k = 0; c->n && k < c->ncol[0]; k++)
+        if (!strcmp(c->cell[0][k], col))
+            return r < c->n && k < c->ncol[r] ? c->cell[r][k] : "";
+    return "";
+}
+
+/* The first row whose column col is val, or 0. */
+static size_t row_where(const struct csv *c, const char *col, const char *val)
+{
+    for (size_t r = 1; r < c->n; r++)
+        if (!strcmp(cell(c, r, col), val))
+            return r;
+    fprintf(stderr, "  no row with %s = %s\n", col, val);
+    return 0;
+}
+
+/* GETs url (a path on the daemon) with tok (NULL: none); the body parsed as
+ * CSV into c. The status. */
+static long get_csv(const char *tok, const char *path, struct csv *c, char **ctype)
+{
+    char *url = og_sprintf("%s%s", d.base, path);
+    char *h = tok ? og_sprintf("Authorization: Bearer %s", tok) : NULL;
+    struct og_test_resp r = og_test_http("GET", url, h, NULL, 0);
+    memset(c, 0, sizeof *c);
+    if (r.status == 200)
+        CHECK_INT(csv_parse(r.body, c), 0);
+    if (ctype)
+        *ctype = NULL;
+    free(url), free(h), free(r.body);
+    return r.status;
+}
+
+static void test_exports(void)
+{
+    struct csv c;
+    /* conversations, in Berlin: the four sessions created on D there */
+    char *cid = redis_str("HGET {og}:ses:%s contact_id", s3);
+    char *p = og_sprintf("/contacts/%s", cid);
+    clock_set(T(1, 6, 0, 0));
+    CHECK_INT(call(meg_tok, "PATCH", p, "{\"name\":\"=SUM(1,2) \\\"Jo\\\"\"}"), 200);
+    free(p), free(cid);
+    CHECK_INT(
+        get_csv(meg_tok,
+                "/api/v1/exports/conversations?from=2030-06-14&to=2030-06-14&tz=Europe/Berlin", &c,
+                NULL),
+        200);
+    CHECK_INT(c.n, 5);
+    CHECK_STR(c.cell[0][0], "session_id");
+    CHECK_INT(c.ncol[0], 18);
+    CHECK_STR(cell(&c, 1, "session_id"), s1);
+    CHECK_STR(cell(&c, 4, "session_id"), s3);
+    size_t r = row_where(&c, "session_id", s2);
+    CHECK_STR(cell(&c, r, "channel"), "shop");
+    CHECK_STR(cell(&c, r, "contact_name"), "Name c2");
+    CHECK_STR(cell(&c, r, "agent_id"), ann);
+    CHECK_STR(cell(&c, r, "agent_name"), "Ann");
+    CHECK_STR(cell(&c, r, "group"), "vip");
+    CHECK_STR(cell(&c, r, "status"), "closed");
+    CHECK_STR(cell(&c, r, "created_at"), "2030-06-14T12:00:00+02:00");
+    CHECK_STR(cell(&c, r, "first_reply_at"), "2030-06-14T12:02:00+02:00");
+    CHECK_STR(cell(&c, r, "closed_at"), "2030-06-14T12:30:00+02:00");
+    CHECK_STR(cell(&c, r, "close_reason"), "solved");
+    CHECK_STR(cell(&c, r, "success_codes"), "UPSELL;SALE");
+    CHECK_STR(cell(&c, r, "messages_in"), "2");
+    CHECK_STR(cell(&c, r, "messages_out"), "2");
+    r = row_where(&c, "session_id", s4);
+    CHECK_STR(cell(&c, r, "messages_in"), "2");
+    CHECK_STR(cell(&c, r, "messages_out"), "3");
+    CHECK_STR(cell(&c, r, "goal_status"), "achieved");
+    CHECK_STR(cell(&c, r, "goal_event"), "SALE");
+    CHECK_STR(cell(&c, r, "first_reply_at"), "2030-06-14T15:00:00+02:00"); /* the reopen's */
+    r = row_where(&c, "session_id", s3);
+    CHECK_STR(cell(&c, r, "contact_name"), "'=SUM(1,2) \"Jo\""); /* quoted, not a formula */
+    CHECK_STR(cell(&c, r, "agent_id"), "");
+    CHECK_STR(cell(&c, r, "closed_at"), "2030-06-15T00:40:00+02:00");
+    csv_free(&c);
+    /* filters; in Kolkata S3 was created on D+1 */
+    CHECK_INT(get_csv(meg_tok,
+                      "/api/v1/exports/conversations?from=2030-06-14&to=2030-06-14&tz=Asia/Kolkata"
+                      "&success_code=SALE",
+                      &c, NULL),
+              200);
+    CHECK_INT(c.n, 4); /* S1, S2, S4 (its codes now) */
+    CHECK_STR(cell(&c, 1, "created_at"), "2030-06-14T14:40:00+05:30");
+    csv_free(&c);
+
+    /* the web chat session of D+2 with its rating */
+    CHECK_INT(
+        get_csv(meg_tok, "/api/v1/exports/conversations?from=2030-06-16&to=2030-06-16", &c, NULL),
+        200);
+    CHECK_INT(c.n, 2);
+    CHECK_STR(cell(&c, 1, "session_id"), sw);
+    CHECK_STR(cell(&c, 1, "contact_name"), "Wanda");
+    CHECK_STR(cell(&c, 1, "csat"), "4");
+    CHECK_STR(cell(&c, 1, "channel"), "site");
+    csv_free(&c);
+
+    /* agent performance equals GET /stats per agent */
+    CHECK_INT(get_csv(meg_tok, "/api/v1/exports/agent_performance?from=2030-06-14&to=2030-06-14",
+                      &c, NULL),
+              200);
+    CHECK_INT(c.n, 4);
+    r = row_where(&c, "agent_id", ann);
+    CHECK_STR(cell(&c, r, "agent_name"), "Ann");
+    CHECK_STR(cell(&c, r, "chats"), "4");
+    CHECK_STR(cell(&c, r, "avg_response_s"), "50");
+    CHECK_STR(cell(&c, r, "online_s"), "34500");
+    CHECK_STR(cell(&c, r, "away_s"), "1500");
+    CHECK_STR(cell(&c, r, "offline_s"), "50400");
+    CHECK_STR(cell(&c, r, "goals_achieved"), "2");
+    CHECK_STR(cell(&c, r, "csat_avg"), "");
+    r = row_where(&c, "agent_id", bob);
+    CHECK_STR(cell(&c, r, "transfers"), "1");
+    CHECK_STR(cell(&c, r, "avg_first_response_s"), "");
+    csv_free(&c);
+
+    /* traffic per Berlin hour: 12 is 10:00 UTC */
+    CHECK_INT(get_csv(meg_tok,
+                      "/api/v1/exports/traffic?from=2030-06-14&to=2030-06-14&tz=Europe/Berlin", &c,
+                      NULL),
+              200);
+    CHECK_INT(c.n, 25);
+    r = row_where(&c, "hour", "2030-06-14T12");
+    CHECK_STR(cell(&c, r, "new_sessions"), "1");
+    CHECK_STR(cell(&c, r, "chats"), "1");
+    CHECK_STR(cell(&c, r, "messages_in"), "2");
+    CHECK_STR(cell(&c, r, "messages_out"), "2");
+    CHECK_STR(cell(&c, r, "queue_waits"), "2"); /* 10 s (Bob), 30 s (Ann, vip) */
+    CHECK_STR(cell(&c, r, "avg_queue_wait_s"), "20");
+    CHECK_STR(cell(&c, r, "max_queue_wait_s"), "30");
+    r = row_where(&c, "hour", "2030-06-14T02");
+    CHECK_STR(cell(&c, r, "new_sessions"), "0");
+    csv_free(&c);
+
+    /* agent activity over the UTC day: the intervals clipped to it */
+    CHECK_INT(
+        get_csv(meg_tok, "/api/v1/exports/agent_activity?from=2030-06-14&to=2030-06-14", &c, NULL),
+        200);
+    CHECK_INT(c.n, 10); /* Ann 5, Bob 3, Meg 1 */
+    double sum[3] = {0, 0, 0};
+    int ann_rows = 0;
+    for (size_t i = 1; i < c.n; i++) {
+        if (strcmp(cell(&c, i, "agent_id"), ann) != 0)
+            continue;
+        ann_rows++;
+        const char *st = cell(&c, i, "state");
+        sum[!strcmp(st, "online") ? 0
+            : !strcmp(st, "away") ? 1
+                                  : 2] += strtod(cell(&c, i, "duration_s"), NULL);
+    }
+    CHECK_INT(ann_rows, 5);
+    CHECK(sum[0] == 34500 && sum[1] == 1500 && sum[2] == 50400);
+    r = row_where(&c, "state", "away");
+    CHECK_STR(cell(&c, r, "start"), "2030-06-14T12:30:00+00:00");
+    CHECK_STR(cell(&c, r, "end"), "2030-06-14T12:55:00+00:00");
+    CHECK_STR(cell(&c, r, "agent_name"), "Ann");
+    r = row_where(&c, "agent_id", meg);
+    CHECK_STR(cell(&c, r, "duration_s"), "86400");
+    csv_free(&c);
+
+    /* agents, a deleted one included */
+    long st;
+    json_object *j = api(NULL, "POST", "/agents", "{\"name\":\"Zed\",\"email\":\"zed@o.io\"}", &st);
+    char zed[48];
+    snprintf(zed, sizeof zed, "%s", at(j, "agent.id"));
+    json_object_put(j);
+    p = og_sprintf("/agents/%s", zed);
+    CHECK_INT(call(NULL, "DELETE", p, NULL), 200);
+    free(p);
+    CHECK_INT(get_csv(meg_tok, "/api/v1/exports/agents?from=2030-06-14&to=2030-06-14", &c, NULL),
+              200);
+    CHECK_INT(c.n, 5);
+    r = row_where(&c, "id", zed);
+    CHECK_STR(cell(&c, r, "deleted_at"), "2030-06-15T06:00:00+00:00");
+    r = row_where(&c, "id", ann);
+    CHECK_STR(cell(&c, r, "groups"), "desk;vip");
+    CHECK_STR(cell(&c, r, "email"), "ann@o.io");
+    CHECK_STR(cell(&c, r, "created_at"), "2030-06-13T20:00:00+00:00");
+    csv_free(&c);
+
+    /* who and what */
+    CHECK_INT(get_csv(ann_tok, "/api/v1/exports/traffic?from=2030-06-14&to=2030-06-14", &c, NULL),
+              403);
+    CHECK_INT(get_csv(meg_tok, "/api/v1/exports/payroll?from=2030-06-14&to=2030-06-14", &c, NULL),
+              404);
+    CHECK_INT(get_csv(meg_tok, "/api/v1/exports/traffic?from=2030-06-14&to=2030-06-14&tz=Nowhere",
+                      &c, NULL),
+              400);
+    CHECK_INT(get_csv(meg_tok, "/api/v1/exports/traffic?from=2030-06-14&to=2030-06-13", &c, NULL),
+              400);
+    CHECK_INT(
+        get_csv(meg_tok, "/api/v1/exports/traffic?from=2030-06-14&to=2030-06-14&x=1", &c, NULL),
+        400);
+}
+
+static void test_links(void)
+{
+    long st;
+    json_object *j = api(meg_tok, "POST", "/report-links",
+                         "{\"report\":\"conversations\",\"filters\":{\"channel\":\"shop\"}}", &st);
+    CHECK_INT(st, 201);
+    char id[48], token[80], path[200];
+    snprintf(id, sizeof id, "%s", at(j, "id"));
+    snprintf(token, sizeof token, "%s", at(j, "token"));
+    CHECK_INT(strlen(token), 64);
+    CHECK(strstr(at(j, "url"), token) != NULL);
+    json_object_put(j);
+    /* stored hashed: the token itself is nowhere in Redis */
+    char *keys = og_test_redis_cli(&rs, "--raw KEYS {og}:rl:*");
+    CHECK(strstr(keys, token) == NULL);
+    free(keys);
+    char *dump = redis_str("HGETALL {og}:rl:%s", id);
+    CHECK(strstr(dump, token) == NULL);
+    free(dump);
+
+    struct csv c;
+    snprintf(path, sizeof path, "/reports/%s?from=2030-06-14&to=2030-06-14&tz=Europe/Berlin",
+             token);
+    CHECK_INT(get_csv(NULL, path, &c, NULL), 200);
+    CHECK_INT(c.n, 2); /* only shop's session: the link's filter */
+    CHECK_STR(cell(&c, 1, "session_id"), s2);
+    CHECK_STR(cell(&c, 1, "created_at"), "2030-06-14T12:00:00+02:00");
+    csv_free(&c);
+    /* its report and filters are the link's: nothing else opens */
+    snprintf(path, sizeof path, "/reports/%s?from=2030-06-14&to=2030-06-14&report=agents", token);
+    CHECK_INT(get_csv(NULL, path, &c, NULL), 400);
+    snprintf(path, sizeof path, "/reports/%s?from=2030-06-14&to=2030-06-14&channel=demo", token);
+    CHECK_INT(get_csv(NULL, path, &c, NULL), 400);
+    snprintf(path, sizeof path, "/api/v1/exports/agents?from=2030-06-14&to=2030-06-14");
+    char *u = og_sprintf("%s%s", d.base, path);
+    char *h = og_sprintf("Authorization: Bearer %s", token);
+    struct og_test_resp rr = og_test_http("GET", u, h, NULL, 0);
+    CHECK_INT(rr.status, 401); /* a link's token is no API token */
+    free(u), free(h), free(rr.body);
+    char forged[80];
+    snprintf(forged, sizeof forged, "%s", token);
+    forged[0] = forged[0] == 'a' ? 'b' : 'a';
+    snprintf(path, sizeof path, "/reports/%s?from=2030-06-14&to=2030-06-14", forged);
+    CHECK_INT(get_csv(NULL, path, &c, NULL), 401);
+    CHECK_INT(get_csv(NULL, "/reports/nothex?from=2030-06-14&to=2030-06-14", &c, NULL), 401);
+
+    /* listed with its uses; managers only; bad input */
+    j = api(meg_tok, "GET", "/report-links", NULL, &st);
+    CHECK_INT(st, 200);
+    json_object *items = NULL;
+    json_object_object_get_ex(j, "items", &items);
+    CHECK_INT(json_object_array_length(items), 1);
+    json_object *it = json_object_array_get_idx(items, 0);
+    CHECK_STR(at(it, "id"), id);
+    CHECK_STR(at(it, "report"), "conversations");
+    CHECK_STR(at(it, "filters.channel"), "shop");
+    CHECK_STR(at(it, "uses"), "1"); /* the CSV; the 400s were refused before the token */
+    CHECK_STR(at(it, "token"), "");
+    json_object_put(j);
+    CHECK_INT(call(ann_tok, "POST", "/report-links", "{\"report\":\"traffic\"}"), 403);
+    CHECK_INT(call(ann_tok, "GET", "/report-links", NULL), 403);
+    CHECK_INT(call(meg_tok, "POST", "/report-links", "{\"report\":\"payroll\"}"), 400);
+    CHECK_INT(call(meg_tok, "POST", "/report-links",
+                   "{\"report\":\"traffic\",\"filters\":{\"colour\":\"red\"}}"),
+              400);
+    CHECK_INT(call(meg_tok, "POST", "/report-links", "{\"report\":\"traffic\",\"x\":1}"), 400);
+
+    /* revoked: it opens nothing */
+    snprintf(path, sizeof path, "/report-links/%s", id);
+    CHECK_INT(call(meg_tok, "DELETE", path, NULL), 200);
+    CHECK_INT(call(meg_tok, "DELETE", path, NULL), 404);
+    snprintf(path, sizeof path, "/reports/%s?from=2030-06-14&to=2030-06-14", token);
+    CHECK_INT(get_csv(NULL, path, &c, NULL), 401);
+
+    /* the hourly limit, and every use logged */
+    j = api(meg_tok, "POST", "/report-links", "{\"report\":\"agents\"}", &st);
+    snprintf(id, sizeof id, "%s", at(j, "id"));
+    snprintf(token, sizeof token, "%s", at(j, "token"));
+    json_object_put(j);
+    snprintf(path, sizeof path, "/reports/%s?from=2030-06-14&to=2030-06-14", token);
+    int ok = 0;
+    for (int i = 0; i < 60; i++)
+        ok += get_csv(NULL, path, &c, NULL) == 200, csv_free(&c);
+    CHECK_INT(ok, 60);
+    CHECK_INT(get_csv(NULL, path, &c, NULL), 429);
+    char *n = redis_str("LLEN {og}:rl:%s:uses", id);
+    CHECK_STR(n, "61");
+    free(n);
+    clock_set(T(1, 7, 0, 0)); /* the next hour */
+    CHECK_INT(get_csv(NULL, path, &c, NULL), 200);
+    csv_free(&c);
+}
+
 int main(void)
 {
     char *dir = og_sprintf("/tmp/og-stats-clock-%d", (int)getpid());
@@ -479,7 +975,9 @@ int main(void)
         "[{\"id\":\"demo\",\"connector\":\"signed_json\",\"routing\":\"desk\",\"options\":"
         "{\"secret\":\"" SECRET "\",\"reply_url\":\"%s/r\"}},"
         "{\"id\":\"shop\",\"connector\":\"signed_json\",\"routing\":\"desk\",\"options\":"
-        "{\"secret\":\"" SECRET "\",\"reply_url\":\"%s/r\"}}]",
+        "{\"secret\":\"" SECRET "\",\"reply_url\":\"%s/r\"}},"
+        "{\"id\":\"site\",\"connector\":\"webchat\",\"routing\":\"desk\",\"options\":"
+        "{\"allowed_origins\":\"http://shop.test\"},\"csat\":{\"scale\":5}}]",
         og_fake_base(plat), og_fake_base(plat));
     if (og_test_daemon_start(&d, rs.url, channels,
                              "\"routing\":{\"desk\":{\"mode\":\"manual\",\"levels\":[{\"members\":"
@@ -494,7 +992,11 @@ int main(void)
     script_day();
     test_utc();
     test_zones();
+    test_csat();
     test_roles_and_input();
+    test_rebuild();
+    test_exports();
+    test_links();
 
     CHECK_INT(og_test_daemon_stop(&d), 0);
     og_test_daemon_free(&d);

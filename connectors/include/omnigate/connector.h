@@ -423,6 +423,19 @@ struct og_visitor_api {
     int (*online)(void *host);
     /* The channel's id, [host] valid until destroy(). */
     const char *(*channel_id)(void *host);
+    /* A file the visitor sent (data [borrowed], len bytes of type mime,
+     * name as the visitor's file was called): kept by the host and stored as
+     * the visitor's message (kind image for image/..., else file) through
+     * the same ingest; dedup_key as for message(). *vm, *created as there;
+     * the VM's attachment url is /webchat/{channel}/attachments/{id}. */
+    og_err (*attachment)(void *host, const struct og_visitor *v, const char *dedup_key,
+                         const char *mime, const char *name, const void *data, size_t len,
+                         char **vm, int *created);
+    /* A file of the visitor's conversation by its id: *data [xfer] (len
+     * bytes), *mime and *name [xfer]. OG_ERR_NOT_FOUND when it is no file of
+     * this visitor. */
+    og_err (*attachment_get)(void *host, const struct og_visitor *v, const char *id, char **data,
+                             size_t *len, char **mime, char **name);
 };
 
 /* ---------------------------------------------------------------- services */

@@ -6,6 +6,7 @@ import { api, qs, setCsrf, setUnauthorizedHandler, ApiError } from './api.js';
 import { el, fill, safeUrl, shortTime, fullTime, clock, since, initials, hue } from './dom.js';
 import { connect } from './live.js';
 import { renderTeam, renderAgents, renderWebhooks } from './admin.js';
+import { renderStats, renderExports } from './stats.js';
 import { dialog, field, toast } from './ui.js';
 
 const S = {
@@ -28,7 +29,7 @@ const REASON_LABEL = {
 };
 const VIEWS = {
   queue: 'Queue', mine: 'Mine', all: 'All conversations', closed: 'Closed',
-  team: 'Team', agents: 'Agents', webhooks: 'Webhooks',
+  team: 'Team', agents: 'Agents', webhooks: 'Webhooks', statistics: 'Statistics', exports: 'Exports',
 };
 
 // ------------------------------------------------------------- start-up
@@ -165,6 +166,9 @@ function renderNav() {
     isManager() ? item('all') : null,
     item('closed'),
     canStart ? el('button', { class: 'btn primary new', type: 'button', onclick: () => newConversation() }, '+ New conversation') : null,
+    el('div', { class: 'navhead' }, 'Reports'),
+    item('statistics'),
+    isManager() ? item('exports') : null,
     isManager() ? el('div', { class: 'navhead' }, 'Manage') : null,
     isManager() ? item('team') : null,
     S.role === 'admin' ? item('agents') : null,
@@ -194,11 +198,14 @@ function route() {
     return openSession(id);
   }
   S.view = VIEWS[view] && (view !== 'mine' || S.me) ? view : 'queue';
-  if (['team', 'agents', 'webhooks'].includes(S.view)) {
+  if (S.view === 'exports' && !isManager()) S.view = 'statistics';
+  if (['team', 'agents', 'webhooks', 'statistics', 'exports'].includes(S.view)) {
     R.shell.dataset.mode = 'page';
     renderNav();
-    const ctx = { S, api, toast, dialog, field, el, fill };
-    if (S.view === 'team') renderTeam(R.page, ctx);
+    const ctx = { S, api, toast, dialog, field, el, fill, fullTime };
+    if (S.view === 'statistics') renderStats(R.page, ctx);
+    else if (S.view === 'exports') renderExports(R.page, ctx);
+    else if (S.view === 'team') renderTeam(R.page, ctx);
     else if (S.view === 'agents') renderAgents(R.page, ctx);
     else renderWebhooks(R.page, ctx);
     return;
