@@ -725,7 +725,7 @@ local function csat_store(P, sid, s, score, scale, comment, now_ms, now_iso, eid
   s.csat, s.csat_ask = cj, nil
   local who_id = by ~= '' and by or (s.contact_id or '')
   local who = tl_contact(who_id, redis.call('HGET', k(P, 'con', who_id), 'name'))
-  if tostring(scale) == '5' then st_csat(P, s, score, now_ms) end
+  st_csat(P, s, score, scale, now_ms) -- statistics (og_stats.h)
   emit(P, eid, 'csat.submitted', sid, now_iso,
     '{"session":' .. session_render(P, s) .. ',"csat":' .. cj .. '}')
   tl_add(P, sid, now_iso, 'csat', who, '"score":' .. score .. ',"scale":' .. scale ..
