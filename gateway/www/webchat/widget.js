@@ -741,8 +741,12 @@ textarea.in { resize: vertical; min-height: 44px; }
       for (let r = chat.log.lastElementChild; r && r.dataset.t && +r.dataset.t > t; r = r.previousElementSibling) before = r;
     }
     if (!before && chat.lastDay !== dayOf(d)) {
+      // the first day's label goes above the greeting, which belongs to it
+      const first = chat.lastDay == null && chat.log.firstElementChild;
       chat.lastDay = dayOf(d);
-      chat.log.append(h('div', { class: 'day', 'data-t': String(t), text: dayLabel(d) }));
+      const label = h('div', { class: 'day', 'data-t': '0', text: dayLabel(d) });
+      if (first && first.classList.contains('greet')) chat.log.insertBefore(label, first);
+      else { label.dataset.t = String(t); chat.log.append(label); }
     }
     chat.log.insertBefore(row, before);
     // consecutive messages of one sender within 3 minutes form a group
