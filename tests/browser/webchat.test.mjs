@@ -373,3 +373,31 @@ test('markup in names and texts is shown as text and never runs', async () => {
   await shot(p, '19-markup-as-text');
   await c.close();
 });
+
+test('the demo page: a shop page of the daemon itself with the widget, chatting end to end', async () => {
+  const c = await browser.newContext({ viewport: { width: 1280, height: 800 } });
+  const p = await c.newPage();
+  const errors = [];
+  p.on('pageerror', (e) => errors.push(e.message));
+  p.on('console', (m) => { if (m.type() === 'error') errors.push(m.text()); });
+  const r = await p.goto(`${stack.base}/webchat/demo`);
+  assert.equal(r.status(), 200);
+  assert.match(r.headers()['content-security-policy'], /script-src 'self'/); // no inline script needed
+  await p.getByRole('heading', { name: /Small-batch coffee/ }).waitFor();
+  await shot(p, '20-demo-page');
+  await p.getByRole('button', { name: 'Chat with us' }).click();
+  await p.getByLabel('Name').fill('Demo Visitor');
+  await p.getByLabel('How can we help?').fill('Which coffee is best for espresso?');
+  const [started] = await Promise.all([
+    p.waitForResponse((x) => x.url().endsWith(`/webchat/${CH}/start`)),
+    p.getByRole('button', { name: 'Start the chat' }).click(),
+  ]);
+  assert.equal(started.status(), 201);
+  const dsid = (await started.json()).session.id;
+  await until(async () => (await stack.api('GET', `/sessions/${dsid}`)).status === 'active', 10000, 'assigned');
+  await stack.api('POST', `/sessions/${dsid}/messages`, { text: 'Midnight Espresso, without a doubt.' }, ann.token);
+  await widget(p).locator('.row.them', { hasText: 'Midnight Espresso' }).waitFor({ timeout: 10000 });
+  await shot(p, '21-demo-chat');
+  assert.deepEqual(errors, []);
+  await c.close();
+});
