@@ -206,6 +206,21 @@ test('attachments: a disallowed type or an oversize file is refused with a messa
   assert.ok(!ms.some((m) => /setup\.exe|huge\.png/.test(JSON.stringify(m))));
 });
 
+test('attachments: an allowed file is sent, stored once and shown as a download', async () => {
+  const file = widget(page).locator('input[type=file]');
+  const pdf = Buffer.from('%PDF-1.4\n% receipt\n%%EOF\n');
+  await file.setInputFiles({ name: 'receipt 1042.pdf', mimeType: 'application/pdf', buffer: pdf });
+  const row = widget(page).locator('.row.me:not(.pending)').filter({ has: page.locator('button[aria-label="Download receipt 1042.pdf"]') });
+  await row.waitFor({ timeout: 10000 });
+  await until(async () => (await messages(sid)).some((m) => (m.attachments || []).some((a) => a.name === 'receipt 1042.pdf')),
+    10000, 'the file stored');
+  const stored = (await messages(sid)).filter((m) => (m.attachments || []).some((a) => a.name === 'receipt 1042.pdf'));
+  assert.equal(stored.length, 1);
+  const a = stored[0].attachments.find((x) => x.name === 'receipt 1042.pdf');
+  assert.equal(a.size, pdf.length);
+  await shot(page, '08b-attachment-sent');
+});
+
 test('a reload shows the conversation again', async () => {
   const token = await page.evaluate(() => Object.keys(localStorage).find((k) => k.startsWith('og-webchat:')));
   assert.ok(token, 'the token is kept in localStorage');
