@@ -161,21 +161,18 @@ static void acc_signed(struct og_stats_acc *a, const int64_t *v, int sign)
             a->v[i] -= v[i];
 }
 
-/* Adds one key's hash (a flat HGETALL reply) with sign to the total (when
- * tot) and to its bucket: tb for day and hour buckets, else the tuple's
- * agent, channel or group. code_key: the key of the query's success code
- * (its "v" fields count); in a main key with a code filter only that code's
- * "c" fields count. */
+/* Adds one key's hash (a flat HGETALL reply) with sign to the total and to
+ * its bucket: tb for day and hour buckets, else the tuple's agent, channel
+ * or group. With a code filter the key is that code's: its "v" fields are
+ * the facts of sessions closed with the code, its "c" fields their count. */
 static void add_unit(struct og_stats *s, const struct og_stats_query *q, enum by by,
-                     const redisReply *h, struct og_stats_acc *tb, int sign, int code_key)
+                     const redisReply *h, struct og_stats_acc *tb, int sign)
 {
     int64_t v[OG_ST__N];
     char f[512];
     for (size_t i = 0; i + 1 < h->elements; i += 2) {
         const redisReply *fe = h->element[i];
         if (fe->len >= sizeof f)
-            continue;
-        if (q->success_code && !code_key && fe->str[0] == 'v')
             continue;
         memcpy(f, fe->str, fe->len);
         f[fe->len] = 0;
@@ -384,9 +381,8 @@ og_err og_stats_compute(struct og_core *c, const struct og_stats_query *q, struc
     int timed = by == BY_DAY || by == BY_HOUR;
 
     og_err e = OG_OK;
-    /* per read: the main key, and with a code filter the code's key too */
-    int per = q->success_code ? 2 : 1;
-    size_t chunk = HOURS_PER_CALL / (size_t)per;
+    /* per read: the main key, or with a code filter that code's key */
+    size_t chunk = HOURS_PER_CALL;
     char **argv = og_calloc(HOURS_PER_CALL + 4, sizeof *argv);
     char(*num)[200] = og_calloc(HOURS_PER_CALL, sizeof *num);
     int64_t now = og_now_ms();
@@ -398,19 +394,18 @@ og_err og_stats_compute(struct og_core *c, const struct og_stats_query *q, struc
         argv[argc++] = start == 0 ? "1" : "0";
         for (size_t i = 0; i < cnt; i++) {
             const struct unit *u = &plan.u[start + i];
-            snprintf(num[i * per], sizeof num[0], "%c:%lld", u->lvl, (long long)u->n);
-            argv[argc++] = num[i * per];
-            if (per == 2) {
-                snprintf(num[i * 2 + 1], sizeof num[0], "%c:%lld:%s", u->lvl, (long long)u->n,
+            if (q->success_code)
+                snprintf(num[i], sizeof num[0], "%c:%lld:%s", u->lvl, (long long)u->n,
                          q->success_code);
-                argv[argc++] = num[i * 2 + 1];
-            }
+            else
+                snprintf(num[i], sizeof num[0], "%c:%lld", u->lvl, (long long)u->n);
+            argv[argc++] = num[i];
         }
         redisReply *r = NULL;
         e = og_script_call(c, OG_LUA_STATS, argc, (const char **)argv, NULL, &r, NULL, 0);
         if (e != OG_OK)
             break;
-        if (r->elements != 3 + cnt * (size_t)per) {
+        if (r->elements != 3 + cnt) {
             freeReplyObject(r);
             e = OG_ERR_INTERNAL;
             break;
@@ -451,15 +446,13 @@ og_err og_stats_compute(struct og_core *c, const struct og_stats_query *q, struc
         }
         for (size_t i = 0; i < cnt; i++) {
             const struct unit *u = &plan.u[start + i];
-            for (int k = 0; k < per; k++) {
-                const redisReply *h = r->element[3 + i * (size_t)per + (size_t)k];
-                /* both: the total is unchanged, the hour moves between buckets;
-                 * sub alone: an hour of a day read that is outside the period */
-                if (u->add >= 0)
-                    add_unit(s, q, by, h, timed ? &s->b[u->add].a : NULL, 1, k == 1);
-                if (u->sub >= 0)
-                    add_unit(s, q, by, h, timed ? &s->b[u->sub].a : NULL, -1, k == 1);
-            }
+            const redisReply *h = r->element[3 + i];
+            /* both: the total is unchanged, the hour moves between buckets;
+             * sub alone: an hour of a day read that is outside the period */
+            if (u->add >= 0)
+                add_unit(s, q, by, h, timed ? &s->b[u->add].a : NULL, 1);
+            if (u->sub >= 0)
+                add_unit(s, q, by, h, timed ? &s->b[u->sub].a : NULL, -1);
         }
         freeReplyObject(r);
         if (plan.n == 0)

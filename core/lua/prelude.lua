@@ -404,8 +404,8 @@ end
 --         when the fact happened; presence time has only the agent
 --     "c\t<ch>\t<agent>\t<group>\t<CODE>" -> closes with that success code
 --   P:st:<lvl>:<n>:<CODE>  hash, the same "v" vectors for facts of sessions
---       closed with that code (the close, a goal achieved or a survey after it),
---       read only by a query filtered by that code
+--       closed with that code (the close, a goal achieved or a survey after it)
+--       and its own "c" count: all a query filtered by that code reads
 --   P:st:pres   zset  presence intervals, score = start ms, member
 --               "<agent>|<state>|<start ms>|<end ms>" (Agent Activity; rebuild),
 --               in pieces of at most a day
@@ -565,7 +565,10 @@ local function st_close(P, c, now_ms)
     local f = 'c\t' .. tup[1] .. '\t' .. tup[2] .. '\t' .. tup[3] .. '\t'
     for _, lvl in ipairs(ST_LEVELS) do
       local key = st_key(P, lvl, now_ms)
-      for code in string.gmatch(tup[4], '[^,]+') do redis.call('HINCRBY', key, f .. code, 1) end
+      for code in string.gmatch(tup[4], '[^,]+') do
+        redis.call('HINCRBY', key, f .. code, 1)
+        redis.call('HINCRBY', st_key(P, lvl, now_ms, code), f .. code, 1)
+      end
     end
   end
 end
