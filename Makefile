@@ -108,6 +108,7 @@ run: build
 	else \
 		echo "inbox: http://127.0.0.1:8080/inbox/  sign in as $(DEMO_ADMIN) (password printed at the first run)"; \
 	fi; \
+	echo "web chat: http://127.0.0.1:8080/webchat/demo  (a customer's side; answer in the inbox)"; \
 	exec $$og
 
 # OG_DOCS_LINT_REQUIRED: the docs' lint fails instead of skipping when its

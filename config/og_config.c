@@ -28,6 +28,7 @@
 #include "og_addr.h"
 #include "og_config_int.h"
 #include "og_config_routing.h"
+#include "og_fetch.h"
 #include "og_webhooks.h"
 
 #include <errno.h>
@@ -379,11 +380,8 @@ static int check_public_url(struct og_load *l, const struct og_cfg_row *row, jso
                             const char *path, void *base)
 {
     const char *s = json_object_get_string(v);
-    if (*s) {
-        size_t skip = strncmp(s, "https://", 8) == 0 ? 8 : strncmp(s, "http://", 7) == 0 ? 7 : 0;
-        if (!skip || s[skip] == 0 || s[skip] == '/' || strpbrk(s, " \t\r\n"))
-            return og_cfg_expect(l, row, path);
-    }
+    if (*s && !og_url_valid(s))
+        return og_cfg_expect(l, row, path);
     char **dst = og_cfg_slot(row, base);
     og_cfg_replace(dst, s);
     size_t n = strlen(*dst);
@@ -528,6 +526,14 @@ static const struct og_cfg_row http_rows[] = {
      .min = 0,
      .max = 1000000,
      .help = "connections at once; 0 = 4096, or more when the descriptor limit allows"},
+    {.name = "connection_memory_bytes",
+     .type = OG_CFG_INT,
+     .offset = offsetof(struct og_config, http.connection_memory_bytes),
+     .def = "16384",
+     .min = 4096,
+     .max = 1048576,
+     .help = "memory each connection holds while open (request line and headers must fit in "
+             "about half of it); what 5,000 open web chat streams cost is mostly this"},
     {.name = "reserved_connections",
      .type = OG_CFG_INT,
      .offset = offsetof(struct og_config, http.reserved_connections),
@@ -682,34 +688,6 @@ static const struct og_cfg_row redis_rows[] = {
     {0},
 };
 
-/* An origin as a browser sends it: http(s)://host[:port], lower case, no
- * path, no trailing slash ("*" would hand credentials to any site). */
-static int origin_ok(const char *s)
-{
-    size_t skip = strncmp(s, "https://", 8) == 0 ? 8 : strncmp(s, "http://", 7) == 0 ? 7 : 0;
-    if (!skip)
-        return 0;
-    const char *h = s + skip, *end;
-    if (*h == '[') {
-        end = strchr(h, ']');
-        if (!end || end == h + 1 || strspn(h + 1, "0123456789abcdef:.") != (size_t)(end - h - 1))
-            return 0;
-        end++;
-    } else {
-        end = h + strspn(h, "abcdefghijklmnopqrstuvwxyz0123456789.-");
-        if (end == h || end - h > 253)
-            return 0;
-    }
-    if (*end == ':') {
-        size_t d = strspn(end + 1, "0123456789");
-        long port = d >= 1 && d <= 5 ? atol(end + 1) : 0;
-        if (port < 1 || port > 65535)
-            return 0;
-        end += 1 + d;
-    }
-    return *end == 0;
-}
-
 static int check_api(struct og_load *l, const struct og_cfg_row *row, json_object *v,
                      const char *path, void *base)
 {
@@ -720,7 +698,8 @@ static int check_api(struct og_load *l, const struct og_cfg_row *row, json_objec
         return 0;
     for (size_t i = 0; i < json_object_array_length(a); i++) {
         json_object *e = json_object_array_get_idx(a, i);
-        if (json_object_is_type(e, json_type_string) && !origin_ok(json_object_get_string(e)))
+        if (json_object_is_type(e, json_type_string) &&
+            !og_url_origin_valid(json_object_get_string(e)))
             og_errors_add(l->errs,
                           "%s.cors_origins[%zu]: must be an origin: http(s)://host[:port] in "
                           "lower case, without a path (\"https://app.example.com\")",
@@ -819,8 +798,11 @@ static const struct og_cfg_row channel_rows[] = {
      .type = OG_CFG_OBJECT,
      .offset = offsetof(struct og_config_channel, csat),
      .children = og_cfg_csat_rows,
-     .help = "the satisfaction survey: offered in the web chat widget when the session closes; "
-             "a rating is stored once per session"},
+     .check = og_cfg_csat_done,
+     .help = "the satisfaction survey: in the web chat widget when the session closes, else as a "
+             "message with the scale whose answer (\"4\", \"4/5\", stars, a thumb) is the "
+             "rating; a rating is stored once per session; follow-up e-mails link to it with "
+             "{{survey_url}}"},
     {0},
 };
 

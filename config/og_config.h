@@ -37,11 +37,12 @@ struct og_config_goal {
 
 /* channels[].csat: the satisfaction survey (core/og_csat.h); scale 0 = none. */
 struct og_config_csat {
-    int64_t scale;  /* 5 (stars) or 2 (thumbs) */
-    char *question; /* NULL = the default question */
-    char *thanks;   /* NULL = the default thanks */
-    int comment;    /* a comment may come with the score */
-    char *on;       /* "close": offered when the session closes */
+    int64_t scale;     /* 5 (stars) or 2 (thumbs) */
+    char *question;    /* NULL = the default question */
+    char *thanks;      /* NULL = the default thanks */
+    int comment;       /* a comment may come with the score */
+    char *on;          /* "close" (when the session closes) | "silence" */
+    int64_t silence_s; /* on "silence": seconds without a message after an agent's reply */
 };
 
 struct og_config_channel {
@@ -102,6 +103,7 @@ struct og_config {
         int64_t threads;        /* HTTP thread pool, default 0 = 4 x the number of CPUs */
         /* The edge (gateway/og_edge.h): connections, slow clients, proxies. */
         int64_t max_connections;          /* 0 = from the descriptor limit */
+        int64_t connection_memory_bytes; /* libmicrohttpd's memory per connection */
         int64_t reserved_connections;     /* for platform_ranges and health checks */
         int64_t per_address_connections;  /* 0 = no limit */
         int64_t header_timeout_ms;        /* 0 = no bound */

@@ -170,7 +170,7 @@ void og_cfg_replace(char **dst, const char *s);
 
 /* The sections' hooks that the top-level rows name. */
 og_cfg_check og_cfg_webhook_take, og_cfg_agent_take, og_cfg_smtp_seen, og_cfg_followup_done,
-    og_cfg_policy_done, og_cfg_sensitive_done, og_cfg_texts_done;
+    og_cfg_policy_done, og_cfg_sensitive_done, og_cfg_texts_done, og_cfg_csat_done;
 void og_cfg_webhook_release(void *elem);
 void og_cfg_agent_release(void *elem);
 

@@ -176,9 +176,26 @@ size_t og_config_channel_ops(const struct og_config *cfg, struct og_texts_conf *
     for (size_t i = 0; i < n; i++) {
         const struct og_config_channel *c = &cfg->channels[i];
         const struct og_config_texts *t = &c->texts;
-        (*texts)[i] = (struct og_texts_conf){
-            c->id,      t->greeting,     t->queue,           t->assigned,
-            t->closing, t->timeout_text, t->timeout_after_s, t->auto_close_after_s};
+        (*texts)[i] = (struct og_texts_conf){.channel = c->id,
+                                             .greeting = t->greeting,
+                                             .queue = t->queue,
+                                             .assigned = t->assigned,
+                                             .closing = t->closing,
+                                             .timeout_text = t->timeout_text,
+                                             .timeout_after_s = t->timeout_after_s,
+                                             .auto_close_after_s = t->auto_close_after_s};
+        /* The survey as a message (og_csat.h): everywhere but in the web chat
+         * widget, which shows its own survey when the session closes (the
+         * widget is connector webchat's); after silence, there too. */
+        const struct og_config_csat *cs = &c->csat;
+        int widget = c->connector && !strcmp(c->connector, "webchat");
+        if (cs->scale && cs->on && (!widget || !strcmp(cs->on, "silence"))) {
+            (*texts)[i].csat_scale = (int)cs->scale;
+            (*texts)[i].csat_question = cs->question;
+            (*texts)[i].csat_thanks = cs->thanks ? cs->thanks : "Thank you for your feedback!";
+            (*texts)[i].csat_on = cs->on;
+            (*texts)[i].csat_silence_s = cs->silence_s;
+        }
         (*goals)[i] = (struct og_goal_seed){c->id, c->goal.event, (int)c->goal.window_days};
     }
     return n;
@@ -227,7 +244,33 @@ const struct og_cfg_row og_cfg_csat_rows[] = {
      .type = OG_CFG_ENUM,
      .offset = CSAT(on),
      .def = "close",
-     .choices = "close",
-     .help = "when the survey is offered: close (when the session closes)"},
+     .choices = "close|silence",
+     .help = "when the survey is offered: close (when the session closes) or silence (when "
+             "no message was written for silence_s after an agent's reply, the session open "
+             "or closed); once per session either way"},
+    {.name = "silence_s",
+     .type = OG_CFG_INT,
+     .offset = CSAT(silence_s),
+     .min = 1,
+     .max = 31536000,
+     .def_doc = "none",
+     .help = "with on \"silence\": the seconds of silence (required then, refused otherwise)"},
     {0},
 };
+
+/* silence_s goes with on "silence", and only with it. */
+int og_cfg_csat_done(struct og_load *l, const struct og_cfg_row *row, json_object *v,
+                     const char *path, void *base)
+{
+    (void)row, (void)base;
+    json_object *on = NULL;
+    int silence = json_object_object_get_ex(v, "on", &on) &&
+                  json_object_is_type(on, json_type_string) &&
+                  !strcmp(json_object_get_string(on), "silence");
+    int has_s = json_object_object_get_ex(v, "silence_s", NULL);
+    if (silence && !has_s)
+        og_errors_add(l->errs, "%s.silence_s: required with \"on\": \"silence\"", path);
+    else if (!silence && has_s)
+        og_errors_add(l->errs, "%s.silence_s: only with \"on\": \"silence\"", path);
+    return 0;
+}

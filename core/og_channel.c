@@ -333,6 +333,30 @@ static const char *vis_channel_id(void *host)
     return ch->id;
 }
 
+static og_err vis_attachment(void *host, const struct og_visitor *v, const char *dedup_key,
+                             const char *mime, const char *name, const void *data, size_t len,
+                             char **vm, int *created)
+{
+    struct og_channel *ch = host;
+    *vm = NULL;
+    *created = 0;
+    if (!dedup_key || !*dedup_key || !mime || !*mime || !data || len == 0)
+        return OG_ERR_INVALID;
+    return VIS(ch) ? VIS(ch)->attachment(ch->sink.ud, ch, v, dedup_key, mime, name, data, len, vm,
+                                         created)
+                   : OG_ERR_UNSUPPORTED;
+}
+
+static og_err vis_attachment_get(void *host, const struct og_visitor *v, const char *id,
+                                 char **data, size_t *len, char **mime, char **name)
+{
+    struct og_channel *ch = host;
+    *data = *mime = *name = NULL;
+    *len = 0;
+    return VIS(ch) ? VIS(ch)->attachment_get(ch->sink.ud, ch, v, id, data, len, mime, name)
+                   : OG_ERR_UNSUPPORTED;
+}
+
 static const struct og_visitor_api visitor_api = {
     .struct_size = sizeof(struct og_visitor_api),
     .client_addr = vis_client_addr,
@@ -349,6 +373,8 @@ static const struct og_visitor_api visitor_api = {
     .csat = vis_csat,
     .online = vis_online,
     .channel_id = vis_channel_id,
+    .attachment = vis_attachment,
+    .attachment_get = vis_attachment_get,
 };
 
 const struct og_services og_services_table = {

@@ -36,6 +36,11 @@ struct og_visitor_ops {
     og_err (*csat)(void *ud, struct og_channel *ch, const struct og_visitor *v, int score,
                    const char *comment, char **csat);
     int (*online)(void *ud, struct og_channel *ch);
+    og_err (*attachment)(void *ud, struct og_channel *ch, const struct og_visitor *v,
+                         const char *dedup_key, const char *mime, const char *name,
+                         const void *data, size_t len, char **vm, int *created);
+    og_err (*attachment_get)(void *ud, struct og_channel *ch, const struct og_visitor *v,
+                             const char *id, char **data, size_t *len, char **mime, char **name);
 };
 
 /* Where parsed items go. Every callback must be thread-safe. */

@@ -3,16 +3,17 @@
 #include "og_auth.h"
 #include "og_batch.h"
 #include "og_core_int.h"
+#include "og_csat.h"
 #include "og_goals.h"
 #include "og_log.h"
 #include "og_model.h"
 #include "og_outbox.h"
 #include "og_routing.h"
-#include "og_webchat.h"
 #include "og_sensitive.h"
 #include "og_sentinel.h"
 #include "og_texts.h"
 #include "og_util.h"
+#include "og_webchat.h"
 
 #include <json-c/json.h>
 #include <stdio.h>
@@ -272,10 +273,15 @@ int og_core_failover_step(struct og_core *c, int wait_ms)
         }
     }
     /* Asked at once when the pool met trouble (a broken connection, a
-     * READONLY: the master may have moved without our hearing of it), then
-     * every 500 ms until a master is known, else every 5 s: a missed
-     * announcement costs at most that. */
-    if (og_redis_take_trouble(c->redis) || og_mono_ms() >= c->fo_next_ask_ms) {
+     * READONLY: the master may have moved without our hearing of it) - at
+     * most every 200 ms, as during an outage every failing command raises
+     * it - then every 500 ms until a master is known, else every 5 s: a
+     * missed announcement costs at most that. */
+    c->fo_trouble |= og_redis_take_trouble(c->redis);
+    int64_t now = og_mono_ms();
+    if ((c->fo_trouble && now - c->fo_last_ask_ms >= 200) || now >= c->fo_next_ask_ms) {
+        c->fo_trouble = 0;
+        c->fo_last_ask_ms = now;
         char why[320];
         int m = 0;
         og_err e = resolve(c, &m, why, sizeof why);
@@ -493,6 +499,14 @@ static og_err ingest(struct og_core *c, const struct og_channel *ch, const struc
     snprintf(wms, sizeof wms, "%lld", (long long)ch->plugin->desc->messaging_window_ms);
 
     const char *nrt = (ch->plugin->desc->caps & OG_CAP_NON_REALTIME) ? "1" : "0";
+    /* a survey answer is recognised here (og_csat.h); ingest.lua takes it
+     * as the rating only when the survey message waits for one */
+    char answer[16] = "";
+    int score = m->text && ch->survey.scale
+                    ? og_csat_parse_answer(m->text, strlen(m->text), ch->survey.scale)
+                    : 0;
+    if (score)
+        snprintf(answer, sizeof answer, "%d/%d", score, ch->survey.scale);
     const char *argv[] = {ch->id,
                           ch->plugin->desc->name,
                           ch->routing,
@@ -521,8 +535,9 @@ static og_err ingest(struct og_core *c, const struct og_channel *ch, const struc
                           m->raw ? m->raw : "",
                           wms,
                           nrt,
-                          S(terms)};
-    enum { N = sizeof argv / sizeof argv[0], RAW = N - 4 }; /* N: ingest.lua's NF */
+                          S(terms),
+                          answer};
+    enum { N = sizeof argv / sizeof argv[0], RAW = N - 5 }; /* N: ingest.lua's NF */
     size_t lens[N];
     for (int i = 0; i < N; i++)
         lens[i] = strlen(argv[i]);

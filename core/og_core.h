@@ -3,7 +3,7 @@
  * og_core_int.h): the gateway, config and tests reach it only through the
  * functions of the core's headers (og_core.h, og_sessions.h, og_routing.h,
  * og_agents.h, og_contacts.h, og_outbox.h, og_followups.h, og_webhooks.h,
- * og_webhook_dispatch.h, og_stream.h), which take the core as their first
+ * og_stream.h and the others beside them), which take the core as their first
  * argument. og_core_new() builds every service from one options struct
  * (scripts, the ingest batcher, the routing policies, the close rules) and
  * owns them; the daemon's threads only borrow the core. The core creates

@@ -52,6 +52,8 @@ struct og_core {
     pthread_mutex_t fo_mu;        /* guards fo_why */
     char fo_why[320];             /* why no master is known now; "" when one is */
     int64_t fo_next_ask_ms;       /* the failover worker's next routine ask */
+    int64_t fo_last_ask_ms;       /* and its last ask */
+    int fo_trouble;               /* the pool met trouble since then */
     atomic_int has_master;        /* the sentinels named one once */
     atomic_ullong failovers;      /* moves after the first */
 };

@@ -10,6 +10,9 @@
 #define OG_CSAT_H
 #include "og_core.h"
 
+#include <stddef.h>
+#include <stdint.h>
+
 #define OG_CSAT_COMMENT_MAX 2000 /* bytes */
 
 /* Rates session sid on survey (scale 5 or 2): score in 1..scale, comment
@@ -20,4 +23,54 @@
 og_err og_csat_submit(struct og_core *c, const char *sid, const struct og_visitor_survey *survey,
                       int score, const char *comment, const char *by, char **json, char *msg,
                       size_t msglen);
+
+/* What the public survey page needs of session sid: its channel's id
+ * (into channel) and whether it was rated. OG_ERR_NOT_FOUND. */
+og_err og_csat_state(struct og_core *c, const char *sid, char *channel, size_t chsz, int *rated);
+
+/* The customer's answer to a survey sent as a message (a messenger):
+ * "4", "4/5", "4 / 5", "4." or "4!", a keycap "4️⃣", a string of 1-5 stars
+ * ("★★★★", "⭐⭐⭐⭐"; scale 5), or one thumb 👍 (2) / 👎 (1) with any skin
+ * tone (scale 2); surrounding white space is allowed, nothing else. Returns
+ * the score in 1..scale, or 0 when text is no answer on that scale (an
+ * ordinary message). text need not be NUL-terminated. */
+int og_csat_parse_answer(const char *text, size_t len, int scale);
+
+/* The survey as a message (messengers have no buttons in the connector ABI,
+ * so the scale is numbered text): question, a new line, and "Reply with a
+ * number from 1 (poor) to 5 (excellent)." or "Reply 👍 or 👎.". [xfer] */
+char *og_csat_survey_text(int scale, const char *question);
+
+/* Signed survey links (the follow-up e-mail's {{survey_url}}):
+ *   <public_url>/csat/<session id>.<expiry, Unix s>.<mac>
+ * mac = the first 16 bytes, hex, of HMAC-SHA256(key, "csat\n<sid>\n<exp>")
+ * and key = HMAC-SHA256(api.admin_token, "omnigate csat link v1")
+ * (og_csat_key): no new secret to configure; changing the admin token
+ * voids the links already sent. A token names one session, expires after
+ * OG_CSAT_LINK_TTL_S, and is used once: the session takes one rating. */
+#define OG_CSAT_LINK_TTL_S (30 * 86400)
+#define OG_CSAT_TOKEN_MAX 128 /* bytes of a token, NUL included */
+void og_csat_key(const char *secret, unsigned char key[32]);
+/* Writes the token for sid expiring at exp_s into out; its length, or 0
+ * when out is too small or sid is no session id. */
+size_t og_csat_token_make(const unsigned char key[32], const char *sid, int64_t exp_s, char *out,
+                          size_t outsz);
+/* Checks a token at now_s: OG_OK and sid (>= 48 bytes) filled;
+ * OG_ERR_SIGNATURE when malformed or forged (*expired 0) or when its time
+ * passed (*expired 1; checked after the signature, so a forged token is
+ * never called expired). tok need not be NUL-terminated. */
+og_err og_csat_token_check(const unsigned char key[32], const char *tok, size_t len, int64_t now_s,
+                           char *sid, size_t sidsz, int *expired);
+/* The answer a survey page posts: JSON {"score": n, "comment": "..." |
+ * null} (json = 1) or a form "score=n&comment=..." (percent-encoded, '+' a
+ * space). *score gets n (1..9; the survey's scale is checked by
+ * og_csat_submit), *comment [xfer] the comment or NULL (an empty one is
+ * none). OG_ERR_INVALID with msg saying why for anything else (another
+ * key, a repeated one, bad UTF-8, a comment over OG_CSAT_COMMENT_MAX). */
+og_err og_csat_parse_body(const char *body, size_t len, int json, int *score, char **comment,
+                          char *msg, size_t msglen);
+
+/* public_url + "/csat/" + a token for sid expiring OG_CSAT_LINK_TTL_S from
+ * now; "" without a public_url or with a bad sid. [xfer] */
+char *og_csat_link(const unsigned char key[32], const char *public_url, const char *sid);
 #endif

@@ -13,6 +13,42 @@
 
 /* The URL's scheme and host, the host without brackets or a trailing dot and
  * in lower case. OG_OK, or OG_ERR_INVALID/FORBIDDEN with why. */
+static og_err parse_url(const char *url, char *host, size_t hostsz, char *why, size_t whylen);
+
+int og_url_valid(const char *url)
+{
+    char host[256], why[160];
+    /* curl takes "http:/x" and "http:///x" as http://x/; a person who
+     * wrote them meant something else */
+    size_t k = url ? strcspn(url, ":") : 0;
+    if (!url || strncmp(url + k, "://", 3) != 0 || url[k + 3] == '/')
+        return 0;
+    return parse_url(url, host, sizeof host, why, sizeof why) == OG_OK;
+}
+
+int og_url_origin_valid(const char *s)
+{
+    if (!s || !og_url_valid(s))
+        return 0;
+    CURLU *u = curl_url();
+    char *path = NULL, *user = NULL, *query = NULL, *frag = NULL;
+    int ok = curl_url_set(u, CURLUPART_URL, s, 0) == CURLUE_OK &&
+             curl_url_get(u, CURLUPART_PATH, &path, 0) == CURLUE_OK && strcmp(path, "/") == 0 &&
+             curl_url_get(u, CURLUPART_USER, &user, 0) != CURLUE_OK &&
+             curl_url_get(u, CURLUPART_QUERY, &query, 0) != CURLUE_OK &&
+             curl_url_get(u, CURLUPART_FRAGMENT, &frag, 0) != CURLUE_OK;
+    curl_free(path), curl_free(user), curl_free(query), curl_free(frag);
+    curl_url_cleanup(u);
+    /* as sent: nothing after the authority, not even an empty "?" or "#"
+     * (curl drops those), and nothing in upper case */
+    const char *auth = strstr(s, "://") + 3;
+    if (strpbrk(auth, "/?#@\\"))
+        ok = 0;
+    for (const char *p = s; ok && *p; p++)
+        ok = !(*p >= 'A' && *p <= 'Z');
+    return ok;
+}
+
 static og_err parse_url(const char *url, char *host, size_t hostsz, char *why, size_t whylen)
 {
     if (!url || !*url || strlen(url) > URL_MAX) {

@@ -46,6 +46,16 @@ struct og_fetch_policy {
 
 #define OG_FETCH_MAX_BYTES (64u << 20)
 
+/* 1 when url is an absolute http:// or https:// URL with a host, as
+ * libcurl's URL parser (curl_url) reads it: no spaces or control
+ * characters, a well-formed host and port, at most 2048 bytes. The one
+ * check for URLs in the config, connector options and webhook
+ * subscriptions (where omnigate may fetch from is og_url_check's). */
+int og_url_valid(const char *url);
+/* 1 when s is a web origin as browsers send it in Origin:
+ * "http(s)://host[:port]", lower case, no path (not even "/"). */
+int og_url_origin_valid(const char *s);
+
 /* Checks url against p without any I/O. OG_OK; OG_ERR_INVALID when it is not
  * an http(s) URL with a host; OG_ERR_FORBIDDEN when its host is a literal
  * refused address or a loopback name ("localhost", "*.localhost"). why gets

@@ -277,14 +277,11 @@ static void transcript(const struct og_fup_data *d, struct og_buf *text, struct 
 }
 
 void og_followups_render(const struct og_fup_data *d, const struct og_fup_templates *t,
-                         const char *survey_base, struct og_fup_mail *out)
+                         const char *survey_url, struct og_fup_mail *out)
 {
     struct og_buf tt = {0}, th = {0};
     transcript(d, &tt, &th);
     const char *sid = jstr(d->session, "id");
-    char *survey = survey_base && *survey_base && sid
-                       ? og_sprintf("%s/csat/%s", survey_base, sid)
-                       : og_strdup("");
     const struct og_tvar vars[] = {
         {"contact.name", d->name, NULL},
         {"contact.email", d->email, NULL},
@@ -294,7 +291,7 @@ void og_followups_render(const struct og_fup_data *d, const struct og_fup_templa
         {"session.id", sid, NULL},
         {"session.close_reason", jstr(d->session, "close_reason"), NULL},
         {"transcript", tt.data, th.data},
-        {"survey_url", survey, NULL},
+        {"survey_url", survey_url ? survey_url : "", NULL},
     };
     size_t nv = sizeof vars / sizeof *vars;
     /* A subject is one line: the transcript or a name with a newline in it
@@ -305,7 +302,6 @@ void og_followups_render(const struct og_fup_data *d, const struct og_fup_templa
             *p = ' ';
     out->text = t->text && *t->text ? og_template_render(t->text, vars, nv, 0) : NULL;
     out->html = t->html && *t->html ? og_template_render(t->html, vars, nv, 1) : NULL;
-    free(survey);
     og_buf_free(&tt);
     og_buf_free(&th);
 }

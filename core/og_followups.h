@@ -89,10 +89,10 @@ struct og_fup_templates {
 struct og_fup_mail {           /* [xfer, og_fup_mail_clear] */
     char *subject, *text, *html;
 };
-/* survey_base: e.g. "https://chat.example.com" -> "<base>/csat/<session id>";
- * "" = no survey link. */
+/* survey_url: {{survey_url}}, the session's signed survey link
+ * (og_csat_link: "<public_url>/csat/<token>"); NULL or "" = none. */
 void og_followups_render(const struct og_fup_data *d, const struct og_fup_templates *t,
-                         const char *survey_base, struct og_fup_mail *out);
+                         const char *survey_url, struct og_fup_mail *out);
 void og_fup_mail_clear(struct og_fup_mail *m);
 
 enum og_fup_outcome { OG_FUP_SENT, OG_FUP_RETRY, OG_FUP_FAILED, OG_FUP_SUPPRESSED };

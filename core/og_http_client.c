@@ -61,27 +61,6 @@ static size_t on_body(char *p, size_t sz, size_t n, void *ud)
     return sz * n;
 }
 
-static size_t on_header(char *p, size_t sz, size_t n, void *ud)
-{
-    struct sink *s = ud;
-    size_t len = sz * n;
-    static const char ra[] = "retry-after:";
-    if (len > sizeof ra && strncasecmp(p, ra, sizeof ra - 1) == 0) {
-        char tmp[64];
-        size_t k = len - (sizeof ra - 1);
-        if (k >= sizeof tmp)
-            k = sizeof tmp - 1;
-        memcpy(tmp, p + sizeof ra - 1, k);
-        tmp[k] = 0;
-        char *end;
-        long v = strtol(tmp, &end, 10);
-        if (end != tmp && v >= 0)
-            s->res->retry_after_ms = v * 1000;
-        /* An HTTP-date Retry-After is rare from APIs; treat as unknown. */
-    }
-    return len;
-}
-
 /* One call on this thread's handle; with a policy, armed with its
  * connect-time check (og_fetch.h). */
 static og_err perform(const struct og_http_call *call, const struct og_fetch_policy *policy,
@@ -112,8 +91,6 @@ static og_err perform(const struct og_http_call *call, const struct og_fetch_pol
     curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, 10000L);
     curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
     curl_easy_setopt(c, CURLOPT_WRITEDATA, &s);
-    curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
-    curl_easy_setopt(c, CURLOPT_HEADERDATA, &s);
     curl_easy_setopt(c, CURLOPT_ERRORBUFFER, res->errbuf);
     curl_easy_setopt(c, CURLOPT_USERAGENT, "omnigate/0.1");
     curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
@@ -170,6 +147,10 @@ static og_err perform(const struct og_http_call *call, const struct og_fetch_pol
         }
     } else {
         curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &res->status);
+        /* Retry-After as seconds or an HTTP-date, read by libcurl; 0 = none */
+        curl_off_t ra = 0;
+        if (curl_easy_getinfo(c, CURLINFO_RETRY_AFTER, &ra) == CURLE_OK && ra > 0)
+            res->retry_after_ms = ra > 86400 ? 86400000L : (long)ra * 1000;
         char *ct = NULL;
         curl_easy_getinfo(c, CURLINFO_CONTENT_TYPE, &ct);
         res->content_type = og_strdup(ct);

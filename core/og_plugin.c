@@ -1,5 +1,6 @@
 /* og_plugin - see og_plugin.h. */
 #include "og_plugin.h"
+#include "og_fetch.h"
 #include "og_util.h"
 
 #include <dlfcn.h>
@@ -261,8 +262,7 @@ static int store_value(const struct og_option *o, json_object *v, const char *de
         } else {
             s = deftext;
         }
-        if (o->type == OG_OPT_URL && strncmp(s, "http://", 7) != 0 &&
-            strncmp(s, "https://", 8) != 0) {
+        if (o->type == OG_OPT_URL && !og_url_valid(s)) {
             og_errors_add(errs, "%s.%s: must be an http:// or https:// URL", path, o->name);
             return -1;
         }

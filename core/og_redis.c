@@ -18,9 +18,9 @@ struct og_redis_slot {
 };
 
 struct og_redis {
-    char *host;            /* TCP host, or NULL for a unix socket */
+    char *host; /* TCP host, or NULL for a unix socket */
     int port;
-    char *path;            /* unix socket path */
+    char *path; /* unix socket path */
     int db;
     char *password;
     int timeout_ms;
@@ -28,11 +28,11 @@ struct og_redis {
     pthread_cond_t cv;
     struct og_redis_slot *slots;
     int n;
-    int64_t retry_at_ms;   /* no connect attempts before this (monotonic) */
+    int64_t retry_at_ms;    /* no connect attempts before this (monotonic) */
     char last_refusal[160]; /* the last "try later" error reply, under mu */
     int64_t last_refusal_ms;
     int64_t backoff_ms;
-    unsigned retry_gen;    /* the address generation the back-off is about */
+    unsigned retry_gen; /* the address generation the back-off is about */
     int down_logged;
     /* The address generation: +1 at each og_redis_set_addr; a connection
      * made for an older one is closed instead of used. */
@@ -144,8 +144,8 @@ static redisContext *dial(struct og_redis *r, unsigned *gen)
     if (!host[0] && !path[0])
         return NULL; /* Sentinel: no master known yet */
     struct timeval tv = {r->timeout_ms / 1000, (r->timeout_ms % 1000) * 1000};
-    redisContext *c = path[0] ? redisConnectUnixWithTimeout(path, tv)
-                              : redisConnectWithTimeout(host, port, tv);
+    redisContext *c =
+        path[0] ? redisConnectUnixWithTimeout(path, tv) : redisConnectWithTimeout(host, port, tv);
     if (!c)
         return NULL;
     if (c->err) {
@@ -286,8 +286,8 @@ static og_err run(struct og_redis *r, int argc, const char **argv, const size_t 
      * replica, a failed disk): "try later", as when it is down. */
     if (rep->type == REDIS_REPLY_ERROR && og_redis_try_later(rep->str)) {
         pthread_mutex_lock(&r->mu);
-        snprintf(r->last_refusal, sizeof r->last_refusal, "%.*s",
-                 (int)strcspn(rep->str, "\r\n"), rep->str);
+        snprintf(r->last_refusal, sizeof r->last_refusal, "%.*s", (int)strcspn(rep->str, "\r\n"),
+                 rep->str);
         r->last_refusal_ms = og_mono_ms();
         pthread_mutex_unlock(&r->mu);
         if (strstr(rep->str, "READONLY"))
@@ -329,10 +329,12 @@ og_err og_redis_cmd(struct og_redis *r, redisReply **reply, const char *fmt, ...
 
 int og_redis_try_later(const char *err)
 {
-    static const char *const prefix[] = {"LOADING", "MASTERDOWN", "MISCONF", "OOM ",
-                                         "BUSY ",   "READONLY ", "TRYAGAIN"};
+    /* NOREPLICAS: a master with min-replicas-to-write that lost its
+     * replicas (right after a Sentinel failover with one replica). */
+    static const char *const prefix[] = {"LOADING", "MASTERDOWN", "MISCONF",  "OOM ",
+                                         "BUSY ",   "READONLY ",  "TRYAGAIN", "NOREPLICAS"};
     static const char *const inside[] = {"OOM command not allowed", "READONLY You can't write",
-                                         "-MISCONF "};
+                                         "-MISCONF ", "NOREPLICAS Not enough good replicas"};
     for (size_t k = 0; err && k < sizeof prefix / sizeof *prefix; k++)
         if (strncmp(err, prefix[k], strlen(prefix[k])) == 0)
             return 1;
@@ -355,7 +357,7 @@ int og_redis_health(struct og_redis *r, const char *probe_key, char *why, size_t
     snprintf(why, whylen, "%s",
              e == OG_OK ? (rep->type == REDIS_REPLY_ERROR ? rep->str : "unexpected reply")
              : og_mono_ms() - r->last_refusal_ms < 2000 ? r->last_refusal
-                                                       : "unreachable");
+                                                        : "unreachable");
     pthread_mutex_unlock(&r->mu);
     if (rep)
         freeReplyObject(rep);

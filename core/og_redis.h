@@ -19,9 +19,9 @@ struct og_redis_opts {
     /* redis://host:port[/db] or unix:///path; NULL = no address until
      * og_redis_set_addr gives one (Sentinel: the master is asked first) */
     const char *url;
-    const char *password;  /* NULL = none */
-    int pool_size;         /* > 0 */
-    int timeout_ms;        /* per command, default 2000 */
+    const char *password; /* NULL = none */
+    int pool_size;        /* > 0 */
+    int timeout_ms;       /* per command, default 2000 */
     /* [borrowed] when set, this pool connects wherever that one does now
      * (its address, database and password; url and password are ignored),
      * and follows it when og_redis_set_addr moves it. It must outlive this
@@ -32,7 +32,7 @@ struct og_redis_opts {
 /* A Lua script: source [borrowed, static], its SHA1 computed at registration. */
 struct og_script {
     const char *name;
-    char *source;          /* owned */
+    char *source; /* owned */
     char sha[41];
 };
 
@@ -81,7 +81,7 @@ int og_redis_ping(struct og_redis *r);
  * refusal: "OOM command not allowed..."). */
 int og_redis_health(struct og_redis *r, const char *probe_key, char *why, size_t whylen);
 /* 1 when an error reply means "Redis cannot take this now, try later"
- * (LOADING, OOM, BUSY, MASTERDOWN, READONLY, MISCONF, TRYAGAIN; also inside
+ * (LOADING, OOM, BUSY, MASTERDOWN, READONLY, MISCONF, TRYAGAIN, NOREPLICAS; also inside
  * a script's error). Such replies become OG_ERR_UNAVAILABLE (503). */
 int og_redis_try_later(const char *err);
 #endif

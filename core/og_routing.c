@@ -418,6 +418,18 @@ void og_routing_close(struct og_core *c, const struct og_viewer *v, const char *
     json_object_put(arr);
 }
 
+int og_routing_online(struct og_core *c, const char *policy)
+{
+    const char *a[] = {policy ? policy : "default"};
+    redisReply *rep = NULL;
+    if (call(c, "online", 1, a, &rep, NULL, 0) != OG_OK)
+        return 0;
+    int on = rep->elements >= 2 && rep->element[1]->type == REDIS_REPLY_STRING &&
+             rep->element[1]->str[0] == '1';
+    freeReplyObject(rep);
+    return on;
+}
+
 void og_routing_close_by_contact(struct og_core *c, const char *sid, const char *cid,
                                  struct og_routing_result *res)
 {

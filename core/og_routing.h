@@ -90,6 +90,10 @@ void og_routing_reopen(struct og_core *c, const struct og_viewer *v, const char 
 void og_routing_presence(struct og_core *c, const char *agent_id, const char *status,
                          struct og_routing_result *res);
 
+/* 1 when an agent who is a member of policy's levels is online now (a web
+ * chat's "online"); 0 otherwise or when Redis cannot say. */
+int og_routing_online(struct og_core *c, const char *policy);
+
 /* The policies, by index (for /metrics). NULL past the end. */
 const char *og_routing_policy_name(struct og_core *c, size_t i);
 

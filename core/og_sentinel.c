@@ -156,6 +156,8 @@ struct og_sentinel_peer {
     struct og_sentinel_addr addr;
     redisContext *sub;   /* owned: subscribed to +switch-master, or NULL */
     int64_t next_try_ms; /* no subscribe attempt before this */
+    int64_t backoff_ms;  /* between attempts: 1 s doubling to 10 s (a dead host's
+                          * connect costs the timeout each time) */
 };
 
 struct og_sentinel {
@@ -258,6 +260,9 @@ og_err og_sentinel_resolve(struct og_sentinel *s, struct og_sentinel_addr *out, 
 {
     char last[640] = "";
     size_t down = 0;
+    /* sentinels mostly name the same server: one that did not answer ROLE is
+     * not dialled again in this round (a dead host costs the timeout) */
+    struct og_sentinel_addr dead = {"", 0};
     for (size_t k = 0; k < s->n; k++) {
         size_t i = (s->first + k) % s->n;
         const struct og_sentinel_addr *sa = &s->peers[i].addr;
@@ -284,14 +289,16 @@ og_err og_sentinel_resolve(struct og_sentinel *s, struct og_sentinel_addr *out, 
         redisFree(c);
         if (e != OG_OK)
             continue;
-        char role[48];
-        if (og_sentinel_is_master(s, &m, role, sizeof role)) {
+        char role[48] = "unreachable";
+        int same_dead = dead.port == m.port && strcmp(dead.host, m.host) == 0;
+        if (!same_dead && og_sentinel_is_master(s, &m, role, sizeof role)) {
             s->first = i;
             s->warned[0] = 0;
             *out = m;
             return OG_OK;
         }
         if (strcmp(role, "unreachable") == 0) { /* the old master died: a failover is due */
+            dead = m;
             snprintf(last, sizeof last,
                      "sentinel %.100s:%d names %.100s:%d as master \"%.100s\", which does not "
                      "answer",
@@ -340,8 +347,16 @@ int og_sentinel_watch(struct og_sentinel *s, int wait_ms, struct og_sentinel_add
     int64_t now = og_mono_ms();
     for (size_t i = 0; i < s->n; i++) {
         struct og_sentinel_peer *p = &s->peers[i];
-        if (!p->sub && now >= p->next_try_ms && subscribe(s, p) != 0)
-            p->next_try_ms = og_mono_ms() + 1000;
+        if (p->sub || now < p->next_try_ms)
+            continue;
+        if (subscribe(s, p) == 0) {
+            p->backoff_ms = 0;
+            continue;
+        }
+        p->backoff_ms = p->backoff_ms ? p->backoff_ms * 2 : 1000;
+        if (p->backoff_ms > 10000)
+            p->backoff_ms = 10000;
+        p->next_try_ms = og_mono_ms() + p->backoff_ms;
     }
     struct pollfd *fds = og_calloc(s->n, sizeof *fds);
     size_t *who = og_calloc(s->n, sizeof *who);

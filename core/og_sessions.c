@@ -133,12 +133,15 @@ og_err og_sessions_list(struct og_core *c, const struct og_viewer *v,
 og_err og_session_messages(struct og_core *c, const struct og_viewer *v, const char *sid,
                            const char *cursor, int limit, char **json)
 {
-    char lim[16];
+    char lim[16], now_iso[32], eid[48];
     snprintf(lim, sizeof lim, "%d", limit);
-    const char *a[] = {sid, cursor, lim};
+    int64_t now = og_now_ms();
+    og_time_rfc3339(now, now_iso);
+    og_id_new("evt_", now, eid, sizeof eid);
+    const char *a[] = {sid, cursor, lim, now_iso, eid};
     redisReply *r;
     *json = NULL;
-    og_err e = call(c, v, "messages", 3, a, &r, NULL, 0);
+    og_err e = call(c, v, "messages", 5, a, &r, NULL, 0);
     if (e != OG_OK)
         return e;
     if (r->elements >= 2)

@@ -535,11 +535,23 @@ static void put_acc(struct og_buf *b, const struct og_stats_acc *a, int presence
     for (int i = 0; i < 5; i++)
         og_buf_printf(b, "%s\"%d\":%lld", i ? "," : "", i + 1, (long long)v[OG_ST_CSAT1 + i]);
     og_buf_puts(b, "}},\"success_codes\":{");
+    /* in code order, so an answer does not depend on Redis's field order */
+    size_t *ord = og_calloc(a->n_codes + 1, sizeof *ord);
     for (size_t i = 0; i < a->n_codes; i++) {
-        og_buf_puts(b, i ? "," : "");
+        size_t j = i;
+        for (; j > 0 && strcmp(a->codes[ord[j - 1]], a->codes[i]) > 0; j--)
+            ord[j] = ord[j - 1];
+        ord[j] = i;
+    }
+    for (size_t k = 0, n = 0; k < a->n_codes; k++) {
+        size_t i = ord[k];
+        if (a->code_n[i] == 0)
+            continue; /* taken back by a read plan's correction */
+        og_buf_puts(b, n++ ? "," : "");
         og_buf_json_str(b, a->codes[i]);
         og_buf_printf(b, ":%lld", (long long)a->code_n[i]);
     }
+    free(ord);
     og_buf_printf(b, "},\"goals\":{\"achieved\":%lld,\"closed\":%lld,\"rate\":",
                   (long long)v[OG_ST_GOALS_ACHIEVED], (long long)v[OG_ST_GOALS_CLOSED]);
     put_num(b, v[OG_ST_GOALS_CLOSED]

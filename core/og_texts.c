@@ -3,6 +3,7 @@
  * renders them, and writes the config's texts to Redis once per start. */
 #include "og_texts.h"
 #include "og_core_int.h"
+#include "og_csat.h"
 #include "og_log.h"
 #include "og_outbox.h"
 #include "og_template.h"
@@ -27,6 +28,7 @@ const char *const og_texts_queue_names[] = {
 /* One channel's texts; every string owned (NULL = not sent). */
 struct og_texts_chan {
     char *channel, *greeting, *queue, *assigned, *closing, *timeout;
+    char *csat, *csat_thanks; /* literal texts, no placeholders */
 };
 
 struct og_texts {
@@ -67,6 +69,13 @@ static json_object *script_conf(const struct og_texts_conf *c)
         if (c->auto_close_after_s > 0)
             json_object_object_add(o, "ac", json_object_new_int64(c->auto_close_after_s * 1000));
     }
+    if (c->csat_scale && c->csat_on) {
+        json_object_object_add(o, "csat", json_object_new_string(c->csat_on));
+        if (!strcmp(c->csat_on, "silence") && c->csat_silence_s > 0)
+            json_object_object_add(o, "cs", json_object_new_int64(c->csat_silence_s * 1000));
+        if (c->csat_thanks && *c->csat_thanks)
+            json_object_object_add(o, "csat_thanks", json_object_new_int(1));
+    }
     return o;
 }
 
@@ -90,6 +99,10 @@ struct og_texts *og_texts_new(const struct og_texts_conf *confs, size_t n)
         ch->assigned = text_dup(c->assigned);
         ch->closing = text_dup(c->closing);
         ch->timeout = c->timeout_after_s > 0 ? text_dup(c->timeout_text) : NULL;
+        ch->csat = c->csat_scale && c->csat_on
+                       ? og_csat_survey_text(c->csat_scale, c->csat_question)
+                       : NULL;
+        ch->csat_thanks = ch->csat ? text_dup(c->csat_thanks) : NULL;
     }
     t->sync_json = og_strdup(json_object_to_json_string_ext(all, JSON_C_TO_STRING_PLAIN));
     json_object_put(all);
@@ -103,7 +116,7 @@ void og_texts_free(struct og_texts *t)
     for (size_t i = 0; i < t->n; i++) {
         struct og_texts_chan *c = &t->v[i];
         free(c->channel), free(c->greeting), free(c->queue), free(c->assigned);
-        free(c->closing), free(c->timeout);
+        free(c->closing), free(c->timeout), free(c->csat), free(c->csat_thanks);
     }
     free(t->v);
     free(t->sync_json);
@@ -117,12 +130,14 @@ static const char *template_of(const struct og_texts *t, const char *channel, co
         const struct og_texts_chan *c = &t->v[i];
         if (strcmp(c->channel, channel) != 0)
             continue;
-        return !strcmp(kind, "greeting")   ? c->greeting
-               : !strcmp(kind, "queue")    ? c->queue
-               : !strcmp(kind, "assigned") ? c->assigned
-               : !strcmp(kind, "closing")  ? c->closing
-               : !strcmp(kind, "timeout")  ? c->timeout
-                                           : NULL;
+        return !strcmp(kind, "greeting")      ? c->greeting
+               : !strcmp(kind, "queue")       ? c->queue
+               : !strcmp(kind, "assigned")    ? c->assigned
+               : !strcmp(kind, "closing")     ? c->closing
+               : !strcmp(kind, "timeout")     ? c->timeout
+               : !strcmp(kind, "csat")        ? c->csat
+               : !strcmp(kind, "csat_thanks") ? c->csat_thanks
+                                              : NULL;
     }
     return NULL;
 }
@@ -143,7 +158,10 @@ static int send_one(struct og_core *c, const struct job *j)
         {"channel", j->channel, NULL},         {"session.id", j->sid, NULL},
         {"queue.position", j->position, NULL},
     };
-    char *text = tpl ? og_template_render(tpl, vars, sizeof vars / sizeof *vars, 0) : NULL;
+    int literal = !strncmp(j->kind, "csat", 4); /* the survey's texts have no placeholders */
+    char *text = !tpl      ? NULL
+                 : literal ? og_strdup(tpl)
+                           : og_template_render(tpl, vars, sizeof vars / sizeof *vars, 0);
     int64_t now = og_now_ms();
     char now_iso[32], mid[48];
     og_time_rfc3339(now, now_iso);

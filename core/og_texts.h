@@ -14,7 +14,9 @@
  *              session.timeout_prompted emitted, and, with auto_close, the
  *              session closes after_s later with reason customer_timeout
  *              unless the customer writes (a new agent reply starts over);
- *   closing    when the session closes (by anyone, auto-close included).
+ *   closing    when the session closes (by anyone, auto-close included);
+ *   csat, csat_thanks  the satisfaction survey as a message and, once the
+ *              customer's next message answered it, the thanks (og_csat.h).
  *
  * Texts are templates (og_template.h) with {{contact.name}},
  * {{contact.email}}, {{contact.phone}}, {{agent.name}}, {{channel}} and
@@ -56,6 +58,14 @@ struct og_texts_conf {
     const char *timeout_text;   /* customer_timeout.text */
     int64_t timeout_after_s;    /* customer_timeout.after_s; 0 = no prompt */
     int64_t auto_close_after_s; /* auto_close.after_s; 0 = never (needs the prompt) */
+    /* The satisfaction survey sent as a message (og_csat.h; channels[].csat
+     * on a channel without the web chat widget, or offered after silence):
+     * scale 5 or 2 (0 = none), the question (og_csat_survey_text adds the
+     * scale) and thanks, sent as they are (no placeholders); csat_on
+     * "close" or "silence". */
+    int csat_scale;
+    const char *csat_question, *csat_thanks, *csat_on;
+    int64_t csat_silence_s; /* csat.silence_s with csat_on "silence" */
 };
 
 /* The placeholders a text may use (NULL-terminated); the queue text's add

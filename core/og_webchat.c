@@ -122,7 +122,7 @@ static char *dump(json_object *o)
     return s;
 }
 
-char *og_webchat_vm(struct og_core *c, json_object *m)
+char *og_webchat_vm(struct og_core *c, json_object *m, const char *channel)
 {
     const char *dir = str_of(m, "direction"), *st = str_of(m, "status");
     if (!str_of(m, "id") || !dir)
@@ -165,12 +165,21 @@ char *og_webchat_vm(struct og_core *c, json_object *m)
         json_object *a = json_object_array_get_idx(atts, i), *x = json_object_new_object();
         json_object *size = NULL;
         json_object_object_get_ex(a, "size", &size);
-        json_object_object_add(x, "id", NULL);
+        /* a file the visitor sent is served to it under its own tree */
+        const char *fid = str_of(a, "media_id");
+        int mine = fid && !strncmp(fid, "fil_", 4) && channel;
+        json_object_object_add(x, "id", mine ? json_object_new_string(fid) : NULL);
         json_object_object_add(x, "name", jstr_or_null(str_of(a, "name")));
         json_object_object_add(x, "type", jstr_or_null(str_of(a, "mime_type")));
         json_object_object_add(x, "size",
                                json_object_new_int64(size ? json_object_get_int64(size) : 0));
-        json_object_object_add(x, "url", jstr_or_null(str_of(a, "url")));
+        if (mine) {
+            char *u = og_sprintf("/webchat/%s/attachments/%s", channel, fid);
+            json_object_object_add(x, "url", json_object_new_string(u));
+            free(u);
+        } else {
+            json_object_object_add(x, "url", jstr_or_null(str_of(a, "url")));
+        }
         json_object_array_add(va, x);
     }
     json_object_object_add(o, "attachments", va);
@@ -290,7 +299,7 @@ static og_err op_auth(void *ud, struct og_channel *ch, const char *token, struct
 }
 
 /* One stored message as a VM, read back. */
-static og_err message_vm(struct og_core *c, const char *mid, char **vm)
+static og_err message_vm(struct og_core *c, const char *ch, const char *mid, char **vm)
 {
     const char *argv[] = {c->tag, "msg", mid};
     redisReply *r = NULL;
@@ -299,7 +308,7 @@ static og_err message_vm(struct og_core *c, const char *mid, char **vm)
         return e;
     json_object *m = json_tokener_parse(el(r, 1));
     freeReplyObject(r);
-    *vm = m ? og_webchat_vm(c, m) : NULL;
+    *vm = m ? og_webchat_vm(c, m, ch) : NULL;
     json_object_put(m);
     return *vm ? OG_OK : OG_ERR_INTERNAL;
 }
@@ -319,18 +328,18 @@ static og_err op_message(void *ud, struct og_channel *ch, const struct og_visito
         return e;
     atomic_fetch_add(res.duplicate ? &ch->stats.duplicates : &ch->stats.received, 1);
     *created = !res.duplicate;
-    return message_vm(c, res.message_id, vm);
+    return message_vm(c, ch->id, res.message_id, vm);
 }
 
 /* "[VM,...]" from the messages of a conv reply, from element i on. */
-static char *vm_array(struct og_core *c, redisReply *r, size_t from)
+static char *vm_array(struct og_core *c, const char *ch, redisReply *r, size_t from)
 {
     struct og_buf b = {0};
     og_buf_puts(&b, "[");
     int first = 1;
     for (size_t i = from; i < r->elements; i++) {
         json_object *m = json_tokener_parse(el(r, i));
-        char *vm = m ? og_webchat_vm(c, m) : NULL;
+        char *vm = m ? og_webchat_vm(c, m, ch) : NULL;
         json_object_put(m);
         if (!vm)
             continue;
@@ -359,7 +368,7 @@ static og_err op_conversation(void *ud, struct og_channel *ch, const struct og_v
         json_object_put(s);
     }
     if (vms)
-        *vms = vm_array(c, r, 2);
+        *vms = vm_array(c, ch->id, r, 2);
     freeReplyObject(r);
     return OG_OK;
 }
@@ -463,17 +472,168 @@ static og_err op_csat(void *ud, struct og_channel *ch, const struct og_visitor *
                           sizeof msg);
 }
 
+/* An agent of the channel's routing policy is online (its levels' members).
+ * GET /config asks it without a token, so the answer is kept a second per
+ * policy: a flood of page loads costs Redis one call a second. */
+#define ONLINE_CACHE 16
+#define ONLINE_TTL_MS 1000
+static struct {
+    char policy[64];
+    int online;
+    int64_t at;
+} online_cache[ONLINE_CACHE];
+static pthread_mutex_t online_mu = PTHREAD_MUTEX_INITIALIZER;
+
 static int op_online(void *ud, struct og_channel *ch)
 {
+    int64_t now = og_mono_ms();
+    pthread_mutex_lock(&online_mu);
+    for (size_t i = 0; i < ONLINE_CACHE; i++)
+        if (online_cache[i].at && !strcmp(online_cache[i].policy, ch->routing) &&
+            now - online_cache[i].at < ONLINE_TTL_MS) {
+            int on = online_cache[i].online;
+            pthread_mutex_unlock(&online_mu);
+            return on;
+        }
+    pthread_mutex_unlock(&online_mu);
+    int on = og_routing_online(ud, ch->routing);
+    pthread_mutex_lock(&online_mu);
+    size_t slot = 0;
+    for (size_t i = 0; i < ONLINE_CACHE; i++) {
+        if (!strcmp(online_cache[i].policy, ch->routing)) {
+            slot = i;
+            break;
+        }
+        if (online_cache[i].at < online_cache[slot].at)
+            slot = i;
+    }
+    snprintf(online_cache[slot].policy, sizeof online_cache[slot].policy, "%s", ch->routing);
+    online_cache[slot].online = on;
+    online_cache[slot].at = now;
+    pthread_mutex_unlock(&online_mu);
+    return on;
+}
+
+/* ------------------------------------------------------------ files */
+
+static og_err op_attachment(void *ud, struct og_channel *ch, const struct og_visitor *v,
+                            const char *dedup_key, const char *mime, const char *name,
+                            const void *data, size_t len, char **vm, int *created)
+{
     struct og_core *c = ud;
-    (void)ch;
-    const char *argv[] = {c->tag, "online"};
+    char fid[48], size[24];
+    og_id_new("fil_", og_now_ms(), fid, sizeof fid);
+    snprintf(size, sizeof size, "%zu", len);
+    const char *argv[] = {c->tag,
+                          "file_put",
+                          ch->id,
+                          v->external_id,
+                          fid,
+                          mime,
+                          name && *name ? name : "file",
+                          size,
+                          (const char *)data,
+                          dedup_key};
+    size_t lens[10];
+    for (size_t i = 0; i < 10; i++)
+        lens[i] = i == 8 ? len : strlen(argv[i]);
     redisReply *r = NULL;
-    if (call(c, 2, argv, &r, NULL, 0) != OG_OK)
-        return 0;
-    int n = atoi(el(r, 1));
+    og_err e = og_script_call(c, OG_LUA_WEBCHAT, 10, argv, lens, &r, NULL, 0);
+    if (e != OG_OK)
+        return e;
+    if (!strcmp(el(r, 1), "dup")) {
+        char mid[48];
+        snprintf(mid, sizeof mid, "%s", el(r, 2));
+        freeReplyObject(r);
+        *created = 0;
+        return message_vm(c, ch->id, mid, vm);
+    }
     freeReplyObject(r);
-    return n > 0;
+    char url[96];
+    snprintf(url, sizeof url, "/api/v1/files/%s", fid);
+    struct og_attachment att = {.url = url,
+                                .media_id = fid,
+                                .mime_type = mime,
+                                .name = name && *name ? name : "file",
+                                .size = (int64_t)len};
+    struct og_inbound in = {
+        .struct_size = sizeof in,
+        .dedup_key = dedup_key,
+        .provider_message_id = dedup_key,
+        .thread_id = v->external_id,
+        .from = {.external_id = v->external_id},
+        .kind = strncmp(mime, "image/", 6) == 0 ? OG_KIND_IMAGE : OG_KIND_FILE,
+        .attachments = &att,
+        .n_attachments = 1,
+        .raw = "",
+    };
+    struct og_ingest_result res;
+    e = og_core_ingest(c, ch, &in, &res);
+    if (e != OG_OK)
+        return e;
+    atomic_fetch_add(res.duplicate ? &ch->stats.duplicates : &ch->stats.received, 1);
+    *created = !res.duplicate;
+    return message_vm(c, ch->id, res.message_id, vm);
+}
+
+/* The file's hash: ch, ext, mime, name, bytes, session (reply elements 1..6). */
+static og_err file_read(struct og_core *c, const char *id, redisReply **r)
+{
+    if (!og_id_valid(id, "fil_"))
+        return OG_ERR_NOT_FOUND;
+    const char *argv[] = {c->tag, "file_get", id};
+    og_err e = call(c, 3, argv, r, NULL, 0);
+    if (e == OG_OK && ((*r)->elements < 7 || (*r)->element[5]->type != REDIS_REPLY_STRING)) {
+        freeReplyObject(*r);
+        *r = NULL;
+        return OG_ERR_INTERNAL;
+    }
+    return e;
+}
+
+static void file_out(redisReply *r, char **data, size_t *len, char **mime, char **name)
+{
+    *len = r->element[5]->len;
+    *data = og_malloc(*len ? *len : 1);
+    memcpy(*data, r->element[5]->str, *len);
+    *mime = og_strdup(el(r, 3));
+    *name = og_strdup(el(r, 4));
+}
+
+static og_err op_attachment_get(void *ud, struct og_channel *ch, const struct og_visitor *v,
+                                const char *id, char **data, size_t *len, char **mime, char **name)
+{
+    struct og_core *c = ud;
+    redisReply *r = NULL;
+    og_err e = file_read(c, id, &r);
+    if (e != OG_OK)
+        return e;
+    /* another visitor's file, or another channel's, is no file here */
+    if (strcmp(el(r, 1), ch->id) || strcmp(el(r, 2), v->external_id)) {
+        freeReplyObject(r);
+        return OG_ERR_NOT_FOUND;
+    }
+    file_out(r, data, len, mime, name);
+    freeReplyObject(r);
+    return OG_OK;
+}
+
+og_err og_webchat_file(struct og_core *c, const struct og_viewer *v, const char *id, char **data,
+                       size_t *len, char **mime, char **name)
+{
+    *data = *mime = *name = NULL;
+    *len = 0;
+    redisReply *r = NULL;
+    og_err e = file_read(c, id, &r);
+    if (e != OG_OK)
+        return e;
+    char sid[48];
+    snprintf(sid, sizeof sid, "%s", el(r, 6));
+    e = *sid ? og_session_check(c, v, sid, OG_SESSION_SEE, NULL, 0) : OG_ERR_NOT_FOUND;
+    if (e == OG_OK)
+        file_out(r, data, len, mime, name);
+    freeReplyObject(r);
+    return e;
 }
 
 const struct og_visitor_ops og_webchat_ops = {
@@ -487,6 +647,8 @@ const struct og_visitor_ops og_webchat_ops = {
     .close = op_close,
     .csat = op_csat,
     .online = op_online,
+    .attachment = op_attachment,
+    .attachment_get = op_attachment_get,
 };
 
 /* ------------------------------------------------------------ agents */
@@ -537,7 +699,7 @@ char *og_webchat_visitor_event(struct og_core *c, const char *type, json_object 
         id[0] = 0;
     if (!strcmp(type, "message.received") || !strcmp(type, "message.sent")) {
         json_object *m = obj_at(data, "message");
-        char *vm = og_webchat_vm(c, m);
+        char *vm = og_webchat_vm(c, m, str_of(s, "channel"));
         if (!vm)
             return NULL;
         *vtype = "message";
@@ -555,6 +717,15 @@ char *og_webchat_visitor_event(struct og_core *c, const char *type, json_object 
         json_object_object_add(a, "name", jstr_or_null(n));
         json_object_object_add(o, "agent", a);
         *vtype = "typing";
+        return dump(o);
+    }
+    if (!strcmp(type, "session.read")) {
+        const char *until = str_of(data, "until");
+        if (!until)
+            return NULL;
+        json_object *o = json_object_new_object();
+        json_object_object_add(o, "until", json_object_new_string(until));
+        *vtype = "read";
         return dump(o);
     }
     if (!strcmp(type, "session.assigned") || !strcmp(type, "session.transferred")) {

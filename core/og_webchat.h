@@ -26,11 +26,16 @@ extern const struct og_visitor_ops og_webchat_ops;
 
 /* A message as the visitor sees it [xfer], or NULL for one the visitor does
  * not see (an outbound message not sent yet, or failed). */
-char *og_webchat_vm(struct og_core *c, json_object *msg);
+char *og_webchat_vm(struct og_core *c, json_object *msg, const char *channel);
 /* A session as the visitor sees it [xfer]. */
 char *og_webchat_vs(struct og_core *c, json_object *session);
 /* An agent's display name into out ("" when unknown); cached for a while. */
 void og_webchat_agent_name(struct og_core *c, const char *agent_id, char *out, size_t outsz);
+
+/* A file a visitor sent (GET /api/v1/files/{id}), for a viewer who may see
+ * its session: *data, *mime, *name [xfer]. OG_ERR_NOT_FOUND otherwise. */
+og_err og_webchat_file(struct og_core *c, const struct og_viewer *v, const char *id, char **data,
+                       size_t *len, char **mime, char **name);
 
 /* An agent types in session sid (on 1) or stopped (0): event "typing" for
  * the visitor's stream and the other agents. v must be allowed to act on

@@ -3,6 +3,7 @@
  * with the same keys; a 410 marks one in P:webhooks:off. */
 #include "og_webhooks.h"
 #include "og_core_int.h"
+#include "og_fetch.h"
 #include "og_log.h"
 #include "og_util.h"
 
@@ -92,7 +93,7 @@ int og_webhook_event_type_known(const char *t)
         "csat.submitted",      "followup.sent",
         "followup.failed",     "session.window_closed",
         "message.flagged",     "session.timeout_prompted",
-        "session.typing",
+        "session.typing",      "session.read",
     };
     for (size_t i = 0; t && i < sizeof types / sizeof *types; i++)
         if (strcmp(t, types[i]) == 0)
@@ -142,19 +143,6 @@ static int id_ok(const char *s)
     return 1;
 }
 
-static int url_ok(const char *u)
-{
-    const char *h = strncmp(u, "http://", 7) == 0    ? u + 7
-                    : strncmp(u, "https://", 8) == 0 ? u + 8
-                                                     : NULL;
-    if (!h || !*h || *h == '/' || strlen(u) > 2048)
-        return 0;
-    for (const char *p = u; *p; p++)
-        if ((unsigned char)*p <= ' ' || *p == 0x7f)
-            return 0;
-    return 1;
-}
-
 static int family_ok(const char *t);
 
 static void replace_str(char **dst, const char *s)
@@ -184,7 +172,7 @@ int og_webhook_sub_parse(json_object *j, struct og_webhook_sub *s, int partial, 
         FAIL("id: required");
     }
     if (json_object_object_get_ex(j, "url", &v)) {
-        if (!json_object_is_type(v, json_type_string) || !url_ok(json_object_get_string(v)))
+        if (!json_object_is_type(v, json_type_string) || !og_url_valid(json_object_get_string(v)))
             FAIL("url: must be an http:// or https:// URL");
         replace_str(&s->url, json_object_get_string(v));
     } else if (!partial) {

@@ -82,8 +82,8 @@ int og_webhook_sign_with(struct og_hmac *signer, const char *id, int64_t ts, con
                          size_t len, char *out, size_t outsz);
 /* A new random "whsec_" secret of 32 bytes. [xfer] */
 char *og_webhook_secret_new(void);
-/* 1 when t is an event type of DESIGN.md (or one added since, such as
- * session.window_closed). Subscriptions to "*" or "<family>.*" also get
+/* 1 when t is an event type of docs/json.md (og-docs-events keeps the two
+ * lists equal). Subscriptions to "*" or "<family>.*" also get
  * types added later; the dispatcher treats types generically. */
 int og_webhook_event_type_known(const char *t);
 
@@ -143,16 +143,16 @@ og_err og_webhooks_set_disabled(struct og_core *c, const char *id, const char *r
  * tab-separated status, event id, type, attempt, status code (0 = none),
  * latency, at and next attempt (ms, 0 = none), error; the API renders it).
  * status: "ok", "failed" or "dead". */
-void og_webhook_attempt_put(struct og_buf *b, const char *status, const char *eid,
-                            const char *type, int attempt, long code, int64_t latency_ms,
-                            int64_t at_ms, int64_t next_ms, const char *error);
+void og_webhook_attempt_put(struct og_buf *b, const char *status, const char *eid, const char *type,
+                            int attempt, long code, int64_t latency_ms, int64_t at_ms,
+                            int64_t next_ms, const char *error);
 /* Attempts, newest first: {"items":[...]} filtered by status (NULL = all). [xfer] */
 og_err og_webhooks_deliveries(struct og_core *c, const char *id, const char *status, int limit,
                               char **json);
 /* Queues events again for one subscription: the event with event_id, or
  * every matching event since since_ms (at most max). *queued = how many. */
-og_err og_webhooks_replay(struct og_core *c, const struct og_webhook_sub *s,
-                          const char *event_id, int64_t since_ms, int max, int *queued);
+og_err og_webhooks_replay(struct og_core *c, const struct og_webhook_sub *s, const char *event_id,
+                          int64_t since_ms, int max, int *queued);
 
 /* Delivery attempts by outcome, for /metrics (bumped by the dispatcher). */
 struct og_webhook_stats {

@@ -7,6 +7,7 @@
 #include "og_auth.h"
 #include "og_config.h"
 #include "og_config_routing.h"
+#include "og_csat.h"
 #include "og_gateway.h"
 #include "og_goals.h"
 #include "og_http_client.h"
@@ -512,10 +513,10 @@ int main(int argc, char **argv)
                                   cc->csat.comment);
             chs[nch++] = ch;
         }
-        if (cc->csat.scale && !p->desc->handle_visitor)
+        if (cc->csat.scale && (p->desc->caps & OG_CAP_NON_REALTIME))
             og_errors_add(&errs,
-                          "%s.csat: this version offers the survey in the web chat widget only "
-                          "(connector webchat)",
+                          "%s.csat: not on an e-mail-like channel (an answer would come quoted "
+                          "in a reply); follow-up e-mails offer the survey with {{survey_url}}",
                           cc->path);
         if ((p->desc->caps & OG_CAP_NON_REALTIME) && !og_texts_realtime_ok(cc->texts.queue))
             og_errors_add(&errs,
@@ -586,6 +587,7 @@ int main(int argc, char **argv)
     g.channels = chs;
     g.n_channels = nch;
     og_sha256(cfg.api.admin_token, strlen(cfg.api.admin_token), g.admin_token_sha);
+    og_csat_key(cfg.api.admin_token, g.csat_key);
     char host[256];
     int port = 0;
     og_config_listen_split(cfg.listen, host, sizeof host, &port);

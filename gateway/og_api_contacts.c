@@ -21,7 +21,7 @@
  * wrong type, bad e-mail/phone -> 400 and no change) and then writes in one
  * script (contacts.lua), which also locks the fields it set against the
  * platform's profile on later messages. It emits no event: contact.updated
- * is not among DESIGN.md's event types; sessions and later events show the
+ * is not among the event types of docs/json.md; sessions and later events show the
  * new values because they render the stored contact. */
 #include "og_api.h"
 #include "og_contacts.h"
@@ -94,8 +94,10 @@ static void patch_contact(struct og_api_ctx *ctx)
             continue;
         }
         if (strcmp(key, "name") && strcmp(key, "email") && strcmp(key, "phone")) {
-            snprintf(msg, sizeof msg, "unknown field \"%.60s\" (name, email, phone, "
-                     "followups_opt_out)", key);
+            snprintf(msg, sizeof msg,
+                     "unknown field \"%.60s\" (name, email, phone, "
+                     "followups_opt_out)",
+                     key);
             bad = msg;
             break;
         }

@@ -26,10 +26,10 @@
  * required). Closing frees the agent's capacity and wakes the routing
  * worker so the queue gets that capacity at once. */
 #include "og_api.h"
-#include "og_webchat.h"
 #include "og_routing.h"
 #include "og_sessions.h"
 #include "og_util.h"
+#include "og_webchat.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -309,6 +309,47 @@ static void typing(struct og_api_ctx *ctx)
         ctx->r->status = 204; /* no body */
 }
 
+/* RFC 5987's attr-char, the rest percent-encoded (a file name in
+ * Content-Disposition). [xfer] */
+static char *ext_value(const char *s)
+{
+    struct og_buf b = {0};
+    og_buf_puts(&b, "");
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+        if ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
+            strchr("!#$&+-.^_`|~", *p))
+            og_buf_append(&b, p, 1);
+        else
+            og_buf_printf(&b, "%%%02X", *p);
+    }
+    return b.data;
+}
+
+/* A file a web chat visitor sent, for who may see its session. Served as
+ * an attachment (never rendered by the browser as a page of ours). */
+static void get_file(struct og_api_ctx *ctx)
+{
+    struct og_viewer v = og_principal_viewer(&ctx->who);
+    char *data = NULL, *mime = NULL, *name = NULL;
+    size_t len = 0;
+    og_err e = og_webchat_file(ctx->g->core, &v, ctx->params[0], &data, &len, &mime, &name);
+    if (e != OG_OK) {
+        og_reply_err(ctx->r, e, e == OG_ERR_NOT_FOUND ? "no such file" : NULL);
+        return;
+    }
+    ctx->r->status = 200;
+    snprintf(ctx->r->ctype, sizeof ctx->r->ctype, "%s", mime);
+    ctx->r->content_type = ctx->r->ctype;
+    ctx->r->body = data;
+    ctx->r->len = len;
+    og_reply_header(ctx->r, "X-Content-Type-Options", "nosniff");
+    og_reply_header(ctx->r, "Content-Security-Policy", "default-src 'none'; sandbox");
+    char *esc = ext_value(name);
+    char *cd = og_sprintf("attachment; filename*=UTF-8''%s", esc);
+    og_reply_header(ctx->r, "Content-Disposition", cd);
+    free(cd), free(esc), free(mime), free(name);
+}
+
 const struct og_route og_api_session_routes[] = {
     {"GET", "/sessions", OG_ROLE_AGENT, list_sessions},
     {"GET", "/sessions/:id", OG_ROLE_AGENT, get_session},
@@ -319,5 +360,6 @@ const struct og_route og_api_session_routes[] = {
     {"POST", "/sessions/:id/close", OG_ROLE_AGENT, close_session},
     {"POST", "/sessions/:id/reopen", OG_ROLE_AGENT, reopen},
     {"POST", "/sessions/:id/typing", OG_ROLE_AGENT, typing},
+    {"GET", "/files/:id", OG_ROLE_AGENT, get_file},
     {NULL, NULL, 0, NULL},
 };

@@ -16,7 +16,8 @@
  *   no connection) -> retry after retry_initial_ms doubling up to
  *   retry_max_ms (+0..10 % jitter) until max_attempts, then followup.failed;
  *   a permanent failure (5xx) -> followup.failed at once. {{survey_url}} is
- *   public_url + "/csat/" + the session id ("" without a public_url). A contact that
+ *   public_url + "/csat/" + a signed token for the session (og_csat_link;
+ *   "" without a public_url). A contact that
  *   opted out is "suppressed" (recorded, no mail, no event); a contact
  *   without an e-mail address fails ("no recipient").
  *
@@ -29,6 +30,7 @@
  *
  * stop() returns within about half a second (the blocking read's time), or
  * aborts a running SMTP transfer. */
+#include "og_csat.h"
 #include "og_followups.h"
 #include "og_gateway.h"
 #include "og_log.h"
@@ -149,7 +151,9 @@ static void process(struct og_fup_worker *w, const struct og_fup_job *job)
     } else {
         struct og_fup_templates t = {rule->subject, rule->text, rule->html};
         struct og_fup_mail m = {0};
-        og_followups_render(&d, &t, w->g->cfg->public_url, &m);
+        char *survey = og_csat_link(w->g->csat_key, w->g->cfg->public_url, job->session);
+        og_followups_render(&d, &t, survey, &m);
+        free(survey);
         struct og_mail mail = {.to = d.email,
                                .subject = m.subject,
                                .text = m.text,

@@ -10,6 +10,7 @@
  *   og_tls.c            HTTPS: http.tls_cert and tls_key, renewed on SIGHUP
  *   og_reply.c          a response, and THE og_err -> (status, code) table
  *   og_static.c         the pages under gateway/www (inbox, widget, survey, reports)
+ *   og_csat_page.c      /csat/{token}: the survey page of a signed link
  *   og_api.c            /api/v1: authentication, the route table, helpers (og_api.h)
  *   og_api_*.c          one file per area of /api/v1 (og_api_auth.c: sign-in and the
  *                       session cookie; og_api_meta.c: what the inbox page offers)
@@ -51,6 +52,7 @@ struct og_gateway {
     struct og_channel **channels; /* [borrowed] */
     size_t n_channels;
     unsigned char admin_token_sha[32]; /* tokens are compared as digests */
+    unsigned char csat_key[32];        /* signs survey links (og_csat_key) */
     struct MHD_Daemon *mhd;
     struct og_edge *edge; /* og_edge.h: limits, slow clients, client address */
     struct og_cors *cors; /* og_cors.h: api.cors_origins; NULL = no CORS */
@@ -173,6 +175,11 @@ void og_reload_routing_opts(const struct og_config *cfg, struct og_routing_opts 
 
 /* og_pollers.c */
 struct og_pollers;
+/* /csat/<rest>: a survey link's page and answer, or the page's files
+ * (og_csat_page.c); body: the request's. */
+void og_csat_page(struct og_gateway *g, struct MHD_Connection *conn, const char *method,
+                  const char *rest, const char *body, size_t len, struct og_reply *r);
+
 struct og_pollers *og_pollers_start(struct og_channel **chs, size_t n);
 void og_pollers_stop(struct og_pollers *p);
 #endif

@@ -152,9 +152,18 @@ static const char *vis_query(void *ctx, const char *name)
     return arg_lookup(((struct visitor_ctx *)ctx)->conn, name);
 }
 
+/* The client as the edge names it; an IPv6 client by its /64, as the edge
+ * counts it, so rotating addresses within one's own prefix does not escape
+ * a per-address limit. */
 static size_t vis_client_addr(void *ctx, char *out, size_t outsz)
 {
-    og_edge_client_text(((struct visitor_ctx *)ctx)->conn, out, outsz);
+    struct og_ip ip;
+    og_edge_client(((struct visitor_ctx *)ctx)->conn, &ip);
+    if (!og_ip_is_v4(&ip))
+        memset(ip.b + 8, 0, 8);
+    char t[64];
+    og_ip_format(&ip, t, sizeof t);
+    snprintf(out, outsz, "%s%s", t, og_ip_is_v4(&ip) ? "" : "/64");
     return strlen(out);
 }
 
@@ -196,9 +205,15 @@ static void handle_webchat(struct og_gateway *g, struct MHD_Connection *conn, co
             return;
         }
         if (og_static_serve(g->pages, conn, method,
-                            strcmp(id, "demo") == 0 ? "/webchat/demo.html" : url, r) == 0)
+                            strcmp(id, "demo") == 0 ? "/webchat/demo.html" : url, r) == 0) {
+            /* the widget is loaded by other sites' pages (as a module too) */
+            if (!demo) {
+                og_reply_header(r, "Access-Control-Allow-Origin", "*");
+                og_reply_header(r, "Cross-Origin-Resource-Policy", "cross-origin");
+            }
             return;
-        og_reply_err(r, OG_ERR_NOT_FOUND, "no such route");
+        }
+        og_reply_err(r, OG_ERR_NOT_FOUND, "no such file");
         return;
     }
     struct og_channel *ch = n ? find_channel(g, id, n) : NULL;
@@ -207,8 +222,8 @@ static void handle_webchat(struct og_gateway *g, struct MHD_Connection *conn, co
         return;
     }
     struct visitor_ctx x = {conn, g};
-    struct og_req_host host = {vis_header, vis_query, &x, 0, OG_OK, ch, vis_client_addr,
-                               vis_stream};
+    struct og_req_host host = {vis_header, vis_query,       &x,        0, OG_OK,
+                               ch,         vis_client_addr, vis_stream};
     struct og_http_req req = {method, id + n, rc->body.data ? rc->body.data : "", rc->body.len,
                               &host};
     struct og_http_resp resp = {0};
@@ -238,7 +253,7 @@ static void healthz(struct og_gateway *g, struct MHD_Connection *conn, struct og
 static void readyz(struct og_gateway *g, struct MHD_Connection *conn, struct og_reply *r)
 {
     (void)conn;
-    char why[160] = "";
+    char why[512] = ""; /* room for what the sentinels say (redis.sentinels) */
     int redis_ok = og_core_health(g->core, why, sizeof why);
     int ready = redis_ok && atomic_load(&g->ready) && !atomic_load(&g->stopping);
     struct og_buf b = {0};
@@ -300,6 +315,9 @@ static const struct fixed_route {
  * POST for its events) and refuse the rest. */
 static const char *const hook_methods[] = {"GET", "POST"};
 
+/* /csat/{token}: the survey page (GET, HEAD) and its answer (POST). */
+static const char *const csat_methods[] = {"GET", "HEAD", "POST"};
+
 /* -------------------------------------------------------- the route list */
 
 /* What "/" leads to (a redirect to its index page). */
@@ -336,9 +354,13 @@ static void page_routes(const struct og_static *pages, og_route_fn fn, void *ud)
             continue;
         memcpy(dir, p, dl);
         dir[dl] = 0;
+        if (strcmp(dir, "/csat") == 0)
+            continue; /* listed as /csat/:token */
         size_t k = 0;
         while (k < n_seen && strcmp(seen[k], dir) != 0)
             k++;
+        if (strcmp(dir, "/webchat") == 0)
+            continue; /* listed with the visitor routes: handle_webchat serves them */
         if (k == n_seen && n_seen < sizeof seen / sizeof *seen) {
             memcpy(seen[n_seen++], dir, dl + 1);
             snprintf(route, sizeof route, "%s/:file", dir);
@@ -366,7 +388,17 @@ void og_http_routes_each(const struct og_static *pages, og_route_fn fn, void *ud
     fn(ud, "GET", "/reports/:token", "public"); /* og_reports_handle */
     struct api_lister l = {fn, ud};
     og_api_routes_each(api_route, &l);
+    /* a survey link; the survey page's files are served under the same
+     * pattern (og_csat_page.c), so page_routes leaves /csat out */
+    for (size_t i = 0; i < sizeof csat_methods / sizeof *csat_methods; i++)
+        fn(ud, csat_methods[i], "/csat/:token", "public");
     page_routes(pages, fn, ud);
+    /* the widget's files and the demo page (handle_webchat) */
+    static const char *const methods[] = {"GET", "HEAD"};
+    for (size_t m = 0; m < 2; m++) {
+        fn(ud, methods[m], "/webchat/:file", "public");
+        fn(ud, methods[m], "/webchat/demo", "public");
+    }
 }
 
 void og_http_visitor_routes_each(const struct og_connector *c, og_route_fn fn, void *ud)
@@ -422,6 +454,10 @@ static void dispatch(struct og_gateway *g, struct MHD_Connection *conn, const ch
     }
     if (strncmp(url, "/webchat/", 9) == 0) {
         handle_webchat(g, conn, method, url, rc, r);
+        return;
+    }
+    if (strncmp(url, "/csat/", 6) == 0) {
+        og_csat_page(g, conn, method, url + 6, rc->body.data ? rc->body.data : "", rc->body.len, r);
         return;
     }
     if (strncmp(url, "/api/v1/", 8) == 0 || strcmp(url, "/api/v1") == 0) {
@@ -702,8 +738,10 @@ int og_http_start(struct og_gateway *g, const char *host, int port, unsigned thr
         MHD_OPTION_SOCK_ADDR, ai->ai_addr, MHD_OPTION_THREAD_POOL_SIZE, threads,
         MHD_OPTION_NOTIFY_COMPLETED, on_completed, g, MHD_OPTION_NOTIFY_CONNECTION, og_edge_notify,
         g->edge, MHD_OPTION_CONNECTION_TIMEOUT, 60u, MHD_OPTION_CONNECTION_LIMIT,
-        og_edge_max_connections(g->edge), MHD_OPTION_LISTENING_ADDRESS_REUSE, 1u, MHD_OPTION_ARRAY,
-        tls_opts, MHD_OPTION_END);
+        og_edge_max_connections(g->edge), MHD_OPTION_CONNECTION_MEMORY_LIMIT,
+        (size_t)(g->cfg->http.connection_memory_bytes > 0 ? g->cfg->http.connection_memory_bytes
+                                                          : 16384),
+        MHD_OPTION_LISTENING_ADDRESS_REUSE, 1u, MHD_OPTION_ARRAY, tls_opts, MHD_OPTION_END);
     freeaddrinfo(ai);
     if (!g->mhd) {
         og_error("listen: cannot listen on %s:%d", host, port);

@@ -60,7 +60,7 @@
 #define VBUCKETS 4096
 /* A visitor's stream sends small frames: a small response block keeps
  * 5,000 open streams cheap. */
-#define VISITOR_BLOCK 2048
+#define VISITOR_BLOCK 256
 
 struct sse_conn {
     struct og_sse *hub;
@@ -639,9 +639,8 @@ static void visitor_replay(struct og_gateway *g, struct og_channel *ch, const st
                            const char *last, struct og_buf *out)
 {
     char *vms = NULL;
-    if (!ch->sink.visitor ||
-        ch->sink.visitor->conversation(ch->sink.ud, ch, v, last, REPLAY_MAX / 10, NULL, &vms) !=
-            OG_OK)
+    if (!ch->sink.visitor || ch->sink.visitor->conversation(ch->sink.ud, ch, v, last,
+                                                            REPLAY_MAX / 10, NULL, &vms) != OG_OK)
         return;
     json_object *arr = json_tokener_parse(vms);
     free(vms);
@@ -654,9 +653,9 @@ static void visitor_replay(struct og_gateway *g, struct og_channel *ch, const st
     json_object_put(arr);
 }
 
-og_err og_sse_visitor_open(struct og_gateway *g, struct MHD_Connection *conn,
-                           struct og_channel *ch, const struct og_visitor *v,
-                           const struct og_visitor_stream *o, struct og_http_resp *resp)
+og_err og_sse_visitor_open(struct og_gateway *g, struct MHD_Connection *conn, struct og_channel *ch,
+                           const struct og_visitor *v, const struct og_visitor_stream *o,
+                           struct og_http_resp *resp)
 {
     struct og_sse *hub = g->sse;
     if (!hub || hub->closing)

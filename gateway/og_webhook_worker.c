@@ -41,6 +41,7 @@
 #include "og_gateway.h"
 #include "og_log.h"
 #include "og_stream.h"
+#include "og_thread.h"
 #include "og_util.h"
 #include "og_webhook_dispatch.h"
 #include "og_webhooks.h"
@@ -96,8 +97,9 @@ struct dispatcher {
     struct og_gateway *g;         /* [borrowed] */
     struct og_core *w;            /* [borrowed] g->core */
     struct og_event_cache *cache; /* [borrowed] shared by the instance's dispatchers */
-    pthread_t th, http_th;
-    atomic_int stop, http_stop;
+    struct og_thread th;          /* the dispatcher thread (run) */
+    struct og_thread http;        /* the HTTP thread (http_run); curl_multi_wakeup
+                                   * ends its poll when it is asked to stop */
     int concurrency;
     char consumer[64];
     /* dispatcher thread only */
@@ -277,33 +279,6 @@ static size_t n_res(struct dispatcher *d)
 
 /* ------------------------------------------------------------ transfers */
 
-static size_t on_header(char *buf, size_t size, size_t n, void *ud)
-{
-    struct job *j = ud;
-    size_t len = size * n;
-    if (len > 12 && len < 128 && strncasecmp(buf, "Retry-After:", 12) == 0) {
-        /* delay-seconds or an HTTP-date (RFC 9110 §10.2.3) */
-        char v[128];
-        size_t vl = len - 12;
-        memcpy(v, buf + 12, vl);
-        while (vl > 0 && (v[vl - 1] == '\r' || v[vl - 1] == '\n' || v[vl - 1] == ' '))
-            vl--;
-        v[vl] = 0;
-        char *p = v, *end;
-        while (*p == ' ')
-            p++;
-        long secs = strtol(p, &end, 10);
-        if (end != p && *end == 0 && secs >= 0) {
-            j->retry_after_s = secs;
-        } else {
-            time_t t = curl_getdate(p, NULL);
-            if (t != (time_t)-1)
-                j->retry_after_s = t > time(NULL) ? (long)(t - time(NULL)) : 0;
-        }
-    }
-    return len;
-}
-
 static size_t on_body(char *buf, size_t size, size_t n, void *ud)
 {
     (void)buf, (void)ud;
@@ -396,8 +371,6 @@ static void http_start(struct dispatcher *d, struct job *j)
 #if LIBCURL_VERSION_NUM >= 0x075500
     curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
 #endif
-    curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, on_header);
-    curl_easy_setopt(e, CURLOPT_HEADERDATA, j);
     curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_body);
     curl_easy_setopt(e, CURLOPT_ERRORBUFFER, j->err);
     curl_easy_setopt(e, CURLOPT_PRIVATE, j);
@@ -407,14 +380,14 @@ static void http_start(struct dispatcher *d, struct job *j)
 }
 
 /* HTTP thread: sends what the dispatcher prepared, hands back outcomes. */
-static void *http_run(void *arg)
+static void *http_run(struct og_thread *t)
 {
-    struct dispatcher *d = arg;
+    struct dispatcher *d = t->arg;
     /* Claimed jobs waiting for an idle handle: the dispatcher claims ahead
      * (up to twice the concurrency) so that transfers never wait for its
      * Redis round trips; at most `concurrency` are on the wire. */
     struct job *wait = NULL, *wait_tail = NULL;
-    while (!atomic_load(&d->http_stop)) {
+    while (og_thread_running(t)) {
         struct job *done = NULL, *done_tail = NULL; /* chains that ended */
         pthread_mutex_lock(&d->mu);
         if (d->todo) {
@@ -459,6 +432,12 @@ static void *http_run(void *arg)
             curl_easy_getinfo(m->easy_handle, CURLINFO_PRIVATE, (char **)&j);
             j->rc = m->data.result;
             curl_easy_getinfo(j->easy, CURLINFO_RESPONSE_CODE, &j->code);
+            /* Retry-After, seconds or an HTTP-date (RFC 9110 10.2.3), read
+             * by libcurl; 0 when there was none */
+            curl_off_t ra = 0;
+            j->retry_after_s = -1;
+            if (curl_easy_getinfo(j->easy, CURLINFO_RETRY_AFTER, &ra) == CURLE_OK && ra > 0)
+                j->retry_after_s = ra > 86400 ? 86400 : (long)ra;
             j->end_ms = og_now_ms();
             curl_multi_remove_handle(d->multi, j->easy);
             curl_easy_setopt(j->easy, CURLOPT_PRIVATE, NULL);
@@ -730,14 +709,13 @@ static int skip_all(struct dispatcher *d)
 
 static void nap(struct dispatcher *d, int ms)
 {
-    for (int i = 0; i < ms / 10 && !atomic_load(&d->stop); i++)
-        usleep(10 * 1000);
+    og_thread_nap(&d->th, ms);
 }
 
-static void *run(void *arg)
+static void *run(struct og_thread *t)
 {
-    struct dispatcher *d = arg;
-    while (!atomic_load(&d->stop)) {
+    struct dispatcher *d = t->arg;
+    while (og_thread_running(t)) {
 
         if (!d->ready) {
             if (setup(d) == 0) {
@@ -825,15 +803,15 @@ static struct dispatcher *dispatcher_start(struct og_gateway *g, struct og_event
     d->easy_all = og_calloc((size_t)d->concurrency, sizeof *d->easy_all);
     for (int i = 0; i < d->concurrency; i++)
         d->easy_free[d->n_easy_free++] = d->easy_all[i] = curl_easy_init();
-    if (pthread_create(&d->http_th, NULL, http_run, d) != 0) {
+    if (og_thread_start(&d->http, http_run, d) != 0) {
         og_error("webhooks: cannot start the HTTP thread");
         return NULL;
     }
-    if (pthread_create(&d->th, NULL, run, d) != 0) {
+    if (og_thread_start(&d->th, run, d) != 0) {
         og_error("webhooks: cannot start the dispatcher thread");
-        atomic_store(&d->http_stop, 1);
+        og_thread_ask_stop(&d->http);
         curl_multi_wakeup(d->multi);
-        pthread_join(d->http_th, NULL);
+        og_thread_stop(&d->http);
         return NULL;
     }
     return d;
@@ -851,10 +829,10 @@ static void free_jobs(struct job *j)
 /* Joins a dispatcher whose stop flag is set and frees it. */
 static void dispatcher_free(struct dispatcher *d)
 {
-    pthread_join(d->th, NULL);
-    atomic_store(&d->http_stop, 1);
+    og_thread_stop(&d->th);
+    og_thread_ask_stop(&d->http);
     curl_multi_wakeup(d->multi);
-    pthread_join(d->http_th, NULL);
+    og_thread_stop(&d->http);
     /* Whatever is still in flight is abandoned: its lease brings it back. */
     for (int i = 0; i < d->concurrency; i++) {
         struct job *j = NULL;
@@ -894,7 +872,7 @@ static void stop(struct og_gateway *g)
     if (!all)
         return;
     for (int i = 0; i < all->n; i++) /* all drain at once */
-        atomic_store(&all->d[i]->stop, 1);
+        og_thread_ask_stop(&all->d[i]->th);
     for (int i = 0; i < all->n; i++)
         dispatcher_free(all->d[i]);
     og_event_cache_free(all->cache);

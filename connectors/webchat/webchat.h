@@ -119,6 +119,15 @@ og_err webchat_parse_csat(const struct og_services *svc, const char *body, size_
 og_err webchat_parse_offline(const struct og_services *svc, const char *body, size_t len,
                              struct wc_offline *out, struct og_json **doc, char *err,
                              size_t errlen);
+/* X-Filename (percent-encoded) into a safe display name: decoded, UTF-8,
+ * no path (what follows the last / or \), no control characters, at most
+ * outsz-1 bytes; "file" when nothing is left. */
+void webchat_filename(const char *hdr, char *out, size_t outsz);
+/* A Content-Type's media type, lower case, without parameters, into out;
+ * 0, or -1 when it is not type/subtype. */
+int webchat_media_type(const char *ctype, char *out, size_t outsz);
+/* 1 when a file id as the host makes them ("fil_" + 1..60 of [0-9A-Za-z]). */
+int webchat_file_id_ok(const char *s);
 /* 1 when s (n bytes) is valid UTF-8 without NUL. */
 int webchat_utf8_ok(const char *s, size_t n);
 /* 1 for a plausible e-mail address (one @, a dot after it, no spaces). */

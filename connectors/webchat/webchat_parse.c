@@ -252,6 +252,77 @@ int webchat_email_ok(const char *s)
     return 1;
 }
 
+static int hexval(char c)
+{
+    return c >= '0' && c <= '9'   ? c - '0'
+           : c >= 'a' && c <= 'f' ? c - 'a' + 10
+           : c >= 'A' && c <= 'F' ? c - 'A' + 10
+                                  : -1;
+}
+
+void webchat_filename(const char *hdr, char *out, size_t outsz)
+{
+    char dec[512];
+    size_t n = 0;
+    for (const char *p = hdr ? hdr : ""; *p && n < sizeof dec - 1; p++) {
+        if (*p == '%' && hexval(p[1]) >= 0 && hexval(p[2]) >= 0) {
+            dec[n++] = (char)(hexval(p[1]) * 16 + hexval(p[2]));
+            p += 2;
+        } else {
+            dec[n++] = *p;
+        }
+    }
+    dec[n] = 0;
+    /* the base name, without control characters */
+    const char *base = dec;
+    for (size_t i = 0; i < n; i++)
+        if (dec[i] == '/' || dec[i] == '\\')
+            base = dec + i + 1;
+    size_t o = 0;
+    for (const unsigned char *p = (const unsigned char *)base; *p && o + 1 < outsz; p++)
+        if (*p >= 0x20 && *p != 0x7f && *p != '"')
+            out[o++] = (char)*p;
+    out[o] = 0;
+    /* cut back to whole UTF-8 characters */
+    while (o > 0 && !webchat_utf8_ok(out, o))
+        out[--o] = 0;
+    if (o == 0 || strcmp(out, ".") == 0 || strcmp(out, "..") == 0)
+        snprintf(out, outsz, "file");
+}
+
+int webchat_media_type(const char *ctype, char *out, size_t outsz)
+{
+    if (!ctype)
+        return -1;
+    while (*ctype == ' ')
+        ctype++;
+    size_t k = strcspn(ctype, "; \t");
+    if (k == 0 || k >= outsz)
+        return -1;
+    for (size_t i = 0; i < k; i++)
+        out[i] = (char)(ctype[i] >= 'A' && ctype[i] <= 'Z' ? ctype[i] - 'A' + 'a' : ctype[i]);
+    out[k] = 0;
+    return mime_ok(out, k) ? 0 : -1;
+}
+
+static int id_ok(const char *s, const char *prefix)
+{
+    if (!s || strncmp(s, prefix, 4) != 0)
+        return 0;
+    size_t n = strlen(s + 4);
+    if (n < 1 || n > 60)
+        return 0;
+    for (const char *p = s + 4; *p; p++)
+        if (!((*p >= '0' && *p <= '9') || (*p >= 'A' && *p <= 'Z') || (*p >= 'a' && *p <= 'z')))
+            return 0;
+    return 1;
+}
+
+int webchat_file_id_ok(const char *s)
+{
+    return id_ok(s, "fil_");
+}
+
 int webchat_msg_id_ok(const char *s)
 {
     if (!s || strncmp(s, "msg_", 4) != 0)
@@ -335,7 +406,11 @@ og_err webchat_parse_start(const struct og_services *svc, const char *body, size
 {
     memset(out, 0, sizeof *out);
     *doc = NULL;
-    if (!body || len == 0 || (len && body[strspn(body, " \t\r\n")] == 0))
+    size_t sp = 0;
+    while (body && sp < len &&
+           (body[sp] == ' ' || body[sp] == '\t' || body[sp] == '\r' || body[sp] == '\n'))
+        sp++;
+    if (!body || sp == len)
         return OG_OK; /* no body: a new visitor without pre-chat answers */
     struct og_json *j = object_of(svc, body, len, err, errlen);
     if (!j)

@@ -543,22 +543,131 @@ static og_err post_offline(struct rq *q)
     return answer_owned(q, 201, body);
 }
 
+static int has_files(struct rq *q)
+{
+    return q->w->att.n_types > 0 &&
+           q->svc->visitor->struct_size >=
+               offsetof(struct og_visitor_api, attachment_get) + sizeof(void *);
+}
+
+/* A file: raw body, Content-Type its type, X-Filename its (percent-encoded)
+ * name, X-Client-Id for a retry. 415 for a type the channel does not take,
+ * 413 over max_bytes. */
+static og_err post_attachment(struct rq *q)
+{
+    struct og_visitor v;
+    if (!authed(q, &v))
+        return OG_OK;
+    if (!has_files(q))
+        return fail(q, 415, "unsupported_media_type", "this chat takes no files");
+    char type[128];
+    int allowed = 0;
+    if (webchat_media_type(q->svc->req_header(q->req, "Content-Type"), type, sizeof type) == 0)
+        for (size_t i = 0; i < q->w->att.n_types; i++)
+            allowed |= strcmp(type, q->w->att.types[i]) == 0;
+    if (!allowed)
+        return fail(q, 415, "unsupported_media_type", "this type of file is not taken here");
+    if (q->req->body_len == 0)
+        return fail(q, 400, "invalid_request", "the body is the file: empty");
+    if ((int64_t)q->req->body_len > q->w->att.max_bytes)
+        return fail(q, 413, "payload_too_large", "the file is larger than this chat takes");
+    const char *cid = q->svc->req_header(q->req, "X-Client-Id");
+    if (cid &&
+        (strlen(cid) < 1 || strlen(cid) > WC_CLIENT_ID_MAX ||
+         cid[strspn(cid, "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz-_")]))
+        return fail(q, 400, "invalid_request", "X-Client-Id: 1..64 of A-Z a-z 0-9 - _");
+    if (!ip_ok(q) || !token_ok(q, &v, "msg", WC_TOKEN_RATE))
+        return OG_OK;
+    char name[256], key[160];
+    webchat_filename(q->svc->req_header(q->req, "X-Filename"), name, sizeof name);
+    if (cid) {
+        snprintf(key, sizeof key, "%s/%s", v.external_id, cid);
+    } else {
+        unsigned char h[32];
+        char hex[65], seed[96];
+        int sl = snprintf(seed, sizeof seed, "%s:%lld:%zu:%p", v.external_id,
+                          (long long)q->svc->now_ms(), q->req->body_len, (void *)q);
+        q->svc->sha256(seed, (size_t)sl, h);
+        q->svc->hex_encode(h, 12, hex, sizeof hex);
+        snprintf(key, sizeof key, "%s/~%s", v.external_id, hex);
+    }
+    char *vm = NULL;
+    int created = 0;
+    og_err e = q->svc->visitor->attachment(q->w->host, &v, key, type, name, q->req->body,
+                                           q->req->body_len, &vm, &created);
+    if (e != OG_OK)
+        return fail_err(q, e, NULL);
+    size_t len = strlen(vm) + 16;
+    char *body = q->svc->alloc(len);
+    snprintf(body, len, "{\"message\":%s}", vm);
+    q->svc->free(vm);
+    return answer_owned(q, created ? 201 : 200, body);
+}
+
+/* GET /attachments/{id}: one of the visitor's own files. */
+static og_err get_attachment(struct rq *q, const char *id)
+{
+    struct og_visitor v;
+    if (!authed(q, &v))
+        return OG_OK;
+    if (!has_files(q) || !webchat_file_id_ok(id))
+        return fail(q, 404, "not_found", "no such file");
+    char *data = NULL, *mime = NULL, *name = NULL;
+    size_t len = 0;
+    og_err e = q->svc->visitor->attachment_get(q->w->host, &v, id, &data, &len, &mime, &name);
+    if (e != OG_OK)
+        return fail_err(q, e, e == OG_ERR_NOT_FOUND ? "no such file" : NULL);
+    cors(q);
+    q->svc->respond_header(q->resp, "X-Content-Type-Options", "nosniff");
+    q->svc->respond_header(q->resp, "Content-Security-Policy", "default-src 'none'; sandbox");
+    q->svc->respond_header(q->resp, "Cache-Control", "private, max-age=3600");
+    q->svc->respond(q->resp, 200, mime, data, len);
+    q->svc->free(data), q->svc->free(mime), q->svc->free(name);
+    return OG_OK;
+}
+
 static const struct route {
     const char *method, *path;
     og_err (*fn)(struct rq *q);
 } routes[] = {
-    {"GET", "/config", get_config},     {"POST", "/start", post_start},
-    {"GET", "/messages", get_messages}, {"POST", "/messages", post_message},
-    {"GET", "/events", get_events},     {"POST", "/typing", post_typing},
-    {"POST", "/read", post_read},       {"POST", "/close", post_close},
-    {"POST", "/csat", post_csat},       {"POST", "/offline", post_offline},
+    {"GET", "/config", get_config},
+    {"POST", "/start", post_start},
+    {"GET", "/messages", get_messages},
+    {"POST", "/messages", post_message},
+    {"GET", "/events", get_events},
+    {"POST", "/typing", post_typing},
+    {"POST", "/read", post_read},
+    {"POST", "/close", post_close},
+    {"POST", "/csat", post_csat},
+    {"POST", "/offline", post_offline},
+    {"POST", "/attachments", post_attachment},
 };
 
 const char *const webchat_visitor_routes[] = {
-    "GET /config",     "POST /start",    "GET /messages",     "POST /messages",   "GET /events",
-    "POST /typing",    "POST /read",     "POST /close",       "POST /csat",       "POST /offline",
-    "OPTIONS /config", "OPTIONS /start", "OPTIONS /messages", "OPTIONS /events",  "OPTIONS /typing",
-    "OPTIONS /read",   "OPTIONS /close", "OPTIONS /csat",     "OPTIONS /offline", NULL,
+    "GET /config",
+    "POST /start",
+    "GET /messages",
+    "POST /messages",
+    "GET /events",
+    "POST /typing",
+    "POST /read",
+    "POST /close",
+    "POST /csat",
+    "POST /offline",
+    "OPTIONS /config",
+    "OPTIONS /start",
+    "OPTIONS /messages",
+    "OPTIONS /events",
+    "OPTIONS /typing",
+    "OPTIONS /read",
+    "OPTIONS /close",
+    "OPTIONS /csat",
+    "OPTIONS /offline",
+    "POST /attachments",
+    "OPTIONS /attachments",
+    "GET /attachments/:id",
+    "OPTIONS /attachments/:id",
+    NULL,
 };
 
 og_err webchat_handle_visitor(void *inst, const struct og_http_req *req, struct og_http_resp *resp)
@@ -568,6 +677,14 @@ og_err webchat_handle_visitor(void *inst, const struct og_http_req *req, struct 
     if (!q.origin)
         return fail(&q, 403, "forbidden", "this page's origin may not use this chat");
     const char *path = req->path ? req->path : "";
+    if (strncmp(path, "/attachments/", 13) == 0 && !strchr(path + 13, '/')) {
+        if (strcmp(req->method, "OPTIONS") == 0)
+            return preflight(&q);
+        if (strcmp(req->method, "GET") == 0)
+            return get_attachment(&q, path + 13);
+        q.svc->respond_header(resp, "Allow", "GET, OPTIONS");
+        return fail(&q, 405, "method_not_allowed", "the route exists but not with this method");
+    }
     int path_known = 0;
     for (size_t i = 0; i < sizeof routes / sizeof *routes; i++) {
         if (strcmp(path, routes[i].path) != 0)

@@ -9,13 +9,18 @@
 -- "location", "provider_message_id", "reply_to_provider_id", "created_at",
 -- and for a message with sensitive words "flags" and "sensitive_terms"; the
 -- last argument is then those terms (a JSON array, matched by C before the
--- call: og_sensitive.h), '' otherwise.
+-- call: og_sensitive.h), '' otherwise; the next is the survey answer C
+-- recognised in the text ("score/scale", og_csat.h), '' for none. When the
+-- session's survey message waits for an answer (csat_ask) and it is one,
+-- the message is stored in the history as usual but rates the session
+-- instead of reopening or activating it: no routing, no texts, no timers,
+-- no statistics of a customer message; csat.submitted is emitted.
 -- Returns one reply per message (og_script.h): {"ok", session_id, message_id,
 -- created} with created '1' (new session), '2' (reopened), '0', or 'dup'
 -- (already stored: session_id is '' and message_id the stored one); or
 -- {"err", "internal", why}.
 local P = ARGV[1]
-local NF = 29
+local NF = 30
 -- A queued session gets the queue text (og_texts.h) when it still waits
 -- this long after it was queued: the routing worker, woken by the ingest,
 -- has then tried to place it.
@@ -32,6 +37,7 @@ local function ingest(a)
   local wms = tonumber(a[27]) or 0
   local nrt = a[28] == '1' -- OG_CAP_NON_REALTIME: counts against max_nrt_chats
   local terms = a[29]
+  local answer = a[30]
 
   -- De-duplication. The provider id index doubles as the dedup record when
   -- the platform's delivery key is the message id (WhatsApp, Messenger, the
@@ -106,6 +112,14 @@ local function ingest(a)
     end
   end
 
+  -- The survey message's answer: the next message only, whatever it is.
+  local rating = nil
+  if s and s.csat_ask == '1' then
+    redis.call('HDEL', k(P, 'ses', sid), 'csat_ask')
+    s.csat_ask = nil
+    if answer ~= '' and (s.csat or '') == '' and s.contact_id == cid then rating = answer end
+  end
+
   -- session
   local created, reopened, activated = false, false, false
   local goal_tl -- the timeline's goal entry of a reopen (goal_reopen)
@@ -122,6 +136,8 @@ local function ingest(a)
     redis.call('ZADD', k(P, 'idx', 'st', 'new'), 0, sid)
     redis.call('ZADD', k(P, 'queue', routing), now_ms, sid)
     created = true
+  elseif rating then
+    skey = k(P, 'ses', sid)
   else
     skey = k(P, 'ses', sid)
     if st == 'closed' or st == 'archived' then
@@ -144,6 +160,9 @@ local function ingest(a)
       s.idle = nil
     end
     if s.g_hold then redis.call('HDEL', skey, 'g_hold'); s.g_hold = nil end
+    -- the survey after silence (og_csat.h) waits for the conversation's end
+    local cs = texts_of(P, ch).cs
+    if cs then redis.call('ZADD', k(P, 'timers', 'csat'), 'XX', tonumber(now_ms) + cs, sid) end
   end
   -- Automatic texts: the greeting for a new session; the queue text once it
   -- has waited QUEUE_TEXT_GRACE_MS for an agent (routing had its chance).
@@ -179,7 +198,11 @@ local function ingest(a)
   end
   -- statistics (og_stats.h): a new episode, a new session, a customer message
   if created or reopened then st_episode(P, sid, s, tonumber(now_ms), false, created) end
-  st_in(P, sid, s, tonumber(now_ms), created) -- created: counts the new session too
+  if not rating then
+    st_in(P, sid, s, tonumber(now_ms), created) -- created: counts the new session too
+  elseif created then
+    st_add(P, tonumber(now_ms), {ch, '', '', ''}, {[ST.new] = 1})
+  end
   -- The platform's customer-service window restarts with every customer message.
   if wms > 0 then redis.call('ZADD', k(P, 'timers', 'window'), tonumber(now_ms) + wms, sid) end
 
@@ -206,6 +229,12 @@ local function ingest(a)
   if terms ~= '' then
     flag_message(P, next_eid(), sid, mid, now_iso, sj, mj .. ',"status":"delivered","error":null}',
       terms)
+  end
+  if rating then
+    local score, scale = rating:match('^(%d)/(%d)$')
+    if csat_store(P, sid, s, score, scale, 'null', tonumber(now_ms), now_iso, next_eid(), cid) then
+      auto_text(P, ch, sid, 'csat_thanks', tonumber(now_ms))
+    end
   end
   return {'ok', sid, mid, created and '1' or (reopened and '2' or '0')}
 end

@@ -63,6 +63,11 @@ local function store_out(sid, s, mid, now_ms, now_iso, mtail, sender, eid, terms
   end
   goal_start(P, sid, s, now_ms, now_iso, tonumber(day_ms), actor)
   arm_idle(sid, s, now_ms)
+  -- the survey after silence (og_csat.h): counted from the last message
+  local cs = texts_of(P, s.channel).cs
+  if cs and (s.csat or '') == '' and s.csat_off ~= '1' then
+    redis.call('ZADD', k(P, 'timers', 'csat'), tonumber(now_ms) + cs, sid)
+  end
   if s.status == 'active' then
     set_status(P, sid, 'active', 'awaiting')
     emit(P, eid, 'session.status_changed', sid, now_iso,

@@ -326,7 +326,7 @@ local TL_KINDS = {
   reopened = true,       -- by the customer writing again, or a person (origin "agent":
                          -- an agent's new conversation reopened it)
   archived = true,       -- the archive timer
-  auto_text = true,      -- text (greeting|queue|assigned|timeout|closing), message_id
+  auto_text = true,      -- text (greeting|queue|assigned|timeout|closing|csat|csat_thanks), message_id
   goal = true,           -- status, event, window_days, via | reason: a goal's change
   csat = true,           -- score, scale, comment: the satisfaction survey answered
 }
@@ -602,13 +602,12 @@ local function st_close(P, c, now_ms)
   end
 end
 
--- A customer satisfaction survey's score for session s: the hook csat.lua
--- calls (csat.submitted). On a 2-point scale 1 counts as 1 and 2 as 5, so
--- averages and distributions share the 1-5 scale.
+-- A customer satisfaction survey's score for session s: the hook
+-- csat_store calls (csat.submitted). Only 5-point answers are scores of 1-5;
+-- a 2-point survey's thumb is not counted.
 local function st_csat(P, s, score, scale, now_ms)
   local sc = math.floor(tonumber(score) or 0)
-  if tonumber(scale) == 2 then sc = sc == 2 and 5 or (sc == 1 and 1 or 0) end
-  if sc < 1 or sc > 5 then return end
+  if tostring(scale) ~= '5' or sc < 1 or sc > 5 then return end
   st_add(P, now_ms, st_tuple(s), {[ST.csat_n] = 1, [ST.csat_sum] = sc, [ST.csat1 + sc - 1] = 1})
 end
 
@@ -737,3 +736,40 @@ local function goal_reopen(P, sid, s)
     was, '"'})
 end
 
+
+-- Satisfaction survey (og_csat.h). A session is rated once: the first
+-- answer is kept in its hash (field csat, the JSON the session shows), later
+-- ones are refused. Fields of the survey sent as a message (messengers):
+-- csat_off '1' once it was offered (never twice per session), csat_ask '1'
+-- while the customer's next message may be the answer (texts.lua sets it
+-- when the survey message is stored; ingest clears it at the next message).
+-- Stores the rating of session s (read whole); by: the contact answering,
+-- or '' (a signed link: the session's contact). Returns the csat JSON, or
+-- nil when it was rated already.
+local function csat_store(P, sid, s, score, scale, comment, now_ms, now_iso, eid, by)
+  if s.csat and s.csat ~= '' then return nil end
+  local skey = k(P, 'ses', sid)
+  local cj = table.concat({'{"score":', score, ',"scale":', scale, ',"comment":', comment,
+    ',"at":"', now_iso, '"}'})
+  redis.call('HSET', skey, 'csat', cj)
+  redis.call('HDEL', skey, 'csat_ask')
+  s.csat, s.csat_ask = cj, nil
+  local who_id = by ~= '' and by or (s.contact_id or '')
+  local who = tl_contact(who_id, redis.call('HGET', k(P, 'con', who_id), 'name'))
+  st_csat(P, s, score, scale, now_ms) -- statistics (5-point answers only)
+  emit(P, eid, 'csat.submitted', sid, now_iso,
+    '{"session":' .. session_render(P, s) .. ',"csat":' .. cj .. '}')
+  tl_add(P, sid, now_iso, 'csat', who, '"score":' .. score .. ',"scale":' .. scale ..
+    ',"comment":' .. comment)
+  return cj
+end
+-- Offers the survey as a message (its channel's texts have "csat", the
+-- survey's moment: 'close' or 'silence') unless the session was rated or
+-- offered it already. when: the moment that came ('close' | 'silence').
+local function csat_offer(P, sid, s, when, now_ms)
+  if texts_of(P, s.channel).csat ~= when then return end
+  if (s.csat or '') ~= '' or s.csat_off == '1' then return end
+  redis.call('HSET', k(P, 'ses', sid), 'csat_off', '1')
+  s.csat_off = '1'
+  auto_text(P, s.channel, sid, 'csat', now_ms)
+end

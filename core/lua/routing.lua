@@ -299,6 +299,7 @@ local function close_session(sid, s, reason, codes, archive_ms, by)
     sj = sjson(sid)
   end
   auto_text(P, s.channel, sid, 'closing', now_ms)
+  csat_offer(P, sid, c, 'close', now_ms) -- after the closing text (same due time, sorts later)
   return sj
 end
 
@@ -491,6 +492,22 @@ elseif op == 'presence' then
   end
   return {'ok', tostring(returned), old}
 
+elseif op == 'online' then
+  -- ARGV[8] policy -> {'ok', '1'} when a member of one of its levels (or its
+  -- forwarding level) is online (the web chat's "online"), else {'ok', '0'}
+  local pol = policies[ARGV[8]]
+  if not pol then return {'ok', '0'} end
+  local levels = {}
+  for li, lv in ipairs(pol.levels) do levels[#levels + 1] = {lv, ARGV[8] .. '|' .. li} end
+  if pol.forwarding then levels[#levels + 1] = {pol.forwarding, ARGV[8] .. '|fwd'} end
+  for _, l in ipairs(levels) do
+    for _, m in ipairs(resolve(l[1], l[2])) do
+      local a = agent_raw(m.id)
+      if a and a.presence == 'online' then return {'ok', '1'} end
+    end
+  end
+  return {'ok', '0'}
+
 elseif op == 'timers' then
   -- ARGV[8] max per timer kind, [9] archive after ms (0 never: for the
   -- sessions auto-close closes). Claims due entries (ZRANGEBYSCORE + ZREM in
@@ -588,6 +605,16 @@ elseif op == 'timers' then
         missed = missed + 1
       end
     end
+  end
+  -- The survey after silence (og_csat.h): no message in the session for
+  -- the channel's csat.silence_s since an agent's reply (outbox_reply arms
+  -- it, a customer's message pushes it back): the survey message is queued,
+  -- once per session, open or closed.
+  local csk = k(P, 'timers', 'csat')
+  for _, sid in ipairs(redis.call('ZRANGEBYSCORE', csk, '-inf', now_ms, 'LIMIT', 0, max)) do
+    redis.call('ZREM', csk, sid)
+    local s = hgetall(k(P, 'ses', sid))
+    if s.id then csat_offer(P, sid, s, 'silence', now_ms) end
   end
   return {'ok', moved, archived, prompted, autoclosed, missed}
 end

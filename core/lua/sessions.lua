@@ -16,7 +16,8 @@
 --              [12] group, [13] from id bound, [14] to id bound (lex bounds
 --              on the time-sorted ids, '' = open), [15] success code, [16] q
 --              (lowercase text) -> {'ok', next_cursor or '', json...} (newest first)
---   "messages" [7] session id, [8] cursor, [9] limit
+--   "messages" [7] session id, [8] cursor, [9] limit, [10] now_iso, [11] event id
+--              (session.read when an agent's read marker moves)
 --              -> {'ok', next_cursor or '', json...} (oldest first) | err
 --              not_found; an agent viewer's read marker moves to the newest
 --              message in the same step
@@ -172,9 +173,20 @@ elseif op == 'messages' then
   for i = 1, math.min(#ids, limit) do out[#out + 1] = message_json(P, ids[i]) end
   if #ids > limit then out[2] = ids[limit] end
   if viewer ~= '' then
-    -- the agent has now seen the conversation: unread drops to 0
+    -- the agent has now seen the conversation: unread drops to 0, and when
+    -- that is news, session.read tells the customer's side (the web chat's
+    -- read receipts)
     local last = redis.call('ZRANGE', mk, -1, -1)
-    if last[1] then redis.call('HSET', k(P, 'agent', viewer, 'read'), sid, last[1]) end
+    local rk = k(P, 'agent', viewer, 'read')
+    if last[1] and redis.call('HGET', rk, sid) ~= last[1] then
+      redis.call('HSET', rk, sid, last[1])
+      if ARGV[11] and ARGV[11] ~= '' then
+        emit(P, ARGV[11], 'session.read', sid, ARGV[10], table.concat({'{"session_id":"', sid,
+          '","until":"', last[1], '","agent":{"id":', q(viewer), ',"name":',
+          js(redis.call('HGET', k(P, 'agent', viewer), 'name')), '},"session":',
+          session_render(P, s), '}'}))
+      end
+    end
   end
   return out
 elseif op == 'timeline' then

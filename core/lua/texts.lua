@@ -4,7 +4,8 @@
 -- due ms); here they are claimed for rendering and stored once.
 -- ARGV[1] = P, ARGV[2] = op:
 --   "sync"  [3] JSON {"<channel>":{"greeting":1,"queue":1,"assigned":1,
---           "closing":1,"timeout":1,"to":ms,"ac":ms}} -> {'ok', channels}:
+--           "closing":1,"timeout":1,"to":ms,"ac":ms,"csat":"close"|"silence",
+--           "cs":ms,"csat_thanks":1}} -> {'ok', channels}:
 --           P:texts becomes exactly this (the config's texts)
 --   "claim" [3] now_ms, [4] lease_ms, [5] max, [6] instance -> {'ok', job...}:
 --           the due texts, each claimed until now + lease (an instance that
@@ -44,6 +45,9 @@ local function applies(kind, s, agent)
   if kind == 'assigned' then return open and s.agent_id == agent end
   if kind == 'timeout' then return s.status == 'awaiting' and s.idle == '2' end
   if kind == 'closing' then return not open end
+  -- the survey (og_csat.h) until the session is rated; its thanks once it is
+  if kind == 'csat' then return (s.csat or '') == '' end
+  if kind == 'csat_thanks' then return (s.csat or '') ~= '' end
   return false
 end
 
@@ -101,6 +105,8 @@ elseif op == 'store' then
   redis.call('ZADD', k(P, 'ses', sid, 'msgs'), 0, mid)
   redis.call('XADD', k(P, 'outbox'), '*', 'm', mid)
   redis.call('HSET', k(P, 'ses', sid), 'updated_at', now_iso, 'last_message_at', now_iso)
+  -- the customer's next message may be the survey's answer (ingest)
+  if kind == 'csat' then redis.call('HSET', k(P, 'ses', sid), 'csat_ask', '1') end
   tl_add(P, sid, now_iso, 'auto_text', '{"type":"system"}',
     '"text":"' .. kind .. '","message_id":"' .. mid .. '"')
   return {'ok', 'sent'}

@@ -22,7 +22,11 @@
 --            when the message is an outbound one of the visitor's session
 --   "session" [3] ch [4] ext -> {'ok', session id | '', status}
 --   "msg"    [3] message id -> {'ok', message JSON | ''}
---   "online" -> {'ok', agents online}
+--   "file_put" [3] ch [4] ext [5] file id [6] mime [7] name [8] size [9] bytes
+--            [10] the message's provider id -> {'ok', 'new', ''} stored in
+--            P:wc:file:<id>, or {'ok', 'dup', message id} when that message
+--            is stored already (nothing written)
+--   "file_get" [3] file id -> {'ok', ch, ext, mime, name, bytes, session id | ''}
 local P, op = ARGV[1], ARGV[2]
 
 local function thread_sid(ch, ext)
@@ -110,11 +114,21 @@ elseif op == 'owns' then
   if m[1] ~= sid then return {'err', 'not_found', 'no such message'} end
   return {'ok', sid, m[3] or '', m[2] or 'in'}
 
+elseif op == 'file_put' then
+  -- a retry of a file already stored as a message stores nothing
+  local known = redis.call('GET', k(P, 'pmid', ARGV[3], ARGV[10]))
+  if known then return {'ok', 'dup', known} end
+  redis.call('HSET', k(P, 'wc', 'file', ARGV[5]), 'ch', ARGV[3], 'ext', ARGV[4], 'mime', ARGV[6],
+    'name', ARGV[7], 'size', ARGV[8], 'data', ARGV[9])
+  return {'ok', 'new', ''}
+
+elseif op == 'file_get' then
+  local f = redis.call('HMGET', k(P, 'wc', 'file', ARGV[3]), 'ch', 'ext', 'mime', 'name', 'data')
+  if not f[1] then return {'err', 'not_found', 'no such file'} end
+  return {'ok', f[1], f[2], f[3], f[4], f[5], redis.call('GET', k(P, 'thread', f[1], f[2])) or ''}
+
 elseif op == 'msg' then
   return {'ok', message_json(P, ARGV[3]) or ''}
-
-elseif op == 'online' then
-  return {'ok', tostring(redis.call('SCARD', k(P, 'online')))}
 
 elseif op == 'session' then
   local sid = thread_sid(ARGV[3], ARGV[4])

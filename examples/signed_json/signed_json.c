@@ -314,7 +314,7 @@ og_err signed_json_parse(const struct og_services *svc, void *host, const char *
 
 /* ------------------------------------------------------- inbound: HTTP */
 
-/* Answers with the DESIGN.md error shape {"error":{"code","message"}}. */
+/* Answers with omnigate's error shape (docs/openapi.yaml) {"error":{"code","message"}}. */
 static void sj_respond_error(const struct og_services *svc, struct og_http_resp *resp, int status,
                              const char *code, const char *message)
 {

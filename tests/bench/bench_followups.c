@@ -113,7 +113,7 @@ int main(int argc, char **argv)
             if (og_followups_load(f, jobs[i].id, &d) != OG_OK)
                 continue;
             struct og_fup_mail m = {0};
-            og_followups_render(&d, &t, "https://chat.example.com", &m);
+            og_followups_render(&d, &t, "https://chat.example.com/csat/tok", &m);
             double b = now_s();
             tl += b - a;
             og_followups_done(f, &jobs[i], OG_FUP_SENT, 0, 250, NULL, d.email, m.subject, NULL);

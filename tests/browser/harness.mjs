@@ -49,7 +49,10 @@ function redisPing(port) {
 }
 
 // Starts everything; returns {base, stop(), api(), post(), ...}.
-export async function startStack({ extraConfig = {} } = {}) {
+// extraConfig: keys merged over the config, or a function of {port, base}
+// returning them (for options that name the daemon's own address);
+// channelExtra: more keys of the channel "demo" (its csat, texts...).
+export async function startStack({ extraConfig = {}, channelExtra = {} } = {}) {
   const dir = mkdtempSync(path.join(tmpdir(), 'og-browser-'));
   const procs = [];
   const rport = await freePort();
@@ -74,8 +77,8 @@ export async function startStack({ extraConfig = {} } = {}) {
     listen: `127.0.0.1:${port}`, data_dir: path.join(dir, 'data'), log_level: 'info',
     redis: { url: `redis://127.0.0.1:${rport}` }, api: { admin_token: ADMIN_TOKEN },
     channels: [{ id: 'demo', connector: 'signed_json',
-      options: { secret: SECRET, reply_url: `http://127.0.0.1:${sinkPort}/replies` } }],
-    ...extraConfig,
+      options: { secret: SECRET, reply_url: `http://127.0.0.1:${sinkPort}/replies` }, ...channelExtra }],
+    ...(typeof extraConfig === 'function' ? extraConfig({ port, base }) : extraConfig),
   };
   const cfgPath = path.join(dir, 'config.json');
   writeFileSync(cfgPath, JSON.stringify(config));

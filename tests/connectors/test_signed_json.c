@@ -15,6 +15,7 @@
 #include <openssl/hmac.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #define SECRET "s3cret-key"
 
@@ -436,6 +437,21 @@ static void test_send(struct og_test_conn *c, struct og_fake *f)
     CHECK_STR(res.error_code, "429");
     CHECK_STR(res.error_message, "{\"error\":\"slow down\"}");
     CHECK(res.provider_message_id == NULL);
+    /* ... as an HTTP-date (RFC 9110 10.2.3), which the host's client reads
+     * through libcurl (CURLINFO_RETRY_AFTER) since #15.10 */
+    {
+        char date[64], hdr[96];
+        time_t at = time(NULL) + 30;
+        struct tm tm;
+        gmtime_r(&at, &tm);
+        strftime(date, sizeof date, "%a, %d %b %Y %H:%M:%S GMT", &tm);
+        snprintf(hdr, sizeof hdr, "Retry-After: %s\n", date);
+        og_fake_reset(f);
+        og_fake_push(f, &(struct og_fake_resp){.status = 429, .body = "{}", .headers = hdr});
+        e = do_send(c, &m, &res);
+        CHECK_INT(e, OG_ERR_RATE_LIMITED);
+        CHECK(res.retry_after_ms >= 27000 && res.retry_after_ms <= 31000);
+    }
 
     static const struct {
         int status;

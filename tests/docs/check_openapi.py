@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """check_openapi.py - docs/openapi.yaml against what the daemon serves.
 
-    check_openapi.py OPENAPI_YAML LISTER WWW_DIR
+    check_openapi.py OPENAPI_YAML LISTER WWW_DIR [CONNECTOR_DIR]
 
 LISTER is og_routes_list (tests/docs/og_routes_list.c): it prints every
 route the daemon dispatches ("route METHOD PATH ROLE", from the same tables
@@ -9,7 +9,8 @@ the daemon uses) and every row of the error table ("error CODE STATUS").
 This script fails, naming each difference, when
   - a route the daemon serves is not in openapi.yaml's paths, or the reverse;
   - an operation's x-og-role (the least role allowed: public, agent,
-    manager, admin) is not the route's;
+    manager, admin; visitor for a connector's visitor routes, whose token
+    the connector checks) is not the route's;
   - the ErrorCode schema's enum or its x-og-status map is not the error
     table.
 Paths are compared with the code's ":name" parameters written "{name}".
@@ -23,8 +24,9 @@ import yaml
 METHODS = ("get", "put", "post", "delete", "patch", "head", "options", "trace")
 
 
-def code_lists(lister, www):
-    out = subprocess.run([lister, www], check=True, capture_output=True, text=True).stdout
+def code_lists(lister, www, conn_dir=None):
+    cmd = [lister, www] + ([conn_dir] if conn_dir else [])
+    out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
     routes, errors = {}, {}
     for line in out.splitlines():
         f = line.split()
@@ -48,12 +50,13 @@ def doc_lists(spec):
 
 
 def main():
-    if len(sys.argv) != 4:
+    if len(sys.argv) not in (4, 5):
         print(__doc__, file=sys.stderr)
         return 2
     with open(sys.argv[1], encoding="utf-8") as f:
         spec = yaml.safe_load(f)
-    code_routes, code_errors = code_lists(sys.argv[2], sys.argv[3])
+    code_routes, code_errors = code_lists(sys.argv[2], sys.argv[3],
+                                          sys.argv[4] if len(sys.argv) == 5 else None)
     doc_routes, doc_codes, doc_status = doc_lists(spec)
     problems = []
     for key in sorted(set(code_routes) - set(doc_routes)):

@@ -23,9 +23,26 @@ static void check_addr(const struct og_sentinel_addr *a)
             __builtin_trap();
 }
 
+/* hiredis 0.14's reader allocates an array's element table when it reads
+ * the count, before the elements: "*333333333" alone asks for gigabytes.
+ * That is the library's (and bounded by what a sentinel would send), not
+ * the parsers under test, so such inputs are skipped. */
+static int huge_array(const uint8_t *d, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (d[i] != '*')
+            continue;
+        long v = 0;
+        for (size_t j = i + 1; j < n && d[j] >= '0' && d[j] <= '9'; j++)
+            if ((v = v * 10 + (d[j] - '0')) > 4096)
+                return 1;
+    }
+    return 0;
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    if (size > 65536)
+    if (size > 65536 || huge_array(data, size))
         return 0;
     struct og_sentinel_addr a;
     int sw = og_sentinel_parse_switch((const char *)data, size, "mymaster", &a);

@@ -5,7 +5,10 @@
  *
  * Checked: every answer is OK, INVALID or FORBIDDEN with a reason; a URL
  * whose host is a literal refused address is never OK under the plain
- * policy; the reason never repeats the URL's query (it may carry a token). */
+ * policy; the reason never repeats the URL's query (it may carry a token).
+ * og_url_valid and og_url_origin_valid (the config's and the API's URL
+ * checks, #15.10) on the same text: an origin is always a valid URL, and a
+ * valid URL starts with http:// or https:// and has no space. */
 #include "og_addr.h"
 #include "og_fetch.h"
 
@@ -13,6 +16,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -50,6 +54,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         curl_free(host);
         curl_url_cleanup(u);
     }
+    int valid = og_url_valid(url), origin = og_url_origin_valid(url);
+    if (origin && !valid)
+        __builtin_trap();
+    if (valid && ((strncasecmp(url, "http://", 7) != 0 && strncasecmp(url, "https://", 8) != 0) ||
+                  strchr(url, ' ')))
+        __builtin_trap();
+    if (origin && (strchr(url, '?') || strchr(url, '#') || strchr(url, '@')))
+        __builtin_trap();
     const char *q = strchr(url, '?');
     if (q && strlen(q) > 12 && strstr(why, q))
         __builtin_trap();

@@ -5,7 +5,7 @@
  * Scenarios A-D simulate the close: the routing area's close endpoint was
  * not in the tree when they were written, so close_session() runs
  * prelude.lua + a small script that does what a close does to the session
- * hash and index and XADDs the session.closed event in DESIGN.md's shape
+ * hash and index and XADDs the session.closed event in docs/json.md's shape
  * (session JSON by prelude's session_json); that also lets A re-deliver the
  * very same event. Scenario E closes through the real endpoint
  * (POST /api/v1/sessions/{id}/close) once it existed.
@@ -28,6 +28,7 @@
  *      leaves a lease that runs out, and the next instance sends it (the
  *      killed try is counted in attempts but, having never finished, has no
  *      entry in tries). */
+#include "og_csat.h"
 #include "test_followups_kit.h"
 
 /* ---------------------------------------------------------------- A */
@@ -129,9 +130,45 @@ static void scenario_a(struct og_test_redis *rs)
         free(line);
         CHECK(strstr(body, "] Ann <b>: hello there\n  line two") != NULL ||
               strstr(body, "] Ann <b>: hello there\r\n  line two") != NULL);
-        line = og_sprintf("Rate: https://chat.example.com/csat/%s", sid);
-        CHECK(strstr(body, line) != NULL);
+        line = og_sprintf("Rate: https://chat.example.com/csat/%s.", sid);
+        const char *link = strstr(body, line);
+        CHECK(link != NULL);
         free(line);
+        /* {{survey_url}} is a signed token for this session (og_csat.h),
+         * valid about 30 days, which the daemon's survey page takes */
+        if (link) {
+            const char *tok = strstr(link, "/csat/") + 6;
+            size_t tl = strcspn(tok, " \r\n<\"");
+            unsigned char key[32];
+            og_csat_key(OG_TEST_ADMIN_TOKEN, key);
+            char got[48];
+            int expired = 1;
+            int64_t now_s = og_now_ms() / 1000;
+            CHECK_INT(og_csat_token_check(key, tok, tl, now_s, got, sizeof got, &expired), OG_OK);
+            CHECK_STR(got, sid);
+            CHECK_INT(og_csat_token_check(key, tok, tl, now_s + OG_CSAT_LINK_TTL_S - 60, got,
+                                          sizeof got, &expired),
+                      OG_OK);
+            CHECK_INT(og_csat_token_check(key, tok, tl, now_s + OG_CSAT_LINK_TTL_S + 60, got,
+                                          sizeof got, &expired),
+                      OG_ERR_SIGNATURE);
+            CHECK_INT(expired, 1);
+            char *url = og_sprintf("%s/csat/%.*s", d.base, (int)tl, tok);
+            struct og_test_resp pr = og_test_http("GET", url, "Accept: application/json", NULL, 0);
+            CHECK_INT(pr.status, 200);
+            CHECK(strstr(pr.body, "\"scale\":5") != NULL); /* no channels[].csat: the default */
+            free(pr.body);
+            /* the e-mail's link takes one answer */
+            const char *jh = "Content-Type: application/json\nAccept: application/json";
+            pr = og_test_http("POST", url, jh, "{\"score\":4}", 11);
+            CHECK_INT(pr.status, 200);
+            CHECK(strstr(pr.body, "\"score\":4") != NULL);
+            free(pr.body);
+            pr = og_test_http("POST", url, jh, "{\"score\":2}", 11);
+            CHECK_INT(pr.status, 410);
+            CHECK(strstr(pr.body, "already_rated") != NULL);
+            free(pr.body), free(url);
+        }
         CHECK(strstr(body, "<p>Hi Ann &lt;b&gt;</p>") != NULL);
         CHECK(strstr(body, "] Ann &lt;b&gt;: hello there<br>") != NULL);
         free(body);

@@ -111,7 +111,7 @@ int main(void)
     CHECK_INT(og_core_ingest(c, &chan, &u1, &ru), OG_OK);
     CHECK_INT(ru.duplicate, 1);
 
-    /* the read side renders DESIGN.md's shapes */
+    /* the read side renders docs/json.md's shapes */
     char *json = NULL;
     CHECK_INT(og_test_session_json(c, r1.session_id, &json), OG_OK);
     json_object *s = parse(json);

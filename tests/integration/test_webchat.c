@@ -55,6 +55,13 @@ static const char *at(json_object *o, const char *path)
                : json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN);
 }
 
+/* The length of the array at key, -1 when there is none (an error answer). */
+static int arr_len(json_object *o, const char *key)
+{
+    json_object *a = json_object_object_get(o, key);
+    return json_object_is_type(a, json_type_array) ? (int)json_object_array_length(a) : -1;
+}
+
 struct resp {
     long status;
     json_object *j;
@@ -176,6 +183,19 @@ static char *redis(const char *args)
 
 /* ------------------------------------------------------------ tests */
 
+/* /webchat/demo only with webchat_demo; the widget's files as they are */
+static void test_demo_off(void)
+{
+    char *url = og_sprintf("%s/webchat/demo", d.base);
+    struct og_test_resp r = og_test_http("GET", url, NULL, NULL, 0);
+    CHECK_INT(r.status, 404);
+    free(r.body), free(url);
+    url = og_sprintf("%s/webchat/demo.html", d.base);
+    r = og_test_http("GET", url, NULL, NULL, 0);
+    CHECK_INT(r.status, 404);
+    free(r.body), free(url);
+}
+
 static void test_origins(void)
 {
     struct resp r = wc(ORIGIN, NULL, "GET", "/config", NULL);
@@ -187,6 +207,7 @@ static void test_origins(void)
     CHECK_STR(at(r.j, "csat.enabled"), "true");
     CHECK_STR(at(r.j, "csat.scale"), "5");
     CHECK_STR(at(r.j, "theme.position"), "left");
+    CHECK_STR(at(r.j, "online"), "false"); /* no agent of the routing policy is online */
     resp_free(&r);
 
     r = wc("http://evil.example", NULL, "GET", "/config", NULL);
@@ -315,7 +336,7 @@ static void test_send(const char *tok, const char *ses, char first_mid[48])
     char *path = og_sprintf("/sessions/%s/messages", ses);
     json_object *m = api(NULL, "GET", path, NULL, &st);
     CHECK_INT(st, 200);
-    CHECK_INT(json_object_array_length(json_object_object_get(m, "items")), 2);
+    CHECK_INT(arr_len(m, "items"), 2);
     /* the inbox gets the text as it was typed, to show as text */
     CHECK_STR(at(m, "items.1.text"), "<img src=x onerror=alert(1)> & <script>x</script>");
     json_object_put(m);
@@ -344,7 +365,7 @@ static void test_send(const char *tok, const char *ses, char first_mid[48])
     CHECK_INT(wc_status("Abcdefghijklmnopqrstuvwxyz0123456789-_ABCDE", "GET", "/messages", NULL),
               401);
     m = api(NULL, "GET", path = og_sprintf("/sessions/%s/messages", ses), NULL, &st);
-    CHECK_INT(json_object_array_length(json_object_object_get(m, "items")), 2);
+    CHECK_INT(arr_len(m, "items"), 2);
     json_object_put(m);
     free(path);
 }
@@ -364,7 +385,7 @@ static void test_other_visitor(const char *mid)
     free(body);
     r = wc(ORIGIN, tok, "GET", "/messages", NULL);
     CHECK_INT(r.status, 200);
-    CHECK_INT(json_object_array_length(json_object_object_get(r.j, "messages")), 0);
+    CHECK_INT(arr_len(r.j, "messages"), 0);
     resp_free(&r);
 }
 
@@ -383,6 +404,16 @@ static void test_stream(const char *tok, const char *ses, const char *first_mid)
     CHECK_INT(st, 200);
     free(path);
     CHECK(stream_wait(&s, "event: assigned\ndata: {\"agent\":{\"name\":\"Ann Agent\"}}", 5000));
+    /* "online" follows within its second of caching */
+    int online = 0;
+    for (int i = 0; i < 30 && !online; i++) {
+        struct resp cfg = wc(ORIGIN, NULL, "GET", "/config", NULL);
+        online = !strcmp(at(cfg.j, "online"), "true");
+        resp_free(&cfg);
+        if (!online)
+            usleep(100000);
+    }
+    CHECK(online);
 
     /* the agent types, then replies */
     path = og_sprintf("/sessions/%s/typing", ses);
@@ -406,6 +437,14 @@ static void test_stream(const char *tok, const char *ses, const char *first_mid)
     CHECK(strstr(s.got.data, "\"text\":\"On its way <b>today<\\/b>\"") != NULL);
     CHECK(strstr(s.got.data, "\"sender\":{\"type\":\"agent\",\"name\":\"Ann Agent\"}") != NULL);
     CHECK(strstr(s.got.data, ann) == NULL); /* no agent id reaches the visitor */
+    /* the agent reads the conversation: the visitor gets a read receipt */
+    path = og_sprintf("/sessions/%s/messages", ses);
+    json_object_put(api(ann_tok, "GET", path, NULL, &st));
+    CHECK_INT(st, 200);
+    free(path);
+    want = og_sprintf("event: read\ndata: {\"until\":\"%s\"}", reply_id);
+    CHECK(stream_wait(&s, want, 5000));
+    free(want);
 
     /* the visitor types: the agents' stream shows it */
     int afd = og_test_raw_connect(NULL, d.port);
@@ -430,9 +469,10 @@ static void test_stream(const char *tok, const char *ses, const char *first_mid)
     int read = 0;
     for (int i = 0; i < 50 && !read; i++) {
         m = api(NULL, "GET", path, NULL, &st);
-        size_t n = json_object_array_length(json_object_object_get(m, "items"));
-        for (size_t k = 0; k < n; k++) {
-            json_object *it = json_object_array_get_idx(json_object_object_get(m, "items"), k);
+        int n = arr_len(m, "items");
+        for (int k = 0; k < n; k++) {
+            json_object *it =
+                json_object_array_get_idx(json_object_object_get(m, "items"), (size_t)k);
             if (!strcmp(at(it, "id"), reply_id) && !strcmp(at(it, "status"), "read"))
                 read = 1;
         }
@@ -559,12 +599,152 @@ static void test_offline(void)
     free(path);
 }
 
+/* A file upload as the widget sends it. */
+static struct resp upload(const char *tok, const char *type, const char *name, const char *cid,
+                          const char *data, size_t len)
+{
+    char *url = og_sprintf("%s/webchat/site/attachments", d.base);
+    struct og_buf h = {0};
+    og_buf_printf(&h, "Origin: " ORIGIN "\nAuthorization: Bearer %s\n", tok);
+    if (type)
+        og_buf_printf(&h, "Content-Type: %s\n", type);
+    if (name)
+        og_buf_printf(&h, "X-Filename: %s\n", name);
+    if (cid)
+        og_buf_printf(&h, "X-Client-Id: %s\n", cid);
+    struct og_test_resp r = og_test_http("POST", url, h.data, data, len);
+    struct resp out = {r.status, json_tokener_parse(r.body), r.body};
+    og_buf_free(&h);
+    free(url);
+    return out;
+}
+
+static void test_files(void)
+{
+    char tok[64], con[48], ses[48], tok2[64], con2[48], ses2[48];
+    start("{\"name\":\"Fi\",\"question\":\"see the picture\"}", tok, con, ses);
+    start("{\"name\":\"Other\"}", tok2, con2, ses2);
+    static const char png[] = "\x89PNG\r\n\x1a\n-not-really-an-image-\xff\xfe";
+    size_t plen = sizeof png - 1;
+    char *before = redis("DBSIZE");
+    struct resp r = upload(tok, "application/x-msdownload", "a.exe", NULL, png, plen);
+    CHECK_INT(r.status, 415);
+    CHECK_STR(at(r.j, "error.code"), "unsupported_media_type");
+    resp_free(&r);
+    r = upload(tok, NULL, "a.png", NULL, png, plen);
+    CHECK_INT(r.status, 415);
+    resp_free(&r);
+    char big[1200];
+    memset(big, 'x', sizeof big);
+    r = upload(tok, "text/plain", "big.txt", NULL, big, sizeof big);
+    CHECK_INT(r.status, 413); /* over the channel's max=1000 */
+    resp_free(&r);
+    char *after = redis("DBSIZE");
+    CHECK_STR(after, before); /* refused: nothing stored */
+    free(before), free(after);
+
+    r = upload(tok, "image/PNG; charset=binary", "..%2F..%2Fetc%2Fp%C3%A4sswd.png", "file-1", png,
+               plen);
+    CHECK_INT(r.status, 201);
+    CHECK_STR(at(r.j, "message.kind"), "image");
+    CHECK_STR(at(r.j, "message.attachments.0.name"), "pässwd.png"); /* no path */
+    CHECK_STR(at(r.j, "message.attachments.0.type"), "image/png");
+    CHECK_STR(at(r.j, "message.attachments.0.size"), "31");
+    char fid[64], furl[128], mid[48];
+    snprintf(fid, sizeof fid, "%s", at(r.j, "message.attachments.0.id"));
+    snprintf(furl, sizeof furl, "%s", at(r.j, "message.attachments.0.url"));
+    snprintf(mid, sizeof mid, "%s", at(r.j, "message.id"));
+    resp_free(&r);
+    CHECK(strncmp(fid, "fil_", 4) == 0);
+    char *want = og_sprintf("/webchat/site/attachments/%s", fid);
+    CHECK_STR(furl, want);
+    free(want);
+    /* the same X-Client-Id again: the same message, the file stored once */
+    char *files0 = redis("--scan --pattern *wc:file:*");
+    r = upload(tok, "image/png", "p.png", "file-1", png, plen);
+    CHECK_INT(r.status, 200);
+    CHECK_STR(at(r.j, "message.id"), mid);
+    resp_free(&r);
+    char *files1 = redis("--scan --pattern *wc:file:*");
+    CHECK_STR(files1, files0);
+    free(files0), free(files1);
+
+    /* the visitor gets its file back; another visitor does not */
+    char *url = og_sprintf("%s/webchat/site/attachments/%s", d.base, fid);
+    char *h = og_sprintf("Origin: " ORIGIN "\nAuthorization: Bearer %s", tok);
+    struct og_test_resp g = og_test_http("GET", url, h, NULL, 0);
+    CHECK_INT(g.status, 200);
+    CHECK(g.body && memcmp(g.body, png, plen) == 0);
+    free(g.body), free(h);
+    h = og_sprintf("Origin: " ORIGIN "\nAuthorization: Bearer %s", tok2);
+    g = og_test_http("GET", url, h, NULL, 0);
+    CHECK_INT(g.status, 404);
+    free(g.body), free(h), free(url);
+    /* the agents get it through the API, as an attachment */
+    url = og_sprintf("%s/api/v1/files/%s", d.base, fid);
+    g = og_test_http("GET", url, "Authorization: Bearer " OG_TEST_ADMIN_TOKEN, NULL, 0);
+    CHECK_INT(g.status, 200);
+    CHECK(g.body && memcmp(g.body, png, plen) == 0);
+    free(g.body), free(url);
+    char *raw = og_sprintf(
+        "GET /api/v1/files/%s HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " OG_TEST_ADMIN_TOKEN
+        "\r\nConnection: close\r\n\r\n",
+        fid);
+    char *out = raw_request(raw);
+    CHECK(strstr(out, "Content-Disposition: attachment; filename*=UTF-8''p%C3%A4sswd.png") != NULL);
+    CHECK(strstr(out, "X-Content-Type-Options: nosniff") != NULL);
+    free(out), free(raw);
+    long st;
+    json_object_put(api(NULL, "GET", "/files/fil_00000000000000000000000000", NULL, &st));
+    CHECK_INT(st, 404);
+}
+
+/* POST /start from a client address (X-Forwarded-For through the trusted
+ * proxy 127.0.0.1): the status. */
+static long start_from(const char *addr)
+{
+    char *url = og_sprintf("%s/webchat/site/start", d.base);
+    char *h =
+        og_sprintf("Origin: " ORIGIN "\nX-Forwarded-For: %s\nContent-Type: application/json", addr);
+    const char *body = "{\"name\":\"Ip\"}";
+    struct og_test_resp r = og_test_http("POST", url, h, body, strlen(body));
+    free(url), free(h), free(r.body);
+    return r.status;
+}
+
+/* Per client address: 60 storing requests in 10 s, an IPv6 client counted
+ * by its /64; nothing stored past the limit. */
+static void test_address_limit(void)
+{
+    int ok = 0;
+    for (int i = 0; i < 60; i++)
+        ok += start_from("203.0.113.9") == 201;
+    CHECK_INT(ok, 60);
+    char *before = redis("DBSIZE");
+    CHECK_INT(start_from("203.0.113.9"), 429);
+    char *after = redis("DBSIZE");
+    CHECK_STR(after, before);
+    free(before), free(after);
+    CHECK_INT(start_from("203.0.113.10"), 201); /* another address */
+    ok = 0;
+    for (int i = 0; i < 60; i++) {
+        char a[64];
+        snprintf(a, sizeof a, "2001:db8:1:2::%x", i + 1);
+        ok += start_from(a) == 201;
+    }
+    CHECK_INT(ok, 60);
+    CHECK_INT(start_from("2001:db8:1:2:ffff:ffff:ffff:fff0"), 429); /* the same /64 */
+    CHECK_INT(start_from("2001:db8:1:3::1"), 201);                  /* another /64 */
+}
+
 static int session_messages(const char *ses)
 {
     long st;
     char *path = og_sprintf("/sessions/%s/messages?limit=200", ses);
     json_object *m = api(NULL, "GET", path, NULL, &st);
-    int n = (int)json_object_array_length(json_object_object_get(m, "items"));
+    json_object *items = json_object_object_get(m, "items");
+    /* -1 while the daemon cannot answer (Redis restarting) */
+    int n = json_object_is_type(items, json_type_array) ? (int)json_object_array_length(items) : -1;
     json_object_put(m);
     free(path);
     return n;
@@ -599,10 +779,20 @@ static void test_flood_and_restart(void)
     og_test_daemon_kill(&d);
     CHECK_INT(og_test_daemon_restart(&d), 0);
     CHECK_INT(session_messages(ses), 21);
+    /* nor does Redis killed and restarted (its AOF is fsynced before the 2xx) */
+    og_test_redis_kill(&rs);
+    CHECK_INT(og_test_redis_restart(&rs), 0);
+    int n = -1;
+    for (int i = 0; i < 50 && n != 21; i++) {
+        n = session_messages(ses);
+        if (n != 21)
+            usleep(100000);
+    }
+    CHECK_INT(n, 21);
     char *t = og_sprintf("{\"token\":\"%s\"}", tok);
     struct resp r = wc(ORIGIN, NULL, "POST", "/start", t);
     CHECK_INT(r.status, 200);
-    CHECK_INT(json_object_array_length(json_object_object_get(r.j, "messages")), 21);
+    CHECK_INT(arr_len(r.j, "messages"), 21);
     resp_free(&r);
     free(t);
 }
@@ -615,9 +805,12 @@ int main(void)
         "[{\"id\":\"site\",\"connector\":\"webchat\",\"options\":{\"allowed_origins\":\"" ORIGIN
         " http://other.example\",\"title\":\"Shop "
         "chat\",\"pre_chat\":\"name*,email,phone,question\","
-        "\"closing_text\":\"Thanks, bye!\",\"theme\":\"#112233 left\"},"
+        "\"closing_text\":\"Thanks, bye!\",\"theme\":\"#112233 left\","
+        "\"attachments\":\"image/png,text/plain max=1000\"},"
         "\"csat\":{\"scale\":5,\"comment\":true}}]";
-    if (og_test_daemon_start(&d, rs.url, channels, "\"http\":{\"max_body_bytes\":32768}") != 0) {
+    if (og_test_daemon_start(
+            &d, rs.url, channels,
+            "\"http\":{\"max_body_bytes\":32768,\"trusted_proxies\":[\"127.0.0.1\"]}") != 0) {
         og_test_redis_stop(&rs);
         return 1;
     }
@@ -629,6 +822,7 @@ int main(void)
     json_object_put(j);
 
     char tok[64], con[48], ses[48], mid[48];
+    test_demo_off();
     test_origins();
     test_start_resume(tok, con, ses);
     test_send(tok, ses, mid);
@@ -636,6 +830,8 @@ int main(void)
     test_stream(tok, ses, mid);
     test_csat(tok, ses);
     test_offline();
+    test_files();
+    test_address_limit();
     test_flood_and_restart();
 
     CHECK_INT(og_test_daemon_stop(&d), 0);

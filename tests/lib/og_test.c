@@ -179,8 +179,21 @@ void og_test_redis_kill(struct og_test_redis *r)
 void og_test_redis_stop(struct og_test_redis *r)
 {
     if (r->pid > 0) {
-        kill(r->pid, SIGTERM);
-        waitpid(r->pid, NULL, 0);
+        /* redis-server refuses a SIGTERM while it writes its first AOF
+         * ("Writing initial AOF, can't exit"): asked again each second,
+         * killed after 10 s, never waited on for ever */
+        int gone = 0;
+        for (int i = 0; i < 100 && !gone; i++) {
+            if (i % 10 == 0)
+                kill(r->pid, SIGTERM);
+            gone = waitpid(r->pid, NULL, WNOHANG) == r->pid;
+            if (!gone)
+                sleep_ms(100);
+        }
+        if (!gone) {
+            kill(r->pid, SIGKILL);
+            waitpid(r->pid, NULL, 0);
+        }
         r->pid = 0;
     }
     og_test_rmdir(r->dir);

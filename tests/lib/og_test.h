@@ -209,6 +209,35 @@ char *og_test_signed_headers(const char *secret, const char *body, size_t len);
 long og_test_post_signed(const struct og_test_daemon *d, const char *channel, const char *secret,
                          const char *body, size_t len);
 
+/* ------------------------------------------- Redis Sentinel (og_test_ha.c) */
+/* A sentinel: redis-server --sentinel on 127.0.0.1 in a temp dir of its own. */
+struct og_test_sentinel {
+    pid_t pid;
+    int port;
+    char *dir; /* owned */
+};
+/* Starts a sentinel monitoring name at 127.0.0.1:master_port with quorum
+ * and down-after-milliseconds; waits until it answers. 0 on success. */
+int og_test_sentinel_start(struct og_test_sentinel *s, const char *name, int master_port,
+                           int quorum, int down_after_ms);
+void og_test_sentinel_stop(struct og_test_sentinel *s); /* SIGTERM by pid, removes the dir */
+
+/* One master, two replicas and three sentinels (quorum 2) watching it as
+ * "mymaster": server[0] starts as the master. */
+struct og_test_ha {
+    struct og_test_redis server[3];
+    struct og_test_sentinel sentinel[3];
+    char sentinels_json[160]; /* ["127.0.0.1:P1","127.0.0.1:P2","127.0.0.1:P3"] */
+};
+/* Starts them all and waits (up to 20 s) until every sentinel sees both
+ * replicas and the two other sentinels, so a failover can be agreed on. */
+int og_test_ha_start(struct og_test_ha *h, int down_after_ms);
+void og_test_ha_stop(struct og_test_ha *h); /* everything still running, by pid */
+/* Which server answers ROLE "master" now (-1: none; a killed one is skipped). */
+int og_test_ha_master(struct og_test_ha *h);
+/* The first line of ROLE on server i ("master", "slave"), "" when down. */
+void og_test_ha_role(struct og_test_ha *h, int i, char *out, size_t n);
+
 /* ------------------------------------------------ raw HTTP over loopback */
 /* For what a well-behaved client library will not send: duplicate headers,
  * bodies trickled a byte at a time, requests from another loopback address

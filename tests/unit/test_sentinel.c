@@ -304,12 +304,24 @@ static void test_wait_covers_duplicates(void)
     og_test_redis_stop(&m);
 }
 
+/* The refusals of a master that lost its replicas or its role are "try
+ * later" (503), not a bug (500). */
+static void test_try_later(void)
+{
+    CHECK(og_redis_try_later("NOREPLICAS Not enough good replicas to write."));
+    CHECK(og_redis_try_later("ERR Error running script (call to f_x): @user_script:1: "
+                             "@user_script: 1: -NOREPLICAS Not enough good replicas to write."));
+    CHECK(og_redis_try_later("READONLY You can't write against a read only replica."));
+    CHECK(!og_redis_try_later("ERR unknown command 'FOO'"));
+}
+
 int main(void)
 {
     test_hostport();
     test_master_reply();
     test_role();
     test_switch();
+    test_try_later();
     test_opts();
     test_set_addr();
     test_wait_covers_duplicates();

@@ -65,12 +65,12 @@ static void test_followup_render(void)
                                  "{{transcript}}--{{survey_url}}--{{session.close_reason}}",
                                  "<div>{{transcript}}</div><a>{{agent.name}}</a>"};
     struct og_fup_mail m = {0};
-    og_followups_render(&d, &t, "https://x.example", &m);
+    og_followups_render(&d, &t, "https://x.example/csat/ses_1.9.ab", &m);
     CHECK_STR(m.subject, "Re: tg ses_1");
     CHECK_STR(m.text, "[2026-11-21 05:00] Ann: hi\n  there\n"
                       "[2026-11-21 05:01] Bob <agent>: <ok>\n"
                       "[2026-11-21 05:02] Ann: [image] a.png\n"
-                      "--https://x.example/csat/ses_1--resolved");
+                      "--https://x.example/csat/ses_1.9.ab--resolved");
     CHECK_STR(m.html, "<div>[2026-11-21 05:00] Ann: hi<br>\n  there<br>\n"
                       "[2026-11-21 05:01] Bob &lt;agent&gt;: &lt;ok&gt;<br>\n"
                       "[2026-11-21 05:02] Ann: [image] a.png<br>\n</div>"

@@ -371,7 +371,8 @@ struct og_visitor_survey {
 struct og_visitor_api {
     size_t struct_size;         /* sizeof(struct og_visitor_api) at the host's build */
     /* The client's address as the host's HTTP edge names it (the forwarded
-     * one behind a trusted proxy), e.g. "203.0.113.7". Returns its length. */
+     * one behind a trusted proxy), e.g. "203.0.113.7"; an IPv6 client by its
+     * /64 ("2001:db8:1:2::/64"), as one client owns one. Returns its length. */
     size_t (*client_addr)(const struct og_http_req *req, char *out, size_t outsz);
     /* A counter per (channel, key) in a window of window_ms shared by every
      * instance: OG_OK and counted while under limit; OG_ERR_RATE_LIMITED with
@@ -423,6 +424,19 @@ struct og_visitor_api {
     int (*online)(void *host);
     /* The channel's id, [host] valid until destroy(). */
     const char *(*channel_id)(void *host);
+    /* A file the visitor sent (data [borrowed], len bytes of type mime,
+     * name as the visitor's file was called): kept by the host and stored as
+     * the visitor's message (kind image for image/..., else file) through
+     * the same ingest; dedup_key as for message(). *vm, *created as there;
+     * the VM's attachment url is /webchat/{channel}/attachments/{id}. */
+    og_err (*attachment)(void *host, const struct og_visitor *v, const char *dedup_key,
+                         const char *mime, const char *name, const void *data, size_t len,
+                         char **vm, int *created);
+    /* A file of the visitor's conversation by its id: *data [xfer] (len
+     * bytes), *mime and *name [xfer]. OG_ERR_NOT_FOUND when it is no file of
+     * this visitor. */
+    og_err (*attachment_get)(void *host, const struct og_visitor *v, const char *id, char **data,
+                             size_t *len, char **mime, char **name);
 };
 
 /* ---------------------------------------------------------------- services */
