@@ -105,25 +105,53 @@ static int filter_ok(const char *f)
 }
 
 struct tuple {
-    const char *kind, *ch, *agent, *group, *code;
+    const char *kind, *ch, *agent, *group;
 };
 
 /* Splits a field (in place) into its tuple; 0 when malformed. */
 static int tuple_of(char *f, struct tuple *t)
 {
-    char *part[5] = {0};
+    char *part[4] = {0};
     int n = 0;
     part[n++] = f;
-    for (char *p = f; *p && n < 5; p++)
+    for (char *p = f; *p && n < 4; p++)
         if (*p == '\t') {
             *p = 0;
             part[n++] = p + 1;
         }
     t->kind = part[0], t->ch = part[1], t->agent = part[2], t->group = part[3];
-    t->code = part[4];
-    if (!strcmp(t->kind, "v"))
-        return n == 4;
-    return !strcmp(t->kind, "c") && n == 5;
+    return n == 4 && (!strcmp(t->kind, "v") || !strcmp(t->kind, "c"));
+}
+
+/* Adds a "c" field's code counts ("CODE<US>n<RS>...") with sign to a and
+ * b (b may be NULL); only the filter's code when there is one. */
+static void add_codes(struct og_stats_acc *a, struct og_stats_acc *b, const char *v, size_t len,
+                      const char *only, int sign)
+{
+    const char *p = v, *end = v + len;
+    while (p < end) {
+        const char *us = memchr(p, 0x1f, (size_t)(end - p));
+        if (!us)
+            break;
+        const char *rs = memchr(us, 0x1e, (size_t)(end - us));
+        if (!rs)
+            rs = end;
+        char code[128];
+        size_t cl = (size_t)(us - p);
+        if (cl < sizeof code) {
+            memcpy(code, p, cl);
+            code[cl] = 0;
+            int64_t n = 0;
+            for (const char *q = us + 1; q < rs && *q >= '0' && *q <= '9'; q++)
+                n = n * 10 + (*q - '0');
+            if (!only || !strcmp(code, only)) {
+                acc_code(a, code, sign * n);
+                if (b)
+                    acc_code(b, code, sign * n);
+            }
+        }
+        p = rs + 1;
+    }
 }
 
 static int passes(const struct og_stats_query *q, const struct tuple *t)
@@ -181,8 +209,6 @@ static void add_unit(struct og_stats *s, const struct og_stats_query *q, enum by
         struct tuple t;
         if (!tuple_of(f, &t) || !passes(q, &t))
             continue;
-        if (q->success_code && t.kind[0] == 'c' && strcmp(t.code, q->success_code) != 0)
-            continue;
         struct og_stats_acc *b = tb;
         const char *dim = by == BY_AGENT     ? t.agent
                           : by == BY_CHANNEL ? t.ch
@@ -196,10 +222,8 @@ static void add_unit(struct og_stats *s, const struct og_stats_query *q, enum by
             if (b)
                 acc_signed(b, v, sign);
         } else {
-            int64_t n = sign * strtoll(h->element[i + 1]->str, NULL, 10);
-            acc_code(&s->total, t.code, n);
-            if (b)
-                acc_code(b, t.code, n);
+            add_codes(&s->total, b, h->element[i + 1]->str, h->element[i + 1]->len, q->success_code,
+                      sign);
         }
     }
 }

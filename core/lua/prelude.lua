@@ -402,10 +402,11 @@ end
 --     "v\t<ch>\t<agent>\t<group>" -> the ST_N integers below, comma separated
 --         (a prefix; the rest are 0): the session's channel, agent and group
 --         when the fact happened; presence time has only the agent
---     "c\t<ch>\t<agent>\t<group>\t<CODE>" -> closes with that success code
+--     "c\t<ch>\t<agent>\t<group>" -> closes per success code, "CODE<US>n<RS>..."
+--         (st_code_counts)
 --   P:st:<lvl>:<n>:<CODE>  hash, the same "v" vectors for facts of sessions
 --       closed with that code (the close, a goal achieved or a survey after it)
---       and its own "c" count: all a query filtered by that code reads
+--       and "c" fields with that code's count: all a query filtered by it reads
 --   P:st:pres   zset  presence intervals, score = start ms, member
 --               "<agent>|<state>|<start ms>|<end ms>" (Agent Activity; rebuild),
 --               in pieces of at most a day
@@ -576,6 +577,29 @@ local function st_out(P, sid, s, now_ms)
   st_add(P, now_ms, st_tuple(s), d)
 end
 
+-- Adds 1 to each code of list in the code counts of field f in key: the
+-- value is "CODE<US>n<RS>CODE<US>n" (ASCII unit and record separators),
+-- codes sorted: one field per tuple, however many codes, so a key stays
+-- small to read.
+local function st_code_counts(key, f, list)
+  local cur = redis.call('HGET', key, f)
+  local m, order = {}, {}
+  if cur then
+    for code, n in string.gmatch(cur, '([^\31\30]+)\31(%d+)') do
+      m[code] = tonumber(n)
+      order[#order + 1] = code
+    end
+  end
+  for _, c in ipairs(list) do
+    if not m[c] then m[c] = 0; order[#order + 1] = c end
+    m[c] = m[c] + 1
+  end
+  table.sort(order)
+  local parts = {}
+  for _, c in ipairs(order) do parts[#parts + 1] = c .. '\31' .. string.format('%d', m[c]) end
+  redis.call('HSET', key, f, table.concat(parts, '\30'))
+end
+
 -- A close: c is the session's hash after it (success codes set, agent still
 -- named). Counts the chat and its durations, and its codes.
 local function st_close(P, c, now_ms)
@@ -591,13 +615,12 @@ local function st_close(P, c, now_ms)
   if fi then d[ST.res_sum], d[ST.res_n] = math.max(0, now_ms - fi), 1 end
   st_add(P, now_ms, tup, d)
   if tup[4] ~= '' then
-    local f = 'c\t' .. tup[1] .. '\t' .. tup[2] .. '\t' .. tup[3] .. '\t'
+    local f = 'c\t' .. tup[1] .. '\t' .. tup[2] .. '\t' .. tup[3]
+    local list = {}
+    for code in string.gmatch(tup[4], '[^,]+') do list[#list + 1] = code end
     for _, lvl in ipairs(ST_LEVELS) do
-      local key = st_key(P, lvl, now_ms)
-      for code in string.gmatch(tup[4], '[^,]+') do
-        redis.call('HINCRBY', key, f .. code, 1)
-        redis.call('HINCRBY', st_key(P, lvl, now_ms, code), f .. code, 1)
-      end
+      st_code_counts(st_key(P, lvl, now_ms), f, list)
+      for _, code in ipairs(list) do st_code_counts(st_key(P, lvl, now_ms, code), f, {code}) end
     end
   end
 end
