@@ -1,9 +1,11 @@
-/* og_stats - see og_stats.h. Reads the hourly vectors of the period's UTC
- * hours (stats.lua "read", a month of hours per call so Redis stays
- * responsive), keeps the fields whose tuple passes the filters, and sums
- * them into the bucket of their local day or hour, agent, channel or
- * group. An agent's current presence state counts up to now from its
- * since (the scripts count a state's time when it ends). */
+/* og_stats - see og_stats.h. Plans the reads of a period (plan_period: UTC
+ * days where most of a day's hours share a bucket, corrected by its other
+ * hours as 4-hour blocks or hours), reads them (stats.lua "read", at most
+ * HOURS_PER_CALL keys per call so Redis stays responsive), keeps the fields
+ * whose tuple passes the filters, and sums them with their sign into the
+ * bucket of their local day or hour, agent, channel or group. An agent's
+ * current presence state counts up to now from its since (the scripts
+ * count a state's time when it ends). */
 #include "og_stats.h"
 #include "og_core_int.h"
 #include "og_tz.h"
@@ -103,25 +105,53 @@ static int filter_ok(const char *f)
 }
 
 struct tuple {
-    const char *kind, *ch, *agent, *group, *code;
+    const char *kind, *ch, *agent, *group;
 };
 
 /* Splits a field (in place) into its tuple; 0 when malformed. */
 static int tuple_of(char *f, struct tuple *t)
 {
-    char *part[5] = {0};
+    char *part[4] = {0};
     int n = 0;
     part[n++] = f;
-    for (char *p = f; *p && n < 5; p++)
+    for (char *p = f; *p && n < 4; p++)
         if (*p == '\t') {
             *p = 0;
             part[n++] = p + 1;
         }
     t->kind = part[0], t->ch = part[1], t->agent = part[2], t->group = part[3];
-    t->code = part[4];
-    if (!strcmp(t->kind, "v"))
-        return n == 4;
-    return !strcmp(t->kind, "c") && n == 5;
+    return n == 4 && (!strcmp(t->kind, "v") || !strcmp(t->kind, "c"));
+}
+
+/* Adds a "c" field's code counts ("CODE<US>n<RS>...") with sign to a and
+ * b (b may be NULL); only the filter's code when there is one. */
+static void add_codes(struct og_stats_acc *a, struct og_stats_acc *b, const char *v, size_t len,
+                      const char *only, int sign)
+{
+    const char *p = v, *end = v + len;
+    while (p < end) {
+        const char *us = memchr(p, 0x1f, (size_t)(end - p));
+        if (!us)
+            break;
+        const char *rs = memchr(us, 0x1e, (size_t)(end - us));
+        if (!rs)
+            rs = end;
+        char code[128];
+        size_t cl = (size_t)(us - p);
+        if (cl < sizeof code) {
+            memcpy(code, p, cl);
+            code[cl] = 0;
+            int64_t n = 0;
+            for (const char *q = us + 1; q < rs && *q >= '0' && *q <= '9'; q++)
+                n = n * 10 + (*q - '0');
+            if (!only || !strcmp(code, only)) {
+                acc_code(a, code, sign * n);
+                if (b)
+                    acc_code(b, code, sign * n);
+            }
+        }
+        p = rs + 1;
+    }
 }
 
 static int passes(const struct og_stats_query *q, const struct tuple *t)
@@ -161,13 +191,12 @@ static void acc_signed(struct og_stats_acc *a, const int64_t *v, int sign)
             a->v[i] -= v[i];
 }
 
-/* Adds one key's hash (a flat HGETALL reply) with sign to the total (when
- * tot) and to its bucket: tb for day and hour buckets, else the tuple's
- * agent, channel or group. code_key: the key of the query's success code
- * (its "v" fields count); in a main key with a code filter only that code's
- * "c" fields count. */
+/* Adds one key's hash (a flat HGETALL reply) with sign to the total and to
+ * its bucket: tb for day and hour buckets, else the tuple's agent, channel
+ * or group. With a code filter the key is that code's: its "v" fields are
+ * the facts of sessions closed with the code, its "c" fields their count. */
 static void add_unit(struct og_stats *s, const struct og_stats_query *q, enum by by,
-                     const redisReply *h, struct og_stats_acc *tb, int sign, int code_key)
+                     const redisReply *h, struct og_stats_acc *tb, int sign)
 {
     int64_t v[OG_ST__N];
     char f[512];
@@ -175,14 +204,10 @@ static void add_unit(struct og_stats *s, const struct og_stats_query *q, enum by
         const redisReply *fe = h->element[i];
         if (fe->len >= sizeof f)
             continue;
-        if (q->success_code && !code_key && fe->str[0] == 'v')
-            continue;
         memcpy(f, fe->str, fe->len);
         f[fe->len] = 0;
         struct tuple t;
         if (!tuple_of(f, &t) || !passes(q, &t))
-            continue;
-        if (q->success_code && t.kind[0] == 'c' && strcmp(t.code, q->success_code) != 0)
             continue;
         struct og_stats_acc *b = tb;
         const char *dim = by == BY_AGENT     ? t.agent
@@ -197,10 +222,8 @@ static void add_unit(struct og_stats *s, const struct og_stats_query *q, enum by
             if (b)
                 acc_signed(b, v, sign);
         } else {
-            int64_t n = sign * strtoll(h->element[i + 1]->str, NULL, 10);
-            acc_code(&s->total, t.code, n);
-            if (b)
-                acc_code(b, t.code, n);
+            add_codes(&s->total, b, h->element[i + 1]->str, h->element[i + 1]->len, q->success_code,
+                      sign);
         }
     }
 }
@@ -384,9 +407,8 @@ og_err og_stats_compute(struct og_core *c, const struct og_stats_query *q, struc
     int timed = by == BY_DAY || by == BY_HOUR;
 
     og_err e = OG_OK;
-    /* per read: the main key, and with a code filter the code's key too */
-    int per = q->success_code ? 2 : 1;
-    size_t chunk = HOURS_PER_CALL / (size_t)per;
+    /* per read: the main key, or with a code filter that code's key */
+    size_t chunk = HOURS_PER_CALL;
     char **argv = og_calloc(HOURS_PER_CALL + 4, sizeof *argv);
     char(*num)[200] = og_calloc(HOURS_PER_CALL, sizeof *num);
     int64_t now = og_now_ms();
@@ -398,19 +420,18 @@ og_err og_stats_compute(struct og_core *c, const struct og_stats_query *q, struc
         argv[argc++] = start == 0 ? "1" : "0";
         for (size_t i = 0; i < cnt; i++) {
             const struct unit *u = &plan.u[start + i];
-            snprintf(num[i * per], sizeof num[0], "%c:%lld", u->lvl, (long long)u->n);
-            argv[argc++] = num[i * per];
-            if (per == 2) {
-                snprintf(num[i * 2 + 1], sizeof num[0], "%c:%lld:%s", u->lvl, (long long)u->n,
+            if (q->success_code)
+                snprintf(num[i], sizeof num[0], "%c:%lld:%s", u->lvl, (long long)u->n,
                          q->success_code);
-                argv[argc++] = num[i * 2 + 1];
-            }
+            else
+                snprintf(num[i], sizeof num[0], "%c:%lld", u->lvl, (long long)u->n);
+            argv[argc++] = num[i];
         }
         redisReply *r = NULL;
         e = og_script_call(c, OG_LUA_STATS, argc, (const char **)argv, NULL, &r, NULL, 0);
         if (e != OG_OK)
             break;
-        if (r->elements != 3 + cnt * (size_t)per) {
+        if (r->elements != 3 + cnt) {
             freeReplyObject(r);
             e = OG_ERR_INTERNAL;
             break;
@@ -451,15 +472,13 @@ og_err og_stats_compute(struct og_core *c, const struct og_stats_query *q, struc
         }
         for (size_t i = 0; i < cnt; i++) {
             const struct unit *u = &plan.u[start + i];
-            for (int k = 0; k < per; k++) {
-                const redisReply *h = r->element[3 + i * (size_t)per + (size_t)k];
-                /* both: the total is unchanged, the hour moves between buckets;
-                 * sub alone: an hour of a day read that is outside the period */
-                if (u->add >= 0)
-                    add_unit(s, q, by, h, timed ? &s->b[u->add].a : NULL, 1, k == 1);
-                if (u->sub >= 0)
-                    add_unit(s, q, by, h, timed ? &s->b[u->sub].a : NULL, -1, k == 1);
-            }
+            const redisReply *h = r->element[3 + i];
+            /* both: the total is unchanged, the hour moves between buckets;
+             * sub alone: an hour of a day read that is outside the period */
+            if (u->add >= 0)
+                add_unit(s, q, by, h, timed ? &s->b[u->add].a : NULL, 1);
+            if (u->sub >= 0)
+                add_unit(s, q, by, h, timed ? &s->b[u->sub].a : NULL, -1);
         }
         freeReplyObject(r);
         if (plan.n == 0)
@@ -540,11 +559,23 @@ static void put_acc(struct og_buf *b, const struct og_stats_acc *a, int presence
     for (int i = 0; i < 5; i++)
         og_buf_printf(b, "%s\"%d\":%lld", i ? "," : "", i + 1, (long long)v[OG_ST_CSAT1 + i]);
     og_buf_puts(b, "}},\"success_codes\":{");
+    /* in code order, so an answer does not depend on Redis's field order */
+    size_t *ord = og_calloc(a->n_codes + 1, sizeof *ord);
     for (size_t i = 0; i < a->n_codes; i++) {
-        og_buf_puts(b, i ? "," : "");
+        size_t j = i;
+        for (; j > 0 && strcmp(a->codes[ord[j - 1]], a->codes[i]) > 0; j--)
+            ord[j] = ord[j - 1];
+        ord[j] = i;
+    }
+    for (size_t k = 0, n = 0; k < a->n_codes; k++) {
+        size_t i = ord[k];
+        if (a->code_n[i] == 0)
+            continue; /* taken back by a read plan's correction */
+        og_buf_puts(b, n++ ? "," : "");
         og_buf_json_str(b, a->codes[i]);
         og_buf_printf(b, ":%lld", (long long)a->code_n[i]);
     }
+    free(ord);
     og_buf_printf(b, "},\"goals\":{\"achieved\":%lld,\"closed\":%lld,\"rate\":",
                   (long long)v[OG_ST_GOALS_ACHIEVED], (long long)v[OG_ST_GOALS_CLOSED]);
     put_num(b, v[OG_ST_GOALS_CLOSED]

@@ -1,7 +1,8 @@
 /* og_stats - statistics (#20; docs/statistics.md): figures per local day,
- * hour, agent, channel or group of a period, from the hourly counters the
- * scripts keep as the facts change (core/lua/prelude.lua, "Statistics"), so
- * a query reads one small hash per UTC hour and never a session.
+ * hour, agent, channel or group of a period, from the counters the scripts
+ * keep per UTC hour, 4-hour block and day as the facts change
+ * (core/lua/prelude.lua, "Statistics"), so a query reads a few small hashes
+ * per day and never a session.
  *
  * What is counted where (the docs have the full list):
  *   chats, proactive/reactive, missed, durations, first response,

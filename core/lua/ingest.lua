@@ -197,9 +197,12 @@ local function ingest(a)
     s.last_customer_ms, s.window_ms = now_ms, tostring(wms)
   end
   -- statistics (og_stats.h): a new episode, a new session, a customer message
-  if created or reopened then st_episode(P, sid, s, tonumber(now_ms)) end
-  if created then st_add(P, tonumber(now_ms), {ch, '', '', ''}, {[ST.new] = 1}) end
-  if not rating then st_in(P, sid, s, tonumber(now_ms)) end
+  if created or reopened then st_episode(P, sid, s, tonumber(now_ms), false, created) end
+  if not rating then
+    st_in(P, sid, s, tonumber(now_ms), created) -- created: counts the new session too
+  elseif created then
+    st_add(P, tonumber(now_ms), {ch, '', '', ''}, {[ST.new] = 1})
+  end
   -- The platform's customer-service window restarts with every customer message.
   if wms > 0 then redis.call('ZADD', k(P, 'timers', 'window'), tonumber(now_ms) + wms, sid) end
 

@@ -402,10 +402,11 @@ end
 --     "v\t<ch>\t<agent>\t<group>" -> the ST_N integers below, comma separated
 --         (a prefix; the rest are 0): the session's channel, agent and group
 --         when the fact happened; presence time has only the agent
---     "c\t<ch>\t<agent>\t<group>\t<CODE>" -> closes with that success code
+--     "c\t<ch>\t<agent>\t<group>" -> closes per success code, "CODE<US>n<RS>..."
+--         (st_code_counts)
 --   P:st:<lvl>:<n>:<CODE>  hash, the same "v" vectors for facts of sessions
---       closed with that code (the close, a goal achieved or a survey after it),
---       read only by a query filtered by that code
+--       closed with that code (the close, a goal achieved or a survey after it)
+--       and "c" fields with that code's count: all a query filtered by it reads
 --   P:st:pres   zset  presence intervals, score = start ms, member
 --               "<agent>|<state>|<start ms>|<end ms>" (Agent Activity; rebuild),
 --               in pieces of at most a day
@@ -471,18 +472,41 @@ local function st_key(P, lvl, ms, code)
     (code and (':' .. code) or '')
 end
 
+-- The vector text cur with deltas d applied (nil cur: all zeros). Only the
+-- changed numbers are parsed and formatted; the runs between them are copied
+-- as they are (string.find is C). This runs three times per fact, on every
+-- message, and a vector has up to ST_N numbers.
+local function st_vec_apply(cur, d)
+  local idx = {}
+  for i in pairs(d) do idx[#idx + 1] = i end
+  table.sort(idx)
+  cur = cur or ''
+  local len, pos, at, out = #cur, 1, 1, {}
+  for _, i in ipairs(idx) do
+    local run = pos
+    while at < i and pos <= len do -- skip the unchanged numbers before i
+      local c = string.find(cur, ',', pos, true)
+      pos = c and c + 1 or len + 2
+      at = at + 1
+    end
+    if pos > run then out[#out + 1] = cur:sub(run, pos - 2) end
+    if at < i then out[#out + 1] = string.rep('0,', i - at - 1) .. '0'; at = i end
+    local old = 0
+    if pos <= len then
+      local c = string.find(cur, ',', pos, true) or (len + 1)
+      old = tonumber(cur:sub(pos, c - 1)) or 0
+      pos = c + 1
+    end
+    out[#out + 1] = string.format('%d', i == ST.qwait_max and math.max(old, d[i]) or old + d[i])
+    at = i + 1
+  end
+  if pos <= len then out[#out + 1] = cur:sub(pos) end
+  return table.concat(out, ',')
+end
+
 -- Adds deltas d to the vector of field f in key.
 local function st_vec(key, f, d)
-  local cur = redis.call('HGET', key, f)
-  local v = {}
-  if cur then for x in string.gmatch(cur, '[^,]+') do v[#v + 1] = tonumber(x) end end
-  local n = #v
-  for i, x in pairs(d) do
-    if i > n then for j = n + 1, i do v[j] = 0 end n = i end
-    if i == ST.qwait_max then v[i] = math.max(v[i], x) else v[i] = v[i] + x end
-  end
-  for i = 1, n do v[i] = string.format('%d', v[i]) end
-  redis.call('HSET', key, f, table.concat(v, ','))
+  redis.call('HSET', key, f, st_vec_apply(redis.call('HGET', key, f) or nil, d))
 end
 
 -- Adds deltas d ({[ST.x] = n}) to the tuple's vectors of the hour, the
@@ -509,23 +533,29 @@ local function st_resp(d, ms)
 end
 
 -- A new episode of a session (created, or reopened): what its figures
--- measure from. pro: an agent started it (proactive; st_pro '1').
-local function st_episode(P, sid, s, now_ms, pro)
-  redis.call('HDEL', k(P, 'ses', sid), 'st_fi', 'st_fr', 'st_ar', 'st_w', 'st_pro')
+-- measure from. pro: an agent started it (proactive; st_pro '1'); fresh: the
+-- session is new (it has none of the fields yet).
+local function st_episode(P, sid, s, now_ms, pro, fresh)
+  if not fresh then
+    redis.call('HDEL', k(P, 'ses', sid), 'st_fi', 'st_fr', 'st_ar', 'st_w', 'st_pro')
+  end
   redis.call('HSET', k(P, 'ses', sid), 'st_t0', string.format('%d', now_ms))
   if pro then redis.call('HSET', k(P, 'ses', sid), 'st_pro', '1') end
   s.st_fi, s.st_fr, s.st_ar, s.st_w, s.st_t0 = nil, nil, nil, nil, string.format('%d', now_ms)
   s.st_pro = pro and '1' or nil
 end
 
--- A customer's message (ingest): s current after it.
-local function st_in(P, sid, s, now_ms)
+-- A customer's message (ingest): s current after it; new: it created the
+-- session (counted in the same vector update).
+local function st_in(P, sid, s, now_ms, new)
   local skey = k(P, 'ses', sid)
   local ms = string.format('%d', now_ms)
-  if not s.st_fi then redis.call('HSET', skey, 'st_fi', ms); s.st_fi = ms end
-  if not s.st_w then redis.call('HSET', skey, 'st_w', ms); s.st_w = ms end
+  local upd = {}
+  if not s.st_fi then upd[#upd + 1] = 'st_fi'; upd[#upd + 1] = ms; s.st_fi = ms end
+  if not s.st_w then upd[#upd + 1] = 'st_w'; upd[#upd + 1] = ms; s.st_w = ms end
+  if #upd > 0 then redis.call('HSET', skey, unpack(upd)) end
   redis.call('HINCRBY', skey, 'st_nin', 1)
-  st_add(P, now_ms, st_tuple(s), {[ST.msg_in] = 1})
+  st_add(P, now_ms, st_tuple(s), new and {[ST.msg_in] = 1, [ST.new] = 1} or {[ST.msg_in] = 1})
 end
 
 -- An agent's message to the customer (never an automatic text).
@@ -547,6 +577,29 @@ local function st_out(P, sid, s, now_ms)
   st_add(P, now_ms, st_tuple(s), d)
 end
 
+-- Adds 1 to each code of list in the code counts of field f in key: the
+-- value is "CODE<US>n<RS>CODE<US>n" (ASCII unit and record separators),
+-- codes sorted: one field per tuple, however many codes, so a key stays
+-- small to read.
+local function st_code_counts(key, f, list)
+  local cur = redis.call('HGET', key, f)
+  local m, order = {}, {}
+  if cur then
+    for code, n in string.gmatch(cur, '([^\31\30]+)\31(%d+)') do
+      m[code] = tonumber(n)
+      order[#order + 1] = code
+    end
+  end
+  for _, c in ipairs(list) do
+    if not m[c] then m[c] = 0; order[#order + 1] = c end
+    m[c] = m[c] + 1
+  end
+  table.sort(order)
+  local parts = {}
+  for _, c in ipairs(order) do parts[#parts + 1] = c .. '\31' .. string.format('%d', m[c]) end
+  redis.call('HSET', key, f, table.concat(parts, '\30'))
+end
+
 -- A close: c is the session's hash after it (success codes set, agent still
 -- named). Counts the chat and its durations, and its codes.
 local function st_close(P, c, now_ms)
@@ -562,17 +615,19 @@ local function st_close(P, c, now_ms)
   if fi then d[ST.res_sum], d[ST.res_n] = math.max(0, now_ms - fi), 1 end
   st_add(P, now_ms, tup, d)
   if tup[4] ~= '' then
-    local f = 'c\t' .. tup[1] .. '\t' .. tup[2] .. '\t' .. tup[3] .. '\t'
+    local f = 'c\t' .. tup[1] .. '\t' .. tup[2] .. '\t' .. tup[3]
+    local list = {}
+    for code in string.gmatch(tup[4], '[^,]+') do list[#list + 1] = code end
     for _, lvl in ipairs(ST_LEVELS) do
-      local key = st_key(P, lvl, now_ms)
-      for code in string.gmatch(tup[4], '[^,]+') do redis.call('HINCRBY', key, f .. code, 1) end
+      st_code_counts(st_key(P, lvl, now_ms), f, list)
+      for _, code in ipairs(list) do st_code_counts(st_key(P, lvl, now_ms, code), f, {code}) end
     end
   end
 end
 
--- A customer satisfaction survey's score for session s: the hook csat.lua
--- calls (csat.submitted). On a 2-point scale 1 counts as 1 and 2 as 5, so
--- averages and distributions share the 1-5 scale.
+-- A customer satisfaction survey's score for session s: the hook
+-- csat_store calls (csat.submitted). Only 5-point answers are scores of 1-5;
+-- a 2-point survey's thumb is not counted.
 local function st_csat(P, s, score, scale, now_ms)
   local sc = math.floor(tonumber(score) or 0)
   if tonumber(scale) == 2 then sc = sc == 2 and 5 or (sc == 1 and 1 or 0) end

@@ -77,13 +77,23 @@ local function rebuild_session(sid)
     ev[#ev + 1] = {t = ms_of_iso(j.at) or 0, o = i, tl = j}
   end
   local ntl = #ev
+  -- a survey answered by a message (ingest's rating): that message is the
+  -- csat entry's moment, and no customer message for the statistics
+  local rated_at = {}
+  for _, e in ipairs(ev) do
+    if e.tl.kind == 'csat' and e.tl.by and e.tl.by.type == 'contact' then rated_at[e.t] = true end
+  end
   for i, mid in ipairs(redis.call('ZRANGE', k(P, 'ses', sid, 'msgs'), 0, -1)) do
     local m = redis.call('HMGET', k(P, 'msg', mid), 'dir', 'j')
     local kind = 'in'
     if m[1] == 'out' then
       kind = (m[2] and m[2]:find('"sender":{"type":"system"', 1, true)) and nil or 'out'
     end
-    if kind then ev[#ev + 1] = {t = id_ms(mid), o = ntl + i, m = kind} end
+    local t = id_ms(mid)
+    if kind == 'in' and rated_at[t] then
+      kind, rated_at[t] = nil, nil
+    end
+    if kind then ev[#ev + 1] = {t = t, o = ntl + i, m = kind} end
   end
   table.sort(ev, function(a, b)
     if a.t ~= b.t then return a.t < b.t end
