@@ -1,11 +1,25 @@
 /* og_csat - satisfaction ratings (#19 part 1; core/lua/csat.lua).
  *
  * A channel's survey is channels[].csat: {"scale": 5 | 2, "question",
- * "thanks", "comment": bool, "on": "close"} (og_channel.survey). A session
- * is rated at most once: the first answer is stored, the session JSON's
- * "csat" becomes {"score","scale","comment","at"}, csat.submitted is
- * emitted and the timeline gets a csat entry; a later answer is refused
- * (OG_ERR_CONFLICT, "already_rated") and changes nothing. */
+ * "thanks", "comment": bool, "on": "close" | "silence", "silence_s": N}
+ * (og_channel.survey). A session is rated at most once: the first answer is
+ * stored, the session JSON's "csat" becomes {"score","scale","comment",
+ * "at"}, csat.submitted is emitted and the timeline gets a csat entry; a
+ * later answer is refused (OG_ERR_CONFLICT, "already_rated") and changes
+ * nothing.
+ *
+ * Where it is offered:
+ *   - the web chat widget, when the session closes (og_webchat.h);
+ *   - as a message everywhere else, and in the web chat too with "on":
+ *     "silence": an automatic text (og_texts.h, kinds "csat" and
+ *     "csat_thanks") queued by routing.lua when the session closes, or by
+ *     its timers after silence_s without a message since an agent's reply
+ *     (P:timers:csat, armed by outbox_reply.lua, pushed back by ingest.lua),
+ *     once per session (the prelude's csat_offer). The customer's next
+ *     message is the answer when og_csat_parse_answer reads a score in it
+ *     (ingest.lua, session field csat_ask);
+ *   - in follow-up e-mails, as a signed link to /csat/{token} (below; the
+ *     page is gateway/og_csat_page.c). */
 #ifndef OG_CSAT_H
 #define OG_CSAT_H
 #include "og_core.h"

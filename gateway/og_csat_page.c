@@ -12,7 +12,7 @@
  * one (5 stars, the default texts, a comment) when that channel has none:
  * the e-mail offered the link, so the page takes the answer.
  * A malformed or forged token answers 401 (link_invalid), an expired one
- * 410 (link_expired), one whose session was rated 409 (already_rated): the
+ * 410 (link_expired), one whose session was rated 410 (link_used): the
  * link is used once. Nothing is stored then. Errors come as JSON to a
  * client that asked for JSON, else as a small page. */
 #include "og_csat.h"
@@ -142,7 +142,7 @@ void og_csat_page(struct og_gateway *g, struct MHD_Connection *conn, const char 
         return;
     }
     if (rated) {
-        fail(r, json, 409, "already_rated", "This conversation was rated already",
+        fail(r, json, 410, "link_used", "This conversation was rated already",
              "Each survey link takes one answer. Thank you!");
         return;
     }
@@ -171,7 +171,7 @@ void og_csat_page(struct og_gateway *g, struct MHD_Connection *conn, const char 
         e = og_csat_submit(g->core, sid, sv, score, comment, NULL, &cj, msg, sizeof msg);
     free(comment);
     if (e == OG_ERR_CONFLICT) {
-        fail(r, json, 409, "already_rated", "This conversation was rated already",
+        fail(r, json, 410, "link_used", "This conversation was rated already",
              "Each survey link takes one answer. Thank you!");
     } else if (e == OG_ERR_INVALID) {
         fail(r, json, 400, "invalid_request", "That answer could not be read", msg);

@@ -24,6 +24,7 @@ static const struct og_reply_row rows[] = {
     {"already_rated",      409, OG_ERR__LAST,         "the session has a satisfaction rating already; a later answer changes nothing"},
     {"window_closed",      409, OG_ERR_WINDOW_CLOSED, "the platform's messaging window is closed"},
     {"link_expired",       410, OG_ERR__LAST,         "a survey link's time has passed; nothing stored"},
+    {"link_used",          410, OG_ERR__LAST,         "a survey link was used: its session has its rating; nothing changed"},
     {"payload_too_large",  413, OG_ERR_TOO_LARGE,     "the body exceeds http.max_body_bytes, or a platform's request carries more than http.max_messages_per_request messages"},
     {"unsupported_media_type", 415, OG_ERR__LAST,     "a file of a type the channel does not take (web chat: options.attachments)"},
     {"message_blocked",    422, OG_ERR__LAST,         "an agent's message has words sensitive_words.block_agents refuses (error.terms lists them); nothing was stored or sent"},

@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #define JSON "application/json"
 
@@ -104,8 +105,22 @@ static og_err limited(struct rq *q, long retry_ms, const char *what)
 static const char *allowed_origin(struct webchat *w, const struct og_http_req *req)
 {
     const char *o = w->svc->req_header(req, "Origin");
-    if (!o)
+    if (!o) {
+        /* A same-origin GET carries no Origin (Fetch spec), e.g. from the
+         * demo page: the browser says so in Sec-Fetch-Site, which no page
+         * can set. The page's origin is then this server's own, allowed
+         * when an allowed origin names the Host it was asked by. */
+        const char *site = w->svc->req_header(req, "Sec-Fetch-Site");
+        const char *host = w->svc->req_header(req, "Host");
+        if (!site || strcmp(site, "same-origin") != 0 || !host)
+            return NULL;
+        for (size_t i = 0; i < w->n_origins; i++) {
+            const char *hp = strstr(w->origins[i], "://");
+            if (hp && strcasecmp(hp + 3, host) == 0)
+                return w->origins[i];
+        }
         return NULL;
+    }
     for (size_t i = 0; i < w->n_origins; i++)
         if (strcmp(o, w->origins[i]) == 0)
             return o;

@@ -626,11 +626,12 @@ local function st_close(P, c, now_ms)
 end
 
 -- A customer satisfaction survey's score for session s: the hook
--- csat_store calls (csat.submitted). Only 5-point answers are scores of 1-5;
--- a 2-point survey's thumb is not counted.
+-- csat_store calls (csat.submitted). On a 2-point scale 1 counts as 1 and 2
+-- as 5, so averages and distributions share the 1-5 scale.
 local function st_csat(P, s, score, scale, now_ms)
   local sc = math.floor(tonumber(score) or 0)
-  if tostring(scale) ~= '5' or sc < 1 or sc > 5 then return end
+  if tonumber(scale) == 2 then sc = sc == 2 and 5 or (sc == 1 and 1 or 0) end
+  if sc < 1 or sc > 5 then return end
   st_add(P, now_ms, st_tuple(s), {[ST.csat_n] = 1, [ST.csat_sum] = sc, [ST.csat1 + sc - 1] = 1})
 end
 
@@ -779,7 +780,7 @@ local function csat_store(P, sid, s, score, scale, comment, now_ms, now_iso, eid
   s.csat, s.csat_ask = cj, nil
   local who_id = by ~= '' and by or (s.contact_id or '')
   local who = tl_contact(who_id, redis.call('HGET', k(P, 'con', who_id), 'name'))
-  st_csat(P, s, score, scale, now_ms) -- statistics (5-point answers only)
+  st_csat(P, s, score, scale, now_ms) -- statistics (og_stats.h)
   emit(P, eid, 'csat.submitted', sid, now_iso,
     '{"session":' .. session_render(P, s) .. ',"csat":' .. cj .. '}')
   tl_add(P, sid, now_iso, 'csat', who, '"score":' .. score .. ',"scale":' .. scale ..

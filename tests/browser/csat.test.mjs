@@ -3,7 +3,7 @@
 // the real daemon (harness.mjs): the page shows the channel's question and
 // five stars, a rating with a comment that looks like HTML is sent and
 // stored literally (no script runs), the thanks replace the form; the same
-// link again is the "rated already" page (409), a forged one the "not
+// link again is the "rated already" page (410), a forged one the "not
 // valid" page (401), an expired one the "expired" page (410); the pages
 // carry a strict CSP and nothing breaks it. Screenshots go to
 // OG_BROWSER_OUT (build/browser-out), csat-*.png.
@@ -83,7 +83,7 @@ test('rate with stars and a comment on a phone', async () => {
 
 test('the link is used once; forged and expired links say so', async () => {
   let res = await page.goto(`${stack.base}/csat/${token(sid, now() + 600)}`);
-  assert.equal(res.status(), 409);
+  assert.equal(res.status(), 410);
   await page.getByRole('heading', { name: 'This conversation was rated already' }).waitFor();
   await shot('csat-04-used');
   const forged = token(sid, now() + 600).replace(/.$/, (c) => (c === '0' ? '1' : '0'));

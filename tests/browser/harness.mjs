@@ -50,7 +50,7 @@ function redisPing(port) {
 
 // Starts everything; returns {base, stop(), api(), post(), ...}.
 // extraConfig: keys merged over the config, or a function of {port, base}
-// returning them (for options that name the daemon's own address);
+// returning them (for options that name the daemon's own address).
 // channelExtra: more keys of the channel "demo" (its csat, texts...).
 export async function startStack({ extraConfig = {}, channelExtra = {} } = {}) {
   const dir = mkdtempSync(path.join(tmpdir(), 'og-browser-'));

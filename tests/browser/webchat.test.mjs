@@ -121,6 +121,10 @@ test('the offline form while no agent is online', async () => {
   await shot(p, '02-offline-sent');
   const q = await stack.api('GET', '/sessions?status=new');
   assert.ok(q.items.some((s) => s.contact && s.contact.name === 'Olaf Berg'), JSON.stringify(q.items));
+  // the message is the start of a conversation the visitor can follow
+  await p.getByRole('button', { name: 'Show the conversation' }).click();
+  await widget(p).locator('.row.me', { hasText: 'Do you deliver to Norway?' }).waitFor();
+  assert.ok(await p.getByRole('textbox', { name: 'Message' }).isVisible());
   await c.close();
 });
 
@@ -159,14 +163,14 @@ test('pre-chat form, first message, the agent types and replies through the API'
   sid = (await started.json()).session.id;
   await widget(page).locator('.row.me', { hasText: 'order #1042' }).waitFor();
   // routing gives the session to Ann (online): her name shows in the header
-  await widget(page).locator('.head', { hasText: 'Ann Lee' }).waitFor({ timeout: 5000 });
-  await until(async () => (await stack.api('GET', `/sessions/${sid}`)).status === 'active', 5000, 'session active');
+  await widget(page).locator('.head', { hasText: 'Ann Lee' }).waitFor({ timeout: 10000 });
+  await until(async () => (await stack.api('GET', `/sessions/${sid}`)).status === 'active', 10000, 'session active');
   await stack.api('POST', `/sessions/${sid}/typing`, { on: true }, ann.token);
-  await widget(page).locator('.typing:not([hidden])').waitFor({ timeout: 3000 });
+  await widget(page).locator('.typing:not([hidden])').waitFor({ timeout: 10000 });
   await shot(page, '06-agent-typing');
   const t0 = Date.now();
   await reply('Hello Maria! Sorry about that, let me check where it is.');
-  await widget(page).locator('.row.them', { hasText: 'let me check where it is' }).waitFor({ timeout: 3000 });
+  await widget(page).locator('.row.them', { hasText: 'let me check where it is' }).waitFor({ timeout: 10000 });
   const ms = Date.now() - t0;
   await widget(page).locator('.typing').waitFor({ state: 'hidden' });
   await reply('It left our roastery on Monday: https://track.example/1042');
@@ -179,7 +183,7 @@ test('pre-chat form, first message, the agent types and replies through the API'
   await widget(page).locator('.row.me:not(.pending)', { hasText: 'Great, thank you!' }).waitFor();
   // Ann opens the conversation (her read marker moves): the visitor sees "Seen"
   await stack.api('GET', `/sessions/${sid}/messages`, undefined, ann.token);
-  await widget(page).locator('.row.me', { hasText: 'Great, thank you!' }).locator('.st', { hasText: 'Seen' }).waitFor({ timeout: 3000 });
+  await widget(page).locator('.row.me', { hasText: 'Great, thank you!' }).locator('.st', { hasText: 'Seen' }).waitFor({ timeout: 10000 });
   await shot(page, '07-conversation');
   const texts = (await messages(sid)).map((m) => m.text);
   assert.deepEqual(texts.filter((t) => /order #1042|Great, thank you/.test(t)),
@@ -202,11 +206,26 @@ test('attachments: a disallowed type or an oversize file is refused with a messa
   assert.ok(!ms.some((m) => /setup\.exe|huge\.png/.test(JSON.stringify(m))));
 });
 
+test('attachments: an allowed file is sent, stored once and shown as a download', async () => {
+  const file = widget(page).locator('input[type=file]');
+  const pdf = Buffer.from('%PDF-1.4\n% receipt\n%%EOF\n');
+  await file.setInputFiles({ name: 'receipt 1042.pdf', mimeType: 'application/pdf', buffer: pdf });
+  const row = widget(page).locator('.row.me:not(.pending)').filter({ has: page.locator('button[aria-label="Download receipt 1042.pdf"]') });
+  await row.waitFor({ timeout: 10000 });
+  await until(async () => (await messages(sid)).some((m) => (m.attachments || []).some((a) => a.name === 'receipt 1042.pdf')),
+    10000, 'the file stored');
+  const stored = (await messages(sid)).filter((m) => (m.attachments || []).some((a) => a.name === 'receipt 1042.pdf'));
+  assert.equal(stored.length, 1);
+  const a = stored[0].attachments.find((x) => x.name === 'receipt 1042.pdf');
+  assert.equal(a.size, pdf.length);
+  await shot(page, '08b-attachment-sent');
+});
+
 test('a reload shows the conversation again', async () => {
   const token = await page.evaluate(() => Object.keys(localStorage).find((k) => k.startsWith('og-webchat:')));
   assert.ok(token, 'the token is kept in localStorage');
   await page.reload();
-  await widget(page).locator('.row.them', { hasText: 'let me check where it is' }).waitFor({ timeout: 5000 });
+  await widget(page).locator('.row.them', { hasText: 'let me check where it is' }).waitFor({ timeout: 10000 });
   await widget(page).locator('.row.me', { hasText: 'order #1042' }).waitFor();
   await widget(page).locator('.row.me', { hasText: 'Great, thank you!' }).waitFor();
   assert.equal(await widget(page).locator('.head', { hasText: 'Ann Lee' }).count(), 1);
@@ -218,7 +237,7 @@ test('a reload shows the conversation again', async () => {
   await widget(tab2).locator('.row.me', { hasText: 'Great, thank you!' }).waitFor();
   await tab2.getByRole('textbox', { name: 'Message' }).fill('Written in another tab');
   await tab2.getByRole('textbox', { name: 'Message' }).press('Enter');
-  await widget(page).locator('.row.me', { hasText: 'Written in another tab' }).waitFor({ timeout: 3000 });
+  await widget(page).locator('.row.me', { hasText: 'Written in another tab' }).waitFor({ timeout: 10000 });
   await tab2.close();
 });
 
@@ -269,7 +288,7 @@ test('offline: a message typed meanwhile arrives once when back', async () => {
 
 test('the survey after the agent closes', async () => {
   await stack.api('POST', `/sessions/${sid}/close`, { reason: 'solved' }, ann.token);
-  await widget(page).locator('.sysmsg', { hasText: 'Thanks for chatting with us!' }).waitFor({ timeout: 3000 });
+  await widget(page).locator('.sysmsg', { hasText: 'Thanks for chatting with us!' }).waitFor({ timeout: 10000 });
   const survey = widget(page).getByRole('form', { name: 'Rate the conversation' });
   await survey.waitFor();
   await shot(page, '12-survey');
@@ -278,6 +297,9 @@ test('the survey after the agent closes', async () => {
   await shot(page, '13-survey-filled');
   await survey.getByRole('button', { name: 'Send rating' }).click();
   await widget(page).getByText('Thank you for your feedback!').waitFor();
+  await sleep(100);
+  const [panelBox, headBox] = [await widget(page).locator('.panel').boundingBox(), await widget(page).locator('.head').boundingBox()];
+  assert.equal(headBox.y, panelBox.y, 'the header stays in view');
   await shot(page, '14-survey-thanks');
   const s = await stack.api('GET', `/sessions/${sid}`);
   assert.equal(s.csat.score, 4);
@@ -292,9 +314,9 @@ test('a phone: the panel fills the screen, history and unread badge', async () =
   await p.locator('omnigate-webchat[data-state="chat"]').waitFor({ state: 'attached' }); // the conversation is loaded
   // a new reply while the panel is closed: a badge and a preview
   await stack.api('POST', `/sessions/${sid}/reopen`, {}, ann.token).catch(() => {});
-  await until(async () => (await stack.api('GET', `/sessions/${sid}`)).status !== 'closed', 5000, 'reopened');
+  await until(async () => (await stack.api('GET', `/sessions/${sid}`)).status !== 'closed', 10000, 'reopened');
   await reply('PS: here is a 10% voucher for next time: THANKS10');
-  await p.getByRole('button', { name: /Open the chat \(1 new message\)/ }).waitFor({ timeout: 5000 });
+  await p.getByRole('button', { name: /Open the chat \(1 new message\)/ }).waitFor({ timeout: 10000 });
   await widget(p).locator('.peek', { hasText: 'THANKS10' }).waitFor();
   await p.screenshot({ path: path.join(OUT, 'webchat-15-unread-phone.png'), animations: 'disabled' });
   await widget(p).locator('.peek').tap();
@@ -306,12 +328,12 @@ test('a phone: the panel fills the screen, history and unread badge', async () =
   await widget(p).locator('.row.me', { hasText: 'order #1042' }).waitFor();
   await p.screenshot({ path: path.join(OUT, 'webchat-16-conversation-phone.png'), animations: 'disabled' });
   // the visitor ends the conversation (asked first); rated already, so no second survey
-  await p.getByRole('button', { name: 'End chat' }).tap();
+  await p.getByRole('button', { name: 'End the conversation' }).tap();
   await p.getByText('End this conversation?').waitFor();
   await p.screenshot({ path: path.join(OUT, 'webchat-17-end-confirm-phone.png'), animations: 'disabled' });
   await p.getByRole('button', { name: 'End it' }).tap();
-  await until(async () => (await stack.api('GET', `/sessions/${sid}`)).status === 'closed', 5000, 'closed by the visitor');
-  await p.getByRole('button', { name: 'End chat' }).waitFor({ state: 'hidden' });
+  await until(async () => (await stack.api('GET', `/sessions/${sid}`)).status === 'closed', 10000, 'closed by the visitor');
+  await p.getByRole('button', { name: 'End the conversation' }).waitFor({ state: 'hidden' });
   assert.equal(await widget(p).locator('.survey:not(.done)').count(), 0);
   await p.getByRole('button', { name: 'Minimize the chat' }).tap();
   await panel.waitFor({ state: 'hidden' });
@@ -353,10 +375,10 @@ test('markup in names and texts is shown as text and never runs', async () => {
     p.getByRole('button', { name: 'Start the chat' }).click(),
   ]);
   const xsid = (await started.json()).session.id;
-  await until(async () => (await stack.api('GET', `/sessions/${xsid}`)).status === 'active', 5000, 'assigned');
+  await until(async () => (await stack.api('GET', `/sessions/${xsid}`)).status === 'active', 10000, 'assigned');
   await stack.api('POST', `/sessions/${xsid}/messages`, { text: `Hi ${evil} <a href="javascript:alert(1)">click</a>` }, ann.token);
   const theirs = widget(p).locator('.row.them .text', { hasText: 'click' });
-  await theirs.waitFor({ timeout: 3000 });
+  await theirs.waitFor({ timeout: 10000 });
   assert.equal(await theirs.textContent(), `Hi ${evil} <a href="javascript:alert(1)">click</a>`);
   assert.equal(await widget(p).locator('.row.me .text').first().textContent(), '<script>window.__pwned=2</script><b>bold?</b>');
   assert.equal(await widget(p).locator('img[src="x"], script, b, a[href^="javascript"]').count(), 0);
@@ -364,5 +386,33 @@ test('markup in names and texts is shown as text and never runs', async () => {
   assert.equal(await p.evaluate(() => window.__pwned), undefined);
   assert.deepEqual(dialogs, []);
   await shot(p, '19-markup-as-text');
+  await c.close();
+});
+
+test('the demo page: a shop page of the daemon itself with the widget, chatting end to end', async () => {
+  const c = await browser.newContext({ viewport: { width: 1280, height: 800 } });
+  const p = await c.newPage();
+  const errors = [];
+  p.on('pageerror', (e) => errors.push(e.message));
+  p.on('console', (m) => { if (m.type() === 'error') errors.push(m.text()); });
+  const r = await p.goto(`${stack.base}/webchat/demo`);
+  assert.equal(r.status(), 200);
+  assert.match(r.headers()['content-security-policy'], /script-src 'self'/); // no inline script needed
+  await p.getByRole('heading', { name: /Small-batch coffee/ }).waitFor();
+  await shot(p, '20-demo-page');
+  await p.getByRole('button', { name: 'Chat with us' }).click();
+  await p.getByLabel('Name').fill('Demo Visitor');
+  await p.getByLabel('How can we help?').fill('Which coffee is best for espresso?');
+  const [started] = await Promise.all([
+    p.waitForResponse((x) => x.url().endsWith(`/webchat/${CH}/start`)),
+    p.getByRole('button', { name: 'Start the chat' }).click(),
+  ]);
+  assert.equal(started.status(), 201);
+  const dsid = (await started.json()).session.id;
+  await until(async () => (await stack.api('GET', `/sessions/${dsid}`)).status === 'active', 10000, 'assigned');
+  await stack.api('POST', `/sessions/${dsid}/messages`, { text: 'Midnight Espresso, without a doubt.' }, ann.token);
+  await widget(p).locator('.row.them', { hasText: 'Midnight Espresso' }).waitFor({ timeout: 10000 });
+  await shot(p, '21-demo-chat');
+  assert.deepEqual(errors, []);
   await c.close();
 });

@@ -166,7 +166,7 @@ static void scenario_a(struct og_test_redis *rs)
             free(pr.body);
             pr = og_test_http("POST", url, jh, "{\"score\":2}", 11);
             CHECK_INT(pr.status, 410);
-            CHECK(strstr(pr.body, "already_rated") != NULL);
+            CHECK(strstr(pr.body, "link_used") != NULL);
             free(pr.body), free(url);
         }
         CHECK(strstr(body, "<p>Hi Ann &lt;b&gt;</p>") != NULL);

@@ -12,7 +12,9 @@
  *     typing reaches the agents' stream, assignment shows the agent's name,
  *     the sixth stream of a token is 429, Last-Event-ID replays;
  *   - the visitor closes (the timeline names it), the survey once (409
- *     after), the offline form, the flood limit (429, nothing stored past
+ *     after) and not also as a message; csat.on "silence": the survey as a
+ *     message in the conversation, the visitor's "5" the rating; the
+ *     offline form, the flood limit (429, nothing stored past
  *     it), and a daemon restart keeps every message that got a 2xx. */
 #include "og_test.h"
 #include "og_util.h"
@@ -74,11 +76,11 @@ static void resp_free(struct resp *r)
     free(r->body);
 }
 
-/* A visitor request: origin (NULL = none), token (NULL = none). */
-static struct resp wc(const char *origin, const char *token, const char *method, const char *path,
-                      const char *body)
+/* A visitor request on channel ch: origin (NULL = none), token (NULL = none). */
+static struct resp wc_on(const char *ch, const char *origin, const char *token, const char *method,
+                         const char *path, const char *body)
 {
-    char *url = og_sprintf("%s/webchat/site%s", d.base, path);
+    char *url = og_sprintf("%s/webchat/%s%s", d.base, ch, path);
     struct og_buf h = {0};
     og_buf_puts(&h, "Content-Type: application/json\n");
     if (origin)
@@ -90,6 +92,12 @@ static struct resp wc(const char *origin, const char *token, const char *method,
     og_buf_free(&h);
     free(url);
     return out;
+}
+
+static struct resp wc(const char *origin, const char *token, const char *method, const char *path,
+                      const char *body)
+{
+    return wc_on("site", origin, token, method, path, body);
 }
 
 static long wc_status(const char *token, const char *method, const char *path, const char *body)
@@ -181,6 +189,18 @@ static char *redis(const char *args)
     return og_test_redis_cli(&rs, args);
 }
 
+/* What a refused request must leave as it was: the stored contacts,
+ * sessions and messages. (DBSIZE also counts the workers' own keys,
+ * heartbeats and statistics hours, and the event stream grows with what
+ * routing does meanwhile: on a loaded machine either moved under a check.) */
+static char *stored(void)
+{
+    char *s = redis("EVAL \"local n = 0 for _, p in ipairs({'{og}:con:*', '{og}:ses:*', "
+                    "'{og}:msg:*'}) do n = n + #redis.call('KEYS', p) end return n\" 0");
+    CHECK(s && s[0] >= '0' && s[0] <= '9'); /* a count of keys, not an error */
+    return s;
+}
+
 /* ------------------------------------------------------------ tests */
 
 /* /webchat/demo only with webchat_demo; the widget's files as they are */
@@ -253,7 +273,7 @@ static void start(const char *body, char token[64], char contact[48], char sessi
 
 static void test_start_resume(char tok[64], char con[48], char ses[48])
 {
-    char *before = redis("DBSIZE");
+    char *before = stored();
     /* pre-chat: name is required */
     struct resp r = wc(ORIGIN, NULL, "POST", "/start", "{\"email\":\"ann@example.com\"}");
     CHECK_INT(r.status, 400);
@@ -262,7 +282,7 @@ static void test_start_resume(char tok[64], char con[48], char ses[48])
     r = wc(ORIGIN, NULL, "POST", "/start", "{\"name\":\"Ann\",\"email\":\"not-an-address\"}");
     CHECK_INT(r.status, 400);
     resp_free(&r);
-    char *after = redis("DBSIZE");
+    char *after = stored();
     CHECK_STR(after, before); /* refused: nothing stored */
     free(before), free(after);
 
@@ -534,8 +554,30 @@ static void test_stream(const char *tok, const char *ses, const char *first_mid)
     free(path);
 }
 
+/* System messages of auto_text kind in the session's history. */
+static int auto_texts(const char *ses, const char *kind)
+{
+    long st;
+    char *path = og_sprintf("/sessions/%s/messages?limit=200", ses);
+    json_object *m = api(NULL, "GET", path, NULL, &st), *items = NULL;
+    free(path);
+    int n = 0;
+    json_object_object_get_ex(m, "items", &items);
+    for (size_t i = 0; items && i < json_object_array_length(items); i++)
+        if (!strcmp(at(json_object_array_get_idx(items, i), "auto_text"), kind))
+            n++;
+    json_object_put(m);
+    return n;
+}
+
 static void test_csat(const char *tok, const char *ses)
 {
+    /* on close the widget shows the survey: it is not also sent as a message */
+    char *texts = redis("HGET {og}:texts site");
+    CHECK(!texts || !strstr(texts, "csat"));
+    free(texts);
+    usleep(1200000);
+    CHECK_INT(auto_texts(ses, "csat"), 0);
     CHECK_INT(wc_status(tok, "POST", "/csat", "{\"score\":6}"), 400);
     CHECK_INT(wc_status(tok, "POST", "/csat", "{\"score\":0}"), 400);
     CHECK_INT(wc_status(tok, "POST", "/csat", "{\"score\":\"5\"}"), 400);
@@ -575,6 +617,52 @@ static void test_csat(const char *tok, const char *ses)
     CHECK(strcmp(at(r.j, "session.status"), "closed") != 0);
     resp_free(&r);
     free(t);
+}
+
+/* csat.on "silence" on a web chat channel: the survey comes as a message in
+ * the conversation 2 s after the agent's reply, and the visitor's "5" is the
+ * rating (the session stays as it was). */
+static void test_csat_silence(void)
+{
+    struct resp r = wc_on("quiet", ORIGIN, NULL, "POST", "/start",
+                          "{\"name\":\"Quiet Visitor\",\"question\":\"hello\"}");
+    CHECK_INT(r.status, 201);
+    char tok[64], ses[48];
+    snprintf(tok, sizeof tok, "%s", at(r.j, "token"));
+    snprintf(ses, sizeof ses, "%s", at(r.j, "session.id"));
+    resp_free(&r);
+    char *agent = NULL;
+    for (int i = 0; i < 100; i++) { /* Ann is online since test_stream */
+        char *k = og_sprintf("HGET {og}:ses:%s agent_id", ses);
+        agent = redis(k);
+        free(k);
+        if (agent && !strncmp(agent, ann, strlen(ann)))
+            break;
+        free(agent);
+        agent = NULL;
+        usleep(50000);
+    }
+    CHECK(agent != NULL);
+    free(agent);
+    long st;
+    char *path = og_sprintf("/sessions/%s/messages", ses);
+    json_object_put(api(ann_tok, "POST", path, "{\"text\":\"Here you are.\"}", &st));
+    CHECK_INT(st, 202);
+    free(path);
+    int n = 0;
+    for (int i = 0; i < 120 && (n = auto_texts(ses, "csat")) < 1; i++)
+        usleep(50000);
+    CHECK_INT(n, 1);
+    r = wc_on("quiet", ORIGIN, tok, "POST", "/messages", "{\"text\":\"5\"}");
+    CHECK_INT(r.status, 201);
+    resp_free(&r);
+    path = og_sprintf("/sessions/%s", ses);
+    json_object *s = api(NULL, "GET", path, NULL, &st);
+    CHECK_STR(at(s, "csat.score"), "5");
+    CHECK_STR(at(s, "csat.scale"), "5");
+    CHECK_STR(at(s, "status"), "awaiting"); /* the answer is no message for the agent */
+    json_object_put(s);
+    free(path);
 }
 
 static void test_offline(void)
@@ -626,7 +714,7 @@ static void test_files(void)
     start("{\"name\":\"Other\"}", tok2, con2, ses2);
     static const char png[] = "\x89PNG\r\n\x1a\n-not-really-an-image-\xff\xfe";
     size_t plen = sizeof png - 1;
-    char *before = redis("DBSIZE");
+    char *before = stored();
     struct resp r = upload(tok, "application/x-msdownload", "a.exe", NULL, png, plen);
     CHECK_INT(r.status, 415);
     CHECK_STR(at(r.j, "error.code"), "unsupported_media_type");
@@ -639,7 +727,7 @@ static void test_files(void)
     r = upload(tok, "text/plain", "big.txt", NULL, big, sizeof big);
     CHECK_INT(r.status, 413); /* over the channel's max=1000 */
     resp_free(&r);
-    char *after = redis("DBSIZE");
+    char *after = stored();
     CHECK_STR(after, before); /* refused: nothing stored */
     free(before), free(after);
 
@@ -720,9 +808,9 @@ static void test_address_limit(void)
     for (int i = 0; i < 60; i++)
         ok += start_from("203.0.113.9") == 201;
     CHECK_INT(ok, 60);
-    char *before = redis("DBSIZE");
+    char *before = stored();
     CHECK_INT(start_from("203.0.113.9"), 429);
-    char *after = redis("DBSIZE");
+    char *after = stored();
     CHECK_STR(after, before);
     free(before), free(after);
     CHECK_INT(start_from("203.0.113.10"), 201); /* another address */
@@ -807,7 +895,9 @@ int main(void)
         "chat\",\"pre_chat\":\"name*,email,phone,question\","
         "\"closing_text\":\"Thanks, bye!\",\"theme\":\"#112233 left\","
         "\"attachments\":\"image/png,text/plain max=1000\"},"
-        "\"csat\":{\"scale\":5,\"comment\":true}}]";
+        "\"csat\":{\"scale\":5,\"comment\":true}},"
+        "{\"id\":\"quiet\",\"connector\":\"webchat\",\"options\":{\"allowed_origins\":\"" ORIGIN
+        "\"},\"csat\":{\"scale\":5,\"on\":\"silence\",\"silence_s\":2}}]";
     if (og_test_daemon_start(
             &d, rs.url, channels,
             "\"http\":{\"max_body_bytes\":32768,\"trusted_proxies\":[\"127.0.0.1\"]}") != 0) {
@@ -829,6 +919,7 @@ int main(void)
     test_other_visitor(mid);
     test_stream(tok, ses, mid);
     test_csat(tok, ses);
+    test_csat_silence();
     test_offline();
     test_files();
     test_address_limit();

@@ -3,15 +3,22 @@
  * reader; and the pool's move to another address (og_redis_set_addr), with
  * a pool that follows it, against two real redis-servers: after the move no
  * command reaches the old server. */
+#include "og_core.h"
 #include "og_redis.h"
 #include "og_sentinel.h"
 #include "og_test.h"
 #include "og_util.h"
 
+#include <arpa/inet.h>
 #include <hiredis/hiredis.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 /* The reply hiredis builds from resp [xfer], or NULL when incomplete. */
@@ -315,6 +322,149 @@ static void test_try_later(void)
     CHECK(!og_redis_try_later("ERR unknown command 'FOO'"));
 }
 
+/* ------------------------------------------------ a sentinel of our own */
+/* Answers SENTINEL get-master-addr-by-name with 127.0.0.1:<fake_master>,
+ * takes SUBSCRIBE and never publishes: so only the core's own asking (on
+ * trouble, or the routine one) can find a new master. */
+static atomic_int fake_master, fake_stop;
+static int fake_fd;
+
+static void *fake_sentinel(void *arg)
+{
+    (void)arg;
+    struct pollfd p[17];
+    redisReader *rd[17] = {0};
+    int n = 1;
+    p[0].fd = fake_fd;
+    p[0].events = POLLIN;
+    while (!atomic_load(&fake_stop)) {
+        if (poll(p, (nfds_t)n, 50) <= 0)
+            continue;
+        if ((p[0].revents & POLLIN) && n < 17) {
+            int c = accept(fake_fd, NULL, NULL);
+            if (c >= 0) {
+                p[n].fd = c;
+                p[n].events = POLLIN;
+                rd[n++] = redisReaderCreate();
+            }
+        }
+        for (int i = 1; i < n; i++) {
+            if (!p[i].revents)
+                continue;
+            char buf[4096];
+            ssize_t got = read(p[i].fd, buf, sizeof buf);
+            void *req = NULL;
+            if (got > 0)
+                redisReaderFeed(rd[i], buf, (size_t)got);
+            while (got > 0 && redisReaderGetReply(rd[i], &req) == REDIS_OK && req) {
+                redisReply *q = req;
+                const char *cmd =
+                    q->type == REDIS_REPLY_ARRAY && q->elements ? q->element[0]->str : "";
+                char out[256], port[16];
+                snprintf(port, sizeof port, "%d", atomic_load(&fake_master));
+                if (strcasecmp(cmd, "SENTINEL") == 0)
+                    snprintf(out, sizeof out, "*2\r\n$9\r\n127.0.0.1\r\n$%zu\r\n%s\r\n",
+                             strlen(port), port);
+                else if (strcasecmp(cmd, "SUBSCRIBE") == 0)
+                    snprintf(out, sizeof out,
+                             "*3\r\n$9\r\nsubscribe\r\n$14\r\n+switch-master\r\n:1\r\n");
+                else
+                    snprintf(out, sizeof out, "-ERR not here\r\n");
+                if (write(p[i].fd, out, strlen(out)) < 0)
+                    got = 0;
+                freeReplyObject(q);
+            }
+            if (got <= 0) { /* closed: drop it */
+                close(p[i].fd);
+                redisReaderFree(rd[i]);
+                p[i] = p[n - 1];
+                rd[i] = rd[n - 1];
+                n--;
+                i--;
+            }
+        }
+    }
+    for (int i = 1; i < n; i++) {
+        close(p[i].fd);
+        redisReaderFree(rd[i]);
+    }
+    return NULL;
+}
+
+/* The master moves without a word from the sentinels (its connections
+ * stay up, it just turns replica): the first write that meets READONLY
+ * makes the failover step ask at once, and the pool moves within a round,
+ * long before the routine ask 5 s later. A sentinel naming a replica is
+ * refused and the pool stays where it is. */
+static void test_core_follows_readonly(void)
+{
+    struct og_test_redis a, b;
+    if (og_test_redis_start_with(&a, "--appendonly no") != 0)
+        return;
+    if (og_test_redis_start_with(&b, "--appendonly no") != 0) {
+        og_test_redis_stop(&a);
+        return;
+    }
+    fake_fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t sl = sizeof sa;
+    CHECK_INT(bind(fake_fd, (struct sockaddr *)&sa, sizeof sa), 0);
+    listen(fake_fd, 16);
+    getsockname(fake_fd, (struct sockaddr *)&sa, &sl);
+    atomic_store(&fake_master, a.port);
+    pthread_t th;
+    pthread_create(&th, NULL, fake_sentinel, NULL);
+
+    char me[32], err[256], why[512];
+    snprintf(me, sizeof me, "127.0.0.1:%d", ntohs(sa.sin_port));
+    const char *sentinels[] = {me};
+    struct og_core_opts o = {.sentinels = sentinels,
+                             .n_sentinels = 1,
+                             .master_name = "m",
+                             .pool_size = 2,
+                             .prefix = "t"};
+    struct og_core *c = og_core_new(&o, err, sizeof err);
+    CHECK(c != NULL);
+    CHECK(og_core_has_sentinels(c));
+    CHECK_INT(og_core_health(c, why, sizeof why), 0); /* not asked yet: no address */
+    CHECK_INT(og_core_failover_resolve(c, why, sizeof why), OG_OK);
+    CHECK_INT(og_core_health(c, why, sizeof why), 1);
+    og_core_failover_step(c, 10); /* subscribes; the routine ask is 5 s away */
+
+    char cmd[64];
+    snprintf(cmd, sizeof cmd, "REPLICAOF 127.0.0.1 %d", b.port);
+    free(og_test_redis_cli(&a, cmd));
+    atomic_store(&fake_master, b.port);
+    CHECK_INT(og_core_health(c, why, sizeof why), 0);
+    CHECK(strstr(why, "READONLY") != NULL);
+    int64_t t0 = og_mono_ms();
+    int moved = 0;
+    while (!moved && og_mono_ms() - t0 < 3000)
+        moved = og_core_failover_step(c, 50);
+    int64_t took = og_mono_ms() - t0;
+    CHECK(moved);
+    CHECK(took < 1000);
+    CHECK_INT(og_core_failovers(c), 1);
+    CHECK_INT(og_core_health(c, why, sizeof why), 1);
+    char *k = og_test_redis_cli(&b, "EXISTS {t}:health");
+    CHECK(k && atoi(k) == 1); /* the probe's write went to the new master */
+    free(k);
+
+    /* a sentinel naming a replica: refused, the pool stays */
+    atomic_store(&fake_master, a.port);
+    CHECK_INT(og_core_failover_resolve(c, why, sizeof why), OG_ERR_UNAVAILABLE);
+    CHECK(strstr(why, "not a master (slave); refused") != NULL);
+    CHECK_INT(og_core_health(c, why, sizeof why), 1);
+    CHECK_INT(og_core_failovers(c), 1);
+
+    og_core_free(c);
+    atomic_store(&fake_stop, 1);
+    pthread_join(th, NULL);
+    close(fake_fd);
+    og_test_redis_stop(&a);
+    og_test_redis_stop(&b);
+}
+
 int main(void)
 {
     test_hostport();
@@ -325,5 +475,6 @@ int main(void)
     test_opts();
     test_set_addr();
     test_wait_covers_duplicates();
+    test_core_follows_readonly();
     return og_test_done();
 }

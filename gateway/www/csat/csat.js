@@ -33,7 +33,7 @@ async function answer(res) {
 
 function errorText(body, status) {
   const code = body && body.error && body.error.code;
-  if (code === "already_rated") return ["This conversation was rated already", "Each survey link takes one answer. Thank you!"];
+  if (code === "link_used") return ["This conversation was rated already", "Each survey link takes one answer. Thank you!"];
   if (code === "link_expired") return ["This survey link has expired", "Thank you all the same!"];
   if (code === "link_invalid") return ["This survey link is not valid", "Please open the link exactly as it came in the e-mail."];
   const msg = body && body.error && body.error.message;

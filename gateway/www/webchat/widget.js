@@ -5,7 +5,13 @@
  * ours cannot leak out; the stylesheet is a constructed one (no inline
  * <style>, so a strict host CSP does not block it). Every text that comes
  * from a visitor or an agent goes into the DOM as a text node, never as
- * markup. The visitor API it talks to is docs/webchat.md. */
+ * markup. The visitor API it talks to is docs/webchat.md.
+ *
+ * The page may call window.OmnigateChat.open() / .close() (e.g. from its own
+ * "Chat with us" button). Kept per channel in localStorage: the visitor's
+ * token and the outbox of messages not yet stored (each with its client_id,
+ * so a retry is stored once); in sessionStorage: whether the panel was open,
+ * so a reload or the next page of the site keeps it open. */
 (() => {
   'use strict';
   const me = document.currentScript || [...document.querySelectorAll('script[src*="/webchat/widget.js"]')].pop();
@@ -57,6 +63,7 @@
     downv: 'M17 14V2|M9 18.1 10 14H4.2a2 2 0 0 1-1.9-2.6l2.3-8A2 2 0 0 1 6.5 2H20a2 2 0 0 1 2 2v8a2 2 0 0 1-2 2h-2.8a2 2 0 0 0-1.8 1.1L12 22a3.1 3.1 0 0 1-3-3.9z',
     mail: 'M4 4h16a2 2 0 0 1 2 2v12a2 2 0 0 1-2 2H4a2 2 0 0 1-2-2V6a2 2 0 0 1 2-2z|M22 6l-10 7L2 6',
     check: 'M20 6 9 17l-5-5',
+    exit: 'M9 21H5a2 2 0 0 1-2-2V5a2 2 0 0 1 2-2h4|M16 17l5-5-5-5|M21 12H9',
   };
   const icon = (name, cls) => {
     const s = document.createElementNS(SVG, 'svg');
@@ -106,7 +113,7 @@
   --muted: #6b7280; --red: #d92d20; --r: 18px;
   font: 14.5px/1.45 system-ui, -apple-system, "Segoe UI", Roboto, "Helvetica Neue", "Noto Sans", "DejaVu Sans", Arial, sans-serif;
   color: var(--text); -webkit-font-smoothing: antialiased; text-align: left; letter-spacing: normal; }
-button { font: inherit; color: inherit; }
+button { font: inherit; color: inherit; -webkit-tap-highlight-color: transparent; }
 :focus { outline: none; }
 :focus-visible { outline: 2px solid var(--a); outline-offset: 2px; }
 .sr { position: absolute; width: 1px; height: 1px; overflow: hidden; clip: rect(0 0 0 0); white-space: nowrap; }
@@ -134,7 +141,7 @@ button { font: inherit; color: inherit; }
 
 /* panel */
 .panel { position: fixed; z-index: 2147483001; bottom: 92px; right: 20px; width: 384px; height: min(660px, calc(100vh - 116px));
-  background: var(--bg); border-radius: 18px; display: flex; flex-direction: column; overflow: hidden; transform-origin: bottom right;
+  background: var(--bg); border-radius: 18px; display: flex; flex-direction: column; overflow: hidden; overflow: clip; transform-origin: bottom right;
   box-shadow: 0 16px 56px rgba(15,23,42,.22), 0 2px 10px rgba(15,23,42,.08); animation: pop .2s ease-out; }
 .left .panel { right: auto; left: 20px; transform-origin: bottom left; }
 @keyframes pop { from { opacity: 0; transform: translateY(10px) scale(.98); } }
@@ -152,16 +159,13 @@ button { font: inherit; color: inherit; }
   display: grid; place-items: center; flex: none; }
 .hbtn:hover { background: rgba(255,255,255,.16); }
 .head :focus-visible { outline-color: currentColor; }
-.endbtn { flex: none; border: 1px solid rgba(255,255,255,.45); background: transparent; color: inherit; border-radius: 14px; padding: 4px 11px;
-  font-size: 12.5px; font-weight: 600; cursor: pointer; }
-.endbtn:hover { background: rgba(255,255,255,.16); }
 .confirm { flex: none; display: flex; align-items: center; gap: 8px; padding: 9px 12px 9px 16px; background: #fff; border-bottom: 1px solid var(--line);
   font-size: 13.5px; font-weight: 600; }
 .confirm span { flex: 1; }
 .btn.sm { width: auto; padding: 6px 12px; font-size: 13px; }
 .banner { flex: none; padding: 7px 14px; font-size: 12.5px; text-align: center; background: #fff4e0; color: #7a4b00; border-bottom: 1px solid #f6dfb4; }
 .banner.reconnecting { background: #eef2f7; color: #475467; border-color: var(--line); }
-.body { flex: 1; min-height: 0; display: flex; flex-direction: column; background: var(--soft); }
+.body { flex: 1; min-height: 0; display: flex; flex-direction: column; background: var(--soft); overflow: hidden; overflow: clip; }
 .body > * { flex: 1; min-height: 0; }
 
 /* forms */
@@ -358,7 +362,8 @@ textarea.in { resize: vertical; min-height: 44px; }
   ui.body = h('div', { class: 'body' });
   ui.panel = h('section', { class: 'panel', role: 'dialog', 'aria-labelledby': 'og-title', id: 'og-panel', tabindex: '-1', hidden: true },
     h('header', { class: 'head' }, ui.av, h('div', { class: 'htext' }, ui.title, ui.sub),
-      ui.end = h('button', { class: 'endbtn', type: 'button', hidden: true, onclick: () => askEnd(true), text: 'End chat' }),
+      ui.end = h('button', { class: 'hbtn', type: 'button', hidden: true, 'aria-label': 'End the conversation', title: 'End the conversation',
+        onclick: () => askEnd(true) }, icon('exit')),
       h('button', { class: 'hbtn', type: 'button', 'aria-label': 'Minimize the chat', onclick: () => setOpen(false) }, icon('down'))),
     ui.confirm = h('div', { class: 'confirm', role: 'group', 'aria-label': 'End the conversation', hidden: true },
       h('span', { text: 'End this conversation?' }),
@@ -373,6 +378,9 @@ textarea.in { resize: vertical; min-height: 44px; }
   shadow.append(ui.root);
   // Full screen (phones) the page behind is covered, so Tab cycles inside.
   const FULL = matchMedia('(max-width: 520px), (max-height: 520px)');
+  // Focus moves could scroll the panel itself (header out of view): only
+  // its inner parts scroll.
+  for (const el of [ui.panel, ui.body]) el.addEventListener('scroll', () => { el.scrollTop = 0; });
   ui.panel.addEventListener('keydown', (e) => {
     if (e.key === 'Escape' && !e.defaultPrevented) { e.preventDefault(); setOpen(false); return; }
     if (e.key !== 'Tab' || !FULL.matches) return;
@@ -733,8 +741,12 @@ textarea.in { resize: vertical; min-height: 44px; }
       for (let r = chat.log.lastElementChild; r && r.dataset.t && +r.dataset.t > t; r = r.previousElementSibling) before = r;
     }
     if (!before && chat.lastDay !== dayOf(d)) {
+      // the first day's label goes above the greeting, which belongs to it
+      const first = chat.lastDay == null && chat.log.firstElementChild;
       chat.lastDay = dayOf(d);
-      chat.log.append(h('div', { class: 'day', 'data-t': String(t), text: dayLabel(d) }));
+      const label = h('div', { class: 'day', 'data-t': '0', text: dayLabel(d) });
+      if (first && first.classList.contains('greet')) chat.log.insertBefore(label, first);
+      else { label.dataset.t = String(t); chat.log.append(label); }
     }
     chat.log.insertBefore(row, before);
     // consecutive messages of one sender within 3 minutes form a group
@@ -1190,7 +1202,10 @@ textarea.in { resize: vertical; min-height: 44px; }
     if (S.token && (!S.stream || Date.now() - S.lastData > 20000)) { S.backoff = 0; abortStream(); connect(); }
     if (S.open && S.view === 'chat') { S.unread = 0; badge(); markRead(); }
   });
+  // Leaving frees the stream's place (5 per token); a page restored from the
+  // back/forward cache opens it again and catches up.
   addEventListener('pagehide', () => { if (S.stream) { S.stream.stop = true; abortStream(); } });
+  addEventListener('pageshow', (e) => { if (e.persisted && S.token && S.view === 'chat') { S.backoff = 0; connect(); } });
 
   /* ---------- start ---------- */
   async function resume() {
