@@ -626,8 +626,8 @@ local function st_close(P, c, now_ms)
 end
 
 -- A customer satisfaction survey's score for session s: the hook
--- csat_store calls (csat.submitted). Only 5-point answers are scores of 1-5;
--- a 2-point survey's thumb is not counted.
+-- csat_store calls (csat.submitted). On a 2-point scale 1 counts as 1 and 2
+-- as 5, so averages and distributions share the 1-5 scale.
 local function st_csat(P, s, score, scale, now_ms)
   local sc = math.floor(tonumber(score) or 0)
   if tonumber(scale) == 2 then sc = sc == 2 and 5 or (sc == 1 and 1 or 0) end
