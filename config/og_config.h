@@ -103,7 +103,7 @@ struct og_config {
         int64_t threads;        /* HTTP thread pool, default 0 = 4 x the number of CPUs */
         /* The edge (gateway/og_edge.h): connections, slow clients, proxies. */
         int64_t max_connections;          /* 0 = from the descriptor limit */
-        int64_t connection_memory_bytes; /* libmicrohttpd's memory per connection */
+        int64_t connection_memory_bytes;  /* libmicrohttpd's memory per connection */
         int64_t reserved_connections;     /* for platform_ranges and health checks */
         int64_t per_address_connections;  /* 0 = no limit */
         int64_t header_timeout_ms;        /* 0 = no bound */

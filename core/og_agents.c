@@ -75,8 +75,7 @@ static int prefix_match(const unsigned char *a, const unsigned char *b, int bits
 int og_ip_allowed(const struct sockaddr *addr, const char *cidrs_json)
 {
     json_object *arr = cidrs_json ? json_tokener_parse(cidrs_json) : NULL;
-    if (!arr || !json_object_is_type(arr, json_type_array) ||
-        json_object_array_length(arr) == 0) {
+    if (!arr || !json_object_is_type(arr, json_type_array) || json_object_array_length(arr) == 0) {
         json_object_put(arr);
         return 1;
     }
@@ -130,15 +129,15 @@ static int email_ok(const char *s)
     return 1;
 }
 
-#define FAIL(...)                                                                          \
-    do {                                                                                   \
-        snprintf(errbuf, errlen, __VA_ARGS__);                                             \
-        og_agent_fields_free(f);                                                           \
-        return -1;                                                                         \
+#define FAIL(...)                                                                                  \
+    do {                                                                                           \
+        snprintf(errbuf, errlen, __VA_ARGS__);                                                     \
+        og_agent_fields_free(f);                                                                   \
+        return -1;                                                                                 \
     } while (0)
 
-int og_agents_fields_from_json(json_object *j, int create, struct og_agent_fields *f,
-                               char *errbuf, size_t errlen)
+int og_agents_fields_from_json(json_object *j, int create, struct og_agent_fields *f, char *errbuf,
+                               size_t errlen)
 {
     memset(f, 0, sizeof *f);
     json_object_object_foreach(j, key, v)
@@ -162,9 +161,8 @@ int og_agents_fields_from_json(json_object *j, int create, struct og_agent_field
             json_object *norm = json_object_new_array();
             for (size_t i = 0; i < json_object_array_length(v); i++) {
                 json_object *e = json_object_array_get_idx(v, i);
-                const char *s = json_object_is_type(e, json_type_string)
-                                    ? json_object_get_string(e)
-                                    : NULL;
+                const char *s =
+                    json_object_is_type(e, json_type_string) ? json_object_get_string(e) : NULL;
                 if (!s || (ips ? !og_cidr_valid(s) : !og_group_name_valid(s))) {
                     json_object_put(norm);
                     FAIL("%s[%zu]: must be %s", key, i,
@@ -239,8 +237,8 @@ static void put_result(struct og_core *c, int argc, const char **argv,
 {
     redisReply *rep = NULL;
     memset(res, 0, sizeof *res);
-    res->err = og_script_call(c, OG_LUA_AGENTS, argc, argv, NULL, &rep, res->message,
-                              sizeof res->message);
+    res->err =
+        og_script_call(c, OG_LUA_AGENTS, argc, argv, NULL, &rep, res->message, sizeof res->message);
     if (res->err != OG_OK)
         return;
     if (rep->elements >= 2 && rep->element[1]->type == REDIS_REPLY_STRING)

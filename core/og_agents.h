@@ -23,15 +23,15 @@ int og_ip_allowed(const struct sockaddr *addr, const char *cidrs_json);
 
 /* Validated agent fields as name/value pairs for agents.lua. */
 struct og_agent_fields {
-    char *kv[16];                 /* owned strings: name, value, name, value... */
+    char *kv[16]; /* owned strings: name, value, name, value... */
     int n;
 };
 void og_agent_fields_free(struct og_agent_fields *f);
 /* From an API body or a config seed: name, email, role, groups, max_chats,
  * max_nrt_chats, allowed_ips (unknown keys refused). create: email required.
  * 0, or -1 with errbuf ("email: must be ..."). */
-int og_agents_fields_from_json(json_object *j, int create, struct og_agent_fields *f,
-                               char *errbuf, size_t errlen);
+int og_agents_fields_from_json(json_object *j, int create, struct og_agent_fields *f, char *errbuf,
+                               size_t errlen);
 
 /* A new random token "ogt_<43 base64url chars>" and its hex SHA-256. */
 void og_agents_token_new(char tok[64], char sha_hex[65]);
@@ -61,8 +61,8 @@ og_err og_agents_list_with_deleted(struct og_core *c, int with_deleted, char **j
  * agent fields with an optional token. OG_ERR_UNAVAILABLE while Redis is
  * down (call again); a seed that is refused is logged and skipped. */
 struct og_agent_seed {
-    json_object *fields;          /* [borrowed] */
-    const char *token;            /* NULL = none */
+    json_object *fields; /* [borrowed] */
+    const char *token;   /* NULL = none */
 };
 og_err og_agents_seed(struct og_core *c, const struct og_agent_seed *seeds, size_t n);
 
@@ -71,8 +71,8 @@ og_err og_agents_seed(struct og_core *c, const struct og_agent_seed *seeds, size
 struct og_agent_auth {
     char id[48];
     char role[16];
-    char *groups_json;            /* owned */
-    char *allowed_ips_json;       /* owned */
+    char *groups_json;      /* owned */
+    char *allowed_ips_json; /* owned */
 };
 og_err og_agents_auth(struct og_core *c, const char *sha_hex, struct og_agent_auth *a);
 void og_agent_auth_free(struct og_agent_auth *a);

@@ -11,24 +11,24 @@ enum { QUEUED, TAKEN, DONE };
 
 struct call {
     int argc;
-    const char **argv;     /* borrowed from the caller, who waits */
-    const size_t *lens;    /* borrowed, or NULL */
-    redisReply *reply;     /* [xfer] to the caller */
+    const char **argv;  /* borrowed from the caller, who waits */
+    const size_t *lens; /* borrowed, or NULL */
+    redisReply *reply;  /* [xfer] to the caller */
     og_err err;
     int state;
-    pthread_cond_t cv;     /* the caller waits here */
+    pthread_cond_t cv; /* the caller waits here */
     struct call *next;
 };
 
 struct og_batch {
     struct og_script *script; /* borrowed */
     int head_argc;
-    char **head;           /* owned */
+    char **head; /* owned */
     int max_items, max_inflight;
     int wait_replicas, wait_ms; /* set once before use: WAIT after each batch */
-    pthread_mutex_t mu;    /* guards everything below */
+    pthread_mutex_t mu;         /* guards everything below */
     struct call *first, *last;
-    int leaders;           /* batches running */
+    int leaders; /* batches running */
     unsigned long long batches;
 };
 

@@ -19,9 +19,18 @@ static _Thread_local int tl_items;               /* items it emitted so far */
 static _Thread_local const struct og_outbound *tl_send;
 static _Thread_local const struct og_channel *tl_send_ch;
 
-static void *svc_alloc(size_t n) { return og_malloc(n); }
-static void svc_free(void *p) { free(p); }
-static char *svc_strdup(const char *s) { return og_strdup(s); }
+static void *svc_alloc(size_t n)
+{
+    return og_malloc(n);
+}
+static void svc_free(void *p)
+{
+    free(p);
+}
+static char *svc_strdup(const char *s)
+{
+    return og_strdup(s);
+}
 
 static void svc_log(void *host, enum og_log_level lvl, const char *fmt, ...)
 {
@@ -34,7 +43,10 @@ static void svc_log(void *host, enum og_log_level lvl, const char *fmt, ...)
     va_end(ap);
 }
 
-static int svc_log_enabled(void *host, enum og_log_level lvl) { return (int)lvl <= og_log_level; }
+static int svc_log_enabled(void *host, enum og_log_level lvl)
+{
+    return (int)lvl <= og_log_level;
+}
 
 static char *svc_url_escape(const char *s)
 {
@@ -90,12 +102,11 @@ static const char *svc_req_query(const struct og_http_req *req, const char *name
     return h && h->query ? h->query(h->ctx, name) : NULL;
 }
 
-static void svc_respond(struct og_http_resp *resp, int status, const char *ctype,
-                        const char *body, size_t len)
+static void svc_respond(struct og_http_resp *resp, int status, const char *ctype, const char *body,
+                        size_t len)
 {
     resp->status = status;
-    snprintf(resp->content_type, sizeof resp->content_type, "%s",
-             ctype ? ctype : "text/plain");
+    snprintf(resp->content_type, sizeof resp->content_type, "%s", ctype ? ctype : "text/plain");
     free(resp->body);
     resp->body = og_strndup(body ? body : "", body ? len : 0);
     resp->body_len = body ? len : 0;
@@ -163,19 +174,16 @@ static og_err svc_state_get(void *host, const char *key, char **val)
 {
     struct og_channel *ch = host;
     *val = NULL;
-    return ch->sink.state_get ? ch->sink.state_get(ch->sink.ud, ch, key, val)
-                              : OG_ERR_UNSUPPORTED;
+    return ch->sink.state_get ? ch->sink.state_get(ch->sink.ud, ch, key, val) : OG_ERR_UNSUPPORTED;
 }
 
 static og_err svc_state_set(void *host, const char *key, const char *val)
 {
     struct og_channel *ch = host;
-    return ch->sink.state_set ? ch->sink.state_set(ch->sink.ud, ch, key, val)
-                              : OG_ERR_UNSUPPORTED;
+    return ch->sink.state_set ? ch->sink.state_set(ch->sink.ud, ch, key, val) : OG_ERR_UNSUPPORTED;
 }
 
-static og_err svc_smtp_send(void *host, const struct og_smtp_call *call,
-                            struct og_smtp_reply *rep)
+static og_err svc_smtp_send(void *host, const struct og_smtp_call *call, struct og_smtp_reply *rep)
 {
     memset(rep, 0, sizeof *rep);
     if (!call || call->struct_size < offsetof(struct og_smtp_call, timeout_ms) + sizeof(long) ||
@@ -258,8 +266,8 @@ static og_err vis_message(void *host, const struct og_visitor *v, const struct o
     return VIS(ch) ? VIS(ch)->message(ch->sink.ud, ch, v, m, vm, created) : OG_ERR_UNSUPPORTED;
 }
 
-static og_err vis_conversation(void *host, const struct og_visitor *v, const char *after,
-                               int limit, char **vs, char **vms)
+static og_err vis_conversation(void *host, const struct og_visitor *v, const char *after, int limit,
+                               char **vs, char **vms)
 {
     struct og_channel *ch = host;
     if (vs)
@@ -317,8 +325,7 @@ static og_err vis_csat(void *host, const struct og_visitor *v, int score, const 
     *csat = NULL;
     if (!ch->survey.scale)
         return OG_ERR_NOT_FOUND;
-    return VIS(ch) ? VIS(ch)->csat(ch->sink.ud, ch, v, score, comment, csat)
-                   : OG_ERR_UNSUPPORTED;
+    return VIS(ch) ? VIS(ch)->csat(ch->sink.ud, ch, v, score, comment, csat) : OG_ERR_UNSUPPORTED;
 }
 
 static int vis_online(void *host)
@@ -408,10 +415,9 @@ const struct og_services og_services_table = {
     .visitor = &visitor_api,
 };
 
-struct og_channel *og_channel_create(struct og_plugin *plugin, const char *id,
-                                     const char *routing, json_object *options,
-                                     const char *path, const struct og_channel_sink *sink,
-                                     struct og_errors *errs)
+struct og_channel *og_channel_create(struct og_plugin *plugin, const char *id, const char *routing,
+                                     json_object *options, const char *path,
+                                     const struct og_channel_sink *sink, struct og_errors *errs)
 {
     const struct og_connector *c = plugin->desc;
     struct og_channel *ch = og_calloc(1, sizeof *ch);

@@ -22,16 +22,15 @@ struct og_channel;
 struct og_visitor_ops {
     og_err (*rate)(void *ud, struct og_channel *ch, const char *key, int limit, int64_t window_ms,
                    long *retry_after_ms);
-    og_err (*create)(void *ud, struct og_channel *ch, const struct og_profile *who,
-                     char token[64], struct og_visitor *v);
+    og_err (*create)(void *ud, struct og_channel *ch, const struct og_profile *who, char token[64],
+                     struct og_visitor *v);
     og_err (*auth)(void *ud, struct og_channel *ch, const char *token, struct og_visitor *v);
     og_err (*message)(void *ud, struct og_channel *ch, const struct og_visitor *v,
                       const struct og_inbound *m, char **vm, int *created);
     og_err (*conversation)(void *ud, struct og_channel *ch, const struct og_visitor *v,
                            const char *after, int limit, char **vs, char **vms);
     og_err (*typing)(void *ud, struct og_channel *ch, const struct og_visitor *v, int on);
-    og_err (*read)(void *ud, struct og_channel *ch, const struct og_visitor *v,
-                   const char *until);
+    og_err (*read)(void *ud, struct og_channel *ch, const struct og_visitor *v, const char *until);
     og_err (*close)(void *ud, struct og_channel *ch, const struct og_visitor *v, char **vs);
     og_err (*csat)(void *ud, struct og_channel *ch, const struct og_visitor *v, int score,
                    const char *comment, char **csat);
@@ -59,13 +58,13 @@ struct og_channel_stats {
 };
 
 struct og_channel {
-    char *id;                       /* owned: channels[i].id */
-    char *routing;                  /* owned: routing policy name */
-    struct og_plugin *plugin;       /* [borrowed] from the registry */
-    void *conf;                     /* owned: the option block */
-    void *inst;                     /* the plugin's instance */
+    char *id;                 /* owned: channels[i].id */
+    char *routing;            /* owned: routing policy name */
+    struct og_plugin *plugin; /* [borrowed] from the registry */
+    void *conf;               /* owned: the option block */
+    void *inst;               /* the plugin's instance */
     struct og_channel_sink sink;
-    char scope[96];                 /* "channel:<id>" for log lines */
+    char scope[96]; /* "channel:<id>" for log lines */
     struct og_channel_stats stats;
     /* owned, NULL-terminated: hosts whose client-given URLs this channel
      * fetches even at refused addresses (og_fetch.h); NULL = none */
@@ -89,10 +88,9 @@ extern const struct og_services og_services_table;
 
 /* Parses options, then create()s the instance. On failure returns NULL and
  * appends the reasons to errs (naming path). [xfer, og_channel_destroy] */
-struct og_channel *og_channel_create(struct og_plugin *plugin, const char *id,
-                                     const char *routing, json_object *options,
-                                     const char *path, const struct og_channel_sink *sink,
-                                     struct og_errors *errs);
+struct og_channel *og_channel_create(struct og_plugin *plugin, const char *id, const char *routing,
+                                     json_object *options, const char *path,
+                                     const struct og_channel_sink *sink, struct og_errors *errs);
 void og_channel_destroy(struct og_channel *ch);
 
 /* The channel's fetch_allow_hosts (channels[i].fetch_allow_hosts), copied. */
@@ -117,7 +115,7 @@ struct og_req_host {
     const char *(*header)(void *ctx, const char *name);
     const char *(*query)(void *ctx, const char *name);
     void *ctx;
-    int emit_failed;                /* set when an emit returned non-OK */
+    int emit_failed; /* set when an emit returned non-OK */
     og_err emit_err;
     struct og_channel *channel;
     /* The visitor routes' (ABI 1.2) part of the host, set by the gateway for
@@ -131,13 +129,13 @@ struct og_req_host {
 
 /* The plugin's answer; owned by the host. */
 struct og_http_resp {
-    int status;                     /* 0 = not set */
+    int status; /* 0 = not set */
     char content_type[64];
-    char *body;                     /* owned */
+    char *body; /* owned */
     size_t body_len;
-    char *headers;                  /* owned: "Name: value\n" lines, or NULL */
-    void *stream;                   /* set by og_req_host.stream: the gateway's
-                                       stream answer (owned by the gateway) */
+    char *headers; /* owned: "Name: value\n" lines, or NULL */
+    void *stream;  /* set by og_req_host.stream: the gateway's
+                      stream answer (owned by the gateway) */
 };
 
 /* Calls the plugin's handle_http. Returns the plugin's result, or the emit

@@ -601,8 +601,8 @@ static og_err sink_state_set(void *ud, struct og_channel *ch, const char *key, c
 
 struct og_channel_sink og_core_sink(struct og_core *c)
 {
-    struct og_channel_sink s = {sink_message,   og_outbox_status, sink_state_get,
-                                sink_state_set, c,                &og_webchat_ops};
+    struct og_channel_sink s = {sink_message,   og_outbox_status, sink_state_get, sink_state_set, c,
+                                &og_webchat_ops};
     return s;
 }
 

@@ -43,8 +43,8 @@ static void args_free(struct args *a)
  * the hash tag in ARGV[1]); frees a. */
 static og_err run(struct og_core *c, struct args *a, redisReply **r)
 {
-    og_err e = og_script_call(c, OG_LUA_FOLLOWUPS, (int)a->n, (const char **)a->v, NULL, r, NULL,
-                              0);
+    og_err e =
+        og_script_call(c, OG_LUA_FOLLOWUPS, (int)a->n, (const char **)a->v, NULL, r, NULL, 0);
     args_free(a);
     return e;
 }
@@ -115,9 +115,8 @@ static void copy(char *dst, size_t n, const redisReply *r)
     snprintf(dst, n, "%s", r->type == REDIS_REPLY_STRING ? r->str : "");
 }
 
-og_err og_followups_claim(struct og_core *c, const struct og_fup_rule *const *silent,
-                          size_t ns, int limit, int64_t lease_ms, struct og_fup_job **jobs,
-                          size_t *njobs)
+og_err og_followups_claim(struct og_core *c, const struct og_fup_rule *const *silent, size_t ns,
+                          int limit, int64_t lease_ms, struct og_fup_job **jobs, size_t *njobs)
 {
     *jobs = NULL;
     *njobs = 0;
@@ -235,8 +234,7 @@ static void transcript(const struct og_fup_data *d, struct og_buf *text, struct 
         json_object *snd = json_object_object_get(m, "sender");
         const char *type = jstr(snd, "type"), *name = jstr(snd, "name");
         if (!name || !*name)
-            name = type && strcmp(type, "agent") == 0    ? (d->agent_name[0] ? d->agent_name
-                                                                             : "Agent")
+            name = type && strcmp(type, "agent") == 0 ? (d->agent_name[0] ? d->agent_name : "Agent")
                    : type && strcmp(type, "system") == 0 ? "System"
                                                          : (d->name[0] ? d->name : "Customer");
         og_buf_printf(&line, "[%s] %s: ", when, name);
@@ -325,8 +323,10 @@ og_err og_followups_done(struct og_core *c, const struct og_fup_job *job,
     og_time_rfc3339(next_due_ms > 0 ? next_due_ms : now, next_iso);
     og_id_new("evt_", now, eid, sizeof eid);
     struct og_buf tj = {0};
-    og_buf_printf(&tj, "{\"attempt\":%s,\"at\":\"%s\",\"outcome\":\"%s\",\"smtp_code\":%ld,"
-                  "\"detail\":", job->attempt, iso, names[outcome], code);
+    og_buf_printf(&tj,
+                  "{\"attempt\":%s,\"at\":\"%s\",\"outcome\":\"%s\",\"smtp_code\":%ld,"
+                  "\"detail\":",
+                  job->attempt, iso, names[outcome], code);
     og_buf_json_str(&tj, detail && *detail ? detail : NULL);
     og_buf_puts(&tj, "}");
     struct args a = {0};
@@ -402,8 +402,8 @@ static int rule_matches(const struct og_fup_rule *r, json_object *ses)
         return 0;
     if (r->n_success_codes) {
         json_object *codes = json_object_object_get(ses, "success_codes");
-        size_t n = json_object_is_type(codes, json_type_array) ? json_object_array_length(codes)
-                                                                : 0;
+        size_t n =
+            json_object_is_type(codes, json_type_array) ? json_object_array_length(codes) : 0;
         int any = 0;
         for (size_t i = 0; i < n && !any; i++)
             any = in_list(r->success_codes, r->n_success_codes,

@@ -27,7 +27,7 @@
 /* A rule as the core needs it ([borrowed] strings). */
 struct og_fup_rule {
     const char *id;
-    int silent;                /* 1 = customer_silent, 0 = session.closed */
+    int silent; /* 1 = customer_silent, 0 = session.closed */
     int64_t after_ms;
     /* session.closed only: the closed session must match each filter that
      * is not empty (its channel, its close reason, one of its codes). */
@@ -61,22 +61,21 @@ og_err og_followups_on_message(struct og_core *c, const char *sid,
 
 struct og_fup_job {
     char id[48];
-    char attempt[16];          /* the attempt number as claimed (text, for "done") */
+    char attempt[16]; /* the attempt number as claimed (text, for "done") */
     char rule[72];
     char session[48];
 };
 /* Claims up to limit due follow-ups (firing due silence timers first) with
  * a lease of lease_ms. *jobs [xfer, free()]. */
-og_err og_followups_claim(struct og_core *c, const struct og_fup_rule *const *silent,
-                          size_t ns, int limit, int64_t lease_ms, struct og_fup_job **jobs,
-                          size_t *njobs);
+og_err og_followups_claim(struct og_core *c, const struct og_fup_rule *const *silent, size_t ns,
+                          int limit, int64_t lease_ms, struct og_fup_job **jobs, size_t *njobs);
 
 /* What a follow-up is rendered from. Strings [xfer, og_fup_data_clear]. */
 struct og_fup_data {
-    json_object *session;      /* the session JSON */
+    json_object *session; /* the session JSON */
     char *email, *name, *phone, *agent_name;
     int opt_out;
-    json_object *messages;     /* array of message JSON, oldest first */
+    json_object *messages; /* array of message JSON, oldest first */
 };
 /* OG_ERR_NOT_FOUND when the follow-up or its session is gone. */
 og_err og_followups_load(struct og_core *c, const char *id, struct og_fup_data *d);
@@ -86,7 +85,7 @@ void og_fup_data_clear(struct og_fup_data *d);
 struct og_fup_templates {
     const char *subject, *text, *html;
 };
-struct og_fup_mail {           /* [xfer, og_fup_mail_clear] */
+struct og_fup_mail { /* [xfer, og_fup_mail_clear] */
     char *subject, *text, *html;
 };
 /* survey_url: {{survey_url}}, the session's signed survey link

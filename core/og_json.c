@@ -30,7 +30,8 @@ json_object *og_json_parse_strict(const char *buf, size_t len, unsigned flags,
         err->what = "NUL byte";
         return NULL;
     }
-    size_t skip = (flags & OG_JSON_ALLOW_BOM) && len >= 3 && !memcmp(buf, "\xEF\xBB\xBF", 3) ? 3 : 0;
+    size_t skip =
+        (flags & OG_JSON_ALLOW_BOM) && len >= 3 && !memcmp(buf, "\xEF\xBB\xBF", 3) ? 3 : 0;
     json_tokener *tok = json_tokener_new_ex(OG_JSON_MAX_DEPTH);
     if (!tok) {
         err->what = "out of memory";
@@ -209,9 +210,15 @@ static struct og_json *jparse(const char *buf, size_t len)
     return (struct og_json *)og_json_parse_strict(buf, len, 0, NULL);
 }
 
-struct og_json *og_json_parse(const char *buf, size_t len) { return jparse(buf, len); }
+struct og_json *og_json_parse(const char *buf, size_t len)
+{
+    return jparse(buf, len);
+}
 
-static void jput(struct og_json *j) { json_object_put(J(j)); }
+static void jput(struct og_json *j)
+{
+    json_object_put(J(j));
+}
 
 static enum og_json_type jtype(const struct og_json *j)
 {
@@ -287,10 +294,8 @@ static const char *jstr(const struct og_json *j)
     case json_type_string:
     case json_type_int:
     case json_type_double:
-    case json_type_boolean:
-        return json_object_get_string(J(j));
-    default:
-        return NULL;
+    case json_type_boolean: return json_object_get_string(J(j));
+    default: return NULL;
     }
 }
 
@@ -310,7 +315,10 @@ static double jdbl(const struct og_json *j)
     return json_object_get_double(J(j));
 }
 
-static int jbool(const struct og_json *j) { return j ? json_object_get_boolean(J(j)) : 0; }
+static int jbool(const struct og_json *j)
+{
+    return j ? json_object_get_boolean(J(j)) : 0;
+}
 
 static const char *jkey_at(const struct og_json *obj, size_t i)
 {
@@ -326,18 +334,30 @@ static const char *jkey_at(const struct og_json *obj, size_t i)
     return NULL;
 }
 
-static struct og_json *jnew_object(void) { return (struct og_json *)json_object_new_object(); }
-static struct og_json *jnew_array(void) { return (struct og_json *)json_object_new_array(); }
+static struct og_json *jnew_object(void)
+{
+    return (struct og_json *)json_object_new_object();
+}
+static struct og_json *jnew_array(void)
+{
+    return (struct og_json *)json_object_new_array();
+}
 static struct og_json *jnew_string(const char *s)
 {
     return (struct og_json *)json_object_new_string(s ? s : "");
 }
-static struct og_json *jnew_int(int64_t v) { return (struct og_json *)json_object_new_int64(v); }
+static struct og_json *jnew_int(int64_t v)
+{
+    return (struct og_json *)json_object_new_int64(v);
+}
 static struct og_json *jnew_double(double v)
 {
     return (struct og_json *)json_object_new_double(v);
 }
-static struct og_json *jnew_bool(int v) { return (struct og_json *)json_object_new_boolean(v); }
+static struct og_json *jnew_bool(int v)
+{
+    return (struct og_json *)json_object_new_boolean(v);
+}
 static void jset(struct og_json *obj, const char *key, struct og_json *val)
 {
     json_object_object_add(J(obj), key, J(val));

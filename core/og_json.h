@@ -13,8 +13,8 @@
 #define OG_JSON_ALLOW_BOM (1u << 1) /* skip a leading UTF-8 byte order mark */
 
 struct og_json_error {
-    size_t offset;                  /* byte offset of the problem */
-    const char *what;               /* [static] what is wrong there */
+    size_t offset;    /* byte offset of the problem */
+    const char *what; /* [static] what is wrong there */
 };
 /* Exactly one JSON value: strict (double quotes only, no comments, no
  * trailing data but whitespace, a bare top-level number is fine), no NUL

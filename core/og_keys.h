@@ -5,9 +5,9 @@
 #ifndef OG_KEYS_H
 #define OG_KEYS_H
 
-#define OG_KEY_EVENTS "%s:events"  /* stream: every event (prelude.lua emit) */
-#define OG_KEY_OUTBOX "%s:outbox"  /* stream: outbound sends, group "senders" */
-#define OG_KEY_STATE "%s:state:%s" /* hash: a channel's connector state */
-#define OG_KEY_QUEUE "%s:queue:%s" /* zset: a routing policy's waiting sessions */
+#define OG_KEY_EVENTS "%s:events"        /* stream: every event (prelude.lua emit) */
+#define OG_KEY_OUTBOX "%s:outbox"        /* stream: outbound sends, group "senders" */
+#define OG_KEY_STATE "%s:state:%s"       /* hash: a channel's connector state */
+#define OG_KEY_QUEUE "%s:queue:%s"       /* zset: a routing policy's waiting sessions */
 #define OG_KEY_AUTH_SES "%s:auth:ses:%s" /* hash: a cookie session (auth.lua) */
 #endif

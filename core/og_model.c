@@ -3,9 +3,9 @@
 
 const char *og_kind_name(enum og_kind k)
 {
-    static const char *const n[OG_KIND__LAST] = {
-        "text", "image", "video", "audio", "file", "sticker",
-        "location", "contact", "interactive", "reaction", "system"};
+    static const char *const n[OG_KIND__LAST] = {"text",        "image",    "video",    "audio",
+                                                 "file",        "sticker",  "location", "contact",
+                                                 "interactive", "reaction", "system"};
     return (unsigned)k < OG_KIND__LAST ? n[k] : "system";
 }
 

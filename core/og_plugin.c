@@ -52,8 +52,7 @@ static struct og_plugin *refuse(void *dl, char *errbuf, size_t errlen, const cha
 }
 
 /* The 1.0 descriptor ended with messaging_window_ms. */
-#define OG_CONNECTOR_SIZE_1_0                                                                      \
-    (offsetof(struct og_connector, messaging_window_ms) + sizeof(int64_t))
+#define OG_CONNECTOR_SIZE_1_0 (offsetof(struct og_connector, messaging_window_ms) + sizeof(int64_t))
 
 /* The host reads a copy of the plugin's descriptor that has every field of
  * our minor: what the plugin's struct_size covers comes from the plugin, the
@@ -91,30 +90,30 @@ struct og_plugin *og_plugin_load(const char *path, char *errbuf, size_t errlen)
     /* A plugin of our minor has exactly our layout; an older minor has a
      * prefix of it, at least the 1.0 layout. */
     size_t want_lo = c->abi_minor == OG_CONNECTOR_ABI_MINOR ? sizeof(struct og_connector)
-                                                             : OG_CONNECTOR_SIZE_1_0;
+                                                            : OG_CONNECTOR_SIZE_1_0;
     if (c->struct_size < want_lo || c->struct_size > sizeof(struct og_connector))
         return refuse(dl, errbuf, errlen, path,
-                      "descriptor size %zu does not match ABI %u.%u (expected %zu)",
-                      c->struct_size, c->abi_major, c->abi_minor,
+                      "descriptor size %zu does not match ABI %u.%u (expected %zu)", c->struct_size,
+                      c->abi_major, c->abi_minor,
                       c->abi_minor == OG_CONNECTOR_ABI_MINOR ? sizeof(struct og_connector)
                                                              : (size_t)OG_CONNECTOR_SIZE_1_0);
     /* 1.2: a plugin with visitor routes needs neither a webhook nor a poll */
-    int visitor = c->struct_size >= offsetof(struct og_connector, handle_visitor) +
-                                        sizeof c->handle_visitor &&
+    int visitor = c->struct_size >=
+                      offsetof(struct og_connector, handle_visitor) + sizeof c->handle_visitor &&
                   c->handle_visitor;
-    const char *missing = !c->name                       ? "name"
-                          : !c->options                  ? "options"
-                          : !c->create                   ? "create"
-                          : !c->destroy                  ? "destroy"
-                          : !c->send                     ? "send"
-                          : (!c->handle_http && !c->poll && !visitor) ? "handle_http, poll or handle_visitor"
-                                                         : NULL;
+    const char *missing = !c->name      ? "name"
+                          : !c->options ? "options"
+                          : !c->create  ? "create"
+                          : !c->destroy ? "destroy"
+                          : !c->send    ? "send"
+                          : (!c->handle_http && !c->poll && !visitor)
+                              ? "handle_http, poll or handle_visitor"
+                              : NULL;
     if (missing)
         return refuse(dl, errbuf, errlen, path, "mandatory field '%s' is not set", missing);
     for (const struct og_option *o = c->options; o->name; o++)
         if (o->offset >= c->conf_size)
-            return refuse(dl, errbuf, errlen, path, "option '%s' lies outside conf_size",
-                          o->name);
+            return refuse(dl, errbuf, errlen, path, "option '%s' lies outside conf_size", o->name);
     struct og_plugin *p = og_calloc(1, sizeof *p);
     p->path = og_strdup(path);
     p->dl = dl;
@@ -126,8 +125,8 @@ void og_plugin_unload(struct og_plugin *p)
 {
     if (!p)
         return;
-    /* Sanitizer builds keep the object mapped so leak reports can name
-     * plugin frames; the memory is the same either way. */
+        /* Sanitizer builds keep the object mapped so leak reports can name
+         * plugin frames; the memory is the same either way. */
 #if !defined(__SANITIZE_ADDRESS__)
     dlclose(p->dl);
 #endif
@@ -161,8 +160,7 @@ struct og_plugin *og_plugin_load_by_name(const char *dir, const char *name, char
     }
     struct og_plugin *p = og_plugin_load(path, errbuf, errlen);
     if (p && strcmp(p->desc->name, name) != 0) {
-        snprintf(errbuf, errlen, "connector %s refused: it calls itself '%s'", path,
-                 p->desc->name);
+        snprintf(errbuf, errlen, "connector %s refused: it calls itself '%s'", path, p->desc->name);
         og_plugin_unload(p);
         p = NULL;
     }

@@ -13,8 +13,8 @@
 #include <stddef.h>
 
 struct og_plugin {
-    char *path;                        /* owned */
-    void *dl;                          /* dlopen handle, owned */
+    char *path; /* owned */
+    void *dl;   /* dlopen handle, owned */
     /* Every field of this host's minor: fields an older plugin lacks hold
      * their documented defaults, and default_rate_per_s is never 0. Points
      * into full; strings and callbacks are [borrowed] from the .so. */
@@ -43,7 +43,7 @@ char *og_plugin_default_dir(void);
 /* The plugins a configuration uses, each loaded once however many channels
  * use it. Zero-initialise; og_plugin_registry_free unloads them all. */
 struct og_plugin_registry {
-    struct og_plugin **p;              /* owned */
+    struct og_plugin **p; /* owned */
     size_t n;
 };
 /* <dir>/<name>.so, loaded on first use. [borrowed from reg] or NULL + errbuf. */

@@ -12,7 +12,10 @@ struct og_script *og_core_lua(struct og_core *c, enum og_lua id)
     return c->lua[id];
 }
 
-int og_script_busy_error(const char *err) { return og_redis_try_later(err); }
+int og_script_busy_error(const char *err)
+{
+    return og_redis_try_later(err);
+}
 
 og_err og_script_reply(const char *name, const redisReply *r, char *msg, size_t msglen)
 {
@@ -33,9 +36,8 @@ og_err og_script_reply(const char *name, const redisReply *r, char *msg, size_t 
         return OG_ERR_INTERNAL;
     }
     og_err e = og_err_from_name(r->element[1]->str);
-    const char *text = r->elements >= 3 && r->element[2]->type == REDIS_REPLY_STRING
-                           ? r->element[2]->str
-                           : "";
+    const char *text =
+        r->elements >= 3 && r->element[2]->type == REDIS_REPLY_STRING ? r->element[2]->str : "";
     if (msg && msglen)
         snprintf(msg, msglen, "%s", text);
     /* a write the script's pcall caught because Redis is full (or loading,

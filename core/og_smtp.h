@@ -21,9 +21,9 @@
 
 enum og_starttls { OG_STARTTLS_AUTO = 0, OG_STARTTLS_ALWAYS, OG_STARTTLS_NEVER };
 
-struct og_smtp_conf {          /* all [borrowed] */
-    const char *url;           /* smtp://host:port or smtps://host:port */
-    const char *username;      /* NULL or "" = no AUTH */
+struct og_smtp_conf {     /* all [borrowed] */
+    const char *url;      /* smtp://host:port or smtps://host:port */
+    const char *username; /* NULL or "" = no AUTH */
     const char *password;
     const char *from;          /* "Name <addr>" or "addr" */
     const char *ca_file;       /* NULL = system CAs */
@@ -32,17 +32,17 @@ struct og_smtp_conf {          /* all [borrowed] */
     atomic_int *abort;         /* when it becomes non-zero the transfer stops; may be NULL */
 };
 
-struct og_mail {               /* all [borrowed] */
-    const char *to;            /* a bare address */
-    const char *subject;       /* UTF-8 */
-    const char *text;          /* UTF-8; NULL or "" = none */
-    const char *html;          /* UTF-8; NULL or "" = none */
-    const char *message_id;    /* left part of the Message-ID, e.g. the follow-up id */
+struct og_mail {            /* all [borrowed] */
+    const char *to;         /* a bare address */
+    const char *subject;    /* UTF-8 */
+    const char *text;       /* UTF-8; NULL or "" = none */
+    const char *html;       /* UTF-8; NULL or "" = none */
+    const char *message_id; /* left part of the Message-ID, e.g. the follow-up id */
 };
 
 struct og_smtp_result {
-    long code;                 /* last SMTP reply code, 0 when none came */
-    char detail[256];          /* a readable reason when not OG_OK */
+    long code;        /* last SMTP reply code, 0 when none came */
+    char detail[256]; /* a readable reason when not OG_OK */
 };
 
 og_err og_smtp_send(const struct og_smtp_conf *c, const struct og_mail *m,

@@ -93,10 +93,10 @@ og_err og_stream_tail_read(struct og_stream_tail *t, char *pos, size_t possz, in
  * entries cut, and then it is logged and counted (og_stream_stats). Called
  * every second or so by the daemon. */
 struct og_trim {
-    long long removed;            /* entries removed */
-    long long owed_lost;          /* of which a group still owed */
-    char first_lost[48];          /* the oldest owed entry removed, or "" */
-    long long length;             /* entries left */
+    long long removed;   /* entries removed */
+    long long owed_lost; /* of which a group still owed */
+    char first_lost[48]; /* the oldest owed entry removed, or "" */
+    long long length;    /* entries left */
 };
 og_err og_stream_trim(struct og_core *c, enum og_stream_id s, long long max, int64_t retain_ms,
                       struct og_trim *t);

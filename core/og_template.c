@@ -8,8 +8,8 @@
 #include <string.h>
 
 const char *const og_template_names[] = {
-    "contact.name", "contact.email", "contact.phone", "agent.name", "channel",
-    "session.id", "session.close_reason", "transcript", "survey_url", NULL,
+    "contact.name", "contact.email",        "contact.phone", "agent.name", "channel",
+    "session.id",   "session.close_reason", "transcript",    "survey_url", NULL,
 };
 
 /* Finds the placeholder starting at p ("{{"): the name's start and length

@@ -27,9 +27,9 @@ int og_template_check(const char *src, char *err, size_t errlen);
 int og_template_check_names(const char *src, const char *const *names, char *err, size_t errlen);
 
 struct og_tvar {
-    const char *name;           /* one of og_template_names */
-    const char *text;           /* the value; NULL = "" */
-    const char *html;           /* ready HTML for html mode, or NULL = escape text */
+    const char *name; /* one of og_template_names */
+    const char *text; /* the value; NULL = "" */
+    const char *html; /* ready HTML for html mode, or NULL = escape text */
 };
 
 /* Renders src with vars (a name missing from vars renders as ""). html = 1

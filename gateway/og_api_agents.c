@@ -26,7 +26,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-static struct og_core *routing(struct og_api_ctx *ctx) { return ctx->g->core; }
+static struct og_core *routing(struct og_api_ctx *ctx)
+{
+    return ctx->g->core;
+}
 
 static int valid_agent(struct og_api_ctx *ctx)
 {
@@ -78,7 +81,7 @@ static void create(struct og_api_ctx *ctx)
     og_agent_fields_free(&f);
     if (res.err != OG_OK || !res.json)
         og_reply_err(ctx->r, res.err ? res.err : OG_ERR_INTERNAL,
-                         res.message[0] ? res.message : NULL);
+                     res.message[0] ? res.message : NULL);
     else
         og_reply_json(ctx->r, 201, with_token(res.json, tok));
     og_routing_result_free(&res);
@@ -148,7 +151,7 @@ static void update(struct og_api_ctx *ctx)
     og_agent_fields_free(&f);
     if (res.err != OG_OK || !res.json)
         og_reply_err(ctx->r, res.err ? res.err : OG_ERR_INTERNAL,
-                         res.message[0] ? res.message : NULL);
+                     res.message[0] ? res.message : NULL);
     else {
         og_reply_json(ctx->r, 200, res.json);
         res.json = NULL;
@@ -182,7 +185,7 @@ static void rotate_token(struct og_api_ctx *ctx)
     og_agents_set_token(rt, ctx->params[0], sha, &res);
     if (res.err != OG_OK || !res.json)
         og_reply_err(ctx->r, res.err ? res.err : OG_ERR_INTERNAL,
-                         res.message[0] ? res.message : NULL);
+                     res.message[0] ? res.message : NULL);
     else
         og_reply_json(ctx->r, 200, with_token(res.json, tok));
     og_routing_result_free(&res);
@@ -197,7 +200,7 @@ static void revoke_token(struct og_api_ctx *ctx)
     og_agents_set_token(rt, ctx->params[0], "", &res);
     if (res.err != OG_OK || !res.json)
         og_reply_err(ctx->r, res.err ? res.err : OG_ERR_INTERNAL,
-                         res.message[0] ? res.message : NULL);
+                     res.message[0] ? res.message : NULL);
     else {
         og_reply_json(ctx->r, 200, res.json);
         res.json = NULL;
@@ -217,14 +220,14 @@ static void presence(struct og_api_ctx *ctx)
     json_object *j = og_api_json_body(ctx), *v;
     if (!j)
         return;
-    const char *st = json_object_object_get_ex(j, "status", &v) &&
-                             json_object_is_type(v, json_type_string)
-                         ? json_object_get_string(v)
-                         : "";
+    const char *st =
+        json_object_object_get_ex(j, "status", &v) && json_object_is_type(v, json_type_string)
+            ? json_object_get_string(v)
+            : "";
     if (json_object_object_length(j) != 1 ||
         (strcmp(st, "online") && strcmp(st, "away") && strcmp(st, "offline"))) {
         og_reply_err(ctx->r, OG_ERR_INVALID,
-                       "the body must be {\"status\":\"online|away|offline\"}");
+                     "the body must be {\"status\":\"online|away|offline\"}");
         json_object_put(j);
         return;
     }
@@ -233,7 +236,7 @@ static void presence(struct og_api_ctx *ctx)
     json_object_put(j);
     if (res.err != OG_OK || !res.json)
         og_reply_err(ctx->r, res.err ? res.err : OG_ERR_INTERNAL,
-                         res.message[0] ? res.message : NULL);
+                     res.message[0] ? res.message : NULL);
     else {
         og_reply_json(ctx->r, 200, res.json);
         res.json = NULL;

@@ -78,8 +78,8 @@ static void list_webhooks(struct og_api_ctx *ctx)
 
 static void create_webhook(struct og_api_ctx *ctx)
 {
-    static const char *const allowed[] = {"id",         "url",     "secret", "events",
-                                          "retry_schedule_s", "timeout_ms", "enabled", NULL};
+    static const char *const allowed[] = {
+        "id", "url", "secret", "events", "retry_schedule_s", "timeout_ms", "enabled", NULL};
     json_object *j = og_api_json_body(ctx);
     if (!j || !keys_ok(ctx, j, allowed)) {
         json_object_put(j);
@@ -139,8 +139,8 @@ static void get_webhook(struct og_api_ctx *ctx)
 
 static void update_webhook(struct og_api_ctx *ctx)
 {
-    static const char *const allowed[] = {"url", "events", "retry_schedule_s", "timeout_ms",
-                                          "enabled", NULL};
+    static const char *const allowed[] = {"url",        "events",  "retry_schedule_s",
+                                          "timeout_ms", "enabled", NULL};
     static const char *const allowed_cfg[] = {"enabled", NULL};
     json_object *j = og_api_json_body(ctx);
     if (!j)
@@ -153,7 +153,7 @@ static void update_webhook(struct og_api_ctx *ctx)
     if (s.from_config && !json_object_object_get_ex(j, "enabled", NULL) &&
         json_object_object_length(j) > 0) {
         og_reply_err(ctx->r, OG_ERR_CONFLICT,
-                       "this webhook comes from the config file; only 'enabled' can change here");
+                     "this webhook comes from the config file; only 'enabled' can change here");
         goto out;
     }
     if (!keys_ok(ctx, j, s.from_config ? allowed_cfg : allowed))
@@ -192,7 +192,7 @@ static void delete_webhook(struct og_api_ctx *ctx)
         return;
     if (s.from_config) {
         og_reply_err(ctx->r, OG_ERR_CONFLICT,
-                       "this webhook comes from the config file; remove it there");
+                     "this webhook comes from the config file; remove it there");
         og_webhook_sub_clear(&s);
         return;
     }
@@ -219,8 +219,7 @@ static void rotate_webhook(struct og_api_ctx *ctx)
     if (json_object_object_get_ex(j, "overlap_s", &v)) {
         overlap = json_object_is_type(v, json_type_int) ? json_object_get_int64(v) : -1;
         if (overlap < 0 || overlap > 30 * 86400) {
-            og_reply_err(ctx->r, OG_ERR_INVALID,
-                           "overlap_s: must be an integer from 0 to 2592000");
+            og_reply_err(ctx->r, OG_ERR_INVALID, "overlap_s: must be an integer from 0 to 2592000");
             json_object_put(j);
             return;
         }
@@ -229,7 +228,7 @@ static void rotate_webhook(struct og_api_ctx *ctx)
         if (!json_object_is_type(v, json_type_string) ||
             og_webhook_secret_decode(json_object_get_string(v), key) < 0) {
             og_reply_err(ctx->r, OG_ERR_INVALID,
-                           "secret: must be \"whsec_\" + base64 of 24 to 64 bytes");
+                         "secret: must be \"whsec_\" + base64 of 24 to 64 bytes");
             json_object_put(j);
             return;
         }
@@ -243,7 +242,7 @@ static void rotate_webhook(struct og_api_ctx *ctx)
     }
     if (s.from_config) {
         og_reply_err(ctx->r, OG_ERR_CONFLICT,
-                       "this webhook comes from the config file; change its secret there");
+                     "this webhook comes from the config file; change its secret there");
         free(secret);
         og_webhook_sub_clear(&s);
         return;
@@ -282,8 +281,8 @@ static void list_deliveries(struct og_api_ctx *ctx)
     if (load_sub(ctx, &s) != 0)
         return;
     char *json = NULL;
-    og_err e = og_webhooks_deliveries(ctx->g->core, s.id, status && *status ? status : NULL,
-                                      limit, &json);
+    og_err e =
+        og_webhooks_deliveries(ctx->g->core, s.id, status && *status ? status : NULL, limit, &json);
     if (e != OG_OK)
         og_reply_err(ctx->r, e, NULL);
     else
@@ -308,7 +307,7 @@ static void replay_webhook(struct og_api_ctx *ctx)
     if (!!ev == !!since || (ev && !og_id_valid(json_object_get_string(ev), "evt_")) ||
         (since && since_ms < 0)) {
         og_reply_err(ctx->r, OG_ERR_INVALID,
-                       "give either event_id (an evt_ id) or since (an RFC 3339 UTC time)");
+                     "give either event_id (an evt_ id) or since (an RFC 3339 UTC time)");
         json_object_put(j);
         return;
     }

@@ -19,8 +19,8 @@
  * the death signal, and it runs with whatever arguments an older omnigate
  * gave it. Stopping costs one reload of the AOF, which start-up waits for. */
 #include "og_gateway.h"
-#include "og_probe.h"
 #include "og_log.h"
+#include "og_probe.h"
 #include "og_util.h"
 
 #include <errno.h>
@@ -51,7 +51,7 @@
 
 struct og_embedded {
     char *dir, *sock, *url, *server, *logfile, *pidfile, *lockfile; /* owned */
-    int lock_fd; /* flock()ed for our lifetime; O_CLOEXEC */
+    int lock_fd;      /* flock()ed for our lifetime; O_CLOEXEC */
     int fsync_always; /* redis.durability "fsync": appendfsync always */
     int64_t load_timeout_ms;
     pid_t pid;
@@ -98,9 +98,9 @@ static pid_t spawn(struct og_embedded *e)
         if (fd >= 0)
             dup2(fd, 0), dup2(fd, 1);
         execlp(e->server, e->server, "--port", "0", "--unixsocket", e->sock, "--unixsocketperm",
-               "700", "--dir", e->dir, "--appendonly", "yes", "--appendfsync", e->fsync_always ? "always" : "everysec", "--save",
-               "", "--daemonize", "no", "--logfile", e->logfile, "--pidfile", e->pidfile,
-               (char *)NULL);
+               "700", "--dir", e->dir, "--appendonly", "yes", "--appendfsync",
+               e->fsync_always ? "always" : "everysec", "--save", "", "--daemonize", "no",
+               "--logfile", e->logfile, "--pidfile", e->pidfile, (char *)NULL);
         _exit(127);
     }
     return pid;

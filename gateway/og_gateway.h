@@ -144,9 +144,9 @@ void og_sse_close_all(struct og_gateway *g);
  * caller queues) with the visitor's events (og_webchat.h) from the same
  * event stream the agents follow. OG_ERR_RATE_LIMITED when the visitor's
  * token holds o->max_streams already; OG_ERR_UNAVAILABLE while stopping. */
-og_err og_sse_visitor_open(struct og_gateway *g, struct MHD_Connection *conn,
-                           struct og_channel *ch, const struct og_visitor *v,
-                           const struct og_visitor_stream *o, struct og_http_resp *resp);
+og_err og_sse_visitor_open(struct og_gateway *g, struct MHD_Connection *conn, struct og_channel *ch,
+                           const struct og_visitor *v, const struct og_visitor_stream *o,
+                           struct og_http_resp *resp);
 /* Lists the visitor routes of a connector (ABI 1.2's visitor_routes) as
  * /webchat/:channel/<path>, role "visitor". */
 void og_http_visitor_routes_each(const struct og_connector *c, og_route_fn fn, void *ud);

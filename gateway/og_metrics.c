@@ -120,8 +120,8 @@ static void channel_metrics(struct og_gateway *g, struct og_buf *b)
                       "omnigate_channel_sends_total{channel=\"%s\",outcome=\"sent\"} %llu\n"
                       "omnigate_channel_sends_total{channel=\"%s\",outcome=\"retried\"} %llu\n"
                       "omnigate_channel_sends_total{channel=\"%s\",outcome=\"failed\"} %llu\n",
-                      ch->id, atomic_load(&ch->stats.sent), ch->id,
-                      atomic_load(&ch->stats.retried), ch->id, atomic_load(&ch->stats.failed));
+                      ch->id, atomic_load(&ch->stats.sent), ch->id, atomic_load(&ch->stats.retried),
+                      ch->id, atomic_load(&ch->stats.failed));
     }
 }
 
@@ -182,8 +182,7 @@ char *og_metrics_render(struct og_gateway *g)
                   "omnigate_ingest_batches_total %llu\n",
                   atomic_load(&s->ingested), atomic_load(&s->duplicates),
                   atomic_load(&s->ingest_errors), atomic_load(&s->sessions_created),
-                  atomic_load(&s->sessions_reopened),
-                  (double)atomic_load(&s->ingest_us_sum) / 1e6,
+                  atomic_load(&s->sessions_reopened), (double)atomic_load(&s->ingest_us_sum) / 1e6,
                   og_core_ingest_batches(g->core));
 
     struct og_outbox_stats *o = &og_outbox_stats;
@@ -201,8 +200,8 @@ char *og_metrics_render(struct og_gateway *g)
                   "omnigate_statuses_total{kind=\"duplicate\"} %llu\n"
                   "omnigate_statuses_total{kind=\"unknown_message\"} %llu\n",
                   atomic_load(&o->replies), atomic_load(&o->sent), atomic_load(&o->retried),
-                  atomic_load(&o->failed), atomic_load(&o->statuses),
-                  atomic_load(&o->status_dups), atomic_load(&o->status_unknown));
+                  atomic_load(&o->failed), atomic_load(&o->statuses), atomic_load(&o->status_dups),
+                  atomic_load(&o->status_unknown));
 
     og_buf_printf(&b,
                   "# HELP omnigate_webhook_attempts_total Webhook delivery attempts by outcome.\n"
@@ -265,8 +264,8 @@ char *og_metrics_render(struct og_gateway *g)
             int seen = 0;
             for (size_t j = 0; j < i; j++)
                 seen |= strcmp(g->channels[j]->routing, g->channels[i]->routing) == 0;
-            if (!seen && og_core_depth(g->core, OG_DEPTH_QUEUE, g->channels[i]->routing, &n) ==
-                             OG_OK)
+            if (!seen &&
+                og_core_depth(g->core, OG_DEPTH_QUEUE, g->channels[i]->routing, &n) == OG_OK)
                 og_buf_printf(&b, "omnigate_routing_queue_depth{policy=\"%s\"} %lld\n",
                               g->channels[i]->routing, n);
         }

@@ -54,9 +54,9 @@
 #include <time.h>
 #include <unistd.h>
 
-#define BATCH 128          /* entries per read: a read script holds Redis ~1 ms */
-#define READ_BURST 8       /* reads in a row while reading ahead */
-#define READ_AHEAD 16384   /* entries read ahead of deliveries (cached bodies) */
+#define BATCH 128        /* entries per read: a read script holds Redis ~1 ms */
+#define READ_BURST 8     /* reads in a row while reading ahead */
+#define READ_AHEAD 16384 /* entries read ahead of deliveries (cached bodies) */
 #define LEASE_MARGIN_MS 5000
 #define CLAIM_AHEAD 2 /* chains claimed per transfer slot (see http_run) */
 #define DISPATCHERS 2 /* per instance, when concurrency >= 16 (see start) */
@@ -108,9 +108,9 @@ struct dispatcher {
     struct og_hmac **signers; /* [2 * n_subs] owned: per sub its secret's, its previous one's */
     long long ver;
     int64_t ver_checked_ms, last_read_ms;
-    char last_id[48]; /* the stream's last entry when a read found nothing new */
-    int ready;    /* group created and config synced */
-    int draining; /* stopping: report results, claim nothing */
+    char last_id[48];               /* the stream's last entry when a read found nothing new */
+    int ready;                      /* group created and config synced */
+    int draining;                   /* stopping: report results, claim nothing */
     struct og_webhook_results *res; /* owned: results for the next step */
     /* shared, under mu */
     pthread_mutex_t mu;
@@ -305,8 +305,8 @@ static void chain_free(struct job *j)
 }
 
 /* The headers every request has (curl only reads a list's lines). */
-static char h_type[] = "Content-Type: application/json", h_expect[] = "Expect:",
-            h_agent[] = "User-Agent: omnigate-webhooks/1";
+static char h_type[] = "Content-Type: application/json",
+            h_expect[] = "Expect:", h_agent[] = "User-Agent: omnigate-webhooks/1";
 
 /* Builds the job for one claimed item (dispatcher thread): signed with the
  * subscription's keyed signers (sign[0] the secret, sign[1] the previous
@@ -344,8 +344,8 @@ static struct job *make_job(const struct og_webhook_sub *s, struct og_hmac *cons
         char sig[64];
         if (og_webhook_sign_with(sign[k], j->item.eid, j->ts, j->body->data, j->body->len, sig,
                                  sizeof sig) == 0)
-            at += snprintf(j->sig_line + at, sizeof j->sig_line - (size_t)at, "%s%s",
-                           k ? " " : "", sig);
+            at += snprintf(j->sig_line + at, sizeof j->sig_line - (size_t)at, "%s%s", k ? " " : "",
+                           sig);
     }
     char *lines[6] = {h_type, h_expect, h_agent, j->id_line, j->ts_line, j->sig_line};
     for (int k = 0; k < 6; k++)

@@ -11,13 +11,9 @@ extern const struct og_worker og_worker_sentinel;
 
 static const struct og_worker *const workers[] = {
     &og_worker_sentinel, /* first: the others find the master it follows */
-    &og_worker_followups,
-    &og_worker_send,
-    &og_worker_sse,
-    &og_worker_routing,
-    &og_worker_webhooks,
-    &og_worker_housekeeping,
-    NULL, /* rows go above this line: &og_worker_<name>, */
+    &og_worker_followups, &og_worker_send,         &og_worker_sse, &og_worker_routing,
+    &og_worker_webhooks,  &og_worker_housekeeping, NULL, /* rows go above this line:
+                                                            &og_worker_<name>, */
 };
 
 int og_workers_start(struct og_gateway *g)

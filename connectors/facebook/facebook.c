@@ -94,7 +94,7 @@ static const struct og_connector facebook_connector = {
     .poll_wakeup = NULL,
     .send = facebook_send,
     .messaging_window_ms = 24 * 3600 * 1000, /* the customer-service window */
-    .default_rate_per_s = 200, /* the Send API's documented per-page pace */
+    .default_rate_per_s = 200,               /* the Send API's documented per-page pace */
     .caps = OG_CAP_START_OUTBOUND | OG_CAP_ATTACH_URL,
 };
 

@@ -79,8 +79,8 @@ static void line_destroy(void *inst)
     svc->free(ln);
 }
 
-static og_err line_create(const struct og_services *svc, void *host, const void *conf,
-                          void **inst, char *errbuf, size_t errlen)
+static og_err line_create(const struct og_services *svc, void *host, const void *conf, void **inst,
+                          char *errbuf, size_t errlen)
 {
     const struct line_conf *c = conf;
     *inst = NULL;
@@ -158,8 +158,8 @@ static int line_cache_get(struct line *ln, const char *key, int64_t now, struct 
 
 /* Stores an entry: over the same key, else a free way, else the way that
  * expires first. */
-static void line_cache_put(struct line *ln, const char *key, const char *name,
-                           const char *avatar, int64_t expires)
+static void line_cache_put(struct line *ln, const char *key, const char *name, const char *avatar,
+                           int64_t expires)
 {
     const struct og_services *svc = ln->svc;
     pthread_mutex_lock(&ln->mu);
@@ -265,8 +265,7 @@ static int line_signature_ok(const struct og_services *svc, const char *secret, 
     return svc->ct_equal(want, wl, sig, strlen(sig));
 }
 
-static og_err line_handle_http(void *inst, const struct og_http_req *req,
-                               struct og_http_resp *resp)
+static og_err line_handle_http(void *inst, const struct og_http_req *req, struct og_http_resp *resp)
 {
     struct line *ln = inst;
     const struct og_services *svc = ln->svc;

@@ -35,8 +35,8 @@ struct line_parse_ctx {
     /* Optional: fills *out for the user of one event. source_type is
      * "user", "group" or "room"; chat_id is the group or room id (NULL for
      * a user source). Must not fail: unknown leaves *out zeroed. */
-    void (*profile)(void *ud, const char *source_type, const char *user_id,
-                    const char *chat_id, struct line_profile *out);
+    void (*profile)(void *ud, const char *source_type, const char *user_id, const char *chat_id,
+                    struct line_profile *out);
     void *profile_ud;
     /* Out: what happened, for logs and tests. */
     size_t emitted, skipped;
@@ -60,15 +60,15 @@ struct line_conf {
     char *api_data_base;
 };
 
-#define LINE_PROFILE_WAYS 8     /* the cache is 8-way set associative */
-#define LINE_PROFILE_SETS 1024  /* 8192 users */
+#define LINE_PROFILE_WAYS 8                       /* the cache is 8-way set associative */
+#define LINE_PROFILE_SETS 1024                    /* 8192 users */
 #define LINE_PROFILE_TTL_MS (60LL * 60 * 1000)    /* a known profile: 1 h */
 #define LINE_PROFILE_NEG_TTL_MS (5LL * 60 * 1000) /* a failed lookup: 5 min */
 #define LINE_PROFILE_BUDGET_MS 3000               /* per webhook request */
 #define LINE_REPLIED_SLOTS 2048
 
 struct line_profile_slot {
-    char *key;          /* "<chat_id or ->:<userId>", owned; NULL = free */
+    char *key; /* "<chat_id or ->:<userId>", owned; NULL = free */
     char *name, *avatar_url;
     int64_t expires_ms;
 };
@@ -80,8 +80,8 @@ struct line {
     const struct line_conf *conf;  /* [host] until destroy() */
     char *api_base;                /* owned copies without a trailing '/' */
     char *api_data_base;
-    char *auth_header;             /* "Authorization: Bearer ..." - secret, never logged */
-    pthread_mutex_t mu;            /* guards the two tables below */
+    char *auth_header;                  /* "Authorization: Bearer ..." - secret, never logged */
+    pthread_mutex_t mu;                 /* guards the two tables below */
     struct line_profile_slot *profiles; /* SETS x WAYS, owned */
     /* Message ids and reply tokens (64-bit hashes) spent on a reply: a retry
      * of the same message, or a later message handed the same token, pushes
@@ -96,7 +96,7 @@ struct line {
 #define LINE_SEND_TIMEOUT_MS 10000
 /* A reply token is used while younger than this (LINE: about a minute). */
 #define LINE_REPLY_MAX_AGE_MS 50000
-#define LINE_TEXT_MAX 5000 /* UTF-16 code units per text message */
+#define LINE_TEXT_MAX 5000  /* UTF-16 code units per text message */
 #define LINE_MAX_MESSAGES 5 /* message objects per reply/push request */
 
 og_err line_send(struct line *ln, const struct og_outbound *msg, struct og_send_result *res);

@@ -46,8 +46,7 @@
 #include <string.h>
 
 /* A string member, or NULL when absent, null, empty or not a string. */
-static const char *lp_str(const struct og_json_api *js, const struct og_json *obj,
-                          const char *key)
+static const char *lp_str(const struct og_json_api *js, const struct og_json *obj, const char *key)
 {
     struct og_json *v = js->get(obj, key);
     if (!v || js->type(v) != OG_JSON_STRING)
@@ -57,8 +56,7 @@ static const char *lp_str(const struct og_json_api *js, const struct og_json *ob
 }
 
 /* An id member: LINE sends ids as strings, but a number is tolerated. */
-static const char *lp_id(const struct og_json_api *js, const struct og_json *obj,
-                         const char *key)
+static const char *lp_id(const struct og_json_api *js, const struct og_json *obj, const char *key)
 {
     struct og_json *v = js->get(obj, key);
     enum og_json_type t = js->type(v);
@@ -127,8 +125,8 @@ static int lp_message(struct line_parse_ctx *ctx, const struct og_json *msg, str
         in->text = lp_str(js, msg, "text");
         return 0;
     }
-    if (strcmp(type, "image") == 0 || strcmp(type, "video") == 0 ||
-        strcmp(type, "audio") == 0 || strcmp(type, "file") == 0) {
+    if (strcmp(type, "image") == 0 || strcmp(type, "video") == 0 || strcmp(type, "audio") == 0 ||
+        strcmp(type, "file") == 0) {
         in->kind = type[0] == 'i'   ? OG_KIND_IMAGE
                    : type[0] == 'v' ? OG_KIND_VIDEO
                    : type[0] == 'a' ? OG_KIND_AUDIO
@@ -206,8 +204,8 @@ static int lp_event(struct line_parse_ctx *ctx, const struct og_json *ev, const 
     }
     if (strcmp(type, "follow") == 0) {
         in->kind = OG_KIND_SYSTEM;
-        in->text = js->boolean(js->find(ev, "follow.isUnblocked")) ? "follow (unblocked)"
-                                                                   : "follow";
+        in->text =
+            js->boolean(js->find(ev, "follow.isUnblocked")) ? "follow (unblocked)" : "follow";
         return 0;
     }
     if (strcmp(type, "unfollow") == 0) {
@@ -258,8 +256,7 @@ og_err line_parse_body(struct line_parse_ctx *ctx, const char *body, size_t len)
         struct og_inbound *in = &it.in;
         in->struct_size = sizeof *in;
         if (lp_event(ctx, ev, type, &it) != 0) {
-            svc->log(ctx->host, OG_LOG_DEBUG, "event %zu (%.32s): not handled, skipped", i,
-                     type);
+            svc->log(ctx->host, OG_LOG_DEBUG, "event %zu (%.32s): not handled, skipped", i, type);
             ctx->skipped++;
             for (size_t k = 0; k < it.n_owned; k++)
                 svc->free(it.owned[k]);

@@ -73,8 +73,7 @@ size_t line_split_text(const char *text, size_t max_units, size_t max_parts, siz
 }
 
 /* Appends {"type":"text","text":<n bytes of s>}. */
-static void ls_add_text(const struct og_services *svc, struct og_json *arr, const char *s,
-                        size_t n)
+static void ls_add_text(const struct og_services *svc, struct og_json *arr, const char *s, size_t n)
 {
     const struct og_json_api *js = svc->json;
     char *piece = svc->alloc(n + 1); /* new_string takes a NUL-terminated string */
@@ -220,12 +219,12 @@ static og_err ls_build_messages(const struct og_services *svc, const struct og_o
 
 /* What one LINE call came back with. */
 struct ls_answer {
-    og_err transport;            /* OG_OK when an HTTP answer came */
+    og_err transport; /* OG_OK when an HTTP answer came */
     struct og_http_result r;
 };
 
-static void ls_call(struct line *ln, const char *path, const char *retry_key,
-                    const char *body, size_t body_len, struct ls_answer *a)
+static void ls_call(struct line *ln, const char *path, const char *retry_key, const char *body,
+                    size_t body_len, struct ls_answer *a)
 {
     const struct og_services *svc = ln->svc;
     size_t ul = strlen(ln->api_base) + strlen(path) + 1;
@@ -279,8 +278,7 @@ static void ls_error_words(const struct og_services *svc, const struct og_http_r
     else if (msg)
         snprintf(res->error_message, sizeof res->error_message, "%s", msg);
     else
-        snprintf(res->error_message, sizeof res->error_message, "HTTP %ld from LINE",
-                 r->status);
+        snprintf(res->error_message, sizeof res->error_message, "HTTP %ld from LINE", r->status);
     js->put(doc);
 }
 
@@ -395,7 +393,8 @@ og_err line_send(struct line *ln, const struct og_outbound *m, struct og_send_re
 
     /* 1. Reply, while the token is fresh and unspent. */
     if (m->reply_token && *m->reply_token && m->reply_token_age_ms >= 0 &&
-        m->reply_token_age_ms < LINE_REPLY_MAX_AGE_MS && !ls_reply_spent(ln, m->message_id, m->reply_token)) {
+        m->reply_token_age_ms < LINE_REPLY_MAX_AGE_MS &&
+        !ls_reply_spent(ln, m->message_id, m->reply_token)) {
         body = ls_request(svc, "replyToken", m->reply_token, mtext, mlen, &blen);
         memset(&a, 0, sizeof a);
         ls_call(ln, "/v2/bot/message/reply", NULL, body, blen, &a);

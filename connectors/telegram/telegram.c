@@ -27,8 +27,7 @@ static const struct og_option telegram_options[] = {
     {"bot_token", OG_OPT_STR, NULL, OG_OPT_REQUIRED | OG_OPT_SECRET,
      offsetof(struct telegram_conf, bot_token), "Bot API token from @BotFather (<id>:<secret>)",
      NULL},
-    {"secret_token", OG_OPT_STR, NULL, OG_OPT_SECRET,
-     offsetof(struct telegram_conf, secret_token),
+    {"secret_token", OG_OPT_STR, NULL, OG_OPT_SECRET, offsetof(struct telegram_conf, secret_token),
      "setWebhook secret_token (1-256 of A-Z a-z 0-9 _ -); required in webhook mode", NULL},
     {"mode", OG_OPT_ENUM, "webhook", 0, offsetof(struct telegram_conf, mode),
      "webhook: Telegram POSTs to /hooks/{channel}; polling: getUpdates long polling",
@@ -38,8 +37,7 @@ static const struct og_option telegram_options[] = {
     {"timeout_ms", OG_OPT_INT, "30000", 0, offsetof(struct telegram_conf, timeout_ms),
      "timeout of one Bot API call in ms (long polls add their wait)", NULL},
     {"poll_wait_s", OG_OPT_INT, "5", 0, offsetof(struct telegram_conf, poll_wait_s),
-     "polling: getUpdates long-poll wait in s (0-50); also bounds how long shutdown waits",
-     NULL},
+     "polling: getUpdates long-poll wait in s (0-50); also bounds how long shutdown waits", NULL},
     {NULL, 0, NULL, 0, 0, NULL, NULL},
 };
 
@@ -127,8 +125,8 @@ static og_err telegram_handle_http(void *inst, const struct og_http_req *req,
     }
     if (!req->method || strcmp(req->method, "POST") != 0) {
         svc->respond(resp, 405, "text/plain", "POST only\n", 10);
-        if (svc->struct_size >= offsetof(struct og_services, respond_header) +
-                                    sizeof svc->respond_header &&
+        if (svc->struct_size >=
+                offsetof(struct og_services, respond_header) + sizeof svc->respond_header &&
             svc->respond_header)
             svc->respond_header(resp, "Allow", "POST");
         return OG_ERR_INVALID;
@@ -198,8 +196,8 @@ static og_err telegram_poll(void *inst, int timeout_ms)
     struct og_json *ans = NULL;
     struct og_send_result r;
     memset(&r, 0, sizeof r);
-    og_err e = telegram_call(tg, "getUpdates", body, (long)wait_s * 1000 + tg->conf->timeout_ms,
-                             &ans, &r);
+    og_err e =
+        telegram_call(tg, "getUpdates", body, (long)wait_s * 1000 + tg->conf->timeout_ms, &ans, &r);
     J->put(body);
     if (e != OG_OK) {
         if (strcmp(r.error_code, "409") == 0)

@@ -23,26 +23,26 @@
 
 /* The option block the host fills from telegram_options[] (telegram.c). */
 struct telegram_conf {
-    char *bot_token;    /* secret: it is part of every API URL */
-    char *secret_token; /* secret: X-Telegram-Bot-Api-Secret-Token */
-    char *mode;         /* "webhook" | "polling" */
-    char *api_base;     /* "https://api.telegram.org" */
-    int64_t timeout_ms; /* per API call (send); long polls add their wait */
+    char *bot_token;     /* secret: it is part of every API URL */
+    char *secret_token;  /* secret: X-Telegram-Bot-Api-Secret-Token */
+    char *mode;          /* "webhook" | "polling" */
+    char *api_base;      /* "https://api.telegram.org" */
+    int64_t timeout_ms;  /* per API call (send); long polls add their wait */
     int64_t poll_wait_s; /* getUpdates timeout cap, 0..50 */
 };
 
 /* One channel instance. */
 struct telegram {
-    const struct og_services *svc; /* [host] */
-    void *host;                    /* [host] handle for svc calls */
+    const struct og_services *svc;    /* [host] */
+    void *host;                       /* [host] handle for svc calls */
     const struct telegram_conf *conf; /* [host] */
-    int polling;                   /* mode == "polling" */
+    int polling;                      /* mode == "polling" */
     /* api_base + "/bot" + token: contains the token, so it and every URL
      * built from it are never logged. Owned. */
     char *api;
 
     /* Polling state, touched only by the host's poll thread. */
-    int64_t offset;                /* next getUpdates offset; 0 = none yet */
+    int64_t offset; /* next getUpdates offset; 0 = none yet */
     int offset_loaded;
 
     /* poll_wakeup(): a one-shot flag the next poll() consumes. */
@@ -82,8 +82,7 @@ og_err telegram_send(void *inst, const struct og_outbound *msg, struct og_send_r
  * json->get(ans, "result")). On failure res (may be NULL) gets the
  * platform's error code and description, and the og_err is mapped as the
  * README says. timeout_ms 0 = conf->timeout_ms. */
-og_err telegram_call(struct telegram *tg, const char *method, struct og_json *body,
-                     long timeout_ms, struct og_json **answer, struct og_send_result *res);
-
+og_err telegram_call(struct telegram *tg, const char *method, struct og_json *body, long timeout_ms,
+                     struct og_json **answer, struct og_send_result *res);
 
 #endif

@@ -35,8 +35,8 @@ struct tg_in {
     char dedup[32];
     char pmid[80];
     char reply[80];
-    char *name;  /* owned (svc->alloc) */
-    char *text;  /* owned when built here (contact, edited, unsupported) */
+    char *name; /* owned (svc->alloc) */
+    char *text; /* owned when built here (contact, edited, unsupported) */
 };
 
 static const char *jstr(const struct og_services *svc, const struct og_json *o, const char *k)
@@ -87,8 +87,7 @@ static void file_att(const struct og_services *svc, const struct og_json *f,
 
 /* The largest PhotoSize of a photo array (by pixels; the last one on ties,
  * Telegram lists them smallest first). */
-static const struct og_json *largest_photo(const struct og_services *svc,
-                                           const struct og_json *arr)
+static const struct og_json *largest_photo(const struct og_services *svc, const struct og_json *arr)
 {
     const struct og_json *best = NULL;
     double best_px = -1;
@@ -109,17 +108,23 @@ static const struct og_json *largest_photo(const struct og_services *svc,
 
 /* Group service messages carry no customer content: skip them. */
 static const char *const service_keys[] = {
-    "new_chat_members", "left_chat_member", "new_chat_title", "new_chat_photo",
-    "delete_chat_photo", "group_chat_created", "supergroup_chat_created",
-    "channel_chat_created", "migrate_to_chat_id", "migrate_from_chat_id", "pinned_message",
-    "message_auto_delete_timer_changed", "forum_topic_created", "forum_topic_edited",
-    "forum_topic_closed", "forum_topic_reopened", "video_chat_started", "video_chat_ended",
-    "video_chat_scheduled", "video_chat_participants_invited", "write_access_allowed", NULL};
+    "new_chat_members",        "left_chat_member",
+    "new_chat_title",          "new_chat_photo",
+    "delete_chat_photo",       "group_chat_created",
+    "supergroup_chat_created", "channel_chat_created",
+    "migrate_to_chat_id",      "migrate_from_chat_id",
+    "pinned_message",          "message_auto_delete_timer_changed",
+    "forum_topic_created",     "forum_topic_edited",
+    "forum_topic_closed",      "forum_topic_reopened",
+    "video_chat_started",      "video_chat_ended",
+    "video_chat_scheduled",    "video_chat_participants_invited",
+    "write_access_allowed",    NULL};
 
 /* Content we cannot render: named in the system message. */
-static const char *const unsupported_keys[] = {
-    "poll", "dice", "game", "invoice", "story", "successful_payment", "paid_media",
-    "giveaway", "giveaway_winners", NULL};
+static const char *const unsupported_keys[] = {"poll",       "dice",     "game",
+                                               "invoice",    "story",    "successful_payment",
+                                               "paid_media", "giveaway", "giveaway_winners",
+                                               NULL};
 
 static void tg_in_free(const struct og_services *svc, struct tg_in *t)
 {
@@ -162,9 +167,9 @@ static int fill_message(const struct og_services *svc, void *host, const struct 
         const struct og_json *who = jid(svc, sc, "id") ? sc : chat;
         t->in.from.external_id = jid(svc, who, "id");
         const char *title = jstr(svc, who, "title");
-        t->name = title ? svc->strdup(title)
-                        : join2(svc, jstr(svc, who, "first_name"), jstr(svc, who, "last_name"),
-                                " ");
+        t->name = title
+                      ? svc->strdup(title)
+                      : join2(svc, jstr(svc, who, "first_name"), jstr(svc, who, "last_name"), " ");
         t->in.from.username = jstr(svc, who, "username");
     }
     t->in.from.name = t->name;
@@ -215,9 +220,9 @@ static int fill_message(const struct og_services *svc, void *host, const struct 
     } else if ((v = J->get(m, "sticker")) && J->type(v) == OG_JSON_OBJECT) {
         t->in.kind = OG_KIND_STICKER;
         file_att(svc, v, &t->att,
-                 J->boolean(J->get(v, "is_animated"))    ? "application/x-tgsticker"
-                 : J->boolean(J->get(v, "is_video")) ? "video/webm"
-                                                     : "image/webp");
+                 J->boolean(J->get(v, "is_animated")) ? "application/x-tgsticker"
+                 : J->boolean(J->get(v, "is_video"))  ? "video/webm"
+                                                      : "image/webp");
         t->att.name = jstr(svc, v, "set_name");
         t->in.text = jstr(svc, v, "emoji");
     } else if (((v = J->get(m, "venue")) && J->type(v) == OG_JSON_OBJECT) ||
@@ -257,8 +262,8 @@ static int fill_message(const struct og_services *svc, void *host, const struct 
         t->in.kind = OG_KIND_SYSTEM;
         t->in.text = t->text;
         t->in.n_attachments = 0;
-        svc->log(host, OG_LOG_DEBUG, "telegram: unsupported message content%s%s",
-                 what ? ": " : "", what ? what : "");
+        svc->log(host, OG_LOG_DEBUG, "telegram: unsupported message content%s%s", what ? ": " : "",
+                 what ? what : "");
     }
     if (t->in.n_attachments && !t->att.media_id)
         return -1; /* a media message without its file */
@@ -288,9 +293,10 @@ og_err telegram_parse_update(const struct og_services *svc, void *host, const st
         edited = 1;
     } else {
         svc->log(host, OG_LOG_DEBUG, "telegram: update %s: type %s not handled, skipped",
-                 J->str(uid), J->key_at(upd, 0) && strcmp(J->key_at(upd, 0), "update_id")
-                                  ? J->key_at(upd, 0)
-                                  : (J->key_at(upd, 1) ? J->key_at(upd, 1) : "(none)"));
+                 J->str(uid),
+                 J->key_at(upd, 0) && strcmp(J->key_at(upd, 0), "update_id")
+                     ? J->key_at(upd, 0)
+                     : (J->key_at(upd, 1) ? J->key_at(upd, 1) : "(none)"));
         return OG_OK;
     }
     int r = fill_message(svc, host, m, &t);

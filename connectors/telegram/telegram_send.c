@@ -23,8 +23,8 @@
  *   400, 403 and any other 4xx -> OG_ERR_PERMANENT
  *   5xx, transport failure, timeout, a 2xx that is not {"ok":true} ->
  *   OG_ERR_RETRYABLE. */
-#include "telegram.h"
 #include "og_text.h"
+#include "telegram.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -82,8 +82,8 @@ static og_err map_error(const struct og_services *svc, long status, const struct
     return OG_ERR_PERMANENT;
 }
 
-og_err telegram_call(struct telegram *tg, const char *method, struct og_json *body,
-                     long timeout_ms, struct og_json **answer, struct og_send_result *res)
+og_err telegram_call(struct telegram *tg, const char *method, struct og_json *body, long timeout_ms,
+                     struct og_json **answer, struct og_send_result *res)
 {
     const struct og_services *svc = tg->svc;
     struct og_send_result dummy;
@@ -135,9 +135,9 @@ og_err telegram_call(struct telegram *tg, const char *method, struct og_json *bo
 /* ------------------------------------------------------------------ send */
 
 struct part {
-    const char *method, *field;  /* NULL field: sendMessage */
-    const char *value;           /* URL or file_id */
-    const char *text;            /* text chunk or caption, not NUL-terminated */
+    const char *method, *field; /* NULL field: sendMessage */
+    const char *value;          /* URL or file_id */
+    const char *text;           /* text chunk or caption, not NUL-terminated */
     size_t text_len;
 };
 
@@ -225,9 +225,12 @@ og_err telegram_send(void *inst, const struct og_outbound *msg, struct og_send_r
         return OG_ERR_INVALID;
     }
     switch (msg->kind) {
-    case OG_KIND_TEXT: case OG_KIND_IMAGE: case OG_KIND_VIDEO: case OG_KIND_AUDIO:
-    case OG_KIND_FILE: case OG_KIND_STICKER:
-        break;
+    case OG_KIND_TEXT:
+    case OG_KIND_IMAGE:
+    case OG_KIND_VIDEO:
+    case OG_KIND_AUDIO:
+    case OG_KIND_FILE:
+    case OG_KIND_STICKER: break;
     default:
         set_err(res, "unsupported", "the Telegram connector cannot send this kind");
         return OG_ERR_UNSUPPORTED;

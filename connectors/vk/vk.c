@@ -160,8 +160,8 @@ static og_err vk_create(const struct og_services *svc, void *host, const void *c
     snprintf(vk->method_base, bl + 16, "%.*s/method/", (int)bl, base);
     pthread_mutex_init(&vk->mu, NULL);
     *inst = vk;
-    svc->log(host, OG_LOG_INFO, "vk: ready, group %lld, mode %s, API %s",
-             (long long)conf->group_id, longpoll ? "longpoll" : "callback", conf->api_version);
+    svc->log(host, OG_LOG_INFO, "vk: ready, group %lld, mode %s, API %s", (long long)conf->group_id,
+             longpoll ? "longpoll" : "callback", conf->api_version);
     return OG_OK;
 }
 
@@ -190,8 +190,8 @@ static og_err vk_handle_http(void *inst, const struct og_http_req *req, struct o
     }
     if (!req->method || strcmp(req->method, "POST") != 0) {
         svc->respond(resp, 405, "text/plain", "POST only\n", 10);
-        if (svc->struct_size >= offsetof(struct og_services, respond_header) +
-                                    sizeof svc->respond_header &&
+        if (svc->struct_size >=
+                offsetof(struct og_services, respond_header) + sizeof svc->respond_header &&
             svc->respond_header)
             svc->respond_header(resp, "Allow", "POST");
         return OG_ERR_INVALID;
@@ -316,7 +316,9 @@ static og_err vk_poll(void *inst, int timeout_ms)
              strchr(vk->lp_server, '?') ? "&" : "?", key, ts, wait_s);
     svc->free(key);
     svc->free(ts);
-    struct og_http_call call = {.struct_size = sizeof call, .method = "GET", .url = url,
+    struct og_http_call call = {.struct_size = sizeof call,
+                                .method = "GET",
+                                .url = url,
                                 .timeout_ms = (long)wait_s * 1000 + (long)vk->conf->timeout_ms};
     struct og_http_result hr;
     memset(&hr, 0, sizeof hr);
@@ -333,8 +335,8 @@ static og_err vk_poll(void *inst, int timeout_ms)
         return e;
     }
     struct vk_lp_answer a;
-    og_err e = vk_parse_longpoll(svc, vk->host, hr.body ? hr.body : "", hr.body_len,
-                                 profile_fn(vk), vk, &a);
+    og_err e = vk_parse_longpoll(svc, vk->host, hr.body ? hr.body : "", hr.body_len, profile_fn(vk),
+                                 vk, &a);
     svc->http_result_free(&hr);
     if (e == OG_ERR_INVALID) {
         svc->log(vk->host, OG_LOG_WARN, "vk: a_check: unreadable answer");
@@ -343,8 +345,7 @@ static og_err vk_poll(void *inst, int timeout_ms)
     if (e != OG_OK)
         return e; /* not stored: same ts next time */
     switch (a.failed) {
-    case 0:
-        break;
+    case 0: break;
     case 1: /* history outdated: continue from the new ts; events may be lost */
         svc->log(vk->host, OG_LOG_WARN,
                  "vk: long poll history outdated (failed 1); continuing, events may be lost");
@@ -356,7 +357,8 @@ static og_err vk_poll(void *inst, int timeout_ms)
         drop_server(vk);
         return get_server(vk);
     case 3: /* information lost: new key and ts */
-        svc->log(vk->host, OG_LOG_WARN, "vk: long poll information lost (failed 3); new key and ts");
+        svc->log(vk->host, OG_LOG_WARN,
+                 "vk: long poll information lost (failed 3); new key and ts");
         drop_server(vk);
         svc->free(vk->lp_ts);
         vk->lp_ts = NULL;
@@ -395,4 +397,7 @@ static const struct og_connector vk_connector = {
     .caps = OG_CAP_START_OUTBOUND | OG_CAP_ATTACH_URL,
 };
 
-OG_CONNECTOR_EXPORT const struct og_connector *og_connector_entry(void) { return &vk_connector; }
+OG_CONNECTOR_EXPORT const struct og_connector *og_connector_entry(void)
+{
+    return &vk_connector;
+}

@@ -18,13 +18,13 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define VK_TEXT_MAX 9000    /* messages.send "message" limit */
+#define VK_TEXT_MAX 9000 /* messages.send "message" limit */
 #define VK_MAX_ATTACH 10
 #define VK_PROFILE_CACHE 128
 
 /* The option block the host fills from vk_options[] (vk.c). */
 struct vk_conf {
-    char *access_token;  /* secret: community token */
+    char *access_token; /* secret: community token */
     int64_t group_id;
     char *confirmation;  /* Callback API confirmation string */
     char *secret;        /* secret: Callback API "secret" field */
@@ -49,8 +49,8 @@ typedef int (*vk_profile_fn)(void *ud, int64_t user_id, struct vk_profile *out);
 
 struct vk_profile_slot {
     int64_t id;
-    int64_t until_ms;        /* valid until */
-    int ok;                  /* 0: a remembered failure */
+    int64_t until_ms; /* valid until */
+    int ok;           /* 0: a remembered failure */
     struct vk_profile p;
 };
 
@@ -64,12 +64,12 @@ struct vk {
 
     /* Bots Long Poll, touched only by the host's poll thread. The key is a
      * credential: neither it nor the a_check URL is ever logged. */
-    char *lp_server, *lp_key;      /* owned; NULL = ask getLongPollServer */
-    char *lp_ts;                   /* owned; NULL = take the server's */
+    char *lp_server, *lp_key; /* owned; NULL = ask getLongPollServer */
+    char *lp_ts;              /* owned; NULL = take the server's */
     int lp_ts_loaded;
 
-    pthread_mutex_t mu;            /* wake flag and the profile cache */
-    int wake;                      /* poll_wakeup(): consumed by the next poll() */
+    pthread_mutex_t mu; /* wake flag and the profile cache */
+    int wake;           /* poll_wakeup(): consumed by the next poll() */
     struct vk_profile_slot cache[VK_PROFILE_CACHE];
 };
 
@@ -78,7 +78,7 @@ struct vk {
 /* What a Callback API request needs to be checked against. */
 struct vk_callback_conf {
     int64_t group_id;
-    const char *secret;       /* NULL or "" = not checked (never in the daemon) */
+    const char *secret; /* NULL or "" = not checked (never in the daemon) */
     const char *confirmation;
 };
 
@@ -100,8 +100,8 @@ og_err vk_parse_event(const struct og_services *svc, void *host, const struct og
 
 /* The result of one a_check answer. */
 struct vk_lp_answer {
-    int failed;               /* 0, or VK's "failed" code */
-    char ts[64];              /* the ts to continue with ("" = none given) */
+    int failed;  /* 0, or VK's "failed" code */
+    char ts[64]; /* the ts to continue with ("" = none given) */
 };
 
 /* Parses an a_check answer body, emitting every update in order. On an emit
@@ -125,6 +125,5 @@ og_err vk_api(struct vk *vk, const char *method, const char *params, long timeou
 /* random_id for messages.send: the first 4 bytes of SHA-256(key) as a
  * positive int32 (never 0, which would disable VK's de-duplication). */
 int32_t vk_random_id(const struct og_services *svc, const char *key);
-
 
 #endif

@@ -104,14 +104,21 @@ static const struct og_json *largest(const struct og_services *svc, const struct
 static const char *mime_of_ext(const char *ext)
 {
     static const char *const t[][2] = {
-        {"pdf", "application/pdf"}, {"zip", "application/zip"}, {"txt", "text/plain"},
+        {"pdf", "application/pdf"},
+        {"zip", "application/zip"},
+        {"txt", "text/plain"},
         {"doc", "application/msword"},
         {"docx", "application/vnd.openxmlformats-officedocument.wordprocessingml.document"},
         {"xls", "application/vnd.ms-excel"},
         {"xlsx", "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"},
-        {"jpg", "image/jpeg"}, {"jpeg", "image/jpeg"}, {"png", "image/png"},
-        {"gif", "image/gif"}, {"mp4", "video/mp4"}, {"mp3", "audio/mpeg"},
-        {"ogg", "audio/ogg"}, {NULL, NULL}};
+        {"jpg", "image/jpeg"},
+        {"jpeg", "image/jpeg"},
+        {"png", "image/png"},
+        {"gif", "image/gif"},
+        {"mp4", "video/mp4"},
+        {"mp3", "audio/mpeg"},
+        {"ogg", "audio/ogg"},
+        {NULL, NULL}};
     for (size_t i = 0; ext && t[i][0]; i++)
         if (strcmp(ext, t[i][0]) == 0)
             return t[i][1];
@@ -120,8 +127,8 @@ static const char *mime_of_ext(const char *ext)
 
 /* Adds one attachment to t. Returns its kind, OG_KIND_TEXT for a link, or
  * -1 when the type is not rendered (*unsupported names it). */
-static int add_attachment(const struct og_services *svc, const struct og_json *a,
-                          struct vk_in *t, const char **unsupported)
+static int add_attachment(const struct og_services *svc, const struct og_json *a, struct vk_in *t,
+                          const char **unsupported)
 {
     const char *type = jstr(svc, a, "type");
     const struct og_json *o = type ? svc->json->get(a, type) : NULL;
@@ -156,8 +163,8 @@ static int add_attachment(const struct og_services *svc, const struct og_json *a
         at->mime_type = "audio/mpeg";
         const char *ar = jstr(svc, o, "artist"), *ti = jstr(svc, o, "title");
         if (ar || ti) {
-            snprintf(t->aname[i], sizeof t->aname[i], "%s%s%s", ar ? ar : "",
-                     ar && ti ? " - " : "", ti ? ti : "");
+            snprintf(t->aname[i], sizeof t->aname[i], "%s%s%s", ar ? ar : "", ar && ti ? " - " : "",
+                     ti ? ti : "");
             at->name = t->aname[i];
         }
         media_ref(svc, o, "audio", t->media[i], sizeof t->media[i]);
@@ -183,8 +190,7 @@ static int add_attachment(const struct og_services *svc, const struct og_json *a
         const struct og_json *s = largest(svc, svc->json->get(o, "images"));
         at->url = s ? jstr(svc, s, "url") : NULL;
         at->mime_type = "image/png";
-        snprintf(t->media[i], sizeof t->media[i], "%lld",
-                 (long long)jint(svc, o, "sticker_id"));
+        snprintf(t->media[i], sizeof t->media[i], "%lld", (long long)jint(svc, o, "sticker_id"));
         kind = OG_KIND_STICKER;
     } else if (strcmp(type, "link") == 0) {
         at->url = jstr(svc, o, "url");
@@ -257,8 +263,8 @@ static int fill_message(const struct og_services *svc, void *host, const struct 
     if (kind < 0 && !t->in.text) {
         if (!unsupported && J->len(J->get(m, "fwd_messages")))
             unsupported = "fwd_messages";
-        snprintf(t->text, sizeof t->text, "[unsupported VK message%s%s]",
-                 unsupported ? ": " : "", unsupported ? unsupported : "");
+        snprintf(t->text, sizeof t->text, "[unsupported VK message%s%s]", unsupported ? ": " : "",
+                 unsupported ? unsupported : "");
         t->in.text = t->text;
         t->in.kind = OG_KIND_SYSTEM;
         svc->log(host, OG_LOG_DEBUG, "vk: message without supported content (%s)",
@@ -339,9 +345,8 @@ og_err vk_parse_callback(const struct og_services *svc, void *host,
     int group_ok = has_int(svc, ev, "group_id") && jint(svc, ev, "group_id") == cc->group_id;
     const char *secret = jstr(svc, ev, "secret");
     int want_secret = cc->secret && *cc->secret;
-    int secret_ok = !want_secret ||
-                    (secret && svc->ct_equal(secret, strlen(secret), cc->secret,
-                                             strlen(cc->secret)));
+    int secret_ok = !want_secret || (secret && svc->ct_equal(secret, strlen(secret), cc->secret,
+                                                             strlen(cc->secret)));
     og_err e;
     if (strcmp(type, "confirmation") == 0) {
         /* The handshake may come without the secret; if it has one, it must

@@ -22,8 +22,8 @@
  *   10 -> OG_ERR_RETRYABLE; 901, 902, 15, 917, 945, 914, 100 and any other
  *   code -> OG_ERR_PERMANENT; HTTP 5xx, transport failure, timeout, an
  *   unreadable answer -> OG_ERR_RETRYABLE; HTTP 429 -> OG_ERR_RATE_LIMITED. */
-#include "vk.h"
 #include "og_text.h"
+#include "vk.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -55,7 +55,10 @@ static void buf_add(struct buf *b, const char *s, size_t n)
     b->p[b->len] = 0;
 }
 
-static void buf_str(struct buf *b, const char *s) { buf_add(b, s, strlen(s)); }
+static void buf_str(struct buf *b, const char *s)
+{
+    buf_add(b, s, strlen(s));
+}
 
 /* Appends "&key=<escaped val>" ("key=..." first). */
 static void form_add(struct buf *b, const char *key, const char *val)
@@ -95,8 +98,8 @@ int32_t vk_random_id(const struct og_services *svc, const char *key)
 {
     unsigned char h[32];
     svc->sha256(key ? key : "", key ? strlen(key) : 0, h);
-    uint32_t v = ((uint32_t)h[0] << 24 | (uint32_t)h[1] << 16 | (uint32_t)h[2] << 8 | h[3]) &
-                 0x7fffffffu;
+    uint32_t v =
+        ((uint32_t)h[0] << 24 | (uint32_t)h[1] << 16 | (uint32_t)h[2] << 8 | h[3]) & 0x7fffffffu;
     return v ? (int32_t)v : 1;
 }
 
@@ -105,9 +108,12 @@ int32_t vk_random_id(const struct og_services *svc, const char *key)
 static og_err map_vk_error(int64_t code, struct og_send_result *res)
 {
     switch (code) {
-    case 5: case 27: return OG_ERR_AUTH;
+    case 5:
+    case 27: return OG_ERR_AUTH;
     case 6: res->retry_after_ms = 1000; return OG_ERR_RATE_LIMITED;
-    case 9: case 29: case 14: return OG_ERR_RATE_LIMITED;
+    case 9:
+    case 29:
+    case 14: return OG_ERR_RATE_LIMITED;
     case 10: return OG_ERR_RETRYABLE;
     default: return OG_ERR_PERMANENT; /* 901 902 15 917 945 914 100 ... */
     }
@@ -199,7 +205,9 @@ og_err vk_api(struct vk *vk, const char *method, const char *params, long timeou
 static og_err download(struct vk *vk, const char *url, struct og_http_result *hr,
                        struct og_send_result *res)
 {
-    struct og_http_call call = {.struct_size = sizeof call, .method = "GET", .url = url,
+    struct og_http_call call = {.struct_size = sizeof call,
+                                .method = "GET",
+                                .url = url,
                                 .timeout_ms = (long)vk->conf->timeout_ms};
     memset(hr, 0, sizeof *hr);
     og_err te = vk->svc->http(vk->host, &call, hr);
@@ -235,10 +243,16 @@ static og_err upload(struct vk *vk, const char *upload_url, const char *field, c
                      struct og_send_result *res)
 {
     const struct og_services *svc = vk->svc;
-    struct og_http_part part = {.name = field, .filename = fname, .content_type = ctype,
-                                .data = file->body, .len = file->body_len};
-    struct og_http_call call = {.struct_size = sizeof call, .method = "POST", .url = upload_url,
-                                .parts = &part, .n_parts = 1,
+    struct og_http_part part = {.name = field,
+                                .filename = fname,
+                                .content_type = ctype,
+                                .data = file->body,
+                                .len = file->body_len};
+    struct og_http_call call = {.struct_size = sizeof call,
+                                .method = "POST",
+                                .url = upload_url,
+                                .parts = &part,
+                                .n_parts = 1,
                                 .timeout_ms = (long)vk->conf->timeout_ms};
     struct og_http_result hr;
     memset(&hr, 0, sizeof hr);
@@ -294,13 +308,13 @@ static void file_name(const struct og_attachment *a, const char *ctype, int phot
         snprintf(out, n, "%s", nm);
         return;
     }
-    const char *ext = !ctype                          ? (photo ? "jpg" : "bin")
-                      : strstr(ctype, "png")          ? "png"
-                      : strstr(ctype, "gif")          ? "gif"
-                      : strstr(ctype, "jpeg")         ? "jpg"
-                      : strstr(ctype, "pdf")          ? "pdf"
-                      : photo                         ? "jpg"
-                                                      : "bin";
+    const char *ext = !ctype                  ? (photo ? "jpg" : "bin")
+                      : strstr(ctype, "png")  ? "png"
+                      : strstr(ctype, "gif")  ? "gif"
+                      : strstr(ctype, "jpeg") ? "jpg"
+                      : strstr(ctype, "pdf")  ? "pdf"
+                      : photo                 ? "jpg"
+                                              : "bin";
     snprintf(out, n, "%s.%s", nm ? nm : (photo ? "image" : "file"), ext);
 }
 
@@ -454,9 +468,12 @@ og_err vk_send(void *inst, const struct og_outbound *msg, struct og_send_result 
         return OG_ERR_INVALID;
     }
     switch (msg->kind) {
-    case OG_KIND_TEXT: case OG_KIND_IMAGE: case OG_KIND_VIDEO: case OG_KIND_AUDIO:
-    case OG_KIND_FILE: case OG_KIND_STICKER:
-        break;
+    case OG_KIND_TEXT:
+    case OG_KIND_IMAGE:
+    case OG_KIND_VIDEO:
+    case OG_KIND_AUDIO:
+    case OG_KIND_FILE:
+    case OG_KIND_STICKER: break;
     default:
         set_err(res, "unsupported", "the VK connector cannot send this kind");
         return OG_ERR_UNSUPPORTED;

@@ -45,7 +45,7 @@ static long g_tolerance = 300;
 
 /* ---- the de-duplication set: a ring of ids plus linear probing ---- */
 static char *g_seen[SEEN_CAP * 2]; /* hash slots */
-static char *g_ring[SEEN_CAP];      /* insertion order, for eviction */
+static char *g_ring[SEEN_CAP];     /* insertion order, for eviction */
 static size_t g_ring_pos;
 static pthread_mutex_t g_mu = PTHREAD_MUTEX_INITIALIZER;
 
@@ -267,10 +267,10 @@ int main(int argc, char **argv)
     sigaddset(&sigs, SIGTERM);
     sigaddset(&sigs, SIGINT);
     pthread_sigmask(SIG_BLOCK, &sigs, NULL);
-    struct MHD_Daemon *d = MHD_start_daemon(
-        MHD_USE_AUTO_INTERNAL_THREAD | MHD_USE_ERROR_LOG, (uint16_t)port, NULL, NULL, on_request,
-        NULL, MHD_OPTION_NOTIFY_COMPLETED, on_done, NULL, MHD_OPTION_THREAD_POOL_SIZE, 2u,
-        MHD_OPTION_END);
+    struct MHD_Daemon *d =
+        MHD_start_daemon(MHD_USE_AUTO_INTERNAL_THREAD | MHD_USE_ERROR_LOG, (uint16_t)port, NULL,
+                         NULL, on_request, NULL, MHD_OPTION_NOTIFY_COMPLETED, on_done, NULL,
+                         MHD_OPTION_THREAD_POOL_SIZE, 2u, MHD_OPTION_END);
     if (!d) {
         fprintf(stderr, "webhook_consumer: cannot listen on port %d\n", port);
         return 1;

@@ -30,14 +30,14 @@ static long long rint_(const char *args)
 }
 
 /* API call through one daemon, answer discarded; HTTP status returned. */
-static long call(struct og_test_daemon *d, const char *method, const char *path,
-                 const char *body, char *out, size_t outsz)
+static long call(struct og_test_daemon *d, const char *method, const char *path, const char *body,
+                 char *out, size_t outsz)
 {
     char *url = og_sprintf("%s/api/v1%s", d->base, path);
-    struct og_test_resp r =
-        og_test_http(method, url, "Authorization: Bearer " OG_TEST_ADMIN_TOKEN
-                                  "\nContent-Type: application/json",
-                     body, body ? strlen(body) : 0);
+    struct og_test_resp r = og_test_http(method, url,
+                                         "Authorization: Bearer " OG_TEST_ADMIN_TOKEN
+                                         "\nContent-Type: application/json",
+                                         body, body ? strlen(body) : 0);
     if (out)
         snprintf(out, outsz, "%s", r.body);
     free(url);
@@ -91,10 +91,10 @@ int main(int argc, char **argv)
      * script writes), so the clock measures routing alone; the API path for
      * presence is exercised by og-int-agents. */
     int64_t t0 = og_mono_ms();
-    free(og_test_redis_cli(
-        &rs, "EVAL \"for _, a in ipairs(redis.call('SMEMBERS', '{og}:agents')) do "
-             "redis.call('HSET', '{og}:agent:' .. a, 'presence', 'online') "
-             "redis.call('SADD', '{og}:online', a) end\" 0"));
+    free(og_test_redis_cli(&rs,
+                           "EVAL \"for _, a in ipairs(redis.call('SMEMBERS', '{og}:agents')) do "
+                           "redis.call('HSET', '{og}:agent:' .. a, 'presence', 'online') "
+                           "redis.call('SADD', '{og}:online', a) end\" 0"));
     long long left = queued;
     while (left > 0 && og_mono_ms() - t0 < (int64_t)(max_s * 1000)) {
         usleep(10000);

@@ -143,8 +143,8 @@ int main(int argc, char **argv)
     char *dir = og_test_tmpdir();
     int port = og_test_free_port();
     char *script = og_test_src("tests/integration/smtp_sink.py");
-    char *cmd = og_sprintf("exec /usr/bin/python3 %s %d %s/md > %s/out 2>&1", script, port, dir,
-                           dir);
+    char *cmd =
+        og_sprintf("exec /usr/bin/python3 %s %d %s/md > %s/out 2>&1", script, port, dir, dir);
     pid_t pid = fork();
     if (pid == 0) {
         execl("/bin/sh", "sh", "-c", cmd, (char *)NULL);
@@ -160,10 +160,15 @@ int main(int argc, char **argv)
         usleep(50000);
     }
     char *url = og_sprintf("smtp://127.0.0.1:%d", port);
-    struct og_smtp_conf sc = {.url = url, .from = "Support <s@example.com>",
-                              .starttls = OG_STARTTLS_NEVER, .timeout_ms = 10000};
-    struct og_mail mail = {.to = "c0@example.com", .subject = "Danke \xe2\x9c\x93",
-                           .text = "Hello\nthere", .html = "<p>Hello</p>", .message_id = "fup_x"};
+    struct og_smtp_conf sc = {.url = url,
+                              .from = "Support <s@example.com>",
+                              .starttls = OG_STARTTLS_NEVER,
+                              .timeout_ms = 10000};
+    struct og_mail mail = {.to = "c0@example.com",
+                           .subject = "Danke \xe2\x9c\x93",
+                           .text = "Hello\nthere",
+                           .html = "<p>Hello</p>",
+                           .message_id = "fup_x"};
     int ok = 0;
     t0 = now_s();
     for (int i = 0; i < mails; i++) {

@@ -24,7 +24,8 @@ static int profile_api(void *ud, const struct og_fake_req *req, struct og_fake_r
     if (strncmp(req->url, "/v2/bot/profile/", 16) != 0)
         return 0;
     resp->status = 200;
-    resp->body = "{\"displayName\":\"Bench User\",\"pictureUrl\":\"https://profile.line-scdn.net/b\"}";
+    resp->body =
+        "{\"displayName\":\"Bench User\",\"pictureUrl\":\"https://profile.line-scdn.net/b\"}";
     return 1;
 }
 

@@ -43,8 +43,8 @@ int main(int argc, char **argv)
     /* CONTACTS customers write first: one session each */
     struct og_bench_req *in = og_calloc(CONTACTS, sizeof *in);
     for (size_t i = 0; i < CONTACTS; i++) {
-        in[i].body = og_sprintf("{\"id\":\"in-%zu\",\"from\":{\"id\":\"c-%zu\"},\"text\":\"hi\"}",
-                                i, i);
+        in[i].body =
+            og_sprintf("{\"id\":\"in-%zu\",\"from\":{\"id\":\"c-%zu\"},\"text\":\"hi\"}", i, i);
         in[i].len = strlen(in[i].body);
         in[i].headers = og_test_signed_headers(SECRET, in[i].body, in[i].len);
         in[i].url = og_sprintf("%s/hooks/bench", d.base);

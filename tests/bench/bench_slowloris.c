@@ -51,9 +51,9 @@
 /* ------------------------------------------------------------- attacker */
 
 struct victim {
-    int fd;           /* -1 while waiting to reconnect */
-    int connecting;   /* non-blocking connect in progress */
-    int64_t next_ms;  /* next byte, or next reconnect */
+    int fd;          /* -1 while waiting to reconnect */
+    int connecting;  /* non-blocking connect in progress */
+    int64_t next_ms; /* next byte, or next reconnect */
 };
 
 struct attack {
@@ -280,8 +280,8 @@ int main(int argc, char **argv)
     struct rlimit rl;
     getrlimit(RLIMIT_NOFILE, &rl);
     if (rl.rlim_cur < (rlim_t)sockets + 256) {
-        fprintf(stderr, "bench_slowloris: needs %d descriptors, ulimit -n is %llu\n",
-                sockets + 256, (unsigned long long)rl.rlim_cur);
+        fprintf(stderr, "bench_slowloris: needs %d descriptors, ulimit -n is %llu\n", sockets + 256,
+                (unsigned long long)rl.rlim_cur);
         return 1;
     }
     struct og_test_redis rs;

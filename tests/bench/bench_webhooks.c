@@ -172,9 +172,9 @@ int main(int argc, char **argv)
      * sink (with libcurl alone, part 0: ~6 us of CPU per request, against
      * ~10 us with a pool of two threads, which also leaves less CPU to what
      * is measured). */
-    struct MHD_Daemon *md = MHD_start_daemon(
-        MHD_USE_POLL_INTERNAL_THREAD, 0, NULL, NULL, sink, NULL, MHD_OPTION_SOCK_ADDR,
-        (struct sockaddr *)&a, MHD_OPTION_CONNECTION_LIMIT, 1000u, MHD_OPTION_END);
+    struct MHD_Daemon *md = MHD_start_daemon(MHD_USE_POLL_INTERNAL_THREAD, 0, NULL, NULL, sink,
+                                             NULL, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&a,
+                                             MHD_OPTION_CONNECTION_LIMIT, 1000u, MHD_OPTION_END);
     if (!md)
         return 1;
     int sink_port = MHD_get_daemon_info(md, MHD_DAEMON_INFO_BIND_PORT)->port;

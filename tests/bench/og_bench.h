@@ -11,9 +11,9 @@
 #include <stddef.h>
 
 struct og_bench_req {
-    char *url;      /* owned */
-    char *headers;  /* owned: "Name: value\n" lines */
-    char *body;     /* owned */
+    char *url;     /* owned */
+    char *headers; /* owned: "Name: value\n" lines */
+    char *body;    /* owned */
     size_t len;
 };
 

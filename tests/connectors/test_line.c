@@ -232,11 +232,13 @@ static void test_options(void)
     CHECK(strstr(e, "bot_token") != NULL);
     free(e);
     e = og_test_conn_open_errors(
-        "line", "{\"channel_secret\":\"s\",\"channel_access_token\":\"t\",\"api_base\":\"ftp://x\"}");
+        "line",
+        "{\"channel_secret\":\"s\",\"channel_access_token\":\"t\",\"api_base\":\"ftp://x\"}");
     CHECK(strstr(e, "api_base") != NULL);
     free(e);
     /* Defaults alone are enough. */
-    e = og_test_conn_open_errors("line", "{\"channel_secret\":\"s\",\"channel_access_token\":\"t\"}");
+    e = og_test_conn_open_errors("line",
+                                 "{\"channel_secret\":\"s\",\"channel_access_token\":\"t\"}");
     CHECK_STR(e, "");
     free(e);
 }
@@ -644,7 +646,8 @@ static void test_send_push(struct og_test_conn *c, struct og_fake *f)
     if (rq) {
         CHECK_STR(rq->url, "/v2/bot/message/push");
         CHECK_STR(hdr(rq, "authorization"), "Bearer " TOKEN);
-        snprintf(key1, sizeof key1, "%s", hdr(rq, "x-line-retry-key") ? hdr(rq, "x-line-retry-key") : "");
+        snprintf(key1, sizeof key1, "%s",
+                 hdr(rq, "x-line-retry-key") ? hdr(rq, "x-line-retry-key") : "");
         CHECK_STR(key1, want);
         CHECK(is_uuid_v4(key1));
         json_object *b = json_tokener_parse(rq->body);
@@ -686,15 +689,16 @@ static void test_send_push(struct og_test_conn *c, struct og_fake *f)
 
     /* 409: the same retry key was accepted before -> success. */
     og_fake_reset(f);
-    og_fake_push(f, &(struct og_fake_resp){
-                        .status = 409,
-                        .body = "{\"message\":\"The retry key is already accepted\","
-                                "\"sentMessages\":[{\"id\":\"461230966842064999\"}]}"});
+    og_fake_push(
+        f, &(struct og_fake_resp){.status = 409,
+                                  .body = "{\"message\":\"The retry key is already accepted\","
+                                          "\"sentMessages\":[{\"id\":\"461230966842064999\"}]}"});
     CHECK_INT(do_send(c, &m, &res), OG_OK);
     CHECK_STR(res.provider_message_id, "461230966842064999");
     free(res.provider_message_id);
-    og_fake_push(f, &(struct og_fake_resp){
-                        .status = 409, .body = "{\"message\":\"The retry key is already accepted\"}"});
+    og_fake_push(
+        f, &(struct og_fake_resp){.status = 409,
+                                  .body = "{\"message\":\"The retry key is already accepted\"}"});
     CHECK_INT(do_send(c, &m, &res), OG_OK);
     CHECK_STR(res.provider_message_id, want); /* no ids given: the retry key */
     free(res.provider_message_id);
@@ -717,8 +721,8 @@ static void test_send_fallbacks(struct og_test_conn *c, struct og_fake *f)
     /* 400 Invalid reply token -> push with the retry key. */
     expected_key(m.message_id, want);
     og_fake_reset(f);
-    og_fake_push(f, &(struct og_fake_resp){.status = 400,
-                                           .body = "{\"message\":\"Invalid reply token\"}"});
+    og_fake_push(
+        f, &(struct og_fake_resp){.status = 400, .body = "{\"message\":\"Invalid reply token\"}"});
     og_fake_push(f, &(struct og_fake_resp){.status = 200, .body = sent_ok});
     CHECK_INT(do_send(c, &m, &res), OG_OK);
     CHECK_STR(res.provider_message_id, "461230966842064897");
@@ -810,10 +814,10 @@ static void test_send_errors(struct og_test_conn *c, struct og_fake *f)
     struct og_send_result res;
 
     og_fake_reset(f);
-    og_fake_push(f, &(struct og_fake_resp){
-                        .status = 429,
-                        .body = "{\"message\":\"You have reached your monthly limit.\"}",
-                        .headers = "Retry-After: 7\n"});
+    og_fake_push(
+        f, &(struct og_fake_resp){.status = 429,
+                                  .body = "{\"message\":\"You have reached your monthly limit.\"}",
+                                  .headers = "Retry-After: 7\n"});
     CHECK_INT(do_send(c, &m, &res), OG_ERR_RATE_LIMITED);
     CHECK_INT(res.retry_after_ms, 7000);
     CHECK_STR(res.error_code, "429");
@@ -830,10 +834,10 @@ static void test_send_errors(struct og_test_conn *c, struct og_fake *f)
                {503, OG_ERR_RETRYABLE}};
     for (size_t i = 0; i < sizeof map / sizeof map[0]; i++) {
         og_fake_reset(f);
-        og_fake_push(f, &(struct og_fake_resp){
-                            .status = map[i].status,
-                            .body = "{\"message\":\"Authentication failed due to the "
-                                    "following reason: invalid token.\"}"});
+        og_fake_push(
+            f, &(struct og_fake_resp){.status = map[i].status,
+                                      .body = "{\"message\":\"Authentication failed due to the "
+                                              "following reason: invalid token.\"}"});
         og_err e = do_send(c, &m, &res);
         CHECK_INT(e, map[i].want);
         char code[16];
@@ -844,7 +848,8 @@ static void test_send_errors(struct og_test_conn *c, struct og_fake *f)
     }
     /* A non-JSON error body. */
     og_fake_reset(f);
-    og_fake_push(f, &(struct og_fake_resp){.status = 502, .body = "<html>bad gateway</html>",
+    og_fake_push(f, &(struct og_fake_resp){.status = 502,
+                                           .body = "<html>bad gateway</html>",
                                            .content_type = "text/html"});
     CHECK_INT(do_send(c, &m, &res), OG_ERR_RETRYABLE);
     CHECK_STR(res.error_message, "HTTP 502 from LINE");
@@ -883,8 +888,10 @@ static void test_send_kinds(struct og_test_conn *c, struct og_fake *f)
     json_object_put(b);
 
     /* A document: a link in text. */
-    struct og_attachment doc[] = {{.url = "https://cdn.example.com/r.pdf", .name = "report.pdf",
-                                   .mime_type = "application/pdf", .size = 1234}};
+    struct og_attachment doc[] = {{.url = "https://cdn.example.com/r.pdf",
+                                   .name = "report.pdf",
+                                   .mime_type = "application/pdf",
+                                   .size = 1234}};
     m.kind = OG_KIND_FILE;
     m.text = "Your report";
     m.attachments = doc;
@@ -894,7 +901,8 @@ static void test_send_kinds(struct og_test_conn *c, struct og_fake *f)
     b = json_tokener_parse(og_fake_get(f, 0) ? og_fake_get(f, 0)->body : "{}");
     CHECK_INT(jlen(b, "messages"), 1);
     CHECK_STR(jpath(b, "messages.0.type"), "text");
-    CHECK_STR(jpath(b, "messages.0.text"), "Your report\nreport.pdf: https://cdn.example.com/r.pdf");
+    CHECK_STR(jpath(b, "messages.0.text"),
+              "Your report\nreport.pdf: https://cdn.example.com/r.pdf");
     json_object_put(b);
 
     /* A sticker in the inbound media_id form. */
@@ -1028,8 +1036,11 @@ static void test_send_transport(void)
     CHECK(c != NULL);
     if (!c)
         return;
-    struct og_outbound m = {.struct_size = sizeof m, .message_id = "msg_11T",
-                            .thread_id = "U1", .kind = OG_KIND_TEXT, .text = "x"};
+    struct og_outbound m = {.struct_size = sizeof m,
+                            .message_id = "msg_11T",
+                            .thread_id = "U1",
+                            .kind = OG_KIND_TEXT,
+                            .text = "x"};
     struct og_send_result res;
     CHECK_INT(do_send(c, &m, &res), OG_ERR_RETRYABLE);
     CHECK_STR(res.error_code, "transport");
@@ -1049,8 +1060,8 @@ static void test_send_transport(void)
     c = og_test_conn_open("line", opts);
     CHECK(c != NULL);
     if (c) {
-        og_fake_push(slow, &(struct og_fake_resp){.status = 200, .body = sent_ok,
-                                                  .delay_ms = 10800});
+        og_fake_push(slow,
+                     &(struct og_fake_resp){.status = 200, .body = sent_ok, .delay_ms = 10800});
         CHECK_INT(do_send(c, &m, &res), OG_ERR_RETRYABLE);
         CHECK_STR(res.error_code, "transport");
         og_test_conn_close(c);
@@ -1081,13 +1092,17 @@ static void test_no_secrets_logged(struct og_test_conn *c, struct og_fake *f)
         post_signed(c, "{\"events\":7}");
         free(body);
     }
-    struct og_outbound m = {.struct_size = sizeof m, .message_id = "msg_12LOG",
-                            .thread_id = "U1", .kind = OG_KIND_TEXT, .text = "x",
-                            .reply_token = "rt-log", .reply_token_age_ms = 10};
+    struct og_outbound m = {.struct_size = sizeof m,
+                            .message_id = "msg_12LOG",
+                            .thread_id = "U1",
+                            .kind = OG_KIND_TEXT,
+                            .text = "x",
+                            .reply_token = "rt-log",
+                            .reply_token_age_ms = 10};
     struct og_send_result res;
     og_fake_reset(f);
-    og_fake_push(f, &(struct og_fake_resp){.status = 400,
-                                           .body = "{\"message\":\"Invalid reply token\"}"});
+    og_fake_push(
+        f, &(struct og_fake_resp){.status = 400, .body = "{\"message\":\"Invalid reply token\"}"});
     og_fake_push(f, &(struct og_fake_resp){.status = 401, .body = "{\"message\":\"bad token\"}"});
     do_send(c, &m, &res);
 

@@ -376,11 +376,13 @@ static void push_ok(struct og_fake *f, int id)
     og_fake_push(f, &r);
 }
 
-static void push(struct og_fake *f, int status, const char *body, const char *headers,
-                 int delay_ms)
+static void push(struct og_fake *f, int status, const char *body, const char *headers, int delay_ms)
 {
-    struct og_fake_resp r = {.status = status, .body = body, .content_type = "application/json",
-                             .headers = headers, .delay_ms = delay_ms};
+    struct og_fake_resp r = {.status = status,
+                             .body = body,
+                             .content_type = "application/json",
+                             .headers = headers,
+                             .delay_ms = delay_ms};
     og_fake_push(f, &r);
 }
 
@@ -453,8 +455,8 @@ static void test_send(void)
     og_fake_reset(f);
 
     /* Document by URL, no caption. */
-    struct og_attachment doc = {.url = "https://example.com/a.pdf", .mime_type = "application/pdf",
-                                .name = "a.pdf"};
+    struct og_attachment doc = {
+        .url = "https://example.com/a.pdf", .mime_type = "application/pdf", .name = "a.pdf"};
     o = out_text(NULL);
     o.kind = OG_KIND_FILE;
     o.attachments = &doc;
@@ -551,8 +553,9 @@ static void test_send(void)
     e = do_send(c, &o, &res);
     CHECK_INT(e, OG_ERR_PERMANENT);
 
-    push(f, 400, "{\"ok\":false,\"error_code\":400,\"description\":\"Bad Request: chat not found\"}",
-         NULL, 0);
+    push(f, 400,
+         "{\"ok\":false,\"error_code\":400,\"description\":\"Bad Request: chat not found\"}", NULL,
+         0);
     e = do_send(c, &o, &res);
     CHECK_INT(e, OG_ERR_PERMANENT);
     CHECK_STR(res.error_code, "400");
@@ -691,9 +694,9 @@ static void test_polling(void)
     og_fake_reset(f);
 
     /* An emit failure stops at that update, which is fetched again. */
-    char *t3 = fixture("video", &tl);  /* 815390103 */
-    char *t4 = fixture("voice", &tl);  /* 815390104 */
-    char *t5 = fixture("audio", &tl);  /* 815390105 */
+    char *t3 = fixture("video", &tl); /* 815390103 */
+    char *t4 = fixture("voice", &tl); /* 815390104 */
+    char *t5 = fixture("audio", &tl); /* 815390105 */
     snprintf(body, sizeof body, "{\"ok\":true,\"result\":[%s,%s,%s]}", t3, t4, t5);
     push(f, 200, body, NULL, 0);
     og_test_conn_fail_emits(c, 1, OG_ERR_UNAVAILABLE);

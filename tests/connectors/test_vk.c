@@ -53,8 +53,8 @@ static struct og_test_http post_fixture(struct og_test_conn *c, const char *name
 {
     size_t len = 0;
     char *b = fixture(name, &len);
-    struct og_test_http r = og_test_conn_request(c, "POST", "", NULL,
-                                                 "Content-Type: application/json\n", b, len);
+    struct og_test_http r =
+        og_test_conn_request(c, "POST", "", NULL, "Content-Type: application/json\n", b, len);
     free(b);
     return r;
 }
@@ -121,8 +121,8 @@ static const char *form(const char *body, const char *key)
 
 static void push(struct og_fake *f, int status, const char *body, int delay_ms)
 {
-    struct og_fake_resp r = {.status = status, .body = body, .content_type = "application/json",
-                             .delay_ms = delay_ms};
+    struct og_fake_resp r = {
+        .status = status, .body = body, .content_type = "application/json", .delay_ms = delay_ms};
     og_fake_push(f, &r);
 }
 
@@ -434,8 +434,7 @@ static void test_longpoll(void)
     char *e4 = fixture("video", &len);
     char body[16384];
 
-    snprintf(srv, sizeof srv, "{\"response\":{\"key\":\"K1\",\"server\":\"%s\",\"ts\":\"4\"}}",
-             lp);
+    snprintf(srv, sizeof srv, "{\"response\":{\"key\":\"K1\",\"server\":\"%s\",\"ts\":\"4\"}}", lp);
     push(f, 200, srv, 0);
     snprintf(body, sizeof body, "{\"ts\":\"6\",\"updates\":[%s,%s]}", e1, e2);
     push(f, 200, body, 0);
@@ -727,10 +726,10 @@ static void test_send(void)
     static const struct {
         int code;
         og_err want;
-    } map[] = {{5, OG_ERR_AUTH},          {27, OG_ERR_AUTH},        {6, OG_ERR_RATE_LIMITED},
-               {9, OG_ERR_RATE_LIMITED},  {29, OG_ERR_RATE_LIMITED}, {10, OG_ERR_RETRYABLE},
-               {901, OG_ERR_PERMANENT},   {902, OG_ERR_PERMANENT},  {15, OG_ERR_PERMANENT},
-               {917, OG_ERR_PERMANENT},   {945, OG_ERR_PERMANENT},  {914, OG_ERR_PERMANENT},
+    } map[] = {{5, OG_ERR_AUTH},         {27, OG_ERR_AUTH},         {6, OG_ERR_RATE_LIMITED},
+               {9, OG_ERR_RATE_LIMITED}, {29, OG_ERR_RATE_LIMITED}, {10, OG_ERR_RETRYABLE},
+               {901, OG_ERR_PERMANENT},  {902, OG_ERR_PERMANENT},   {15, OG_ERR_PERMANENT},
+               {917, OG_ERR_PERMANENT},  {945, OG_ERR_PERMANENT},   {914, OG_ERR_PERMANENT},
                {100, OG_ERR_PERMANENT}};
     o = out_text("x");
     for (size_t i = 0; i < sizeof map / sizeof map[0]; i++) {

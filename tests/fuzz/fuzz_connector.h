@@ -29,8 +29,8 @@ static og_err fuzz_emit_message(void *host, const struct og_inbound *m)
         __builtin_trap();
     size_t n = touch(m->dedup_key) + touch(m->provider_message_id) + touch(m->thread_id) +
                touch(m->from.external_id) + touch(m->from.name) + touch(m->from.phone) +
-               touch(m->from.avatar_url) + touch(m->from.username) +
-               touch(m->text) + touch(m->reply_to_provider_id) + touch(m->reply_token);
+               touch(m->from.avatar_url) + touch(m->from.username) + touch(m->text) +
+               touch(m->reply_to_provider_id) + touch(m->reply_token);
     for (size_t i = 0; i < m->n_attachments; i++) {
         const struct og_attachment *a = &m->attachments[i];
         if ((!a->url && !a->media_id) || a->size < 0)

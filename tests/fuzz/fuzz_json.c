@@ -14,9 +14,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (!root)
         return 0;
     /* Walk a little of whatever came in, the way connectors do. */
-    static const char *const paths[] = {"entry.0.changes.0.value", "events.0.message.text",
-                                        "message.from.id", "object.message.attachments.0",
-                                        "0", "a.b.c"};
+    static const char *const paths[] = {"entry.0.changes.0.value",
+                                        "events.0.message.text",
+                                        "message.from.id",
+                                        "object.message.attachments.0",
+                                        "0",
+                                        "a.b.c"};
     for (size_t i = 0; i < sizeof paths / sizeof *paths; i++) {
         struct og_json *v = j->find(root, paths[i]);
         (void)j->str(v);

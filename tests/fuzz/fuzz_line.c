@@ -22,7 +22,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static volatile size_t fuzz_sink; /* keeps the reads below from being optimized out */
 
-static size_t touch(const char *s) { return s ? strlen(s) : 0; }
+static size_t touch(const char *s)
+{
+    return s ? strlen(s) : 0;
+}
 
 static og_err fuzz_emit_message(void *host, const struct og_inbound *m)
 {

@@ -23,12 +23,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static volatile size_t fuzz_sink;
 
-static size_t touch(const char *s) { return s ? strlen(s) : 0; }
+static size_t touch(const char *s)
+{
+    return s ? strlen(s) : 0;
+}
 
 static og_err fuzz_emit_message(void *host, const struct og_inbound *m)
 {
-    if (m->struct_size != sizeof *m || !m->dedup_key || !*m->dedup_key ||
-        !m->from.external_id || !*m->from.external_id || (unsigned)m->kind >= OG_KIND__LAST ||
+    if (m->struct_size != sizeof *m || !m->dedup_key || !*m->dedup_key || !m->from.external_id ||
+        !*m->from.external_id || (unsigned)m->kind >= OG_KIND__LAST ||
         (m->n_attachments && !m->attachments) || !m->raw || !m->thread_id)
         __builtin_trap();
     size_t n = touch(m->dedup_key) + touch(m->provider_message_id) + touch(m->thread_id) +

@@ -143,8 +143,8 @@ static void test_roles_tokens(void)
     json_object_put(api(&d1, NULL, "POST", "/agents",
                         "{\"email\":\"c@t.io\",\"allowed_ips\":[\"10.0.0.0/33\"]}", &st));
     CHECK_INT(st, 400);
-    json_object_put(api(&d1, NULL, "POST", "/agents", "{\"email\":\"c@t.io\",\"role\":\"boss\"}",
-                        &st));
+    json_object_put(
+        api(&d1, NULL, "POST", "/agents", "{\"email\":\"c@t.io\",\"role\":\"boss\"}", &st));
     CHECK_INT(st, 400);
     json_object_put(api(&d1, NULL, "POST", "/agents", "{\"email\":\"ann@t.io\"}", &st));
     CHECK_INT(st, 409); /* e-mail taken */
@@ -207,9 +207,9 @@ static void test_roles_tokens(void)
     l = api(&d1, ann_tok, "GET", "/sessions", NULL, &st);
     json_object_object_get_ex(l, "items", &items);
     CHECK_INT(json_object_array_length(items), 1);
-    CHECK_INT(json_object_get_int(json_object_object_get(json_object_array_get_idx(items, 0),
-                                                         "unread")),
-              1);
+    CHECK_INT(
+        json_object_get_int(json_object_object_get(json_object_array_get_idx(items, 0), "unread")),
+        1);
     json_object_put(l);
     snprintf(path, sizeof path, "/sessions/%s/messages", sid);
     json_object_put(api(&d1, ann_tok, "GET", path, NULL, &st));
@@ -356,8 +356,8 @@ static void test_roles_tokens(void)
 
     /* IP allowlists: 127.0.0.1 is outside 10.0.0.0/8 */
     snprintf(path, sizeof path, "/agents/%s", bob);
-    json_object_put(api(&d1, NULL, "PATCH", path,
-                        "{\"allowed_ips\":[\"10.0.0.0/8\",\"2001:db8::/32\"]}", &st));
+    json_object_put(
+        api(&d1, NULL, "PATCH", path, "{\"allowed_ips\":[\"10.0.0.0/8\",\"2001:db8::/32\"]}", &st));
     CHECK_INT(st, 200);
     json_object_put(api(&d1, bob_tok, "GET", "/agents/me", NULL, &st));
     CHECK_INT(st, 403);
@@ -408,16 +408,18 @@ static void test_hammer(void)
     long long queued0 = rint_("ZCARD {og}:queue:default");
     for (int i = 0; i < 8; i++) {
         char body[160];
-        snprintf(body, sizeof body, "{\"email\":\"h%d@t.io\",\"groups\":[\"support\"],"
-                 "\"max_chats\":%d}", i, 2 + i % 3);
+        snprintf(body, sizeof body,
+                 "{\"email\":\"h%d@t.io\",\"groups\":[\"support\"],"
+                 "\"max_chats\":%d}",
+                 i, 2 + i % 3);
         create_agent(body, ids[i], toks[i]);
         set_presence(ids[i], toks[i], "online");
     }
     int cap = 0;
     for (int i = 0; i < 8; i++)
         cap += 2 + i % 3;
-    struct hammer h[4] = {{&d1, 0, 40, 0}, {&d2, 1000, 40, 0}, {&d1, 2000, 40, 0},
-                          {&d2, 3000, 40, 0}};
+    struct hammer h[4] = {
+        {&d1, 0, 40, 0}, {&d2, 1000, 40, 0}, {&d1, 2000, 40, 0}, {&d2, 3000, 40, 0}};
     pthread_t t[4];
     for (int i = 0; i < 4; i++)
         pthread_create(&t[i], NULL, hammer, &h[i]);
@@ -537,8 +539,7 @@ static void test_started_sessions(void)
     }
     long long chats = rint_("HGET {og}:agent:%s chats", cat);
     json_object *j = api(&d1, cat_tok, "POST", "/sessions",
-                         "{\"channel\":\"demo\",\"external_id\":\"u-st1\",\"text\":\"hi\"}",
-                         &st);
+                         "{\"channel\":\"demo\",\"external_id\":\"u-st1\",\"text\":\"hi\"}", &st);
     CHECK_INT(st, 201);
     json_object *ses = NULL;
     json_object_object_get_ex(j, "session", &ses);

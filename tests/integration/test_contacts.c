@@ -12,8 +12,8 @@
 #include <string.h>
 
 #define SECRET "s3cret-key"
-#define CHANNELS                                                                           \
-    "[{\"id\":\"demo\",\"connector\":\"signed_json\",\"options\":{\"secret\":\"" SECRET    \
+#define CHANNELS                                                                                   \
+    "[{\"id\":\"demo\",\"connector\":\"signed_json\",\"options\":{\"secret\":\"" SECRET            \
     "\",\"reply_url\":\"http://127.0.0.1:9/r\"}}]"
 #define AUTH "Authorization: Bearer " OG_TEST_ADMIN_TOKEN "\nContent-Type: application/json"
 
@@ -26,8 +26,8 @@ static long post_msg(struct og_test_daemon *d, const char *id, const char *profi
     return st;
 }
 
-static long req(struct og_test_daemon *d, const char *method, const char *path,
-                const char *headers, const char *body, char **out)
+static long req(struct og_test_daemon *d, const char *method, const char *path, const char *headers,
+                const char *body, char **out)
 {
     char *url = og_sprintf("%s/api/v1%s", d->base, path);
     struct og_test_resp r = og_test_http(method, url, headers, body, body ? strlen(body) : 0);
@@ -86,7 +86,7 @@ int main(void)
         "{\"email\":\"ann@example\"}",
         "{\"email\":\"ann@exa mple.com\"}",
         "{\"email\":\"x@y.com\\r\\nBcc: evil@example.com\"}",
-        "{\"name\":\"Ann\",\"email\":\"bad\"}",   /* one bad field: nothing at all is set */
+        "{\"name\":\"Ann\",\"email\":\"bad\"}", /* one bad field: nothing at all is set */
         "{\"phone\":\"call me\"}",
         "{\"phone\":\"+1 (555) 0100 1234 5678 9999\"}",
         "{\"name\":42}",
@@ -110,8 +110,8 @@ int main(void)
     CHECK_INT(req(&d, "GET", path, AUTH, NULL, &after), 200);
     CHECK_STR(after, before);
     free(after);
-    CHECK_INT(req(&d, "PATCH", "/contacts/con_00000000000000000000000000", AUTH,
-                  "{\"name\":\"X\"}", NULL),
+    CHECK_INT(req(&d, "PATCH", "/contacts/con_00000000000000000000000000", AUTH, "{\"name\":\"X\"}",
+                  NULL),
               404);
     CHECK_INT(req(&d, "PATCH", "/contacts/bogus", AUTH, "{\"name\":\"X\"}", NULL), 404);
     CHECK_INT(req(&d, "PATCH", path, NULL, "{\"name\":\"X\"}", NULL), 401);
@@ -172,9 +172,9 @@ int main(void)
     CHECK_INT(req(&d, "GET", fpath, AUTH, NULL, &out), 200);
     CHECK(strstr(out, "\"items\":[]") != NULL);
     free(out);
-    CHECK_INT(req(&d, "GET", "/sessions/ses_00000000000000000000000000/followups", AUTH, NULL,
-                  NULL),
-              404);
+    CHECK_INT(
+        req(&d, "GET", "/sessions/ses_00000000000000000000000000/followups", AUTH, NULL, NULL),
+        404);
 
     free(before), free(path), free(spath), free(fpath), free(cid), free(sid);
     CHECK_INT(og_test_daemon_stop(&d), 0);

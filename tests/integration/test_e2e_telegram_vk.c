@@ -176,11 +176,12 @@ static int wait_sessions(const char *channel, size_t n, int ms)
 
 static void test_telegram_webhook(void)
 {
-    const char *ok_hdr = "X-Telegram-Bot-Api-Secret-Token: " TG_SECRET
-                         "\nContent-Type: application/json";
+    const char *ok_hdr =
+        "X-Telegram-Bot-Api-Secret-Token: " TG_SECRET "\nContent-Type: application/json";
     CHECK_INT(post_status("tg", "Content-Type: application/json", "telegram/text.json"), 401);
-    CHECK_INT(post_status("tg", "X-Telegram-Bot-Api-Secret-Token: nope\n"
-                                "Content-Type: application/json",
+    CHECK_INT(post_status("tg",
+                          "X-Telegram-Bot-Api-Secret-Token: nope\n"
+                          "Content-Type: application/json",
                           "telegram/text.json"),
               401);
     json_object *l = sessions("tg");
@@ -241,8 +242,7 @@ static void test_vk_callback(void)
         free(r.body);
     }
     free(b);
-    CHECK_INT(post_status("vk", "Content-Type: application/json", "vk/message_reply.json"),
-              200);
+    CHECK_INT(post_status("vk", "Content-Type: application/json", "vk/message_reply.json"), 200);
     l = sessions("vk");
     CHECK_INT(n_items(l), 1);
     json_object *s0 = json_object_array_get_idx(json_object_object_get(l, "items"), 0);

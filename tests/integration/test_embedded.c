@@ -44,8 +44,9 @@ static int sessions(struct og_test_daemon *d)
 int main(void)
 {
     struct og_test_daemon d;
-    const char *ch = "[{\"id\":\"e\",\"connector\":\"signed_json\",\"options\":{\"secret\":\"" SECRET
-                     "\",\"reply_url\":\"http://127.0.0.1:9/\"}}]";
+    const char *ch =
+        "[{\"id\":\"e\",\"connector\":\"signed_json\",\"options\":{\"secret\":\"" SECRET
+        "\",\"reply_url\":\"http://127.0.0.1:9/\"}}]";
     if (og_test_daemon_start(&d, "embedded", ch, NULL) != 0)
         return 1;
     char *sock = og_sprintf("%s/data/redis/redis.sock", d.dir);

@@ -40,15 +40,15 @@ static void scenario_a(struct og_test_redis *rs)
         CHECK(0);
         return;
     }
-    char *extra = smtp_json(
-        &s, "\"username\":\"gw\",\"password\":\"pw\",",
-        "[{\"id\":\"thanks\",\"when\":\"session.closed\",\"reasons\":[\"solved\"],"
-        "\"subject\":\"Danke, {{contact.name}} \\u2713\","
-        "\"text\":\"Hi {{contact.name}} on {{channel}} ({{session.id}}).\\n{{transcript}}"
-        "\\nRate: {{survey_url}}\","
-        "\"html\":\"<p>Hi {{contact.name}}</p><div>{{transcript}}</div>\"},"
-        "{\"id\":\"vip\",\"when\":\"session.closed\",\"success_codes\":[\"sale\"],"
-        "\"subject\":\"VIP\",\"text\":\"x\"}]");
+    char *extra =
+        smtp_json(&s, "\"username\":\"gw\",\"password\":\"pw\",",
+                  "[{\"id\":\"thanks\",\"when\":\"session.closed\",\"reasons\":[\"solved\"],"
+                  "\"subject\":\"Danke, {{contact.name}} \\u2713\","
+                  "\"text\":\"Hi {{contact.name}} on {{channel}} ({{session.id}}).\\n{{transcript}}"
+                  "\\nRate: {{survey_url}}\","
+                  "\"html\":\"<p>Hi {{contact.name}}</p><div>{{transcript}}</div>\"},"
+                  "{\"id\":\"vip\",\"when\":\"session.closed\",\"success_codes\":[\"sale\"],"
+                  "\"subject\":\"VIP\",\"text\":\"x\"}]");
     struct og_test_daemon d;
     if (og_test_daemon_start(&d, rs->url, CHANNELS, extra) != 0) {
         CHECK(0);
@@ -232,8 +232,9 @@ static void scenario_fail(struct og_test_redis *rs, const char *sink_args, const
         CHECK(0);
         return;
     }
-    char *extra = smtp_json(&s, auth, "[{\"id\":\"bye\",\"when\":\"session.closed\","
-                                      "\"subject\":\"Bye\",\"text\":\"{{transcript}}\"}]");
+    char *extra = smtp_json(&s, auth,
+                            "[{\"id\":\"bye\",\"when\":\"session.closed\","
+                            "\"subject\":\"Bye\",\"text\":\"{{transcript}}\"}]");
     struct og_test_daemon d;
     if (og_test_daemon_start(&d, rs->url, CHANNELS, extra) != 0) {
         CHECK(0);
@@ -274,9 +275,10 @@ static void scenario_silence(struct og_test_redis *rs)
         CHECK(0);
         return;
     }
-    char *extra = smtp_json(&s, NULL, "[{\"id\":\"nudge\",\"when\":\"customer_silent\","
-                                      "\"after_s\":1,\"subject\":\"Still there?\","
-                                      "\"text\":\"{{contact.name}}, still there?\"}]");
+    char *extra = smtp_json(&s, NULL,
+                            "[{\"id\":\"nudge\",\"when\":\"customer_silent\","
+                            "\"after_s\":1,\"subject\":\"Still there?\","
+                            "\"text\":\"{{contact.name}}, still there?\"}]");
     struct og_test_daemon d1, d2;
     if (og_test_daemon_start(&d1, rs->url, CHANNELS, extra) != 0) {
         CHECK(0);
@@ -420,13 +422,13 @@ static void scenario_durable(struct og_test_redis *rs)
         CHECK(0);
         return;
     }
-    char *extra = og_sprintf(
-        "\"smtp\":{\"url\":\"smtp://127.0.0.1:%d\",\"from\":\"s@example.com\","
-        "\"starttls\":\"never\",\"timeout_ms\":6000,\"retry_initial_ms\":300,"
-        "\"retry_max_ms\":1000},"
-        "\"followups\":[{\"id\":\"later\",\"when\":\"session.closed\",\"after_s\":2,"
-        "\"subject\":\"Later\",\"text\":\"{{transcript}}\"}]",
-        s.port);
+    char *extra =
+        og_sprintf("\"smtp\":{\"url\":\"smtp://127.0.0.1:%d\",\"from\":\"s@example.com\","
+                   "\"starttls\":\"never\",\"timeout_ms\":6000,\"retry_initial_ms\":300,"
+                   "\"retry_max_ms\":1000},"
+                   "\"followups\":[{\"id\":\"later\",\"when\":\"session.closed\",\"after_s\":2,"
+                   "\"subject\":\"Later\",\"text\":\"{{transcript}}\"}]",
+                   s.port);
     struct og_test_daemon d;
     if (og_test_daemon_start(&d, rs->url, CHANNELS, extra) != 0) {
         CHECK(0);
@@ -497,8 +499,7 @@ int main(void)
     flush(&rs);
     scenario_fail(&rs, "--reject", NULL, "dee", 550);
     flush(&rs);
-    scenario_fail(&rs, "--auth gw:pw", "\"username\":\"gw\",\"password\":\"wrong\",", "dan",
-                  535);
+    scenario_fail(&rs, "--auth gw:pw", "\"username\":\"gw\",\"password\":\"wrong\",", "dan", 535);
     flush(&rs);
     scenario_silence(&rs);
     flush(&rs);

@@ -19,8 +19,8 @@
 #include <unistd.h>
 
 #define SECRET "s3cret-key"
-#define CHANNELS                                                                           \
-    "[{\"id\":\"demo\",\"connector\":\"signed_json\",\"options\":{\"secret\":\"" SECRET    \
+#define CHANNELS                                                                                   \
+    "[{\"id\":\"demo\",\"connector\":\"signed_json\",\"options\":{\"secret\":\"" SECRET            \
     "\",\"reply_url\":\"http://127.0.0.1:9/r\"}}]"
 #define AUTH "Authorization: Bearer " OG_TEST_ADMIN_TOKEN "\nContent-Type: application/json"
 
@@ -190,8 +190,7 @@ static inline char *qp_decode(const char *s)
             s += 3;
         } else if (s[0] == '=' && s[1] == '\n') {
             s += 2;
-        } else if (s[0] == '=' && isxdigit((unsigned char)s[1]) &&
-                   isxdigit((unsigned char)s[2])) {
+        } else if (s[0] == '=' && isxdigit((unsigned char)s[1]) && isxdigit((unsigned char)s[2])) {
             char h[3] = {s[1], s[2], 0};
             unsigned char c = (unsigned char)strtol(h, NULL, 16);
             og_buf_append(&b, &c, 1);
@@ -207,7 +206,7 @@ static inline char *qp_decode(const char *s)
 /* ------------------------------------------------------------- helpers */
 
 static inline long post_msg(struct og_test_daemon *d, const char *id, const char *user,
-                     const char *name, const char *email, const char *text)
+                            const char *name, const char *email, const char *text)
 {
     struct og_buf b = {0};
     og_buf_puts(&b, "{\"id\":");
@@ -265,7 +264,7 @@ static const char CLOSE_LUA[] =
 /* Closes the session as the close endpoint would; returns the event id
  * [xfer]. With eid given, re-emits that event (a redelivery). */
 static inline char *close_session(redisContext *rc, const char *sid, const char *reason,
-                           const char *codes_json, const char *eid_in)
+                                  const char *codes_json, const char *eid_in)
 {
     char *prelude_path = og_test_src("core/lua/prelude.lua");
     char *prelude = og_test_read_file(prelude_path, NULL);
@@ -276,8 +275,8 @@ static inline char *close_session(redisContext *rc, const char *sid, const char 
     else
         og_id_new("evt_", og_now_ms(), eid, sizeof eid);
     og_time_rfc3339(og_now_ms(), iso);
-    redisReply *r = redisCommand(rc, "EVAL %s 0 {og} %s %s %s %s %s", src, sid, reason,
-                                 codes_json, iso, eid);
+    redisReply *r =
+        redisCommand(rc, "EVAL %s 0 {og} %s %s %s %s %s", src, sid, reason, codes_json, iso, eid);
     if (!r || r->type == REDIS_REPLY_ERROR)
         fprintf(stderr, "close script: %s\n", r ? r->str : "no reply");
     freeReplyObject(r);

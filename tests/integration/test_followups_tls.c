@@ -25,13 +25,13 @@ static char *make_cert(const char *dir)
 static json_object *run_case(struct og_test_redis *rs, struct sink *s, const char *smtp_extra,
                              const char *user)
 {
-    char *extra = og_sprintf(
-        "\"smtp\":{\"url\":\"smtp://127.0.0.1:%d\",\"from\":\"s@example.com\","
-        "\"username\":\"gw\",\"password\":\"pw\",\"timeout_ms\":5000,"
-        "\"retry_initial_ms\":200,\"retry_max_ms\":400,\"max_attempts\":2,%s},"
-        "\"followups\":[{\"id\":\"t\",\"when\":\"session.closed\",\"subject\":\"TLS\","
-        "\"text\":\"{{transcript}}\"}]",
-        s->port, smtp_extra);
+    char *extra =
+        og_sprintf("\"smtp\":{\"url\":\"smtp://127.0.0.1:%d\",\"from\":\"s@example.com\","
+                   "\"username\":\"gw\",\"password\":\"pw\",\"timeout_ms\":5000,"
+                   "\"retry_initial_ms\":200,\"retry_max_ms\":400,\"max_attempts\":2,%s},"
+                   "\"followups\":[{\"id\":\"t\",\"when\":\"session.closed\",\"subject\":\"TLS\","
+                   "\"text\":\"{{transcript}}\"}]",
+                   s->port, smtp_extra);
     struct og_test_daemon d;
     json_object *items = NULL;
     if (og_test_daemon_start(&d, rs->url, CHANNELS, extra) != 0) {

@@ -16,8 +16,11 @@ static struct og_channel chan = {.id = "c1", .routing = "default", .plugin = &fa
 
 static struct og_inbound msg(const char *dedup, const char *from, const char *text)
 {
-    struct og_inbound m = {.struct_size = sizeof m, .dedup_key = dedup, .kind = OG_KIND_TEXT,
-                           .text = text, .provider_message_id = dedup};
+    struct og_inbound m = {.struct_size = sizeof m,
+                           .dedup_key = dedup,
+                           .kind = OG_KIND_TEXT,
+                           .text = text,
+                           .provider_message_id = dedup};
     m.from.external_id = from;
     m.from.name = "Ann Example";
     m.raw = "{\"raw\":1}";

@@ -40,9 +40,13 @@ static void *worker(void *arg)
         char from[16], text[32];
         snprintf(from, sizeof from, "u-%d", (t * PER + n) % 50);
         snprintf(text, sizeof text, "text %d %d", t, n);
-        struct og_inbound m = {.struct_size = sizeof m, .dedup_key = a->pmid,
-                               .kind = OG_KIND_TEXT, .text = text,
-                               .provider_message_id = a->pmid, .raw = "{}", .raw_len = 2};
+        struct og_inbound m = {.struct_size = sizeof m,
+                               .dedup_key = a->pmid,
+                               .kind = OG_KIND_TEXT,
+                               .text = text,
+                               .provider_message_id = a->pmid,
+                               .raw = "{}",
+                               .raw_len = 2};
         m.from.external_id = from;
         m.from.name = "Sender";
         struct og_ingest_result r;

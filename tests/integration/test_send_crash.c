@@ -66,8 +66,7 @@ int main(void)
 {
     struct og_fake *f = og_fake_start();
     og_fake_set_handler(f, echo_id, NULL);
-    struct og_fake_resp hang = {.status = 200, .body = "{\"id\":\"never-seen\"}",
-                                .delay_ms = 4000};
+    struct og_fake_resp hang = {.status = 200, .body = "{\"id\":\"never-seen\"}", .delay_ms = 4000};
     og_fake_push(f, &hang);
     if (og_test_redis_start(&rs) != 0)
         return 1;

@@ -90,8 +90,8 @@ int main(void)
     /* 1. the platform refuses for the window: failed at once, one call */
     struct og_fake_resp refused = {.status = 400,
                                    .body = "{\"error\":{\"message\":\"Re-engagement message\","
-                                   "\"type\":\"OAuthException\",\"code\":131047,"
-                                   "\"fbtrace_id\":\"x\"}}"};
+                                           "\"type\":\"OAuthException\",\"code\":131047,"
+                                           "\"fbtrace_id\":\"x\"}}"};
     og_fake_push(graph, &refused);
     char mid[48];
     CHECK_INT(reply(sid, mid), 202);

@@ -140,14 +140,14 @@ static json_object *api_post(const char *token, const char *path, const char *bo
 
 static char *new_agent(const char *name, char **token)
 {
-    char *body = og_sprintf("{\"name\":\"%s\",\"email\":\"%s@example.com\",\"role\":\"agent\"}",
-                            name, name);
+    char *body =
+        og_sprintf("{\"name\":\"%s\",\"email\":\"%s@example.com\",\"role\":\"agent\"}", name, name);
     long st;
     json_object *j = api_post(OG_TEST_ADMIN_TOKEN, "/agents", body, &st);
     CHECK_INT(st, 201);
     *token = og_strdup(json_object_get_string(json_object_object_get(j, "token")));
-    char *id = og_strdup(json_object_get_string(
-        json_object_object_get(json_object_object_get(j, "agent"), "id")));
+    char *id = og_strdup(
+        json_object_get_string(json_object_object_get(json_object_object_get(j, "agent"), "id")));
     json_object_put(j);
     free(body);
     return id;
@@ -188,9 +188,8 @@ int main(void)
     char *sid = og_strdup(json_object_get_string(json_object_object_get(s0, "id")));
     json_object_put(l);
     char *url = og_sprintf("%s/api/v1/sessions/%s/messages", d.base, sid);
-    struct og_test_resp r =
-        og_test_http("POST", url, AUTH "\nContent-Type: application/json",
-                     "{\"text\":\"agent says hi\"}", 24);
+    struct og_test_resp r = og_test_http("POST", url, AUTH "\nContent-Type: application/json",
+                                         "{\"text\":\"agent says hi\"}", 24);
     CHECK_INT(r.status, 202);
     free(r.body), free(url);
     CHECK(wait_for(live, "event: message.sent", 10000));
@@ -224,8 +223,7 @@ int main(void)
     CHECK_INT(count_of(all, "event: message.received"), 1);
     CHECK_INT(count_of(all, "event: session.created"), 1);
     /* a new event reaches every stream once */
-    CHECK_INT(post_signed("{\"id\":\"in-2\",\"from\":{\"id\":\"u-1\"},\"text\":\"second\"}"),
-              200);
+    CHECK_INT(post_signed("{\"id\":\"in-2\",\"from\":{\"id\":\"u-1\"},\"text\":\"second\"}"), 200);
     CHECK(wait_for(all, "second", 5000));
     CHECK(wait_for(again, "second", 5000));
     CHECK(wait_for(live, "second", 5000));
@@ -235,8 +233,7 @@ int main(void)
     /* an agent sees the events of their own sessions only */
     char *tok_a = NULL, *tok_b = NULL;
     char *agt_a = new_agent("ann", &tok_a), *agt_b = new_agent("bob", &tok_b);
-    CHECK_INT(post_signed("{\"id\":\"in-3\",\"from\":{\"id\":\"u-2\"},\"text\":\"other\"}"),
-              200);
+    CHECK_INT(post_signed("{\"id\":\"in-3\",\"from\":{\"id\":\"u-2\"},\"text\":\"other\"}"), 200);
     l = og_test_api_get(&d, "/api/v1/sessions?channel=demo", &st);
     char *sid_b = NULL;
     json_object *items = json_object_object_get(l, "items");
@@ -267,9 +264,9 @@ int main(void)
     CHECK_INT(st, 202);
     json_object *mj = api_post(tok_a, p1, "{\"text\":\"ann answers\"}", &st);
     CHECK_INT(st, 202);
-    CHECK_STR(json_object_get_string(
-                  json_object_object_get(json_object_object_get(mj, "sender"), "id")),
-              agt_a);
+    CHECK_STR(
+        json_object_get_string(json_object_object_get(json_object_object_get(mj, "sender"), "id")),
+        agt_a);
     json_object_put(mj);
     json_object_put(api_post(tok_a, p2, "{\"text\":\"not mine\"}", &st));
     CHECK_INT(st, 404); /* another agent's session */

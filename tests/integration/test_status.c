@@ -18,8 +18,8 @@
 
 static struct og_connector wa_desc = {.name = "whatsapp", .messaging_window_ms = 86400000};
 static struct og_plugin wa_plugin = {.desc = &wa_desc};
-static struct og_channel wa = {.id = "wa", .routing = "default", .plugin = &wa_plugin,
-                               .scope = "channel:wa"};
+static struct og_channel wa = {
+    .id = "wa", .routing = "default", .plugin = &wa_plugin, .scope = "channel:wa"};
 static struct og_test_redis rs;
 
 static char *cli(const char *fmt, const char *a, const char *b)
@@ -51,16 +51,20 @@ static long long count_events(const char *type)
 static void ingest(struct og_core *c, const char *dedup, const char *from, const char *token,
                    struct og_ingest_result *res)
 {
-    struct og_inbound m = {.struct_size = sizeof m, .dedup_key = dedup, .kind = OG_KIND_TEXT,
-                           .text = "hi", .provider_message_id = dedup, .reply_token = token};
+    struct og_inbound m = {.struct_size = sizeof m,
+                           .dedup_key = dedup,
+                           .kind = OG_KIND_TEXT,
+                           .text = "hi",
+                           .provider_message_id = dedup,
+                           .reply_token = token};
     m.from.external_id = from;
     CHECK_INT(og_core_ingest(c, &wa, &m, res), OG_OK);
 }
 
 static og_err status(struct og_core *c, const char *dk, const char *pmid, enum og_msg_status st)
 {
-    struct og_status_update s = {.struct_size = sizeof s, .dedup_key = dk,
-                                 .provider_message_id = pmid, .status = st};
+    struct og_status_update s = {
+        .struct_size = sizeof s, .dedup_key = dk, .provider_message_id = pmid, .status = st};
     if (st == OG_STATUS_FAILED) {
         s.error_code = "131047";
         s.error_message = "Re-engagement message";
@@ -100,7 +104,7 @@ int main(void)
     CHECK(wexp && strlen(wexp) == 24 && wexp[23] == 'Z'); /* 24 h from now, RFC 3339 */
     char iso[32];
     og_time_rfc3339(og_now_ms() + 86400000, iso);
-    CHECK(wexp && strncmp(wexp, iso, 15) == 0);          /* same day and hour (tens of min) */
+    CHECK(wexp && strncmp(wexp, iso, 15) == 0); /* same day and hour (tens of min) */
     json_object_put(s);
     free(sj);
 
@@ -111,9 +115,9 @@ int main(void)
     CHECK_STR(json_object_get_string(json_object_object_get(m, "status")), "pending");
     CHECK_STR(json_object_get_string(json_object_object_get(m, "direction")), "out");
     CHECK_STR(json_object_get_string(json_object_object_get(m, "kind")), "image");
-    CHECK_STR(json_object_get_string(
-                  json_object_object_get(json_object_object_get(m, "sender"), "id")),
-              "agt_x");
+    CHECK_STR(
+        json_object_get_string(json_object_object_get(json_object_object_get(m, "sender"), "id")),
+        "agt_x");
     json_object_put(m);
     free(mj);
     o = cli("XLEN {t}:outbox%s%s", "", NULL);
@@ -229,8 +233,10 @@ int main(void)
     int64_t wm = og_now_ms();
     usleep(20000);
     CHECK_INT(og_outbox_sent(c, m4, "0-4", "fb.4"), OG_OK);
-    struct og_status_update w = {.struct_size = sizeof w, .dedup_key = "wm1",
-                                 .thread_id = "15550001", .watermark_ms = wm,
+    struct og_status_update w = {.struct_size = sizeof w,
+                                 .dedup_key = "wm1",
+                                 .thread_id = "15550001",
+                                 .watermark_ms = wm,
                                  .status = OG_STATUS_READ};
     CHECK_INT(og_outbox_status(c, &wa, &w), OG_OK);
     o = msg_field(m3, "st");

@@ -96,10 +96,10 @@ int main(void)
                             "\"events\":[\"message.received\"]}",
                             og_fake_base(sink));
     char *url = og_sprintf("%s/api/v1/webhooks", d.base);
-    struct og_test_resp cr =
-        og_test_http("POST", url,
-                     "Authorization: Bearer " OG_TEST_ADMIN_TOKEN "\nContent-Type: application/json",
-                     body, strlen(body));
+    struct og_test_resp cr = og_test_http("POST", url,
+                                          "Authorization: Bearer " OG_TEST_ADMIN_TOKEN
+                                          "\nContent-Type: application/json",
+                                          body, strlen(body));
     CHECK_INT(cr.status, 201);
     free(cr.body), free(url), free(body);
     for (int i = 100; i < 120; i++)

@@ -1,11 +1,11 @@
 /* og_test - see og_test.h. */
 #include "og_test.h"
-#include "og_reply.h"
 #include "og_channel.h"
 #include "og_core.h"
-#include "og_sessions.h"
 #include "og_model.h"
 #include "og_plugin.h"
+#include "og_reply.h"
+#include "og_sessions.h"
 #include "og_util.h"
 
 #include <arpa/inet.h>
@@ -77,7 +77,10 @@ int og_test_free_port(void)
     return port;
 }
 
-char *og_test_src(const char *rel) { return og_sprintf("%s/%s", OG_SOURCE_DIR, rel); }
+char *og_test_src(const char *rel)
+{
+    return og_sprintf("%s/%s", OG_SOURCE_DIR, rel);
+}
 
 char *og_test_read_file(const char *path, size_t *len)
 {
@@ -108,9 +111,23 @@ static int redis_spawn(struct og_test_redis *r)
     if (pid == 0) {
         int fd = open("/dev/null", O_RDWR);
         dup2(fd, 0), dup2(fd, 1), dup2(fd, 2);
-        char *args[64] = {"redis-server", "--bind", "127.0.0.1", "--port", port, "--dir", r->dir,
-                          "--appendonly", "yes", "--appendfsync", "everysec", "--save", "",
-                          "--daemonize", "no", "--logfile", log};
+        char *args[64] = {"redis-server",
+                          "--bind",
+                          "127.0.0.1",
+                          "--port",
+                          port,
+                          "--dir",
+                          r->dir,
+                          "--appendonly",
+                          "yes",
+                          "--appendfsync",
+                          "everysec",
+                          "--save",
+                          "",
+                          "--daemonize",
+                          "no",
+                          "--logfile",
+                          log};
         int n = 17;
         char *extra = og_strdup(r->extra);
         for (char *t = strtok(extra, " "); t && n < 63; t = strtok(NULL, " "))
@@ -144,8 +161,8 @@ struct og_core *og_test_core_new(const struct og_test_redis *r, const char *pref
 struct og_core *og_test_core_new_routing(const struct og_test_redis *r, const char *prefix,
                                          int pool, const struct og_routing_opts *routing)
 {
-    struct og_core_opts co = {.redis_url = r->url, .pool_size = pool, .prefix = prefix,
-                              .routing = routing};
+    struct og_core_opts co = {
+        .redis_url = r->url, .pool_size = pool, .prefix = prefix, .routing = routing};
     char err[256];
     struct og_core *c = og_core_new(&co, err, sizeof err);
     if (!c)
@@ -153,7 +170,10 @@ struct og_core *og_test_core_new_routing(const struct og_test_redis *r, const ch
     return c;
 }
 
-int og_test_redis_start(struct og_test_redis *r) { return og_test_redis_start_with(r, NULL); }
+int og_test_redis_start(struct og_test_redis *r)
+{
+    return og_test_redis_start_with(r, NULL);
+}
 
 int og_test_redis_start_with(struct og_test_redis *r, const char *extra)
 {
@@ -165,7 +185,10 @@ int og_test_redis_start_with(struct og_test_redis *r, const char *extra)
     return redis_spawn(r);
 }
 
-int og_test_redis_restart(struct og_test_redis *r) { return redis_spawn(r); }
+int og_test_redis_restart(struct og_test_redis *r)
+{
+    return redis_spawn(r);
+}
 
 void og_test_redis_kill(struct og_test_redis *r)
 {
@@ -270,8 +293,7 @@ static enum MHD_Result collect_header(void *cls, enum MHD_ValueKind kind, const 
     return MHD_YES;
 }
 
-static enum MHD_Result collect_arg(void *cls, enum MHD_ValueKind kind, const char *k,
-                                   const char *v)
+static enum MHD_Result collect_arg(void *cls, enum MHD_ValueKind kind, const char *k, const char *v)
 {
     struct og_buf *b = cls;
     og_buf_printf(b, "%s%s=%s", b->len ? "&" : "", k, v ? v : "");
@@ -279,8 +301,8 @@ static enum MHD_Result collect_arg(void *cls, enum MHD_ValueKind kind, const cha
 }
 
 static enum MHD_Result fake_access(void *cls, struct MHD_Connection *conn, const char *url,
-                                   const char *method, const char *version,
-                                   const char *upload, size_t *upload_size, void **con_cls)
+                                   const char *method, const char *version, const char *upload,
+                                   size_t *upload_size, void **con_cls)
 {
     struct og_fake *f = cls;
     struct fake_conn *fc = *con_cls;
@@ -330,8 +352,8 @@ static enum MHD_Result fake_access(void *cls, struct MHD_Connection *conn, const
     }
     if (!have) {
         pthread_mutex_lock(&f->mu);
-        struct og_fake_resp d = {f->def.status, f->def.body, f->def.content_type,
-                                 f->def.headers, f->def.delay_ms};
+        struct og_fake_resp d = {f->def.status, f->def.body, f->def.content_type, f->def.headers,
+                                 f->def.delay_ms};
         own_resp(&r, &d);
         pthread_mutex_unlock(&f->mu);
     }
@@ -381,8 +403,8 @@ struct og_fake *og_fake_start(void)
     struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
     f->d = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL, 0, NULL, NULL,
                             fake_access, f, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&a,
-                            MHD_OPTION_NOTIFY_COMPLETED, fake_done, f,
-                            MHD_OPTION_THREAD_POOL_SIZE, 4u, MHD_OPTION_END);
+                            MHD_OPTION_NOTIFY_COMPLETED, fake_done, f, MHD_OPTION_THREAD_POOL_SIZE,
+                            4u, MHD_OPTION_END);
     if (!f->d) {
         fprintf(stderr, "fake server failed to start\n");
         exit(2);
@@ -392,8 +414,14 @@ struct og_fake *og_fake_start(void)
     return f;
 }
 
-int og_fake_port(const struct og_fake *f) { return f->port; }
-const char *og_fake_base(const struct og_fake *f) { return f->base; }
+int og_fake_port(const struct og_fake *f)
+{
+    return f->port;
+}
+const char *og_fake_base(const struct og_fake *f)
+{
+    return f->base;
+}
 
 void og_fake_push(struct og_fake *f, const struct og_fake_resp *resp)
 {
@@ -579,8 +607,8 @@ static og_err rec_message(void *ud, struct og_channel *ch, const struct og_inbou
     json_object_object_add(o, "reply_to", jstr_or_null(m->reply_to_provider_id));
     json_object_object_add(o, "reply_token", jstr_or_null(m->reply_token));
     json_object_object_add(o, "timestamp_ms", json_object_new_int64(m->timestamp_ms));
-    json_object_object_add(o, "raw", m->raw ? json_object_new_string_len(m->raw, (int)m->raw_len)
-                                            : NULL);
+    json_object_object_add(o, "raw",
+                           m->raw ? json_object_new_string_len(m->raw, (int)m->raw_len) : NULL);
     pthread_mutex_lock(&c->mu);
     json_object_array_add(c->msgs, o);
     pthread_mutex_unlock(&c->mu);
@@ -702,8 +730,14 @@ void og_test_conn_close(struct og_test_conn *c)
     free(c);
 }
 
-const struct og_connector *og_test_conn_desc(struct og_test_conn *c) { return c->plugin->desc; }
-void *og_test_conn_inst(struct og_test_conn *c) { return c->ch->inst; }
+const struct og_connector *og_test_conn_desc(struct og_test_conn *c)
+{
+    return c->plugin->desc;
+}
+void *og_test_conn_inst(struct og_test_conn *c)
+{
+    return c->ch->inst;
+}
 struct og_channel *og_test_conn_channel(struct og_test_conn *c)
 {
     return c->ch;
@@ -761,8 +795,8 @@ static const char *req_query(void *ctx, const char *name)
 }
 
 struct og_test_http og_test_conn_request(struct og_test_conn *c, const char *method,
-                                         const char *path, const char *query,
-                                         const char *headers, const char *body, size_t len)
+                                         const char *path, const char *query, const char *headers,
+                                         const char *body, size_t len)
 {
     struct req_ctx rc = {.headers = headers, .query = query};
     struct og_req_host host = {req_header, req_query, &rc, 0, OG_OK, NULL, NULL, NULL};
@@ -779,8 +813,7 @@ struct og_test_http og_test_conn_request(struct og_test_conn *c, const char *met
     if (e != OG_OK) {
         /* The daemon's rule: an emit failure always wins; otherwise a status
          * the plugin set itself stands, else the table's. */
-        c->last.status = (!host.emit_failed && resp.status) ? resp.status
-                                                            : og_reply_status(e);
+        c->last.status = (!host.emit_failed && resp.status) ? resp.status : og_reply_status(e);
     } else {
         c->last.status = resp.status ? resp.status : 200;
     }
@@ -791,12 +824,18 @@ struct og_test_http og_test_conn_request(struct og_test_conn *c, const char *met
     return c->last;
 }
 
-size_t og_test_conn_messages(struct og_test_conn *c) { return json_object_array_length(c->msgs); }
+size_t og_test_conn_messages(struct og_test_conn *c)
+{
+    return json_object_array_length(c->msgs);
+}
 json_object *og_test_conn_message(struct og_test_conn *c, size_t i)
 {
     return json_object_array_get_idx(c->msgs, i);
 }
-size_t og_test_conn_statuses(struct og_test_conn *c) { return json_object_array_length(c->stats); }
+size_t og_test_conn_statuses(struct og_test_conn *c)
+{
+    return json_object_array_length(c->stats);
+}
 json_object *og_test_conn_status(struct og_test_conn *c, size_t i)
 {
     return json_object_array_get_idx(c->stats, i);
@@ -817,7 +856,10 @@ void og_test_conn_fail_emits(struct og_test_conn *c, int n, og_err e)
     c->fail_err = e;
     pthread_mutex_unlock(&c->mu);
 }
-int og_test_err_status(og_err e) { return og_reply_status(e); }
+int og_test_err_status(og_err e)
+{
+    return og_reply_status(e);
+}
 
 /* ------------------------------------------------ the core as an admin */
 
@@ -837,7 +879,11 @@ og_err og_test_list_messages(struct og_core *c, const char *sid, const char *cur
 og_err og_test_list_sessions(struct og_core *c, const char *status, const char *channel,
                              const char *cursor, int limit, char **json)
 {
-    struct og_session_query q = {.status = status, .channel = channel, .cursor = cursor,
-                                 .from_ms = -1, .to_ms = -1, .limit = limit};
+    struct og_session_query q = {.status = status,
+                                 .channel = channel,
+                                 .cursor = cursor,
+                                 .from_ms = -1,
+                                 .to_ms = -1,
+                                 .limit = limit};
     return og_sessions_list(c, &test_admin, &q, json);
 }

@@ -14,36 +14,36 @@
 
 extern int og_test_passed, og_test_failed;
 
-#define CHECK(cond)                                                                        \
-    do {                                                                                   \
-        if (cond) {                                                                        \
-            og_test_passed++;                                                              \
-        } else {                                                                           \
-            og_test_failed++;                                                              \
-            fprintf(stderr, "FAIL %s:%d: %s\n", __FILE__, __LINE__, #cond);                \
-        }                                                                                  \
+#define CHECK(cond)                                                                                \
+    do {                                                                                           \
+        if (cond) {                                                                                \
+            og_test_passed++;                                                                      \
+        } else {                                                                                   \
+            og_test_failed++;                                                                      \
+            fprintf(stderr, "FAIL %s:%d: %s\n", __FILE__, __LINE__, #cond);                        \
+        }                                                                                          \
     } while (0)
-#define CHECK_STR(a, b)                                                                    \
-    do {                                                                                   \
-        const char *a_ = (a), *b_ = (b);                                                   \
-        if (a_ && b_ && strcmp(a_, b_) == 0) {                                             \
-            og_test_passed++;                                                              \
-        } else {                                                                           \
-            og_test_failed++;                                                              \
-            fprintf(stderr, "FAIL %s:%d: %s == %s (\"%s\" vs \"%s\")\n", __FILE__, __LINE__, \
-                    #a, #b, a_ ? a_ : "(null)", b_ ? b_ : "(null)");                       \
-        }                                                                                  \
+#define CHECK_STR(a, b)                                                                            \
+    do {                                                                                           \
+        const char *a_ = (a), *b_ = (b);                                                           \
+        if (a_ && b_ && strcmp(a_, b_) == 0) {                                                     \
+            og_test_passed++;                                                                      \
+        } else {                                                                                   \
+            og_test_failed++;                                                                      \
+            fprintf(stderr, "FAIL %s:%d: %s == %s (\"%s\" vs \"%s\")\n", __FILE__, __LINE__, #a,   \
+                    #b, a_ ? a_ : "(null)", b_ ? b_ : "(null)");                                   \
+        }                                                                                          \
     } while (0)
-#define CHECK_INT(a, b)                                                                    \
-    do {                                                                                   \
-        long long a_ = (long long)(a), b_ = (long long)(b);                                \
-        if (a_ == b_) {                                                                    \
-            og_test_passed++;                                                              \
-        } else {                                                                           \
-            og_test_failed++;                                                              \
-            fprintf(stderr, "FAIL %s:%d: %s == %s (%lld vs %lld)\n", __FILE__, __LINE__, #a, \
-                    #b, a_, b_);                                                           \
-        }                                                                                  \
+#define CHECK_INT(a, b)                                                                            \
+    do {                                                                                           \
+        long long a_ = (long long)(a), b_ = (long long)(b);                                        \
+        if (a_ == b_) {                                                                            \
+            og_test_passed++;                                                                      \
+        } else {                                                                                   \
+            og_test_failed++;                                                                      \
+            fprintf(stderr, "FAIL %s:%d: %s == %s (%lld vs %lld)\n", __FILE__, __LINE__, #a, #b,   \
+                    a_, b_);                                                                       \
+        }                                                                                          \
     } while (0)
 /* Prints the summary line and returns the exit code for main(). */
 int og_test_done(void);
@@ -59,10 +59,10 @@ char *og_test_read_file(const char *path, size_t *len); /* [xfer] or NULL */
 /* ------------------------------------------------------------ redis-server */
 struct og_test_redis {
     pid_t pid;
-    int port;               /* TCP on 127.0.0.1 */
-    char *dir;              /* temp dir, owned */
-    char url[256];          /* "redis://127.0.0.1:PORT" */
-    char extra[256];        /* more arguments, space-separated (given at start) */
+    int port;        /* TCP on 127.0.0.1 */
+    char *dir;       /* temp dir, owned */
+    char url[256];   /* "redis://127.0.0.1:PORT" */
+    char extra[256]; /* more arguments, space-separated (given at start) */
 };
 /* Starts redis-server (AOF on) on 127.0.0.1 and waits for PONG. 0 on success. */
 int og_test_redis_start(struct og_test_redis *r);
@@ -71,8 +71,8 @@ int og_test_redis_start(struct og_test_redis *r);
 int og_test_redis_start_with(struct og_test_redis *r, const char *extra);
 /* Restarts on the same port and dir (AOF keeps the data). */
 int og_test_redis_restart(struct og_test_redis *r);
-void og_test_redis_kill(struct og_test_redis *r);  /* SIGKILL, keeps the dir */
-void og_test_redis_stop(struct og_test_redis *r);  /* SIGTERM, removes the dir */
+void og_test_redis_kill(struct og_test_redis *r); /* SIGKILL, keeps the dir */
+void og_test_redis_stop(struct og_test_redis *r); /* SIGTERM, removes the dir */
 /* A core (og_core.h) on that server with keys under prefix and pool
  * connections; NULL, with the reason on stderr, when it cannot start.
  * [xfer, og_core_free] */
@@ -93,8 +93,8 @@ char *og_test_redis_cli(struct og_test_redis *r, const char *args);
 
 /* --------------------------------------------------- fake platform server */
 struct og_fake_req {
-    char *method, *url;     /* url = path + "?" + query as received */
-    char *headers;          /* "name: value\n" lines, names lowercased */
+    char *method, *url; /* url = path + "?" + query as received */
+    char *headers;      /* "name: value\n" lines, names lowercased */
     char *body;
     size_t body_len;
 };
@@ -102,7 +102,7 @@ struct og_fake_resp {
     int status;
     const char *body;
     const char *content_type;
-    const char *headers;    /* extra "Name: value\n" lines, or NULL */
+    const char *headers; /* extra "Name: value\n" lines, or NULL */
     int delay_ms;
 };
 /* Decides the answer for one request; return 0 to fall back to the queue. */
@@ -138,15 +138,15 @@ struct og_channel;
 struct og_channel *og_test_conn_channel(struct og_test_conn *c);
 
 struct og_test_http {
-    int status;             /* what the host would answer */
-    og_err err;             /* what handle_http returned */
-    char *body;             /* owned by the harness until the next call */
+    int status; /* what the host would answer */
+    og_err err; /* what handle_http returned */
+    char *body; /* owned by the harness until the next call */
     char content_type[64];
 };
 /* Feeds one inbound request. headers: "Name: value\n" lines; query: "a=b&c=d". */
 struct og_test_http og_test_conn_request(struct og_test_conn *c, const char *method,
-                                         const char *path, const char *query,
-                                         const char *headers, const char *body, size_t len);
+                                         const char *path, const char *query, const char *headers,
+                                         const char *body, size_t len);
 /* The emitted items so far, rendered as JSON objects [borrowed]. Messages:
  * {"dedup_key","provider_message_id","thread_id","from":{...},"kind","text",
  * "attachments":[...],"location":{...}|null,"reply_to","reply_token",
@@ -169,9 +169,9 @@ int og_test_err_status(og_err e);
 struct og_test_daemon {
     pid_t pid;
     int port;
-    char base[64];          /* "http://127.0.0.1:PORT" */
-    char *dir;              /* temp dir: config.json, omnigate.log, data/ (owned) */
-    char *config_path;      /* owned */
+    char base[64];     /* "http://127.0.0.1:PORT" */
+    char *dir;         /* temp dir: config.json, omnigate.log, data/ (owned) */
+    char *config_path; /* owned */
 };
 /* Writes a config (listen 127.0.0.1:<free port>, data_dir in a temp dir,
  * api.admin_token OG_TEST_ADMIN_TOKEN, redis.url = redis_url (or, when it
@@ -181,8 +181,8 @@ struct og_test_daemon {
  * build/bin/omnigate (or $OG_TEST_OMNIGATE) on it and waits until /readyz
  * answers 200 (or 10 s).
  * Returns 0 on success; on failure prints the daemon's log. */
-int og_test_daemon_start(struct og_test_daemon *d, const char *redis_url,
-                         const char *channels_json, const char *extra_json);
+int og_test_daemon_start(struct og_test_daemon *d, const char *redis_url, const char *channels_json,
+                         const char *extra_json);
 /* SIGTERM, wait; returns the exit status (0 = clean). Keeps nothing running. */
 int og_test_daemon_stop(struct og_test_daemon *d);
 void og_test_daemon_kill(struct og_test_daemon *d); /* SIGKILL */
@@ -191,8 +191,8 @@ int og_test_daemon_restart(struct og_test_daemon *d);
 void og_test_daemon_free(struct og_test_daemon *d); /* removes the temp dir */
 
 struct og_test_resp {
-    long status;            /* 0 = no answer */
-    char *body;             /* [xfer] NUL-terminated, never NULL */
+    long status; /* 0 = no answer */
+    char *body;  /* [xfer] NUL-terminated, never NULL */
 };
 /* One HTTP request with libcurl. headers: "Name: value\n" lines or NULL. */
 struct og_test_resp og_test_http(const char *method, const char *url, const char *headers,

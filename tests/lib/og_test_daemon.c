@@ -108,8 +108,8 @@ static int spawn(struct og_test_daemon *d)
     return -1;
 }
 
-int og_test_daemon_start(struct og_test_daemon *d, const char *redis_url,
-                         const char *channels_json, const char *extra_json)
+int og_test_daemon_start(struct og_test_daemon *d, const char *redis_url, const char *channels_json,
+                         const char *extra_json)
 {
     memset(d, 0, sizeof *d);
     d->dir = og_test_tmpdir();
@@ -120,8 +120,8 @@ int og_test_daemon_start(struct og_test_daemon *d, const char *redis_url,
     if (!f)
         return -1;
     /* redis_url: a URL, or a whole "redis" object's JSON text */
-    char *redis = redis_url[0] == '{' ? og_strdup(redis_url)
-                                      : og_sprintf("{\"url\":\"%s\"}", redis_url);
+    char *redis =
+        redis_url[0] == '{' ? og_strdup(redis_url) : og_sprintf("{\"url\":\"%s\"}", redis_url);
     fprintf(f,
             "{\"listen\":\"127.0.0.1:%d\",\"data_dir\":\"%s/data\",\"log_level\":\"info\","
             "\"redis\":%s,\"api\":{\"admin_token\":\"%s\"},\"channels\":%s%s%s}\n",
@@ -132,7 +132,10 @@ int og_test_daemon_start(struct og_test_daemon *d, const char *redis_url,
     return spawn(d);
 }
 
-int og_test_daemon_restart(struct og_test_daemon *d) { return spawn(d); }
+int og_test_daemon_restart(struct og_test_daemon *d)
+{
+    return spawn(d);
+}
 
 int og_test_daemon_stop(struct og_test_daemon *d)
 {

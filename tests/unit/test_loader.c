@@ -156,8 +156,8 @@ static void test_older_minor(void)
     CHECK_INT(p->desc->caps, OG_CAPS_1_0_DEFAULT);
     CHECK(p->desc->default_rate_per_s == OG_DEFAULT_RATE_PER_S);
     struct og_errors errs = {0};
-    struct og_channel *ch = og_channel_create(p, "legacy", NULL, NULL, "channels[0].options",
-                                              NULL, &errs);
+    struct og_channel *ch =
+        og_channel_create(p, "legacy", NULL, NULL, "channels[0].options", NULL, &errs);
     CHECK(ch != NULL);
     CHECK_INT(errs.n, 0);
     if (ch) {

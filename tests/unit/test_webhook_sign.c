@@ -67,14 +67,18 @@ static void test_config(void)
 
     /* every problem names its path; the secret's value is never echoed */
     e = cfg_errors(CFG_HEAD "\"webhooks\":["
-                            "{\"id\":\"a\",\"url\":\"https://x/\",\"secret\":\"whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw\","
+                            "{\"id\":\"a\",\"url\":\"https://x/"
+                            "\",\"secret\":\"whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw\","
                             "\"events\":[\"message.received\",\"message.recieved\"]},"
                             "{\"id\":\"b\",\"url\":\"https://x/\",\"secret\":\"whsec_tooshort\"},"
                             "{\"id\":\"c\",\"url\":\"https://x/\"},"
-                            "{\"id\":\"d\",\"url\":\"https://x/\",\"secret\":\"whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw\","
+                            "{\"id\":\"d\",\"url\":\"https://x/"
+                            "\",\"secret\":\"whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw\","
                             "\"colour\":1},"
-                            "{\"id\":\"e\",\"url\":\"https://x/\",\"secret\":\"whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw\"},"
-                            "{\"id\":\"e\",\"url\":\"https://x/\",\"secret\":\"whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw\"}],"
+                            "{\"id\":\"e\",\"url\":\"https://x/"
+                            "\",\"secret\":\"whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw\"},"
+                            "{\"id\":\"e\",\"url\":\"https://x/"
+                            "\",\"secret\":\"whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw\"}],"
                             "\"webhook_dispatch\":{\"concurrency\":0,\"burst\":1}}",
                    &cfg);
     CHECK(strstr(e, "webhooks[0].events[1]: unknown event type\n") != NULL);
@@ -102,14 +106,14 @@ int main(void)
     char sig[128];
     const char *body = "{\"test\": 2432232314}";
     CHECK_INT(og_webhook_sign("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
-                              "msg_p5jXN8AQM9LWM0D4loKWxJek", 1614265330, body, strlen(body),
-                              sig, sizeof sig),
+                              "msg_p5jXN8AQM9LWM0D4loKWxJek", 1614265330, body, strlen(body), sig,
+                              sizeof sig),
               0);
     CHECK_STR(sig, "v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE=");
     /* any change to id, timestamp or body changes it */
     CHECK_INT(og_webhook_sign("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
-                              "msg_p5jXN8AQM9LWM0D4loKWxJek", 1614265331, body, strlen(body),
-                              sig, sizeof sig),
+                              "msg_p5jXN8AQM9LWM0D4loKWxJek", 1614265331, body, strlen(body), sig,
+                              sizeof sig),
               0);
     CHECK(strcmp(sig, "v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE=") != 0);
 
@@ -117,7 +121,7 @@ int main(void)
     unsigned char key[64];
     CHECK_INT(og_webhook_secret_decode("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw", key), 24);
     CHECK_INT(og_webhook_secret_decode("MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw", key), -1);
-    CHECK_INT(og_webhook_secret_decode("whsec_c2hvcnQ=", key), -1);        /* 5 bytes */
+    CHECK_INT(og_webhook_secret_decode("whsec_c2hvcnQ=", key), -1); /* 5 bytes */
     CHECK_INT(og_webhook_secret_decode("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2La!aSw", key), -1);
     CHECK_INT(og_webhook_secret_decode(NULL, key), -1);
     CHECK_INT(og_webhook_sign("nope", "a", 1, "x", 1, sig, sizeof sig), -1);
@@ -209,9 +213,9 @@ int main(void)
               -1);
     CHECK(strncmp(err, "retry_schedule_s[1]", 19) == 0);
     og_webhook_sub_clear(&s);
-    CHECK_INT(parse("{\"id\":\"a\",\"url\":\"http://x\",\"secret\":\"whsec_abc\"}", &s, err,
-                    sizeof err),
-              -1);
+    CHECK_INT(
+        parse("{\"id\":\"a\",\"url\":\"http://x\",\"secret\":\"whsec_abc\"}", &s, err, sizeof err),
+        -1);
     CHECK(strncmp(err, "secret:", 7) == 0);
     og_webhook_sub_clear(&s);
     return og_test_done();

@@ -60,14 +60,14 @@ typedef enum og_err {
     OG_ERR_WINDOW_CLOSED = 6, /* the platform's messaging window expired */
     OG_ERR_PERMANENT = 7,     /* the platform refused for good; never retry */
     OG_ERR_NOMEM = 8,
-    OG_ERR_UNAVAILABLE = 9,   /* our storage (Redis) is down: 503, retry */
-    OG_ERR_NOT_FOUND = 10,    /* 404 */
-    OG_ERR_CONFLICT = 11,     /* 409 */
-    OG_ERR_TOO_LARGE = 12,    /* 413 */
-    OG_ERR_FORBIDDEN = 13,    /* 403 */
-    OG_ERR_UNSUPPORTED = 14,  /* the connector cannot do this (e.g. a kind) */
-    OG_ERR_INTERNAL = 15,     /* a bug or an unexpected library failure */
-    OG_ERR__LAST              /* sentinel, never returned */
+    OG_ERR_UNAVAILABLE = 9,  /* our storage (Redis) is down: 503, retry */
+    OG_ERR_NOT_FOUND = 10,   /* 404 */
+    OG_ERR_CONFLICT = 11,    /* 409 */
+    OG_ERR_TOO_LARGE = 12,   /* 413 */
+    OG_ERR_FORBIDDEN = 13,   /* 403 */
+    OG_ERR_UNSUPPORTED = 14, /* the connector cannot do this (e.g. a kind) */
+    OG_ERR_INTERNAL = 15,    /* a bug or an unexpected library failure */
+    OG_ERR__LAST             /* sentinel, never returned */
 } og_err;
 
 /* Log levels, most severe first. */
@@ -91,13 +91,13 @@ enum og_opt_type {
  * block of conf_size bytes (each value at its offset), and hands that block
  * to create(). Strings in that block are [host], valid until destroy(). */
 struct og_option {
-    const char *name;      /* key under channels[i].options */
+    const char *name; /* key under channels[i].options */
     enum og_opt_type type;
-    const char *def;       /* default, as text; NULL = none */
-    unsigned flags;        /* OG_OPT_* */
-    size_t offset;         /* offsetof(struct <name>_conf, field) */
-    const char *help;      /* one line for --connector-help and the README */
-    const char *choices;   /* OG_OPT_ENUM only: "webhook|polling" */
+    const char *def;     /* default, as text; NULL = none */
+    unsigned flags;      /* OG_OPT_* */
+    size_t offset;       /* offsetof(struct <name>_conf, field) */
+    const char *help;    /* one line for --connector-help and the README */
+    const char *choices; /* OG_OPT_ENUM only: "webhook|polling" */
 };
 
 /* ------------------------------------------------------------ JSON (json-c) */
@@ -108,15 +108,20 @@ struct og_option {
 struct og_json;
 
 enum og_json_type {
-    OG_JSON_NULL = 0, OG_JSON_BOOL, OG_JSON_DOUBLE, OG_JSON_INT,
-    OG_JSON_OBJECT, OG_JSON_ARRAY, OG_JSON_STRING
+    OG_JSON_NULL = 0,
+    OG_JSON_BOOL,
+    OG_JSON_DOUBLE,
+    OG_JSON_INT,
+    OG_JSON_OBJECT,
+    OG_JSON_ARRAY,
+    OG_JSON_STRING
 };
 
 struct og_json_api {
     size_t struct_size;
     struct og_json *(*parse)(const char *buf, size_t len); /* NULL if malformed */
-    void (*put)(struct og_json *j);                         /* NULL is fine */
-    enum og_json_type (*type)(const struct og_json *j);     /* NULL -> OG_JSON_NULL */
+    void (*put)(struct og_json *j);                        /* NULL is fine */
+    enum og_json_type (*type)(const struct og_json *j);    /* NULL -> OG_JSON_NULL */
     struct og_json *(*get)(const struct og_json *obj, const char *key);
     struct og_json *(*at)(const struct og_json *arr, size_t i);
     size_t (*len)(const struct og_json *arr_or_obj);
@@ -126,9 +131,9 @@ struct og_json_api {
      * ("1111111", "true"); NULL for null, objects, arrays and absent values.
      * The text is [borrowed] from j. */
     const char *(*str)(const struct og_json *j);
-    int64_t (*int64)(const struct og_json *j);   /* 0 if not a number */
-    double (*dbl)(const struct og_json *j);      /* 0 if not a number */
-    int (*boolean)(const struct og_json *j);     /* JSON truthiness */
+    int64_t (*int64)(const struct og_json *j); /* 0 if not a number */
+    double (*dbl)(const struct og_json *j);    /* 0 if not a number */
+    int (*boolean)(const struct og_json *j);   /* JSON truthiness */
     /* Object iteration: the i-th key, [borrowed]; NULL past the end. */
     const char *(*key_at)(const struct og_json *obj, size_t i);
     /* Builders. set() and append() take ownership of val [xfer]. */
@@ -150,11 +155,11 @@ struct og_json_api {
  * [borrowed] for the call.
  * Header and query lookups go through svc->req_header / svc->req_query. */
 struct og_http_req {
-    const char *method;    /* "GET", "POST", ... */
-    const char *path;      /* the part after /hooks/{channel}; "" or "/..." */
-    const char *body;      /* raw bytes exactly as received, NUL-terminated */
+    const char *method; /* "GET", "POST", ... */
+    const char *path;   /* the part after /hooks/{channel}; "" or "/..." */
+    const char *body;   /* raw bytes exactly as received, NUL-terminated */
     size_t body_len;
-    void *host_ctx;        /* [host] opaque; pass the request to svc calls */
+    void *host_ctx; /* [host] opaque; pass the request to svc calls */
 };
 
 /* What the plugin answers. Set it with svc->respond(); if the plugin never
@@ -164,50 +169,59 @@ struct og_http_resp;
 
 /* -------------------------------------------------------- HTTP (outbound) */
 
-struct og_http_part {          /* one multipart/form-data part */
+struct og_http_part { /* one multipart/form-data part */
     const char *name;
-    const char *filename;      /* NULL for a plain field */
-    const char *content_type;  /* NULL = let the host choose */
+    const char *filename;     /* NULL for a plain field */
+    const char *content_type; /* NULL = let the host choose */
     const void *data;
     size_t len;
 };
 
 struct og_http_call {
-    size_t struct_size;             /* sizeof(struct og_http_call) */
-    const char *method;             /* "GET", "POST", ... */
-    const char *url;                /* full URL */
-    const char *const *headers;     /* NULL-terminated "Name: value" list, or NULL */
-    const char *body;               /* NULL for none */
+    size_t struct_size;         /* sizeof(struct og_http_call) */
+    const char *method;         /* "GET", "POST", ... */
+    const char *url;            /* full URL */
+    const char *const *headers; /* NULL-terminated "Name: value" list, or NULL */
+    const char *body;           /* NULL for none */
     size_t body_len;
-    const char *content_type;       /* for body; NULL = none */
+    const char *content_type;         /* for body; NULL = none */
     const struct og_http_part *parts; /* multipart/form-data instead of body */
     size_t n_parts;
-    long timeout_ms;                /* 0 = the host default (30 s) */
+    long timeout_ms; /* 0 = the host default (30 s) */
 };
 
 struct og_http_result {
-    long status;                    /* HTTP status; 0 when no answer came */
-    char *body;                     /* [xfer] NUL-terminated, or NULL */
+    long status; /* HTTP status; 0 when no answer came */
+    char *body;  /* [xfer] NUL-terminated, or NULL */
     size_t body_len;
-    long retry_after_ms;            /* from Retry-After, else -1 */
-    char *content_type;             /* [xfer] or NULL */
-    char errbuf[128];               /* transport error text when status == 0 */
+    long retry_after_ms; /* from Retry-After, else -1 */
+    char *content_type;  /* [xfer] or NULL */
+    char errbuf[128];    /* transport error text when status == 0 */
 };
 
 /* ------------------------------------------------------ normalized model */
 
 enum og_kind {
-    OG_KIND_TEXT = 0, OG_KIND_IMAGE, OG_KIND_VIDEO, OG_KIND_AUDIO, OG_KIND_FILE,
-    OG_KIND_STICKER, OG_KIND_LOCATION, OG_KIND_CONTACT, OG_KIND_INTERACTIVE,
-    OG_KIND_REACTION, OG_KIND_SYSTEM, OG_KIND__LAST
+    OG_KIND_TEXT = 0,
+    OG_KIND_IMAGE,
+    OG_KIND_VIDEO,
+    OG_KIND_AUDIO,
+    OG_KIND_FILE,
+    OG_KIND_STICKER,
+    OG_KIND_LOCATION,
+    OG_KIND_CONTACT,
+    OG_KIND_INTERACTIVE,
+    OG_KIND_REACTION,
+    OG_KIND_SYSTEM,
+    OG_KIND__LAST
 };
 
-struct og_attachment {          /* all strings [borrowed]; NULL = absent */
+struct og_attachment { /* all strings [borrowed]; NULL = absent */
     const char *url;
     const char *media_id;
     const char *mime_type;
     const char *name;
-    int64_t size;               /* bytes; 0 = unknown */
+    int64_t size; /* bytes; 0 = unknown */
 };
 
 struct og_location {
@@ -216,8 +230,8 @@ struct og_location {
 };
 
 /* The person on the platform side, as the platform describes them. */
-struct og_profile {             /* all strings [borrowed]; NULL = absent */
-    const char *external_id;    /* required: the platform's id for the person */
+struct og_profile {          /* all strings [borrowed]; NULL = absent */
+    const char *external_id; /* required: the platform's id for the person */
     const char *name;
     const char *username;
     const char *avatar_url;
@@ -228,39 +242,43 @@ struct og_profile {             /* all strings [borrowed]; NULL = absent */
 /* A customer message as a connector saw it; the host stores it durably.
  * Every pointer is [borrowed] for the duration of svc->emit(). */
 struct og_inbound {
-    size_t struct_size;             /* sizeof(struct og_inbound) */
+    size_t struct_size; /* sizeof(struct og_inbound) */
     /* The platform's delivery key for de-duplication (Telegram update_id,
      * LINE webhookEventId, VK event_id, WhatsApp wamid...). Required. */
     const char *dedup_key;
-    const char *provider_message_id;/* the platform's message id, or NULL */
+    const char *provider_message_id; /* the platform's message id, or NULL */
     /* The conversation within this channel: a chat id, a group id, a peer id.
      * NULL = the profile's external_id. One thread = one session. */
     const char *thread_id;
     struct og_profile from;
     enum og_kind kind;
-    const char *text;               /* text or caption; NULL = none */
+    const char *text; /* text or caption; NULL = none */
     const struct og_attachment *attachments;
     size_t n_attachments;
-    const struct og_location *location;   /* NULL = none */
-    const char *reply_to_provider_id;     /* the platform id quoted, or NULL */
+    const struct og_location *location; /* NULL = none */
+    const char *reply_to_provider_id;   /* the platform id quoted, or NULL */
     /* A short-lived token the platform issued for answering this message
      * (LINE replyToken). The host stores it and hands it back to send(). */
     const char *reply_token;
-    int64_t timestamp_ms;           /* platform time; 0 = now */
-    const char *raw;                /* the raw platform event, kept for audit */
+    int64_t timestamp_ms; /* platform time; 0 = now */
+    const char *raw;      /* the raw platform event, kept for audit */
     size_t raw_len;
 };
 
 enum og_msg_status {
-    OG_STATUS_PENDING = 0, OG_STATUS_SENT, OG_STATUS_DELIVERED, OG_STATUS_READ,
-    OG_STATUS_FAILED, OG_STATUS__LAST
+    OG_STATUS_PENDING = 0,
+    OG_STATUS_SENT,
+    OG_STATUS_DELIVERED,
+    OG_STATUS_READ,
+    OG_STATUS_FAILED,
+    OG_STATUS__LAST
 };
 
 /* A delivery status for one of our outbound messages (WhatsApp statuses,
  * Messenger delivery/read watermarks). Every pointer is [borrowed]. */
 struct og_status_update {
-    size_t struct_size;             /* sizeof(struct og_status_update) */
-    const char *dedup_key;          /* e.g. "wamid...:read"; required */
+    size_t struct_size;    /* sizeof(struct og_status_update) */
+    const char *dedup_key; /* e.g. "wamid...:read"; required */
     /* Either the provider id of one outbound message ... */
     const char *provider_message_id;
     /* ... or a watermark: every outbound message to this thread sent at or
@@ -268,34 +286,34 @@ struct og_status_update {
     const char *thread_id;
     int64_t watermark_ms;
     enum og_msg_status status;
-    const char *error_code;         /* for OG_STATUS_FAILED, else NULL */
+    const char *error_code; /* for OG_STATUS_FAILED, else NULL */
     const char *error_message;
     int64_t timestamp_ms;
 };
 
 /* A message the host asks the connector to deliver. [borrowed] for send(). */
 struct og_outbound {
-    size_t struct_size;             /* sizeof(struct og_outbound) */
-    const char *message_id;         /* our "msg_..." id: stable across retries,
-                                       use it for idempotency keys */
-    const char *thread_id;          /* where to send (as given on inbound) */
+    size_t struct_size;     /* sizeof(struct og_outbound) */
+    const char *message_id; /* our "msg_..." id: stable across retries,
+                               use it for idempotency keys */
+    const char *thread_id;  /* where to send (as given on inbound) */
     const char *contact_external_id;
     enum og_kind kind;
-    const char *text;               /* or caption */
+    const char *text; /* or caption */
     const struct og_attachment *attachments;
     size_t n_attachments;
-    const char *reply_to_provider_id;   /* quote this platform message, or NULL */
-    const char *reply_token;            /* last token the platform gave, or NULL */
-    int64_t reply_token_age_ms;         /* how long ago it was received */
-    int64_t last_inbound_age_ms;        /* since the customer last wrote; -1 never */
+    const char *reply_to_provider_id; /* quote this platform message, or NULL */
+    const char *reply_token;          /* last token the platform gave, or NULL */
+    int64_t reply_token_age_ms;       /* how long ago it was received */
+    int64_t last_inbound_age_ms;      /* since the customer last wrote; -1 never */
 };
 
 struct og_send_result {
-    size_t struct_size;             /* set by the host: sizeof at its build */
-    char *provider_message_id;      /* [xfer] set on success */
-    long retry_after_ms;            /* for OG_ERR_RATE_LIMITED; -1 unknown */
-    char error_code[64];            /* the platform's error code, as text */
-    char error_message[256];        /* the platform's words, for the agent */
+    size_t struct_size;        /* set by the host: sizeof at its build */
+    char *provider_message_id; /* [xfer] set on success */
+    long retry_after_ms;       /* for OG_ERR_RATE_LIMITED; -1 unknown */
+    char error_code[64];       /* the platform's error code, as text */
+    char error_message[256];   /* the platform's words, for the agent */
     /* Set to 1 when send() used up og_outbound.reply_token (LINE tokens are
      * single use): the host then stops handing it out. */
     int reply_token_consumed;
@@ -308,22 +326,22 @@ struct og_send_result {
  * builds the whole RFC 5322 message; the host only carries it. All pointers
  * [borrowed] for the call. */
 struct og_smtp_call {
-    size_t struct_size;             /* sizeof(struct og_smtp_call) */
-    const char *url;                /* smtp://host[:port] or smtps://host[:port] */
-    const char *username;           /* NULL or "" = no AUTH */
+    size_t struct_size;   /* sizeof(struct og_smtp_call) */
+    const char *url;      /* smtp://host[:port] or smtps://host[:port] */
+    const char *username; /* NULL or "" = no AUTH */
     const char *password;
-    const char *starttls;           /* smtp:// only: "auto" (default), "always", "never" */
-    const char *ca_file;            /* NULL = the system's CAs */
-    const char *mail_from;          /* envelope sender, a bare address */
-    const char *const *rcpt;        /* NULL-terminated envelope recipients (bare addresses) */
-    const char *data;               /* the message: headers, blank line, body (CRLF or LF) */
+    const char *starttls;    /* smtp:// only: "auto" (default), "always", "never" */
+    const char *ca_file;     /* NULL = the system's CAs */
+    const char *mail_from;   /* envelope sender, a bare address */
+    const char *const *rcpt; /* NULL-terminated envelope recipients (bare addresses) */
+    const char *data;        /* the message: headers, blank line, body (CRLF or LF) */
     size_t data_len;
-    long timeout_ms;                /* whole transaction; 0 = 30 s */
+    long timeout_ms; /* whole transaction; 0 = 30 s */
 };
 
 struct og_smtp_reply {
-    long code;                      /* the last SMTP reply code; 0 when none came */
-    char detail[256];               /* a readable reason when not OG_OK */
+    long code;        /* the last SMTP reply code; 0 when none came */
+    char detail[256]; /* a readable reason when not OG_OK */
 };
 
 /* ------------------------------------------------------- visitors (1.2) */
@@ -332,28 +350,28 @@ struct og_smtp_reply {
  * chat widget), known by a token the host issued. The host fills it; the
  * plugin passes it back unchanged. */
 struct og_visitor {
-    char external_id[48];  /* the contact's id on this channel ("v_..."): use it
-                              as og_inbound.from.external_id and thread_id */
-    char contact_id[48];   /* "con_..." */
-    char token_key[24];    /* a short, stable, non-secret key of the token for
-                              rate limits and stream bounds ("" when none) */
+    char external_id[48]; /* the contact's id on this channel ("v_..."): use it
+                             as og_inbound.from.external_id and thread_id */
+    char contact_id[48];  /* "con_..." */
+    char token_key[24];   /* a short, stable, non-secret key of the token for
+                             rate limits and stream bounds ("" when none) */
 };
 
 /* How the visitor's live stream behaves; [borrowed] for the call. */
 struct og_visitor_stream {
-    size_t struct_size;         /* sizeof(struct og_visitor_stream) */
-    const char *last_event_id;  /* resume after this message id; NULL = none */
-    int max_streams;            /* open streams per visitor; beyond: 429. 0 = 5 */
-    const char *closing_text;   /* sent in the "closed" event; NULL = none */
-    int offer_csat;             /* "closed" event's csat: the survey may be shown */
+    size_t struct_size;        /* sizeof(struct og_visitor_stream) */
+    const char *last_event_id; /* resume after this message id; NULL = none */
+    int max_streams;           /* open streams per visitor; beyond: 429. 0 = 5 */
+    const char *closing_text;  /* sent in the "closed" event; NULL = none */
+    int offer_csat;            /* "closed" event's csat: the survey may be shown */
 };
 
 /* The channel's satisfaction survey (config channels[].csat), [host] strings
  * valid until destroy(). */
 struct og_visitor_survey {
-    int scale;                  /* 5 or 2 */
+    int scale; /* 5 or 2 */
     const char *question, *thanks;
-    int comment;                /* a comment is allowed */
+    int comment; /* a comment is allowed */
 };
 
 /* The visitor services (og_services.visitor). The host keeps the state
@@ -369,7 +387,7 @@ struct og_visitor_survey {
  *        "attachments":[...]}
  * No agent id, e-mail or internal field reaches a VS or a VM. */
 struct og_visitor_api {
-    size_t struct_size;         /* sizeof(struct og_visitor_api) at the host's build */
+    size_t struct_size; /* sizeof(struct og_visitor_api) at the host's build */
     /* The client's address as the host's HTTP edge names it (the forwarded
      * one behind a trusted proxy), e.g. "203.0.113.7"; an IPv6 client by its
      * /64 ("2001:db8:1:2::/64"), as one client owns one. Returns its length. */
@@ -377,8 +395,7 @@ struct og_visitor_api {
     /* A counter per (channel, key) in a window of window_ms shared by every
      * instance: OG_OK and counted while under limit; OG_ERR_RATE_LIMITED with
      * *retry_after_ms (nothing counted) once limit hits were counted. */
-    og_err (*rate)(void *host, const char *key, int limit, int64_t window_ms,
-                   long *retry_after_ms);
+    og_err (*rate)(void *host, const char *key, int limit, int64_t window_ms, long *retry_after_ms);
     /* A new visitor: its contact (who's name, email, phone; external_id is
      * ignored) and a token: 32 random bytes as base64url (43 characters)
      * written into token[64]. The host keeps only its SHA-256. */
@@ -391,8 +408,8 @@ struct og_visitor_api {
      * channel's (m->from.external_id and thread_id must be v's external_id;
      * dedup_key makes a retry a duplicate). *vm [xfer] the message as a VM;
      * *created 1 when stored now, 0 when it was stored before. */
-    og_err (*message)(void *host, const struct og_visitor *v, const struct og_inbound *m,
-                      char **vm, int *created);
+    og_err (*message)(void *host, const struct og_visitor *v, const struct og_inbound *m, char **vm,
+                      int *created);
     /* The visitor's current (or last) session as a VS, "null" when there is
      * none yet, and its messages after the message id after (NULL = the
      * last limit), oldest first, as a JSON array of VMs. Either out pointer
@@ -445,8 +462,8 @@ struct og_visitor_api {
  * 'host' arguments are the handle given to create(). Every function is
  * thread-safe; several threads may call into one instance at once. */
 struct og_services {
-    size_t struct_size;             /* check before using fields added later */
-    void *(*alloc)(size_t n);       /* never returns NULL (aborts on OOM) */
+    size_t struct_size;       /* check before using fields added later */
+    void *(*alloc)(size_t n); /* never returns NULL (aborts on OOM) */
     void (*free)(void *p);
     char *(*strdup)(const char *s); /* [xfer]; NULL in, NULL out */
     /* Logging; lines carry the channel id. Secrets must never be passed. */
@@ -457,7 +474,7 @@ struct og_services {
         ;
     int (*log_enabled)(void *host, enum og_log_level lvl);
     const char *(*strerror)(og_err e);
-    int64_t (*now_ms)(void);        /* wall clock, Unix ms */
+    int64_t (*now_ms)(void); /* wall clock, Unix ms */
     const struct og_json_api *json;
 
     /* Crypto. ct_equal compares in time independent of the contents (and of
@@ -535,27 +552,26 @@ struct og_services {
 
 struct og_connector {
     uint16_t abi_major, abi_minor;
-    size_t struct_size;             /* sizeof(struct og_connector) at build */
-    const char *name;               /* "telegram": the channel's "connector" */
+    size_t struct_size; /* sizeof(struct og_connector) at build */
+    const char *name;   /* "telegram": the channel's "connector" */
     const char *version;
     const char *description;
-    const char *platform_api;       /* the platform API version implemented */
+    const char *platform_api;        /* the platform API version implemented */
     const struct og_option *options; /* table ending with { NULL } */
-    size_t conf_size;               /* size of the block the options fill */
+    size_t conf_size;                /* size of the block the options fill */
 
     /* Mandatory. Create an instance for one channel. conf [host] stays valid
      * until destroy(); host [host] likewise; *inst is the plugin's own.
      * errbuf gets a one-line reason on failure. */
-    og_err (*create)(const struct og_services *svc, void *host, const void *conf,
-                     void **inst, char *errbuf, size_t errlen);
+    og_err (*create)(const struct og_services *svc, void *host, const void *conf, void **inst,
+                     char *errbuf, size_t errlen);
     /* Mandatory. Free everything the instance owns. */
     void (*destroy)(void *inst);
     /* Mandatory unless poll is set. Handle GET/POST /hooks/{channel}[/...]:
      * verify, parse, emit every item, then answer. Return OG_ERR_SIGNATURE
      * (401, or set another status with respond()), OG_ERR_INVALID (400), or
      * the error emit returned. */
-    og_err (*handle_http)(void *inst, const struct og_http_req *req,
-                          struct og_http_resp *resp);
+    og_err (*handle_http)(void *inst, const struct og_http_req *req, struct og_http_resp *resp);
     /* Optional. Called in a loop from a thread of its own: wait up to
      * timeout_ms for new items (long poll), emit them, return. A non-OK
      * return makes the host back off before the next call, except
@@ -587,16 +603,15 @@ struct og_connector {
      * it; req->path is the part after /webchat/{channel}. Answer with
      * svc->respond(); a returned og_err without an answer becomes the
      * host's error reply. NULL: the channel has no visitor routes (404). */
-    og_err (*handle_visitor)(void *inst, const struct og_http_req *req,
-                             struct og_http_resp *resp);
+    og_err (*handle_visitor)(void *inst, const struct og_http_req *req, struct og_http_resp *resp);
     /* 1.2, with handle_visitor: the routes it answers, NULL-terminated
      * "METHOD /path" lines ("GET /config"), so the host can list them (its
      * route table, docs/openapi.yaml's check). */
     const char *const *visitor_routes;
 };
 
-#define OG_CONNECTOR_HEADER                                                         \
-    .abi_major = OG_CONNECTOR_ABI_MAJOR, .abi_minor = OG_CONNECTOR_ABI_MINOR,       \
+#define OG_CONNECTOR_HEADER                                                                        \
+    .abi_major = OG_CONNECTOR_ABI_MAJOR, .abi_minor = OG_CONNECTOR_ABI_MINOR,                      \
     .struct_size = sizeof(struct og_connector)
 
 #if defined(__GNUC__)
