@@ -154,7 +154,22 @@ int og_test_daemon_stop(struct og_test_daemon *d)
         }
         d->pid = 0;
     }
-    return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + (WIFSIGNALED(st) ? WTERMSIG(st) : 0);
+    int rc = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + (WIFSIGNALED(st) ? WTERMSIG(st) : 0);
+    if (rc != 0 && d->dir) {
+        /* an unclean stop (a sanitizer's report, an abort): show why before
+         * the test's directory, and the log with it, is removed */
+        char *path = og_sprintf("%s/omnigate.log", d->dir);
+        FILE *f = fopen(path, "r");
+        if (f) {
+            fprintf(stderr, "---- omnigate.log (the daemon stopped with %d)\n", rc);
+            char line[1024];
+            while (fgets(line, sizeof line, f))
+                fputs(line, stderr);
+            fclose(f);
+        }
+        free(path);
+    }
+    return rc;
 }
 
 void og_test_daemon_kill(struct og_test_daemon *d)
