@@ -677,7 +677,10 @@ static void test_offline(void)
            "{\"name\":\"Cy\",\"email\":\"cy@example.com\",\"text\":\"Please call me\"}");
     CHECK_INT(r.status, 201);
     CHECK_INT(strlen(at(r.j, "token")), 43);
-    CHECK_STR(at(r.j, "session.status"), "queued");
+    /* queued for routing; Ann is online (since test_stream), so routing may
+     * have given it to her before the answer was rendered */
+    const char *status = at(r.j, "session.status");
+    CHECK(!strcmp(status, "queued") || !strcmp(status, "active"));
     char sid[48];
     snprintf(sid, sizeof sid, "%s", at(r.j, "session.id"));
     resp_free(&r);
