@@ -156,7 +156,9 @@ static void parse_footer(struct og_tz *z, const char *f)
 {
     int32_t std, dst;
     const char *p = tz_name(f);
-    if (!p || !(p = tz_time(p, &std)))
+    /* offsets within +-26 h, as the file's own (a rule's time of day may
+     * reach 167 h, an offset may not) */
+    if (!p || !(p = tz_time(p, &std)) || std < -93600 || std > 93600)
         return;
     z->std_off = -std;
     if (!*p) {
@@ -169,7 +171,7 @@ static void parse_footer(struct og_tz *z, const char *f)
     if (*p && *p != ',' && !(p = tz_time(p, &dst)))
         return;
     if (*p != ',' || !(p = tz_rule_date(p + 1, &z->start)) || *p != ',' ||
-        !(p = tz_rule_date(p + 1, &z->end)) || *p)
+        !(p = tz_rule_date(p + 1, &z->end)) || *p || dst < -93600 || dst > 93600)
         return;
     z->dst_off = -dst;
     z->has_rule = 1;
