@@ -55,6 +55,16 @@ static og_err answer_owned(struct rq *q, int status, char *body)
     return OG_OK;
 }
 
+/* Answers {"<key>":<json>} and frees json [xfer from the host]. */
+static og_err answer_wrapped(struct rq *q, int status, const char *key, char *json)
+{
+    size_t len = strlen(key) + strlen(json) + 8;
+    char *body = q->svc->alloc(len);
+    snprintf(body, len, "{\"%s\":%s}", key, json);
+    q->svc->free(json);
+    return answer_owned(q, status, body);
+}
+
 /* {"error":{"code","message"}}; returns the og_err the host logs. */
 static og_err fail(struct rq *q, int status, const char *code, const char *message)
 {
@@ -371,11 +381,7 @@ static og_err post_message(struct rq *q)
     q->svc->json->put(doc);
     if (e != OG_OK)
         return fail_err(q, e, NULL);
-    size_t len = strlen(vm) + 16;
-    char *body = q->svc->alloc(len);
-    snprintf(body, len, "{\"message\":%s}", vm);
-    q->svc->free(vm);
-    return answer_owned(q, created ? 201 : 200, body);
+    return answer_wrapped(q, created ? 201 : 200, "message", vm);
 }
 
 static og_err get_messages(struct rq *q)
@@ -391,11 +397,7 @@ static og_err get_messages(struct rq *q)
                                              WC_HISTORY, NULL, &vms);
     if (e != OG_OK)
         return fail_err(q, e, e == OG_ERR_NOT_FOUND ? "no such message" : NULL);
-    size_t len = strlen(vms) + 16;
-    char *body = q->svc->alloc(len);
-    snprintf(body, len, "{\"messages\":%s}", vms);
-    q->svc->free(vms);
-    return answer_owned(q, 200, body);
+    return answer_wrapped(q, 200, "messages", vms);
 }
 
 static og_err get_events(struct rq *q)
@@ -464,11 +466,7 @@ static og_err post_close(struct rq *q)
     og_err e = q->svc->visitor->close(q->w->host, &v, &vs);
     if (e != OG_OK)
         return fail_err(q, e, e == OG_ERR_NOT_FOUND ? "no open session" : NULL);
-    size_t len = strlen(vs) + 16;
-    char *body = q->svc->alloc(len);
-    snprintf(body, len, "{\"session\":%s}", vs);
-    q->svc->free(vs);
-    return answer_owned(q, 200, body);
+    return answer_wrapped(q, 200, "session", vs);
 }
 
 static og_err post_csat(struct rq *q)
@@ -501,11 +499,7 @@ static og_err post_csat(struct rq *q)
                         e == OG_ERR_INVALID     ? "score: out of the survey's scale"
                         : e == OG_ERR_NOT_FOUND ? "no conversation to rate"
                                                 : NULL);
-    size_t len = strlen(cj) + 16;
-    char *body = q->svc->alloc(len);
-    snprintf(body, len, "{\"csat\":%s}", cj);
-    q->svc->free(cj);
-    return answer_owned(q, 201, body);
+    return answer_wrapped(q, 201, "csat", cj);
 }
 
 /* The offline form: a message and an e-mail address become a session in
@@ -612,11 +606,7 @@ static og_err post_attachment(struct rq *q)
                                            q->req->body_len, &vm, &created);
     if (e != OG_OK)
         return fail_err(q, e, NULL);
-    size_t len = strlen(vm) + 16;
-    char *body = q->svc->alloc(len);
-    snprintf(body, len, "{\"message\":%s}", vm);
-    q->svc->free(vm);
-    return answer_owned(q, created ? 201 : 200, body);
+    return answer_wrapped(q, created ? 201 : 200, "message", vm);
 }
 
 /* GET /attachments/{id}: one of the visitor's own files. */
