@@ -154,6 +154,34 @@ static void add_codes(struct og_stats_acc *a, struct og_stats_acc *b, const char
     }
 }
 
+/* s with the glob characters escaped, appended to b. */
+static void glob_lit(struct og_buf *b, const char *s)
+{
+    for (; *s; s++) {
+        if (strchr("*?[]\\", *s))
+            og_buf_puts(b, "\\");
+        og_buf_append(b, s, 1);
+    }
+}
+
+/* The HSCAN pattern of the fields of the filters' tuples
+ * ("?\t<channel>\t<agent>\t<group>", * for a dimension not filtered);
+ * passes() still checks each field. [xfer] */
+static char *filter_glob(const struct og_stats_query *q)
+{
+    struct og_buf b = {0};
+    const char *dim[3] = {q->channel, q->agent_id, q->group};
+    og_buf_puts(&b, "?");
+    for (int i = 0; i < 3; i++) {
+        og_buf_puts(&b, "\t");
+        if (dim[i])
+            glob_lit(&b, dim[i]);
+        else
+            og_buf_puts(&b, "*");
+    }
+    return b.data;
+}
+
 static int passes(const struct og_stats_query *q, const struct tuple *t)
 {
     return (!q->channel || !strcmp(q->channel, t->ch)) &&
@@ -196,7 +224,7 @@ static void acc_signed(struct og_stats_acc *a, const int64_t *v, int sign)
  * or group. With a code filter the key is that code's: its "v" fields are
  * the facts of sessions closed with the code, its "c" fields their count. */
 static void add_unit(struct og_stats *s, const struct og_stats_query *q, enum by by,
-                     const redisReply *h, struct og_stats_acc *tb, int sign)
+                     const redisReply *h, struct og_stats_acc *tb, int sign, int totals)
 {
     int64_t v[OG_ST__N];
     char f[512];
@@ -204,6 +232,22 @@ static void add_unit(struct og_stats *s, const struct og_stats_query *q, enum by
         const redisReply *fe = h->element[i];
         if (fe->len >= sizeof f)
             continue;
+        /* an hour's totals "t" and "tc": what a query by day or hour without
+         * tuple filters reads (totals); a whole key's read skips them */
+        if (fe->len <= 2 && fe->str[0] == 't') {
+            if (!totals)
+                continue;
+            const redisReply *ve = h->element[i + 1];
+            if (fe->len == 1) {
+                parse_vec(ve->str, v);
+                acc_signed(&s->total, v, sign);
+                if (tb)
+                    acc_signed(tb, v, sign);
+            } else if (fe->str[1] == 'c') {
+                add_codes(&s->total, tb, ve->str, ve->len, q->success_code, sign);
+            }
+            continue;
+        }
         memcpy(f, fe->str, fe->len);
         f[fe->len] = 0;
         struct tuple t;
@@ -228,7 +272,7 @@ static void add_unit(struct og_stats *s, const struct og_stats_query *q, enum by
     }
 }
 
-/* What to read: a key of level 'h', 'b' or 'd' with its number, added to
+/* What to read: a key of level 'h' or 'd' with its number, added to
  * time bucket add and taken from time bucket sub (-1: none). A day read for
  * the bucket most of its hours belong to is corrected by its other hours
  * (taken from that bucket, added to theirs): a local day in Berlin is one
@@ -253,29 +297,21 @@ static void plan_add(struct plan *p, char lvl, int64_t n, int add, int sub)
     p->u[p->n++] = (struct unit){lvl, n, add, sub};
 }
 
-/* Hours h0..h0+23 of a UTC day as the smallest reads: 4-hour blocks whose
- * hours share (add, sub), else single hours. add[i] / sub[i] per hour,
- * want[i] 0 for an hour that needs no read. */
+/* Hours h0..h0+23 of a UTC day that need a read (want[i]), with their
+ * add[i] / sub[i]. */
 static void plan_hours(struct plan *p, int64_t h0, const int *add, const int *sub, const int *want)
 {
-    for (int blk = 0; blk < 6; blk++) {
-        int i0 = blk * 4, same = 1;
-        for (int i = i0; i < i0 + 4; i++)
-            same &= want[i] && add[i] == add[i0] && sub[i] == sub[i0];
-        if (same) {
-            plan_add(p, 'b', (h0 + i0) / 4, add[i0], sub[i0]);
-            continue;
-        }
-        for (int i = i0; i < i0 + 4; i++)
-            if (want[i])
-                plan_add(p, 'h', h0 + i, add[i], sub[i]);
-    }
+    for (int i = 0; i < 24; i++)
+        if (want[i])
+            plan_add(p, 'h', h0 + i, add[i], sub[i]);
 }
 
 /* The reads of a period: hours[] in order with their time bucket tb[]
  * (consecutive UTC hours; group_by=hour reads hours). */
 static void plan_period(struct plan *p, const struct og_tz_hour *hours, const int *tb, size_t nh,
                         int by_hour)
+/* (by_hour: every hour read for itself, never a day; so are the totals'
+ * reads: an hour's totals are one small field) */
 {
     if (nh == 0)
         return;
@@ -402,14 +438,22 @@ og_err og_stats_compute(struct og_core *c, const struct og_stats_query *q, struc
         for (size_t i = 0; i < q->n_channels; i++)
             if (!q->channel || !strcmp(q->channel, q->channels[i]))
                 bucket(s, q->channels[i]);
-    struct plan plan = {0};
-    plan_period(&plan, hours, tb, nh, by == BY_HOUR);
     int timed = by == BY_DAY || by == BY_HOUR;
+    /* by day or hour without channel, agent or group: each hour's totals
+     * (one field; no day reads, whose corrections would cost more) */
+    int totals = timed && !q->channel && !q->agent_id && !q->group;
+    struct plan plan = {0};
+    plan_period(&plan, hours, tb, nh, by == BY_HOUR || totals);
+    /* what of each key: its totals, all of it, or the fields of the
+     * filters' tuples (matched inside Redis) */
+    char *mode = totals                                     ? og_strdup("t")
+                 : !q->channel && !q->agent_id && !q->group ? og_strdup("all")
+                                                            : filter_glob(q);
 
     og_err e = OG_OK;
     /* per read: the main key, or with a code filter that code's key */
     size_t chunk = HOURS_PER_CALL;
-    char **argv = og_calloc(HOURS_PER_CALL + 4, sizeof *argv);
+    char **argv = og_calloc(HOURS_PER_CALL + 5, sizeof *argv);
     char(*num)[200] = og_calloc(HOURS_PER_CALL, sizeof *num);
     int64_t now = og_now_ms();
     for (size_t start = 0; start < plan.n || start == 0; start += chunk) {
@@ -418,6 +462,7 @@ og_err og_stats_compute(struct og_core *c, const struct og_stats_query *q, struc
         argv[argc++] = c->tag;
         argv[argc++] = "read";
         argv[argc++] = start == 0 ? "1" : "0";
+        argv[argc++] = mode;
         for (size_t i = 0; i < cnt; i++) {
             const struct unit *u = &plan.u[start + i];
             if (q->success_code)
@@ -476,15 +521,15 @@ og_err og_stats_compute(struct og_core *c, const struct og_stats_query *q, struc
             /* both: the total is unchanged, the hour moves between buckets;
              * sub alone: an hour of a day read that is outside the period */
             if (u->add >= 0)
-                add_unit(s, q, by, h, timed ? &s->b[u->add].a : NULL, 1);
+                add_unit(s, q, by, h, timed ? &s->b[u->add].a : NULL, 1, totals);
             if (u->sub >= 0)
-                add_unit(s, q, by, h, timed ? &s->b[u->sub].a : NULL, -1);
+                add_unit(s, q, by, h, timed ? &s->b[u->sub].a : NULL, -1, totals);
         }
         freeReplyObject(r);
         if (plan.n == 0)
             break;
     }
-    free(argv), free(num), free(tb), free(hours), free(plan.u);
+    free(argv), free(num), free(tb), free(hours), free(plan.u), free(mode);
     if (e != OG_OK) {
         og_stats_free(s);
         return e;

@@ -3,10 +3,12 @@
 -- prelude's st_*); this script reads them, rebuilds them, and keeps the
 -- report links.
 -- ARGV[1] = P, ARGV[2] = op:
---   "read"  [3] '1' to include agents and groups, [4..] UTC hour numbers (Unix
---           ms / 3600000) -> {'ok', {agent id, presence, since ms, ...}, {group...},
---           {HGETALL of P:st:<key>}...} (agents and groups empty when [3] ~= '1'),
---           keys "<lvl>:<n>" or "<lvl>:<n>:<CODE>" (prelude.lua, Statistics)
+--   "read"  [3] '1' to include agents and groups, [4] what to read of each key:
+--           't' (an hour's totals, {'t', vector, 'tc', codes}), 'all' (HGETALL)
+--           or a glob pattern (the fields matching it, HSCAN MATCH), [5..] keys
+--           "<lvl>:<n>" or "<lvl>:<n>:<CODE>" (prelude.lua, Statistics) ->
+--           {'ok', {agent id, presence, since ms, ...}, {group...}, {field,
+--           value, ...}...} (agents and groups empty when [3] ~= '1')
 --   "rebuild_sessions" [3] start rank in P:idx:all, [4] count -> {'ok', next rank
 --           or -1, sessions done}: adds each session's facts to the hourly
 --           counters again, from what is stored (og_stats_rebuild deleted them)
@@ -41,7 +43,34 @@ if op == 'read' then
     groups = redis.call('HKEYS', k(P, 'groups'))
   end
   local out = {'ok', ag, groups}
-  for i = 4, #ARGV do out[#out + 1] = redis.call('HGETALL', P .. ':st:' .. ARGV[i]) end
+  local mode = ARGV[4]
+  for i = 5, #ARGV do
+    local key = P .. ':st:' .. ARGV[i]
+    local r
+    if mode == 't' then
+      -- an hour's totals; a key written before they existed is read whole
+      local h = redis.call('HMGET', key, 't', 'tc')
+      if h[1] then
+        r = {'t', h[1], 'tc', h[2] or ''}
+      elseif redis.call('EXISTS', key) == 1 then
+        r = redis.call('HGETALL', key)
+      else
+        r = {}
+      end
+    elseif mode == 'all' then
+      r = redis.call('HGETALL', key)
+    else
+      -- the fields matching a filter's pattern, matched inside Redis
+      r = {}
+      local cur = '0'
+      repeat
+        local page = redis.call('HSCAN', key, cur, 'MATCH', mode, 'COUNT', 1000)
+        cur = page[1]
+        for _, x in ipairs(page[2]) do r[#r + 1] = x end
+      until cur == '0'
+    end
+    out[#out + 1] = r
+  end
   return out
 end
 

@@ -961,6 +961,41 @@ static void test_links(void)
     csv_free(&c);
 }
 
+/* An hour written before hours kept totals (an upgrade): read from its
+ * tuples, and its totals made from them at its next fact. Runs last: it
+ * adds a fact to D 10:00. */
+static void test_hour_totals(void)
+{
+    const char *q = "from=2030-06-14&to=2030-06-14&group_by=hour";
+    json_object *before = stats(meg_tok, q, 200);
+    json_object *b = bucket(before, "2030-06-14T10");
+    NUM(b, "messages_in", 2); /* S2: 10:00, 10:06 */
+    NUM(b, "chats", 1);
+    NUM(b, "success_codes.SALE", 1);
+    NUM(b, "success_codes.UPSELL", 1);
+    char *cmd = og_sprintf("HDEL {og}:st:h:%lld t tc", (long long)(T(0, 10, 0, 0) / 3600000));
+    char *n = og_test_redis_cli(&rs, cmd);
+    CHECK(n && atoi(n) == 2);
+    free(n), free(cmd);
+    json_object *legacy = stats(meg_tok, q, 200);
+    CHECK_STR(json_object_to_json_string(legacy), json_object_to_json_string(before));
+    json_object_put(legacy), json_object_put(before);
+    /* a new session at 10:40 */
+    customer(T(0, 10, 40, 0), "shop", "c9", "late", NULL);
+    clock_set(T(1, 8, 0, 0));
+    json_object *j = stats(meg_tok, q, 200);
+    b = bucket(j, "2030-06-14T10");
+    NUM(b, "messages_in", 3);
+    NUM(b, "chats", 1);
+    NUM(b, "success_codes.SALE", 1);
+    NUM(b, "success_codes.UPSELL", 1);
+    json_object_put(j);
+    cmd = og_sprintf("HGET {og}:st:h:%lld tc", (long long)(T(0, 10, 0, 0) / 3600000));
+    n = og_test_redis_cli(&rs, cmd);
+    CHECK(n && strstr(n, "SALE") && strstr(n, "UPSELL"));
+    free(n), free(cmd);
+}
+
 int main(void)
 {
     char *dir = og_sprintf("/tmp/og-stats-clock-%d", (int)getpid());
@@ -997,6 +1032,7 @@ int main(void)
     test_rebuild();
     test_exports();
     test_links();
+    test_hour_totals();
 
     CHECK_INT(og_test_daemon_stop(&d), 0);
     og_test_daemon_free(&d);
