@@ -61,10 +61,16 @@ static void acc_code(struct og_stats_acc *a, const char *code, int64_t n)
     a->code_n[a->n_codes++] = n;
 }
 
+/* The fields that are maxima, not sums. */
+static int is_max(int i)
+{
+    return i == OG_ST_QWAIT_MAX || i == OG_ST_QUEUE_LONGEST || i == OG_ST_QUEUE_MAX;
+}
+
 static void acc_vec(struct og_stats_acc *a, const int64_t *v)
 {
     for (int i = 0; i < OG_ST__N; i++) {
-        if (i == OG_ST_QWAIT_MAX)
+        if (is_max(i))
             a->v[i] = v[i] > a->v[i] ? v[i] : a->v[i];
         else
             a->v[i] += v[i];
@@ -194,7 +200,7 @@ static int passes(const struct og_stats_query *q, const struct tuple *t)
 static void parse_vec(const char *p, int64_t *v)
 {
     memset(v, 0, OG_ST__N * sizeof *v);
-    for (int i = 0; i < OG_ST__N && *p; i++) {
+    for (int i = 0; i < OG_ST_VEC_N && *p; i++) {
         int neg = *p == '-';
         p += neg;
         int64_t x = 0;
@@ -214,7 +220,7 @@ static void acc_signed(struct og_stats_acc *a, const int64_t *v, int sign)
         return;
     }
     for (int i = 0; i < OG_ST__N; i++)
-        if (i != OG_ST_QWAIT_MAX) /* a maximum cannot be taken back; the traffic
+        if (!is_max(i)) /* a maximum cannot be taken back; the traffic
                                      export's, per hour, never needs to */
             a->v[i] -= v[i];
 }
@@ -356,6 +362,123 @@ static void plan_period(struct plan *p, const struct og_tz_hour *hours, const in
         }
         plan_hours(p, day * 24, add, sub, want);
     }
+}
+
+/* The queue over time (stats.lua "queue"): each hour's waits into its
+ * bucket (a time bucket, or the channel's or group's: an agent never has a
+ * waiting session, so an agent's figures and an agent filter's are 0), the
+ * most waiting at once (kept for all queues together: only without
+ * filters, for time buckets and the total), and the waits still going on,
+ * up to now. A wait is counted when it ends; until then it is read here. */
+static og_err add_queue(struct og_core *c, struct og_stats *s, const struct og_stats_query *q,
+                        enum by by, const struct og_tz_hour *hours, const int *tb, size_t nh,
+                        int64_t now)
+{
+    if (nh == 0)
+        return OG_OK;
+    int64_t first = hours[0].utc_hour, count = hours[nh - 1].utc_hour - first + 1;
+    char a1[24], a2[24];
+    snprintf(a1, sizeof a1, "%lld", (long long)first);
+    snprintf(a2, sizeof a2, "%lld", (long long)count);
+    const char *argv[] = {c->tag, "queue", a1, a2};
+    redisReply *r = NULL;
+    og_err e = og_script_call(c, OG_LUA_STATS, 4, argv, NULL, &r, NULL, 0);
+    if (e != OG_OK)
+        return e;
+    if (r->elements != 3 + (size_t)count) {
+        freeReplyObject(r);
+        return OG_ERR_INTERNAL;
+    }
+    int timed = by == BY_DAY || by == BY_HOUR;
+    int whole = !q->channel && !q->agent_id && !q->group && !q->success_code;
+    int64_t last = *r->element[1]->str ? strtoll(r->element[1]->str, NULL, 10) : INT64_MAX;
+    const redisReply *wt = r->element[2];
+    int64_t waiting = (int64_t)wt->elements / 3;
+    /* each hour: its length so far, its waits, its most waiting at once */
+    for (size_t j = 0; j < nh; j++) {
+        int64_t h = hours[j].utc_hour, a = h * 3600000, b = a + 3600000;
+        int64_t span = (now < b ? now : b) - a;
+        struct og_stats_acc *ta = timed ? &s->b[tb[j]].a : NULL;
+        if (span > 0) {
+            s->total.v[OG_ST_SPAN_MS] += span;
+            if (ta)
+                ta->v[OG_ST_SPAN_MS] += span;
+        }
+        const redisReply *hh = r->element[3 + (h - first)];
+        int64_t v[OG_ST__N] = {0};
+        for (size_t i = 0; i + 1 < hh->elements; i += 2) {
+            const char *f = hh->element[i]->str, *val = hh->element[i + 1]->str;
+            if (!strcmp(f, "m")) {
+                v[OG_ST_QUEUE_MAX] = strtoll(val, NULL, 10);
+                continue;
+            }
+            const char *tab = strchr(f, '\t');
+            if (!tab || q->agent_id || q->success_code)
+                continue;
+            const char *grp = tab + 1;
+            size_t chl = (size_t)(tab - f);
+            if ((q->channel && (strlen(q->channel) != chl || strncmp(q->channel, f, chl))) ||
+                (q->group && strcmp(q->group, grp)))
+                continue;
+            char *end = NULL;
+            int64_t w[OG_ST__N] = {0};
+            w[OG_ST_QUEUE_MS] = strtoll(val, &end, 10);
+            w[OG_ST_QUEUE_LONGEST] = *end == ',' ? strtoll(end + 1, NULL, 10) : 0;
+            acc_vec(&s->total, w);
+            struct og_stats_acc *db = ta;
+            if (by == BY_CHANNEL) {
+                char ch[129];
+                snprintf(ch, sizeof ch, "%.*s", (int)chl, f);
+                db = chl ? bucket(s, ch) : NULL;
+            } else if (by == BY_GROUP) {
+                db = *grp ? bucket(s, grp) : NULL;
+            }
+            if (db)
+                acc_vec(db, w);
+        }
+        /* hours since the last change began with as many as wait now */
+        if (h > last && a <= now && waiting > v[OG_ST_QUEUE_MAX])
+            v[OG_ST_QUEUE_MAX] = waiting;
+        if (whole) {
+            acc_vec(&s->total, v);
+            if (ta)
+                acc_vec(ta, v);
+        }
+    }
+    /* the waits going on: their time up to now, their length so far */
+    for (size_t i = 0; i + 2 < wt->elements; i += 3) {
+        int64_t since = strtoll(wt->element[i]->str, NULL, 10);
+        const char *ch = wt->element[i + 1]->str, *grp = wt->element[i + 2]->str;
+        if (q->agent_id || q->success_code || (q->channel && strcmp(q->channel, ch)) ||
+            (q->group && strcmp(q->group, grp)))
+            continue;
+        for (size_t j = 0; j < nh; j++) {
+            int64_t a = hours[j].utc_hour * 3600000, b = a + 3600000;
+            if (now < b)
+                b = now;
+            if (since > a)
+                a = since;
+            if (b <= a)
+                continue;
+            int64_t w[OG_ST__N] = {0};
+            w[OG_ST_QUEUE_MS] = b - a;
+            w[OG_ST_QUEUE_LONGEST] = b - since;
+            acc_vec(&s->total, w);
+            struct og_stats_acc *db = timed              ? &s->b[tb[j]].a
+                                      : by == BY_CHANNEL ? (*ch ? bucket(s, ch) : NULL)
+                                      : by == BY_GROUP   ? (*grp ? bucket(s, grp) : NULL)
+                                                         : NULL;
+            if (db)
+                acc_vec(db, w);
+        }
+    }
+    freeReplyObject(r);
+    /* a bucket that is not a time is as long as the period */
+    if (!timed)
+        for (size_t i = 0; i < s->n; i++)
+            s->b[i].a.v[OG_ST_SPAN_MS] = s->total.v[OG_ST_SPAN_MS];
+    s->queue_max = whole;
+    return OG_OK;
 }
 
 static int state_field(const char *st)
@@ -529,6 +652,8 @@ og_err og_stats_compute(struct og_core *c, const struct og_stats_query *q, struc
         if (plan.n == 0)
             break;
     }
+    if (e == OG_OK)
+        e = add_queue(c, s, q, by, hours, tb, nh, now);
     free(argv), free(num), free(tb), free(hours), free(plan.u), free(mode);
     if (e != OG_OK) {
         og_stats_free(s);
@@ -578,7 +703,7 @@ static void put_num(struct og_buf *b, double x)
     og_buf_puts(b, t);
 }
 
-static void put_acc(struct og_buf *b, const struct og_stats_acc *a, int presence)
+static void put_acc(struct og_buf *b, const struct og_stats_acc *a, int presence, int qmax)
 {
     const int64_t *v = a->v;
     og_buf_printf(b,
@@ -626,7 +751,16 @@ static void put_acc(struct og_buf *b, const struct og_stats_acc *a, int presence
     put_num(b, v[OG_ST_GOALS_CLOSED]
                    ? (double)v[OG_ST_GOALS_ACHIEVED] / (double)v[OG_ST_GOALS_CLOSED]
                    : -1);
-    og_buf_puts(b, "}");
+    og_buf_puts(b, "},\"queue_avg\":");
+    put_num(b, a->v[OG_ST_SPAN_MS] > 0 ? (double)a->v[OG_ST_QUEUE_MS] / (double)a->v[OG_ST_SPAN_MS]
+                                       : -1);
+    og_buf_puts(b, ",\"queue_max\":");
+    if (qmax)
+        og_buf_printf(b, "%lld", (long long)a->v[OG_ST_QUEUE_MAX]);
+    else
+        og_buf_puts(b, "null");
+    og_buf_puts(b, ",\"longest_wait_s\":");
+    put_num(b, (double)a->v[OG_ST_QUEUE_LONGEST] / 1000.0);
     if (presence) {
         og_buf_puts(b, ",\"online_s\":");
         put_num(b, (double)v[OG_ST_ONLINE] / 1000.0);
@@ -644,13 +778,14 @@ char *og_stats_json(const struct og_stats *s)
     og_buf_printf(&b, "{\"from\":\"%s\",\"to\":\"%s\",\"tz\":", s->from, s->to);
     og_buf_json_str(&b, s->tz);
     og_buf_printf(&b, ",\"group_by\":\"%s\",\"total\":{", s->group_by);
-    put_acc(&b, &s->total, presence);
+    put_acc(&b, &s->total, presence, s->queue_max);
     og_buf_puts(&b, "},\"buckets\":[");
     for (size_t i = 0; i < s->n; i++) {
         og_buf_puts(&b, i ? ",{\"key\":" : "{\"key\":");
         og_buf_json_str(&b, s->b[i].key);
         og_buf_puts(&b, ",");
-        put_acc(&b, &s->b[i].a, presence);
+        put_acc(&b, &s->b[i].a, presence,
+                s->queue_max && (!strcmp(s->group_by, "day") || !strcmp(s->group_by, "hour")));
         og_buf_puts(&b, "}");
     }
     og_buf_puts(&b, "]}");
@@ -662,7 +797,7 @@ char *og_stats_json(const struct og_stats *s)
 static og_err delete_hours(struct og_core *c)
 {
     char cursor[32] = "0", match[96];
-    snprintf(match, sizeof match, "%s:st:[hbd]:*", c->tag);
+    snprintf(match, sizeof match, "%s:st:[hbdq]:*", c->tag);
     do {
         redisReply *r = NULL;
         og_err e = og_redis_cmd(c->redis, &r, "SCAN %s MATCH %s COUNT 1000", cursor, match);
@@ -717,8 +852,17 @@ og_err og_stats_rebuild(struct og_core *c, long *sessions, long *intervals)
 {
     *sessions = *intervals = 0;
     og_err e = delete_hours(c);
+    long events = 0;
+    if (e == OG_OK) { /* what a rebuild stopped half-way left */
+        redisReply *r = NULL;
+        e = og_redis_cmd(c->redis, &r, "UNLINK %s:st:rbq %s:st:rbqn", c->tag, c->tag);
+        if (r)
+            freeReplyObject(r);
+    }
     if (e == OG_OK)
         e = rebuild_steps(c, "rebuild_sessions", 200, sessions);
+    if (e == OG_OK)
+        e = rebuild_steps(c, "rebuild_queue", 5000, &events);
     if (e == OG_OK)
         e = rebuild_steps(c, "rebuild_presence", 2000, intervals);
     return e;

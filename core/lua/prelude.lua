@@ -711,6 +711,86 @@ local function st_presence(P, aid, state, since, now_ms)
   end
 end
 
+-- The queue over time (#20.1; docs/statistics.md). A session waits from the
+-- moment it enters its policy's queue (P:queue:<policy>) until it leaves it
+-- (assigned, taken, closed, or dropped by a drain as stale); entering again
+-- while waiting (a transfer to a group) ends the wait so far and starts a new
+-- one, as the queue's own position restarts.
+--   P:st:q:<hour>  hash (the UTC hour, ms / 3600000):
+--     "<channel>\t<group>" -> "<wait ms>,<longest ms>": the time the waits of
+--         sessions of that channel waiting for that group ('' any) overlapped
+--         the hour, and the longest of them by the hour's end or their own
+--     "m" -> the most sessions waiting at once in the hour (all queues)
+--   P:st:qw  zset  the sessions waiting now, score = since (ms), any policy
+--   P:st:qh  the UTC hour of the last change of P:st:qw's size
+-- A wait is counted when it ends, split over the hours it overlapped (as
+-- presence time is); og_stats.c adds the waits still going on up to now.
+local function st_q_key(P, hour) return P .. ':st:q:' .. string.format('%d', hour) end
+
+-- A wait from a to b (ms) of a session of channel ch waiting for group grp.
+local function st_q_wait(P, ch, grp, a, b)
+  local f = ch .. '\t' .. grp
+  local t = math.max(a, b - ST_PRES_MAX_MS)
+  while t < b do
+    local hr = math.floor(t / 3600000)
+    local e = math.min(b, (hr + 1) * 3600000)
+    local key = st_q_key(P, hr)
+    local cur = redis.call('HGET', key, f)
+    local ms, long = 0, 0
+    if cur then
+      local x, y = cur:match('^(%d+),(%d+)$')
+      ms, long = tonumber(x) or 0, tonumber(y) or 0
+    end
+    redis.call('HSET', key, f, string.format('%d,%d', ms + e - t, math.max(long, e - a)))
+    t = e
+  end
+end
+
+local function st_q_max(P, hour, n)
+  local key = st_q_key(P, hour)
+  if n > (tonumber(redis.call('HGET', key, 'm') or '') or 0) then
+    redis.call('HSET', key, 'm', n)
+  end
+end
+
+-- The number waiting goes from n to n2 now: every hour since the last change
+-- began with n waiting (at most the last 400 days), this one reaches n2.
+local function st_q_level(P, n, n2, now_ms)
+  local hour = math.floor(now_ms / 3600000)
+  local last = tonumber(redis.call('GET', P .. ':st:qh') or '')
+  if n > 0 and last then
+    for x = math.max(last + 1, hour - 9600), hour do st_q_max(P, x, n) end
+  end
+  if n2 > n then st_q_max(P, hour, n2) end
+  if not last or hour > last then redis.call('SET', P .. ':st:qh', hour) end
+end
+
+-- A session enters the queue qk (ZADD) at now_ms; s: its hash before the
+-- change (channel, queue_group).
+local function st_q_enter(P, qk, sid, s, now_ms)
+  now_ms = tonumber(now_ms)
+  local qw = P .. ':st:qw'
+  local a = tonumber(redis.call('ZSCORE', qw, sid) or '')
+  if a then st_q_wait(P, s.channel or '', s.queue_group or '', a, now_ms) end
+  local n = redis.call('ZCARD', qw)
+  redis.call('ZADD', qw, now_ms, sid)
+  redis.call('ZADD', qk, now_ms, sid)
+  st_q_level(P, n, a and n or n + 1, now_ms)
+end
+
+-- A session leaves the queue qk (ZREM) at now_ms; s: its hash (channel,
+-- queue_group).
+local function st_q_leave(P, qk, sid, s, now_ms)
+  redis.call('ZREM', qk, sid)
+  local qw = P .. ':st:qw'
+  local a = tonumber(redis.call('ZSCORE', qw, sid) or '')
+  if not a then return end
+  local n = redis.call('ZCARD', qw)
+  redis.call('ZREM', qw, sid)
+  st_q_wait(P, s.channel or '', s.queue_group or '', a, now_ms)
+  st_q_level(P, n, n - 1, now_ms)
+end
+
 -- Goal counters for statistics: per UTC day, per channel and per agent (the
 -- session's agent then, else the one whose reply started the measurement).
 -- what: closed (a close of a session with a goal), achieved, missed.
