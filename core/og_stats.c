@@ -376,16 +376,16 @@ static og_err add_queue(struct og_core *c, struct og_stats *s, const struct og_s
 {
     if (nh == 0)
         return OG_OK;
-    int64_t first = hours[0].utc_hour, count = hours[nh - 1].utc_hour - first + 1;
+    int64_t h0 = hours[0].utc_hour, d0 = h0 / 24, days = hours[nh - 1].utc_hour / 24 - d0 + 1;
     char a1[24], a2[24];
-    snprintf(a1, sizeof a1, "%lld", (long long)first);
-    snprintf(a2, sizeof a2, "%lld", (long long)count);
+    snprintf(a1, sizeof a1, "%lld", (long long)d0);
+    snprintf(a2, sizeof a2, "%lld", (long long)days);
     const char *argv[] = {c->tag, "queue", a1, a2};
     redisReply *r = NULL;
     og_err e = og_script_call(c, OG_LUA_STATS, 4, argv, NULL, &r, NULL, 0);
     if (e != OG_OK)
         return e;
-    if (r->elements != 3 + (size_t)count) {
+    if (r->elements != 3 + (size_t)days) {
         freeReplyObject(r);
         return OG_ERR_INTERNAL;
     }
@@ -394,7 +394,48 @@ static og_err add_queue(struct og_core *c, struct og_stats *s, const struct og_s
     int64_t last = *r->element[1]->str ? strtoll(r->element[1]->str, NULL, 10) : INT64_MAX;
     const redisReply *wt = r->element[2];
     int64_t waiting = (int64_t)wt->elements / 3;
-    /* each hour: its length so far, its waits, its most waiting at once */
+    int64_t *most = og_calloc(nh, sizeof *most);
+    /* the days' fields "<hour>\tm" and "<hour>\t<channel>\t<group>" */
+    for (int64_t d = 0; d < days; d++) {
+        const redisReply *hh = r->element[3 + d];
+        for (size_t i = 0; i + 1 < hh->elements; i += 2) {
+            const char *f = hh->element[i]->str, *val = hh->element[i + 1]->str;
+            char *p = NULL;
+            int64_t hour = strtoll(f, &p, 10), j = hour - h0;
+            if (*p != '\t' || j < 0 || j >= (int64_t)nh || hours[j].utc_hour != hour)
+                continue;
+            const char *ch = p + 1;
+            if (!strcmp(ch, "m")) {
+                most[j] = strtoll(val, NULL, 10);
+                continue;
+            }
+            const char *tab = strchr(ch, '\t');
+            if (!tab || q->agent_id || q->success_code)
+                continue;
+            const char *grp = tab + 1;
+            size_t chl = (size_t)(tab - ch);
+            if ((q->channel && (strlen(q->channel) != chl || strncmp(q->channel, ch, chl))) ||
+                (q->group && strcmp(q->group, grp)))
+                continue;
+            char *end = NULL;
+            int64_t w[OG_ST__N] = {0};
+            w[OG_ST_QUEUE_MS] = strtoll(val, &end, 10);
+            w[OG_ST_QUEUE_LONGEST] = *end == ',' ? strtoll(end + 1, NULL, 10) : 0;
+            acc_vec(&s->total, w);
+            struct og_stats_acc *db = timed ? &s->b[tb[j]].a : NULL;
+            if (by == BY_CHANNEL) {
+                char chn[129];
+                snprintf(chn, sizeof chn, "%.*s", (int)chl, ch);
+                db = chl ? bucket(s, chn) : NULL;
+            } else if (by == BY_GROUP) {
+                db = *grp ? bucket(s, grp) : NULL;
+            }
+            if (db)
+                acc_vec(db, w);
+        }
+    }
+    /* each hour: its length so far, its most waiting at once (the hours
+     * since the last change began with as many as wait now) */
     for (size_t j = 0; j < nh; j++) {
         int64_t h = hours[j].utc_hour, a = h * 3600000, b = a + 3600000;
         int64_t span = (now < b ? now : b) - a;
@@ -404,47 +445,17 @@ static og_err add_queue(struct og_core *c, struct og_stats *s, const struct og_s
             if (ta)
                 ta->v[OG_ST_SPAN_MS] += span;
         }
-        const redisReply *hh = r->element[3 + (h - first)];
+        if (h > last && a <= now && waiting > most[j])
+            most[j] = waiting;
         int64_t v[OG_ST__N] = {0};
-        for (size_t i = 0; i + 1 < hh->elements; i += 2) {
-            const char *f = hh->element[i]->str, *val = hh->element[i + 1]->str;
-            if (!strcmp(f, "m")) {
-                v[OG_ST_QUEUE_MAX] = strtoll(val, NULL, 10);
-                continue;
-            }
-            const char *tab = strchr(f, '\t');
-            if (!tab || q->agent_id || q->success_code)
-                continue;
-            const char *grp = tab + 1;
-            size_t chl = (size_t)(tab - f);
-            if ((q->channel && (strlen(q->channel) != chl || strncmp(q->channel, f, chl))) ||
-                (q->group && strcmp(q->group, grp)))
-                continue;
-            char *end = NULL;
-            int64_t w[OG_ST__N] = {0};
-            w[OG_ST_QUEUE_MS] = strtoll(val, &end, 10);
-            w[OG_ST_QUEUE_LONGEST] = *end == ',' ? strtoll(end + 1, NULL, 10) : 0;
-            acc_vec(&s->total, w);
-            struct og_stats_acc *db = ta;
-            if (by == BY_CHANNEL) {
-                char ch[129];
-                snprintf(ch, sizeof ch, "%.*s", (int)chl, f);
-                db = chl ? bucket(s, ch) : NULL;
-            } else if (by == BY_GROUP) {
-                db = *grp ? bucket(s, grp) : NULL;
-            }
-            if (db)
-                acc_vec(db, w);
-        }
-        /* hours since the last change began with as many as wait now */
-        if (h > last && a <= now && waiting > v[OG_ST_QUEUE_MAX])
-            v[OG_ST_QUEUE_MAX] = waiting;
+        v[OG_ST_QUEUE_MAX] = most[j];
         if (whole) {
             acc_vec(&s->total, v);
             if (ta)
                 acc_vec(ta, v);
         }
     }
+    free(most);
     /* the waits going on: their time up to now, their length so far */
     for (size_t i = 0; i + 2 < wt->elements; i += 3) {
         int64_t since = strtoll(wt->element[i]->str, NULL, 10);

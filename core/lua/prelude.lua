@@ -716,25 +716,27 @@ end
 -- (assigned, taken, closed, or dropped by a drain as stale); entering again
 -- while waiting (a transfer to a group) ends the wait so far and starts a new
 -- one, as the queue's own position restarts.
---   P:st:q:<hour>  hash (the UTC hour, ms / 3600000):
---     "<channel>\t<group>" -> "<wait ms>,<longest ms>": the time the waits of
---         sessions of that channel waiting for that group ('' any) overlapped
---         the hour, and the longest of them by the hour's end or their own
---     "m" -> the most sessions waiting at once in the hour (all queues)
+--   P:st:q:<day>  hash (the UTC day, ms / 86400000), one per day so that a
+--       query reads a day in one call:
+--     "<hour>\t<channel>\t<group>" -> "<wait ms>,<longest ms>": the time the
+--         waits of sessions of that channel waiting for that group ('' any)
+--         overlapped the UTC hour (ms / 3600000), and the longest of them by
+--         the hour's end or their own
+--     "<hour>\tm" -> the most sessions waiting at once in the hour (all queues)
 --   P:st:qw  zset  the sessions waiting now, score = since (ms), any policy
 --   P:st:qh  the UTC hour of the last change of P:st:qw's size
 -- A wait is counted when it ends, split over the hours it overlapped (as
 -- presence time is); og_stats.c adds the waits still going on up to now.
-local function st_q_key(P, hour) return P .. ':st:q:' .. string.format('%d', hour) end
+local function st_q_key(P, hour) return P .. ':st:q:' .. string.format('%d', math.floor(hour / 24)) end
 
 -- A wait from a to b (ms) of a session of channel ch waiting for group grp.
 local function st_q_wait(P, ch, grp, a, b)
-  local f = ch .. '\t' .. grp
   local t = math.max(a, b - ST_PRES_MAX_MS)
   while t < b do
     local hr = math.floor(t / 3600000)
     local e = math.min(b, (hr + 1) * 3600000)
     local key = st_q_key(P, hr)
+    local f = string.format('%d', hr) .. '\t' .. ch .. '\t' .. grp
     local cur = redis.call('HGET', key, f)
     local ms, long = 0, 0
     if cur then
@@ -747,10 +749,8 @@ local function st_q_wait(P, ch, grp, a, b)
 end
 
 local function st_q_max(P, hour, n)
-  local key = st_q_key(P, hour)
-  if n > (tonumber(redis.call('HGET', key, 'm') or '') or 0) then
-    redis.call('HSET', key, 'm', n)
-  end
+  local key, f = st_q_key(P, hour), string.format('%d', hour) .. '\tm'
+  if n > (tonumber(redis.call('HGET', key, f) or '') or 0) then redis.call('HSET', key, f, n) end
 end
 
 -- The number waiting goes from n to n2 now: every hour since the last change

@@ -9,9 +9,9 @@
 --           "<lvl>:<n>" or "<lvl>:<n>:<CODE>" (prelude.lua, Statistics) ->
 --           {'ok', {agent id, presence, since ms, ...}, {group...}, {field,
 --           value, ...}...} (agents and groups empty when [3] ~= '1')
---   "queue" [3] first UTC hour, [4] hours -> {'ok', the hour of the last change of
+--   "queue" [3] first UTC day, [4] days -> {'ok', the hour of the last change of
 --           the number waiting or '', {since ms, channel, group, ...} of the
---           sessions waiting now, {HGETALL of P:st:q:<hour>}...}
+--           sessions waiting now, {HGETALL of P:st:q:<day>}...}
 --   "rebuild_sessions" [3] start rank in P:idx:all, [4] count -> {'ok', next rank
 --           or -1, sessions done}: adds each session's facts to the hourly
 --           counters again, from what is stored (og_stats_rebuild deleted them)
@@ -81,9 +81,9 @@ if op == 'read' then
 end
 
 if op == 'queue' then
-  -- the queue over time of hours [3] .. [3] + [4] - 1 (prelude.lua, "The
+  -- the queue over time of UTC days [3] .. [3] + [4] - 1 (prelude.lua, "The
   -- queue over time")
-  local h0, n = tonumber(ARGV[3]), tonumber(ARGV[4])
+  local d0, n = tonumber(ARGV[3]), tonumber(ARGV[4])
   local waiting = {}
   local w = redis.call('ZRANGE', P .. ':st:qw', 0, -1, 'WITHSCORES')
   for i = 1, #w, 2 do
@@ -94,7 +94,7 @@ if op == 'queue' then
   end
   local out = {'ok', redis.call('GET', P .. ':st:qh') or '', waiting}
   for i = 0, n - 1 do
-    out[#out + 1] = redis.call('HGETALL', P .. ':st:q:' .. string.format('%d', h0 + i))
+    out[#out + 1] = redis.call('HGETALL', P .. ':st:q:' .. string.format('%d', d0 + i))
   end
   return out
 end

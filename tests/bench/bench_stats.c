@@ -25,6 +25,7 @@
 #include <hiredis/hiredis.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/resource.h>
 #include <time.h>
 #include <unistd.h>
@@ -91,7 +92,10 @@ static const char driver[] =
     "    st_episode(P, sid, s, t, i % 7 == 0)\n"
     "    st_add(P, t, {ch, '', '', ''}, {[ST.new] = 1})\n"
     "    st_in(P, sid, s, t)\n"
+    "    local qk = k(P, 'queue', 'default')\n"
+    "    st_q_enter(P, qk, sid, s, t)\n"
     "    local w = 5000 + (i % 11) * 7000\n"
+    "    st_q_leave(P, qk, sid, s, t + w)\n"
     "    st_add(P, t + w, {ch, aid, grp, ''}, {[ST.qwait_sum] = w, [ST.qwait_n] = 1,\n"
     "      [ST.qwait_max] = w})\n"
     "    s.agent_id, s.group, s.status = aid, grp, 'active'\n"
@@ -204,6 +208,11 @@ static void time_query(struct og_core *core, const char *label, struct og_stats_
     long long chats = 0;
     for (int i = 0; i < 7; i++) {
         char msg[200];
+        if (i == 6 && getenv("BENCH_STATS_SLOWLOG")) {
+            freeReplyObject(redisCommand(rc, "CONFIG SET slowlog-log-slower-than 0"));
+            freeReplyObject(redisCommand(rc, "SLOWLOG RESET"));
+            freeReplyObject(redisCommand(rc, "CONFIG SET slowlog-max-len 100000"));
+        }
         struct og_stats *s = NULL;
         double a = now_s();
         if (og_stats_compute(core, &q, &s, msg, sizeof msg) != OG_OK) {
@@ -217,6 +226,19 @@ static void time_query(struct og_core *core, const char *label, struct og_stats_
         og_stats_free(s);
     }
     double redis_ms = (redis_script_us() - rus0) / 7 / 1000;
+    if (getenv("BENCH_STATS_SLOWLOG")) { /* each call of the last run */
+        redisReply *r = redisCommand(rc, "SLOWLOG GET 100000");
+        for (size_t i = 0; r && i < r->elements; i++) {
+            const redisReply *e = r->element[i], *args = e->element[3];
+            if (strcasecmp(args->element[0]->str, "evalsha"))
+                continue;
+            printf("    %6lld us  %s %s\n", e->element[2]->integer,
+                   args->elements > 4 ? args->element[4]->str : "",
+                   args->elements > 6 ? args->element[6]->str : "");
+        }
+        if (r)
+            freeReplyObject(r);
+    }
     qsort(t, 7, sizeof *t, cmp_d);
     printf("  stats %-34s best %7.1f ms  median %7.1f ms  (in Redis %.1f ms; %zu buckets, %lld "
            "chats, %zu bytes)\n",
@@ -325,8 +347,8 @@ int main(int argc, char **argv)
     long n = argc > 1 ? atol(argv[1]) : 1000000;
     double max_fill = argc > 2 ? atof(argv[2]) : 900;
     struct og_test_redis rs;
-    if (og_test_redis_start_with(&rs, "--appendonly no --save '' --enable-debug-command local") !=
-        0)
+    if (og_test_redis_start_with(&rs, "--appendonly no --save '' --enable-debug-command local "
+                                      "--enable-protected-configs local") != 0)
         return 1;
     rc = redisConnect("127.0.0.1", rs.port);
     const char *rdb = getenv("BENCH_STATS_RDB");
@@ -337,8 +359,16 @@ int main(int argc, char **argv)
         char *slash = strrchr(dir, '/');
         if (slash)
             *slash = 0;
-        freeReplyObject(redisCommand(rc, "CONFIG SET dir %s", slash ? dir : "."));
-        freeReplyObject(redisCommand(rc, "CONFIG SET dbfilename %s", slash ? slash + 1 : rdb));
+        redisReply *d = redisCommand(rc, "CONFIG SET dir %s", slash ? dir : ".");
+        redisReply *f = redisCommand(rc, "CONFIG SET dbfilename %s", slash ? slash + 1 : rdb);
+        if (!d || !f || d->type == REDIS_REPLY_ERROR || f->type == REDIS_REPLY_ERROR) {
+            fprintf(stderr, "CONFIG SET dir, dbfilename: %s\n",
+                    d && d->type == REDIS_REPLY_ERROR ? d->str
+                    : f                               ? f->str
+                                                      : "no answer");
+            return 1;
+        }
+        freeReplyObject(d), freeReplyObject(f);
     }
     if (have_rdb) {
         double a = now_s();
