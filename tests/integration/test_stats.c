@@ -818,6 +818,12 @@ static void test_exports(void)
     CHECK_STR(cell(&c, r, "queue_waits"), "2"); /* 10 s (Bob), 30 s (Ann, vip) */
     CHECK_STR(cell(&c, r, "avg_queue_wait_s"), "20");
     CHECK_STR(cell(&c, r, "max_queue_wait_s"), "30");
+    CHECK_STR(cell(&c, r, "queue_avg"), "0.011"); /* 40 s of 3600 */
+    CHECK_STR(cell(&c, r, "queue_max"), "1");
+    CHECK_STR(cell(&c, r, "longest_wait_s"), "30");
+    r = row_where(&c, "hour", "2030-06-14T23"); /* 21:00 UTC: S3 waits from 21:50 */
+    CHECK_STR(cell(&c, r, "queue_avg"), "0.167");
+    CHECK_STR(cell(&c, r, "longest_wait_s"), "600");
     r = row_where(&c, "hour", "2030-06-14T02");
     CHECK_STR(cell(&c, r, "new_sessions"), "0");
     csv_free(&c);
