@@ -93,6 +93,7 @@ struct og_stats {
     struct og_stats_bucket *b; /* owned, in key order (time order for day and hour) */
     size_t n;
     int queue_max; /* 1: OG_ST_QUEUE_MAX is known (no filter) for the total and time buckets */
+    size_t *slot, n_slot; /* owned, private: og_stats.c's index of b by key */
 };
 
 /* The longest period a query may cover. */
