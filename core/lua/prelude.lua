@@ -15,11 +15,14 @@
 --   P:idx:all / P:idx:st:<status> / P:idx:ch:<ch>   zset session ids (lex order)
 --   P:queue:<policy>           zset  sessions waiting for routing (score = ms)
 --   P:events                   stream events (fields: id, type, session, event); trimmed
---                                    by stream.lua only below what every group owes
+--                                    by stream.lua only below what every group owes, or
+--                                    past events.max_bytes
 --   P:state:<ch>               hash  connector state (polling offsets)
 --   P:webhooks                 hash  webhook subscriptions: id -> JSON with secrets
 --                                    (config ones synced at start; never logged)
 --   P:webhooks:off / :ver      hash id -> why a 410 disabled it / string change counter
+--   P:webhooks:lag             hash  id -> its lagging mark (stream.lua): "count\tfirst event\t
+--                                    first entry\tlast event\tlast entry\tsince ms"
 --   P:wh:owe                   hash  stream entry queued for several subscriptions ->
 --                                    those still owing a result; at 0 the entry is
 --                                    XACKed (group "webhooks")
