@@ -92,17 +92,8 @@ if max_bytes > 0 and len > 0 then
 end
 if keep >= len then return {'ok', removed, 0, '', len, bytes, 0} end
 
--- over a bound: the oldest entries go, owed or not; say which were owed
-local n, more = len - keep, 0
-if n > chunk then n, more = chunk, 1 end
-local cut = redis.call('XRANGE', key, '-', '+', 'COUNT', n)
-local last_cut = cut[#cut][1]
-local out = {'ok', 0, 0, '', 0, 0, more}
-local owed_n, first_owed = 0, ''
-local gl = {} -- per group: owed entries removed, the first
-for gi = 1, #groups do gl[gi] = {0, ''} end
-
--- the webhook subscriptions, for P:events
+-- over a bound: the oldest entries go, owed or not; say which were owed.
+-- The webhook subscriptions, for P:events:
 local subs, wh = {}, nil
 if name == 'events' then
   local all = redis.call('HGETALL', k(P, 'webhooks'))
@@ -125,6 +116,20 @@ if name == 'events' then
     if groups[gi].name == 'webhooks' then wh = groups[gi] end
   end
 end
+-- each entry costs a look at every subscription's queue: fewer entries per
+-- round when there are many subscriptions
+local per = math.floor(chunk * 4 / (#subs + 1))
+if per > chunk then per = chunk end
+if per < 100 then per = 100 end
+local n, more = len - keep, 0
+if n > per then n, more = per, 1 end
+local cut = redis.call('XRANGE', key, '-', '+', 'COUNT', n)
+local last_cut = cut[#cut][1]
+local out = {'ok', 0, 0, '', 0, 0, more}
+local owed_n, first_owed = 0, ''
+local gl = {} -- per group: owed entries removed, the first
+for gi = 1, #groups do gl[gi] = {0, ''} end
+
 local function wants(s, ty)
   if s.all or s.types[ty] then return true end
   for _, f in ipairs(s.fams) do
