@@ -354,9 +354,11 @@ static long long int_of(const redisReply *r)
 }
 
 /* Rounds of stream.lua are bounded: each cuts at most TRIM_CHUNK entries
- * (a few ms of Redis's time), and one trim at most TRIM_ROUNDS of them. */
-#define TRIM_CHUNK 2000
-#define TRIM_ROUNDS 500
+ * (fewer with many webhook subscriptions; ~5-10 ms of Redis's time, during
+ * which other clients wait: bench_trim), and one trim at most TRIM_ROUNDS
+ * of them (the next trim, a second later, goes on). */
+#define TRIM_CHUNK 500
+#define TRIM_ROUNDS 1000
 
 og_err og_stream_trim(struct og_core *c, enum og_stream_id s, const struct og_trim_bounds *b,
                       struct og_trim *t)
@@ -368,14 +370,15 @@ og_err og_stream_trim(struct og_core *c, enum og_stream_id s, const struct og_tr
     snprintf(rt, sizeof rt, "%lld", (long long)b->retain_ms);
     snprintf(mb, sizeof mb, "%lld", b->max_bytes);
     snprintf(ch, sizeof ch, "%d", TRIM_CHUNK);
-    const char *argv[] = {c->tag, name, m, rt, mb, ch};
+    /* after a round that cut, the next ones go on to the low water mark */
+    const char *argv[] = {c->tag, name, m, rt, mb, ch, "0"};
     struct loss *groups = NULL, *subs = NULL;
     size_t ng = 0, ns = 0;
     og_err e = OG_OK;
     int more = 1;
     for (int round = 0; more && round < TRIM_ROUNDS; round++) {
         redisReply *r = NULL;
-        e = og_script_call(c, OG_LUA_STREAM, 6, argv, NULL, &r, NULL, 0);
+        e = og_script_call(c, OG_LUA_STREAM, 7, argv, NULL, &r, NULL, 0);
         if (e != OG_OK)
             break;
         more = 0;
@@ -388,6 +391,8 @@ og_err og_stream_trim(struct og_core *c, enum og_stream_id s, const struct og_tr
             t->length = int_of(r->element[4]);
             t->bytes = int_of(r->element[5]);
             more = int_of(r->element[6]) != 0;
+            if (more)
+                argv[6] = "1";
         }
         for (size_t i = 7; i < r->elements; i++) {
             redisReply *x = r->element[i];

@@ -27,13 +27,16 @@
 -- first lost event stays until an operator clears the mark (og_webhooks.h).
 --
 -- ARGV: P, stream name ('events' | 'outbox'), max entries (0 = no bound),
--- retain_ms, max_bytes (0 = no bound), chunk
+-- retain_ms, max_bytes (0 = no bound), chunk, cutting (see below)
 -- -> {'ok', removed, owed removed, first owed id removed or '', length after,
 --     bytes after (0 when not measured), more (0/1),
 --     {'g', group, owed removed, first removed}..., then per lagging subscription
 --     {'wh', sub, lost now, first lost event id, total lost, first ever, since}}
 local P, name, max = ARGV[1], ARGV[2], tonumber(ARGV[3])
 local retain, max_bytes, chunk = tonumber(ARGV[4]), tonumber(ARGV[5]), tonumber(ARGV[6])
+-- 1 in the rounds after one that cut: the cut goes on down to the low
+-- water mark (95 %), not only to the bound
+local cutting = ARGV[7] == '1'
 local key = k(P, name)
 local len = redis.call('XLEN', key)
 if len == 0 then return {'ok', 0, 0, '', 0, 0, 0} end
@@ -82,10 +85,11 @@ len = len - removed
 -- the bounds: how many entries may stay
 local bytes = 0
 local keep = len
-if max > 0 and len > max then keep = math.floor(max * 0.95) end
+local over = cutting and 0.95 or 1
+if max > 0 and len > max * over then keep = math.floor(max * 0.95) end
 if max_bytes > 0 and len > 0 then
   bytes = redis.call('MEMORY', 'USAGE', key, 'SAMPLES', 16) or 0
-  if bytes > max_bytes then
+  if bytes > max_bytes * over then
     local fit = math.floor(max_bytes * 0.95 / (bytes / len))
     if fit < keep then keep = fit end
   end
@@ -120,7 +124,7 @@ end
 -- round when there are many subscriptions
 local per = math.floor(chunk * 4 / (#subs + 1))
 if per > chunk then per = chunk end
-if per < 100 then per = 100 end
+if per < 50 then per = 50 end
 local n, more = len - keep, 0
 if n > per then n, more = per, 1 end
 local cut = redis.call('XRANGE', key, '-', '+', 'COUNT', n)
@@ -130,6 +134,7 @@ local owed_n, first_owed = 0, ''
 local gl = {} -- per group: owed entries removed, the first
 for gi = 1, #groups do gl[gi] = {0, ''} end
 
+local function s_q(id, ses) return k(P, 'wh', id, 'q') .. ':' .. ses end
 local function wants(s, ty)
   if s.all or s.types[ty] then return true end
   for _, f in ipairs(s.fams) do
@@ -137,12 +142,20 @@ local function wants(s, ty)
   end
   return false
 end
--- Takes entry xid out of queue q when it is there (at the front, after any
--- replay items); 1 when it was.
+-- Takes entry xid out of queue q when it is there: at the front, since a
+-- queue holds its entries in stream order and older ones went first, or
+-- after replay items ("r:<entry>", appended in any order); 1 when it was.
 local function unqueue(q, xid)
-  local items = redis.call('LRANGE', q, 0, 15)
-  for _, it in ipairs(items) do
-    local head = string.match(it, '^[^\t]*')
+  local front = redis.call('LINDEX', q, 0)
+  if not front then return 0 end
+  local head = string.match(front, '^[^\t]*')
+  if head == xid then
+    redis.call('LPOP', q)
+    return 1
+  end
+  if string.sub(head, 1, 2) ~= 'r:' then return 0 end
+  for _, it in ipairs(redis.call('LRANGE', q, 1, 15)) do
+    head = string.match(it, '^[^\t]*')
     if head == xid then
       redis.call('LREM', q, 1, it)
       return 1
@@ -153,12 +166,22 @@ local function unqueue(q, xid)
 end
 local due, owe = k(P, 'wh', 'due'), k(P, 'wh', 'owe')
 local acks = {}
+local touched, tq = {}, {} -- queues items were taken from: {sub, session}
+
+-- ids as {ms, seq} numbers once, compared without parsing per entry
+local function num(id)
+  local ms, seq = string.match(id, '^(%d+)-(%d+)$')
+  return {tonumber(ms) or 0, tonumber(seq) or 0}
+end
+local function nlt(a, b) return a[1] < b[1] or (a[1] == b[1] and a[2] < b[2]) end
+for _, g in ipairs(groups) do g.nfrom, g.nlast = num(g.from), num(g.last) end
 
 for _, e in ipairs(cut) do
   local xid = e[1]
+  local nx = num(xid)
   local is_owed = false
   for gi, g in ipairs(groups) do
-    if not lt(xid, g.from) then
+    if not nlt(nx, g.nfrom) then
       is_owed = true
       local x = gl[gi]
       if x[1] == 0 then x[2] = xid end
@@ -169,7 +192,7 @@ for _, e in ipairs(cut) do
     if owed_n == 0 then first_owed = xid end
     owed_n = owed_n + 1
   end
-  if wh and #subs > 0 and not lt(xid, wh.from) then
+  if wh and #subs > 0 and not nlt(nx, wh.nfrom) then
     local f, ty, ses, eid = e[2], nil, nil, nil
     for x = 1, #f, 2 do
       if f[x] == 'type' then ty = f[x + 1]
@@ -177,15 +200,16 @@ for _, e in ipairs(cut) do
       elseif f[x] == 'id' then eid = f[x + 1] end
     end
     if not ses or ses == '' then ses = '~' .. xid end
-    local read = not lt(wh.last, xid) -- xid <= last-delivered-id
+    local read = not nlt(wh.nlast, nx) -- xid <= last-delivered-id
     for _, s in ipairs(subs) do
       local lost = 0
       if read then
         local q = s.q .. ses
         lost = unqueue(q, xid)
         if lost == 1 then
-          redis.call('HDEL', k(P, 'wh', s.id, 'tries'), xid)
-          if redis.call('LLEN', q) == 0 then redis.call('ZREM', due, s.id .. '\t' .. ses) end
+          if not s.taken then s.taken = {} end
+          s.taken[#s.taken + 1] = xid
+          if not touched[q] then touched[q] = true; tq[#tq + 1] = {s.id, ses} end
         end
       elseif ty and eid and s.active and wants(s, ty) then
         lost = 1
@@ -198,6 +222,13 @@ for _, e in ipairs(cut) do
     end
     if read then acks[#acks + 1] = xid end
   end
+end
+-- queues emptied are no longer due; retry counts of items taken go
+for _, x in ipairs(tq) do
+  if redis.call('LLEN', s_q(x[1], x[2])) == 0 then redis.call('ZREM', due, x[1] .. '\t' .. x[2]) end
+end
+for _, s in ipairs(subs) do
+  if s.taken then redis.call('HDEL', k(P, 'wh', s.id, 'tries'), unpack(s.taken)) end
 end
 local trimmed = redis.call('XTRIM', key, 'MINID', after(last_cut))
 if #acks > 0 then
