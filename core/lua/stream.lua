@@ -192,6 +192,10 @@ for _, e in ipairs(cut) do
     if owed_n == 0 then first_owed = xid end
     owed_n = owed_n + 1
   end
+  -- read by the group and gone now: acknowledged whoever had it queued
+  -- (a deleted subscription's items are dropped by the dispatcher)
+  local read = wh and not nlt(nx, wh.nfrom) and not nlt(wh.nlast, nx)
+  if read then acks[#acks + 1] = xid end
   if wh and #subs > 0 and not nlt(nx, wh.nfrom) then
     local f, ty, ses, eid = e[2], nil, nil, nil
     for x = 1, #f, 2 do
@@ -200,7 +204,6 @@ for _, e in ipairs(cut) do
       elseif f[x] == 'id' then eid = f[x + 1] end
     end
     if not ses or ses == '' then ses = '~' .. xid end
-    local read = not nlt(wh.nlast, nx) -- xid <= last-delivered-id
     for _, s in ipairs(subs) do
       local lost = 0
       if read then
@@ -220,7 +223,6 @@ for _, e in ipairs(cut) do
         s.last, s.last_entry = eid or '', xid
       end
     end
-    if read then acks[#acks + 1] = xid end
   end
 end
 -- queues emptied are no longer due; retry counts of items taken go
