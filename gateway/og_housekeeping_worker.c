@@ -3,8 +3,12 @@
  * the work of instances whose heartbeat stopped (og_instance.h), and it
  * trims the core's streams below what their consumer groups still owe
  * (og_stream_trim: nothing owed is removed unless a stream grows past its
- * bound, and then the loss is logged and counted). Any number of instances
- * may run it at once: each step is one atomic script. */
+ * bound, and then the loss is logged and counted), and it moves closed
+ * sessions to the archive and deletes archived ones past their retention
+ * (og_archive_step: bounded batches, repeated while there is a backlog).
+ * Any number of instances may run it at once: each step is one atomic
+ * script, and the archive's claims are leased. */
+#include "og_archive.h"
 #include "og_gateway.h"
 #include "og_instance.h"
 #include "og_log.h"
@@ -36,6 +40,17 @@ static void *run(struct og_thread *t)
         struct og_trim tr;
         og_stream_trim(h->g->core, OG_STREAM_EVENTS, EVENTS_MAX, EVENTS_RETAIN_MS, &tr);
         og_stream_trim(h->g->core, OG_STREAM_OUTBOX, OUTBOX_MAX, 0, &tr);
+        /* a backlog (archiving just turned on) goes in batches, a beat's
+         * time at most, so the heartbeat is never late */
+        int64_t until = og_mono_ms() + OG_INSTANCE_BEAT_MS / 2;
+        struct og_archive_pass ap;
+        do {
+            if (og_archive_step(h->g->core, &ap) != OG_OK)
+                break;
+            if (ap.archived || ap.deleted)
+                og_debug("archive: %d sessions archived, %d deleted", ap.archived, ap.deleted);
+        } while ((ap.archived > 0 || ap.superseded > 0) && og_mono_ms() < until &&
+                 og_thread_running(t));
         og_thread_nap(t, OG_INSTANCE_BEAT_MS);
     }
     return NULL;
