@@ -698,7 +698,11 @@ static og_err delete_segment(struct og_core *c, const char *seg, struct og_archi
     return e;
 }
 
-static og_err delete_due(struct og_core *c, struct og_archive_pass *p)
+/* Deletes the segments marked for deletion (marked: a crash came between
+ * the mark and the unlink; every step starts here, so a name is never
+ * appended to again before its old file is gone) and, with due set, those
+ * whose sessions were all closed before delete_after. */
+static og_err delete_segments(struct og_core *c, int due, struct og_archive_pass *p)
 {
     const char *argv[] = {c->tag, "segs"};
     redisReply *r = NULL;
@@ -716,22 +720,256 @@ static og_err delete_due(struct og_core *c, struct og_archive_pass *p)
         if (!seg_name_ok(seg))
             continue;
         /* today's segment still takes records */
-        if (marked || (strcmp(seg, today) != 0 && atoll(r->element[i + 1]->str) < limit))
+        if (marked || (due && strcmp(seg, today) != 0 && atoll(r->element[i + 1]->str) < limit))
             e = delete_segment(c, seg, p);
     }
     freeReplyObject(r);
     return e;
 }
 
+/* ------------------------------------------------------- erasure */
+
+struct rec_ref {
+    size_t off, len;
+    char sid[32];
+};
+struct rec_list {
+    struct rec_ref *v;
+    size_t n, cap;
+};
+
+static int collect_rec(void *ud, size_t off, size_t rlen, const char *sid, const char *json,
+                       size_t jl)
+{
+    (void)json, (void)jl;
+    struct rec_list *l = ud;
+    if (l->n == l->cap) {
+        l->cap = l->cap ? 2 * l->cap : 64;
+        l->v = realloc(l->v, l->cap * sizeof *l->v);
+        if (!l->v)
+            abort();
+    }
+    l->v[l->n].off = off, l->v[l->n].len = rlen;
+    snprintf(l->v[l->n].sid, sizeof l->v[l->n].sid, "%s", sid);
+    l->n++;
+    return 0;
+}
+
+/* Rewrites seg with only the records the index points at (an erased
+ * contact's are no longer among them, nor superseded ones): the copy is
+ * written and fsynced under a new name, the index moved to it in one
+ * script (which marks the old file), then the old file is deleted. */
+static og_err compact_segment(struct og_core *c, const char *seg, struct og_archive_pass *p)
+{
+    size_t len = 0;
+    unsigned char *b = seg_read(c, seg, &len);
+    struct rec_list l = {0};
+    if (b)
+        og_archive_scan(b, len, collect_rec, &l);
+    char *live = og_calloc(l.n + 1, 1);
+    og_err e = OG_OK;
+    for (size_t i = 0; i < l.n && e == OG_OK; i += 500) {
+        size_t k = l.n - i < 500 ? l.n - i : 500;
+        const char **argv = og_calloc(3 + 2 * k, sizeof *argv);
+        char(*offs)[24] = og_calloc(k, sizeof *offs);
+        argv[0] = c->tag, argv[1] = "seg_live", argv[2] = seg;
+        for (size_t j = 0; j < k; j++) {
+            snprintf(offs[j], sizeof offs[j], "%zu", l.v[i + j].off);
+            argv[3 + 2 * j] = l.v[i + j].sid, argv[4 + 2 * j] = offs[j];
+        }
+        redisReply *r = NULL;
+        e = og_script_call(c, OG_LUA_ARCHIVE, (int)(3 + 2 * k), argv, NULL, &r, NULL, 0);
+        for (size_t j = 0; e == OG_OK && j < k && j + 1 < r->elements; j++)
+            live[i + j] = r->element[j + 1]->str[0] == '1';
+        if (e == OG_OK)
+            freeReplyObject(r);
+        free(argv), free(offs);
+    }
+    char nseg[48] = "";
+    size_t nlive = 0;
+    for (size_t i = 0; i < l.n; i++)
+        nlive += live[i] != 0;
+    struct og_buf args = {0}; /* the seg_moved triples, NUL-separated */
+    size_t nargs = 0;
+    if (e == OG_OK && nlive > 0) {
+        snprintf(nseg, sizeof nseg, "%.8s-r%lld.ogs", seg, (long long)og_now_ms());
+        char *path = og_sprintf("%s/%s", c->arch_dir, nseg);
+        int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640);
+        size_t off = 0;
+        for (size_t i = 0; fd >= 0 && i < l.n; i++) {
+            if (!live[i])
+                continue;
+            if (write_all(fd, b + l.v[i].off, l.v[i].len) != 0)
+                break;
+            og_buf_printf(&args, "%s%c%zu%c%zu%c%zu%c", l.v[i].sid, 0, l.v[i].off, 0, off, 0,
+                          l.v[i].len, 0);
+            nargs += 4;
+            off += l.v[i].len;
+        }
+        if (fd < 0 || nargs != 4 * nlive || fsync(fd) != 0) {
+            og_error("archive: cannot write %s: %s", path, strerror(errno));
+            e = OG_ERR_UNAVAILABLE;
+        }
+        if (fd >= 0)
+            close(fd);
+        if (e != OG_OK)
+            unlink(path);
+        fsync_dir(c->arch_dir);
+        free(path);
+    }
+    if (e == OG_OK) {
+        const char **argv = og_calloc(4 + nargs, sizeof *argv);
+        argv[0] = c->tag, argv[1] = "seg_moved", argv[2] = seg, argv[3] = nseg;
+        const char *q = args.data;
+        for (size_t i = 0; i < nargs; i++, q += strlen(q) + 1)
+            argv[4 + i] = q;
+        redisReply *r = NULL;
+        e = og_script_call(c, OG_LUA_ARCHIVE, (int)(4 + nargs), argv, NULL, &r, NULL, 0);
+        if (e == OG_OK)
+            freeReplyObject(r);
+        free(argv);
+    }
+    og_buf_free(&args);
+    free(live), free(l.v), free(b);
+    if (e == OG_OK) {
+        og_info("archive: rewrote %s as %s (%zu records kept)", seg, nseg[0] ? nseg : "nothing",
+                nlive);
+        e = delete_segment(c, seg, p);
+    }
+    return e;
+}
+
+/* The segments queued for rewriting (a contact's erasure). */
+static og_err rewrite_pending(struct og_core *c, struct og_archive_pass *p)
+{
+    const char *argv[] = {c->tag, "rewrites"};
+    redisReply *r = NULL;
+    og_err e = og_script_call(c, OG_LUA_ARCHIVE, 2, argv, NULL, &r, NULL, 0);
+    if (e != OG_OK)
+        return e;
+    for (size_t i = 1; i < r->elements && e == OG_OK; i++)
+        if (seg_name_ok(r->element[i]->str) && c->arch_dir)
+            e = compact_segment(c, r->element[i]->str, p);
+    freeReplyObject(r);
+    return e;
+}
+
+/* The contact's sessions, live and archived, into s. */
+static og_err erase_find(struct og_core *c, const char *cid, struct sids *s)
+{
+    char cursor[64] = "";
+    og_err e;
+    do {
+        const char *argv[] = {c->tag, "erase_find", cid, cursor};
+        redisReply *r = NULL;
+        e = og_script_call(c, OG_LUA_ARCHIVE, 4, argv, NULL, &r, NULL, 0);
+        if (e != OG_OK)
+            return e;
+        snprintf(cursor, sizeof cursor, "%s", r->element[1]->str);
+        for (size_t i = 2; i < r->elements; i++)
+            collect_sid(s, 0, 0, r->element[i]->str, NULL, 0);
+        freeReplyObject(r);
+    } while (cursor[0]);
+    return OG_OK;
+}
+
+og_err og_archive_erase_contact(struct og_core *c, const char *cid, int *sessions)
+{
+    *sessions = 0;
+    if (!og_id_valid(cid, "con_"))
+        return OG_ERR_NOT_FOUND;
+    struct sids s = {0};
+    og_err e = erase_find(c, cid, &s);
+    /* Redis: the sessions (in pieces, so no script holds Redis long), then
+     * the contact; an archived session's index entry goes now, so nothing
+     * of it is readable from here on, and its segment is queued */
+    for (size_t i = 0; e == OG_OK && (i < s.n || i == 0); i += 500) {
+        size_t k = s.n - i < 500 ? s.n - i : 500;
+        const char **argv = og_calloc(3 + k, sizeof *argv);
+        argv[0] = c->tag, argv[1] = "erase", argv[2] = cid;
+        for (size_t j = 0; j < k; j++)
+            argv[3 + j] = s.own[i + j];
+        redisReply *r = NULL;
+        e = og_script_call(c, OG_LUA_ARCHIVE, (int)(3 + k), argv, NULL, &r, NULL, 0);
+        if (e == OG_OK) {
+            *sessions += (int)r->element[1]->integer;
+            freeReplyObject(r);
+        }
+        free(argv);
+    }
+    /* the events that carry them, a bounded run per call */
+    char cursor[64] = "";
+    while (e == OG_OK) {
+        const char **argv = og_calloc(5 + s.n, sizeof *argv);
+        argv[0] = c->tag, argv[1] = "erase_events", argv[2] = cursor, argv[3] = cid;
+        for (size_t j = 0; j < s.n; j++)
+            argv[4 + j] = s.own[j];
+        redisReply *r = NULL;
+        e = og_script_call(c, OG_LUA_ARCHIVE, (int)(4 + s.n), argv, NULL, &r, NULL, 0);
+        free(argv);
+        if (e != OG_OK)
+            break;
+        snprintf(cursor, sizeof cursor, "%s", r->element[1]->str);
+        freeReplyObject(r);
+        if (!cursor[0])
+            break;
+    }
+    /* a web chat visitor's sign-in tokens name the contact */
+    char scur[32] = "0";
+    for (int guard = 0; e == OG_OK && guard < 1000000; guard++) {
+        redisReply *r = NULL;
+        e = og_redis_cmd(c->redis, &r, "SCAN %s MATCH %s:wc:tok:* COUNT 1000", scur, c->tag);
+        if (e != OG_OK)
+            break;
+        if (r->type != REDIS_REPLY_ARRAY || r->elements != 2) {
+            freeReplyObject(r);
+            e = OG_ERR_INTERNAL;
+            break;
+        }
+        snprintf(scur, sizeof scur, "%s", r->element[0]->str);
+        for (size_t i = 0; i < r->element[1]->elements; i++) {
+            const char *key = r->element[1]->element[i]->str;
+            redisReply *h = NULL;
+            if (og_redis_cmd(c->redis, &h, "HGET %s cid", key) == OG_OK) {
+                if (h->type == REDIS_REPLY_STRING && strcmp(h->str, cid) == 0) {
+                    redisReply *d = NULL;
+                    if (og_redis_cmd(c->redis, &d, "DEL %s", key) == OG_OK)
+                        freeReplyObject(d);
+                }
+                freeReplyObject(h);
+            }
+        }
+        freeReplyObject(r);
+        if (strcmp(scur, "0") == 0)
+            break;
+    }
+    for (size_t i = 0; i < s.n; i++)
+        free(s.own[i]);
+    free(s.own);
+    /* the bytes in the archive: the segments rewritten without them */
+    if (e == OG_OK && c->arch_dir) {
+        struct og_archive_pass p = {0};
+        pthread_mutex_lock(&c->arch_mu);
+        e = rewrite_pending(c, &p);
+        pthread_mutex_unlock(&c->arch_mu);
+    }
+    return e;
+}
+
 og_err og_archive_step(struct og_core *c, struct og_archive_pass *p)
 {
     memset(p, 0, sizeof *p);
-    if (!c->arch_dir || (c->arch_after_ms <= 0 && c->arch_delete_ms <= 0))
+    if (!c->arch_dir)
         return OG_OK;
     pthread_mutex_lock(&c->arch_mu);
-    og_err e = c->arch_after_ms > 0 ? archive_batch(c, p) : OG_OK;
+    /* first what a crash or an erasure left to finish */
+    og_err e = delete_segments(c, 0, p);
+    if (e == OG_OK)
+        e = rewrite_pending(c, p);
+    if (e == OG_OK && c->arch_after_ms > 0)
+        e = archive_batch(c, p);
     if (e == OG_OK && c->arch_delete_ms > 0)
-        e = delete_due(c, p);
+        e = delete_segments(c, 1, p);
     pthread_mutex_unlock(&c->arch_mu);
     return e;
 }

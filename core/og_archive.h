@@ -105,6 +105,15 @@ og_err og_archive_timeline(struct og_core *c, const struct og_viewer *v, const c
 og_err og_archive_conv_row(struct og_core *c, const char *sid, const char *f[17],
                            struct json_object **hold);
 
+/* The right to erasure: deletes the contact and all its sessions, live and
+ * archived (index entries, keys, timers, queues, uploads, read markers),
+ * the events in the stream that carry them, its web chat sign-in tokens,
+ * and rewrites the archive's segments without its records (the old files
+ * deleted). *sessions: how many were erased. OG_ERR_NOT_FOUND when there
+ * is no such contact. A crash half-way leaves the rest to the next
+ * housekeeping step (segments) or to calling it again (Redis). */
+og_err og_archive_erase_contact(struct og_core *c, const char *cid, int *sessions);
+
 /* Brings an archived session back into Redis as it was (status closed or
  * archived; the caller reopens it). OG_OK also when it is live already;
  * OG_ERR_NOT_FOUND when it is neither. */

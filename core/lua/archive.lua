@@ -24,6 +24,8 @@
 --   P:arch:segs   hash  segment file -> newest closed ms among its records;
 --                       "-" prefix: being deleted (og_archive.c unlinks it, then seg_gone)
 --   P:con:<id>:arch set the contact's archived sessions
+--   P:arch:rewrite set  segments holding an erased contact's records (og_archive.c
+--                       rewrites them without those, then deletes the old file)
 -- An archived session keeps its id in P:idx:all (the exports' order) and its
 -- thread key (so that the thread's next message finds it); the contact stays.
 --
@@ -42,6 +44,8 @@
 --             -> {'ok', n}
 --   "seg_mark" [3] segment -> {'ok'}: marks it being deleted
 --   "seg_gone" [3] segment -> {'ok'}
+--   "erase_find", "erase", "erase_events", "rewrites", "seg_live", "seg_moved":
+--             a contact's erasure (og_contact_erase), described at each op
 -- Every op replies {'ok', ...} or {'err', code, message} (og_script.h).
 local P, op = ARGV[1], ARGV[2]
 
@@ -72,8 +76,13 @@ local function keys_of(sid, s)
     'ses:' .. sid .. ':followups'}
   for _, mid in ipairs(redis.call('ZRANGE', k(P, 'ses', sid, 'msgs'), 0, -1)) do
     out[#out + 1] = 'msg:' .. mid
-    local pk = pmid_key(s.channel, mid, hgetall(k(P, 'msg', mid)))
+    local h = hgetall(k(P, 'msg', mid))
+    local pk = pmid_key(s.channel, mid, h)
     if pk then out[#out + 1] = pk:sub(#P + 2) end
+    -- a web chat visitor's uploads are kept with their message
+    for fid in string.gmatch(h.j or '', '"media_id":"([%w_%-]+)"') do
+      if redis.call('EXISTS', k(P, 'wc', 'file', fid)) == 1 then out[#out + 1] = 'wc:file:' .. fid end
+    end
   end
   for _, fid in ipairs(redis.call('ZRANGE', k(P, 'ses', sid, 'followups'), 0, -1)) do
     out[#out + 1] = 'followup:' .. fid
@@ -280,6 +289,158 @@ elseif op == 'drop' then
     end
   end
   return {'ok', n}
+
+elseif op == 'erase_find' then
+  -- [3] contact id, [4] cursor ('' = start): the contact's sessions, a
+  -- bounded scan of its channel's index per call
+  local cid, cursor = ARGV[3], ARGV[4]
+  local c = hgetall(k(P, 'con', cid))
+  local out = {'ok', ''}
+  if not c.id then
+    if redis.call('EXISTS', k(P, 'con', cid, 'arch')) == 0 then
+      return {'err', 'not_found', 'no such contact'}
+    end
+  else
+    local min = cursor ~= '' and ('(' .. cursor) or '-'
+    local ids = redis.call('ZRANGEBYLEX', k(P, 'idx', 'ch', c.channel), min, '+', 'LIMIT', 0, 2000)
+    for _, sid in ipairs(ids) do
+      if redis.call('HGET', k(P, 'ses', sid), 'contact_id') == cid then out[#out + 1] = sid end
+    end
+    if #ids == 2000 then out[2] = ids[#ids] end
+  end
+  if cursor == '' then
+    for _, sid in ipairs(redis.call('SMEMBERS', k(P, 'con', cid, 'arch'))) do out[#out + 1] = sid end
+    if c.id then
+      local t = redis.call('GET', k(P, 'thread', c.channel, c.external_id))
+      if t then out[#out + 1] = t end
+    end
+  end
+  return out
+
+elseif op == 'erase' then
+  -- [3] contact id, then its sessions: every key and index entry of each,
+  -- live or archived (an archived one's segment is queued for rewriting),
+  -- then the contact. -> {'ok', sessions erased}
+  local cid = ARGV[3]
+  local c = hgetall(k(P, 'con', cid))
+  local subs = redis.call('HKEYS', k(P, 'webhooks'))
+  local agents = redis.call('SMEMBERS', k(P, 'agents'))
+  local locs = k(P, 'arch', 'loc')
+  local n, seen = 0, {}
+  for i = 4, #ARGV do
+    local sid = ARGV[i]
+    if not seen[sid] then
+      seen[sid] = true
+      local s = hgetall(k(P, 'ses', sid))
+      local ch, thread
+      if s.id and s.contact_id == cid then
+        ch, thread = s.channel, s.thread_id
+        for _, fid in ipairs(redis.call('ZRANGE', k(P, 'ses', sid, 'followups'), 0, -1)) do
+          redis.call('ZREM', k(P, 'followups', 'due'), fid)
+        end
+        local names = keys_of(sid, s)
+        unindex(sid, s)
+        for _, name in ipairs(names) do redis.call('DEL', P .. ':' .. name) end
+        n = n + 1
+      end
+      local loc = redis.call('HGET', locs, sid)
+      if loc and (s.id == nil or s.contact_id == cid) then
+        local seg, lc, lch, lthread = loc:match('^([^\t]*)\t[^\t]*\t[^\t]*\t([^\t]*)\t([^\t]*)\t(.*)$')
+        if lc == cid then
+          redis.call('HDEL', locs, sid)
+          redis.call('SADD', k(P, 'arch', 'rewrite'), seg)
+          ch, thread = lch, lthread
+          n = n + 1
+        end
+      end
+      if ch then
+        redis.call('ZREM', k(P, 'idx', 'all'), sid)
+        redis.call('ZREM', k(P, 'arch', 'due'), sid)
+        redis.call('ZREM', k(P, 'arch', 'lease'), sid)
+        local tk = k(P, 'thread', ch, thread)
+        if redis.call('GET', tk) == sid then redis.call('DEL', tk) end
+        for _, sub in ipairs(subs) do
+          redis.call('DEL', k(P, 'wh', sub, 'q', sid))
+          redis.call('ZREM', k(P, 'wh', 'due'), sub .. '\t' .. sid)
+        end
+        for _, aid in ipairs(agents) do redis.call('HDEL', k(P, 'agent', aid, 'read'), sid) end
+        for _, m in ipairs(redis.call('ZRANGE', k(P, 'timers', 'silence'), 0, -1)) do
+          if m:sub(-#sid - 1) == ':' .. sid then redis.call('ZREM', k(P, 'timers', 'silence'), m) end
+        end
+        for _, m in ipairs(redis.call('ZRANGE', k(P, 'timers', 'texts'), 0, -1)) do
+          if m:sub(1, #sid + 1) == sid .. '|' then redis.call('ZREM', k(P, 'timers', 'texts'), m) end
+        end
+      end
+    end
+  end
+  if c.id then
+    local ck = k(P, 'contact', c.channel, c.external_id)
+    if redis.call('GET', ck) == cid then redis.call('DEL', ck) end
+  end
+  redis.call('DEL', k(P, 'con', cid), k(P, 'con', cid, 'goals'), k(P, 'con', cid, 'arch'))
+  return {'ok', n}
+
+elseif op == 'erase_events' then
+  -- [3] stream cursor ('' = start), then the ids: deletes a bounded run of
+  -- events of those sessions or naming them -> {'ok', next cursor | '', n}
+  local ek = k(P, 'events')
+  local ids = {}
+  for i = 4, #ARGV do ids[ARGV[i]] = true end
+  local start = ARGV[3] ~= '' and ('(' .. ARGV[3]) or '-'
+  local es = redis.call('XRANGE', ek, start, '+', 'COUNT', 2000)
+  local del = {}
+  for _, e in ipairs(es) do
+    local f = e[2]
+    local hit = false
+    for j = 1, #f, 2 do
+      if f[j] == 'session' and ids[f[j + 1]] then hit = true end
+      if f[j] == 'event' and not hit then
+        for id in pairs(ids) do
+          if string.find(f[j + 1], id, 1, true) then hit = true; break end
+        end
+      end
+    end
+    if hit then del[#del + 1] = e[1] end
+  end
+  if #del > 0 then redis.call('XDEL', ek, unpack(del)) end
+  return {'ok', #es == 2000 and es[#es][1] or '', #del}
+
+elseif op == 'rewrites' then
+  local out = redis.call('SMEMBERS', k(P, 'arch', 'rewrite'))
+  table.insert(out, 1, 'ok')
+  return out
+
+elseif op == 'seg_live' then
+  -- [3] segment, then sid, offset pairs -> {'ok', '1' | '0' each}: whether
+  -- the index points at that record
+  local seg, locs = ARGV[3], k(P, 'arch', 'loc')
+  local out = {'ok'}
+  for i = 4, #ARGV, 2 do
+    local loc = redis.call('HGET', locs, ARGV[i])
+    out[#out + 1] = (loc and loc:sub(1, #seg + #ARGV[i + 1] + 2) == seg .. '\t' .. ARGV[i + 1] .. '\t')
+      and '1' or '0'
+  end
+  return out
+
+elseif op == 'seg_moved' then
+  -- [3] old segment, [4] new segment ('' = none left), then sid, old
+  -- offset, new offset, new length: the index follows the rewritten copy
+  local old, new, locs, sk = ARGV[3], ARGV[4], k(P, 'arch', 'loc'), k(P, 'arch', 'segs')
+  for i = 5, #ARGV, 4 do
+    local sid = ARGV[i]
+    local loc = redis.call('HGET', locs, sid)
+    local pre = old .. '\t' .. ARGV[i + 1] .. '\t'
+    if loc and loc:sub(1, #pre) == pre then
+      local rest = loc:match('^[^\t]*\t[^\t]*\t[^\t]*\t(.*)$')
+      redis.call('HSET', locs, sid, table.concat({new, ARGV[i + 2], ARGV[i + 3], rest}, '\t'))
+    end
+  end
+  local v = redis.call('HGET', sk, old)
+  redis.call('HDEL', sk, old)
+  if new ~= '' then redis.call('HSET', sk, new, v or '0') end
+  redis.call('HSET', sk, '-' .. old, v or '0') -- og_archive.c deletes the file, then seg_gone
+  redis.call('SREM', k(P, 'arch', 'rewrite'), old)
+  return {'ok'}
 
 elseif op == 'seg_mark' then
   local sk = k(P, 'arch', 'segs')

@@ -16,7 +16,15 @@
  *          back in Redis (same ids, in order) and the new message last.
  *   day 62: c2's segment is past delete_after_days: the file and the
  *          session are gone (404, not in the export), c2's next message
- *          starts a new session; the statistics still count the old one. */
+ *          starts a new session; the statistics still count the old one.
+ *   day 93: c5 and c6 (day 62) are archived into one segment; c7 is live.
+ *          DELETE /contacts/{id} erases c5 (archived) and c7 (live): 204,
+ *          then 404 for the contacts and their sessions, absent from the
+ *          export, no Redis key names any of their ids, no event in the
+ *          stream carries them, the segment was rewritten without c5's
+ *          record (no file holds its id or, inflated, its text), and c6
+ *          still reads back whole. Only an admin may erase. */
+#include "og_archive.h"
 #include "og_test.h"
 #include "og_util.h"
 
@@ -335,6 +343,115 @@ static void test_archive(void)
     view_free(&after);
 }
 
+/* Every record of every segment, inflated, concatenated [xfer]. */
+struct inflated {
+    struct og_buf b;
+};
+static int add_json(void *ud, size_t off, size_t rlen, const char *sid, const char *json, size_t jl)
+{
+    (void)off, (void)rlen;
+    struct inflated *x = ud;
+    og_buf_puts(&x->b, sid);
+    og_buf_append(&x->b, json, jl);
+    return 0;
+}
+static char *inflate_all(void)
+{
+    int n;
+    size_t len;
+    char *raw = segments(&n, &len);
+    struct inflated x = {{0}};
+    og_archive_scan((const unsigned char *)raw, len, add_json, &x);
+    og_buf_append(&x.b, raw, len); /* and the bytes as they are */
+    og_buf_append(&x.b, "", 1);
+    free(raw);
+    return x.b.data;
+}
+
+static void contact_of(const char *user, char *cid)
+{
+    char *s = redis_str("GET {og}:contact:demo:%s", user);
+    snprintf(cid, 48, "%s", s);
+    free(s);
+}
+
+static long del(const char *token, const char *path)
+{
+    return call(token, "DELETE", path, NULL);
+}
+
+static void test_erasure(void)
+{
+    char s5[48], s6[48], s7[48], c5[48], c6[48], c7[48], path[160];
+    customer(T(62, 10, 0), "c5", "mango erasure one", s5);
+    customer(T(62, 10, 1), "c6", "lychee kept one", s6);
+    contact_of("c5", c5);
+    contact_of("c6", c6);
+    char *mid5 = redis_str("ZRANGE {og}:ses:%s:msgs 0 0", s5);
+    for (int i = 0; i < 2; i++) {
+        clock_set(T(62, 11, i));
+        snprintf(path, sizeof path, "/sessions/%s/close", i ? s6 : s5);
+        CHECK_INT(call(NULL, "POST", path, "{\"reason\":\"solved\"}"), 200);
+    }
+    clock_set(T(93, 0, 0));
+    CHECK(wait_redis("HEXISTS {og}:arch:loc %s", s5, "1"));
+    CHECK(wait_redis("HEXISTS {og}:arch:loc %s", s6, "1"));
+    customer(T(93, 1, 0), "c7", "papaya live text", s7);
+    contact_of("c7", c7);
+    customer(T(93, 1, 0), "c8", "guava other text", NULL);
+    char *ev = og_test_redis_cli(&rs, "XRANGE {og}:events - +");
+    CHECK(strstr(ev, "papaya live text") && strstr(ev, s7) && strstr(ev, c7));
+    free(ev);
+    char *all = inflate_all();
+    CHECK(strstr(all, "mango erasure one") && strstr(all, s5) && strstr(all, "lychee kept one"));
+    free(all);
+
+    /* only an admin erases */
+    snprintf(path, sizeof path, "/contacts/%s", c5);
+    CHECK_INT(del(ann_tok, path), 403);
+    CHECK_INT(del(NULL, path), 204);
+    CHECK_INT(del(NULL, path), 404);
+    snprintf(path, sizeof path, "/contacts/%s", c7);
+    CHECK_INT(del(NULL, path), 204);
+    CHECK_INT(del(NULL, "/contacts/con_nonexistent"), 404);
+
+    long st;
+    const char *ids[] = {c5, s5, c7, s7, mid5};
+    for (int i = 0; i < 4; i++) {
+        snprintf(path, sizeof path, i % 2 ? "/sessions/%s" : "/contacts/%s", ids[i]);
+        free(get(NULL, path, &st));
+        CHECK_INT(st, 404);
+    }
+    char *csv = get(NULL, "/exports/conversations?from=2030-08-15&to=2030-09-15", &st);
+    CHECK_INT(st, 200);
+    CHECK(!strstr(csv, s5) && !strstr(csv, s7) && strstr(csv, s6));
+    free(csv);
+    char *keys = og_test_redis_cli(&rs, "--scan --pattern '*'");
+    char *events = og_test_redis_cli(&rs, "XRANGE {og}:events - +");
+    all = inflate_all();
+    for (int i = 0; i < 5; i++) {
+        CHECK(strstr(keys, ids[i]) == NULL);
+        CHECK(strstr(events, ids[i]) == NULL);
+        CHECK(strstr(all, ids[i]) == NULL);
+        if (strstr(keys, ids[i]) || strstr(events, ids[i]) || strstr(all, ids[i]))
+            fprintf(stderr, "  %s is still there\n", ids[i]);
+    }
+    CHECK(!strstr(events, "mango erasure") && !strstr(events, "papaya live"));
+    CHECK(!strstr(all, "mango erasure") && strstr(all, "lychee kept one") && strstr(all, s6));
+    CHECK(strstr(events, "guava other text") != NULL); /* others' events stay */
+    free(keys), free(events), free(all), free(mid5);
+    /* c6 still reads back, from the rewritten segment */
+    snprintf(path, sizeof path, "/sessions/%s/messages", s6);
+    char *m6 = get(NULL, path, &st);
+    CHECK_INT(st, 200);
+    CHECK(strstr(m6, "lychee kept one") != NULL);
+    free(m6);
+    char *loc = redis_str("HGET {og}:arch:loc %s", s6);
+    CHECK(strstr(loc, "-r") != NULL);
+    free(loc);
+    CHECK_INT(redis_int("SCARD {og}:arch:rewrite%s", ""), 0);
+}
+
 int main(void)
 {
     char *dir = og_sprintf("/tmp/og-archive-clock-%d", (int)getpid());
@@ -362,6 +479,7 @@ int main(void)
     }
     free(channels);
     test_archive();
+    test_erasure();
     CHECK_INT(og_test_daemon_stop(&d), 0);
     og_test_daemon_free(&d);
     og_fake_stop(plat);
