@@ -561,6 +561,17 @@ static void test_crash_point(void)
 
 static og_err archive_batch(struct og_core *c, struct og_archive_pass *p)
 {
+    if (!c->arch_backfilled) {
+        /* once per process until Redis says it is done (an upgrade's
+         * closed sessions have no due entry yet) */
+        const char *bargv[] = {c->tag, "backfill"};
+        redisReply *br = NULL;
+        og_err be = og_script_call(c, OG_LUA_ARCHIVE, 2, bargv, NULL, &br, NULL, 0);
+        if (be != OG_OK)
+            return be;
+        c->arch_backfilled = br->elements >= 2 && strcmp(br->element[1]->str, "done") == 0;
+        freeReplyObject(br);
+    }
     int64_t now = og_now_ms();
     char now_s[24], cutoff[24], max[16], lease[16];
     snprintf(now_s, sizeof now_s, "%lld", (long long)now);

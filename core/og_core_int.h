@@ -60,6 +60,7 @@ struct og_core {
     char *arch_dir;                        /* owned; NULL = none */
     int64_t arch_after_ms, arch_delete_ms; /* 0 = never */
     int arch_batch;
+    int arch_backfilled;     /* archive.lua's backfill said done (under arch_mu) */
     pthread_mutex_t arch_mu; /* this process's appends and deletions */
 };
 

@@ -17,7 +17,9 @@
 -- (retention.delete_after_days, a contact's erasure).
 --
 -- Keys (besides prelude.lua's):
---   P:arch:due    zset  closed session -> closed ms (routing.lua's close_session)
+--   P:arch:due    zset  closed session -> closed ms (routing.lua's close_session;
+--                       "backfill" adds those closed before it existed)
+--   P:arch:backfill string where backfill is, or "done"
 --   P:arch:lease  zset  session -> end of its claim (ms)
 --   P:arch:loc    hash  archived session -> "<segment>\t<offset>\t<length>\t<contact id>
 --                       \t<channel>\t<thread>"
@@ -30,6 +32,7 @@
 -- thread key (so that the thread's next message finds it); the contact stays.
 --
 -- ARGV[1] = P, [2] = op:
+--   "backfill" -> {'ok', 'done' | 'more'} (see there)
 --   "claim"   [3] now ms, [4] cutoff ms (closed before), [5] max, [6] lease ms
 --             -> {'ok', sid, record json, fingerprint, closed ms, ...}
 --   "commit"  [3] now ms, then per session: sid, fingerprint, segment, offset,
@@ -154,7 +157,49 @@ local function followup_due(sid)
   return false
 end
 
-if op == 'claim' then
+-- Unix ms of an RFC 3339 UTC time ("2030-06-14T09:20:00.000Z"), nil if not one.
+local function iso_to_ms(t)
+  local y, mo, d, h, mi, sec = string.match(t or '', '^(%d+)-(%d+)-(%d+)T(%d+):(%d+):(%d+)')
+  if not y then return nil end
+  y, mo, d = tonumber(y), tonumber(mo), tonumber(d)
+  if mo <= 2 then y = y - 1 end
+  local era = math.floor(y / 400)
+  local yoe = y - era * 400
+  local doy = math.floor((153 * ((mo + 9) % 12) + 2) / 5) + d - 1
+  local doe = yoe * 365 + math.floor(yoe / 4) - math.floor(yoe / 100) + doy
+  local days = era * 146097 + doe - 719468
+  return ((days * 24 + tonumber(h)) * 60 + tonumber(mi)) * 60000 + tonumber(sec) * 1000
+end
+
+if op == 'backfill' then
+  -- Sessions closed before P:arch:due existed (an upgrade): a bounded run
+  -- of the closed and archived indexes per call, added with their closed_at.
+  -- P:arch:backfill holds where it is ("<status>\t<last id>") or "done".
+  -- -> {'ok', 'done' | 'more'}
+  local bk = k(P, 'arch', 'backfill')
+  local at = redis.call('GET', bk) or 'closed\t'
+  if at == 'done' then return {'ok', 'done'} end
+  local st, last = string.match(at, '^([^\t]*)\t(.*)$')
+  local ids = redis.call('ZRANGEBYLEX', k(P, 'idx', 'st', st), last ~= '' and ('(' .. last) or '-',
+    '+', 'LIMIT', 0, 500)
+  local dk = k(P, 'arch', 'due')
+  for _, sid in ipairs(ids) do
+    if not redis.call('ZSCORE', dk, sid) then
+      local ms = iso_to_ms(redis.call('HGET', k(P, 'ses', sid), 'closed_at'))
+      if ms then redis.call('ZADD', dk, ms, sid) end
+    end
+  end
+  if #ids == 500 then
+    redis.call('SET', bk, st .. '\t' .. ids[#ids])
+  elseif st == 'closed' then
+    redis.call('SET', bk, 'archived\t')
+  else
+    redis.call('SET', bk, 'done')
+    return {'ok', 'done'}
+  end
+  return {'ok', 'more'}
+
+elseif op == 'claim' then
   local now, cutoff, max, lease = tonumber(ARGV[3]), ARGV[4], tonumber(ARGV[5]), tonumber(ARGV[6])
   local dk, lk = k(P, 'arch', 'due'), k(P, 'arch', 'lease')
   local out = {'ok'}

@@ -450,6 +450,18 @@ static void test_erasure(void)
     CHECK(strstr(loc, "-r") != NULL);
     free(loc);
     CHECK_INT(redis_int("SCARD {og}:arch:rewrite%s", ""), 0);
+
+    /* a manager's reopen brings c6's session back, then reopens it */
+    snprintf(path, sizeof path, "/sessions/%s/reopen", s6);
+    CHECK_INT(call(NULL, "POST", path, NULL), 200);
+    CHECK_INT(redis_int("HEXISTS {og}:arch:loc %s", s6), 0);
+    char *st6 = redis_str("HGET {og}:ses:%s status", s6);
+    CHECK_STR(st6, "new");
+    free(st6);
+    snprintf(path, sizeof path, "/sessions/%s/messages", s6);
+    m6 = get(NULL, path, &st);
+    CHECK(st == 200 && strstr(m6, "lychee kept one"));
+    free(m6);
 }
 
 int main(void)
