@@ -23,7 +23,7 @@
  *   main when this was written.
  *
  * usage: bench_footprint [sessions N (default 100000)] [further messages M
- *        (default 100000)] [largest scale (default 1000000; 0 skips 3.)]
+ *        (default 100000)] [largest scale (default 1000000; 0 skips 3.; 10000000 adds 10M)]
  *        [HTTP requests (default 30000; 0 skips 2.)] */
 #include "og_bench.h"
 #include "og_core.h"
@@ -182,6 +182,14 @@ static double main_cpu_s(struct og_test_redis *rs)
     return v;
 }
 
+/* What store_raw's retention will have freed: the raw payloads' keys
+ * deleted as their expiry would (the count). */
+static long long drop_raw(struct og_test_redis *rs)
+{
+    return cli_int(rs, "EVAL \"local n = 0 for _, k in ipairs(redis.call('KEYS', ARGV[1])) do "
+                       "redis.call('DEL', k) n = n + 1 end return n\" 0 {og}:raw:*");
+}
+
 static long long used_memory(struct og_test_redis *rs)
 {
     return info_field(rs, "memory", "used_memory");
@@ -294,6 +302,7 @@ static int part_bytes(size_t n, size_t m)
     if (fill(c, "w", 0, 1000, 1000, 0) != 0)
         goto out;
     cli(&rs, "XTRIM {og}:events MAXLEN 0");
+    drop_raw(&rs);
     long long m0 = used_memory(&rs), keys0 = dbsize(&rs);
     if (fill(c, "f", 0, n, n, 0) != 0)
         goto out;
@@ -302,10 +311,13 @@ static int part_bytes(size_t n, size_t m)
     cli(&rs, "XTRIM {og}:events MAXLEN 0");
     long long m2 = used_memory(&rs);
     long long keys = dbsize(&rs);
+    long long raws = drop_raw(&rs), m2r = used_memory(&rs);
     printf("  %zu one-message sessions: %.0f B each with their %.1f events in the stream, "
-           "%.0f B once the stream is trimmed (%.1f keys each)\n",
+           "%.0f B once the stream is trimmed (%.1f keys each), %.0f B once the raw payloads "
+           "expired too (store_raw; %lld dropped)\n",
            n, (double)(m1 - m0) / (double)n, (double)xl / (double)n, (double)(m2 - m0) / (double)n,
-           (double)(keys - keys0) / (double)n);
+           (double)(keys - keys0) / (double)n, (double)(m2r - m0) / (double)n, raws);
+    m2 = m2r;
     /* further messages: contact i % n writes again */
     if (fill(c, "f", n, m, n, 0) != 0)
         goto out;
@@ -313,9 +325,12 @@ static int part_bytes(size_t n, size_t m)
     xl = xlen(&rs);
     cli(&rs, "XTRIM {og}:events MAXLEN 0");
     long long m4 = used_memory(&rs);
+    drop_raw(&rs);
+    long long m4r = used_memory(&rs);
     printf("  %zu further messages (~100-byte text): %.0f B each with their %.1f events, "
-           "%.0f B once the stream is trimmed\n",
-           m, (double)(m3 - m2) / (double)m, (double)xl / (double)m, (double)(m4 - m2) / (double)m);
+           "%.0f B once the stream is trimmed, %.0f B once the raw payloads expired too\n",
+           m, (double)(m3 - m2) / (double)m, (double)xl / (double)m, (double)(m4 - m2) / (double)m,
+           (double)(m4r - m2) / (double)m);
     /* one more message into a sample session, to name its keys */
     struct og_ingest_result r;
     if (ingest_one(c, "f", n / 2, n + m, &r) != 0)
@@ -415,7 +430,9 @@ static int part_scale(size_t largest)
     printf("3. flat cost: one operation at a time, %d of each, at each number of stored "
            "sessions\n",
            K);
-    for (size_t scale = 1000; scale <= largest; scale *= 100) {
+    static const size_t scales[] = {1000, 100000, 1000000, 10000000};
+    for (size_t si = 0; si < sizeof scales / sizeof *scales && scales[si] <= largest; si++) {
+        size_t scale = scales[si];
         if (scale > stored && fill(c, "s", stored, scale - stored, scale - stored, stored) != 0)
             goto out;
         stored = scale;
