@@ -24,7 +24,9 @@
  *
  * usage: bench_footprint [sessions N (default 100000)] [further messages M
  *        (default 100000)] [largest scale (default 1000000; 0 skips 3.; 10000000 adds 10M)]
- *        [HTTP requests (default 30000; 0 skips 2.)] */
+ *        [HTTP requests (default 30000; 0 skips 2.)]
+ *        [more redis-server arguments for 1. and 3., e.g. the embedded
+ *         server's "--hash-max-listpack-value 1024"] */
 #include "og_bench.h"
 #include "og_core.h"
 #include "og_err.h"
@@ -280,10 +282,12 @@ static void sample_keys(struct og_test_redis *rs, const char *sid, const char *m
            "sum", sum, "");
 }
 
+static const char *g_redis_args = "--appendonly no"; /* parts 1 and 3 */
+
 static int part_bytes(size_t n, size_t m)
 {
     struct og_test_redis rs;
-    if (og_test_redis_start_with(&rs, "--appendonly no") != 0)
+    if (og_test_redis_start_with(&rs, g_redis_args) != 0)
         return -1;
     struct og_core *c = og_test_core_new(&rs, "og", THREADS);
     if (!c) {
@@ -416,7 +420,7 @@ static void report(struct og_test_redis *rs, const char *what, double *lat, size
 static int part_scale(size_t largest)
 {
     struct og_test_redis rs;
-    if (og_test_redis_start_with(&rs, "--appendonly no") != 0)
+    if (og_test_redis_start_with(&rs, g_redis_args) != 0)
         return -1;
     struct og_core *c = og_test_core_new(&rs, "og", THREADS);
     if (!c) {
@@ -500,6 +504,8 @@ int main(int argc, char **argv)
     size_t m = argc > 2 ? (size_t)atol(argv[2]) : 100000;
     size_t largest = argc > 3 ? (size_t)atol(argv[3]) : 1000000;
     size_t reqs = argc > 4 ? (size_t)atol(argv[4]) : 30000;
+    if (argc > 5) /* e.g. the embedded server's "--hash-max-listpack-value 1024" */
+        g_redis_args = og_sprintf("--appendonly no %s", argv[5]);
     og_log_level = OG_LOG_WARN;
     int rc = 0;
     if (n && m && part_bytes(n, m) != 0)
