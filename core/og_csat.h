@@ -50,9 +50,16 @@ og_err og_csat_state(struct og_core *c, const char *sid, char *channel, size_t c
  * ordinary message). text need not be NUL-terminated. */
 int og_csat_parse_answer(const char *text, size_t len, int scale);
 
-/* The survey as a message (messengers have no buttons in the connector ABI,
- * so the scale is numbered text): question, a new line, and "Reply with a
- * number from 1 (poor) to 5 (excellent)." or "Reply 👍 or 👎.". [xfer] */
+/* The survey's reply buttons (ABI 1.3), where the channel has enough of
+ * them: ids "csat:1".."csat:<scale>" (OG_CSAT_BUTTON_PREFIX + the score);
+ * a tap comes back as a message with that payload, which
+ * og_csat_button_score reads: the score, or 0 when payload is no survey
+ * button on that scale. */
+#define OG_CSAT_BUTTON_PREFIX "csat:"
+int og_csat_button_score(const char *payload, int scale);
+
+/* The survey as a message on a channel without buttons (numbered text): question, a new line, and
+ * "Reply with a number from 1 (poor) to 5 (excellent)." or "Reply 👍 or 👎.". [xfer] */
 char *og_csat_survey_text(int scale, const char *question);
 
 /* Signed survey links (the follow-up e-mail's {{survey_url}}):
