@@ -5,6 +5,7 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 /* clang-format off */
 static const struct og_reply_row rows[] = {
@@ -120,18 +121,41 @@ void og_reply_code_with(struct og_reply *r, const char *code, const char *messag
     og_reply_err(r, OG_ERR_INTERNAL, NULL);
 }
 
+/* Copies s into b without CR and LF (a header line cannot be split). */
+static void put_clean(struct og_buf *b, const char *s, size_t n)
+{
+    for (size_t i = 0; i < n && s[i]; i++)
+        if (s[i] != '\r' && s[i] != '\n')
+            og_buf_append(b, s + i, 1);
+}
+
+/* One line per name: a later value replaces an earlier one (the static file
+ * layer's Cache-Control and a route's own), except Vary, whose values join
+ * on one line, and Set-Cookie, where each cookie is a line of its own. */
 void og_reply_header(struct og_reply *r, const char *name, const char *value)
 {
+    size_t nl = strlen(name);
+    int join = strcasecmp(name, "Vary") == 0, many = strcasecmp(name, "Set-Cookie") == 0;
     struct og_buf b = {0};
-    if (r->headers)
-        og_buf_puts(&b, r->headers);
-    for (const char *s = name; *s; s++)
-        if (*s != '\r' && *s != '\n')
-            og_buf_append(&b, s, 1);
+    const char *old = NULL;
+    size_t oldlen = 0;
+    for (const char *l = r->headers; l && *l;) {
+        const char *e = strchr(l, '\n');
+        size_t len = e ? (size_t)(e - l) + 1 : strlen(l);
+        int same = !many && len > nl + 1 && strncasecmp(l, name, nl) == 0 && l[nl] == ':';
+        if (same && join)
+            old = l + nl + 2, oldlen = len - nl - 3;
+        if (!same)
+            og_buf_append(&b, l, len);
+        l += len;
+    }
+    put_clean(&b, name, nl);
     og_buf_puts(&b, ": ");
-    for (const char *s = value; *s; s++)
-        if (*s != '\r' && *s != '\n')
-            og_buf_append(&b, s, 1);
+    if (old) {
+        og_buf_append(&b, old, oldlen);
+        og_buf_puts(&b, ", ");
+    }
+    put_clean(&b, value, strlen(value));
     og_buf_puts(&b, "\n");
     free(r->headers);
     r->headers = b.data;

@@ -48,6 +48,7 @@ void og_reply_code(struct og_reply *r, const char *code, const char *message);
  * as "\"terms\":[\"x\"]" (the message_blocked error's terms). */
 void og_reply_code_with(struct og_reply *r, const char *code, const char *message,
                         const char *extra);
-/* Appends a header line; CR/LF in name or value are dropped. */
+/* Sets a header: replaces an earlier value of the name (Vary joins the
+ * values, Set-Cookie adds a line); CR/LF in name or value are dropped. */
 void og_reply_header(struct og_reply *r, const char *name, const char *value);
 #endif

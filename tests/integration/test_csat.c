@@ -390,10 +390,16 @@ static void test_link(void)
     og_csat_key(OG_TEST_ADMIN_TOKEN, key);
     CHECK(og_csat_token_make(key, sid, og_now_ms() / 1000 + 600, tok, sizeof tok) > 0);
 
-    /* the page, and its survey as JSON */
-    struct og_test_resp r = page("GET", tok, NULL, NULL);
+    /* the page, and its survey as JSON; the page is never cached (one
+     * Cache-Control: the static layer's no-cache replaced by no-store) */
+    char *purl = og_sprintf("%s/csat/%s", da.base, tok), *hdrs = NULL;
+    struct og_test_resp r = og_test_http_headers("GET", purl, NULL, NULL, 0, &hdrs);
+    free(purl);
     CHECK_INT(r.status, 200);
     CHECK(strstr(r.body, "<script type=\"module\" src=\"/csat/csat.js\">") != NULL);
+    CHECK(strstr(hdrs, "Cache-Control: no-store\r\n") != NULL);
+    CHECK(strstr(hdrs, "no-cache") == NULL);
+    free(hdrs);
     free(r.body);
     r = page("GET", tok, "Accept: application/json", NULL);
     CHECK_INT(r.status, 200);

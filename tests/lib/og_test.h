@@ -197,6 +197,10 @@ struct og_test_resp {
 /* One HTTP request with libcurl. headers: "Name: value\n" lines or NULL. */
 struct og_test_resp og_test_http(const char *method, const char *url, const char *headers,
                                  const char *body, size_t len);
+/* The same, and *got [xfer] the answer's status and header lines as they
+ * came ("HTTP/1.1 200 OK\r\nName: value\r\n..."). */
+struct og_test_resp og_test_http_headers(const char *method, const char *url, const char *headers,
+                                         const char *body, size_t len, char **got);
 /* GET base+path with the admin bearer token; body parsed as JSON [xfer], or
  * NULL if not JSON. *status gets the HTTP status. */
 json_object *og_test_api_get(const struct og_test_daemon *d, const char *path, long *status);

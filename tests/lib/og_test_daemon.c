@@ -18,8 +18,8 @@ static size_t on_body(char *p, size_t sz, size_t n, void *ud)
     return sz * n;
 }
 
-struct og_test_resp og_test_http(const char *method, const char *url, const char *headers,
-                                 const char *body, size_t len)
+static struct og_test_resp perform(const char *method, const char *url, const char *headers,
+                                   const char *body, size_t len, struct og_buf *got)
 {
     struct og_test_resp r = {0};
     struct og_buf b = {0};
@@ -38,6 +38,10 @@ struct og_test_resp og_test_http(const char *method, const char *url, const char
     curl_easy_setopt(c, CURLOPT_HTTPHEADER, hl);
     curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
     curl_easy_setopt(c, CURLOPT_WRITEDATA, &b);
+    if (got) {
+        curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_body);
+        curl_easy_setopt(c, CURLOPT_HEADERDATA, got);
+    }
     curl_easy_setopt(c, CURLOPT_TIMEOUT, 15L);
     curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
     if (body) {
@@ -53,6 +57,23 @@ struct og_test_resp og_test_http(const char *method, const char *url, const char
     if (!b.data)
         og_buf_append(&b, "", 0);
     r.body = b.data;
+    return r;
+}
+
+struct og_test_resp og_test_http(const char *method, const char *url, const char *headers,
+                                 const char *body, size_t len)
+{
+    return perform(method, url, headers, body, len, NULL);
+}
+
+struct og_test_resp og_test_http_headers(const char *method, const char *url, const char *headers,
+                                         const char *body, size_t len, char **got)
+{
+    struct og_buf h = {0};
+    struct og_test_resp r = perform(method, url, headers, body, len, &h);
+    if (!h.data)
+        og_buf_append(&h, "", 0);
+    *got = h.data;
     return r;
 }
 

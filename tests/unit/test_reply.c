@@ -5,7 +5,9 @@
  *   - every code of the table is unique and answers its own status through
  *     og_reply_code, with the JSON error shape;
  *   - README.md's error table (between <!-- errors:begin/end -->) lists
- *     exactly the table's codes with the same statuses, in the same order. */
+ *     exactly the table's codes with the same statuses, in the same order;
+ *   - og_reply_header keeps one line per name: a later value replaces an
+ *     earlier one, Vary joins, Set-Cookie adds, CR/LF never pass. */
 #include "og_reply.h"
 #include "og_test.h"
 
@@ -88,8 +90,24 @@ static void test_readme(void)
     free(text);
 }
 
+static void test_headers(void)
+{
+    struct og_reply r = {0};
+    og_reply_header(&r, "Cache-Control", "no-cache");
+    og_reply_header(&r, "Vary", "Accept-Encoding");
+    og_reply_header(&r, "Set-Cookie", "a=1");
+    og_reply_header(&r, "cache-control", "no-store");
+    og_reply_header(&r, "Vary", "Accept");
+    og_reply_header(&r, "Set-Cookie", "b=2");
+    og_reply_header(&r, "X-Evil", "a\r\nSet-Cookie: c=3");
+    CHECK_STR(r.headers, "Set-Cookie: a=1\ncache-control: no-store\nVary: Accept-Encoding, "
+                         "Accept\nSet-Cookie: b=2\nX-Evil: aSet-Cookie: c=3\n");
+    free(r.headers);
+}
+
 int main(void)
 {
+    test_headers();
     test_statuses();
     test_codes();
     test_readme();
