@@ -176,6 +176,9 @@ void og_core_free(struct og_core *c)
     og_sensitive_free(c->sw_customers);
     og_sensitive_free(c->sw_agents);
     og_texts_free(c->texts);
+    for (size_t i = 0; i < c->n_survey_buttons; i++)
+        free(c->survey_buttons[i]);
+    free(c->survey_buttons);
     free(c->goals_sync_json);
     og_sentinel_free(c->sentinel);
     pthread_mutex_destroy(&c->fo_mu);

@@ -168,6 +168,12 @@ int og_csat_button_score(const char *payload, int scale)
     return score <= scale ? score : 0;
 }
 
+char *og_csat_survey_tap_text(int scale, const char *question)
+{
+    const char *q = question && *question ? question : "How would you rate this conversation?";
+    return scale == 2 ? og_strdup(q) : og_sprintf("%s\n1 = poor, 5 = excellent.", q);
+}
+
 char *og_csat_survey_text(int scale, const char *question)
 {
     const char *q = question && *question ? question : "How would you rate this conversation?";

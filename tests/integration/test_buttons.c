@@ -13,7 +13,10 @@
  *     an inbound message with payload = the button's id, text = its title;
  *   - the platforms' limits: too many buttons, a title or an id too long, a
  *     channel without buttons, buttons without text: 400 naming the limit,
- *     nothing stored. */
+ *     nothing stored;
+ *   - the satisfaction survey on a Telegram channel goes out with one button
+ *     a score (csat:1..csat:5) when the session closes, and a tap rates the
+ *     session. */
 #include "../connectors/meta_test.h"
 #include "og_util.h"
 
@@ -413,6 +416,69 @@ static void test_no_buttons(void)
     free(out);
 }
 
+/* The survey on close, with buttons, on channel tgs; a tap rates. */
+static void test_survey(void)
+{
+    const char *hello =
+        "{\"update_id\":815390300,\"message\":{\"message_id\":1500,\"from\":{\"id\":2222222,"
+        "\"is_bot\":false,\"first_name\":\"Sara\"},\"chat\":{\"id\":2222222,\"type\":"
+        "\"private\",\"first_name\":\"Sara\"},\"date\":1700000100,\"text\":\"hi\"}}";
+    char *url = og_sprintf("%s/hooks/tgs", d.base);
+    const char *h =
+        "X-Telegram-Bot-Api-Secret-Token: " TG_SECRET "\nContent-Type: application/json";
+    struct og_test_resp r = og_test_http("POST", url, h, hello, strlen(hello));
+    CHECK_INT(r.status, 200);
+    free(r.body);
+    char sid[48];
+    session_of("tgs", sid);
+    size_t from = og_fake_count(api);
+    char *path = og_sprintf("%s/api/v1/sessions/%s/close", d.base, sid);
+    r = og_test_http("POST", path, AUTH, "{\"reason\":\"solved\"}", 19);
+    CHECK_INT(r.status, 200);
+    free(r.body), free(path);
+    const struct og_fake_req *q = NULL;
+    for (int t = 0; t < 500 && !q; t++) { /* the routing worker sends it (10 s) */
+        for (size_t i = from; i < og_fake_count(api) && !q; i++)
+            if (strstr(og_fake_get(api, i)->url, "/bot" TG_TOKEN "/sendMessage") &&
+                strstr(og_fake_get(api, i)->body, "csat:"))
+                q = og_fake_get(api, i);
+        if (!q)
+            usleep(20000);
+    }
+    CHECK(q != NULL);
+    check_json(q ? q->body : NULL,
+               "{\"chat_id\":2222222,\"text\":\"How did we do?\\n1 = poor, 5 = excellent.\","
+               "\"reply_markup\":{\"inline_keyboard\":[[{\"text\":\"1\",\"callback_data\":"
+               "\"csat:1\"}],[{\"text\":\"2\",\"callback_data\":\"csat:2\"}],[{\"text\":\"3\","
+               "\"callback_data\":\"csat:3\"}],[{\"text\":\"4\",\"callback_data\":\"csat:4\"}],"
+               "[{\"text\":\"5\",\"callback_data\":\"csat:5\"}]]}}");
+    const char *tap =
+        "{\"update_id\":815390301,\"callback_query\":{\"id\":\"5382bfdwdsb323b111\",\"from\":{"
+        "\"id\":2222222,\"is_bot\":false,\"first_name\":\"Sara\"},\"message\":{"
+        "\"message_id\":77,\"chat\":{\"id\":2222222,\"type\":\"private\"},\"date\":1700000200,"
+        "\"text\":\"How did we do?\"},\"chat_instance\":\"-2\",\"data\":\"csat:4\"}}";
+    /* (no reply_markup: the text is then "csat:4", which no text answer
+     * reads; the payload alone rates) */
+    r = og_test_http("POST", url, h, tap, strlen(tap));
+    CHECK_INT(r.status, 200);
+    free(r.body), free(url);
+    char *sp = og_sprintf("/api/v1/sessions/%s", sid);
+    long st;
+    json_object *s = NULL;
+    int rated = 0;
+    for (int t = 0; t < 100 && !rated; t++) {
+        json_object_put(s);
+        s = og_test_api_get(&d, sp, &st);
+        rated = meta_jstr(s, "csat.score") != NULL;
+        if (!rated)
+            usleep(20000);
+    }
+    CHECK_STR(meta_jstr(s, "csat.score"), "4");
+    CHECK_STR(meta_jstr(s, "csat.scale"), "5");
+    json_object_put(s);
+    free(sp);
+}
+
 int main(void)
 {
     if (og_test_redis_start(&rs) != 0)
@@ -436,8 +502,11 @@ int main(void)
         "\"app_secret\":\"" FB_SECRET "\",\"verify_token\":\"v\","
         "\"page_id\":\"110000000000001\",\"api_base\":\"%s\"}},"
         "{\"id\":\"demo\",\"connector\":\"signed_json\",\"options\":{\"secret\":\"sj-secret\","
-        "\"reply_url\":\"%s/r\"}}]",
-        b, b, b, b, b, b);
+        "\"reply_url\":\"%s/r\"}},"
+        "{\"id\":\"tgs\",\"connector\":\"telegram\",\"options\":{\"bot_token\":\"" TG_TOKEN
+        "\",\"secret_token\":\"" TG_SECRET "\",\"api_base\":\"%s\"},\"csat\":{\"scale\":5,"
+        "\"question\":\"How did we do?\",\"on\":\"close\"}}]",
+        b, b, b, b, b, b, b);
     int started = og_test_daemon_start(&d, rs.url, channels, NULL);
     free(channels);
     if (started != 0) {
@@ -451,6 +520,7 @@ int main(void)
     test_whatsapp();
     test_facebook();
     test_no_buttons();
+    test_survey();
     CHECK_INT(og_test_daemon_stop(&d), 0);
     og_test_daemon_free(&d);
     og_test_redis_stop(&rs);
