@@ -223,6 +223,44 @@ static char *render(const char *tpl, json_object *params, const char *what, char
     return b.data;
 }
 
+og_err og_api_template_render(json_object *tpl, json_object *comps, char **text, char *why,
+                              size_t whylen)
+{
+    *text = NULL;
+    why[0] = 0;
+    og_err e = OG_OK;
+    json_object *tcomps = json_object_object_get(tpl, "components");
+    struct og_buf out = {0};
+    og_buf_puts(&out, "");
+    static const char *const parts[] = {"HEADER", "BODY", "FOOTER"};
+    for (size_t k = 0; k < 3 && e == OG_OK; k++) {
+        json_object *tc = component(tcomps, parts[k]);
+        const char *fmt = tc ? str_of(tc, "format") : NULL;
+        const char *t = tc ? str_of(tc, "text") : NULL;
+        if (!t || (fmt && strcasecmp(fmt, "TEXT") != 0))
+            continue;
+        json_object *rc = component(comps, parts[k]);
+        char what[16];
+        snprintf(what, sizeof what, "%s", k == 0 ? "header" : k == 1 ? "body" : "footer");
+        char *r =
+            render(t, rc ? json_object_object_get(rc, "parameters") : NULL, what, why, whylen);
+        if (!r) {
+            e = OG_ERR_INVALID;
+            break;
+        }
+        if (out.len)
+            og_buf_puts(&out, "\n");
+        og_buf_puts(&out, r);
+        free(r);
+    }
+    if (e != OG_OK) {
+        og_buf_free(&out);
+        return e;
+    }
+    *text = out.data;
+    return OG_OK;
+}
+
 og_err og_api_template_resolve(struct og_channel *ch, json_object *req, char **norm, char **text,
                                char *why, size_t whylen)
 {
@@ -278,36 +316,11 @@ og_err og_api_template_resolve(struct og_channel *ch, json_object *req, char **n
         json_object_put(list);
         return OG_ERR_INVALID;
     }
-    /* The history's text: header (when text), body, footer, one a line. */
-    json_object *tcomps = json_object_object_get(found, "components");
-    struct og_buf out = {0};
-    og_buf_puts(&out, "");
-    static const char *const parts[] = {"HEADER", "BODY", "FOOTER"};
-    for (size_t k = 0; k < 3 && e == OG_OK; k++) {
-        json_object *tc = component(tcomps, parts[k]);
-        const char *fmt = tc ? str_of(tc, "format") : NULL;
-        const char *t = tc ? str_of(tc, "text") : NULL;
-        if (!t || (fmt && strcasecmp(fmt, "TEXT") != 0))
-            continue;
-        json_object *rc = component(comps, parts[k]);
-        char what[16];
-        snprintf(what, sizeof what, "%s", k == 0 ? "header" : k == 1 ? "body" : "footer");
-        char *r =
-            render(t, rc ? json_object_object_get(rc, "parameters") : NULL, what, why, whylen);
-        if (!r) {
-            e = OG_ERR_INVALID;
-            break;
-        }
-        if (out.len)
-            og_buf_puts(&out, "\n");
-        og_buf_puts(&out, r);
-        free(r);
-    }
+    char *rendered = NULL;
+    e = og_api_template_render(found, comps, &rendered, why, whylen);
     json_object_put(list);
-    if (e != OG_OK) {
-        og_buf_free(&out);
+    if (e != OG_OK)
         return e;
-    }
     /* What the platform gets: its own shape, the language as an object. */
     json_object *n = json_object_new_object();
     json_object_object_add(n, "name", json_object_new_string(name));
@@ -318,7 +331,7 @@ og_err og_api_template_resolve(struct og_channel *ch, json_object *req, char **n
         json_object_object_add(n, "components", json_object_get(comps));
     *norm = og_strdup(json_object_to_json_string_ext(n, JSON_C_TO_STRING_PLAIN));
     json_object_put(n);
-    *text = out.data;
+    *text = rendered;
     return OG_OK;
 }
 

@@ -27,4 +27,12 @@ og_err og_api_templates_get(struct og_channel *ch, int refresh, json_object **ar
  * or og_api_templates_get's errors. */
 og_err og_api_template_resolve(struct og_channel *ch, json_object *req, char **norm, char **text,
                                char *why, size_t whylen);
+/* The text a listed template (tpl, one item of og_api_templates_get's
+ * array) shows with the request's components (NULL: none): its header (a
+ * TEXT one), body and footer, one a line, each {{1}} / {{name}} replaced by
+ * the component's parameter (text, or a currency's or date's
+ * fallback_value). *text [xfer]; OG_ERR_INVALID (why names the placeholder
+ * without a value). Pure: no I/O (fuzzed by fuzz_wa_template). */
+og_err og_api_template_render(json_object *tpl, json_object *comps, char **text, char *why,
+                              size_t whylen);
 #endif
