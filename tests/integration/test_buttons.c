@@ -404,6 +404,38 @@ static void test_facebook(void)
     check_tap(sid, "no", "No");
 }
 
+/* GET /api/v1/meta tells a client each channel's buttons, tags and templates. */
+static void test_meta(void)
+{
+    long st;
+    json_object *m = og_test_api_get(&d, "/api/v1/meta", &st);
+    CHECK_INT(st, 200);
+    json_object *chs = json_object_object_get(m, "channels");
+    int seen = 0;
+    for (size_t i = 0; i < json_object_array_length(chs); i++) {
+        json_object *c = json_object_array_get_idx(chs, i);
+        const char *id = meta_jstr(c, "id");
+        if (!strcmp(id, "wa")) {
+            seen++;
+            CHECK_STR(meta_jstr(c, "buttons.max"), "3");
+            CHECK_STR(meta_jstr(c, "buttons.title_max"), "20");
+            CHECK_STR(meta_jstr(c, "templates"), "true");
+            CHECK_STR(meta_jstr(c, "tag_window_ms"), "0");
+        } else if (!strcmp(id, "fb")) {
+            seen++;
+            CHECK_STR(meta_jstr(c, "buttons.max"), "13");
+            CHECK_STR(meta_jstr(c, "tag_window_ms"), "604800000");
+            CHECK_STR(meta_jstr(c, "templates"), "false");
+        } else if (!strcmp(id, "demo")) {
+            seen++;
+            json_object *b = NULL;
+            CHECK(json_object_object_get_ex(c, "buttons", &b) && b == NULL);
+        }
+    }
+    CHECK_INT(seen, 3);
+    json_object_put(m);
+}
+
 /* signed_json declares no buttons (max_buttons 0): refused, nothing stored. */
 static void test_no_buttons(void)
 {
@@ -514,6 +546,7 @@ int main(void)
         og_test_redis_stop(&rs);
         return 1;
     }
+    test_meta();
     test_telegram();
     test_line();
     test_vk();
