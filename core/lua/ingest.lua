@@ -17,7 +17,9 @@
 -- no statistics of a customer message; csat.submitted is emitted.
 -- Returns one reply per message (og_script.h): {"ok", session_id, message_id,
 -- created} with created '1' (new session), '2' (reopened), '0', or 'dup'
--- (already stored: session_id is '' and message_id the stored one); or
+-- (already stored: session_id is '' and message_id the stored one), or
+-- 'archived' (the thread's session is in the archive: nothing stored; C
+-- restores it and calls again); or
 -- {"err", "internal", why}.
 local P = ARGV[1]
 local NF = 30
@@ -69,6 +71,15 @@ local function ingest(a)
   if sid then
     -- read whole: the events render it (from this table, kept current below)
     s = hgetall(k(P, 'ses', sid))
+    if not s.id then
+      -- in the archive (archive.lua): C brings it back, then calls again
+      if redis.call('HEXISTS', k(P, 'arch', 'loc'), sid) == 1 then
+        return {'ok', sid, '', 'archived'}
+      end
+      sid, s = nil, nil
+    end
+  end
+  if sid then
     st, cid = s.status, s.contact_id
     if thread ~= ext then cid = nil end -- a group thread: the sender is its own contact
   end

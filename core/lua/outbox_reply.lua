@@ -119,6 +119,10 @@ elseif op == 'start' then
   local s, how = nil, '1'
   if sid then
     s = hgetall(k(P, 'ses', sid))
+    if not s.id and redis.call('HEXISTS', k(P, 'arch', 'loc'), sid) == 1 then
+      -- in the archive: og_outbox.c brings it back and calls again
+      return {'err', 'conflict', 'archived:' .. sid}
+    end
     if s.status ~= 'closed' and s.status ~= 'archived' then return {'err', 'conflict', sid} end
   end
   local wms = tonumber(ARGV[16]) or 0
