@@ -149,6 +149,10 @@ struct og_config {
     struct {
         int64_t concurrency; /* parallel deliveries per instance, default 64, 1..1024 */
     } webhook_dispatch;
+    struct {
+        int64_t retain_s;  /* events kept at least this long (SSE resume), default 3600 */
+        int64_t max_bytes; /* the stream's memory bound, default 256 MiB */
+    } events;
     struct og_config_followups *followups; /* never NULL after load */
     struct {                               /* "send" (config/og_config_send.c) */
         int64_t workers;                   /* sender threads per instance, default 4, 1..64 */
@@ -164,6 +168,11 @@ struct og_config {
         size_t n_agents;
         int block_agents; /* default 0: flag only */
     } sensitive_words;
+    struct {                        /* "retention" (config/og_config_retention.c) */
+        int64_t archive_after_days; /* 0 = closed sessions stay in Redis */
+        int64_t delete_after_days;  /* 0 = archived sessions are kept */
+        int64_t archive_batch;      /* sessions per archiving step, default 100 */
+    } retention;
     struct og_config_routing *routing; /* og_config_routing.h; never NULL after load */
     json_object *root;                 /* the parsed file after substitution (owned) */
 };
