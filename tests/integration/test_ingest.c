@@ -281,6 +281,31 @@ int main(void)
     c1 = og_test_redis_cli(&rs, q1);
     CHECK(c1 && hk && strcmp(c1, hk) == 0);
     free(c1), free(hk);
+    /* u-g's own session archived (archive.lua: its hash gone, the archive's
+     * index naming the contact): u-g is still the same contact in a group */
+    snprintf(q1, sizeof q1, "HGET {t}:ses:%s contact_id", rg1.session_id);
+    c1 = og_test_redis_cli(&rs, q1);
+    CHECK(c1 != NULL);
+    c1[strcspn(c1, "\r\n")] = 0;
+    snprintf(q2, sizeof q2, "RENAME {t}:ses:%s {t}:stash", rg1.session_id);
+    free(og_test_redis_cli(&rs, q2));
+    snprintf(q2, sizeof q2, "HSET {t}:arch:loc %s '20300101.ogs\t0\t1\t%s\tc1\tu-g'",
+             rg1.session_id, c1);
+    free(og_test_redis_cli(&rs, q2));
+    struct og_inbound g3 = msg("g3", "u-g", "in another group");
+    g3.thread_id = "grp-2";
+    struct og_ingest_result rg3;
+    CHECK_INT(og_core_ingest(c, &chan, &g3, &rg3), OG_OK);
+    CHECK_INT(rg3.session_created, 1);
+    snprintf(q2, sizeof q2, "HGET {t}:ses:%s contact_id", rg3.session_id);
+    c2 = og_test_redis_cli(&rs, q2);
+    CHECK(c2 && strncmp(c2, c1, strlen(c1)) == 0);
+    free(c2);
+    snprintf(q2, sizeof q2, "RENAME {t}:stash {t}:ses:%s", rg1.session_id);
+    free(og_test_redis_cli(&rs, q2));
+    snprintf(q2, sizeof q2, "HDEL {t}:arch:loc %s", rg1.session_id);
+    free(og_test_redis_cli(&rs, q2));
+    free(c1);
     og_core_free(c);
     og_test_redis_stop(&rs);
     return og_test_done();
