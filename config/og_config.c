@@ -987,6 +987,11 @@ const struct og_cfg_row og_cfg_top_rows[] = {
      .check = og_cfg_sensitive_done,
      .help = "words that flag a message (case-, accent- and width-insensitive, whole words; "
              "GET /api/v1/flagged lists the flagged messages)"},
+    {.name = "retention",
+     .type = OG_CFG_OBJECT,
+     .children = og_cfg_retention_rows,
+     .help = "the session archive under data_dir: when closed sessions leave Redis, when "
+             "archived ones are deleted"},
     {0},
 };
 

@@ -166,6 +166,11 @@ struct og_config {
         size_t n_agents;
         int block_agents; /* default 0: flag only */
     } sensitive_words;
+    struct {                        /* "retention" (config/og_config_retention.c) */
+        int64_t archive_after_days; /* 0 = closed sessions stay in Redis */
+        int64_t delete_after_days;  /* 0 = archived sessions are kept */
+        int64_t archive_batch;      /* sessions per archiving step, default 100 */
+    } retention;
     struct og_config_routing *routing; /* og_config_routing.h; never NULL after load */
     json_object *root;                 /* the parsed file after substitution (owned) */
 };

@@ -1,5 +1,6 @@
 /* og_core - see og_core.h. */
 #include "og_core.h"
+#include "og_archive.h"
 #include "og_auth.h"
 #include "og_batch.h"
 #include "og_core_int.h"
@@ -26,7 +27,7 @@ extern const char og_lua_prelude[], og_lua_ingest[], og_lua_sessions[], og_lua_c
     og_lua_webhook_dispatch_read[], og_lua_webhook_dispatch_step[], og_lua_webhook_dispatch_fetch[],
     og_lua_webhook_dispatch_skip[], og_lua_stream[], og_lua_groups[], og_lua_canned[],
     og_lua_texts[], og_lua_goals[], og_lua_instances[], og_lua_stats[], og_lua_webchat[],
-    og_lua_csat[];
+    og_lua_csat[], og_lua_archive[];
 
 /* og_script.h's table: each enum og_lua with its name and text. */
 static const struct {
@@ -57,6 +58,7 @@ static const struct {
     [OG_LUA_GOALS] = {"goals", og_lua_goals},
     [OG_LUA_WEBCHAT] = {"webchat", og_lua_webchat},
     [OG_LUA_CSAT] = {"csat", og_lua_csat},
+    [OG_LUA_ARCHIVE] = {"archive", og_lua_archive},
 };
 
 /* Group commit of ingest (og_batch.h). A batch of 32 messages keeps Redis
@@ -76,6 +78,7 @@ struct og_core *og_core_new(const struct og_core_opts *o, char *errbuf, size_t e
 {
     struct og_core *c = og_calloc(1, sizeof *c);
     pthread_mutex_init(&c->reload_mu, NULL);
+    pthread_mutex_init(&c->arch_mu, NULL);
     c->redis_url = og_strdup(o->redis_url);
     c->redis_password = og_strdup(o->redis_password);
     c->pool_size = o->pool_size;
@@ -116,6 +119,7 @@ struct og_core *og_core_new(const struct og_core_opts *o, char *errbuf, size_t e
     c->texts = og_texts_new(o->texts, o->n_texts);
     c->goals_sync_json = og_goals_sync_json(o->goals, o->n_goals);
     c->goal_day_ms = o->goal_day_ms > 0 ? o->goal_day_ms : 86400000;
+    og_archive_configure(c, o->archive);
     for (int i = 0; i < OG_LUA__LAST; i++) {
         char *src = og_sprintf("%s\n%s", og_lua_prelude, lua_src[i].body);
         c->lua[i] = og_script_new(lua_src[i].name, src);
@@ -179,6 +183,8 @@ void og_core_free(struct og_core *c)
     free(c->goals_sync_json);
     og_sentinel_free(c->sentinel);
     pthread_mutex_destroy(&c->fo_mu);
+    pthread_mutex_destroy(&c->arch_mu);
+    free(c->arch_dir);
     free(c->redis_url);
     free(c->redis_password);
     free(c->tag);
@@ -468,6 +474,13 @@ og_err og_core_ingest(struct og_core *c, const struct og_channel *ch, const stru
     fixed.reply_to_provider_id = utf8(in->reply_to_provider_id, own, &n_own);
     fixed.reply_token = utf8(in->reply_token, own, &n_own);
     og_err rc = ingest(c, ch, m, res);
+    /* The thread's session is in the archive: back into Redis first, then
+     * the message reopens it as usual (og_archive.h). */
+    for (int i = 0; i < 2 && rc == OG_ERR_CONFLICT && res->session_created == -1; i++) {
+        rc = og_archive_restore(c, res->session_id);
+        if (rc == OG_OK)
+            rc = ingest(c, ch, m, res);
+    }
     while (n_own > 0)
         free(own[--n_own]);
     return rc;
@@ -559,6 +572,13 @@ static og_err ingest(struct og_core *c, const struct og_channel *ch, const struc
         freeReplyObject(r);
         atomic_fetch_add(&c->stats.ingest_errors, 1);
         return err != OG_OK ? err : OG_ERR_INTERNAL;
+    }
+    if (strcmp(r->element[3]->str, "archived") == 0) {
+        /* nothing stored; og_core_ingest restores the session and calls again */
+        snprintf(res->session_id, sizeof res->session_id, "%s", r->element[1]->str);
+        res->session_created = -1;
+        freeReplyObject(r);
+        return OG_ERR_CONFLICT;
     }
     snprintf(res->message_id, sizeof res->message_id, "%s", r->element[2]->str);
     if (strcmp(r->element[3]->str, "dup") == 0) {

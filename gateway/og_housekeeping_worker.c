@@ -6,8 +6,12 @@
  * bound, and then the loss is logged, counted, and each webhook
  * subscription that lost events is marked lagging). The event stream keeps
  * events.retain_s at least and is bounded by events.max_bytes (both
- * applied again on SIGHUP: og_housekeeping_bounds). Any number of instances
- * may run it at once: each step is one atomic script. */
+ * applied again on SIGHUP: og_housekeeping_bounds). It also moves closed
+ * sessions to the archive and deletes archived ones past their retention
+ * (og_archive_step: bounded batches, repeated while there is a backlog).
+ * Any number of instances may run it at once: each step is one atomic
+ * script, and the archive's claims are leased. */
+#include "og_archive.h"
 #include "og_gateway.h"
 #include "og_instance.h"
 #include "og_log.h"
@@ -42,6 +46,17 @@ static void *run(struct og_thread *t)
         struct og_trim_bounds ob = {.max_entries = OUTBOX_MAX};
         og_stream_trim(h->g->core, OG_STREAM_EVENTS, &ev, &tr);
         og_stream_trim(h->g->core, OG_STREAM_OUTBOX, &ob, &tr);
+        /* a backlog (archiving just turned on) goes in batches, a beat's
+         * time at most, so the heartbeat is never late */
+        int64_t until = og_mono_ms() + OG_INSTANCE_BEAT_MS / 2;
+        struct og_archive_pass ap;
+        do {
+            if (og_archive_step(h->g->core, &ap) != OG_OK)
+                break;
+            if (ap.archived || ap.deleted)
+                og_debug("archive: %d sessions archived, %d deleted", ap.archived, ap.deleted);
+        } while ((ap.archived > 0 || ap.superseded > 0) && og_mono_ms() < until &&
+                 og_thread_running(t));
         og_thread_nap(t, OG_INSTANCE_BEAT_MS);
     }
     return NULL;

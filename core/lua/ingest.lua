@@ -17,7 +17,9 @@
 -- no statistics of a customer message; csat.submitted is emitted.
 -- Returns one reply per message (og_script.h): {"ok", session_id, message_id,
 -- created} with created '1' (new session), '2' (reopened), '0', or 'dup'
--- (already stored: session_id is '' and message_id the stored one); or
+-- (already stored: session_id is '' and message_id the stored one), or
+-- 'archived' (the thread's session is in the archive: nothing stored; C
+-- restores it and calls again); or
 -- {"err", "internal", why}.
 local P = ARGV[1]
 local NF = 30
@@ -69,6 +71,15 @@ local function ingest(a)
   if sid then
     -- read whole: the events render it (from this table, kept current below)
     s = hgetall(k(P, 'ses', sid))
+    if not s.id then
+      -- in the archive (archive.lua): C brings it back, then calls again
+      if redis.call('HEXISTS', k(P, 'arch', 'loc'), sid) == 1 then
+        return {'ok', sid, '', 'archived'}
+      end
+      sid, s = nil, nil
+    end
+  end
+  if sid then
     st, cid = s.status, s.contact_id
     if thread ~= ext then cid = nil end -- a group thread: the sender is its own contact
   end
@@ -134,7 +145,7 @@ local function ingest(a)
     redis.call('ZADD', k(P, 'idx', 'all'), 0, sid)
     redis.call('ZADD', k(P, 'idx', 'ch', ch), 0, sid)
     redis.call('ZADD', k(P, 'idx', 'st', 'new'), 0, sid)
-    redis.call('ZADD', k(P, 'queue', routing), now_ms, sid)
+    st_q_enter(P, k(P, 'queue', routing), sid, {channel = ch}, now_ms)
     created = true
   elseif rating then
     skey = k(P, 'ses', sid)
@@ -144,7 +155,7 @@ local function ingest(a)
       set_status(P, sid, st, 'new')
       redis.call('HDEL', skey, 'agent_id', 'closed_at', 'close_reason', 'first_reply_at')
       redis.call('HSET', skey, 'success_codes', '[]', 'reopened_at', now_iso, 'routing', routing)
-      redis.call('ZADD', k(P, 'queue', routing), now_ms, sid)
+      st_q_enter(P, k(P, 'queue', routing), sid, s, now_ms)
       goal_tl = goal_reopen(P, sid, s)
       reopened = true
     elseif st == 'awaiting' then
