@@ -31,6 +31,7 @@ struct og_auth_opts;      /* og_auth.h */
 struct og_sensitive_opts; /* og_sensitive.h */
 struct og_texts_conf;     /* og_texts.h */
 struct og_goal_seed;      /* og_goals.h */
+struct og_archive_opts;   /* og_archive.h */
 
 struct og_core_opts {
     const char *redis_url;      /* redis://host:port[/db] or unix:///path */
@@ -59,6 +60,7 @@ struct og_core_opts {
     const struct og_goal_seed *goals;
     size_t n_goals;
     int64_t goal_day_ms; /* a goal window's day; 0 = 86400000 (OMNIGATE_TEST_DAY_S) */
+    const struct og_archive_opts *archive; /* NULL: no archive (og_archive.h); copied */
 };
 
 /* [xfer, og_core_free]; NULL and errbuf on bad options. Connects lazily:

@@ -5,6 +5,7 @@
  * (stats.lua "conv" and "pres"), so neither grows with the history. */
 #include "og_export.h"
 #include "og_agents.h"
+#include "og_archive.h"
 #include "og_core_int.h"
 #include "og_tz.h"
 
@@ -362,15 +363,23 @@ static int rows_conversations(struct og_export *x, struct og_buf *b)
     size_t rows = r->elements - 2;
     for (size_t i = 2; i < r->elements; i++) {
         const redisReply *row = r->element[i];
-        if (row->elements < 17)
-            continue;
         const char *f[17];
-        for (int k = 0; k < 17; k++)
-            f[k] = row->element[k]->str;
+        json_object *hold = NULL; /* an archived session's record */
+        if (row->elements == 2 && strcmp(row->element[0]->str, "archived") == 0) {
+            if (og_archive_conv_row(x->c, row->element[1]->str, f, &hold) != OG_OK)
+                continue;
+        } else if (row->elements < 17) {
+            continue;
+        } else {
+            for (int k = 0; k < 17; k++)
+                f[k] = row->element[k]->str;
+        }
         if ((x->f_channel && strcmp(f[1], x->f_channel)) ||
             (x->f_agent && strcmp(f[4], x->f_agent)) || (x->f_group && strcmp(f[5], x->f_group)) ||
-            (x->f_code && !has_code(f[11], x->f_code)))
+            (x->f_code && !has_code(f[11], x->f_code))) {
+            json_object_put(hold);
             continue;
+        }
         csv_text(b, f[0], 1, 0), csv_text(b, f[1], 0, 0), csv_text(b, f[2], 0, 0);
         csv_text(b, f[3], 0, 1), csv_text(b, f[4], 0, 0);
         csv_text(b, agent_name(x, f[4]), 0, 1), csv_text(b, f[5], 0, 1);
@@ -399,6 +408,7 @@ static int rows_conversations(struct og_export *x, struct og_buf *b)
         csv_text(b, f[13], 0, 0), csv_text(b, f[14], 0, 1);
         csv_text(b, f[15], 0, 0), csv_text(b, f[16], 0, 0);
         csv_end(b);
+        json_object_put(hold);
     }
     freeReplyObject(r);
     return rows == PAGE_ROWS;

@@ -10,17 +10,21 @@
 -- and for a message with sensitive words "flags" and "sensitive_terms"; the
 -- last argument is then those terms (a JSON array, matched by C before the
 -- call: og_sensitive.h), '' otherwise; the next is the survey answer C
--- recognised in the text ("score/scale", og_csat.h), '' for none. When the
+-- recognised in the text ("score/scale", og_csat.h), '' for none; the last
+-- is the raw payload's lifetime in seconds (store_raw; '' = as long as the
+-- message), the raw payload itself being '' when it is not kept. When the
 -- session's survey message waits for an answer (csat_ask) and it is one,
 -- the message is stored in the history as usual but rates the session
 -- instead of reopening or activating it: no routing, no texts, no timers,
 -- no statistics of a customer message; csat.submitted is emitted.
 -- Returns one reply per message (og_script.h): {"ok", session_id, message_id,
 -- created} with created '1' (new session), '2' (reopened), '0', or 'dup'
--- (already stored: session_id is '' and message_id the stored one); or
+-- (already stored: session_id is '' and message_id the stored one), or
+-- 'archived' (the thread's session is in the archive: nothing stored; C
+-- restores it and calls again); or
 -- {"err", "internal", why}.
 local P = ARGV[1]
-local NF = 30
+local NF = 31
 -- A queued session gets the queue text (og_texts.h) when it still waits
 -- this long after it was queued: the routing worker, woken by the ingest,
 -- has then tried to place it.
@@ -38,6 +42,7 @@ local function ingest(a)
   local nrt = a[28] == '1' -- OG_CAP_NON_REALTIME: counts against max_nrt_chats
   local terms = a[29]
   local answer = a[30]
+  local raw_ttl = a[31]
 
   -- De-duplication. The provider id index doubles as the dedup record when
   -- the platform's delivery key is the message id (WhatsApp, Messenger, the
@@ -69,19 +74,28 @@ local function ingest(a)
   if sid then
     -- read whole: the events render it (from this table, kept current below)
     s = hgetall(k(P, 'ses', sid))
+    if not s.id then
+      -- in the archive (archive.lua): C brings it back, then calls again
+      if redis.call('HEXISTS', k(P, 'arch', 'loc'), sid) == 1 then
+        return {'ok', sid, '', 'archived'}
+      end
+      sid, s = nil, nil
+    end
+  end
+  if sid then
     st, cid = s.status, s.contact_id
     if thread ~= ext then cid = nil end -- a group thread: the sender is its own contact
   end
 
   -- contact
-  local ck = k(P, 'contact', ch, ext)
-  if not cid then cid = redis.call('GET', ck) end
+  if not cid then cid = contact_of(P, ch, ext, not sid and thread == ext) end
   local contact_created = false
   local sender_name = p_name
   local cj -- the sender's contact JSON
   if not cid then
     cid = new_cid
-    redis.call('SET', ck, cid)
+    -- one that begins in its own thread is found through it (contact_of)
+    if thread ~= ext then redis.call('SET', k(P, 'contact', ch, ext), cid) end
     redis.call('HSET', k(P, 'con', cid), 'id', cid, 'channel', ch, 'external_id', ext,
       'name', p_name, 'username', p_username, 'avatar_url', p_avatar, 'phone', p_phone,
       'email', p_email, 'created_at', now_iso)
@@ -177,7 +191,16 @@ local function ingest(a)
   local mj = table.concat({'{"id":"', mid, '","session_id":"', sid, '","direction":"in",', mtail,
     ',"sender":{"type":"contact","id":"', cid, '","name":', js(sender_name), '}',
     ',"reply_to":', q(reply_to)})
-  redis.call('HSET', k(P, 'msg', mid), 'j', mj, 'st', 'delivered', 'sid', sid, 'raw', raw)
+  redis.call('HSET', k(P, 'msg', mid), 'j', mj, 'st', 'delivered', 'sid', sid)
+  -- the raw payload beside it, not in it: it expires on its own (store_raw),
+  -- and the message's hash keeps one field less
+  if raw ~= '' then
+    if raw_ttl ~= '' then
+      redis.call('SET', k(P, 'raw', mid), raw, 'EX', raw_ttl)
+    else
+      redis.call('SET', k(P, 'raw', mid), raw)
+    end
+  end
   redis.call('ZADD', k(P, 'ses', sid, 'msgs'), 0, mid)
   if pmid ~= '' then redis.call('SET', pk, mid) end
   if dk then redis.call('SET', dk, mid, 'EX', ttl) end

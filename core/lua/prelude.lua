@@ -4,22 +4,30 @@
 -- every key of one deployment lives in one Redis Cluster slot and several
 -- deployments can share one Redis.
 --   P:con:<id>                 hash  contact (j = its JSON, kept current)
---   P:contact:<ch>:<ext>       string contact id of an external id
+--   P:contact:<ch>:<ext>       string contact id of an external id, for a contact that
+--                                    began in a group thread or the web chat; one that
+--                                    began in its own thread is named by that thread's
+--                                    session (contact_of: one key less per contact)
 --   P:ses:<id>                 hash  session
 --   P:ses:<id>:msgs            zset  message ids (score 0, ordered by id = time)
 --   P:thread:<ch>:<thread>     string current session of a thread
 --   P:msg:<id>                 hash  message: j (JSON without status/error),
---                                    st (status), err (error JSON), sid, raw
+--                                    st (status), err (error JSON), sid
+--   P:raw:<id>                 string an inbound message's raw platform payload,
+--                                    expiring after the channel's store_raw
 --   P:pmid:<ch>:<provider id>  string message id of a provider message id
 --   P:dedup:<ch>:<key>         string message id, expires after the dedup TTL
 --   P:idx:all / P:idx:st:<status> / P:idx:ch:<ch>   zset session ids (lex order)
 --   P:queue:<policy>           zset  sessions waiting for routing (score = ms)
 --   P:events                   stream events (fields: id, type, session, event); trimmed
---                                    by stream.lua only below what every group owes
+--                                    by stream.lua only below what every group owes, or
+--                                    past events.max_bytes
 --   P:state:<ch>               hash  connector state (polling offsets)
 --   P:webhooks                 hash  webhook subscriptions: id -> JSON with secrets
 --                                    (config ones synced at start; never logged)
 --   P:webhooks:off / :ver      hash id -> why a 410 disabled it / string change counter
+--   P:webhooks:lag             hash  id -> its lagging mark (stream.lua): "count\tfirst event\t
+--                                    first entry\tlast event\tlast entry\tsince ms"
 --   P:wh:owe                   hash  stream entry queued for several subscriptions ->
 --                                    those still owing a result; at 0 the entry is
 --                                    XACKed (group "webhooks")
@@ -80,6 +88,8 @@
 --   P:timers:autoforward       zset  session -> due ms of an unanswered assignment (the
 --                                    reply script ZREMs it)
 --   P:timers:archive           zset  closed session -> due ms of archiving
+--   P:arch:due / :lease / :loc / :segs, P:con:<id>:arch  the archive out of Redis
+--                                    (retention.archive_after_days; archive.lua)
 --   session hashes add: group, level, level_idx, assigned_at, af_agent, queue_group,
 --                       queue_level, transferred_from, transferred_comment, archived_at
 --   automatic texts and chat goals (#19.3, #19.5; og_texts.h, og_goals.h):
@@ -147,6 +157,27 @@ end
 
 local function contact_json(P, cid)
   return redis.call('HGET', k(P, 'con', cid or ''), 'j') or 'null'
+end
+
+-- The contact id of an external id on a channel, or nil. A contact that
+-- began in its own one-to-one thread has no P:contact key: its thread's
+-- session names it, or the archive's index when that session is archived
+-- (archive.lua writes the key when it drops the session for good). The
+-- contact's external id is checked, so a group thread whose id happens to
+-- equal it is not taken for it. new_thread: the caller knows the thread
+-- has no session.
+local function contact_of(P, ch, ext, new_thread)
+  local cid = redis.call('GET', k(P, 'contact', ch, ext))
+  if cid or new_thread then return cid end
+  local sid = redis.call('GET', k(P, 'thread', ch, ext))
+  if not sid then return nil end
+  cid = redis.call('HGET', k(P, 'ses', sid), 'contact_id')
+  if not cid then -- archived: "seg, offset, length, contact, channel, thread"
+    local loc = redis.call('HGET', k(P, 'arch', 'loc'), sid)
+    cid = loc and loc:match('^[^\t]*\t[^\t]*\t[^\t]*\t([^\t]+)\t') or nil
+  end
+  if cid and redis.call('HGET', k(P, 'con', cid), 'external_id') == ext then return cid end
+  return nil
 end
 
 -- The customer-service window of the platforms that have one (WhatsApp,

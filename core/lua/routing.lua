@@ -284,6 +284,8 @@ local function close_session(sid, s, reason, codes, archive_ms, by)
   if archive_ms > 0 then
     redis.call('ZADD', k(P, 'timers', 'archive'), now_ms + archive_ms, sid)
   end
+  -- retention.archive_after_days (archive.lua) counts from here
+  redis.call('ZADD', k(P, 'arch', 'due'), now_ms, sid)
   local sj = sjson(sid)
   emit(P, eid(), 'session.status_changed', sid, now_iso,
     '{"session":' .. sj .. ',"from":' .. q(s.status) .. ',"to":"closed"}')

@@ -351,6 +351,8 @@ if op == 'conv' then
       out[#out + 1] = {s[1], s[2] or '', s[3] or '', name, s[4] or '', s[5] or '', s[6] or '',
         s[7] or '', s[8] or '', s[9] or '', s[10] or '', s[11] or '[]', s[12] or '',
         s[13] or '', s[14] or '', s[15] or '0', s[16] or '0'}
+    elseif redis.call('HEXISTS', k(P, 'arch', 'loc'), sid) == 1 then
+      out[#out + 1] = {'archived', sid} -- og_export.c reads its record (og_archive.h)
     end
   end
   return out
