@@ -445,6 +445,9 @@ int main(int argc, char **argv)
     time_query(core, "90 days, one agent, code SALE", q);
     q.success_code = NULL;
     time_query(core, "90 days by day, one agent", q);
+    q.tz = "Europe/Berlin";
+    time_query(core, "90 days by day, Berlin, one agent", q);
+    q.tz = NULL;
     q.agent_id = NULL, q.channel = "web";
     time_query(core, "90 days by day, channel web", q);
     q.channel = NULL, q.group_by = "channel";
