@@ -1,11 +1,15 @@
-/* og_stats - see og_stats.h. Plans the reads of a period (plan_period: UTC
- * days where most of a day's hours share a bucket, corrected by its other
- * hours as 4-hour blocks or hours), reads them (stats.lua "read", at most
- * HOURS_PER_CALL keys per call so Redis stays responsive), keeps the fields
- * whose tuple passes the filters, and sums them with their sign into the
- * bucket of their local day or hour, agent, channel or group. An agent's
- * current presence state counts up to now from its since (the scripts
- * count a state's time when it ends). */
+/* og_stats - see og_stats.h. By day or hour without a channel, agent or
+ * group filter a query reads each UTC day's hour totals (one hash per day)
+ * and gives each hour to its local day or hour. Otherwise it plans the
+ * reads of the period (plan_period: UTC days where most of a day's hours
+ * share a bucket, corrected by its other hours), reads them (stats.lua
+ * "read", at most HOURS_PER_CALL keys per call so Redis stays responsive;
+ * with a filter only the matching fields), keeps the fields whose tuple
+ * passes the filters, and sums them with their sign into the bucket of
+ * their local day or hour, agent, channel or group. An agent's current
+ * presence state counts up to now from its since (the scripts count a
+ * state's time when it ends); so do the waits still in the queue
+ * (add_queue). */
 #include "og_stats.h"
 #include "og_core_int.h"
 #include "og_tz.h"
