@@ -715,7 +715,9 @@ local function st_close(P, c, now_ms)
     for code in string.gmatch(tup[4], '[^,]+') do list[#list + 1] = code end
     local tk, hf = st_tkey(P, now_ms)
     st_code_counts(tk, 'c' .. hf, list)
-    for _, code in ipairs(list) do st_code_counts((st_tkey(P, now_ms, code)), 'c' .. hf, {code}) end
+    for _, code in ipairs(list) do
+      st_code_counts((st_tkey(P, now_ms, code)), 'c' .. hf, {code})
+    end
     for _, lvl in ipairs(ST_LEVELS) do
       st_code_counts(st_key(P, lvl, now_ms), f, list)
       for _, code in ipairs(list) do st_code_counts(st_key(P, lvl, now_ms, code), f, {code}) end
@@ -773,7 +775,9 @@ end
 --   P:st:qh  the UTC hour of the last change of P:st:qw's size
 -- A wait is counted when it ends, split over the hours it overlapped (as
 -- presence time is); og_stats.c adds the waits still going on up to now.
-local function st_q_key(P, hour) return P .. ':st:q:' .. string.format('%d', math.floor(hour / 24)) end
+local function st_q_key(P, hour)
+  return P .. ':st:q:' .. string.format('%d', math.floor(hour / 24))
+end
 
 -- A wait from a to b (ms) of a session of channel ch waiting for group grp.
 local function st_q_wait(P, ch, grp, a, b)
