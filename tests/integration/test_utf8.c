@@ -176,11 +176,12 @@ static void run(struct og_test_redis *rs, const struct platform *p)
         line = nl ? nl + 1 : NULL;
     }
     CHECK(nev >= 2);
-    /* the raw payload keeps the bytes */
-    char *mid = og_test_redis_cli(rs, "KEYS {u}:msg:*");
+    /* the raw payload keeps the bytes (beside the message: store_raw) */
+    char *mid = og_test_redis_cli(rs, "KEYS {u}:raw:*");
+    CHECK(mid && strncmp(mid, "{u}:raw:msg_", 12) == 0);
     if (mid) {
         mid[strcspn(mid, "\r\n")] = 0;
-        char *cmd = og_sprintf("HGET %s raw", mid);
+        char *cmd = og_sprintf("GET %s", mid);
         char *raw = og_test_redis_cli(rs, cmd);
         CHECK(raw && strstr(raw, BAD));
         free(raw), free(cmd);
