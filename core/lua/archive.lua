@@ -25,11 +25,11 @@
 --                       \t<channel>\t<thread>"
 --   P:arch:segs   hash  segment file -> newest closed ms among its records;
 --                       "-" prefix: being deleted (og_archive.c unlinks it, then seg_gone)
---   P:con:<id>:arch set the contact's archived sessions
 --   P:arch:rewrite set  segments holding an erased contact's records (og_archive.c
 --                       rewrites them without those, then deletes the old file)
 -- An archived session keeps its id in P:idx:all (the exports' order) and its
--- thread key (so that the thread's next message finds it); the contact stays.
+-- thread key (so that the thread's next message, and an erasure, find it);
+-- the contact stays.
 --
 -- ARGV[1] = P, [2] = op:
 --   "backfill" -> {'ok', 'done' | 'more'} (see there)
@@ -43,7 +43,7 @@
 --             -> {'ok', 'restored' | 'live'} | err conflict (the index moved)
 --   "segs"    -> {'ok', segment, value, ...}
 --   "drop"    [3] segment, then sids: forgets those of them archived in that
---             segment (loc, P:idx:all, thread key, the contact's set)
+--             segment (loc, P:idx:all, thread key)
 --             -> {'ok', n}
 --   "seg_mark" [3] segment -> {'ok'}: marks it being deleted
 --   "seg_gone" [3] segment -> {'ok'}
@@ -264,7 +264,6 @@ elseif op == 'commit' then
       local cid = s.contact_id or ''
       redis.call('HSET', locs, sid,
         table.concat({seg, off, len, cid, s.channel or '', s.thread_id or ''}, '\t'))
-      if cid ~= '' then redis.call('SADD', k(P, 'con', cid, 'arch'), sid) end
       local sk = k(P, 'arch', 'segs')
       local newest = tonumber(redis.call('HGET', sk, seg) or '') or 0
       if tonumber(closed) > newest then redis.call('HSET', sk, seg, closed) end
@@ -306,7 +305,6 @@ elseif op == 'restore' then
   local s = hgetall(k(P, 'ses', sid))
   reindex(sid, s, r.closed_ms)
   redis.call('HDEL', locs, sid)
-  if s.contact_id then redis.call('SREM', k(P, 'con', s.contact_id, 'arch'), sid) end
   return {'ok', 'restored'}
 
 elseif op == 'segs' then
@@ -325,7 +323,6 @@ elseif op == 'drop' then
       local cid, ch, thread = loc:match('^[^\t]*\t[^\t]*\t[^\t]*\t([^\t]*)\t([^\t]*)\t(.*)$')
       redis.call('HDEL', locs, sid)
       redis.call('ZREM', k(P, 'idx', 'all'), sid)
-      if cid and cid ~= '' then redis.call('SREM', k(P, 'con', cid, 'arch'), sid) end
       if ch then
         local tk = k(P, 'thread', ch, thread)
         if redis.call('GET', tk) == sid then redis.call('DEL', tk) end
@@ -342,9 +339,7 @@ elseif op == 'erase_find' then
   local c = hgetall(k(P, 'con', cid))
   local out = {'ok', ''}
   if not c.id then
-    if redis.call('EXISTS', k(P, 'con', cid, 'arch')) == 0 then
-      return {'err', 'not_found', 'no such contact'}
-    end
+    return {'err', 'not_found', 'no such contact'}
   else
     local min = cursor ~= '' and ('(' .. cursor) or '-'
     local ids = redis.call('ZRANGEBYLEX', k(P, 'idx', 'ch', c.channel), min, '+', 'LIMIT', 0, 2000)
@@ -354,11 +349,11 @@ elseif op == 'erase_find' then
     if #ids == 2000 then out[2] = ids[#ids] end
   end
   if cursor == '' then
-    for _, sid in ipairs(redis.call('SMEMBERS', k(P, 'con', cid, 'arch'))) do out[#out + 1] = sid end
-    if c.id then
-      local t = redis.call('GET', k(P, 'thread', c.channel, c.external_id))
-      if t then out[#out + 1] = t end
-    end
+    -- an archived session is not in the index; its thread key (kept) finds
+    -- it: a one-to-one thread has one session, which a closed one's new
+    -- message reopens rather than replaces
+    local t = redis.call('GET', k(P, 'thread', c.channel, c.external_id))
+    if t then out[#out + 1] = t end
   end
   return out
 
@@ -422,7 +417,7 @@ elseif op == 'erase' then
     local ck = k(P, 'contact', c.channel, c.external_id)
     if redis.call('GET', ck) == cid then redis.call('DEL', ck) end
   end
-  redis.call('DEL', k(P, 'con', cid), k(P, 'con', cid, 'goals'), k(P, 'con', cid, 'arch'))
+  redis.call('DEL', k(P, 'con', cid), k(P, 'con', cid, 'goals'))
   return {'ok', n}
 
 elseif op == 'erase_events' then

@@ -80,7 +80,7 @@
 --   P:timers:autoforward       zset  session -> due ms of an unanswered assignment (the
 --                                    reply script ZREMs it)
 --   P:timers:archive           zset  closed session -> due ms of archiving
---   P:arch:due / :lease / :loc / :segs, P:con:<id>:arch  the archive out of Redis
+--   P:arch:due / :lease / :loc / :segs / :rewrite / :backfill  the archive out of Redis
 --                                    (retention.archive_after_days; archive.lua)
 --   session hashes add: group, level, level_idx, assigned_at, af_agent, queue_group,
 --                       queue_level, transferred_from, transferred_comment, archived_at

@@ -331,7 +331,6 @@ static void test_archive(void)
     CHECK(strstr(csv, s1) != NULL && strstr(csv, s2) == NULL);
     free(csv);
     CHECK_INT(redis_int("EXISTS {og}:thread:demo:%s", "c2"), 0);
-    CHECK_INT(redis_int("SCARD {og}:con:%s:arch", ""), 0);
     char s2b[48];
     customer(T(62, 9, 0), "c2", "hello anew", s2b);
     CHECK(*s2b && strcmp(s2b, s2) != 0);
