@@ -736,6 +736,29 @@ static const struct og_cfg_row metrics_rows[] = {
     {0},
 };
 
+/* The event stream's retention (core/og_stream.h, docs/operations.md). */
+static const struct og_cfg_row events_rows[] = {
+    {.name = "retain_s",
+     .type = OG_CFG_INT,
+     .offset = offsetof(struct og_config, events.retain_s),
+     .def = "3600",
+     .min = 0,
+     .max = 604800,
+     .help = "events stay in the stream at least this long, whoever has read them, so a live "
+             "client (SSE) can resume with Last-Event-ID; beyond it an event stays only while "
+             "a consumer (webhooks, follow-ups) still owes it"},
+    {.name = "max_bytes",
+     .type = OG_CFG_INT,
+     .offset = offsetof(struct og_config, events.max_bytes),
+     .def = "268435456",
+     .min = 65536,
+     .max = 1099511627776.0,
+     .help = "hard bound on the event stream's Redis memory (MEMORY USAGE); past it the oldest "
+             "events go even when a consumer has not had them, and each webhook that loses "
+             "events is marked lagging (logged, in /metrics and the API)"},
+    {0},
+};
+
 static const struct og_cfg_row channel_rows[] = {
     {.name = "id",
      .type = OG_CFG_STR,
@@ -903,6 +926,10 @@ const struct og_cfg_row og_cfg_top_rows[] = {
      .type = OG_CFG_OBJECT,
      .children = og_cfg_dispatch_rows,
      .help = "the webhook dispatcher"},
+    {.name = "events",
+     .type = OG_CFG_OBJECT,
+     .children = events_rows,
+     .help = "how long the event stream keeps events, and its memory bound"},
     {.name = "smtp",
      .type = OG_CFG_OBJECT,
      .flags = OG_CFG_VIA,

@@ -147,6 +147,10 @@ struct og_config {
     struct {
         int64_t concurrency; /* parallel deliveries per instance, default 64, 1..1024 */
     } webhook_dispatch;
+    struct {
+        int64_t retain_s;  /* events kept at least this long (SSE resume), default 3600 */
+        int64_t max_bytes; /* the stream's memory bound, default 256 MiB */
+    } events;
     struct og_config_followups *followups; /* never NULL after load */
     struct {                               /* "send" (config/og_config_send.c) */
         int64_t workers;                   /* sender threads per instance, default 4, 1..64 */

@@ -267,7 +267,7 @@ static const char *const headers[OG_REPORT__N] = {
     "first_reply_at,closed_at,close_reason,success_codes,csat,goal_status,goal_event,"
     "messages_in,messages_out",
     "hour,new_sessions,chats,messages_in,messages_out,missed,queue_waits,avg_queue_wait_s,"
-    "max_queue_wait_s",
+    "max_queue_wait_s,queue_avg,queue_max,longest_wait_s",
 };
 
 static int rows_performance(struct og_export *x, struct og_buf *b)
@@ -305,6 +305,10 @@ static int rows_traffic(struct og_export *x, struct og_buf *b)
         csv_int(b, v[OG_ST_MSG_OUT]), csv_int(b, v[OG_ST_MISSED]), csv_int(b, v[OG_ST_QWAIT_N]);
         csv_num(b, og_stats_avg_s(&k->a, OG_ST_QWAIT_SUM, OG_ST_QWAIT_N));
         csv_num(b, v[OG_ST_QWAIT_N] ? (double)v[OG_ST_QWAIT_MAX] / 1000 : -1);
+        csv_num(b,
+                v[OG_ST_SPAN_MS] > 0 ? (double)v[OG_ST_QUEUE_MS] / (double)v[OG_ST_SPAN_MS] : -1);
+        csv_num(b, x->st->queue_max ? (double)v[OG_ST_QUEUE_MAX] : -1);
+        csv_num(b, (double)v[OG_ST_QUEUE_LONGEST] / 1000);
         csv_end(b);
     }
     return x->next < x->st->n;

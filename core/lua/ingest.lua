@@ -145,7 +145,7 @@ local function ingest(a)
     redis.call('ZADD', k(P, 'idx', 'all'), 0, sid)
     redis.call('ZADD', k(P, 'idx', 'ch', ch), 0, sid)
     redis.call('ZADD', k(P, 'idx', 'st', 'new'), 0, sid)
-    redis.call('ZADD', k(P, 'queue', routing), now_ms, sid)
+    st_q_enter(P, k(P, 'queue', routing), sid, {channel = ch}, now_ms)
     created = true
   elseif rating then
     skey = k(P, 'ses', sid)
@@ -155,7 +155,7 @@ local function ingest(a)
       set_status(P, sid, st, 'new')
       redis.call('HDEL', skey, 'agent_id', 'closed_at', 'close_reason', 'first_reply_at')
       redis.call('HSET', skey, 'success_codes', '[]', 'reopened_at', now_iso, 'routing', routing)
-      redis.call('ZADD', k(P, 'queue', routing), now_ms, sid)
+      st_q_enter(P, k(P, 'queue', routing), sid, s, now_ms)
       goal_tl = goal_reopen(P, sid, s)
       reopened = true
     elseif st == 'awaiting' then

@@ -163,7 +163,7 @@ elseif op == 'start' then
     agent_attach(P, sid, agent, redis.call('HGET', skey, 'nrt') == '1', now_ms)
     redis.call('HSET', skey, 'agent_id', agent, 'assigned_at', now_iso)
   else
-    redis.call('ZADD', k(P, 'queue', routing), now_ms, sid)
+    st_q_enter(P, k(P, 'queue', routing), sid, {channel = ch}, now_ms)
   end
   s = hgetall(k(P, 'ses', sid))
   st_episode(P, sid, s, tonumber(now_ms), true)

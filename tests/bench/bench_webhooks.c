@@ -11,8 +11,12 @@
  *   2. latency: signed inbound POSTs through the example connector at a
  *      steady 1,000 messages/s; for each message, the time from the start of
  *      its POST to the arrival of its message.received webhook; p50/p99.
+ *   3. the event stream's size (entries, MEMORY USAGE) after the fill,
+ *      once delivered, and after part 2, with events.retain_s as given
+ *      (the trim keeps what a consumer owes and retain_s; #22.2).
  *
- * usage: bench_webhooks [events (default 100000)] [latency seconds (default 5)] */
+ * usage: bench_webhooks [events (default 100000)] [latency seconds (default 5)]
+ *                       [events.retain_s (default 3600, the default)] */
 #include "og_bench.h"
 #include "og_test.h"
 #include "og_util.h"
@@ -158,10 +162,24 @@ static void *post_loop(void *arg)
     return NULL;
 }
 
+/* The event stream's size now. */
+static void stream_figures(redisContext *rc, const char *when)
+{
+    redisReply *l = redisCommand(rc, "XLEN {og}:events");
+    redisReply *m = redisCommand(rc, "MEMORY USAGE {og}:events SAMPLES 16");
+    long long len = l && l->type == REDIS_REPLY_INTEGER ? l->integer : -1;
+    long long bytes = m && m->type == REDIS_REPLY_INTEGER ? m->integer : 0;
+    printf("  stream %s: %lld entries, %lld bytes (%.0f bytes per entry)\n", when, len, bytes,
+           len > 0 ? (double)bytes / (double)len : 0.0);
+    freeReplyObject(l);
+    freeReplyObject(m);
+}
+
 int main(int argc, char **argv)
 {
     long n = argc > 1 ? atol(argv[1]) : 100000;
     int lat_s = argc > 2 ? atoi(argv[2]) : 5;
+    long retain_s = argc > 3 ? atol(argv[3]) : 3600;
     if (n < 1 || lat_s < 1 || lat_s * 1000 > MAX_LAT)
         return 2;
     curl_global_init(CURL_GLOBAL_DEFAULT);
@@ -188,8 +206,9 @@ int main(int argc, char **argv)
         "\",\"reply_url\":\"http://127.0.0.1:9/\"}}]";
     char *extra = og_sprintf("\"log_level\":\"warn\",\"webhooks\":[{\"id\":\"bench\","
                              "\"url\":\"http://127.0.0.1:%d/hook\",\"secret\":\"" WHSEC "\","
-                             "\"events\":[\"*\"]}],\"webhook_dispatch\":{\"concurrency\":64}",
-                             sink_port);
+                             "\"events\":[\"*\"]}],\"webhook_dispatch\":{\"concurrency\":64},"
+                             "\"events\":{\"retain_s\":%ld}",
+                             sink_port, retain_s);
     if (og_test_daemon_start(&d, rs.url, ch, extra) != 0) {
         og_test_redis_stop(&rs);
         return 1;
@@ -237,6 +256,7 @@ int main(int argc, char **argv)
             break;
         usleep(50000);
     }
+    stream_figures(rc, "after the fill");
     atomic_store(&g_count, 0);
     freeReplyObject(redisCommand(rc, "CONFIG RESETSTAT"));
     int64_t t0 = now_us();
@@ -275,6 +295,8 @@ int main(int argc, char **argv)
         printf("  pending in the group 0.5 s later: %lld\n", pend->element[0]->integer);
     }
     freeReplyObject(pend);
+    sleep(2); /* two trims */
+    stream_figures(rc, "delivered, 2 s later");
     atomic_store(&g_t0, 0);
     int last = HIST - 1;
     while (last > 0 && atomic_load(&g_hist[last]) == 0)
@@ -329,6 +351,8 @@ int main(int argc, char **argv)
            total, post_secs, failed, nl, nl ? lat[nl / 2] / 1000.0 : 0.0,
            nl ? lat[(size_t)(nl * 0.99)] / 1000.0 : 0.0, nl ? lat[nl - 1] / 1000.0 : 0.0);
 
+    sleep(2);
+    stream_figures(rc, "after the latency part, 2 s later");
     free(lat), free(sent), free(url);
     redisFree(rc);
     og_test_daemon_stop(&d);
