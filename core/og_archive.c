@@ -467,6 +467,44 @@ og_err og_archive_conv_row(struct og_core *c, const char *sid, const char *f[17]
     return OG_OK;
 }
 
+og_err og_archive_each(struct og_core *c,
+                       og_err (*fn)(void *ud, const char *sid, const char *json, size_t len),
+                       void *ud, long *n)
+{
+    char cursor[32] = "0";
+    og_err e = OG_OK;
+    *n = 0;
+    do {
+        redisReply *r = NULL;
+        e = og_redis_cmd(c->redis, &r, "HSCAN %s:arch:loc %s COUNT 500", c->tag, cursor);
+        if (e != OG_OK)
+            return e;
+        if (r->type != REDIS_REPLY_ARRAY || r->elements != 2) {
+            freeReplyObject(r);
+            return OG_ERR_INTERNAL;
+        }
+        snprintf(cursor, sizeof cursor, "%s", r->element[0]->str);
+        const redisReply *kv = r->element[1];
+        for (size_t i = 0; e == OG_OK && i + 1 < kv->elements; i += 2) {
+            json_object *rec;
+            char *text;
+            og_err le = locate(c, kv->element[i]->str, &rec, NULL, &text);
+            if (le == OG_ERR_NOT_FOUND)
+                continue; /* restored meanwhile */
+            if (le != OG_OK) {
+                e = le == OG_ERR_UNAVAILABLE ? OG_OK : le; /* logged by locate */
+                continue;
+            }
+            json_object_put(rec);
+            e = fn(ud, kv->element[i]->str, text, strlen(text));
+            free(text);
+            (*n)++;
+        }
+        freeReplyObject(r);
+    } while (e == OG_OK && strcmp(cursor, "0") != 0);
+    return e;
+}
+
 /* ---------------------------------------------------------- restoring */
 
 og_err og_archive_restore(struct og_core *c, const char *sid)

@@ -114,6 +114,13 @@ og_err og_archive_conv_row(struct og_core *c, const char *sid, const char *f[17]
  * housekeeping step (segments) or to calling it again (Redis). */
 og_err og_archive_erase_contact(struct og_core *c, const char *cid, int *sessions);
 
+/* Calls fn for every archived session's record (sid, its JSON [borrowed]),
+ * in no order, until fn returns an error; *n counts the calls. Records that
+ * cannot be read here are skipped with an error in the log. */
+og_err og_archive_each(struct og_core *c,
+                       og_err (*fn)(void *ud, const char *sid, const char *json, size_t len),
+                       void *ud, long *n);
+
 /* Brings an archived session back into Redis as it was (status closed or
  * archived; the caller reopens it). OG_OK also when it is live already;
  * OG_ERR_NOT_FOUND when it is neither. */

@@ -287,21 +287,7 @@ elseif op == 'restore' then
   end
   if loc ~= from then return {'err', 'conflict', 'the archive index moved; read it again'} end
   local r = cjson.decode(rec)
-  for _, e in ipairs(r.keys) do
-    local key, t, v = P .. ':' .. e[1], e[2], e[3]
-    redis.call('DEL', key)
-    if #v > 0 then
-      if t == 'hash' then redis.call('HSET', key, unpack(v))
-      elseif t == 'zset' then
-        local args = {}
-        for i = 1, #v, 2 do args[#args + 1] = v[i + 1]; args[#args + 1] = v[i] end
-        redis.call('ZADD', key, unpack(args))
-      elseif t == 'list' then redis.call('RPUSH', key, unpack(v))
-      elseif t == 'set' then redis.call('SADD', key, unpack(v))
-      elseif t == 'string' then redis.call('SET', key, v[1])
-      end
-    end
-  end
+  record_write(P, r, false)
   local s = hgetall(k(P, 'ses', sid))
   reindex(sid, s, r.closed_ms)
   redis.call('HDEL', locs, sid)

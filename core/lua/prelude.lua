@@ -279,6 +279,32 @@ local function lease_drop(P, inst, zkey, member)
   if inst and inst ~= '' then redis.call('HDEL', k(P, 'inst', inst, 'held'), zkey .. '\n' .. member) end
 end
 
+-- An archived session's record (archive.lua, og_archive.h; rec decoded)
+-- written back into Redis, key by key as it was. only_missing: keys that
+-- exist are left alone. Returns the keys written.
+local function record_write(P, rec, only_missing)
+  local written = {}
+  for _, e in ipairs(rec.keys) do
+    local key, t, v = P .. ':' .. e[1], e[2], e[3]
+    if not only_missing or redis.call('EXISTS', key) == 0 then
+      redis.call('DEL', key)
+      if #v > 0 then
+        if t == 'hash' then redis.call('HSET', key, unpack(v))
+        elseif t == 'zset' then
+          local args = {}
+          for i = 1, #v, 2 do args[#args + 1] = v[i + 1]; args[#args + 1] = v[i] end
+          redis.call('ZADD', key, unpack(args))
+        elseif t == 'list' then redis.call('RPUSH', key, unpack(v))
+        elseif t == 'set' then redis.call('SADD', key, unpack(v))
+        elseif t == 'string' then redis.call('SET', key, v[1])
+        end
+        written[#written + 1] = key
+      end
+    end
+  end
+  return written
+end
+
 -- Moves a session between status indexes.
 local function set_status(P, sid, old, new)
   if old == new then return end
