@@ -146,6 +146,7 @@ void og_archive_configure(struct og_core *c, const struct og_archive_opts *o)
     c->arch_after_ms = o ? o->after_ms : 0;
     c->arch_delete_ms = o ? o->delete_after_ms : 0;
     c->arch_batch = o && o->batch > 0 ? o->batch : 100;
+    c->arch_mode_set = c->arch_backfilled = 0;
 }
 
 /* Creates dir (and its parents) when missing. 0 or -1. */
@@ -1011,6 +1012,18 @@ og_err og_archive_step(struct og_core *c, struct og_archive_pass *p)
     if (!c->arch_dir)
         return OG_OK;
     pthread_mutex_lock(&c->arch_mu);
+    if (!c->arch_mode_set) {
+        /* once per process: closes record their due time only while on */
+        const char *argv[] = {c->tag, "mode", c->arch_after_ms > 0 ? "1" : "0"};
+        redisReply *r = NULL;
+        og_err me = og_script_call(c, OG_LUA_ARCHIVE, 3, argv, NULL, &r, NULL, 0);
+        if (me != OG_OK) {
+            pthread_mutex_unlock(&c->arch_mu);
+            return me;
+        }
+        freeReplyObject(r);
+        c->arch_mode_set = 1;
+    }
     /* first what a crash or an erasure left to finish */
     og_err e = delete_segments(c, 0, p);
     if (e == OG_OK)

@@ -17,8 +17,9 @@
 -- (retention.delete_after_days, a contact's erasure).
 --
 -- Keys (besides prelude.lua's):
---   P:arch:due    zset  closed session -> closed ms (routing.lua's close_session;
---                       "backfill" adds those closed before it existed)
+--   P:arch:on     string set while archiving is on (og_archive_step: "mode")
+--   P:arch:due    zset  closed session -> closed ms (routing.lua's close_session, while
+--                       on; "backfill" adds those closed before)
 --   P:arch:backfill string where backfill is, or "done"
 --   P:arch:lease  zset  session -> end of its claim (ms)
 --   P:arch:loc    hash  archived session -> "<segment>\t<offset>\t<length>\t<contact id>
@@ -32,6 +33,7 @@
 -- the contact stays.
 --
 -- ARGV[1] = P, [2] = op:
+--   "mode"    [3] '1' | '0' -> {'ok'} (see there)
 --   "backfill" -> {'ok', 'done' | 'more'} (see there)
 --   "claim"   [3] now ms, [4] cutoff ms (closed before), [5] max, [6] lease ms
 --             -> {'ok', sid, record json, fingerprint, closed ms, ...}
@@ -171,7 +173,19 @@ local function iso_to_ms(t)
   return ((days * 24 + tonumber(h)) * 60 + tonumber(mi)) * 60000 + tonumber(sec) * 1000
 end
 
-if op == 'backfill' then
+if op == 'mode' then
+  -- [3] '1': archiving is on (closes add their due entries from now on);
+  -- '0': off, and the due entries go (about 100 bytes per closed session):
+  -- turned on again, the backfill finds them anew
+  if ARGV[3] == '1' then
+    redis.call('SET', k(P, 'arch', 'on'), '1')
+  else
+    redis.call('DEL', k(P, 'arch', 'on'), k(P, 'arch', 'due'), k(P, 'arch', 'backfill'),
+      k(P, 'arch', 'lease'))
+  end
+  return {'ok'}
+
+elseif op == 'backfill' then
   -- Sessions closed before P:arch:due existed (an upgrade): a bounded run
   -- of the closed and archived indexes per call, added with their closed_at.
   -- P:arch:backfill holds where it is ("<status>\t<last id>") or "done".
