@@ -76,7 +76,8 @@ local function pmid_key(ch, mid, h)
 end
 
 -- Every key that belongs to the session alone, as names relative to P.
-local function keys_of(sid, s)
+-- A raw payload that expires (store_raw) is not archived; all: it is listed too.
+local function keys_of(sid, s, all)
   local out = {'ses:' .. sid, 'ses:' .. sid .. ':msgs', 'ses:' .. sid .. ':tl',
     'ses:' .. sid .. ':followups'}
   for _, mid in ipairs(redis.call('ZRANGE', k(P, 'ses', sid, 'msgs'), 0, -1)) do
@@ -84,6 +85,8 @@ local function keys_of(sid, s)
     local h = hgetall(k(P, 'msg', mid))
     local pk = pmid_key(s.channel, mid, h)
     if pk then out[#out + 1] = pk:sub(#P + 2) end
+    local ttl = redis.call('PTTL', k(P, 'raw', mid))
+    if ttl == -1 or (all and ttl > 0) then out[#out + 1] = 'raw:' .. mid end
     -- a web chat visitor's uploads are kept with their message
     for fid in string.gmatch(h.j or '', '"media_id":"([%w_%-]+)"') do
       if redis.call('EXISTS', k(P, 'wc', 'file', fid)) == 1 then out[#out + 1] = 'wc:file:' .. fid end
@@ -272,7 +275,9 @@ elseif op == 'commit' then
       redis.call('ZREM', lk, sid) -- claimed again by the next pass, as it is now
       out[#out + 1] = 'changed'
     else
-      local names = keys_of(sid, s)
+      -- raw payloads still expiring go too (kept by the record only when
+      -- they were kept for good): nothing of the session stays behind
+      local names = keys_of(sid, s, true)
       unindex(sid, s)
       for _, name in ipairs(names) do redis.call('DEL', P .. ':' .. name) end
       local cid = s.contact_id or ''
@@ -378,7 +383,7 @@ elseif op == 'erase' then
         for _, fid in ipairs(redis.call('ZRANGE', k(P, 'ses', sid, 'followups'), 0, -1)) do
           redis.call('ZREM', k(P, 'followups', 'due'), fid)
         end
-        local names = keys_of(sid, s)
+        local names = keys_of(sid, s, true)
         unindex(sid, s)
         for _, name in ipairs(names) do redis.call('DEL', P .. ':' .. name) end
         n = n + 1
