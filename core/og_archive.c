@@ -236,9 +236,25 @@ static unsigned char *seg_read(struct og_core *c, const char *seg, size_t *len)
 
 /* ---------------------------------------------------------- reading */
 
+static og_err locate_once(struct og_core *c, const char *sid, json_object **rec, char **loc,
+                          char **text);
+
 /* The record of an archived session, as the index locates it: *rec [xfer,
- * json_object_put], *loc [xfer] the index entry it was read through. */
+ * json_object_put], *loc [xfer] the index entry it was read through, *text
+ * [xfer] the record's JSON (loc and text may be NULL). OG_ERR_NOT_FOUND
+ * when it is not archived, OG_ERR_UNAVAILABLE when it cannot be read here. */
 static og_err locate(struct og_core *c, const char *sid, json_object **rec, char **loc, char **text)
+{
+    /* a second look: an erasure may have just moved the record to a
+     * rewritten segment and deleted the one the index named a moment ago */
+    og_err e = locate_once(c, sid, rec, loc, text);
+    if (e == OG_ERR_UNAVAILABLE)
+        e = locate_once(c, sid, rec, loc, text);
+    return e;
+}
+
+static og_err locate_once(struct og_core *c, const char *sid, json_object **rec, char **loc,
+                          char **text)
 {
     *rec = NULL;
     if (loc)
@@ -609,6 +625,7 @@ static og_err archive_batch(struct og_core *c, struct og_archive_pass *p)
         if (be != OG_OK)
             return be;
         c->arch_backfilled = br->elements >= 2 && strcmp(br->element[1]->str, "done") == 0;
+        p->more = !c->arch_backfilled;
         freeReplyObject(br);
     }
     int64_t now = og_now_ms();
