@@ -147,7 +147,9 @@ local function reindex(sid, s, closed_ms)
       redis.call('ZADD', k(P, 'flagged'), 0, mid)
     end
   end
-  if closed_ms then redis.call('ZADD', k(P, 'arch', 'due'), closed_ms, sid) end
+  if closed_ms and redis.call('EXISTS', k(P, 'arch', 'on')) == 1 then
+    redis.call('ZADD', k(P, 'arch', 'due'), closed_ms, sid)
+  end
 end
 
 local function archivable(s)
