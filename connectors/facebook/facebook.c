@@ -96,6 +96,11 @@ static const struct og_connector facebook_connector = {
     .messaging_window_ms = 24 * 3600 * 1000, /* the customer-service window */
     .default_rate_per_s = 200,               /* the Send API's documented per-page pace */
     .caps = OG_CAP_START_OUTBOUND | OG_CAP_ATTACH_URL,
+    .templates = NULL,
+    .tag_window_ms = FB_TAG_WINDOW_MS,
+    .max_buttons = FB_MAX_BUTTONS,
+    .button_title_max = FB_BUTTON_TITLE_MAX,
+    .button_id_max = FB_BUTTON_ID_MAX,
 };
 
 OG_CONNECTOR_EXPORT const struct og_connector *og_connector_entry(void)

@@ -336,6 +336,9 @@ static const struct og_connector line_connector = {
     .send = line_send_cb,
     .default_rate_per_s = 2000, /* Messaging API: 2,000 requests per second per channel */
     .caps = OG_CAP_START_OUTBOUND | OG_CAP_ATTACH_URL,
+    .max_buttons = LINE_MAX_BUTTONS,
+    .button_title_max = LINE_BUTTON_TITLE_MAX,
+    .button_id_max = LINE_BUTTON_ID_MAX,
 };
 
 OG_CONNECTOR_EXPORT const struct og_connector *og_connector_entry(void)

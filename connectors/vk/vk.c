@@ -395,6 +395,9 @@ static const struct og_connector vk_connector = {
     .send = vk_send_cb,
     .default_rate_per_s = 20, /* messages.send: 20 calls per second per community token */
     .caps = OG_CAP_START_OUTBOUND | OG_CAP_ATTACH_URL,
+    .max_buttons = VK_MAX_BUTTONS,
+    .button_title_max = VK_BUTTON_TITLE_MAX,
+    .button_id_max = VK_BUTTON_ID_MAX,
 };
 
 OG_CONNECTOR_EXPORT const struct og_connector *og_connector_entry(void)

@@ -75,18 +75,21 @@ local function pmid_key(ch, mid, h)
   return nil
 end
 
--- Every key that belongs to the session alone, as names relative to P.
--- A raw payload that expires (store_raw) is not archived; all: it is listed too.
-local function keys_of(sid, s, all)
+-- Every key that belongs to the session alone, as names relative to P;
+-- and those that go with it without being archived: the raw payloads
+-- kept for a retention (store_raw; one kept "always" is archived).
+local function keys_of(sid, s)
   local out = {'ses:' .. sid, 'ses:' .. sid .. ':msgs', 'ses:' .. sid .. ':tl',
     'ses:' .. sid .. ':followups'}
+  local dropped = {}
   for _, mid in ipairs(redis.call('ZRANGE', k(P, 'ses', sid, 'msgs'), 0, -1)) do
     out[#out + 1] = 'msg:' .. mid
+    local ttl = redis.call('PTTL', k(P, 'raw', mid))
+    if ttl == -1 then out[#out + 1] = 'raw:' .. mid
+    elseif ttl > 0 then dropped[#dropped + 1] = 'raw:' .. mid end
     local h = hgetall(k(P, 'msg', mid))
     local pk = pmid_key(s.channel, mid, h)
     if pk then out[#out + 1] = pk:sub(#P + 2) end
-    local ttl = redis.call('PTTL', k(P, 'raw', mid))
-    if ttl == -1 or (all and ttl > 0) then out[#out + 1] = 'raw:' .. mid end
     -- a web chat visitor's uploads are kept with their message
     for fid in string.gmatch(h.j or '', '"media_id":"([%w_%-]+)"') do
       if redis.call('EXISTS', k(P, 'wc', 'file', fid)) == 1 then out[#out + 1] = 'wc:file:' .. fid end
@@ -96,7 +99,7 @@ local function keys_of(sid, s, all)
     out[#out + 1] = 'followup:' .. fid
     out[#out + 1] = 'followup:' .. fid .. ':attempts'
   end
-  return out
+  return out, dropped
 end
 
 -- A key's type and contents as the record keeps them; nil when it is absent.
@@ -277,11 +280,10 @@ elseif op == 'commit' then
       redis.call('ZREM', lk, sid) -- claimed again by the next pass, as it is now
       out[#out + 1] = 'changed'
     else
-      -- raw payloads still expiring go too (kept by the record only when
-      -- they were kept for good): nothing of the session stays behind
-      local names = keys_of(sid, s, true)
+      local names, dropped = keys_of(sid, s)
       unindex(sid, s)
       for _, name in ipairs(names) do redis.call('DEL', P .. ':' .. name) end
+      for _, name in ipairs(dropped) do redis.call('DEL', P .. ':' .. name) end
       local cid = s.contact_id or ''
       redis.call('HSET', locs, sid,
         table.concat({seg, off, len, cid, s.channel or '', s.thread_id or ''}, '\t'))
@@ -332,7 +334,13 @@ elseif op == 'drop' then
       redis.call('ZREM', k(P, 'idx', 'all'), sid)
       if ch then
         local tk = k(P, 'thread', ch, thread)
-        if redis.call('GET', tk) == sid then redis.call('DEL', tk) end
+        if redis.call('GET', tk) == sid then
+          redis.call('DEL', tk)
+          -- the contact's own thread named it (contact_of): it keeps a key
+          if cid and cid ~= '' and redis.call('HGET', k(P, 'con', cid), 'external_id') == thread then
+            redis.call('SET', k(P, 'contact', ch, thread), cid, 'NX')
+          end
+        end
       end
       n = n + 1
     end
@@ -385,9 +393,10 @@ elseif op == 'erase' then
         for _, fid in ipairs(redis.call('ZRANGE', k(P, 'ses', sid, 'followups'), 0, -1)) do
           redis.call('ZREM', k(P, 'followups', 'due'), fid)
         end
-        local names = keys_of(sid, s, true)
+        local names, dropped = keys_of(sid, s)
         unindex(sid, s)
         for _, name in ipairs(names) do redis.call('DEL', P .. ':' .. name) end
+        for _, name in ipairs(dropped) do redis.call('DEL', P .. ':' .. name) end
         n = n + 1
       end
       local loc = redis.call('HGET', locs, sid)
