@@ -358,16 +358,44 @@ static void test_whatsapp(void)
         "\"yes\",\"title\":\"Yes\"}}}]},\"field\":\"messages\"}]}]}";
     CHECK_INT(hook("wa", tap, NULL), 200);
     check_tap(sid, "yes", "Yes");
-    size_t before = og_fake_count(api);
+    /* 4 to 10 buttons: a list */
+    size_t from = og_fake_count(api);
     char *out = NULL;
-    CHECK_INT(
-        reply(sid,
-              "{\"text\":\"x\",\"buttons\":[{\"id\":\"1\",\"title\":\"1\"},{\"id\":\"2\","
-              "\"title\":\"2\"},{\"id\":\"3\",\"title\":\"3\"},{\"id\":\"4\",\"title\":\"4\"}]}",
-              &out),
-        400);
-    CHECK(strstr(out, "buttons: whatsapp allows at most 3 buttons on a message") != NULL);
+    CHECK_INT(reply(sid,
+                    "{\"text\":\"Rate us\",\"buttons\":[{\"id\":\"r1\",\"title\":\"1\"},{\"id\":"
+                    "\"r2\",\"title\":\"2\"},{\"id\":\"r3\",\"title\":\"3\"},{\"id\":\"r4\","
+                    "\"title\":\"4\"}]}",
+                    &out),
+              202);
     free(out);
+    const struct og_fake_req *q = wait_req(from, "/v25.0/106540352242922/messages");
+    check_json(q ? q->body : NULL,
+               "{\"messaging_product\":\"whatsapp\",\"recipient_type\":\"individual\",\"to\":"
+               "\"16505551234\",\"type\":\"interactive\",\"interactive\":{\"type\":\"list\","
+               "\"body\":{\"text\":\"Rate us\"},\"action\":{\"button\":\"Choose\",\"sections\":"
+               "[{\"rows\":[{\"id\":\"r1\",\"title\":\"1\"},{\"id\":\"r2\",\"title\":\"2\"},"
+               "{\"id\":\"r3\",\"title\":\"3\"},{\"id\":\"r4\",\"title\":\"4\"}]}]}}}");
+    const char *pick =
+        "{\"object\":\"whatsapp_business_account\",\"entry\":[{\"id\":\"102290129340398\","
+        "\"changes\":[{\"value\":{\"messaging_product\":\"whatsapp\",\"metadata\":{"
+        "\"display_phone_number\":\"15550783881\",\"phone_number_id\":\"106540352242922\"},"
+        "\"contacts\":[{\"profile\":{\"name\":\"Sheena Nelson\"},\"wa_id\":\"16505551234\"}],"
+        "\"messages\":[{\"from\":\"16505551234\",\"id\":\"wamid.TAP2\",\"timestamp\":"
+        "\"1749416500\",\"type\":\"interactive\",\"interactive\":{\"type\":\"list_reply\","
+        "\"list_reply\":{\"id\":\"r4\",\"title\":\"4\"}}}]},\"field\":\"messages\"}]}]}";
+    CHECK_INT(hook("wa", pick, NULL), 200);
+    check_tap(sid, "r4", "4");
+    size_t before = og_fake_count(api);
+    char *eleven = og_strdup("{\"text\":\"x\",\"buttons\":[");
+    for (int i = 0; i < 11; i++) {
+        char *n = og_sprintf("%s%s{\"id\":\"b%d\",\"title\":\"B\"}", eleven, i ? "," : "", i);
+        free(eleven);
+        eleven = n;
+    }
+    char *body11 = og_sprintf("%s]}", eleven);
+    CHECK_INT(reply(sid, body11, &out), 400);
+    CHECK(strstr(out, "buttons: whatsapp allows at most 10 buttons on a message") != NULL);
+    free(out), free(eleven), free(body11);
     CHECK_INT(reply(sid, "{\"buttons\":" TWO_BUTTONS "}", &out), 400);
     CHECK(strstr(out, "text, attachments or template is required") != NULL);
     free(out);
@@ -417,7 +445,7 @@ static void test_meta(void)
         const char *id = meta_jstr(c, "id");
         if (!strcmp(id, "wa")) {
             seen++;
-            CHECK_STR(meta_jstr(c, "buttons.max"), "3");
+            CHECK_STR(meta_jstr(c, "buttons.max"), "10");
             CHECK_STR(meta_jstr(c, "buttons.title_max"), "20");
             CHECK_STR(meta_jstr(c, "templates"), "true");
             CHECK_STR(meta_jstr(c, "tag_window_ms"), "0");
