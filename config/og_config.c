@@ -375,6 +375,32 @@ static int check_listen(struct og_load *l, const struct og_cfg_row *row, json_ob
     return 0;
 }
 
+int og_config_store_raw_s(const char *s, int64_t *keep_s)
+{
+    if (!s)
+        return -1;
+    if (strcmp(s, "none") == 0 || strcmp(s, "always") == 0) {
+        *keep_s = s[0] == 'n' ? -1 : 0;
+        return 0;
+    }
+    char *end = NULL;
+    long long h = s[0] >= '0' && s[0] <= '9' ? strtoll(s, &end, 10) : 0;
+    if (!end || strcmp(end, "h") != 0 || h < 1 || h > 87600)
+        return -1;
+    *keep_s = (int64_t)h * 3600;
+    return 0;
+}
+
+static int check_store_raw(struct og_load *l, const struct og_cfg_row *row, json_object *v,
+                           const char *path, void *base)
+{
+    (void)base;
+    int64_t keep;
+    if (og_config_store_raw_s(json_object_get_string(v), &keep) != 0)
+        return og_cfg_expect(l, row, path);
+    return 0;
+}
+
 /* Kept without a trailing slash, so "<public_url>/hooks/<id>" is right either way. */
 static int check_public_url(struct og_load *l, const struct og_cfg_row *row, json_object *v,
                             const char *path, void *base)
@@ -826,6 +852,17 @@ static const struct og_cfg_row channel_rows[] = {
              "message with the scale whose answer (\"4\", \"4/5\", stars, a thumb) is the "
              "rating; a rating is stored once per session; follow-up e-mails link to it with "
              "{{survey_url}}"},
+    {.name = "store_raw",
+     .type = OG_CFG_STR,
+     .offset = offsetof(struct og_config_channel, store_raw),
+     .def_doc = "the top-level store_raw",
+     .help = "the platform's raw payload of each inbound message (the webhook body as "
+             "received), kept in Redis for debugging and replay: \"none\", a retention in "
+             "hours (\"24h\"), or \"always\" (as long as the message); the API never "
+             "returns it",
+     .expect = "must be \"none\", \"always\" or hours from 1 to 87600 as \"<n>h\" "
+               "(\"24h\")",
+     .check = check_store_raw},
     {0},
 };
 
@@ -852,6 +889,17 @@ const struct og_cfg_row og_cfg_top_rows[] = {
      .def = "",
      .help = "a web chat channel whose widget GET /webchat/demo shows on a demo page (\"\" = "
              "no demo page); for trying omnigate out, not for production"},
+    {.name = "store_raw",
+     .type = OG_CFG_STR,
+     .offset = offsetof(struct og_config, store_raw),
+     .def = "24h",
+     .help = "the platform's raw payload of each inbound message (the webhook body as "
+             "received), kept in Redis for debugging and replay: \"none\", a retention in "
+             "hours (\"24h\"), or \"always\" (as long as the message); the API never "
+             "returns it",
+     .expect = "must be \"none\", \"always\" or hours from 1 to 87600 as \"<n>h\" "
+               "(\"24h\")",
+     .check = check_store_raw},
     {.name = "data_dir",
      .type = OG_CFG_STR,
      .offset = offsetof(struct og_config, data_dir),

@@ -57,6 +57,7 @@ struct og_config_channel {
     struct og_config_texts texts;
     struct og_config_goal goal;
     struct og_config_csat csat;
+    char *store_raw; /* default NULL = the top-level store_raw */
 };
 
 /* "smtp" and "followups" (config/og_config_followups.c). */
@@ -93,6 +94,7 @@ struct og_config {
     char *listen;        /* "127.0.0.1:8080" (host:port; [v6]:port) */
     char *public_url;    /* default "" */
     char *webchat_demo;  /* default "": /webchat/demo is off; a web chat channel id: on */
+    char *store_raw;     /* default "24h": og_config_store_raw_s */
     char *data_dir;      /* default "./var" */
     char *log_level;     /* error|warn|info|debug, default "info" */
     char *log_file;      /* default NULL = standard error; reopened on SIGHUP */
@@ -192,6 +194,9 @@ struct og_texts_conf; /* core/og_texts.h */
 struct og_goal_seed;  /* core/og_goals.h */
 size_t og_config_channel_ops(const struct og_config *cfg, struct og_texts_conf **texts,
                              struct og_goal_seed **goals);
+/* A store_raw value: "none" (-1), "always" (0) or a retention in hours
+ * ("24h", 1 to 87600 hours: seconds). 0 on success, -1 for anything else. */
+int og_config_store_raw_s(const char *s, int64_t *keep_s);
 /* Splits cfg->listen into host and port. 0 on success. */
 int og_config_listen_split(const char *listen, char *host, size_t hostsz, int *port);
 /* Every key of the file with its type, default and meaning, from the table

@@ -524,6 +524,13 @@ static og_err ingest(struct og_core *c, const struct og_channel *ch, const struc
     snprintf(wms, sizeof wms, "%lld", (long long)ch->plugin->desc->messaging_window_ms);
 
     const char *nrt = (ch->plugin->desc->caps & OG_CAP_NON_REALTIME) ? "1" : "0";
+    /* the raw payload's key expires after the channel's store_raw ('' =
+     * never); with "none" it is not sent at all */
+    char raw_ttl[24] = "";
+    int keep_raw = m->raw && m->raw_len && ch->store_raw_s != OG_STORE_RAW_NONE;
+    if (ch->store_raw_s != OG_STORE_RAW_ALWAYS)
+        snprintf(raw_ttl, sizeof raw_ttl, "%lld",
+                 (long long)(ch->store_raw_s > 0 ? ch->store_raw_s : OG_STORE_RAW_DEFAULT_S));
     /* a survey answer is recognised here (og_csat.h); ingest.lua takes it
      * as the rating only when the survey message waits for one */
     char answer[16] = "";
@@ -559,16 +566,17 @@ static og_err ingest(struct og_core *c, const struct og_channel *ch, const struc
                           S(m->provider_message_id),
                           S(m->reply_to_provider_id),
                           S(m->reply_token),
-                          m->raw ? m->raw : "",
+                          keep_raw ? m->raw : "",
                           wms,
                           nrt,
                           S(terms),
-                          answer};
-    enum { N = sizeof argv / sizeof argv[0], RAW = N - 5 }; /* N: ingest.lua's NF */
+                          answer,
+                          raw_ttl};
+    enum { N = sizeof argv / sizeof argv[0], RAW = N - 6 }; /* N: ingest.lua's NF */
     size_t lens[N];
     for (int i = 0; i < N; i++)
         lens[i] = strlen(argv[i]);
-    lens[RAW] = m->raw ? m->raw_len : 0; /* raw may hold NULs from odd platforms */
+    lens[RAW] = keep_raw ? m->raw_len : 0; /* raw may hold NULs from odd platforms */
 
     redisReply *r = NULL;
     og_err err = og_batch_call(c->ingest_batch, c->redis, N, argv, lens, &r);

@@ -526,6 +526,9 @@ int main(int argc, char **argv)
             if (core && cc->csat.scale && p->desc->max_buttons >= cc->csat.scale &&
                 p->desc->button_title_max >= 1 && p->desc->button_id_max >= 8)
                 og_texts_set_survey_buttons(core, cc->id);
+            int64_t keep = OG_STORE_RAW_DEFAULT_S; /* both were checked by the loader */
+            og_config_store_raw_s(cc->store_raw ? cc->store_raw : cfg.store_raw, &keep);
+            ch->store_raw_s = keep < 0 ? OG_STORE_RAW_NONE : keep == 0 ? OG_STORE_RAW_ALWAYS : keep;
             chs[nch++] = ch;
         }
         if (cc->csat.scale && (p->desc->caps & OG_CAP_NON_REALTIME))

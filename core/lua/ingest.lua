@@ -10,7 +10,9 @@
 -- and for a message with sensitive words "flags" and "sensitive_terms"; the
 -- last argument is then those terms (a JSON array, matched by C before the
 -- call: og_sensitive.h), '' otherwise; the next is the survey answer C
--- recognised in the text ("score/scale", og_csat.h), '' for none. When the
+-- recognised in the text ("score/scale", og_csat.h), '' for none; the last
+-- is the raw payload's lifetime in seconds (store_raw; '' = as long as the
+-- message), the raw payload itself being '' when it is not kept. When the
 -- session's survey message waits for an answer (csat_ask) and it is one,
 -- the message is stored in the history as usual but rates the session
 -- instead of reopening or activating it: no routing, no texts, no timers,
@@ -22,7 +24,7 @@
 -- restores it and calls again); or
 -- {"err", "internal", why}.
 local P = ARGV[1]
-local NF = 30
+local NF = 31
 -- A queued session gets the queue text (og_texts.h) when it still waits
 -- this long after it was queued: the routing worker, woken by the ingest,
 -- has then tried to place it.
@@ -40,6 +42,7 @@ local function ingest(a)
   local nrt = a[28] == '1' -- OG_CAP_NON_REALTIME: counts against max_nrt_chats
   local terms = a[29]
   local answer = a[30]
+  local raw_ttl = a[31]
 
   -- De-duplication. The provider id index doubles as the dedup record when
   -- the platform's delivery key is the message id (WhatsApp, Messenger, the
@@ -188,7 +191,16 @@ local function ingest(a)
   local mj = table.concat({'{"id":"', mid, '","session_id":"', sid, '","direction":"in",', mtail,
     ',"sender":{"type":"contact","id":"', cid, '","name":', js(sender_name), '}',
     ',"reply_to":', q(reply_to)})
-  redis.call('HSET', k(P, 'msg', mid), 'j', mj, 'st', 'delivered', 'sid', sid, 'raw', raw)
+  redis.call('HSET', k(P, 'msg', mid), 'j', mj, 'st', 'delivered', 'sid', sid)
+  -- the raw payload beside it, not in it: it expires on its own (store_raw),
+  -- and the message's hash keeps one field less
+  if raw ~= '' then
+    if raw_ttl ~= '' then
+      redis.call('SET', k(P, 'raw', mid), raw, 'EX', raw_ttl)
+    else
+      redis.call('SET', k(P, 'raw', mid), raw)
+    end
+  end
   redis.call('ZADD', k(P, 'ses', sid, 'msgs'), 0, mid)
   if pmid ~= '' then redis.call('SET', pk, mid) end
   if dk then redis.call('SET', dk, mid, 'EX', ttl) end

@@ -9,7 +9,9 @@
 --   P:ses:<id>:msgs            zset  message ids (score 0, ordered by id = time)
 --   P:thread:<ch>:<thread>     string current session of a thread
 --   P:msg:<id>                 hash  message: j (JSON without status/error),
---                                    st (status), err (error JSON), sid, raw
+--                                    st (status), err (error JSON), sid
+--   P:raw:<id>                 string an inbound message's raw platform payload,
+--                                    expiring after the channel's store_raw
 --   P:pmid:<ch>:<provider id>  string message id of a provider message id
 --   P:dedup:<ch>:<key>         string message id, expires after the dedup TTL
 --   P:idx:all / P:idx:st:<status> / P:idx:ch:<ch>   zset session ids (lex order)
