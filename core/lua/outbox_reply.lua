@@ -110,7 +110,7 @@ elseif op == 'start' then
     if redis.call('HGET', k(P, 'con', cid), 'channel') ~= ch then return no_contact() end
     ext = redis.call('HGET', k(P, 'con', cid), 'external_id') or ''
   else
-    cid = redis.call('GET', k(P, 'contact', ch, ext))
+    cid = contact_of(P, ch, ext)
     if not cid then return no_contact() end
   end
   -- A contact's default thread is their external id (as on ingest).
