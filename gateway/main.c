@@ -521,23 +521,14 @@ int main(int argc, char **argv)
             ch->max_items = (int)cfg.http.max_messages_per_request;
             og_channel_set_survey(ch, (int)cc->csat.scale, cc->csat.question, cc->csat.thanks,
                                   cc->csat.comment);
-<<<<<<< HEAD
-=======
             int64_t keep = OG_STORE_RAW_DEFAULT_S; /* both were checked by the loader */
             og_config_store_raw_s(cc->store_raw ? cc->store_raw : cfg.store_raw, &keep);
             ch->store_raw_s = keep < 0 ? OG_STORE_RAW_NONE : keep == 0 ? OG_STORE_RAW_ALWAYS : keep;
->>>>>>> main
             /* the survey message taps a score where the platform has enough
              * buttons (ABI 1.3) */
             if (core && cc->csat.scale && p->desc->max_buttons >= cc->csat.scale &&
                 p->desc->button_title_max >= 1 && p->desc->button_id_max >= 8)
                 og_texts_set_survey_buttons(core, cc->id);
-<<<<<<< HEAD
-            int64_t keep = OG_STORE_RAW_DEFAULT_S; /* both were checked by the loader */
-            og_config_store_raw_s(cc->store_raw ? cc->store_raw : cfg.store_raw, &keep);
-            ch->store_raw_s = keep < 0 ? OG_STORE_RAW_NONE : keep == 0 ? OG_STORE_RAW_ALWAYS : keep;
-=======
->>>>>>> main
             chs[nch++] = ch;
         }
         if (cc->csat.scale && (p->desc->caps & OG_CAP_NON_REALTIME))
