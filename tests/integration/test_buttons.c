@@ -435,6 +435,10 @@ static void test_whatsapp(void)
               400);
     CHECK(strstr(out, "repeats") != NULL);
     free(out);
+    CHECK_INT(reply(sid, "{\"text\":\"x\",\"buttons\":[{\"id\":\"a\",\"title\":\"A\\nB\"}]}", &out),
+              400);
+    CHECK(strstr(out, "buttons[0].title must be one line") != NULL);
+    free(out);
     usleep(200000);
     CHECK_INT(count_url("/v25.0/106540352242922/messages"), before); /* nothing sent */
 }
