@@ -13,6 +13,7 @@
 #include "og_http_client.h"
 #include "og_instance.h"
 #include "og_log.h"
+#include "og_media.h"
 #include "og_plugin.h"
 #include "og_routing.h"
 #include "og_sensitive.h"
@@ -588,6 +589,23 @@ int main(int argc, char **argv)
     g.n_channels = nch;
     og_sha256(cfg.api.admin_token, strlen(cfg.api.admin_token), g.admin_token_sha);
     og_csat_key(cfg.api.admin_token, g.csat_key);
+    og_media_link_key(cfg.api.admin_token, g.media_key);
+    {
+        char *mdir =
+            cfg.media.dir ? og_strdup(cfg.media.dir) : og_sprintf("%s/media", cfg.data_dir);
+        struct og_media_opts mo = {.dir = mdir,
+                                   .max_bytes = cfg.media.max_bytes,
+                                   .max_age_s = cfg.media.max_age_s,
+                                   .max_file_bytes = cfg.media.max_file_bytes};
+        char merr[320];
+        g.media = og_media_open(&mo, merr, sizeof merr);
+        free(mdir);
+        if (!g.media) {
+            og_error("%s", merr);
+            goto out;
+        }
+        og_media_sweep(g.media, NULL); /* what the age limit let go while we were down */
+    }
     char host[256];
     int port = 0;
     og_config_listen_split(cfg.listen, host, sizeof host, &port);
@@ -634,6 +652,7 @@ out:
         og_channel_destroy(chs[i]);
     free(chs);
     og_core_free(core);
+    og_media_close(g.media);
     og_static_free(pages);
     og_embedded_stop(emb);
     og_plugin_registry_free(&reg);
