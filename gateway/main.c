@@ -481,6 +481,9 @@ int main(int argc, char **argv)
             .goals = goals,
             .n_goals = n_ops,
             .goal_day_ms = goal_day_ms(),
+            .public_url = cfg.public_url,
+            .media_secret = cfg.api.admin_token,
+            .media_link_ttl_s = cfg.media.link_ttl_s,
         };
         char errbuf[256];
         core = og_core_new(&copts, errbuf, sizeof errbuf);
@@ -510,6 +513,7 @@ int main(int argc, char **argv)
             og_channel_set_fetch_allow(ch, (const char *const *)cc->fetch_allow_hosts,
                                        cc->n_fetch_allow_hosts);
             ch->max_items = (int)cfg.http.max_messages_per_request;
+            ch->media_max_bytes = cfg.media.max_file_bytes;
             og_channel_set_survey(ch, (int)cc->csat.scale, cc->csat.question, cc->csat.thanks,
                                   cc->csat.comment);
             chs[nch++] = ch;

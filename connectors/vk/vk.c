@@ -378,6 +378,20 @@ static og_err vk_send_cb(void *inst, const struct og_outbound *msg, struct og_se
     return vk_send(inst, msg, res);
 }
 
+/* An inbound attachment's file (ABI 1.3): VK gives photos, documents and
+ * voice messages public URLs on its CDN, which the host downloads under its
+ * fetch policy. */
+static og_err vk_fetch_media(void *inst, const struct og_media_req *req, struct og_media_res *res)
+{
+    struct vk *vk = inst;
+    if (!req->url || !*req->url) {
+        snprintf(res->error, sizeof res->error, "the attachment has no URL");
+        return OG_ERR_NOT_FOUND;
+    }
+    res->url = vk->svc->strdup(req->url);
+    return OG_OK;
+}
+
 static const struct og_connector vk_connector = {
     OG_CONNECTOR_HEADER,
     .name = "vk",
@@ -395,6 +409,7 @@ static const struct og_connector vk_connector = {
     .send = vk_send_cb,
     .default_rate_per_s = 20, /* messages.send: 20 calls per second per community token */
     .caps = OG_CAP_START_OUTBOUND | OG_CAP_ATTACH_URL,
+    .fetch_media = vk_fetch_media,
 };
 
 OG_CONNECTOR_EXPORT const struct og_connector *og_connector_entry(void)
