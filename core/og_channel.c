@@ -111,6 +111,59 @@ static og_err svc_media_fetch(void *host, const struct og_http_call *call, size_
     return e;
 }
 
+/* The value of query parameter name in url ("" when absent) into out. */
+static void query_value(const char *url, const char *name, char *out, size_t outsz)
+{
+    out[0] = 0;
+    const char *q = strchr(url, '?');
+    size_t n = strlen(name);
+    for (const char *p = q ? q + 1 : NULL; p && *p;) {
+        size_t len = strcspn(p, "&#");
+        if (len > n && !strncmp(p, name, n) && p[n] == '=') {
+            snprintf(out, outsz, "%.*s", (int)(len - n - 1), p + n + 1);
+            return;
+        }
+        p += len;
+        if (*p != '&')
+            break;
+        p++;
+    }
+}
+
+static og_err svc_upload_get(void *host, const char *url, char **data, size_t *len, char **mime,
+                             char **name)
+{
+    struct og_channel *ch = host;
+    *data = *mime = *name = NULL;
+    *len = 0;
+    /* only an attachment of the message this channel is sending */
+    if (!ch || !ch->media || !client_url(ch, url))
+        return OG_ERR_NOT_FOUND;
+    const char *p = strstr(url, OG_MEDIA_UPLOAD_PATH);
+    if (!p)
+        return OG_ERR_NOT_FOUND;
+    char path[160], id[OG_MEDIA_KEY_MAX + 1], exp[24], sig[48];
+    size_t n = strcspn(p + strlen(OG_MEDIA_UPLOAD_PATH), "?#/");
+    if (n == 0 || n > OG_MEDIA_KEY_MAX)
+        return OG_ERR_NOT_FOUND;
+    snprintf(id, sizeof id, "%.*s", (int)n, p + strlen(OG_MEDIA_UPLOAD_PATH));
+    snprintf(path, sizeof path, "%s%s", OG_MEDIA_UPLOAD_PATH, id);
+    query_value(url, "exp", exp, sizeof exp);
+    query_value(url, "sig", sig, sizeof sig);
+    int expired = 0;
+    if (!og_id_valid(id, "upl_") ||
+        og_media_link_check(ch->media_key, path, exp, sig, og_now_ms() / 1000, &expired) != OG_OK)
+        return OG_ERR_NOT_FOUND;
+    struct og_media_meta m;
+    og_err e = og_media_read(ch->media, id, data, &m);
+    if (e != OG_OK)
+        return e;
+    *len = (size_t)m.size;
+    *mime = og_strdup(m.mime);
+    *name = og_strdup(m.name[0] ? m.name : "file");
+    return OG_OK;
+}
+
 static const char *svc_req_header(const struct og_http_req *req, const char *name)
 {
     struct og_req_host *h = req ? req->host_ctx : NULL;
@@ -435,6 +488,7 @@ const struct og_services og_services_table = {
     .smtp_send = svc_smtp_send,
     .visitor = &visitor_api,
     .media_fetch = svc_media_fetch,
+    .upload_get = svc_upload_get,
 };
 
 struct og_channel *og_channel_create(struct og_plugin *plugin, const char *id, const char *routing,

@@ -80,6 +80,10 @@ struct og_channel {
     /* media.max_file_bytes: the largest media download (svc->media_fetch,
      * og_channel_media_download); 0 = OG_MEDIA_MAX_FILE_BYTES */
     int64_t media_max_bytes;
+    /* The media store [borrowed] and the attachment links' key: what
+     * svc->upload_get reads an agent's upload from; NULL = no uploads. */
+    struct og_media_store *media;
+    unsigned char media_key[32];
 };
 
 /* Sets the channel's survey (channels[].csat); scale 0 clears it. Copied. */

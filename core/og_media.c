@@ -503,6 +503,29 @@ char *og_media_disposition(const char *name)
     return d;
 }
 
+og_err og_media_limit_check(const struct og_media_limit *limits, const char *mime, int64_t size,
+                            char *why, size_t whylen)
+{
+    if (!limits)
+        return OG_OK;
+    for (const struct og_media_limit *l = limits; l->type; l++) {
+        size_t n = strlen(l->type);
+        int match = !strcmp(l->type, "*") ||
+                    (n && l->type[n - 1] == '/' ? strncasecmp(mime, l->type, n) == 0
+                                                : strcasecmp(mime, l->type) == 0);
+        if (!match)
+            continue;
+        if (size > l->max_bytes) {
+            snprintf(why, whylen, "a %s file of this channel may have at most %lld bytes", mime,
+                     (long long)l->max_bytes);
+            return OG_ERR_TOO_LARGE;
+        }
+        return OG_OK;
+    }
+    snprintf(why, whylen, "this channel's platform does not take %s files", mime);
+    return OG_ERR_INVALID;
+}
+
 /* ---------------------------------------------------------- signed links */
 
 void og_media_link_key(const char *secret, unsigned char key[32])

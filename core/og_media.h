@@ -107,7 +107,18 @@ void og_media_clean_name(const char *name, char *out, size_t outsz);
  * filename*=UTF-8''.... [xfer] */
 char *og_media_disposition(const char *name);
 
+/* Whether the connector's upload_limits (ABI 1.3; NULL = any type up to the
+ * store's max_file_bytes) take a file of type mime and size bytes: OG_OK, or
+ * OG_ERR_TOO_LARGE / OG_ERR_INVALID (a type the platform does not take)
+ * with why naming the limit. */
+og_err og_media_limit_check(const struct og_media_limit *limits, const char *mime, int64_t size,
+                            char *why, size_t whylen);
+
 /* ---------------------------------------------------------- signed links */
+
+/* An upload's path; its signed link is og_media_link of OG_MEDIA_UPLOAD_PATH
+ * + id. */
+#define OG_MEDIA_UPLOAD_PATH "/api/v1/uploads/"
 
 /* A link to a message's attachment that works without a token until it
  * expires (webhook consumers, a platform fetching an upload):

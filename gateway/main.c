@@ -608,7 +608,11 @@ int main(int argc, char **argv)
             og_error("%s", merr);
             goto out;
         }
-        og_media_sweep(g.media, NULL); /* what the age limit let go while we were down */
+        og_media_sweep(g.media, NULL);     /* what the age limit let go while we were down */
+        for (size_t i = 0; i < nch; i++) { /* svc->upload_get reads agents' uploads */
+            chs[i]->media = g.media;
+            memcpy(chs[i]->media_key, g.media_key, sizeof g.media_key);
+        }
     }
     char host[256];
     int port = 0;

@@ -94,6 +94,11 @@ static og_err facebook_fetch_media(void *inst, const struct og_media_req *req,
     return OG_OK;
 }
 
+/* Messenger attachments: 25 MB of any type. */
+static const struct og_media_limit fb_upload_limits[] = {
+    {"*", 25LL << 20},
+    {NULL, 0},
+};
 static const struct og_connector facebook_connector = {
     OG_CONNECTOR_HEADER,
     .name = "facebook",
@@ -112,6 +117,7 @@ static const struct og_connector facebook_connector = {
     .default_rate_per_s = 200,               /* the Send API's documented per-page pace */
     .caps = OG_CAP_START_OUTBOUND | OG_CAP_ATTACH_URL,
     .fetch_media = facebook_fetch_media,
+    .upload_limits = fb_upload_limits,
 };
 
 OG_CONNECTOR_EXPORT const struct og_connector *og_connector_entry(void)

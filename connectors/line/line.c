@@ -344,6 +344,15 @@ static og_err line_fetch_media(void *inst, const struct og_media_req *req, struc
     return OG_OK;
 }
 
+/* LINE sends images (JPEG, PNG: 10 MB), video and audio (MP4, M4A: 200 MB)
+ * by URL, and no other files. */
+static const struct og_media_limit line_upload_limits[] = {
+    {"image/jpeg", 10LL << 20},
+    {"image/png", 10LL << 20},
+    {"video/mp4", 200LL << 20},
+    {"audio/mp4", 200LL << 20},
+    {NULL, 0},
+};
 static const struct og_connector line_connector = {
     OG_CONNECTOR_HEADER,
     .name = "line",
@@ -362,6 +371,7 @@ static const struct og_connector line_connector = {
     .default_rate_per_s = 2000, /* Messaging API: 2,000 requests per second per channel */
     .caps = OG_CAP_START_OUTBOUND | OG_CAP_ATTACH_URL,
     .fetch_media = line_fetch_media,
+    .upload_limits = line_upload_limits,
 };
 
 OG_CONNECTOR_EXPORT const struct og_connector *og_connector_entry(void)

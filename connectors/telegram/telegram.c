@@ -282,6 +282,12 @@ static og_err telegram_fetch_media(void *inst, const struct og_media_req *req,
     return OG_OK;
 }
 
+/* What a bot may upload (Bot API): photos up to 10 MB, other files 50 MB. */
+static const struct og_media_limit tg_upload_limits[] = {
+    {"image/", 10LL << 20},
+    {"*", 50LL << 20},
+    {NULL, 0},
+};
 static const struct og_connector telegram_connector = {
     OG_CONNECTOR_HEADER,
     .name = "telegram",
@@ -299,6 +305,7 @@ static const struct og_connector telegram_connector = {
     .default_rate_per_s = 30, /* Bot API: about 30 messages per second per bot */
     .caps = OG_CAP_START_OUTBOUND | OG_CAP_ATTACH_URL,
     .fetch_media = telegram_fetch_media,
+    .upload_limits = tg_upload_limits,
 };
 
 OG_CONNECTOR_EXPORT const struct og_connector *og_connector_entry(void)

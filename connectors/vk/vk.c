@@ -392,6 +392,12 @@ static og_err vk_fetch_media(void *inst, const struct og_media_req *req, struct 
     return OG_OK;
 }
 
+/* VK: photos 50 MB, documents 200 MB. */
+static const struct og_media_limit vk_upload_limits[] = {
+    {"image/", 50LL << 20},
+    {"*", 200LL << 20},
+    {NULL, 0},
+};
 static const struct og_connector vk_connector = {
     OG_CONNECTOR_HEADER,
     .name = "vk",
@@ -410,6 +416,7 @@ static const struct og_connector vk_connector = {
     .default_rate_per_s = 20, /* messages.send: 20 calls per second per community token */
     .caps = OG_CAP_START_OUTBOUND | OG_CAP_ATTACH_URL,
     .fetch_media = vk_fetch_media,
+    .upload_limits = vk_upload_limits,
 };
 
 OG_CONNECTOR_EXPORT const struct og_connector *og_connector_entry(void)

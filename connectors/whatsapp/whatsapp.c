@@ -120,6 +120,17 @@ static og_err whatsapp_fetch_media(void *inst, const struct og_media_req *req,
     return OG_OK;
 }
 
+/* The Cloud API's supported media: images 5 MB, video and audio 16 MB,
+ * documents 100 MB. */
+static const struct og_media_limit wa_upload_limits[] = {
+    {"image/jpeg", 5LL << 20},
+    {"image/png", 5LL << 20},
+    {"video/mp4", 16LL << 20},
+    {"video/3gpp", 16LL << 20},
+    {"audio/", 16LL << 20},
+    {"*", 100LL << 20},
+    {NULL, 0},
+};
 static const struct og_connector whatsapp_connector = {
     OG_CONNECTOR_HEADER,
     .name = "whatsapp",
@@ -138,6 +149,7 @@ static const struct og_connector whatsapp_connector = {
     .default_rate_per_s = 80, /* Cloud API: 80 messages per second per number by default */
     .caps = OG_CAP_START_OUTBOUND | OG_CAP_ATTACH_URL,
     .fetch_media = whatsapp_fetch_media,
+    .upload_limits = wa_upload_limits,
 };
 
 OG_CONNECTOR_EXPORT const struct og_connector *og_connector_entry(void)

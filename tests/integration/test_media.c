@@ -24,6 +24,7 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #define TG_TOKEN "777:media-token"
 #define WA_SECRET "wa-media-secret"
@@ -91,6 +92,25 @@ static int fake_api(void *ud, const struct og_fake_req *q, struct og_fake_resp *
         r->status = 302;
         r->headers = "Location: http://10.1.2.3/x";
         r->body = "";
+        return 1;
+    }
+    if (!strcmp(q->url, "/bot" TG_TOKEN "/sendPhoto") ||
+        !strcmp(q->url, "/bot" TG_TOKEN "/sendDocument")) {
+        r->body = "{\"ok\":true,\"result\":{\"message_id\":9001,\"chat\":{\"id\":1111111},"
+                  "\"date\":1700000000}}";
+        return 1;
+    }
+    if (!strcmp(q->url, "/v25.0/106540352242922/media")) {
+        r->body = "{\"id\":\"media-up-1\"}";
+        return 1;
+    }
+    if (!strcmp(q->url, "/v25.0/106540352242922/messages")) {
+        r->body = "{\"messaging_product\":\"whatsapp\",\"contacts\":[{\"input\":\"x\","
+                  "\"wa_id\":\"16505551234\"}],\"messages\":[{\"id\":\"wamid.OUT1\"}]}";
+        return 1;
+    }
+    if (!strcmp(q->url, "/v2/bot/message/reply") || !strcmp(q->url, "/v2/bot/message/push")) {
+        r->body = "{\"sentMessages\":[{\"id\":\"461230966842064897\",\"quoteToken\":\"q\"}]}";
         return 1;
     }
     if (!strncmp(q->url, "/v2/bot/profile/", 16)) {
@@ -282,8 +302,11 @@ static void test_telegram(void)
     json_object *a = att0(m);
     /* the stored url is the omnigate link, signed; the platform's id stays */
     const char *url = jstr(a, "url");
-    CHECK(url && strncmp(url, "/api/v1/messages/msg_", 21) == 0 && strstr(url, "?exp=") &&
-          strstr(url, "&sig="));
+    /* on public_url, as webhook consumers fetch it */
+    CHECK(url && strncmp(url, "https://gw.example/api/v1/messages/msg_", 39) == 0 &&
+          strstr(url, "?exp=") && strstr(url, "&sig="));
+    if (url && !strncmp(url, "https://gw.example", 18))
+        url += 18; /* the daemon itself is at d.base */
     CHECK_STR(jstr(a, "media_id"), "tg-photo");
     fetched_once("tg", "/file/bot", JPEG, sizeof JPEG - 1, "image/jpeg", "file_1.jpg");
     CHECK_INT(seen("/bot" TG_TOKEN "/getFile"), 1);
@@ -478,6 +501,217 @@ static void test_refusals(void)
     json_object_put(m);
 }
 
+/* ------------------------------------------------------------ uploads */
+
+/* A multipart/form-data body: one file part and, when channel is set, a
+ * channel field. *len its length. [xfer] */
+static char *form(const char *fname, const char *ftype, const void *data, size_t dlen,
+                  const char *channel, const char *extra_field, size_t *len)
+{
+    struct og_buf b = {0};
+    if (channel)
+        og_buf_printf(&b,
+                      "--XyZb\r\nContent-Disposition: form-data; name=\"channel\"\r\n\r\n%s\r\n",
+                      channel);
+    if (extra_field)
+        og_buf_printf(&b, "--XyZb\r\nContent-Disposition: form-data; name=\"%s\"\r\n\r\nx\r\n",
+                      extra_field);
+    og_buf_printf(&b,
+                  "--XyZb\r\nContent-Disposition: form-data; name=\"file\"; filename=\"%s\"\r\n"
+                  "Content-Type: %s\r\n\r\n",
+                  fname, ftype);
+    og_buf_append(&b, data, dlen);
+    og_buf_puts(&b, "\r\n--XyZb--\r\n");
+    *len = b.len;
+    return b.data;
+}
+
+#define FORM_HDR ADMIN "\nContent-Type: multipart/form-data; boundary=XyZb"
+
+/* POST /api/v1/uploads; the answer's JSON [xfer] or NULL, *status. */
+static json_object *upload(const char *body, size_t len, const char *headers, long *status)
+{
+    char *url = og_sprintf("%s/api/v1/uploads", d.base);
+    struct og_test_resp r = og_test_http("POST", url, headers, body, len);
+    free(url);
+    *status = r.status;
+    json_object *j = json_tokener_parse(r.body);
+    if (r.status != 201)
+        fprintf(stderr, "upload: %ld %s\n", r.status, r.body);
+    free(r.body);
+    return j;
+}
+
+/* An upload of data as name, its id into id. */
+static void upload_ok(const char *name, const char *declared, const void *data, size_t dlen,
+                      const char *want_type, char id[64])
+{
+    size_t len;
+    char *b = form(name, declared, data, dlen, NULL, NULL, &len);
+    long st;
+    json_object *j = upload(b, len, FORM_HDR, &st);
+    free(b);
+    CHECK_INT(st, 201);
+    snprintf(id, 64, "%s", j && jstr(j, "id") ? jstr(j, "id") : "none");
+    CHECK(strncmp(id, "upl_", 4) == 0);
+    CHECK_STR(jstr(j, "mime_type"), want_type); /* the bytes', not the declared one */
+    CHECK_STR(jstr(j, "name"), name);
+    CHECK_INT(j ? json_object_get_int64(json_object_object_get(j, "size")) : 0, dlen);
+    json_object_put(j);
+}
+
+/* Posts a reply with the upload to the channel's session; the message id. */
+static void reply_upload(const char *channel, const char *upload_id, char mid[64])
+{
+    json_object *m = last_message(channel);
+    const char *sid = m ? jstr(m, "session_id") : NULL;
+    char *url = og_sprintf("%s/api/v1/sessions/%s/messages", d.base, sid ? sid : "x");
+    char *body =
+        og_sprintf("{\"text\":\"here it is\",\"attachments\":[{\"upload_id\":\"%s\"}]}", upload_id);
+    struct og_test_resp r =
+        og_test_http("POST", url, ADMIN "\nContent-Type: application/json", body, strlen(body));
+    CHECK_INT(r.status, 202);
+    if (r.status != 202)
+        fprintf(stderr, "reply: %s\n", r.body);
+    json_object *j = json_tokener_parse(r.body);
+    snprintf(mid, 64, "%s", j && jstr(j, "id") ? jstr(j, "id") : "none");
+    json_object *a = att0(j);
+    CHECK_STR(jstr(a, "upload_id"), upload_id);
+    CHECK(jstr(a, "url") && strstr(jstr(a, "url"), "/api/v1/uploads/upl_") &&
+          strstr(jstr(a, "url"), "sig="));
+    json_object_put(j);
+    free(r.body), free(body), free(url);
+    json_object_put(m);
+}
+
+/* The fake's first request to path, waited for up to 10 s. [borrowed] */
+static const struct og_fake_req *wait_req(const char *path)
+{
+    for (int t = 0; t < 100; t++) {
+        for (size_t i = 0; i < og_fake_count(api); i++)
+            if (!strcmp(og_fake_get(api, i)->url, path))
+                return og_fake_get(api, i);
+        struct timespec ts = {0, 100 * 1000000L};
+        nanosleep(&ts, NULL);
+    }
+    return NULL;
+}
+
+/* The status of message mid in its channel's session, waited for (10 s). */
+static int wait_status(const char *channel, const char *mid, const char *want)
+{
+    for (int t = 0; t < 100; t++) {
+        json_object *m = last_message(channel);
+        int ok = m && !strcmp(jstr(m, "id") ? jstr(m, "id") : "", mid) && jstr(m, "status") &&
+                 !strcmp(jstr(m, "status"), want);
+        json_object_put(m);
+        if (ok)
+            return 1;
+        struct timespec ts = {0, 100 * 1000000L};
+        nanosleep(&ts, NULL);
+    }
+    return 0;
+}
+
+static int has_bytes(const struct og_fake_req *q, const void *data, size_t len)
+{
+    return q && memmem(q->body, q->body_len, data, len) != NULL;
+}
+
+static void test_uploads(void)
+{
+    og_fake_reset(api);
+    char id[64], mid[64];
+    /* refusals: not multipart, two files, a field we do not take, a type the
+     * channel's platform does not take, a file over its cap */
+    long st;
+    json_object *j = upload("{}", 2, ADMIN "\nContent-Type: application/json", &st);
+    CHECK_INT(st, 415);
+    json_object_put(j);
+    size_t len;
+    char *b = form("a.jpg", "image/jpeg", JPEG, sizeof JPEG - 1, NULL, "evil", &len);
+    j = upload(b, len, FORM_HDR, &st);
+    CHECK_INT(st, 400);
+    json_object_put(j), free(b);
+    b = form("doc.pdf", "application/pdf", PDF, sizeof PDF - 1, "line", NULL, &len);
+    j = upload(b, len, FORM_HDR, &st);
+    CHECK_INT(st, 415);
+    json_object *err = j ? json_object_object_get(j, "error") : NULL;
+    CHECK(err && jstr(err, "message") &&
+          strstr(jstr(err, "message"), "does not take application/pdf"));
+    json_object_put(j), free(b);
+    b = form("a.jpg", "image/jpeg", JPEG, sizeof JPEG - 1, NULL, NULL, &len);
+    j = upload(b, len, "Content-Type: multipart/form-data; boundary=XyZb", &st);
+    CHECK_INT(st, 401); /* no token */
+    json_object_put(j), free(b);
+
+    /* Telegram: sendPhoto as multipart, the file itself */
+    upload_ok("photo.jpg", "text/html", JPEG, sizeof JPEG - 1, "image/jpeg", id);
+    struct got g;
+    char *p = og_sprintf("/api/v1/uploads/%s", id);
+    g = get(p, ADMIN);
+    CHECK_INT(g.status, 200);
+    CHECK(g.len == sizeof JPEG - 1 && memcmp(g.body, JPEG, g.len) == 0);
+    got_free(&g);
+    g = get(p, NULL);
+    CHECK_INT(g.status, 401);
+    got_free(&g);
+    free(p);
+    reply_upload("tg", id, mid);
+    const struct og_fake_req *q = wait_req("/bot" TG_TOKEN "/sendPhoto");
+    CHECK(q != NULL);
+    char ct[160];
+    CHECK(q && og_fake_header(q, "content-type", ct, sizeof ct) &&
+          !strncmp(ct, "multipart/form-data", 19));
+    CHECK(has_bytes(q, JPEG, sizeof JPEG - 1));
+    CHECK(has_bytes(q, "name=\"photo\"; filename=\"photo.jpg\"", 34));
+    CHECK(has_bytes(q, "here it is", 10)); /* the caption */
+    CHECK(wait_status("tg", mid, "sent"));
+    /* the history's attachment opens the upload */
+    p = og_sprintf("/api/v1/messages/%s/attachments/0", mid);
+    g = get(p, ADMIN);
+    CHECK_INT(g.status, 200);
+    CHECK(g.len == sizeof JPEG - 1 && memcmp(g.body, JPEG, g.len) == 0);
+    got_free(&g);
+    free(p);
+
+    /* WhatsApp: the media upload, then the message by its id */
+    upload_ok("scan.pdf", "application/pdf", PDF, sizeof PDF - 1, "application/pdf", id);
+    reply_upload("wa", id, mid);
+    q = wait_req("/v25.0/106540352242922/media");
+    CHECK(has_bytes(q, PDF, sizeof PDF - 1));
+    CHECK(has_bytes(q, "whatsapp", 8));
+    q = wait_req("/v25.0/106540352242922/messages");
+    CHECK(q && strstr(q->body, "\"document\"") && strstr(q->body, "\"id\":\"media-up-1\"") &&
+          !strstr(q->body, "\"link\""));
+    CHECK(wait_status("wa", mid, "sent"));
+
+    /* LINE has no upload route: the signed public URL, which works without a
+     * token */
+    upload_ok("pic.png", "image/png", PNG, sizeof PNG - 1, "image/png", id);
+    reply_upload("line", id, mid);
+    q = wait_req("/v2/bot/message/reply");
+    if (!q)
+        q = wait_req("/v2/bot/message/push");
+    json_object *lb = q ? json_tokener_parse(q->body) : NULL;
+    json_object *msgs = lb ? json_object_object_get(lb, "messages") : NULL;
+    const char *ocu = NULL;
+    for (size_t i = 0; msgs && i < json_object_array_length(msgs); i++) {
+        json_object *o = json_object_array_get_idx(msgs, i);
+        if (jstr(o, "originalContentUrl"))
+            ocu = jstr(o, "originalContentUrl");
+    }
+    CHECK(ocu && !strncmp(ocu, "https://gw.example/api/v1/uploads/upl_", 38));
+    if (ocu) {
+        g = get(ocu + strlen("https://gw.example"), NULL);
+        CHECK_INT(g.status, 200);
+        CHECK(g.len == sizeof PNG - 1 && memcmp(g.body, PNG, g.len) == 0);
+        got_free(&g);
+    }
+    json_object_put(lb);
+    CHECK(wait_status("line", mid, "sent"));
+}
+
 static void test_unsupported(void)
 {
     const char *body = "{\"id\":\"sj-1\",\"from\":{\"id\":\"sj-user\"},\"attachments\":[{\"url\":"
@@ -532,7 +766,8 @@ int main(void)
         "{\"id\":\"ex\",\"connector\":\"signed_json\",\"options\":{\"secret\":\"" SJ_SECRET "\","
         "\"reply_url\":\"%s/sj\"}}]",
         base, base, base, base, base, base, base, base);
-    int started = og_test_daemon_start(&d, rs.url, channels, NULL);
+    int started =
+        og_test_daemon_start(&d, rs.url, channels, "\"public_url\":\"https://gw.example\"");
     free(channels);
     if (started != 0) {
         og_test_redis_stop(&rs);
@@ -545,6 +780,7 @@ int main(void)
     test_line();
     test_vk();
     test_refusals();
+    test_uploads();
     test_unsupported();
     CHECK_INT(og_test_daemon_stop(&d), 0);
     og_test_daemon_free(&d);

@@ -493,6 +493,15 @@ struct og_media_res {
     char error[128]; /* why not, for the log and the API's answer */
 };
 
+/* What a platform takes (og_connector.upload_limits, 1.3): a type ("image/
+ * jpeg"), a family ("image/": every image type) or "*" (anything else), and
+ * the largest file of it in bytes. The first row that matches decides; a
+ * type no row matches is refused. */
+struct og_media_limit {
+    const char *type;
+    int64_t max_bytes;
+};
+
 /* ---------------------------------------------------------------- services */
 
 /* The host's services, [host] valid from create() until destroy() returns.
@@ -581,6 +590,14 @@ struct og_services {
      * past the cap; else as http. */
     og_err (*media_fetch)(void *host, const struct og_http_call *call, size_t max_bytes,
                           struct og_http_result *res);
+    /* 1.3: the file behind an attachment url of the message send() is
+     * delivering when it is an agent's upload (POST /api/v1/uploads; the url
+     * is the host's signed link to it): *data [xfer] (len bytes), *mime and
+     * *name [xfer], so a platform with an upload route gets the bytes
+     * (Telegram multipart, WhatsApp /media) instead of a URL it would have
+     * to reach. OG_ERR_NOT_FOUND for any other url (send it as a URL). */
+    og_err (*upload_get)(void *host, const char *url, char **data, size_t *len, char **mime,
+                         char **name);
 };
 
 /* --------------------------------------------------------------- connector */
@@ -665,6 +682,11 @@ struct og_connector {
      * refused our token; res->error says why. NULL: the API answers 501
      * "unsupported". */
     og_err (*fetch_media)(void *inst, const struct og_media_req *req, struct og_media_res *res);
+    /* 1.3: what an agent may upload for this channel (POST /api/v1/uploads
+     * with a channel, and a reply's upload on it): rows of a type and its
+     * cap, ending with a row whose type is NULL. NULL: any type, up to
+     * media.max_file_bytes. */
+    const struct og_media_limit *upload_limits;
 };
 
 #define OG_CONNECTOR_HEADER                                                                        \
