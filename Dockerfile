@@ -7,7 +7,7 @@
 FROM debian:12 AS build
 RUN apt-get update \
  && apt-get install -y --no-install-recommends cmake pkg-config gcc libc6-dev make \
-      libcurl4-gnutls-dev libmicrohttpd-dev libssl-dev libjson-c-dev libhiredis-dev \
+      libcurl4-gnutls-dev libmicrohttpd-dev libssl-dev libjson-c-dev libhiredis-dev zlib1g-dev \
  && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 COPY . .
@@ -21,7 +21,7 @@ FROM debian:12-slim
 # the CA certificates for the platforms' HTTPS.
 RUN apt-get update \
  && apt-get install -y --no-install-recommends ca-certificates libcurl3-gnutls \
-      libmicrohttpd12 libssl3 libjson-c5 libhiredis0.14 \
+      libmicrohttpd12 libssl3 libjson-c5 libhiredis0.14 zlib1g \
  && rm -rf /var/lib/apt/lists/* \
  && useradd --system --user-group --no-create-home --home-dir /var/lib/omnigate \
       --shell /usr/sbin/nologin omnigate \

@@ -16,10 +16,11 @@ SUDO    := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 # Debian 12 packages, see ../shared/TOOLCHAIN.md. libcurl4-gnutls-dev,
 # not the OpenSSL flavour: that one conflicts with libetpan-dev.
 # RUN_PKGS: building and running (make run): the compiler and libraries,
-# redis-server for the embedded Redis, curl and openssl for README's demo.
+# redis-server for the embedded Redis, curl and openssl for README's demo,
+# zlib1g-dev for the session archive's compressed segments (core/og_archive.c).
 RUN_PKGS := cmake pkg-config gcc libc6-dev make curl openssl ca-certificates \
 	libcurl4-gnutls-dev libmicrohttpd-dev libgnutls28-dev libssl-dev libjson-c-dev libhiredis-dev \
-	libetpan-dev libsasl2-modules libargon2-dev redis-server
+	libetpan-dev libsasl2-modules libargon2-dev zlib1g-dev redis-server
 # TEST_PKGS: what the tests start or call (make test, bench). On a machine
 # without a policy-rc.d that stops services, installing dovecot also starts
 # a system IMAP server on port 143: the reason make run does not install it.

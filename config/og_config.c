@@ -375,6 +375,32 @@ static int check_listen(struct og_load *l, const struct og_cfg_row *row, json_ob
     return 0;
 }
 
+int og_config_store_raw_s(const char *s, int64_t *keep_s)
+{
+    if (!s)
+        return -1;
+    if (strcmp(s, "none") == 0 || strcmp(s, "always") == 0) {
+        *keep_s = s[0] == 'n' ? -1 : 0;
+        return 0;
+    }
+    char *end = NULL;
+    long long h = s[0] >= '0' && s[0] <= '9' ? strtoll(s, &end, 10) : 0;
+    if (!end || strcmp(end, "h") != 0 || h < 1 || h > 87600)
+        return -1;
+    *keep_s = (int64_t)h * 3600;
+    return 0;
+}
+
+static int check_store_raw(struct og_load *l, const struct og_cfg_row *row, json_object *v,
+                           const char *path, void *base)
+{
+    (void)base;
+    int64_t keep;
+    if (og_config_store_raw_s(json_object_get_string(v), &keep) != 0)
+        return og_cfg_expect(l, row, path);
+    return 0;
+}
+
 /* Kept without a trailing slash, so "<public_url>/hooks/<id>" is right either way. */
 static int check_public_url(struct og_load *l, const struct og_cfg_row *row, json_object *v,
                             const char *path, void *base)
@@ -736,6 +762,29 @@ static const struct og_cfg_row metrics_rows[] = {
     {0},
 };
 
+/* The event stream's retention (core/og_stream.h, docs/operations.md). */
+static const struct og_cfg_row events_rows[] = {
+    {.name = "retain_s",
+     .type = OG_CFG_INT,
+     .offset = offsetof(struct og_config, events.retain_s),
+     .def = "3600",
+     .min = 0,
+     .max = 604800,
+     .help = "events stay in the stream at least this long, whoever has read them, so a live "
+             "client (SSE) can resume with Last-Event-ID; beyond it an event stays only while "
+             "a consumer (webhooks, follow-ups) still owes it"},
+    {.name = "max_bytes",
+     .type = OG_CFG_INT,
+     .offset = offsetof(struct og_config, events.max_bytes),
+     .def = "268435456",
+     .min = 65536,
+     .max = 1099511627776.0,
+     .help = "hard bound on the event stream's Redis memory (MEMORY USAGE); past it the oldest "
+             "events go even when a consumer has not had them, and each webhook that loses "
+             "events is marked lagging (logged, in /metrics and the API)"},
+    {0},
+};
+
 static const struct og_cfg_row channel_rows[] = {
     {.name = "id",
      .type = OG_CFG_STR,
@@ -803,6 +852,17 @@ static const struct og_cfg_row channel_rows[] = {
              "message with the scale whose answer (\"4\", \"4/5\", stars, a thumb) is the "
              "rating; a rating is stored once per session; follow-up e-mails link to it with "
              "{{survey_url}}"},
+    {.name = "store_raw",
+     .type = OG_CFG_STR,
+     .offset = offsetof(struct og_config_channel, store_raw),
+     .def_doc = "the top-level store_raw",
+     .help = "the platform's raw payload of each inbound message (the webhook body as "
+             "received), kept in Redis for debugging and replay: \"none\", a retention in "
+             "hours (\"24h\"), or \"always\" (as long as the message); the API never "
+             "returns it",
+     .expect = "must be \"none\", \"always\" or hours from 1 to 87600 as \"<n>h\" "
+               "(\"24h\")",
+     .check = check_store_raw},
     {0},
 };
 
@@ -830,6 +890,17 @@ const struct og_cfg_row og_cfg_top_rows[] = {
      .def = "",
      .help = "a web chat channel whose widget GET /webchat/demo shows on a demo page (\"\" = "
              "no demo page); for trying omnigate out, not for production"},
+    {.name = "store_raw",
+     .type = OG_CFG_STR,
+     .offset = offsetof(struct og_config, store_raw),
+     .def = "24h",
+     .help = "the platform's raw payload of each inbound message (the webhook body as "
+             "received), kept in Redis for debugging and replay: \"none\", a retention in "
+             "hours (\"24h\"), or \"always\" (as long as the message); the API never "
+             "returns it",
+     .expect = "must be \"none\", \"always\" or hours from 1 to 87600 as \"<n>h\" "
+               "(\"24h\")",
+     .check = check_store_raw},
     {.name = "data_dir",
      .type = OG_CFG_STR,
      .offset = offsetof(struct og_config, data_dir),
@@ -904,6 +975,10 @@ const struct og_cfg_row og_cfg_top_rows[] = {
      .type = OG_CFG_OBJECT,
      .children = og_cfg_dispatch_rows,
      .help = "the webhook dispatcher"},
+    {.name = "events",
+     .type = OG_CFG_OBJECT,
+     .children = events_rows,
+     .help = "how long the event stream keeps events, and its memory bound"},
     {.name = "smtp",
      .type = OG_CFG_OBJECT,
      .flags = OG_CFG_VIA,
@@ -966,6 +1041,11 @@ const struct og_cfg_row og_cfg_top_rows[] = {
      .check = og_cfg_sensitive_done,
      .help = "words that flag a message (case-, accent- and width-insensitive, whole words; "
              "GET /api/v1/flagged lists the flagged messages)"},
+    {.name = "retention",
+     .type = OG_CFG_OBJECT,
+     .children = og_cfg_retention_rows,
+     .help = "the session archive under data_dir: when closed sessions leave Redis, when "
+             "archived ones are deleted"},
     {0},
 };
 

@@ -57,6 +57,7 @@ struct og_config_channel {
     struct og_config_texts texts;
     struct og_config_goal goal;
     struct og_config_csat csat;
+    char *store_raw; /* default NULL = the top-level store_raw */
 };
 
 /* "smtp" and "followups" (config/og_config_followups.c). */
@@ -93,6 +94,7 @@ struct og_config {
     char *listen;        /* "127.0.0.1:8080" (host:port; [v6]:port) */
     char *public_url;    /* default "" */
     char *webchat_demo;  /* default "": /webchat/demo is off; a web chat channel id: on */
+    char *store_raw;     /* default "24h": og_config_store_raw_s */
     char *data_dir;      /* default "./var" */
     char *log_level;     /* error|warn|info|debug, default "info" */
     char *log_file;      /* default NULL = standard error; reopened on SIGHUP */
@@ -147,6 +149,10 @@ struct og_config {
     struct {
         int64_t concurrency; /* parallel deliveries per instance, default 64, 1..1024 */
     } webhook_dispatch;
+    struct {
+        int64_t retain_s;  /* events kept at least this long (SSE resume), default 3600 */
+        int64_t max_bytes; /* the stream's memory bound, default 256 MiB */
+    } events;
     struct og_config_followups *followups; /* never NULL after load */
     struct {                               /* "send" (config/og_config_send.c) */
         int64_t workers;                   /* sender threads per instance, default 4, 1..64 */
@@ -169,6 +175,11 @@ struct og_config {
         size_t n_agents;
         int block_agents; /* default 0: flag only */
     } sensitive_words;
+    struct {                        /* "retention" (config/og_config_retention.c) */
+        int64_t archive_after_days; /* 0 = closed sessions stay in Redis */
+        int64_t delete_after_days;  /* 0 = archived sessions are kept */
+        int64_t archive_batch;      /* sessions per archiving step, default 100 */
+    } retention;
     struct og_config_routing *routing; /* og_config_routing.h; never NULL after load */
     json_object *root;                 /* the parsed file after substitution (owned) */
 };
@@ -190,6 +201,9 @@ struct og_texts_conf; /* core/og_texts.h */
 struct og_goal_seed;  /* core/og_goals.h */
 size_t og_config_channel_ops(const struct og_config *cfg, struct og_texts_conf **texts,
                              struct og_goal_seed **goals);
+/* A store_raw value: "none" (-1), "always" (0) or a retention in hours
+ * ("24h", 1 to 87600 hours: seconds). 0 on success, -1 for anything else. */
+int og_config_store_raw_s(const char *s, int64_t *keep_s);
 /* Splits cfg->listen into host and port. 0 on success. */
 int og_config_listen_split(const char *listen, char *host, size_t hostsz, int *port);
 /* Every key of the file with its type, default and meaning, from the table

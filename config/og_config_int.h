@@ -121,6 +121,7 @@ extern const struct og_cfg_row og_cfg_policy_rows[];    /* og_config_routing.c *
 extern const struct og_cfg_row og_cfg_agent_rows[];     /* og_config_routing.c */
 extern const struct og_cfg_row og_cfg_sessions_rows[];  /* og_config_routing.c */
 extern const struct og_cfg_row og_cfg_sensitive_rows[]; /* og_config_sensitive.c */
+extern const struct og_cfg_row og_cfg_retention_rows[]; /* og_config_retention.c */
 extern const struct og_cfg_row og_cfg_texts_rows[];     /* og_config_texts.c */
 extern const struct og_cfg_row og_cfg_goal_rows[];      /* og_config_texts.c */
 

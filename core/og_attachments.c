@@ -31,10 +31,10 @@ og_err og_message_attachment(struct og_core *c, const struct og_viewer *v, const
     if (!og_id_valid(mid, "msg_"))
         return OG_ERR_NOT_FOUND;
     redisReply *r = NULL;
-    og_err e = og_redis_cmd(c->redis, &r, "HMGET " OG_KEY_MSG " j sid raw", c->tag, mid);
+    og_err e = og_redis_cmd(c->redis, &r, "HMGET " OG_KEY_MSG " j sid", c->tag, mid);
     if (e != OG_OK)
         return e;
-    if (r->type != REDIS_REPLY_ARRAY || r->elements != 3 ||
+    if (r->type != REDIS_REPLY_ARRAY || r->elements != 2 ||
         r->element[0]->type != REDIS_REPLY_STRING) {
         freeReplyObject(r);
         return OG_ERR_NOT_FOUND;
@@ -45,13 +45,17 @@ og_err og_message_attachment(struct og_core *c, const struct og_viewer *v, const
     json_object *j = json_tokener_parse(text);
     free(text);
     copy_el(r, 1, out->session_id, sizeof out->session_id);
-    if (r->element[2]->type == REDIS_REPLY_STRING) {
-        out->raw_len = r->element[2]->len;
-        out->raw = og_malloc(out->raw_len + 1);
-        memcpy(out->raw, r->element[2]->str, out->raw_len);
-        out->raw[out->raw_len] = 0;
-    }
     freeReplyObject(r);
+    /* the raw payload, while store_raw keeps it (an e-mail's parts) */
+    if (og_redis_cmd(c->redis, &r, "GET " OG_KEY_RAW, c->tag, mid) == OG_OK) {
+        if (r->type == REDIS_REPLY_STRING) {
+            out->raw_len = r->len;
+            out->raw = og_malloc(out->raw_len + 1);
+            memcpy(out->raw, r->str, out->raw_len);
+            out->raw[out->raw_len] = 0;
+        }
+        freeReplyObject(r);
+    }
     json_object *atts = NULL, *a = NULL;
     if (!j || !json_object_object_get_ex(j, "attachments", &atts) ||
         !json_object_is_type(atts, json_type_array) || n >= json_object_array_length(atts) ||

@@ -84,7 +84,16 @@ struct og_channel {
      * svc->upload_get reads an agent's upload from; NULL = no uploads. */
     struct og_media_store *media;
     unsigned char media_key[32];
+    /* store_raw (channels[].store_raw, else the top level): how long an
+     * inbound message's raw platform payload stays in Redis, in seconds
+     * (key P:raw:<message id>, expiring); 0 = the default,
+     * OG_STORE_RAW_DEFAULT_S; OG_STORE_RAW_NONE: not stored;
+     * OG_STORE_RAW_ALWAYS: kept as long as the message. */
+    int64_t store_raw_s;
 };
+#define OG_STORE_RAW_DEFAULT_S (24 * 3600)
+#define OG_STORE_RAW_NONE (-1)
+#define OG_STORE_RAW_ALWAYS (-2)
 
 /* Sets the channel's survey (channels[].csat); scale 0 clears it. Copied. */
 void og_channel_set_survey(struct og_channel *ch, int scale, const char *question,

@@ -1,5 +1,6 @@
 /* og_core - see og_core.h. */
 #include "og_core.h"
+#include "og_archive.h"
 #include "og_auth.h"
 #include "og_batch.h"
 #include "og_core_int.h"
@@ -27,7 +28,7 @@ extern const char og_lua_prelude[], og_lua_ingest[], og_lua_sessions[], og_lua_c
     og_lua_webhook_dispatch_read[], og_lua_webhook_dispatch_step[], og_lua_webhook_dispatch_fetch[],
     og_lua_webhook_dispatch_skip[], og_lua_stream[], og_lua_groups[], og_lua_canned[],
     og_lua_texts[], og_lua_goals[], og_lua_instances[], og_lua_stats[], og_lua_webchat[],
-    og_lua_csat[];
+    og_lua_csat[], og_lua_archive[];
 
 /* og_script.h's table: each enum og_lua with its name and text. */
 static const struct {
@@ -58,6 +59,7 @@ static const struct {
     [OG_LUA_GOALS] = {"goals", og_lua_goals},
     [OG_LUA_WEBCHAT] = {"webchat", og_lua_webchat},
     [OG_LUA_CSAT] = {"csat", og_lua_csat},
+    [OG_LUA_ARCHIVE] = {"archive", og_lua_archive},
 };
 
 /* Group commit of ingest (og_batch.h). A batch of 32 messages keeps Redis
@@ -77,6 +79,7 @@ struct og_core *og_core_new(const struct og_core_opts *o, char *errbuf, size_t e
 {
     struct og_core *c = og_calloc(1, sizeof *c);
     pthread_mutex_init(&c->reload_mu, NULL);
+    pthread_mutex_init(&c->arch_mu, NULL);
     c->redis_url = og_strdup(o->redis_url);
     c->redis_password = og_strdup(o->redis_password);
     c->pool_size = o->pool_size;
@@ -120,6 +123,7 @@ struct og_core *og_core_new(const struct og_core_opts *o, char *errbuf, size_t e
     c->public_url = og_strdup(o->public_url ? o->public_url : "");
     og_media_link_key(o->media_secret, c->media_key);
     c->media_link_ttl_s = o->media_link_ttl_s > 0 ? o->media_link_ttl_s : 7 * 86400;
+    og_archive_configure(c, o->archive);
     for (int i = 0; i < OG_LUA__LAST; i++) {
         char *src = og_sprintf("%s\n%s", og_lua_prelude, lua_src[i].body);
         c->lua[i] = og_script_new(lua_src[i].name, src);
@@ -184,6 +188,8 @@ void og_core_free(struct og_core *c)
     free(c->public_url);
     og_sentinel_free(c->sentinel);
     pthread_mutex_destroy(&c->fo_mu);
+    pthread_mutex_destroy(&c->arch_mu);
+    free(c->arch_dir);
     free(c->redis_url);
     free(c->redis_password);
     free(c->tag);
@@ -483,6 +489,13 @@ og_err og_core_ingest(struct og_core *c, const struct og_channel *ch, const stru
     fixed.reply_to_provider_id = utf8(in->reply_to_provider_id, own, &n_own);
     fixed.reply_token = utf8(in->reply_token, own, &n_own);
     og_err rc = ingest(c, ch, m, res);
+    /* The thread's session is in the archive: back into Redis first, then
+     * the message reopens it as usual (og_archive.h). */
+    for (int i = 0; i < 2 && rc == OG_ERR_CONFLICT && res->session_created == -1; i++) {
+        rc = og_archive_restore(c, res->session_id);
+        if (rc == OG_OK)
+            rc = ingest(c, ch, m, res);
+    }
     while (n_own > 0)
         free(own[--n_own]);
     return rc;
@@ -514,6 +527,13 @@ static og_err ingest(struct og_core *c, const struct og_channel *ch, const struc
     snprintf(wms, sizeof wms, "%lld", (long long)ch->plugin->desc->messaging_window_ms);
 
     const char *nrt = (ch->plugin->desc->caps & OG_CAP_NON_REALTIME) ? "1" : "0";
+    /* the raw payload's key expires after the channel's store_raw ('' =
+     * never); with "none" it is not sent at all */
+    char raw_ttl[24] = "";
+    int keep_raw = m->raw && m->raw_len && ch->store_raw_s != OG_STORE_RAW_NONE;
+    if (ch->store_raw_s != OG_STORE_RAW_ALWAYS)
+        snprintf(raw_ttl, sizeof raw_ttl, "%lld",
+                 (long long)(ch->store_raw_s > 0 ? ch->store_raw_s : OG_STORE_RAW_DEFAULT_S));
     /* a survey answer is recognised here (og_csat.h); ingest.lua takes it
      * as the rating only when the survey message waits for one */
     char answer[16] = "";
@@ -547,16 +567,17 @@ static og_err ingest(struct og_core *c, const struct og_channel *ch, const struc
                           S(m->provider_message_id),
                           S(m->reply_to_provider_id),
                           S(m->reply_token),
-                          m->raw ? m->raw : "",
+                          keep_raw ? m->raw : "",
                           wms,
                           nrt,
                           S(terms),
-                          answer};
-    enum { N = sizeof argv / sizeof argv[0], RAW = N - 5 }; /* N: ingest.lua's NF */
+                          answer,
+                          raw_ttl};
+    enum { N = sizeof argv / sizeof argv[0], RAW = N - 6 }; /* N: ingest.lua's NF */
     size_t lens[N];
     for (int i = 0; i < N; i++)
         lens[i] = strlen(argv[i]);
-    lens[RAW] = m->raw ? m->raw_len : 0; /* raw may hold NULs from odd platforms */
+    lens[RAW] = keep_raw ? m->raw_len : 0; /* raw may hold NULs from odd platforms */
 
     redisReply *r = NULL;
     og_err err = og_batch_call(c->ingest_batch, c->redis, N, argv, lens, &r);
@@ -574,6 +595,13 @@ static og_err ingest(struct og_core *c, const struct og_channel *ch, const struc
         freeReplyObject(r);
         atomic_fetch_add(&c->stats.ingest_errors, 1);
         return err != OG_OK ? err : OG_ERR_INTERNAL;
+    }
+    if (strcmp(r->element[3]->str, "archived") == 0) {
+        /* nothing stored; og_core_ingest restores the session and calls again */
+        snprintf(res->session_id, sizeof res->session_id, "%s", r->element[1]->str);
+        res->session_created = -1;
+        freeReplyObject(r);
+        return OG_ERR_CONFLICT;
     }
     snprintf(res->message_id, sizeof res->message_id, "%s", r->element[2]->str);
     if (strcmp(r->element[3]->str, "dup") == 0) {

@@ -31,6 +31,7 @@ struct og_auth_opts;      /* og_auth.h */
 struct og_sensitive_opts; /* og_sensitive.h */
 struct og_texts_conf;     /* og_texts.h */
 struct og_goal_seed;      /* og_goals.h */
+struct og_archive_opts;   /* og_archive.h */
 
 struct og_core_opts {
     const char *redis_url;      /* redis://host:port[/db] or unix:///path */
@@ -67,6 +68,7 @@ struct og_core_opts {
     const char *public_url;
     const char *media_secret; /* api.admin_token; NULL = "" */
     int64_t media_link_ttl_s;
+    const struct og_archive_opts *archive; /* NULL: no archive (og_archive.h); copied */
 };
 
 /* [xfer, og_core_free]; NULL and errbuf on bad options. Connects lazily:

@@ -59,6 +59,12 @@ struct og_core {
     int fo_trouble;               /* the pool met trouble since then */
     atomic_int has_master;        /* the sentinels named one once */
     atomic_ullong failovers;      /* moves after the first */
+    /* The archive (og_archive.h): */
+    char *arch_dir;                        /* owned; NULL = none */
+    int64_t arch_after_ms, arch_delete_ms; /* 0 = never */
+    int arch_batch;
+    int arch_backfilled;     /* archive.lua's backfill said done (under arch_mu) */
+    pthread_mutex_t arch_mu; /* this process's appends and deletions */
 };
 
 /* og_auth.c: fills the fields left 0 with their defaults. */

@@ -5,6 +5,7 @@
  * (stats.lua "conv" and "pres"), so neither grows with the history. */
 #include "og_export.h"
 #include "og_agents.h"
+#include "og_archive.h"
 #include "og_core_int.h"
 #include "og_tz.h"
 
@@ -266,7 +267,7 @@ static const char *const headers[OG_REPORT__N] = {
     "first_reply_at,closed_at,close_reason,success_codes,csat,goal_status,goal_event,"
     "messages_in,messages_out",
     "hour,new_sessions,chats,messages_in,messages_out,missed,queue_waits,avg_queue_wait_s,"
-    "max_queue_wait_s",
+    "max_queue_wait_s,queue_avg,queue_max,longest_wait_s",
 };
 
 static int rows_performance(struct og_export *x, struct og_buf *b)
@@ -304,6 +305,10 @@ static int rows_traffic(struct og_export *x, struct og_buf *b)
         csv_int(b, v[OG_ST_MSG_OUT]), csv_int(b, v[OG_ST_MISSED]), csv_int(b, v[OG_ST_QWAIT_N]);
         csv_num(b, og_stats_avg_s(&k->a, OG_ST_QWAIT_SUM, OG_ST_QWAIT_N));
         csv_num(b, v[OG_ST_QWAIT_N] ? (double)v[OG_ST_QWAIT_MAX] / 1000 : -1);
+        csv_num(b,
+                v[OG_ST_SPAN_MS] > 0 ? (double)v[OG_ST_QUEUE_MS] / (double)v[OG_ST_SPAN_MS] : -1);
+        csv_num(b, x->st->queue_max ? (double)v[OG_ST_QUEUE_MAX] : -1);
+        csv_num(b, (double)v[OG_ST_QUEUE_LONGEST] / 1000);
         csv_end(b);
     }
     return x->next < x->st->n;
@@ -358,15 +363,23 @@ static int rows_conversations(struct og_export *x, struct og_buf *b)
     size_t rows = r->elements - 2;
     for (size_t i = 2; i < r->elements; i++) {
         const redisReply *row = r->element[i];
-        if (row->elements < 17)
-            continue;
         const char *f[17];
-        for (int k = 0; k < 17; k++)
-            f[k] = row->element[k]->str;
+        json_object *hold = NULL; /* an archived session's record */
+        if (row->elements == 2 && strcmp(row->element[0]->str, "archived") == 0) {
+            if (og_archive_conv_row(x->c, row->element[1]->str, f, &hold) != OG_OK)
+                continue;
+        } else if (row->elements < 17) {
+            continue;
+        } else {
+            for (int k = 0; k < 17; k++)
+                f[k] = row->element[k]->str;
+        }
         if ((x->f_channel && strcmp(f[1], x->f_channel)) ||
             (x->f_agent && strcmp(f[4], x->f_agent)) || (x->f_group && strcmp(f[5], x->f_group)) ||
-            (x->f_code && !has_code(f[11], x->f_code)))
+            (x->f_code && !has_code(f[11], x->f_code))) {
+            json_object_put(hold);
             continue;
+        }
         csv_text(b, f[0], 1, 0), csv_text(b, f[1], 0, 0), csv_text(b, f[2], 0, 0);
         csv_text(b, f[3], 0, 1), csv_text(b, f[4], 0, 0);
         csv_text(b, agent_name(x, f[4]), 0, 1), csv_text(b, f[5], 0, 1);
@@ -395,6 +408,7 @@ static int rows_conversations(struct og_export *x, struct og_buf *b)
         csv_text(b, f[13], 0, 0), csv_text(b, f[14], 0, 1);
         csv_text(b, f[15], 0, 0), csv_text(b, f[16], 0, 0);
         csv_end(b);
+        json_object_put(hold);
     }
     freeReplyObject(r);
     return rows == PAGE_ROWS;

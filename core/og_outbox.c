@@ -1,5 +1,6 @@
 /* og_outbox - see og_outbox.h. */
 #include "og_outbox.h"
+#include "og_archive.h"
 #include "og_core_int.h"
 #include "og_log.h"
 #include "og_sensitive.h"
@@ -180,6 +181,12 @@ og_err og_outbox_start_session(struct og_core *c, const struct og_outbox_start *
     redisReply *r = NULL;
     char why[64];
     e = og_script_call(c, OG_LUA_OUTBOX_REPLY, 20, argv, NULL, &r, why, sizeof why);
+    if (e == OG_ERR_CONFLICT && strncmp(why, "archived:", 9) == 0) {
+        /* the contact's thread is in the archive (og_archive.h): back first */
+        e = og_archive_restore(c, why + 9);
+        if (e == OG_OK)
+            e = og_script_call(c, OG_LUA_OUTBOX_REPLY, 20, argv, NULL, &r, why, sizeof why);
+    }
     free(tail), free(sender), free(terms);
     if (e == OG_ERR_CONFLICT) {
         snprintf(sid, sidsz, "%s", why); /* the open session */

@@ -2,6 +2,7 @@
  * the rules of who may do what, and calls routing.lua; the routing
  * decisions themselves are made inside the script. */
 #include "og_routing.h"
+#include "og_archive.h"
 #include "og_core_int.h"
 #include "og_goals.h"
 #include "og_texts.h"
@@ -449,6 +450,12 @@ void og_routing_reopen(struct og_core *c, const struct og_viewer *v, const char 
 {
     if (!allowed(c, v, sid, 0, res))
         return;
+    /* a session in the archive comes back into Redis first (og_archive.h) */
+    og_err e = og_archive_restore(c, sid);
+    if (e != OG_OK && e != OG_ERR_NOT_FOUND) {
+        refuse(res, e, "the archived session cannot be read now");
+        return;
+    }
     const char *a[] = {sid, actor(v)};
     run(c, "reopen", 2, a, res);
 }

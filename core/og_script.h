@@ -50,6 +50,7 @@ enum og_lua {
     OG_LUA_STATS,                  /* og_stats.c: statistics, rebuild, exports, report links */
     OG_LUA_WEBCHAT,                /* og_webchat.c: visitors, tokens, limits */
     OG_LUA_CSAT,                   /* og_csat.c: satisfaction survey answers */
+    OG_LUA_ARCHIVE,                /* og_archive.c: sessions out of Redis and back */
     OG_LUA__LAST
 };
 

@@ -1,5 +1,6 @@
 /* og_sessions - see og_sessions.h. */
 #include "og_sessions.h"
+#include "og_archive.h"
 #include "og_core_int.h"
 #include "og_routing.h"
 #include "og_util.h"
@@ -62,6 +63,19 @@ og_err og_session_check(struct og_core *c, const struct og_viewer *v, const char
     og_err e = call(c, v, "check", 2, a, &r, msg, msglen);
     if (e == OG_OK)
         freeReplyObject(r);
+    if (e == OG_ERR_NOT_FOUND) {
+        /* an archived session: seen where it is; acted on back in Redis */
+        char *json = NULL;
+        og_err ae = og_archive_session_get(c, v, sid, &json);
+        free(json);
+        if (ae == OG_OK && need == OG_SESSION_ACT && og_archive_restore(c, sid) == OG_OK) {
+            e = call(c, v, "check", 2, a, &r, msg, msglen);
+            if (e == OG_OK)
+                freeReplyObject(r);
+        } else if (ae == OG_OK) {
+            e = OG_OK;
+        }
+    }
     return e;
 }
 
@@ -71,6 +85,8 @@ og_err og_session_get(struct og_core *c, const struct og_viewer *v, const char *
     redisReply *r;
     *json = NULL;
     og_err e = call(c, v, "session", 1, a, &r, NULL, 0);
+    if (e == OG_ERR_NOT_FOUND)
+        return og_archive_session_get(c, v, sid, json);
     if (e != OG_OK)
         return e;
     if (r->elements >= 2 && r->element[1]->type == REDIS_REPLY_STRING)
@@ -142,6 +158,8 @@ og_err og_session_messages(struct og_core *c, const struct og_viewer *v, const c
     redisReply *r;
     *json = NULL;
     og_err e = call(c, v, "messages", 5, a, &r, NULL, 0);
+    if (e == OG_ERR_NOT_FOUND)
+        return og_archive_messages(c, v, sid, cursor, limit, json);
     if (e != OG_OK)
         return e;
     if (r->elements >= 2)
@@ -225,6 +243,8 @@ og_err og_session_timeline(struct og_core *c, const struct og_viewer *v, const c
     redisReply *r;
     *json = NULL;
     og_err e = call(c, v, "timeline", 3, a, &r, NULL, 0);
+    if (e == OG_ERR_NOT_FOUND)
+        return og_archive_timeline(c, v, sid, cursor, limit, json);
     if (e != OG_OK)
         return e;
     if (r->elements >= 2)

@@ -61,10 +61,16 @@ static void acc_code(struct og_stats_acc *a, const char *code, int64_t n)
     a->code_n[a->n_codes++] = n;
 }
 
+/* The fields that are maxima, not sums. */
+static int is_max(int i)
+{
+    return i == OG_ST_QWAIT_MAX || i == OG_ST_QUEUE_LONGEST || i == OG_ST_QUEUE_MAX;
+}
+
 static void acc_vec(struct og_stats_acc *a, const int64_t *v)
 {
     for (int i = 0; i < OG_ST__N; i++) {
-        if (i == OG_ST_QWAIT_MAX)
+        if (is_max(i))
             a->v[i] = v[i] > a->v[i] ? v[i] : a->v[i];
         else
             a->v[i] += v[i];
@@ -154,6 +160,34 @@ static void add_codes(struct og_stats_acc *a, struct og_stats_acc *b, const char
     }
 }
 
+/* s with the glob characters escaped, appended to b. */
+static void glob_lit(struct og_buf *b, const char *s)
+{
+    for (; *s; s++) {
+        if (strchr("*?[]\\", *s))
+            og_buf_puts(b, "\\");
+        og_buf_append(b, s, 1);
+    }
+}
+
+/* The HSCAN pattern of the fields of the filters' tuples
+ * ("?\t<channel>\t<agent>\t<group>", * for a dimension not filtered);
+ * passes() still checks each field. [xfer] */
+static char *filter_glob(const struct og_stats_query *q)
+{
+    struct og_buf b = {0};
+    const char *dim[3] = {q->channel, q->agent_id, q->group};
+    og_buf_puts(&b, "?");
+    for (int i = 0; i < 3; i++) {
+        og_buf_puts(&b, "\t");
+        if (dim[i])
+            glob_lit(&b, dim[i]);
+        else
+            og_buf_puts(&b, "*");
+    }
+    return b.data;
+}
+
 static int passes(const struct og_stats_query *q, const struct tuple *t)
 {
     return (!q->channel || !strcmp(q->channel, t->ch)) &&
@@ -166,7 +200,7 @@ static int passes(const struct og_stats_query *q, const struct tuple *t)
 static void parse_vec(const char *p, int64_t *v)
 {
     memset(v, 0, OG_ST__N * sizeof *v);
-    for (int i = 0; i < OG_ST__N && *p; i++) {
+    for (int i = 0; i < OG_ST_VEC_N && *p; i++) {
         int neg = *p == '-';
         p += neg;
         int64_t x = 0;
@@ -186,7 +220,7 @@ static void acc_signed(struct og_stats_acc *a, const int64_t *v, int sign)
         return;
     }
     for (int i = 0; i < OG_ST__N; i++)
-        if (i != OG_ST_QWAIT_MAX) /* a maximum cannot be taken back; the traffic
+        if (!is_max(i)) /* a maximum cannot be taken back; the traffic
                                      export's, per hour, never needs to */
             a->v[i] -= v[i];
 }
@@ -196,7 +230,7 @@ static void acc_signed(struct og_stats_acc *a, const int64_t *v, int sign)
  * or group. With a code filter the key is that code's: its "v" fields are
  * the facts of sessions closed with the code, its "c" fields their count. */
 static void add_unit(struct og_stats *s, const struct og_stats_query *q, enum by by,
-                     const redisReply *h, struct og_stats_acc *tb, int sign)
+                     const redisReply *h, struct og_stats_acc *tb, int sign, int totals)
 {
     int64_t v[OG_ST__N];
     char f[512];
@@ -204,6 +238,22 @@ static void add_unit(struct og_stats *s, const struct og_stats_query *q, enum by
         const redisReply *fe = h->element[i];
         if (fe->len >= sizeof f)
             continue;
+        /* an hour's totals "t" and "tc": what a query by day or hour without
+         * tuple filters reads (totals); a whole key's read skips them */
+        if (fe->len <= 2 && fe->str[0] == 't') {
+            if (!totals)
+                continue;
+            const redisReply *ve = h->element[i + 1];
+            if (fe->len == 1) {
+                parse_vec(ve->str, v);
+                acc_signed(&s->total, v, sign);
+                if (tb)
+                    acc_signed(tb, v, sign);
+            } else if (fe->str[1] == 'c') {
+                add_codes(&s->total, tb, ve->str, ve->len, q->success_code, sign);
+            }
+            continue;
+        }
         memcpy(f, fe->str, fe->len);
         f[fe->len] = 0;
         struct tuple t;
@@ -228,7 +278,7 @@ static void add_unit(struct og_stats *s, const struct og_stats_query *q, enum by
     }
 }
 
-/* What to read: a key of level 'h', 'b' or 'd' with its number, added to
+/* What to read: a key of level 'h' or 'd' with its number, added to
  * time bucket add and taken from time bucket sub (-1: none). A day read for
  * the bucket most of its hours belong to is corrected by its other hours
  * (taken from that bucket, added to theirs): a local day in Berlin is one
@@ -253,29 +303,21 @@ static void plan_add(struct plan *p, char lvl, int64_t n, int add, int sub)
     p->u[p->n++] = (struct unit){lvl, n, add, sub};
 }
 
-/* Hours h0..h0+23 of a UTC day as the smallest reads: 4-hour blocks whose
- * hours share (add, sub), else single hours. add[i] / sub[i] per hour,
- * want[i] 0 for an hour that needs no read. */
+/* Hours h0..h0+23 of a UTC day that need a read (want[i]), with their
+ * add[i] / sub[i]. */
 static void plan_hours(struct plan *p, int64_t h0, const int *add, const int *sub, const int *want)
 {
-    for (int blk = 0; blk < 6; blk++) {
-        int i0 = blk * 4, same = 1;
-        for (int i = i0; i < i0 + 4; i++)
-            same &= want[i] && add[i] == add[i0] && sub[i] == sub[i0];
-        if (same) {
-            plan_add(p, 'b', (h0 + i0) / 4, add[i0], sub[i0]);
-            continue;
-        }
-        for (int i = i0; i < i0 + 4; i++)
-            if (want[i])
-                plan_add(p, 'h', h0 + i, add[i], sub[i]);
-    }
+    for (int i = 0; i < 24; i++)
+        if (want[i])
+            plan_add(p, 'h', h0 + i, add[i], sub[i]);
 }
 
 /* The reads of a period: hours[] in order with their time bucket tb[]
  * (consecutive UTC hours; group_by=hour reads hours). */
 static void plan_period(struct plan *p, const struct og_tz_hour *hours, const int *tb, size_t nh,
                         int by_hour)
+/* (by_hour: every hour read for itself, never a day; so are the totals'
+ * reads: an hour's totals are one small field) */
 {
     if (nh == 0)
         return;
@@ -320,6 +362,134 @@ static void plan_period(struct plan *p, const struct og_tz_hour *hours, const in
         }
         plan_hours(p, day * 24, add, sub, want);
     }
+}
+
+/* The queue over time (stats.lua "queue"): each hour's waits into its
+ * bucket (a time bucket, or the channel's or group's: an agent never has a
+ * waiting session, so an agent's figures and an agent filter's are 0), the
+ * most waiting at once (kept for all queues together: only without
+ * filters, for time buckets and the total), and the waits still going on,
+ * up to now. A wait is counted when it ends; until then it is read here. */
+static og_err add_queue(struct og_core *c, struct og_stats *s, const struct og_stats_query *q,
+                        enum by by, const struct og_tz_hour *hours, const int *tb, size_t nh,
+                        int64_t now)
+{
+    if (nh == 0)
+        return OG_OK;
+    int64_t h0 = hours[0].utc_hour, d0 = h0 / 24, days = hours[nh - 1].utc_hour / 24 - d0 + 1;
+    char a1[24], a2[24];
+    snprintf(a1, sizeof a1, "%lld", (long long)d0);
+    snprintf(a2, sizeof a2, "%lld", (long long)days);
+    const char *argv[] = {c->tag, "queue", a1, a2};
+    redisReply *r = NULL;
+    og_err e = og_script_call(c, OG_LUA_STATS, 4, argv, NULL, &r, NULL, 0);
+    if (e != OG_OK)
+        return e;
+    if (r->elements != 3 + (size_t)days) {
+        freeReplyObject(r);
+        return OG_ERR_INTERNAL;
+    }
+    int timed = by == BY_DAY || by == BY_HOUR;
+    int whole = !q->channel && !q->agent_id && !q->group && !q->success_code;
+    int64_t last = *r->element[1]->str ? strtoll(r->element[1]->str, NULL, 10) : INT64_MAX;
+    const redisReply *wt = r->element[2];
+    int64_t waiting = (int64_t)wt->elements / 3;
+    int64_t *most = og_calloc(nh, sizeof *most);
+    /* the days' fields "<hour>\tm" and "<hour>\t<channel>\t<group>" */
+    for (int64_t d = 0; d < days; d++) {
+        const redisReply *hh = r->element[3 + d];
+        for (size_t i = 0; i + 1 < hh->elements; i += 2) {
+            const char *f = hh->element[i]->str, *val = hh->element[i + 1]->str;
+            char *p = NULL;
+            int64_t hour = strtoll(f, &p, 10), j = hour - h0;
+            if (*p != '\t' || j < 0 || j >= (int64_t)nh || hours[j].utc_hour != hour)
+                continue;
+            const char *ch = p + 1;
+            if (!strcmp(ch, "m")) {
+                most[j] = strtoll(val, NULL, 10);
+                continue;
+            }
+            const char *tab = strchr(ch, '\t');
+            if (!tab || q->agent_id || q->success_code)
+                continue;
+            const char *grp = tab + 1;
+            size_t chl = (size_t)(tab - ch);
+            if ((q->channel && (strlen(q->channel) != chl || strncmp(q->channel, ch, chl))) ||
+                (q->group && strcmp(q->group, grp)))
+                continue;
+            char *end = NULL;
+            int64_t w[OG_ST__N] = {0};
+            w[OG_ST_QUEUE_MS] = strtoll(val, &end, 10);
+            w[OG_ST_QUEUE_LONGEST] = *end == ',' ? strtoll(end + 1, NULL, 10) : 0;
+            acc_vec(&s->total, w);
+            struct og_stats_acc *db = timed ? &s->b[tb[j]].a : NULL;
+            if (by == BY_CHANNEL) {
+                char chn[129];
+                snprintf(chn, sizeof chn, "%.*s", (int)chl, ch);
+                db = chl ? bucket(s, chn) : NULL;
+            } else if (by == BY_GROUP) {
+                db = *grp ? bucket(s, grp) : NULL;
+            }
+            if (db)
+                acc_vec(db, w);
+        }
+    }
+    /* each hour: its length so far, its most waiting at once (the hours
+     * since the last change began with as many as wait now) */
+    for (size_t j = 0; j < nh; j++) {
+        int64_t h = hours[j].utc_hour, a = h * 3600000, b = a + 3600000;
+        int64_t span = (now < b ? now : b) - a;
+        struct og_stats_acc *ta = timed ? &s->b[tb[j]].a : NULL;
+        if (span > 0) {
+            s->total.v[OG_ST_SPAN_MS] += span;
+            if (ta)
+                ta->v[OG_ST_SPAN_MS] += span;
+        }
+        if (h > last && a <= now && waiting > most[j])
+            most[j] = waiting;
+        int64_t v[OG_ST__N] = {0};
+        v[OG_ST_QUEUE_MAX] = most[j];
+        if (whole) {
+            acc_vec(&s->total, v);
+            if (ta)
+                acc_vec(ta, v);
+        }
+    }
+    free(most);
+    /* the waits going on: their time up to now, their length so far */
+    for (size_t i = 0; i + 2 < wt->elements; i += 3) {
+        int64_t since = strtoll(wt->element[i]->str, NULL, 10);
+        const char *ch = wt->element[i + 1]->str, *grp = wt->element[i + 2]->str;
+        if (q->agent_id || q->success_code || (q->channel && strcmp(q->channel, ch)) ||
+            (q->group && strcmp(q->group, grp)))
+            continue;
+        for (size_t j = 0; j < nh; j++) {
+            int64_t a = hours[j].utc_hour * 3600000, b = a + 3600000;
+            if (now < b)
+                b = now;
+            if (since > a)
+                a = since;
+            if (b <= a)
+                continue;
+            int64_t w[OG_ST__N] = {0};
+            w[OG_ST_QUEUE_MS] = b - a;
+            w[OG_ST_QUEUE_LONGEST] = b - since;
+            acc_vec(&s->total, w);
+            struct og_stats_acc *db = timed              ? &s->b[tb[j]].a
+                                      : by == BY_CHANNEL ? (*ch ? bucket(s, ch) : NULL)
+                                      : by == BY_GROUP   ? (*grp ? bucket(s, grp) : NULL)
+                                                         : NULL;
+            if (db)
+                acc_vec(db, w);
+        }
+    }
+    freeReplyObject(r);
+    /* a bucket that is not a time is as long as the period */
+    if (!timed)
+        for (size_t i = 0; i < s->n; i++)
+            s->b[i].a.v[OG_ST_SPAN_MS] = s->total.v[OG_ST_SPAN_MS];
+    s->queue_max = whole;
+    return OG_OK;
 }
 
 static int state_field(const char *st)
@@ -402,14 +572,22 @@ og_err og_stats_compute(struct og_core *c, const struct og_stats_query *q, struc
         for (size_t i = 0; i < q->n_channels; i++)
             if (!q->channel || !strcmp(q->channel, q->channels[i]))
                 bucket(s, q->channels[i]);
-    struct plan plan = {0};
-    plan_period(&plan, hours, tb, nh, by == BY_HOUR);
     int timed = by == BY_DAY || by == BY_HOUR;
+    /* by day or hour without channel, agent or group: each hour's totals
+     * (one field; no day reads, whose corrections would cost more) */
+    int totals = timed && !q->channel && !q->agent_id && !q->group;
+    struct plan plan = {0};
+    plan_period(&plan, hours, tb, nh, by == BY_HOUR || totals);
+    /* what of each key: its totals, all of it, or the fields of the
+     * filters' tuples (matched inside Redis) */
+    char *mode = totals                                     ? og_strdup("t")
+                 : !q->channel && !q->agent_id && !q->group ? og_strdup("all")
+                                                            : filter_glob(q);
 
     og_err e = OG_OK;
     /* per read: the main key, or with a code filter that code's key */
     size_t chunk = HOURS_PER_CALL;
-    char **argv = og_calloc(HOURS_PER_CALL + 4, sizeof *argv);
+    char **argv = og_calloc(HOURS_PER_CALL + 5, sizeof *argv);
     char(*num)[200] = og_calloc(HOURS_PER_CALL, sizeof *num);
     int64_t now = og_now_ms();
     for (size_t start = 0; start < plan.n || start == 0; start += chunk) {
@@ -418,6 +596,7 @@ og_err og_stats_compute(struct og_core *c, const struct og_stats_query *q, struc
         argv[argc++] = c->tag;
         argv[argc++] = "read";
         argv[argc++] = start == 0 ? "1" : "0";
+        argv[argc++] = mode;
         for (size_t i = 0; i < cnt; i++) {
             const struct unit *u = &plan.u[start + i];
             if (q->success_code)
@@ -476,15 +655,17 @@ og_err og_stats_compute(struct og_core *c, const struct og_stats_query *q, struc
             /* both: the total is unchanged, the hour moves between buckets;
              * sub alone: an hour of a day read that is outside the period */
             if (u->add >= 0)
-                add_unit(s, q, by, h, timed ? &s->b[u->add].a : NULL, 1);
+                add_unit(s, q, by, h, timed ? &s->b[u->add].a : NULL, 1, totals);
             if (u->sub >= 0)
-                add_unit(s, q, by, h, timed ? &s->b[u->sub].a : NULL, -1);
+                add_unit(s, q, by, h, timed ? &s->b[u->sub].a : NULL, -1, totals);
         }
         freeReplyObject(r);
         if (plan.n == 0)
             break;
     }
-    free(argv), free(num), free(tb), free(hours), free(plan.u);
+    if (e == OG_OK)
+        e = add_queue(c, s, q, by, hours, tb, nh, now);
+    free(argv), free(num), free(tb), free(hours), free(plan.u), free(mode);
     if (e != OG_OK) {
         og_stats_free(s);
         return e;
@@ -533,7 +714,7 @@ static void put_num(struct og_buf *b, double x)
     og_buf_puts(b, t);
 }
 
-static void put_acc(struct og_buf *b, const struct og_stats_acc *a, int presence)
+static void put_acc(struct og_buf *b, const struct og_stats_acc *a, int presence, int qmax)
 {
     const int64_t *v = a->v;
     og_buf_printf(b,
@@ -581,7 +762,16 @@ static void put_acc(struct og_buf *b, const struct og_stats_acc *a, int presence
     put_num(b, v[OG_ST_GOALS_CLOSED]
                    ? (double)v[OG_ST_GOALS_ACHIEVED] / (double)v[OG_ST_GOALS_CLOSED]
                    : -1);
-    og_buf_puts(b, "}");
+    og_buf_puts(b, "},\"queue_avg\":");
+    put_num(b, a->v[OG_ST_SPAN_MS] > 0 ? (double)a->v[OG_ST_QUEUE_MS] / (double)a->v[OG_ST_SPAN_MS]
+                                       : -1);
+    og_buf_puts(b, ",\"queue_max\":");
+    if (qmax)
+        og_buf_printf(b, "%lld", (long long)a->v[OG_ST_QUEUE_MAX]);
+    else
+        og_buf_puts(b, "null");
+    og_buf_puts(b, ",\"longest_wait_s\":");
+    put_num(b, (double)a->v[OG_ST_QUEUE_LONGEST] / 1000.0);
     if (presence) {
         og_buf_puts(b, ",\"online_s\":");
         put_num(b, (double)v[OG_ST_ONLINE] / 1000.0);
@@ -599,13 +789,14 @@ char *og_stats_json(const struct og_stats *s)
     og_buf_printf(&b, "{\"from\":\"%s\",\"to\":\"%s\",\"tz\":", s->from, s->to);
     og_buf_json_str(&b, s->tz);
     og_buf_printf(&b, ",\"group_by\":\"%s\",\"total\":{", s->group_by);
-    put_acc(&b, &s->total, presence);
+    put_acc(&b, &s->total, presence, s->queue_max);
     og_buf_puts(&b, "},\"buckets\":[");
     for (size_t i = 0; i < s->n; i++) {
         og_buf_puts(&b, i ? ",{\"key\":" : "{\"key\":");
         og_buf_json_str(&b, s->b[i].key);
         og_buf_puts(&b, ",");
-        put_acc(&b, &s->b[i].a, presence);
+        put_acc(&b, &s->b[i].a, presence,
+                s->queue_max && (!strcmp(s->group_by, "day") || !strcmp(s->group_by, "hour")));
         og_buf_puts(&b, "}");
     }
     og_buf_puts(&b, "]}");
@@ -617,7 +808,7 @@ char *og_stats_json(const struct og_stats *s)
 static og_err delete_hours(struct og_core *c)
 {
     char cursor[32] = "0", match[96];
-    snprintf(match, sizeof match, "%s:st:[hbd]:*", c->tag);
+    snprintf(match, sizeof match, "%s:st:[hbdq]:*", c->tag);
     do {
         redisReply *r = NULL;
         og_err e = og_redis_cmd(c->redis, &r, "SCAN %s MATCH %s COUNT 1000", cursor, match);
@@ -672,8 +863,17 @@ og_err og_stats_rebuild(struct og_core *c, long *sessions, long *intervals)
 {
     *sessions = *intervals = 0;
     og_err e = delete_hours(c);
+    long events = 0;
+    if (e == OG_OK) { /* what a rebuild stopped half-way left */
+        redisReply *r = NULL;
+        e = og_redis_cmd(c->redis, &r, "UNLINK %s:st:rbq %s:st:rbqn", c->tag, c->tag);
+        if (r)
+            freeReplyObject(r);
+    }
     if (e == OG_OK)
         e = rebuild_steps(c, "rebuild_sessions", 200, sessions);
+    if (e == OG_OK)
+        e = rebuild_steps(c, "rebuild_queue", 5000, &events);
     if (e == OG_OK)
         e = rebuild_steps(c, "rebuild_presence", 2000, intervals);
     return e;

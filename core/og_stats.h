@@ -52,8 +52,15 @@ enum og_stats_field {
     OG_ST_QWAIT_N,
     OG_ST_QWAIT_MAX,
     OG_ST_HIST, /* 20 buckets of response times, edges og_stats_hist_edge */
-    OG_ST__N = OG_ST_HIST + 20
+    /* the queue over time (P:st:q:<hour>, never in a vector): */
+    OG_ST_QUEUE_MS = OG_ST_HIST + 20, /* waits' time within the bucket */
+    OG_ST_QUEUE_LONGEST,              /* ms, the longest wait there */
+    OG_ST_QUEUE_MAX,                  /* most waiting at once; -1 not known */
+    OG_ST_SPAN_MS,                    /* the bucket's elapsed length */
+    OG_ST__N
 };
+/* The numbers a counter vector may hold (the rest are the queue's). */
+#define OG_ST_VEC_N OG_ST_QUEUE_MS
 /* The upper edge in seconds of histogram bucket i (0..18); bucket 19 is
  * longer than 86400 s. */
 int og_stats_hist_edge(int i);
@@ -85,6 +92,7 @@ struct og_stats {
     struct og_stats_acc total;
     struct og_stats_bucket *b; /* owned, in key order (time order for day and hour) */
     size_t n;
+    int queue_max; /* 1: OG_ST_QUEUE_MAX is known (no filter) for the total and time buckets */
 };
 
 /* The longest period a query may cover. */

@@ -316,33 +316,135 @@ og_err og_stream_range(struct og_core *c, enum og_stream_id s, const char *after
 
 struct og_stream_stats og_stream_stats;
 
-og_err og_stream_trim(struct og_core *c, enum og_stream_id s, long long max, int64_t retain_ms,
+/* What several rounds of one trim lost, gathered so that each group and
+ * each subscription gets one log line per trim. */
+struct loss {
+    char name[72];       /* group, or subscription id */
+    long long n;         /* lost in this trim */
+    char first[48];      /* group: first entry lost; subscription: first event */
+    long long total;     /* subscription: lost since it was marked */
+    char first_ever[48]; /* subscription: the first event lost since then */
+    long long since_ms;  /* subscription: marked since */
+};
+
+static struct loss *loss_at(struct loss **v, size_t *n, const char *name)
+{
+    for (size_t i = 0; i < *n; i++)
+        if (strcmp((*v)[i].name, name) == 0)
+            return &(*v)[i];
+    *v = og_realloc(*v, (*n + 1) * sizeof **v);
+    struct loss *l = &(*v)[(*n)++];
+    memset(l, 0, sizeof *l);
+    snprintf(l->name, sizeof l->name, "%s", name);
+    return l;
+}
+
+static const char *str_of(const redisReply *r)
+{
+    return r && r->type == REDIS_REPLY_STRING ? r->str : "";
+}
+
+static long long int_of(const redisReply *r)
+{
+    if (!r)
+        return 0;
+    if (r->type == REDIS_REPLY_INTEGER)
+        return r->integer;
+    return r->type == REDIS_REPLY_STRING ? atoll(r->str) : 0;
+}
+
+/* Rounds of stream.lua are bounded: each cuts at most TRIM_CHUNK entries
+ * (fewer with many webhook subscriptions; ~5-10 ms of Redis's time, during
+ * which other clients wait: bench_trim), and one trim at most TRIM_ROUNDS
+ * of them (the next trim, a second later, goes on). */
+#define TRIM_CHUNK 500
+#define TRIM_ROUNDS 1000
+
+og_err og_stream_trim(struct og_core *c, enum og_stream_id s, const struct og_trim_bounds *b,
                       struct og_trim *t)
 {
     memset(t, 0, sizeof *t);
-    char m[24], now[24], rt[24];
-    snprintf(m, sizeof m, "%lld", max);
-    snprintf(now, sizeof now, "%lld", (long long)og_now_ms());
-    snprintf(rt, sizeof rt, "%lld", (long long)retain_ms);
-    const char *argv[] = {c->tag, s == OG_STREAM_OUTBOX ? "outbox" : "events", m, now, rt};
-    redisReply *r = NULL;
-    og_err e = og_script_call(c, OG_LUA_STREAM, 5, argv, NULL, &r, NULL, 0);
-    if (e != OG_OK)
-        return e;
-    if (r->elements >= 5) {
-        t->removed = r->element[1]->integer;
-        t->owed_lost = r->element[2]->integer;
-        snprintf(t->first_lost, sizeof t->first_lost, "%s", r->element[3]->str);
-        t->length = r->element[4]->integer;
+    const char *name = s == OG_STREAM_OUTBOX ? "outbox" : "events";
+    char m[24], rt[24], mb[24], ch[24];
+    snprintf(m, sizeof m, "%lld", b->max_entries);
+    snprintf(rt, sizeof rt, "%lld", (long long)b->retain_ms);
+    snprintf(mb, sizeof mb, "%lld", b->max_bytes);
+    snprintf(ch, sizeof ch, "%d", TRIM_CHUNK);
+    /* after a round that cut, the next ones go on to the low water mark */
+    const char *argv[] = {c->tag, name, m, rt, mb, ch, "0"};
+    struct loss *groups = NULL, *subs = NULL;
+    size_t ng = 0, ns = 0;
+    og_err e = OG_OK;
+    int more = 1;
+    for (int round = 0; more && round < TRIM_ROUNDS; round++) {
+        redisReply *r = NULL;
+        e = og_script_call(c, OG_LUA_STREAM, 7, argv, NULL, &r, NULL, 0);
+        if (e != OG_OK)
+            break;
+        more = 0;
+        if (r->elements >= 7) {
+            t->removed += int_of(r->element[1]);
+            long long lost = int_of(r->element[2]);
+            if (lost > 0 && !t->first_lost[0])
+                snprintf(t->first_lost, sizeof t->first_lost, "%s", str_of(r->element[3]));
+            t->owed_lost += lost;
+            t->length = int_of(r->element[4]);
+            t->bytes = int_of(r->element[5]);
+            more = int_of(r->element[6]) != 0;
+            if (more)
+                argv[6] = "1";
+        }
+        for (size_t i = 7; i < r->elements; i++) {
+            redisReply *x = r->element[i];
+            if (x->type != REDIS_REPLY_ARRAY || x->elements < 4)
+                continue;
+            if (strcmp(str_of(x->element[0]), "g") == 0) {
+                struct loss *l = loss_at(&groups, &ng, str_of(x->element[1]));
+                if (!l->n)
+                    snprintf(l->first, sizeof l->first, "%s", str_of(x->element[3]));
+                l->n += int_of(x->element[2]);
+            } else if (x->elements >= 7) {
+                struct loss *l = loss_at(&subs, &ns, str_of(x->element[1]));
+                if (!l->n)
+                    snprintf(l->first, sizeof l->first, "%s", str_of(x->element[3]));
+                l->n += int_of(x->element[2]);
+                l->total = int_of(x->element[4]);
+                snprintf(l->first_ever, sizeof l->first_ever, "%s", str_of(x->element[5]));
+                l->since_ms = int_of(x->element[6]);
+            }
+        }
+        freeReplyObject(r);
     }
-    freeReplyObject(r);
+    if (s == OG_STREAM_EVENTS) {
+        atomic_store(&og_stream_stats.events_length, t->length);
+        if (b->max_bytes > 0)
+            atomic_store(&og_stream_stats.events_bytes, t->bytes);
+    }
     atomic_fetch_add(&og_stream_stats.trimmed, (unsigned long long)t->removed);
     if (t->owed_lost > 0) {
         atomic_fetch_add(&og_stream_stats.owed_lost, (unsigned long long)t->owed_lost);
-        og_error("stream %s: over its bound of %lld entries: %lld entries a consumer had not "
-                 "acknowledged were removed, from %s on (a webhook consumer, the follow-ups or "
-                 "the senders fell that far behind)",
-                 argv[1], max, t->owed_lost, t->first_lost);
+        og_error("stream %s: over its bound (%lld entries, %lld bytes; 0 = none): %lld entries a "
+                 "consumer had not acknowledged were removed, from %s on",
+                 name, b->max_entries, b->max_bytes, t->owed_lost, t->first_lost);
     }
-    return OG_OK;
+    for (size_t i = 0; i < ng; i++)
+        og_error("stream %s: the group \"%s\" lost %lld entries it had not acknowledged, from %s "
+                 "on%s",
+                 name, groups[i].name, groups[i].n, groups[i].first,
+                 strcmp(groups[i].name, OG_GROUP_FOLLOWUPS) == 0
+                     ? " (follow-ups those events would have started are not sent)"
+                     : "");
+    for (size_t i = 0; i < ns; i++) {
+        char since[32];
+        og_time_rfc3339(subs[i].since_ms, since);
+        og_error("webhooks: subscription %s is lagging: %lld events it had not been sent were "
+                 "dropped from the event stream over events.max_bytes, first lost event %s; %lld "
+                 "lost since %s, first %s (PATCH {\"lagging\":null} clears the mark)",
+                 subs[i].name, subs[i].n, subs[i].first, subs[i].total, since, subs[i].first_ever);
+        atomic_fetch_add(&og_stream_stats.webhook_lost, (unsigned long long)subs[i].n);
+    }
+    t->lagging = (long long)ns;
+    free(groups);
+    free(subs);
+    return e;
 }

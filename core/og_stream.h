@@ -89,19 +89,34 @@ og_err og_stream_tail_read(struct og_stream_tail *t, char *pos, size_t possz, in
                            int block_ms, og_stream_fn fn, void *ud, size_t *n);
 /* Trims stream s below the oldest entry any consumer group still owes
  * (pending, or not read yet), keeping every entry of the last retain_ms
- * (clients resume from an id; 0 = none); only beyond max entries are owed
- * entries cut, and then it is logged and counted (og_stream_stats). Called
- * every second or so by the daemon. */
+ * (clients resume from an id; 0 = none; Redis's clock). Only beyond a bound
+ * (max_entries, or max_bytes as MEMORY USAGE measures the stream; 0 = none)
+ * are owed entries cut, the oldest first, down to 95 % of the bound; then
+ * it is logged (one line per group, and on P:events one per webhook
+ * subscription that lost events, which is marked lagging:
+ * og_webhooks_lagging) and counted (og_stream_stats). Called every second
+ * or so by the daemon; a long cut goes in rounds of a few ms of Redis's
+ * time each. */
+struct og_trim_bounds {
+    long long max_entries; /* 0 = no bound */
+    long long max_bytes;   /* 0 = no bound */
+    int64_t retain_ms;
+};
 struct og_trim {
     long long removed;   /* entries removed */
     long long owed_lost; /* of which a group still owed */
     char first_lost[48]; /* the oldest owed entry removed, or "" */
     long long length;    /* entries left */
+    long long bytes;     /* their MEMORY USAGE (0 when max_bytes is 0) */
+    long long lagging;   /* webhook subscriptions that lost events in this trim */
 };
-og_err og_stream_trim(struct og_core *c, enum og_stream_id s, long long max, int64_t retain_ms,
+og_err og_stream_trim(struct og_core *c, enum og_stream_id s, const struct og_trim_bounds *b,
                       struct og_trim *t);
 struct og_stream_stats {
     atomic_ullong trimmed, owed_lost;
+    atomic_ullong webhook_lost; /* events dropped before a subscription was sent them */
+    atomic_llong events_length; /* P:events after this instance's last trim */
+    atomic_llong events_bytes;  /* its MEMORY USAGE then (0 = not measured) */
 };
 extern struct og_stream_stats og_stream_stats;
 

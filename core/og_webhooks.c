@@ -305,6 +305,22 @@ char *og_webhook_sub_json(const struct og_webhook_sub *s, int with_secret)
         og_buf_json_str(&b, s->disabled_reason ? s->disabled_reason
                             : !s->enabled      ? "disabled"
                                                : NULL);
+        og_buf_puts(&b, ",\"lagging\":");
+        if (s->lag.lost > 0) {
+            char since[32], first[32], last[32];
+            og_time_rfc3339(s->lag.since_ms, since);
+            og_time_rfc3339(s->lag.first_at_ms, first);
+            og_time_rfc3339(s->lag.last_at_ms, last);
+            og_buf_printf(&b,
+                          "{\"since\":\"%s\",\"lost_events\":%lld,\"first_lost_event_id\":", since,
+                          s->lag.lost);
+            og_buf_json_str(&b, s->lag.first_event[0] ? s->lag.first_event : NULL);
+            og_buf_printf(&b, ",\"first_lost_at\":\"%s\",\"last_lost_event_id\":", first);
+            og_buf_json_str(&b, s->lag.last_event[0] ? s->lag.last_event : NULL);
+            og_buf_printf(&b, ",\"last_lost_at\":\"%s\"}", last);
+        } else {
+            og_buf_puts(&b, "null");
+        }
     }
     og_buf_puts(&b, ",\"created_at\":");
     og_buf_json_str(&b, s->created_at);
@@ -372,6 +388,45 @@ static og_err admin(struct og_core *c, int argc, const char **argv)
     return e;
 }
 
+/* "count\tfirst event\tfirst entry\tlast event\tlast entry\tsince ms"
+ * (stream.lua) into l; l stays zero when v is not one. */
+static void lag_parse(const char *v, struct og_webhook_lag *l)
+{
+    memset(l, 0, sizeof *l);
+    if (!v)
+        return;
+    char f[6][48];
+    size_t n = 0;
+    const char *p = v;
+    while (n < 6) {
+        size_t k = strcspn(p, "\t");
+        if (k >= sizeof f[n])
+            return;
+        memcpy(f[n], p, k);
+        f[n++][k] = 0;
+        if (!p[k])
+            break;
+        p += k + 1;
+    }
+    if (n != 6 || atoll(f[0]) <= 0)
+        return;
+    l->lost = atoll(f[0]);
+    snprintf(l->first_event, sizeof l->first_event, "%s", f[1]);
+    l->first_at_ms = atoll(f[2]); /* an entry id is "<ms>-<seq>" */
+    snprintf(l->last_event, sizeof l->last_event, "%s", f[3]);
+    l->last_at_ms = atoll(f[4]);
+    l->since_ms = atoll(f[5]);
+}
+
+/* The value of field in a HGETALL reply, or NULL. */
+static const char *hash_get(const redisReply *h, const char *field)
+{
+    for (size_t k = 0; h && h->type == REDIS_REPLY_ARRAY && k + 1 < h->elements; k += 2)
+        if (strcmp(h->element[k]->str, field) == 0)
+            return h->element[k + 1]->str;
+    return NULL;
+}
+
 static int parse_stored(const char *id, const char *text, const char *off, struct og_webhook_sub *s)
 {
     json_object *j = json_tokener_parse(text);
@@ -391,28 +446,32 @@ og_err og_webhooks_load(struct og_core *c, struct og_webhook_sub **subs, size_t 
 {
     *subs = NULL;
     *n = 0;
-    redisReply *r = NULL, *o = NULL;
+    redisReply *r = NULL, *o = NULL, *l = NULL;
     og_err e = og_redis_cmd(c->redis, &r, "HGETALL %s:webhooks", c->tag);
     if (e != OG_OK)
         return e;
     e = og_redis_cmd(c->redis, &o, "HGETALL %s:webhooks:off", c->tag);
+    if (e == OG_OK)
+        e = og_redis_cmd(c->redis, &l, "HGETALL %s:webhooks:lag", c->tag);
     if (e != OG_OK) {
         freeReplyObject(r);
+        freeReplyObject(o);
         return e;
     }
     if (r->type == REDIS_REPLY_ARRAY && r->elements) {
         *subs = og_calloc(r->elements / 2, sizeof **subs);
         for (size_t i = 0; i + 1 < r->elements; i += 2) {
-            const char *off = NULL;
-            for (size_t k = 0; o->type == REDIS_REPLY_ARRAY && k + 1 < o->elements; k += 2)
-                if (strcmp(o->element[k]->str, r->element[i]->str) == 0)
-                    off = o->element[k + 1]->str;
-            if (parse_stored(r->element[i]->str, r->element[i + 1]->str, off, &(*subs)[*n]) == 0)
+            const char *id = r->element[i]->str;
+            struct og_webhook_sub *s = &(*subs)[*n];
+            if (parse_stored(id, r->element[i + 1]->str, hash_get(o, id), s) == 0) {
+                lag_parse(hash_get(l, id), &s->lag);
                 (*n)++;
+            }
         }
     }
     freeReplyObject(r);
     freeReplyObject(o);
+    freeReplyObject(l);
     return OG_OK;
 }
 
@@ -438,12 +497,18 @@ og_err og_webhooks_get(struct og_core *c, const char *id, struct og_webhook_sub 
         freeReplyObject(r);
         return OG_ERR_NOT_FOUND;
     }
+    redisReply *l = NULL;
     e = og_redis_cmd(c->redis, &o, "HGET %s:webhooks:off %s", c->tag, id);
+    if (e == OG_OK)
+        e = og_redis_cmd(c->redis, &l, "HGET %s:webhooks:lag %s", c->tag, id);
     if (e == OG_OK) {
         if (parse_stored(id, r->str, o->type == REDIS_REPLY_STRING ? o->str : NULL, s) != 0)
             e = OG_ERR_NOT_FOUND;
-        freeReplyObject(o);
+        else
+            lag_parse(l->type == REDIS_REPLY_STRING ? l->str : NULL, &s->lag);
     }
+    freeReplyObject(o);
+    freeReplyObject(l);
     freeReplyObject(r);
     return e;
 }
@@ -480,6 +545,15 @@ og_err og_webhooks_sync_config(struct og_core *c, const struct og_webhook_sub *s
     for (size_t i = 0; i < n; i++)
         free(js[i]);
     free(js), free(argv);
+    return e;
+}
+
+og_err og_webhooks_lag_clear(struct og_core *c, const char *id)
+{
+    redisReply *r = NULL;
+    og_err e = og_redis_cmd(c->redis, &r, "HDEL %s:webhooks:lag %s", c->tag, id);
+    if (e == OG_OK)
+        freeReplyObject(r);
     return e;
 }
 

@@ -89,6 +89,19 @@ int og_webhook_event_type_known(const char *t);
 
 /* --------------------------------------------------------- subscriptions */
 
+/* A subscription's lagging mark (P:webhooks:lag, set by core/lua/stream.lua):
+ * events were dropped from the event stream (events.max_bytes) before it
+ * was sent them. It stays until an operator clears it
+ * (og_webhooks_lag_clear: PATCH {"lagging": null}), so a loss is seen by a
+ * person even when the subscription has caught up since. */
+struct og_webhook_lag {
+    long long lost;                  /* events lost since the mark was set; 0 = not lagging */
+    char first_event[48];            /* the first lost event's id */
+    char last_event[48];             /* the last lost event's id */
+    int64_t first_at_ms, last_at_ms; /* when they were appended (their entry ids) */
+    int64_t since_ms;                /* when the mark was set */
+};
+
 struct og_webhook_sub {
     char *id, *url;
     char *secret;      /* current "whsec_..." */
@@ -103,6 +116,7 @@ struct og_webhook_sub {
     int from_config;
     char *disabled_reason; /* set when a 410 disabled it, else NULL */
     char *created_at, *updated_at;
+    struct og_webhook_lag lag; /* read with the subscription, never stored with it */
 };
 
 /* Parses a stored or submitted subscription object. On error returns -1
@@ -111,7 +125,7 @@ struct og_webhook_sub {
 int og_webhook_sub_parse(json_object *j, struct og_webhook_sub *s, int partial, char *err,
                          size_t errlen);
 /* The subscription as stored (with_secret = 1) or as shown by the API
- * (secrets hidden). [xfer] */
+ * (secrets hidden, its lagging mark shown). [xfer] */
 char *og_webhook_sub_json(const struct og_webhook_sub *s, int with_secret);
 void og_webhook_sub_clear(struct og_webhook_sub *s);
 /* 1 when the subscription wants events of type t. */
@@ -137,6 +151,9 @@ og_err og_webhooks_put(struct og_core *c, const struct og_webhook_sub *s, int cr
 og_err og_webhooks_delete(struct og_core *c, const char *id);
 /* Config subscriptions replace the stored config ones (removed ones go). */
 og_err og_webhooks_sync_config(struct og_core *c, const struct og_webhook_sub *subs, size_t n);
+/* Clears a subscription's lagging mark (og_webhook_lag); OG_OK also when
+ * there was none. */
+og_err og_webhooks_lag_clear(struct og_core *c, const char *id);
 /* Marks a subscription disabled (a 410), or clears that (reason NULL). */
 og_err og_webhooks_set_disabled(struct og_core *c, const char *id, const char *reason);
 /* Appends an attempt as P:webhook:<sub>:deliveries keeps it (compact:

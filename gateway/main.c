@@ -4,6 +4,7 @@
  * reloads what can change (og_reload.c). "passwd EMAIL" sets a
  * person's password for the inbox's sign-in instead of running. */
 #include "og_agents.h"
+#include "og_archive.h"
 #include "og_auth.h"
 #include "og_config.h"
 #include "og_config_routing.h"
@@ -461,6 +462,13 @@ int main(int argc, char **argv)
         struct og_goal_seed *goals;
         size_t n_ops = og_config_channel_ops(&cfg, &texts, &goals);
         test_clock_warn();
+        char *arch_dir = og_sprintf("%s/archive", cfg.data_dir);
+        struct og_archive_opts ao = {
+            .dir = arch_dir,
+            .after_ms = cfg.retention.archive_after_days * 86400000,
+            .delete_after_ms = cfg.retention.delete_after_days * 86400000,
+            .batch = (int)cfg.retention.archive_batch,
+        };
         struct og_core_opts copts = {
             .redis_url =
                 strcmp(cfg.redis.url, "embedded") == 0 ? "unix:///nonexistent" : cfg.redis.url,
@@ -484,9 +492,11 @@ int main(int argc, char **argv)
             .public_url = cfg.public_url,
             .media_secret = cfg.api.admin_token,
             .media_link_ttl_s = cfg.media.link_ttl_s,
+            .archive = &ao,
         };
         char errbuf[256];
         core = og_core_new(&copts, errbuf, sizeof errbuf);
+        free(arch_dir);
         free(texts);
         free(goals);
         if (!core)
@@ -516,6 +526,9 @@ int main(int argc, char **argv)
             ch->media_max_bytes = cfg.media.max_file_bytes;
             og_channel_set_survey(ch, (int)cc->csat.scale, cc->csat.question, cc->csat.thanks,
                                   cc->csat.comment);
+            int64_t keep = OG_STORE_RAW_DEFAULT_S; /* both were checked by the loader */
+            og_config_store_raw_s(cc->store_raw ? cc->store_raw : cfg.store_raw, &keep);
+            ch->store_raw_s = keep < 0 ? OG_STORE_RAW_NONE : keep == 0 ? OG_STORE_RAW_ALWAYS : keep;
             chs[nch++] = ch;
         }
         if (cc->csat.scale && (p->desc->caps & OG_CAP_NON_REALTIME))

@@ -3,6 +3,8 @@
  *   GET   /contacts/:id             the contact (agent)
  *   PATCH /contacts/:id             set name, email, phone (string, or null to
  *                                   clear) and followups_opt_out (bool) (manager)
+ *   DELETE /contacts/:id            the right to erasure (admin): the contact and
+ *                                   all its conversations, everywhere (204)
  *   GET   /sessions/:id/followups   every follow-up of the session with every
  *                                   try (agent with access to the session)
  *
@@ -24,8 +26,10 @@
  * is not among the event types of docs/json.md; sessions and later events show the
  * new values because they render the stored contact. */
 #include "og_api.h"
+#include "og_archive.h"
 #include "og_contacts.h"
 #include "og_followups.h"
+#include "og_log.h"
 #include "og_smtp.h"
 #include "og_util.h"
 
@@ -43,6 +47,22 @@ static void get_contact(struct og_api_ctx *ctx)
         og_reply_err(ctx->r, e, e == OG_ERR_NOT_FOUND ? "no such contact" : NULL);
     else
         og_reply_json(ctx->r, 200, json);
+}
+
+/* Erases the contact and all its conversations: live and archived
+ * sessions, their messages, timelines, uploads, the events that carry them
+ * and the archive's copies (og_archive_erase_contact). Logged, as an
+ * operator must be able to show when it was done; only ids are logged. */
+static void erase_contact(struct og_api_ctx *ctx)
+{
+    int n = 0;
+    og_err e = og_archive_erase_contact(ctx->g->core, ctx->params[0], &n);
+    if (e != OG_OK) {
+        og_reply_err(ctx->r, e, e == OG_ERR_NOT_FOUND ? "no such contact" : NULL);
+        return;
+    }
+    og_info("contact %s erased with its %d sessions", ctx->params[0], n);
+    ctx->r->status = 204; /* no body */
 }
 
 static int printable(const char *s)
@@ -152,6 +172,7 @@ static void list_followups(struct og_api_ctx *ctx)
 const struct og_route og_api_contact_routes[] = {
     {"GET", "/contacts/:id", OG_ROLE_AGENT, get_contact},
     {"PATCH", "/contacts/:id", OG_ROLE_MANAGER, patch_contact},
+    {"DELETE", "/contacts/:id", OG_ROLE_ADMIN, erase_contact},
     {"GET", "/sessions/:id/followups", OG_ROLE_AGENT, list_followups},
     {NULL, NULL, 0, NULL},
 };

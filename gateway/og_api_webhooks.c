@@ -137,11 +137,23 @@ static void get_webhook(struct og_api_ctx *ctx)
     og_webhook_sub_clear(&s);
 }
 
+/* PATCH {"lagging": null}: the operator has seen the loss (og_webhook_lag). */
+static int lagging_ok(struct og_api_ctx *ctx, json_object *j)
+{
+    json_object *v;
+    if (json_object_object_get_ex(j, "lagging", &v) && !json_object_is_type(v, json_type_null)) {
+        og_reply_err(ctx->r, OG_ERR_INVALID,
+                     "lagging: only null can be set (it clears the lagging mark)");
+        return 0;
+    }
+    return 1;
+}
+
 static void update_webhook(struct og_api_ctx *ctx)
 {
-    static const char *const allowed[] = {"url",        "events",  "retry_schedule_s",
-                                          "timeout_ms", "enabled", NULL};
-    static const char *const allowed_cfg[] = {"enabled", NULL};
+    static const char *const allowed[] = {
+        "url", "events", "retry_schedule_s", "timeout_ms", "enabled", "lagging", NULL};
+    static const char *const allowed_cfg[] = {"enabled", "lagging", NULL};
     json_object *j = og_api_json_body(ctx);
     if (!j)
         return;
@@ -151,17 +163,26 @@ static void update_webhook(struct og_api_ctx *ctx)
         return;
     }
     if (s.from_config && !json_object_object_get_ex(j, "enabled", NULL) &&
-        json_object_object_length(j) > 0) {
+        !json_object_object_get_ex(j, "lagging", NULL) && json_object_object_length(j) > 0) {
         og_reply_err(ctx->r, OG_ERR_CONFLICT,
-                     "this webhook comes from the config file; only 'enabled' can change here");
+                     "this webhook comes from the config file; only 'enabled' and 'lagging' can "
+                     "change here");
         goto out;
     }
-    if (!keys_ok(ctx, j, s.from_config ? allowed_cfg : allowed))
+    if (!keys_ok(ctx, j, s.from_config ? allowed_cfg : allowed) || !lagging_ok(ctx, j))
         goto out;
     char err[200];
     if (og_webhook_sub_parse(j, &s, 1, err, sizeof err) != 0) {
         og_reply_err(ctx->r, OG_ERR_INVALID, err);
         goto out;
+    }
+    if (json_object_object_get_ex(j, "lagging", NULL)) {
+        og_err le = og_webhooks_lag_clear(ctx->g->core, s.id);
+        if (le != OG_OK) {
+            og_reply_err(ctx->r, le, NULL);
+            goto out;
+        }
+        memset(&s.lag, 0, sizeof s.lag);
     }
     char now[32];
     og_time_rfc3339(og_now_ms(), now);

@@ -74,6 +74,9 @@ struct og_gateway {
     struct og_routing_worker *routing;               /* og_routing_worker.c */
     struct og_send_worker *send;                     /* og_send_worker.c */
     struct og_sse *sse;                              /* og_sse.c */
+    /* events.retain_s (as ms) and events.max_bytes: the housekeeping
+     * worker trims by them; SIGHUP sets them (og_housekeeping_bounds). */
+    atomic_llong events_retain_ms, events_max_bytes;
 };
 
 /* A background worker (routing timers, send queue, webhook dispatcher...).
@@ -165,6 +168,11 @@ void og_routing_kick(struct og_gateway *g);
  * in Redis, replacing the config's earlier ones; API-made ones stay. The
  * dispatchers of every instance pick the change up by its version. */
 og_err og_webhook_sync_config(struct og_gateway *g);
+
+/* og_housekeeping_worker.c: heartbeat, takeover, stream trimming.
+ * og_housekeeping_bounds applies cfg's "events" section (start, SIGHUP). */
+extern const struct og_worker og_worker_housekeeping;
+void og_housekeeping_bounds(struct og_gateway *g, const struct og_config *cfg);
 
 /* og_reload.c: SIGHUP. Reopens the log file, then loads config_path again:
  * when it is valid, applies what can change while running (log_level,

@@ -3,8 +3,15 @@
  * the work of instances whose heartbeat stopped (og_instance.h), and it
  * trims the core's streams below what their consumer groups still owe
  * (og_stream_trim: nothing owed is removed unless a stream grows past its
- * bound, and then the loss is logged and counted). Any number of instances
- * may run it at once: each step is one atomic script. */
+ * bound, and then the loss is logged, counted, and each webhook
+ * subscription that lost events is marked lagging). The event stream keeps
+ * events.retain_s at least and is bounded by events.max_bytes (both
+ * applied again on SIGHUP: og_housekeeping_bounds). It also moves closed
+ * sessions to the archive and deletes archived ones past their retention
+ * (og_archive_step: bounded batches, repeated while there is a backlog).
+ * Any number of instances may run it at once: each step is one atomic
+ * script, and the archive's claims are leased. */
+#include "og_archive.h"
 #include "og_gateway.h"
 #include "og_instance.h"
 #include "og_log.h"
@@ -14,11 +21,9 @@
 
 #include <stdlib.h>
 
-/* The bounds that protect Redis when a consumer stops (about 2 GB of
- * events at typical sizes), and how long events stay for SSE clients that
- * resume with Last-Event-ID. */
-#define EVENTS_MAX 1000000
-#define EVENTS_RETAIN_MS (10 * 60 * 1000)
+/* The send queue's bound when its senders stop: an entry is only a message
+ * id (the message itself is in its hash), so a million is ~100 MB; it is
+ * never reached while a sender runs. */
 #define OUTBOX_MAX 1000000
 
 struct og_housekeeping {
@@ -34,8 +39,24 @@ static void *run(struct og_thread *t)
         og_instance_beat(h->g->core);
         og_instance_reap(h->g->core, &rp);
         struct og_trim tr;
-        og_stream_trim(h->g->core, OG_STREAM_EVENTS, EVENTS_MAX, EVENTS_RETAIN_MS, &tr);
-        og_stream_trim(h->g->core, OG_STREAM_OUTBOX, OUTBOX_MAX, 0, &tr);
+        struct og_trim_bounds ev = {
+            .max_bytes = atomic_load(&h->g->events_max_bytes),
+            .retain_ms = atomic_load(&h->g->events_retain_ms),
+        };
+        struct og_trim_bounds ob = {.max_entries = OUTBOX_MAX};
+        og_stream_trim(h->g->core, OG_STREAM_EVENTS, &ev, &tr);
+        og_stream_trim(h->g->core, OG_STREAM_OUTBOX, &ob, &tr);
+        /* a backlog (archiving just turned on) goes in batches, a beat's
+         * time at most, so the heartbeat is never late */
+        int64_t until = og_mono_ms() + OG_INSTANCE_BEAT_MS / 2;
+        struct og_archive_pass ap;
+        do {
+            if (og_archive_step(h->g->core, &ap) != OG_OK)
+                break;
+            if (ap.archived || ap.deleted)
+                og_debug("archive: %d sessions archived, %d deleted", ap.archived, ap.deleted);
+        } while ((ap.archived > 0 || ap.superseded > 0) && og_mono_ms() < until &&
+                 og_thread_running(t));
         og_thread_nap(t, OG_INSTANCE_BEAT_MS);
     }
     return NULL;
@@ -43,10 +64,17 @@ static void *run(struct og_thread *t)
 
 static struct og_housekeeping *state;
 
+void og_housekeeping_bounds(struct og_gateway *g, const struct og_config *cfg)
+{
+    atomic_store(&g->events_retain_ms, (long long)cfg->events.retain_s * 1000);
+    atomic_store(&g->events_max_bytes, (long long)cfg->events.max_bytes);
+}
+
 static int start(struct og_gateway *g)
 {
     struct og_housekeeping *h = og_calloc(1, sizeof *h);
     h->g = g;
+    og_housekeeping_bounds(g, g->cfg);
     if (og_thread_start(&h->t, run, h) != 0) {
         free(h);
         return -1;

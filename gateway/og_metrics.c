@@ -125,6 +125,31 @@ static void channel_metrics(struct og_gateway *g, struct og_buf *b)
     }
 }
 
+/* Per subscription, from Redis (every instance's trims mark them): whether
+ * it is lagging (lost events to events.max_bytes, og_webhooks.h) and how
+ * many events it lost since the mark was set. */
+static void webhook_lag_metrics(struct og_gateway *g, struct og_buf *b)
+{
+    struct og_webhook_sub *subs = NULL;
+    size_t n = 0;
+    if (og_webhooks_load(g->core, &subs, &n) != OG_OK)
+        return;
+    og_buf_puts(b, "# HELP omnigate_webhook_lagging 1 while a webhook subscription is marked "
+                   "lagging: events were dropped from the event stream (events.max_bytes) before "
+                   "it was sent them; cleared by PATCH {\"lagging\":null}.\n"
+                   "# TYPE omnigate_webhook_lagging gauge\n");
+    for (size_t i = 0; i < n; i++)
+        og_buf_printf(b, "omnigate_webhook_lagging{webhook=\"%s\"} %d\n", subs[i].id,
+                      subs[i].lag.lost > 0);
+    og_buf_puts(b, "# HELP omnigate_webhook_lost_events Events a lagging webhook subscription "
+                   "lost since it was marked (0 when it is not lagging).\n"
+                   "# TYPE omnigate_webhook_lost_events gauge\n");
+    for (size_t i = 0; i < n; i++)
+        og_buf_printf(b, "omnigate_webhook_lost_events{webhook=\"%s\"} %lld\n", subs[i].id,
+                      subs[i].lag.lost);
+    og_webhook_subs_free(subs, n);
+}
+
 char *og_metrics_render(struct og_gateway *g)
 {
     static const char *const routes[4] = {"hooks", "api", "health", "other"};
@@ -220,8 +245,26 @@ char *og_metrics_render(struct og_gateway *g)
                   "# HELP omnigate_stream_owed_lost_total Entries trimmed past a stream's bound "
                   "before a consumer had them (logged).\n"
                   "# TYPE omnigate_stream_owed_lost_total counter\n"
-                  "omnigate_stream_owed_lost_total %llu\n",
-                  atomic_load(&og_stream_stats.trimmed), atomic_load(&og_stream_stats.owed_lost));
+                  "omnigate_stream_owed_lost_total %llu\n"
+                  "# HELP omnigate_webhook_events_lost_total Events this instance's trims "
+                  "dropped before a webhook subscription was sent them, summed over "
+                  "subscriptions (logged per subscription).\n"
+                  "# TYPE omnigate_webhook_events_lost_total counter\n"
+                  "omnigate_webhook_events_lost_total %llu\n",
+                  atomic_load(&og_stream_stats.trimmed), atomic_load(&og_stream_stats.owed_lost),
+                  atomic_load(&og_stream_stats.webhook_lost));
+    long long ev_bytes = atomic_load(&og_stream_stats.events_bytes);
+    if (ev_bytes > 0)
+        og_buf_printf(&b,
+                      "# HELP omnigate_events_stream_bytes The event stream's Redis memory "
+                      "(MEMORY USAGE) at this instance's last trim; bounded by "
+                      "events.max_bytes.\n"
+                      "# TYPE omnigate_events_stream_bytes gauge\n"
+                      "omnigate_events_stream_bytes %lld\n"
+                      "# HELP omnigate_events_stream_max_bytes events.max_bytes.\n"
+                      "# TYPE omnigate_events_stream_max_bytes gauge\n"
+                      "omnigate_events_stream_max_bytes %lld\n",
+                      ev_bytes, (long long)atomic_load(&g->events_max_bytes));
 
     og_buf_printf(&b,
                   "# HELP omnigate_takeover_total Work of stopped instances handed back to the "
@@ -270,6 +313,8 @@ char *og_metrics_render(struct og_gateway *g)
                               g->channels[i]->routing, n);
         }
     }
+    if (up)
+        webhook_lag_metrics(g, &b);
     og_edge_metrics(g->edge, &b); /* connections, refusals, slow clients */
     return b.data;
 }

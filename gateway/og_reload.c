@@ -14,7 +14,9 @@
  *                restart;
  *   routing, channels[].texts
  *                compiled anew and swapped in the core (og_core_reload),
- *                which keeps the old ones until it is freed.
+ *                which keeps the old ones until it is freed;
+ *   events       retain_s and max_bytes: atomics the housekeeping worker
+ *                reads at its next trim (og_housekeeping_bounds).
  * Everything else (listen, redis, channels and their options, agents,
  * sessions, send, smtp, followups, ...) is read once at start-up by the
  * part that uses it; a change to it is logged, by key, as needing a
@@ -49,8 +51,8 @@ void og_reload_routing_opts(const struct og_config *cfg, struct og_routing_opts 
 
 /* The top-level keys SIGHUP applies; "channels" is compared without each
  * channel's "texts". */
-static const char *const live_keys[] = {"log_level", "log_file", "log_format",
-                                        "webhooks",  "routing",  NULL};
+static const char *const live_keys[] = {"log_level", "log_file", "log_format", "webhooks",
+                                        "routing",   "events",   NULL};
 
 static int is_live(const char *key)
 {
@@ -239,10 +241,15 @@ void og_reload(struct og_gateway *g, const char *config_path)
         og_warn("SIGHUP: webhooks: Redis did not take them now; the dispatcher stores them "
                 "when it is back");
 
+    og_housekeeping_bounds(g, &nc);
+    run->events = nc.events;
+
     int restart = report_restart_keys(run->root, nc.root);
-    og_info("SIGHUP: applied log_level, log_file, log_format, webhooks (%zu), routing policies and "
-            "channels' texts; %d change%s need%s a restart",
-            run->n_webhooks, restart, restart == 1 ? "" : "s", restart == 1 ? "s" : "");
+    og_info("SIGHUP: applied log_level, log_file, log_format, webhooks (%zu), events (retain_s "
+            "%lld, max_bytes %lld), routing policies and channels' texts; %d change%s need%s a "
+            "restart",
+            run->n_webhooks, (long long)nc.events.retain_s, (long long)nc.events.max_bytes, restart,
+            restart == 1 ? "" : "s", restart == 1 ? "s" : "");
 out:
     og_errors_free(&errs);
     og_config_free(&nc);

@@ -49,7 +49,7 @@ for f in /usr/bin/omnigate /usr/lib/omnigate/connectors/telegram.so \
     [ -e "$f" ] || fail "$f is not installed"
 done
 depends=$(dpkg-query -W -f='${Depends}' omnigate)
-for d in redis-server libmicrohttpd12 libhiredis0.14 libjson-c5 libssl3 libcurl3-gnutls; do
+for d in redis-server libmicrohttpd12 libhiredis0.14 libjson-c5 libssl3 libcurl3-gnutls zlib1g; do
     grep -q "$d" <<<"$depends" || fail "Depends lacks $d: $depends"
 done
 id omnigate >/dev/null || fail "no user omnigate"

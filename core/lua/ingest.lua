@@ -10,17 +10,21 @@
 -- and for a message with sensitive words "flags" and "sensitive_terms"; the
 -- last argument is then those terms (a JSON array, matched by C before the
 -- call: og_sensitive.h), '' otherwise; the next is the survey answer C
--- recognised in the text ("score/scale", og_csat.h), '' for none. When the
+-- recognised in the text ("score/scale", og_csat.h), '' for none; the last
+-- is the raw payload's lifetime in seconds (store_raw; '' = as long as the
+-- message), the raw payload itself being '' when it is not kept. When the
 -- session's survey message waits for an answer (csat_ask) and it is one,
 -- the message is stored in the history as usual but rates the session
 -- instead of reopening or activating it: no routing, no texts, no timers,
 -- no statistics of a customer message; csat.submitted is emitted.
 -- Returns one reply per message (og_script.h): {"ok", session_id, message_id,
 -- created} with created '1' (new session), '2' (reopened), '0', or 'dup'
--- (already stored: session_id is '' and message_id the stored one); or
+-- (already stored: session_id is '' and message_id the stored one), or
+-- 'archived' (the thread's session is in the archive: nothing stored; C
+-- restores it and calls again); or
 -- {"err", "internal", why}.
 local P = ARGV[1]
-local NF = 30
+local NF = 31
 -- A queued session gets the queue text (og_texts.h) when it still waits
 -- this long after it was queued: the routing worker, woken by the ingest,
 -- has then tried to place it.
@@ -38,6 +42,7 @@ local function ingest(a)
   local nrt = a[28] == '1' -- OG_CAP_NON_REALTIME: counts against max_nrt_chats
   local terms = a[29]
   local answer = a[30]
+  local raw_ttl = a[31]
 
   -- De-duplication. The provider id index doubles as the dedup record when
   -- the platform's delivery key is the message id (WhatsApp, Messenger, the
@@ -69,6 +74,15 @@ local function ingest(a)
   if sid then
     -- read whole: the events render it (from this table, kept current below)
     s = hgetall(k(P, 'ses', sid))
+    if not s.id then
+      -- in the archive (archive.lua): C brings it back, then calls again
+      if redis.call('HEXISTS', k(P, 'arch', 'loc'), sid) == 1 then
+        return {'ok', sid, '', 'archived'}
+      end
+      sid, s = nil, nil
+    end
+  end
+  if sid then
     st, cid = s.status, s.contact_id
     if thread ~= ext then cid = nil end -- a group thread: the sender is its own contact
   end
@@ -134,7 +148,7 @@ local function ingest(a)
     redis.call('ZADD', k(P, 'idx', 'all'), 0, sid)
     redis.call('ZADD', k(P, 'idx', 'ch', ch), 0, sid)
     redis.call('ZADD', k(P, 'idx', 'st', 'new'), 0, sid)
-    redis.call('ZADD', k(P, 'queue', routing), now_ms, sid)
+    st_q_enter(P, k(P, 'queue', routing), sid, {channel = ch}, now_ms)
     created = true
   elseif rating then
     skey = k(P, 'ses', sid)
@@ -144,7 +158,7 @@ local function ingest(a)
       set_status(P, sid, st, 'new')
       redis.call('HDEL', skey, 'agent_id', 'closed_at', 'close_reason', 'first_reply_at')
       redis.call('HSET', skey, 'success_codes', '[]', 'reopened_at', now_iso, 'routing', routing)
-      redis.call('ZADD', k(P, 'queue', routing), now_ms, sid)
+      st_q_enter(P, k(P, 'queue', routing), sid, s, now_ms)
       goal_tl = goal_reopen(P, sid, s)
       reopened = true
     elseif st == 'awaiting' then
@@ -177,7 +191,16 @@ local function ingest(a)
   local mj = table.concat({'{"id":"', mid, '","session_id":"', sid, '","direction":"in",', mtail,
     ',"sender":{"type":"contact","id":"', cid, '","name":', js(sender_name), '}',
     ',"reply_to":', q(reply_to)})
-  redis.call('HSET', k(P, 'msg', mid), 'j', mj, 'st', 'delivered', 'sid', sid, 'raw', raw)
+  redis.call('HSET', k(P, 'msg', mid), 'j', mj, 'st', 'delivered', 'sid', sid)
+  -- the raw payload beside it, not in it: it expires on its own (store_raw),
+  -- and the message's hash keeps one field less
+  if raw ~= '' then
+    if raw_ttl ~= '' then
+      redis.call('SET', k(P, 'raw', mid), raw, 'EX', raw_ttl)
+    else
+      redis.call('SET', k(P, 'raw', mid), raw)
+    end
+  end
   redis.call('ZADD', k(P, 'ses', sid, 'msgs'), 0, mid)
   if pmid ~= '' then redis.call('SET', pk, mid) end
   if dk then redis.call('SET', dk, mid, 'EX', ttl) end

@@ -109,6 +109,10 @@ elseif op == 'start' then
   local s, how = nil, '1'
   if sid then
     s = hgetall(k(P, 'ses', sid))
+    if not s.id and redis.call('HEXISTS', k(P, 'arch', 'loc'), sid) == 1 then
+      -- in the archive: og_outbox.c brings it back and calls again
+      return {'err', 'conflict', 'archived:' .. sid}
+    end
     if s.status ~= 'closed' and s.status ~= 'archived' then return {'err', 'conflict', sid} end
   end
   local wms = tonumber(ARGV[16]) or 0
@@ -159,7 +163,7 @@ elseif op == 'start' then
     agent_attach(P, sid, agent, redis.call('HGET', skey, 'nrt') == '1', now_ms)
     redis.call('HSET', skey, 'agent_id', agent, 'assigned_at', now_iso)
   else
-    redis.call('ZADD', k(P, 'queue', routing), now_ms, sid)
+    st_q_enter(P, k(P, 'queue', routing), sid, {channel = ch}, now_ms)
   end
   s = hgetall(k(P, 'ses', sid))
   st_episode(P, sid, s, tonumber(now_ms), true)

@@ -9,17 +9,22 @@
 --   P:ses:<id>:msgs            zset  message ids (score 0, ordered by id = time)
 --   P:thread:<ch>:<thread>     string current session of a thread
 --   P:msg:<id>                 hash  message: j (JSON without status/error),
---                                    st (status), err (error JSON), sid, raw
+--                                    st (status), err (error JSON), sid
+--   P:raw:<id>                 string an inbound message's raw platform payload,
+--                                    expiring after the channel's store_raw
 --   P:pmid:<ch>:<provider id>  string message id of a provider message id
 --   P:dedup:<ch>:<key>         string message id, expires after the dedup TTL
 --   P:idx:all / P:idx:st:<status> / P:idx:ch:<ch>   zset session ids (lex order)
 --   P:queue:<policy>           zset  sessions waiting for routing (score = ms)
 --   P:events                   stream events (fields: id, type, session, event); trimmed
---                                    by stream.lua only below what every group owes
+--                                    by stream.lua only below what every group owes, or
+--                                    past events.max_bytes
 --   P:state:<ch>               hash  connector state (polling offsets)
 --   P:webhooks                 hash  webhook subscriptions: id -> JSON with secrets
 --                                    (config ones synced at start; never logged)
 --   P:webhooks:off / :ver      hash id -> why a 410 disabled it / string change counter
+--   P:webhooks:lag             hash  id -> its lagging mark (stream.lua): "count\tfirst event\t
+--                                    first entry\tlast event\tlast entry\tsince ms"
 --   P:wh:owe                   hash  stream entry queued for several subscriptions ->
 --                                    those still owing a result; at 0 the entry is
 --                                    XACKed (group "webhooks")
@@ -80,6 +85,8 @@
 --   P:timers:autoforward       zset  session -> due ms of an unanswered assignment (the
 --                                    reply script ZREMs it)
 --   P:timers:archive           zset  closed session -> due ms of archiving
+--   P:arch:due / :lease / :loc / :segs, P:con:<id>:arch  the archive out of Redis
+--                                    (retention.archive_after_days; archive.lua)
 --   session hashes add: group, level, level_idx, assigned_at, af_agent, queue_group,
 --                       queue_level, transferred_from, transferred_comment, archived_at
 --   automatic texts and chat goals (#19.3, #19.5; og_texts.h, og_goals.h):
@@ -395,15 +402,17 @@ end
 
 -- Statistics (og_stats.h, docs/statistics.md). Counters and sums per UTC
 -- hour, kept by the scripts that change the facts, so a query reads small
--- hashes and never scans history. Each fact is added at three levels, so a
--- long period reads days, not hours:
---   P:st:<lvl>:<n>  hash, lvl h (n = Unix ms / 3600000, the UTC hour), b (the
---       4-hour block, ms / 14400000) or d (the UTC day, ms / 86400000):
+-- hashes and never scans history. Each fact is added to its hour and its
+-- day, so a long period reads days, not hours, and to its hour's total, so
+-- an unfiltered query by day or hour reads one field per hour:
+--   P:st:<lvl>:<n>  hash, lvl h (n = Unix ms / 3600000, the UTC hour) or d
+--       (the UTC day, ms / 86400000):
 --     "v\t<ch>\t<agent>\t<group>" -> the ST_N integers below, comma separated
 --         (a prefix; the rest are 0): the session's channel, agent and group
 --         when the fact happened; presence time has only the agent
 --     "c\t<ch>\t<agent>\t<group>" -> closes per success code, "CODE<US>n<RS>..."
 --         (st_code_counts)
+--     "t", "tc" (hours only) -> the sums of all "v" and of all "c" fields
 --   P:st:<lvl>:<n>:<CODE>  hash, the same "v" vectors for facts of sessions
 --       closed with that code (the close, a goal achieved or a survey after it)
 --       and "c" fields with that code's count: all a query filtered by it reads
@@ -463,10 +472,10 @@ local function st_tuple(s)
     closed and st_codes(s.success_codes) or ''}
 end
 
--- The key of level lvl ('h' hour, 'b' 4-hour block, 'd' day: UTC) holding ms;
--- code: the key of the vectors of sessions closed with that code.
-local ST_LEVEL_MS = {h = 3600000, b = 14400000, d = 86400000}
-local ST_LEVELS = {'h', 'b', 'd'}
+-- The key of level lvl ('h' hour, 'd' day: UTC) holding ms; code: the key
+-- of the vectors of sessions closed with that code.
+local ST_LEVEL_MS = {h = 3600000, d = 86400000}
+local ST_LEVELS = {'h', 'd'}
 local function st_key(P, lvl, ms, code)
   return P .. ':st:' .. lvl .. ':' .. string.format('%d', math.floor(ms / ST_LEVEL_MS[lvl])) ..
     (code and (':' .. code) or '')
@@ -509,15 +518,68 @@ local function st_vec(key, f, d)
   redis.call('HSET', key, f, st_vec_apply(redis.call('HGET', key, f) or nil, d))
 end
 
--- Adds deltas d ({[ST.x] = n}) to the tuple's vectors of the hour, the
--- 4-hour block and the day of ms (tup = {channel, agent, group, codes}; a
--- closed session's codes also add them to each code's keys).
+-- The code counts text of table m (code -> n), codes sorted.
+local function st_codes_text(m)
+  local order = {}
+  for c in pairs(m) do order[#order + 1] = c end
+  table.sort(order)
+  local parts = {}
+  for _, c in ipairs(order) do parts[#parts + 1] = c .. '\31' .. string.format('%d', m[c]) end
+  return table.concat(parts, '\30')
+end
+
+-- An hour key written before it kept totals (an upgrade): its "t" and "tc"
+-- summed from its tuples, written, and "t" returned (nil: no vectors).
+local function st_total_init(key)
+  local h = redis.call('HGETALL', key)
+  local sum, codes, any = {}, {}, false
+  for i = 1, #h, 2 do
+    local kind = h[i]:sub(1, 2)
+    if kind == 'v\t' then
+      any = true
+      local j = 0
+      for n in string.gmatch(h[i + 1], '[^,]+') do
+        j = j + 1
+        local x = tonumber(n) or 0
+        sum[j] = j == ST.qwait_max and math.max(sum[j] or 0, x) or (sum[j] or 0) + x
+      end
+    elseif kind == 'c\t' then
+      for code, n in string.gmatch(h[i + 1], '([^\31\30]+)\31(%d+)') do
+        codes[code] = (codes[code] or 0) + tonumber(n)
+      end
+    end
+  end
+  if next(codes) then redis.call('HSET', key, 'tc', st_codes_text(codes)) end
+  if not any then return nil end
+  local parts = {}
+  for j = 1, #sum do parts[j] = string.format('%d', sum[j] or 0) end
+  return table.concat(parts, ',')
+end
+
+-- Adds deltas d to an hour key's total "t", the sum of all its tuples: an
+-- unfiltered query by day or hour reads this one field per hour.
+local function st_total(key, d)
+  local cur = redis.call('HGET', key, 't')
+  if not cur and redis.call('EXISTS', key) == 1 then cur = st_total_init(key) end
+  redis.call('HSET', key, 't', st_vec_apply(cur, d))
+end
+
+-- Adds deltas d ({[ST.x] = n}) to the tuple's vectors of the hour and the
+-- day of ms, and to the hour's total (tup = {channel, agent, group, codes};
+-- a closed session's codes also add them to each code's keys).
 local function st_add(P, ms, tup, d)
   local f = 'v\t' .. tup[1] .. '\t' .. tup[2] .. '\t' .. tup[3]
+  local codes = tup[4] and tup[4] ~= '' and tup[4]
   for _, lvl in ipairs(ST_LEVELS) do
-    st_vec(st_key(P, lvl, ms), f, d)
-    if tup[4] and tup[4] ~= '' then
-      for code in string.gmatch(tup[4], '[^,]+') do st_vec(st_key(P, lvl, ms, code), f, d) end
+    local key = st_key(P, lvl, ms)
+    if lvl == 'h' then st_total(key, d) end
+    st_vec(key, f, d)
+    if codes then
+      for code in string.gmatch(codes, '[^,]+') do
+        local ck = st_key(P, lvl, ms, code)
+        if lvl == 'h' then st_total(ck, d) end
+        st_vec(ck, f, d)
+      end
     end
   end
 end
@@ -583,21 +645,12 @@ end
 -- small to read.
 local function st_code_counts(key, f, list)
   local cur = redis.call('HGET', key, f)
-  local m, order = {}, {}
+  local m = {}
   if cur then
-    for code, n in string.gmatch(cur, '([^\31\30]+)\31(%d+)') do
-      m[code] = tonumber(n)
-      order[#order + 1] = code
-    end
+    for code, n in string.gmatch(cur, '([^\31\30]+)\31(%d+)') do m[code] = tonumber(n) end
   end
-  for _, c in ipairs(list) do
-    if not m[c] then m[c] = 0; order[#order + 1] = c end
-    m[c] = m[c] + 1
-  end
-  table.sort(order)
-  local parts = {}
-  for _, c in ipairs(order) do parts[#parts + 1] = c .. '\31' .. string.format('%d', m[c]) end
-  redis.call('HSET', key, f, table.concat(parts, '\30'))
+  for _, c in ipairs(list) do m[c] = (m[c] or 0) + 1 end
+  redis.call('HSET', key, f, st_codes_text(m))
 end
 
 -- A close: c is the session's hash after it (success codes set, agent still
@@ -619,8 +672,14 @@ local function st_close(P, c, now_ms)
     local list = {}
     for code in string.gmatch(tup[4], '[^,]+') do list[#list + 1] = code end
     for _, lvl in ipairs(ST_LEVELS) do
-      st_code_counts(st_key(P, lvl, now_ms), f, list)
-      for _, code in ipairs(list) do st_code_counts(st_key(P, lvl, now_ms, code), f, {code}) end
+      local key = st_key(P, lvl, now_ms)
+      st_code_counts(key, f, list)
+      if lvl == 'h' then st_code_counts(key, 'tc', list) end
+      for _, code in ipairs(list) do
+        local ck = st_key(P, lvl, now_ms, code)
+        st_code_counts(ck, f, {code})
+        if lvl == 'h' then st_code_counts(ck, 'tc', {code}) end
+      end
     end
   end
 end
@@ -657,6 +716,86 @@ local function st_presence(P, aid, state, since, now_ms)
     st_add(P, t, {'', aid, '', ''}, {[idx] = e - t})
     t = e
   end
+end
+
+-- The queue over time (#20.1; docs/statistics.md). A session waits from the
+-- moment it enters its policy's queue (P:queue:<policy>) until it leaves it
+-- (assigned, taken, closed, or dropped by a drain as stale); entering again
+-- while waiting (a transfer to a group) ends the wait so far and starts a new
+-- one, as the queue's own position restarts.
+--   P:st:q:<day>  hash (the UTC day, ms / 86400000), one per day so that a
+--       query reads a day in one call:
+--     "<hour>\t<channel>\t<group>" -> "<wait ms>,<longest ms>": the time the
+--         waits of sessions of that channel waiting for that group ('' any)
+--         overlapped the UTC hour (ms / 3600000), and the longest of them by
+--         the hour's end or their own
+--     "<hour>\tm" -> the most sessions waiting at once in the hour (all queues)
+--   P:st:qw  zset  the sessions waiting now, score = since (ms), any policy
+--   P:st:qh  the UTC hour of the last change of P:st:qw's size
+-- A wait is counted when it ends, split over the hours it overlapped (as
+-- presence time is); og_stats.c adds the waits still going on up to now.
+local function st_q_key(P, hour) return P .. ':st:q:' .. string.format('%d', math.floor(hour / 24)) end
+
+-- A wait from a to b (ms) of a session of channel ch waiting for group grp.
+local function st_q_wait(P, ch, grp, a, b)
+  local t = math.max(a, b - ST_PRES_MAX_MS)
+  while t < b do
+    local hr = math.floor(t / 3600000)
+    local e = math.min(b, (hr + 1) * 3600000)
+    local key = st_q_key(P, hr)
+    local f = string.format('%d', hr) .. '\t' .. ch .. '\t' .. grp
+    local cur = redis.call('HGET', key, f)
+    local ms, long = 0, 0
+    if cur then
+      local x, y = cur:match('^(%d+),(%d+)$')
+      ms, long = tonumber(x) or 0, tonumber(y) or 0
+    end
+    redis.call('HSET', key, f, string.format('%d,%d', ms + e - t, math.max(long, e - a)))
+    t = e
+  end
+end
+
+local function st_q_max(P, hour, n)
+  local key, f = st_q_key(P, hour), string.format('%d', hour) .. '\tm'
+  if n > (tonumber(redis.call('HGET', key, f) or '') or 0) then redis.call('HSET', key, f, n) end
+end
+
+-- The number waiting goes from n to n2 now: every hour since the last change
+-- began with n waiting (at most the last 400 days), this one reaches n2.
+local function st_q_level(P, n, n2, now_ms)
+  local hour = math.floor(now_ms / 3600000)
+  local last = tonumber(redis.call('GET', P .. ':st:qh') or '')
+  if n > 0 and last then
+    for x = math.max(last + 1, hour - 9600), hour do st_q_max(P, x, n) end
+  end
+  if n2 > n then st_q_max(P, hour, n2) end
+  if not last or hour > last then redis.call('SET', P .. ':st:qh', hour) end
+end
+
+-- A session enters the queue qk (ZADD) at now_ms; s: its hash before the
+-- change (channel, queue_group).
+local function st_q_enter(P, qk, sid, s, now_ms)
+  now_ms = tonumber(now_ms)
+  local qw = P .. ':st:qw'
+  local a = tonumber(redis.call('ZSCORE', qw, sid) or '')
+  if a then st_q_wait(P, s.channel or '', s.queue_group or '', a, now_ms) end
+  local n = redis.call('ZCARD', qw)
+  redis.call('ZADD', qw, now_ms, sid)
+  redis.call('ZADD', qk, now_ms, sid)
+  st_q_level(P, n, a and n or n + 1, now_ms)
+end
+
+-- A session leaves the queue qk (ZREM) at now_ms; s: its hash (channel,
+-- queue_group).
+local function st_q_leave(P, qk, sid, s, now_ms)
+  redis.call('ZREM', qk, sid)
+  local qw = P .. ':st:qw'
+  local a = tonumber(redis.call('ZSCORE', qw, sid) or '')
+  if not a then return end
+  local n = redis.call('ZCARD', qw)
+  redis.call('ZREM', qw, sid)
+  st_q_wait(P, s.channel or '', s.queue_group or '', a, now_ms)
+  st_q_level(P, n, n - 1, now_ms)
 end
 
 -- Goal counters for statistics: per UTC day, per channel and per agent (the

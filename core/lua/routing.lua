@@ -187,7 +187,7 @@ local function assign(sid, s, aid, group, level_name, level_idx)
       {[ST.qwait_sum] = w, [ST.qwait_n] = 1, [ST.qwait_max] = w})
   end
   if group and group ~= '' then redis.call('ZADD', k(P, 'idx', 'group', group), 0, sid) end
-  redis.call('ZREM', k(P, 'queue', s.routing or 'default'), sid)
+  st_q_leave(P, k(P, 'queue', s.routing or 'default'), sid, s, now_ms)
   redis.call('HSET', skey, 'agent_id', aid, 'group', group or '', 'level', level_name or '',
     'level_idx', tostring(level_idx or -1), 'assigned_at', now_iso, 'updated_at', now_iso,
     'af_agent', aid)
@@ -216,7 +216,7 @@ local function enqueue(sid, s, to_status, qgroup, qlevel)
   if qgroup then redis.call('HSET', skey, 'queue_group', qgroup, 'group', qgroup) end
   if qlevel then redis.call('HSET', skey, 'queue_level', qlevel) end
   redis.call('HSET', skey, 'updated_at', now_iso)
-  redis.call('ZADD', k(P, 'queue', s.routing or 'default'), now_ms, sid)
+  st_q_enter(P, k(P, 'queue', s.routing or 'default'), sid, s, now_ms)
   set_status(P, sid, s.status, to_status)
   s.agent_id = nil
 end
@@ -274,7 +274,7 @@ end
 local function close_session(sid, s, reason, codes, archive_ms, by)
   release(sid, s)
   local skey = k(P, 'ses', sid)
-  redis.call('ZREM', k(P, 'queue', s.routing or 'default'), sid)
+  st_q_leave(P, k(P, 'queue', s.routing or 'default'), sid, s, now_ms)
   redis.call('ZREM', k(P, 'timers', 'idle'), sid)
   redis.call('ZREM', k(P, 'timers', 'autoclose'), sid)
   redis.call('HDEL', skey, 'queue_group', 'queue_level', 'idle')
@@ -284,6 +284,8 @@ local function close_session(sid, s, reason, codes, archive_ms, by)
   if archive_ms > 0 then
     redis.call('ZADD', k(P, 'timers', 'archive'), now_ms + archive_ms, sid)
   end
+  -- retention.archive_after_days (archive.lua) counts from here
+  redis.call('ZADD', k(P, 'arch', 'due'), now_ms, sid)
   local sj = sjson(sid)
   emit(P, eid(), 'session.status_changed', sid, now_iso,
     '{"session":' .. sj .. ',"from":' .. q(s.status) .. ',"to":"closed"}')
@@ -317,7 +319,7 @@ if op == 'drain' then
   for _, sid in ipairs(ids) do
     local s = hgetall(k(P, 'ses', sid))
     if not s.id or not queued(s.status) or (s.agent_id and s.agent_id ~= '') then
-      redis.call('ZREM', qk, sid) -- stale entry
+      st_q_leave(P, qk, sid, s, now_ms) -- stale entry
     else
       -- sessions of one class (target, real time or not) see the same
       -- members: once one found nobody, the rest of that class is skipped

@@ -3,13 +3,21 @@
 -- prelude's st_*); this script reads them, rebuilds them, and keeps the
 -- report links.
 -- ARGV[1] = P, ARGV[2] = op:
---   "read"  [3] '1' to include agents and groups, [4..] UTC hour numbers (Unix
---           ms / 3600000) -> {'ok', {agent id, presence, since ms, ...}, {group...},
---           {HGETALL of P:st:<key>}...} (agents and groups empty when [3] ~= '1'),
---           keys "<lvl>:<n>" or "<lvl>:<n>:<CODE>" (prelude.lua, Statistics)
+--   "read"  [3] '1' to include agents and groups, [4] what to read of each key:
+--           't' (an hour's totals, {'t', vector, 'tc', codes}), 'all' (HGETALL)
+--           or a glob pattern (the fields matching it, HSCAN MATCH), [5..] keys
+--           "<lvl>:<n>" or "<lvl>:<n>:<CODE>" (prelude.lua, Statistics) ->
+--           {'ok', {agent id, presence, since ms, ...}, {group...}, {field,
+--           value, ...}...} (agents and groups empty when [3] ~= '1')
+--   "queue" [3] first UTC day, [4] days -> {'ok', the hour of the last change of
+--           the number waiting or '', {since ms, channel, group, ...} of the
+--           sessions waiting now, {HGETALL of P:st:q:<day>}...}
 --   "rebuild_sessions" [3] start rank in P:idx:all, [4] count -> {'ok', next rank
 --           or -1, sessions done}: adds each session's facts to the hourly
 --           counters again, from what is stored (og_stats_rebuild deleted them)
+--   "rebuild_queue" [3] start rank in P:st:rbq, [4] count -> {'ok', next rank
+--           or -1, events done}: the most waiting at once per hour, from the
+--           waits rebuild_sessions logged in P:st:rbq (deleted at the end)
 --   "rebuild_presence" [3] start rank in P:st:pres, [4] count -> {'ok', next
 --           rank or -1, intervals done}
 --   "conv"  [3] after (a session id, exclusive; '' = from [4]), [4] lowest id,
@@ -41,7 +49,53 @@ if op == 'read' then
     groups = redis.call('HKEYS', k(P, 'groups'))
   end
   local out = {'ok', ag, groups}
-  for i = 4, #ARGV do out[#out + 1] = redis.call('HGETALL', P .. ':st:' .. ARGV[i]) end
+  local mode = ARGV[4]
+  for i = 5, #ARGV do
+    local key = P .. ':st:' .. ARGV[i]
+    local r
+    if mode == 't' then
+      -- an hour's totals; a key written before they existed is read whole
+      local h = redis.call('HMGET', key, 't', 'tc')
+      if h[1] then
+        r = {'t', h[1], 'tc', h[2] or ''}
+      elseif redis.call('EXISTS', key) == 1 then
+        r = redis.call('HGETALL', key)
+      else
+        r = {}
+      end
+    elseif mode == 'all' then
+      r = redis.call('HGETALL', key)
+    else
+      -- the fields matching a filter's pattern, matched inside Redis
+      r = {}
+      local cur = '0'
+      repeat
+        local page = redis.call('HSCAN', key, cur, 'MATCH', mode, 'COUNT', 1000)
+        cur = page[1]
+        for _, x in ipairs(page[2]) do r[#r + 1] = x end
+      until cur == '0'
+    end
+    out[#out + 1] = r
+  end
+  return out
+end
+
+if op == 'queue' then
+  -- the queue over time of UTC days [3] .. [3] + [4] - 1 (prelude.lua, "The
+  -- queue over time")
+  local d0, n = tonumber(ARGV[3]), tonumber(ARGV[4])
+  local waiting = {}
+  local w = redis.call('ZRANGE', P .. ':st:qw', 0, -1, 'WITHSCORES')
+  for i = 1, #w, 2 do
+    local h = redis.call('HMGET', k(P, 'ses', w[i]), 'channel', 'queue_group')
+    waiting[#waiting + 1] = w[i + 1]
+    waiting[#waiting + 1] = h[1] or ''
+    waiting[#waiting + 1] = h[2] or ''
+  end
+  local out = {'ok', redis.call('GET', P .. ':st:qh') or '', waiting}
+  for i = 0, n - 1 do
+    out[#out + 1] = redis.call('HGETALL', P .. ':st:q:' .. string.format('%d', d0 + i))
+  end
   return out
 end
 
@@ -107,11 +161,31 @@ local function rebuild_session(sid)
     x.st_pro = pro and '1' or nil
     x.status, x.success_codes = 'new', '[]'
   end
+  -- the queue over time: each wait's time, and its start and end for
+  -- rebuild_queue's count of the most waiting at once (an end sorts before
+  -- a start at the same ms)
+  local nq = 0
+  local function qev(t, start)
+    nq = nq + 1
+    redis.call('ZADD', P .. ':st:rbq', t, table.concat({start and '1' or '0', sid,
+      string.format('%d', nq)}, '|'))
+  end
+  local function enter(t)
+    inq = t
+    qev(t, true)
+  end
+  local function leave(t)
+    if inq then
+      st_q_wait(P, ch, qgroup or '', inq, t)
+      qev(t, false)
+    end
+  end
   local function waited(t, aid, grp)
     if inq then
       local w = math.max(0, t - inq)
       st_add(P, t, {ch, aid, grp or '', ''}, {[ST.qwait_sum] = w, [ST.qwait_n] = 1,
         [ST.qwait_max] = w})
+      leave(t)
     end
     inq, qgroup = nil, nil
   end
@@ -142,7 +216,7 @@ local function rebuild_session(sid)
       x.agent_id = ''
       if j.kind == 'created' then st_add(P, t, {ch, '', '', ''}, {[ST.new] = 1}) end
       local aid = pro and by_agent(j.by)
-      if aid then x.agent_id, inq = aid, nil else inq = t end
+      if aid then x.agent_id, inq = aid, nil else enter(t) end
       qgroup = nil
     elseif j.kind == 'assigned' then
       local aid = agent_id(j.agent) or ''
@@ -161,14 +235,16 @@ local function rebuild_session(sid)
         x.agent_id, x.group = to, ''
       else
         x.agent_id = ''
+        leave(t) -- a waiting session's wait restarts
         if str(j.group) ~= '' then x.group, qgroup = j.group, j.group else qgroup = nil end
-        inq = t
+        enter(t)
       end
     elseif j.kind == 'auto_forwarded' then
       st_add(P, t, st_tuple(x), {[ST.auto_forwards] = 1})
       x.agent_id, x.group = agent_id(j.to) or '', str(j.group)
     elseif j.kind == 'returned' then
-      x.agent_id, inq, qgroup = '', t, nil
+      x.agent_id, qgroup = '', nil
+      enter(t)
     elseif j.kind == 'closed' then
       x.status = 'closed'
       x.success_codes = cjson.encode(type(j.success_codes) == 'table' and j.success_codes or {})
@@ -180,6 +256,7 @@ local function rebuild_session(sid)
       if (gm and gm ~= 'none') or (not gm and goal_of(P, ch)) then
         st_add(P, t, goal_tuple(), {[ST.goals_closed] = 1})
       end
+      leave(t)
       inq, qgroup = nil, nil
     elseif j.kind == 'csat' then
       st_csat(P, x, j.score, j.scale, t)
@@ -221,6 +298,26 @@ elseif op == 'rebuild_presence' then
     end
   end
   return {'ok', #items < cnt and -1 or start + cnt, #items}
+elseif op == 'rebuild_queue' then
+  -- the waits' starts and ends that rebuild_sessions logged, in time order:
+  -- the most waiting at once per hour, as st_q_enter / st_q_leave count it
+  local start, cnt = tonumber(ARGV[3]), tonumber(ARGV[4])
+  local nk = P .. ':st:rbqn'
+  if start == 0 then redis.call('DEL', P .. ':st:qh', nk) end
+  local n = tonumber(redis.call('GET', nk) or '') or 0
+  local ev = redis.call('ZRANGE', P .. ':st:rbq', start, start + cnt - 1, 'WITHSCORES')
+  for i = 1, #ev, 2 do
+    local t = tonumber(ev[i + 1])
+    local n2 = ev[i]:sub(1, 1) == '1' and n + 1 or math.max(0, n - 1)
+    st_q_level(P, n, n2, t)
+    n = n2
+  end
+  if #ev < 2 * cnt then
+    redis.call('DEL', P .. ':st:rbq', nk)
+    return {'ok', -1, #ev / 2}
+  end
+  redis.call('SET', nk, n)
+  return {'ok', start + cnt, #ev / 2}
 end
 if op == 'conv' then
   local lo = ARGV[3] ~= '' and ('(' .. ARGV[3]) or ('[' .. ARGV[4])
@@ -236,6 +333,8 @@ if op == 'conv' then
       out[#out + 1] = {s[1], s[2] or '', s[3] or '', name, s[4] or '', s[5] or '', s[6] or '',
         s[7] or '', s[8] or '', s[9] or '', s[10] or '', s[11] or '[]', s[12] or '',
         s[13] or '', s[14] or '', s[15] or '0', s[16] or '0'}
+    elseif redis.call('HEXISTS', k(P, 'arch', 'loc'), sid) == 1 then
+      out[#out + 1] = {'archived', sid} -- og_export.c reads its record (og_archive.h)
     end
   end
   return out

@@ -3,8 +3,8 @@
 -- replies {'ok'} or {'err', code, message} (og_script.h).
 -- ARGV[1] = P, ARGV[2] = op:
 --   put ID JSON CREATE  store; CREATE "1" refuses an existing id ('exists')
---   del ID              remove the subscription, its attempts, dead letters
---                       and retry counters (queued items are dropped by the
+--   del ID              remove the subscription, its attempts, dead letters,
+--                       lagging mark (stream.lua) and retry counters (queued items are dropped by the
 --                       dispatcher as it meets them)
 --   sync N (ID JSON)*N  the config's subscriptions: stored ones that came
 --                       from the config and are no longer in it are removed
@@ -24,6 +24,7 @@ elseif op == 'del' then
   local id = ARGV[3]
   if redis.call('HDEL', subs, id) == 0 then return {'err', 'not_found', 'no such webhook'} end
   redis.call('HDEL', off, id)
+  redis.call('HDEL', k(P, 'webhooks', 'lag'), id)
   redis.call('DEL', k(P, 'webhook', id, 'deliveries'), k(P, 'webhook', id, 'dead'),
     k(P, 'wh', id, 'tries'))
   redis.call('INCR', ver)

@@ -13,7 +13,10 @@
  *   - each CSV export over the 90 days (og_export_next until done): rows,
  *     rows/s, bytes, and the process's peak RSS before and after.
  *
- * usage: bench_stats [sessions (default 1000000)] [max fill seconds (default 900)] */
+ * usage: bench_stats [sessions (default 1000000)] [max fill seconds (default 900)]
+ *   BENCH_STATS_RDB=/path/file.rdb: when the file exists, its data is loaded
+ *   instead of filling (DEBUG RELOAD; it must come from the same counting
+ *   code), else the fill is saved there: for timing reads again and again. */
 #include "og_export.h"
 #include "og_stats.h"
 #include "og_test.h"
@@ -22,8 +25,10 @@
 #include <hiredis/hiredis.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/resource.h>
 #include <time.h>
+#include <unistd.h>
 
 extern const char og_lua_prelude[];
 
@@ -87,7 +92,10 @@ static const char driver[] =
     "    st_episode(P, sid, s, t, i % 7 == 0)\n"
     "    st_add(P, t, {ch, '', '', ''}, {[ST.new] = 1})\n"
     "    st_in(P, sid, s, t)\n"
+    "    local qk = k(P, 'queue', 'default')\n"
+    "    st_q_enter(P, qk, sid, s, t)\n"
     "    local w = 5000 + (i % 11) * 7000\n"
+    "    st_q_leave(P, qk, sid, s, t + w)\n"
     "    st_add(P, t + w, {ch, aid, grp, ''}, {[ST.qwait_sum] = w, [ST.qwait_n] = 1,\n"
     "      [ST.qwait_max] = w})\n"
     "    s.agent_id, s.group, s.status = aid, grp, 'active'\n"
@@ -174,13 +182,37 @@ static int cmp_d(const void *a, const void *b)
     return x < y ? -1 : x > y;
 }
 
+/* Redis's own time in scripts so far (INFO commandstats, us): what a query
+ * spends inside Redis, apart from the reply's transfer and its parsing. */
+static double redis_script_us(void)
+{
+    redisReply *r = redisCommand(rc, "INFO commandstats");
+    double us = 0;
+    const char *names[] = {
+        "cmdstat_evalsha:", "cmdstat_eval:", "cmdstat_hmget:", "cmdstat_hgetall:"};
+    for (int i = 0; r && r->str && i < 4; i++) {
+        const char *p = strstr(r->str, names[i]);
+        const char *u = p ? strstr(p, "usec=") : NULL;
+        if (u)
+            us += atof(u + 5);
+    }
+    if (r)
+        freeReplyObject(r);
+    return us;
+}
+
 static void time_query(struct og_core *core, const char *label, struct og_stats_query q)
 {
-    double t[7];
+    double t[7], rus0 = redis_script_us();
     size_t len = 0, buckets = 0;
     long long chats = 0;
     for (int i = 0; i < 7; i++) {
         char msg[200];
+        if (i == 6 && getenv("BENCH_STATS_SLOWLOG")) {
+            freeReplyObject(redisCommand(rc, "CONFIG SET slowlog-log-slower-than 0"));
+            freeReplyObject(redisCommand(rc, "SLOWLOG RESET"));
+            freeReplyObject(redisCommand(rc, "CONFIG SET slowlog-max-len 100000"));
+        }
         struct og_stats *s = NULL;
         double a = now_s();
         if (og_stats_compute(core, &q, &s, msg, sizeof msg) != OG_OK) {
@@ -193,9 +225,24 @@ static void time_query(struct og_core *core, const char *label, struct og_stats_
         free(j);
         og_stats_free(s);
     }
+    double redis_ms = (redis_script_us() - rus0) / 7 / 1000;
+    if (getenv("BENCH_STATS_SLOWLOG")) { /* each call of the last run */
+        redisReply *r = redisCommand(rc, "SLOWLOG GET 100000");
+        for (size_t i = 0; r && i < r->elements; i++) {
+            const redisReply *e = r->element[i], *args = e->element[3];
+            if (strcasecmp(args->element[0]->str, "evalsha"))
+                continue;
+            printf("    %6lld us  %s %s\n", e->element[2]->integer,
+                   args->elements > 4 ? args->element[4]->str : "",
+                   args->elements > 6 ? args->element[6]->str : "");
+        }
+        if (r)
+            freeReplyObject(r);
+    }
     qsort(t, 7, sizeof *t, cmp_d);
-    printf("  stats %-34s best %7.1f ms  median %7.1f ms  (%zu buckets, %lld chats, %zu bytes)\n",
-           label, t[0], t[3], buckets, chats, len);
+    printf("  stats %-34s best %7.1f ms  median %7.1f ms  (in Redis %.1f ms; %zu buckets, %lld "
+           "chats, %zu bytes)\n",
+           label, t[0], t[3], redis_ms, buckets, chats, len);
 }
 
 static void time_export(struct og_core *core, const char *report, struct og_stats_query q)
@@ -230,26 +277,11 @@ static void time_export(struct og_core *core, const char *report, struct og_stat
            peak / 1024, more < 0 ? "  (ERROR)" : "");
 }
 
-int main(int argc, char **argv)
+/* Fills n sessions (at most max_fill seconds); ids gets the agents. */
+static long fill(long n, double max_fill, char ids[AGENTS][48])
 {
-    long n = argc > 1 ? atol(argv[1]) : 1000000;
-    double max_fill = argc > 2 ? atof(argv[2]) : 900;
-    struct og_test_redis rs;
-    if (og_test_redis_start_with(&rs, "--appendonly no --save ''") != 0)
-        return 1;
-    rc = redisConnect("127.0.0.1", rs.port);
-    char *script = og_sprintf("%s%s", og_lua_prelude, driver);
-    redisReply *r = redisCommand(rc, "SCRIPT LOAD %s", script);
-    free(script);
-    if (!r || r->type != REDIS_REPLY_STRING) {
-        fprintf(stderr, "SCRIPT LOAD: %s\n", r ? r->str : "no answer");
-        return 1;
-    }
-    snprintf(sha, sizeof sha, "%s", r->str);
-    freeReplyObject(r);
-
     const char *av[64];
-    char ids[AGENTS][48], t0[24], step[32], first[24], cnt[16];
+    char t0[24], step[32], first[24], cnt[16];
     snprintf(t0, sizeof t0, "%lld", T0_MS - 86400000LL);
     av[0] = "{og}", av[1] = "agents", av[2] = t0;
     for (int i = 0; i < AGENTS; i++) {
@@ -257,13 +289,13 @@ int main(int argc, char **argv)
         av[3 + i] = ids[i];
     }
     if (eval(3 + AGENTS, av) != 0)
-        return 1;
+        return -1;
     double a = now_s();
     for (int d = 0; d < DAYS; d++) {
         snprintf(t0, sizeof t0, "%lld", T0_MS + (long long)d * 86400000LL);
         av[1] = "presence", av[2] = t0;
         if (eval(3 + AGENTS, av) != 0)
-            return 1;
+            return -1;
     }
     /* sessions spread evenly over the 90 days, in batches */
     snprintf(t0, sizeof t0, "%lld", T0_MS);
@@ -278,22 +310,98 @@ int main(int argc, char **argv)
         snprintf(first, sizeof first, "%ld", done);
         snprintf(cnt, sizeof cnt, "%ld", c);
         if (eval(7 + AGENTS, av) != 0)
-            return 1;
+            return -1;
         done += c;
         if (done % 100000 == 0)
             fprintf(stderr, "  %ld sessions, %.0f s\n", done, now_s() - a);
     }
-    double fill = now_s() - a;
-    r = redisCommand(rc, "INFO memory");
+    double took = now_s() - a;
+    redisReply *r = redisCommand(rc, "INFO memory");
     char *um = r && r->str ? strstr(r->str, "used_memory_human:") : NULL;
     printf("bench_stats: %ld sessions (%ld messages) over %d days, %d agents, filled in %.0f s "
            "(%.0f sessions/s) through the prelude's st_*; Redis %.*s\n",
-           done, done * 10, DAYS, AGENTS, fill, done / fill, um ? (int)strcspn(um + 18, "\r\n") : 0,
+           done, done * 10, DAYS, AGENTS, took, done / took, um ? (int)strcspn(um + 18, "\r\n") : 0,
            um ? um + 18 : "");
     if (r)
         freeReplyObject(r);
     if (done < n)
         printf("  (stopped at %.0f s: %ld of %ld sessions)\n", max_fill, done, n);
+
+    return done;
+}
+
+/* The agents of a loaded fill, in id order. */
+static void load_ids(char ids[AGENTS][48])
+{
+    redisReply *r = redisCommand(rc, "SMEMBERS {og}:agents");
+    for (size_t i = 0; r && i < r->elements && i < AGENTS; i++)
+        snprintf(ids[i], sizeof ids[i], "%s", r->element[i]->str);
+    if (r)
+        freeReplyObject(r);
+    qsort(ids, AGENTS, sizeof ids[0], (int (*)(const void *, const void *))strcmp);
+}
+
+int main(int argc, char **argv)
+{
+    redisReply *r = NULL;
+    long n = argc > 1 ? atol(argv[1]) : 1000000;
+    double max_fill = argc > 2 ? atof(argv[2]) : 900;
+    struct og_test_redis rs;
+    if (og_test_redis_start_with(&rs, "--appendonly no --save '' --enable-debug-command local "
+                                      "--enable-protected-configs local") != 0)
+        return 1;
+    rc = redisConnect("127.0.0.1", rs.port);
+    const char *rdb = getenv("BENCH_STATS_RDB");
+    int have_rdb = rdb && access(rdb, R_OK) == 0;
+    if (rdb) {
+        char dir[512];
+        snprintf(dir, sizeof dir, "%s", rdb);
+        char *slash = strrchr(dir, '/');
+        if (slash)
+            *slash = 0;
+        redisReply *d = redisCommand(rc, "CONFIG SET dir %s", slash ? dir : ".");
+        redisReply *f = redisCommand(rc, "CONFIG SET dbfilename %s", slash ? slash + 1 : rdb);
+        if (!d || !f || d->type == REDIS_REPLY_ERROR || f->type == REDIS_REPLY_ERROR) {
+            fprintf(stderr, "CONFIG SET dir, dbfilename: %s\n",
+                    d && d->type == REDIS_REPLY_ERROR ? d->str
+                    : f                               ? f->str
+                                                      : "no answer");
+            return 1;
+        }
+        freeReplyObject(d), freeReplyObject(f);
+    }
+    if (have_rdb) {
+        double a = now_s();
+        r = redisCommand(rc, "DEBUG RELOAD NOSAVE");
+        if (!r || r->type == REDIS_REPLY_ERROR) {
+            fprintf(stderr, "DEBUG RELOAD: %s\n", r ? r->str : "no answer");
+            return 1;
+        }
+        freeReplyObject(r);
+        printf("bench_stats: loaded %s in %.0f s\n", rdb, now_s() - a);
+    }
+    char *script = og_sprintf("%s%s", og_lua_prelude, driver);
+    r = redisCommand(rc, "SCRIPT LOAD %s", script);
+    free(script);
+    if (!r || r->type != REDIS_REPLY_STRING) {
+        fprintf(stderr, "SCRIPT LOAD: %s\n", r ? r->str : "no answer");
+        return 1;
+    }
+    snprintf(sha, sizeof sha, "%s", r->str);
+    freeReplyObject(r);
+
+    char ids[AGENTS][48] = {{0}};
+    if (have_rdb)
+        load_ids(ids);
+    else if (fill(n, max_fill, ids) < 0)
+        return 1;
+    if (rdb && !have_rdb) {
+        r = redisCommand(rc, "SAVE");
+        printf("bench_stats: saved to %s (%s)\n", rdb,
+               r && r->type != REDIS_REPLY_ERROR ? "ok" : "failed");
+        if (r)
+            freeReplyObject(r);
+    }
 
     struct og_core *core = og_test_core_new(&rs, "og", 4);
     struct og_stats_query q = {.from = "2030-03-17", .to = "2030-06-14"};
@@ -310,16 +418,27 @@ int main(int argc, char **argv)
     q.agent_id = ids[8];
     q.success_code = "SALE";
     time_query(core, "90 days, one agent, code SALE", q);
-    q.agent_id = NULL, q.success_code = NULL;
-    q.from = "2030-06-14";
+    q.success_code = NULL;
+    time_query(core, "90 days by day, one agent", q);
+    q.agent_id = NULL, q.channel = "web";
+    time_query(core, "90 days by day, channel web", q);
+    q.channel = NULL, q.group_by = "channel";
+    time_query(core, "90 days by channel", q);
+    q.group_by = "group";
+    time_query(core, "90 days by group", q);
+    q.group_by = "hour", q.agent_id = ids[8];
+    time_query(core, "90 days by hour, one agent", q);
+    q.group_by = "day", q.agent_id = NULL;
     time_query(
         core, "1 day by hour",
         (struct og_stats_query){.from = "2030-06-14", .to = "2030-06-14", .group_by = "hour"});
-    q.from = "2030-03-17";
+    if (getenv("BENCH_STATS_NO_EXPORTS"))
+        goto done;
     const char *reports[] = {"agents", "agent_performance", "traffic", "agent_activity",
                              "conversations"};
     for (int i = 0; i < 5; i++)
         time_export(core, reports[i], q);
+done:
     printf("  process peak RSS %ld MB\n", rss_kb() / 1024);
     og_core_free(core);
     redisFree(rc);

@@ -8,11 +8,19 @@
  *      parallel transfers; the time from start to the last 204, and the CPU
  *      time each process (omnigate, redis-server, this one with the sink)
  *      spent per delivery. The machine is shared by all of them.
+ *   0. the limit: a bare libcurl multi client in this process POSTs n signed
+ *      bodies of the same size to the same sink, 64 transfers in flight
+ *      (what any webhook sender on this machine could reach); part 1 then
+ *      prints its steady rate as a share of this one (#22.5).
  *   2. latency: signed inbound POSTs through the example connector at a
  *      steady 1,000 messages/s; for each message, the time from the start of
  *      its POST to the arrival of its message.received webhook; p50/p99.
+ *   3. the event stream's size (entries, MEMORY USAGE) after the fill,
+ *      once delivered, and after part 2, with events.retain_s as given
+ *      (the trim keeps what a consumer owes and retain_s; #22.2).
  *
- * usage: bench_webhooks [events (default 100000)] [latency seconds (default 5)] */
+ * usage: bench_webhooks [events (default 100000)] [latency seconds (default 5)]
+ *                       [events.retain_s (default 3600, the default)] */
 #include "og_bench.h"
 #include "og_test.h"
 #include "og_util.h"
@@ -158,10 +166,109 @@ static void *post_loop(void *arg)
     return NULL;
 }
 
+/* The event stream's size now. */
+static void stream_figures(redisContext *rc, const char *when)
+{
+    redisReply *l = redisCommand(rc, "XLEN {og}:events");
+    redisReply *m = redisCommand(rc, "MEMORY USAGE {og}:events SAMPLES 16");
+    long long len = l && l->type == REDIS_REPLY_INTEGER ? l->integer : -1;
+    long long bytes = m && m->type == REDIS_REPLY_INTEGER ? m->integer : 0;
+    printf("  stream %s: %lld entries, %lld bytes (%.0f bytes per entry)\n", when, len, bytes,
+           len > 0 ? (double)bytes / (double)len : 0.0);
+    freeReplyObject(l);
+    freeReplyObject(m);
+}
+
+/* Part 0: n signed POSTs of body_len bytes to url over 64 transfers of one
+ * curl multi handle (connections reused); returns deliveries/s (2xx). */
+static double bare_curl(const char *url, long n, size_t body_len)
+{
+    enum { PAR = 64 };
+    CURLM *mh = curl_multi_init();
+    CURL *e[PAR];
+    struct curl_slist *hs[PAR] = {0};
+    char *body = og_calloc(body_len + 1, 1);
+    memset(body, 'x', body_len);
+    long started = 0, ok = 0, failed = 0;
+    int64_t t0 = now_us();
+    for (int i = 0; i < PAR; i++) {
+        e[i] = curl_easy_init();
+        curl_easy_setopt(e[i], CURLOPT_URL, url);
+        curl_easy_setopt(e[i], CURLOPT_WRITEFUNCTION, discard);
+        curl_easy_setopt(e[i], CURLOPT_POSTFIELDS, body);
+        curl_easy_setopt(e[i], CURLOPT_POSTFIELDSIZE, (long)body_len);
+        curl_easy_setopt(e[i], CURLOPT_TIMEOUT, 10L);
+    }
+    /* each request is signed as the dispatcher signs a delivery */
+    int64_t nonce = 0;
+    for (int i = 0; i < PAR && started < n; i++, started++) {
+        unsigned char mac[32];
+        char hex[65], h[128];
+        snprintf(body, body_len + 1, "{\"n\":%lld", (long long)nonce++);
+        body[strlen(body)] = 'x';
+        og_hmac_sha256(WHSEC, strlen(WHSEC), body, body_len, mac);
+        og_hex_encode(mac, 32, hex, sizeof hex);
+        snprintf(h, sizeof h, "X-Signature: sha256=%s", hex);
+        curl_slist_free_all(hs[i]);
+        hs[i] = curl_slist_append(NULL, h);
+        curl_easy_setopt(e[i], CURLOPT_HTTPHEADER, hs[i]);
+        curl_multi_add_handle(mh, e[i]);
+    }
+    int running = 1;
+    while (ok + failed < n && now_us() - t0 < 120 * 1000000LL) {
+        curl_multi_perform(mh, &running);
+        CURLMsg *msg;
+        int left;
+        while ((msg = curl_multi_info_read(mh, &left))) {
+            if (msg->msg != CURLMSG_DONE)
+                continue;
+            CURL *h = msg->easy_handle;
+            long code = 0;
+            curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &code);
+            if (msg->data.result == CURLE_OK && code / 100 == 2)
+                ok++;
+            else
+                failed++;
+            curl_multi_remove_handle(mh, h);
+            if (started < n) {
+                int i = 0;
+                while (e[i] != h)
+                    i++;
+                unsigned char mac[32];
+                char hex[65], hv[128];
+                snprintf(body, body_len + 1, "{\"n\":%lld", (long long)nonce++);
+                body[strlen(body)] = 'x';
+                og_hmac_sha256(WHSEC, strlen(WHSEC), body, body_len, mac);
+                og_hex_encode(mac, 32, hex, sizeof hex);
+                snprintf(hv, sizeof hv, "X-Signature: sha256=%s", hex);
+                curl_slist_free_all(hs[i]);
+                hs[i] = curl_slist_append(NULL, hv);
+                curl_easy_setopt(h, CURLOPT_HTTPHEADER, hs[i]);
+                curl_multi_add_handle(mh, h);
+                started++;
+            }
+        }
+        curl_multi_poll(mh, NULL, 0, 100, NULL);
+    }
+    double secs = (double)(now_us() - t0) / 1e6;
+    for (int i = 0; i < PAR; i++) {
+        curl_multi_remove_handle(mh, e[i]);
+        curl_easy_cleanup(e[i]);
+        curl_slist_free_all(hs[i]);
+    }
+    curl_multi_cleanup(mh);
+    free(body);
+    printf("limit: a bare libcurl multi client, 64 transfers, %zu-byte signed bodies, same sink: "
+           "%ld delivered in %.2f s = %.0f deliveries/s (%ld failed)\n",
+           body_len, ok, secs, ok / secs, failed);
+    return ok / secs;
+}
+
 int main(int argc, char **argv)
 {
     long n = argc > 1 ? atol(argv[1]) : 100000;
     int lat_s = argc > 2 ? atoi(argv[2]) : 5;
+    long retain_s = argc > 3 ? atol(argv[3]) : 3600;
     if (n < 1 || lat_s < 1 || lat_s * 1000 > MAX_LAT)
         return 2;
     curl_global_init(CURL_GLOBAL_DEFAULT);
@@ -178,6 +285,12 @@ int main(int argc, char **argv)
     if (!md)
         return 1;
     int sink_port = MHD_get_daemon_info(md, MHD_DAEMON_INFO_BIND_PORT)->port;
+    char sink_url[64];
+    snprintf(sink_url, sizeof sink_url, "http://127.0.0.1:%d/hook", sink_port);
+    double limit = bare_curl(sink_url, n, 580);
+    atomic_store(&g_count, 0);
+    atomic_store(&g_first_us, 0);
+    atomic_store(&g_last_us, 0);
 
     struct og_test_redis rs;
     struct og_test_daemon d;
@@ -188,8 +301,9 @@ int main(int argc, char **argv)
         "\",\"reply_url\":\"http://127.0.0.1:9/\"}}]";
     char *extra = og_sprintf("\"log_level\":\"warn\",\"webhooks\":[{\"id\":\"bench\","
                              "\"url\":\"http://127.0.0.1:%d/hook\",\"secret\":\"" WHSEC "\","
-                             "\"events\":[\"*\"]}],\"webhook_dispatch\":{\"concurrency\":64}",
-                             sink_port);
+                             "\"events\":[\"*\"]}],\"webhook_dispatch\":{\"concurrency\":64},"
+                             "\"events\":{\"retain_s\":%ld}",
+                             sink_port, retain_s);
     if (og_test_daemon_start(&d, rs.url, ch, extra) != 0) {
         og_test_redis_stop(&rs);
         return 1;
@@ -237,6 +351,7 @@ int main(int argc, char **argv)
             break;
         usleep(50000);
     }
+    stream_figures(rc, "after the fill");
     atomic_store(&g_count, 0);
     freeReplyObject(redisCommand(rc, "CONFIG RESETSTAT"));
     int64_t t0 = now_us();
@@ -260,6 +375,9 @@ int main(int argc, char **argv)
            "after the daemon start)\n",
            steady, steady > 0 ? done / steady : 0.0,
            (double)(atomic_load(&g_first_us) - t0) / 1000.0);
+    if (steady > 0 && limit > 0)
+        printf("  = %.2f of the bare libcurl client's rate (#22.5 asks >= 0.75)\n",
+               done / steady / limit);
     if (done > 0)
         printf("  CPU per delivery: omnigate %.1f us, redis-server %.1f us, sink + bench %.1f us "
                "(%.0f%% of %ld cores busy)\n",
@@ -275,6 +393,8 @@ int main(int argc, char **argv)
         printf("  pending in the group 0.5 s later: %lld\n", pend->element[0]->integer);
     }
     freeReplyObject(pend);
+    sleep(2); /* two trims */
+    stream_figures(rc, "delivered, 2 s later");
     atomic_store(&g_t0, 0);
     int last = HIST - 1;
     while (last > 0 && atomic_load(&g_hist[last]) == 0)
@@ -329,6 +449,8 @@ int main(int argc, char **argv)
            total, post_secs, failed, nl, nl ? lat[nl / 2] / 1000.0 : 0.0,
            nl ? lat[(size_t)(nl * 0.99)] / 1000.0 : 0.0, nl ? lat[nl - 1] / 1000.0 : 0.0);
 
+    sleep(2);
+    stream_figures(rc, "after the latency part, 2 s later");
     free(lat), free(sent), free(url);
     redisFree(rc);
     og_test_daemon_stop(&d);

@@ -15,6 +15,7 @@ import { startStack, launch, signIn, OUT } from './harness.mjs';
 
 let stack, browser, page, ann, annTok;
 const shot = (p, name) => p.screenshot({ path: path.join(OUT, name + '.png'), fullPage: true });
+const daysAgo1 = () => { const d = new Date(); d.setDate(d.getDate() - 1); return d.toLocaleDateString('en-CA'); };
 const EVIL = '<img src=x onerror="window.__pwned=1">';
 
 before(async () => {
@@ -66,6 +67,13 @@ test('the manager\'s Statistics page: figures, charts, per agent', async () => {
   assert.equal(await page.locator('svg.chart').first().locator('rect.bar').count(), 7); // a week, empty days too
   assert.equal(await page.locator('svg.codes rect[data-code="sale"]').count(), 1);
   assert.ok((await page.locator('svg.split').getAttribute('aria-label')).includes('Reactive 100%'));
+  // the queue: Maria waited alone until Ann took her conversation, today
+  assert.equal(await page.locator('svg.queue rect.bar').count(), 7);
+  assert.equal(await page.locator('svg.queue circle.qmax').count(), 7);
+  assert.equal(await page.locator(`svg.queue circle.qmax[data-key="${today}"]`).getAttribute('data-v'), '1');
+  assert.equal(await page.locator(`svg.queue circle.qmax[data-key="${daysAgo1()}"]`).getAttribute('data-v'), '0');
+  assert.match(await kpi('Queue avg. / most'), /^[0-9.]+ \/ 1$/);
+  assert.match(await kpi('Longest wait'), /^[0-9]+ s$/);
   // per agent: Ann's row, and the agent named with markup shown as text
   const row = page.locator(`tr[data-agent="${ann.id}"]`);
   assert.equal(await row.locator('td').nth(0).textContent(), 'Ann Lee');
@@ -74,6 +82,8 @@ test('the manager\'s Statistics page: figures, charts, per agent', async () => {
   assert.equal(await page.evaluate(() => window.__pwned), undefined);
   assert.equal(await page.locator('.page img').count(), 0);
   await shot(page, 'stats-01-statistics');
+  await page.locator('svg.queue').scrollIntoViewIfNeeded();
+  await page.screenshot({ path: path.join(OUT, 'stats-01c-queue.png') });
   await row.scrollIntoViewIfNeeded();
   await page.screenshot({ path: path.join(OUT, 'stats-01b-per-agent.png') });
   // by hour, and a filter that matches nothing
@@ -82,6 +92,7 @@ test('the manager\'s Statistics page: figures, charts, per agent', async () => {
   await page.getByRole('button', { name: 'Show', exact: true }).click();
   await page.locator('.kpi', { hasText: 'Chats' }).locator('.kpiv', { hasText: /^0$/ }).waitFor();
   const hoursDrawn = await page.locator('svg.chart').first().locator('rect.bar').count();
+  assert.equal(await page.locator('svg.queue circle.qmax').count(), 0); // not kept per code
   assert.ok(hoursDrawn >= 167 && hoursDrawn <= 169, `${hoursDrawn} hours`); // a week of hours
   // a bad zone is answered with the server's message
   await page.getByLabel('Time zone').fill('Mars/Olympus');

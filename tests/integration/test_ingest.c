@@ -221,6 +221,36 @@ int main(void)
     CHECK_INT(e, OG_OK);
     CHECK_INT(redis_int(&rs, key), 6); /* AOF kept everything acknowledged */
 
+    /* the raw payload (store_raw): beside the message, not in its hash, and
+     * expiring after the default retention (a day) */
+    char rkey[128];
+    snprintf(rkey, sizeof rkey, "HEXISTS {t}:msg:%s raw", r2.message_id);
+    CHECK_INT(redis_int(&rs, rkey), 0);
+    snprintf(rkey, sizeof rkey, "GET {t}:raw:%s", r2.message_id);
+    char *raw = og_test_redis_cli(&rs, rkey);
+    CHECK(raw && strncmp(raw, "{\"raw\":1}", 9) == 0);
+    free(raw);
+    snprintf(rkey, sizeof rkey, "TTL {t}:raw:%s", r2.message_id);
+    long long ttl = redis_int(&rs, rkey);
+    CHECK(ttl > 86400 - 60 && ttl <= 86400);
+    /* "none" keeps no payload, a retention in hours expires then, "always"
+     * never: the channel's own setting */
+    struct og_channel chan2 = chan;
+    const int64_t keeps[] = {OG_STORE_RAW_NONE, 2 * 3600, OG_STORE_RAW_ALWAYS};
+    const long long want_ttl[] = {-2, 2 * 3600, -1}; /* TTL: -2 no key, -1 no expiry */
+    for (int i = 0; i < 3; i++) {
+        char d[16];
+        snprintf(d, sizeof d, "raw%d", i);
+        struct og_inbound mr = msg(d, "u-raw", "raw kept?");
+        struct og_ingest_result rr;
+        chan2.store_raw_s = keeps[i];
+        CHECK_INT(og_core_ingest(c, &chan2, &mr, &rr), OG_OK);
+        snprintf(rkey, sizeof rkey, "TTL {t}:raw:%s", rr.message_id);
+        ttl = redis_int(&rs, rkey);
+        CHECK(want_ttl[i] < 0 ? ttl == want_ttl[i]
+                              : (ttl > want_ttl[i] - 60 && ttl <= want_ttl[i]));
+    }
+
     og_core_free(c);
     og_test_redis_stop(&rs);
     return og_test_done();

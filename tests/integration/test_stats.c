@@ -256,6 +256,21 @@ static void script_day(void)
     if (r.status != 201)
         fprintf(stderr, "  csat: %s\n", r.body);
     free(r.body), free(url), free(hh);
+
+    /* D+3: the queue over time (test_queue). q1 (demo) waits from 08:30, q2
+     * (shop) from 08:50, q3 (demo) from 09:10: three at once; Ann takes q1 at
+     * 09:20, Bob q2 at 09:40, the admin closes q3 at 10:15 (65 min); q4
+     * (demo) waits from 11:00 on */
+    char q1[48], q2[48], q3[48];
+    customer(T(3, 8, 30, 0), "demo", "q1", "hello", q1);
+    customer(T(3, 8, 50, 0), "shop", "q2", "hello", q2);
+    customer(T(3, 9, 10, 0), "demo", "q3", "hello", q3);
+    take(T(3, 9, 20, 0), ann_tok, q1);
+    take(T(3, 9, 40, 0), bob_tok, q2);
+    close_with(T(3, 10, 15, 0), NULL, q3, "[]");
+    close_with(T(3, 10, 30, 0), ann_tok, q1, "[]");
+    close_with(T(3, 10, 30, 0), bob_tok, q2, "[]");
+    customer(T(3, 11, 0, 0), "demo", "q4", "still there?", NULL);
     clock_set(T(1, 6, 0, 0));
 }
 
@@ -529,7 +544,7 @@ static int cmp_str(const void *a, const void *b)
 /* Every hourly counter as sorted "key field value" lines. [xfer] */
 static char *dump_counters(size_t *n_fields)
 {
-    char *keys = og_test_redis_cli(&rs, "--raw KEYS {og}:st:[hbd]:*");
+    char *keys = og_test_redis_cli(&rs, "--raw KEYS {og}:st:[hbdq]:*");
     char **lines = NULL;
     size_t n = 0;
     for (char *k = strtok(keys, "\n"); k; k = strtok(NULL, "\n")) {
@@ -569,8 +584,8 @@ static void test_rebuild(void)
     free(cmd);
     char *out_path = og_sprintf("%s/rebuild.out", d.dir);
     char *out = og_test_read_file(out_path, NULL);
-    CHECK(out && strstr(out, "rebuilt from 5 sessions and 6 presence intervals"));
-    if (out && !strstr(out, "rebuilt from 5 sessions"))
+    CHECK(out && strstr(out, "rebuilt from 9 sessions and 6 presence intervals"));
+    if (out && !strstr(out, "rebuilt from 9 sessions"))
         fprintf(stderr, "  %s", out);
     free(out), free(out_path);
     char *again = dump_counters(&n_again);
@@ -803,6 +818,12 @@ static void test_exports(void)
     CHECK_STR(cell(&c, r, "queue_waits"), "2"); /* 10 s (Bob), 30 s (Ann, vip) */
     CHECK_STR(cell(&c, r, "avg_queue_wait_s"), "20");
     CHECK_STR(cell(&c, r, "max_queue_wait_s"), "30");
+    CHECK_STR(cell(&c, r, "queue_avg"), "0.011"); /* 40 s of 3600 */
+    CHECK_STR(cell(&c, r, "queue_max"), "1");
+    CHECK_STR(cell(&c, r, "longest_wait_s"), "30");
+    r = row_where(&c, "hour", "2030-06-14T23"); /* 21:00 UTC: S3 waits from 21:50 */
+    CHECK_STR(cell(&c, r, "queue_avg"), "0.167");
+    CHECK_STR(cell(&c, r, "longest_wait_s"), "600");
     r = row_where(&c, "hour", "2030-06-14T02");
     CHECK_STR(cell(&c, r, "new_sessions"), "0");
     csv_free(&c);
@@ -961,6 +982,126 @@ static void test_links(void)
     csv_free(&c);
 }
 
+/* The queue over time (script_day's D+3 and D), asked at D+3 11:30: q4
+ * still waits. */
+static void test_queue(void)
+{
+    clock_set(T(3, 11, 30, 0));
+    json_object *j = stats(meg_tok, "from=2030-06-17&to=2030-06-17&group_by=hour", 200);
+    json_object *b = bucket(j, "2030-06-17T08");
+    NUM(b, "queue_avg", 0.667);     /* q1 08:30-09:00, q2 08:50-09:00: 2400 s of 3600 */
+    NUM(b, "queue_max", 2);         /* 08:50 */
+    NUM(b, "longest_wait_s", 1800); /* q1 by 09:00 */
+    b = bucket(j, "2030-06-17T09");
+    NUM(b, "queue_avg", 1.833);     /* q1 1200 + q2 2400 + q3 3000 s */
+    NUM(b, "queue_max", 3);         /* 09:10-09:20 */
+    NUM(b, "longest_wait_s", 3000); /* q1 and q2, 50 min each */
+    b = bucket(j, "2030-06-17T10");
+    NUM(b, "queue_avg", 0.25); /* q3 10:00-10:15 */
+    NUM(b, "queue_max", 1);    /* q3 from before 10:00 */
+    NUM(b, "longest_wait_s", 3900);
+    b = bucket(j, "2030-06-17T11");
+    NUM(b, "queue_avg", 1); /* q4, 11:00 up to now: 1800 s of the 1800 so far */
+    NUM(b, "queue_max", 1);
+    NUM(b, "longest_wait_s", 1800);
+    b = bucket(j, "2030-06-17T07");
+    NUM(b, "queue_avg", 0);
+    NUM(b, "queue_max", 0);
+    NUM(b, "longest_wait_s", 0);
+    NUM(bucket(j, "2030-06-17T12"), "queue_avg", -1); /* still to come */
+    json_object_put(j);
+
+    /* the day in three zones: 11700 s of waits */
+    j = stats(meg_tok, "from=2030-06-17&to=2030-06-17", 200);
+    NUM(j, "total.queue_avg", 0.283); /* over 00:00-11:30, 41400 s */
+    NUM(j, "total.queue_max", 3);
+    NUM(j, "total.longest_wait_s", 3900);
+    NUM(bucket(j, "2030-06-17"), "queue_max", 3);
+    json_object_put(j);
+    j = stats(meg_tok, "from=2030-06-17&to=2030-06-17&tz=Europe/Berlin", 200);
+    NUM(j, "total.queue_avg", 0.241); /* from 06-16 22:00 UTC: 48600 s */
+    NUM(j, "total.queue_max", 3);
+    json_object_put(j);
+    j = stats(meg_tok, "from=2030-06-17&to=2030-06-17&tz=Asia/Kolkata", 200);
+    NUM(j, "total.queue_avg", 0.197); /* from 06-16 19:00 UTC: 59400 s */
+    json_object_put(j);
+    j = stats(meg_tok, "from=2030-06-17&to=2030-06-17&tz=Asia/Kolkata&group_by=hour", 200);
+    NUM(bucket(j, "2030-06-17T14"), "queue_avg", 1.833); /* the UTC hour 09 */
+    NUM(bucket(j, "2030-06-17T14"), "queue_max", 3);
+    json_object_put(j);
+
+    /* by channel; filters: the most at once is kept for all queues only */
+    j = stats(meg_tok, "from=2030-06-17&to=2030-06-17&group_by=channel", 200);
+    NUM(bucket(j, "demo"), "queue_avg", 0.21); /* q1 3000 + q3 3900 + q4 1800 s */
+    NUM(bucket(j, "demo"), "longest_wait_s", 3900);
+    NUM(bucket(j, "demo"), "queue_max", -1);
+    NUM(bucket(j, "shop"), "queue_avg", 0.072); /* q2 3000 s */
+    NUM(bucket(j, "shop"), "longest_wait_s", 3000);
+    NUM(bucket(j, "site"), "queue_avg", 0);
+    NUM(j, "total.queue_max", 3);
+    json_object_put(j);
+    j = stats(meg_tok, "from=2030-06-17&to=2030-06-17&channel=shop", 200);
+    NUM(j, "total.queue_avg", 0.072);
+    NUM(j, "total.longest_wait_s", 3000);
+    NUM(j, "total.queue_max", -1);
+    json_object_put(j);
+    char *qs = og_sprintf("from=2030-06-17&to=2030-06-17&agent_id=%s", ann);
+    j = stats(meg_tok, qs, 200);
+    NUM(j, "total.queue_avg", 0); /* a waiting session has no agent */
+    NUM(j, "total.longest_wait_s", 0);
+    NUM(j, "total.queue_max", -1);
+    json_object_put(j);
+    free(qs);
+
+    /* D: S1 30 s, S2 10 + 30 s, S4 5 s, S3 21:50-22:40 */
+    j = stats(meg_tok, "from=2030-06-14&to=2030-06-14&group_by=hour", 200);
+    NUM(j, "total.queue_avg", 0.036); /* 3075 s of 86400 */
+    NUM(j, "total.queue_max", 1);
+    NUM(j, "total.longest_wait_s", 3000);
+    NUM(bucket(j, "2030-06-14T21"), "queue_avg", 0.167);
+    NUM(bucket(j, "2030-06-14T21"), "longest_wait_s", 600);
+    NUM(bucket(j, "2030-06-14T22"), "queue_avg", 0.667);
+    NUM(bucket(j, "2030-06-14T22"), "queue_max", 1);
+    NUM(bucket(j, "2030-06-14T10"), "longest_wait_s", 30); /* S2 in the group's queue */
+    json_object_put(j);
+    clock_set(T(1, 7, 0, 0));
+}
+
+/* An hour written before hours kept totals (an upgrade): read from its
+ * tuples, and its totals made from them at its next fact. Runs last: it
+ * adds a fact to D 10:00. */
+static void test_hour_totals(void)
+{
+    const char *q = "from=2030-06-14&to=2030-06-14&group_by=hour";
+    json_object *before = stats(meg_tok, q, 200);
+    json_object *b = bucket(before, "2030-06-14T10");
+    NUM(b, "messages_in", 2); /* S2: 10:00, 10:06 */
+    NUM(b, "chats", 1);
+    NUM(b, "success_codes.SALE", 1);
+    NUM(b, "success_codes.UPSELL", 1);
+    char *cmd = og_sprintf("HDEL {og}:st:h:%lld t tc", (long long)(T(0, 10, 0, 0) / 3600000));
+    char *n = og_test_redis_cli(&rs, cmd);
+    CHECK(n && atoi(n) == 2);
+    free(n), free(cmd);
+    json_object *legacy = stats(meg_tok, q, 200);
+    CHECK_STR(json_object_to_json_string(legacy), json_object_to_json_string(before));
+    json_object_put(legacy), json_object_put(before);
+    /* a new session at 10:40 */
+    customer(T(0, 10, 40, 0), "shop", "c9", "late", NULL);
+    clock_set(T(1, 8, 0, 0));
+    json_object *j = stats(meg_tok, q, 200);
+    b = bucket(j, "2030-06-14T10");
+    NUM(b, "messages_in", 3);
+    NUM(b, "chats", 1);
+    NUM(b, "success_codes.SALE", 1);
+    NUM(b, "success_codes.UPSELL", 1);
+    json_object_put(j);
+    cmd = og_sprintf("HGET {og}:st:h:%lld tc", (long long)(T(0, 10, 0, 0) / 3600000));
+    n = og_test_redis_cli(&rs, cmd);
+    CHECK(n && strstr(n, "SALE") && strstr(n, "UPSELL"));
+    free(n), free(cmd);
+}
+
 int main(void)
 {
     char *dir = og_sprintf("/tmp/og-stats-clock-%d", (int)getpid());
@@ -997,6 +1138,8 @@ int main(void)
     test_rebuild();
     test_exports();
     test_links();
+    test_queue();
+    test_hour_totals();
 
     CHECK_INT(og_test_daemon_stop(&d), 0);
     og_test_daemon_free(&d);

@@ -141,6 +141,24 @@ static void test_all_values(void)
 static void test_unknown_keys(void)
 {
     expect_one("{" TOKEN ",\"mail\":{}}", "mail: unknown key");
+    /* store_raw: "none", "always" or hours; anything else is refused */
+    expect_one("{" TOKEN ",\"store_raw\":\"3d\"}",
+               "store_raw: must be \"none\", \"always\" or hours from 1 to 87600 as \"<n>h\" "
+               "(\"24h\")");
+    expect_one("{" TOKEN ",\"channels\":[{\"id\":\"a\",\"connector\":\"b\",\"store_raw\":\"0h\"}]}",
+               "channels[0].store_raw: must be \"none\", \"always\" or hours from 1 to 87600 as "
+               "\"<n>h\" (\"24h\")");
+    {
+        int64_t keep = 0;
+        CHECK_INT(og_config_store_raw_s("none", &keep), 0);
+        CHECK_INT(keep, -1);
+        CHECK_INT(og_config_store_raw_s("always", &keep), 0);
+        CHECK_INT(keep, 0);
+        CHECK_INT(og_config_store_raw_s("48h", &keep), 0);
+        CHECK_INT(keep, 48 * 3600);
+        CHECK_INT(og_config_store_raw_s("48", &keep), -1);
+        CHECK_INT(og_config_store_raw_s("-1h", &keep), -1);
+    }
     expect_one("{" TOKEN ",\"redis\":{\"host\":\"x\"}}", "redis.host: unknown key");
     expect_one("{" TOKEN ",\"http\":{\"port\":1}}", "http.port: unknown key");
     expect_one("{\"api\":{\"admin_token\":\"0123456789abcdef\",\"x\":1}}", "api.x: unknown key");

@@ -89,6 +89,34 @@ function barChart(buckets, key, label) {
     svg('line', { class: 'axis', x1: pad, y1: H - 20, x2: W, y2: H - 20 }), bars, ticks);
 }
 
+// The queue per bucket: the average number of sessions waiting as bars, the
+// most waiting at once as dots (absent under a filter: not kept per channel,
+// agent or group).
+function queueChart(buckets) {
+  const W = 720, H = 200, pad = 28;
+  const max = Math.max(1, ...buckets.map((b) => Math.max(b.queue_avg || 0, b.queue_max || 0)));
+  const bw = (W - pad) / Math.max(1, buckets.length);
+  const y = (v) => (H - 20 - ((H - 30) * v) / max).toFixed(1);
+  const marks = buckets.map((b, i) => {
+    const avg = b.queue_avg || 0, x = pad + i * bw;
+    const bar = svg('rect', { class: 'bar queue', x: (x + bw * 0.15).toFixed(1), y: y(avg),
+      width: Math.max(1, bw * 0.7).toFixed(1), height: (H - 20 - y(avg)).toFixed(1), 'data-key': b.key, 'data-v': avg },
+    svg('title', {}, `${b.key}: ${avg} waiting on average, longest wait ${dur(b.longest_wait_s)}`));
+    const dot = b.queue_max === null || b.queue_max === undefined ? null
+      : svg('circle', { class: 'qmax', cx: (x + bw / 2).toFixed(1), cy: y(b.queue_max), r: Math.min(4, Math.max(1.5, bw / 3)).toFixed(1),
+        'data-key': b.key, 'data-v': b.queue_max }, svg('title', {}, `${b.key}: at most ${b.queue_max} waiting at once`));
+    return [bar, dot];
+  });
+  const every = Math.max(1, Math.ceil(buckets.length / 12));
+  const ticks = buckets.map((b, i) => (i % every ? null
+    : svg('text', { class: 'tick', x: (pad + i * bw + bw / 2).toFixed(1), y: H - 5, 'text-anchor': 'middle' },
+      b.key.length > 10 ? b.key.slice(11) + 'h' : b.key.slice(5))));
+  return svg('svg', { class: 'chart queue', viewBox: `0 0 ${W} ${H}`, role: 'img',
+    'aria-label': 'Sessions waiting per bucket: average (bars) and most at once (dots)' },
+  svg('text', { class: 'tick', x: 2, y: 12 }, String(max)),
+  svg('line', { class: 'axis', x1: pad, y1: H - 20, x2: W, y2: H - 20 }), marks, ticks);
+}
+
 // One horizontal bar split in parts: [{label, value, cls}].
 function splitBar(parts) {
   const W = 720, total = parts.reduce((a, p) => a + p.value, 0);
@@ -133,7 +161,10 @@ function kpis(el, t) {
     card('Avg. resolution', dur(t.avg_resolution_s)),
     card('Satisfaction', t.csat.count ? `${t.csat.avg} / 5 (${t.csat.count})` : '—'),
     card('Goals achieved', t.goals.closed ? `${pct(t.goals.achieved, t.goals.closed)} (${t.goals.achieved}/${t.goals.closed})` : '—'),
-    card('Transfers', String(t.transfers + t.auto_forwards), `${t.auto_forwards} automatic`));
+    card('Transfers', String(t.transfers + t.auto_forwards), `${t.auto_forwards} automatic`),
+    card('Queue avg. / most', `${t.queue_avg === null ? '—' : t.queue_avg} / ${t.queue_max === null ? '—' : t.queue_max}`,
+      'sessions waiting on average over the period, and the most at once'),
+    card('Longest wait', dur(t.longest_wait_s)));
 }
 
 function table(el, heads, rows) {
@@ -176,6 +207,11 @@ export async function renderStats(root, ctx) {
       el('div', { class: 'card chartcard' }, barChart(s.buckets, 'chats', 'chats')),
       el('h3', {}, 'Messages in per ' + statsState.group_by),
       el('div', { class: 'card chartcard' }, barChart(s.buckets, 'messages_in', 'messages in')),
+      el('h3', {}, 'Queue: sessions waiting (average, and most at once)'),
+      el('div', { class: 'card chartcard' }, queueChart(s.buckets),
+        el('p', { class: 'muted small' }, 'Bars: the average number waiting; dots: the most waiting at once. Hover a bar for the longest wait.')),
+      el('h3', {}, 'Longest wait per ' + statsState.group_by + ' (seconds)'),
+      el('div', { class: 'card chartcard' }, barChart(s.buckets, 'longest_wait_s', 's longest wait')),
       el('h3', {}, 'Proactive and reactive chats'),
       el('div', { class: 'card chartcard' }, splitBar([
         { label: 'Reactive', value: t.reactive, cls: 'reactive' },

@@ -1,0 +1,501 @@
+-- archive.lua: closed sessions leave Redis for the archive and come back
+-- (core/og_archive.c, which owns the segment files). A session is archived
+-- in three steps, so that a crash anywhere loses nothing and archives
+-- nothing twice:
+--   claim   picks due sessions, leases them to the caller for lease_ms and
+--           returns each one's record (its keys and their values, and its
+--           JSON as the API shows it, status "archived");
+--   (C)     appends the records to a segment file and fsyncs it;
+--   commit  per session, in one step: when it is unchanged since the claim
+--           (fingerprint) and not archived already, deletes its keys and
+--           index entries and writes the index entry (segment, offset,
+--           length). A crash before commit leaves the session live: its
+--           record in the segment is never referenced (superseded), and the
+--           session is claimed again once the lease has run out.
+-- restore writes a record's keys back (ingest, before a customer's message
+-- reopens it; an agent acting on it); drop forgets archived sessions
+-- (retention.delete_after_days, a contact's erasure).
+--
+-- Keys (besides prelude.lua's):
+--   P:arch:due    zset  closed session -> closed ms (routing.lua's close_session;
+--                       "backfill" adds those closed before it existed)
+--   P:arch:backfill string where backfill is, or "done"
+--   P:arch:lease  zset  session -> end of its claim (ms)
+--   P:arch:loc    hash  archived session -> "<segment>\t<offset>\t<length>\t<contact id>
+--                       \t<channel>\t<thread>"
+--   P:arch:segs   hash  segment file -> newest closed ms among its records;
+--                       "-" prefix: being deleted (og_archive.c unlinks it, then seg_gone)
+--   P:con:<id>:arch set the contact's archived sessions
+--   P:arch:rewrite set  segments holding an erased contact's records (og_archive.c
+--                       rewrites them without those, then deletes the old file)
+-- An archived session keeps its id in P:idx:all (the exports' order) and its
+-- thread key (so that the thread's next message finds it); the contact stays.
+--
+-- ARGV[1] = P, [2] = op:
+--   "backfill" -> {'ok', 'done' | 'more'} (see there)
+--   "claim"   [3] now ms, [4] cutoff ms (closed before), [5] max, [6] lease ms
+--             -> {'ok', sid, record json, fingerprint, closed ms, ...}
+--   "commit"  [3] now ms, then per session: sid, fingerprint, segment, offset,
+--             length, closed ms -> {'ok', result...} with result 'ok' | 'dup'
+--             (archived already) | 'changed' (stays live) | 'gone'
+--   "loc"     [3] sid -> {'ok', loc} | err not_found
+--   "restore" [3] sid, [4] the loc it was read from, [5] record json
+--             -> {'ok', 'restored' | 'live'} | err conflict (the index moved)
+--   "segs"    -> {'ok', segment, value, ...}
+--   "drop"    [3] segment, then sids: forgets those of them archived in that
+--             segment (loc, P:idx:all, thread key, the contact's set)
+--             -> {'ok', n}
+--   "seg_mark" [3] segment -> {'ok'}: marks it being deleted
+--   "seg_gone" [3] segment -> {'ok'}
+--   "erase_find", "erase", "erase_events", "rewrites", "seg_live", "seg_moved":
+--             a contact's erasure (og_contact_erase), described at each op
+-- Every op replies {'ok', ...} or {'err', code, message} (og_script.h).
+local P, op = ARGV[1], ARGV[2]
+
+local function fingerprint(sid, s)
+  return table.concat({s.status or '', s.updated_at or '', s.closed_at or '', s.csat or '',
+    redis.call('ZCARD', k(P, 'ses', sid, 'msgs')), redis.call('LLEN', k(P, 'ses', sid, 'tl')),
+    redis.call('HLEN', k(P, 'ses', sid))}, '|')
+end
+
+-- The provider id key of a message, when it points at it.
+local function pmid_key(ch, mid, h)
+  local pmid = h.pmid
+  if not pmid and h.j then
+    local ok, m = pcall(cjson.decode, h.j .. '}')
+    if ok and type(m) == 'table' and type(m.provider_message_id) == 'string' then
+      pmid = m.provider_message_id
+    end
+  end
+  if not pmid or pmid == '' then return nil end
+  local key = k(P, 'pmid', h.ch or ch, pmid)
+  if redis.call('GET', key) == mid then return key end
+  return nil
+end
+
+-- Every key that belongs to the session alone, as names relative to P.
+local function keys_of(sid, s)
+  local out = {'ses:' .. sid, 'ses:' .. sid .. ':msgs', 'ses:' .. sid .. ':tl',
+    'ses:' .. sid .. ':followups'}
+  for _, mid in ipairs(redis.call('ZRANGE', k(P, 'ses', sid, 'msgs'), 0, -1)) do
+    out[#out + 1] = 'msg:' .. mid
+    local h = hgetall(k(P, 'msg', mid))
+    local pk = pmid_key(s.channel, mid, h)
+    if pk then out[#out + 1] = pk:sub(#P + 2) end
+    -- a web chat visitor's uploads are kept with their message
+    for fid in string.gmatch(h.j or '', '"media_id":"([%w_%-]+)"') do
+      if redis.call('EXISTS', k(P, 'wc', 'file', fid)) == 1 then out[#out + 1] = 'wc:file:' .. fid end
+    end
+  end
+  for _, fid in ipairs(redis.call('ZRANGE', k(P, 'ses', sid, 'followups'), 0, -1)) do
+    out[#out + 1] = 'followup:' .. fid
+    out[#out + 1] = 'followup:' .. fid .. ':attempts'
+  end
+  return out
+end
+
+-- A key's type and contents as the record keeps them; nil when it is absent.
+local function dump(name)
+  local key = P .. ':' .. name
+  local t = redis.call('TYPE', key).ok
+  if t == 'hash' then return {name, t, redis.call('HGETALL', key)}
+  elseif t == 'zset' then return {name, t, redis.call('ZRANGE', key, 0, -1, 'WITHSCORES')}
+  elseif t == 'list' then return {name, t, redis.call('LRANGE', key, 0, -1)}
+  elseif t == 'set' then return {name, t, redis.call('SMEMBERS', key)}
+  elseif t == 'string' then return {name, t, {redis.call('GET', key)}}
+  end
+  return nil
+end
+
+-- The index entries a live session has besides its own keys.
+local function unindex(sid, s)
+  redis.call('ZREM', k(P, 'idx', 'st', s.status or ''), sid)
+  redis.call('ZREM', k(P, 'idx', 'ch', s.channel or ''), sid)
+  if s.agent_id and s.agent_id ~= '' then
+    redis.call('ZREM', k(P, 'idx', 'agent', s.agent_id), sid)
+    redis.call('HDEL', k(P, 'agent', s.agent_id, 'read'), sid)
+  end
+  if s.group and s.group ~= '' then redis.call('ZREM', k(P, 'idx', 'group', s.group), sid) end
+  redis.call('ZREM', k(P, 'queue', s.routing or 'default'), sid)
+  for _, t in ipairs({'idle', 'autoclose', 'goal', 'csat', 'window', 'archive', 'autoforward'}) do
+    redis.call('ZREM', k(P, 'timers', t), sid)
+  end
+  for _, mid in ipairs(redis.call('ZRANGE', k(P, 'ses', sid, 'msgs'), 0, -1)) do
+    redis.call('ZREM', k(P, 'flagged'), mid)
+  end
+  if s.contact_id then redis.call('SREM', k(P, 'con', s.contact_id, 'goals'), sid) end
+  redis.call('ZREM', k(P, 'arch', 'due'), sid)
+  redis.call('ZREM', k(P, 'arch', 'lease'), sid)
+end
+
+local function reindex(sid, s, closed_ms)
+  redis.call('ZADD', k(P, 'idx', 'st', s.status or 'closed'), 0, sid)
+  redis.call('ZADD', k(P, 'idx', 'ch', s.channel or ''), 0, sid)
+  redis.call('ZADD', k(P, 'idx', 'all'), 0, sid)
+  if s.agent_id and s.agent_id ~= '' then
+    redis.call('ZADD', k(P, 'idx', 'agent', s.agent_id), 0, sid)
+  end
+  if s.group and s.group ~= '' then redis.call('ZADD', k(P, 'idx', 'group', s.group), 0, sid) end
+  for _, mid in ipairs(redis.call('ZRANGE', k(P, 'ses', sid, 'msgs'), 0, -1)) do
+    local j = redis.call('HGET', k(P, 'msg', mid), 'j')
+    if j and string.find(j, '"flags":["sensitive"]', 1, true) then
+      redis.call('ZADD', k(P, 'flagged'), 0, mid)
+    end
+  end
+  if closed_ms then redis.call('ZADD', k(P, 'arch', 'due'), closed_ms, sid) end
+end
+
+local function archivable(s)
+  return s.id and (s.status == 'closed' or s.status == 'archived')
+end
+
+-- A follow-up still due (first send or retry) keeps its session live.
+local function followup_due(sid)
+  for _, fid in ipairs(redis.call('ZRANGE', k(P, 'ses', sid, 'followups'), 0, -1)) do
+    if redis.call('ZSCORE', k(P, 'followups', 'due'), fid) then return true end
+  end
+  return false
+end
+
+-- Unix ms of an RFC 3339 UTC time ("2030-06-14T09:20:00.000Z"), nil if not one.
+local function iso_to_ms(t)
+  local y, mo, d, h, mi, sec = string.match(t or '', '^(%d+)-(%d+)-(%d+)T(%d+):(%d+):(%d+)')
+  if not y then return nil end
+  y, mo, d = tonumber(y), tonumber(mo), tonumber(d)
+  if mo <= 2 then y = y - 1 end
+  local era = math.floor(y / 400)
+  local yoe = y - era * 400
+  local doy = math.floor((153 * ((mo + 9) % 12) + 2) / 5) + d - 1
+  local doe = yoe * 365 + math.floor(yoe / 4) - math.floor(yoe / 100) + doy
+  local days = era * 146097 + doe - 719468
+  return ((days * 24 + tonumber(h)) * 60 + tonumber(mi)) * 60000 + tonumber(sec) * 1000
+end
+
+if op == 'backfill' then
+  -- Sessions closed before P:arch:due existed (an upgrade): a bounded run
+  -- of the closed and archived indexes per call, added with their closed_at.
+  -- P:arch:backfill holds where it is ("<status>\t<last id>") or "done".
+  -- -> {'ok', 'done' | 'more'}
+  local bk = k(P, 'arch', 'backfill')
+  local at = redis.call('GET', bk) or 'closed\t'
+  if at == 'done' then return {'ok', 'done'} end
+  local st, last = string.match(at, '^([^\t]*)\t(.*)$')
+  local ids = redis.call('ZRANGEBYLEX', k(P, 'idx', 'st', st), last ~= '' and ('(' .. last) or '-',
+    '+', 'LIMIT', 0, 500)
+  local dk = k(P, 'arch', 'due')
+  for _, sid in ipairs(ids) do
+    if not redis.call('ZSCORE', dk, sid) then
+      local ms = iso_to_ms(redis.call('HGET', k(P, 'ses', sid), 'closed_at'))
+      if ms then redis.call('ZADD', dk, ms, sid) end
+    end
+  end
+  if #ids == 500 then
+    redis.call('SET', bk, st .. '\t' .. ids[#ids])
+  elseif st == 'closed' then
+    redis.call('SET', bk, 'archived\t')
+  else
+    redis.call('SET', bk, 'done')
+    return {'ok', 'done'}
+  end
+  return {'ok', 'more'}
+
+elseif op == 'claim' then
+  local now, cutoff, max, lease = tonumber(ARGV[3]), ARGV[4], tonumber(ARGV[5]), tonumber(ARGV[6])
+  local dk, lk = k(P, 'arch', 'due'), k(P, 'arch', 'lease')
+  local out = {'ok'}
+  local n = 0
+  local ids = redis.call('ZRANGEBYSCORE', dk, '-inf', cutoff, 'WITHSCORES', 'LIMIT', 0, max * 4)
+  for i = 1, #ids, 2 do
+    if n >= max then break end
+    local sid, closed = ids[i], ids[i + 1]
+    local held = tonumber(redis.call('ZSCORE', lk, sid) or '')
+    if not held or held <= now then
+      local s = hgetall(k(P, 'ses', sid))
+      if not archivable(s) then
+        -- reopened (or gone): a later close adds it again
+        redis.call('ZREM', dk, sid)
+        redis.call('ZREM', lk, sid)
+      elseif followup_due(sid) then
+        -- a day later, when the follow-up has been sent
+        redis.call('ZADD', dk, tonumber(closed) + 86400000, sid)
+      else
+        redis.call('ZADD', lk, now + lease, sid)
+        local keys = {}
+        for _, name in ipairs(keys_of(sid, s)) do
+          local d = dump(name)
+          if d then keys[#keys + 1] = d end
+        end
+        local live = s.status
+        s.status = 'archived'
+        local sj = session_render(P, s)
+        s.status = live
+        local rec = table.concat({'{"v":1,"sid":', q(sid), ',"cid":', q(s.contact_id),
+          ',"ch":', q(s.channel), ',"closed_ms":', closed, ',"session":', sj,
+          ',"keys":', cjson.encode(keys), '}'})
+        out[#out + 1] = sid
+        out[#out + 1] = rec
+        out[#out + 1] = fingerprint(sid, s)
+        out[#out + 1] = closed
+        n = n + 1
+      end
+    end
+  end
+  return out
+
+elseif op == 'commit' then
+  local lk, locs = k(P, 'arch', 'lease'), k(P, 'arch', 'loc')
+  local out = {'ok'}
+  for i = 4, #ARGV, 6 do
+    local sid, fp, seg, off, len, closed = ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3],
+      ARGV[i + 4], ARGV[i + 5]
+    local s = hgetall(k(P, 'ses', sid))
+    if redis.call('HEXISTS', locs, sid) == 1 then
+      out[#out + 1] = 'dup'
+    elseif not archivable(s) then
+      redis.call('ZREM', lk, sid)
+      out[#out + 1] = 'gone'
+    elseif fingerprint(sid, s) ~= fp then
+      redis.call('ZREM', lk, sid) -- claimed again by the next pass, as it is now
+      out[#out + 1] = 'changed'
+    else
+      local names = keys_of(sid, s)
+      unindex(sid, s)
+      for _, name in ipairs(names) do redis.call('DEL', P .. ':' .. name) end
+      local cid = s.contact_id or ''
+      redis.call('HSET', locs, sid,
+        table.concat({seg, off, len, cid, s.channel or '', s.thread_id or ''}, '\t'))
+      if cid ~= '' then redis.call('SADD', k(P, 'con', cid, 'arch'), sid) end
+      local sk = k(P, 'arch', 'segs')
+      local newest = tonumber(redis.call('HGET', sk, seg) or '') or 0
+      if tonumber(closed) > newest then redis.call('HSET', sk, seg, closed) end
+      out[#out + 1] = 'ok'
+    end
+  end
+  return out
+
+elseif op == 'loc' then
+  local loc = redis.call('HGET', k(P, 'arch', 'loc'), ARGV[3])
+  if not loc then return {'err', 'not_found', 'no such session'} end
+  return {'ok', loc}
+
+elseif op == 'restore' then
+  local sid, from, rec = ARGV[3], ARGV[4], ARGV[5]
+  local locs = k(P, 'arch', 'loc')
+  local loc = redis.call('HGET', locs, sid)
+  if not loc then
+    if redis.call('EXISTS', k(P, 'ses', sid)) == 1 then return {'ok', 'live'} end
+    return {'err', 'not_found', 'no such session'}
+  end
+  if loc ~= from then return {'err', 'conflict', 'the archive index moved; read it again'} end
+  local r = cjson.decode(rec)
+  for _, e in ipairs(r.keys) do
+    local key, t, v = P .. ':' .. e[1], e[2], e[3]
+    redis.call('DEL', key)
+    if #v > 0 then
+      if t == 'hash' then redis.call('HSET', key, unpack(v))
+      elseif t == 'zset' then
+        local args = {}
+        for i = 1, #v, 2 do args[#args + 1] = v[i + 1]; args[#args + 1] = v[i] end
+        redis.call('ZADD', key, unpack(args))
+      elseif t == 'list' then redis.call('RPUSH', key, unpack(v))
+      elseif t == 'set' then redis.call('SADD', key, unpack(v))
+      elseif t == 'string' then redis.call('SET', key, v[1])
+      end
+    end
+  end
+  local s = hgetall(k(P, 'ses', sid))
+  reindex(sid, s, r.closed_ms)
+  redis.call('HDEL', locs, sid)
+  if s.contact_id then redis.call('SREM', k(P, 'con', s.contact_id, 'arch'), sid) end
+  return {'ok', 'restored'}
+
+elseif op == 'segs' then
+  local out = redis.call('HGETALL', k(P, 'arch', 'segs'))
+  table.insert(out, 1, 'ok')
+  return out
+
+elseif op == 'drop' then
+  local seg = ARGV[3]
+  local locs = k(P, 'arch', 'loc')
+  local n = 0
+  for i = 4, #ARGV do
+    local sid = ARGV[i]
+    local loc = redis.call('HGET', locs, sid)
+    if loc and loc:sub(1, #seg + 1) == seg .. '\t' then
+      local cid, ch, thread = loc:match('^[^\t]*\t[^\t]*\t[^\t]*\t([^\t]*)\t([^\t]*)\t(.*)$')
+      redis.call('HDEL', locs, sid)
+      redis.call('ZREM', k(P, 'idx', 'all'), sid)
+      if cid and cid ~= '' then redis.call('SREM', k(P, 'con', cid, 'arch'), sid) end
+      if ch then
+        local tk = k(P, 'thread', ch, thread)
+        if redis.call('GET', tk) == sid then redis.call('DEL', tk) end
+      end
+      n = n + 1
+    end
+  end
+  return {'ok', n}
+
+elseif op == 'erase_find' then
+  -- [3] contact id, [4] cursor ('' = start): the contact's sessions, a
+  -- bounded scan of its channel's index per call
+  local cid, cursor = ARGV[3], ARGV[4]
+  local c = hgetall(k(P, 'con', cid))
+  local out = {'ok', ''}
+  if not c.id then
+    if redis.call('EXISTS', k(P, 'con', cid, 'arch')) == 0 then
+      return {'err', 'not_found', 'no such contact'}
+    end
+  else
+    local min = cursor ~= '' and ('(' .. cursor) or '-'
+    local ids = redis.call('ZRANGEBYLEX', k(P, 'idx', 'ch', c.channel), min, '+', 'LIMIT', 0, 2000)
+    for _, sid in ipairs(ids) do
+      if redis.call('HGET', k(P, 'ses', sid), 'contact_id') == cid then out[#out + 1] = sid end
+    end
+    if #ids == 2000 then out[2] = ids[#ids] end
+  end
+  if cursor == '' then
+    for _, sid in ipairs(redis.call('SMEMBERS', k(P, 'con', cid, 'arch'))) do out[#out + 1] = sid end
+    if c.id then
+      local t = redis.call('GET', k(P, 'thread', c.channel, c.external_id))
+      if t then out[#out + 1] = t end
+    end
+  end
+  return out
+
+elseif op == 'erase' then
+  -- [3] contact id, then its sessions: every key and index entry of each,
+  -- live or archived (an archived one's segment is queued for rewriting),
+  -- then the contact. -> {'ok', sessions erased}
+  local cid = ARGV[3]
+  local c = hgetall(k(P, 'con', cid))
+  local subs = redis.call('HKEYS', k(P, 'webhooks'))
+  local agents = redis.call('SMEMBERS', k(P, 'agents'))
+  local locs = k(P, 'arch', 'loc')
+  local n, seen = 0, {}
+  for i = 4, #ARGV do
+    local sid = ARGV[i]
+    if not seen[sid] then
+      seen[sid] = true
+      local s = hgetall(k(P, 'ses', sid))
+      local ch, thread
+      if s.id and s.contact_id == cid then
+        ch, thread = s.channel, s.thread_id
+        for _, fid in ipairs(redis.call('ZRANGE', k(P, 'ses', sid, 'followups'), 0, -1)) do
+          redis.call('ZREM', k(P, 'followups', 'due'), fid)
+        end
+        local names = keys_of(sid, s)
+        unindex(sid, s)
+        for _, name in ipairs(names) do redis.call('DEL', P .. ':' .. name) end
+        n = n + 1
+      end
+      local loc = redis.call('HGET', locs, sid)
+      if loc and (s.id == nil or s.contact_id == cid) then
+        local seg, lc, lch, lthread = loc:match('^([^\t]*)\t[^\t]*\t[^\t]*\t([^\t]*)\t([^\t]*)\t(.*)$')
+        if lc == cid then
+          redis.call('HDEL', locs, sid)
+          redis.call('SADD', k(P, 'arch', 'rewrite'), seg)
+          ch, thread = lch, lthread
+          n = n + 1
+        end
+      end
+      if ch then
+        redis.call('ZREM', k(P, 'idx', 'all'), sid)
+        redis.call('ZREM', k(P, 'arch', 'due'), sid)
+        redis.call('ZREM', k(P, 'arch', 'lease'), sid)
+        local tk = k(P, 'thread', ch, thread)
+        if redis.call('GET', tk) == sid then redis.call('DEL', tk) end
+        for _, sub in ipairs(subs) do
+          redis.call('DEL', k(P, 'wh', sub, 'q', sid))
+          redis.call('ZREM', k(P, 'wh', 'due'), sub .. '\t' .. sid)
+        end
+        for _, aid in ipairs(agents) do redis.call('HDEL', k(P, 'agent', aid, 'read'), sid) end
+        for _, m in ipairs(redis.call('ZRANGE', k(P, 'timers', 'silence'), 0, -1)) do
+          if m:sub(-#sid - 1) == ':' .. sid then redis.call('ZREM', k(P, 'timers', 'silence'), m) end
+        end
+        for _, m in ipairs(redis.call('ZRANGE', k(P, 'timers', 'texts'), 0, -1)) do
+          if m:sub(1, #sid + 1) == sid .. '|' then redis.call('ZREM', k(P, 'timers', 'texts'), m) end
+        end
+      end
+    end
+  end
+  if c.id then
+    local ck = k(P, 'contact', c.channel, c.external_id)
+    if redis.call('GET', ck) == cid then redis.call('DEL', ck) end
+  end
+  redis.call('DEL', k(P, 'con', cid), k(P, 'con', cid, 'goals'), k(P, 'con', cid, 'arch'))
+  return {'ok', n}
+
+elseif op == 'erase_events' then
+  -- [3] stream cursor ('' = start), then the ids: deletes a bounded run of
+  -- events of those sessions or naming them -> {'ok', next cursor | '', n}
+  local ek = k(P, 'events')
+  local ids = {}
+  for i = 4, #ARGV do ids[ARGV[i]] = true end
+  local start = ARGV[3] ~= '' and ('(' .. ARGV[3]) or '-'
+  local es = redis.call('XRANGE', ek, start, '+', 'COUNT', 2000)
+  local del = {}
+  for _, e in ipairs(es) do
+    local f = e[2]
+    local hit = false
+    for j = 1, #f, 2 do
+      if f[j] == 'session' and ids[f[j + 1]] then hit = true end
+      if f[j] == 'event' and not hit then
+        for id in pairs(ids) do
+          if string.find(f[j + 1], id, 1, true) then hit = true; break end
+        end
+      end
+    end
+    if hit then del[#del + 1] = e[1] end
+  end
+  if #del > 0 then redis.call('XDEL', ek, unpack(del)) end
+  return {'ok', #es == 2000 and es[#es][1] or '', #del}
+
+elseif op == 'rewrites' then
+  local out = redis.call('SMEMBERS', k(P, 'arch', 'rewrite'))
+  table.insert(out, 1, 'ok')
+  return out
+
+elseif op == 'seg_live' then
+  -- [3] segment, then sid, offset pairs -> {'ok', '1' | '0' each}: whether
+  -- the index points at that record
+  local seg, locs = ARGV[3], k(P, 'arch', 'loc')
+  local out = {'ok'}
+  for i = 4, #ARGV, 2 do
+    local loc = redis.call('HGET', locs, ARGV[i])
+    out[#out + 1] = (loc and loc:sub(1, #seg + #ARGV[i + 1] + 2) == seg .. '\t' .. ARGV[i + 1] .. '\t')
+      and '1' or '0'
+  end
+  return out
+
+elseif op == 'seg_moved' then
+  -- [3] old segment, [4] new segment ('' = none left), then sid, old
+  -- offset, new offset, new length: the index follows the rewritten copy
+  local old, new, locs, sk = ARGV[3], ARGV[4], k(P, 'arch', 'loc'), k(P, 'arch', 'segs')
+  for i = 5, #ARGV, 4 do
+    local sid = ARGV[i]
+    local loc = redis.call('HGET', locs, sid)
+    local pre = old .. '\t' .. ARGV[i + 1] .. '\t'
+    if loc and loc:sub(1, #pre) == pre then
+      local rest = loc:match('^[^\t]*\t[^\t]*\t[^\t]*\t(.*)$')
+      redis.call('HSET', locs, sid, table.concat({new, ARGV[i + 2], ARGV[i + 3], rest}, '\t'))
+    end
+  end
+  local v = redis.call('HGET', sk, old)
+  redis.call('HDEL', sk, old)
+  if new ~= '' then redis.call('HSET', sk, new, v or '0') end
+  redis.call('HSET', sk, '-' .. old, v or '0') -- og_archive.c deletes the file, then seg_gone
+  redis.call('SREM', k(P, 'arch', 'rewrite'), old)
+  return {'ok'}
+
+elseif op == 'seg_mark' then
+  local sk = k(P, 'arch', 'segs')
+  local v = redis.call('HGET', sk, ARGV[3])
+  redis.call('HDEL', sk, ARGV[3])
+  redis.call('HSET', sk, '-' .. ARGV[3], v or '0')
+  return {'ok'}
+
+elseif op == 'seg_gone' then
+  redis.call('HDEL', k(P, 'arch', 'segs'), '-' .. ARGV[3], ARGV[3])
+  return {'ok'}
+end
+return {'err', 'internal', 'archive.lua: unknown op ' .. tostring(op)}
