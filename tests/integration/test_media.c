@@ -113,6 +113,37 @@ static int fake_api(void *ud, const struct og_fake_req *q, struct og_fake_resp *
         r->body = "{\"sentMessages\":[{\"id\":\"461230966842064897\",\"quoteToken\":\"q\"}]}";
         return 1;
     }
+    if (!strcmp(q->url, "/v25.0/110000000000001/message_attachments")) {
+        r->body = "{\"attachment_id\":\"fb-att-1\"}";
+        return 1;
+    }
+    if (!strcmp(q->url, "/v25.0/110000000000001/messages") ||
+        !strcmp(q->url, "/v25.0/me/messages")) {
+        r->body = "{\"recipient_id\":\"7001\",\"message_id\":\"m_OUT1\"}";
+        return 1;
+    }
+    if (!strcmp(q->url, "/method/photos.getMessagesUploadServer")) {
+        static _Thread_local char ans[256];
+        snprintf(ans, sizeof ans,
+                 "{\"response\":{\"album_id\":-64,\"upload_url\":\"%s/vk-upload/photo\","
+                 "\"group_id\":199493573}}",
+                 og_fake_base(api));
+        r->body = ans;
+        return 1;
+    }
+    if (!strcmp(q->url, "/vk-upload/photo")) {
+        r->body = "{\"server\":1234,\"photo\":\"[{\\\"photo\\\":\\\"abc\\\"}]\",\"hash\":\"h4sh\"}";
+        return 1;
+    }
+    if (!strcmp(q->url, "/method/photos.saveMessagesPhoto")) {
+        r->body = "{\"response\":[{\"id\":457239100,\"owner_id\":-199493573,\"access_key\":"
+                  "\"ak1\",\"sizes\":[]}]}";
+        return 1;
+    }
+    if (!strcmp(q->url, "/method/messages.send")) {
+        r->body = "{\"response\":777}";
+        return 1;
+    }
     if (!strncmp(q->url, "/v2/bot/profile/", 16)) {
         r->body = "{\"displayName\":\"Taro\",\"userId\":\"U1\"}";
         return 1;
@@ -710,6 +741,34 @@ static void test_uploads(void)
     }
     json_object_put(lb);
     CHECK(wait_status("line", mid, "sent"));
+
+    /* Messenger: the Attachment Upload API, then the message by its id */
+    upload_ok("cat.png", "image/png", PNG, sizeof PNG - 1, "image/png", id);
+    reply_upload("fb", id, mid);
+    q = wait_req("/v25.0/110000000000001/message_attachments");
+    CHECK(has_bytes(q, PNG, sizeof PNG - 1));
+    CHECK(has_bytes(q, "is_reusable", 11));
+    CHECK(wait_status("fb", mid, "sent"));
+    int by_id = 0;
+    for (size_t i = 0; i < og_fake_count(api); i++) {
+        const struct og_fake_req *x = og_fake_get(api, i);
+        if (strstr(x->url, "/messages") && strstr(x->url, "v25.0/110000000000001") &&
+            strstr(x->body, "\"attachment_id\":\"fb-att-1\""))
+            by_id = 1;
+    }
+    CHECK(by_id);
+
+    /* VK: the upload server flow, fed from the media store (the connector's
+     * download of the link never leaves the host) */
+    upload_ok("vk.jpg", "image/jpeg", JPEG, sizeof JPEG - 1, "image/jpeg", id);
+    size_t gw_before = seen("/api/v1/uploads/");
+    reply_upload("vk", id, mid);
+    q = wait_req("/vk-upload/photo");
+    CHECK(has_bytes(q, JPEG, sizeof JPEG - 1));
+    q = wait_req("/method/messages.send");
+    CHECK(q && strstr(q->body, "photo-199493573_457239100"));
+    CHECK(wait_status("vk", mid, "sent"));
+    CHECK_INT(seen("/api/v1/uploads/"), gw_before);
 }
 
 static void test_unsupported(void)
