@@ -184,6 +184,9 @@ void og_core_free(struct og_core *c)
     og_sensitive_free(c->sw_customers);
     og_sensitive_free(c->sw_agents);
     og_texts_free(c->texts);
+    for (size_t i = 0; i < c->n_survey_buttons; i++)
+        free(c->survey_buttons[i]);
+    free(c->survey_buttons);
     free(c->goals_sync_json);
     free(c->public_url);
     og_sentinel_free(c->sentinel);
@@ -453,6 +456,10 @@ static void render_tail(struct og_core *c, struct og_buf *b, const struct og_inb
     og_buf_json_str(b, m->reply_to_provider_id && *m->reply_to_provider_id ? m->reply_to_provider_id
                                                                            : NULL);
     og_buf_printf(b, ",\"created_at\":\"%s\"", now_iso);
+    if (m->payload) { /* a tapped button's id (ABI 1.3): only on such a message */
+        og_buf_puts(b, ",\"payload\":");
+        og_buf_json_str(b, m->payload);
+    }
 }
 
 #define S(x) ((x) ? (x) : "")
@@ -476,7 +483,11 @@ og_err og_core_ingest(struct og_core *c, const struct og_channel *ch, const stru
 {
     char *own[12];
     int n_own = 0;
-    struct og_inbound fixed = *in;
+    struct og_inbound fixed;
+    memset(&fixed, 0, sizeof fixed);
+    /* what the plugin's struct covers; fields appended later stay NULL */
+    memcpy(&fixed, in, in->struct_size < sizeof fixed ? in->struct_size : sizeof fixed);
+    fixed.struct_size = sizeof fixed;
     const struct og_inbound *m = &fixed;
     fixed.from.external_id = utf8(in->from.external_id, own, &n_own);
     fixed.from.name = utf8(in->from.name, own, &n_own);
@@ -488,6 +499,7 @@ og_err og_core_ingest(struct og_core *c, const struct og_channel *ch, const stru
     fixed.provider_message_id = utf8(in->provider_message_id, own, &n_own);
     fixed.reply_to_provider_id = utf8(in->reply_to_provider_id, own, &n_own);
     fixed.reply_token = utf8(in->reply_token, own, &n_own);
+    fixed.payload = fixed.payload && *fixed.payload ? utf8(fixed.payload, own, &n_own) : NULL;
     og_err rc = ingest(c, ch, m, res);
     /* The thread's session is in the archive: back into Redis first, then
      * the message reopens it as usual (og_archive.h). */
@@ -540,6 +552,8 @@ static og_err ingest(struct og_core *c, const struct og_channel *ch, const struc
     int score = m->text && ch->survey.scale
                     ? og_csat_parse_answer(m->text, strlen(m->text), ch->survey.scale)
                     : 0;
+    if (m->payload && ch->survey.scale) /* a tap on the survey's buttons */
+        score = og_csat_button_score(m->payload, ch->survey.scale);
     if (score)
         snprintf(answer, sizeof answer, "%d/%d", score, ch->survey.scale);
     const char *argv[] = {ch->id,

@@ -59,6 +59,10 @@ struct og_core {
     int fo_trouble;               /* the pool met trouble since then */
     atomic_int has_master;        /* the sentinels named one once */
     atomic_ullong failovers;      /* moves after the first */
+    /* The channels whose survey message carries reply buttons (ABI 1.3),
+     * set before the workers start (og_texts_set_survey_buttons). Owned. */
+    char **survey_buttons;
+    size_t n_survey_buttons;
     /* The archive (og_archive.h): */
     char *arch_dir;                        /* owned; NULL = none */
     int64_t arch_after_ms, arch_delete_ms; /* 0 = never */

@@ -156,6 +156,24 @@ int og_csat_parse_answer(const char *text, size_t len, int scale)
     return score <= scale ? score : 0;
 }
 
+int og_csat_button_score(const char *payload, int scale)
+{
+    size_t n = strlen(OG_CSAT_BUTTON_PREFIX);
+    if (!payload || strncmp(payload, OG_CSAT_BUTTON_PREFIX, n) != 0)
+        return 0;
+    const char *d = payload + n;
+    if (d[0] < '1' || d[0] > '9' || d[1])
+        return 0;
+    int score = d[0] - '0';
+    return score <= scale ? score : 0;
+}
+
+char *og_csat_survey_tap_text(int scale, const char *question)
+{
+    const char *q = question && *question ? question : "How would you rate this conversation?";
+    return scale == 2 ? og_strdup(q) : og_sprintf("%s\n1 = poor, 5 = excellent.", q);
+}
+
 char *og_csat_survey_text(int scale, const char *question)
 {
     const char *q = question && *question ? question : "How would you rate this conversation?";

@@ -15,9 +15,12 @@
  *     "csat_thanks") queued by routing.lua when the session closes, or by
  *     its timers after silence_s without a message since an agent's reply
  *     (P:timers:csat, armed by outbox_reply.lua, pushed back by ingest.lua),
- *     once per session (the prelude's csat_offer). The customer's next
- *     message is the answer when og_csat_parse_answer reads a score in it
- *     (ingest.lua, session field csat_ask);
+ *     once per session (the prelude's csat_offer); with one reply button a
+ *     score where the channel's connector has enough of them (ABI 1.3,
+ *     og_texts_set_survey_buttons). The customer's next message is the
+ *     answer when it is a tap on those buttons (og_csat_button_score) or
+ *     og_csat_parse_answer reads a score in it (ingest.lua, session field
+ *     csat_ask);
  *   - in follow-up e-mails, as a signed link to /csat/{token} (below; the
  *     page is gateway/og_csat_page.c). */
 #ifndef OG_CSAT_H
@@ -50,9 +53,19 @@ og_err og_csat_state(struct og_core *c, const char *sid, char *channel, size_t c
  * ordinary message). text need not be NUL-terminated. */
 int og_csat_parse_answer(const char *text, size_t len, int scale);
 
-/* The survey as a message (messengers have no buttons in the connector ABI,
- * so the scale is numbered text): question, a new line, and "Reply with a
- * number from 1 (poor) to 5 (excellent)." or "Reply 👍 or 👎.". [xfer] */
+/* The survey's reply buttons (ABI 1.3), where the channel has enough of
+ * them: ids "csat:1".."csat:<scale>" (OG_CSAT_BUTTON_PREFIX + the score);
+ * a tap comes back as a message with that payload, which
+ * og_csat_button_score reads: the score, or 0 when payload is no survey
+ * button on that scale. */
+#define OG_CSAT_BUTTON_PREFIX "csat:"
+int og_csat_button_score(const char *payload, int scale);
+/* The survey's text above its buttons: the question, and on scale 5 "1 =
+ * poor, 5 = excellent." on a line of its own. [xfer] */
+char *og_csat_survey_tap_text(int scale, const char *question);
+
+/* The survey as a message on a channel without buttons (numbered text): question, a new line, and
+ * "Reply with a number from 1 (poor) to 5 (excellent)." or "Reply 👍 or 👎.". [xfer] */
 char *og_csat_survey_text(int scale, const char *question);
 
 /* Signed survey links (the follow-up e-mail's {{survey_url}}):

@@ -62,6 +62,23 @@ char *og_outbox_render_tail(const struct og_outbox_msg *m, const char *now_iso, 
         og_buf_printf(&b, ",\"size\":%lld}", (long long)m->atts[i].size);
     }
     og_buf_printf(&b, "],\"location\":null,\"created_at\":\"%s\"", now_iso);
+    if (m->template_json)
+        og_buf_printf(&b, ",\"template\":%s", m->template_json);
+    if (m->tag) {
+        og_buf_puts(&b, ",\"tag\":");
+        og_buf_json_str(&b, m->tag);
+    }
+    if (m->n_buttons) {
+        og_buf_puts(&b, ",\"buttons\":[");
+        for (size_t i = 0; i < m->n_buttons; i++) {
+            og_buf_puts(&b, i ? ",{\"id\":" : "{\"id\":");
+            og_buf_json_str(&b, m->buttons[i].id);
+            og_buf_puts(&b, ",\"title\":");
+            og_buf_json_str(&b, m->buttons[i].title);
+            og_buf_puts(&b, "}");
+        }
+        og_buf_puts(&b, "]");
+    }
     if (terms)
         og_buf_printf(&b, ",\"flags\":[\"sensitive\"],\"sensitive_terms\":%s", terms);
     return b.data;
@@ -107,8 +124,9 @@ og_err og_outbox_reply(struct og_core *c, const char *sid, const struct og_outbo
     og_id_new("evt_", now, eid, sizeof eid);
     og_id_new("evt_", now, feid, sizeof feid);
     char *tail = og_outbox_render_tail(m, now_iso, terms), *sender = render_sender(m);
-    char day[24];
+    char day[24], max_age[24];
     snprintf(day, sizeof day, "%lld", (long long)c->goal_day_ms);
+    snprintf(max_age, sizeof max_age, "%lld", (long long)m->max_age_ms);
     const char *argv[] = {c->tag,
                           "reply",
                           sid,
@@ -121,9 +139,10 @@ og_err og_outbox_reply(struct og_core *c, const char *sid, const struct og_outbo
                           terms ? terms : "",
                           feid,
                           day,
-                          m->sender_id && *m->sender_id ? m->sender_id : "admin"};
+                          m->sender_id && *m->sender_id ? m->sender_id : "admin",
+                          max_age};
     redisReply *r = NULL;
-    e = og_script_call(c, OG_LUA_OUTBOX_REPLY, 13, argv, NULL, &r, NULL, 0);
+    e = og_script_call(c, OG_LUA_OUTBOX_REPLY, 14, argv, NULL, &r, NULL, 0);
     free(tail), free(sender), free(terms);
     if (e != OG_OK)
         return e;
@@ -288,6 +307,23 @@ og_err og_outbox_load(struct og_core *c, const char *mid, int64_t busy_ms,
     }
     ob->attachments = it->atts;
     ob->n_attachments = n;
+    json_object *tpl = json_object_object_get(it->j, "template");
+    if (json_object_is_type(tpl, json_type_object))
+        it->template_json = og_strdup(json_object_to_json_string_ext(tpl, JSON_C_TO_STRING_PLAIN));
+    ob->template_json = it->template_json;
+    ob->tag = jstr(it->j, "tag");
+    json_object *btns = json_object_object_get(it->j, "buttons");
+    size_t nb = json_object_is_type(btns, json_type_array) ? json_object_array_length(btns) : 0;
+    if (nb) {
+        it->buttons = og_calloc(nb, sizeof *it->buttons);
+        for (size_t i = 0; i < nb; i++) {
+            json_object *bt = json_object_array_get_idx(btns, i);
+            it->buttons[i].id = jstr(bt, "id");
+            it->buttons[i].title = jstr(bt, "title");
+        }
+    }
+    ob->buttons = it->buttons;
+    ob->n_buttons = nb;
     ob->reply_to_provider_id = NULL;
     ob->reply_token = it->reply_token;
     ob->reply_token_age_ms = it->reply_token && rt_ms > 0 ? now - rt_ms : -1;
@@ -298,6 +334,7 @@ og_err og_outbox_load(struct og_core *c, const char *mid, int64_t busy_ms,
 void og_outbox_item_free(struct og_outbox_item *it)
 {
     free(it->channel), free(it->thread), free(it->ext), free(it->reply_token), free(it->atts);
+    free(it->template_json), free(it->buttons);
     json_object_put(it->j);
     memset(it, 0, sizeof *it);
 }

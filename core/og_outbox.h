@@ -31,18 +31,35 @@ struct og_outbox_att { /* all [borrowed] */
     int64_t size;          /* bytes; 0 = unknown */
 };
 
+struct og_outbox_button { /* [borrowed] */
+    const char *id, *title;
+};
+
 /* What an agent sends. Every pointer [borrowed] for the call. */
 struct og_outbox_msg {
     const char *text; /* NULL or "" = none (then attachments) */
     const struct og_outbox_att *atts;
     size_t n_atts;
     const char *sender_id; /* agent id, or "admin" for the admin token */
+    /* A platform template (og_outbound.template_json): its JSON text, and
+     * text holds it rendered for history. NULL = none. */
+    const char *template_json;
+    const char *tag; /* a message tag ("HUMAN_AGENT") or NULL */
+    const struct og_outbox_button *buttons;
+    size_t n_buttons;
+    /* How long after the customer's last message this message may still be
+     * sent (the connector's window, its tag window, 0 = any time, as for a
+     * template): older, the reply is refused with OG_ERR_WINDOW_CLOSED and
+     * nothing is stored. og_outbox_start_session takes its window from
+     * og_outbox_start.window_ms instead. */
+    int64_t max_age_ms;
 };
 
 /* Stores and queues a reply in session sid. *json [xfer] is the message as
  * the API shows it; mid gets its id. OG_ERR_NOT_FOUND: no such session;
- * OG_ERR_CONFLICT: the session is closed. The text is matched against the
- * agents' sensitive words (og_sensitive.h) first: a match flags the message
+ * OG_ERR_CONFLICT: the session is closed; OG_ERR_WINDOW_CLOSED: the
+ * customer's last message is older than m->max_age_ms (or there is none). The text is matched
+ * against the agents' sensitive words (og_sensitive.h) first: a match flags the message
  * ("flags":["sensitive"], "sensitive_terms", message.flagged, the flagged
  * list), or, when the config blocks such messages, OG_ERR_FORBIDDEN with
  * *json [xfer] the matched terms (a JSON array) and nothing stored. */
@@ -75,6 +92,8 @@ struct og_outbox_item {
     json_object *j;                   /* owned: the message JSON */
     char *thread, *ext, *reply_token; /* owned */
     struct og_attachment *atts;       /* owned array */
+    char *template_json;              /* owned, or NULL */
+    struct og_button *buttons;        /* owned array */
 };
 /* Loads mid and counts an attempt. OG_ERR_NOT_FOUND when it is gone or no
  * longer pending (ack the entry and move on). busy_ms > 0 (for entries taken

@@ -29,6 +29,8 @@ const char *const og_texts_queue_names[] = {
 struct og_texts_chan {
     char *channel, *greeting, *queue, *assigned, *closing, *timeout;
     char *csat, *csat_thanks; /* literal texts, no placeholders */
+    char *csat_tap;           /* the survey's text above its buttons */
+    int csat_scale;
 };
 
 struct og_texts {
@@ -103,6 +105,8 @@ struct og_texts *og_texts_new(const struct og_texts_conf *confs, size_t n)
                        ? og_csat_survey_text(c->csat_scale, c->csat_question)
                        : NULL;
         ch->csat_thanks = ch->csat ? text_dup(c->csat_thanks) : NULL;
+        ch->csat_scale = ch->csat ? c->csat_scale : 0;
+        ch->csat_tap = ch->csat ? og_csat_survey_tap_text(c->csat_scale, c->csat_question) : NULL;
     }
     t->sync_json = og_strdup(json_object_to_json_string_ext(all, JSON_C_TO_STRING_PLAIN));
     json_object_put(all);
@@ -117,6 +121,7 @@ void og_texts_free(struct og_texts *t)
         struct og_texts_chan *c = &t->v[i];
         free(c->channel), free(c->greeting), free(c->queue), free(c->assigned);
         free(c->closing), free(c->timeout), free(c->csat), free(c->csat_thanks);
+        free(c->csat_tap);
     }
     free(t->v);
     free(t->sync_json);
@@ -139,6 +144,29 @@ static const char *template_of(const struct og_texts *t, const char *channel, co
                : !strcmp(kind, "csat_thanks") ? c->csat_thanks
                                               : NULL;
     }
+    return NULL;
+}
+
+void og_texts_set_survey_buttons(struct og_core *c, const char *channel)
+{
+    c->survey_buttons =
+        og_realloc(c->survey_buttons, (c->n_survey_buttons + 1) * sizeof *c->survey_buttons);
+    c->survey_buttons[c->n_survey_buttons++] = og_strdup(channel);
+}
+
+static int survey_buttons(const struct og_core *c, const char *channel)
+{
+    for (size_t i = 0; i < c->n_survey_buttons; i++)
+        if (strcmp(c->survey_buttons[i], channel) == 0)
+            return 1;
+    return 0;
+}
+
+static const struct og_texts_chan *chan_of(const struct og_texts *t, const char *channel)
+{
+    for (size_t i = 0; i < t->n; i++)
+        if (strcmp(t->v[i].channel, channel) == 0)
+            return &t->v[i];
     return NULL;
 }
 
@@ -167,6 +195,28 @@ static int send_one(struct og_core *c, const struct job *j)
     og_time_rfc3339(now, now_iso);
     og_id_new("msg_", now, mid, sizeof mid);
     struct og_outbox_msg m = {.text = text};
+    /* The survey where the channel has buttons: one a score, the customer
+     * taps (typing a number still counts, og_csat_parse_answer). */
+    const struct og_texts_chan *tc = chan_of(c->texts, j->channel);
+    struct og_outbox_button btns[5];
+    char ids[5][16];
+    static const char *const titles5[] = {"1", "2", "3", "4", "5"};
+    if (tpl && !strcmp(j->kind, "csat") && tc && tc->csat_tap && tc->csat_scale <= 5 &&
+        survey_buttons(c, j->channel)) {
+        int n = tc->csat_scale;
+        for (int i = 0; i < n; i++) {
+            int score = n == 2 ? 2 - i : i + 1; /* thumbs: up first */
+            snprintf(ids[i], sizeof ids[i], "%s%d", OG_CSAT_BUTTON_PREFIX, score);
+            btns[i].id = ids[i];
+            btns[i].title =
+                n == 2 ? (score == 2 ? "\xf0\x9f\x91\x8d" : "\xf0\x9f\x91\x8e") : titles5[i];
+        }
+        free(text);
+        text = og_strdup(tc->csat_tap);
+        m.text = text;
+        m.buttons = btns;
+        m.n_buttons = (size_t)n;
+    }
     char *tail = text && *text ? og_outbox_render_tail(&m, now_iso, NULL) : og_strdup("");
     const char *argv[] = {c->tag, "store", j->member, mid, now_iso, tail, c->instance};
     redisReply *r = NULL;

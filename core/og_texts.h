@@ -83,6 +83,12 @@ int og_texts_realtime_ok(const char *queue_text);
  * were sent. */
 int og_texts_step(struct og_core *c, int max);
 
+/* The survey message of channel (og_csat.h) carries reply buttons, one a
+ * score (ids OG_CSAT_BUTTON_PREFIX + score), because its connector has
+ * enough of them (ABI 1.3 max_buttons >= the scale). Called for each such
+ * channel once its connector is loaded, before the workers start. */
+void og_texts_set_survey_buttons(struct og_core *c, const char *channel);
+
 /* Writes the config's texts to Redis now (after og_core_reload, so that
  * the next ingest already sees them); og_texts_step does it otherwise. */
 og_err og_texts_sync(struct og_core *c);

@@ -529,6 +529,11 @@ int main(int argc, char **argv)
             int64_t keep = OG_STORE_RAW_DEFAULT_S; /* both were checked by the loader */
             og_config_store_raw_s(cc->store_raw ? cc->store_raw : cfg.store_raw, &keep);
             ch->store_raw_s = keep < 0 ? OG_STORE_RAW_NONE : keep == 0 ? OG_STORE_RAW_ALWAYS : keep;
+            /* the survey message taps a score where the platform has enough
+             * buttons (ABI 1.3) */
+            if (core && cc->csat.scale && p->desc->max_buttons >= cc->csat.scale &&
+                p->desc->button_title_max >= 1 && p->desc->button_id_max >= 8)
+                og_texts_set_survey_buttons(core, cc->id);
             chs[nch++] = ch;
         }
         if (cc->csat.scale && (p->desc->caps & OG_CAP_NON_REALTIME))

@@ -26,8 +26,7 @@ static const struct og_route *const route_tables[] = {
     og_api_session_routes, og_api_webhook_routes, og_api_contact_routes, og_api_agent_routes,
     og_api_message_routes, og_api_event_routes,   og_api_auth_routes,    og_api_meta_routes,
     og_api_canned_routes,  og_api_group_routes,   og_api_flagged_routes, og_api_goal_routes,
-    og_api_media_routes,
-    og_api_stats_routes,
+    og_api_media_routes,   og_api_stats_routes,   og_api_template_routes,
 };
 /* clang-format on */
 

@@ -50,17 +50,18 @@ struct og_route {
 /* Route tables, one per file; og_api.c lists them. */
 extern const struct og_route og_api_session_routes[];
 extern const struct og_route og_api_webhook_routes[];
-extern const struct og_route og_api_contact_routes[]; /* og_api_contacts.c */
-extern const struct og_route og_api_agent_routes[];   /* og_api_agents.c */
-extern const struct og_route og_api_message_routes[]; /* og_api_messages.c */
-extern const struct og_route og_api_event_routes[];   /* og_sse.c */
-extern const struct og_route og_api_auth_routes[];    /* og_api_auth.c */
-extern const struct og_route og_api_meta_routes[];    /* og_api_meta.c */
-extern const struct og_route og_api_canned_routes[];  /* og_api_canned.c */
-extern const struct og_route og_api_group_routes[];   /* og_api_groups.c */
-extern const struct og_route og_api_flagged_routes[]; /* og_api_flagged.c */
-extern const struct og_route og_api_goal_routes[];    /* og_api_goals.c */
-extern const struct og_route og_api_stats_routes[];   /* og_api_stats.c */
+extern const struct og_route og_api_contact_routes[];  /* og_api_contacts.c */
+extern const struct og_route og_api_agent_routes[];    /* og_api_agents.c */
+extern const struct og_route og_api_message_routes[];  /* og_api_messages.c */
+extern const struct og_route og_api_event_routes[];    /* og_sse.c */
+extern const struct og_route og_api_auth_routes[];     /* og_api_auth.c */
+extern const struct og_route og_api_meta_routes[];     /* og_api_meta.c */
+extern const struct og_route og_api_canned_routes[];   /* og_api_canned.c */
+extern const struct og_route og_api_group_routes[];    /* og_api_groups.c */
+extern const struct og_route og_api_flagged_routes[];  /* og_api_flagged.c */
+extern const struct og_route og_api_goal_routes[];     /* og_api_goals.c */
+extern const struct og_route og_api_stats_routes[];    /* og_api_stats.c */
+extern const struct og_route og_api_template_routes[]; /* og_api_templates.c */
 
 struct og_stats_query;
 /* og_api_stats.c, for the statistics and export routes: 0 when every query

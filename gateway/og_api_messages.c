@@ -33,11 +33,13 @@
  * (URL_PROBE_MS), and a name that does not resolve in time is left to the
  * fetch, which checks every address again when it connects. */
 #include "og_api.h"
+#include "og_api_templates.h"
 #include "og_fetch.h"
 #include "og_media.h"
 #include "og_outbox.h"
 #include "og_util.h"
 
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -45,6 +47,9 @@
 
 #define MAX_TEXT 65536
 #define MAX_ATTS 10
+/* The most buttons any platform takes on one message (Telegram's inline
+ * keyboard: 100); each channel's own bound is its connector's max_buttons. */
+#define MAX_BUTTONS 100
 /* What name resolution may cost one request, over all its attachments. */
 #define URL_PROBE_MS 2000
 
@@ -55,14 +60,10 @@ struct body {
     struct og_outbox_msg m;
     char *own[MAX_ATTS]; /* the signed links of uploads, freed with the body */
     char names[MAX_ATTS][256], types[MAX_ATTS][128];
+    json_object *tpl, *buttons; /* [borrowed from j] or NULL */
+    struct og_outbox_button btns[MAX_BUTTONS];
+    char *tpl_json, *tpl_text; /* owned: the resolved template */
 };
-
-static void body_free(struct body *b)
-{
-    for (size_t i = 0; i < MAX_ATTS; i++)
-        free(b->own[i]);
-    json_object_put(b->j);
-}
 
 static int opt_str(struct og_api_ctx *ctx, json_object *o, const char *key, const char **out,
                    const char *what)
@@ -126,7 +127,8 @@ static int parse_msg(struct og_api_ctx *ctx, struct body *b, const char *const *
     json_object_object_foreach(b->j, key, val)
     {
         (void)val;
-        int ok = !strcmp(key, "text") || !strcmp(key, "attachments");
+        int ok = !strcmp(key, "text") || !strcmp(key, "attachments") || !strcmp(key, "template") ||
+                 !strcmp(key, "tag") || !strcmp(key, "buttons");
         for (size_t i = 0; !ok && allowed && allowed[i]; i++)
             ok = !strcmp(key, allowed[i]);
         if (!ok) {
@@ -185,8 +187,12 @@ static int parse_msg(struct og_api_ctx *ctx, struct body *b, const char *const *
         }
         b->m.atts = b->atts;
     }
-    if ((!b->m.text || !*b->m.text) && !b->m.n_atts) {
-        og_reply_err(ctx->r, OG_ERR_INVALID, "text or attachments is required");
+    b->tpl = json_object_object_get(b->j, "template");
+    b->buttons = json_object_object_get(b->j, "buttons");
+    if (opt_str(ctx, b->j, "tag", &b->m.tag, "") != 0)
+        return -1;
+    if (!b->tpl && (!b->m.text || !*b->m.text) && !b->m.n_atts) {
+        og_reply_err(ctx->r, OG_ERR_INVALID, "text, attachments or template is required");
         return -1;
     }
     b->m.sender_id = ctx->who.agent_id[0] ? ctx->who.agent_id : "admin";
@@ -200,6 +206,154 @@ static void blocked(struct og_api_ctx *ctx, const char *terms)
     og_reply_code_with(ctx->r, "message_blocked",
                        "the message has words this deployment does not let agents send", extra);
     free(extra);
+}
+
+static void body_free(struct body *b)
+{
+    for (size_t i = 0; i < MAX_ATTS; i++)
+        free(b->own[i]); /* the signed links of uploads */
+    free(b->tpl_json), free(b->tpl_text);
+    json_object_put(b->j);
+}
+
+/* Unicode code points in a UTF-8 string. */
+static size_t chars(const char *s)
+{
+    size_t n = 0;
+    for (; *s; s++)
+        n += ((unsigned char)*s & 0xC0) != 0x80;
+    return n;
+}
+
+static int refuse(struct og_api_ctx *ctx, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+static int refuse(struct og_api_ctx *ctx, const char *fmt, ...)
+{
+    char msg[384];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    og_reply_err(ctx->r, OG_ERR_INVALID, msg);
+    return -1;
+}
+
+/* The template, tag and buttons of a message checked against the channel
+ * that sends it (ABI 1.3: its templates, tag_window_ms and button limits),
+ * and the window the message needs (m.max_age_ms). 0, or -1 after
+ * answering. */
+static int check_extras(struct og_api_ctx *ctx, struct body *b, const struct og_channel *ch)
+{
+    const struct og_connector *d = ch->plugin->desc;
+    const char *cname = d->name;
+    b->m.max_age_ms = d->messaging_window_ms;
+    if (b->tpl && !json_object_is_type(b->tpl, json_type_null)) {
+        if ((b->m.text && *b->m.text) || b->m.n_atts || b->buttons || b->m.tag)
+            return refuse(ctx, "a template goes alone: no text, attachments, buttons or tag");
+        char why[384];
+        og_err e = og_api_template_resolve((struct og_channel *)ch, b->tpl, &b->tpl_json,
+                                           &b->tpl_text, why, sizeof why);
+        if (e == OG_ERR_UNSUPPORTED || e == OG_ERR_INVALID) {
+            og_reply_err(ctx->r, e, why);
+            return -1;
+        }
+        if (e != OG_OK) {
+            og_reply_code(ctx->r, e == OG_ERR_UNAVAILABLE ? "unavailable" : "platform_error", why);
+            return -1;
+        }
+        b->m.template_json = b->tpl_json;
+        b->m.text = b->tpl_text;
+        b->m.max_age_ms = 0; /* templates are what the platform takes any time */
+    }
+    if (b->m.tag) {
+        if (!d->tag_window_ms)
+            return refuse(ctx, "tag: channel %s (%s) takes no message tags", ch->id, cname);
+        if (strcmp(b->m.tag, "HUMAN_AGENT") != 0)
+            return refuse(ctx, "tag must be \"HUMAN_AGENT\" (the one tag omnigate sends: an "
+                               "agent's reply up to 7 days after the customer's last message)");
+        b->m.max_age_ms = d->tag_window_ms;
+    }
+    if (b->buttons && !json_object_is_type(b->buttons, json_type_null)) {
+        if (!json_object_is_type(b->buttons, json_type_array) ||
+            json_object_array_length(b->buttons) == 0)
+            return refuse(ctx, "buttons must be a non-empty array of {\"id\",\"title\"}");
+        size_t n = json_object_array_length(b->buttons);
+        if (!d->max_buttons)
+            return refuse(ctx, "buttons: channel %s (%s) has no buttons", ch->id, cname);
+        if (n > d->max_buttons || n > MAX_BUTTONS)
+            return refuse(ctx, "buttons: %s allows at most %u buttons on a message", cname,
+                          d->max_buttons);
+        if (!b->m.text || !*b->m.text)
+            return refuse(ctx, "buttons need a text to go under");
+        if (b->m.n_atts)
+            return refuse(ctx, "buttons go with text, not with attachments");
+        for (size_t i = 0; i < n; i++) {
+            json_object *o = json_object_array_get_idx(b->buttons, i);
+            const char *id = json_object_is_type(o, json_type_object) ? NULL : "";
+            const char *title = NULL;
+            if (!id) {
+                json_object_object_foreach(o, key, val)
+                {
+                    (void)val;
+                    if (strcmp(key, "id") && strcmp(key, "title"))
+                        return refuse(ctx, "buttons[%zu]: unknown key \"%.64s\"", i, key);
+                }
+                json_object *v;
+                if (json_object_object_get_ex(o, "id", &v) &&
+                    json_object_is_type(v, json_type_string))
+                    id = json_object_get_string(v);
+                if (json_object_object_get_ex(o, "title", &v) &&
+                    json_object_is_type(v, json_type_string))
+                    title = json_object_get_string(v);
+            }
+            if (!id || !*id || !title || !*title)
+                return refuse(ctx,
+                              "buttons[%zu] must be {\"id\",\"title\"}, both non-empty strings", i);
+            if (chars(title) > d->button_title_max)
+                return refuse(ctx, "buttons[%zu].title: %s allows at most %u characters", i, cname,
+                              d->button_title_max);
+            if (strlen(id) > d->button_id_max)
+                return refuse(ctx, "buttons[%zu].id: %s allows at most %u bytes", i, cname,
+                              d->button_id_max);
+            for (size_t k = 0; k < i; k++)
+                if (strcmp(b->btns[k].id, id) == 0)
+                    return refuse(ctx, "buttons[%zu].id repeats buttons[%zu].id", i, k);
+            b->btns[i].id = id;
+            b->btns[i].title = title;
+        }
+        b->m.buttons = b->btns;
+        b->m.n_buttons = n;
+    }
+    return 0;
+}
+
+/* 409 window_closed, saying what can still be sent on ch. */
+static void window_closed(struct og_api_ctx *ctx, const struct og_channel *ch,
+                          const struct og_outbox_msg *m)
+{
+    const struct og_connector *d = ch->plugin->desc;
+    long long h = (long long)(d->messaging_window_ms / 3600000);
+    char *msg;
+    if (m->tag)
+        msg = og_sprintf("the %s tag may be used up to %lld days after the customer's last "
+                         "message; that time is over",
+                         m->tag, (long long)(d->tag_window_ms / 86400000));
+    else if (d->templates)
+        msg = og_sprintf("the customer has not written in the last %lld hours: %s takes only a "
+                         "template now; list them with GET /api/v1/channels/%s/templates and send "
+                         "{\"template\":{\"name\",\"language\",\"components\"}}",
+                         h, d->name, ch->id);
+    else if (d->tag_window_ms)
+        msg = og_sprintf("the customer has not written in the last %lld hours: reply with "
+                         "\"tag\":\"HUMAN_AGENT\" (up to %lld days after the customer's last "
+                         "message)",
+                         h, (long long)(d->tag_window_ms / 86400000));
+    else
+        msg = og_sprintf("the customer has not written in the last %lld hours; this platform "
+                         "refuses free-form messages now",
+                         h);
+    og_reply_code(ctx->r, "window_closed", msg);
+    free(msg);
 }
 
 /* The configured channel named id, or NULL. */
@@ -270,20 +424,27 @@ static struct og_channel *session_channel(struct og_api_ctx *ctx, const struct o
     return ch;
 }
 
-/* A reply's attachment URLs under its session's channel. 1, or 0 after
- * answering. */
-static int reply_urls_ok(struct og_api_ctx *ctx, const struct og_viewer *v, const char *sid,
-                         const struct og_outbox_msg *m)
+/* A reply checked under its session's channel (*ch; NULL when no longer
+ * configured: the send queue then fails it): attachment URLs, template,
+ * tag, buttons, and the window it needs. 0, or -1 after answering. */
+static int reply_checked(struct og_api_ctx *ctx, const struct og_viewer *v, const char *sid,
+                         struct body *b, struct og_channel **ch)
 {
-    if (!m->n_atts)
-        return 1;
     og_err e;
-    struct og_channel *ch = session_channel(ctx, v, sid, &e);
+    *ch = session_channel(ctx, v, sid, &e);
     if (e != OG_OK) {
         og_reply_err(ctx->r, e, e == OG_ERR_NOT_FOUND ? "no such session" : NULL);
-        return 0;
+        return -1;
     }
-    return check_urls(ctx, m, ch) == 0;
+    if (!*ch && (b->tpl || b->buttons || b->m.tag)) {
+        og_reply_err(ctx->r, OG_ERR_CONFLICT, "the session's channel is no longer configured");
+        return -1;
+    }
+    if (!*ch)
+        return check_urls(ctx, &b->m, NULL);
+    if (check_urls(ctx, &b->m, *ch) != 0 || check_extras(ctx, b, *ch) != 0)
+        return -1;
+    return 0;
 }
 
 static void reply(struct og_api_ctx *ctx)
@@ -304,7 +465,8 @@ static void reply(struct og_api_ctx *ctx)
     struct body b = {.j = og_api_json_body(ctx)};
     if (!b.j)
         return;
-    if (parse_msg(ctx, &b, NULL) == 0 && reply_urls_ok(ctx, &v, sid, &b.m)) {
+    struct og_channel *ch = NULL;
+    if (parse_msg(ctx, &b, NULL) == 0 && reply_checked(ctx, &v, sid, &b, &ch) == 0) {
         char *json = NULL, mid[48];
         e = og_outbox_reply(ctx->g->core, sid, &b.m, &json, mid, sizeof mid);
         if (e == OG_OK) {
@@ -314,6 +476,8 @@ static void reply(struct og_api_ctx *ctx)
             free(json);
         } else if (e == OG_ERR_CONFLICT) {
             og_reply_code(ctx->r, "session_closed", "the session is closed");
+        } else if (e == OG_ERR_WINDOW_CLOSED && ch) {
+            window_closed(ctx, ch, &b.m);
         } else {
             og_reply_err(ctx->r, e, e == OG_ERR_NOT_FOUND ? "no such session" : NULL);
         }
@@ -355,7 +519,7 @@ static void start_session(struct og_api_ctx *ctx)
                      "conversations on this channel are started by the customer");
         goto out;
     }
-    if (check_urls(ctx, &b.m, ch) != 0)
+    if (check_urls(ctx, &b.m, ch) != 0 || check_extras(ctx, &b, ch) != 0)
         goto out;
     struct og_outbox_start s = {ch->id,
                                 connector,
@@ -363,7 +527,7 @@ static void start_session(struct og_api_ctx *ctx)
                                 cid,
                                 ext,
                                 ctx->who.agent_id,
-                                ch->plugin->desc->messaging_window_ms,
+                                b.m.max_age_ms,
                                 (ch->plugin->desc->caps & OG_CAP_NON_REALTIME) != 0};
     char *json = NULL, sid[48];
     int created = 0, window = 0;
@@ -375,9 +539,7 @@ static void start_session(struct og_api_ctx *ctx)
         blocked(ctx, json);
         free(json);
     } else if (e == OG_ERR_CONFLICT && window) {
-        og_reply_code(ctx->r, "window_closed",
-                      "the customer has not written in the last 24 hours; this platform "
-                      "only accepts template messages now");
+        window_closed(ctx, ch, &b.m);
     } else if (e == OG_ERR_CONFLICT) {
         char *msg = og_sprintf("the contact has an open session %s; reply to it", sid);
         og_reply_code(ctx->r, "session_open", msg);

@@ -3,7 +3,8 @@
  * configuration and the agent store, nothing stored here:
  *
  *   {"channels":[{"id","connector","start_outbound","non_realtime",
- *                 "attachments_by_url","messaging_window_ms"}],
+ *                 "attachments_by_url","messaging_window_ms","templates",
+ *                 "tag_window_ms","buttons":{"max","title_max","id_max"}|null}],
  *    "close":{"reasons":["solved","no_response","transferred","other"],
  *             "success_codes":[...] (empty: any code),
  *             "allow_multiple_codes":bool,"require_success_code":bool},
@@ -38,6 +39,17 @@ static void channels(struct og_api_ctx *ctx, json_object *out)
                                json_object_new_boolean(!!(d->caps & OG_CAP_ATTACH_URL)));
         json_object_object_add(o, "messaging_window_ms",
                                json_object_new_int64(d->messaging_window_ms));
+        /* ABI 1.3: what a reply may carry here besides text */
+        json_object_object_add(o, "templates", json_object_new_boolean(d->templates != NULL));
+        json_object_object_add(o, "tag_window_ms", json_object_new_int64(d->tag_window_ms));
+        json_object *b = NULL;
+        if (d->max_buttons) {
+            b = json_object_new_object();
+            json_object_object_add(b, "max", json_object_new_int64(d->max_buttons));
+            json_object_object_add(b, "title_max", json_object_new_int64(d->button_title_max));
+            json_object_object_add(b, "id_max", json_object_new_int64(d->button_id_max));
+        }
+        json_object_object_add(o, "buttons", b);
         json_object_array_add(arr, o);
     }
     json_object_object_add(out, "channels", arr);

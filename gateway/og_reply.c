@@ -34,6 +34,7 @@ static const struct og_reply_row rows[] = {
     {"media_unavailable",  502, OG_ERR__LAST,         "the platform did not give an attachment's file (it failed, refused our token, or the download was refused: error.message names why)"},
     {"unsupported",        501, OG_ERR_UNSUPPORTED,   "the channel or connector cannot do this"},
     {"not_implemented",    501, OG_ERR__LAST,         "the request uses a Transfer-Encoding other than chunked alone"},
+    {"platform_error",     502, OG_ERR__LAST,         "the platform refused or failed a call omnigate made for this request (listing a channel's templates); the message has its words"},
     {"unavailable",        503, OG_ERR_UNAVAILABLE,   "storage (Redis) unreachable; platforms retry, omnigate heals by itself"},
     {"overloaded",         503, OG_ERR__LAST,         "every connection is taken; the reserve serves health checks and platform_ranges only: retry later"},
     {NULL, 0, OG_OK, NULL},

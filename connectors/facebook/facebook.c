@@ -118,6 +118,11 @@ static const struct og_connector facebook_connector = {
     .caps = OG_CAP_START_OUTBOUND | OG_CAP_ATTACH_URL,
     .fetch_media = facebook_fetch_media,
     .upload_limits = fb_upload_limits,
+    .templates = NULL,
+    .tag_window_ms = FB_TAG_WINDOW_MS,
+    .max_buttons = FB_MAX_BUTTONS,
+    .button_title_max = FB_BUTTON_TITLE_MAX,
+    .button_id_max = FB_BUTTON_ID_MAX,
 };
 
 OG_CONNECTOR_EXPORT const struct og_connector *og_connector_entry(void)

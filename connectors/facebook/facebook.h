@@ -35,6 +35,14 @@ struct facebook {
  * emitted; Meta redelivers the whole body). body need not be NUL-terminated. */
 og_err facebook_parse(const struct og_services *svc, void *host, const char *body, size_t len);
 
+/* HUMAN_AGENT: an agent's reply may go up to 7 days after the customer's
+ * last message. Quick replies: at most 13, title 20 characters, payload
+ * 1000 bytes. */
+#define FB_TAG_WINDOW_MS (7LL * 24 * 3600 * 1000)
+#define FB_MAX_BUTTONS 13
+#define FB_BUTTON_TITLE_MAX 20
+#define FB_BUTTON_ID_MAX 1000
+
 /* The connector's send(): see facebook_send.c. */
 og_err facebook_send(void *inst, const struct og_outbound *msg, struct og_send_result *res);
 #endif

@@ -14,15 +14,15 @@
  *                skipped with a debug line. dedup_key = provider id = mid,
  *                thread = from.external_id = the sender PSID (one session per
  *                customer), reply_to = message.reply_to.mid. Kinds: text;
- *                quick_reply (interactive; text = the message text; the
- *                payload stays in raw, the ABI has no field for it);
+ *                quick_reply (interactive; text = the message text, the
+ *                tapped reply's title; payload = quick_reply.payload);
  *                attachments: image, video, audio, file -> that kind, every
  *                attachment's payload.url as an attachment url; sticker
  *                (type "sticker", or an image with payload.sticker_id) ->
  *                sticker; location with payload.coordinates in range -> location;
  *                fallback and any other type -> system (text = the message
  *                text, the attachment title, or the type name).
- *   postback  -> og_inbound, kind interactive, text = title (payload in raw),
+ *   postback  -> og_inbound, kind interactive, text = title, payload = payload,
  *                dedup_key = postback.mid, else "<psid>:postback:<timestamp>".
  *   reaction  -> og_inbound, kind reaction, reply_to = the reacted mid, text =
  *                the emoji (NULL for "unreact"); dedup_key
@@ -127,6 +127,8 @@ static og_err on_message(const struct fb_parse *p, struct og_json *ev, struct og
     memset(&loc, 0, sizeof loc);
     if (js->get(m, "quick_reply")) {
         in.kind = OG_KIND_INTERACTIVE;
+        /* the quick reply we sent that was tapped (ABI 1.3); text is its title */
+        in.payload = str_at(js, m, "quick_reply.payload");
     } else if (n > 0) {
         struct og_json *first = js->at(atts, 0);
         in.kind = attachment_kind(js, first);
@@ -185,8 +187,9 @@ static og_err on_postback(const struct fb_parse *p, struct og_json *ev, struct o
     }
     in.kind = OG_KIND_INTERACTIVE;
     in.text = og_graph_json_str(js, pb, "title");
+    in.payload = og_graph_json_str(js, pb, "payload");
     if (!in.text)
-        in.text = og_graph_json_str(js, pb, "payload");
+        in.text = in.payload;
     og_err e = p->svc->emit_message(p->host, &in);
     p->svc->free(dedup);
     return e;

@@ -18,14 +18,25 @@
  *
  * RESPONSE messages are allowed only inside the 24-hour window: when the
  * customer never wrote or wrote more than 24 h ago we fail with
- * OG_ERR_WINDOW_CLOSED without calling the platform. Message tags
- * (MESSAGE_TAG, HUMAN_AGENT) are not implemented. */
+ * OG_ERR_WINDOW_CLOSED without calling the platform. A reply tagged
+ * HUMAN_AGENT (ABI 1.3 og_outbound.tag) goes as "messaging_type":
+ * "MESSAGE_TAG","tag":"HUMAN_AGENT" up to 7 days after the customer's last
+ * message (FB_TAG_WINDOW_MS); no other tag is sent: the others Meta keeps
+ * (CONFIRMED_EVENT_UPDATE, POST_PURCHASE_UPDATE, ACCOUNT_UPDATE) are for a
+ * business's automated updates, not an agent's reply.
+ *
+ * Reply buttons (og_outbound.buttons) are quick replies under the text:
+ * "quick_replies":[{"content_type":"text","title","payload"}] (at most 13,
+ * title 20 characters, payload 1000). A tap comes back as a message with
+ * quick_reply.payload (facebook_parse.c). */
 #include "facebook.h"
 #include "graph.h"
 
 #include <stddef.h>
 #include <stdio.h>
 #include <string.h>
+
+#define OB_HAS(m, f) ((m)->struct_size >= offsetof(struct og_outbound, f) + sizeof(m)->f)
 
 static og_err refuse(struct og_send_result *res, og_err e, const char *why)
 {
@@ -36,15 +47,18 @@ static og_err refuse(struct og_send_result *res, og_err e, const char *why)
     return e;
 }
 
-/* A request body with recipient and messaging_type; message is [xfer]. */
-static struct og_json *envelope(const struct og_json_api *js, const char *psid,
+/* A request body with recipient and messaging_type (RESPONSE, or
+ * MESSAGE_TAG with tag); message is [xfer]. */
+static struct og_json *envelope(const struct og_json_api *js, const char *psid, const char *tag,
                                 struct og_json *message)
 {
     struct og_json *b = js->new_object();
     struct og_json *rcp = js->new_object();
     js->set(rcp, "id", js->new_string(psid));
     js->set(b, "recipient", rcp);
-    js->set(b, "messaging_type", js->new_string("RESPONSE"));
+    js->set(b, "messaging_type", js->new_string(tag ? "MESSAGE_TAG" : "RESPONSE"));
+    if (tag)
+        js->set(b, "tag", js->new_string(tag));
     js->set(b, "message", message);
     return b;
 }
@@ -171,14 +185,39 @@ og_err facebook_send(void *inst, const struct og_outbound *msg, struct og_send_r
     if (type && (!att || (!att->url && !att->media_id)))
         return refuse(res, OG_ERR_INVALID, "a media message needs an attachment url or media_id");
 
-    og_err e = og_graph_window_check(msg, res);
+    const char *tag = OB_HAS(msg, tag) ? msg->tag : NULL;
+    size_t nb = OB_HAS(msg, n_buttons) && msg->buttons ? msg->n_buttons : 0;
+    if (tag && strcmp(tag, "HUMAN_AGENT") != 0)
+        return refuse(res, OG_ERR_INVALID, "the only tag sent is HUMAN_AGENT");
+    if (nb > FB_MAX_BUTTONS)
+        return refuse(res, OG_ERR_INVALID, "Messenger takes at most 13 quick replies");
+    og_err e = OG_OK;
+    if (!tag) {
+        e = og_graph_window_check(msg, res);
+    } else if (msg->last_inbound_age_ms < 0 || msg->last_inbound_age_ms > FB_TAG_WINDOW_MS) {
+        snprintf(res->error_code, sizeof res->error_code, "window_closed");
+        snprintf(res->error_message, sizeof res->error_message,
+                 "more than 7 days since the customer last wrote: HUMAN_AGENT no longer applies");
+        e = OG_ERR_WINDOW_CLOSED;
+    }
     if (e != OG_OK)
         return e;
 
     struct og_json *m = js->new_object();
     if (!type) {
         js->set(m, "text", js->new_string(msg->text));
-        return post(fb, envelope(js, psid, m), &res->provider_message_id, res);
+        if (nb) {
+            struct og_json *qr = js->new_array();
+            for (size_t i = 0; i < nb; i++) {
+                struct og_json *q = js->new_object();
+                js->set(q, "content_type", js->new_string("text"));
+                js->set(q, "title", js->new_string(msg->buttons[i].title));
+                js->set(q, "payload", js->new_string(msg->buttons[i].id));
+                js->append(qr, q);
+            }
+            js->set(m, "quick_replies", qr);
+        }
+        return post(fb, envelope(js, psid, tag, m), &res->provider_message_id, res);
     }
     char *uploaded = NULL;
     if (att->url) {
@@ -202,7 +241,7 @@ og_err facebook_send(void *inst, const struct og_outbound *msg, struct og_send_r
     }
     js->set(a, "payload", pl);
     js->set(m, "attachment", a);
-    e = post(fb, envelope(js, psid, m), &res->provider_message_id, res);
+    e = post(fb, envelope(js, psid, tag, m), &res->provider_message_id, res);
     if (e != OG_OK || !has_text)
         return e;
 
@@ -211,7 +250,7 @@ og_err facebook_send(void *inst, const struct og_outbound *msg, struct og_send_r
     char *tid = NULL;
     struct og_json *t = js->new_object();
     js->set(t, "text", js->new_string(msg->text));
-    og_err te = post(fb, envelope(js, psid, t), &tid, &tres);
+    og_err te = post(fb, envelope(js, psid, tag, t), &tid, &tres);
     if (te != OG_OK)
         svc->log(fb->host, OG_LOG_WARN,
                  "facebook: attachment sent as %s but its text failed (%s %s): %s",

@@ -76,6 +76,11 @@ og_err og_graph_error_result(const struct og_services *svc, const struct og_http
 og_err og_graph_post(const struct og_services *svc, void *host, const char *url, const char *token,
                      struct og_json *body, struct og_json **reply, struct og_send_result *res);
 
+/* GETs url with "Authorization: Bearer <token>": as og_graph_post, without
+ * a body. */
+og_err og_graph_get(const struct og_services *svc, void *host, const char *url, const char *token,
+                    struct og_json **reply, struct og_send_result *res);
+
 /* Fails fast when the 24-hour window is closed (last_inbound_age_ms is -1
  * or more than 24 h): fills res and returns OG_ERR_WINDOW_CLOSED; otherwise
  * OG_OK. No platform call is made either way. */

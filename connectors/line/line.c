@@ -372,6 +372,9 @@ static const struct og_connector line_connector = {
     .caps = OG_CAP_START_OUTBOUND | OG_CAP_ATTACH_URL,
     .fetch_media = line_fetch_media,
     .upload_limits = line_upload_limits,
+    .max_buttons = LINE_MAX_BUTTONS,
+    .button_title_max = LINE_BUTTON_TITLE_MAX,
+    .button_id_max = LINE_BUTTON_ID_MAX,
 };
 
 OG_CONNECTOR_EXPORT const struct og_connector *og_connector_entry(void)

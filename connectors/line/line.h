@@ -111,4 +111,11 @@ void line_retry_key(const struct og_services *svc, const char *message_id, char 
  * parts (0 for empty text), or (size_t)-1 when more parts would be needed. */
 size_t line_split_text(const char *text, size_t max_units, size_t max_parts, size_t *off,
                        size_t *len);
+/* Quick reply buttons (ABI 1.3): at most 13 items, a label of 20
+ * characters; the postback data ({"id","title"}, at most 300 characters)
+ * leaves an id 180 bytes. */
+#define LINE_MAX_BUTTONS 13
+#define LINE_BUTTON_TITLE_MAX 20
+#define LINE_BUTTON_ID_MAX 180
+
 #endif

@@ -19,7 +19,10 @@
  *                     the message-sticker text when there is one
  *   message/location  location (title -> name, address)
  *   message/other     system, text "[unsupported LINE message: <type>]"
- *   postback          interactive, text = postback.data
+ *   postback          interactive; a tap on a quick reply omnigate sent (its
+ *                     data {"id","title"}, line_send.c) gives payload = id
+ *                     and text = title; any other data is both payload and
+ *                     text
  *   follow/unfollow   system, text "follow" / "follow (unblocked)" / "unfollow"
  *   unsend            system, text "unsend", reply_to = the unsent message id
  *   anything else     skipped (join, leave, memberJoined, memberLeft, beacon,
@@ -199,7 +202,15 @@ static int lp_event(struct line_parse_ctx *ctx, const struct og_json *ev, const 
     if (strcmp(type, "postback") == 0) {
         struct og_json *pb = js->get(ev, "postback");
         in->kind = OG_KIND_INTERACTIVE;
-        in->text = lp_str(js, pb, "data");
+        const char *data = lp_str(js, pb, "data");
+        in->text = in->payload = data;
+        struct og_json *d = data && data[0] == '{' ? js->parse(data, strlen(data)) : NULL;
+        const char *id = lp_str(js, d, "id"), *title = lp_str(js, d, "title");
+        if (id && *id && title) {
+            in->payload = lp_own(ctx->svc, it, ctx->svc->strdup(id));
+            in->text = lp_own(ctx->svc, it, ctx->svc->strdup(title));
+        }
+        js->put(d);
         return 0;
     }
     if (strcmp(type, "follow") == 0) {

@@ -20,6 +20,11 @@
  *              "<packageId>:<stickerId>" (the form inbound stickers carry)
  *   interactive with text: sent as text
  *   others     OG_ERR_UNSUPPORTED
+ * Reply buttons (ABI 1.3) become the last message's quick reply, one
+ * postback action each: {"type":"action","action":{"type":"postback",
+ * "label":title,"data":{"id","title"} as JSON text,"displayText":title}}; at
+ * most 13, a label of 20 characters, data of 300 (an id of 180 bytes keeps
+ * it there). The tap's postback event carries the data back (line_parse.c).
  * reply_to_provider_id is not used: quoting needs the quoteToken of the
  * quoted message, which the host does not keep (see README.md).
  *
@@ -365,6 +370,54 @@ static char *ls_request(const struct og_services *svc, const char *key, const ch
     return copy;
 }
 
+/* The quick reply of buttons on the last message. 0, or -1 with b->err set. */
+static int ls_buttons(const struct og_services *svc, const struct og_outbound *m,
+                      struct ls_build *b)
+{
+    const struct og_json_api *js = svc->json;
+    size_t nb = m->struct_size >= offsetof(struct og_outbound, n_buttons) + sizeof m->n_buttons &&
+                        m->buttons
+                    ? m->n_buttons
+                    : 0;
+    size_t nm = js->len(b->messages);
+    if (!nb || !nm)
+        return 0;
+    if (nb > LINE_MAX_BUTTONS) {
+        b->err_code = "invalid";
+        b->err_msg = "a LINE quick reply holds at most 13 items";
+        return -1;
+    }
+    struct og_json *items = js->new_array();
+    for (size_t i = 0; i < nb; i++) {
+        struct og_json *d = js->new_object();
+        js->set(d, "id", js->new_string(m->buttons[i].id));
+        js->set(d, "title", js->new_string(m->buttons[i].title));
+        size_t dl = 0;
+        const char *dt = js->serialize(d, &dl);
+        if (dl > 300) {
+            js->put(d);
+            js->put(items);
+            b->err_code = "invalid";
+            b->err_msg = "a button's id and title exceed LINE's 300 characters of postback data";
+            return -1;
+        }
+        struct og_json *act = js->new_object();
+        js->set(act, "type", js->new_string("postback"));
+        js->set(act, "label", js->new_string(m->buttons[i].title));
+        js->set(act, "data", js->new_string(dt));
+        js->set(act, "displayText", js->new_string(m->buttons[i].title));
+        js->put(d);
+        struct og_json *it = js->new_object();
+        js->set(it, "type", js->new_string("action"));
+        js->set(it, "action", act);
+        js->append(items, it);
+    }
+    struct og_json *qr = js->new_object();
+    js->set(qr, "items", items);
+    js->set(js->at(b->messages, nm - 1), "quickReply", qr);
+    return 0;
+}
+
 og_err line_send(struct line *ln, const struct og_outbound *m, struct og_send_result *res)
 {
     const struct og_services *svc = ln->svc;
@@ -373,6 +426,8 @@ og_err line_send(struct line *ln, const struct og_outbound *m, struct og_send_re
 
     struct ls_build b = {0};
     og_err e = ls_build_messages(svc, m, &b);
+    if (e == OG_OK && ls_buttons(svc, m, &b) != 0)
+        e = OG_ERR_INVALID;
     if (e != OG_OK) {
         snprintf(res->error_code, sizeof res->error_code, "%s", b.err_code);
         snprintf(res->error_message, sizeof res->error_message, "%s", b.err_msg);

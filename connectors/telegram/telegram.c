@@ -141,7 +141,49 @@ static og_err telegram_handle_http(void *inst, const struct og_http_req *req,
     og_err e = telegram_parse_update_body(svc, tg->host, req->body, req->body_len);
     if (e == OG_ERR_INVALID)
         svc->log(tg->host, OG_LOG_WARN, "telegram: webhook body is not an Update");
+    if (e == OG_OK) {
+        /* A button tap, stored: stop the client's spinner by answering the
+         * webhook with the Bot API call itself (answerCallbackQuery). */
+        const struct og_json_api *J = svc->json;
+        struct og_json *upd = J->parse(req->body, req->body_len);
+        const char *cqid = J->str(J->find(upd, "callback_query.id"));
+        if (cqid) {
+            struct og_json *a = J->new_object();
+            J->set(a, "method", J->new_string("answerCallbackQuery"));
+            J->set(a, "callback_query_id", J->new_string(cqid));
+            size_t n = 0;
+            const char *text = J->serialize(a, &n);
+            svc->respond(resp, 200, "application/json", text, n);
+            J->put(a);
+        }
+        J->put(upd);
+    }
     return e;
+}
+
+/* Answers the button taps among a getUpdates answer's updates before
+ * offset next (those stored), so the clients' spinners stop. A failure only
+ * leaves the spinner to time out. */
+static void answer_callbacks(struct telegram *tg, const struct og_json *ans, int64_t next)
+{
+    const struct og_services *svc = tg->svc;
+    const struct og_json_api *J = svc->json;
+    const struct og_json *res = J->get(ans, "result");
+    for (size_t i = 0; J->type(res) == OG_JSON_ARRAY && i < J->len(res); i++) {
+        const struct og_json *u = J->at(res, i);
+        const char *cqid = J->str(J->find(u, "callback_query.id"));
+        if (!cqid || J->int64(J->get(u, "update_id")) >= next)
+            continue;
+        struct og_json *b = J->new_object();
+        J->set(b, "callback_query_id", J->new_string(cqid));
+        struct og_json *a = NULL;
+        struct og_send_result r;
+        memset(&r, 0, sizeof r);
+        if (telegram_call(tg, "answerCallbackQuery", b, 0, &a, &r) != OG_OK)
+            svc->log(tg->host, OG_LOG_DEBUG, "telegram: answerCallbackQuery: %s", r.error_message);
+        J->put(a);
+        J->put(b);
+    }
 }
 
 static int take_wake(struct telegram *tg)
@@ -216,6 +258,7 @@ static og_err telegram_poll(void *inst, int timeout_ms)
     const char *abody = J->serialize(ans, &alen);
     int64_t next = tg->offset;
     e = telegram_parse_updates(svc, tg->host, abody, alen, &next);
+    answer_callbacks(tg, ans, next);
     J->put(ans);
     if (next != tg->offset) {
         char buf[32];
@@ -306,6 +349,9 @@ static const struct og_connector telegram_connector = {
     .caps = OG_CAP_START_OUTBOUND | OG_CAP_ATTACH_URL,
     .fetch_media = telegram_fetch_media,
     .upload_limits = tg_upload_limits,
+    .max_buttons = TG_MAX_BUTTONS,
+    .button_title_max = TG_BUTTON_TITLE_MAX,
+    .button_id_max = TG_BUTTON_ID_MAX,
 };
 
 OG_CONNECTOR_EXPORT const struct og_connector *og_connector_entry(void)

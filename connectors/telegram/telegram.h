@@ -20,6 +20,12 @@
 /* Telegram counts message length in UTF-16 code units. */
 #define TG_TEXT_MAX 4096
 #define TG_CAPTION_MAX 1024
+/* Inline keyboard buttons (ABI 1.3): a reply markup holds at most 100;
+ * callback_data is 1-64 bytes; a button's text has no documented bound,
+ * omnigate keeps it to 64 characters (a phone shows far fewer). */
+#define TG_MAX_BUTTONS 100
+#define TG_BUTTON_TITLE_MAX 64
+#define TG_BUTTON_ID_MAX 64
 
 /* The option block the host fills from telegram_options[] (telegram.c). */
 struct telegram_conf {

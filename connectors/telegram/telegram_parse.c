@@ -18,6 +18,13 @@
  *   reply_to             "<chat.id>:<reply_to_message.message_id>"
  *   edited_message       system message "[edited] <text>", no provider id,
  *                        reply_to = the edited message
+ *   callback_query       a tap on an inline keyboard button we sent (ABI 1.3):
+ *                        kind interactive, payload = data (the button's id),
+ *                        text = the button's text as found in
+ *                        message.reply_markup (else data), thread = the
+ *                        message's chat (else the sender), reply_to = the
+ *                        message carrying the keyboard, no provider id;
+ *                        one without data (a game's) is skipped
  *   other update types   skipped (debug log), never an error
  * A Telegram file URL would contain the bot token, so attachments carry the
  * file_id as media_id and no url. */
@@ -270,6 +277,61 @@ static int fill_message(const struct og_services *svc, void *host, const struct 
     return 1;
 }
 
+/* The text of the inline keyboard button whose callback_data is data in
+ * message m, or NULL. [borrowed from m] */
+static const char *button_text(const struct og_json_api *J, const struct og_json *m,
+                               const char *data)
+{
+    const struct og_json *rows = J->find(m, "reply_markup.inline_keyboard");
+    for (size_t i = 0; J->type(rows) == OG_JSON_ARRAY && i < J->len(rows); i++) {
+        const struct og_json *row = J->at(rows, i);
+        for (size_t k = 0; J->type(row) == OG_JSON_ARRAY && k < J->len(row); k++) {
+            const struct og_json *b = J->at(row, k);
+            const struct og_json *cd = J->get(b, "callback_data");
+            const struct og_json *tx = J->get(b, "text");
+            if (J->type(cd) == OG_JSON_STRING && J->type(tx) == OG_JSON_STRING &&
+                strcmp(J->str(cd), data) == 0)
+                return J->str(tx);
+        }
+    }
+    return NULL;
+}
+
+/* A callback_query: a tap on one of our inline keyboard buttons. */
+static og_err parse_callback(const struct og_services *svc, void *host, const struct og_json *cq,
+                             struct tg_in *t)
+{
+    const struct og_json_api *J = svc->json;
+    const struct og_json *d = J->get(cq, "data");
+    const struct og_json *from = J->get(cq, "from");
+    const char *from_id = jid(svc, from, "id");
+    if (J->type(d) != OG_JSON_STRING || !from_id) {
+        svc->log(host, OG_LOG_DEBUG, "telegram: callback_query without data or from, skipped");
+        return OG_OK;
+    }
+    const char *data = J->str(d);
+    const struct og_json *m = J->get(cq, "message");
+    const char *chat = jid(svc, J->get(m, "chat"), "id");
+    const char *mid = jid(svc, m, "message_id");
+    t->in.kind = OG_KIND_INTERACTIVE;
+    t->in.payload = data;
+    t->in.text = button_text(J, m, data);
+    if (!t->in.text)
+        t->in.text = data;
+    t->in.thread_id = chat ? chat : from_id;
+    t->in.from.external_id = from_id;
+    t->name = join2(svc, jstr(svc, from, "first_name"), jstr(svc, from, "last_name"), " ");
+    t->in.from.name = t->name;
+    t->in.from.username = jstr(svc, from, "username");
+    if (chat && mid) {
+        snprintf(t->reply, sizeof t->reply, "%s:%s", chat, mid);
+        t->in.reply_to_provider_id = t->reply;
+    }
+    og_err e = svc->emit_message(host, &t->in);
+    tg_in_free(svc, t);
+    return e;
+}
+
 og_err telegram_parse_update(const struct og_services *svc, void *host, const struct og_json *upd,
                              const char *raw, size_t raw_len)
 {
@@ -291,6 +353,8 @@ og_err telegram_parse_update(const struct og_services *svc, void *host, const st
     if ((m = J->get(upd, "message")) != NULL) {
     } else if ((m = J->get(upd, "edited_message")) != NULL) {
         edited = 1;
+    } else if ((m = J->get(upd, "callback_query")) != NULL && J->type(m) == OG_JSON_OBJECT) {
+        return parse_callback(svc, host, m, &t);
     } else {
         svc->log(host, OG_LOG_DEBUG, "telegram: update %s: type %s not handled, skipped",
                  J->str(uid),

@@ -9,7 +9,10 @@
  *   - sendMessage for the text, split into chunks of at most 4096 UTF-16
  *     units on UTF-8 boundaries, preferring to cut after a newline, else
  *     after a space, when that keeps at least half a chunk.
- * reply_parameters (with allow_sending_without_reply) go on the first part.
+ * reply_parameters (with allow_sending_without_reply) go on the first part,
+ * reply buttons (ABI 1.3) on the last as an inline keyboard, one button a
+ * row: "reply_markup":{"inline_keyboard":[[{"text":title,"callback_data":id}]]};
+ * a tap comes back as a callback_query (telegram_parse.c).
  * The provider message id returned is the first part's "<chat.id>:<id>".
  *
  * The Bot API has no idempotency key. So that a retry after a partial
@@ -279,6 +282,15 @@ og_err telegram_send(void *inst, const struct og_outbound *msg, struct og_send_r
     }
     const char *text = msg->text ? msg->text : "";
     size_t tlen = strlen(text);
+    size_t nb =
+        msg->struct_size >= offsetof(struct og_outbound, n_buttons) + sizeof msg->n_buttons &&
+                msg->buttons
+            ? msg->n_buttons
+            : 0;
+    if (nb > TG_MAX_BUTTONS) {
+        set_err(res, "invalid", "an inline keyboard holds at most 100 buttons");
+        return OG_ERR_INVALID;
+    }
 
     /* Build the plan. */
     size_t nmax = msg->n_attachments + tlen / 1024 + 2;
@@ -366,6 +378,19 @@ og_err telegram_send(void *inst, const struct og_outbound *msg, struct og_send_r
             J->set(body, p->field, J->new_string(p->value));
         if (k == 0 && msg->reply_to_provider_id)
             add_reply(svc, body, chat, msg->reply_to_provider_id);
+        if (k + 1 == np && nb) {
+            struct og_json *rows = J->new_array();
+            for (size_t i = 0; i < nb; i++) {
+                struct og_json *row = J->new_array(), *bt = J->new_object();
+                J->set(bt, "text", J->new_string(msg->buttons[i].title));
+                J->set(bt, "callback_data", J->new_string(msg->buttons[i].id));
+                J->append(row, bt);
+                J->append(rows, row);
+            }
+            struct og_json *rm = J->new_object();
+            J->set(rm, "inline_keyboard", rows);
+            J->set(body, "reply_markup", rm);
+        }
         struct og_json *ans = NULL;
         if (upload) {
             struct og_http_part fp = {

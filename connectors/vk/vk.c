@@ -417,6 +417,9 @@ static const struct og_connector vk_connector = {
     .caps = OG_CAP_START_OUTBOUND | OG_CAP_ATTACH_URL,
     .fetch_media = vk_fetch_media,
     .upload_limits = vk_upload_limits,
+    .max_buttons = VK_MAX_BUTTONS,
+    .button_title_max = VK_BUTTON_TITLE_MAX,
+    .button_id_max = VK_BUTTON_ID_MAX,
 };
 
 OG_CONNECTOR_EXPORT const struct og_connector *og_connector_entry(void)

@@ -126,4 +126,10 @@ og_err vk_api(struct vk *vk, const char *method, const char *params, long timeou
  * positive int32 (never 0, which would disable VK's de-duplication). */
 int32_t vk_random_id(const struct og_services *svc, const char *key);
 
+/* Inline keyboard buttons (ABI 1.3), one a row: at most 6 rows, a label
+ * of 40 characters, a payload of 255 ({"button":<id>} leaves an id 200). */
+#define VK_MAX_BUTTONS 6
+#define VK_BUTTON_TITLE_MAX 40
+#define VK_BUTTON_ID_MAX 200
+
 #endif

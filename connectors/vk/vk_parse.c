@@ -36,7 +36,8 @@ struct vk_in {
     struct vk_profile prof;
     char pmid[64], reply[64], dedup[160], thread[24], from[24];
     char text[200];
-    char *owned_text; /* svc->alloc */
+    char payload[256]; /* the tapped button's id (ABI 1.3) */
+    char *owned_text;  /* svc->alloc */
 };
 
 static const char *jstr(const struct og_services *svc, const struct og_json *o, const char *k)
@@ -237,6 +238,16 @@ static int fill_message(const struct og_services *svc, void *host, const struct 
 
     const char *text = jstr(svc, m, "text");
     t->in.text = text && *text ? text : NULL;
+    /* A tap on a keyboard button we sent: its payload {"button":<id>}
+     * (vk_send.c); the text is the button's label. */
+    const char *pl = jstr(svc, m, "payload");
+    struct og_json *pj = pl && pl[0] == '{' ? J->parse(pl, strlen(pl)) : NULL;
+    const char *bid = jstr(svc, pj, "button");
+    if (bid && *bid && strlen(bid) < sizeof t->payload) {
+        snprintf(t->payload, sizeof t->payload, "%s", bid);
+        t->in.payload = t->payload;
+    }
+    J->put(pj);
     t->in.attachments = t->att;
     int kind = -1;
     const char *unsupported = NULL;
@@ -272,6 +283,8 @@ static int fill_message(const struct og_services *svc, void *host, const struct 
         return 1;
     }
     t->in.kind = kind < 0 ? OG_KIND_TEXT : (enum og_kind)kind;
+    if (t->in.payload && t->in.kind == OG_KIND_TEXT)
+        t->in.kind = OG_KIND_INTERACTIVE;
     return 1;
 }
 

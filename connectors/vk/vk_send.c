@@ -15,7 +15,12 @@
  *      attachments and the reply on the first one. random_id is derived from
  *      our message id ("<id>" for the first chunk, "<id>#<k>" after), so a
  *      retry of the whole send is de-duplicated by VK chunk by chunk.
- * The provider message id is the first messages.send answer.
+ * The provider message id is the first messages.send answer. Reply buttons
+ * (ABI 1.3) go on the last messages.send as an inline keyboard, one button a
+ * row: keyboard={"inline":true,"buttons":[[{"action":{"type":"text",
+ * "label":title,"payload":"{\"button\":id}"},"color":"secondary"}]]} (at
+ * most 6 rows, a label of 40 characters, a payload of 255); a tap comes back
+ * as message_new with that payload (vk_parse.c).
  *
  * Errors (VK answers HTTP 200 {"error":{"error_code":N,"error_msg":..}}):
  *   5, 27 -> OG_ERR_AUTH; 6 (1 s), 9, 29, 14 (captcha) -> OG_ERR_RATE_LIMITED;
@@ -517,6 +522,44 @@ og_err vk_send(void *inst, const struct og_outbound *msg, struct og_send_result 
         set_err(res, "invalid", "nothing to send: no text and no attachment");
         return OG_ERR_INVALID;
     }
+    size_t nb =
+        msg->struct_size >= offsetof(struct og_outbound, n_buttons) + sizeof msg->n_buttons &&
+                msg->buttons
+            ? msg->n_buttons
+            : 0;
+    char *keyboard = NULL;
+    if (nb) {
+        const struct og_json_api *J = svc->json;
+        struct og_json *rows = J->new_array();
+        for (size_t i = 0; i < nb && i < VK_MAX_BUTTONS; i++) {
+            struct og_json *pl = J->new_object();
+            J->set(pl, "button", J->new_string(msg->buttons[i].id));
+            size_t pn = 0;
+            const char *pt = J->serialize(pl, &pn);
+            struct og_json *act = J->new_object();
+            J->set(act, "type", J->new_string("text"));
+            J->set(act, "label", J->new_string(msg->buttons[i].title));
+            J->set(act, "payload", J->new_string(pt));
+            J->put(pl);
+            struct og_json *bt = J->new_object(), *row = J->new_array();
+            J->set(bt, "action", act);
+            J->set(bt, "color", J->new_string("secondary"));
+            J->append(row, bt);
+            J->append(rows, row);
+        }
+        struct og_json *kb = J->new_object();
+        J->set(kb, "inline", J->new_bool(1));
+        J->set(kb, "buttons", rows);
+        size_t kn = 0;
+        keyboard = svc->strdup(J->serialize(kb, &kn));
+        J->put(kb);
+        if (nb > VK_MAX_BUTTONS) {
+            svc->free(keyboard);
+            svc->free(atts.p);
+            set_err(res, "invalid", "a VK inline keyboard holds at most 6 rows");
+            return OG_ERR_INVALID;
+        }
+    }
     char first[32] = "";
     size_t off = 0;
     for (int k = 0; e == OG_OK && (k == 0 || off < tlen); k++) {
@@ -539,6 +582,8 @@ og_err vk_send(void *inst, const struct og_outbound *msg, struct og_send_result 
             if (msg->reply_to_provider_id)
                 add_reply(&p, msg->reply_to_provider_id);
         }
+        if (keyboard && off + n >= tlen)
+            form_add(&p, "keyboard", keyboard);
         struct og_json *ans = NULL;
         e = vk_api(vk, "messages.send", p.p, 0, &ans, res);
         svc->free(p.p);
@@ -553,6 +598,7 @@ og_err vk_send(void *inst, const struct og_outbound *msg, struct og_send_result 
         off += n;
     }
     svc->free(atts.p);
+    svc->free(keyboard);
     if (e == OG_OK)
         res->provider_message_id = svc->strdup(first);
     return e;

@@ -32,6 +32,9 @@ static const struct og_option whatsapp_options[] = {
      offsetof(struct whatsapp_conf, api_version), "Graph API version", NULL},
     {"api_base", OG_OPT_URL, "https://graph.facebook.com", 0,
      offsetof(struct whatsapp_conf, api_base), "Graph API base URL", NULL},
+    {"waba_id", OG_OPT_STR, "", 0, offsetof(struct whatsapp_conf, waba_id),
+     "WhatsApp Business Account ID: lists its approved message templates (empty: no templates)",
+     NULL},
     {NULL, 0, NULL, 0, 0, NULL, NULL},
 };
 
@@ -49,8 +52,9 @@ static og_err whatsapp_create(const struct og_services *svc, void *host, const v
         snprintf(errbuf, errlen, "option %s must not be empty", empty);
         return OG_ERR_INVALID;
     }
-    if (strchr(c->phone_number_id, '/') || strchr(c->api_version, '/')) {
-        snprintf(errbuf, errlen, "phone_number_id and api_version must not contain '/'");
+    if (strchr(c->phone_number_id, '/') || strchr(c->api_version, '/') || strchr(c->waba_id, '/') ||
+        strchr(c->waba_id, '?')) {
+        snprintf(errbuf, errlen, "phone_number_id, waba_id and api_version must not contain '/'");
         return OG_ERR_INVALID;
     }
     struct whatsapp *wa = svc->alloc(sizeof *wa);
@@ -60,6 +64,9 @@ static og_err whatsapp_create(const struct og_services *svc, void *host, const v
     wa->conf = c;
     wa->messages_url =
         og_graph_url(svc, c->api_base, c->api_version, c->phone_number_id, "messages");
+    if (c->waba_id[0])
+        wa->templates_url =
+            og_graph_url(svc, c->api_base, c->api_version, c->waba_id, "message_templates");
     *inst = wa;
     return OG_OK;
 }
@@ -70,6 +77,7 @@ static void whatsapp_destroy(void *inst)
     if (!wa)
         return;
     wa->svc->free(wa->messages_url);
+    wa->svc->free(wa->templates_url);
     wa->svc->free(wa);
 }
 
@@ -150,6 +158,11 @@ static const struct og_connector whatsapp_connector = {
     .caps = OG_CAP_START_OUTBOUND | OG_CAP_ATTACH_URL,
     .fetch_media = whatsapp_fetch_media,
     .upload_limits = wa_upload_limits,
+    .templates = whatsapp_templates,
+    .tag_window_ms = 0, /* WhatsApp has templates, not tags */
+    .max_buttons = WA_MAX_BUTTONS,
+    .button_title_max = WA_BUTTON_TITLE_MAX,
+    .button_id_max = WA_BUTTON_ID_MAX,
 };
 
 OG_CONNECTOR_EXPORT const struct og_connector *og_connector_entry(void)

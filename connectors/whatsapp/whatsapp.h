@@ -18,6 +18,7 @@ struct whatsapp_conf {
     char *phone_number_id; /* the business number we send from */
     char *api_version;     /* "v25.0" */
     char *api_base;        /* "https://graph.facebook.com" */
+    char *waba_id;         /* the WhatsApp Business Account (templates); "" = none */
 };
 
 /* One channel. Immutable after create(), so shared freely between threads. */
@@ -26,7 +27,17 @@ struct whatsapp {
     void *host;                       /* [host] */
     const struct whatsapp_conf *conf; /* [host] */
     char *messages_url;               /* owned: <base>/<ver>/<phone_number_id>/messages */
+    char *templates_url;              /* owned: <base>/<ver>/<waba_id>/message_templates, or NULL */
 };
+
+/* WhatsApp's reply buttons (interactive "button"): at most 3, a title of at
+ * most 20 characters, an id of at most 256. */
+#define WA_MAX_BUTTONS 3
+#define WA_BUTTON_TITLE_MAX 20
+#define WA_BUTTON_ID_MAX 256
+
+/* The connector's templates() (ABI 1.3): whatsapp_send.c. */
+og_err whatsapp_templates(void *inst, char **json, char *errbuf, size_t errlen);
 
 /* Parses one signed webhook body and emits every message (emit_message) and
  * every delivery status (emit_status) it holds, in order. Pure apart from

@@ -16,11 +16,11 @@
  * /<media_id> (Bearer) which answers a short-lived url, fetched with the same Bearer; location
  * (kind system when its coordinates are out of range); contacts (kind contact; text = one line per
  * shared contact, "Name: +1 555..., +1 666..."); interactive button_reply / list_reply and template
- * quick-reply "button" (kind interactive; text = the title; the reply id/payload stays in raw, the
- * ABI has no field for it); reaction (kind reaction; reply_to = the reacted wamid, text = the
- * emoji, NULL when the reaction was removed); system (kind system, its body); unsupported and any
- * type we do not know (kind system, with the error title or the type name).
- * raw = the message object as JSON.
+ * quick-reply "button" (kind interactive; text = the title; payload = the reply id / the button's
+ * payload (ABI 1.3), kept in raw too); reaction (kind reaction; reply_to = the reacted wamid, text
+ * = the emoji, NULL when the reaction was removed); system (kind system, its body); unsupported and
+ * any type we do not know (kind system, with the error title or the type name). raw = the message
+ * object as JSON.
  *
  * Statuses become og_status_update: provider id = the wamid of our message,
  * dedup_key = "<wamid>:<status>", sent/delivered/read/failed (played, for
@@ -207,13 +207,16 @@ static og_err emit_one_message(const struct wa_parse *p, struct og_json *m,
         const char *itype = og_graph_json_str(js, body, "type");
         struct og_json *reply = itype ? js->get(body, itype) : NULL;
         in.text = og_graph_json_str(js, reply, "title");
+        /* a tap on a button (or a list row) we sent: its id (ABI 1.3) */
+        in.payload = og_graph_json_str(js, reply, "id");
         if (!in.text) /* nfm_reply (flows) carries a body and a JSON response */
             in.text = og_graph_json_str(js, reply, "body");
     } else if (strcmp(type, "button") == 0) {
         in.kind = OG_KIND_INTERACTIVE;
         in.text = og_graph_json_str(js, body, "text");
+        in.payload = og_graph_json_str(js, body, "payload"); /* a template's quick reply */
         if (!in.text)
-            in.text = og_graph_json_str(js, body, "payload");
+            in.text = in.payload;
     } else if (strcmp(type, "reaction") == 0) {
         in.kind = OG_KIND_REACTION;
         in.reply_to_provider_id = og_graph_json_str(js, body, "message_id");

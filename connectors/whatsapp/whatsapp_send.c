@@ -10,11 +10,17 @@
  * then by its id.
  * Success: 200 {"messages":[{"id":"wamid..."}]} -> provider id.
  *
+ * Reply buttons (ABI 1.3 og_outbound.buttons) make an interactive message:
+ *   "type":"interactive","interactive":{"type":"button","body":{"text"},
+ *   "action":{"buttons":[{"type":"reply","reply":{"id","title"}}]}}
+ * A template (og_outbound.template_json, checked by the host against
+ * whatsapp_templates' list) is "type":"template","template":{"name",
+ * "language":{"code"},"components"}; text is then only the history's copy.
+ *
  * Free-form messages are allowed only inside the 24-hour customer-service
  * window: when the customer never wrote (last_inbound_age_ms -1) or wrote
  * more than 24 h ago we fail with OG_ERR_WINDOW_CLOSED without calling the
- * platform. Template messages (the only way to write outside the window)
- * are not implemented. Graph errors are mapped by og_graph (graph.h). The
+ * platform. A template goes any time. Graph errors are mapped by og_graph (graph.h). The
  * Cloud API has no idempotency key: a retry after a timeout may deliver a
  * message twice. */
 #include "graph.h"
@@ -23,6 +29,9 @@
 #include <stddef.h>
 #include <stdio.h>
 #include <string.h>
+
+/* A field of og_outbound the host's build has (appended ones, 1.3). */
+#define OB_HAS(m, f) ((m)->struct_size >= offsetof(struct og_outbound, f) + sizeof(m)->f)
 
 static og_err refuse(struct og_send_result *res, og_err e, const char *why)
 {
@@ -98,6 +107,130 @@ static og_err upload_media(struct whatsapp *wa, const char *url, char **media_id
     return OG_OK;
 }
 
+/* The provider id of a 2xx answer, or OG_ERR_PERMANENT (never retried, so
+ * never sent twice). Puts reply. */
+static og_err take_id(const struct og_services *svc, struct og_json *reply,
+                      struct og_send_result *res)
+{
+    const struct og_json_api *js = svc->json;
+    struct og_json *idj = js->find(reply, "messages.0.id");
+    const char *id = idj ? js->str(idj) : NULL;
+    if (!id || !id[0]) {
+        js->put(reply);
+        snprintf(res->error_code, sizeof res->error_code, "bad_answer");
+        snprintf(res->error_message, sizeof res->error_message,
+                 "the Graph API answered 2xx without messages[0].id");
+        return OG_ERR_PERMANENT;
+    }
+    res->provider_message_id = svc->strdup(id);
+    js->put(reply);
+    return OG_OK;
+}
+
+static og_err send_template(struct whatsapp *wa, const struct og_outbound *msg, const char *to,
+                            const char *tpl, struct og_send_result *res)
+{
+    const struct og_services *svc = wa->svc;
+    const struct og_json_api *js = svc->json;
+    struct og_json *t = js->parse(tpl, strlen(tpl));
+    if (js->type(t) != OG_JSON_OBJECT || !og_graph_json_str(js, t, "name")) {
+        js->put(t);
+        return refuse(res, OG_ERR_INVALID, "template_json is not a template object");
+    }
+    struct og_json *b = js->new_object();
+    js->set(b, "messaging_product", js->new_string("whatsapp"));
+    js->set(b, "recipient_type", js->new_string("individual"));
+    js->set(b, "to", js->new_string(to));
+    js->set(b, "type", js->new_string("template"));
+    js->set(b, "template", t);
+    (void)msg;
+    struct og_json *reply = NULL;
+    og_err e =
+        og_graph_post(svc, wa->host, wa->messages_url, wa->conf->access_token, b, &reply, res);
+    js->put(b);
+    return e == OG_OK ? take_id(svc, reply, res) : e;
+}
+
+/* Every page of GET /<waba_id>/message_templates?status=APPROVED, as the
+ * ABI's list: [{"name","language","category","status","parameter_format",
+ * "components"}]. Pages follow paging.cursors.after while paging.next is
+ * set (at most MAX_PAGES of them), against api_base, never the next URL
+ * itself: the token goes only where the configuration says. */
+#define MAX_PAGES 50
+og_err whatsapp_templates(void *inst, char **json, char *errbuf, size_t errlen)
+{
+    struct whatsapp *wa = inst;
+    const struct og_services *svc = wa->svc;
+    const struct og_json_api *js = svc->json;
+    *json = NULL;
+    if (!wa->templates_url) {
+        snprintf(errbuf, errlen, "the channel's waba_id option is not set");
+        return OG_ERR_UNSUPPORTED;
+    }
+    struct og_json *out = js->new_array();
+    char *after = NULL;
+    og_err e = OG_OK;
+    for (int page = 0; page < MAX_PAGES; page++) {
+        char *esc = after ? svc->url_escape(after) : NULL;
+        char *url =
+            og_graph_sprintf(svc,
+                             "%s?fields=name,language,status,category,parameter_format,components"
+                             "&status=APPROVED&limit=100%s%s",
+                             wa->templates_url, esc ? "&after=" : "", esc ? esc : "");
+        svc->free(esc);
+        struct og_send_result res;
+        memset(&res, 0, sizeof res);
+        struct og_json *reply = NULL;
+        e = og_graph_get(svc, wa->host, url, wa->conf->access_token, &reply, &res);
+        svc->free(url);
+        if (e != OG_OK) {
+            snprintf(errbuf, errlen, "Graph API: %s%s%s", res.error_message,
+                     res.error_code[0] ? " (code " : "", res.error_code[0] ? res.error_code : "");
+            if (res.error_code[0] && strlen(errbuf) + 2 < errlen)
+                strcat(errbuf, ")");
+            break;
+        }
+        struct og_json *data = js->get(reply, "data");
+        for (size_t i = 0; js->type(data) == OG_JSON_ARRAY && i < js->len(data); i++) {
+            struct og_json *t = js->at(data, i);
+            const char *name = og_graph_json_str(js, t, "name");
+            const char *lang = og_graph_json_str(js, t, "language");
+            const char *status = og_graph_json_str(js, t, "status");
+            if (!name || !lang || (status && strcmp(status, "APPROVED") != 0))
+                continue;
+            const char *cat = og_graph_json_str(js, t, "category");
+            const char *pf = og_graph_json_str(js, t, "parameter_format");
+            struct og_json *o = js->new_object();
+            js->set(o, "name", js->new_string(name));
+            js->set(o, "language", js->new_string(lang));
+            if (cat)
+                js->set(o, "category", js->new_string(cat));
+            js->set(o, "status", js->new_string("APPROVED"));
+            js->set(o, "parameter_format", js->new_string(pf ? pf : "POSITIONAL"));
+            struct og_json *comps = js->get(t, "components");
+            size_t cl = 0;
+            const char *ctext = comps ? js->serialize(comps, &cl) : NULL;
+            struct og_json *copy = ctext ? js->parse(ctext, cl) : NULL;
+            js->set(o, "components", copy ? copy : js->new_array());
+            js->append(out, o);
+        }
+        const char *next = og_graph_json_str(js, js->get(reply, "paging"), "next");
+        const char *aft = og_graph_json_str(js, js->find(reply, "paging.cursors"), "after");
+        svc->free(after);
+        after = next && aft && aft[0] ? svc->strdup(aft) : NULL;
+        js->put(reply);
+        if (!after)
+            break;
+    }
+    svc->free(after);
+    if (e == OG_OK) {
+        size_t len = 0;
+        *json = svc->strdup(js->serialize(out, &len));
+    }
+    js->put(out);
+    return e;
+}
+
 og_err whatsapp_send(void *inst, const struct og_outbound *msg, struct og_send_result *res)
 {
     struct whatsapp *wa = inst;
@@ -111,6 +244,12 @@ og_err whatsapp_send(void *inst, const struct og_outbound *msg, struct og_send_r
     if (!to || !to[0])
         return refuse(res, OG_ERR_INVALID, "no recipient (thread_id)");
 
+    const char *tpl = OB_HAS(msg, template_json) ? msg->template_json : NULL;
+    size_t nb = OB_HAS(msg, n_buttons) && msg->buttons ? msg->n_buttons : 0;
+    if (tpl)
+        return send_template(wa, msg, to, tpl, res);
+    if (nb > WA_MAX_BUTTONS)
+        return refuse(res, OG_ERR_INVALID, "WhatsApp takes at most 3 reply buttons");
     const char *type;
     switch (msg->kind) {
     case OG_KIND_TEXT: type = "text"; break;
@@ -145,7 +284,26 @@ og_err whatsapp_send(void *inst, const struct og_outbound *msg, struct og_send_r
     js->set(b, "to", js->new_string(to));
     js->set(b, "type", js->new_string(type));
     struct og_json *part = js->new_object();
-    if (msg->kind == OG_KIND_TEXT) {
+    if (msg->kind == OG_KIND_TEXT && nb) {
+        type = "interactive";
+        js->set(b, "type", js->new_string(type));
+        js->set(part, "type", js->new_string("button"));
+        struct og_json *bd = js->new_object();
+        js->set(bd, "text", js->new_string(msg->text));
+        js->set(part, "body", bd);
+        struct og_json *arr = js->new_array();
+        for (size_t i = 0; i < nb; i++) {
+            struct og_json *bt = js->new_object(), *rp = js->new_object();
+            js->set(bt, "type", js->new_string("reply"));
+            js->set(rp, "id", js->new_string(msg->buttons[i].id));
+            js->set(rp, "title", js->new_string(msg->buttons[i].title));
+            js->set(bt, "reply", rp);
+            js->append(arr, bt);
+        }
+        struct og_json *action = js->new_object();
+        js->set(action, "buttons", arr);
+        js->set(part, "action", action);
+    } else if (msg->kind == OG_KIND_TEXT) {
         js->set(part, "preview_url", js->new_bool(0));
         js->set(part, "body", js->new_string(msg->text));
     } else {
@@ -171,19 +329,5 @@ og_err whatsapp_send(void *inst, const struct og_outbound *msg, struct og_send_r
     struct og_json *reply = NULL;
     e = og_graph_post(svc, wa->host, wa->messages_url, wa->conf->access_token, b, &reply, res);
     js->put(b);
-    if (e != OG_OK)
-        return e;
-    struct og_json *idj = js->find(reply, "messages.0.id");
-    const char *id = idj ? js->str(idj) : NULL;
-    if (!id || !id[0]) {
-        /* Accepted but unidentifiable: never retried, so never sent twice. */
-        js->put(reply);
-        snprintf(res->error_code, sizeof res->error_code, "bad_answer");
-        snprintf(res->error_message, sizeof res->error_message,
-                 "the Graph API answered 2xx without messages[0].id");
-        return OG_ERR_PERMANENT;
-    }
-    res->provider_message_id = svc->strdup(id);
-    js->put(reply);
-    return OG_OK;
+    return e == OG_OK ? take_id(svc, reply, res) : e;
 }

@@ -73,12 +73,18 @@ local function pmid_key(ch, mid, h)
   return nil
 end
 
--- Every key that belongs to the session alone, as names relative to P.
+-- Every key that belongs to the session alone, as names relative to P;
+-- and those that go with it without being archived: the raw payloads
+-- kept for a retention (store_raw; one kept "always" is archived).
 local function keys_of(sid, s)
   local out = {'ses:' .. sid, 'ses:' .. sid .. ':msgs', 'ses:' .. sid .. ':tl',
     'ses:' .. sid .. ':followups'}
+  local dropped = {}
   for _, mid in ipairs(redis.call('ZRANGE', k(P, 'ses', sid, 'msgs'), 0, -1)) do
     out[#out + 1] = 'msg:' .. mid
+    local ttl = redis.call('PTTL', k(P, 'raw', mid))
+    if ttl == -1 then out[#out + 1] = 'raw:' .. mid
+    elseif ttl > 0 then dropped[#dropped + 1] = 'raw:' .. mid end
     local h = hgetall(k(P, 'msg', mid))
     local pk = pmid_key(s.channel, mid, h)
     if pk then out[#out + 1] = pk:sub(#P + 2) end
@@ -91,7 +97,7 @@ local function keys_of(sid, s)
     out[#out + 1] = 'followup:' .. fid
     out[#out + 1] = 'followup:' .. fid .. ':attempts'
   end
-  return out
+  return out, dropped
 end
 
 -- A key's type and contents as the record keeps them; nil when it is absent.
@@ -258,9 +264,10 @@ elseif op == 'commit' then
       redis.call('ZREM', lk, sid) -- claimed again by the next pass, as it is now
       out[#out + 1] = 'changed'
     else
-      local names = keys_of(sid, s)
+      local names, dropped = keys_of(sid, s)
       unindex(sid, s)
       for _, name in ipairs(names) do redis.call('DEL', P .. ':' .. name) end
+      for _, name in ipairs(dropped) do redis.call('DEL', P .. ':' .. name) end
       local cid = s.contact_id or ''
       redis.call('HSET', locs, sid,
         table.concat({seg, off, len, cid, s.channel or '', s.thread_id or ''}, '\t'))
@@ -328,7 +335,13 @@ elseif op == 'drop' then
       if cid and cid ~= '' then redis.call('SREM', k(P, 'con', cid, 'arch'), sid) end
       if ch then
         local tk = k(P, 'thread', ch, thread)
-        if redis.call('GET', tk) == sid then redis.call('DEL', tk) end
+        if redis.call('GET', tk) == sid then
+          redis.call('DEL', tk)
+          -- the contact's own thread named it (contact_of): it keeps a key
+          if cid and cid ~= '' and redis.call('HGET', k(P, 'con', cid), 'external_id') == thread then
+            redis.call('SET', k(P, 'contact', ch, thread), cid, 'NX')
+          end
+        end
       end
       n = n + 1
     end
@@ -383,9 +396,10 @@ elseif op == 'erase' then
         for _, fid in ipairs(redis.call('ZRANGE', k(P, 'ses', sid, 'followups'), 0, -1)) do
           redis.call('ZREM', k(P, 'followups', 'due'), fid)
         end
-        local names = keys_of(sid, s)
+        local names, dropped = keys_of(sid, s)
         unindex(sid, s)
         for _, name in ipairs(names) do redis.call('DEL', P .. ':' .. name) end
+        for _, name in ipairs(dropped) do redis.call('DEL', P .. ':' .. name) end
         n = n + 1
       end
       local loc = redis.call('HGET', locs, sid)

@@ -88,14 +88,14 @@ local function ingest(a)
   end
 
   -- contact
-  local ck = k(P, 'contact', ch, ext)
-  if not cid then cid = redis.call('GET', ck) end
+  if not cid then cid = contact_of(P, ch, ext, not sid and thread == ext) end
   local contact_created = false
   local sender_name = p_name
   local cj -- the sender's contact JSON
   if not cid then
     cid = new_cid
-    redis.call('SET', ck, cid)
+    -- one that begins in its own thread is found through it (contact_of)
+    if thread ~= ext then redis.call('SET', k(P, 'contact', ch, ext), cid) end
     redis.call('HSET', k(P, 'con', cid), 'id', cid, 'channel', ch, 'external_id', ext,
       'name', p_name, 'username', p_username, 'avatar_url', p_avatar, 'phone', p_phone,
       'email', p_email, 'created_at', now_iso)

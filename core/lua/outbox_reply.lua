@@ -3,8 +3,11 @@
 --   "reply" [3] sid, [4] mid, [5] now_ms, [6] now_iso, [7] mtail, [8] sender JSON,
 --           [9] eid, [10] sensitive terms (JSON array, '' = none), [11] their
 --           event's id, [12] a goal window's day in ms, [13] who sends (an agent
---           id or 'admin')
---           -> {'ok', message JSON, session id} | err not_found | err conflict (closed)
+--           id or 'admin'), [14] how old the customer's last message may be for
+--           this message, in ms ('0': any age; a free-form message on a
+--           platform with a window gets the window, a tagged one the tag's)
+--           -> {'ok', message JSON, session id} | err not_found | err conflict
+--              (closed) | err window_closed (nothing stored)
 --   "start" [3] channel, [4] connector, [5] routing, [6] contact id or '',
 --           [7] external id or '', [8] new sid, [9] mid, [10] now_ms, [11] now_iso,
 --           [12] mtail, [13] sender JSON, [14] eid, [15] agent id or '',
@@ -89,6 +92,13 @@ if op == 'reply' then
   if s.status == 'closed' or s.status == 'archived' then
     return {'err', 'conflict', 'the session is closed'}
   end
+  local max_age = tonumber(ARGV[14] or '0') or 0
+  if max_age > 0 then
+    local lcm = tonumber(s.last_customer_ms or '')
+    if not lcm or lcm + max_age <= tonumber(ARGV[5]) then
+      return {'err', 'window_closed', 'the messaging window is closed'}
+    end
+  end
   local mj = store_out(sid, s, ARGV[4], ARGV[5], ARGV[6], ARGV[7], ARGV[8], ARGV[9], ARGV[10],
     ARGV[11], ARGV[12], ARGV[13])
   return {'ok', mj, sid}
@@ -100,7 +110,7 @@ elseif op == 'start' then
     if redis.call('HGET', k(P, 'con', cid), 'channel') ~= ch then return no_contact() end
     ext = redis.call('HGET', k(P, 'con', cid), 'external_id') or ''
   else
-    cid = redis.call('GET', k(P, 'contact', ch, ext))
+    cid = contact_of(P, ch, ext)
     if not cid then return no_contact() end
   end
   -- A contact's default thread is their external id (as on ingest).

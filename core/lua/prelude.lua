@@ -4,7 +4,10 @@
 -- every key of one deployment lives in one Redis Cluster slot and several
 -- deployments can share one Redis.
 --   P:con:<id>                 hash  contact (j = its JSON, kept current)
---   P:contact:<ch>:<ext>       string contact id of an external id
+--   P:contact:<ch>:<ext>       string contact id of an external id, for a contact that
+--                                    began in a group thread or the web chat; one that
+--                                    began in its own thread is named by that thread's
+--                                    session (contact_of: one key less per contact)
 --   P:ses:<id>                 hash  session
 --   P:ses:<id>:msgs            zset  message ids (score 0, ordered by id = time)
 --   P:thread:<ch>:<thread>     string current session of a thread
@@ -154,6 +157,27 @@ end
 
 local function contact_json(P, cid)
   return redis.call('HGET', k(P, 'con', cid or ''), 'j') or 'null'
+end
+
+-- The contact id of an external id on a channel, or nil. A contact that
+-- began in its own one-to-one thread has no P:contact key: its thread's
+-- session names it, or the archive's index when that session is archived
+-- (archive.lua writes the key when it drops the session for good). The
+-- contact's external id is checked, so a group thread whose id happens to
+-- equal it is not taken for it. new_thread: the caller knows the thread
+-- has no session.
+local function contact_of(P, ch, ext, new_thread)
+  local cid = redis.call('GET', k(P, 'contact', ch, ext))
+  if cid or new_thread then return cid end
+  local sid = redis.call('GET', k(P, 'thread', ch, ext))
+  if not sid then return nil end
+  cid = redis.call('HGET', k(P, 'ses', sid), 'contact_id')
+  if not cid then -- archived: "seg, offset, length, contact, channel, thread"
+    local loc = redis.call('HGET', k(P, 'arch', 'loc'), sid)
+    cid = loc and loc:match('^[^\t]*\t[^\t]*\t[^\t]*\t([^\t]+)\t') or nil
+  end
+  if cid and redis.call('HGET', k(P, 'con', cid), 'external_id') == ext then return cid end
+  return nil
 end
 
 -- The customer-service window of the platforms that have one (WhatsApp,

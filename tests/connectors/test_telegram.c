@@ -297,10 +297,24 @@ static void test_kinds(void)
     CHECK(jget(m, "provider_message_id") == NULL);
     CHECK_STR(jget(m, "dedup_key"), "u:815390120");
 
-    /* Unhandled update types and service messages: 200, nothing stored. */
+    /* A tap on an inline keyboard button: the button's id and title, and
+     * the webhook answered with answerCallbackQuery. */
     before = og_test_conn_messages(c);
     r = post_fixture(c, "callback_query", HDR);
     CHECK_INT(r.status, 200);
+    CHECK_STR(r.body, "{\"method\":\"answerCallbackQuery\",\"callback_query_id\":"
+                      "\"4382bfdwdsb323b2d9\"}");
+    CHECK_INT(og_test_conn_messages(c), before + 1);
+    m = last_msg(c);
+    CHECK_STR(jget(m, "kind"), "interactive");
+    CHECK_STR(jget(m, "text"), "Option 1");
+    CHECK_STR(jget(m, "payload"), "choice:1");
+    CHECK_STR(jget(m, "thread_id"), "1111111");
+    CHECK_STR(jget(m, "reply_to"), "1111111:1380");
+    CHECK_STR(jget(m, "dedup_key"), "u:815390121");
+
+    /* Unhandled update types and service messages: 200, nothing stored. */
+    before = og_test_conn_messages(c);
     r = post_fixture(c, "service", HDR);
     CHECK_INT(r.status, 200);
     r = og_test_conn_request(c, "POST", "", NULL, HDR,

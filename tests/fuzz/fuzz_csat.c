@@ -1,5 +1,6 @@
 /* fuzz_csat - libFuzzer target for the survey's parsers of outside input
  * (core/og_csat.c): a messenger answer (og_csat_parse_answer), a survey
+ * button's payload (og_csat_button_score), a survey
  * link's token (og_csat_token_check) and the answer a survey page posts
  * (og_csat_parse_body, JSON and form).
  * Properties checked, beyond ASan/UBSan:
@@ -34,6 +35,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         int sc = og_csat_parse_answer(s, size, scale);
         if (sc < 0 || sc > scale || (sc && size > 64))
             crash();
+    }
+    /* a tapped button's payload (ABI 1.3): "csat:N" alone, N in the scale */
+    if (size < 64) {
+        char pl[64];
+        memcpy(pl, s, size);
+        pl[size] = 0;
+        for (int scale = 2; scale <= 5; scale += 3) {
+            int sc = og_csat_button_score(pl, scale);
+            if (sc < 0 || sc > scale || (sc && (strlen(pl) != 6 || strncmp(pl, "csat:", 5) != 0)))
+                crash();
+        }
     }
 
     static unsigned char key[32];

@@ -335,6 +335,15 @@ static void test_archive(void)
     char s2b[48];
     customer(T(62, 9, 0), "c2", "hello anew", s2b);
     CHECK(*s2b && strcmp(s2b, s2) != 0);
+    /* ... by the same contact: dropping its own thread's session left the
+     * contact findable by its external id (P:contact, contact_of) */
+    char *cid2 = og_test_redis_cli(&rs, "GET {og}:contact:demo:c2");
+    char q[160];
+    snprintf(q, sizeof q, "HGET {og}:ses:%s contact_id", s2b);
+    char *cid2b = og_test_redis_cli(&rs, q);
+    CHECK(cid2 && cid2b && strncmp(cid2, "con_", 4) == 0);
+    CHECK_STR(cid2b, cid2);
+    free(cid2), free(cid2b);
     /* the statistics of day 0 still count both sessions */
     stats = get(NULL, "/stats?from=2030-06-14&to=2030-06-14", &st);
     CHECK_STR(stats, before.stats);
@@ -368,11 +377,16 @@ static char *inflate_all(void)
     return x.b.data;
 }
 
+/* A customer's contact id, through its own thread's session (live here): a
+ * contact that began in its own thread has no P:contact key (contact_of in
+ * prelude.lua). */
 static void contact_of(const char *user, char *cid)
 {
-    char *s = redis_str("GET {og}:contact:demo:%s", user);
+    char *sid = redis_str("GET {og}:thread:demo:%s", user);
+    char *s = redis_str("HGET {og}:ses:%s contact_id", sid);
     snprintf(cid, 48, "%s", s);
     free(s);
+    free(sid);
 }
 
 static long del(const char *token, const char *path)

@@ -201,8 +201,11 @@ static void test_telegram_webhook(void)
     CHECK_STR(jstr(s0, "contact.name"), "Test User");
     CHECK_STR(jstr(s0, "contact.external_id"), "1111111");
     json_object *ml = messages(sid);
-    CHECK_INT(n_items(ml), 2);
-    json_object *m = find_kind(ml, "text");
+    CHECK_INT(n_items(ml), 3);
+    json_object *m = find_kind(ml, "interactive"); /* the button tap */
+    CHECK_STR(jstr(m, "text"), "Option 1");
+    CHECK_STR(jstr(m, "payload"), "choice:1");
+    m = find_kind(ml, "text");
     CHECK_STR(jstr(m, "text"), "hello");
     CHECK_STR(jstr(m, "direction"), "in");
     CHECK_STR(jstr(m, "provider_message_id"), "1111111:1365");

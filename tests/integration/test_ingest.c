@@ -251,6 +251,63 @@ int main(void)
                               : (ttl > want_ttl[i] - 60 && ttl <= want_ttl[i]));
     }
 
+    /* contacts: one that begins in its own thread has no P:contact key (its
+     * thread's session names it), and is the same contact when it writes in
+     * a group thread; one that begins in a group has the key, and is the
+     * same contact in its own thread later */
+    struct og_inbound g1 = msg("g1", "u-g", "just me");
+    struct og_ingest_result rg1, rg2, rh1, rh2;
+    CHECK_INT(og_core_ingest(c, &chan, &g1, &rg1), OG_OK);
+    CHECK_INT(redis_int(&rs, "EXISTS {t}:contact:c1:u-g"), 0);
+    struct og_inbound g2 = msg("g2", "u-g", "in the group");
+    g2.thread_id = "grp-1";
+    CHECK_INT(og_core_ingest(c, &chan, &g2, &rg2), OG_OK);
+    CHECK_INT(rg2.session_created, 1);
+    char q1[160], q2[160];
+    snprintf(q1, sizeof q1, "HGET {t}:ses:%s contact_id", rg1.session_id);
+    snprintf(q2, sizeof q2, "HGET {t}:ses:%s contact_id", rg2.session_id);
+    char *c1 = og_test_redis_cli(&rs, q1), *c2 = og_test_redis_cli(&rs, q2);
+    CHECK(c1 && c2 && strncmp(c1, "con_", 4) == 0);
+    CHECK_STR(c2, c1);
+    free(c1), free(c2);
+    struct og_inbound h1 = msg("h1", "u-h", "hello group");
+    h1.thread_id = "grp-1";
+    CHECK_INT(og_core_ingest(c, &chan, &h1, &rh1), OG_OK);
+    CHECK_STR(rh1.session_id, rg2.session_id);
+    char *hk = og_test_redis_cli(&rs, "GET {t}:contact:c1:u-h");
+    CHECK(hk && strncmp(hk, "con_", 4) == 0);
+    struct og_inbound h2 = msg("h2", "u-h", "now privately");
+    CHECK_INT(og_core_ingest(c, &chan, &h2, &rh2), OG_OK);
+    CHECK_INT(rh2.session_created, 1);
+    snprintf(q1, sizeof q1, "HGET {t}:ses:%s contact_id", rh2.session_id);
+    c1 = og_test_redis_cli(&rs, q1);
+    CHECK(c1 && hk && strcmp(c1, hk) == 0);
+    free(c1), free(hk);
+    /* u-g's own session archived (archive.lua: its hash gone, the archive's
+     * index naming the contact): u-g is still the same contact in a group */
+    snprintf(q1, sizeof q1, "HGET {t}:ses:%s contact_id", rg1.session_id);
+    c1 = og_test_redis_cli(&rs, q1);
+    CHECK(c1 != NULL);
+    c1[strcspn(c1, "\r\n")] = 0;
+    snprintf(q2, sizeof q2, "RENAME {t}:ses:%s {t}:stash", rg1.session_id);
+    free(og_test_redis_cli(&rs, q2));
+    snprintf(q2, sizeof q2, "HSET {t}:arch:loc %s '20300101.ogs\t0\t1\t%s\tc1\tu-g'",
+             rg1.session_id, c1);
+    free(og_test_redis_cli(&rs, q2));
+    struct og_inbound g3 = msg("g3", "u-g", "in another group");
+    g3.thread_id = "grp-2";
+    struct og_ingest_result rg3;
+    CHECK_INT(og_core_ingest(c, &chan, &g3, &rg3), OG_OK);
+    CHECK_INT(rg3.session_created, 1);
+    snprintf(q2, sizeof q2, "HGET {t}:ses:%s contact_id", rg3.session_id);
+    c2 = og_test_redis_cli(&rs, q2);
+    CHECK(c2 && strncmp(c2, c1, strlen(c1)) == 0);
+    free(c2);
+    snprintf(q2, sizeof q2, "RENAME {t}:stash {t}:ses:%s", rg1.session_id);
+    free(og_test_redis_cli(&rs, q2));
+    snprintf(q2, sizeof q2, "HDEL {t}:arch:loc %s", rg1.session_id);
+    free(og_test_redis_cli(&rs, q2));
+    free(c1);
     og_core_free(c);
     og_test_redis_stop(&rs);
     return og_test_done();

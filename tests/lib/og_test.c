@@ -645,6 +645,9 @@ static og_err rec_message(void *ud, struct og_channel *ch, const struct og_inbou
     }
     json_object_object_add(o, "reply_to", jstr_or_null(m->reply_to_provider_id));
     json_object_object_add(o, "reply_token", jstr_or_null(m->reply_token));
+    int has_payload =
+        m->struct_size >= offsetof(struct og_inbound, payload) + sizeof m->payload && m->payload;
+    json_object_object_add(o, "payload", has_payload ? json_object_new_string(m->payload) : NULL);
     json_object_object_add(o, "timestamp_ms", json_object_new_int64(m->timestamp_ms));
     json_object_object_add(o, "raw",
                            m->raw ? json_object_new_string_len(m->raw, (int)m->raw_len) : NULL);

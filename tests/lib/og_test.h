@@ -154,7 +154,7 @@ struct og_test_http og_test_conn_request(struct og_test_conn *c, const char *met
 /* The emitted items so far, rendered as JSON objects [borrowed]. Messages:
  * {"dedup_key","provider_message_id","thread_id","from":{...},"kind","text",
  * "attachments":[...],"location":{...}|null,"reply_to","reply_token",
- * "timestamp_ms","raw"}; statuses: {"dedup_key","provider_message_id",
+ * "payload","timestamp_ms","raw"}; statuses: {"dedup_key","provider_message_id",
  * "thread_id","watermark_ms","status","error_code","error_message"}. */
 size_t og_test_conn_messages(struct og_test_conn *c);
 json_object *og_test_conn_message(struct og_test_conn *c, size_t i);

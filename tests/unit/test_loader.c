@@ -155,6 +155,11 @@ static void test_older_minor(void)
     CHECK_INT(p->desc->messaging_window_ms, 3600000);
     CHECK_INT(p->desc->caps, OG_CAPS_1_0_DEFAULT);
     CHECK(p->desc->default_rate_per_s == OG_DEFAULT_RATE_PER_S);
+    /* 1.3: no templates, no tags, no buttons */
+    CHECK(p->desc->templates == NULL);
+    CHECK_INT(p->desc->tag_window_ms, 0);
+    CHECK_INT(p->desc->max_buttons, 0);
+    CHECK_INT(p->desc->button_title_max, 0);
     struct og_errors errs = {0};
     struct og_channel *ch =
         og_channel_create(p, "legacy", NULL, NULL, "channels[0].options", NULL, &errs);

@@ -32,7 +32,14 @@
  * og_connector.handle_visitor and og_services.visitor (struct
  * og_visitor_api): channels whose visitors talk to omnigate directly (the
  * web chat widget) get a route tree /webchat/{channel}/..., visitor tokens
- * the host stores hashed, and a live stream to one visitor. */
+ * the host stores hashed, and a live stream to one visitor. 1.3 appended,
+ * for media, og_connector.fetch_media (an inbound attachment's file, fetched
+ * on first use and kept by the host's media store) and .upload_limits, and
+ * og_services.media_fetch (a download under the channel's fetch policy) and
+ * .upload_get (an agent's upload's bytes); and, for templates and buttons,
+ * og_inbound.payload, og_outbound.template_json, .tag, .buttons and
+ * .n_buttons (struct og_button), and og_connector.templates,
+ * .tag_window_ms, .max_buttons, .button_title_max and .button_id_max. */
 #ifndef OMNIGATE_CONNECTOR_H
 #define OMNIGATE_CONNECTOR_H
 
@@ -263,6 +270,10 @@ struct og_inbound {
     int64_t timestamp_ms; /* platform time; 0 = now */
     const char *raw;      /* the raw platform event, kept for audit */
     size_t raw_len;
+    /* Appended in 1.3 (the host reads it when struct_size covers it): the
+     * customer tapped a button or quick reply we sent (og_outbound.buttons):
+     * its id; text then holds the button's title. NULL = an ordinary message. */
+    const char *payload;
 };
 
 enum og_msg_status {
@@ -291,6 +302,12 @@ struct og_status_update {
     int64_t timestamp_ms;
 };
 
+/* One button of an interactive message (1.3), [borrowed] with its message. */
+struct og_button {
+    const char *id;    /* comes back as og_inbound.payload when tapped */
+    const char *title; /* the label the customer sees */
+};
+
 /* A message the host asks the connector to deliver. [borrowed] for send(). */
 struct og_outbound {
     size_t struct_size;     /* sizeof(struct og_outbound) */
@@ -306,6 +323,19 @@ struct og_outbound {
     const char *reply_token;          /* last token the platform gave, or NULL */
     int64_t reply_token_age_ms;       /* how long ago it was received */
     int64_t last_inbound_age_ms;      /* since the customer last wrote; -1 never */
+    /* Appended in 1.3; a plugin reads them when struct_size covers them. */
+    /* A platform template to send instead of free text (WhatsApp), as JSON
+     * {"name","language":{"code"},"components":[...]} in the platform's own
+     * shape; text then holds the template rendered for history only. The
+     * host checked it against og_connector.templates. NULL = none. */
+    const char *template_json;
+    /* A message tag allowing a send outside the window (Messenger
+     * "HUMAN_AGENT"); the host checked it against tag_window_ms. NULL = none. */
+    const char *tag;
+    /* Reply buttons under text (n_buttons 0 = none), checked by the host
+     * against max_buttons, button_title_max and button_id_max. */
+    const struct og_button *buttons;
+    size_t n_buttons;
 };
 
 struct og_send_result {
@@ -687,6 +717,23 @@ struct og_connector {
      * cap, ending with a row whose type is NULL. NULL: any type, up to
      * media.max_file_bytes. */
     const struct og_media_limit *upload_limits;
+    /* Appended in 1.3. Optional: the platform's approved message templates
+     * (WhatsApp), every page of them, as a JSON array [xfer] in *json:
+     * [{"name","language","category","status","parameter_format",
+     *   "components":[...]}] (components as the platform describes them:
+     *   {"type":"BODY","text":"Hi {{1}}"}...). errbuf gets a reason on
+     *   failure. NULL: the channel has no templates (the host answers 501). */
+    og_err (*templates)(void *inst, char **json, char *errbuf, size_t errlen);
+    /* 1.3: how long after the customer's last message a reply tagged
+     * og_outbound.tag = "HUMAN_AGENT" may still be sent (Messenger: 7 days);
+     * 0 = the platform takes no tags. */
+    int64_t tag_window_ms;
+    /* 1.3: reply buttons (og_outbound.buttons): how many one message may
+     * carry (0 = the platform has none), a title's length in characters
+     * (Unicode code points) and an id's length in bytes. */
+    uint32_t max_buttons;
+    uint32_t button_title_max;
+    uint32_t button_id_max;
 };
 
 #define OG_CONNECTOR_HEADER                                                                        \
