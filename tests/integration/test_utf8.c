@@ -176,11 +176,13 @@ static void run(struct og_test_redis *rs, const struct platform *p)
         line = nl ? nl + 1 : NULL;
     }
     CHECK(nev >= 2);
-    /* the raw payload keeps the bytes */
+    /* the raw payload keeps the bytes (its own key beside the message's,
+     * {u}:raw:<message id>, kept per store_raw) */
     char *mid = og_test_redis_cli(rs, "KEYS {u}:msg:*");
+    CHECK(mid && strncmp(mid, "{u}:msg:", 8) == 0);
     if (mid) {
         mid[strcspn(mid, "\r\n")] = 0;
-        char *cmd = og_sprintf("HGET %s raw", mid);
+        char *cmd = og_sprintf("GET {u}:raw:%s", mid + 8);
         char *raw = og_test_redis_cli(rs, cmd);
         CHECK(raw && strstr(raw, BAD));
         free(raw), free(cmd);
