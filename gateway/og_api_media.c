@@ -23,6 +23,7 @@
 #include "og_http_client.h"
 #include "og_log.h"
 #include "og_media.h"
+#include "og_upload.h"
 #include "og_util.h"
 
 #include <microhttpd.h>
@@ -235,92 +236,6 @@ static void get_attachment(struct og_api_ctx *ctx)
 
 /* ------------------------------------------------------------- uploads */
 
-struct form {
-    struct og_buf file;
-    char name[256], type[128], channel[72];
-    int files;     /* "file" parts seen */
-    int too_large; /* the file passed the cap */
-    int unknown;   /* a field we do not take */
-    size_t cap;
-};
-
-/* libmicrohttpd's multipart/form-data parser hands each part's pieces here. */
-static enum MHD_Result form_part(void *cls, enum MHD_ValueKind kind, const char *key,
-                                 const char *filename, const char *content_type,
-                                 const char *transfer_encoding, const char *data, uint64_t off,
-                                 size_t size)
-{
-    struct form *f = cls;
-    (void)kind, (void)transfer_encoding;
-    if (key && !strcmp(key, "file")) {
-        if (off == 0) {
-            f->files++;
-            snprintf(f->name, sizeof f->name, "%s", filename ? filename : "");
-            snprintf(f->type, sizeof f->type, "%s", content_type ? content_type : "");
-        }
-        if (f->files > 1)
-            return MHD_YES; /* counted; refused after */
-        if (f->file.len + size > f->cap) {
-            f->too_large = 1;
-            return MHD_NO;
-        }
-        og_buf_append(&f->file, data, size);
-        return MHD_YES;
-    }
-    if (key && !strcmp(key, "channel")) {
-        size_t have = strlen(f->channel);
-        if (have + size < sizeof f->channel) {
-            memcpy(f->channel + have, data, size);
-            f->channel[have + size] = 0;
-        }
-        return MHD_YES;
-    }
-    f->unknown = 1;
-    return MHD_YES;
-}
-
-/* Parses a multipart/form-data body with libmicrohttpd's post processor
- * (never by hand). 0, or -1 after answering. */
-static int parse_form(struct og_api_ctx *ctx, struct form *f)
-{
-    const char *ct = MHD_lookup_connection_value(ctx->conn, MHD_HEADER_KIND, "Content-Type");
-    if (!ct || strncasecmp(ct, "multipart/form-data", 19) != 0) {
-        og_reply_code(ctx->r, "unsupported_media_type",
-                      "an upload is multipart/form-data with a part named file");
-        return -1;
-    }
-    struct MHD_PostProcessor *pp = MHD_create_post_processor(ctx->conn, 64 * 1024, form_part, f);
-    if (!pp) {
-        og_reply_err(ctx->r, OG_ERR_INVALID, "the multipart body has no boundary");
-        return -1;
-    }
-    enum MHD_Result ok = MHD_post_process(pp, ctx->body, ctx->len);
-    enum MHD_Result done = MHD_destroy_post_processor(pp);
-    if (f->too_large) {
-        char *msg = og_sprintf("the file is larger than media.max_file_bytes (%zu bytes)", f->cap);
-        og_reply_err(ctx->r, OG_ERR_TOO_LARGE, msg);
-        free(msg);
-        return -1;
-    }
-    if (ok != MHD_YES || done != MHD_YES) {
-        og_reply_err(ctx->r, OG_ERR_INVALID, "the multipart body is malformed");
-        return -1;
-    }
-    if (f->unknown) {
-        og_reply_err(ctx->r, OG_ERR_INVALID, "an upload takes the parts file and channel only");
-        return -1;
-    }
-    if (f->files != 1) {
-        og_reply_err(ctx->r, OG_ERR_INVALID, "an upload has exactly one part named file");
-        return -1;
-    }
-    if (f->file.len == 0) {
-        og_reply_err(ctx->r, OG_ERR_INVALID, "the file is empty");
-        return -1;
-    }
-    return 0;
-}
-
 /* The upload as the API shows it. [xfer] */
 static char *upload_json(const char *id, const struct og_media_meta *m)
 {
@@ -337,11 +252,17 @@ static char *upload_json(const char *id, const struct og_media_meta *m)
 
 static void post_upload(struct og_api_ctx *ctx)
 {
-    struct form f;
+    struct og_upload_form f;
     memset(&f, 0, sizeof f);
     f.cap = (size_t)og_media_max_file_bytes(ctx->g->media);
-    if (parse_form(ctx, &f) != 0) {
-        og_buf_free(&f.file);
+    char why[160];
+    og_err pe = og_upload_form_parse(ctx->conn, ctx->body, ctx->len, &f, why, sizeof why);
+    if (pe != OG_OK) {
+        if (pe == OG_ERR_UNSUPPORTED)
+            og_reply_code(ctx->r, "unsupported_media_type", why);
+        else
+            og_reply_err(ctx->r, pe, why);
+        og_upload_form_free(&f);
         return;
     }
     struct og_media_meta m = {0};
@@ -351,7 +272,6 @@ static void post_upload(struct og_api_ctx *ctx)
     m.size = (int64_t)f.file.len;
     if (f.channel[0]) {
         struct og_channel *ch = channel_named(ctx->g, f.channel);
-        char why[160];
         og_err e = ch ? og_media_limit_check(ch->plugin->desc->upload_limits, m.mime, m.size, why,
                                              sizeof why)
                       : OG_ERR_NOT_FOUND;
@@ -362,14 +282,14 @@ static void post_upload(struct og_api_ctx *ctx)
                 og_reply_err(ctx->r, e, why);
             else
                 og_reply_code(ctx->r, "unsupported_media_type", why);
-            og_buf_free(&f.file);
+            og_upload_form_free(&f);
             return;
         }
     }
     char id[48];
     og_id_new("upl_", og_now_ms(), id, sizeof id);
     og_err e = og_media_put(ctx->g->media, id, &m, f.file.data, f.file.len);
-    og_buf_free(&f.file);
+    og_upload_form_free(&f);
     if (e != OG_OK) {
         og_reply_err(ctx->r, e, e == OG_ERR_TOO_LARGE ? "the file is too large" : NULL);
         return;
