@@ -547,8 +547,11 @@ og_err og_archive_restore(struct og_core *c, const char *sid)
         redisReply *r = NULL;
         e = og_script_call(c, OG_LUA_ARCHIVE, 5, argv, NULL, &r, NULL, 0);
         free(loc), free(text);
-        if (e == OG_OK)
+        if (e == OG_OK) {
+            if (r->elements >= 2 && strcmp(r->element[1]->str, "restored") == 0)
+                atomic_fetch_add(&c->stats.archive_restored, 1);
             freeReplyObject(r);
+        }
     }
     return e;
 }
@@ -677,6 +680,7 @@ static og_err archive_batch(struct og_core *c, struct og_archive_pass *p)
             else
                 p->superseded++;
         }
+        atomic_fetch_add(&c->stats.archived, (unsigned long long)p->archived);
         if (e == OG_OK)
             freeReplyObject(cr);
     } else if (m) {
@@ -739,6 +743,7 @@ static og_err delete_segment(struct og_core *c, const char *seg, struct og_archi
         free(argv);
         if (e == OG_OK) {
             p->deleted += (int)r->element[1]->integer;
+            atomic_fetch_add(&c->stats.archive_deleted, (unsigned long long)r->element[1]->integer);
             freeReplyObject(r);
         }
     }
@@ -1013,6 +1018,8 @@ og_err og_archive_erase_contact(struct og_core *c, const char *cid, int *session
     for (size_t i = 0; i < s.n; i++)
         free(s.own[i]);
     free(s.own);
+    if (e == OG_OK)
+        atomic_fetch_add(&c->stats.contacts_erased, 1);
     /* the bytes in the archive: the segments rewritten without them */
     if (e == OG_OK && c->arch_dir) {
         struct og_archive_pass p = {0};

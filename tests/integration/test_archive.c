@@ -211,6 +211,19 @@ static int has_bytes(const char *hay, size_t n, const char *needle)
     return memmem(hay, n, needle, strlen(needle)) != NULL;
 }
 
+/* A counter's value in /metrics, -1 when absent. */
+static long long metric(const char *name)
+{
+    char *url = og_sprintf("%s/metrics", d.base);
+    struct og_test_resp r = og_test_http("GET", url, NULL, NULL, 0);
+    free(url);
+    char *line = og_sprintf("\n%s ", name);
+    const char *p = strstr(r.body, line);
+    long long v = p ? atoll(p + strlen(line)) : -1;
+    free(line), free(r.body);
+    return v;
+}
+
 static char s1[48], s2[48], s3[48];
 
 static void test_archive(void)
@@ -271,6 +284,8 @@ static void test_archive(void)
     CHECK_STR(after.stats, before.stats);
     CHECK_STR(after.csv, before.csv);
     CHECK(strstr(after.session, "\"status\":\"archived\"") != NULL);
+    CHECK_INT(metric("omnigate_archive_sessions_total"), 2);
+    CHECK_INT(metric("omnigate_archive_restored_total"), 0);
     /* a rebuild of the statistics counts the archived sessions from their records */
     char *cmd = og_sprintf("%s/bin/omnigate --config %s stats rebuild > %s/rebuild.out 2>&1",
                            OG_BINARY_DIR, d.config_path, d.dir);
@@ -473,6 +488,10 @@ static void test_erasure(void)
     CHECK(strstr(loc, "-r") != NULL);
     free(loc);
     CHECK_INT(redis_int("SCARD {og}:arch:rewrite%s", ""), 0);
+    CHECK_INT(metric("omnigate_archive_sessions_total"), 4);
+    CHECK_INT(metric("omnigate_archive_restored_total"), 1);
+    CHECK_INT(metric("omnigate_archive_deleted_total"), 1);
+    CHECK_INT(metric("omnigate_contacts_erased_total"), 2);
 
     /* a manager's reopen brings c6's session back, then reopens it */
     snprintf(path, sizeof path, "/sessions/%s/reopen", s6);
