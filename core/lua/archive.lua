@@ -64,6 +64,11 @@ end
 local function pmid_key(ch, mid, h)
   local pmid = h.pmid
   if not pmid and h.j then
+    -- as written (no escapes: nearly always), else decoded
+    pmid = string.match(h.j, '"provider_message_id":"([^"\\]*)"')
+    if not pmid and string.find(h.j, '"provider_message_id":null', 1, true) then return nil end
+  end
+  if not pmid and h.j then
     local ok, m = pcall(cjson.decode, h.j .. '}')
     if ok and type(m) == 'table' and type(m.provider_message_id) == 'string' then
       pmid = m.provider_message_id
