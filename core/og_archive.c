@@ -696,8 +696,7 @@ static og_err archive_batch(struct og_core *c, struct og_archive_pass *p)
 /* -------------------------------------------------------- deleting */
 
 struct sids {
-    const char **v;
-    char **own;
+    char **own; /* owned strings */
     size_t n, cap;
 };
 
