@@ -3,7 +3,8 @@
 // connector and a fake Graph API on 127.0.0.1: the composer's "Template…"
 // lists the channel's approved templates, asks for the body's parameters,
 // previews the text and sends it (the exact Graph body is checked); the
-// history shows the rendered text and the template's name; a reply sent
+// history shows the rendered text and the template's name; a closed
+// conversation starts again with a template from "New conversation"; a reply sent
 // with buttons shows them as chips, and the customer's tap is marked. No
 // script error, nothing breaks the CSP. Screenshots go to OG_BROWSER_OUT
 // (build/browser-out), templates-*.png.
@@ -113,5 +114,22 @@ test('buttons show as chips, and the customer\'s tap is marked', async () => {
   await tap.waitFor({ timeout: 5000 });
   assert.equal(await tap.locator('.mnote').textContent(), 'Tapped a button');
   await shot('templates-3-buttons');
+});
+
+test('a new conversation starts with a template', async () => {
+  const sid = (await stack.api('GET', '/sessions?channel=wa')).items[0].id;
+  await stack.api('POST', `/sessions/${sid}/close`, { reason: 'solved' });
+  await page.getByRole('button', { name: 'New conversation' }).last().click();
+  const dlg = page.locator('dialog.dlg');
+  await dlg.waitFor();
+  await dlg.getByLabel('Template', { exact: true }).selectOption({ label: 'hello_world (en_US)' });
+  assert.equal(await dlg.locator('.tplpreview').textContent(), 'Hello World');
+  await shot('templates-4-new-conversation');
+  const n = sent.length;
+  await dlg.getByRole('button', { name: 'Send' }).click();
+  await page.locator('.thread .msg.out', { hasText: 'Hello World' }).waitFor({ timeout: 5000 });
+  for (let i = 0; i < 100 && sent.length === n; i++) await new Promise((r) => setTimeout(r, 50));
+  assert.deepEqual(sent.at(-1), { messaging_product: 'whatsapp', recipient_type: 'individual', to: '16505551234',
+    type: 'template', template: { name: 'hello_world', language: { code: 'en_US' } } });
   assert.deepEqual(problems, []);
 });

@@ -554,14 +554,13 @@ function placeholders(text) {
   return out;
 }
 
-// Picks one of the channel's approved templates (WhatsApp), fills its body's
-// parameters and sends it: what the platform takes after its window.
-async function templatePanel(s, ch, form, err) {
-  const old = form.querySelector('.tplpanel');
-  if (old) { old.remove(); return; }
-  let list;
-  try { list = (await api('GET', `/channels/${ch.id}/templates`)).items || []; } catch (e) { err.textContent = e.message; return; }
-  const sel = el('select', { 'aria-label': 'Template' }, el('option', { value: '' }, 'Choose a template…'),
+// A chooser of channel chId's approved templates (WhatsApp) with an input
+// per body parameter and a preview: {node, value()}, value() being the
+// request's "template", or null while none is chosen. Throws when the list
+// cannot be had.
+async function templateChooser(chId, noneLabel) {
+  const list = (await api('GET', `/channels/${chId}/templates`)).items || [];
+  const sel = el('select', { 'aria-label': 'Template' }, el('option', { value: '' }, noneLabel),
     list.map((t, i) => el('option', { value: String(i) }, `${t.name} (${t.language})`)));
   const params = el('div', { class: 'tplparams' });
   const preview = el('div', { class: 'tplpreview muted' });
@@ -569,13 +568,13 @@ async function templatePanel(s, ch, form, err) {
   const inputs = [];
   const update = () => {
     const t = list[Number(sel.value)];
-    let text = t ? body(t) : '';
+    let text = t && sel.value !== '' ? body(t) : '';
     for (const [name, input] of inputs) text = text.split(`{{${name}}}`).join(input.value || `{{${name}}}`);
     preview.textContent = text;
   };
   sel.addEventListener('change', () => {
     inputs.length = 0;
-    const t = list[Number(sel.value)];
+    const t = sel.value === '' ? null : list[Number(sel.value)];
     fill(params, t ? placeholders(body(t)).map((name) => {
       const input = el('input', { type: 'text', 'aria-label': `Parameter ${name}`, placeholder: `{{${name}}}` });
       input.addEventListener('input', update);
@@ -584,13 +583,28 @@ async function templatePanel(s, ch, form, err) {
     }) : null);
     update();
   });
-  const sendBtn = el('button', { class: 'btn primary', type: 'button', onclick: async () => {
-    const t = list[Number(sel.value)];
-    if (!t) return;
+  const value = () => {
+    const t = sel.value === '' ? null : list[Number(sel.value)];
+    if (!t) return null;
     const named = t.parameter_format === 'NAMED';
     const parameters = inputs.map(([name, input]) => (named ? { type: 'text', parameter_name: name, text: input.value } : { type: 'text', text: input.value }));
     const template = { name: t.name, language: t.language };
     if (parameters.length) template.components = [{ type: 'body', parameters }];
+    return template;
+  };
+  return { node: [sel, params, preview], value, sel };
+}
+
+// Picks one of the channel's approved templates (WhatsApp), fills its body's
+// parameters and sends it: what the platform takes after its window.
+async function templatePanel(s, ch, form, err) {
+  const old = form.querySelector('.tplpanel');
+  if (old) { old.remove(); return; }
+  let chooser;
+  try { chooser = await templateChooser(ch.id, 'Choose a template…'); } catch (e) { err.textContent = e.message; return; }
+  const sendBtn = el('button', { class: 'btn primary', type: 'button', onclick: async () => {
+    const template = chooser.value();
+    if (!template) return;
     sendBtn.disabled = true; err.textContent = '';
     try {
       upsertMessage(await api('POST', `/sessions/${s.id}/messages`, { template }));
@@ -598,9 +612,9 @@ async function templatePanel(s, ch, form, err) {
     } catch (e) { err.textContent = e.message; }
     sendBtn.disabled = false;
   } }, 'Send template');
-  const panel = el('div', { class: 'tplpanel' }, sel, params, preview, el('div', { class: 'composer-bar' }, sendBtn));
+  const panel = el('div', { class: 'tplpanel' }, chooser.node, el('div', { class: 'composer-bar' }, sendBtn));
   form.insertBefore(panel, form.firstChild);
-  sel.focus();
+  chooser.sel.focus();
 }
 
 function renderDetails(s) {
@@ -722,12 +736,28 @@ function newConversation(from) {
   const chans = S.meta.channels.filter((c) => c.start_outbound);
   const ch = el('select', { name: 'channel' }, chans.map((c) => el('option', { value: c.id, selected: from && from.channel === c.id }, c.id)));
   const ext = el('input', { name: 'external_id', placeholder: 'the customer\'s id on that channel', value: from ? '' : '' });
-  const text = el('textarea', { name: 'text', rows: 4, required: true });
+  const text = el('textarea', { name: 'text', rows: 4 });
+  // WhatsApp: a conversation the business starts is a template
+  const tplBox = el('div', { class: 'tplpanel', hidden: true });
+  let chooser = null;
+  const refresh = async () => {
+    const c = chans.find((x) => x.id === ch.value);
+    chooser = null;
+    fill(tplBox);
+    tplBox.hidden = !(c && c.templates);
+    if (c && c.templates) {
+      try { chooser = await templateChooser(c.id, '— no template: the message below —'); fill(tplBox, chooser.node); } catch (e) { fill(tplBox, el('span', { class: 'form-error' }, e.message)); }
+    }
+  };
+  ch.addEventListener('change', refresh);
+  refresh();
   dialog({
     title: from ? `New conversation with ${contactName(from)}` : 'Start a conversation', submit: 'Send',
-    body: [field('Channel', ch), from ? null : field('Customer', ext), field('Message', text)],
+    body: [field('Channel', ch), from ? null : field('Customer', ext), tplBox, field('Message', text)],
     onsubmit: async () => {
-      const body = { channel: ch.value, text: text.value };
+      const template = chooser && chooser.value();
+      if (!template && !text.value.trim()) throw new Error('Write a message or choose a template.');
+      const body = template ? { channel: ch.value, template } : { channel: ch.value, text: text.value };
       if (from) body.contact_id = from.contact.id; else body.external_id = ext.value.trim();
       const r = await api('POST', '/sessions', body);
       upsertSession(r.session);
