@@ -4,7 +4,8 @@
 // lists the channel's approved templates, asks for the body's parameters,
 // previews the text and sends it (the exact Graph body is checked); the
 // history shows the rendered text and the template's name; a closed
-// conversation starts again with a template from "New conversation"; a reply sent
+// conversation starts again with a template from "New conversation"; on
+// Messenger the composer's "Human agent tag" sends MESSAGE_TAG HUMAN_AGENT; a reply sent
 // with buttons shows them as chips, and the customer's tap is marked. No
 // script error, nothing breaks the CSP. Screenshots go to OG_BROWSER_OUT
 // (build/browser-out), templates-*.png.
@@ -17,6 +18,9 @@ import { startStack, launch, signIn, freePort, OUT } from './harness.mjs';
 
 const APP_SECRET = 'browser-wa-secret';
 const PHONE_ID = '106540352242922';
+const FB_SECRET = 'browser-fb-secret';
+const PAGE_ID = '110000000000001';
+const fbSent = []; // bodies the Send API got
 let stack, browser, page, graph, graphBase;
 const sent = []; // bodies the Graph API got on /messages
 const problems = [];
@@ -49,6 +53,10 @@ before(async () => {
     req.on('end', () => {
       res.writeHead(200, { 'Content-Type': 'application/json' });
       if (req.method === 'GET' && req.url.startsWith('/v25.0/WABA1/message_templates')) return res.end(JSON.stringify(TEMPLATES));
+      if (req.method === 'POST' && req.url === `/v25.0/${PAGE_ID}/messages`) {
+        fbSent.push(JSON.parse(body));
+        return res.end(JSON.stringify({ recipient_id: '7001000000000001', message_id: 'm_OUT' + fbSent.length }));
+      }
       if (req.method === 'POST' && req.url === `/v25.0/${PHONE_ID}/messages`) {
         sent.push(JSON.parse(body));
         return res.end(JSON.stringify({ messaging_product: 'whatsapp', messages: [{ id: 'wamid.OUT' + sent.length }] }));
@@ -61,7 +69,9 @@ before(async () => {
   graphBase = `http://127.0.0.1:${gport}`;
   stack = await startStack({ extraConfig: { channels: [{ id: 'wa', connector: 'whatsapp', options: {
     access_token: 'wa-token', app_secret: APP_SECRET, verify_token: 'v', phone_number_id: PHONE_ID,
-    waba_id: 'WABA1', api_base: graphBase } }] } });
+    waba_id: 'WABA1', api_base: graphBase } }, { id: 'fb', connector: 'facebook', options: {
+    page_access_token: 'fb-token', app_secret: FB_SECRET, verify_token: 'v', page_id: PAGE_ID,
+    api_base: graphBase } }] } });
   stack.passwd('admin@t.io', 'the admin password');
   browser = await launch();
   page = await (await browser.newContext({ viewport: { width: 1440, height: 900 } })).newPage();
@@ -131,5 +141,29 @@ test('a new conversation starts with a template', async () => {
   for (let i = 0; i < 100 && sent.length === n; i++) await new Promise((r) => setTimeout(r, 50));
   assert.deepEqual(sent.at(-1), { messaging_product: 'whatsapp', recipient_type: 'individual', to: '16505551234',
     type: 'template', template: { name: 'hello_world', language: { code: 'en_US' } } });
+});
+
+test('Messenger: a reply with the human agent tag', async () => {
+  const body = JSON.stringify({ object: 'page', entry: [{ id: PAGE_ID, time: Date.now(), messaging: [{
+    sender: { id: '7001000000000001' }, recipient: { id: PAGE_ID }, timestamp: Date.now(),
+    message: { mid: 'm_IN1', text: 'Any news on my refund?' } }] }] });
+  const sig = createHmac('sha256', FB_SECRET).update(body).digest('hex');
+  const r = await fetch(stack.base + '/hooks/fb', { method: 'POST', body,
+    headers: { 'X-Hub-Signature-256': 'sha256=' + sig, 'Content-Type': 'application/json' } });
+  assert.equal(r.status, 200);
+  await page.locator('.nav .navitem', { hasText: 'Queue' }).click();
+  await page.locator('.items .item', { has: page.locator('.chan', { hasText: 'fb' }) }).first().click();
+  await page.locator('.thread .msg.in', { hasText: 'Any news on my refund?' }).waitFor();
+  assert.equal(await page.getByRole('button', { name: 'Template…' }).count(), 0); /* Messenger has none */
+  await page.getByLabel('Send with the HUMAN_AGENT tag').check();
+  await page.getByLabel('Reply').fill('The refund left today.');
+  await page.getByLabel('Reply').press('Enter');
+  const msg = page.locator('.thread .msg.out', { hasText: 'The refund left today.' });
+  await msg.waitFor();
+  await msg.locator('.mstatus.st-sent').waitFor({ timeout: 5000 });
+  assert.equal(await msg.locator('.mnote code').textContent(), 'HUMAN_AGENT');
+  assert.deepEqual(fbSent.at(-1), { recipient: { id: '7001000000000001' }, messaging_type: 'MESSAGE_TAG',
+    tag: 'HUMAN_AGENT', message: { text: 'The refund left today.' } });
+  await shot('templates-5-tag');
   assert.deepEqual(problems, []);
 });
