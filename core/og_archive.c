@@ -146,6 +146,7 @@ void og_archive_configure(struct og_core *c, const struct og_archive_opts *o)
     c->arch_after_ms = o ? o->after_ms : 0;
     c->arch_delete_ms = o ? o->delete_after_ms : 0;
     c->arch_batch = o && o->batch > 0 ? o->batch : 100;
+    c->arch_mode_set = c->arch_backfilled = 0;
 }
 
 /* Creates dir (and its parents) when missing. 0 or -1. */
@@ -235,9 +236,25 @@ static unsigned char *seg_read(struct og_core *c, const char *seg, size_t *len)
 
 /* ---------------------------------------------------------- reading */
 
+static og_err locate_once(struct og_core *c, const char *sid, json_object **rec, char **loc,
+                          char **text);
+
 /* The record of an archived session, as the index locates it: *rec [xfer,
- * json_object_put], *loc [xfer] the index entry it was read through. */
+ * json_object_put], *loc [xfer] the index entry it was read through, *text
+ * [xfer] the record's JSON (loc and text may be NULL). OG_ERR_NOT_FOUND
+ * when it is not archived, OG_ERR_UNAVAILABLE when it cannot be read here. */
 static og_err locate(struct og_core *c, const char *sid, json_object **rec, char **loc, char **text)
+{
+    /* a second look: an erasure may have just moved the record to a
+     * rewritten segment and deleted the one the index named a moment ago */
+    og_err e = locate_once(c, sid, rec, loc, text);
+    if (e == OG_ERR_UNAVAILABLE)
+        e = locate_once(c, sid, rec, loc, text);
+    return e;
+}
+
+static og_err locate_once(struct og_core *c, const char *sid, json_object **rec, char **loc,
+                          char **text)
 {
     *rec = NULL;
     if (loc)
@@ -467,6 +484,44 @@ og_err og_archive_conv_row(struct og_core *c, const char *sid, const char *f[17]
     return OG_OK;
 }
 
+og_err og_archive_each(struct og_core *c,
+                       og_err (*fn)(void *ud, const char *sid, const char *json, size_t len),
+                       void *ud, long *n)
+{
+    char cursor[32] = "0";
+    og_err e = OG_OK;
+    *n = 0;
+    do {
+        redisReply *r = NULL;
+        e = og_redis_cmd(c->redis, &r, "HSCAN %s:arch:loc %s COUNT 500", c->tag, cursor);
+        if (e != OG_OK)
+            return e;
+        if (r->type != REDIS_REPLY_ARRAY || r->elements != 2) {
+            freeReplyObject(r);
+            return OG_ERR_INTERNAL;
+        }
+        snprintf(cursor, sizeof cursor, "%s", r->element[0]->str);
+        const redisReply *kv = r->element[1];
+        for (size_t i = 0; e == OG_OK && i + 1 < kv->elements; i += 2) {
+            json_object *rec;
+            char *text;
+            og_err le = locate(c, kv->element[i]->str, &rec, NULL, &text);
+            if (le == OG_ERR_NOT_FOUND)
+                continue; /* restored meanwhile */
+            if (le != OG_OK) {
+                e = le == OG_ERR_UNAVAILABLE ? OG_OK : le; /* logged by locate */
+                continue;
+            }
+            json_object_put(rec);
+            e = fn(ud, kv->element[i]->str, text, strlen(text));
+            free(text);
+            (*n)++;
+        }
+        freeReplyObject(r);
+    } while (e == OG_OK && strcmp(cursor, "0") != 0);
+    return e;
+}
+
 /* ---------------------------------------------------------- restoring */
 
 og_err og_archive_restore(struct og_core *c, const char *sid)
@@ -570,6 +625,7 @@ static og_err archive_batch(struct og_core *c, struct og_archive_pass *p)
         if (be != OG_OK)
             return be;
         c->arch_backfilled = br->elements >= 2 && strcmp(br->element[1]->str, "done") == 0;
+        p->more = !c->arch_backfilled;
         freeReplyObject(br);
     }
     int64_t now = og_now_ms();
@@ -973,6 +1029,18 @@ og_err og_archive_step(struct og_core *c, struct og_archive_pass *p)
     if (!c->arch_dir)
         return OG_OK;
     pthread_mutex_lock(&c->arch_mu);
+    if (!c->arch_mode_set) {
+        /* once per process: closes record their due time only while on */
+        const char *argv[] = {c->tag, "mode", c->arch_after_ms > 0 ? "1" : "0"};
+        redisReply *r = NULL;
+        og_err me = og_script_call(c, OG_LUA_ARCHIVE, 3, argv, NULL, &r, NULL, 0);
+        if (me != OG_OK) {
+            pthread_mutex_unlock(&c->arch_mu);
+            return me;
+        }
+        freeReplyObject(r);
+        c->arch_mode_set = 1;
+    }
     /* first what a crash or an erasure left to finish */
     og_err e = delete_segments(c, 0, p);
     if (e == OG_OK)

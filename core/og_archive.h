@@ -81,6 +81,7 @@ struct og_archive_pass {
     int superseded; /* records written whose session stayed live */
     int deleted;    /* sessions deleted with their segments */
     int segments_deleted;
+    int more; /* sessions closed before the archive are still being looked for */
 };
 /* One bounded step of the housekeeping worker: archives up to batch due
  * sessions, then deletes the segments past delete_after. Safe with several
@@ -113,6 +114,13 @@ og_err og_archive_conv_row(struct og_core *c, const char *sid, const char *f[17]
  * is no such contact. A crash half-way leaves the rest to the next
  * housekeeping step (segments) or to calling it again (Redis). */
 og_err og_archive_erase_contact(struct og_core *c, const char *cid, int *sessions);
+
+/* Calls fn for every archived session's record (sid, its JSON [borrowed]),
+ * in no order, until fn returns an error; *n counts the calls. Records that
+ * cannot be read here are skipped with an error in the log. */
+og_err og_archive_each(struct og_core *c,
+                       og_err (*fn)(void *ud, const char *sid, const char *json, size_t len),
+                       void *ud, long *n);
 
 /* Brings an archived session back into Redis as it was (status closed or
  * archived; the caller reopens it). OG_OK also when it is live already;

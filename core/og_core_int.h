@@ -68,6 +68,7 @@ struct og_core {
     int64_t arch_after_ms, arch_delete_ms; /* 0 = never */
     int arch_batch;
     int arch_backfilled;     /* archive.lua's backfill said done (under arch_mu) */
+    int arch_mode_set;       /* archive.lua's mode was told this process's setting */
     pthread_mutex_t arch_mu; /* this process's appends and deletions */
 };
 

@@ -1,12 +1,17 @@
-/* og_stats - see og_stats.h. Plans the reads of a period (plan_period: UTC
- * days where most of a day's hours share a bucket, corrected by its other
- * hours as 4-hour blocks or hours), reads them (stats.lua "read", at most
- * HOURS_PER_CALL keys per call so Redis stays responsive), keeps the fields
- * whose tuple passes the filters, and sums them with their sign into the
- * bucket of their local day or hour, agent, channel or group. An agent's
- * current presence state counts up to now from its since (the scripts
- * count a state's time when it ends). */
+/* og_stats - see og_stats.h. By day or hour without a channel, agent or
+ * group filter a query reads each UTC day's hour totals (one hash per day)
+ * and gives each hour to its local day or hour. Otherwise it plans the
+ * reads of the period (plan_period: UTC days where most of a day's hours
+ * share a bucket, corrected by its other hours), reads them (stats.lua
+ * "read", at most HOURS_PER_CALL keys per call so Redis stays responsive;
+ * with a filter only the matching fields), keeps the fields whose tuple
+ * passes the filters, and sums them with their sign into the bucket of
+ * their local day or hour, agent, channel or group. An agent's current
+ * presence state counts up to now from its since (the scripts count a
+ * state's time when it ends); so do the waits still in the queue
+ * (add_queue). */
 #include "og_stats.h"
+#include "og_archive.h"
 #include "og_core_int.h"
 #include "og_tz.h"
 #include "og_util.h"
@@ -45,6 +50,7 @@ void og_stats_free(struct og_stats *s)
         acc_free(&s->b[i].a);
     }
     free(s->b);
+    free(s->slot);
     free(s);
 }
 
@@ -77,16 +83,56 @@ static void acc_vec(struct og_stats_acc *a, const int64_t *v)
     }
 }
 
-/* The bucket of key, created when absent (dimension buckets). */
+static size_t key_hash(const char *k)
+{
+    size_t h = 14695981039346656037u; /* FNV-1a */
+    for (; *k; k++)
+        h = (h ^ (unsigned char)*k) * 1099511628211u;
+    return h;
+}
+
+/* s->slot anew for s->b (at least twice as many slots as buckets). */
+static void index_rebuild(struct og_stats *s)
+{
+    free(s->slot);
+    s->n_slot = 64;
+    while (2 * s->n > s->n_slot)
+        s->n_slot *= 2;
+    s->slot = og_calloc(s->n_slot, sizeof *s->slot);
+    for (size_t j = 0; j < s->n; j++) {
+        size_t i = key_hash(s->b[j].key) & (s->n_slot - 1);
+        while (s->slot[i])
+            i = (i + 1) & (s->n_slot - 1);
+        s->slot[i] = j + 1;
+    }
+}
+
+/* The bucket of key, created when absent. Found through an open-addressing
+ * index (s->slot: bucket index + 1, 0 empty): a query looks a bucket up for
+ * every field it reads, and 2160 hours or 50 agents with ids that share
+ * their first characters make a linear search cost milliseconds. */
 static struct og_stats_acc *bucket(struct og_stats *s, const char *key)
 {
-    for (size_t i = 0; i < s->n; i++)
-        if (strcmp(s->b[i].key, key) == 0)
-            return &s->b[i].a;
+    size_t h = key_hash(key);
+    for (size_t i = s->n_slot ? h & (s->n_slot - 1) : 0; s->n_slot; i = (i + 1) & (s->n_slot - 1)) {
+        if (!s->slot[i])
+            break;
+        if (strcmp(s->b[s->slot[i] - 1].key, key) == 0)
+            return &s->b[s->slot[i] - 1].a;
+    }
     s->b = og_realloc(s->b, (s->n + 1) * sizeof *s->b);
     memset(&s->b[s->n], 0, sizeof s->b[s->n]);
     s->b[s->n].key = og_strdup(key);
-    return &s->b[s->n++].a;
+    s->n++;
+    if (2 * s->n > s->n_slot) {
+        index_rebuild(s);
+    } else {
+        size_t i = h & (s->n_slot - 1);
+        while (s->slot[i])
+            i = (i + 1) & (s->n_slot - 1);
+        s->slot[i] = s->n;
+    }
+    return &s->b[s->n - 1].a;
 }
 
 static int bucket_cmp(const void *x, const void *y)
@@ -225,37 +271,38 @@ static void acc_signed(struct og_stats_acc *a, const int64_t *v, int sign)
             a->v[i] -= v[i];
 }
 
-/* Adds one key's hash (a flat HGETALL reply) with sign to the total and to
+/* The next field and value of a key read as one string ("field\0value\0
+ * ..."; stats.lua "read"); 0 at its end. Both are NUL-terminated in place. */
+static int next_pair(const char **p, const char *end, const char **f, size_t *fl, const char **v,
+                     size_t *vl)
+{
+    if (*p >= end)
+        return 0;
+    *f = *p;
+    *fl = strnlen(*f, (size_t)(end - *p));
+    if (*f + *fl >= end)
+        return 0;
+    *v = *f + *fl + 1;
+    *vl = strnlen(*v, (size_t)(end - *v));
+    *p = *v + *vl + 1;
+    return 1;
+}
+
+/* Adds one key's hash (read as one string) with sign to the total and to
  * its bucket: tb for day and hour buckets, else the tuple's agent, channel
  * or group. With a code filter the key is that code's: its "v" fields are
  * the facts of sessions closed with the code, its "c" fields their count. */
 static void add_unit(struct og_stats *s, const struct og_stats_query *q, enum by by,
-                     const redisReply *h, struct og_stats_acc *tb, int sign, int totals)
+                     const char *buf, size_t len, struct og_stats_acc *tb, int sign)
 {
     int64_t v[OG_ST__N];
     char f[512];
-    for (size_t i = 0; i + 1 < h->elements; i += 2) {
-        const redisReply *fe = h->element[i];
-        if (fe->len >= sizeof f)
+    const char *p = buf, *end = buf + len, *fp, *vp;
+    size_t fl, vl;
+    while (next_pair(&p, end, &fp, &fl, &vp, &vl)) {
+        if (fl >= sizeof f)
             continue;
-        /* an hour's totals "t" and "tc": what a query by day or hour without
-         * tuple filters reads (totals); a whole key's read skips them */
-        if (fe->len <= 2 && fe->str[0] == 't') {
-            if (!totals)
-                continue;
-            const redisReply *ve = h->element[i + 1];
-            if (fe->len == 1) {
-                parse_vec(ve->str, v);
-                acc_signed(&s->total, v, sign);
-                if (tb)
-                    acc_signed(tb, v, sign);
-            } else if (fe->str[1] == 'c') {
-                add_codes(&s->total, tb, ve->str, ve->len, q->success_code, sign);
-            }
-            continue;
-        }
-        memcpy(f, fe->str, fe->len);
-        f[fe->len] = 0;
+        memcpy(f, fp, fl + 1);
         struct tuple t;
         if (!tuple_of(f, &t) || !passes(q, &t))
             continue;
@@ -267,14 +314,48 @@ static void add_unit(struct og_stats *s, const struct og_stats_query *q, enum by
         if (dim)
             b = *dim ? bucket(s, dim) : NULL;
         if (t.kind[0] == 'v') {
-            parse_vec(h->element[i + 1]->str, v);
+            parse_vec(vp, v);
             acc_signed(&s->total, v, sign);
             if (b)
                 acc_signed(b, v, sign);
         } else {
-            add_codes(&s->total, b, h->element[i + 1]->str, h->element[i + 1]->len, q->success_code,
-                      sign);
+            add_codes(&s->total, b, vp, vl, q->success_code, sign);
         }
+    }
+}
+
+/* Adds one UTC day's hour totals (stats.lua "read" "days": {its totals,
+ * {hour, its hour key, ...} for hours read whole}) to the total and to the
+ * time buckets of the period's hours (hours[j] is UTC hour h0 + j). */
+static void add_day(struct og_stats *s, const struct og_stats_query *q, int64_t day,
+                    const redisReply *r, const struct og_tz_hour *hours, const int *tb, size_t nh)
+{
+    if (r->type != REDIS_REPLY_ARRAY || r->elements != 2)
+        return;
+    int64_t h0 = hours[0].utc_hour, v[OG_ST__N];
+    const redisReply *t = r->element[0], *legacy = r->element[1];
+    const char *p = t->str, *end = t->str + t->len, *fp, *vp;
+    size_t fl, vl;
+    while (next_pair(&p, end, &fp, &fl, &vp, &vl)) {
+        int codes = *fp == 'c';
+        char *e = NULL;
+        int64_t j = day * 24 + strtoll(fp + codes, &e, 10) - h0;
+        if (e == fp + codes || *e || j < 0 || j >= (int64_t)nh || hours[j].utc_hour != h0 + j)
+            continue;
+        struct og_stats_acc *b = &s->b[tb[j]].a;
+        if (codes) {
+            add_codes(&s->total, b, vp, vl, q->success_code, 1);
+        } else {
+            parse_vec(vp, v);
+            acc_vec(&s->total, v);
+            acc_vec(b, v);
+        }
+    }
+    for (size_t i = 0; i + 1 < legacy->elements; i += 2) {
+        int64_t j = strtoll(legacy->element[i]->str, NULL, 10) - h0;
+        if (j >= 0 && j < (int64_t)nh && hours[j].utc_hour == h0 + j)
+            add_unit(s, q, BY_DAY, legacy->element[i + 1]->str, legacy->element[i + 1]->len,
+                     &s->b[tb[j]].a, 1);
     }
 }
 
@@ -316,8 +397,7 @@ static void plan_hours(struct plan *p, int64_t h0, const int *add, const int *su
  * (consecutive UTC hours; group_by=hour reads hours). */
 static void plan_period(struct plan *p, const struct og_tz_hour *hours, const int *tb, size_t nh,
                         int by_hour)
-/* (by_hour: every hour read for itself, never a day; so are the totals'
- * reads: an hour's totals are one small field) */
+/* (by_hour: every hour read for itself, never a day) */
 {
     if (nh == 0)
         return;
@@ -573,21 +653,25 @@ og_err og_stats_compute(struct og_core *c, const struct og_stats_query *q, struc
             if (!q->channel || !strcmp(q->channel, q->channels[i]))
                 bucket(s, q->channels[i]);
     int timed = by == BY_DAY || by == BY_HOUR;
-    /* by day or hour without channel, agent or group: each hour's totals
-     * (one field; no day reads, whose corrections would cost more) */
+    /* by day or hour without channel, agent or group: each UTC day's hour
+     * totals (one hash per day, whatever the zone: no corrections) */
     int totals = timed && !q->channel && !q->agent_id && !q->group;
     struct plan plan = {0};
-    plan_period(&plan, hours, tb, nh, by == BY_HOUR || totals);
-    /* what of each key: its totals, all of it, or the fields of the
-     * filters' tuples (matched inside Redis) */
-    char *mode = totals                                     ? og_strdup("t")
+    if (totals && nh)
+        for (int64_t d = hours[0].utc_hour / 24; d <= hours[nh - 1].utc_hour / 24; d++)
+            plan_add(&plan, 'T', d, -1, -1);
+    else
+        plan_period(&plan, hours, tb, nh, by == BY_HOUR);
+    /* what of each key: all of it, or the fields of the filters' tuples
+     * (matched inside Redis) */
+    char *mode = totals                                     ? og_strdup("days")
                  : !q->channel && !q->agent_id && !q->group ? og_strdup("all")
                                                             : filter_glob(q);
 
     og_err e = OG_OK;
     /* per read: the main key, or with a code filter that code's key */
     size_t chunk = HOURS_PER_CALL;
-    char **argv = og_calloc(HOURS_PER_CALL + 5, sizeof *argv);
+    char **argv = og_calloc(HOURS_PER_CALL + 6, sizeof *argv);
     char(*num)[200] = og_calloc(HOURS_PER_CALL, sizeof *num);
     int64_t now = og_now_ms();
     for (size_t start = 0; start < plan.n || start == 0; start += chunk) {
@@ -597,9 +681,13 @@ og_err og_stats_compute(struct og_core *c, const struct og_stats_query *q, struc
         argv[argc++] = "read";
         argv[argc++] = start == 0 ? "1" : "0";
         argv[argc++] = mode;
+        if (totals)
+            argv[argc++] = q->success_code ? (char *)q->success_code : "";
         for (size_t i = 0; i < cnt; i++) {
             const struct unit *u = &plan.u[start + i];
-            if (q->success_code)
+            if (totals)
+                snprintf(num[i], sizeof num[0], "%lld", (long long)u->n);
+            else if (q->success_code)
                 snprintf(num[i], sizeof num[0], "%c:%lld:%s", u->lvl, (long long)u->n,
                          q->success_code);
             else
@@ -652,12 +740,18 @@ og_err og_stats_compute(struct og_core *c, const struct og_stats_query *q, struc
         for (size_t i = 0; i < cnt; i++) {
             const struct unit *u = &plan.u[start + i];
             const redisReply *h = r->element[3 + i];
+            if (totals) {
+                add_day(s, q, u->n, h, hours, tb, nh);
+                continue;
+            }
+            if (h->type != REDIS_REPLY_STRING)
+                continue;
             /* both: the total is unchanged, the hour moves between buckets;
              * sub alone: an hour of a day read that is outside the period */
             if (u->add >= 0)
-                add_unit(s, q, by, h, timed ? &s->b[u->add].a : NULL, 1, totals);
+                add_unit(s, q, by, h->str, h->len, timed ? &s->b[u->add].a : NULL, 1);
             if (u->sub >= 0)
-                add_unit(s, q, by, h, timed ? &s->b[u->sub].a : NULL, -1, totals);
+                add_unit(s, q, by, h->str, h->len, timed ? &s->b[u->sub].a : NULL, -1);
         }
         freeReplyObject(r);
         if (plan.n == 0)
@@ -670,8 +764,10 @@ og_err og_stats_compute(struct og_core *c, const struct og_stats_query *q, struc
         og_stats_free(s);
         return e;
     }
-    if (by != BY_DAY && by != BY_HOUR)
+    if (by != BY_DAY && by != BY_HOUR) {
         qsort(s->b, s->n, sizeof *s->b, bucket_cmp);
+        index_rebuild(s);
+    }
     *out = s;
     return OG_OK;
 }
@@ -803,12 +899,13 @@ char *og_stats_json(const struct og_stats *s)
     return b.data;
 }
 
-/* Deletes the counters: SCAN for P:st:h:*, P:st:b:*, P:st:d:* (they are all
+/* Deletes the counters: SCAN for P:st:h:*, P:st:b:* (an older version's),
+ * P:st:d:*, P:st:q:*, P:st:t:* (they are all
  * in the deployment's one hash slot). */
 static og_err delete_hours(struct og_core *c)
 {
     char cursor[32] = "0", match[96];
-    snprintf(match, sizeof match, "%s:st:[hbdq]:*", c->tag);
+    snprintf(match, sizeof match, "%s:st:[hbdqt]:*", c->tag);
     do {
         redisReply *r = NULL;
         og_err e = og_redis_cmd(c->redis, &r, "SCAN %s MATCH %s COUNT 1000", cursor, match);
@@ -859,6 +956,20 @@ static og_err rebuild_steps(struct og_core *c, const char *op, int batch, long *
     return OG_OK;
 }
 
+/* og_archive_each's callback: one archived session counted (stats.lua). */
+static og_err rebuild_record(void *ud, const char *sid, const char *json, size_t len)
+{
+    (void)sid;
+    struct og_core *c = ud;
+    const char *argv[] = {c->tag, "rebuild_record", json};
+    size_t lens[] = {strlen(c->tag), strlen("rebuild_record"), len};
+    redisReply *r = NULL;
+    og_err e = og_script_call(c, OG_LUA_STATS, 3, argv, lens, &r, NULL, 0);
+    if (e == OG_OK)
+        freeReplyObject(r);
+    return e;
+}
+
 og_err og_stats_rebuild(struct og_core *c, long *sessions, long *intervals)
 {
     *sessions = *intervals = 0;
@@ -869,9 +980,19 @@ og_err og_stats_rebuild(struct og_core *c, long *sessions, long *intervals)
         e = og_redis_cmd(c->redis, &r, "UNLINK %s:st:rbq %s:st:rbqn", c->tag, c->tag);
         if (r)
             freeReplyObject(r);
+        r = NULL;
+        /* every hour counted again has its totals */
+        if (e == OG_OK)
+            e = og_redis_cmd(c->redis, &r, "SET %s:st:tv 0", c->tag);
+        if (r)
+            freeReplyObject(r);
     }
     if (e == OG_OK)
         e = rebuild_steps(c, "rebuild_sessions", 200, sessions);
+    long archived = 0; /* their counters count them too (og_archive.h) */
+    if (e == OG_OK)
+        e = og_archive_each(c, rebuild_record, c, &archived);
+    *sessions += archived;
     if (e == OG_OK)
         e = rebuild_steps(c, "rebuild_queue", 5000, &events);
     if (e == OG_OK)

@@ -1,8 +1,8 @@
 /* og_stats - statistics (#20; docs/statistics.md): figures per local day,
  * hour, agent, channel or group of a period, from the counters the scripts
- * keep per UTC hour, 4-hour block and day as the facts change
- * (core/lua/prelude.lua, "Statistics"), so a query reads a few small hashes
- * per day and never a session.
+ * keep per UTC hour and day, and the hours' totals, as the facts change
+ * (core/lua/prelude.lua, "Statistics"), so a query reads a few hashes per
+ * day and never a session.
  *
  * What is counted where (the docs have the full list):
  *   chats, proactive/reactive, missed, durations, first response,
@@ -10,7 +10,9 @@
  *   is a session handled: closed in the period; a reopened session that
  *   closes again counts again, its figures measured from the reopen);
  *   messages, response times, transfers, auto-forwards, queue waits, goals
- *   achieved, CSAT, presence: when they happen.
+ *   achieved, CSAT, presence: when they happen; the queue over time
+ *   (queue_avg, queue_max, longest_wait_s) when a wait ends, split over
+ *   its hours, and the waits still going on when read.
  * Buckets are local to the requested zone (og_tz.h): whole-hour offsets
  * are exact; a half-hour zone's figures are those of the UTC hours that
  * start in each local day or hour (30 minutes late). */
@@ -52,7 +54,7 @@ enum og_stats_field {
     OG_ST_QWAIT_N,
     OG_ST_QWAIT_MAX,
     OG_ST_HIST, /* 20 buckets of response times, edges og_stats_hist_edge */
-    /* the queue over time (P:st:q:<hour>, never in a vector): */
+    /* the queue over time (P:st:q:<day>, never in a vector): */
     OG_ST_QUEUE_MS = OG_ST_HIST + 20, /* waits' time within the bucket */
     OG_ST_QUEUE_LONGEST,              /* ms, the longest wait there */
     OG_ST_QUEUE_MAX,                  /* most waiting at once; -1 not known */
@@ -93,6 +95,7 @@ struct og_stats {
     struct og_stats_bucket *b; /* owned, in key order (time order for day and hour) */
     size_t n;
     int queue_max; /* 1: OG_ST_QUEUE_MAX is known (no filter) for the total and time buckets */
+    size_t *slot, n_slot; /* owned, private: og_stats.c's index of b by key */
 };
 
 /* The longest period a query may cover. */

@@ -256,6 +256,11 @@ static int stats_rebuild_cmd(const struct og_config *cfg)
     struct og_core *core = passwd_core(cfg, &emb);
     if (!core)
         return 1;
+    /* archived sessions are counted from their records (og_archive.h) */
+    char *arch_dir = og_sprintf("%s/archive", cfg->data_dir);
+    struct og_archive_opts ao = {.dir = arch_dir};
+    og_archive_configure(core, &ao);
+    free(arch_dir);
     long sessions = 0, intervals = 0;
     int64_t t0 = og_mono_ms();
     og_err e = og_stats_rebuild(core, &sessions, &intervals);

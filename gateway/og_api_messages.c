@@ -309,6 +309,12 @@ static int check_extras(struct og_api_ctx *ctx, struct body *b, const struct og_
             if (!id || !*id || !title || !*title)
                 return refuse(ctx,
                               "buttons[%zu] must be {\"id\",\"title\"}, both non-empty strings", i);
+            for (const unsigned char *c = (const unsigned char *)title; *c; c++)
+                if (*c < 0x20 || *c == 0x7f)
+                    return refuse(ctx,
+                                  "buttons[%zu].title must be one line without control "
+                                  "characters",
+                                  i);
             if (chars(title) > d->button_title_max)
                 return refuse(ctx, "buttons[%zu].title: %s allows at most %u characters", i, cname,
                               d->button_title_max);

@@ -71,7 +71,7 @@ static void *run(struct og_thread *t)
                 break;
             if (ap.archived || ap.deleted)
                 og_debug("archive: %d sessions archived, %d deleted", ap.archived, ap.deleted);
-        } while ((ap.archived > 0 || ap.superseded > 0) && og_mono_ms() < until &&
+        } while ((ap.archived > 0 || ap.superseded > 0 || ap.more) && og_mono_ms() < until &&
                  og_thread_running(t));
         og_thread_nap(t, OG_INSTANCE_BEAT_MS);
     }

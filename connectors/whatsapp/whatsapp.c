@@ -35,6 +35,9 @@ static const struct og_option whatsapp_options[] = {
     {"waba_id", OG_OPT_STR, "", 0, offsetof(struct whatsapp_conf, waba_id),
      "WhatsApp Business Account ID: lists its approved message templates (empty: no templates)",
      NULL},
+    {"list_button", OG_OPT_STR, "Choose", 0, offsetof(struct whatsapp_conf, list_button),
+     "Label of the button that opens a list of more than 3 reply buttons (at most 20 characters)",
+     NULL},
     {NULL, 0, NULL, 0, 0, NULL, NULL},
 };
 
@@ -50,6 +53,13 @@ static og_err whatsapp_create(const struct og_services *svc, void *host, const v
                                                  : NULL;
     if (empty) {
         snprintf(errbuf, errlen, "option %s must not be empty", empty);
+        return OG_ERR_INVALID;
+    }
+    size_t lb = 0; /* characters, as WhatsApp counts them */
+    for (const char *q = c->list_button; *q; q++)
+        lb += ((unsigned char)*q & 0xC0) != 0x80;
+    if (lb < 1 || lb > 20) {
+        snprintf(errbuf, errlen, "option list_button must be 1 to 20 characters");
         return OG_ERR_INVALID;
     }
     if (strchr(c->phone_number_id, '/') || strchr(c->api_version, '/') || strchr(c->waba_id, '/') ||

@@ -13,6 +13,9 @@
  * Reply buttons (ABI 1.3 og_outbound.buttons) make an interactive message:
  *   "type":"interactive","interactive":{"type":"button","body":{"text"},
  *   "action":{"buttons":[{"type":"reply","reply":{"id","title"}}]}}
+ * up to 3 of them; 4 to 10 become a list opened by the list_button label:
+ *   "interactive":{"type":"list","body":{"text"},"action":{"button":label,
+ *   "sections":[{"rows":[{"id","title"}]}]}}
  * A template (og_outbound.template_json, checked by the host against
  * whatsapp_templates' list) is "type":"template","template":{"name",
  * "language":{"code"},"components"}; text is then only the history's copy.
@@ -249,7 +252,7 @@ og_err whatsapp_send(void *inst, const struct og_outbound *msg, struct og_send_r
     if (tpl)
         return send_template(wa, msg, to, tpl, res);
     if (nb > WA_MAX_BUTTONS)
-        return refuse(res, OG_ERR_INVALID, "WhatsApp takes at most 3 reply buttons");
+        return refuse(res, OG_ERR_INVALID, "WhatsApp takes at most 10 list rows");
     const char *type;
     switch (msg->kind) {
     case OG_KIND_TEXT: type = "text"; break;
@@ -287,21 +290,36 @@ og_err whatsapp_send(void *inst, const struct og_outbound *msg, struct og_send_r
     if (msg->kind == OG_KIND_TEXT && nb) {
         type = "interactive";
         js->set(b, "type", js->new_string(type));
-        js->set(part, "type", js->new_string("button"));
+        int list = nb > WA_REPLY_BUTTONS;
+        js->set(part, "type", js->new_string(list ? "list" : "button"));
         struct og_json *bd = js->new_object();
         js->set(bd, "text", js->new_string(msg->text));
         js->set(part, "body", bd);
         struct og_json *arr = js->new_array();
         for (size_t i = 0; i < nb; i++) {
-            struct og_json *bt = js->new_object(), *rp = js->new_object();
-            js->set(bt, "type", js->new_string("reply"));
-            js->set(rp, "id", js->new_string(msg->buttons[i].id));
-            js->set(rp, "title", js->new_string(msg->buttons[i].title));
-            js->set(bt, "reply", rp);
+            struct og_json *bt = js->new_object();
+            if (list) {
+                js->set(bt, "id", js->new_string(msg->buttons[i].id));
+                js->set(bt, "title", js->new_string(msg->buttons[i].title));
+            } else {
+                struct og_json *rp = js->new_object();
+                js->set(bt, "type", js->new_string("reply"));
+                js->set(rp, "id", js->new_string(msg->buttons[i].id));
+                js->set(rp, "title", js->new_string(msg->buttons[i].title));
+                js->set(bt, "reply", rp);
+            }
             js->append(arr, bt);
         }
         struct og_json *action = js->new_object();
-        js->set(action, "buttons", arr);
+        if (list) {
+            struct og_json *sec = js->new_object(), *secs = js->new_array();
+            js->set(sec, "rows", arr);
+            js->append(secs, sec);
+            js->set(action, "button", js->new_string(wa->conf->list_button));
+            js->set(action, "sections", secs);
+        } else {
+            js->set(action, "buttons", arr);
+        }
         js->set(part, "action", action);
     } else if (msg->kind == OG_KIND_TEXT) {
         js->set(part, "preview_url", js->new_bool(0));

@@ -88,7 +88,7 @@
 --   P:timers:autoforward       zset  session -> due ms of an unanswered assignment (the
 --                                    reply script ZREMs it)
 --   P:timers:archive           zset  closed session -> due ms of archiving
---   P:arch:due / :lease / :loc / :segs, P:con:<id>:arch  the archive out of Redis
+--   P:arch:due / :lease / :loc / :segs / :rewrite / :backfill  the archive out of Redis
 --                                    (retention.archive_after_days; archive.lua)
 --   session hashes add: group, level, level_idx, assigned_at, af_agent, queue_group,
 --                       queue_level, transferred_from, transferred_comment, archived_at
@@ -305,6 +305,32 @@ local function lease_drop(P, inst, zkey, member)
   if inst and inst ~= '' then redis.call('HDEL', k(P, 'inst', inst, 'held'), zkey .. '\n' .. member) end
 end
 
+-- An archived session's record (archive.lua, og_archive.h; rec decoded)
+-- written back into Redis, key by key as it was. only_missing: keys that
+-- exist are left alone. Returns the keys written.
+local function record_write(P, rec, only_missing)
+  local written = {}
+  for _, e in ipairs(rec.keys) do
+    local key, t, v = P .. ':' .. e[1], e[2], e[3]
+    if not only_missing or redis.call('EXISTS', key) == 0 then
+      redis.call('DEL', key)
+      if #v > 0 then
+        if t == 'hash' then redis.call('HSET', key, unpack(v))
+        elseif t == 'zset' then
+          local args = {}
+          for i = 1, #v, 2 do args[#args + 1] = v[i + 1]; args[#args + 1] = v[i] end
+          redis.call('ZADD', key, unpack(args))
+        elseif t == 'list' then redis.call('RPUSH', key, unpack(v))
+        elseif t == 'set' then redis.call('SADD', key, unpack(v))
+        elseif t == 'string' then redis.call('SET', key, v[1])
+        end
+        written[#written + 1] = key
+      end
+    end
+  end
+  return written
+end
+
 -- Moves a session between status indexes.
 local function set_status(P, sid, old, new)
   if old == new then return end
@@ -427,8 +453,9 @@ end
 -- Statistics (og_stats.h, docs/statistics.md). Counters and sums per UTC
 -- hour, kept by the scripts that change the facts, so a query reads small
 -- hashes and never scans history. Each fact is added to its hour and its
--- day, so a long period reads days, not hours, and to its hour's total, so
--- an unfiltered query by day or hour reads one field per hour:
+-- day, so a long period reads days, not hours, and to its hour's totals,
+-- kept one hash per day, so an unfiltered query by day or hour reads one
+-- hash per day:
 --   P:st:<lvl>:<n>  hash, lvl h (n = Unix ms / 3600000, the UTC hour) or d
 --       (the UTC day, ms / 86400000):
 --     "v\t<ch>\t<agent>\t<group>" -> the ST_N integers below, comma separated
@@ -436,7 +463,9 @@ end
 --         when the fact happened; presence time has only the agent
 --     "c\t<ch>\t<agent>\t<group>" -> closes per success code, "CODE<US>n<RS>..."
 --         (st_code_counts)
---     "t", "tc" (hours only) -> the sums of all "v" and of all "c" fields
+--   P:st:t:<day>[:<CODE>]  hash, the UTC day's hour totals: "<h>" (0-23) -> the
+--       sum of that hour's "v" fields, "c<h>" -> of its "c" fields (st_total);
+--       P:st:tv the UTC hour from which every hour has them
 --   P:st:<lvl>:<n>:<CODE>  hash, the same "v" vectors for facts of sessions
 --       closed with that code (the close, a goal achieved or a survey after it)
 --       and "c" fields with that code's count: all a query filtered by it reads
@@ -552,10 +581,20 @@ local function st_codes_text(m)
   return table.concat(parts, '\30')
 end
 
--- An hour key written before it kept totals (an upgrade): its "t" and "tc"
--- summed from its tuples, written, and "t" returned (nil: no vectors).
-local function st_total_init(key)
-  local h = redis.call('HGETALL', key)
+-- The hour totals of the UTC day of ms (code: of that code's keys): one
+-- hash per day, field "<h>" (the hour of the day, 0-23) -> the sum of that
+-- hour's "v" fields, "c<h>" -> the sum of its "c" fields; and the field of
+-- ms's hour in it.
+local function st_tkey(P, ms, code)
+  return P .. ':st:t:' .. string.format('%d', math.floor(ms / 86400000)) ..
+    (code and (':' .. code) or ''), string.format('%d', math.floor(ms / 3600000) % 24)
+end
+
+-- An hour written before totals were kept (an upgrade): its totals summed
+-- from the tuples of its hour key hk into tk's fields hf and "c"..hf; the
+-- vector returned (nil: no vectors).
+local function st_total_init(hk, tk, hf)
+  local h = redis.call('HGETALL', hk)
   local sum, codes, any = {}, {}, false
   for i = 1, #h, 2 do
     local kind = h[i]:sub(1, 2)
@@ -573,37 +612,42 @@ local function st_total_init(key)
       end
     end
   end
-  if next(codes) then redis.call('HSET', key, 'tc', st_codes_text(codes)) end
+  if next(codes) then redis.call('HSET', tk, 'c' .. hf, st_codes_text(codes)) end
   if not any then return nil end
   local parts = {}
   for j = 1, #sum do parts[j] = string.format('%d', sum[j] or 0) end
   return table.concat(parts, ',')
 end
 
--- Adds deltas d to an hour key's total "t", the sum of all its tuples: an
--- unfiltered query by day or hour reads this one field per hour.
-local function st_total(key, d)
-  local cur = redis.call('HGET', key, 't')
-  if not cur and redis.call('EXISTS', key) == 1 then cur = st_total_init(key) end
-  redis.call('HSET', key, 't', st_vec_apply(cur, d))
+-- Adds deltas d to the hour totals of ms (code: of that code's keys): an
+-- unfiltered query by day or hour reads one hash per day. P:st:tv is the
+-- UTC hour (Redis's clock) from which every hour has its totals: an hour
+-- before it may have been written without them, and is read whole.
+local function st_total(P, ms, code, d)
+  local tk, hf = st_tkey(P, ms, code)
+  local cur = redis.call('HGET', tk, hf)
+  if not cur then
+    redis.call('SET', P .. ':st:tv', math.floor(tonumber(redis.call('TIME')[1]) / 3600), 'NX')
+    local hk = st_key(P, 'h', ms, code)
+    if redis.call('EXISTS', hk) == 1 then cur = st_total_init(hk, tk, hf) end
+  end
+  redis.call('HSET', tk, hf, st_vec_apply(cur, d))
 end
 
 -- Adds deltas d ({[ST.x] = n}) to the tuple's vectors of the hour and the
--- day of ms, and to the hour's total (tup = {channel, agent, group, codes};
+-- day of ms, and to the hour's totals (tup = {channel, agent, group, codes};
 -- a closed session's codes also add them to each code's keys).
 local function st_add(P, ms, tup, d)
   local f = 'v\t' .. tup[1] .. '\t' .. tup[2] .. '\t' .. tup[3]
   local codes = tup[4] and tup[4] ~= '' and tup[4]
+  st_total(P, ms, nil, d)
+  if codes then
+    for code in string.gmatch(codes, '[^,]+') do st_total(P, ms, code, d) end
+  end
   for _, lvl in ipairs(ST_LEVELS) do
-    local key = st_key(P, lvl, ms)
-    if lvl == 'h' then st_total(key, d) end
-    st_vec(key, f, d)
+    st_vec(st_key(P, lvl, ms), f, d)
     if codes then
-      for code in string.gmatch(codes, '[^,]+') do
-        local ck = st_key(P, lvl, ms, code)
-        if lvl == 'h' then st_total(ck, d) end
-        st_vec(ck, f, d)
-      end
+      for code in string.gmatch(codes, '[^,]+') do st_vec(st_key(P, lvl, ms, code), f, d) end
     end
   end
 end
@@ -695,15 +739,14 @@ local function st_close(P, c, now_ms)
     local f = 'c\t' .. tup[1] .. '\t' .. tup[2] .. '\t' .. tup[3]
     local list = {}
     for code in string.gmatch(tup[4], '[^,]+') do list[#list + 1] = code end
+    local tk, hf = st_tkey(P, now_ms)
+    st_code_counts(tk, 'c' .. hf, list)
+    for _, code in ipairs(list) do
+      st_code_counts((st_tkey(P, now_ms, code)), 'c' .. hf, {code})
+    end
     for _, lvl in ipairs(ST_LEVELS) do
-      local key = st_key(P, lvl, now_ms)
-      st_code_counts(key, f, list)
-      if lvl == 'h' then st_code_counts(key, 'tc', list) end
-      for _, code in ipairs(list) do
-        local ck = st_key(P, lvl, now_ms, code)
-        st_code_counts(ck, f, {code})
-        if lvl == 'h' then st_code_counts(ck, 'tc', {code}) end
-      end
+      st_code_counts(st_key(P, lvl, now_ms), f, list)
+      for _, code in ipairs(list) do st_code_counts(st_key(P, lvl, now_ms, code), f, {code}) end
     end
   end
 end
@@ -758,7 +801,9 @@ end
 --   P:st:qh  the UTC hour of the last change of P:st:qw's size
 -- A wait is counted when it ends, split over the hours it overlapped (as
 -- presence time is); og_stats.c adds the waits still going on up to now.
-local function st_q_key(P, hour) return P .. ':st:q:' .. string.format('%d', math.floor(hour / 24)) end
+local function st_q_key(P, hour)
+  return P .. ':st:q:' .. string.format('%d', math.floor(hour / 24))
+end
 
 -- A wait from a to b (ms) of a session of channel ch waiting for group grp.
 local function st_q_wait(P, ch, grp, a, b)

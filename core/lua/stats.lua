@@ -3,18 +3,22 @@
 -- prelude's st_*); this script reads them, rebuilds them, and keeps the
 -- report links.
 -- ARGV[1] = P, ARGV[2] = op:
---   "read"  [3] '1' to include agents and groups, [4] what to read of each key:
---           't' (an hour's totals, {'t', vector, 'tc', codes}), 'all' (HGETALL)
---           or a glob pattern (the fields matching it, HSCAN MATCH), [5..] keys
---           "<lvl>:<n>" or "<lvl>:<n>:<CODE>" (prelude.lua, Statistics) ->
---           {'ok', {agent id, presence, since ms, ...}, {group...}, {field,
---           value, ...}...} (agents and groups empty when [3] ~= '1')
+--   "read"  [3] '1' to include agents and groups, [4] what to read: 'all'
+--           (HGETALL) or a glob pattern (the fields matching it, HSCAN MATCH)
+--           of keys [5..] "<lvl>:<n>" or "<lvl>:<n>:<CODE>" (prelude.lua,
+--           Statistics), each as one string "field\0value\0..."; or 'days':
+--           [5] a code or '', [6..] UTC days, each {its hour totals joined so,
+--           {hour, its hour key joined so, ...} for hours without totals}
+--           -> {'ok', {agent id, presence, since ms, ...}, {group...}, ...}
+--           (agents and groups empty when [3] ~= '1')
 --   "queue" [3] first UTC day, [4] days -> {'ok', the hour of the last change of
 --           the number waiting or '', {since ms, channel, group, ...} of the
 --           sessions waiting now, {HGETALL of P:st:q:<day>}...}
 --   "rebuild_sessions" [3] start rank in P:idx:all, [4] count -> {'ok', next rank
 --           or -1, sessions done}: adds each session's facts to the hourly
 --           counters again, from what is stored (og_stats_rebuild deleted them)
+--   "rebuild_record" [3] an archived session's record -> {'ok', 1}: counted as
+--           rebuild_sessions counts a live one (og_archive_each feeds it)
 --   "rebuild_queue" [3] start rank in P:st:rbq, [4] count -> {'ok', next rank
 --           or -1, events done}: the most waiting at once per hour, from the
 --           waits rebuild_sessions logged in P:st:rbq (deleted at the end)
@@ -50,20 +54,34 @@ if op == 'read' then
   end
   local out = {'ok', ag, groups}
   local mode = ARGV[4]
+  if mode == 'days' then
+    -- the hour totals of UTC days [6..] (of code [5] when not ''); an hour
+    -- before P:st:tv without them is read whole (written by an older version)
+    local sfx = ARGV[5] ~= '' and (':' .. ARGV[5]) or ''
+    local tv = tonumber(redis.call('GET', P .. ':st:tv') or '') or math.huge
+    for i = 6, #ARGV do
+      local day = tonumber(ARGV[i])
+      local t = redis.call('HGETALL', P .. ':st:t:' .. ARGV[i] .. sfx)
+      local legacy = {}
+      if day * 24 < tv then
+        local have = {}
+        for j = 1, #t, 2 do have[t[j]] = true end
+        for h = 0, 23 do
+          local hk = P .. ':st:h:' .. string.format('%d', day * 24 + h) .. sfx
+          if day * 24 + h < tv and not have[tostring(h)] and redis.call('EXISTS', hk) == 1 then
+            legacy[#legacy + 1] = string.format('%d', day * 24 + h)
+            legacy[#legacy + 1] = table.concat(redis.call('HGETALL', hk), '\0')
+          end
+        end
+      end
+      out[#out + 1] = {table.concat(t, '\0'), legacy}
+    end
+    return out
+  end
   for i = 5, #ARGV do
     local key = P .. ':st:' .. ARGV[i]
     local r
-    if mode == 't' then
-      -- an hour's totals; a key written before they existed is read whole
-      local h = redis.call('HMGET', key, 't', 'tc')
-      if h[1] then
-        r = {'t', h[1], 'tc', h[2] or ''}
-      elseif redis.call('EXISTS', key) == 1 then
-        r = redis.call('HGETALL', key)
-      else
-        r = {}
-      end
-    elseif mode == 'all' then
+    if mode == 'all' then
       r = redis.call('HGETALL', key)
     else
       -- the fields matching a filter's pattern, matched inside Redis
@@ -75,7 +93,9 @@ if op == 'read' then
         for _, x in ipairs(page[2]) do r[#r + 1] = x end
       until cur == '0'
     end
-    out[#out + 1] = r
+    -- one string per key (fields and values joined by NUL, which none
+    -- holds): a reply of a few large strings, not of 10^5 small ones
+    out[#out + 1] = table.concat(r, '\0')
   end
   return out
 end
@@ -276,7 +296,16 @@ local function rebuild_session(sid)
   redis.call('HSET', k(P, 'ses', sid), 'st_nin', nin, 'st_nout', nout)
 end
 
-if op == 'rebuild_sessions' then
+if op == 'rebuild_record' then
+  -- [3] an archived session's record (og_archive.h): its keys are written,
+  -- counted as rebuild_sessions counts a live one, and deleted again, in
+  -- this one step, so no other client ever sees them
+  local rec = cjson.decode(ARGV[3])
+  local written = record_write(P, rec, true)
+  rebuild_session(rec.sid)
+  if #written > 0 then redis.call('DEL', unpack(written)) end
+  return {'ok', 1}
+elseif op == 'rebuild_sessions' then
   local start, cnt = tonumber(ARGV[3]), tonumber(ARGV[4])
   local ids = redis.call('ZRANGE', k(P, 'idx', 'all'), start, start + cnt - 1)
   for _, sid in ipairs(ids) do rebuild_session(sid) end

@@ -544,7 +544,7 @@ static int cmp_str(const void *a, const void *b)
 /* Every hourly counter as sorted "key field value" lines. [xfer] */
 static char *dump_counters(size_t *n_fields)
 {
-    char *keys = og_test_redis_cli(&rs, "--raw KEYS {og}:st:[hbdq]:*");
+    char *keys = og_test_redis_cli(&rs, "--raw KEYS {og}:st:[hbdqt]:*");
     char **lines = NULL;
     size_t n = 0;
     for (char *k = strtok(keys, "\n"); k; k = strtok(NULL, "\n")) {
@@ -1067,9 +1067,9 @@ static void test_queue(void)
     clock_set(T(1, 7, 0, 0));
 }
 
-/* An hour written before hours kept totals (an upgrade): read from its
- * tuples, and its totals made from them at its next fact. Runs last: it
- * adds a fact to D 10:00. */
+/* An hour written before hours kept totals (an upgrade, {og}:st:tv after
+ * it): read from its tuples, and its totals made from them at its next
+ * fact. Runs last: it adds a fact to D 10:00. */
 static void test_hour_totals(void)
 {
     const char *q = "from=2030-06-14&to=2030-06-14&group_by=hour";
@@ -1079,10 +1079,13 @@ static void test_hour_totals(void)
     NUM(b, "chats", 1);
     NUM(b, "success_codes.SALE", 1);
     NUM(b, "success_codes.UPSELL", 1);
-    char *cmd = og_sprintf("HDEL {og}:st:h:%lld t tc", (long long)(T(0, 10, 0, 0) / 3600000));
+    char *cmd = og_sprintf("HDEL {og}:st:t:%lld 10 c10", (long long)(T(0, 0, 0, 0) / 86400000));
     char *n = og_test_redis_cli(&rs, cmd);
     CHECK(n && atoi(n) == 2);
     free(n), free(cmd);
+    cmd = og_sprintf("SET {og}:st:tv %lld", (long long)(T(1, 0, 0, 0) / 3600000));
+    free(og_test_redis_cli(&rs, cmd));
+    free(cmd);
     json_object *legacy = stats(meg_tok, q, 200);
     CHECK_STR(json_object_to_json_string(legacy), json_object_to_json_string(before));
     json_object_put(legacy), json_object_put(before);
@@ -1096,7 +1099,7 @@ static void test_hour_totals(void)
     NUM(b, "success_codes.SALE", 1);
     NUM(b, "success_codes.UPSELL", 1);
     json_object_put(j);
-    cmd = og_sprintf("HGET {og}:st:h:%lld tc", (long long)(T(0, 10, 0, 0) / 3600000));
+    cmd = og_sprintf("HGET {og}:st:t:%lld c10", (long long)(T(0, 0, 0, 0) / 86400000));
     n = og_test_redis_cli(&rs, cmd);
     CHECK(n && strstr(n, "SALE") && strstr(n, "UPSELL"));
     free(n), free(cmd);

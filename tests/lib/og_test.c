@@ -487,6 +487,17 @@ const struct og_fake_req *og_fake_get(struct og_fake *f, size_t i)
     return r;
 }
 
+char *og_fake_find_body(struct og_fake *f, const char *url_part)
+{
+    char *out = NULL;
+    pthread_mutex_lock(&f->mu);
+    for (size_t i = f->n; i > 0 && !out; i--)
+        if (strstr(f->reqs[i - 1].url, url_part))
+            out = og_strdup(f->reqs[i - 1].body ? f->reqs[i - 1].body : "");
+    pthread_mutex_unlock(&f->mu);
+    return out;
+}
+
 const char *og_fake_header(const struct og_fake_req *r, const char *name, char *buf, size_t n)
 {
     size_t nl = strlen(name);

@@ -123,6 +123,10 @@ void og_fake_add_file(struct og_fake *f, const char *path, const void *data, siz
 size_t og_fake_count(struct og_fake *f);
 /* The i-th recorded request, [borrowed] until og_fake_reset/og_fake_stop. */
 const struct og_fake_req *og_fake_get(struct og_fake *f, size_t i);
+/* The body of the newest request whose URL contains url_part, copied under
+ * the fake's lock [xfer], or NULL: safe while requests keep arriving (a
+ * pointer from og_fake_get is not, once the list grows). */
+char *og_fake_find_body(struct og_fake *f, const char *url_part);
 const char *og_fake_header(const struct og_fake_req *r, const char *name, char *buf, size_t n);
 void og_fake_reset(struct og_fake *f);
 void og_fake_stop(struct og_fake *f);
