@@ -508,13 +508,36 @@ function composer(s) {
   const ta = el('textarea', { rows: 2, placeholder: 'Write a reply… (Enter sends, Shift+Enter adds a line)', 'aria-label': 'Reply' });
   const err = el('span', { class: 'form-error', role: 'alert' });
   const btn = el('button', { class: 'btn primary', type: 'submit' }, 'Send');
+  // a file goes up first (POST /uploads, checked against the channel's
+  // limits), then rides the next reply as {upload_id}
+  let upload = null;
+  const chip = el('span', { class: 'att-chip muted small' });
+  const file = el('input', { type: 'file', class: 'visually-hidden', 'aria-label': 'Attach a file' });
+  const attach = el('button', { class: 'btn ghost', type: 'button', onclick: () => file.click() }, 'Attach');
+  file.addEventListener('change', async () => {
+    const f = file.files && file.files[0];
+    file.value = '';
+    if (!f) return;
+    const fd = new FormData();
+    fd.append('channel', s.channel);
+    fd.append('file', f, f.name);
+    attach.disabled = btn.disabled = true; err.textContent = ''; chip.textContent = 'Uploading ' + f.name + '…';
+    try {
+      upload = await api('POST', '/uploads', fd);
+      chip.textContent = '📎 ' + upload.name;
+    } catch (e) { upload = null; chip.textContent = ''; err.textContent = e.message; }
+    attach.disabled = btn.disabled = false;
+  });
   const send = async () => {
     const text = ta.value;
-    if (!text.trim()) return;
+    if (!text.trim() && !upload) return;
     btn.disabled = true; err.textContent = '';
     try {
-      const m = await api('POST', `/sessions/${s.id}/messages`, { text });
+      const body = upload ? { attachments: [{ upload_id: upload.id }] } : {};
+      if (text.trim()) body.text = text;
+      const m = await api('POST', `/sessions/${s.id}/messages`, body);
       ta.value = '';
+      upload = null; chip.textContent = '';
       upsertMessage(m);
     } catch (e) { err.textContent = e.message; }
     btn.disabled = false;
@@ -523,7 +546,8 @@ function composer(s) {
   ta.addEventListener('keydown', (e) => {
     if (e.key === 'Enter' && !e.shiftKey && !e.isComposing) { e.preventDefault(); send(); }
   });
-  return el('form', { class: 'composer', onsubmit: (e) => { e.preventDefault(); send(); } }, ta, el('div', { class: 'composer-bar' }, err, btn));
+  return el('form', { class: 'composer', onsubmit: (e) => { e.preventDefault(); send(); } }, ta,
+    el('div', { class: 'composer-bar' }, file, attach, chip, err, btn));
 }
 
 function renderDetails(s) {
