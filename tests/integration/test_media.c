@@ -22,6 +22,7 @@
 #include "og_test.h"
 #include "og_util.h"
 
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -48,7 +49,8 @@ static int fake_api(void *ud, const struct og_fake_req *q, struct og_fake_resp *
     r->status = 200;
     r->content_type = "application/json";
     if (!strcmp(q->url, "/bot" TG_TOKEN "/getFile")) {
-        const char *path = strstr(q->body, "tg-photo")   ? "photos/file_1.jpg"
+        const char *path = strstr(q->body, "tg-notes")   ? "documents/notes.txt"
+                           : strstr(q->body, "tg-photo") ? "photos/file_1.jpg"
                            : strstr(q->body, "tg-doc")   ? "documents/file_2.pdf"
                            : strstr(q->body, "tg-voice") ? "voice/file_3.oga"
                                                          : NULL;
@@ -92,6 +94,12 @@ static int fake_api(void *ud, const struct og_fake_req *q, struct og_fake_resp *
         r->status = 302;
         r->headers = "Location: http://10.1.2.3/x";
         r->body = "";
+        return 1;
+    }
+    if (!strcmp(q->url, "/file/bot" TG_TOKEN "/documents/notes.txt")) {
+        r->content_type = "application/octet-stream";
+        r->body = "hello notes\n";
+        r->delay_ms = 500; /* slow: two first readers overlap */
         return 1;
     }
     if (!strcmp(q->url, "/bot" TG_TOKEN "/sendPhoto") ||
@@ -396,6 +404,48 @@ static void test_telegram(void)
     CHECK(strstr(g.body, "too big") != NULL);
     got_free(&g);
     free(p);
+    json_object_put(m);
+}
+
+struct reader {
+    char path[160];
+    struct got g;
+};
+
+static void *read_one(void *arg)
+{
+    struct reader *r = arg;
+    r->g = get(r->path, ADMIN);
+    return NULL;
+}
+
+/* Two first reads of one file at once: the platform is asked once, both
+ * get the file (a text file: text/plain as Telegram declared and the bytes
+ * agree). */
+static void test_concurrent_first_reads(void)
+{
+    og_fake_reset(api);
+    CHECK_INT(post_tg("tg", 5,
+                      "\"document\":{\"file_name\":\"notes.txt\",\"mime_type\":"
+                      "\"text/plain\",\"file_id\":\"tg-notes\",\"file_unique_id\":\"f\"}"),
+              200);
+    json_object *m = last_message("tg");
+    struct reader rd[2];
+    pthread_t th[2];
+    for (int i = 0; i < 2; i++) {
+        snprintf(rd[i].path, sizeof rd[i].path, "/api/v1/messages/%s/attachments/0",
+                 m && jstr(m, "id") ? jstr(m, "id") : "x");
+        pthread_create(&th[i], NULL, read_one, &rd[i]);
+    }
+    for (int i = 0; i < 2; i++) {
+        pthread_join(th[i], NULL);
+        CHECK_INT(rd[i].g.status, 200);
+        CHECK(rd[i].g.status == 200 && !strcmp(rd[i].g.body, "hello notes\n"));
+        CHECK(has_header(&rd[i].g, "\r\nContent-Type: text/plain\r\n"));
+        got_free(&rd[i].g);
+    }
+    CHECK_INT(seen("/file/bot" TG_TOKEN "/documents/notes.txt"), 1);
+    CHECK_INT(seen("/bot" TG_TOKEN "/getFile"), 1);
     json_object_put(m);
 }
 
@@ -834,6 +884,7 @@ int main(void)
         return 1;
     }
     test_telegram();
+    test_concurrent_first_reads();
     test_whatsapp();
     test_facebook();
     test_line();
