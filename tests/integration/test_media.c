@@ -1,4 +1,4 @@
-/* test_media - inbound attachments' files end to end (#21.1, #21.3): the
+/* test_media - attachments' files end to end (#21.1, #21.2, #21.3): the
  * daemon on a real redis-server, every platform a fake on 127.0.0.1 with the
  * platform's real shapes:
  *   - Telegram photo, document and voice (getFile, then /file/bot<token>/...),
@@ -15,8 +15,17 @@
  *     169.254.169.254, [::1], file:// on a channel that allows no host, and a
  *     redirect to gopher:// on one that allows the fake, each refused with
  *     the reason named (502 media_unavailable), nothing fetched;
+ *     a redirect to a private address, and a file past media.max_file_bytes
+ *     (413);
+ *   - two first reads of one file at once: one platform fetch;
  *   - a reply whose attachment URL points at the metadata address: 400
  *     url_refused at once;
+ *   - uploads (#21.2): refusals (not multipart, an unknown part, a type the
+ *     channel's platform does not take, too large, no token); sent by
+ *     Telegram multipart, the WhatsApp media upload, the Messenger
+ *     Attachment Upload API, VK's upload server, and LINE's signed public
+ *     URL (fetched without a token); each message reaches "sent" and its
+ *     attachment route serves the upload;
  *   - the example connector (no fetch_media): 501 unsupported. */
 #include "../connectors/meta_test.h"
 #include "og_test.h"
@@ -569,6 +578,20 @@ static void test_refusals(void)
     refused("fb", FB_SECRET, "m_R7", redir, "a private address");
     free(redir);
 
+    /* past media.max_file_bytes (1024 here): 413, named, nothing kept */
+    char *hu = og_sprintf("%s/fb-cdn/huge.jpg", og_fake_base(api));
+    char *hb = fb_image("m_R8", hu);
+    CHECK_INT(post_meta("fb", FB_SECRET, hb), 200);
+    free(hb), free(hu);
+    json_object *hm = last_message("fb");
+    char *hp = og_sprintf("/api/v1/messages/%s/attachments/0", hm ? jstr(hm, "id") : "x");
+    struct got hg = get(hp, ADMIN);
+    CHECK_INT(hg.status, 413);
+    CHECK(strstr(hg.body, "larger than 1024 bytes") != NULL);
+    got_free(&hg);
+    free(hp);
+    json_object_put(hm);
+
     /* an agent's attachment URL is refused when the reply is made */
     json_object *m = last_message("fb");
     const char *sid = m ? jstr(m, "session_id") : NULL;
@@ -725,6 +748,12 @@ static void test_uploads(void)
     j = upload(b, len, "Content-Type: multipart/form-data; boundary=XyZb", &st);
     CHECK_INT(st, 401); /* no token */
     json_object_put(j), free(b);
+    char big[2000];
+    memset(big, 'b', sizeof big);
+    b = form("big.bin", "application/octet-stream", big, sizeof big, NULL, NULL, &len);
+    j = upload(b, len, FORM_HDR, &st);
+    CHECK_INT(st, 413); /* past media.max_file_bytes */
+    json_object_put(j), free(b);
 
     /* Telegram: sendPhoto as multipart, the file itself */
     upload_ok("photo.jpg", "text/html", JPEG, sizeof JPEG - 1, "image/jpeg", id);
@@ -845,6 +874,10 @@ int main(void)
     og_fake_add_file(api, "/file/bot" TG_TOKEN "/documents/file_2.pdf", PDF, sizeof PDF - 1);
     og_fake_add_file(api, "/file/bot" TG_TOKEN "/voice/file_3.oga", OGG, sizeof OGG - 1);
     og_fake_add_file(api, "/fb-cdn/photo.png", PNG, sizeof PNG - 1);
+    static char huge[2000];
+    memset(huge, 'h', sizeof huge);
+    memcpy(huge, "\xFF\xD8\xFF\xE0", 4);
+    og_fake_add_file(api, "/fb-cdn/huge.jpg", huge, sizeof huge);
     og_fake_add_file(api, "/vk-cdn/x.jpg", JPEG, sizeof JPEG - 1);
     og_fake_add_file(api, "/v2/bot/message/535883069103014193/content", JPEG, sizeof JPEG - 1);
     og_fake_add_file(api, "/wa-cdn/1003383421387256", JPEG, sizeof JPEG - 1);
@@ -875,8 +908,9 @@ int main(void)
         "{\"id\":\"ex\",\"connector\":\"signed_json\",\"options\":{\"secret\":\"" SJ_SECRET "\","
         "\"reply_url\":\"%s/sj\"}}]",
         base, base, base, base, base, base, base, base);
-    int started =
-        og_test_daemon_start(&d, rs.url, channels, "\"public_url\":\"https://gw.example\"");
+    int started = og_test_daemon_start(&d, rs.url, channels,
+                                       "\"public_url\":\"https://gw.example\","
+                                       "\"media\":{\"max_file_bytes\":1024}");
     free(channels);
     if (started != 0) {
         og_test_redis_stop(&rs);
