@@ -44,6 +44,7 @@
 
 static struct og_test_daemon d;
 static struct og_fake *api;
+static struct og_test_redis rs;
 
 /* The files the platforms hold: real magic numbers, NULs inside. */
 static const char JPEG[] = "\xFF\xD8\xFF\xE0\x00\x10JFIF\x00\x01\x01\x00\x00\x01\x00\x01\x00\x00"
@@ -379,6 +380,26 @@ static void test_telegram(void)
     CHECK_INT(g.status, 401);
     got_free(&g);
     free(bare);
+    /* the message.received event a webhook consumer gets carries the same
+     * signed link, usable without a token */
+    char *ev = og_test_redis_cli(&rs, "XREVRANGE {og}:events + - COUNT 200");
+    char *want =
+        og_sprintf("https://gw.example/api/v1/messages/%s/attachments/0?exp=", mid ? mid : "x");
+    const char *link = ev ? strstr(ev, want) : NULL;
+    free(want);
+    CHECK(link != NULL);
+    CHECK(ev && strstr(ev, "message.received"));
+    if (link) {
+        char path[300];
+        size_t n = strcspn(link + 18, "\"\\ \n");
+        snprintf(path, sizeof path, "%.*s", (int)(n < sizeof path ? n : sizeof path - 1),
+                 link + 18);
+        CHECK(strstr(path, "sig=") != NULL);
+        g = get(path, NULL);
+        CHECK_INT(g.status, 200);
+        got_free(&g);
+    }
+    free(ev);
     bare = og_sprintf("/api/v1/messages/%s/attachments/1", mid ? mid : "x");
     g = get(bare, ADMIN);
     CHECK_INT(g.status, 404); /* no second attachment */
@@ -867,7 +888,6 @@ static void test_unsupported(void)
 
 int main(void)
 {
-    struct og_test_redis rs;
     api = og_fake_start();
     og_fake_set_handler(api, fake_api, NULL);
     og_fake_add_file(api, "/file/bot" TG_TOKEN "/photos/file_1.jpg", JPEG, sizeof JPEG - 1);
