@@ -486,6 +486,24 @@ const char *og_media_type(const void *data, size_t len, const char *declared)
     return "application/octet-stream";
 }
 
+const char *og_media_ext(const char *mime)
+{
+    static const char *const map[][2] = {
+        {"image/jpeg", "jpg"},  {"image/png", "png"},       {"image/gif", "gif"},
+        {"image/webp", "webp"}, {"image/bmp", "bmp"},       {"image/heic", "heic"},
+        {"image/avif", "avif"}, {"application/pdf", "pdf"}, {"audio/ogg", "ogg"},
+        {"audio/mpeg", "mp3"},  {"audio/mp4", "m4a"},       {"audio/amr", "amr"},
+        {"audio/wav", "wav"},   {"audio/flac", "flac"},     {"audio/aac", "aac"},
+        {"video/mp4", "mp4"},   {"video/3gpp", "3gp"},      {"video/quicktime", "mov"},
+        {"video/webm", "webm"}, {"application/zip", "zip"}, {"application/gzip", "gz"},
+        {"text/plain", "txt"},  {"text/csv", "csv"},
+    };
+    for (size_t i = 0; mime && i < sizeof map / sizeof *map; i++)
+        if (!strcmp(mime, map[i][0]))
+            return map[i][1];
+    return "bin";
+}
+
 void og_media_clean_name(const char *name, char *out, size_t outsz)
 {
     if (!outsz)

@@ -98,6 +98,10 @@ const char *og_media_sniff(const void *data, size_t len);
  * browser runs. [static] */
 const char *og_media_type(const void *data, size_t len, const char *declared);
 
+/* The usual file name extension of a type ("jpg" for image/jpeg, "pdf",
+ * "ogg"...), "bin" for one it does not know. [static] */
+const char *og_media_ext(const char *mime);
+
 /* A file name as it may be stored and shown: the last path segment of name
  * (after '/' or '\\'), control characters, quotes and backslashes dropped,
  * valid UTF-8, at most outsz - 1 bytes (cut at a character boundary);

@@ -156,7 +156,14 @@ static og_err fetch_into_store(struct og_api_ctx *ctx, const struct og_msg_attac
         len = res.data ? res.len : hr.body_len;
         struct og_media_meta m = {0};
         snprintf(m.mime, sizeof m.mime, "%s", og_media_type(data, len, declared));
-        snprintf(m.name, sizeof m.name, "%s", name ? name : "");
+        og_media_clean_name(name, m.name, sizeof m.name);
+        if (!m.name[0]) /* a platform that names no file (a photo, a voice note) */
+            snprintf(m.name, sizeof m.name, "%s.%s",
+                     !strncmp(m.mime, "image/", 6)   ? "image"
+                     : !strncmp(m.mime, "audio/", 6) ? "audio"
+                     : !strncmp(m.mime, "video/", 6) ? "video"
+                                                     : "file",
+                     og_media_ext(m.mime));
         e = og_media_put(ctx->g->media, key, &m, data, len);
         if (e == OG_ERR_TOO_LARGE)
             snprintf(why, sizeof why, "the file is larger than media.max_file_bytes");

@@ -491,7 +491,7 @@ static void test_whatsapp(void)
         "\"timestamp\":\"1749416383\",\"type\":\"image\",\"image\":{\"caption\":\"pic\","
         "\"mime_type\":\"image/jpeg\",\"sha256\":\"abc\",\"id\":\"1003383421387256\"}}]}}]}]}";
     CHECK_INT(post_meta("wa", WA_SECRET, body), 200);
-    fetched_once("wa", "/wa-cdn/", JPEG, sizeof JPEG - 1, "image/jpeg", NULL);
+    fetched_once("wa", "/wa-cdn/", JPEG, sizeof JPEG - 1, "image/jpeg", "image.jpg");
     CHECK_INT(seen("/v25.0/1003383421387256"), 1);
     char buf[128];
     CHECK_STR(header_of("/wa-cdn/", "authorization", buf, sizeof buf), "Bearer wa-tok");
@@ -517,7 +517,7 @@ static void test_facebook(void)
     json_object *m = last_message("fb");
     CHECK(jstr(att0(m), "source_url") && strstr(jstr(att0(m), "source_url"), "/fb-cdn/photo.png"));
     json_object_put(m);
-    fetched_once("fb", "/fb-cdn/", PNG, sizeof PNG - 1, "image/png", NULL);
+    fetched_once("fb", "/fb-cdn/", PNG, sizeof PNG - 1, "image/png", "image.png");
     char buf[128];
     CHECK_STR(header_of("/fb-cdn/", "authorization", buf, sizeof buf), ""); /* no token */
 }

@@ -227,6 +227,10 @@ static void test_sniff(void)
 
 static void test_names(void)
 {
+    CHECK_STR(og_media_ext("image/jpeg"), "jpg");
+    CHECK_STR(og_media_ext("audio/ogg"), "ogg");
+    CHECK_STR(og_media_ext("application/x-unknown"), "bin");
+    CHECK_STR(og_media_ext(NULL), "bin");
     char out[32];
     og_media_clean_name("C:\\Users\\x\\report.pdf", out, sizeof out);
     CHECK_STR(out, "report.pdf");
