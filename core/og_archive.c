@@ -4,6 +4,7 @@
 #include "og_archive.h"
 #include "og_core_int.h"
 #include "og_log.h"
+#include "og_media.h"
 #include "og_util.h"
 
 #include <dirent.h>
@@ -547,8 +548,11 @@ og_err og_archive_restore(struct og_core *c, const char *sid)
         redisReply *r = NULL;
         e = og_script_call(c, OG_LUA_ARCHIVE, 5, argv, NULL, &r, NULL, 0);
         free(loc), free(text);
-        if (e == OG_OK)
+        if (e == OG_OK) {
+            if (r->elements >= 2 && strcmp(r->element[1]->str, "restored") == 0)
+                atomic_fetch_add(&c->stats.archive_restored, 1);
             freeReplyObject(r);
+        }
     }
     return e;
 }
@@ -677,6 +681,7 @@ static og_err archive_batch(struct og_core *c, struct og_archive_pass *p)
             else
                 p->superseded++;
         }
+        atomic_fetch_add(&c->stats.archived, (unsigned long long)p->archived);
         if (e == OG_OK)
             freeReplyObject(cr);
     } else if (m) {
@@ -692,8 +697,7 @@ static og_err archive_batch(struct og_core *c, struct og_archive_pass *p)
 /* -------------------------------------------------------- deleting */
 
 struct sids {
-    const char **v;
-    char **own;
+    char **own; /* owned strings */
     size_t n, cap;
 };
 
@@ -739,6 +743,7 @@ static og_err delete_segment(struct og_core *c, const char *seg, struct og_archi
         free(argv);
         if (e == OG_OK) {
             p->deleted += (int)r->element[1]->integer;
+            atomic_fetch_add(&c->stats.archive_deleted, (unsigned long long)r->element[1]->integer);
             freeReplyObject(r);
         }
     }
@@ -940,13 +945,81 @@ static og_err erase_find(struct og_core *c, const char *cid, struct sids *s)
     return OG_OK;
 }
 
-og_err og_archive_erase_contact(struct og_core *c, const char *cid, int *sessions)
+/* The media store's keys of a message (its JSON without the closing brace,
+ * as stored): an agent's upload by its id, else "<message id>.<n>". */
+static void media_keys(const char *j, size_t jl, struct sids *out)
+{
+    char *t = og_strndup(j, jl);
+    char *full = og_sprintf("%s}", t);
+    free(t);
+    json_object *m = json_tokener_parse(full), *atts = NULL;
+    free(full);
+    const char *mid = json_object_get_string(json_object_object_get(m, "id"));
+    if (mid && json_object_object_get_ex(m, "attachments", &atts) &&
+        json_object_is_type(atts, json_type_array)) {
+        for (size_t i = 0; i < json_object_array_length(atts); i++) {
+            json_object *a = json_object_array_get_idx(atts, i);
+            const char *up = json_object_get_string(json_object_object_get(a, "upload_id"));
+            char key[160];
+            if (up && *up)
+                snprintf(key, sizeof key, "%s", up);
+            else
+                snprintf(key, sizeof key, "%s.%zu", mid, i);
+            collect_sid(out, 0, 0, key, NULL, 0);
+        }
+    }
+    json_object_put(m);
+}
+
+/* The media keys of the sessions' messages, live (Redis) or archived (their
+ * records), gathered before anything is erased. */
+static og_err erase_media_keys(struct og_core *c, const struct sids *s, struct sids *keys)
+{
+    for (size_t i = 0; i < s->n; i += 200) {
+        size_t k = s->n - i < 200 ? s->n - i : 200;
+        const char **argv = og_calloc(2 + k, sizeof *argv);
+        argv[0] = c->tag, argv[1] = "erase_msgs";
+        for (size_t j = 0; j < k; j++)
+            argv[2 + j] = s->own[i + j];
+        redisReply *r = NULL;
+        og_err e = og_script_call(c, OG_LUA_ARCHIVE, (int)(2 + k), argv, NULL, &r, NULL, 0);
+        free(argv);
+        if (e != OG_OK)
+            return e;
+        for (size_t j = 1; j < r->elements; j++)
+            media_keys(r->element[j]->str, r->element[j]->len, keys);
+        freeReplyObject(r);
+    }
+    for (size_t i = 0; i < s->n; i++) {
+        json_object *rec;
+        if (locate(c, s->own[i], &rec, NULL, NULL) != OG_OK)
+            continue; /* live, or unreadable (logged) */
+        json_object *all = json_object_object_get(rec, "keys");
+        for (size_t j = 0;
+             json_object_is_type(all, json_type_array) && j < json_object_array_length(all); j++) {
+            json_object *e = json_object_array_get_idx(all, j);
+            const char *name = json_object_get_string(json_object_array_get_idx(e, 0));
+            if (name && strncmp(name, "msg:", 4) == 0) {
+                const char *mj = hfield(json_object_array_get_idx(e, 2), "j");
+                if (mj)
+                    media_keys(mj, strlen(mj), keys);
+            }
+        }
+        json_object_put(rec);
+    }
+    return OG_OK;
+}
+
+og_err og_archive_erase_contact(struct og_core *c, const char *cid, struct og_media_store *media,
+                                int *sessions)
 {
     *sessions = 0;
     if (!og_id_valid(cid, "con_"))
         return OG_ERR_NOT_FOUND;
-    struct sids s = {0};
+    struct sids s = {0}, mk = {0};
     og_err e = erase_find(c, cid, &s);
+    if (e == OG_OK)
+        e = erase_media_keys(c, &s, &mk);
     /* Redis: the sessions (in pieces, so no script holds Redis long), then
      * the contact; an archived session's index entry goes now, so nothing
      * of it is readable from here on, and its segment is queued */
@@ -1013,6 +1086,15 @@ og_err og_archive_erase_contact(struct og_core *c, const char *cid, int *session
     for (size_t i = 0; i < s.n; i++)
         free(s.own[i]);
     free(s.own);
+    /* the files of their attachments and uploads */
+    for (size_t i = 0; i < mk.n; i++) {
+        if (e == OG_OK && media && og_media_remove(media, mk.own[i]) != OG_OK)
+            og_warn("erasure of %s: the media file %s could not be removed", cid, mk.own[i]);
+        free(mk.own[i]);
+    }
+    free(mk.own);
+    if (e == OG_OK)
+        atomic_fetch_add(&c->stats.contacts_erased, 1);
     /* the bytes in the archive: the segments rewritten without them */
     if (e == OG_OK && c->arch_dir) {
         struct og_archive_pass p = {0};

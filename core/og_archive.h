@@ -109,11 +109,15 @@ og_err og_archive_conv_row(struct og_core *c, const char *sid, const char *f[17]
 /* The right to erasure: deletes the contact and all its sessions, live and
  * archived (index entries, keys, timers, queues, uploads, read markers),
  * the events in the stream that carry them, its web chat sign-in tokens,
- * and rewrites the archive's segments without its records (the old files
- * deleted). *sessions: how many were erased. OG_ERR_NOT_FOUND when there
- * is no such contact. A crash half-way leaves the rest to the next
- * housekeeping step (segments) or to calling it again (Redis). */
-og_err og_archive_erase_contact(struct og_core *c, const char *cid, int *sessions);
+ * the files of their attachments and uploads in media (the media store,
+ * og_media.h; NULL = none), and rewrites the archive's segments without its
+ * records (the old files deleted). *sessions: how many were erased.
+ * OG_ERR_NOT_FOUND when there is no such contact. A crash half-way leaves
+ * the rest to the next housekeeping step (segments) or to calling it again
+ * (Redis). */
+struct og_media_store;
+og_err og_archive_erase_contact(struct og_core *c, const char *cid, struct og_media_store *media,
+                                int *sessions);
 
 /* Calls fn for every archived session's record (sid, its JSON [borrowed]),
  * in no order, until fn returns an error; *n counts the calls. Records that

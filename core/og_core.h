@@ -119,6 +119,9 @@ int og_core_health(struct og_core *c, char *why, size_t whylen);
 struct og_core_stats {
     atomic_ullong ingested, duplicates, ingest_errors, sessions_created, sessions_reopened;
     atomic_ullong ingest_us_sum; /* total script latency, microseconds */
+    /* the archive (og_archive.h): sessions moved out of Redis, brought back,
+     * deleted with their segments (delete_after_days); contacts erased */
+    atomic_ullong archived, archive_restored, archive_deleted, contacts_erased;
 };
 const struct og_core_stats *og_core_stats(const struct og_core *c);
 /* Ingest script calls so far (each stores one or more messages). */

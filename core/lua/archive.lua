@@ -49,7 +49,7 @@
 --             -> {'ok', n}
 --   "seg_mark" [3] segment -> {'ok'}: marks it being deleted
 --   "seg_gone" [3] segment -> {'ok'}
---   "erase_find", "erase", "erase_events", "rewrites", "seg_live", "seg_moved":
+--   "erase_find", "erase_msgs", "erase", "erase_events", "rewrites", "seg_live", "seg_moved":
 --             a contact's erasure (og_contact_erase), described at each op
 -- Every op replies {'ok', ...} or {'err', code, message} (og_script.h).
 local P, op = ARGV[1], ARGV[2]
@@ -63,6 +63,11 @@ end
 -- The provider id key of a message, when it points at it.
 local function pmid_key(ch, mid, h)
   local pmid = h.pmid
+  if not pmid and h.j then
+    -- as written (no escapes: nearly always), else decoded
+    pmid = string.match(h.j, '"provider_message_id":"([^"\\]*)"')
+    if not pmid and string.find(h.j, '"provider_message_id":null', 1, true) then return nil end
+  end
   if not pmid and h.j then
     local ok, m = pcall(cjson.decode, h.j .. '}')
     if ok and type(m) == 'table' and type(m.provider_message_id) == 'string' then
@@ -369,6 +374,17 @@ elseif op == 'erase_find' then
     -- message reopens rather than replaces
     local t = redis.call('GET', k(P, 'thread', c.channel, c.external_id))
     if t then out[#out + 1] = t end
+  end
+  return out
+
+elseif op == 'erase_msgs' then
+  -- [3..] sessions: the JSON (j) of every message of those live -> {'ok', j...}
+  local out = {'ok'}
+  for i = 3, #ARGV do
+    for _, mid in ipairs(redis.call('ZRANGE', k(P, 'ses', ARGV[i], 'msgs'), 0, -1)) do
+      local j = redis.call('HGET', k(P, 'msg', mid), 'j')
+      if j then out[#out + 1] = j end
+    end
   end
   return out
 

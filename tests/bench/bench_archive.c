@@ -145,8 +145,12 @@ int main(int argc, char **argv)
     double t_arch = now_s() - t0;
     long long m2 = used_memory(&rs);
     /* what is left, key by key, for the first session */
-    char *cid = og_test_redis_cli(&rs, "GET {og}:contact:demo:user0");
-    cid[strcspn(cid, "\r\n")] = 0;
+    char *lq = og_sprintf("HGET {og}:arch:loc %s", sids[0]);
+    char *loc = og_test_redis_cli(&rs, lq);
+    free(lq);
+    char cid[64] = ""; /* the index entry's fourth field */
+    sscanf(loc, "%*[^\t]\t%*[^\t]\t%*[^\t]\t%63[^\t]", cid);
+    free(loc);
     char *q[5];
     q[0] = og_sprintf("MEMORY USAGE {og}:con:%s", cid);
     q[1] = og_sprintf("MEMORY USAGE {og}:contact:demo:user0");
@@ -159,7 +163,6 @@ int main(int argc, char **argv)
         mu[i] = atoll(o);
         free(o), free(q[i]);
     }
-    free(cid);
     long long seg = dir_bytes(adir);
 
     /* restore: the first customer message's extra cost */
@@ -183,8 +186,8 @@ int main(int argc, char **argv)
     printf("  Redis memory freed: %.0f bytes/session; left per archived session (index entry, "
            "thread key, contact): %.0f bytes\n",
            (double)(m1 - m2) / n, (double)(m2 - m0) / n);
-    printf("    of which the contact %lld + its key %lld (kept live), the thread key %lld, the "
-           "index entry %.0f, idx:all %.0f (MEMORY USAGE)\n",
+    printf("    of which the contact %lld + its key %lld (kept live; no key when its thread "
+           "finds it), the thread key %lld, the index entry %.0f, idx:all %.0f (MEMORY USAGE)\n",
            mu[0], mu[1], mu[2], (double)mu[3] / n, (double)mu[4] / n);
     printf("  segment files: %.0f bytes/session (zlib)\n", (double)seg / n);
     printf("  restored %d sessions in %.2f s: %.0f sessions/s (%.0f bytes/session back in "
