@@ -128,7 +128,7 @@ test('the composer attaches a file to a reply', async () => {
   await page.waitForFunction(() => {
     const i = [...document.querySelectorAll('.thread .msg.out img')].pop();
     return i && i.complete && i.naturalWidth === 120;
-  }, null, { timeout: 10000 });
+  }, null, { timeout: 30000 }); // the full suite's load once made it take over 10 s
   assert.equal(await page.locator('.composer .att-chip').textContent(), '');
   const hist = await stack.api('GET', `/sessions/${sid}/messages`);
   const out = hist.items.filter((m) => m.direction === 'out').pop();
