@@ -880,7 +880,8 @@ const struct og_cfg_row og_cfg_top_rows[] = {
      .type = OG_CFG_STR,
      .offset = offsetof(struct og_config, public_url),
      .def = "",
-     .help = "how the world reaches this gateway (links in e-mails), http:// or https://",
+     .help = "how the world reaches this gateway (links in e-mails, attachment links), http:// or "
+             "https://",
      .expect = "must be an http:// or https:// URL",
      .check = check_public_url},
     {.name = "webchat_demo",
@@ -1029,6 +1030,11 @@ const struct og_cfg_row og_cfg_top_rows[] = {
      .type = OG_CFG_OBJECT,
      .children = og_cfg_send_rows,
      .help = "the durable send queue"},
+    {.name = "media",
+     .type = OG_CFG_OBJECT,
+     .children = og_cfg_media_rows,
+     .help = "the store of attachments' files (fetched from the platforms on first use, or "
+             "uploaded) and the signed links to them"},
     {.name = "sensitive_words",
      .type = OG_CFG_OBJECT,
      .children = og_cfg_sensitive_rows,

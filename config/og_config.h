@@ -161,6 +161,13 @@ struct og_config {
         int64_t retry_max_ms;     /* back-off cap, default 300000 */
         int64_t claim_idle_ms;    /* a dead sender's entries are claimed after, 30000 */
     } send;
+    struct {                    /* "media" (config/og_config_media.c; core/og_media.h) */
+        char *dir;              /* default NULL = <data_dir>/media */
+        int64_t max_bytes;      /* the store's cap, default 1 GiB; 0 = none */
+        int64_t max_age_s;      /* unused this long: removed, default 30 days; 0 = never */
+        int64_t max_file_bytes; /* one file, default 32 MiB */
+        int64_t link_ttl_s;     /* signed links, default 7 days */
+    } media;
     struct {              /* "sensitive_words" (config/og_config_sensitive.c) */
         char **customers; /* terms that flag a customer's message */
         size_t n_customers;

@@ -112,6 +112,7 @@ struct og_cfg_row {
 extern const struct og_cfg_row og_cfg_top_rows[];
 extern const struct og_cfg_row og_cfg_csat_rows[];      /* og_config_texts.c */
 extern const struct og_cfg_row og_cfg_send_rows[];      /* og_config_send.c */
+extern const struct og_cfg_row og_cfg_media_rows[];     /* og_config_media.c */
 extern const struct og_cfg_row og_cfg_webhook_rows[];   /* og_config_webhooks.c */
 extern const struct og_cfg_row og_cfg_dispatch_rows[];  /* og_config_webhooks.c */
 extern const struct og_cfg_row og_cfg_smtp_rows[];      /* og_config_followups.c */

@@ -4,6 +4,7 @@
 #include "og_archive.h"
 #include "og_core_int.h"
 #include "og_log.h"
+#include "og_media.h"
 #include "og_util.h"
 
 #include <dirent.h>
@@ -146,6 +147,7 @@ void og_archive_configure(struct og_core *c, const struct og_archive_opts *o)
     c->arch_after_ms = o ? o->after_ms : 0;
     c->arch_delete_ms = o ? o->delete_after_ms : 0;
     c->arch_batch = o && o->batch > 0 ? o->batch : 100;
+    c->arch_mode_set = c->arch_backfilled = 0;
 }
 
 /* Creates dir (and its parents) when missing. 0 or -1. */
@@ -235,9 +237,25 @@ static unsigned char *seg_read(struct og_core *c, const char *seg, size_t *len)
 
 /* ---------------------------------------------------------- reading */
 
+static og_err locate_once(struct og_core *c, const char *sid, json_object **rec, char **loc,
+                          char **text);
+
 /* The record of an archived session, as the index locates it: *rec [xfer,
- * json_object_put], *loc [xfer] the index entry it was read through. */
+ * json_object_put], *loc [xfer] the index entry it was read through, *text
+ * [xfer] the record's JSON (loc and text may be NULL). OG_ERR_NOT_FOUND
+ * when it is not archived, OG_ERR_UNAVAILABLE when it cannot be read here. */
 static og_err locate(struct og_core *c, const char *sid, json_object **rec, char **loc, char **text)
+{
+    /* a second look: an erasure may have just moved the record to a
+     * rewritten segment and deleted the one the index named a moment ago */
+    og_err e = locate_once(c, sid, rec, loc, text);
+    if (e == OG_ERR_UNAVAILABLE)
+        e = locate_once(c, sid, rec, loc, text);
+    return e;
+}
+
+static og_err locate_once(struct og_core *c, const char *sid, json_object **rec, char **loc,
+                          char **text)
 {
     *rec = NULL;
     if (loc)
@@ -467,6 +485,44 @@ og_err og_archive_conv_row(struct og_core *c, const char *sid, const char *f[17]
     return OG_OK;
 }
 
+og_err og_archive_each(struct og_core *c,
+                       og_err (*fn)(void *ud, const char *sid, const char *json, size_t len),
+                       void *ud, long *n)
+{
+    char cursor[32] = "0";
+    og_err e = OG_OK;
+    *n = 0;
+    do {
+        redisReply *r = NULL;
+        e = og_redis_cmd(c->redis, &r, "HSCAN %s:arch:loc %s COUNT 500", c->tag, cursor);
+        if (e != OG_OK)
+            return e;
+        if (r->type != REDIS_REPLY_ARRAY || r->elements != 2) {
+            freeReplyObject(r);
+            return OG_ERR_INTERNAL;
+        }
+        snprintf(cursor, sizeof cursor, "%s", r->element[0]->str);
+        const redisReply *kv = r->element[1];
+        for (size_t i = 0; e == OG_OK && i + 1 < kv->elements; i += 2) {
+            json_object *rec;
+            char *text;
+            og_err le = locate(c, kv->element[i]->str, &rec, NULL, &text);
+            if (le == OG_ERR_NOT_FOUND)
+                continue; /* restored meanwhile */
+            if (le != OG_OK) {
+                e = le == OG_ERR_UNAVAILABLE ? OG_OK : le; /* logged by locate */
+                continue;
+            }
+            json_object_put(rec);
+            e = fn(ud, kv->element[i]->str, text, strlen(text));
+            free(text);
+            (*n)++;
+        }
+        freeReplyObject(r);
+    } while (e == OG_OK && strcmp(cursor, "0") != 0);
+    return e;
+}
+
 /* ---------------------------------------------------------- restoring */
 
 og_err og_archive_restore(struct og_core *c, const char *sid)
@@ -492,8 +548,11 @@ og_err og_archive_restore(struct og_core *c, const char *sid)
         redisReply *r = NULL;
         e = og_script_call(c, OG_LUA_ARCHIVE, 5, argv, NULL, &r, NULL, 0);
         free(loc), free(text);
-        if (e == OG_OK)
+        if (e == OG_OK) {
+            if (r->elements >= 2 && strcmp(r->element[1]->str, "restored") == 0)
+                atomic_fetch_add(&c->stats.archive_restored, 1);
             freeReplyObject(r);
+        }
     }
     return e;
 }
@@ -570,6 +629,7 @@ static og_err archive_batch(struct og_core *c, struct og_archive_pass *p)
         if (be != OG_OK)
             return be;
         c->arch_backfilled = br->elements >= 2 && strcmp(br->element[1]->str, "done") == 0;
+        p->more = !c->arch_backfilled;
         freeReplyObject(br);
     }
     int64_t now = og_now_ms();
@@ -621,6 +681,7 @@ static og_err archive_batch(struct og_core *c, struct og_archive_pass *p)
             else
                 p->superseded++;
         }
+        atomic_fetch_add(&c->stats.archived, (unsigned long long)p->archived);
         if (e == OG_OK)
             freeReplyObject(cr);
     } else if (m) {
@@ -636,8 +697,7 @@ static og_err archive_batch(struct og_core *c, struct og_archive_pass *p)
 /* -------------------------------------------------------- deleting */
 
 struct sids {
-    const char **v;
-    char **own;
+    char **own; /* owned strings */
     size_t n, cap;
 };
 
@@ -683,6 +743,7 @@ static og_err delete_segment(struct og_core *c, const char *seg, struct og_archi
         free(argv);
         if (e == OG_OK) {
             p->deleted += (int)r->element[1]->integer;
+            atomic_fetch_add(&c->stats.archive_deleted, (unsigned long long)r->element[1]->integer);
             freeReplyObject(r);
         }
     }
@@ -884,13 +945,81 @@ static og_err erase_find(struct og_core *c, const char *cid, struct sids *s)
     return OG_OK;
 }
 
-og_err og_archive_erase_contact(struct og_core *c, const char *cid, int *sessions)
+/* The media store's keys of a message (its JSON without the closing brace,
+ * as stored): an agent's upload by its id, else "<message id>.<n>". */
+static void media_keys(const char *j, size_t jl, struct sids *out)
+{
+    char *t = og_strndup(j, jl);
+    char *full = og_sprintf("%s}", t);
+    free(t);
+    json_object *m = json_tokener_parse(full), *atts = NULL;
+    free(full);
+    const char *mid = json_object_get_string(json_object_object_get(m, "id"));
+    if (mid && json_object_object_get_ex(m, "attachments", &atts) &&
+        json_object_is_type(atts, json_type_array)) {
+        for (size_t i = 0; i < json_object_array_length(atts); i++) {
+            json_object *a = json_object_array_get_idx(atts, i);
+            const char *up = json_object_get_string(json_object_object_get(a, "upload_id"));
+            char key[160];
+            if (up && *up)
+                snprintf(key, sizeof key, "%s", up);
+            else
+                snprintf(key, sizeof key, "%s.%zu", mid, i);
+            collect_sid(out, 0, 0, key, NULL, 0);
+        }
+    }
+    json_object_put(m);
+}
+
+/* The media keys of the sessions' messages, live (Redis) or archived (their
+ * records), gathered before anything is erased. */
+static og_err erase_media_keys(struct og_core *c, const struct sids *s, struct sids *keys)
+{
+    for (size_t i = 0; i < s->n; i += 200) {
+        size_t k = s->n - i < 200 ? s->n - i : 200;
+        const char **argv = og_calloc(2 + k, sizeof *argv);
+        argv[0] = c->tag, argv[1] = "erase_msgs";
+        for (size_t j = 0; j < k; j++)
+            argv[2 + j] = s->own[i + j];
+        redisReply *r = NULL;
+        og_err e = og_script_call(c, OG_LUA_ARCHIVE, (int)(2 + k), argv, NULL, &r, NULL, 0);
+        free(argv);
+        if (e != OG_OK)
+            return e;
+        for (size_t j = 1; j < r->elements; j++)
+            media_keys(r->element[j]->str, r->element[j]->len, keys);
+        freeReplyObject(r);
+    }
+    for (size_t i = 0; i < s->n; i++) {
+        json_object *rec;
+        if (locate(c, s->own[i], &rec, NULL, NULL) != OG_OK)
+            continue; /* live, or unreadable (logged) */
+        json_object *all = json_object_object_get(rec, "keys");
+        for (size_t j = 0;
+             json_object_is_type(all, json_type_array) && j < json_object_array_length(all); j++) {
+            json_object *e = json_object_array_get_idx(all, j);
+            const char *name = json_object_get_string(json_object_array_get_idx(e, 0));
+            if (name && strncmp(name, "msg:", 4) == 0) {
+                const char *mj = hfield(json_object_array_get_idx(e, 2), "j");
+                if (mj)
+                    media_keys(mj, strlen(mj), keys);
+            }
+        }
+        json_object_put(rec);
+    }
+    return OG_OK;
+}
+
+og_err og_archive_erase_contact(struct og_core *c, const char *cid, struct og_media_store *media,
+                                int *sessions)
 {
     *sessions = 0;
     if (!og_id_valid(cid, "con_"))
         return OG_ERR_NOT_FOUND;
-    struct sids s = {0};
+    struct sids s = {0}, mk = {0};
     og_err e = erase_find(c, cid, &s);
+    if (e == OG_OK)
+        e = erase_media_keys(c, &s, &mk);
     /* Redis: the sessions (in pieces, so no script holds Redis long), then
      * the contact; an archived session's index entry goes now, so nothing
      * of it is readable from here on, and its segment is queued */
@@ -957,6 +1086,15 @@ og_err og_archive_erase_contact(struct og_core *c, const char *cid, int *session
     for (size_t i = 0; i < s.n; i++)
         free(s.own[i]);
     free(s.own);
+    /* the files of their attachments and uploads */
+    for (size_t i = 0; i < mk.n; i++) {
+        if (e == OG_OK && media && og_media_remove(media, mk.own[i]) != OG_OK)
+            og_warn("erasure of %s: the media file %s could not be removed", cid, mk.own[i]);
+        free(mk.own[i]);
+    }
+    free(mk.own);
+    if (e == OG_OK)
+        atomic_fetch_add(&c->stats.contacts_erased, 1);
     /* the bytes in the archive: the segments rewritten without them */
     if (e == OG_OK && c->arch_dir) {
         struct og_archive_pass p = {0};
@@ -973,6 +1111,18 @@ og_err og_archive_step(struct og_core *c, struct og_archive_pass *p)
     if (!c->arch_dir)
         return OG_OK;
     pthread_mutex_lock(&c->arch_mu);
+    if (!c->arch_mode_set) {
+        /* once per process: closes record their due time only while on */
+        const char *argv[] = {c->tag, "mode", c->arch_after_ms > 0 ? "1" : "0"};
+        redisReply *r = NULL;
+        og_err me = og_script_call(c, OG_LUA_ARCHIVE, 3, argv, NULL, &r, NULL, 0);
+        if (me != OG_OK) {
+            pthread_mutex_unlock(&c->arch_mu);
+            return me;
+        }
+        freeReplyObject(r);
+        c->arch_mode_set = 1;
+    }
     /* first what a crash or an erasure left to finish */
     og_err e = delete_segments(c, 0, p);
     if (e == OG_OK)

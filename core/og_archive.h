@@ -81,6 +81,7 @@ struct og_archive_pass {
     int superseded; /* records written whose session stayed live */
     int deleted;    /* sessions deleted with their segments */
     int segments_deleted;
+    int more; /* sessions closed before the archive are still being looked for */
 };
 /* One bounded step of the housekeeping worker: archives up to batch due
  * sessions, then deletes the segments past delete_after. Safe with several
@@ -108,11 +109,22 @@ og_err og_archive_conv_row(struct og_core *c, const char *sid, const char *f[17]
 /* The right to erasure: deletes the contact and all its sessions, live and
  * archived (index entries, keys, timers, queues, uploads, read markers),
  * the events in the stream that carry them, its web chat sign-in tokens,
- * and rewrites the archive's segments without its records (the old files
- * deleted). *sessions: how many were erased. OG_ERR_NOT_FOUND when there
- * is no such contact. A crash half-way leaves the rest to the next
- * housekeeping step (segments) or to calling it again (Redis). */
-og_err og_archive_erase_contact(struct og_core *c, const char *cid, int *sessions);
+ * the files of their attachments and uploads in media (the media store,
+ * og_media.h; NULL = none), and rewrites the archive's segments without its
+ * records (the old files deleted). *sessions: how many were erased.
+ * OG_ERR_NOT_FOUND when there is no such contact. A crash half-way leaves
+ * the rest to the next housekeeping step (segments) or to calling it again
+ * (Redis). */
+struct og_media_store;
+og_err og_archive_erase_contact(struct og_core *c, const char *cid, struct og_media_store *media,
+                                int *sessions);
+
+/* Calls fn for every archived session's record (sid, its JSON [borrowed]),
+ * in no order, until fn returns an error; *n counts the calls. Records that
+ * cannot be read here are skipped with an error in the log. */
+og_err og_archive_each(struct og_core *c,
+                       og_err (*fn)(void *ud, const char *sid, const char *json, size_t len),
+                       void *ud, long *n);
 
 /* Brings an archived session back into Redis as it was (status closed or
  * archived; the caller reopens it). OG_OK also when it is live already;

@@ -3,6 +3,7 @@
 #include "og_http_client.h"
 #include "og_json.h"
 #include "og_log.h"
+#include "og_media.h"
 #include "og_smtp.h"
 #include "og_util.h"
 
@@ -11,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 static _Thread_local struct og_req_host *tl_req; /* the request being handled */
 static _Thread_local int tl_items;               /* items it emitted so far */
@@ -67,9 +69,28 @@ static int client_url(const struct og_channel *ch, const char *url)
     return 0;
 }
 
+static og_err svc_upload_get(void *host, const char *url, char **data, size_t *len, char **mime,
+                             char **name);
+
 static og_err svc_http(void *host, const struct og_http_call *call, struct og_http_result *res)
 {
     struct og_channel *ch = host;
+    char *data = NULL, *mime = NULL, *name = NULL;
+    size_t len = 0;
+    if (ch && (!call->method || !strcmp(call->method, "GET")) && !call->body && !call->n_parts &&
+        svc_upload_get(host, call->url, &data, &len, &mime, &name) == OG_OK) {
+        /* A plugin downloading an agent's upload (VK and e-mail re-upload
+         * what they are given) gets it from the media store: no request to
+         * our own public URL, whatever ABI minor it was built for. */
+        memset(res, 0, sizeof *res);
+        res->retry_after_ms = -1;
+        res->status = 200;
+        res->body = data;
+        res->body_len = len;
+        res->content_type = mime;
+        free(name);
+        return OG_OK;
+    }
     if (ch && client_url(ch, call->url)) {
         struct og_fetch_policy p = og_channel_fetch_policy(ch);
         og_err e = og_http_client_fetch(call, &p, res);
@@ -88,6 +109,78 @@ static og_err svc_http(void *host, const struct og_http_call *call, struct og_ht
                      (int)n, u, res->errbuf);
     }
     return e;
+}
+
+static size_t media_cap(const struct og_channel *ch, size_t max_bytes)
+{
+    size_t cap = ch && ch->media_max_bytes > 0 ? (size_t)ch->media_max_bytes
+                                               : (size_t)OG_MEDIA_MAX_FILE_BYTES;
+    return max_bytes && max_bytes < cap ? max_bytes : cap;
+}
+
+static og_err svc_media_fetch(void *host, const struct og_http_call *call, size_t max_bytes,
+                              struct og_http_result *res)
+{
+    struct og_channel *ch = host;
+    struct og_fetch_policy p = og_channel_fetch_policy(ch);
+    p.max_bytes = media_cap(ch, max_bytes);
+    og_err e = og_http_client_fetch(call, &p, res);
+    if (e == OG_ERR_FORBIDDEN || e == OG_ERR_INVALID)
+        og_log_write(OG_LOG_INFO, ch->scope, "media not fetched: %s", res->errbuf);
+    return e;
+}
+
+/* The value of query parameter name in url ("" when absent) into out. */
+static void query_value(const char *url, const char *name, char *out, size_t outsz)
+{
+    out[0] = 0;
+    const char *q = strchr(url, '?');
+    size_t n = strlen(name);
+    for (const char *p = q ? q + 1 : NULL; p && *p;) {
+        size_t len = strcspn(p, "&#");
+        if (len > n && !strncmp(p, name, n) && p[n] == '=') {
+            snprintf(out, outsz, "%.*s", (int)(len - n - 1), p + n + 1);
+            return;
+        }
+        p += len;
+        if (*p != '&')
+            break;
+        p++;
+    }
+}
+
+static og_err svc_upload_get(void *host, const char *url, char **data, size_t *len, char **mime,
+                             char **name)
+{
+    struct og_channel *ch = host;
+    *data = *mime = *name = NULL;
+    *len = 0;
+    /* only an attachment of the message this channel is sending */
+    if (!ch || !ch->media || !client_url(ch, url))
+        return OG_ERR_NOT_FOUND;
+    const char *p = strstr(url, OG_MEDIA_UPLOAD_PATH);
+    if (!p)
+        return OG_ERR_NOT_FOUND;
+    char path[160], id[OG_MEDIA_KEY_MAX + 1], exp[24], sig[48];
+    size_t n = strcspn(p + strlen(OG_MEDIA_UPLOAD_PATH), "?#/");
+    if (n == 0 || n > OG_MEDIA_KEY_MAX)
+        return OG_ERR_NOT_FOUND;
+    snprintf(id, sizeof id, "%.*s", (int)n, p + strlen(OG_MEDIA_UPLOAD_PATH));
+    snprintf(path, sizeof path, "%s%s", OG_MEDIA_UPLOAD_PATH, id);
+    query_value(url, "exp", exp, sizeof exp);
+    query_value(url, "sig", sig, sizeof sig);
+    int expired = 0;
+    if (!og_id_valid(id, "upl_") ||
+        og_media_link_check(ch->media_key, path, exp, sig, og_now_ms() / 1000, &expired) != OG_OK)
+        return OG_ERR_NOT_FOUND;
+    struct og_media_meta m;
+    og_err e = og_media_read(ch->media, id, data, &m);
+    if (e != OG_OK)
+        return e;
+    *len = (size_t)m.size;
+    *mime = og_strdup(m.mime);
+    *name = og_strdup(m.name[0] ? m.name : "file");
+    return OG_OK;
 }
 
 static const char *svc_req_header(const struct og_http_req *req, const char *name)
@@ -413,6 +506,8 @@ const struct og_services og_services_table = {
     .state_set = svc_state_set,
     .smtp_send = svc_smtp_send,
     .visitor = &visitor_api,
+    .media_fetch = svc_media_fetch,
+    .upload_get = svc_upload_get,
 };
 
 struct og_channel *og_channel_create(struct og_plugin *plugin, const char *id, const char *routing,
@@ -490,6 +585,111 @@ struct og_fetch_policy og_channel_fetch_policy(const struct og_channel *ch)
 {
     struct og_fetch_policy p = {.allow_hosts = (const char *const *)ch->fetch_allow};
     return p;
+}
+
+og_err og_channel_fetch_media(struct og_channel *ch, const struct og_media_req *req,
+                              struct og_media_res *res)
+{
+    memset(res, 0, sizeof *res);
+    res->struct_size = sizeof *res;
+    if (!ch->plugin->desc->fetch_media)
+        return OG_ERR_UNSUPPORTED;
+    return ch->plugin->desc->fetch_media(ch->inst, req, res);
+}
+
+void og_media_res_free(struct og_media_res *res)
+{
+    free(res->data);
+    free(res->url);
+    free(res->header);
+    free(res->mime_type);
+    free(res->name);
+    res->data = res->url = res->header = res->mime_type = res->name = NULL;
+}
+
+/* scheme://host[:port] of url into out; 0, or -1 when it has none. */
+static int origin_of(const char *url, char *out, size_t outsz)
+{
+    CURLU *u = curl_url();
+    char *scheme = NULL, *host = NULL, *port = NULL;
+    int rc = -1;
+    if (curl_url_set(u, CURLUPART_URL, url, 0) == CURLUE_OK &&
+        curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) == CURLUE_OK &&
+        curl_url_get(u, CURLUPART_HOST, &host, 0) == CURLUE_OK &&
+        curl_url_get(u, CURLUPART_PORT, &port, CURLU_DEFAULT_PORT) == CURLUE_OK) {
+        snprintf(out, outsz, "%s://%s:%s", scheme, host, port);
+        for (char *p = out; *p; p++)
+            if (*p >= 'A' && *p <= 'Z')
+                *p = (char)(*p - 'A' + 'a');
+        rc = 0;
+    }
+    curl_free(scheme), curl_free(host), curl_free(port);
+    curl_url_cleanup(u);
+    return rc;
+}
+
+/* The scheme of url, for a refusal's words ("gopher"). */
+static void scheme_of(const char *url, char *out, size_t outsz)
+{
+    size_t n = strcspn(url, ":/?#");
+    snprintf(out, outsz, "%.*s", (int)(n < 16 ? n : 16), url);
+}
+
+og_err og_channel_media_download(struct og_channel *ch, const char *url, const char *header,
+                                 size_t max_bytes, long timeout_ms, struct og_http_result *res)
+{
+    struct og_fetch_policy p = og_channel_fetch_policy(ch);
+    p.max_bytes = media_cap(ch, max_bytes);
+    char first[320] = "", here[320] = "", loc[2048];
+    origin_of(url, first, sizeof first);
+    char *cur = og_strdup(url);
+    og_err e = OG_ERR_PERMANENT;
+    memset(res, 0, sizeof *res);
+    for (int hop = 0; hop <= 3; hop++) {
+        const char *hdrs[2] = {NULL, NULL};
+        if (header && origin_of(cur, here, sizeof here) == 0 && !strcmp(here, first))
+            hdrs[0] = header; /* a platform's token never follows a redirect elsewhere */
+        struct og_http_call call = {.struct_size = sizeof call,
+                                    .method = "GET",
+                                    .url = cur,
+                                    .headers = hdrs,
+                                    .timeout_ms = timeout_ms > 0 ? timeout_ms : 60000};
+        e = og_http_client_fetch_loc(&call, &p, res, loc, sizeof loc);
+        if (e != OG_OK)
+            break;
+        long st = res->status;
+        if (st >= 200 && st < 300)
+            break;
+        if ((st == 301 || st == 302 || st == 303 || st == 307 || st == 308) && loc[0]) {
+            og_http_result_free(res);
+            if (strncasecmp(loc, "http://", 7) != 0 && strncasecmp(loc, "https://", 8) != 0) {
+                char sch[20];
+                scheme_of(loc, sch, sizeof sch);
+                memset(res, 0, sizeof *res);
+                snprintf(res->errbuf, sizeof res->errbuf,
+                         "refused: a redirect to another scheme (%s:)", sch);
+                e = OG_ERR_FORBIDDEN;
+                break;
+            }
+            free(cur);
+            cur = og_strdup(loc);
+            e = OG_ERR_PERMANENT;
+            snprintf(res->errbuf, sizeof res->errbuf, "more than 3 redirects");
+            continue;
+        }
+        snprintf(res->errbuf, sizeof res->errbuf, "the server answered HTTP %ld", st);
+        e = st == 404 || st == 410   ? OG_ERR_NOT_FOUND
+            : st == 401 || st == 403 ? OG_ERR_AUTH
+            : st == 413              ? OG_ERR_TOO_LARGE
+            : st >= 400 && st < 500  ? OG_ERR_PERMANENT
+                                     : OG_ERR_RETRYABLE;
+        og_http_result_free(res);
+        break;
+    }
+    free(cur);
+    if (e == OG_ERR_FORBIDDEN || e == OG_ERR_INVALID)
+        og_log_write(OG_LOG_INFO, ch->scope, "media not fetched: %s", res->errbuf);
+    return e;
 }
 
 og_err og_channel_send(struct og_channel *ch, const struct og_outbound *msg,

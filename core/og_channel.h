@@ -77,6 +77,13 @@ struct og_channel {
     /* channels[].csat: the survey (og_csat.h); scale 0 = the channel has none.
      * Strings owned. */
     struct og_visitor_survey survey;
+    /* media.max_file_bytes: the largest media download (svc->media_fetch,
+     * og_channel_media_download); 0 = OG_MEDIA_MAX_FILE_BYTES */
+    int64_t media_max_bytes;
+    /* The media store [borrowed] and the attachment links' key: what
+     * svc->upload_get reads an agent's upload from; NULL = no uploads. */
+    struct og_media_store *media;
+    unsigned char media_key[32];
     /* store_raw (channels[].store_raw, else the top level): how long an
      * inbound message's raw platform payload stays in Redis, in seconds
      * (key P:raw:<message id>, expiring); 0 = the default,
@@ -107,6 +114,27 @@ void og_channel_set_fetch_allow(struct og_channel *ch, const char *const *hosts,
 /* The policy for URLs a client gave this channel's messages (attachments):
  * refused addresses but the channel's allowed hosts. [borrowed from ch] */
 struct og_fetch_policy og_channel_fetch_policy(const struct og_channel *ch);
+
+/* The plugin's fetch_media (ABI 1.3) for one attachment: OG_ERR_UNSUPPORTED
+ * when the connector has none; else what it returned, res filled (release
+ * it with og_media_res_free). */
+og_err og_channel_fetch_media(struct og_channel *ch, const struct og_media_req *req,
+                              struct og_media_res *res);
+void og_media_res_free(struct og_media_res *res);
+
+/* Downloads a media URL (a platform's file URL, an agent's attachment URL)
+ * under the channel's fetch policy (og_fetch.h: every address checked at
+ * connect time, fetch_allow_hosts excepted), capped at max_bytes (0 = the
+ * channel's media_max_bytes) and timeout_ms. A redirect is followed (at most
+ * 3) only to an http(s) URL, itself checked the same way; header ("Name:
+ * value", NULL = none: a platform's token) goes to url's own origin only.
+ * OG_OK with a 2xx answer in res; OG_ERR_FORBIDDEN when refused (res->errbuf
+ * names why: an address, a scheme); OG_ERR_INVALID for a URL that is not
+ * http(s); OG_ERR_TOO_LARGE; OG_ERR_NOT_FOUND for a 404 or 410;
+ * OG_ERR_AUTH for 401/403; OG_ERR_RETRYABLE for a transport failure or
+ * another status. res is released by the caller (og_http_result_free). */
+og_err og_channel_media_download(struct og_channel *ch, const char *url, const char *header,
+                                 size_t max_bytes, long timeout_ms, struct og_http_result *res);
 
 /* Calls the plugin's send() with msg [borrowed]. While it runs, an
  * svc->http call from this channel whose URL is one of msg's attachment

@@ -7,6 +7,7 @@
 #include "og_csat.h"
 #include "og_goals.h"
 #include "og_log.h"
+#include "og_media.h"
 #include "og_model.h"
 #include "og_outbox.h"
 #include "og_routing.h"
@@ -119,6 +120,9 @@ struct og_core *og_core_new(const struct og_core_opts *o, char *errbuf, size_t e
     c->texts = og_texts_new(o->texts, o->n_texts);
     c->goals_sync_json = og_goals_sync_json(o->goals, o->n_goals);
     c->goal_day_ms = o->goal_day_ms > 0 ? o->goal_day_ms : 86400000;
+    c->public_url = og_strdup(o->public_url ? o->public_url : "");
+    og_media_link_key(o->media_secret, c->media_key);
+    c->media_link_ttl_s = o->media_link_ttl_s > 0 ? o->media_link_ttl_s : 7 * 86400;
     og_archive_configure(c, o->archive);
     for (int i = 0; i < OG_LUA__LAST; i++) {
         char *src = og_sprintf("%s\n%s", og_lua_prelude, lua_src[i].body);
@@ -184,6 +188,7 @@ void og_core_free(struct og_core *c)
         free(c->survey_buttons[i]);
     free(c->survey_buttons);
     free(c->goals_sync_json);
+    free(c->public_url);
     og_sentinel_free(c->sentinel);
     pthread_mutex_destroy(&c->fo_mu);
     pthread_mutex_destroy(&c->arch_mu);
@@ -406,14 +411,24 @@ og_err og_core_depth(struct og_core *c, enum og_depth what, const char *name, lo
 
 /* The message JSON's middle part, rendered here where the C strings are:
  * user text is escaped once by og_buf_json_str instead of by cjson in Lua. */
-static void render_tail(struct og_buf *b, const struct og_inbound *m, const char *now_iso)
+static void render_tail(struct og_core *c, struct og_buf *b, const struct og_inbound *m,
+                        const char *mid, int64_t now_ms, const char *now_iso)
 {
     og_buf_printf(b, "\"kind\":\"%s\",\"text\":", og_kind_name(m->kind));
     og_buf_json_str(b, m->text && *m->text ? m->text : NULL);
     og_buf_puts(b, ",\"attachments\":[");
     for (size_t i = 0; i < m->n_attachments; i++) {
         const struct og_attachment *a = &m->attachments[i];
+        /* the file is served by omnigate (fetched on first use): a signed
+         * link that works without a token for webhook consumers */
+        char path[128];
+        snprintf(path, sizeof path, "/api/v1/messages/%s/attachments/%zu", mid, i);
+        char *link =
+            og_media_link(c->media_key, c->public_url, path, now_ms / 1000 + c->media_link_ttl_s);
         og_buf_puts(b, i ? ",{\"url\":" : "{\"url\":");
+        og_buf_json_str(b, link);
+        free(link);
+        og_buf_puts(b, ",\"source_url\":");
         og_buf_json_str(b, a->url);
         og_buf_puts(b, ",\"media_id\":");
         og_buf_json_str(b, a->media_id);
@@ -514,7 +529,7 @@ static og_err ingest(struct og_core *c, const struct og_channel *ch, const struc
     for (int i = 0; i < 4; i++)
         og_id_new("evt_", now, e[i], sizeof e[i]);
     struct og_buf tail = {0};
-    render_tail(&tail, m, now_iso);
+    render_tail(c, &tail, m, mid, now, now_iso);
     /* sensitive words are matched here, in C, so ingest.lua only stores
      * the result: the flags on the message and its terms */
     char *terms = m->text ? og_sensitive_match(c->sw_customers, m->text, strlen(m->text)) : NULL;

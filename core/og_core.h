@@ -60,6 +60,14 @@ struct og_core_opts {
     const struct og_goal_seed *goals;
     size_t n_goals;
     int64_t goal_day_ms; /* a goal window's day; 0 = 86400000 (OMNIGATE_TEST_DAY_S) */
+    /* Attachment links (og_media.h): an inbound attachment's url is stored
+     * as the signed omnigate link <public_url>/api/v1/messages/<id>/
+     * attachments/<n>?exp=..&sig=.. (the platform's own url moves to
+     * source_url), signed with og_media_link_key(media_secret) and valid
+     * media_link_ttl_s (0 = 7 days). public_url NULL or "" = relative. */
+    const char *public_url;
+    const char *media_secret; /* api.admin_token; NULL = "" */
+    int64_t media_link_ttl_s;
     const struct og_archive_opts *archive; /* NULL: no archive (og_archive.h); copied */
 };
 
@@ -111,6 +119,9 @@ int og_core_health(struct og_core *c, char *why, size_t whylen);
 struct og_core_stats {
     atomic_ullong ingested, duplicates, ingest_errors, sessions_created, sessions_reopened;
     atomic_ullong ingest_us_sum; /* total script latency, microseconds */
+    /* the archive (og_archive.h): sessions moved out of Redis, brought back,
+     * deleted with their segments (delete_after_days); contacts erased */
+    atomic_ullong archived, archive_restored, archive_deleted, contacts_erased;
 };
 const struct og_core_stats *og_core_stats(const struct og_core *c);
 /* Ingest script calls so far (each stores one or more messages). */

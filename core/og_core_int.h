@@ -42,7 +42,10 @@ struct og_core {
     pthread_mutex_t reload_mu;      /* one reload at a time */
     char *goals_sync_json; /* owned: the config's goals for goals.lua's sync (og_goals.h) */
     atomic_int goals_synced;
-    int64_t goal_day_ms; /* a goal window's day: 86400000, or OMNIGATE_TEST_DAY_S's */
+    int64_t goal_day_ms;         /* a goal window's day: 86400000, or OMNIGATE_TEST_DAY_S's */
+    char *public_url;            /* owned: the attachment links' origin ("" = relative) */
+    unsigned char media_key[32]; /* og_media_link_key(og_core_opts.media_secret) */
+    int64_t media_link_ttl_s;
     /* This process's id ("gw_..."): names its consumers and leases, so that
      * another instance can take over its work when its heartbeat stops
      * (og_instance.h). */
@@ -65,6 +68,7 @@ struct og_core {
     int64_t arch_after_ms, arch_delete_ms; /* 0 = never */
     int arch_batch;
     int arch_backfilled;     /* archive.lua's backfill said done (under arch_mu) */
+    int arch_mode_set;       /* archive.lua's mode was told this process's setting */
     pthread_mutex_t arch_mu; /* this process's appends and deletions */
 };
 

@@ -64,8 +64,10 @@ static size_t on_body(char *p, size_t sz, size_t n, void *ud)
 /* One call on this thread's handle; with a policy, armed with its
  * connect-time check (og_fetch.h). */
 static og_err perform(const struct og_http_call *call, const struct og_fetch_policy *policy,
-                      struct og_http_result *res)
+                      struct og_http_result *res, char *loc, size_t loclen)
 {
+    if (loc && loclen)
+        loc[0] = 0;
     memset(res, 0, sizeof *res);
     res->retry_after_ms = -1;
     pthread_once(&curl_key_once, make_key);
@@ -154,6 +156,10 @@ static og_err perform(const struct og_http_call *call, const struct og_fetch_pol
         char *ct = NULL;
         curl_easy_getinfo(c, CURLINFO_CONTENT_TYPE, &ct);
         res->content_type = og_strdup(ct);
+        char *redir = NULL; /* a 3xx's Location, made absolute by libcurl */
+        if (loc && loclen && curl_easy_getinfo(c, CURLINFO_REDIRECT_URL, &redir) == CURLE_OK &&
+            redir)
+            snprintf(loc, loclen, "%s", redir);
         if (!s.body.data)
             og_buf_append(&s.body, "", 0);
         res->body = s.body.data;
@@ -171,12 +177,21 @@ static og_err perform(const struct og_http_call *call, const struct og_fetch_pol
 
 og_err og_http_client_call(const struct og_http_call *call, struct og_http_result *res)
 {
-    return perform(call, NULL, res);
+    return perform(call, NULL, res, NULL, 0);
 }
 
 og_err og_http_client_fetch(const struct og_http_call *call, const struct og_fetch_policy *policy,
                             struct og_http_result *res)
 {
+    return og_http_client_fetch_loc(call, policy, res, NULL, 0);
+}
+
+og_err og_http_client_fetch_loc(const struct og_http_call *call,
+                                const struct og_fetch_policy *policy, struct og_http_result *res,
+                                char *location, size_t loclen)
+{
+    if (location && loclen)
+        location[0] = 0;
     char why[192];
     og_err e = og_url_check(call->url, policy, why, sizeof why);
     if (e != OG_OK) {
@@ -185,7 +200,7 @@ og_err og_http_client_fetch(const struct og_http_call *call, const struct og_fet
         snprintf(res->errbuf, sizeof res->errbuf, "refused: the URL %.100s", why);
         return e == OG_ERR_INVALID ? OG_ERR_INVALID : OG_ERR_FORBIDDEN;
     }
-    return perform(call, policy, res);
+    return perform(call, policy, res, location, loclen);
 }
 
 void og_http_result_free(struct og_http_result *res)

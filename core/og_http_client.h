@@ -20,6 +20,12 @@ og_err og_http_client_call(const struct og_http_call *call, struct og_http_resul
 struct og_fetch_policy;
 og_err og_http_client_fetch(const struct og_http_call *call, const struct og_fetch_policy *policy,
                             struct og_http_result *res);
+/* The same, and for a 3xx answer the absolute URL its Location names in
+ * location (loclen bytes; "" when none), which is not followed: the caller
+ * decides (og_channel_media_download). */
+og_err og_http_client_fetch_loc(const struct og_http_call *call,
+                                const struct og_fetch_policy *policy, struct og_http_result *res,
+                                char *location, size_t loclen);
 void og_http_result_free(struct og_http_result *res);
 /* Frees this thread's cached curl handle (threads call it before exiting). */
 void og_http_client_thread_cleanup(void);

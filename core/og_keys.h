@@ -10,4 +10,7 @@
 #define OG_KEY_STATE "%s:state:%s"       /* hash: a channel's connector state */
 #define OG_KEY_QUEUE "%s:queue:%s"       /* zset: a routing policy's waiting sessions */
 #define OG_KEY_AUTH_SES "%s:auth:ses:%s" /* hash: a cookie session (auth.lua) */
+#define OG_KEY_MSG "%s:msg:%s"           /* hash: a message (j its JSON, sid; ingest.lua) */
+#define OG_KEY_SES "%s:ses:%s"           /* hash: a session (channel, thread_id...) */
+#define OG_KEY_RAW "%s:raw:%s"           /* string: an inbound message's raw payload (store_raw) */
 #endif

@@ -55,7 +55,11 @@ char *og_outbox_render_tail(const struct og_outbox_msg *m, const char *now_iso, 
         og_buf_json_str(&b, m->atts[i].mime_type);
         og_buf_puts(&b, ",\"name\":");
         og_buf_json_str(&b, m->atts[i].name);
-        og_buf_puts(&b, ",\"size\":0}");
+        if (m->atts[i].upload_id) {
+            og_buf_puts(&b, ",\"upload_id\":");
+            og_buf_json_str(&b, m->atts[i].upload_id);
+        }
+        og_buf_printf(&b, ",\"size\":%lld}", (long long)m->atts[i].size);
     }
     og_buf_printf(&b, "],\"location\":null,\"created_at\":\"%s\"", now_iso);
     if (m->template_json)

@@ -27,6 +27,8 @@
 
 struct og_outbox_att { /* all [borrowed] */
     const char *url, *name, *mime_type;
+    const char *upload_id; /* an agent's upload (url is then its signed link), or NULL */
+    int64_t size;          /* bytes; 0 = unknown */
 };
 
 struct og_outbox_button { /* [borrowed] */

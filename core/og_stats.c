@@ -11,6 +11,7 @@
  * state's time when it ends); so do the waits still in the queue
  * (add_queue). */
 #include "og_stats.h"
+#include "og_archive.h"
 #include "og_core_int.h"
 #include "og_tz.h"
 #include "og_util.h"
@@ -1082,6 +1083,20 @@ static og_err rebuild_steps(struct og_core *c, const char *op, int batch, long *
     return OG_OK;
 }
 
+/* og_archive_each's callback: one archived session counted (stats.lua). */
+static og_err rebuild_record(void *ud, const char *sid, const char *json, size_t len)
+{
+    (void)sid;
+    struct og_core *c = ud;
+    const char *argv[] = {c->tag, "rebuild_record", json};
+    size_t lens[] = {strlen(c->tag), strlen("rebuild_record"), len};
+    redisReply *r = NULL;
+    og_err e = og_script_call(c, OG_LUA_STATS, 3, argv, lens, &r, NULL, 0);
+    if (e == OG_OK)
+        freeReplyObject(r);
+    return e;
+}
+
 og_err og_stats_rebuild(struct og_core *c, long *sessions, long *intervals)
 {
     *sessions = *intervals = 0;
@@ -1101,6 +1116,10 @@ og_err og_stats_rebuild(struct og_core *c, long *sessions, long *intervals)
     }
     if (e == OG_OK)
         e = rebuild_steps(c, "rebuild_sessions", 200, sessions);
+    long archived = 0; /* their counters count them too (og_archive.h) */
+    if (e == OG_OK)
+        e = og_archive_each(c, rebuild_record, c, &archived);
+    *sessions += archived;
     if (e == OG_OK)
         e = rebuild_steps(c, "rebuild_queue", 5000, &events);
     if (e == OG_OK)

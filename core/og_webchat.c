@@ -317,7 +317,9 @@ static og_err op_message(void *ud, struct og_channel *ch, const struct og_visito
                          const struct og_inbound *m, char **vm, int *created)
 {
     struct og_core *c = ud;
-    struct og_inbound in = *m;
+    struct og_inbound in;
+    memset(&in, 0, sizeof in); /* what an older plugin's struct lacks stays NULL (1.3 payload) */
+    memcpy(&in, m, m->struct_size < sizeof in ? m->struct_size : sizeof in);
     in.thread_id = v->external_id;
     /* the contact keeps what the pre-chat form gave: nothing from here */
     memset(&in.from, 0, sizeof in.from);

@@ -14,6 +14,7 @@
 #include "og_http_client.h"
 #include "og_instance.h"
 #include "og_log.h"
+#include "og_media.h"
 #include "og_plugin.h"
 #include "og_routing.h"
 #include "og_sensitive.h"
@@ -255,6 +256,11 @@ static int stats_rebuild_cmd(const struct og_config *cfg)
     struct og_core *core = passwd_core(cfg, &emb);
     if (!core)
         return 1;
+    /* archived sessions are counted from their records (og_archive.h) */
+    char *arch_dir = og_sprintf("%s/archive", cfg->data_dir);
+    struct og_archive_opts ao = {.dir = arch_dir};
+    og_archive_configure(core, &ao);
+    free(arch_dir);
     long sessions = 0, intervals = 0;
     int64_t t0 = og_mono_ms();
     og_err e = og_stats_rebuild(core, &sessions, &intervals);
@@ -488,6 +494,9 @@ int main(int argc, char **argv)
             .goals = goals,
             .n_goals = n_ops,
             .goal_day_ms = goal_day_ms(),
+            .public_url = cfg.public_url,
+            .media_secret = cfg.api.admin_token,
+            .media_link_ttl_s = cfg.media.link_ttl_s,
             .archive = &ao,
         };
         char errbuf[256];
@@ -519,6 +528,7 @@ int main(int argc, char **argv)
             og_channel_set_fetch_allow(ch, (const char *const *)cc->fetch_allow_hosts,
                                        cc->n_fetch_allow_hosts);
             ch->max_items = (int)cfg.http.max_messages_per_request;
+            ch->media_max_bytes = cfg.media.max_file_bytes;
             og_channel_set_survey(ch, (int)cc->csat.scale, cc->csat.question, cc->csat.thanks,
                                   cc->csat.comment);
             int64_t keep = OG_STORE_RAW_DEFAULT_S; /* both were checked by the loader */
@@ -606,6 +616,27 @@ int main(int argc, char **argv)
     g.n_channels = nch;
     og_sha256(cfg.api.admin_token, strlen(cfg.api.admin_token), g.admin_token_sha);
     og_csat_key(cfg.api.admin_token, g.csat_key);
+    og_media_link_key(cfg.api.admin_token, g.media_key);
+    {
+        char *mdir =
+            cfg.media.dir ? og_strdup(cfg.media.dir) : og_sprintf("%s/media", cfg.data_dir);
+        struct og_media_opts mo = {.dir = mdir,
+                                   .max_bytes = cfg.media.max_bytes,
+                                   .max_age_s = cfg.media.max_age_s,
+                                   .max_file_bytes = cfg.media.max_file_bytes};
+        char merr[320];
+        g.media = og_media_open(&mo, merr, sizeof merr);
+        free(mdir);
+        if (!g.media) {
+            og_error("%s", merr);
+            goto out;
+        }
+        og_media_sweep(g.media, NULL);     /* what the age limit let go while we were down */
+        for (size_t i = 0; i < nch; i++) { /* svc->upload_get reads agents' uploads */
+            chs[i]->media = g.media;
+            memcpy(chs[i]->media_key, g.media_key, sizeof g.media_key);
+        }
+    }
     char host[256];
     int port = 0;
     og_config_listen_split(cfg.listen, host, sizeof host, &port);
@@ -652,6 +683,7 @@ out:
         og_channel_destroy(chs[i]);
     free(chs);
     og_core_free(core);
+    og_media_close(g.media);
     og_static_free(pages);
     og_embedded_stop(emb);
     og_plugin_registry_free(&reg);

@@ -16,11 +16,17 @@
 #include <sys/socket.h>
 
 /* clang-format off */
+/* The tables matched before authentication (their handlers authenticate
+ * themselves where they need to). */
+static const struct og_route *const public_tables[] = {og_api_public_routes,
+                                                       og_api_media_public_routes};
+#define N_PUBLIC (sizeof public_tables / sizeof *public_tables)
+
 static const struct og_route *const route_tables[] = {
     og_api_session_routes, og_api_webhook_routes, og_api_contact_routes, og_api_agent_routes,
     og_api_message_routes, og_api_event_routes,   og_api_auth_routes,    og_api_meta_routes,
     og_api_canned_routes,  og_api_group_routes,   og_api_flagged_routes, og_api_goal_routes,
-    og_api_stats_routes,   og_api_template_routes,
+    og_api_media_routes,   og_api_stats_routes,   og_api_template_routes,
 };
 /* clang-format on */
 
@@ -240,15 +246,16 @@ static int match(const char *pattern, const char *path, char params[4][128])
 static int handle_public(struct og_api_ctx *ctx)
 {
     int path_matched = 0;
-    for (const struct og_route *rt = og_api_public_routes; rt->method; rt++) {
-        if (!match(rt->pattern, ctx->path, ctx->params))
-            continue;
-        path_matched = 1;
-        if (strcmp(rt->method, ctx->method) == 0) {
-            rt->fn(ctx);
-            return 1;
+    for (size_t t = 0; t < N_PUBLIC; t++)
+        for (const struct og_route *rt = public_tables[t]; rt->method; rt++) {
+            if (!match(rt->pattern, ctx->path, ctx->params))
+                continue;
+            path_matched = 1;
+            if (strcmp(rt->method, ctx->method) == 0) {
+                rt->fn(ctx);
+                return 1;
+            }
         }
-    }
     if (path_matched)
         og_reply_code(ctx->r, "method_not_allowed", "this route does not take that method");
     return path_matched;
@@ -256,8 +263,9 @@ static int handle_public(struct og_api_ctx *ctx)
 
 void og_api_routes_each(void (*fn)(void *ud, const struct og_route *rt, int is_public), void *ud)
 {
-    for (const struct og_route *rt = og_api_public_routes; rt->method; rt++)
-        fn(ud, rt, 1);
+    for (size_t t = 0; t < N_PUBLIC; t++)
+        for (const struct og_route *rt = public_tables[t]; rt->method; rt++)
+            fn(ud, rt, 1);
     for (size_t t = 0; t < sizeof route_tables / sizeof *route_tables; t++)
         for (const struct og_route *rt = route_tables[t]; rt->method; rt++)
             fn(ud, rt, 0);
@@ -269,12 +277,13 @@ static const char *route_template(const char *method, const char *path)
 {
     char params[4][128];
     const char *any = NULL;
-    for (const struct og_route *rt = og_api_public_routes; rt->method; rt++)
-        if (match(rt->pattern, path, params)) {
-            if (strcmp(rt->method, method) == 0)
-                return rt->pattern;
-            any = any ? any : rt->pattern;
-        }
+    for (size_t t = 0; t < N_PUBLIC; t++)
+        for (const struct og_route *rt = public_tables[t]; rt->method; rt++)
+            if (match(rt->pattern, path, params)) {
+                if (strcmp(rt->method, method) == 0)
+                    return rt->pattern;
+                any = any ? any : rt->pattern;
+            }
     for (size_t t = 0; t < sizeof route_tables / sizeof *route_tables; t++)
         for (const struct og_route *rt = route_tables[t]; rt->method; rt++)
             if (match(rt->pattern, path, params)) {

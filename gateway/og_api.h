@@ -73,6 +73,10 @@ int og_api_stats_query(struct og_api_ctx *ctx, struct og_stats_query *q, const c
 /* Routes anyone may call, matched before authentication (sign-in, a
  * password link): og_api_auth.c. */
 extern const struct og_route og_api_public_routes[];
+/* The attachment route (og_api_media.c): a signed link or a caller who may
+ * see the message's session. */
+extern const struct og_route og_api_media_public_routes[];
+extern const struct og_route og_api_media_routes[]; /* POST /uploads */
 
 /* Every route of /api/v1, as matched: the public ones (is_public 1), then
  * each table in order. rt [borrowed]; pattern without the /api/v1 prefix.

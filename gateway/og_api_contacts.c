@@ -56,7 +56,7 @@ static void get_contact(struct og_api_ctx *ctx)
 static void erase_contact(struct og_api_ctx *ctx)
 {
     int n = 0;
-    og_err e = og_archive_erase_contact(ctx->g->core, ctx->params[0], &n);
+    og_err e = og_archive_erase_contact(ctx->g->core, ctx->params[0], ctx->g->media, &n);
     if (e != OG_OK) {
         og_reply_err(ctx->r, e, e == OG_ERR_NOT_FOUND ? "no such contact" : NULL);
         return;

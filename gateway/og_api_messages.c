@@ -35,6 +35,7 @@
 #include "og_api.h"
 #include "og_api_templates.h"
 #include "og_fetch.h"
+#include "og_media.h"
 #include "og_outbox.h"
 #include "og_util.h"
 
@@ -42,6 +43,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #define MAX_TEXT 65536
 #define MAX_ATTS 10
@@ -56,6 +58,8 @@ struct body {
     json_object *j;
     struct og_outbox_att atts[MAX_ATTS];
     struct og_outbox_msg m;
+    char *own[MAX_ATTS]; /* the signed links of uploads, freed with the body */
+    char names[MAX_ATTS][256], types[MAX_ATTS][128];
     json_object *tpl, *buttons; /* [borrowed from j] or NULL */
     struct og_outbox_button btns[MAX_BUTTONS];
     char *tpl_json, *tpl_text; /* owned: the resolved template */
@@ -75,6 +79,43 @@ static int opt_str(struct og_api_ctx *ctx, json_object *o, const char *key, cons
         return -1;
     }
     *out = json_object_get_string(v);
+    return 0;
+}
+
+/* An upload as attachment i: its type, size and name from the media store
+ * (the bytes' type, not the client's), and the signed link the platform
+ * may fetch it from. 0, or -1 after answering. */
+static int upload_att(struct og_api_ctx *ctx, struct body *b, size_t i)
+{
+    struct og_outbox_att *o = &b->atts[i];
+    int fd = -1;
+    off_t off;
+    struct og_media_meta m;
+    og_err e = og_id_valid(o->upload_id, "upl_")
+                   ? og_media_open_file(ctx->g->media, o->upload_id, &fd, &off, &m)
+                   : OG_ERR_NOT_FOUND;
+    if (fd >= 0)
+        close(fd);
+    if (e != OG_OK) {
+        char *msg = og_sprintf("attachments[%zu].upload_id: no such upload (or no longer kept)", i);
+        og_reply_err(ctx->r, e == OG_ERR_NOT_FOUND ? OG_ERR_INVALID : e, msg);
+        free(msg);
+        return -1;
+    }
+    snprintf(b->types[i], sizeof b->types[i], "%s", m.mime);
+    o->mime_type = b->types[i];
+    if (!o->name) {
+        snprintf(b->names[i], sizeof b->names[i], "%s", m.name[0] ? m.name : "file");
+        o->name = b->names[i];
+    }
+    o->size = m.size;
+    char path[160];
+    snprintf(path, sizeof path, "%s%s", OG_MEDIA_UPLOAD_PATH, o->upload_id);
+    const char *origin = ctx->g->cfg ? ctx->g->cfg->public_url : NULL;
+    int64_t ttl =
+        ctx->g->cfg && ctx->g->cfg->media.link_ttl_s ? ctx->g->cfg->media.link_ttl_s : 7 * 86400;
+    b->own[i] = og_media_link(ctx->g->media_key, origin, path, og_now_ms() / 1000 + ttl);
+    o->url = b->own[i];
     return 0;
 }
 
@@ -120,13 +161,28 @@ static int parse_msg(struct og_api_ctx *ctx, struct body *b, const char *const *
                 return -1;
             }
             if (opt_str(ctx, a, "url", &o->url, "attachments[].") != 0 ||
+                opt_str(ctx, a, "upload_id", &o->upload_id, "attachments[].") != 0 ||
                 opt_str(ctx, a, "name", &o->name, "attachments[].") != 0 ||
                 opt_str(ctx, a, "mime_type", &o->mime_type, "attachments[].") != 0)
                 return -1;
-            if (!o->url) {
-                og_reply_err(ctx->r, OG_ERR_INVALID, "attachments[].url is required");
+            json_object_object_foreach(a, akey, aval)
+            {
+                (void)aval;
+                if (strcmp(akey, "url") && strcmp(akey, "upload_id") && strcmp(akey, "name") &&
+                    strcmp(akey, "mime_type")) {
+                    char *msg = og_sprintf("attachments[%zu]: unknown key \"%.64s\"", i, akey);
+                    og_reply_err(ctx->r, OG_ERR_INVALID, msg);
+                    free(msg);
+                    return -1;
+                }
+            }
+            if (!o->url == !o->upload_id) {
+                og_reply_err(ctx->r, OG_ERR_INVALID,
+                             "attachments[] need exactly one of url and upload_id");
                 return -1;
             }
+            if (o->upload_id && upload_att(ctx, b, i) != 0)
+                return -1;
             b->m.n_atts++;
         }
         b->m.atts = b->atts;
@@ -154,6 +210,8 @@ static void blocked(struct og_api_ctx *ctx, const char *terms)
 
 static void body_free(struct body *b)
 {
+    for (size_t i = 0; i < MAX_ATTS; i++)
+        free(b->own[i]); /* the signed links of uploads */
     free(b->tpl_json), free(b->tpl_text);
     json_object_put(b->j);
 }
@@ -251,6 +309,12 @@ static int check_extras(struct og_api_ctx *ctx, struct body *b, const struct og_
             if (!id || !*id || !title || !*title)
                 return refuse(ctx,
                               "buttons[%zu] must be {\"id\",\"title\"}, both non-empty strings", i);
+            for (const unsigned char *c = (const unsigned char *)title; *c; c++)
+                if (*c < 0x20 || *c == 0x7f)
+                    return refuse(ctx,
+                                  "buttons[%zu].title must be one line without control "
+                                  "characters",
+                                  i);
             if (chars(title) > d->button_title_max)
                 return refuse(ctx, "buttons[%zu].title: %s allows at most %u characters", i, cname,
                               d->button_title_max);
@@ -318,6 +382,21 @@ static int check_urls(struct og_api_ctx *ctx, const struct og_outbox_msg *m,
     int64_t deadline = og_mono_ms() + URL_PROBE_MS;
     for (size_t i = 0; i < m->n_atts; i++) {
         char why[192];
+        if (m->atts[i].upload_id) { /* ours: the platform's limits, no URL to probe */
+            og_err e =
+                ch ? og_media_limit_check(ch->plugin->desc->upload_limits, m->atts[i].mime_type,
+                                          m->atts[i].size, why, sizeof why)
+                   : OG_OK;
+            if (e == OG_OK)
+                continue;
+            char *msg = og_sprintf("attachments[%zu].upload_id: %s", i, why);
+            if (e == OG_ERR_TOO_LARGE)
+                og_reply_err(ctx->r, e, msg);
+            else
+                og_reply_code(ctx->r, "unsupported_media_type", msg);
+            free(msg);
+            return -1;
+        }
         int64_t left = deadline - og_mono_ms();
         og_err e = og_url_probe(m->atts[i].url, &p, left > 0 ? (long)left : 0, why, sizeof why);
         if (e == OG_OK)

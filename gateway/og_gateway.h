@@ -31,6 +31,7 @@
 
 struct og_cors;
 struct og_tls;
+struct og_media_store; /* core/og_media.h */
 
 #include <microhttpd.h>
 #include <pthread.h>
@@ -53,6 +54,8 @@ struct og_gateway {
     size_t n_channels;
     unsigned char admin_token_sha[32]; /* tokens are compared as digests */
     unsigned char csat_key[32];        /* signs survey links (og_csat_key) */
+    unsigned char media_key[32];       /* signs attachment links (og_media_link_key) */
+    struct og_media_store *media;      /* owned by main: the media store (og_media.h) */
     struct MHD_Daemon *mhd;
     struct og_edge *edge; /* og_edge.h: limits, slow clients, client address */
     struct og_cors *cors; /* og_cors.h: api.cors_origins; NULL = no CORS */

@@ -9,12 +9,16 @@
  * applied again on SIGHUP: og_housekeeping_bounds). It also moves closed
  * sessions to the archive and deletes archived ones past their retention
  * (og_archive_step: bounded batches, repeated while there is a backlog).
+ * Once a minute it sweeps the media store (og_media_sweep: files unused
+ * past media.max_age_s, then the least recently used past media.max_bytes;
+ * a store's puts sweep too, but an idle store still ages).
  * Any number of instances may run it at once: each step is one atomic
  * script, and the archive's claims are leased. */
 #include "og_archive.h"
 #include "og_gateway.h"
 #include "og_instance.h"
 #include "og_log.h"
+#include "og_media.h"
 #include "og_stream.h"
 #include "og_thread.h"
 #include "og_util.h"
@@ -25,6 +29,8 @@
  * id (the message itself is in its hash), so a million is ~100 MB; it is
  * never reached while a sender runs. */
 #define OUTBOX_MAX 1000000
+/* How often the media store is swept. */
+#define MEDIA_SWEEP_MS 60000
 
 struct og_housekeeping {
     struct og_gateway *g; /* [borrowed] */
@@ -34,7 +40,17 @@ struct og_housekeeping {
 static void *run(struct og_thread *t)
 {
     struct og_housekeeping *h = t->arg;
+    int64_t next_sweep = og_mono_ms() + MEDIA_SWEEP_MS;
     while (og_thread_running(t)) {
+        if (h->g->media && og_mono_ms() >= next_sweep) {
+            struct og_media_usage u;
+            if (og_media_sweep(h->g->media, &u) == OG_OK && (u.evicted || u.expired))
+                og_info("media: %lld files evicted (size cap), %lld expired (age); %lld files, "
+                        "%lld bytes kept",
+                        (long long)u.evicted, (long long)u.expired, (long long)u.files,
+                        (long long)u.bytes);
+            next_sweep = og_mono_ms() + MEDIA_SWEEP_MS;
+        }
         struct og_reap rp;
         og_instance_beat(h->g->core);
         og_instance_reap(h->g->core, &rp);
@@ -55,7 +71,7 @@ static void *run(struct og_thread *t)
                 break;
             if (ap.archived || ap.deleted)
                 og_debug("archive: %d sessions archived, %d deleted", ap.archived, ap.deleted);
-        } while ((ap.archived > 0 || ap.superseded > 0) && og_mono_ms() < until &&
+        } while ((ap.archived > 0 || ap.superseded > 0 || ap.more) && og_mono_ms() < until &&
                  og_thread_running(t));
         og_thread_nap(t, OG_INSTANCE_BEAT_MS);
     }

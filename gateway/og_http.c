@@ -45,6 +45,7 @@
 struct req_ctx {
     struct og_buf body;
     int too_large;
+    size_t limit;                   /* the body's cap (body_limit) */
     size_t discarded;               /* body bytes dropped after too_large */
     struct og_edge_verdict refusal; /* status 0 = none */
     int64_t t0_us;
@@ -476,6 +477,19 @@ static void dispatch(struct og_gateway *g, struct MHD_Connection *conn, const ch
     og_reply_err(r, OG_ERR_NOT_FOUND, "no such route");
 }
 
+/* The body a request may carry: http.max_body_bytes, or for an agent's
+ * upload (POST /api/v1/uploads) the media store's file cap and room for the
+ * multipart framing. */
+static size_t body_limit(const struct og_gateway *g, const char *url, const char *method)
+{
+    size_t limit = (size_t)g->cfg->http.max_body_bytes;
+    if (!strcmp(method, "POST") && !strcmp(url, "/api/v1/uploads") && g->cfg->media.max_file_bytes)
+        limit = (size_t)g->cfg->media.max_file_bytes + 64 * 1024 > limit
+                    ? (size_t)g->cfg->media.max_file_bytes + 64 * 1024
+                    : limit;
+    return limit;
+}
+
 /* The handler's first call: the headers are in. 1 when the answer goes now,
  * before the body (the edge refused the framing or the route, or a body too
  * large for a client that waits for 100 Continue or past DISCARD_MAX); 0 to
@@ -483,7 +497,8 @@ static void dispatch(struct og_gateway *g, struct MHD_Connection *conn, const ch
 static int begin_request(struct og_gateway *g, struct MHD_Connection *conn, const char *url,
                          const char *method, const char *version, struct req_ctx *rc)
 {
-    size_t limit = (size_t)g->cfg->http.max_body_bytes;
+    size_t limit = body_limit(g, url, method);
+    rc->limit = limit;
     if (og_edge_request(g->edge, conn, url, method, version, &rc->refusal) != 0)
         return rc->refusal.now;
     const char *cl =
@@ -501,7 +516,7 @@ static int begin_request(struct og_gateway *g, struct MHD_Connection *conn, cons
 static enum MHD_Result take_body(struct og_gateway *g, struct MHD_Connection *conn,
                                  struct req_ctx *rc, const char *upload, size_t n)
 {
-    size_t limit = (size_t)g->cfg->http.max_body_bytes;
+    size_t limit = rc->limit;
     og_edge_body(conn, n);
     if (!rc->too_large && !rc->refusal.status && rc->body.len + n <= limit) {
         og_buf_append(&rc->body, upload, n);

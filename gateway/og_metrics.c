@@ -210,6 +210,26 @@ char *og_metrics_render(struct og_gateway *g)
                   atomic_load(&s->sessions_reopened), (double)atomic_load(&s->ingest_us_sum) / 1e6,
                   og_core_ingest_batches(g->core));
 
+    og_buf_printf(&b,
+                  "# HELP omnigate_archive_sessions_total Closed sessions moved out of Redis "
+                  "into the archive (retention.archive_after_days).\n"
+                  "# TYPE omnigate_archive_sessions_total counter\n"
+                  "omnigate_archive_sessions_total %llu\n"
+                  "# HELP omnigate_archive_restored_total Archived sessions brought back into "
+                  "Redis (a customer wrote again, an agent acted on one).\n"
+                  "# TYPE omnigate_archive_restored_total counter\n"
+                  "omnigate_archive_restored_total %llu\n"
+                  "# HELP omnigate_archive_deleted_total Archived sessions deleted with their "
+                  "segments (retention.delete_after_days).\n"
+                  "# TYPE omnigate_archive_deleted_total counter\n"
+                  "omnigate_archive_deleted_total %llu\n"
+                  "# HELP omnigate_contacts_erased_total Contacts erased (DELETE "
+                  "/api/v1/contacts/{id}).\n"
+                  "# TYPE omnigate_contacts_erased_total counter\n"
+                  "omnigate_contacts_erased_total %llu\n",
+                  atomic_load(&s->archived), atomic_load(&s->archive_restored),
+                  atomic_load(&s->archive_deleted), atomic_load(&s->contacts_erased));
+
     struct og_outbox_stats *o = &og_outbox_stats;
     og_buf_printf(&b,
                   "# HELP omnigate_replies_total Agent messages accepted for sending.\n"

@@ -896,6 +896,45 @@ static og_err email_send_cb(void *inst, const struct og_outbound *msg, struct og
     return email_send(inst, msg, res);
 }
 
+/* An inbound attachment's file (ABI 1.3): the part of the stored raw mail
+ * that email_parse listed under the section in media_id ("mime:<section>"),
+ * decoded. OG_ERR_NOT_FOUND when the raw mail is no longer kept (store_raw)
+ * or holds no such part. */
+static og_err email_fetch_media(void *inst, const struct og_media_req *req,
+                                struct og_media_res *res)
+{
+    struct email *em = inst;
+    const struct og_services *svc = em->svc;
+    if (!req->media_id || strncmp(req->media_id, "mime:", 5) != 0) {
+        snprintf(res->error, sizeof res->error, "the attachment is no part of a mail");
+        return OG_ERR_NOT_FOUND;
+    }
+    if (!req->raw || !req->raw_len) {
+        snprintf(res->error, sizeof res->error,
+                 "the raw mail is no longer kept (store_raw), so neither are its parts");
+        return OG_ERR_NOT_FOUND;
+    }
+    char *data = NULL, *name = NULL, *type = NULL;
+    size_t len = 0;
+    if (email_part(req->raw, req->raw_len, req->media_id + 5, &data, &len, &name, &type) != 0) {
+        snprintf(res->error, sizeof res->error, "the mail has no part %.40s", req->media_id + 5);
+        return OG_ERR_NOT_FOUND;
+    }
+    res->data = svc->alloc(len ? len : 1);
+    memcpy(res->data, data, len);
+    res->len = len;
+    res->name = svc->strdup(name);
+    res->mime_type = svc->strdup(type);
+    free(data), free(name), free(type);
+    return OG_OK;
+}
+
+/* Mail attachments: what providers commonly take, 25 MB of any type. */
+static const struct og_media_limit email_upload_limits[] = {
+    {"*", 25LL << 20},
+    {NULL, 0},
+};
+
 static const struct og_connector email_connector = {
     OG_CONNECTOR_HEADER,
     .name = "email",
@@ -915,6 +954,8 @@ static const struct og_connector email_connector = {
      * what providers tolerate before throttling or flagging as spam */
     .default_rate_per_s = 5,
     .caps = OG_CAP_NON_REALTIME | OG_CAP_START_OUTBOUND | OG_CAP_ATTACH_URL,
+    .fetch_media = email_fetch_media,
+    .upload_limits = email_upload_limits,
 };
 
 OG_CONNECTOR_EXPORT const struct og_connector *og_connector_entry(void)

@@ -149,6 +149,12 @@ struct email_msg {
  * structure nested deeper than libetpan's recursive parser can safely take);
  * *m is then empty. */
 int email_parse(const char *raw, size_t len, struct email_msg *m, char *why, size_t whylen);
+/* The decoded bytes of the attachment email_parse() listed with section
+ * (the IMAP part number), from the same raw message: *data [xfer free]
+ * (*dlen bytes), *name and *type [xfer free] as listed (NULL when none).
+ * 0, or -1 when the message has no such attachment. */
+int email_part(const char *raw, size_t len, const char *section, char **data, size_t *dlen,
+               char **name, char **type);
 void email_msg_free(struct email_msg *m);
 /* The Message-ID of a header block (a FETCH of HEADER.FIELDS (Message-ID)),
  * cleaned as email_parse() does; NULL when there is none. [xfer free] */

@@ -367,6 +367,11 @@ struct walk {
     int dsn_seen, dsn_failed;    /* a delivery-status part; a recipient "failed" */
     char *dsn_status, *dsn_diag; /* of the first failed recipient */
     char *orig_msgid;            /* the returned message's Message-ID */
+    /* email_part: the attachment section wanted, and its bytes once met */
+    const char *want;
+    char *want_data;
+    size_t want_len;
+    int want_found;
 };
 
 static void mime_type(const struct mailmime_content *ct, char *out, size_t n)
@@ -646,6 +651,12 @@ static void walk_leaf(struct walk *w, struct mailmime *mime, const char *section
             free(utf);
         } else {
             add_attachment(w, name, type, (int64_t)len, section);
+            if (w->want && !w->want_found && !strcmp(w->want, *section ? section : "1")) {
+                w->want_found = 1;
+                w->want_data = data; /* kept: email_part's answer */
+                w->want_len = len;
+                data = NULL;
+            }
         }
         free(name);
     }
@@ -683,6 +694,15 @@ static void walk_message(struct walk *w, struct mailmime *mime, const char *sect
     }
     add_attachment(w, name ? name : "message.eml", "message/rfc822", (int64_t)mime->mm_length,
                    section);
+    if (w->want && !w->want_found && !strcmp(w->want, *section ? section : "1")) {
+        w->want_found = 1; /* the forwarded mail as it came: its raw bytes */
+        w->want_len = mime->mm_length;
+        w->want_data = email_xmalloc(w->want_len + 1);
+        if (mime->mm_length && mime->mm_mime_start)
+            memcpy(w->want_data, mime->mm_mime_start, mime->mm_length);
+        else
+            w->want_len = 0;
+    }
     free(name);
 }
 
@@ -1039,6 +1059,50 @@ int email_parse(const char *raw, size_t len, struct email_msg *m, char *why, siz
     mailmime_free(root);
     free(copy);
     return 0;
+}
+
+int email_part(const char *raw, size_t len, const char *section, char **data, size_t *dlen,
+               char **name, char **type)
+{
+    *data = *name = *type = NULL;
+    *dlen = 0;
+    char why[64];
+    if (!raw || len == 0 || !section || too_deep(raw, len, why, sizeof why))
+        return -1;
+    char *copy = NULL;
+    struct mailmime *root = mime_parse(raw, len, &copy);
+    if (!root || root->mm_type != MAILMIME_MESSAGE) {
+        if (root)
+            mailmime_free(root);
+        free(copy);
+        return -1;
+    }
+    struct email_msg m;
+    memset(&m, 0, sizeof m);
+    /* the same walk as email_parse, so sections are numbered alike */
+    struct walk w = {.m = &m, .want = section};
+    walk(&w, root->mm_data.mm_message.mm_msg_mime, "", 0, 1);
+    int rc = -1;
+    if (w.want_found) {
+        for (size_t i = 0; i < m.n_atts; i++)
+            if (!strcmp(m.atts[i].section, section)) {
+                *name = email_xstrdup(m.atts[i].name);
+                *type = email_xstrdup(m.atts[i].mime_type);
+                break;
+            }
+        *data = w.want_data ? w.want_data : email_xstrdup("");
+        *dlen = w.want_len;
+        rc = 0;
+    }
+    email_msg_free(&m);
+    email_buf_free(&w.plain);
+    email_buf_free(&w.html);
+    free(w.dsn_status);
+    free(w.dsn_diag);
+    free(w.orig_msgid);
+    mailmime_free(root);
+    free(copy);
+    return rc;
 }
 
 void email_msg_free(struct email_msg *m)

@@ -79,6 +79,26 @@ static og_err facebook_handle_http(void *inst, const struct og_http_req *req,
                                 fb->conf->app_secret, facebook_parse, req, resp);
 }
 
+/* An inbound attachment's file (ABI 1.3): Messenger gives each attachment a
+ * URL on Meta's CDN (payload.url), which the host downloads under its fetch
+ * policy; no token is needed (nor sent). */
+static og_err facebook_fetch_media(void *inst, const struct og_media_req *req,
+                                   struct og_media_res *res)
+{
+    struct facebook *fb = inst;
+    if (!req->url || !*req->url) {
+        snprintf(res->error, sizeof res->error, "the attachment has no URL");
+        return OG_ERR_NOT_FOUND;
+    }
+    res->url = fb->svc->strdup(req->url);
+    return OG_OK;
+}
+
+/* Messenger attachments: 25 MB of any type. */
+static const struct og_media_limit fb_upload_limits[] = {
+    {"*", 25LL << 20},
+    {NULL, 0},
+};
 static const struct og_connector facebook_connector = {
     OG_CONNECTOR_HEADER,
     .name = "facebook",
@@ -96,6 +116,8 @@ static const struct og_connector facebook_connector = {
     .messaging_window_ms = 24 * 3600 * 1000, /* the customer-service window */
     .default_rate_per_s = 200,               /* the Send API's documented per-page pace */
     .caps = OG_CAP_START_OUTBOUND | OG_CAP_ATTACH_URL,
+    .fetch_media = facebook_fetch_media,
+    .upload_limits = fb_upload_limits,
     .templates = NULL,
     .tag_window_ms = FB_TAG_WINDOW_MS,
     .max_buttons = FB_MAX_BUTTONS,

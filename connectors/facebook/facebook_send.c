@@ -32,6 +32,7 @@
 #include "facebook.h"
 #include "graph.h"
 
+#include <stddef.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -83,6 +84,74 @@ static og_err post(struct facebook *fb, struct og_json *body, char **id, struct 
     }
     *id = svc->strdup(mid);
     js->put(reply);
+    return OG_OK;
+}
+
+/* An agent's upload (svc->upload_get, ABI 1.3) goes through the Attachment
+ * Upload API: POST /<ver>/<PAGE_ID>/message_attachments, multipart with
+ * message={"attachment":{"type":..,"payload":{"is_reusable":true}}} and
+ * filedata, -> {"attachment_id"}; the message then names that id, so
+ * Messenger never has to reach our public URL. *id [xfer]. OG_ERR_NOT_FOUND
+ * when url is no upload (send it by URL). */
+static og_err upload_attachment(struct facebook *fb, const char *type, const char *url, char **id,
+                                struct og_send_result *res)
+{
+    const struct og_services *svc = fb->svc;
+    *id = NULL;
+    if (svc->struct_size < offsetof(struct og_services, upload_get) + sizeof svc->upload_get ||
+        !svc->upload_get || !url)
+        return OG_ERR_NOT_FOUND;
+    char *data = NULL, *mime = NULL, *name = NULL;
+    size_t len = 0;
+    if (svc->upload_get(fb->host, url, &data, &len, &mime, &name) != OG_OK)
+        return OG_ERR_NOT_FOUND;
+    char *endpoint = og_graph_url(svc, fb->conf->api_base, fb->conf->api_version, fb->conf->page_id,
+                                  "message_attachments");
+    char *auth = og_graph_sprintf(svc, "Authorization: Bearer %s", fb->conf->page_access_token);
+    char *message = og_graph_sprintf(
+        svc, "{\"attachment\":{\"type\":\"%s\",\"payload\":{\"is_reusable\":true}}}", type);
+    const char *headers[] = {auth, NULL};
+    struct og_http_part parts[] = {
+        {.name = "message", .data = message, .len = strlen(message)},
+        {.name = "filedata", .filename = name, .content_type = mime, .data = data, .len = len},
+    };
+    struct og_http_call call = {.struct_size = sizeof call,
+                                .method = "POST",
+                                .url = endpoint,
+                                .headers = headers,
+                                .parts = parts,
+                                .n_parts = 2,
+                                .timeout_ms = 120000};
+    struct og_http_result r;
+    memset(&r, 0, sizeof r);
+    og_err e = svc->http(fb->host, &call, &r);
+    memset(auth, 0, strlen(auth));
+    svc->free(auth), svc->free(endpoint), svc->free(message);
+    svc->free(data), svc->free(mime), svc->free(name);
+    if (e != OG_OK || r.status == 0) {
+        snprintf(res->error_code, sizeof res->error_code, "transport");
+        snprintf(res->error_message, sizeof res->error_message, "attachment upload: %s",
+                 r.errbuf[0] ? r.errbuf : "no answer from the Graph API");
+        svc->http_result_free(&r);
+        return OG_ERR_RETRYABLE;
+    }
+    if (r.status < 200 || r.status > 299) {
+        e = og_graph_error_result(svc, &r, res);
+        svc->http_result_free(&r);
+        return e == OG_ERR_NOT_FOUND ? OG_ERR_PERMANENT : e;
+    }
+    struct og_json *j = r.body ? svc->json->parse(r.body, r.body_len) : NULL;
+    svc->http_result_free(&r);
+    const char *aid = og_graph_json_str(svc->json, j, "attachment_id");
+    if (aid && *aid)
+        *id = svc->strdup(aid);
+    svc->json->put(j);
+    if (!*id) {
+        snprintf(res->error_code, sizeof res->error_code, "bad_answer");
+        snprintf(res->error_message, sizeof res->error_message,
+                 "the attachment upload answered without an attachment_id");
+        return OG_ERR_PERMANENT;
+    }
     return OG_OK;
 }
 
@@ -150,10 +219,21 @@ og_err facebook_send(void *inst, const struct og_outbound *msg, struct og_send_r
         }
         return post(fb, envelope(js, psid, tag, m), &res->provider_message_id, res);
     }
+    char *uploaded = NULL;
+    if (att->url) {
+        e = upload_attachment(fb, type, att->url, &uploaded, res);
+        if (e != OG_OK && e != OG_ERR_NOT_FOUND) {
+            js->put(m);
+            return e;
+        }
+    }
     struct og_json *a = js->new_object();
     struct og_json *pl = js->new_object();
     js->set(a, "type", js->new_string(type));
-    if (att->url) {
+    if (uploaded) {
+        js->set(pl, "attachment_id", js->new_string(uploaded));
+        svc->free(uploaded);
+    } else if (att->url) {
         js->set(pl, "url", js->new_string(att->url));
         js->set(pl, "is_reusable", js->new_bool(1));
     } else {

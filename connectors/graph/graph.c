@@ -64,6 +64,8 @@ char *og_graph_url(const struct og_services *svc, const char *base, const char *
     size_t bl = strlen(base);
     while (bl > 0 && base[bl - 1] == '/')
         bl--;
+    if (!edge || !*edge)
+        return og_graph_sprintf(svc, "%.*s/%s/%s", (int)bl, base, version, id);
     return og_graph_sprintf(svc, "%.*s/%s/%s/%s", (int)bl, base, version, id, edge);
 }
 
@@ -192,17 +194,17 @@ og_err og_graph_post(const struct og_services *svc, void *host, const char *url,
     *reply = NULL;
     res->retry_after_ms = -1;
     size_t blen = 0;
-    const char *btext = js->serialize(body, &blen);
+    const char *btext = body ? js->serialize(body, &blen) : NULL;
     char *auth = og_graph_sprintf(svc, "Authorization: Bearer %s", token ? token : "");
     const char *headers[] = {auth, "Accept: application/json", NULL};
     struct og_http_call call = {
         .struct_size = sizeof call,
-        .method = "POST",
+        .method = body ? "POST" : "GET",
         .url = url,
         .headers = headers,
         .body = btext,
         .body_len = blen,
-        .content_type = "application/json",
+        .content_type = body ? "application/json" : NULL,
     };
     struct og_http_result r;
     memset(&r, 0, sizeof r);

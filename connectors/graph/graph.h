@@ -68,7 +68,7 @@ og_err og_graph_error_result(const struct og_services *svc, const struct og_http
                              struct og_send_result *res);
 
 /* POSTs body (serialized, application/json) to url with "Authorization:
- * Bearer <token>". On a 2xx answer returns OG_OK and *reply [xfer, put with
+ * Bearer <token>" (body NULL: a GET). On a 2xx answer returns OG_OK and *reply [xfer, put with
  * svc->json->put] holds the parsed JSON (OG_ERR_PERMANENT if it is not
  * JSON). Otherwise fills res as og_graph_error_result() does and returns its
  * error; a transport failure is OG_ERR_RETRYABLE. The token is never logged.
@@ -89,7 +89,8 @@ og_err og_graph_window_check(const struct og_outbound *msg, struct og_send_resul
 /* 1 when latitude/longitude are finite and in range (-90..90, -180..180). */
 int og_graph_location_ok(double latitude, double longitude);
 
-/* "<base>/<version>/<id>/<edge>" without doubled slashes. [xfer] */
+/* "<base>/<version>/<id>/<edge>" without doubled slashes; edge NULL or ""
+ * = "<base>/<version>/<id>". [xfer] */
 char *og_graph_url(const struct og_services *svc, const char *base, const char *version,
                    const char *id, const char *edge);
 

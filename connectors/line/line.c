@@ -319,6 +319,40 @@ static og_err line_send_cb(void *inst, const struct og_outbound *msg, struct og_
 
 /* ------------------------------------------------------------- descriptor */
 
+/* An inbound attachment's file (ABI 1.3): the content endpoint
+ * <api_data_base>/v2/bot/message/{id}/content with the channel access token,
+ * or, for content a provider hosts outside LINE, its originalContentUrl
+ * (no token goes there). The host downloads under its fetch policy. */
+static og_err line_fetch_media(void *inst, const struct og_media_req *req, struct og_media_res *res)
+{
+    struct line *ln = inst;
+    const struct og_services *svc = ln->svc;
+    size_t nb = strlen(ln->api_data_base);
+    if (req->url && *req->url && strncmp(req->url, ln->api_data_base, nb) != 0) {
+        res->url = svc->strdup(req->url); /* external content: no token */
+        return OG_OK;
+    }
+    if (!req->media_id || !*req->media_id ||
+        strspn(req->media_id, "0123456789") != strlen(req->media_id)) {
+        snprintf(res->error, sizeof res->error, "the attachment has no LINE message id");
+        return OG_ERR_NOT_FOUND;
+    }
+    size_t len = nb + strlen(req->media_id) + 32;
+    res->url = svc->alloc(len);
+    snprintf(res->url, len, "%s/v2/bot/message/%s/content", ln->api_data_base, req->media_id);
+    res->header = svc->strdup(ln->auth_header);
+    return OG_OK;
+}
+
+/* LINE sends images (JPEG, PNG: 10 MB), video and audio (MP4, M4A: 200 MB)
+ * by URL, and no other files. */
+static const struct og_media_limit line_upload_limits[] = {
+    {"image/jpeg", 10LL << 20},
+    {"image/png", 10LL << 20},
+    {"video/mp4", 200LL << 20},
+    {"audio/mp4", 200LL << 20},
+    {NULL, 0},
+};
 static const struct og_connector line_connector = {
     OG_CONNECTOR_HEADER,
     .name = "line",
@@ -336,6 +370,8 @@ static const struct og_connector line_connector = {
     .send = line_send_cb,
     .default_rate_per_s = 2000, /* Messaging API: 2,000 requests per second per channel */
     .caps = OG_CAP_START_OUTBOUND | OG_CAP_ATTACH_URL,
+    .fetch_media = line_fetch_media,
+    .upload_limits = line_upload_limits,
     .max_buttons = LINE_MAX_BUTTONS,
     .button_title_max = LINE_BUTTON_TITLE_MAX,
     .button_id_max = LINE_BUTTON_ID_MAX,

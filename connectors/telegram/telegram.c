@@ -277,6 +277,60 @@ static og_err telegram_send_cb(void *inst, const struct og_outbound *msg,
     return telegram_send(inst, msg, res);
 }
 
+/* An inbound attachment's file (ABI 1.3): getFile turns the file_id into a
+ * file_path, valid for an hour, under <api_base>/file/bot<token>/ (the Bot
+ * API serves files up to 20 MB; a larger one is "file is too big"). The
+ * host downloads that URL under its fetch policy; it holds the token, so it
+ * is never logged. */
+static og_err telegram_fetch_media(void *inst, const struct og_media_req *req,
+                                   struct og_media_res *res)
+{
+    struct telegram *tg = inst;
+    const struct og_services *svc = tg->svc;
+    const struct og_json_api *J = svc->json;
+    if (!req->media_id || !*req->media_id) {
+        snprintf(res->error, sizeof res->error, "the attachment has no file_id");
+        return OG_ERR_NOT_FOUND;
+    }
+    struct og_json *body = J->new_object(), *ans = NULL;
+    J->set(body, "file_id", J->new_string(req->media_id));
+    struct og_send_result sr;
+    memset(&sr, 0, sizeof sr);
+    og_err e = telegram_call(tg, "getFile", body, 0, &ans, &sr);
+    J->put(body);
+    if (e != OG_OK) {
+        snprintf(res->error, sizeof res->error, "Telegram getFile: %.100s", sr.error_message);
+        if (strstr(sr.error_message, "too big"))
+            return OG_ERR_TOO_LARGE;
+        return e == OG_ERR_PERMANENT ? OG_ERR_NOT_FOUND : e;
+    }
+    const char *path = J->str(J->find(ans, "result.file_path"));
+    if (!path || !*path || strstr(path, "..")) {
+        J->put(ans);
+        snprintf(res->error, sizeof res->error, "Telegram getFile gave no file_path");
+        return OG_ERR_NOT_FOUND;
+    }
+    size_t n = strlen(tg->conf->api_base);
+    while (n && tg->conf->api_base[n - 1] == '/')
+        n--;
+    size_t len = n + strlen(tg->conf->bot_token) + strlen(path) + 16;
+    res->url = svc->alloc(len);
+    snprintf(res->url, len, "%.*s/file/bot%s/%s", (int)n, tg->conf->api_base, tg->conf->bot_token,
+             path);
+    if (!req->name || !*req->name) {
+        const char *slash = strrchr(path, '/');
+        res->name = svc->strdup(slash ? slash + 1 : path);
+    }
+    J->put(ans);
+    return OG_OK;
+}
+
+/* What a bot may upload (Bot API): photos up to 10 MB, other files 50 MB. */
+static const struct og_media_limit tg_upload_limits[] = {
+    {"image/", 10LL << 20},
+    {"*", 50LL << 20},
+    {NULL, 0},
+};
 static const struct og_connector telegram_connector = {
     OG_CONNECTOR_HEADER,
     .name = "telegram",
@@ -293,6 +347,8 @@ static const struct og_connector telegram_connector = {
     .send = telegram_send_cb,
     .default_rate_per_s = 30, /* Bot API: about 30 messages per second per bot */
     .caps = OG_CAP_START_OUTBOUND | OG_CAP_ATTACH_URL,
+    .fetch_media = telegram_fetch_media,
+    .upload_limits = tg_upload_limits,
     .max_buttons = TG_MAX_BUTTONS,
     .button_title_max = TG_BUTTON_TITLE_MAX,
     .button_id_max = TG_BUTTON_ID_MAX,

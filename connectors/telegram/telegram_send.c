@@ -29,6 +29,7 @@
 #include "og_text.h"
 #include "telegram.h"
 
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -85,8 +86,21 @@ static og_err map_error(const struct og_services *svc, long status, const struct
     return OG_ERR_PERMANENT;
 }
 
+/* One Bot API call: body as JSON, or (file != NULL) as multipart/form-data
+ * with body's members as fields and the file as the part named file_field. */
+static og_err call_with(struct telegram *tg, const char *method, struct og_json *body,
+                        const char *file_field, const struct og_http_part *file, long timeout_ms,
+                        struct og_json **answer, struct og_send_result *res);
+
 og_err telegram_call(struct telegram *tg, const char *method, struct og_json *body, long timeout_ms,
                      struct og_json **answer, struct og_send_result *res)
+{
+    return call_with(tg, method, body, NULL, NULL, timeout_ms, answer, res);
+}
+
+static og_err call_with(struct telegram *tg, const char *method, struct og_json *body,
+                        const char *file_field, const struct og_http_part *file, long timeout_ms,
+                        struct og_json **answer, struct og_send_result *res)
 {
     const struct og_services *svc = tg->svc;
     struct og_send_result dummy;
@@ -111,10 +125,38 @@ og_err telegram_call(struct telegram *tg, const char *method, struct og_json *bo
         .content_type = "application/json",
         .timeout_ms = timeout_ms > 0 ? timeout_ms : (long)tg->conf->timeout_ms,
     };
+    /* multipart: every member of body a field (objects as their JSON text,
+     * as the Bot API reads them), then the file */
+    const struct og_json_api *J = svc->json;
+    size_t nf = file && body ? J->len(body) : 0;
+    struct og_http_part *parts = NULL;
+    if (file) {
+        parts = svc->alloc((nf + 1) * sizeof *parts);
+        memset(parts, 0, (nf + 1) * sizeof *parts);
+        for (size_t i = 0; i < nf; i++) {
+            const char *k = J->key_at(body, i);
+            struct og_json *v = J->get(body, k);
+            const char *txt = J->str(v);
+            size_t tl = txt ? strlen(txt) : 0;
+            if (!txt)
+                txt = J->serialize(v, &tl);
+            parts[i].name = k;
+            parts[i].data = txt;
+            parts[i].len = tl;
+        }
+        parts[nf] = *file;
+        parts[nf].name = file_field;
+        call.body = NULL;
+        call.body_len = 0;
+        call.content_type = NULL;
+        call.parts = parts;
+        call.n_parts = nf + 1;
+    }
     struct og_http_result hr;
     memset(&hr, 0, sizeof hr);
     og_err e = svc->http(tg->host, &call, &hr);
     svc->free(url); /* holds the token: never logged */
+    svc->free(parts);
     if (e != OG_OK || hr.status == 0) {
         set_err(res, "transport", hr.errbuf[0] ? hr.errbuf : "no answer");
         svc->http_result_free(&hr);
@@ -323,7 +365,16 @@ og_err telegram_send(void *inst, const struct og_outbound *msg, struct og_send_r
             J->set(body, p->field ? "caption" : "text", J->new_string(t));
             svc->free(t);
         }
-        if (p->field)
+        /* an agent's upload goes up as the file itself (multipart), so the
+         * Bot API never has to reach our public URL */
+        char *data = NULL, *mime = NULL, *fname = NULL;
+        size_t dlen = 0;
+        int upload =
+            p->field && strcmp(p->field, "sticker") != 0 &&
+            svc->struct_size >= offsetof(struct og_services, upload_get) + sizeof svc->upload_get &&
+            svc->upload_get &&
+            svc->upload_get(tg->host, p->value, &data, &dlen, &mime, &fname) == OG_OK;
+        if (p->field && !upload)
             J->set(body, p->field, J->new_string(p->value));
         if (k == 0 && msg->reply_to_provider_id)
             add_reply(svc, body, chat, msg->reply_to_provider_id);
@@ -341,7 +392,14 @@ og_err telegram_send(void *inst, const struct og_outbound *msg, struct og_send_r
             J->set(body, "reply_markup", rm);
         }
         struct og_json *ans = NULL;
-        e = telegram_call(tg, p->method, body, 0, &ans, res);
+        if (upload) {
+            struct og_http_part fp = {
+                .filename = fname, .content_type = mime, .data = data, .len = dlen};
+            e = call_with(tg, p->method, body, p->field, &fp, 0, &ans, res);
+        } else {
+            e = telegram_call(tg, p->method, body, 0, &ans, res);
+        }
+        svc->free(data), svc->free(mime), svc->free(fname);
         J->put(body);
         if (e != OG_OK)
             break;

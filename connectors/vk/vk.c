@@ -378,6 +378,26 @@ static og_err vk_send_cb(void *inst, const struct og_outbound *msg, struct og_se
     return vk_send(inst, msg, res);
 }
 
+/* An inbound attachment's file (ABI 1.3): VK gives photos, documents and
+ * voice messages public URLs on its CDN, which the host downloads under its
+ * fetch policy. */
+static og_err vk_fetch_media(void *inst, const struct og_media_req *req, struct og_media_res *res)
+{
+    struct vk *vk = inst;
+    if (!req->url || !*req->url) {
+        snprintf(res->error, sizeof res->error, "the attachment has no URL");
+        return OG_ERR_NOT_FOUND;
+    }
+    res->url = vk->svc->strdup(req->url);
+    return OG_OK;
+}
+
+/* VK: photos 50 MB, documents 200 MB. */
+static const struct og_media_limit vk_upload_limits[] = {
+    {"image/", 50LL << 20},
+    {"*", 200LL << 20},
+    {NULL, 0},
+};
 static const struct og_connector vk_connector = {
     OG_CONNECTOR_HEADER,
     .name = "vk",
@@ -395,6 +415,8 @@ static const struct og_connector vk_connector = {
     .send = vk_send_cb,
     .default_rate_per_s = 20, /* messages.send: 20 calls per second per community token */
     .caps = OG_CAP_START_OUTBOUND | OG_CAP_ATTACH_URL,
+    .fetch_media = vk_fetch_media,
+    .upload_limits = vk_upload_limits,
     .max_buttons = VK_MAX_BUTTONS,
     .button_title_max = VK_BUTTON_TITLE_MAX,
     .button_id_max = VK_BUTTON_ID_MAX,

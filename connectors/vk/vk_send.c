@@ -536,6 +536,13 @@ og_err vk_send(void *inst, const struct og_outbound *msg, struct og_send_result 
             J->set(pl, "button", J->new_string(msg->buttons[i].id));
             size_t pn = 0;
             const char *pt = J->serialize(pl, &pn);
+            if (pn > 255) { /* VK's bound on a button's payload */
+                J->put(pl);
+                J->put(rows);
+                svc->free(atts.p);
+                set_err(res, "invalid", "a button's id exceeds VK's 255-character payload");
+                return OG_ERR_INVALID;
+            }
             struct og_json *act = J->new_object();
             J->set(act, "type", J->new_string("text"));
             J->set(act, "label", J->new_string(msg->buttons[i].title));

@@ -97,6 +97,31 @@ static og_err webchat_send(void *inst_, const struct og_outbound *msg, struct og
     return OG_OK;
 }
 
+/* An inbound attachment's file (ABI 1.3): a visitor's upload the host keeps
+ * (svc->visitor->attachment_get); the thread is the visitor. */
+static og_err webchat_fetch_media(void *inst, const struct og_media_req *req,
+                                  struct og_media_res *res)
+{
+    struct webchat *w = inst;
+    if (!req->media_id || !req->thread_id) {
+        snprintf(res->error, sizeof res->error, "the attachment is no visitor's file");
+        return OG_ERR_NOT_FOUND;
+    }
+    struct og_visitor v;
+    memset(&v, 0, sizeof v);
+    snprintf(v.external_id, sizeof v.external_id, "%s", req->thread_id);
+    char *mime = NULL, *name = NULL;
+    og_err e = w->svc->visitor->attachment_get(w->host, &v, req->media_id, &res->data, &res->len,
+                                               &mime, &name);
+    if (e != OG_OK) {
+        snprintf(res->error, sizeof res->error, "the visitor's file is not kept");
+        return e;
+    }
+    res->mime_type = mime;
+    res->name = name;
+    return OG_OK;
+}
+
 static const struct og_connector webchat_connector = {
     OG_CONNECTOR_HEADER,
     .name = "webchat",
@@ -111,6 +136,7 @@ static const struct og_connector webchat_connector = {
     .messaging_window_ms = 0,
     .default_rate_per_s = 1000,
     .caps = OG_CAP_START_OUTBOUND | OG_CAP_ATTACH_URL,
+    .fetch_media = webchat_fetch_media,
     .handle_visitor = webchat_handle_visitor,
     .visitor_routes = webchat_visitor_routes,
 };

@@ -35,6 +35,9 @@ static const struct og_option whatsapp_options[] = {
     {"waba_id", OG_OPT_STR, "", 0, offsetof(struct whatsapp_conf, waba_id),
      "WhatsApp Business Account ID: lists its approved message templates (empty: no templates)",
      NULL},
+    {"list_button", OG_OPT_STR, "Choose", 0, offsetof(struct whatsapp_conf, list_button),
+     "Label of the button that opens a list of more than 3 reply buttons (at most 20 characters)",
+     NULL},
     {NULL, 0, NULL, 0, 0, NULL, NULL},
 };
 
@@ -50,6 +53,13 @@ static og_err whatsapp_create(const struct og_services *svc, void *host, const v
                                                  : NULL;
     if (empty) {
         snprintf(errbuf, errlen, "option %s must not be empty", empty);
+        return OG_ERR_INVALID;
+    }
+    size_t lb = 0; /* characters, as WhatsApp counts them */
+    for (const char *q = c->list_button; *q; q++)
+        lb += ((unsigned char)*q & 0xC0) != 0x80;
+    if (lb < 1 || lb > 20) {
+        snprintf(errbuf, errlen, "option list_button must be 1 to 20 characters");
         return OG_ERR_INVALID;
     }
     if (strchr(c->phone_number_id, '/') || strchr(c->api_version, '/') || strchr(c->waba_id, '/') ||
@@ -89,6 +99,56 @@ static og_err whatsapp_handle_http(void *inst, const struct og_http_req *req,
                                 wa->conf->app_secret, whatsapp_parse, req, resp);
 }
 
+/* An inbound attachment's file (ABI 1.3): GET /{media-id} gives {url,
+ * mime_type, sha256, file_size}; the host downloads url with our token (the
+ * URL alone is refused by Meta's CDN) under its fetch policy. */
+static og_err whatsapp_fetch_media(void *inst, const struct og_media_req *req,
+                                   struct og_media_res *res)
+{
+    struct whatsapp *wa = inst;
+    const struct og_services *svc = wa->svc;
+    if (!req->media_id || !*req->media_id) {
+        snprintf(res->error, sizeof res->error, "the attachment has no media id");
+        return OG_ERR_NOT_FOUND;
+    }
+    char *esc = svc->url_escape(req->media_id);
+    char *url = og_graph_url(svc, wa->conf->api_base, wa->conf->api_version, esc, NULL);
+    svc->free(esc);
+    struct og_json *reply = NULL;
+    struct og_send_result sr;
+    memset(&sr, 0, sizeof sr);
+    og_err e = og_graph_post(svc, wa->host, url, wa->conf->access_token, NULL, &reply, &sr);
+    svc->free(url);
+    if (e != OG_OK) {
+        snprintf(res->error, sizeof res->error, "WhatsApp: %.110s", sr.error_message);
+        /* an unknown or expired media id is a Graph "invalid parameter" */
+        return e == OG_ERR_PERMANENT ? OG_ERR_NOT_FOUND : e;
+    }
+    const char *u = og_graph_json_str(svc->json, reply, "url");
+    const char *mt = og_graph_json_str(svc->json, reply, "mime_type");
+    if (!u || !*u) {
+        svc->json->put(reply);
+        snprintf(res->error, sizeof res->error, "WhatsApp gave no url for the media id");
+        return OG_ERR_NOT_FOUND;
+    }
+    res->url = svc->strdup(u);
+    res->mime_type = svc->strdup(mt);
+    res->header = og_graph_sprintf(svc, "Authorization: Bearer %s", wa->conf->access_token);
+    svc->json->put(reply);
+    return OG_OK;
+}
+
+/* The Cloud API's supported media: images 5 MB, video and audio 16 MB,
+ * documents 100 MB. */
+static const struct og_media_limit wa_upload_limits[] = {
+    {"image/jpeg", 5LL << 20},
+    {"image/png", 5LL << 20},
+    {"video/mp4", 16LL << 20},
+    {"video/3gpp", 16LL << 20},
+    {"audio/", 16LL << 20},
+    {"*", 100LL << 20},
+    {NULL, 0},
+};
 static const struct og_connector whatsapp_connector = {
     OG_CONNECTOR_HEADER,
     .name = "whatsapp",
@@ -106,6 +166,8 @@ static const struct og_connector whatsapp_connector = {
     .messaging_window_ms = 24 * 3600 * 1000, /* the customer-service window */
     .default_rate_per_s = 80, /* Cloud API: 80 messages per second per number by default */
     .caps = OG_CAP_START_OUTBOUND | OG_CAP_ATTACH_URL,
+    .fetch_media = whatsapp_fetch_media,
+    .upload_limits = wa_upload_limits,
     .templates = whatsapp_templates,
     .tag_window_ms = 0, /* WhatsApp has templates, not tags */
     .max_buttons = WA_MAX_BUTTONS,

@@ -19,6 +19,7 @@ struct whatsapp_conf {
     char *api_version;     /* "v25.0" */
     char *api_base;        /* "https://graph.facebook.com" */
     char *waba_id;         /* the WhatsApp Business Account (templates); "" = none */
+    char *list_button;     /* the label that opens a list of more than 3 buttons */
 };
 
 /* One channel. Immutable after create(), so shared freely between threads. */
@@ -30,11 +31,14 @@ struct whatsapp {
     char *templates_url;              /* owned: <base>/<ver>/<waba_id>/message_templates, or NULL */
 };
 
-/* WhatsApp's reply buttons (interactive "button"): at most 3, a title of at
- * most 20 characters, an id of at most 256. */
-#define WA_MAX_BUTTONS 3
+/* WhatsApp's reply buttons: up to 3 as interactive "button" (title 20
+ * characters, id 256), up to 10 as an interactive "list" (one section, row
+ * title 24 characters, row id 200). The host checks the stricter bound of
+ * both, so a message of either size fits. */
+#define WA_REPLY_BUTTONS 3
+#define WA_MAX_BUTTONS 10
 #define WA_BUTTON_TITLE_MAX 20
-#define WA_BUTTON_ID_MAX 256
+#define WA_BUTTON_ID_MAX 200
 
 /* The connector's templates() (ABI 1.3): whatsapp_send.c. */
 og_err whatsapp_templates(void *inst, char **json, char *errbuf, size_t errlen);

@@ -5,12 +5,17 @@
  *    "type":"text","text":{"preview_url":false,"body":...},
  *    "context":{"message_id":<quoted wamid>}}
  * image / video / document / audio by URL ("link") or by uploaded media id
- * ("id"), with "caption" (not for audio) and "filename" (document).
+ * ("id"), with "caption" (not for audio) and "filename" (document); an
+ * agent's upload is sent to POST /<ver>/<PHONE_NUMBER_ID>/media first and
+ * then by its id.
  * Success: 200 {"messages":[{"id":"wamid..."}]} -> provider id.
  *
  * Reply buttons (ABI 1.3 og_outbound.buttons) make an interactive message:
  *   "type":"interactive","interactive":{"type":"button","body":{"text"},
  *   "action":{"buttons":[{"type":"reply","reply":{"id","title"}}]}}
+ * up to 3 of them; 4 to 10 become a list opened by the list_button label:
+ *   "interactive":{"type":"list","body":{"text"},"action":{"button":label,
+ *   "sections":[{"rows":[{"id","title"}]}]}}
  * A template (og_outbound.template_json, checked by the host against
  * whatsapp_templates' list) is "type":"template","template":{"name",
  * "language":{"code"},"components"}; text is then only the history's copy.
@@ -24,6 +29,7 @@
 #include "graph.h"
 #include "whatsapp.h"
 
+#include <stddef.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -37,6 +43,71 @@ static og_err refuse(struct og_send_result *res, og_err e, const char *why)
     snprintf(res->error_message, sizeof res->error_message, "%s", why);
     res->retry_after_ms = -1;
     return e;
+}
+
+/* An agent's upload (svc->upload_get, ABI 1.3) goes to the Cloud API's media
+ * upload, POST /<ver>/<PHONE_NUMBER_ID>/media (multipart: messaging_product,
+ * type, file) -> {"id"}, and the message names that id: WhatsApp never has
+ * to reach our public URL. *media_id [xfer]. OG_ERR_NOT_FOUND when url is
+ * no upload (send it by link). */
+static og_err upload_media(struct whatsapp *wa, const char *url, char **media_id,
+                           struct og_send_result *res)
+{
+    const struct og_services *svc = wa->svc;
+    *media_id = NULL;
+    if (svc->struct_size < offsetof(struct og_services, upload_get) + sizeof svc->upload_get ||
+        !svc->upload_get || !url)
+        return OG_ERR_NOT_FOUND;
+    char *data = NULL, *mime = NULL, *name = NULL;
+    size_t len = 0;
+    if (svc->upload_get(wa->host, url, &data, &len, &mime, &name) != OG_OK)
+        return OG_ERR_NOT_FOUND;
+    char *endpoint = og_graph_url(svc, wa->conf->api_base, wa->conf->api_version,
+                                  wa->conf->phone_number_id, "media");
+    char *auth = og_graph_sprintf(svc, "Authorization: Bearer %s", wa->conf->access_token);
+    const char *headers[] = {auth, NULL};
+    struct og_http_part parts[] = {
+        {.name = "messaging_product", .data = "whatsapp", .len = 8},
+        {.name = "type", .data = mime, .len = strlen(mime)},
+        {.name = "file", .filename = name, .content_type = mime, .data = data, .len = len},
+    };
+    struct og_http_call call = {.struct_size = sizeof call,
+                                .method = "POST",
+                                .url = endpoint,
+                                .headers = headers,
+                                .parts = parts,
+                                .n_parts = 3,
+                                .timeout_ms = 120000};
+    struct og_http_result r;
+    memset(&r, 0, sizeof r);
+    og_err e = svc->http(wa->host, &call, &r);
+    memset(auth, 0, strlen(auth));
+    svc->free(auth), svc->free(endpoint), svc->free(data), svc->free(mime), svc->free(name);
+    if (e != OG_OK || r.status == 0) {
+        snprintf(res->error_code, sizeof res->error_code, "transport");
+        snprintf(res->error_message, sizeof res->error_message, "media upload: %s",
+                 r.errbuf[0] ? r.errbuf : "no answer from the Graph API");
+        svc->http_result_free(&r);
+        return OG_ERR_RETRYABLE;
+    }
+    if (r.status < 200 || r.status > 299) {
+        e = og_graph_error_result(svc, &r, res);
+        svc->http_result_free(&r);
+        return e == OG_ERR_NOT_FOUND ? OG_ERR_PERMANENT : e;
+    }
+    struct og_json *j = r.body ? svc->json->parse(r.body, r.body_len) : NULL;
+    svc->http_result_free(&r);
+    const char *id = og_graph_json_str(svc->json, j, "id");
+    if (id && *id)
+        *media_id = svc->strdup(id);
+    svc->json->put(j);
+    if (!*media_id) {
+        snprintf(res->error_code, sizeof res->error_code, "bad_answer");
+        snprintf(res->error_message, sizeof res->error_message,
+                 "the media upload answered without an id");
+        return OG_ERR_PERMANENT;
+    }
+    return OG_OK;
 }
 
 /* The provider id of a 2xx answer, or OG_ERR_PERMANENT (never retried, so
@@ -181,7 +252,7 @@ og_err whatsapp_send(void *inst, const struct og_outbound *msg, struct og_send_r
     if (tpl)
         return send_template(wa, msg, to, tpl, res);
     if (nb > WA_MAX_BUTTONS)
-        return refuse(res, OG_ERR_INVALID, "WhatsApp takes at most 3 reply buttons");
+        return refuse(res, OG_ERR_INVALID, "WhatsApp takes at most 10 list rows");
     const char *type;
     switch (msg->kind) {
     case OG_KIND_TEXT: type = "text"; break;
@@ -203,6 +274,13 @@ og_err whatsapp_send(void *inst, const struct og_outbound *msg, struct og_send_r
     if (e != OG_OK)
         return e;
 
+    char *uploaded = NULL;
+    if (msg->kind != OG_KIND_TEXT && att->url) {
+        e = upload_media(wa, att->url, &uploaded, res);
+        if (e != OG_OK && e != OG_ERR_NOT_FOUND)
+            return e;
+    }
+
     struct og_json *b = js->new_object();
     js->set(b, "messaging_product", js->new_string("whatsapp"));
     js->set(b, "recipient_type", js->new_string("individual"));
@@ -212,27 +290,44 @@ og_err whatsapp_send(void *inst, const struct og_outbound *msg, struct og_send_r
     if (msg->kind == OG_KIND_TEXT && nb) {
         type = "interactive";
         js->set(b, "type", js->new_string(type));
-        js->set(part, "type", js->new_string("button"));
+        int list = nb > WA_REPLY_BUTTONS;
+        js->set(part, "type", js->new_string(list ? "list" : "button"));
         struct og_json *bd = js->new_object();
         js->set(bd, "text", js->new_string(msg->text));
         js->set(part, "body", bd);
         struct og_json *arr = js->new_array();
         for (size_t i = 0; i < nb; i++) {
-            struct og_json *bt = js->new_object(), *rp = js->new_object();
-            js->set(bt, "type", js->new_string("reply"));
-            js->set(rp, "id", js->new_string(msg->buttons[i].id));
-            js->set(rp, "title", js->new_string(msg->buttons[i].title));
-            js->set(bt, "reply", rp);
+            struct og_json *bt = js->new_object();
+            if (list) {
+                js->set(bt, "id", js->new_string(msg->buttons[i].id));
+                js->set(bt, "title", js->new_string(msg->buttons[i].title));
+            } else {
+                struct og_json *rp = js->new_object();
+                js->set(bt, "type", js->new_string("reply"));
+                js->set(rp, "id", js->new_string(msg->buttons[i].id));
+                js->set(rp, "title", js->new_string(msg->buttons[i].title));
+                js->set(bt, "reply", rp);
+            }
             js->append(arr, bt);
         }
         struct og_json *action = js->new_object();
-        js->set(action, "buttons", arr);
+        if (list) {
+            struct og_json *sec = js->new_object(), *secs = js->new_array();
+            js->set(sec, "rows", arr);
+            js->append(secs, sec);
+            js->set(action, "button", js->new_string(wa->conf->list_button));
+            js->set(action, "sections", secs);
+        } else {
+            js->set(action, "buttons", arr);
+        }
         js->set(part, "action", action);
     } else if (msg->kind == OG_KIND_TEXT) {
         js->set(part, "preview_url", js->new_bool(0));
         js->set(part, "body", js->new_string(msg->text));
     } else {
-        if (att->url)
+        if (uploaded)
+            js->set(part, "id", js->new_string(uploaded));
+        else if (att->url)
             js->set(part, "link", js->new_string(att->url));
         else
             js->set(part, "id", js->new_string(att->media_id));
@@ -242,6 +337,7 @@ og_err whatsapp_send(void *inst, const struct og_outbound *msg, struct og_send_r
             js->set(part, "filename", js->new_string(att->name));
     }
     js->set(b, type, part);
+    svc->free(uploaded);
     if (msg->reply_to_provider_id && msg->reply_to_provider_id[0]) {
         struct og_json *ctx = js->new_object();
         js->set(ctx, "message_id", js->new_string(msg->reply_to_provider_id));

@@ -17,21 +17,23 @@
 -- (retention.delete_after_days, a contact's erasure).
 --
 -- Keys (besides prelude.lua's):
---   P:arch:due    zset  closed session -> closed ms (routing.lua's close_session;
---                       "backfill" adds those closed before it existed)
+--   P:arch:on     string set while archiving is on (og_archive_step: "mode")
+--   P:arch:due    zset  closed session -> closed ms (routing.lua's close_session, while
+--                       on; "backfill" adds those closed before)
 --   P:arch:backfill string where backfill is, or "done"
 --   P:arch:lease  zset  session -> end of its claim (ms)
 --   P:arch:loc    hash  archived session -> "<segment>\t<offset>\t<length>\t<contact id>
 --                       \t<channel>\t<thread>"
 --   P:arch:segs   hash  segment file -> newest closed ms among its records;
 --                       "-" prefix: being deleted (og_archive.c unlinks it, then seg_gone)
---   P:con:<id>:arch set the contact's archived sessions
 --   P:arch:rewrite set  segments holding an erased contact's records (og_archive.c
 --                       rewrites them without those, then deletes the old file)
 -- An archived session keeps its id in P:idx:all (the exports' order) and its
--- thread key (so that the thread's next message finds it); the contact stays.
+-- thread key (so that the thread's next message, and an erasure, find it);
+-- the contact stays.
 --
 -- ARGV[1] = P, [2] = op:
+--   "mode"    [3] '1' | '0' -> {'ok'} (see there)
 --   "backfill" -> {'ok', 'done' | 'more'} (see there)
 --   "claim"   [3] now ms, [4] cutoff ms (closed before), [5] max, [6] lease ms
 --             -> {'ok', sid, record json, fingerprint, closed ms, ...}
@@ -43,11 +45,11 @@
 --             -> {'ok', 'restored' | 'live'} | err conflict (the index moved)
 --   "segs"    -> {'ok', segment, value, ...}
 --   "drop"    [3] segment, then sids: forgets those of them archived in that
---             segment (loc, P:idx:all, thread key, the contact's set)
+--             segment (loc, P:idx:all, thread key)
 --             -> {'ok', n}
 --   "seg_mark" [3] segment -> {'ok'}: marks it being deleted
 --   "seg_gone" [3] segment -> {'ok'}
---   "erase_find", "erase", "erase_events", "rewrites", "seg_live", "seg_moved":
+--   "erase_find", "erase_msgs", "erase", "erase_events", "rewrites", "seg_live", "seg_moved":
 --             a contact's erasure (og_contact_erase), described at each op
 -- Every op replies {'ok', ...} or {'err', code, message} (og_script.h).
 local P, op = ARGV[1], ARGV[2]
@@ -61,6 +63,11 @@ end
 -- The provider id key of a message, when it points at it.
 local function pmid_key(ch, mid, h)
   local pmid = h.pmid
+  if not pmid and h.j then
+    -- as written (no escapes: nearly always), else decoded
+    pmid = string.match(h.j, '"provider_message_id":"([^"\\]*)"')
+    if not pmid and string.find(h.j, '"provider_message_id":null', 1, true) then return nil end
+  end
   if not pmid and h.j then
     local ok, m = pcall(cjson.decode, h.j .. '}')
     if ok and type(m) == 'table' and type(m.provider_message_id) == 'string' then
@@ -148,7 +155,9 @@ local function reindex(sid, s, closed_ms)
       redis.call('ZADD', k(P, 'flagged'), 0, mid)
     end
   end
-  if closed_ms then redis.call('ZADD', k(P, 'arch', 'due'), closed_ms, sid) end
+  if closed_ms and redis.call('EXISTS', k(P, 'arch', 'on')) == 1 then
+    redis.call('ZADD', k(P, 'arch', 'due'), closed_ms, sid)
+  end
 end
 
 local function archivable(s)
@@ -177,7 +186,19 @@ local function iso_to_ms(t)
   return ((days * 24 + tonumber(h)) * 60 + tonumber(mi)) * 60000 + tonumber(sec) * 1000
 end
 
-if op == 'backfill' then
+if op == 'mode' then
+  -- [3] '1': archiving is on (closes add their due entries from now on);
+  -- '0': off, and the due entries go (about 100 bytes per closed session):
+  -- turned on again, the backfill finds them anew
+  if ARGV[3] == '1' then
+    redis.call('SET', k(P, 'arch', 'on'), '1')
+  else
+    redis.call('DEL', k(P, 'arch', 'on'), k(P, 'arch', 'due'), k(P, 'arch', 'backfill'),
+      k(P, 'arch', 'lease'))
+  end
+  return {'ok'}
+
+elseif op == 'backfill' then
   -- Sessions closed before P:arch:due existed (an upgrade): a bounded run
   -- of the closed and archived indexes per call, added with their closed_at.
   -- P:arch:backfill holds where it is ("<status>\t<last id>") or "done".
@@ -271,7 +292,6 @@ elseif op == 'commit' then
       local cid = s.contact_id or ''
       redis.call('HSET', locs, sid,
         table.concat({seg, off, len, cid, s.channel or '', s.thread_id or ''}, '\t'))
-      if cid ~= '' then redis.call('SADD', k(P, 'con', cid, 'arch'), sid) end
       local sk = k(P, 'arch', 'segs')
       local newest = tonumber(redis.call('HGET', sk, seg) or '') or 0
       if tonumber(closed) > newest then redis.call('HSET', sk, seg, closed) end
@@ -295,25 +315,10 @@ elseif op == 'restore' then
   end
   if loc ~= from then return {'err', 'conflict', 'the archive index moved; read it again'} end
   local r = cjson.decode(rec)
-  for _, e in ipairs(r.keys) do
-    local key, t, v = P .. ':' .. e[1], e[2], e[3]
-    redis.call('DEL', key)
-    if #v > 0 then
-      if t == 'hash' then redis.call('HSET', key, unpack(v))
-      elseif t == 'zset' then
-        local args = {}
-        for i = 1, #v, 2 do args[#args + 1] = v[i + 1]; args[#args + 1] = v[i] end
-        redis.call('ZADD', key, unpack(args))
-      elseif t == 'list' then redis.call('RPUSH', key, unpack(v))
-      elseif t == 'set' then redis.call('SADD', key, unpack(v))
-      elseif t == 'string' then redis.call('SET', key, v[1])
-      end
-    end
-  end
+  record_write(P, r, false)
   local s = hgetall(k(P, 'ses', sid))
   reindex(sid, s, r.closed_ms)
   redis.call('HDEL', locs, sid)
-  if s.contact_id then redis.call('SREM', k(P, 'con', s.contact_id, 'arch'), sid) end
   return {'ok', 'restored'}
 
 elseif op == 'segs' then
@@ -332,7 +337,6 @@ elseif op == 'drop' then
       local cid, ch, thread = loc:match('^[^\t]*\t[^\t]*\t[^\t]*\t([^\t]*)\t([^\t]*)\t(.*)$')
       redis.call('HDEL', locs, sid)
       redis.call('ZREM', k(P, 'idx', 'all'), sid)
-      if cid and cid ~= '' then redis.call('SREM', k(P, 'con', cid, 'arch'), sid) end
       if ch then
         local tk = k(P, 'thread', ch, thread)
         if redis.call('GET', tk) == sid then
@@ -355,9 +359,7 @@ elseif op == 'erase_find' then
   local c = hgetall(k(P, 'con', cid))
   local out = {'ok', ''}
   if not c.id then
-    if redis.call('EXISTS', k(P, 'con', cid, 'arch')) == 0 then
-      return {'err', 'not_found', 'no such contact'}
-    end
+    return {'err', 'not_found', 'no such contact'}
   else
     local min = cursor ~= '' and ('(' .. cursor) or '-'
     local ids = redis.call('ZRANGEBYLEX', k(P, 'idx', 'ch', c.channel), min, '+', 'LIMIT', 0, 2000)
@@ -367,10 +369,21 @@ elseif op == 'erase_find' then
     if #ids == 2000 then out[2] = ids[#ids] end
   end
   if cursor == '' then
-    for _, sid in ipairs(redis.call('SMEMBERS', k(P, 'con', cid, 'arch'))) do out[#out + 1] = sid end
-    if c.id then
-      local t = redis.call('GET', k(P, 'thread', c.channel, c.external_id))
-      if t then out[#out + 1] = t end
+    -- an archived session is not in the index; its thread key (kept) finds
+    -- it: a one-to-one thread has one session, which a closed one's new
+    -- message reopens rather than replaces
+    local t = redis.call('GET', k(P, 'thread', c.channel, c.external_id))
+    if t then out[#out + 1] = t end
+  end
+  return out
+
+elseif op == 'erase_msgs' then
+  -- [3..] sessions: the JSON (j) of every message of those live -> {'ok', j...}
+  local out = {'ok'}
+  for i = 3, #ARGV do
+    for _, mid in ipairs(redis.call('ZRANGE', k(P, 'ses', ARGV[i], 'msgs'), 0, -1)) do
+      local j = redis.call('HGET', k(P, 'msg', mid), 'j')
+      if j then out[#out + 1] = j end
     end
   end
   return out
@@ -436,7 +449,7 @@ elseif op == 'erase' then
     local ck = k(P, 'contact', c.channel, c.external_id)
     if redis.call('GET', ck) == cid then redis.call('DEL', ck) end
   end
-  redis.call('DEL', k(P, 'con', cid), k(P, 'con', cid, 'goals'), k(P, 'con', cid, 'arch'))
+  redis.call('DEL', k(P, 'con', cid), k(P, 'con', cid, 'goals'))
   return {'ok', n}
 
 elseif op == 'erase_events' then

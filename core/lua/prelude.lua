@@ -88,7 +88,7 @@
 --   P:timers:autoforward       zset  session -> due ms of an unanswered assignment (the
 --                                    reply script ZREMs it)
 --   P:timers:archive           zset  closed session -> due ms of archiving
---   P:arch:due / :lease / :loc / :segs, P:con:<id>:arch  the archive out of Redis
+--   P:arch:due / :lease / :loc / :segs / :rewrite / :backfill  the archive out of Redis
 --                                    (retention.archive_after_days; archive.lua)
 --   session hashes add: group, level, level_idx, assigned_at, af_agent, queue_group,
 --                       queue_level, transferred_from, transferred_comment, archived_at
@@ -303,6 +303,32 @@ end
 
 local function lease_drop(P, inst, zkey, member)
   if inst and inst ~= '' then redis.call('HDEL', k(P, 'inst', inst, 'held'), zkey .. '\n' .. member) end
+end
+
+-- An archived session's record (archive.lua, og_archive.h; rec decoded)
+-- written back into Redis, key by key as it was. only_missing: keys that
+-- exist are left alone. Returns the keys written.
+local function record_write(P, rec, only_missing)
+  local written = {}
+  for _, e in ipairs(rec.keys) do
+    local key, t, v = P .. ':' .. e[1], e[2], e[3]
+    if not only_missing or redis.call('EXISTS', key) == 0 then
+      redis.call('DEL', key)
+      if #v > 0 then
+        if t == 'hash' then redis.call('HSET', key, unpack(v))
+        elseif t == 'zset' then
+          local args = {}
+          for i = 1, #v, 2 do args[#args + 1] = v[i + 1]; args[#args + 1] = v[i] end
+          redis.call('ZADD', key, unpack(args))
+        elseif t == 'list' then redis.call('RPUSH', key, unpack(v))
+        elseif t == 'set' then redis.call('SADD', key, unpack(v))
+        elseif t == 'string' then redis.call('SET', key, v[1])
+        end
+        written[#written + 1] = key
+      end
+    end
+  end
+  return written
 end
 
 -- Moves a session between status indexes.

@@ -284,8 +284,10 @@ local function close_session(sid, s, reason, codes, archive_ms, by)
   if archive_ms > 0 then
     redis.call('ZADD', k(P, 'timers', 'archive'), now_ms + archive_ms, sid)
   end
-  -- retention.archive_after_days (archive.lua) counts from here
-  redis.call('ZADD', k(P, 'arch', 'due'), now_ms, sid)
+  -- retention.archive_after_days (archive.lua) counts from here, when on
+  if redis.call('EXISTS', k(P, 'arch', 'on')) == 1 then
+    redis.call('ZADD', k(P, 'arch', 'due'), now_ms, sid)
+  end
   local sj = sjson(sid)
   emit(P, eid(), 'session.status_changed', sid, now_iso,
     '{"session":' .. sj .. ',"from":' .. q(s.status) .. ',"to":"closed"}')

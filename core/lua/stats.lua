@@ -17,6 +17,8 @@
 --   "rebuild_sessions" [3] start rank in P:idx:all, [4] count -> {'ok', next rank
 --           or -1, sessions done}: adds each session's facts to the hourly
 --           counters again, from what is stored (og_stats_rebuild deleted them)
+--   "rebuild_record" [3] an archived session's record -> {'ok', 1}: counted as
+--           rebuild_sessions counts a live one (og_archive_each feeds it)
 --   "rebuild_queue" [3] start rank in P:st:rbq, [4] count -> {'ok', next rank
 --           or -1, events done}: the most waiting at once per hour, from the
 --           waits rebuild_sessions logged in P:st:rbq (deleted at the end)
@@ -275,7 +277,16 @@ local function rebuild_session(sid)
   redis.call('HSET', k(P, 'ses', sid), 'st_nin', nin, 'st_nout', nout)
 end
 
-if op == 'rebuild_sessions' then
+if op == 'rebuild_record' then
+  -- [3] an archived session's record (og_archive.h): its keys are written,
+  -- counted as rebuild_sessions counts a live one, and deleted again, in
+  -- this one step, so no other client ever sees them
+  local rec = cjson.decode(ARGV[3])
+  local written = record_write(P, rec, true)
+  rebuild_session(rec.sid)
+  if #written > 0 then redis.call('DEL', unpack(written)) end
+  return {'ok', 1}
+elseif op == 'rebuild_sessions' then
   local start, cnt = tonumber(ARGV[3]), tonumber(ARGV[4])
   local ids = redis.call('ZRANGE', k(P, 'idx', 'all'), start, start + cnt - 1)
   for _, sid in ipairs(ids) do rebuild_session(sid) end

@@ -680,6 +680,20 @@ static void test_send(void)
     CHECK(strcmp(form(og_fake_get(f, 2)->body, "random_id"), rid1) != 0);
     og_fake_reset(f);
 
+    /* Buttons: an id whose payload would pass VK's 255 characters is
+     * refused before any call (quotes double in the JSON payload). */
+    char qid[201];
+    memset(qid, '"', 200);
+    qid[200] = 0;
+    struct og_button btn = {qid, "Quote"};
+    o = out_text("Pick");
+    o.buttons = &btn;
+    o.n_buttons = 1;
+    e = do_send(c, &o, &res);
+    CHECK_INT(e, OG_ERR_INVALID);
+    CHECK(strstr(res.error_message, "255") != NULL);
+    CHECK_INT(og_fake_count(f), 0);
+
     /* A reply in a group chat quotes by conversation_message_id. */
     o = out_text("to the chat");
     o.thread_id = "2000000001";

@@ -7,8 +7,10 @@
  * Traps when a result breaks what the connector relies on: valid UTF-8
  * without NUL or CR in every text, a Message-ID that is a usable key, a
  * sender address that passes email_addr_ok, limits kept, a thread id for
- * every message, a reply that reads back with the same Message-ID. The
- * input is used as given, not NUL-terminated. */
+ * every message, a reply that reads back with the same Message-ID, and
+ * every listed attachment's bytes found again by email_part (the
+ * attachment route's fetch, ABI 1.3) with its listed size, a section never
+ * listed not found. The input is used as given, not NUL-terminated. */
 #include "email.h"
 
 #include <stddef.h>
@@ -119,6 +121,26 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             __builtin_trap();
         free(thread);
         check_reply(&m);
+        for (size_t i = 0; i < m.n_atts; i++) {
+            /* a section too deep to name reads "1": only unique ones are
+             * held to their size */
+            int unique = 1;
+            for (size_t k = 0; k < m.n_atts; k++)
+                if (k != i && !strcmp(m.atts[k].section, m.atts[i].section))
+                    unique = 0;
+            if (!unique)
+                continue;
+            char *d = NULL, *nm = NULL, *ty = NULL;
+            size_t dl = 0;
+            if (email_part(s, size, m.atts[i].section, &d, &dl, &nm, &ty) != 0 ||
+                (int64_t)dl != m.atts[i].size)
+                __builtin_trap();
+            free(d), free(nm), free(ty);
+        }
+        char *d = NULL, *nm = NULL, *ty = NULL;
+        size_t dl = 0;
+        if (email_part(s, size, "999.999", &d, &dl, &nm, &ty) == 0)
+            __builtin_trap();
         email_msg_free(&m);
     } else if (!why[0]) {
         __builtin_trap(); /* a refusal always says why */

@@ -110,10 +110,11 @@ static char *ses_field(const char *sid, const char *f)
     return o ? o : og_strdup("");
 }
 
-/* Waits (up to 3 s) until the session has an agent; returns it [xfer]. */
+/* Waits (up to 10 s: a loaded sanitizer build) until the session has an
+ * agent; returns it [xfer]. */
 static char *wait_agent(const char *sid)
 {
-    for (int i = 0; i < 60; i++) {
+    for (int i = 0; i < 200; i++) {
         char *a = ses_field(sid, "agent_id");
         if (*a)
             return a;
@@ -435,7 +436,7 @@ static void test_hammer(void)
     CHECK_INT(h[0].ok + h[1].ok + h[2].ok + h[3].ok, 160);
     /* let both workers settle */
     long long assigned = 0;
-    for (int i = 0; i < 60; i++) {
+    for (int i = 0; i < 150; i++) {
         usleep(100000);
         long long sum = 0;
         for (int a = 0; a < 8; a++)

@@ -11,7 +11,8 @@
  *          keys are gone from Redis, the API answers the same JSON as on day
  *          20 (status archived), GET /stats and the export are identical,
  *          the segment holds no plain text; an agent who never had them
- *          gets 404; c3 is untouched.
+ *          gets 404; c3 is untouched; `omnigate stats rebuild` counts the
+ *          archived sessions from their records (GET /stats unchanged).
  *   day 32: c1 writes again: the same session, reopened, with its history
  *          back in Redis (same ids, in order) and the new message last.
  *   day 62: c2's segment is past delete_after_days: the file and the
@@ -22,8 +23,9 @@
  *          then 404 for the contacts and their sessions, absent from the
  *          export, no Redis key names any of their ids, no event in the
  *          stream carries them, the segment was rewritten without c5's
- *          record (no file holds its id or, inflated, its text), and c6
- *          still reads back whole. Only an admin may erase. */
+ *          record (no file holds its id or, inflated, its text), its
+ *          attachment's file in the media store is gone, and c6 (and its
+ *          file) still reads back whole. Only an admin may erase. */
 #include "og_archive.h"
 #include "og_test.h"
 #include "og_util.h"
@@ -102,13 +104,15 @@ static long redis_int(const char *fmt, const char *a)
     return v;
 }
 
-static void customer(int64_t ms, const char *user, const char *text, char *sid)
+/* extra: more members of the message object ("" for none) */
+static void customer_with(int64_t ms, const char *user, const char *text, const char *extra,
+                          char *sid)
 {
     static int n;
     clock_set(ms);
     char *b = og_sprintf("{\"id\":\"evt-%s-%d\",\"from\":{\"id\":\"%s\",\"name\":\"Name %s\"},"
-                         "\"text\":\"%s\"}",
-                         user, ++n, user, user, text);
+                         "\"text\":\"%s\"%s}",
+                         user, ++n, user, user, text, extra);
     CHECK_INT(og_test_post_signed(&d, "demo", SECRET, b, strlen(b)), 200);
     free(b);
     if (sid) {
@@ -116,6 +120,31 @@ static void customer(int64_t ms, const char *user, const char *text, char *sid)
         snprintf(sid, 48, "%s", s);
         free(s);
     }
+}
+
+static void customer(int64_t ms, const char *user, const char *text, char *sid)
+{
+    customer_with(ms, user, text, "", sid);
+}
+
+/* A file in the media store (og_media.h), as a first read of an attachment
+ * leaves it; 1 when it is there. */
+static void media_put(const char *key)
+{
+    char *p = og_sprintf("%s/data/media/%s", d.dir, key);
+    FILE *f = fopen(p, "w");
+    if (f) {
+        fputs("stored attachment bytes", f);
+        fclose(f);
+    }
+    free(p);
+}
+static int media_has(const char *key)
+{
+    char *p = og_sprintf("%s/data/media/%s", d.dir, key);
+    int ok = access(p, F_OK) == 0;
+    free(p);
+    return ok;
 }
 
 static void agent(const char *body, char *id, char *tok)
@@ -210,6 +239,19 @@ static int has_bytes(const char *hay, size_t n, const char *needle)
     return memmem(hay, n, needle, strlen(needle)) != NULL;
 }
 
+/* A counter's value in /metrics, -1 when absent. */
+static long long metric(const char *name)
+{
+    char *url = og_sprintf("%s/metrics", d.base);
+    struct og_test_resp r = og_test_http("GET", url, NULL, NULL, 0);
+    free(url);
+    char *line = og_sprintf("\n%s ", name);
+    const char *p = strstr(r.body, line);
+    long long v = p ? atoll(p + strlen(line)) : -1;
+    free(line), free(r.body);
+    return v;
+}
+
 static char s1[48], s2[48], s3[48];
 
 static void test_archive(void)
@@ -263,12 +305,23 @@ static void test_archive(void)
     CHECK_INT(redis_int("EXISTS {og}:ses:%s", s3), 1);
     struct view after;
     view_read(s1, &after);
+    long st0;
     CHECK_STR(after.session, before.session);
     CHECK_STR(after.messages, before.messages);
     CHECK_STR(after.timeline, before.timeline);
     CHECK_STR(after.stats, before.stats);
     CHECK_STR(after.csv, before.csv);
     CHECK(strstr(after.session, "\"status\":\"archived\"") != NULL);
+    CHECK_INT(metric("omnigate_archive_sessions_total"), 2);
+    CHECK_INT(metric("omnigate_archive_restored_total"), 0);
+    /* a rebuild of the statistics counts the archived sessions from their records */
+    char *cmd = og_sprintf("%s/bin/omnigate --config %s stats rebuild > %s/rebuild.out 2>&1",
+                           OG_BINARY_DIR, d.config_path, d.dir);
+    CHECK_INT(system(cmd), 0);
+    free(cmd);
+    char *rb = get(NULL, "/stats?from=2030-06-14&to=2030-06-14", &st0);
+    CHECK_STR(rb, before.stats);
+    free(rb);
     long st;
     char path[160];
     snprintf(path, sizeof path, "/sessions/%s", s1);
@@ -331,7 +384,6 @@ static void test_archive(void)
     CHECK(strstr(csv, s1) != NULL && strstr(csv, s2) == NULL);
     free(csv);
     CHECK_INT(redis_int("EXISTS {og}:thread:demo:%s", "c2"), 0);
-    CHECK_INT(redis_int("SCARD {og}:con:%s:arch", ""), 0);
     char s2b[48];
     customer(T(62, 9, 0), "c2", "hello anew", s2b);
     CHECK(*s2b && strcmp(s2b, s2) != 0);
@@ -397,11 +449,20 @@ static long del(const char *token, const char *path)
 static void test_erasure(void)
 {
     char s5[48], s6[48], s7[48], c5[48], c6[48], c7[48], path[160];
-    customer(T(62, 10, 0), "c5", "mango erasure one", s5);
-    customer(T(62, 10, 1), "c6", "lychee kept one", s6);
+    customer_with(T(62, 10, 0), "c5", "mango erasure one",
+                  ",\"attachments\":[{\"url\":\"http://127.0.0.1:9/a.png\"}]", s5);
+    customer_with(T(62, 10, 1), "c6", "lychee kept one",
+                  ",\"attachments\":[{\"url\":\"http://127.0.0.1:9/b.png\"}]", s6);
     contact_of("c5", c5);
     contact_of("c6", c6);
     char *mid5 = redis_str("ZRANGE {og}:ses:%s:msgs 0 0", s5);
+    char *mid6 = redis_str("ZRANGE {og}:ses:%s:msgs 0 0", s6);
+    char key5[96], key6[96];
+    snprintf(key5, sizeof key5, "%s.0", mid5);
+    snprintf(key6, sizeof key6, "%s.0", mid6);
+    media_put(key5);
+    media_put(key6);
+    CHECK(media_has(key5) && media_has(key6));
     for (int i = 0; i < 2; i++) {
         clock_set(T(62, 11, i));
         snprintf(path, sizeof path, "/sessions/%s/close", i ? s6 : s5);
@@ -454,6 +515,9 @@ static void test_erasure(void)
     CHECK(!strstr(all, "mango erasure") && strstr(all, "lychee kept one") && strstr(all, s6));
     CHECK(strstr(events, "guava other text") != NULL); /* others' events stay */
     free(keys), free(events), free(all), free(mid5);
+    CHECK(!media_has(key5)); /* the erased contact's attachment file */
+    CHECK(media_has(key6));
+    free(mid6);
     /* c6 still reads back, from the rewritten segment */
     snprintf(path, sizeof path, "/sessions/%s/messages", s6);
     char *m6 = get(NULL, path, &st);
@@ -464,6 +528,10 @@ static void test_erasure(void)
     CHECK(strstr(loc, "-r") != NULL);
     free(loc);
     CHECK_INT(redis_int("SCARD {og}:arch:rewrite%s", ""), 0);
+    CHECK_INT(metric("omnigate_archive_sessions_total"), 4);
+    CHECK_INT(metric("omnigate_archive_restored_total"), 1);
+    CHECK_INT(metric("omnigate_archive_deleted_total"), 1);
+    CHECK_INT(metric("omnigate_contacts_erased_total"), 2);
 
     /* a manager's reopen brings c6's session back, then reopens it */
     snprintf(path, sizeof path, "/sessions/%s/reopen", s6);

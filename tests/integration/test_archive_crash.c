@@ -11,7 +11,9 @@
  * (the first ones are superseded), reads back whole through the API, and a
  * message to one of them restores it with all its messages. One of the five
  * has no due entry (closed before the archive existed): the backfill that
- * runs first finds it by its closed_at. */
+ * runs first finds it by its closed_at. Last, two instances archive 300 more
+ * sessions from one Redis at once (their own data dirs): each is written
+ * once, by one of them. */
 #include "og_test.h"
 #include "og_util.h"
 
@@ -96,9 +98,9 @@ static void post(const char *user, const char *text)
 }
 
 /* Records in the segments (each starts with the magic). */
-static int records(void)
+static int records_of(const struct og_test_daemon *dd)
 {
-    char *dir = og_sprintf("%s/data/archive", d.dir);
+    char *dir = og_sprintf("%s/data/archive", dd->dir);
     DIR *dp = opendir(dir);
     int n = 0;
     for (struct dirent *e; dp && (e = readdir(dp));) {
@@ -115,6 +117,11 @@ static int records(void)
         closedir(dp);
     free(dir);
     return n;
+}
+
+static int records(void)
+{
+    return records_of(&d);
 }
 
 /* Every session reads back through the API with its two messages (and
@@ -253,6 +260,48 @@ int main(void)
     snprintf(cmd, sizeof cmd, "ZCARD {og}:ses:%s:msgs", sid[0]);
     CHECK_INT(redis_int(cmd), 3);
     CHECK_INT(redis_int("HLEN {og}:arch:loc"), N - 1);
+
+    /* two instances archiving the same Redis at once: every session once */
+    static struct og_test_daemon d2;
+    char *channels2 = og_sprintf(
+        "[{\"id\":\"demo\",\"connector\":\"signed_json\",\"routing\":\"desk\",\"options\":"
+        "{\"secret\":\"" SECRET "\",\"reply_url\":\"%s/r\"}}]",
+        og_fake_base(plat));
+    enum { M = 300 };
+    for (int i = 0; i < M; i++) {
+        char user[16], t[32];
+        snprintf(user, sizeof user, "m%d", i);
+        snprintf(t, sizeof t, "more %d", i);
+        post(user, t);
+        char *s = redis_str("GET {og}:thread:demo:%s", user);
+        char *url = og_sprintf("%s/api/v1/sessions/%s/close", d.base, s);
+        struct og_test_resp r = og_test_http("POST", url,
+                                             "Authorization: Bearer " OG_TEST_ADMIN_TOKEN
+                                             "\nContent-Type: application/json",
+                                             "{\"reason\":\"solved\"}", 19);
+        CHECK_INT(r.status, 200);
+        free(url), free(r.body), free(s);
+    }
+    int before = records();
+    if (og_test_daemon_start(&d2, rs.url, channels2,
+                             "\"routing\":{\"desk\":{\"mode\":\"manual\",\"levels\":[{"
+                             "\"members\":[\"group:desk\"]}]}},"
+                             "\"retention\":{\"archive_after_days\":1,\"archive_batch\":3}") == 0) {
+        clock_set(day2 + 3 * 86400000LL);
+        CHECK(wait_int("HLEN {og}:arch:loc", N - 1 + M));
+        usleep(1500000);
+        int mine = records() - before, theirs = records_of(&d2);
+        CHECK_INT(mine + theirs, M); /* no session written twice */
+        /* usually both take part (a step is 3 sessions, a burst half a
+         * beat); either way none may be written twice */
+        fprintf(stderr, "  archived by the first instance %d, by the second %d\n", mine, theirs);
+        CHECK_INT(redis_int("HLEN {og}:arch:loc"), N - 1 + M);
+        CHECK_INT(og_test_daemon_stop(&d2), 0);
+    } else {
+        CHECK(0);
+    }
+    og_test_daemon_free(&d2);
+    free(channels2);
 
     CHECK_INT(og_test_daemon_stop(&d), 0);
     og_test_daemon_free(&d);

@@ -14,6 +14,8 @@
  *   - the platforms' limits: too many buttons, a title or an id too long, a
  *     channel without buttons, buttons without text: 400 naming the limit,
  *     nothing stored;
+ *   - a Telegram channel in polling mode stores the tap and answers it with
+ *     answerCallbackQuery;
  *   - the satisfaction survey on a Telegram channel goes out with one button
  *     a score (csat:1..csat:5) when the session closes, and a tap rates the
  *     session. */
@@ -25,6 +27,7 @@
 #include <unistd.h>
 
 #define TG_TOKEN "777:btn-token"
+#define POLL_TOKEN "888:btn-poll"
 #define TG_SECRET "btn_tg_secret"
 #define LINE_SECRET "btn-line-secret"
 #define LINE_USER "U8d55942f87f2155f24550b7fe6eac9c0"
@@ -37,13 +40,30 @@
 static struct og_test_redis rs;
 static struct og_test_daemon d;
 static struct og_fake *api;
+static struct og_fake *poll_api; /* the polling channel's own: its requests never stop */
 
 static int api_handler(void *ud, const struct og_fake_req *q, struct og_fake_resp *r)
 {
     (void)ud;
     r->status = 200;
     r->content_type = "application/json";
-    if (strstr(q->url, "/bot" TG_TOKEN "/sendMessage"))
+    if (strstr(q->url, "/bot" POLL_TOKEN "/getUpdates")) {
+        /* one tap, until the poller confirms it with the next offset */
+        if (!strstr(q->body, "\"offset\":777000002")) {
+            r->body = "{\"ok\":true,\"result\":[{\"update_id\":777000001,\"callback_query\":{"
+                      "\"id\":\"9382bfdwdsb323b777\",\"from\":{\"id\":3333333,\"is_bot\":false,"
+                      "\"first_name\":\"Polly\"},\"message\":{\"message_id\":12,\"chat\":{\"id\":"
+                      "3333333,\"type\":\"private\"},\"date\":1700000000,\"text\":\"Pick\","
+                      "\"reply_markup\":{\"inline_keyboard\":[[{\"text\":\"Later\","
+                      "\"callback_data\":\"later\"}]]}},\"chat_instance\":\"-3\",\"data\":"
+                      "\"later\"}}]}";
+        } else {
+            r->body = "{\"ok\":true,\"result\":[]}";
+            r->delay_ms = 200; /* a short long poll */
+        }
+    } else if (strstr(q->url, "/bot" POLL_TOKEN "/answerCallbackQuery"))
+        r->body = "{\"ok\":true,\"result\":true}";
+    else if (strstr(q->url, "/bot" TG_TOKEN "/sendMessage"))
         r->body = "{\"ok\":true,\"result\":{\"message_id\":77,\"chat\":{\"id\":1111111,"
                   "\"type\":\"private\"},\"date\":1700000000,\"text\":\"Pick one\"}}";
     else if (strstr(q->url, "/v2/bot/message/"))
@@ -149,6 +169,15 @@ static const struct og_fake_req *wait_req(size_t from, const char *part)
     }
     fprintf(stderr, "no request to %s\n", part);
     return NULL;
+}
+
+/* Requests so far to a URL containing part (the poller's run alongside). */
+static size_t count_url(const char *part)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < og_fake_count(api); i++)
+        n += strstr(og_fake_get(api, i)->url, part) != NULL;
+    return n;
 }
 
 static void check_json(const char *got, const char *want)
@@ -358,16 +387,44 @@ static void test_whatsapp(void)
         "\"yes\",\"title\":\"Yes\"}}}]},\"field\":\"messages\"}]}]}";
     CHECK_INT(hook("wa", tap, NULL), 200);
     check_tap(sid, "yes", "Yes");
-    size_t before = og_fake_count(api);
+    /* 4 to 10 buttons: a list */
+    size_t from = og_fake_count(api);
     char *out = NULL;
-    CHECK_INT(
-        reply(sid,
-              "{\"text\":\"x\",\"buttons\":[{\"id\":\"1\",\"title\":\"1\"},{\"id\":\"2\","
-              "\"title\":\"2\"},{\"id\":\"3\",\"title\":\"3\"},{\"id\":\"4\",\"title\":\"4\"}]}",
-              &out),
-        400);
-    CHECK(strstr(out, "buttons: whatsapp allows at most 3 buttons on a message") != NULL);
+    CHECK_INT(reply(sid,
+                    "{\"text\":\"Rate us\",\"buttons\":[{\"id\":\"r1\",\"title\":\"1\"},{\"id\":"
+                    "\"r2\",\"title\":\"2\"},{\"id\":\"r3\",\"title\":\"3\"},{\"id\":\"r4\","
+                    "\"title\":\"4\"}]}",
+                    &out),
+              202);
     free(out);
+    const struct og_fake_req *q = wait_req(from, "/v25.0/106540352242922/messages");
+    check_json(q ? q->body : NULL,
+               "{\"messaging_product\":\"whatsapp\",\"recipient_type\":\"individual\",\"to\":"
+               "\"16505551234\",\"type\":\"interactive\",\"interactive\":{\"type\":\"list\","
+               "\"body\":{\"text\":\"Rate us\"},\"action\":{\"button\":\"Choose\",\"sections\":"
+               "[{\"rows\":[{\"id\":\"r1\",\"title\":\"1\"},{\"id\":\"r2\",\"title\":\"2\"},"
+               "{\"id\":\"r3\",\"title\":\"3\"},{\"id\":\"r4\",\"title\":\"4\"}]}]}}}");
+    const char *pick =
+        "{\"object\":\"whatsapp_business_account\",\"entry\":[{\"id\":\"102290129340398\","
+        "\"changes\":[{\"value\":{\"messaging_product\":\"whatsapp\",\"metadata\":{"
+        "\"display_phone_number\":\"15550783881\",\"phone_number_id\":\"106540352242922\"},"
+        "\"contacts\":[{\"profile\":{\"name\":\"Sheena Nelson\"},\"wa_id\":\"16505551234\"}],"
+        "\"messages\":[{\"from\":\"16505551234\",\"id\":\"wamid.TAP2\",\"timestamp\":"
+        "\"1749416500\",\"type\":\"interactive\",\"interactive\":{\"type\":\"list_reply\","
+        "\"list_reply\":{\"id\":\"r4\",\"title\":\"4\"}}}]},\"field\":\"messages\"}]}]}";
+    CHECK_INT(hook("wa", pick, NULL), 200);
+    check_tap(sid, "r4", "4");
+    size_t before = count_url("/v25.0/106540352242922/messages");
+    char *eleven = og_strdup("{\"text\":\"x\",\"buttons\":[");
+    for (int i = 0; i < 11; i++) {
+        char *n = og_sprintf("%s%s{\"id\":\"b%d\",\"title\":\"B\"}", eleven, i ? "," : "", i);
+        free(eleven);
+        eleven = n;
+    }
+    char *body11 = og_sprintf("%s]}", eleven);
+    CHECK_INT(reply(sid, body11, &out), 400);
+    CHECK(strstr(out, "buttons: whatsapp allows at most 10 buttons on a message") != NULL);
+    free(out), free(eleven), free(body11);
     CHECK_INT(reply(sid, "{\"buttons\":" TWO_BUTTONS "}", &out), 400);
     CHECK(strstr(out, "text, attachments or template is required") != NULL);
     free(out);
@@ -378,8 +435,12 @@ static void test_whatsapp(void)
               400);
     CHECK(strstr(out, "repeats") != NULL);
     free(out);
+    CHECK_INT(reply(sid, "{\"text\":\"x\",\"buttons\":[{\"id\":\"a\",\"title\":\"A\\nB\"}]}", &out),
+              400);
+    CHECK(strstr(out, "buttons[0].title must be one line") != NULL);
+    free(out);
     usleep(200000);
-    CHECK_INT(og_fake_count(api), before); /* nothing stored, nothing sent */
+    CHECK_INT(count_url("/v25.0/106540352242922/messages"), before); /* nothing sent */
 }
 
 static void test_facebook(void)
@@ -417,7 +478,7 @@ static void test_meta(void)
         const char *id = meta_jstr(c, "id");
         if (!strcmp(id, "wa")) {
             seen++;
-            CHECK_STR(meta_jstr(c, "buttons.max"), "3");
+            CHECK_STR(meta_jstr(c, "buttons.max"), "10");
             CHECK_STR(meta_jstr(c, "buttons.title_max"), "20");
             CHECK_STR(meta_jstr(c, "templates"), "true");
             CHECK_STR(meta_jstr(c, "tag_window_ms"), "0");
@@ -446,6 +507,22 @@ static void test_no_buttons(void)
     CHECK_INT(reply(sid, "{\"text\":\"x\",\"buttons\":" TWO_BUTTONS "}", &out), 400);
     CHECK(strstr(out, "buttons: channel demo (signed_json) has no buttons") != NULL);
     free(out);
+}
+
+/* Polling mode: the tap is stored and answered with answerCallbackQuery. */
+static void test_polling(void)
+{
+    char *body = NULL;
+    for (int t = 0; t < 250 && !body; t++) { /* copied under the fake's lock */
+        body = og_fake_find_body(poll_api, "/bot" POLL_TOKEN "/answerCallbackQuery");
+        if (!body)
+            usleep(20000);
+    }
+    check_json(body, "{\"callback_query_id\":\"9382bfdwdsb323b777\"}");
+    free(body);
+    char sid[48];
+    session_of("tgpoll", sid);
+    check_tap(sid, "later", "Later");
 }
 
 /* The survey on close, with buttons, on channel tgs; a tap rates. */
@@ -517,6 +594,8 @@ int main(void)
         return 1;
     api = og_fake_start();
     og_fake_set_handler(api, api_handler, NULL);
+    poll_api = og_fake_start();
+    og_fake_set_handler(poll_api, api_handler, NULL);
     const char *b = og_fake_base(api);
     char *channels = og_sprintf(
         "[{\"id\":\"tg\",\"connector\":\"telegram\",\"options\":{\"bot_token\":\"" TG_TOKEN
@@ -537,11 +616,14 @@ int main(void)
         "\"reply_url\":\"%s/r\"}},"
         "{\"id\":\"tgs\",\"connector\":\"telegram\",\"options\":{\"bot_token\":\"" TG_TOKEN
         "\",\"secret_token\":\"" TG_SECRET "\",\"api_base\":\"%s\"},\"csat\":{\"scale\":5,"
-        "\"question\":\"How did we do?\",\"on\":\"close\"}}]",
-        b, b, b, b, b, b, b);
+        "\"question\":\"How did we do?\",\"on\":\"close\"}},"
+        "{\"id\":\"tgpoll\",\"connector\":\"telegram\",\"options\":{\"bot_token\":\"" POLL_TOKEN
+        "\",\"mode\":\"polling\",\"api_base\":\"%s\",\"poll_wait_s\":1}}]",
+        b, b, b, b, b, b, b, og_fake_base(poll_api));
     int started = og_test_daemon_start(&d, rs.url, channels, NULL);
     free(channels);
     if (started != 0) {
+        og_fake_stop(poll_api);
         og_fake_stop(api);
         og_test_redis_stop(&rs);
         return 1;
@@ -554,9 +636,11 @@ int main(void)
     test_facebook();
     test_no_buttons();
     test_survey();
+    test_polling();
     CHECK_INT(og_test_daemon_stop(&d), 0);
     og_test_daemon_free(&d);
     og_test_redis_stop(&rs);
     og_fake_stop(api);
+    og_fake_stop(poll_api);
     return og_test_done();
 }

@@ -484,6 +484,18 @@ int main(void)
         CHECK_STR(fstr(a, "name"), "Rechnung März.pdf");
         CHECK_STR(fstr(a, "mime_type"), "application/pdf");
         CHECK_INT(json_object_get_int64(json_object_object_get(a, "size")), 39);
+        /* the file itself, from the stored raw mail (email's fetch_media) */
+        char *url = og_sprintf("%s/api/v1/messages/%s/attachments/0", w.d.base,
+                               fstr(c0, "id") ? fstr(c0, "id") : "x");
+        char *got = NULL;
+        struct og_test_resp r = og_test_http_headers(
+            "GET", url, "Authorization: Bearer " OG_TEST_ADMIN_TOKEN, NULL, 0, &got);
+        CHECK_INT(r.status, 200);
+        CHECK(!strncmp(r.body, "%PDF-1.4\n", 9));
+        CHECK(got && strstr(got, "Content-Type: application/pdf\r\n"));
+        CHECK(got && strstr(got, "Content-Length: 39\r\n"));
+        CHECK(got && strstr(got, "filename*=UTF-8''Rechnung%20M%C3%A4rz.pdf"));
+        free(r.body), free(got), free(url);
         json_object_put(msgs);
     }
 

@@ -142,8 +142,8 @@ int main(void)
             json_object *a0 =
                 json_object_array_get_idx(json_object_object_get(m, "attachments"), 0);
             CHECK_STR(jstr(a0, "media_id"), "535883069103014193");
-            CHECK_STR(jstr(a0, "url"), "https://api-data.example.test/v2/bot/message/"
-                                       "535883069103014193/content");
+            CHECK_STR(jstr(a0, "source_url"), "https://api-data.example.test/v2/bot/message/"
+                                              "535883069103014193/content");
         }
     }
     CHECK_INT(seen_text, 1);

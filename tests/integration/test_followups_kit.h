@@ -304,7 +304,13 @@ static inline const char *fstr(json_object *o, const char *k)
 /* Waits until the session's first follow-up has a final status. [xfer] */
 static inline json_object *wait_final(struct og_test_daemon *d, const char *sid, int ms)
 {
-    for (int t = 0; t < ms; t += 100) {
+    /* at least 30 s of wall time: a sanitizer build on a loaded machine once
+     * took over 10 s from a close to its follow-up (the loop ends as soon as
+     * the follow-up is final) */
+    if (ms < 30000)
+        ms = 30000;
+    int64_t until = og_now_ms() + ms;
+    while (og_now_ms() < until) {
         json_object *items = followups(d, sid);
         json_object *f = json_object_array_get_idx(items, 0);
         const char *st = f ? fstr(f, "status") : NULL;

@@ -132,7 +132,9 @@ int main(void)
     CHECK_STR(jstr(ml, "items.0.text"), "hello");
     CHECK_STR(jstr(ml, "items.0.direction"), "in");
     CHECK_STR(jstr(ml, "items.0.kind"), "text");
-    CHECK_STR(jstr(ml, "items.0.attachments.0.url"), "https://x/a.png");
+    CHECK_STR(jstr(ml, "items.0.attachments.0.source_url"), "https://x/a.png");
+    CHECK(jstr(ml, "items.0.attachments.0.url") &&
+          strncmp(jstr(ml, "items.0.attachments.0.url"), "/api/v1/messages/msg_", 21) == 0);
     CHECK_STR(jstr(ml, "items.0.sender.type"), "contact");
     CHECK_STR(jstr(ml, "items.1.reply_to"), r1.message_id);
     CHECK(json_object_is_type(json_object_object_get(ml, "next_cursor"), json_type_null));

@@ -74,7 +74,8 @@ static og_err status(struct og_core *c, const char *dk, const char *pmid, enum o
 
 static char *reply(struct og_core *c, const char *sid, const char *text, char *mid)
 {
-    struct og_outbox_att att = {"https://cdn.example.com/a.png", "a.png", "image/png"};
+    struct og_outbox_att att = {
+        .url = "https://cdn.example.com/a.png", .name = "a.png", .mime_type = "image/png"};
     struct og_outbox_msg m = {.text = text, .atts = &att, .n_atts = 1, .sender_id = "agt_x"};
     char *json = NULL;
     CHECK_INT(og_outbox_reply(c, sid, &m, &json, mid, 48), OG_OK);

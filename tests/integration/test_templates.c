@@ -33,6 +33,12 @@ static struct og_fake *graph;
 static int graph_handler(void *ud, const struct og_fake_req *req, struct og_fake_resp *resp)
 {
     (void)ud;
+    if (strstr(req->url, "/v25.0/WABA2/message_templates")) { /* a token without the right */
+        resp->status = 403;
+        resp->body = "{\"error\":{\"message\":\"(#200) Permissions error\",\"type\":"
+                     "\"OAuthException\",\"code\":200,\"fbtrace_id\":\"AbC\"}}";
+        return 1;
+    }
     if (strcmp(req->method, "GET") == 0 && strstr(req->url, "/v25.0/WABA1/message_templates")) {
         resp->status = 200;
         if (!strstr(req->url, "after=QVFIU"))
@@ -213,6 +219,16 @@ static void test_listing(void)
     l = og_test_api_get(&d, "/api/v1/channels/nosuch/templates", &st);
     CHECK_INT(st, 404);
     json_object_put(l);
+    l = og_test_api_get(&d, "/api/v1/channels/wa/templates?refresh=yes", &st);
+    CHECK_INT(st, 400);
+    json_object_put(l);
+    /* the platform refuses the listing: 502 with its words */
+    l = og_test_api_get(&d, "/api/v1/channels/wa2/templates", &st);
+    CHECK_INT(st, 502);
+    CHECK_STR(meta_jstr(l, "error.code"), "platform_error");
+    CHECK(meta_jstr(l, "error.message") &&
+          strstr(meta_jstr(l, "error.message"), "(#200) Permissions error (code 200)"));
+    json_object_put(l);
 }
 
 static void test_send(void)
@@ -390,8 +406,11 @@ int main(void)
         "\"phone_number_id\":\"106540352242922\",\"waba_id\":\"WABA1\",\"api_base\":\"%s\"}},"
         "{\"id\":\"fb\",\"connector\":\"facebook\",\"options\":{\"page_access_token\":\"t\","
         "\"app_secret\":\"" FB_SECRET "\",\"verify_token\":\"fb-verify\","
-        "\"page_id\":\"110000000000001\",\"api_base\":\"%s\"}}]",
-        og_fake_base(graph), og_fake_base(graph));
+        "\"page_id\":\"110000000000001\",\"api_base\":\"%s\"}},"
+        "{\"id\":\"wa2\",\"connector\":\"whatsapp\",\"options\":{\"access_token\":\"wa-tok\","
+        "\"app_secret\":\"s2\",\"verify_token\":\"v2\",\"phone_number_id\":\"2\","
+        "\"waba_id\":\"WABA2\",\"api_base\":\"%s\"}}]",
+        og_fake_base(graph), og_fake_base(graph), og_fake_base(graph));
     int started = og_test_daemon_start(&d, rs.url, channels, NULL);
     free(channels);
     if (started != 0) {

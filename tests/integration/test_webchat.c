@@ -788,6 +788,18 @@ static void test_files(void)
     CHECK(strstr(out, "Content-Disposition: attachment; filename*=UTF-8''p%C3%A4sswd.png") != NULL);
     CHECK(strstr(out, "X-Content-Type-Options: nosniff") != NULL);
     free(out), free(raw);
+    /* and through the message's attachment route (the connector's
+     * fetch_media, ABI 1.3), typed by its bytes */
+    raw = og_sprintf("GET /api/v1/messages/%s/attachments/0 HTTP/1.1\r\nHost: x\r\n"
+                     "Authorization: Bearer " OG_TEST_ADMIN_TOKEN "\r\nConnection: close\r\n\r\n",
+                     mid);
+    out = raw_request(raw);
+    CHECK(strncmp(out, "HTTP/1.1 200", 12) == 0);
+    CHECK(strstr(out, "Content-Type: image/png\r\n") != NULL);
+    CHECK(strstr(out, "filename*=UTF-8''p%C3%A4sswd.png") != NULL);
+    const char *bodyp = strstr(out, "\r\n\r\n");
+    CHECK(bodyp && memcmp(bodyp + 4, png, plen) == 0);
+    free(out), free(raw);
     long st;
     json_object_put(api(NULL, "GET", "/files/fil_00000000000000000000000000", NULL, &st));
     CHECK_INT(st, 404);

@@ -261,6 +261,14 @@ struct og_fake {
     struct fake_resp_owned def;
     og_fake_handler handler;
     void *ud;
+    struct fake_file *files; /* og_fake_add_file */
+    size_t n_files;
+};
+
+struct fake_file {
+    char *path;
+    char *data;
+    size_t len;
 };
 
 struct fake_conn {
@@ -330,6 +338,22 @@ static enum MHD_Result fake_access(void *cls, struct MHD_Connection *conn, const
 
     struct fake_resp_owned r = {0};
     pthread_mutex_lock(&f->mu);
+    for (size_t i = 0; i < f->n_files; i++) {
+        if (strcmp(f->files[i].path, url) != 0)
+            continue;
+        struct MHD_Response *fr = MHD_create_response_from_buffer(f->files[i].len, f->files[i].data,
+                                                                  MHD_RESPMEM_MUST_COPY);
+        MHD_add_response_header(fr, "Content-Type", "application/octet-stream");
+        if (f->n == f->cap) {
+            f->cap = f->cap ? f->cap * 2 : 16;
+            f->reqs = og_realloc(f->reqs, f->cap * sizeof *f->reqs);
+        }
+        f->reqs[f->n++] = rq;
+        pthread_mutex_unlock(&f->mu);
+        enum MHD_Result fret = MHD_queue_response(conn, 200, fr);
+        MHD_destroy_response(fr);
+        return fret;
+    }
     if (f->n == f->cap) {
         f->cap = f->cap ? f->cap * 2 : 16;
         f->reqs = og_realloc(f->reqs, f->cap * sizeof *f->reqs);
@@ -463,6 +487,17 @@ const struct og_fake_req *og_fake_get(struct og_fake *f, size_t i)
     return r;
 }
 
+char *og_fake_find_body(struct og_fake *f, const char *url_part)
+{
+    char *out = NULL;
+    pthread_mutex_lock(&f->mu);
+    for (size_t i = f->n; i > 0 && !out; i--)
+        if (strstr(f->reqs[i - 1].url, url_part))
+            out = og_strdup(f->reqs[i - 1].body ? f->reqs[i - 1].body : "");
+    pthread_mutex_unlock(&f->mu);
+    return out;
+}
+
 const char *og_fake_header(const struct og_fake_req *r, const char *name, char *buf, size_t n)
 {
     size_t nl = strlen(name);
@@ -501,11 +536,26 @@ void og_fake_reset(struct og_fake *f)
     pthread_mutex_unlock(&f->mu);
 }
 
+void og_fake_add_file(struct og_fake *f, const char *path, const void *data, size_t len)
+{
+    pthread_mutex_lock(&f->mu);
+    f->files = og_realloc(f->files, (f->n_files + 1) * sizeof *f->files);
+    struct fake_file *ff = &f->files[f->n_files++];
+    ff->path = og_strdup(path);
+    ff->data = og_malloc(len ? len : 1);
+    memcpy(ff->data, data, len);
+    ff->len = len;
+    pthread_mutex_unlock(&f->mu);
+}
+
 void og_fake_stop(struct og_fake *f)
 {
     if (!f)
         return;
     MHD_stop_daemon(f->d);
+    for (size_t i = 0; i < f->n_files; i++)
+        free(f->files[i].path), free(f->files[i].data);
+    free(f->files);
     clear_reqs(f);
     free(f->reqs);
     free(f->queue);

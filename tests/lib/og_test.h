@@ -116,9 +116,17 @@ const char *og_fake_base(const struct og_fake *f); /* "http://127.0.0.1:PORT" */
 void og_fake_push(struct og_fake *f, const struct og_fake_resp *resp);
 void og_fake_set_default(struct og_fake *f, const struct og_fake_resp *resp);
 void og_fake_set_handler(struct og_fake *f, og_fake_handler h, void *ud);
+/* A file the fake serves, before the queue and the handler: a GET whose path
+ * (without the query) is path answers 200 with len bytes of data (NULs and
+ * all) as application/octet-stream. The request is recorded. Copied. */
+void og_fake_add_file(struct og_fake *f, const char *path, const void *data, size_t len);
 size_t og_fake_count(struct og_fake *f);
 /* The i-th recorded request, [borrowed] until og_fake_reset/og_fake_stop. */
 const struct og_fake_req *og_fake_get(struct og_fake *f, size_t i);
+/* The body of the newest request whose URL contains url_part, copied under
+ * the fake's lock [xfer], or NULL: safe while requests keep arriving (a
+ * pointer from og_fake_get is not, once the list grows). */
+char *og_fake_find_body(struct og_fake *f, const char *url_part);
 const char *og_fake_header(const struct og_fake_req *r, const char *name, char *buf, size_t n);
 void og_fake_reset(struct og_fake *f);
 void og_fake_stop(struct og_fake *f);

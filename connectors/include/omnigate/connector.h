@@ -32,9 +32,13 @@
  * og_connector.handle_visitor and og_services.visitor (struct
  * og_visitor_api): channels whose visitors talk to omnigate directly (the
  * web chat widget) get a route tree /webchat/{channel}/..., visitor tokens
- * the host stores hashed, and a live stream to one visitor. 1.3 (templates
- * and buttons) appended og_inbound.payload, og_outbound.template_json, .tag,
- * .buttons and .n_buttons (struct og_button), and og_connector.templates,
+ * the host stores hashed, and a live stream to one visitor. 1.3 appended,
+ * for media, og_connector.fetch_media (an inbound attachment's file, fetched
+ * on first use and kept by the host's media store) and .upload_limits, and
+ * og_services.media_fetch (a download under the channel's fetch policy) and
+ * .upload_get (an agent's upload's bytes); and, for templates and buttons,
+ * og_inbound.payload, og_outbound.template_json, .tag, .buttons and
+ * .n_buttons (struct og_button), and og_connector.templates,
  * .tag_window_ms, .max_buttons, .button_title_max and .button_id_max. */
 #ifndef OMNIGATE_CONNECTOR_H
 #define OMNIGATE_CONNECTOR_H
@@ -482,6 +486,52 @@ struct og_visitor_api {
                              size_t *len, char **mime, char **name);
 };
 
+/* ------------------------------------------------------------ media (1.3) */
+
+/* An attachment whose file the host wants (og_connector.fetch_media): the
+ * fields the connector gave it in og_inbound.attachments[index] of the
+ * message, as stored. All pointers [borrowed] for the call; NULL = absent. */
+struct og_media_req {
+    size_t struct_size; /* sizeof(struct og_media_req) at the host's build */
+    const char *media_id;
+    const char *url; /* the attachment's url as the connector emitted it */
+    const char *mime_type;
+    const char *name;
+    const char *provider_message_id; /* the message's platform id */
+    const char *thread_id;           /* the message's thread (og_inbound.thread_id) */
+    size_t index;                    /* which attachment of the message */
+    const char *raw;                 /* the message's raw platform event as stored (og_inbound.raw):
+                                        an e-mail's whole message, whose parts are the files */
+    size_t raw_len;
+};
+
+/* What fetch_media answers: the file's bytes, or where the host downloads
+ * them. The host downloads url itself (og_services.media_fetch's rules:
+ * http(s) only, every address checked when connecting, redirects followed
+ * only to http(s) and checked again, media.max_file_bytes and a time limit),
+ * sending header with it only to url's own origin. The host never trusts
+ * mime_type: it sniffs the bytes; it only keeps a zip-based office type or
+ * text/plain the bytes agree with. */
+struct og_media_res {
+    size_t struct_size; /* set by the host */
+    char *data;         /* [xfer] the bytes (len of them) ... */
+    size_t len;
+    char *url;       /* [xfer] ... or an http(s) URL to download them from */
+    char *header;    /* [xfer] one "Name: value" header for url (a token), or NULL */
+    char *mime_type; /* [xfer] the platform's word for the type, or NULL */
+    char *name;      /* [xfer] the file's name as the platform has it, or NULL */
+    char error[128]; /* why not, for the log and the API's answer */
+};
+
+/* What a platform takes (og_connector.upload_limits, 1.3): a type ("image/
+ * jpeg"), a family ("image/": every image type) or "*" (anything else), and
+ * the largest file of it in bytes. The first row that matches decides; a
+ * type no row matches is refused. */
+struct og_media_limit {
+    const char *type;
+    int64_t max_bytes;
+};
+
 /* ---------------------------------------------------------------- services */
 
 /* The host's services, [host] valid from create() until destroy() returns.
@@ -560,6 +610,24 @@ struct og_services {
 
     /* 1.2: the visitor services, [host]; NULL on a host without them. */
     const struct og_visitor_api *visitor;
+
+    /* 1.3: a download of media under the channel's fetch policy (what
+     * og_media_res.url gets): http(s) only, every address checked at connect
+     * time (no loopback, private, link-local or metadata address unless the
+     * channel's fetch_allow_hosts names the host), no redirect (a 3xx is the
+     * answer), at most max_bytes (0 = media.max_file_bytes). OG_ERR_FORBIDDEN
+     * when refused (res->errbuf names why, nothing was sent), OG_ERR_TOO_LARGE
+     * past the cap; else as http. */
+    og_err (*media_fetch)(void *host, const struct og_http_call *call, size_t max_bytes,
+                          struct og_http_result *res);
+    /* 1.3: the file behind an attachment url of the message send() is
+     * delivering when it is an agent's upload (POST /api/v1/uploads; the url
+     * is the host's signed link to it): *data [xfer] (len bytes), *mime and
+     * *name [xfer], so a platform with an upload route gets the bytes
+     * (Telegram multipart, WhatsApp /media) instead of a URL it would have
+     * to reach. OG_ERR_NOT_FOUND for any other url (send it as a URL). */
+    og_err (*upload_get)(void *host, const char *url, char **data, size_t *len, char **mime,
+                         char **name);
 };
 
 /* --------------------------------------------------------------- connector */
@@ -635,6 +703,20 @@ struct og_connector {
      * route table, docs/openapi.yaml's check). */
     const char *const *visitor_routes;
 
+    /* Appended in 1.3. Optional: the file of an inbound attachment, asked
+     * for the first time someone opens it (GET /api/v1/messages/{id}/
+     * attachments/{n}); the host keeps it in its media store and serves it
+     * from there after. OG_ERR_NOT_FOUND when the platform no longer has it,
+     * OG_ERR_TOO_LARGE when it is over the platform's own download limit,
+     * OG_ERR_RETRYABLE on a transport failure, OG_ERR_AUTH when the platform
+     * refused our token; res->error says why. NULL: the API answers 501
+     * "unsupported". */
+    og_err (*fetch_media)(void *inst, const struct og_media_req *req, struct og_media_res *res);
+    /* 1.3: what an agent may upload for this channel (POST /api/v1/uploads
+     * with a channel, and a reply's upload on it): rows of a type and its
+     * cap, ending with a row whose type is NULL. NULL: any type, up to
+     * media.max_file_bytes. */
+    const struct og_media_limit *upload_limits;
     /* Appended in 1.3. Optional: the platform's approved message templates
      * (WhatsApp), every page of them, as a JSON array [xfer] in *json:
      * [{"name","language","category","status","parameter_format",

@@ -477,8 +477,12 @@ function messageItem(m) {
   const who = dir === 'out' ? (sender.type === 'system' ? 'Automatic text'
     : sender.id === 'admin' ? 'Admin' : agentName(sender.id) || sender.name || 'Agent')
     : sender.name || contactName(S.sessions.get(m.session_id) || {});
-  const atts = (m.attachments || []).map((a) => {
-    const url = safeUrl(a.url);
+  const atts = (m.attachments || []).map((a, i) => {
+    // every file through omnigate's own route, with this page's cookie: the
+    // platform is asked once, the type is the bytes', and the browser never
+    // reaches a third party (img-src 'self')
+    const url = /^msg_[0-9A-Za-z]+$/.test(m.id || '')
+      ? `/api/v1/messages/${m.id}/attachments/${i}` : safeUrl(a.url);
     if (!url) return el('span', { class: 'att' }, '📎 ' + (a.name || a.mime_type || 'attachment'));
     if ((a.mime_type || '').startsWith('image/') || m.kind === 'image' || m.kind === 'sticker') {
       return el('a', { href: url, target: '_blank', rel: 'noopener noreferrer', class: 'att-img' }, el('img', { src: url, alt: a.name || 'image', loading: 'lazy' }));
@@ -490,9 +494,15 @@ function messageItem(m) {
   const st = dir === 'out' ? el('span', { class: 'mstatus st-' + m.status, title: m.status, 'aria-label': 'status ' + m.status },
     STATUS_MARK[m.status] || '', ' ', m.status) : null;
   const failure = m.status === 'failed' && m.error ? el('div', { class: 'mfail', role: 'note' }, 'Not delivered: ', m.error.message || m.error.code) : null;
+  // reply buttons sent with it, a platform template, a customer's tap
+  const btns = Array.isArray(m.buttons) && m.buttons.length ? el('div', { class: 'mbuttons' },
+    m.buttons.map((b) => el('span', { class: 'chip', title: 'button id: ' + b.id }, b.title))) : null;
+  const tpl = m.template && m.template.name ? el('div', { class: 'mnote' }, 'Template ', el('code', {}, m.template.name)) : null;
+  const tap = m.payload ? el('div', { class: 'mnote' }, 'Tapped a button') : null;
+  const tag = m.tag ? el('div', { class: 'mnote' }, 'Tag ', el('code', {}, m.tag)) : null;
   return el('li', { class: 'msg ' + dir, 'data-id': m.id },
     el('div', { class: 'bubble' },
-      m.text ? el('div', { class: 'mtext' }, m.text) : null, atts, loc,
+      tpl, tap, m.text ? el('div', { class: 'mtext' }, m.text) : null, atts, loc, btns, tag,
       !m.text && !atts.length && !loc ? el('div', { class: 'mtext muted' }, `[${m.kind}]`) : null),
     el('div', { class: 'mmeta' }, el('span', {}, who), el('time', { datetime: m.created_at, title: fullTime(m.created_at) }, clock(m.created_at)), st),
     failure);
@@ -501,15 +511,22 @@ function messageItem(m) {
 function composer(s) {
   const open = s.status !== 'closed' && s.status !== 'archived';
   if (!open) return el('div', { class: 'composer closed' }, 'This conversation is closed. Reopen it to reply.');
+  const ch = channelOf(s.channel) || {};
   const ta = el('textarea', { rows: 2, placeholder: 'Write a reply… (Enter sends, Shift+Enter adds a line)', 'aria-label': 'Reply' });
   const err = el('span', { class: 'form-error', role: 'alert' });
   const btn = el('button', { class: 'btn primary', type: 'submit' }, 'Send');
+  // Messenger: an agent's reply after the 24-hour window, up to 7 days
+  const tagBox = ch.tag_window_ms ? el('input', { type: 'checkbox', 'aria-label': 'Send with the HUMAN_AGENT tag' }) : null;
+  const tagLabel = tagBox ? el('label', { class: 'tagopt', title: `allowed up to ${Math.round(ch.tag_window_ms / 86400000)} days after the customer's last message` },
+    tagBox, ' Human agent tag') : null;
   const send = async () => {
     const text = ta.value;
     if (!text.trim()) return;
     btn.disabled = true; err.textContent = '';
     try {
-      const m = await api('POST', `/sessions/${s.id}/messages`, { text });
+      const body = { text };
+      if (tagBox && tagBox.checked) body.tag = 'HUMAN_AGENT';
+      const m = await api('POST', `/sessions/${s.id}/messages`, body);
       ta.value = '';
       upsertMessage(m);
     } catch (e) { err.textContent = e.message; }
@@ -519,7 +536,85 @@ function composer(s) {
   ta.addEventListener('keydown', (e) => {
     if (e.key === 'Enter' && !e.shiftKey && !e.isComposing) { e.preventDefault(); send(); }
   });
-  return el('form', { class: 'composer', onsubmit: (e) => { e.preventDefault(); send(); } }, ta, el('div', { class: 'composer-bar' }, err, btn));
+  const closed = s.window_expires_at && Date.parse(s.window_expires_at) <= Date.now();
+  const hint = closed ? el('div', { class: 'mnote', role: 'note' }, ch.templates
+    ? 'The customer has not written for 24 hours: only a template can be sent now.'
+    : ch.tag_window_ms ? 'The customer has not written for 24 hours: tick the human agent tag to answer (up to 7 days).'
+      : 'The platform\'s reply window is closed.') : null;
+  const tplBtn = ch.templates ? el('button', { class: 'btn', type: 'button', onclick: () => templatePanel(s, ch, form, err) }, 'Template…') : null;
+  const form = el('form', { class: 'composer', onsubmit: (e) => { e.preventDefault(); send(); } }, hint, ta,
+    el('div', { class: 'composer-bar' }, err, tagLabel, tplBtn, btn));
+  return form;
+}
+
+// The placeholders of a template text: {{1}}... or {{name}}..., in order, once each.
+function placeholders(text) {
+  const out = [];
+  for (const m of String(text || '').matchAll(/\{\{([^{}]+)\}\}/g)) if (!out.includes(m[1])) out.push(m[1]);
+  return out;
+}
+
+// A chooser of channel chId's approved templates (WhatsApp) with an input
+// per body parameter and a preview: {node, value()}, value() being the
+// request's "template", or null while none is chosen. Throws when the list
+// cannot be had.
+async function templateChooser(chId, noneLabel) {
+  const list = (await api('GET', `/channels/${chId}/templates`)).items || [];
+  const sel = el('select', { 'aria-label': 'Template' }, el('option', { value: '' }, noneLabel),
+    list.map((t, i) => el('option', { value: String(i) }, `${t.name} (${t.language})`)));
+  const params = el('div', { class: 'tplparams' });
+  const preview = el('div', { class: 'tplpreview muted' });
+  const body = (t) => ((t.components || []).find((c) => String(c.type).toUpperCase() === 'BODY') || {}).text || '';
+  const inputs = [];
+  const update = () => {
+    const t = list[Number(sel.value)];
+    let text = t && sel.value !== '' ? body(t) : '';
+    for (const [name, input] of inputs) text = text.split(`{{${name}}}`).join(input.value || `{{${name}}}`);
+    preview.textContent = text;
+  };
+  sel.addEventListener('change', () => {
+    inputs.length = 0;
+    const t = sel.value === '' ? null : list[Number(sel.value)];
+    fill(params, t ? placeholders(body(t)).map((name) => {
+      const input = el('input', { type: 'text', 'aria-label': `Parameter ${name}`, placeholder: `{{${name}}}` });
+      input.addEventListener('input', update);
+      inputs.push([name, input]);
+      return input;
+    }) : null);
+    update();
+  });
+  const value = () => {
+    const t = sel.value === '' ? null : list[Number(sel.value)];
+    if (!t) return null;
+    const named = t.parameter_format === 'NAMED';
+    const parameters = inputs.map(([name, input]) => (named ? { type: 'text', parameter_name: name, text: input.value } : { type: 'text', text: input.value }));
+    const template = { name: t.name, language: t.language };
+    if (parameters.length) template.components = [{ type: 'body', parameters }];
+    return template;
+  };
+  return { node: [sel, params, preview], value, sel };
+}
+
+// Picks one of the channel's approved templates (WhatsApp), fills its body's
+// parameters and sends it: what the platform takes after its window.
+async function templatePanel(s, ch, form, err) {
+  const old = form.querySelector('.tplpanel');
+  if (old) { old.remove(); return; }
+  let chooser;
+  try { chooser = await templateChooser(ch.id, 'Choose a template…'); } catch (e) { err.textContent = e.message; return; }
+  const sendBtn = el('button', { class: 'btn primary', type: 'button', onclick: async () => {
+    const template = chooser.value();
+    if (!template) return;
+    sendBtn.disabled = true; err.textContent = '';
+    try {
+      upsertMessage(await api('POST', `/sessions/${s.id}/messages`, { template }));
+      panel.remove();
+    } catch (e) { err.textContent = e.message; }
+    sendBtn.disabled = false;
+  } }, 'Send template');
+  const panel = el('div', { class: 'tplpanel' }, chooser.node, el('div', { class: 'composer-bar' }, sendBtn));
+  form.insertBefore(panel, form.firstChild);
+  chooser.sel.focus();
 }
 
 function renderDetails(s) {
@@ -641,12 +736,28 @@ function newConversation(from) {
   const chans = S.meta.channels.filter((c) => c.start_outbound);
   const ch = el('select', { name: 'channel' }, chans.map((c) => el('option', { value: c.id, selected: from && from.channel === c.id }, c.id)));
   const ext = el('input', { name: 'external_id', placeholder: 'the customer\'s id on that channel', value: from ? '' : '' });
-  const text = el('textarea', { name: 'text', rows: 4, required: true });
+  const text = el('textarea', { name: 'text', rows: 4 });
+  // WhatsApp: a conversation the business starts is a template
+  const tplBox = el('div', { class: 'tplpanel', hidden: true });
+  let chooser = null;
+  const refresh = async () => {
+    const c = chans.find((x) => x.id === ch.value);
+    chooser = null;
+    fill(tplBox);
+    tplBox.hidden = !(c && c.templates);
+    if (c && c.templates) {
+      try { chooser = await templateChooser(c.id, '— no template: the message below —'); fill(tplBox, chooser.node); } catch (e) { fill(tplBox, el('span', { class: 'form-error' }, e.message)); }
+    }
+  };
+  ch.addEventListener('change', refresh);
+  refresh();
   dialog({
     title: from ? `New conversation with ${contactName(from)}` : 'Start a conversation', submit: 'Send',
-    body: [field('Channel', ch), from ? null : field('Customer', ext), field('Message', text)],
+    body: [field('Channel', ch), from ? null : field('Customer', ext), tplBox, field('Message', text)],
     onsubmit: async () => {
-      const body = { channel: ch.value, text: text.value };
+      const template = chooser && chooser.value();
+      if (!template && !text.value.trim()) throw new Error('Write a message or choose a template.');
+      const body = template ? { channel: ch.value, template } : { channel: ch.value, text: text.value };
       if (from) body.contact_id = from.contact.id; else body.external_id = ext.value.trim();
       const r = await api('POST', '/sessions', body);
       upsertSession(r.session);
