@@ -24,7 +24,24 @@ struct og_media_store {
     char *dir;
     int64_t max_bytes, max_age_s, max_file_bytes;
     pthread_mutex_t sweep_mu; /* one sweep at a time in this process */
+    pthread_mutex_t est_mu;
+    /* The store's size as this process last saw it plus what it stored
+     * since; -1 = unknown (a sweep learns it). A put sweeps only when this
+     * passes the cap, so a store under its cap never scans its directory
+     * on a put (another instance's puts are seen at the next sweep). */
+    int64_t est_bytes;
+    int64_t swept_ms; /* monotonic time of this process's last sweep */
 };
+/* A put sweeps at least this often even under the count it knows of: what
+ * other instances on the directory stored is seen within this long. */
+#define RESYNC_MS 10000
+
+/* A sweep evicts down to this much of the cap, so that a store at its cap
+ * does not scan its directory on every put. */
+#define LOW_WATER(cap) ((cap) - (cap) / 10)
+/* A read marks a file used (its mtime) only when its mark is older than
+ * this: the LRU order at that grain, without a metadata write per read. */
+#define TOUCH_GRAIN_S 5
 
 static int mkdir_p(const char *path)
 {
@@ -60,6 +77,8 @@ struct og_media_store *og_media_open(const struct og_media_opts *o, char *err, s
     s->max_age_s = o->max_age_s;
     s->max_file_bytes = o->max_file_bytes > 0 ? o->max_file_bytes : OG_MEDIA_MAX_FILE_BYTES;
     pthread_mutex_init(&s->sweep_mu, NULL);
+    pthread_mutex_init(&s->est_mu, NULL);
+    s->est_bytes = -1;
     return s;
 }
 
@@ -68,6 +87,7 @@ void og_media_close(struct og_media_store *s)
     if (!s)
         return;
     pthread_mutex_destroy(&s->sweep_mu);
+    pthread_mutex_destroy(&s->est_mu);
     free(s->dir);
     free(s);
 }
@@ -137,8 +157,18 @@ og_err og_media_put(struct og_media_store *s, const char *key, const struct og_m
     }
     if (e != OG_OK)
         unlink(tmp);
+    size_t hlen = strlen(hdr);
     free(hdr), free(tmp), free(final);
-    if (e == OG_OK && (s->max_bytes > 0 || s->max_age_s > 0))
+    int sweep = 0;
+    if (e == OG_OK && s->max_bytes > 0) {
+        pthread_mutex_lock(&s->est_mu);
+        if (s->est_bytes >= 0)
+            s->est_bytes += (int64_t)(hlen + len);
+        sweep = s->est_bytes < 0 || s->est_bytes > s->max_bytes ||
+                og_mono_ms() - s->swept_ms > RESYNC_MS;
+        pthread_mutex_unlock(&s->est_mu);
+    }
+    if (sweep)
         og_media_sweep(s, NULL);
     return e;
 }
@@ -190,7 +220,9 @@ og_err og_media_open_file(struct og_media_store *s, const char *key, int *fd, of
         close(f);
         return OG_ERR_NOT_FOUND;
     }
-    futimens(f, NULL); /* its last use: the LRU order */
+    struct stat st;
+    if (fstat(f, &st) == 0 && time(NULL) - st.st_mtim.tv_sec >= TOUCH_GRAIN_S)
+        futimens(f, NULL); /* its last use: the LRU order */
     *fd = f;
     return OG_OK;
 }
@@ -299,10 +331,15 @@ og_err og_media_sweep(struct og_media_store *s, struct og_media_usage *usage)
     if (n > 1)
         qsort(v, n, sizeof *v, by_mtime);
     size_t i = 0;
-    for (; s->max_bytes > 0 && u.bytes > s->max_bytes && i < n; i++) {
+    int over = s->max_bytes > 0 && u.bytes > s->max_bytes;
+    for (; over && u.bytes > LOW_WATER(s->max_bytes) && i < n; i++) {
         u.evicted += remove_entry(s->dir, v[i].name);
         u.bytes -= v[i].bytes;
     }
+    pthread_mutex_lock(&s->est_mu);
+    s->est_bytes = u.bytes;
+    s->swept_ms = og_mono_ms();
+    pthread_mutex_unlock(&s->est_mu);
     u.files = (int64_t)(n - i);
     for (size_t k = 0; k < n; k++)
         free(v[k].name);
@@ -447,6 +484,24 @@ const char *og_media_type(const void *data, size_t len, const char *declared)
     if (d && plain_text(data, len))
         return d;
     return "application/octet-stream";
+}
+
+const char *og_media_ext(const char *mime)
+{
+    static const char *const map[][2] = {
+        {"image/jpeg", "jpg"},  {"image/png", "png"},       {"image/gif", "gif"},
+        {"image/webp", "webp"}, {"image/bmp", "bmp"},       {"image/heic", "heic"},
+        {"image/avif", "avif"}, {"application/pdf", "pdf"}, {"audio/ogg", "ogg"},
+        {"audio/mpeg", "mp3"},  {"audio/mp4", "m4a"},       {"audio/amr", "amr"},
+        {"audio/wav", "wav"},   {"audio/flac", "flac"},     {"audio/aac", "aac"},
+        {"video/mp4", "mp4"},   {"video/3gpp", "3gp"},      {"video/quicktime", "mov"},
+        {"video/webm", "webm"}, {"application/zip", "zip"}, {"application/gzip", "gz"},
+        {"text/plain", "txt"},  {"text/csv", "csv"},
+    };
+    for (size_t i = 0; mime && i < sizeof map / sizeof *map; i++)
+        if (!strcmp(mime, map[i][0]))
+            return map[i][1];
+    return "bin";
 }
 
 void og_media_clean_name(const char *name, char *out, size_t outsz)

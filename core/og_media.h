@@ -9,10 +9,12 @@
  * place, so a reader sees a whole file or none, and two instances sharing
  * the directory (an NFS mount, a volume) can store the same key at once:
  * the last rename wins and both were whole. Reading a file sets its mtime
- * (its last use); eviction removes the least recently used files until the
- * total is under the cap, and every file unused for longer than the age
- * limit. A reader holds its descriptor open, so a file evicted by another
- * instance while it is being served is still served whole.
+ * (its last use, at a 5 s grain); once the total passes the cap, eviction
+ * removes the least recently used files until it is 10% under it, and
+ * every file unused for longer than the age limit goes. A put scans the
+ * directory only when the total it knows of passes the cap, or its last
+ * scan is 10 s old (what another instance stored is seen by then). A reader holds its descriptor
+ * open, so a file evicted by another instance while it is being served is still served whole.
  *
  * The type of a file is never what a URL or the platform claims:
  * og_media_sniff reads it from the first bytes (magic numbers).
@@ -95,6 +97,10 @@ const char *og_media_sniff(const void *data, size_t len);
  * one), else "application/octet-stream". Never text/html, SVG or any type a
  * browser runs. [static] */
 const char *og_media_type(const void *data, size_t len, const char *declared);
+
+/* The usual file name extension of a type ("jpg" for image/jpeg, "pdf",
+ * "ogg"...), "bin" for one it does not know. [static] */
+const char *og_media_ext(const char *mime);
 
 /* A file name as it may be stored and shown: the last path segment of name
  * (after '/' or '\\'), control characters, quotes and backslashes dropped,

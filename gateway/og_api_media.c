@@ -27,10 +27,12 @@
 #include "og_util.h"
 
 #include <microhttpd.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 #include <unistd.h>
 
 /* How long one download from a platform may take. */
@@ -154,7 +156,14 @@ static og_err fetch_into_store(struct og_api_ctx *ctx, const struct og_msg_attac
         len = res.data ? res.len : hr.body_len;
         struct og_media_meta m = {0};
         snprintf(m.mime, sizeof m.mime, "%s", og_media_type(data, len, declared));
-        snprintf(m.name, sizeof m.name, "%s", name ? name : "");
+        og_media_clean_name(name, m.name, sizeof m.name);
+        if (!m.name[0]) /* a platform that names no file (a photo, a voice note) */
+            snprintf(m.name, sizeof m.name, "%s.%s",
+                     !strncmp(m.mime, "image/", 6)   ? "image"
+                     : !strncmp(m.mime, "audio/", 6) ? "audio"
+                     : !strncmp(m.mime, "video/", 6) ? "video"
+                                                     : "file",
+                     og_media_ext(m.mime));
         e = og_media_put(ctx->g->media, key, &m, data, len);
         if (e == OG_ERR_TOO_LARGE)
             snprintf(why, sizeof why, "the file is larger than media.max_file_bytes");
@@ -167,6 +176,58 @@ static og_err fetch_into_store(struct og_api_ctx *ctx, const struct og_msg_attac
     og_media_res_free(&res);
     og_http_result_free(&hr);
     return e;
+}
+
+/* One fetch per file at a time in this process: a second request for a
+ * file being fetched (the inbox and a webhook consumer opening a new photo
+ * at once) waits for it (up to MEDIA_TIMEOUT_MS) and is served from the
+ * store, so the platform is asked once. */
+#define FLIGHT_MAX 64
+static pthread_mutex_t flight_mu = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t flight_cv = PTHREAD_COND_INITIALIZER;
+static char flight[FLIGHT_MAX][OG_MEDIA_KEY_MAX + 160];
+
+/* 1: this request fetches key (call fetch_end after); 0: another one was
+ * fetching it and has finished (or the wait timed out). */
+static int fetch_begin(const char *key)
+{
+    pthread_mutex_lock(&flight_mu);
+    int waited = 0;
+    struct timespec until = og_deadline(CLOCK_REALTIME, MEDIA_TIMEOUT_MS);
+    for (;;) {
+        int busy = 0, free_slot = -1;
+        for (int i = 0; i < FLIGHT_MAX; i++) {
+            if (!strcmp(flight[i], key))
+                busy = 1;
+            else if (!flight[i][0] && free_slot < 0)
+                free_slot = i;
+        }
+        if (!busy) {
+            if (waited) {
+                pthread_mutex_unlock(&flight_mu);
+                return 0;
+            }
+            if (free_slot >= 0)
+                snprintf(flight[free_slot], sizeof flight[free_slot], "%s", key);
+            pthread_mutex_unlock(&flight_mu);
+            return 1; /* (with every slot taken it fetches untracked) */
+        }
+        waited = 1;
+        if (pthread_cond_timedwait(&flight_cv, &flight_mu, &until) != 0) {
+            pthread_mutex_unlock(&flight_mu);
+            return 0;
+        }
+    }
+}
+
+static void fetch_end(const char *key)
+{
+    pthread_mutex_lock(&flight_mu);
+    for (int i = 0; i < FLIGHT_MAX; i++)
+        if (!strcmp(flight[i], key))
+            flight[i][0] = 0;
+    pthread_cond_broadcast(&flight_cv);
+    pthread_mutex_unlock(&flight_mu);
 }
 
 /* The path a link to attachment n of mid signs. */
@@ -226,10 +287,17 @@ static void get_attachment(struct og_api_ctx *ctx)
     else
         snprintf(key, sizeof key, "%s.%zu", mid, n);
     if (!serve_stored(ctx, key)) {
-        if (a.upload_id)
+        if (a.upload_id) {
             og_reply_err(ctx->r, OG_ERR_NOT_FOUND, "the uploaded file is no longer kept");
-        else if (fetch_into_store(ctx, &a, n, key) == OG_OK && !serve_stored(ctx, key))
-            og_reply_err(ctx->r, OG_ERR_UNAVAILABLE, "the media store lost the file");
+        } else if (fetch_begin(key)) {
+            if (fetch_into_store(ctx, &a, n, key) == OG_OK && !serve_stored(ctx, key))
+                og_reply_err(ctx->r, OG_ERR_UNAVAILABLE, "the media store lost the file");
+            fetch_end(key);
+        } else if (!serve_stored(ctx, key)) {
+            /* the fetch this request waited for failed: its own try */
+            if (fetch_into_store(ctx, &a, n, key) == OG_OK && !serve_stored(ctx, key))
+                og_reply_err(ctx->r, OG_ERR_UNAVAILABLE, "the media store lost the file");
+        }
     }
     og_msg_attachment_free(&a);
 }

@@ -4,7 +4,9 @@
 // route GET /api/v1/messages/{id}/attachments/{n} with the page's cookie
 // (img-src 'self' in the CSP: no third party is ever reached). The image
 // really decodes; the link's file comes back as application/pdf with its
-// name. Screenshot: media-thread.png in OG_BROWSER_OUT.
+// name. Then the composer's Attach: a file picked in the page goes up
+// (POST /api/v1/uploads with the cookie and the CSRF token) and rides the
+// reply. Screenshots: media-thread.png, media-attach.png in OG_BROWSER_OUT.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import path from 'node:path';
@@ -105,5 +107,35 @@ test('an uploaded image shows inline and a PDF as a link, through the attachment
   assert.equal(got.len, PDF.length);
   assert.deepEqual(offsite, []);
   await page.screenshot({ path: path.join(OUT, 'media-thread.png') });
+  await ctx.close();
+});
+
+test('the composer attaches a file to a reply', async () => {
+  await stack.customer('cust-n', 'Noor Ali', 'Could you show me the chart?');
+  const list = await stack.api('GET', '/sessions?channel=demo');
+  const sid = list.items.find((s) => s.contact && s.contact.name === 'Noor Ali').id;
+  const ctx = await browser.newContext({ viewport: { width: 1280, height: 800 } });
+  const page = await ctx.newPage();
+  await signIn(page, stack.base, 'admin@t.io', 'the admin password');
+  await page.goto(stack.base + `/inbox/#/s/${sid}`);
+  await page.locator('.thread .msg.in', { hasText: 'show me the chart' }).waitFor();
+  await page.getByLabel('Attach a file').setInputFiles({ name: 'graph.png', mimeType: 'image/png', buffer: PNG });
+  await page.locator('.composer .att-chip', { hasText: 'graph.png' }).waitFor();
+  await page.getByLabel('Reply').fill('Here you go');
+  await page.getByLabel('Reply').press('Enter');
+  const msg = page.locator('.thread .msg.out', { hasText: 'Here you go' });
+  await msg.waitFor();
+  await page.waitForFunction(() => {
+    const i = [...document.querySelectorAll('.thread .msg.out img')].pop();
+    return i && i.complete && i.naturalWidth === 120;
+  }, null, { timeout: 10000 });
+  assert.equal(await page.locator('.composer .att-chip').textContent(), '');
+  const hist = await stack.api('GET', `/sessions/${sid}/messages`);
+  const out = hist.items.filter((m) => m.direction === 'out').pop();
+  assert.equal(out.text, 'Here you go');
+  assert.equal(out.attachments[0].name, 'graph.png');
+  assert.equal(out.attachments[0].mime_type, 'image/png');
+  assert.match(out.attachments[0].upload_id, /^upl_/);
+  await page.screenshot({ path: path.join(OUT, 'media-attach.png') });
   await ctx.close();
 });

@@ -8,9 +8,9 @@
  * without NUL or CR in every text, a Message-ID that is a usable key, a
  * sender address that passes email_addr_ok, limits kept, a thread id for
  * every message, a reply that reads back with the same Message-ID, and
- * every listed attachment's bytes found again by email_part (the
- * attachment route's fetch, ABI 1.3) with its listed size, a section never
- * listed not found. The input is used as given, not NUL-terminated. */
+ * listed attachments' bytes (the first, a middle one, the last) found
+ * again by email_part (the attachment route's fetch, ABI 1.3) with their
+ * listed size, a section never listed not found. The input is used as given, not NUL-terminated. */
 #include "email.h"
 
 #include <stddef.h>
@@ -121,7 +121,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             __builtin_trap();
         free(thread);
         check_reply(&m);
-        for (size_t i = 0; i < m.n_atts; i++) {
+        /* the first, a middle and the last attachment: each email_part is
+         * a whole parse, and a mail may list 100 */
+        size_t pick[3] = {0, m.n_atts / 2, m.n_atts ? m.n_atts - 1 : 0};
+        for (size_t pi = 0; pi < 3 && m.n_atts; pi++) {
+            size_t i = pick[pi];
+            if (pi && pick[pi] == pick[pi - 1])
+                continue;
             /* a section too deep to name reads "1": only unique ones are
              * held to their size */
             int unique = 1;

@@ -1,4 +1,4 @@
-/* test_media - inbound attachments' files end to end (#21.1, #21.3): the
+/* test_media - attachments' files end to end (#21.1, #21.2, #21.3): the
  * daemon on a real redis-server, every platform a fake on 127.0.0.1 with the
  * platform's real shapes:
  *   - Telegram photo, document and voice (getFile, then /file/bot<token>/...),
@@ -15,13 +15,23 @@
  *     169.254.169.254, [::1], file:// on a channel that allows no host, and a
  *     redirect to gopher:// on one that allows the fake, each refused with
  *     the reason named (502 media_unavailable), nothing fetched;
+ *     a redirect to a private address, and a file past media.max_file_bytes
+ *     (413);
+ *   - two first reads of one file at once: one platform fetch;
  *   - a reply whose attachment URL points at the metadata address: 400
  *     url_refused at once;
+ *   - uploads (#21.2): refusals (not multipart, an unknown part, a type the
+ *     channel's platform does not take, too large, no token); sent by
+ *     Telegram multipart, the WhatsApp media upload, the Messenger
+ *     Attachment Upload API, VK's upload server, and LINE's signed public
+ *     URL (fetched without a token); each message reaches "sent" and its
+ *     attachment route serves the upload;
  *   - the example connector (no fetch_media): 501 unsupported. */
 #include "../connectors/meta_test.h"
 #include "og_test.h"
 #include "og_util.h"
 
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -34,6 +44,7 @@
 
 static struct og_test_daemon d;
 static struct og_fake *api;
+static struct og_test_redis rs;
 
 /* The files the platforms hold: real magic numbers, NULs inside. */
 static const char JPEG[] = "\xFF\xD8\xFF\xE0\x00\x10JFIF\x00\x01\x01\x00\x00\x01\x00\x01\x00\x00"
@@ -48,7 +59,8 @@ static int fake_api(void *ud, const struct og_fake_req *q, struct og_fake_resp *
     r->status = 200;
     r->content_type = "application/json";
     if (!strcmp(q->url, "/bot" TG_TOKEN "/getFile")) {
-        const char *path = strstr(q->body, "tg-photo")   ? "photos/file_1.jpg"
+        const char *path = strstr(q->body, "tg-notes")   ? "documents/notes.txt"
+                           : strstr(q->body, "tg-photo") ? "photos/file_1.jpg"
                            : strstr(q->body, "tg-doc")   ? "documents/file_2.pdf"
                            : strstr(q->body, "tg-voice") ? "voice/file_3.oga"
                                                          : NULL;
@@ -92,6 +104,12 @@ static int fake_api(void *ud, const struct og_fake_req *q, struct og_fake_resp *
         r->status = 302;
         r->headers = "Location: http://10.1.2.3/x";
         r->body = "";
+        return 1;
+    }
+    if (!strcmp(q->url, "/file/bot" TG_TOKEN "/documents/notes.txt")) {
+        r->content_type = "application/octet-stream";
+        r->body = "hello notes\n";
+        r->delay_ms = 500; /* slow: two first readers overlap */
         return 1;
     }
     if (!strcmp(q->url, "/bot" TG_TOKEN "/sendPhoto") ||
@@ -362,6 +380,26 @@ static void test_telegram(void)
     CHECK_INT(g.status, 401);
     got_free(&g);
     free(bare);
+    /* the message.received event a webhook consumer gets carries the same
+     * signed link, usable without a token */
+    char *ev = og_test_redis_cli(&rs, "XREVRANGE {og}:events + - COUNT 200");
+    char *want =
+        og_sprintf("https://gw.example/api/v1/messages/%s/attachments/0?exp=", mid ? mid : "x");
+    const char *link = ev ? strstr(ev, want) : NULL;
+    free(want);
+    CHECK(link != NULL);
+    CHECK(ev && strstr(ev, "message.received"));
+    if (link) {
+        char path[300];
+        size_t n = strcspn(link + 18, "\"\\ \n");
+        snprintf(path, sizeof path, "%.*s", (int)(n < sizeof path ? n : sizeof path - 1),
+                 link + 18);
+        CHECK(strstr(path, "sig=") != NULL);
+        g = get(path, NULL);
+        CHECK_INT(g.status, 200);
+        got_free(&g);
+    }
+    free(ev);
     bare = og_sprintf("/api/v1/messages/%s/attachments/1", mid ? mid : "x");
     g = get(bare, ADMIN);
     CHECK_INT(g.status, 404); /* no second attachment */
@@ -399,6 +437,48 @@ static void test_telegram(void)
     json_object_put(m);
 }
 
+struct reader {
+    char path[160];
+    struct got g;
+};
+
+static void *read_one(void *arg)
+{
+    struct reader *r = arg;
+    r->g = get(r->path, ADMIN);
+    return NULL;
+}
+
+/* Two first reads of one file at once: the platform is asked once, both
+ * get the file (a text file: text/plain as Telegram declared and the bytes
+ * agree). */
+static void test_concurrent_first_reads(void)
+{
+    og_fake_reset(api);
+    CHECK_INT(post_tg("tg", 5,
+                      "\"document\":{\"file_name\":\"notes.txt\",\"mime_type\":"
+                      "\"text/plain\",\"file_id\":\"tg-notes\",\"file_unique_id\":\"f\"}"),
+              200);
+    json_object *m = last_message("tg");
+    struct reader rd[2];
+    pthread_t th[2];
+    for (int i = 0; i < 2; i++) {
+        snprintf(rd[i].path, sizeof rd[i].path, "/api/v1/messages/%s/attachments/0",
+                 m && jstr(m, "id") ? jstr(m, "id") : "x");
+        pthread_create(&th[i], NULL, read_one, &rd[i]);
+    }
+    for (int i = 0; i < 2; i++) {
+        pthread_join(th[i], NULL);
+        CHECK_INT(rd[i].g.status, 200);
+        CHECK(rd[i].g.status == 200 && !strcmp(rd[i].g.body, "hello notes\n"));
+        CHECK(has_header(&rd[i].g, "\r\nContent-Type: text/plain\r\n"));
+        got_free(&rd[i].g);
+    }
+    CHECK_INT(seen("/file/bot" TG_TOKEN "/documents/notes.txt"), 1);
+    CHECK_INT(seen("/bot" TG_TOKEN "/getFile"), 1);
+    json_object_put(m);
+}
+
 static void test_whatsapp(void)
 {
     og_fake_reset(api);
@@ -411,7 +491,7 @@ static void test_whatsapp(void)
         "\"timestamp\":\"1749416383\",\"type\":\"image\",\"image\":{\"caption\":\"pic\","
         "\"mime_type\":\"image/jpeg\",\"sha256\":\"abc\",\"id\":\"1003383421387256\"}}]}}]}]}";
     CHECK_INT(post_meta("wa", WA_SECRET, body), 200);
-    fetched_once("wa", "/wa-cdn/", JPEG, sizeof JPEG - 1, "image/jpeg", NULL);
+    fetched_once("wa", "/wa-cdn/", JPEG, sizeof JPEG - 1, "image/jpeg", "image.jpg");
     CHECK_INT(seen("/v25.0/1003383421387256"), 1);
     char buf[128];
     CHECK_STR(header_of("/wa-cdn/", "authorization", buf, sizeof buf), "Bearer wa-tok");
@@ -437,7 +517,7 @@ static void test_facebook(void)
     json_object *m = last_message("fb");
     CHECK(jstr(att0(m), "source_url") && strstr(jstr(att0(m), "source_url"), "/fb-cdn/photo.png"));
     json_object_put(m);
-    fetched_once("fb", "/fb-cdn/", PNG, sizeof PNG - 1, "image/png", NULL);
+    fetched_once("fb", "/fb-cdn/", PNG, sizeof PNG - 1, "image/png", "image.png");
     char buf[128];
     CHECK_STR(header_of("/fb-cdn/", "authorization", buf, sizeof buf), ""); /* no token */
 }
@@ -518,6 +598,20 @@ static void test_refusals(void)
     redir = og_sprintf("%s/fb-cdn/to-private", og_fake_base(api));
     refused("fb", FB_SECRET, "m_R7", redir, "a private address");
     free(redir);
+
+    /* past media.max_file_bytes (1024 here): 413, named, nothing kept */
+    char *hu = og_sprintf("%s/fb-cdn/huge.jpg", og_fake_base(api));
+    char *hb = fb_image("m_R8", hu);
+    CHECK_INT(post_meta("fb", FB_SECRET, hb), 200);
+    free(hb), free(hu);
+    json_object *hm = last_message("fb");
+    char *hp = og_sprintf("/api/v1/messages/%s/attachments/0", hm ? jstr(hm, "id") : "x");
+    struct got hg = get(hp, ADMIN);
+    CHECK_INT(hg.status, 413);
+    CHECK(strstr(hg.body, "larger than 1024 bytes") != NULL);
+    got_free(&hg);
+    free(hp);
+    json_object_put(hm);
 
     /* an agent's attachment URL is refused when the reply is made */
     json_object *m = last_message("fb");
@@ -675,6 +769,12 @@ static void test_uploads(void)
     j = upload(b, len, "Content-Type: multipart/form-data; boundary=XyZb", &st);
     CHECK_INT(st, 401); /* no token */
     json_object_put(j), free(b);
+    char big[2000];
+    memset(big, 'b', sizeof big);
+    b = form("big.bin", "application/octet-stream", big, sizeof big, NULL, NULL, &len);
+    j = upload(b, len, FORM_HDR, &st);
+    CHECK_INT(st, 413); /* past media.max_file_bytes */
+    json_object_put(j), free(b);
 
     /* Telegram: sendPhoto as multipart, the file itself */
     upload_ok("photo.jpg", "text/html", JPEG, sizeof JPEG - 1, "image/jpeg", id);
@@ -788,13 +888,16 @@ static void test_unsupported(void)
 
 int main(void)
 {
-    struct og_test_redis rs;
     api = og_fake_start();
     og_fake_set_handler(api, fake_api, NULL);
     og_fake_add_file(api, "/file/bot" TG_TOKEN "/photos/file_1.jpg", JPEG, sizeof JPEG - 1);
     og_fake_add_file(api, "/file/bot" TG_TOKEN "/documents/file_2.pdf", PDF, sizeof PDF - 1);
     og_fake_add_file(api, "/file/bot" TG_TOKEN "/voice/file_3.oga", OGG, sizeof OGG - 1);
     og_fake_add_file(api, "/fb-cdn/photo.png", PNG, sizeof PNG - 1);
+    static char huge[2000];
+    memset(huge, 'h', sizeof huge);
+    memcpy(huge, "\xFF\xD8\xFF\xE0", 4);
+    og_fake_add_file(api, "/fb-cdn/huge.jpg", huge, sizeof huge);
     og_fake_add_file(api, "/vk-cdn/x.jpg", JPEG, sizeof JPEG - 1);
     og_fake_add_file(api, "/v2/bot/message/535883069103014193/content", JPEG, sizeof JPEG - 1);
     og_fake_add_file(api, "/wa-cdn/1003383421387256", JPEG, sizeof JPEG - 1);
@@ -825,8 +928,9 @@ int main(void)
         "{\"id\":\"ex\",\"connector\":\"signed_json\",\"options\":{\"secret\":\"" SJ_SECRET "\","
         "\"reply_url\":\"%s/sj\"}}]",
         base, base, base, base, base, base, base, base);
-    int started =
-        og_test_daemon_start(&d, rs.url, channels, "\"public_url\":\"https://gw.example\"");
+    int started = og_test_daemon_start(&d, rs.url, channels,
+                                       "\"public_url\":\"https://gw.example\","
+                                       "\"media\":{\"max_file_bytes\":1024}");
     free(channels);
     if (started != 0) {
         og_test_redis_stop(&rs);
@@ -834,6 +938,7 @@ int main(void)
         return 1;
     }
     test_telegram();
+    test_concurrent_first_reads();
     test_whatsapp();
     test_facebook();
     test_line();

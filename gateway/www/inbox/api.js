@@ -19,7 +19,10 @@ export class ApiError extends Error {
 
 export async function api(method, path, body, opts = {}) {
   const headers = { Accept: 'application/json' };
-  if (body !== undefined) headers['Content-Type'] = 'application/json';
+  // a FormData body (an upload) goes as multipart/form-data, its boundary
+  // set by the browser
+  const form = typeof FormData !== 'undefined' && body instanceof FormData;
+  if (body !== undefined && !form) headers['Content-Type'] = 'application/json';
   if (method !== 'GET' && method !== 'HEAD' && csrf) headers['X-CSRF-Token'] = csrf;
   let res;
   try {
@@ -27,7 +30,7 @@ export async function api(method, path, body, opts = {}) {
       method,
       headers,
       credentials: 'same-origin',
-      body: body !== undefined ? JSON.stringify(body) : undefined,
+      body: body === undefined ? undefined : form ? body : JSON.stringify(body),
     });
   } catch (_) {
     throw new ApiError(0, 'network', 'omnigate cannot be reached; check the connection');

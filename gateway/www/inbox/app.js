@@ -519,15 +519,37 @@ function composer(s) {
   const tagBox = ch.tag_window_ms ? el('input', { type: 'checkbox', 'aria-label': 'Send with the HUMAN_AGENT tag' }) : null;
   const tagLabel = tagBox ? el('label', { class: 'tagopt', title: `allowed up to ${Math.round(ch.tag_window_ms / 86400000)} days after the customer's last message` },
     tagBox, ' Human agent tag') : null;
+  // a file goes up first (POST /uploads, checked against the channel's
+  // limits), then rides the next reply as {upload_id}
+  let upload = null;
+  const chip = el('span', { class: 'att-chip muted small' });
+  const file = el('input', { type: 'file', class: 'visually-hidden', 'aria-label': 'Attach a file' });
+  const attach = el('button', { class: 'btn ghost', type: 'button', onclick: () => file.click() }, 'Attach');
+  file.addEventListener('change', async () => {
+    const f = file.files && file.files[0];
+    file.value = '';
+    if (!f) return;
+    const fd = new FormData();
+    fd.append('channel', s.channel);
+    fd.append('file', f, f.name);
+    attach.disabled = btn.disabled = true; err.textContent = ''; chip.textContent = 'Uploading ' + f.name + '…';
+    try {
+      upload = await api('POST', '/uploads', fd);
+      chip.textContent = '📎 ' + upload.name;
+    } catch (e) { upload = null; chip.textContent = ''; err.textContent = e.message; }
+    attach.disabled = btn.disabled = false;
+  });
   const send = async () => {
     const text = ta.value;
-    if (!text.trim()) return;
+    if (!text.trim() && !upload) return;
     btn.disabled = true; err.textContent = '';
     try {
-      const body = { text };
+      const body = upload ? { attachments: [{ upload_id: upload.id }] } : {};
+      if (text.trim()) body.text = text;
       if (tagBox && tagBox.checked) body.tag = 'HUMAN_AGENT';
       const m = await api('POST', `/sessions/${s.id}/messages`, body);
       ta.value = '';
+      upload = null; chip.textContent = '';
       upsertMessage(m);
     } catch (e) { err.textContent = e.message; }
     btn.disabled = false;
@@ -543,7 +565,7 @@ function composer(s) {
       : 'The platform\'s reply window is closed.') : null;
   const tplBtn = ch.templates ? el('button', { class: 'btn', type: 'button', onclick: () => templatePanel(s, ch, form, err) }, 'Template…') : null;
   const form = el('form', { class: 'composer', onsubmit: (e) => { e.preventDefault(); send(); } }, hint, ta,
-    el('div', { class: 'composer-bar' }, err, tagLabel, tplBtn, btn));
+    el('div', { class: 'composer-bar' }, file, attach, chip, err, tagLabel, tplBtn, btn));
   return form;
 }
 
