@@ -50,6 +50,12 @@ void og_script_free(struct og_script *s);
  * connection could be had or the connection broke mid-call. */
 og_err og_redis_argv(struct og_redis *r, int argc, const char **argv, const size_t *lens,
                      redisReply **reply);
+/* n read commands (argc[k], argv[k], NUL-terminated strings) sent at once
+ * on one connection and their replies read in order: a query of many keys
+ * costs one round trip. replies[k] [xfer, freeReplyObject each] on OG_OK
+ * (an error reply is a reply); all NULL otherwise (OG_ERR_UNAVAILABLE). */
+og_err og_redis_pipeline(struct og_redis *r, size_t n, const int *argc,
+                         const char *const *const *argv, redisReply **replies);
 /* printf-style convenience (hiredis format: %s, %b, %lld). */
 og_err og_redis_cmd(struct og_redis *r, redisReply **reply, const char *fmt, ...);
 /* EVALSHA with fallback to SCRIPT LOAD on NOSCRIPT (after a Redis restart or

@@ -2,9 +2,9 @@
  * group filter a query reads each UTC day's hour totals (one hash per day)
  * and gives each hour to its local day or hour. Otherwise it plans the
  * reads of the period (plan_period: UTC days where most of a day's hours
- * share a bucket, corrected by its other hours), reads them (stats.lua
- * "read", at most HOURS_PER_CALL keys per call so Redis stays responsive;
- * with a filter only the matching fields), keeps the fields whose tuple
+ * share a bucket, corrected by its other hours), reads them straight from
+ * Redis, pipelined (read_direct: HGETALL, or with a filter HSCAN MATCH, so
+ * only the matching fields leave Redis), keeps the fields whose tuple
  * passes the filters, and sums them with their sign into the bucket of
  * their local day or hour, agent, channel or group. An agent's current
  * presence state counts up to now from its since (the scripts count a
@@ -292,36 +292,58 @@ static int next_pair(const char **p, const char *end, const char **f, size_t *fl
  * its bucket: tb for day and hour buckets, else the tuple's agent, channel
  * or group. With a code filter the key is that code's: its "v" fields are
  * the facts of sessions closed with the code, its "c" fields their count. */
-static void add_unit(struct og_stats *s, const struct og_stats_query *q, enum by by,
-                     const char *buf, size_t len, struct og_stats_acc *tb, int sign)
+static void add_field(struct og_stats *s, const struct og_stats_query *q, enum by by,
+                      const char *fp, size_t fl, const char *vp, size_t vl, struct og_stats_acc *tb,
+                      int sign)
 {
     int64_t v[OG_ST__N];
     char f[512];
+    if (fl >= sizeof f)
+        return;
+    /* most fields of a key fail an agent or group filter: told without a copy */
+    const char *want = q->agent_id ? q->agent_id : q->group;
+    if (want && !memmem(fp, fl, want, strlen(want)))
+        return;
+    memcpy(f, fp, fl);
+    f[fl] = 0;
+    struct tuple t;
+    if (!tuple_of(f, &t) || !passes(q, &t))
+        return;
+    struct og_stats_acc *b = tb;
+    const char *dim = by == BY_AGENT     ? t.agent
+                      : by == BY_CHANNEL ? t.ch
+                      : by == BY_GROUP   ? t.group
+                                         : NULL;
+    if (dim)
+        b = *dim ? bucket(s, dim) : NULL;
+    if (t.kind[0] == 'v') {
+        parse_vec(vp, v);
+        acc_signed(&s->total, v, sign);
+        if (b)
+            acc_signed(b, v, sign);
+    } else {
+        add_codes(&s->total, b, vp, vl, q->success_code, sign);
+    }
+}
+
+static void add_unit(struct og_stats *s, const struct og_stats_query *q, enum by by,
+                     const char *buf, size_t len, struct og_stats_acc *tb, int sign)
+{
     const char *p = buf, *end = buf + len, *fp, *vp;
     size_t fl, vl;
-    while (next_pair(&p, end, &fp, &fl, &vp, &vl)) {
-        if (fl >= sizeof f)
-            continue;
-        memcpy(f, fp, fl + 1);
-        struct tuple t;
-        if (!tuple_of(f, &t) || !passes(q, &t))
-            continue;
-        struct og_stats_acc *b = tb;
-        const char *dim = by == BY_AGENT     ? t.agent
-                          : by == BY_CHANNEL ? t.ch
-                          : by == BY_GROUP   ? t.group
-                                             : NULL;
-        if (dim)
-            b = *dim ? bucket(s, dim) : NULL;
-        if (t.kind[0] == 'v') {
-            parse_vec(vp, v);
-            acc_signed(&s->total, v, sign);
-            if (b)
-                acc_signed(b, v, sign);
-        } else {
-            add_codes(&s->total, b, vp, vl, q->success_code, sign);
-        }
-    }
+    while (next_pair(&p, end, &fp, &fl, &vp, &vl))
+        add_field(s, q, by, fp, fl, vp, vl, tb, sign);
+}
+
+/* The same for a flat field, value, ... reply (HGETALL, an HSCAN page). */
+static void add_reply(struct og_stats *s, const struct og_stats_query *q, enum by by,
+                      const redisReply *h, struct og_stats_acc *tb, int sign)
+{
+    for (size_t i = 0; h->type == REDIS_REPLY_ARRAY && i + 1 < h->elements; i += 2)
+        if (h->element[i]->type == REDIS_REPLY_STRING &&
+            h->element[i + 1]->type == REDIS_REPLY_STRING)
+            add_field(s, q, by, h->element[i]->str, h->element[i]->len, h->element[i + 1]->str,
+                      h->element[i + 1]->len, tb, sign);
 }
 
 /* Adds one UTC day's hour totals (stats.lua "read" "days": {its totals,
@@ -586,6 +608,137 @@ static int by_of(const char *gb)
     return -1;
 }
 
+/* The agents (each one's bucket by agent, and its current presence state
+ * up to now) and groups (their buckets) of a stats.lua "read" reply r. */
+static void add_meta(struct og_stats *s, const struct og_stats_query *q, enum by by,
+                     const redisReply *r, const struct og_tz_hour *hours, const int *tb, size_t nh,
+                     int64_t now)
+{
+    int timed = by == BY_DAY || by == BY_HOUR;
+    const redisReply *ag = r->element[1], *gr = r->element[2];
+    for (size_t i = 0; i + 2 < ag->elements; i += 3) {
+        const char *id = ag->element[i]->str;
+        if (q->agent_id && strcmp(q->agent_id, id) != 0)
+            continue;
+        if (by == BY_AGENT)
+            bucket(s, id);
+        /* the current state, from its since up to now */
+        int64_t since = strtoll(ag->element[i + 2]->str, NULL, 10);
+        if (since <= 0 || q->channel || q->group || q->success_code)
+            continue;
+        int f = state_field(ag->element[i + 1]->str);
+        for (size_t j = 0; j < nh; j++) {
+            int64_t a = hours[j].utc_hour * 3600000, b = a + 3600000;
+            if (since > a)
+                a = since;
+            if (now < b)
+                b = now;
+            if (b <= a)
+                continue;
+            s->total.v[f] += b - a;
+            struct og_stats_acc *t = by == BY_AGENT ? bucket(s, id) : timed ? &s->b[tb[j]].a : NULL;
+            if (t)
+                t->v[f] += b - a;
+        }
+    }
+    if (by == BY_GROUP)
+        for (size_t i = 0; i < gr->elements; i++)
+            if (!q->group || !strcmp(q->group, gr->element[i]->str))
+                bucket(s, gr->element[i]->str);
+}
+
+/* stats.lua "read" of no key: the agents and groups alone. */
+static og_err read_meta(struct og_core *c, struct og_stats *s, const struct og_stats_query *q,
+                        enum by by, const struct og_tz_hour *hours, const int *tb, size_t nh,
+                        int64_t now)
+{
+    const char *argv[] = {c->tag, "read", "1", "all"};
+    redisReply *r = NULL;
+    og_err e = og_script_call(c, OG_LUA_STATS, 4, argv, NULL, &r, NULL, 0);
+    if (e != OG_OK)
+        return e;
+    if (r->elements != 3) {
+        freeReplyObject(r);
+        return OG_ERR_INTERNAL;
+    }
+    add_meta(s, q, by, r, hours, tb, nh, now);
+    freeReplyObject(r);
+    return OG_OK;
+}
+
+#define PIPE_KEYS 256
+
+/* Reads plan units u[0..n) straight from Redis, pipelined: HGETALL, or
+ * with a filter HSCAN MATCH its pattern (mode), so Redis answers in C: a
+ * script would turn every field of every key into a Lua string and back,
+ * which costs more than everything else at 10^5 fields. Each unit's fields
+ * are added to its bucket and taken from the one it corrects. */
+static og_err read_direct(struct og_core *c, struct og_stats *s, const struct og_stats_query *q,
+                          enum by by, const struct unit *u, size_t n, const char *mode, int timed)
+{
+    int scan = strcmp(mode, "all") != 0;
+    og_err e = OG_OK;
+    char(*key)[300] = og_calloc(PIPE_KEYS, sizeof *key);
+    const char *(*av)[7] = og_calloc(PIPE_KEYS, sizeof *av);
+    const char *const **argv = og_calloc(PIPE_KEYS, sizeof *argv);
+    int *argc = og_calloc(PIPE_KEYS, sizeof *argc);
+    redisReply **rep = og_calloc(PIPE_KEYS, sizeof *rep);
+    for (size_t k0 = 0; k0 < n && e == OG_OK; k0 += PIPE_KEYS) {
+        size_t m = n - k0 < PIPE_KEYS ? n - k0 : PIPE_KEYS;
+        for (size_t k = 0; k < m; k++) {
+            const struct unit *x = &u[k0 + k];
+            snprintf(key[k], sizeof key[k], "%s:st:%c:%lld%s%s", c->tag, x->lvl, (long long)x->n,
+                     q->success_code ? ":" : "", q->success_code ? q->success_code : "");
+            const char *scan_av[7] = {"HSCAN", key[k], "0", "MATCH", mode, "COUNT", "100000"};
+            const char *all_av[2] = {"HGETALL", key[k]};
+            memcpy(av[k], scan ? scan_av : all_av, (scan ? 7 : 2) * sizeof *av[k]);
+            argc[k] = scan ? 7 : 2;
+            argv[k] = av[k];
+        }
+        e = og_redis_pipeline(c->redis, m, argc, argv, rep);
+        for (size_t k = 0; e == OG_OK && k < m; k++) {
+            const struct unit *x = &u[k0 + k];
+            redisReply *h = rep[k], *page = h;
+            char cur[32] = "0";
+            if (h->type != REDIS_REPLY_ARRAY || (scan && h->elements != 2)) {
+                e = OG_ERR_INTERNAL;
+                break;
+            }
+            for (int pages = 0; e == OG_OK && pages < 100000; pages++) {
+                const redisReply *fields = page;
+                if (scan) {
+                    snprintf(cur, sizeof cur, "%s", page->element[0]->str);
+                    fields = page->element[1];
+                }
+                /* both: the total is unchanged, the hour moves between
+                 * buckets; sub alone: an hour of a day read that is outside
+                 * the period */
+                if (x->add >= 0)
+                    add_reply(s, q, by, fields, timed ? &s->b[x->add].a : NULL, 1);
+                if (x->sub >= 0)
+                    add_reply(s, q, by, fields, timed ? &s->b[x->sub].a : NULL, -1);
+                if (page != h)
+                    freeReplyObject(page);
+                page = NULL;
+                if (!scan || !strcmp(cur, "0"))
+                    break;
+                /* an HSCAN that did not finish in one page: the rest */
+                const char *more[7] = {"HSCAN", key[k], cur, "MATCH", mode, "COUNT", "100000"};
+                e = og_redis_argv(c->redis, 7, more, NULL, &page);
+                if (e == OG_OK && (page->type != REDIS_REPLY_ARRAY || page->elements != 2)) {
+                    freeReplyObject(page);
+                    e = OG_ERR_INTERNAL;
+                }
+            }
+        }
+        for (size_t k = 0; k < m; k++)
+            if (rep[k])
+                freeReplyObject(rep[k]), rep[k] = NULL;
+    }
+    free(key), free(av), free(argv), free(argc), free(rep);
+    return e;
+}
+
 og_err og_stats_check(const struct og_stats_query *q, char *msg, size_t msglen)
 {
     if (by_of(q->group_by ? q->group_by : "day") < 0) {
@@ -662,11 +815,12 @@ og_err og_stats_compute(struct og_core *c, const struct og_stats_query *q, struc
             plan_add(&plan, 'T', d, -1, -1);
     else
         plan_period(&plan, hours, tb, nh, by == BY_HOUR);
-    /* what of each key: all of it, or the fields of the filters' tuples
-     * (matched inside Redis) */
-    char *mode = totals                                     ? og_strdup("days")
-                 : !q->channel && !q->agent_id && !q->group ? og_strdup("all")
-                                                            : filter_glob(q);
+    /* what of each key: all of it, or with a channel filter the fields of
+     * the filters' tuples, matched inside Redis. A pattern that starts with
+     * the channel fails fast on any other field; one that starts "?\t*\t"
+     * (an agent or group alone) makes Redis try every position of every
+     * field, which costs more than sending them all (passes() filters) */
+    char *mode = totals ? og_strdup("days") : q->channel ? filter_glob(q) : og_strdup("all");
 
     og_err e = OG_OK;
     /* per read: the main key, or with a code filter that code's key */
@@ -676,6 +830,16 @@ og_err og_stats_compute(struct og_core *c, const struct og_stats_query *q, struc
     int64_t now = og_now_ms();
     for (size_t start = 0; start < plan.n || start == 0; start += chunk) {
         size_t cnt = plan.n - start < chunk ? plan.n - start : chunk;
+        if (!totals) { /* keys read straight from Redis; the script once,
+                          for the agents and groups */
+            if (start == 0 && (e = read_meta(c, s, q, by, hours, tb, nh, now)) != OG_OK)
+                break;
+            if (cnt && (e = read_direct(c, s, q, by, plan.u + start, cnt, mode, timed)) != OG_OK)
+                break;
+            if (plan.n == 0)
+                break;
+            continue;
+        }
         int argc = 0;
         argv[argc++] = c->tag;
         argv[argc++] = "read";
@@ -703,40 +867,8 @@ og_err og_stats_compute(struct og_core *c, const struct og_stats_query *q, struc
             e = OG_ERR_INTERNAL;
             break;
         }
-        if (start == 0) {
-            const redisReply *ag = r->element[1], *gr = r->element[2];
-            for (size_t i = 0; i + 2 < ag->elements; i += 3) {
-                const char *id = ag->element[i]->str;
-                if (q->agent_id && strcmp(q->agent_id, id) != 0)
-                    continue;
-                if (by == BY_AGENT)
-                    bucket(s, id);
-                /* the current state, from its since up to now */
-                int64_t since = strtoll(ag->element[i + 2]->str, NULL, 10);
-                if (since <= 0 || q->channel || q->group || q->success_code)
-                    continue;
-                int f = state_field(ag->element[i + 1]->str);
-                for (size_t j = 0; j < nh; j++) {
-                    int64_t a = hours[j].utc_hour * 3600000, b = a + 3600000;
-                    if (since > a)
-                        a = since;
-                    if (now < b)
-                        b = now;
-                    if (b <= a)
-                        continue;
-                    s->total.v[f] += b - a;
-                    struct og_stats_acc *t = by == BY_AGENT ? bucket(s, id)
-                                             : timed        ? &s->b[tb[j]].a
-                                                            : NULL;
-                    if (t)
-                        t->v[f] += b - a;
-                }
-            }
-            if (by == BY_GROUP)
-                for (size_t i = 0; i < gr->elements; i++)
-                    if (!q->group || !strcmp(q->group, gr->element[i]->str))
-                        bucket(s, gr->element[i]->str);
-        }
+        if (start == 0)
+            add_meta(s, q, by, r, hours, tb, nh, now);
         for (size_t i = 0; i < cnt; i++) {
             const struct unit *u = &plan.u[start + i];
             const redisReply *h = r->element[3 + i];

@@ -3,14 +3,14 @@
 -- prelude's st_*); this script reads them, rebuilds them, and keeps the
 -- report links.
 -- ARGV[1] = P, ARGV[2] = op:
---   "read"  [3] '1' to include agents and groups, [4] what to read: 'all'
---           (HGETALL) or a glob pattern (the fields matching it, HSCAN MATCH)
---           of keys [5..] "<lvl>:<n>" or "<lvl>:<n>:<CODE>" (prelude.lua,
---           Statistics), each as one string "field\0value\0..."; or 'days':
---           [5] a code or '', [6..] UTC days, each {its hour totals joined so,
---           {hour, its hour key joined so, ...} for hours without totals}
---           -> {'ok', {agent id, presence, since ms, ...}, {group...}, ...}
---           (agents and groups empty when [3] ~= '1')
+--   "read"  [3] '1' to include agents and groups, [4] 'days' to read the hour
+--           totals (prelude.lua, Statistics) of [5] a code or '', [6..] UTC
+--           days, each {its totals as one string "field\0value\0...", {hour,
+--           its hour key joined so, ...} for hours without totals} (anything
+--           else: none) -> {'ok', {agent id, presence, since ms, ...},
+--           {group...}, ...} (agents and groups empty when [3] ~= '1'); the
+--           tuples of hour and day keys og_stats.c reads itself (HGETALL,
+--           HSCAN MATCH), so Redis answers them without Lua strings
 --   "queue" [3] first UTC day, [4] days -> {'ok', the hour of the last change of
 --           the number waiting or '', {since ms, channel, group, ...} of the
 --           sessions waiting now, {HGETALL of P:st:q:<day>}...}
@@ -77,25 +77,6 @@ if op == 'read' then
       out[#out + 1] = {table.concat(t, '\0'), legacy}
     end
     return out
-  end
-  for i = 5, #ARGV do
-    local key = P .. ':st:' .. ARGV[i]
-    local r
-    if mode == 'all' then
-      r = redis.call('HGETALL', key)
-    else
-      -- the fields matching a filter's pattern, matched inside Redis
-      r = {}
-      local cur = '0'
-      repeat
-        local page = redis.call('HSCAN', key, cur, 'MATCH', mode, 'COUNT', 1000)
-        cur = page[1]
-        for _, x in ipairs(page[2]) do r[#r + 1] = x end
-      until cur == '0'
-    end
-    -- one string per key (fields and values joined by NUL, which none
-    -- holds): a reply of a few large strings, not of 10^5 small ones
-    out[#out + 1] = table.concat(r, '\0')
   end
   return out
 end

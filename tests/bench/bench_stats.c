@@ -189,7 +189,7 @@ static double redis_script_us(void)
     redisReply *r = redisCommand(rc, "INFO commandstats");
     double us = 0;
     const char *names[] = {
-        "cmdstat_evalsha:", "cmdstat_eval:", "cmdstat_hmget:", "cmdstat_hgetall:"};
+        "cmdstat_evalsha:", "cmdstat_eval:", "cmdstat_hscan:", "cmdstat_hgetall:"};
     for (int i = 0; r && r->str && i < 4; i++) {
         const char *p = strstr(r->str, names[i]);
         const char *u = p ? strstr(p, "usec=") : NULL;
