@@ -10,8 +10,9 @@
  *      spent per delivery. The machine is shared by all of them.
  *   0. the limit: a bare libcurl multi client in this process POSTs n signed
  *      bodies of the same size to the same sink, 64 transfers in flight
- *      (what any webhook sender on this machine could reach); part 1 then
- *      prints its steady rate as a share of this one (#22.5).
+ *      (what any webhook sender on this machine could reach), before part 1
+ *      and again after it; part 1's steady rate is printed as a share of
+ *      the mean of both (#22.5).
  *   2. latency: signed inbound POSTs through the example connector at a
  *      steady 1,000 messages/s; for each message, the time from the start of
  *      its POST to the arrival of its message.received webhook; p50/p99.
@@ -181,7 +182,7 @@ static void stream_figures(redisContext *rc, const char *when)
 
 /* Part 0: n signed POSTs of body_len bytes to url over 64 transfers of one
  * curl multi handle (connections reused); returns deliveries/s (2xx). */
-static double bare_curl(const char *url, long n, size_t body_len)
+static double bare_curl(const char *url, long n, size_t body_len, int quiet)
 {
     enum { PAR = 64 };
     CURLM *mh = curl_multi_init();
@@ -258,9 +259,11 @@ static double bare_curl(const char *url, long n, size_t body_len)
     }
     curl_multi_cleanup(mh);
     free(body);
-    printf("limit: a bare libcurl multi client, 64 transfers, %zu-byte signed bodies, same sink: "
-           "%ld delivered in %.2f s = %.0f deliveries/s (%ld failed)\n",
-           body_len, ok, secs, ok / secs, failed);
+    if (!quiet)
+        printf(
+            "limit: a bare libcurl multi client, 64 transfers, %zu-byte signed bodies, same sink: "
+            "%ld delivered in %.2f s = %.0f deliveries/s (%ld failed)\n",
+            body_len, ok, secs, ok / secs, failed);
     return ok / secs;
 }
 
@@ -287,7 +290,8 @@ int main(int argc, char **argv)
     int sink_port = MHD_get_daemon_info(md, MHD_DAEMON_INFO_BIND_PORT)->port;
     char sink_url[64];
     snprintf(sink_url, sizeof sink_url, "http://127.0.0.1:%d/hook", sink_port);
-    double limit = bare_curl(sink_url, n, 580);
+    bare_curl(sink_url, n / 5, 580, 1); /* warm-up: the first run of a fresh sink is slower */
+    double limit = bare_curl(sink_url, n, 580, 0);
     atomic_store(&g_count, 0);
     atomic_store(&g_first_us, 0);
     atomic_store(&g_last_us, 0);
@@ -375,9 +379,13 @@ int main(int argc, char **argv)
            "after the daemon start)\n",
            steady, steady > 0 ? done / steady : 0.0,
            (double)(atomic_load(&g_first_us) - t0) / 1000.0);
-    if (steady > 0 && limit > 0)
-        printf("  = %.2f of the bare libcurl client's rate (#22.5 asks >= 0.75)\n",
-               done / steady / limit);
+    /* the limit again, right after (the daemon idle): on a shared machine
+     * the rate moves, so the share is taken of the mean of both */
+    double limit2 = steady > 0 ? bare_curl(sink_url, n, 580, 0) : 0;
+    if (steady > 0 && limit > 0 && limit2 > 0)
+        printf("  = %.2f of the bare libcurl client's rate (mean of %.0f before and %.0f after; "
+               "#22.5 asks >= 0.75)\n",
+               done / steady / ((limit + limit2) / 2), limit, limit2);
     if (done > 0)
         printf("  CPU per delivery: omnigate %.1f us, redis-server %.1f us, sink + bench %.1f us "
                "(%.0f%% of %ld cores busy)\n",
