@@ -82,23 +82,9 @@ static long call(const char *token, const char *method, const char *path, const 
     return r.status;
 }
 
-static char *redis_str(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static char *redis_str(const char *fmt, ...)
-{
-    char args[512];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(args, sizeof args, fmt, ap);
-    va_end(ap);
-    char *o = og_test_redis_cli(&rs, args);
-    if (o)
-        o[strcspn(o, "\r\n")] = 0;
-    return o ? o : og_strdup("");
-}
-
 static long redis_int(const char *fmt, const char *a)
 {
-    char *s = redis_str(fmt, a);
+    char *s = og_test_redis_line(&rs, fmt, a);
     long v = atol(s);
     free(s);
     return v;
@@ -116,7 +102,7 @@ static void customer_with(int64_t ms, const char *user, const char *text, const 
     CHECK_INT(og_test_post_signed(&d, "demo", SECRET, b, strlen(b)), 200);
     free(b);
     if (sid) {
-        char *s = redis_str("GET {og}:thread:demo:%s", user);
+        char *s = og_test_redis_line(&rs, "GET {og}:thread:demo:%s", user);
         snprintf(sid, 48, "%s", s);
         free(s);
     }
@@ -169,7 +155,7 @@ static void agent(const char *body, char *id, char *tok)
 static int wait_redis(const char *cmd, const char *a, const char *want)
 {
     for (int i = 0; i < 500; i++) {
-        char *s = redis_str(cmd, a);
+        char *s = og_test_redis_line(&rs, cmd, a);
         int ok = strcmp(s, want) == 0;
         free(s);
         if (ok)
@@ -343,11 +329,11 @@ static void test_archive(void)
 
     /* day 32: c1 writes again, the session comes back with its history */
     customer(T(32, 9, 0), "c1", "zebra walrus three", NULL);
-    char *again = redis_str("GET {og}:thread:demo:%s", "c1");
+    char *again = og_test_redis_line(&rs, "GET {og}:thread:demo:%s", "c1");
     CHECK_STR(again, s1);
     free(again);
     CHECK_INT(redis_int("HEXISTS {og}:arch:loc %s", s1), 0);
-    char *status = redis_str("HGET {og}:ses:%s status", s1);
+    char *status = og_test_redis_line(&rs, "HGET {og}:ses:%s status", s1);
     CHECK_STR(status, "new");
     free(status);
     snprintf(path, sizeof path, "/sessions/%s/messages?limit=100", s1);
@@ -434,8 +420,8 @@ static char *inflate_all(void)
  * prelude.lua). */
 static void contact_of(const char *user, char *cid)
 {
-    char *sid = redis_str("GET {og}:thread:demo:%s", user);
-    char *s = redis_str("HGET {og}:ses:%s contact_id", sid);
+    char *sid = og_test_redis_line(&rs, "GET {og}:thread:demo:%s", user);
+    char *s = og_test_redis_line(&rs, "HGET {og}:ses:%s contact_id", sid);
     snprintf(cid, 48, "%s", s);
     free(s);
     free(sid);
@@ -455,8 +441,8 @@ static void test_erasure(void)
                   ",\"attachments\":[{\"url\":\"http://127.0.0.1:9/b.png\"}]", s6);
     contact_of("c5", c5);
     contact_of("c6", c6);
-    char *mid5 = redis_str("ZRANGE {og}:ses:%s:msgs 0 0", s5);
-    char *mid6 = redis_str("ZRANGE {og}:ses:%s:msgs 0 0", s6);
+    char *mid5 = og_test_redis_line(&rs, "ZRANGE {og}:ses:%s:msgs 0 0", s5);
+    char *mid6 = og_test_redis_line(&rs, "ZRANGE {og}:ses:%s:msgs 0 0", s6);
     char key5[96], key6[96];
     snprintf(key5, sizeof key5, "%s.0", mid5);
     snprintf(key6, sizeof key6, "%s.0", mid6);
@@ -524,7 +510,7 @@ static void test_erasure(void)
     CHECK_INT(st, 200);
     CHECK(strstr(m6, "lychee kept one") != NULL);
     free(m6);
-    char *loc = redis_str("HGET {og}:arch:loc %s", s6);
+    char *loc = og_test_redis_line(&rs, "HGET {og}:arch:loc %s", s6);
     CHECK(strstr(loc, "-r") != NULL);
     free(loc);
     CHECK_INT(redis_int("SCARD {og}:arch:rewrite%s", ""), 0);
@@ -537,7 +523,7 @@ static void test_erasure(void)
     snprintf(path, sizeof path, "/sessions/%s/reopen", s6);
     CHECK_INT(call(NULL, "POST", path, NULL), 200);
     CHECK_INT(redis_int("HEXISTS {og}:arch:loc %s", s6), 0);
-    char *st6 = redis_str("HGET {og}:ses:%s status", s6);
+    char *st6 = og_test_redis_line(&rs, "HGET {og}:ses:%s status", s6);
     CHECK_STR(st6, "new");
     free(st6);
     snprintf(path, sizeof path, "/sessions/%s/messages", s6);

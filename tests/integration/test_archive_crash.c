@@ -45,23 +45,9 @@ static void clock_set(int64_t ms)
     rename(tmp, clock_path);
 }
 
-static char *redis_str(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static char *redis_str(const char *fmt, ...)
-{
-    char args[512];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(args, sizeof args, fmt, ap);
-    va_end(ap);
-    char *o = og_test_redis_cli(&rs, args);
-    if (o)
-        o[strcspn(o, "\r\n")] = 0;
-    return o ? o : og_strdup("");
-}
-
 static long redis_int(const char *cmd)
 {
-    char *s = redis_str("%s", cmd);
+    char *s = og_test_redis_line(&rs, "%s", cmd);
     long v = atol(s);
     free(s);
     return v;
@@ -180,7 +166,7 @@ int main(void)
         post(user, t);
         snprintf(t, sizeof t, "second %d", i);
         post(user, t);
-        char *s = redis_str("GET {og}:thread:demo:%s", user);
+        char *s = og_test_redis_line(&rs, "GET {og}:thread:demo:%s", user);
         snprintf(sid[i], 48, "%s", s);
         free(s);
         char *url = og_sprintf("%s/api/v1/sessions/%s/close", d.base, sid[i]);
@@ -246,7 +232,7 @@ int main(void)
         char cmd[320];
         snprintf(cmd, sizeof cmd, "EXISTS {og}:ses:%s", sid[i]);
         CHECK_INT(redis_int(cmd), 0);
-        char *loc = redis_str("HGET {og}:arch:loc %s", sid[i]);
+        char *loc = og_test_redis_line(&rs, "HGET {og}:arch:loc %s", sid[i]);
         CHECK(strstr(loc, ".ogs\t") != NULL);
         free(loc);
     }
@@ -273,7 +259,7 @@ int main(void)
         snprintf(user, sizeof user, "m%d", i);
         snprintf(t, sizeof t, "more %d", i);
         post(user, t);
-        char *s = redis_str("GET {og}:thread:demo:%s", user);
+        char *s = og_test_redis_line(&rs, "GET {og}:thread:demo:%s", user);
         char *url = og_sprintf("%s/api/v1/sessions/%s/close", d.base, s);
         struct og_test_resp r = og_test_http("POST", url,
                                              "Authorization: Bearer " OG_TEST_ADMIN_TOKEN

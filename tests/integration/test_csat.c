@@ -79,20 +79,6 @@ static const char *at(json_object *o, const char *path)
                : json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN);
 }
 
-static char *redis_str(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static char *redis_str(const char *fmt, ...)
-{
-    char args[512];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(args, sizeof args, fmt, ap);
-    va_end(ap);
-    char *o = og_test_redis_cli(&rs, args);
-    if (o)
-        o[strcspn(o, "\r\n")] = 0;
-    return o ? o : og_strdup("");
-}
-
 /* A customer's message on channel ch through daemon d; sid gets the session. */
 static void customer(struct og_test_daemon *d, const char *ch, const char *user, const char *text,
                      char sid[48])
@@ -103,7 +89,7 @@ static void customer(struct og_test_daemon *d, const char *ch, const char *user,
                          user, ++n, user, user, text);
     CHECK_INT(og_test_post_signed(d, ch, SECRET, b, strlen(b)), 200);
     free(b);
-    char *s = redis_str("GET {og}:thread:%s:%s", ch, user);
+    char *s = og_test_redis_line(&rs, "GET {og}:thread:%s:%s", ch, user);
     snprintf(sid, 48, "%s", s);
     free(s);
 }
@@ -208,7 +194,7 @@ static int timeline(const char *sid, const char *kind, const char *text)
 static void wait_agent(const char *sid)
 {
     for (int i = 0; i < 100; i++) {
-        char *a = redis_str("HGET {og}:ses:%s agent_id", sid);
+        char *a = og_test_redis_line(&rs, "HGET {og}:ses:%s agent_id", sid);
         int ok = strcmp(a, ann) == 0;
         free(a);
         if (ok)

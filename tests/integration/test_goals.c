@@ -76,20 +76,6 @@ static const char *at(json_object *o, const char *path)
                : json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN);
 }
 
-static char *redis_str(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static char *redis_str(const char *fmt, ...)
-{
-    char args[512];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(args, sizeof args, fmt, ap);
-    va_end(ap);
-    char *o = og_test_redis_cli(&rs, args);
-    if (o)
-        o[strcspn(o, "\r\n")] = 0;
-    return o ? o : og_strdup("");
-}
-
 static void customer(const char *user, const char *text, char sid[48])
 {
     static int n;
@@ -98,7 +84,7 @@ static void customer(const char *user, const char *text, char sid[48])
                          user, ++n, user, user, text);
     CHECK_INT(og_test_post_signed(&d, "demo", SECRET, b, strlen(b)), 200);
     free(b);
-    char *s = redis_str("GET {og}:thread:demo:%s", user);
+    char *s = og_test_redis_line(&rs, "GET {og}:thread:demo:%s", user);
     snprintf(sid, 48, "%s", s);
     free(s);
 }
@@ -164,7 +150,7 @@ static void put_goal(const char *body)
 static char *wait_agent(const char *sid)
 {
     for (int i = 0; i < 100; i++) {
-        char *a = redis_str("HGET {og}:ses:%s agent_id", sid);
+        char *a = og_test_redis_line(&rs, "HGET {og}:ses:%s agent_id", sid);
         if (*a)
             return a;
         free(a);
@@ -208,10 +194,12 @@ static int events(const char *sid, const char *type)
 /* A goal counter summed over the days kept (field "achieved:ch:demo"...). */
 static long counter(const char *what, const char *scope, const char *id)
 {
-    char *out = redis_str("EVAL \"local n = 0 for _, key in ipairs(redis.call('KEYS', "
-                          "'{og}:stats:goals:*')) do n = n + tonumber(redis.call('HGET', key, "
-                          "ARGV[1]) or '0') end return n\" 0 %s:%s:%s",
-                          what, scope, id);
+    char *out =
+        og_test_redis_line(&rs,
+                           "EVAL \"local n = 0 for _, key in ipairs(redis.call('KEYS', "
+                           "'{og}:stats:goals:*')) do n = n + tonumber(redis.call('HGET', key, "
+                           "ARGV[1]) or '0') end return n\" 0 %s:%s:%s",
+                           what, scope, id);
     long n = atol(out);
     free(out);
     return n;
@@ -321,10 +309,12 @@ static void test_snapshot(char s1[48], char s2[48])
     GOAL_IS(s2, "in_process", "order_placed", "1", 0, 0);
     /* the greeting (a system text) has gone out: the window has not started */
     for (int i = 0; i < 100 && strcmp(v, "system") != 0; i++) {
-        char *m = redis_str("EVAL \"local ids = redis.call('ZRANGE', KEYS[1], 0, -1) for _, id "
-                            "in ipairs(ids) do if redis.call('HGET', '{og}:msg:' .. id, 'auto') "
-                            "then return 'system' end end return ''\" 1 {og}:ses:%s:msgs",
-                            s2);
+        char *m =
+            og_test_redis_line(&rs,
+                               "EVAL \"local ids = redis.call('ZRANGE', KEYS[1], 0, -1) for _, id "
+                               "in ipairs(ids) do if redis.call('HGET', '{og}:msg:' .. id, 'auto') "
+                               "then return 'system' end end return ''\" 1 {og}:ses:%s:msgs",
+                               s2);
         snprintf(v, sizeof v, "%s", m);
         free(m);
         usleep(50000);
@@ -511,7 +501,7 @@ static void test_restart(void)
     reply(s6);
     CHECK_INT(og_test_daemon_stop(&d), 0);
     usleep(2500000); /* the window ends while nobody runs */
-    char *st = redis_str("HGET {og}:ses:%s g_st", s6);
+    char *st = og_test_redis_line(&rs, "HGET {og}:ses:%s g_st", s6);
     CHECK_STR(st, "in_process");
     free(st);
     CHECK_INT(og_test_daemon_restart(&d), 0);

@@ -86,20 +86,6 @@ static json_object *item(json_object *j, size_t i)
     return json_object_array_get_idx(items, i);
 }
 
-static char *redis_str(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static char *redis_str(const char *fmt, ...)
-{
-    char args[512];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(args, sizeof args, fmt, ap);
-    va_end(ap);
-    char *o = og_test_redis_cli(&rs, args);
-    if (o)
-        o[strcspn(o, "\r\n")] = 0;
-    return o ? o : og_strdup("");
-}
-
 /* A customer's message (a JSON string literal's contents as text); the
  * session id out, through Redis. */
 static void customer(const char *user, const char *text, char sid[48])
@@ -109,7 +95,7 @@ static void customer(const char *user, const char *text, char sid[48])
                          user, (long long)og_now_ms(), user, user, text);
     CHECK_INT(og_test_post_signed(&d, "demo", SECRET, b, strlen(b)), 200);
     free(b);
-    char *s = redis_str("GET {og}:thread:demo:%s", user);
+    char *s = og_test_redis_line(&rs, "GET {og}:thread:demo:%s", user);
     snprintf(sid, 48, "%s", s);
     free(s);
 }
@@ -136,7 +122,7 @@ static void presence(const char *id, const char *tok, const char *status)
 static char *wait_agent(const char *sid)
 {
     for (int i = 0; i < 100; i++) {
-        char *a = redis_str("HGET {og}:ses:%s agent_id", sid);
+        char *a = og_test_redis_line(&rs, "HGET {og}:ses:%s agent_id", sid);
         if (*a)
             return a;
         free(a);
@@ -178,7 +164,7 @@ static void test_groups(char sid[48])
     presence(ann, ann_tok, "online");
     customer("u1", "hello, my order", sid);
     usleep(300000);
-    char *a = redis_str("HGET {og}:ses:%s agent_id", sid);
+    char *a = og_test_redis_line(&rs, "HGET {og}:ses:%s agent_id", sid);
     CHECK_STR(a, "");
     free(a);
     /* the API fills the config's group: routing finds Ann through it */
@@ -206,10 +192,10 @@ static void test_groups(char sid[48])
     path = og_sprintf("/sessions/%s/transfer", s9);
     CHECK_INT(call(ann_tok, "POST", path, "{\"group\":\"night\"}"), 200);
     free(path);
-    a = redis_str("HGET {og}:ses:%s agent_id", s9);
+    a = og_test_redis_line(&rs, "HGET {og}:ses:%s agent_id", s9);
     CHECK_STR(a, meg); /* least chats in night: Meg 0, Ann 1 */
     free(a);
-    a = redis_str("HGET {og}:ses:%s group", s9);
+    a = og_test_redis_line(&rs, "HGET {og}:ses:%s group", s9);
     CHECK_STR(a, "night");
     free(a);
 
@@ -220,7 +206,7 @@ static void test_groups(char sid[48])
     CHECK_STR(at(g, "name"), "late");
     json_object_put(g);
     CHECK_INT(call(meg_tok, "GET", "/groups/night", NULL), 404);
-    a = redis_str("HGET {og}:ses:%s group", s9); /* Meg's open session follows */
+    a = og_test_redis_line(&rs, "HGET {og}:ses:%s group", s9); /* Meg's open session follows */
     CHECK_STR(a, "late");
     free(a);
     /* a rename with a missing member changes nothing */

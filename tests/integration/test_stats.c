@@ -105,20 +105,6 @@ static const char *at(json_object *o, const char *path)
                : json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN);
 }
 
-static char *redis_str(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static char *redis_str(const char *fmt, ...)
-{
-    char args[512];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(args, sizeof args, fmt, ap);
-    va_end(ap);
-    char *o = og_test_redis_cli(&rs, args);
-    if (o)
-        o[strcspn(o, "\r\n")] = 0;
-    return o ? o : og_strdup("");
-}
-
 static void customer(int64_t ms, const char *ch, const char *user, const char *text, char *sid)
 {
     static int n;
@@ -129,7 +115,7 @@ static void customer(int64_t ms, const char *ch, const char *user, const char *t
     CHECK_INT(og_test_post_signed(&d, ch, SECRET, b, strlen(b)), 200);
     free(b);
     if (sid) {
-        char *s = redis_str("GET {og}:thread:%s:%s", ch, user);
+        char *s = og_test_redis_line(&rs, "GET {og}:thread:%s:%s", ch, user);
         snprintf(sid, 48, "%s", s);
         free(s);
     }
@@ -214,7 +200,7 @@ static void script_day(void)
     presence(T(0, 12, 55, 0), ann, ann_tok, "online");
     clock_set(T(0, 13, 0, 0));
     char cid[48];
-    char *c = redis_str("HGET {og}:ses:%s contact_id", s4);
+    char *c = og_test_redis_line(&rs, "HGET {og}:ses:%s contact_id", s4);
     snprintf(cid, sizeof cid, "%s", c);
     free(c);
     char *b = og_sprintf("{\"channel\":\"demo\",\"contact_id\":\"%s\",\"text\":\"News!\"}", cid);
@@ -724,7 +710,7 @@ static void test_exports(void)
 {
     struct csv c;
     /* conversations, in Berlin: the four sessions created on D there */
-    char *cid = redis_str("HGET {og}:ses:%s contact_id", s3);
+    char *cid = og_test_redis_line(&rs, "HGET {og}:ses:%s contact_id", s3);
     char *p = og_sprintf("/contacts/%s", cid);
     clock_set(T(1, 6, 0, 0));
     CHECK_INT(call(meg_tok, "PATCH", p, "{\"name\":\"=SUM(1,2) \\\"Jo\\\"\"}"), 200);
@@ -905,7 +891,7 @@ static void test_links(void)
     char *keys = og_test_redis_cli(&rs, "--raw KEYS {og}:rl:*");
     CHECK(strstr(keys, token) == NULL);
     free(keys);
-    char *dump = redis_str("HGETALL {og}:rl:%s", id);
+    char *dump = og_test_redis_line(&rs, "HGETALL {og}:rl:%s", id);
     CHECK(strstr(dump, token) == NULL);
     free(dump);
 
@@ -974,7 +960,7 @@ static void test_links(void)
         ok += get_csv(NULL, path, &c, NULL) == 200, csv_free(&c);
     CHECK_INT(ok, 60);
     CHECK_INT(get_csv(NULL, path, &c, NULL), 429);
-    char *n = redis_str("LLEN {og}:rl:%s:uses", id);
+    char *n = og_test_redis_line(&rs, "LLEN {og}:rl:%s:uses", id);
     CHECK_STR(n, "61");
     free(n);
     clock_set(T(1, 7, 0, 0)); /* the next hour */

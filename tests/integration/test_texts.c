@@ -75,20 +75,6 @@ static const char *at(json_object *o, const char *path)
                : json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN);
 }
 
-static char *redis_str(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static char *redis_str(const char *fmt, ...)
-{
-    char args[512];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(args, sizeof args, fmt, ap);
-    va_end(ap);
-    char *o = og_test_redis_cli(&rs, args);
-    if (o)
-        o[strcspn(o, "\r\n")] = 0;
-    return o ? o : og_strdup("");
-}
-
 /* A customer's message through daemon d; sid gets the session's id. */
 static void customer(struct og_test_daemon *d, const char *user, const char *text, char sid[48])
 {
@@ -98,7 +84,7 @@ static void customer(struct og_test_daemon *d, const char *user, const char *tex
                          user, ++n, user, user, text);
     CHECK_INT(og_test_post_signed(d, "demo", SECRET, b, strlen(b)), 200);
     free(b);
-    char *s = redis_str("GET {og}:thread:demo:%s", user);
+    char *s = og_test_redis_line(&rs, "GET {og}:thread:demo:%s", user);
     snprintf(sid, 48, "%s", s);
     free(s);
 }
@@ -153,10 +139,12 @@ static int texts(const char *sid, const char *kind, char *text, size_t tn, int *
  * (while no daemon answers). */
 static int texts_in_redis(const char *sid, const char *kind)
 {
-    char *out = redis_str("EVAL \"local n = 0 for _, m in ipairs(redis.call('ZRANGE', KEYS[1], 0, "
-                          "-1)) do if redis.call('HGET', '{og}:msg:' .. m, 'auto') == ARGV[1] "
-                          "then n = n + 1 end end return n\" 1 {og}:ses:%s:msgs %s",
-                          sid, kind);
+    char *out =
+        og_test_redis_line(&rs,
+                           "EVAL \"local n = 0 for _, m in ipairs(redis.call('ZRANGE', KEYS[1], 0, "
+                           "-1)) do if redis.call('HGET', '{og}:msg:' .. m, 'auto') == ARGV[1] "
+                           "then n = n + 1 end end return n\" 1 {og}:ses:%s:msgs %s",
+                           sid, kind);
     int n = atoi(out);
     free(out);
     return n;
@@ -249,7 +237,7 @@ static void reply(const char *sid, const char *text)
 static char *wait_agent(const char *sid)
 {
     for (int i = 0; i < 100; i++) {
-        char *a = redis_str("HGET {og}:ses:%s agent_id", sid);
+        char *a = og_test_redis_line(&rs, "HGET {og}:ses:%s agent_id", sid);
         if (*a)
             return a;
         free(a);
@@ -343,7 +331,7 @@ static void test_timeout_close(const char *s1)
     CHECK_INT(wait_platform("u1", "Bye Name u1.", 5000), 1);
     CHECK_INT(timeline(s1, "closed", NULL), 1);
     /* first_reply_at is Ann's reply, not any automatic text */
-    char *fr = redis_str("HGET {og}:ses:%s first_reply_at", s1);
+    char *fr = og_test_redis_line(&rs, "HGET {og}:ses:%s first_reply_at", s1);
     CHECK(*fr != 0);
     free(fr);
 }
@@ -418,7 +406,7 @@ static void test_once(const char *s1, const char *s2, const char *s3)
     CHECK_INT(platform_got("u3", "Are you still there, Name u3?"), 1);
     CHECK_INT(platform_got("u3", "Bye Name u3."), 1);
     /* nothing is left queued */
-    char *left = redis_str("ZCARD {og}:timers:texts");
+    char *left = og_test_redis_line(&rs, "ZCARD {og}:timers:texts");
     CHECK_STR(left, "0");
     free(left);
 }
@@ -469,7 +457,7 @@ static void test_lease(const char *sid)
     struct og_core *a = og_test_core_new(&rs, "og", 1), *b = og_test_core_new(&rs, "og", 1);
     char *member = og_sprintf("%s|closing|1|", sid), now[24], lim[] = "10";
     snprintf(now, sizeof now, "%lld", (long long)og_now_ms());
-    char *r = redis_str("ZADD {og}:timers:texts 1 '%s'", member);
+    char *r = og_test_redis_line(&rs, "ZADD {og}:timers:texts 1 '%s'", member);
     free(r);
     const char *claim[] = {"{og}", "claim", now, "30000", lim};
     redisReply *ra = NULL, *rb = NULL;
@@ -478,7 +466,7 @@ static void test_lease(const char *sid)
     CHECK_INT(og_script_call(b, OG_LUA_TEXTS, 5, claim, NULL, &rb, NULL, 0), OG_OK);
     CHECK_INT(rb ? rb->elements : 0, 1); /* leased to a */
     freeReplyObject(rb);
-    r = redis_str("ZADD {og}:timers:texts 1 '%s'", member); /* the lease ends */
+    r = og_test_redis_line(&rs, "ZADD {og}:timers:texts 1 '%s'", member); /* the lease ends */
     free(r);
     CHECK_INT(og_script_call(b, OG_LUA_TEXTS, 5, claim, NULL, &rb, NULL, 0), OG_OK);
     CHECK_INT(rb ? rb->elements : 0, 1 + 9);

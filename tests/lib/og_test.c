@@ -10,6 +10,7 @@
 
 #include <arpa/inet.h>
 #include <ctype.h>
+#include <stdarg.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
@@ -240,6 +241,19 @@ char *og_test_redis_cli(struct og_test_redis *r, const char *args)
     if (!b.data)
         og_buf_append(&b, "", 0);
     return b.data;
+}
+
+char *og_test_redis_line(struct og_test_redis *r, const char *fmt, ...)
+{
+    char args[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(args, sizeof args, fmt, ap);
+    va_end(ap);
+    char *o = og_test_redis_cli(r, args);
+    if (o)
+        o[strcspn(o, "\r\n")] = 0;
+    return o ? o : og_strdup("");
 }
 
 /* --------------------------------------------------- fake platform server */

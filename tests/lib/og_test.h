@@ -90,6 +90,10 @@ struct og_core *og_test_core_new_routing(const struct og_test_redis *r, const ch
                                          int pool, const struct og_routing_opts *routing);
 /* Runs one command through redis-cli and returns its raw output [xfer]. */
 char *og_test_redis_cli(struct og_test_redis *r, const char *args);
+/* The first line of a command's output, the command formatted like printf
+ * (at most 511 characters); "" when there was none. [xfer] */
+char *og_test_redis_line(struct og_test_redis *r, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
 
 /* --------------------------------------------------- fake platform server */
 struct og_fake_req {
