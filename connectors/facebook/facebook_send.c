@@ -128,31 +128,7 @@ static og_err upload_attachment(struct facebook *fb, const char *type, const cha
     memset(auth, 0, strlen(auth));
     svc->free(auth), svc->free(endpoint), svc->free(message);
     svc->free(data), svc->free(mime), svc->free(name);
-    if (e != OG_OK || r.status == 0) {
-        snprintf(res->error_code, sizeof res->error_code, "transport");
-        snprintf(res->error_message, sizeof res->error_message, "attachment upload: %s",
-                 r.errbuf[0] ? r.errbuf : "no answer from the Graph API");
-        svc->http_result_free(&r);
-        return OG_ERR_RETRYABLE;
-    }
-    if (r.status < 200 || r.status > 299) {
-        e = og_graph_error_result(svc, &r, res);
-        svc->http_result_free(&r);
-        return e == OG_ERR_NOT_FOUND ? OG_ERR_PERMANENT : e;
-    }
-    struct og_json *j = r.body ? svc->json->parse(r.body, r.body_len) : NULL;
-    svc->http_result_free(&r);
-    const char *aid = og_graph_json_str(svc->json, j, "attachment_id");
-    if (aid && *aid)
-        *id = svc->strdup(aid);
-    svc->json->put(j);
-    if (!*id) {
-        snprintf(res->error_code, sizeof res->error_code, "bad_answer");
-        snprintf(res->error_message, sizeof res->error_message,
-                 "the attachment upload answered without an attachment_id");
-        return OG_ERR_PERMANENT;
-    }
-    return OG_OK;
+    return og_graph_upload_id(svc, e, &r, "attachment upload", "attachment_id", id, res);
 }
 
 og_err facebook_send(void *inst, const struct og_outbound *msg, struct og_send_result *res)

@@ -160,6 +160,38 @@ og_err og_graph_map_error(long http_status, int64_t code, int64_t subcode)
     return OG_ERR_PERMANENT;
 }
 
+og_err og_graph_upload_id(const struct og_services *svc, og_err e, struct og_http_result *r,
+                          const char *what, const char *field, char **id,
+                          struct og_send_result *res)
+{
+    *id = NULL;
+    if (e != OG_OK || r->status == 0) {
+        snprintf(res->error_code, sizeof res->error_code, "transport");
+        snprintf(res->error_message, sizeof res->error_message, "%s: %s", what,
+                 r->errbuf[0] ? r->errbuf : "no answer from the Graph API");
+        svc->http_result_free(r);
+        return OG_ERR_RETRYABLE;
+    }
+    if (r->status < 200 || r->status > 299) {
+        e = og_graph_error_result(svc, r, res);
+        svc->http_result_free(r);
+        return e == OG_ERR_NOT_FOUND ? OG_ERR_PERMANENT : e;
+    }
+    struct og_json *j = r->body ? svc->json->parse(r->body, r->body_len) : NULL;
+    svc->http_result_free(r);
+    const char *v = og_graph_json_str(svc->json, j, field);
+    if (v && *v)
+        *id = svc->strdup(v);
+    svc->json->put(j);
+    if (!*id) {
+        snprintf(res->error_code, sizeof res->error_code, "bad_answer");
+        snprintf(res->error_message, sizeof res->error_message, "the %s answered without an %s",
+                 what, field);
+        return OG_ERR_PERMANENT;
+    }
+    return OG_OK;
+}
+
 og_err og_graph_error_result(const struct og_services *svc, const struct og_http_result *r,
                              struct og_send_result *res)
 {

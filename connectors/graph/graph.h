@@ -67,6 +67,16 @@ og_err og_graph_handle_http(const struct og_services *svc, void *host, const cha
 og_err og_graph_error_result(const struct og_services *svc, const struct og_http_result *r,
                              struct og_send_result *res);
 
+/* The answer of a file upload (WhatsApp media, Messenger attachments): e and
+ * r as svc->http returned them (r is released here). OG_OK with *id [xfer]
+ * the member field of the 2xx answer; else res says why ("what" names the
+ * upload in the message): OG_ERR_RETRYABLE without an answer, the Graph
+ * error's mapping for a non-2xx one (a 404 is permanent), OG_ERR_PERMANENT
+ * for a 2xx answer without the id. */
+og_err og_graph_upload_id(const struct og_services *svc, og_err e, struct og_http_result *r,
+                          const char *what, const char *field, char **id,
+                          struct og_send_result *res);
+
 /* POSTs body (serialized, application/json) to url with "Authorization:
  * Bearer <token>" (body NULL: a GET). On a 2xx answer returns OG_OK and *reply [xfer, put with
  * svc->json->put] holds the parsed JSON (OG_ERR_PERMANENT if it is not

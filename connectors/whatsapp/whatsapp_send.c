@@ -83,31 +83,7 @@ static og_err upload_media(struct whatsapp *wa, const char *url, char **media_id
     og_err e = svc->http(wa->host, &call, &r);
     memset(auth, 0, strlen(auth));
     svc->free(auth), svc->free(endpoint), svc->free(data), svc->free(mime), svc->free(name);
-    if (e != OG_OK || r.status == 0) {
-        snprintf(res->error_code, sizeof res->error_code, "transport");
-        snprintf(res->error_message, sizeof res->error_message, "media upload: %s",
-                 r.errbuf[0] ? r.errbuf : "no answer from the Graph API");
-        svc->http_result_free(&r);
-        return OG_ERR_RETRYABLE;
-    }
-    if (r.status < 200 || r.status > 299) {
-        e = og_graph_error_result(svc, &r, res);
-        svc->http_result_free(&r);
-        return e == OG_ERR_NOT_FOUND ? OG_ERR_PERMANENT : e;
-    }
-    struct og_json *j = r.body ? svc->json->parse(r.body, r.body_len) : NULL;
-    svc->http_result_free(&r);
-    const char *id = og_graph_json_str(svc->json, j, "id");
-    if (id && *id)
-        *media_id = svc->strdup(id);
-    svc->json->put(j);
-    if (!*media_id) {
-        snprintf(res->error_code, sizeof res->error_code, "bad_answer");
-        snprintf(res->error_message, sizeof res->error_message,
-                 "the media upload answered without an id");
-        return OG_ERR_PERMANENT;
-    }
-    return OG_OK;
+    return og_graph_upload_id(svc, e, &r, "media upload", "id", media_id, res);
 }
 
 /* The provider id of a 2xx answer, or OG_ERR_PERMANENT (never retried, so
