@@ -50,7 +50,7 @@ define apt_missing
 	fi
 endef
 
-.PHONY: all deps deps-test deps-fuzz deps-lint deps-pack deps-node deps-browser deps-docs build run test test-asan fuzz bench example \
+.PHONY: all deps deps-test deps-fuzz deps-lint deps-pack deps-node deps-browser deps-docs deps-s3 build run test test-asan fuzz bench example \
 	install deb deb-check clean format format-check layering
 
 all: build
@@ -78,6 +78,11 @@ deps-node:
 deps-browser: deps-node
 	$(call apt_missing,$(BROWSER_PKGS))
 	cd tests/browser && npm ci --no-audit --no-fund
+
+# The pinned s3rver, the local S3 implementation og-int-media-s3 runs
+# the media store against (#21.1).
+deps-s3: deps-node
+	cd tests/s3 && npm ci --no-audit --no-fund
 
 # The pinned @redocly/cli that lints docs/openapi.yaml (og-docs-openapi-lint).
 deps-docs: deps-node
@@ -114,10 +119,10 @@ run: build
 
 # OG_DOCS_LINT_REQUIRED: the docs' lint fails instead of skipping when its
 # linter is missing (deps-docs installed it).
-test: deps-test deps-browser deps-docs build
+test: deps-test deps-browser deps-docs deps-s3 build
 	cd $(BUILD) && OG_DOCS_LINT_REQUIRED=1 ctest --output-on-failure -j2
 
-test-asan: deps-test deps-browser deps-docs
+test-asan: deps-test deps-browser deps-docs deps-s3
 	cmake -S . -B $(BUILD)-asan -DOG_WERROR=ON -DOG_SANITIZE=ON -DOG_BUILD_BENCH=OFF
 	cmake --build $(BUILD)-asan -j$(JOBS)
 	cd $(BUILD)-asan && OG_DOCS_LINT_REQUIRED=1 ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \

@@ -167,6 +167,13 @@ struct og_config {
         int64_t max_age_s;      /* unused this long: removed, default 30 days; 0 = never */
         int64_t max_file_bytes; /* one file, default 32 MiB */
         int64_t link_ttl_s;     /* signed links, default 7 days */
+        struct {                /* "media.s3": the shared store; endpoint NULL = none */
+            char *endpoint;     /* http(s)://host[:port] */
+            char *bucket;
+            char *region; /* default "us-east-1" */
+            char *access_key;
+            char *secret_key;
+        } s3;
     } media;
     struct {              /* "sensitive_words" (config/og_config_sensitive.c) */
         char **customers; /* terms that flag a customer's message */

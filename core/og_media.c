@@ -1,6 +1,7 @@
 /* og_media - see og_media.h. */
 #include "og_media.h"
 #include "og_log.h"
+#include "og_media_s3.h"
 #include "og_util.h"
 
 #include <dirent.h>
@@ -30,7 +31,8 @@ struct og_media_store {
      * passes the cap, so a store under its cap never scans its directory
      * on a put (another instance's puts are seen at the next sweep). */
     int64_t est_bytes;
-    int64_t swept_ms; /* monotonic time of this process's last sweep */
+    int64_t swept_ms;       /* monotonic time of this process's last sweep */
+    struct og_media_s3 *s3; /* [owned] the shared store; NULL = the directory only */
 };
 /* A put sweeps at least this often even under the count it knows of: what
  * other instances on the directory stored is seen within this long. */
@@ -71,7 +73,19 @@ struct og_media_store *og_media_open(const struct og_media_opts *o, char *err, s
         snprintf(err, errlen, "media.dir %s: %s", o->dir, strerror(errno));
         return NULL;
     }
+    struct og_media_s3 *s3 = NULL;
+    if (o->s3_endpoint && *o->s3_endpoint) {
+        struct og_media_s3_opts so = {.endpoint = o->s3_endpoint,
+                                      .bucket = o->s3_bucket ? o->s3_bucket : "",
+                                      .region = o->s3_region,
+                                      .access_key = o->s3_access_key ? o->s3_access_key : "",
+                                      .secret_key = o->s3_secret_key ? o->s3_secret_key : ""};
+        s3 = og_media_s3_open(&so, err, errlen);
+        if (!s3)
+            return NULL;
+    }
     struct og_media_store *s = og_calloc(1, sizeof *s);
+    s->s3 = s3;
     s->dir = og_strdup(o->dir);
     s->max_bytes = o->max_bytes;
     s->max_age_s = o->max_age_s;
@@ -88,6 +102,7 @@ void og_media_close(struct og_media_store *s)
         return;
     pthread_mutex_destroy(&s->sweep_mu);
     pthread_mutex_destroy(&s->est_mu);
+    og_media_s3_close(s->s3);
     free(s->dir);
     free(s);
 }
@@ -125,6 +140,22 @@ static int write_all(int fd, const void *p, size_t n)
     return 0;
 }
 
+/* bytes more are in the directory: sweeps when the cap may be passed. */
+static void stored(struct og_media_store *s, int64_t bytes)
+{
+    int sweep = 0;
+    if (s->max_bytes > 0) {
+        pthread_mutex_lock(&s->est_mu);
+        if (s->est_bytes >= 0)
+            s->est_bytes += bytes;
+        sweep = s->est_bytes < 0 || s->est_bytes > s->max_bytes ||
+                og_mono_ms() - s->swept_ms > RESYNC_MS;
+        pthread_mutex_unlock(&s->est_mu);
+    }
+    if (sweep)
+        og_media_sweep(s, NULL);
+}
+
 og_err og_media_put(struct og_media_store *s, const char *key, const struct og_media_meta *m,
                     const void *data, size_t len)
 {
@@ -150,6 +181,14 @@ og_err og_media_put(struct og_media_store *s, const char *key, const struct og_m
     }
     if (fd >= 0 && close(fd) != 0 && e == OG_OK)
         e = OG_ERR_UNAVAILABLE;
+    /* the bucket first: a file this instance has is one the others can get */
+    if (e == OG_OK && s->s3) {
+        int rfd = open(tmp, O_RDONLY | O_CLOEXEC);
+        e = rfd < 0 ? OG_ERR_UNAVAILABLE
+                    : og_media_s3_put(s->s3, key, rfd, (int64_t)(strlen(hdr) + len));
+        if (rfd >= 0)
+            close(rfd);
+    }
     /* the rename is the commit: a reader sees the old file or the new one */
     if (e == OG_OK && rename(tmp, final) != 0) {
         og_error("media: cannot rename into %s: %s", final, strerror(errno));
@@ -159,17 +198,8 @@ og_err og_media_put(struct og_media_store *s, const char *key, const struct og_m
         unlink(tmp);
     size_t hlen = strlen(hdr);
     free(hdr), free(tmp), free(final);
-    int sweep = 0;
-    if (e == OG_OK && s->max_bytes > 0) {
-        pthread_mutex_lock(&s->est_mu);
-        if (s->est_bytes >= 0)
-            s->est_bytes += (int64_t)(hlen + len);
-        sweep = s->est_bytes < 0 || s->est_bytes > s->max_bytes ||
-                og_mono_ms() - s->swept_ms > RESYNC_MS;
-        pthread_mutex_unlock(&s->est_mu);
-    }
-    if (sweep)
-        og_media_sweep(s, NULL);
+    if (e == OG_OK)
+        stored(s, (int64_t)(hlen + len));
     return e;
 }
 
@@ -205,6 +235,39 @@ static int read_header(int fd, off_t *offset, struct og_media_meta *m)
     return 0;
 }
 
+/* Downloads key from the bucket into the directory (a temporary file
+ * renamed into place once its header checks out, as a put does). */
+static og_err download(struct og_media_store *s, const char *key)
+{
+    unsigned char rnd[8];
+    char hex[17];
+    og_random_bytes(rnd, sizeof rnd);
+    og_hex_encode(rnd, sizeof rnd, hex, sizeof hex);
+    char *tmp = og_sprintf("%s/.tmp-%ld-%s", s->dir, (long)getpid(), hex);
+    char *final = og_sprintf("%s/%s", s->dir, key);
+    og_err e = OG_ERR_UNAVAILABLE;
+    int fd = open(tmp, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0640);
+    if (fd >= 0) {
+        e = og_media_s3_get(s->s3, key, fd, s->max_file_bytes + HEADER_MAX);
+        off_t off;
+        struct og_media_meta m;
+        struct stat st;
+        if (e == OG_OK && read_header(fd, &off, &m) != 0) {
+            og_error("media.s3: object %s is not a media file: not served", key);
+            e = OG_ERR_NOT_FOUND;
+        }
+        if (e == OG_OK && (fstat(fd, &st) != 0 || rename(tmp, final) != 0))
+            e = OG_ERR_UNAVAILABLE;
+        close(fd);
+        if (e == OG_OK)
+            stored(s, (int64_t)st.st_size);
+    }
+    if (e != OG_OK)
+        unlink(tmp);
+    free(tmp), free(final);
+    return e;
+}
+
 og_err og_media_open_file(struct og_media_store *s, const char *key, int *fd, off_t *offset,
                           struct og_media_meta *m)
 {
@@ -213,6 +276,14 @@ og_err og_media_open_file(struct og_media_store *s, const char *key, int *fd, of
         return OG_ERR_NOT_FOUND;
     char *path = og_sprintf("%s/%s", s->dir, key);
     int f = open(path, O_RDONLY | O_CLOEXEC);
+    if (f < 0 && errno == ENOENT && s->s3) {
+        og_err e = download(s, key);
+        if (e != OG_OK) {
+            free(path);
+            return e == OG_ERR_TOO_LARGE ? OG_ERR_NOT_FOUND : e;
+        }
+        f = open(path, O_RDONLY | O_CLOEXEC);
+    }
     free(path);
     if (f < 0)
         return errno == ENOENT ? OG_ERR_NOT_FOUND : OG_ERR_UNAVAILABLE;
@@ -262,8 +333,13 @@ og_err og_media_remove(struct og_media_store *s, const char *key)
         return OG_ERR_INVALID;
     char *path = og_sprintf("%s/%s", s->dir, key);
     int rc = unlink(path);
+    og_err e = rc == 0 || errno == ENOENT ? OG_OK : OG_ERR_UNAVAILABLE;
     free(path);
-    return rc == 0 || errno == ENOENT ? OG_OK : OG_ERR_UNAVAILABLE;
+    /* the bucket too: another instance's cache keeps its copy until its
+     * own sweep, as with a shared directory a reader holding it open does */
+    if (s->s3 && og_media_s3_delete(s->s3, key) != OG_OK)
+        e = OG_ERR_UNAVAILABLE;
+    return e;
 }
 
 struct entry {

@@ -33,6 +33,17 @@ struct og_media_opts {
     int64_t max_bytes;      /* total cap; 0 = none */
     int64_t max_age_s;      /* a file unused this long goes; 0 = none */
     int64_t max_file_bytes; /* one file's cap; 0 = OG_MEDIA_MAX_FILE_BYTES */
+    /* The shared store (core/og_media_s3.h): NULL or "" = none. With it,
+     * every file is also an object of s3_bucket, put before og_media_put
+     * returns; dir becomes this instance's read cache (its cap and age limit
+     * apply to the cache only): a key missing there is downloaded from the
+     * bucket into it. The bucket's own age limit is its lifecycle rule
+     * (docs/operations.md); nothing here evicts objects. */
+    const char *s3_endpoint; /* http(s)://host[:port], path-style */
+    const char *s3_bucket;
+    const char *s3_region; /* NULL or "" = us-east-1 */
+    const char *s3_access_key;
+    const char *s3_secret_key;
 };
 
 #define OG_MEDIA_MAX_FILE_BYTES (32 * 1024 * 1024)
@@ -47,7 +58,8 @@ struct og_media_meta {
 struct og_media_store; /* thread-safe: any number of threads may use one */
 
 /* [xfer, og_media_close]; NULL with a reason in err when the directory cannot
- * be made or written. */
+ * be made or written, or the S3 bucket refuses the credentials (the reason
+ * names the HTTP status and the store's error code). */
 struct og_media_store *og_media_open(const struct og_media_opts *o, char *err, size_t errlen);
 void og_media_close(struct og_media_store *s);
 int64_t og_media_max_file_bytes(const struct og_media_store *s);
@@ -64,7 +76,8 @@ og_err og_media_put(struct og_media_store *s, const char *key, const struct og_m
 
 /* Opens key for reading: *fd [xfer, close()] positioned nowhere in
  * particular, the bytes start at *offset and run m->size bytes. Marks the
- * file used. OG_ERR_NOT_FOUND when the store does not have it. */
+ * file used. With S3, a key not in the directory is downloaded into it
+ * first. OG_ERR_NOT_FOUND when the store does not have it. */
 og_err og_media_open_file(struct og_media_store *s, const char *key, int *fd, off_t *offset,
                           struct og_media_meta *m);
 
@@ -72,7 +85,7 @@ og_err og_media_open_file(struct og_media_store *s, const char *key, int *fd, of
 og_err og_media_read(struct og_media_store *s, const char *key, char **data,
                      struct og_media_meta *m);
 
-/* Removes key (OG_OK also when it was not there). */
+/* Removes key (OG_OK also when it was not there), from the bucket too. */
 og_err og_media_remove(struct og_media_store *s, const char *key);
 
 struct og_media_usage {

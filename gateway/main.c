@@ -623,7 +623,12 @@ int main(int argc, char **argv)
         struct og_media_opts mo = {.dir = mdir,
                                    .max_bytes = cfg.media.max_bytes,
                                    .max_age_s = cfg.media.max_age_s,
-                                   .max_file_bytes = cfg.media.max_file_bytes};
+                                   .max_file_bytes = cfg.media.max_file_bytes,
+                                   .s3_endpoint = cfg.media.s3.endpoint,
+                                   .s3_bucket = cfg.media.s3.bucket,
+                                   .s3_region = cfg.media.s3.region,
+                                   .s3_access_key = cfg.media.s3.access_key,
+                                   .s3_secret_key = cfg.media.s3.secret_key};
         char merr[320];
         g.media = og_media_open(&mo, merr, sizeof merr);
         free(mdir);

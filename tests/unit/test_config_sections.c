@@ -188,6 +188,15 @@ static const struct config_case cases[] = {
      "followups[0].channels[0]: must not be empty\nsmtp: required when followups are configured\n"},
     {"\"followups\":[{\"id\":\"a\",\"when\":3,\"subject\":4,\"text\":5,\"html\":6}]",
      "followups[0].when: must be a string\nfollowups[0].subject: must be a string\nfollowups[0].text: must be a string\nfollowups[0].html: must be a string\nsmtp: required when followups are configured\n"},
+    /* media.s3: the shared store (config/og_config_media.c) */
+    {"\"media\":{\"s3\":{\"endpoint\":\"http://127.0.0.1:9000\",\"bucket\":\"m-1\",\"access_key\":\"a\",\"secret_key\":\"s\"}}",
+     ""},
+    {"\"media\":{\"s3\":{\"endpoint\":\"ftp://h\",\"bucket\":\"m-1\",\"access_key\":\"a\",\"secret_key\":\"s\"}}",
+     "media.s3.endpoint: must be an http:// or https:// URL (http(s)://host[:port])\n"},
+    {"\"media\":{\"s3\":{\"endpoint\":\"https://s3.example.com\"}}",
+     "media.s3.bucket: required with media.s3.endpoint\nmedia.s3.access_key: required with media.s3.endpoint\nmedia.s3.secret_key: required with media.s3.endpoint\n"},
+    {"\"media\":{\"s3\":{\"endpoint\":\"http://h:1\",\"bucket\":\"Bad_Bucket\",\"access_key\":\"a\",\"secret_key\":\"s\"}}",
+     "media.s3.bucket: must be an S3 bucket name: 3 to 63 of a-z 0-9 . -\n"},
 };
 /* clang-format on */
 

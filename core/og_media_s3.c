@@ -1,0 +1,242 @@
+/* og_media_s3 - see og_media_s3.h. */
+#include "og_media_s3.h"
+#include "og_log.h"
+#include "og_util.h"
+
+#include <curl/curl.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+/* An error answer is a few hundred bytes of XML: more is not kept. */
+#define ERR_BODY_MAX 4096
+#define CONNECT_TIMEOUT_MS 5000L
+#define TIMEOUT_S 120L
+
+struct og_media_s3 {
+    char *base;    /* <endpoint>/<bucket>, no trailing slash */
+    char *sigv4;   /* "aws:amz:<region>:s3" */
+    char *userpwd; /* access:secret */
+};
+
+/* Where a response's body goes: the file when the answer is 200, else a
+ * bounded buffer for the error code. */
+struct sink {
+    CURL *c;
+    int fd; /* -1 = none */
+    int64_t max, got;
+    int too_large;
+    char err[ERR_BODY_MAX];
+    size_t errlen;
+};
+
+static size_t sink_write(char *p, size_t size, size_t nmemb, void *ud)
+{
+    struct sink *k = ud;
+    size_t n = size * nmemb;
+    long status = 0;
+    curl_easy_getinfo(k->c, CURLINFO_RESPONSE_CODE, &status);
+    if (status != 200 || k->fd < 0) {
+        size_t room = sizeof k->err - k->errlen;
+        size_t take = n < room ? n : room;
+        memcpy(k->err + k->errlen, p, take);
+        k->errlen += take;
+        return n;
+    }
+    if (k->got + (int64_t)n > k->max) {
+        k->too_large = 1;
+        return 0; /* aborts the transfer */
+    }
+    for (size_t off = 0; off < n;) {
+        ssize_t w = write(k->fd, p + off, n - off);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0)
+            return 0;
+        off += (size_t)w;
+    }
+    k->got += (int64_t)n;
+    return n;
+}
+
+struct source {
+    int fd;
+    int64_t off, len;
+};
+
+static size_t source_read(char *p, size_t size, size_t nmemb, void *ud)
+{
+    struct source *r = ud;
+    size_t want = size * nmemb;
+    if ((int64_t)want > r->len - r->off)
+        want = (size_t)(r->len - r->off);
+    if (!want)
+        return 0;
+    ssize_t n;
+    do
+        n = pread(r->fd, p, want, (off_t)r->off);
+    while (n < 0 && errno == EINTR);
+    if (n <= 0)
+        return CURL_READFUNC_ABORT;
+    r->off += n;
+    return (size_t)n;
+}
+
+/* One request on key: method "PUT" (src), "GET" (into k->fd) or "DELETE".
+ * Returns the HTTP status, 0 when the transfer itself failed. */
+static long request(struct og_media_s3 *s, const char *method, const char *key, struct source *src,
+                    struct sink *k, CURLcode *rcp)
+{
+    *rcp = CURLE_FAILED_INIT;
+    CURL *c = curl_easy_init();
+    if (!c)
+        return 0;
+    k->c = c;
+    char *url = og_sprintf("%s/%s", s->base, key);
+    struct curl_slist *h = curl_slist_append(NULL, "x-amz-content-sha256: UNSIGNED-PAYLOAD");
+    curl_easy_setopt(c, CURLOPT_URL, url);
+    curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
+    curl_easy_setopt(c, CURLOPT_AWS_SIGV4, s->sigv4);
+    curl_easy_setopt(c, CURLOPT_USERPWD, s->userpwd);
+    curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
+    curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, CONNECT_TIMEOUT_MS);
+    curl_easy_setopt(c, CURLOPT_TIMEOUT, TIMEOUT_S);
+    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, sink_write);
+    curl_easy_setopt(c, CURLOPT_WRITEDATA, k);
+    if (!strcmp(method, "PUT")) {
+        curl_easy_setopt(c, CURLOPT_UPLOAD, 1L);
+        curl_easy_setopt(c, CURLOPT_READFUNCTION, source_read);
+        curl_easy_setopt(c, CURLOPT_READDATA, src);
+        curl_easy_setopt(c, CURLOPT_INFILESIZE_LARGE, (curl_off_t)src->len);
+    } else if (!strcmp(method, "DELETE")) {
+        curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, "DELETE");
+    }
+    CURLcode rc = curl_easy_perform(c);
+    long status = 0;
+    curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
+    curl_easy_cleanup(c);
+    curl_slist_free_all(h);
+    *rcp = rc;
+    if (rc != CURLE_OK)
+        status = 0;
+    free(url);
+    return status;
+}
+
+struct og_media_s3 *og_media_s3_open(const struct og_media_s3_opts *o, char *err, size_t errlen)
+{
+    size_t n = strlen(o->endpoint);
+    while (n && o->endpoint[n - 1] == '/')
+        n--;
+    struct og_media_s3 *s = og_calloc(1, sizeof *s);
+    s->base = og_sprintf("%.*s/%s", (int)n, o->endpoint, o->bucket);
+    s->sigv4 = og_sprintf("aws:amz:%s:s3", o->region && *o->region ? o->region : "us-east-1");
+    s->userpwd = og_sprintf("%s:%s", o->access_key, o->secret_key);
+    /* the credentials and the bucket are checked now, not at the first file */
+    struct sink k = {.fd = -1};
+    CURLcode rc;
+    long status = request(s, "GET", "?list-type=2&max-keys=1", NULL, &k, &rc);
+    if (status != 200) {
+        char code[64];
+        og_media_s3_error_code(k.err, k.errlen, code, sizeof code);
+        if (!status)
+            snprintf(err, errlen, "media.s3: %s: %s", s->base, curl_easy_strerror(rc));
+        else
+            snprintf(err, errlen, "media.s3: %s: HTTP %ld %s", s->base, status,
+                     code[0] ? code : "(no error code)");
+        og_media_s3_close(s);
+        return NULL;
+    }
+    return s;
+}
+
+void og_media_s3_close(struct og_media_s3 *s)
+{
+    if (!s)
+        return;
+    free(s->base);
+    free(s->sigv4);
+    if (s->userpwd)
+        explicit_bzero(s->userpwd, strlen(s->userpwd));
+    free(s->userpwd);
+    free(s);
+}
+
+static void log_refusal(struct og_media_s3 *s, const char *method, const char *key, long status,
+                        CURLcode rc, const struct sink *k)
+{
+    if (!status) {
+        og_error("media.s3: %s %s/%s: %s", method, s->base, key, curl_easy_strerror(rc));
+        return;
+    }
+    char code[64];
+    og_media_s3_error_code(k->err, k->errlen, code, sizeof code);
+    og_error("media.s3: %s %s/%s: HTTP %ld %s", method, s->base, key, status,
+             code[0] ? code : "(no error code)");
+}
+
+og_err og_media_s3_put(struct og_media_s3 *s, const char *key, int fd, int64_t len)
+{
+    struct source src = {.fd = fd, .off = 0, .len = len};
+    struct sink k = {.fd = -1};
+    CURLcode rc;
+    long st = request(s, "PUT", key, &src, &k, &rc);
+    if (st == 200)
+        return OG_OK;
+    log_refusal(s, "PUT", key, st, rc, &k);
+    return OG_ERR_UNAVAILABLE;
+}
+
+og_err og_media_s3_get(struct og_media_s3 *s, const char *key, int fd, int64_t max_bytes)
+{
+    struct sink k = {.fd = fd, .max = max_bytes};
+    CURLcode rc;
+    long st = request(s, "GET", key, NULL, &k, &rc);
+    if (k.too_large)
+        return OG_ERR_TOO_LARGE;
+    if (st == 200)
+        return OG_OK;
+    if (st == 404)
+        return OG_ERR_NOT_FOUND;
+    log_refusal(s, "GET", key, st, rc, &k);
+    return OG_ERR_UNAVAILABLE;
+}
+
+og_err og_media_s3_delete(struct og_media_s3 *s, const char *key)
+{
+    struct sink k = {.fd = -1};
+    CURLcode rc;
+    long st = request(s, "DELETE", key, NULL, &k, &rc);
+    if (st == 204 || st == 200 || st == 404)
+        return OG_OK;
+    log_refusal(s, "DELETE", key, st, rc, &k);
+    return OG_ERR_UNAVAILABLE;
+}
+
+void og_media_s3_error_code(const char *body, size_t len, char *out, size_t outsz)
+{
+    if (!outsz)
+        return;
+    out[0] = 0;
+    if (!body)
+        return;
+    static const char open[] = "<Code>", close[] = "</Code>";
+    const char *b = memmem(body, len, open, sizeof open - 1);
+    if (!b)
+        return;
+    b += sizeof open - 1;
+    size_t rest = len - (size_t)(b - body);
+    const char *e = memmem(b, rest, close, sizeof close - 1);
+    if (!e)
+        return;
+    size_t o = 0;
+    /* a code is letters and digits: anything else is not copied */
+    for (const char *p = b; p < e && o + 1 < outsz; p++)
+        if ((*p >= 'A' && *p <= 'Z') || (*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') ||
+            *p == '.' || *p == '_' || *p == '-')
+            out[o++] = *p;
+    out[o] = 0;
+}
