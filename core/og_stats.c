@@ -668,13 +668,164 @@ static og_err read_meta(struct og_core *c, struct og_stats *s, const struct og_s
 
 #define PIPE_KEYS 256
 
+/* The fields of one UTC day's tuples that pass the filters ("v..." and
+ * "c..." of each), from its tuple set P:st:u:<day>. */
+struct day_fields {
+    int64_t day;
+    char **f; /* [owned] */
+    size_t n;
+};
+
+static void day_fields_free(struct day_fields *d, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        for (size_t j = 0; j < d[i].n; j++)
+            free(d[i].f[j]);
+        free(d[i].f);
+    }
+    free(d);
+}
+
+/* The UTC hour a unit starts at, or -1 for a level the tuple sets do not
+ * cover. */
+static int64_t unit_hour(const struct unit *x)
+{
+    return x->lvl == 'h' ? x->n : x->lvl == 'd' ? x->n * 24 : -1;
+}
+
+/* With a channel, agent or group filter, reads the units of u[0..n) that
+ * start at or after P:st:uv (from there every hour's tuples are in their
+ * day's set, prelude.lua st_seen) by HMGET of the fields of the tuples that
+ * pass: a few fields per key instead of every key whole (2160 hour keys of
+ * 90 days by hour). done[i] is set for each unit read. */
+static og_err read_tuples(struct og_core *c, struct og_stats *s, const struct og_stats_query *q,
+                          enum by by, const struct unit *u, size_t n, int timed, char *done)
+{
+    redisReply *r = NULL;
+    og_err e = og_redis_cmd(c->redis, &r, "GET %s:st:uv", c->tag);
+    if (e != OG_OK)
+        return e;
+    int64_t uv = r->type == REDIS_REPLY_STRING ? strtoll(r->str, NULL, 10) : -1;
+    freeReplyObject(r);
+    if (uv < 0)
+        return OG_OK;
+    /* the days of the units to read this way, in order (units are) */
+    struct day_fields *days = og_calloc(n ? n : 1, sizeof *days);
+    size_t nd = 0;
+    for (size_t i = 0; i < n; i++) {
+        int64_t h = unit_hour(&u[i]);
+        if (h < 0 || h < uv)
+            continue;
+        int64_t day = h / 24;
+        if (nd == 0 || days[nd - 1].day != day)
+            days[nd++].day = day;
+    }
+    char(*key)[300] = og_calloc(PIPE_KEYS, sizeof *key);
+    const char **av = og_calloc(PIPE_KEYS * 2, sizeof *av);
+    const char *const **argv = og_calloc(PIPE_KEYS, sizeof *argv);
+    int *argc = og_calloc(PIPE_KEYS, sizeof *argc);
+    redisReply **rep = og_calloc(PIPE_KEYS, sizeof *rep);
+    for (size_t d0 = 0; d0 < nd && e == OG_OK; d0 += PIPE_KEYS) {
+        size_t m = nd - d0 < PIPE_KEYS ? nd - d0 : PIPE_KEYS;
+        for (size_t k = 0; k < m; k++) {
+            snprintf(key[k], sizeof key[k], "%s:st:u:%lld", c->tag, (long long)days[d0 + k].day);
+            av[2 * k] = "SMEMBERS", av[2 * k + 1] = key[k];
+            argv[k] = av + 2 * k, argc[k] = 2;
+        }
+        e = og_redis_pipeline(c->redis, m, argc, argv, rep);
+        for (size_t k = 0; e == OG_OK && k < m; k++) {
+            struct day_fields *d = &days[d0 + k];
+            const redisReply *set = rep[k];
+            d->f = og_calloc(2 * set->elements + 1, sizeof *d->f);
+            for (size_t i = 0; set->type == REDIS_REPLY_ARRAY && i < set->elements; i++) {
+                char f[512];
+                struct tuple t;
+                if (set->element[i]->len + 2 > sizeof f)
+                    continue;
+                snprintf(f, sizeof f, "v%s", set->element[i]->str);
+                if (!tuple_of(f, &t) || !passes(q, &t))
+                    continue;
+                d->f[d->n++] = og_sprintf("v%s", set->element[i]->str);
+                d->f[d->n++] = og_sprintf("c%s", set->element[i]->str);
+            }
+        }
+        for (size_t k = 0; k < m; k++)
+            if (rep[k])
+                freeReplyObject(rep[k]), rep[k] = NULL;
+    }
+    free(av);
+    /* the units: HMGET of their day's fields (none: nothing to read) */
+    size_t di = 0;
+    const char ***hv = og_calloc(PIPE_KEYS, sizeof *hv);
+    size_t *unit_of = og_calloc(PIPE_KEYS, sizeof *unit_of);
+    struct day_fields **dof = og_calloc(PIPE_KEYS, sizeof *dof);
+    for (size_t i = 0; i < n && e == OG_OK;) {
+        size_t m = 0;
+        for (; i < n && m < PIPE_KEYS; i++) {
+            const struct unit *x = &u[i];
+            int64_t h = unit_hour(x);
+            if (h < 0 || h < uv)
+                continue;
+            while (di < nd && days[di].day != h / 24)
+                di++;
+            if (di == nd) { /* cannot be: every such unit's day is listed */
+                e = OG_ERR_INTERNAL;
+                break;
+            }
+            done[i] = 1;
+            if (days[di].n == 0)
+                continue;
+            snprintf(key[m], sizeof key[m], "%s:st:%c:%lld%s%s", c->tag, x->lvl, (long long)x->n,
+                     q->success_code ? ":" : "", q->success_code ? q->success_code : "");
+            hv[m] = og_calloc(days[di].n + 2, sizeof *hv[m]);
+            hv[m][0] = "HMGET", hv[m][1] = key[m];
+            memcpy(hv[m] + 2, days[di].f, days[di].n * sizeof *hv[m]);
+            argv[m] = hv[m], argc[m] = (int)days[di].n + 2;
+            unit_of[m] = i, dof[m] = &days[di];
+            m++;
+        }
+        if (e == OG_OK && m)
+            e = og_redis_pipeline(c->redis, m, argc, argv, rep);
+        for (size_t k = 0; e == OG_OK && k < m; k++) {
+            const struct unit *x = &u[unit_of[k]];
+            const redisReply *vals = rep[k];
+            if (vals->type != REDIS_REPLY_ARRAY || vals->elements != dof[k]->n) {
+                e = OG_ERR_INTERNAL;
+                break;
+            }
+            for (size_t j = 0; j < vals->elements; j++) {
+                const redisReply *v = vals->element[j];
+                if (v->type != REDIS_REPLY_STRING)
+                    continue;
+                const char *f = dof[k]->f[j];
+                /* as read_direct: to its bucket, from the one it corrects */
+                if (x->add >= 0)
+                    add_field(s, q, by, f, strlen(f), v->str, v->len,
+                              timed ? &s->b[x->add].a : NULL, 1);
+                if (x->sub >= 0)
+                    add_field(s, q, by, f, strlen(f), v->str, v->len,
+                              timed ? &s->b[x->sub].a : NULL, -1);
+            }
+        }
+        for (size_t k = 0; k < m; k++) {
+            free(hv[k]);
+            if (rep[k])
+                freeReplyObject(rep[k]), rep[k] = NULL;
+        }
+    }
+    free(hv), free(unit_of), free(dof);
+    free(key), free(argv), free(argc), free(rep);
+    day_fields_free(days, nd);
+    return e;
+}
+
 /* Reads plan units u[0..n) straight from Redis, pipelined: HGETALL, or
  * with a filter HSCAN MATCH its pattern (mode), so Redis answers in C: a
  * script would turn every field of every key into a Lua string and back,
  * which costs more than everything else at 10^5 fields. Each unit's fields
  * are added to its bucket and taken from the one it corrects. */
-static og_err read_direct(struct og_core *c, struct og_stats *s, const struct og_stats_query *q,
-                          enum by by, const struct unit *u, size_t n, const char *mode, int timed)
+static og_err read_whole(struct og_core *c, struct og_stats *s, const struct og_stats_query *q,
+                         enum by by, const struct unit *u, size_t n, const char *mode, int timed)
 {
     int scan = strcmp(mode, "all") != 0;
     og_err e = OG_OK;
@@ -736,6 +887,26 @@ static og_err read_direct(struct og_core *c, struct og_stats *s, const struct og
                 freeReplyObject(rep[k]), rep[k] = NULL;
     }
     free(key), free(av), free(argv), free(argc), free(rep);
+    return e;
+}
+
+/* The units u[0..n): with a channel, agent or group filter those the tuple
+ * sets cover by their fields (read_tuples), the others whole. */
+static og_err read_direct(struct og_core *c, struct og_stats *s, const struct og_stats_query *q,
+                          enum by by, const struct unit *u, size_t n, const char *mode, int timed)
+{
+    if (!q->channel && !q->agent_id && !q->group)
+        return read_whole(c, s, q, by, u, n, mode, timed);
+    char *done = og_calloc(n ? n : 1, 1);
+    og_err e = read_tuples(c, s, q, by, u, n, timed, done);
+    struct unit *rest = og_calloc(n ? n : 1, sizeof *rest);
+    size_t nr = 0;
+    for (size_t i = 0; i < n; i++)
+        if (!done[i])
+            rest[nr++] = u[i];
+    if (e == OG_OK && nr)
+        e = read_whole(c, s, q, by, rest, nr, mode, timed);
+    free(rest), free(done);
     return e;
 }
 
@@ -1032,12 +1203,12 @@ char *og_stats_json(const struct og_stats *s)
 }
 
 /* Deletes the counters: SCAN for P:st:h:*, P:st:b:* (an older version's),
- * P:st:d:*, P:st:q:*, P:st:t:* (they are all
+ * P:st:d:*, P:st:q:*, P:st:t:*, P:st:u:* (they are all
  * in the deployment's one hash slot). */
 static og_err delete_hours(struct og_core *c)
 {
     char cursor[32] = "0", match[96];
-    snprintf(match, sizeof match, "%s:st:[hbdqt]:*", c->tag);
+    snprintf(match, sizeof match, "%s:st:[hbdqtu]:*", c->tag);
     do {
         redisReply *r = NULL;
         og_err e = og_redis_cmd(c->redis, &r, "SCAN %s MATCH %s COUNT 1000", cursor, match);
@@ -1113,9 +1284,14 @@ og_err og_stats_rebuild(struct og_core *c, long *sessions, long *intervals)
         if (r)
             freeReplyObject(r);
         r = NULL;
-        /* every hour counted again has its totals */
+        /* every hour counted again has its totals and its tuples */
         if (e == OG_OK)
             e = og_redis_cmd(c->redis, &r, "SET %s:st:tv 0", c->tag);
+        if (r)
+            freeReplyObject(r);
+        r = NULL;
+        if (e == OG_OK)
+            e = og_redis_cmd(c->redis, &r, "SET %s:st:uv 0", c->tag);
         if (r)
             freeReplyObject(r);
     }

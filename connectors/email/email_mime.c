@@ -1066,7 +1066,7 @@ int email_part(const char *raw, size_t len, const char *section, char **data, si
 {
     *data = *name = *type = NULL;
     *dlen = 0;
-    char why[64];
+    char why[96]; /* as email_parse's: too_deep's longest reason fits */
     if (!raw || len == 0 || !section || too_deep(raw, len, why, sizeof why))
         return -1;
     char *copy = NULL;

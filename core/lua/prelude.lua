@@ -567,8 +567,11 @@ local function st_vec_apply(cur, d)
 end
 
 -- Adds deltas d to the vector of field f in key.
+-- Returns the value before (nil: the field is new).
 local function st_vec(key, f, d)
-  redis.call('HSET', key, f, st_vec_apply(redis.call('HGET', key, f) or nil, d))
+  local cur = redis.call('HGET', key, f)
+  redis.call('HSET', key, f, st_vec_apply(cur or nil, d))
+  return cur
 end
 
 -- The code counts text of table m (code -> n), codes sorted.
@@ -634,6 +637,18 @@ local function st_total(P, ms, code, d)
   redis.call('HSET', tk, hf, st_vec_apply(cur, d))
 end
 
+-- A tuple's first field in an hour key (f = "v\t<channel>\t<agent>\t<group>"):
+-- the UTC day's tuple set P:st:u:<day> gets "\t<channel>\t<agent>\t<group>",
+-- so a query with a channel, agent or group filter reads only its tuples'
+-- fields (HMGET) instead of every key whole. Once per tuple and hour, not
+-- per fact. P:st:uv is the UTC hour (Redis's clock, the next one: an older
+-- instance may still write this one) from which every hour's tuples are in
+-- their day's set; an hour before it is read whole.
+local function st_seen(P, ms, f)
+  redis.call('SADD', P .. ':st:u:' .. string.format('%d', math.floor(ms / 86400000)), f:sub(2))
+  redis.call('SET', P .. ':st:uv', math.floor(tonumber(redis.call('TIME')[1]) / 3600) + 1, 'NX')
+end
+
 -- Adds deltas d ({[ST.x] = n}) to the tuple's vectors of the hour and the
 -- day of ms, and to the hour's totals (tup = {channel, agent, group, codes};
 -- a closed session's codes also add them to each code's keys).
@@ -645,7 +660,7 @@ local function st_add(P, ms, tup, d)
     for code in string.gmatch(codes, '[^,]+') do st_total(P, ms, code, d) end
   end
   for _, lvl in ipairs(ST_LEVELS) do
-    st_vec(st_key(P, lvl, ms), f, d)
+    if not st_vec(st_key(P, lvl, ms), f, d) and lvl == 'h' then st_seen(P, ms, f) end
     if codes then
       for code in string.gmatch(codes, '[^,]+') do st_vec(st_key(P, lvl, ms, code), f, d) end
     end
