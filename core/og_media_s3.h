@@ -29,7 +29,8 @@ struct og_media_s3_opts {
 struct og_media_s3;
 
 /* [xfer, og_media_s3_close]; checks the bucket and the credentials with one
- * ListObjectsV2 of at most one key: NULL with err naming the endpoint, the
+ * ListObjectsV2 under a prefix no key has (the key needs s3:ListBucket
+ * besides s3:GetObject, s3:PutObject and s3:DeleteObject): NULL with err naming the endpoint, the
  * bucket, the HTTP status and the store's error code when that fails. */
 struct og_media_s3 *og_media_s3_open(const struct og_media_s3_opts *o, char *err, size_t errlen);
 void og_media_s3_close(struct og_media_s3 *s);

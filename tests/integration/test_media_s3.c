@@ -13,7 +13,12 @@
  *     downloaded again;
  *   - og_media_open refuses an unknown access key (InvalidAccessKeyId), a
  *     missing bucket (NoSuchBucket) and an endpoint nobody listens on, each
- *     named in the error; nothing is created in the bucket.
+ *     named in the error;
+ *   - two daemons on one redis-server, each with its own data_dir, one
+ *     bucket: a Telegram photo fetched from the platform's fake through the
+ *     first is served by the second without a second platform fetch, and a
+ *     daemon whose access key the store does not know does not start, its
+ *     log naming InvalidAccessKeyId.
  * s3rver checks the access key but not SigV4 signatures (its source says
  * "Signature version 4 calculation is unimplemented"), so a wrong secret
  * cannot be refused by it; a real store refuses it the same way
@@ -25,6 +30,7 @@
 
 #include <curl/curl.h>
 #include <fcntl.h>
+#include <json-c/json.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -256,6 +262,156 @@ static void test_refusals(const char *dir)
     snprintf(endpoint, sizeof endpoint, "%s", saved);
 }
 
+/* ------------------------------------------------------------- daemons */
+
+#define TG_TOKEN "777:s3-token"
+#define ADMIN "Authorization: Bearer " OG_TEST_ADMIN_TOKEN
+static const char JPEG[] = "\xFF\xD8\xFF\xE0\x00\x10JFIF\x00\x01\x01\x00\x00\x01\x00\x01\x00\x00"
+                           "jpeg-body\xFF\xD9";
+
+static int fake_tg(void *ud, const struct og_fake_req *q, struct og_fake_resp *r)
+{
+    (void)ud;
+    if (strcmp(q->url, "/bot" TG_TOKEN "/getFile") != 0)
+        return 0;
+    r->status = 200;
+    r->content_type = "application/json";
+    r->body = "{\"ok\":true,\"result\":{\"file_id\":\"tg-photo\",\"file_unique_id\":\"b\","
+              "\"file_size\":30,\"file_path\":\"photos/file_1.jpg\"}}";
+    return 1;
+}
+
+static size_t seen(struct og_fake *f, const char *prefix)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < og_fake_count(f); i++)
+        if (!strncmp(og_fake_get(f, i)->url, prefix, strlen(prefix)))
+            n++;
+    return n;
+}
+
+/* The id of the newest message of the channel's first session [xfer]. */
+static char *last_message_id(const struct og_test_daemon *d)
+{
+    long st = 0;
+    json_object *l = og_test_api_get(d, "/api/v1/sessions?channel=tg", &st);
+    json_object *items = l ? json_object_object_get(l, "items") : NULL;
+    json_object *s0 = items ? json_object_array_get_idx(items, 0) : NULL;
+    json_object *sid = s0 ? json_object_object_get(s0, "id") : NULL;
+    char *id = NULL;
+    if (sid) {
+        char *path = og_sprintf("/api/v1/sessions/%s/messages", json_object_get_string(sid));
+        json_object *ml = og_test_api_get(d, path, &st);
+        free(path);
+        json_object *mi = ml ? json_object_object_get(ml, "items") : NULL;
+        size_t n = mi ? json_object_array_length(mi) : 0;
+        json_object *mid =
+            n ? json_object_object_get(json_object_array_get_idx(mi, n - 1), "id") : NULL;
+        if (mid)
+            id = og_strdup(json_object_get_string(mid));
+        json_object_put(ml);
+    }
+    json_object_put(l);
+    return id;
+}
+
+static void test_daemons(void)
+{
+    struct og_fake *api = og_fake_start();
+    struct og_test_redis rs;
+    if (!api || og_test_redis_start(&rs) != 0) {
+        CHECK(0);
+        if (api)
+            og_fake_stop(api);
+        return;
+    }
+    og_fake_set_handler(api, fake_tg, NULL);
+    og_fake_add_file(api, "/file/bot" TG_TOKEN "/photos/file_1.jpg", JPEG, sizeof JPEG - 1);
+    char *channels = og_sprintf(
+        "[{\"id\":\"tg\",\"connector\":\"telegram\",\"fetch_allow_hosts\":[\"127.0.0.1\"],"
+        "\"options\":{\"bot_token\":\"" TG_TOKEN
+        "\",\"secret_token\":\"tgs\",\"api_base\":\"%s\"}}]",
+        og_fake_base(api));
+    char *media = og_sprintf("\"media\":{\"s3\":{\"endpoint\":\"%s\",\"bucket\":\"" BUCKET
+                             "\",\"access_key\":\"S3RVER\",\"secret_key\":\"S3RVER\"}}",
+                             endpoint);
+    struct og_test_daemon d1 = {0}, d2 = {0}, d3 = {0};
+    int up1 = og_test_daemon_start(&d1, rs.url, channels, media);
+    int up2 = og_test_daemon_start(&d2, rs.url, channels, media);
+    CHECK_INT(up1, 0);
+    CHECK_INT(up2, 0);
+    if (up1 == 0 && up2 == 0) {
+        const char *b = "{\"update_id\":1,\"message\":{\"message_id\":1,\"from\":{\"id\":"
+                        "1111111,\"is_bot\":false,\"first_name\":\"Test\"},\"chat\":{\"id\":"
+                        "1111111,\"type\":\"private\",\"first_name\":\"Test\"},\"date\":"
+                        "1700000000,\"photo\":[{\"file_id\":\"tg-photo\",\"file_unique_id\":"
+                        "\"b\",\"width\":800,\"height\":600}]}}";
+        char *url = og_sprintf("%s/hooks/tg", d1.base);
+        struct og_test_resp r = og_test_http("POST", url,
+                                             "X-Telegram-Bot-Api-Secret-Token: tgs\nContent-Type: "
+                                             "application/json",
+                                             b, strlen(b));
+        CHECK_INT(r.status, 200);
+        free(url), free(r.body);
+        char *mid = last_message_id(&d1);
+        CHECK(mid != NULL);
+        char *path = og_sprintf("/api/v1/messages/%s/attachments/0", mid ? mid : "none");
+        CHECK_INT(seen(api, "/file/bot"), 0);
+        /* the first instance fetches it from the platform */
+        url = og_sprintf("%s%s", d1.base, path);
+        r = og_test_http("GET", url, ADMIN, NULL, 0);
+        CHECK_INT(r.status, 200);
+        CHECK(r.body && !memcmp(r.body, JPEG, sizeof JPEG - 1));
+        free(url), free(r.body);
+        CHECK_INT(seen(api, "/file/bot"), 1);
+        /* the second serves it from the bucket: the platform is not asked */
+        url = og_sprintf("%s%s", d2.base, path);
+        r = og_test_http("GET", url, ADMIN, NULL, 0);
+        CHECK_INT(r.status, 200);
+        CHECK(r.body && !memcmp(r.body, JPEG, sizeof JPEG - 1));
+        free(url), free(r.body);
+        CHECK_INT(seen(api, "/file/bot"), 1);
+        CHECK_INT(seen(api, "/bot" TG_TOKEN "/getFile"), 1);
+        /* and it is in the second one's own directory now (its read cache) */
+        char *cache = og_sprintf("%s/data/media", d2.dir);
+        char *listing = NULL;
+        {
+            char *cmd = og_sprintf("ls %s", cache);
+            FILE *p = popen(cmd, "r");
+            char line[256] = "";
+            if (p) {
+                if (!fgets(line, sizeof line, p))
+                    line[0] = 0;
+                pclose(p);
+            }
+            listing = og_strdup(line);
+            free(cmd);
+        }
+        CHECK(mid && strstr(listing, mid) != NULL);
+        free(listing), free(cache), free(path), free(mid);
+    }
+    CHECK_INT(og_test_daemon_stop(&d2), 0);
+    CHECK_INT(og_test_daemon_stop(&d1), 0);
+    og_test_daemon_free(&d2);
+    og_test_daemon_free(&d1);
+
+    /* an access key the store does not know: the daemon does not start */
+    char *bad = og_sprintf("\"media\":{\"s3\":{\"endpoint\":\"%s\",\"bucket\":\"" BUCKET
+                           "\",\"access_key\":\"NOT-A-KEY\",\"secret_key\":\"S3RVER\"}}",
+                           endpoint);
+    fprintf(stderr, "  (a daemon that must not start follows)\n");
+    CHECK(og_test_daemon_start(&d3, rs.url, channels, bad) != 0);
+    char *logp = og_sprintf("%s/omnigate.log", d3.dir ? d3.dir : "/nonexistent");
+    char *log = og_test_read_file(logp, NULL);
+    CHECK(log && strstr(log, "media.s3:") && strstr(log, "InvalidAccessKeyId"));
+    free(log), free(logp), free(bad);
+    og_test_daemon_stop(&d3);
+    og_test_daemon_free(&d3);
+    free(channels), free(media);
+    og_test_redis_stop(&rs);
+    og_fake_stop(api);
+}
+
 /* The error code out of S3's XML answers (outside input: bounded). */
 static void test_error_code(void)
 {
@@ -294,6 +450,7 @@ int main(void)
         test_shared(dir);
         test_cache_cap(dir);
         test_refusals(dir);
+        test_daemons();
     }
     s3rver_stop();
     og_test_rmdir(dir);
