@@ -2,6 +2,8 @@
  * daemon on a real redis-server, every platform a fake on 127.0.0.1 with the
  * platform's real shapes:
  *   - Telegram photo, document and voice (getFile, then /file/bot<token>/...),
+ *     and an image, a document and a voice note on WhatsApp, Messenger, LINE
+ *     and VK,
  *     WhatsApp image (GET /{media-id} -> {url,...}, then the URL with the
  *     bearer token), Messenger image (payload.url), LINE image (the content
  *     endpoint with the token), VK photo (the size's URL): each fetched once
@@ -84,13 +86,24 @@ static int fake_api(void *ud, const struct og_fake_req *q, struct og_fake_resp *
         r->body = ans;
         return 1;
     }
-    if (!strcmp(q->url, "/v25.0/1003383421387256")) {
-        static _Thread_local char ans[256];
+    /* WhatsApp's media lookup: an image, a document and a voice note */
+    const char *wa_id = !strcmp(q->url, "/v25.0/1003383421387256")   ? "1003383421387256"
+                        : !strcmp(q->url, "/v25.0/2003383421387256") ? "2003383421387256"
+                        : !strcmp(q->url, "/v25.0/3003383421387256") ? "3003383421387256"
+                                                                     : NULL;
+    if (wa_id) {
+        static _Thread_local char ans[320];
+        const char *mime = wa_id[0] == '1'   ? "image/jpeg"
+                           : wa_id[0] == '2' ? "application/pdf"
+                                             : "audio/ogg; codecs=opus";
+        size_t size = wa_id[0] == '1'   ? sizeof JPEG - 1
+                      : wa_id[0] == '2' ? sizeof PDF - 1
+                                        : sizeof OGG - 1;
         snprintf(ans, sizeof ans,
-                 "{\"url\":\"%s/wa-cdn/1003383421387256?ext=1\",\"mime_type\":\"image/jpeg\","
-                 "\"sha256\":\"abc\",\"file_size\":%zu,\"id\":\"1003383421387256\","
+                 "{\"url\":\"%s/wa-cdn/%s?ext=1\",\"mime_type\":\"%s\","
+                 "\"sha256\":\"abc\",\"file_size\":%zu,\"id\":\"%s\","
                  "\"messaging_product\":\"whatsapp\"}",
-                 og_fake_base(api), sizeof JPEG - 1);
+                 og_fake_base(api), wa_id, mime, size, wa_id);
         r->body = ans;
         return 1;
     }
@@ -495,6 +508,30 @@ static void test_whatsapp(void)
     CHECK_INT(seen("/v25.0/1003383421387256"), 1);
     char buf[128];
     CHECK_STR(header_of("/wa-cdn/", "authorization", buf, sizeof buf), "Bearer wa-tok");
+    /* a document and a voice note: the same lookup, their own types */
+    const char *kinds[2][2] = {
+        {"DOC1", "\"type\":\"document\",\"document\":{\"filename\":\"report.pdf\","
+                 "\"mime_type\":\"application/pdf\",\"sha256\":\"abc\",\"id\":"
+                 "\"2003383421387256\"}"},
+        {"VOICE1", "\"type\":\"audio\",\"audio\":{\"mime_type\":\"audio/ogg; codecs=opus\","
+                   "\"sha256\":\"abc\",\"id\":\"3003383421387256\",\"voice\":true}"}};
+    for (int i = 0; i < 2; i++) {
+        og_fake_reset(api);
+        char *b = og_sprintf(
+            "{\"object\":\"whatsapp_business_account\",\"entry\":[{\"id\":\"102290129340398\","
+            "\"changes\":[{\"field\":\"messages\",\"value\":{\"messaging_product\":"
+            "\"whatsapp\",\"metadata\":{\"display_phone_number\":\"15550783881\","
+            "\"phone_number_id\":\"106540352242922\"},\"contacts\":[{\"profile\":{\"name\":"
+            "\"Sheena\"},\"wa_id\":\"16505551234\"}],\"messages\":[{\"from\":\"16505551234\","
+            "\"id\":\"wamid.%s\",\"timestamp\":\"1749416384\",%s}]}}]}]}",
+            kinds[i][0], kinds[i][1]);
+        CHECK_INT(post_meta("wa", WA_SECRET, b), 200);
+        free(b);
+        if (i == 0)
+            fetched_once("wa", "/wa-cdn/", PDF, sizeof PDF - 1, "application/pdf", "report.pdf");
+        else
+            fetched_once("wa", "/wa-cdn/", OGG, sizeof OGG - 1, "audio/ogg", NULL);
+    }
 }
 
 static char *fb_image(const char *mid, const char *url)
@@ -520,6 +557,24 @@ static void test_facebook(void)
     fetched_once("fb", "/fb-cdn/", PNG, sizeof PNG - 1, "image/png", "image.png");
     char buf[128];
     CHECK_STR(header_of("/fb-cdn/", "authorization", buf, sizeof buf), ""); /* no token */
+    /* a file and a voice clip: typed by their bytes, not by the URL */
+    const char *kinds[2][3] = {{"m_DOC1", "file", "/fb-cdn/report"},
+                               {"m_VOICE1", "audio", "/fb-cdn/clip"}};
+    for (int i = 0; i < 2; i++) {
+        og_fake_reset(api);
+        char *b2 = og_sprintf(
+            "{\"object\":\"page\",\"entry\":[{\"id\":\"110000000000001\",\"time\":1,"
+            "\"messaging\":[{\"sender\":{\"id\":\"7001\"},\"recipient\":{\"id\":"
+            "\"110000000000001\"},\"timestamp\":1458692752479,\"message\":{\"mid\":\"%s\","
+            "\"attachments\":[{\"type\":\"%s\",\"payload\":{\"url\":\"%s%s\"}}]}}]}]}",
+            kinds[i][0], kinds[i][1], og_fake_base(api), kinds[i][2]);
+        CHECK_INT(post_meta("fb", FB_SECRET, b2), 200);
+        free(b2);
+        if (i == 0)
+            fetched_once("fb", "/fb-cdn/", PDF, sizeof PDF - 1, "application/pdf", NULL);
+        else
+            fetched_once("fb", "/fb-cdn/", OGG, sizeof OGG - 1, "audio/ogg", NULL);
+    }
 }
 
 static void test_line(void)
@@ -542,6 +597,33 @@ static void test_line(void)
     fetched_once("line", "/v2/bot/message/", JPEG, sizeof JPEG - 1, "image/jpeg", NULL);
     char buf[128];
     CHECK_STR(header_of("/v2/bot/message/", "authorization", buf, sizeof buf), "Bearer line-tok");
+    /* a file (its name kept) and a voice message, from the content API */
+    const char *kinds[2][2] = {{"01GXSAQBB2GN8XW0ZEBVA36MXB",
+                                "\"type\":\"file\",\"id\":\"535883069103014194\","
+                                "\"fileName\":\"report.pdf\",\"fileSize\":33"},
+                               {"01GXSAQBB2GN8XW0ZEBVA36MXC",
+                                "\"type\":\"audio\",\"id\":\"535883069103014195\","
+                                "\"duration\":3000,\"contentProvider\":{\"type\":\"line\"}"}};
+    for (int i = 0; i < 2; i++) {
+        og_fake_reset(api);
+        char *b2 = og_sprintf(
+            "{\"destination\":\"Ucb2\",\"events\":[{\"type\":\"message\",\"message\":{%s},"
+            "\"webhookEventId\":\"%s\",\"deliveryContext\":{\"isRedelivery\":false},"
+            "\"timestamp\":1681295011124,\"source\":{\"type\":\"user\",\"userId\":"
+            "\"U8d55942f87f2155f24550b7fe6eac9c0\"},\"replyToken\":\"b61d\",\"mode\":"
+            "\"active\"}]}",
+            kinds[i][1], kinds[i][0]);
+        og_hmac_sha256(LINE_SECRET, strlen(LINE_SECRET), b2, strlen(b2), mac);
+        og_base64_encode(mac, sizeof mac, sig, sizeof sig);
+        char *h2 = og_sprintf("X-Line-Signature: %s\nContent-Type: application/json", sig);
+        CHECK_INT(post_raw("line", h2, b2), 200);
+        free(h2), free(b2);
+        if (i == 0)
+            fetched_once("line", "/v2/bot/message/", PDF, sizeof PDF - 1, "application/pdf",
+                         "report.pdf");
+        else
+            fetched_once("line", "/v2/bot/message/", OGG, sizeof OGG - 1, "audio/ogg", NULL);
+    }
 }
 
 static void test_vk(void)
@@ -558,6 +640,31 @@ static void test_vk(void)
     CHECK_INT(post_raw("vk", "Content-Type: application/json", b), 200);
     free(b);
     fetched_once("vk", "/vk-cdn/", JPEG, sizeof JPEG - 1, "image/jpeg", NULL);
+    /* a document and a voice message (its link_ogg) */
+    const char *kinds[2][2] = {
+        {"e-media-2", "{\"type\":\"doc\",\"doc\":{\"id\":457239018,\"owner_id\":22757746,"
+                      "\"title\":\"report.pdf\",\"size\":33,\"ext\":\"pdf\",\"url\":"
+                      "\"%s/vk-cdn/report.pdf\",\"type\":1}}"},
+        {"e-media-3", "{\"type\":\"audio_message\",\"audio_message\":{\"id\":457239019,"
+                      "\"owner_id\":22757746,\"duration\":3,\"link_ogg\":"
+                      "\"%s/vk-cdn/voice.ogg\",\"link_mp3\":\"%s/vk-cdn/voice.mp3\"}}"}};
+    for (int i = 0; i < 2; i++) {
+        og_fake_reset(api);
+        char *att = og_sprintf(kinds[i][1], og_fake_base(api), og_fake_base(api));
+        b = og_sprintf("{\"type\":\"message_new\",\"event_id\":\"%s\",\"v\":\"5.199\","
+                       "\"group_id\":199493573,\"secret\":\"my_secret\",\"object\":{"
+                       "\"message\":{\"date\":1634665119,\"from_id\":22757746,\"id\":%d,"
+                       "\"out\":0,\"attachments\":[%s],\"conversation_message_id\":%d,"
+                       "\"peer_id\":22757746,\"text\":\"\"}}}",
+                       kinds[i][0], 1452 + i, att, 2 + i);
+        free(att);
+        CHECK_INT(post_raw("vk", "Content-Type: application/json", b), 200);
+        free(b);
+        if (i == 0)
+            fetched_once("vk", "/vk-cdn/", PDF, sizeof PDF - 1, "application/pdf", "report.pdf");
+        else
+            fetched_once("vk", "/vk-cdn/", OGG, sizeof OGG - 1, "audio/ogg", NULL);
+    }
 }
 
 /* One Messenger attachment at url on channel fbx (which allows no host) or
@@ -901,6 +1008,14 @@ int main(void)
     og_fake_add_file(api, "/vk-cdn/x.jpg", JPEG, sizeof JPEG - 1);
     og_fake_add_file(api, "/v2/bot/message/535883069103014193/content", JPEG, sizeof JPEG - 1);
     og_fake_add_file(api, "/wa-cdn/1003383421387256", JPEG, sizeof JPEG - 1);
+    og_fake_add_file(api, "/wa-cdn/2003383421387256", PDF, sizeof PDF - 1);
+    og_fake_add_file(api, "/wa-cdn/3003383421387256", OGG, sizeof OGG - 1);
+    og_fake_add_file(api, "/fb-cdn/report", PDF, sizeof PDF - 1);
+    og_fake_add_file(api, "/fb-cdn/clip", OGG, sizeof OGG - 1);
+    og_fake_add_file(api, "/v2/bot/message/535883069103014194/content", PDF, sizeof PDF - 1);
+    og_fake_add_file(api, "/v2/bot/message/535883069103014195/content", OGG, sizeof OGG - 1);
+    og_fake_add_file(api, "/vk-cdn/report.pdf", PDF, sizeof PDF - 1);
+    og_fake_add_file(api, "/vk-cdn/voice.ogg", OGG, sizeof OGG - 1);
     if (og_test_redis_start(&rs) != 0) {
         og_fake_stop(api);
         return 1;
