@@ -668,8 +668,9 @@ static og_err read_meta(struct og_core *c, struct og_stats *s, const struct og_s
 
 #define PIPE_KEYS 256
 
-/* The fields of one UTC day's tuples that pass the filters ("v..." and
- * "c..." of each), from its tuple set P:st:u:<day>. */
+/* The fields of one UTC day that pass the filters ("v\t<tuple>" and, for
+ * tuples with closes that had codes, "c\t<tuple>"), from its tuple set
+ * P:st:u:<day>. */
 struct day_fields {
     int64_t day;
     char **f; /* [owned] */
@@ -736,17 +737,16 @@ static og_err read_tuples(struct og_core *c, struct og_stats *s, const struct og
         for (size_t k = 0; e == OG_OK && k < m; k++) {
             struct day_fields *d = &days[d0 + k];
             const redisReply *set = rep[k];
-            d->f = og_calloc(2 * set->elements + 1, sizeof *d->f);
+            d->f = og_calloc(set->elements + 1, sizeof *d->f);
             for (size_t i = 0; set->type == REDIS_REPLY_ARRAY && i < set->elements; i++) {
                 char f[512];
                 struct tuple t;
-                if (set->element[i]->len + 2 > sizeof f)
+                if (set->element[i]->len + 1 > sizeof f)
                     continue;
-                snprintf(f, sizeof f, "v%s", set->element[i]->str);
+                memcpy(f, set->element[i]->str, set->element[i]->len + 1);
                 if (!tuple_of(f, &t) || !passes(q, &t))
                     continue;
-                d->f[d->n++] = og_sprintf("v%s", set->element[i]->str);
-                d->f[d->n++] = og_sprintf("c%s", set->element[i]->str);
+                d->f[d->n++] = og_strdup(set->element[i]->str);
             }
         }
         for (size_t k = 0; k < m; k++)

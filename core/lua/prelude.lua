@@ -637,15 +637,15 @@ local function st_total(P, ms, code, d)
   redis.call('HSET', tk, hf, st_vec_apply(cur, d))
 end
 
--- A tuple's first field in an hour key (f = "v\t<channel>\t<agent>\t<group>"):
--- the UTC day's tuple set P:st:u:<day> gets "\t<channel>\t<agent>\t<group>",
--- so a query with a channel, agent or group filter reads only its tuples'
--- fields (HMGET) instead of every key whole. Once per tuple and hour, not
--- per fact. P:st:uv is the UTC hour (Redis's clock, the next one: an older
+-- A field's first appearance in an hour key (f = "v\t<channel>\t<agent>\t<group>",
+-- or "c\t..." for its success codes): the UTC day's tuple set P:st:u:<day>
+-- gets f, so a query with a channel, agent or group filter reads only the
+-- fields of its tuples that exist that day (HMGET) instead of every key
+-- whole. Once per field and hour, not per fact. P:st:uv is the UTC hour (Redis's clock, the next one: an older
 -- instance may still write this one) from which every hour's tuples are in
 -- their day's set; an hour before it is read whole.
 local function st_seen(P, ms, f)
-  redis.call('SADD', P .. ':st:u:' .. string.format('%d', math.floor(ms / 86400000)), f:sub(2))
+  redis.call('SADD', P .. ':st:u:' .. string.format('%d', math.floor(ms / 86400000)), f)
   redis.call('SET', P .. ':st:uv', math.floor(tonumber(redis.call('TIME')[1]) / 3600) + 1, 'NX')
 end
 
@@ -734,6 +734,7 @@ local function st_code_counts(key, f, list)
   end
   for _, c in ipairs(list) do m[c] = (m[c] or 0) + 1 end
   redis.call('HSET', key, f, st_codes_text(m))
+  return cur
 end
 
 -- A close: c is the session's hash after it (success codes set, agent still
@@ -760,7 +761,9 @@ local function st_close(P, c, now_ms)
       st_code_counts((st_tkey(P, now_ms, code)), 'c' .. hf, {code})
     end
     for _, lvl in ipairs(ST_LEVELS) do
-      st_code_counts(st_key(P, lvl, now_ms), f, list)
+      if not st_code_counts(st_key(P, lvl, now_ms), f, list) and lvl == 'h' then
+        st_seen(P, now_ms, f)
+      end
       for _, code in ipairs(list) do st_code_counts(st_key(P, lvl, now_ms, code), f, {code}) end
     end
   end
