@@ -273,39 +273,7 @@ og_err og_graph_post(const struct og_services *svc, void *host, const char *url,
 og_err og_graph_get(const struct og_services *svc, void *host, const char *url, const char *token,
                     struct og_json **reply, struct og_send_result *res)
 {
-    const struct og_json_api *js = svc->json;
-    *reply = NULL;
-    res->retry_after_ms = -1;
-    char *auth = og_graph_sprintf(svc, "Authorization: Bearer %s", token ? token : "");
-    const char *headers[] = {auth, "Accept: application/json", NULL};
-    struct og_http_call call = {
-        .struct_size = sizeof call, .method = "GET", .url = url, .headers = headers};
-    struct og_http_result r;
-    memset(&r, 0, sizeof r);
-    og_err e = svc->http(host, &call, &r);
-    memset(auth, 0, strlen(auth));
-    svc->free(auth);
-    if (e != OG_OK || r.status == 0) {
-        snprintf(res->error_code, sizeof res->error_code, "transport");
-        snprintf(res->error_message, sizeof res->error_message, "%s",
-                 r.errbuf[0] ? r.errbuf : "no answer from the Graph API");
-        svc->http_result_free(&r);
-        return OG_ERR_RETRYABLE;
-    }
-    if (r.status >= 200 && r.status <= 299) {
-        *reply = r.body ? js->parse(r.body, r.body_len) : NULL;
-        svc->http_result_free(&r);
-        if (!*reply) {
-            snprintf(res->error_code, sizeof res->error_code, "bad_answer");
-            snprintf(res->error_message, sizeof res->error_message,
-                     "the Graph API answered 2xx with a body that is not JSON");
-            return OG_ERR_PERMANENT;
-        }
-        return OG_OK;
-    }
-    e = og_graph_error_result(svc, &r, res);
-    svc->http_result_free(&r);
-    return e;
+    return og_graph_post(svc, host, url, token, NULL, reply, res); /* no body: a GET */
 }
 
 og_err og_graph_window_check(const struct og_outbound *msg, struct og_send_result *res)
