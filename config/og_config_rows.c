@@ -342,7 +342,7 @@ static int take_list(struct og_load *l, const struct og_cfg_row *row, json_objec
     for (size_t i = 0; i < n; i++) {
         char *ep = og_cfg_path_index(path, i);
         json_object *e = json_object_array_get_idx(v, i);
-        int64_t x;
+        int64_t x = 0;
         const char *s = NULL;
         if (ints ? check_int(l, row, e, ep, &x) != 0 : !(s = check_str(l, row, e, ep, 1)))
             rc = -1;
