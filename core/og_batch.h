@@ -1,7 +1,7 @@
 /* og_batch - group commit for a Lua script: concurrent callers' arguments
- * are gathered into one EVALSHA, so Redis (one thread, the bottleneck of
- * ingest) parses one command, runs one script and appends one AOF record
- * per batch instead of per call.
+ * are gathered into one script call (FCALL), so Redis (one thread, the
+ * bottleneck of ingest) parses one command, runs one script and appends one
+ * AOF record per batch instead of per call.
  *
  * There is no batching thread and no timer. A caller that finds fewer than
  * max_inflight batches running leads one at once: it takes every call queued
@@ -14,7 +14,7 @@
  * every call's arguments one after the other (every call has the same
  * argc); it returns an array with one reply per call, in order. A script
  * should isolate calls from each other (pcall), so one bad call fails alone.
- * If the EVALSHA as a whole fails, every call in it gets that error. */
+ * If the script call as a whole fails, every call in it gets that error. */
 #ifndef OG_BATCH_H
 #define OG_BATCH_H
 #include "og_redis.h"

@@ -124,11 +124,10 @@ struct og_core *og_core_new(const struct og_core_opts *o, char *errbuf, size_t e
     og_media_link_key(o->media_secret, c->media_key);
     c->media_link_ttl_s = o->media_link_ttl_s > 0 ? o->media_link_ttl_s : 7 * 86400;
     og_archive_configure(c, o->archive);
-    for (int i = 0; i < OG_LUA__LAST; i++) {
-        char *src = og_sprintf("%s\n%s", og_lua_prelude, lua_src[i].body);
-        c->lua[i] = og_script_new(lua_src[i].name, src);
-        free(src);
-    }
+    const char *names[OG_LUA__LAST], *bodies[OG_LUA__LAST];
+    for (int i = 0; i < OG_LUA__LAST; i++)
+        names[i] = lua_src[i].name, bodies[i] = lua_src[i].body;
+    c->lua_lib = og_script_library(og_lua_prelude, OG_LUA__LAST, names, bodies, c->lua);
     const char *head[] = {c->tag};
     c->ingest_batch =
         og_batch_new(c->lua[OG_LUA_INGEST], 1, head, INGEST_BATCH_MAX, INGEST_BATCHES_INFLIGHT);
@@ -180,6 +179,7 @@ void og_core_free(struct og_core *c)
     og_redis_free(c->redis);
     for (int i = 0; i < OG_LUA__LAST; i++)
         og_script_free(c->lua[i]);
+    og_fnlib_free(c->lua_lib);
     og_routing_free(c->routing);
     og_sensitive_free(c->sw_customers);
     og_sensitive_free(c->sw_agents);
@@ -305,6 +305,11 @@ int og_core_failover_step(struct og_core *c, int wait_ms)
             og_debug("redis: %s", why);
     }
     return moved;
+}
+
+og_err og_core_load_scripts(struct og_core *c, char *msg, size_t msglen)
+{
+    return og_script_load(c, msg, msglen);
 }
 
 int og_core_ping(struct og_core *c)

@@ -104,11 +104,18 @@ og_err og_core_failover_resolve(struct og_core *c, char *why, size_t whylen);
  * wait_ms for a +switch-master from a sentinel; asks them again at once when
  * a connection failed or a write met READONLY, and at least every 5 s
  * anyway. The pool follows a new master (og_redis_set_addr: old connections
- * dropped, in-flight commands 503, scripts reloaded on NOSCRIPT). 1 when
+ * dropped, in-flight commands 503, the script library reloaded if the new
+ * master lacks it). 1 when
  * the pool moved, 0 otherwise. */
 int og_core_failover_step(struct og_core *c, int wait_ms);
 /* Times the pool moved to another master (for /metrics). */
 unsigned long long og_core_failovers(struct og_core *c);
+/* Loads the scripts into Redis (one Redis Function library, og_script.h),
+ * for start-up: OG_OK when Redis has them; OG_ERR_INTERNAL when Redis
+ * refuses the code (a broken script: msg says where; do not start);
+ * OG_ERR_UNAVAILABLE when Redis cannot take it now (the first call loads
+ * it later). */
+og_err og_core_load_scripts(struct og_core *c, char *msg, size_t msglen);
 /* 1 when Redis answers a PING now. */
 int og_core_ping(struct og_core *c);
 /* 1 when Redis takes a write now; else 0 and why ("unreachable", or Redis's

@@ -27,6 +27,7 @@ struct og_core {
     char *tag; /* owned: "{og}", the prefix with its hash tag */
     int64_t dedup_ttl_s;
     struct og_script *lua[OG_LUA__LAST]; /* owned: og_script.h */
+    struct og_fnlib *lua_lib;            /* owned: their Redis Function library */
     struct og_batch *ingest_batch;       /* owned: group commit of ingest */
     /* owned: compiled policies, og_routing.c. Atomic: SIGHUP swaps it
      * (og_core_reload), and the one it replaces is kept in retired until

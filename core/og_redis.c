@@ -258,10 +258,11 @@ static void release(struct og_redis *r, int i, int broken)
     pthread_mutex_unlock(&r->mu);
 }
 
-/* One command on one slot. A NULL reply means the connection is broken
- * (I/O error, EOF, timeout): hiredis cannot reuse it. */
-static og_err run(struct og_redis *r, int argc, const char **argv, const size_t *lens,
-                  redisReply **reply)
+/* One command on one slot, its reply as Redis gave it (an error reply
+ * too). A NULL reply means the connection is broken (I/O error, EOF,
+ * timeout): hiredis cannot reuse it. */
+static og_err run_raw(struct og_redis *r, int argc, const char **argv, const size_t *lens,
+                      redisReply **reply)
 {
     *reply = NULL;
     int i = acquire(r);
@@ -282,24 +283,40 @@ static og_err run(struct og_redis *r, int argc, const char **argv, const size_t 
             return OG_ERR_UNAVAILABLE;
         }
     }
-    /* Redis is there but cannot take this now (loading, out of memory, a
-     * replica, a failed disk): "try later", as when it is down. */
-    if (rep->type == REDIS_REPLY_ERROR && og_redis_try_later(rep->str)) {
-        pthread_mutex_lock(&r->mu);
-        snprintf(r->last_refusal, sizeof r->last_refusal, "%.*s", (int)strcspn(rep->str, "\r\n"),
-                 rep->str);
-        r->last_refusal_ms = og_mono_ms();
-        pthread_mutex_unlock(&r->mu);
-        if (strstr(rep->str, "READONLY"))
-            trouble(r); /* a replica now: the master has moved */
-        og_warn("redis: cannot take commands now: %s", r->last_refusal);
-        freeReplyObject(rep);
-        release(r, i, 0);
-        return OG_ERR_UNAVAILABLE;
-    }
     release(r, i, 0);
     *reply = rep;
     return OG_OK;
+}
+
+/* Redis is there but cannot take this now (loading, out of memory, a
+ * replica, a failed disk): "try later", as when it is down. 1 (rep noted
+ * and freed) when rep is such a refusal. */
+static int refused(struct og_redis *r, redisReply *rep)
+{
+    if (rep->type != REDIS_REPLY_ERROR || !og_redis_try_later(rep->str))
+        return 0;
+    pthread_mutex_lock(&r->mu);
+    snprintf(r->last_refusal, sizeof r->last_refusal, "%.*s", (int)strcspn(rep->str, "\r\n"),
+             rep->str);
+    r->last_refusal_ms = og_mono_ms();
+    pthread_mutex_unlock(&r->mu);
+    if (strstr(rep->str, "READONLY"))
+        trouble(r); /* a replica now: the master has moved */
+    og_warn("redis: cannot take commands now: %.*s", (int)strcspn(rep->str, "\r\n"), rep->str);
+    freeReplyObject(rep);
+    return 1;
+}
+
+/* run_raw, with "try later" refusals as OG_ERR_UNAVAILABLE. */
+static og_err run(struct og_redis *r, int argc, const char **argv, const size_t *lens,
+                  redisReply **reply)
+{
+    og_err e = run_raw(r, argc, argv, lens, reply);
+    if (e == OG_OK && refused(r, *reply)) {
+        *reply = NULL;
+        return OG_ERR_UNAVAILABLE;
+    }
+    return e;
 }
 
 og_err og_redis_argv(struct og_redis *r, int argc, const char **argv, const size_t *lens,
@@ -361,8 +378,12 @@ int og_redis_try_later(const char *err)
      * replicas (right after a Sentinel failover with one replica). */
     static const char *const prefix[] = {"LOADING", "MASTERDOWN", "MISCONF",  "OOM ",
                                          "BUSY ",   "READONLY ",  "TRYAGAIN", "NOREPLICAS"};
+    /* "Write commands are not allowed from read-only scripts": a write in
+     * a function's no-writes twin, which is only called while Redis refuses
+     * writes (og_redis_eval). */
     static const char *const inside[] = {"OOM command not allowed", "READONLY You can't write",
-                                         "-MISCONF ", "NOREPLICAS Not enough good replicas"};
+                                         "-MISCONF ", "NOREPLICAS Not enough good replicas",
+                                         "Write commands are not allowed from read-only scripts"};
     for (size_t k = 0; err && k < sizeof prefix / sizeof *prefix; k++)
         if (strncmp(err, prefix[k], strlen(prefix[k])) == 0)
             return 1;
@@ -414,12 +435,95 @@ struct og_script *og_script_new(const char *name, const char *source)
     return s;
 }
 
+struct og_script *og_script_fn(const char *name, const struct og_fnlib *lib, const char *fn,
+                               const char *fn_ro)
+{
+    struct og_script *s = og_calloc(1, sizeof *s);
+    s->name = name;
+    s->lib = lib;
+    s->fn = og_strdup(fn);
+    s->fn_ro = fn_ro ? og_strdup(fn_ro) : NULL;
+    return s;
+}
+
 void og_script_free(struct og_script *s)
 {
     if (!s)
         return;
     free(s->source);
+    free(s->fn);
+    free(s->fn_ro);
     free(s);
+}
+
+void og_fnlib_free(struct og_fnlib *lib)
+{
+    if (!lib)
+        return;
+    free(lib->name);
+    free(lib->code);
+    free(lib->part_file);
+    free(lib->part_line);
+    free(lib);
+}
+
+/* err's first line, and when it names a line of lib ("user_function:N",
+ * Redis's name for a library's code), the file and line that is. */
+static void where(const struct og_fnlib *lib, const char *err, char *out, size_t outlen)
+{
+    int n = (int)strcspn(err, "\r\n");
+    const char *at = lib ? strstr(err, "user_function:") : NULL;
+    long line = at ? strtol(at + 14, NULL, 10) : 0;
+    size_t k = 0;
+    while (lib && k + 1 < lib->n_parts && lib->part_line[k + 1] <= line)
+        k++;
+    if (line > 0 && lib && lib->n_parts && lib->part_line[k] <= line)
+        snprintf(out, outlen, "%.*s (%s.lua:%ld)", n, err, lib->part_file[k],
+                 line - lib->part_line[k] + 1);
+    else
+        snprintf(out, outlen, "%.*s", n, err);
+}
+
+static int is_error(const redisReply *rep, const char *prefix)
+{
+    return rep->type == REDIS_REPLY_ERROR && strncmp(rep->str, prefix, strlen(prefix)) == 0;
+}
+
+/* FUNCTION LOAD's answer: OG_OK when Redis has the library now. */
+static og_err loaded(const struct og_fnlib *lib, redisReply *rep, char *err, size_t errlen)
+{
+    og_err e = OG_OK;
+    /* Another instance of this version (or another thread) was first: the
+     * name carries the code's hash, so the library there is this one. */
+    if (rep->type == REDIS_REPLY_ERROR && !strstr(rep->str, "already exists")) {
+        where(lib, rep->str, err, errlen);
+        e = og_redis_try_later(rep->str) ? OG_ERR_UNAVAILABLE : OG_ERR_INTERNAL;
+    }
+    freeReplyObject(rep);
+    return e;
+}
+
+og_err og_redis_fnlib_load(struct og_redis *r, const struct og_fnlib *lib, char *err, size_t errlen)
+{
+    if (err && errlen)
+        err[0] = 0;
+    const char *av[] = {"FUNCTION", "LOAD", lib->code};
+    redisReply *rep = NULL;
+    og_err e = run_raw(r, 3, av, NULL, &rep);
+    if (e != OG_OK) {
+        snprintf(err, errlen, "Redis is not reachable");
+        return e;
+    }
+    return loaded(lib, rep, err, errlen);
+}
+
+/* The refusals Redis gives a function that may write before running it:
+ * out of memory (an EVAL script ran until its first write), too few
+ * replicas (min-replicas-to-write), a failed disk. The no-writes twin is
+ * not refused then. */
+static int writes_refused(const redisReply *rep)
+{
+    return is_error(rep, "OOM ") || is_error(rep, "NOREPLICAS") || is_error(rep, "MISCONF");
 }
 
 og_err og_redis_eval(struct og_redis *r, struct og_script *s, int nkeys, int argc,
@@ -436,26 +540,60 @@ og_err og_redis_eval(struct og_redis *r, struct og_script *s, int nkeys, int arg
         al = og_calloc((size_t)argc + 3, sizeof *al);
     }
     snprintf(nk, sizeof nk, "%d", nkeys);
-    av[0] = "EVALSHA", al[0] = 7;
-    av[1] = s->sha, al[1] = 40;
+    if (s->fn)
+        av[0] = "FCALL", al[0] = 5, av[1] = s->fn, al[1] = strlen(s->fn);
+    else
+        av[0] = "EVALSHA", al[0] = 7, av[1] = s->sha, al[1] = 40;
     av[2] = nk, al[2] = strlen(nk);
     for (int i = 0; i < argc; i++) {
         av[3 + i] = argv[i];
         al[3 + i] = lens ? lens[i] : strlen(argv[i]);
     }
-    og_err e = run(r, argc + 3, av, al, reply);
-    if (e == OG_OK && (*reply)->type == REDIS_REPLY_ERROR &&
-        strncmp((*reply)->str, "NOSCRIPT", 8) == 0) {
+    og_err e = run_raw(r, argc + 3, av, al, reply);
+    if (e == OG_OK && s->fn && is_error(*reply, "ERR Function not found")) {
+        freeReplyObject(*reply);
+        *reply = NULL;
+        /* Redis lost it (a restart without persistence, FUNCTION FLUSH, a
+         * failover before it replicated): load it again, call once more. */
+        char why[512];
+        e = og_redis_fnlib_load(r, s->lib, why, sizeof why);
+        if (e == OG_OK)
+            e = run_raw(r, argc + 3, av, al, reply);
+        else if (e == OG_ERR_INTERNAL)
+            og_error("redis: FUNCTION LOAD %s: %s", s->lib->name, why);
+    } else if (e == OG_OK && !s->fn && is_error(*reply, "NOSCRIPT")) {
         freeReplyObject(*reply);
         *reply = NULL;
         /* EVAL both runs and caches the script: one round trip, no race with
          * another instance flushing scripts in between. */
         av[0] = "EVAL", al[0] = 4;
         av[1] = s->source, al[1] = strlen(s->source);
-        e = run(r, argc + 3, av, al, reply);
+        e = run_raw(r, argc + 3, av, al, reply);
     }
-    if (e == OG_OK && (*reply)->type == REDIS_REPLY_ERROR)
-        og_error("redis script %s: %s", s->name, (*reply)->str);
+    if (e == OG_OK && s->fn_ro && writes_refused(*reply)) {
+        /* A read answers as before functions; a call that writes meets
+         * "Write commands are not allowed from read-only scripts" (try
+         * later, og_redis_try_later), having written nothing. */
+        redisReply *ro = NULL;
+        av[1] = s->fn_ro, al[1] = strlen(s->fn_ro);
+        if (run_raw(r, argc + 3, av, al, &ro) == OG_OK) {
+            if (ro->type == REDIS_REPLY_ERROR) {
+                freeReplyObject(ro); /* it writes: the first refusal stands */
+            } else {
+                freeReplyObject(*reply);
+                *reply = ro;
+            }
+        }
+    }
+    if (e == OG_OK && refused(r, *reply)) {
+        *reply = NULL;
+        e = OG_ERR_UNAVAILABLE;
+    }
+    if (e == OG_OK && (*reply)->type == REDIS_REPLY_ERROR) {
+        char why[640];
+        where(s->lib, (*reply)->str, why, sizeof why);
+        og_error("redis script %s: %s", s->name, why);
+    }
     if (av != av_s) {
         free(av);
         free(al);
@@ -469,8 +607,10 @@ og_err og_redis_eval_wait(struct og_redis *r, struct og_script *s, int argc, con
     *reply = NULL;
     const char **av = og_calloc((size_t)argc + 3, sizeof *av);
     size_t *al = og_calloc((size_t)argc + 3, sizeof *al);
-    av[0] = "EVALSHA", al[0] = 7;
-    av[1] = s->sha, al[1] = 40;
+    if (s->fn)
+        av[0] = "FCALL", al[0] = 5, av[1] = s->fn, al[1] = strlen(s->fn);
+    else
+        av[0] = "EVALSHA", al[0] = 7, av[1] = s->sha, al[1] = 40;
     av[2] = "0", al[2] = 1;
     for (int i = 0; i < argc; i++) {
         av[3 + i] = argv[i];
@@ -482,7 +622,21 @@ og_err og_redis_eval_wait(struct og_redis *r, struct og_script *s, int argc, con
         goto out;
     redisContext *c = r->slots[i].c;
     redisReply *rep = redisCommandArgv(c, argc + 3, av, al);
-    if (rep && rep->type == REDIS_REPLY_ERROR && strncmp(rep->str, "NOSCRIPT", 8) == 0) {
+    if (rep && s->fn && is_error(rep, "ERR Function not found")) {
+        /* as og_redis_eval; on this connection, so WAIT covers the load */
+        freeReplyObject(rep);
+        const char *lv[] = {"FUNCTION", "LOAD", s->lib->code};
+        char why[512];
+        rep = redisCommandArgv(c, 3, lv, NULL);
+        og_err le = rep ? loaded(s->lib, rep, why, sizeof why) : OG_ERR_UNAVAILABLE;
+        if (le == OG_ERR_INTERNAL)
+            og_error("redis: FUNCTION LOAD %s: %s", s->lib->name, why);
+        if (le != OG_OK) {
+            release(r, i, !rep);
+            goto out;
+        }
+        rep = redisCommandArgv(c, argc + 3, av, al);
+    } else if (rep && !s->fn && is_error(rep, "NOSCRIPT")) {
         freeReplyObject(rep);
         av[0] = "EVAL", al[0] = 4;
         av[1] = s->source, al[1] = strlen(s->source);
@@ -494,13 +648,11 @@ og_err og_redis_eval_wait(struct og_redis *r, struct og_script *s, int argc, con
     }
     if (rep->type == REDIS_REPLY_ERROR) { /* nothing was written: no WAIT */
         release(r, i, 0);
-        if (og_redis_try_later(rep->str)) {
-            if (strstr(rep->str, "READONLY"))
-                trouble(r);
-            freeReplyObject(rep);
+        if (refused(r, rep))
             goto out;
-        }
-        og_error("redis script %s: %s", s->name, rep->str);
+        char why[640];
+        where(s->lib, rep->str, why, sizeof why);
+        og_error("redis script %s: %s", s->name, why);
         *reply = rep;
         e = OG_OK;
         goto out;

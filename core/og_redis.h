@@ -1,6 +1,6 @@
 /* og_redis - the one way omnigate talks to Redis: a small pool of hiredis
  * connections shared by the HTTP threads and workers, with reconnect and
- * back-off, and Lua scripts called by SHA.
+ * back-off, and Lua scripts called by SHA or as Redis Functions.
  *
  * When Redis is unreachable every call fails fast with OG_ERR_UNAVAILABLE
  * (the gateway turns that into 503) instead of blocking a thread: a failed
@@ -29,11 +29,31 @@ struct og_redis_opts {
     struct og_redis *follow;
 };
 
-/* A Lua script: source [borrowed, static], its SHA1 computed at registration. */
+/* A Redis Function library (FUNCTION LOAD): its code, which starts with
+ * "#!lua name=<name>", and where each of its parts came from, so an error
+ * Redis reports at a line of the library names the file and line instead.
+ * Built by og_script.c (the core's scripts); everything [owned]. */
+struct og_fnlib {
+    char *name;
+    char *code;
+    size_t n_parts;
+    const char **part_file; /* the part's file without ".lua" ("ingest"), static */
+    int *part_line;         /* the library line its first line is on */
+};
+void og_fnlib_free(struct og_fnlib *lib);
+
+/* A Lua script: either source for EVALSHA (its SHA1 computed at
+ * registration), or a function of a library for FCALL. */
 struct og_script {
     const char *name;
-    char *source; /* owned */
+    char *source; /* owned; NULL for a function */
     char sha[41];
+    /* A function (og_script_fn): FCALL fn. fn_ro is its twin flagged
+     * no-writes (or NULL), called when Redis refuses a write function
+     * before it runs (out of memory, too few replicas, a failed disk), so a
+     * read still answers then, as an EVAL script's did. */
+    char *fn, *fn_ro;           /* owned */
+    const struct og_fnlib *lib; /* borrowed: FUNCTION LOADed when Redis lacks fn */
 };
 
 /* Creates the pool; connects lazily. NULL + errbuf on a malformed URL. [xfer] */
@@ -42,6 +62,10 @@ void og_redis_free(struct og_redis *r);
 
 /* Prepares a script (computes its SHA1). [xfer, og_script_free] */
 struct og_script *og_script_new(const char *name, const char *source);
+/* A function fn of lib (fn_ro its no-writes twin, may be NULL); lib must
+ * outlive it. [xfer, og_script_free] */
+struct og_script *og_script_fn(const char *name, const struct og_fnlib *lib, const char *fn,
+                               const char *fn_ro);
 void og_script_free(struct og_script *s);
 
 /* Runs a command given as argv (binary safe). *reply [xfer, freeReplyObject]
@@ -58,10 +82,19 @@ og_err og_redis_pipeline(struct og_redis *r, size_t n, const int *argc,
                          const char *const *const *argv, redisReply **replies);
 /* printf-style convenience (hiredis format: %s, %b, %lld). */
 og_err og_redis_cmd(struct og_redis *r, redisReply **reply, const char *fmt, ...);
-/* EVALSHA with fallback to SCRIPT LOAD on NOSCRIPT (after a Redis restart or
- * a SCRIPT FLUSH). argv holds KEYS then ARGV; nkeys of them are keys. */
+/* Runs script s: EVALSHA, with EVAL on NOSCRIPT (after a Redis restart or a
+ * SCRIPT FLUSH); or for a function FCALL, with FUNCTION LOAD of its library
+ * and one more FCALL on "Function not found" (a Redis restarted without
+ * persistence, FUNCTION FLUSH, a failover to a replica that never had it).
+ * argv holds KEYS then ARGV; nkeys of them are keys. */
 og_err og_redis_eval(struct og_redis *r, struct og_script *s, int nkeys, int argc,
                      const char **argv, const size_t *lens, redisReply **reply);
+/* FUNCTION LOAD lib: OG_OK when Redis has it now (loaded, or it had it
+ * already); OG_ERR_UNAVAILABLE when Redis cannot be asked or says "try
+ * later"; OG_ERR_INTERNAL when Redis refused the code (the error, its line
+ * named as file:line, into err). */
+og_err og_redis_fnlib_load(struct og_redis *r, const struct og_fnlib *lib, char *err,
+                           size_t errlen);
 /* og_redis_eval, then WAIT replicas timeout_ms on the same connection: OG_OK
  * only when at least replicas replicas have the script's writes; otherwise
  * OG_ERR_UNAVAILABLE (the writes are on the master, but a caller that

@@ -3,9 +3,25 @@
  * Every script lives in core/lua/ and is named after the C module that calls
  * it: <module>.lua, or <module>_<step>.lua when a module needs several round
  * trips that must stay separate (webhook_dispatch_read, _step...). The build
- * embeds each as og_lua_<name>; og_core_new() prefixes every one with
- * prelude.lua (keys, renderers, events) and keeps them in the core for its
- * whole life, so a module never builds or frees a script.
+ * embeds each as og_lua_<name>. og_core_new() makes them ONE Redis Function
+ * library (og_script_library): prelude.lua (keys, renderers, events) at its
+ * top level, then each script's text as the body of a function
+ * og_<name>_<hash> (and its no-writes twin og_<name>_ro_<hash>), in a
+ * library omnigate_<hash>; hash is the first 16 hex digits of the SHA-1 of
+ * the whole library, so versions sharing one Redis never call each other's
+ * code. The prelude's top level thus runs once per FUNCTION LOAD, not per
+ * call (what made every call cost ~15 us of Redis time more as EVALSHA);
+ * what it keeps between calls is reset by call_begin() at the start of
+ * each. The library is loaded at start (og_core_load_scripts) and again
+ * whenever Redis says it has not got it (og_redis_eval). The core keeps the
+ * scripts for its whole life, so a module never builds or frees one.
+ *
+ * A script body is a function body: KEYS and ARGV are its parameters, as
+ * EVAL had them, and it may refer to at most 59 of the prelude's locals
+ * (Lua 5.1 takes 60 upvalues per function; call_begin is one; routing.lua,
+ * the widest, uses ~30); a script over that, or any other
+ * error in the library, fails FUNCTION LOAD, which refuses the start
+ * (og-unit-script loads every script).
  *
  * The reply shape every script follows:
  *   {"ok", value...}              success; the values are the op's own
@@ -53,6 +69,15 @@ enum og_lua {
     OG_LUA_ARCHIVE,                /* og_archive.c: sessions out of Redis and back */
     OG_LUA__LAST
 };
+
+/* The library of n scripts (names[i] "ingest" with text bodies[i]) after
+ * prelude, and into scripts[i] each one's function [xfer, og_script_free].
+ * [xfer, og_fnlib_free; it must outlive the scripts] */
+struct og_fnlib *og_script_library(const char *prelude, size_t n, const char *const *names,
+                                   const char *const *bodies, struct og_script **scripts);
+
+/* FUNCTION LOAD of the core's library (og_core_load_scripts). */
+og_err og_script_load(struct og_core *c, char *msg, size_t msglen);
 
 /* The script of id, [borrowed from c]. */
 struct og_script *og_core_lua(struct og_core *c, enum og_lua id);

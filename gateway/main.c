@@ -649,6 +649,18 @@ int main(int argc, char **argv)
     unsigned threads =
         cfg.http.threads > 0 ? (unsigned)cfg.http.threads : (unsigned)(ncpu > 0 ? ncpu * 4 : 8);
     snprintf(g.instance_id, sizeof g.instance_id, "%s", og_core_instance(core));
+    {
+        /* a script Redis refuses (a syntax error, too many upvalues) is a
+         * broken build: say so now rather than 500 at every call */
+        char lerr[600];
+        og_err le = og_core_load_scripts(core, lerr, sizeof lerr);
+        if (le == OG_ERR_INTERNAL) {
+            og_error("redis: the scripts do not load: %s; not starting", lerr);
+            goto out;
+        }
+        if (le != OG_OK)
+            og_warn("redis: scripts not loaded yet (%s): loaded at first use", lerr);
+    }
     og_instance_beat(core); /* before any claim in its name */
     if (og_workers_start(&g) != 0)
         goto out;

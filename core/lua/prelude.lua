@@ -441,6 +441,13 @@ local function texts_of(P, ch)
   end
   return t
 end
+-- The scripts run as one Redis Function library (og_script.h): this file's
+-- top level runs once per FUNCTION LOAD, not per call, so the two caches
+-- above would carry one call's goals and texts into the next (after an API
+-- change, stale). Every function calls this first.
+local function call_begin()
+  goal_cache, texts_cache = {}, {}
+end
 -- Queues the channel's automatic text of this kind, if it has one, due at
 -- due_ms; agent: the agent an "assigned" text names. og_texts_step renders
 -- and sends it then, unless the session has moved on (texts.lua).

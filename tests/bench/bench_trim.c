@@ -38,11 +38,12 @@ static long long rint_(redisContext *rc, const char *cmd)
     return v;
 }
 
-/* usec of EVALSHA in INFO commandstats (the trim's script calls). */
-static long long evalsha_usec(redisContext *rc, long long *calls)
+/* usec of FCALL in INFO commandstats (the trim's script calls: the core's
+ * scripts are Redis Functions, og_script.h). */
+static long long fcall_usec(redisContext *rc, long long *calls)
 {
     redisReply *r = redisCommand(rc, "INFO commandstats");
-    const char *p = r && r->str ? strstr(r->str, "cmdstat_evalsha:") : NULL;
+    const char *p = r && r->str ? strstr(r->str, "cmdstat_fcall:") : NULL;
     long long us = 0;
     *calls = 0;
     if (p) {
@@ -127,7 +128,7 @@ int main(int argc, char **argv)
     int64_t t0 = now_us();
     og_err e = og_stream_trim(c, OG_STREAM_EVENTS, &b, &t);
     double secs = (double)(now_us() - t0) / 1e6;
-    long long calls = 0, us = evalsha_usec(rc, &calls);
+    long long calls = 0, us = fcall_usec(rc, &calls);
     printf("trim to max_bytes %lld: %s in %.3f s, %lld script calls, Redis %.1f ms in all, "
            "%.1f ms per call on average; %.2f us of Redis per entry cut\n",
            b.max_bytes, og_strerror(e), secs, calls, us / 1000.0,

@@ -1,0 +1,173 @@
+/* test_script - the core's scripts as one Redis Function library
+ * (og_script.h) against a real redis-server without persistence:
+ *   - every script loads (FUNCTION LOAD: each one and its no-writes twin is
+ *     listed), a second load is success ("already exists"), and the names
+ *     carry the library's hash;
+ *   - a call after FUNCTION FLUSH and after a restart that lost everything
+ *     loads the library again and answers;
+ *   - out of memory, a read still answers (the no-writes twin) and a write
+ *     is "try later", as with EVAL;
+ *   - a library Redis refuses (a syntax error; a body with more than 59 of
+ *     the prelude's locals as upvalues, call_begin being the 60th) is
+ *     OG_ERR_INTERNAL with the script's own file and line. */
+#include "og_core.h"
+#include "og_core_int.h"
+#include "og_redis.h"
+#include "og_script.h"
+#include "og_test.h"
+#include "og_util.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+extern const char og_lua_prelude[];
+
+/* FUNCTION LIST's functions of lib, counted in its text. */
+static int listed(struct og_test_redis *rs, const char *lib)
+{
+    char args[128];
+    snprintf(args, sizeof args, "FUNCTION LIST LIBRARYNAME %s", lib);
+    char *out = og_test_redis_cli(rs, args);
+    int n = 0;
+    for (const char *p = out; p && (p = strstr(p, "\nog_")) != NULL; p++)
+        n++;
+    free(out);
+    return n;
+}
+
+/* contacts.lua's get of contact c1: the status, and its JSON into json. */
+static og_err contact_get(struct og_core *c, char *json, size_t n)
+{
+    const char *argv[] = {c->tag, "get", "c1"};
+    redisReply *r = NULL;
+    char msg[200];
+    og_err e = og_script_call(c, OG_LUA_CONTACTS, 3, argv, NULL, &r, msg, sizeof msg);
+    json[0] = 0;
+    if (e == OG_OK) {
+        snprintf(json, n, "%s", r->elements > 1 ? r->element[1]->str : "");
+        freeReplyObject(r);
+    }
+    return e;
+}
+
+static og_err contact_patch(struct og_core *c)
+{
+    const char *argv[] = {c->tag, "patch", "c1", "name", "Bea"};
+    redisReply *r = NULL;
+    og_err e = og_script_call(c, OG_LUA_CONTACTS, 5, argv, NULL, &r, NULL, 0);
+    if (r)
+        freeReplyObject(r);
+    return e;
+}
+
+static void test_core_library(struct og_test_redis *rs)
+{
+    struct og_core *c = og_test_core_new(rs, "t", 2);
+    CHECK(c != NULL);
+    if (!c)
+        return;
+    const char *lib = c->lua_lib->name;
+    CHECK_INT((int)strlen(lib), 9 + 16); /* omnigate_<16 hex> */
+    CHECK(strncmp(lib, "omnigate_", 9) == 0);
+    char *want = og_sprintf("og_ingest_%s", lib + 9);
+    CHECK_STR(og_core_lua(c, OG_LUA_INGEST)->fn, want);
+    free(want);
+    char msg[600];
+    CHECK_INT(og_core_load_scripts(c, msg, sizeof msg), OG_OK);
+    CHECK_INT(listed(rs, lib), 2 * OG_LUA__LAST);               /* every script and its twin */
+    CHECK_INT(og_core_load_scripts(c, msg, sizeof msg), OG_OK); /* already there */
+
+    free(og_test_redis_cli(rs, "HSET {t}:con:c1 j '{\"id\":\"c1\",\"name\":\"Ann\"}'"));
+    char json[256];
+    CHECK_INT(contact_get(c, json, sizeof json), OG_OK);
+    CHECK(strstr(json, "\"Ann\"") != NULL);
+    /* gone from Redis: the next call loads it again */
+    free(og_test_redis_cli(rs, "FUNCTION FLUSH"));
+    CHECK_INT(listed(rs, lib), 0);
+    CHECK_INT(contact_get(c, json, sizeof json), OG_OK);
+    CHECK(strstr(json, "\"Ann\"") != NULL);
+    CHECK_INT(listed(rs, lib), 2 * OG_LUA__LAST);
+
+    /* out of memory: a read answers, a write is "try later" (503) and
+     * writes nothing */
+    free(og_test_redis_cli(rs, "CONFIG SET maxmemory-policy noeviction"));
+    free(og_test_redis_cli(rs, "CONFIG SET maxmemory 1"));
+    CHECK_INT(contact_get(c, json, sizeof json), OG_OK);
+    CHECK(strstr(json, "\"Ann\"") != NULL);
+    CHECK_INT(contact_patch(c), OG_ERR_UNAVAILABLE);
+    free(og_test_redis_cli(rs, "CONFIG SET maxmemory 0"));
+    CHECK_INT(contact_get(c, json, sizeof json), OG_OK);
+    CHECK(strstr(json, "\"Ann\"") != NULL); /* the refused patch wrote nothing */
+    CHECK_INT(contact_patch(c), OG_OK);
+    CHECK_INT(contact_get(c, json, sizeof json), OG_OK);
+    CHECK(strstr(json, "\"Bea\"") != NULL);
+
+    /* a restart without persistence: no data, no library; the call that
+     * meets that loads it and answers (not_found: the contact is gone) */
+    og_test_redis_kill(rs);
+    CHECK_INT(og_test_redis_restart(rs), 0);
+    CHECK_INT(listed(rs, lib), 0);
+    CHECK_INT(contact_get(c, json, sizeof json), OG_ERR_NOT_FOUND);
+    CHECK_INT(listed(rs, lib), 2 * OG_LUA__LAST);
+    og_core_free(c);
+}
+
+/* A library of one script, loaded into rs's Redis: the status, msg. */
+static og_err load_one(struct og_test_redis *rs, const char *prelude, const char *body, char *msg,
+                       size_t msglen)
+{
+    struct og_redis_opts ro = {.url = rs->url, .pool_size = 1};
+    char err[128];
+    struct og_redis *r = og_redis_new(&ro, err, sizeof err);
+    const char *names[] = {"broken"}, *bodies[] = {body};
+    struct og_script *s = NULL;
+    struct og_fnlib *lib = og_script_library(prelude, 1, names, bodies, &s);
+    og_err e = og_redis_fnlib_load(r, lib, msg, msglen);
+    og_script_free(s);
+    og_fnlib_free(lib);
+    og_redis_free(r);
+    return e;
+}
+
+static void test_refused(struct og_test_redis *rs)
+{
+    char msg[600];
+    /* a syntax error on the body's third line */
+    CHECK_INT(
+        load_one(rs, og_lua_prelude, "local a = 1\nlocal b = 2\nreturn a +\n", msg, sizeof msg),
+        OG_ERR_INTERNAL);
+    const char *at = strstr(msg, "(broken.lua:");
+    CHECK(at != NULL);
+    CHECK(at && atoi(at + 12) >= 3); /* at 'a +' or after it, not in the prelude */
+    /* 61 locals of the prelude in one body: more upvalues than Lua 5.1
+     * takes (60), refused at load, not at the first call */
+    struct og_buf pre = {0}, body = {0};
+    og_buf_puts(&pre, "local function call_begin() end\n");
+    og_buf_puts(&body, "return 0");
+    for (int i = 0; i < 61; i++) {
+        og_buf_printf(&pre, "local v%d = %d\n", i, i);
+        og_buf_printf(&body, " + v%d", i);
+    }
+    og_buf_puts(&body, "\n");
+    og_buf_append(&pre, "", 1);
+    og_buf_append(&body, "", 1);
+    CHECK_INT(load_one(rs, pre.data, body.data, msg, sizeof msg), OG_ERR_INTERNAL);
+    CHECK(strstr(msg, "upvalues") != NULL);
+    /* 59 is fine (call_begin is the 60th) */
+    char *v59 = strstr(body.data, " + v59");
+    *v59 = 0;
+    CHECK_INT(load_one(rs, pre.data, body.data, msg, sizeof msg), OG_OK);
+    og_buf_free(&pre);
+    og_buf_free(&body);
+}
+
+int main(void)
+{
+    struct og_test_redis rs;
+    if (og_test_redis_start_with(&rs, "--appendonly no") != 0)
+        return 1;
+    test_core_library(&rs);
+    test_refused(&rs);
+    og_test_redis_stop(&rs);
+    return og_test_done();
+}
