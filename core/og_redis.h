@@ -95,8 +95,9 @@ og_err og_redis_eval(struct og_redis *r, struct og_script *s, int nkeys, int arg
  * named as file:line, into err). */
 og_err og_redis_fnlib_load(struct og_redis *r, const struct og_fnlib *lib, char *err,
                            size_t errlen);
-/* og_redis_eval, then WAIT replicas timeout_ms on the same connection: OG_OK
- * only when at least replicas replicas have the script's writes; otherwise
+/* og_redis_eval (but no no-writes twin: it is for writes), then WAIT
+ * replicas timeout_ms on the same connection: OG_OK only when at least
+ * replicas replicas have the script's writes; otherwise
  * OG_ERR_UNAVAILABLE (the writes are on the master, but a caller that
  * acknowledges only after this must not: the sender retries, and the
  * script's de-duplication takes the retry). */

@@ -10,18 +10,19 @@
  * library omnigate_<hash>; hash is the first 16 hex digits of the SHA-1 of
  * the whole library, so versions sharing one Redis never call each other's
  * code. The prelude's top level thus runs once per FUNCTION LOAD, not per
- * call (what made every call cost ~15 us of Redis time more as EVALSHA);
- * what it keeps between calls is reset by call_begin() at the start of
- * each. The library is loaded at start (og_core_load_scripts) and again
- * whenever Redis says it has not got it (og_redis_eval). The core keeps the
- * scripts for its whole life, so a module never builds or frees one.
+ * call (as EVALSHA it cost every call 15-25 us of Redis time); what it
+ * keeps between calls is reset by call_begin() at the start of each. The
+ * library is loaded at start (og_core_load_scripts) and again whenever
+ * Redis says it has not got it (og_redis_eval). The core keeps the scripts
+ * for its whole life, so a module never builds or frees one.
  *
  * A script body is a function body: KEYS and ARGV are its parameters, as
  * EVAL had them, and it may refer to at most 59 of the prelude's locals
  * (Lua 5.1 takes 60 upvalues per function; call_begin is one; routing.lua,
- * the widest, uses ~30); a script over that, or any other
- * error in the library, fails FUNCTION LOAD, which refuses the start
- * (og-unit-script loads every script).
+ * the widest, uses ~30); a script over that, or any other error in the
+ * library, fails FUNCTION LOAD, which refuses the start (og-unit-script
+ * loads every script). A new top-level variable in prelude.lua that a call
+ * changes must be reset in call_begin, or it leaks into the next call.
  *
  * The reply shape every script follows:
  *   {"ok", value...}              success; the values are the op's own

@@ -3,8 +3,8 @@
  *   - every script loads (FUNCTION LOAD: each one and its no-writes twin is
  *     listed), a second load is success ("already exists"), and the names
  *     carry the library's hash;
- *   - a call after FUNCTION FLUSH and after a restart that lost everything
- *     loads the library again and answers;
+ *   - a call after FUNCTION FLUSH (also with WAIT) and after a restart that
+ *     lost everything loads the library again and answers;
  *   - out of memory, a read still answers (the no-writes twin) and a write
  *     is "try later", as with EVAL;
  *   - a library Redis refuses (a syntax error; a body with more than 59 of
@@ -86,6 +86,20 @@ static void test_core_library(struct og_test_redis *rs)
     CHECK_INT(listed(rs, lib), 0);
     CHECK_INT(contact_get(c, json, sizeof json), OG_OK);
     CHECK(strstr(json, "\"Ann\"") != NULL);
+    CHECK_INT(listed(rs, lib), 2 * OG_LUA__LAST);
+
+    /* the same on the WAIT path (redis.durability "replicated"): the load
+     * and the call on one connection, then WAIT (0 replicas here) */
+    free(og_test_redis_cli(rs, "FUNCTION FLUSH"));
+    const char *argv[] = {c->tag, "get", "c1"};
+    redisReply *r = NULL;
+    CHECK_INT(
+        og_redis_eval_wait(c->redis, og_core_lua(c, OG_LUA_CONTACTS), 3, argv, NULL, 0, 100, &r),
+        OG_OK);
+    CHECK(r && r->type == REDIS_REPLY_ARRAY && r->elements == 2 &&
+          strstr(r->element[1]->str, "\"Ann\""));
+    if (r)
+        freeReplyObject(r);
     CHECK_INT(listed(rs, lib), 2 * OG_LUA__LAST);
 
     /* out of memory: a read answers, a write is "try later" (503) and
