@@ -22,7 +22,8 @@
  * the widest, uses ~30); a script over that, or any other error in the
  * library, fails FUNCTION LOAD, which refuses the start (og-unit-script
  * loads every script). A new top-level variable in prelude.lua that a call
- * changes must be reset in call_begin, or it leaks into the next call.
+ * changes must be reset in call_begin, or it leaks into the next call
+ * (og-unit-script scans core/lua for such changes).
  *
  * The reply shape every script follows:
  *   {"ok", value...}              success; the values are the op's own

@@ -9,7 +9,11 @@
  *     is "try later", as with EVAL;
  *   - a library Redis refuses (a syntax error; a body with more than 59 of
  *     the prelude's locals as upvalues, call_begin being the 60th) is
- *     OG_ERR_INTERNAL with the script's own file and line. */
+ *     OG_ERR_INTERNAL with the script's own file and line;
+ *   - every top-level variable of prelude.lua that any script changes
+ *     (name = ..., name[k] = ..., name.f = ..., table.insert(name, ...)) is
+ *     reset by call_begin, since it now outlives the call (a text scan of
+ *     core/lua: a new cache that is not reset fails here). */
 #include "og_core.h"
 #include "og_core_int.h"
 #include "og_redis.h"
@@ -17,6 +21,8 @@
 #include "og_test.h"
 #include "og_util.h"
 
+#include <ctype.h>
+#include <dirent.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -175,8 +181,134 @@ static void test_refused(struct og_test_redis *rs)
     og_buf_free(&body);
 }
 
+static int ident(int ch)
+{
+    return isalnum(ch) || ch == '_';
+}
+
+/* 1 when line (comments cut) changes the variable name. */
+static int changes(const char *line, const char *name)
+{
+    size_t n = strlen(name);
+    for (const char *p = strstr(line, name); p; p = strstr(p + 1, name)) {
+        if ((p > line && (ident(p[-1]) || p[-1] == '.' || p[-1] == ':')) || ident(p[n]))
+            continue;
+        if (p >= line + 13 && strncmp(p - 13, "table.insert(", 13) == 0)
+            return 1;
+        const char *q = p + n;
+        if (*q == '[') { /* name[...] = */
+            int depth = 0;
+            for (; *q; q++) {
+                depth += *q == '[';
+                depth -= *q == ']';
+                if (depth == 0)
+                    break;
+            }
+            if (*q)
+                q++;
+        } else if (*q == '.') { /* name.f = */
+            for (q++; ident(*q); q++)
+                ;
+        }
+        while (*q == ' ')
+            q++;
+        if (*q == ',') /* a, name = ...: the assignment's target list */
+            return strchr(q, '=') && strchr(q, '=')[1] != '=';
+        if (*q == '=' && q[1] != '=')
+            return 1;
+    }
+    return 0;
+}
+
+static void test_prelude_state(void)
+{
+    char *path = og_test_src("core/lua/prelude.lua");
+    char *pre = og_test_read_file(path, NULL);
+    free(path);
+    CHECK(pre != NULL);
+    if (!pre)
+        return;
+    /* call_begin's body: what is reset */
+    const char *cb = strstr(pre, "\nlocal function call_begin()");
+    CHECK(cb != NULL);
+    const char *cb_end = cb ? strstr(cb, "\nend") : NULL;
+    char *reset = cb && cb_end ? og_strndup(cb, (size_t)(cb_end - cb)) : og_strdup("");
+    /* the top-level variables: "local a, b = ..." at the start of a line */
+    char *names[256];
+    int n = 0;
+    for (const char *l = pre; l && n < 256; l = strchr(l, '\n') ? strchr(l, '\n') + 1 : NULL) {
+        if (strncmp(l, "local ", 6) != 0 || strncmp(l, "local function ", 15) == 0)
+            continue;
+        const char *p = l + 6, *end = p + strcspn(p, "=\n");
+        while (p < end && n < 256) {
+            while (p < end && (*p == ' ' || *p == ','))
+                p++;
+            const char *s0 = p;
+            while (p < end && ident(*p))
+                p++;
+            if (p > s0)
+                names[n++] = og_strndup(s0, (size_t)(p - s0));
+            else
+                break;
+        }
+    }
+    CHECK(n >= 2); /* goal_cache and texts_cache at least */
+    char *dir = og_test_src("core/lua");
+    DIR *d = opendir(dir);
+    CHECK(d != NULL);
+    int files = 0;
+    for (struct dirent *e; d && (e = readdir(d)) != NULL;) {
+        size_t len = strlen(e->d_name);
+        if (len < 5 || strcmp(e->d_name + len - 4, ".lua") != 0)
+            continue;
+        files++;
+        char *fp = og_sprintf("%s/%s", dir, e->d_name);
+        char *text = og_test_read_file(fp, NULL);
+        free(fp);
+        int lineno = 0;
+        for (char *l = text, *next; l; l = next) {
+            next = strchr(l, '\n');
+            if (next)
+                *next++ = 0;
+            lineno++;
+            char *c = strstr(l, "--");
+            if (c)
+                *c = 0;
+            if (strstr(l, "local ")) /* a local of the same name, not the prelude's */
+                continue;
+            for (int i = 0; i < n; i++) {
+                if (!changes(l, names[i]))
+                    continue;
+                char *want = og_sprintf("%s =", names[i]), *want2 = og_sprintf("%s,", names[i]);
+                int is_reset = strstr(reset, want) || strstr(reset, want2);
+                if (!is_reset)
+                    fprintf(stderr,
+                            "%s:%d changes %s, a top-level variable of prelude.lua, which "
+                            "lasts from call to call: reset it in call_begin\n",
+                            e->d_name, lineno, names[i]);
+                CHECK(is_reset);
+                free(want), free(want2);
+            }
+        }
+        free(text);
+    }
+    if (d)
+        closedir(d);
+    CHECK(files > 20);
+    CHECK(changes("    goal_cache[ch or ''] = g", "goal_cache"));
+    CHECK(changes("  goal_cache, texts_cache = {}, {}", "texts_cache"));
+    CHECK(!changes("  if goal_cache[ch] == g then", "goal_cache"));
+    CHECK(!changes("  x.goal_cache = 1", "goal_cache"));
+    for (int i = 0; i < n; i++)
+        free(names[i]);
+    free(dir);
+    free(reset);
+    free(pre);
+}
+
 int main(void)
 {
+    test_prelude_state();
     struct og_test_redis rs;
     if (og_test_redis_start_with(&rs, "--appendonly no") != 0)
         return 1;
