@@ -697,7 +697,7 @@ static int64_t unit_hour(const struct unit *x)
 
 /* With a channel, agent or group filter, reads the units of u[0..n) that
  * start at or after P:st:uv (from there every hour's tuples are in their
- * day's set, prelude.lua st_seen) by HMGET of the fields of the tuples that
+ * day's set, prelude.lua st_apply) by HMGET of the fields of the tuples that
  * pass: a few fields per key instead of every key whole (2160 hour keys of
  * 90 days by hour). done[i] is set for each unit read. */
 static og_err read_tuples(struct og_core *c, struct og_stats *s, const struct og_stats_query *q,

@@ -1,8 +1,9 @@
 /* og_stats - statistics (#20; docs/statistics.md): figures per local day,
  * hour, agent, channel or group of a period, from the counters the scripts
  * keep per UTC hour and day, and the hours' totals, as the facts change
- * (core/lua/prelude.lua, "Statistics"), so a query reads a few hashes per
- * day and never a session.
+ * (core/lua/prelude.lua, "Statistics": counted in the script that changes
+ * the fact, applied in bulk by og_stats_apply), so a query reads a few
+ * hashes per day and never a session.
  *
  * What is counted where (the docs have the full list):
  *   chats, proactive/reactive, missed, durations, first response,

@@ -637,14 +637,13 @@ end
 -- The fact of deltas d ({[ST.x] = n}) for the tuple tup = {channel, agent,
 -- group, codes} at ms; kind 'v', or 'c' for a close (its codes counted).
 local function st_fact(kind, ms, tup, d)
-  local parts, n = {}, 0
+  local ds
   for i, x in pairs(d) do
-    n = n + 1
-    parts[n] = i .. ':' .. string.format('%d', x)
+    local p = i .. ':' .. string.format('%d', x)
+    ds = ds and (ds .. ',' .. p) or p
   end
-  return table.concat({kind, table.concat(parts, ','), '\t',
-    string.format('%d', math.floor(ms / 3600000)), '\t', tup[1], '\t', tup[2], '\t', tup[3],
-    '\t', tup[4] or ''})
+  return kind .. (ds or '') .. '\t' .. string.format('%d', math.floor(ms / 3600000)) .. '\t' ..
+    tup[1] .. '\t' .. tup[2] .. '\t' .. tup[3] .. '\t' .. (tup[4] or '')
 end
 
 -- Adds deltas d ({[ST.x] = n}) to the tuple's vectors of the hour and the
