@@ -966,12 +966,21 @@ og_err og_stats_apply(struct og_core *c, int max, long *applied, long *left)
 
 og_err og_stats_apply_all(struct og_core *c)
 {
+    /* nothing pending (the worker keeps it so): a plain LLEN costs Redis
+     * ~1 us, the script ~40 us */
+    redisReply *r = NULL;
+    og_err e = og_redis_cmd(c->redis, &r, "LLEN %s:st:pending", c->tag);
+    long long n = e == OG_OK && r->type == REDIS_REPLY_INTEGER ? r->integer : 1;
+    if (r)
+        freeReplyObject(r);
+    if (e != OG_OK)
+        return e;
+    if (n == 0)
+        return OG_OK;
     long left = 1;
-    for (int i = 0; i < APPLY_ALL_STEPS && left > 0; i++) {
-        og_err e = og_stats_apply(c, OG_STATS_APPLY_MAX, NULL, &left);
-        if (e != OG_OK)
+    for (int i = 0; i < APPLY_ALL_STEPS && left > 0; i++)
+        if ((e = og_stats_apply(c, OG_STATS_APPLY_MAX, NULL, &left)) != OG_OK)
             return e;
-    }
     if (left > 0)
         og_warn("stats: %ld facts still pending after %d steps; figures may miss the newest", left,
                 APPLY_ALL_STEPS);
