@@ -1,8 +1,9 @@
 /* og_stats - statistics (#20; docs/statistics.md): figures per local day,
  * hour, agent, channel or group of a period, from the counters the scripts
  * keep per UTC hour and day, and the hours' totals, as the facts change
- * (core/lua/prelude.lua, "Statistics"), so a query reads a few hashes per
- * day and never a session.
+ * (core/lua/prelude.lua, "Statistics": counted in the script that changes
+ * the fact, applied in bulk by og_stats_apply), so a query reads a few
+ * hashes per day and never a session.
  *
  * What is counted where (the docs have the full list):
  *   chats, proactive/reactive, missed, durations, first response,
@@ -116,6 +117,20 @@ double og_stats_avg_s(const struct og_stats_acc *a, enum og_stats_field sum, enu
 /* The 90th percentile of response times in s (the upper edge of the
  * histogram bucket it falls in); -1 when there are none. */
 int og_stats_p90_s(const struct og_stats_acc *a);
+
+/* The write path (#22): the scripts that count append each fact to a
+ * pending list instead of writing the counters; og_stats_apply takes up to
+ * max of the oldest and applies them in one atomic step (stats.lua
+ * "apply": summed per counter, each counter written once), so a fact is
+ * applied exactly once whatever the number of instances and callers.
+ * *applied gets the facts applied, *left those still pending (either may
+ * be NULL). The statistics worker calls it every ~200 ms. */
+#define OG_STATS_APPLY_MAX 1000
+og_err og_stats_apply(struct og_core *c, int max, long *applied, long *left);
+/* Applies everything pending (a bounded number of og_stats_apply steps):
+ * every read of the counters (og_stats_compute) calls it first, so a query
+ * sees every fact counted before it. */
+og_err og_stats_apply_all(struct og_core *c);
 
 /* `omnigate stats rebuild` (for upgrades and repairs): deletes every hourly
  * counter and counts again from what is stored: each session's timeline

@@ -8,9 +8,11 @@ extern const struct og_worker og_worker_followups;
 extern const struct og_worker og_worker_webhooks;
 extern const struct og_worker og_worker_housekeeping;
 extern const struct og_worker og_worker_sentinel;
+extern const struct og_worker og_worker_stats;
 
 static const struct og_worker *const workers[] = {
     &og_worker_sentinel, /* first: the others find the master it follows */
+    &og_worker_stats,    /* stopped after the others: applies what they counted last */
     &og_worker_followups, &og_worker_send,         &og_worker_sse, &og_worker_routing,
     &og_worker_webhooks,  &og_worker_housekeeping, NULL, /* rows go above this line:
                                                             &og_worker_<name>, */

@@ -469,10 +469,14 @@ end
 --         (a prefix; the rest are 0): the session's channel, agent and group
 --         when the fact happened; presence time has only the agent
 --     "c\t<ch>\t<agent>\t<group>" -> closes per success code, "CODE<US>n<RS>..."
---         (st_code_counts)
+--         (st_codes_text)
 --   P:st:t:<day>[:<CODE>]  hash, the UTC day's hour totals: "<h>" (0-23) -> the
---       sum of that hour's "v" fields, "c<h>" -> of its "c" fields (st_total);
+--       sum of that hour's "v" fields, "c<h>" -> of its "c" fields (st_apply);
 --       P:st:tv the UTC hour from which every hour has them
+--   P:st:u:<day>  set, the fields of the day's hour keys (P:st:uv the UTC hour
+--       from which every hour's are listed)
+--   P:st:pending  list, the facts counted but not applied yet ("The write
+--       path" below): every reader applies them first
 --   P:st:<lvl>:<n>:<CODE>  hash, the same "v" vectors for facts of sessions
 --       closed with that code (the close, a goal achieved or a survey after it)
 --       and "c" fields with that code's count: all a query filtered by it reads
@@ -532,19 +536,42 @@ local function st_tuple(s)
     closed and st_codes(s.success_codes) or ''}
 end
 
--- The key of level lvl ('h' hour, 'd' day: UTC) holding ms; code: the key
--- of the vectors of sessions closed with that code.
-local ST_LEVEL_MS = {h = 3600000, d = 86400000}
-local ST_LEVELS = {'h', 'd'}
-local function st_key(P, lvl, ms, code)
-  return P .. ':st:' .. lvl .. ':' .. string.format('%d', math.floor(ms / ST_LEVEL_MS[lvl])) ..
-    (code and (':' .. code) or '')
+-- The write path (#22; docs/statistics.md). A script that counts a fact
+-- computes its hour, tuple, codes and deltas from the session as it is at
+-- that moment, as before, but does not write the counters: it appends the
+-- fact, a short string, to the list P:st:pending (one RPUSH instead of two
+-- vector reads and writes per level and code, and string parsing three
+-- times). st_apply takes them in bulk (stats.lua "apply": each instance's
+-- statistics worker every ~200 ms, and every statistics read before it
+-- reads), sums them per key and field, and writes each field once. Taking
+-- and applying are one script, so a fact is applied exactly once whatever
+-- the number of instances, and none is lost by a crash. The facts:
+--   "v<deltas>\t<hour>\t<ch>\t<agent>\t<group>\t<codes>"  st_add: deltas
+--       "<i>:<n>,..." (ST indices), hour = ms / 3600000, codes the closed
+--       session's, comma-joined (last: nothing after them is parsed)
+--   "c..."  the same for a close, whose codes are counted too (st_close)
+--   "p<i>\t<from ms>\t<to ms>\t<agent>"  presence time (ST index i), split
+--       over the UTC hours when applied
+--   "w<from ms>\t<to ms>\t<ch>\t<group>"  a queue wait (st_q_wait)
+--   "m<first hour>\t<last hour>\t<n>"  n waiting at once in each of those
+--       hours (st_q_level)
+-- Every counter is a sum or a maximum, so applying facts in bulk, in any
+-- order, writes what applying them one by one would, and an older instance
+-- that still writes its facts inline adds to the same fields. ST_DIRECT.on
+-- (the rebuild, bench_stats' fill): the facts are kept in ST_DIRECT.buf and
+-- the script applies them itself before it returns.
+local ST_DIRECT = {on = false, buf = {}}
+local function st_emit(P, fact)
+  if ST_DIRECT.on then
+    ST_DIRECT.buf[#ST_DIRECT.buf + 1] = fact
+  else
+    redis.call('RPUSH', P .. ':st:pending', fact)
+  end
 end
 
 -- The vector text cur with deltas d applied (nil cur: all zeros). Only the
 -- changed numbers are parsed and formatted; the runs between them are copied
--- as they are (string.find is C). This runs three times per fact, on every
--- message, and a vector has up to ST_N numbers.
+-- as they are (string.find is C). A vector has up to ST_N numbers.
 local function st_vec_apply(cur, d)
   local idx = {}
   for i in pairs(d) do idx[#idx + 1] = i end
@@ -573,15 +600,9 @@ local function st_vec_apply(cur, d)
   return table.concat(out, ',')
 end
 
--- Adds deltas d to the vector of field f in key.
--- Returns the value before (nil: the field is new).
-local function st_vec(key, f, d)
-  local cur = redis.call('HGET', key, f)
-  redis.call('HSET', key, f, st_vec_apply(cur or nil, d))
-  return cur
-end
-
--- The code counts text of table m (code -> n), codes sorted.
+-- The code counts text of table m (code -> n), codes sorted:
+-- "CODE<US>n<RS>CODE<US>n" (ASCII unit and record separators), one field
+-- per tuple however many codes, so a key stays small to read.
 local function st_codes_text(m)
   local order = {}
   for c in pairs(m) do order[#order + 1] = c end
@@ -589,15 +610,6 @@ local function st_codes_text(m)
   local parts = {}
   for _, c in ipairs(order) do parts[#parts + 1] = c .. '\31' .. string.format('%d', m[c]) end
   return table.concat(parts, '\30')
-end
-
--- The hour totals of the UTC day of ms (code: of that code's keys): one
--- hash per day, field "<h>" (the hour of the day, 0-23) -> the sum of that
--- hour's "v" fields, "c<h>" -> the sum of its "c" fields; and the field of
--- ms's hour in it.
-local function st_tkey(P, ms, code)
-  return P .. ':st:t:' .. string.format('%d', math.floor(ms / 86400000)) ..
-    (code and (':' .. code) or ''), string.format('%d', math.floor(ms / 3600000) % 24)
 end
 
 -- An hour written before totals were kept (an upgrade): its totals summed
@@ -629,49 +641,24 @@ local function st_total_init(hk, tk, hf)
   return table.concat(parts, ',')
 end
 
--- Adds deltas d to the hour totals of ms (code: of that code's keys): an
--- unfiltered query by day or hour reads one hash per day. P:st:tv is the
--- UTC hour (Redis's clock) from which every hour has its totals: an hour
--- before it may have been written without them, and is read whole.
-local function st_total(P, ms, code, d)
-  local tk, hf = st_tkey(P, ms, code)
-  local cur = redis.call('HGET', tk, hf)
-  if not cur then
-    redis.call('SET', P .. ':st:tv', math.floor(tonumber(redis.call('TIME')[1]) / 3600), 'NX')
-    local hk = st_key(P, 'h', ms, code)
-    if redis.call('EXISTS', hk) == 1 then cur = st_total_init(hk, tk, hf) end
+-- The fact of deltas d ({[ST.x] = n}) for the tuple tup = {channel, agent,
+-- group, codes} at ms; kind 'v', or 'c' for a close (its codes counted).
+local function st_fact(kind, ms, tup, d)
+  local ds
+  for i, x in pairs(d) do
+    local p = i .. ':' .. string.format('%d', x)
+    ds = ds and (ds .. ',' .. p) or p
   end
-  redis.call('HSET', tk, hf, st_vec_apply(cur, d))
-end
-
--- A field's first appearance in an hour key (f = "v\t<channel>\t<agent>\t<group>",
--- or "c\t..." for its success codes): the UTC day's tuple set P:st:u:<day>
--- gets f, so a query with a channel, agent or group filter reads only the
--- fields of its tuples that exist that day (HMGET) instead of every key
--- whole. Once per field and hour, not per fact. P:st:uv is the UTC hour (Redis's clock, the next one: an older
--- instance may still write this one) from which every hour's tuples are in
--- their day's set; an hour before it is read whole.
-local function st_seen(P, ms, f)
-  redis.call('SADD', P .. ':st:u:' .. string.format('%d', math.floor(ms / 86400000)), f)
-  redis.call('SET', P .. ':st:uv', math.floor(tonumber(redis.call('TIME')[1]) / 3600) + 1, 'NX')
+  return kind .. (ds or '') .. '\t' .. string.format('%d', math.floor(ms / 3600000)) .. '\t' ..
+    tup[1] .. '\t' .. tup[2] .. '\t' .. tup[3] .. '\t' .. (tup[4] or '')
 end
 
 -- Adds deltas d ({[ST.x] = n}) to the tuple's vectors of the hour and the
 -- day of ms, and to the hour's totals (tup = {channel, agent, group, codes};
--- a closed session's codes also add them to each code's keys).
+-- a closed session's codes also add them to each code's keys): a fact for
+-- st_apply.
 local function st_add(P, ms, tup, d)
-  local f = 'v\t' .. tup[1] .. '\t' .. tup[2] .. '\t' .. tup[3]
-  local codes = tup[4] and tup[4] ~= '' and tup[4]
-  st_total(P, ms, nil, d)
-  if codes then
-    for code in string.gmatch(codes, '[^,]+') do st_total(P, ms, code, d) end
-  end
-  for _, lvl in ipairs(ST_LEVELS) do
-    if not st_vec(st_key(P, lvl, ms), f, d) and lvl == 'h' then st_seen(P, ms, f) end
-    if codes then
-      for code in string.gmatch(codes, '[^,]+') do st_vec(st_key(P, lvl, ms, code), f, d) end
-    end
-  end
+  st_emit(P, st_fact('v', ms, tup, d))
 end
 
 -- The response time of an agent's reply (ms) as deltas.
@@ -729,23 +716,8 @@ local function st_out(P, sid, s, now_ms)
   st_add(P, now_ms, st_tuple(s), d)
 end
 
--- Adds 1 to each code of list in the code counts of field f in key: the
--- value is "CODE<US>n<RS>CODE<US>n" (ASCII unit and record separators),
--- codes sorted: one field per tuple, however many codes, so a key stays
--- small to read.
-local function st_code_counts(key, f, list)
-  local cur = redis.call('HGET', key, f)
-  local m = {}
-  if cur then
-    for code, n in string.gmatch(cur, '([^\31\30]+)\31(%d+)') do m[code] = tonumber(n) end
-  end
-  for _, c in ipairs(list) do m[c] = (m[c] or 0) + 1 end
-  redis.call('HSET', key, f, st_codes_text(m))
-  return cur
-end
-
 -- A close: c is the session's hash after it (success codes set, agent still
--- named). Counts the chat and its durations, and its codes.
+-- named). Counts the chat and its durations, and its codes (one "c" fact).
 local function st_close(P, c, now_ms)
   local tup = st_tuple(c)
   local d = {[ST.chats] = 1}
@@ -757,23 +729,7 @@ local function st_close(P, c, now_ms)
   local fi, fr = tonumber(c.st_fi or ''), tonumber(c.st_fr or '')
   if fi and fr then d[ST.fr_sum], d[ST.fr_n] = math.max(0, fr - fi), 1 end
   if fi then d[ST.res_sum], d[ST.res_n] = math.max(0, now_ms - fi), 1 end
-  st_add(P, now_ms, tup, d)
-  if tup[4] ~= '' then
-    local f = 'c\t' .. tup[1] .. '\t' .. tup[2] .. '\t' .. tup[3]
-    local list = {}
-    for code in string.gmatch(tup[4], '[^,]+') do list[#list + 1] = code end
-    local tk, hf = st_tkey(P, now_ms)
-    st_code_counts(tk, 'c' .. hf, list)
-    for _, code in ipairs(list) do
-      st_code_counts((st_tkey(P, now_ms, code)), 'c' .. hf, {code})
-    end
-    for _, lvl in ipairs(ST_LEVELS) do
-      if not st_code_counts(st_key(P, lvl, now_ms), f, list) and lvl == 'h' then
-        st_seen(P, now_ms, f)
-      end
-      for _, code in ipairs(list) do st_code_counts(st_key(P, lvl, now_ms, code), f, {code}) end
-    end
-  end
+  st_emit(P, st_fact(tup[4] ~= '' and 'c' or 'v', now_ms, tup, d))
 end
 
 -- A customer satisfaction survey's score for session s: the hook
@@ -786,9 +742,16 @@ local function st_csat(P, s, score, scale, now_ms)
   st_add(P, now_ms, st_tuple(s), {[ST.csat_n] = 1, [ST.csat_sum] = sc, [ST.csat1 + sc - 1] = 1})
 end
 
+-- An agent's time in state (ST index idx) from a to b (ms), at most the
+-- last 400 days: a fact that st_apply splits over the UTC hours.
+local ST_PRES_MAX_MS = 400 * 86400000
+local function st_span(P, aid, idx, a, b)
+  local t = math.max(a, b - ST_PRES_MAX_MS)
+  if t < b then st_emit(P, string.format('p%d\t%d\t%d\t', idx, t, b) .. aid) end
+end
+
 -- An agent's time in state from since to now (ms), split over UTC hours
 -- (at most the last 400 days), and the interval logged for Agent Activity.
-local ST_PRES_MAX_MS = 400 * 86400000
 local function st_presence(P, aid, state, since, now_ms)
   if not since or now_ms <= since then return end
   local idx = ST[state]
@@ -803,11 +766,7 @@ local function st_presence(P, aid, state, since, now_ms)
       string.format('%d', b)}, '|'))
     a = b
   end
-  while t < now_ms do
-    local e = math.min(now_ms, (math.floor(t / 3600000) + 1) * 3600000)
-    st_add(P, t, {'', aid, '', ''}, {[idx] = e - t})
-    t = e
-  end
+  st_span(P, aid, idx, t, now_ms)
 end
 
 -- The queue over time (#20.1; docs/statistics.md). A session waits from the
@@ -826,32 +785,15 @@ end
 --   P:st:qh  the UTC hour of the last change of P:st:qw's size
 -- A wait is counted when it ends, split over the hours it overlapped (as
 -- presence time is); og_stats.c adds the waits still going on up to now.
+-- P:st:qw and P:st:qh are the state the next change reads, so they are
+-- written at once; what goes into P:st:q:<day> is a fact (st_apply).
 local function st_q_key(P, hour)
   return P .. ':st:q:' .. string.format('%d', math.floor(hour / 24))
 end
 
 -- A wait from a to b (ms) of a session of channel ch waiting for group grp.
 local function st_q_wait(P, ch, grp, a, b)
-  local t = math.max(a, b - ST_PRES_MAX_MS)
-  while t < b do
-    local hr = math.floor(t / 3600000)
-    local e = math.min(b, (hr + 1) * 3600000)
-    local key = st_q_key(P, hr)
-    local f = string.format('%d', hr) .. '\t' .. ch .. '\t' .. grp
-    local cur = redis.call('HGET', key, f)
-    local ms, long = 0, 0
-    if cur then
-      local x, y = cur:match('^(%d+),(%d+)$')
-      ms, long = tonumber(x) or 0, tonumber(y) or 0
-    end
-    redis.call('HSET', key, f, string.format('%d,%d', ms + e - t, math.max(long, e - a)))
-    t = e
-  end
-end
-
-local function st_q_max(P, hour, n)
-  local key, f = st_q_key(P, hour), string.format('%d', hour) .. '\tm'
-  if n > (tonumber(redis.call('HGET', key, f) or '') or 0) then redis.call('HSET', key, f, n) end
+  if a < b then st_emit(P, string.format('w%d\t%d\t', a, b) .. ch .. '\t' .. grp) end
 end
 
 -- The number waiting goes from n to n2 now: every hour since the last change
@@ -860,9 +802,10 @@ local function st_q_level(P, n, n2, now_ms)
   local hour = math.floor(now_ms / 3600000)
   local last = tonumber(redis.call('GET', P .. ':st:qh') or '')
   if n > 0 and last then
-    for x = math.max(last + 1, hour - 9600), hour do st_q_max(P, x, n) end
+    local x = math.max(last + 1, hour - 9600)
+    if x <= hour then st_emit(P, string.format('m%d\t%d\t%d', x, hour, n)) end
   end
-  if n2 > n then st_q_max(P, hour, n2) end
+  if n2 > n then st_emit(P, string.format('m%d\t%d\t%d', hour, hour, n2)) end
   if not last or hour > last then redis.call('SET', P .. ':st:qh', hour) end
 end
 
@@ -890,6 +833,237 @@ local function st_q_leave(P, qk, sid, s, now_ms)
   redis.call('ZREM', qw, sid)
   st_q_wait(P, s.channel or '', s.queue_group or '', a, now_ms)
   st_q_level(P, n, n - 1, now_ms)
+end
+
+-- Applies facts (a list of st_emit's strings; see "The write path" above):
+-- sums them per key and field (the maximum for qwait_max and a queue's
+-- "<hour>\tm", as one by one), reads each field once and writes it once.
+-- The hour totals are written first: an hour without totals (written by a
+-- version before them) gets them summed from its tuples as they were before
+-- these facts (st_total_init), as the first inline fact did.
+local function st_apply(P, facts)
+  local G = {} -- "<hour>\t<ch>\t<agent>\t<group>\t<codes>" -> {deltas, closes}
+  local Q = {} -- P:st:q:<day> -> field -> {ms, longest} or n (the most waiting)
+  local function group(rest)
+    local g = G[rest]
+    if not g then g = {{}, 0}; G[rest] = g end
+    return g
+  end
+  local function qfield(hr, f)
+    local key = st_q_key(P, hr)
+    local m = Q[key]
+    if not m then m = {}; Q[key] = m end
+    return m, string.format('%d', hr) .. '\t' .. f
+  end
+  local qmax = ST.qwait_max
+  for _, f in ipairs(facts) do
+    local kind = f:sub(1, 1)
+    if kind == 'v' or kind == 'c' then
+      local ds, rest = f:match('^.([^\t]*)\t(.*)$')
+      if rest then
+        local g = group(rest)
+        local acc = g[1]
+        for i, x in ds:gmatch('(%d+):(%-?%d+)') do
+          i, x = tonumber(i), tonumber(x)
+          local o = acc[i]
+          if i == qmax then acc[i] = (o and o > x) and o or x else acc[i] = (o or 0) + x end
+        end
+        if kind == 'c' then g[2] = g[2] + 1 end
+      end
+    elseif kind == 'p' then
+      local i, a, b, aid = f:match('^p(%d+)\t(%d+)\t(%d+)\t(.*)$')
+      if aid then
+        i, a, b = tonumber(i), tonumber(a), tonumber(b)
+        while a < b do
+          local hr = math.floor(a / 3600000)
+          local e = math.min(b, (hr + 1) * 3600000)
+          local acc = group(string.format('%d', hr) .. '\t\t' .. aid .. '\t\t')[1]
+          acc[i] = (acc[i] or 0) + e - a
+          a = e
+        end
+      end
+    elseif kind == 'w' then
+      local a, b, ch, grp = f:match('^w(%d+)\t(%d+)\t([^\t]*)\t(.*)$')
+      if grp then
+        a, b = tonumber(a), tonumber(b)
+        local t = math.max(a, b - ST_PRES_MAX_MS)
+        while t < b do
+          local hr = math.floor(t / 3600000)
+          local e = math.min(b, (hr + 1) * 3600000)
+          local m, qf = qfield(hr, ch .. '\t' .. grp)
+          local x = m[qf]
+          if not x then x = {0, 0}; m[qf] = x end
+          x[1], x[2] = x[1] + e - t, math.max(x[2], e - a)
+          t = e
+        end
+      end
+    elseif kind == 'm' then
+      local h0, h1, n = f:match('^m(%d+)\t(%d+)\t(%d+)$')
+      if n then
+        n = tonumber(n)
+        for hr = tonumber(h0), tonumber(h1) do
+          local m, qf = qfield(hr, 'm')
+          if n > (m[qf] or 0) then m[qf] = n end
+        end
+      end
+    end
+  end
+  -- each tuple's sums into the keys they go to: T the day's hour totals
+  -- (field "<h>" and "c<h>"), W the hour and day keys ("v\t.." and "c\t..");
+  -- a vector field holds deltas (number keys), a codes field code -> n
+  local T, W, init, seen = {}, {}, {}, {}
+  local function vec(tab, key, f, d)
+    local m = tab[key]
+    if not m then m = {}; tab[key] = m end
+    local acc = m[f]
+    if not acc then m[f] = d; return end -- d is not changed afterwards: shared
+    local c = {}
+    for i, x in pairs(acc) do c[i] = x end
+    for i, x in pairs(d) do
+      local o = c[i]
+      if i == qmax then c[i] = (o and o > x) and o or x else c[i] = (o or 0) + x end
+    end
+    m[f] = c
+  end
+  local function cnt(tab, key, f, code, n)
+    local m = tab[key]
+    if not m then m = {}; tab[key] = m end
+    local acc = m[f]
+    if not acc then acc = {}; m[f] = acc end
+    acc[code] = (acc[code] or 0) + n
+  end
+  for rest, g in pairs(G) do
+    local hr, ch, ag, gr, codes = rest:match('^(%d+)\t([^\t]*)\t([^\t]*)\t([^\t]*)\t(.*)$')
+    if hr then
+      local d, closes = g[1], g[2]
+      local sd = string.format('%d', math.floor(tonumber(hr) / 24))
+      local hf = string.format('%d', tonumber(hr) % 24)
+      local tk, hk, dk = P .. ':st:t:' .. sd, P .. ':st:h:' .. hr, P .. ':st:d:' .. sd
+      local vf, cf = 'v\t' .. ch .. '\t' .. ag .. '\t' .. gr, 'c\t' .. ch .. '\t' .. ag .. '\t' .. gr
+      seen[hk] = sd
+      vec(T, tk, hf, d)
+      init[tk] = init[tk] or {}
+      init[tk][hf] = hk
+      vec(W, hk, vf, d)
+      vec(W, dk, vf, d)
+      for code in codes:gmatch('[^,]+') do
+        local sfx = ':' .. code
+        vec(T, tk .. sfx, hf, d)
+        init[tk .. sfx] = init[tk .. sfx] or {}
+        init[tk .. sfx][hf] = hk .. sfx
+        vec(W, hk .. sfx, vf, d)
+        vec(W, dk .. sfx, vf, d)
+        if closes > 0 then
+          cnt(T, tk, 'c' .. hf, code, closes)
+          cnt(T, tk .. sfx, 'c' .. hf, code, closes)
+          cnt(W, hk, cf, code, closes)
+          cnt(W, dk, cf, code, closes)
+          cnt(W, hk .. sfx, cf, code, closes)
+          cnt(W, dk .. sfx, cf, code, closes)
+        end
+      end
+    end
+  end
+  -- writes each key's fields: reads them (HMGET), adds, writes (HSET), in
+  -- chunks (unpack's limit); returns the fields that were new
+  local function write(key, m, fields, first)
+    local new = {}
+    for c0 = 1, #fields, 500 do
+      local part = {unpack(fields, c0, math.min(#fields, c0 + 499))}
+      local cur = redis.call('HMGET', key, unpack(part))
+      local out = {}
+      for j, f in ipairs(part) do
+        local acc, old = m[f], cur[j] or nil
+        if first and not old then old = first(f) end
+        if not old then new[#new + 1] = f end
+        out[#out + 1] = f
+        if f:sub(1, 1) == 'c' then
+          local cm = {}
+          if old then
+            for code, n in string.gmatch(old, '([^\31\30]+)\31(%d+)') do cm[code] = tonumber(n) end
+          end
+          for code, n in pairs(acc) do cm[code] = (cm[code] or 0) + n end
+          out[#out + 1] = st_codes_text(cm)
+        else
+          out[#out + 1] = st_vec_apply(old, acc)
+        end
+      end
+      redis.call('HSET', key, unpack(out))
+    end
+    return new
+  end
+  -- the totals: P:st:tv is the UTC hour (Redis's clock) from which every
+  -- hour has them; an hour before it may have been written without them
+  -- (st_total_init, before its "c<h>" is read)
+  local tv = false
+  for tk, m in pairs(T) do
+    local vfs, cfs = {}, {}
+    for f in pairs(m) do
+      if f:sub(1, 1) == 'c' then cfs[#cfs + 1] = f else vfs[#vfs + 1] = f end
+    end
+    write(tk, m, vfs, function(hf)
+      if not tv then
+        redis.call('SET', P .. ':st:tv', math.floor(tonumber(redis.call('TIME')[1]) / 3600), 'NX')
+        tv = true
+      end
+      local hk = init[tk][hf]
+      if redis.call('EXISTS', hk) == 1 then return st_total_init(hk, tk, hf) end
+      return nil
+    end)
+    if #cfs > 0 then write(tk, m, cfs) end
+  end
+  -- the hour and day keys; a field's first appearance in an hour key goes
+  -- into its UTC day's tuple set P:st:u:<day>, so a query with a channel,
+  -- agent or group filter reads only the fields of its tuples that exist
+  -- that day (HMGET) instead of every key whole. P:st:uv is the UTC hour
+  -- (Redis's clock, the next one: an older instance may still write this
+  -- one) from which every hour's tuples are in their day's set; an hour
+  -- before it is read whole.
+  local uv = false
+  for key, m in pairs(W) do
+    local fs = {}
+    for f in pairs(m) do fs[#fs + 1] = f end
+    local new = write(key, m, fs)
+    local day = seen[key]
+    if day and #new > 0 then
+      for c0 = 1, #new, 500 do
+        redis.call('SADD', P .. ':st:u:' .. day, unpack(new, c0, math.min(#new, c0 + 499)))
+      end
+      if not uv then
+        redis.call('SET', P .. ':st:uv', math.floor(tonumber(redis.call('TIME')[1]) / 3600) + 1,
+          'NX')
+        uv = true
+      end
+    end
+  end
+  -- the queue over time
+  for key, m in pairs(Q) do
+    local fs = {}
+    for f in pairs(m) do fs[#fs + 1] = f end
+    for c0 = 1, #fs, 500 do
+      local part = {unpack(fs, c0, math.min(#fs, c0 + 499))}
+      local cur = redis.call('HMGET', key, unpack(part))
+      local out = {}
+      for j, f in ipairs(part) do
+        local x, old = m[f], cur[j] or nil
+        if type(x) == 'number' then
+          if x > (tonumber(old or '') or 0) then
+            out[#out + 1] = f
+            out[#out + 1] = x
+          end
+        else
+          local ms, long = 0, 0
+          if old then
+            local a, b = old:match('^(%d+),(%d+)$')
+            ms, long = tonumber(a) or 0, tonumber(b) or 0
+          end
+          out[#out + 1] = f
+          out[#out + 1] = string.format('%d,%d', ms + x[1], math.max(long, x[2]))
+        end
+      end
+      if #out > 0 then redis.call('HSET', key, unpack(out)) end
+    end
+  end
 end
 
 -- Goal counters for statistics: per UTC day, per channel and per agent (the

@@ -1,8 +1,12 @@
--- stats.lua: statistics (og_stats.h), the steps of og_stats.c. The counters
--- themselves are written by the scripts that change the facts (the
--- prelude's st_*); this script reads them, rebuilds them, and keeps the
--- report links.
+-- stats.lua: statistics (og_stats.h), the steps of og_stats.c. The facts
+-- are counted by the scripts that change them (the prelude's st_*), which
+-- append them to P:st:pending; this script applies them, reads the
+-- counters, rebuilds them, and keeps the report links.
 -- ARGV[1] = P, ARGV[2] = op:
+--   "apply" [3] at most this many facts -> {'ok', facts applied, facts still
+--           pending}: the oldest pending facts taken off P:st:pending and
+--           applied (the prelude's st_apply) in this one step, so each is
+--           applied once whoever calls it and however many call it at once
 --   "read"  [3] '1' to include agents and groups, [4] 'days' to read the hour
 --           totals (prelude.lua, Statistics) of [5] a code or '', [6..] UTC
 --           days, each {its totals as one string "field\0value\0...", {hour,
@@ -40,6 +44,20 @@
 --           allowed per hour -> {'ok', id, report, filters} | err not_found |
 --           err rate_limited; every use (allowed or refused) is logged
 local P, op = ARGV[1], ARGV[2]
+
+if op == 'apply' then
+  local key = P .. ':st:pending'
+  local facts = redis.call('LRANGE', key, 0, tonumber(ARGV[3]) - 1)
+  if #facts == 0 then return {'ok', 0, 0} end
+  redis.call('LTRIM', key, #facts, -1)
+  st_apply(P, facts)
+  return {'ok', #facts, redis.call('LLEN', key)}
+end
+
+-- The rebuild counts through the same st_* as the live scripts, but applies
+-- its facts itself at the end of each step (og_stats_rebuild deleted the
+-- pending ones: the rebuild counts what they counted).
+if op:sub(1, 8) == 'rebuild_' then ST_DIRECT.on = true end
 
 if op == 'read' then
   local ag, groups = {}, {}
@@ -285,11 +303,13 @@ if op == 'rebuild_record' then
   local written = record_write(P, rec, true)
   rebuild_session(rec.sid)
   if #written > 0 then redis.call('DEL', unpack(written)) end
+  st_apply(P, ST_DIRECT.buf)
   return {'ok', 1}
 elseif op == 'rebuild_sessions' then
   local start, cnt = tonumber(ARGV[3]), tonumber(ARGV[4])
   local ids = redis.call('ZRANGE', k(P, 'idx', 'all'), start, start + cnt - 1)
   for _, sid in ipairs(ids) do rebuild_session(sid) end
+  st_apply(P, ST_DIRECT.buf)
   return {'ok', #ids < cnt and -1 or start + cnt, #ids}
 elseif op == 'rebuild_presence' then
   local start, cnt = tonumber(ARGV[3]), tonumber(ARGV[4])
@@ -297,16 +317,9 @@ elseif op == 'rebuild_presence' then
   for _, it in ipairs(items) do
     local aid, state, a, b = it:match('^(.*)|(%a+)|(%d+)|(%d+)$')
     local idx = ST[state or '']
-    if idx then
-      a, b = tonumber(a), tonumber(b)
-      local t = math.max(a, b - ST_PRES_MAX_MS)
-      while t < b do
-        local e = math.min(b, (math.floor(t / 3600000) + 1) * 3600000)
-        st_add(P, t, {'', aid, '', ''}, {[idx] = e - t})
-        t = e
-      end
-    end
+    if idx then st_span(P, aid, idx, tonumber(a), tonumber(b)) end
   end
+  st_apply(P, ST_DIRECT.buf)
   return {'ok', #items < cnt and -1 or start + cnt, #items}
 elseif op == 'rebuild_queue' then
   -- the waits' starts and ends that rebuild_sessions logged, in time order:
@@ -322,6 +335,7 @@ elseif op == 'rebuild_queue' then
     st_q_level(P, n, n2, t)
     n = n2
   end
+  st_apply(P, ST_DIRECT.buf)
   if #ev < 2 * cnt then
     redis.call('DEL', P .. ':st:rbq', nk)
     return {'ok', -1, #ev / 2}

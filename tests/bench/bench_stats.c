@@ -40,6 +40,9 @@ extern const char og_lua_prelude[];
 static const char driver[] =
     "\n-- bench_stats driver\n"
     "local P, op = ARGV[1], ARGV[2]\n"
+    "-- the fill applies its facts itself at the end of each call, summed\n"
+    "-- (the prelude's st_apply: what the statistics worker runs live)\n"
+    "ST_DIRECT.on = true\n"
     "local B32 = '0123456789ABCDEFGHJKMNPQRSTVWXYZ'\n"
     "local function b32(v, n)\n"
     "  local t = {}\n"
@@ -69,6 +72,7 @@ static const char driver[] =
     "    for _, s in ipairs(steps) do st_presence(P, id, s[1], since, s[2]); since = s[2] end\n"
     "    redis.call('HSET', k(P, 'agent', id), 'presence', 'offline', 'presence_since_ms', since)\n"
     "  end\n"
+    "  st_apply(P, ST_DIRECT.buf)\n"
     "  return {'ok'}\n"
     "elseif op == 'sessions' then\n"
     "  -- [3] first index, [4] count, [5] t0 ms, [6] step ms, [7] messages, [8..] agents\n"
@@ -124,6 +128,7 @@ static const char driver[] =
     "      'solved', 'success_codes', code, 'csat', csat, 'g_st', i % 3 == 1 and 'achieved' or\n"
     "      'missed', 'g_ev', 'SALE')\n"
     "  end\n"
+    "  st_apply(P, ST_DIRECT.buf)\n"
     "  return {'ok'}\n"
     "end\n"
     "return {'err', 'internal', 'driver: unknown op'}\n";

@@ -25,11 +25,17 @@
  * intervals: every hash equals the live one, field for field. Then the CSV
  * exports, parsed back (RFC 4180) and compared with the day and with
  * GET /stats; report links (scope, no other report or parameter, forged
- * and revoked tokens, the hourly limit, uses logged). */
+ * and revoked tokens, the hourly limit, uses logged). Then the write path
+ * (#22): facts pending with no worker are applied by the read, in bulk as
+ * one by one, never twice when two apply at once; the daemon's worker
+ * empties the list by itself. */
+#include "og_core.h"
+#include "og_stats.h"
 #include "og_test.h"
 #include "og_util.h"
 
 #include <math.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -527,14 +533,29 @@ static int cmp_str(const void *a, const void *b)
     return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-/* Every hourly counter as sorted "key field value" lines. [xfer] */
-static char *dump_counters(size_t *n_fields)
+/* Every hourly counter of deployment tag ({og}) as sorted "key field value"
+ * lines; sets (the days' tuple sets, with sets != 0) as "key member". [xfer] */
+static char *dump_counters_of(const char *tag, int sets, size_t *n_fields)
 {
-    char *keys = og_test_redis_cli(&rs, "--raw KEYS {og}:st:[hbdqt]:*");
+    char *args = og_sprintf("--raw KEYS %s:st:[hbdqt%s]:*", tag, sets ? "u" : "");
+    char *keys = og_test_redis_cli(&rs, args);
+    free(args);
     char **lines = NULL;
     size_t n = 0;
     for (char *k = strtok(keys, "\n"); k; k = strtok(NULL, "\n")) {
-        char *args = og_sprintf("--raw HGETALL %s", k);
+        if (strstr(k, ":st:u:")) {
+            args = og_sprintf("--raw SMEMBERS %s", k);
+            char *m = og_test_redis_cli(&rs, args);
+            free(args);
+            char *save = NULL;
+            for (char *f = strtok_r(m, "\n", &save); f; f = strtok_r(NULL, "\n", &save)) {
+                lines = og_realloc(lines, (n + 1) * sizeof *lines);
+                lines[n++] = og_sprintf("%s %s", k, f);
+            }
+            free(m);
+            continue;
+        }
+        args = og_sprintf("--raw HGETALL %s", k);
         char *h = og_test_redis_cli(&rs, args);
         free(args);
         char *save = NULL, *f = strtok_r(h, "\n", &save);
@@ -558,11 +579,17 @@ static char *dump_counters(size_t *n_fields)
     return b.data ? b.data : og_strdup("");
 }
 
+static char *dump_counters(size_t *n_fields)
+{
+    return dump_counters_of("{og}", 0, n_fields);
+}
+
 static void test_rebuild(void)
 {
     size_t n_live = 0, n_again = 0;
-    char *live = dump_counters(&n_live);
+    /* the read applies what is pending: the live counters are complete */
     json_object *before = stats(meg_tok, "from=2030-06-13&to=2030-06-15&tz=Asia/Kolkata", 200);
+    char *live = dump_counters(&n_live);
     CHECK(n_live > 20);
     char *cmd = og_sprintf("%s/bin/omnigate --config %s stats rebuild > %s/rebuild.out 2>&1",
                            OG_BINARY_DIR, d.config_path, d.dir);
@@ -1134,6 +1161,198 @@ static void test_tuple_sets(void)
     free(day);
 }
 
+/* ------------------------------------------------- the write path (#22) */
+
+static long long redis_ll(const char *fmt, const char *arg)
+{
+    char *v = og_test_redis_line(&rs, fmt, arg);
+    long long n = atoll(v);
+    free(v);
+    return n;
+}
+
+/* The i-th number (1-based, prelude.lua's ST) of a vector text; 0 past its end. */
+static long long vec_at(const char *v, int i)
+{
+    for (int k = 1; v && *v; k++) {
+        if (k == i)
+            return atoll(v);
+        v = strchr(v, ',');
+        v = v ? v + 1 : NULL;
+    }
+    return 0;
+}
+
+/* Deletes deployment {w}'s counters (not its pending facts). */
+static void w_counters_del(void)
+{
+    free(og_test_redis_cli(&rs, "EVAL \"for _, k in ipairs(redis.call('KEYS', ARGV[1])) do "
+                                "redis.call('DEL', k) end\" 0 '{w}:st:[hdtqu]:*'"));
+}
+
+struct racer {
+    struct og_core *c;
+    long applied;
+    int ok;
+};
+
+/* Applies 7 facts at a time until none is left. */
+static void *race(void *arg)
+{
+    struct racer *r = arg;
+    long left = 1;
+    r->ok = 1;
+    for (int i = 0; i < 100000 && left > 0; i++) {
+        long n = 0;
+        if (og_stats_apply(r->c, 7, &n, &left) != OG_OK) {
+            r->ok = 0;
+            break;
+        }
+        r->applied += n;
+    }
+    return NULL;
+}
+
+static struct og_connector w_desc = {.name = "fake"};
+static struct og_plugin w_plugin = {.desc = &w_desc};
+
+/* A second deployment ({w}) on the same Redis, driven in process: no
+ * statistics worker runs for it, so its facts stay pending until a read or
+ * og_stats_apply takes them. */
+static void test_write_path(void)
+{
+    struct og_core *c = og_test_core_new(&rs, "w", 4);
+    CHECK(c != NULL);
+    if (!c)
+        return;
+    struct og_channel chans[2] = {{.id = "web", .routing = "default", .plugin = &w_plugin},
+                                  {.id = "app", .routing = "default", .plugin = &w_plugin}};
+    /* 240 customer messages of 24 contacts (12 per channel), 40 an hour
+     * from D+1 08:00 */
+    int stored = 0;
+    for (int i = 0; i < 240; i++) {
+        clock_set(T(1, 8 + i / 40, i % 40, 0));
+        char dedup[32], from[32];
+        snprintf(dedup, sizeof dedup, "w-%d", i);
+        snprintf(from, sizeof from, "wc-%d", i % 24);
+        struct og_inbound m = {.struct_size = sizeof m,
+                               .dedup_key = dedup,
+                               .kind = OG_KIND_TEXT,
+                               .text = "hi",
+                               .provider_message_id = dedup};
+        m.from.external_id = from;
+        m.from.name = "W";
+        struct og_ingest_result r;
+        stored += og_core_ingest(c, &chans[i % 2], &m, &r) == OG_OK;
+    }
+    CHECK_INT(stored, 240);
+    char *tk = og_sprintf("{w}:st:t:%lld", (long long)(T(1, 0, 0, 0) / 86400000));
+    /* counted, not applied: a fact each (and the queue's), no counter yet */
+    long long pending = redis_ll("LLEN %s", "{w}:st:pending");
+    CHECK(pending >= 240);
+    CHECK_INT(redis_ll("EXISTS %s", tk), 0);
+    free(og_test_redis_cli(&rs, "COPY {w}:st:pending {w}:st:saved"));
+
+    /* (a) a read applies everything pending first: totals, and a filtered
+     * read of the hour keys and tuple sets */
+    const char *chan_ids[] = {"web", "app"};
+    struct og_stats_query q = {.from = "2030-06-15",
+                               .to = "2030-06-15",
+                               .group_by = "channel",
+                               .channels = chan_ids,
+                               .n_channels = 2};
+    struct og_stats *st = NULL;
+    char msg[256] = "";
+    CHECK_INT(og_stats_compute(c, &q, &st, msg, sizeof msg), OG_OK);
+    if (st) {
+        CHECK_INT(st->total.v[OG_ST_MSG_IN], 240);
+        CHECK_INT(st->total.v[OG_ST_NEW], 24);
+        CHECK_INT(st->n, 2);
+        for (size_t i = 0; i < st->n; i++)
+            CHECK_INT(st->b[i].a.v[OG_ST_MSG_IN], 120);
+    }
+    og_stats_free(st);
+    CHECK_INT(redis_ll("LLEN %s", "{w}:st:pending"), 0);
+    struct og_stats_query qh = {.from = "2030-06-15", .to = "2030-06-15", .group_by = "hour"};
+    st = NULL;
+    CHECK_INT(og_stats_compute(c, &qh, &st, msg, sizeof msg), OG_OK);
+    for (size_t i = 0; st && i < st->n; i++) {
+        int h = atoi(st->b[i].key + 11); /* "2030-06-15T08" */
+        CHECK_INT(st->b[i].a.v[OG_ST_MSG_IN], h >= 8 && h < 14 ? 40 : 0);
+        if (h == 8)
+            CHECK_INT(st->b[i].a.v[OG_ST_QUEUE_MAX], 24); /* all new in the first hour */
+    }
+    og_stats_free(st);
+    char *hour8 = og_test_redis_line(&rs, "HGET %s 8", tk);
+    CHECK_INT(vec_at(hour8, 11), 40); /* ST.msg_in */
+    free(hour8);
+    size_t n_bulk = 0, n_one = 0;
+    char *bulk = dump_counters_of("{w}", 1, &n_bulk);
+    CHECK(n_bulk > 20);
+
+    /* (b) the same facts applied one at a time (as counting inline did):
+     * the same counters, field for field, tuple sets included */
+    w_counters_del();
+    free(og_test_redis_cli(&rs, "COPY {w}:st:saved {w}:st:pending REPLACE"));
+    long left = 1, applied = 0, total = 0;
+    for (long i = 0; i < pending + 10 && left > 0; i++) {
+        CHECK_INT(og_stats_apply(c, 1, &applied, &left), OG_OK);
+        total += applied;
+    }
+    CHECK_INT(total, pending);
+    char *one = dump_counters_of("{w}", 1, &n_one);
+    CHECK_INT(n_one, n_bulk);
+    CHECK_STR(one, bulk);
+    free(one);
+
+    /* (c) two appliers at once on the same list: each fact is applied by
+     * exactly one of them */
+    w_counters_del();
+    free(og_test_redis_cli(&rs, "COPY {w}:st:saved {w}:st:pending REPLACE"));
+    struct racer ra = {.c = c}, rb = {.c = c};
+    pthread_t ta, tb;
+    pthread_create(&ta, NULL, race, &ra);
+    pthread_create(&tb, NULL, race, &rb);
+    pthread_join(ta, NULL);
+    pthread_join(tb, NULL);
+    CHECK(ra.ok && rb.ok);
+    CHECK_INT(ra.applied + rb.applied, pending);
+    char *raced = dump_counters_of("{w}", 1, &n_one);
+    CHECK_STR(raced, bulk);
+    free(raced);
+    /* and an apply with nothing pending changes nothing */
+    applied = -1;
+    CHECK_INT(og_stats_apply(c, 1000, &applied, &left), OG_OK);
+    CHECK_INT(applied, 0);
+    CHECK_INT(left, 0);
+    char *again = dump_counters_of("{w}", 1, &n_one);
+    CHECK_STR(again, bulk);
+    free(again), free(bulk), free(tk);
+    free(og_test_redis_cli(&rs, "DEL {w}:st:saved"));
+    og_core_free(c);
+}
+
+/* The daemon's statistics worker applies the pending facts by itself: no
+ * statistics read happens here, yet the counters get the messages. */
+static void test_worker(void)
+{
+    char *tk = og_sprintf("{og}:st:t:%lld", (long long)(T(2, 0, 0, 0) / 86400000));
+    customer(T(2, 9, 0, 0), "shop", "c-worker", "hello", NULL);
+    customer(T(2, 9, 1, 0), "shop", "c-worker", "again", NULL);
+    long long n_in = 0, pending = -1;
+    for (int i = 0; i < 100 && !(n_in == 2 && pending == 0); i++) {
+        char *v = og_test_redis_line(&rs, "HGET %s 9", tk);
+        n_in = vec_at(v, 11); /* ST.msg_in */
+        free(v);
+        pending = redis_ll("LLEN %s", "{og}:st:pending");
+        if (!(n_in == 2 && pending == 0))
+            usleep(100000);
+    }
+    CHECK_INT(n_in, 2);
+    CHECK_INT(pending, 0);
+    free(tk);
+}
+
 int main(void)
 {
     char *dir = og_sprintf("/tmp/og-stats-clock-%d", (int)getpid());
@@ -1173,6 +1392,8 @@ int main(void)
     test_queue();
     test_hour_totals();
     test_tuple_sets();
+    test_write_path();
+    test_worker();
 
     CHECK_INT(og_test_daemon_stop(&d), 0);
     og_test_daemon_free(&d);
