@@ -445,8 +445,12 @@ end
 -- top level runs once per FUNCTION LOAD, not per call, so the two caches
 -- above would carry one call's goals and texts into the next (after an API
 -- change, stale). Every function calls this first.
+-- ST_DIRECT (statistics, below): whether this call applies its statistics
+-- facts itself (the rebuild) and the facts it has kept so far.
+local ST_DIRECT = {on = false, buf = {}}
 local function call_begin()
   goal_cache, texts_cache = {}, {}
+  ST_DIRECT.on, ST_DIRECT.buf = false, {}
 end
 -- Queues the channel's automatic text of this kind, if it has one, due at
 -- due_ms; agent: the agent an "assigned" text names. og_texts_step renders
@@ -560,7 +564,6 @@ end
 -- that still writes its facts inline adds to the same fields. ST_DIRECT.on
 -- (the rebuild, bench_stats' fill): the facts are kept in ST_DIRECT.buf and
 -- the script applies them itself before it returns.
-local ST_DIRECT = {on = false, buf = {}}
 local function st_emit(P, fact)
   if ST_DIRECT.on then
     ST_DIRECT.buf[#ST_DIRECT.buf + 1] = fact
