@@ -99,31 +99,35 @@ local function ingest(a)
     redis.call('HSET', k(P, 'con', cid), 'id', cid, 'channel', ch, 'external_id', ext,
       'name', p_name, 'username', p_username, 'avatar_url', p_avatar, 'phone', p_phone,
       'email', p_email, 'created_at', now_iso)
-    cj = contact_render(P, cid)
+    cj = contact_fmt({id = cid, channel = ch, external_id = ext, name = p_name,
+      username = p_username, avatar_url = p_avatar, phone = p_phone, email = p_email,
+      created_at = now_iso})
     contact_created = true
   else
     -- The platform's profile is the freshest; fields the business set through
     -- the API (listed in 'locked') are not overwritten. Writes only on change.
     local ckey = k(P, 'con', cid)
-    local cur = redis.call('HMGET', ckey, 'name', 'username', 'avatar_url', 'phone', 'email',
-      'locked', 'j')
+    -- CON_FIELDS (name .. email are 4 .. 8), then locked: the JSON is
+    -- rendered from these (contact_fmt_list)
+    local cur = redis.call('HMGET', ckey, 'id', 'channel', 'external_id', 'name', 'username',
+      'avatar_url', 'phone', 'email', 'followups_opt_out', 'created_at', 'locked')
     local new = {p_name, p_username, p_avatar, p_phone, p_email}
     local names = {'name', 'username', 'avatar_url', 'phone', 'email'}
-    local locked = cur[6] or ''
+    local locked = cur[11] or ''
     local upd = {}
-    sender_name = cur[1] or ''
+    sender_name = cur[4] or ''
     for i = 1, 5 do
-      if new[i] ~= '' and new[i] ~= cur[i] and not string.find(locked, names[i], 1, true) then
+      if new[i] ~= '' and new[i] ~= cur[i + 3] and not string.find(locked, names[i], 1, true) then
         upd[#upd + 1] = names[i]; upd[#upd + 1] = new[i]
+        cur[i + 3] = new[i]
         if i == 1 then sender_name = new[i] end
       end
     end
     if #upd > 0 then
       redis.call('HSET', ckey, unpack(upd))
-      cj = contact_render(P, cid)
-    else
-      cj = cur[7] or nil
+      redis.call('HDEL', ckey, 'j') -- an older contact's stored JSON, stale now
     end
+    cj = cur[1] and contact_fmt_list(cur) or nil
   end
 
   -- The survey message's answer: the next message only, whatever it is.

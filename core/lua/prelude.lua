@@ -3,7 +3,8 @@
 -- Key layout. P is the configured prefix wrapped as a hash tag, "{og}", so
 -- every key of one deployment lives in one Redis Cluster slot and several
 -- deployments can share one Redis.
---   P:con:<id>                 hash  contact (j = its JSON, kept current)
+--   P:con:<id>                 hash  contact (its JSON is rendered from the fields:
+--                                    contact_fmt; older ones also have j, unused)
 --   P:contact:<ch>:<ext>       string contact id of an external id, for a contact that
 --                                    began in a group thread or the web chat; one that
 --                                    began in its own thread is named by that thread's
@@ -141,22 +142,38 @@ local function hgetall(key)
   return h
 end
 
--- Renders and stores the contact's JSON (after any change to the contact).
-local function contact_render(P, cid)
-  local ckey = k(P, 'con', cid)
-  local c = hgetall(ckey)
-  local j = table.concat({'{"id":', q(c.id), ',"channel":', q(c.channel),
+-- A contact's JSON from its fields (a table: hgetall, or HMGET CON_FIELDS).
+-- It is rendered when needed, not stored: a stored copy cost each contact
+-- about as much as its fields (#22). Contacts written before kept it in
+-- field 'j'; contact_render drops it at their next change.
+local CON_FIELDS = {'id', 'channel', 'external_id', 'name', 'username', 'avatar_url', 'phone',
+  'email', 'followups_opt_out', 'created_at'}
+local function contact_fmt(c)
+  return table.concat({'{"id":', q(c.id), ',"channel":', q(c.channel),
     ',"external_id":', js(c.external_id), ',"name":', js(c.name),
     ',"username":', js(c.username), ',"avatar_url":', js(c.avatar_url),
     ',"phone":', js(c.phone), ',"email":', js(c.email),
     ',"followups_opt_out":', (c.followups_opt_out == '1') and 'true' or 'false',
     ',"created_at":', q(c.created_at), '}'})
-  redis.call('HSET', ckey, 'j', j)
-  return j
+end
+-- The same from an HMGET of CON_FIELDS (in that order) and more after them.
+local function contact_fmt_list(v)
+  local c = {}
+  for i, f in ipairs(CON_FIELDS) do c[f] = v[i] or nil end
+  return contact_fmt(c)
 end
 
 local function contact_json(P, cid)
-  return redis.call('HGET', k(P, 'con', cid or ''), 'j') or 'null'
+  local v = redis.call('HMGET', k(P, 'con', cid or ''), unpack(CON_FIELDS))
+  if not v[1] then return 'null' end
+  return contact_fmt_list(v)
+end
+
+-- The contact's JSON after a change to it (an older contact's stored copy,
+-- now stale, is dropped).
+local function contact_render(P, cid)
+  redis.call('HDEL', k(P, 'con', cid), 'j')
+  return contact_json(P, cid)
 end
 
 -- The contact id of an external id on a channel, or nil. A contact that
