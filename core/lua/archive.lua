@@ -93,6 +93,7 @@ local function keys_of(sid, s)
     if ttl == -1 then out[#out + 1] = 'raw:' .. mid
     elseif ttl > 0 then dropped[#dropped + 1] = 'raw:' .. mid end
     local h = hgetall(k(P, 'msg', mid))
+    h.j = msg_j_h(mid, h) -- a compact one's too (msg_pack)
     local pk = pmid_key(s.channel, mid, h)
     if pk then out[#out + 1] = pk:sub(#P + 2) end
     -- a web chat visitor's uploads are kept with their message
@@ -111,7 +112,22 @@ end
 local function dump(name)
   local key = P .. ':' .. name
   local t = redis.call('TYPE', key).ok
-  if t == 'hash' then return {name, t, redis.call('HGETALL', key)}
+  if t == 'hash' then
+    local v = redis.call('HGETALL', key)
+    if name:sub(1, 4) == 'msg:' then
+      -- a compact message (msg_pack) is archived with its JSON in j, as
+      -- og_archive.c reads it (and restored so: msg_j reads both)
+      local h = {}
+      for i = 1, #v, 2 do h[v[i]] = v[i + 1] end
+      if h.m and not h.j then
+        local out = {'j', msg_j_h(name:sub(5), h)}
+        for i = 1, #v, 2 do
+          if v[i] ~= 'm' then out[#out + 1] = v[i]; out[#out + 1] = v[i + 1] end
+        end
+        v = out
+      end
+    end
+    return {name, t, v}
   elseif t == 'zset' then return {name, t, redis.call('ZRANGE', key, 0, -1, 'WITHSCORES')}
   elseif t == 'list' then return {name, t, redis.call('LRANGE', key, 0, -1)}
   elseif t == 'set' then return {name, t, redis.call('SMEMBERS', key)}
@@ -150,7 +166,7 @@ local function reindex(sid, s, closed_ms)
   end
   if s.group and s.group ~= '' then redis.call('ZADD', k(P, 'idx', 'group', s.group), 0, sid) end
   for _, mid in ipairs(redis.call('ZRANGE', k(P, 'ses', sid, 'msgs'), 0, -1)) do
-    local j = redis.call('HGET', k(P, 'msg', mid), 'j')
+    local j = msg_j(P, mid)
     if j and string.find(j, '"flags":["sensitive"]', 1, true) then
       redis.call('ZADD', k(P, 'flagged'), 0, mid)
     end
@@ -382,7 +398,7 @@ elseif op == 'erase_msgs' then
   local out = {'ok'}
   for i = 3, #ARGV do
     for _, mid in ipairs(redis.call('ZRANGE', k(P, 'ses', ARGV[i], 'msgs'), 0, -1)) do
-      local j = redis.call('HGET', k(P, 'msg', mid), 'j')
+      local j = msg_j(P, mid)
       if j then out[#out + 1] = j end
     end
   end

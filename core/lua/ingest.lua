@@ -192,10 +192,13 @@ local function ingest(a)
   -- message
   local reply_to = ''
   if reply_pmid ~= '' then reply_to = redis.call('GET', k(P, 'pmid', ch, reply_pmid)) or '' end
+  local sname = js(sender_name)
   local mj = table.concat({'{"id":"', mid, '","session_id":"', sid, '","direction":"in",', mtail,
-    ',"sender":{"type":"contact","id":"', cid, '","name":', js(sender_name), '}',
+    ',"sender":{"type":"contact","id":"', cid, '","name":', sname, '}',
     ',"reply_to":', q(reply_to)})
-  redis.call('HSET', k(P, 'msg', mid), 'j', mj, 'st', 'delivered', 'sid', sid)
+  -- stored compactly (msg_pack); the events carry the JSON as rendered here
+  redis.call('HSET', k(P, 'msg', mid), 'm', msg_pack(cid, sname, reply_to, mtail),
+    'st', 'delivered', 'sid', sid)
   -- the raw payload beside it, not in it: it expires on its own (store_raw),
   -- and the message's hash keeps one field less
   if raw ~= '' then

@@ -12,8 +12,9 @@
 --   P:ses:<id>                 hash  session
 --   P:ses:<id>:msgs            zset  message ids (score 0, ordered by id = time)
 --   P:thread:<ch>:<thread>     string current session of a thread
---   P:msg:<id>                 hash  message: j (JSON without status/error),
---                                    st (status), err (error JSON), sid
+--   P:msg:<id>                 hash  message: m (a customer's, compact: msg_pack) or j
+--                                    (JSON without status/error), st (status), err
+--                                    (error JSON), sid
 --   P:raw:<id>                 string an inbound message's raw platform payload,
 --                                    expiring after the channel's store_raw
 --   P:pmid:<ch>:<provider id>  string message id of a provider message id
@@ -291,11 +292,62 @@ local function session_json(P, sid)
   return session_render(P, s)
 end
 
+-- A customer's message is stored compactly (#22): field m of its hash is
+--   "<sender contact id>\t<sender name JSON>\t<reply_to message id>\t<tail>"
+-- where tail is the middle part C rendered (kind .. created_at, flags,
+-- payload) with each known key name "<key>": replaced by one control byte
+-- (MSG_KEYS; JSON has no raw control bytes, and a key is recognised only
+-- after { or , outside a string, so the coding is exact). The id,
+-- session_id and direction are not stored: the key, sid and "in" give them.
+-- Older messages, and every agent's or system message, keep field j: the
+-- JSON without its status and closing brace. msg_j renders either.
+-- og_attachments.c decodes the same format: keep MSG_KEYS in step with it.
+local MSG_KEYS = {'kind', 'text', 'attachments', 'location', 'provider_message_id',
+  'reply_to_provider_id', 'created_at', 'payload', 'flags', 'sensitive_terms', 'url',
+  'source_url', 'media_id', 'mime_type', 'name', 'size', 'latitude', 'longitude', 'address',
+  'upload_id'}
+local msg_enc_t, msg_dec_t
+local function msg_codes()
+  msg_enc_t, msg_dec_t = {}, {}
+  for i, key in ipairs(MSG_KEYS) do
+    -- codes 1-31 less tab, newline and carriage return (JSON whitespace)
+    local c = string.char(i + (i >= 9 and 2 or 0) + (i >= 11 and 1 or 0))
+    msg_enc_t[',"' .. key .. '":'] = ',' .. c
+    msg_enc_t['{"' .. key .. '":'] = '{' .. c
+    msg_dec_t[c] = '"' .. key .. '":'
+  end
+end
+-- The m field of a customer's message.
+local function msg_pack(cid, name_json, reply_to, tail)
+  if not msg_enc_t then msg_codes() end
+  local t = (',' .. tail):gsub('[{,]"[%w_]+":', msg_enc_t)
+  return table.concat({cid, '\t', name_json, '\t', reply_to or '', '\t', t:sub(2)})
+end
+-- The JSON (without status and closing brace) of message mid from its
+-- fields j, m and sid; nil when it has neither.
+local function msg_j_of(mid, j, m, sid)
+  if j then return j end
+  if not m then return nil end
+  local cid, name, rt, t = m:match('^([^\t]*)\t([^\t]*)\t([^\t]*)\t(.*)$')
+  if not cid then return nil end
+  if not msg_dec_t then msg_codes() end
+  return table.concat({'{"id":"', mid, '","session_id":"', sid or '', '","direction":"in",',
+    (t:gsub('[\1-\8\11\12\14-\31]', msg_dec_t)), ',"sender":{"type":"contact","id":"', cid,
+    '","name":', name, '},"reply_to":', q(rt)})
+end
+-- The same from the message's hash as a table (hgetall).
+local function msg_j_h(mid, h) return msg_j_of(mid, h.j, h.m, h.sid) end
+local function msg_j(P, mid)
+  local m = redis.call('HMGET', k(P, 'msg', mid), 'j', 'm', 'sid')
+  return msg_j_of(mid, m[1], m[2], m[3])
+end
+
 -- A stored message's JSON: the immutable part plus its current status.
 local function message_json(P, mid)
-  local m = redis.call('HMGET', k(P, 'msg', mid), 'j', 'st', 'err')
-  if not m[1] then return nil end
-  return m[1] .. ',"status":' .. q(m[2]) .. ',"error":' .. raw_or(m[3], 'null') .. '}'
+  local m = redis.call('HMGET', k(P, 'msg', mid), 'j', 'st', 'err', 'm', 'sid')
+  local j = msg_j_of(mid, m[1], m[4], m[5])
+  if not j then return nil end
+  return j .. ',"status":' .. q(m[2]) .. ',"error":' .. raw_or(m[3], 'null') .. '}'
 end
 
 -- Appends one event to the stream. data is a JSON object text.
