@@ -263,6 +263,7 @@ elseif op == 'claim' then
         redis.call('ZADD', dk, tonumber(closed) + 86400000, sid)
       else
         redis.call('ZADD', lk, now + lease, sid)
+        tl_fill(P, sid) -- the record keeps the timeline whole
         local keys = {}
         for _, name in ipairs(keys_of(sid, s)) do
           local d = dump(name)

@@ -146,8 +146,10 @@ local function ingest(a)
     sid = new_sid
     skey = k(P, 'ses', sid)
     redis.call('SET', tk, sid)
+    -- tl0: the timeline's "created" entry, implied (prelude.lua tl_add)
     redis.call('HSET', skey, 'id', sid, 'channel', ch, 'connector', connector, 'status', 'new',
-      'contact_id', cid, 'thread_id', thread, 'routing', routing, 'created_at', now_iso)
+      'contact_id', cid, 'thread_id', thread, 'routing', routing, 'created_at', now_iso,
+      'tl0', js(sender_name))
     if nrt then redis.call('HSET', skey, 'nrt', '1') end
     redis.call('ZADD', k(P, 'idx', 'all'), 0, sid)
     redis.call('ZADD', k(P, 'idx', 'ch', ch), 0, sid)
@@ -244,8 +246,6 @@ local function ingest(a)
   end
   if created then
     emit(P, next_eid(), 'session.created', sid, now_iso, '{"session":' .. sj .. '}')
-    tl_add(P, sid, now_iso, 'created', tl_contact(cid, sender_name),
-      '"channel":' .. q(ch) .. ',"origin":"customer"')
   elseif reopened then
     emit(P, next_eid(), 'session.reopened', sid, now_iso, '{"session":' .. sj .. '}')
     tl_add(P, sid, now_iso, 'reopened', tl_contact(cid, sender_name))

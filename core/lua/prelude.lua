@@ -42,7 +42,8 @@
 --   P:webhook:<sub>:deliveries list  attempts, newest first, capped at 1000
 --   P:webhook:<sub>:dead       zset  dead-lettered event ids (score = ms)
 --   conversation operations (#19):
---   P:ses:<id>:tl              list  the session's timeline, oldest first (tl_add below)
+--   P:ses:<id>:tl              list  the session's timeline, oldest first (tl_add below;
+--                                    absent while a session's hash implies it: tl0)
 --   P:flagged                  zset  ids of messages with sensitive words (score 0, lex
 --                                    order = time; flag_message below)
 --   P:agent:<id>:deleted       hash  a deleted agent's record (agents.lua: renamed from
@@ -456,12 +457,51 @@ local TL_KINDS = {
   goal = true,           -- status, event, window_days, via | reason: a goal's change
   csat = true,           -- score, scale, comment: the satisfaction survey answered
 }
+-- A session a customer's message created (ingest.lua) has no list yet: its
+-- "created" entry is implied by its hash, field tl0 (the sender's name as
+-- JSON) with created_at, contact_id and channel; the list is written with
+-- that entry first when the next entry comes. Most sessions of one message
+-- thus keep no list (#22: about 400 bytes each). tl_range reads both.
+local TL0_FIELDS = {'tl0', 'created_at', 'contact_id', 'channel'}
+local function tl_created(c) -- c: HMGET TL0_FIELDS
+  return table.concat({'{"at":"', c[2], '","kind":"created","by":{"type":"contact","id":',
+    q(c[3]), ',"name":', c[1], '},"channel":', q(c[4]), ',"origin":"customer"}'})
+end
 local function tl_add(P, sid, now_iso, kind, by, fields)
   if not TL_KINDS[kind] then error('timeline: unknown kind ' .. tostring(kind)) end
   local key = k(P, 'ses', sid, 'tl')
   local e = table.concat({'{"at":"', now_iso, '","kind":"', kind, '","by":', by,
     (fields and fields ~= '') and (',' .. fields) or '', '}'})
-  if redis.call('RPUSH', key, e) > TL_MAX then redis.call('LTRIM', key, -TL_MAX, -1) end
+  local n = redis.call('RPUSH', key, e)
+  if n == 1 then -- the first entry written: the implied one goes before it
+    local skey = k(P, 'ses', sid)
+    local c = redis.call('HMGET', skey, unpack(TL0_FIELDS))
+    if c[1] then
+      redis.call('LPUSH', key, tl_created(c))
+      redis.call('HDEL', skey, 'tl0')
+    end
+  elseif n > TL_MAX then
+    redis.call('LTRIM', key, -TL_MAX, -1)
+  end
+end
+-- Writes a session's implied entry into its list (the archive keeps lists).
+local function tl_fill(P, sid)
+  local skey = k(P, 'ses', sid)
+  local c = redis.call('HMGET', skey, unpack(TL0_FIELDS))
+  if not c[1] then return end
+  redis.call('LPUSH', k(P, 'ses', sid, 'tl'), tl_created(c))
+  redis.call('HDEL', skey, 'tl0')
+end
+-- The timeline's entries from .. to (LRANGE indexes, from >= 0), and its
+-- length, the implied entry included.
+local function tl_range(P, sid, from, to)
+  local key = k(P, 'ses', sid, 'tl')
+  local n = redis.call('LLEN', key)
+  if n > 0 then return redis.call('LRANGE', key, from, to), n end
+  local c = redis.call('HMGET', k(P, 'ses', sid), unpack(TL0_FIELDS))
+  if not c[1] then return {}, 0 end
+  if from == 0 then return {tl_created(c)}, 1 end
+  return {}, 1
 end
 -- An agent as a timeline shows it, {"id","name"}; null for none.
 local function tl_agent(P, aid)

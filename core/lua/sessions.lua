@@ -194,10 +194,10 @@ elseif op == 'timeline' then
   local sid, from, limit = ARGV[7], tonumber(ARGV[8]) or 0, tonumber(ARGV[9])
   local s = hgetall(k(P, 'ses', sid))
   if not s.id or not visible(s) then return no_session() end
-  local tk = k(P, 'ses', sid, 'tl')
   local out = {'ok', ''}
-  for _, e in ipairs(redis.call('LRANGE', tk, from, from + limit - 1)) do out[#out + 1] = e end
-  if redis.call('LLEN', tk) > from + limit then out[2] = tostring(from + limit) end
+  local items, n = tl_range(P, sid, from, from + limit - 1)
+  for _, e in ipairs(items) do out[#out + 1] = e end
+  if n > from + limit then out[2] = tostring(from + limit) end
   return out
 elseif op == 'flagged' then
   local cursor, limit, dir, chan = ARGV[7], tonumber(ARGV[8]), ARGV[9], ARGV[10]

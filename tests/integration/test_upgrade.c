@@ -9,7 +9,10 @@
  *   - the same message rewritten as an older version stored it (field j)
  *     reads the same;
  *   - a contact has no stored JSON any more; an older contact's stale 'j' is
- *     not shown (the fields are), and goes at its next change. */
+ *     not shown (the fields are), and goes at its next change;
+ *   - a session a customer's message created has no timeline list: its
+ *     "created" entry is implied (tl0) and shown as it was written before;
+ *     the next entry (a close) writes the list with it first. */
 #include "og_test.h"
 #include "og_util.h"
 
@@ -245,6 +248,54 @@ int main(void)
     json_object *s = og_test_api_get(&d, spath, &st);
     CHECK_STR(sget(json_object_object_get(s, "contact"), "name"), "Annie");
     json_object_put(s);
+
+    /* the timeline: a session a customer's message created keeps no list
+     * (tl0 implies its "created" entry); the next entry writes the list with
+     * that entry first, the same as shown before */
+    char *tlk = og_sprintf("EXISTS {og}:ses:%s:tl", sid);
+    o = cli(tlk);
+    CHECK_STR(o, "0");
+    free(o);
+    char *tpath = og_sprintf("/api/v1/sessions/%s/timeline", sid);
+    json_object *tl = og_test_api_get(&d, tpath, &st);
+    CHECK_INT(st, 200);
+    json_object *tli = json_object_object_get(tl, "items");
+    CHECK_INT(tli ? (long long)json_object_array_length(tli) : -1, 1);
+    json_object *e0 = json_object_array_get_idx(tli, 0);
+    char *created = og_strdup(json_object_to_json_string_ext(e0, JSON_C_TO_STRING_PLAIN));
+    s = og_test_api_get(&d, spath, &st);
+    char *want = og_sprintf("{\"at\":\"%s\",\"kind\":\"created\",\"by\":{\"type\":\"contact\","
+                            "\"id\":\"%s\",\"name\":\"Ann \\\"A\\\"\"},\"channel\":\"demo\","
+                            "\"origin\":\"customer\"}",
+                            sget(s, "created_at"), cid);
+    CHECK_STR(created, want);
+    free(want);
+    json_object_put(s);
+    json_object_put(tl);
+    char *curl = og_sprintf("%s/api/v1/sessions/%s/close", d.base, sid);
+    r = og_test_http("POST", curl, AUTH, "{\"reason\":\"solved\"}", 19);
+    CHECK_INT(r.status, 200);
+    free(r.body);
+    free(curl);
+    o = cli(tlk);
+    CHECK_STR(o, "1");
+    free(o);
+    tl = og_test_api_get(&d, tpath, &st);
+    tli = json_object_object_get(tl, "items");
+    CHECK_INT(tli ? (long long)json_object_array_length(tli) : -1, 2);
+    CHECK_STR(
+        json_object_to_json_string_ext(json_object_array_get_idx(tli, 0), JSON_C_TO_STRING_PLAIN),
+        created);
+    CHECK_STR(sget(json_object_array_get_idx(tli, 1), "kind"), "closed");
+    json_object_put(tl);
+    char *hk = og_sprintf("HEXISTS {og}:ses:%s tl0", sid);
+    o = cli(hk);
+    CHECK_STR(o, "0");
+    free(o);
+    free(hk);
+    free(created);
+    free(tpath);
+    free(tlk);
 
     json_object_put(events);
     free(spath);
