@@ -215,17 +215,17 @@ local function ingest(a)
   if dk then redis.call('SET', dk, mid, 'EX', ttl) end
   if reply_token ~= '' then
     redis.call('HSET', skey, 'updated_at', now_iso, 'last_message_at', now_iso,
-      'last_customer_message_at', now_iso, 'last_customer_ms', now_ms, 'window_ms', wms,
-      'reply_token', reply_token, 'reply_token_ms', now_ms)
+      'last_customer_ms', now_ms, 'window_ms', wms, 'reply_token', reply_token,
+      'reply_token_ms', now_ms)
   else
     redis.call('HSET', skey, 'updated_at', now_iso, 'last_message_at', now_iso,
-      'last_customer_message_at', now_iso, 'last_customer_ms', now_ms, 'window_ms', wms)
+      'last_customer_ms', now_ms, 'window_ms', wms)
   end
   if created or reopened then
     s = hgetall(skey) -- rare: read it back rather than mirror every field
   else
     if activated then s.status = 'active' end
-    s.updated_at, s.last_message_at, s.last_customer_message_at = now_iso, now_iso, now_iso
+    s.updated_at, s.last_message_at = now_iso, now_iso
     s.last_customer_ms, s.window_ms = now_ms, tostring(wms)
   end
   -- statistics (og_stats.h): a new episode, a new session, a customer message

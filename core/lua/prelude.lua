@@ -269,6 +269,8 @@ end
 
 -- Renders a session from its hash as a table (hgetall); cj is its
 -- contact's JSON when the caller has it at hand (else it is read).
+-- last_customer_message_at is last_customer_ms's (older sessions also
+-- stored it, written with it: the same).
 local function session_render(P, s, cj)
   return table.concat({'{"id":', q(s.id), ',"channel":', q(s.channel),
     ',"connector":', q(s.connector), ',"status":', q(s.status),
@@ -280,7 +282,8 @@ local function session_render(P, s, cj)
     ',"created_at":', q(s.created_at),
     ',"updated_at":', q(s.updated_at), ',"first_reply_at":', q(s.first_reply_at),
     ',"last_message_at":', q(s.last_message_at),
-    ',"last_customer_message_at":', q(s.last_customer_message_at),
+    ',"last_customer_message_at":',
+    s.last_customer_ms and q(iso_ms(tonumber(s.last_customer_ms))) or q(s.last_customer_message_at),
     ',"window_expires_at":', window_expires(s),
     ',"closed_at":', q(s.closed_at), ',"close_reason":', js(s.close_reason),
     ',"success_codes":', raw_or(s.success_codes, '[]'),

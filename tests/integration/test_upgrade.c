@@ -12,7 +12,9 @@
  *     not shown (the fields are), and goes at its next change;
  *   - a session a customer's message created has no timeline list: its
  *     "created" entry is implied (tl0) and shown as it was written before;
- *     the next entry (a close) writes the list with it first. */
+ *     the next entry (a close) writes the list with it first;
+ *   - last_customer_message_at is rendered from last_customer_ms, or shown
+ *     as an older version stored it. */
 #include "og_test.h"
 #include "og_util.h"
 
@@ -247,6 +249,20 @@ int main(void)
     char *spath = og_sprintf("/api/v1/sessions/%s", sid);
     json_object *s = og_test_api_get(&d, spath, &st);
     CHECK_STR(sget(json_object_object_get(s, "contact"), "name"), "Annie");
+    /* last_customer_message_at is rendered from last_customer_ms: the same
+     * instant as last_message_at (one customer message set both) */
+    CHECK(sget(s, "last_customer_message_at") != NULL);
+    CHECK_STR(sget(s, "last_customer_message_at"), sget(s, "last_message_at"));
+    json_object_put(s);
+    /* an older session stored the text; without the ms it is shown */
+    char *hs = og_sprintf("HDEL {og}:ses:%s last_customer_ms", sid);
+    free(og_test_redis_cli(&rs, hs));
+    free(hs);
+    hs = og_sprintf("HSET {og}:ses:%s last_customer_message_at 2020-01-02T03:04:05.678Z", sid);
+    free(og_test_redis_cli(&rs, hs));
+    free(hs);
+    s = og_test_api_get(&d, spath, &st);
+    CHECK_STR(sget(s, "last_customer_message_at"), "2020-01-02T03:04:05.678Z");
     json_object_put(s);
 
     /* the timeline: a session a customer's message created keeps no list
