@@ -60,7 +60,10 @@ local function fingerprint(sid, s)
     redis.call('HLEN', k(P, 'ses', sid))}, '|')
 end
 
--- The provider id key of a message, when it points at it.
+-- The provider id index entry of a message, when it points at it: an
+-- older version's string key (its name), or nil and the bucket's field
+-- {bucket key, provider id, the string key's name relative to P, mid}
+-- (prelude.lua pmid_get: the record keeps it as that string key).
 local function pmid_key(ch, mid, h)
   local pmid = h.pmid
   if not pmid and h.j then
@@ -75,18 +78,24 @@ local function pmid_key(ch, mid, h)
     end
   end
   if not pmid or pmid == '' then return nil end
-  local key = k(P, 'pmid', h.ch or ch, pmid)
+  local c = h.ch or ch
+  local hk = pmid_hkey(P, c, pmid)
+  if redis.call('HGET', hk, pmid) == mid then
+    return nil, {hk, pmid, 'pmid:' .. c .. ':' .. pmid, mid}
+  end
+  local key = k(P, 'pmid', c, pmid)
   if redis.call('GET', key) == mid then return key end
   return nil
 end
 
 -- Every key that belongs to the session alone, as names relative to P;
 -- and those that go with it without being archived: the raw payloads
--- kept for a retention (store_raw; one kept "always" is archived).
+-- kept for a retention (store_raw; one kept "always" is archived); and the
+-- provider id index's fields (pmid_key), archived as string keys.
 local function keys_of(sid, s)
   local out = {'ses:' .. sid, 'ses:' .. sid .. ':msgs', 'ses:' .. sid .. ':tl',
     'ses:' .. sid .. ':followups'}
-  local dropped = {}
+  local dropped, pms = {}, {}
   for _, mid in ipairs(redis.call('ZRANGE', k(P, 'ses', sid, 'msgs'), 0, -1)) do
     out[#out + 1] = 'msg:' .. mid
     local ttl = redis.call('PTTL', k(P, 'raw', mid))
@@ -94,8 +103,9 @@ local function keys_of(sid, s)
     elseif ttl > 0 then dropped[#dropped + 1] = 'raw:' .. mid end
     local h = hgetall(k(P, 'msg', mid))
     h.j = msg_j_h(mid, h) -- a compact one's too (msg_pack)
-    local pk = pmid_key(s.channel, mid, h)
+    local pk, pe = pmid_key(s.channel, mid, h)
     if pk then out[#out + 1] = pk:sub(#P + 2) end
+    if pe then pms[#pms + 1] = pe end
     -- a web chat visitor's uploads are kept with their message
     for fid in string.gmatch(h.j or '', '"media_id":"([%w_%-]+)"') do
       if redis.call('EXISTS', k(P, 'wc', 'file', fid)) == 1 then out[#out + 1] = 'wc:file:' .. fid end
@@ -105,7 +115,7 @@ local function keys_of(sid, s)
     out[#out + 1] = 'followup:' .. fid
     out[#out + 1] = 'followup:' .. fid .. ':attempts'
   end
-  return out, dropped
+  return out, dropped, pms
 end
 
 -- A key's type and contents as the record keeps them; nil when it is absent.
@@ -265,10 +275,12 @@ elseif op == 'claim' then
         redis.call('ZADD', lk, now + lease, sid)
         tl_fill(P, sid) -- the record keeps the timeline whole
         local keys = {}
-        for _, name in ipairs(keys_of(sid, s)) do
+        local names, _, pms = keys_of(sid, s)
+        for _, name in ipairs(names) do
           local d = dump(name)
           if d then keys[#keys + 1] = d end
         end
+        for _, e in ipairs(pms) do keys[#keys + 1] = {e[3], 'string', {e[4]}} end
         local live = s.status
         s.status = 'archived'
         local sj = session_render(P, s)
@@ -302,10 +314,11 @@ elseif op == 'commit' then
       redis.call('ZREM', lk, sid) -- claimed again by the next pass, as it is now
       out[#out + 1] = 'changed'
     else
-      local names, dropped = keys_of(sid, s)
+      local names, dropped, pms = keys_of(sid, s)
       unindex(sid, s)
       for _, name in ipairs(names) do redis.call('DEL', P .. ':' .. name) end
       for _, name in ipairs(dropped) do redis.call('DEL', P .. ':' .. name) end
+      for _, e in ipairs(pms) do redis.call('HDEL', e[1], e[2]) end
       local cid = s.contact_id or ''
       redis.call('HSET', locs, sid,
         table.concat({seg, off, len, cid, s.channel or '', s.thread_id or ''}, '\t'))
@@ -426,10 +439,11 @@ elseif op == 'erase' then
         for _, fid in ipairs(redis.call('ZRANGE', k(P, 'ses', sid, 'followups'), 0, -1)) do
           redis.call('ZREM', k(P, 'followups', 'due'), fid)
         end
-        local names, dropped = keys_of(sid, s)
+        local names, dropped, pms = keys_of(sid, s)
         unindex(sid, s)
         for _, name in ipairs(names) do redis.call('DEL', P .. ':' .. name) end
         for _, name in ipairs(dropped) do redis.call('DEL', P .. ':' .. name) end
+        for _, e in ipairs(pms) do redis.call('HDEL', e[1], e[2]) end
         n = n + 1
       end
       local loc = redis.call('HGET', locs, sid)

@@ -48,7 +48,6 @@ local function ingest(a)
   -- the platform's delivery key is the message id (WhatsApp, Messenger, the
   -- example connector), saving a key per message; otherwise the delivery key
   -- gets its own record that expires after the dedup window.
-  local pk = k(P, 'pmid', ch, pmid)
   local dk = nil
   if dedup ~= pmid then
     dk = k(P, 'dedup', ch, dedup)
@@ -57,7 +56,7 @@ local function ingest(a)
   end
   if pmid ~= '' then
     -- A platform may also redeliver one message under a new delivery key.
-    local known = redis.call('GET', pk)
+    local known = pmid_get(P, ch, pmid)
     if known then
       if dk then redis.call('SET', dk, known, 'EX', ttl) end
       return {'ok', '', known, 'dup'}
@@ -193,7 +192,7 @@ local function ingest(a)
 
   -- message
   local reply_to = ''
-  if reply_pmid ~= '' then reply_to = redis.call('GET', k(P, 'pmid', ch, reply_pmid)) or '' end
+  if reply_pmid ~= '' then reply_to = pmid_get(P, ch, reply_pmid) or '' end
   local sname = js(sender_name)
   local mj = table.concat({'{"id":"', mid, '","session_id":"', sid, '","direction":"in",', mtail,
     ',"sender":{"type":"contact","id":"', cid, '","name":', sname, '}',
@@ -211,7 +210,7 @@ local function ingest(a)
     end
   end
   redis.call('ZADD', k(P, 'ses', sid, 'msgs'), 0, mid)
-  if pmid ~= '' then redis.call('SET', pk, mid) end
+  if pmid ~= '' then pmid_set(P, ch, pmid, mid) end
   if dk then redis.call('SET', dk, mid, 'EX', ttl) end
   if reply_token ~= '' then
     redis.call('HSET', skey, 'updated_at', now_iso, 'last_message_at', now_iso,

@@ -48,7 +48,7 @@ local function apply(mid)
 end
 
 if pmid ~= '' then
-  local mid = redis.call('GET', k(P, 'pmid', ch, pmid))
+  local mid = pmid_get(P, ch, pmid)
   if not mid then
     local pk = k(P, 'pstatus', ch, pmid)
     local prev = redis.call('HGET', pk, 'st')

@@ -17,7 +17,8 @@
 --                                    (error JSON), sid
 --   P:raw:<id>                 string an inbound message's raw platform payload,
 --                                    expiring after the channel's store_raw
---   P:pmid:<ch>:<provider id>  string message id of a provider message id
+--   P:pm:<ch>:<bucket>         hash  provider message id -> message id (pmid_get below;
+--                                    older versions: string P:pmid:<ch>:<provider id>)
 --   P:dedup:<ch>:<key>         string message id, expires after the dedup TTL
 --   P:idx:all / P:idx:st:<status> / P:idx:ch:<ch>   zset session ids (lex order)
 --   P:queue:<policy>           zset  sessions waiting for routing (score = ms)
@@ -341,6 +342,22 @@ local function msg_j_of(mid, j, m, sid)
 end
 -- The same from the message's hash as a table (hgetall).
 local function msg_j_h(mid, h) return msg_j_of(mid, h.j, h.m, h.sid) end
+-- Provider message ids -> message ids (#22): hash P:pm:<ch>:<b>, field the
+-- provider's id, b the first three hex digits of its SHA-1, 4,096 buckets a
+-- channel. A bucket stays a small listpack up to about 2 million ids a
+-- channel (hash-max-listpack-entries 512), and a hashtable (still O(1))
+-- beyond. A top-level key per id cost ~170 bytes, a field ~50. Older
+-- versions wrote a string key P:pmid:<ch>:<id> each (and an archived
+-- session restored from then brings those back): pmid_get reads them too.
+local function pmid_hkey(P, ch, pmid)
+  return P .. ':pm:' .. ch .. ':' .. redis.sha1hex(pmid):sub(1, 3)
+end
+local function pmid_get(P, ch, pmid)
+  return redis.call('HGET', pmid_hkey(P, ch, pmid), pmid) or
+    redis.call('GET', k(P, 'pmid', ch, pmid))
+end
+local function pmid_set(P, ch, pmid, mid) redis.call('HSET', pmid_hkey(P, ch, pmid), pmid, mid) end
+
 local function msg_j(P, mid)
   local m = redis.call('HMGET', k(P, 'msg', mid), 'j', 'm', 'sid')
   return msg_j_of(mid, m[1], m[2], m[3])

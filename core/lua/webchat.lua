@@ -116,7 +116,7 @@ elseif op == 'owns' then
 
 elseif op == 'file_put' then
   -- a retry of a file already stored as a message stores nothing
-  local known = redis.call('GET', k(P, 'pmid', ARGV[3], ARGV[10]))
+  local known = pmid_get(P, ARGV[3], ARGV[10])
   if known then return {'ok', 'dup', known} end
   redis.call('HSET', k(P, 'wc', 'file', ARGV[5]), 'ch', ARGV[3], 'ext', ARGV[4], 'mime', ARGV[6],
     'name', ARGV[7], 'size', ARGV[8], 'data', ARGV[9])
