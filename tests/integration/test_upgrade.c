@@ -14,7 +14,8 @@
  *     "created" entry is implied (tl0) and shown as it was written before;
  *     the next entry (a close) writes the list with it first;
  *   - last_customer_message_at is rendered from last_customer_ms, or shown
- *     as an older version stored it. */
+ *     as an older version stored it;
+ *   - an older version's provider id key de-duplicates and resolves a reply. */
 #include "og_test.h"
 #include "og_util.h"
 
@@ -221,6 +222,28 @@ int main(void)
     CHECK(r.status != 404 && r.status != 0);
     free(r.body);
     free(url);
+
+    /* provider ids: an older version's string key still de-duplicates and
+     * resolves a reply (prelude.lua pmid_get); new ones are bucket fields */
+    args = og_sprintf("SET {og}:pmid:demo:old-1 %s", mid1);
+    free(og_test_redis_cli(&rs, args));
+    free(args);
+    CHECK_INT(post(&d, "{\"id\":\"old-1\",\"from\":{\"id\":\"u1\"},\"text\":\"dup\"}"), 200);
+    CHECK_INT(post(&d, "{\"id\":\"m-4\",\"from\":{\"id\":\"u1\"},\"text\":\"re\","
+                       "\"reply_to\":\"old-1\"}"),
+              200);
+    o = cli("EXISTS {og}:pmid:demo:m-4");
+    CHECK_STR(o, "0");
+    free(o);
+    o = cli("EVAL \"return redis.call('HGET', KEYS[1] .. redis.sha1hex(ARGV[1]):sub(1, 3), "
+            "ARGV[1])\" 1 {og}:pm:demo: m-4");
+    CHECK(strncmp(o, "msg_", 4) == 0);
+    free(o);
+    json_object_put(events);
+    events = received();
+    items = check_history(&d, sid, events, 3); /* old-1 was a duplicate */
+    CHECK_STR(sget(json_object_array_get_idx(items, 2), "reply_to"), mid1);
+    json_object_put(items);
 
     /* contacts: no stored JSON; an older one's stale j is not shown */
     char *ckey = og_sprintf("{og}:con:%s", cid);
