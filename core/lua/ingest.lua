@@ -95,9 +95,14 @@ local function ingest(a)
     cid = new_cid
     -- one that begins in its own thread is found through it (contact_of)
     if thread ~= ext then redis.call('SET', k(P, 'contact', ch, ext), cid) end
-    redis.call('HSET', k(P, 'con', cid), 'id', cid, 'channel', ch, 'external_id', ext,
-      'name', p_name, 'username', p_username, 'avatar_url', p_avatar, 'phone', p_phone,
-      'email', p_email, 'created_at', now_iso)
+    -- the profile's empty fields are not stored (absent reads as '': null)
+    local f = {'id', cid, 'channel', ch, 'external_id', ext, 'created_at', now_iso}
+    local prof = {'name', p_name, 'username', p_username, 'avatar_url', p_avatar, 'phone', p_phone,
+      'email', p_email}
+    for i = 1, #prof, 2 do
+      if prof[i + 1] ~= '' then f[#f + 1] = prof[i]; f[#f + 1] = prof[i + 1] end
+    end
+    redis.call('HSET', k(P, 'con', cid), unpack(f))
     cj = contact_fmt({id = cid, channel = ch, external_id = ext, name = p_name,
       username = p_username, avatar_url = p_avatar, phone = p_phone, email = p_email,
       created_at = now_iso})
