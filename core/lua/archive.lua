@@ -368,9 +368,7 @@ elseif op == 'drop' then
       redis.call('HDEL', locs, sid)
       redis.call('ZREM', k(P, 'idx', 'all'), sid)
       if ch then
-        local tk = k(P, 'thread', ch, thread)
-        if redis.call('GET', tk) == sid then
-          redis.call('DEL', tk)
+        if thread_del(P, ch, thread, sid) then
           -- the contact's own thread named it (contact_of): it keeps a key
           if cid and cid ~= '' and redis.call('HGET', k(P, 'con', cid), 'external_id') == thread then
             redis.call('SET', k(P, 'contact', ch, thread), cid, 'NX')
@@ -402,7 +400,7 @@ elseif op == 'erase_find' then
     -- an archived session is not in the index; its thread key (kept) finds
     -- it: a one-to-one thread has one session, which a closed one's new
     -- message reopens rather than replaces
-    local t = redis.call('GET', k(P, 'thread', c.channel, c.external_id))
+    local t = thread_get(P, c.channel, c.external_id)
     if t then out[#out + 1] = t end
   end
   return out
@@ -460,8 +458,7 @@ elseif op == 'erase' then
         redis.call('ZREM', k(P, 'idx', 'all'), sid)
         redis.call('ZREM', k(P, 'arch', 'due'), sid)
         redis.call('ZREM', k(P, 'arch', 'lease'), sid)
-        local tk = k(P, 'thread', ch, thread)
-        if redis.call('GET', tk) == sid then redis.call('DEL', tk) end
+        thread_del(P, ch, thread, sid)
         for _, sub in ipairs(subs) do
           redis.call('DEL', k(P, 'wh', sub, 'q', sid))
           redis.call('ZREM', k(P, 'wh', 'due'), sub .. '\t' .. sid)

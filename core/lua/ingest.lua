@@ -67,8 +67,7 @@ local function ingest(a)
   local function next_eid() ei = ei + 1; return eids[ei] end
 
   -- the thread's session, and through it (for a one-to-one thread) the contact
-  local tk = k(P, 'thread', ch, thread)
-  local sid = redis.call('GET', tk)
+  local sid = thread_get(P, ch, thread)
   local st, cid, s
   if sid then
     -- read whole: the events render it (from this table, kept current below)
@@ -149,7 +148,7 @@ local function ingest(a)
   if not sid then
     sid = new_sid
     skey = k(P, 'ses', sid)
-    redis.call('SET', tk, sid)
+    thread_set(P, ch, thread, sid)
     -- tl0: the timeline's "created" entry, implied (prelude.lua tl_add)
     redis.call('HSET', skey, 'id', sid, 'channel', ch, 'connector', connector, 'status', 'new',
       'contact_id', cid, 'thread_id', thread, 'routing', routing, 'created_at', now_iso,

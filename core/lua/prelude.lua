@@ -11,7 +11,8 @@
 --                                    session (contact_of: one key less per contact)
 --   P:ses:<id>                 hash  session
 --   P:ses:<id>:msgs            zset  message ids (score 0, ordered by id = time)
---   P:thread:<ch>:<thread>     string current session of a thread
+--   P:th:<ch>:<bucket>         hash  thread -> its current session (thread_get below;
+--                                    older versions: string P:thread:<ch>:<thread>)
 --   P:msg:<id>                 hash  message: m (a customer's, compact: msg_pack) or j
 --                                    (JSON without status/error), st (status), err
 --                                    (error JSON), sid
@@ -179,6 +180,37 @@ local function contact_render(P, cid)
   return contact_json(P, cid)
 end
 
+-- A thread's current session (#22): hash P:th:<ch>:<b>, field the thread
+-- id, b the first three hex digits of its SHA-1 (4,096 buckets a channel,
+-- as for provider ids: pmid_get below), instead of a string key per thread.
+-- Older versions wrote P:thread:<ch>:<thread>: thread_get reads it too (the
+-- bucket first), thread_set replaces it.
+local function thread_hkey(P, ch, thread)
+  return P .. ':th:' .. ch .. ':' .. redis.sha1hex(thread):sub(1, 3)
+end
+local function thread_get(P, ch, thread)
+  return redis.call('HGET', thread_hkey(P, ch, thread), thread) or
+    redis.call('GET', k(P, 'thread', ch, thread))
+end
+local function thread_set(P, ch, thread, sid)
+  redis.call('HSET', thread_hkey(P, ch, thread), thread, sid)
+  redis.call('DEL', k(P, 'thread', ch, thread))
+end
+-- Forgets the thread's session when it is sid; true if it was.
+local function thread_del(P, ch, thread, sid)
+  local hk = thread_hkey(P, ch, thread)
+  if redis.call('HGET', hk, thread) == sid then
+    redis.call('HDEL', hk, thread)
+    return true
+  end
+  local tk = k(P, 'thread', ch, thread)
+  if redis.call('GET', tk) == sid then
+    redis.call('DEL', tk)
+    return true
+  end
+  return false
+end
+
 -- The contact id of an external id on a channel, or nil. A contact that
 -- began in its own one-to-one thread has no P:contact key: its thread's
 -- session names it, or the archive's index when that session is archived
@@ -189,7 +221,7 @@ end
 local function contact_of(P, ch, ext, new_thread)
   local cid = redis.call('GET', k(P, 'contact', ch, ext))
   if cid or new_thread then return cid end
-  local sid = redis.call('GET', k(P, 'thread', ch, ext))
+  local sid = thread_get(P, ch, ext)
   if not sid then return nil end
   cid = redis.call('HGET', k(P, 'ses', sid), 'contact_id')
   if not cid then -- archived: "seg, offset, length, contact, channel, thread"

@@ -30,7 +30,7 @@
 local P, op = ARGV[1], ARGV[2]
 
 local function thread_sid(ch, ext)
-  return redis.call('GET', k(P, 'thread', ch, ext))
+  return thread_get(P, ch, ext)
 end
 
 if op == 'create' then
@@ -125,7 +125,7 @@ elseif op == 'file_put' then
 elseif op == 'file_get' then
   local f = redis.call('HMGET', k(P, 'wc', 'file', ARGV[3]), 'ch', 'ext', 'mime', 'name', 'data')
   if not f[1] then return {'err', 'not_found', 'no such file'} end
-  return {'ok', f[1], f[2], f[3], f[4], f[5], redis.call('GET', k(P, 'thread', f[1], f[2])) or ''}
+  return {'ok', f[1], f[2], f[3], f[4], f[5], thread_get(P, f[1], f[2]) or ''}
 
 elseif op == 'msg' then
   return {'ok', message_json(P, ARGV[3]) or ''}

@@ -278,6 +278,29 @@ static long long show_key(struct og_test_redis *rs, const char *what, const char
     return b;
 }
 
+/* The bucket hash holding id (prelude.lua thread_get, pmid_get: prefix and
+ * the first three hex digits of SHA-1(id)): its MEMORY USAGE, and per id. */
+static void show_bucket(struct og_test_redis *rs, const char *what, const char *prefix,
+                        const char *id)
+{
+    char args[256];
+    snprintf(args, sizeof args,
+             "EVAL \"return KEYS[1] .. redis.sha1hex(ARGV[1]):sub(1, 3)\" 1 %s %s", prefix, id);
+    char *o = og_test_redis_cli(rs, args);
+    if (o && strncmp(o, prefix, strlen(prefix)) == 0) {
+        char bucket[128];
+        snprintf(bucket, sizeof bucket, "%.*s", (int)strcspn(o, "\r\n"), o);
+        snprintf(args, sizeof args, "HLEN %s", bucket);
+        char *n = og_test_redis_cli(rs, args);
+        long long b = show_key(rs, what, bucket);
+        long long ids = n ? atoll(n) : 0;
+        if (ids > 0)
+            printf("    %-22s %6lld B  per id (%lld ids in the bucket)\n", "", b / ids, ids);
+        free(n);
+    }
+    free(o);
+}
+
 static void sample_keys(struct og_test_redis *rs, const char *sid, const char *mid, const char *who,
                         size_t contact, size_t id)
 {
@@ -304,29 +327,16 @@ static void sample_keys(struct og_test_redis *rs, const char *sid, const char *m
     sum += show_key(rs, "contact hash", key);
     snprintf(key, sizeof key, "{og}:contact:bench:%s", ext);
     sum += show_key(rs, "contact by external id", key);
+    /* before #22 (shown only when there) */
     snprintf(key, sizeof key, "{og}:thread:bench:%s", ext);
     sum += show_key(rs, "thread -> session", key);
-    snprintf(key, sizeof key, "{og}:pmid:bench:%s-m%zu", who, id); /* before #22 */
+    snprintf(key, sizeof key, "{og}:pmid:bench:%s-m%zu", who, id);
     sum += show_key(rs, "provider id -> message", key);
-    /* since: a field of a bucket shared with other ids (prelude.lua pmid_get),
-     * not in the sum */
-    snprintf(key, sizeof key,
-             "EVAL \"return KEYS[1] .. redis.sha1hex(ARGV[1]):sub(1, 3)\" 1 {og}:pm:bench: "
-             "%s-m%zu",
-             who, id);
-    o = og_test_redis_cli(rs, key);
-    if (o && strncmp(o, "{og}:pm:", 8) == 0) {
-        char bucket[128], args[160];
-        snprintf(bucket, sizeof bucket, "%.*s", (int)strcspn(o, "\r\n"), o);
-        snprintf(args, sizeof args, "HLEN %s", bucket);
-        char *n = og_test_redis_cli(rs, args);
-        long long b = show_key(rs, "provider id bucket", bucket);
-        long long ids = n ? atoll(n) : 0;
-        if (ids > 0)
-            printf("    %-22s %6lld B  per id (%lld ids in the bucket)\n", "", b / ids, ids);
-        free(n);
-    }
-    free(o);
+    /* since: fields of buckets shared with other ids (prelude.lua thread_get,
+     * pmid_get), not in the sum */
+    show_bucket(rs, "thread bucket", "{og}:th:bench:", ext);
+    snprintf(key, sizeof key, "%s-m%zu", who, id);
+    show_bucket(rs, "provider id bucket", "{og}:pm:bench:", key);
     printf("    %-22s %6lld B  (MEMORY USAGE counts the key's own allocations; the\n"
            "    %-22s          main dictionary's entry and the indexes come on top)\n",
            "sum", sum, "");

@@ -15,7 +15,8 @@
  *     the next entry (a close) writes the list with it first;
  *   - last_customer_message_at is rendered from last_customer_ms, or shown
  *     as an older version stored it;
- *   - an older version's provider id key de-duplicates and resolves a reply. */
+ *   - an older version's provider id key de-duplicates and resolves a reply,
+ *     and its thread key finds the thread's session. */
 #include "og_test.h"
 #include "og_util.h"
 
@@ -244,6 +245,23 @@ int main(void)
     items = check_history(&d, sid, events, 3); /* old-1 was a duplicate */
     CHECK_STR(sget(json_object_array_get_idx(items, 2), "reply_to"), mid1);
     json_object_put(items);
+
+    /* threads: an older version's string key still finds the session */
+    o = cli(OG_TEST_BUCKET("HGET") "{og}:th:demo: u1");
+    CHECK_STR(o, sid);
+    free(o);
+    free(og_test_redis_cli(&rs, OG_TEST_BUCKET("HDEL") "{og}:th:demo: u1"));
+    args = og_sprintf("SET {og}:thread:demo:u1 %s", sid);
+    free(og_test_redis_cli(&rs, args));
+    free(args);
+    CHECK_INT(post(&d, "{\"id\":\"m-5\",\"from\":{\"id\":\"u1\"},\"text\":\"still here\"}"), 200);
+    json_object_put(events);
+    events = received();
+    items = check_history(&d, sid, events, 4); /* the same session */
+    json_object_put(items);
+    l = og_test_api_get(&d, "/api/v1/sessions?channel=demo", &st);
+    CHECK_INT((long long)json_object_array_length(json_object_object_get(l, "items")), 1);
+    json_object_put(l);
 
     /* contacts: no stored JSON; an older one's stale j is not shown */
     char *ckey = og_sprintf("{og}:con:%s", cid);
