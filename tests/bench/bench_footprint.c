@@ -8,7 +8,8 @@
  *      session and per message are printed with the event stream as it is
  *      after the ingest and after it is trimmed (what remains once every
  *      consumer has acknowledged its events), and one sample session's keys
- *      with their encodings and MEMORY USAGE.
+ *      with their encodings and MEMORY USAGE (and the bucket hashes its
+ *      thread and provider id are fields of, shared with other ids).
  *   2. speed: signed example-connector webhooks with ~100-byte texts POSTed
  *      to the daemon over 64 keep-alive connections (og_bench; every 2xx
  *      means the message, its session and events are in Redis, AOF
