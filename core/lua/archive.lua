@@ -60,7 +60,10 @@ local function fingerprint(sid, s)
     redis.call('HLEN', k(P, 'ses', sid))}, '|')
 end
 
--- The provider id key of a message, when it points at it.
+-- The provider id index entry of a message, when it points at it: an
+-- older version's string key (its name), or nil and the bucket's field
+-- {bucket key, provider id, the string key's name relative to P, mid}
+-- (prelude.lua pmid_get: the record keeps it as that string key).
 local function pmid_key(ch, mid, h)
   local pmid = h.pmid
   if not pmid and h.j then
@@ -75,26 +78,34 @@ local function pmid_key(ch, mid, h)
     end
   end
   if not pmid or pmid == '' then return nil end
-  local key = k(P, 'pmid', h.ch or ch, pmid)
+  local c = h.ch or ch
+  local hk = pmid_hkey(P, c, pmid)
+  if redis.call('HGET', hk, pmid) == mid then
+    return nil, {hk, pmid, 'pmid:' .. c .. ':' .. pmid, mid}
+  end
+  local key = k(P, 'pmid', c, pmid)
   if redis.call('GET', key) == mid then return key end
   return nil
 end
 
 -- Every key that belongs to the session alone, as names relative to P;
 -- and those that go with it without being archived: the raw payloads
--- kept for a retention (store_raw; one kept "always" is archived).
+-- kept for a retention (store_raw; one kept "always" is archived); and the
+-- provider id index's fields (pmid_key), archived as string keys.
 local function keys_of(sid, s)
   local out = {'ses:' .. sid, 'ses:' .. sid .. ':msgs', 'ses:' .. sid .. ':tl',
     'ses:' .. sid .. ':followups'}
-  local dropped = {}
+  local dropped, pms = {}, {}
   for _, mid in ipairs(redis.call('ZRANGE', k(P, 'ses', sid, 'msgs'), 0, -1)) do
     out[#out + 1] = 'msg:' .. mid
     local ttl = redis.call('PTTL', k(P, 'raw', mid))
     if ttl == -1 then out[#out + 1] = 'raw:' .. mid
     elseif ttl > 0 then dropped[#dropped + 1] = 'raw:' .. mid end
     local h = hgetall(k(P, 'msg', mid))
-    local pk = pmid_key(s.channel, mid, h)
+    h.j = msg_j_h(mid, h) -- a compact one's too (msg_pack)
+    local pk, pe = pmid_key(s.channel, mid, h)
     if pk then out[#out + 1] = pk:sub(#P + 2) end
+    if pe then pms[#pms + 1] = pe end
     -- a web chat visitor's uploads are kept with their message
     for fid in string.gmatch(h.j or '', '"media_id":"([%w_%-]+)"') do
       if redis.call('EXISTS', k(P, 'wc', 'file', fid)) == 1 then out[#out + 1] = 'wc:file:' .. fid end
@@ -104,14 +115,29 @@ local function keys_of(sid, s)
     out[#out + 1] = 'followup:' .. fid
     out[#out + 1] = 'followup:' .. fid .. ':attempts'
   end
-  return out, dropped
+  return out, dropped, pms
 end
 
 -- A key's type and contents as the record keeps them; nil when it is absent.
 local function dump(name)
   local key = P .. ':' .. name
   local t = redis.call('TYPE', key).ok
-  if t == 'hash' then return {name, t, redis.call('HGETALL', key)}
+  if t == 'hash' then
+    local v = redis.call('HGETALL', key)
+    if name:sub(1, 4) == 'msg:' then
+      -- a compact message (msg_pack) is archived with its JSON in j, as
+      -- og_archive.c reads it (and restored so: msg_j reads both)
+      local h = {}
+      for i = 1, #v, 2 do h[v[i]] = v[i + 1] end
+      if h.m and not h.j then
+        local out = {'j', msg_j_h(name:sub(5), h)}
+        for i = 1, #v, 2 do
+          if v[i] ~= 'm' then out[#out + 1] = v[i]; out[#out + 1] = v[i + 1] end
+        end
+        v = out
+      end
+    end
+    return {name, t, v}
   elseif t == 'zset' then return {name, t, redis.call('ZRANGE', key, 0, -1, 'WITHSCORES')}
   elseif t == 'list' then return {name, t, redis.call('LRANGE', key, 0, -1)}
   elseif t == 'set' then return {name, t, redis.call('SMEMBERS', key)}
@@ -150,7 +176,7 @@ local function reindex(sid, s, closed_ms)
   end
   if s.group and s.group ~= '' then redis.call('ZADD', k(P, 'idx', 'group', s.group), 0, sid) end
   for _, mid in ipairs(redis.call('ZRANGE', k(P, 'ses', sid, 'msgs'), 0, -1)) do
-    local j = redis.call('HGET', k(P, 'msg', mid), 'j')
+    local j = msg_j(P, mid)
     if j and string.find(j, '"flags":["sensitive"]', 1, true) then
       redis.call('ZADD', k(P, 'flagged'), 0, mid)
     end
@@ -247,11 +273,14 @@ elseif op == 'claim' then
         redis.call('ZADD', dk, tonumber(closed) + 86400000, sid)
       else
         redis.call('ZADD', lk, now + lease, sid)
+        tl_fill(P, sid) -- the record keeps the timeline whole
         local keys = {}
-        for _, name in ipairs(keys_of(sid, s)) do
+        local names, _, pms = keys_of(sid, s)
+        for _, name in ipairs(names) do
           local d = dump(name)
           if d then keys[#keys + 1] = d end
         end
+        for _, e in ipairs(pms) do keys[#keys + 1] = {e[3], 'string', {e[4]}} end
         local live = s.status
         s.status = 'archived'
         local sj = session_render(P, s)
@@ -285,10 +314,11 @@ elseif op == 'commit' then
       redis.call('ZREM', lk, sid) -- claimed again by the next pass, as it is now
       out[#out + 1] = 'changed'
     else
-      local names, dropped = keys_of(sid, s)
+      local names, dropped, pms = keys_of(sid, s)
       unindex(sid, s)
       for _, name in ipairs(names) do redis.call('DEL', P .. ':' .. name) end
       for _, name in ipairs(dropped) do redis.call('DEL', P .. ':' .. name) end
+      for _, e in ipairs(pms) do redis.call('HDEL', e[1], e[2]) end
       local cid = s.contact_id or ''
       redis.call('HSET', locs, sid,
         table.concat({seg, off, len, cid, s.channel or '', s.thread_id or ''}, '\t'))
@@ -338,9 +368,7 @@ elseif op == 'drop' then
       redis.call('HDEL', locs, sid)
       redis.call('ZREM', k(P, 'idx', 'all'), sid)
       if ch then
-        local tk = k(P, 'thread', ch, thread)
-        if redis.call('GET', tk) == sid then
-          redis.call('DEL', tk)
+        if thread_del(P, ch, thread, sid) then
           -- the contact's own thread named it (contact_of): it keeps a key
           if cid and cid ~= '' and redis.call('HGET', k(P, 'con', cid), 'external_id') == thread then
             redis.call('SET', k(P, 'contact', ch, thread), cid, 'NX')
@@ -372,7 +400,7 @@ elseif op == 'erase_find' then
     -- an archived session is not in the index; its thread key (kept) finds
     -- it: a one-to-one thread has one session, which a closed one's new
     -- message reopens rather than replaces
-    local t = redis.call('GET', k(P, 'thread', c.channel, c.external_id))
+    local t = thread_get(P, c.channel, c.external_id)
     if t then out[#out + 1] = t end
   end
   return out
@@ -382,7 +410,7 @@ elseif op == 'erase_msgs' then
   local out = {'ok'}
   for i = 3, #ARGV do
     for _, mid in ipairs(redis.call('ZRANGE', k(P, 'ses', ARGV[i], 'msgs'), 0, -1)) do
-      local j = redis.call('HGET', k(P, 'msg', mid), 'j')
+      local j = msg_j(P, mid)
       if j then out[#out + 1] = j end
     end
   end
@@ -409,10 +437,11 @@ elseif op == 'erase' then
         for _, fid in ipairs(redis.call('ZRANGE', k(P, 'ses', sid, 'followups'), 0, -1)) do
           redis.call('ZREM', k(P, 'followups', 'due'), fid)
         end
-        local names, dropped = keys_of(sid, s)
+        local names, dropped, pms = keys_of(sid, s)
         unindex(sid, s)
         for _, name in ipairs(names) do redis.call('DEL', P .. ':' .. name) end
         for _, name in ipairs(dropped) do redis.call('DEL', P .. ':' .. name) end
+        for _, e in ipairs(pms) do redis.call('HDEL', e[1], e[2]) end
         n = n + 1
       end
       local loc = redis.call('HGET', locs, sid)
@@ -429,8 +458,7 @@ elseif op == 'erase' then
         redis.call('ZREM', k(P, 'idx', 'all'), sid)
         redis.call('ZREM', k(P, 'arch', 'due'), sid)
         redis.call('ZREM', k(P, 'arch', 'lease'), sid)
-        local tk = k(P, 'thread', ch, thread)
-        if redis.call('GET', tk) == sid then redis.call('DEL', tk) end
+        thread_del(P, ch, thread, sid)
         for _, sub in ipairs(subs) do
           redis.call('DEL', k(P, 'wh', sub, 'q', sid))
           redis.call('ZREM', k(P, 'wh', 'due'), sub .. '\t' .. sid)

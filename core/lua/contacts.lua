@@ -8,15 +8,15 @@
 --           out of follow-ups (PATCH /api/v1/contacts/{id}). The fields set
 --           are added to the contact's 'locked' list, so the next inbound
 --           message (ingest.lua) does not overwrite them with the platform's
---           profile; the stored JSON is re-rendered in the same step, so
---           sessions and events show the change at once. Values were
+--           profile; sessions and events render the contact from its
+--           fields, so they show the change at once. Values were
 --           validated in C; '' clears.
 -- Every op replies {'ok', ...} or {'err', code, message} (og_script.h).
 local P, op, cid = ARGV[1], ARGV[2], ARGV[3]
 local ckey = k(P, 'con', cid)
 if redis.call('EXISTS', ckey) == 0 then return {'err', 'not_found', 'no such contact'} end
 if op == 'get' then
-  return {'ok', redis.call('HGET', ckey, 'j') or contact_render(P, cid)}
+  return {'ok', contact_json(P, cid)}
 elseif op == 'patch' then
   local locked = redis.call('HGET', ckey, 'locked') or ''
   local set = {}

@@ -48,7 +48,6 @@ local function ingest(a)
   -- the platform's delivery key is the message id (WhatsApp, Messenger, the
   -- example connector), saving a key per message; otherwise the delivery key
   -- gets its own record that expires after the dedup window.
-  local pk = k(P, 'pmid', ch, pmid)
   local dk = nil
   if dedup ~= pmid then
     dk = k(P, 'dedup', ch, dedup)
@@ -57,7 +56,7 @@ local function ingest(a)
   end
   if pmid ~= '' then
     -- A platform may also redeliver one message under a new delivery key.
-    local known = redis.call('GET', pk)
+    local known = pmid_get(P, ch, pmid)
     if known then
       if dk then redis.call('SET', dk, known, 'EX', ttl) end
       return {'ok', '', known, 'dup'}
@@ -68,8 +67,7 @@ local function ingest(a)
   local function next_eid() ei = ei + 1; return eids[ei] end
 
   -- the thread's session, and through it (for a one-to-one thread) the contact
-  local tk = k(P, 'thread', ch, thread)
-  local sid = redis.call('GET', tk)
+  local sid = thread_get(P, ch, thread)
   local st, cid, s
   if sid then
     -- read whole: the events render it (from this table, kept current below)
@@ -96,34 +94,43 @@ local function ingest(a)
     cid = new_cid
     -- one that begins in its own thread is found through it (contact_of)
     if thread ~= ext then redis.call('SET', k(P, 'contact', ch, ext), cid) end
-    redis.call('HSET', k(P, 'con', cid), 'id', cid, 'channel', ch, 'external_id', ext,
-      'name', p_name, 'username', p_username, 'avatar_url', p_avatar, 'phone', p_phone,
-      'email', p_email, 'created_at', now_iso)
-    cj = contact_render(P, cid)
+    -- the profile's empty fields are not stored (absent reads as '': null)
+    local f = {'id', cid, 'channel', ch, 'external_id', ext, 'created_at', now_iso}
+    local prof = {'name', p_name, 'username', p_username, 'avatar_url', p_avatar, 'phone', p_phone,
+      'email', p_email}
+    for i = 1, #prof, 2 do
+      if prof[i + 1] ~= '' then f[#f + 1] = prof[i]; f[#f + 1] = prof[i + 1] end
+    end
+    redis.call('HSET', k(P, 'con', cid), unpack(f))
+    cj = contact_fmt({id = cid, channel = ch, external_id = ext, name = p_name,
+      username = p_username, avatar_url = p_avatar, phone = p_phone, email = p_email,
+      created_at = now_iso})
     contact_created = true
   else
     -- The platform's profile is the freshest; fields the business set through
     -- the API (listed in 'locked') are not overwritten. Writes only on change.
     local ckey = k(P, 'con', cid)
-    local cur = redis.call('HMGET', ckey, 'name', 'username', 'avatar_url', 'phone', 'email',
-      'locked', 'j')
+    -- CON_FIELDS (name .. email are 4 .. 8), then locked: the JSON is
+    -- rendered from these (contact_fmt_list)
+    local cur = redis.call('HMGET', ckey, 'id', 'channel', 'external_id', 'name', 'username',
+      'avatar_url', 'phone', 'email', 'followups_opt_out', 'created_at', 'locked')
     local new = {p_name, p_username, p_avatar, p_phone, p_email}
     local names = {'name', 'username', 'avatar_url', 'phone', 'email'}
-    local locked = cur[6] or ''
+    local locked = cur[11] or ''
     local upd = {}
-    sender_name = cur[1] or ''
+    sender_name = cur[4] or ''
     for i = 1, 5 do
-      if new[i] ~= '' and new[i] ~= cur[i] and not string.find(locked, names[i], 1, true) then
+      if new[i] ~= '' and new[i] ~= cur[i + 3] and not string.find(locked, names[i], 1, true) then
         upd[#upd + 1] = names[i]; upd[#upd + 1] = new[i]
+        cur[i + 3] = new[i]
         if i == 1 then sender_name = new[i] end
       end
     end
     if #upd > 0 then
       redis.call('HSET', ckey, unpack(upd))
-      cj = contact_render(P, cid)
-    else
-      cj = cur[7] or nil
+      redis.call('HDEL', ckey, 'j') -- an older contact's stored JSON, stale now
     end
+    cj = cur[1] and contact_fmt_list(cur) or nil
   end
 
   -- The survey message's answer: the next message only, whatever it is.
@@ -141,9 +148,11 @@ local function ingest(a)
   if not sid then
     sid = new_sid
     skey = k(P, 'ses', sid)
-    redis.call('SET', tk, sid)
+    thread_set(P, ch, thread, sid)
+    -- tl0: the timeline's "created" entry, implied (prelude.lua tl_add)
     redis.call('HSET', skey, 'id', sid, 'channel', ch, 'connector', connector, 'status', 'new',
-      'contact_id', cid, 'thread_id', thread, 'routing', routing, 'created_at', now_iso)
+      'contact_id', cid, 'thread_id', thread, 'routing', routing, 'created_at', now_iso,
+      'tl0', js(sender_name))
     if nrt then redis.call('HSET', skey, 'nrt', '1') end
     redis.call('ZADD', k(P, 'idx', 'all'), 0, sid)
     redis.call('ZADD', k(P, 'idx', 'ch', ch), 0, sid)
@@ -187,11 +196,14 @@ local function ingest(a)
 
   -- message
   local reply_to = ''
-  if reply_pmid ~= '' then reply_to = redis.call('GET', k(P, 'pmid', ch, reply_pmid)) or '' end
+  if reply_pmid ~= '' then reply_to = pmid_get(P, ch, reply_pmid) or '' end
+  local sname = js(sender_name)
   local mj = table.concat({'{"id":"', mid, '","session_id":"', sid, '","direction":"in",', mtail,
-    ',"sender":{"type":"contact","id":"', cid, '","name":', js(sender_name), '}',
+    ',"sender":{"type":"contact","id":"', cid, '","name":', sname, '}',
     ',"reply_to":', q(reply_to)})
-  redis.call('HSET', k(P, 'msg', mid), 'j', mj, 'st', 'delivered', 'sid', sid)
+  -- stored compactly (msg_pack); the events carry the JSON as rendered here
+  redis.call('HSET', k(P, 'msg', mid), 'm', msg_pack(cid, sname, reply_to, mtail),
+    'st', 'delivered', 'sid', sid)
   -- the raw payload beside it, not in it: it expires on its own (store_raw),
   -- and the message's hash keeps one field less
   if raw ~= '' then
@@ -202,21 +214,21 @@ local function ingest(a)
     end
   end
   redis.call('ZADD', k(P, 'ses', sid, 'msgs'), 0, mid)
-  if pmid ~= '' then redis.call('SET', pk, mid) end
+  if pmid ~= '' then pmid_set(P, ch, pmid, mid) end
   if dk then redis.call('SET', dk, mid, 'EX', ttl) end
   if reply_token ~= '' then
     redis.call('HSET', skey, 'updated_at', now_iso, 'last_message_at', now_iso,
-      'last_customer_message_at', now_iso, 'last_customer_ms', now_ms, 'window_ms', wms,
-      'reply_token', reply_token, 'reply_token_ms', now_ms)
+      'last_customer_ms', now_ms, 'window_ms', wms, 'reply_token', reply_token,
+      'reply_token_ms', now_ms)
   else
     redis.call('HSET', skey, 'updated_at', now_iso, 'last_message_at', now_iso,
-      'last_customer_message_at', now_iso, 'last_customer_ms', now_ms, 'window_ms', wms)
+      'last_customer_ms', now_ms, 'window_ms', wms)
   end
   if created or reopened then
     s = hgetall(skey) -- rare: read it back rather than mirror every field
   else
     if activated then s.status = 'active' end
-    s.updated_at, s.last_message_at, s.last_customer_message_at = now_iso, now_iso, now_iso
+    s.updated_at, s.last_message_at = now_iso, now_iso
     s.last_customer_ms, s.window_ms = now_ms, tostring(wms)
   end
   -- statistics (og_stats.h): a new episode, a new session, a customer message
@@ -237,8 +249,6 @@ local function ingest(a)
   end
   if created then
     emit(P, next_eid(), 'session.created', sid, now_iso, '{"session":' .. sj .. '}')
-    tl_add(P, sid, now_iso, 'created', tl_contact(cid, sender_name),
-      '"channel":' .. q(ch) .. ',"origin":"customer"')
   elseif reopened then
     emit(P, next_eid(), 'session.reopened', sid, now_iso, '{"session":' .. sj .. '}')
     tl_add(P, sid, now_iso, 'reopened', tl_contact(cid, sender_name))

@@ -74,7 +74,7 @@ elseif op == 'sent' then
   local eid = ARGV[8]
   msg_event('message.sent', mid, m[2], ARGV[7], eid)
   if pmid ~= '' then
-    redis.call('SET', k(P, 'pmid', m[3], pmid), mid)
+    pmid_set(P, m[3], pmid, mid)
     -- A status the platform reported before we knew this id (the webhook
     -- can beat the send call's answer) is applied now.
     local pk = k(P, 'pstatus', m[3], pmid)

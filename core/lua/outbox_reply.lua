@@ -114,8 +114,7 @@ elseif op == 'start' then
     if not cid then return no_contact() end
   end
   -- A contact's default thread is their external id (as on ingest).
-  local tk = k(P, 'thread', ch, ext)
-  local sid = redis.call('GET', tk)
+  local sid = thread_get(P, ch, ext)
   local s, how = nil, '1'
   if sid then
     s = hgetall(k(P, 'ses', sid))
@@ -153,7 +152,7 @@ elseif op == 'start' then
   else
     sid = ARGV[8]
     skey = k(P, 'ses', sid)
-    redis.call('SET', tk, sid)
+    thread_set(P, ch, ext, sid)
     redis.call('HSET', skey, 'id', sid, 'channel', ch, 'connector', connector,
       'status', st, 'contact_id', cid, 'thread_id', ext, 'routing', routing,
       'created_at', now_iso, 'origin', 'agent')

@@ -48,7 +48,7 @@ local function apply(mid)
 end
 
 if pmid ~= '' then
-  local mid = redis.call('GET', k(P, 'pmid', ch, pmid))
+  local mid = pmid_get(P, ch, pmid)
   if not mid then
     local pk = k(P, 'pstatus', ch, pmid)
     local prev = redis.call('HGET', pk, 'st')
@@ -65,7 +65,7 @@ end
 -- Watermark: the newest 200 messages of the thread's session (ids order by
 -- creation, not by send time, so there is no early stop); older ones were
 -- covered by earlier watermarks.
-local sid = redis.call('GET', k(P, 'thread', ch, thread))
+local sid = thread_get(P, ch, thread)
 if not sid then return {'ok', 'unknown'} end
 local ids = redis.call('ZREVRANGE', k(P, 'ses', sid, 'msgs'), 0, 199)
 for _, mid in ipairs(ids) do

@@ -3,19 +3,23 @@
 -- Key layout. P is the configured prefix wrapped as a hash tag, "{og}", so
 -- every key of one deployment lives in one Redis Cluster slot and several
 -- deployments can share one Redis.
---   P:con:<id>                 hash  contact (j = its JSON, kept current)
+--   P:con:<id>                 hash  contact (its JSON is rendered from the fields:
+--                                    contact_fmt; older ones also have j, unused)
 --   P:contact:<ch>:<ext>       string contact id of an external id, for a contact that
 --                                    began in a group thread or the web chat; one that
 --                                    began in its own thread is named by that thread's
 --                                    session (contact_of: one key less per contact)
 --   P:ses:<id>                 hash  session
 --   P:ses:<id>:msgs            zset  message ids (score 0, ordered by id = time)
---   P:thread:<ch>:<thread>     string current session of a thread
---   P:msg:<id>                 hash  message: j (JSON without status/error),
---                                    st (status), err (error JSON), sid
+--   P:th:<ch>:<bucket>         hash  thread -> its current session (thread_get below;
+--                                    older versions: string P:thread:<ch>:<thread>)
+--   P:msg:<id>                 hash  message: m (a customer's, compact: msg_pack) or j
+--                                    (JSON without status/error), st (status), err
+--                                    (error JSON), sid
 --   P:raw:<id>                 string an inbound message's raw platform payload,
 --                                    expiring after the channel's store_raw
---   P:pmid:<ch>:<provider id>  string message id of a provider message id
+--   P:pm:<ch>:<bucket>         hash  provider message id -> message id (pmid_get below;
+--                                    older versions: string P:pmid:<ch>:<provider id>)
 --   P:dedup:<ch>:<key>         string message id, expires after the dedup TTL
 --   P:idx:all / P:idx:st:<status> / P:idx:ch:<ch>   zset session ids (lex order)
 --   P:queue:<policy>           zset  sessions waiting for routing (score = ms)
@@ -40,7 +44,8 @@
 --   P:webhook:<sub>:deliveries list  attempts, newest first, capped at 1000
 --   P:webhook:<sub>:dead       zset  dead-lettered event ids (score = ms)
 --   conversation operations (#19):
---   P:ses:<id>:tl              list  the session's timeline, oldest first (tl_add below)
+--   P:ses:<id>:tl              list  the session's timeline, oldest first (tl_add below;
+--                                    absent while a session's hash implies it: tl0)
 --   P:flagged                  zset  ids of messages with sensitive words (score 0, lex
 --                                    order = time; flag_message below)
 --   P:agent:<id>:deleted       hash  a deleted agent's record (agents.lua: renamed from
@@ -141,22 +146,69 @@ local function hgetall(key)
   return h
 end
 
--- Renders and stores the contact's JSON (after any change to the contact).
-local function contact_render(P, cid)
-  local ckey = k(P, 'con', cid)
-  local c = hgetall(ckey)
-  local j = table.concat({'{"id":', q(c.id), ',"channel":', q(c.channel),
+-- A contact's JSON from its fields (a table: hgetall, or HMGET CON_FIELDS).
+-- It is rendered when needed, not stored: a stored copy cost each contact
+-- about as much as its fields (#22). Contacts written before kept it in
+-- field 'j'; contact_render drops it at their next change.
+local CON_FIELDS = {'id', 'channel', 'external_id', 'name', 'username', 'avatar_url', 'phone',
+  'email', 'followups_opt_out', 'created_at'}
+local function contact_fmt(c)
+  return table.concat({'{"id":', q(c.id), ',"channel":', q(c.channel),
     ',"external_id":', js(c.external_id), ',"name":', js(c.name),
     ',"username":', js(c.username), ',"avatar_url":', js(c.avatar_url),
     ',"phone":', js(c.phone), ',"email":', js(c.email),
     ',"followups_opt_out":', (c.followups_opt_out == '1') and 'true' or 'false',
     ',"created_at":', q(c.created_at), '}'})
-  redis.call('HSET', ckey, 'j', j)
-  return j
+end
+-- The same from an HMGET of CON_FIELDS (in that order) and more after them.
+local function contact_fmt_list(v)
+  local c = {}
+  for i, f in ipairs(CON_FIELDS) do c[f] = v[i] or nil end
+  return contact_fmt(c)
 end
 
 local function contact_json(P, cid)
-  return redis.call('HGET', k(P, 'con', cid or ''), 'j') or 'null'
+  local v = redis.call('HMGET', k(P, 'con', cid or ''), unpack(CON_FIELDS))
+  if not v[1] then return 'null' end
+  return contact_fmt_list(v)
+end
+
+-- The contact's JSON after a change to it (an older contact's stored copy,
+-- now stale, is dropped).
+local function contact_render(P, cid)
+  redis.call('HDEL', k(P, 'con', cid), 'j')
+  return contact_json(P, cid)
+end
+
+-- A thread's current session (#22): hash P:th:<ch>:<b>, field the thread
+-- id, b the first three hex digits of its SHA-1 (4,096 buckets a channel,
+-- as for provider ids: pmid_get below), instead of a string key per thread.
+-- Older versions wrote P:thread:<ch>:<thread>: thread_get reads it too (the
+-- bucket first), thread_set replaces it.
+local function thread_hkey(P, ch, thread)
+  return P .. ':th:' .. ch .. ':' .. redis.sha1hex(thread):sub(1, 3)
+end
+local function thread_get(P, ch, thread)
+  return redis.call('HGET', thread_hkey(P, ch, thread), thread) or
+    redis.call('GET', k(P, 'thread', ch, thread))
+end
+local function thread_set(P, ch, thread, sid)
+  redis.call('HSET', thread_hkey(P, ch, thread), thread, sid)
+  redis.call('DEL', k(P, 'thread', ch, thread))
+end
+-- Forgets the thread's session when it is sid; true if it was.
+local function thread_del(P, ch, thread, sid)
+  local hk = thread_hkey(P, ch, thread)
+  if redis.call('HGET', hk, thread) == sid then
+    redis.call('HDEL', hk, thread)
+    return true
+  end
+  local tk = k(P, 'thread', ch, thread)
+  if redis.call('GET', tk) == sid then
+    redis.call('DEL', tk)
+    return true
+  end
+  return false
 end
 
 -- The contact id of an external id on a channel, or nil. A contact that
@@ -169,7 +221,7 @@ end
 local function contact_of(P, ch, ext, new_thread)
   local cid = redis.call('GET', k(P, 'contact', ch, ext))
   if cid or new_thread then return cid end
-  local sid = redis.call('GET', k(P, 'thread', ch, ext))
+  local sid = thread_get(P, ch, ext)
   if not sid then return nil end
   cid = redis.call('HGET', k(P, 'ses', sid), 'contact_id')
   if not cid then -- archived: "seg, offset, length, contact, channel, thread"
@@ -250,6 +302,8 @@ end
 
 -- Renders a session from its hash as a table (hgetall); cj is its
 -- contact's JSON when the caller has it at hand (else it is read).
+-- last_customer_message_at is last_customer_ms's (older sessions also
+-- stored it, written with it: the same).
 local function session_render(P, s, cj)
   return table.concat({'{"id":', q(s.id), ',"channel":', q(s.channel),
     ',"connector":', q(s.connector), ',"status":', q(s.status),
@@ -261,7 +315,8 @@ local function session_render(P, s, cj)
     ',"created_at":', q(s.created_at),
     ',"updated_at":', q(s.updated_at), ',"first_reply_at":', q(s.first_reply_at),
     ',"last_message_at":', q(s.last_message_at),
-    ',"last_customer_message_at":', q(s.last_customer_message_at),
+    ',"last_customer_message_at":',
+    s.last_customer_ms and q(iso_ms(tonumber(s.last_customer_ms))) or q(s.last_customer_message_at),
     ',"window_expires_at":', window_expires(s),
     ',"closed_at":', q(s.closed_at), ',"close_reason":', js(s.close_reason),
     ',"success_codes":', raw_or(s.success_codes, '[]'),
@@ -274,11 +329,78 @@ local function session_json(P, sid)
   return session_render(P, s)
 end
 
+-- A customer's message is stored compactly (#22): field m of its hash is
+--   "<sender contact id>\t<sender name JSON>\t<reply_to message id>\t<tail>"
+-- where tail is the middle part C rendered (kind .. created_at, flags,
+-- payload) with each known key name "<key>": replaced by one control byte
+-- (MSG_KEYS; JSON has no raw control bytes, and a key is recognised only
+-- after { or , outside a string, so the coding is exact). The id,
+-- session_id and direction are not stored: the key, sid and "in" give them.
+-- Older messages, and every agent's or system message, keep field j: the
+-- JSON without its status and closing brace. msg_j renders either.
+-- og_attachments.c decodes the same format: keep MSG_KEYS in step with it.
+local MSG_KEYS = {'kind', 'text', 'attachments', 'location', 'provider_message_id',
+  'reply_to_provider_id', 'created_at', 'payload', 'flags', 'sensitive_terms', 'url',
+  'source_url', 'media_id', 'mime_type', 'name', 'size', 'latitude', 'longitude', 'address',
+  'upload_id'}
+local msg_enc_t, msg_dec_t
+local function msg_codes()
+  msg_enc_t, msg_dec_t = {}, {}
+  for i, key in ipairs(MSG_KEYS) do
+    -- codes 1-31 less tab, newline and carriage return (JSON whitespace)
+    local c = string.char(i + (i >= 9 and 2 or 0) + (i >= 11 and 1 or 0))
+    msg_enc_t[',"' .. key .. '":'] = ',' .. c
+    msg_enc_t['{"' .. key .. '":'] = '{' .. c
+    msg_dec_t[c] = '"' .. key .. '":'
+  end
+end
+-- The m field of a customer's message.
+local function msg_pack(cid, name_json, reply_to, tail)
+  if not msg_enc_t then msg_codes() end
+  local t = (',' .. tail):gsub('[{,]"[%w_]+":', msg_enc_t)
+  return table.concat({cid, '\t', name_json, '\t', reply_to or '', '\t', t:sub(2)})
+end
+-- The JSON (without status and closing brace) of message mid from its
+-- fields j, m and sid; nil when it has neither.
+local function msg_j_of(mid, j, m, sid)
+  if j then return j end
+  if not m then return nil end
+  local cid, name, rt, t = m:match('^([^\t]*)\t([^\t]*)\t([^\t]*)\t(.*)$')
+  if not cid then return nil end
+  if not msg_dec_t then msg_codes() end
+  return table.concat({'{"id":"', mid, '","session_id":"', sid or '', '","direction":"in",',
+    (t:gsub('[\1-\8\11\12\14-\31]', msg_dec_t)), ',"sender":{"type":"contact","id":"', cid,
+    '","name":', name, '},"reply_to":', q(rt)})
+end
+-- The same from the message's hash as a table (hgetall).
+local function msg_j_h(mid, h) return msg_j_of(mid, h.j, h.m, h.sid) end
+-- Provider message ids -> message ids (#22): hash P:pm:<ch>:<b>, field the
+-- provider's id, b the first three hex digits of its SHA-1, 4,096 buckets a
+-- channel. A bucket stays a small listpack up to about 2 million ids a
+-- channel (hash-max-listpack-entries 512), and a hashtable (still O(1))
+-- beyond. A top-level key per id cost ~170 bytes, a field ~50. Older
+-- versions wrote a string key P:pmid:<ch>:<id> each (and an archived
+-- session restored from then brings those back): pmid_get reads them too.
+local function pmid_hkey(P, ch, pmid)
+  return P .. ':pm:' .. ch .. ':' .. redis.sha1hex(pmid):sub(1, 3)
+end
+local function pmid_get(P, ch, pmid)
+  return redis.call('HGET', pmid_hkey(P, ch, pmid), pmid) or
+    redis.call('GET', k(P, 'pmid', ch, pmid))
+end
+local function pmid_set(P, ch, pmid, mid) redis.call('HSET', pmid_hkey(P, ch, pmid), pmid, mid) end
+
+local function msg_j(P, mid)
+  local m = redis.call('HMGET', k(P, 'msg', mid), 'j', 'm', 'sid')
+  return msg_j_of(mid, m[1], m[2], m[3])
+end
+
 -- A stored message's JSON: the immutable part plus its current status.
 local function message_json(P, mid)
-  local m = redis.call('HMGET', k(P, 'msg', mid), 'j', 'st', 'err')
-  if not m[1] then return nil end
-  return m[1] .. ',"status":' .. q(m[2]) .. ',"error":' .. raw_or(m[3], 'null') .. '}'
+  local m = redis.call('HMGET', k(P, 'msg', mid), 'j', 'st', 'err', 'm', 'sid')
+  local j = msg_j_of(mid, m[1], m[4], m[5])
+  if not j then return nil end
+  return j .. ',"status":' .. q(m[2]) .. ',"error":' .. raw_or(m[3], 'null') .. '}'
 end
 
 -- Appends one event to the stream. data is a JSON object text.
@@ -387,12 +509,51 @@ local TL_KINDS = {
   goal = true,           -- status, event, window_days, via | reason: a goal's change
   csat = true,           -- score, scale, comment: the satisfaction survey answered
 }
+-- A session a customer's message created (ingest.lua) has no list yet: its
+-- "created" entry is implied by its hash, field tl0 (the sender's name as
+-- JSON) with created_at, contact_id and channel; the list is written with
+-- that entry first when the next entry comes. Most sessions of one message
+-- thus keep no list (#22: about 400 bytes each). tl_range reads both.
+local TL0_FIELDS = {'tl0', 'created_at', 'contact_id', 'channel'}
+local function tl_created(c) -- c: HMGET TL0_FIELDS
+  return table.concat({'{"at":"', c[2], '","kind":"created","by":{"type":"contact","id":',
+    q(c[3]), ',"name":', c[1], '},"channel":', q(c[4]), ',"origin":"customer"}'})
+end
 local function tl_add(P, sid, now_iso, kind, by, fields)
   if not TL_KINDS[kind] then error('timeline: unknown kind ' .. tostring(kind)) end
   local key = k(P, 'ses', sid, 'tl')
   local e = table.concat({'{"at":"', now_iso, '","kind":"', kind, '","by":', by,
     (fields and fields ~= '') and (',' .. fields) or '', '}'})
-  if redis.call('RPUSH', key, e) > TL_MAX then redis.call('LTRIM', key, -TL_MAX, -1) end
+  local n = redis.call('RPUSH', key, e)
+  if n == 1 then -- the first entry written: the implied one goes before it
+    local skey = k(P, 'ses', sid)
+    local c = redis.call('HMGET', skey, unpack(TL0_FIELDS))
+    if c[1] then
+      redis.call('LPUSH', key, tl_created(c))
+      redis.call('HDEL', skey, 'tl0')
+    end
+  elseif n > TL_MAX then
+    redis.call('LTRIM', key, -TL_MAX, -1)
+  end
+end
+-- Writes a session's implied entry into its list (the archive keeps lists).
+local function tl_fill(P, sid)
+  local skey = k(P, 'ses', sid)
+  local c = redis.call('HMGET', skey, unpack(TL0_FIELDS))
+  if not c[1] then return end
+  redis.call('LPUSH', k(P, 'ses', sid, 'tl'), tl_created(c))
+  redis.call('HDEL', skey, 'tl0')
+end
+-- The timeline's entries from .. to (LRANGE indexes, from >= 0), and its
+-- length, the implied entry included.
+local function tl_range(P, sid, from, to)
+  local key = k(P, 'ses', sid, 'tl')
+  local n = redis.call('LLEN', key)
+  if n > 0 then return redis.call('LRANGE', key, from, to), n end
+  local c = redis.call('HMGET', k(P, 'ses', sid), unpack(TL0_FIELDS))
+  if not c[1] then return {}, 0 end
+  if from == 0 then return {tl_created(c)}, 1 end
+  return {}, 1
 end
 -- An agent as a timeline shows it, {"id","name"}; null for none.
 local function tl_agent(P, aid)

@@ -67,8 +67,9 @@ local function unread(sid, viewer)
   local n = 0
   local ids = redis.call('ZRANGEBYLEX', k(P, 'ses', sid, 'msgs'), min, '+', 'LIMIT', 0, 100)
   for _, mid in ipairs(ids) do
-    local j = redis.call('HGET', k(P, 'msg', mid), 'j')
-    if j and string.find(j, '"direction":"in"', 1, true) then n = n + 1 end
+    -- a compact one (m) is a customer's (msg_pack)
+    local m = redis.call('HMGET', k(P, 'msg', mid), 'j', 'm')
+    if m[2] or (m[1] and string.find(m[1], '"direction":"in"', 1, true)) then n = n + 1 end
   end
   return n
 end
@@ -105,7 +106,7 @@ elseif op == 'sessions' then
     local c = redis.call('HGET', k(P, 'con', s.contact_id or ''), 'name')
     if c and string.find(string.lower(c), f_q, 1, true) then return true end
     for _, mid in ipairs(redis.call('ZRANGE', k(P, 'ses', id, 'msgs'), 0, 199)) do
-      local j = redis.call('HGET', k(P, 'msg', mid), 'j')
+      local j = msg_j(P, mid)
       if j then
         local ok, m = pcall(cjson.decode, j .. '}')
         if ok and type(m.text) == 'string' and string.find(string.lower(m.text), f_q, 1, true) then
@@ -193,10 +194,10 @@ elseif op == 'timeline' then
   local sid, from, limit = ARGV[7], tonumber(ARGV[8]) or 0, tonumber(ARGV[9])
   local s = hgetall(k(P, 'ses', sid))
   if not s.id or not visible(s) then return no_session() end
-  local tk = k(P, 'ses', sid, 'tl')
   local out = {'ok', ''}
-  for _, e in ipairs(redis.call('LRANGE', tk, from, from + limit - 1)) do out[#out + 1] = e end
-  if redis.call('LLEN', tk) > from + limit then out[2] = tostring(from + limit) end
+  local items, n = tl_range(P, sid, from, from + limit - 1)
+  for _, e in ipairs(items) do out[#out + 1] = e end
+  if n > from + limit then out[2] = tostring(from + limit) end
   return out
 elseif op == 'flagged' then
   local cursor, limit, dir, chan = ARGV[7], tonumber(ARGV[8]), ARGV[9], ARGV[10]
@@ -212,9 +213,10 @@ elseif op == 'flagged' then
     for _, mid in ipairs(ids) do
       budget = budget - 1
       last = mid
-      local m = redis.call('HMGET', k(P, 'msg', mid), 'j', 'sid')
-      local s = m[1] and hgetall(k(P, 'ses', m[2] or ''))
-      if s and s.id and (dir == '' or string.find(m[1], '"direction":"' .. dir .. '"', 1, true))
+      local m = redis.call('HMGET', k(P, 'msg', mid), 'j', 'sid', 'm')
+      local j = msg_j_of(mid, m[1], m[3], m[2])
+      local s = j and hgetall(k(P, 'ses', m[2] or ''))
+      if s and s.id and (dir == '' or string.find(j, '"direction":"' .. dir .. '"', 1, true))
          and (chan == '' or s.channel == chan) then
         out[#out + 1] = '{"message":' .. message_json(P, mid) .. ',"session":' ..
           session_render(P, s) .. '}'

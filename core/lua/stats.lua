@@ -145,7 +145,7 @@ local function rebuild_session(sid)
   if not s.id then return end
   local ch = s.channel or ''
   local ev = {}
-  for i, e in ipairs(redis.call('LRANGE', k(P, 'ses', sid, 'tl'), 0, -1)) do
+  for i, e in ipairs((tl_range(P, sid, 0, -1))) do
     local j = cjson.decode(e)
     ev[#ev + 1] = {t = ms_of_iso(j.at) or 0, o = i, tl = j}
   end

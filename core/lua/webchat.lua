@@ -30,7 +30,7 @@
 local P, op = ARGV[1], ARGV[2]
 
 local function thread_sid(ch, ext)
-  return redis.call('GET', k(P, 'thread', ch, ext))
+  return thread_get(P, ch, ext)
 end
 
 if op == 'create' then
@@ -116,7 +116,7 @@ elseif op == 'owns' then
 
 elseif op == 'file_put' then
   -- a retry of a file already stored as a message stores nothing
-  local known = redis.call('GET', k(P, 'pmid', ARGV[3], ARGV[10]))
+  local known = pmid_get(P, ARGV[3], ARGV[10])
   if known then return {'ok', 'dup', known} end
   redis.call('HSET', k(P, 'wc', 'file', ARGV[5]), 'ch', ARGV[3], 'ext', ARGV[4], 'mime', ARGV[6],
     'name', ARGV[7], 'size', ARGV[8], 'data', ARGV[9])
@@ -125,7 +125,7 @@ elseif op == 'file_put' then
 elseif op == 'file_get' then
   local f = redis.call('HMGET', k(P, 'wc', 'file', ARGV[3]), 'ch', 'ext', 'mime', 'name', 'data')
   if not f[1] then return {'err', 'not_found', 'no such file'} end
-  return {'ok', f[1], f[2], f[3], f[4], f[5], redis.call('GET', k(P, 'thread', f[1], f[2])) or ''}
+  return {'ok', f[1], f[2], f[3], f[4], f[5], thread_get(P, f[1], f[2]) or ''}
 
 elseif op == 'msg' then
   return {'ok', message_json(P, ARGV[3]) or ''}

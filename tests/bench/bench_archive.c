@@ -187,7 +187,8 @@ int main(int argc, char **argv)
            "thread key, contact): %.0f bytes\n",
            (double)(m1 - m2) / n, (double)(m2 - m0) / n);
     printf("    of which the contact %lld + its key %lld (kept live; no key when its thread "
-           "finds it), the thread key %lld, the index entry %.0f, idx:all %.0f (MEMORY USAGE)\n",
+           "finds it), the thread key %lld (0 since #22: a field of a bucket hash), the index "
+           "entry %.0f, idx:all %.0f (MEMORY USAGE)\n",
            mu[0], mu[1], mu[2], (double)mu[3] / n, (double)mu[4] / n);
     printf("  segment files: %.0f bytes/session (zlib)\n", (double)seg / n);
     printf("  restored %d sessions in %.2f s: %.0f sessions/s (%.0f bytes/session back in "

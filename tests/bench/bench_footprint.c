@@ -8,7 +8,8 @@
  *      session and per message are printed with the event stream as it is
  *      after the ingest and after it is trimmed (what remains once every
  *      consumer has acknowledged its events), and one sample session's keys
- *      with their encodings and MEMORY USAGE.
+ *      with their encodings and MEMORY USAGE (and the bucket hashes its
+ *      thread and provider id are fields of, shared with other ids).
  *   2. speed: signed example-connector webhooks with ~100-byte texts POSTed
  *      to the daemon over 64 keep-alive connections (og_bench; every 2xx
  *      means the message, its session and events are in Redis, AOF
@@ -278,6 +279,29 @@ static long long show_key(struct og_test_redis *rs, const char *what, const char
     return b;
 }
 
+/* The bucket hash holding id (prelude.lua thread_get, pmid_get: prefix and
+ * the first three hex digits of SHA-1(id)): its MEMORY USAGE, and per id. */
+static void show_bucket(struct og_test_redis *rs, const char *what, const char *prefix,
+                        const char *id)
+{
+    char args[256];
+    snprintf(args, sizeof args,
+             "EVAL \"return KEYS[1] .. redis.sha1hex(ARGV[1]):sub(1, 3)\" 1 %s %s", prefix, id);
+    char *o = og_test_redis_cli(rs, args);
+    if (o && strncmp(o, prefix, strlen(prefix)) == 0) {
+        char bucket[128];
+        snprintf(bucket, sizeof bucket, "%.*s", (int)strcspn(o, "\r\n"), o);
+        snprintf(args, sizeof args, "HLEN %s", bucket);
+        char *n = og_test_redis_cli(rs, args);
+        long long b = show_key(rs, what, bucket);
+        long long ids = n ? atoll(n) : 0;
+        if (ids > 0)
+            printf("    %-22s %6lld B  per id (%lld ids in the bucket)\n", "", b / ids, ids);
+        free(n);
+    }
+    free(o);
+}
+
 static void sample_keys(struct og_test_redis *rs, const char *sid, const char *mid, const char *who,
                         size_t contact, size_t id)
 {
@@ -304,10 +328,16 @@ static void sample_keys(struct og_test_redis *rs, const char *sid, const char *m
     sum += show_key(rs, "contact hash", key);
     snprintf(key, sizeof key, "{og}:contact:bench:%s", ext);
     sum += show_key(rs, "contact by external id", key);
+    /* before #22 (shown only when there) */
     snprintf(key, sizeof key, "{og}:thread:bench:%s", ext);
     sum += show_key(rs, "thread -> session", key);
     snprintf(key, sizeof key, "{og}:pmid:bench:%s-m%zu", who, id);
     sum += show_key(rs, "provider id -> message", key);
+    /* since: fields of buckets shared with other ids (prelude.lua thread_get,
+     * pmid_get), not in the sum */
+    show_bucket(rs, "thread bucket", "{og}:th:bench:", ext);
+    snprintf(key, sizeof key, "%s-m%zu", who, id);
+    show_bucket(rs, "provider id bucket", "{og}:pm:bench:", key);
     printf("    %-22s %6lld B  (MEMORY USAGE counts the key's own allocations; the\n"
            "    %-22s          main dictionary's entry and the indexes come on top)\n",
            "sum", sum, "");

@@ -69,7 +69,7 @@ static void customer(struct og_test_daemon *d, const char *user, const char *tex
                          user, (long long)og_now_ms(), user, user, text);
     CHECK_INT(post_signed(d, b), 200);
     free(b);
-    char *cmd = og_sprintf("GET {og}:thread:demo:%s", user);
+    char *cmd = og_sprintf(OG_TEST_BUCKET("HGET") "{og}:th:demo: %s", user);
     char *o = og_test_redis_cli(&rs, cmd);
     snprintf(sid, 48, "%.*s", o ? (int)strcspn(o, "\r\n") : 0, o ? o : "");
     free(o), free(cmd);
@@ -491,7 +491,7 @@ static void test_autoforward_realtime(void)
                             (long long)og_now_ms());
     CHECK_INT(og_test_post_signed(&d2, "afc", SECRET, body, strlen(body)), 200);
     free(body);
-    char *o = og_test_redis_cli(&rs, "GET {og}:thread:afc:af-user");
+    char *o = og_test_redis_cli(&rs, OG_TEST_BUCKET("HGET") "{og}:th:afc: af-user");
     char sid[48];
     snprintf(sid, sizeof sid, "%.*s", o ? (int)strcspn(o, "\r\n") : 0, o ? o : "");
     free(o);

@@ -102,7 +102,7 @@ static void customer_with(int64_t ms, const char *user, const char *text, const 
     CHECK_INT(og_test_post_signed(&d, "demo", SECRET, b, strlen(b)), 200);
     free(b);
     if (sid) {
-        char *s = og_test_redis_line(&rs, "GET {og}:thread:demo:%s", user);
+        char *s = og_test_redis_line(&rs, OG_TEST_BUCKET("HGET") "{og}:th:demo: %s", user);
         snprintf(sid, 48, "%s", s);
         free(s);
     }
@@ -329,7 +329,7 @@ static void test_archive(void)
 
     /* day 32: c1 writes again, the session comes back with its history */
     customer(T(32, 9, 0), "c1", "zebra walrus three", NULL);
-    char *again = og_test_redis_line(&rs, "GET {og}:thread:demo:%s", "c1");
+    char *again = og_test_redis_line(&rs, OG_TEST_BUCKET("HGET") "{og}:th:demo: %s", "c1");
     CHECK_STR(again, s1);
     free(again);
     CHECK_INT(redis_int("HEXISTS {og}:arch:loc %s", s1), 0);
@@ -369,7 +369,7 @@ static void test_archive(void)
     char *csv = get(NULL, "/exports/conversations?from=2030-06-14&to=2030-06-14", &st);
     CHECK(strstr(csv, s1) != NULL && strstr(csv, s2) == NULL);
     free(csv);
-    CHECK_INT(redis_int("EXISTS {og}:thread:demo:%s", "c2"), 0);
+    CHECK_INT(redis_int(OG_TEST_BUCKET("HEXISTS") "{og}:th:demo: %s", "c2"), 0);
     char s2b[48];
     customer(T(62, 9, 0), "c2", "hello anew", s2b);
     CHECK(*s2b && strcmp(s2b, s2) != 0);
@@ -420,7 +420,7 @@ static char *inflate_all(void)
  * prelude.lua). */
 static void contact_of(const char *user, char *cid)
 {
-    char *sid = og_test_redis_line(&rs, "GET {og}:thread:demo:%s", user);
+    char *sid = og_test_redis_line(&rs, OG_TEST_BUCKET("HGET") "{og}:th:demo: %s", user);
     char *s = og_test_redis_line(&rs, "HGET {og}:ses:%s contact_id", sid);
     snprintf(cid, 48, "%s", s);
     free(s);

@@ -166,7 +166,7 @@ int main(void)
         post(user, t);
         snprintf(t, sizeof t, "second %d", i);
         post(user, t);
-        char *s = og_test_redis_line(&rs, "GET {og}:thread:demo:%s", user);
+        char *s = og_test_redis_line(&rs, OG_TEST_BUCKET("HGET") "{og}:th:demo: %s", user);
         snprintf(sid[i], 48, "%s", s);
         free(s);
         char *url = og_sprintf("%s/api/v1/sessions/%s/close", d.base, sid[i]);
@@ -259,7 +259,7 @@ int main(void)
         snprintf(user, sizeof user, "m%d", i);
         snprintf(t, sizeof t, "more %d", i);
         post(user, t);
-        char *s = og_test_redis_line(&rs, "GET {og}:thread:demo:%s", user);
+        char *s = og_test_redis_line(&rs, OG_TEST_BUCKET("HGET") "{og}:th:demo: %s", user);
         char *url = og_sprintf("%s/api/v1/sessions/%s/close", d.base, s);
         struct og_test_resp r = og_test_http("POST", url,
                                              "Authorization: Bearer " OG_TEST_ADMIN_TOKEN

@@ -307,7 +307,7 @@ static void test_cookie(const char *sid, const char *csrf)
     /* a customer writes; ann takes the session; bob may not open it by URL */
     const char *b = "{\"id\":\"evt-1\",\"from\":{\"id\":\"c1\",\"name\":\"Cy\"},\"text\":\"hi\"}";
     CHECK_INT(og_test_post_signed(&d1, "demo", SECRET, b, strlen(b)), 200);
-    char *ses = redis_get("GET {og}:thread:demo:%s", "c1");
+    char *ses = redis_get(OG_TEST_BUCKET("HGET") "{og}:th:demo: %s", "c1");
     for (int i = 0; i < 60; i++) { /* the routing engine assigns it to ann (online) */
         char *a = redis_get("HGET {og}:ses:%s agent_id", ses);
         int done = strcmp(a, ann) == 0;

@@ -89,7 +89,7 @@ static void customer(struct og_test_daemon *d, const char *ch, const char *user,
                          user, ++n, user, user, text);
     CHECK_INT(og_test_post_signed(d, ch, SECRET, b, strlen(b)), 200);
     free(b);
-    char *s = og_test_redis_line(&rs, "GET {og}:thread:%s:%s", ch, user);
+    char *s = og_test_redis_line(&rs, OG_TEST_BUCKET("HGET") "{og}:th:%s: %s", ch, user);
     snprintf(sid, 48, "%s", s);
     free(s);
 }

@@ -106,7 +106,9 @@ int main(void)
     int64_t t0 = og_mono_ms();
     CHECK_INT(post(&d, "w-2"), 503); /* on the master, not acknowledged */
     CHECK(og_mono_ms() - t0 < 3000);
-    char *k = og_test_redis_cli(&master, "EXISTS {og}:pmid:demo:w-2");
+    char *k = og_test_redis_cli(&master,
+                                "EVAL \"return redis.call('HEXISTS', KEYS[1] .. "
+                                "redis.sha1hex(ARGV[1]):sub(1, 3), ARGV[1])\" 1 {og}:pm:demo: w-2");
     CHECK(k && atoi(k) == 1);
     free(k);
     CHECK_INT(og_test_redis_restart(&replica), 0);

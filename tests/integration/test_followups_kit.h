@@ -232,10 +232,14 @@ static inline redisContext *rconn(struct og_test_redis *rs)
     return redisConnect("127.0.0.1", rs->port);
 }
 
+/* a thread's session (core/lua/prelude.lua thread_get: hash P:th:<ch>:<first
+ * three hex digits of SHA-1(thread)>) */
+#define THREAD_GET "return redis.call('HGET', KEYS[1] .. redis.sha1hex(ARGV[1]):sub(1, 3), ARGV[1])"
+
 /* The session of a thread (user id) of channel demo. [xfer] */
 static inline char *session_of(redisContext *rc, const char *user)
 {
-    redisReply *r = redisCommand(rc, "GET {og}:thread:demo:%s", user);
+    redisReply *r = redisCommand(rc, "EVAL %s 1 {og}:th:demo: %s", THREAD_GET, user);
     char *s = r && r->type == REDIS_REPLY_STRING ? og_strdup(r->str) : NULL;
     freeReplyObject(r);
     return s;

@@ -203,7 +203,7 @@ static void test_batch(const struct og_test_daemon *d)
     CHECK(body_has(body, "more than 5 messages"));
     free(body), free(req), og_buf_free(&b);
     /* the first five were taken (the message says so), the rest not */
-    char *o = og_test_redis_cli(&rs, "GET {og}:thread:demo:u-batch");
+    char *o = og_test_redis_cli(&rs, OG_TEST_BUCKET("HGET") "{og}:th:demo: u-batch");
     char sid[64];
     snprintf(sid, sizeof sid, "%.*s", o ? (int)strcspn(o, "\r\n") : 0, o ? o : "");
     free(o);

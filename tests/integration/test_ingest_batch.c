@@ -16,6 +16,9 @@
 
 #define THREADS 8
 #define PER 300
+/* a provider id's message (prelude.lua pmid_get: hash P:pm:<ch>:<first three
+ * hex digits of the id's SHA-1>) */
+#define PMID_GET "return redis.call('HGET', KEYS[1] .. redis.sha1hex(ARGV[1]):sub(1, 3), ARGV[1])"
 
 static struct og_connector fake_desc = {.name = "fake"};
 static struct og_plugin fake_plugin = {.desc = &fake_desc};
@@ -82,7 +85,7 @@ int main(void)
             struct answer *a = &answers[t][i];
             errors += a->err != OG_OK;
             wrong_dup += a->duplicate != (i % 4 == 3);
-            redisReply *r = redisCommand(rc, "GET {t}:pmid:c1:%s", a->pmid);
+            redisReply *r = redisCommand(rc, "EVAL %s 1 {t}:pm:c1: %s", PMID_GET, a->pmid);
             wrong_id += !r || r->type != REDIS_REPLY_STRING || strcmp(r->str, a->message_id);
             freeReplyObject(r);
         }

@@ -80,7 +80,9 @@ int main(void)
     CHECK(strcasestr(r.hdrs.data, "Retry-After: 1") != NULL);
     CHECK(strstr(r.body.data, "unavailable") != NULL);
     resp_free(&r);
-    char *n = og_test_redis_cli(&rs, "EXISTS {og}:pmid:demo:oom-1");
+    char *n = og_test_redis_cli(
+        &rs, "EVAL \"return redis.call('HEXISTS', KEYS[1] .. redis.sha1hex(ARGV[1]):sub(1, 3), "
+             "ARGV[1])\" 1 {og}:pm:demo: oom-1");
     CHECK(n && atoi(n) == 0); /* nothing stored, nothing acknowledged */
     free(n);
     char *pong = og_test_redis_cli(&rs, "PING");
@@ -112,7 +114,9 @@ int main(void)
     r = get(hook, sig, body);
     CHECK_INT(r.status, 200);
     resp_free(&r);
-    n = og_test_redis_cli(&rs, "EXISTS {og}:pmid:demo:oom-1");
+    n = og_test_redis_cli(&rs,
+                          "EVAL \"return redis.call('HEXISTS', KEYS[1] .. "
+                          "redis.sha1hex(ARGV[1]):sub(1, 3), ARGV[1])\" 1 {og}:pm:demo: oom-1");
     CHECK(n && atoi(n) == 1);
     free(n);
     free(sig);

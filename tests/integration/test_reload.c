@@ -97,7 +97,7 @@ static int greetings(const char *user)
                          user, user);
     CHECK_INT(og_test_post_signed(&d, "demo", SECRET, b, strlen(b)), 200);
     free(b);
-    char *cmd = og_sprintf("GET {og}:thread:demo:%s", user);
+    char *cmd = og_sprintf(OG_TEST_BUCKET("HGET") "{og}:th:demo: %s", user);
     char *sid = og_test_redis_cli(&rs, cmd);
     free(cmd);
     sid[strcspn(sid, "\r\n")] = 0;

@@ -186,7 +186,9 @@ int main(void)
     CHECK_STR(jget(m1, "direction"), "out");
     CHECK_STR(jget(json_object_object_get(m1, "sender"), "id"), "admin");
     json_object_put(ml);
-    o = cli("GET {og}:pmid:demo:%s", want_pm);
+    o = cli("EVAL \"return redis.call('HGET', KEYS[1] .. redis.sha1hex(ARGV[1]):sub(1, 3), "
+            "ARGV[1])\" 1 {og}:pm:demo: %s",
+            want_pm);
     CHECK_STR(o, mid);
     free(o), free(want_pm);
     o = cli("HGET {og}:ses:%s status", sid);

@@ -100,7 +100,7 @@ static void find_local_name(void)
 
 static char *session_of(const char *channel, const char *user)
 {
-    char *cmd = og_sprintf("GET {og}:thread:%s:%s", channel, user);
+    char *cmd = og_sprintf(OG_TEST_BUCKET("HGET") "{og}:th:%s: %s", channel, user);
     char *o = og_test_redis_cli(&rs, cmd);
     char *sid = og_strndup(o ? o : "", o ? strcspn(o, "\r\n") : 0);
     free(o), free(cmd);

@@ -121,7 +121,7 @@ static void customer(int64_t ms, const char *ch, const char *user, const char *t
     CHECK_INT(og_test_post_signed(&d, ch, SECRET, b, strlen(b)), 200);
     free(b);
     if (sid) {
-        char *s = og_test_redis_line(&rs, "GET {og}:thread:%s:%s", ch, user);
+        char *s = og_test_redis_line(&rs, OG_TEST_BUCKET("HGET") "{og}:th:%s: %s", ch, user);
         snprintf(sid, 48, "%s", s);
         free(s);
     }

@@ -180,7 +180,9 @@ int main(void)
     o = msg_field(mid, "st");
     CHECK_STR(o, "delivered");
     free(o);
-    o = cli("GET {t}:pmid:wa:%s%s", "wamid.OUT1", NULL);
+    o = cli("EVAL \"return redis.call('HGET', KEYS[1] .. redis.sha1hex(ARGV[1]):sub(1, 3), "
+            "ARGV[1])\" 1 {t}:pm:wa: %s%s",
+            "wamid.OUT1", NULL);
     CHECK_STR(o, mid);
     free(o);
     char *list = NULL;

@@ -90,6 +90,14 @@ struct og_core *og_test_core_new_routing(const struct og_test_redis *r, const ch
                                          int pool, const struct og_routing_opts *routing);
 /* Runs one command through redis-cli and returns its raw output [xfer]. */
 char *og_test_redis_cli(struct og_test_redis *r, const char *args);
+/* redis-cli arguments that ask a bucketed index (core/lua/prelude.lua
+ * thread_get, pmid_get: hash <prefix><first 3 hex digits of SHA-1(id)>,
+ * field id) with cmd (HGET, HEXISTS); append "<prefix> <id>", e.g.
+ * OG_TEST_BUCKET("HGET") "{og}:th:demo: %s". */
+#define OG_TEST_BUCKET(cmd)                                                                        \
+    "EVAL \"return redis.call('" cmd "', KEYS[1] .. redis.sha1hex(ARGV[1]):sub(1, 3), ARGV[1])\" " \
+    "1 "
+
 /* The first line of a command's output, the command formatted like printf
  * (at most 511 characters); "" when there was none. [xfer] */
 char *og_test_redis_line(struct og_test_redis *r, const char *fmt, ...)
