@@ -114,11 +114,19 @@ while i <= #ARGV do
     end
     if popped > 0 then redis.call('LPOP', q, popped) end
     if not retry then
-      if max > 0 and ARGV[last + 1] ~= 'drop' then
-        -- the session's next items go out at once, claimed here rather
-        -- than made due and found again below
+      -- The queue's next items: a whole chain goes out at once, claimed
+      -- here rather than made due and found again below. Fewer wait their
+      -- turn: made due now, behind the queues due longer, which have had
+      -- time to fill up (with a backlog spread over many sessions, handing
+      -- a queue on at once re-claimed the same few queues one or two items
+      -- at a time; oldest first, claims carry whole chains and the Redis
+      -- work per claim is shared by more deliveries). With nothing else
+      -- due it is claimed below in this same step, so a quiet stream waits
+      -- no longer.
+      local n_q = redis.call('LLEN', q)
+      if n_q >= chain and max > 0 and ARGV[last + 1] ~= 'drop' then
         if claim(m, sub, q) then max = max - 1 end
-      elseif redis.call('LLEN', q) > 0 then
+      elseif n_q > 0 then
         redis.call('ZADD', due, now, m)
       else
         redis.call('ZREM', due, m)
