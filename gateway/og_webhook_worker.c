@@ -57,7 +57,7 @@
 #define BATCH 128        /* entries per read: a read script holds Redis ~1 ms */
 #define READ_BURST 8     /* reads in a row while reading ahead */
 #define READ_MIN 3       /* of which at least these, even when claims are short */
-#define READ_AHEAD 16384 /* entries read ahead of deliveries (cached bodies) */
+#define READ_AHEAD 32768 /* entries read ahead of deliveries (cached bodies) */
 #define LEASE_MARGIN_MS 5000
 #define CLAIM_AHEAD 2 /* chains claimed per transfer slot (see http_run) */
 #define DISPATCHERS 2 /* per instance, when concurrency >= 16 (see start) */
