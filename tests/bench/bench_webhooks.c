@@ -463,10 +463,22 @@ int main(int argc, char **argv)
     printf("\n");
     /* Redis's view: where the dispatcher's Redis time goes */
     redisReply *st = redisCommand(rc, "INFO commandstats");
+    long scripts = 0, claims = 0;
     for (char *l = st && st->str ? strtok(st->str, "\r\n") : NULL; l; l = strtok(NULL, "\r\n"))
-        if (strncmp(l, "cmdstat_", 8) == 0 && atol(strstr(l, "calls=") + 6) >= 100)
+        if (strncmp(l, "cmdstat_", 8) == 0 && atol(strstr(l, "calls=") + 6) >= 100) {
             printf("  redis %s\n", l); /* script calls and what they ran inside */
+            long calls = atol(strstr(l, "calls=") + 6);
+            if (strncmp(l, "cmdstat_evalsha:", 16) == 0 || strncmp(l, "cmdstat_fcall:", 14) == 0)
+                scripts += calls;
+            else if (strncmp(l, "cmdstat_hset:", 13) == 0)
+                claims = calls; /* a claim's lease is recorded under the instance */
+        }
     freeReplyObject(st);
+    if (done > 0 && claims > 0)
+        printf("  per delivery: %.4f script calls (every script of the daemon), %.3f claims "
+               "(%.1f deliveries per claim; HSET calls: a claim records its lease under the "
+               "instance)\n",
+               (double)scripts / done, (double)claims / done, (double)done / claims);
 
     /* 2. latency at 1,000 inbound messages/s */
     atomic_store(&g_probe, 1);
