@@ -4,13 +4,11 @@
  *
  *   - due queues are claimed oldest first, each with its first
  *     OG_WEBHOOK_CHAIN items, in queue order;
- *   - when a claim is settled and its queue still holds a whole chain, that
- *     chain is claimed at once, in the same step (nothing to gain by
- *     waiting: it cannot grow larger);
- *   - when fewer items are left, the queue is made due now and waits behind
- *     the queues due longer (a backlog spread over many sessions then goes
- *     out in whole chains rather than the same few queues being claimed
- *     again one or two items at a time);
+ *   - when a claim is settled and its queue holds more, the queue is made
+ *     due now and waits behind the queues due longer, even with a whole
+ *     chain left: every session gets its turn, and a backlog spread over
+ *     many sessions goes out in whole chains rather than the same few
+ *     queues being claimed again one or two items at a time;
  *   - with nothing else due, such a queue is still claimed in the same step
  *     (a quiet stream waits no longer), and a queue settled empty is no
  *     longer due;
@@ -155,16 +153,8 @@ int main(void)
     CHECK_INT(b.n, 1);
     CHECK(is_claim(&b, 0, "s1", 0, (size_t)chain));
 
-    /* s1 delivered: a whole chain is left, claimed at once although s3 has
-     * been due longer */
-    settle_ok(res, &b, 0);
-    og_webhook_dispatch_claims_free(&b);
-    step(res, 1, &b);
-    CHECK_INT(b.n, 1);
-    CHECK(is_claim(&b, 0, "s1", chain, (size_t)chain));
-
-    /* s1 delivered again: half a chain is left, so s3 (due longer) goes
-     * first and s1 waits for a free slot */
+    /* s1 delivered: more than a whole chain is left, but s3 has been due
+     * longer and goes first; s1 is due again */
     settle_ok(res, &b, 0);
     og_webhook_dispatch_claims_free(&b);
     step(res, 1, &b);
@@ -172,7 +162,15 @@ int main(void)
     CHECK(is_claim(&b, 0, "s3", 0, 2));
     CHECK_INT(cli_int("ZCARD {og}:wh:due"), 3); /* s2, s3 leased; s1 due */
 
-    /* s1's rest, with a slot free, and nothing else due: claimed */
+    /* a free slot and only s1 due: its next chain */
+    step(res, 1, &c);
+    CHECK_INT(c.n, 1);
+    CHECK(is_claim(&c, 0, "s1", chain, (size_t)chain));
+
+    /* s1 delivered again with a slot free and nothing else due: its rest
+     * is claimed in the same step */
+    settle_ok(res, &c, 0);
+    og_webhook_dispatch_claims_free(&c);
     step(res, 1, &c);
     CHECK_INT(c.n, 1);
     CHECK(is_claim(&c, 0, "s1", 2 * chain, (size_t)(s1_n - 2 * chain)));
