@@ -24,8 +24,9 @@
  *      after another, each only after a 2xx for the one before.
  *   3. result: the attempt is recorded; on 2xx or dead-letter the queue's
  *      head is popped; when a claim's chain ends the session's next items
- *      are claimed or made due; when every subscription is done with an
- *      entry it is XACKed.
+ *      are made due now, behind the queues due longer (due queues are
+ *      claimed oldest first, docs/webhooks.md); when every
+ *      subscription is done with an entry it is XACKed.
  * Only one item of a (subscription, session) queue is ever in flight, which
  * keeps per-session order; different sessions run in parallel. While no
  * subscription exists at all, the group is moved past new entries

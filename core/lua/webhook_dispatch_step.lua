@@ -15,8 +15,9 @@
 -- Results come per claim, in queue order: ok/dead/drop pop the head (dead
 -- also files the event id in the dead-letter set); retry, which ends a
 -- claim's results, counts the failure and makes the queue due again at
--- next_due_ms. Then the queue is handed on: its next items are claimed at
--- once when a slot is free, else it is made due. When every subscription
+-- next_due_ms. Else the queue is made due now if it holds more (due
+-- queues are claimed oldest first, so each waits its turn behind those due
+-- longer), or leaves the due set when empty. When every subscription
 -- is done with a stream entry it is acknowledged (XACK). The results of a
 -- claim whose first item is no longer at the front (its lease expired and
 -- another instance took the queue over) are only recorded; when it is, the
@@ -114,11 +115,17 @@ while i <= #ARGV do
     end
     if popped > 0 then redis.call('LPOP', q, popped) end
     if not retry then
-      if max > 0 and ARGV[last + 1] ~= 'drop' then
-        -- the session's next items go out at once, claimed here rather
-        -- than made due and found again below
-        if claim(m, sub, q) then max = max - 1 end
-      elseif redis.call('LLEN', q) > 0 then
+      -- The queue's next items wait their turn: made due now, behind the
+      -- queues due longer, and claimed oldest first below. So every
+      -- session's queue gets its turn (a queue handed on at once kept its
+      -- slot while it had items, and a backlog of a few sessions held
+      -- back all the others), and with a backlog spread over many sessions
+      -- the queues have filled up by their turn: claims carry whole chains
+      -- and the Redis work per claim is shared by more deliveries (handing
+      -- a queue on at once re-claimed the same few queues one or two items
+      -- at a time). With nothing else due it is claimed below in this same
+      -- step, so a quiet stream waits no longer.
+      if redis.call('LLEN', q) > 0 then
         redis.call('ZADD', due, now, m)
       else
         redis.call('ZREM', due, m)
