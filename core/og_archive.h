@@ -66,8 +66,14 @@ size_t og_archive_scan(const unsigned char *buf, size_t len,
 
 /* ------------------------------------------------------------- the core */
 
+struct og_media_s3;
 struct og_archive_opts {
-    const char *dir;         /* data_dir/archive; NULL: no archive */
+    const char *dir; /* data_dir/archive; NULL: no archive */
+    /* retention.store "s3": the shared store new segments go to, one
+     * object per step (og_media_s3.h) [borrowed: outlives the core]; NULL:
+     * files under dir. Either way the other kind's segments named by the
+     * index are read (files from dir, objects when set) */
+    struct og_media_s3 *s3;
     int64_t after_ms;        /* closed this long ago: archived; 0 = never */
     int64_t delete_after_ms; /* closed this long ago: deleted; 0 = never */
     int batch;               /* sessions per step, default 100 */
@@ -75,6 +81,9 @@ struct og_archive_opts {
 /* Sets up the core's archive (og_core_new calls it with the core's
  * options). The directory is created on first use. */
 void og_archive_configure(struct og_core *c, const struct og_archive_opts *o);
+/* Sets the object store after the core exists (the daemon opens it after
+ * --check, before its workers start): as og_archive_opts.s3. */
+void og_archive_use_s3(struct og_core *c, struct og_media_s3 *s3);
 
 struct og_archive_pass {
     int archived;   /* sessions moved out of Redis */
