@@ -25,6 +25,9 @@
 /* A claim holds its sessions this long: a crashed archiver's sessions are
  * claimed again after it (their first records are then superseded). */
 #define LEASE_MS (10 * 60 * 1000)
+/* An object put this long ago and still not indexed is a crashed step's
+ * orphan (a PUT times out after 2 minutes; its commit follows at once). */
+#define ORPHAN_MS (60 * 60 * 1000)
 #define MAGIC "OGA1"
 
 /* ------------------------------------------------------------ records */
@@ -646,6 +649,52 @@ static void obj_name(struct og_core *c, char seg[SEG_MAX])
     snprintf(seg, SEG_MAX, "s3:%.8s-%s-%llu.ogs", day, c->instance, ++c->arch_seq);
 }
 
+/* Puts buf as the new object segment seg, noted as pending first, so that
+ * a crash between the PUT and the script that indexes it (whose "commit"
+ * or "seg_moved" removes the note) leaves an orphan that a later step
+ * deletes (sweep_orphans). */
+static og_err obj_put(struct og_core *c, const char *seg, const void *buf, size_t len)
+{
+    char now[24], key[SEG_MAX + 16];
+    snprintf(now, sizeof now, "%lld", (long long)og_now_ms());
+    const char *argv[] = {c->tag, "pend", seg, now};
+    redisReply *r = NULL;
+    og_err e = og_script_call(c, OG_LUA_ARCHIVE, 4, argv, NULL, &r, NULL, 0);
+    if (e != OG_OK)
+        return e;
+    freeReplyObject(r);
+    seg_key(seg, key);
+    return og_media_s3_put_mem(c->arch_s3, key, buf, len);
+}
+
+/* Deletes the objects of steps that crashed between their PUT and their
+ * index (ORPHAN_MS after the PUT began); a commit that still comes finds
+ * its note gone and indexes nothing. */
+static og_err sweep_orphans(struct og_core *c, struct og_archive_pass *p)
+{
+    char cutoff[24];
+    snprintf(cutoff, sizeof cutoff, "%lld", (long long)(og_now_ms() - ORPHAN_MS));
+    const char *argv[] = {c->tag, "orphans", cutoff};
+    redisReply *r = NULL;
+    og_err e = og_script_call(c, OG_LUA_ARCHIVE, 3, argv, NULL, &r, NULL, 0);
+    if (e != OG_OK)
+        return e;
+    for (size_t i = 1; i < r->elements; i++) {
+        const char *seg = r->element[i]->str;
+        char key[SEG_MAX + 16];
+        if (!seg_is_s3(seg) || !seg_name_ok(seg))
+            continue;
+        seg_key(seg, key);
+        /* a failure leaves the object (logged): an orphan, never a loss */
+        if (og_media_s3_delete(c->arch_s3, key) == OG_OK) {
+            p->orphans++;
+            og_warn("archive: deleted %s, put by a step that never indexed it (a crash)", key);
+        }
+    }
+    freeReplyObject(r);
+    return OG_OK;
+}
+
 /* An object store cannot append: the batch's records become one new,
  * immutable object, whole once the PUT is answered 200. 0 or -1. */
 static int put_object(struct og_core *c, struct claimed *cl, unsigned char **recs, size_t *lens,
@@ -659,9 +708,7 @@ static int put_object(struct og_core *c, struct claimed *cl, unsigned char **rec
         og_buf_append(&b, recs[i], lens[i]);
         cl[i].written = 1;
     }
-    char key[SEG_MAX + 16];
-    seg_key(seg, key);
-    og_err e = og_media_s3_put_mem(c->arch_s3, key, b.data, b.len);
+    og_err e = obj_put(c, seg, b.data, b.len);
     og_buf_free(&b);
     return e == OG_OK ? 0 : -1;
 }
@@ -992,9 +1039,7 @@ static og_err compact_segment(struct og_core *c, const char *seg, struct og_arch
             nargs += 4;
             og_buf_append(&o, b + l.v[i].off, l.v[i].len);
         }
-        char key[SEG_MAX + 16];
-        seg_key(nseg, key);
-        e = og_media_s3_put_mem(c->arch_s3, key, o.data, o.len);
+        e = obj_put(c, nseg, o.data, o.len);
         og_buf_free(&o);
     } else if (e == OG_OK && nlive > 0) {
         snprintf(nseg, sizeof nseg, "%.8s-r%lld.ogs", seg, (long long)og_now_ms());
@@ -1259,6 +1304,8 @@ og_err og_archive_step(struct og_core *c, struct og_archive_pass *p)
     }
     /* first what a crash or an erasure left to finish */
     og_err e = delete_segments(c, 0, p);
+    if (e == OG_OK && c->arch_s3)
+        e = sweep_orphans(c, p);
     if (e == OG_OK)
         e = rewrite_pending(c, p);
     if (e == OG_OK && c->arch_after_ms > 0)

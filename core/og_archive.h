@@ -90,7 +90,8 @@ struct og_archive_pass {
     int superseded; /* records written whose session stayed live */
     int deleted;    /* sessions deleted with their segments */
     int segments_deleted;
-    int more; /* sessions closed before the archive are still being looked for */
+    int orphans; /* objects of crashed steps deleted (retention.store "s3") */
+    int more;    /* sessions closed before the archive are still being looked for */
 };
 /* One bounded step of the housekeeping worker: archives up to batch due
  * sessions, then deletes the segments past delete_after. Safe with several

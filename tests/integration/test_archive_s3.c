@@ -21,11 +21,12 @@
  *          with OMNIGATE_TEST_ARCHIVE_CRASH=1 and kills itself after its
  *          PUT, before the index switches: one object (an orphan), every
  *          session still live and whole, nothing indexed. Both restarted:
- *          once the lease has run out the three are archived, each once.
+ *          once the lease has run out the three are archived, each once
+ *          (the orphan stays for its hour).
  *   both: 30 sessions closed on day 6 are archived by both daemons at once
- *          on day 7.5 (when c0..c2 are deleted): every session indexed once
- *          and written once (the records in the bucket: the orphan's three
- *          and thirty).
+ *          on day 7.5 (when c0..c2 are deleted, and the orphan, noted in
+ *          Redis before its PUT, is an hour old and deleted): every session
+ *          indexed once and written once (thirty records in the bucket).
  * A config naming retention.store "s3" without media.s3 is refused, the
  * error naming the key. */
 #include "og_archive.h"
@@ -454,6 +455,7 @@ static void run(void)
     free(log), free(logp);
     CHECK_INT(objects(NULL, &recs), 1); /* put, never indexed: an orphan */
     CHECK_INT(recs, 3);
+    CHECK_INT(redis_int("HLEN {og}:arch:pend%s", ""), 1); /* noted before the PUT */
     CHECK_INT(redis_int("HLEN {og}:arch:loc%s", ""), 0);
     for (int i = 0; i < 3; i++) {
         CHECK_INT(redis_int("EXISTS {og}:ses:%s", csid[i]), 1);
@@ -470,7 +472,7 @@ static void run(void)
         check_reads(i % 2 ? &d1 : &d2, csid[i], 10 + i, "archived");
     }
     CHECK_INT(objects(NULL, &recs), 2);
-    CHECK_INT(recs, 6); /* the orphan's three and the real three */
+    CHECK_INT(recs, 6); /* the orphan's three (within its hour) and the real three */
 
     /* both daemons archive 30 sessions at once: each once */
     enum { M = 30 };
@@ -479,15 +481,25 @@ static void run(void)
         snprintf(user, sizeof user, "m%d", i);
         converse(user, 100 + i, s, NULL);
     }
-    clock_set(day6 + DAY + DAY / 2); /* c0..c2's object is past delete_after_days too */
+    /* c0..c2's object is past delete_after_days then, the orphan past its hour */
+    clock_set(day6 + DAY + DAY / 2);
     CHECK(wait_int("HLEN {og}:arch:loc%s", "", M));
+    CHECK(wait_int("HLEN {og}:arch:pend%s", "", 0));
     usleep(1500000);
     CHECK_INT(redis_int("HLEN {og}:arch:loc%s", ""), M);
     int n = objects(&names, &recs);
-    CHECK_INT(recs, 3 + M); /* the orphan and every session once */
-    /* which processes wrote them (the instance id in each name; the orphan
-     * is the crashed one's): usually both take part; either way none may be
-     * written twice */
+    CHECK_INT(recs, M); /* every session once, the orphan deleted */
+    CHECK_INT(n, M / 3);
+    int swept = 0;
+    for (int k = 0; k < 2; k++) {
+        char *lp = og_sprintf("%s/omnigate.log", (k ? &d2 : &d1)->dir);
+        char *lg = og_test_read_file(lp, NULL);
+        swept += lg && strstr(lg, "put by a step that never indexed it") != NULL;
+        free(lg), free(lp);
+    }
+    CHECK_INT(swept, 1);
+    /* which processes wrote them (the instance id in each name): usually
+     * both take part; either way none may be written twice */
     char ids[8][48];
     int per[8] = {0}, nid = 0;
     for (const char *q = names.data; q && q < names.data + names.len; q += strlen(q) + 1) {
