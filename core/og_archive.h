@@ -1,9 +1,13 @@
 /* og_archive - closed sessions out of Redis (retention.archive_after_days),
- * into compressed, append-only segment files under one instance's
- * data_dir/archive/, with a small index in Redis (core/lua/archive.lua).
- *
- * A segment is named after the UTC day its records were written
- * ("20301231.ogs") and is a sequence of records:
+ * into compressed segments, with a small index in Redis
+ * (core/lua/archive.lua). A segment is either
+ *   - a file under one instance's data_dir/archive/, appended to, named
+ *     after the UTC day its records were written ("20301231.ogs"); or
+ *   - with retention.store "s3", an object of media.s3's bucket, one per
+ *     archiving step (objects cannot be appended to), never changed once
+ *     put: "archive/20301231-<instance id>-<n>.ogs", "s3:20301231-..." in
+ *     the index; every instance reads it (one ranged GET per record).
+ * Either is a sequence of records:
  *
  *   offset  size  what (integers little-endian)
  *        0     4  magic "OGA1"
@@ -26,7 +30,9 @@
  * (og_contact_erase), which writes a new segment without that contact's
  * records and deletes the old file. A record whose session is live again
  * (restored, or a crash between the segment's fsync and the commit) is
- * simply not referenced by the index: superseded. Whole segments are
+ * simply not referenced by the index: superseded. An object a crash left
+ * unindexed (between its PUT and the commit) is an orphan: noted in Redis
+ * before the PUT, deleted by a later step an hour on. Whole segments are
  * deleted once every session in them was closed more than
  * retention.delete_after_days ago. */
 #ifndef OG_ARCHIVE_H

@@ -5,6 +5,7 @@
 
 #include <curl/curl.h>
 #include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,7 +20,26 @@ struct og_media_s3 {
     char *base;    /* <endpoint>/<bucket>, no trailing slash */
     char *sigv4;   /* "aws:amz:<region>:s3" */
     char *userpwd; /* access:secret */
+    /* the handles share their connections (and DNS): a request reuses an
+     * idle connection to the store instead of a new TCP (and TLS)
+     * handshake, which is most of a small ranged GET's time */
+    CURLSH *share;
+    pthread_mutex_t locks[CURL_LOCK_DATA_LAST];
 };
+
+static void share_lock(CURL *h, curl_lock_data data, curl_lock_access access, void *ud)
+{
+    (void)h, (void)access;
+    struct og_media_s3 *s = ud;
+    pthread_mutex_lock(&s->locks[data]);
+}
+
+static void share_unlock(CURL *h, curl_lock_data data, void *ud)
+{
+    (void)h;
+    struct og_media_s3 *s = ud;
+    pthread_mutex_unlock(&s->locks[data]);
+}
 
 /* Where a response's body goes: the file when the answer is 200, else a
  * bounded buffer for the error code. */
@@ -111,9 +131,15 @@ static long request(struct og_media_s3 *s, const char *method, const char *key, 
     struct curl_slist *h = curl_slist_append(NULL, "x-amz-content-sha256: UNSIGNED-PAYLOAD");
     if (header)
         h = curl_slist_append(h, header);
+    /* no "Expect: 100-continue" round trip (a store that does not answer
+     * it would cost a second per PUT of more than 1 MB) */
+    if (!strcmp(method, "PUT"))
+        h = curl_slist_append(h, "Expect:");
     curl_easy_setopt(c, CURLOPT_URL, url);
     curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
     curl_easy_setopt(c, CURLOPT_AWS_SIGV4, s->sigv4);
+    if (s->share)
+        curl_easy_setopt(c, CURLOPT_SHARE, s->share);
     curl_easy_setopt(c, CURLOPT_USERPWD, s->userpwd);
     curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
     curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
@@ -150,6 +176,16 @@ struct og_media_s3 *og_media_s3_open(const struct og_media_s3_opts *o, char *err
     s->base = og_sprintf("%.*s/%s", (int)n, o->endpoint, o->bucket);
     s->sigv4 = og_sprintf("aws:amz:%s:s3", o->region && *o->region ? o->region : "us-east-1");
     s->userpwd = og_sprintf("%s:%s", o->access_key, o->secret_key);
+    for (int i = 0; i < CURL_LOCK_DATA_LAST; i++)
+        pthread_mutex_init(&s->locks[i], NULL);
+    s->share = curl_share_init();
+    if (s->share) {
+        curl_share_setopt(s->share, CURLSHOPT_LOCKFUNC, share_lock);
+        curl_share_setopt(s->share, CURLSHOPT_UNLOCKFUNC, share_unlock);
+        curl_share_setopt(s->share, CURLSHOPT_USERDATA, s);
+        curl_share_setopt(s->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_CONNECT);
+        curl_share_setopt(s->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_DNS);
+    }
     /* the credentials and the bucket are checked now, not at the first file;
      * under a prefix no key has (keys never start with '.'), so the answer
      * is never a truncated listing (s3rver fails those with a 500) */
@@ -175,6 +211,10 @@ void og_media_s3_close(struct og_media_s3 *s)
 {
     if (!s)
         return;
+    if (s->share)
+        curl_share_cleanup(s->share);
+    for (int i = 0; i < CURL_LOCK_DATA_LAST; i++)
+        pthread_mutex_destroy(&s->locks[i]);
     free(s->base);
     free(s->sigv4);
     if (s->userpwd)

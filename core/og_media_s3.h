@@ -6,8 +6,9 @@
  * bytes), so a file downloaded into the local directory is served as any
  * other, and several instances sharing the bucket see each other's files.
  *
- * Each call makes its own curl handle: thread-safe, no shared state besides
- * the read-only settings. Errors are logged with the store's error code
+ * Each call makes its own curl handle: thread-safe; the handles share one
+ * connection cache (a curl share with locks), so requests reuse idle
+ * connections to the store. Errors are logged with the store's error code
  * (<Code> of its XML answer, e.g. InvalidAccessKeyId, SignatureDoesNotMatch,
  * NoSuchBucket). */
 #ifndef OG_MEDIA_S3_H
