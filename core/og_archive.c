@@ -558,6 +558,10 @@ og_err og_archive_conv_row(struct og_core *c, const char *sid, const char *f[17]
     return OG_OK;
 }
 
+static og_err each_objects(struct og_core *c,
+                           og_err (*fn)(void *ud, const char *sid, const char *json, size_t len),
+                           void *ud, long *n);
+
 og_err og_archive_each(struct og_core *c,
                        og_err (*fn)(void *ud, const char *sid, const char *json, size_t len),
                        void *ud, long *n)
@@ -577,6 +581,8 @@ og_err og_archive_each(struct og_core *c,
         snprintf(cursor, sizeof cursor, "%s", r->element[0]->str);
         const redisReply *kv = r->element[1];
         for (size_t i = 0; e == OG_OK && i + 1 < kv->elements; i += 2) {
+            if (c->arch_s3 && seg_is_s3(kv->element[i + 1]->str))
+                continue; /* each object is read whole once, below */
             json_object *rec;
             char *text;
             og_err le = locate(c, kv->element[i]->str, &rec, NULL, &text);
@@ -593,6 +599,8 @@ og_err og_archive_each(struct og_core *c,
         }
         freeReplyObject(r);
     } while (e == OG_OK && strcmp(cursor, "0") != 0);
+    if (e == OG_OK && c->arch_s3)
+        e = each_objects(c, fn, ud, n);
     return e;
 }
 
@@ -992,18 +1000,12 @@ static int collect_rec(void *ud, size_t off, size_t rlen, const char *sid, const
  * contact's are no longer among them, nor superseded ones): the copy is
  * written and fsynced under a new name, the index moved to it in one
  * script (which marks the old file), then the old file is deleted. */
-static og_err compact_segment(struct og_core *c, const char *seg, struct og_archive_pass *p)
+/* live[i]: whether the index points at seg's record l->v[i] (the others
+ * are superseded or erased), asked in pieces of 500. */
+static og_err live_marks(struct og_core *c, const char *seg, const struct rec_list *lp, char *live)
 {
-    size_t len = 0;
-    og_err e;
-    unsigned char *b = seg_read(c, seg, &len, &e);
-    if (e == OG_ERR_UNAVAILABLE)
-        return e; /* never rewritten as if empty: it stays queued */
-    e = OG_OK;
-    struct rec_list l = {0};
-    if (b)
-        og_archive_scan(b, len, collect_rec, &l);
-    char *live = og_calloc(l.n + 1, 1);
+    const struct rec_list l = *lp;
+    og_err e = OG_OK;
     for (size_t i = 0; i < l.n && e == OG_OK; i += 500) {
         size_t k = l.n - i < 500 ? l.n - i : 500;
         const char **argv = og_calloc(3 + 2 * k, sizeof *argv);
@@ -1021,6 +1023,65 @@ static og_err compact_segment(struct og_core *c, const char *seg, struct og_arch
             freeReplyObject(r);
         free(argv), free(offs);
     }
+    return e;
+}
+
+/* og_archive_each's objects: each read whole (one GET rather than one per
+ * record), its records that the index points at handed to fn. */
+static og_err each_objects(struct og_core *c,
+                           og_err (*fn)(void *ud, const char *sid, const char *json, size_t len),
+                           void *ud, long *n)
+{
+    const char *argv[] = {c->tag, "segs"};
+    redisReply *r = NULL;
+    og_err e = og_script_call(c, OG_LUA_ARCHIVE, 2, argv, NULL, &r, NULL, 0);
+    if (e != OG_OK)
+        return e;
+    for (size_t i = 1; i + 1 < r->elements && e == OG_OK; i += 2) {
+        const char *seg = r->element[i]->str; /* a marked one ("-") is being deleted */
+        if (!seg_is_s3(seg) || !seg_name_ok(seg))
+            continue;
+        size_t len = 0;
+        og_err re;
+        unsigned char *b = seg_read(c, seg, &len, &re);
+        if (!b) {
+            if (re != OG_ERR_NOT_FOUND) /* deleted meanwhile: nothing to hand */
+                og_error("archive: %s cannot be read: its sessions are left out", seg);
+            continue;
+        }
+        struct rec_list l = {0};
+        og_archive_scan(b, len, collect_rec, &l);
+        char *live = og_calloc(l.n + 1, 1);
+        e = live_marks(c, seg, &l, live);
+        for (size_t k = 0; e == OG_OK && k < l.n; k++) {
+            char sid[32], *json = NULL;
+            size_t jl = 0, used = 0;
+            if (!live[k] || og_archive_record_decode(b + l.v[k].off, len - l.v[k].off, sid, &json,
+                                                     &jl, &used) != OG_OK)
+                continue;
+            e = fn(ud, sid, json, jl);
+            free(json);
+            (*n)++;
+        }
+        free(live), free(l.v), free(b);
+    }
+    freeReplyObject(r);
+    return e;
+}
+
+static og_err compact_segment(struct og_core *c, const char *seg, struct og_archive_pass *p)
+{
+    size_t len = 0;
+    og_err e;
+    unsigned char *b = seg_read(c, seg, &len, &e);
+    if (e == OG_ERR_UNAVAILABLE)
+        return e; /* never rewritten as if empty: it stays queued */
+    e = OG_OK;
+    struct rec_list l = {0};
+    if (b)
+        og_archive_scan(b, len, collect_rec, &l);
+    char *live = og_calloc(l.n + 1, 1);
+    e = live_marks(c, seg, &l, live);
     char nseg[SEG_MAX] = "";
     size_t nlive = 0;
     for (size_t i = 0; i < l.n; i++)

@@ -9,7 +9,8 @@
  *          named after its instance id, none holding plain text, the
  *          sessions' keys gone from Redis, the index naming the objects.
  *          The second daemon starts and reads every session and its
- *          messages through the API (status archived); u0 writes to the
+ *          messages through the API (status archived), and lists them in
+ *          the Conversations export, once each; u0 writes to the
  *          second one: the same session, reopened with its history.
  *   erasure: DELETE /contacts/{u1} through the second daemon: u1's object
  *          is replaced by a new one without its record (the old one
@@ -355,10 +356,23 @@ static void run(void)
         CHECK(object_text(key, t, NULL));
     }
 
-    /* the second daemon, which wrote nothing, reads them all */
+    /* the second daemon, which wrote nothing, reads them all, and its
+     * Conversations export lists them (each object read whole once) */
     CHECK_INT(og_test_daemon_start(&d2, rs.url, channels, extra), 0);
     for (int i = 0; i < N; i++)
         check_reads(&d2, sid[i], i, "archived");
+    {
+        long st;
+        char *csv = api(&d2, "GET", "/exports/conversations?from=2030-06-14&to=2030-06-14", &st);
+        CHECK_INT(st, 200);
+        for (int i = 0; i < N; i++)
+            CHECK(csv && strstr(csv, sid[i]));
+        int archived = 0;
+        for (const char *q = csv; q && (q = strstr(q, ",archived,")); q++)
+            archived++;
+        CHECK_INT(archived, N);
+        free(csv);
+    }
     /* u0 writes to the second: reopened there with its history */
     post(&d2, "u0", "third 0");
     CHECK_INT(redis_int("ZCARD {og}:ses:%s:msgs", sid[0]), 3);
