@@ -843,6 +843,14 @@ static og_err archive_batch(struct og_core *c, struct og_archive_pass *p)
         atomic_fetch_add(&c->stats.archived, (unsigned long long)p->archived);
         if (e == OG_OK)
             freeReplyObject(cr);
+        if (e == OG_OK && seg_is_s3(seg) && p->archived == 0) {
+            /* no index entry names this object (every session changed, or
+             * archived by another instance, or the object swept as an
+             * orphan): nothing else would ever delete it */
+            char key[SEG_MAX + 16];
+            seg_key(seg, key);
+            og_media_s3_delete(c->arch_s3, key);
+        }
     } else if (m) {
         e = OG_ERR_UNAVAILABLE;
     }
