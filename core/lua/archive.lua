@@ -28,6 +28,9 @@
 --                       "-" prefix: being deleted (og_archive.c unlinks it, then seg_gone)
 --   P:arch:rewrite set  segments holding an erased contact's records (og_archive.c
 --                       rewrites them without those, then deletes the old file)
+--   P:arch:was    hash  session -> segments (space-separated) holding a superseded record
+--                       of it (restored; changed or archived elsewhere before its commit):
+--                       its contact's erasure queues them for rewriting too
 --   P:arch:pend   hash  object segment ("s3:...") being put -> ms the PUT began: the
 --                       commit (or seg_moved) that indexes it removes the entry; one
 --                       left past an hour is a crashed step's orphan, which
@@ -167,6 +170,19 @@ local function reindex(sid, s, closed_ms)
   end
 end
 
+-- A record of sid left in seg that no index entry names (restored, or the
+-- session changed before its commit): noted, so that an erasure of its
+-- contact rewrites seg too and the bytes go, not only the index entry.
+local function superseded(sid, seg)
+  local wk = k(P, 'arch', 'was')
+  local w = redis.call('HGET', wk, sid)
+  if not w then
+    redis.call('HSET', wk, sid, seg)
+  elseif not string.find(' ' .. w .. ' ', ' ' .. seg .. ' ', 1, true) then
+    redis.call('HSET', wk, sid, w .. ' ' .. seg)
+  end
+end
+
 local function archivable(s)
   return s.id and (s.status == 'closed' or s.status == 'archived')
 end
@@ -293,12 +309,16 @@ elseif op == 'commit' then
       ARGV[i + 4], ARGV[i + 5]
     local s = hgetall(k(P, 'ses', sid))
     if redis.call('HEXISTS', locs, sid) == 1 then
+      superseded(sid, seg)
       out[#out + 1] = 'dup'
     elseif not archivable(s) then
       redis.call('ZREM', lk, sid)
+      -- reopened, or erased meanwhile: its record goes with a rewrite
+      if s.id then superseded(sid, seg) else redis.call('SADD', k(P, 'arch', 'rewrite'), seg) end
       out[#out + 1] = 'gone'
     elseif fingerprint(sid, s) ~= fp then
       redis.call('ZREM', lk, sid) -- claimed again by the next pass, as it is now
+      superseded(sid, seg)
       out[#out + 1] = 'changed'
     else
       local names, dropped = keys_of(sid, s)
@@ -335,6 +355,7 @@ elseif op == 'restore' then
   local s = hgetall(k(P, 'ses', sid))
   reindex(sid, s, r.closed_ms)
   redis.call('HDEL', locs, sid)
+  superseded(sid, loc:match('^[^\t]*'))
   return {'ok', 'restored'}
 
 elseif op == 'segs' then
@@ -442,6 +463,11 @@ elseif op == 'erase' then
         end
       end
       if ch then
+        local wk = k(P, 'arch', 'was')
+        for seg in string.gmatch(redis.call('HGET', wk, sid) or '', '%S+') do
+          redis.call('SADD', k(P, 'arch', 'rewrite'), seg)
+        end
+        redis.call('HDEL', wk, sid)
         redis.call('ZREM', k(P, 'idx', 'all'), sid)
         redis.call('ZREM', k(P, 'arch', 'due'), sid)
         redis.call('ZREM', k(P, 'arch', 'lease'), sid)

@@ -12,10 +12,12 @@
  *          messages through the API (status archived), and lists them in
  *          the Conversations export, once each; u0 writes to the
  *          second one: the same session, reopened with its history.
- *   erasure: DELETE /contacts/{u1} through the second daemon: u1's object
- *          is replaced by a new one without its record (the old one
- *          deleted; no object holds its session id), u2 in the new object
- *          still reads back whole through the first daemon.
+ *   erasure: DELETE /contacts/{u0} (live again, its old record left in
+ *          its object) through the first daemon: that object is replaced
+ *          by one without it; DELETE /contacts/{u1} through the second: the
+ *          same for u1's archived record. No object holds their session
+ *          ids, the old objects are deleted, u2 in the new object still
+ *          reads back whole through the first daemon.
  *   day 4: past delete_after_days every object is deleted, the sessions
  *          are 404, the index is empty.
  *   crash: c0..c2 closed on day 4; on day 6 the first daemon runs alone
@@ -390,6 +392,27 @@ static void run(void)
         free(b);
     }
 
+    /* erasure of u0, live again: the record it left in its object (no index
+     * entry names it since the restore) goes too, with a rewrite */
+    char first[160];
+    {
+        char *loc = og_test_redis_line(&rs, "HGET {og}:arch:was %s", sid[0]);
+        CHECK(loc && !strncmp(loc, "s3:", 3));
+        snprintf(first, sizeof first, "archive/%s", loc ? loc + 3 : "");
+        free(loc);
+        CHECK(object_text(first, "first 0", NULL));
+        long st;
+        char path[128];
+        snprintf(path, sizeof path, "/contacts/%s", cids[0]);
+        free(api(&d1, "DELETE", path, &st));
+        CHECK_INT(st, 204);
+    }
+    CHECK(!objects_hold(sid[0]));
+    CHECK_INT(redis_int("HEXISTS {og}:arch:was %s", sid[0]), 0);
+    CHECK_INT(redis_int("EXISTS {og}:ses:%s", sid[0]), 0);
+    CHECK_INT(objects(NULL, NULL), 2);
+    check_reads(&d2, sid[2], 2, "archived"); /* its neighbours moved, whole */
+
     /* erasure of u1: its object is replaced by one without it */
     char old[160];
     const char *cid = cids[1];
@@ -415,7 +438,7 @@ static void run(void)
     free(gone);
     char nk[160];
     loc_key(sid[2], nk);
-    CHECK(nk[0] && strcmp(nk, old) != 0);
+    CHECK(nk[0] && strcmp(nk, old) != 0 && strcmp(nk, first) != 0);
     int nrecs = 0;
     CHECK(object_text(nk, "first 2", &nrecs));
     CHECK_INT(nrecs, 1); /* u0 was restored, u1 erased: u2 alone */
