@@ -1044,8 +1044,9 @@ const struct og_cfg_row og_cfg_top_rows[] = {
     {.name = "retention",
      .type = OG_CFG_OBJECT,
      .children = og_cfg_retention_rows,
-     .help = "the session archive under data_dir: when closed sessions leave Redis, when "
-             "archived ones are deleted"},
+     .help = "the session archive (files under data_dir, or objects in media.s3's bucket): "
+             "when closed sessions leave Redis, where they go, when archived ones are "
+             "deleted"},
     {0},
 };
 

@@ -186,6 +186,7 @@ struct og_config {
         int64_t archive_after_days; /* 0 = closed sessions stay in Redis */
         int64_t delete_after_days;  /* 0 = archived sessions are kept */
         int64_t archive_batch;      /* sessions per archiving step, default 100 */
+        char *store;                /* "data_dir" (default) | "s3" (media.s3's bucket) */
     } retention;
     struct og_config_routing *routing; /* og_config_routing.h; never NULL after load */
     json_object *root;                 /* the parsed file after substitution (owned) */

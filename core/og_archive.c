@@ -1,10 +1,12 @@
-/* og_archive - see og_archive.h. The segment files are this file's alone;
- * the index and the sessions' keys are archive.lua's. One mutex per core
- * serialises what this process does to the files (appends, deletions). */
+/* og_archive - see og_archive.h. The segment files and objects are this
+ * file's alone; the index and the sessions' keys are archive.lua's. One
+ * mutex per core serialises what this process does to them (appends, puts,
+ * deletions). */
 #include "og_archive.h"
 #include "og_core_int.h"
 #include "og_log.h"
 #include "og_media.h"
+#include "og_media_s3.h"
 #include "og_util.h"
 
 #include <dirent.h>
@@ -23,6 +25,9 @@
 /* A claim holds its sessions this long: a crashed archiver's sessions are
  * claimed again after it (their first records are then superseded). */
 #define LEASE_MS (10 * 60 * 1000)
+/* An object put this long ago and still not indexed is a crashed step's
+ * orphan (a PUT times out after 2 minutes; its commit follows at once). */
+#define ORPHAN_MS (60 * 60 * 1000)
 #define MAGIC "OGA1"
 
 /* ------------------------------------------------------------ records */
@@ -148,6 +153,28 @@ void og_archive_configure(struct og_core *c, const struct og_archive_opts *o)
     c->arch_delete_ms = o ? o->delete_after_ms : 0;
     c->arch_batch = o && o->batch > 0 ? o->batch : 100;
     c->arch_mode_set = c->arch_backfilled = 0;
+    c->arch_s3 = o ? o->s3 : NULL;
+}
+
+void og_archive_use_s3(struct og_core *c, struct og_media_s3 *s3)
+{
+    pthread_mutex_lock(&c->arch_mu);
+    c->arch_s3 = s3;
+    pthread_mutex_unlock(&c->arch_mu);
+}
+
+/* An object's segment name ("s3:<day>-<instance id>-<n>.ogs"), as opposed
+ * to a file's ("<day>.ogs", "<day>-r<ms>.ogs"). */
+static int seg_is_s3(const char *seg)
+{
+    return strncmp(seg, "s3:", 3) == 0;
+}
+
+/* The bucket's key of an object segment: "archive/<day>-<instance id>-<n>.ogs". */
+#define SEG_MAX 96
+static void seg_key(const char *seg, char out[SEG_MAX + 16])
+{
+    snprintf(out, SEG_MAX + 16, "archive/%s", seg + 3);
 }
 
 /* Creates dir (and its parents) when missing. 0 or -1. */
@@ -175,14 +202,20 @@ static void seg_today(char out[32])
     snprintf(out, 32, "%04d%02d%02d.ogs", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday);
 }
 
-/* A segment's name as the index holds it: only ours ("[0-9]+(-r[0-9]+)?.ogs"). */
+/* A segment's name as the index holds it: only ours, a file's
+ * ("[0-9]+(-r[0-9]+)?.ogs") or an object's ("s3:[A-Za-z0-9_-]+.ogs"). */
 static int seg_name_ok(const char *s)
 {
     size_t n = strlen(s);
-    if (n < 5 || n > 40 || strcmp(s + n - 4, ".ogs") != 0)
+    int obj = seg_is_s3(s);
+    if (obj)
+        s += 3, n -= 3;
+    if (n < 5 || n > (obj ? 80 : 40) || strcmp(s + n - 4, ".ogs") != 0)
         return 0;
     for (size_t i = 0; i + 4 < n; i++)
-        if (!((s[i] >= '0' && s[i] <= '9') || s[i] == '-' || s[i] == 'r'))
+        if (!((s[i] >= '0' && s[i] <= '9') || s[i] == '-' ||
+              (obj ? (s[i] >= 'a' && s[i] <= 'z') || (s[i] >= 'A' && s[i] <= 'Z') || s[i] == '_'
+                   : s[i] == 'r')))
             return 0;
     return 1;
 }
@@ -210,14 +243,35 @@ static void fsync_dir(const char *dir)
     }
 }
 
-/* Reads a whole segment [xfer] (NULL when it cannot be read). */
-static unsigned char *seg_read(struct og_core *c, const char *seg, size_t *len)
+/* The largest object segment read whole (a batch of archive_batch records). */
+#define OBJ_MAX ((int64_t)4 << 30)
+
+/* Reads a whole segment [xfer]: *e OG_ERR_NOT_FOUND when there is no such
+ * file or object, OG_ERR_UNAVAILABLE when it cannot be read now (the
+ * store's error, or an object segment without a store here): then the
+ * caller must not act as if it were empty. */
+static unsigned char *seg_read(struct og_core *c, const char *seg, size_t *len, og_err *e)
 {
+    *len = 0;
+    *e = OG_OK;
+    if (seg_is_s3(seg)) {
+        char key[SEG_MAX + 16];
+        seg_key(seg, key);
+        unsigned char *b = NULL;
+        *e = c->arch_s3 ? og_media_s3_get_mem(c->arch_s3, key, 0, 0, OBJ_MAX, &b, len)
+                        : OG_ERR_UNAVAILABLE;
+        if (!c->arch_s3)
+            og_error("archive: %s is in the object store, which this instance does not use "
+                     "(retention.store)",
+                     seg);
+        return *e == OG_OK ? b : NULL;
+    }
     char *path = og_sprintf("%s/%s", c->arch_dir, seg);
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     free(path);
     struct stat st;
     if (fd < 0 || fstat(fd, &st) != 0) {
+        *e = fd < 0 && errno == ENOENT ? OG_ERR_NOT_FOUND : OG_ERR_UNAVAILABLE;
         if (fd >= 0)
             close(fd);
         return NULL;
@@ -273,20 +327,39 @@ static og_err locate_once(struct og_core *c, const char *sid, json_object **rec,
     freeReplyObject(r);
     if (!l)
         return OG_ERR_INTERNAL;
-    char seg[48] = "";
+    char seg[SEG_MAX] = "";
     unsigned long long off = 0, len = 0;
-    if (sscanf(l, "%47[^\t]\t%llu\t%llu", seg, &off, &len) != 3 || !seg_name_ok(seg) ||
-        len > OG_ARCHIVE_HDR + (unsigned long long)OG_ARCHIVE_MAX_JSON * 2 || !c->arch_dir) {
-        og_error("archive: %s: index entry \"%s\" cannot be read here", sid, l);
+    if (sscanf(l, "%95[^\t]\t%llu\t%llu", seg, &off, &len) != 3 || !seg_name_ok(seg) ||
+        len < OG_ARCHIVE_HDR || len > OG_ARCHIVE_HDR + (unsigned long long)OG_ARCHIVE_MAX_JSON ||
+        (seg_is_s3(seg) ? !c->arch_s3 : !c->arch_dir)) {
+        og_error("archive: %s: index entry \"%s\" cannot be read here%s", sid, l,
+                 seg_is_s3(seg) && !c->arch_s3 ? " (retention.store is not s3)" : "");
         free(l);
         return OG_ERR_UNAVAILABLE;
     }
-    char *path = og_sprintf("%s/%s", c->arch_dir, seg);
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    unsigned char *b = fd >= 0 ? malloc(len ? len : 1) : NULL;
-    ssize_t got = b ? pread(fd, b, len, (off_t)off) : -1;
-    if (fd >= 0)
-        close(fd);
+    char *path;
+    unsigned char *b = NULL;
+    ssize_t got = -1;
+    int fd = -1;
+    if (seg_is_s3(seg)) {
+        /* one ranged GET: the record alone, never the whole object */
+        char key[SEG_MAX + 16];
+        seg_key(seg, key);
+        path = og_sprintf("%s (object store)", key);
+        size_t blen = 0;
+        fd = og_media_s3_get_mem(c->arch_s3, key, (int64_t)off, (int64_t)len, 0, &b, &blen) == OG_OK
+                 ? 0
+                 : -1;
+        got = fd == 0 ? (ssize_t)blen : -1;
+        errno = EIO;
+    } else {
+        path = og_sprintf("%s/%s", c->arch_dir, seg);
+        fd = open(path, O_RDONLY | O_CLOEXEC);
+        b = fd >= 0 ? malloc(len ? len : 1) : NULL;
+        got = b ? pread(fd, b, len, (off_t)off) : -1;
+        if (fd >= 0)
+            close(fd);
+    }
     char rsid[32], *json = NULL;
     size_t jl = 0, used = 0;
     og_err de = got == (ssize_t)len ? og_archive_record_decode(b, len, rsid, &json, &jl, &used)
@@ -485,6 +558,10 @@ og_err og_archive_conv_row(struct og_core *c, const char *sid, const char *f[17]
     return OG_OK;
 }
 
+static og_err each_objects(struct og_core *c,
+                           og_err (*fn)(void *ud, const char *sid, const char *json, size_t len),
+                           void *ud, long *n);
+
 og_err og_archive_each(struct og_core *c,
                        og_err (*fn)(void *ud, const char *sid, const char *json, size_t len),
                        void *ud, long *n)
@@ -504,6 +581,8 @@ og_err og_archive_each(struct og_core *c,
         snprintf(cursor, sizeof cursor, "%s", r->element[0]->str);
         const redisReply *kv = r->element[1];
         for (size_t i = 0; e == OG_OK && i + 1 < kv->elements; i += 2) {
+            if (c->arch_s3 && seg_is_s3(kv->element[i + 1]->str))
+                continue; /* each object is read whole once, below */
             json_object *rec;
             char *text;
             og_err le = locate(c, kv->element[i]->str, &rec, NULL, &text);
@@ -520,6 +599,8 @@ og_err og_archive_each(struct og_core *c,
         }
         freeReplyObject(r);
     } while (e == OG_OK && strcmp(cursor, "0") != 0);
+    if (e == OG_OK && c->arch_s3)
+        e = each_objects(c, fn, ud, n);
     return e;
 }
 
@@ -565,10 +646,87 @@ struct claimed {
     int written;
 };
 
+/* A new object segment's name: the day, this process's instance id (unique
+ * per process, og_instance.h), its sequence number (under arch_mu); so two
+ * instances, or this one before and after a restart, never name an object
+ * alike and a PUT never replaces another's object. */
+static void obj_name(struct og_core *c, char seg[SEG_MAX])
+{
+    char day[32];
+    seg_today(day);
+    snprintf(seg, SEG_MAX, "s3:%.8s-%s-%llu.ogs", day, c->instance, ++c->arch_seq);
+}
+
+/* Puts buf as the new object segment seg, noted as pending first, so that
+ * a crash between the PUT and the script that indexes it (whose "commit"
+ * or "seg_moved" removes the note) leaves an orphan that a later step
+ * deletes (sweep_orphans). */
+static og_err obj_put(struct og_core *c, const char *seg, const void *buf, size_t len)
+{
+    char now[24], key[SEG_MAX + 16];
+    snprintf(now, sizeof now, "%lld", (long long)og_now_ms());
+    const char *argv[] = {c->tag, "pend", seg, now};
+    redisReply *r = NULL;
+    og_err e = og_script_call(c, OG_LUA_ARCHIVE, 4, argv, NULL, &r, NULL, 0);
+    if (e != OG_OK)
+        return e;
+    freeReplyObject(r);
+    seg_key(seg, key);
+    return og_media_s3_put_mem(c->arch_s3, key, buf, len);
+}
+
+/* Deletes the objects of steps that crashed between their PUT and their
+ * index (ORPHAN_MS after the PUT began); a commit that still comes finds
+ * its note gone and indexes nothing. */
+static og_err sweep_orphans(struct og_core *c, struct og_archive_pass *p)
+{
+    char cutoff[24];
+    snprintf(cutoff, sizeof cutoff, "%lld", (long long)(og_now_ms() - ORPHAN_MS));
+    const char *argv[] = {c->tag, "orphans", cutoff};
+    redisReply *r = NULL;
+    og_err e = og_script_call(c, OG_LUA_ARCHIVE, 3, argv, NULL, &r, NULL, 0);
+    if (e != OG_OK)
+        return e;
+    for (size_t i = 1; i < r->elements; i++) {
+        const char *seg = r->element[i]->str;
+        char key[SEG_MAX + 16];
+        if (!seg_is_s3(seg) || !seg_name_ok(seg))
+            continue;
+        seg_key(seg, key);
+        /* a failure leaves the object (logged): an orphan, never a loss */
+        if (og_media_s3_delete(c->arch_s3, key) == OG_OK) {
+            p->orphans++;
+            og_warn("archive: deleted %s, put by a step that never indexed it (a crash)", key);
+        }
+    }
+    freeReplyObject(r);
+    return OG_OK;
+}
+
+/* An object store cannot append: the batch's records become one new,
+ * immutable object, whole once the PUT is answered 200. 0 or -1. */
+static int put_object(struct og_core *c, struct claimed *cl, unsigned char **recs, size_t *lens,
+                      size_t n, char seg[SEG_MAX])
+{
+    obj_name(c, seg);
+    struct og_buf b = {0};
+    for (size_t i = 0; i < n; i++) {
+        snprintf(cl[i].off, sizeof cl[i].off, "%zu", b.len);
+        snprintf(cl[i].len, sizeof cl[i].len, "%zu", lens[i]);
+        og_buf_append(&b, recs[i], lens[i]);
+        cl[i].written = 1;
+    }
+    og_err e = obj_put(c, seg, b.data, b.len);
+    og_buf_free(&b);
+    return e == OG_OK ? 0 : -1;
+}
+
 /* Appends the records to today's segment and fsyncs it. 0 or -1. */
 static int append(struct og_core *c, struct claimed *cl, unsigned char **recs, size_t *lens,
-                  size_t n, char seg[32])
+                  size_t n, char seg[SEG_MAX])
 {
+    if (c->arch_s3)
+        return put_object(c, cl, recs, lens, n, seg);
     if (mkdirs(c->arch_dir) != 0) {
         og_error("archive: cannot create %s: %s", c->arch_dir, strerror(errno));
         return -1;
@@ -608,7 +766,8 @@ static int append(struct og_core *c, struct claimed *cl, unsigned char **recs, s
 }
 
 /* OMNIGATE_TEST_ARCHIVE_CRASH (tests only): the process kills itself after
- * a segment's fsync and before the commit, as a crash there would. */
+ * a segment's fsync (an object's PUT) and before the commit, as a crash
+ * there would. */
 static void test_crash_point(void)
 {
     const char *s = getenv("OMNIGATE_TEST_ARCHIVE_CRASH");
@@ -661,7 +820,7 @@ static og_err archive_batch(struct og_core *c, struct og_archive_pass *p)
         cl[m].sid = el[0]->str, cl[m].fp = el[2]->str, cl[m].closed = el[3]->str;
         m++;
     }
-    char seg[32];
+    char seg[SEG_MAX];
     int rc = m ? append(c, cl, recs, lens, m, seg) : -1;
     if (rc == 0) {
         test_crash_point();
@@ -684,6 +843,14 @@ static og_err archive_batch(struct og_core *c, struct og_archive_pass *p)
         atomic_fetch_add(&c->stats.archived, (unsigned long long)p->archived);
         if (e == OG_OK)
             freeReplyObject(cr);
+        if (e == OG_OK && seg_is_s3(seg) && p->archived == 0) {
+            /* no index entry names this object (every session changed, or
+             * archived by another instance, or the object swept as an
+             * orphan): nothing else would ever delete it */
+            char key[SEG_MAX + 16];
+            seg_key(seg, key);
+            og_media_s3_delete(c->arch_s3, key);
+        }
     } else if (m) {
         e = OG_ERR_UNAVAILABLE;
     }
@@ -727,7 +894,10 @@ static og_err delete_segment(struct og_core *c, const char *seg, struct og_archi
         return e;
     freeReplyObject(r);
     size_t len = 0;
-    unsigned char *b = seg_read(c, seg, &len);
+    unsigned char *b = seg_read(c, seg, &len, &e);
+    if (e == OG_ERR_UNAVAILABLE)
+        return e; /* the store did not answer: the mark stays, the next pass retries */
+    e = OG_OK;    /* gone already (a crash after the deletion): only the index left */
     struct sids s = {0};
     if (b)
         og_archive_scan(b, len, collect_sid, &s);
@@ -752,14 +922,21 @@ static og_err delete_segment(struct og_core *c, const char *seg, struct og_archi
     free(s.own);
     if (e != OG_OK)
         return e;
-    char *path = og_sprintf("%s/%s", c->arch_dir, seg);
-    if (unlink(path) != 0 && errno != ENOENT) {
-        og_error("archive: cannot delete %s: %s", path, strerror(errno));
+    if (seg_is_s3(seg)) {
+        char key[SEG_MAX + 16];
+        seg_key(seg, key);
+        if (og_media_s3_delete(c->arch_s3, key) != OG_OK)
+            return OG_ERR_UNAVAILABLE; /* logged; the mark stays */
+    } else {
+        char *path = og_sprintf("%s/%s", c->arch_dir, seg);
+        if (unlink(path) != 0 && errno != ENOENT) {
+            og_error("archive: cannot delete %s: %s", path, strerror(errno));
+            free(path);
+            return OG_ERR_UNAVAILABLE;
+        }
         free(path);
-        return OG_ERR_UNAVAILABLE;
+        fsync_dir(c->arch_dir);
     }
-    free(path);
-    fsync_dir(c->arch_dir);
     const char *gargv[] = {c->tag, "seg_gone", seg};
     e = og_script_call(c, OG_LUA_ARCHIVE, 3, gargv, NULL, &r, NULL, 0);
     if (e == OG_OK) {
@@ -789,7 +966,7 @@ static og_err delete_segments(struct og_core *c, int due, struct og_archive_pass
         int marked = seg[0] == '-';
         if (marked)
             seg++;
-        if (!seg_name_ok(seg))
+        if (!seg_name_ok(seg) || (seg_is_s3(seg) && !c->arch_s3))
             continue;
         /* today's segment still takes records */
         if (marked || (due && strcmp(seg, today) != 0 && atoll(r->element[i + 1]->str) < limit))
@@ -831,14 +1008,11 @@ static int collect_rec(void *ud, size_t off, size_t rlen, const char *sid, const
  * contact's are no longer among them, nor superseded ones): the copy is
  * written and fsynced under a new name, the index moved to it in one
  * script (which marks the old file), then the old file is deleted. */
-static og_err compact_segment(struct og_core *c, const char *seg, struct og_archive_pass *p)
+/* live[i]: whether the index points at seg's record l->v[i] (the others
+ * are superseded or erased), asked in pieces of 500. */
+static og_err live_marks(struct og_core *c, const char *seg, const struct rec_list *lp, char *live)
 {
-    size_t len = 0;
-    unsigned char *b = seg_read(c, seg, &len);
-    struct rec_list l = {0};
-    if (b)
-        og_archive_scan(b, len, collect_rec, &l);
-    char *live = og_calloc(l.n + 1, 1);
+    const struct rec_list l = *lp;
     og_err e = OG_OK;
     for (size_t i = 0; i < l.n && e == OG_OK; i += 500) {
         size_t k = l.n - i < 500 ? l.n - i : 500;
@@ -857,13 +1031,86 @@ static og_err compact_segment(struct og_core *c, const char *seg, struct og_arch
             freeReplyObject(r);
         free(argv), free(offs);
     }
-    char nseg[48] = "";
+    return e;
+}
+
+/* og_archive_each's objects: each read whole (one GET rather than one per
+ * record), its records that the index points at handed to fn. */
+static og_err each_objects(struct og_core *c,
+                           og_err (*fn)(void *ud, const char *sid, const char *json, size_t len),
+                           void *ud, long *n)
+{
+    const char *argv[] = {c->tag, "segs"};
+    redisReply *r = NULL;
+    og_err e = og_script_call(c, OG_LUA_ARCHIVE, 2, argv, NULL, &r, NULL, 0);
+    if (e != OG_OK)
+        return e;
+    for (size_t i = 1; i + 1 < r->elements && e == OG_OK; i += 2) {
+        const char *seg = r->element[i]->str; /* a marked one ("-") is being deleted */
+        if (!seg_is_s3(seg) || !seg_name_ok(seg))
+            continue;
+        size_t len = 0;
+        og_err re;
+        unsigned char *b = seg_read(c, seg, &len, &re);
+        if (!b) {
+            if (re != OG_ERR_NOT_FOUND) /* deleted meanwhile: nothing to hand */
+                og_error("archive: %s cannot be read: its sessions are left out", seg);
+            continue;
+        }
+        struct rec_list l = {0};
+        og_archive_scan(b, len, collect_rec, &l);
+        char *live = og_calloc(l.n + 1, 1);
+        e = live_marks(c, seg, &l, live);
+        for (size_t k = 0; e == OG_OK && k < l.n; k++) {
+            char sid[32], *json = NULL;
+            size_t jl = 0, used = 0;
+            if (!live[k] || og_archive_record_decode(b + l.v[k].off, len - l.v[k].off, sid, &json,
+                                                     &jl, &used) != OG_OK)
+                continue;
+            e = fn(ud, sid, json, jl);
+            free(json);
+            (*n)++;
+        }
+        free(live), free(l.v), free(b);
+    }
+    freeReplyObject(r);
+    return e;
+}
+
+static og_err compact_segment(struct og_core *c, const char *seg, struct og_archive_pass *p)
+{
+    size_t len = 0;
+    og_err e;
+    unsigned char *b = seg_read(c, seg, &len, &e);
+    if (e == OG_ERR_UNAVAILABLE)
+        return e; /* never rewritten as if empty: it stays queued */
+    e = OG_OK;
+    struct rec_list l = {0};
+    if (b)
+        og_archive_scan(b, len, collect_rec, &l);
+    char *live = og_calloc(l.n + 1, 1);
+    e = live_marks(c, seg, &l, live);
+    char nseg[SEG_MAX] = "";
     size_t nlive = 0;
     for (size_t i = 0; i < l.n; i++)
         nlive += live[i] != 0;
     struct og_buf args = {0}; /* the seg_moved triples, NUL-separated */
     size_t nargs = 0;
-    if (e == OG_OK && nlive > 0) {
+    if (e == OG_OK && nlive > 0 && seg_is_s3(seg)) {
+        /* an object's copy is a new object (objects are immutable) */
+        obj_name(c, nseg);
+        struct og_buf o = {0};
+        for (size_t i = 0; i < l.n; i++) {
+            if (!live[i])
+                continue;
+            og_buf_printf(&args, "%s%c%zu%c%zu%c%zu%c", l.v[i].sid, 0, l.v[i].off, 0, o.len, 0,
+                          l.v[i].len, 0);
+            nargs += 4;
+            og_buf_append(&o, b + l.v[i].off, l.v[i].len);
+        }
+        e = obj_put(c, nseg, o.data, o.len);
+        og_buf_free(&o);
+    } else if (e == OG_OK && nlive > 0) {
         snprintf(nseg, sizeof nseg, "%.8s-r%lld.ogs", seg, (long long)og_now_ms());
         char *path = og_sprintf("%s/%s", c->arch_dir, nseg);
         int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640);
@@ -920,7 +1167,8 @@ static og_err rewrite_pending(struct og_core *c, struct og_archive_pass *p)
     if (e != OG_OK)
         return e;
     for (size_t i = 1; i < r->elements && e == OG_OK; i++)
-        if (seg_name_ok(r->element[i]->str) && c->arch_dir)
+        if (seg_name_ok(r->element[i]->str) && c->arch_dir &&
+            (c->arch_s3 || !seg_is_s3(r->element[i]->str)))
             e = compact_segment(c, r->element[i]->str, p);
     freeReplyObject(r);
     return e;
@@ -1125,6 +1373,8 @@ og_err og_archive_step(struct og_core *c, struct og_archive_pass *p)
     }
     /* first what a crash or an erasure left to finish */
     og_err e = delete_segments(c, 0, p);
+    if (e == OG_OK && c->arch_s3)
+        e = sweep_orphans(c, p);
     if (e == OG_OK)
         e = rewrite_pending(c, p);
     if (e == OG_OK && c->arch_after_ms > 0)

@@ -1,9 +1,13 @@
 /* og_archive - closed sessions out of Redis (retention.archive_after_days),
- * into compressed, append-only segment files under one instance's
- * data_dir/archive/, with a small index in Redis (core/lua/archive.lua).
- *
- * A segment is named after the UTC day its records were written
- * ("20301231.ogs") and is a sequence of records:
+ * into compressed segments, with a small index in Redis
+ * (core/lua/archive.lua). A segment is either
+ *   - a file under one instance's data_dir/archive/, appended to, named
+ *     after the UTC day its records were written ("20301231.ogs"); or
+ *   - with retention.store "s3", an object of media.s3's bucket, one per
+ *     archiving step (objects cannot be appended to), never changed once
+ *     put: "archive/20301231-<instance id>-<n>.ogs", "s3:20301231-..." in
+ *     the index; every instance reads it (one ranged GET per record).
+ * Either is a sequence of records:
  *
  *   offset  size  what (integers little-endian)
  *        0     4  magic "OGA1"
@@ -26,7 +30,9 @@
  * (og_contact_erase), which writes a new segment without that contact's
  * records and deletes the old file. A record whose session is live again
  * (restored, or a crash between the segment's fsync and the commit) is
- * simply not referenced by the index: superseded. Whole segments are
+ * simply not referenced by the index: superseded. An object a crash left
+ * unindexed (between its PUT and the commit) is an orphan: noted in Redis
+ * before the PUT, deleted by a later step an hour on. Whole segments are
  * deleted once every session in them was closed more than
  * retention.delete_after_days ago. */
 #ifndef OG_ARCHIVE_H
@@ -66,8 +72,14 @@ size_t og_archive_scan(const unsigned char *buf, size_t len,
 
 /* ------------------------------------------------------------- the core */
 
+struct og_media_s3;
 struct og_archive_opts {
-    const char *dir;         /* data_dir/archive; NULL: no archive */
+    const char *dir; /* data_dir/archive; NULL: no archive */
+    /* retention.store "s3": the shared store new segments go to, one
+     * object per step (og_media_s3.h) [borrowed: outlives the core]; NULL:
+     * files under dir. Either way the other kind's segments named by the
+     * index are read (files from dir, objects when set) */
+    struct og_media_s3 *s3;
     int64_t after_ms;        /* closed this long ago: archived; 0 = never */
     int64_t delete_after_ms; /* closed this long ago: deleted; 0 = never */
     int batch;               /* sessions per step, default 100 */
@@ -75,13 +87,17 @@ struct og_archive_opts {
 /* Sets up the core's archive (og_core_new calls it with the core's
  * options). The directory is created on first use. */
 void og_archive_configure(struct og_core *c, const struct og_archive_opts *o);
+/* Sets the object store after the core exists (the daemon opens it after
+ * --check, before its workers start): as og_archive_opts.s3. */
+void og_archive_use_s3(struct og_core *c, struct og_media_s3 *s3);
 
 struct og_archive_pass {
     int archived;   /* sessions moved out of Redis */
     int superseded; /* records written whose session stayed live */
     int deleted;    /* sessions deleted with their segments */
     int segments_deleted;
-    int more; /* sessions closed before the archive are still being looked for */
+    int orphans; /* objects of crashed steps deleted (retention.store "s3") */
+    int more;    /* sessions closed before the archive are still being looked for */
 };
 /* One bounded step of the housekeeping worker: archives up to batch due
  * sessions, then deletes the segments past delete_after. Safe with several

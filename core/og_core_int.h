@@ -15,6 +15,7 @@
 #include <stdatomic.h>
 #include <stdint.h>
 
+struct og_media_s3;  /* og_media_s3.c */
 struct og_routing;   /* og_routing.c */
 struct og_sensitive; /* og_sensitive.h */
 struct og_texts;     /* og_texts.h */
@@ -68,9 +69,11 @@ struct og_core {
     char *arch_dir;                        /* owned; NULL = none */
     int64_t arch_after_ms, arch_delete_ms; /* 0 = never */
     int arch_batch;
-    int arch_backfilled;     /* archive.lua's backfill said done (under arch_mu) */
-    int arch_mode_set;       /* archive.lua's mode was told this process's setting */
-    pthread_mutex_t arch_mu; /* this process's appends and deletions */
+    int arch_backfilled;         /* archive.lua's backfill said done (under arch_mu) */
+    int arch_mode_set;           /* archive.lua's mode was told this process's setting */
+    pthread_mutex_t arch_mu;     /* this process's appends and deletions */
+    struct og_media_s3 *arch_s3; /* [borrowed] retention.store "s3"; NULL = files */
+    unsigned long long arch_seq; /* its objects so far (under arch_mu) */
 };
 
 /* og_auth.c: fills the fields left 0 with their defaults. */

@@ -6,8 +6,9 @@
  * bytes), so a file downloaded into the local directory is served as any
  * other, and several instances sharing the bucket see each other's files.
  *
- * Each call makes its own curl handle: thread-safe, no shared state besides
- * the read-only settings. Errors are logged with the store's error code
+ * Each call makes its own curl handle: thread-safe; the handles share one
+ * connection cache (a curl share with locks), so requests reuse idle
+ * connections to the store. Errors are logged with the store's error code
  * (<Code> of its XML answer, e.g. InvalidAccessKeyId, SignatureDoesNotMatch,
  * NoSuchBucket). */
 #ifndef OG_MEDIA_S3_H
@@ -43,6 +44,18 @@ og_err og_media_s3_put(struct og_media_s3 *s, const char *key, int fd, int64_t l
  * OG_ERR_NOT_FOUND when the bucket has no such key, OG_ERR_TOO_LARGE past
  * max_bytes, OG_ERR_UNAVAILABLE otherwise. */
 og_err og_media_s3_get(struct og_media_s3 *s, const char *key, int fd, int64_t max_bytes);
+
+/* Uploads buf[0..len) as key (the archive's objects, core/og_archive.h);
+ * OG_OK once the store answered 200: the object is whole and durable. */
+og_err og_media_s3_put_mem(struct og_media_s3 *s, const char *key, const void *buf, size_t len);
+
+/* Downloads key into memory: *out [xfer, free] of *outlen bytes. len > 0:
+ * only bytes off..off+len-1 (a ranged GET, "Range: bytes="), exactly len
+ * bytes or an error; len <= 0: the whole object, at most max_bytes
+ * (OG_ERR_TOO_LARGE past it). OG_ERR_NOT_FOUND when the bucket has no such
+ * key, OG_ERR_UNAVAILABLE otherwise (logged). */
+og_err og_media_s3_get_mem(struct og_media_s3 *s, const char *key, int64_t off, int64_t len,
+                           int64_t max_bytes, unsigned char **out, size_t *outlen);
 
 /* Deletes key (OG_OK also when it was not there). */
 og_err og_media_s3_delete(struct og_media_s3 *s, const char *key);

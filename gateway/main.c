@@ -15,6 +15,7 @@
 #include "og_instance.h"
 #include "og_log.h"
 #include "og_media.h"
+#include "og_media_s3.h"
 #include "og_plugin.h"
 #include "og_routing.h"
 #include "og_sensitive.h"
@@ -250,6 +251,18 @@ static int passwd_cmd(const struct og_config *cfg, const char *email)
     return rc;
 }
 
+/* media.s3's bucket for the archive (retention.store "s3"); NULL with err. */
+static struct og_media_s3 *open_archive_s3(const struct og_config *cfg, char *err, size_t errlen)
+{
+    struct og_media_s3_opts so = {
+        .endpoint = cfg->media.s3.endpoint,
+        .bucket = cfg->media.s3.bucket ? cfg->media.s3.bucket : "",
+        .region = cfg->media.s3.region,
+        .access_key = cfg->media.s3.access_key ? cfg->media.s3.access_key : "",
+        .secret_key = cfg->media.s3.secret_key ? cfg->media.s3.secret_key : ""};
+    return og_media_s3_open(&so, err, errlen);
+}
+
 static int stats_rebuild_cmd(const struct og_config *cfg)
 {
     struct og_embedded *emb = NULL;
@@ -259,6 +272,17 @@ static int stats_rebuild_cmd(const struct og_config *cfg)
     /* archived sessions are counted from their records (og_archive.h) */
     char *arch_dir = og_sprintf("%s/archive", cfg->data_dir);
     struct og_archive_opts ao = {.dir = arch_dir};
+    struct og_media_s3 *s3 = NULL;
+    if (cfg->retention.store && strcmp(cfg->retention.store, "s3") == 0) {
+        char err[320];
+        if (!(ao.s3 = s3 = open_archive_s3(cfg, err, sizeof err))) {
+            fprintf(stderr, "omnigate: retention.store s3: %s\n", err);
+            free(arch_dir);
+            og_core_free(core);
+            og_embedded_stop(emb);
+            return 1;
+        }
+    }
     og_archive_configure(core, &ao);
     free(arch_dir);
     long sessions = 0, intervals = 0;
@@ -271,6 +295,7 @@ static int stats_rebuild_cmd(const struct og_config *cfg)
     else
         fprintf(stderr, "omnigate: stats rebuild: %s\n", og_strerror(e));
     og_core_free(core);
+    og_media_s3_close(s3);
     og_embedded_stop(emb);
     return e == OG_OK ? 0 : 1;
 }
@@ -433,6 +458,7 @@ int main(int argc, char **argv)
     struct og_core *core = NULL;
     struct og_embedded *emb = NULL;
     struct og_gateway g = {0};
+    struct og_media_s3 *arch_s3 = NULL; /* retention.store "s3" */
     pthread_mutex_init(&g.cfg_mu, NULL);
     struct og_pollers *pollers = NULL;
     struct og_static *pages = NULL;
@@ -642,6 +668,16 @@ int main(int argc, char **argv)
             memcpy(chs[i]->media_key, g.media_key, sizeof g.media_key);
         }
     }
+    if (cfg.retention.store && strcmp(cfg.retention.store, "s3") == 0) {
+        /* the archive's own handle on media.s3's bucket (og_archive.h) */
+        char aerr[320];
+        arch_s3 = open_archive_s3(&cfg, aerr, sizeof aerr);
+        if (!arch_s3) {
+            og_error("retention.store s3: %s", aerr);
+            goto out;
+        }
+        og_archive_use_s3(core, arch_s3);
+    }
     char host[256];
     int port = 0;
     og_config_listen_split(cfg.listen, host, sizeof host, &port);
@@ -700,6 +736,7 @@ out:
         og_channel_destroy(chs[i]);
     free(chs);
     og_core_free(core);
+    og_media_s3_close(arch_s3);
     og_media_close(g.media);
     og_static_free(pages);
     og_embedded_stop(emb);

@@ -28,6 +28,13 @@
 --                       "-" prefix: being deleted (og_archive.c unlinks it, then seg_gone)
 --   P:arch:rewrite set  segments holding an erased contact's records (og_archive.c
 --                       rewrites them without those, then deletes the old file)
+--   P:arch:was    hash  session -> segments (space-separated) holding a superseded record
+--                       of it (restored; changed or archived elsewhere before its commit):
+--                       its contact's erasure queues them for rewriting too
+--   P:arch:pend   hash  object segment ("s3:...") being put -> ms the PUT began: the
+--                       commit (or seg_moved) that indexes it removes the entry; one
+--                       left past an hour is a crashed step's orphan, which
+--                       "orphans" hands over for deleting (a late commit then fails)
 -- An archived session keeps its id in P:idx:all (the exports' order) and its
 -- thread key (so that the thread's next message, and an erasure, find it);
 -- the contact stays.
@@ -39,7 +46,8 @@
 --             -> {'ok', sid, record json, fingerprint, closed ms, ...}
 --   "commit"  [3] now ms, then per session: sid, fingerprint, segment, offset,
 --             length, closed ms -> {'ok', result...} with result 'ok' | 'dup'
---             (archived already) | 'changed' (stays live) | 'gone'
+--             (archived already) | 'changed' (stays live) | 'gone' | 'late' (its
+--             object was swept as an orphan: stays live)
 --   "loc"     [3] sid -> {'ok', loc} | err not_found
 --   "restore" [3] sid, [4] the loc it was read from, [5] record json
 --             -> {'ok', 'restored' | 'live'} | err conflict (the index moved)
@@ -49,6 +57,8 @@
 --             -> {'ok', n}
 --   "seg_mark" [3] segment -> {'ok'}: marks it being deleted
 --   "seg_gone" [3] segment -> {'ok'}
+--   "pend"    [3] object segment, [4] now ms -> {'ok'}: before its PUT
+--   "orphans" [3] cutoff ms -> {'ok', segment...}: the pending ones older, forgotten
 --   "erase_find", "erase_msgs", "erase", "erase_events", "rewrites", "seg_live", "seg_moved":
 --             a contact's erasure (og_contact_erase), described at each op
 -- Every op replies {'ok', ...} or {'err', code, message} (og_script.h).
@@ -186,6 +196,19 @@ local function reindex(sid, s, closed_ms)
   end
 end
 
+-- A record of sid left in seg that no index entry names (restored, or the
+-- session changed before its commit): noted, so that an erasure of its
+-- contact rewrites seg too and the bytes go, not only the index entry.
+local function superseded(sid, seg)
+  local wk = k(P, 'arch', 'was')
+  local w = redis.call('HGET', wk, sid)
+  if not w then
+    redis.call('HSET', wk, sid, seg)
+  elseif not string.find(' ' .. w .. ' ', ' ' .. seg .. ' ', 1, true) then
+    redis.call('HSET', wk, sid, w .. ' ' .. seg)
+  end
+end
+
 local function archivable(s)
   return s.id and (s.status == 'closed' or s.status == 'archived')
 end
@@ -301,17 +324,30 @@ elseif op == 'claim' then
 elseif op == 'commit' then
   local lk, locs = k(P, 'arch', 'lease'), k(P, 'arch', 'loc')
   local out = {'ok'}
+  local seg1 = ARGV[6] or ''
+  if seg1:sub(1, 3) == 's3:' and redis.call('HDEL', k(P, 'arch', 'pend'), seg1) == 0 then
+    -- swept as an orphan meanwhile (its object deleted): nothing is indexed
+    for i = 4, #ARGV, 6 do
+      redis.call('ZREM', lk, ARGV[i])
+      out[#out + 1] = 'late'
+    end
+    return out
+  end
   for i = 4, #ARGV, 6 do
     local sid, fp, seg, off, len, closed = ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3],
       ARGV[i + 4], ARGV[i + 5]
     local s = hgetall(k(P, 'ses', sid))
     if redis.call('HEXISTS', locs, sid) == 1 then
+      superseded(sid, seg)
       out[#out + 1] = 'dup'
     elseif not archivable(s) then
       redis.call('ZREM', lk, sid)
+      -- reopened, or erased meanwhile: its record goes with a rewrite
+      if s.id then superseded(sid, seg) else redis.call('SADD', k(P, 'arch', 'rewrite'), seg) end
       out[#out + 1] = 'gone'
     elseif fingerprint(sid, s) ~= fp then
       redis.call('ZREM', lk, sid) -- claimed again by the next pass, as it is now
+      superseded(sid, seg)
       out[#out + 1] = 'changed'
     else
       local names, dropped, pms = keys_of(sid, s)
@@ -349,6 +385,7 @@ elseif op == 'restore' then
   local s = hgetall(k(P, 'ses', sid))
   reindex(sid, s, r.closed_ms)
   redis.call('HDEL', locs, sid)
+  superseded(sid, loc:match('^[^\t]*'))
   return {'ok', 'restored'}
 
 elseif op == 'segs' then
@@ -455,6 +492,11 @@ elseif op == 'erase' then
         end
       end
       if ch then
+        local wk = k(P, 'arch', 'was')
+        for seg in string.gmatch(redis.call('HGET', wk, sid) or '', '%S+') do
+          redis.call('SADD', k(P, 'arch', 'rewrite'), seg)
+        end
+        redis.call('HDEL', wk, sid)
         redis.call('ZREM', k(P, 'idx', 'all'), sid)
         redis.call('ZREM', k(P, 'arch', 'due'), sid)
         redis.call('ZREM', k(P, 'arch', 'lease'), sid)
@@ -526,6 +568,9 @@ elseif op == 'seg_moved' then
   -- [3] old segment, [4] new segment ('' = none left), then sid, old
   -- offset, new offset, new length: the index follows the rewritten copy
   local old, new, locs, sk = ARGV[3], ARGV[4], k(P, 'arch', 'loc'), k(P, 'arch', 'segs')
+  if new:sub(1, 3) == 's3:' and redis.call('HDEL', k(P, 'arch', 'pend'), new) == 0 then
+    return {'err', 'conflict', 'the rewritten object was swept as an orphan'}
+  end
   for i = 5, #ARGV, 4 do
     local sid = ARGV[i]
     local loc = redis.call('HGET', locs, sid)
@@ -541,6 +586,22 @@ elseif op == 'seg_moved' then
   redis.call('HSET', sk, '-' .. old, v or '0') -- og_archive.c deletes the file, then seg_gone
   redis.call('SREM', k(P, 'arch', 'rewrite'), old)
   return {'ok'}
+
+elseif op == 'pend' then
+  redis.call('HSET', k(P, 'arch', 'pend'), ARGV[3], ARGV[4])
+  return {'ok'}
+
+elseif op == 'orphans' then
+  local pk, cutoff = k(P, 'arch', 'pend'), tonumber(ARGV[3])
+  local all = redis.call('HGETALL', pk)
+  local out = {'ok'}
+  for i = 1, #all, 2 do
+    if tonumber(all[i + 1]) < cutoff then
+      redis.call('HDEL', pk, all[i])
+      out[#out + 1] = all[i]
+    end
+  end
+  return out
 
 elseif op == 'seg_mark' then
   local sk = k(P, 'arch', 'segs')

@@ -1,7 +1,9 @@
 /* bench_archive - the session archive (core/og_archive.c): how fast closed
  * sessions leave Redis and how much Redis memory each frees, against a
  * local redis-server (AOF everysec, the kit's default) and segment files in
- * a temp dir.
+ * a temp dir, or (store "s3") objects in a bucket of s3rver (tests/s3, npm
+ * ci there; node from $OG_NODE or the PATH) on 127.0.0.1, as
+ * retention.store "s3" puts them: one object per step.
  *
  * N sessions are stored through the real ingest script (og_core_ingest),
  * each with M customer messages of ~90 bytes of text and a small raw
@@ -10,22 +12,29 @@
  * archived. Printed: Redis used_memory per session before (with and without
  * its events), the memory freed per archived session and what is left,
  * archive throughput (sessions/s, batch B), segment bytes per session, the
- * index left in Redis per session, and restore throughput (og_archive_restore,
- * what a customer's new message costs first).
+ * index left in Redis per session, the time of one archived session's read
+ * (og_archive_session_get: a pread, or a ranged GET), and restore
+ * throughput (og_archive_restore, what a customer's new message costs
+ * first).
  *
  * usage: bench_archive [sessions (default 20000)] [messages per session
- *        (default 3)] [batch (default 100)] */
+ *        (default 3)] [batch (default 100)] [store: files (default) | s3] */
 #include "og_archive.h"
 #include "og_core.h"
+#include "og_media_s3.h"
 #include "og_routing.h"
 #include "og_sessions.h"
 #include "og_test.h"
 #include "og_util.h"
 
+#include <curl/curl.h>
 #include <dirent.h>
+#include <fcntl.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 static struct og_connector desc = {.name = "bench"};
@@ -62,13 +71,54 @@ static long long dir_bytes(const char *dir)
     return n;
 }
 
+static pid_t s3_pid = -1;
+
+/* s3rver on 127.0.0.1 with its objects in dir/s3 and bucket "bench"; its
+ * endpoint into ep, or -1. */
+static int s3rver_start(const char *dir, char ep[64])
+{
+    const char *node = getenv("OG_NODE") ? getenv("OG_NODE") : "node";
+    char *script = og_test_src("tests/s3/s3rver.cjs");
+    char *data = og_sprintf("%s/s3", dir), *out = og_sprintf("%s/s3rver.out", dir);
+    mkdir(data, 0700);
+    s3_pid = fork();
+    if (s3_pid == 0) {
+        int fd = open(out, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+        dup2(fd, 1), dup2(fd, 2);
+        execlp(node, node, script, data, "bench", (char *)NULL);
+        _exit(127);
+    }
+    int port = 0;
+    for (int i = 0; i < 200 && !port; i++) { /* at most 10 s */
+        usleep(50000);
+        char *text = og_test_read_file(out, NULL);
+        if (text && !strncmp(text, "port ", 5))
+            port = atoi(text + 5);
+        free(text);
+    }
+    free(script), free(data), free(out);
+    snprintf(ep, 64, "http://127.0.0.1:%d", port);
+    return port ? 0 : -1;
+}
+
+static void s3rver_stop(void)
+{
+    if (s3_pid <= 0)
+        return;
+    kill(s3_pid, SIGTERM);
+    if (waitpid(s3_pid, NULL, 0) != s3_pid)
+        kill(s3_pid, SIGKILL);
+}
+
 int main(int argc, char **argv)
 {
     int n = argc > 1 ? atoi(argv[1]) : 20000;
     int per = argc > 2 ? atoi(argv[2]) : 3;
     int batch = argc > 3 ? atoi(argv[3]) : 100;
-    if (n < 1 || per < 1 || batch < 1) {
-        fprintf(stderr, "usage: bench_archive [sessions] [messages per session] [batch]\n");
+    int s3 = argc > 4 && strcmp(argv[4], "s3") == 0;
+    if (n < 1 || per < 1 || batch < 1 || (argc > 4 && !s3 && strcmp(argv[4], "files") != 0)) {
+        fprintf(stderr,
+                "usage: bench_archive [sessions] [messages per session] [batch] [files|s3]\n");
         return 2;
     }
     struct og_test_redis rs;
@@ -78,9 +128,22 @@ int main(int argc, char **argv)
     char *tmp = og_test_tmpdir();
     char *adir = og_sprintf("%s/archive", tmp);
     char **sids = og_calloc((size_t)n, sizeof *sids);
+    struct og_media_s3 *bucket = NULL;
+    if (s3) {
+        curl_global_init(CURL_GLOBAL_DEFAULT);
+        char ep[64], err[320];
+        struct og_media_s3_opts so = {
+            .endpoint = ep, .bucket = "bench", .access_key = "S3RVER", .secret_key = "S3RVER"};
+        if (s3rver_start(tmp, ep) != 0 || !(bucket = og_media_s3_open(&so, err, sizeof err))) {
+            fprintf(stderr, "s3rver did not start (npm ci in tests/s3; node in $OG_NODE)\n");
+            s3rver_stop();
+            return 1;
+        }
+    }
     /* archiving on from the start (closes record when they are due), as in
      * a deployment that has it configured */
-    struct og_archive_opts ao = {.dir = adir, .after_ms = 86400000LL * 365, .batch = batch};
+    struct og_archive_opts ao = {
+        .dir = adir, .s3 = bucket, .after_ms = 86400000LL * 365, .batch = batch};
     og_archive_configure(c, &ao);
     struct og_archive_pass p0;
     og_archive_step(c, &p0);
@@ -163,7 +226,22 @@ int main(int argc, char **argv)
         mu[i] = atoll(o);
         free(o), free(q[i]);
     }
-    long long seg = dir_bytes(adir);
+    char *bdir = og_sprintf("%s/s3/bench/archive", tmp);
+    long long seg = dir_bytes(s3 ? bdir : adir); /* s3rver's files: the objects' bytes */
+    free(bdir);
+
+    /* one archived session's read, as GET /api/v1/sessions/{id} does it */
+    int nread = n < 2000 ? n : 2000;
+    t0 = now_s();
+    for (int i = 0; i < nread; i++) {
+        char *j = NULL;
+        if (og_archive_session_get(c, &admin, sids[n - 1 - i], &j) != OG_OK) {
+            fprintf(stderr, "read failed\n");
+            return 1;
+        }
+        free(j);
+    }
+    double t_read = now_s() - t0;
 
     /* restore: the first customer message's extra cost */
     int nr = n < 2000 ? n : 2000;
@@ -176,8 +254,8 @@ int main(int argc, char **argv)
     double t_rest = now_s() - t0;
     long long m3 = used_memory(&rs);
 
-    printf("bench_archive: %d sessions x %d customer messages (~90-byte texts), batch %d\n", n, per,
-           batch);
+    printf("bench_archive: %d sessions x %d customer messages (~90-byte texts), batch %d, %s\n", n,
+           per, batch, s3 ? "objects in s3rver (retention.store s3)" : "segment files");
     printf("  seeded through ingest + close in %.1f s; Redis used_memory %.0f bytes/session "
            "with its events, %.0f without (the stream is then deleted)\n",
            t_seed, (double)(m1e - m0) / n, (double)(m1 - m0) / n);
@@ -190,7 +268,9 @@ int main(int argc, char **argv)
            "finds it), the thread key %lld (0 since #22: a field of a bucket hash), the index "
            "entry %.0f, idx:all %.0f (MEMORY USAGE)\n",
            mu[0], mu[1], mu[2], (double)mu[3] / n, (double)mu[4] / n);
-    printf("  segment files: %.0f bytes/session (zlib)\n", (double)seg / n);
+    printf("  %s: %.0f bytes/session (zlib)\n", s3 ? "objects" : "segment files", (double)seg / n);
+    printf("  read %d archived sessions (og_archive_session_get, %s) in %.2f s: %.0f us/read\n",
+           nread, s3 ? "one ranged GET each" : "one pread each", t_read, 1e6 * t_read / nread);
     printf("  restored %d sessions in %.2f s: %.0f sessions/s (%.0f bytes/session back in "
            "Redis)\n",
            nr, t_rest, nr / t_rest, (double)(m3 - m2) / nr);
@@ -198,6 +278,8 @@ int main(int argc, char **argv)
         free(sids[i]);
     free(sids);
     og_core_free(c);
+    og_media_s3_close(bucket);
+    s3rver_stop();
     og_test_redis_stop(&rs);
     og_test_rmdir(tmp);
     free(tmp), free(adir);

@@ -25,7 +25,9 @@
  *          stream carries them, the segment was rewritten without c5's
  *          record (no file holds its id or, inflated, its text), its
  *          attachment's file in the media store is gone, and c6 (and its
- *          file) still reads back whole. Only an admin may erase. */
+ *          file) still reads back whole. Only an admin may erase. c6,
+ *          reopened and then erased, leaves no record in any segment (the
+ *          superseded one of its restore included). */
 #include "og_archive.h"
 #include "og_test.h"
 #include "og_util.h"
@@ -530,6 +532,18 @@ static void test_erasure(void)
     m6 = get(NULL, path, &st);
     CHECK(st == 200 && strstr(m6, "lychee kept one"));
     free(m6);
+
+    /* c6, live again, is erased: the record its restore left in the
+     * rewritten segment (no index entry names it) goes with a rewrite */
+    all = inflate_all();
+    CHECK(strstr(all, "lychee kept one") && strstr(all, s6));
+    free(all);
+    snprintf(path, sizeof path, "/contacts/%s", c6);
+    CHECK_INT(del(NULL, path), 204);
+    all = inflate_all();
+    CHECK(!strstr(all, "lychee kept one") && !strstr(all, s6));
+    free(all);
+    CHECK_INT(redis_int("HEXISTS {og}:arch:was %s", s6), 0);
 }
 
 int main(void)
