@@ -343,6 +343,8 @@ local MSG_KEYS = {'kind', 'text', 'attachments', 'location', 'provider_message_i
   'reply_to_provider_id', 'created_at', 'payload', 'flags', 'sensitive_terms', 'url',
   'source_url', 'media_id', 'mime_type', 'name', 'size', 'latitude', 'longitude', 'address',
   'upload_id'}
+-- The coding tables, built at the first use (a library's load-time code
+-- has no string library) and never changed after.
 local msg_enc_t, msg_dec_t
 local function msg_codes()
   msg_enc_t, msg_dec_t = {}, {}
@@ -612,6 +614,7 @@ local ST_DIRECT = {on = false, buf = {}}
 local function call_begin()
   goal_cache, texts_cache = {}, {}
   ST_DIRECT.on, ST_DIRECT.buf = false, {}
+  -- not reset: msg_enc_t, msg_dec_t (constant once built, msg_codes)
 end
 -- Queues the channel's automatic text of this kind, if it has one, due at
 -- due_ms; agent: the agent an "assigned" text names. og_texts_step renders

@@ -173,7 +173,7 @@ static void converse(const char *user, int i, char out[48], char cid[48])
     post(&d1, user, t);
     snprintf(t, sizeof t, "second %d", i);
     post(&d1, user, t);
-    char *s = og_test_redis_line(&rs, "GET {og}:thread:demo:%s", user);
+    char *s = og_test_redis_line(&rs, OG_TEST_BUCKET("HGET") "{og}:th:demo: %s", user);
     snprintf(out, 48, "%s", s ? s : "");
     free(s);
     s = og_test_redis_line(&rs, "HGET {og}:ses:%s contact_id", out);

@@ -25,7 +25,7 @@ static void customer(const char *user, char sid[48])
     char *b = og_sprintf("{\"id\":\"m-%s\",\"from\":{\"id\":\"%s\"},\"text\":\"hi\"}", user, user);
     CHECK_INT(og_test_post_signed(&d, "demo", SECRET, b, strlen(b)), 200);
     free(b);
-    char *s = og_test_redis_line(&rs, "GET {og}:thread:demo:%s", user);
+    char *s = og_test_redis_line(&rs, OG_TEST_BUCKET("HGET") "{og}:th:demo: %s", user);
     snprintf(sid, 48, "%s", s ? s : "");
     free(s);
 }
