@@ -66,7 +66,7 @@ local P, op = ARGV[1], ARGV[2]
 
 local function fingerprint(sid, s)
   return table.concat({s.status or '', s.updated_at or '', s.closed_at or '', s.csat or '',
-    redis.call('ZCARD', k(P, 'ses', sid, 'msgs')), redis.call('LLEN', k(P, 'ses', sid, 'tl')),
+    msgs_call(P, sid, 'ZCARD'), redis.call('LLEN', k(P, 'ses', sid, 'tl')),
     redis.call('HLEN', k(P, 'ses', sid))}, '|')
 end
 
@@ -106,7 +106,7 @@ local function keys_of(sid, s)
   local out = {'ses:' .. sid, 'ses:' .. sid .. ':msgs', 'ses:' .. sid .. ':tl',
     'ses:' .. sid .. ':followups'}
   local dropped, pms = {}, {}
-  for _, mid in ipairs(redis.call('ZRANGE', k(P, 'ses', sid, 'msgs'), 0, -1)) do
+  for _, mid in ipairs(msgs_call(P, sid, 'ZRANGE', 0, -1)) do
     out[#out + 1] = 'msg:' .. mid
     local ttl = redis.call('PTTL', k(P, 'raw', mid))
     if ttl == -1 then out[#out + 1] = 'raw:' .. mid
@@ -169,7 +169,7 @@ local function unindex(sid, s)
   for _, t in ipairs({'idle', 'autoclose', 'goal', 'csat', 'window', 'archive', 'autoforward'}) do
     redis.call('ZREM', k(P, 'timers', t), sid)
   end
-  for _, mid in ipairs(redis.call('ZRANGE', k(P, 'ses', sid, 'msgs'), 0, -1)) do
+  for _, mid in ipairs(msgs_call(P, sid, 'ZRANGE', 0, -1)) do
     redis.call('ZREM', k(P, 'flagged'), mid)
   end
   if s.contact_id then redis.call('SREM', k(P, 'con', s.contact_id, 'goals'), sid) end
@@ -185,7 +185,7 @@ local function reindex(sid, s, closed_ms)
     redis.call('ZADD', k(P, 'idx', 'agent', s.agent_id), 0, sid)
   end
   if s.group and s.group ~= '' then redis.call('ZADD', k(P, 'idx', 'group', s.group), 0, sid) end
-  for _, mid in ipairs(redis.call('ZRANGE', k(P, 'ses', sid, 'msgs'), 0, -1)) do
+  for _, mid in ipairs(msgs_call(P, sid, 'ZRANGE', 0, -1)) do
     local j = msg_j(P, mid)
     if j and string.find(j, '"flags":["sensitive"]', 1, true) then
       redis.call('ZADD', k(P, 'flagged'), 0, mid)
@@ -297,6 +297,7 @@ elseif op == 'claim' then
       else
         redis.call('ZADD', lk, now + lease, sid)
         tl_fill(P, sid) -- the record keeps the timeline whole
+        msgs_fill(P, sid) -- and the message ids' zset
         local keys = {}
         local names, _, pms = keys_of(sid, s)
         for _, name in ipairs(names) do
@@ -446,7 +447,7 @@ elseif op == 'erase_msgs' then
   -- [3..] sessions: the JSON (j) of every message of those live -> {'ok', j...}
   local out = {'ok'}
   for i = 3, #ARGV do
-    for _, mid in ipairs(redis.call('ZRANGE', k(P, 'ses', ARGV[i], 'msgs'), 0, -1)) do
+    for _, mid in ipairs(msgs_call(P, ARGV[i], 'ZRANGE', 0, -1)) do
       local j = msg_j(P, mid)
       if j then out[#out + 1] = j end
     end

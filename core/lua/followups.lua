@@ -140,7 +140,7 @@ elseif op == 'load' then
   end
   local out = {'ok', sj, c[1] or '', c[2] or '', c[3] or '', c[4] or '', agent}
   -- The transcript: the last 200 messages, oldest first.
-  for _, mid in ipairs(redis.call('ZRANGE', k(P, 'ses', sid, 'msgs'), -200, -1)) do
+  for _, mid in ipairs(msgs_call(P, sid, 'ZRANGE', -200, -1)) do
     local mj = message_json(P, mid)
     if mj then out[#out + 1] = mj end
   end

@@ -152,7 +152,9 @@ local function ingest(a)
     -- tl0: the timeline's "created" entry, implied (prelude.lua tl_add)
     redis.call('HSET', skey, 'id', sid, 'channel', ch, 'connector', connector, 'status', 'new',
       'contact_id', cid, 'thread_id', thread, 'routing', routing, 'created_at', now_iso,
-      'tl0', js(sender_name))
+      'tl0', js(sender_name), 'm0', mid, -- m0: its one message (msgs_add)
+      -- updated_at stays unwritten while it is created_at (session_render)
+      'last_message_at', now_iso, 'last_customer_ms', now_ms, 'window_ms', wms)
     if nrt then redis.call('HSET', skey, 'nrt', '1') end
     redis.call('ZADD', k(P, 'idx', 'all'), 0, sid)
     redis.call('ZADD', k(P, 'idx', 'ch', ch), 0, sid)
@@ -213,10 +215,14 @@ local function ingest(a)
       redis.call('SET', k(P, 'raw', mid), raw)
     end
   end
-  redis.call('ZADD', k(P, 'ses', sid, 'msgs'), 0, mid)
+  if not created then msgs_add(P, sid, mid, s.m0 or false) end -- s: the whole hash
   if pmid ~= '' then pmid_set(P, ch, pmid, mid) end
   if dk then redis.call('SET', dk, mid, 'EX', ttl) end
-  if reply_token ~= '' then
+  if created then
+    if reply_token ~= '' then
+      redis.call('HSET', skey, 'reply_token', reply_token, 'reply_token_ms', now_ms)
+    end
+  elseif reply_token ~= '' then
     redis.call('HSET', skey, 'updated_at', now_iso, 'last_message_at', now_iso,
       'last_customer_ms', now_ms, 'window_ms', wms, 'reply_token', reply_token,
       'reply_token_ms', now_ms)

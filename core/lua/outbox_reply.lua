@@ -52,7 +52,7 @@ local function store_out(sid, s, mid, now_ms, now_iso, mtail, sender, eid, terms
     mtail, ',"sender":', sender, ',"reply_to":null'})
   redis.call('HSET', k(P, 'msg', mid), 'j', mj, 'st', 'pending', 'sid', sid, 'dir', 'out',
     'ch', s.channel, 'att', '0')
-  redis.call('ZADD', k(P, 'ses', sid, 'msgs'), 0, mid)
+  msgs_add(P, sid, mid)
   redis.call('XADD', k(P, 'outbox'), '*', 'm', mid)
   redis.call('HSET', skey, 'updated_at', now_iso, 'last_message_at', now_iso,
     'last_agent_message_at', now_iso)

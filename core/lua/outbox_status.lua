@@ -67,7 +67,7 @@ end
 -- covered by earlier watermarks.
 local sid = thread_get(P, ch, thread)
 if not sid then return {'ok', 'unknown'} end
-local ids = redis.call('ZREVRANGE', k(P, 'ses', sid, 'msgs'), 0, 199)
+local ids = msgs_call(P, sid, 'ZREVRANGE', 0, 199)
 for _, mid in ipairs(ids) do
   local m = redis.call('HMGET', k(P, 'msg', mid), 'dir', 'sent_ms')
   if m[1] == 'out' and m[2] and tonumber(m[2]) <= wm then apply(mid) end

@@ -10,7 +10,8 @@
 --                                    began in its own thread is named by that thread's
 --                                    session (contact_of: one key less per contact)
 --   P:ses:<id>                 hash  session
---   P:ses:<id>:msgs            zset  message ids (score 0, ordered by id = time)
+--   P:ses:<id>:msgs            zset  message ids (score 0, ordered by id = time;
+--                                    absent while the session has one: m0, msgs_add)
 --   P:th:<ch>:<bucket>         hash  thread -> its current session (thread_get below;
 --                                    older versions: string P:thread:<ch>:<thread>)
 --   P:msg:<id>                 hash  message: m (a customer's, compact: msg_pack) or j
@@ -313,7 +314,8 @@ local function session_render(P, s, cj)
     ',"transferred_comment":', js(s.transferred_comment),
     ',"routing":', js(s.routing), ',"queue_group":', js(s.queue_group),
     ',"created_at":', q(s.created_at),
-    ',"updated_at":', q(s.updated_at), ',"first_reply_at":', q(s.first_reply_at),
+    -- updated_at is not written while it is created_at (ingest.lua)
+    ',"updated_at":', q(s.updated_at or s.created_at), ',"first_reply_at":', q(s.first_reply_at),
     ',"last_message_at":', q(s.last_message_at),
     ',"last_customer_message_at":',
     s.last_customer_ms and q(iso_ms(tonumber(s.last_customer_ms))) or q(s.last_customer_message_at),
@@ -556,6 +558,60 @@ local function tl_range(P, sid, from, to)
   if not c[1] then return {}, 0 end
   if from == 0 then return {tl_created(c)}, 1 end
   return {}, 1
+end
+-- A session's message ids: zset P:ses:<sid>:msgs, score 0, ordered by id
+-- (= time). A session a customer's message created (ingest.lua) keeps that
+-- first id in field m0 of its hash instead, and the zset is written with
+-- both ids when the second message comes: a session of one message keeps
+-- no key for it (#22: about 150 bytes each). Never both at once.
+-- msgs_add appends mid; m0: the session's m0 as the caller read it with
+-- the whole hash, or nil to read it here.
+local function msgs_add(P, sid, mid, m0)
+  local skey = k(P, 'ses', sid)
+  if m0 == nil then m0 = redis.call('HGET', skey, 'm0') end
+  if m0 then
+    redis.call('ZADD', skey .. ':msgs', 0, m0, 0, mid)
+    redis.call('HDEL', skey, 'm0')
+  else
+    redis.call('ZADD', skey .. ':msgs', 0, mid)
+  end
+end
+-- Reads the ids as redis.call(cmd, <the zset>, ...) would, m0 included:
+-- cmd is ZRANGE or ZREVRANGE (index ranges), ZRANGEBYLEX (min, '+' and an
+-- optional LIMIT offset count), ZCARD or ZSCORE. The zset is asked first:
+-- only an empty answer (no zset, or nothing in range) looks for m0.
+local function msgs_call(P, sid, cmd, a1, a2, ...)
+  local mk, r = k(P, 'ses', sid, 'msgs'), nil
+  if a1 == nil then r = redis.call(cmd, mk)
+  elseif a2 == nil then r = redis.call(cmd, mk, a1)
+  else r = redis.call(cmd, mk, a1, a2, ...) end
+  if r and r ~= 0 and (type(r) ~= 'table' or #r > 0) then return r end
+  local m0 = redis.call('HGET', k(P, 'ses', sid), 'm0')
+  if not m0 then return r end
+  if cmd == 'ZCARD' then return 1 end
+  if cmd == 'ZSCORE' then return (a1 == m0) and '0' or r end
+  if cmd == 'ZRANGEBYLEX' then
+    local c, v = a1:sub(1, 1), a1:sub(2)
+    local lim = {...}
+    local in_range = a1 == '-' or (c == '(' and m0 > v) or (c == '[' and m0 >= v)
+    if lim[1] == 'LIMIT' and (tonumber(lim[2]) > 0 or tonumber(lim[3]) == 0) then
+      in_range = false
+    end
+    return in_range and {m0} or {}
+  end
+  -- ZRANGE, ZREVRANGE on one element: index 0, or -1
+  local from, to = tonumber(a1), tonumber(a2)
+  if from < 0 then from = from + 1 end
+  if to < 0 then to = to + 1 end
+  return (math.max(from, 0) <= 0 and to >= 0) and {m0} or {}
+end
+-- Writes a session's m0 into its zset (the archive keeps the zset).
+local function msgs_fill(P, sid)
+  local skey = k(P, 'ses', sid)
+  local m0 = redis.call('HGET', skey, 'm0')
+  if not m0 then return end
+  redis.call('ZADD', skey .. ':msgs', 0, m0)
+  redis.call('HDEL', skey, 'm0')
 end
 -- An agent as a timeline shows it, {"id","name"}; null for none.
 local function tl_agent(P, aid)

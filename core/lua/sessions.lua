@@ -65,7 +65,7 @@ local function unread(sid, viewer)
   local mark = redis.call('HGET', k(P, 'agent', viewer, 'read'), sid)
   local min = mark and ('(' .. mark) or '-'
   local n = 0
-  local ids = redis.call('ZRANGEBYLEX', k(P, 'ses', sid, 'msgs'), min, '+', 'LIMIT', 0, 100)
+  local ids = msgs_call(P, sid, 'ZRANGEBYLEX', min, '+', 'LIMIT', 0, 100)
   for _, mid in ipairs(ids) do
     -- a compact one (m) is a customer's (msg_pack)
     local m = redis.call('HMGET', k(P, 'msg', mid), 'j', 'm')
@@ -105,7 +105,7 @@ elseif op == 'sessions' then
   local function text_hit(s, id)
     local c = redis.call('HGET', k(P, 'con', s.contact_id or ''), 'name')
     if c and string.find(string.lower(c), f_q, 1, true) then return true end
-    for _, mid in ipairs(redis.call('ZRANGE', k(P, 'ses', id, 'msgs'), 0, 199)) do
+    for _, mid in ipairs(msgs_call(P, id, 'ZRANGE', 0, 199)) do
       local j = msg_j(P, mid)
       if j then
         local ok, m = pcall(cjson.decode, j .. '}')
@@ -167,9 +167,8 @@ elseif op == 'messages' then
   local sid, cursor, limit = ARGV[7], ARGV[8], tonumber(ARGV[9])
   local s = hgetall(k(P, 'ses', sid))
   if not s.id or not visible(s) then return no_session() end
-  local mk = k(P, 'ses', sid, 'msgs')
   local min = cursor ~= '' and ('(' .. cursor) or '-'
-  local ids = redis.call('ZRANGEBYLEX', mk, min, '+', 'LIMIT', 0, limit + 1)
+  local ids = msgs_call(P, sid, 'ZRANGEBYLEX', min, '+', 'LIMIT', 0, limit + 1)
   local out = {'ok', ''}
   for i = 1, math.min(#ids, limit) do out[#out + 1] = message_json(P, ids[i]) end
   if #ids > limit then out[2] = ids[limit] end
@@ -177,7 +176,7 @@ elseif op == 'messages' then
     -- the agent has now seen the conversation: unread drops to 0, and when
     -- that is news, session.read tells the customer's side (the web chat's
     -- read receipts)
-    local last = redis.call('ZRANGE', mk, -1, -1)
+    local last = msgs_call(P, sid, 'ZRANGE', -1, -1)
     local rk = k(P, 'agent', viewer, 'read')
     if last[1] and redis.call('HGET', rk, sid) ~= last[1] then
       redis.call('HSET', rk, sid, last[1])

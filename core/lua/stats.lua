@@ -156,7 +156,7 @@ local function rebuild_session(sid)
   for _, e in ipairs(ev) do
     if e.tl.kind == 'csat' and e.tl.by and e.tl.by.type == 'contact' then rated_at[e.t] = true end
   end
-  for i, mid in ipairs(redis.call('ZRANGE', k(P, 'ses', sid, 'msgs'), 0, -1)) do
+  for i, mid in ipairs(msgs_call(P, sid, 'ZRANGE', 0, -1)) do
     local m = redis.call('HMGET', k(P, 'msg', mid), 'dir', 'j')
     local kind = 'in'
     if m[1] == 'out' then

@@ -102,7 +102,7 @@ elseif op == 'store' then
     kind, '"'})
   redis.call('HSET', k(P, 'msg', mid), 'j', mj, 'st', 'pending', 'sid', sid, 'dir', 'out',
     'ch', s.channel, 'att', '0', 'auto', kind)
-  redis.call('ZADD', k(P, 'ses', sid, 'msgs'), 0, mid)
+  msgs_add(P, sid, mid)
   redis.call('XADD', k(P, 'outbox'), '*', 'm', mid)
   redis.call('HSET', k(P, 'ses', sid), 'updated_at', now_iso, 'last_message_at', now_iso)
   -- the customer's next message may be the survey's answer (ingest)

@@ -62,13 +62,12 @@ elseif op == 'conv' then
   end
   out[2] = session_json(P, sid) or ''
   if limit <= 0 then return out end
-  local mk = k(P, 'ses', sid, 'msgs')
   local ids
   if after ~= '' then
-    if not redis.call('ZSCORE', mk, after) then return {'err', 'not_found', 'no such message'} end
-    ids = redis.call('ZRANGEBYLEX', mk, '(' .. after, '+', 'LIMIT', 0, limit)
+    if not msgs_call(P, sid, 'ZSCORE', after) then return {'err', 'not_found', 'no such message'} end
+    ids = msgs_call(P, sid, 'ZRANGEBYLEX', '(' .. after, '+', 'LIMIT', 0, limit)
   else
-    ids = redis.call('ZRANGE', mk, -limit, -1)
+    ids = msgs_call(P, sid, 'ZRANGE', -limit, -1)
   end
   for _, mid in ipairs(ids) do
     local m = message_json(P, mid)

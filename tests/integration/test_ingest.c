@@ -80,6 +80,39 @@ int main(void)
     CHECK(strncmp(r1.message_id, "msg_", 4) == 0);
     CHECK_INT(redis_int(&rs, "ZCARD {t}:queue:default"), 1);
     CHECK_INT(redis_int(&rs, "XLEN {t}:events"), 3); /* contact, session, message */
+    /* a session of one message keeps its id in m0, no zset (msgs_add), and
+     * reads it back as the zset would: listed, and nothing after it */
+    char key[128];
+    snprintf(key, sizeof key, "HGET {t}:ses:%s m0", r1.session_id);
+    char *m0 = og_test_redis_cli(&rs, key);
+    CHECK(m0 && strncmp(m0, r1.message_id, strlen(r1.message_id)) == 0);
+    free(m0);
+    snprintf(key, sizeof key, "EXISTS {t}:ses:%s:msgs", r1.session_id);
+    CHECK_INT(redis_int(&rs, key), 0);
+    /* nor updated_at while it is created_at: rendered from it */
+    snprintf(key, sizeof key, "HEXISTS {t}:ses:%s updated_at", r1.session_id);
+    CHECK_INT(redis_int(&rs, key), 0);
+    char *sj1 = NULL;
+    CHECK_INT(og_test_session_json(c, r1.session_id, &sj1), OG_OK);
+    json_object *so1 = json_tokener_parse(sj1 ? sj1 : "");
+    CHECK(jstr(so1, "created_at") && jstr(so1, "updated_at") &&
+          strcmp(jstr(so1, "created_at"), jstr(so1, "updated_at")) == 0);
+    CHECK(jstr(so1, "last_message_at") &&
+          strcmp(jstr(so1, "created_at"), jstr(so1, "last_message_at")) == 0);
+    json_object_put(so1);
+    free(sj1);
+    char *lj = NULL;
+    CHECK_INT(og_test_list_messages(c, r1.session_id, NULL, 50, &lj), OG_OK);
+    json_object *l1 = json_tokener_parse(lj ? lj : "");
+    CHECK_INT(json_object_array_length(json_object_object_get(l1, "items")), 1);
+    CHECK_STR(jstr(l1, "items.0.id"), r1.message_id);
+    json_object_put(l1);
+    free(lj);
+    CHECK_INT(og_test_list_messages(c, r1.session_id, r1.message_id, 50, &lj), OG_OK);
+    l1 = json_tokener_parse(lj ? lj : "");
+    CHECK_INT(json_object_array_length(json_object_object_get(l1, "items")), 0);
+    json_object_put(l1);
+    free(lj);
 
     /* 2. the same contact again: same session, history grows */
     struct og_inbound m2 = msg("d2", "u1", "second");
@@ -93,9 +126,13 @@ int main(void)
     CHECK_INT(og_core_ingest(c, &chan, &m2, &r3), OG_OK);
     CHECK_INT(r3.duplicate, 1);
     CHECK_STR(r3.message_id, r2.message_id);
-    char key[128];
+    char cmd0[128];
     snprintf(key, sizeof key, "ZCARD {t}:ses:%s:msgs", r1.session_id);
-    CHECK_INT(redis_int(&rs, key), 2);
+    CHECK_INT(redis_int(&rs, key), 2); /* the second wrote both ids into the zset */
+    snprintf(cmd0, sizeof cmd0, "HEXISTS {t}:ses:%s m0", r1.session_id);
+    CHECK_INT(redis_int(&rs, cmd0), 0);
+    snprintf(cmd0, sizeof cmd0, "HEXISTS {t}:ses:%s updated_at", r1.session_id);
+    CHECK_INT(redis_int(&rs, cmd0), 1);
     CHECK_INT(redis_int(&rs, "XLEN {t}:events"), 4);
     CHECK_INT(redis_int(&rs, "EXISTS {t}:dedup:c1:d2"), 0); /* the pmid index covers it */
 
