@@ -482,9 +482,11 @@ static void run(void)
                 usleep(10000);
         }
         CHECK(died && WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
-        d1.pid = 0;
+        if (died)
+            d1.pid = 0;
+        else /* the hook did not fire (the test fails): stop it, not leave it running */
+            og_test_daemon_stop(&d1);
     }
-    CHECK_INT(d1.pid, 0);
     unsetenv("OMNIGATE_TEST_ARCHIVE_CRASH");
     char *logp = og_sprintf("%s/omnigate.log", d1.dir);
     char *log = og_test_read_file(logp, NULL);
