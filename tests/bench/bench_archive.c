@@ -71,43 +71,21 @@ static long long dir_bytes(const char *dir)
     return n;
 }
 
-static pid_t s3_pid = -1;
+static struct og_test_s3rver s3srv;
 
-/* s3rver on 127.0.0.1 with its objects in dir/s3 and bucket "bench"; its
- * endpoint into ep, or -1. */
+/* s3rver on 127.0.0.1 with its objects in dir/s3 and bucket "bench"
+ * (og_test_s3rver_start); its endpoint into ep, or -1. */
 static int s3rver_start(const char *dir, char ep[64])
 {
-    const char *node = getenv("OG_NODE") ? getenv("OG_NODE") : "node";
-    char *script = og_test_src("tests/s3/s3rver.cjs");
-    char *data = og_sprintf("%s/s3", dir), *out = og_sprintf("%s/s3rver.out", dir);
-    mkdir(data, 0700);
-    s3_pid = fork();
-    if (s3_pid == 0) {
-        int fd = open(out, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-        dup2(fd, 1), dup2(fd, 2);
-        execlp(node, node, script, data, "bench", (char *)NULL);
-        _exit(127);
-    }
-    int port = 0;
-    for (int i = 0; i < 200 && !port; i++) { /* at most 10 s */
-        usleep(50000);
-        char *text = og_test_read_file(out, NULL);
-        if (text && !strncmp(text, "port ", 5))
-            port = atoi(text + 5);
-        free(text);
-    }
-    free(script), free(data), free(out);
-    snprintf(ep, 64, "http://127.0.0.1:%d", port);
-    return port ? 0 : -1;
+    if (og_test_s3rver_start(&s3srv, dir, "bench") != 0)
+        return -1;
+    snprintf(ep, 64, "%s", s3srv.endpoint);
+    return 0;
 }
 
 static void s3rver_stop(void)
 {
-    if (s3_pid <= 0)
-        return;
-    kill(s3_pid, SIGTERM);
-    if (waitpid(s3_pid, NULL, 0) != s3_pid)
-        kill(s3_pid, SIGKILL);
+    og_test_s3rver_stop(&s3srv);
 }
 
 int main(int argc, char **argv)

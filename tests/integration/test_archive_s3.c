@@ -53,7 +53,7 @@
 #define ADMIN "Authorization: Bearer " OG_TEST_ADMIN_TOKEN
 #define N 5
 
-static pid_t s3_pid = -1;
+static struct og_test_s3rver s3;
 static char endpoint[64], *s3dir;
 static struct og_test_redis rs;
 static struct og_test_daemon d1, d2;
@@ -65,56 +65,20 @@ static struct og_media_s3 *bucket;
 #define D_MS 1907625600000LL /* 2030-06-14 00:00 UTC */
 #define DAY 86400000LL
 
-/* Starts s3rver in dir/s3; 0 once it printed its port. */
+/* s3rver in dir/s3 (og_test_s3rver_start); 0 once it listens. s3dir:
+ * where the archive's objects are its files. */
 static int s3rver_start(const char *dir)
 {
-    const char *node = getenv("OG_NODE");
-    char *script = og_test_src("tests/s3/s3rver.cjs");
-    char *mods = og_test_src("tests/s3/node_modules/s3rver");
-    struct stat st;
-    if (stat(mods, &st) != 0) {
-        fprintf(stderr, "s3rver is not installed: run `make deps-s3` (npm ci in tests/s3)\n");
-        free(script), free(mods);
+    if (og_test_s3rver_start(&s3, dir, BUCKET) != 0)
         return -1;
-    }
-    char *data = og_sprintf("%s/s3", dir), *out = og_sprintf("%s/s3rver.out", dir);
-    mkdir(data, 0700);
-    s3_pid = fork();
-    if (s3_pid == 0) {
-        int fd = open(out, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-        dup2(fd, 1), dup2(fd, 2);
-        execl(node, node, script, data, BUCKET, (char *)NULL);
-        _exit(127);
-    }
-    int port = 0;
-    for (int i = 0; i < 200 && !port; i++) { /* at most 10 s */
-        usleep(50000);
-        char *text = og_test_read_file(out, NULL);
-        if (text && !strncmp(text, "port ", 5))
-            port = atoi(text + 5);
-        free(text);
-    }
-    free(script), free(mods), free(out);
-    s3dir = og_sprintf("%s/" BUCKET "/archive", data);
-    free(data);
-    if (!port)
-        return -1;
-    snprintf(endpoint, sizeof endpoint, "http://127.0.0.1:%d", port);
+    snprintf(endpoint, sizeof endpoint, "%s", s3.endpoint);
+    s3dir = og_sprintf("%s/s3/" BUCKET "/archive", dir);
     return 0;
 }
 
 static void s3rver_stop(void)
 {
-    if (s3_pid <= 0)
-        return;
-    kill(s3_pid, SIGTERM);
-    for (int i = 0; i < 100; i++) { /* at most 5 s, then SIGKILL */
-        if (waitpid(s3_pid, NULL, WNOHANG) == s3_pid)
-            return;
-        usleep(50000);
-    }
-    kill(s3_pid, SIGKILL);
-    waitpid(s3_pid, NULL, 0);
+    og_test_s3rver_stop(&s3);
 }
 
 static void clock_set(int64_t ms)

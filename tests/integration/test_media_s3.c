@@ -42,59 +42,23 @@
 
 #define BUCKET "omnigate-media"
 
-static pid_t s3_pid = -1;
+static struct og_test_s3rver s3;
 static char endpoint[64];
 
 static const char PNG[] = "\x89PNG\r\n\x1A\n\x00\x00\x00\rIHDR\x00\x00\x00\x01png-body";
 
-/* Starts s3rver in dir/s3; 0 once it printed its port. */
+/* s3rver in dir/s3 (og_test_s3rver_start); 0 once it listens. */
 static int s3rver_start(const char *dir)
 {
-    const char *node = getenv("OG_NODE");
-    char *script = og_test_src("tests/s3/s3rver.cjs");
-    char *mods = og_test_src("tests/s3/node_modules/s3rver");
-    struct stat st;
-    if (stat(mods, &st) != 0) {
-        fprintf(stderr, "s3rver is not installed: run `make deps-s3` (npm ci in tests/s3)\n");
-        free(script), free(mods);
+    if (og_test_s3rver_start(&s3, dir, BUCKET) != 0)
         return -1;
-    }
-    char *data = og_sprintf("%s/s3", dir), *out = og_sprintf("%s/s3rver.out", dir);
-    mkdir(data, 0700);
-    s3_pid = fork();
-    if (s3_pid == 0) {
-        int fd = open(out, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-        dup2(fd, 1), dup2(fd, 2);
-        execl(node, node, script, data, BUCKET, (char *)NULL);
-        _exit(127);
-    }
-    int port = 0;
-    for (int i = 0; i < 200 && !port; i++) { /* at most 10 s */
-        usleep(50000);
-        char *text = og_test_read_file(out, NULL);
-        if (text && !strncmp(text, "port ", 5))
-            port = atoi(text + 5);
-        free(text);
-    }
-    free(script), free(mods), free(data), free(out);
-    if (!port)
-        return -1;
-    snprintf(endpoint, sizeof endpoint, "http://127.0.0.1:%d", port);
+    snprintf(endpoint, sizeof endpoint, "%s", s3.endpoint);
     return 0;
 }
 
 static void s3rver_stop(void)
 {
-    if (s3_pid <= 0)
-        return;
-    kill(s3_pid, SIGTERM);
-    for (int i = 0; i < 100; i++) { /* at most 5 s, then SIGKILL */
-        if (waitpid(s3_pid, NULL, WNOHANG) == s3_pid)
-            return;
-        usleep(50000);
-    }
-    kill(s3_pid, SIGKILL);
-    waitpid(s3_pid, NULL, 0);
+    og_test_s3rver_stop(&s3);
 }
 
 static struct og_media_store *open_store(const char *dir, const char *sub, const char *access,

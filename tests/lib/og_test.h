@@ -206,6 +206,17 @@ int og_test_daemon_start(struct og_test_daemon *d, const char *redis_url, const 
 /* SIGTERM, wait; returns the exit status (0 = clean). Keeps nothing running. */
 int og_test_daemon_stop(struct og_test_daemon *d);
 void og_test_daemon_kill(struct og_test_daemon *d); /* SIGKILL */
+
+/* s3rver (tests/s3, `npm ci` there: make deps-s3) on 127.0.0.1, its objects
+ * under dir/s3/<bucket>, run by $OG_NODE or node from the PATH. start: 0
+ * once it printed its port (endpoint set), -1 when it is not installed or
+ * did not start. stop: SIGTERM, then SIGKILL after 5 s; only its own pid. */
+struct og_test_s3rver {
+    pid_t pid;
+    char endpoint[64]; /* http://127.0.0.1:<port> */
+};
+int og_test_s3rver_start(struct og_test_s3rver *s, const char *dir, const char *bucket);
+void og_test_s3rver_stop(struct og_test_s3rver *s);
 /* Restarts a stopped/killed daemon with the same config and port. */
 int og_test_daemon_restart(struct og_test_daemon *d);
 void og_test_daemon_free(struct og_test_daemon *d); /* removes the temp dir */

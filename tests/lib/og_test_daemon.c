@@ -8,6 +8,7 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -229,4 +230,58 @@ long og_test_post_signed(const struct og_test_daemon *d, const char *channel, co
     struct og_test_resp r = og_test_http("POST", url, h, body, len);
     free(h), free(url), free(r.body);
     return r.status;
+}
+
+int og_test_s3rver_start(struct og_test_s3rver *s, const char *dir, const char *bucket)
+{
+    memset(s, 0, sizeof *s);
+    s->pid = -1;
+    const char *node = getenv("OG_NODE") && *getenv("OG_NODE") ? getenv("OG_NODE") : "node";
+    char *script = og_test_src("tests/s3/s3rver.cjs");
+    char *mods = og_test_src("tests/s3/node_modules/s3rver");
+    struct stat st;
+    if (stat(mods, &st) != 0) {
+        fprintf(stderr, "s3rver is not installed: run `make deps-s3` (npm ci in tests/s3)\n");
+        free(script), free(mods);
+        return -1;
+    }
+    char *data = og_sprintf("%s/s3", dir), *out = og_sprintf("%s/s3rver.out", dir);
+    mkdir(data, 0700);
+    s->pid = fork();
+    if (s->pid == 0) {
+        int fd = open(out, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+        dup2(fd, 1), dup2(fd, 2);
+        execlp(node, node, script, data, bucket, (char *)NULL);
+        _exit(127);
+    }
+    int port = 0;
+    for (int i = 0; i < 200 && !port && s->pid > 0; i++) { /* at most 10 s */
+        usleep(50000);
+        char *text = og_test_read_file(out, NULL);
+        if (text && !strncmp(text, "port ", 5))
+            port = atoi(text + 5);
+        free(text);
+    }
+    free(script), free(mods), free(data), free(out);
+    if (!port)
+        return -1;
+    snprintf(s->endpoint, sizeof s->endpoint, "http://127.0.0.1:%d", port);
+    return 0;
+}
+
+void og_test_s3rver_stop(struct og_test_s3rver *s)
+{
+    if (s->pid <= 0)
+        return;
+    kill(s->pid, SIGTERM);
+    for (int i = 0; i < 100; i++) { /* at most 5 s, then SIGKILL */
+        if (waitpid(s->pid, NULL, WNOHANG) == s->pid) {
+            s->pid = -1;
+            return;
+        }
+        usleep(50000);
+    }
+    kill(s->pid, SIGKILL);
+    waitpid(s->pid, NULL, 0);
+    s->pid = -1;
 }
