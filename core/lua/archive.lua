@@ -140,9 +140,10 @@ local function dump(name)
       local h = {}
       for i = 1, #v, 2 do h[v[i]] = v[i + 1] end
       if h.m and not h.j then
-        local out = {'j', msg_j_h(name:sub(5), h)}
+        -- with its status, implied beside m (message_json)
+        local out = {'j', msg_j_h(name:sub(5), h), 'st', h.st or 'delivered'}
         for i = 1, #v, 2 do
-          if v[i] ~= 'm' then out[#out + 1] = v[i]; out[#out + 1] = v[i + 1] end
+          if v[i] ~= 'm' and v[i] ~= 'st' then out[#out + 1] = v[i]; out[#out + 1] = v[i + 1] end
         end
         v = out
       end
@@ -159,7 +160,7 @@ end
 -- The index entries a live session has besides its own keys.
 local function unindex(sid, s)
   redis.call('ZREM', k(P, 'idx', 'st', s.status or ''), sid)
-  redis.call('ZREM', k(P, 'idx', 'ch', s.channel or ''), sid)
+  redis.call('ZREM', k(P, 'idx', 'ch', s.channel or ''), sid) -- older versions' index
   if s.agent_id and s.agent_id ~= '' then
     redis.call('ZREM', k(P, 'idx', 'agent', s.agent_id), sid)
     redis.call('HDEL', k(P, 'agent', s.agent_id, 'read'), sid)
@@ -179,7 +180,6 @@ end
 
 local function reindex(sid, s, closed_ms)
   redis.call('ZADD', k(P, 'idx', 'st', s.status or 'closed'), 0, sid)
-  redis.call('ZADD', k(P, 'idx', 'ch', s.channel or ''), 0, sid)
   redis.call('ZADD', k(P, 'idx', 'all'), 0, sid)
   if s.agent_id and s.agent_id ~= '' then
     redis.call('ZADD', k(P, 'idx', 'agent', s.agent_id), 0, sid)
@@ -420,7 +420,7 @@ elseif op == 'drop' then
 
 elseif op == 'erase_find' then
   -- [3] contact id, [4] cursor ('' = start): the contact's sessions, a
-  -- bounded scan of its channel's index per call
+  -- bounded scan of the sessions' index per call
   local cid, cursor = ARGV[3], ARGV[4]
   local c = hgetall(k(P, 'con', cid))
   local out = {'ok', ''}
@@ -428,15 +428,15 @@ elseif op == 'erase_find' then
     return {'err', 'not_found', 'no such contact'}
   else
     local min = cursor ~= '' and ('(' .. cursor) or '-'
-    local ids = redis.call('ZRANGEBYLEX', k(P, 'idx', 'ch', c.channel), min, '+', 'LIMIT', 0, 2000)
+    local ids = redis.call('ZRANGEBYLEX', k(P, 'idx', 'all'), min, '+', 'LIMIT', 0, 2000)
     for _, sid in ipairs(ids) do
       if redis.call('HGET', k(P, 'ses', sid), 'contact_id') == cid then out[#out + 1] = sid end
     end
     if #ids == 2000 then out[2] = ids[#ids] end
   end
   if cursor == '' then
-    -- an archived session is not in the index; its thread key (kept) finds
-    -- it: a one-to-one thread has one session, which a closed one's new
+    -- an archived session has no hash to name its contact; its thread key
+    -- (kept) finds it: a one-to-one thread has one session, which a closed one's new
     -- message reopens rather than replaces
     local t = thread_get(P, c.channel, c.external_id)
     if t then out[#out + 1] = t end

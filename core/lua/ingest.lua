@@ -150,14 +150,22 @@ local function ingest(a)
     skey = k(P, 'ses', sid)
     thread_set(P, ch, thread, sid)
     -- tl0: the timeline's "created" entry, implied (prelude.lua tl_add)
-    redis.call('HSET', skey, 'id', sid, 'channel', ch, 'connector', connector, 'status', 'new',
+    -- updated_at and last_message_at stay unwritten while they are
+    -- created_at, window_ms while it is 0 (session_render)
+    local f = {'id', sid, 'channel', ch, 'connector', connector, 'status', 'new',
       'contact_id', cid, 'thread_id', thread, 'routing', routing, 'created_at', now_iso,
       'tl0', js(sender_name), 'm0', mid, -- m0: its one message (msgs_add)
-      -- updated_at stays unwritten while it is created_at (session_render)
-      'last_message_at', now_iso, 'last_customer_ms', now_ms, 'window_ms', wms)
-    if nrt then redis.call('HSET', skey, 'nrt', '1') end
+      'last_customer_ms', now_ms,
+      -- its statistics episode's start (the rest is implied: st_first)
+      'st_t0', now_ms}
+    if wms > 0 then f[#f + 1] = 'window_ms'; f[#f + 1] = wms end
+    if nrt then f[#f + 1] = 'nrt'; f[#f + 1] = '1' end
+    if reply_token ~= '' then
+      f[#f + 1] = 'reply_token'; f[#f + 1] = reply_token
+      f[#f + 1] = 'reply_token_ms'; f[#f + 1] = now_ms
+    end
+    redis.call('HSET', skey, unpack(f))
     redis.call('ZADD', k(P, 'idx', 'all'), 0, sid)
-    redis.call('ZADD', k(P, 'idx', 'ch', ch), 0, sid)
     redis.call('ZADD', k(P, 'idx', 'st', 'new'), 0, sid)
     st_q_enter(P, k(P, 'queue', routing), sid, {channel = ch}, now_ms)
     created = true
@@ -203,9 +211,9 @@ local function ingest(a)
   local mj = table.concat({'{"id":"', mid, '","session_id":"', sid, '","direction":"in",', mtail,
     ',"sender":{"type":"contact","id":"', cid, '","name":', sname, '}',
     ',"reply_to":', q(reply_to)})
-  -- stored compactly (msg_pack); the events carry the JSON as rendered here
-  redis.call('HSET', k(P, 'msg', mid), 'm', msg_pack(cid, sname, reply_to, mtail),
-    'st', 'delivered', 'sid', sid)
+  -- stored compactly (msg_pack; its status, delivered, is implied: no st);
+  -- the events carry the JSON as rendered here
+  redis.call('HSET', k(P, 'msg', mid), 'm', msg_pack(cid, sname, reply_to, mtail), 'sid', sid)
   -- the raw payload beside it, not in it: it expires on its own (store_raw),
   -- and the message's hash keeps one field less
   if raw ~= '' then
@@ -218,27 +226,25 @@ local function ingest(a)
   if not created then msgs_add(P, sid, mid, s.m0 or false) end -- s: the whole hash
   if pmid ~= '' then pmid_set(P, ch, pmid, mid) end
   if dk then redis.call('SET', dk, mid, 'EX', ttl) end
-  if created then
+  if not created then
+    local f = {'updated_at', now_iso, 'last_message_at', now_iso, 'last_customer_ms', now_ms}
+    if wms > 0 or s.window_ms then f[#f + 1] = 'window_ms'; f[#f + 1] = wms end
     if reply_token ~= '' then
-      redis.call('HSET', skey, 'reply_token', reply_token, 'reply_token_ms', now_ms)
+      f[#f + 1] = 'reply_token'; f[#f + 1] = reply_token
+      f[#f + 1] = 'reply_token_ms'; f[#f + 1] = now_ms
     end
-  elseif reply_token ~= '' then
-    redis.call('HSET', skey, 'updated_at', now_iso, 'last_message_at', now_iso,
-      'last_customer_ms', now_ms, 'window_ms', wms, 'reply_token', reply_token,
-      'reply_token_ms', now_ms)
-  else
-    redis.call('HSET', skey, 'updated_at', now_iso, 'last_message_at', now_iso,
-      'last_customer_ms', now_ms, 'window_ms', wms)
+    redis.call('HSET', skey, unpack(f))
   end
   if created or reopened then
     s = hgetall(skey) -- rare: read it back rather than mirror every field
   else
     if activated then s.status = 'active' end
     s.updated_at, s.last_message_at = now_iso, now_iso
-    s.last_customer_ms, s.window_ms = now_ms, tostring(wms)
+    s.last_customer_ms = now_ms
+    if wms > 0 or s.window_ms then s.window_ms = tostring(wms) end
   end
   -- statistics (og_stats.h): a new episode, a new session, a customer message
-  if created or reopened then st_episode(P, sid, s, tonumber(now_ms), false, created) end
+  if reopened then st_episode(P, sid, s, tonumber(now_ms), false) end
   if not rating then
     st_in(P, sid, s, tonumber(now_ms), created) -- created: counts the new session too
   elseif created then

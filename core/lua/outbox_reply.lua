@@ -158,7 +158,6 @@ elseif op == 'start' then
       'created_at', now_iso, 'origin', 'agent')
     if ARGV[17] == '1' then redis.call('HSET', skey, 'nrt', '1') end
     redis.call('ZADD', k(P, 'idx', 'all'), 0, sid)
-    redis.call('ZADD', k(P, 'idx', 'ch', ch), 0, sid)
     redis.call('ZADD', k(P, 'idx', 'st', st), 0, sid)
     emit(P, eid_n(ARGV[14], 1), 'session.created', sid, now_iso,
       '{"session":' .. session_json(P, sid) .. '}')

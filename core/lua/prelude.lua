@@ -15,14 +15,16 @@
 --   P:th:<ch>:<bucket>         hash  thread -> its current session (thread_get below;
 --                                    older versions: string P:thread:<ch>:<thread>)
 --   P:msg:<id>                 hash  message: m (a customer's, compact: msg_pack) or j
---                                    (JSON without status/error), st (status), err
---                                    (error JSON), sid
+--                                    (JSON without status/error), st (status; absent
+--                                    beside m: delivered), err (error JSON), sid
 --   P:raw:<id>                 string an inbound message's raw platform payload,
 --                                    expiring after the channel's store_raw
 --   P:pm:<ch>:<bucket>         hash  provider message id -> message id (pmid_get below;
 --                                    older versions: string P:pmid:<ch>:<provider id>)
 --   P:dedup:<ch>:<key>         string message id, expires after the dedup TTL
---   P:idx:all / P:idx:st:<status> / P:idx:ch:<ch>   zset session ids (lex order)
+--   P:idx:all / P:idx:st:<status>  zset session ids (lex order); older versions also
+--                                    kept P:idx:ch:<ch> (#22: a listing by channel
+--                                    filters idx:all, as one by status and channel does)
 --   P:queue:<policy>           zset  sessions waiting for routing (score = ms)
 --   P:events                   stream events (fields: id, type, session, event); trimmed
 --                                    by stream.lua only below what every group owes, or
@@ -316,7 +318,8 @@ local function session_render(P, s, cj)
     ',"created_at":', q(s.created_at),
     -- updated_at is not written while it is created_at (ingest.lua)
     ',"updated_at":', q(s.updated_at or s.created_at), ',"first_reply_at":', q(s.first_reply_at),
-    ',"last_message_at":', q(s.last_message_at),
+    -- nor last_message_at while the session has its first message only (m0)
+    ',"last_message_at":', q(s.last_message_at or (s.m0 and s.created_at)),
     ',"last_customer_message_at":',
     s.last_customer_ms and q(iso_ms(tonumber(s.last_customer_ms))) or q(s.last_customer_message_at),
     ',"window_expires_at":', window_expires(s),
@@ -404,7 +407,9 @@ local function message_json(P, mid)
   local m = redis.call('HMGET', k(P, 'msg', mid), 'j', 'st', 'err', 'm', 'sid')
   local j = msg_j_of(mid, m[1], m[4], m[5])
   if not j then return nil end
-  return j .. ',"status":' .. q(m[2]) .. ',"error":' .. raw_or(m[3], 'null') .. '}'
+  -- a compact one (a customer's) without st is delivered (ingest.lua)
+  local st = m[2] or (m[4] and 'delivered')
+  return j .. ',"status":' .. q(st) .. ',"error":' .. raw_or(m[3], 'null') .. '}'
 end
 
 -- Appends one event to the stream. data is a JSON object text.
@@ -566,10 +571,30 @@ end
 -- no key for it (#22: about 150 bytes each). Never both at once.
 -- msgs_add appends mid; m0: the session's m0 as the caller read it with
 -- the whole hash, or nil to read it here.
+-- While m0 holds a session's one message, that a customer's message
+-- created it, its first statistics episode is implied too (#22): st_fi and
+-- st_w are st_t0, st_nin is 1 (ingest.lua writes st_t0 only). st_first
+-- fills them into a hash table (the statistics' helpers call it);
+-- st_first_write writes them into the hash before anything ends the state:
+-- a second message (msgs_add), the archive (msgs_fill), a new episode
+-- (st_episode), the statistics' rebuild.
+local function st_first(s)
+  if s.m0 and not s.st_nin and s.st_t0 then
+    s.st_fi, s.st_w, s.st_nin = s.st_fi or s.st_t0, s.st_w or s.st_t0, '1'
+  end
+  return s
+end
+local function st_first_write(skey)
+  local h = redis.call('HMGET', skey, 'm0', 'st_nin', 'st_t0')
+  if h[1] and not h[2] and h[3] then
+    redis.call('HSET', skey, 'st_fi', h[3], 'st_w', h[3], 'st_nin', '1')
+  end
+end
 local function msgs_add(P, sid, mid, m0)
   local skey = k(P, 'ses', sid)
   if m0 == nil then m0 = redis.call('HGET', skey, 'm0') end
   if m0 then
+    st_first_write(skey)
     redis.call('ZADD', skey .. ':msgs', 0, m0, 0, mid)
     redis.call('HDEL', skey, 'm0')
   else
@@ -605,13 +630,16 @@ local function msgs_call(P, sid, cmd, a1, a2, ...)
   if to < 0 then to = to + 1 end
   return (math.max(from, 0) <= 0 and to >= 0) and {m0} or {}
 end
--- Writes a session's m0 into its zset (the archive keeps the zset).
+-- Writes a session's m0 into its zset (the archive keeps the zset), and
+-- the last_message_at that m0 implied (session_render).
 local function msgs_fill(P, sid)
   local skey = k(P, 'ses', sid)
-  local m0 = redis.call('HGET', skey, 'm0')
-  if not m0 then return end
-  redis.call('ZADD', skey .. ':msgs', 0, m0)
+  local m0 = redis.call('HMGET', skey, 'm0', 'last_message_at', 'created_at')
+  if not m0[1] then return end
+  st_first_write(skey)
+  redis.call('ZADD', skey .. ':msgs', 0, m0[1])
   redis.call('HDEL', skey, 'm0')
+  if not m0[2] and m0[3] then redis.call('HSET', skey, 'last_message_at', m0[3]) end
 end
 -- An agent as a timeline shows it, {"id","name"}; null for none.
 local function tl_agent(P, aid)
@@ -717,6 +745,8 @@ end
 -- replied), st_w (the first customer message the agent has not answered),
 -- st_pro ('1': an agent started the episode, a proactive chat); st_nin and
 -- st_nout count the session's customer and agent messages (the export).
+-- While a session has one message (m0), st_fi, st_w and st_nin are implied
+-- (st_first).
 -- The fields of a vector (1-based; the C side, og_stats.c, has the same list):
 local ST = {chats = 1, proactive = 2, reactive = 3, missed = 4, dur_sum = 5, dur_n = 6,
   fr_sum = 7, fr_n = 8, res_sum = 9, res_n = 10, msg_in = 11, msg_out = 12, transfers = 13,
@@ -894,13 +924,14 @@ local function st_resp(d, ms)
   d[ST.hist + b - 1] = 1
 end
 
--- A new episode of a session (created, or reopened): what its figures
--- measure from. pro: an agent started it (proactive; st_pro '1'); fresh: the
--- session is new (it has none of the fields yet).
-local function st_episode(P, sid, s, now_ms, pro, fresh)
-  if not fresh then
-    redis.call('HDEL', k(P, 'ses', sid), 'st_fi', 'st_fr', 'st_ar', 'st_w', 'st_pro')
-  end
+-- A new episode of a session (reopened, or created by an agent): what its
+-- figures measure from. pro: an agent started it (proactive; st_pro '1'). A
+-- session a customer's message creates has its first episode's st_t0
+-- written with it (ingest.lua), the rest implied (st_first).
+local function st_episode(P, sid, s, now_ms, pro)
+  st_first_write(k(P, 'ses', sid)) -- st_nin stays
+  s.st_nin = s.st_nin or (s.m0 and '1') or nil
+  redis.call('HDEL', k(P, 'ses', sid), 'st_fi', 'st_fr', 'st_ar', 'st_w', 'st_pro')
   redis.call('HSET', k(P, 'ses', sid), 'st_t0', string.format('%d', now_ms))
   if pro then redis.call('HSET', k(P, 'ses', sid), 'st_pro', '1') end
   s.st_fi, s.st_fr, s.st_ar, s.st_w, s.st_t0 = nil, nil, nil, nil, string.format('%d', now_ms)
@@ -908,20 +939,25 @@ local function st_episode(P, sid, s, now_ms, pro, fresh)
 end
 
 -- A customer's message (ingest): s current after it; new: it created the
--- session (counted in the same vector update).
+-- session (counted in the same vector update; its hash has the fields
+-- already, written with it).
 local function st_in(P, sid, s, now_ms, new)
-  local skey = k(P, 'ses', sid)
-  local ms = string.format('%d', now_ms)
-  local upd = {}
-  if not s.st_fi then upd[#upd + 1] = 'st_fi'; upd[#upd + 1] = ms; s.st_fi = ms end
-  if not s.st_w then upd[#upd + 1] = 'st_w'; upd[#upd + 1] = ms; s.st_w = ms end
-  if #upd > 0 then redis.call('HSET', skey, unpack(upd)) end
-  redis.call('HINCRBY', skey, 'st_nin', 1)
+  st_first(s)
+  if not new then
+    local skey = k(P, 'ses', sid)
+    local ms = string.format('%d', now_ms)
+    local upd = {}
+    if not s.st_fi then upd[#upd + 1] = 'st_fi'; upd[#upd + 1] = ms; s.st_fi = ms end
+    if not s.st_w then upd[#upd + 1] = 'st_w'; upd[#upd + 1] = ms; s.st_w = ms end
+    if #upd > 0 then redis.call('HSET', skey, unpack(upd)) end
+    redis.call('HINCRBY', skey, 'st_nin', 1)
+  end
   st_add(P, now_ms, st_tuple(s), new and {[ST.msg_in] = 1, [ST.new] = 1} or {[ST.msg_in] = 1})
 end
 
 -- An agent's message to the customer (never an automatic text).
 local function st_out(P, sid, s, now_ms)
+  st_first(s) -- written by msgs_add, which came first
   local skey = k(P, 'ses', sid)
   local d = {[ST.msg_out] = 1}
   local w = tonumber(s.st_w or '')
@@ -942,6 +978,7 @@ end
 -- A close: c is the session's hash after it (success codes set, agent still
 -- named). Counts the chat and its durations, and its codes (one "c" fact).
 local function st_close(P, c, now_ms)
+  st_first(c)
   local tup = st_tuple(c)
   local d = {[ST.chats] = 1}
   local pro = c.st_pro == '1' or (not c.st_t0 and c.origin == 'agent')

@@ -292,6 +292,7 @@ local function rebuild_session(sid)
       end
     end
   end
+  st_first_write(k(P, 'ses', sid)) -- st_fi and st_w stay as they were
   redis.call('HSET', k(P, 'ses', sid), 'st_nin', nin, 'st_nout', nout)
 end
 
@@ -351,8 +352,9 @@ if op == 'conv' then
   for _, sid in ipairs(ids) do
     local s = redis.call('HMGET', k(P, 'ses', sid), 'id', 'channel', 'contact_id', 'agent_id',
       'group', 'status', 'created_at', 'first_reply_at', 'closed_at', 'close_reason',
-      'success_codes', 'csat', 'g_st', 'g_ev', 'st_nin', 'st_nout')
+      'success_codes', 'csat', 'g_st', 'g_ev', 'st_nin', 'st_nout', 'm0')
     if s[1] then
+      if not s[15] and s[17] then s[15] = '1' end -- implied (prelude.lua st_first)
       local name = redis.call('HGET', k(P, 'con', s[3] or ''), 'name') or ''
       out[#out + 1] = {s[1], s[2] or '', s[3] or '', name, s[4] or '', s[5] or '', s[6] or '',
         s[7] or '', s[8] or '', s[9] or '', s[10] or '', s[11] or '[]', s[12] or '',

@@ -128,7 +128,7 @@ static int feed_all(const struct og_test_dovecot *dc, long first, long end, int6
 
 static long long sessions(redisContext *rc)
 {
-    redisReply *r = redisCommand(rc, "ZCARD {og}:idx:ch:mail");
+    redisReply *r = redisCommand(rc, "ZCARD {og}:idx:all");
     long long n = r && r->type == REDIS_REPLY_INTEGER ? r->integer : -1;
     freeReplyObject(r);
     return n;

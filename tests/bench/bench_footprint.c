@@ -4,7 +4,9 @@
  *      the raw platform body a signed_json webhook would carry) are stored
  *      through og_core_ingest (the ingest script, group-committed from 8
  *      threads) into a fresh redis-server without AOF; then M further
- *      messages of ~100 bytes into those sessions. used_memory deltas per
+ *      messages of ~100 bytes into those sessions, and M more (with M <= N
+ *      the first round is each conversation's second message, the one that
+ *      writes what a one-message session implies). used_memory deltas per
  *      session and per message are printed with the event stream as it is
  *      after the ingest and after it is trimmed (what remains once every
  *      consumer has acknowledged its events), and one sample session's keys
@@ -398,11 +400,26 @@ static int part_bytes(size_t n, size_t m)
            "%.0f B once the stream is trimmed, %.0f B once the raw payloads expired too\n",
            m, (double)(m3 - m2) / (double)m, (double)xl / (double)m, (double)(m4 - m2) / (double)m,
            (double)(m4r - m2) / (double)m);
+    /* as many again: when m <= n, the first round was each conversation's
+     * second message, which also writes what a one-message session implies
+     * (last_message_at, its statistics' st_fi, st_w, st_nin); these are the
+     * third and later */
+    if (fill(c, "f", n + m, m, n, 0) != 0)
+        goto out;
+    long long m5 = used_memory(&rs);
+    cli(&rs, "XTRIM {og}:events MAXLEN 0");
+    long long m6 = used_memory(&rs);
+    drop_raw(&rs);
+    long long m6r = used_memory(&rs);
+    printf("  %zu more further messages: %.0f B each with their events, %.0f B once the stream "
+           "is trimmed, %.0f B once the raw payloads expired too\n",
+           m, (double)(m5 - m4r) / (double)m, (double)(m6 - m4r) / (double)m,
+           (double)(m6r - m4r) / (double)m);
     /* one more message into a sample session, to name its keys */
     struct og_ingest_result r;
-    if (ingest_one(c, "f", n / 2, n + m, &r) != 0)
+    if (ingest_one(c, "f", n / 2, n + 2 * m, &r) != 0)
         goto out;
-    sample_keys(&rs, r.session_id, r.message_id, "f", n / 2, n + m);
+    sample_keys(&rs, r.session_id, r.message_id, "f", n / 2, n + 2 * m);
     rc = 0;
 out:
     og_core_free(c);

@@ -89,8 +89,25 @@ int main(void)
     free(m0);
     snprintf(key, sizeof key, "EXISTS {t}:ses:%s:msgs", r1.session_id);
     CHECK_INT(redis_int(&rs, key), 0);
-    /* nor updated_at while it is created_at: rendered from it */
+    /* nor updated_at and last_message_at while they are created_at, nor
+     * window_ms while it is 0: rendered from them */
     snprintf(key, sizeof key, "HEXISTS {t}:ses:%s updated_at", r1.session_id);
+    CHECK_INT(redis_int(&rs, key), 0);
+    snprintf(key, sizeof key, "HEXISTS {t}:ses:%s last_message_at", r1.session_id);
+    CHECK_INT(redis_int(&rs, key), 0);
+    snprintf(key, sizeof key, "HEXISTS {t}:ses:%s window_ms", r1.session_id);
+    CHECK_INT(redis_int(&rs, key), 0);
+    /* the message's status, delivered, is implied (no st); of the
+     * statistics' fields only st_t0 is written, st_fi, st_w (= st_t0) and
+     * st_nin (1) are implied while m0 holds the one message (st_first) */
+    snprintf(key, sizeof key, "HEXISTS {t}:msg:%s st", r1.message_id);
+    CHECK_INT(redis_int(&rs, key), 0);
+    snprintf(key, sizeof key, "HGET {t}:ses:%s st_t0", r1.session_id);
+    long long t0 = redis_int(&rs, key);
+    CHECK(t0 > 1700000000000LL);
+    snprintf(key, sizeof key, "HEXISTS {t}:ses:%s st_nin", r1.session_id);
+    CHECK_INT(redis_int(&rs, key), 0);
+    snprintf(key, sizeof key, "HEXISTS {t}:ses:%s st_fi", r1.session_id);
     CHECK_INT(redis_int(&rs, key), 0);
     char *sj1 = NULL;
     CHECK_INT(og_test_session_json(c, r1.session_id, &sj1), OG_OK);
@@ -106,6 +123,7 @@ int main(void)
     json_object *l1 = json_tokener_parse(lj ? lj : "");
     CHECK_INT(json_object_array_length(json_object_object_get(l1, "items")), 1);
     CHECK_STR(jstr(l1, "items.0.id"), r1.message_id);
+    CHECK_STR(jstr(l1, "items.0.status"), "delivered");
     json_object_put(l1);
     free(lj);
     CHECK_INT(og_test_list_messages(c, r1.session_id, r1.message_id, 50, &lj), OG_OK);
@@ -133,6 +151,15 @@ int main(void)
     CHECK_INT(redis_int(&rs, cmd0), 0);
     snprintf(cmd0, sizeof cmd0, "HEXISTS {t}:ses:%s updated_at", r1.session_id);
     CHECK_INT(redis_int(&rs, cmd0), 1);
+    snprintf(cmd0, sizeof cmd0, "HEXISTS {t}:ses:%s last_message_at", r1.session_id);
+    CHECK_INT(redis_int(&rs, cmd0), 1);
+    /* the second message wrote the implied ones first (msgs_add) */
+    snprintf(cmd0, sizeof cmd0, "HGET {t}:ses:%s st_nin", r1.session_id);
+    CHECK_INT(redis_int(&rs, cmd0), 2);
+    snprintf(cmd0, sizeof cmd0, "HGET {t}:ses:%s st_fi", r1.session_id);
+    CHECK_INT(redis_int(&rs, cmd0), t0);
+    snprintf(cmd0, sizeof cmd0, "HGET {t}:ses:%s st_w", r1.session_id);
+    CHECK_INT(redis_int(&rs, cmd0), t0);
     CHECK_INT(redis_int(&rs, "XLEN {t}:events"), 4);
     CHECK_INT(redis_int(&rs, "EXISTS {t}:dedup:c1:d2"), 0); /* the pmid index covers it */
 
@@ -235,6 +262,25 @@ int main(void)
     l = parse(json);
     CHECK_INT(json_object_array_length(json_object_object_get(l, "items")), 0);
     json_object_put(l);
+    /* by channel alone (no index of its own: idx:all, filtered), paged */
+    seen = 0;
+    cursor[0] = '\0';
+    for (int page = 0; page < 10; page++) {
+        CHECK_INT(og_test_list_sessions(c, NULL, "c1", cursor, 10, &json), OG_OK);
+        l = parse(json);
+        json_object *items = json_object_object_get(l, "items");
+        for (size_t i = 0; i < json_object_array_length(items); i++)
+            CHECK_STR(json_object_get_string(
+                          json_object_object_get(json_object_array_get_idx(items, i), "channel")),
+                      "c1");
+        seen += (int)json_object_array_length(items);
+        const char *nc = json_object_get_string(json_object_object_get(l, "next_cursor"));
+        snprintf(cursor, sizeof cursor, "%s", nc ? nc : "");
+        json_object_put(l);
+        if (!*cursor)
+            break;
+    }
+    CHECK_INT(seen, 26);
 
     /* 6. scripts survive SCRIPT FLUSH (NOSCRIPT -> reload) */
     free(og_test_redis_cli(&rs, "SCRIPT FLUSH"));

@@ -1,7 +1,8 @@
 /* test_upgrade - the compact storage of #22 reads the same as before, and
  * data an older version wrote still reads (daemon + real redis-server):
  *   - a customer's message is stored compactly (field m, prelude.lua
- *     msg_pack: no 'j'), and the API shows it exactly as the
+ *     msg_pack: no 'j', and no 'st' while it is delivered), and the API
+ *     shows it exactly as the
  *     message.received event carried it (values and key order), for a text
  *     with quotes, key-like runs, a tab and non-ASCII, attachments with a
  *     location, and a reply; its attachment is found (og_attachments.c
@@ -192,8 +193,15 @@ int main(void)
     free(r.body);
     free(url);
 
+    /* a compact message's status, delivered, is implied: no field st */
+    args = og_sprintf("HEXISTS {og}:msg:%s st", mid1);
+    o = cli(args);
+    CHECK_STR(o, "0");
+    free(o);
+    free(args);
+
     /* an older version's format: j is the JSON without status and closing
-     * brace; m gone. Reads the same. */
+     * brace, st its status; m gone. Reads the same. */
     const char *tails[] = {",\"status\":\"delivered\",\"error\":null}"};
     for (int i = 0; i < 2; i++) {
         json_object *ev = NULL;
@@ -204,6 +212,9 @@ int main(void)
         char *j = og_sprintf("%.*s", (int)(n - t), full);
         char *key = og_sprintf("{og}:msg:%s", i ? mid2 : mid1);
         hset_file(key, "j", j);
+        args = og_sprintf("HSET %s st delivered", key);
+        free(og_test_redis_cli(&rs, args));
+        free(args);
         args = og_sprintf("HDEL %s m", key);
         free(og_test_redis_cli(&rs, args));
         free(args);
