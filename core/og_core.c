@@ -402,10 +402,15 @@ unsigned long long og_core_ingest_batches(struct og_core *c)
 og_err og_core_depth(struct og_core *c, enum og_depth what, const char *name, long long *n)
 {
     redisReply *r = NULL;
-    og_err e = what == OG_DEPTH_EVENTS   ? og_redis_cmd(c->redis, &r, "XLEN " OG_KEY_EVENTS, c->tag)
-               : what == OG_DEPTH_OUTBOX ? og_redis_cmd(c->redis, &r, "XLEN " OG_KEY_OUTBOX, c->tag)
-                                         : og_redis_cmd(c->redis, &r, "ZCARD " OG_KEY_QUEUE, c->tag,
-                                                        name ? name : "default");
+    og_err e;
+    switch (what) {
+    case OG_DEPTH_EVENTS: e = og_redis_cmd(c->redis, &r, "XLEN " OG_KEY_EVENTS, c->tag); break;
+    case OG_DEPTH_OUTBOX: e = og_redis_cmd(c->redis, &r, "XLEN " OG_KEY_OUTBOX, c->tag); break;
+    case OG_DEPTH_STATS_PENDING:
+        e = og_redis_cmd(c->redis, &r, "LLEN " OG_KEY_ST_PENDING, c->tag);
+        break;
+    default: e = og_redis_cmd(c->redis, &r, "ZCARD " OG_KEY_QUEUE, c->tag, name ? name : "default");
+    }
     if (e != OG_OK)
         return e;
     *n = r->type == REDIS_REPLY_INTEGER ? r->integer : 0;

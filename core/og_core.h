@@ -135,8 +135,9 @@ const struct og_core_stats *og_core_stats(const struct og_core *c);
 unsigned long long og_core_ingest_batches(struct og_core *c);
 
 /* Lengths for /metrics: the event stream, the send queue, a routing
- * policy's queue (name). OG_ERR_UNAVAILABLE while Redis is down. */
-enum og_depth { OG_DEPTH_EVENTS, OG_DEPTH_OUTBOX, OG_DEPTH_QUEUE };
+ * policy's queue (name), the statistics facts not applied yet.
+ * OG_ERR_UNAVAILABLE while Redis is down. */
+enum og_depth { OG_DEPTH_EVENTS, OG_DEPTH_OUTBOX, OG_DEPTH_QUEUE, OG_DEPTH_STATS_PENDING };
 og_err og_core_depth(struct og_core *c, enum og_depth what, const char *name, long long *n);
 
 /* The outcome of storing one inbound message. Ids are NUL-terminated. */

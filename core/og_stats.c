@@ -969,7 +969,7 @@ og_err og_stats_apply_all(struct og_core *c)
     /* nothing pending (the worker keeps it so): a plain LLEN costs Redis
      * ~1 us, the script ~40 us */
     redisReply *r = NULL;
-    og_err e = og_redis_cmd(c->redis, &r, "LLEN %s:st:pending", c->tag);
+    og_err e = og_redis_cmd(c->redis, &r, "LLEN " OG_KEY_ST_PENDING, c->tag);
     long long n = e == OG_OK && r->type == REDIS_REPLY_INTEGER ? r->integer : 1;
     if (r)
         freeReplyObject(r);

@@ -319,6 +319,13 @@ char *og_metrics_render(struct og_gateway *g)
                       "# HELP omnigate_outbox_length Entries in the send queue stream.\n"
                       "# TYPE omnigate_outbox_length gauge\nomnigate_outbox_length %lld\n",
                       n);
+    if (up && og_core_depth(g->core, OG_DEPTH_STATS_PENDING, NULL, &n) == OG_OK)
+        og_buf_printf(&b,
+                      "# HELP omnigate_stats_pending_facts Statistics facts counted but not "
+                      "applied yet (the statistics worker applies them every ~200 ms).\n"
+                      "# TYPE omnigate_stats_pending_facts gauge\n"
+                      "omnigate_stats_pending_facts %lld\n",
+                      n);
     if (up) {
         og_buf_puts(&b, "# HELP omnigate_routing_queue_depth Sessions waiting for an agent.\n"
                         "# TYPE omnigate_routing_queue_depth gauge\n");

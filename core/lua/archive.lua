@@ -436,8 +436,8 @@ elseif op == 'erase_find' then
   end
   if cursor == '' then
     -- an archived session has no hash to name its contact; its thread key
-    -- (kept) finds it: a one-to-one thread has one session, which a closed one's new
-    -- message reopens rather than replaces
+    -- (kept) finds it: a one-to-one thread has one session, which a closed
+    -- one's new message reopens rather than replaces
     local t = thread_get(P, c.channel, c.external_id)
     if t then out[#out + 1] = t end
   end

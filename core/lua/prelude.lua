@@ -930,7 +930,7 @@ end
 -- written with it (ingest.lua), the rest implied (st_first).
 local function st_episode(P, sid, s, now_ms, pro)
   st_first_write(k(P, 'ses', sid)) -- st_nin stays
-  s.st_nin = s.st_nin or (s.m0 and '1') or nil
+  st_first(s)
   redis.call('HDEL', k(P, 'ses', sid), 'st_fi', 'st_fr', 'st_ar', 'st_w', 'st_pro')
   redis.call('HSET', k(P, 'ses', sid), 'st_t0', string.format('%d', now_ms))
   if pro then redis.call('HSET', k(P, 'ses', sid), 'st_pro', '1') end
@@ -939,8 +939,8 @@ local function st_episode(P, sid, s, now_ms, pro)
 end
 
 -- A customer's message (ingest): s current after it; new: it created the
--- session (counted in the same vector update; its hash has the fields
--- already, written with it).
+-- session (counted in the same vector update; its fields are implied:
+-- st_first).
 local function st_in(P, sid, s, now_ms, new)
   st_first(s)
   if not new then

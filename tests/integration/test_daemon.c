@@ -179,6 +179,9 @@ int main(void)
     CHECK(strstr(r.body, "omnigate_ingest_total 1\n") != NULL);
     CHECK(strstr(r.body, "omnigate_ingest_duplicates_total 1\n") != NULL);
     CHECK(strstr(r.body, "omnigate_routing_queue_depth{policy=\"default\"} 1") != NULL);
+    /* statistics facts waiting for the worker: a gauge read from Redis */
+    const char *pend = strstr(r.body, "\nomnigate_stats_pending_facts ");
+    CHECK(pend && atoll(strchr(pend + 1, ' ')) >= 0);
     /* #15.8: build info, the process, per-channel counters */
     CHECK(strstr(r.body, "omnigate_build_info{version=\"") && strstr(r.body, ",abi=\"1."));
     CHECK(strstr(r.body,
