@@ -183,14 +183,20 @@ local function contact_render(P, cid)
   return contact_json(P, cid)
 end
 
--- A thread's current session (#22): hash P:th:<ch>:<b>, field the thread
--- id, b the first three hex digits of its SHA-1 (4,096 buckets a channel,
--- as for provider ids: pmid_get below), instead of a string key per thread.
--- Older versions wrote P:thread:<ch>:<thread>: thread_get reads it too (the
--- bucket first), thread_set replaces it.
-local function thread_hkey(P, ch, thread)
-  return P .. ':th:' .. ch .. ':' .. redis.sha1hex(thread):sub(1, 3)
+-- The bucket hash P:<kind>:<ch>:<b> that holds id as a field (#22), b the
+-- first three hex digits of the id's SHA-1: 4,096 buckets a channel. A
+-- bucket stays a small listpack up to about 2 million ids a channel
+-- (hash-max-listpack-entries 512), and a hashtable (still O(1)) beyond. A
+-- top-level key per id cost ~170 bytes, a field ~50.
+local function bucket_key(P, kind, ch, id)
+  return P .. ':' .. kind .. ':' .. ch .. ':' .. redis.sha1hex(id):sub(1, 3)
 end
+
+-- A thread's current session (#22): field the thread id of bucket
+-- P:th:<ch>:<b>, instead of a string key per thread. Older versions wrote
+-- P:thread:<ch>:<thread>: thread_get reads it too (the bucket first),
+-- thread_set replaces it.
+local function thread_hkey(P, ch, thread) return bucket_key(P, 'th', ch, thread) end
 local function thread_get(P, ch, thread)
   return redis.call('HGET', thread_hkey(P, ch, thread), thread) or
     redis.call('GET', k(P, 'thread', ch, thread))
@@ -381,16 +387,11 @@ local function msg_j_of(mid, j, m, sid)
 end
 -- The same from the message's hash as a table (hgetall).
 local function msg_j_h(mid, h) return msg_j_of(mid, h.j, h.m, h.sid) end
--- Provider message ids -> message ids (#22): hash P:pm:<ch>:<b>, field the
--- provider's id, b the first three hex digits of its SHA-1, 4,096 buckets a
--- channel. A bucket stays a small listpack up to about 2 million ids a
--- channel (hash-max-listpack-entries 512), and a hashtable (still O(1))
--- beyond. A top-level key per id cost ~170 bytes, a field ~50. Older
--- versions wrote a string key P:pmid:<ch>:<id> each (and an archived
--- session restored from then brings those back): pmid_get reads them too.
-local function pmid_hkey(P, ch, pmid)
-  return P .. ':pm:' .. ch .. ':' .. redis.sha1hex(pmid):sub(1, 3)
-end
+-- Provider message ids -> message ids (#22): field the provider's id of
+-- bucket P:pm:<ch>:<b> (bucket_key). Older versions wrote a string key
+-- P:pmid:<ch>:<id> each (and an archived session restored from then brings
+-- those back): pmid_get reads them too.
+local function pmid_hkey(P, ch, pmid) return bucket_key(P, 'pm', ch, pmid) end
 local function pmid_get(P, ch, pmid)
   return redis.call('HGET', pmid_hkey(P, ch, pmid), pmid) or
     redis.call('GET', k(P, 'pmid', ch, pmid))

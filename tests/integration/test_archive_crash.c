@@ -21,7 +21,6 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #define SECRET "s3cret-key"
@@ -189,19 +188,8 @@ int main(void)
     const int64_t day2 = D_MS + 2 * 86400000LL;
     clock_set(day2);
     /* it may die before it is ready (then the kit has reaped it) */
-    if (og_test_daemon_restart(&d) == 0) {
-        int status = 0, died = 0;
-        for (int i = 0; i < 1000 && !died; i++) {
-            died = waitpid(d.pid, &status, WNOHANG) == d.pid;
-            if (!died)
-                usleep(10000);
-        }
-        CHECK(died && WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
-        if (died)
-            d.pid = 0;
-        else /* the hook did not fire (the test fails): stop it, not leave it running */
-            og_test_daemon_stop(&d);
-    }
+    if (og_test_daemon_restart(&d) == 0)
+        CHECK_INT(og_test_daemon_wait_killed(&d, 10000), 0);
     char *logp = og_sprintf("%s/omnigate.log", d.dir);
     char *log = og_test_read_file(logp, NULL);
     CHECK(log && strstr(log, "OMNIGATE_TEST_ARCHIVE_CRASH: killed between"));

@@ -40,12 +40,10 @@
 #include <curl/curl.h>
 #include <dirent.h>
 #include <fcntl.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #define SECRET "s3cret-key"
@@ -438,19 +436,8 @@ static void run(void)
     setenv("OMNIGATE_TEST_ARCHIVE_CRASH", "1", 1);
     const int64_t day6 = D_MS + 6 * DAY;
     clock_set(day6);
-    if (og_test_daemon_restart(&d1) == 0) {
-        int status = 0, died = 0;
-        for (int i = 0; i < 1000 && !died; i++) {
-            died = waitpid(d1.pid, &status, WNOHANG) == d1.pid;
-            if (!died)
-                usleep(10000);
-        }
-        CHECK(died && WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
-        if (died)
-            d1.pid = 0;
-        else /* the hook did not fire (the test fails): stop it, not leave it running */
-            og_test_daemon_stop(&d1);
-    }
+    if (og_test_daemon_restart(&d1) == 0)
+        CHECK_INT(og_test_daemon_wait_killed(&d1, 10000), 0);
     unsetenv("OMNIGATE_TEST_ARCHIVE_CRASH");
     char *logp = og_sprintf("%s/omnigate.log", d1.dir);
     char *log = og_test_read_file(logp, NULL);

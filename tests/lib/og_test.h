@@ -206,6 +206,10 @@ int og_test_daemon_start(struct og_test_daemon *d, const char *redis_url, const 
 /* SIGTERM, wait; returns the exit status (0 = clean). Keeps nothing running. */
 int og_test_daemon_stop(struct og_test_daemon *d);
 void og_test_daemon_kill(struct og_test_daemon *d); /* SIGKILL */
+/* Waits up to limit_ms for the daemon to die of SIGKILL (a crash hook it
+ * was started with): 0 when it did. Otherwise -1, and it is stopped, not
+ * left running. */
+int og_test_daemon_wait_killed(struct og_test_daemon *d, int limit_ms);
 
 /* s3rver (tests/s3, `npm ci` there: make deps-s3) on 127.0.0.1, its objects
  * under dir/s3/<bucket>, run by $OG_NODE or node from the PATH. start: 0

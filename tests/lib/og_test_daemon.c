@@ -203,6 +203,22 @@ void og_test_daemon_kill(struct og_test_daemon *d)
     }
 }
 
+int og_test_daemon_wait_killed(struct og_test_daemon *d, int limit_ms)
+{
+    int status = 0, died = 0;
+    for (int waited = 0; d->pid > 0 && !died && waited <= limit_ms; waited += 10) {
+        died = waitpid(d->pid, &status, WNOHANG) == d->pid;
+        if (!died)
+            usleep(10000);
+    }
+    if (died) {
+        d->pid = 0;
+        return WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL ? 0 : -1;
+    }
+    og_test_daemon_stop(d);
+    return -1;
+}
+
 void og_test_daemon_free(struct og_test_daemon *d)
 {
     if (d->pid > 0)
