@@ -544,7 +544,7 @@ static const struct og_cfg_row http_rows[] = {
      .def = "0",
      .min = 0,
      .max = 256,
-     .help = "libmicrohttpd's thread pool (epoll); 0 = 4 x the number of CPUs"},
+     .help = "libmicrohttpd's thread pool (epoll); 0 = 4 per CPU, at least 32"},
     {.name = "max_connections",
      .type = OG_CFG_INT,
      .offset = offsetof(struct og_config, http.max_connections),
