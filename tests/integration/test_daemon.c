@@ -79,6 +79,25 @@ int main(void)
         return 1;
     }
 
+    /* http.threads 0: 4 per CPU, at least 32 (an ingest holds its thread
+     * until its group commit: the threads bound a commit's size) */
+    {
+        long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+        char want[64];
+        snprintf(want, sizeof want, "(%ld threads,", ncpu * 4 > 32 ? ncpu * 4 : 32);
+        char *logp = og_sprintf("%s/omnigate.log", d.dir);
+        int seen = 0;
+        for (int i = 0; i < 200 && !seen; i++) {
+            char *log = og_test_read_file(logp, NULL);
+            seen = log && strstr(log, want) != NULL;
+            free(log);
+            if (!seen)
+                usleep(10000);
+        }
+        CHECK(seen);
+        free(logp);
+    }
+
     /* signed POST -> 200 -> visible through the API */
     char *b = og_sprintf("{\"id\":\"evt-a\",\"from\":{\"id\":\"u-1\",\"name\":\"Ann\","
                          "\"email\":\"ann@example.com\"},\"text\":\"hello there\"}");
