@@ -345,6 +345,28 @@ static void sample_keys(struct og_test_redis *rs, const char *sid, const char *m
            "sum", sum, "");
 }
 
+/* One round of m further messages (ids from first on, contact i % n):
+ * prints used_memory per message with their events, with the stream
+ * trimmed and with the raw payloads dropped; *base is used_memory before
+ * the round, and after it on return. 0 on success. */
+static int further_round(struct og_core *c, struct og_test_redis *rs, const char *what, size_t n,
+                         size_t first, size_t m, long long *base)
+{
+    if (fill(c, "f", first, m, n, 0) != 0)
+        return -1;
+    long long m1 = used_memory(rs), xl = xlen(rs);
+    cli(rs, "XTRIM {og}:events MAXLEN 0");
+    long long m2 = used_memory(rs);
+    drop_raw(rs);
+    long long m3 = used_memory(rs);
+    printf("  %zu %s: %.0f B each with their %.1f events, %.0f B once the stream is trimmed, "
+           "%.0f B once the raw payloads expired too\n",
+           m, what, (double)(m1 - *base) / (double)m, (double)xl / (double)m,
+           (double)(m2 - *base) / (double)m, (double)(m3 - *base) / (double)m);
+    *base = m3;
+    return 0;
+}
+
 static const char *g_redis_args = "--appendonly no"; /* parts 1 and 3 */
 
 static int part_bytes(size_t n, size_t m)
@@ -387,34 +409,13 @@ static int part_bytes(size_t n, size_t m)
            n, (double)(m1 - m0) / (double)n, (double)xl / (double)n, (double)(m2 - m0) / (double)n,
            (double)(keys - keys0) / (double)n, (double)(m2r - m0) / (double)n, raws);
     m2 = m2r;
-    /* further messages: contact i % n writes again */
-    if (fill(c, "f", n, m, n, 0) != 0)
+    /* further messages: contact i % n writes again. With m <= n the first
+     * round is each conversation's second message, which also writes what
+     * a one-message session implies (last_message_at, its statistics'
+     * st_fi, st_w, st_nin); the second round is the third and later. */
+    if (further_round(c, &rs, "further messages (~100-byte text)", n, n, m, &m2) != 0 ||
+        further_round(c, &rs, "more further messages", n, n + m, m, &m2) != 0)
         goto out;
-    long long m3 = used_memory(&rs);
-    xl = xlen(&rs);
-    cli(&rs, "XTRIM {og}:events MAXLEN 0");
-    long long m4 = used_memory(&rs);
-    drop_raw(&rs);
-    long long m4r = used_memory(&rs);
-    printf("  %zu further messages (~100-byte text): %.0f B each with their %.1f events, "
-           "%.0f B once the stream is trimmed, %.0f B once the raw payloads expired too\n",
-           m, (double)(m3 - m2) / (double)m, (double)xl / (double)m, (double)(m4 - m2) / (double)m,
-           (double)(m4r - m2) / (double)m);
-    /* as many again: when m <= n, the first round was each conversation's
-     * second message, which also writes what a one-message session implies
-     * (last_message_at, its statistics' st_fi, st_w, st_nin); these are the
-     * third and later */
-    if (fill(c, "f", n + m, m, n, 0) != 0)
-        goto out;
-    long long m5 = used_memory(&rs);
-    cli(&rs, "XTRIM {og}:events MAXLEN 0");
-    long long m6 = used_memory(&rs);
-    drop_raw(&rs);
-    long long m6r = used_memory(&rs);
-    printf("  %zu more further messages: %.0f B each with their events, %.0f B once the stream "
-           "is trimmed, %.0f B once the raw payloads expired too\n",
-           m, (double)(m5 - m4r) / (double)m, (double)(m6 - m4r) / (double)m,
-           (double)(m6r - m4r) / (double)m);
     /* one more message into a sample session, to name its keys */
     struct og_ingest_result r;
     if (ingest_one(c, "f", n / 2, n + 2 * m, &r) != 0)

@@ -36,6 +36,15 @@ static long long redis_int(struct og_test_redis *r, const char *args)
     return v;
 }
 
+/* "<cmd> {t}:<kind>:<id> <field>" (HEXISTS, HGET) as an integer. */
+static long long hfield(struct og_test_redis *r, const char *cmd, const char *kind, const char *id,
+                        const char *field)
+{
+    char args[256];
+    snprintf(args, sizeof args, "%s {t}:%s:%s %s", cmd, kind, id, field);
+    return redis_int(r, args);
+}
+
 static json_object *parse(char *json)
 {
     json_object *j = json_tokener_parse(json);
@@ -91,24 +100,17 @@ int main(void)
     CHECK_INT(redis_int(&rs, key), 0);
     /* nor updated_at and last_message_at while they are created_at, nor
      * window_ms while it is 0: rendered from them */
-    snprintf(key, sizeof key, "HEXISTS {t}:ses:%s updated_at", r1.session_id);
-    CHECK_INT(redis_int(&rs, key), 0);
-    snprintf(key, sizeof key, "HEXISTS {t}:ses:%s last_message_at", r1.session_id);
-    CHECK_INT(redis_int(&rs, key), 0);
-    snprintf(key, sizeof key, "HEXISTS {t}:ses:%s window_ms", r1.session_id);
-    CHECK_INT(redis_int(&rs, key), 0);
+    CHECK_INT(hfield(&rs, "HEXISTS", "ses", r1.session_id, "updated_at"), 0);
+    CHECK_INT(hfield(&rs, "HEXISTS", "ses", r1.session_id, "last_message_at"), 0);
+    CHECK_INT(hfield(&rs, "HEXISTS", "ses", r1.session_id, "window_ms"), 0);
     /* the message's status, delivered, is implied (no st); of the
      * statistics' fields only st_t0 is written, st_fi, st_w (= st_t0) and
      * st_nin (1) are implied while m0 holds the one message (st_first) */
-    snprintf(key, sizeof key, "HEXISTS {t}:msg:%s st", r1.message_id);
-    CHECK_INT(redis_int(&rs, key), 0);
-    snprintf(key, sizeof key, "HGET {t}:ses:%s st_t0", r1.session_id);
-    long long t0 = redis_int(&rs, key);
+    CHECK_INT(hfield(&rs, "HEXISTS", "msg", r1.message_id, "st"), 0);
+    long long t0 = hfield(&rs, "HGET", "ses", r1.session_id, "st_t0");
     CHECK(t0 > 1700000000000LL);
-    snprintf(key, sizeof key, "HEXISTS {t}:ses:%s st_nin", r1.session_id);
-    CHECK_INT(redis_int(&rs, key), 0);
-    snprintf(key, sizeof key, "HEXISTS {t}:ses:%s st_fi", r1.session_id);
-    CHECK_INT(redis_int(&rs, key), 0);
+    CHECK_INT(hfield(&rs, "HEXISTS", "ses", r1.session_id, "st_nin"), 0);
+    CHECK_INT(hfield(&rs, "HEXISTS", "ses", r1.session_id, "st_fi"), 0);
     char *sj1 = NULL;
     CHECK_INT(og_test_session_json(c, r1.session_id, &sj1), OG_OK);
     json_object *so1 = json_tokener_parse(sj1 ? sj1 : "");
@@ -144,22 +146,15 @@ int main(void)
     CHECK_INT(og_core_ingest(c, &chan, &m2, &r3), OG_OK);
     CHECK_INT(r3.duplicate, 1);
     CHECK_STR(r3.message_id, r2.message_id);
-    char cmd0[128];
     snprintf(key, sizeof key, "ZCARD {t}:ses:%s:msgs", r1.session_id);
     CHECK_INT(redis_int(&rs, key), 2); /* the second wrote both ids into the zset */
-    snprintf(cmd0, sizeof cmd0, "HEXISTS {t}:ses:%s m0", r1.session_id);
-    CHECK_INT(redis_int(&rs, cmd0), 0);
-    snprintf(cmd0, sizeof cmd0, "HEXISTS {t}:ses:%s updated_at", r1.session_id);
-    CHECK_INT(redis_int(&rs, cmd0), 1);
-    snprintf(cmd0, sizeof cmd0, "HEXISTS {t}:ses:%s last_message_at", r1.session_id);
-    CHECK_INT(redis_int(&rs, cmd0), 1);
+    CHECK_INT(hfield(&rs, "HEXISTS", "ses", r1.session_id, "m0"), 0);
+    CHECK_INT(hfield(&rs, "HEXISTS", "ses", r1.session_id, "updated_at"), 1);
+    CHECK_INT(hfield(&rs, "HEXISTS", "ses", r1.session_id, "last_message_at"), 1);
     /* the second message wrote the implied ones first (msgs_add) */
-    snprintf(cmd0, sizeof cmd0, "HGET {t}:ses:%s st_nin", r1.session_id);
-    CHECK_INT(redis_int(&rs, cmd0), 2);
-    snprintf(cmd0, sizeof cmd0, "HGET {t}:ses:%s st_fi", r1.session_id);
-    CHECK_INT(redis_int(&rs, cmd0), t0);
-    snprintf(cmd0, sizeof cmd0, "HGET {t}:ses:%s st_w", r1.session_id);
-    CHECK_INT(redis_int(&rs, cmd0), t0);
+    CHECK_INT(hfield(&rs, "HGET", "ses", r1.session_id, "st_nin"), 2);
+    CHECK_INT(hfield(&rs, "HGET", "ses", r1.session_id, "st_fi"), t0);
+    CHECK_INT(hfield(&rs, "HGET", "ses", r1.session_id, "st_w"), t0);
     CHECK_INT(redis_int(&rs, "XLEN {t}:events"), 4);
     CHECK_INT(redis_int(&rs, "EXISTS {t}:dedup:c1:d2"), 0); /* the pmid index covers it */
 
