@@ -1,5 +1,6 @@
 /* og_attachments - see og_attachments.h. */
 #include "og_attachments.h"
+#include "og_compact.h"
 #include "og_core_int.h"
 #include "og_util.h"
 
@@ -24,56 +25,6 @@ static void copy_el(redisReply *r, size_t i, char *out, size_t outsz)
         snprintf(out, outsz, "%.*s", (int)r->element[i]->len, r->element[i]->str);
 }
 
-/* A customer's message stored compactly (prelude.lua msg_pack: field m,
- * "<contact>\t<name>\t<reply_to>\t<tail>", each known key of the tail one
- * control byte): the tail as a JSON object, which has all this file reads
- * (attachments, provider_message_id; the direction is "in"). NULL when m is
- * not one. The keys are prelude.lua's MSG_KEYS, in that order. */
-static char *compact_json(const char *m, size_t len)
-{
-    static const char *const keys[] = {"kind",
-                                       "text",
-                                       "attachments",
-                                       "location",
-                                       "provider_message_id",
-                                       "reply_to_provider_id",
-                                       "created_at",
-                                       "payload",
-                                       "flags",
-                                       "sensitive_terms",
-                                       "url",
-                                       "source_url",
-                                       "media_id",
-                                       "mime_type",
-                                       "name",
-                                       "size",
-                                       "latitude",
-                                       "longitude",
-                                       "address",
-                                       "upload_id"};
-    size_t at = 0;
-    for (int tabs = 0; tabs < 3; at++) {
-        if (at == len)
-            return NULL;
-        if (m[at] == '\t')
-            tabs++;
-    }
-    struct og_buf b = {0};
-    og_buf_puts(&b, "{");
-    for (; at < len; at++) {
-        unsigned char ch = (unsigned char)m[at];
-        /* codes 1-31 less tab, newline and carriage return */
-        int i = ch >= 14 ? ch - 3 : ch >= 11 ? ch - 2 : ch;
-        if (ch >= 1 && ch < 32 && ch != '\t' && ch != '\n' && ch != '\r' && i >= 1 &&
-            i <= (int)(sizeof keys / sizeof *keys))
-            og_buf_printf(&b, "\"%s\":", keys[i - 1]);
-        else
-            og_buf_append(&b, m + at, 1);
-    }
-    og_buf_puts(&b, "}");
-    return b.data;
-}
-
 og_err og_message_attachment(struct og_core *c, const struct og_viewer *v, const char *mid,
                              size_t n, struct og_msg_attachment *out)
 {
@@ -93,7 +44,7 @@ og_err og_message_attachment(struct og_core *c, const struct og_viewer *v, const
      * message_json adds them): closed here, the rest is not needed */
     char *text = r->element[0]->type == REDIS_REPLY_STRING
                      ? og_sprintf("%s}", r->element[0]->str)
-                     : compact_json(r->element[2]->str, r->element[2]->len);
+                     : og_compact_json(r->element[2]->str, r->element[2]->len);
     json_object *j = text ? json_tokener_parse(text) : NULL;
     free(text);
     copy_el(r, 1, out->session_id, sizeof out->session_id);

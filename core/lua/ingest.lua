@@ -12,7 +12,8 @@
 -- call: og_sensitive.h), '' otherwise; the next is the survey answer C
 -- recognised in the text ("score/scale", og_csat.h), '' for none; the last
 -- is the raw payload's lifetime in seconds (store_raw; '' = as long as the
--- message), the raw payload itself being '' when it is not kept. When the
+-- message), the raw payload itself being '' when it is not kept; the last
+-- is mtail as the message's hash keeps it (coded by C: og_compact.h). When the
 -- session's survey message waits for an answer (csat_ask) and it is one,
 -- the message is stored in the history as usual but rates the session
 -- instead of reopening or activating it: no routing, no texts, no timers,
@@ -24,7 +25,7 @@
 -- restores it and calls again); or
 -- {"err", "internal", why}.
 local P = ARGV[1]
-local NF = 31
+local NF = 32
 -- A queued session gets the queue text (og_texts.h) when it still waits
 -- this long after it was queued: the routing worker, woken by the ingest,
 -- has then tried to place it.
@@ -43,6 +44,7 @@ local function ingest(a)
   local terms = a[29]
   local answer = a[30]
   local raw_ttl = a[31]
+  local mpack = a[32]
 
   -- De-duplication. The provider id index doubles as the dedup record when
   -- the platform's delivery key is the message id (WhatsApp, Messenger, the
@@ -208,12 +210,14 @@ local function ingest(a)
   local reply_to = ''
   if reply_pmid ~= '' then reply_to = pmid_get(P, ch, reply_pmid) or '' end
   local sname = js(sender_name)
-  local mj = table.concat({'{"id":"', mid, '","session_id":"', sid, '","direction":"in",', mtail,
+  -- the message's JSON, without status and closing brace, as parts: the
+  -- event is built from them in one piece (emit)
+  local mparts = {'{"id":"', mid, '","session_id":"', sid, '","direction":"in",', mtail,
     ',"sender":{"type":"contact","id":"', cid, '","name":', sname, '}',
-    ',"reply_to":', q(reply_to)})
+    ',"reply_to":', q(reply_to)}
   -- stored compactly (msg_pack; its status, delivered, is implied: no st);
   -- the events carry the JSON as rendered here
-  redis.call('HSET', k(P, 'msg', mid), 'm', msg_pack(cid, sname, reply_to, mtail), 'sid', sid)
+  redis.call('HSET', k(P, 'msg', mid), 'm', msg_pack(cid, sname, reply_to, mpack), 'sid', sid)
   -- the raw payload beside it, not in it: it expires on its own (store_raw),
   -- and the message's hash keeps one field less
   if raw ~= '' then
@@ -255,25 +259,28 @@ local function ingest(a)
 
   -- events, in the order a consumer should see them
   -- the session's contact is the sender's except in a group thread
+  iso_seed(tonumber(now_ms), now_iso) -- last_customer_message_at
   local sj = session_render(P, s, s.contact_id == cid and cj or nil)
   if contact_created then
-    emit(P, next_eid(), 'contact.created', sid, now_iso, '{"contact":' .. cj .. '}')
+    emit(P, next_eid(), 'contact.created', sid, now_iso, {'{"contact":', cj, '}'})
   end
   if created then
-    emit(P, next_eid(), 'session.created', sid, now_iso, '{"session":' .. sj .. '}')
+    emit(P, next_eid(), 'session.created', sid, now_iso, {'{"session":', sj, '}'})
   elseif reopened then
-    emit(P, next_eid(), 'session.reopened', sid, now_iso, '{"session":' .. sj .. '}')
+    emit(P, next_eid(), 'session.reopened', sid, now_iso, {'{"session":', sj, '}'})
     tl_add(P, sid, now_iso, 'reopened', tl_contact(cid, sender_name))
     if goal_tl then tl_add(P, sid, now_iso, 'goal', tl_contact(cid, sender_name), goal_tl) end
   elseif activated then
     emit(P, next_eid(), 'session.status_changed', sid, now_iso,
-      '{"session":' .. sj .. ',"from":"awaiting","to":"active"}')
+      {'{"session":', sj, ',"from":"awaiting","to":"active"}'})
   end
-  emit(P, next_eid(), 'message.received', sid, now_iso,
-    table.concat({'{"session":', sj, ',"message":', mj, ',"status":"delivered","error":null}}'}))
+  local ev = {'{"session":', sj, ',"message":'}
+  for i = 1, #mparts do ev[3 + i] = mparts[i] end
+  ev[#ev + 1] = ',"status":"delivered","error":null}}'
+  emit(P, next_eid(), 'message.received', sid, now_iso, ev)
   if terms ~= '' then
-    flag_message(P, next_eid(), sid, mid, now_iso, sj, mj .. ',"status":"delivered","error":null}',
-      terms)
+    mparts[#mparts + 1] = ',"status":"delivered","error":null}'
+    flag_message(P, next_eid(), sid, mid, now_iso, sj, table.concat(mparts), terms)
   end
   if rating then
     local score, scale = rating:match('^(%d)/(%d)$')

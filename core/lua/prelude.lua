@@ -155,19 +155,23 @@ end
 -- field 'j'; contact_render drops it at their next change.
 local CON_FIELDS = {'id', 'channel', 'external_id', 'name', 'username', 'avatar_url', 'phone',
   'email', 'followups_opt_out', 'created_at'}
+-- contact_fmt_v takes CON_FIELDS' values in that order (false or nil for
+-- an absent one), as an HMGET gives them: no table to build first.
+local function contact_fmt_v(id, ch, ext, name, username, avatar, phone, email, opt_out, created)
+  return table.concat({'{"id":', q(id), ',"channel":', q(ch),
+    ',"external_id":', js(ext), ',"name":', js(name),
+    ',"username":', js(username), ',"avatar_url":', js(avatar),
+    ',"phone":', js(phone), ',"email":', js(email),
+    ',"followups_opt_out":', (opt_out == '1') and 'true' or 'false',
+    ',"created_at":', q(created), '}'})
+end
 local function contact_fmt(c)
-  return table.concat({'{"id":', q(c.id), ',"channel":', q(c.channel),
-    ',"external_id":', js(c.external_id), ',"name":', js(c.name),
-    ',"username":', js(c.username), ',"avatar_url":', js(c.avatar_url),
-    ',"phone":', js(c.phone), ',"email":', js(c.email),
-    ',"followups_opt_out":', (c.followups_opt_out == '1') and 'true' or 'false',
-    ',"created_at":', q(c.created_at), '}'})
+  return contact_fmt_v(c.id, c.channel, c.external_id, c.name, c.username, c.avatar_url, c.phone,
+    c.email, c.followups_opt_out, c.created_at)
 end
 -- The same from an HMGET of CON_FIELDS (in that order) and more after them.
 local function contact_fmt_list(v)
-  local c = {}
-  for i, f in ipairs(CON_FIELDS) do c[f] = v[i] or nil end
-  return contact_fmt(c)
+  return contact_fmt_v(v[1], v[2], v[3], v[4], v[5], v[6], v[7], v[8], v[9], v[10])
 end
 
 local function contact_json(P, cid)
@@ -247,7 +251,14 @@ end
 local function window_ms(s) return tonumber(s.window_ms or '') or 0 end
 
 -- RFC 3339 UTC with milliseconds from Unix ms (as og_time_rfc3339 writes it).
+-- Its last answer is kept (a pure function: from call to call too), and
+-- iso_seed gives it one the caller has (ingest: C's now): the arithmetic
+-- and string.format below cost ~5 us in Redis's Lua, for every session
+-- rendered.
+local iso_last_ms, iso_last
+local function iso_seed(ms, iso) iso_last_ms, iso_last = ms, iso end
 local function iso_ms(ms)
+  if ms == iso_last_ms then return iso_last end
   local s = math.floor(ms / 1000)
   local days, sod = math.floor(s / 86400), s % 86400
   local z = days + 719468
@@ -260,8 +271,9 @@ local function iso_ms(ms)
   local d = doy - math.floor((153 * mp + 2) / 5) + 1
   local m = mp < 10 and mp + 3 or mp - 9
   local y = yoe + era * 400 + (m <= 2 and 1 or 0)
-  return string.format('%04d-%02d-%02dT%02d:%02d:%02d.%03dZ', y, m, d,
+  iso_last_ms, iso_last = ms, string.format('%04d-%02d-%02dT%02d:%02d:%02d.%03dZ', y, m, d,
     math.floor(sod / 3600), math.floor(sod / 60) % 60, sod % 60, ms % 1000)
+  return iso_last
 end
 
 local function window_expires(s)
@@ -345,33 +357,29 @@ end
 -- where tail is the middle part C rendered (kind .. created_at, flags,
 -- payload) with each known key name "<key>": replaced by one control byte
 -- (MSG_KEYS; JSON has no raw control bytes, and a key is recognised only
--- after { or , outside a string, so the coding is exact). The id,
+-- after { or , outside a string, so the coding is exact). C codes the tail
+-- (og_compact.h: a pattern's scan of it here cost ~30 us a message) and
+-- decodes it too: keep MSG_KEYS in step with og_compact.c's list. The id,
 -- session_id and direction are not stored: the key, sid and "in" give them.
 -- Older messages, and every agent's or system message, keep field j: the
 -- JSON without its status and closing brace. msg_j renders either.
--- og_attachments.c decodes the same format: keep MSG_KEYS in step with it.
 local MSG_KEYS = {'kind', 'text', 'attachments', 'location', 'provider_message_id',
   'reply_to_provider_id', 'created_at', 'payload', 'flags', 'sensitive_terms', 'url',
   'source_url', 'media_id', 'mime_type', 'name', 'size', 'latitude', 'longitude', 'address',
   'upload_id'}
--- The coding tables, built at the first use (a library's load-time code
+-- The decoding table, built at the first use (a library's load-time code
 -- has no string library) and never changed after.
-local msg_enc_t, msg_dec_t
+local msg_dec_t
 local function msg_codes()
-  msg_enc_t, msg_dec_t = {}, {}
+  msg_dec_t = {}
   for i, key in ipairs(MSG_KEYS) do
     -- codes 1-31 less tab, newline and carriage return (JSON whitespace)
-    local c = string.char(i + (i >= 9 and 2 or 0) + (i >= 11 and 1 or 0))
-    msg_enc_t[',"' .. key .. '":'] = ',' .. c
-    msg_enc_t['{"' .. key .. '":'] = '{' .. c
-    msg_dec_t[c] = '"' .. key .. '":'
+    msg_dec_t[string.char(i + (i >= 9 and 2 or 0) + (i >= 11 and 1 or 0))] = '"' .. key .. '":'
   end
 end
--- The m field of a customer's message.
-local function msg_pack(cid, name_json, reply_to, tail)
-  if not msg_enc_t then msg_codes() end
-  local t = (',' .. tail):gsub('[{,]"[%w_]+":', msg_enc_t)
-  return table.concat({cid, '\t', name_json, '\t', reply_to or '', '\t', t:sub(2)})
+-- The m field of a customer's message; ctail: its tail coded (by C).
+local function msg_pack(cid, name_json, reply_to, ctail)
+  return table.concat({cid, '\t', name_json, '\t', reply_to or '', '\t', ctail})
 end
 -- The JSON (without status and closing brace) of message mid from its
 -- fields j, m and sid; nil when it has neither.
@@ -413,12 +421,19 @@ local function message_json(P, mid)
   return j .. ',"status":' .. q(st) .. ',"error":' .. raw_or(m[3], 'null') .. '}'
 end
 
--- Appends one event to the stream. data is a JSON object text.
+-- Appends one event to the stream. data is a JSON object text, or a table
+-- of the texts that make it: the event is then built in one piece (a
+-- message's event is its largest string, and each copy costs Redis's thread).
 local function emit(P, eid, etype, sid, now_iso, data)
-  local ev = table.concat({'{"id":"', eid, '","type":"', etype, '","created_at":"', now_iso,
-    '","data":', data, '}'})
+  local t = {'{"id":"', eid, '","type":"', etype, '","created_at":"', now_iso, '","data":'}
+  if type(data) == 'table' then
+    for i = 1, #data do t[7 + i] = data[i] end
+  else
+    t[8] = data
+  end
+  t[#t + 1] = '}'
   redis.call('XADD', k(P, 'events'), '*',
-    'id', eid, 'type', etype, 'session', sid or '', 'event', ev)
+    'id', eid, 'type', etype, 'session', sid or '', 'event', table.concat(t))
 end
 
 -- Leases in due zsets (follow-ups, webhook queues): a claim moves the
@@ -699,7 +714,9 @@ local ST_DIRECT = {on = false, buf = {}}
 local function call_begin()
   goal_cache, texts_cache = {}, {}
   ST_DIRECT.on, ST_DIRECT.buf = false, {}
-  -- not reset: msg_enc_t, msg_dec_t (constant once built, msg_codes)
+  -- not reset: msg_dec_t (constant once built, msg_codes); iso_last_ms,
+  -- iso_last (iso_ms's last answer, the same in any call); st_one, st_hour_n,
+  -- st_hour_s (st_fact's texts)
 end
 -- Queues the channel's automatic text of this kind, if it has one, due at
 -- due_ms; agent: the agent an "assigned" text names. og_texts_step renders
@@ -897,14 +914,26 @@ end
 
 -- The fact of deltas d ({[ST.x] = n}) for the tuple tup = {channel, agent,
 -- group, codes} at ms; kind 'v', or 'c' for a close (its codes counted).
+-- Number-to-text in Redis's Lua costs ~0.5-0.9 us each (string.format,
+-- tostring): the common parts are kept, constant once made (from call to
+-- call too): "<i>:1" per index, and the last hour's text.
+local st_one, st_hour_n, st_hour_s = {}, nil, nil
 local function st_fact(kind, ms, tup, d)
   local ds
   for i, x in pairs(d) do
-    local p = i .. ':' .. string.format('%d', x)
+    local p
+    if x == 1 then
+      p = st_one[i]
+      if not p then p = string.format('%d:1', i); st_one[i] = p end
+    else
+      p = string.format('%d:%d', i, x)
+    end
     ds = ds and (ds .. ',' .. p) or p
   end
-  return kind .. (ds or '') .. '\t' .. string.format('%d', math.floor(ms / 3600000)) .. '\t' ..
-    tup[1] .. '\t' .. tup[2] .. '\t' .. tup[3] .. '\t' .. (tup[4] or '')
+  local h = math.floor(ms / 3600000)
+  if h ~= st_hour_n then st_hour_n, st_hour_s = h, string.format('%d', h) end
+  return table.concat({kind, ds or '', '\t', st_hour_s, '\t', tup[1], '\t', tup[2], '\t', tup[3],
+    '\t', tup[4] or ''})
 end
 
 -- Adds deltas d ({[ST.x] = n}) to the tuple's vectors of the hour and the
@@ -946,11 +975,13 @@ local function st_in(P, sid, s, now_ms, new)
   st_first(s)
   if not new then
     local skey = k(P, 'ses', sid)
-    local ms = string.format('%d', now_ms)
-    local upd = {}
-    if not s.st_fi then upd[#upd + 1] = 'st_fi'; upd[#upd + 1] = ms; s.st_fi = ms end
-    if not s.st_w then upd[#upd + 1] = 'st_w'; upd[#upd + 1] = ms; s.st_w = ms end
-    if #upd > 0 then redis.call('HSET', skey, unpack(upd)) end
+    if not s.st_fi or not s.st_w then
+      local ms = string.format('%d', now_ms)
+      local upd = {}
+      if not s.st_fi then upd[#upd + 1] = 'st_fi'; upd[#upd + 1] = ms; s.st_fi = ms end
+      if not s.st_w then upd[#upd + 1] = 'st_w'; upd[#upd + 1] = ms; s.st_w = ms end
+      redis.call('HSET', skey, unpack(upd))
+    end
     redis.call('HINCRBY', skey, 'st_nin', 1)
   end
   st_add(P, now_ms, st_tuple(s), new and {[ST.msg_in] = 1, [ST.new] = 1} or {[ST.msg_in] = 1})
