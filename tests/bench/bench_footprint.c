@@ -176,22 +176,6 @@ static long long xlen(struct og_test_redis *rs)
     return cli_int(rs, "XLEN {og}:events");
 }
 
-/* The main thread's CPU seconds (user + sys): all of Redis's work on our
- * behalf, scripts, commands, sockets and the AOF's writes, counted once
- * (commandstats count a script and again each command it calls). */
-static double main_cpu_s(struct og_test_redis *rs)
-{
-    char *out = og_test_redis_cli(rs, "INFO cpu");
-    double v = 0;
-    for (char *l = out ? strtok(out, "\r\n") : NULL; l; l = strtok(NULL, "\r\n"))
-        if (strncmp(l, "used_cpu_sys_main_thread:", 25) == 0)
-            v += atof(l + 25);
-        else if (strncmp(l, "used_cpu_user_main_thread:", 26) == 0)
-            v += atof(l + 26);
-    free(out);
-    return v;
-}
-
 /* What store_raw's retention will have freed: the raw payloads' keys
  * deleted as their expiry would (the count). */
 static long long drop_raw(struct og_test_redis *rs)
@@ -458,9 +442,9 @@ static int part_speed(size_t n)
     }
     struct og_bench_result w = og_bench_run(reqs, n < 2000 ? n : 2000, 64, 5);
     cli(&rs, "CONFIG RESETSTAT");
-    double cpu0 = main_cpu_s(&rs);
+    double cpu0 = og_bench_redis_cpu_s(&rs);
     struct og_bench_result r = og_bench_run(reqs + w.done, n - w.done, 64, 30);
-    double cpu = main_cpu_s(&rs) - cpu0;
+    double cpu = og_bench_redis_cpu_s(&rs) - cpu0;
     printf("2. speed: signed_json webhooks, ~100-byte texts, 2000 contacts, 64 connections, "
            "AOF everysec\n");
     double us = redis_usec(&rs, 1, r.done ? r.done : 1);
@@ -489,13 +473,13 @@ static double g_cpu0;
 static void report(struct og_test_redis *rs, const char *what, double *lat, size_t n)
 {
     qsort(lat, n, sizeof *lat, cmp_d);
-    double cpu = main_cpu_s(rs) - g_cpu0;
+    double cpu = og_bench_redis_cpu_s(rs) - g_cpu0;
     double us = redis_usec(rs, 0, n);
     printf("    %-24s p50 %7.1f us  p99 %7.1f us  Redis main thread %6.1f us/op "
            "(commandstats %6.1f)\n",
            what, lat[n / 2] * 1e6, lat[n * 99 / 100] * 1e6, cpu * 1e6 / (double)n, us / (double)n);
     cli(rs, "CONFIG RESETSTAT");
-    g_cpu0 = main_cpu_s(rs);
+    g_cpu0 = og_bench_redis_cpu_s(rs);
 }
 
 static int part_scale(size_t largest)
@@ -531,7 +515,7 @@ static int part_scale(size_t largest)
                (double)used_memory(&rs) / 1048576.0);
         fflush(stdout);
         cli(&rs, "CONFIG RESETSTAT");
-        g_cpu0 = main_cpu_s(&rs);
+        g_cpu0 = og_bench_redis_cpu_s(&rs);
         for (size_t i = 0; i < K; i++) { /* new sessions: contacts never seen */
             struct og_ingest_result r;
             double t0 = now_s();

@@ -72,7 +72,9 @@ int main(int argc, char **argv)
     /* warm up connections, scripts and the thread pool */
     struct og_bench_result w = og_bench_run(reqs, n < 2000 ? n : 2000, 64, 5);
     free(og_test_redis_cli(&rs, "CONFIG RESETSTAT"));
+    double cpu0 = og_bench_redis_cpu_s(&rs);
     struct og_bench_result r = og_bench_run(reqs + w.done, n - w.done, 64, max_s);
+    double cpu = og_bench_redis_cpu_s(&rs) - cpu0;
     /* Redis's own view: where its time went during the run (every script
      * and command of every worker, not only ingest). */
     char *stats = og_test_redis_cli(&rs, "INFO commandstats");
@@ -92,6 +94,8 @@ int main(int argc, char **argv)
     og_bench_print("signed_json ingest (durable)", &r);
     printf("redis busy %.0f%% of the run: %.1f us of Redis time per ingested message\n",
            100.0 * redis_us / (r.seconds * 1e6), r.done ? redis_us / (double)r.done : 0.0);
+    printf("redis main thread CPU: %.1f us per ingested message (%.0f%% of a CPU)\n",
+           r.done ? cpu * 1e6 / (double)r.done : 0.0, 100.0 * cpu / r.seconds);
     /* The daemon's own view of the same run: time spent answering a hook. */
     char *murl = og_sprintf("%s/metrics", d.base);
     struct og_test_resp m = og_test_http("GET", murl, NULL, NULL, 0);

@@ -19,6 +19,7 @@
  * two daemons); connections are spread over the targets and each target's
  * requests are sent in their order. */
 #include "og_bench.h"
+#include "og_test.h"
 #include "og_util.h"
 
 #include <arpa/inet.h>
@@ -739,4 +740,17 @@ void og_bench_free(struct og_bench_req *reqs, size_t n)
         free(reqs[i].body);
     }
     free(reqs);
+}
+
+double og_bench_redis_cpu_s(struct og_test_redis *rs)
+{
+    char *out = og_test_redis_cli(rs, "INFO cpu");
+    double v = 0;
+    for (char *l = out ? strtok(out, "\r\n") : NULL; l; l = strtok(NULL, "\r\n"))
+        if (strncmp(l, "used_cpu_sys_main_thread:", 25) == 0)
+            v += atof(l + 25);
+        else if (strncmp(l, "used_cpu_user_main_thread:", 26) == 0)
+            v += atof(l + 26);
+    free(out);
+    return v;
 }

@@ -31,4 +31,12 @@ struct og_bench_result og_bench_run(struct og_bench_req *reqs, size_t n, int con
                                     double max_seconds);
 void og_bench_print(const char *label, const struct og_bench_result *r);
 void og_bench_free(struct og_bench_req *reqs, size_t n);
+
+struct og_test_redis;
+/* Redis's main thread's CPU seconds so far (user + sys, INFO cpu): all of
+ * its work on our behalf, scripts, commands, sockets and the AOF's writes,
+ * counted once (commandstats count a script and again each command it
+ * calls, and in wall time: on a busy machine, with the time Redis waited
+ * for a CPU). */
+double og_bench_redis_cpu_s(struct og_test_redis *rs);
 #endif
