@@ -10,7 +10,7 @@
 -- and for a message with sensitive words "flags" and "sensitive_terms"; the
 -- last argument is then those terms (a JSON array, matched by C before the
 -- call: og_sensitive.h), '' otherwise; the next is the survey answer C
--- recognised in the text ("score/scale", og_csat.h), '' for none; the last
+-- recognised in the text ("score/scale", og_csat.h), '' for none; the next
 -- is the raw payload's lifetime in seconds (store_raw; '' = as long as the
 -- message), the raw payload itself being '' when it is not kept; the last
 -- is mtail as the message's hash keeps it (coded by C: og_compact.h). When the

@@ -912,12 +912,12 @@ local function st_total_init(hk, tk, hf)
   return table.concat(parts, ',')
 end
 
+-- Number-to-text in Redis's Lua costs ~0.5-0.9 us each (string.format,
+-- tostring): st_fact keeps the common parts, constant once made (from call
+-- to call too): "<i>:1" per index, and the last hour's text.
+local st_one, st_hour_n, st_hour_s = {}, nil, nil
 -- The fact of deltas d ({[ST.x] = n}) for the tuple tup = {channel, agent,
 -- group, codes} at ms; kind 'v', or 'c' for a close (its codes counted).
--- Number-to-text in Redis's Lua costs ~0.5-0.9 us each (string.format,
--- tostring): the common parts are kept, constant once made (from call to
--- call too): "<i>:1" per index, and the last hour's text.
-local st_one, st_hour_n, st_hour_s = {}, nil, nil
 local function st_fact(kind, ms, tup, d)
   local ds
   for i, x in pairs(d) do
