@@ -249,6 +249,10 @@ static int fup_start(struct og_gateway *g)
                                                 : strcmp(tls, "never") == 0 ? OG_STARTTLS_NEVER
                                                                             : OG_STARTTLS_AUTO,
                                     .abort = &w->abort};
+    /* The group exists before the daemon takes its first message (an event
+     * appended before a "$" group is made would never be read); when Redis
+     * does not answer yet, the consumer makes it on its first read. */
+    og_stream_group_ensure(g->core, OG_STREAM_EVENTS, OG_GROUP_FOLLOWUPS, "$");
     w->events = og_stream_consumer_new(g->core, OG_STREAM_EVENTS, OG_GROUP_FOLLOWUPS,
                                        g->instance_id, "$", AUTOCLAIM_IDLE_MS);
     if (!w->events || og_thread_start(&w->consumer, consumer_main, w) != 0) {

@@ -898,6 +898,13 @@ static int start(struct og_gateway *g)
 {
     int total =
         (int)(g->cfg->webhook_dispatch.concurrency > 0 ? g->cfg->webhook_dispatch.concurrency : 64);
+    /* The group and the config's subscriptions exist before the daemon
+     * takes its first message: a "$" group made after an event was
+     * appended, or another instance's skip (webhook_dispatch_skip.lua) while
+     * no subscription was stored yet, would pass that event by. When Redis
+     * does not answer yet, each dispatcher's setup does both. */
+    if (og_stream_group_ensure(g->core, OG_STREAM_EVENTS, OG_GROUP_WEBHOOKS, "$") == OG_OK)
+        og_webhook_sync_config(g);
     struct og_webhook_dispatchers *all = og_calloc(1, sizeof *all);
     all->cache = og_event_cache_new(CACHE_BYTES, CACHE_ENTRIES);
     g->webhook_dispatch = all;

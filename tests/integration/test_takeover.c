@@ -426,6 +426,13 @@ static void webhooks_end_to_end(void)
     }
     const char *in = "{\"id\":\"in-1\",\"from\":{\"id\":\"cust-9\",\"name\":\"C\"},"
                      "\"text\":\"hi there\"}";
+    /* ready means the group and the subscription are in Redis (made at
+     * start, not by a dispatcher's thread later: an event appended before a
+     * "$" group is made is never read; CI once lost this message so) */
+    char *groups = og_test_redis_cli(&rs, "XINFO GROUPS {og}:events");
+    CHECK(groups && strstr(groups, "webhooks"));
+    free(groups);
+    CHECK_INT(cli_int("HEXISTS {og}:webhooks %s", "all"), 1);
     CHECK_INT(og_test_post_signed(&a, "demo", SECRET, in, strlen(in)), 200);
     int first = next_conn(hole, 15000); /* A's attempt: never answered */
     CHECK(first >= 0);
