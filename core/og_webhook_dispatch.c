@@ -181,7 +181,7 @@ void og_webhook_dispatch_result_close(struct og_webhook_results *r, int64_t next
 void og_webhook_dispatch_result_add(struct og_webhook_results *r, const char *head,
                                     const char *outcome, int n, const char *eid, const char *etype,
                                     const char *status, int attempt, long code, int64_t latency_ms,
-                                    const char *error, int64_t next_ms)
+                                    const char *error, int64_t at_ms, int64_t next_ms)
 {
     atomic_fetch_add(outcome[0] == 'o'   ? &og_webhook_stats.ok
                      : outcome[0] == 'r' ? &og_webhook_stats.retried
@@ -197,8 +197,8 @@ void og_webhook_dispatch_result_add(struct og_webhook_results *r, const char *he
         og_buf_append(&r->buf, "", 1);
         return;
     }
-    og_webhook_attempt_put(&r->buf, status, eid, etype, attempt, code, latency_ms, og_now_ms(),
-                           next_ms, error);
+    og_webhook_attempt_put(&r->buf, status, eid, etype, attempt, code, latency_ms, at_ms, next_ms,
+                           error);
     og_buf_append(&r->buf, "", 1);
 }
 

@@ -63,11 +63,13 @@ void og_webhook_dispatch_result_open(struct og_webhook_results *r, const char *m
  * dead-letter set) or "drop" (the subscription is gone). With status ("ok",
  * "failed", "dead") the attempt is recorded in the subscription's
  * deliveries (og_webhook_attempt_put; etype, attempt, code, latency_ms,
- * error), else nothing is. Counts the outcome in og_webhook_stats. */
+ * error, at_ms: when it was judged, the clock reading next_ms was computed
+ * from, so that a record never shows its retry before itself), else nothing
+ * is. Counts the outcome in og_webhook_stats. */
 void og_webhook_dispatch_result_add(struct og_webhook_results *r, const char *head,
                                     const char *outcome, int n, const char *eid, const char *etype,
                                     const char *status, int attempt, long code, int64_t latency_ms,
-                                    const char *error, int64_t next_ms);
+                                    const char *error, int64_t at_ms, int64_t next_ms);
 /* Closes the open claim; next_due_ms: the time of the retry that ended it,
  * else 0. A claim without results is taken back (its lease brings it
  * back). */

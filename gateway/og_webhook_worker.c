@@ -267,10 +267,10 @@ static void res_close(struct dispatcher *d, int64_t next_due_ms)
 
 static void res_add(struct dispatcher *d, const char *head, const char *outcome, int n,
                     const char *eid, const char *etype, const char *status, int attempt, long code,
-                    int64_t latency_ms, const char *error, int64_t next_ms)
+                    int64_t latency_ms, const char *error, int64_t at_ms, int64_t next_ms)
 {
     og_webhook_dispatch_result_add(d->res, head, outcome, n, eid, etype, status, attempt, code,
-                                   latency_ms, error, next_ms);
+                                   latency_ms, error, at_ms, next_ms);
 }
 
 static size_t n_res(struct dispatcher *d)
@@ -509,7 +509,8 @@ static int64_t judge_one(struct dispatcher *d, struct job *j)
         snprintf(errbuf, sizeof errbuf, "HTTP %ld", code);
 
     if (j->rc == CURLE_OK && code >= 200 && code <= 299) {
-        res_add(d, it->head, "ok", it->n, it->eid, it->type, "ok", attempt, code, latency, NULL, 0);
+        res_add(d, it->head, "ok", it->n, it->eid, it->type, "ok", attempt, code, latency, NULL,
+                now, 0);
         return 0;
     }
     if (j->rc == CURLE_OK && code == 410) {
@@ -520,7 +521,7 @@ static int64_t judge_one(struct dispatcher *d, struct job *j)
         og_webhooks_set_disabled(d->w, c->sub, reason);
         refresh_subs(d, 1);
         res_add(d, it->head, "dead", it->n, it->eid, it->type, "dead", attempt, code, latency,
-                "410 Gone: subscription disabled", 0);
+                "410 Gone: subscription disabled", now, 0);
         return 0;
     }
     int64_t delay = s ? og_webhook_retry_delay_ms(s, attempt) : -1;
@@ -529,11 +530,11 @@ static int64_t judge_one(struct dispatcher *d, struct job *j)
         delay = (j->retry_after_s > 86400 ? 86400 : j->retry_after_s) * 1000;
     if (delay < 0) {
         res_add(d, it->head, "dead", it->n, it->eid, it->type, "dead", attempt, code, latency,
-                errbuf, 0);
+                errbuf, now, 0);
         return 0;
     }
     res_add(d, it->head, "retry", it->n, it->eid, it->type, "failed", attempt, code, latency,
-            errbuf, now + delay);
+            errbuf, now, now + delay);
     return now + delay;
 }
 
@@ -612,9 +613,9 @@ static void settle_one(struct dispatcher *d, const struct og_webhook_sub *s,
     const char *eid = it ? it->eid : "", *type = it ? it->type : "";
     int n = it ? it->n : 0;
     if (!s)
-        res_add(d, head, "drop", n, eid, type, NULL, 0, 0, 0, NULL, 0);
+        res_add(d, head, "drop", n, eid, type, NULL, 0, 0, 0, NULL, 0, 0);
     else
-        res_add(d, head, "dead", n, eid, type, "dead", tries + 1, 0, 0, why, 0);
+        res_add(d, head, "dead", n, eid, type, "dead", tries + 1, 0, 0, why, og_now_ms(), 0);
     if (n == 1)
         og_event_cache_del(d->cache, og_webhook_item_entry(it));
     free(head);

@@ -384,7 +384,7 @@ static void webhooks_core_level(void)
         const struct og_webhook_item *it = &cl.v[0].items[0].item;
         og_webhook_dispatch_result_open(res, cl.v[0].member, cl.v[0].sub, cl.v[0].tries);
         og_webhook_dispatch_result_add(res, it->head, "ok", it->n, it->eid, it->type, "ok", 1, 204,
-                                       3, NULL, 0);
+                                       3, NULL, og_now_ms(), 0);
         og_webhook_dispatch_result_close(res, 0);
     }
     og_webhook_dispatch_claims_free(&cl);

@@ -98,7 +98,7 @@ static void settle_ok(struct og_webhook_results *res, const struct og_webhook_cl
     for (size_t i = 0; i < q->n_items; i++) {
         const struct og_webhook_item *it = &q->items[i].item;
         og_webhook_dispatch_result_add(res, it->head, "ok", it->n, it->eid, it->type, "ok", 1, 204,
-                                       1, NULL, 0);
+                                       1, NULL, og_now_ms(), 0);
     }
     og_webhook_dispatch_result_close(res, 0);
 }
