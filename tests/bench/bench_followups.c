@@ -145,7 +145,7 @@ int main(int argc, char **argv)
     char *script = og_test_src("tests/integration/smtp_sink.py");
     char *cmd =
         og_sprintf("exec /usr/bin/python3 %s %d %s/md > %s/out 2>&1", script, port, dir, dir);
-    pid_t pid = fork();
+    pid_t pid = og_test_fork();
     if (pid == 0) {
         execl("/bin/sh", "sh", "-c", cmd, (char *)NULL);
         _exit(127);

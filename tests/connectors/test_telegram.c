@@ -38,9 +38,7 @@ static char *fixture(const char *name, size_t *len)
 {
     char rel[256];
     snprintf(rel, sizeof rel, "tests/connectors/fixtures/telegram/%s.json", name);
-    char *p = og_test_src(rel);
-    char *b = og_test_read_file(p, len);
-    free(p);
+    char *b = og_test_read_src(rel, len);
     if (!b)
         fprintf(stderr, "missing fixture %s\n", rel);
     return b;

@@ -78,7 +78,7 @@ struct proc {
 
 static int spawn(struct proc *pr)
 {
-    pid_t pid = fork();
+    pid_t pid = og_test_fork();
     if (pid == 0) {
         int fd = open("/dev/null", O_RDWR);
         dup2(fd, 0), dup2(fd, 1), dup2(fd, 2);
@@ -199,9 +199,7 @@ static int stored(int p, const char *id)
 
 int main(void)
 {
-    char *path = og_test_src("docs/sentinel.md");
-    char *page = og_test_read_file(path, NULL);
-    free(path);
+    char *page = og_test_read_src("docs/sentinel.md", NULL);
     CHECK(page != NULL);
     if (!page)
         return og_test_done();

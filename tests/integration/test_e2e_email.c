@@ -439,9 +439,7 @@ int main(void)
     deliver(&w, "alice", "carla@example.net", ar);
     free(ar), free(auto_hdrs);
     size_t len = 0;
-    char *dsn_path = og_test_src("tests/fuzz/corpus/email/dsn_postfix_failed.eml");
-    char *dsn = og_test_read_file(dsn_path, &len);
-    free(dsn_path);
+    char *dsn = og_test_read_src("tests/fuzz/corpus/email/dsn_postfix_failed.eml", &len);
     struct og_buf db = {0};
     const char *at = dsn ? strstr(dsn, "og.msg_01HKZ8M3QX@example.com") : NULL;
     if (at && our_id) { /* the corpus bounce, of the reply we really sent */
@@ -463,9 +461,7 @@ int main(void)
     CHECK_INT(n_messages(&w, sid), 4);
 
     /* 7. HTML only, ISO-8859-1, with a PDF. */
-    char *ol_path = og_test_src("tests/fuzz/corpus/email/outlook_html_latin1_attachment.eml");
-    char *ol = og_test_read_file(ol_path, NULL);
-    free(ol_path);
+    char *ol = og_test_read_src("tests/fuzz/corpus/email/outlook_html_latin1_attachment.eml", NULL);
     if (ol)
         deliver(&w, "alice", "juergen.mueller@example.de", ol);
     free(ol);

@@ -75,7 +75,7 @@ static void start(struct run *r, const char *mode, int seconds, const char *load
     r->log = og_sprintf("%s/omnigate.log", r->dir);
     char *config = write_files(r, mode, seconds);
     char *bin = og_sprintf("%s/bin/omnigate", OG_BINARY_DIR);
-    r->pid = fork();
+    r->pid = og_test_fork();
     if (r->pid == 0) {
         int in = open("/dev/null", O_RDONLY);
         int out = open(r->log, O_WRONLY | O_CREAT | O_APPEND, 0644);

@@ -124,7 +124,7 @@ static pid_t start_stale(const char *rdir, int with_pidfile)
     char *sock = og_sprintf("%s/redis.sock", rdir);
     char *log = og_sprintf("%s/redis.log", rdir);
     char *pidfile = og_sprintf("%s/redis.pid", rdir);
-    pid_t pid = fork();
+    pid_t pid = og_test_fork();
     if (pid == 0) {
         int fd = open("/dev/null", O_RDWR);
         dup2(fd, 0), dup2(fd, 1), dup2(fd, 2);
@@ -195,7 +195,7 @@ static void test_second_instance(struct og_test_daemon *d, const char *sock)
     CHECK(rp > 0);
     char *bin = og_sprintf("%s/bin/omnigate", OG_BINARY_DIR);
     char *log = og_sprintf("%s/second.log", d->dir);
-    pid_t pid = fork();
+    pid_t pid = og_test_fork();
     if (pid == 0) {
         int in = open("/dev/null", O_RDONLY);
         int out = open(log, O_WRONLY | O_CREAT | O_TRUNC, 0644);

@@ -39,7 +39,7 @@ static inline int sink_start(struct sink *s, const char *extra)
     char *script = og_test_src("tests/integration/smtp_sink.py");
     char *cmd = og_sprintf("exec /usr/bin/python3 %s %d %s/md %s > %s/sink.out 2>&1", script,
                            s->port, s->dir, extra ? extra : "", s->dir);
-    s->pid = fork();
+    s->pid = og_test_fork();
     if (s->pid == 0) {
         execl("/bin/sh", "sh", "-c", cmd, (char *)NULL);
         _exit(127);

@@ -28,7 +28,7 @@ static const char *const configs[] = {"omnigate.example.json", "omnigate.demo.js
 static int check(const char *dir, const char *bin, const char *config, char *const env[],
                  const char *out)
 {
-    pid_t pid = fork();
+    pid_t pid = og_test_fork();
     if (pid == 0) {
         int fd = open(out, O_WRONLY | O_CREAT | O_TRUNC, 0644);
         dup2(fd, 1), dup2(fd, 2);

@@ -112,7 +112,7 @@ static void test_no_sentinel(void)
         og_test_free_port(), dir, OG_TEST_ADMIN_TOKEN, og_test_free_port(), og_test_free_port());
     fclose(f);
     int64_t t0 = og_mono_ms();
-    pid_t pid = fork();
+    pid_t pid = og_test_fork();
     if (pid == 0) {
         int out = open(log, O_WRONLY | O_CREAT | O_TRUNC, 0644);
         dup2(out, 1), dup2(out, 2);

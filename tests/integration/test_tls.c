@@ -130,7 +130,7 @@ static int start(struct og_test_daemon *d, const char *cfg_json, const char *sch
     fclose(f);
     snprintf(d->base, sizeof d->base, "%s://127.0.0.1:%d", scheme, d->port);
     char *log = og_sprintf("%s/omnigate.log", d->dir);
-    pid_t pid = fork();
+    pid_t pid = og_test_fork();
     if (pid == 0) {
         int in = open("/dev/null", O_RDONLY), out = open(log, O_WRONLY | O_CREAT | O_APPEND, 0644);
         dup2(in, 0), dup2(out, 1), dup2(out, 2);
@@ -307,7 +307,7 @@ static int nginx_start(struct nginx *n, int upstream)
             n->dir, n->dir, n->dir, n->dir, n->dir, n->dir, n->dir, upstream, n->port, tmp, tmp);
     fclose(f);
     char *err = og_sprintf("%s/error.log", n->dir);
-    pid_t pid = fork();
+    pid_t pid = og_test_fork();
     if (pid == 0) {
         int in = open("/dev/null", O_RDONLY), out = open(err, O_WRONLY | O_CREAT | O_APPEND, 0644);
         dup2(in, 0), dup2(out, 1), dup2(out, 2);

@@ -784,7 +784,7 @@ static void test_consumer(void)
     int port = og_test_free_port();
     char ports[16];
     snprintf(ports, sizeof ports, "%d", port);
-    pid_t pid = fork();
+    pid_t pid = og_test_fork();
     if (pid == 0) {
         FILE *f = freopen(out, "w", stdout);
         (void)f;

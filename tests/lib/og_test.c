@@ -20,6 +20,7 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -63,6 +64,18 @@ void og_test_rmdir(const char *dir)
         nftw(dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
 }
 
+pid_t og_test_fork(void)
+{
+    pid_t parent = getpid();
+    pid_t pid = fork();
+    if (pid == 0) {
+        prctl(PR_SET_PDEATHSIG, SIGKILL);
+        if (getppid() != parent) /* the test ended before prctl */
+            _exit(127);
+    }
+    return pid;
+}
+
 int og_test_free_port(void)
 {
     int s = socket(AF_INET, SOCK_STREAM, 0);
@@ -101,6 +114,14 @@ char *og_test_read_file(const char *path, size_t *len)
     return b.data;
 }
 
+char *og_test_read_src(const char *rel, size_t *len)
+{
+    char *path = og_test_src(rel);
+    char *s = og_test_read_file(path, len);
+    free(path);
+    return s;
+}
+
 /* ------------------------------------------------------------ redis-server */
 
 static int redis_spawn(struct og_test_redis *r)
@@ -108,7 +129,7 @@ static int redis_spawn(struct og_test_redis *r)
     char port[16];
     snprintf(port, sizeof port, "%d", r->port);
     char *log = og_sprintf("%s/redis.log", r->dir);
-    pid_t pid = fork();
+    pid_t pid = og_test_fork();
     if (pid == 0) {
         int fd = open("/dev/null", O_RDWR);
         dup2(fd, 0), dup2(fd, 1), dup2(fd, 2);

@@ -52,9 +52,17 @@ int og_test_done(void);
 char *og_test_tmpdir(void);
 void og_test_rmdir(const char *dir);
 int og_test_free_port(void);
+/* fork() for a process a test starts (a server, a tool): the child is
+ * killed (SIGKILL) when the test process ends, however it ends (an early
+ * return after a failed start, a crash, ctest's timeout), so nothing a test
+ * started outlives it. Call it from the test's main thread: the kernel ties
+ * the signal to the thread that forked. */
+pid_t og_test_fork(void);
 /* Path of a file in the source tree (OG_SOURCE_DIR is defined by CMake). [xfer] */
 char *og_test_src(const char *rel);
 char *og_test_read_file(const char *path, size_t *len); /* [xfer] or NULL */
+/* A source tree file's contents (og_test_src + og_test_read_file). [xfer] or NULL */
+char *og_test_read_src(const char *rel, size_t *len);
 
 /* ------------------------------------------------------------ redis-server */
 struct og_test_redis {

@@ -97,7 +97,7 @@ static int spawn(struct og_test_daemon *d)
     const char *other = getenv("OG_TEST_OMNIGATE");
     char *bin = other && *other ? og_strdup(other) : og_sprintf("%s/bin/omnigate", OG_BINARY_DIR);
     char *log = og_sprintf("%s/omnigate.log", d->dir);
-    pid_t pid = fork();
+    pid_t pid = og_test_fork();
     if (pid == 0) {
         int in = open("/dev/null", O_RDONLY);
         int out = open(log, O_WRONLY | O_CREAT | O_APPEND, 0644);
@@ -263,7 +263,7 @@ int og_test_s3rver_start(struct og_test_s3rver *s, const char *dir, const char *
     }
     char *data = og_sprintf("%s/s3", dir), *out = og_sprintf("%s/s3rver.out", dir);
     mkdir(data, 0700);
-    s->pid = fork();
+    s->pid = og_test_fork();
     if (s->pid == 0) {
         int fd = open(out, O_WRONLY | O_CREAT | O_TRUNC, 0600);
         dup2(fd, 1), dup2(fd, 2);

@@ -121,7 +121,7 @@ static int write_config(struct og_test_dovecot *d)
 static pid_t spawn(const struct og_test_dovecot *d)
 {
     char *log = og_sprintf("%s/dovecot.out", d->dir);
-    pid_t pid = fork();
+    pid_t pid = og_test_fork();
     if (pid == 0) {
         int in = open("/dev/null", O_RDONLY);
         int out = open(log, O_WRONLY | O_CREAT | O_APPEND, 0644);

@@ -58,7 +58,7 @@ int og_test_sentinel_start(struct og_test_sentinel *s, const char *name, int mas
             "sentinel parallel-syncs %s 1\n",
             s->port, s->dir, log, name, master_port, quorum, name, down_after_ms, name, name);
     fclose(f);
-    pid_t pid = fork();
+    pid_t pid = og_test_fork();
     if (pid == 0) {
         int fd = open("/dev/null", O_RDWR);
         dup2(fd, 0), dup2(fd, 1), dup2(fd, 2);

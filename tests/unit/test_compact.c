@@ -35,9 +35,7 @@ static void round_trip(const char *tail)
  * not JSON whitespace */
 static void keys_match_lua(void)
 {
-    char *path = og_test_src("core/lua/prelude.lua");
-    char *lua = og_test_read_file(path, NULL);
-    free(path);
+    char *lua = og_test_read_src("core/lua/prelude.lua", NULL);
     CHECK(lua != NULL);
     if (!lua)
         return;

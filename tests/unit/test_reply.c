@@ -63,9 +63,7 @@ static void test_codes(void)
 
 static void test_readme(void)
 {
-    char *path = og_test_src("README.md");
-    char *text = og_test_read_file(path, NULL);
-    free(path);
+    char *text = og_test_read_src("README.md", NULL);
     CHECK(text != NULL);
     if (!text)
         return;

@@ -236,9 +236,7 @@ static int mentions(const char *text, const char *name)
 
 static void test_prelude_state(void)
 {
-    char *path = og_test_src("core/lua/prelude.lua");
-    char *pre = og_test_read_file(path, NULL);
-    free(path);
+    char *pre = og_test_read_src("core/lua/prelude.lua", NULL);
     CHECK(pre != NULL);
     if (!pre)
         return;
