@@ -230,6 +230,10 @@ local function ingest(a)
   if not created then msgs_add(P, sid, mid, s.m0 or false) end -- s: the whole hash
   if pmid ~= '' then pmid_set(P, ch, pmid, mid) end
   if dk then redis.call('SET', dk, mid, 'EX', ttl) end
+  -- The session's updates: written below together with its statistics
+  -- fields (st_in), in one HSET; a reopened session's at once (it is read
+  -- back below).
+  local supd
   if not created then
     local f = {'updated_at', now_iso, 'last_message_at', now_iso, 'last_customer_ms', now_ms}
     if wms > 0 or s.window_ms then f[#f + 1] = 'window_ms'; f[#f + 1] = wms end
@@ -237,7 +241,7 @@ local function ingest(a)
       f[#f + 1] = 'reply_token'; f[#f + 1] = reply_token
       f[#f + 1] = 'reply_token_ms'; f[#f + 1] = now_ms
     end
-    redis.call('HSET', skey, unpack(f))
+    if reopened then redis.call('HSET', skey, unpack(f)) else supd = f end
   end
   if created or reopened then
     s = hgetall(skey) -- rare: read it back rather than mirror every field
@@ -250,10 +254,14 @@ local function ingest(a)
   -- statistics (og_stats.h): a new episode, a new session, a customer message
   if reopened then st_episode(P, sid, s, tonumber(now_ms), false) end
   if not rating then
-    st_in(P, sid, s, tonumber(now_ms), created) -- created: counts the new session too
+    -- created: counts the new session too
+    local upd = supd or {}
+    st_in(P, sid, s, tonumber(now_ms), created, upd)
+    if not supd and #upd > 0 then redis.call('HSET', skey, unpack(upd)) end
   elseif created then
     st_add(P, tonumber(now_ms), {ch, '', '', ''}, {[ST.new] = 1})
   end
+  if supd then redis.call('HSET', skey, unpack(supd)) end
   -- The platform's customer-service window restarts with every customer message.
   if wms > 0 then redis.call('ZADD', k(P, 'timers', 'window'), tonumber(now_ms) + wms, sid) end
 
@@ -293,7 +301,9 @@ end
 
 -- A message that fails (a bug, a full Redis) fails alone: pcall keeps the
 -- batch's other messages, and its platform gets an error and retries.
+-- The batch's statistics facts are appended together (st_flush).
 local out = {}
+ST_BATCH.on = true
 for base = 2, #ARGV, NF do
   local ok, res = pcall(ingest, {unpack(ARGV, base, base + NF - 1)})
   if ok then
@@ -302,4 +312,6 @@ for base = 2, #ARGV, NF do
     out[#out + 1] = {'err', 'internal', type(res) == 'table' and tostring(res.err) or tostring(res)}
   end
 end
+ST_BATCH.on = false
+st_flush(P)
 return out
