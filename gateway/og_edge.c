@@ -67,6 +67,7 @@ struct og_edge {
     struct og_thread reaper;
     atomic_ullong refused_address, refused_full, refused_route, refused_framing, refused_proxied,
         closed_headers, closed_body, closed_idle;
+    atomic_int draining; /* og_edge_drain: refuse every new connection */
 };
 
 /* ------------------------------------------------------------ bookkeeping */
@@ -158,11 +159,18 @@ static void set_phase(struct conn *c, enum phase p)
 
 /* ------------------------------------------------------------ MHD hooks */
 
+void og_edge_drain(struct og_edge *e)
+{
+    atomic_store(&e->draining, 1);
+}
+
 enum MHD_Result og_edge_accept(void *cls, const struct sockaddr *addr, socklen_t addrlen)
 {
     struct og_edge *e = cls;
     struct og_ip ip;
     (void)addrlen;
+    if (atomic_load(&e->draining))
+        return MHD_NO;
     if (og_ip_from_sockaddr(addr, &ip) != 0)
         return MHD_YES;
     int normal = classify(e, &ip) == CLS_NORMAL;

@@ -66,6 +66,13 @@ struct og_edge *og_edge_new(const struct og_edge_conf *conf, char *err, size_t e
 int og_edge_start(struct og_edge *e);
 void og_edge_stop(struct og_edge *e);
 void og_edge_free(struct og_edge *e);
+/* The daemon is stopping: from now on every new connection is refused at
+ * accept (closed at once) while those open finish. This is how omnigate
+ * stops taking connections, not MHD_quiesce_daemon(): with epoll worker
+ * threads that races with their own removal of the listening socket from
+ * epoll and aborts the process (an open libmicrohttpd defect, seen in CI
+ * as "Failed to remove listen FD from epoll set" at SIGTERM). */
+void og_edge_drain(struct og_edge *e);
 
 /* libmicrohttpd hooks: MHD_start_daemon's accept policy (cls = the edge)
  * and MHD_OPTION_NOTIFY_CONNECTION. */

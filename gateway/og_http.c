@@ -781,10 +781,8 @@ void og_http_stop(struct og_gateway *g, int drain_ms)
 {
     if (!g->mhd)
         return;
-    MHD_socket s = MHD_quiesce_daemon(g->mhd);
-    if (s != MHD_INVALID_SOCKET)
-        close(s);
-    og_sse_close_all(g); /* ends streams; no suspended connection may remain */
+    og_edge_drain(g->edge); /* not MHD_quiesce_daemon(): og_edge.h says why */
+    og_sse_close_all(g);    /* ends streams; no suspended connection may remain */
     for (int waited = 0; waited < drain_ms; waited += 20) {
         const union MHD_DaemonInfo *i =
             MHD_get_daemon_info(g->mhd, MHD_DAEMON_INFO_CURRENT_CONNECTIONS);
