@@ -56,9 +56,10 @@ local function ingest(a)
     local prev = redis.call('GET', dk)
     if prev then return {'ok', '', prev, 'dup'} end
   end
-  if pmid ~= '' then
+  local pmk = pmid ~= '' and pmid_hkey(P, ch, pmid) -- read here, written below
+  if pmk then
     -- A platform may also redeliver one message under a new delivery key.
-    local known = pmid_get(P, ch, pmid)
+    local known = pmid_get(P, ch, pmid, pmk)
     if known then
       if dk then redis.call('SET', dk, known, 'EX', ttl) end
       return {'ok', '', known, 'dup'}
@@ -228,7 +229,7 @@ local function ingest(a)
     end
   end
   if not created then msgs_add(P, sid, mid, s.m0 or false) end -- s: the whole hash
-  if pmid ~= '' then pmid_set(P, ch, pmid, mid) end
+  if pmk then pmid_set(P, ch, pmid, mid, pmk) end
   if dk then redis.call('SET', dk, mid, 'EX', ttl) end
   -- The session's updates: written below together with its statistics
   -- fields (st_in), in one HSET; a reopened session's at once (it is read
