@@ -2,11 +2,14 @@
 #include "og_sessions.h"
 #include "og_archive.h"
 #include "og_core_int.h"
+#include "og_keys.h"
+#include "og_render.h"
 #include "og_routing.h"
 #include "og_util.h"
 
 #include <ctype.h>
 #include <json-c/json.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -111,6 +114,111 @@ static char *render_list(const redisReply *r)
     return b.data;
 }
 
+/* A key from a format. [xfer] */
+__attribute__((format(printf, 1, 2))) static char *keyf(const char *fmt, ...)
+{
+    va_list ap, ap2;
+    va_start(ap, fmt);
+    va_copy(ap2, ap);
+    int n = vsnprintf(NULL, 0, fmt, ap);
+    va_end(ap);
+    char *k = og_malloc((size_t)(n < 0 ? 0 : n) + 1);
+    vsnprintf(k, (size_t)(n < 0 ? 0 : n) + 1, fmt, ap2);
+    va_end(ap2);
+    return k;
+}
+
+/* The list from sessions.lua's {'ok', cursor, id, unread...}: each session
+ * read with plain commands (its hash, then its contact and its channel's
+ * goal: two round trips) and rendered here, off Redis's one thread; one
+ * gone meanwhile (archived, erased) is left out. [xfer] */
+static og_err render_sessions(struct og_core *c, const redisReply *r, char **json)
+{
+    size_t n = (r->elements - 2) / 2, ng = 0;
+    redisReply **h = og_calloc(n + 1, sizeof *h), **rep = og_calloc(2 * n + 1, sizeof *rep);
+    /* round two's arguments: an HMGET of a contact and one of a goal each */
+    const char **av = og_calloc(n * (2 + OG_RENDER_CON_NFIELDS + 4) + 1, sizeof *av);
+    const char *const **argv = og_calloc(2 * n + 1, sizeof *argv);
+    int *argc = og_calloc(2 * n + 1, sizeof *argc);
+    char **keys = og_calloc(3 * n + 1, sizeof *keys);   /* n hashes, n contacts, n goals */
+    const char **chan = og_calloc(n + 1, sizeof *chan); /* the goals' channels */
+    size_t *goal_of = og_calloc(n + 1, sizeof *goal_of);
+    struct og_buf b = {0}, cj = {0};
+    og_err e;
+    for (size_t i = 0; i < n; i++) {
+        keys[i] = keyf(OG_KEY_SES, c->tag, r->element[2 + 2 * i]->str);
+        av[2 * i] = "HGETALL", av[2 * i + 1] = keys[i];
+        argv[i] = av + 2 * i, argc[i] = 2;
+    }
+    e = n ? og_redis_pipeline(c->redis, n, argc, argv, h) : OG_OK;
+    /* round two: each one's contact, then each channel's goal once */
+    size_t m = 0;
+    const char **p = av;
+    for (size_t i = 0; e == OG_OK && i < n; i++) {
+        if (h[i]->type != REDIS_REPLY_ARRAY || h[i]->elements == 0)
+            continue;
+        const redisReply *cid = og_render_field(h[i], "contact_id");
+        keys[n + m] = keyf("%s:con:%.*s", c->tag, cid ? (int)cid->len : 0, cid ? cid->str : "");
+        p[0] = "HMGET", p[1] = keys[n + m];
+        memcpy(p + 2, og_render_con_fields, sizeof og_render_con_fields);
+        argv[m] = p, argc[m] = 2 + OG_RENDER_CON_NFIELDS;
+        p += 2 + OG_RENDER_CON_NFIELDS, m++;
+    }
+    for (size_t i = 0; e == OG_OK && i < n; i++) {
+        if (h[i]->type != REDIS_REPLY_ARRAY || h[i]->elements == 0)
+            continue;
+        const redisReply *ch = og_render_field(h[i], "channel");
+        const char *cs = ch ? ch->str : "";
+        size_t g = 0;
+        while (g < ng && strcmp(chan[g], cs) != 0)
+            g++;
+        goal_of[i] = g;
+        if (g < ng)
+            continue;
+        chan[ng++] = cs;
+        keys[n + m] = keyf("%s:goal:%s", c->tag, cs);
+        p[0] = "HMGET", p[1] = keys[n + m], p[2] = "event", p[3] = "days";
+        argv[m] = p, argc[m] = 4;
+        p += 4, m++;
+    }
+    if (e == OG_OK && m)
+        e = og_redis_pipeline(c->redis, m, argc, argv, rep);
+    og_buf_puts(&b, "{\"items\":[");
+    size_t k = 0, items = 0, n_con = m - ng;
+    for (size_t i = 0; e == OG_OK && i < n; i++) {
+        if (h[i]->type != REDIS_REPLY_ARRAY || h[i]->elements == 0)
+            continue;
+        cj.len = 0;
+        og_render_contact(&cj, rep[k++]);
+        if (items++)
+            og_buf_puts(&b, ",");
+        og_render_session(&b, h[i], cj.data, rep[n_con + goal_of[i]]);
+        const redisReply *unread = r->element[3 + 2 * i];
+        if (unread->len) { /* prelude.lua with_unread */
+            b.len--;       /* its closing brace */
+            og_buf_printf(&b, ",\"unread\":%.*s}", (int)unread->len, unread->str);
+        }
+    }
+    og_buf_puts(&b, "],\"next_cursor\":");
+    og_buf_json_str(&b, r->element[1]->len ? r->element[1]->str : NULL);
+    og_buf_puts(&b, "}");
+    for (size_t i = 0; i < 3 * n; i++) {
+        free(keys[i]);
+        if (i < 2 * n && rep[i])
+            freeReplyObject(rep[i]);
+        if (i < n && h[i])
+            freeReplyObject(h[i]);
+    }
+    free(h), free(rep), free(av), free(argv), free(argc), free(keys), free(chan), free(goal_of);
+    og_buf_free(&cj);
+    if (e != OG_OK) {
+        og_buf_free(&b);
+        return e;
+    }
+    *json = b.data;
+    return OG_OK;
+}
+
 /* The lex bound on session ids for a time: its time part, then all-lowest
  * (from) or all-highest (to) random part. */
 static void id_bound(int64_t ms, int high, char out[48])
@@ -140,10 +248,9 @@ og_err og_sessions_list(struct og_core *c, const struct og_viewer *v,
     free(ql);
     if (e != OG_OK)
         return e;
-    if (r->elements >= 2)
-        *json = render_list(r);
+    e = r->elements >= 2 ? render_sessions(c, r, json) : OG_ERR_INTERNAL;
     freeReplyObject(r);
-    return *json ? OG_OK : OG_ERR_INTERNAL;
+    return e;
 }
 
 og_err og_session_messages(struct og_core *c, const struct og_viewer *v, const char *sid,

@@ -15,7 +15,9 @@
 --   "sessions" [7] status, [8] channel, [9] cursor, [10] limit, [11] agent_id,
 --              [12] group, [13] from id bound, [14] to id bound (lex bounds
 --              on the time-sorted ids, '' = open), [15] success code, [16] q
---              (lowercase text) -> {'ok', next_cursor or '', json...} (newest first)
+--              (lowercase text) -> {'ok', next_cursor or '', id, unread, id, unread...}
+--              (newest first; unread '' unless the viewer is an agent): C renders
+--              the sessions from their hashes (og_render.h), off Redis's thread
 --   "messages" [7] session id, [8] cursor, [9] limit, [10] now_iso, [11] event id
 --              (session.read when an agent's read marker moves)
 --              -> {'ok', next_cursor or '', json...} (oldest first) | err
@@ -135,7 +137,7 @@ elseif op == 'sessions' then
     return true
   end
 
-  local out = {'ok', ''}
+  local out, n = {'ok', ''}, 0
   local max = cursor ~= '' and ('(' .. cursor) or '+'
   if f_to ~= '' and (max == '+' or f_to < cursor) then max = '[' .. f_to end
   local min = f_from ~= '' and ('[' .. f_from) or '-'
@@ -149,15 +151,17 @@ elseif op == 'sessions' then
     for _, id in ipairs(ids) do
       budget = budget - 1
       if match(id) then
-        out[#out + 1] = with_unread(session_json(P, id), id, viewer)
+        n = n + 1
+        out[#out + 1] = id
+        out[#out + 1] = viewer ~= '' and tostring(unread(id, viewer)) or ''
       end
       last = id
-      if #out - 2 == limit or budget == 0 then break end
+      if n == limit or budget == 0 then break end
     end
-    if #out - 2 == limit then break end
+    if n == limit then break end
     max = '(' .. last
   end
-  if last and (#out - 2 == limit or budget == 0) then
+  if last and (n == limit or budget == 0) then
     -- more may follow: only when something is left after 'last'
     if #redis.call('ZREVRANGEBYLEX', base, '(' .. last, min, 'LIMIT', 0, 1) > 0 then
       out[2] = last

@@ -608,6 +608,9 @@ int main(void)
     test_hammer();
     test_autoforward_realtime();
     test_started_sessions();
+    /* assigned, transferred, closed with codes: the list (C) renders them as
+     * one GET (Lua) does */
+    CHECK(og_test_render_agrees(&d1) > 0);
     CHECK_INT(og_test_daemon_stop(&d1), 0);
     CHECK_INT(og_test_daemon_stop(&d2), 0);
     og_test_daemon_free(&d1);

@@ -5,8 +5,11 @@
  * show it, and later inbound messages do not overwrite the fields the
  * business set (the 'locked' list) while still updating the others; clearing
  * with null; opt-out round trip; auth. */
+#include "og_render.h"
 #include "og_test.h"
 #include "og_util.h"
+
+#include <hiredis/hiredis.h>
 
 #include <stdlib.h>
 #include <string.h>
@@ -42,6 +45,27 @@ static long req(struct og_test_daemon *d, const char *method, const char *path, 
 static const char *jget(json_object *o, const char *k)
 {
     return json_object_get_string(json_object_object_get(o, k));
+}
+
+/* og_render_js escapes every byte as Redis's cjson.encode does: the list's
+ * sessions (C) and the events' (Lua) carry the same text. */
+static void test_js_escapes(const struct og_test_redis *rs)
+{
+    char all[256];
+    for (int i = 0; i < 256; i++)
+        all[i] = (char)i;
+    redisContext *rc = redisConnect("127.0.0.1", rs->port);
+    CHECK(rc && !rc->err);
+    redisReply *r =
+        redisCommand(rc, "EVAL %s 0 %b", "return cjson.encode(ARGV[1])", all, sizeof all);
+    CHECK(r && r->type == REDIS_REPLY_STRING);
+    struct og_buf b = {0};
+    og_render_js(&b, all, sizeof all);
+    CHECK(r && b.len == r->len && memcmp(b.data, r->str, b.len) == 0);
+    og_buf_free(&b);
+    if (r)
+        freeReplyObject(r);
+    redisFree(rc);
 }
 
 int main(void)
@@ -177,6 +201,15 @@ int main(void)
         404);
 
     free(before), free(path), free(spath), free(fpath), free(cid), free(sid);
+    test_js_escapes(&rs);
+    /* a name with every kind of character JSON escapes, and more */
+    CHECK_INT(post_msg(&d, "m-9",
+                       "{\"id\":\"u0\",\"name\":\"Q\\\"/\\\\\\b\\f\\u0001\\u007f\\t"
+                       "\\u00e9\\ud83d\\ude00 <x>\",\"username\":\"a/b\"}",
+                       "first"),
+              200);
+    /* edited contacts: the list (C) renders them as one GET (Lua) does */
+    CHECK(og_test_render_agrees(&d) > 0);
     CHECK_INT(og_test_daemon_stop(&d), 0);
     og_test_daemon_free(&d);
     og_test_redis_stop(&rs);

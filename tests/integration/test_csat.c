@@ -579,6 +579,9 @@ int main(void)
     test_stats();
     test_config_refused();
     test_email_refused();
+    /* rated sessions: the list (C) renders them as one GET (Lua) does */
+    CHECK(og_test_render_agrees(&da) > 0);
+    CHECK(og_test_render_agrees(&db) > 0);
 
     CHECK_INT(og_test_daemon_stop(&da), 0);
     CHECK_INT(og_test_daemon_stop(&db), 0);

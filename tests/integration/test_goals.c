@@ -552,6 +552,8 @@ int main(void)
     test_reopen_not_achieved(s3);
     test_agent_started(s1);
     test_restart();
+    /* every goal state above, rendered by the list (C) as by one GET (Lua) */
+    CHECK(og_test_render_agrees(&d) >= 4);
 
     CHECK_INT(og_test_daemon_stop(&d), 0);
     og_test_daemon_free(&d);

@@ -130,6 +130,8 @@ int main(void)
     CHECK_INT(r.status, 409);
     CHECK(strstr(r.body, "window_closed") != NULL);
     free(r.body), free(url);
+    /* service windows: the list (C) renders them as one GET (Lua) does */
+    CHECK(og_test_render_agrees(&d) > 0);
 
     CHECK_INT(og_test_daemon_stop(&d), 0);
     og_test_daemon_free(&d);

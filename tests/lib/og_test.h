@@ -247,6 +247,11 @@ struct og_test_resp og_test_http_headers(const char *method, const char *url, co
 /* GET base+path with the admin bearer token; body parsed as JSON [xfer], or
  * NULL if not JSON. *status gets the HTTP status. */
 json_object *og_test_api_get(const struct og_test_daemon *d, const char *path, long *status);
+/* The session list renders sessions in C (core/og_render.h), one session
+ * is rendered by sessions.lua: the count of sessions whose list item is
+ * byte for byte their GET /api/v1/sessions/{id}, or -1 (printed) when one
+ * differs. Tests that build varied sessions end with it. */
+int og_test_render_agrees(const struct og_test_daemon *d);
 /* The headers of a POST signed as the example connector signed_json checks
  * it: "X-Signature: sha256=<hex HMAC-SHA256(secret, body)>" and
  * "Content-Type: application/json". [xfer] */

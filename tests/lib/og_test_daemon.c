@@ -91,6 +91,46 @@ json_object *og_test_api_get(const struct og_test_daemon *d, const char *path, l
     return j;
 }
 
+int og_test_render_agrees(const struct og_test_daemon *d)
+{
+    const char *auth = "Authorization: Bearer " OG_TEST_ADMIN_TOKEN;
+    char *cursor = NULL;
+    int n = 0;
+    do {
+        char *url = cursor ? og_sprintf("%s/api/v1/sessions?limit=100&cursor=%s", d->base, cursor)
+                           : og_sprintf("%s/api/v1/sessions?limit=100", d->base);
+        free(cursor), cursor = NULL;
+        struct og_test_resp l = og_test_http("GET", url, auth, NULL, 0);
+        free(url);
+        json_object *j = json_tokener_parse(l.body), *items = NULL, *next = NULL;
+        if (l.status != 200 || !json_object_object_get_ex(j, "items", &items)) {
+            fprintf(stderr, "render: the list answered %ld: %s\n", l.status, l.body);
+            n = -1;
+        }
+        for (size_t i = 0; n >= 0 && i < json_object_array_length(items); i++) {
+            json_object *id = json_object_object_get(json_object_array_get_idx(items, i), "id");
+            char *u = og_sprintf("%s/api/v1/sessions/%s", d->base, json_object_get_string(id));
+            struct og_test_resp one = og_test_http("GET", u, auth, NULL, 0);
+            free(u);
+            if (one.status != 200 || !strstr(l.body, one.body)) {
+                fprintf(stderr,
+                        "render: session %s differs\n  sessions.lua: %s\n  the list:     %s\n",
+                        json_object_get_string(id), one.body, l.body);
+                n = -1;
+            } else {
+                n++;
+            }
+            free(one.body);
+        }
+        if (n >= 0 && json_object_object_get_ex(j, "next_cursor", &next) &&
+            json_object_is_type(next, json_type_string))
+            cursor = og_strdup(json_object_get_string(next));
+        json_object_put(j);
+        free(l.body);
+    } while (cursor);
+    return n;
+}
+
 static int spawn(struct og_test_daemon *d)
 {
     /* OG_TEST_OMNIGATE runs another build's daemon (a bench's before/after). */
