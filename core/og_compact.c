@@ -91,16 +91,21 @@ char *og_compact_json(const char *m, size_t len)
     }
     struct og_buf b = {0};
     og_buf_puts(&b, "{");
-    size_t copied = at;
-    for (; at < len; at++) {
-        int i = index_of((unsigned char)m[at]);
-        if (!i)
-            continue;
-        og_buf_append(&b, m + copied, at - copied);
-        og_buf_printf(&b, "\"%s\":", keys[i - 1]);
-        copied = at + 1;
-    }
-    og_buf_append(&b, m + copied, len - copied);
+    og_compact_untail(&b, m + at, len - at);
     og_buf_puts(&b, "}");
     return b.data;
+}
+
+void og_compact_untail(struct og_buf *out, const char *coded, size_t len)
+{
+    size_t copied = 0;
+    for (size_t at = 0; at < len; at++) {
+        int i = index_of((unsigned char)coded[at]);
+        if (!i)
+            continue;
+        og_buf_append(out, coded + copied, at - copied);
+        og_buf_printf(out, "\"%s\":", keys[i - 1]);
+        copied = at + 1;
+    }
+    og_buf_append(out, coded + copied, len - copied);
 }

@@ -15,6 +15,8 @@
 /* Appends tail (JSON members without braces, as og_core.c renders them)
  * coded to out. */
 void og_compact_tail(struct og_buf *out, const char *tail, size_t len);
+/* Appends coded (a tail as og_compact_tail wrote it) decoded to out. */
+void og_compact_untail(struct og_buf *out, const char *coded, size_t len);
 /* The tail of field m as a JSON object [xfer, free]: all of the message
  * but its id, session, direction, sender and reply_to. NULL when m is not
  * a compact message. */

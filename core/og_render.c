@@ -3,6 +3,7 @@
  * (stored JSON, or a default); each treats an absent and an empty value
  * alike, as the Lua does. */
 #include "og_render.h"
+#include "og_compact.h"
 
 #include <errno.h>
 #include <stdint.h>
@@ -267,4 +268,62 @@ void og_render_session(struct og_buf *b, const redisReply *h, const char *cj, co
     og_buf_puts(b, ",\"goal\":");
     goal(b, h, g);
     og_buf_puts(b, "}");
+}
+
+const char *const og_render_msg_fields[OG_RENDER_MSG_NFIELDS] = {"j", "st", "err", "m", "sid"};
+
+/* prelude.lua msg_j_of for field m: "<contact id>\t<name JSON>\t<reply_to
+ * id>\t<coded tail>"; -1 when m is not one. */
+static int compact(struct og_buf *b, const char *mid, const redisReply *m, const redisReply *sid)
+{
+    const char *part[4];
+    size_t plen[4], at = 0;
+    for (int i = 0; i < 3; i++) {
+        const char *tab = memchr(m->str + at, '\t', m->len - at);
+        if (!tab)
+            return -1;
+        part[i] = m->str + at, plen[i] = (size_t)(tab - part[i]);
+        at += plen[i] + 1;
+    }
+    part[3] = m->str + at, plen[3] = m->len - at;
+    og_buf_printf(b, "{\"id\":\"%s\",\"session_id\":\"", mid);
+    if (sid)
+        og_buf_append(b, sid->str, sid->len);
+    og_buf_puts(b, "\",\"direction\":\"in\",");
+    og_compact_untail(b, part[3], plen[3]);
+    og_buf_puts(b, ",\"sender\":{\"type\":\"contact\",\"id\":\"");
+    og_buf_append(b, part[0], plen[0]);
+    og_buf_puts(b, "\",\"name\":");
+    og_buf_append(b, part[1], plen[1]);
+    og_buf_puts(b, "},\"reply_to\":");
+    if (plen[2]) {
+        og_buf_append(b, "\"", 1);
+        og_buf_append(b, part[2], plen[2]);
+        og_buf_append(b, "\"", 1);
+    } else {
+        og_buf_puts(b, "null");
+    }
+    return 0;
+}
+
+int og_render_message(struct og_buf *b, const char *mid, const redisReply *v)
+{
+    if (!v || v->type != REDIS_REPLY_ARRAY || v->elements < OG_RENDER_MSG_NFIELDS)
+        return -1;
+    const redisReply *j = val(v->element[0]), *st = val(v->element[1]);
+    const redisReply *err = val(v->element[2]), *m = val(v->element[3]);
+    if (j)
+        og_buf_append(b, j->str, j->len);
+    else if (!m || compact(b, mid, m, val(v->element[4])) != 0)
+        return -1; /* compact() appends nothing to a field it refuses */
+    /* a compact one (a customer's) without st is delivered */
+    og_buf_puts(b, ",\"status\":");
+    if (st)
+        q(b, st);
+    else
+        og_buf_puts(b, m ? "\"delivered\"" : "null");
+    og_buf_puts(b, ",\"error\":");
+    raw_or(b, err, "null");
+    og_buf_puts(b, "}");
+    return 0;
 }

@@ -32,4 +32,12 @@ void og_render_contact(struct og_buf *b, const redisReply *v);
  * event days; NULL or nils when the channel has none). */
 void og_render_session(struct og_buf *b, const redisReply *h, const char *cj,
                        const redisReply *goal);
+/* The fields og_render_message takes, in this order (an HMGET of
+ * P:msg:<id>), and the message's JSON from them and its id, as prelude.lua
+ * message_json writes it: a customer's compact one (m) decoded
+ * (og_compact.h), any other's stored JSON (j) with its status and error.
+ * 0, or -1 (nothing appended) when the hash has neither. */
+#define OG_RENDER_MSG_NFIELDS 5
+extern const char *const og_render_msg_fields[OG_RENDER_MSG_NFIELDS];
+int og_render_message(struct og_buf *b, const char *mid, const redisReply *v);
 #endif

@@ -253,6 +253,56 @@ og_err og_sessions_list(struct og_core *c, const struct og_viewer *v,
     return e;
 }
 
+/* The page from sessions.lua's {'ok', cursor, id...}: each message read
+ * with one HMGET (one round trip for the page) and rendered here, off
+ * Redis's one thread (#22: the script's decoding of a customer's message
+ * cost Redis ~390,000 instructions for a 1 KB text); one gone meanwhile is
+ * left out. [xfer] */
+static og_err render_messages(struct og_core *c, const redisReply *r, char **json)
+{
+    size_t n = r->elements - 2;
+    const int nf = 2 + OG_RENDER_MSG_NFIELDS;
+    redisReply **rep = og_calloc(n + 1, sizeof *rep);
+    const char **av = og_calloc(n * (size_t)nf + 1, sizeof *av);
+    const char *const **argv = og_calloc(n + 1, sizeof *argv);
+    int *argc = og_calloc(n + 1, sizeof *argc);
+    char **keys = og_calloc(n + 1, sizeof *keys);
+    for (size_t i = 0; i < n; i++) {
+        const char **p = av + i * (size_t)nf;
+        keys[i] = keyf(OG_KEY_MSG, c->tag, r->element[2 + i]->str);
+        p[0] = "HMGET", p[1] = keys[i];
+        memcpy(p + 2, og_render_msg_fields, sizeof og_render_msg_fields);
+        argv[i] = p, argc[i] = nf;
+    }
+    og_err e = n ? og_redis_pipeline(c->redis, n, argc, argv, rep) : OG_OK;
+    struct og_buf b = {0};
+    og_buf_puts(&b, "{\"items\":[");
+    for (size_t i = 0, items = 0; e == OG_OK && i < n; i++) {
+        size_t at = b.len;
+        if (items)
+            og_buf_puts(&b, ",");
+        if (og_render_message(&b, r->element[2 + i]->str, rep[i]) == 0)
+            items++;
+        else
+            b.len = at, b.data[at] = '\0';
+    }
+    og_buf_puts(&b, "],\"next_cursor\":");
+    og_buf_json_str(&b, r->element[1]->len ? r->element[1]->str : NULL);
+    og_buf_puts(&b, "}");
+    for (size_t i = 0; i < n; i++) {
+        free(keys[i]);
+        if (rep[i])
+            freeReplyObject(rep[i]);
+    }
+    free(rep), free(av), free(argv), free(argc), free(keys);
+    if (e != OG_OK) {
+        og_buf_free(&b);
+        return e;
+    }
+    *json = b.data;
+    return OG_OK;
+}
+
 og_err og_session_messages(struct og_core *c, const struct og_viewer *v, const char *sid,
                            const char *cursor, int limit, char **json)
 {
@@ -269,10 +319,9 @@ og_err og_session_messages(struct og_core *c, const struct og_viewer *v, const c
         return og_archive_messages(c, v, sid, cursor, limit, json);
     if (e != OG_OK)
         return e;
-    if (r->elements >= 2)
-        *json = render_list(r);
+    e = r->elements >= 2 ? render_messages(c, r, json) : OG_ERR_INTERNAL;
     freeReplyObject(r);
-    return *json ? OG_OK : OG_ERR_INTERNAL;
+    return e;
 }
 
 int og_session_facts_of(struct json_object *session, struct og_session_facts *f)

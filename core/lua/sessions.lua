@@ -20,9 +20,9 @@
 --              the sessions from their hashes (og_render.h), off Redis's thread
 --   "messages" [7] session id, [8] cursor, [9] limit, [10] now_iso, [11] event id
 --              (session.read when an agent's read marker moves)
---              -> {'ok', next_cursor or '', json...} (oldest first) | err
---              not_found; an agent viewer's read marker moves to the newest
---              message in the same step
+--              -> {'ok', next_cursor or '', id...} (oldest first; C renders the
+--              messages from their hashes, og_render.h) | err not_found; an agent
+--              viewer's read marker moves to the newest message in the same step
 --   "timeline" [7] session id, [8] cursor (the index of the next entry, '' =
 --              0), [9] limit -> {'ok', next_cursor or '', entry...} (oldest
 --              first) | err not_found
@@ -175,7 +175,7 @@ elseif op == 'messages' then
   local min = cursor ~= '' and ('(' .. cursor) or '-'
   local ids = msgs_call(P, sid, 'ZRANGEBYLEX', min, '+', 'LIMIT', 0, limit + 1)
   local out = {'ok', ''}
-  for i = 1, math.min(#ids, limit) do out[#out + 1] = message_json(P, ids[i]) end
+  for i = 1, math.min(#ids, limit) do out[#out + 1] = ids[i] end
   if #ids > limit then out[2] = ids[limit] end
   if viewer ~= '' then
     -- the agent has now seen the conversation: unread drops to 0, and when

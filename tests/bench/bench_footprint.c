@@ -19,8 +19,9 @@
  *      (INFO commandstats), as bench_ingest prints it.
  *   3. flat cost: with 1k, 100k and 1M stored sessions (filled by the same
  *      bulk path as 1.), the time of one ingest of a new session, one
- *      further message, one agent reply (og_outbox_reply) and one page of
- *      the session list (50), each run alone K times: median and p99
+ *      further message, one agent reply (og_outbox_reply), one page of
+ *      the session list (50) and one of a conversation's messages (the
+ *      customer's and the reply), each run alone K times: median and p99
  *      latency in this process, and Redis us per operation.
  *   4. archive: up to 20,000 closed two-message sessions moved to the
  *      archive's segment files (og_archive_step): sessions/s, and the Redis
@@ -560,6 +561,18 @@ static int part_scale(size_t largest)
             }
         }
         report(&rs, "session list (50)", lat, K);
+        for (size_t i = 0; i < K; i++) { /* the customer's message and the reply */
+            char *json = NULL;
+            double t0 = now_s();
+            og_err e = og_test_list_messages(c, sids[i], NULL, 50, &json);
+            lat[i] = now_s() - t0;
+            free(json);
+            if (e != OG_OK) {
+                fprintf(stderr, "messages: %s\n", og_strerror(e));
+                goto out;
+            }
+        }
+        report(&rs, "messages page (2)", lat, K);
         stored += K;
         if (last && scale >= 100000) {
             last = 0;

@@ -637,6 +637,9 @@ int main(void)
     test_no_buttons();
     test_survey();
     test_polling();
+    /* button payloads: the pages (C) carry each customer message as its event
+     * (Lua) did */
+    CHECK(og_test_messages_agree(&d, rs.port) > 0);
     CHECK_INT(og_test_daemon_stop(&d), 0);
     og_test_daemon_free(&d);
     og_test_redis_stop(&rs);

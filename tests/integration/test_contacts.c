@@ -210,6 +210,7 @@ int main(void)
               200);
     /* edited contacts: the list (C) renders them as one GET (Lua) does */
     CHECK(og_test_render_agrees(&d) > 0);
+    CHECK(og_test_messages_agree(&d, rs.port) >= 2);
     CHECK_INT(og_test_daemon_stop(&d), 0);
     og_test_daemon_free(&d);
     og_test_redis_stop(&rs);

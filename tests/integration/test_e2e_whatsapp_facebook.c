@@ -355,6 +355,10 @@ int main(void)
     test_whatsapp();
     test_facebook();
     test_outbound();
+    /* locations, media, replies: the pages (C) carry each customer message as
+     * its event (Lua) did; the list agrees with one GET */
+    CHECK(og_test_messages_agree(&d, rs.port) > 0);
+    CHECK(og_test_render_agrees(&d) > 0);
     CHECK_INT(og_test_daemon_stop(&d), 0);
     og_test_daemon_free(&d);
     og_test_redis_stop(&rs);

@@ -554,6 +554,7 @@ int main(void)
     test_restart();
     /* every goal state above, rendered by the list (C) as by one GET (Lua) */
     CHECK(og_test_render_agrees(&d) >= 4);
+    CHECK(og_test_messages_agree(&d, rs.port) > 0);
 
     CHECK_INT(og_test_daemon_stop(&d), 0);
     og_test_daemon_free(&d);

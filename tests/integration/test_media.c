@@ -1061,6 +1061,9 @@ int main(void)
     test_refusals();
     test_uploads();
     test_unsupported();
+    /* attachments: the pages (C) carry each customer message as its event (Lua)
+     * did */
+    CHECK(og_test_messages_agree(&d, rs.port) > 0);
     CHECK_INT(og_test_daemon_stop(&d), 0);
     og_test_daemon_free(&d);
     og_test_redis_stop(&rs);

@@ -252,6 +252,11 @@ json_object *og_test_api_get(const struct og_test_daemon *d, const char *path, l
  * byte for byte their GET /api/v1/sessions/{id}, or -1 (printed) when one
  * differs. Tests that build varied sessions end with it. */
 int og_test_render_agrees(const struct og_test_daemon *d);
+/* The same for the messages pages (C) of every session: each customer's
+ * message the ingest script rendered into its message.received event (read
+ * from redis_port's stream) is in its session's pages byte for byte. The
+ * count of such messages, or -1 (printed). */
+int og_test_messages_agree(const struct og_test_daemon *d, int redis_port);
 /* The headers of a POST signed as the example connector signed_json checks
  * it: "X-Signature: sha256=<hex HMAC-SHA256(secret, body)>" and
  * "Content-Type: application/json". [xfer] */
