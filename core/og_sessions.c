@@ -9,7 +9,6 @@
 
 #include <ctype.h>
 #include <json-c/json.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -114,20 +113,6 @@ static char *render_list(const redisReply *r)
     return b.data;
 }
 
-/* A key from a format. [xfer] */
-__attribute__((format(printf, 1, 2))) static char *keyf(const char *fmt, ...)
-{
-    va_list ap, ap2;
-    va_start(ap, fmt);
-    va_copy(ap2, ap);
-    int n = vsnprintf(NULL, 0, fmt, ap);
-    va_end(ap);
-    char *k = og_malloc((size_t)(n < 0 ? 0 : n) + 1);
-    vsnprintf(k, (size_t)(n < 0 ? 0 : n) + 1, fmt, ap2);
-    va_end(ap2);
-    return k;
-}
-
 /* The list from sessions.lua's {'ok', cursor, id, unread...}: each session
  * read with plain commands (its hash, then its contact and its channel's
  * goal: two round trips) and rendered here, off Redis's one thread; one
@@ -146,7 +131,7 @@ static og_err render_sessions(struct og_core *c, const redisReply *r, char **jso
     struct og_buf b = {0}, cj = {0};
     og_err e;
     for (size_t i = 0; i < n; i++) {
-        keys[i] = keyf(OG_KEY_SES, c->tag, r->element[2 + 2 * i]->str);
+        keys[i] = og_sprintf(OG_KEY_SES, c->tag, r->element[2 + 2 * i]->str);
         av[2 * i] = "HGETALL", av[2 * i + 1] = keys[i];
         argv[i] = av + 2 * i, argc[i] = 2;
     }
@@ -158,7 +143,8 @@ static og_err render_sessions(struct og_core *c, const redisReply *r, char **jso
         if (h[i]->type != REDIS_REPLY_ARRAY || h[i]->elements == 0)
             continue;
         const redisReply *cid = og_render_field(h[i], "contact_id");
-        keys[n + m] = keyf("%s:con:%.*s", c->tag, cid ? (int)cid->len : 0, cid ? cid->str : "");
+        keys[n + m] =
+            og_sprintf("%s:con:%.*s", c->tag, cid ? (int)cid->len : 0, cid ? cid->str : "");
         p[0] = "HMGET", p[1] = keys[n + m];
         memcpy(p + 2, og_render_con_fields, sizeof og_render_con_fields);
         argv[m] = p, argc[m] = 2 + OG_RENDER_CON_NFIELDS;
@@ -176,7 +162,7 @@ static og_err render_sessions(struct og_core *c, const redisReply *r, char **jso
         if (g < ng)
             continue;
         chan[ng++] = cs;
-        keys[n + m] = keyf("%s:goal:%s", c->tag, cs);
+        keys[n + m] = og_sprintf("%s:goal:%s", c->tag, cs);
         p[0] = "HMGET", p[1] = keys[n + m], p[2] = "event", p[3] = "days";
         argv[m] = p, argc[m] = 4;
         p += 4, m++;
@@ -253,14 +239,8 @@ og_err og_sessions_list(struct og_core *c, const struct og_viewer *v,
     return e;
 }
 
-/* The page from sessions.lua's {'ok', cursor, id...}: each message read
- * with one HMGET (one round trip for the page) and rendered here, off
- * Redis's one thread (#22: the script's decoding of a customer's message
- * cost Redis ~390,000 instructions for a 1 KB text); one gone meanwhile is
- * left out. [xfer] */
-static og_err render_messages(struct og_core *c, const redisReply *r, char **json)
+og_err og_messages_json(struct og_core *c, const char *const *ids, size_t n, char **out)
 {
-    size_t n = r->elements - 2;
     const int nf = 2 + OG_RENDER_MSG_NFIELDS;
     redisReply **rep = og_calloc(n + 1, sizeof *rep);
     const char **av = og_calloc(n * (size_t)nf + 1, sizeof *av);
@@ -269,32 +249,46 @@ static og_err render_messages(struct og_core *c, const redisReply *r, char **jso
     char **keys = og_calloc(n + 1, sizeof *keys);
     for (size_t i = 0; i < n; i++) {
         const char **p = av + i * (size_t)nf;
-        keys[i] = keyf(OG_KEY_MSG, c->tag, r->element[2 + i]->str);
+        keys[i] = og_sprintf(OG_KEY_MSG, c->tag, ids[i]);
         p[0] = "HMGET", p[1] = keys[i];
         memcpy(p + 2, og_render_msg_fields, sizeof og_render_msg_fields);
         argv[i] = p, argc[i] = nf;
     }
     og_err e = n ? og_redis_pipeline(c->redis, n, argc, argv, rep) : OG_OK;
-    struct og_buf b = {0};
-    og_buf_puts(&b, "{\"items\":[");
-    for (size_t i = 0, items = 0; e == OG_OK && i < n; i++) {
-        size_t at = b.len;
-        if (items)
-            og_buf_puts(&b, ",");
-        if (og_render_message(&b, r->element[2 + i]->str, rep[i]) == 0)
-            items++;
-        else
-            b.len = at, b.data[at] = '\0';
-    }
-    og_buf_puts(&b, "],\"next_cursor\":");
-    og_buf_json_str(&b, r->element[1]->len ? r->element[1]->str : NULL);
-    og_buf_puts(&b, "}");
     for (size_t i = 0; i < n; i++) {
+        struct og_buf b = {0};
+        out[i] = e == OG_OK && og_render_message(&b, ids[i], rep[i]) == 0 ? b.data : NULL;
+        if (!out[i])
+            og_buf_free(&b);
         free(keys[i]);
         if (rep[i])
             freeReplyObject(rep[i]);
     }
     free(rep), free(av), free(argv), free(argc), free(keys);
+    return e;
+}
+
+/* The page from sessions.lua's {'ok', cursor, id...}, its messages read
+ * and rendered by og_messages_json; one gone meanwhile is left out. [xfer] */
+static og_err render_messages(struct og_core *c, const redisReply *r, char **json)
+{
+    size_t n = r->elements - 2;
+    const char **ids = og_calloc(n + 1, sizeof *ids);
+    char **m = og_calloc(n + 1, sizeof *m);
+    for (size_t i = 0; i < n; i++)
+        ids[i] = r->element[2 + i]->str;
+    og_err e = og_messages_json(c, ids, n, m);
+    struct og_buf b = {0};
+    og_buf_puts(&b, "{\"items\":[");
+    for (size_t i = 0, items = 0; i < n; i++) {
+        if (m[i])
+            og_buf_printf(&b, "%s%s", items++ ? "," : "", m[i]);
+        free(m[i]);
+    }
+    og_buf_puts(&b, "],\"next_cursor\":");
+    og_buf_json_str(&b, r->element[1]->len ? r->element[1]->str : NULL);
+    og_buf_puts(&b, "}");
+    free(ids), free(m);
     if (e != OG_OK) {
         og_buf_free(&b);
         return e;

@@ -71,6 +71,13 @@ og_err og_sessions_list(struct og_core *c, const struct og_viewer *v,
 og_err og_session_messages(struct og_core *c, const struct og_viewer *v, const char *sid,
                            const char *cursor, int limit, char **json);
 
+/* The JSON of the messages ids[0..n) as the events show them, read with
+ * one HMGET each (one round trip) and rendered in C, off Redis's one thread
+ * (og_render.h; #22: a script's decoding of a customer's message of 1 KB
+ * cost Redis ~390,000 instructions, the read ~10,500): out[i] [xfer], NULL
+ * for one that is not stored. */
+og_err og_messages_json(struct og_core *c, const char *const *ids, size_t n, char **out);
+
 /* A page of the session's timeline (what happened to it and who did it,
  * core/lua/prelude.lua's tl_add), oldest first: {"items":[...],
  * "next_cursor":...}; cursor is the previous page's next_cursor (NULL or ""

@@ -6,6 +6,7 @@
 #include "og_log.h"
 #include "og_outbox.h"
 #include "og_routing.h"
+#include "og_sessions.h"
 #include "og_util.h"
 
 #include <pthread.h>
@@ -298,19 +299,23 @@ static og_err op_auth(void *ud, struct og_channel *ch, const char *token, struct
     return OG_OK;
 }
 
+/* A message's JSON (og_messages_json) as a VM [xfer], or NULL. */
+static char *vm_of(struct og_core *c, const char *ch, const char *json)
+{
+    json_object *m = json ? json_tokener_parse(json) : NULL;
+    char *vm = m ? og_webchat_vm(c, m, ch) : NULL;
+    json_object_put(m);
+    return vm;
+}
+
 /* One stored message as a VM, read back. */
 static og_err message_vm(struct og_core *c, const char *ch, const char *mid, char **vm)
 {
-    const char *argv[] = {c->tag, "msg", mid};
-    redisReply *r = NULL;
-    og_err e = call(c, 3, argv, &r, NULL, 0);
-    if (e != OG_OK)
-        return e;
-    json_object *m = json_tokener_parse(el(r, 1));
-    freeReplyObject(r);
-    *vm = m ? og_webchat_vm(c, m, ch) : NULL;
-    json_object_put(m);
-    return *vm ? OG_OK : OG_ERR_INTERNAL;
+    char *json = NULL;
+    og_err e = og_messages_json(c, &mid, 1, &json);
+    *vm = e == OG_OK ? vm_of(c, ch, json) : NULL;
+    free(json);
+    return e != OG_OK ? e : *vm ? OG_OK : OG_ERR_INTERNAL;
 }
 
 static og_err op_message(void *ud, struct og_channel *ch, const struct og_visitor *v,
@@ -333,16 +338,22 @@ static og_err op_message(void *ud, struct og_channel *ch, const struct og_visito
     return message_vm(c, ch->id, res.message_id, vm);
 }
 
-/* "[VM,...]" from the messages of a conv reply, from element i on. */
-static char *vm_array(struct og_core *c, const char *ch, redisReply *r, size_t from)
+/* *out [xfer]: "[VM,...]" of the messages a conv reply names, from element
+ * from on (rendered by og_messages_json, off Redis's thread). */
+static og_err vm_array(struct og_core *c, const char *ch, redisReply *r, size_t from, char **out)
 {
+    size_t n = r->elements > from ? r->elements - from : 0;
+    const char **ids = og_calloc(n + 1, sizeof *ids);
+    char **json = og_calloc(n + 1, sizeof *json);
+    for (size_t i = 0; i < n; i++)
+        ids[i] = el(r, from + i);
+    og_err e = og_messages_json(c, ids, n, json);
     struct og_buf b = {0};
     og_buf_puts(&b, "[");
     int first = 1;
-    for (size_t i = from; i < r->elements; i++) {
-        json_object *m = json_tokener_parse(el(r, i));
-        char *vm = m ? og_webchat_vm(c, m, ch) : NULL;
-        json_object_put(m);
+    for (size_t i = 0; i < n; i++) {
+        char *vm = vm_of(c, ch, json[i]);
+        free(json[i]);
         if (!vm)
             continue;
         og_buf_printf(&b, "%s%s", first ? "" : ",", vm);
@@ -350,7 +361,11 @@ static char *vm_array(struct og_core *c, const char *ch, redisReply *r, size_t f
         free(vm);
     }
     og_buf_puts(&b, "]");
-    return b.data;
+    free(ids), free(json);
+    if (e != OG_OK)
+        og_buf_free(&b);
+    *out = e == OG_OK ? b.data : NULL;
+    return e;
 }
 
 static og_err op_conversation(void *ud, struct og_channel *ch, const struct og_visitor *v,
@@ -370,9 +385,11 @@ static og_err op_conversation(void *ud, struct og_channel *ch, const struct og_v
         json_object_put(s);
     }
     if (vms)
-        *vms = vm_array(c, ch->id, r, 2);
+        e = vm_array(c, ch->id, r, 2, vms);
     freeReplyObject(r);
-    return OG_OK;
+    if (e != OG_OK && vs)
+        free(*vs), *vs = NULL;
+    return e;
 }
 
 static og_err op_typing(void *ud, struct og_channel *ch, const struct og_visitor *v, int on)

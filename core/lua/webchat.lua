@@ -11,8 +11,9 @@
 --            the contact (contact.created) and the token
 --   "auth"   [3] token hash -> {'ok', ch, ext, cid} | not_found
 --   "conv"   [3] ch [4] ext [5] after ('' = the last [6]) [6] limit
---            -> {'ok', session JSON | '', message JSON...} oldest first;
---            not_found when after is no message of the visitor's session
+--            -> {'ok', session JSON | '', message id...} oldest first (C
+--            renders the messages: og_messages_json); not_found when after is
+--            no message of the visitor's session
 --   "rate"   [3] ch [4] key [5] limit [6] window ms -> {'ok'} counted, or
 --            {'err', 'rate_limited', ms to wait} (nothing counted)
 --   "typing" [3] ch [4] session id or '' [5] ext or '' [6] '1' | '0'
@@ -21,7 +22,6 @@
 --   "owns"   [3] ch [4] ext [5] message id -> {'ok', session id, sent ms}
 --            when the message is an outbound one of the visitor's session
 --   "session" [3] ch [4] ext -> {'ok', session id | '', status}
---   "msg"    [3] message id -> {'ok', message JSON | ''}
 --   "file_put" [3] ch [4] ext [5] file id [6] mime [7] name [8] size [9] bytes
 --            [10] the message's provider id -> {'ok', 'new', ''} stored in
 --            P:wc:file:<id>, or {'ok', 'dup', message id} when that message
@@ -69,10 +69,7 @@ elseif op == 'conv' then
   else
     ids = msgs_call(P, sid, 'ZRANGE', -limit, -1)
   end
-  for _, mid in ipairs(ids) do
-    local m = message_json(P, mid)
-    if m then out[#out + 1] = m end
-  end
+  for _, mid in ipairs(ids) do out[#out + 1] = mid end
   return out
 
 elseif op == 'rate' then
@@ -125,9 +122,6 @@ elseif op == 'file_get' then
   local f = redis.call('HMGET', k(P, 'wc', 'file', ARGV[3]), 'ch', 'ext', 'mime', 'name', 'data')
   if not f[1] then return {'err', 'not_found', 'no such file'} end
   return {'ok', f[1], f[2], f[3], f[4], f[5], thread_get(P, f[1], f[2]) or ''}
-
-elseif op == 'msg' then
-  return {'ok', message_json(P, ARGV[3]) or ''}
 
 elseif op == 'session' then
   local sid = thread_sid(ARGV[3], ARGV[4])

@@ -571,8 +571,11 @@ static void test_started_sessions(void)
     CHECK_INT(st, 201);
     ses = NULL;
     json_object_object_get_ex(j, "session", &ses);
-    CHECK_STR(jget(ses, "status"), "new");
-    CHECK(jget(ses, "agent_id") == NULL);
+    /* queued; routing may have placed it already when an agent was free (the
+     * answer reads the session after the start: CI saw "active") */
+    const char *stn = jget(ses, "status");
+    CHECK((stn && !strcmp(stn, "new") && !jget(ses, "agent_id")) ||
+          (stn && !strcmp(stn, "active") && jget(ses, "agent_id")));
     json_object_put(j);
     /* queued (or already placed by routing if an agent was free: the queue
      * is looked at first, so a placement in between shows in agent_id) */

@@ -87,15 +87,7 @@ int main(void)
         char want[64];
         snprintf(want, sizeof want, "(%ld threads,", ncpu * 4 > 32 ? ncpu * 4 : 32);
         char *logp = og_sprintf("%s/omnigate.log", d.dir);
-        int seen = 0;
-        for (int i = 0; i < 200 && !seen; i++) {
-            char *log = og_test_read_file(logp, NULL);
-            seen = log && strstr(log, want) != NULL;
-            free(log);
-            if (!seen)
-                usleep(10000);
-        }
-        CHECK(seen);
+        CHECK(og_test_wait_file(logp, want, 2000));
         free(logp);
     }
 
@@ -280,14 +272,7 @@ int main(void)
     CHECK(og_test_raw_send(held, "GET /healthz HTTP/1.1\r\nHost: x\r\n", (size_t)-1) == 0);
     kill(d.pid, SIGTERM);
     char *logp = og_sprintf("%s/omnigate.log", d.dir);
-    int draining = 0;
-    for (int i = 0; i < 200 && !draining; i++) {
-        char *log = og_test_read_file(logp, NULL);
-        draining = log && strstr(log, "draining and stopping");
-        free(log);
-        if (!draining)
-            usleep(10000);
-    }
+    int draining = og_test_wait_file(logp, "draining and stopping", 2000);
     free(logp);
     CHECK(draining);
     usleep(100000); /* the line comes just before the drain begins */

@@ -193,14 +193,7 @@ static void test_stop_during_load(void)
 {
     struct run r;
     start(&r, "loading", -1, NULL);
-    char *text = NULL;
-    for (int i = 0; i < 100 && !(text && strstr(text, "is loading its data")); i++) { /* 10 s */
-        free(text);
-        sleep_ms(100);
-        text = og_test_read_file(r.log, NULL);
-    }
-    CHECK(text && strstr(text, "is loading its data"));
-    free(text);
+    CHECK(og_test_wait_file(r.log, "is loading its data", 10000));
     kill(r.pid, SIGTERM);
     int st = -1;
     CHECK_INT(outcome(&r, 10, &st), 0);

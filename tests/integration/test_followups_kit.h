@@ -47,14 +47,7 @@ static inline int sink_start(struct sink *s, const char *extra)
     free(script);
     free(cmd);
     char *out_path = og_sprintf("%s/sink.out", s->dir);
-    int ok = 0;
-    for (int i = 0; i < 200 && !ok; i++) {
-        char *out = og_test_read_file(out_path, NULL);
-        ok = out && strstr(out, "ready");
-        free(out);
-        if (!ok)
-            usleep(50000);
-    }
+    int ok = og_test_wait_file(out_path, "ready", 10000);
     free(out_path);
     if (!ok)
         fprintf(stderr, "smtp sink did not start\n");

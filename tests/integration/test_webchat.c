@@ -940,6 +940,9 @@ int main(void)
     test_files();
     test_address_limit();
     test_flood_and_restart();
+    /* visitors' messages and files: the pages (C) carry each as its event
+     * (Lua) did */
+    CHECK(og_test_messages_agree(&d, rs.port) > 0);
 
     CHECK_INT(og_test_daemon_stop(&d), 0);
     og_test_daemon_free(&d);

@@ -122,6 +122,18 @@ char *og_test_read_src(const char *rel, size_t *len)
     return s;
 }
 
+int og_test_wait_file(const char *path, const char *needle, int ms)
+{
+    for (int waited = 0;; waited += 10) {
+        char *text = og_test_read_file(path, NULL);
+        int seen = text && strstr(text, needle) != NULL;
+        free(text);
+        if (seen || waited >= ms)
+            return seen;
+        usleep(10 * 1000);
+    }
+}
+
 /* ------------------------------------------------------------ redis-server */
 
 static int redis_spawn(struct og_test_redis *r)

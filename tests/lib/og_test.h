@@ -63,6 +63,9 @@ char *og_test_src(const char *rel);
 char *og_test_read_file(const char *path, size_t *len); /* [xfer] or NULL */
 /* A source tree file's contents (og_test_src + og_test_read_file). [xfer] or NULL */
 char *og_test_read_src(const char *rel, size_t *len);
+/* Polls the file at path (a log, a helper's output) every 10 ms until it
+ * contains needle: 1, or 0 after ms. */
+int og_test_wait_file(const char *path, const char *needle, int ms);
 
 /* ------------------------------------------------------------ redis-server */
 struct og_test_redis {
