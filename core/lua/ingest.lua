@@ -70,7 +70,8 @@ local function ingest(a)
   local function next_eid() ei = ei + 1; return eids[ei] end
 
   -- the thread's session, and through it (for a one-to-one thread) the contact
-  local sid = thread_get(P, ch, thread)
+  local thk = thread_hkey(P, ch, thread) -- read here, written for a new session
+  local sid = thread_get(P, ch, thread, thk)
   local st, cid, s
   if sid then
     -- read whole: the events render it (from this table, kept current below)
@@ -151,7 +152,7 @@ local function ingest(a)
   if not sid then
     sid = new_sid
     skey = k(P, 'ses', sid)
-    thread_set(P, ch, thread, sid)
+    thread_set(P, ch, thread, sid, thk)
     -- tl0: the timeline's "created" entry, implied (prelude.lua tl_add)
     -- updated_at and last_message_at stay unwritten while they are
     -- created_at, window_ms while it is 0 (session_render)

@@ -206,14 +206,15 @@ end
 -- A thread's current session (#22): field the thread id of bucket
 -- P:th:<ch>:<b>, instead of a string key per thread. Older versions wrote
 -- P:thread:<ch>:<thread>: thread_get reads it too (the bucket first),
--- thread_set replaces it.
+-- thread_set replaces it. hk: the bucket's key when the caller has it
+-- already (a new thread is read, then written: one SHA-1, as pmid_get).
 local function thread_hkey(P, ch, thread) return bucket_key(P, 'th', ch, thread) end
-local function thread_get(P, ch, thread)
-  return redis.call('HGET', thread_hkey(P, ch, thread), thread) or
+local function thread_get(P, ch, thread, hk)
+  return redis.call('HGET', hk or thread_hkey(P, ch, thread), thread) or
     redis.call('GET', k(P, 'thread', ch, thread))
 end
-local function thread_set(P, ch, thread, sid)
-  redis.call('HSET', thread_hkey(P, ch, thread), thread, sid)
+local function thread_set(P, ch, thread, sid, hk)
+  redis.call('HSET', hk or thread_hkey(P, ch, thread), thread, sid)
   redis.call('DEL', k(P, 'thread', ch, thread))
 end
 -- Forgets the thread's session when it is sid; true if it was.
