@@ -26,7 +26,9 @@ struct og_batch {
     char **head; /* owned */
     int max_items, max_inflight;
     int wait_replicas, wait_ms; /* set once before use: WAIT after each batch */
-    pthread_mutex_t mu;         /* guards everything below */
+    og_batch_front_fn front;    /* set once before use, or NULL */
+    void *front_ud;
+    pthread_mutex_t mu; /* guards everything below */
     struct call *first, *last;
     int leaders; /* batches running */
     unsigned long long batches;
@@ -58,6 +60,51 @@ void og_batch_free(struct og_batch *b)
     free(b);
 }
 
+/* The calls of it[0..n) that the front left (left of them, argc
+ * arguments with the head) as one script call; completes each. */
+static void script(struct og_batch *b, struct og_redis *redis, struct og_batch_item *it, int n,
+                   int left, int argc)
+{
+    const char **av = og_calloc((size_t)argc, sizeof *av);
+    size_t *al = og_calloc((size_t)argc, sizeof *al);
+    int k = 0;
+    for (int i = 0; i < b->head_argc; i++, k++) {
+        av[k] = b->head[i];
+        al[k] = strlen(b->head[i]);
+    }
+    for (int j = 0; j < n; j++)
+        for (int i = 0; !it[j].done && i < it[j].argc; i++, k++) {
+            av[k] = it[j].argv[i];
+            al[k] = it[j].lens ? it[j].lens[i] : strlen(it[j].argv[i]);
+        }
+    pthread_mutex_lock(&b->mu);
+    b->batches++;
+    pthread_mutex_unlock(&b->mu);
+    redisReply *r = NULL;
+    og_err e = b->wait_replicas > 0 ? og_redis_eval_wait(redis, b->script, argc, av, al,
+                                                         b->wait_replicas, b->wait_ms, &r)
+                                    : og_redis_eval(redis, b->script, 0, argc, av, al, &r);
+    free(av);
+    free(al);
+    if (e == OG_OK && (r->type != REDIS_REPLY_ARRAY || r->elements != (size_t)left))
+        /* a script error (og_redis_eval logged it); Redis out of memory or
+         * loading is "try later" (og_script.h) */
+        e = r->type == REDIS_REPLY_ERROR && og_script_busy_error(r->str) ? OG_ERR_UNAVAILABLE
+                                                                         : OG_ERR_INTERNAL;
+    for (int j = 0, i = 0; j < n; j++) {
+        if (it[j].done)
+            continue;
+        it[j].err = e;
+        if (e == OG_OK) {
+            it[j].reply = r->element[i];
+            r->element[i] = NULL; /* now the caller's; freeReplyObject skips NULL */
+        }
+        i++;
+    }
+    if (r)
+        freeReplyObject(r);
+}
+
 /* Called with mu held; returns with mu held. Takes up to max_items queued
  * calls, runs them as one script call, and completes each of them. */
 static void lead(struct og_batch *b, struct og_redis *redis)
@@ -75,44 +122,30 @@ static void lead(struct og_batch *b, struct og_redis *redis)
         b->last = NULL;
     tail->next = NULL;
     b->leaders++;
-    b->batches++;
     pthread_mutex_unlock(&b->mu);
 
-    const char **av = og_calloc((size_t)argc, sizeof *av);
-    size_t *al = og_calloc((size_t)argc, sizeof *al);
-    int k = 0;
-    for (int i = 0; i < b->head_argc; i++, k++) {
-        av[k] = b->head[i];
-        al[k] = strlen(b->head[i]);
-    }
-    for (c = taken; c; c = c->next)
-        for (int i = 0; i < c->argc; i++, k++) {
-            av[k] = c->argv[i];
-            al[k] = c->lens ? c->lens[i] : strlen(c->argv[i]);
-        }
-    redisReply *r = NULL;
-    og_err e = b->wait_replicas > 0 ? og_redis_eval_wait(redis, b->script, argc, av, al,
-                                                         b->wait_replicas, b->wait_ms, &r)
-                                    : og_redis_eval(redis, b->script, 0, argc, av, al, &r);
-    free(av);
-    free(al);
-    if (e == OG_OK && (r->type != REDIS_REPLY_ARRAY || r->elements != (size_t)n))
-        /* a script error (og_redis_eval logged it); Redis out of memory or
-         * loading is "try later" (og_script.h) */
-        e = r->type == REDIS_REPLY_ERROR && og_script_busy_error(r->str) ? OG_ERR_UNAVAILABLE
-                                                                         : OG_ERR_INTERNAL;
+    struct og_batch_item *it = og_calloc((size_t)n, sizeof *it);
+    int i = 0;
+    for (c = taken; c; c = c->next, i++)
+        it[i] = (struct og_batch_item){.argc = c->argc, .argv = c->argv, .lens = c->lens};
+    if (b->front)
+        b->front(b->front_ud, redis, it, n);
+    int left = 0;
+    for (i = 0; i < n; i++)
+        if (!it[i].done)
+            left++;
+        else
+            argc -= it[i].argc;
+    if (left > 0)
+        script(b, redis, it, n, left, argc);
     /* The taken callers only look at their call once it is DONE (set under
      * the lock below), so their replies can be handed over outside it. */
-    int i = 0;
+    i = 0;
     for (c = taken; c; c = c->next, i++) {
-        c->err = e;
-        if (e == OG_OK) {
-            c->reply = r->element[i];
-            r->element[i] = NULL; /* now the caller's; freeReplyObject skips NULL */
-        }
+        c->err = it[i].err;
+        c->reply = it[i].reply;
     }
-    if (r)
-        freeReplyObject(r);
+    free(it);
 
     pthread_mutex_lock(&b->mu);
     for (c = taken; c;) {
@@ -147,6 +180,12 @@ og_err og_batch_call(struct og_batch *b, struct og_redis *redis, int argc, const
     pthread_cond_destroy(&c.cv);
     *reply = c.reply;
     return c.err;
+}
+
+void og_batch_set_front(struct og_batch *b, og_batch_front_fn fn, void *ud)
+{
+    b->front = fn;
+    b->front_ud = ud;
 }
 
 void og_batch_set_wait(struct og_batch *b, int replicas, int timeout_ms)

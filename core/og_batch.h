@@ -30,6 +30,25 @@ struct og_batch *og_batch_new(struct og_script *s, int head_argc, const char *co
 void og_batch_set_wait(struct og_batch *b, int replicas, int timeout_ms);
 void og_batch_free(struct og_batch *b);
 
+/* A call as a batch's front sees it (og_batch_set_front). */
+struct og_batch_item {
+    int argc;
+    const char **argv;  /* borrowed */
+    const size_t *lens; /* borrowed, or NULL */
+    /* set by the front for a call it completes (done = 1): its reply in the
+     * script's shape [xfer], or err != OG_OK and no reply */
+    int done;
+    og_err err;
+    redisReply *reply;
+};
+/* A front takes a batch's calls before the script does, over the same pool:
+ * those it completes are not sent to the script, the rest are, in their
+ * order, after the front has returned (og_ingest.h: the common case of
+ * ingest in C, the rest by ingest.lua). */
+typedef void (*og_batch_front_fn)(void *ud, struct og_redis *r, struct og_batch_item *items, int n);
+/* fn NULL: none (the default); ud borrowed. Set once before use. */
+void og_batch_set_front(struct og_batch *b, og_batch_front_fn fn, void *ud);
+
 /* Runs one call (argc arguments; lens may be NULL for C strings) as part of
  * a batch, sent over r (every caller of one batch passes the same pool).
  * On OG_OK *reply is this call's element of the script's reply

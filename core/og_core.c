@@ -135,6 +135,11 @@ struct og_core *og_core_new(const struct og_core_opts *o, char *errbuf, size_t e
     if (o->wait_replicas > 0)
         og_batch_set_wait(c->ingest_batch, o->wait_replicas,
                           o->wait_timeout_ms > 0 ? o->wait_timeout_ms : 1000);
+    /* The common case in C; not with WAIT (redis.durability "replicated"):
+     * there ingest.lua's batch is what waits for the replicas. */
+    c->ingest_front.tag = c->tag;
+    if (!o->ingest_script_only && o->wait_replicas <= 0)
+        og_batch_set_front(c->ingest_batch, og_ingest_front, &c->ingest_front);
     return c;
 }
 
@@ -395,6 +400,13 @@ const struct og_core_stats *og_core_stats(const struct og_core *c)
     return &c->stats;
 }
 
+void og_core_ingest_direct(struct og_core *c, unsigned long long *stored,
+                           unsigned long long *conflicts)
+{
+    *stored = atomic_load(&c->ingest_front.stored);
+    *conflicts = atomic_load(&c->ingest_front.conflicts);
+}
+
 unsigned long long og_core_ingest_batches(struct og_core *c)
 {
     return og_batch_count(c->ingest_batch);
@@ -604,7 +616,8 @@ static og_err ingest(struct og_core *c, const struct og_channel *ch, const struc
                           answer,
                           raw_ttl,
                           packed.data};
-    enum { N = sizeof argv / sizeof argv[0], RAW = N - 7 }; /* N: ingest.lua's NF */
+    enum { N = sizeof argv / sizeof argv[0], RAW = OG_IN_RAW }; /* N: ingest.lua's NF */
+    _Static_assert((int)N == (int)OG_IN__N, "og_ingest.h's arguments are ingest.lua's");
     size_t lens[N];
     for (int i = 0; i < N; i++)
         lens[i] = strlen(argv[i]);

@@ -69,6 +69,9 @@ struct og_core_opts {
     const char *media_secret; /* api.admin_token; NULL = "" */
     int64_t media_link_ttl_s;
     const struct og_archive_opts *archive; /* NULL: no archive (og_archive.h); copied */
+    /* Tests and benchmarks: every message is stored by ingest.lua, none by
+     * the C path (og_ingest.h), whose output is checked against it. */
+    int ingest_script_only;
 };
 
 /* [xfer, og_core_free]; NULL and errbuf on bad options. Connects lazily:
@@ -133,6 +136,10 @@ struct og_core_stats {
 const struct og_core_stats *og_core_stats(const struct og_core *c);
 /* Ingest script calls so far (each stores one or more messages). */
 unsigned long long og_core_ingest_batches(struct og_core *c);
+/* Messages the C path stored without the script (og_ingest.h), and its
+ * batches that met a concurrent change and went to the script instead. */
+void og_core_ingest_direct(struct og_core *c, unsigned long long *stored,
+                           unsigned long long *conflicts);
 
 /* Lengths for /metrics: the event stream, the send queue, a routing
  * policy's queue (name), the statistics facts not applied yet.

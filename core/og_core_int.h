@@ -7,6 +7,7 @@
 #include "og_auth.h"
 #include "og_batch.h"
 #include "og_core.h"
+#include "og_ingest.h"
 #include "og_keys.h"
 #include "og_redis.h"
 #include "og_script.h"
@@ -30,6 +31,7 @@ struct og_core {
     struct og_script *lua[OG_LUA__LAST]; /* owned: og_script.h */
     struct og_fnlib *lua_lib;            /* owned: their Redis Function library */
     struct og_batch *ingest_batch;       /* owned: group commit of ingest */
+    struct og_ingest_front ingest_front; /* its front: the common case in C */
     /* owned: compiled policies, og_routing.c. Atomic: SIGHUP swaps it
      * (og_core_reload), and the one it replaces is kept in retired until
      * og_core_free, since other threads may still read it. */

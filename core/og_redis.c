@@ -325,32 +325,49 @@ og_err og_redis_argv(struct og_redis *r, int argc, const char **argv, const size
     return run(r, argc, argv, lens, reply);
 }
 
-og_err og_redis_pipeline(struct og_redis *r, size_t n, const int *argc,
-                         const char *const *const *argv, redisReply **replies)
+int og_redis_hold(struct og_redis *r)
+{
+    return acquire(r);
+}
+
+void og_redis_unhold(struct og_redis *r, int h, int broken)
+{
+    release(r, h, broken);
+}
+
+og_err og_redis_held_pipeline(struct og_redis *r, int h, size_t n, const int *argc,
+                              const char *const *const *argv, const size_t *const *lens,
+                              redisReply **replies)
 {
     memset(replies, 0, n * sizeof *replies);
-    int i = acquire(r);
-    if (i < 0)
-        return OG_ERR_UNAVAILABLE;
-    redisContext *c = r->slots[i].c;
+    redisContext *c = r->slots[h].c;
     for (size_t k = 0; k < n; k++)
-        if (redisAppendCommandArgv(c, argc[k], (const char **)argv[k], NULL) != REDIS_OK) {
-            release(r, i, 1);
+        if (redisAppendCommandArgv(c, argc[k], (const char **)argv[k], lens ? lens[k] : NULL) !=
+            REDIS_OK)
             return OG_ERR_UNAVAILABLE;
-        }
     for (size_t k = 0; k < n; k++) {
         void *rep = NULL;
         if (redisGetReply(c, &rep) != REDIS_OK || !rep) {
             og_debug("redis: %s", c->errstr);
             for (size_t j = 0; j < k; j++)
                 freeReplyObject(replies[j]), replies[j] = NULL;
-            release(r, i, 1);
             return OG_ERR_UNAVAILABLE;
         }
         replies[k] = rep;
     }
-    release(r, i, 0);
     return OG_OK;
+}
+
+og_err og_redis_pipeline(struct og_redis *r, size_t n, const int *argc,
+                         const char *const *const *argv, redisReply **replies)
+{
+    memset(replies, 0, n * sizeof *replies);
+    int h = og_redis_hold(r);
+    if (h < 0)
+        return OG_ERR_UNAVAILABLE;
+    og_err e = og_redis_held_pipeline(r, h, n, argc, argv, NULL, replies);
+    og_redis_unhold(r, h, e != OG_OK);
+    return e;
 }
 
 og_err og_redis_cmd(struct og_redis *r, redisReply **reply, const char *fmt, ...)

@@ -80,6 +80,18 @@ og_err og_redis_argv(struct og_redis *r, int argc, const char **argv, const size
  * (an error reply is a reply); all NULL otherwise (OG_ERR_UNAVAILABLE). */
 og_err og_redis_pipeline(struct og_redis *r, size_t n, const int *argc,
                          const char *const *const *argv, redisReply **replies);
+/* One connection of the pool kept for pipelines that must share it (WATCH,
+ * reads, then MULTI ... EXEC): its handle, or -1 when none can be had
+ * (OG_ERR_UNAVAILABLE). Each og_redis_hold is ended by one og_redis_unhold,
+ * broken 1 after a failed og_redis_held_pipeline (the connection is
+ * dropped, and a WATCH with it). */
+int og_redis_hold(struct og_redis *r);
+void og_redis_unhold(struct og_redis *r, int h, int broken);
+/* og_redis_pipeline on held connection h; lens[k] NULL (or lens NULL) for
+ * NUL-terminated arguments. */
+og_err og_redis_held_pipeline(struct og_redis *r, int h, size_t n, const int *argc,
+                              const char *const *const *argv, const size_t *const *lens,
+                              redisReply **replies);
 /* printf-style convenience (hiredis format: %s, %b, %lld). */
 og_err og_redis_cmd(struct og_redis *r, redisReply **reply, const char *fmt, ...);
 /* Runs script s: EVALSHA, with EVAL on NOSCRIPT (after a Redis restart or a

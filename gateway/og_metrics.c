@@ -183,6 +183,8 @@ char *og_metrics_render(struct og_gateway *g)
     og_buf_printf(&b, "omnigate_hook_duration_seconds_count %llu\n", cnt);
 
     const struct og_core_stats *s = og_core_stats(g->core);
+    unsigned long long direct, direct_conflicts;
+    og_core_ingest_direct(g->core, &direct, &direct_conflicts);
     og_buf_printf(&b,
                   "# HELP omnigate_ingest_total Inbound messages stored.\n"
                   "# TYPE omnigate_ingest_total counter\nomnigate_ingest_total %llu\n"
@@ -204,11 +206,20 @@ char *og_metrics_render(struct og_gateway *g)
                   "# HELP omnigate_ingest_batches_total Ingest script calls (group commit: "
                   "each stores one or more messages).\n"
                   "# TYPE omnigate_ingest_batches_total counter\n"
-                  "omnigate_ingest_batches_total %llu\n",
+                  "omnigate_ingest_batches_total %llu\n"
+                  "# HELP omnigate_ingest_direct_total Messages stored with plain commands "
+                  "(MULTI/EXEC) without the ingest script: a further message in an open "
+                  "conversation.\n"
+                  "# TYPE omnigate_ingest_direct_total counter\n"
+                  "omnigate_ingest_direct_total %llu\n"
+                  "# HELP omnigate_ingest_direct_conflicts_total Batches of those whose keys "
+                  "changed meanwhile (EXEC aborted): their messages went to the script.\n"
+                  "# TYPE omnigate_ingest_direct_conflicts_total counter\n"
+                  "omnigate_ingest_direct_conflicts_total %llu\n",
                   atomic_load(&s->ingested), atomic_load(&s->duplicates),
                   atomic_load(&s->ingest_errors), atomic_load(&s->sessions_created),
                   atomic_load(&s->sessions_reopened), (double)atomic_load(&s->ingest_us_sum) / 1e6,
-                  og_core_ingest_batches(g->core));
+                  og_core_ingest_batches(g->core), direct, direct_conflicts);
 
     og_buf_printf(&b,
                   "# HELP omnigate_archive_sessions_total Closed sessions moved out of Redis "

@@ -1,4 +1,8 @@
 -- ingest.lua: store inbound customer messages, each one atomically.
+-- Its common case (a further message in a new, active or awaiting session,
+-- the contact's profile unchanged) is also written in C (og_ingest.c, the
+-- batch's front): a change here is a change there, and og-int-ingest-c
+-- fails until both write and emit the same.
 -- Per message: de-duplicates by (channel, dedup key) and by provider message
 -- id; creates or updates the contact; finds or creates the thread's session
 -- (reopening a closed one with its history); appends the message; appends

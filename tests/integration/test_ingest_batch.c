@@ -76,6 +76,13 @@ int main(void)
     unsigned long long batches = og_core_ingest_batches(core);
     printf("%d messages in %llu script calls\n", THREADS * PER, batches);
     CHECK(batches > 0 && batches < THREADS * PER);
+    /* of the further messages in the 50 open sessions, the C path stored
+     * some (og_ingest.h); the rest (a thread's second in one batch, a
+     * batch that met a change) the script */
+    unsigned long long direct, conflicts;
+    og_core_ingest_direct(core, &direct, &conflicts);
+    printf("%llu stored by the C path, %llu batches met a change\n", direct, conflicts);
+    CHECK(direct > 0);
 
     redisContext *rc = redisConnect("127.0.0.1", rs.port);
     CHECK(rc && !rc->err);

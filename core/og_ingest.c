@@ -1,0 +1,700 @@
+/* og_ingest - see og_ingest.h. Every step names the part of ingest.lua (and
+ * prelude.lua) it mirrors; a change there must be made here too, and
+ * og-int-ingest-c fails until it is. */
+#include "og_ingest.h"
+#include "og_log.h"
+#include "og_render.h"
+#include "og_util.h"
+
+#include <json-c/json.h>
+#include <openssl/sha.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* A pipeline being built: commands as argv arrays. The arrays are owned;
+ * the strings they point to belong to the caller and outlive the send. */
+struct pl {
+    size_t n, cap;
+    int *argc;
+    const char ***argv;
+    size_t **lens;
+};
+
+static void pl_add(struct pl *p, int argc, const char *const *av, const size_t *al)
+{
+    if (p->n == p->cap) {
+        p->cap = p->cap ? p->cap * 2 : 64;
+        p->argc = og_realloc(p->argc, p->cap * sizeof *p->argc);
+        p->argv = og_realloc(p->argv, p->cap * sizeof *p->argv);
+        p->lens = og_realloc(p->lens, p->cap * sizeof *p->lens);
+    }
+    p->argc[p->n] = argc;
+    p->argv[p->n] = og_calloc((size_t)argc, sizeof **p->argv);
+    p->lens[p->n] = og_calloc((size_t)argc, sizeof **p->lens);
+    for (int i = 0; i < argc; i++) {
+        p->argv[p->n][i] = av[i];
+        p->lens[p->n][i] = al ? al[i] : strlen(av[i]);
+    }
+    p->n++;
+}
+
+/* Up to 16 NUL-terminated arguments. */
+#define PL(p, ...)                                                                                 \
+    do {                                                                                           \
+        const char *av_[] = {__VA_ARGS__};                                                         \
+        pl_add((p), (int)(sizeof av_ / sizeof av_[0]), av_, NULL);                                 \
+    } while (0)
+
+static void pl_reset(struct pl *p)
+{
+    for (size_t i = 0; i < p->n; i++) {
+        free(p->argv[i]);
+        free(p->lens[i]);
+    }
+    p->n = 0;
+}
+
+static void pl_free(struct pl *p)
+{
+    pl_reset(p);
+    free(p->argc);
+    free(p->argv);
+    free(p->lens);
+}
+
+/* Sends p on held connection h; rep[0..p->n) [xfer]. */
+static og_err pl_send(struct og_redis *r, int h, struct pl *p, redisReply **rep)
+{
+    return og_redis_held_pipeline(r, h, p->n, p->argc, (const char *const *const *)p->argv,
+                                  (const size_t *const *)p->lens, rep);
+}
+
+/* One message taken by the C path. */
+struct fm {
+    struct og_batch_item *it;
+    const char *a[OG_IN__N]; /* borrowed from it */
+    size_t l[OG_IN__N];
+    int on; /* still taken: 0 leaves it to ingest.lua */
+    char *thk, *skey, *msgs, *dk, *pmk, *pmck, *gkey, *ckey, *mkey, *rawk;
+    char sid[64];
+    /* round 2's and 3's replies [borrowed from the rounds' arrays] */
+    const redisReply *s, *th, *dd, *pm, *pmc, *tx, *goal, *con;
+    size_t w0, wn; /* its commands in the EXEC's reply */
+};
+
+static int is(const struct fm *m, int i, const char *v)
+{
+    return m->l[i] == strlen(v) && memcmp(m->a[i], v, m->l[i]) == 0;
+}
+
+static int same(const struct fm *m, int i, const struct fm *o, int j)
+{
+    return m->l[i] == o->l[j] && memcmp(m->a[i], o->a[j], m->l[i]) == 0;
+}
+
+static const redisReply *field(const redisReply *h, const char *f)
+{
+    return og_render_field(h, f);
+}
+
+static int str(const redisReply *v)
+{
+    return v && v->type == REDIS_REPLY_STRING;
+}
+
+/* prelude.lua bucket_key: P:<kind>:<ch>:<first 3 hex digits of SHA-1(id)>. */
+static char *bucket_key(const char *P, const char *kind, const char *ch, const char *id, size_t n)
+{
+    unsigned char d[SHA_DIGEST_LENGTH];
+    SHA1((const unsigned char *)id, n, d);
+    static const char hex[] = "0123456789abcdef";
+    return og_sprintf("%s:%s:%s:%c%c%c", P, kind, ch, hex[d[0] >> 4], hex[d[0] & 15],
+                      hex[d[1] >> 4]);
+}
+
+/* What ingest.lua decides from the arguments alone: the C path takes a
+ * one-to-one thread's message without sensitive words and without a reply
+ * to an earlier message, and only the first of a thread (or of a dedup key,
+ * or of a provider id) in the batch, so that one thread's messages are
+ * stored in their order (the C path runs before the script). */
+static int eligible(const struct fm *m, const struct fm *prev, int n_prev)
+{
+    if (m->l[OG_IN_TERMS] || m->l[OG_IN_REPLY_PMID] || !same(m, OG_IN_THREAD, m, OG_IN_EXT))
+        return 0;
+    for (int j = 0; j < n_prev; j++) {
+        const struct fm *o = &prev[j];
+        if (!same(m, OG_IN_CH, o, OG_IN_CH))
+            continue;
+        if (same(m, OG_IN_THREAD, o, OG_IN_THREAD) || same(m, OG_IN_DEDUP, o, OG_IN_DEDUP) ||
+            (m->l[OG_IN_PMID] && same(m, OG_IN_PMID, o, OG_IN_PMID)))
+            return 0;
+    }
+    return 1;
+}
+
+static void keys_new(struct fm *m, const char *P)
+{
+    const char *ch = m->a[OG_IN_CH];
+    m->thk = bucket_key(P, "th", ch, m->a[OG_IN_THREAD], m->l[OG_IN_THREAD]);
+    m->dk = is(m, OG_IN_DEDUP, "") || same(m, OG_IN_DEDUP, m, OG_IN_PMID)
+                ? NULL
+                : og_sprintf("%s:dedup:%s:%s", P, ch, m->a[OG_IN_DEDUP]);
+    if (m->l[OG_IN_PMID]) {
+        m->pmk = bucket_key(P, "pm", ch, m->a[OG_IN_PMID], m->l[OG_IN_PMID]);
+        m->pmck = og_sprintf("%s:pmid:%s:%s", P, ch, m->a[OG_IN_PMID]);
+    }
+    m->gkey = og_sprintf("%s:goal:%s", P, ch);
+    m->mkey = og_sprintf("%s:msg:%s", P, m->a[OG_IN_MID]);
+    m->rawk = og_sprintf("%s:raw:%s", P, m->a[OG_IN_MID]);
+}
+
+static void keys_free(struct fm *m)
+{
+    char **k[] = {&m->thk,  &m->skey, &m->msgs, &m->dk,   &m->pmk,
+                  &m->pmck, &m->gkey, &m->ckey, &m->mkey, &m->rawk};
+    for (size_t i = 0; i < sizeof k / sizeof k[0]; i++)
+        free(*k[i]), *k[i] = NULL;
+}
+
+/* ingest.lua's reply {"ok", sid, mid, "0"} as a reply object [xfer]. */
+static redisReply *ok_reply(const char *sid, const char *mid)
+{
+    struct og_buf b = {0};
+    og_buf_printf(&b, "*4\r\n$2\r\nok\r\n$%zu\r\n%s\r\n$%zu\r\n%s\r\n$1\r\n0\r\n", strlen(sid), sid,
+                  strlen(mid), mid);
+    redisReader *rd = redisReaderCreate();
+    void *rep = NULL;
+    if (rd && redisReaderFeed(rd, b.data, b.len) == REDIS_OK)
+        redisReaderGetReply(rd, &rep);
+    if (rd)
+        redisReaderFree(rd);
+    og_buf_free(&b);
+    return rep;
+}
+
+/* A string reply on the stack, for a field rendered as updated. */
+static redisReply sv(const char *s)
+{
+    return (redisReply){.type = REDIS_REPLY_STRING, .str = (char *)s, .len = strlen(s)};
+}
+
+/* The session as ingest.lua renders it after the message (its table s kept
+ * current): h with upd's fields (n of them, names and values) set. */
+static void render_session(struct og_buf *b, const redisReply *h, redisReply *upd, int n,
+                           const char *cj, const redisReply *goal)
+{
+    size_t ne = h->elements;
+    redisReply **el = og_calloc(ne + 2 * (size_t)n, sizeof *el);
+    memcpy(el, h->element, ne * sizeof *el);
+    for (int i = 0; i < n; i++) {
+        size_t j = 0;
+        for (; j + 1 < ne; j += 2)
+            if (el[j]->type == REDIS_REPLY_STRING && el[j]->len == upd[2 * i].len &&
+                memcmp(el[j]->str, upd[2 * i].str, el[j]->len) == 0)
+                break;
+        if (j + 1 < ne) {
+            el[j + 1] = &upd[2 * i + 1];
+        } else {
+            el[ne++] = &upd[2 * i];
+            el[ne++] = &upd[2 * i + 1];
+        }
+    }
+    redisReply s = {.type = REDIS_REPLY_ARRAY, .elements = ne, .element = el};
+    og_render_session(b, &s, cj, goal);
+    free(el);
+}
+
+/* Lua's tonumber(v) or 0 for a count we wrote ourselves. */
+static long long count_of(const redisReply *v)
+{
+    if (!str(v))
+        return 0;
+    char *end;
+    long long n = strtoll(v->str, &end, 10);
+    return end != v->str && *end == 0 ? n : 0;
+}
+
+/* texts_of(P, ch).cs: the survey after silence's delay in ms; 1 when the
+ * channel has one (*cs), 0 when not, -1 when it is not an integer (left to
+ * the script). */
+static int texts_cs(const redisReply *tx, long long *cs)
+{
+    if (!str(tx))
+        return 0;
+    json_object *o = json_tokener_parse(tx->str), *v;
+    int rc = 0;
+    if (!o)
+        rc = -1;
+    else if (json_object_object_get_ex(o, "cs", &v)) {
+        rc = json_object_is_type(v, json_type_int) ? 1 : -1;
+        *cs = rc == 1 ? (long long)json_object_get_int64(v) : 0;
+    }
+    json_object_put(o);
+    return rc;
+}
+
+/* Round 3's verdict on the session and the contact as read: ingest.lua's
+ * common case (an open session, nothing pending on it, the contact there
+ * and its profile as the platform sends it) or not. */
+static int steady(const struct fm *m)
+{
+    const redisReply *s = m->s;
+    if (!s || s->type != REDIS_REPLY_ARRAY || !field(s, "id"))
+        return 0; /* archived or gone: the script restores or starts one */
+    if (!str(m->th) || m->th->len != strlen(m->sid) || strcmp(m->th->str, m->sid) != 0)
+        return 0; /* the thread moved on since round 1 */
+    const redisReply *st = field(s, "status");
+    if (!st || (strcmp(st->str, "new") && strcmp(st->str, "active") && strcmp(st->str, "awaiting")))
+        return 0; /* closed or archived: a reopen */
+    if (field(s, "idle") || field(s, "g_hold") || field(s, "csat_ask") || !field(s, "contact_id"))
+        return 0;
+    if ((m->dd && m->dd->type != REDIS_REPLY_NIL) || (m->pm && m->pm->type != REDIS_REPLY_NIL) ||
+        (m->pmc && m->pmc->type != REDIS_REPLY_NIL))
+        return 0; /* a duplicate: the script answers it */
+    return 1;
+}
+
+static int contact_steady(const struct fm *m)
+{
+    const redisReply *c = m->con;
+    if (!c || c->type != REDIS_REPLY_ARRAY || c->elements != OG_RENDER_CON_NFIELDS + 1 ||
+        !str(c->element[0]))
+        return 0;
+    /* ingest.lua: a profile field the platform sends that differs, and the
+     * business did not lock, is written (and the contact's 'j' dropped) */
+    static const char *const names[] = {"name", "username", "avatar_url", "phone", "email"};
+    const char *locked = str(c->element[10]) ? c->element[10]->str : "";
+    for (int i = 0; i < 5; i++) {
+        size_t nl = m->l[OG_IN_NAME + i];
+        const redisReply *cur = c->element[3 + i];
+        if (nl == 0 ||
+            (str(cur) && cur->len == nl && memcmp(cur->str, m->a[OG_IN_NAME + i], nl) == 0))
+            continue;
+        if (!strstr(locked, names[i]))
+            return 0;
+    }
+    return 1;
+}
+
+/* Strings that commands point to, freed once the EXEC is answered. */
+struct keep {
+    char **v;
+    size_t n, cap;
+};
+
+static char *kp(struct keep *k, char *s)
+{
+    if (k->n == k->cap) {
+        k->cap = k->cap ? k->cap * 2 : 64;
+        k->v = og_realloc(k->v, k->cap * sizeof *k->v);
+    }
+    return k->v[k->n++] = s;
+}
+
+static void keep_free(struct keep *k)
+{
+    for (size_t i = 0; i < k->n; i++)
+        free(k->v[i]);
+    free(k->v);
+}
+
+/* XADD P:events * id eid type etype session sid event <json> (emit). */
+static void emit(struct pl *w, const char *events, const char *eid, const char *etype,
+                 const char *sid, const struct og_buf *json)
+{
+    const char *av[] = {"XADD", events,    "*", "id",    eid,       "type",
+                        etype,  "session", sid, "event", json->data};
+    size_t al[11];
+    for (int i = 0; i < 10; i++)
+        al[i] = strlen(av[i]);
+    al[10] = json->len;
+    pl_add(w, 11, av, al);
+}
+
+/* The writes of message m, ingest.lua's from "message" on for a session
+ * that is neither new nor reopened; its statistics fact into facts. Every
+ * string the commands point to is kept in k. */
+static void writes(struct fm *m, const char *P, struct pl *w, struct keep *k, struct pl *facts)
+{
+    const redisReply *s = m->s, *c = m->con;
+    const char *sid = m->sid, *mid = m->a[OG_IN_MID], *now_s = m->a[OG_IN_NOW_MS],
+               *now_iso = m->a[OG_IN_NOW_ISO], *wms = m->a[OG_IN_WINDOW_MS];
+    long long now = strtoll(now_s, NULL, 10), wl = strtoll(wms, NULL, 10);
+    const char *cid = field(s, "contact_id")->str;
+    const redisReply *name = c->element[3];
+    struct og_buf sname = {0}, pack = {0};
+    og_render_js(&sname, str(name) ? name->str : "", str(name) ? name->len : 0);
+    kp(k, sname.data);
+
+    /* msg_pack(cid, sname, '', mpack); the raw payload beside it */
+    og_buf_printf(&pack, "%s\t%s\t\t", cid, sname.data);
+    og_buf_append(&pack, m->a[OG_IN_MPACK], m->l[OG_IN_MPACK]);
+    kp(k, pack.data);
+    {
+        const char *av[] = {"HSET", m->mkey, "m", pack.data, "sid", sid};
+        size_t al[] = {4, strlen(m->mkey), 1, pack.len, 3, strlen(sid)};
+        pl_add(w, 6, av, al);
+    }
+    if (m->l[OG_IN_RAW]) {
+        const char *av[] = {"SET", m->rawk, m->a[OG_IN_RAW], "EX", m->a[OG_IN_RAW_TTL]};
+        size_t al[] = {3, strlen(m->rawk), m->l[OG_IN_RAW], 2, m->l[OG_IN_RAW_TTL]};
+        pl_add(w, m->l[OG_IN_RAW_TTL] ? 5 : 3, av, al);
+    }
+    /* msgs_add: the session's one message (m0) moves into its zset with
+     * this one, its implied first statistics fields written (st_first_write) */
+    const redisReply *m0 = field(s, "m0"), *nin = field(s, "st_nin"), *t0 = field(s, "st_t0");
+    const redisReply *fi = field(s, "st_fi"), *sw = field(s, "st_w");
+    int implied = m0 && !nin && t0;
+    if (m0) {
+        if (implied)
+            PL(w, "HSET", m->skey, "st_fi", t0->str, "st_w", t0->str, "st_nin", "1");
+        PL(w, "ZADD", m->msgs, "0", m0->str, "0", mid);
+        PL(w, "HDEL", m->skey, "m0");
+    } else {
+        PL(w, "ZADD", m->msgs, "0", mid);
+    }
+    if (m->pmk)
+        PL(w, "HSET", m->pmk, m->a[OG_IN_PMID], mid);
+    if (m->dk)
+        PL(w, "SET", m->dk, mid, "EX", m->a[OG_IN_DEDUP_TTL]);
+
+    /* the session's updates and its statistics fields (st_in), one HSET;
+     * an awaiting session becomes active (set_status) */
+    int activated = strcmp(field(s, "status")->str, "awaiting") == 0;
+    int has_w = wl > 0 || field(s, "window_ms");
+    const char *u[24];
+    int nu = 0;
+    u[nu++] = "HSET", u[nu++] = m->skey;
+    u[nu++] = "updated_at", u[nu++] = now_iso, u[nu++] = "last_message_at", u[nu++] = now_iso;
+    u[nu++] = "last_customer_ms", u[nu++] = now_s;
+    if (has_w)
+        u[nu++] = "window_ms", u[nu++] = wms;
+    if (m->l[OG_IN_REPLY_TOKEN]) {
+        u[nu++] = "reply_token", u[nu++] = m->a[OG_IN_REPLY_TOKEN];
+        u[nu++] = "reply_token_ms", u[nu++] = now_s;
+    }
+    /* st_first: m0 without st_nin implies st_fi = st_w = st_t0, st_nin 1 */
+    if (!fi && !implied)
+        u[nu++] = "st_fi", u[nu++] = now_s;
+    if (!sw && !implied)
+        u[nu++] = "st_w", u[nu++] = now_s;
+    u[nu++] = "st_nin", u[nu++] = kp(k, og_sprintf("%lld", (implied ? 1 : count_of(nin)) + 1));
+    if (activated)
+        u[nu++] = "status", u[nu++] = "active";
+    pl_add(w, nu, u, NULL);
+    if (activated) {
+        PL(w, "ZREM", kp(k, og_sprintf("%s:idx:st:awaiting", P)), sid);
+        PL(w, "ZADD", kp(k, og_sprintf("%s:idx:st:active", P)), "0", sid);
+    }
+    /* st_in's fact (st_add, st_fact): a customer message for the session's
+     * tuple (channel, agent, group; codes only for a closed one) */
+    const redisReply *ag = field(s, "agent_id"), *gr = field(s, "group");
+    const char *fact = kp(k, og_sprintf("v11:1\t%lld\t%s\t%s\t%s\t", now / 3600000, m->a[OG_IN_CH],
+                                        ag ? ag->str : "", gr ? gr->str : ""));
+    {
+        const char *av[] = {fact};
+        pl_add(facts, 1, av, NULL);
+    }
+    /* the survey after silence waits for the conversation's end; the
+     * platform's customer-service window restarts */
+    long long cs = 0;
+    if (texts_cs(m->tx, &cs) == 1)
+        PL(w, "ZADD", kp(k, og_sprintf("%s:timers:csat", P)), "XX",
+           kp(k, og_sprintf("%lld", now + cs)), sid);
+    if (wl > 0)
+        PL(w, "ZADD", kp(k, og_sprintf("%s:timers:window", P)), kp(k, og_sprintf("%lld", now + wl)),
+           sid);
+
+    /* events: the session as updated (ingest.lua keeps its table s
+     * current), its contact as read */
+    struct og_buf cj = {0}, sj = {0}, ev = {0};
+    og_render_contact(&cj, c);
+    redisReply upd[10];
+    int n = 0;
+    upd[2 * n] = sv("updated_at"), upd[2 * n + 1] = sv(now_iso), n++;
+    upd[2 * n] = sv("last_message_at"), upd[2 * n + 1] = sv(now_iso), n++;
+    upd[2 * n] = sv("last_customer_ms"), upd[2 * n + 1] = sv(now_s), n++;
+    if (has_w)
+        upd[2 * n] = sv("window_ms"), upd[2 * n + 1] = sv(wms), n++;
+    if (activated)
+        upd[2 * n] = sv("status"), upd[2 * n + 1] = sv("active"), n++;
+    render_session(&sj, s, upd, n, cj.data, m->goal);
+    og_buf_free(&cj);
+    const char *events = kp(k, og_sprintf("%s:events", P));
+    int e = OG_IN_EID0;
+    if (activated) {
+        og_buf_printf(&ev,
+                      "{\"id\":\"%s\",\"type\":\"session.status_changed\",\"created_at\":\"%s\","
+                      "\"data\":{\"session\":",
+                      m->a[e], now_iso);
+        og_buf_append(&ev, sj.data, sj.len);
+        og_buf_puts(&ev, ",\"from\":\"awaiting\",\"to\":\"active\"}}");
+        emit(w, events, m->a[e], "session.status_changed", sid, &ev);
+        kp(k, ev.data);
+        ev = (struct og_buf){0};
+        e++;
+    }
+    og_buf_printf(&ev,
+                  "{\"id\":\"%s\",\"type\":\"message.received\",\"created_at\":\"%s\","
+                  "\"data\":{\"session\":",
+                  m->a[e], now_iso);
+    og_buf_append(&ev, sj.data, sj.len);
+    og_buf_printf(&ev, ",\"message\":{\"id\":\"%s\",\"session_id\":\"%s\",\"direction\":\"in\",",
+                  mid, sid);
+    og_buf_append(&ev, m->a[OG_IN_MTAIL], m->l[OG_IN_MTAIL]);
+    og_buf_printf(&ev,
+                  ",\"sender\":{\"type\":\"contact\",\"id\":\"%s\",\"name\":%s},\"reply_to\":null,"
+                  "\"status\":\"delivered\",\"error\":null}}}",
+                  cid, sname.data);
+    emit(w, events, m->a[e], "message.received", sid, &ev);
+    kp(k, ev.data);
+    og_buf_free(&sj);
+}
+
+static void free_replies(redisReply **rep, size_t n)
+{
+    for (size_t i = 0; rep && i < n; i++)
+        if (rep[i])
+            freeReplyObject(rep[i]);
+    free(rep);
+}
+
+void og_ingest_front(void *ud, struct og_redis *r, struct og_batch_item *items, int n)
+{
+    struct og_ingest_front *f = ud;
+    const char *P = f->tag;
+    struct fm *ms = og_calloc((size_t)n, sizeof *ms);
+    int taken = 0;
+    for (int i = 0; i < n; i++) {
+        struct fm *m = &ms[i];
+        m->it = &items[i];
+        if (items[i].argc != OG_IN__N)
+            continue;
+        for (int j = 0; j < OG_IN__N; j++) {
+            m->a[j] = items[i].argv[j];
+            m->l[j] = items[i].lens ? items[i].lens[j] : strlen(items[i].argv[j]);
+        }
+        m->on = eligible(m, ms, i);
+        if (m->on) {
+            keys_new(m, P);
+            taken++;
+        }
+    }
+    struct pl p = {0}, facts = {0};
+    struct keep k = {0};
+    redisReply **r1 = NULL, **r2 = NULL, **r3 = NULL, **r4 = NULL;
+    size_t n1 = 0, n2 = 0, n3 = 0, n4 = 0;
+    int h = taken ? og_redis_hold(r) : -1, broken = 0, watching = 0;
+    if (h < 0)
+        goto out;
+
+    /* round 1: each thread's session (thread_get; a thread still under its
+     * pre-bucket key is left to the script) */
+    for (int i = 0; i < n; i++)
+        if (ms[i].on)
+            PL(&p, "HGET", ms[i].thk, ms[i].a[OG_IN_THREAD]);
+    n1 = p.n;
+    r1 = og_calloc(n1, sizeof *r1);
+    if (pl_send(r, h, &p, r1) != OG_OK) {
+        broken = 1;
+        goto out;
+    }
+    taken = 0;
+    for (int i = 0, j = 0; i < n; i++) {
+        struct fm *m = &ms[i];
+        if (!m->on)
+            continue;
+        const redisReply *t = r1[j++];
+        if (!str(t) || t->len >= sizeof m->sid) {
+            m->on = 0;
+            continue;
+        }
+        memcpy(m->sid, t->str, t->len + 1);
+        m->skey = og_sprintf("%s:ses:%s", P, m->sid);
+        m->msgs = og_sprintf("%s:ses:%s:msgs", P, m->sid);
+        taken++;
+    }
+    if (!taken)
+        goto out;
+
+    /* round 2, under WATCH of every key whose change would change what is
+     * written or emitted: the session (its status, agent, fields; a
+     * duplicate delivered meanwhile writes it too), the goals, the texts */
+    pl_reset(&p);
+    {
+        const char **wk = og_calloc((size_t)(2 * taken + 2), sizeof *wk);
+        int nw = 0;
+        wk[nw++] = "WATCH";
+        wk[nw++] = kp(&k, og_sprintf("%s:texts", P));
+        for (int i = 0; i < n; i++)
+            if (ms[i].on)
+                wk[nw++] = ms[i].skey, wk[nw++] = ms[i].gkey;
+        pl_add(&p, nw, wk, NULL);
+        free(wk);
+    }
+    watching = 1;
+    for (int i = 0; i < n; i++) {
+        struct fm *m = &ms[i];
+        if (!m->on)
+            continue;
+        PL(&p, "HGETALL", m->skey);
+        PL(&p, "HGET", m->thk, m->a[OG_IN_THREAD]);
+        if (m->dk)
+            PL(&p, "GET", m->dk);
+        if (m->pmk) {
+            PL(&p, "HGET", m->pmk, m->a[OG_IN_PMID]);
+            PL(&p, "GET", m->pmck);
+        }
+        PL(&p, "HGET", k.v[0], m->a[OG_IN_CH]);
+        PL(&p, "HMGET", m->gkey, "event", "days");
+    }
+    n2 = p.n;
+    r2 = og_calloc(n2, sizeof *r2);
+    if (pl_send(r, h, &p, r2) != OG_OK) {
+        broken = 1;
+        goto out;
+    }
+    taken = 0;
+    size_t j = 1;
+    for (int i = 0; i < n; i++) {
+        struct fm *m = &ms[i];
+        if (!m->on)
+            continue;
+        m->s = r2[j++];
+        m->th = r2[j++];
+        m->dd = m->dk ? r2[j++] : NULL;
+        m->pm = m->pmk ? r2[j++] : NULL;
+        m->pmc = m->pmk ? r2[j++] : NULL;
+        m->tx = r2[j++];
+        m->goal = r2[j++];
+        m->on = steady(m);
+        long long cs;
+        if (m->on && texts_cs(m->tx, &cs) < 0)
+            m->on = 0;
+        if (m->on) {
+            m->ckey = og_sprintf("%s:con:%s", P, field(m->s, "contact_id")->str);
+            taken++;
+        }
+    }
+    if (!taken)
+        goto out;
+
+    /* round 3: the contacts, watched too (an edit through the API changes
+     * what the events carry) */
+    pl_reset(&p);
+    for (int i = 0; i < n; i++)
+        if (ms[i].on)
+            PL(&p, "WATCH", ms[i].ckey);
+    for (int i = 0; i < n; i++)
+        if (ms[i].on) {
+            const char *av[3 + OG_RENDER_CON_NFIELDS] = {"HMGET", ms[i].ckey};
+            for (int x = 0; x < OG_RENDER_CON_NFIELDS; x++)
+                av[2 + x] = og_render_con_fields[x];
+            av[2 + OG_RENDER_CON_NFIELDS] = "locked";
+            pl_add(&p, 3 + OG_RENDER_CON_NFIELDS, av, NULL);
+        }
+    n3 = p.n;
+    r3 = og_calloc(n3, sizeof *r3);
+    if (pl_send(r, h, &p, r3) != OG_OK) {
+        broken = 1;
+        goto out;
+    }
+    taken = 0;
+    j = n3 / 2;
+    for (int i = 0; i < n; i++) {
+        struct fm *m = &ms[i];
+        if (!m->on)
+            continue;
+        m->con = r3[j++];
+        m->on = contact_steady(m);
+        taken += m->on;
+    }
+    if (!taken)
+        goto out;
+
+    /* round 4: the writes, all messages in one transaction */
+    pl_reset(&p);
+    PL(&p, "MULTI");
+    for (int i = 0; i < n; i++) {
+        struct fm *m = &ms[i];
+        if (!m->on)
+            continue;
+        m->w0 = p.n;
+        writes(m, P, &p, &k, &facts);
+        m->wn = p.n - m->w0;
+    }
+    {
+        size_t nf = facts.n;
+        const char **av = og_calloc(nf + 2, sizeof *av);
+        av[0] = "RPUSH";
+        av[1] = kp(&k, og_sprintf("%s:st:pending", P));
+        for (size_t x = 0; x < nf; x++)
+            av[2 + x] = facts.argv[x][0];
+        pl_add(&p, (int)nf + 2, av, NULL);
+        free(av);
+    }
+    PL(&p, "EXEC");
+    n4 = p.n;
+    r4 = og_calloc(n4, sizeof *r4);
+    if (pl_send(r, h, &p, r4) != OG_OK) {
+        /* the EXEC may have run: the platform is asked to retry, and the
+         * script's de-duplication answers the retry */
+        broken = 1;
+        for (int i = 0; i < n; i++)
+            if (ms[i].on)
+                ms[i].it->done = 1, ms[i].it->err = OG_ERR_UNAVAILABLE;
+        goto out;
+    }
+    watching = 0;
+    const redisReply *ex = r4[n4 - 1];
+    if (ex->type != REDIS_REPLY_ARRAY || ex->elements != n4 - 2) {
+        /* a watched key changed (nil), or a command was refused (EXECABORT:
+         * nothing ran): the script takes them all, on the state as it is */
+        if (ex->type == REDIS_REPLY_NIL)
+            atomic_fetch_add(&f->conflicts, 1);
+        goto out;
+    }
+    for (int i = 0; i < n; i++) {
+        struct fm *m = &ms[i];
+        if (!m->on)
+            continue;
+        og_err e = OG_OK;
+        for (size_t x = m->w0; x < m->w0 + m->wn; x++)
+            if (ex->element[x - 1]->type == REDIS_REPLY_ERROR) {
+                og_error("ingest: %s", ex->element[x - 1]->str);
+                e = OG_ERR_INTERNAL;
+            }
+        m->it->done = 1;
+        m->it->err = e;
+        m->it->reply = e == OG_OK ? ok_reply(m->sid, m->a[OG_IN_MID]) : NULL;
+        if (e == OG_OK && !m->it->reply)
+            m->it->err = OG_ERR_INTERNAL;
+        if (e == OG_OK)
+            atomic_fetch_add(&f->stored, 1);
+    }
+out:
+    if (h >= 0 && watching && !broken) {
+        redisReply *u = NULL;
+        pl_reset(&p);
+        PL(&p, "UNWATCH");
+        if (pl_send(r, h, &p, &u) != OG_OK)
+            broken = 1;
+        else
+            freeReplyObject(u);
+    }
+    if (h >= 0)
+        og_redis_unhold(r, h, broken);
+    free_replies(r1, n1);
+    free_replies(r2, n2);
+    free_replies(r3, n3);
+    free_replies(r4, n4);
+    pl_free(&p);
+    pl_free(&facts);
+    keep_free(&k);
+    for (int i = 0; i < n; i++)
+        keys_free(&ms[i]);
+    free(ms);
+}
