@@ -137,7 +137,7 @@ struct og_core *og_core_new(const struct og_core_opts *o, char *errbuf, size_t e
                           o->wait_timeout_ms > 0 ? o->wait_timeout_ms : 1000);
     /* The common case in C; not with WAIT (redis.durability "replicated"):
      * there ingest.lua's batch is what waits for the replicas. */
-    c->ingest_front.tag = c->tag;
+    og_ingest_front_init(&c->ingest_front, c->tag);
     if (!o->ingest_script_only && o->wait_replicas <= 0)
         og_batch_set_front(c->ingest_batch, og_ingest_front, &c->ingest_front);
     return c;
@@ -182,6 +182,8 @@ void og_core_free(struct og_core *c)
     }
     pthread_mutex_destroy(&c->reload_mu);
     og_batch_free(c->ingest_batch);
+    if (c->ingest_batch) /* the front was made with it */
+        og_ingest_front_fini(&c->ingest_front);
     og_redis_free(c->redis);
     for (int i = 0; i < OG_LUA__LAST; i++)
         og_script_free(c->lua[i]);

@@ -8,6 +8,7 @@
 
 #include <json-c/json.h>
 #include <openssl/sha.h>
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -79,7 +80,8 @@ struct fm {
     size_t l[OG_IN__N];
     int on; /* still taken: 0 leaves it to ingest.lua */
     char *thk, *skey, *msgs, *dk, *pmk, *pmck, *gkey, *ckey, *mkey, *rawk;
-    char sid[64];
+    char sid[64], cid[64];
+    int hinted; /* sid and cid came from the hints (unchecked until round 2) */
     /* round 2's and 3's replies [borrowed from the rounds' arrays] */
     const redisReply *s, *th, *dd, *pm, *pmc, *tx, *goal, *con;
     size_t w0, wn; /* its commands in the EXEC's reply */
@@ -462,6 +464,84 @@ static void free_replies(redisReply **rep, size_t n)
     free(rep);
 }
 
+/* HMGET of a contact's rendered fields and its locked list. */
+static void contact_read(struct pl *p, const char *ckey)
+{
+    const char *av[3 + OG_RENDER_CON_NFIELDS] = {"HMGET", ckey};
+    for (int x = 0; x < OG_RENDER_CON_NFIELDS; x++)
+        av[2 + x] = og_render_con_fields[x];
+    av[2 + OG_RENDER_CON_NFIELDS] = "locked";
+    pl_add(p, 3 + OG_RENDER_CON_NFIELDS, av, NULL);
+}
+
+/* --- hints: a thread's session and contact as last stored --- */
+
+enum { HINTS = 16384 }; /* a power of two; ~1.3 MB */
+
+static uint64_t hint_hash(const struct fm *m)
+{
+    uint64_t x = 14695981039346656037ULL; /* FNV-1a over channel, NUL, thread */
+    for (size_t i = 0; i <= m->l[OG_IN_CH]; i++)
+        x = (x ^ (unsigned char)m->a[OG_IN_CH][i]) * 1099511628211ULL;
+    for (size_t i = 0; i < m->l[OG_IN_THREAD]; i++)
+        x = (x ^ (unsigned char)m->a[OG_IN_THREAD][i]) * 1099511628211ULL;
+    return x | 1; /* 0 marks an empty slot */
+}
+
+/* Fills m's sid and cid from its hint: 1, or 0 when there is none. */
+static int hint_get(struct og_ingest_front *f, struct fm *m)
+{
+    uint64_t x = hint_hash(m);
+    pthread_mutex_lock(&f->hints_mu);
+    const struct og_ingest_hint *e = f->hints ? &f->hints[x & (HINTS - 1)] : NULL;
+    m->hinted = e && e->h == x;
+    if (m->hinted) {
+        memcpy(m->sid, e->sid, sizeof e->sid);
+        memcpy(m->cid, e->cid, sizeof e->cid);
+    }
+    pthread_mutex_unlock(&f->hints_mu);
+    return m->hinted;
+}
+
+static void hint_put(struct og_ingest_front *f, const struct fm *m)
+{
+    const char *cid = field(m->s, "contact_id")->str;
+    if (strlen(m->sid) >= sizeof f->hints->sid || strlen(cid) >= sizeof f->hints->cid)
+        return;
+    uint64_t x = hint_hash(m);
+    pthread_mutex_lock(&f->hints_mu);
+    if (!f->hints)
+        f->hints = og_calloc(HINTS, sizeof *f->hints);
+    struct og_ingest_hint *e = &f->hints[x & (HINTS - 1)];
+    e->h = x;
+    snprintf(e->sid, sizeof e->sid, "%s", m->sid);
+    snprintf(e->cid, sizeof e->cid, "%s", cid);
+    pthread_mutex_unlock(&f->hints_mu);
+}
+
+static void hint_drop(struct og_ingest_front *f, const struct fm *m)
+{
+    uint64_t x = hint_hash(m);
+    pthread_mutex_lock(&f->hints_mu);
+    if (f->hints && f->hints[x & (HINTS - 1)].h == x)
+        f->hints[x & (HINTS - 1)].h = 0;
+    pthread_mutex_unlock(&f->hints_mu);
+}
+
+void og_ingest_front_init(struct og_ingest_front *f, const char *tag)
+{
+    memset(f, 0, sizeof *f);
+    f->tag = tag;
+    pthread_mutex_init(&f->hints_mu, NULL);
+}
+
+void og_ingest_front_fini(struct og_ingest_front *f)
+{
+    free(f->hints);
+    f->hints = NULL;
+    pthread_mutex_destroy(&f->hints_mu);
+}
+
 void og_ingest_front(void *ud, struct og_redis *r, struct og_batch_item *items, int n)
 {
     struct og_ingest_front *f = ud;
@@ -491,14 +571,15 @@ void og_ingest_front(void *ud, struct og_redis *r, struct og_batch_item *items, 
     if (h < 0)
         goto out;
 
-    /* round 1: each thread's session (thread_get; a thread still under its
-     * pre-bucket key is left to the script) */
+    /* round 1: the session of each thread the hints do not know
+     * (thread_get; a thread still under its pre-bucket key is left to the
+     * script) */
     for (int i = 0; i < n; i++)
-        if (ms[i].on)
+        if (ms[i].on && !hint_get(f, &ms[i]))
             PL(&p, "HGET", ms[i].thk, ms[i].a[OG_IN_THREAD]);
     n1 = p.n;
-    r1 = og_calloc(n1, sizeof *r1);
-    if (pl_send(r, h, &p, r1) != OG_OK) {
+    r1 = og_calloc(n1 ? n1 : 1, sizeof *r1);
+    if (n1 && pl_send(r, h, &p, r1) != OG_OK) {
         broken = 1;
         goto out;
     }
@@ -507,14 +588,18 @@ void og_ingest_front(void *ud, struct og_redis *r, struct og_batch_item *items, 
         struct fm *m = &ms[i];
         if (!m->on)
             continue;
-        const redisReply *t = r1[j++];
-        if (!str(t) || t->len >= sizeof m->sid) {
-            m->on = 0;
-            continue;
+        if (!m->hinted) {
+            const redisReply *t = r1[j++];
+            if (!str(t) || t->len >= sizeof m->sid) {
+                m->on = 0;
+                continue;
+            }
+            memcpy(m->sid, t->str, t->len + 1);
         }
-        memcpy(m->sid, t->str, t->len + 1);
         m->skey = og_sprintf("%s:ses:%s", P, m->sid);
         m->msgs = og_sprintf("%s:ses:%s:msgs", P, m->sid);
+        if (m->hinted)
+            m->ckey = og_sprintf("%s:con:%s", P, m->cid);
         taken++;
     }
     if (!taken)
@@ -522,16 +607,21 @@ void og_ingest_front(void *ud, struct og_redis *r, struct og_batch_item *items, 
 
     /* round 2, under WATCH of every key whose change would change what is
      * written or emitted: the session (its status, agent, fields; a
-     * duplicate delivered meanwhile writes it too), the goals, the texts */
+     * duplicate delivered meanwhile writes it too), the goals, the texts,
+     * and the contact when the hint names it (an edit through the API
+     * changes what the events carry) */
     pl_reset(&p);
     {
-        const char **wk = og_calloc((size_t)(2 * taken + 2), sizeof *wk);
+        const char **wk = og_calloc((size_t)(3 * taken + 2), sizeof *wk);
         int nw = 0;
         wk[nw++] = "WATCH";
         wk[nw++] = kp(&k, og_sprintf("%s:texts", P));
         for (int i = 0; i < n; i++)
-            if (ms[i].on)
+            if (ms[i].on) {
                 wk[nw++] = ms[i].skey, wk[nw++] = ms[i].gkey;
+                if (ms[i].hinted)
+                    wk[nw++] = ms[i].ckey;
+            }
         pl_add(&p, nw, wk, NULL);
         free(wk);
     }
@@ -550,6 +640,8 @@ void og_ingest_front(void *ud, struct og_redis *r, struct og_batch_item *items, 
         }
         PL(&p, "HGET", k.v[0], m->a[OG_IN_CH]);
         PL(&p, "HMGET", m->gkey, "event", "days");
+        if (m->hinted)
+            contact_read(&p, m->ckey);
     }
     n2 = p.n;
     r2 = og_calloc(n2, sizeof *r2);
@@ -558,6 +650,7 @@ void og_ingest_front(void *ud, struct og_redis *r, struct og_batch_item *items, 
         goto out;
     }
     taken = 0;
+    int later = 0; /* taken, their contact still to read */
     size_t j = 1;
     for (int i = 0; i < n; i++) {
         struct fm *m = &ms[i];
@@ -570,50 +663,55 @@ void og_ingest_front(void *ud, struct og_redis *r, struct og_batch_item *items, 
         m->pmc = m->pmk ? r2[j++] : NULL;
         m->tx = r2[j++];
         m->goal = r2[j++];
+        m->con = m->hinted ? r2[j++] : NULL;
         m->on = steady(m);
         long long cs;
         if (m->on && texts_cs(m->tx, &cs) < 0)
             m->on = 0;
-        if (m->on) {
+        if (m->on && m->hinted) {
+            /* the session's contact is the one hinted */
+            m->on = strcmp(field(m->s, "contact_id")->str, m->cid) == 0 && contact_steady(m);
+        } else if (m->on) {
             m->ckey = og_sprintf("%s:con:%s", P, field(m->s, "contact_id")->str);
-            taken++;
+            later++;
         }
-    }
-    if (!taken)
-        goto out;
-
-    /* round 3: the contacts, watched too (an edit through the API changes
-     * what the events carry) */
-    pl_reset(&p);
-    for (int i = 0; i < n; i++)
-        if (ms[i].on)
-            PL(&p, "WATCH", ms[i].ckey);
-    for (int i = 0; i < n; i++)
-        if (ms[i].on) {
-            const char *av[3 + OG_RENDER_CON_NFIELDS] = {"HMGET", ms[i].ckey};
-            for (int x = 0; x < OG_RENDER_CON_NFIELDS; x++)
-                av[2 + x] = og_render_con_fields[x];
-            av[2 + OG_RENDER_CON_NFIELDS] = "locked";
-            pl_add(&p, 3 + OG_RENDER_CON_NFIELDS, av, NULL);
-        }
-    n3 = p.n;
-    r3 = og_calloc(n3, sizeof *r3);
-    if (pl_send(r, h, &p, r3) != OG_OK) {
-        broken = 1;
-        goto out;
-    }
-    taken = 0;
-    j = n3 / 2;
-    for (int i = 0; i < n; i++) {
-        struct fm *m = &ms[i];
-        if (!m->on)
-            continue;
-        m->con = r3[j++];
-        m->on = contact_steady(m);
+        if (!m->on && m->hinted)
+            hint_drop(f, m);
         taken += m->on;
     }
     if (!taken)
         goto out;
+
+    /* round 3: the contacts of the sessions found in round 1, watched too */
+    if (later) {
+        pl_reset(&p);
+        for (int i = 0; i < n; i++)
+            if (ms[i].on && !ms[i].hinted)
+                PL(&p, "WATCH", ms[i].ckey);
+        for (int i = 0; i < n; i++)
+            if (ms[i].on && !ms[i].hinted)
+                contact_read(&p, ms[i].ckey);
+        n3 = p.n;
+        r3 = og_calloc(n3, sizeof *r3);
+        if (pl_send(r, h, &p, r3) != OG_OK) {
+            broken = 1;
+            goto out;
+        }
+        taken = 0;
+        j = n3 / 2;
+        for (int i = 0; i < n; i++) {
+            struct fm *m = &ms[i];
+            if (!m->on)
+                continue;
+            if (!m->hinted) {
+                m->con = r3[j++];
+                m->on = contact_steady(m);
+            }
+            taken += m->on;
+        }
+        if (!taken)
+            goto out;
+    }
 
     /* round 4: the writes, all messages in one transaction */
     pl_reset(&p);
@@ -672,8 +770,10 @@ void og_ingest_front(void *ud, struct og_redis *r, struct og_batch_item *items, 
         m->it->reply = e == OG_OK ? ok_reply(m->sid, m->a[OG_IN_MID]) : NULL;
         if (e == OG_OK && !m->it->reply)
             m->it->err = OG_ERR_INTERNAL;
-        if (e == OG_OK)
+        if (e == OG_OK) {
             atomic_fetch_add(&f->stored, 1);
+            hint_put(f, m);
+        }
     }
 out:
     if (h >= 0 && watching && !broken) {

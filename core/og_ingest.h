@@ -16,6 +16,9 @@
 #define OG_INGEST_H
 #include "og_batch.h"
 
+#include <pthread.h>
+#include <stdint.h>
+
 /* The arguments of one message, in ingest.lua's order (its NF). */
 enum og_ingest_arg {
     OG_IN_CH,
@@ -53,13 +56,28 @@ enum og_ingest_arg {
     OG_IN__N
 };
 
-/* What the front needs: the key prefix ("{og}") [borrowed]; and its
- * counters (/metrics): messages it stored, and batches whose EXEC found a
- * watched key changed (their messages went to the script). */
+/* A thread's session and contact as the front last stored a message of
+ * it: only a hint, checked under WATCH (the thread's bucket must name the
+ * session, the session the contact), so a stale one, or another thread's
+ * in its slot, sends one message to the script and is dropped. With it a
+ * batch costs two round trips instead of four. */
+struct og_ingest_hint {
+    uint64_t h; /* a hash of channel and thread; 0: empty */
+    char sid[40], cid[40];
+};
+
+/* The front's state: the key prefix ("{og}") [borrowed]; its counters
+ * (/metrics): messages it stored, and batches whose EXEC found a watched
+ * key changed (their messages went to the script); the hints, a
+ * direct-mapped table made at the first store [owned]. */
 struct og_ingest_front {
     const char *tag;
     _Atomic unsigned long long stored, conflicts;
+    pthread_mutex_t hints_mu;
+    struct og_ingest_hint *hints;
 };
+void og_ingest_front_init(struct og_ingest_front *f, const char *tag);
+void og_ingest_front_fini(struct og_ingest_front *f);
 
 /* An og_batch_front_fn; ud is a struct og_ingest_front. */
 void og_ingest_front(void *ud, struct og_redis *r, struct og_batch_item *items, int n);

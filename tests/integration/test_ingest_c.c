@@ -11,9 +11,9 @@
  * is not the provider id; a message without a provider id; a locked
  * profile field; a channel with a goal and a survey after silence) and
  * what it must leave to the script (a new thread, a duplicate, a changed
- * profile, a closed session reopened, sensitive-word-free group threads
- * aside): the C path's count of messages is checked too, so a C path that
- * silently declined everything would fail. */
+ * profile, a closed session reopened, a thread whose session is gone while
+ * the C path's hint still names it): the C path's count of messages is checked too, so a C path
+ * that silently declined everything would fail. */
 #include "og_core.h"
 #include "og_test.h"
 #include "og_util.h"
@@ -321,6 +321,23 @@ int main(void)
     run(&s11, NULL, NULL);
     struct step s14 = {&c1, "m14", "m14", "u3", "Cyrus", "call me Cyrus", NULL, 0};
     run(&s14, NULL, NULL);
+    /* u2's session and thread are gone (as an erasure leaves them) while
+     * the C path's hint still names them: the hint is checked, the script
+     * starts a new session, and the C path stores the next message */
+    both("DEL {%s}:ses:%s", a2, b2, 0);
+    for (int i = 0; i < 2; i++) {
+        redisReply *x = redisCommand(
+            rc, "EVAL %s 1 {%s} u2",
+            "return redis.call('HDEL', KEYS[1] .. ':th:w1:' .. redis.sha1hex(ARGV[1]):sub(1, 3), "
+            "ARGV[1])",
+            i ? "b" : "a");
+        CHECK(x && x->type == REDIS_REPLY_INTEGER && x->integer == 1);
+        freeReplyObject(x);
+    }
+    struct step s15 = {&w1, "wa4", "wa4", "u2", "Robert", "anyone?", NULL, 1};
+    run(&s15, NULL, NULL);
+    struct step s16 = {&w1, "wa5", "wa5", "u2", "Robert", "hello?", NULL, 0};
+    run(&s16, NULL, NULL);
     /* closed, then the customer writes again: a reopen, the script's */
     both("HSET {%s}:ses:%s status closed closed_at 2025-11-24T16:00:00.000Z", a1, b1, 0);
     both("ZREM {%s}:idx:st:new %s", a1, b1, 0);
@@ -334,8 +351,8 @@ int main(void)
     og_core_ingest_direct(core_a, &direct_a, &conf_a);
     og_core_ingest_direct(core_b, &direct_b, &conf_b);
     CHECK_INT((int)direct_a, 0);
-    /* s2 s3 s5 s7 s8 s9 s11 s13 */
-    CHECK_INT((int)direct_b, 8);
+    /* s2 s3 s5 s7 s8 s9 s11 s16 s13 */
+    CHECK_INT((int)direct_b, 9);
     CHECK_INT((int)conf_b, 0);
 
     char *da = dump("a"), *db = dump("b");
