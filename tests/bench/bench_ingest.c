@@ -20,6 +20,24 @@
 
 #define SECRET "bench-secret"
 
+/* CPU seconds (user + system) process pid has used so far, from /proc. */
+static double proc_cpu_s(pid_t pid)
+{
+    char path[64], buf[1024];
+    snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return 0;
+    size_t n = fread(buf, 1, sizeof buf - 1, f);
+    fclose(f);
+    buf[n] = 0;
+    const char *p = strrchr(buf, ')'); /* after the command name */
+    unsigned long long ut = 0, st = 0;
+    if (!p || sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &ut, &st) != 2)
+        return 0;
+    return (double)(ut + st) / (double)sysconf(_SC_CLK_TCK);
+}
+
 int main(int argc, char **argv)
 {
     size_t n = argc > 1 ? (size_t)atol(argv[1]) : 60000;
@@ -72,9 +90,9 @@ int main(int argc, char **argv)
     /* warm up connections, scripts and the thread pool */
     struct og_bench_result w = og_bench_run(reqs, n < 2000 ? n : 2000, 64, 5);
     free(og_test_redis_cli(&rs, "CONFIG RESETSTAT"));
-    double cpu0 = og_bench_redis_cpu_s(&rs);
+    double cpu0 = og_bench_redis_cpu_s(&rs), gw0 = proc_cpu_s(d.pid);
     struct og_bench_result r = og_bench_run(reqs + w.done, n - w.done, 64, max_s);
-    double cpu = og_bench_redis_cpu_s(&rs) - cpu0;
+    double cpu = og_bench_redis_cpu_s(&rs) - cpu0, gw = proc_cpu_s(d.pid) - gw0;
     /* Redis's own view: where its time went during the run (every script
      * and command of every worker, not only ingest). */
     char *stats = og_test_redis_cli(&rs, "INFO commandstats");
@@ -96,6 +114,8 @@ int main(int argc, char **argv)
            100.0 * redis_us / (r.seconds * 1e6), r.done ? redis_us / (double)r.done : 0.0);
     printf("redis main thread CPU: %.1f us per ingested message (%.0f%% of a CPU)\n",
            r.done ? cpu * 1e6 / (double)r.done : 0.0, 100.0 * cpu / r.seconds);
+    printf("gateway CPU (omnigate, all threads): %.1f us per ingested message (%.0f%% of a CPU)\n",
+           r.done ? gw * 1e6 / (double)r.done : 0.0, 100.0 * gw / r.seconds);
     /* The daemon's own view of the same run: time spent answering a hook. */
     char *murl = og_sprintf("%s/metrics", d.base);
     struct og_test_resp m = og_test_http("GET", murl, NULL, NULL, 0);
