@@ -42,7 +42,7 @@ static void pl_add(struct pl *p, int argc, const char *const *av, const size_t *
     p->n++;
 }
 
-/* Up to 16 NUL-terminated arguments. */
+/* A command of NUL-terminated arguments. */
 #define PL(p, ...)                                                                                 \
     do {                                                                                           \
         const char *av_[] = {__VA_ARGS__};                                                         \
@@ -86,11 +86,6 @@ struct fm {
     const redisReply *s, *th, *dd, *pm, *pmc, *tx, *goal, *con;
     size_t w0, wn; /* its commands in the EXEC's reply */
 };
-
-static int is(const struct fm *m, int i, const char *v)
-{
-    return m->l[i] == strlen(v) && memcmp(m->a[i], v, m->l[i]) == 0;
-}
 
 static int same(const struct fm *m, int i, const struct fm *o, int j)
 {
@@ -141,7 +136,9 @@ static void keys_new(struct fm *m, const char *P)
 {
     const char *ch = m->a[OG_IN_CH];
     m->thk = bucket_key(P, "th", ch, m->a[OG_IN_THREAD], m->l[OG_IN_THREAD]);
-    m->dk = is(m, OG_IN_DEDUP, "") || same(m, OG_IN_DEDUP, m, OG_IN_PMID)
+    /* ingest.lua: the provider id's index is the dedup record when the
+     * delivery key is the provider id, else the key has its own */
+    m->dk = same(m, OG_IN_DEDUP, m, OG_IN_PMID)
                 ? NULL
                 : og_sprintf("%s:dedup:%s:%s", P, ch, m->a[OG_IN_DEDUP]);
     if (m->l[OG_IN_PMID]) {
