@@ -66,11 +66,17 @@ static void pl_free(struct pl *p)
     free(p->lens);
 }
 
-/* Sends p on held connection h; rep[0..p->n) [xfer]. */
-static og_err pl_send(struct og_redis *r, int h, struct pl *p, redisReply **rep)
+/* Sends p on held connection h: *rep its *n = p->n replies [xfer, each
+ * and the array, also on an error]. */
+static og_err round_trip(struct og_redis *r, int h, const struct pl *p, redisReply ***rep,
+                         size_t *n)
 {
+    *n = p->n;
+    *rep = og_calloc(p->n ? p->n : 1, sizeof **rep);
+    if (!p->n)
+        return OG_OK;
     return og_redis_held_pipeline(r, h, p->n, p->argc, (const char *const *const *)p->argv,
-                                  (const size_t *const *)p->lens, rep);
+                                  (const size_t *const *)p->lens, *rep);
 }
 
 /* One message taken by the C path. */
@@ -574,9 +580,7 @@ void og_ingest_front(void *ud, struct og_redis *r, struct og_batch_item *items, 
     for (int i = 0; i < n; i++)
         if (ms[i].on && !hint_get(f, &ms[i]))
             PL(&p, "HGET", ms[i].thk, ms[i].a[OG_IN_THREAD]);
-    n1 = p.n;
-    r1 = og_calloc(n1 ? n1 : 1, sizeof *r1);
-    if (n1 && pl_send(r, h, &p, r1) != OG_OK) {
+    if (round_trip(r, h, &p, &r1, &n1) != OG_OK) {
         broken = 1;
         goto out;
     }
@@ -640,9 +644,7 @@ void og_ingest_front(void *ud, struct og_redis *r, struct og_batch_item *items, 
         if (m->hinted)
             contact_read(&p, m->ckey);
     }
-    n2 = p.n;
-    r2 = og_calloc(n2, sizeof *r2);
-    if (pl_send(r, h, &p, r2) != OG_OK) {
+    if (round_trip(r, h, &p, &r2, &n2) != OG_OK) {
         broken = 1;
         goto out;
     }
@@ -688,9 +690,7 @@ void og_ingest_front(void *ud, struct og_redis *r, struct og_batch_item *items, 
         for (int i = 0; i < n; i++)
             if (ms[i].on && !ms[i].hinted)
                 contact_read(&p, ms[i].ckey);
-        n3 = p.n;
-        r3 = og_calloc(n3, sizeof *r3);
-        if (pl_send(r, h, &p, r3) != OG_OK) {
+        if (round_trip(r, h, &p, &r3, &n3) != OG_OK) {
             broken = 1;
             goto out;
         }
@@ -732,9 +732,7 @@ void og_ingest_front(void *ud, struct og_redis *r, struct og_batch_item *items, 
         free(av);
     }
     PL(&p, "EXEC");
-    n4 = p.n;
-    r4 = og_calloc(n4, sizeof *r4);
-    if (pl_send(r, h, &p, r4) != OG_OK) {
+    if (round_trip(r, h, &p, &r4, &n4) != OG_OK) {
         /* the EXEC may have run: the platform is asked to retry, and the
          * script's de-duplication answers the retry */
         broken = 1;
@@ -774,13 +772,12 @@ void og_ingest_front(void *ud, struct og_redis *r, struct og_batch_item *items, 
     }
 out:
     if (h >= 0 && watching && !broken) {
-        redisReply *u = NULL;
+        redisReply **u = NULL;
+        size_t nu = 0;
         pl_reset(&p);
         PL(&p, "UNWATCH");
-        if (pl_send(r, h, &p, &u) != OG_OK)
-            broken = 1;
-        else
-            freeReplyObject(u);
+        broken = round_trip(r, h, &p, &u, &nu) != OG_OK;
+        free_replies(u, nu);
     }
     if (h >= 0)
         og_redis_unhold(r, h, broken);

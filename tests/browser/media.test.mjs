@@ -119,10 +119,18 @@ test('the composer attaches a file to a reply', async () => {
   await signIn(page, stack.base, 'admin@t.io', 'the admin password');
   await page.goto(stack.base + `/inbox/#/s/${sid}`);
   await page.locator('.thread .msg.in', { hasText: 'show me the chart' }).waitFor();
+  // the upload is held back: Enter while it is under way must wait for it
+  // and send the file with the reply (it once sent the text alone)
+  let release;
+  const held = new Promise((r) => { release = r; });
+  await page.route('**/api/v1/uploads', async (route) => { await held; await route.continue(); });
   await page.getByLabel('Attach a file').setInputFiles({ name: 'graph.png', mimeType: 'image/png', buffer: PNG });
-  await page.locator('.composer .att-chip', { hasText: 'graph.png' }).waitFor();
+  await page.locator('.composer .att-chip', { hasText: 'Uploading graph.png' }).waitFor();
   await page.getByLabel('Reply').fill('Here you go');
   await page.getByLabel('Reply').press('Enter');
+  await new Promise((r) => setTimeout(r, 300));
+  assert.equal(await page.locator('.thread .msg.out', { hasText: 'Here you go' }).count(), 0);
+  release();
   const msg = page.locator('.thread .msg.out', { hasText: 'Here you go' });
   await msg.waitFor();
   await page.waitForFunction(() => {

@@ -522,6 +522,7 @@ function composer(s) {
   // a file goes up first (POST /uploads, checked against the channel's
   // limits), then rides the next reply as {upload_id}
   let upload = null;
+  let uploading = null; // the upload under way: a reply sent meanwhile waits for it
   const chip = el('span', { class: 'att-chip muted small' });
   const file = el('input', { type: 'file', class: 'visually-hidden', 'aria-label': 'Attach a file' });
   const attach = el('button', { class: 'btn ghost', type: 'button', onclick: () => file.click() }, 'Attach');
@@ -533,13 +534,22 @@ function composer(s) {
     fd.append('channel', s.channel);
     fd.append('file', f, f.name);
     attach.disabled = btn.disabled = true; err.textContent = ''; chip.textContent = 'Uploading ' + f.name + '…';
-    try {
-      upload = await api('POST', '/uploads', fd);
-      chip.textContent = '📎 ' + upload.name;
-    } catch (e) { upload = null; chip.textContent = ''; err.textContent = e.message; }
-    attach.disabled = btn.disabled = false;
+    uploading = (async () => {
+      try {
+        upload = await api('POST', '/uploads', fd);
+        chip.textContent = '📎 ' + upload.name;
+      } catch (e) { upload = null; chip.textContent = ''; err.textContent = e.message; }
+      attach.disabled = btn.disabled = false;
+      uploading = null;
+    })();
   });
   const send = async () => {
+    // Enter while the file still goes up: the reply waits and carries it
+    // (and is not sent if the upload failed: its error stays in view)
+    if (uploading) {
+      await uploading;
+      if (!upload) return;
+    }
     const text = ta.value;
     if (!text.trim() && !upload) return;
     btn.disabled = true; err.textContent = '';
