@@ -106,7 +106,8 @@ static void script(struct og_batch *b, struct og_redis *redis, struct og_batch_i
 }
 
 /* Called with mu held; returns with mu held. Takes up to max_items queued
- * calls, runs them as one script call, and completes each of them. */
+ * calls, offers them to the front (if any), runs those it left as one
+ * script call, and completes each of them. */
 static void lead(struct og_batch *b, struct og_redis *redis)
 {
     struct call *taken = b->first, *tail = NULL, *c;

@@ -439,6 +439,8 @@ og_err og_core_depth(struct og_core *c, enum og_depth what, const char *name, lo
 static void render_tail(struct og_core *c, struct og_buf *b, const struct og_inbound *m,
                         const char *mid, int64_t now_ms, const char *now_iso)
 {
+    /* the text (escaping rarely grows it much) and the fields around it */
+    og_buf_reserve(b, (m->text ? strlen(m->text) + strlen(m->text) / 8 : 0) + 512);
     og_buf_printf(b, "\"kind\":\"%s\",\"text\":", og_kind_name(m->kind));
     og_buf_json_str(b, m->text && *m->text ? m->text : NULL);
     og_buf_puts(b, ",\"attachments\":[");
@@ -563,6 +565,7 @@ static og_err ingest(struct og_core *c, const struct og_channel *ch, const struc
     /* the tail as the message's hash keeps it (og_compact.h): coded here,
      * not by pattern matching in Redis's thread (~30 us a message there) */
     struct og_buf packed = {0};
+    og_buf_reserve(&packed, tail.len); /* coding never grows a tail */
     og_compact_tail(&packed, tail.data, tail.len);
     og_buf_append(&packed, "", 0);
     char wms[24];

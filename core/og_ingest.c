@@ -15,13 +15,17 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* A pipeline being built: commands as argv arrays. The arrays are owned;
- * the strings they point to belong to the caller and outlive the send. */
+/* A pipeline being built: every command's arguments one after the other in
+ * one array (av, with their lengths in al), so that adding a command
+ * allocates nothing once the arrays have grown. The strings belong to the
+ * caller and outlive the send. */
 struct pl {
-    size_t n, cap;
-    int *argc;
-    const char ***argv;
-    size_t **lens;
+    size_t n, cap; /* commands */
+    int *argc;     /* each command's argument count */
+    size_t *off;   /* where its arguments start in av and al */
+    size_t used, acap;
+    const char **av;
+    size_t *al;
 };
 
 static void pl_add(struct pl *p, int argc, const char *const *av, const size_t *al)
@@ -29,16 +33,21 @@ static void pl_add(struct pl *p, int argc, const char *const *av, const size_t *
     if (p->n == p->cap) {
         p->cap = p->cap ? p->cap * 2 : 64;
         p->argc = og_realloc(p->argc, p->cap * sizeof *p->argc);
-        p->argv = og_realloc(p->argv, p->cap * sizeof *p->argv);
-        p->lens = og_realloc(p->lens, p->cap * sizeof *p->lens);
+        p->off = og_realloc(p->off, p->cap * sizeof *p->off);
+    }
+    if (p->used + (size_t)argc > p->acap) {
+        while (p->used + (size_t)argc > p->acap)
+            p->acap = p->acap ? p->acap * 2 : 512;
+        p->av = og_realloc(p->av, p->acap * sizeof *p->av);
+        p->al = og_realloc(p->al, p->acap * sizeof *p->al);
     }
     p->argc[p->n] = argc;
-    p->argv[p->n] = og_calloc((size_t)argc, sizeof **p->argv);
-    p->lens[p->n] = og_calloc((size_t)argc, sizeof **p->lens);
+    p->off[p->n] = p->used;
     for (int i = 0; i < argc; i++) {
-        p->argv[p->n][i] = av[i];
-        p->lens[p->n][i] = al ? al[i] : strlen(av[i]);
+        p->av[p->used + (size_t)i] = av[i];
+        p->al[p->used + (size_t)i] = al ? al[i] : strlen(av[i]);
     }
+    p->used += (size_t)argc;
     p->n++;
 }
 
@@ -51,19 +60,16 @@ static void pl_add(struct pl *p, int argc, const char *const *av, const size_t *
 
 static void pl_reset(struct pl *p)
 {
-    for (size_t i = 0; i < p->n; i++) {
-        free(p->argv[i]);
-        free(p->lens[i]);
-    }
     p->n = 0;
+    p->used = 0;
 }
 
 static void pl_free(struct pl *p)
 {
-    pl_reset(p);
     free(p->argc);
-    free(p->argv);
-    free(p->lens);
+    free(p->off);
+    free(p->av);
+    free(p->al);
 }
 
 /* Sends p on held connection h: *rep its *n = p->n replies [xfer, each
@@ -75,8 +81,14 @@ static og_err round_trip(struct og_redis *r, int h, const struct pl *p, redisRep
     *rep = og_calloc(p->n ? p->n : 1, sizeof **rep);
     if (!p->n)
         return OG_OK;
-    return og_redis_held_pipeline(r, h, p->n, p->argc, (const char *const *const *)p->argv,
-                                  (const size_t *const *)p->lens, *rep);
+    const char *const **argv = og_calloc(p->n, sizeof *argv);
+    const size_t **lens = og_calloc(p->n, sizeof *lens);
+    for (size_t i = 0; i < p->n; i++)
+        argv[i] = p->av + p->off[i], lens[i] = p->al + p->off[i];
+    og_err e = og_redis_held_pipeline(r, h, p->n, p->argc, argv, lens, *rep);
+    free(argv);
+    free(lens);
+    return e;
 }
 
 /* One message taken by the C path. */
@@ -90,6 +102,11 @@ struct fm {
     int hinted; /* sid and cid came from the hints (unchecked until round 2) */
     /* round 2's and 3's replies [borrowed from the rounds' arrays] */
     const redisReply *s, *th, *dd, *pm, *pmc, *tx, *goal, *con;
+    /* the batch's first taken message of its channel, whose reads of the
+     * channel's texts and goal it shares (itself for that first one) */
+    const struct fm *chm;
+    int cs_rc; /* texts_cs of tx, and its delay */
+    long long cs;
     size_t w0, wn; /* its commands in the EXEC's reply */
 };
 
@@ -405,10 +422,9 @@ static void writes(struct fm *m, const char *P, struct pl *w, struct keep *k, st
     }
     /* the survey after silence waits for the conversation's end; the
      * platform's customer-service window restarts */
-    long long cs = 0;
-    if (texts_cs(m->tx, &cs) == 1)
+    if (m->cs_rc == 1)
         PL(w, "ZADD", kp(k, og_sprintf("%s:timers:csat", P)), "XX",
-           kp(k, og_sprintf("%lld", now + cs)), sid);
+           kp(k, og_sprintf("%lld", now + m->cs)), sid);
     if (wl > 0)
         PL(w, "ZADD", kp(k, og_sprintf("%s:timers:window", P)), kp(k, og_sprintf("%lld", now + wl)),
            sid);
@@ -416,6 +432,7 @@ static void writes(struct fm *m, const char *P, struct pl *w, struct keep *k, st
     /* events: the session as updated (ingest.lua keeps its table s
      * current), its contact as read */
     struct og_buf cj = {0}, sj = {0}, ev = {0};
+    og_buf_reserve(&sj, 2048); /* a session's JSON: ~1.1 KB with its contact */
     og_render_contact(&cj, c);
     redisReply upd[10];
     int n = 0;
@@ -442,6 +459,7 @@ static void writes(struct fm *m, const char *P, struct pl *w, struct keep *k, st
         ev = (struct og_buf){0};
         e++;
     }
+    og_buf_reserve(&ev, sj.len + m->l[OG_IN_MTAIL] + 512);
     og_buf_printf(&ev,
                   "{\"id\":\"%s\",\"type\":\"message.received\",\"created_at\":\"%s\","
                   "\"data\":{\"session\":",
@@ -619,9 +637,16 @@ void og_ingest_front(void *ud, struct og_redis *r, struct og_batch_item *items, 
         wk[nw++] = kp(&k, og_sprintf("%s:texts", P));
         for (int i = 0; i < n; i++)
             if (ms[i].on) {
-                wk[nw++] = ms[i].skey, wk[nw++] = ms[i].gkey;
-                if (ms[i].hinted)
-                    wk[nw++] = ms[i].ckey;
+                struct fm *m = &ms[i];
+                m->chm = m;
+                for (int o = 0; o < i && m->chm == m; o++)
+                    if (ms[o].on && same(m, OG_IN_CH, &ms[o], OG_IN_CH))
+                        m->chm = &ms[o];
+                wk[nw++] = m->skey;
+                if (m->chm == m)
+                    wk[nw++] = m->gkey;
+                if (m->hinted)
+                    wk[nw++] = m->ckey;
             }
         pl_add(&p, nw, wk, NULL);
         free(wk);
@@ -639,8 +664,10 @@ void og_ingest_front(void *ud, struct og_redis *r, struct og_batch_item *items, 
             PL(&p, "HGET", m->pmk, m->a[OG_IN_PMID]);
             PL(&p, "GET", m->pmck);
         }
-        PL(&p, "HGET", k.v[0], m->a[OG_IN_CH]);
-        PL(&p, "HMGET", m->gkey, "event", "days");
+        if (m->chm == m) {
+            PL(&p, "HGET", k.v[0], m->a[OG_IN_CH]);
+            PL(&p, "HMGET", m->gkey, "event", "days");
+        }
         if (m->hinted)
             contact_read(&p, m->ckey);
     }
@@ -660,13 +687,16 @@ void og_ingest_front(void *ud, struct og_redis *r, struct og_batch_item *items, 
         m->dd = m->dk ? r2[j++] : NULL;
         m->pm = m->pmk ? r2[j++] : NULL;
         m->pmc = m->pmk ? r2[j++] : NULL;
-        m->tx = r2[j++];
-        m->goal = r2[j++];
+        if (m->chm == m) {
+            m->tx = r2[j++];
+            m->goal = r2[j++];
+            m->cs_rc = texts_cs(m->tx, &m->cs);
+        } else {
+            m->tx = m->chm->tx, m->goal = m->chm->goal;
+            m->cs_rc = m->chm->cs_rc, m->cs = m->chm->cs;
+        }
         m->con = m->hinted ? r2[j++] : NULL;
-        m->on = steady(m);
-        long long cs;
-        if (m->on && texts_cs(m->tx, &cs) < 0)
-            m->on = 0;
+        m->on = steady(m) && m->cs_rc >= 0;
         if (m->on && m->hinted) {
             /* the session's contact is the one hinted */
             m->on = strcmp(field(m->s, "contact_id")->str, m->cid) == 0 && contact_steady(m);
@@ -727,7 +757,7 @@ void og_ingest_front(void *ud, struct og_redis *r, struct og_batch_item *items, 
         av[0] = "RPUSH";
         av[1] = kp(&k, og_sprintf("%s:st:pending", P));
         for (size_t x = 0; x < nf; x++)
-            av[2 + x] = facts.argv[x][0];
+            av[2 + x] = facts.av[facts.off[x]];
         pl_add(&p, (int)nf + 2, av, NULL);
         free(av);
     }

@@ -106,9 +106,10 @@ json_object *og_json_parse_strict(const char *buf, size_t len, unsigned flags,
         return NULL;
     }
     /* json-c's strict mode still takes 'single-quoted' strings. Outside
-     * double-quoted strings a quote can only be one of those. */
+     * double-quoted strings a quote can only be one of those (a text
+     * without any is not scanned). */
     int in_str = 0;
-    for (size_t i = skip; i < end; i++) {
+    for (size_t i = memchr(buf + skip, '\'', end - skip) ? skip : end; i < end; i++) {
         if (in_str && buf[i] == '\\')
             i++;
         else if (buf[i] == '"')
@@ -149,12 +150,13 @@ json_object *og_json_parse_strict(const char *buf, size_t len, unsigned flags,
  * ("a\u0000b" taken for "a"), so it is refused instead. */
 static long nul_escape(const char *buf, size_t len)
 {
-    for (size_t i = 0; i + 1 < len; i++) {
-        if (buf[i] != '\\')
-            continue;
+    for (size_t i = 0; i + 1 < len; i += 2) { /* past the escape and its character */
+        const char *b = memchr(buf + i, '\\', len - 1 - i);
+        if (!b)
+            break;
+        i = (size_t)(b - buf);
         if (buf[i + 1] == 'u' && i + 5 < len && memcmp(buf + i + 2, "0000", 4) == 0)
             return (long)i;
-        i++; /* the escaped character */
     }
     return -1;
 }
@@ -170,6 +172,24 @@ struct dup_scan {
     size_t n, cap;
 };
 
+/* The offset of the quote that closes the string whose text starts at i (or
+ * end): the first quote after an even run of backslashes. */
+static size_t string_end(const char *buf, size_t i, size_t end)
+{
+    while (i < end) {
+        const char *q = memchr(buf + i, '"', end - i);
+        if (!q)
+            return end;
+        size_t j = (size_t)(q - buf), bs = 0;
+        while (j - bs > i && buf[j - 1 - bs] == '\\')
+            bs++;
+        if (bs % 2 == 0)
+            return j;
+        i = j + 1;
+    }
+    return end;
+}
+
 static void dup_scan_text(const char *buf, size_t end, struct dup_scan *d)
 {
     char stack[OG_JSON_MAX_DEPTH + 2];
@@ -181,9 +201,7 @@ static void dup_scan_text(const char *buf, size_t end, struct dup_scan *d)
         if (ch == '"') {
             if (depth > 0 && stack[depth - 1] == '{' && (prev == '{' || prev == ','))
                 d->keys[open[depth - 1]]++;
-            for (i++; i < end && buf[i] != '"'; i++)
-                if (buf[i] == '\\')
-                    i++;
+            i = string_end(buf, i + 1, end);
             prev = '"';
         } else if (ch == '{' || ch == '[') {
             if (ch == '{') {

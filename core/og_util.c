@@ -330,7 +330,7 @@ size_t og_base64_decode(const char *in, size_t len, unsigned char *out, size_t o
     return (size_t)n;
 }
 
-void og_buf_append(struct og_buf *b, const void *p, size_t n)
+void og_buf_reserve(struct og_buf *b, size_t n)
 {
     if (b->len + n + 1 > b->cap) {
         size_t cap = b->cap ? b->cap : 256;
@@ -339,6 +339,11 @@ void og_buf_append(struct og_buf *b, const void *p, size_t n)
         b->data = og_realloc(b->data, cap);
         b->cap = cap;
     }
+}
+
+void og_buf_append(struct og_buf *b, const void *p, size_t n)
+{
+    og_buf_reserve(b, n);
     memcpy(b->data + b->len, p, n);
     b->len += n;
     b->data[b->len] = 0;

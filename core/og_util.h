@@ -62,6 +62,9 @@ struct og_buf {
     size_t len, cap;
 };
 void og_buf_append(struct og_buf *b, const void *p, size_t n);
+/* Room for n more bytes at once, for a caller that knows the size it will
+ * build (one allocation instead of a chain of doublings). */
+void og_buf_reserve(struct og_buf *b, size_t n);
 void og_buf_puts(struct og_buf *b, const char *s);
 void og_buf_printf(struct og_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* UTF-8 (RFC 3629: no overlong forms, surrogates or code points above

@@ -9,7 +9,8 @@
  *                      replicated | relaxed]
  * redis.durability's cost: fsync runs Redis with appendfsync always,
  * replicated adds a replica and WAITs for it on every batch (with AOF
- * everysec), relaxed runs Redis without AOF. */
+ * everysec), relaxed runs Redis without AOF. OG_BENCH_EXTRA: more of the
+ * daemon's config, appended to it (',"store_raw":"none"'). */
 #include "og_bench.h"
 #include "og_test.h"
 #include "og_util.h"
@@ -61,10 +62,11 @@ int main(int argc, char **argv)
     const char *ch =
         "[{\"id\":\"bench\",\"connector\":\"signed_json\",\"options\":{\"secret\":\"" SECRET
         "\",\"reply_url\":\"http://127.0.0.1:9/\"}}]";
-    char *extra =
-        argc > 3 && atoi(argv[3]) > 0
-            ? og_sprintf("\"log_level\":\"warn\",\"http\":{\"threads\":%d}", atoi(argv[3]))
-            : og_strdup("\"log_level\":\"warn\"");
+    const char *more = getenv("OG_BENCH_EXTRA");
+    char *extra = argc > 3 && atoi(argv[3]) > 0
+                      ? og_sprintf("\"log_level\":\"warn\",\"http\":{\"threads\":%d}%s",
+                                   atoi(argv[3]), more ? more : "")
+                      : og_sprintf("\"log_level\":\"warn\"%s", more ? more : "");
     char *redis = og_sprintf("{\"url\":\"%s\",\"durability\":\"%s\"}", rs.url,
                              !strcmp(mode, "everysec") ? "fsync" : mode);
     int started = og_test_daemon_start(&d, redis, ch, extra);
@@ -91,18 +93,26 @@ int main(int argc, char **argv)
     struct og_bench_result w = og_bench_run(reqs, n < 2000 ? n : 2000, 64, 5);
     free(og_test_redis_cli(&rs, "CONFIG RESETSTAT"));
     double cpu0 = og_bench_redis_cpu_s(&rs), gw0 = proc_cpu_s(d.pid);
+    double in0 = og_bench_redis_info(&rs, "stats", "total_net_input_bytes");
+    double out0 = og_bench_redis_info(&rs, "stats", "total_net_output_bytes");
+    double mem0 = og_bench_redis_info(&rs, "memory", "used_memory");
     struct og_bench_result r = og_bench_run(reqs + w.done, n - w.done, 64, max_s);
     double cpu = og_bench_redis_cpu_s(&rs) - cpu0, gw = proc_cpu_s(d.pid) - gw0;
+    double in = og_bench_redis_info(&rs, "stats", "total_net_input_bytes") - in0;
+    double out = og_bench_redis_info(&rs, "stats", "total_net_output_bytes") - out0;
+    double mem = og_bench_redis_info(&rs, "memory", "used_memory") - mem0;
     /* Redis's own view: where its time went during the run (every script
      * and command of every worker, not only ingest). */
     char *stats = og_test_redis_cli(&rs, "INFO commandstats");
-    double redis_us = 0;
+    double redis_us = 0, redis_calls = 0;
     for (char *line = stats ? strtok(stats, "\r\n") : NULL; line; line = strtok(NULL, "\r\n")) {
         char name[64];
         long long calls = 0, usec = 0;
         if (sscanf(line, "cmdstat_%63[^:]:calls=%lld,usec=%lld", name, &calls, &usec) == 3 &&
             usec > 0) {
             redis_us += (double)usec;
+            if (strcmp(name, "multi") && strcmp(name, "exec")) /* the transaction's frame */
+                redis_calls += (double)calls;
             if ((double)usec > 0.0002 * r.seconds * 1e6)
                 printf("redis %-12s %9lld calls %8.1f us/call %5.1f%% of the run\n", name, calls,
                        (double)usec / (double)calls, 100.0 * (double)usec / (r.seconds * 1e6));
@@ -116,6 +126,13 @@ int main(int argc, char **argv)
            r.done ? cpu * 1e6 / (double)r.done : 0.0, 100.0 * cpu / r.seconds);
     printf("gateway CPU (omnigate, all threads): %.1f us per ingested message (%.0f%% of a CPU)\n",
            r.done ? gw * 1e6 / (double)r.done : 0.0, 100.0 * gw / r.seconds);
+    /* Deterministic beside the times above: what a message costs Redis in
+     * bytes read (commands), written (replies) and kept. */
+    if (r.done)
+        printf("redis per ingested message: %.2f commands (MULTI/EXEC not counted), %.0f bytes in "
+               "(commands), %.0f out (replies), %.0f more used_memory\n",
+               redis_calls / (double)r.done, in / (double)r.done, out / (double)r.done,
+               mem / (double)r.done);
     /* The daemon's own view of the same run: time spent answering a hook. */
     char *murl = og_sprintf("%s/metrics", d.base);
     struct og_test_resp m = og_test_http("GET", murl, NULL, NULL, 0);

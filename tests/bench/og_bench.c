@@ -754,3 +754,17 @@ double og_bench_redis_cpu_s(struct og_test_redis *rs)
     free(out);
     return v;
 }
+
+double og_bench_redis_info(struct og_test_redis *rs, const char *section, const char *field)
+{
+    char *cmd = og_sprintf("INFO %s", section);
+    char *out = og_test_redis_cli(rs, cmd);
+    size_t n = strlen(field);
+    double v = 0;
+    for (char *l = out ? strtok(out, "\r\n") : NULL; l; l = strtok(NULL, "\r\n"))
+        if (strncmp(l, field, n) == 0 && l[n] == ':')
+            v = atof(l + n + 1);
+    free(out);
+    free(cmd);
+    return v;
+}

@@ -39,4 +39,7 @@ struct og_test_redis;
  * calls, and in wall time: on a busy machine, with the time Redis waited
  * for a CPU). */
 double og_bench_redis_cpu_s(struct og_test_redis *rs);
+/* A number of Redis's INFO <section> ("stats": total_net_input_bytes, the
+ * bytes of every command sent to it), 0 when absent. */
+double og_bench_redis_info(struct og_test_redis *rs, const char *section, const char *field);
 #endif

@@ -41,6 +41,12 @@ static void test_parse(void)
     const char *dup = "{\"a\":1,\"b\":{\"x\":1,\"x\":2}}";
     CHECK(why(dup, strlen(dup), &off) && strstr(why(dup, strlen(dup), &off), "same key"));
     CHECK_INT(off, 11);
+    /* runs of backslashes before a quote: "a\\" and "a\\\"" are two keys;
+     * a string ending in an escaped backslash ends there */
+    CHECK(ok("{\"a\\\\\":1,\"a\\\\\\\"\":2}"));
+    const char *bs = "{\"x\":\"\\\\\",\"k\":1,\"k\":2}";
+    CHECK(why(bs, strlen(bs), &off) != NULL);
+    CHECK_INT(off, 0);
     const char *esc = "[1,{\"a\":1,\"\\u0061\":2}]";
     CHECK(why(esc, strlen(esc), &off) != NULL);
     const char *nul = "{\"id\":\"a\\u0000b\"}";
