@@ -335,16 +335,51 @@ void og_redis_unhold(struct og_redis *r, int h, int broken)
     release(r, h, broken);
 }
 
+/* RESP's "*<n>\r\n" or "$<len>\r\n". */
+static void resp_head(struct og_buf *b, char type, size_t v)
+{
+    char t[24];
+    size_t i = sizeof t;
+    t[--i] = '\n';
+    t[--i] = '\r';
+    do
+        t[--i] = (char)('0' + v % 10);
+    while (v /= 10);
+    t[--i] = type;
+    og_buf_append(b, t + i, sizeof t - i);
+}
+
 og_err og_redis_held_pipeline(struct og_redis *r, int h, size_t n, const int *argc,
                               const char *const *const *argv, const size_t *const *lens,
                               redisReply **replies)
 {
     memset(replies, 0, n * sizeof *replies);
+    if (n == 0)
+        return OG_OK;
     redisContext *c = r->slots[h].c;
+    /* The whole pipeline in one buffer, handed to hiredis as formatted
+     * commands: its own formatter (redisAppendCommandArgv: a printf-style
+     * header per argument, the buffer grown step by step) was ~15% of the
+     * gateway's instructions per ingested message. */
+    struct og_buf cmd = {0};
+    size_t total = 0;
     for (size_t k = 0; k < n; k++)
-        if (redisAppendCommandArgv(c, argc[k], (const char **)argv[k], lens ? lens[k] : NULL) !=
-            REDIS_OK)
-            return OG_ERR_UNAVAILABLE;
+        for (int i = 0; i < argc[k]; i++)
+            total += 32 + (lens && lens[k] ? lens[k][i] : strlen(argv[k][i]));
+    og_buf_reserve(&cmd, total + 16 * n);
+    for (size_t k = 0; k < n; k++) {
+        resp_head(&cmd, '*', (size_t)argc[k]);
+        for (int i = 0; i < argc[k]; i++) {
+            size_t len = lens && lens[k] ? lens[k][i] : strlen(argv[k][i]);
+            resp_head(&cmd, '$', len);
+            og_buf_append(&cmd, argv[k][i], len);
+            og_buf_append(&cmd, "\r\n", 2);
+        }
+    }
+    int rc = redisAppendFormattedCommand(c, cmd.data, cmd.len);
+    og_buf_free(&cmd);
+    if (rc != REDIS_OK)
+        return OG_ERR_UNAVAILABLE;
     for (size_t k = 0; k < n; k++) {
         void *rep = NULL;
         if (redisGetReply(c, &rep) != REDIS_OK || !rep) {

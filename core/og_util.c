@@ -65,13 +65,21 @@ char *og_strndup(const char *s, size_t n)
 
 char *og_sprintf(const char *fmt, ...)
 {
+    /* Most results (keys, ids, numbers) fit the stack buffer: one
+     * formatting pass and a copy instead of a measuring pass and a second. */
+    char small[256];
     va_list ap, ap2;
     va_start(ap, fmt);
     va_copy(ap2, ap);
-    int n = vsnprintf(NULL, 0, fmt, ap);
+    int n = vsnprintf(small, sizeof small, fmt, ap);
     va_end(ap);
-    char *s = og_malloc((size_t)(n < 0 ? 0 : n) + 1);
-    vsnprintf(s, (size_t)n + 1, fmt, ap2);
+    if (n < 0)
+        n = 0, small[0] = 0;
+    char *s = og_malloc((size_t)n + 1);
+    if ((size_t)n < sizeof small)
+        memcpy(s, small, (size_t)n + 1);
+    else
+        vsnprintf(s, (size_t)n + 1, fmt, ap2);
     va_end(ap2);
     return s;
 }
@@ -142,9 +150,26 @@ void og_time_rfc3339(int64_t ms, char out[32])
     /* Years beyond 9999 cannot occur in a wall clock; clamp to keep 4 digits. */
     if (tm.tm_year > 8099)
         tm.tm_year = 8099;
-    snprintf(out, 32, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", (tm.tm_year + 1900) % 10000,
-             (tm.tm_mon + 1) % 100, tm.tm_mday % 100, tm.tm_hour % 100, tm.tm_min % 100,
-             tm.tm_sec % 100, (int)(ms % 1000));
+    /* "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ" written digit by digit: a
+     * timestamp is rendered several times a message */
+    int v[7] = {(tm.tm_year + 1900) % 10000,
+                (tm.tm_mon + 1) % 100,
+                tm.tm_mday % 100,
+                tm.tm_hour % 100,
+                tm.tm_min % 100,
+                tm.tm_sec % 100,
+                (int)(ms % 1000)};
+    static const int width[7] = {4, 2, 2, 2, 2, 2, 3};
+    static const char after[7] = {'-', '-', 'T', ':', ':', '.', 'Z'};
+    char *p = out;
+    for (int i = 0; i < 7; i++) {
+        int x = v[i] < 0 ? 0 : v[i];
+        for (int d = width[i] - 1; d >= 0; d--, x /= 10)
+            p[d] = (char)('0' + x % 10);
+        p += width[i];
+        *p++ = after[i];
+    }
+    *p = 0;
 }
 
 /* RAND_bytes costs a few microseconds a call whatever its size (the DRBG's
@@ -212,7 +237,16 @@ void og_id_new(const char *prefix, int64_t ms, char *out, size_t outsz)
     for (int i = 0; i < 8; i++)
         id[18 + i] = alphabet[(lo >> (35 - 5 * i)) & 31];
     id[OG_ID_LEN] = 0;
-    snprintf(out, outsz, "%s%s", prefix ? prefix : "", id);
+    /* snprintf's "%s%s", without its formatting machinery (seven ids a
+     * message): the prefix and the id, cut to fit out */
+    size_t n = 0, pl = prefix ? strlen(prefix) : 0;
+    if (!outsz)
+        return;
+    for (size_t i = 0; i < pl && n + 1 < outsz; i++)
+        out[n++] = prefix[i];
+    for (size_t i = 0; i < OG_ID_LEN && n + 1 < outsz; i++)
+        out[n++] = id[i];
+    out[n] = 0;
 }
 
 /* HMAC() looks the algorithm and the digest up by name on every call (a

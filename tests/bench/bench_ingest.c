@@ -49,6 +49,8 @@ int main(int argc, char **argv)
     const char *redis_args = !strcmp(mode, "fsync")     ? "--appendfsync always"
                              : !strcmp(mode, "relaxed") ? "--appendonly no"
                                                         : NULL;
+    if (getenv("OG_BENCH_REDIS_ARGS"))
+        redis_args = getenv("OG_BENCH_REDIS_ARGS");
     if (og_test_redis_start_with(&rs, redis_args) != 0)
         return 1;
     if (!strcmp(mode, "replicated")) {

@@ -3,7 +3,8 @@
  * on four threads are all different, every byte value turns up, a request
  * larger than the buffer's share and one that spans a refill are filled,
  * and a forked child draws bytes of its own instead of its parent's next
- * ones (the buffer is refilled after fork). */
+ * ones (the buffer is refilled after fork). og_id_new's shape: the prefix,
+ * ten characters of time, sixteen random, cut to the size given. */
 #include "og_test.h"
 #include "og_util.h"
 
@@ -42,6 +43,14 @@ int main(void)
     for (int i = 1; i < THREADS * PER; i++)
         dups += strcmp(ids[i - 1], ids[i]) == 0;
     CHECK_INT(dups, 0);
+    /* 1764000000000 ms in Crockford base 32, ten characters */
+    CHECK(strlen(ids[0]) == 4 + 26 && strncmp(ids[0], "msg_01KAV9FT00", 14) == 0);
+    CHECK(strspn(ids[0] + 4, "0123456789ABCDEFGHJKMNPQRSTVWXYZ") == 26);
+    char cut[8];
+    og_id_new("ses_", 1764000000000LL, cut, sizeof cut);
+    CHECK_STR(cut, "ses_01K");
+    og_id_new(NULL, 1764000000000LL, cut, sizeof cut);
+    CHECK_STR(cut, "01KAV9F");
 
     /* small draws (from the buffer) cover every byte value; a large one
      * (straight from RAND_bytes) is not all zeros */

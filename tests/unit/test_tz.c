@@ -4,9 +4,12 @@
  * last transitions, where the POSIX footer rules) equals localtime_r's
  * tm_gmtoff under TZ (set here, single-threaded). Then the local days and
  * hours of a period (og_tz_hours): a 23- and a 25-hour day in Berlin, a
- * Kolkata day that starts at 00:30, the bad inputs. */
+ * Kolkata day that starts at 00:30, the bad inputs. Last, og_util's
+ * og_time_rfc3339 (written digit by digit) against strftime at 20000
+ * moments and at a few fixed ones. */
 #include "og_test.h"
 #include "og_tz.h"
+#include "og_util.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -101,8 +104,36 @@ static void test_names(void)
     }
 }
 
+static void rfc3339(void)
+{
+    char got[32], want[48];
+    og_time_rfc3339(0, got);
+    CHECK_STR(got, "1970-01-01T00:00:00.000Z");
+    og_time_rfc3339(951782400001LL, got);
+    CHECK_STR(got, "2000-02-29T00:00:00.001Z");
+    og_time_rfc3339(1764000000123LL, got);
+    CHECK_STR(got, "2025-11-24T16:00:00.123Z");
+    og_time_rfc3339(253402300799999LL, got);
+    CHECK_STR(got, "9999-12-31T23:59:59.999Z");
+    unsigned seed = 777;
+    int bad = 0;
+    for (int i = 0; i < 20000; i++) {
+        seed = seed * 1103515245u + 12345u;
+        int64_t ms = (int64_t)((uint64_t)seed * 4102444800000ull / 4294967296ull) + i % 1000;
+        time_t s = (time_t)(ms / 1000);
+        struct tm tm;
+        gmtime_r(&s, &tm);
+        size_t n = strftime(want, sizeof want, "%Y-%m-%dT%H:%M:%S", &tm);
+        snprintf(want + n, sizeof want - n, ".%03dZ", (int)(ms % 1000));
+        og_time_rfc3339(ms, got);
+        bad += strcmp(got, want) != 0;
+    }
+    CHECK_INT(bad, 0);
+}
+
 int main(void)
 {
+    rfc3339();
     const char *zones[] = {"UTC",
                            "Europe/Berlin",
                            "Asia/Kolkata",
