@@ -76,6 +76,11 @@ void og_compact_tail(struct og_buf *out, const char *tail, size_t len)
         }
         after_sep = tail[at] == '{' || tail[at] == ',';
         at++;
+        /* a key can only follow '{' or ',': what lies before the next of
+         * them (text, numbers) is passed over at once */
+        if (!after_sep)
+            while (at < len && tail[at] != '{' && tail[at] != ',')
+                at++;
     }
     og_buf_append(out, tail + copied, len - copied);
 }

@@ -480,6 +480,12 @@ void og_buf_json_str(struct og_buf *b, const char *s)
     og_buf_append(b, "\"", 1);
     const char *run = s;
     for (const unsigned char *p = (const unsigned char *)s; *p;) {
+        /* printable ASCII other than quote and backslash goes as it is:
+         * skipped a byte at a time without the cases below */
+        while (*p >= 0x20 && *p < 0x80 && *p != '"' && *p != '\\')
+            p++;
+        if (!*p)
+            break;
         const char *esc = NULL;
         char u[8];
         size_t skip = 1;
