@@ -261,6 +261,54 @@ static void release(struct og_redis *r, int i, int broken)
 /* One command on one slot, its reply as Redis gave it (an error reply
  * too). A NULL reply means the connection is broken (I/O error, EOF,
  * timeout): hiredis cannot reuse it. */
+/* RESP's "*<n>\r\n" or "$<len>\r\n". */
+static void resp_head(struct og_buf *b, char type, size_t v)
+{
+    char t[24];
+    size_t i = sizeof t;
+    t[--i] = '\n';
+    t[--i] = '\r';
+    do
+        t[--i] = (char)('0' + v % 10);
+    while (v /= 10);
+    t[--i] = type;
+    og_buf_append(b, t + i, sizeof t - i);
+}
+
+/* Appends one command (lens NULL or lens[i] for NUL-terminated arguments
+ * alike) as RESP. omnigate formats its commands itself and hands them to
+ * hiredis as formatted (redisAppendFormattedCommand): hiredis's own
+ * formatter (a printf-style header per argument, the buffer grown step by
+ * step) was ~15% of the gateway's instructions per ingested message. */
+static void resp_command(struct og_buf *b, int argc, const char *const *argv, const size_t *lens)
+{
+    size_t total = 16;
+    for (int i = 0; i < argc; i++)
+        total += 32 + (lens ? lens[i] : strlen(argv[i]));
+    og_buf_reserve(b, total);
+    resp_head(b, '*', (size_t)argc);
+    for (int i = 0; i < argc; i++) {
+        size_t len = lens ? lens[i] : strlen(argv[i]);
+        resp_head(b, '$', len);
+        og_buf_append(b, argv[i], len);
+        og_buf_append(b, "\r\n", 2);
+    }
+}
+
+/* redisCommandArgv through resp_command: the reply [xfer], or NULL when
+ * the connection failed (c->err set). */
+static redisReply *command_argv(redisContext *c, int argc, const char **argv, const size_t *lens)
+{
+    struct og_buf cmd = {0};
+    resp_command(&cmd, argc, argv, lens);
+    int rc = redisAppendFormattedCommand(c, cmd.data, cmd.len);
+    og_buf_free(&cmd);
+    void *rep = NULL;
+    if (rc != REDIS_OK || redisGetReply(c, &rep) != REDIS_OK)
+        return NULL;
+    return rep;
+}
+
 static og_err run_raw(struct og_redis *r, int argc, const char **argv, const size_t *lens,
                       redisReply **reply)
 {
@@ -268,7 +316,7 @@ static og_err run_raw(struct og_redis *r, int argc, const char **argv, const siz
     int i = acquire(r);
     if (i < 0)
         return OG_ERR_UNAVAILABLE;
-    redisReply *rep = redisCommandArgv(r->slots[i].c, argc, argv, lens);
+    redisReply *rep = command_argv(r->slots[i].c, argc, argv, lens);
     if (!rep) {
         og_debug("redis: %s", r->slots[i].c->errstr);
         release(r, i, 1);
@@ -277,7 +325,7 @@ static og_err run_raw(struct og_redis *r, int argc, const char **argv, const siz
         i = acquire(r);
         if (i < 0)
             return OG_ERR_UNAVAILABLE;
-        rep = redisCommandArgv(r->slots[i].c, argc, argv, lens);
+        rep = command_argv(r->slots[i].c, argc, argv, lens);
         if (!rep) {
             release(r, i, 1);
             return OG_ERR_UNAVAILABLE;
@@ -335,20 +383,6 @@ void og_redis_unhold(struct og_redis *r, int h, int broken)
     release(r, h, broken);
 }
 
-/* RESP's "*<n>\r\n" or "$<len>\r\n". */
-static void resp_head(struct og_buf *b, char type, size_t v)
-{
-    char t[24];
-    size_t i = sizeof t;
-    t[--i] = '\n';
-    t[--i] = '\r';
-    do
-        t[--i] = (char)('0' + v % 10);
-    while (v /= 10);
-    t[--i] = type;
-    og_buf_append(b, t + i, sizeof t - i);
-}
-
 og_err og_redis_held_pipeline(struct og_redis *r, int h, size_t n, const int *argc,
                               const char *const *const *argv, const size_t *const *lens,
                               redisReply **replies)
@@ -357,25 +391,10 @@ og_err og_redis_held_pipeline(struct og_redis *r, int h, size_t n, const int *ar
     if (n == 0)
         return OG_OK;
     redisContext *c = r->slots[h].c;
-    /* The whole pipeline in one buffer, handed to hiredis as formatted
-     * commands: its own formatter (redisAppendCommandArgv: a printf-style
-     * header per argument, the buffer grown step by step) was ~15% of the
-     * gateway's instructions per ingested message. */
+    /* the whole pipeline in one buffer (resp_command) */
     struct og_buf cmd = {0};
-    size_t total = 0;
     for (size_t k = 0; k < n; k++)
-        for (int i = 0; i < argc[k]; i++)
-            total += 32 + (lens && lens[k] ? lens[k][i] : strlen(argv[k][i]));
-    og_buf_reserve(&cmd, total + 16 * n);
-    for (size_t k = 0; k < n; k++) {
-        resp_head(&cmd, '*', (size_t)argc[k]);
-        for (int i = 0; i < argc[k]; i++) {
-            size_t len = lens && lens[k] ? lens[k][i] : strlen(argv[k][i]);
-            resp_head(&cmd, '$', len);
-            og_buf_append(&cmd, argv[k][i], len);
-            og_buf_append(&cmd, "\r\n", 2);
-        }
-    }
+        resp_command(&cmd, argc[k], argv[k], lens ? lens[k] : NULL);
     int rc = redisAppendFormattedCommand(c, cmd.data, cmd.len);
     og_buf_free(&cmd);
     if (rc != REDIS_OK)
@@ -673,13 +692,13 @@ og_err og_redis_eval_wait(struct og_redis *r, struct og_script *s, int argc, con
     if (i < 0)
         goto out;
     redisContext *c = r->slots[i].c;
-    redisReply *rep = redisCommandArgv(c, argc + 3, av, al);
+    redisReply *rep = command_argv(c, argc + 3, av, al);
     if (rep && s->fn && is_error(rep, "ERR Function not found")) {
         /* as og_redis_eval; on this connection, so WAIT covers the load */
         freeReplyObject(rep);
         const char *lv[] = {"FUNCTION", "LOAD", s->lib->code};
         char why[512];
-        rep = redisCommandArgv(c, 3, lv, NULL);
+        rep = command_argv(c, 3, lv, NULL);
         og_err le = rep ? loaded(s->lib, rep, why, sizeof why) : OG_ERR_UNAVAILABLE;
         if (le == OG_ERR_INTERNAL)
             og_error("redis: FUNCTION LOAD %s: %s", s->lib->name, why);
@@ -687,12 +706,12 @@ og_err og_redis_eval_wait(struct og_redis *r, struct og_script *s, int argc, con
             release(r, i, !rep);
             goto out;
         }
-        rep = redisCommandArgv(c, argc + 3, av, al);
+        rep = command_argv(c, argc + 3, av, al);
     } else if (rep && !s->fn && is_error(rep, "NOSCRIPT")) {
         freeReplyObject(rep);
         av[0] = "EVAL", al[0] = 4;
         av[1] = s->source, al[1] = strlen(s->source);
-        rep = redisCommandArgv(c, argc + 3, av, al);
+        rep = command_argv(c, argc + 3, av, al);
     }
     if (!rep) {
         release(r, i, 1);
