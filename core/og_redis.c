@@ -258,9 +258,6 @@ static void release(struct og_redis *r, int i, int broken)
     pthread_mutex_unlock(&r->mu);
 }
 
-/* One command on one slot, its reply as Redis gave it (an error reply
- * too). A NULL reply means the connection is broken (I/O error, EOF,
- * timeout): hiredis cannot reuse it. */
 /* RESP's "*<n>\r\n" or "$<len>\r\n". */
 static void resp_head(struct og_buf *b, char type, size_t v)
 {
@@ -309,6 +306,9 @@ static redisReply *command_argv(redisContext *c, int argc, const char **argv, co
     return rep;
 }
 
+/* One command on one slot, its reply as Redis gave it (an error reply
+ * too). A NULL reply means the connection is broken (I/O error, EOF,
+ * timeout): hiredis cannot reuse it. */
 static og_err run_raw(struct og_redis *r, int argc, const char **argv, const size_t *lens,
                       redisReply **reply)
 {

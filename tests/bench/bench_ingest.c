@@ -135,8 +135,9 @@ int main(int argc, char **argv)
            r.done ? cpu * 1e6 / (double)r.done : 0.0, 100.0 * cpu / r.seconds);
     printf("gateway CPU (omnigate, all threads): %.1f us per ingested message (%.0f%% of a CPU)\n",
            r.done ? gw * 1e6 / (double)r.done : 0.0, 100.0 * gw / r.seconds);
-    /* Deterministic beside the times above: what a message costs Redis in
-     * bytes read (commands), written (replies) and kept. */
+    /* Beside the times above, what does not depend on the machine's speed
+     * (the commands a little, through the batch sizes): what a message costs
+     * Redis in commands, bytes read and written, and memory kept. */
     if (r.done)
         printf("redis per ingested message: %.2f commands (MULTI/EXEC not counted), %.0f bytes in "
                "(commands), %.0f out (replies), %.0f more used_memory\n",

@@ -4,7 +4,7 @@
  * last transitions, where the POSIX footer rules) equals localtime_r's
  * tm_gmtoff under TZ (set here, single-threaded). Then the local days and
  * hours of a period (og_tz_hours): a 23- and a 25-hour day in Berlin, a
- * Kolkata day that starts at 00:30, the bad inputs. Last, og_util's
+ * Kolkata day that starts at 00:30, the bad inputs. First, og_util's
  * og_time_rfc3339 (written digit by digit) against strftime at 20000
  * moments and at a few fixed ones. */
 #include "og_test.h"
