@@ -379,13 +379,20 @@ static void writes(struct fm *m, const char *P, struct pl *w, struct keep *k, st
         pl_add(w, m->l[OG_IN_RAW_TTL] ? 5 : 3, av, al);
     }
     /* msgs_add: the session's one message (m0) moves into its zset with
-     * this one, its implied first statistics fields written (st_first_write) */
-    const redisReply *m0 = field(s, "m0"), *nin = field(s, "st_nin"), *t0 = field(s, "st_t0");
+     * this one, its implied first statistics fields written (st_first_write;
+     * st_t0 stays implied: created_at's ms while it is not written) */
+    const redisReply *m0 = field(s, "m0"), *nin = field(s, "st_nin"), *t0r = field(s, "st_t0");
     const redisReply *fi = field(s, "st_fi"), *sw = field(s, "st_w");
+    const char *t0 = t0r ? t0r->str : NULL;
+    if (m0 && !nin && !t0) {
+        const redisReply *ca = field(s, "created_at");
+        int64_t c0 = ca ? og_time_parse(ca->str, NULL) : -1;
+        t0 = c0 >= 0 ? kp(k, og_sprintf("%lld", (long long)c0)) : NULL;
+    }
     int implied = m0 && !nin && t0;
     if (m0) {
         if (implied)
-            PL(w, "HSET", m->skey, "st_fi", t0->str, "st_w", t0->str, "st_nin", "1");
+            PL(w, "HSET", m->skey, "st_fi", t0, "st_w", t0, "st_nin", "1");
         PL(w, "ZADD", m->msgs, "0", m0->str, "0", mid);
         PL(w, "HDEL", m->skey, "m0");
     } else {
@@ -403,7 +410,7 @@ static void writes(struct fm *m, const char *P, struct pl *w, struct keep *k, st
     const char *u[24];
     int nu = 0;
     u[nu++] = "HSET", u[nu++] = m->skey;
-    u[nu++] = "updated_at", u[nu++] = now_iso, u[nu++] = "last_message_at", u[nu++] = now_iso;
+    /* implies updated_at and last_message_at (og_render_session) */
     u[nu++] = "last_customer_ms", u[nu++] = now_s;
     if (has_w)
         u[nu++] = "window_ms", u[nu++] = wms;
@@ -447,10 +454,8 @@ static void writes(struct fm *m, const char *P, struct pl *w, struct keep *k, st
     struct og_buf cj = {0}, sj = {0}, ev = {0};
     og_buf_reserve(&sj, 2048); /* a session's JSON: ~1.1 KB with its contact */
     og_render_contact(&cj, c);
-    redisReply upd[10];
+    redisReply upd[6];
     int n = 0;
-    upd[2 * n] = sv("updated_at"), upd[2 * n + 1] = sv(now_iso), n++;
-    upd[2 * n] = sv("last_message_at"), upd[2 * n + 1] = sv(now_iso), n++;
     upd[2 * n] = sv("last_customer_ms"), upd[2 * n + 1] = sv(now_s), n++;
     if (has_w)
         upd[2 * n] = sv("window_ms"), upd[2 * n + 1] = sv(wms), n++;

@@ -220,6 +220,19 @@ static void kv_js(struct og_buf *b, const char *name, const redisReply *h, const
     js(b, og_render_field(h, field));
 }
 
+/* prelude.lua later: the later of two stored times (RFC 3339 in one
+ * fixed width, so the later sorts last); an empty one is absent. */
+static const redisReply *later(const redisReply *a, const redisReply *b)
+{
+    if (empty(a))
+        return b;
+    if (empty(b))
+        return a;
+    size_t n = a->len < b->len ? a->len : b->len;
+    int c = memcmp(a->str, b->str, n);
+    return c > 0 || (c == 0 && a->len >= b->len) ? a : b;
+}
+
 void og_render_session(struct og_buf *b, const redisReply *h, const char *cj, const redisReply *g)
 {
     const redisReply *created = og_render_field(h, "created_at");
@@ -238,22 +251,28 @@ void og_render_session(struct og_buf *b, const redisReply *h, const char *cj, co
     kv_js(b, ",\"queue_group\":", h, "queue_group");
     og_buf_puts(b, ",\"created_at\":");
     q(b, created);
-    /* updated_at is not written while it is created_at; last_message_at
-     * neither while the session has its first message only (m0) */
-    const redisReply *upd = og_render_field(h, "updated_at");
-    og_buf_puts(b, ",\"updated_at\":");
-    q(b, upd ? upd : created);
-    kv_q(b, ",\"first_reply_at\":", h, "first_reply_at");
-    const redisReply *lm = og_render_field(h, "last_message_at");
-    og_buf_puts(b, ",\"last_message_at\":");
-    q(b, lm ? lm : og_render_field(h, "m0") ? created : NULL);
+    /* A customer's message writes last_customer_ms only: last_message_at
+     * is the later of it and the stored one (an agent's reply writes
+     * that), else created_at while the session has its first message
+     * only (m0); updated_at is the later of the stored one (else
+     * created_at) and last_message_at. */
     int64_t lc = 0, win = 0;
     int has_lc = int_of(og_render_field(h, "last_customer_ms"), &lc) == 0;
-    og_buf_puts(b, ",\"last_customer_message_at\":");
+    char lcs[32];
     if (has_lc)
-        iso(b, lc);
-    else
-        q(b, og_render_field(h, "last_customer_message_at"));
+        og_time_rfc3339(lc, lcs);
+    redisReply lcr = {.type = REDIS_REPLY_STRING, .str = lcs, .len = has_lc ? strlen(lcs) : 0};
+    const redisReply *lm = later(og_render_field(h, "last_message_at"), &lcr);
+    if (empty(lm) && og_render_field(h, "m0"))
+        lm = created;
+    const redisReply *upd = og_render_field(h, "updated_at");
+    og_buf_puts(b, ",\"updated_at\":");
+    q(b, later(empty(upd) ? created : upd, lm));
+    kv_q(b, ",\"first_reply_at\":", h, "first_reply_at");
+    og_buf_puts(b, ",\"last_message_at\":");
+    q(b, lm);
+    og_buf_puts(b, ",\"last_customer_message_at\":");
+    q(b, has_lc ? &lcr : og_render_field(h, "last_customer_message_at"));
     og_buf_puts(b, ",\"window_expires_at\":");
     if (has_lc && int_of(og_render_field(h, "window_ms"), &win) == 0 && win != 0)
         iso(b, lc + win);

@@ -65,7 +65,10 @@
 local P, op = ARGV[1], ARGV[2]
 
 local function fingerprint(sid, s)
-  return table.concat({s.status or '', s.updated_at or '', s.closed_at or '', s.csat or '',
+  -- a customer's message writes last_customer_ms only (not updated_at);
+  -- last_message_at is left out: msgs_fill writes it between plan and commit
+  return table.concat({s.status or '', s.updated_at or '', s.last_customer_ms or '',
+    s.closed_at or '', s.csat or '',
     msgs_call(P, sid, 'ZCARD'), redis.call('LLEN', k(P, 'ses', sid, 'tl')),
     redis.call('HLEN', k(P, 'ses', sid))}, '|')
 end

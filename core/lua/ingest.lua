@@ -158,14 +158,15 @@ local function ingest(a)
     skey = k(P, 'ses', sid)
     thread_set(P, ch, thread, sid, thk)
     -- tl0: the timeline's "created" entry, implied (prelude.lua tl_add)
-    -- updated_at and last_message_at stay unwritten while they are
-    -- created_at, window_ms while it is 0 (session_render)
+    -- updated_at and last_message_at stay unwritten while a customer's
+    -- message is the last change (last_customer_ms), window_ms while it
+    -- is 0 (session_render)
     local f = {'id', sid, 'channel', ch, 'connector', connector, 'status', 'new',
       'contact_id', cid, 'thread_id', thread, 'routing', routing, 'created_at', now_iso,
       'tl0', js(sender_name), 'm0', mid, -- m0: its one message (msgs_add)
-      'last_customer_ms', now_ms,
-      -- its statistics episode's start (the rest is implied: st_first)
-      'st_t0', now_ms}
+      -- its first statistics episode is implied, its start (st_t0) too:
+      -- created_at's (st_first)
+      'last_customer_ms', now_ms}
     if wms > 0 then f[#f + 1] = 'window_ms'; f[#f + 1] = wms end
     if nrt then f[#f + 1] = 'nrt'; f[#f + 1] = '1' end
     if reply_token ~= '' then
@@ -241,7 +242,8 @@ local function ingest(a)
   -- back below).
   local supd
   if not created then
-    local f = {'updated_at', now_iso, 'last_message_at', now_iso, 'last_customer_ms', now_ms}
+    -- last_customer_ms implies updated_at and last_message_at (session_render)
+    local f = {'last_customer_ms', now_ms}
     if wms > 0 or s.window_ms then f[#f + 1] = 'window_ms'; f[#f + 1] = wms end
     if reply_token ~= '' then
       f[#f + 1] = 'reply_token'; f[#f + 1] = reply_token
@@ -253,7 +255,6 @@ local function ingest(a)
     s = hgetall(skey) -- rare: read it back rather than mirror every field
   else
     if activated then s.status = 'active' end
-    s.updated_at, s.last_message_at = now_iso, now_iso
     s.last_customer_ms = now_ms
     if wms > 0 or s.window_ms then s.window_ms = tostring(wms) end
   end

@@ -54,8 +54,8 @@ local function store_out(sid, s, mid, now_ms, now_iso, mtail, sender, eid, terms
     'ch', s.channel, 'att', '0')
   msgs_add(P, sid, mid)
   redis.call('XADD', k(P, 'outbox'), '*', 'm', mid)
-  redis.call('HSET', skey, 'updated_at', now_iso, 'last_message_at', now_iso,
-    'last_agent_message_at', now_iso)
+  -- updated_at is implied: the later of it and last_message_at (session_render)
+  redis.call('HSET', skey, 'last_message_at', now_iso, 'last_agent_message_at', now_iso)
   redis.call('HSETNX', skey, 'first_reply_at', now_iso)
   st_out(P, sid, s, tonumber(now_ms)) -- statistics: messages out, response times
   -- The agent answered: the auto-forward timer of the routing engine stops.

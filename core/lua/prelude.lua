@@ -283,6 +283,22 @@ local function iso_ms(ms)
     math.floor(sod / 3600), math.floor(sod / 60) % 60, sod % 60, ms % 1000)
   return iso_last
 end
+-- Unix ms of an RFC 3339 UTC time as og_time_rfc3339 writes it; nil if not.
+local function ms_of_iso(s)
+  if not s or #s < 19 then return nil end
+  local y, mo, d = tonumber(s:sub(1, 4)), tonumber(s:sub(6, 7)), tonumber(s:sub(9, 10))
+  local h, mi, se = tonumber(s:sub(12, 13)), tonumber(s:sub(15, 16)), tonumber(s:sub(18, 19))
+  if not (y and mo and d and h and mi and se) then return nil end
+  local frac = s:sub(20, 20) == '.' and (tonumber(s:sub(21, 23)) or 0) or 0
+  if mo <= 2 then y = y - 1 end
+  local era = math.floor(y / 400)
+  local yoe = y - era * 400
+  local mp = mo > 2 and mo - 3 or mo + 9
+  local doe = yoe * 365 + math.floor(yoe / 4) - math.floor(yoe / 100) +
+    math.floor((153 * mp + 2) / 5) + d - 1
+  local days = era * 146097 + doe - 719468
+  return (days * 86400 + h * 3600 + mi * 60 + se) * 1000 + frac
+end
 
 local function window_expires(s)
   if window_ms(s) == 0 or not s.last_customer_ms then return 'null' end
@@ -329,11 +345,26 @@ local function goal_json(P, s)
     ',"status":"in_process","started_at":null,"achieved_at":null}'
 end
 
+local function absent(v) return v == nil or v == false or v == '' end
+-- The later of two stored times (RFC 3339 in one fixed width, so the later
+-- sorts last); an absent one ('' too) is the other (og_render.c later).
+local function later(a, b)
+  if absent(a) then return b end
+  if absent(b) then return a end
+  return a >= b and a or b
+end
 -- Renders a session from its hash as a table (hgetall); cj is its
 -- contact's JSON when the caller has it at hand (else it is read).
 -- last_customer_message_at is last_customer_ms's (older sessions also
 -- stored it, written with it: the same).
 local function session_render(P, s, cj)
+  -- A customer's message writes last_customer_ms only: last_message_at is
+  -- the later of it and the stored one (an agent's reply writes that),
+  -- else created_at while the session has its first message only (m0);
+  -- updated_at is the later of the stored one (else created_at) and it.
+  local lc = s.last_customer_ms and iso_ms(tonumber(s.last_customer_ms))
+  local lm = later(s.last_message_at, lc)
+  if absent(lm) and s.m0 then lm = s.created_at end
   return table.concat({'{"id":', q(s.id), ',"channel":', q(s.channel),
     ',"connector":', q(s.connector), ',"status":', q(s.status),
     ',"contact":', cj or contact_json(P, s.contact_id),
@@ -342,12 +373,9 @@ local function session_render(P, s, cj)
     ',"transferred_comment":', js(s.transferred_comment),
     ',"routing":', js(s.routing), ',"queue_group":', js(s.queue_group),
     ',"created_at":', q(s.created_at),
-    -- updated_at is not written while it is created_at (ingest.lua)
-    ',"updated_at":', q(s.updated_at or s.created_at), ',"first_reply_at":', q(s.first_reply_at),
-    -- nor last_message_at while the session has its first message only (m0)
-    ',"last_message_at":', q(s.last_message_at or (s.m0 and s.created_at)),
-    ',"last_customer_message_at":',
-    s.last_customer_ms and q(iso_ms(tonumber(s.last_customer_ms))) or q(s.last_customer_message_at),
+    ',"updated_at":', q(later(absent(s.updated_at) and s.created_at or s.updated_at, lm)),
+    ',"first_reply_at":', q(s.first_reply_at), ',"last_message_at":', q(lm),
+    ',"last_customer_message_at":', q(lc or s.last_customer_message_at),
     ',"window_expires_at":', window_expires(s),
     ',"closed_at":', q(s.closed_at), ',"close_reason":', js(s.close_reason),
     ',"success_codes":', raw_or(s.success_codes, '[]'),
@@ -600,22 +628,29 @@ end
 -- the whole hash, or nil to read it here.
 -- While m0 holds a session's one message, that a customer's message
 -- created it, its first statistics episode is implied too (#22): st_fi and
--- st_w are st_t0, st_nin is 1 (ingest.lua writes st_t0 only). st_first
+-- st_w are st_t0, st_nin is 1. st_t0 itself, the first episode's start, is
+-- created_at's ms while it is not written (ingest.lua writes none; a new
+-- episode does: st_episode); older versions wrote it with m0. st_first
 -- fills them into a hash table (the statistics' helpers call it);
--- st_first_write writes them into the hash before anything ends the state:
--- a second message (msgs_add), the archive (msgs_fill), a new episode
--- (st_episode), the statistics' rebuild.
+-- st_first_write writes them (but st_t0) into the hash before anything
+-- ends the state: a second message (msgs_add), the archive (msgs_fill), a
+-- new episode (st_episode), the statistics' rebuild.
+local function st_t0_of(t0, created_at)
+  if t0 then return t0 end
+  local ms = ms_of_iso(created_at)
+  return ms and string.format('%d', ms)
+end
 local function st_first(s)
-  if s.m0 and not s.st_nin and s.st_t0 then
-    s.st_fi, s.st_w, s.st_nin = s.st_fi or s.st_t0, s.st_w or s.st_t0, '1'
+  local t0 = s.m0 and not s.st_nin and st_t0_of(s.st_t0, s.created_at)
+  if t0 then
+    s.st_fi, s.st_w, s.st_nin = s.st_fi or t0, s.st_w or t0, '1'
   end
   return s
 end
 local function st_first_write(skey)
-  local h = redis.call('HMGET', skey, 'm0', 'st_nin', 'st_t0')
-  if h[1] and not h[2] and h[3] then
-    redis.call('HSET', skey, 'st_fi', h[3], 'st_w', h[3], 'st_nin', '1')
-  end
+  local h = redis.call('HMGET', skey, 'm0', 'st_nin', 'st_t0', 'created_at')
+  local t0 = h[1] and not h[2] and st_t0_of(h[3], h[4])
+  if t0 then redis.call('HSET', skey, 'st_fi', t0, 'st_w', t0, 'st_nin', '1') end
 end
 local function msgs_add(P, sid, mid, m0)
   local skey = k(P, 'ses', sid)
@@ -790,22 +825,6 @@ local ST_EDGES = {5, 10, 15, 20, 30, 45, 60, 90, 120, 180, 300, 600, 900, 1800, 
   14400, 43200, 86400}
 local ST_N = 52
 
--- Unix ms of an RFC 3339 UTC time as og_time_rfc3339 writes it; nil if not.
-local function ms_of_iso(s)
-  if not s or #s < 19 then return nil end
-  local y, mo, d = tonumber(s:sub(1, 4)), tonumber(s:sub(6, 7)), tonumber(s:sub(9, 10))
-  local h, mi, se = tonumber(s:sub(12, 13)), tonumber(s:sub(15, 16)), tonumber(s:sub(18, 19))
-  if not (y and mo and d and h and mi and se) then return nil end
-  local frac = s:sub(20, 20) == '.' and (tonumber(s:sub(21, 23)) or 0) or 0
-  if mo <= 2 then y = y - 1 end
-  local era = math.floor(y / 400)
-  local yoe = y - era * 400
-  local mp = mo > 2 and mo - 3 or mo + 9
-  local doe = yoe * 365 + math.floor(yoe / 4) - math.floor(yoe / 100) +
-    math.floor((153 * mp + 2) / 5) + d - 1
-  local days = era * 146097 + doe - 719468
-  return (days * 86400 + h * 3600 + mi * 60 + se) * 1000 + frac
-end
 
 -- A success codes JSON array as the tuple keeps it: sorted, comma-joined.
 local function st_codes(codes_json)
@@ -980,8 +999,8 @@ end
 
 -- A new episode of a session (reopened, or created by an agent): what its
 -- figures measure from. pro: an agent started it (proactive; st_pro '1'). A
--- session a customer's message creates has its first episode's st_t0
--- written with it (ingest.lua), the rest implied (st_first).
+-- session a customer's message creates has its first episode implied, its
+-- start created_at's (st_first).
 local function st_episode(P, sid, s, now_ms, pro)
   st_first_write(k(P, 'ses', sid)) -- st_nin stays
   st_first(s)

@@ -104,7 +104,7 @@ elseif op == 'store' then
     'ch', s.channel, 'att', '0', 'auto', kind)
   msgs_add(P, sid, mid)
   redis.call('XADD', k(P, 'outbox'), '*', 'm', mid)
-  redis.call('HSET', k(P, 'ses', sid), 'updated_at', now_iso, 'last_message_at', now_iso)
+  redis.call('HSET', k(P, 'ses', sid), 'last_message_at', now_iso) -- implies updated_at
   -- the customer's next message may be the survey's answer (ingest)
   if kind == 'csat' then redis.call('HSET', k(P, 'ses', sid), 'csat_ask', '1') end
   tl_add(P, sid, now_iso, 'auto_text', '{"type":"system"}',

@@ -396,8 +396,9 @@ static int part_bytes(size_t n, size_t m)
     m2 = m2r;
     /* further messages: contact i % n writes again. With m <= n the first
      * round is each conversation's second message, which also writes what
-     * a one-message session implies (last_message_at, its statistics'
-     * st_fi, st_w, st_nin); the second round is the third and later. */
+     * a one-message session implies (the zset of its message ids, its
+     * statistics' st_fi, st_w, st_nin); the second round is the third and
+     * later. */
     if (further_round(c, &rs, "further messages (~100-byte text)", n, n, m, &m2) != 0 ||
         further_round(c, &rs, "more further messages", n, n + m, m, &m2) != 0)
         goto out;

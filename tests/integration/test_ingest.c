@@ -98,16 +98,19 @@ int main(void)
     free(m0);
     snprintf(key, sizeof key, "EXISTS {t}:ses:%s:msgs", r1.session_id);
     CHECK_INT(redis_int(&rs, key), 0);
-    /* nor updated_at and last_message_at while they are created_at, nor
-     * window_ms while it is 0: rendered from them */
+    /* nor updated_at and last_message_at while a customer's message is
+     * the last change (last_customer_ms), nor window_ms while it is 0:
+     * rendered from them */
     CHECK_INT(hfield(&rs, "HEXISTS", "ses", r1.session_id, "updated_at"), 0);
     CHECK_INT(hfield(&rs, "HEXISTS", "ses", r1.session_id, "last_message_at"), 0);
     CHECK_INT(hfield(&rs, "HEXISTS", "ses", r1.session_id, "window_ms"), 0);
-    /* the message's status, delivered, is implied (no st); of the
-     * statistics' fields only st_t0 is written, st_fi, st_w (= st_t0) and
-     * st_nin (1) are implied while m0 holds the one message (st_first) */
+    /* the message's status, delivered, is implied (no st); none of the
+     * statistics' fields is written: st_t0 is created_at's ms (that is,
+     * last_customer_ms's), st_fi, st_w (= st_t0) and st_nin (1) are implied
+     * while m0 holds the one message (st_first) */
     CHECK_INT(hfield(&rs, "HEXISTS", "msg", r1.message_id, "st"), 0);
-    long long t0 = hfield(&rs, "HGET", "ses", r1.session_id, "st_t0");
+    CHECK_INT(hfield(&rs, "HEXISTS", "ses", r1.session_id, "st_t0"), 0);
+    long long t0 = hfield(&rs, "HGET", "ses", r1.session_id, "last_customer_ms");
     CHECK(t0 > 1700000000000LL);
     CHECK_INT(hfield(&rs, "HEXISTS", "ses", r1.session_id, "st_nin"), 0);
     CHECK_INT(hfield(&rs, "HEXISTS", "ses", r1.session_id, "st_fi"), 0);
@@ -149,12 +152,47 @@ int main(void)
     snprintf(key, sizeof key, "ZCARD {t}:ses:%s:msgs", r1.session_id);
     CHECK_INT(redis_int(&rs, key), 2); /* the second wrote both ids into the zset */
     CHECK_INT(hfield(&rs, "HEXISTS", "ses", r1.session_id, "m0"), 0);
-    CHECK_INT(hfield(&rs, "HEXISTS", "ses", r1.session_id, "updated_at"), 1);
-    CHECK_INT(hfield(&rs, "HEXISTS", "ses", r1.session_id, "last_message_at"), 1);
+    /* a customer's further message writes neither updated_at nor
+     * last_message_at: both are last_customer_ms's, the later of the
+     * stored ones and it (og_render_session, prelude.lua session_render) */
+    CHECK_INT(hfield(&rs, "HEXISTS", "ses", r1.session_id, "updated_at"), 0);
+    CHECK_INT(hfield(&rs, "HEXISTS", "ses", r1.session_id, "last_message_at"), 0);
+    {
+        char *sj = NULL;
+        CHECK_INT(og_test_session_json(c, r1.session_id, &sj), OG_OK);
+        json_object *so = parse(sj);
+        const char *lc = jstr(so, "last_customer_message_at");
+        CHECK(lc && strcmp(lc, jstr(so, "created_at")) >= 0);
+        CHECK_STR(jstr(so, "last_message_at"), lc);
+        CHECK_STR(jstr(so, "updated_at"), lc);
+        char *lcs = og_strdup(lc ? lc : "");
+        json_object_put(so);
+        /* a stored time later than it wins, for each of the two */
+        const char *set[] = {"HSET {t}:ses:%s last_message_at 2099-01-01T00:00:00.000Z",
+                             "HSET {t}:ses:%s updated_at 2100-01-01T00:00:00.000Z",
+                             "HSET {t}:ses:%s last_message_at 2000-01-01T00:00:00.000Z"};
+        const char *want_lm[] = {"2099-01-01T00:00:00.000Z", "2099-01-01T00:00:00.000Z", NULL};
+        const char *want_up[] = {"2099-01-01T00:00:00.000Z", "2100-01-01T00:00:00.000Z",
+                                 "2100-01-01T00:00:00.000Z"};
+        char cmd[256];
+        for (int i = 0; i < 3; i++) {
+            snprintf(cmd, sizeof cmd, set[i], r1.session_id);
+            free(og_test_redis_cli(&rs, cmd));
+            CHECK_INT(og_test_session_json(c, r1.session_id, &sj), OG_OK);
+            so = parse(sj);
+            CHECK_STR(jstr(so, "last_message_at"), want_lm[i] ? want_lm[i] : lcs);
+            CHECK_STR(jstr(so, "updated_at"), want_up[i]);
+            json_object_put(so);
+        }
+        free(lcs);
+        snprintf(cmd, sizeof cmd, "HDEL {t}:ses:%s last_message_at updated_at", r1.session_id);
+        free(og_test_redis_cli(&rs, cmd));
+    }
     /* the second message wrote the implied ones first (msgs_add) */
     CHECK_INT(hfield(&rs, "HGET", "ses", r1.session_id, "st_nin"), 2);
     CHECK_INT(hfield(&rs, "HGET", "ses", r1.session_id, "st_fi"), t0);
     CHECK_INT(hfield(&rs, "HGET", "ses", r1.session_id, "st_w"), t0);
+    CHECK_INT(hfield(&rs, "HEXISTS", "ses", r1.session_id, "st_t0"), 0); /* still implied */
     CHECK_INT(redis_int(&rs, "XLEN {t}:events"), 4);
     CHECK_INT(redis_int(&rs, "EXISTS {t}:dedup:c1:d2"), 0); /* the pmid index covers it */
 

@@ -297,7 +297,11 @@ int main(void)
      * makes it active (session.status_changed first) */
     struct step s6 = {&c1, "m6", "m6", "u3", "Cy", "need help", NULL, 1};
     run(&s6, a3, b3);
-    both("HSET {%s}:ses:%s status awaiting agent_id agt_1 group sales", a3, b3, 0);
+    /* its times as a reply and a later change wrote them: the message
+     * renders the later of each stored one and its own (og_render_session) */
+    both("HSET {%s}:ses:%s status awaiting agent_id agt_1 group sales last_message_at "
+         "2000-01-01T00:00:00.000Z updated_at 2099-01-01T00:00:00.000Z",
+         a3, b3, 0);
     both("ZREM {%s}:idx:st:new %s", a3, b3, 0);
     both("ZADD {%s}:idx:st:awaiting 0 %s", a3, b3, 0);
     /* the survey after silence is armed (outbox_reply.lua): it moves */
