@@ -73,10 +73,10 @@ static void pl_free(struct pl *p)
     free(p->al);
 }
 
-/* Sends p on held connection h: *rep its *n = p->n replies [xfer, each
- * and the array, also on an error]. */
-static og_err round_trip(struct og_redis *r, int h, const struct pl *p, redisReply ***rep,
-                         size_t *n)
+/* Sends p on held connection h: *rep its *n = p->n replies, read into a
+ * [the array xfer, also on an error; the replies a's]. */
+static og_err round_trip(struct og_redis *r, int h, struct og_redis_arena *a, const struct pl *p,
+                         redisReply ***rep, size_t *n)
 {
     *n = p->n;
     *rep = og_calloc(p->n ? p->n : 1, sizeof **rep);
@@ -86,7 +86,7 @@ static og_err round_trip(struct og_redis *r, int h, const struct pl *p, redisRep
     const size_t **lens = og_calloc(p->n, sizeof *lens);
     for (size_t i = 0; i < p->n; i++)
         argv[i] = p->av + p->off[i], lens[i] = p->al + p->off[i];
-    og_err e = og_redis_held_pipeline(r, h, p->n, p->argc, argv, lens, *rep);
+    og_err e = og_redis_held_pipeline(r, h, a, p->n, p->argc, argv, lens, *rep);
     free(argv);
     free(lens);
     return e;
@@ -495,14 +495,6 @@ static void writes(struct fm *m, const char *P, struct pl *w, struct keep *k, st
     og_buf_free(&sj);
 }
 
-static void free_replies(redisReply **rep, size_t n)
-{
-    for (size_t i = 0; rep && i < n; i++)
-        if (rep[i])
-            freeReplyObject(rep[i]);
-    free(rep);
-}
-
 /* HMGET of a contact's rendered fields and its locked list. */
 static void contact_read(struct pl *p, const char *ckey)
 {
@@ -606,6 +598,7 @@ void og_ingest_front(void *ud, struct og_redis *r, struct og_batch_item *items, 
     struct keep k = {0};
     redisReply **r1 = NULL, **r2 = NULL, **r3 = NULL, **r4 = NULL;
     size_t n1 = 0, n2 = 0, n3 = 0, n4 = 0;
+    struct og_redis_arena *arena = og_redis_arena_new();
     int h = taken ? og_redis_hold(r) : -1, broken = 0, watching = 0;
     if (h < 0)
         goto out;
@@ -616,7 +609,7 @@ void og_ingest_front(void *ud, struct og_redis *r, struct og_batch_item *items, 
     for (int i = 0; i < n; i++)
         if (ms[i].on && !hint_get(f, &ms[i]))
             PL(&p, "HGET", ms[i].thk, ms[i].a[OG_IN_THREAD]);
-    if (round_trip(r, h, &p, &r1, &n1) != OG_OK) {
+    if (round_trip(r, h, arena, &p, &r1, &n1) != OG_OK) {
         broken = 1;
         goto out;
     }
@@ -689,7 +682,7 @@ void og_ingest_front(void *ud, struct og_redis *r, struct og_batch_item *items, 
         if (m->hinted)
             contact_read(&p, m->ckey);
     }
-    if (round_trip(r, h, &p, &r2, &n2) != OG_OK) {
+    if (round_trip(r, h, arena, &p, &r2, &n2) != OG_OK) {
         broken = 1;
         goto out;
     }
@@ -738,7 +731,7 @@ void og_ingest_front(void *ud, struct og_redis *r, struct og_batch_item *items, 
         for (int i = 0; i < n; i++)
             if (ms[i].on && !ms[i].hinted)
                 contact_read(&p, ms[i].ckey);
-        if (round_trip(r, h, &p, &r3, &n3) != OG_OK) {
+        if (round_trip(r, h, arena, &p, &r3, &n3) != OG_OK) {
             broken = 1;
             goto out;
         }
@@ -780,7 +773,7 @@ void og_ingest_front(void *ud, struct og_redis *r, struct og_batch_item *items, 
         free(av);
     }
     PL(&p, "EXEC");
-    if (round_trip(r, h, &p, &r4, &n4) != OG_OK) {
+    if (round_trip(r, h, arena, &p, &r4, &n4) != OG_OK) {
         /* the EXEC may have run: the platform is asked to retry, and the
          * script's de-duplication answers the retry */
         broken = 1;
@@ -824,15 +817,13 @@ out:
         size_t nu = 0;
         pl_reset(&p);
         PL(&p, "UNWATCH");
-        broken = round_trip(r, h, &p, &u, &nu) != OG_OK;
-        free_replies(u, nu);
+        broken = round_trip(r, h, arena, &p, &u, &nu) != OG_OK;
+        free(u);
     }
     if (h >= 0)
         og_redis_unhold(r, h, broken);
-    free_replies(r1, n1);
-    free_replies(r2, n2);
-    free_replies(r3, n3);
-    free_replies(r4, n4);
+    free(r1), free(r2), free(r3), free(r4); /* the replies are the arena's */
+    og_redis_arena_free(arena);
     pl_free(&p);
     pl_free(&facts);
     keep_free(&k);

@@ -7,6 +7,7 @@
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdatomic.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -383,9 +384,123 @@ void og_redis_unhold(struct og_redis *r, int h, int broken)
     release(r, h, broken);
 }
 
-og_err og_redis_held_pipeline(struct og_redis *r, int h, size_t n, const int *argc,
-                              const char *const *const *argv, const size_t *const *lens,
-                              redisReply **replies)
+/* The arena: chunks, the newest first; a reply takes the next bytes of
+ * the newest, or a new chunk (at least ARENA_CHUNK) when they do not fit. */
+enum { ARENA_CHUNK = 32 * 1024 };
+
+struct arena_chunk {
+    struct arena_chunk *next;
+    size_t size, used;
+    max_align_t data[];
+};
+
+struct og_redis_arena {
+    struct arena_chunk *chunks;
+};
+
+struct og_redis_arena *og_redis_arena_new(void)
+{
+    return og_calloc(1, sizeof(struct og_redis_arena));
+}
+
+void og_redis_arena_reset(struct og_redis_arena *a)
+{
+    /* the first chunk (the oldest) is kept for the next replies */
+    struct arena_chunk *c = a->chunks;
+    while (c && c->next) {
+        struct arena_chunk *next = c->next;
+        free(c);
+        c = next;
+    }
+    if (c)
+        c->used = 0;
+    a->chunks = c;
+}
+
+void og_redis_arena_free(struct og_redis_arena *a)
+{
+    if (!a)
+        return;
+    og_redis_arena_reset(a);
+    free(a->chunks);
+    free(a);
+}
+
+static void *arena_alloc(struct og_redis_arena *a, size_t n)
+{
+    n = (n + sizeof(max_align_t) - 1) & ~(sizeof(max_align_t) - 1);
+    struct arena_chunk *c = a->chunks;
+    if (!c || c->size - c->used < n) {
+        size_t size = n > ARENA_CHUNK ? n : ARENA_CHUNK;
+        c = og_malloc(sizeof *c + size);
+        c->size = size, c->used = 0;
+        c->next = a->chunks;
+        a->chunks = c;
+    }
+    void *p = (char *)c->data + c->used;
+    c->used += n;
+    return p;
+}
+
+/* hiredis's reply functions (read.h) over the reader's privdata, an arena:
+ * what its own create*Object do, a reply linked into its parent array. */
+static redisReply *arena_reply(const redisReadTask *task, int type, size_t extra)
+{
+    redisReply *r = arena_alloc(task->privdata, sizeof *r + extra);
+    memset(r, 0, sizeof *r);
+    r->type = type;
+    if (task->parent) {
+        redisReply *parent = task->parent->obj;
+        parent->element[task->idx] = r;
+    }
+    return r;
+}
+
+static void *arena_string(const redisReadTask *task, char *str, size_t len)
+{
+    redisReply *r = arena_reply(task, task->type, len + 1);
+    r->str = (char *)(r + 1);
+    memcpy(r->str, str, len);
+    r->str[len] = '\0';
+    r->len = len;
+    return r;
+}
+
+static void *arena_array(const redisReadTask *task, int elements)
+{
+    size_t n = elements > 0 ? (size_t)elements : 0;
+    redisReply *r = arena_reply(task, REDIS_REPLY_ARRAY, n * sizeof(redisReply *));
+    r->elements = n;
+    if (n) {
+        r->element = (redisReply **)(r + 1);
+        memset(r->element, 0, n * sizeof *r->element);
+    }
+    return r;
+}
+
+static void *arena_integer(const redisReadTask *task, long long value)
+{
+    redisReply *r = arena_reply(task, REDIS_REPLY_INTEGER, 0);
+    r->integer = value;
+    return r;
+}
+
+static void *arena_nil(const redisReadTask *task)
+{
+    return arena_reply(task, REDIS_REPLY_NIL, 0);
+}
+
+static void arena_free_object(void *reply)
+{
+    (void)reply; /* the arena's: freed with it */
+}
+
+static redisReplyObjectFunctions arena_fns = {arena_string, arena_array, arena_integer, arena_nil,
+                                              arena_free_object};
+
+og_err og_redis_held_pipeline(struct og_redis *r, int h, struct og_redis_arena *a, size_t n,
+                              const int *argc, const char *const *const *argv,
+                              const size_t *const *lens, redisReply **replies)
 {
     memset(replies, 0, n * sizeof *replies);
     if (n == 0)
@@ -399,17 +514,29 @@ og_err og_redis_held_pipeline(struct og_redis *r, int h, size_t n, const int *ar
     og_buf_free(&cmd);
     if (rc != REDIS_OK)
         return OG_ERR_UNAVAILABLE;
-    for (size_t k = 0; k < n; k++) {
+    /* the reader's own functions come back before the connection is used
+     * for anything else, whatever happens */
+    redisReplyObjectFunctions *fns = c->reader->fn;
+    void *priv = c->reader->privdata;
+    if (a)
+        c->reader->fn = &arena_fns, c->reader->privdata = a;
+    og_err e = OG_OK;
+    for (size_t k = 0; k < n && e == OG_OK; k++) {
         void *rep = NULL;
         if (redisGetReply(c, &rep) != REDIS_OK || !rep) {
             og_debug("redis: %s", c->errstr);
-            for (size_t j = 0; j < k; j++)
-                freeReplyObject(replies[j]), replies[j] = NULL;
-            return OG_ERR_UNAVAILABLE;
+            for (size_t j = 0; j < k; j++) {
+                if (!a)
+                    freeReplyObject(replies[j]);
+                replies[j] = NULL;
+            }
+            e = OG_ERR_UNAVAILABLE;
+        } else {
+            replies[k] = rep;
         }
-        replies[k] = rep;
     }
-    return OG_OK;
+    c->reader->fn = fns, c->reader->privdata = priv;
+    return e;
 }
 
 og_err og_redis_pipeline(struct og_redis *r, size_t n, const int *argc,
@@ -419,7 +546,7 @@ og_err og_redis_pipeline(struct og_redis *r, size_t n, const int *argc,
     int h = og_redis_hold(r);
     if (h < 0)
         return OG_ERR_UNAVAILABLE;
-    og_err e = og_redis_held_pipeline(r, h, n, argc, argv, NULL, replies);
+    og_err e = og_redis_held_pipeline(r, h, NULL, n, argc, argv, NULL, replies);
     og_redis_unhold(r, h, e != OG_OK);
     return e;
 }

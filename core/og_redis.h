@@ -87,11 +87,21 @@ og_err og_redis_pipeline(struct og_redis *r, size_t n, const int *argc,
  * dropped, and a WATCH with it). */
 int og_redis_hold(struct og_redis *r);
 void og_redis_unhold(struct og_redis *r, int h, int broken);
+/* Replies read into an arena (#22): hiredis allocates a reply and its
+ * string apart, and frees each again, which cost the C ingest path ~10% of
+ * its instructions; an arena's replies take a bump of a pointer each and go
+ * all at once. Owned by one thread at a time. */
+struct og_redis_arena;
+struct og_redis_arena *og_redis_arena_new(void); /* [xfer, og_redis_arena_free] */
+/* Forgets every reply read into a (their memory is reused). */
+void og_redis_arena_reset(struct og_redis_arena *a);
+void og_redis_arena_free(struct og_redis_arena *a);
 /* og_redis_pipeline on held connection h; lens[k] NULL (or lens NULL) for
- * NUL-terminated arguments. */
-og_err og_redis_held_pipeline(struct og_redis *r, int h, size_t n, const int *argc,
-                              const char *const *const *argv, const size_t *const *lens,
-                              redisReply **replies);
+ * NUL-terminated arguments. With a, the replies are a's [borrowed: valid
+ * until a is reset or freed, never given to freeReplyObject]. */
+og_err og_redis_held_pipeline(struct og_redis *r, int h, struct og_redis_arena *a, size_t n,
+                              const int *argc, const char *const *const *argv,
+                              const size_t *const *lens, redisReply **replies);
 /* printf-style convenience (hiredis format: %s, %b, %lld). */
 og_err og_redis_cmd(struct og_redis *r, redisReply **reply, const char *fmt, ...);
 /* Runs script s: EVALSHA, with EVAL on NOSCRIPT (after a Redis restart or a
