@@ -199,7 +199,7 @@ static void svc_respond(struct og_http_resp *resp, int status, const char *ctype
                         size_t len)
 {
     resp->status = status;
-    snprintf(resp->content_type, sizeof resp->content_type, "%s", ctype ? ctype : "text/plain");
+    og_strlcpy(resp->content_type, ctype ? ctype : "text/plain", sizeof resp->content_type);
     free(resp->body);
     resp->body = og_strndup(body ? body : "", body ? len : 0);
     resp->body_len = body ? len : 0;

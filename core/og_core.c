@@ -441,7 +441,8 @@ static void render_tail(struct og_core *c, struct og_buf *b, const struct og_inb
 {
     /* the text (escaping rarely grows it much) and the fields around it */
     og_buf_reserve(b, (m->text ? strlen(m->text) + strlen(m->text) / 8 : 0) + 512);
-    og_buf_printf(b, "\"kind\":\"%s\",\"text\":", og_kind_name(m->kind));
+    og_buf_puts(b, "\"kind\":\""), og_buf_puts(b, og_kind_name(m->kind));
+    og_buf_puts(b, "\",\"text\":");
     og_buf_json_str(b, m->text && *m->text ? m->text : NULL);
     og_buf_puts(b, ",\"attachments\":[");
     for (size_t i = 0; i < m->n_attachments; i++) {
@@ -482,7 +483,7 @@ static void render_tail(struct og_core *c, struct og_buf *b, const struct og_inb
     og_buf_puts(b, ",\"reply_to_provider_id\":");
     og_buf_json_str(b, m->reply_to_provider_id && *m->reply_to_provider_id ? m->reply_to_provider_id
                                                                            : NULL);
-    og_buf_printf(b, ",\"created_at\":\"%s\"", now_iso);
+    og_buf_puts(b, ",\"created_at\":\""), og_buf_puts(b, now_iso), og_buf_puts(b, "\"");
     if (m->payload) { /* a tapped button's id (ABI 1.3): only on such a message */
         og_buf_puts(b, ",\"payload\":");
         og_buf_json_str(b, m->payload);
@@ -548,8 +549,8 @@ static og_err ingest(struct og_core *c, const struct og_channel *ch, const struc
     char now_iso[32], ttl[24], now_s[24];
     char cid[48], sid[48], mid[48], e[4][48];
     og_time_rfc3339(now, now_iso);
-    snprintf(ttl, sizeof ttl, "%lld", (long long)c->dedup_ttl_s);
-    snprintf(now_s, sizeof now_s, "%lld", (long long)now);
+    og_fmt_ll(ttl, (long long)c->dedup_ttl_s);
+    og_fmt_ll(now_s, (long long)now);
     og_id_new("con_", now, cid, sizeof cid);
     og_id_new("ses_", now, sid, sizeof sid);
     og_id_new("msg_", now, mid, sizeof mid);
@@ -561,7 +562,8 @@ static og_err ingest(struct og_core *c, const struct og_channel *ch, const struc
      * the result: the flags on the message and its terms */
     char *terms = m->text ? og_sensitive_match(c->sw_customers, m->text, strlen(m->text)) : NULL;
     if (terms)
-        og_buf_printf(&tail, ",\"flags\":[\"sensitive\"],\"sensitive_terms\":%s", terms);
+        og_buf_puts(&tail, ",\"flags\":[\"sensitive\"],\"sensitive_terms\":"),
+            og_buf_puts(&tail, terms);
     /* the tail as the message's hash keeps it (og_compact.h): coded here,
      * not by pattern matching in Redis's thread (~30 us a message there) */
     struct og_buf packed = {0};
@@ -569,7 +571,7 @@ static og_err ingest(struct og_core *c, const struct og_channel *ch, const struc
     og_compact_tail(&packed, tail.data, tail.len);
     og_buf_append(&packed, "", 0);
     char wms[24];
-    snprintf(wms, sizeof wms, "%lld", (long long)ch->plugin->desc->messaging_window_ms);
+    og_fmt_ll(wms, (long long)ch->plugin->desc->messaging_window_ms);
 
     const char *nrt = (ch->plugin->desc->caps & OG_CAP_NON_REALTIME) ? "1" : "0";
     /* the raw payload's key expires after the channel's store_raw ('' =
@@ -577,8 +579,8 @@ static og_err ingest(struct og_core *c, const struct og_channel *ch, const struc
     char raw_ttl[24] = "";
     int keep_raw = m->raw && m->raw_len && ch->store_raw_s != OG_STORE_RAW_NONE;
     if (ch->store_raw_s != OG_STORE_RAW_ALWAYS)
-        snprintf(raw_ttl, sizeof raw_ttl, "%lld",
-                 (long long)(ch->store_raw_s > 0 ? ch->store_raw_s : OG_STORE_RAW_DEFAULT_S));
+        og_fmt_ll(raw_ttl,
+                  (long long)(ch->store_raw_s > 0 ? ch->store_raw_s : OG_STORE_RAW_DEFAULT_S));
     /* a survey answer is recognised here (og_csat.h); ingest.lua takes it
      * as the rating only when the survey message waits for one */
     char answer[16] = "";
@@ -648,17 +650,17 @@ static og_err ingest(struct og_core *c, const struct og_channel *ch, const struc
     }
     if (strcmp(r->element[3]->str, "archived") == 0) {
         /* nothing stored; og_core_ingest restores the session and calls again */
-        snprintf(res->session_id, sizeof res->session_id, "%s", r->element[1]->str);
+        og_strlcpy(res->session_id, r->element[1]->str, sizeof res->session_id);
         res->session_created = -1;
         freeReplyObject(r);
         return OG_ERR_CONFLICT;
     }
-    snprintf(res->message_id, sizeof res->message_id, "%s", r->element[2]->str);
+    og_strlcpy(res->message_id, r->element[2]->str, sizeof res->message_id);
     if (strcmp(r->element[3]->str, "dup") == 0) {
         res->duplicate = 1;
         atomic_fetch_add(&c->stats.duplicates, 1);
     } else {
-        snprintf(res->session_id, sizeof res->session_id, "%s", r->element[1]->str);
+        og_strlcpy(res->session_id, r->element[1]->str, sizeof res->session_id);
         res->session_created = atoi(r->element[3]->str);
         atomic_fetch_add(&c->stats.ingested, 1);
         if (res->session_created == 1)

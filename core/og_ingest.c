@@ -144,8 +144,8 @@ static char *bucket_key(const char *P, const char *kind, const char *ch, const c
     if (!g_sha1 || !EVP_Digest(id, n, d, NULL, g_sha1, NULL))
         SHA1((const unsigned char *)id, n, d);
     static const char hex[] = "0123456789abcdef";
-    return og_sprintf("%s:%s:%s:%c%c%c", P, kind, ch, hex[d[0] >> 4], hex[d[0] & 15],
-                      hex[d[1] >> 4]);
+    const char b[] = {':', hex[d[0] >> 4], hex[d[0] & 15], hex[d[1] >> 4], '\0'};
+    return og_join(P, ":", kind, ":", ch, b, NULL);
 }
 
 /* What ingest.lua decides from the arguments alone: the C path takes a
@@ -176,14 +176,14 @@ static void keys_new(struct fm *m, const char *P)
      * delivery key is the provider id, else the key has its own */
     m->dk = same(m, OG_IN_DEDUP, m, OG_IN_PMID)
                 ? NULL
-                : og_sprintf("%s:dedup:%s:%s", P, ch, m->a[OG_IN_DEDUP]);
+                : og_join(P, ":dedup:", ch, ":", m->a[OG_IN_DEDUP], NULL);
     if (m->l[OG_IN_PMID]) {
         m->pmk = bucket_key(P, "pm", ch, m->a[OG_IN_PMID], m->l[OG_IN_PMID]);
-        m->pmck = og_sprintf("%s:pmid:%s:%s", P, ch, m->a[OG_IN_PMID]);
+        m->pmck = og_join(P, ":pmid:", ch, ":", m->a[OG_IN_PMID], NULL);
     }
-    m->gkey = og_sprintf("%s:goal:%s", P, ch);
-    m->mkey = og_sprintf("%s:msg:%s", P, m->a[OG_IN_MID]);
-    m->rawk = og_sprintf("%s:raw:%s", P, m->a[OG_IN_MID]);
+    m->gkey = og_join(P, ":goal:", ch, NULL);
+    m->mkey = og_join(P, ":msg:", m->a[OG_IN_MID], NULL);
+    m->rawk = og_join(P, ":raw:", m->a[OG_IN_MID], NULL);
 }
 
 static void keys_free(struct fm *m)
@@ -198,8 +198,12 @@ static void keys_free(struct fm *m)
 static redisReply *ok_reply(const char *sid, const char *mid)
 {
     struct og_buf b = {0};
-    og_buf_printf(&b, "*4\r\n$2\r\nok\r\n$%zu\r\n%s\r\n$%zu\r\n%s\r\n$1\r\n0\r\n", strlen(sid), sid,
-                  strlen(mid), mid);
+    char sl[24], ml[24];
+    og_fmt_ll(sl, (long long)strlen(sid)), og_fmt_ll(ml, (long long)strlen(mid));
+    const char *parts[] = {"*4\r\n$2\r\nok\r\n$", sl, "\r\n", sid, "\r\n$", ml, "\r\n", mid,
+                           "\r\n$1\r\n0\r\n"};
+    for (size_t i = 0; i < sizeof parts / sizeof *parts; i++)
+        og_buf_puts(&b, parts[i]);
     redisReader *rd = redisReaderCreate();
     void *rep = NULL;
     if (rd && redisReaderFeed(rd, b.data, b.len) == REDIS_OK)
@@ -329,11 +333,29 @@ static char *kp(struct keep *k, char *s)
     return k->v[k->n++] = s;
 }
 
+/* v in decimal, kept in k. */
+static char *kp_ll(struct keep *k, long long v)
+{
+    char d[24];
+    size_t n = og_fmt_ll(d, v);
+    return kp(k, og_strndup(d, n));
+}
+
 static void keep_free(struct keep *k)
 {
     for (size_t i = 0; i < k->n; i++)
         free(k->v[i]);
     free(k->v);
+}
+
+/* An event's JSON up to its session: {"id":..,"type":..,"created_at":..,
+ * "data":{"session": */
+static void event_head(struct og_buf *b, const char *eid, const char *etype, const char *now_iso)
+{
+    og_buf_puts(b, "{\"id\":\""), og_buf_puts(b, eid);
+    og_buf_puts(b, "\",\"type\":\""), og_buf_puts(b, etype);
+    og_buf_puts(b, "\",\"created_at\":\""), og_buf_puts(b, now_iso);
+    og_buf_puts(b, "\",\"data\":{\"session\":");
 }
 
 /* XADD P:events * id eid type etype session sid event <json> (emit). */
@@ -365,7 +387,8 @@ static void writes(struct fm *m, const char *P, struct pl *w, struct keep *k, st
     kp(k, sname.data);
 
     /* msg_pack(cid, sname, '', mpack); the raw payload beside it */
-    og_buf_printf(&pack, "%s\t%s\t\t", cid, sname.data);
+    og_buf_puts(&pack, cid), og_buf_puts(&pack, "\t");
+    og_buf_append(&pack, sname.data, sname.len), og_buf_puts(&pack, "\t\t");
     og_buf_append(&pack, m->a[OG_IN_MPACK], m->l[OG_IN_MPACK]);
     kp(k, pack.data);
     {
@@ -387,7 +410,7 @@ static void writes(struct fm *m, const char *P, struct pl *w, struct keep *k, st
     if (m0 && !nin && !t0) {
         const redisReply *ca = field(s, "created_at");
         int64_t c0 = ca ? og_time_parse(ca->str, NULL) : -1;
-        t0 = c0 >= 0 ? kp(k, og_sprintf("%lld", (long long)c0)) : NULL;
+        t0 = c0 >= 0 ? kp_ll(k, c0) : NULL;
     }
     int implied = m0 && !nin && t0;
     if (m0) {
@@ -423,19 +446,21 @@ static void writes(struct fm *m, const char *P, struct pl *w, struct keep *k, st
         u[nu++] = "st_fi", u[nu++] = now_s;
     if (!sw && !implied)
         u[nu++] = "st_w", u[nu++] = now_s;
-    u[nu++] = "st_nin", u[nu++] = kp(k, og_sprintf("%lld", (implied ? 1 : count_of(nin)) + 1));
+    u[nu++] = "st_nin", u[nu++] = kp_ll(k, (implied ? 1 : count_of(nin)) + 1);
     if (activated)
         u[nu++] = "status", u[nu++] = "active";
     pl_add(w, nu, u, NULL);
     if (activated) {
-        PL(w, "ZREM", kp(k, og_sprintf("%s:idx:st:awaiting", P)), sid);
-        PL(w, "ZADD", kp(k, og_sprintf("%s:idx:st:active", P)), "0", sid);
+        PL(w, "ZREM", kp(k, og_join(P, ":idx:st:awaiting", NULL)), sid);
+        PL(w, "ZADD", kp(k, og_join(P, ":idx:st:active", NULL)), "0", sid);
     }
     /* st_in's fact (st_add, st_fact): a customer message for the session's
      * tuple (channel, agent, group; codes only for a closed one) */
     const redisReply *ag = field(s, "agent_id"), *gr = field(s, "group");
-    const char *fact = kp(k, og_sprintf("v11:1\t%lld\t%s\t%s\t%s\t", now / 3600000, m->a[OG_IN_CH],
-                                        ag ? ag->str : "", gr ? gr->str : ""));
+    char hour[24];
+    og_fmt_ll(hour, now / 3600000);
+    const char *fact = kp(k, og_join("v11:1\t", hour, "\t", m->a[OG_IN_CH], "\t", ag ? ag->str : "",
+                                     "\t", gr ? gr->str : "", "\t", NULL));
     {
         const char *av[] = {fact};
         pl_add(facts, 1, av, NULL);
@@ -443,11 +468,9 @@ static void writes(struct fm *m, const char *P, struct pl *w, struct keep *k, st
     /* the survey after silence waits for the conversation's end; the
      * platform's customer-service window restarts */
     if (m->cs_rc == 1)
-        PL(w, "ZADD", kp(k, og_sprintf("%s:timers:csat", P)), "XX",
-           kp(k, og_sprintf("%lld", now + m->cs)), sid);
+        PL(w, "ZADD", kp(k, og_join(P, ":timers:csat", NULL)), "XX", kp_ll(k, now + m->cs), sid);
     if (wl > 0)
-        PL(w, "ZADD", kp(k, og_sprintf("%s:timers:window", P)), kp(k, og_sprintf("%lld", now + wl)),
-           sid);
+        PL(w, "ZADD", kp(k, og_join(P, ":timers:window", NULL)), kp_ll(k, now + wl), sid);
 
     /* events: the session as updated (ingest.lua keeps its table s
      * current), its contact as read */
@@ -463,13 +486,10 @@ static void writes(struct fm *m, const char *P, struct pl *w, struct keep *k, st
         upd[2 * n] = sv("status"), upd[2 * n + 1] = sv("active"), n++;
     render_session(&sj, s, upd, n, cj.data, m->goal);
     og_buf_free(&cj);
-    const char *events = kp(k, og_sprintf("%s:events", P));
+    const char *events = kp(k, og_join(P, ":events", NULL));
     int e = OG_IN_EID0;
     if (activated) {
-        og_buf_printf(&ev,
-                      "{\"id\":\"%s\",\"type\":\"session.status_changed\",\"created_at\":\"%s\","
-                      "\"data\":{\"session\":",
-                      m->a[e], now_iso);
+        event_head(&ev, m->a[e], "session.status_changed", now_iso);
         og_buf_append(&ev, sj.data, sj.len);
         og_buf_puts(&ev, ",\"from\":\"awaiting\",\"to\":\"active\"}}");
         emit(w, events, m->a[e], "session.status_changed", sid, &ev);
@@ -478,18 +498,15 @@ static void writes(struct fm *m, const char *P, struct pl *w, struct keep *k, st
         e++;
     }
     og_buf_reserve(&ev, sj.len + m->l[OG_IN_MTAIL] + 512);
-    og_buf_printf(&ev,
-                  "{\"id\":\"%s\",\"type\":\"message.received\",\"created_at\":\"%s\","
-                  "\"data\":{\"session\":",
-                  m->a[e], now_iso);
+    event_head(&ev, m->a[e], "message.received", now_iso);
     og_buf_append(&ev, sj.data, sj.len);
-    og_buf_printf(&ev, ",\"message\":{\"id\":\"%s\",\"session_id\":\"%s\",\"direction\":\"in\",",
-                  mid, sid);
+    og_buf_puts(&ev, ",\"message\":{\"id\":\""), og_buf_puts(&ev, mid);
+    og_buf_puts(&ev, "\",\"session_id\":\""), og_buf_puts(&ev, sid);
+    og_buf_puts(&ev, "\",\"direction\":\"in\",");
     og_buf_append(&ev, m->a[OG_IN_MTAIL], m->l[OG_IN_MTAIL]);
-    og_buf_printf(&ev,
-                  ",\"sender\":{\"type\":\"contact\",\"id\":\"%s\",\"name\":%s},\"reply_to\":null,"
-                  "\"status\":\"delivered\",\"error\":null}}}",
-                  cid, sname.data);
+    og_buf_puts(&ev, ",\"sender\":{\"type\":\"contact\",\"id\":\""), og_buf_puts(&ev, cid);
+    og_buf_puts(&ev, "\",\"name\":"), og_buf_append(&ev, sname.data, sname.len);
+    og_buf_puts(&ev, "},\"reply_to\":null,\"status\":\"delivered\",\"error\":null}}}");
     emit(w, events, m->a[e], "message.received", sid, &ev);
     kp(k, ev.data);
     og_buf_free(&sj);
@@ -545,8 +562,8 @@ static void hint_put(struct og_ingest_front *f, const struct fm *m)
         f->hints = og_calloc(HINTS, sizeof *f->hints);
     struct og_ingest_hint *e = &f->hints[x & (HINTS - 1)];
     e->h = x;
-    snprintf(e->sid, sizeof e->sid, "%s", m->sid);
-    snprintf(e->cid, sizeof e->cid, "%s", cid);
+    og_strlcpy(e->sid, m->sid, sizeof e->sid);
+    og_strlcpy(e->cid, cid, sizeof e->cid);
     pthread_mutex_unlock(&f->hints_mu);
 }
 
@@ -626,10 +643,10 @@ void og_ingest_front(void *ud, struct og_redis *r, struct og_batch_item *items, 
             }
             memcpy(m->sid, t->str, t->len + 1);
         }
-        m->skey = og_sprintf("%s:ses:%s", P, m->sid);
-        m->msgs = og_sprintf("%s:ses:%s:msgs", P, m->sid);
+        m->skey = og_join(P, ":ses:", m->sid, NULL);
+        m->msgs = og_join(P, ":ses:", m->sid, ":msgs", NULL);
         if (m->hinted)
-            m->ckey = og_sprintf("%s:con:%s", P, m->cid);
+            m->ckey = og_join(P, ":con:", m->cid, NULL);
         taken++;
     }
     if (!taken)
@@ -645,7 +662,7 @@ void og_ingest_front(void *ud, struct og_redis *r, struct og_batch_item *items, 
         const char **wk = og_calloc((size_t)(3 * taken + 2), sizeof *wk);
         int nw = 0;
         wk[nw++] = "WATCH";
-        wk[nw++] = kp(&k, og_sprintf("%s:texts", P));
+        wk[nw++] = kp(&k, og_join(P, ":texts", NULL));
         for (int i = 0; i < n; i++)
             if (ms[i].on) {
                 struct fm *m = &ms[i];
@@ -712,7 +729,7 @@ void og_ingest_front(void *ud, struct og_redis *r, struct og_batch_item *items, 
             /* the session's contact is the one hinted */
             m->on = strcmp(field(m->s, "contact_id")->str, m->cid) == 0 && contact_steady(m);
         } else if (m->on) {
-            m->ckey = og_sprintf("%s:con:%s", P, field(m->s, "contact_id")->str);
+            m->ckey = og_join(P, ":con:", field(m->s, "contact_id")->str, NULL);
             later++;
         }
         if (!m->on && m->hinted)
@@ -766,7 +783,7 @@ void og_ingest_front(void *ud, struct og_redis *r, struct og_batch_item *items, 
         size_t nf = facts.n;
         const char **av = og_calloc(nf + 2, sizeof *av);
         av[0] = "RPUSH";
-        av[1] = kp(&k, og_sprintf("%s:st:pending", P));
+        av[1] = kp(&k, og_join(P, ":st:pending", NULL));
         for (size_t x = 0; x < nf; x++)
             av[2 + x] = facts.av[facts.off[x]];
         pl_add(&p, (int)nf + 2, av, NULL);

@@ -101,7 +101,11 @@ static _Thread_local char request_id[OG_LOG_REQUEST_ID_MAX + 1];
 
 void og_log_set_request(const char *id)
 {
-    snprintf(request_id, sizeof request_id, "%s", id ? id : "");
+    size_t n = id ? strlen(id) : 0; /* cut short as snprintf would, without its format */
+    if (n >= sizeof request_id)
+        n = sizeof request_id - 1;
+    memcpy(request_id, id ? id : "", n);
+    request_id[n] = '\0';
 }
 
 /* s as a JSON string's contents (no quotes) at b[*n..size), cut short

@@ -84,6 +84,52 @@ char *og_sprintf(const char *fmt, ...)
     return s;
 }
 
+char *og_join(const char *s, ...)
+{
+    va_list ap;
+    size_t n = 0;
+    va_start(ap, s);
+    for (const char *p = s; p; p = va_arg(ap, const char *))
+        n += strlen(p);
+    va_end(ap);
+    char *out = og_malloc(n + 1), *w = out;
+    va_start(ap, s);
+    for (const char *p = s; p; p = va_arg(ap, const char *)) {
+        size_t l = strlen(p);
+        memcpy(w, p, l);
+        w += l;
+    }
+    va_end(ap);
+    *w = '\0';
+    return out;
+}
+
+size_t og_fmt_ll(char out[24], long long v)
+{
+    char tmp[24];
+    size_t n = 0;
+    /* the magnitude as unsigned, so LLONG_MIN has one too */
+    unsigned long long u = v < 0 ? 0ULL - (unsigned long long)v : (unsigned long long)v;
+    do
+        tmp[n++] = (char)('0' + u % 10);
+    while ((u /= 10) != 0);
+    size_t len = 0;
+    if (v < 0)
+        out[len++] = '-';
+    while (n)
+        out[len++] = tmp[--n];
+    out[len] = '\0';
+    return len;
+}
+
+size_t og_strlcpy(char *dst, const char *src, size_t size)
+{
+    size_t n = strlen(src), k = n < size ? n : size - 1;
+    memcpy(dst, src, k);
+    dst[k] = '\0';
+    return n;
+}
+
 /* OMNIGATE_TEST_CLOCK (tests only): the path of a file holding the Unix ms
  * og_now_ms returns, read on every call, so a test scripts a day: it
  * writes a time, acts, writes a later one. Read once from the environment. */

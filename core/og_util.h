@@ -14,6 +14,15 @@ void *og_realloc(void *p, size_t n);
 char *og_strdup(const char *s); /* NULL in, NULL out */
 char *og_strndup(const char *s, size_t n);
 char *og_sprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* The strings up to the NULL concatenated [xfer]: og_join(P, ":ses:", sid,
+ * NULL). The hot paths' keys without printf's parsing of a format. */
+char *og_join(const char *s, ...) __attribute__((sentinel));
+/* v in decimal into out (NUL-terminated); its length. */
+size_t og_fmt_ll(char out[24], long long v);
+/* src into dst of size bytes (size > 0), cut short if need be and always
+ * NUL-terminated; strlen(src) (BSD's strlcpy; snprintf "%s" without the
+ * format's parsing). */
+size_t og_strlcpy(char *dst, const char *src, size_t size);
 
 int64_t og_now_ms(void);  /* wall clock, Unix ms */
 int64_t og_mono_ms(void); /* monotonic ms */

@@ -95,7 +95,7 @@ static void handle_hook(struct og_gateway *g, struct MHD_Connection *conn, const
     og_err e = og_channel_handle_http(ch, &req, &resp);
     if (e == OG_OK) {
         r->status = resp.status ? resp.status : 200;
-        snprintf(r->ctype, sizeof r->ctype, "%s", resp.status ? resp.content_type : "text/plain");
+        og_strlcpy(r->ctype, resp.status ? resp.content_type : "text/plain", sizeof r->ctype);
         r->content_type = r->ctype;
         r->body = resp.body ? resp.body : og_strdup("");
         r->len = resp.body ? resp.body_len : 0;
@@ -120,7 +120,7 @@ static void handle_hook(struct og_gateway *g, struct MHD_Connection *conn, const
     } else {
         /* An error the plugin answered itself (e.g. VK's 403, Meta's 403). */
         r->status = resp.status;
-        snprintf(r->ctype, sizeof r->ctype, "%s", resp.content_type);
+        og_strlcpy(r->ctype, resp.content_type, sizeof r->ctype);
         r->content_type = r->ctype;
         r->body = resp.body ? resp.body : og_strdup("");
         r->len = resp.body ? resp.body_len : 0;
@@ -183,7 +183,7 @@ static void plugin_answer(struct og_reply *r, struct og_http_resp *resp, og_err 
         return;
     }
     r->status = resp->status;
-    snprintf(r->ctype, sizeof r->ctype, "%s", resp->content_type);
+    og_strlcpy(r->ctype, resp->content_type, sizeof r->ctype);
     r->content_type = r->ctype;
     r->body = resp->body ? resp->body : og_strdup("");
     r->len = resp->body ? resp->body_len : 0;
