@@ -1,6 +1,7 @@
 /* og_compact - see og_compact.h. */
 #include "og_compact.h"
 
+#include <stdint.h>
 #include <string.h>
 
 /* prelude.lua's MSG_KEYS, in that order: key i (from 1) is coded as the
@@ -47,9 +48,22 @@ static int is_word(unsigned char ch)
            ch == '_';
 }
 
+/* The first '{' or ',' at or after at, or len: memchr's speed over a long
+ * text, the next '{' remembered in *brace (first SIZE_MAX: not looked for
+ * yet) since most tails have none past their start. */
+static size_t next_sep(const char *s, size_t at, size_t len, size_t *brace)
+{
+    if (*brace == SIZE_MAX || (*brace < at && *brace != len)) {
+        const char *b = memchr(s + at, '{', len - at);
+        *brace = b ? (size_t)(b - s) : len;
+    }
+    const char *c = memchr(s + at, ',', (*brace < len ? *brace : len) - at);
+    return c ? (size_t)(c - s) : *brace;
+}
+
 void og_compact_tail(struct og_buf *out, const char *tail, size_t len)
 {
-    size_t at = 0, copied = 0;
+    size_t at = 0, copied = 0, brace = SIZE_MAX;
     /* the tail's start counts as a ',' (it follows one in the message) */
     int after_sep = 1;
     while (at < len) {
@@ -78,9 +92,8 @@ void og_compact_tail(struct og_buf *out, const char *tail, size_t len)
         at++;
         /* a key can only follow '{' or ',': what lies before the next of
          * them (text, numbers) is passed over at once */
-        if (!after_sep)
-            while (at < len && tail[at] != '{' && tail[at] != ',')
-                at++;
+        if (!after_sep && at < len)
+            at = next_sep(tail, at, len, &brace);
     }
     og_buf_append(out, tail + copied, len - copied);
 }

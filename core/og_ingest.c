@@ -126,23 +126,11 @@ static int str(const redisReply *v)
     return v && v->type == REDIS_REPLY_STRING;
 }
 
-/* SHA-1 fetched once: OpenSSL 3's SHA1() looks the digest up by name on
- * every call, two a message here. Never freed: lives as long as the
- * process. */
-static EVP_MD *g_sha1;
-static pthread_once_t g_sha1_once = PTHREAD_ONCE_INIT;
-static void sha1_fetch(void)
-{
-    g_sha1 = EVP_MD_fetch(NULL, "SHA1", NULL);
-}
-
 /* prelude.lua bucket_key: P:<kind>:<ch>:<first 3 hex digits of SHA-1(id)>. */
 static char *bucket_key(const char *P, const char *kind, const char *ch, const char *id, size_t n)
 {
-    unsigned char d[EVP_MAX_MD_SIZE];
-    pthread_once(&g_sha1_once, sha1_fetch);
-    if (!g_sha1 || !EVP_Digest(id, n, d, NULL, g_sha1, NULL))
-        SHA1((const unsigned char *)id, n, d);
+    unsigned char d[20];
+    og_sha1(id, n, d);
     static const char hex[] = "0123456789abcdef";
     const char b[] = {':', hex[d[0] >> 4], hex[d[0] & 15], hex[d[1] >> 4], '\0'};
     return og_join(P, ":", kind, ":", ch, b, NULL);

@@ -316,16 +316,83 @@ static void hmac_template(void)
     EVP_MAC_free(mac); /* the context keeps its own reference */
 }
 
+/* A thread's crypto contexts (#22), kept between calls: a connector
+ * verifies every request of a channel under the same secret, and a context
+ * duplicated, keyed and freed per call was a quarter of the HMAC's
+ * instructions; a SHA-1 context made per digest (EVP_Digest) cost more than
+ * the short id it hashes. Freed when the thread ends (the key's
+ * destructor). */
+enum { TL_KEY_MAX = 256 }; /* a longer HMAC key is not kept: keyed per call */
+struct tl_crypto {
+    EVP_MAC_CTX *hmac; /* keyed with key[0..klen) */
+    unsigned char key[TL_KEY_MAX];
+    size_t klen;
+    EVP_MD_CTX *md;
+};
+static pthread_key_t g_tl_key;
+static pthread_once_t g_tl_once = PTHREAD_ONCE_INIT;
+static EVP_MD *g_sha1; /* never freed: lives as long as the process */
+
+static void tl_crypto_free(void *p)
+{
+    struct tl_crypto *t = p;
+    EVP_MAC_CTX_free(t->hmac);
+    EVP_MD_CTX_free(t->md);
+    OPENSSL_cleanse(t->key, sizeof t->key);
+    free(t);
+}
+
+static void tl_crypto_init(void)
+{
+    if (pthread_key_create(&g_tl_key, tl_crypto_free) != 0)
+        abort();
+    g_sha1 = EVP_MD_fetch(NULL, "SHA1", NULL);
+}
+
+static struct tl_crypto *tl_crypto(void)
+{
+    pthread_once(&g_tl_once, tl_crypto_init);
+    struct tl_crypto *t = pthread_getspecific(g_tl_key);
+    if (!t) {
+        t = og_calloc(1, sizeof *t);
+        if (pthread_setspecific(g_tl_key, t) != 0)
+            abort();
+    }
+    return t;
+}
+
 void og_hmac_sha256(const void *key, size_t klen, const void *msg, size_t mlen,
                     unsigned char out[32])
 {
     pthread_once(&g_hmac_once, hmac_template);
-    EVP_MAC_CTX *c = g_hmac_sha256 ? EVP_MAC_CTX_dup(g_hmac_sha256) : NULL;
-    size_t n = 0;
-    if (!c || !EVP_MAC_init(c, key, klen, NULL) || !EVP_MAC_update(c, msg, mlen) ||
-        !EVP_MAC_final(c, out, &n, 32) || n != 32)
+    struct tl_crypto *t = tl_crypto();
+    int same = t->hmac && klen == t->klen && memcmp(key, t->key, klen) == 0;
+    if (!t->hmac && g_hmac_sha256)
+        t->hmac = EVP_MAC_CTX_dup(g_hmac_sha256);
+    if (!t->hmac)
         abort();
-    EVP_MAC_CTX_free(c);
+    if (!same && klen <= TL_KEY_MAX) {
+        memcpy(t->key, key, klen);
+        t->klen = klen;
+    } else if (!same) {
+        t->klen = (size_t)-1; /* keyed with one not kept: never "same" */
+    }
+    size_t n = 0;
+    /* a NULL key: a new message under the key already set */
+    if (!EVP_MAC_init(t->hmac, same ? NULL : key, same ? 0 : klen, NULL) ||
+        !EVP_MAC_update(t->hmac, msg, mlen) || !EVP_MAC_final(t->hmac, out, &n, 32) || n != 32)
+        abort();
+}
+
+void og_sha1(const void *msg, size_t mlen, unsigned char out[20])
+{
+    struct tl_crypto *t = tl_crypto();
+    if (!t->md)
+        t->md = EVP_MD_CTX_new();
+    unsigned int n = 0;
+    if (!t->md || !g_sha1 || !EVP_DigestInit_ex2(t->md, g_sha1, NULL) ||
+        !EVP_DigestUpdate(t->md, msg, mlen) || !EVP_DigestFinal_ex(t->md, out, &n) || n != 20)
+        SHA1(msg, mlen, out); /* no provider's SHA-1 at hand: the one-shot */
 }
 
 /* A keyed context: EVP_MAC_init with a NULL key starts a new message

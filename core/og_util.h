@@ -58,6 +58,7 @@ void og_hmac_run(struct og_hmac *h, const void *a, size_t alen, const void *b, s
                  unsigned char out[32]);
 void og_hmac_free(struct og_hmac *h);
 void og_sha256(const void *msg, size_t mlen, unsigned char out[32]);
+void og_sha1(const void *msg, size_t mlen, unsigned char out[20]);
 /* Constant-time in the contents; 1 when equal. */
 int og_ct_equal(const void *a, size_t alen, const void *b, size_t blen);
 size_t og_hex_encode(const void *in, size_t len, char *out, size_t outsz);
