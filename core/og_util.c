@@ -584,6 +584,27 @@ char *og_utf8_fix(const char *s, size_t n, size_t *outlen)
     return b.data ? b.data : og_strdup("");
 }
 
+/* The first byte of s[0..n) that is not printable ASCII or is a quote or
+ * a backslash (what JSON must escape or check), or n: eight bytes at a
+ * time while none of them is one (a text is mostly such bytes). */
+static size_t plain_run(const unsigned char *s, size_t n)
+{
+    const uint64_t ones = 0x0101010101010101ULL, highs = 0x8080808080808080ULL;
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        uint64_t x, q, bs;
+        memcpy(&x, s + i, 8);
+        q = x ^ (ones * '"'), bs = x ^ (ones * '\\');
+        /* a byte below 0x20, a byte with its high bit, a zero byte of q or bs */
+        uint64_t hit = ((x - ones * 0x20) & ~x) | x | ((q - ones) & ~q) | ((bs - ones) & ~bs);
+        if (hit & highs)
+            break;
+    }
+    while (i < n && s[i] >= 0x20 && s[i] < 0x80 && s[i] != '"' && s[i] != '\\')
+        i++;
+    return i;
+}
+
 void og_buf_json_str(struct og_buf *b, const char *s)
 {
     if (!s) {
@@ -592,11 +613,10 @@ void og_buf_json_str(struct og_buf *b, const char *s)
     }
     og_buf_append(b, "\"", 1);
     const char *run = s;
+    const unsigned char *end = (const unsigned char *)s + strlen(s);
     for (const unsigned char *p = (const unsigned char *)s; *p;) {
-        /* printable ASCII other than quote and backslash goes as it is:
-         * skipped a byte at a time without the cases below */
-        while (*p >= 0x20 && *p < 0x80 && *p != '"' && *p != '\\')
-            p++;
+        /* printable ASCII other than quote and backslash goes as it is */
+        p += plain_run(p, (size_t)(end - p));
         if (!*p)
             break;
         const char *esc = NULL;
