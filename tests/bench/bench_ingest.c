@@ -11,7 +11,9 @@
  * replicated adds a replica and WAITs for it on every batch (with AOF
  * everysec), relaxed runs Redis without AOF. OG_BENCH_EXTRA: more of the
  * daemon's config, appended to it (',"store_raw":"none"');
- * OG_BENCH_REDIS_ARGS: redis-server's arguments instead of the mode's. */
+ * OG_BENCH_REDIS_ARGS: redis-server's arguments instead of the mode's;
+ * OG_BENCH_REDIS_UNIX=1: the daemon reaches Redis over a unix socket, as
+ * the embedded Redis (the default deployment) is reached, not loopback TCP. */
 #include "og_bench.h"
 #include "og_test.h"
 #include "og_util.h"
@@ -52,7 +54,13 @@ int main(int argc, char **argv)
                                                         : NULL;
     if (getenv("OG_BENCH_REDIS_ARGS"))
         redis_args = getenv("OG_BENCH_REDIS_ARGS");
-    if (og_test_redis_start_with(&rs, redis_args) != 0)
+    int unix_sock = getenv("OG_BENCH_REDIS_UNIX") && atoi(getenv("OG_BENCH_REDIS_UNIX")) > 0;
+    char *args = unix_sock ? og_sprintf("--unixsocket r.sock --unixsocketperm 700 %s",
+                                        redis_args ? redis_args : "")
+                           : og_strdup(redis_args ? redis_args : "");
+    int rc = og_test_redis_start_with(&rs, args);
+    free(args);
+    if (rc != 0)
         return 1;
     if (!strcmp(mode, "replicated")) {
         char rep[64];
@@ -70,8 +78,11 @@ int main(int argc, char **argv)
                       ? og_sprintf("\"log_level\":\"warn\",\"http\":{\"threads\":%d}%s",
                                    atoi(argv[3]), more ? more : "")
                       : og_sprintf("\"log_level\":\"warn\"%s", more ? more : "");
-    char *redis = og_sprintf("{\"url\":\"%s\",\"durability\":\"%s\"}", rs.url,
+    char *rurl = unix_sock ? og_sprintf("unix://%s/r.sock", rs.dir) : og_strdup(rs.url);
+    printf("redis over %s\n", unix_sock ? "a unix socket" : "loopback TCP");
+    char *redis = og_sprintf("{\"url\":\"%s\",\"durability\":\"%s\"}", rurl,
                              !strcmp(mode, "everysec") ? "fsync" : mode);
+    free(rurl);
     int started = og_test_daemon_start(&d, redis, ch, extra);
     free(redis);
     free(extra);
