@@ -185,21 +185,8 @@ static void keys_free(struct fm *m)
 /* ingest.lua's reply {"ok", sid, mid, "0"} as a reply object [xfer]. */
 static redisReply *ok_reply(const char *sid, const char *mid)
 {
-    struct og_buf b = {0};
-    char sl[24], ml[24];
-    og_fmt_ll(sl, (long long)strlen(sid)), og_fmt_ll(ml, (long long)strlen(mid));
-    const char *parts[] = {"*4\r\n$2\r\nok\r\n$", sl, "\r\n", sid, "\r\n$", ml, "\r\n", mid,
-                           "\r\n$1\r\n0\r\n"};
-    for (size_t i = 0; i < sizeof parts / sizeof *parts; i++)
-        og_buf_puts(&b, parts[i]);
-    redisReader *rd = redisReaderCreate();
-    void *rep = NULL;
-    if (rd && redisReaderFeed(rd, b.data, b.len) == REDIS_OK)
-        redisReaderGetReply(rd, &rep);
-    if (rd)
-        redisReaderFree(rd);
-    og_buf_free(&b);
-    return rep;
+    const char *v[] = {"ok", sid, mid, "0"};
+    return og_redis_reply_strings(4, v);
 }
 
 /* A string reply on the stack, for a field rendered as updated. */
@@ -362,7 +349,8 @@ static void emit(struct pl *w, const char *events, const char *eid, const char *
 /* The writes of message m, ingest.lua's from "message" on for a session
  * that is neither new nor reopened; its statistics fact into facts. Every
  * string the commands point to is kept in k. */
-static void writes(struct fm *m, const char *P, struct pl *w, struct keep *k, struct pl *facts)
+static void writes(const struct og_ingest_front *f, struct fm *m, struct pl *w, struct keep *k,
+                   struct pl *facts)
 {
     const redisReply *s = m->s, *c = m->con;
     const char *sid = m->sid, *mid = m->a[OG_IN_MID], *now_s = m->a[OG_IN_NOW_MS],
@@ -439,8 +427,8 @@ static void writes(struct fm *m, const char *P, struct pl *w, struct keep *k, st
         u[nu++] = "status", u[nu++] = "active";
     pl_add(w, nu, u, NULL);
     if (activated) {
-        PL(w, "ZREM", kp(k, og_join(P, ":idx:st:awaiting", NULL)), sid);
-        PL(w, "ZADD", kp(k, og_join(P, ":idx:st:active", NULL)), "0", sid);
+        PL(w, "ZREM", f->k_awaiting, sid);
+        PL(w, "ZADD", f->k_active, "0", sid);
     }
     /* st_in's fact (st_add, st_fact): a customer message for the session's
      * tuple (channel, agent, group; codes only for a closed one) */
@@ -456,9 +444,9 @@ static void writes(struct fm *m, const char *P, struct pl *w, struct keep *k, st
     /* the survey after silence waits for the conversation's end; the
      * platform's customer-service window restarts */
     if (m->cs_rc == 1)
-        PL(w, "ZADD", kp(k, og_join(P, ":timers:csat", NULL)), "XX", kp_ll(k, now + m->cs), sid);
+        PL(w, "ZADD", f->k_csat, "XX", kp_ll(k, now + m->cs), sid);
     if (wl > 0)
-        PL(w, "ZADD", kp(k, og_join(P, ":timers:window", NULL)), kp_ll(k, now + wl), sid);
+        PL(w, "ZADD", f->k_window, kp_ll(k, now + wl), sid);
 
     /* events: the session as updated (ingest.lua keeps its table s
      * current), its contact as read */
@@ -474,7 +462,7 @@ static void writes(struct fm *m, const char *P, struct pl *w, struct keep *k, st
         upd[2 * n] = sv("status"), upd[2 * n + 1] = sv("active"), n++;
     render_session(&sj, s, upd, n, cj.data, m->goal);
     og_buf_free(&cj);
-    const char *events = kp(k, og_join(P, ":events", NULL));
+    const char *events = f->k_events;
     int e = OG_IN_EID0;
     if (activated) {
         event_head(&ev, m->a[e], "session.status_changed", now_iso);
@@ -569,12 +557,23 @@ void og_ingest_front_init(struct og_ingest_front *f, const char *tag)
     memset(f, 0, sizeof *f);
     f->tag = tag;
     pthread_mutex_init(&f->hints_mu, NULL);
+    f->k_events = og_join(tag, ":events", NULL);
+    f->k_texts = og_join(tag, ":texts", NULL);
+    f->k_pending = og_join(tag, ":st:pending", NULL);
+    f->k_csat = og_join(tag, ":timers:csat", NULL);
+    f->k_window = og_join(tag, ":timers:window", NULL);
+    f->k_awaiting = og_join(tag, ":idx:st:awaiting", NULL);
+    f->k_active = og_join(tag, ":idx:st:active", NULL);
 }
 
 void og_ingest_front_fini(struct og_ingest_front *f)
 {
     free(f->hints);
     f->hints = NULL;
+    char **k[] = {&f->k_events, &f->k_texts,    &f->k_pending, &f->k_csat,
+                  &f->k_window, &f->k_awaiting, &f->k_active};
+    for (size_t i = 0; i < sizeof k / sizeof k[0]; i++)
+        free(*k[i]), *k[i] = NULL;
     pthread_mutex_destroy(&f->hints_mu);
 }
 
@@ -650,7 +649,7 @@ void og_ingest_front(void *ud, struct og_redis *r, struct og_batch_item *items, 
         const char **wk = og_calloc((size_t)(3 * taken + 2), sizeof *wk);
         int nw = 0;
         wk[nw++] = "WATCH";
-        wk[nw++] = kp(&k, og_join(P, ":texts", NULL));
+        wk[nw++] = f->k_texts;
         for (int i = 0; i < n; i++)
             if (ms[i].on) {
                 struct fm *m = &ms[i];
@@ -681,7 +680,7 @@ void og_ingest_front(void *ud, struct og_redis *r, struct og_batch_item *items, 
             PL(&p, "GET", m->pmck);
         }
         if (m->chm == m) {
-            PL(&p, "HGET", k.v[0], m->a[OG_IN_CH]);
+            PL(&p, "HGET", f->k_texts, m->a[OG_IN_CH]);
             PL(&p, "HMGET", m->gkey, "event", "days");
         }
         if (m->hinted)
@@ -764,14 +763,14 @@ void og_ingest_front(void *ud, struct og_redis *r, struct og_batch_item *items, 
         if (!m->on)
             continue;
         m->w0 = p.n;
-        writes(m, P, &p, &k, &facts);
+        writes(f, m, &p, &k, &facts);
         m->wn = p.n - m->w0;
     }
     {
         size_t nf = facts.n;
         const char **av = og_calloc(nf + 2, sizeof *av);
         av[0] = "RPUSH";
-        av[1] = kp(&k, og_join(P, ":st:pending", NULL));
+        av[1] = f->k_pending;
         for (size_t x = 0; x < nf; x++)
             av[2 + x] = facts.av[facts.off[x]];
         pl_add(&p, (int)nf + 2, av, NULL);

@@ -75,6 +75,8 @@ struct og_ingest_front {
     _Atomic unsigned long long stored, conflicts;
     pthread_mutex_t hints_mu;
     struct og_ingest_hint *hints;
+    /* the keys every batch writes, under tag, made once [owned] */
+    char *k_events, *k_texts, *k_pending, *k_csat, *k_window, *k_awaiting, *k_active;
 };
 void og_ingest_front_init(struct og_ingest_front *f, const char *tag);
 void og_ingest_front_fini(struct og_ingest_front *f);

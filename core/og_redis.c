@@ -289,15 +289,13 @@ static size_t resp_size(int argc, const char *const *argv, const size_t *lens)
 }
 
 /* Appends one command (lens NULL or lens[i] for NUL-terminated arguments
- * alike) as RESP. omnigate formats its commands itself and hands them to
- * hiredis as formatted (redisAppendFormattedCommand): hiredis's own
- * formatter (a printf-style header per argument, the buffer grown step by
- * step) was ~15% of the gateway's instructions per ingested message. Room
- * is made once (resp_size; nothing when a pipeline made it for all), then
- * the bytes are written straight. */
-static void resp_command(struct og_buf *b, int argc, const char *const *argv, const size_t *lens)
+ * alike) as RESP into b, which has resp_size's room. omnigate formats its
+ * commands itself and hands them to hiredis as formatted
+ * (redisAppendFormattedCommand): hiredis's own formatter (a printf-style
+ * header per argument, the buffer grown step by step) was ~15% of the
+ * gateway's instructions per ingested message. */
+static void resp_write(struct og_buf *b, int argc, const char *const *argv, const size_t *lens)
 {
-    og_buf_reserve(b, resp_size(argc, argv, lens));
     char *w = resp_head(b->data + b->len, '*', (size_t)argc);
     for (int i = 0; i < argc; i++) {
         size_t len = lens ? lens[i] : strlen(argv[i]);
@@ -308,6 +306,28 @@ static void resp_command(struct og_buf *b, int argc, const char *const *argv, co
     }
     b->len = (size_t)(w - b->data);
     b->data[b->len] = '\0';
+}
+
+/* resp_write with its room made. */
+static void resp_command(struct og_buf *b, int argc, const char *const *argv, const size_t *lens)
+{
+    og_buf_reserve(b, resp_size(argc, argv, lens));
+    resp_write(b, argc, argv, lens);
+}
+
+redisReply *og_redis_reply_strings(int n, const char *const *v)
+{
+    /* a command's RESP is an array of bulk strings, as such a reply's is */
+    struct og_buf b = {0};
+    resp_command(&b, n, v, NULL);
+    redisReader *rd = redisReaderCreate();
+    void *rep = NULL;
+    if (rd && redisReaderFeed(rd, b.data, b.len) == REDIS_OK)
+        redisReaderGetReply(rd, &rep);
+    if (rd)
+        redisReaderFree(rd);
+    og_buf_free(&b);
+    return rep;
 }
 
 /* redisCommandArgv through resp_command: the reply [xfer], or NULL when
@@ -531,7 +551,7 @@ og_err og_redis_held_pipeline(struct og_redis *r, int h, struct og_redis_arena *
     cmd->len = 0;
     og_buf_reserve(cmd, total);
     for (size_t k = 0; k < n; k++)
-        resp_command(cmd, argc[k], argv[k], lens ? lens[k] : NULL);
+        resp_write(cmd, argc[k], argv[k], lens ? lens[k] : NULL);
     int rc = redisAppendFormattedCommand(c, cmd->data, cmd->len);
     if (cmd->cap > 1024 * 1024) /* an unusual one: not kept */
         og_buf_free(cmd);

@@ -102,6 +102,9 @@ void og_redis_arena_free(struct og_redis_arena *a);
 og_err og_redis_held_pipeline(struct og_redis *r, int h, struct og_redis_arena *a, size_t n,
                               const int *argc, const char *const *const *argv,
                               const size_t *const *lens, redisReply **replies);
+/* An array reply of n strings, as Redis would send it (a reply made in C in
+ * a script's shape) [xfer, freeReplyObject]; NULL if hiredis fails. */
+redisReply *og_redis_reply_strings(int n, const char *const *v);
 /* printf-style convenience (hiredis format: %s, %b, %lld). */
 og_err og_redis_cmd(struct og_redis *r, redisReply **reply, const char *fmt, ...);
 /* Runs script s: EVALSHA, with EVAL on NOSCRIPT (after a Redis restart or a

@@ -2,11 +2,12 @@
  * (og_redis.h, #22) against a real redis-server: every kind of reply
  * (status, error, integer, nil, string, arrays nested in an EXEC's reply,
  * an empty array, a string larger than a chunk) reads as hiredis's own
- * functions read it, over many chunks, again after a reset; and the
- * connections read with hiredis's functions again afterwards, also after
- * a failed read (Redis closing the connection mid-pipeline) (the replies of og_redis_argv and
- * og_redis_pipeline are freed with freeReplyObject: under AddressSanitizer a reply still from the
- * arena there fails). */
+ * functions read it, over many chunks, again after a reset; the
+ * connections read with hiredis's functions again afterwards, also after a
+ * failed read (Redis closing the connection mid-pipeline): the replies of
+ * og_redis_argv and og_redis_pipeline are freed with freeReplyObject, which
+ * fails on a reply still from the arena. og_redis_reply_strings makes an
+ * array reply of strings. */
 #include "og_redis.h"
 #include "og_test.h"
 #include "og_util.h"
@@ -144,8 +145,22 @@ static void restored(struct og_redis *r)
     }
 }
 
+/* og_redis_reply_strings: an array of the strings as Redis sends one,
+ * hiredis's own (freeReplyObject). */
+static void reply_strings(void)
+{
+    const char *v[] = {"ok", "ses_1", "", "0"};
+    redisReply *r = og_redis_reply_strings(4, v);
+    CHECK(r && r->type == REDIS_REPLY_ARRAY && r->elements == 4);
+    for (size_t i = 0; r && i < r->elements && i < 4; i++)
+        CHECK(is_str(r->element[i], REDIS_REPLY_STRING, v[i]));
+    if (r)
+        freeReplyObject(r);
+}
+
 int main(void)
 {
+    reply_strings();
     struct og_test_redis rs;
     if (og_test_redis_start_with(&rs, "--appendonly no") != 0)
         return 1;
