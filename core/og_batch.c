@@ -3,11 +3,22 @@
 #include "og_script.h"
 #include "og_util.h"
 
+#include <linux/futex.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
-enum { QUEUED, TAKEN, DONE };
+/* A call's state. Every change but the last is made under the batch's
+ * lock; DONE is stored by the call's leader without it, once the call is
+ * off the queue, and is the last thing the leader does to the call (it is
+ * on the caller's stack, gone once the caller sees DONE). A waiting caller
+ * sleeps on the state word itself (a futex), so that a leader wakes it
+ * without the lock: woken callers used to queue up on the lock the leader
+ * still held while it woke the others, a second sleep each. */
+enum { QUEUED, KICKED /* queued, asked to lead the next batch */, TAKEN, DONE };
 
 struct call {
     int argc;
@@ -15,8 +26,7 @@ struct call {
     const size_t *lens; /* borrowed, or NULL */
     redisReply *reply;  /* [xfer] to the caller */
     og_err err;
-    int state;
-    pthread_cond_t cv; /* the caller waits here */
+    atomic_int state;
     struct call *next;
 };
 
@@ -105,6 +115,19 @@ static void script(struct og_batch *b, struct og_redis *redis, struct og_batch_i
         freeReplyObject(r);
 }
 
+/* The futex calls on a call's state (Linux). A wake may reach an address
+ * whose call has returned: at worst a spurious wake-up of whatever waits
+ * there now, which every waiter here tolerates (it checks its state). */
+static void state_wait(atomic_int *st, int seen)
+{
+    syscall(SYS_futex, st, FUTEX_WAIT_PRIVATE, seen, NULL, NULL, 0);
+}
+
+static void state_wake(atomic_int *st)
+{
+    syscall(SYS_futex, st, FUTEX_WAKE_PRIVATE, 1, NULL, NULL, 0);
+}
+
 /* Called with mu held; returns with mu held. Takes up to max_items queued
  * calls, offers them to the front (if any), runs those it left as one
  * script call, and completes each of them. */
@@ -113,7 +136,7 @@ static void lead(struct og_batch *b, struct og_redis *redis)
     struct call *taken = b->first, *tail = NULL, *c;
     int n = 0, argc = b->head_argc;
     for (c = taken; c && n < b->max_items; c = c->next) {
-        c->state = TAKEN;
+        atomic_store_explicit(&c->state, TAKEN, memory_order_relaxed);
         argc += c->argc;
         tail = c;
         n++;
@@ -139,46 +162,59 @@ static void lead(struct og_batch *b, struct og_redis *redis)
             argc -= it[i].argc;
     if (left > 0)
         script(b, redis, it, n, left, argc);
-    /* The taken callers only look at their call once it is DONE (set under
-     * the lock below), so their replies can be handed over outside it. */
+    /* The taken calls are off the queue: nobody but this leader touches
+     * them until DONE, so they are completed without the lock. */
     i = 0;
-    for (c = taken; c; c = c->next, i++) {
+    for (c = taken; c; i++) {
+        struct call *next = c->next; /* c is on a caller's stack: gone once DONE */
         c->err = it[i].err;
         c->reply = it[i].reply;
+        atomic_store_explicit(&c->state, DONE, memory_order_release);
+        state_wake(&c->state);
+        c = next;
     }
     free(it);
 
     pthread_mutex_lock(&b->mu);
-    for (c = taken; c;) {
-        struct call *next = c->next; /* c is on a caller's stack: gone once DONE */
-        c->state = DONE;
-        pthread_cond_signal(&c->cv);
-        c = next;
-    }
     b->leaders--;
-    if (b->first) /* the next batch: its first caller leads it */
-        pthread_cond_signal(&b->first->cv);
+    if (b->first && atomic_load_explicit(&b->first->state, memory_order_relaxed) == QUEUED) {
+        /* the next batch: its first caller leads it */
+        atomic_store_explicit(&b->first->state, KICKED, memory_order_relaxed);
+        state_wake(&b->first->state);
+    }
 }
 
 og_err og_batch_call(struct og_batch *b, struct og_redis *redis, int argc, const char **argv,
                      const size_t *lens, redisReply **reply)
 {
-    struct call c = {.argc = argc, .argv = argv, .lens = lens, .state = QUEUED};
-    pthread_cond_init(&c.cv, NULL);
+    struct call c = {.argc = argc, .argv = argv, .lens = lens};
+    atomic_init(&c.state, QUEUED);
     pthread_mutex_lock(&b->mu);
     if (b->last)
         b->last->next = &c;
     else
         b->first = &c;
     b->last = &c;
-    while (c.state != DONE) {
-        if (c.state == QUEUED && b->leaders < b->max_inflight)
+    for (;;) {
+        int st = atomic_load_explicit(&c.state, memory_order_acquire);
+        if (st == DONE)
+            break;
+        if (st != TAKEN && b->leaders < b->max_inflight) {
             lead(b, redis);
-        else
-            pthread_cond_wait(&c.cv, &b->mu);
+            continue;
+        }
+        if (st == KICKED) /* another caller led first: wait for the next kick */
+            atomic_store_explicit(&c.state, QUEUED, memory_order_relaxed);
+        pthread_mutex_unlock(&b->mu);
+        /* until a leader completes the call or asks it to lead */
+        while ((st = atomic_load_explicit(&c.state, memory_order_acquire)) != DONE && st != KICKED)
+            state_wait(&c.state, st);
+        if (st == DONE)
+            goto done; /* without the lock: the leader is finished with c */
+        pthread_mutex_lock(&b->mu);
     }
     pthread_mutex_unlock(&b->mu);
-    pthread_cond_destroy(&c.cv);
+done:
     *reply = c.reply;
     return c.err;
 }
