@@ -261,6 +261,14 @@ void og_random_bytes(void *out, size_t n)
     rb_left -= n;
 }
 
+/* The last id made in this process's latest millisecond: its ms and its
+ * 80 random bits (two 40-bit halves). */
+static pthread_mutex_t id_mu = PTHREAD_MUTEX_INITIALIZER;
+static int64_t id_ms = -1;
+static uint64_t id_hi, id_lo;
+
+#define ID_HALF ((UINT64_C(1) << 40) - 1)
+
 void og_id_new(const char *prefix, int64_t ms, char *out, size_t outsz)
 {
     static const char alphabet[] = "0123456789ABCDEFGHJKMNPQRSTVWXYZ";
@@ -278,6 +286,21 @@ void og_id_new(const char *prefix, int64_t ms, char *out, size_t outsz)
         hi = (hi << 8) | r[i];
     for (int i = 5; i < 10; i++)
         lo = (lo << 8) | r[i];
+    /* Within one millisecond, ids follow the order they are made in:
+     * the random part is the previous one's plus 1 to 2^32 (random), so
+     * messages stored one after another in the same millisecond list in
+     * their order (a session's history sorts by id) and an id still cannot
+     * be guessed from the previous one. An earlier ms (a bound to search
+     * by, a clock stepped back) gets fresh bits and leaves the record. */
+    pthread_mutex_lock(&id_mu);
+    if (ms == id_ms) {
+        uint64_t l = id_lo + 1 + (lo & 0xffffffffu), h = id_hi + (l >> 40);
+        if (h <= ID_HALF) /* else (after ~2^47 ids in one ms) fresh bits */
+            hi = h, lo = l & ID_HALF;
+    }
+    if (ms >= id_ms)
+        id_ms = ms, id_hi = hi, id_lo = lo;
+    pthread_mutex_unlock(&id_mu);
     for (int i = 0; i < 8; i++)
         id[10 + i] = alphabet[(hi >> (35 - 5 * i)) & 31];
     for (int i = 0; i < 8; i++)

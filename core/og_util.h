@@ -40,7 +40,8 @@ void og_time_rfc3339(int64_t ms, char out[32]);
 int64_t og_time_parse(const char *s, int *date_only);
 
 /* Time-sortable ids: prefix + 26 Crockford base32 chars (48-bit ms time,
- * 80 random bits), e.g. "ses_01JD3…". Sorting the strings sorts by time;
+ * 80 random bits), e.g. "ses_01JD3…". Sorting the strings sorts by time,
+ * and within one millisecond by the order this process made them in;
  * unique across instances without coordination. out needs prefix + 27. */
 #define OG_ID_LEN 26
 void og_id_new(const char *prefix, int64_t ms, char *out, size_t outsz);

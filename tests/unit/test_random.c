@@ -4,7 +4,10 @@
  * larger than the buffer's share and one that spans a refill are filled,
  * and a forked child draws bytes of its own instead of its parent's next
  * ones (the buffer is refilled after fork). og_id_new's shape: the prefix,
- * ten characters of time, sixteen random, cut to the size given. */
+ * ten characters of time, sixteen random, cut to the size given; ids made
+ * in one millisecond sort in the order they were made (on each of four
+ * threads, and one after the other), not by chance; an earlier millisecond
+ * keeps its own time part (the bounds sessions are searched by). */
 #include "og_test.h"
 #include "og_util.h"
 
@@ -37,7 +40,23 @@ int main(void)
         pthread_create(&th[t], NULL, make, (void *)(intptr_t)t);
     for (int t = 0; t < THREADS; t++)
         pthread_join(th[t], NULL);
-    /* the same millisecond: only the random part tells them apart */
+    /* the same millisecond: each thread's ids rise in the order it made
+     * them (the random parts alone would sort them by chance) */
+    int falls = 0;
+    for (int t = 0; t < THREADS; t++)
+        for (int i = 1; i < PER; i++)
+            falls += strcmp(ids[t * PER + i - 1], ids[t * PER + i]) >= 0;
+    CHECK_INT(falls, 0);
+    char i1[32], i2[32], i3[32];
+    og_id_new("msg_", 1764000000001LL, i1, sizeof i1);
+    og_id_new("evt_", 1764000000001LL, i3, sizeof i3); /* one sequence for every kind */
+    og_id_new("msg_", 1764000000001LL, i2, sizeof i2);
+    CHECK(strcmp(i1, i2) < 0 && strcmp(i1 + 4, i3 + 4) < 0 && strcmp(i3 + 4, i2 + 4) < 0);
+    og_id_new("ses_", 1700000000000LL, i3, sizeof i3); /* earlier: its own time */
+    CHECK(strncmp(i3, "ses_01HF7YAT00", 14) == 0);
+    og_id_new("msg_", 1764000000001LL, i3, sizeof i3); /* and the sequence goes on */
+    CHECK(strcmp(i2, i3) < 0);
+    /* only the random part tells them apart, and none repeats */
     qsort(ids, THREADS * PER, sizeof ids[0], cmp);
     int dups = 0;
     for (int i = 1; i < THREADS * PER; i++)
