@@ -5,6 +5,7 @@
  *
  *   main.c              command line, config, start-up and clean shutdown
  *   og_http.c           libmicrohttpd server: routing, body limit, /hooks dispatch, health
+ *   og_accept.c         the listening socket; connections spread over MHD's threads
  *   og_edge.c           who may connect, for how long, and who a request is from
  *   og_cors.c           CORS for /api/ (api.cors_origins)
  *   og_tls.c            HTTPS: http.tls_cert and tls_key, renewed on SIGHUP
@@ -29,6 +30,7 @@
 #include "og_core.h"
 #include "og_reply.h"
 
+struct og_accept;
 struct og_cors;
 struct og_tls;
 struct og_media_store; /* core/og_media.h */
@@ -57,9 +59,10 @@ struct og_gateway {
     unsigned char media_key[32];       /* signs attachment links (og_media_link_key) */
     struct og_media_store *media;      /* owned by main: the media store (og_media.h) */
     struct MHD_Daemon *mhd;
-    struct og_edge *edge; /* og_edge.h: limits, slow clients, client address */
-    struct og_cors *cors; /* og_cors.h: api.cors_origins; NULL = no CORS */
-    struct og_tls *tls;   /* og_tls.h: http.tls_cert; NULL = plain HTTP */
+    struct og_accept *accept; /* og_accept.h: the listening socket, its thread */
+    struct og_edge *edge;     /* og_edge.h: limits, slow clients, client address */
+    struct og_cors *cors;     /* og_cors.h: api.cors_origins; NULL = no CORS */
+    struct og_tls *tls;       /* og_tls.h: http.tls_cert; NULL = plain HTTP */
     struct og_http_stats stats;
     struct og_static *pages; /* [borrowed] og_static.h: /inbox/ and the other pages */
     atomic_int ready;        /* channels started */

@@ -19,6 +19,7 @@
  * sees the 413. CORS for /api/ (og_cors.h) is decided here too: a
  * preflight is answered before the routes, and the headers are added to
  * whatever the API answered. */
+#include "og_accept.h"
 #include "og_api.h"
 #include "og_cors.h"
 #include "og_edge.h"
@@ -720,13 +721,22 @@ int og_http_start(struct og_gateway *g, const char *host, int port, unsigned thr
         freeaddrinfo(ai);
         return -1;
     }
+    char aerr[256];
+    g->accept = og_accept_new(ai->ai_addr, ai->ai_addrlen, aerr, sizeof aerr);
+    freeaddrinfo(ai);
+    if (!g->accept) {
+        og_error("listen: cannot listen on %s:%d: %s", host, port, aerr);
+        og_edge_free(g->edge);
+        g->edge = NULL;
+        return -1;
+    }
     g->cors =
         og_cors_new((const char *const *)g->cfg->api.cors_origins, g->cfg->api.n_cors_origins);
-    /* ALLOW_SUSPEND_RESUME: SSE streams suspend while they have nothing to send. */
-    unsigned flags =
-        MHD_USE_EPOLL_INTERNAL_THREAD | MHD_USE_ERROR_LOG | MHD_USE_ITC | MHD_ALLOW_SUSPEND_RESUME;
-    if (ai->ai_family == AF_INET6)
-        flags |= MHD_USE_IPv6;
+    /* ALLOW_SUSPEND_RESUME: SSE streams suspend while they have nothing to
+     * send. NO_LISTEN_SOCKET: og_accept accepts and hands connections over
+     * (og_accept.h says why); ITC wakes the thread given one. */
+    unsigned flags = MHD_USE_EPOLL_INTERNAL_THREAD | MHD_USE_ERROR_LOG | MHD_USE_ITC |
+                     MHD_ALLOW_SUSPEND_RESUME | MHD_USE_NO_LISTEN_SOCKET;
     /* The edge's accept policy and connection notices (og_edge.h); the 60 s
      * inactivity timeout stays for answers being sent and idle connections. */
     /* http.tls_cert: HTTPS through libmicrohttpd's GnuTLS, the pair served
@@ -737,9 +747,12 @@ int og_http_start(struct og_gateway *g, const char *host, int port, unsigned thr
         g->tls = og_tls_new(g->cfg->http.tls_cert, g->cfg->http.tls_key, err, sizeof err);
         if (!g->tls) {
             og_error("http.tls_cert: %s", err);
-            freeaddrinfo(ai);
+            og_accept_free(g->accept);
+            g->accept = NULL;
             og_edge_free(g->edge);
             g->edge = NULL;
+            og_cors_free(g->cors);
+            g->cors = NULL;
             return -1;
         }
         flags |= MHD_USE_TLS;
@@ -756,10 +769,14 @@ int og_http_start(struct og_gateway *g, const char *host, int port, unsigned thr
         og_edge_max_connections(g->edge), MHD_OPTION_CONNECTION_MEMORY_LIMIT,
         (size_t)(g->cfg->http.connection_memory_bytes > 0 ? g->cfg->http.connection_memory_bytes
                                                           : 16384),
-        MHD_OPTION_LISTENING_ADDRESS_REUSE, 1u, MHD_OPTION_ARRAY, tls_opts, MHD_OPTION_END);
-    freeaddrinfo(ai);
-    if (!g->mhd) {
-        og_error("listen: cannot listen on %s:%d", host, port);
+        MHD_OPTION_ARRAY, tls_opts, MHD_OPTION_END);
+    if (!g->mhd || og_accept_start(g->accept, g->mhd) != 0) {
+        og_error("listen: cannot start the HTTP server on %s:%d", host, port);
+        if (g->mhd)
+            MHD_stop_daemon(g->mhd);
+        g->mhd = NULL;
+        og_accept_free(g->accept);
+        g->accept = NULL;
         og_edge_free(g->edge);
         g->edge = NULL;
         og_cors_free(g->cors);
@@ -773,8 +790,7 @@ int og_http_start(struct og_gateway *g, const char *host, int port, unsigned thr
 
 int og_http_port(struct og_gateway *g)
 {
-    const union MHD_DaemonInfo *i = MHD_get_daemon_info(g->mhd, MHD_DAEMON_INFO_BIND_PORT);
-    return i ? i->port : -1;
+    return og_accept_port(g->accept);
 }
 
 void og_http_stop(struct og_gateway *g, int drain_ms)
@@ -791,8 +807,11 @@ void og_http_stop(struct og_gateway *g, int drain_ms)
         struct timespec ts = {0, 20 * 1000000L};
         nanosleep(&ts, NULL);
     }
+    og_accept_stop(g->accept); /* before MHD: it hands connections to it */
     MHD_stop_daemon(g->mhd);
     g->mhd = NULL;
+    og_accept_free(g->accept);
+    g->accept = NULL;
     og_edge_free(g->edge); /* after MHD: its last connection notices use it */
     g->edge = NULL;
     og_cors_free(g->cors);
