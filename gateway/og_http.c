@@ -763,10 +763,10 @@ int og_http_start(struct og_gateway *g, const char *host, int port, unsigned thr
     }
     g->mhd = MHD_start_daemon(
         flags, 0, og_edge_accept, g->edge, on_request, g, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
-        MHD_OPTION_SOCK_ADDR, ai->ai_addr, MHD_OPTION_THREAD_POOL_SIZE, threads,
-        MHD_OPTION_NOTIFY_COMPLETED, on_completed, g, MHD_OPTION_NOTIFY_CONNECTION, og_edge_notify,
-        g->edge, MHD_OPTION_CONNECTION_TIMEOUT, 60u, MHD_OPTION_CONNECTION_LIMIT,
-        og_edge_max_connections(g->edge), MHD_OPTION_CONNECTION_MEMORY_LIMIT,
+        MHD_OPTION_THREAD_POOL_SIZE, threads, MHD_OPTION_NOTIFY_COMPLETED, on_completed, g,
+        MHD_OPTION_NOTIFY_CONNECTION, og_edge_notify, g->edge, MHD_OPTION_CONNECTION_TIMEOUT, 60u,
+        MHD_OPTION_CONNECTION_LIMIT, og_edge_max_connections(g->edge),
+        MHD_OPTION_CONNECTION_MEMORY_LIMIT,
         (size_t)(g->cfg->http.connection_memory_bytes > 0 ? g->cfg->http.connection_memory_bytes
                                                           : 16384),
         MHD_OPTION_ARRAY, tls_opts, MHD_OPTION_END);
