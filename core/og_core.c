@@ -65,9 +65,10 @@ static const struct {
 
 /* Group commit of ingest (og_batch.h). A batch of 32 messages keeps Redis
  * busy ~1-2 ms, short enough not to delay the other clients' commands much;
- * two batches in flight let the next one travel while Redis runs the
- * current one. */
-enum { INGEST_BATCH_MAX = 32, INGEST_BATCHES_INFLIGHT = 2 };
+ * three batches in flight let the others travel and be rendered while
+ * Redis runs one (bench_ingest, 64 connections: ~4% more messages a second
+ * than with two, as many as with four). */
+enum { INGEST_BATCH_MAX = 32, INGEST_BATCHES_INFLIGHT = 3 };
 
 static struct og_redis *pool_new(struct og_core *c, char *errbuf, size_t errlen)
 {
