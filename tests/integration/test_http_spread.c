@@ -12,7 +12,6 @@
 #include <arpa/inet.h>
 #include <dirent.h>
 #include <netinet/in.h>
-#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,29 +20,12 @@
 
 enum { THREADS = 8, CONNS = 16 };
 
-/* One GET /healthz on fd: 1 when a 200 came back. */
+/* One GET /healthz on fd: 1 when a 200 came back (the connection stays). */
 static int healthz(int fd)
 {
-    const char req[] = "GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n";
-    if (write(fd, req, sizeof req - 1) != (ssize_t)(sizeof req - 1))
-        return 0;
-    char buf[2048];
-    size_t got = 0;
-    while (got < sizeof buf - 1) {
-        struct pollfd p = {.fd = fd, .events = POLLIN};
-        if (poll(&p, 1, 5000) <= 0)
-            break;
-        ssize_t n = read(fd, buf + got, sizeof buf - 1 - got);
-        if (n <= 0)
-            break;
-        got += (size_t)n;
-        buf[got] = 0;
-        char *end = strstr(buf, "\r\n\r\n");
-        const char *cl = strcasestr(buf, "Content-Length:");
-        if (end && cl && got >= (size_t)(end + 4 - buf) + (size_t)atoi(cl + 15))
-            break;
-    }
-    return strncmp(buf, "HTTP/1.1 200", 12) == 0;
+    return og_test_raw_send(fd, "GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n", (size_t)-1) ==
+               0 &&
+           og_test_raw_answer(fd, 5000, NULL) == 200;
 }
 
 /* The socket inode of the daemon's end of the connection whose client port
@@ -124,10 +106,8 @@ int main(void)
     int fds[CONNS];
     unsigned long inodes[CONNS];
     for (int i = 0; i < CONNS; i++) {
-        struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)d.port)};
-        a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-        fds[i] = socket(AF_INET, SOCK_STREAM, 0);
-        CHECK(fds[i] >= 0 && connect(fds[i], (struct sockaddr *)&a, sizeof a) == 0);
+        fds[i] = og_test_raw_connect(NULL, d.port);
+        CHECK(fds[i] >= 0);
     }
     for (int i = 0; i < CONNS; i++) {
         CHECK(healthz(fds[i]));
