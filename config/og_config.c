@@ -544,7 +544,7 @@ static const struct og_cfg_row http_rows[] = {
      .def = "0",
      .min = 0,
      .max = 256,
-     .help = "libmicrohttpd's thread pool (epoll); 0 = 4 per CPU, at least 32. One thread "
+     .help = "libmicrohttpd's thread pool (epoll); 0 = 4 per CPU, at least 64. One thread "
              "accepts connections and hands them out evenly; a thread answers its connections "
              "one request at a time"},
     {.name = "max_connections",

@@ -102,7 +102,7 @@ struct og_config {
     char *connector_dir; /* default NULL = next to the executable */
     struct {
         int64_t max_body_bytes; /* default 1048576, 1..64 MiB */
-        int64_t threads;        /* HTTP thread pool, default 0 = 4 per CPU, at least 32 */
+        int64_t threads;        /* HTTP thread pool, default 0 = 4 per CPU, at least 64 */
         /* The edge (gateway/og_edge.h): connections, slow clients, proxies. */
         int64_t max_connections;          /* 0 = from the descriptor limit */
         int64_t connection_memory_bytes;  /* libmicrohttpd's memory per connection */

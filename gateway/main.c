@@ -681,14 +681,17 @@ int main(int argc, char **argv)
     char host[256];
     int port = 0;
     og_config_listen_split(cfg.listen, host, sizeof host, &port);
-    /* 0: 4 per CPU, at least 32. An ingest holds its thread until Redis has
+    /* 0: 4 per CPU, at least 64. An ingest holds its thread until Redis has
      * its group commit (og_batch.h), so the threads bound how many messages
      * one commit can take: 8 threads gave ~2 messages a commit at 64
      * connections, 32 gave ~5 (bench_footprint part 2, 2 CPUs: +21% req/s,
-     * -21% Redis CPU per message, medians of 5 alternating runs). */
+     * -21% Redis CPU per message, medians of 5 alternating runs); once
+     * connections were spread evenly (og_accept.h), 64 gave ~14 against
+     * 32's ~7.5 (bench_ingest, three pairs: ~+5% req/s). An idle thread
+     * costs a sleeping epoll_wait. */
     long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
     unsigned threads = cfg.http.threads > 0 ? (unsigned)cfg.http.threads
-                                            : (unsigned)(ncpu * 4 > 32 ? ncpu * 4 : 32);
+                                            : (unsigned)(ncpu * 4 > 64 ? ncpu * 4 : 64);
     snprintf(g.instance_id, sizeof g.instance_id, "%s", og_core_instance(core));
     {
         /* a script Redis refuses (a syntax error, too many upvalues) is a

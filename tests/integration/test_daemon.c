@@ -80,12 +80,12 @@ int main(void)
         return 1;
     }
 
-    /* http.threads 0: 4 per CPU, at least 32 (an ingest holds its thread
+    /* http.threads 0: 4 per CPU, at least 64 (an ingest holds its thread
      * until its group commit: the threads bound a commit's size) */
     {
         long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
         char want[64];
-        snprintf(want, sizeof want, "(%ld threads,", ncpu * 4 > 32 ? ncpu * 4 : 32);
+        snprintf(want, sizeof want, "(%ld threads,", ncpu * 4 > 64 ? ncpu * 4 : 64);
         char *logp = og_sprintf("%s/omnigate.log", d.dir);
         CHECK(og_test_wait_file(logp, want, 2000));
         free(logp);
