@@ -7,8 +7,6 @@
 #include "og_util.h"
 
 #include <json-c/json.h>
-#include <openssl/evp.h>
-#include <openssl/sha.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdint.h>

@@ -16,7 +16,7 @@
 #include <unistd.h>
 
 struct og_accept {
-    int fd;                 /* the listening socket (non-blocking), or -1 once stopped */
+    int fd;                 /* the listening socket (non-blocking) */
     int stop;               /* eventfd: written to stop the thread */
     struct MHD_Daemon *mhd; /* borrowed */
     pthread_t th;
@@ -56,7 +56,7 @@ int og_accept_port(const struct og_accept *a)
 {
     struct sockaddr_storage ss;
     socklen_t len = sizeof ss;
-    if (!a || a->fd < 0 || getsockname(a->fd, (struct sockaddr *)&ss, &len) != 0)
+    if (!a || getsockname(a->fd, (struct sockaddr *)&ss, &len) != 0)
         return -1;
     if (ss.ss_family == AF_INET)
         return ntohs(((struct sockaddr_in *)&ss)->sin_port);
@@ -115,7 +115,7 @@ int og_accept_start(struct og_accept *a, struct MHD_Daemon *mhd)
     return 0;
 }
 
-void og_accept_stop(struct og_accept *a)
+void og_accept_free(struct og_accept *a)
 {
     if (!a)
         return;
@@ -124,18 +124,8 @@ void og_accept_stop(struct og_accept *a)
         if (write(a->stop, &one, sizeof one) != (ssize_t)sizeof one)
             og_warn("http: cannot stop the accepting thread: %s", strerror(errno));
         pthread_join(a->th, NULL);
-        a->started = 0;
     }
-    if (a->fd >= 0)
-        close(a->fd);
-    a->fd = -1;
-}
-
-void og_accept_free(struct og_accept *a)
-{
-    if (!a)
-        return;
-    og_accept_stop(a);
+    close(a->fd);
     close(a->stop);
     free(a);
 }

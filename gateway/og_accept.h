@@ -33,6 +33,5 @@ int og_accept_start(struct og_accept *a, struct MHD_Daemon *mhd);
  * refused by the kernel from then on. Before MHD_stop_daemon; while the
  * daemon drains, the socket stays open and og_edge_drain's accept policy
  * closes what arrives. */
-void og_accept_stop(struct og_accept *a);
 void og_accept_free(struct og_accept *a);
 #endif

@@ -807,11 +807,10 @@ void og_http_stop(struct og_gateway *g, int drain_ms)
         struct timespec ts = {0, 20 * 1000000L};
         nanosleep(&ts, NULL);
     }
-    og_accept_stop(g->accept); /* before MHD: it hands connections to it */
+    og_accept_free(g->accept); /* before MHD: it hands connections to it */
+    g->accept = NULL;
     MHD_stop_daemon(g->mhd);
     g->mhd = NULL;
-    og_accept_free(g->accept);
-    g->accept = NULL;
     og_edge_free(g->edge); /* after MHD: its last connection notices use it */
     g->edge = NULL;
     og_cors_free(g->cors);
